@@ -687,9 +687,12 @@ export const ERROR_CODES = {
     example: { missing: 'flask>=3.0' },
   },
   APPPKG_PIP_FILE_UNREADABLE: {
-    summary: 'The requirements file named by `pip:` is missing or unreadable.',
+    summary: 'The requirements file named by `pip:` is missing or unreadable; as root, also one that the app\'s user cannot read (the gateway reads it, and what it includes with -r/-c, with that user\'s rights only).',
     message: (d) => `pip: cannot read the requirements file ${str(d.requirements)}: ${str(d.reason)}`,
-    hint: () => 'point `pip:` in app.yaml at a requirements file inside the app directory (relative to it)',
+    hint: (d) =>
+      d.user
+        ? `the app runs as ${str(d.user)} and its requirements are read with that user's rights: make the file readable by ${str(d.user)} (chmod, chown), or move what it holds into the app directory`
+        : 'point `pip:` in app.yaml at a requirements file inside the app directory (relative to it)',
     exitStatus: 1,
     example: { requirements: '/srv/apps/blog/requirements.txt', reason: 'ENOENT' },
   },

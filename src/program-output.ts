@@ -23,9 +23,10 @@ export interface ProgramOutputOptions {
   env?: NodeJS.ProcessEnv;
   /** Bytes of stdout or stderr past which it is killed (Node's default: 1 MiB). */
   maxBuffer?: number;
-  /** Run as this user and group (the gateway being root): what that user may do is the question. */
+  /** As another user (we are root): what it does, it does with that user's rights. */
   uid?: number;
   gid?: number;
+  cwd?: string;
 }
 
 export function programOutput(file: string, args: string[], opts: ProgramOutputOptions): Promise<ProgramOutput> {
@@ -34,7 +35,7 @@ export function programOutput(file: string, args: string[], opts: ProgramOutputO
     // In a process group of its own, killed whole: a program that hangs may be a wrapper (a
     // python3.N script, a shim) whose own child holds it, and killing the wrapper alone left
     // that child running for good, an orphan of init. (execFile cannot: it drops `detached`.)
-    const child = spawnProcess(file, args, { env: opts.env, uid: opts.uid, gid: opts.gid, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnProcess(file, args, { env: opts.env, cwd: opts.cwd, uid: opts.uid, gid: opts.gid, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     // A spawn refused for want of descriptors (EMFILE) has no pipes: it says so as 'error' only.
     child.stdin?.end();
     const out: Buffer[] = [];

@@ -18,6 +18,7 @@ import { exclusionSpelling, formatInterpreter, isSystemPython, pickInterpreter }
 import { readUnloadableWheels } from './pip-unloadable.js';
 import { evaluateMarker, normalizeName, readRequirements, type Requirement } from './requirements.js';
 import { readRequirementsTree } from './requirements-tree.js';
+import { UserCannotRead, type FileReader } from './user-readable.js';
 import { appStateDirs } from './state-root.js';
 
 export interface CheckResult {
@@ -57,6 +58,11 @@ export interface CheckContext {
   venvDir?: string;
   /** Default process.platform. */
   platform?: NodeJS.Platform;
+  /**
+   * The app's user when we are root and the app runs as another: the requirements files are read
+   * only where it could read them (a `-r /etc/shadow` is not shown to whoever runs check).
+   */
+  reader?: FileReader | null;
 }
 
 const COMMAND_TIMEOUT_MS = 30_000;
@@ -217,17 +223,18 @@ export async function installedDistributions(python: string, appDir: string, sit
 export async function checkPip(
   desc: Pick<Description, 'name' | 'dir' | 'pip' | 'paths'>,
   interpreter: Interpreter | null,
-  ctx: Pick<CheckContext, 'stateRoot' | 'venvDir'> = {},
+  ctx: Pick<CheckContext, 'stateRoot' | 'venvDir' | 'reader'> = {},
 ): Promise<CheckResult> {
   if (!desc.pip) return passed('pip', 'no pip requirements', true);
   if (!interpreter) return passed('pip', 'not checked: no interpreter (see python)', true);
   const file = path.resolve(desc.dir, desc.pip);
   let parsed;
   try {
-    parsed = await readRequirements(file);
+    parsed = await readRequirements(file, ctx.reader ?? null);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String((err as Error).message ?? err);
-    return failed('pip', new GatewayError('APPPKG_PIP_FILE_UNREADABLE', { key: 'pip', requirements: file, reason, cause: err }));
+    const refused = err instanceof UserCannotRead ? { requirements: err.file, user: err.reader.user } : { requirements: file };
+    return failed('pip', new GatewayError('APPPKG_PIP_FILE_UNREADABLE', { key: 'pip', reason, ...refused, cause: err }));
   }
   const venvDir = ctx.venvDir ?? (ctx.stateRoot ? appStateDirs(ctx.stateRoot, desc.name).venv : null);
   const venv = venvDir ? await findVenv(venvDir, interpreter) : null;
@@ -256,7 +263,7 @@ export async function checkPip(
   if (missing.length > 0) {
     // Not installed because the last install failed on wheels this interpreter cannot load: its
     // fix, not "run install", which fails the same way.
-    const requirementsSha256 = venv || !venvDir ? null : await readRequirementsTree(desc.dir, file).then((t) => t.sha256, () => null);
+    const requirementsSha256 = venv || !venvDir ? null : await readRequirementsTree(desc.dir, file, ctx.reader ?? null).then((t) => t.sha256, () => null);
     const failedInstall = requirementsSha256 === null ? null : await readUnloadableWheels(venvDir!, requirementsSha256, interpreter.executable);
     const err = new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', dir: desc.dir, missing: missing.join(', '), ...(failedInstall ? { ...failedInstall.details, installFailedAt: failedInstall.at } : {}) });
     return { ...failed('pip', err), detail: `${err.message} in ${where}${noteText}` };

@@ -3,9 +3,9 @@
 // rebuilt), and each file's own digest, so that the change can be named.
 
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { requirementIncludes } from './requirements.js';
+import { readFileAsUserCould, UserCannotRead, type FileReader } from './user-readable.js';
 
 export interface RequirementsTree {
   /** sha256 over every file, each as its path and its bytes. */
@@ -20,9 +20,10 @@ export interface RequirementsTree {
  * The requirements file and every file it includes with -r or -c, in the order pip reads them,
  * each as its path relative to `appDir` and its bytes: an edit to an included file is a change
  * too, and is named. Rejects when the top file cannot be read; an included file
- * that cannot be read counts as empty in the digest.
+ * that cannot be read counts as empty in the digest. `reader`: as readRequirements's (rejects
+ * with UserCannotRead for any file of the tree it could not read).
  */
-export async function readRequirementsTree(appDir: string, file: string): Promise<RequirementsTree> {
+export async function readRequirementsTree(appDir: string, file: string, reader: FileReader | null = null): Promise<RequirementsTree> {
   const hash = createHash('sha256');
   const files: Record<string, string | null> = {};
   const includedBy: Record<string, string> = {};
@@ -32,9 +33,9 @@ export async function readRequirementsTree(appDir: string, file: string): Promis
     if (Object.hasOwn(files, rel)) return;
     let data: Buffer | null = null;
     try {
-      data = await readFile(at);
+      data = await readFileAsUserCould(at, reader);
     } catch (err) {
-      if (by === null) throw err;
+      if (by === null || err instanceof UserCannotRead) throw err;
     }
     files[rel] = data === null ? null : createHash('sha256').update(data).digest('hex');
     if (by !== null) includedBy[rel] = by;

@@ -4,10 +4,10 @@
 // skipped, `-r` is followed; PEP 508 markers are evaluated against the interpreter's values,
 // and a marker we cannot evaluate makes the line a note, not a verdict.
 
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { satisfies, valid, validRange } from '@renovatebot/pep440';
 import type { MarkerEnvironment } from './interpreter-probe.js';
+import { readFileAsUserCould, UserCannotRead, type FileReader } from './user-readable.js';
 
 export interface Requirement {
   /** "requirements.txt:3" */
@@ -66,21 +66,26 @@ export function requirementIncludes(file: string, text: string): RequirementsInc
   return includes;
 }
 
-/** Read `file` and every file it includes with -r; throws only when `file` itself cannot be read. */
-export async function readRequirements(file: string): Promise<RequirementsFile> {
+/**
+ * Read `file` and every file it includes with -r; throws only when `file` itself cannot be read,
+ * or `reader` (the app's user, when we are root and it is not) could not read one of them
+ * (UserCannotRead, naming that file): such a file is not read.
+ */
+export async function readRequirements(file: string, reader: FileReader | null = null): Promise<RequirementsFile> {
   const out: RequirementsFile = { requirements: [], notes: [] };
-  await readInto(path.resolve(file), out, new Set(), true);
+  await readInto(path.resolve(file), out, new Set(), true, reader);
   return out;
 }
 
-async function readInto(file: string, out: RequirementsFile, seen: Set<string>, top: boolean): Promise<void> {
+async function readInto(file: string, out: RequirementsFile, seen: Set<string>, top: boolean, reader: FileReader | null): Promise<void> {
   if (seen.has(file)) return;
   seen.add(file);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readFileAsUserCould(file, reader)).toString('utf8');
   } catch (err) {
-    if (top) throw err;
+    // One the app's user may not read fails its install (pip runs as that user): not a note.
+    if (top || err instanceof UserCannotRead) throw err;
     out.notes.push(`${path.basename(file)}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     return;
   }
@@ -91,7 +96,7 @@ async function readInto(file: string, out: RequirementsFile, seen: Set<string>, 
     const include = includes.get(number);
     if (include) {
       if (include.url) out.notes.push(`${where}: ${include.text}: a URL, not read`);
-      else if (!include.constraint) await readInto(include.target, out, seen, false);
+      else if (!include.constraint) await readInto(include.target, out, seen, false, reader);
       continue;
     }
     const editable = /^(?:-e|--editable)(?:\s*=?\s*)(\S+)$/.exec(line);

@@ -5,12 +5,14 @@
 // command reading `<app>/venv` sees the old venv or the new one, never a half-built one.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { findVenv } from './app-env.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { readRequirementsTree, requirementChanges, type RequirementsTree } from './requirements-tree.js';
+import { readFileAsUserCould, type FileReader } from './user-readable.js';
 import { writeFileAtomicSync } from '../write-file-atomic.js';
+import { programOutput } from '../program-output.js';
 
 /** Written into the build directory once pip succeeded: a venv without it is incomplete. */
 export const VENV_STAMP_FILE = 'apppkg-venv.json';
@@ -36,9 +38,10 @@ export type VenvVerdict =
   | { current: true; dir: string; stamp: VenvStamp }
   | { current: false; why: string };
 
-export async function wantedStamp(appDir: string, requirementsFile: string, interpreter: Interpreter, systemSitePackages: boolean): Promise<VenvStamp> {
-  const bytes = await readFile(requirementsFile);
-  const tree = await readRequirementsTree(appDir, requirementsFile);
+/** `reader`: the app's user, whose rights the requirements' reads are held to (readRequirements). */
+export async function wantedStamp(appDir: string, requirementsFile: string, interpreter: Interpreter, systemSitePackages: boolean, reader: FileReader | null = null): Promise<VenvStamp> {
+  const bytes = await readFileAsUserCould(requirementsFile, reader);
+  const tree = await readRequirementsTree(appDir, requirementsFile, reader);
   return {
     requirementsSha256: createHash('sha256').update(bytes).digest('hex'),
     requirementsFile,
@@ -58,8 +61,34 @@ export async function readVenvStamp(dir: string): Promise<VenvStamp | null> {
   }
 }
 
+/**
+ * Into a build the app's user may own (pip ran there as that user): what it left under the
+ * stamp's name (a symlink to a file of root's) is removed, and the stamp made new (O_EXCL),
+ * never written through.
+ */
 export async function writeVenvStamp(dir: string, stamp: VenvStamp): Promise<void> {
-  await writeFile(path.join(dir, VENV_STAMP_FILE), `${JSON.stringify(stamp, null, 2)}\n`);
+  const file = path.join(dir, VENV_STAMP_FILE);
+  await rm(file, { force: true });
+  await writeFile(file, `${JSON.stringify(stamp, null, 2)}\n`, { flag: 'wx' });
+}
+
+/**
+ * Removes a venv build. One the app's user owns (built as that user by a root gateway) is
+ * emptied by that user (rm -rf follows no link, and as the user it can remove only what the
+ * user could), then its empty directory by us: root walking a tree the user may change under it
+ * could be led by a swapped-in symlink to remove files of root's. Left when the user refilled it
+ * meanwhile: removeStaleVenvBuilds tries again at the next build.
+ */
+export async function removeVenvBuild(dir: string): Promise<void> {
+  const st = await lstat(dir).catch(() => null);
+  if (st === null) return;
+  if (st.isDirectory() && process.getuid?.() === 0 && st.uid !== 0) {
+    // Its own directory it cannot remove (the parent is ours): a non-zero status, expected.
+    await programOutput('rm', ['-rf', '--', dir], { timeoutMs: 300_000, uid: st.uid, gid: st.gid, cwd: '/' });
+    await rmdir(dir).catch(() => {});
+    return;
+  }
+  await rm(dir, { recursive: true, force: true });
 }
 
 /**
@@ -72,6 +101,9 @@ export async function writeVenvStamp(dir: string, stamp: VenvStamp): Promise<voi
  */
 export async function adoptRequirementsTree(dir: string, stamp: VenvStamp, wanted: VenvStamp): Promise<void> {
   if (stamp.requirementsTree || !wanted.requirementsTree) return;
+  // Stamps without the tree are older installs', which root made its own; a build the app's user
+  // owns is not written into by us but through writeVenvStamp (its temporary file could be a link).
+  if ((await lstat(dir).catch(() => null))?.uid !== process.getuid?.()) return;
   try {
     writeFileAtomicSync(path.join(dir, VENV_STAMP_FILE), `${JSON.stringify({ ...stamp, requirementsTree: wanted.requirementsTree }, null, 2)}\n`);
   } catch {
@@ -125,7 +157,7 @@ export async function switchVenv(venvPath: string, buildDir: string): Promise<vo
   }
   await rename(link, venvPath);
   if (previous && previous !== buildDir && path.dirname(previous) === parent) {
-    await rm(previous, { recursive: true, force: true });
+    await removeVenvBuild(previous);
   }
 }
 
@@ -144,7 +176,7 @@ export async function removeStaleVenvBuilds(venvPath: string): Promise<string[]>
     .filter((e) => e.startsWith(`${base}-`) || e.startsWith(`${base}.link-`) || e.startsWith(`${base}.old-`))
     .map((e) => path.join(parent, e))
     .filter((p) => p !== live);
-  for (const p of stale) await rm(p, { recursive: true, force: true });
+  for (const p of stale) await removeVenvBuild(p);
   return stale;
 }
 

@@ -21,7 +21,8 @@ import { commandEnvironment } from '../environment/app-env.js';
 import { stdlibNameProblem } from '../environment/stdlib-modules.js';
 import { explainSystemModuleImport } from '../environment/system-module.js';
 import { unlistedPackages } from '../environment/deb-coverage.js';
-import { findUser } from '../environment/run-as.js';
+import { findUser, resolveRunAs } from '../environment/run-as.js';
+import type { FileReader } from '../environment/user-readable.js';
 import { appStateDirs, fileInTheWay, namingStateRoot, resolveStateRoot } from '../environment/state-root.js';
 import { shellWord } from '../shell-words.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
@@ -102,6 +103,20 @@ export function checkNames(desc: Description, hostEnv: HostEnvironment): string[
   ];
 }
 
+/**
+ * Whose rights check reads the requirements with, as root: the app's user's, as the gateway
+ * would (install-venv.ts). One that cannot be resolved (an unknown `user:`, reported by its own
+ * line) reads only what anyone may.
+ */
+function requirementsReader(desc: Description, overrides: ReturnType<typeof overridesFor>): FileReader | null {
+  try {
+    const runAs = resolveRunAs(desc, overrides.user, overrides.userAt);
+    return runAs && !runAs.isRoot ? runAs : null;
+  } catch {
+    return { user: overrides.user ?? 'unknown', uid: -1, gid: -1 };
+  }
+}
+
 export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   const { desc, hostEnv } = opts;
   const overrides = overridesFor(hostEnv, desc.name);
@@ -120,6 +135,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     processEnv: process.env,
     settingsFromEnv: true,
     stateRoot: resolveStateRoot({ flag: opts.stateDir }),
+    reader: requirementsReader(desc, overrides),
   });
   for (const r of results) {
     // Failures point at the line of the mistake, as the loader's errors do: the environment

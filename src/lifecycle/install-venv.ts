@@ -1,7 +1,7 @@
 // Builds the app's virtualenv for `pip:` (SPEC §3 `install`): `<interpreter> -m venv` into a
 // new directory, then pip offline from local files only, then the switch (environment/venv.ts).
 // Unchanged requirements and interpreter: the venv is reused as it is.
-import { readFile, rm } from 'node:fs/promises';
+import { chown, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { placeOf } from '../description/key-place.js';
@@ -10,9 +10,11 @@ import { GatewayError } from '../errors.js';
 import type { Interpreter } from '../environment/interpreter-probe.js';
 import { formatInterpreter } from '../environment/interpreters.js';
 import { keepUnloadableWheels } from '../environment/pip-unloadable.js';
-import { adoptRequirementsTree, judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
+import type { RunAs } from '../environment/run-as.js';
+import { readFileAsUserCould, UserCannotRead } from '../environment/user-readable.js';
+import { adoptRequirementsTree, judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, removeVenvBuild, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
 import { pipCommandArgs } from './pip-command.js';
-import { ignoredPipSettings, pipEnvironment } from './pip-environment.js';
+import { asAppUser, ignoredPipSettings, pipEnvironment } from './pip-environment.js';
 import { failedSubprocessOutput } from './pip-hidden-output.js';
 import { sourceRequirement } from './pip-source-requirement.js';
 import { unlistedWheelDirs } from './pip-wheel-dirs.js';
@@ -39,6 +41,13 @@ export interface InstallVenvOptions {
    * once the version that needs it has started, so a refused version leaves the old venv.
    */
   switchWhenBuilt?: boolean;
+  /**
+   * When we are root and the app runs as another user (resolveRunAs): venv and pip, and what
+   * pip builds (a setup.py, a build backend), run as that user in a build it owns, HOME its own,
+   * TMPDIR and pip's cache in `tmpDir` (the app's TMPDIR, which it owns); the requirements are
+   * read only where that user could read them. Else everything runs as we are.
+   */
+  asUser?: { runAs: RunAs; tmpDir: string } | null;
 }
 
 export interface InstallVenvResult {
@@ -50,17 +59,23 @@ export interface InstallVenvResult {
 export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenvResult> {
   const say = opts.say ?? quiet;
   const requirements = path.resolve(opts.desc.dir, opts.desc.pip!);
+  const as = opts.asUser && !opts.asUser.runAs.isRoot && process.getuid?.() === 0 ? opts.asUser : null;
+  const reader = as?.runAs ?? null;
+  // A mistake of app.yaml's `pip:`, placed at its line as check places it (SPEC §1.1), not at the file it names.
+  const at = placeOf(opts.desc, ['pip']);
   try {
-    await readFile(requirements);
+    await readFileAsUserCould(requirements, reader);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String((err as Error).message ?? err);
-    // A mistake of app.yaml's `pip:`, placed at its line as check places it (SPEC §1.1), not at the file it names.
-    const at = placeOf(opts.desc, ['pip']);
-    throw new GatewayError('APPPKG_PIP_FILE_UNREADABLE', { key: 'pip', requirements, reason, cause: err, ...(at ?? {}) });
+    const user = err instanceof UserCannotRead ? { user: err.reader.user } : {};
+    throw new GatewayError('APPPKG_PIP_FILE_UNREADABLE', { key: 'pip', requirements, reason, ...user, cause: err, ...(at ?? {}) });
   }
   // deb packages are importable only with the system site-packages (SPEC §1.3): keep them so.
   const systemSite = opts.desc.deb.length > 0;
-  const wanted = await wantedStamp(opts.desc.dir, requirements, opts.interpreter, systemSite);
+  const wanted = await wantedStamp(opts.desc.dir, requirements, opts.interpreter, systemSite, reader).catch((err: unknown) => {
+    // An include the user cannot read: named, none of it shown.
+    throw err instanceof UserCannotRead ? new GatewayError('APPPKG_PIP_FILE_UNREADABLE', { key: 'pip', requirements: err.file, reason: err.message, user: err.reader.user, cause: err, ...(at ?? {}) }) : err;
+  });
   const verdict = await judgeVenv(opts.venvPath, opts.interpreter, wanted);
   if (verdict.current && !opts.rebuild) {
     await adoptRequirementsTree(verdict.dir, verdict.stamp, wanted);
@@ -70,17 +85,28 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
   await removeStaleVenvBuilds(opts.venvPath);
   const why = opts.rebuild ? '--rebuild' : verdict.current ? '' : verdict.why;
   const dir = newVenvBuildDir(opts.venvPath, wanted);
-  const { env, ignored } = pipEnvironment();
+  const pip = pipEnvironment();
+  const env = as ? asAppUser(pip.env, as.runAs, as.tmpDir) : pip.env;
+  const ignored = pip.ignored;
+  const owner = as ? { uid: as.runAs.uid, gid: as.runAs.gid } : undefined;
+  // The app's user makes its venv in a directory we made for it: it may not write beside it.
+  const makeBuildDir = async () => {
+    if (!owner) return;
+    await mkdir(dir, { mode: 0o755 });
+    await chown(dir, owner.uid, owner.gid);
+  };
   say(`==> creating venv with ${formatInterpreter(opts.interpreter)}: ${why}`);
   try {
     let started = performance.now();
-    const seedOptions = { interpreter: opts.interpreter, systemSite, dir, cwd: opts.desc.dir, env, output: opts.output, say };
+    await makeBuildDir();
+    const seedOptions = { interpreter: opts.interpreter, systemSite, dir, cwd: opts.desc.dir, env, output: opts.output, say, owner };
     const seeded = opts.seedCacheDir !== null && (await seedVenv({ ...seedOptions, cacheDir: opts.seedCacheDir }));
     if (!seeded) {
       // The full `-m venv`, as before the seed: its failure is the one the user is told of.
-      await rm(dir, { recursive: true, force: true });
+      await removeVenvBuild(dir);
+      await makeBuildDir();
       const args = ['-m', 'venv', ...(systemSite ? ['--system-site-packages'] : []), dir];
-      const venvStatus = await runProgram({ file: opts.interpreter.executable, args, cwd: opts.desc.dir, env, output: opts.output });
+      const venvStatus = await runProgram({ file: opts.interpreter.executable, args, cwd: opts.desc.dir, env, output: opts.output, uid: owner?.uid, gid: owner?.gid });
       if (venvStatus !== 0) {
         throw new GatewayError('APPPKG_VENV_FAILED', { path: dir, python: opts.interpreter.executable, reason: `\`-m venv\` exited with status ${venvStatus}` });
       }
@@ -98,16 +124,17 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     const pipArgs = pipCommandArgs(['install', '--no-index', ...findLinks, '--log', pipLog, '-r', requirements]);
     say(`==> pip install --no-index -r ${requirements}`);
     if (ignored.length > 0) say(`==> ${ignoredPipSettings(ignored, opts.desc.pip!)}`);
-    const pipStatus = await runProgram({ file: path.join(dir, 'bin', 'python'), args: pipArgs, cwd: requirementsDir, env, output: opts.output });
+    const pipStatus = await runProgram({ file: path.join(dir, 'bin', 'python'), args: pipArgs, cwd: requirementsDir, env, output: opts.output, uid: owner?.uid, gid: owner?.gid });
     if (pipStatus !== 0) {
-      const log = await readFile(pipLog, 'utf8').catch(() => '');
+      // Written by the app's user, who could have made it a link to a file of root's.
+      const log = await readFileAsUserCould(pipLog, reader).then((b) => b.toString('utf8'), () => '');
       // Where pip's console said "See above for output": the log, removed with the build below.
       const hidden = failedSubprocessOutput(log);
       if (hidden.length > 0) {
         const to = opts.output ?? process.stderr;
         to.write(`==> what pip's console left out ("See above for output"), from its log:\n${hidden.map((l) => `  ${l}\n`).join('')}`);
       }
-      const source = sourceRequirement(await readFile(requirements, 'utf8'));
+      const source = sourceRequirement((await readFileAsUserCould(requirements, reader)).toString('utf8'));
       const unloadable = source ? [] : unloadableWheels(log);
       const wheels = source || unloadable.length > 0 ? null : await unlistedWheelDirs(opts.desc.dir, requirements, log);
       const unloadableDetails = unloadable.length > 0 ? { unloadable: unloadable.map((w) => `${w.file} (${w.tags})`), python: formatInterpreter(opts.interpreter), executable: opts.interpreter.executable, pythonTag: interpreterTag(opts.interpreter) } : null;
@@ -123,7 +150,8 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
         pipFile: opts.desc.pip,
       });
     }
-    await rm(pipLog, { force: true });
+    // Not recursive: whatever the app's user left there is not walked by us.
+    await rm(pipLog, { force: true }).catch(() => {});
     await keepUnloadableWheels(opts.venvPath, null);
     say(`==> requirements installed in ${seconds(started)}`);
 
@@ -132,7 +160,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     if (opts.switchWhenBuilt === false) return { reused: false, dir };
     await switchVenv(opts.venvPath, dir);
   } catch (err) {
-    await rm(dir, { recursive: true, force: true });
+    await removeVenvBuild(dir);
     throw err;
   }
   say(`==> venv ready: ${opts.venvPath} -> ${path.basename(dir)}`);

@@ -12,6 +12,8 @@ import { ensureDebPackages } from './deb-packages.js';
 import { resolveForHook, runHook } from './hook.js';
 import { installVenv, type InstallVenvResult } from './install-venv.js';
 import { installedFile, recordInstalled } from './installed-version.js';
+import { ownerOf } from './restore.js';
+import { resolveRunAs } from '../environment/run-as.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
 import { serviceEnvironment } from '../services/app-services.js';
 
@@ -55,9 +57,12 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
   });
   let venv: InstallVenvResult | null = null;
   const stateRoot = resolveStateRoot({ flag: opts.stateDir });
-  const dirs = await prepareAppStateDirs(stateRoot, desc.name);
+  // As the gateway would (SPEC §2): pip, and what it builds, as the app's user when we are root.
+  const runAs = desc.pip ? resolveRunAs(desc, overrides.user, overrides.userAt) : null;
+  const dirs = await prepareAppStateDirs(stateRoot, desc.name, ownerOf(runAs));
   if (desc.pip) {
-    venv = await installVenv({ desc, interpreter, venvPath: dirs.venv, seedCacheDir: stateCacheDir(stateRoot), rebuild: opts.rebuild, say, output: opts.output });
+    const asUser = runAs && { runAs, tmpDir: dirs.tmp };
+    venv = await installVenv({ desc, interpreter, venvPath: dirs.venv, seedCacheDir: stateCacheDir(stateRoot), rebuild: opts.rebuild, say, output: opts.output, asUser });
   }
 
   // Before the hook: `migrate` needs the database there, and the hook's environment names it.

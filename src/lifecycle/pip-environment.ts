@@ -39,6 +39,15 @@ export function pipEnvironment(processEnv: NodeJS.ProcessEnv = process.env): Pip
   return { env: { ...env, ...OURS }, ignored: [...ignored.sort(), ...pipConfigFiles(processEnv)] };
 }
 
+/**
+ * `env` for a venv and pip run as the app's user by a root gateway: root's HOME held pip's cache
+ * and what a build writes under ~, so HOME is the user's own (as its hooks get), and TMPDIR and
+ * pip's cache are in the app's TMPDIR (`tmpDir`, which that user owns).
+ */
+export function asAppUser(env: Record<string, string>, user: { user: string; home: string }, tmpDir: string): Record<string, string> {
+  return { ...env, HOME: user.home, USER: user.user, LOGNAME: user.user, TMPDIR: tmpDir, PIP_CACHE_DIR: path.join(tmpDir, 'pip-cache') };
+}
+
 /** The configuration files pip reads on Linux (pip's `get_configuration_files`) that exist here. */
 function pipConfigFiles(processEnv: NodeJS.ProcessEnv): string[] {
   const home = processEnv.HOME || homedir();

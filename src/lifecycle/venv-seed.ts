@@ -16,7 +16,7 @@
 // way, as before the seed.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Interpreter } from '../environment/interpreter-probe.js';
@@ -47,6 +47,12 @@ export interface SeedVenvOptions {
   env: NodeJS.ProcessEnv;
   output?: Writable;
   say: (line: string) => void;
+  /**
+   * The app's user, who owns `dir` (a root gateway's app that runs as another): its venv is made
+   * and the seed copied by that user, so the copy is its own and the seed stays ours, read-only
+   * to it: one app cannot change the pip another's venv is given.
+   */
+  owner?: { uid: number; gid: number };
 }
 
 /** The seeds' directory under a state root's cache directory. */
@@ -63,8 +69,8 @@ export async function seedVenv(opts: SeedVenvOptions): Promise<boolean> {
     const seed = await readySeed(opts);
     if (seed === null) return false;
     const args = ['-m', 'venv', '--without-pip', ...(opts.systemSite ? ['--system-site-packages'] : []), opts.dir];
-    if ((await runProgram({ file: opts.interpreter.executable, args, cwd: opts.cwd, env: opts.env, output: opts.output })) !== 0) return false;
-    await copySeed(seed, opts.dir, opts.interpreter);
+    if ((await runProgram({ file: opts.interpreter.executable, args, cwd: opts.cwd, env: opts.env, output: opts.output, uid: opts.owner?.uid, gid: opts.owner?.gid })) !== 0) return false;
+    await copySeed(seed, opts.dir, opts.interpreter, opts.owner);
     return true;
   } catch {
     return false;
@@ -132,7 +138,9 @@ async function makeSeed(opts: SeedVenvOptions, seeds: string, key: string): Prom
   const started = performance.now();
   try {
     const args = ['-m', 'venv', ...(opts.systemSite ? ['--system-site-packages'] : []), making];
-    if ((await runProgram({ file: opts.interpreter.executable, args, cwd: opts.cwd, env: opts.env, output: opts.output })) !== 0) return null;
+    // Not in the app's directory: `-m` puts the working directory first on sys.path, so an app's
+    // venv.py or ensurepip/ would run as us, in a seed every app is given.
+    if ((await runProgram({ file: opts.interpreter.executable, args, cwd: seeds, env: opts.env, output: opts.output })) !== 0) return null;
     await writeFile(path.join(making, SEED_STAMP_FILE), `${JSON.stringify({ format: SEED_FORMAT, madeFrom: making, interpreter: opts.interpreter.executable, version: opts.interpreter.version })}\n`);
     await rename(making, seed);
   } finally {
@@ -169,11 +177,11 @@ async function removeAbandonedSeeds(seeds: string): Promise<void> {
  * pip3.11: the interpreter and activate scripts `--without-pip` made already) with the seed's
  * path in them replaced by `dir`'s. Timestamps are kept (-p), so the seed's .pyc files stay valid.
  */
-async function copySeed(seed: string, dir: string, interpreter: Interpreter): Promise<void> {
+async function copySeed(seed: string, dir: string, interpreter: Interpreter, owner: SeedVenvOptions['owner']): Promise<void> {
   const [major, minor] = interpreter.version.split('.');
   const site = path.join('lib', `python${major}.${minor}`, 'site-packages');
   // cp(1), not fs.cp: ~1,600 files in 0.5 s where fs.cp took 2.4 s (its per-file JS).
-  const copy = await programOutput('cp', ['-pR', '--', `${path.join(seed, site)}/.`, `${path.join(dir, site)}/`], { timeoutMs: 300_000 });
+  const copy = await programOutput('cp', ['-pR', '--', `${path.join(seed, site)}/.`, `${path.join(dir, site)}/`], { timeoutMs: 300_000, uid: owner?.uid, gid: owner?.gid, cwd: owner ? '/' : undefined });
   if (copy.status !== 0) throw new Error(`cp of the seed's site-packages: ${copy.message || copy.stderr}`);
   const made = new Set(await readdir(path.join(dir, 'bin')));
   // The `.making-` path the seed was made at: its scripts' shebangs name it, not the seed's.
@@ -187,7 +195,14 @@ async function copySeed(seed: string, dir: string, interpreter: Interpreter): Pr
     // Linux reads 127 bytes of a `#!` line (before 5.1): a longer one would run something else.
     if (text.startsWith('#!') && text.indexOf('\n') > 127) throw new Error(`${name}: its #! line would pass 127 bytes`);
     const to = path.join(dir, 'bin', name);
-    await writeFile(to, text, { flag: 'wx' });
-    await chmod(to, (await stat(from)).mode & 0o7777);
+    // Through the descriptor: `bin/` may be the app's user's, who could swap a link in by name.
+    const file = await open(to, 'wx');
+    try {
+      await file.writeFile(text);
+      await file.chmod((await stat(from)).mode & 0o7777);
+      if (owner) await file.chown(owner.uid, owner.gid);
+    } finally {
+      await file.close();
+    }
   }
 }

@@ -5,10 +5,9 @@
 // was needed (issue 13). Unchanged requirements reuse the venv at once.
 // A new build is switched to only once the version that needs it has started: a refused
 // version leaves the serving one with the venv it was started with.
-import { rm } from 'node:fs/promises';
 import type { AppContext } from '../app-context.js';
 import { appStateDirs, stateCacheDir } from '../environment/state-root.js';
-import { switchVenv } from '../environment/venv.js';
+import { removeVenvBuild, switchVenv } from '../environment/venv.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { installVenv } from '../lifecycle/install-venv.js';
 import type { AppLog } from '../log/app-log.js';
@@ -39,12 +38,14 @@ export async function buildAppVenv(ctx: AppContext, log: AppLog, say: (line: str
       say: (line) => say(`${ctx.desc.name}: ${line.replace(/^==> /, '')}`),
       output: log,
       switchWhenBuilt: false,
+      // pip builds what the app's requirements name (a setup.py, a build backend): as its user.
+      asUser: ctx.runAs && { runAs: ctx.runAs, tmpDir: ctx.appEnv.tmpDir },
     });
     if (result.reused) return null;
     return {
       dir: result.dir,
       switchTo: () => switchVenv(venvPath, result.dir),
-      discard: () => rm(result.dir, { recursive: true, force: true }),
+      discard: () => removeVenvBuild(result.dir),
     };
   } catch (err) {
     if (isGatewayError(err) && (err.code === 'APPPKG_VENV_FAILED' || err.code === 'APPPKG_PIP_INSTALL_FAILED')) {

@@ -1,0 +1,118 @@
+// A root gateway builds an app's venv as the app's user (H192): pip, and the build of a source
+// requirement it runs (a build backend, a setup.py: the app's own code), ran as root, and the
+// requirements files, which may name any path (-r /etc/...), were read as root and their lines
+// shown by check and pip. Needs root (and a user of its own, as users.test.ts makes): skipped
+// otherwise. Real gateway, real venv, real pip, offline.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { request } from 'undici';
+import { installForOtherUsers, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { isRoot, runIf } from '../helpers/skip.js';
+import { makeApp } from './lifecycle-apps.js';
+
+const test = suite('lifecycle: pip as the app\'s user');
+const ifRoot = runIf(test, isRoot, 'needs root to run pip as an app\'s user');
+const USER = 'apppkg-test-app';
+const work = tempDir('apppkg-pip-user-');
+const running: RunningGateway[] = [];
+test.after(async () => {
+  for (const gw of running) await gw.stop();
+  work.remove();
+});
+
+function userIds(name: string): { uid: number; gid: number } {
+  spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name], { stdio: 'ignore' });
+  const id = (flag: string) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
+/** Every file of `dir`, recursively, whose owner is not `uid` (symlinks as themselves). */
+function notOwnedBy(dir: string, uid: number): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => join(dir, f)).filter((f) => spawnSync('stat', ['-c', '%u', f], { encoding: 'utf8' }).stdout.trim() !== String(uid));
+}
+
+// A source requirement whose in-tree build backend (what pip runs to build it) writes the uid it
+// ran as beside itself, then builds the wheel: nothing from an index is needed.
+const BACKEND = `import os, zipfile
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'built-by-uid'), 'w') as f:
+        f.write(str(os.getuid()))
+    name = 'uidpkg-1.0-py3-none-any.whl'
+    info = 'uidpkg-1.0.dist-info/'
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), 'w') as z:
+        z.writestr('uidpkg.py', 'VERSION = "1.0"\\n')
+        z.writestr(info + 'METADATA', 'Metadata-Version: 2.1\\nName: uidpkg\\nVersion: 1.0\\n')
+        z.writestr(info + 'WHEEL', 'Wheel-Version: 1.0\\nGenerator: apppkg-tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n')
+        z.writestr(info + 'RECORD', '')
+    return name
+`;
+
+let apps: string;
+let state: string;
+let envFile: string;
+
+test.before(() => {
+  if (!isRoot) return;
+  chmodSync(work.path, 0o755);
+  apps = join(work.path, 'apps');
+  mkdirSync(apps);
+  state = join(work.path, 'state');
+  envFile = join(work.path, 'environment.yaml');
+  // An interpreter the app's user can run (pyenv's under /root it cannot).
+  writeFileSync(envFile, 'python: /usr/bin/python3\n');
+});
+
+ifRoot('pip, and the build of a source requirement, run as the app\'s user, in a venv it owns, under --apps and install', async () => {
+  const { uid } = userIds(USER);
+  const app = makeApp(apps, 'pipuser', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  mkdirSync(join(app, 'uidpkg'));
+  writeFileSync(join(app, 'uidpkg', 'pyproject.toml'), '[build-system]\nrequires = []\nbuild-backend = "uidbackend"\nbackend-path = ["."]\n');
+  writeFileSync(join(app, 'uidpkg', 'uidbackend.py'), BACKEND);
+  writeFileSync(join(app, 'requirements.txt'), './uidpkg\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const builtBy = join(app, 'uidpkg', 'built-by-uid');
+
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', envFile], { bin: installForOtherUsers().bin });
+  running.push(gw);
+  await waitFor(async () => (await request(`${gw.url}/pipuser/`)).statusCode === 200, 180_000, () => `pipuser to serve:\n${gw.output()}`, 250);
+  assert.is(readFileSync(builtBy, 'utf8'), String(uid), gw.output());
+  const venv = join(state, 'apps', 'pipuser', 'venv');
+  // The build is the user's, but for the stamp we write and the user may only remove.
+  assert.equal(notOwnedBy(`${venv}/`, uid).map((f) => f.slice(venv.length + 1)), ['apppkg-venv.json']);
+  await gw.stop();
+
+  writeFileSync(builtBy, 'none');
+  const r = await runCli(['install', app, '--rebuild', '--state-dir', state, '--environment', envFile], { ms: 180_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.is(readFileSync(builtBy, 'utf8'), String(uid), r.stdout + r.stderr);
+  assert.is(statSync(join(state, 'apps', 'pipuser', 'venv', 'bin')).uid, uid);
+});
+
+ifRoot('a requirements include the app\'s user cannot read: check and install say so and show none of it', async () => {
+  userIds(USER);
+  const secret = join(work.path, 'secret.txt');
+  writeFileSync(secret, 'password: hunter2\n', { mode: 0o600 });
+  chownSync(secret, 0, 0);
+  const app = makeApp(apps, 'pipsecret', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  writeFileSync(join(app, 'requirements.txt'), `-r ${secret}\n`);
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+
+  const check = await runCli(['check', app, '--state-dir', state, '--environment', envFile], { ms: 120_000 });
+  const checkOut = check.stdout + check.stderr;
+  assert.not.match(checkOut, /hunter2/);
+  const refusal = new RegExp(`pip: cannot read the requirements file ${secret}: the app's user, ${USER}, cannot read it \\(mode 0600`);
+  assert.match(checkOut, /FAIL\s+pip/);
+  assert.match(checkOut, refusal);
+
+  const install = await runCli(['install', app, '--state-dir', state, '--environment', envFile], { ms: 120_000 });
+  const installOut = install.stdout + install.stderr;
+  assert.is(install.status, 1, installOut);
+  assert.not.match(installOut, /hunter2/);
+  assert.match(installOut, refusal);
+  assert.match(installOut, new RegExp(`make the file readable by ${USER}`));
+});
+
+test.run();
