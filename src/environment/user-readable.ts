@@ -2,9 +2,8 @@
 // includes, pip's log in the venv the app's user wrote): root reads anything, so a line of
 // `-r /etc/shadow` came back in check's notes and the app's log. A file is read only when the
 // app's user could read it itself: the mode bits of the opened file (its fstat, so a symlink
-// swapped after the look changes nothing) for that user's uid and groups, and the search bit of
+// swapped after the look changes nothing) for that user's uid and primary group, and the search bit of
 // every directory above it. No file content is in the refusal.
-import { readFileSync } from 'node:fs';
 import { open, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
@@ -28,24 +27,14 @@ export class UserCannotRead extends Error {
   }
 }
 
-/** The groups `reader` is in: its own gid and the supplementary ones of /etc/group. */
-function groupsOf(reader: FileReader): Set<number> {
-  const groups = new Set([reader.gid]);
-  try {
-    for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
-      const [, , gid, members] = line.split(':');
-      if (members?.split(',').includes(reader.user)) groups.add(Number(gid));
-    }
-  } catch {
-    // No /etc/group: the primary group alone.
-  }
-  return groups;
-}
-
-/** Whether `reader` has `bits` (4 read, 1 search) on a file of this stat: owner, else group, else other. */
-function userHas(st: Pick<Stats, 'uid' | 'gid' | 'mode'>, reader: FileReader, groups: Set<number>, bits: number): boolean {
+/**
+ * Whether `reader` has `bits` (4 read, 1 search) on a file of this stat: owner, else group, else
+ * other. Its primary group alone: what we spawn as a user (pip, the app) runs without the
+ * supplementary groups of /etc/group (libuv's setgroups(0) before setgid), so they grant nothing.
+ */
+function userHas(st: Pick<Stats, 'uid' | 'gid' | 'mode'>, reader: FileReader, bits: number): boolean {
   if (reader.uid === 0) return true;
-  const shift = st.uid === reader.uid ? 6 : groups.has(st.gid) ? 3 : 0;
+  const shift = st.uid === reader.uid ? 6 : st.gid === reader.gid ? 3 : 0;
   return ((st.mode >> shift) & bits) === bits;
 }
 
@@ -62,15 +51,14 @@ export async function readFileAsUserCould(file: string, reader: FileReader | nul
   const handle = await open(absolute, 'r');
   try {
     if (reader === null || reader.uid === 0) return await handle.readFile();
-    const groups = groupsOf(reader);
     const st = await handle.stat();
-    if (!userHas(st, reader, groups, 4)) throw new UserCannotRead(absolute, reader, describeMode(st));
+    if (!userHas(st, reader, 4)) throw new UserCannotRead(absolute, reader, describeMode(st));
     // The directories of the path as named and of where it leads: the user goes through both.
     const real = await realpath(absolute);
     for (const start of new Set([path.dirname(absolute), path.dirname(real)])) {
       for (let dir = start; ; dir = path.dirname(dir)) {
         const dirStat = await stat(dir);
-        if (!userHas(dirStat, reader, groups, 1)) throw new UserCannotRead(absolute, reader, `no search permission on ${dir}: ${describeMode(dirStat)}`);
+        if (!userHas(dirStat, reader, 1)) throw new UserCannotRead(absolute, reader, `no search permission on ${dir}: ${describeMode(dirStat)}`);
         if (dir === path.dirname(dir)) break;
       }
     }

@@ -16,6 +16,7 @@ import { makeApp } from './lifecycle-apps.js';
 const test = suite('lifecycle: pip as the app\'s user');
 const ifRoot = runIf(test, isRoot, 'needs root to run pip as an app\'s user');
 const USER = 'apppkg-test-app';
+const GROUP = 'apppkg-test-readers';
 const work = tempDir('apppkg-pip-user-');
 const running: RunningGateway[] = [];
 test.after(async () => {
@@ -113,6 +114,19 @@ ifRoot('a requirements include the app\'s user cannot read: check and install sa
   assert.not.match(installOut, /hunter2/);
   assert.match(installOut, refusal);
   assert.match(installOut, new RegExp(`make the file readable by ${USER}`));
+
+  // A group the user is in by /etc/group alone grants nothing: the app and pip run with their
+  // primary group only (Node drops the others when it switches users), so check says so too.
+  spawnSync('groupadd', ['--system', GROUP], { stdio: 'ignore' });
+  spawnSync('usermod', ['-a', '-G', GROUP, USER], { stdio: 'ignore' });
+  const byGroup = join(work.path, 'by-group.txt');
+  writeFileSync(byGroup, 'password: hunter3\n', { mode: 0o640 });
+  spawnSync('chown', [`root:${GROUP}`, byGroup]);
+  writeFileSync(join(app, 'requirements.txt'), `-r ${byGroup}\n`);
+  const groupCheck = await runCli(['check', app, '--state-dir', state, '--environment', envFile], { ms: 120_000 });
+  const groupOut = groupCheck.stdout + groupCheck.stderr;
+  assert.not.match(groupOut, /hunter3/);
+  assert.match(groupOut, new RegExp(`pip: cannot read the requirements file ${byGroup}: the app's user, ${USER}, cannot read it \\(mode 0640`));
 });
 
 test.run();
