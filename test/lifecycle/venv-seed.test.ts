@@ -78,6 +78,21 @@ test('a directory under the seed’s name without its stamp (a half seed) is nev
   assert.is(version.status, 0, version.stdout + version.stderr);
 });
 
+test('the seed is made outside the app\'s directory: an app\'s venv.py does not run in the seed every app is given', async () => {
+  // `-m venv` puts its working directory first on sys.path: made in the app's directory, as root
+  // for an app of another user, the seed ran that app's venv.py, and what it made was given to all.
+  const [key] = readdirSync(seeds()).filter((name) => name !== '.lock');
+  execFileSync('rm', ['-rf', join(seeds(), key)]);
+  const app = pipApp('zeta');
+  const ran = join(app, 'venv-py-ran');
+  writeFileSync(join(app, 'venv.py'), `import sys\nopen(${JSON.stringify(ran)}, 'a').write(sys.argv[-1] + '\\n')\n`);
+  const r = await runCli(['install', app, ...S], { ms: 180_000 });
+  // The app's own venv is made in its directory, by its user: its venv.py breaks that, its affair.
+  assert.ok(existsSync(join(seeds(), key, 'apppkg-seed.json')), r.stdout + r.stderr);
+  const targets = existsSync(ran) ? readFileSync(ran, 'utf8').split('\n').filter(Boolean) : [];
+  assert.equal(targets.filter((t) => t.includes(seeds())), [], r.stdout + r.stderr);
+});
+
 test('no seed can be made (the cache is a file): the venv is made the full way, pip and all', async () => {
   const other = tempDir('apppkg-seed-state-');
   try {
