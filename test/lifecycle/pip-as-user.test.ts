@@ -36,11 +36,15 @@ function notOwnedBy(dir: string, uid: number): string[] {
 }
 
 // A source requirement whose in-tree build backend (what pip runs to build it) writes the uid it
-// ran as beside itself, then builds the wheel: nothing from an index is needed.
-const BACKEND = `import os, zipfile
+// ran as beside itself, then builds the wheel: nothing from an index is needed. Given a file
+// `link-stamp-to`, it also leaves, where the venv's stamp goes, a link to the file it names.
+const BACKEND = `import os, sys, zipfile
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'built-by-uid'), 'w') as f:
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, 'built-by-uid'), 'w') as f:
         f.write(str(os.getuid()))
+    if os.path.exists(os.path.join(here, 'link-stamp-to')):
+        os.symlink(open(os.path.join(here, 'link-stamp-to')).read(), os.path.join(sys.prefix, 'apppkg-venv.json'))
     name = 'uidpkg-1.0-py3-none-any.whl'
     info = 'uidpkg-1.0.dist-info/'
     with zipfile.ZipFile(os.path.join(wheel_directory, name), 'w') as z:
@@ -86,10 +90,16 @@ ifRoot('pip, and the build of a source requirement, run as the app\'s user, in a
   await gw.stop();
 
   writeFileSync(builtBy, 'none');
+  // What we write into the user's build after pip is not written through a link it left there.
+  const rootFile = join(work.path, 'root-file');
+  writeFileSync(rootFile, 'root\'s own\n', { mode: 0o644 });
+  writeFileSync(join(app, 'uidpkg', 'link-stamp-to'), rootFile);
   const r = await runCli(['install', app, '--rebuild', '--state-dir', state, '--environment', envFile], { ms: 180_000 });
   assert.is(r.status, 0, r.stdout + r.stderr);
   assert.is(readFileSync(builtBy, 'utf8'), String(uid), r.stdout + r.stderr);
   assert.is(statSync(join(state, 'apps', 'pipuser', 'venv', 'bin')).uid, uid);
+  assert.is(readFileSync(rootFile, 'utf8'), 'root\'s own\n');
+  assert.ok(JSON.parse(readFileSync(join(state, 'apps', 'pipuser', 'venv', 'apppkg-venv.json'), 'utf8')).requirementsSha256);
 });
 
 ifRoot('a requirements include the app\'s user cannot read: check and install say so and show none of it', async () => {
