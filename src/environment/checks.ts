@@ -60,7 +60,8 @@ export interface CheckContext {
   platform?: NodeJS.Platform;
   /**
    * The app's user when we are root and the app runs as another: the requirements files are read
-   * only where it could read them (a `-r /etc/shadow` is not shown to whoever runs check).
+   * only where it could read them (a `-r /etc/shadow` is not shown to whoever runs check), and
+   * the venv's python asked what it has installed runs as that user.
    */
   reader?: FileReader | null;
 }
@@ -207,11 +208,17 @@ for dist in metadata.distributions():
 print(json.dumps(found))
 `;
 
-/** Installed distributions (normalised name → version) as `python` sees them with the app's paths. */
-export async function installedDistributions(python: string, appDir: string, siteDirs: string[]): Promise<Record<string, string>> {
-  const answer = await run(python, ['-E', '-c', LIST_DISTRIBUTIONS, JSON.stringify({ prepend: [appDir, ...siteDirs], siteDirs })]);
+/**
+ * Installed distributions (normalised name → version) as `python` sees them with the app's paths.
+ * `as`: the app's user, whom it runs as when we are root: the venv is that user's (its .pth files
+ * run at the start), and so are the `paths:` directories site.addsitedir reads.
+ */
+export async function installedDistributions(python: string, appDir: string, siteDirs: string[], as?: { uid: number; gid: number }): Promise<Record<string, string>> {
+  const args = ['-E', '-c', LIST_DISTRIBUTIONS, JSON.stringify({ prepend: [appDir, ...siteDirs], siteDirs })];
+  const answer = as ? await programOutput(python, args, { timeoutMs: COMMAND_TIMEOUT_MS, maxBuffer: 4 << 20, uid: as.uid, gid: as.gid, cwd: '/' }) : await run(python, args);
   if (answer.status !== 0) {
-    throw new Error(answer.startError === 'ENOENT' ? `${python}: no such file` : answer.stderr.trim().split('\n').pop() || `exit status ${String(answer.status)}`);
+    const refused = answer.startError === 'ENOENT' ? `${python}: no such file` : answer.startError ? `${python}: ${answer.startError}${as ? " (run as the app's user)" : ''}` : null;
+    throw new Error(refused ?? (answer.stderr.trim().split('\n').pop() || `exit status ${String(answer.status)}`));
   }
   return JSON.parse(answer.stdout.trim().split('\n').pop() ?? '{}') as Record<string, string>;
 }
@@ -243,7 +250,7 @@ export async function checkPip(
 
   let installed: Record<string, string>;
   try {
-    installed = await installedDistributions(python, desc.dir, desc.paths.map((p) => path.resolve(desc.dir, p)));
+    installed = await installedDistributions(python, desc.dir, desc.paths.map((p) => path.resolve(desc.dir, p)), ctx.reader ?? undefined);
   } catch (err) {
     return failed('pip', new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', dir: desc.dir, missing: `(cannot list what ${where} has installed: ${(err as Error).message})` }));
   }

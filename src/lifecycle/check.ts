@@ -103,17 +103,20 @@ export function checkNames(desc: Description, hostEnv: HostEnvironment): string[
   ];
 }
 
+/** nobody's uid and gid (Debian's, and most others'). */
+const NOBODY = 65534;
+
 /**
- * Whose rights check reads the requirements with, as root: the app's user's, as the gateway
- * would (install-venv.ts). One that cannot be resolved (an unknown `user:`, reported by its own
- * line) reads only what anyone may.
+ * Whose rights check reads the requirements with, and runs the venv's python as, when root: the
+ * app's user's, as the gateway would (install-venv.ts). One that cannot be resolved (an unknown
+ * `user:`, reported by its own line) is taken for nobody, who reads only what anyone may.
  */
 function requirementsReader(desc: Description, overrides: ReturnType<typeof overridesFor>): FileReader | null {
   try {
     const runAs = resolveRunAs(desc, overrides.user, overrides.userAt);
     return runAs && !runAs.isRoot ? runAs : null;
   } catch {
-    return { user: overrides.user ?? 'unknown', uid: -1, gid: -1 };
+    return { user: overrides.user ?? 'nobody', uid: NOBODY, gid: NOBODY };
   }
 }
 

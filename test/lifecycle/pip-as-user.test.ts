@@ -71,7 +71,7 @@ test.before(() => {
 });
 
 ifRoot('pip, and the build of a source requirement, run as the app\'s user, in a venv it owns, under --apps and install', async () => {
-  const { uid } = userIds(USER);
+  const { uid, gid } = userIds(USER);
   const app = makeApp(apps, 'pipuser', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
   mkdirSync(join(app, 'uidpkg'));
   writeFileSync(join(app, 'uidpkg', 'pyproject.toml'), '[build-system]\nrequires = []\nbuild-backend = "uidbackend"\nbackend-path = ["."]\n');
@@ -100,6 +100,19 @@ ifRoot('pip, and the build of a source requirement, run as the app\'s user, in a
   assert.is(statSync(join(state, 'apps', 'pipuser', 'venv', 'bin')).uid, uid);
   assert.is(readFileSync(rootFile, 'utf8'), 'root\'s own\n');
   assert.ok(JSON.parse(readFileSync(join(state, 'apps', 'pipuser', 'venv', 'apppkg-venv.json'), 'utf8')).requirementsSha256);
+
+  // The venv is the user's now: check, as root, asks its python what is installed as that user
+  // (a .pth file there runs at its start).
+  const lib = join(state, 'apps', 'pipuser', 'venv', 'lib');
+  const pth = join(lib, readdirSync(lib)[0], 'site-packages', 'zz-uid.pth');
+  const ranAs = join(app, 'pth-ran-as');
+  writeFileSync(pth, `import os; open(${JSON.stringify(ranAs)}, 'a').write('%d\\n' % os.getuid())\n`);
+  chownSync(pth, uid, gid);
+  const check = await runCli(['check', app, '--state-dir', state, '--environment', envFile], { ms: 120_000 });
+  assert.match(check.stdout, /ok\s+pip\s+0 requirements satisfied in venv /, check.stdout + check.stderr);
+  const uids = readFileSync(ranAs, 'utf8').split('\n').filter(Boolean);
+  assert.ok(uids.length > 0);
+  assert.equal([...new Set(uids)], [String(uid)], check.stdout + check.stderr);
 });
 
 ifRoot('a requirements include the app\'s user cannot read: check and install say so and show none of it', async () => {
