@@ -5,7 +5,8 @@
 import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { whyNotReadableBy, type FileReader } from '../environment/readable-by.js';
+import { whyNotReadableBy } from '../environment/readable-by.js';
+import type { FileReader } from '../environment/user-readable.js';
 import { GatewayError } from '../errors.js';
 import { loadYamlWithSchema } from './load-yaml.js';
 import { misnamedDescriptionError } from './misnamed.js';

@@ -15,26 +15,10 @@ import { statSync, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { programOutput } from '../program-output.js';
-import { findUser } from './run-as.js';
-
-export interface FileReader {
-  user: string;
-  uid: number;
-  gid: number;
-}
+import { describeMode, userHas, type FileReader } from './user-readable.js';
 
 const READ = 4;
 const SEARCH = 1;
-
-/** The owner's bits for the owner, the group's for its group, the others' for anyone else, as the kernel picks them. */
-function allows(st: Pick<Stats, 'uid' | 'gid' | 'mode'>, reader: FileReader, right: number): boolean {
-  const shift = st.uid === reader.uid ? 6 : st.gid === reader.gid ? 3 : 0;
-  return ((st.mode >> shift) & right) !== 0;
-}
-
-function modeText(st: Pick<Stats, 'uid' | 'gid' | 'mode'>): string {
-  return `mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}, owner ${findUser(String(st.uid))?.user ?? st.uid}, gid ${st.gid}`;
-}
 
 /**
  * Why `reader` may not read `file`, a real path (no symlinks in it) whose stat as it was read is
@@ -61,9 +45,9 @@ function modeRefusal(file: string, read: Stats, reader: FileReader): string | nu
       // ENOTDIR: what was a directory as the file was read is no longer one.
     }
     if (st === undefined) return `may not reach ${file}: ${dir} is gone`;
-    if (!allows(st, reader, SEARCH)) return `may not search ${dir} (${modeText(st)})`;
+    if (!userHas(st, reader, SEARCH)) return `may not search ${dir} (${describeMode(st)})`;
   }
-  return allows(read, reader, READ) ? null : `may not read ${file} (${modeText(read)})`;
+  return userHas(read, reader, READ) ? null : `may not read ${file} (${describeMode(read)})`;
 }
 
 /** Whether `reader` opens `file` for reading, and it is still the file that was read (not one put in its place since). */

@@ -3,10 +3,12 @@
 // `-r /etc/shadow` came back in check's notes and the app's log. A file is read only when the
 // app's user could read it itself: the mode bits of the opened file (its fstat, so a symlink
 // swapped after the look changes nothing) for that user's uid and primary group, and the search bit of
-// every directory above it. No file content is in the refusal.
+// every directory above it. No file content is in the refusal. readable-by.ts asks the same of
+// app.yaml with these rules.
 import { open, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
+import { findUser } from './run-as.js';
 
 /** The user whose rights a read is held to (RunAs has these). */
 export interface FileReader {
@@ -32,14 +34,15 @@ export class UserCannotRead extends Error {
  * other. Its primary group alone: what we spawn as a user (pip, the app) runs without the
  * supplementary groups of /etc/group (libuv's setgroups(0) before setgid), so they grant nothing.
  */
-function userHas(st: Pick<Stats, 'uid' | 'gid' | 'mode'>, reader: FileReader, bits: number): boolean {
+export function userHas(st: Pick<Stats, 'uid' | 'gid' | 'mode'>, reader: FileReader, bits: number): boolean {
   if (reader.uid === 0) return true;
   const shift = st.uid === reader.uid ? 6 : st.gid === reader.gid ? 3 : 0;
   return ((st.mode >> shift) & bits) === bits;
 }
 
-function describeMode(st: Stats): string {
-  return `mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}, owner uid ${st.uid}, group gid ${st.gid}`;
+/** "mode 0640, owner root, gid 42": what a refusal says of the file, none of its content. */
+export function describeMode(st: Pick<Stats, 'uid' | 'gid' | 'mode'>): string {
+  return `mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}, owner ${findUser(String(st.uid))?.user ?? st.uid}, gid ${st.gid}`;
 }
 
 /**
