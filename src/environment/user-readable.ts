@@ -6,8 +6,9 @@
 // every directory above it. No file content is in the refusal. readable-by.ts asks the same of
 // app.yaml with these rules.
 import { open, realpath, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import path from 'node:path';
+import { kindOf } from '../no-follow.js';
 import { findUser } from './run-as.js';
 
 /** The user whose rights a read is held to (RunAs has these). */
@@ -51,10 +52,13 @@ export function describeMode(st: Pick<Stats, 'uid' | 'gid' | 'mode'>): string {
  */
 export async function readFileAsUserCould(file: string, reader: FileReader | null): Promise<Buffer> {
   const absolute = path.resolve(file);
-  const handle = await open(absolute, 'r');
+  // Not waited on: a FIFO named by `pip:` (or put where an include was) held check, install and
+  // the gateway's venv judge at open(2) for ever.
+  const handle = await open(absolute, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    if (reader === null || reader.uid === 0) return await handle.readFile();
     const st = await handle.stat();
+    if (!st.isFile()) throw Object.assign(new Error(`${absolute} is ${kindOf(st)}, not a regular file`), { code: 'EINVAL', path: absolute });
+    if (reader === null || reader.uid === 0) return await handle.readFile();
     if (!userHas(st, reader, 4)) throw new UserCannotRead(absolute, reader, describeMode(st));
     // The directories of the path as named and of where it leads: the user goes through both.
     const real = await realpath(absolute);

@@ -2,6 +2,7 @@
 // command names app.yaml's line and column of `pip:` (SPEC §1.1), as `check` did. `install`,
 // `serve` and `--apps` named the requirements file instead, with no line: a user read
 // "reqs.txt: pip: cannot read reqs.txt" and was not told where the name came from.
+import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
@@ -54,6 +55,22 @@ test('--apps: the app is refused with the same message and line, 503 at its URL'
   assert.is(refused.statusCode, 503);
   assert.match(await refused.body.text(), 'APPPKG_PIP_FILE_UNREADABLE');
   await gw.stop();
+});
+
+test('a FIFO where pip: names its file: check and install say what it is at once, never wait on it', async () => {
+  const fifoDir = writePackage(join(work.path, 'fifo'), 'nf', {
+    'app.yaml': 'platform: python, wsgi\napp: app:application\npip: reqs.txt\n',
+    'app.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"x"]\n',
+  });
+  assert.is(spawnSync('mkfifo', [join(fifoDir, 'reqs.txt')]).status, 0, 'mkfifo');
+  const said = `${join(fifoDir, 'app.yaml')}:3:6: pip: cannot read the requirements file ${join(fifoDir, 'reqs.txt')}: ${join(fifoDir, 'reqs.txt')} is a FIFO, not a regular file`;
+  // Each waited on open(2) for ever: the bound is for that hang.
+  const checked = await runCli(['check', fifoDir, '--state-dir', state], { ms: 20_000 });
+  assert.is(checked.status, 1, checked.stdout + checked.stderr);
+  assert.match(checked.stdout + checked.stderr, `FAIL  pip       ${said}`);
+  const installed = await runCli(['install', fifoDir, '--state-dir', state], { ms: 20_000 });
+  assert.is(installed.status, 1, installed.stdout + installed.stderr);
+  assert.match(installed.stdout + installed.stderr, said);
 });
 
 test.run();
