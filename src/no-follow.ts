@@ -51,6 +51,21 @@ export async function openRegularFile(file: string): Promise<{ handle: FileHandl
   throw Object.assign(new Error(`${file} is ${found}, not a regular file`), { code: stats.isDirectory() ? 'EISDIR' : 'EINVAL', path: file, found });
 }
 
+/**
+ * The text of the regular file at `file` (openRegularFile: never followed, never waited on), up
+ * to `maxBytes`; a larger one is refused (EFBIG) unread, as a sparse file of gigabytes would be
+ * held whole.
+ */
+export async function readRegularFile(file: string, maxBytes: number): Promise<string> {
+  const { handle, stats } = await openRegularFile(file);
+  try {
+    if (stats.size > maxBytes) throw Object.assign(new Error(`${file} is ${stats.size} bytes, more than ${maxBytes}`), { code: 'EFBIG', path: file });
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
 /** A new file at `file` (O_EXCL, hence never through a symlink at its name), for writing. */
 export function createNewFile(file: string, mode: number): Promise<FileHandle> {
   return open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);

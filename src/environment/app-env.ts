@@ -9,12 +9,13 @@
 
 import { createHash } from 'node:crypto';
 import { chmodSync, constants as fsConstants, existsSync, mkdirSync } from 'node:fs';
-import { access, readFile, realpath } from 'node:fs/promises';
+import { access, realpath } from 'node:fs/promises';
 import { writeFileAtomic, writeFileAtomicSync } from '../write-file-atomic.js';
 import path from 'node:path';
 import { describeJson } from '../description/describe.js';
 import type { Description } from '../description/types.js';
 import { GatewayError, systemErrorReason } from '../errors.js';
+import { readRegularFile } from '../no-follow.js';
 import { SHIM_DIR } from '../link/shim-path.js';
 import { MANIFEST_NAME } from '../lifecycle/vendor-manifest.js';
 import { SCRIPTS_DIR } from '../lifecycle/vendor-scripts.js';
@@ -172,6 +173,9 @@ function givenByGatewayOnly(key: string): boolean {
  * is the interpreter's directory and it has lib/pythonX.Y/site-packages); else null, so a stale
  * venv from another interpreter is never mixed with this one (`install` rebuilds it).
  */
+/** pyvenv.cfg and the gateway's stamp in a venv are a few hundred bytes. */
+export const VENV_FILE_MAX = 64 * 1024;
+
 export async function findVenv(dir: string, interpreter: Interpreter): Promise<Venv | null> {
   const python = path.join(dir, 'bin', 'python');
   if (!(await exists(python, fsConstants.X_OK))) return null;
@@ -179,7 +183,9 @@ export async function findVenv(dir: string, interpreter: Interpreter): Promise<V
   const sitePackages = path.join(dir, 'lib', lib, 'site-packages');
   if (!(await exists(sitePackages))) return null;
   try {
-    const cfg = await readFile(path.join(dir, 'pyvenv.cfg'), 'utf8');
+    // The venv is the app's user's when a root gateway runs the app as that user: a FIFO or a
+    // link left at pyvenv.cfg is neither waited on nor followed.
+    const cfg = await readRegularFile(path.join(dir, 'pyvenv.cfg'), VENV_FILE_MAX);
     const home = /^\s*home\s*=\s*(.+?)\s*$/m.exec(cfg)?.[1];
     if (home && (await safeRealpath(home)) !== (await safeRealpath(path.dirname(interpreter.executable)))) return null;
   } catch {

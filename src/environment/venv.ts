@@ -5,14 +5,15 @@
 // command reading `<app>/venv` sees the old venv or the new one, never a half-built one.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, readdir, readFile, readlink, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readlink, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { findVenv } from './app-env.js';
+import { findVenv, VENV_FILE_MAX } from './app-env.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { readRequirementsTree, requirementChanges, type RequirementsTree } from './requirements-tree.js';
 import { readFileAsUserCould, type FileReader } from './user-readable.js';
 import { writeFileAtomicSync } from '../write-file-atomic.js';
 import { programOutput } from '../program-output.js';
+import { readRegularFile } from '../no-follow.js';
 
 /** Written into the build directory once pip succeeded: a venv without it is incomplete. */
 export const VENV_STAMP_FILE = 'apppkg-venv.json';
@@ -54,7 +55,9 @@ export async function wantedStamp(appDir: string, requirementsFile: string, inte
 
 export async function readVenvStamp(dir: string): Promise<VenvStamp | null> {
   try {
-    const parsed = JSON.parse(await readFile(path.join(dir, VENV_STAMP_FILE), 'utf8')) as VenvStamp;
+    // The build is the app's user's (pip runs as that user): what it left under the stamp's name
+    // is not followed nor waited on by root's judge.
+    const parsed = JSON.parse(await readRegularFile(path.join(dir, VENV_STAMP_FILE), VENV_FILE_MAX)) as VenvStamp;
     return typeof parsed.requirementsSha256 === 'string' && parsed.interpreter ? parsed : null;
   } catch {
     return null;
