@@ -240,12 +240,12 @@ export class MailSpool {
   }
 
   /** The record of a dead letter, STATE/mail/dead/DID.json: all that is kept of one whose message file was gone. */
-  deadRecord(letter: DeadLetter): string {
+  deadRecord(letter: Pick<DeadLetter, 'id'>): string {
     return this.path('dead', `${letter.id}.json`);
   }
 
   /** A dead letter's message, STATE/mail/dead/DID.eml (`file` in its record, unless it was gone). */
-  deadMessageFile(letter: DeadLetter): string {
+  deadMessageFile(letter: Pick<DeadLetter, 'id'>): string {
     return this.path('dead', `${letter.id}.eml`);
   }
 
@@ -277,7 +277,7 @@ export class MailSpool {
    */
   async bury(delivery: SpooledDelivery, reason: string, attempted: boolean): Promise<DeadLetter> {
     if (attempted) delivery.attempts++;
-    let file: string | null = this.path('dead', `${delivery.id}.eml`);
+    let file: string | null = this.deadMessageFile(delivery);
     await rm(file, { force: true });
     try {
       await link(this.messageFile(delivery), file);
@@ -286,7 +286,7 @@ export class MailSpool {
       file = null;
     }
     const letter: DeadLetter = { ...delivery, lastError: reason, deadAt: Date.now(), reason, file };
-    await this.writeRecord(this.path('dead', `${delivery.id}.json`), letter, true);
+    await this.writeRecord(this.deadRecord(delivery), letter, true);
     await syncDir(this.path('dead'));
     this.dead.set(letter.id, letter);
     await rm(this.path('queue', `${delivery.id}.json`), { force: true });
@@ -333,8 +333,8 @@ export class MailSpool {
 
   /** Removes a dead letter's files: its message first, so that no message outlives its record. */
   private async forgetDead(id: string): Promise<void> {
-    await rm(this.path('dead', `${id}.eml`), { force: true });
-    await rm(this.path('dead', `${id}.json`), { force: true });
+    await rm(this.deadMessageFile({ id }), { force: true });
+    await rm(this.deadRecord({ id }), { force: true });
     await syncDir(this.path('dead'));
   }
 
