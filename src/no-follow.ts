@@ -28,6 +28,11 @@ export function kindOf(st: Pick<Stats, 'isFile' | 'isDirectory' | 'isSymbolicLin
   return 'a device';
 }
 
+/** A symlink at `file`, in the words of an error, with where it leads: "a symlink (to /etc/shadow)". */
+export async function symlinkWords(file: string): Promise<string> {
+  return `a symlink (to ${await readlink(file).catch(() => '?')})`;
+}
+
 /**
  * The regular file at `file` opened for reading, with its stats; else an error (code ELOOP,
  * EISDIR or EINVAL) whose message says what is there instead ("a symlink (to /etc/shadow)").
@@ -38,8 +43,8 @@ export async function openRegularFile(file: string): Promise<{ handle: FileHandl
     handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
-    const to = await readlink(file).catch(() => '?');
-    throw Object.assign(new Error(`${file} is a symlink (to ${to}), not a regular file`), { code: 'ELOOP', path: file, found: `a symlink (to ${to})` });
+    const found = await symlinkWords(file);
+    throw Object.assign(new Error(`${file} is ${found}, not a regular file`), { code: 'ELOOP', path: file, found });
   }
   const stats = await handle.stat().catch(async (err: unknown) => {
     await handle.close();

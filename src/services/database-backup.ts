@@ -4,7 +4,7 @@
 // that holds tables unless forced).
 import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { chmod, lstat, mkdir, readdir, readlink, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
@@ -13,7 +13,7 @@ import { resolveRunAs, type RunAs } from '../environment/run-as.js';
 import { appStateDirs, type Owner } from '../environment/state-root.js';
 import { countOf, listOf } from '../count.js';
 import { GatewayError, systemErrorReason } from '../errors.js';
-import { copyContent, createNewFile, inDirectory, kindOf, openDirectoryNoFollow, openRegularFile } from '../no-follow.js';
+import { copyContent, createNewFile, inDirectory, kindOf, openDirectoryNoFollow, openRegularFile, symlinkWords } from '../no-follow.js';
 import { spawnProcess } from '../spawn-process.js';
 import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
 import {
@@ -81,7 +81,7 @@ export async function clearDatabaseDir(backupDir: string, names: readonly string
   const dir = path.join(backupDir, BACKUP_DATABASE_DIR);
   const found = await lstat(dir).catch(() => null);
   if (found !== null && !found.isDirectory()) {
-    const what = found.isSymbolicLink() ? `a symlink (to ${await readlink(dir).catch(() => '?')})` : 'no directory';
+    const what = found.isSymbolicLink() ? await symlinkWords(dir) : 'no directory';
     throw new GatewayError('APPPKG_BACKUP_FAILED', {
       action: `write the app's database into ${dir}`,
       reason: `it is ${what}: the gateway writes the app's database into a directory of the backup itself, never where a link leads`,
@@ -266,7 +266,7 @@ export async function openBackupFile(backupDir: string, file: string, name: stri
   } catch (err) {
     const found = await lstat(dirPath).catch(() => null);
     if (found === null || found.isDirectory()) throw new GatewayError('APPPKG_BACKUP_FAILED', { action, reason: systemErrorReason(err), cause: err });
-    const what = found.isSymbolicLink() ? `a symlink (to ${await readlink(dirPath).catch(() => '?')})` : kindOf(found);
+    const what = found.isSymbolicLink() ? await symlinkWords(dirPath) : kindOf(found);
     throw new GatewayError('APPPKG_BACKUP_FAILED', { action, reason: `${dirPath} is ${what}, not the directory backup wrote`, fix });
   }
   try {
@@ -288,7 +288,7 @@ export async function openBackupFile(backupDir: string, file: string, name: stri
 async function assertOwnFile(file: string, action: string, whose: string, fix: string): Promise<void> {
   const found = await lstat(file).catch(() => null);
   if (found === null || found.isFile()) return;
-  const what = found.isSymbolicLink() ? `a symlink (to ${await readlink(file).catch(() => '?')})` : 'no regular file';
+  const what = found.isSymbolicLink() ? await symlinkWords(file) : 'no regular file';
   throw new GatewayError('APPPKG_BACKUP_FAILED', { action, reason: `it is ${what}, not ${whose}`, fix });
 }
 
