@@ -5,14 +5,14 @@
 // command reading `<app>/venv` sees the old venv or the new one, never a half-built one.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, readdir, readlink, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { findVenv, VENV_FILE_MAX } from './app-env.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { readRequirementsTree, requirementChanges, type RequirementsTree } from './requirements-tree.js';
 import { readFileAsUserCould, type FileReader } from './user-readable.js';
 import { writeFileAtomicSync } from '../write-file-atomic.js';
-import { programOutput } from '../program-output.js';
+import { removeAsOwner } from '../remove-as-owner.js';
 import { readRegularFile } from '../no-follow.js';
 
 /** Written into the build directory once pip succeeded: a venv without it is incomplete. */
@@ -77,18 +77,14 @@ export async function writeVenvStamp(dir: string, stamp: VenvStamp): Promise<voi
 
 /**
  * Removes a venv build. One the app's user owns (built as that user by a root gateway) is
- * emptied by that user (rm -rf follows no link, and as the user it can remove only what the
- * user could), then its empty directory by us: root walking a tree the user may change under it
- * could be led by a swapped-in symlink to remove files of root's. Left when the user refilled it
- * meanwhile: removeStaleVenvBuilds tries again at the next build.
+ * emptied by that user, then its empty directory removed by us (remove-as-owner.ts says why).
+ * Left when the user refilled it meanwhile: removeStaleVenvBuilds tries again at the next build.
  */
 export async function removeVenvBuild(dir: string): Promise<void> {
   const st = await lstat(dir).catch(() => null);
   if (st === null) return;
   if (st.isDirectory() && process.getuid?.() === 0 && st.uid !== 0) {
-    // Its own directory it cannot remove (the parent is ours): a non-zero status, expected.
-    await programOutput('rm', ['-rf', '--', dir], { timeoutMs: 300_000, uid: st.uid, gid: st.gid, cwd: '/' });
-    await rmdir(dir).catch(() => {});
+    await removeAsOwner(dir, st);
     return;
   }
   await rm(dir, { recursive: true, force: true });

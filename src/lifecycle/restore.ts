@@ -3,14 +3,14 @@
 // (copied beside it, then swapped). Either way an empty or foreign DIR is refused first, and
 // the app's database and Redis keys in DIR/database/ (SPEC 5.2) are loaded too, into empty ones
 // unless `force`.
-import { chmod, chown, lstat, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
 import { countOf } from '../count.js';
 import { resolveRunAs, type RunAs } from '../environment/run-as.js';
 import { appStateDirs, prepareAppStateDirs, resolveStateRoot, type Owner } from '../environment/state-root.js';
-import { GatewayError, systemErrorReason } from '../errors.js';
-import { spawnProcess } from '../spawn-process.js';
+import { GatewayError } from '../errors.js';
+import { removeAsOwner } from '../remove-as-owner.js';
 import { BACKUP_DATA_DIR, MANIFEST_FILE, backupOf, type BackupManifest } from './backup-manifest.js';
 import { chownTree, copyBeside, countTree, ioFailure, swapInto } from './data-tree.js';
 import { resolveForHook, runHook } from './hook.js';
@@ -73,7 +73,7 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
     await rm(staging, { recursive: true, force: true });
     throw ioFailure(`set the owner and mode of ${staging}`, err);
   }
-  await swapInto(staging, dirs.data, owner ? (old) => removeAsOwner(old, owner, say) : undefined);
+  await swapInto(staging, dirs.data, owner ? (old) => removeOld(old, owner, say) : undefined);
   await restoreServices(scope, source, manifest, force, owner);
   const version = manifest.version ? ` of version ${manifest.version}` : '';
   say(`==> restored ${countOf(count.files, 'file')} of ${desc.name}'s data from ${source} (backup${version} made ${manifest.createdAt}) in ${seconds(started)}`);
@@ -82,21 +82,11 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
 
 /**
  * The app's data as it was before the restore (`old`, beside the data directory in the app's
- * state directory, root's) removed as the app's user: that tree is the user's, whose processes
- * could swap a directory of it for a symlink while root's recursive remove (by path) went in,
- * and root removed what the link led to. As that user, a link leads to nothing it could not
- * remove itself. `old` itself is root's to remove once empty; what stays is said, not fatal:
- * the restore is done.
+ * state directory, root's) removed as the app's user (remove-as-owner.ts says why); what stays
+ * is said, not fatal: the restore is done.
  */
-async function removeAsOwner(old: string, owner: Owner, say: (line: string) => void): Promise<void> {
-  const failed = await new Promise<string | null>((resolve) => {
-    const child = spawnProcess('find', [old, '-mindepth', '1', '-delete'], { uid: owner.uid, gid: owner.gid, cwd: '/', stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-    child.on('error', (e) => resolve(e.message));
-    child.on('close', (status) => resolve(status === 0 ? null : err.trim().split('\n')[0] || `find exited ${status}`));
-  });
-  const left = failed ?? (await rmdir(old).then(() => null, (err: unknown) => systemErrorReason(err)));
+async function removeOld(old: string, owner: Owner, say: (line: string) => void): Promise<void> {
+  const left = await removeAsOwner(old, owner);
   if (left !== null) say(`==> note: the data replaced by the restore is left in ${old} (${left}): remove it with rm -rf ${old}`);
 }
 
