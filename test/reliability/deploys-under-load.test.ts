@@ -173,12 +173,11 @@ async function openGateway() {
   };
 }
 
-function describe(load: Load): { seconds: number; rate: number; text: string } {
+function describe(load: Load): { seconds: number; text: string } {
   const seconds = (load.stoppedAt - load.startedAt) / 1000;
   const rate = load.sent / seconds;
   return {
     seconds,
-    rate,
     text: `${load.sent} requests in ${seconds.toFixed(1)} s (${Math.round(rate)} req/s, ${CLIENTS} keep-alive clients), ${load.failed} failed, ${load.stale.length} answered by a stale version`,
   };
 }
@@ -187,16 +186,27 @@ function assertClean(load: Load): void {
   assert.is(load.failed, 0, `failed requests:\n${load.failures.slice(0, 10).join('\n')}`);
   assert.is(load.stale.length, 0, `answers from a version other than the one status named:\n${load.stale.slice(0, 10).join('\n')}`);
   assert.is(load.answered, load.sent, `${load.sent} sent, ${load.answered} answered`);
-  const { rate } = describe(load);
-  assert.ok(rate >= 200, `client load ${rate.toFixed(0)} req/s, expected >= 200`);
+}
+
+/**
+ * Whether the load ran through each switch: at least one request per client sent between the
+ * deploy (or rollback) and status naming its version. A count, not a rate: a rate bound (it was
+ * >= 200 req/s) failed on a host loaded by other work, where the switches, slower too, still
+ * had hundreds of requests across them.
+ */
+function assertLoadAcross(sentDuring: number[]): void {
+  const fewest = Math.min(...sentDuring);
+  assert.ok(fewest >= CLIENTS, `requests sent during each switch: ${sentDuring.join(', ')}; expected >= ${CLIENTS} in each`);
 }
 
 test('R4.1 version switches and rollbacks under a steady keep-alive client load: no failed request, each switch takes effect', async () => {
   const env = await openGateway();
   const expected = { version: null as string | null, since: 0 };
   /** Waits for status to name `version`, then for the clients to be answered by it. */
-  const observe = async (version: string, what: string) => {
+  const sentDuring: number[] = [];
+  const observe = async (version: string, what: string, sentBefore: number) => {
     await waitFor(async () => (await env.servingVersion()) === version, SWITCH_BOUND_MS, `status to name version ${version} (${what})`);
+    sentDuring.push(load.sent - sentBefore);
     expected.version = version;
     expected.since = performance.now();
     const before = load.byVersion.get(version) ?? 0;
@@ -224,15 +234,17 @@ test('R4.1 version switches and rollbacks under a steady keep-alive client load:
       // Deploy: alternately the way deploy tools do it (built aside, renamed into place) and a
       // plain copy into the apps directory (the watcher may see it half-copied).
       expected.version = null;
+      let sentBefore = load.sent;
       if (switches % 2 === 0) {
         renameSync(addPackage(env.staging, FIXTURE, `${APP}.${version}`, versionEdit(version)), dir);
       } else {
         addPackage(env.apps, FIXTURE, `${APP}.${version}`, versionEdit(version));
       }
-      await observe(version, `switch ${switches + 1}`);
+      await observe(version, `switch ${switches + 1}`, sentBefore);
       switches++;
       // Roll back: alternately removed in place (file by file) and moved away, then removed.
       expected.version = null;
+      sentBefore = load.sent;
       if (rollbacks % 2 === 0) {
         rmSync(dir, { recursive: true });
       } else {
@@ -240,14 +252,15 @@ test('R4.1 version switches and rollbacks under a steady keep-alive client load:
         renameSync(dir, away);
         rmSync(away, { recursive: true });
       }
-      await observe(BASE, `rollback ${rollbacks + 1}`);
+      await observe(BASE, `rollback ${rollbacks + 1}`, sentBefore);
       rollbacks++;
     }
   } finally {
     await stop();
-    summaries.unshift(`${switches} switches, ${rollbacks} rollbacks, ${describe(load).text}`);
+    summaries.unshift(`${switches} switches, ${rollbacks} rollbacks, ${describe(load).text}, fewest requests sent during a switch ${Math.min(...sentDuring)}`);
   }
   assertClean(load);
+  assertLoadAcross(sentDuring);
   assert.ok(switches >= MIN_DEPLOYS && rollbacks >= MIN_DEPLOYS, `${switches} switches, ${rollbacks} rollbacks`);
   assert.ok(describe(load).seconds >= MIN_SECONDS, `the load ran ${describe(load).seconds.toFixed(1)} s`);
   for (let i = 1; i <= switches; i++) {
