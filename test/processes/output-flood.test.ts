@@ -3,7 +3,7 @@
 // line it wrote is there, in order; the app's worker serves meanwhile. Through the real CLI.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePackage } from '../helpers/apps-dir.js';
 import { stopGatewayChecked } from '../helpers/status.js';
@@ -12,6 +12,31 @@ import { startCliIn, tempDir, waitFor } from '../helpers/process.js';
 // 100 bytes a line (with its [noise] mark), until the test has seen the throttle said: a fixed
 // count (6 MiB) was not slowed at all on a loaded machine, whose Python wrote it slower than the
 // bound refills after the 4 MiB burst.
+
+/**
+ * What was added to `path` since the last call, with the end of what came before (`keep`
+ * characters) so a line cut between two reads is still found whole. The wait polls every 50 ms
+ * while the log grows by MiBs: reading the whole file each time cost so much CPU on a loaded host
+ * that the throttle's line was not seen in 90 s.
+ */
+function logFollower(path: string, keep = 200): () => string {
+  let offset = 0;
+  let tail = '';
+  const chunk = Buffer.alloc(1 << 20);
+  return () => {
+    if (!existsSync(path)) return '';
+    const fd = openSync(path, 'r');
+    let added = '';
+    try {
+      for (let n; (n = readSync(fd, chunk, 0, chunk.length, offset)) > 0; offset += n) added += chunk.toString('latin1', 0, n);
+    } finally {
+      closeSync(fd);
+    }
+    const text = tail + added;
+    tail = text.slice(-keep);
+    return text;
+  };
+}
 
 test('a process flooding its output is slowed, said once in the app log, and loses no line', async () => {
   const dir = tempDir('apppkg-flood-');
@@ -35,9 +60,10 @@ test('a process flooding its output is slowed, said once in the app log, and los
   const gw = await startCliIn(dir, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--access-log', 'off']);
   const log = join(dir.path, 'state', 'apps', 'noisy', 'log', 'app.log');
   try {
-    await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('its output is read at most 1024 KiB/s'), 90_000, 'the flood slowed');
+    const added = logFollower(log);
+    await waitFor(() => added().includes('its output is read at most 1024 KiB/s'), 90_000, 'the flood slowed');
     writeFileSync(join(dir.path, 'state', 'apps', 'noisy', 'data', 'enough'), '');
-    const done = await waitFor(() => /^\[noise\] done (\d+)$/m.exec(readFileSync(log, 'utf8')), 90_000, 'the last line of the flood');
+    const done = await waitFor(() => /^\[noise\] done (\d+)\n/m.exec(added()), 90_000, 'the last line of the flood');
     assert.is((await fetch(`${gw.url}/noisy/`)).status, 200);
     const text = readFileSync(log, 'utf8');
     assert.is(text.split('its output is read at most 1024 KiB/s').length, 2, 'said once');
