@@ -13,7 +13,7 @@ import { addrUrl, type ListenAddress } from '../net/address.js';
 import { listenOn } from '../net/listen.js';
 import { PACKAGE_ROOT } from '../package-root.js';
 import { AdminGuard, type AdminUse, type Verdict } from './admin-access.js';
-import { sendLogTail } from './log-follow.js';
+import { sendLogHead, sendLogTail } from './log-follow.js';
 import type { GatewayMetrics } from './metrics.js';
 import { StatusEvents } from './status-events.js';
 import { endStream, TOKEN_CHANGED } from './stream-end.js';
@@ -279,9 +279,10 @@ async function appRoute(req: IncomingMessage, res: ServerResponse, ctx: Context,
     return sendError(res, 404, 'APPPKG_ADMIN_NO_SUCH_APP', `the gateway has no app named ${JSON.stringify(name)}`, {}, apps.length > 0 ? `its apps: ${apps.join(', ')}` : 'it serves no app');
   }
   if (what === 'log') {
+    if (req.method === 'HEAD') return sendLogHead(res);
     const asked = Number(url.searchParams.get('lines') ?? DEFAULT_LOG_LINES);
     const lines = Number.isFinite(asked) ? Math.max(0, Math.min(MAX_LOG_LINES, Math.floor(asked))) : DEFAULT_LOG_LINES;
-    const follow = ['1', 'true', 'yes'].includes(url.searchParams.get('follow') ?? '') && req.method !== 'HEAD';
+    const follow = ['1', 'true', 'yes'].includes(url.searchParams.get('follow') ?? '');
     if (follow) ctx.guard.endWhenRevoked(req, res, () => endRevoked(req, res, ctx, 'logs'));
     return sendLogTail(file, res, lines, follow, url.searchParams.get('from'));
   }

@@ -51,6 +51,18 @@ export function parseLogPosition(text: string | null | undefined): { file: strin
   return m === null ? null : { file: m[1], offset: Number(m[2]) };
 }
 
+const LOG_HEAD = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' };
+
+/**
+ * The answer to a HEAD of the log route: its head alone, the file neither opened nor read. Where
+ * a body would start (Apppkg-Log-Position) is known only by reading the file back for its last
+ * lines, which a HEAD (a monitor's check that the route answers) should not pay for.
+ */
+export function sendLogHead(res: ServerResponse): void {
+  res.writeHead(200, LOG_HEAD);
+  res.end();
+}
+
 /**
  * Writes the last `lines` lines of `file` to `res`, then (with `follow`) what is appended until
  * the client leaves; resolves when done. A file that does not exist yet is empty. `from`: where
@@ -166,7 +178,7 @@ export function sendLogTail(file: string, res: ServerResponse, lines: number, fo
         return;
       }
       // A followed log the gateway ends (its token revoked) says why in a trailer (stream-end.ts).
-      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...(follow ? { Trailer: STREAM_END_TRAILER } : {}) });
+      res.writeHead(200, { ...LOG_HEAD, ...(follow ? { Trailer: STREAM_END_TRAILER } : {}) });
       // A quiet log must not keep the client waiting for the head until the first line comes.
       res.flushHeaders();
       res.once('close', finish);

@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -146,6 +146,26 @@ test('a log asked from= its start without follow is read as the client takes it:
   assert.is(res.statusCode, 200);
   assert.ok(Buffer.from(await res.body.arrayBuffer()).equals(Buffer.alloc(whole.size, 'abcdefg\n')), 'every byte of the log, in order');
   await waitFor(() => openOn(file) === 0, 10_000, 'the log closed once the answer ended');
+});
+
+/** Bytes this process has read by read(2) and its kin (/proc/self/io's rchar). */
+const bytesRead = (): number => Number(/^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
+
+// A HEAD read the file back for its last lines, then to its end, for a body it then dropped.
+test('a HEAD of the log route answers its head without reading the log', async () => {
+  writeFileSync(file, '');
+  const size = 32 * 1024 * 1024;
+  truncateSync(file, size); // sparse, one line: its last lines are the whole file
+  const st = statSync(file);
+  for (const query of ['lines=10000', `lines=0&from=${st.dev}:${st.ino}:0`]) {
+    const before = bytesRead();
+    const res = await request(`${server.url}/apps/blog/log?${query}`, { method: 'HEAD', headersTimeout: 5000, bodyTimeout: 5000 });
+    assert.is(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^text\/plain/);
+    assert.is(await res.body.text(), '');
+    const read = bytesRead() - before;
+    assert.ok(read < size / 32, `HEAD ?${query} read ${Math.round(read / 1048576)} MiB of a ${size / 1048576} MiB log`);
+  }
 });
 
 test('what the app puts under its log\'s name that is no file (a directory, a FIFO) is not read: a follower and a plain ask are answered, and the gateway stays up', async () => {
