@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { formatMs, renderStatusTable } from '../../src/admin/status-table.js';
+import { fitToTerminal } from '../../src/cli/commands/status.js';
 import { fakeStatus } from './fake-status.js';
 
 const test = suite('status table');
@@ -150,6 +151,19 @@ test('mail waiting for an app: one line under it (count, oldest, last failure, n
   assert.match(text, /^mail \(smtp\) .*\n  mail waiting for gone \(no app of this gateway now\): 1 delivery \(1 retrying\) for 5 s, the oldest received at 2026-01-02T03:05:00\.000Z; 1 failed attempt, the last: gone is no app of this gateway now \(removed from --apps\?\); the next attempt due now$/m);
   status.apps[0].mail = { ...status.apps[0].mail, attempting: 3, nextAttemptAt: null };
   assert.match(renderStatusTable(status), /the app answered 500; every one being attempted now$/m);
+});
+
+// status --watch cut each line to the window by code point: a line of CJK (two columns a
+// character) went twice as wide as the window and wrapped into the lines below; one of letters
+// with combining accents (two code points, one column) was cut at half the window.
+test('status --watch cuts a line to the columns a terminal draws it in, not its code points, never inside a character', () => {
+  const cjk = `broken: ${'日本語'.repeat(10)}`; // 8 + 60 columns
+  assert.is(fitToTerminal(cjk, 40, 24), `broken: ${'日本語'.repeat(5)}…\n`, 'cut to 38 columns and the ellipsis: another character would take 40, the ellipsis 41');
+  const accented = 'caf\u0065\u0301 '.repeat(7); // 35 columns, 42 code points
+  assert.is(fitToTerminal(accented, 40, 24), `${accented}\n`, 'kept whole: it fits');
+  const emoji = `ok ${'👩\u200d👩\u200d👧'.repeat(20)}`; // 3 + 40 columns: one family, one emoji
+  assert.is(fitToTerminal(emoji, 10, 24), `ok ${'👩\u200d👩\u200d👧'.repeat(3)}…\n`, 'a family is cut whole, never after a ZWJ');
+  assert.is(fitToTerminal('e\u0301'.repeat(50), 40, 24), `${'e\u0301'.repeat(39)}…\n`, 'an accent stays with its letter');
 });
 
 test.run();

@@ -10,6 +10,7 @@ import { applyStatusEvent } from '../../admin/status-patch.js';
 import type { GatewayStatus } from '../../admin/status-types.js';
 import { renderStatusTable } from '../../admin/status-table.js';
 import { GatewayAway } from '../gateway-away.js';
+import { cutToColumns } from '../terminal-width.js';
 
 export const spec: CommandSpec = {
   name: 'status',
@@ -18,7 +19,7 @@ export const spec: CommandSpec = {
   optionHelp: [
     ...ADMIN_OPTION_HELP,
     ['--json', 'print the status as JSON (the body of GET /status), for scripts; with --watch, one line per change'],
-    ['-w, --watch', 'keep following the gateway: redraw the table in a terminal (cut to the window, as watch(1) does; drawn again when it is resized), else print it again at each change; a gateway that restarts is waited for (tried every second) and followed again; a rotated admin token ends it (exit 1); Ctrl-C stops'],
+    ['-w, --watch', 'keep following the gateway: redraw the table in a terminal (cut to the window by the columns each line takes, as watch(1) does; drawn again when it is resized), else print it again at each change; a gateway that restarts is waited for (tried every second) and followed again; a rotated admin token ends it (exit 1); Ctrl-C stops'],
   ],
   options: { ...ADMIN_OPTIONS, json: { type: 'boolean' }, watch: { type: 'boolean', short: 'w' } },
   allowPositionals: 0,
@@ -34,10 +35,7 @@ const REDRAW = '\x1b[2J\x1b[H';
  * and a line wider than it wrapped into the lines below. The last row is left to the cursor.
  */
 export function fitToTerminal(table: string, columns: number, rows: number): string {
-  const cut = (line: string): string => {
-    const chars = [...line];
-    return chars.length <= columns ? line : `${chars.slice(0, Math.max(0, columns - 1)).join('')}…`;
-  };
+  const cut = (line: string): string => cutToColumns(line, columns);
   const lines = table.replace(/\n$/, '').split('\n');
   const room = Math.max(1, rows - 1);
   if (lines.length <= room) return `${lines.map(cut).join('\n')}\n`;
