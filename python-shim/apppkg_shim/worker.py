@@ -5,12 +5,12 @@ runs on the thread that read it. One thread at a time holds the *reading right*:
 batch of frames, queues the REQUESTs, and runs them itself, one after another, deferring its
 output so a batch of responses leaves in one sendmsg. Other threads come in only when a
 request blocks while others wait: a monitor, ticking every ~1 ms while requests are in
-flight (parked otherwise), sees the holder still inside the same app call after a whole tick
-with work waiting (queued requests, bytes on the socket, a thread waiting for input), takes
-the right away and gives it to a thread waiting for input, else to an idle follower. A
-thread that needs more of its own request body (or response credit) and finds the right
-free takes it and reads for itself, queueing other requests' frames. At most `threads` apps
-run at once.
+flight (every 10 ms once a tick finds none, parked after 200 ms of none), sees the holder
+still inside the same app call after a whole tick with work waiting (queued requests, bytes
+on the socket, a thread waiting for input), takes the right away and gives it to a thread
+waiting for input, else to an idle follower. A thread that needs more of its own request
+body (or response credit) and finds the right free takes it and reads for itself, queueing
+other requests' frames. At most `threads` apps run at once.
 
 Stop: SIGTERM (or SIGINT) -> STOPPING frame; the gateway answers NO_MORE once it has routed
 its last request here; when every request is finished the process exits 0. When the
@@ -33,7 +33,12 @@ from .errors import EXIT_STARTUP_FAILED, format_exc, log
 from .task import FileWrapper, Task, where_is
 
 TICK = 0.001
-PARK_AFTER_TICKS = 200
+# Once a tick finds nothing running or queued, the monitor ticks this slowly until one does:
+# under a trickle of requests (each over well within a tick) it found one at ~1 in 100 of its
+# 1 ms ticks, ~1,000 wake-ups a second for nothing. Parking it instead, woken at a batch's start,
+# raised p99 (docs/performance.md, "Step 1 measured"); a slow tick is woken by nobody.
+QUIET_TICK = 0.01
+PARK_AFTER_QUIET_S = 0.2
 # What the holder of the reading right is doing.
 FREE = 0  # reading for whoever needs it; will run queued requests itself
 IN_APP = 1  # running app code
@@ -366,10 +371,11 @@ class Worker:
         writer = self.writer
         last_seq = -1
         last_flushes = -1
-        quiet = 0
+        quiet = 0  # seconds of quiet ticks in a row
+        tick = TICK
         try:
             while True:
-                time.sleep(TICK)
+                time.sleep(tick)
                 # Deferred output that sat through a whole tick goes out now.
                 if writer.has_output():
                     if writer.flushes == last_flushes:
@@ -398,13 +404,16 @@ class Worker:
                         self.idle.pop().cv.notify()
                     if self.running or self.pending:
                         quiet = 0
+                        tick = TICK
                     else:
-                        quiet += 1
-                        if quiet >= PARK_AFTER_TICKS:
+                        quiet += tick
+                        tick = QUIET_TICK
+                        if quiet >= PARK_AFTER_QUIET_S:
                             self.monitor_parked = True
                             while self.monitor_parked:
                                 self.monitor_cv.wait()
                             quiet = 0
+                            tick = TICK
         except link.LinkClosed:
             self._link_closed()
         except BaseException:

@@ -1,7 +1,7 @@
 // Worker: spawn, READY, import failures (exit 4 and the marker line), the start deadline,
 // graceful and forced stop, a worker dying mid-request, concurrency on one worker, the link's fds.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -146,6 +146,38 @@ t('8 requests that sleep 0.5 s run at once on one worker with 8 threads', async 
   const took = Date.now() - began;
   assert.ok(took < 2000, `took ${took} ms; sequential would be 4000`);
   assert.is(new Set(bodies.map((b) => b.trim())).size, 8, 'eight different threads');
+});
+
+/** Times the threads of `pid` have gone to sleep and been woken (each /proc/PID/task/TID/status). */
+function wakeUps(pid: number): number {
+  let n = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      n += Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // a thread gone meanwhile
+    }
+  }
+  return n;
+}
+
+// The monitor ticked every millisecond until 200 quiet ticks in a row, so under a trickle of
+// requests (each over well within a tick) it never parked: ~850 wake-ups a second of a worker
+// serving 50 requests a second, 1-3% of a core. It ticks every 10 ms once a tick finds nothing
+// running (docs/performance.md, "The monitor's quiet tick").
+t('under a trickle of requests (one every 20 ms) a worker wakes a few times per request, not ~1,000 times a second', async (ctx) => {
+  const h = await startLinkHarness('slow', { workers: 1, threads: 2 });
+  ctx.stops.push(() => h.stop());
+  const pid = h.workers[0].pid!;
+  await get(`${h.url}/?t=0`); // warm
+  const before = wakeUps(pid);
+  const began = performance.now();
+  for (let i = 0; i < 60; i++) {
+    assert.is((await get(`${h.url}/?t=0`)).status, 200);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const perSecond = (wakeUps(pid) - before) / ((performance.now() - began) / 1000);
+  assert.ok(perSecond < 400, `the worker woke ${Math.round(perSecond)} times a second under ~45 requests a second`);
 });
 
 t('threads: 1 runs them one after another (at most `threads` apps at once)', async (ctx) => {
