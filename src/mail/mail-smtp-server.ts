@@ -1,5 +1,9 @@
 // smtp-server as the mail listener needs it, where its hooks (onMailFrom, onRcptTo, onData)
 // cannot reach: each connection is ours (MailSmtpConnection), which
+//   - takes an address sent without its angle brackets (`RCPT TO:user@example.com`), as Postfix
+//     does by default (strict_rfc821_envelopes = no) and RFC 5321 7.9's "be liberal" practice:
+//     smtp-server refused it with 501, and clients that send it (scripts, old MUAs, printers)
+//     got none of their mail through;
 //   - drops a source route whole, an address literal in it too (`<@[IPv6:::1]:me@x>`, RFC 5321
 //     4.1.2 and Appendix C: accepted, then ignored): smtp-server's stops at the literal's first
 //     colon and left `::1]:me@x` as the address;
@@ -50,6 +54,13 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerOptions } from 'smtp
 import { SMTPConnection, type SMTPConnectionOptions } from 'smtp-server/lib/smtp-connection.js';
 import { fitReplyLine, hasEnhancedCode } from './mail-reply.js';
 import { MailSmtpStream } from './mail-smtp-stream.js';
+
+/**
+ * `... FROM:` or `... TO:`, then an address without its angle brackets: a run of anything but
+ * white space, `<`, `>` and `"`, or quoted strings (`"x y"@example.com`), up to white space (its
+ * parameters) or the end. One with a `<` or `>` in it is no address: smtp-server refuses it.
+ */
+const BARE_ADDRESS = /^([^:]*:[ \t]*)((?:"(?:[^"\\]|\\.)*"|[^\s<>"])+)(?=\s|$)/u;
 
 /**
  * `... FROM:<` or `... TO:<`, then a source route: `@` and a domain or an address literal
@@ -138,13 +149,14 @@ class MailSmtpConnection extends SMTPConnection {
   }
 
   /**
-   * A source route is dropped first (SOURCE_ROUTE), a domain's root dot last (ROOT_DOT). A
+   * An address without its brackets is put in them first (BARE_ADDRESS), then a source route
+   * is dropped (SOURCE_ROUTE), and a domain's root dot last (ROOT_DOT). A
    * quoted local part is put aside and a dot-atom of its length stands in for it, so that
    * smtp-server checks all the rest as it does for any address (the domain, the 256-octet path,
    * the parameters); the address handed on is then the quoted string as sent, `@`, the domain.
    */
   private parseAddress(rawName: string, sent: string): ReturnType<SMTPConnection['_parseAddressCommand']> {
-    const line = sent.replace(SOURCE_ROUTE, '$1');
+    const line = sent.replace(BARE_ADDRESS, '$1<$2>').replace(SOURCE_ROUTE, '$1');
     const quoted = QUOTED_LOCAL_PART.exec(line);
     if (quoted === null) return this.parseDomainWithUnderscores(rawName, line.replace(ROOT_DOT, '$1>'));
     const [, before, local] = quoted;

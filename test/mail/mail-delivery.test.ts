@@ -669,6 +669,26 @@ test('a domain written with its root\'s dot (`x@alpha.localhost.`, an absolute n
   assert.is((await deliveriesOf('beta', 'root dots'))[0].to, 'dot@Beta.Example.com');
 });
 
+test('an address without its angle brackets (`MAIL FROM:ann@x`, `RCPT TO:user@x`), as Postfix takes it (strict_rfc821_envelopes = no): accepted and routed as with them; with a parameter, a quoted local part, a root dot; a stray `<` stays refused', async () => {
+  const talk = await session();
+  assert.is((await talk.command('MAIL FROM:ann@example.org SIZE=200')).code, 250);
+  // Refused first (max_recipients is 3 here) as the bracketed address would be: routing and syntax are the same.
+  assert.match((await talk.command('RCPT TO:far@example.net')).text, /^550 5\.7\.1 <far@example\.net>: /);
+  for (const rcpt of ['a<b@alpha.localhost', 'b>@alpha.localhost', 'two@alpha.localhost..']) assert.is((await talk.command(`RCPT TO:${rcpt}`)).code, 501, rcpt);
+  for (const rcpt of ['bare@alpha.localhost', '"b r"@alpha.localhost', 'Bare@Beta.Example.com.']) {
+    const reply = await talk.command(`RCPT TO:${rcpt}`);
+    assert.is(reply.code, 250, `${rcpt}: ${reply.text}`);
+  }
+  assert.is((await talk.command('DATA')).code, 354);
+  talk.write(`${message({ subject: 'no brackets' })}\r\n.\r\n`);
+  assert.is((await talk.reply(10_000)).code, 250);
+  talk.close();
+  const [alpha] = await deliveriesOf('alpha', 'no brackets');
+  assert.is(alpha.from, 'ann@example.org');
+  assert.equal((alpha as unknown as { rcpts: string[] }).rcpts, ['bare@alpha.localhost', '"b r"@alpha.localhost']);
+  assert.is((await deliveriesOf('beta', 'no brackets'))[0].to, 'Bare@Beta.Example.com');
+});
+
 test('VRFY answers as RCPT TO would route the address (252 2.0.0 as Postfix, never for a relay), EXPN 502 5.5.1 (RFC 5321 4.2.4: recognized, not implemented), neither taken for garbage', async () => {
   const refusedBefore = (await mailStatus()).refused;
   const talk = await session();
