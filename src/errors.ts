@@ -1216,7 +1216,7 @@ export const ERROR_CODES = {
     example: { reason: 'no dead letter 0b9e0c3e-0000-4000-8000-000000000000 in the gateway at 127.0.0.1:8099: it keeps 2 (5d7c2a94-1a41-4b7e-9a55-3c1a1f0f6a10, 9f1e3b20-6c1d-4d6f-8f0e-2f5b9a1c7d44)' },
   },
   APPPKG_MAIL_CANNOT_RETRY: {
-    summary: 'A dead letter named to `mail retry` cannot be delivered again: its message file was gone when it was given up (its record alone is kept), its app is no app under `--apps` now, or it is postmaster mail that no app takes; nothing was retried.',
+    summary: 'A dead letter named to `mail retry` cannot be delivered again: its message file was gone when it was given up (its record alone is kept), its app is no app under `--apps` now, or it is postmaster mail and `mail.postmaster` names no app of the gateway; nothing was retried.',
     message: (d) => str(d.reason),
     hint: (d) => (d.hint ? str(d.hint) : 'leave that one out (`mail retry --all` skips it and says why), or mend what the message says and run the command again'),
     exitStatus: 1,

@@ -17,11 +17,16 @@ export interface MailRetryContext {
   isApp: (app: string) => boolean;
   /** The apps under --apps now, for a refusal naming one that is not. */
   appNames: () => string[];
+  /**
+   * The app `mail.postmaster` names (null: none), which postmaster mail kept as a dead letter
+   * (no app took it when it came) is delivered to.
+   */
+  postmaster: string | null;
   /** Hands the deliveries put back to the deliverer: tried now. */
   deliver: (deliveries: SpooledDelivery[]) => void;
 }
 
-type Problem = 'no-app' | 'app-gone' | 'file-missing';
+type Problem = 'no-postmaster' | 'postmaster-gone' | 'app-gone' | 'file-missing';
 
 export async function retryDeadLetters(ctx: MailRetryContext, ask: MailRetryAsk): Promise<MailRetryDone> {
   const letters = ctx.spool.deadLetters();
@@ -39,8 +44,9 @@ export async function retryDeadLetters(ctx: MailRetryContext, ask: MailRetryAsk)
   const back: SpooledDelivery[] = [];
   for (const { letter } of checked.filter((c) => c.problem === null)) {
     try {
-      back.push(await ctx.spool.requeue(letter));
-      retried.push({ id: letter.id, app: letter.app });
+      const delivery = await ctx.spool.requeue(letter, appFor(ctx, letter));
+      back.push(delivery);
+      retried.push({ id: letter.id, app: delivery.app });
     } catch (err) {
       skipped.push({ id: letter.id, app: letter.app, why: `it could not be put back: ${(err as Error).message}` });
     }
@@ -79,9 +85,15 @@ function chosenByApp(ctx: MailRetryContext, letters: DeadLetter[], app: string |
   return letters.filter((l) => l.app === app);
 }
 
+/** The app a dead letter goes to: its own, or for postmaster mail (app ''), the one mail.postmaster names. */
+function appFor(ctx: MailRetryContext, letter: DeadLetter): string {
+  return letter.app === '' ? ctx.postmaster ?? '' : letter.app;
+}
+
 async function problemOf(ctx: MailRetryContext, letter: DeadLetter): Promise<Problem | null> {
-  if (letter.app === '') return 'no-app';
-  if (!ctx.isApp(letter.app)) return 'app-gone';
+  if (letter.app === '' && ctx.postmaster === null) return 'no-postmaster';
+  if (letter.app === '' && !ctx.isApp(ctx.postmaster!)) return 'postmaster-gone';
+  if (!ctx.isApp(appFor(ctx, letter))) return 'app-gone';
   if (letter.file === null) return 'file-missing';
   // Removed by hand since: its record alone would be put back, and tried for nothing until give_up.
   return access(ctx.spool.deadMessageFile(letter)).then(() => null, () => 'file-missing' as const);
@@ -89,8 +101,10 @@ async function problemOf(ctx: MailRetryContext, letter: DeadLetter): Promise<Pro
 
 function whyNot(ctx: MailRetryContext, letter: DeadLetter, problem: Problem): string {
   switch (problem) {
-    case 'no-app':
-      return `it is postmaster mail that no app takes (${letter.reason}): there is no app to deliver it to; read it in ${ctx.spool.deadMessageFile(letter)}`;
+    case 'no-postmaster':
+      return `it is postmaster mail, and mail.postmaster names no app to deliver it to (kept: ${letter.reason}); the message is in ${ctx.spool.deadMessageFile(letter)}`;
+    case 'postmaster-gone':
+      return `it is postmaster mail, and mail.postmaster names ${ctx.postmaster}, which is no app of this gateway now (removed from --apps?)`;
     case 'app-gone':
       return `its app ${letter.app} is no app of this gateway now (removed from --apps?)`;
     case 'file-missing':
@@ -102,7 +116,8 @@ function fixFor(problems: Problem[]): string {
   const fixes: string[] = [];
   if (problems.includes('app-gone')) fixes.push('put the app back under --apps (the gateway picks it up by itself) and run the command again');
   if (problems.includes('file-missing')) fixes.push('a dead letter without its message cannot be delivered: its record names the sender (from, to), who can send it again');
-  if (problems.includes('no-app')) fixes.push('postmaster mail goes to the app mail.postmaster names in the environment file: read the file, or forward it there by hand');
+  if (problems.includes('no-postmaster')) fixes.push('set mail.postmaster: APP in the environment file (--environment) to the app that reads the host\'s postmaster mail, restart the gateway (the mail: block is read at its start) and run the command again; or read the message where it is kept');
+  if (problems.includes('postmaster-gone')) fixes.push('put the app mail.postmaster names back under --apps (the gateway picks it up by itself), or name another in the environment file and restart the gateway, and run the command again');
   return `leave ${problems.length === 1 ? 'it' : 'those'} out, or: ${fixes.join('; ')}`;
 }
 

@@ -147,7 +147,7 @@ export class MailService {
    */
   retry(ask: MailRetryAsk, appNames: () => string[]): Promise<MailRetryDone> {
     return retryDeadLetters({
-      spool: this.spool, appNames, isApp: (app) => appNames().includes(app), deliver: (deliveries) => this.deliverer.add(deliveries),
+      spool: this.spool, appNames, isApp: (app) => appNames().includes(app), postmaster: this.config.postmaster, deliver: (deliveries) => this.deliverer.add(deliveries),
     }, ask);
   }
 

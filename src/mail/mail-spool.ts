@@ -300,14 +300,15 @@ export class MailSpool {
    * the spool whole at any crash: the message linked back into messages/ (unreferenced, it is
    * removed at the next start), the queue's record synced, then the dead letter removed (both
    * records there: open() keeps the queue's). Rejects with ENOENT when dead/DID.eml is gone.
+   * `app`: whom it goes to, its own app unless it is postmaster mail no app took (app '').
    */
-  async requeue(letter: DeadLetter): Promise<SpooledDelivery> {
+  async requeue(letter: DeadLetter, app = letter.app): Promise<SpooledDelivery> {
     // Taken out first: a second retry of the same id meanwhile finds no dead letter.
     if (this.dead.get(letter.id) !== letter) throw Object.assign(new Error(`${letter.id} is no dead letter now`), { code: 'ENOENT' });
     this.dead.delete(letter.id);
     const { deadAt: _deadAt, reason: _reason, file: _file, lastErrorAt: _lastErrorAt, keep: _keep, ...kept } = letter;
     const now = Date.now();
-    const delivery: SpooledDelivery = { ...kept, attempts: 0, nextAttemptAt: now, lastError: null, retriedAt: now };
+    const delivery: SpooledDelivery = { ...kept, app, attempts: 0, nextAttemptAt: now, lastError: null, retriedAt: now };
     try {
       if (!this.references.has(delivery.messageId)) {
         try {

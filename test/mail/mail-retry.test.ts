@@ -30,6 +30,8 @@ let port: number;
 const GONE = 'seeded-gone-0000';
 const NO_FILE = 'seeded-nofile-00';
 const CUT_SHORT = 'seeded-cutshort';
+/** Postmaster mail kept while mail.postmaster named no app here: delta, added under --apps later. */
+const POSTMASTER = 'seeded-postmastr';
 
 function seed(): void {
   const mail = join(state.path, 'mail');
@@ -49,6 +51,12 @@ function seed(): void {
   writeFileSync(join(mail, 'queue', `${CUT_SHORT}.json`), JSON.stringify({ ...record(CUT_SHORT, 'alpha', `m-${CUT_SHORT}`), attempts: 0, lastError: null, retriedAt: Date.now() }));
   writeFileSync(join(mail, 'dead', `${CUT_SHORT}.json`), JSON.stringify(dead(CUT_SHORT, 'alpha', join(mail, 'dead', `${CUT_SHORT}.eml`))));
   writeFileSync(join(mail, 'dead', `${CUT_SHORT}.eml`), eml);
+  const keep = 'mail for postmaster, and mail.postmaster names delta, which is not an app here';
+  const bounce = eml.replace('seeded', 'to the postmaster');
+  writeFileSync(join(mail, 'dead', `${POSTMASTER}.json`), JSON.stringify({
+    ...dead(POSTMASTER, '', join(mail, 'dead', `${POSTMASTER}.eml`)), to: ['Postmaster'], size: Buffer.byteLength(bounce), attempts: 0, lastError: keep, reason: keep, keep,
+  }));
+  writeFileSync(join(mail, 'dead', `${POSTMASTER}.eml`), bounce);
 }
 
 test.before(async () => {
@@ -57,7 +65,8 @@ test.before(async () => {
   addPackage(apps.path, 'mail-sink', 'beta');
   const envFile = join(state.path, 'environment.yaml');
   // One worker each: nothing here looks at a second. A retry far away: a failed attempt waits.
-  writeFileSync(envFile, 'defaults:\n  workers: 1\nmail:\n  listen: 127.0.0.1:0\n  retry: [600]\n  give_up: 3600\n');
+  // Postmaster mail goes to delta, which is no app until a test adds it.
+  writeFileSync(envFile, 'defaults:\n  workers: 1\nmail:\n  listen: 127.0.0.1:0\n  retry: [600]\n  give_up: 3600\n  postmaster: delta\n');
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', ...admin, '--state-dir', state.path, '--environment', envFile, '--access-log', 'off'], { ms: 60_000 });
   agent = new Agent({ connect: { socketPath: socket } });
   port = mailPort(gw.output());
@@ -153,6 +162,25 @@ test('`mail retry --all APP` retries every dead letter of that app and no other;
   await waitFor(async () => (await deliveries('alpha')).filter((d) => d.id === alphas).length === 2 && (await deadIds()).includes(alphas), 15_000, 'alpha\'s refused again: a dead letter again', ASK_GATEWAY_EVERY_MS);
 });
 
+test('postmaster mail kept as a dead letter: refused while mail.postmaster names no app here (saying to set it), delivered to that app once it is one', async () => {
+  const refused = await retry(POSTMASTER);
+  assert.is(refused.status, 1);
+  assert.match(refused.stderr, new RegExp(`cannot retry ${POSTMASTER}: it is postmaster mail, and mail\\.postmaster names delta, which is no app of this gateway now \\(removed from --apps\\?\\); nothing was retried`));
+  assert.match(refused.stderr, /fix: leave it out, or: put the app mail\.postmaster names back under --apps .*or name another in the environment file and restart the gateway/);
+  assert.ok((await deadIds()).includes(POSTMASTER), 'still a dead letter');
+  addPackage(apps.path, 'mail-sink', 'delta');
+  await waitFor(async () => (await request(`${gw!.url}/delta/deliveries`)).statusCode === 200, 30_000, 'delta to serve', ASK_GATEWAY_EVERY_MS);
+  const r = await retry(POSTMASTER);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^mail: 1 dead letter put back in the queue and tried now, with its delivery id: ${POSTMASTER} to delta; `));
+  const [got] = await waitFor(async () => {
+    const found = (await deliveries('delta')).filter((d) => d.id === POSTMASTER);
+    return found.length > 0 ? found : undefined;
+  }, 15_000, 'the postmaster mail delivered to delta', ASK_GATEWAY_EVERY_MS);
+  assert.equal([got.subject, got.status, (got as unknown as { to: string }).to], ['to the postmaster', 200, 'Postmaster'], 'to delta as postmaster mail, the address as sent');
+  await waitFor(async () => !(await deadIds()).includes(POSTMASTER), 5_000, 'the postmaster dead letter gone from status', ASK_GATEWAY_EVERY_MS);
+});
+
 test('refused, and nothing retried: an unknown id (naming the ids there are), one whose app is gone from --apps (naming it), one whose message file is missing; --all for an app that is not there', async () => {
   const unknown = await retry('no-such-id');
   assert.is(unknown.status, 1);
@@ -171,7 +199,7 @@ test('refused, and nothing retried: an unknown id (naming the ids there are), on
   assert.match(noFile.stderr, new RegExp(`cannot retry ${NO_FILE}: its message file is missing`));
   const allGone = await retry('--all', 'gone');
   assert.is(allGone.status, 1);
-  assert.match(allGone.stderr, /gone is no app of this gateway now: its 1 dead letter cannot be delivered; nothing was retried\n.*fix: its apps: alpha, beta; put gone back under --apps/);
+  assert.match(allGone.stderr, /gone is no app of this gateway now: its 1 dead letter cannot be delivered; nothing was retried\n.*fix: its apps: alpha, beta, delta; put gone back under --apps/);
   assert.equal((await deadIds()).sort(), before.sort(), 'no dead letter moved');
   const bad = await retry();
   assert.is(bad.status, 2, 'no id and no --all: bad usage');
