@@ -306,10 +306,11 @@ export class GatewayMetrics {
         }
         return [...byApp].map(([app, value]) => ({ labels: { app }, value }));
       }),
-      one('apppkg_mail_app_accepted_total', 'Deliveries accepted (250) for the app: one per message, however many of its addresses it names. Since the gateway started.', 'counter', perApp('accepted')),
+      one('apppkg_mail_app_accepted_total', 'Deliveries accepted (250) for the app: one per message, however many of its addresses it names; a dead letter put back by mail retry is no new one. Since the gateway started.', 'counter', perApp('accepted')),
+      one('apppkg_mail_app_retried_total', 'Dead letters put back into the queue for the app by mail retry (postmaster mail to the app mail.postmaster names included), by app.', 'counter', perApp('retried')),
       one('apppkg_mail_app_delivered_total', 'Deliveries the app took (2xx), by app.', 'counter', perApp('delivered')),
       one('apppkg_mail_app_deferred_total', 'Delivery attempts that failed and are tried again (any answer but 2xx, 406 and 413, or none), by app.', 'counter', perApp('deferred')),
-      one('apppkg_mail_app_undeliverable_total', 'Deliveries given up (406, 413, or a failure past give_up): dead letters made since the gateway started, by app.', 'counter', perApp('undeliverable')),
+      one('apppkg_mail_app_undeliverable_total', 'Deliveries given up (406, 413, or a failure past give_up): dead letters made since the gateway started, by app; one refused again after mail retry counts again (its retry counted in apppkg_mail_app_retried_total).', 'counter', perApp('undeliverable')),
     ];
   }
 

@@ -400,8 +400,16 @@ export interface GatewayStatus {
  * waits now): a message to the app accepted (250), taken (2xx), an attempt that failed and is
  * tried again, and one given up (406, 413, give_up), as an MTA exporter counts per transport.
  */
+/**
+ * Each app's deliveries since the gateway started (/metrics). A delivery enters its queue by
+ * `accepted` (the listener's 250: mail that came) or `retried` (a dead letter put back by `mail
+ * retry`: no new mail), and leaves it by `delivered` or `undeliverable` (each time it is made a
+ * dead letter, again after a retry too): so accepted + retried = delivered + undeliverable +
+ * what the spool holds for it, as long as it held none at the start.
+ */
 export interface MailAppCounts {
   accepted: number;
+  retried: number;
   delivered: number;
   deferred: number;
   undeliverable: number;

@@ -118,7 +118,7 @@ export class MailService {
   private countsOf(app: string): MailAppCounts {
     let counts = this.byApp.get(app);
     if (counts === undefined) {
-      counts = { accepted: 0, delivered: 0, deferred: 0, undeliverable: 0 };
+      counts = { accepted: 0, retried: 0, delivered: 0, deferred: 0, undeliverable: 0 };
       this.byApp.set(app, counts);
     }
     return counts;
@@ -147,7 +147,15 @@ export class MailService {
    */
   retry(ask: MailRetryAsk, appNames: () => string[]): Promise<MailRetryDone> {
     return retryDeadLetters({
-      spool: this.spool, appNames, isApp: (app) => appNames().includes(app), postmaster: this.config.postmaster, deliver: (deliveries) => this.deliverer.add(deliveries),
+      spool: this.spool,
+      appNames,
+      isApp: (app) => appNames().includes(app),
+      postmaster: this.config.postmaster,
+      deliver: (deliveries) => {
+        // Counted apart from `accepted` (mail that came), for the balance MailAppCounts keeps.
+        for (const delivery of deliveries) this.countsOf(delivery.app).retried++;
+        this.deliverer.add(deliveries);
+      },
     }, ask);
   }
 

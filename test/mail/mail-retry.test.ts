@@ -86,6 +86,26 @@ async function status(): Promise<any> {
   return (await request('http://localhost/status', { dispatcher: agent })).body.json();
 }
 
+/** The app's mail counters in /metrics: accepted, retried, delivered, undeliverable. */
+async function countsOf(app: string): Promise<Record<string, number>> {
+  const text = await (await request('http://localhost/metrics', { dispatcher: agent })).body.text();
+  const counts: Record<string, number> = {};
+  for (const name of ['accepted', 'retried', 'delivered', 'undeliverable']) {
+    const line = text.split('\n').find((l) => l.startsWith(`apppkg_mail_app_${name}_total{app="${app}"} `));
+    counts[name] = line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return counts;
+}
+
+/** What each counter of `app` grew by since `before`, once `done` holds of it (deadline 15 s). */
+async function grownBy(app: string, before: Record<string, number>, done: (grown: Record<string, number>) => boolean): Promise<Record<string, number>> {
+  let last: Record<string, number> | null = null;
+  return waitFor(async () => {
+    last = Object.fromEntries(Object.entries(await countsOf(app)).map(([k, v]) => [k, v - (before[k] || 0)]));
+    return done(last) ? last : undefined;
+  }, 15_000, () => `${app}'s counters in /metrics (grown by ${JSON.stringify(last)})`, ASK_GATEWAY_EVERY_MS);
+}
+
 async function deadIds(): Promise<string[]> {
   return (await status()).mail.dead.map((d: { id: string }) => d.id);
 }
@@ -115,7 +135,8 @@ test('a retry a crash cut short (its queue record and its dead letter both on di
   assert.ok(!existsSync(join(state.path, 'mail', 'dead', `${CUT_SHORT}.json`)), 'its dead record removed');
 });
 
-test('a dead letter retried to an app that now takes it: `mail retry ID` delivers it with the same delivery id, and it leaves status', async () => {
+test('a dead letter retried to an app that now takes it: `mail retry ID` delivers it with the same delivery id, and it leaves status; /metrics counts the retry apart from the mail accepted', async () => {
+  const before = await countsOf('alpha');
   const id = await deadLetterFor('alpha', 'refused then retried');
   const table = await runCli(['status', ...admin], { ms: 15_000 });
   assert.match(table.stdout, new RegExp(`dead letter ${id} to alpha .*: the app refused it \\(406\\)`));
@@ -132,13 +153,17 @@ test('a dead letter retried to an app that now takes it: `mail retry ID` deliver
   assert.equal(attempts.map((d) => [d.subject, d.status]), [['refused then retried', 406], ['refused then retried', 200]], 'the same delivery id on both');
   await waitFor(async () => !(await deadIds()).includes(id), 5_000, 'the dead letter gone from status', ASK_GATEWAY_EVERY_MS);
   assert.ok(!existsSync(join(state.path, 'mail', 'dead', `${id}.json`)), 'nor kept in dead/');
+  // One message came (accepted), was refused (undeliverable), put back (retried) and delivered.
+  const grown = await grownBy('alpha', before, (g) => g.delivered >= 1);
+  assert.equal(grown, { accepted: 1, retried: 1, delivered: 1, undeliverable: 1 });
   // Retried already: no dead letter by that id now.
   const again = await retry(id);
   assert.is(again.status, 1);
   assert.match(again.stderr, new RegExp(`no dead letter ${id} in this gateway`));
 });
 
-test('`mail retry --all APP` retries every dead letter of that app and no other; `--all` leaves those it cannot deliver, saying why', async () => {
+test('`mail retry --all APP` retries every dead letter of that app and no other; `--all` leaves those it cannot deliver, saying why; one refused again counts again in undeliverable, balanced by its retry', async () => {
+  const before = { alpha: await countsOf('alpha'), beta: await countsOf('beta') };
   const one = await deadLetterFor('beta', 'beta one');
   const two = await deadLetterFor('beta', 'beta two');
   const alphas = await deadLetterFor('alpha', 'alpha stays');
@@ -160,6 +185,9 @@ test('`mail retry --all APP` retries every dead letter of that app and no other;
   assert.match(all.stdout, new RegExp(`\\nleft as a dead letter: ${GONE}: its app gone is no app of this gateway now \\(removed from --apps\\?\\)`));
   assert.match(all.stdout, new RegExp(`\\nleft as a dead letter: ${NO_FILE}: its message file is missing \\(\\S+/dead/${NO_FILE}\\.eml\\): only its record is kept`));
   await waitFor(async () => (await deliveries('alpha')).filter((d) => d.id === alphas).length === 2 && (await deadIds()).includes(alphas), 15_000, 'alpha\'s refused again: a dead letter again', ASK_GATEWAY_EVERY_MS);
+  // accepted + retried = delivered + undeliverable, the spool holding none of theirs now.
+  assert.equal(await grownBy('beta', before.beta, (g) => g.delivered >= 2), { accepted: 2, retried: 2, delivered: 2, undeliverable: 2 });
+  assert.equal(await grownBy('alpha', before.alpha, (g) => g.undeliverable >= 2), { accepted: 1, retried: 1, delivered: 0, undeliverable: 2 });
 });
 
 test('postmaster mail kept as a dead letter: refused while mail.postmaster names no app here (saying to set it), delivered to that app once it is one', async () => {

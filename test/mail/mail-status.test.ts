@@ -124,8 +124,8 @@ test('/metrics counts each app\'s mail: accepted, delivered, deferred (tried aga
   const grew = (name: string) => (after.get(`${name}{app="beta"}`) ?? NaN) - (before.get(`${name}{app="beta"}`) ?? 0);
   assert.is(grew('apppkg_mail_app_accepted_total'), 2, 'two messages, one delivery each (two of its addresses in the first)');
   assert.is(grew('apppkg_mail_app_deferred_total'), 1, 'the 500 was tried again');
-  // Every app that has had mail has all four, 0 included, so that rate() has a series from the start.
-  for (const name of ['accepted', 'delivered', 'deferred', 'undeliverable']) assert.ok(after.has(`apppkg_mail_app_${name}_total{app="alpha"}`), `${name} for alpha`);
+  // Every app that has had mail has all five, 0 included, so that rate() has a series from the start.
+  for (const name of ['accepted', 'retried', 'delivered', 'deferred', 'undeliverable']) assert.ok(after.has(`apppkg_mail_app_${name}_total{app="alpha"}`), `${name} for alpha`);
   // The totals are the sums over the apps.
   const sum = (name: string) => [...after].filter(([k]) => k.startsWith(`${name}{`)).reduce((n, [, v]) => n + v, 0);
   assert.is(sum('apppkg_mail_app_delivered_total'), after.get('apppkg_mail_delivered_total'));
