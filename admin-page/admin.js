@@ -193,6 +193,9 @@ function renderGateway(status) {
         ...(status.mail.deadLetters > 0 && status.mail.retryCommand
           ? [h('span', { data: { mailRetry: '' }, title: 'apppkg-gateway status lists the dead letters with their ids' }, '; to deliver them again: ', h('code', null, status.mail.retryCommand))]
           : []),
+        ...(status.mail.deadLetters > 0 && status.mail.deleteCommand
+          ? [h('span', { data: { mailDelete: '' }, title: 'apppkg-gateway status lists the dead letters with their ids' }, '; to delete them for good: ', h('code', null, status.mail.deleteCommand))]
+          : []),
         // An app removed from --apps has no card for its waiting mail to show on.
         ...(status.mail.waitingForRemoved ?? []).map((w) => h('span', { data: { mailRemovedApp: w.app }, title: w.lastFailure ? `last failed: ${w.lastFailure.reason}` : '' },
           `; ${count(w.waiting)} waiting for ${w.app} (no app now)`)))

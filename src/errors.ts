@@ -922,7 +922,7 @@ export const ERROR_CODES = {
     example: { path: '/var/backups/shop', app: 'blog', found: 'a backup of shop' },
   },
   APPPKG_NOT_CONFIRMED: {
-    summary: '`uninstall` was not confirmed: the answer at the terminal was not `y`. Nothing was removed.',
+    summary: '`uninstall` or `mail delete --all` was not confirmed: the answer at the terminal was not `y`. Nothing was removed.',
     message: (d) => `${str(d.action)} not confirmed: ${str(d.reason)}; nothing was removed`,
     hint: () => 'answer y at the prompt, or pass --yes',
     exitStatus: 1,
@@ -1209,7 +1209,7 @@ export const ERROR_CODES = {
   // `mail retry` (docs/mail.md, "Retries and dead letters"): the gateway builds the reason and
   // the fix, the CLI prints them as the gateway said them (admin-client.ts).
   APPPKG_MAIL_NO_DEAD_LETTER: {
-    summary: '`mail retry ID` named an id that is no dead letter of the running gateway (a typo, one retried or delivered already, or another gateway\'s); nothing was retried.',
+    summary: '`mail retry ID` or `mail delete ID` named an id that is no dead letter of the running gateway (a typo, one retried, delivered or deleted already, or another gateway\'s); nothing was retried or deleted.',
     message: (d) => str(d.reason),
     hint: (d) => (d.hint ? str(d.hint) : '`apppkg-gateway status` lists the newest dead letters with their ids (`status --json` 50, STATE/mail/dead/ keeps every one); `mail retry --all [APP]` retries them all'),
     exitStatus: 1,
@@ -1222,8 +1222,15 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { reason: 'cannot retry 5d7c2a94-1a41-4b7e-9a55-3c1a1f0f6a10: its app blog is no app of this gateway now (removed from --apps?)' },
   },
+  APPPKG_MAIL_CANNOT_DELETE: {
+    summary: '`mail delete` could not remove a dead letter\'s files under STATE/mail/dead/ (a disk error, a permission changed by hand); those it could are deleted, the others are still listed.',
+    message: (d) => str(d.reason),
+    hint: () => 'mend what the error names (ls -l STATE/mail/dead/) and run the command again for those left',
+    exitStatus: 1,
+    example: { reason: 'mail: no dead letter deleted\nleft as a dead letter: 5d7c2a94-1a41-4b7e-9a55-3c1a1f0f6a10: it could not be deleted: EACCES: permission denied, unlink \'/var/lib/apppkg-gateway/mail/dead/5d7c2a94-1a41-4b7e-9a55-3c1a1f0f6a10.json\'' },
+  },
   APPPKG_MAIL_OFF: {
-    summary: 'The running gateway has no mail listener (no `mail:` in its environment file), so it delivers no mail and `mail retry` has nothing to put dead letters back into.',
+    summary: 'The running gateway has no mail listener (no `mail:` in its environment file), so it delivers no mail and `mail retry` has nothing to put dead letters back into (nor `mail delete` any to delete).',
     message: (d) => str(d.reason),
     hint: (d) => (d.hint ? str(d.hint) : "put `mail: {listen: ...}` in the gateway's environment file and restart it; its dead letters are then listed in `status` and can be retried"),
     exitStatus: 1,

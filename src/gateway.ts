@@ -8,7 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readAdminToken } from './admin/admin-access.js';
-import { brokenAppError, startAdminServer, type AdminProvider, type AdminServer, type MailRetryAsk, type MailRetryDone } from './admin/admin-server.js';
+import { brokenAppError, startAdminServer, type AdminProvider, type AdminServer, type MailDeleteAsk, type MailDeleteDone, type MailRetryAsk, type MailRetryDone } from './admin/admin-server.js';
 import { GatewayMetrics } from './admin/metrics.js';
 import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
@@ -182,6 +182,7 @@ export class Gateway {
           restart: (name) => gateway!.restartApp(name),
           rollback: (name) => gateway!.rollback(name),
           retryMail: (ask) => gateway!.retryMail(ask),
+          deleteMail: (ask) => gateway!.deleteMail(ask),
         };
         admin = await startAdminServer({
           listen: adminAddr, listenKey: names.admin, socketOwnerKey: names.socketOwner, provider, metrics, token: adminToken, appsRunAsOthers: appsRunAsOtherUsers(mode), appUsers: () => registry.appUsers,
@@ -496,11 +497,20 @@ export class Gateway {
    * A dead letter of a name no package under --apps has now is refused, naming it.
    */
   async retryMail(ask: MailRetryAsk): Promise<MailRetryDone> {
+    return this.mailService().retry(ask, () => this.registry.knownNames);
+  }
+
+  /** The admin's `mail delete`: dead letters removed for good (mail-delete.ts). */
+  async deleteMail(ask: MailDeleteAsk): Promise<MailDeleteDone> {
+    return this.mailService().delete(ask);
+  }
+
+  private mailService(): MailService {
     if (this.mail === null) {
       const where = this.environmentFile === null ? 'there is no environment file (--environment)' : `no mail: in ${this.environmentFile}`;
       throw new GatewayError('APPPKG_MAIL_OFF', { reason: `this gateway runs no mail listener (${where}), so it delivers no mail` });
     }
-    return this.mail.retry(ask, () => this.registry.knownNames);
+    return this.mail;
   }
 
   /** The admin listener answers while the gateway stops, for status; nothing is started then. */

@@ -175,8 +175,8 @@ export class AdminGuard {
       return {
         ok: false,
         status: 403,
-        message: `a page of another site (${sentBy}) may not act through the admin: restart or roll back apps, or retry mail`,
-        hint: "use the admin listener's own page (its Restart and Roll back buttons), or `apppkg-gateway restart NAME` / `apppkg-gateway rollback NAME` / `apppkg-gateway mail retry ID`",
+        message: `a page of another site (${sentBy}) may not act through the admin: restart or roll back apps, or retry or delete mail`,
+        hint: "use the admin listener's own page (its Restart and Roll back buttons), or `apppkg-gateway restart NAME` / `apppkg-gateway rollback NAME` / `apppkg-gateway mail retry ID` / `apppkg-gateway mail delete ID`",
       };
     }
     return { ok: true };

@@ -1,6 +1,6 @@
 // The admin listener (SPEC §4, 5.4; docs/admin.md): the status page, /status (JSON), /metrics
 // (Prometheus text), /events (the status, live), an app's log, and the actions (restart,
-// rollback, mail's retry of dead letters), on an http server of its own, never the public one,
+// rollback, mail's retry and delete of dead letters), on an http server of its own, never the public one,
 // so no route or Host header on the public listener can reach it. Who may use which route is
 // admin-access.ts's business.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -35,6 +35,8 @@ export interface AdminProvider {
   rollback(name: string): Promise<{ from: string; to: string; message: string }>;
   /** Dead letters back into the mail queue (`mail retry`); absent: the gateway runs no mail listener. */
   retryMail?(ask: MailRetryAsk): Promise<MailRetryDone>;
+  /** Dead letters removed for good (`mail delete`); absent as retryMail is. */
+  deleteMail?(ask: MailDeleteAsk): Promise<MailDeleteDone>;
 }
 
 /** What `POST /mail/retry` asks: these dead letters by id, or every one (of one app). */
@@ -43,6 +45,16 @@ export type MailRetryAsk = { ids: string[] } | { all: true; app: string | null }
 /** What it did: each dead letter put back (its delivery id and app), each left and why, in words. */
 export interface MailRetryDone {
   retried: Array<{ id: string; app: string }>;
+  skipped: Array<{ id: string; app: string; why: string }>;
+  message: string;
+}
+
+/** What `POST /mail/delete` asks: as `POST /mail/retry`, any name for `app` (one gone from --apps too). */
+export type MailDeleteAsk = MailRetryAsk;
+
+/** What it did: each dead letter deleted (its id and app), each that could not be and why, in words. */
+export interface MailDeleteDone {
+  deleted: Array<{ id: string; app: string }>;
   skipped: Array<{ id: string; app: string; why: string }>;
   message: string;
 }
@@ -104,8 +116,8 @@ const SECURITY_HEADERS: Record<string, string> = {
 };
 
 const APP_ROUTE = /^\/apps\/([^/]+)\/(log|restart|rollback)$/;
-/** `?id=ID&id=ID...` or `?all=1[&app=NAME]`: the dead letters to put back into the mail queue. */
-const MAIL_RETRY_ROUTE = '/mail/retry';
+/** `?id=ID&id=ID...` or `?all=1[&app=NAME]`: the dead letters to put back into the mail queue, or to delete. */
+const MAIL_ROUTE = /^\/mail\/(retry|delete)$/;
 
 const DEFAULT_LOG_LINES = 100;
 const MAX_LOG_LINES = 10_000;
@@ -206,7 +218,8 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
   const url = new URL(req.url ?? '/', 'http://admin');
   const path = url.pathname;
   const app = APP_ROUTE.exec(path);
-  const use: AdminUse = path === MAIL_RETRY_ROUTE ? 'act' : app === null ? 'read' : app[2] === 'log' ? 'logs' : 'act';
+  const mail = MAIL_ROUTE.exec(path);
+  const use: AdminUse = mail !== null ? 'act' : app === null ? 'read' : app[2] === 'log' ? 'logs' : 'act';
   const method = use === 'act' ? 'POST' : 'GET';
   const verdict = ctx.guard.check(req, use);
   if (!verdict.ok) return refuse(res, verdict);
@@ -219,7 +232,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
       if (name === null) return sendError(res, 400, 'APPPKG_ADMIN_NO_ROUTE', `the app name in ${path.slice(0, 200)} is not valid percent-encoding`);
       return await appRoute(req, res, ctx, name, app[2], url);
     }
-    if (path === MAIL_RETRY_ROUTE) return await mailRetryRoute(req, res, ctx, url);
+    if (mail !== null) return await mailRoute(req, res, ctx, url, mail[1] as 'retry' | 'delete');
     const page = PAGE_FILES[path];
     if (page !== undefined) return sendPage(res, page.file, page.type);
     switch (path) {
@@ -296,19 +309,23 @@ async function appRoute(req: IncomingMessage, res: ServerResponse, ctx: Context,
   }
 }
 
-async function mailRetryRoute(req: IncomingMessage, res: ServerResponse, ctx: Context, url: URL): Promise<void> {
+async function mailRoute(req: IncomingMessage, res: ServerResponse, ctx: Context, url: URL, what: 'retry' | 'delete'): Promise<void> {
   req.resume(); // a body, if any, means nothing here
   const ids = url.searchParams.getAll('id').filter((id) => id !== '');
   const all = ['1', 'true', 'yes'].includes(url.searchParams.get('all') ?? '');
   if (ids.length > 0 === all) {
-    return sendError(res, 400, 'APPPKG_ADMIN_NO_ROUTE', `${MAIL_RETRY_ROUTE} takes either id=ID (repeated) or all=1 (with app=NAME for one app's)`);
+    return sendError(res, 400, 'APPPKG_ADMIN_NO_ROUTE', `/mail/${what} takes either id=ID (repeated) or all=1 (with app=NAME for one app's)`);
   }
-  if (ctx.provider.retryMail === undefined) {
+  const provider = ctx.provider;
+  const act = what === 'retry'
+    ? provider.retryMail && ((ask: MailRetryAsk): Promise<MailRetryDone | MailDeleteDone> => provider.retryMail!(ask))
+    : provider.deleteMail && ((ask: MailDeleteAsk): Promise<MailRetryDone | MailDeleteDone> => provider.deleteMail!(ask));
+  if (act === undefined) {
     const off = new GatewayError('APPPKG_MAIL_OFF', { reason: 'this gateway runs no mail listener' });
     return sendError(res, 409, off.code, off.message, {}, off.hint);
   }
   try {
-    const done = await ctx.provider.retryMail(all ? { all: true, app: url.searchParams.get('app') || null } : { ids });
+    const done = await act(all ? { all: true, app: url.searchParams.get('app') || null } : { ids });
     return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(done)}\n`);
   } catch (err) {
     if (!isGatewayError(err)) throw err;

@@ -44,6 +44,7 @@ export function renderStatusTable(status: GatewayStatus): string {
     if (total > shown.length) lines.push(`  and ${total - shown.length} older (${json})`);
     // Older gateways' status has no command: nothing said rather than a command they lack.
     if (total > 0 && mail.retryCommand) lines.push(`  to deliver dead letters again, once their app takes them: ${mail.retryCommand}`);
+    if (total > 0 && mail.deleteCommand) lines.push(`  to delete them for good: ${mail.deleteCommand}`);
     // An app in the table has its waiting mail under it; one removed from --apps has no row.
     for (const w of mail.waitingForRemoved ?? []) lines.push(`  ${waitingMailLine(w, status.now, `mail waiting for ${w.app} (no app of this gateway now)`)}`);
   }

@@ -462,4 +462,6 @@ export interface MailStatus {
   dead: DeadLetterStatus[];
   /** The command that delivers dead letters again (`mail retry ID...`, or `--all [APP]`): the table and the page say it beside them. */
   retryCommand: string;
+  /** The command that deletes dead letters for good (`mail delete ID...`, or `--all [APP]`), said beside the retry; absent from older gateways. */
+  deleteCommand?: string;
 }

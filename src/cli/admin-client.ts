@@ -29,8 +29,8 @@ export const ADMIN_OPTION_HELP: Array<[string, string]> = [
   ['--admin-token FILE', 'the file holding the admin token, when the gateway was started with one'],
 ];
 
-/** The refusals of POST /mail/retry, passed on as the gateway said them. */
-const MAIL_RETRY_CODES: ReadonlySet<string> = new Set<ErrorCode>(['APPPKG_MAIL_NO_DEAD_LETTER', 'APPPKG_MAIL_CANNOT_RETRY', 'APPPKG_MAIL_OFF']);
+/** The refusals of POST /mail/retry and /mail/delete, passed on as the gateway said them. */
+const MAIL_CODES: ReadonlySet<string> = new Set<ErrorCode>(['APPPKG_MAIL_NO_DEAD_LETTER', 'APPPKG_MAIL_CANNOT_RETRY', 'APPPKG_MAIL_CANNOT_DELETE', 'APPPKG_MAIL_OFF']);
 
 /** A gateway answers reads in milliseconds; past this something is wrong, so say so. */
 const READ_TIMEOUT_MS = 5000;
@@ -372,8 +372,8 @@ export class AdminClient {
     if (res.statusCode === 401 || res.statusCode === 403 || (res.statusCode === 421 && said.code === 'APPPKG_ADMIN_REFUSED')) {
       return new GatewayError('APPPKG_ADMIN_REFUSED', { address: this.address, what: call.what, reason, hint: said.hint });
     }
-    // `mail retry`'s refusals (an unknown id, an app gone, no mail listener): the gateway's words and fix.
-    if ((res.statusCode === 404 || res.statusCode === 409) && said.code !== undefined && MAIL_RETRY_CODES.has(said.code)) {
+    // `mail retry`'s and `mail delete`'s refusals (an unknown id, an app gone, no mail listener): the gateway's words and fix.
+    if ((res.statusCode === 404 || res.statusCode === 409) && said.code !== undefined && MAIL_CODES.has(said.code)) {
       return new GatewayError(said.code as ErrorCode, { reason: said.message, hint: said.hint });
     }
     if (res.statusCode === 409 && said.code === 'APPPKG_ADMIN_APP_BROKEN') {

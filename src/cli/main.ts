@@ -59,7 +59,7 @@ commands:
   logs        an app's log from a running gateway; -f follows it
   restart     replace an app's workers with fresh ones, with no failed request
   rollback    serve the previous version of an app
-  mail        mail retry: deliver dead letters again (ID..., or --all [APP])
+  mail        mail retry / mail delete: deliver dead letters again, or delete them (ID..., or --all [APP])
   export      the apps on Kubernetes (manifests) and an app's image recipe (Containerfile)
   help        this help, or a command's: \`help COMMAND\` is \`COMMAND --help\`
 

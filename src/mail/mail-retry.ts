@@ -30,7 +30,7 @@ type Problem = 'no-postmaster' | 'postmaster-gone' | 'app-gone' | 'file-missing'
 
 export async function retryDeadLetters(ctx: MailRetryContext, ask: MailRetryAsk): Promise<MailRetryDone> {
   const letters = ctx.spool.deadLetters();
-  const wanted = 'ids' in ask ? chosenByIds(letters, [...new Set(ask.ids)]) : chosenByApp(ctx, letters, ask.app);
+  const wanted = 'ids' in ask ? chosenByIds(letters, [...new Set(ask.ids)], 'retried') : chosenByApp(ctx, letters, ask.app);
   const checked = await Promise.all(wanted.map(async (letter) => ({ letter, problem: await problemOf(ctx, letter) })));
   const refused = checked.filter((c) => c.problem !== null) as Array<{ letter: DeadLetter; problem: Problem }>;
   if ('ids' in ask && refused.length > 0) {
@@ -59,14 +59,18 @@ export async function retryDeadLetters(ctx: MailRetryContext, ask: MailRetryAsk)
   return done;
 }
 
-function chosenByIds(letters: DeadLetter[], ids: string[]): DeadLetter[] {
+/**
+ * The dead letters `ids` name, in their order; one that is none refuses them all, naming the
+ * newest there are. `done`: what would have been done to them (`retried`, `deleted`).
+ */
+export function chosenByIds(letters: DeadLetter[], ids: string[], done: string): DeadLetter[] {
   const byId = new Map(letters.map((l) => [l.id, l]));
   const unknown = ids.filter((id) => !byId.has(id));
   if (unknown.length > 0) {
     const newest = letters.slice(-IDS_NAMED).reverse().map((l) => `${l.id} (${l.app || 'no app'})`);
     const there = letters.length === 0 ? 'it keeps none' : `it keeps ${letters.length}${letters.length > IDS_NAMED ? `, the newest ${IDS_NAMED}` : ''}: ${newest.join(', ')}`;
     throw new GatewayError('APPPKG_MAIL_NO_DEAD_LETTER', {
-      reason: `no dead letter ${listOf(unknown)} in this gateway (${there}); nothing was retried`,
+      reason: `no dead letter ${listOf(unknown)} in this gateway (${there}); nothing was ${done}`,
     });
   }
   return ids.map((id) => byId.get(id)!);

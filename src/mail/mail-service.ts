@@ -2,9 +2,10 @@
 // spool, the deliverer POSTs them to their apps; the counters and dead letters feed `status`
 // and /metrics. Started by the gateway when the environment file has `mail:`.
 import type { MailListenerConfig } from '../environment/host-file.js';
-import type { MailRetryAsk, MailRetryDone } from '../admin/admin-server.js';
+import type { MailDeleteAsk, MailDeleteDone, MailRetryAsk, MailRetryDone } from '../admin/admin-server.js';
 import type { AppMailStatus, MailAppCounts, MailStatus } from '../admin/status-types.js';
 import { countOf } from '../count.js';
+import { deleteDeadLetters } from './mail-delete.js';
 import { MailDeliverer } from './mail-deliverer.js';
 import { startMailListener, type MailListener } from './mail-listener.js';
 import { MailTarget, type RouteHeaderOf } from './mail-post.js';
@@ -24,6 +25,8 @@ export const DEAD_LETTERS_LISTED = 50;
 
 /** How a dead letter is delivered again (src/cli/commands/mail.ts), said beside them in status. */
 const RETRY_COMMAND = 'apppkg-gateway mail retry ID... (or --all [APP])';
+/** How one is removed for good, said beside the retry. */
+const DELETE_COMMAND = 'apppkg-gateway mail delete ID... (or --all [APP])';
 
 export interface MailServiceOptions {
   config: MailListenerConfig;
@@ -53,6 +56,7 @@ export class MailService {
     private readonly deliverer: MailDeliverer,
     private readonly target: MailTarget,
     private listener: MailListener | null,
+    private readonly say: (line: string) => void,
   ) {}
 
   static async start(opts: MailServiceOptions): Promise<MailService> {
@@ -99,7 +103,7 @@ export class MailService {
       await target.close();
       throw err;
     }
-    service = new MailService(opts.config, spool, deliverer, target, listener);
+    service = new MailService(opts.config, spool, deliverer, target, listener, opts.say);
     const waiting = spool.pending().length;
     opts.say(`mail: ${opts.config.lmtp ? 'LMTP' : 'SMTP'} on ${listener.address}${waiting > 0 ? `; ${countOf(waiting, 'delivery', 'deliveries')} left in the spool, resuming` : ''}`);
     deliverer.start();
@@ -159,6 +163,11 @@ export class MailService {
     }, ask);
   }
 
+  /** `mail delete`: dead letters removed for good (mail-delete.ts), an app's gone from --apps too. */
+  delete(ask: MailDeleteAsk): Promise<MailDeleteDone> {
+    return deleteDeadLetters(this.spool, ask, this.say);
+  }
+
   /**
    * `waiting`: waitingByApp() when the caller has it already; `isListed`: whether a name is an app
    * of the gateway's status, which shows its waiting mail under it (the others' are here).
@@ -181,6 +190,7 @@ export class MailService {
         attempts: d.attempts, reason: d.reason, file: d.file,
       })),
       retryCommand: RETRY_COMMAND,
+      deleteCommand: DELETE_COMMAND,
     };
   }
 

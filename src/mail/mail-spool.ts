@@ -10,7 +10,9 @@
 //
 // `mail retry` moves a dead letter back into queue/ (requeue()): the message linked back into
 // messages/, the queue's record written and synced, and only then the dead letter removed. A
-// crash between the two leaves both records: the queue's wins at the next start.
+// crash between the two leaves both records: the queue's wins at the next start. `mail delete`
+// removes a dead letter's record first, then its message (deleteDead()): a crash between the two
+// leaves a message no record names, removed at the next start.
 //
 // Accepting writes the message and its deliveries, fsyncs each file and the directories that
 // name them, and only then resolves: the 250 comes after. A message file that no delivery names
@@ -146,7 +148,13 @@ export class MailSpool {
     for (const name of await readdir(this.path('messages'))) {
       if (name.endsWith('.eml') && !this.references.has(name.slice(0, -4))) await rm(this.path('messages', name), { force: true });
     }
-    for (const name of await readdir(this.path('dead'))) {
+    const deadNames = await readdir(this.path('dead'));
+    for (const name of deadNames) {
+      // A delete cut short (deleteDead()) or a burial (bury(): its message is linked first, and
+      // the queue's record it came from is still there): a message no dead record names.
+      if (name.endsWith('.eml') && !deadNames.includes(`${name.slice(0, -4)}.json`)) await rm(this.path('dead', name), { force: true });
+    }
+    for (const name of deadNames) {
       if (!name.endsWith('.json')) continue;
       const letter = await readJson<DeadLetter>(this.path('dead', name));
       if (letter === null) continue;
@@ -330,6 +338,27 @@ export class MailSpool {
     // Queued now, whatever comes: files left in dead/ are removed at the next start (open()).
     await this.forgetDead(letter.id).catch(() => {});
     return delivery;
+  }
+
+  /**
+   * `mail delete`: the dead letter gone for good. Its record is removed first, synced: from then
+   * on it is no dead letter, and a crash before its message is removed leaves a file no record
+   * names, which open() removes. (Message first, a crash left a record whose file was gone:
+   * listed, and `retry` refused it, as a letter whose message was lost.)
+   */
+  async deleteDead(letter: DeadLetter): Promise<void> {
+    // Taken out first: a retry of the same id meanwhile finds no dead letter.
+    if (this.dead.get(letter.id) !== letter) throw Object.assign(new Error(`${letter.id} is no dead letter now`), { code: 'ENOENT' });
+    this.dead.delete(letter.id);
+    try {
+      await rm(this.deadRecord(letter), { force: true });
+      await syncDir(this.path('dead'));
+    } catch (err) {
+      this.dead.set(letter.id, letter);
+      throw err;
+    }
+    // Deleted already: a message left by a failure here is removed at the next start.
+    await rm(this.deadMessageFile(letter), { force: true }).then(() => syncDir(this.path('dead'))).catch(() => {});
   }
 
   /** Removes a dead letter's files: its message first, so that no message outlives its record. */

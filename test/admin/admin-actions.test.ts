@@ -305,8 +305,12 @@ test('POST from a page of another site is refused (Origin, Sec-Fetch-Site); an u
   // Retrying dead letters is an action too, and its refusal says so, not "restart or roll back".
   const mail = await admin(env.gw, '/mail/retry?all=1', { method: 'POST', headers: { ...bearer, origin: 'http://evil.example' } });
   assert.is(mail.status, 403, mail.text);
-  assert.match(mail.json().error.message, /another site \(Origin: http:\/\/evil\.example\) may not act through the admin: .*retry mail/, mail.text);
+  assert.match(mail.json().error.message, /another site \(Origin: http:\/\/evil\.example\) may not act through the admin: .*retry or delete mail/, mail.text);
   assert.match(mail.json().error.hint, /apppkg-gateway mail retry ID/);
+  // Deleting them is one too: refused before anything is looked up, as a retry is.
+  const deleting = await admin(env.gw, '/mail/delete?all=1', { method: 'POST', headers: { ...bearer, 'sec-fetch-site': 'cross-site' } });
+  assert.is(deleting.status, 403, deleting.text);
+  assert.match(deleting.json().error.hint, /apppkg-gateway mail delete ID/);
   const own = new URL(env.gw.adminUrl!).host;
   const same = await admin(env.gw, '/apps/nope/restart', { method: 'POST', headers: { ...bearer, origin: `http://${own}` } });
   assert.is(same.status, 404, 'the page itself (same origin) gets through to the app lookup');

@@ -399,7 +399,7 @@ inBrowser('a client that may not act or read logs: the buttons are disabled and 
       services: [{ name: 'database', kind: 'postgresql', state: 'unavailable', reason: 'postgresql at /run/pg: connection refused' }],
       idle: { timeoutSeconds: 300, lastActive: new Date().toISOString(), coldStarts: 3, lastColdStartMs: 87, wakeFailure: null },
     })),
-    mail: { listen: '127.0.0.1:2525', protocol: 'smtp', spooled: 2, received: 7, delivered: 5, failedAttempts: 1, refused: 3, retrying: 1, deadLetters: 1, dead: [], retryCommand: 'apppkg-gateway mail retry ID... (or --all [APP])' },
+    mail: { listen: '127.0.0.1:2525', protocol: 'smtp', spooled: 2, received: 7, delivered: 5, failedAttempts: 1, refused: 3, retrying: 1, deadLetters: 1, dead: [], retryCommand: 'apppkg-gateway mail retry ID... (or --all [APP])', deleteCommand: 'apppkg-gateway mail delete ID... (or --all [APP])' },
     // Two problems, as GatewayError.format() gives them: each with its fix on a line of its own.
     broken: [{
       dir: `${apps.path}/wiki`,
@@ -429,6 +429,7 @@ inBrowser('a client that may not act or read logs: the buttons are disabled and 
     assert.match(await limited.$eval('[data-cold-starts]', (el) => el.textContent ?? ''), /3, last 87 ms/);
     assert.match(await limited.$eval('[data-mail]', (el) => el.textContent ?? ''), /smtp on 127\.0\.0\.1:2525: 7 received, 5 delivered, 2 spooled, 1 dead/);
     assert.is(await limited.$eval('[data-mail-retry]', (el) => el.textContent ?? ''), '; to deliver them again: apppkg-gateway mail retry ID... (or --all [APP])');
+    assert.is(await limited.$eval('[data-mail-delete]', (el) => el.textContent ?? ''), '; to delete them for good: apppkg-gateway mail delete ID... (or --all [APP])');
     assert.match(await limited.$eval(`[data-broken="${apps.path}/wiki"]`, (el) => (el as HTMLElement).innerText), /APPPKG_DESC_INVALID.*expected a PEP 440 specifier like ">=3\.9", found "three"\n {2}fix: write a specifier such as ">=3\.9"\n.*app\.yaml:4:1: workerz: .*\n {2}fix: remove it$/);
   } finally {
     await other.close();

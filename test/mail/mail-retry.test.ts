@@ -14,6 +14,7 @@ import { addPackage } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 import { statusPids } from '../helpers/status.js';
+import { hasProgram, runCliAs } from '../lifecycle/lifecycle-apps.js';
 import { mailPort, message, sendWithSmtplib } from '../helpers/smtp.js';
 
 const test = suite('mail retry');
@@ -30,6 +31,8 @@ let port: number;
 const GONE = 'seeded-gone-0000';
 const NO_FILE = 'seeded-nofile-00';
 const CUT_SHORT = 'seeded-cutshort';
+/** A `mail delete` cut short: its record removed, its message not yet. */
+const DELETE_CUT_SHORT = 'seeded-delete-cut';
 /** Postmaster mail kept while mail.postmaster named no app here: delta, added under --apps later. */
 const POSTMASTER = 'seeded-postmastr';
 
@@ -51,6 +54,7 @@ function seed(): void {
   writeFileSync(join(mail, 'queue', `${CUT_SHORT}.json`), JSON.stringify({ ...record(CUT_SHORT, 'alpha', `m-${CUT_SHORT}`), attempts: 0, lastError: null, retriedAt: Date.now() }));
   writeFileSync(join(mail, 'dead', `${CUT_SHORT}.json`), JSON.stringify(dead(CUT_SHORT, 'alpha', join(mail, 'dead', `${CUT_SHORT}.eml`))));
   writeFileSync(join(mail, 'dead', `${CUT_SHORT}.eml`), eml);
+  writeFileSync(join(mail, 'dead', `${DELETE_CUT_SHORT}.eml`), eml);
   const keep = 'mail for postmaster, and mail.postmaster names delta, which is not an app here';
   const bounce = eml.replace('seeded', 'to the postmaster');
   writeFileSync(join(mail, 'dead', `${POSTMASTER}.json`), JSON.stringify({
@@ -118,6 +122,10 @@ function retry(...args: string[]) {
   return runCli(['mail', 'retry', ...args, ...admin], { ms: 30_000 });
 }
 
+function remove(...args: string[]) {
+  return runCli(['mail', 'delete', ...args, ...admin], { ms: 30_000 });
+}
+
 /** Sends a message to `app` answering 406 and waits for its dead letter: its delivery id. */
 async function deadLetterFor(app: string, subject: string): Promise<string> {
   writeFileSync(answerOf(app), '406');
@@ -133,6 +141,7 @@ test('a retry a crash cut short (its queue record and its dead letter both on di
   assert.is((await deliveries('alpha')).filter((d) => d.id === CUT_SHORT).length, 1, 'delivered once');
   assert.ok(!(await deadIds()).includes(CUT_SHORT), 'not a dead letter too');
   assert.ok(!existsSync(join(state.path, 'mail', 'dead', `${CUT_SHORT}.json`)), 'its dead record removed');
+  assert.ok(!existsSync(join(state.path, 'mail', 'dead', `${DELETE_CUT_SHORT}.eml`)), 'a message a delete cut short left, with no record, removed at the start');
 });
 
 test('a dead letter retried to an app that now takes it: `mail retry ID` delivers it with the same delivery id, and it leaves status; /metrics counts the retry apart from the mail accepted', async () => {
@@ -142,6 +151,8 @@ test('a dead letter retried to an app that now takes it: `mail retry ID` deliver
   assert.match(table.stdout, new RegExp(`dead letter ${id} to alpha .*: the app refused it \\(406\\)`));
   assert.match(table.stdout, /\n {2}to deliver dead letters again, once their app takes them: apppkg-gateway mail retry ID\.\.\. \(or --all \[APP\]\)\n/);
   assert.is((await status()).mail.retryCommand, 'apppkg-gateway mail retry ID... (or --all [APP])');
+  assert.match(table.stdout, /\n {2}to delete them for good: apppkg-gateway mail delete ID\.\.\. \(or --all \[APP\]\)\n/);
+  assert.is((await status()).mail.deleteCommand, 'apppkg-gateway mail delete ID... (or --all [APP])');
   rmSync(answerOf('alpha'));
   const r = await retry(id);
   assert.is(r.status, 0, r.stderr);
@@ -231,6 +242,45 @@ test('refused, and nothing retried: an unknown id (naming the ids there are), on
   assert.equal((await deadIds()).sort(), before.sort(), 'no dead letter moved');
   const bad = await retry();
   assert.is(bad.status, 2, 'no id and no --all: bad usage');
+});
+
+const ifScript = runIf(test, hasProgram('script'), 'needs script(1) (bsdutils) to give mail delete a terminal');
+ifScript('`mail delete --all` on a terminal asks first, as uninstall does; anything but y deletes nothing', async () => {
+  const asked = await runCliAs(['mail', 'delete', '--all', 'gone', ...admin], { tty: true, input: 'n\n', ms: 30_000 });
+  assert.is(asked.status, 1, asked.stdout + asked.stderr);
+  assert.match(asked.stdout, /delete every dead letter of gone of the gateway at unix:\S+ for good, their messages too\? \[y\/N\]/);
+  assert.match(asked.stdout, /mail delete --all gone not confirmed: the answer was not "y"; nothing was removed/);
+  assert.ok((await deadIds()).includes(GONE), 'not deleted');
+});
+
+test('`mail delete ID` removes a dead letter for good (files, status, a line of the log); an unknown id deletes none; `--all APP` takes an app gone from --apps too, without a terminal or with --yes asking nothing', async () => {
+  const id = await deadLetterFor('alpha', 'deleted for good');
+  const deadFile = (name: string) => join(state.path, 'mail', 'dead', name);
+  assert.ok(existsSync(deadFile(`${id}.eml`)));
+  // A typo beside a good id: neither is deleted.
+  const mixed = await remove(id, 'no-such-id');
+  assert.is(mixed.status, 1);
+  assert.match(mixed.stderr, /^apppkg-gateway: no dead letter no-such-id in this gateway \(it keeps \d+: .*\); nothing was deleted\n/);
+  assert.ok((await deadIds()).includes(id), 'kept');
+  const r = await remove(id);
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout, `mail: 1 dead letter deleted: ${id} (alpha)\n`);
+  assert.ok(!(await deadIds()).includes(id), 'gone from status');
+  assert.ok(!existsSync(deadFile(`${id}.json`)) && !existsSync(deadFile(`${id}.eml`)), 'its record and its message removed');
+  assert.match(gw!.output(), new RegExp(`mail: dead letter ${id} \\(queued as \\S+\\) to alpha from ann@example\\.org deleted \\(mail delete\\)`));
+  assert.is((await retry(id)).status, 1, 'no dead letter to retry now');
+
+  // Without a terminal (a script) it goes ahead; --yes too. An app gone from --apps: its letters are what is left of it.
+  const all = await remove('--all', 'gone', '--yes');
+  assert.is(all.status, 0, all.stderr);
+  assert.is(all.stdout, `mail: 1 dead letter deleted: ${GONE} (gone)\n`);
+  // One whose message was gone: its record alone.
+  assert.is((await remove(NO_FILE)).status, 0);
+  const left = await deadIds();
+  assert.ok(!left.includes(GONE) && !left.includes(NO_FILE), 'both gone from status');
+  assert.ok(!existsSync(deadFile(`${GONE}.eml`)) && !existsSync(deadFile(`${NO_FILE}.json`)));
+  assert.is((await remove('--all', 'gone')).stdout, 'mail: no dead letter of gone to delete\n');
+  assert.is((await retry('--all', '--yes')).status, 2, '--yes is delete\'s');
 });
 
 test('with --admin-token, mail retry needs the token (401 without it); a gateway with no mail listener says it has none to put them back into', async () => {
