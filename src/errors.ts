@@ -1222,6 +1222,13 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { reason: 'cannot retry 5d7c2a94-1a41-4b7e-9a55-3c1a1f0f6a10: its app blog is no app of this gateway now (removed from --apps?)' },
   },
+  APPPKG_MAIL_NOT_DELIVERED: {
+    summary: '`mail retry --wait`: a dead letter put back was not delivered: the app refused it again (a dead letter again), or it still waited when `--timeout` ran out (it stays in the queue, tried on the schedule).',
+    message: (d) => str(d.reason),
+    hint: () => '`apppkg-gateway status` shows each: a dead letter again with its reason, or under its app, waiting, with its last failure; mend what it says (the app\'s answer) and retry, or wait longer (--timeout SECONDS)',
+    exitStatus: 1,
+    example: { reason: '1 of 2 dead letters put back not delivered: 5d7c2a94-1a41-4b7e-9a55-3c1a1f0f6a10 to blog is a dead letter again: the app refused it (406)' },
+  },
   APPPKG_MAIL_CANNOT_DELETE: {
     summary: '`mail delete` could not remove a dead letter\'s files under STATE/mail/dead/ (a disk error, a permission changed by hand); those it could are deleted, the others are still listed.',
     message: (d) => str(d.reason),

@@ -181,7 +181,7 @@ export class Gateway {
           appsListed: registry.listed,
           restart: (name) => gateway!.restartApp(name),
           rollback: (name) => gateway!.rollback(name),
-          retryMail: (ask) => gateway!.retryMail(ask),
+          retryMail: (ask, waitMs) => gateway!.retryMail(ask, waitMs),
           deleteMail: (ask) => gateway!.deleteMail(ask),
         };
         admin = await startAdminServer({
@@ -496,8 +496,8 @@ export class Gateway {
    * The admin's `mail retry`: dead letters back into the mail queue, tried now (mail-retry.ts).
    * A dead letter of a name no package under --apps has now is refused, naming it.
    */
-  async retryMail(ask: MailRetryAsk): Promise<MailRetryDone> {
-    return this.mailService().retry(ask, () => this.registry.knownNames);
+  async retryMail(ask: MailRetryAsk, waitMs: number | null = null): Promise<MailRetryDone> {
+    return this.mailService().retry(ask, () => this.registry.knownNames, waitMs);
   }
 
   /** The admin's `mail delete`: dead letters removed for good (mail-delete.ts). */

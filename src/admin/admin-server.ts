@@ -34,7 +34,7 @@ export interface AdminProvider {
   restart(name: string): Promise<{ version: string | null; message: string }>;
   rollback(name: string): Promise<{ from: string; to: string; message: string }>;
   /** Dead letters back into the mail queue (`mail retry`); absent: the gateway runs no mail listener. */
-  retryMail?(ask: MailRetryAsk): Promise<MailRetryDone>;
+  retryMail?(ask: MailRetryAsk, waitMs?: number | null): Promise<MailRetryDone>;
   /** Dead letters removed for good (`mail delete`); absent as retryMail is. */
   deleteMail?(ask: MailDeleteAsk): Promise<MailDeleteDone>;
 }
@@ -47,7 +47,23 @@ export interface MailRetryDone {
   retried: Array<{ id: string; app: string }>;
   skipped: Array<{ id: string; app: string; why: string }>;
   message: string;
+  /** Asked with `wait`: how each one put back ended, or how it was when the wait ran out. */
+  waited?: { seconds: number; outcomes: MailRetryOutcome[] };
 }
+
+/** A dead letter put back, after `mail retry --wait`: delivered, a dead letter again, or still waiting. */
+export interface MailRetryOutcome {
+  id: string;
+  app: string;
+  outcome: 'delivered' | 'dead' | 'waiting';
+  /** Why it is dead again, or why it still waits (its last failure); null when delivered or not attempted yet. */
+  reason: string | null;
+  /** Still waiting: when its next attempt is due (ISO), or null while one is under way. */
+  nextAttemptAt?: string | null;
+}
+
+/** The longest `wait` of POST /mail/retry: a day, as no client holds a request longer. */
+export const MAIL_RETRY_MAX_WAIT_S = 86_400;
 
 /** What `POST /mail/delete` asks: as `POST /mail/retry`, any name for `app` (one gone from --apps too). */
 export type MailDeleteAsk = MailRetryAsk;
@@ -316,9 +332,14 @@ async function mailRoute(req: IncomingMessage, res: ServerResponse, ctx: Context
   if (ids.length > 0 === all) {
     return sendError(res, 400, 'APPPKG_ADMIN_NO_ROUTE', `/mail/${what} takes either id=ID (repeated) or all=1 (with app=NAME for one app's)`);
   }
+  const wait = url.searchParams.get('wait');
+  const waitS = wait === null ? null : Number(wait);
+  if (waitS !== null && (what !== 'retry' || !Number.isFinite(waitS) || waitS <= 0 || waitS > MAIL_RETRY_MAX_WAIT_S)) {
+    return sendError(res, 400, 'APPPKG_ADMIN_NO_ROUTE', `wait= is for /mail/retry alone, a number of seconds above 0 and at most ${MAIL_RETRY_MAX_WAIT_S}; found ${JSON.stringify(wait)} on /mail/${what}`);
+  }
   const provider = ctx.provider;
   const act = what === 'retry'
-    ? provider.retryMail && ((ask: MailRetryAsk): Promise<MailRetryDone | MailDeleteDone> => provider.retryMail!(ask))
+    ? provider.retryMail && ((ask: MailRetryAsk): Promise<MailRetryDone | MailDeleteDone> => provider.retryMail!(ask, waitS === null ? null : waitS * 1000))
     : provider.deleteMail && ((ask: MailDeleteAsk): Promise<MailRetryDone | MailDeleteDone> => provider.deleteMail!(ask));
   if (act === undefined) {
     const off = new GatewayError('APPPKG_MAIL_OFF', { reason: 'this gateway runs no mail listener' });

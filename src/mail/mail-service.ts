@@ -2,7 +2,7 @@
 // spool, the deliverer POSTs them to their apps; the counters and dead letters feed `status`
 // and /metrics. Started by the gateway when the environment file has `mail:`.
 import type { MailListenerConfig } from '../environment/host-file.js';
-import type { MailDeleteAsk, MailDeleteDone, MailRetryAsk, MailRetryDone } from '../admin/admin-server.js';
+import type { MailDeleteAsk, MailDeleteDone, MailRetryAsk, MailRetryDone, MailRetryOutcome } from '../admin/admin-server.js';
 import type { AppMailStatus, MailAppCounts, MailStatus } from '../admin/status-types.js';
 import { countOf } from '../count.js';
 import { deleteDeadLetters } from './mail-delete.js';
@@ -49,6 +49,8 @@ export class MailService {
   private refused = 0;
   /** By app; postmaster mail no app takes is no app's (it is a dead letter at once). */
   private readonly byApp = new Map<string, MailAppCounts>();
+  /** `mail retry --wait`: by delivery id, told when that delivery is delivered or dead again. */
+  private readonly waiters = new Map<string, (outcome: MailRetryOutcome) => void>();
 
   private constructor(
     private readonly config: MailListenerConfig,
@@ -82,7 +84,10 @@ export class MailService {
       },
       secretOf: (app) => mailSecret(opts.stateRoot, app),
       say: opts.say,
-      onOutcome: (outcome, delivery) => service?.count(outcome, delivery.app),
+      onOutcome: (outcome, delivery) => {
+        service?.count(outcome, delivery.app);
+        service?.settle(outcome, delivery);
+      },
     });
     let listener: MailListener;
     try {
@@ -119,6 +124,26 @@ export class MailService {
     else counts.undeliverable++;
   }
 
+  /** Tells a `mail retry --wait` how its delivery ended; a failed attempt that is tried again ends nothing. */
+  private settle(outcome: 'delivered' | 'retry' | 'dead', delivery: { id: string; app: string; lastError: string | null }): void {
+    const waiter = this.waiters.get(delivery.id);
+    if (waiter === undefined || outcome === 'retry') return;
+    const reason = outcome === 'dead' ? this.spool.deadLetters().find((d) => d.id === delivery.id)?.reason ?? delivery.lastError : null;
+    waiter({ id: delivery.id, app: delivery.app, outcome, reason });
+  }
+
+  /** A delivery a `mail retry --wait` ran out of time for: still waiting, with its last failure. */
+  private outcomeNow(id: string, app: string): MailRetryOutcome {
+    const waiting = this.spool.pending().find((d) => d.id === id);
+    if (waiting !== undefined) {
+      const attempting = this.deliverer.isAttempting(id);
+      return { id, app, outcome: 'waiting', reason: waiting.lastError, nextAttemptAt: attempting ? null : new Date(waiting.nextAttemptAt).toISOString() };
+    }
+    // Ended as the wait ran out, between two turns of the event loop.
+    const dead = this.spool.deadLetters().find((d) => d.id === id);
+    return dead === undefined ? { id, app, outcome: 'delivered', reason: null } : { id, app, outcome: 'dead', reason: dead.reason };
+  }
+
   private countsOf(app: string): MailAppCounts {
     let counts = this.byApp.get(app);
     if (counts === undefined) {
@@ -147,9 +172,35 @@ export class MailService {
 
   /**
    * `mail retry`: dead letters back into the queue, tried now (mail-retry.ts). `appNames`: the
-   * apps under --apps now; a dead letter of another is refused.
+   * apps under --apps now; a dead letter of another is refused. `waitMs` (`--wait`): resolves
+   * once each one put back is delivered or a dead letter again, or that long has passed, with
+   * how each ended (`waited`).
    */
-  retry(ask: MailRetryAsk, appNames: () => string[]): Promise<MailRetryDone> {
+  async retry(ask: MailRetryAsk, appNames: () => string[], waitMs: number | null = null): Promise<MailRetryDone> {
+    const ends = new Map<string, Promise<MailRetryOutcome>>();
+    let done: MailRetryDone;
+    try {
+      done = await this.putBack(ask, appNames, (delivery) => {
+        // Before the deliverer has it: its end cannot come unseen.
+        if (waitMs !== null) ends.set(delivery.id, new Promise((resolve) => this.waiters.set(delivery.id, resolve)));
+      });
+    } catch (err) {
+      for (const id of ends.keys()) this.waiters.delete(id);
+      throw err;
+    }
+    if (waitMs === null) return done;
+    let timer: NodeJS.Timeout | undefined;
+    const timeUp = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs)));
+    try {
+      const outcomes = await Promise.all(done.retried.map(async ({ id, app }) => (await Promise.race([ends.get(id)!, timeUp])) ?? this.outcomeNow(id, app)));
+      return { ...done, waited: { seconds: waitMs / 1000, outcomes } };
+    } finally {
+      clearTimeout(timer);
+      for (const id of ends.keys()) this.waiters.delete(id);
+    }
+  }
+
+  private putBack(ask: MailRetryAsk, appNames: () => string[], onPutBack: (delivery: { id: string }) => void): Promise<MailRetryDone> {
     return retryDeadLetters({
       spool: this.spool,
       appNames,
@@ -157,7 +208,10 @@ export class MailService {
       postmaster: this.config.postmaster,
       deliver: (deliveries) => {
         // Counted apart from `accepted` (mail that came), for the balance MailAppCounts keeps.
-        for (const delivery of deliveries) this.countsOf(delivery.app).retried++;
+        for (const delivery of deliveries) {
+          this.countsOf(delivery.app).retried++;
+          onPutBack(delivery);
+        }
         this.deliverer.add(deliveries);
       },
     }, ask);

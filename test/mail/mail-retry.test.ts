@@ -283,6 +283,37 @@ test('`mail delete ID` removes a dead letter for good (files, status, a line of 
   assert.is((await retry('--all', '--yes')).status, 2, '--yes is delete\'s');
 });
 
+test('`mail retry --wait` returns once each is delivered (exit 0), a dead letter again (exit 1, naming it), or still waiting at --timeout (exit 1, with why and the next attempt)', async () => {
+  const delivered = await deadLetterFor('beta', 'waited for: delivered');
+  rmSync(answerOf('beta'));
+  const ok = await retry(delivered, '--wait');
+  assert.is(ok.status, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, new RegExp(`\\ndelivered: ${delivered} to beta\\n$`));
+  assert.ok((await deliveries('beta')).some((d) => d.id === delivered && d.status === 200), 'delivered before the command returned');
+
+  const refused = await deadLetterFor('beta', 'waited for: dead again');
+  const dead = await retry(refused, '--wait', '--timeout', '20');
+  assert.is(dead.status, 1, dead.stdout + dead.stderr);
+  assert.match(dead.stdout, new RegExp(`\\na dead letter again: ${refused} to beta: the app refused it \\(406\\)\\n$`));
+  assert.match(dead.stderr, new RegExp(`^apppkg-gateway: 1 of 1 dead letter put back not delivered: ${refused} to beta is a dead letter again\\n.*fix: \`apppkg-gateway status\` shows each`, 's'));
+
+  // Failed and tried again in 10 min (retry: [600]): still waiting when --timeout runs out.
+  const failing = await deadLetterFor('beta', 'waited for: still waiting');
+  writeFileSync(answerOf('beta'), '500');
+  const started = Date.now();
+  const waiting = await retry(failing, '--wait', '--timeout', '6');
+  assert.is(waiting.status, 1, waiting.stdout + waiting.stderr);
+  assert.ok(Date.now() - started >= 6_000, 'waited for --timeout');
+  assert.match(waiting.stdout, new RegExp(`\\nstill waiting after 6 s: ${failing} to beta: the app answered 500; the next attempt at \\S+Z\\n$`));
+  assert.match(waiting.stderr, new RegExp(`${failing} to beta still waits \\(in the queue, tried on the schedule\\)`));
+  rmSync(answerOf('beta'));
+
+  for (const wrong of [['retry', 'x', '--timeout', '5'], ['delete', 'x', '--wait'], ['retry', 'x', '--wait', '--timeout', '0'], ['retry', 'x', '--wait', '--timeout', 'soon']]) {
+    const r = await runCli(['mail', ...wrong, ...admin], { ms: 15_000 });
+    assert.is(r.status, 2, `${wrong.join(' ')}: ${r.stderr}`);
+  }
+});
+
 test('with --admin-token, mail retry needs the token (401 without it); a gateway with no mail listener says it has none to put them back into', async () => {
   const dir = tempDir('apppkg-mail-retry-token-');
   mkdirSync(join(dir.path, 'apps'));
