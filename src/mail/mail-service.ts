@@ -190,7 +190,8 @@ export class MailService {
     }
     if (waitMs === null) return done;
     let timer: NodeJS.Timeout | undefined;
-    const timeUp = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs)));
+    // Unref'd: a gateway stopping meanwhile (its admin listener closed, the answer lost) is not held for it.
+    const timeUp = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs).unref()));
     try {
       const outcomes = await Promise.all(done.retried.map(async ({ id, app }) => (await Promise.race([ends.get(id)!, timeUp])) ?? this.outcomeNow(id, app)));
       return { ...done, waited: { seconds: waitMs / 1000, outcomes } };

@@ -352,4 +352,20 @@ ifRoot('as root without a token, a loopback admin port shows the status but refu
   }
 });
 
+// Last: it stops the shared gateway (after() then finds it stopped).
+test('a gateway stopped while `mail retry --wait` waits stops at once, not when --timeout runs out; the command fails', async () => {
+  const letter = await deadLetterFor('beta', 'waited for while stopping');
+  writeFileSync(answerOf('beta'), '500');
+  const waiting = retry(letter, '--wait', '--timeout', '600');
+  await waitFor(async () => (await deliveries('beta')).some((d) => d.id === letter && d.status === 500), 15_000, 'the retried letter to fail its attempt', ASK_GATEWAY_EVERY_MS);
+  const pids = statusPids(await status());
+  const started = Date.now();
+  // stop() SIGKILLs past 15 s: a gateway held by the wait's timer exits with no status.
+  assert.is(await gw!.stop(15_000), 0, 'the gateway stops cleanly');
+  assert.ok(Date.now() - started < 10_000, `stopped in ${Date.now() - started} ms`);
+  const r = await waiting;
+  assert.is.not(r.status, 0, r.stdout + r.stderr);
+  await assertNoOrphans(pids);
+});
+
 test.run();
