@@ -162,10 +162,10 @@ export function watchRequestStarts(socket: Socket): void {
       at.done = true;
       enter(at);
       let ret = at.sizeLines.execute(data, (piece) => execute.call(this, piece));
-      // A read that ends an HTTP/0.9 request line (no version), in a head begun in it: the
-      // request is whole, and llhttp, waiting for fields, is given the empty line it would wait
-      // for until --header-timeout (net/request-line-version.ts).
-      if (!(ret instanceof Error) && at.began === at.read && this.headersCompleted?.() === false && endsWithSimpleRequest(data)) {
+      // A read that ends an HTTP/0.9 request line (no version), begun in it or in the reads
+      // before: the request is whole, and llhttp, waiting for fields, is given the empty line it
+      // would wait for until --header-timeout (net/request-line-version.ts).
+      if (!(ret instanceof Error) && data[data.length - 1] === LF && this.headersCompleted?.() === false && endsSimpleRequest(at, data)) {
         const ended = at.sizeLines.execute(EMPTY_LINE, (piece) => execute.call(this, piece));
         if (ended instanceof Error) ret = ended;
       }
@@ -198,6 +198,17 @@ export function watchRequestStarts(socket: Socket): void {
       return ret;
     };
   }
+}
+
+/**
+ * Whether `data`, the read just parsed, ends a request line without a version that began in it
+ * or, its line not yet ended, in the reads kept before it (keepSplitHead: a client that sent
+ * `GE`, then `T /` CRLF).
+ */
+function endsSimpleRequest(log: ReadLog, data: Buffer): boolean {
+  if (log.began === log.read) return endsWithSimpleRequest(data);
+  if (log.pending.length === 0 || log.pendingRead !== log.read - 1 || data.indexOf(LF) !== data.length - 1) return false;
+  return endsWithSimpleRequest(Buffer.concat([...log.pending, data]));
 }
 
 /**

@@ -15,6 +15,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
+import { writeAsReads } from '../helpers/forced-reads.js';
 import { withDeadline } from '../helpers/link-harness.js';
 import { appStatus, gatewayStatus, statusPids } from '../helpers/status.js';
 import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
@@ -203,26 +204,30 @@ test('R1.1 garbage bytes instead of a request line: 400', bounded(async () => {
   await assertServing();
 }));
 
-test('R1.2 a request line without an HTTP version (HTTP/0.9 style): 400; the line alone (a whole 0.9 request) at once, not at --header-timeout, on the lane and on node:http', bounded(async () => {
+test('R1.2 a request line without an HTTP version (HTTP/0.9 style): 400; the line alone (a whole 0.9 request) at once, not at --header-timeout, on the lane and on node:http, in one read or two', bounded(async () => {
   await badInput('GET /alpha/x', 'GET /alpha/no-version\r\n\r\n', { status: 400 });
   await badInput('GET /beta/x', 'GET /beta/no-version\r\nHost: x\r\n\r\n', { status: 400 });
   // Within half of --header-timeout: the connection was held until then, and answered 408.
   const soon = (HEADER_TIMEOUT_S * 1000) / 2;
   const alone = await badInput('GET /alpha/x, the line alone', 'GET /alpha/no-version\r\n', { status: 400 }, soon);
   assert.match(alone.text, /\r\n\r\n400 Bad Request\nHTTP\/0\.9 is not spoken here: send HTTP\/1\.1\n?$/, alone.text);
-  // A later request on a connection node:http reads (an absolute-form first one is handed to it).
-  let sentAt = 0;
-  const later = await exchange(async (socket) => {
-    let got = '';
-    socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
-    socket.write('GET http://x/beta/first HTTP/1.1\r\nHost: x\r\n\r\n');
-    await waitFor(() => /^HTTP\/1\.1 200 [^]*\r\n\r\n/.test(got), 10_000, () => `the first answer, got ${JSON.stringify(got)}`);
-    sentAt = performance.now();
-    socket.write('GET /beta/no-version\r\n');
-  }, 15_000);
-  const statuses = [...later.text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
-  assert.equal(statuses, ['200', '400'], later.text);
-  assert.ok(later.closed && performance.now() - sentAt < soon + 200, `answered and closed within ${soon} ms: ${later.text}`);
+  // A later request on a connection node:http reads (an absolute-form first one is handed to
+  // it): the line in one read, and in two (the second read ends it).
+  for (const pieces of [['GET /beta/no-version\r\n'], ['GET /beta/no-', 'version\r\n']]) {
+    let sentAt = 0;
+    const later = await exchange(async (socket) => {
+      let got = '';
+      socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+      socket.write('GET http://x/beta/first HTTP/1.1\r\nHost: x\r\n\r\n');
+      await waitFor(() => /^HTTP\/1\.1 200 [^]*\r\n\r\n/.test(got), 10_000, () => `the first answer, got ${JSON.stringify(got)}`);
+      await writeAsReads(socket, pieces.slice(0, -1).map((piece) => Buffer.from(piece)));
+      sentAt = performance.now();
+      socket.write(pieces[pieces.length - 1]);
+    }, 15_000);
+    const statuses = [...later.text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    assert.equal(statuses, ['200', '400'], `${JSON.stringify(pieces)}: ${later.text}`);
+    assert.ok(later.closed && performance.now() - sentAt < soon + 200, `${JSON.stringify(pieces)}: answered and closed within ${soon} ms: ${later.text}`);
+  }
   await assertServing();
 }));
 
