@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { ChunkSizeLines } from './chunk-size-lines.js';
-import { EMPTY_LINE, endsWithSimpleRequest } from './request-line-version.js';
+import { EMPTY_LINE, endsWithSimpleRequest, rememberSocketVersion } from './request-line-version.js';
 
 export interface NodeParser {
   constructor: {
@@ -123,6 +123,8 @@ export function watchRequestStarts(socket: Socket): void {
       if (at !== undefined) {
         at.headEnded = enter(at).read;
         at.lastPiece = null;
+        // llhttp's 0.9 is a line without a version, or one that says HTTP/0.9: which, only the bytes tell.
+        if (args[0] === 0 && args[1] === 9) markWrittenHttp09(this, at, (args[4] as string | undefined) || this._url || '');
       }
       const skip = headEnded.apply(this, args);
       if (at !== undefined) at.sizeLines.headEnded(this.incoming?.headers, skip);
@@ -209,6 +211,21 @@ function endsSimpleRequest(log: ReadLog, data: Buffer): boolean {
   if (log.began === log.read) return endsWithSimpleRequest(data);
   if (log.pending.length === 0 || log.pendingRead !== log.read - 1 || data.indexOf(LF) !== data.length - 1) return false;
   return endsWithSimpleRequest(Buffer.concat([...log.pending, data]));
+}
+
+/**
+ * The head whose end llhttp read as HTTP/0.9 said `HTTP/0.9` after its target `url`: the version
+ * as sent is remembered for the request (restoreSentVersion). Else its line had no version, as
+ * versionAsSent takes an unmarked 0.9 to be. Its bytes: the read it ends in, when it began there;
+ * else the reads kept from its first (keepSplitHead).
+ */
+function markWrittenHttp09(parser: NodeParser, log: ReadLog, url: string): void {
+  const bytes = log.began === log.read ? parser.getCurrentBuffer() : Buffer.concat(log.pending);
+  const line = ` ${url} HTTP/0.9`;
+  for (let at = bytes.indexOf(line, 0, 'latin1'); at !== -1; at = bytes.indexOf(line, at + 1, 'latin1')) {
+    const next = bytes[at + line.length];
+    if (next === 0x0d || next === LF) return rememberSocketVersion(parser.socket!, '0.9');
+  }
 }
 
 /**

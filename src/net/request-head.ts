@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { chunkSizeLineProblem } from './chunk-size-lines.js';
 import { TRAILERS_TOO_LONG } from './chunked-body.js';
 import { BODY_IN_HANDSHAKE } from './handshake-body.js';
+import { versionAsSent } from './request-line-version.js';
 
 /** reg-name or IP-literal, then an optional port (RFC 9110 §7.2, RFC 3986 §3.2.2). */
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d*)?$/;
@@ -62,8 +63,10 @@ const OTHER_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]{0,31}):\/\//;
  */
 export function requestHeadProblem(req: IncomingMessage): string | null {
   // llhttp takes `GET /path` with no version as HTTP/0.9 and parses `HTTP/2.0`; neither is an
-  // HTTP/1.x message, and answering either as one would be a guess (RFC 9112 §2.3).
-  if (req.httpVersionMajor !== 1) return `HTTP/${req.httpVersion} is not spoken here: send HTTP/1.1`;
+  // HTTP/1.x message, and answering either as one would be a guess (RFC 9112 §2.3). A line
+  // without a version that fields follow is no HTTP/0.9 request (it has none): an HTTP/1.x
+  // request line that lacks its version (RFC 9112 §3).
+  if (req.httpVersionMajor !== 1) return req.rawHeaders.length > 0 && versionAsSent(req) === '' ? NO_VERSION : `HTTP/${req.httpVersion} is not spoken here: send HTTP/1.1`;
   // llhttp refuses PRI at its request line; a plain head that says it (`PRI /p HTTP/1.1` with a
   // Host) the lean lane reads itself, and would serve to the app.
   if (req.method === 'PRI') return NOT_A_PREFACE;
@@ -281,6 +284,9 @@ const PARSE_PROBLEMS: Record<string, string> = {
 };
 
 const CONTENT_LENGTH_WITH_TRANSFER_ENCODING = PARSE_PROBLEMS.HPE_UNEXPECTED_CONTENT_LENGTH;
+
+/** A request line without a version, fields after it (requestHeadProblem). */
+const NO_VERSION = 'the request line has no HTTP version (RFC 9112 §3): send METHOD TARGET HTTP/1.1';
 
 /** PRI is no method: it begins HTTP/2's connection preface, `PRI * HTTP/2.0` (RFC 9113 §3.4). */
 const NOT_A_PREFACE = 'PRI begins the HTTP/2 connection preface, which is not spoken here: send HTTP/1.1';

@@ -9,7 +9,8 @@
 // (net/node-parser.ts readVersionsAsRfc), and restoreSentVersion serves as 1.1.
 // A major version other than 1 is 505 (RFC 9110 §15.6.6), whether llhttp parsed it (2.0) or not.
 // The access log keeps the version as sent (versionAsSent), as nginx logs it: none for a line
-// without one (`GET /`, which llhttp reads as HTTP/0.9), `HTTP/0.9` only when it was written.
+// without one (`GET /`, which llhttp reads as HTTP/0.9, fields after it or not), `HTTP/0.9` only
+// when it was written (net/node-parser.ts reads which from the bytes).
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -29,7 +30,6 @@ export function higherMinorAsHttp11(bytes: Buffer, socket: Socket): Buffer {
   const lineEnd = bytes.indexOf(LF);
   const end = lineEnd > 0 && bytes[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
   if (end < 10) return bytes;
-  if (bytes.toString('latin1', end - 9, end) === ' HTTP/0.9') (socket as Socket & Marked)[kSentVersion] = '0.9';
   const minor = bytes[end - 1];
   if (minor < 0x32 || minor > 0x39 || bytes.toString('latin1', end - 9, end - 1) !== HIGHER_MINOR) return bytes;
   const copy = Buffer.from(bytes); // the caller's may be a view of a read buffer
@@ -56,6 +56,11 @@ export function restoreSentVersion(req: IncomingMessage): void {
   (req as IncomingMessage & Marked)[kSentVersion] = sent;
 }
 
+/** The request node:http reads now on `socket` was sent as `version` (restoreSentVersion gives it to that request). */
+export function rememberSocketVersion(socket: Socket, version: string): void {
+  (socket as Socket & Marked)[kSentVersion] = version;
+}
+
 /** `req` (a lean request, served as 1.1) was sent as `version`. */
 export function rememberSentVersion(req: object, version: string): void {
   (req as Marked)[kSentVersion] = version;
@@ -63,15 +68,14 @@ export function rememberSentVersion(req: object, version: string): void {
 
 /**
  * The request's HTTP version as the client sent it (`1.2` where it was served as 1.1), or ''
- * when its line had none: llhttp's 0.9 is a request line without a version, unless the lane
- * saw `HTTP/0.9` written (higherMinorAsHttp11) or fields followed it.
+ * when its line had none: llhttp's 0.9 is a request line without a version (whether fields
+ * followed it or not: llhttp reads them), unless `HTTP/0.9` was written (net/node-parser.ts
+ * marks it).
  */
 export function versionAsSent(req: IncomingMessage): string {
   const sent = (req as IncomingMessage & Marked)[kSentVersion];
   if (sent !== undefined) return sent;
-  // llhttp reads no field after a line without a version (it is done at the line's end): a
-  // 0.9 with fields had `HTTP/0.9` written, in a head node:http read by itself.
-  return req.httpVersion === '0.9' && req.rawHeaders.length === 0 ? '' : req.httpVersion;
+  return req.httpVersion === '0.9' ? '' : req.httpVersion;
 }
 
 /** A request line without a version: a method, one space, a target, the line's end. */
