@@ -3,14 +3,15 @@
 // holds still when req/s does not (docs/performance.md, "How to measure").
 //
 //   node bench/ab-cpu.mjs /path/to/old-checkout [/path/to/new-checkout] [--pairs 6] [--seconds 3]
-//                         [--path /] [--connections 32] [--asgi]
+//                         [--path /] [--connections 32] [--asgi] [--pipeline DEPTH]
 //
 // Each checkout must be built (`npm run build`); the second defaults to this one. Both gateways
 // run the bench app (2 workers, access log off) at once, the idle one costing nothing; each pair
 // measures both with wrk, and the order alternates from pair to pair, because on this machine
 // the build measured second in a pair came out 1-3 µs dearer whichever it was. Per run: the
 // front's and the workers' `utime + stime` from /proc/PID/stat, divided by the requests wrk made.
-// Prints every run, then the medians and B's ratio to A.
+// Prints every run, then the medians and B's ratio to A. --pipeline DEPTH: each connection writes
+// DEPTH requests at once (bench/pipeline.lua), as a pipelining client does.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,10 +27,11 @@ const { values, positionals } = parseArgs({
     path: { type: 'string', default: '/' },
     connections: { type: 'string', default: '32' },
     asgi: { type: 'boolean', default: false },
+    pipeline: { type: 'string' },
   },
 });
 if (positionals.length < 1 || positionals.length > 2) {
-  console.error('usage: node bench/ab-cpu.mjs OLD_CHECKOUT [NEW_CHECKOUT] [--pairs N] [--seconds S] [--path P] [--asgi]');
+  console.error('usage: node bench/ab-cpu.mjs OLD_CHECKOUT [NEW_CHECKOUT] [--pairs N] [--seconds S] [--path P] [--asgi] [--pipeline DEPTH]');
   process.exit(2);
 }
 const checkouts = [resolve(positionals[0]), resolve(positionals[1] ?? ROOT)];
@@ -79,7 +81,9 @@ function cpuTicks(pid) {
 function measure(gateway) {
   const workers = descendants(gateway.child.pid).filter((pid) => /python/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
   const before = { front: cpuTicks(gateway.child.pid), workers: workers.map(cpuTicks) };
-  const r = spawnSync('wrk', ['-t1', `-c${values.connections}`, `-d${values.seconds}s`, '--latency', gateway.url], { encoding: 'utf8' });
+  const pipelined = values.pipeline === undefined ? [] : ['-s', join(ROOT, 'bench', 'pipeline.lua')];
+  const depth = values.pipeline === undefined ? [] : ['--', values.pipeline];
+  const r = spawnSync('wrk', ['-t1', `-c${values.connections}`, `-d${values.seconds}s`, '--latency', ...pipelined, gateway.url, ...depth], { encoding: 'utf8' });
   const front = cpuTicks(gateway.child.pid) - before.front;
   const worker = workers.reduce((sum, pid, i) => sum + cpuTicks(pid) - before.workers[i], 0);
   const { rps, p99 } = parseWrk(r.stdout ?? '');
@@ -94,7 +98,8 @@ const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 async function main() {
   const apps = appsDir();
   const gateways = [await startGateway(checkouts[0], 'A', apps), await startGateway(checkouts[1], 'B', apps)];
-  console.log(`A ${checkouts[0]}\nB ${checkouts[1]}\n${values.asgi ? 'ASGI' : 'WSGI'} ${values.path}, wrk -t1 -c${values.connections} -d${values.seconds}s, ${values.pairs} pairs, order alternating\n`);
+  const pipelining = values.pipeline === undefined ? '' : `, ${values.pipeline} requests pipelined`;
+  console.log(`A ${checkouts[0]}\nB ${checkouts[1]}\n${values.asgi ? 'ASGI' : 'WSGI'} ${values.path}, wrk -t1 -c${values.connections} -d${values.seconds}s${pipelining}, ${values.pairs} pairs, order alternating\n`);
   for (const g of gateways) measure({ ...g, url: g.url }); // warm both (JIT, caches, workers' imports)
   const runs = { A: [], B: [] };
   console.log('pair  run  req/s    p99 ms  front µs  workers µs');
