@@ -53,8 +53,12 @@ export interface LeanLaneOptions {
 /** LeanLaneOptions.take's "not yet": the request is asked about again at LeanLane.askAgain(). */
 export const LATER = Symbol('later');
 
-/** Requests read ahead of their answers on one connection before the lane stops reading it. */
-const MAX_PIPELINED = 32;
+/**
+ * Answers written on one connection and not yet in the kernel's hands (a client that pipelines
+ * and does not read them) past which a request waits its turn (awaitTurn) as it waits behind an
+ * answer not written yet, so that the front does not answer ahead into its memory.
+ */
+const MAX_UNFLUSHED = 32;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const LF = 0x0a;
 
@@ -199,7 +203,6 @@ class LeanConnection implements ResponseOutput, BodySource {
   private noMore = false;
   /** The request whose body the next bytes from the client are. */
   private receiving: LeanRequest | null = null;
-  private pausedForPipeline = false;
   /**
    * The start of a request line still arriving (a long URL in several TCP segments, a slow
    * client): held until its LF, since node:http could not be given its octets >= 0x80 escaped
@@ -208,7 +211,7 @@ class LeanConnection implements ResponseOutput, BodySource {
   private partialLine: Buffer | null = null;
   /** performance.now() when that request line's first byte came: its 408's access-log duration runs from there at the latest. */
   private partialSince = 0;
-  /** The lane paused the socket (32 answers owed, or a body with nowhere to go). */
+  /** The lane paused the socket (a body with nowhere to go). */
   private paused = false;
   /**
    * From the head of a request take() put off (LATER) on, what the client sent, kept unread (a
@@ -328,7 +331,7 @@ class LeanConnection implements ResponseOutput, BodySource {
       if (end === -1 || end - start > maxHead) return this.startHandOff(this.kept(data.subarray(start)));
       const head = parsePlainHead(data.toString('latin1', start, end));
       if (head === null) return this.startHandOff(this.kept(data.subarray(start)));
-      if (this.writer < this.responses.length) return this.awaitTurn(Buffer.from(data.subarray(start)));
+      if (this.writer < this.responses.length || this.writer >= MAX_UNFLUSHED) return this.awaitTurn(Buffer.from(data.subarray(start)));
       const req = new LeanRequest(head, this.socket, this);
       const res = new LeanResponse(this, req, head.keepAlive);
       if (this.responses.length === 0) this.lane.busy(this);
@@ -351,10 +354,6 @@ class LeanConnection implements ResponseOutput, BodySource {
         this.stopReading();
       }
     }
-    if (this.responses.length >= MAX_PIPELINED && !this.pausedForPipeline) {
-      this.pausedForPipeline = true;
-      this.bodyFlowChanged();
-    }
   }
 
   /**
@@ -364,7 +363,8 @@ class LeanConnection implements ResponseOutput, BodySource {
    * to a request only when the one before is answered). A safe request waits too: whether an
    * answer closes is the app's to say (its `Connection: close`) when it answers, and a GET run
    * beside it was run behind a close (RFC 9112 §9.3.2 allows running safe ones side by side,
-   * §9.6 forbids running anything after the close).
+   * §9.6 forbids running anything after the close). It waits too while MAX_UNFLUSHED answers are
+   * written and not flushed (finished), read again as one is (takeTurnIfDue).
    */
   private awaitTurn(bytes: Buffer): void {
     this.awaitingTurn = true;
@@ -531,12 +531,12 @@ class LeanConnection implements ResponseOutput, BodySource {
   }
 
   /**
-   * Reads the client while nothing holds it back: 32 answers owed, or a body with nowhere to go
-   * yet (lean-request.ts), so what a client sends ahead waits in its own socket buffer.
+   * Reads the client while nothing holds it back: a body with nowhere to go yet
+   * (lean-request.ts), so what a client sends ahead waits in its own socket buffer.
    */
   bodyFlowChanged(): void {
     if (this.handOff !== null || this.noMore || this.pausedWhilePutOff) return;
-    let hold = this.pausedForPipeline || (this.receiving !== null && this.receiving.holdsBack);
+    let hold = this.receiving !== null && this.receiving.holdsBack;
     for (let i = 0; i < this.responses.length && !hold; i++) hold = this.responses[i].req.holdsBack;
     if (hold === this.paused) return;
     this.paused = hold;
@@ -697,14 +697,19 @@ class LeanConnection implements ResponseOutput, BodySource {
   /** A response went out: take up reading, or the hand-off, or the close that waited for it. */
   private settle(): void {
     if (this.writer < this.responses.length) return;
-    if (this.awaitingTurn) {
-      this.awaitingTurn = false;
-      // Not within the end() of the answer before it: that answer's caller finishes first.
-      process.nextTick(() => {
-        if (!this.socket.destroyed) this.askAgain();
-      });
-    } else if (this.handOff !== null) this.finishHandOff();
+    if (this.awaitingTurn) this.takeTurnIfDue();
+    else if (this.handOff !== null) this.finishHandOff();
     else if (this.lane.closing || this.socket.readableEnded) this.socket.destroySoon();
+  }
+
+  /** The request waiting its turn (awaitTurn) is read, once every answer before it is written and few enough are unflushed. */
+  private takeTurnIfDue(): void {
+    if (!this.awaitingTurn || this.writer < this.responses.length || this.writer >= MAX_UNFLUSHED) return;
+    this.awaitingTurn = false;
+    // Not within the end() of the answer before it: that answer's caller finishes first.
+    process.nextTick(() => {
+      if (!this.socket.destroyed) this.askAgain();
+    });
   }
 
   finished(res: LeanResponse): void {
@@ -719,10 +724,7 @@ class LeanConnection implements ResponseOutput, BodySource {
     // Answered without reading all of its body (an error, an app that did not read it): the rest
     // is read and dropped, and the connection goes on (node:http does the same).
     res.req.dump();
-    if (this.pausedForPipeline && this.responses.length < MAX_PIPELINED / 2) {
-      this.pausedForPipeline = false;
-      this.bodyFlowChanged();
-    }
+    if (this.awaitingTurn) this.takeTurnIfDue();
   }
 
   private startWaiting(): void {

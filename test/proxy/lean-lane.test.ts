@@ -193,7 +193,7 @@ test('static files on the lane, pipelined with app requests: the same bytes as n
   assert.is(a, b);
 });
 
-test('100 requests in one write: 100 answers, in order (the lane stops reading while 32 wait)', async () => {
+test('100 requests in one write: 100 answers, in order (each read in its turn, never more than 32 answers unflushed)', async () => {
   let batch = '';
   for (let i = 0; i < 100; i++) batch += get(`/?i=${i}`);
   const raw = await rawRequest(portOf(lean), batch + CLOSE, 20_000);
