@@ -670,7 +670,7 @@ export class Front {
       });
     // No socket yet: answers before it are not all written (node:http gives it the socket then,
     // and never if one of them closes the connection). It waits for them unrun, as on the lean
-    // lane (lean-lane.ts awaitTurn), a safe request too: an answer closes when the app says so.
+    // lane (lean-connection.ts awaitTurn), a safe request too: an answer closes when the app says so.
     if (res.socket !== null) return dispatch();
     this.awaitingTurn.add(res);
     res.once('socket', () => {

@@ -2,7 +2,7 @@
 // the way to a Python worker reads (forward-wsgi.ts, wsgi-exchange.ts, the dispatcher's queue,
 // the access log), its body included. A body framed by Content-Length, or chunked (the lane
 // decodes it: net/chunked-body.ts), reaches the exchange as the pieces the lane read, each
-// copied once out of the shared read buffer (lean-lane.ts); node:http's Readable machinery
+// copied once out of the shared read buffer (lean-connection.ts); node:http's Readable machinery
 // around every piece (~9% of the front's CPU for a 64 KiB POST with its parser,
 // docs/performance.md) is what the lane saves. As a Readable: the body flows
 // once a 'data' listener is added, unless paused; what arrives while nobody takes it is held,

@@ -157,7 +157,7 @@ export class LeanResponse extends EventEmitter {
   backlog: Array<{ data: string | Buffer; done: WriteDone | undefined }> | null = null;
   /** The body's bytes given to the connection: the access log's size column. */
   bodyBytes = 0;
-  /** Whether its bytes wait for the rest of its request's body was chosen, at the piece that completes it (lean-lane.ts holdForBody). */
+  /** Whether its bytes wait for the rest of its request's body was chosen, at the piece that completes it (lean-connection.ts holdForBody). */
   bodyWaitChosen = false;
   /** Who answered it (served-by.ts), declared so that marking it keeps the object's shape. */
   [kServedBy]: ResponseTally | undefined = undefined;
@@ -212,7 +212,7 @@ export class LeanResponse extends EventEmitter {
   /**
    * Do the bytes given to the connection so far make the whole response, as its reader frames
    * it: ended, a head with no body (HEAD, 204, 304), or its Content-Length's worth of body. Read
-   * by the lane as each piece goes (lean-lane.ts holdForBody): only the piece that completes the
+   * by the lane as each piece goes (lean-connection.ts holdForBody): only the piece that completes the
    * answer waits for the request's body.
    */
   get complete(): boolean {

@@ -228,8 +228,8 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
       return;
     }
     this.onSocketEnd = () => this.clientEnded();
-    // One listener per request in flight on the connection, and a client may pipeline up to 32
-    // (lean-lane.ts): not the leak Node warns of past 10.
+    // One listener per request in flight on the connection, and a pipelining client may have up
+    // to 32 answers not flushed yet (lean-connection.ts MAX_UNFLUSHED): not the leak Node warns of past 10.
     if (socket.getMaxListeners() < 64) socket.setMaxListeners(64);
     socket.once('end', this.onSocketEnd);
   }
