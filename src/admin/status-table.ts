@@ -165,7 +165,8 @@ function waitingMailLine(mail: AppMailStatus, now: string, head: string): string
 function exitLine(exit: ExitStatus): string {
   // Absent from an older gateway's status (the CLI may be newer than the gateway it asks).
   if (exit.failedToStart) return `failed to start at ${exit.at}: ${terminalSafe(exit.failedToStart)}`;
-  const how = `exited ${exit.signal ?? `with status ${exit.code}`} at ${exit.at}`;
+  const exited = `exited ${exit.signal ?? `with status ${exit.code}`} at ${exit.at}`;
+  const how = exit.diagnosis ? `${exited}: ${terminalSafe(exit.diagnosis)}` : exited;
   return exit.reason ? `${how}; its last stderr line: ${terminalSafe(exit.reason)}` : how;
 }
 

@@ -69,6 +69,12 @@ export interface ExitStatus {
    */
   reason: string | null;
   /**
+   * What the gateway found the exit to mean, with the fix, in its own words (not the app's
+   * output, so shown to every client): a `processes:` command that exited 127 whose program is
+   * not on its PATH, the PATH named. Null otherwise; absent from an older gateway's status.
+   */
+  diagnosis?: string | null;
+  /**
    * Set when no process could be spawned at all (its interpreter or virtualenv gone, the
    * gateway out of file descriptors): why, in the words of the log's `failed to start` line.
    * `pid`, `code` and `signal` are then null: nothing ran, so nothing exited with a status.

@@ -20,6 +20,7 @@ import { Child } from './child.js';
 import { Liveness } from './liveness.js';
 import { delay } from './process-group.js';
 import { spawnReason } from './spawn-reason.js';
+import { commandProgram, findProgram } from '../lifecycle/command-program.js';
 import type { OutputThrottle } from '../log/output-throttle.js';
 import type { HealthStatus } from '../admin/status-types.js';
 
@@ -241,6 +242,12 @@ export class CommandProcess extends EventEmitter {
     return this.websockets;
   }
 
+  /**
+   * What the gateway found its exit to mean, with the fix (a status 127 whose program is not on
+   * its PATH), or null. The gateway's words on app.yaml, not the app's output.
+   */
+  diagnosis: string | null = null;
+
   /** How it ended, for messages: `status 1`, `SIGKILL`. */
   get how(): string {
     return this.killedFor ?? this.child?.how ?? 'not started';
@@ -294,8 +301,9 @@ export class CommandProcess extends EventEmitter {
     opts.throttle?.read(child.process.stdout);
     opts.throttle?.read(child.process.stderr);
     this.exitPromise = new Promise<void>((resolve) => {
-      child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+      const exited = (code: number | null, signal: NodeJS.Signals | null, diagnosis: string | null): void => {
         if (child.spawnError !== null) this.output.push(Buffer.from(`apppkg-gateway: cannot run /bin/sh: ${child.spawnError.message}\n`));
+        this.diagnosis = diagnosis;
         this._state = 'exited';
         this.liveness?.stop();
         this.exitCode = code;
@@ -304,6 +312,16 @@ export class CommandProcess extends EventEmitter {
         this.errorOutput.end();
         resolve();
         this.emit('exit', code, signal);
+      };
+      // 127 is the shell's "not found", said only in the app log: the gateway's log and status
+      // said `exited (status 127)`, and a user read the app log to learn which program was missing.
+      // Looked for before the exit is told, so that every line about this exit can say it.
+      child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+        if (code !== 127 || child.spawnError !== null) return exited(code, signal, null);
+        this.programNotFound().then(
+          (diagnosis) => exited(code, signal, diagnosis),
+          () => exited(code, signal, null),
+        );
       });
     });
 
@@ -321,6 +339,22 @@ export class CommandProcess extends EventEmitter {
     }
   }
 
+  /**
+   * For a status 127: the program the command runs, when it is not where the shell looked (the
+   * command's PATH, or the app directory for a path), said with the PATH and the fix; null when
+   * it is there (another word of a compound line was missing) or the shell decides what runs.
+   */
+  private async programNotFound(): Promise<string | null> {
+    const { command, cwd, env, name } = this.opts;
+    const program = commandProgram(command);
+    if (program === null) return null;
+    const searchPath = env.PATH ?? '';
+    if ((await findProgram(program, cwd, searchPath)) !== null) return null;
+    const dirs = searchPath.split(':').filter(Boolean).join(', ');
+    const missing = new GatewayError('APPPKG_PROGRAM_MISSING', { key: `processes.${name}.command`, command, program, dir: cwd, dirs });
+    return `${missing.message} (fix: ${missing.hint})`;
+  }
+
   private startError(reason: string, openFiles: string | null = outOfFiles(this.child?.spawnError)): GatewayError {
     const last = this.output.recent.filter((l) => l.trim() !== '').slice(-3).join(' | ');
     return new GatewayError('APPPKG_PROCESS_START_FAILED', {
@@ -336,7 +370,8 @@ export class CommandProcess extends EventEmitter {
   private gone(): string {
     const child = this.child;
     if (child?.spawnError) return `it could not be spawned: ${spawnReason(child.spawnError, '/bin/sh', this.opts.cwd).reason}`;
-    return this.exitCode !== null ? `it exited with status ${this.exitCode}` : `it was killed by ${this.exitSignal ?? 'a signal'}`;
+    if (this.exitCode === null) return `it was killed by ${this.exitSignal ?? 'a signal'}`;
+    return this.diagnosis !== null ? `it exited with status ${this.exitCode}: ${this.diagnosis}` : `it exited with status ${this.exitCode}`;
   }
 
   private async waitUntilServing(port: number, deadline: number, deadlineMs: number): Promise<void> {

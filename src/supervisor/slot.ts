@@ -28,6 +28,8 @@ export interface SupervisedProcess extends EventEmitter {
   readonly lastErrorLine: string | null;
   /** When it wrote lastErrorLine (performance.now()), 0 before it wrote one. */
   readonly lastErrorLineAt: number;
+  /** What the gateway found its exit to mean, with the fix (CommandProcess: a program not found), or null. */
+  readonly diagnosis?: string | null;
   stop(graceMs: number): Promise<void>;
 }
 
@@ -64,6 +66,11 @@ export interface SlotOptions<P extends SupervisedProcess> {
    * (the slot counts both from now on, `held`); false when none can be made.
    */
   roomForReplacement?: () => Promise<boolean>;
+}
+
+/** `: WHY (fix: ...)` when the gateway knows why `proc` exited, for the line that says it did. */
+function diagnosed(proc: SupervisedProcess): string {
+  return proc.diagnosis ? `: ${proc.diagnosis}` : '';
 }
 
 export class Slot<P extends SupervisedProcess> {
@@ -182,6 +189,7 @@ export class Slot<P extends SupervisedProcess> {
         at: new Date(wallTimeOf(atMs)).toISOString(),
         uptimeSeconds: Math.round(this.uptime(proc) / 100) / 10,
         failedToStart,
+        diagnosis: proc.diagnosis ?? null,
       },
       proc,
       atMs,
@@ -225,7 +233,7 @@ export class Slot<P extends SupervisedProcess> {
       : EXCEPTION_LINE.test(said)
         ? `; it ended at once with status 0 after an error: ${exitReason(said)}`
         : '; it ended at once with status 0: a process must stay in the foreground (no --daemon or daemonize option), or it is restarted for ever';
-    this.scheduleRestart(uptime, `${this.opts.label(proc)} exited (${proc.how})${detached}`);
+    this.scheduleRestart(uptime, `${this.opts.label(proc)} exited (${proc.how})${diagnosed(proc)}${detached}`);
   }
 
   /** A process is missing: start another after the back-off delay, bring it up, admit it. */
@@ -270,7 +278,7 @@ export class Slot<P extends SupervisedProcess> {
             ? `${this.opts.label(next)} did not start: ${err.message}`
             : `${this.opts.label(next)} could not import the app: ${err.message}`
           : next.state === 'exited' && !neverSpawned
-            ? `${this.opts.label(next)} exited (${next.how})`
+            ? `${this.opts.label(next)} exited (${next.how})${diagnosed(next)}`
             : `${this.opts.label(next)} failed to start: ${err.message}`;
         // It never came up, however long its probe was asked (start_timeout, 60 s, outlasts a
         // stable run's 30): counted as up, it started the back-off over at 0.5 s each time, and

@@ -1,0 +1,49 @@
+// A `processes:` command whose program is not there exits 127, the shell's "not found", which
+// only the app log said: the gateway's log and `status` said `exited (status 127)`, and the user
+// had to find the app log to learn which program was missing. Now both name the key, the
+// program, each directory of the PATH searched and the fix, for a background process that
+// restarts and for a serving one whose version is refused.
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
+import { runCli, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { stopGatewayChecked } from '../helpers/status.js';
+
+const test = suite('cli: a processes: command not found');
+const work = tempDir('apppkg-process-not-found-');
+const apps = join(work.path, 'apps');
+const state = join(work.path, 'state');
+let gw: RunningGateway | null = null;
+test.after(() => stopGatewayChecked(gw, work));
+
+writePackage(apps, 'bg', {
+  'app.yaml': 'platform: python, wsgi\napp: app:application\nprocesses:\n  worker:\n    command: apppkg-no-such-worker --flag\n',
+  'app.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"x"]\n',
+});
+writePackage(apps, 'web', { 'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: apppkg-no-such-server --port $PORT\n' });
+
+const FIX = "(fix: install it for the app (deb:, pip: or vendor/ with `apppkg-gateway vendor`), give its full path in processes.worker.command, or write the command as `python -m MODULE` so that the app's interpreter runs it)";
+const said = (key: string, command: string, program: string) => `${key}: \`${command}\` runs ${program}, which is not on the app's PATH, which searches ${join(state, 'apps')}`;
+
+test('the gateway log and status name the program, the PATH searched and the fix', async () => {
+  gw = await startCliIn(work, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, ...oneWorkerEach(work.path)]);
+  const worker = said('processes.worker.command', 'apppkg-no-such-worker --flag', 'apppkg-no-such-worker');
+  const line = await waitFor(() => /bg: processes\.worker \d+ exited \(status 127\)[^\n]*/.exec(gw!.output())?.[0], 30_000, () => `the worker's exit in\n${gw!.output()}`);
+  assert.ok(line.startsWith(`bg: processes.worker ${line.split(' ')[2]} exited (status 127): ${worker}`), line);
+  assert.ok(line.includes(`, /bin ${FIX}; restarting in `), line);
+  // The serving one: its version refused, the refusal saying the same.
+  const web = said('processes.web.command', 'apppkg-no-such-server --port $PORT', 'apppkg-no-such-server');
+  await waitFor(() => gw!.output().includes('web: '), 30_000, 'the web app refused');
+  assert.match(gw.output(), `processes.web of web did not start (it exited with status 127: ${web}`);
+  const status = await runCli(['status', '--admin', gw.adminUrl!]);
+  assert.is(status.status, 0, status.stderr);
+  assert.match(status.stdout, new RegExp(`process worker: [a-z-]+, \\d+ restarts?, the last exited with status 127 at \\S+: ${escape(worker)}[^\\n]*, /bin ${escape(FIX)}`));
+  assert.match(status.stdout, `did not start (it exited with status 127: ${web}`);
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+test.run();
