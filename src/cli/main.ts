@@ -45,22 +45,23 @@ Serves Python web apps, each a directory with an app.yaml.
 commands:
   (none)      serve every app under --apps DIR behind one listener
   serve       one app, mounted at /, for development
-  check       verify an app's environment: os, python, deb/rpm, pip, settings, the app object
-  install     set up dependencies (virtualenv + pip, apt with --system), then commands.install
+  check       verify an app's environment: os, python, deb/rpm, pip, settings, services, the programs
+              its commands run, the app object importable and callable, then commands.check
+  install     set up dependencies (virtualenv + pip, apt with --system) and services, then commands.install
   vendor      bundle the requirements in vendor/ (pip --target, relocatable scripts, a manifest for check)
-  backup      commands.backup with APPPKG_BACKUP_DIR=DIR (default: copy the data directory)
-  restore     commands.restore from a backup
-  uninstall   commands.uninstall, then remove the app's data, tmp and logs
+  backup      commands.backup with APPPKG_BACKUP_DIR=DIR (default: copy the data directory), and its database
+  restore     commands.restore from a backup (default: the data directory replaced by its copy)
+  uninstall   commands.uninstall, then remove the app's data, tmp, logs, virtualenv and services
   test        commands.test in the app's environment
   run         any command in the app's environment, or its commands.NAME (--command NAME)
   describe    the normalised description as JSON
   init        write a commented app.yaml for an existing WSGI or ASGI project
   status      apps, versions, workers, restarts, requests, from a running gateway (--watch follows)
   logs        an app's log from a running gateway; -f follows it
-  restart     replace an app's workers with fresh ones, with no failed request
+  restart     replace an app's workers and processes with fresh ones, with no failed request
   rollback    serve the previous version of an app
   mail        mail retry / mail delete: deliver dead letters again, or delete them (ID..., or --all [APP])
-  export      the apps on Kubernetes (manifests) and an app's image recipe (Containerfile)
+  export      the apps on Kubernetes (manifests), an app's image recipe (Containerfile) and its venv for it
   help        this help, or a command's: \`help COMMAND\` is \`COMMAND --help\`
 
 Run \`apppkg-gateway help COMMAND\` (or \`apppkg-gateway COMMAND --help\`) for a command's options.`;

@@ -57,6 +57,30 @@ test('--help on every command prints its usage and exits 0', async () => {
   }
 });
 
+test("the general help's line for a command says what the command's own help says it does", async () => {
+  // Each pair: what the command does (its --help, SPEC §3), and the words its line in the list
+  // left out (check's "then commands.check", restart's processes, export's venv, ...).
+  const top = (await helpOf()).stdout;
+  const lineOf = (command: string): string => {
+    const at = top.indexOf(`\n  ${command.padEnd(12)}`);
+    assert.ok(at >= 0, `${command}: no line in the general help`);
+    // A line may go on, indented under its text.
+    return top.slice(at + 1).split(/\n(?! {14})/)[0].replace(/\s+/g, ' ');
+  };
+  const said: Array<[string, string[]]> = [
+    ['check', ['os, python, deb/rpm, pip, settings, services', 'the app object importable and callable, then commands.check']],
+    ['install', ['and services, then commands.install']],
+    ['backup', ['its database']],
+    ['uninstall', ['virtualenv and services']],
+    ['restart', ['workers and processes']],
+    ['export', ['Kubernetes', 'Containerfile', 'venv']],
+  ];
+  for (const [command, words] of said) {
+    const line = lineOf(command);
+    for (const word of words) assert.ok(line.includes(word), `${command}: ${JSON.stringify(line)} lacks ${JSON.stringify(word)}`);
+  }
+});
+
 test('help prints the general help, help COMMAND its --help; help of no command is bad usage with the list', async () => {
   const general = await runCli(['help']);
   assert.is(general.status, 0, general.stderr);
