@@ -36,6 +36,9 @@ interface CodeEntry {
 }
 
 const str = (v: unknown): string => (v === undefined ? '' : String(v));
+/** The parts of a comma-separated `paths:` entry that are not directories either, joined; '' when none is named. */
+const partsMissing = (d: ErrorDetails): string => (Array.isArray(d.partsMissing) ? d.partsMissing.map(String).join(', ') : '');
+const itOrThem = (d: ErrorDetails): string => (Array.isArray(d.partsMissing) && d.partsMissing.length > 1 ? 'them' : 'it');
 
 /**
  * `value` given to the option `name` as its caller writes it: a flag takes it after a space
@@ -579,13 +582,13 @@ export const ERROR_CODES = {
       d.isFile
         ? `paths: ${str(d.missing)} is a file, not a directory: paths: names directories to put on sys.path`
         : Array.isArray(d.asList)
-          ? `paths: ${JSON.stringify(d.missing)} is one path, and ${str(d.dir)} has no directory of that name`
+          ? `paths: ${JSON.stringify(d.missing)} is one path, and ${str(d.dir)} has no directory of that name${partsMissing(d) === '' ? '' : `; as a list, ${partsMissing(d)} ${(d.partsMissing as unknown[]).length === 1 ? 'is not a directory there' : 'are not directories there'} either`}`
           : `paths: ${str(d.missing)} ${String(d.missing).includes(',') ? 'are not directories' : 'is not a directory'} in ${str(d.dir)}`,
     hint: (d) =>
       d.isFile
         ? `name the directory that holds its modules (the app directory, ${str(d.dir)}, is on sys.path without paths:) or a .zip, .egg or .whl archive of them, or take ${str(d.missing)} out of paths:`
         : Array.isArray(d.asList)
-          ? `write the paths as a list, one entry each: paths: [${d.asList.map(String).join(', ')}]`
+          ? `write the paths as a list, one entry each: paths: [${d.asList.map(String).join(', ')}]${partsMissing(d) === '' ? '' : `, and create ${partsMissing(d)} (or commit ${itOrThem(d)}: \`apppkg-gateway vendor\` fills vendor/), or take ${itOrThem(d)} out of the list`}`
           : 'create it (or commit it: `apppkg-gateway vendor` fills vendor/), or take it out of paths:',
     exitStatus: 1,
     example: { missing: 'vendor/', dir: '/srv/apps/blog' },

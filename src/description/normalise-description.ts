@@ -120,16 +120,25 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
   if (key === 'health' && typeof value === 'string' && value.trim() === '') {
     return 'write health: /healthz (a path the app answers with 2xx), or take health: out';
   }
+  // `static: static/` gave the directory alone, and the fix said to write a prefix, which is half
+  // of what static: takes: say the mapping, with the form to write for that directory.
+  if (key === 'static' && typeof value === 'string' && !value.includes('://')) {
+    const name = value.trim().replace(/^\.?\/+|\/+$/g, '') || 'static';
+    return `static: maps URL prefixes to directories of the app, one per line under it: write static: {/${name}: ${name}/}, or static: and under it the line "  /${name}: ${name}/"`;
+  }
   if (/^(health|processes\..+\.route|static)$/.test(key) && typeof value === 'string' && !value.startsWith('/')) {
-    return key === 'static' && !value.includes('://')
-      ? `write the prefix with a leading slash: /${value}: ...`
-      : missingSlashFix(key.split('.').pop()!, value, (path) => (key === 'static' ? `${path}: ...` : `${key.split('.').pop()}: ${path}`));
+    return missingSlashFix(key.split('.').pop()!, value, (path) => (key === 'static' ? `${path}: ...` : `${key.split('.').pop()}: ${path}`));
   }
   // `command:python -m blog.tasks` under processes.worker is one word to YAML, not a key and a
   // value: the mapping the key needs is there but for a space.
   const glued = typeof value === 'string' ? /^(command|route|app)\s*:(\S.*)$/.exec(value) : null;
   if (glued !== null && /^(processes\.[^.]+|wsgi|asgi)$/.test(key)) {
     return `write a space after the colon: ${glued[1]}: ${glued[2]}`;
+  }
+  // `os: "linux, darwin"`, written as platform: is, is one name to YAML: the list was meant.
+  if (key === 'os' && typeof value === 'string' && /^\s*\w+(\s*,\s*\w+)+\s*$/.test(value)) {
+    const names = value.split(',').map((name) => OS_ALIASES[name.trim().toLowerCase()] ?? name.trim().toLowerCase());
+    return `write a list: os: [${names.join(', ')}]`;
   }
   if (/^os(\[\d+\])?$/.test(key) && typeof value === 'string' && OS_ALIASES[value.toLowerCase()]) {
     return `write ${OS_ALIASES[value.toLowerCase()]} (the name the host reports for it)`;

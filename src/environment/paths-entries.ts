@@ -47,16 +47,17 @@ export function pathsFileRefusal(desc: Pick<Description, 'dir' | 'file' | 'paths
 export function pathsMissingRefusal(desc: Pick<Description, 'dir' | 'file' | 'paths' | 'positions'>): GatewayError | null {
   const missing = desc.paths.filter((entry) => pathsEntryKind(desc.dir, entry) === 'missing');
   if (missing.length === 0) return null;
-  // `paths: "vendor, lib"`, written as platform: is, is one path to YAML: when each of its parts
-  // is there, the list was meant, and "vendor, lib are not directories" would send the user to
-  // create what is there already.
+  // `paths: "vendor, lib"`, written as platform: is, is one path to YAML: the list was meant, and
+  // "vendor, lib are not directories" sent the user to create what was there already. A part that
+  // is not there either is named alone (`paths: "vendor, nope"`: nope).
   const parts = (entry: string): string[] => entry.split(',').map((part) => part.trim());
-  const listed = missing.find((entry) => parts(entry).length > 1 && parts(entry).every((part) => part !== '' && pathsEntryKind(desc.dir, part) !== 'missing'));
+  const listed = missing.find((entry) => parts(entry).length > 1 && parts(entry).every((part) => part !== ''));
   if (listed !== undefined) {
     const at = placeOf(desc, ['paths', desc.paths.indexOf(listed)]);
     return new GatewayError('APPPKG_PATHS_MISSING', {
       missing: listed,
       asList: desc.paths.flatMap((entry) => (entry === listed ? parts(entry) : [entry])),
+      partsMissing: parts(listed).filter((part) => pathsEntryKind(desc.dir, part) === 'missing'),
       dir: desc.dir,
       ...(at ? { file: at.file, line: at.line, column: at.column, key: 'paths' } : {}),
     });
