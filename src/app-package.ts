@@ -152,7 +152,13 @@ export class AppPackage {
     const description = describeJson(desc);
     // What this host gives the services the app asks for (SPEC 5.2), as `describe` prints it:
     // only looked up, nothing is created, no server is asked.
-    const provides = await describeProvides(desc, hostEnv, resolveStateRoot({ flag: options.stateDir }));
+    let stateRoot: string;
+    try {
+      stateRoot = resolveStateRoot({ flag: options.stateDir });
+    } catch (err) {
+      throw namingStateRoot(err, options.optionNames?.stateDir ?? 'stateDir');
+    }
+    const provides = await describeProvides(desc, hostEnv, stateRoot);
     if (provides !== null) description.provides = provides;
     return new AppPackage(desc, hostEnv, options, description);
   }

@@ -46,6 +46,8 @@ const itOrThem = (d: ErrorDetails): string => (Array.isArray(d.partsMissing) && 
  * `mail.listen: ...`). A library caller told of `--admin-token FILE` read of a flag it never had.
  */
 export function givenAs(name: string, value: string): string {
+  // `state_dir=`: a Python keyword argument (APPPKG_CALLER=python, cli/args.ts appOptionNames).
+  if (name.endsWith('=')) return `${name}${value}`;
   return name.startsWith('-') ? `${name} ${value}` : `${name}: ${value}`;
 }
 
@@ -489,6 +491,14 @@ export const ERROR_CODES = {
     },
     exitStatus: 1,
     example: { path: '/var/lib/apppkg-gateway/blog/data', reason: 'EACCES: permission denied' },
+  },
+  APPPKG_STATE_DIR_EMPTY: {
+    summary: 'APPPKG_STATE_DIR is set, to an empty value (a script\'s `APPPKG_STATE_DIR="$STATE"` with STATE unset or empty), and no option names the state root. It was taken for the default root, /var/lib/apppkg-gateway as root, where such a script meant a scratch root of its own; it is refused, as `--state-dir ""` is. An option that names the root (--state-dir, stateDir, state_dir=) wins over the variable, empty or not.',
+    message: () => 'APPPKG_STATE_DIR is set, to an empty value, which names no state root',
+    hint: (d) =>
+      `set it to the state root to use (APPPKG_STATE_DIR=/path/to/state), give ${givenAs(str(d.stateKey) || '--state-dir', 'DIR')}, or unset it (\`unset APPPKG_STATE_DIR\`) for the default${d.fallback ? `, ${str(d.fallback)}` : ''}: an empty value is never taken for the default`,
+    exitStatus: 2,
+    example: { fallback: '/var/lib/apppkg-gateway' },
   },
   APPPKG_STATE_ROOT_IN_USE: {
     summary: 'Another gateway (`--apps`) runs on the same state root: two would share its apps\' data, logs and tmp. The second refuses before it listens or starts any app; serve, check, run and install run beside a gateway and take no lock on the root (serve takes one on its app, APPPKG_APP_SERVED).',

@@ -47,6 +47,13 @@ class AppPackage:
             )
         _refuse_empty("environment", environment)
         _refuse_empty("state_dir", state_dir)
+        # The gateway refuses it too (APPPKG_STATE_DIR_EMPTY), with status 2, which describe's
+        # caller below takes for a gateway too old for --sys-path.
+        if state_dir is None and os.environ.get("APPPKG_STATE_DIR") == "":
+            raise EmptyPath(
+                "AppPackage: APPPKG_STATE_DIR is set, to an empty value, which names no state root",
+                "set it to the state root to use, pass state_dir=DIR, or unset it for the default: an empty value is never taken for the default",
+            )
         self.path = os.path.abspath(os.fspath(path))
         self.environment = environment
         self.state_dir = state_dir

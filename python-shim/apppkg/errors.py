@@ -41,7 +41,8 @@ class NotCallable(AppPackageError):
 
 class EmptyPath(AppPackageError, ValueError):
     """AppPackage: `path`, `environment` or `state_dir` given as "" (a variable set empty), which
-    was taken for none: the working directory, no file, the default state root."""
+    was taken for none: the working directory, no file, the default state root; or, with no
+    `state_dir`, APPPKG_STATE_DIR set to "" (the gateway refuses it too)."""
 
 
 class CommandNotFound(AppPackageError):

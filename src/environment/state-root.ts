@@ -18,11 +18,21 @@ export interface StateRootOptions {
   home?: string;
 }
 
-/** --state-dir > $APPPKG_STATE_DIR > /var/lib/apppkg-gateway (root) or the XDG state dir (a user). */
+/**
+ * --state-dir > $APPPKG_STATE_DIR > /var/lib/apppkg-gateway (root) or the XDG state dir (a user).
+ * The variable set empty is refused (APPPKG_STATE_DIR_EMPTY): taken for unset, it sent a
+ * script's `APPPKG_STATE_DIR="$STATE"` with STATE unset into the machine's root.
+ */
 export function resolveStateRoot(opts: StateRootOptions = {}): string {
   const env = opts.env ?? process.env;
   if (opts.flag) return path.resolve(opts.flag);
+  if (env.APPPKG_STATE_DIR === '') throw new GatewayError('APPPKG_STATE_DIR_EMPTY', { fallback: defaultStateRoot(env, opts) });
   if (env.APPPKG_STATE_DIR) return path.resolve(env.APPPKG_STATE_DIR);
+  return defaultStateRoot(env, opts);
+}
+
+/** The root when neither --state-dir nor APPPKG_STATE_DIR names one. */
+function defaultStateRoot(env: NodeJS.ProcessEnv, opts: StateRootOptions): string {
   const uid = opts.uid ?? process.getuid?.() ?? -1;
   if (uid === 0) return '/var/lib/apppkg-gateway';
   // XDG Base Directory spec: a relative XDG_STATE_HOME is invalid and must be ignored.
@@ -32,7 +42,7 @@ export function resolveStateRoot(opts: StateRootOptions = {}): string {
 }
 
 /** The refusals whose fix names the option that chooses the state root (errors.ts, stateRootOption). */
-const STATE_ROOT_CODES: ReadonlySet<string> = new Set(['APPPKG_STATE_DIR_FAILED', 'APPPKG_STATE_ROOT_IN_USE', 'APPPKG_APP_SERVED']);
+const STATE_ROOT_CODES: ReadonlySet<string> = new Set(['APPPKG_STATE_DIR_FAILED', 'APPPKG_STATE_ROOT_IN_USE', 'APPPKG_APP_SERVED', 'APPPKG_STATE_DIR_EMPTY']);
 
 /**
  * `err`, a state root's refusal, with its fix naming that option as `key` (the library's

@@ -19,6 +19,22 @@ addPackage(apps, 'examples/hello', 'hello');
 
 test.after(() => work.remove());
 
+test('APPPKG_STATE_DIR set empty is refused (exit 2) with the fix, not taken for the default root; --state-dir wins over it', async () => {
+  // A script's `APPPKG_STATE_DIR="$STATE"` with STATE unset: the default root (/var/lib as root)
+  // was used, where the script meant a scratch root. check and describe only read the root, so
+  // this test could see that without writing there.
+  const hello = join(EXAMPLES, 'hello');
+  for (const args of [['check', hello], ['describe', hello]]) {
+    const r = await runCli(args, { env: { APPPKG_STATE_DIR: '' } });
+    assert.is(r.status, 2, `${args[0]}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, 'apppkg-gateway: APPPKG_STATE_DIR is set, to an empty value, which names no state root\n');
+    assert.match(r.stderr, '  fix: set it to the state root to use (APPPKG_STATE_DIR=/path/to/state), give --state-dir DIR, or unset it (`unset APPPKG_STATE_DIR`) for the default, ');
+    assert.is(r.stdout, '', args[0]);
+  }
+  const given = await runCli(['check', hello, '--state-dir', join(work.path, 'given')], { env: { APPPKG_STATE_DIR: '' } });
+  assert.is(given.status, 0, given.stdout + given.stderr);
+});
+
 test('a system error in a message names its code once (run, state root under a file)', async () => {
   const r = await runCli(['run', join(EXAMPLES, 'hello'), '--state-dir', underAFile, '--', 'true'], { ms: 30_000 });
   assert.is(r.status, 1, r.stderr);
