@@ -58,7 +58,8 @@ export function givenAs(name: string, value: string): string {
  */
 function stateRootOption(d: ErrorDetails, value?: string): string {
   const key = str(d.stateKey) || '--state-dir';
-  const option = value === undefined ? key : givenAs(key, value);
+  // A keyword argument (`state_dir=`) is said with its value: `state_dir= (or ...)` read as a typo.
+  const option = value === undefined ? (key.endsWith('=') ? givenAs(key, 'DIR') : key) : givenAs(key, value);
   return key.startsWith('-') && value === undefined ? `${option} or APPPKG_STATE_DIR` : `${option} (or APPPKG_STATE_DIR)`;
 }
 

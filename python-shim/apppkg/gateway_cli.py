@@ -51,11 +51,20 @@ def find_gateway():
     )
 
 
+def _caller_env():
+    """The environment the CLI runs in: ours, and APPPKG_CALLER=python, so that its errors (which
+    reach our caller: run_command passes its stderr on) name `state_dir=` and `environment=`, the
+    arguments our caller gave, not the flags we passed for them. No command it runs sees it."""
+    env = dict(os.environ)
+    env["APPPKG_CALLER"] = "python"
+    return env
+
+
 def describe(path, environment=None, state_dir=None):
     """{"description", "executable", "sysPath", "commandEnv": None} from `describe --sys-path`."""
     argv = [find_gateway(), "describe", path, "--sys-path"] + _app_options(environment, state_dir)
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=DESCRIBE_TIMEOUT_S)
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=DESCRIBE_TIMEOUT_S, env=_caller_env())
     except OSError as exc:
         raise _cannot_run(argv[0], exc)
     except subprocess.TimeoutExpired:
@@ -86,7 +95,7 @@ def run_command(path, name, environment=None, state_dir=None):
     its exit status (the command's)."""
     gateway = find_gateway()
     try:
-        status = subprocess.call([gateway, "run", path] + _app_options(environment, state_dir) + ["--command", name])
+        status = subprocess.call([gateway, "run", path] + _app_options(environment, state_dir) + ["--command", name], env=_caller_env())
     except OSError as exc:
         raise _cannot_run(gateway, exc)
     # 2 is also a usage error of the CLI; a gateway from before `run --command` says only

@@ -241,7 +241,16 @@ export const APP_OPTIONS: Options = {
 };
 
 /** What AppPackage's refusals call APP_OPTIONS here: the flags typed, not the library's option names. */
-export const APP_OPTION_NAMES = { environment: '--environment', stateDir: '--state-dir' };
+/**
+ * What the app commands' errors call their options. apppkg's Python library runs this CLI with
+ * APPPKG_CALLER=python and passes its stderr on to a caller who gave `state_dir=` and
+ * `environment=`, never a flag: told "--state-dir", that caller had no such thing to change.
+ */
+export function appOptionNames(env: NodeJS.ProcessEnv): { environment: string; stateDir: string } {
+  return env.APPPKG_CALLER === 'python' ? { environment: 'environment=', stateDir: 'state_dir=' } : { environment: '--environment', stateDir: '--state-dir' };
+}
+
+export const APP_OPTION_NAMES = appOptionNames(process.env);
 
 export const APP_OPTION_HELP: Array<[string, string]> = [
   ['-e, --environment FILE', 'the host\'s environment file (settings, overrides), as under --apps'],

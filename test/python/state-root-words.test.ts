@@ -29,4 +29,16 @@ test('APPPKG_STATE_DIR="" with no state_dir: EmptyPath naming the variable, noth
   );
 });
 
+test('a state root run_command cannot make: the CLI\'s refusal names state_dir=, not --state-dir', async () => {
+  const aFile = join(work.path, 'a-file');
+  writeFileSync(aFile, 'not a directory\n');
+  // check only reads the root; run (what run_command asks) makes the app's directories there.
+  const script = 'import sys, apppkg\nprint("STATUS", apppkg.AppPackage(sys.argv[1], state_dir=sys.argv[2]).run_command("check"))\n';
+  const r = await python(script, [join(EXAMPLES, 'guestbook'), aFile], {});
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout, 'STATUS 1\n');
+  assert.match(r.stderr, `apppkg-gateway: cannot prepare ${join(aFile, 'apps')}: ENOTDIR: not a directory\n  fix: choose a writable state root with state_dir=DIR (or APPPKG_STATE_DIR)\n`);
+  assert.not.match(r.stderr, '--state-dir');
+});
+
 test.run();
