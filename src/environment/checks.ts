@@ -140,15 +140,53 @@ function run(command: string, args: string[]): Promise<ProgramOutput> {
   return programOutput(command, args, { timeoutMs: COMMAND_TIMEOUT_MS, maxBuffer: 4 << 20 });
 }
 
-/** Each package installed per dpkg ("install ok installed"); skipped where dpkg-query does not exist. */
-export async function checkDeb(packages: string[]): Promise<CheckResult> {
+/**
+ * Each package installed per dpkg ("install ok installed"); skipped where dpkg-query does not
+ * exist. `pipFallback` says which missing ones the `pip:` file stands in for (SPEC 1.1: pip: is
+ * the fallback for deb:): those are a note, not a failure.
+ */
+export async function checkDeb(packages: string[], pipFallback?: (missing: string[]) => Promise<Map<string, string>>): Promise<CheckResult> {
   if (packages.length === 0) return passed('deb', 'no deb packages listed', true);
   const answer = await queryDeb(packages);
   if (answer === null) return passed('deb', `not checked: dpkg-query not found (not a Debian host); listed: ${packages.join(', ')}`, true);
   if ('unanswered' in answer) return passed('deb', `not checked: ${answer.unanswered}; listed: ${packages.join(', ')}`, true);
   const { found, missing } = answer;
-  if (missing.length > 0) return { ...failed('deb', new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', ...(await missingDetails(missing)) })), at: ['deb', packages.indexOf(missing[0])] };
-  return passed('deb', found.join(', '));
+  const covered = missing.length > 0 && pipFallback ? await pipFallback(missing) : new Map<string, string>();
+  const uncovered = missing.filter((p) => !covered.has(p));
+  if (uncovered.length > 0) return { ...failed('deb', new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', ...(await missingDetails(uncovered)) })), at: ['deb', packages.indexOf(uncovered[0])] };
+  if (covered.size === 0) return passed('deb', found.join(', '));
+  const standIns = [...covered].map(([deb, requirement]) => `${deb} (pip: lists ${requirement})`).join(', ');
+  const note = `note: not installed, the pip: fallback will be used: ${standIns}, installed into the app's virtualenv by \`apppkg-gateway install\``;
+  return passed('deb', found.length > 0 ? `${found.join(', ')}; ${note}` : note);
+}
+
+/** Debian's names for a Python distribution NAME: python3-NAME, python3-yaml for PyYAML, python3-dateutil for python-dateutil. */
+function distributionNamesOf(debPackage: string): string[] {
+  const base = /^python3?-(.+)$/.exec(debPackage)?.[1];
+  if (base === undefined) return [];
+  const name = normalizeName(base);
+  return [name, `py${name}`, `python-${name}`];
+}
+
+/**
+ * Which of the `deb:` packages `missing` the `pip:` file lists a distribution for (by Debian's
+ * python3-NAME naming), each with that requirement's name: the app's virtualenv, which pip
+ * fills, gives what the system package would have. A requirements file that cannot be read
+ * covers nothing (the pip line says why).
+ */
+async function pipCovers(missing: string[], desc: Pick<Description, 'dir' | 'pip'>, interpreter: Promise<Interpreter | null>, reader: FileReader | null): Promise<Map<string, string>> {
+  const covered = new Map<string, string>();
+  if (!desc.pip) return covered;
+  const parsed = await readRequirements(path.resolve(desc.dir, desc.pip), reader).catch(() => null);
+  if (parsed === null) return covered;
+  const python = await interpreter;
+  const listed = new Map<string, string>();
+  for (const req of parsed.requirements) if (python === null || appliesHere(req, python, [])) listed.set(normalizeName(req.name), req.name);
+  for (const deb of missing) {
+    const requirement = distributionNamesOf(deb).map((name) => listed.get(name)).find((name) => name !== undefined);
+    if (requirement !== undefined) covered.set(deb, requirement);
+  }
+  return covered;
 }
 
 /**
@@ -316,9 +354,10 @@ export function checkSettings(
 /** os, python, deb, rpm, pip, settings — in that order, every one reported. */
 export async function runEnvironmentChecks(desc: Description, ctx: CheckContext = {}): Promise<CheckResult[]> {
   const os = checkOs(desc, ctx.platform);
+  const pythonChecked = checkPython(desc, ctx);
   const [{ result: python, interpreter }, deb, rpm] = await Promise.all([
-    checkPython(desc, ctx),
-    checkDeb(desc.deb),
+    pythonChecked,
+    checkDeb(desc.deb, (missing) => pipCovers(missing, desc, pythonChecked.then((c) => c.interpreter), ctx.reader ?? null)),
     checkRpm(desc.rpm),
   ]);
   const pip = await checkPip(desc, interpreter, ctx);
