@@ -738,13 +738,15 @@ export const ERROR_CODES = {
     example: { app: 'notes:app', where: 'notes.py:2', reason: "ModuleNotFoundError: No module named 'flask_cors'", module: 'flask_cors', package: 'python3-flask-cors', system: '/usr/bin/python3', debLine: 'deb: [python3-flask, python3-flask-cors]' },
   },
   APPPKG_APP_NOT_CALLABLE: {
-    summary: 'The `app:` object exists but is not callable (a module, a string, None), or is an application factory the worker cannot use as it stands: a plain one named without `()`, or an `async def` one, whose call returns a coroutine rather than the app.',
+    summary: 'The `app:` object exists but is not callable (a module, a string, None), or is an application factory the worker cannot use as it stands: a plain one named without `()`, or an `async def` one, whose call returns a coroutine rather than the app; or, for WSGI, its signature cannot take `(environ, start_response)` (`def application(environ)`), as inspect reads it.',
     message: (d) => `app: ${str(d.app)} is ${str(d.found)}, expected a WSGI or ASGI callable`,
     hint: (d) =>
       String(d.found).includes('an async factory')
         ? asyncFactoryHint(String(d.app))
         : String(d.found).includes('an application factory')
         ? 'add the `()` to `app:`: each worker then calls the factory once and serves the app it returns'
+        : String(d.found).includes('cannot be called as a WSGI server calls an app')
+        ? 'make it take the two arguments a WSGI server passes, `def application(environ, start_response)` (PEP 3333; for a class, its `__call__(self, environ, start_response)`, and `app:` naming an instance), or point `app:` at the object that does'
         : 'point `app:` at the application object, e.g. `app: mypkg.wsgi:application` (WSGI) or `app: mypkg.main:app` (ASGI)',
     exitStatus: 1,
     example: { app: 'blog.wsgi:application', found: 'a module' },

@@ -125,6 +125,8 @@ def import_app(spec, kind="wsgi"):
         if not callable(made):
             raise _not_callable(spec, kind, "a factory that returned %s %s" % (type(made).__name__, _short_repr(made)))
         _refuse_other_kind(made, spec, kind)
+        if kind == "wsgi":
+            _refuse_wsgi_arity(made, spec)
         return made
     looks_like_factory = _factory_signature(obj, 3 if kind == "asgi" else 2)
     if looks_like_factory is not None and obj.__code__.co_flags & _CO_COROUTINE:
@@ -133,6 +135,8 @@ def import_app(spec, kind="wsgi"):
         raise _not_callable(spec, kind, "function %s%s, an application factory: write `app: %s()` to serve the app it returns" % (
             obj.__name__, looks_like_factory, spec))
     _refuse_other_kind(obj, spec, kind)
+    if kind == "wsgi":
+        _refuse_wsgi_arity(obj, spec)
     if kind == "asgi" and _asgi2_form(obj):
         return Asgi2App(obj)
     if kind == "asgi" and isinstance(obj, types.FunctionType) and not obj.__code__.co_flags & _CO_COROUTINE:
@@ -224,6 +228,42 @@ def _refuse_other_kind(app, spec, kind):
     if kind == "asgi" and not code.co_flags & (_CO_COROUTINE | _CO_VARARGS) and own_args == 2 and not call.__defaults__:
         names = ", ".join(code.co_varnames[code.co_argcount - 2:code.co_argcount])
         raise AppOtherKind(spec, _app_word(app, "wsgi", "its __call__ takes (%s)" % names), "wsgi", kind)
+
+
+def _refuse_wsgi_arity(app, spec):
+    """Refuse a WSGI app that cannot be called as a WSGI server calls it, `app(environ,
+    start_response)` (PEP 3333): `def application(environ)`, or an ASGI app's `(scope, receive,
+    send)` given as WSGI. It imported and is callable, so `check` passed and every request was a
+    500 (a TypeError). Only what inspect can tell is refused: a signature it cannot read (a
+    builtin, a C type) passes, `*args` binds anything, and a decorator's `__wrapped__` is not
+    followed (werkzeug's `Request.application` wraps `def app(request)` in `def
+    application(*args)`). A class is judged by what calling it takes, as PEP 3333 allows one."""
+    call = app if isinstance(app, types.FunctionType) else getattr(type(app), "__call__", None)
+    # The plain-function answer off the code object: inspect's import is not paid at every
+    # worker's start for PEP 3333's own example, nor for a Flask or Django object.
+    if isinstance(call, types.FunctionType) and not isinstance(app, type):
+        if _binds_positionally(call, 2 if call is app else 3) is True:
+            return
+    import inspect
+
+    try:
+        signature = inspect.signature(app, follow_wrapped=False)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(None, None)
+        return
+    except TypeError:
+        pass
+    if isinstance(app, (type, types.FunctionType)):
+        what = "%s %s%s" % ("class" if isinstance(app, type) else "function", app.__name__, signature)
+    else:
+        what = "a %s object called as %s" % (type(app).__name__, signature)
+    try:
+        signature.bind(None, None, None)
+    except TypeError:
+        raise AppNotCallable(spec, "%s, which cannot be called as a WSGI server calls an app, application(environ, start_response)" % (what,))
+    raise AppOtherKind(spec, "%s, an ASGI app: it takes three arguments, as application(scope, receive, send)" % (what,), "asgi", "wsgi")
 
 
 def _async_factory(function, spec, kind):
