@@ -174,7 +174,7 @@ function distributionNamesOf(debPackage: string): string[] {
  * fills, gives what the system package would have. A requirements file that cannot be read
  * covers nothing (the pip line says why).
  */
-async function pipCovers(missing: string[], desc: Pick<Description, 'dir' | 'pip'>, interpreter: Promise<Interpreter | null>, reader: FileReader | null): Promise<Map<string, string>> {
+export async function pipCovers(missing: string[], desc: Pick<Description, 'dir' | 'pip'>, interpreter: Promise<Interpreter | null>, reader: FileReader | null): Promise<Map<string, string>> {
   const covered = new Map<string, string>();
   if (!desc.pip) return covered;
   const parsed = await readRequirements(path.resolve(desc.dir, desc.pip), reader).catch(() => null);
@@ -194,12 +194,16 @@ async function pipCovers(missing: string[], desc: Pick<Description, 'dir' | 'pip
  * one's entry in app.yaml, as `check` says it; null when all are, or where dpkg-query does not
  * exist or gave no answer.
  */
-export async function debMissing(desc: Pick<Description, 'deb' | 'file' | 'positions'>): Promise<GatewayError | null> {
+export async function debMissing(desc: Pick<Description, 'deb' | 'file' | 'positions'>, pipFallback?: (missing: string[]) => Promise<Map<string, string>>): Promise<GatewayError | null> {
   if (desc.deb.length === 0) return null;
   const answer = await queryDeb(desc.deb);
   if (answer === null || 'unanswered' in answer || answer.missing.length === 0) return null;
-  const where = placeOf(desc, ['deb', desc.deb.indexOf(answer.missing[0])]);
-  return new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', ...(await missingDetails(answer.missing)), ...where });
+  // Those the pip: file stands in for are check's note, not a problem (checkDeb).
+  const covered = pipFallback ? await pipFallback(answer.missing) : new Map<string, string>();
+  const missing = answer.missing.filter((p) => !covered.has(p));
+  if (missing.length === 0) return null;
+  const where = placeOf(desc, ['deb', desc.deb.indexOf(missing[0])]);
+  return new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', ...(await missingDetails(missing)), ...where });
 }
 
 /**

@@ -1,7 +1,7 @@
 // From an app's context to a running AppInstance: its log, its worker count and limits (the
 // environment file's overrides over the defaults below), its start.
 import { appLogOptions, atAppKey, type AppContext } from '../app-context.js';
-import { debMissing } from '../environment/checks.js';
+import { debMissing, pipCovers } from '../environment/checks.js';
 import { explainSystemModuleImport } from '../environment/system-module.js';
 import { isGatewayError, type GatewayError } from '../errors.js';
 import { vendorHostMismatch } from '../lifecycle/vendor-check.js';
@@ -115,7 +115,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
   // installed is said as `check` says it, in the app's log and the gateway's, but not refused:
   // SPEC 1 refuses a start without a setting, not without these, and an app may import one
   // only where it needs it (a view, a command). If the import fails, the refusal names it.
-  const debs = await debMissing(ctx.desc).catch(() => null);
+  const debs = await debMissing(ctx.desc, (missing) => pipCovers(missing, ctx.desc, Promise.resolve(ctx.interpreter), ctx.runAs ?? null)).catch(() => null);
   if (debs !== null) {
     const those = String(debs.details.missing).includes(' ') ? 'those packages' : 'that package';
     const line = `${debs.placedMessage}; starting the app anyway, but what it imports from ${those} is not there; fix: ${debs.hint}`;

@@ -1,12 +1,13 @@
 // SPEC 1.1 calls `pip:` the fallback for `deb:`: a `deb:` package that is not installed, whose
 // distribution the `pip:` file lists (Debian's python3-NAME), is a note in check (status 0), the
-// app's virtualenv giving it; one the pip: file does not list still fails, named alone.
+// app's virtualenv giving it; one the pip: file does not list still fails, named alone. A start
+// says the same: only the uncovered package is said missing.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
-import { runCli, tempDir } from '../helpers/process.js';
+import { runCli, startCli, tempDir } from '../helpers/process.js';
 import { hasProgram, runIf } from '../helpers/skip.js';
 
 const test = suite('cli: check, a deb: package the pip: file stands in for');
@@ -40,6 +41,17 @@ onDebian('covered by pip: a note, status 0; not covered: still a failure, naming
   assert.is(failing.status, 1, failing.stdout + failing.stderr);
   assert.match(failing.stdout, `FAIL  deb       ${join(mixed, 'app.yaml')}:3:${'deb: ['.length + COVERED.length + 3}: deb: package not installed: ${UNCOVERED}\n`);
   assert.not.match(failing.stdout, `not installed: ${COVERED}`);
+});
+
+onDebian('serve: a covered package is not said missing at the start; an uncovered one still is', async () => {
+  // The start's line said the covered one was missing too, with `apt-get install` for it.
+  const served = await startCli(['serve', join(work.path, 'mixed'), '--port', '0', '--state-dir', state]);
+  try {
+    assert.match(served.output(), `: deb: package not installed: ${UNCOVERED}; starting the app anyway`);
+    assert.not.match(served.output(), `not installed: ${COVERED}`);
+  } finally {
+    await served.stop();
+  }
 });
 
 test.run();
