@@ -16,6 +16,7 @@ own entries, then the shim's own directory last (`import apppkg` works, shadowin
 """
 
 import faulthandler
+import functools
 import importlib
 import json
 import os
@@ -244,6 +245,11 @@ def _refuse_wsgi_arity(app, spec):
     if isinstance(call, types.FunctionType) and not isinstance(app, type):
         if _binds_positionally(call, 2 if call is app else 3) is True:
             return
+    # An object whose class's __call__ is no plain function (a staticmethod, another callable
+    # object): inspect drops a first parameter that is not there to drop, or cannot say.
+    if not isinstance(app, (type, types.FunctionType, types.MethodType, functools.partial)):
+        if not isinstance(_defined_call(type(app)), types.FunctionType):
+            return
     import inspect
 
     try:
@@ -264,6 +270,14 @@ def _refuse_wsgi_arity(app, spec):
     except TypeError:
         raise AppNotCallable(spec, "%s, which cannot be called as a WSGI server calls an app, application(environ, start_response)" % (what,))
     raise AppOtherKind(spec, "%s, an ASGI app: it takes three arguments, as application(scope, receive, send)" % (what,), "asgi", "wsgi")
+
+
+def _defined_call(cls):
+    """The `__call__` as `cls` or the first class of its MRO defines it, not bound or unwrapped."""
+    for klass in cls.__mro__:
+        if "__call__" in klass.__dict__:
+            return klass.__dict__["__call__"]
+    return None
 
 
 def _async_factory(function, spec, kind):

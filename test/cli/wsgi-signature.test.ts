@@ -57,6 +57,14 @@ def request_application(f):
 @request_application
 def wrapped(request):
     return [b"ok"]
+
+class StaticCall:
+    @staticmethod
+    def __call__(environ, start_response):
+        start_response("200 OK", [])
+        return [b"ok"]
+
+static_call = StaticCall()
 `;
 
 const check = async (object: string) => {
@@ -78,8 +86,8 @@ test('refused: one parameter (a function, an instance), and an ASGI app\'s three
   assert.match(asgi.stdout, 'function asgi3(scope, receive, send), an ASGI app: it takes three arguments, as application(scope, receive, send)), found python, wsgi\n      fix: write `platform: python, asgi` in app.yaml\n');
 });
 
-test('accepted: *args, a partial, a class, an instance, a decorator\'s wrapper', async () => {
-  const objects = ['star', 'partial_ok', 'AppClass', 'callable_ok', 'wrapped'];
+test('accepted: *args, a partial, a class, an instance, a decorator\'s wrapper, a staticmethod __call__', async () => {
+  const objects = ['star', 'partial_ok', 'AppClass', 'callable_ok', 'wrapped', 'static_call'];
   const results = await Promise.all(objects.map(check));
   results.forEach((r, i) => {
     assert.is(r.status, 0, `${objects[i]}: ${r.stdout}${r.stderr}`);
