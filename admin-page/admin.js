@@ -504,10 +504,12 @@ function exitCell(exit) {
   // A process never spawned (its interpreter or virtualenv gone) ran for no time: why is its title.
   const title = exit.failedToStart
     ? `${localTime(exit.at)}: ${exit.failedToStart}`
-    : `pid ${exit.pid ?? '?'} ran ${duration(exit.uptimeSeconds)}, ended ${localTime(exit.at)}${exit.reason ? `; its last stderr line: ${exit.reason}` : ''}`;
+    : `pid ${exit.pid ?? '?'} ran ${duration(exit.uptimeSeconds)}, ended ${localTime(exit.at)}${exit.diagnosis ? `: ${exit.diagnosis}` : ''}${exit.reason ? `; its last stderr line: ${exit.reason}` : ''}`;
   return h('td', { class: ['exit', exit.signal || exit.code || exit.failedToStart ? 'bad' : null], data: { field: 'lastExit' }, title },
     h('span', { data: { exit: exitText(exit) } }, exitText(exit)), ' ', agoSpan(exit.at, { class: 'muted' }),
-    // Why, as far as it said (its last stderr line), as text: the app's words are never markup.
+    // What the gateway found it to mean (a program not found, with the fix), then why as far as
+    // it said (its last stderr line); both as text: app.yaml's and the app's words are never markup.
+    exit.diagnosis ? h('div', { class: 'exit-reason', data: { exitDiagnosis: '' } }, exit.diagnosis) : null,
     exit.reason ? h('div', { class: 'exit-reason', data: { exitReason: '' } }, exit.reason) : null);
 }
 

@@ -440,7 +440,7 @@ inBrowser('a client that may not act or read logs: the buttons are disabled and 
 inBrowser("a process in a crash loop: its row says why beside how it exited, its last stderr line, as text (markup and control characters the app's, never the page's)", async () => {
   const said = '\x1b[31mValueError: <b>no</b> DATABASE_URL';
   const dir = writePackage(staging.path, 'looping', {
-    'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nprocesses:\n  feeder:\n    command: python3 feeder.py\n',
+    'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nprocesses:\n  feeder:\n    command: python3 feeder.py\n  missing:\n    command: apppkg-no-such-program --flag\n',
     'wsgi.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
     'feeder.py': `import sys\nsys.stderr.write(${JSON.stringify(`starting\n${said}\n`)})\nsys.exit(2)\n`,
   });
@@ -453,6 +453,10 @@ inBrowser("a process in a crash loop: its row says why beside how it exited, its
   assert.is(shown.reason, said);
   assert.is(await page.$(`${row} [data-exit-reason] b`), null, 'its markup stays text');
   assert.match(await page.$eval(`${row} [data-field="lastExit"]`, (el) => (el as HTMLElement).title), /its last stderr line: \x1b\[31mValueError: <b>no<\/b> DATABASE_URL$/);
+  // A program not found (127): the gateway's own words, the key, the program and the fix.
+  const missing = '[data-app="looping"] tr[data-process="missing"]';
+  const diagnosis = await waitForPage('the missing program\'s exit and why', () => page.$eval(`${missing} [data-exit-diagnosis]`, (el) => el.textContent ?? '').catch(() => null), (v) => v !== null);
+  assert.match(diagnosis!, /^processes\.missing\.command: `apppkg-no-such-program --flag` runs apppkg-no-such-program, which is not on the app's PATH, which searches .* \(fix: install it for the app /);
   assert.equal(complaints, []);
 });
 
