@@ -3,7 +3,8 @@
 // symlink meanwhile had root delete where the link led. The owner empties it with its own rights
 // (what it cannot delete, root need not either), then root removes the empty directory, whose
 // parent is root's.
-import { rmdir } from 'node:fs/promises';
+import { lstat, readdir, rm, rmdir, unlink } from 'node:fs/promises';
+import path from 'node:path';
 import { systemErrorReason } from './errors.js';
 import { programOutput } from './program-output.js';
 
@@ -14,5 +15,36 @@ export async function removeAsOwner(dir: string, owner: { uid: number; gid: numb
   return rmdir(dir).then(
     () => null,
     (err: unknown) => systemErrorReason(err),
+  );
+}
+
+/**
+ * Removes `file` and all it holds, whoever owns its parts (an app's state directory: root's, its
+ * data, tmp and venv the app's user's; a backup directory a hook wrote): as root, each directory
+ * of another user's by removeAsOwner, root's own directories, where no one else renames, walked
+ * by path. `file`'s parent must be ours, so that its name holds still. Not root, nothing can lead
+ * the removal past what we may remove anyway: rm -r. Null when it is gone, else why something is
+ * left (the first reason; what else could go went).
+ */
+export async function removeTreeAsOwners(file: string): Promise<string | null> {
+  if (process.getuid?.() !== 0) {
+    return rm(file, { recursive: true, force: true, maxRetries: 2 }).then(
+      () => null,
+      (err: unknown) => systemErrorReason(err),
+    );
+  }
+  const st = await lstat(file).catch(() => null);
+  if (st === null) return null;
+  if (!st.isDirectory()) return unlink(file).then(() => null, (err: unknown) => ((err as NodeJS.ErrnoException).code === 'ENOENT' ? null : systemErrorReason(err)));
+  if (st.uid !== 0) return removeAsOwner(file, st);
+  let left: string | null = null;
+  for (const entry of await readdir(file).catch(() => [])) {
+    const reason = await removeTreeAsOwners(path.join(file, entry));
+    left ??= reason;
+  }
+  if (left !== null) return left;
+  return rmdir(file).then(
+    () => null,
+    (err: unknown) => ((err as NodeJS.ErrnoException).code === 'ENOENT' ? null : systemErrorReason(err)),
   );
 }

@@ -2,11 +2,13 @@
 // app's whole state directory (data, log, tmp, venv and its builds, run helpers, markers) is
 // removed, and its database, role and Redis user dropped (SPEC 5.2, issue 15). The app directory
 // itself is never touched.
-import { lstat, rm } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
-import { GatewayError, systemErrorReason } from '../errors.js';
+import { GatewayError } from '../errors.js';
+import { removeTreeAsOwners } from '../remove-as-owner.js';
+import { shellWord } from '../shell-words.js';
 import { isInside } from './data-tree.js';
 import { resolveForHook, runHook } from './hook.js';
 import { processesOfApp } from './running-app.js';
@@ -63,10 +65,15 @@ export async function uninstallApp(opts: UninstallOptions): Promise<UninstallRes
   // After the hook (it may still need the database), before the files: a server that cannot be
   // reached stops the uninstall here, and running it again finishes it.
   const droppedServices = await removeServices({ desc, hostEnv, stateRoot, say, removedAfter: `${stateDir} (data, logs, tmp, venv)` });
-  try {
-    await rm(stateDir, { recursive: true, force: true, maxRetries: 2 });
-  } catch (err) {
-    throw new GatewayError('APPPKG_REMOVE_FAILED', { path: stateDir, reason: systemErrorReason(err, stateDir), cause: err });
+  // Its data, tmp and venv are the app's user's under a root gateway: removed as that user
+  // (remove-as-owner.ts says why).
+  const left = await removeTreeAsOwners(stateDir);
+  if (left !== null) {
+    throw new GatewayError('APPPKG_REMOVE_FAILED', {
+      path: stateDir,
+      reason: left,
+      fix: `what is left, the app's user may not remove (a directory root or another user put in its data): look at it, then remove it with rm -rf ${shellWord(stateDir)}`,
+    });
   }
   say(`==> removed ${stateDir} (data, log, tmp, venv, run) in ${seconds(started)}; ${desc.dir} is untouched`);
   return { name: desc.name, removed: stateDir, ranHook, droppedServices };

@@ -10,7 +10,8 @@ export const spec: CommandSpec = {
   summary:
     "Uninstall an app: its commands.uninstall, then its data, logs, tmp, virtualenv and run helpers are\n" +
     'removed with its whole state directory, and its services\' database and role, Redis user and keys\n' +
-    'are dropped. The app directory is left as it is. Asks first when\n' +
+    'are dropped. The app directory is left as it is. As root, what the app\'s user owns there is\n' +
+    'removed as that user. Asks first when\n' +
     'stdin is a terminal (--yes does not ask); without one, as in a script, it goes ahead.',
   usage: 'apppkg-gateway uninstall APP_DIR [--yes] [--environment FILE] [--state-dir DIR]',
   optionHelp: [['-y, --yes', 'do not ask on a terminal either'], ...APP_OPTION_HELP],

@@ -1,0 +1,117 @@
+// What root does by path in a tree the app's user owns, that user can redirect: a directory of
+// its swapped for a symlink between root's look and root's act had `uninstall` (rm -r as root)
+// delete where the link led, and a change of the app's user (the state root's hand-over, lchown
+// by path) give the new user files where it led. A process of the app's user swaps, root's files
+// where the links lead stay as they were. Needs root to run the app as another user: skipped
+// otherwise.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { installForOtherUsers, runCli, tempDir, waitFor, within } from '../helpers/process.js';
+import { isRoot, runIf } from '../helpers/skip.js';
+import { makeApp } from './lifecycle-apps.js';
+
+const test = suite('lifecycle: uninstall and a change of user under links the app\'s user swaps in');
+const ifRoot = runIf(test, isRoot, 'needs root to run an app as another user');
+const USER = 'apppkg-iso-b';
+const OTHER = 'apppkg-iso-c';
+const work = isRoot ? tempDir('apppkg-uninstall-links-') : null;
+test.after(() => work?.remove());
+
+const cli = ([command, app, ...rest]: string[]) =>
+  runCli([command, app, '--state-dir', join(work!.path, 'state'), '--environment', join(work!.path, 'environment.yaml'), ...rest], { bin: installForOtherUsers().bin });
+
+const idOf = (user: string, flag: '-u' | '-g') => Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim());
+
+test.before(() => {
+  if (!isRoot) return;
+  for (const user of [USER, OTHER]) spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', user], { stdio: 'ignore' });
+  chmodSync(work!.path, 0o755);
+  writeFileSync(join(work!.path, 'environment.yaml'), 'python: /usr/bin/python3\n');
+  mkdirSync(join(work!.path, 'signals'), { mode: 0o777 });
+  chmodSync(join(work!.path, 'signals'), 0o777);
+});
+
+// Swaps each directory sub* of argv[1] that its user may swap (when argv[4] is a uid: only once
+// that uid owns it) for a symlink to argv[2] and back, over and over, until argv[3] exists (60 s
+// at most).
+const SWAPPER = `
+import os, sys, time
+data, victim, stop = sys.argv[1:4]
+only = int(sys.argv[4]) if len(sys.argv) > 4 else None
+give_up = time.monotonic() + 60
+open(stop + '.started', 'w').close()
+while not os.path.exists(stop) and time.monotonic() < give_up:
+    try: subs = [s for s in os.listdir(data) if s.startswith('sub') and not s.endswith('.away')]
+    except OSError: continue
+    for sub in subs:
+        p = os.path.join(data, sub)
+        try:
+            if os.path.islink(p):
+                os.unlink(p); os.rename(p + '.away', p)
+            elif only is None or os.lstat(p).st_uid == only:
+                os.rename(p, p + '.away'); os.symlink(victim, p)
+        except OSError: pass
+`;
+
+/** SWAPPER run as `user` (a process of the app's user, not of the app: uninstall refuses a running app) until the promise `during` settles. */
+async function whileSwapping<T>(user: string, args: string[], during: () => Promise<T>): Promise<T> {
+  const stopFile = join(work!.path, 'signals', `stop-${args[0].replace(/\W/g, '_')}`);
+  const swapper = spawn('python3', ['-c', SWAPPER, args[0], args[1], stopFile, ...args.slice(2)], { uid: idOf(user, '-u'), gid: idOf(user, '-g'), cwd: '/', stdio: 'ignore' });
+  const exited = new Promise((resolve) => swapper.on('close', resolve));
+  try {
+    await waitFor(() => existsSync(`${stopFile}.started`), 20_000, 'the swapping process to start');
+    return await during();
+  } finally {
+    writeFileSync(stopFile, '');
+    await within(20_000, 'the swapping process to stop', exited);
+  }
+}
+
+/** An app of USER's whose data holds 50 directories sub0..sub49 of ten files each. */
+async function appWithSubdirs(name: string): Promise<{ app: string; data: string }> {
+  const app = makeApp(work!.path, name, 'app: wsgi:application\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const made = await cli(['run', app, '--', 'python3', '-c', 'import os\nd = os.environ["APPPKG_DATA_DIR"]\nfor s in range(50):\n  os.makedirs(d + "/sub%d" % s)\n  for i in range(10): open(d + "/sub%d/f%d" % (s, i), "w").close()']);
+  assert.is(made.status, 0, made.stderr);
+  return { app, data: join(work!.path, 'state', 'apps', name, 'data') };
+}
+
+/** A directory holding f0..f9, all `user`'s (root's by default). */
+function victimTree(name: string, user = 'root'): string {
+  const victim = join(work!.path, name);
+  mkdirSync(victim);
+  for (let i = 0; i < 10; i++) writeFileSync(join(victim, `f${i}`), 'not the app\'s\n');
+  spawnSync('chown', ['-R', `${user}:`, victim]);
+  return victim;
+}
+
+ifRoot('uninstall: directories of the app\'s data its user swaps for symlinks as they are removed: nothing where they lead is removed', async () => {
+  const victim = victimTree('victim-uninstalled');
+  const { app, data } = await appWithSubdirs('uninstalled');
+  const r = await whileSwapping(USER, [data, victim], () => cli(['uninstall', app, '--yes']));
+  assert.is(readdirSync(victim).length, 10, `root removed files where the app's symlinks lead (${r.stdout}${r.stderr})`);
+  // What the app's user swapped in as root removed its data may be left: said, with the fix.
+  if (r.status !== 0) assert.match(r.stderr, /cannot remove .*apps\/uninstalled: [^]*fix: /, r.stderr);
+  const again = await cli(['uninstall', app, '--yes']);
+  assert.is(again.status, 0, again.stdout + again.stderr);
+  assert.not.ok(existsSync(join(work!.path, 'state', 'apps', 'uninstalled')), again.stdout);
+});
+
+ifRoot('uninstall as root: a directory of root\'s in the app\'s data, which its user cannot empty, is left and said, with the fix; the rest goes', async () => {
+  const { app, data } = await appWithSubdirs('owned');
+  mkdirSync(join(data, 'roots'));
+  writeFileSync(join(data, 'roots', 'file'), 'root\'s\n');
+  const state = join(work!.path, 'state', 'apps', 'owned');
+  const r = await cli(['uninstall', app, '--yes']);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, `cannot remove ${state}: find: `);
+  assert.match(r.stderr, `${join(data, 'roots', 'file')}`);
+  assert.match(r.stderr, `remove it with rm -rf ${state}`);
+  assert.equal(readdirSync(data), ['roots']);
+  assert.not.ok(existsSync(join(state, 'tmp')), 'the rest of the state directory was left');
+});
+
+test.run();
