@@ -3,11 +3,12 @@
 // directory per app name beneath it, so a new version finds the old version's data.
 
 import { chmodSync, lchownSync, lstatSync, mkdirSync, statSync } from 'node:fs';
-import { access, chmod, constants, lchown, lstat, readdir } from 'node:fs/promises';
+import { access, chmod, constants, lchown, lstat, readdir, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { GatewayError, systemErrorReason } from '../errors.js';
 import { makeDirectory } from '../make-dir.js';
+import { inDirectory, openDirectoryNoFollow } from '../no-follow.js';
 
 export interface StateRootOptions {
   /** --state-dir, when given. */
@@ -173,26 +174,50 @@ export async function prepareAppStateDirs(root: string, name: string, owner?: Ow
  * found its own data unwritable under its new user (SPEC 2.1: writable). Only what the previous
  * user owned moves (the owner of `dir` tells who that was): a file root or anyone else put there
  * stays theirs, and a symlink is chowned itself, never followed. Once, at the change: `dir` is
- * the new user's afterwards.
+ * the new user's afterwards. Each directory is held open as it is walked (no-follow.ts): the
+ * previous user's processes, still draining, may swap one of its directories for a symlink
+ * between our look and our walk into it, and root walked, by path, where the link led, giving
+ * the new user that user's files elsewhere.
  */
 async function handOver(dir: string, owner: Owner | undefined): Promise<void> {
   const before = owner === undefined ? null : await lstat(dir).catch(() => null);
   if (owner === undefined || before === null || !before.isDirectory() || before.uid === owner.uid) return;
-  const walk = async (at: string): Promise<void> => {
-    for (const entry of await readdir(at, { withFileTypes: true }).catch(gone([]))) {
-      const file = path.join(at, entry.name);
-      if ((await lstat(file).catch(gone(null)))?.uid === before.uid) await lchown(file, owner.uid, owner.gid).catch(gone(undefined));
-      if (entry.isDirectory()) await walk(file);
+  const walk = async (held: FileHandle): Promise<void> => {
+    for (const name of await readdir(inDirectory(held, '.')).catch(gone([]))) {
+      const at = inDirectory(held, name);
+      const st = await lstat(at).catch(gone(null));
+      if (st === null) continue;
+      if (!st.isDirectory()) {
+        if (st.uid === before.uid) await lchown(at, owner.uid, owner.gid).catch(gone(undefined));
+        continue;
+      }
+      // Gone, or no longer a directory (a symlink swapped in): not followed, left to its user.
+      const sub = await openDirectoryNoFollow(at).catch(gone(null, ['ELOOP', 'ENOTDIR']));
+      if (sub === null) continue;
+      try {
+        if ((await sub.stat()).uid === before.uid) await sub.chown(owner.uid, owner.gid);
+        await walk(sub);
+      } finally {
+        await sub.close();
+      }
     }
   };
   // The old version, still draining as the previous user, may remove its temporary files meanwhile.
-  const gone = <T>(value: T) => (err: NodeJS.ErrnoException): T => {
-    if (err.code === 'ENOENT') return value;
+  const gone = <T>(value: T, also: readonly string[] = []) => (err: NodeJS.ErrnoException): T => {
+    if (err.code === 'ENOENT' || also.includes(err.code ?? '')) return value;
     throw err;
   };
-  await walk(dir).catch((err: unknown) => {
+  try {
+    const top = await openDirectoryNoFollow(dir).catch(gone(null));
+    if (top === null) return;
+    try {
+      await walk(top);
+    } finally {
+      await top.close();
+    }
+  } catch (err) {
     throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: dir, reason: systemErrorReason(err, dir), cause: err });
-  });
+  }
 }
 
 /**

@@ -70,11 +70,11 @@ async function whileSwapping<T>(user: string, args: string[], during: () => Prom
   }
 }
 
-/** An app of USER's whose data holds 50 directories sub0..sub49 of ten files each. */
-async function appWithSubdirs(name: string): Promise<{ app: string; data: string }> {
+/** An app of USER's whose data holds `count` directories sub0, sub1... of ten files each. */
+async function appWithSubdirs(name: string, count = 50): Promise<{ app: string; data: string }> {
   const app = makeApp(work!.path, name, 'app: wsgi:application\n');
   spawnSync('chown', ['-R', `${USER}:`, app]);
-  const made = await cli(['run', app, '--', 'python3', '-c', 'import os\nd = os.environ["APPPKG_DATA_DIR"]\nfor s in range(50):\n  os.makedirs(d + "/sub%d" % s)\n  for i in range(10): open(d + "/sub%d/f%d" % (s, i), "w").close()']);
+  const made = await cli(['run', app, '--', 'python3', '-c', `import os\nd = os.environ["APPPKG_DATA_DIR"]\nfor s in range(${count}):\n  os.makedirs(d + "/sub%d" % s)\n  for i in range(10): open(d + "/sub%d/f%d" % (s, i), "w").close()`]);
   assert.is(made.status, 0, made.stderr);
   return { app, data: join(work!.path, 'state', 'apps', name, 'data') };
 }
@@ -112,6 +112,17 @@ ifRoot('uninstall as root: a directory of root\'s in the app\'s data, which its 
   assert.match(r.stderr, `remove it with rm -rf ${state}`);
   assert.equal(readdirSync(data), ['roots']);
   assert.not.ok(existsSync(join(state, 'tmp')), 'the rest of the state directory was left');
+});
+
+ifRoot('a change of the app\'s user: directories of its data the previous user swaps for symlinks as they are handed over: nothing where they lead changes owner', async () => {
+  const victim = victimTree('victim-handed', USER);
+  const { app, data } = await appWithSubdirs('handed', 200);
+  spawnSync('chown', ['-R', `${OTHER}:`, app]);
+  // The previous user's process swaps each directory once it is the new user's, before root goes into it.
+  const r = await whileSwapping(USER, [data, victim, String(idOf(OTHER, '-u'))], () => cli(['run', app, '--', 'true']));
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  for (const name of readdirSync(victim)) assert.is(lstatSync(join(victim, name)).uid, idOf(USER, '-u'), `root gave ${join(victim, name)}, where a symlink of the previous user's leads, to the new user`);
+  assert.is(lstatSync(data).uid, idOf(OTHER, '-u'));
 });
 
 test.run();
