@@ -2,7 +2,7 @@
 // without the hook, a copy of the data directory into DIR/data. Either way DIR is new, empty or an
 // earlier backup of the same app, the app's database (SPEC 5.2) and its Redis keys go to
 // DIR/database/, and apppkg-backup.json, written last, says whose backup it is.
-import { chmod, chown, lstat, mkdir, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
 import { countOf } from '../count.js';
@@ -19,6 +19,7 @@ import { backupRedis } from '../services/redis-backup.js';
 import { planServices } from '../services/service-plan.js';
 import { SQLITE_FILE, SQLITE_SIDE_FILES } from '../services/sqlite-database.js';
 import { makeDirectory } from '../make-dir.js';
+import { removeTreeAsOwners } from '../remove-as-owner.js';
 
 export interface BackupOptions extends LifecycleOptions {
   /** The backup directory; created (mode 0700) if missing. */
@@ -56,6 +57,7 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
     throw new GatewayError('APPPKG_BACKUP_INSIDE_DATA', { path: target, app: desc.name, data });
   }
   await prepareBackupDir(target, desc.name, say);
+  await reclaimBackupDir(target, 'before the backup writes there');
   // An earlier finished backup stays one until the new copy is swapped in; any other directory
   // is marked now, so that a copy that fails leaves it for the next backup to replace.
   if ((await readManifest(target)) === null) await dropManifest(target, desc.name);
@@ -113,27 +115,30 @@ export async function backupWithHook(
   await prepareHookBackupDir(target, desc.name, runAs, scope.say);
   const status = await run({ APPPKG_BACKUP_DIR: target });
   if (status !== 0) return status;
-  if (runAs && !runAs.isRoot) await reclaimBackupDir(target);
+  await reclaimBackupDir(target, 'after commands.backup');
   await writeHookManifest(target, desc, await backupServices(scope, target));
   return 0;
 }
 
 /**
- * DIR taken back from the app's user once its hook has ended, before root writes there: the
- * hook has exited, but the app's workers run on as the same user, and whatever root checked in
- * a DIR they can write (DIR/database not a symlink) they could change before root's writes
- * (pg_dump's file, the SQLite copy, a chmod then went where a link swapped in led). Taken back
- * rather than each write made safe one by one: root's then, DIR's names hold still for all
- * of them, pg_dump's included, which opens its file by name. restore gives it to the app's
- * user again for commands.restore.
+ * DIR taken back from the app's user, when we are root and it is not ours, before root writes
+ * or removes there: once its hook has ended (the hook has exited, but the app's workers run on as
+ * the same user), or before any backup into a DIR a restore gave that user for commands.restore.
+ * Whatever root checked in a DIR they can write (DIR/database not a symlink) they could change
+ * before root's writes (pg_dump's file, the SQLite copy, a chmod, an earlier backup's removal
+ * then went where a link swapped in led). Taken back rather than each write made safe one by
+ * one: root's then, DIR's names hold still for all of them, pg_dump's included, which opens its
+ * file by name. restore gives it to the app's user again for commands.restore.
  */
-async function reclaimBackupDir(target: string): Promise<void> {
+async function reclaimBackupDir(target: string, when: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
   try {
-    await chown(target, process.getuid!(), process.getgid!());
+    if ((await stat(target)).uid === 0) return;
+    await chown(target, 0, 0);
     // The hook may have opened it to its group or to all: writable by root alone.
     await chmod(target, 0o700);
   } catch (err) {
-    throw ioFailure(`take ${target} back from the app's user after commands.backup`, err);
+    throw ioFailure(`take ${target} back from the app's user ${when}`, err);
   }
 }
 
@@ -143,6 +148,7 @@ async function reclaimBackupDir(target: string): Promise<void> {
  */
 async function prepareHookBackupDir(target: string, app: string, runAs: RunAs | null, say: (line: string) => void = quiet): Promise<void> {
   const replacing = await prepareBackupDir(target, app, say);
+  await reclaimBackupDir(target, 'before the backup replaces what it holds');
   // Until the hook has succeeded, the directory is no backup.
   await dropManifest(target, app);
   // A hook that copies into the directory (cp -R, rsync) would leave there what the app has
@@ -193,12 +199,17 @@ async function prepareBackupDir(target: string, app: string, say: (line: string)
   return true;
 }
 
-/** Removes what `target` holds but the unfinished marker; the directory, its mode and owner, stay. */
+/**
+ * Removes what `target` (ours: reclaimBackupDir) holds but the unfinished marker; the directory,
+ * its mode and owner, stay. What an earlier hook wrote there is the app's user's: removed as that
+ * user (remove-as-owner.ts says why).
+ */
 async function emptyDirectory(target: string): Promise<void> {
   for (const entry of await readdir(target)) {
     if (entry === UNFINISHED_FILE) continue;
     const entryPath = path.join(target, entry);
-    await rm(entryPath, { recursive: true, force: true }).catch((err) => Promise.reject(ioFailure(`remove ${entryPath}`, err)));
+    const left = await removeTreeAsOwners(entryPath);
+    if (left !== null) throw ioFailure(`remove ${entryPath}`, left);
   }
 }
 

@@ -7,6 +7,7 @@ import { lchown, lstat, mkdir, open, readdir, readlink, rename, rm, symlink, typ
 import path from 'node:path';
 import type { Owner } from '../environment/state-root.js';
 import { GatewayError, systemErrorReason } from '../errors.js';
+import { removeTreeAsOwners } from '../remove-as-owner.js';
 import { copyContent, createNewFile, inDirectory, openDirectoryNoFollow } from '../no-follow.js';
 
 export interface TreeCount {
@@ -88,7 +89,7 @@ export async function copyBeside(from: string, target: string, what: string, opt
     await mkdir(staging, { mode: 0o700 });
     await copy.directory(source, from, await openOwnDirectory(staging), new Set(opts.leaveOut ?? []));
   } catch (err) {
-    await rm(staging, { recursive: true, force: true });
+    await removeTreeAsOwners(staging);
     throw ioFailure(`copy ${from} to ${staging}`, err);
   } finally {
     await source?.close();
@@ -229,7 +230,10 @@ async function copyFileAt(from: FileHandle, to: string, st: Stats): Promise<void
 
 const SWAPPED_ATTEMPTS = 10;
 
-/** Put `staging` at `target` (which may not exist yet) and remove what was there, by `removeOld` when given. */
+/**
+ * Put `staging` at `target` (which may not exist yet) and remove what was there, by `removeOld`
+ * when given, else each part as its owner (remove-as-owner.ts), what is left failing the swap.
+ */
 export async function swapInto(staging: string, target: string, removeOld?: (old: string) => Promise<void>): Promise<void> {
   const old = besideName(target, 'old');
   const hadTarget = await lstat(target).then(
@@ -242,10 +246,13 @@ export async function swapInto(staging: string, target: string, removeOld?: (old
   } catch (err) {
     // Put the old tree back where it was; the staging copy is of no use without it.
     if (hadTarget) await rename(old, target).catch(() => {});
-    await rm(staging, { recursive: true, force: true });
+    await removeTreeAsOwners(staging);
     throw ioFailure(`move ${staging} to ${target}`, err);
   }
-  if (hadTarget) await (removeOld ? removeOld(old) : rm(old, { recursive: true, force: true }));
+  if (!hadTarget) return;
+  if (removeOld) return removeOld(old);
+  const left = await removeTreeAsOwners(old);
+  if (left !== null) throw ioFailure(`remove ${old}, the tree ${target} replaced`, left);
 }
 
 export function ioFailure(action: string, err: unknown): GatewayError {

@@ -3,14 +3,14 @@
 // (copied beside it, then swapped). Either way an empty or foreign DIR is refused first, and
 // the app's database and Redis keys in DIR/database/ (SPEC 5.2) are loaded too, into empty ones
 // unless `force`.
-import { chmod, chown, lstat, rm, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
 import { countOf } from '../count.js';
 import { resolveRunAs, type RunAs } from '../environment/run-as.js';
 import { appStateDirs, prepareAppStateDirs, resolveStateRoot, type Owner } from '../environment/state-root.js';
 import { GatewayError } from '../errors.js';
-import { removeAsOwner } from '../remove-as-owner.js';
+import { removeAsOwner, removeTreeAsOwners } from '../remove-as-owner.js';
 import { BACKUP_DATA_DIR, MANIFEST_FILE, backupOf, type BackupManifest } from './backup-manifest.js';
 import { chownTree, copyBeside, countTree, ioFailure, swapInto } from './data-tree.js';
 import { resolveForHook, runHook } from './hook.js';
@@ -70,7 +70,8 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
     await chmod(staging, (await stat(dirs.data)).mode & 0o7777);
     if (owner) await chownTree(staging, owner);
   } catch (err) {
-    await rm(staging, { recursive: true, force: true });
+    // Partly the app's user's by now: removed as each part's owner (remove-as-owner.ts says why).
+    await removeTreeAsOwners(staging);
     throw ioFailure(`set the owner and mode of ${staging}`, err);
   }
   await swapInto(staging, dirs.data, owner ? (old) => removeOld(old, owner, say) : undefined);

@@ -21,6 +21,7 @@ import { installForOtherUsers, runCli, tempDir, waitFor, within } from '../helpe
 import { serversMissing, startRedis } from '../helpers/servers.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 import { makeApp } from './lifecycle-apps.js';
+import { victimTree, whileSwapping } from './subdir-swapper.js';
 
 const test = suite('lifecycle: backup and restore under links the app leaves');
 const ifRoot = runIf(test, isRoot, 'needs root to run commands.backup as another user');
@@ -279,6 +280,40 @@ ifRoot('commands.backup: DIR/database swapped for a symlink by a process of the 
   }
 });
 
+ifRoot('commands.backup replacing an earlier backup in a DIR the app\'s user owns (a restore gave it): directories it swaps for symlinks as they are removed: nothing where they lead is removed', async () => {
+  const victim = victimTree(work!.path, 'victim-emptied');
+  const hook = `'cd "$APPPKG_BACKUP_DIR" && for s in $(seq 0 49); do mkdir -p sub$s && (cd sub$s && touch f0 f1 f2 f3 f4 f5 f6 f7 f8 f9); done'`;
+  const { app, to, cli: first } = await backUp('emptied', ['app: wsgi:application'], hook);
+  assert.is(first.status, 0, first.stdout + first.stderr);
+  // As restore gives it for commands.restore.
+  spawnSync('chown', [USER, to]);
+  // The swapping goes on as the hook runs (DIR the user's again), which it may fail: only where the links lead is looked at.
+  const b = await whileSwapping(USER, join(work!.path, 'signals'), { dir: to, victim }, () => cli(['backup', app, '--to', to]));
+  assert.is(readdirSync(victim).length, 10, `root removed files where the app's symlinks lead (${b.stdout}${b.stderr})`);
+  const again = await cli(['backup', app, '--to', to]);
+  assert.is(again.status, 0, again.stdout + again.stderr);
+});
+
+ifRoot('a backup without commands.backup into a DIR the app\'s user owns (a restore gave it): the earlier copy swapped for a symlink as it is removed: nothing where it leads is removed', async () => {
+  const victim = victimTree(work!.path, 'victim-recopied');
+  const app = makeApp(work!.path, 'recopied', 'app: wsgi:application\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  // The names of the victim's files: the removal of the earlier copy, gone through a link, unlinks them there.
+  const made = await cli(['run', app, '--', 'python3', '-c', 'import os\nfor i in range(10): open(os.environ["APPPKG_DATA_DIR"] + "/f%d" % i, "w").close()']);
+  assert.is(made.status, 0, made.stderr);
+  const to = join(work!.path, 'recopied-backup');
+  const first = await cli(['backup', app, '--to', to]);
+  assert.is(first.status, 0, first.stdout + first.stderr);
+  for (let i = 0; i < 8; i++) {
+    // As restore gives it for commands.restore (an app whose hook was since removed).
+    spawnSync('chown', [USER, to]);
+    const b = await whileSwapping(USER, join(work!.path, 'signals'), { dir: to, victim, prefix: '.data.old-' }, () => cli(['backup', app, '--to', to]));
+    assert.is(readdirSync(victim).length, 10, `root removed files where the app's symlink leads (${b.stdout}${b.stderr})`);
+    assert.is(b.status, 0, b.stdout + b.stderr);
+  }
+  assert.is(lstatSync(to).uid, 0, 'DIR was left the app\'s user\'s');
+});
+
 ifRootWithRedis('restore of Redis keys whose redis.jsonl the app made a FIFO: refused at once, saying what is there (the read waited for ever)', async () => {
   const redis = await startRedis();
   try {
@@ -351,23 +386,15 @@ async function restoreWhileSwapping(name: string, pattern: string, victim: strin
   }
 }
 
-/** A directory of root's holding f0..f9, root's too. */
-function victimTree(name: string): string {
-  const victim = join(work!.path, name);
-  mkdirSync(victim);
-  for (let i = 0; i < 10; i++) writeFileSync(join(victim, `f${i}`), 'root\'s\n');
-  return victim;
-}
-
 ifRoot('restore of the data copy: directories of the copy the app\'s user swaps for symlinks as it is given to it: root chowns nothing where they lead', async () => {
-  const victim = victimTree('victim-tree');
+  const victim = victimTree(work!.path, 'victim-tree');
   const r = await restoreWhileSwapping('chowned', '.data.restore-*', victim);
   assert.is(r.status, 0, r.stdout + r.stderr);
   for (const name of readdirSync(victim)) assert.is(lstatSync(join(victim, name)).uid, 0, `root chowned ${join(victim, name)}, where the app's symlink leads, to the app`);
 });
 
 ifRoot('restore of the data copy: directories of the replaced data the app\'s user swaps for symlinks as it is removed: nothing where they lead is removed', async () => {
-  const victim = victimTree('victim-removed');
+  const victim = victimTree(work!.path, 'victim-removed');
   const r = await restoreWhileSwapping('removed', '.data.old-*', victim);
   assert.is(readdirSync(victim).length, 10, `root removed files where the app's symlink leads (${r.stderr})`);
   // Node's recursive remove also failed the restore, done but for that, as an internal error.

@@ -4,14 +4,15 @@
 // by path) give the new user files where it led. A process of the app's user swaps, root's files
 // where the links lead stay as they were. Needs root to run the app as another user: skipped
 // otherwise.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { installForOtherUsers, runCli, tempDir, waitFor, within } from '../helpers/process.js';
+import { installForOtherUsers, runCli, tempDir } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 import { makeApp } from './lifecycle-apps.js';
+import { idOf, victimTree, whileSwapping } from './subdir-swapper.js';
 
 const test = suite('lifecycle: uninstall and a change of user under links the app\'s user swaps in');
 const ifRoot = runIf(test, isRoot, 'needs root to run an app as another user');
@@ -23,8 +24,6 @@ test.after(() => work?.remove());
 const cli = ([command, app, ...rest]: string[]) =>
   runCli([command, app, '--state-dir', join(work!.path, 'state'), '--environment', join(work!.path, 'environment.yaml'), ...rest], { bin: installForOtherUsers().bin });
 
-const idOf = (user: string, flag: '-u' | '-g') => Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim());
-
 test.before(() => {
   if (!isRoot) return;
   for (const user of [USER, OTHER]) spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', user], { stdio: 'ignore' });
@@ -33,42 +32,6 @@ test.before(() => {
   mkdirSync(join(work!.path, 'signals'), { mode: 0o777 });
   chmodSync(join(work!.path, 'signals'), 0o777);
 });
-
-// Swaps each directory sub* of argv[1] that its user may swap (when argv[4] is a uid: only once
-// that uid owns it) for a symlink to argv[2] and back, over and over, until argv[3] exists (60 s
-// at most).
-const SWAPPER = `
-import os, sys, time
-data, victim, stop = sys.argv[1:4]
-only = int(sys.argv[4]) if len(sys.argv) > 4 else None
-give_up = time.monotonic() + 60
-open(stop + '.started', 'w').close()
-while not os.path.exists(stop) and time.monotonic() < give_up:
-    try: subs = [s for s in os.listdir(data) if s.startswith('sub') and not s.endswith('.away')]
-    except OSError: continue
-    for sub in subs:
-        p = os.path.join(data, sub)
-        try:
-            if os.path.islink(p):
-                os.unlink(p); os.rename(p + '.away', p)
-            elif only is None or os.lstat(p).st_uid == only:
-                os.rename(p, p + '.away'); os.symlink(victim, p)
-        except OSError: pass
-`;
-
-/** SWAPPER run as `user` (a process of the app's user, not of the app: uninstall refuses a running app) until the promise `during` settles. */
-async function whileSwapping<T>(user: string, args: string[], during: () => Promise<T>): Promise<T> {
-  const stopFile = join(work!.path, 'signals', `stop-${args[0].replace(/\W/g, '_')}`);
-  const swapper = spawn('python3', ['-c', SWAPPER, args[0], args[1], stopFile, ...args.slice(2)], { uid: idOf(user, '-u'), gid: idOf(user, '-g'), cwd: '/', stdio: 'ignore' });
-  const exited = new Promise((resolve) => swapper.on('close', resolve));
-  try {
-    await waitFor(() => existsSync(`${stopFile}.started`), 20_000, 'the swapping process to start');
-    return await during();
-  } finally {
-    writeFileSync(stopFile, '');
-    await within(20_000, 'the swapping process to stop', exited);
-  }
-}
 
 /** An app of USER's whose data holds `count` directories sub0, sub1... of ten files each. */
 async function appWithSubdirs(name: string, count = 50): Promise<{ app: string; data: string }> {
@@ -79,19 +42,10 @@ async function appWithSubdirs(name: string, count = 50): Promise<{ app: string; 
   return { app, data: join(work!.path, 'state', 'apps', name, 'data') };
 }
 
-/** A directory holding f0..f9, all `user`'s (root's by default). */
-function victimTree(name: string, user = 'root'): string {
-  const victim = join(work!.path, name);
-  mkdirSync(victim);
-  for (let i = 0; i < 10; i++) writeFileSync(join(victim, `f${i}`), 'not the app\'s\n');
-  spawnSync('chown', ['-R', `${user}:`, victim]);
-  return victim;
-}
-
 ifRoot('uninstall: directories of the app\'s data its user swaps for symlinks as they are removed: nothing where they lead is removed', async () => {
-  const victim = victimTree('victim-uninstalled');
+  const victim = victimTree(work!.path, 'victim-uninstalled');
   const { app, data } = await appWithSubdirs('uninstalled');
-  const r = await whileSwapping(USER, [data, victim], () => cli(['uninstall', app, '--yes']));
+  const r = await whileSwapping(USER, join(work!.path, 'signals'), { dir: data, victim }, () => cli(['uninstall', app, '--yes']));
   assert.is(readdirSync(victim).length, 10, `root removed files where the app's symlinks lead (${r.stdout}${r.stderr})`);
   // What the app's user swapped in as root removed its data may be left: said, with the fix.
   if (r.status !== 0) assert.match(r.stderr, /cannot remove .*apps\/uninstalled: [^]*fix: /, r.stderr);
@@ -115,11 +69,11 @@ ifRoot('uninstall as root: a directory of root\'s in the app\'s data, which its 
 });
 
 ifRoot('a change of the app\'s user: directories of its data the previous user swaps for symlinks as they are handed over: nothing where they lead changes owner', async () => {
-  const victim = victimTree('victim-handed', USER);
+  const victim = victimTree(work!.path, 'victim-handed', idOf(USER, '-u'));
   const { app, data } = await appWithSubdirs('handed', 200);
   spawnSync('chown', ['-R', `${OTHER}:`, app]);
   // The previous user's process swaps each directory once it is the new user's, before root goes into it.
-  const r = await whileSwapping(USER, [data, victim, String(idOf(OTHER, '-u'))], () => cli(['run', app, '--', 'true']));
+  const r = await whileSwapping(USER, join(work!.path, 'signals'), { dir: data, victim, onlyOwnedBy: idOf(OTHER, '-u') }, () => cli(['run', app, '--', 'true']));
   assert.is(r.status, 0, r.stdout + r.stderr);
   for (const name of readdirSync(victim)) assert.is(lstatSync(join(victim, name)).uid, idOf(USER, '-u'), `root gave ${join(victim, name)}, where a symlink of the previous user's leads, to the new user`);
   assert.is(lstatSync(data).uid, idOf(OTHER, '-u'));
