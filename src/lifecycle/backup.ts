@@ -62,12 +62,16 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   // is marked now, so that a copy that fails leaves it for the next backup to replace.
   if ((await readManifest(target)) === null) await dropManifest(target, desc.name);
 
-  const hasData = await lstat(data).then((s) => s.isDirectory(), () => false);
+  const dataStats = await lstat(data).catch(() => null);
+  const hasData = dataStats?.isDirectory() ?? false;
+  // As root, the app's user's files alone: a hard link it made to a file of root's took that file
+  // into the backup (data-tree.ts). Its user is its directory's owner, a name its parent (root's) holds still.
+  const onlyOwnedBy = process.getuid?.() === 0 && dataStats !== null && dataStats.uid !== 0 ? dataStats.uid : undefined;
   // An app that never wrote anything still gets a backup (of an empty directory) restore accepts.
   // The SQLite database goes to database/ by SQLite's online backup: a file copy taken while the
   // app writes may be torn.
   const live = plan.database === 'sqlite' ? [SQLITE_FILE, ...SQLITE_SIDE_FILES] : [];
-  const copied = hasData ? await copyBeside(data, path.join(target, BACKUP_DATA_DIR), 'partial', { leaveOut: live, tolerateVanished: true }) : null;
+  const copied = hasData ? await copyBeside(data, path.join(target, BACKUP_DATA_DIR), 'partial', { leaveOut: live, tolerateVanished: true, onlyOwnedBy }) : null;
   const copy = copied?.staging ?? besideName(path.join(target, BACKUP_DATA_DIR), 'empty');
   if (!copied) await mkdir(copy, { mode: 0o700 }).catch((err) => Promise.reject(ioFailure(`create ${copy}`, err)));
   if (copied?.vanished) {
@@ -75,6 +79,10 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   }
   if (copied?.endpoints) {
     say(`==> note: ${countOf(copied.endpoints, 'socket or FIFO', 'sockets or FIFOs')} in ${desc.name}'s data ${copied.endpoints === 1 ? 'is' : 'are'} not in the backup (a running program's endpoints: it makes them again when it starts)`);
+  }
+  if (copied?.foreign.length) {
+    const some = copied.foreign.slice(0, FOREIGN_NAMED).join(', ') + (copied.foreign.length > FOREIGN_NAMED ? ', ...' : '');
+    say(`==> note: ${countOf(copied.foreign.length, 'file')} in ${desc.name}'s data ${copied.foreign.length === 1 ? 'is' : 'are'} not its user's (uid ${onlyOwnedBy}) and ${copied.foreign.length === 1 ? 'is' : 'are'} not in the backup: ${some} (a hard link the app made to a file of root's or another's would have had root copy that file; one that is the app's data: chown it to the app's user, then back up again)`);
   }
   const count = await countTree(copy);
   await dropManifest(target, desc.name);
@@ -87,6 +95,9 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   }
   return { hook: false, dir: target, manifest };
 }
+
+/** How many of the files left out as not the app's user's a note names. */
+const FOREIGN_NAMED = 3;
 
 /** The app's database, then its Redis keys, under DIR/database/; each absent when the app has none. */
 async function backupServices(scope: AppServiceScope, target: string): Promise<Pick<BackupManifest, 'database' | 'redis'>> {

@@ -62,6 +62,13 @@ export interface CopyOptions {
    * one of them failed the whole backup. Off for restore, whose source nothing should change.
    */
   tolerateVanished?: boolean;
+  /**
+   * The uid whose regular files alone are copied (the app's user's, its data copied as root):
+   * where hard links to any file may be made (fs.protected_hardlinks=0), that user links a
+   * root-only file into its data, and root's copy took the file into the backup, the app's once
+   * restored. Others' are left out, named in `foreign`.
+   */
+  onlyOwnedBy?: number;
 }
 
 export interface CopyResult {
@@ -70,6 +77,8 @@ export interface CopyResult {
   vanished: number;
   /** Sockets and FIFOs left out: endpoints of a running program, with no content to copy. */
   endpoints: number;
+  /** The regular files left out as not `onlyOwnedBy`'s. */
+  foreign: string[];
 }
 
 /**
@@ -81,7 +90,7 @@ export interface CopyResult {
  */
 export async function copyBeside(from: string, target: string, what: string, opts: CopyOptions = {}): Promise<CopyResult> {
   const staging = besideName(target, what);
-  const copy = new TreeCopy(opts.tolerateVanished ?? false);
+  const copy = new TreeCopy(opts.tolerateVanished ?? false, opts.onlyOwnedBy);
   let source: FileHandle | null = null;
   try {
     await mkdir(path.dirname(staging), { recursive: true });
@@ -94,7 +103,7 @@ export async function copyBeside(from: string, target: string, what: string, opt
   } finally {
     await source?.close();
   }
-  return { staging, vanished: copy.vanished, endpoints: copy.endpoints };
+  return { staging, vanished: copy.vanished, endpoints: copy.endpoints, foreign: copy.foreign };
 }
 
 /**
@@ -122,8 +131,12 @@ function onSource<T>(promise: Promise<T>): Promise<T> {
 class TreeCopy {
   vanished = 0;
   endpoints = 0;
+  foreign: string[] = [];
 
-  constructor(private readonly tolerateVanished: boolean) {}
+  constructor(
+    private readonly tolerateVanished: boolean,
+    private readonly onlyOwnedBy: number | undefined,
+  ) {}
 
   /** `src`'s entries into `dest` (made by us, still 0700), then `dest` given `src`'s mode and times; closes `dest`. */
   async directory(src: FileHandle, srcPath: string, dest: FileHandle, leaveOut: ReadonlySet<string> = new Set()): Promise<void> {
@@ -169,7 +182,9 @@ class TreeCopy {
         await mkdir(inDirectory(dest, name), { mode: 0o700 });
         await this.directory(opened, from, await openDirectoryNoFollow(inDirectory(dest, name)));
       } else if (st.isFile()) {
-        await copyFileAt(opened, inDirectory(dest, name), st);
+        // Judged on the descriptor: the file that would be copied, whatever the name holds now.
+        if (this.onlyOwnedBy !== undefined && st.uid !== this.onlyOwnedBy) this.foreign.push(from);
+        else await copyFileAt(opened, inDirectory(dest, name), st);
       } else {
         // A running app's unix socket or pipe in its data (a server's, a supervisor's): nothing to
         // restore but a name its program makes again at start, so left out, as tar ("socket

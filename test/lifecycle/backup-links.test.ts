@@ -11,9 +11,11 @@
 // while root works does not move root's acts elsewhere: entries of its data swapped for links or
 // FIFOs during the data copy, db.sqlite3 swapped for a link after the check, DIR/database
 // swapped for a link after the hook, the restored copy's directories swapped as it is chowned.
+// Nor, where fs.protected_hardlinks=0, does a hard link the app makes in its data to a root-only
+// file take that file into the backup.
 // Needs root to run the app as another user: skipped otherwise.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -28,8 +30,20 @@ const ifRoot = runIf(test, isRoot, 'needs root to run commands.backup as another
 const redisMissing = isRoot ? serversMissing() : null;
 const ifRootWithRedis = runIf(test, isRoot && redisMissing === null, `needs root to run commands.backup as another user, and redis-server (${redisMissing ?? 'not root'})`);
 const USER = 'apppkg-iso-b';
+// Set to 0 for one test (and set back, whatever happens) so that the app's user may hard-link a file it does not own.
+const PROTECTED_HARDLINKS = '/proc/sys/fs/protected_hardlinks';
 const work = isRoot ? tempDir('apppkg-backup-links-') : null;
+const ifHardlinks = runIf(test, isRoot && writable(PROTECTED_HARDLINKS), `needs root, and ${PROTECTED_HARDLINKS} writable, to let the app's user hard-link a file it does not own`);
 test.after(() => work?.remove());
+
+function writable(file: string): boolean {
+  try {
+    accessSync(file, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** `apppkg-gateway COMMAND APP ...rest` on the test's state root and environment file. */
 const cli = ([command, app, ...rest]: string[]) =>
@@ -312,6 +326,29 @@ ifRoot('a backup without commands.backup into a DIR the app\'s user owns (a rest
     assert.is(b.status, 0, b.stdout + b.stderr);
   }
   assert.is(lstatSync(to).uid, 0, 'DIR was left the app\'s user\'s');
+});
+
+ifHardlinks('with fs.protected_hardlinks=0, a hard link the app makes in its data to a root-only file: left out of the backup, and said', async () => {
+  const secret = join(work!.path, 'secret-linked');
+  writeFileSync(secret, 'root\'s secret\n', { mode: 0o600 });
+  const app = makeApp(work!.path, 'hardlinked', 'app: wsgi:application\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const before = readFileSync(PROTECTED_HARDLINKS, 'utf8').trim();
+  let linked;
+  try {
+    writeFileSync(PROTECTED_HARDLINKS, '0');
+    linked = await cli(['run', app, '--', 'sh', '-c', `echo mine > "$APPPKG_DATA_DIR/own" && ln ${secret} "$APPPKG_DATA_DIR/stolen"`]);
+  } finally {
+    writeFileSync(PROTECTED_HARDLINKS, before);
+  }
+  assert.is(linked.status, 0, linked.stderr);
+  const to = join(work!.path, 'hardlinked-backup');
+  const b = await cli(['backup', app, '--to', to]);
+  assert.is(b.status, 0, b.stdout + b.stderr);
+  const data = join(work!.path, 'state', 'apps', 'hardlinked', 'data');
+  assert.not.ok(existsSync(join(to, 'data', 'stolen')), 'root copied the root-only file the app hard-linked into the backup');
+  assert.match(b.stdout, `==> note: 1 file in hardlinked's data is not its user's (uid ${lstatSync(data).uid}) and is not in the backup: ${join(data, 'stolen')} (a hard link`);
+  assert.is(readFileSync(join(to, 'data', 'own'), 'utf8'), 'mine\n');
 });
 
 ifRootWithRedis('restore of Redis keys whose redis.jsonl the app made a FIFO: refused at once, saying what is there (the read waited for ever)', async () => {
