@@ -43,16 +43,24 @@ export async function removeTreeAsOwners(file: string): Promise<string | null> {
   }
   const st = await lstat(file).catch(() => null);
   if (st === null) return null;
-  if (!st.isDirectory()) return unlink(file).then(() => null, (err: unknown) => ((err as NodeJS.ErrnoException).code === 'ENOENT' ? null : systemErrorReason(err)));
+  if (!st.isDirectory()) return removeFile(file);
   if (st.uid !== 0) return removeAsOwner(file, st);
-  let left: string | null = null;
-  for (const entry of await readdir(file).catch(() => [])) {
-    const reason = await removeTreeAsOwners(path.join(file, entry));
-    left ??= reason;
-  }
-  if (left !== null) return left;
-  return rmdir(file).then(
-    () => null,
-    (err: unknown) => ((err as NodeJS.ErrnoException).code === 'ENOENT' ? null : systemErrorReason(err)),
-  );
+  const entries = await readdir(file, { withFileTypes: true }).catch(() => []);
+  // Listed in a directory of root's, where no one else renames: a file listed stays a file, and
+  // is unlinked without a look of its own, all of them at once (one by one, a tree of small
+  // files took twice rm's CPU and more).
+  const reasons = await Promise.all(entries.filter((e) => !e.isDirectory()).map((e) => removeFile(path.join(file, e.name))));
+  for (const entry of entries.filter((e) => e.isDirectory())) reasons.push(await removeTreeAsOwners(path.join(file, entry.name)));
+  const left = reasons.find((reason) => reason !== null);
+  if (left !== undefined) return left;
+  return rmdir(file).then(() => null, gone);
+}
+
+function removeFile(file: string): Promise<string | null> {
+  return unlink(file).then(() => null, gone);
+}
+
+/** Null for a removal that found nothing to remove (ENOENT), else its reason. */
+function gone(err: unknown): string | null {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : systemErrorReason(err);
 }
