@@ -129,6 +129,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     opts.onCheck?.(check);
   };
 
+  const reader = requirementsReader(desc, overrides);
   // check runs from a shell, like serve and run: a required setting exported there counts.
   const results = await runEnvironmentChecks(desc, {
     pythonOverride: overrides.python ?? undefined,
@@ -138,7 +139,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     processEnv: process.env,
     settingsFromEnv: true,
     stateRoot: resolveStateRoot({ flag: opts.stateDir }),
-    reader: requirementsReader(desc, overrides),
+    reader,
   });
   for (const r of results) {
     // Failures point at the line of the mistake, as the loader's errors do: the environment
@@ -179,7 +180,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     );
   }
   // A vendor directory (issue 19): current with its requirements, as vendored, loadable here.
-  const vendor = await checkVendor(desc, { pythonOverride: overrides.python ?? undefined, environmentFile: hostEnv.file ?? undefined });
+  const vendor = await checkVendor(desc, { pythonOverride: overrides.python ?? undefined, environmentFile: hostEnv.file ?? undefined, reader });
   if (vendor) {
     const { at, ...item } = vendor;
     // At the paths: entry of the directory it is about, as the paths line is placed.

@@ -4,7 +4,6 @@
 // distributions it was allowed to keep (--allow-binary)? A `paths:` directory that is missing
 // in an app with a requirements file was never vendored (or never committed). Apps without
 // either get no line at all. Each failure carries the command that refreshes the directory.
-import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
@@ -16,6 +15,7 @@ import { countOf } from '../count.js';
 import { debianPackageName } from './vendor-binary.js';
 import { manifestFiles, readManifest, INDEX_ELSEWHERE, sha256Hex, type VendoredDistribution, type VendorManifest } from './vendor-manifest.js';
 import { readRequirementsTree, requirementChanges } from '../environment/requirements-tree.js';
+import { readFileAsUserCould, UserCannotRead, type FileReader } from '../environment/user-readable.js';
 import { hostTags, type HostTags } from './vendor-tags.js';
 import { DEFAULT_REQUIREMENTS, displayDir, isUrl, vendorCommand } from './vendor.js';
 
@@ -38,15 +38,22 @@ export interface VendorCheckOptions {
    * the interpreter the app runs on, not the `python3` on PATH.
    */
   environmentFile?: string;
+  /**
+   * As a root check reads the requirements (check.ts requirementsReader): the app's user, whose
+   * rights its manifest, the requirements it names and the vendored files are read with, so that
+   * a manifest naming /etc/shadow learns nothing of it. null: read as we are.
+   */
+  reader?: FileReader | null;
 }
 
 /** The vendor line, or null when the app has no vendored directory and nothing to vendor. */
 export async function checkVendor(desc: Pick<Description, 'dir' | 'paths' | 'python' | 'deb'>, opts: VendorCheckOptions = {}): Promise<VendorCheckItem | null> {
   const found: Array<{ dir: string; manifest: VendorManifest; entry: number }> = [];
   const env = environmentOption(opts);
+  const reader = opts.reader ?? null;
   for (const [entry, p] of desc.paths.entries()) {
     const dir = path.resolve(desc.dir, p);
-    const read = await readManifest(dir);
+    const read = await readManifest(dir, reader);
     if (read.manifest) found.push({ dir, manifest: read.manifest, entry });
     else if (read.reason !== 'absent') return failure(new GatewayError('APPPKG_VENDOR_STALE', { into: displayDir(desc.dir, dir), reason: read.reason, command: vendorCommand(desc.dir, path.join(desc.dir, DEFAULT_REQUIREMENTS), dir, env) }), entry);
   }
@@ -57,7 +64,7 @@ export async function checkVendor(desc: Pick<Description, 'dir' | 'paths' | 'pyt
   const lines: string[] = [];
   for (const { dir, manifest, entry } of found) {
     const problem =
-      (await staleness(desc.dir, dir, manifest, env)) ?? (await modified(desc.dir, dir, manifest, env)) ?? (await hostMismatch(desc.dir, dir, manifest, judge, { unaskable: 'report', env }));
+      (await staleness(desc.dir, dir, manifest, env, reader)) ?? (await modified(desc.dir, dir, manifest, env, reader)) ?? (await hostMismatch(desc.dir, dir, manifest, judge, { unaskable: 'report', env }));
     if (problem) return failure(problem, entry);
     lines.push(summary(desc.dir, dir, manifest));
   }
@@ -155,26 +162,28 @@ function neverVendored(desc: Pick<Description, 'dir' | 'paths'>, env: string): V
   return failure(new GatewayError('APPPKG_VENDOR_MISSING', { into: displayDir(desc.dir, missing), reason: 'does not exist', command: vendorCommand(desc.dir, requirements, missing, env) }), entry);
 }
 
-async function staleness(appDir: string, dir: string, manifest: VendorManifest, env: string): Promise<GatewayError | null> {
+async function staleness(appDir: string, dir: string, manifest: VendorManifest, env: string, reader: FileReader | null): Promise<GatewayError | null> {
   const file = path.resolve(appDir, manifest.requirements.file);
   let reason: string | null = null;
   try {
-    const tree = await readRequirementsTree(appDir, file);
+    const tree = await readRequirementsTree(appDir, file, reader);
     if (tree.sha256 !== manifest.requirements.sha256) reason = `${requirementChanges(manifest.requirements.file, manifest.requirements.files, tree)} since it was vendored`;
-  } catch {
+  } catch (err) {
+    // Whether its digest matches would tell of a file the app's user may not read: not compared.
+    if (err instanceof UserCannotRead) return new GatewayError('APPPKG_PIP_FILE_UNREADABLE', { requirements: err.file, reason: err.message, user: err.reader.user, cause: err });
     reason = `${manifest.requirements.file}, which it was vendored from, is gone`;
   }
   return reason === null ? null : new GatewayError('APPPKG_VENDOR_STALE', { into: displayDir(appDir, dir), reason, command: refreshCommand(appDir, dir, manifest, env) });
 }
 
-async function modified(appDir: string, dir: string, manifest: VendorManifest, env: string): Promise<GatewayError | null> {
+async function modified(appDir: string, dir: string, manifest: VendorManifest, env: string, reader: FileReader | null): Promise<GatewayError | null> {
   const wrong: string[] = [];
   for (const [file, sha] of manifestFiles(manifest)) {
     let data: Buffer;
     try {
-      data = await readFile(path.join(dir, file));
-    } catch {
-      wrong.push(`${file} (missing)`);
+      data = await readFileAsUserCould(path.join(dir, file), reader);
+    } catch (err) {
+      wrong.push(`${file} (${err instanceof UserCannotRead ? 'the app\'s user cannot read it' : 'missing'})`);
       continue;
     }
     if (sha256Hex(data) !== sha) wrong.push(`${file} (changed)`);

@@ -7,8 +7,9 @@
 // Written sorted, without timestamps or absolute paths: the same requirements and wheels give
 // the same bytes, so a commit of the vendor directory changes only when its contents do.
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { readFileAsUserCould, type FileReader } from '../environment/user-readable.js';
 
 export const MANIFEST_NAME = '.apppkg-vendor.json';
 const FORMAT = 1;
@@ -130,11 +131,14 @@ export async function writeManifest(vendorDir: string, m: VendorManifest): Promi
 
 export type ManifestRead = { manifest: VendorManifest } | { manifest: null; reason: 'absent' | string };
 
-/** The manifest in `vendorDir`, or why not: 'absent', or what is wrong with it. */
-export async function readManifest(vendorDir: string): Promise<ManifestRead> {
+/**
+ * The manifest in `vendorDir`, or why not: 'absent', or what is wrong with it. `reader`: read
+ * only if that user could (readFileAsUserCould), as a root `check` reads an app's files.
+ */
+export async function readManifest(vendorDir: string, reader: FileReader | null = null): Promise<ManifestRead> {
   let text: string;
   try {
-    text = await readFile(manifestPath(vendorDir), 'utf8');
+    text = (await readFileAsUserCould(manifestPath(vendorDir), reader)).toString('utf8');
   } catch (err) {
     // ENOTDIR: a paths: entry that is a file holds no vendoring; check's paths line says what it is.
     const code = (err as NodeJS.ErrnoException).code;

@@ -4,8 +4,9 @@
 // shown by check and pip. Needs root (and a user of its own, as users.test.ts makes): skipped
 // otherwise. Real gateway, real venv, real pip, offline.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'undici';
@@ -150,6 +151,49 @@ ifRoot('a requirements include the app\'s user cannot read: check and install sa
   const groupOut = groupCheck.stdout + groupCheck.stderr;
   assert.not.match(groupOut, /hunter3/);
   assert.match(groupOut, new RegExp(`pip: cannot read the requirements file ${byGroup}: the app's user, ${USER}, cannot read it \\(mode 0640`));
+});
+
+ifRoot('check\'s vendor line reads the manifest and what it names only as the app\'s user could: no hash of a root-only file compared', async () => {
+  userIds(USER);
+  const secret = join(work.path, 'vendor-secret.txt');
+  writeFileSync(secret, 'password: hunter4\n', { mode: 0o600 });
+  chownSync(secret, 0, 0);
+  const secretSha = createHash('sha256').update(readFileSync(secret)).digest('hex');
+  const app = makeApp(apps, 'vendorsecret', 'platform: python, wsgi\napp: wsgi:application\npaths: vendor/\n');
+  mkdirSync(join(app, 'vendor'));
+  writeFileSync(join(app, 'requirements.txt'), '');
+  const manifest = (requirements: { file: string; sha256: string }, otherFiles: Record<string, string> = {}) =>
+    JSON.stringify({ format: 1, requirements, interpreter: { python: '', tag: '' }, distributions: [], otherFiles });
+  const manifestFile = join(app, 'vendor', '.apppkg-vendor.json');
+  const check = async () => {
+    spawnSync('chown', ['-R', '-h', `${USER}:`, app]);
+    const r = await runCli(['check', app, '--state-dir', state, '--environment', envFile], { ms: 120_000 });
+    const out = r.stdout + r.stderr;
+    assert.not.match(out, /hunter4/);
+    return out;
+  };
+
+  // The manifest names the root-only file as its requirements, with its digest (readRequirementsTree's:
+  // its path from the app, its bytes): whether it matches ("current with") would tell what the file holds.
+  const treeSha = createHash('sha256').update(`${relative(app, secret)}\0`).update(readFileSync(secret)).update('\0').digest('hex');
+  writeFileSync(manifestFile, manifest({ file: secret, sha256: treeSha }));
+  const named = await check();
+  assert.match(named, /FAIL\s+vendor/, named);
+  assert.match(named, new RegExp(`cannot read the requirements file ${secret}: the app's user, ${USER}, cannot read it \\(mode 0600`), named);
+
+  // A vendored file named as a path out of the vendor directory, with the root-only file's digest.
+  const requirementsSha = createHash('sha256').update('requirements.txt\0\0').digest('hex');
+  writeFileSync(manifestFile, manifest({ file: 'requirements.txt', sha256: requirementsSha }, { [relative(join(app, 'vendor'), secret)]: secretSha }));
+  const viaFiles = await check();
+  assert.match(viaFiles, /FAIL\s+vendor/, viaFiles);
+  assert.match(viaFiles, /vendor-secret\.txt \(the app's user cannot read it\)/, viaFiles);
+
+  // The manifest a link to the root-only file: not read, so not shown in a JSON error.
+  rmSync(manifestFile);
+  symlinkSync(secret, manifestFile);
+  const linked = await check();
+  assert.match(linked, /FAIL\s+vendor/, linked);
+  assert.match(linked, /cannot read \.apppkg-vendor\.json: the app's user, apppkg-test-app, cannot read it/, linked);
 });
 
 test.run();
