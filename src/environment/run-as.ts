@@ -88,6 +88,16 @@ export function appUser(hostEnv: HostEnvironment | null, name: string, dir: stri
 }
 
 /**
+ * As root, whose rights each app's app.yaml (and what else of it is read for it) is read with:
+ * its user by `hostEnv` (appUser), for loadDescription's readerFor; undefined when not root,
+ * where everything is read as we are. For the commands that read apps as the gateway would
+ * without running them (export).
+ */
+export function appUserReader(hostEnv: HostEnvironment | null): ((name: string, dir: string) => RunAs | null) | undefined {
+  return process.getuid?.() === 0 ? (name, dir) => appUser(hostEnv, name, dir) : undefined;
+}
+
+/**
  * The interpreter must be runnable by the app's user: pyenv's under /root is not, for one.
  * Asking the kernel (a real exec as that user) is the only answer that cannot be wrong.
  */

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadDescription } from '../description/load.js';
+import { appUserReader } from '../environment/run-as.js';
 import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
 import { packageVersion } from '../package-version.js';
@@ -207,14 +208,17 @@ export async function exportContainerfile(dir: string, gateway = registryGateway
       command: 'export',
     });
   }
-  const desc = await loadDescription(dir);
+  // As root, the app's files are read as its user could (no environment file here: its directory's owner).
+  const readerFor = appUserReader(null);
+  const desc = await loadDescription(dir, { readerFor });
+  const reader = readerFor?.(desc.name, desc.dir) ?? null;
   // A file in paths: that Python cannot import from: the image's gateway would refuse the app, as serve does.
   const fileInPaths = pathsFileRefusal(desc);
   if (fileInPaths !== null) throw fileInPaths;
-  const vendor = await judgeImageVendor(desc);
+  const vendor = await judgeImageVendor(desc, reader);
   const problems = [...unmappableKeys(desc), ...vendor.problems];
   if (problems.length > 0) throw new GatewayError('APPPKG_EXPORT_UNMAPPABLE', { ...problems[0].details, problems });
-  const unbuildable = await unbuildableRequirements(desc);
+  const unbuildable = await unbuildableRequirements(desc, reader);
   const missingGateway = isTarball(gateway) && !existsSync(path.join(desc.dir, gateway)) ? gateway : null;
   return {
     name: desc.name,

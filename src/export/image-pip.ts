@@ -2,9 +2,10 @@
 // the requirements file, or a local file for each requirement. The recipe is built elsewhere,
 // from the app directory as it is then (a CI job may add the wheels first), so these are said,
 // not refused; without them the build failed minutes later, deep in pip's output.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
+import { readFileAsUserCould, UserCannotRead, type FileReader } from '../environment/user-readable.js';
 
 /** PEP 503: names compare lowercased, runs of -, _ and . as one -. */
 const normalise = (name: string): string => name.toLowerCase().replace(/[-_.]+/g, '-');
@@ -23,14 +24,19 @@ async function listDir(dir: string): Promise<string[]> {
   return readdir(dir).catch(() => []);
 }
 
-/** One sentence per requirement the offline pip of the image build will not find; [] when all are there. */
-export async function unbuildableRequirements(desc: Pick<Description, 'dir' | 'pip'>): Promise<string[]> {
+/**
+ * One sentence per requirement the offline pip of the image build will not find; [] when all are
+ * there. `reader`: as root, the app's user, whose rights the requirements are read with (their
+ * lines are said back): one it may not read is said as such, none of it shown.
+ */
+export async function unbuildableRequirements(desc: Pick<Description, 'dir' | 'pip'>, reader: FileReader | null = null): Promise<string[]> {
   if (desc.pip === null) return [];
   const file = path.resolve(desc.dir, desc.pip);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
-  } catch {
+    text = (await readFileAsUserCould(file, reader)).toString('utf8');
+  } catch (err) {
+    if (err instanceof UserCannotRead) return [`${desc.pip} (pip:): cannot be read: ${err.message}`];
     return [`${desc.pip} (pip:) does not exist`];
   }
   // pip's --find-links of the venv step (lifecycle/install-venv.ts): the app and requirements directories.

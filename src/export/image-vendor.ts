@@ -10,6 +10,7 @@ import type { Description } from '../description/types.js';
 import { placeOf } from '../description/key-place.js';
 import { pickInterpreter } from '../environment/interpreters.js';
 import { GatewayError } from '../errors.js';
+import type { FileReader } from '../environment/user-readable.js';
 import { compiledVendorDirs, type CompiledVendorDir, type TagJudge } from '../lifecycle/vendor-check.js';
 import { hostTags } from '../lifecycle/vendor-tags.js';
 import { imageArchitecture, loadsOn, tagArchitectures, type ImageArchitecture } from './image-architecture.js';
@@ -40,10 +41,10 @@ async function imageJudge(arch: ImageArchitecture): Promise<TagJudge | null> {
   };
 }
 
-/** The compiled distributions of `paths:` as the image would hold them. */
-export async function judgeImageVendor(desc: VendorDesc): Promise<ImageVendor> {
+/** The compiled distributions of `paths:` as the image would hold them; `reader`: whose rights their manifests are read with (null: ours). */
+export async function judgeImageVendor(desc: VendorDesc, reader: FileReader | null = null): Promise<ImageVendor> {
   const arch = imageArchitecture();
-  const dirs = await compiledVendorDirs(desc, () => imageJudge(arch));
+  const dirs = await compiledVendorDirs(desc, () => imageJudge(arch), { unaskable: 'report', reader });
   if (dirs.length === 0) return { problems: [], architecture: null, notes: [], unchecked: [] };
   const problems = dirs.flatMap((d) => {
     const problem = otherArchitecture(desc, d, arch) ?? unloadable(desc, d);

@@ -10,6 +10,7 @@ import { emptyHostEnvironment, loadEnvironmentFile, overridesFor, type HostEnvir
 import { unknownAppWarnings } from '../environment/unknown-apps.js';
 import { GatewayError } from '../errors.js';
 import { appsDirSource } from '../supervisor/discovery.js';
+import { appUserReader } from '../environment/run-as.js';
 import { planApp, relativeTo, type AppPlan } from './app-plan.js';
 import { dataVolumeClaim, gatewayConfigMap, rolledOnChange, secrets } from './config-objects.js';
 import { kubernetesArch } from './image-architecture.js';
@@ -95,7 +96,9 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
   await validateOutDir(opts.out);
   const appsRoot = await realpath(opts.apps);
   const env = opts.environment === undefined ? emptyHostEnvironment() : await loadEnvironmentFile(opts.environment);
-  const discovery = await appsDirSource(opts.apps)();
+  // As root, each app.yaml is read as its user could, as the gateway reads it (load.ts readerFor).
+  const readerFor = appUserReader(env);
+  const discovery = await appsDirSource(opts.apps, readerFor)();
   // Said before anything is written or removed: an empty directory is most often the wrong one
   // (a mount not there yet), and --out's earlier files would all go as apps removed.
   if (discovery.apps.length === 0 && discovery.broken.length === 0) {
@@ -115,7 +118,7 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
   for (const app of discovery.apps) {
     // The version the gateway would serve: the highest (a refused one cannot be told apart offline).
     const desc = app.versions[0];
-    const vendor = await judgeImageVendor(desc);
+    const vendor = await judgeImageVendor(desc, readerFor?.(desc.name, desc.dir) ?? null);
     // A file in paths: that Python cannot import from: the pod's gateway would refuse the app, as serve does.
     const fileInPaths = pathsFileRefusal(desc);
     const unmappable = [...(fileInPaths === null ? [] : [fileInPaths]), ...unmappableKeys(desc), ...vendor.problems];

@@ -90,13 +90,13 @@ export interface CompiledVendorDir {
  * interpreter to ask may take a probe).
  */
 export async function compiledVendorDirs(
-  desc: Pick<Description, 'dir' | 'paths'>, judge: () => Promise<TagJudge | null>, opts?: { unaskable: 'report' | 'ignore'; env?: string },
+  desc: Pick<Description, 'dir' | 'paths'>, judge: () => Promise<TagJudge | null>, opts?: { unaskable: 'report' | 'ignore'; env?: string; reader?: FileReader | null },
 ): Promise<CompiledVendorDir[]> {
   const found: CompiledVendorDir[] = [];
   let asked: TagJudge | null | undefined;
   for (const p of desc.paths) {
     const dir = path.resolve(desc.dir, p);
-    const { manifest } = await readManifest(dir);
+    const { manifest } = await readManifest(dir, opts?.reader ?? null);
     if (manifest === null || !manifest.distributions.some((d) => d.binary)) continue;
     if (asked === undefined) asked = await judge();
     found.push({

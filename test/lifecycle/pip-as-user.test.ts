@@ -196,4 +196,28 @@ ifRoot('check\'s vendor line reads the manifest and what it names only as the ap
   assert.match(linked, /cannot read \.apppkg-vendor\.json: the app's user, apppkg-test-app, cannot read it/, linked);
 });
 
+ifRoot('export kubernetes and containerfile, as root, read app.yaml only as the app\'s user could: a link to a root-only file shows none of it', async () => {
+  userIds(USER);
+  const secret = join(work.path, 'export-secret.yaml');
+  writeFileSync(secret, 'python: "hunter5-kept-by-root"\n', { mode: 0o600 });
+  chownSync(secret, 0, 0);
+  const exportApps = join(work.path, 'export-apps');
+  mkdirSync(exportApps);
+  const app = makeApp(exportApps, 'exportsecret', 'platform: python, wsgi\napp: wsgi:application\n');
+  rmSync(join(app, 'app.yaml'));
+  symlinkSync(secret, join(app, 'app.yaml'));
+  spawnSync('chown', ['-R', '-h', `${USER}:`, app]);
+  const refusal = `may not read ${secret} (mode 0600, owner root, gid 0)`;
+
+  const k8s = await runCli(['export', 'kubernetes', '--apps', exportApps, '--image', 'registry.example/{name}:{version}', '--out', join(work.path, 'export-out')], { ms: 60_000 });
+  const k8sOut = k8s.stdout + k8s.stderr;
+  assert.not.match(k8sOut, /hunter5/);
+  assert.ok(k8sOut.includes(refusal), k8sOut);
+  const recipe = await runCli(['export', 'containerfile', app], { ms: 60_000 });
+  const recipeOut = recipe.stdout + recipe.stderr;
+  assert.is(recipe.status, 1, recipeOut);
+  assert.not.match(recipeOut, /hunter5/);
+  assert.ok(recipeOut.includes(refusal), recipeOut);
+});
+
 test.run();
