@@ -1133,6 +1133,14 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { status: 1, into: 'vendor/', pinned: 'flask==3.0.3, jinja2==3.1.4' },
   },
+  APPPKG_VENDOR_STAGE_UNSAFE: {
+    summary: '`vendor` run as root for an app of another user runs pip, and what pip builds, as that user; what they left in the staging directory held a symlink, a FIFO or a device, which pip never makes from a wheel. Copying it into the vendor directory would have root read where the link leads (a file of root\'s) for the app\'s user, so nothing was changed.',
+    message: (d) => `vendor: pip's staging directory holds what no wheel installs: ${str(d.found)}; nothing was changed`,
+    hint: (d) =>
+      `a build the requirements ran (a setup.py, a build backend) as ${str(d.user)} left it there: find which (\`pip wheel -r REQUIREMENTS\` as ${str(d.user)} builds the same), make it leave regular files only, and run vendor again`,
+    exitStatus: 1,
+    example: { found: 'evil/data, a symlink (to /etc/shadow)', user: 'blog' },
+  },
   APPPKG_VENDOR_BINARY: {
     summary: '`vendor` installed a distribution built for one interpreter and platform only (a compiled extension): a vendor directory holding it would break on another Python or machine, so nothing was changed. Install it from the system (`deb:`), or keep it with `--allow-binary`, which records its tag for `check`.',
     message: (d) => `vendor: not portable, built for this interpreter and platform only: ${str(d.found)}; nothing was changed`,

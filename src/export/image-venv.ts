@@ -7,7 +7,8 @@
 import type { Writable } from 'node:stream';
 import { loadDescription } from '../description/load.js';
 import { pickInterpreter } from '../environment/interpreters.js';
-import { appStateDirs, resolveStateRoot, stateCacheDir } from '../environment/state-root.js';
+import { appStateDirs, prepareAppStateDirs, resolveStateRoot, stateCacheDir } from '../environment/state-root.js';
+import { appUserReader, resolveRunAs } from '../environment/run-as.js';
 import { installVenv, type InstallVenvResult } from '../lifecycle/install-venv.js';
 
 export interface BuildImageVenvOptions {
@@ -22,7 +23,7 @@ export interface BuildImageVenvOptions {
 
 /** The venv of the app, or null when it has no `pip:`. */
 export async function buildImageVenv(opts: BuildImageVenvOptions): Promise<InstallVenvResult | null> {
-  const desc = await loadDescription(opts.app);
+  const desc = await loadDescription(opts.app, { readerFor: appUserReader(null) });
   if (desc.pip === null) {
     opts.say?.(`==> ${desc.name} has no pip: requirements; no virtualenv to build`);
     return null;
@@ -31,5 +32,10 @@ export async function buildImageVenv(opts: BuildImageVenvOptions): Promise<Insta
   const interpreter = await pickInterpreter(desc);
   const stateRoot = resolveStateRoot({ flag: opts.stateDir });
   const venvPath = appStateDirs(stateRoot, desc.name).venv;
-  return installVenv({ desc, interpreter, venvPath, seedCacheDir: stateCacheDir(stateRoot), say: opts.say, output: opts.output });
+  // Run as root (on a host, not in the image build, whose recipe runs it as the image's user),
+  // pip and what it builds run as the app's user, as install runs them: no environment file
+  // names one here, so its directory's owner.
+  const runAs = resolveRunAs(desc, null);
+  const asUser = runAs && !runAs.isRoot ? { runAs, tmpDir: (await prepareAppStateDirs(stateRoot, desc.name, { uid: runAs.uid, gid: runAs.gid })).tmp } : null;
+  return installVenv({ desc, interpreter, venvPath, seedCacheDir: stateCacheDir(stateRoot), say: opts.say, output: opts.output, asUser });
 }

@@ -70,9 +70,12 @@ const ASK_PIP = [
   '                print("    %s: %s" % (key, value))',
 ].join('\n');
 
-/** `python`'s pip, asked with `env` in one run: its version and its configuration. */
-export async function askPip(python: string, env: Record<string, string | undefined>): Promise<PipAnswer> {
-  const answer = await programOutput(python, ['-c', ASK_PIP], { env, timeoutMs: 60_000 });
+/**
+ * `python`'s pip, asked with `env` in one run: its version and its configuration. `as`: the user
+ * pip will run as (vendor-as-user.ts), whose configuration counts, and the directory it runs in.
+ */
+export async function askPip(python: string, env: Record<string, string | undefined>, as?: { uid: number; gid: number; cwd: string }): Promise<PipAnswer> {
+  const answer = await programOutput(python, ['-c', ASK_PIP], { env, timeoutMs: 60_000, ...(as ? { uid: as.uid, gid: as.gid, cwd: as.cwd } : {}) });
   const [first, ...rest] = answer.stdout.split('\n');
   const version = /^pip (\S+)$/.exec(first.trim());
   if (!version) return { missing: answer.stderr.trim().split('\n').pop() || answer.message };

@@ -4,13 +4,15 @@
 // the WHEEL file inside it says (`py3-none-any` in a wheel renamed by hand, or written by a
 // build tool that got it wrong). Such a distribution is as tied to this host as a compiled one,
 // and its file name's tags are the ones `check` must hold another host to.
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../no-follow.js';
 import { normalizeName } from '../environment/requirements.js';
 import type { InstalledDistribution } from './vendor-dists.js';
 import { isBinaryTag } from './vendor-tags.js';
 
 // pip 22.2 added --report; an older pip is not asked, and a distribution's WHEEL file alone tells.
 const REPORT_SINCE = [22, 2];
+/** Far above a report of hundreds of distributions (some 5 KiB each). */
+const REPORT_MAX_BYTES = 256 << 20;
 
 /** pip's `--report FILE` when `pipVersion` ("23.0.1") has it, else nothing. */
 export function reportArgs(pipVersion: string | null, file: string): string[] {
@@ -25,7 +27,8 @@ export async function readWheelFileTags(reportFile: string): Promise<Map<string,
   const out = new Map<string, string[]>();
   let report: { install?: { metadata?: { name?: unknown }; download_info?: { url?: unknown } }[] };
   try {
-    report = JSON.parse(await readFile(reportFile, 'utf8'));
+    // Written where the app's user wrote (vendor-as-user.ts): never through a link it left.
+    report = JSON.parse(await readRegularFile(reportFile, REPORT_MAX_BYTES));
   } catch {
     return out;
   }

@@ -51,6 +51,9 @@ import { failedSubprocessOutput } from './pip-hidden-output.js';
 import { missingBuildDependency, sourceRequirement } from './pip-source-requirement.js';
 import { interpreterTag, unloadableWheels } from './pip-wheel-tags.js';
 import { withScratchDir } from './scratch-dir.js';
+import { lendScratch, takeScratchBack, vendorUser, vendorUserEnv } from './vendor-as-user.js';
+import { readFileAsUserCould, type FileReader } from '../environment/user-readable.js';
+import { readRegularFile } from '../no-follow.js';
 
 export const DEFAULT_REQUIREMENTS = 'requirements.txt';
 export const DEFAULT_VENDOR_DIR = 'vendor';
@@ -94,6 +97,9 @@ export interface VendorResult {
   pip: string | null;
 }
 
+/** pip's log is read for a hint only: one larger than this (a build's endless output) is not. */
+const PIP_LOG_MAX_BYTES = 64 << 20;
+
 // Variables of the caller's shell that would point pip at another Python's packages.
 const UNSAFE_ENV = ['PYTHONPATH', 'PYTHONHOME', 'PYTHONSTARTUP', 'VIRTUAL_ENV', 'PYTHONUSERBASE', '__PYVENV_LAUNCHER__'];
 
@@ -132,17 +138,19 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
   if (!isInside(requirements, appDir)) {
     throw new GatewayError('APPPKG_VENDOR_FROM_OUTSIDE', { from: opts.from ?? DEFAULT_REQUIREMENTS, dir: appDir, found: requirements });
   }
-  await refuseIncludesOutside(appDir, requirements);
+  const desc = existsSync(path.join(appDir, 'app.yaml')) ? await describeApp({ dir: appDir, mode: 'development', environmentFile: opts.environmentFile }) : null;
+  // As root for an app of another user, pip runs as that user, and what it is given is read only as that user could.
+  const user = vendorUser(desc?.desc ?? { dir: appDir, name: path.basename(appDir) }, desc?.overrides.user ?? null, desc?.overrides.userAt);
+  await refuseIncludesOutside(appDir, requirements, user);
   const into = displayDir(appDir, vendorDir);
-  const requirementsTree = await readRequirementsTree(appDir, requirements).catch((err: NodeJS.ErrnoException) => {
+  const requirementsTree = await readRequirementsTree(appDir, requirements, user).catch((err: NodeJS.ErrnoException) => {
     const reason = err.code === 'ENOENT' ? 'no such file' : err.message;
     throw new GatewayError('APPPKG_VENDOR_REQUIREMENTS_UNREADABLE', { file: requirements, reason, cause: err });
   });
 
-  const desc = existsSync(path.join(appDir, 'app.yaml')) ? await describeApp({ dir: appDir, mode: 'development', environmentFile: opts.environmentFile }) : null;
   const interpreter = await pickInterpreter(desc?.desc ?? { python: null, deb: [] }, { override: desc?.overrides.python ?? undefined });
-  const previous = await previousManifest(vendorDir);
-  const pins = await keptVersions(previous, requirements, opts.update ?? []);
+  const previous = await previousManifest(vendorDir, user);
+  const pins = await keptVersions(previous, requirements, opts.update ?? [], user);
 
   say(`==> vendoring ${path.relative(appDir, requirements)} into ${into} with ${formatInterpreter(interpreter)}`);
   const env: Record<string, string | undefined> = {
@@ -160,45 +168,54 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     PYTHONDONTWRITEBYTECODE: '1',
   };
   for (const key of UNSAFE_ENV) delete env[key];
-  const pip = await askPip(interpreter.executable, env);
-  if ('missing' in pip) throw new GatewayError('APPPKG_VENDOR_NO_PIP', { python: interpreter.executable, reason: pip.missing });
-  const pipVersion = pip.version;
-  // `prefix` and `root` cannot be undone so: refused, each where it is set.
-  const conflicts = targetConflicts(env, pip.configDebug);
-  if (conflicts.length > 0) throw new GatewayError('APPPKG_VENDOR_PIP_DESTINATION', { into, settings: conflicts });
 
   return withScratchDir('apppkg-vendor-', async (work) => {
-    const stage = path.join(work, 'stage');
+    // What pip writes in: lent to the app's user when it runs as that user (vendor-as-user.ts).
+    const lent = path.join(work, 'pip');
+    const stage = path.join(lent, 'stage');
     // Made here: requirements that install nothing leave pip no reason to create it.
-    await mkdir(stage);
-    const report = path.join(work, 'pip-report.json');
+    await mkdir(stage, { recursive: true });
+    const report = path.join(lent, 'pip-report.json');
     // pip's log, beside its console output: a wheel it skipped for its tags is said only there.
-    const pipLog = path.join(work, 'pip.log');
+    const pipLog = path.join(lent, 'pip.log');
+    const pipEnv = user ? vendorUserEnv(env, user, lent) : env;
     // --no-warn-conflicts: pip checks what it installed against the packages of the interpreter's
     // own environment, not the target's (pypa/pip#7821), and said on a vendor that succeeded
     // "ERROR: ... X requires Y<1.0, but you have Y 1.0", of an environment it did not change;
     // reading every distribution's metadata for it was half of pip's CPU beside Debian's
     // python3. (pip 10 added the option; no pip older runs on Python 3.9.)
-    const pipArgs = ['install', '--target', stage, '--no-compile', '--no-warn-conflicts', '--log', pipLog, ...reportArgs(pipVersion, report), ...(opts.noIndex ? ['--no-index'] : [])];
+    const pipArgs = ['install', '--target', stage, '--no-compile', '--no-warn-conflicts', '--log', pipLog, ...(opts.noIndex ? ['--no-index'] : [])];
     if (opts.indexUrl !== undefined) pipArgs.push('--index-url', opts.indexUrl);
     for (const index of opts.extraIndexUrls ?? []) pipArgs.push('--extra-index-url', index);
     for (const link of opts.findLinks ?? []) pipArgs.push('--find-links', link);
     pipArgs.push('-r', requirements);
     if (pins.length > 0) {
       const constraints = path.join(work, 'vendored-versions.txt');
-      await writeFile(constraints, `${pins.join('\n')}\n`);
+      await writeFile(constraints, `${pins.join('\n')}\n`, { mode: 0o644 });
       pipArgs.push('-c', constraints);
       say(`==> keeping the vendored versions of ${pins.length === 1 ? pins[0] : countOf(pins.length, 'distribution')}${opts.update?.length ? ` (updating ${opts.update.join(', ')})` : ''}`);
     }
     let started = performance.now();
     const index = opts.indexUrl !== undefined ? ` --index-url ${isUrl(opts.indexUrl) ? withoutCredentials(opts.indexUrl) : opts.indexUrl}` : '';
-    say(`==> pip install --target (a staging directory)${index}${opts.noIndex ? ' --no-index' : ''} -r ${path.relative(appDir, requirements)}`);
-    const status = await runProgram({ file: interpreter.executable, args: pipCommandArgs(pipArgs), cwd: path.dirname(requirements), env, output: opts.output });
+    if (user) await lendScratch(work, lent, user);
+    let status: number;
+    try {
+      const pip = await askPip(interpreter.executable, pipEnv, user ? { uid: user.uid, gid: user.gid, cwd: lent } : undefined);
+      if ('missing' in pip) throw new GatewayError('APPPKG_VENDOR_NO_PIP', { python: interpreter.executable, reason: pip.missing });
+      // `prefix` and `root` cannot be undone so: refused, each where it is set.
+      const conflicts = targetConflicts(pipEnv, pip.configDebug);
+      if (conflicts.length > 0) throw new GatewayError('APPPKG_VENDOR_PIP_DESTINATION', { into, settings: conflicts });
+      pipArgs.push(...reportArgs(pip.version, report));
+      say(`==> pip install --target (a staging directory)${index}${opts.noIndex ? ' --no-index' : ''} -r ${path.relative(appDir, requirements)}${user ? ` as ${user.user}` : ''}`);
+      status = await runProgram({ file: interpreter.executable, args: pipCommandArgs(pipArgs), cwd: path.dirname(requirements), env: pipEnv, output: opts.output, uid: user?.uid, gid: user?.gid });
+    } finally {
+      if (user) await takeScratchBack(work, lent, stage, user);
+    }
     if (status !== 0) {
-      const log = await readFile(pipLog, 'utf8').catch(() => '');
+      const log = await readRegularFile(pipLog, PIP_LOG_MAX_BYTES).catch(() => '');
       const unloadable = unloadableWheels(log);
       // Offline, a requirement pip has to build fails on its build backend, which pip cannot fetch.
-      const source = opts.noIndex && unloadable.length === 0 ? sourceRequirement(await readFile(requirements, 'utf8').catch(() => '')) : null;
+      const source = opts.noIndex && unloadable.length === 0 ? sourceRequirement(await readFileAsUserCould(requirements, user).then((b) => b.toString('utf8'), () => '')) : null;
       if (source !== null) {
         // Its reason is in the log alone (pip's console says "See above for output").
         const hidden = failedSubprocessOutput(log);
@@ -245,13 +262,13 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
  * too: what it serves can change under the manifest's hash, and an offline host cannot read it. Each include that
  * leaves is reported at its line, all at once. An unreadable file is left to the digest and pip.
  */
-async function refuseIncludesOutside(appDir: string, requirements: string): Promise<void> {
+async function refuseIncludesOutside(appDir: string, requirements: string, reader: FileReader | null): Promise<void> {
   const problems: GatewayError[] = [];
   const seen = new Set<string>();
   const visit = async (file: string): Promise<void> => {
     if (seen.has(file)) return;
     seen.add(file);
-    const text = await readFile(file, 'utf8').catch(() => null);
+    const text = await readFileAsUserCould(file, reader).then((b) => b.toString('utf8'), () => null);
     if (text === null) return;
     for (const include of requirementIncludes(file, text)) {
       if (include.url) {
@@ -284,8 +301,8 @@ function urlFileName(url: string): string {
 }
 
 /** The manifest already in `vendorDir`; refuses a directory with files but no manifest. */
-async function previousManifest(vendorDir: string): Promise<VendorManifest | null> {
-  const read = await readManifest(vendorDir);
+async function previousManifest(vendorDir: string, reader: FileReader | null): Promise<VendorManifest | null> {
+  const read = await readManifest(vendorDir, reader);
   if (read.manifest) return read.manifest;
   // Python's caches and dotfiles (a .gitignore) are nobody's: they do not make the dir someone else's.
   const files = (await listFiles(vendorDir, (name) => name === '__pycache__')).filter((f) => !f.startsWith('.'));
@@ -302,7 +319,7 @@ async function previousManifest(vendorDir: string): Promise<VendorManifest | nul
  * no version the requirements still allow. Not kept: the ones `update` frees, and the ones the
  * requirements file now asks another version of (its own specifier wins).
  */
-async function keptVersions(previous: VendorManifest | null, requirements: string, update: string[]): Promise<string[]> {
+async function keptVersions(previous: VendorManifest | null, requirements: string, update: string[], reader: FileReader | null): Promise<string[]> {
   const vendored = new Map((previous?.distributions ?? []).map((d) => [normalizeName(d.name), d]));
   for (const name of update) {
     if (!vendored.has(normalizeName(name))) {
@@ -312,7 +329,7 @@ async function keptVersions(previous: VendorManifest | null, requirements: strin
   }
   const freed = new Set(update.map(normalizeName));
   const asked = new Map<string, string[]>();
-  for (const req of (await readRequirements(requirements)).requirements) {
+  for (const req of (await readRequirements(requirements, reader)).requirements) {
     const key = normalizeName(req.name);
     asked.set(key, [...(asked.get(key) ?? []), req.specifier]);
   }

@@ -5,7 +5,7 @@
 // otherwise. Real gateway, real venv, real pip, offline.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -38,7 +38,8 @@ function notOwnedBy(dir: string, uid: number): string[] {
 
 // A source requirement whose in-tree build backend (what pip runs to build it) writes the uid it
 // ran as beside itself, then builds the wheel: nothing from an index is needed. Given a file
-// `link-stamp-to`, it also leaves, where the venv's stamp goes, a link to the file it names.
+// `link-stamp-to`, it also leaves, where the venv's stamp goes, a link to the file it names; given
+// `link-stage-to`, one in vendor's staging directory (TMPDIR/stage when vendor lends it its TMPDIR).
 const BACKEND = `import os, sys, zipfile
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     here = os.path.dirname(os.path.abspath(__file__))
@@ -46,6 +47,8 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         f.write(str(os.getuid()))
     if os.path.exists(os.path.join(here, 'link-stamp-to')):
         os.symlink(open(os.path.join(here, 'link-stamp-to')).read(), os.path.join(sys.prefix, 'apppkg-venv.json'))
+    if os.path.exists(os.path.join(here, 'link-stage-to')):
+        os.symlink(open(os.path.join(here, 'link-stage-to')).read(), os.path.join(os.environ['TMPDIR'], 'stage', 'leak.txt'))
     name = 'uidpkg-1.0-py3-none-any.whl'
     info = 'uidpkg-1.0.dist-info/'
     with zipfile.ZipFile(os.path.join(wheel_directory, name), 'w') as z:
@@ -218,6 +221,48 @@ ifRoot('export kubernetes and containerfile, as root, read app.yaml only as the 
   assert.is(recipe.status, 1, recipeOut);
   assert.not.match(recipeOut, /hunter5/);
   assert.ok(recipeOut.includes(refusal), recipeOut);
+});
+
+/** An app owned by USER whose requirements name a local directory built by BACKEND; its `built-by-uid` file. */
+function backendApp(name: string, yaml: string): { app: string; builtBy: string } {
+  const app = makeApp(apps, name, yaml);
+  mkdirSync(join(app, 'uidpkg'));
+  writeFileSync(join(app, 'uidpkg', 'pyproject.toml'), '[build-system]\nrequires = []\nbuild-backend = "uidbackend"\nbackend-path = ["."]\n');
+  writeFileSync(join(app, 'uidpkg', 'uidbackend.py'), BACKEND);
+  writeFileSync(join(app, 'requirements.txt'), './uidpkg\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  return { app, builtBy: join(app, 'uidpkg', 'built-by-uid') };
+}
+
+ifRoot('export venv and vendor, as root, run pip and the build of a source requirement as the app\'s user', async () => {
+  const { uid } = userIds(USER);
+  const exported = backendApp('exportvenv', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\npython: ">=3.9"\n');
+  // The image's interpreter: export venv names none but app.yaml's, and pyenv's under /root the user cannot run.
+  const exportState = join(work.path, 'export-state');
+  const venv = await runCli(['export', 'venv', exported.app, '--state-dir', exportState], { ms: 180_000, env: { PATH: `/usr/bin:/bin:${process.env.PATH}` } });
+  assert.is(venv.status, 0, venv.stdout + venv.stderr);
+  assert.is(readFileSync(exported.builtBy, 'utf8'), String(uid), venv.stdout + venv.stderr);
+  assert.is(statSync(join(exportState, 'apps', 'exportvenv', 'venv', 'bin')).uid, uid);
+
+  const vendored = backendApp('vendoruser', 'platform: python, wsgi\napp: wsgi:application\npaths: vendor/\n');
+  const vendor = await runCli(['vendor', vendored.app, '--no-index', '--environment', envFile], { ms: 180_000 });
+  assert.is(vendor.status, 0, vendor.stdout + vendor.stderr);
+  assert.is(readFileSync(vendored.builtBy, 'utf8'), String(uid), vendor.stdout + vendor.stderr);
+  assert.ok(readFileSync(join(vendored.app, 'vendor', 'uidpkg.py'), 'utf8').includes('VERSION'));
+
+  // What the user's build leaves in the stage is not followed by root into the vendor directory.
+  const secret = join(work.path, 'stage-secret.txt');
+  writeFileSync(secret, 'password: hunter6\n', { mode: 0o600 });
+  chownSync(secret, 0, 0);
+  writeFileSync(join(vendored.app, 'uidpkg', 'link-stage-to'), secret);
+  writeFileSync(join(vendored.app, 'requirements.txt'), './uidpkg\n# again\n');
+  spawnSync('chown', ['-R', `${USER}:`, vendored.app]);
+  const linked = await runCli(['vendor', vendored.app, '--no-index', '--environment', envFile], { ms: 180_000 });
+  const linkedOut = linked.stdout + linked.stderr;
+  assert.is(linked.status, 1, linkedOut);
+  assert.ok(linkedOut.includes(`staging directory holds what no wheel installs: leak.txt, a symlink (to ${secret}); nothing was changed`), linkedOut);
+  assert.not.match(linkedOut, /hunter6/);
+  assert.not.ok(existsSync(join(vendored.app, 'vendor', 'leak.txt')));
 });
 
 test.run();

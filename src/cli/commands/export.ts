@@ -16,7 +16,8 @@ export const spec: CommandSpec = {
     'background processes), each validated against Kubernetes\' schemas; one NAME.yaml per app in --out,\n' +
     'else all on stdout. containerfile: the recipe of the app\'s image (Debian, its deb: and pip:, the\n' +
     'gateway, a user of its own). venv: the app\'s virtualenv built as install does, without\n' +
-    'commands.install (the image recipe runs it). Nothing is built or pushed here.',
+    'commands.install (the image recipe runs it); as root, pip runs as the app directory\'s owner.\n' +
+    'Nothing is built or pushed here.',
   usage:
     'apppkg-gateway export kubernetes --apps DIR [--environment FILE] --image IMAGE [--out DIR]\n' +
     '       apppkg-gateway export containerfile APP_DIR [--gateway SPEC] [--out FILE]\n' +

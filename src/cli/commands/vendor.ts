@@ -11,7 +11,9 @@ export const spec: CommandSpec = {
     'to vendor/bin/, runnable from any checkout; vendor/.apppkg-vendor.json records each distribution, its\n' +
     'files, the requirements\' hash and the interpreter, for `check`. Versions already vendored are kept\n' +
     '(--update NAME frees one); what the requirements no longer need is removed. A compiled distribution is\n' +
-    'refused, with its Debian package, unless --allow-binary. The same requirements and wheels give the same tree.',
+    'refused, with its Debian package, unless --allow-binary. The same requirements and wheels give the same tree.\n' +
+    "As root, pip (and what it builds) runs as the app's user (the environment file's user:, else the app\n" +
+    "directory's owner), with that user's HOME and pip.conf.",
   usage: 'apppkg-gateway vendor [APP_DIR] [--from requirements.txt] [--into vendor/] [--environment FILE] [--index-url URL] [--extra-index-url URL]... [--find-links DIR]... [--no-index] [--allow-binary] [--update NAME]...',
   optionHelp: [
     ['--from FILE', `the requirements file, inside APP_DIR and relative to it (default ${DEFAULT_REQUIREMENTS})`],
