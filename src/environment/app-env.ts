@@ -9,7 +9,7 @@
 
 import { createHash } from 'node:crypto';
 import { chmodSync, constants as fsConstants, existsSync, mkdirSync } from 'node:fs';
-import { access, realpath } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { writeFileAtomic, writeFileAtomicSync } from '../write-file-atomic.js';
 import path from 'node:path';
 import { describeJson } from '../description/describe.js';
@@ -21,6 +21,7 @@ import { MANIFEST_NAME } from '../lifecycle/vendor-manifest.js';
 import { SCRIPTS_DIR } from '../lifecycle/vendor-scripts.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { holdRunHelpers } from './run-helper-holds.js';
+import { homeIs, isDirectoryPath, venvPythonIs } from './venv-look.js';
 import { appStateDirs, ensureDir, gatewayOwned, prepareAppStateDirs, restoreMissingStateDirs, type AppStateDirs, type Owner } from './state-root.js';
 
 export type AppMode = 'production' | 'development';
@@ -149,14 +150,6 @@ async function exists(file: string, mode = fsConstants.F_OK): Promise<boolean> {
   }
 }
 
-async function safeRealpath(file: string): Promise<string> {
-  try {
-    return await realpath(file);
-  } catch {
-    return path.resolve(file);
-  }
-}
-
 /**
  * What only the gateway gives an app's processes (SPEC 2.1), never the caller's shell: a PORT
  * exported there (another project's 3000) reached `run` and `test` commands as if the gateway had
@@ -177,17 +170,18 @@ function givenByGatewayOnly(key: string): boolean {
 export const VENV_FILE_MAX = 64 * 1024;
 
 export async function findVenv(dir: string, interpreter: Interpreter): Promise<Venv | null> {
+  // The venv is the app's user's when a root gateway runs the app as that user: nothing of it is
+  // followed out of it but to the interpreter (venv-look.ts), and a FIFO or a link left at
+  // pyvenv.cfg is neither waited on nor followed.
   const python = path.join(dir, 'bin', 'python');
-  if (!(await exists(python, fsConstants.X_OK))) return null;
+  if (!(await venvPythonIs(dir, interpreter))) return null;
   const lib = `${interpreter.implementation === 'pypy' ? 'pypy' : 'python'}${interpreter.markers.python_version}`;
   const sitePackages = path.join(dir, 'lib', lib, 'site-packages');
-  if (!(await exists(sitePackages))) return null;
+  if (!(await isDirectoryPath(dir, ['lib', lib, 'site-packages']))) return null;
   try {
-    // The venv is the app's user's when a root gateway runs the app as that user: a FIFO or a
-    // link left at pyvenv.cfg is neither waited on nor followed.
     const cfg = await readRegularFile(path.join(dir, 'pyvenv.cfg'), VENV_FILE_MAX);
     const home = /^\s*home\s*=\s*(.+?)\s*$/m.exec(cfg)?.[1];
-    if (home && (await safeRealpath(home)) !== (await safeRealpath(path.dirname(interpreter.executable)))) return null;
+    if (home && !(await homeIs(home, interpreter))) return null;
   } catch {
     return null;
   }

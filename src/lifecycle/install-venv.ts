@@ -1,7 +1,7 @@
 // Builds the app's virtualenv for `pip:` (SPEC §3 `install`): `<interpreter> -m venv` into a
 // new directory, then pip offline from local files only, then the switch (environment/venv.ts).
 // Unchanged requirements and interpreter: the venv is reused as it is.
-import { chown, mkdir, rm } from 'node:fs/promises';
+import { chown, lstat, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { placeOf } from '../description/key-place.js';
@@ -111,6 +111,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
         throw new GatewayError('APPPKG_VENV_FAILED', { path: dir, python: opts.interpreter.executable, reason: `\`-m venv\` exited with status ${venvStatus}` });
       }
     }
+    await assertVenvMade(dir, opts.interpreter.executable, opts.desc.dir);
     say(`==> venv created in ${seconds(started)}${seeded ? ' (pip from the seed)' : ''}`);
 
     started = performance.now();
@@ -165,4 +166,24 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
   }
   say(`==> venv ready: ${opts.venvPath} -> ${path.basename(dir)}`);
   return { reused: false, dir };
+}
+
+/**
+ * `-m venv` runs in the app directory, and Python imports a module there before the standard
+ * library's: an app's venv.py (or venv/ package) ran in its place, exited 0 and made nothing,
+ * and the build was said to be created until pip failed to start in it (status 127). Looked at
+ * with lstat: the build is the app's user's.
+ */
+async function assertVenvMade(dir: string, python: string, appDir: string): Promise<void> {
+  if (await lstat(path.join(dir, 'bin', 'python')).then(() => true, () => false)) return;
+  const shadows = ['venv.py', path.join('venv', '__init__.py')].map((name) => path.join(appDir, name));
+  const shadow = (await Promise.all(shadows.map((file) => lstat(file).then(() => file, () => null)))).find((file) => file !== null) ?? null;
+  throw new GatewayError('APPPKG_VENV_FAILED', {
+    path: dir,
+    python,
+    reason: shadow === null
+      ? '`-m venv` exited with status 0 but made no bin/python'
+      : `\`-m venv\` exited with status 0 but made no bin/python: it ran ${shadow}, which Python imports in place of the standard library's venv module in the app directory, where \`-m venv\` runs`,
+    ...(shadow === null ? {} : { shadow }),
+  });
 }

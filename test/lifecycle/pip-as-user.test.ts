@@ -5,7 +5,7 @@
 // otherwise. Real gateway, real venv, real pip, offline.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -223,6 +223,9 @@ ifRoot('export kubernetes and containerfile, as root, read app.yaml only as the 
   assert.ok(recipeOut.includes(refusal), recipeOut);
 });
 
+/** The app and state root of the venv `export venv` built as the app's user (the test below), for the one after it. */
+let exportedVenv: { app: string; state: string } | null = null;
+
 /** An app owned by USER whose requirements name a local directory built by BACKEND; its `built-by-uid` file. */
 function backendApp(name: string, yaml: string): { app: string; builtBy: string } {
   const app = makeApp(apps, name, yaml);
@@ -243,6 +246,7 @@ ifRoot('export venv and vendor, as root, run pip and the build of a source requi
   assert.is(venv.status, 0, venv.stdout + venv.stderr);
   assert.is(readFileSync(exported.builtBy, 'utf8'), String(uid), venv.stdout + venv.stderr);
   assert.is(statSync(join(exportState, 'apps', 'exportvenv', 'venv', 'bin')).uid, uid);
+  exportedVenv = { app: exported.app, state: exportState };
 
   const vendored = backendApp('vendoruser', 'platform: python, wsgi\napp: wsgi:application\npaths: vendor/\n');
   const vendor = await runCli(['vendor', vendored.app, '--no-index', '--environment', envFile], { ms: 180_000 });
@@ -263,6 +267,46 @@ ifRoot('export venv and vendor, as root, run pip and the build of a source requi
   assert.ok(linkedOut.includes(`staging directory holds what no wheel installs: leak.txt, a symlink (to ${secret}); nothing was changed`), linkedOut);
   assert.not.match(linkedOut, /hunter6/);
   assert.not.ok(existsSync(join(vendored.app, 'vendor', 'leak.txt')));
+});
+
+ifRoot('root follows no link out of the user\'s venv but to its interpreter; a -m venv that makes nothing is said, with the app\'s venv.py', async () => {
+  assert.ok(exportedVenv, 'the export venv test before this one built the venv');
+  const { app, state: venvState } = exportedVenv;
+  const check = async () => {
+    const r = await runCli(['check', app, '--state-dir', venvState, '--environment', envFile], { ms: 120_000 });
+    return (r.stdout + r.stderr).split('\n').find((line) => /\bpip\b/.test(line)) ?? r.stdout + r.stderr;
+  };
+  const venvLine = await check();
+  assert.match(venvLine, /in venv /, venvLine);
+
+  // bin/python3, the user's, made a link into a directory only root may search: whether what it
+  // names is there must not change what check says (root's access(2) of it said "venv" or not).
+  const rootOnly = join(work.path, 'root-only-bin');
+  mkdirSync(rootOnly, { mode: 0o700 });
+  symlinkSync('/usr/bin/python3', join(rootOnly, 'python3'));
+  const python3 = join(venvState, 'apps', 'exportvenv', 'venv', 'bin', 'python3');
+  const kept = join(work.path, 'python3-link');
+  renameSync(python3, kept);
+  symlinkSync(join(rootOnly, 'python3'), python3);
+  const there = await check();
+  rmSync(python3);
+  symlinkSync(join(rootOnly, 'absent'), python3);
+  const absent = await check();
+  rmSync(python3);
+  renameSync(kept, python3);
+  assert.is(there, absent);
+  assert.not.match(there, /in venv /, there);
+
+  // The app's venv.py, which `-m venv` (run in the app directory) imports in place of the standard library's.
+  const shadowed = backendApp('venvshadow', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  writeFileSync(join(shadowed.app, 'venv.py'), 'print("the app\'s venv.py")\n');
+  spawnSync('chown', ['-R', `${USER}:`, shadowed.app]);
+  const install = await runCli(['install', shadowed.app, '--state-dir', state, '--environment', envFile], { ms: 180_000 });
+  const installOut = install.stdout + install.stderr;
+  assert.is(install.status, 1, installOut);
+  assert.ok(installOut.includes(`\`-m venv\` exited with status 0 but made no bin/python: it ran ${join(shadowed.app, 'venv.py')}`), installOut);
+  assert.ok(installOut.includes(`fix: rename ${join(shadowed.app, 'venv.py')}`), installOut);
+  assert.not.match(installOut, /venv created|status 127/);
 });
 
 test.run();
