@@ -52,6 +52,7 @@ import { missingBuildDependency, sourceRequirement } from './pip-source-requirem
 import { interpreterTag, unloadableWheels } from './pip-wheel-tags.js';
 import { withScratchDir } from './scratch-dir.js';
 import { lendScratch, takeScratchBack, vendorUser, vendorUserEnv } from './vendor-as-user.js';
+import { assertCanExecute } from '../environment/run-as.js';
 import { readFileAsUserCould, type FileReader } from '../environment/user-readable.js';
 import { readRegularFile } from '../no-follow.js';
 
@@ -149,6 +150,8 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
   });
 
   const interpreter = await pickInterpreter(desc?.desc ?? { python: null, deb: [] }, { override: desc?.overrides.python ?? undefined });
+  // Said as what it is: pyenv's under /root, run as the app's user, was "has no pip (EACCES)".
+  if (user) assertCanExecute(interpreter.executable, user);
   const previous = await previousManifest(vendorDir, user);
   const pins = await keptVersions(previous, requirements, opts.update ?? [], user);
 

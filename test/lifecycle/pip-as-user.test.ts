@@ -254,6 +254,16 @@ ifRoot('export venv and vendor, as root, run pip and the build of a source requi
   assert.is(readFileSync(vendored.builtBy, 'utf8'), String(uid), vendor.stdout + vendor.stderr);
   assert.ok(readFileSync(join(vendored.app, 'vendor', 'uidpkg.py'), 'utf8').includes('VERSION'));
 
+  // An interpreter the app's user cannot run is said as such, not as one without pip.
+  const hidden = join(work.path, 'root-only-python');
+  mkdirSync(hidden, { mode: 0o700 });
+  symlinkSync('/usr/bin/python3', join(hidden, 'python3'));
+  const hiddenEnv = join(work.path, 'environment-hidden-python.yaml');
+  writeFileSync(hiddenEnv, `python: ${join(hidden, 'python3')}\n`);
+  const unrunnable = await runCli(['vendor', vendored.app, '--no-index', '--environment', hiddenEnv], { ms: 180_000 });
+  assert.is(unrunnable.status, 1, unrunnable.stdout + unrunnable.stderr);
+  assert.ok(unrunnable.stderr.includes(`user ${USER} cannot run it (EACCES)`), unrunnable.stdout + unrunnable.stderr);
+
   // What the user's build leaves in the stage is not followed by root into the vendor directory.
   const secret = join(work.path, 'stage-secret.txt');
   writeFileSync(secret, 'password: hunter6\n', { mode: 0o600 });
