@@ -885,12 +885,10 @@ export const ERROR_CODES = {
     example: { packages: 'python3-flask', status: 100 },
   },
   APPPKG_VENV_FAILED: {
-    summary: '`install` (or `--apps`, deploying an app with `pip:`) could not create the app\'s virtualenv with `python -m venv` (on Debian, `python3-venv` missing; a full disk), or `-m venv` made nothing: it runs in the app directory, and an app\'s own `venv.py` (or `venv/` package) ran in place of the standard library\'s.',
+    summary: '`install` (or `--apps`, deploying an app with `pip:`) could not create the app\'s virtualenv with `python -m venv` (on Debian, `python3-venv` missing; a full disk), or `-m venv` exited 0 and made no `bin/python`.',
     message: (d) => `pip: cannot create the virtualenv ${str(d.path)} with ${str(d.python)}: ${str(d.reason)}`,
     hint: (d) =>
-      d.shadow
-        ? `rename ${str(d.shadow)} (and what imports it) to a name the standard library does not use, then ${d.underApps ? 'deploy again' : 'run install again'}: \`python -m venv\` imports the app's module of that name instead of its own`
-        : `read ${d.log ? `the output in ${str(d.log)}` : 'the output above'}; on Debian the system python3 needs \`apt-get install -y python3-venv\`; or name another interpreter with \`python:\` in the environment file${d.underApps ? `; \`apppkg-gateway install ${str(d.dir) || 'DIR'}\` builds the virtualenv in the terminal` : ''}`,
+      `read ${d.log ? `the output in ${str(d.log)}` : 'the output above'}; on Debian the system python3 needs \`apt-get install -y python3-venv\`; or name another interpreter with \`python:\` in the environment file${d.underApps ? `; \`apppkg-gateway install ${str(d.dir) || 'DIR'}\` builds the virtualenv in the terminal` : ''}`,
     exitStatus: 1,
     example: { path: '/var/lib/apppkg-gateway/blog/venv', python: '/usr/bin/python3', reason: '`-m venv` exited with status 1' },
   },

@@ -99,19 +99,23 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
   try {
     let started = performance.now();
     await makeBuildDir();
-    const seedOptions = { interpreter: opts.interpreter, systemSite, dir, cwd: opts.desc.dir, env, output: opts.output, say, owner };
+    // `-m venv` puts its working directory first on sys.path: in the app directory, an app's
+    // venv.py or ensurepip.py ran in place of the standard library's. The build's parent holds
+    // only the gateway's names.
+    const venvCwd = path.dirname(dir);
+    const seedOptions = { interpreter: opts.interpreter, systemSite, dir, cwd: venvCwd, env, output: opts.output, say, owner };
     const seeded = opts.seedCacheDir !== null && (await seedVenv({ ...seedOptions, cacheDir: opts.seedCacheDir }));
     if (!seeded) {
       // The full `-m venv`, as before the seed: its failure is the one the user is told of.
       await removeVenvBuild(dir);
       await makeBuildDir();
       const args = ['-m', 'venv', ...(systemSite ? ['--system-site-packages'] : []), dir];
-      const venvStatus = await runProgram({ file: opts.interpreter.executable, args, cwd: opts.desc.dir, env, output: opts.output, uid: owner?.uid, gid: owner?.gid });
+      const venvStatus = await runProgram({ file: opts.interpreter.executable, args, cwd: venvCwd, env, output: opts.output, uid: owner?.uid, gid: owner?.gid });
       if (venvStatus !== 0) {
         throw new GatewayError('APPPKG_VENV_FAILED', { path: dir, python: opts.interpreter.executable, reason: `\`-m venv\` exited with status ${venvStatus}` });
       }
     }
-    await assertVenvMade(dir, opts.interpreter.executable, opts.desc.dir);
+    await assertVenvMade(dir, opts.interpreter.executable);
     say(`==> venv created in ${seconds(started)}${seeded ? ' (pip from the seed)' : ''}`);
 
     started = performance.now();
@@ -169,21 +173,11 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
 }
 
 /**
- * `-m venv` runs in the app directory, and Python imports a module there before the standard
- * library's: an app's venv.py (or venv/ package) ran in its place, exited 0 and made nothing,
- * and the build was said to be created until pip failed to start in it (status 127). Looked at
- * with lstat: the build is the app's user's.
+ * A `-m venv` that exits 0 yet makes no interpreter (a sitecustomize that exits early, a
+ * patched venv module) was said to be created until pip failed to start in it (status 127).
+ * Looked at with lstat: the build is the app's user's.
  */
-async function assertVenvMade(dir: string, python: string, appDir: string): Promise<void> {
+async function assertVenvMade(dir: string, python: string): Promise<void> {
   if (await lstat(path.join(dir, 'bin', 'python')).then(() => true, () => false)) return;
-  const shadows = ['venv.py', path.join('venv', '__init__.py')].map((name) => path.join(appDir, name));
-  const shadow = (await Promise.all(shadows.map((file) => lstat(file).then(() => file, () => null)))).find((file) => file !== null) ?? null;
-  throw new GatewayError('APPPKG_VENV_FAILED', {
-    path: dir,
-    python,
-    reason: shadow === null
-      ? '`-m venv` exited with status 0 but made no bin/python'
-      : `\`-m venv\` exited with status 0 but made no bin/python: it ran ${shadow}, which Python imports in place of the standard library's venv module in the app directory, where \`-m venv\` runs`,
-    ...(shadow === null ? {} : { shadow }),
-  });
+  throw new GatewayError('APPPKG_VENV_FAILED', { path: dir, python, reason: '`-m venv` exited with status 0 but made no bin/python' });
 }

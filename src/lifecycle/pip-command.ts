@@ -16,8 +16,16 @@
 // of its own that the request recognises by identity (requests refuses a str subclass).
 // The warning filter is the one pip's __main__ sets before it imports its own modules, set here
 // because the session module is imported first.
+//
+// `-c` puts the working directory first on sys.path, and pip runs in the requirements file's
+// directory (its relative paths are the user's): an app's own email.py, logging.py or json.py
+// was imported by pip in place of the standard library's, and the install failed with whatever
+// that module did. The entry is dropped before anything else is imported (`sys` is built in).
 const PIP_MAIN = [
-  'import runpy, sys, warnings',
+  'import sys',
+  'if sys.path and sys.path[0] == "":',
+  '    del sys.path[0]',
+  'import runpy, warnings',
   'warnings.filterwarnings("ignore", category=DeprecationWarning, module=".*packaging\\\\.version")',
   'try:',
   '    import pip',
