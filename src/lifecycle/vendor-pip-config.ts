@@ -43,8 +43,13 @@ export type PipAnswer =
 // moved, or that cannot read its files (a malformed one), runs the command after all, whose
 // answer or failure is what it was before (a pip older than 20.0 has neither: null, no
 // refusal from files). A missing pip is said in Python's words (No module named 'pip').
+// Run from the app directory (`vendor .`), `-c` put it first on sys.path, and an app's
+// logging.py was imported by pip in place of the standard library's: the entry goes first.
 const ASK_PIP = [
-  'import os, sys',
+  'import sys',
+  'if sys.path and sys.path[0] == "":',
+  '    del sys.path[0]',
+  'import os',
   'try:',
   '    import pip',
   'except ImportError as e:',
