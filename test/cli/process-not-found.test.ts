@@ -38,7 +38,7 @@ test('the gateway log and status name the program, the PATH searched and the fix
   assert.match(gw.output(), `processes.web of web did not start (it exited with status 127: ${web}`);
   const status = await runCli(['status', '--admin', gw.adminUrl!]);
   assert.is(status.status, 0, status.stderr);
-  assert.match(status.stdout, new RegExp(`process worker: [a-z-]+, \\d+ restarts?, the last exited with status 127 at \\S+: ${escape(worker)}[^\\n]*, /bin ${escape(FIX)}`));
+  assert.match(status.stdout, new RegExp(`process worker: (?:\\d+ )?[a-z-]+, \\d+ restarts?, the last exited with status 127 at \\S+: ${escape(worker)}[^\\n]*, /bin ${escape(FIX)}`));
   assert.match(status.stdout, `did not start (it exited with status 127: ${web}`);
 });
 
