@@ -98,11 +98,12 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
   say(`==> creating venv with ${formatInterpreter(opts.interpreter)}: ${why}`);
   try {
     let started = performance.now();
-    await makeBuildDir();
     // `-m venv` puts its working directory first on sys.path: in the app directory, an app's
     // venv.py or ensurepip.py ran in place of the standard library's. The build's parent holds
-    // only the gateway's names.
+    // only the gateway's names; `-m venv` used to make it (`export venv` into a new state root).
     const venvCwd = path.dirname(dir);
+    await mkdir(venvCwd, { recursive: true, mode: 0o755 });
+    await makeBuildDir();
     const seedOptions = { interpreter: opts.interpreter, systemSite, dir, cwd: venvCwd, env, output: opts.output, say, owner };
     const seeded = opts.seedCacheDir !== null && (await seedVenv({ ...seedOptions, cacheDir: opts.seedCacheDir }));
     if (!seeded) {
