@@ -9,19 +9,8 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli, tempDir } from '../helpers/process.js';
+import { inTreeBackend } from './lifecycle-apps.js';
 
-/** A build backend in the requirement's own tree: pip builds it offline, importing email and logging. */
-const BACKEND = `import os, zipfile
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    name = 'ownpkg-1.0-py3-none-any.whl'
-    info = 'ownpkg-1.0.dist-info/'
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), 'w') as z:
-        z.writestr('ownpkg.py', 'VERSION = "1.0"\\n')
-        z.writestr(info + 'METADATA', 'Metadata-Version: 2.1\\nName: ownpkg\\nVersion: 1.0\\n')
-        z.writestr(info + 'WHEEL', 'Wheel-Version: 1.0\\nGenerator: apppkg-tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n')
-        z.writestr(info + 'RECORD', '')
-    return name
-`;
 
 test('an app whose venv.py, ensurepip.py, email.py and logging.py would stop a build installs its requirements', async () => {
   const work = tempDir('apppkg-install-app-modules-');
@@ -32,7 +21,8 @@ test('an app whose venv.py, ensurepip.py, email.py and logging.py would stop a b
     writeFileSync(join(app, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
     writeFileSync(join(app, 'requirements.txt'), './ownpkg\n');
     writeFileSync(join(app, 'ownpkg', 'pyproject.toml'), '[build-system]\nrequires = []\nbuild-backend = "ownbackend"\nbackend-path = ["."]\n');
-    writeFileSync(join(app, 'ownpkg', 'ownbackend.py'), BACKEND);
+    // pip builds it offline, importing email and logging on the way.
+    writeFileSync(join(app, 'ownpkg', 'ownbackend.py'), inTreeBackend('ownpkg'));
     for (const module of ['venv', 'ensurepip', 'email', 'logging']) {
       writeFileSync(join(app, `${module}.py`), `raise SystemExit("the app's ${module}.py ran")\n`);
     }

@@ -42,6 +42,26 @@ export function makeWheel(dir: string, name: string, version: string): string {
   }
 }
 
+/**
+ * The source of an in-tree PEP 517 backend (`backend-path = ["."]`, `requires = []`), so that
+ * offline pip builds a source requirement: its build_wheel runs `before` (Python lines, indented
+ * four spaces; `os`, `sys` and `zipfile` are imported), then writes a wheel of one module, `pkg`
+ * 1.0, whose VERSION is "1.0".
+ */
+export function inTreeBackend(pkg: string, before = ''): string {
+  return `import os, sys, zipfile
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+${before}    name = '${pkg}-1.0-py3-none-any.whl'
+    info = '${pkg}-1.0.dist-info/'
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), 'w') as z:
+        z.writestr('${pkg}.py', 'VERSION = "1.0"\\n')
+        z.writestr(info + 'METADATA', 'Metadata-Version: 2.1\\nName: ${pkg}\\nVersion: 1.0\\n')
+        z.writestr(info + 'WHEEL', 'Wheel-Version: 1.0\\nGenerator: apppkg-tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n')
+        z.writestr(info + 'RECORD', '')
+    return name
+`;
+}
+
 /** A package directory `<parent>/<name>` with this app.yaml and a trivial WSGI module. */
 export function makeApp(parent: string, name: string, yaml: string): string {
   const dir = join(parent, name);

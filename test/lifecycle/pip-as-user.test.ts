@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { request } from 'undici';
 import { installForOtherUsers, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
-import { makeApp } from './lifecycle-apps.js';
+import { inTreeBackend, makeApp } from './lifecycle-apps.js';
 
 const test = suite('lifecycle: pip as the app\'s user');
 const ifRoot = runIf(test, isRoot, 'needs root to run pip as an app\'s user');
@@ -40,24 +40,14 @@ function notOwnedBy(dir: string, uid: number): string[] {
 // ran as beside itself, then builds the wheel: nothing from an index is needed. Given a file
 // `link-stamp-to`, it also leaves, where the venv's stamp goes, a link to the file it names; given
 // `link-stage-to`, one in vendor's staging directory (TMPDIR/stage when vendor lends it its TMPDIR).
-const BACKEND = `import os, sys, zipfile
-def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
-    here = os.path.dirname(os.path.abspath(__file__))
+const BACKEND = inTreeBackend('uidpkg', `    here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, 'built-by-uid'), 'w') as f:
         f.write(str(os.getuid()))
     if os.path.exists(os.path.join(here, 'link-stamp-to')):
         os.symlink(open(os.path.join(here, 'link-stamp-to')).read(), os.path.join(sys.prefix, 'apppkg-venv.json'))
     if os.path.exists(os.path.join(here, 'link-stage-to')):
         os.symlink(open(os.path.join(here, 'link-stage-to')).read(), os.path.join(os.environ['TMPDIR'], 'stage', 'leak.txt'))
-    name = 'uidpkg-1.0-py3-none-any.whl'
-    info = 'uidpkg-1.0.dist-info/'
-    with zipfile.ZipFile(os.path.join(wheel_directory, name), 'w') as z:
-        z.writestr('uidpkg.py', 'VERSION = "1.0"\\n')
-        z.writestr(info + 'METADATA', 'Metadata-Version: 2.1\\nName: uidpkg\\nVersion: 1.0\\n')
-        z.writestr(info + 'WHEEL', 'Wheel-Version: 1.0\\nGenerator: apppkg-tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n')
-        z.writestr(info + 'RECORD', '')
-    return name
-`;
+`);
 
 let apps: string;
 let state: string;
