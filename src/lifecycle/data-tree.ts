@@ -37,12 +37,14 @@ export async function countTree(dir: string): Promise<TreeCount> {
  * after what it holds: given to that user first, a directory let a process of the app's swap a
  * subdirectory for a symlink before root went into it, and root chowned to the app what the
  * link led to (readdir and the path of each entry follow a link above them). A directory still
- * root's holds its names still.
+ * root's holds its names still. `seen` is told of each entry below `dir` (vendor looks for what
+ * pip should not have left).
  */
-export async function chownTree(dir: string, owner: Owner): Promise<void> {
+export async function chownTree(dir: string, owner: Owner, seen?: (file: string, entry: Dirent) => void): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, entry.name);
-    if (entry.isDirectory()) await chownTree(p, owner);
+    seen?.(p, entry);
+    if (entry.isDirectory()) await chownTree(p, owner, seen);
     else await lchown(p, owner.uid, owner.gid);
   }
   await lchown(dir, owner.uid, owner.gid);

@@ -6,15 +6,14 @@
 // followed), and the stage refused unless it holds only directories and regular files, all that
 // pip makes from wheels: a link a build left there had root copy what it leads to into the
 // vendor directory, which the user reads.
-import { chmod, lchown, lstat, readdir } from 'node:fs/promises';
-import type { Dirent } from 'node:fs';
+import { chmod, lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
 import { kindOf, symlinkWords } from '../no-follow.js';
 import { resolveRunAs, type RunAs } from '../environment/run-as.js';
 import type { FilePlace } from '../environment/host-file.js';
-import { isInside } from './data-tree.js';
+import { chownTree, isInside } from './data-tree.js';
 import { asAppUser } from './pip-environment.js';
 
 /** The user vendor's pip runs as: the app's when we are root and it is not; else null (pip runs as we do). */
@@ -36,7 +35,7 @@ export function vendorUserEnv(env: Record<string, string | undefined>, user: Run
  */
 export async function lendScratch(work: string, lent: string, user: RunAs): Promise<void> {
   await chmod(work, 0o711);
-  await chownTree(lent, user.uid, user.gid, () => {});
+  await chownTree(lent, user);
 }
 
 /**
@@ -47,24 +46,13 @@ export async function lendScratch(work: string, lent: string, user: RunAs): Prom
 export async function takeScratchBack(work: string, lent: string, stage: string, user: RunAs): Promise<void> {
   await chmod(work, 0o700);
   const odd: string[] = [];
-  await chownTree(lent, 0, 0, (file, entry) => {
+  await chownTree(lent, { uid: 0, gid: 0 }, (file, entry) => {
     if (!entry.isDirectory() && !entry.isFile() && isInside(file, stage)) odd.push(file);
   });
   if (odd.length === 0) return;
   const found = await Promise.all(odd.slice(0, 3).map(async (file) => `${path.relative(stage, file) || '.'}, ${await whatIsAt(file)}`));
   const more = odd.length > 3 ? ` and ${odd.length - 3} more` : '';
   throw new GatewayError('APPPKG_VENDOR_STAGE_UNSAFE', { found: `${found.join(', ')}${more}`, user: user.user });
-}
-
-/** `dir` and everything under it given to uid:gid, links themselves (never followed); `seen` told of each entry. */
-async function chownTree(dir: string, uid: number, gid: number, seen: (file: string, entry: Dirent) => void): Promise<void> {
-  await lchown(dir, uid, gid);
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const file = path.join(dir, entry.name);
-    seen(file, entry);
-    if (entry.isDirectory()) await chownTree(file, uid, gid, seen);
-    else await lchown(file, uid, gid);
-  }
 }
 
 /** What is at `file`, in an error's words: "a symlink (to /etc/shadow)", "a FIFO". */
