@@ -16,15 +16,17 @@
 // of its own that the request recognises by identity (requests refuses a str subclass).
 // The warning filter is the one pip's __main__ sets before it imports its own modules, set here
 // because the session module is imported first.
-//
-// `-c` puts the working directory first on sys.path, and pip runs in the requirements file's
-// directory (its relative paths are the user's): an app's own email.py, logging.py or json.py
-// was imported by pip in place of the standard library's, and the install failed with whatever
-// that module did. The entry is dropped before anything else is imported (`sys` is built in).
+/**
+ * The first lines of a `python -c` program that imports pip. `-c` puts the working directory
+ * first on sys.path, and pip runs in the requirements file's directory (its relative paths are
+ * the user's), or `vendor` in the app's: an app's own email.py, logging.py or json.py was
+ * imported by pip in place of the standard library's, and the install failed with whatever that
+ * module did. The entry is dropped before anything else is imported (`sys` is built in).
+ */
+export const NO_WORKING_DIRECTORY_ON_PATH = ['import sys', 'if sys.path and sys.path[0] == "":', '    del sys.path[0]'];
+
 const PIP_MAIN = [
-  'import sys',
-  'if sys.path and sys.path[0] == "":',
-  '    del sys.path[0]',
+  ...NO_WORKING_DIRECTORY_ON_PATH,
   'import runpy, warnings',
   'warnings.filterwarnings("ignore", category=DeprecationWarning, module=".*packaging\\\\.version")',
   'try:',

@@ -8,6 +8,7 @@
 // pip is asked once, for its version as well, without its CLI: each `python -m pip` is most of
 // a second of CPU spent importing pip, which `--version` and `config debug` spent twice on every vendor run.
 import { programOutput } from '../program-output.js';
+import { NO_WORKING_DIRECTORY_ON_PATH } from './pip-command.js';
 
 /** pip's settings that give `pip install` a destination other than --target's. */
 const TARGET_CONFLICTS = ['prefix', 'root'];
@@ -43,12 +44,8 @@ export type PipAnswer =
 // moved, or that cannot read its files (a malformed one), runs the command after all, whose
 // answer or failure is what it was before (a pip older than 20.0 has neither: null, no
 // refusal from files). A missing pip is said in Python's words (No module named 'pip').
-// Run from the app directory (`vendor .`), `-c` put it first on sys.path, and an app's
-// logging.py was imported by pip in place of the standard library's: the entry goes first.
 const ASK_PIP = [
-  'import sys',
-  'if sys.path and sys.path[0] == "":',
-  '    del sys.path[0]',
+  ...NO_WORKING_DIRECTORY_ON_PATH,
   'import os',
   'try:',
   '    import pip',
