@@ -3,7 +3,7 @@
 // queue, a deploy's hand-over, its access-log line). It is routed by the app's name (the
 // front's key header, MailTargetOptions.routeHeaderOf), at prefix '' as `Host: NAME.localhost`
 // would be, but never to another app that claims that host in its `hosts:`.
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 import { isShortAnswer, shortBodyDetail } from '../proxy/error-response.js';
 import { testKnob } from '../test-knob.js';
@@ -57,11 +57,20 @@ export class MailTarget {
     }
   }
 
-  /** `appTimeoutMs`: the app's `timeout`, when known. */
+  /**
+   * `appTimeoutMs`: the app's `timeout`, when known. Rejects when `file` cannot be opened (the
+   * deliverer tries it again on the schedule).
+   */
   async post(delivery: SpooledDelivery, file: string, path: string, signature: string, signal: AbortSignal, appTimeoutMs = 0): Promise<PostOutcome> {
     const [routeName, routeValue] = this.routeHeaderOf(delivery.app);
     const answerTimeout = Math.max(this.answerFloorMs, appTimeoutMs + PAST_APP_TIMEOUT_MS);
+    // The length of the file as it is now, of the very descriptor streamed: the spool's record
+    // says what was received, and a message put back by hand with another length (docs/mail.md
+    // says putting it back delivers it) failed every attempt on a Content-Length that lied.
+    const handle = await open(file, 'r');
+    const body = handle.createReadStream();
     try {
+      const { size } = await handle.stat();
       const res = await request(`${this.origin}${path}`, {
         method: 'POST',
         dispatcher: this.agent,
@@ -70,13 +79,13 @@ export class MailTarget {
           host: `${delivery.app}.localhost`,
           [routeName]: routeValue,
           'content-type': 'message/rfc822',
-          'content-length': String(delivery.size),
+          'content-length': String(size),
           'x-apppkg-mail-from': headerSafe(delivery.from),
           'x-apppkg-rcpt-to': rcptToHeader(delivery.to),
           'x-apppkg-signature': signature,
           'x-apppkg-delivery-id': delivery.id,
         },
-        body: createReadStream(file),
+        body,
         headersTimeout: answerTimeout,
         bodyTimeout: answerTimeout,
       });
@@ -95,6 +104,10 @@ export class MailTarget {
     } catch (err) {
       const code = (err as { code?: string }).code;
       return { kind: 'failed', reason: `no answer from the app (${code ?? (err as Error).message})` };
+    } finally {
+      // Closes the descriptor (autoClose) when the body was not read to its end: an answer that
+      // came first (a 413), a connection refused.
+      body.destroy();
     }
   }
 

@@ -1,13 +1,14 @@
 // `apppkg-gateway mail retry` (docs/mail.md, "Retries and dead letters"): a dead letter went back
 // to its app only by swaks and two files removed by hand. Through the real CLI and gateway: one
-// retried to an app that now takes it arrives with the same delivery id and leaves `status`;
+// retried to an app that now takes it arrives with the same delivery id and leaves `status`, and
+// one whose message was mended by hand to another length arrives whole;
 // `--all APP`; the refusals (an unknown id, an app gone from --apps, a message file missing);
 // a retry a crash cut short; and who may ask (the unix admin socket needs no token; given
 // --admin-token, every route needs it; as root, a loopback port without one refuses it, as it
 // refuses a restart).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -114,7 +115,7 @@ async function deadIds(): Promise<string[]> {
   return (await status()).mail.dead.map((d: { id: string }) => d.id);
 }
 
-async function deliveries(app: string): Promise<Array<{ id: string; subject: string; status: number }>> {
+async function deliveries(app: string): Promise<Array<{ id: string; subject: string; status: number; to: string; size: number; message: string }>> {
   return (await (await request(`${gw!.url}/${app}/deliveries`)).body.json()) as any;
 }
 
@@ -171,6 +172,20 @@ test('a dead letter retried to an app that now takes it: `mail retry ID` deliver
   const again = await retry(id);
   assert.is(again.status, 1);
   assert.match(again.stderr, new RegExp(`no dead letter ${id} in this gateway`));
+});
+
+test('a dead letter whose message was edited by hand to another length: `mail retry` delivers the whole new message (its Content-Length is the file\'s, not the record\'s)', async () => {
+  const id = await deadLetterFor('alpha', 'edited by hand');
+  const file = join(state.path, 'mail', 'dead', `${id}.eml`);
+  const edited = readFileSync(file, 'utf8').replace('Hello.\r\n', 'Hello, and a longer body written in by hand.\r\nWith a second line.\r\n');
+  assert.ok(edited.length > readFileSync(file, 'utf8').length, 'the edit changes the length');
+  writeFileSync(file, edited);
+  rmSync(answerOf('alpha'));
+  const r = await retry(id, '--wait', '--timeout', '15');
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  const [got] = (await deliveries('alpha')).filter((d) => d.id === id && d.status === 200);
+  assert.is(got?.size, Buffer.byteLength(edited), 'the whole edited file');
+  assert.match(got.message, /\r\n\r\nHello, and a longer body written in by hand\.\r\nWith a second line\.\r\n$/);
 });
 
 test('`mail retry --all APP` retries every dead letter of that app and no other; `--all` leaves those it cannot deliver, saying why; one refused again counts again in undeliverable, balanced by its retry', async () => {
