@@ -6,7 +6,7 @@
 import type { MailDeleteAsk, MailDeleteDone } from '../admin/admin-server.js';
 import { countOf } from '../count.js';
 import { GatewayError } from '../errors.js';
-import { chosenByIds } from './mail-retry.js';
+import { chosenByIds, deadLetterLine } from './mail-retry.js';
 import type { MailSpool } from './mail-spool.js';
 
 export async function deleteDeadLetters(spool: MailSpool, ask: MailDeleteAsk, say: (line: string) => void): Promise<MailDeleteDone> {
@@ -20,7 +20,7 @@ export async function deleteDeadLetters(spool: MailSpool, ask: MailDeleteAsk, sa
       await spool.deleteDead(letter);
       deleted.push({ id: letter.id, app: letter.app });
       // As Postfix logs each `postsuper -d`: the log says what went, and whose it was.
-      say(`mail: dead letter ${letter.id} (queued as ${letter.messageId}) to ${letter.app || 'no app'} from ${letter.from || '<>'} deleted (mail delete)`);
+      say(deadLetterLine(letter, letter.app, 'deleted (mail delete)'));
     } catch (err) {
       skipped.push({ id: letter.id, app: letter.app, why: `it could not be deleted: ${(err as Error).message}` });
     }

@@ -24,6 +24,8 @@ export interface MailRetryContext {
   postmaster: string | null;
   /** Hands the deliveries put back to the deliverer: tried now. */
   deliver: (deliveries: SpooledDelivery[]) => void;
+  /** The gateway's log: a line for each letter put back or left. */
+  say: (line: string) => void;
 }
 
 type Problem = 'no-postmaster' | 'postmaster-gone' | 'app-gone' | 'file-missing';
@@ -40,15 +42,22 @@ export async function retryDeadLetters(ctx: MailRetryContext, ask: MailRetryAsk)
     });
   }
   const retried: MailRetryDone['retried'] = [];
-  const skipped: MailRetryDone['skipped'] = refused.map(({ letter, problem }) => ({ id: letter.id, app: letter.app, why: whyNot(ctx, letter, problem) }));
+  const skipped: MailRetryDone['skipped'] = [];
+  // As `mail delete` logs each: the log says what went back (or was left, and why), and whose.
+  const leave = (letter: DeadLetter, why: string) => {
+    skipped.push({ id: letter.id, app: letter.app, why });
+    ctx.say(deadLetterLine(letter, letter.app, `left as a dead letter (mail retry): ${why}`));
+  };
+  for (const { letter, problem } of refused) leave(letter, whyNot(ctx, letter, problem));
   const back: SpooledDelivery[] = [];
   for (const { letter } of checked.filter((c) => c.problem === null)) {
     try {
       const delivery = await ctx.spool.requeue(letter, appFor(ctx, letter));
       back.push(delivery);
       retried.push({ id: letter.id, app: delivery.app });
+      ctx.say(deadLetterLine(letter, delivery.app, 'put back in the queue, tried now (mail retry)'));
     } catch (err) {
-      skipped.push({ id: letter.id, app: letter.app, why: `it could not be put back: ${(err as Error).message}` });
+      leave(letter, `it could not be put back: ${(err as Error).message}`);
     }
   }
   ctx.deliver(back);
@@ -57,6 +66,11 @@ export async function retryDeadLetters(ctx: MailRetryContext, ask: MailRetryAsk)
     throw new GatewayError('APPPKG_MAIL_CANNOT_RETRY', { reason: done.message, hint: 'free what the error names (df -h STATE/mail for a full disk) and run the command again for those left' });
   }
   return done;
+}
+
+/** A dead letter's line in the gateway's log: `done` to it, on its way to `app` ('' for none). */
+export function deadLetterLine(letter: DeadLetter, app: string, done: string): string {
+  return `mail: dead letter ${letter.id} (queued as ${letter.messageId}) to ${app || 'no app'} from ${letter.from || '<>'} ${done}`;
 }
 
 /**

@@ -215,6 +215,7 @@ export class MailService {
         }
         this.deliverer.add(deliveries);
       },
+      say: this.say,
     }, ask);
   }
 

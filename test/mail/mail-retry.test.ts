@@ -1,7 +1,7 @@
 // `apppkg-gateway mail retry` (docs/mail.md, "Retries and dead letters"): a dead letter went back
 // to its app only by swaks and two files removed by hand. Through the real CLI and gateway: one
 // retried to an app that now takes it arrives with the same delivery id and leaves `status`, and
-// one whose message was mended by hand to another length arrives whole;
+// one whose message was mended by hand to another length arrives whole; the log's line for each;
 // `--all APP`; the refusals (an unknown id, an app gone from --apps, a message file missing);
 // a retry a crash cut short; and who may ask (the unix admin socket needs no token; given
 // --admin-token, every route needs it; as root, a loopback port without one refuses it, as it
@@ -158,6 +158,8 @@ test('a dead letter retried to an app that now takes it: `mail retry ID` deliver
   const r = await retry(id);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`^mail: 1 dead letter put back in the queue and tried now, with its delivery id: ${id} to alpha; `));
+  // As `mail delete` logs each: what went back, whose, from whom.
+  assert.match(gw!.output(), new RegExp(`mail: dead letter ${id} \\(queued as \\S+\\) to alpha from ann@example\\.org put back in the queue, tried now \\(mail retry\\)`));
   const attempts = await waitFor(async () => {
     const all = (await deliveries('alpha')).filter((d) => d.id === id);
     return all.some((d) => d.status === 200) ? all : undefined;
@@ -210,6 +212,7 @@ test('`mail retry --all APP` retries every dead letter of that app and no other;
   assert.match(all.stdout, new RegExp(`^mail: 1 dead letter put back in the queue and tried now, with its delivery id: ${alphas} to alpha; `));
   assert.match(all.stdout, new RegExp(`\\nleft as a dead letter: ${GONE}: its app gone is no app of this gateway now \\(removed from --apps\\?\\)`));
   assert.match(all.stdout, new RegExp(`\\nleft as a dead letter: ${NO_FILE}: its message file is missing \\(\\S+/dead/${NO_FILE}\\.eml\\): only its record is kept`));
+  assert.match(gw!.output(), new RegExp(`mail: dead letter ${GONE} \\(queued as m-${GONE}\\) to gone from ann@example\\.org left as a dead letter \\(mail retry\\): its app gone is no app of this gateway now`));
   await waitFor(async () => (await deliveries('alpha')).filter((d) => d.id === alphas).length === 2 && (await deadIds()).includes(alphas), 15_000, 'alpha\'s refused again: a dead letter again', ASK_GATEWAY_EVERY_MS);
   // accepted + retried = delivered + undeliverable, the spool holding none of theirs now.
   assert.equal(await grownBy('beta', before.beta, (g) => g.delivered >= 2), { accepted: 2, retried: 2, delivered: 2, undeliverable: 2 });
