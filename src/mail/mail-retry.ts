@@ -90,17 +90,23 @@ export function chosenByIds(letters: DeadLetter[], ids: string[], done: string):
   return ids.map((id) => byId.get(id)!);
 }
 
+/**
+ * `--all APP`: APP's dead letters, and the postmaster mail kept for no app when APP is the app
+ * mail.postmaster names, since a retry delivers it there: left out, `--all` of the postmaster
+ * app put back every letter but the postmaster mail that app was chosen to read.
+ */
 function chosenByApp(ctx: MailRetryContext, letters: DeadLetter[], app: string | null): DeadLetter[] {
   if (app === null) return letters;
+  const mine = letters.filter((l) => appFor(ctx, l) === app);
   if (!ctx.isApp(app)) {
     const apps = ctx.appNames();
-    const held = letters.filter((l) => l.app === app).length;
+    const held = mine.length;
     throw new GatewayError('APPPKG_MAIL_CANNOT_RETRY', {
       reason: `${app} is no app of this gateway now${held > 0 ? `: its ${countOf(held, 'dead letter')} cannot be delivered` : ''}; nothing was retried`,
       hint: `its apps: ${apps.length > 0 ? apps.join(', ') : '(none)'}; put ${app} back under --apps (the gateway picks it up by itself) and run the command again`,
     });
   }
-  return letters.filter((l) => l.app === app);
+  return mine;
 }
 
 /** The app a dead letter goes to: its own, or for postmaster mail (app ''), the one mail.postmaster names. */

@@ -2,7 +2,8 @@
 // to its app only by swaks and two files removed by hand. Through the real CLI and gateway: one
 // retried to an app that now takes it arrives with the same delivery id and leaves `status`, and
 // one whose message was mended by hand to another length arrives whole; the log's line for each;
-// `--all APP`; the refusals (an unknown id, an app gone from --apps, a message file missing);
+// `--all APP` (the postmaster mail with the postmaster app's); postmaster mail to that app deployed
+// after the start; the refusals (an unknown id, an app gone from --apps, a message file missing);
 // a retry a crash cut short; and who may ask (the unix admin socket needs no token; given
 // --admin-token, every route needs it; as root, a loopback port without one refuses it, as it
 // refuses a restart).
@@ -219,7 +220,9 @@ test('`mail retry --all APP` retries every dead letter of that app and no other;
   assert.equal(await grownBy('alpha', before.alpha, (g) => g.undeliverable >= 2), { accepted: 1, retried: 1, delivered: 0, undeliverable: 2 });
 });
 
-test('postmaster mail kept as a dead letter: refused while mail.postmaster names no app here (saying to set it), delivered to that app once it is one', async () => {
+test('postmaster mail: kept as a dead letter while mail.postmaster names no app here; once that app is deployed (after the start), new postmaster mail goes to it, `mail retry ID` delivers a kept one (refused before, saying how), and `mail retry --all APP` of that app the rest', async () => {
+  assert.equal(await sendWithSmtplib(port, 'bounce@example.org', ['Postmaster'], message({ subject: 'postmaster before delta' })), { refused: {} });
+  const kept = await waitFor(async () => (await status()).mail.dead.find((d: { from: string; app: string }) => d.from === 'bounce@example.org' && d.app === '')?.id as string | undefined, 15_000, 'postmaster mail kept as a dead letter', ASK_GATEWAY_EVERY_MS);
   const refused = await retry(POSTMASTER);
   assert.is(refused.status, 1);
   assert.match(refused.stderr, new RegExp(`cannot retry ${POSTMASTER}: it is postmaster mail, and mail\\.postmaster names delta, which is no app of this gateway now \\(removed from --apps\\?\\); nothing was retried`));
@@ -227,6 +230,10 @@ test('postmaster mail kept as a dead letter: refused while mail.postmaster names
   assert.ok((await deadIds()).includes(POSTMASTER), 'still a dead letter');
   addPackage(apps.path, 'mail-sink', 'delta');
   await waitFor(async () => (await request(`${gw!.url}/delta/deliveries`)).statusCode === 200, 30_000, 'delta to serve', ASK_GATEWAY_EVERY_MS);
+  // Deployed after the gateway started: postmaster mail that comes now is delta's.
+  assert.equal(await sendWithSmtplib(port, 'ann@example.org', ['postmaster'], message({ subject: 'postmaster after delta' })), { refused: {} });
+  const arrived = await waitFor(async () => (await deliveries('delta')).find((d) => d.subject === 'postmaster after delta'), 15_000, 'new postmaster mail delivered to delta', ASK_GATEWAY_EVERY_MS);
+  assert.equal([arrived.status, arrived.to], [200, 'postmaster']);
   const r = await retry(POSTMASTER);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`^mail: 1 dead letter put back in the queue and tried now, with its delivery id: ${POSTMASTER} to delta; `));
@@ -234,8 +241,14 @@ test('postmaster mail kept as a dead letter: refused while mail.postmaster names
     const found = (await deliveries('delta')).filter((d) => d.id === POSTMASTER);
     return found.length > 0 ? found : undefined;
   }, 15_000, 'the postmaster mail delivered to delta', ASK_GATEWAY_EVERY_MS);
-  assert.equal([got.subject, got.status, (got as unknown as { to: string }).to], ['to the postmaster', 200, 'Postmaster'], 'to delta as postmaster mail, the address as sent');
+  assert.equal([got.subject, got.status, got.to], ['to the postmaster', 200, 'Postmaster'], 'to delta as postmaster mail, the address as sent');
   await waitFor(async () => !(await deadIds()).includes(POSTMASTER), 5_000, 'the postmaster dead letter gone from status', ASK_GATEWAY_EVERY_MS);
+  // delta is the postmaster app: `--all delta` takes the postmaster mail kept for it too.
+  const all = await retry('--all', 'delta');
+  assert.is(all.status, 0, all.stderr);
+  assert.match(all.stdout, new RegExp(`^mail: 1 dead letter put back in the queue and tried now, with its delivery id: ${kept} to delta; `));
+  const again = await waitFor(async () => (await deliveries('delta')).find((d) => d.id === kept), 15_000, 'the kept postmaster mail delivered to delta', ASK_GATEWAY_EVERY_MS);
+  assert.equal([again.subject, again.status, again.to], ['postmaster before delta', 200, 'Postmaster']);
 });
 
 test('refused, and nothing retried: an unknown id (naming the ids there are), one whose app is gone from --apps (naming it), one whose message file is missing; --all for an app that is not there', async () => {

@@ -24,7 +24,8 @@ export const spec: CommandSpec = {
   summary:
     'Dead letters of a running gateway\'s incoming mail (listed by `status`). retry: put them back into the\n' +
     'queue, tried now with the same delivery id, the retry schedule and give_up counted anew; --all\n' +
-    'retries every one (of APP alone, given), leaving those that cannot be delivered, each said why;\n' +
+    'retries every one (of APP alone, given: with the postmaster mail kept for no app when APP is the\n' +
+    'app mail.postmaster names), leaving those that cannot be delivered, each said why;\n' +
     '--wait returns once each is delivered or a dead letter again (exit status 1 unless all were\n' +
     'delivered, naming each that was not), or at --timeout, naming those still waiting and why.\n' +
     'delete: remove them for good; --all (of APP alone, given) asks first when stdin is a terminal\n' +
@@ -35,7 +36,7 @@ export const spec: CommandSpec = {
     '       apppkg-gateway mail delete ID... [--admin ADDR] [--admin-token FILE]\n' +
     '       apppkg-gateway mail delete --all [APP] [--yes] [--admin ADDR] [--admin-token FILE]',
   optionHelp: [
-    ['--all', 'every dead letter, or every one of APP'],
+    ['--all', 'every dead letter, or every one of APP (retry: postmaster mail too, when APP is the app mail.postmaster names)'],
     ['--wait', 'retry: return once each is delivered or a dead letter again; exit status 1 unless every one was delivered'],
     ['--timeout SECONDS', `retry --wait: give up waiting after this long (default ${DEFAULT_WAIT_S}, at most ${MAIL_RETRY_MAX_WAIT_S}); those left stay in the queue`],
     ['-y, --yes', 'delete --all: do not ask on a terminal either'],
