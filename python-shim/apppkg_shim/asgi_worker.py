@@ -33,7 +33,6 @@ from .ready_deadline import ready_deadline
 HEADER_PACK = link.HEADER.pack
 U32 = link.U32
 _PONG = HEADER_PACK(link.PONG, 0, 0)
-PARENT_CHECK_SECONDS = 1.0
 CLOSE_TASKS_SECONDS = 1.0
 # What a lifespan shutdown that begins after CANCEL has before it is cancelled: within the 5 s
 # Node gives the worker after it (worker.ts CANCEL_BOUND_MS), with room for its `finally`.
@@ -42,7 +41,7 @@ READY_MARGIN_SECONDS = 1.0
 
 
 class AsgiWorker:
-    def __init__(self, incoming, outgoing, app, config, loop, loop_name, executor):
+    def __init__(self, incoming, outgoing, app, config, loop, loop_name, executor, parent_check_seconds):
         self.incoming = incoming
         self.outgoing = outgoing
         self.app = app
@@ -68,6 +67,8 @@ class AsgiWorker:
         self.finished = loop.create_future()
         self.exiting = False  # our own close of the link is no gateway going away
         self.ppid = os.getppid()
+        # None: the kernel ends us with the gateway, and an idle loop has no timer to wake it.
+        self.parent_check_seconds = parent_check_seconds
 
     def serve(self):
         loop = self.loop
@@ -92,7 +93,8 @@ class AsgiWorker:
             lambda: LinkProtocol(loop, self._dispatch, self._link_closed), sock=self.incoming)
         await loop.connect_accepted_socket(self.link.outgoing, sock=self.outgoing)
         self.link.before_flush = self._release_heads
-        loop.call_later(PARENT_CHECK_SECONDS, self._check_parent)
+        if self.parent_check_seconds is not None:
+            loop.call_later(self.parent_check_seconds, self._check_parent)
         _size_anyio_threads(self.threads)
         if not await self._start_lifespan():
             if self.lifespan.timed_out:
@@ -258,7 +260,7 @@ class AsgiWorker:
     def _check_parent(self):
         if os.getppid() != self.ppid:
             self._link_closed()
-        self.loop.call_later(PARENT_CHECK_SECONDS, self._check_parent)
+        self.loop.call_later(self.parent_check_seconds, self._check_parent)
 
     def _link_closed(self):
         # The gateway is gone (or our parent changed): nobody can take a response any more.

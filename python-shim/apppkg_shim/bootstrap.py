@@ -484,6 +484,10 @@ def open_link():
     return socks
 
 
+# Where the kernel does not end a worker with the gateway, it checks its parent this often.
+PARENT_CHECK_SECONDS = 1.0
+
+
 def die_with_gateway():
     """Ask the kernel for SIGKILL when the gateway dies. The closed link ends a running
     worker anyway, but a stopped one (SIGSTOP, a debugger) never reads it, and SIGKILL is the
@@ -498,6 +502,25 @@ def die_with_gateway():
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (ImportError, OSError, AttributeError):
         return
+
+
+def parent_check_seconds():
+    """How often a serving worker must see for itself whether its parent changed: None when
+    the kernel still kills it with the gateway (die_with_gateway), which a change of the
+    effective uid or gid clears, as an app's import may make. An idle worker then has no timer
+    at all."""
+    if not sys.platform.startswith("linux"):
+        return PARENT_CHECK_SECONDS
+    try:
+        import ctypes
+
+        PR_GET_PDEATHSIG = 2
+        armed = ctypes.c_int(0)
+        if ctypes.CDLL(None, use_errno=True).prctl(PR_GET_PDEATHSIG, ctypes.byref(armed), 0, 0, 0) != 0:
+            return PARENT_CHECK_SECONDS
+    except (ImportError, OSError, AttributeError):
+        return PARENT_CHECK_SECONDS
+    return None if armed.value == signal.SIGKILL else PARENT_CHECK_SECONDS
 
 
 def _install_asgi_loop(config):
@@ -536,13 +559,13 @@ def _serve_app(config, incoming, outgoing):
             return EXIT_APP_LOAD_FAILED
         from .asgi_worker import AsgiWorker
 
-        return AsgiWorker(incoming, outgoing, app, config, loop, loop_name, executor).serve()
+        return AsgiWorker(incoming, outgoing, app, config, loop, loop_name, executor, parent_check_seconds()).serve()
     app = _load_watched(config)
     if app is None:
         return EXIT_APP_LOAD_FAILED
     from .worker import Worker
 
-    return Worker(incoming, outgoing, app, config).serve()
+    return Worker(incoming, outgoing, app, config, parent_check_seconds()).serve()
 
 
 def _load_watched(config):

@@ -61,7 +61,7 @@ class _Thread:
 
 
 class Worker:
-    def __init__(self, incoming, outgoing, app, config):
+    def __init__(self, incoming, outgoing, app, config, parent_check_seconds):
         self.incoming = incoming
         self.app = app
         self.app_spec = config["app"]
@@ -84,7 +84,13 @@ class Worker:
         self.input_waiters = []  # _Threads waiting for frames for their own request
         self.monitor_parked = False
         self.monitor_cv = threading.Condition(self.lock)
-        self.main_cv = threading.Condition(self.lock)
+        # The main thread sleeps in poll() on this pipe, with no timeout: a signal handler (run
+        # on the main thread, between its bytecodes or in poll's EINTR) cannot take our lock to
+        # notify a condition, but it can write a byte. Waking every 100 ms to see a flag cost an
+        # idle worker 10 wake-ups a second (docs/performance.md, "An idle worker").
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        self.parent_check_seconds = parent_check_seconds
         self.stop_requested = False
         self.stop_signum = None  # the signal that asked for the stop
         self.stopping = False
@@ -103,19 +109,24 @@ class Worker:
         threading.Thread(target=self._monitor, name="apppkg-monitor", daemon=True).start()
         self.writer.send(link.ready_frame(self.threads, self.app_spec))
         lock = self.lock
-        ticks = 0
-        with lock:
-            while True:
+        poller = select.poll()
+        poller.register(self.wake_r, select.POLLIN)
+        timeout_ms = None if self.parent_check_seconds is None else int(self.parent_check_seconds * 1000)
+        while True:
+            with lock:
                 if self.stop_requested and not self.stopping:
                     self.stopping = True
                     self.writer.send(HEADER_PACK(link.STOPPING, 0, 0))
                 if self.stopping and self.no_more and not self.tasks:
                     break
-                # A signal handler cannot take our lock; it sets a flag seen here.
-                self.main_cv.wait(0.1)
-                ticks += 1
-                if ticks % 10 == 0 and os.getppid() != self.ppid:
-                    self._link_closed()
+            # A wake-up written after the checks above is in the pipe: poll returns at once.
+            if poller.poll(timeout_ms):
+                try:
+                    os.read(self.wake_r, 512)
+                except OSError:
+                    self._link_closed()  # the app closed our descriptors: the link's too
+            elif os.getppid() != self.ppid:
+                self._link_closed()
         self.writer.flush()
         if os.environ.get("APPPKG_SHIM_STATS"):
             log("stats " + json.dumps(self.stats))
@@ -126,6 +137,14 @@ class Worker:
         if not self.stop_requested:
             self.stop_signum = signum
         self.stop_requested = True
+        self._wake_main()
+
+    def _wake_main(self):
+        """The main thread looks at the stop's state again (any thread, or a signal handler)."""
+        try:
+            os.write(self.wake_w, b"\0")
+        except OSError:
+            pass  # full of wake-ups not yet read (one more adds nothing), or closed by the app (the link with it)
 
     def _link_closed(self):
         # The gateway is gone (or our parent changed): nobody can take a response any more.
@@ -174,8 +193,8 @@ class Worker:
                         self.reader_state = FREE
                         if self.pending:
                             continue  # keep batching: the next request's output joins ours
-                    if self.stopping:
-                        self.main_cv.notify()
+                    if self.stopping and not self.tasks:
+                        self._wake_main()
                     if self.writer.has_output():
                         lock.release()
                         try:
@@ -284,7 +303,7 @@ class Worker:
                     acks.append(HEADER_PACK(link.UNRUN, rid, 0))
             elif ftype == link.NO_MORE:
                 self.no_more = True
-                self.main_cv.notify()
+                self._wake_main()
             elif ftype == link.PING:
                 # The gateway's heartbeat: answered by whichever thread reads, busy app or not.
                 if acks is None:
@@ -293,7 +312,7 @@ class Worker:
             else:
                 log("protocol error: unknown frame type %d; ignored" % ftype)
         if self.stopping and not tasks:
-            self.main_cv.notify()
+            self._wake_main()
         return acks
 
     def wait_for(self, task, ready):

@@ -26,6 +26,8 @@ export interface LinkHarnessOptions {
   kind?: 'wsgi' | 'asgi';
   /** Added to the worker's environment. */
   env?: Record<string, string>;
+  /** The gateway's heartbeat period (Worker's default when unset). */
+  heartbeatMs?: number;
 }
 
 export interface LinkHarness {
@@ -67,6 +69,7 @@ export function workerFor(name: string, opts: LinkHarnessOptions = {}, output: s
     name,
     stdout: sink,
     stderr: sink,
+    heartbeatMs: opts.heartbeatMs,
   });
 }
 

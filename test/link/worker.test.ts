@@ -180,6 +180,34 @@ t('under a trickle of requests (one every 20 ms) a worker wakes a few times per 
   assert.ok(perSecond < 400, `the worker woke ${Math.round(perSecond)} times a second under ~45 requests a second`);
 });
 
+// An idle worker cost wake-ups for nothing: the WSGI worker's main thread woke every 100 ms to
+// see a signal's flag and checked its parent every second; the ASGI loop checked its parent
+// every second. Signals now wake the main thread themselves and the kernel watches the parent
+// (PR_SET_PDEATHSIG), so a host of idle apps sleeps (docs/performance.md, "An idle worker").
+t('an idle worker, WSGI or ASGI, does not wake up in 5 s', async (ctx) => {
+  // No heartbeat in the window: its PINGs are the gateway's wake-ups, not the worker's.
+  const quiet = { workers: 1, threads: 2, heartbeatMs: 60_000 };
+  const [wsgi, asgi] = await Promise.all([startLinkHarness('slow', quiet), startLinkHarness('asgi-http', quiet)]);
+  ctx.stops.push(() => wsgi.stop(), () => asgi.stop());
+  for (const h of [wsgi, asgi]) assert.is((await get(`${h.url}/?t=0`)).status, 200);
+  // The WSGI monitor parks after 200 ms without a request: the window starts after that.
+  await new Promise((r) => setTimeout(r, 500));
+  const pids = { wsgi: wsgi.workers[0].pid!, asgi: asgi.workers[0].pid! };
+  const before = { wsgi: wakeUps(pids.wsgi), asgi: wakeUps(pids.asgi) };
+  await new Promise((r) => setTimeout(r, 5000));
+  const woke = { wsgi: wakeUps(pids.wsgi) - before.wsgi, asgi: wakeUps(pids.asgi) - before.asgi };
+  assert.ok(woke.wsgi <= 1 && woke.asgi <= 1, `wake-ups in 5 s idle: ${JSON.stringify(woke)}`);
+  // Asleep, yet a SIGTERM still ends each at once, with exit 0.
+  for (const h of [wsgi, asgi]) {
+    const exits: unknown[] = [];
+    h.workers[0].on('exit', (code, signal) => exits.push([code, signal]));
+    const began = performance.now();
+    await h.workers[0].stop(3000);
+    assert.ok(performance.now() - began < 1000, `stopped in ${Math.round(performance.now() - began)} ms`);
+    assert.equal(exits, [[0, null]]);
+  }
+});
+
 t('threads: 1 runs them one after another (at most `threads` apps at once)', async (ctx) => {
   const h = await startLinkHarness('slow', { workers: 1, threads: 1 });
   ctx.stops.push(() => h.stop());
