@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { warmCache } from './ts-hooks.mjs';
 import { builtFromSources } from './build-inputs.mjs';
+import { MADE_ACCOUNTS_ENV, removeMadeAccounts } from './test-accounts.mjs';
 import { tmpdir } from 'node:os';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -186,6 +187,13 @@ const waitingBatches = waitingFiles
  */
 const sharedCache = mkdtempSync(join(tmpdir(), 'apppkg-test-shared-cache-'));
 process.on('exit', () => rmSync(sharedCache, { recursive: true, force: true }));
+/**
+ * The users and groups the run's tests make on the host (apppkg-test-app, apppkg-test-readers),
+ * listed here as they are made, removed once every test file has ended (scripts/test-accounts.mjs).
+ * An interrupted run removes none: its test processes may still be running as them.
+ */
+const madeAccounts = mkdtempSync(join(tmpdir(), 'apppkg-test-accounts-'));
+process.on('exit', () => rmSync(madeAccounts, { recursive: true, force: true }));
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 
 /**
@@ -195,7 +203,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exi
  * ~40 ms of CPU each where it names the system's bundle (as on the development machine), for
  * ~1,800 Node processes a run; no test makes a TLS connection but to its own servers.
  */
-const TEST_ENV = { ...process.env, FORCE_COLOR: '0', PATH: testPath(), APPPKG_TEST_SHARED_CACHE: sharedCache };
+const TEST_ENV = { ...process.env, FORCE_COLOR: '0', PATH: testPath(), APPPKG_TEST_SHARED_CACHE: sharedCache, [MADE_ACCOUNTS_ENV]: join(madeAccounts, 'made') };
 delete TEST_ENV.NODE_EXTRA_CA_CERTS;
 
 /**
@@ -283,6 +291,7 @@ runAll(slotBatches, waitingBatches).then((runs) => {
     notes.push(...counts.notes);
   }
   notes.push(slowestFiles(runs));
+  notes.push(...removeMadeAccounts(join(madeAccounts, 'made')));
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
   console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
   process.exit(failed > 0 || runs.some((r) => r.code !== 0) ? 1 : 0);

@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symli
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
+import { hostUser } from '../helpers/host-accounts.js';
 import { appStatus, gatewayStatus } from '../helpers/status.js';
 import { installForOtherUsers, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
@@ -30,9 +31,7 @@ chmodSync(work.path, 0o755);
 const running: RunningGateway[] = [];
 
 function uidOf(name: string): number {
-  spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name], { stdio: 'ignore' });
-  const r = spawnSync('id', ['-u', name], { encoding: 'utf8' });
-  return Number(r.stdout.trim());
+  return hostUser(name).uid;
 }
 
 function procUid(pid: number): number {

@@ -10,6 +10,7 @@ import { join, relative } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'undici';
+import { hostGroup, hostUser } from '../helpers/host-accounts.js';
 import { installForOtherUsers, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 import { inTreeBackend, makeApp } from './lifecycle-apps.js';
@@ -24,12 +25,6 @@ test.after(async () => {
   for (const gw of running) await gw.stop();
   work.remove();
 });
-
-function userIds(name: string): { uid: number; gid: number } {
-  spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name], { stdio: 'ignore' });
-  const id = (flag: string) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim());
-  return { uid: id('-u'), gid: id('-g') };
-}
 
 /** Every file of `dir`, recursively, whose owner is not `uid` (symlinks as themselves). */
 function notOwnedBy(dir: string, uid: number): string[] {
@@ -65,7 +60,7 @@ test.before(() => {
 });
 
 ifRoot('pip, and the build of a source requirement, run as the app\'s user, in a venv it owns, under --apps and install', async () => {
-  const { uid, gid } = userIds(USER);
+  const { uid, gid } = hostUser(USER);
   const app = makeApp(apps, 'pipuser', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
   mkdirSync(join(app, 'uidpkg'));
   writeFileSync(join(app, 'uidpkg', 'pyproject.toml'), '[build-system]\nrequires = []\nbuild-backend = "uidbackend"\nbackend-path = ["."]\n');
@@ -110,7 +105,7 @@ ifRoot('pip, and the build of a source requirement, run as the app\'s user, in a
 });
 
 ifRoot('a requirements include the app\'s user cannot read: check and install say so and show none of it', async () => {
-  userIds(USER);
+  hostUser(USER);
   const secret = join(work.path, 'secret.txt');
   writeFileSync(secret, 'password: hunter2\n', { mode: 0o600 });
   chownSync(secret, 0, 0);
@@ -134,8 +129,7 @@ ifRoot('a requirements include the app\'s user cannot read: check and install sa
 
   // A group the user is in by /etc/group alone grants nothing: the app and pip run with their
   // primary group only (Node drops the others when it switches users), so check says so too.
-  spawnSync('groupadd', ['--system', GROUP], { stdio: 'ignore' });
-  spawnSync('usermod', ['-a', '-G', GROUP, USER], { stdio: 'ignore' });
+  hostGroup(GROUP, [USER]);
   const byGroup = join(work.path, 'by-group.txt');
   writeFileSync(byGroup, 'password: hunter3\n', { mode: 0o640 });
   spawnSync('chown', [`root:${GROUP}`, byGroup]);
@@ -147,7 +141,7 @@ ifRoot('a requirements include the app\'s user cannot read: check and install sa
 });
 
 ifRoot('check\'s vendor line reads the manifest and what it names only as the app\'s user could: no hash of a root-only file compared', async () => {
-  userIds(USER);
+  hostUser(USER);
   const secret = join(work.path, 'vendor-secret.txt');
   writeFileSync(secret, 'password: hunter4\n', { mode: 0o600 });
   chownSync(secret, 0, 0);
@@ -190,7 +184,7 @@ ifRoot('check\'s vendor line reads the manifest and what it names only as the ap
 });
 
 ifRoot('export kubernetes and containerfile, as root, read app.yaml only as the app\'s user could: a link to a root-only file shows none of it', async () => {
-  userIds(USER);
+  hostUser(USER);
   const secret = join(work.path, 'export-secret.yaml');
   writeFileSync(secret, 'python: "hunter5-kept-by-root"\n', { mode: 0o600 });
   chownSync(secret, 0, 0);
@@ -228,7 +222,7 @@ function backendApp(name: string, yaml: string): { app: string; builtBy: string 
 }
 
 ifRoot('export venv and vendor, as root, run pip and the build of a source requirement as the app\'s user', async () => {
-  const { uid } = userIds(USER);
+  const { uid } = hostUser(USER);
   const exported = backendApp('exportvenv', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\npython: ">=3.9"\n');
   // The image's interpreter: export venv names none but app.yaml's, and pyenv's under /root the user cannot run.
   const exportState = join(work.path, 'export-state');
