@@ -2,39 +2,46 @@
 // CPU per request of two builds of the gateway, measured in turns on one machine: the figure that
 // holds still when req/s does not (docs/performance.md, "How to measure").
 //
-//   node bench/ab-cpu.mjs /path/to/old-checkout [/path/to/new-checkout] [--pairs 6] [--seconds 3]
-//                         [--path /] [--connections 32] [--asgi] [--pipeline DEPTH]
+//   node bench/ab-cpu.mjs /path/to/old-checkout [/path/to/new-checkout] [--pairs 8] [--seconds 3]
+//                         [--path /] [--connections 32] [--asgi] [--pipeline DEPTH] [--aa]
 //
 // Each checkout must be built (`npm run build`); the second defaults to this one. Both gateways
 // run the bench app (2 workers, access log off) at once, the idle one costing nothing; each pair
-// measures both with wrk, and the order alternates from pair to pair, because on this machine
-// the build measured second in a pair came out 1-3 µs dearer whichever it was. Per run: the
-// front's and the workers' `utime + stime` from /proc/PID/stat, divided by the requests wrk made.
-// Prints every run, then the medians and B's ratio to A. --pipeline DEPTH: each connection writes
-// DEPTH requests at once (bench/pipeline.lua), as a pipelining client does.
+// starts both afresh, measures both with wrk and stops them. Two orders alternate, apart from
+// each other: which build starts first (every pair), and which is measured first (every second
+// pair), because on this machine the build started first came out 5-10% cheaper, p99 1.5x
+// better, whichever it was, and the build measured second 1-3 µs dearer. In 8 pairs (or any
+// multiple of 4) each build has each place as often as the other. Per run: the front's and the
+// workers' `utime + stime` from /proc/PID/stat, divided by the requests wrk made. Prints every
+// run, then the medians and B's ratio to A, and what starting first did (its runs against the
+// others'). --pipeline DEPTH: each connection writes DEPTH requests at once (bench/pipeline.lua),
+// as a pipelining client does. --aa: the first checkout against itself, the bench's own noise:
+// a B / A of two builds within the A/A line's distance of 1.000x is no difference.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { APP_DIR, ROOT, SYSTEM_PYTHON, descendants, freePort, parseWrk, sleep, startProcess, stopAllProcesses } from './peers.mjs';
+import { APP_DIR, ROOT, SYSTEM_PYTHON, descendants, freePort, parseWrk, sleep, startProcess, stopAllProcesses, stopProcess } from './peers.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    pairs: { type: 'string', default: '6' },
+    pairs: { type: 'string', default: '8' },
     seconds: { type: 'string', default: '3' },
     path: { type: 'string', default: '/' },
     connections: { type: 'string', default: '32' },
     asgi: { type: 'boolean', default: false },
     pipeline: { type: 'string' },
+    aa: { type: 'boolean', default: false },
   },
 });
-if (positionals.length < 1 || positionals.length > 2) {
+if (positionals.length < 1 || positionals.length > 2 || (values.aa && positionals.length > 1)) {
   console.error('usage: node bench/ab-cpu.mjs OLD_CHECKOUT [NEW_CHECKOUT] [--pairs N] [--seconds S] [--path P] [--asgi] [--pipeline DEPTH]');
+  console.error('       node bench/ab-cpu.mjs CHECKOUT --aa [...]   (the checkout against itself: the noise)');
   process.exit(2);
 }
-const checkouts = [resolve(positionals[0]), resolve(positionals[1] ?? ROOT)];
+const checkouts = [resolve(positionals[0]), resolve(values.aa ? positionals[0] : (positionals[1] ?? ROOT))];
 const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 const work = mkdtempSync(join(tmpdir(), 'apppkg-ab-'));
@@ -95,32 +102,47 @@ function measure(gateway) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 
+const summary = (runs) => ({
+  rps: median(runs.map((r) => r.rps)),
+  p99: median(runs.map((r) => r.p99)),
+  front: median(runs.map((r) => r.front)),
+  workers: median(runs.map((r) => r.workers)),
+});
+const ratios = (b, a) =>
+  `req/s ${fmt(b.rps / a.rps, 3)}x, p99 ${fmt(b.p99 / a.p99, 2)}x, front CPU ${fmt(b.front / a.front, 3)}x, workers CPU ${fmt(b.workers / a.workers, 3)}x`;
+
 async function main() {
   const apps = appsDir();
-  const gateways = [await startGateway(checkouts[0], 'A', apps), await startGateway(checkouts[1], 'B', apps)];
+  const names = { A: checkouts[0], B: checkouts[1] };
   const pipelining = values.pipeline === undefined ? '' : `, ${values.pipeline} requests pipelined`;
-  console.log(`A ${checkouts[0]}\nB ${checkouts[1]}\n${values.asgi ? 'ASGI' : 'WSGI'} ${values.path}, wrk -t1 -c${values.connections} -d${values.seconds}s${pipelining}, ${values.pairs} pairs, order alternating\n`);
-  for (const g of gateways) measure({ ...g, url: g.url }); // warm both (JIT, caches, workers' imports)
+  console.log(`A ${names.A}\nB ${names.B}${values.aa ? ' (the same: an A/A run)' : ''}`);
+  console.log(`${values.asgi ? 'ASGI' : 'WSGI'} ${values.path}, wrk -t1 -c${values.connections} -d${values.seconds}s${pipelining}, ${values.pairs} pairs, start and measure orders alternating\n`);
   const runs = { A: [], B: [] };
-  console.log('pair  run  req/s    p99 ms  front µs  workers µs');
-  for (let pair = 1; pair <= Number(values.pairs); pair++) {
-    const order = pair % 2 === 1 ? gateways : [...gateways].reverse();
-    for (const g of order) {
-      const r = measure(g);
-      runs[g.label].push(r);
-      console.log(`${String(pair).padStart(4)}  ${g.label}    ${fmt(r.rps, 0).padStart(6)}  ${fmt(r.p99, 2).padStart(6)}  ${fmt(r.front).padStart(8)}  ${fmt(r.workers).padStart(10)}`);
+  const byStart = { first: [], second: [] };
+  console.log('pair  run  started  req/s    p99 ms  front µs  workers µs');
+  for (let pair = 0; pair < Number(values.pairs); pair++) {
+    const startOrder = pair % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
+    const measureOrder = Math.floor(pair / 2) % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
+    const gateways = {};
+    for (const label of startOrder) gateways[label] = await startGateway(names[label], label, apps);
+    for (const label of startOrder) measure(gateways[label]); // warm (JIT, caches, workers' imports)
+    for (const label of measureOrder) {
+      const r = measure(gateways[label]);
+      const started = startOrder[0] === label ? 'first' : 'second';
+      runs[label].push(r);
+      byStart[started].push(r);
+      console.log(`${String(pair + 1).padStart(4)}  ${label}    ${started.padEnd(7)}  ${fmt(r.rps, 0).padStart(6)}  ${fmt(r.p99, 2).padStart(6)}  ${fmt(r.front).padStart(8)}  ${fmt(r.workers).padStart(10)}`);
     }
+    for (const label of startOrder) await stopProcess(gateways[label].child);
   }
-  const summary = (label) => ({
-    rps: median(runs[label].map((r) => r.rps)),
-    front: median(runs[label].map((r) => r.front)),
-    workers: median(runs[label].map((r) => r.workers)),
-  });
-  const a = summary('A');
-  const b = summary('B');
-  console.log(`\nmedians   A: ${fmt(a.rps, 0)} req/s, front ${fmt(a.front)} µs, workers ${fmt(a.workers)} µs`);
-  console.log(`          B: ${fmt(b.rps, 0)} req/s, front ${fmt(b.front)} µs, workers ${fmt(b.workers)} µs`);
-  console.log(`B / A:    req/s ${fmt(b.rps / a.rps, 3)}x, front CPU ${fmt(b.front / a.front, 3)}x, workers CPU ${fmt(b.workers / a.workers, 3)}x`);
+  const a = summary(runs.A);
+  const b = summary(runs.B);
+  console.log(`\nmedians   A: ${fmt(a.rps, 0)} req/s, p99 ${fmt(a.p99, 2)} ms, front ${fmt(a.front)} µs, workers ${fmt(a.workers)} µs`);
+  console.log(`          B: ${fmt(b.rps, 0)} req/s, p99 ${fmt(b.p99, 2)} ms, front ${fmt(b.front)} µs, workers ${fmt(b.workers)} µs`);
+  console.log(`${values.aa ? 'A/A' : 'B / A'}:    ${ratios(b, a)}`);
+  // What the alternation takes out of B / A: left in, it was all on one side.
+  console.log(`started second / first: ${ratios(summary(byStart.second), summary(byStart.first))}`);
+  if (!values.aa) console.log('(the noise: the same with --aa, one checkout against itself)');
 }
 
 try {
