@@ -19,6 +19,7 @@ import { accessSync, chmodSync, constants, existsSync, lstatSync, mkdirSync, rea
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { hostUser } from '../helpers/host-accounts.js';
 import { installForOtherUsers, runCli, tempDir, waitFor, within } from '../helpers/process.js';
 import { serversMissing, startRedis } from '../helpers/servers.js';
 import { isRoot, runIf } from '../helpers/skip.js';
@@ -60,7 +61,7 @@ async function backUp(name: string, yaml: string[], hook: string, restore?: stri
 
 test.before(() => {
   if (!isRoot) return;
-  spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', USER], { stdio: 'ignore' });
+  hostUser(USER);
   chmodSync(work!.path, 0o755);
   writeFileSync(join(work!.path, 'environment.yaml'), 'python: /usr/bin/python3\n');
   // Where the app's swapping process says it has started (its user writes there).

@@ -9,6 +9,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { hostUser } from '../helpers/host-accounts.js';
 import { installForOtherUsers, runCli, tempDir } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 import { makeApp } from './lifecycle-apps.js';
@@ -26,7 +27,7 @@ const cli = ([command, app, ...rest]: string[]) =>
 
 test.before(() => {
   if (!isRoot) return;
-  for (const user of [USER, OTHER]) spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', user], { stdio: 'ignore' });
+  for (const user of [USER, OTHER]) hostUser(user);
   chmodSync(work!.path, 0o755);
   writeFileSync(join(work!.path, 'environment.yaml'), 'python: /usr/bin/python3\n');
   mkdirSync(join(work!.path, 'signals'), { mode: 0o777 });

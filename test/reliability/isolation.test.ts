@@ -16,6 +16,7 @@ import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { withDeadline } from '../helpers/link-harness.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { hostUser } from '../helpers/host-accounts.js';
 import { assertNoOrphans, installForOtherUsers, rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 
@@ -71,10 +72,7 @@ function bounded(name: string, fn: () => Promise<void>): void {
 }
 
 function userId(name: string): { uid: number; gid: number } {
-  // Idempotent: useradd fails harmlessly when the user exists.
-  spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name], { stdio: 'ignore' });
-  const uid = Number(spawnSync('id', ['-u', name], { encoding: 'utf8' }).stdout.trim());
-  const gid = Number(spawnSync('id', ['-g', name], { encoding: 'utf8' }).stdout.trim());
+  const { uid, gid } = hostUser(name);
   if (!Number.isInteger(uid) || uid <= 0) throw new Error(`could not create user ${name}`);
   return { uid, gid };
 }

@@ -5,11 +5,11 @@
 // each could read the other's DATABASE_URL. Through the real CLI running as root.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { chownSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { stopGatewayChecked } from '../helpers/status.js';
+import { hostUser } from '../helpers/host-accounts.js';
 import { installForOtherUsers, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 
@@ -29,9 +29,7 @@ def application(environ, start_response):
 `;
 
 ifRoot('two apps run by one user: the second to start is flagged, naming the first; an app of its own user is not', async () => {
-  spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', USER], { stdio: 'ignore' });
-  const uid = Number(spawnSync('id', ['-u', USER], { encoding: 'utf8' }).stdout.trim());
-  const gid = Number(spawnSync('id', ['-g', USER], { encoding: 'utf8' }).stdout.trim());
+  const { uid, gid } = hostUser(USER);
   assert.ok(uid > 0, `user ${USER} made`);
   chmodSync(work!.path, 0o755);
   const apps = join(work!.path, 'apps');

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { hostUser } from '../helpers/host-accounts.js';
 import { assertNoOrphans, installForOtherUsers, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 
@@ -41,7 +42,7 @@ test.after(async () => {
 });
 
 ifRoot('the state directory is the gateway\'s; symlinks in place of data or app.log are refused, their targets untouched', async () => {
-  spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', USER], { stdio: 'ignore' });
+  hostUser(USER);
   chmodSync(work!.path, 0o755);
   const apps = join(work!.path, 'apps');
   mkdirSync(apps);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { hostUser } from '../helpers/host-accounts.js';
 import { EXAMPLES, installForOtherUsers, runCli, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 import { BUILD_PYTHON, BUILD_REASON, buildWheels, canBuildWheels } from './vendor-fixtures.js';
@@ -81,9 +82,7 @@ ifWheels('vendor produces the example\'s vendor/; a copy elsewhere checks, and r
 });
 
 ifIsolated('a copy owned by another user serves under --apps with no virtualenv and no network, and its script runs as that user', async () => {
-  spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', USER], { stdio: 'ignore' });
-  const uid = Number(spawnSync('id', ['-u', USER], { encoding: 'utf8' }).stdout.trim());
-  const gid = Number(spawnSync('id', ['-g', USER], { encoding: 'utf8' }).stdout.trim());
+  const { uid, gid } = hostUser(USER);
   assert.ok(uid > 0, `user ${USER}`);
   const apps = join(work.path, 'srv', 'apps');
   mkdirSync(apps, { recursive: true });
