@@ -44,8 +44,9 @@ onDebian('covered by pip: a note, status 0; not covered: still a failure, naming
 });
 
 onDebian('serve: a covered package is not said missing at the start; an uncovered one still is', async () => {
-  // The start's line said the covered one was missing too, with `apt-get install` for it.
-  const served = await startCli(['serve', join(work.path, 'mixed'), '--port', '0', '--state-dir', state]);
+  // The start's line said the covered one was missing too, with `apt-get install` for it. Its own
+  // app, not the check case's: run alone (uvu's .only, a filter), that one was never written.
+  const served = await startCli(['serve', app('served', [COVERED, UNCOVERED]), '--port', '0', '--state-dir', state]);
   try {
     assert.match(served.output(), `: deb: package not installed: ${UNCOVERED}; starting the app anyway`);
     assert.not.match(served.output(), `not installed: ${COVERED}`);
