@@ -639,13 +639,24 @@ export const ERROR_CODES = {
     example: { program: 'flask', why: 'path', dirs: '/var/lib/apppkg-gateway/apps/blog/run/0a1b2c3d/bin, /srv/apps/blog/vendor/bin, /usr/local/bin, /usr/bin, /bin' },
   },
   APPPKG_PROGRAM_MISSING: {
-    summary: 'The program a `processes:` or `commands:` line runs is not on the app\'s PATH (or, with a slash, not in the app directory): the shell would answer "not found" (127) when the gateway starts the process or runs the hook. `check` says it before a start; a running gateway says it (with the PATH searched) in its log and `status` when such a process exits 127.',
-    message: (d) =>
-      `${str(d.key)}: \`${str(d.command)}\` runs ${str(d.program)}, which is ${String(d.program).includes('/') ? `not an executable file under ${str(d.dir)}` : `not on the app's PATH${d.dirs === undefined ? '' : `, which searches ${str(d.dirs) || 'no directory'}`}`}`,
+    summary: 'The program a `processes:` or `commands:` line runs is not on the app\'s PATH (or, with a slash, not in the app directory), is a file that is not executable, or is a script whose `#!` interpreter is not there (`#!/opt/python/bin/python` gone, or `#!/usr/bin/env python9` with no python9 on the app\'s PATH): the shell would answer "not found" (127) or "Permission denied" (126) when the gateway starts the process or runs the hook. `check` says it before a start; a running gateway says it (with the PATH searched) in its log and `status` when such a process exits 127 or 126.',
+    message: (d) => {
+      const runs = `${str(d.key)}: \`${str(d.command)}\` runs ${str(d.program)}`;
+      const onPath = `not on the app's PATH${d.dirs === undefined ? '' : `, which searches ${str(d.dirs) || 'no directory'}`}`;
+      if (d.why === 'mode') return `${runs}, but ${str(d.located)} is not executable`;
+      if (d.why === 'interpreter') {
+        return `${runs}, a script (${str(d.located)}) whose #! line ${d.throughEnv ? `runs ${str(d.interpreter)} through env, which is ${onPath}` : `names ${str(d.interpreter)}, which is not there`}`;
+      }
+      return `${runs}, which is ${String(d.program).includes('/') ? `not an executable file under ${str(d.dir)}` : onPath}`;
+    },
     hint: (d) =>
-      String(d.program).includes('/')
-        ? `correct the path in ${str(d.key)}, or make the file executable (chmod +x)`
-        : `install it for the app (deb:, pip: or vendor/ with \`apppkg-gateway vendor\`), give its full path in ${str(d.key)}, or write the command as \`python -m MODULE\` so that the app's interpreter runs it`,
+      d.why === 'mode'
+        ? `make it executable (\`chmod +x ${str(d.located)}\`), or run it with its interpreter in ${str(d.key)} (\`python ${str(d.program)}\`, \`sh ${str(d.program)}\`)`
+        : d.why === 'interpreter'
+          ? `correct its #! line (\`#!/usr/bin/env python\` runs the app's interpreter, on its PATH), or run it with its interpreter in ${str(d.key)}: \`python ${str(d.program)}\``
+          : String(d.program).includes('/')
+            ? `correct the path in ${str(d.key)}, or make the file executable (chmod +x)`
+            : `install it for the app (deb:, pip: or vendor/ with \`apppkg-gateway vendor\`), give its full path in ${str(d.key)}, or write the command as \`python -m MODULE\` so that the app's interpreter runs it`,
     exitStatus: 1,
     example: { key: 'processes.worker.command', command: 'celery -A blog worker', program: 'celery', dir: '/srv/apps/blog' },
   },

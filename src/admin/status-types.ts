@@ -70,8 +70,9 @@ export interface ExitStatus {
   reason: string | null;
   /**
    * What the gateway found the exit to mean, with the fix, in its own words (not the app's
-   * output, so shown to every client): a `processes:` command that exited 127 whose program is
-   * not on its PATH, the PATH named. Null otherwise; absent from an older gateway's status.
+   * output, so shown to every client): a `processes:` command that exited 127 or 126 whose
+   * program is not on its PATH (the PATH named), not executable, or a script whose `#!`
+   * interpreter is not there. Null otherwise; absent from an older gateway's status.
    */
   diagnosis?: string | null;
   /**

@@ -1,8 +1,9 @@
 // Finding a program as a shell does: an executable regular file, by path or on a list of
-// directories in order. Interpreter discovery looks for `python3` this way, `check` for the
-// program each process and hook runs.
+// directories in order, and the interpreter its `#!` line names, which the kernel needs in turn.
+// Interpreter discovery looks for `python3` this way, `check` for the program each process and
+// hook runs.
 import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 /** `file` is a regular file (symlinks followed) that this process may execute. */
@@ -22,4 +23,25 @@ export async function which(name: string, dirs: string[]): Promise<string | null
     if (await isExecutableFile(file)) return file;
   }
   return null;
+}
+
+/**
+ * What the `#!` line of `file` runs: its interpreter and the first word after it (`env`'s
+ * program in `#!/usr/bin/env python3`), or null when the file has no `#!` line or cannot be read.
+ */
+export async function shebang(file: string): Promise<{ interpreter: string; argument: string | null } | null> {
+  try {
+    const handle = await open(file, 'r');
+    try {
+      const { buffer, bytesRead } = await handle.read(Buffer.alloc(256), 0, 256, 0);
+      const line = buffer.subarray(0, bytesRead).toString('latin1').split('\n')[0];
+      if (!line.startsWith('#!')) return null;
+      const [interpreter, argument] = line.slice(2).trim().split(/\s+/);
+      return interpreter ? { interpreter, argument: argument || null } : null;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return null;
+  }
 }

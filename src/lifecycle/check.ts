@@ -28,7 +28,7 @@ import { shellWord } from '../shell-words.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { checkAppImport } from '../link/check-app.js';
 import { closest } from '../closest.js';
-import { commandProgram, findProgram, pythonModule } from './command-program.js';
+import { commandProgram, findProgram, programProblem, pythonModule } from './command-program.js';
 import { HOOK_ENV, runInAppEnvironment } from './run-command.js';
 import { GuardedTree } from '../supervisor/process-group.js';
 import { checkServices } from '../services/service-report.js';
@@ -446,19 +446,21 @@ async function programChecks(ctx: AppContext, searchPath: string): Promise<Check
     if (program === null) continue;
     const name = key.replace(/\.command$/, '');
     const file = await findProgram(program, desc.dir, searchPath);
-    const module = file === null ? null : pythonModule(command);
-    const missing = file !== null && module !== null ? await moduleMissing(ctx, file, module) : null;
-    if (file !== null && missing === null) {
+    // Found is not enough: a script whose #! interpreter is gone exits 127 all the same.
+    const problem = await programProblem(program, desc.dir, searchPath);
+    if (file === null || problem !== null) {
+      items.push(failedItem(name, new GatewayError('APPPKG_PROGRAM_MISSING', { key, command, program, dir: desc.dir, ...problem }), placed(placeOf(desc, at))));
+      continue;
+    }
+    const module = pythonModule(command);
+    const missing = module !== null ? await moduleMissing(ctx, file, module) : null;
+    if (missing === null) {
       found.push(`${name}: ${module === null ? program : `${program} -m ${module}`}`);
       continue;
     }
-    if (file !== null && missing !== null) {
-      // The wrapper on the app's PATH lives in a directory check removes: name what it runs.
-      const python = file.startsWith(ctx.appEnv.runDir + path.sep) ? ctx.appEnv.python : file;
-      items.push(failedItem(name, new GatewayError('APPPKG_MODULE_MISSING', { key, command, module, python, package: missing === 'no __main__' }), placed(placeOf(desc, at))));
-      continue;
-    }
-    items.push(failedItem(name, new GatewayError('APPPKG_PROGRAM_MISSING', { key, command, program, dir: desc.dir }), placed(placeOf(desc, at))));
+    // The wrapper on the app's PATH lives in a directory check removes: name what it runs.
+    const python = file.startsWith(ctx.appEnv.runDir + path.sep) ? ctx.appEnv.python : file;
+    items.push(failedItem(name, new GatewayError('APPPKG_MODULE_MISSING', { key, command, module, python, package: missing === 'no __main__' }), placed(placeOf(desc, at))));
   }
   if (found.length > 0) items.unshift({ name: 'programs', ok: true, detail: `found: ${found.join(', ')}`, fix: '' });
   return items;

@@ -1,9 +1,11 @@
 // The program a process's or a hook's command line runs, found as `sh -c` finds it, so that
 // `check` can say that `processes.worker: celery -A blog worker` would exit 127 ("not found")
-// before a start or a deploy learns it from a crash loop or a refused version; and for
-// `python -m celery worker`, the module the interpreter would not find ("No module named").
+// before a start or a deploy learns it from a crash loop or a refused version, and a running
+// gateway what such an exit meant; and for `python -m celery worker`, the module the
+// interpreter would not find ("No module named").
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isExecutableFile, which } from '../environment/executable.js';
+import { isExecutableFile, shebang, which } from '../environment/executable.js';
 
 /**
  * Words the shell itself runs (builtins and keywords): nothing on PATH to find. `exec` is not
@@ -82,4 +84,44 @@ export async function findProgram(program: string, cwd: string, searchPath: stri
     return (await isExecutableFile(file)) ? file : null;
   }
   return which(program, searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.resolve(cwd, dir)));
+}
+
+/**
+ * Why the shell could not run `program` (its 127 "not found", its 126 "Permission denied"):
+ * `path`/`file`, nothing executable by that name; `mode`, a file there that is not executable;
+ * `interpreter`, a script whose `#!` interpreter is not there (the shell says "not found" of a
+ * file that exists), or, through `#!/usr/bin/env NAME`, NAME not on `searchPath` (env's own
+ * "No such file or directory"). Null when the program and its interpreter are there.
+ */
+export type ProgramProblem =
+  | { why: 'path' | 'file' }
+  | { why: 'mode'; located: string }
+  | { why: 'interpreter'; located: string; interpreter: string; throughEnv: boolean };
+
+/** What keeps `sh -c` from running `program` in `cwd` with `searchPath` as PATH, or null. */
+export async function programProblem(program: string, cwd: string, searchPath: string): Promise<ProgramProblem | null> {
+  const file = await findProgram(program, cwd, searchPath);
+  if (file === null) {
+    const present = await firstFile(program, cwd, searchPath);
+    if (present !== null) return { why: 'mode', located: present };
+    return { why: program.includes('/') ? 'file' : 'path' };
+  }
+  const line = await shebang(file);
+  if (line === null) return null;
+  if (path.basename(line.interpreter) === 'env' && (await isExecutableFile(line.interpreter))) {
+    // env's options (`-S`, `-i`) change what it runs: not judged.
+    const named = line.argument;
+    if (named === null || named.startsWith('-') || named.includes('=')) return null;
+    return (await findProgram(named, cwd, searchPath)) === null ? { why: 'interpreter', located: file, interpreter: named, throughEnv: true } : null;
+  }
+  return (await isExecutableFile(line.interpreter)) ? null : { why: 'interpreter', located: file, interpreter: line.interpreter, throughEnv: false };
+}
+
+/** The file `program` names, executable or not, where the shell looks: the first regular file there. */
+async function firstFile(program: string, cwd: string, searchPath: string): Promise<string | null> {
+  const candidates = program.includes('/') ? [path.resolve(cwd, program)] : searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.resolve(cwd, dir, program));
+  for (const file of candidates) {
+    if ((await stat(file).catch(() => null))?.isFile()) return file;
+  }
+  return null;
 }

@@ -2,10 +2,9 @@
 // tell a name missing from the app's PATH (the app's, not the caller's: vendor/bin and the venv
 // come first) from a relative path taken from the app directory, nor from a script whose `#!`
 // interpreter is not there; EACCES is a file that is not executable.
-import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
-import { which } from '../environment/executable.js';
+import { shebang, which } from '../environment/executable.js';
 
 /** The GatewayError for `file` that spawn refused with `err`, run in `cwd` with `searchPath` as PATH. */
 export async function spawnFailure(file: string, err: NodeJS.ErrnoException, cwd: string, searchPath: string): Promise<GatewayError> {
@@ -14,24 +13,8 @@ export async function spawnFailure(file: string, err: NodeJS.ErrnoException, cwd
   if (err.code !== 'ENOENT') return new GatewayError('APPPKG_COMMAND_NOT_STARTED', details);
   const dirs = searchPath.split(path.delimiter).filter(Boolean);
   const found = file.includes('/') ? path.resolve(cwd, file) : await which(file, dirs.map((dir) => path.resolve(cwd, dir)));
-  const interpreter = found === null ? null : await shebangInterpreter(found);
+  const interpreter = found === null ? null : ((await shebang(found))?.interpreter ?? null);
   if (interpreter !== null) return new GatewayError('APPPKG_COMMAND_NOT_STARTED', { ...details, why: 'interpreter', interpreter });
   if (file.includes('/')) return new GatewayError('APPPKG_COMMAND_NOT_STARTED', { ...details, why: 'file', relative: !path.isAbsolute(file) });
   return new GatewayError('APPPKG_COMMAND_NOT_STARTED', { ...details, why: 'path', dirs: dirs.join(', ') });
-}
-
-/** The interpreter a `#!` line names, or null: no such file, or no `#!` line. */
-async function shebangInterpreter(file: string): Promise<string | null> {
-  try {
-    const handle = await open(file, 'r');
-    try {
-      const { buffer, bytesRead } = await handle.read(Buffer.alloc(256), 0, 256, 0);
-      const line = buffer.subarray(0, bytesRead).toString('latin1').split('\n')[0];
-      return line.startsWith('#!') ? (line.slice(2).trim().split(/\s+/)[0] || null) : null;
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return null;
-  }
 }

@@ -20,7 +20,7 @@ import { Child } from './child.js';
 import { Liveness } from './liveness.js';
 import { delay } from './process-group.js';
 import { spawnReason } from './spawn-reason.js';
-import { commandProgram, findProgram } from '../lifecycle/command-program.js';
+import { commandProgram, programProblem } from '../lifecycle/command-program.js';
 import type { OutputThrottle } from '../log/output-throttle.js';
 import type { HealthStatus } from '../admin/status-types.js';
 
@@ -243,8 +243,9 @@ export class CommandProcess extends EventEmitter {
   }
 
   /**
-   * What the gateway found its exit to mean, with the fix (a status 127 whose program is not on
-   * its PATH), or null. The gateway's words on app.yaml, not the app's output.
+   * What the gateway found its exit to mean, with the fix (a status 127 or 126 whose program is
+   * not on its PATH, not executable, or a script whose `#!` interpreter is not there), or null.
+   * The gateway's words on app.yaml, not the app's output.
    */
   diagnosis: string | null = null;
 
@@ -313,12 +314,13 @@ export class CommandProcess extends EventEmitter {
         resolve();
         this.emit('exit', code, signal);
       };
-      // 127 is the shell's "not found", said only in the app log: the gateway's log and status
-      // said `exited (status 127)`, and a user read the app log to learn which program was missing.
+      // 127 is the shell's "not found" (126 its "Permission denied"), said only in the app log:
+      // the gateway's log and status said `exited (status 127)`, and a user read the app log to
+      // learn which program was missing, or that "not found" meant a script's #! interpreter.
       // Looked for before the exit is told, so that every line about this exit can say it.
       child.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
-        if (code !== 127 || child.spawnError !== null) return exited(code, signal, null);
-        this.programNotFound().then(
+        if ((code !== 127 && code !== 126) || child.spawnError !== null) return exited(code, signal, null);
+        this.whyNotRun().then(
           (diagnosis) => exited(code, signal, diagnosis),
           () => exited(code, signal, null),
         );
@@ -340,18 +342,20 @@ export class CommandProcess extends EventEmitter {
   }
 
   /**
-   * For a status 127: the program the command runs, when it is not where the shell looked (the
-   * command's PATH, or the app directory for a path), said with the PATH and the fix; null when
-   * it is there (another word of a compound line was missing) or the shell decides what runs.
+   * For a status 127 or 126: why the shell could not run the program the command runs (not on
+   * the command's PATH or in the app directory, not executable, its #! interpreter not there),
+   * said with the PATH and the fix; null when it could (another word of a compound line failed)
+   * or the shell decides what runs.
    */
-  private async programNotFound(): Promise<string | null> {
+  private async whyNotRun(): Promise<string | null> {
     const { command, cwd, env, name } = this.opts;
     const program = commandProgram(command);
     if (program === null) return null;
     const searchPath = env.PATH ?? '';
-    if ((await findProgram(program, cwd, searchPath)) !== null) return null;
+    const problem = await programProblem(program, cwd, searchPath);
+    if (problem === null) return null;
     const dirs = searchPath.split(':').filter(Boolean).join(', ');
-    const missing = new GatewayError('APPPKG_PROGRAM_MISSING', { key: `processes.${name}.command`, command, program, dir: cwd, dirs });
+    const missing = new GatewayError('APPPKG_PROGRAM_MISSING', { key: `processes.${name}.command`, command, program, dir: cwd, dirs, ...problem });
     return `${missing.message} (fix: ${missing.hint})`;
   }
 

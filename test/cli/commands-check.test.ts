@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXAMPLES, pathWithoutPyenvShims, runCli, tempDir } from '../helpers/process.js';
 import { wsgiPackage } from '../helpers/apps-dir.js';
@@ -359,28 +359,41 @@ test('check finds the program each process and hook runs: a missing one fails at
     '    command: celery -A blog worker',
     '  tick:',
     '    command: FOO=1 exec ./bin/tick.sh',
+    '  stale:',
+    '    command: ./bin/stale-script',
+    '  plain:',
+    '    command: ./bin/plain.sh',
     'commands:',
     '  backup: pg_dump_nowhere "$APPPKG_BACKUP_DIR/db"',
     '  update: cd sub && ./migrate',
     '  test: python -m unittest',
     '',
   ].join('\n'));
+  // There, but the shell could not run them: "not found" (127) of a script whose #! interpreter
+  // is gone (a virtualenv removed), "Permission denied" (126) of a file that is not executable.
+  mkdirSync(join(dir, 'bin'));
+  writeFileSync(join(dir, 'bin', 'stale-script'), '#!/opt/apppkg-removed-venv/bin/python\nprint(1)\n', { mode: 0o755 });
+  writeFileSync(join(dir, 'bin', 'plain.sh'), '#!/bin/sh\necho 1\n', { mode: 0o644 });
   const r = await runCli(['check', dir, '--state-dir', state.path]);
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /FAIL\s+processes\.worker\s+\S+app\.yaml:6:5: processes\.worker\.command: `celery -A blog worker` runs celery, which is not on the app's PATH/);
   assert.match(r.stdout, /FAIL\s+processes\.tick\s+\S+app\.yaml:8:5: .*runs \.\/bin\/tick\.sh, which is not an executable file under/);
-  assert.match(r.stdout, /FAIL\s+commands\.backup\s+\S+app\.yaml:10:3: .*runs pg_dump_nowhere/);
+  assert.match(r.stdout, `app.yaml:10:5: processes.stale.command: \`./bin/stale-script\` runs ./bin/stale-script, a script (${join(dir, 'bin', 'stale-script')}) whose #! line names /opt/apppkg-removed-venv/bin/python, which is not there\n`);
+  assert.match(r.stdout, `app.yaml:12:5: processes.plain.command: \`./bin/plain.sh\` runs ./bin/plain.sh, but ${join(dir, 'bin', 'plain.sh')} is not executable\n`);
+  assert.match(r.stdout, `fix: make it executable (\`chmod +x ${join(dir, 'bin', 'plain.sh')}\`)`);
+  assert.match(r.stdout, /FAIL\s+commands\.backup\s+\S+app\.yaml:14:3: .*runs pg_dump_nowhere/);
   assert.match(r.stdout, /fix: install it for the app/);
   assert.match(r.stdout, /ok\s+programs\s+found: processes\.web: python -m http\.server, commands\.test: python -m unittest\n/);
   assert.not.match(r.stdout, /commands\.update/, 'cd is the shell\'s: not judged');
   // Put right, every line passes: a relative program is found in the app directory.
-  mkdirSync(join(dir, 'bin'));
   writeFileSync(join(dir, 'bin', 'tick.sh'), '#!/bin/sh\nsleep 1\n', { mode: 0o755 });
+  writeFileSync(join(dir, 'bin', 'stale-script'), '#!/usr/bin/env python3\nprint(1)\n');
+  chmodSync(join(dir, 'bin', 'plain.sh'), 0o755);
   writeFileSync(join(dir, 'blog_worker.py'), 'print("working")\n');
   writeFileSync(join(dir, 'app.yaml'), readFileSync(join(dir, 'app.yaml'), 'utf8').replace('celery -A blog worker', 'python -m blog_worker').replace('pg_dump_nowhere', 'sh -c true'));
   const fixed = await runCli(['check', dir, '--state-dir', state.path]);
   assert.is(fixed.status, 0, fixed.stdout + fixed.stderr);
-  assert.match(fixed.stdout, /ok\s+programs\s+found: processes\.web: python -m http\.server, processes\.worker: python -m blog_worker, processes\.tick: \.\/bin\/tick\.sh, commands\.backup: sh, commands\.test: python -m unittest\n/);
+  assert.match(fixed.stdout, /ok\s+programs\s+found: processes\.web: python -m http\.server, processes\.worker: python -m blog_worker, processes\.tick: \.\/bin\/tick\.sh, processes\.stale: \.\/bin\/stale-script, processes\.plain: \.\/bin\/plain\.sh, commands\.backup: sh, commands\.test: python -m unittest\n/);
 });
 
 test('check asks the app\'s interpreter for each `python -m MODULE`: a module not installed (celery) or a package with no __main__ fails at its entry; one on the app\'s sys.path (paths:) passes', async () => {

@@ -2,7 +2,10 @@
 // only the app log said: the gateway's log and `status` said `exited (status 127)`, and the user
 // had to find the app log to learn which program was missing. Now both name the key, the
 // program, each directory of the PATH searched and the fix, for a background process that
-// restarts and for a serving one whose version is refused.
+// restarts and for a serving one whose version is refused. The same for a program that is there
+// but cannot run: a script whose `#!` interpreter is not (the shell's "not found" of a file
+// that exists, 127, as env's of `#!/usr/bin/env python9`) and a file that is not executable (126).
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -21,13 +24,35 @@ writePackage(apps, 'bg', {
   'app.yaml': 'platform: python, wsgi\napp: app:application\nprocesses:\n  worker:\n    command: apppkg-no-such-worker --flag\n',
   'app.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"x"]\n',
 });
+// Three that are there but cannot run, in an app of their own.
+const scripts = writePackage(apps, 'scripts', {
+  'app.yaml':
+    'platform: python, wsgi\napp: app:application\nprocesses:\n' +
+    '  gone:\n    command: ./bin/gone-interpreter --once\n' +
+    '  nine:\n    command: ./bin/python-nine\n' +
+    '  plain:\n    command: ./bin/not-executable.sh\n',
+  'app.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"x"]\n',
+});
+mkdirSync(join(scripts, 'bin'));
+for (const [name, text, mode] of [
+  ['gone-interpreter', '#!/opt/apppkg-no-such-venv/bin/python\nprint("never")\n', 0o755],
+  ['python-nine', '#!/usr/bin/env python9\nprint("never")\n', 0o755],
+  ['not-executable.sh', '#!/bin/sh\necho never\n', 0o644],
+] as const) {
+  writeFileSync(join(scripts, 'bin', name), text);
+  chmodSync(join(scripts, 'bin', name), mode);
+}
 writePackage(apps, 'web', { 'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: apppkg-no-such-server --port $PORT\n' });
 
 const FIX = "(fix: install it for the app (deb:, pip: or vendor/ with `apppkg-gateway vendor`), give its full path in processes.worker.command, or write the command as `python -m MODULE` so that the app's interpreter runs it)";
 const said = (key: string, command: string, program: string) => `${key}: \`${command}\` runs ${program}, which is not on the app's PATH, which searches ${join(state, 'apps')}`;
 
-test('the gateway log and status name the program, the PATH searched and the fix', async () => {
+// One gateway for both cases: each waits for its own apps' lines.
+test.before(async () => {
   gw = await startCliIn(work, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, ...oneWorkerEach(work.path)]);
+});
+
+test('the gateway log and status name the program, the PATH searched and the fix', async () => {
   const worker = said('processes.worker.command', 'apppkg-no-such-worker --flag', 'apppkg-no-such-worker');
   const line = await waitFor(() => /bg: processes\.worker \d+ exited \(status 127\)[^\n]*/.exec(gw!.output())?.[0], 30_000, () => `the worker's exit in\n${gw!.output()}`);
   assert.ok(line.startsWith(`bg: processes.worker ${line.split(' ')[2]} exited (status 127): ${worker}`), line);
@@ -35,11 +60,27 @@ test('the gateway log and status name the program, the PATH searched and the fix
   // The serving one: its version refused, the refusal saying the same.
   const web = said('processes.web.command', 'apppkg-no-such-server --port $PORT', 'apppkg-no-such-server');
   await waitFor(() => gw!.output().includes('web: '), 30_000, 'the web app refused');
-  assert.match(gw.output(), `processes.web of web did not start (it exited with status 127: ${web}`);
-  const status = await runCli(['status', '--admin', gw.adminUrl!]);
+  assert.match(gw!.output(), `processes.web of web did not start (it exited with status 127: ${web}`);
+  const status = await runCli(['status', '--admin', gw!.adminUrl!]);
   assert.is(status.status, 0, status.stderr);
   assert.match(status.stdout, new RegExp(`process worker: (?:\\d+ )?[a-z-]+, \\d+ restarts?, the last exited with status 127 at \\S+: ${escape(worker)}[^\\n]*, /bin ${escape(FIX)}`));
   assert.match(status.stdout, `did not start (it exited with status 127: ${web}`);
+});
+
+test('a script whose #! interpreter is not there, and a file that is not executable: the same, with their fix', async () => {
+  const exitLine = (name: string, status: number) =>
+    waitFor(() => new RegExp(`scripts: processes\\.${name} \\d+ exited \\(status ${status}\\)[^\\n]*`).exec(gw!.output())?.[0], 30_000, () => `processes.${name}'s exit in\n${gw!.output()}`);
+  const gone = await exitLine('gone', 127);
+  const script = (name: string) => join(scripts, 'bin', name);
+  assert.ok(gone.includes(`: processes.gone.command: \`./bin/gone-interpreter --once\` runs ./bin/gone-interpreter, a script (${script('gone-interpreter')}) whose #! line names /opt/apppkg-no-such-venv/bin/python, which is not there (fix: correct its #! line (\`#!/usr/bin/env python\` runs the app's interpreter, on its PATH), or run it with its interpreter in processes.gone.command: \`python ./bin/gone-interpreter\`); restarting in `), gone);
+  const nine = await exitLine('nine', 127);
+  assert.ok(nine.includes(`: processes.nine.command: \`./bin/python-nine\` runs ./bin/python-nine, a script (${script('python-nine')}) whose #! line runs python9 through env, which is not on the app's PATH, which searches ${join(state, 'apps')}`), nine);
+  const plain = await exitLine('plain', 126);
+  assert.ok(plain.includes(`: processes.plain.command: \`./bin/not-executable.sh\` runs ./bin/not-executable.sh, but ${script('not-executable.sh')} is not executable (fix: make it executable (\`chmod +x ${script('not-executable.sh')}\`), or run it with its interpreter in processes.plain.command (\`python ./bin/not-executable.sh\`, \`sh ./bin/not-executable.sh\`)); restarting in `), plain);
+  const status = await runCli(['status', '--admin', gw!.adminUrl!]);
+  assert.is(status.status, 0, status.stderr);
+  assert.match(status.stdout, new RegExp(`process gone: [a-z-]+, \\d+ restarts?, the last exited with status 127 at \\S+: processes\\.gone\\.command: ${escape('`./bin/gone-interpreter --once` runs ./bin/gone-interpreter, a script (')}`));
+  assert.match(status.stdout, new RegExp(`process plain: [a-z-]+, \\d+ restarts?, the last exited with status 126 at \\S+: processes\\.plain\\.command: [^\\n]* is not executable`));
 });
 
 function escape(text: string): string {
