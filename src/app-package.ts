@@ -175,6 +175,7 @@ export class AppPackage {
       hostEnv: this.#hostEnv,
       stateDir: this.#options.stateDir,
       stateKey: this.#stateKey,
+      environmentKey: this.#options.optionNames?.environment ?? 'environment',
       output: options.output ?? this.#options.output,
       timeoutMs: options.timeoutMs,
       onCheck: options.onCheck,

@@ -63,6 +63,15 @@ function stateRootOption(d: ErrorDetails, value?: string): string {
   return key.startsWith('-') && value === undefined ? `${option} or APPPKG_STATE_DIR` : `${option} (or APPPKG_STATE_DIR)`;
 }
 
+/**
+ * How the caller gives the environment file: the option it has (`environmentKey`: the CLI's
+ * --environment by default, the library's `environment`, Python's `environment=`), with `FILE`.
+ * A program told "--environment FILE" had no such flag to give.
+ */
+function environmentOption(d: ErrorDetails): string {
+  return givenAs(str(d.environmentKey) || '--environment', 'FILE');
+}
+
 /** The pip settings in an error's details (vendor-pip-config.ts ConflictingSetting). */
 const pipSettings = (v: unknown): { name: string; value: string; variable?: string; file?: string; section?: string }[] => (Array.isArray(v) ? v : []);
 
@@ -507,7 +516,7 @@ export const ERROR_CODES = {
     hint: (d) =>
       // Two Gateway.start()s in one program: `kill PID` would be the program's own end.
       Number(d.pid) === process.pid
-        ? `this very process holds it: a gateway it started and has not stopped; await that gateway's stop() first, or give this one a state root of its own (stateDir, as --state-dir DIR)`
+        ? `this very process holds it: a gateway it started and has not stopped; await that gateway's stop() first, or give this one a state root of its own with ${stateRootOption({ ...d, stateKey: str(d.stateKey) || 'stateDir' }, 'DIR')}`
         : `stop that gateway (\`kill ${str(d.pid)}\`), or give this one a state root of its own with ${stateRootOption(d, 'DIR')}; ${str(d.lock)} names the holder`,
     exitStatus: 1,
     example: { root: '/var/lib/apppkg-gateway', pid: 4242, lock: '/var/lib/apppkg-gateway/gateway.lock' },
@@ -682,7 +691,7 @@ export const ERROR_CODES = {
     hint: (d) =>
       d.fromEnv === true
         ? `set ${str(d.missing)} in the environment file (apps: {${str(d.app)}: {settings: {...}}}) or as environment variables of the shell that runs this command`
-        : `set ${str(d.missing)} in the environment file (apps: {${str(d.app)}: {settings: {...}}}) that the gateway is given with --environment FILE: the gateway's own environment variables never reach an app under --apps`,
+        : `set ${str(d.missing)} in the environment file (apps: {${str(d.app)}: {settings: {...}}}) that the gateway is given with ${environmentOption(d)}: the gateway's own environment variables never reach an app under ${environmentOption(d).startsWith('-') ? '--apps' : 'apps'}`,
     exitStatus: 1,
     example: { missing: 'SECRET_KEY', app: 'blog' },
   },
@@ -1237,8 +1246,8 @@ export const ERROR_CODES = {
   // Issue 16 (SPEC 5.3): incoming mail, docs/mail.md.
   APPPKG_MAIL_NO_LISTENER: {
     summary: "The app declares `mail:` in app.yaml, but the host's environment file has no `mail:` listener: no message would ever reach it. `check` reports it.",
-    message: (d) => `mail: ${str(d.app)} receives mail at ${str(d.path)}, but the host runs no mail listener${d.file ? ` (no mail: in ${str(d.file)})` : ' (no --environment file)'}`,
-    hint: () => 'add `mail: {listen: 127.0.0.1:2525}` to the environment file (`lmtp: true` behind Postfix) and pass it with --environment; docs/mail.md',
+    message: (d) => `mail: ${str(d.app)} receives mail at ${str(d.path)}, but the host runs no mail listener${d.file ? ` (no mail: in ${str(d.file)})` : ' (no environment file given)'}`,
+    hint: (d) => `add \`mail: {listen: 127.0.0.1:2525}\` to the environment file (\`lmtp: true\` behind Postfix)${d.file ? '' : ` and give it as ${environmentOption(d)}`}; docs/mail.md`,
     exitStatus: 1,
     example: { app: 'support-desk', path: '/_mail', file: '/etc/apppkg/environment.yaml' },
   },

@@ -47,10 +47,12 @@ export interface RegistryWiring {
   started: () => boolean;
   /** What an app's refused state calls the state root's option (OptionNames.stateDir). */
   stateKey: string;
+  /** What a missing setting's fix calls the environment file's option (OptionNames.environment). */
+  environmentKey: string;
 }
 
 /** The Registry, publishing to the Front. */
-export function createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started, stateKey }: RegistryWiring): Registry {
+export function createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started, stateKey, environmentKey }: RegistryWiring): Registry {
   // From the environment in force (registry.hostEnv): a reload's new mount is routed at once.
   const routesOf = (name: string): RouteSpec[] => {
     if (single) return [{ host: null, prefix: '' }];
@@ -71,6 +73,7 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
     hostEnv,
     stateDir: options.stateDir,
     stateKey,
+    environmentKey,
     mode,
     routesOf,
     mountOf: (name) => (single ? '/' : routesOf(name)[0].prefix),

@@ -340,6 +340,17 @@ export function missingSettingAt(err: GatewayError, desc: Pick<Description, 'set
 }
 
 /**
+ * `err`, resolveSettings' APPPKG_SETTINGS_MISSING, with its fix naming the option that gives the
+ * environment file as `key` (the library's `environment`, the CLI's `--environment`): it is thrown
+ * where the app's environment is made, which knows nothing of its caller. Any other error is
+ * returned as it is.
+ */
+export function namingEnvironmentOption(err: unknown, key: string): unknown {
+  if (!(err instanceof GatewayError) || err.code !== 'APPPKG_SETTINGS_MISSING' || err.details.environmentKey !== undefined) return err;
+  return new GatewayError(err.code, { ...err.details, environmentKey: key });
+}
+
+/**
  * The env for `sh -c CMD` in the app's environment: `python`/`python3` are the app's (wrappers
  * first on PATH) and PYTHONPATH gives the sysPath order, with a generated sitecustomize first
  * that orders sys.path as the workers have it and then runs the interpreter's own sitecustomize.

@@ -71,6 +71,8 @@ export interface CheckAppOptions {
   stateDir?: string;
   /** What a refusal of the state root calls `stateDir` (the library's `stateDir`); default `--state-dir`. */
   stateKey?: string;
+  /** What a fix calls the option that gives the environment file (the library's `environment`); default `--environment`. */
+  environmentKey?: string;
   /** Where commands.check's output goes; default: ours. */
   output?: Writable;
   /** Kill commands.check's process tree past this; default: no limit. */
@@ -190,7 +192,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   const state = stateCheck(stateRoot, desc.name, opts.stateKey);
   report(state.item);
 
-  const mail = mailCheck(desc, hostEnv);
+  const mail = mailCheck(desc, hostEnv, opts.environmentKey);
   // SPEC 5.2: whether each server the app needs answers (nothing is created here).
   for (const s of await checkServices(desc, hostEnv, stateRoot)) {
     const at = !s.ok && s.code === 'APPPKG_SERVICE_MISSING' ? placeOf(desc, s.name.split('.')) : undefined;
@@ -261,10 +263,10 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
  * An app with `mail:` (SPEC 5.3) needs the host's mail listener: without one no message ever
  * reaches it, and nothing else would say so (issue 16). Null for an app that takes no mail.
  */
-function mailCheck(desc: Description, hostEnv: HostEnvironment): CheckItem | null {
+function mailCheck(desc: Description, hostEnv: HostEnvironment, environmentKey: string | undefined): CheckItem | null {
   if (desc.mail === null) return null;
   if (hostEnv.mail === null) {
-    const problem = new GatewayError('APPPKG_MAIL_NO_LISTENER', { app: desc.name, path: desc.mail, file: hostEnv.file ?? undefined });
+    const problem = new GatewayError('APPPKG_MAIL_NO_LISTENER', { app: desc.name, path: desc.mail, file: hostEnv.file ?? undefined, environmentKey });
     const at = desc.positions.mail;
     return { name: 'mail', ok: false, detail: `${placed(at && { file: desc.file, ...at })}${problem.message}`, fix: problem.hint, code: problem.code };
   }

@@ -16,6 +16,7 @@ import type { RunAs } from '../environment/run-as.js';
 import { checkPip } from '../environment/checks.js';
 import { pathsMissingRefusal } from '../environment/paths-entries.js';
 import { namingStateRoot } from '../environment/state-root.js';
+import { namingEnvironmentOption } from '../environment/app-env.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { HOOK_ENV, runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
@@ -33,6 +34,8 @@ export interface VersionJudgeOptions {
   stateDir?: string;
   /** What a refusal of an app's state calls `stateDir` (the CLI's --state-dir, the library's stateDir); default --state-dir. */
   stateKey?: string;
+  /** What a missing setting's fix calls the environment file's option (the CLI's --environment, the library's environment); default --environment. */
+  environmentKey?: string;
   /** production: --apps (app users, hooks); development: serve (tracebacks, the caller's settings). */
   mode: RunMode;
   /** The app's mount, as status and the log show it. */
@@ -524,7 +527,7 @@ export class VersionJudge {
       // Stopped by the gateway's own stop (its hook killed): not a refusal of the version.
       if (this.registry.stopped()) return null;
       let error = isGatewayError(err)
-        ? (namingStateRoot(err, this.opts.stateKey ?? '--state-dir') as GatewayError)
+        ? (namingEnvironmentOption(namingStateRoot(err, this.opts.stateKey ?? '--state-dir'), this.opts.environmentKey ?? '--environment') as GatewayError)
         : new GatewayError('APPPKG_WORKER_START_FAILED', { name: desc.name, dir: desc.dir, reason: String(err), cause: err });
       // Under --apps the app's output is in its log only: say where, and bring its end here.
       if (!development) error = refusalUnderApps(error, logFile, logStart);

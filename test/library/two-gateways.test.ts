@@ -70,7 +70,7 @@ test('two state roots serve side by side; the first one\'s address, TCP or unix,
   );
   assert.ok(isGatewayError(sameRoot), 'started on the state root in use');
   assert.is(sameRoot.code, 'APPPKG_STATE_ROOT_IN_USE');
-  assert.is(sameRoot.hint, "this very process holds it: a gateway it started and has not stopped; await that gateway's stop() first, or give this one a state root of its own (stateDir, as --state-dir DIR)");
+  assert.is(sameRoot.hint, "this very process holds it: a gateway it started and has not stopped; await that gateway's stop() first, or give this one a state root of its own with stateDir: DIR (or APPPKG_STATE_DIR)");
   // So for one app served twice (serve's lock is its app's).
   const serveOne = () => within(60_000, 'Gateway.start({ app })', Gateway.start({ app: join(apps, 'hello'), listen: '127.0.0.1:0', stateDir: join(work.path, 'serve'), say }));
   started.push(await serveOne());

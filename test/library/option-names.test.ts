@@ -1,0 +1,65 @@
+// SPEC 5.7: a JavaScript caller gave `environment` and `stateDir`, never a flag, yet three fixes
+// told it of the CLI's: a missing setting under `apps` ("given with --environment FILE ... under
+// --apps"), a mail app's check without an environment file ("pass it with --environment"), and a
+// second Gateway.start on the state root this process holds ("as --state-dir DIR"). Each now
+// names the library's option, as APPPKG_CALLER=python makes the CLI say `environment=` and
+// `state_dir=`. Imported from the built package by its own name (package.json exports), as a
+// program that installed it imports it.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { AppPackage, Gateway, isGatewayError } from 'apppkg-gateway';
+import { writePackage } from '../helpers/apps-dir.js';
+import { assertNoOrphans, tempDir, within } from '../helpers/process.js';
+
+const test = suite('library: fixes name the options the caller passed');
+const work = tempDir('apppkg-lib-option-names-');
+const state = join(work.path, 'state');
+const apps = join(work.path, 'apps');
+const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n';
+const say = (): void => {};
+let gateway: Gateway | null = null;
+test.after(async () => {
+  const pids = gateway?.pids ?? [];
+  await gateway?.stop();
+  await assertNoOrphans(pids);
+  work.remove();
+});
+
+writePackage(apps, 'needy', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nsettings: [NEEDED]\n', 'wsgi.py': WSGI });
+mkdirSync(join(work.path, 'pkgs'));
+const mailApp = writePackage(join(work.path, 'pkgs'), 'desk', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nmail: /_mail\n', 'wsgi.py': WSGI });
+
+test.before(async () => {
+  gateway = await within(60_000, 'Gateway.start', Gateway.start({ apps, stateDir: state, listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, say }));
+});
+
+test('a setting missing under apps: the fix names environment, not --environment FILE', () => {
+  const problem = gateway!.status().apps.find((a) => a.name === 'needy')?.problem;
+  assert.is(problem?.code, 'APPPKG_SETTINGS_MISSING', JSON.stringify(problem));
+  assert.is(problem!.hint, "set NEEDED in the environment file (apps: {needy: {settings: {...}}}) that the gateway is given with environment: FILE: the gateway's own environment variables never reach an app under apps");
+});
+
+test('a second Gateway.start on the state root this process holds: the fix names stateDir alone', async () => {
+  const again = await within(60_000, 'the second Gateway.start', Gateway.start({ apps, stateDir: state, listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, say })).then(
+    async (g) => {
+      await g.stop(); // started: stopped, so that the failure below leaves no process
+      return null;
+    },
+    (e: unknown) => e,
+  );
+  assert.ok(isGatewayError(again), `started on the state root in use: ${String(again)}`);
+  assert.is(again.code, 'APPPKG_STATE_ROOT_IN_USE');
+  assert.is(again.hint, "this very process holds it: a gateway it started and has not stopped; await that gateway's stop() first, or give this one a state root of its own with stateDir: DIR (or APPPKG_STATE_DIR)");
+});
+
+test('check of a mail: app given no environment file: the fix says to give it as environment', async () => {
+  const app = await AppPackage.open(mailApp, { stateDir: join(work.path, 'check-state') });
+  const mail = (await within(60_000, 'AppPackage.check', app.check())).checks.find((c) => c.name === 'mail');
+  assert.ok(mail !== undefined && !mail.ok, JSON.stringify(mail));
+  assert.match(mail.detail, / \(no environment file given\)$/);
+  assert.is(mail.fix, 'add `mail: {listen: 127.0.0.1:2525}` to the environment file (`lmtp: true` behind Postfix) and give it as environment: FILE; docs/mail.md');
+});
+
+test.run();
