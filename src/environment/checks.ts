@@ -11,6 +11,7 @@ import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { programOutput, type ProgramOutput } from '../program-output.js';
 import { findVenv, missingSettingAt, resolveSettings } from './app-env.js';
 import { aptKnows } from './apt-knows.js';
+import { distributionNamesOf } from './debian-python-name.js';
 import { queryDeb } from './dpkg-query.js';
 import type { FilePlace } from './host-file.js';
 import type { Interpreter } from './interpreter-probe.js';
@@ -158,14 +159,6 @@ export async function checkDeb(packages: string[], pipFallback?: (missing: strin
   const standIns = [...covered].map(([deb, requirement]) => `${deb} (pip: lists ${requirement})`).join(', ');
   const note = `note: not installed, the pip: fallback will be used: ${standIns}, installed into the app's virtualenv by \`apppkg-gateway install\``;
   return passed('deb', found.length > 0 ? `${found.join(', ')}; ${note}` : note);
-}
-
-/** Debian's names for a Python distribution NAME: python3-NAME, python3-yaml for PyYAML, python3-dateutil for python-dateutil. */
-function distributionNamesOf(debPackage: string): string[] {
-  const base = /^python3?-(.+)$/.exec(debPackage)?.[1];
-  if (base === undefined) return [];
-  const name = normalizeName(base);
-  return [name, `py${name}`, `python-${name}`];
 }
 
 /**

@@ -5,12 +5,8 @@
 // reads the local package lists; nothing is fetched).
 import { GatewayError } from '../errors.js';
 import { aptKnows } from '../environment/apt-knows.js';
+import { debianPackageName } from '../environment/debian-python-name.js';
 import type { InstalledDistribution } from './vendor-dists.js';
-
-/** python3-NAME as Debian spells it: lowercase, "_" and "." as "-". */
-export function debianPackageName(distribution: string): string {
-  return `python3-${distribution.toLowerCase().replace(/[_.]+/g, '-')}`;
-}
 
 /** The refusal of `binary` (each one's tags and compiled files), with its deb packages. */
 export async function binaryRefusal(binary: InstalledDistribution[], requirements: string): Promise<GatewayError> {

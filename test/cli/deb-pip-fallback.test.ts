@@ -19,16 +19,19 @@ test.after(() => work.remove());
 const COVERED = 'python3-apppkg-fallback-demo';
 const UNCOVERED = 'python3-apppkg-no-such-package';
 
-/** An app whose pip: requirement is met by a distribution in vendor/ (on paths:), as a venv would meet it. */
-function app(name: string, deb: string[]): string {
+/**
+ * An app whose pip: requirement (`distribution`) is met by a distribution in vendor/ (on paths:),
+ * as a venv would meet it.
+ */
+function app(name: string, deb: string[], distribution = 'apppkg_fallback_demo'): string {
   const dir = writePackage(work.path, name, {
     'app.yaml': `platform: python, wsgi\napp: wsgi:application\ndeb: [${deb.join(', ')}]\npip: requirements.txt\npaths: [vendor]\n`,
-    'requirements.txt': 'apppkg_fallback_demo>=1.0\n',
+    'requirements.txt': `${distribution}>=1.0\n`,
     'wsgi.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"up"]\n',
   });
-  const info = join(dir, 'vendor', 'apppkg_fallback_demo-1.0.dist-info');
+  const info = join(dir, 'vendor', `${distribution.replace(/[-_.]+/g, '_')}-1.0.dist-info`);
   mkdirSync(info, { recursive: true });
-  writeFileSync(join(info, 'METADATA'), 'Metadata-Version: 2.1\nName: apppkg-fallback-demo\nVersion: 1.0\n');
+  writeFileSync(join(info, 'METADATA'), `Metadata-Version: 2.1\nName: ${distribution}\nVersion: 1.0\n`);
   return dir;
 }
 
@@ -41,6 +44,15 @@ onDebian('covered by pip: a note, status 0; not covered: still a failure, naming
   assert.is(failing.status, 1, failing.stdout + failing.stderr);
   assert.match(failing.stdout, `FAIL  deb       ${join(mixed, 'app.yaml')}:3:${'deb: ['.length + COVERED.length + 3}: deb: package not installed: ${UNCOVERED}\n`);
   assert.not.match(failing.stdout, `not installed: ${COVERED}`);
+});
+
+onDebian('Debian\'s naming rule (debian-python-name.ts): python3-NAME stands for a py- distribution of any case and separators', async () => {
+  // py-cpuinfo is Debian's python3-cpuinfo: the py- prefix was not dropped, and the app failed.
+  const deb = 'python3-apppkg-cpuinfo-demo';
+  const dir = app('prefixed', [deb], 'Py-Apppkg_CPUInfo.demo');
+  const r = await runCli(['check', dir, '--state-dir', state]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, `note: not installed, the pip: fallback will be used: ${deb} (pip: lists Py-Apppkg_CPUInfo.demo)`);
 });
 
 onDebian('serve: a covered package is not said missing at the start; an uncovered one still is', async () => {

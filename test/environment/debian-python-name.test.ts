@@ -1,0 +1,57 @@
+// Debian's python3-NAME rule, said once (debian-python-name.ts) and read both ways: the package
+// vendor suggests for a distribution, and the distributions check's pip: fallback takes a missing
+// python3-NAME to stand for. Spelt twice before, the two disagreed: "zope--interface" kept its
+// "--", python-dateutil was "python3-python-dateutil", PyYAML "python3-pyyaml" only, and
+// py-cpuinfo never stood for python3-cpuinfo. The real `check` beside it: test/cli/deb-pip-fallback.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { debianPackageName, debianPackageNames, distributionNamesOf } from '../../src/environment/debian-python-name.js';
+import { normalizeName } from '../../src/environment/requirements.js';
+
+const test = suite('environment: Debian names of Python distributions');
+
+const CASES: Array<[string, string[]]> = [
+  ['M2Crypto', ['python3-m2crypto']],
+  // Runs of "-", "_" and "." are one "-"; upper case is lower.
+  ['zope--interface', ['python3-zope-interface']],
+  ['Flask_SQLAlchemy', ['python3-flask-sqlalchemy']],
+  ['ruamel.yaml.clib', ['python3-ruamel-yaml-clib']],
+  ['a._-b', ['python3-a-b']],
+  // A python- prefix only says it is Python's: dropped first.
+  ['python-dateutil', ['python3-dateutil', 'python3-python-dateutil']],
+  ['Python_LDAP', ['python3-ldap', 'python3-python-ldap']],
+  // py: kept first (pyparsing), dropped next (PyYAML is python3-yaml).
+  ['PyYAML', ['python3-pyyaml', 'python3-yaml']],
+  ['py-cpuinfo', ['python3-py-cpuinfo', 'python3-cpuinfo']],
+  ['py.test_x', ['python3-py-test-x', 'python3-test-x']],
+  // Not a prefix: a name that begins with "python" otherwise, or "py" with nothing after it.
+  ['pythonnet', ['python3-pythonnet']],
+  ['py', ['python3-py']],
+  ['python', ['python3-python']],
+  ['py-', ['python3-py-']],
+];
+
+test('a distribution to its Debian package: normalised, a python- or py prefix dropped where Debian drops it', () => {
+  for (const [distribution, debs] of CASES) {
+    assert.equal(debianPackageNames(distribution), debs, distribution);
+    assert.is(debianPackageName(distribution), debs[0], distribution);
+  }
+});
+
+test('a python3-NAME package to the distributions it may stand for: NAME, and NAME behind each prefix Debian drops', () => {
+  assert.equal(distributionNamesOf('python3-yaml'), ['yaml', 'python-yaml', 'py-yaml', 'pyyaml']);
+  assert.equal(distributionNamesOf('python3-Zope.Interface'), ['zope-interface', 'python-zope-interface', 'py-zope-interface', 'pyzope-interface']);
+  assert.equal(distributionNamesOf('python-dateutil'), ['dateutil', 'python-dateutil', 'py-dateutil', 'pydateutil'], 'a Python 2 name');
+  assert.equal(distributionNamesOf('libssl-dev'), []);
+  assert.equal(distributionNamesOf('python3-'), []);
+});
+
+test('one rule both ways: each package named for a distribution stands for that distribution', () => {
+  for (const [distribution] of CASES) {
+    for (const deb of debianPackageNames(distribution)) {
+      assert.ok(distributionNamesOf(deb).includes(normalizeName(distribution)), `${deb} does not stand for ${distribution}: ${distributionNamesOf(deb).join(', ')}`);
+    }
+  }
+});
+
+test.run();
