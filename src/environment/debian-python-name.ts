@@ -4,7 +4,12 @@
 // says it is Python's: python-dateutil is python3-dateutil, PyYAML python3-yaml, py-cpuinfo
 // python3-cpuinfo (Debian names the package after the module it ships). check's pip: fallback
 // reads it one way (which distributions a missing python3-NAME stands for), vendor the other
-// (which package to suggest for a distribution that cannot be vendored).
+// (which package to suggest for a distribution that cannot be vendored). Where a package
+// installed here ships the distribution's metadata, its real name wins over the rule: Pillow is
+// python3-pil, PyJWT python3-jwt, beautifulsoup4 python3-bs4, which no rule guesses.
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { programOutput } from '../program-output.js';
 import { normalizeName } from './requirements.js';
 
 /** A Debian package of Python 3 (or 2) modules: python3-NAME, python-NAME. */
@@ -43,4 +48,26 @@ export function distributionNamesOf(debPackage: string): string[] {
   if (base === undefined) return [];
   const name = normalizeName(base);
   return [name, ...PREFIXES.map((prefix) => `${prefix}${name}`)];
+}
+
+/** Where Debian's python3-* packages put their distributions (and so their .dist-info/.egg-info). */
+const DEBIAN_DIST_PACKAGES = '/usr/lib/python3/dist-packages';
+/** `NAME-VERSION.dist-info`, `NAME-VERSION[-pyX.Y].egg-info`: NAME has its "-" written "_". */
+const METADATA_DIR = /^([^-]+)-[^-].*\.(?:dist|egg)-info$/;
+
+/**
+ * The installed Debian package that ships `distribution`'s metadata (its .dist-info or .egg-info
+ * in Debian's dist-packages, `dpkg -S` naming the owner), or null: not installed from a package,
+ * or no dpkg here. Its name, not the rule's guess, is the one apt knows.
+ */
+export async function installedDebianPackage(distribution: string): Promise<string | null> {
+  const wanted = normalizeName(distribution);
+  const entry = (await readdir(DEBIAN_DIST_PACKAGES).catch((): string[] => [])).find((e) => normalizeName(METADATA_DIR.exec(e)?.[1] ?? '') === wanted);
+  if (entry === undefined) return null;
+  const answer = await programOutput('dpkg', ['-S', path.join(DEBIAN_DIST_PACKAGES, entry)], { timeoutMs: 10_000 });
+  if (answer.status !== 0) return null;
+  // "python3-pil:amd64: /usr/lib/...": the first owner, without its architecture.
+  const line = answer.stdout.split('\n')[0];
+  const owner = line.slice(0, line.lastIndexOf(': ')).split(', ')[0].split(':')[0];
+  return owner || null;
 }

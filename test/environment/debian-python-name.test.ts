@@ -3,10 +3,13 @@
 // python3-NAME to stand for. Spelt twice before, the two disagreed: "zope--interface" kept its
 // "--", python-dateutil was "python3-python-dateutil", PyYAML "python3-pyyaml" only, and
 // py-cpuinfo never stood for python3-cpuinfo. The real `check` beside it: test/cli/deb-pip-fallback.
+// An installed package's real name, read from dpkg, wins over the rule (Pillow is python3-pil).
+import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { debianPackageName, debianPackageNames, distributionNamesOf } from '../../src/environment/debian-python-name.js';
+import { debianPackageName, debianPackageNames, distributionNamesOf, installedDebianPackage } from '../../src/environment/debian-python-name.js';
 import { normalizeName } from '../../src/environment/requirements.js';
+import { hasProgram, runIf } from '../helpers/skip.js';
 
 const test = suite('environment: Debian names of Python distributions');
 
@@ -53,5 +56,29 @@ test('one rule both ways: each package named for a distribution stands for that 
     }
   }
 });
+
+/** Distributions whose Debian package the rule does not guess, spelt as a requirement might, and that package. */
+const NAMED_OTHERWISE: Array<[string, string]> = [
+  ['Pillow', 'python3-pil'],
+  ['pyjwt', 'python3-jwt'],
+  ['CherryPy', 'python3-cherrypy3'],
+  ['beautifulsoup4', 'python3-bs4'],
+  ['PyGObject', 'python3-gi'],
+];
+const installedHere = hasProgram('dpkg-query')
+  ? NAMED_OTHERWISE.filter(([, deb]) => spawnSync('dpkg-query', ['-W', '-f=${Status}', deb], { encoding: 'utf8', timeout: 30_000 }).stdout?.endsWith(' installed'))
+  : [];
+
+runIf(test, installedHere.length > 0, `needs dpkg and one of ${NAMED_OTHERWISE.map(([, deb]) => deb).join(', ')} installed`)(
+  'an installed package that ships the distribution\'s .dist-info or .egg-info: its real name, where the rule guesses another',
+  async () => {
+    for (const [distribution, deb] of installedHere) {
+      assert.is.not(debianPackageName(distribution), deb, `the rule guesses ${deb} for ${distribution}: pick another`);
+      assert.is(await installedDebianPackage(distribution), deb, distribution);
+    }
+    // Not installed from a package: none, and a caller keeps the rule.
+    assert.is(await installedDebianPackage('apppkg-no-such-distribution'), null);
+  },
+);
 
 test.run();
