@@ -50,6 +50,14 @@ export function distributionNamesOf(debPackage: string): string[] {
   return [name, ...PREFIXES.map((prefix) => `${prefix}${name}`)];
 }
 
+/**
+ * The Debian package to name for each of `distributions`: the one installed here that ships it
+ * (installedDebianPackage), else the rule's (debianPackageName).
+ */
+export function debianPackagesFor(distributions: readonly string[]): Promise<string[]> {
+  return Promise.all(distributions.map(async (name) => (await installedDebianPackage(name)) ?? debianPackageName(name)));
+}
+
 /** Where Debian's python3-* packages put their distributions (and so their .dist-info/.egg-info). */
 const DEBIAN_DIST_PACKAGES = '/usr/lib/python3/dist-packages';
 /** `NAME-VERSION.dist-info`, `NAME-VERSION[-pyX.Y].egg-info`: NAME has its "-" written "_". */

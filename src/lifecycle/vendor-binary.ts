@@ -5,13 +5,12 @@
 // reads the local package lists; nothing is fetched).
 import { GatewayError } from '../errors.js';
 import { aptKnows } from '../environment/apt-knows.js';
-import { debianPackageName, installedDebianPackage } from '../environment/debian-python-name.js';
+import { debianPackagesFor } from '../environment/debian-python-name.js';
 import type { InstalledDistribution } from './vendor-dists.js';
 
 /** The refusal of `binary` (each one's tags and compiled files), with its deb packages. */
 export async function binaryRefusal(binary: InstalledDistribution[], requirements: string): Promise<GatewayError> {
-  // The package installed here that ships it, by its real name; else Debian's python3-NAME rule.
-  const debs = await Promise.all(binary.map(async (d) => (await installedDebianPackage(d.name)) ?? debianPackageName(d.name)));
+  const debs = await debianPackagesFor(binary.map((d) => d.name));
   const known = await Promise.all(debs.map(aptKnows));
   const has = debs.filter((_, i) => known[i] === true);
   const lacks = debs.filter((_, i) => known[i] === false);

@@ -12,7 +12,7 @@ import type { Interpreter } from '../environment/interpreter-probe.js';
 import { formatInterpreter, pickInterpreter } from '../environment/interpreters.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { countOf } from '../count.js';
-import { debianPackageName } from '../environment/debian-python-name.js';
+import { debianPackagesFor } from '../environment/debian-python-name.js';
 import { manifestFiles, readManifest, INDEX_ELSEWHERE, sha256Hex, type VendoredDistribution, type VendorManifest } from './vendor-manifest.js';
 import { readRequirementsTree, requirementChanges } from '../environment/requirements-tree.js';
 import { readFileAsUserCould, UserCannotRead, type FileReader } from '../environment/user-readable.js';
@@ -227,7 +227,7 @@ async function hostMismatch(
       hostTag: 'unknown',
       found: `(cannot ask it which tags it loads: ${isGatewayError(err) ? err.message : (err as Error).message})`,
       names: binary.map((d) => d.name).join(', '),
-      debs: binary.map((d) => debianPackageName(d.name)).join(', '),
+      debs: (await debianPackagesFor(binary.map((d) => d.name))).join(', '),
       command: refreshCommand(appDir, dir, manifest, opts.env),
     });
   }
@@ -240,7 +240,7 @@ async function hostMismatch(
     hostTag: host.tag,
     found: unloadable.map((d) => `${d.name} ${d.version}`).join(', '),
     names: unloadable.map((d) => d.name).join(', '),
-    debs: unloadable.map((d) => debianPackageName(d.name)).join(', '),
+    debs: (await debianPackagesFor(unloadable.map((d) => d.name))).join(', '),
     command: refreshCommand(appDir, dir, manifest, opts.env),
   });
 }

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { debianPackageName, debianPackageNames, distributionNamesOf, installedDebianPackage } from '../../src/environment/debian-python-name.js';
+import { debianPackageName, debianPackageNames, debianPackagesFor, distributionNamesOf, installedDebianPackage } from '../../src/environment/debian-python-name.js';
 import { normalizeName } from '../../src/environment/requirements.js';
 import { hasProgram, runIf } from '../helpers/skip.js';
 
@@ -76,8 +76,10 @@ runIf(test, installedHere.length > 0, `needs dpkg and one of ${NAMED_OTHERWISE.m
       assert.is.not(debianPackageName(distribution), deb, `the rule guesses ${deb} for ${distribution}: pick another`);
       assert.is(await installedDebianPackage(distribution), deb, distribution);
     }
-    // Not installed from a package: none, and a caller keeps the rule.
+    // Not installed from a package: none, and the package named for it is the rule's.
     assert.is(await installedDebianPackage('apppkg-no-such-distribution'), null);
+    const [[distribution, deb]] = installedHere;
+    assert.equal(await debianPackagesFor([distribution, 'Apppkg_No.Such-Distribution']), [deb, 'python3-apppkg-no-such-distribution']);
   },
 );
 
