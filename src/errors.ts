@@ -229,8 +229,8 @@ export const ERROR_CODES = {
   },
   APPPKG_APPS_DIR_INVALID: {
     summary: '`--apps DIR` (the gateway, `export kubernetes`) is not a directory of app packages: it does not exist, is a file, is a directory the gateway\'s user cannot list, or is an app package itself (it holds `app.yaml`); for `export kubernetes`, also one that holds no app package (the gateway serves such a directory, watching for apps to come). The command line was well formed, so the run failed (exit 1), as with an APP_DIR that does not exist.',
-    message: (d) => `--apps: expected a directory of app packages, found ${str(d.found)}`,
-    hint: (d) => str(d.fix) || 'point --apps at the directory that holds the app packages, each a directory holding app.yaml',
+    message: (d) => `${str(d.key) || '--apps'}: expected a directory of app packages, found ${str(d.found)}`,
+    hint: (d) => str(d.fix) || `point ${str(d.key) || '--apps'} at the directory that holds the app packages, each a directory holding app.yaml`,
     exitStatus: 1,
     example: {
       found: 'an app package (/srv/apps/blog/app.yaml)',

@@ -91,6 +91,7 @@ export interface GatewayOptions {
 
 /** The name of each option a refusal may point at, as the caller wrote it. */
 export interface OptionNames {
+  apps: string;
   environment: string;
   listen: string;
   admin: string;
@@ -106,7 +107,7 @@ export interface OptionNames {
  * A library caller's names. Told "--port: expected ..." or "pass --admin-token FILE", it read of
  * flags it never gave, and had to guess which of its options was meant.
  */
-export const LIBRARY_OPTION_NAMES: OptionNames = { environment: 'environment', listen: 'listen', admin: 'admin', adminTokenFile: 'adminTokenFile', trustProxy: 'trustProxy', accessLog: 'accessLog', stateDir: 'stateDir', socketOwner: 'unixSocket' };
+export const LIBRARY_OPTION_NAMES: OptionNames = { apps: 'apps', environment: 'environment', listen: 'listen', admin: 'admin', adminTokenFile: 'adminTokenFile', trustProxy: 'trustProxy', accessLog: 'accessLog', stateDir: 'stateDir', socketOwner: 'unixSocket' };
 
 const RUN_MODES: readonly RunMode[] = ['production', 'development'];
 
@@ -159,7 +160,8 @@ export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
   }
   refuseEmptyPath('Gateway.start', 'accessLog', options.accessLog);
   const dir = resolve(dirOption);
-  if (!single) validateAppsDir(dir);
+  const names = options.optionNames ?? LIBRARY_OPTION_NAMES;
+  if (!single) validateAppsDir(dir, names.apps);
   checkNumberOptions(options);
   const mode: RunMode = options.mode ?? (single ? 'development' : 'production');
   // A misspelt mode ('prod') was neither: the apps got APPPKG_ENV=prod, and what asks for
@@ -168,7 +170,6 @@ export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
     throw usage(`mode: expected 'production' or 'development', found ${shownValue(mode)}`, "give mode: 'production' (as --apps: app users, hooks, no tracebacks in 500s) or mode: 'development' (as serve)");
   }
   const say = options.say ?? sayOnStderr;
-  const names = options.optionNames ?? LIBRARY_OPTION_NAMES;
   const listen = [options.listen ?? '127.0.0.1:8000'].flat().map((a) => toAddr(a, names.listen));
   const adminOption = options.admin ?? (single ? false : DEFAULT_ADMIN);
   const adminAddr = adminOption === false ? null : toAddr(adminOption, names.admin);

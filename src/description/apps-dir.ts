@@ -6,21 +6,24 @@ import { dirname, join } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { shellWord } from '../shell-words.js';
 
-/** Throws APPPKG_APPS_DIR_INVALID unless `dir` can hold app packages; never creates anything. */
-export function validateAppsDir(dir: string): void {
-  const invalid = (found: string, fix: string) => new GatewayError('APPPKG_APPS_DIR_INVALID', { found, fix });
+/**
+ * Throws APPPKG_APPS_DIR_INVALID unless `dir` can hold app packages; never creates anything.
+ * `key` is what the caller calls it: the CLI's `--apps`, Gateway.start's `apps`.
+ */
+export function validateAppsDir(dir: string, key = '--apps'): void {
+  const invalid = (found: string, fix: string) => new GatewayError('APPPKG_APPS_DIR_INVALID', { found, fix, key });
   let isDirectory: boolean;
   try {
     isDirectory = statSync(dir).isDirectory();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
-      throw invalid(`nothing at ${dir}`, `create it (mkdir -p ${dir}) and copy app packages into it, each a directory holding app.yaml, or point --apps at the directory that holds them`);
+      throw invalid(`nothing at ${dir}`, `create it (mkdir -p ${dir}) and copy app packages into it, each a directory holding app.yaml, or point ${key} at the directory that holds them`);
     }
     throw invalid(`${dir}, which cannot be read (${code ?? String(err)})`, 'let the user the gateway runs as read and search the directory');
   }
   if (!isDirectory) {
-    throw invalid(`a file (${dir})`, 'point --apps at the directory that holds the app packages (each a directory holding app.yaml)');
+    throw invalid(`a file (${dir})`, `point ${key} at the directory that holds the app packages (each a directory holding app.yaml)`);
   }
   // stat needs no right on the directory itself: one this user may not list would be served as
   // empty, and watched for packages it can never see.
@@ -33,7 +36,7 @@ export function validateAppsDir(dir: string): void {
   if (holdsAppYaml(dir)) {
     throw invalid(
       `an app package (${join(dir, 'app.yaml')})`,
-      `serve it with \`apppkg-gateway serve ${dir}\`, or point --apps at its parent, ${dirname(dir)}, which serves every package in it`,
+      `serve it with ${key.startsWith('-') ? `\`apppkg-gateway serve ${dir}\`` : `Gateway.start({ app: '${dir}' })`}, or point ${key} at its parent, ${dirname(dir)}, which serves every package in it`,
     );
   }
 }

@@ -1,7 +1,8 @@
 // SPEC 5.7: a JavaScript caller gave `environment` and `stateDir`, never a flag, yet three fixes
 // told it of the CLI's: a missing setting under `apps` ("given with --environment FILE ... under
 // --apps"), a mail app's check without an environment file ("pass it with --environment"), and a
-// second Gateway.start on the state root this process holds ("as --state-dir DIR"). Each now
+// second Gateway.start on the state root this process holds ("as --state-dir DIR"); and an
+// `apps` that is no directory of app packages was "--apps: expected ...". Each now
 // names the library's option, as APPPKG_CALLER=python makes the CLI say `environment=` and
 // `state_dir=`. Imported from the built package by its own name (package.json exports), as a
 // program that installed it imports it.
@@ -60,6 +61,25 @@ test('check of a mail: app given no environment file: the fix says to give it as
   assert.ok(mail !== undefined && !mail.ok, JSON.stringify(mail));
   assert.match(mail.detail, / \(no environment file given\)$/);
   assert.is(mail.fix, 'add `mail: {listen: 127.0.0.1:2525}` to the environment file (`lmtp: true` behind Postfix) and give it as environment: FILE; docs/mail.md');
+});
+
+test('apps that is not a directory of app packages: the message and fix name apps, not --apps', async () => {
+  for (const [dir, found] of [
+    [join(work.path, 'no-apps-here'), `nothing at ${join(work.path, 'no-apps-here')}`],
+    [mailApp, `an app package (${join(mailApp, 'app.yaml')})`],
+  ]) {
+    const refusal = await within(60_000, `Gateway.start({ apps: ${dir} })`, Gateway.start({ apps: dir, stateDir: join(work.path, 'apps-state'), listen: '127.0.0.1:0', admin: false, say })).then(
+      async (g) => {
+        await g.stop();
+        return null;
+      },
+      (e: unknown) => e,
+    );
+    assert.ok(isGatewayError(refusal), `Gateway.start({ apps: ${dir} }) started: ${String(refusal)}`);
+    assert.is(refusal.code, 'APPPKG_APPS_DIR_INVALID');
+    assert.is(refusal.message, `apps: expected a directory of app packages, found ${found}`);
+    assert.not.match(refusal.format(), /--[a-z]/, refusal.format());
+  }
 });
 
 test.run();
