@@ -105,10 +105,18 @@ export class LeanLane implements ConnectionLane {
   /**
    * Closes connections idle past their bound (node:http's keepAliveTimeout, and its headersTimeout
    * for a first head). On performance.now(), as every stamp of the lane: on the wall clock a step
-   * forward closed every connection waiting for a head at once.
+   * forward closed every connection waiting for a head at once. Judged at the loop's next check
+   * phase, on the time the sweep's timer fired: the loop polls its sockets in between, so a head
+   * that came in time and waits in the kernel after a stall of the loop (a long GC, a busy turn:
+   * timers run before the poll) is read first, not answered 408 (nor an idle connection's next
+   * request closed on).
    */
   private sweep(): void {
     const now = performance.now();
+    setImmediate(() => this.expireAsOf(now));
+  }
+
+  private expireAsOf(now: number): void {
     const expire = (waits: Set<LeanConnection>, limitMs: number): void => {
       for (const connection of waits) {
         if (now - connection.waitingSince < limitMs) return;

@@ -18,7 +18,7 @@ import { writeAsReads } from '../helpers/forced-reads.js';
 import { CHUNK_WHITESPACE } from '../../src/net/chunked-body.js';
 import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
 import { readFileSync } from 'node:fs';
-import { assertNoOrphans, rawRequest, recorded, spacedOut, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { acceptedBy, assertNoOrphans, rawRequest, recorded, spacedOut, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('lean lane');
 const apps = tempDir('apppkg-lean-apps-');
@@ -252,6 +252,56 @@ test('a request line begun and never finished: 408 after --header-timeout, as no
   assert.match(after, /^HTTP\/1\.1 200 OK[\s\S]*GET \/\?first host=lean\.test ua=lean-test(HTTP\/1\.1 408 Request Timeout\r\n)/);
   const finned = await answerAsReads(lean, ['GET /cut'], { fin: true });
   assert.ok(finned.startsWith('HTTP/1.1 400 Bad Request\r\n'), finned);
+});
+
+/** The state letter of process `pid` (proc(5): R running, S sleeping, T stopped...). */
+const processState = (pid: number): string => /\) (\S) /.exec(readFileSync(`/proc/${pid}/stat`, 'latin1'))![1];
+
+/**
+ * What `gw` answers a connection that sends `before` (read by the gateway), then `during` while
+ * the gateway's process is stopped (SIGSTOP) for longer than --header-timeout, as a long GC or a
+ * busy turn stalls its loop: the head is in the kernel in time, unread. A run in which the
+ * client came to `during` late (--header-timeout after its connect began: the gateway's clock
+ * had run out before the stall) is sent again.
+ */
+async function answerAcrossStall(gw: RunningGateway, before: string, during: string): Promise<string> {
+  const front = gw.child.pid!; // the launcher execs node
+  for (let attempt = 1; ; attempt++) {
+    const started = performance.now();
+    const socket = net.connect(portOf(gw), '127.0.0.1');
+    const seen = recorded(socket);
+    try {
+      await once(socket, 'connect');
+      // Accepted before the stall: a connection still in the backlog has no clock yet.
+      await waitFor(() => acceptedBy(front, socket.localPort!), 10_000, 'the gateway to accept the connection');
+      if (before !== '') await writeAsReads(socket, [Buffer.from(before, 'latin1')]);
+      let late: boolean;
+      process.kill(front, 'SIGSTOP');
+      try {
+        // The signal is sent, not yet taken: a loop still running would read the head in time.
+        await waitFor(() => processState(front) === 'T', 10_000, 'the gateway to stop');
+        late = performance.now() - started >= HEADER_TIMEOUT_MS * 0.8;
+        await new Promise<void>((resolve) => socket.write(during, 'latin1', () => resolve()));
+        await new Promise((resolve) => setTimeout(resolve, HEADER_TIMEOUT_MS * 1.5));
+      } finally {
+        process.kill(front, 'SIGCONT');
+      }
+      await waitFor(() => seen.closed, 10_000, 'the answer after the stall');
+      if (!late || attempt === 5) return seen.got;
+    } finally {
+      socket.destroy();
+    }
+  }
+}
+
+test('a head in the kernel in time is answered, not 408, when the gateway\'s loop stalled past --header-timeout before it read it (timers run before the poll)', async () => {
+  const request = get('/?stalled', 'Connection: close\r\n');
+  const served = 'GET /?stalled host=lean.test ua=lean-test';
+  // Whole and unread at the stall; a line the lane holds (its first bytes read before the stall).
+  for (const at of [0, 'GET /?st'.length]) {
+    const got = await answerAcrossStall(lean, request.slice(0, at), request.slice(at));
+    assert.ok(got.startsWith('HTTP/1.1 200 OK\r\n') && got.endsWith(served), `cut at ${at}: ${got}`);
+  }
 });
 
 test('bytes kept for node:http while an earlier answer is under way are not overwritten by other clients\' reads (one read buffer serves every connection)', async () => {
