@@ -10,12 +10,28 @@ const portOf = (address: string): number => parseInt(address.slice(address.index
 
 /** Bytes the server's end of `client`'s loopback connection has received and not read; null once the connection is gone. */
 function unreadByServer(client: Socket): number | null {
+  return kernelQueues(client)?.serverUnread ?? null;
+}
+
+/**
+ * What the kernel holds of `client`'s loopback connection (to 127.0.0.1), from /proc/net/tcp:
+ * bytes the server's end has received and not read, has written and not sent, and the client's
+ * end has received and not read. Null once the connection is gone.
+ */
+export function kernelQueues(client: Socket): { serverUnread: number; serverUnsent: number; clientUnread: number } | null {
+  let server: string[] | null = null;
+  let own: string[] | null = null;
   for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n').slice(1)) {
     const fields = line.trim().split(/\s+/);
     if (fields.length < 5) continue;
-    if (portOf(fields[1]) === client.remotePort && portOf(fields[2]) === client.localPort) return parseInt(fields[4].split(':')[1], 16);
+    if (portOf(fields[1]) === client.remotePort && portOf(fields[2]) === client.localPort) server = fields;
+    else if (portOf(fields[1]) === client.localPort && portOf(fields[2]) === client.remotePort) own = fields;
   }
-  return null;
+  if (server === null) return null;
+  // tx_queue:rx_queue, in hexadecimal
+  const [serverUnsent, serverUnread] = server[4].split(':').map((hex) => parseInt(hex, 16));
+  const clientUnread = own === null ? 0 : parseInt(own[4].split(':')[1], 16);
+  return { serverUnread, serverUnsent, clientUnread };
 }
 
 /**

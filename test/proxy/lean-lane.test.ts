@@ -14,7 +14,7 @@ import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage } from '../helpers/apps-dir.js';
-import { writeAsReads } from '../helpers/forced-reads.js';
+import { kernelQueues, writeAsReads } from '../helpers/forced-reads.js';
 import { CHUNK_WHITESPACE } from '../../src/net/chunked-body.js';
 import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
 import { readFileSync } from 'node:fs';
@@ -199,6 +199,66 @@ test('100 requests in one write: 100 answers, in order (each read in its turn, n
   const raw = await rawRequest(portOf(lean), batch + CLOSE, 20_000);
   const order = [...raw.matchAll(/GET \/\?i=(\d+) /g)].map((m) => Number(m[1]));
   assert.equal(order, Array.from({ length: 100 }, (_, i) => i));
+});
+
+/** The front's resident memory, in bytes (the launcher execs node: its pid is the front's). */
+const frontRss = (gw: RunningGateway): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${gw.child.pid!}/status`, 'utf8'))![1]) * 1024;
+
+/** How many /large requests the app has run. */
+const reachedApp = async (): Promise<number> => Number(/\r\n\r\n(\d+)$/.exec(await rawRequest(portOf(lean), get('/reached', 'Connection: close\r\n')))![1]);
+
+test('a client that pipelines and does not read: past 32 answers written and unflushed its requests wait unread (the app never sees them), none is lost once it reads, and the front holds 32 answers at most', async () => {
+  const size = 256 * 1024;
+  const count = 400;
+  let batch = '';
+  for (let i = 0; i < count; i++) batch += get(`/large?n=${size}&i=${i}`);
+  const first = await reachedApp();
+  const rssBefore = frontRss(lean);
+  const socket = net.connect(portOf(lean), '127.0.0.1');
+  socket.pause(); // what Node reads ahead for a paused socket is one highWaterMark (<= 64 KiB): less than an answer
+  const chunks: Buffer[] = [];
+  const closed = once(socket, 'close');
+  socket.on('error', () => {});
+  let peak = rssBefore;
+  const sampler = setInterval(() => (peak = Math.max(peak, frontRss(lean))), 20);
+  try {
+    await once(socket, 'connect');
+    socket.write(batch + CLOSE);
+    // Until the app has run no more for a second: the front holds the rest back.
+    let reached = 0;
+    let steadySince = performance.now();
+    await waitFor(async () => {
+      const now = (await reachedApp()) - first;
+      if (now !== reached) [reached, steadySince] = [now, performance.now()];
+      return performance.now() - steadySince > 1000;
+    }, 30_000, 'the app to run no more of the pipelined requests');
+    const queues = kernelQueues(socket)!;
+    // Answers whole or begun out of the front's hands: in the server's send queue, the client's
+    // receive queue, and what the client's Node read ahead.
+    const inKernel = Math.ceil((queues.serverUnsent + queues.clientUnread + socket.readableLength) / size);
+    assert.ok(reached < count, `the app ran ${reached} of ${count} requests from a client that reads nothing`);
+    assert.ok(reached <= inKernel + 32 + 1, `the app ran ${reached}: ${inKernel} answers in the kernel, so ${reached - inKernel} in the front`);
+    assert.ok(peak - rssBefore < 48 << 20, `the front grew by ${((peak - rssBefore) / 2 ** 20).toFixed(1)} MiB holding ${reached - inKernel} answers of 256 KiB`);
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.resume();
+    await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('no close 30 s after the client began to read')), 30_000).unref())]);
+  } finally {
+    clearInterval(sampler);
+    socket.destroy();
+  }
+  // Every answer, whole and in order, then the close's.
+  const all = Buffer.concat(chunks);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const headEnd = all.indexOf('\r\n\r\n', at);
+    assert.ok(headEnd !== -1, `answer ${i} is missing`);
+    const head = all.toString('latin1', at, headEnd);
+    assert.ok(head.startsWith('HTTP/1.1 200 OK\r\n') && head.includes(`Content-Length: ${size}\r\n`), `answer ${i}: ${head}`);
+    assert.is(all.toString('latin1', headEnd + 4, headEnd + 4 + `${i} x`.length), `${i} x`, `answer ${i}'s body`);
+    at = headEnd + 4 + size;
+  }
+  assert.ok(all.toString('latin1', at).endsWith('\r\n\r\nclosed'), all.toString('latin1', at, at + 300));
+  assert.is((await reachedApp()) - first, count, 'each request ran once');
 });
 
 test('a head that arrives in pieces, and heads that are not plain, are answered by node:http', async () => {
