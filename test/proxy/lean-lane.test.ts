@@ -383,6 +383,22 @@ const sha256 = (data: Buffer): string => createHash('sha256').update(data).diges
 const post = (method: string, path: string, body: Buffer | string, extra = ''): Buffer =>
   Buffer.concat([Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: lean.test\r\nUser-Agent: lean-test\r\nContent-Length: ${body.length}\r\n${extra}\r\n`), Buffer.from(body)]);
 
+/**
+ * What `gw` answers `data` cut every `size` octets, a piece a turn (spacedOut). Pieces of an
+ * octet or a few take a head's bytes over many turns of this process and the gateway's, past
+ * --header-timeout (1 s) on a loaded machine, and its 408 is then the right answer. A run that
+ * took that long in all (its answers included: the head's time is less) and was answered 408 is
+ * sent again; a 408 to a run sent in time, or any other answer, is returned.
+ */
+async function inPieces(gw: RunningGateway, data: Buffer, size: number): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const started = performance.now();
+    const got = await spacedOut(portOf(gw), cut(data, size), 0, 10_000);
+    const late = performance.now() - started >= HEADER_TIMEOUT_MS;
+    if (!(late && got.includes('HTTP/1.1 408 Request Timeout\r\n')) || attempt === 5) return got;
+  }
+}
+
 test('bodies framed by Content-Length, pipelined, read or not by the app, whole or in pieces: the same bytes as node:http', async () => {
   const large = Buffer.alloc(300_000, 'abcdefghij');
   const batch = Buffer.concat([
@@ -411,7 +427,7 @@ test('bodies framed by Content-Length, pipelined, read or not by the app, whole 
   // As a slow client sends them: heads and bodies cut anywhere (the small ones byte by byte).
   const small = Buffer.concat([post('POST', '/echo', 'hello'), post('PUT', '/?unread', 'x'.repeat(300)), post('POST', '/count', 'y'.repeat(2000)), Buffer.from(CLOSE)]);
   for (const [data, size] of [[small, 1], [batch, 1000], [batch, 65_537]] as const) {
-    const [viaLane, viaNode] = await Promise.all([spacedOut(portOf(lean), cut(data, size), 0, 10_000), spacedOut(portOf(reference), cut(data, size), 0, 10_000)]);
+    const [viaLane, viaNode] = await Promise.all([inPieces(lean, data, size), inPieces(reference, data, size)]);
     assert.is(withoutDates(viaLane), withoutDates(viaNode), `in pieces of ${size}`);
     assert.is(viaLane.match(/HTTP\/1\.1 200 /g)?.length, data === batch ? 8 : 4, viaLane);
   }
@@ -453,7 +469,7 @@ test('chunked bodies, pipelined, read or not by the app, whole or in pieces: the
   // As a slow client sends them: sizes, extensions, CRLFs and trailers cut anywhere.
   const small = Buffer.concat([chunked('POST', '/count', ['hel', 'lo'], 'X-T: 1\r\n', ';e=1'), chunked('PUT', '/?unread', ['x'.repeat(300)]), Buffer.from(CLOSE)]);
   for (const [data, size] of [[small, 1], [batch, 1000], [batch, 65_537]] as const) {
-    const [viaLane, viaNode] = await Promise.all([spacedOut(portOf(lean), cut(data, size), 0, 10_000), spacedOut(portOf(reference), cut(data, size), 0, 10_000)]);
+    const [viaLane, viaNode] = await Promise.all([inPieces(lean, data, size), inPieces(reference, data, size)]);
     assert.is(withoutDates(viaLane), withoutDates(viaNode), `in pieces of ${size}`);
     assert.is(viaLane.match(/HTTP\/1\.1 200 /g)?.length, data === batch ? 8 : 3, viaLane);
   }
