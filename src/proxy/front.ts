@@ -173,6 +173,8 @@ const HEAD_CUT = 'HPE_INVALID_EOF_STATE';
 
 /** Marks the 408 that putOffHeadTimeout gives when its time is up: not node:http's, not put off again. */
 const kFromAnswer = Symbol('apppkg.headTimedFromAnswer');
+/** Marks a head timeout judged after the loop's poll (the 'clientError' listener in start()). */
+const kAfterPoll = Symbol('apppkg.headTimedAfterPoll');
 
 /** How long a stop waits for websocket clients to answer their close frame before cutting them. */
 const WEBSOCKET_CLOSE_WAIT_MS = 2000;
@@ -422,6 +424,19 @@ export class Front {
         // Bytes after a request that said Connection: close are not a bad request: they are
         // not read (RFC 9112 §9.6), and that request's answer, under way, closes the connection.
         if (err.code === 'HPE_CLOSED_CONNECTION') return;
+        // A head's time is up when a timer fires, and timers run before the loop polls: after a
+        // stall (a long GC, a busy turn) the rest of the head may be in the kernel, sent in time.
+        // Judged after the next poll, as the lean lane's sweep is: a head read whole by then is
+        // served, not answered 408. Node's own check (connectionsCheckingInterval) says it once.
+        if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !(kAfterPoll in err)) {
+          setImmediate(() => {
+            const parser = (socket as Socket & { parser?: { headersCompleted?: () => boolean } | null }).parser;
+            // No parser: node:http let the socket go meanwhile (an upgrade, a CONNECT, the close).
+            if (socket.destroyed || parser == null || parser.headersCompleted?.() === true) return;
+            server.emit('clientError', Object.assign(err, { [kAfterPoll]: true }), socket);
+          });
+          return;
+        }
         // SPEC 5.8: a later request's octets >= 0x80 in its target, which node:http's parser
         // refuses, are read as the lean lane reads them (R6.8d), not answered 400.
         if (!this.headTimedOut.has(socket)) {

@@ -362,6 +362,14 @@ test('a head in the kernel in time is answered, not 408, when the gateway\'s loo
     const got = await answerAcrossStall(lean, request.slice(0, at), request.slice(at));
     assert.ok(got.startsWith('HTTP/1.1 200 OK\r\n') && got.endsWith(served), `cut at ${at}: ${got}`);
   }
+  // node:http's heads: one the lane handed over in pieces (its clock and node:http's), and a later
+  // one on a connection node:http reads (a field sent twice is not plain), begun behind an answer.
+  const split = 'GET /?stalled HTTP/1.1\r\nHo'.length;
+  const handed = await answerAcrossStall(lean, request.slice(0, split), request.slice(split));
+  assert.ok(handed.startsWith('HTTP/1.1 200 OK\r\n') && handed.endsWith(served), `handed over: ${handed}`);
+  const twice = get('/?twice', 'Accept: a\r\nAccept: b\r\n');
+  const later = await answerAcrossStall(lean, twice + request.slice(0, split), request.slice(split));
+  assert.match(later, /^HTTP\/1\.1 200 OK\r\n[\s\S]*GET \/\?twice host=lean\.test ua=lean-test(HTTP\/1\.1 200 OK\r\n)[\s\S]*GET \/\?stalled host=lean\.test ua=lean-test$/);
 });
 
 test('bytes kept for node:http while an earlier answer is under way are not overwritten by other clients\' reads (one read buffer serves every connection)', async () => {
