@@ -318,38 +318,41 @@ test('a request line begun and never finished: 408 after --header-timeout, as no
 const processState = (pid: number): string => /\) (\S) /.exec(readFileSync(`/proc/${pid}/stat`, 'latin1'))![1];
 
 /**
- * What `gw` answers a connection that sends `before` (read by the gateway), then `during` while
- * the gateway's process is stopped (SIGSTOP) for longer than --header-timeout, as a long GC or a
- * busy turn stalls its loop: the head is in the kernel in time, unread. A run in which the
- * client came to `during` late (--header-timeout after its connect began: the gateway's clock
- * had run out before the stall) is sent again.
+ * What `gw` answers each of `sends` on a connection of its own: `before` (read by the gateway),
+ * then `during` while the gateway's process is stopped (SIGSTOP) for longer than
+ * --header-timeout, as a long GC or a busy turn stalls its loop: each head is in the kernel in
+ * time, unread. One stall for all of them. A run in which a client came to `during` late
+ * (--header-timeout after the connects began: the gateway's clock had run out before the stall)
+ * is sent again.
  */
-async function answerAcrossStall(gw: RunningGateway, before: string, during: string): Promise<string> {
+async function answersAcrossStall(gw: RunningGateway, sends: Array<[before: string, during: string]>): Promise<string[]> {
   const front = gw.child.pid!; // the launcher execs node
   for (let attempt = 1; ; attempt++) {
     const started = performance.now();
-    const socket = net.connect(portOf(gw), '127.0.0.1');
-    const seen = recorded(socket);
+    const sockets = sends.map(() => net.connect(portOf(gw), '127.0.0.1'));
+    const seen = sockets.map(recorded);
     try {
-      await once(socket, 'connect');
-      // Accepted before the stall: a connection still in the backlog has no clock yet.
-      await waitFor(() => acceptedBy(front, socket.localPort!), 10_000, 'the gateway to accept the connection');
-      if (before !== '') await writeAsReads(socket, [Buffer.from(before, 'latin1')]);
+      await Promise.all(sockets.map(async (socket, i) => {
+        await once(socket, 'connect');
+        // Accepted before the stall: a connection still in the backlog has no clock yet.
+        await waitFor(() => acceptedBy(front, socket.localPort!), 10_000, 'the gateway to accept the connection');
+        if (sends[i][0] !== '') await writeAsReads(socket, [Buffer.from(sends[i][0], 'latin1')]);
+      }));
       let late: boolean;
       process.kill(front, 'SIGSTOP');
       try {
-        // The signal is sent, not yet taken: a loop still running would read the head in time.
+        // The signal is sent, not yet taken: a loop still running would read the heads in time.
         await waitFor(() => processState(front) === 'T', 10_000, 'the gateway to stop');
         late = performance.now() - started >= HEADER_TIMEOUT_MS * 0.8;
-        await new Promise<void>((resolve) => socket.write(during, 'latin1', () => resolve()));
+        await Promise.all(sockets.map((socket, i) => new Promise<void>((resolve) => socket.write(sends[i][1], 'latin1', () => resolve()))));
         await new Promise((resolve) => setTimeout(resolve, HEADER_TIMEOUT_MS * 1.5));
       } finally {
         process.kill(front, 'SIGCONT');
       }
-      await waitFor(() => seen.closed, 10_000, 'the answer after the stall');
-      if (!late || attempt === 5) return seen.got;
+      await waitFor(() => seen.every((one) => one.closed), 10_000, 'the answers after the stall');
+      if (!late || attempt === 5) return seen.map((one) => one.got);
     } finally {
-      socket.destroy();
+      for (const socket of sockets) socket.destroy();
     }
   }
 }
@@ -357,18 +360,20 @@ async function answerAcrossStall(gw: RunningGateway, before: string, during: str
 test('a head in the kernel in time is answered, not 408, when the gateway\'s loop stalled past --header-timeout before it read it (timers run before the poll)', async () => {
   const request = get('/?stalled', 'Connection: close\r\n');
   const served = 'GET /?stalled host=lean.test ua=lean-test';
-  // Whole and unread at the stall; a line the lane holds (its first bytes read before the stall).
-  for (const at of [0, 'GET /?st'.length]) {
-    const got = await answerAcrossStall(lean, request.slice(0, at), request.slice(at));
-    assert.ok(got.startsWith('HTTP/1.1 200 OK\r\n') && got.endsWith(served), `cut at ${at}: ${got}`);
-  }
-  // node:http's heads: one the lane handed over in pieces (its clock and node:http's), and a later
-  // one on a connection node:http reads (a field sent twice is not plain), begun behind an answer.
   const split = 'GET /?stalled HTTP/1.1\r\nHo'.length;
-  const handed = await answerAcrossStall(lean, request.slice(0, split), request.slice(split));
-  assert.ok(handed.startsWith('HTTP/1.1 200 OK\r\n') && handed.endsWith(served), `handed over: ${handed}`);
   const twice = get('/?twice', 'Accept: a\r\nAccept: b\r\n');
-  const later = await answerAcrossStall(lean, twice + request.slice(0, split), request.slice(split));
+  const [whole, line, handed, later] = await answersAcrossStall(lean, [
+    // The lane's: whole and unread at the stall; a line it holds (its first bytes read before).
+    ['', request],
+    [request.slice(0, 'GET /?st'.length), request.slice('GET /?st'.length)],
+    // node:http's: one the lane handed over in pieces (its clock and node:http's), and a later one
+    // on a connection node:http reads (a field sent twice is not plain), begun behind an answer.
+    [request.slice(0, split), request.slice(split)],
+    [twice + request.slice(0, split), request.slice(split)],
+  ]);
+  for (const [what, got] of [['whole', whole], ['a line begun', line], ['handed over', handed]]) {
+    assert.ok(got.startsWith('HTTP/1.1 200 OK\r\n') && got.endsWith(served), `${what}: ${got}`);
+  }
   assert.match(later, /^HTTP\/1\.1 200 OK\r\n[\s\S]*GET \/\?twice host=lean\.test ua=lean-test(HTTP\/1\.1 200 OK\r\n)[\s\S]*GET \/\?stalled host=lean\.test ua=lean-test$/);
 });
 
