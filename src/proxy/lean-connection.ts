@@ -71,6 +71,13 @@ export interface ConnectionLane {
  * answer not written yet, so that the front does not answer ahead into its memory.
  */
 const MAX_UNFLUSHED = 32;
+/**
+ * Bytes written on one connection and not yet in the kernel's hands past which a request waits
+ * the same way: 32 answers of 4 MiB were 128 MiB held for one client that reads nothing (as
+ * node:http, which stops reading a pipelining client once its writes queue more than the
+ * socket's highWaterMark).
+ */
+const MAX_UNFLUSHED_BYTES = 1024 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const LF = 0x0a;
 
@@ -233,7 +240,7 @@ export class LeanConnection implements ResponseOutput, BodySource {
       if (end === -1 || end - start > maxHead) return this.startHandOff(this.kept(data.subarray(start)));
       const head = parsePlainHead(data.toString('latin1', start, end));
       if (head === null) return this.startHandOff(this.kept(data.subarray(start)));
-      if (this.writer < this.responses.length || this.writer >= MAX_UNFLUSHED) return this.awaitTurn(Buffer.from(data.subarray(start)));
+      if (this.writer < this.responses.length || this.unflushedFull()) return this.awaitTurn(Buffer.from(data.subarray(start)));
       const req = new LeanRequest(head, this.socket, this);
       const res = new LeanResponse(this, req, head.keepAlive);
       if (this.responses.length === 0) this.lane.busy(this);
@@ -265,8 +272,8 @@ export class LeanConnection implements ResponseOutput, BodySource {
    * to a request only when the one before is answered). A safe request waits too: whether an
    * answer closes is the app's to say (its `Connection: close`) when it answers, and a GET run
    * beside it was run behind a close (RFC 9112 §9.3.2 allows running safe ones side by side,
-   * §9.6 forbids running anything after the close). It waits too while MAX_UNFLUSHED answers are
-   * written and not flushed (finished), read again as one is (takeTurnIfDue).
+   * §9.6 forbids running anything after the close). It waits too while MAX_UNFLUSHED answers, or
+   * MAX_UNFLUSHED_BYTES, are written and not flushed (finished), read again as one is (takeTurnIfDue).
    */
   private awaitTurn(bytes: Buffer): void {
     this.awaitingTurn = true;
@@ -604,9 +611,14 @@ export class LeanConnection implements ResponseOutput, BodySource {
     else if (this.lane.closing || this.socket.readableEnded) this.socket.destroySoon();
   }
 
+  /** Whether MAX_UNFLUSHED answers, or MAX_UNFLUSHED_BYTES, are written and not in the kernel's hands. */
+  private unflushedFull(): boolean {
+    return this.writer >= MAX_UNFLUSHED || this.socket.writableLength > MAX_UNFLUSHED_BYTES;
+  }
+
   /** The request waiting its turn (awaitTurn) is read, once every answer before it is written and few enough are unflushed. */
   private takeTurnIfDue(): void {
-    if (!this.awaitingTurn || this.writer < this.responses.length || this.writer >= MAX_UNFLUSHED) return;
+    if (!this.awaitingTurn || this.writer < this.responses.length || this.unflushedFull()) return;
     this.awaitingTurn = false;
     // Not within the end() of the answer before it: that answer's caller finishes first.
     process.nextTick(() => {
