@@ -3,7 +3,7 @@
 // holds still when req/s does not (docs/performance.md, "How to measure").
 //
 //   node bench/ab-cpu.mjs /path/to/old-checkout [/path/to/new-checkout] [--pairs 8] [--seconds 3]
-//                         [--path /] [--connections 32] [--asgi] [--pipeline DEPTH] [--aa]
+//                         [--path /] [--connections 32] [--asgi] [--pipeline DEPTH] [--post] [--aa]
 //
 // Each checkout must be built (`npm run build`); the second defaults to this one. Both gateways
 // run the bench app (2 workers, access log off) at once, the idle one costing nothing; each pair
@@ -13,9 +13,10 @@
 // better, whichever it was, and the build measured second 1-3 µs dearer. In 8 pairs (or any
 // multiple of 4) each build has each place as often as the other. Per run: the front's and the
 // workers' `utime + stime` from /proc/PID/stat, divided by the requests wrk made. Prints every
-// run, then the medians and B's ratio to A, and what starting first did (its runs against the
-// others'). --pipeline DEPTH: each connection writes DEPTH requests at once (bench/pipeline.lua),
-// as a pipelining client does. --aa: the first checkout against itself, the bench's own noise:
+// run, then the medians (CPU in all: of each run's front + workers) and B's ratio to A, and what
+// starting first did (its runs against the others'). --pipeline DEPTH: each connection writes
+// DEPTH requests at once (bench/pipeline.lua), as a pipelining client does. --post: each request
+// POSTs 64 KiB to /echo (bench/post.lua), as `npm run bench`'s POST does. --aa: the first checkout against itself, the bench's own noise:
 // a B / A of two builds within the A/A line's distance of 1.000x is no difference.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -33,15 +34,21 @@ const { values, positionals } = parseArgs({
     connections: { type: 'string', default: '32' },
     asgi: { type: 'boolean', default: false },
     pipeline: { type: 'string' },
+    post: { type: 'boolean', default: false },
     aa: { type: 'boolean', default: false },
   },
 });
 if (positionals.length < 1 || positionals.length > 2 || (values.aa && positionals.length > 1)) {
-  console.error('usage: node bench/ab-cpu.mjs OLD_CHECKOUT [NEW_CHECKOUT] [--pairs N] [--seconds S] [--path P] [--asgi] [--pipeline DEPTH]');
+  console.error('usage: node bench/ab-cpu.mjs OLD_CHECKOUT [NEW_CHECKOUT] [--pairs N] [--seconds S] [--path P] [--asgi] [--pipeline DEPTH] [--post]');
   console.error('       node bench/ab-cpu.mjs CHECKOUT --aa [...]   (the checkout against itself: the noise)');
   process.exit(2);
 }
 const checkouts = [resolve(positionals[0]), resolve(values.aa ? positionals[0] : (positionals[1] ?? ROOT))];
+if (values.post && values.pipeline !== undefined) {
+  console.error('--post and --pipeline do not go together');
+  process.exit(2);
+}
+if (values.post) values.path = '/echo';
 const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 const work = mkdtempSync(join(tmpdir(), 'apppkg-ab-'));
@@ -88,7 +95,8 @@ function cpuTicks(pid) {
 function measure(gateway) {
   const workers = descendants(gateway.child.pid).filter((pid) => /python/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
   const before = { front: cpuTicks(gateway.child.pid), workers: workers.map(cpuTicks) };
-  const pipelined = values.pipeline === undefined ? [] : ['-s', join(ROOT, 'bench', 'pipeline.lua')];
+  const script = values.post ? 'post.lua' : values.pipeline === undefined ? null : 'pipeline.lua';
+  const pipelined = script === null ? [] : ['-s', join(ROOT, 'bench', script)];
   const depth = values.pipeline === undefined ? [] : ['--', values.pipeline];
   const r = spawnSync('wrk', ['-t1', `-c${values.connections}`, `-d${values.seconds}s`, '--latency', ...pipelined, gateway.url, ...depth], { encoding: 'utf8' });
   const front = cpuTicks(gateway.child.pid) - before.front;
@@ -107,16 +115,17 @@ const summary = (runs) => ({
   p99: median(runs.map((r) => r.p99)),
   front: median(runs.map((r) => r.front)),
   workers: median(runs.map((r) => r.workers)),
+  all: median(runs.map((r) => r.front + r.workers)),
 });
 const ratios = (b, a) =>
-  `req/s ${fmt(b.rps / a.rps, 3)}x, p99 ${fmt(b.p99 / a.p99, 2)}x, front CPU ${fmt(b.front / a.front, 3)}x, workers CPU ${fmt(b.workers / a.workers, 3)}x`;
+  `req/s ${fmt(b.rps / a.rps, 3)}x, p99 ${fmt(b.p99 / a.p99, 2)}x, CPU in all ${fmt(b.all / a.all, 3)}x, front CPU ${fmt(b.front / a.front, 3)}x, workers CPU ${fmt(b.workers / a.workers, 3)}x`;
 
 async function main() {
   const apps = appsDir();
   const names = { A: checkouts[0], B: checkouts[1] };
   const pipelining = values.pipeline === undefined ? '' : `, ${values.pipeline} requests pipelined`;
   console.log(`A ${names.A}\nB ${names.B}${values.aa ? ' (the same: an A/A run)' : ''}`);
-  console.log(`${values.asgi ? 'ASGI' : 'WSGI'} ${values.path}, wrk -t1 -c${values.connections} -d${values.seconds}s${pipelining}, ${values.pairs} pairs, start and measure orders alternating\n`);
+  console.log(`${values.asgi ? 'ASGI' : 'WSGI'} ${values.post ? 'POST 64 KiB ' : ''}${values.path}, wrk -t1 -c${values.connections} -d${values.seconds}s${pipelining}, ${values.pairs} pairs, start and measure orders alternating\n`);
   const runs = { A: [], B: [] };
   const byStart = { first: [], second: [] };
   console.log('pair  run  started  req/s    p99 ms  front µs  workers µs');
@@ -137,8 +146,9 @@ async function main() {
   }
   const a = summary(runs.A);
   const b = summary(runs.B);
-  console.log(`\nmedians   A: ${fmt(a.rps, 0)} req/s, p99 ${fmt(a.p99, 2)} ms, front ${fmt(a.front)} µs, workers ${fmt(a.workers)} µs`);
-  console.log(`          B: ${fmt(b.rps, 0)} req/s, p99 ${fmt(b.p99, 2)} ms, front ${fmt(b.front)} µs, workers ${fmt(b.workers)} µs`);
+  const line = (s) => `${fmt(s.rps, 0)} req/s, p99 ${fmt(s.p99, 2)} ms, in all ${fmt(s.all)} µs, front ${fmt(s.front)} µs, workers ${fmt(s.workers)} µs`;
+  console.log(`\nmedians   A: ${line(a)}`);
+  console.log(`          B: ${line(b)}`);
   console.log(`${values.aa ? 'A/A' : 'B / A'}:    ${ratios(b, a)}`);
   // What the alternation takes out of B / A: left in, it was all on one side.
   console.log(`started second / first: ${ratios(summary(byStart.second), summary(byStart.first))}`);
