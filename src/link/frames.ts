@@ -222,9 +222,25 @@ export function decodeWsAccept(payload: Buffer): { subprotocol: string; headers:
 export type FrameHandler = (type: number, id: number, payload: Buffer) => void;
 
 /**
+ * `pieces` as one buffer of `length` bytes: a view when they lie one after another in the same
+ * memory (a link read into slabs, net/slab-reads.ts: a frame split between two reads), else a copy.
+ */
+function joined(pieces: Buffer[], length: number): Buffer {
+  const first = pieces[0];
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < pieces.length; i++) {
+    const piece = pieces[i];
+    if (piece.buffer !== first.buffer || piece.byteOffset !== end) return Buffer.concat(pieces, length);
+    end += piece.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, length);
+}
+
+/**
  * Incremental parser: feed it socket chunks; it calls onFrame once per complete frame,
  * whatever the chunk boundaries. A payload inside one chunk is a view of that chunk (no
- * copy; Node never reuses a socket read buffer); one split across chunks is joined once.
+ * copy; a chunk's bytes must not change once pushed); one split across chunks is joined once,
+ * without a copy when the chunks are neighbours in memory.
  */
 export class FrameParser {
   private pending: Buffer[] = [];
@@ -313,7 +329,7 @@ export class FrameParser {
       return chunk.subarray(chunk.length);
     }
     this.pending.push(chunk.subarray(0, missing));
-    const frame = Buffer.concat(this.pending, this.need);
+    const frame = joined(this.pending, this.need);
     this.pending = [];
     this.pendingBytes = 0;
     this.need = 0;

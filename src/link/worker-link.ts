@@ -10,9 +10,11 @@
 // "nothing in flight", the 504 clock). docs/protocol.md.
 
 import { EventEmitter } from 'node:events';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Frame, FrameParser, encodeEmptyFrame } from './frames.js';
 import { IdTable } from './id-table.js';
+import { ownedPiece, readIntoSlabs } from '../net/slab-reads.js';
 
 /** What the link needs from one request in flight (the proxy's exchange, or a probe). */
 export interface LinkExchange {
@@ -117,8 +119,11 @@ export class WorkerLink extends EventEmitter {
     private readonly toWorker: Duplex = fromWorker,
   ) {
     super();
+    // Read into slabs, a payload is a view of one: kept long (a slow client's), a short one would
+    // hold the whole slab, so it is copied (net/slab-reads.ts).
+    const inSlabs = fromWorker instanceof Socket && readIntoSlabs(fromWorker, (chunk) => this.parser.push(chunk));
     this.parser = new FrameParser(
-      (type, id, payload) => this.dispatch(type, id, payload),
+      inSlabs ? (type, id, payload) => this.dispatch(type, id, ownedPiece(payload)) : (type, id, payload) => this.dispatch(type, id, payload),
       (type) => FROM_WORKER.has(type),
       (type) => {
         // Not the shim's bytes: the app wrote to fd 4 (see Worker's 'garbage').
@@ -127,7 +132,7 @@ export class WorkerLink extends EventEmitter {
         this.fail(reason);
       },
     );
-    fromWorker.on('data', (chunk: Buffer) => this.parser.push(chunk));
+    if (!inSlabs) fromWorker.on('data', (chunk: Buffer) => this.parser.push(chunk));
     for (const socket of toWorker === fromWorker ? [fromWorker] : [fromWorker, toWorker]) {
       socket.on('error', (err) => this.fail(`link error: ${err.message}`));
       socket.on('close', () => this.fail('the worker closed the link'));

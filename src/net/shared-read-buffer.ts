@@ -14,12 +14,14 @@ import type { Socket } from 'node:net';
 
 const SIZE = 64 * 1024;
 
-interface ReadFields {
+export interface ReadFields {
   buffer: symbol;
   callback: symbol;
+  /** Called after each read for the buffer of the next (net/slab-reads.ts). */
+  generator: symbol;
 }
 
-interface StreamHandle {
+export interface StreamHandle {
   useUserBuffer?(buffer: Uint8Array): void;
 }
 
@@ -29,12 +31,13 @@ let fields: ReadFields | null | undefined;
 let shared: Buffer | null = null;
 
 /** net.Socket's own (symbol-keyed) fields for `onread`, found by name on a socket; null if absent. */
-function readFields(socket: Socket): ReadFields | null {
+export function readFields(socket: Socket): ReadFields | null {
   if (fields !== undefined) return fields;
   const byName = new Map(Object.getOwnPropertySymbols(socket).map((s) => [s.description, s]));
   const buffer = byName.get('kBuffer');
   const callback = byName.get('kBufferCb');
-  fields = buffer !== undefined && callback !== undefined && byName.has('kBufferGen') ? { buffer, callback } : null;
+  const generator = byName.get('kBufferGen');
+  fields = buffer !== undefined && callback !== undefined && generator !== undefined ? { buffer, callback, generator } : null;
   return fields;
 }
 

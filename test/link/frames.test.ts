@@ -98,4 +98,20 @@ test('a REQUEST frame: the twelve fields NUL-separated, then the pairs, every by
   assert.is(bare[0], Frame.WS_CONNECT);
 });
 
+test('a frame split between two pieces that are neighbours in memory arrives as a view of them, not a copy', () => {
+  const body = encodeFrame(Frame.RESPONSE_BODY, 5, Buffer.alloc(3000, 'z'));
+  const memory = Buffer.concat([body, body]);
+  for (const cut of [4, HEADER_SIZE, 1000, body.length - 1]) {
+    const got: Buffer[] = [];
+    const parser = new FrameParser((_type, _id, payload) => got.push(payload));
+    parser.push(memory.subarray(0, cut));
+    parser.push(memory.subarray(cut, body.length + 7));
+    parser.push(Buffer.from(memory.subarray(body.length + 7)));
+    assert.is(got.length, 2);
+    assert.ok(got.every((p) => p.length === 3000 && p.every((b) => b === 0x7a)), `cut at ${cut}: the bodies as sent`);
+    assert.is(got[0].buffer, memory.buffer, `cut at ${cut}: neighbours, a view`);
+    assert.is.not(got[1].buffer, memory.buffer, 'pieces from two places: joined');
+  }
+});
+
 test.run();
