@@ -275,14 +275,15 @@ export class LeanResponse extends EventEmitter {
       this.output.send(this, bytes, done);
       return;
     }
-    // Head, body and framing in one writev, not a system call each.
+    // Head, body and framing in one writev, not a system call each; as Buffers, which the
+    // socket's writev takes without asking each piece for its encoding and copying strings.
     const socket = this.socket;
     socket.cork();
-    if (before !== '') this.output.send(this, before);
+    if (before !== '') this.output.send(this, Buffer.from(before, 'latin1'));
     if (after === '') this.output.send(this, chunk, done);
     else {
       this.output.send(this, chunk);
-      this.output.send(this, after, done);
+      this.output.send(this, Buffer.from(after, 'latin1'), done);
     }
     socket.uncork();
   }
