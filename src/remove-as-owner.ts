@@ -9,21 +9,21 @@ import { systemErrorReason } from './errors.js';
 import { programOutput } from './program-output.js';
 
 /**
- * Empties `dir` as `owner`, then removes it: null when it is gone, else why it is left. `owner`
- * starts in `dir` (root's chdir, by the name its parent holds still), not at its path: a
- * directory above it may be closed to that user (a backup directory, root's and 0700).
+ * Empties `dir` as `owner`, then removes it: null when it is gone (or was gone already), else why
+ * it is left. `owner` starts in `dir` (root's chdir, by the name its parent holds still), not at
+ * its path: a directory above it may be closed to that user (a backup directory, root's and 0700).
  */
 export async function removeAsOwner(dir: string, owner: { uid: number; gid: number }): Promise<string | null> {
   const found = await programOutput('find', ['.', '-mindepth', '1', '-delete'], { timeoutMs: 300_000, uid: owner.uid, gid: owner.gid, cwd: dir });
   if (found.status !== 0) {
+    // Gone before find could start in it (removed by another, or by its owner): what was asked is
+    // done. ENOENT alone does not say so: a host without find says it too.
+    if (found.startError === 'ENOENT' && (await lstat(dir).catch(() => null)) === null) return null;
     // find names what it could not delete from where it started: said from `dir`, as the user looks for it.
     const said = found.startError ? `${found.startError} (starting in ${dir})` : found.stderr.trim().split('\n')[0].replace(/(['\u2018`])\.\//g, `$1${dir}/`);
     return said || found.message || `find exited ${found.status}`;
   }
-  return rmdir(dir).then(
-    () => null,
-    (err: unknown) => systemErrorReason(err),
-  );
+  return rmdir(dir).then(() => null, gone);
 }
 
 /**
