@@ -6,7 +6,7 @@
 // directories above it are held by descriptor too: `/proc/self/fd/N/name` is resolved from the
 // directory N was opened on, as openat(2) would, whatever has since been renamed into its place.
 import { constants, type Stats } from 'node:fs';
-import { open, readlink, type FileHandle } from 'node:fs/promises';
+import { chown, open, readlink, type FileHandle } from 'node:fs/promises';
 
 /** A name of `dir` as the kernel resolves it from the directory `dir` holds open. */
 export function inDirectory(dir: FileHandle, name: string): string {
@@ -66,6 +66,28 @@ export async function readRegularFile(file: string, maxBytes: number): Promise<s
   try {
     if (stats.size > maxBytes) throw Object.assign(new Error(`${file} is ${stats.size} bytes, more than ${maxBytes}`), { code: 'EFBIG', path: file });
     return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Linux's O_PATH (asm-generic), which fs.constants lacks: a descriptor of the name's file that opens nothing. */
+const O_PATH = 0o10000000;
+
+/**
+ * The file at `file`, not followed (a symlink is the link itself), given to `owner` if its stats
+ * pass `wanted`: both on one descriptor, so the file judged is the file chowned, whatever is
+ * renamed or hard-linked to its name meanwhile (an lstat then an lchown by name chowned what
+ * was swapped in between). O_PATH opens nothing: a FIFO is not waited on, a device not woken.
+ * True when chowned.
+ */
+export async function chownIfNoFollow(file: string, owner: { uid: number; gid: number }, wanted: (st: Stats) => boolean): Promise<boolean> {
+  const handle = await open(file, O_PATH | constants.O_NOFOLLOW);
+  try {
+    if (!wanted(await handle.stat())) return false;
+    // fchown refuses an O_PATH descriptor; chown of its /proc link reaches the file it holds (the link itself, for a symlink).
+    await chown(`/proc/self/fd/${handle.fd}`, owner.uid, owner.gid);
+    return true;
   } finally {
     await handle.close();
   }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { GatewayError, systemErrorReason } from '../errors.js';
 import { makeDirectory } from '../make-dir.js';
-import { inDirectory, openDirectoryNoFollow } from '../no-follow.js';
+import { chownIfNoFollow, inDirectory, openDirectoryNoFollow } from '../no-follow.js';
 
 export interface StateRootOptions {
   /** --state-dir, when given. */
@@ -173,11 +173,12 @@ export async function prepareAppStateDirs(root: string, name: string, owner?: Ow
  * given to `owner`, before `dir` itself is: ensureDir chowns the directory alone, so the app
  * found its own data unwritable under its new user (SPEC 2.1: writable). Only what the previous
  * user owned moves (the owner of `dir` tells who that was): a file root or anyone else put there
- * stays theirs, and a symlink is chowned itself, never followed. Once, at the change: `dir` is
- * the new user's afterwards. Each directory is held open as it is walked (no-follow.ts): the
- * previous user's processes, still draining, may swap one of its directories for a symlink
- * between our look and our walk into it, and root walked, by path, where the link led, giving
- * the new user that user's files elsewhere.
+ * stays theirs (judged on the file chowned, by descriptor: where hard links to any file may be
+ * made, one to root's swapped in after the look was handed over), and a symlink is chowned
+ * itself, never followed. Once, at the change: `dir` is the new user's afterwards. Each
+ * directory is held open as it is walked (no-follow.ts): the previous user's processes, still
+ * draining, may swap one of its directories for a symlink between our look and our walk into it,
+ * and root walked, by path, where the link led, giving the new user that user's files elsewhere.
  */
 async function handOver(dir: string, owner: Owner | undefined): Promise<void> {
   const before = owner === undefined ? null : await lstat(dir).catch(() => null);
@@ -188,7 +189,8 @@ async function handOver(dir: string, owner: Owner | undefined): Promise<void> {
       const st = await lstat(at).catch(gone(null));
       if (st === null) continue;
       if (!st.isDirectory()) {
-        if (st.uid === before.uid) await lchown(at, owner.uid, owner.gid).catch(gone(undefined));
+        // Judged again on what is chowned: a hard link to another's file swapped in after the look is left.
+        if (st.uid === before.uid) await chownIfNoFollow(at, owner, (held) => !held.isDirectory() && held.uid === before.uid).catch(gone(undefined));
         continue;
       }
       // Gone, or no longer a directory (a symlink swapped in): not followed, left to its user.

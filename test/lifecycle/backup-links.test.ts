@@ -15,7 +15,7 @@
 // file take that file into the backup.
 // Needs root to run the app as another user: skipped otherwise.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { accessSync, chmodSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -24,6 +24,7 @@ import { installForOtherUsers, runCli, tempDir, waitFor, within } from '../helpe
 import { serversMissing, startRedis } from '../helpers/servers.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 import { makeApp } from './lifecycle-apps.js';
+import { canUnprotectHardlinks, UNPROTECT_REASON, withUnprotectedHardlinks } from './protected-hardlinks.js';
 import { victimTree, whileSwapping } from './subdir-swapper.js';
 
 const test = suite('lifecycle: backup and restore under links the app leaves');
@@ -31,20 +32,9 @@ const ifRoot = runIf(test, isRoot, 'needs root to run commands.backup as another
 const redisMissing = isRoot ? serversMissing() : null;
 const ifRootWithRedis = runIf(test, isRoot && redisMissing === null, `needs root to run commands.backup as another user, and redis-server (${redisMissing ?? 'not root'})`);
 const USER = 'apppkg-iso-b';
-// Set to 0 for one test (and set back, whatever happens) so that the app's user may hard-link a file it does not own.
-const PROTECTED_HARDLINKS = '/proc/sys/fs/protected_hardlinks';
 const work = isRoot ? tempDir('apppkg-backup-links-') : null;
-const ifHardlinks = runIf(test, isRoot && writable(PROTECTED_HARDLINKS), `needs root, and ${PROTECTED_HARDLINKS} writable, to let the app's user hard-link a file it does not own`);
+const ifHardlinks = runIf(test, isRoot && canUnprotectHardlinks, UNPROTECT_REASON);
 test.after(() => work?.remove());
-
-function writable(file: string): boolean {
-  try {
-    accessSync(file, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** `apppkg-gateway COMMAND APP ...rest` on the test's state root and environment file. */
 const cli = ([command, app, ...rest]: string[]) =>
@@ -334,14 +324,7 @@ ifHardlinks('with fs.protected_hardlinks=0, a hard link the app makes in its dat
   writeFileSync(secret, 'root\'s secret\n', { mode: 0o600 });
   const app = makeApp(work!.path, 'hardlinked', 'app: wsgi:application\n');
   spawnSync('chown', ['-R', `${USER}:`, app]);
-  const before = readFileSync(PROTECTED_HARDLINKS, 'utf8').trim();
-  let linked;
-  try {
-    writeFileSync(PROTECTED_HARDLINKS, '0');
-    linked = await cli(['run', app, '--', 'sh', '-c', `echo mine > "$APPPKG_DATA_DIR/own" && ln ${secret} "$APPPKG_DATA_DIR/stolen"`]);
-  } finally {
-    writeFileSync(PROTECTED_HARDLINKS, before);
-  }
+  const linked = await withUnprotectedHardlinks(() => cli(['run', app, '--', 'sh', '-c', `echo mine > "$APPPKG_DATA_DIR/own" && ln ${secret} "$APPPKG_DATA_DIR/stolen"`]));
   assert.is(linked.status, 0, linked.stderr);
   const to = join(work!.path, 'hardlinked-backup');
   const b = await cli(['backup', app, '--to', to]);
