@@ -5,10 +5,10 @@
 // swapped after the look changes nothing) for that user's uid and primary group, and the search bit of
 // every directory above it. No file content is in the refusal. readable-by.ts asks the same of
 // app.yaml with these rules.
-import { open, realpath, stat } from 'node:fs/promises';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { constants, type Stats } from 'node:fs';
 import path from 'node:path';
-import { kindOf } from '../no-follow.js';
+import { inDirectory, kindOf } from '../no-follow.js';
 import { findUser } from './run-as.js';
 
 /** The user whose rights a read is held to (RunAs has these). */
@@ -60,17 +60,43 @@ export async function readFileAsUserCould(file: string, reader: FileReader | nul
     if (!st.isFile()) throw Object.assign(new Error(`${absolute} is ${kindOf(st)}, not a regular file`), { code: 'EINVAL', path: absolute });
     if (reader === null || reader.uid === 0) return await handle.readFile();
     if (!userHas(st, reader, 4)) throw new UserCannotRead(absolute, reader, describeMode(st));
-    // The directories of the path as named and of where it leads: the user goes through both.
-    const real = await realpath(absolute);
-    for (const start of new Set([path.dirname(absolute), path.dirname(real)])) {
-      for (let dir = start; ; dir = path.dirname(dir)) {
-        const dirStat = await stat(dir);
-        if (!userHas(dirStat, reader, 1)) throw new UserCannotRead(absolute, reader, `no search permission on ${dir}: ${describeMode(dirStat)}`);
-        if (dir === path.dirname(dir)) break;
-      }
-    }
+    await assertSearchableAbove(absolute, reader);
     return await handle.readFile();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * The names in the directory `dir` (resolved from the working directory) if `reader` could list
+ * it (read and search on it, search on every directory above it); throws UserCannotRead if not,
+ * or what open throws (ENOENT, ENOTDIR). As root, a listing of any directory a file names (a
+ * requirement's `../../root/keys/x.whl`) told whether root's own files were there. `reader` null:
+ * listed as we are.
+ */
+export async function readDirectoryAsUserCould(dir: string, reader: FileReader | null): Promise<string[]> {
+  const absolute = path.resolve(dir);
+  const handle = await open(absolute, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    if (reader !== null && reader.uid !== 0) {
+      const st = await handle.stat();
+      if (!userHas(st, reader, 5)) throw new UserCannotRead(absolute, reader, describeMode(st));
+      await assertSearchableAbove(absolute, reader);
+    }
+    return await readdir(inDirectory(handle, '.'));
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Throws UserCannotRead unless `reader` may search each directory above `absolute`, as named and where it leads: the user goes through both. */
+async function assertSearchableAbove(absolute: string, reader: FileReader): Promise<void> {
+  const real = await realpath(absolute);
+  for (const start of new Set([path.dirname(absolute), path.dirname(real)])) {
+    for (let dir = start; ; dir = path.dirname(dir)) {
+      const dirStat = await stat(dir);
+      if (!userHas(dirStat, reader, 1)) throw new UserCannotRead(absolute, reader, `no search permission on ${dir}: ${describeMode(dirStat)}`);
+      if (dir === path.dirname(dir)) break;
+    }
   }
 }

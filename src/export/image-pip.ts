@@ -2,10 +2,9 @@
 // the requirements file, or a local file for each requirement. The recipe is built elsewhere,
 // from the app directory as it is then (a CI job may add the wheels first), so these are said,
 // not refused; without them the build failed minutes later, deep in pip's output.
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
-import { readFileAsUserCould, UserCannotRead, type FileReader } from '../environment/user-readable.js';
+import { readDirectoryAsUserCould, readFileAsUserCould, UserCannotRead, type FileReader } from '../environment/user-readable.js';
 
 /** PEP 503: names compare lowercased, runs of -, _ and . as one -. */
 const normalise = (name: string): string => name.toLowerCase().replace(/[-_.]+/g, '-');
@@ -20,8 +19,13 @@ function projectOf(file: string): string | null {
   return m ? normalise(m[1]) : null;
 }
 
-async function listDir(dir: string): Promise<string[]> {
-  return readdir(dir).catch(() => []);
+/**
+ * The names in `dir` as `reader` could list them: [] when it could not. As root, a listing of a
+ * directory the app's user may not list told of root's own files there (whether the wheel a
+ * line names was): what the user cannot see is said missing, whatever is there.
+ */
+async function listDir(dir: string, reader: FileReader | null): Promise<string[]> {
+  return readDirectoryAsUserCould(dir, reader).catch(() => []);
 }
 
 /**
@@ -41,7 +45,7 @@ export async function unbuildableRequirements(desc: Pick<Description, 'dir' | 'p
   }
   // pip's --find-links of the venv step (lifecycle/install-venv.ts): the app and requirements directories.
   const dirs = [...new Set([desc.dir, path.dirname(file)])];
-  const local = new Set((await Promise.all(dirs.map(listDir))).flat().map(projectOf).filter((p): p is string => p !== null));
+  const local = new Set((await Promise.all(dirs.map((dir) => listDir(dir, reader)))).flat().map(projectOf).filter((p): p is string => p !== null));
   const missing: string[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.replace(/(^|\s)#.*$/, '').trim();
@@ -50,7 +54,7 @@ export async function unbuildableRequirements(desc: Pick<Description, 'dir' | 'p
       missing.push(`${line}: a URL, which the offline build cannot fetch`);
     } else if (DIST_FILE.test(line) || line.includes('/')) {
       const target = line.split(/[;\s]/)[0];
-      if ((await listDir(path.dirname(path.resolve(path.dirname(file), target)))).includes(path.basename(target))) continue;
+      if ((await listDir(path.dirname(path.resolve(path.dirname(file), target)), reader)).includes(path.basename(target))) continue;
       missing.push(`${line}: no such file`);
     } else {
       const name = /^[A-Za-z0-9][A-Za-z0-9._-]*/.exec(line)?.[0];

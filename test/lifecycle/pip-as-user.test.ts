@@ -207,6 +207,22 @@ ifRoot('export kubernetes and containerfile, as root, read app.yaml only as the 
   assert.ok(recipeOut.includes(refusal), recipeOut);
 });
 
+ifRoot('export containerfile, as root, looks for the wheels requirement lines name only where the app\'s user could: a root-only directory tells nothing of what it holds', async () => {
+  userIds(USER);
+  const hidden = join(work.path, 'root-only-wheels');
+  mkdirSync(hidden, { mode: 0o700 });
+  writeFileSync(join(hidden, 'present-1.0-py3-none-any.whl'), '');
+  const app = makeApp(apps, 'wheeloracle', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  writeFileSync(join(app, 'requirements.txt'), `${hidden}/present-1.0-py3-none-any.whl\n${hidden}/absent-1.0-py3-none-any.whl\n`);
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const recipe = await runCli(['export', 'containerfile', app], { ms: 60_000 });
+  const out = recipe.stdout + recipe.stderr;
+  assert.is(recipe.status, 0, out);
+  // Both said as the user's pip would find them: not there (root's listing had the one there left out).
+  assert.ok(out.includes(`#   ${hidden}/absent-1.0-py3-none-any.whl: no such file`), out);
+  assert.ok(out.includes(`#   ${hidden}/present-1.0-py3-none-any.whl: no such file`), out);
+});
+
 /** The app and state root of the venv `export venv` built as the app's user (the test below), for the one after it. */
 let exportedVenv: { app: string; state: string } | null = null;
 
