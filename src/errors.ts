@@ -958,6 +958,17 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { path: '/var/backups/shop', app: 'blog', found: 'a backup of shop' },
   },
+  APPPKG_RESTORE_NOT_OWNED: {
+    summary: '`restore --from DIR` as root, without commands.restore, copies DIR/data into the app\'s data; DIR is not root\'s (commands.restore was given it once, or another user copied it), and DIR/data held files that are not its owner\'s. Where hard links to any file may be made (fs.protected_hardlinks=0), one to a root-only file would have been copied for the app\'s user, so none of DIR/data was restored and nothing was changed.',
+    message: (d) => {
+      const files = Number(d.files);
+      return `restore --from ${str(d.path)}: ${files} file${files === 1 ? ' in' : 's in'} ${str(d.data)} ${files === 1 ? 'is' : 'are'} not the user's who owns ${str(d.owned)} (uid ${str(d.uid)}): ${str(d.found)}; nothing was changed`;
+    },
+    hint: (d) =>
+      `${str(d.owned)} has been uid ${str(d.uid)}'s since a restore gave it to commands.restore (or that user copied it), and what its owner put there, a hard link to any file among it, is copied only if it is theirs: check what ${str(d.data)} holds (find ${str(d.data)} -type f ! -user ${str(d.uid)} lists the others), then make ${str(d.path)} root's again (chown -R root: ${str(d.path)}) and restore again`,
+    exitStatus: 1,
+    example: { path: '/var/backups/shop', data: '/var/backups/shop/data', owned: '/var/backups/shop', uid: 1001, files: 1, found: '/var/backups/shop/data/db.key' },
+  },
   APPPKG_NOT_CONFIRMED: {
     summary: '`uninstall` or `mail delete --all` was not confirmed: the answer at the terminal was not `y`. Nothing was removed.',
     message: (d) => `${str(d.action)} not confirmed: ${str(d.reason)}; nothing was removed`,

@@ -62,7 +62,13 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   // Refused before the data changes: a database that holds tables is not overwritten unforced.
   await assertServicesRestorable(scope, manifest, force, opts.dir, source);
   const dirs = await prepareAppStateDirs(scope.stateRoot, desc.name, owner);
-  const { staging } = await copyBeside(copied, dirs.data, 'restore');
+  const sourceOwner = await untrustedOwner(source, copied);
+  const { staging, foreign } = await copyBeside(copied, dirs.data, 'restore', { onlyOwnedBy: sourceOwner?.uid });
+  if (foreign.length > 0) {
+    await removeTreeAsOwners(staging);
+    const some = foreign.slice(0, FOREIGN_NAMED).join(', ') + (foreign.length > FOREIGN_NAMED ? ', ...' : '');
+    throw new GatewayError('APPPKG_RESTORE_NOT_OWNED', { path: source, data: copied, owned: sourceOwner!.path, uid: sourceOwner!.uid, files: foreign.length, found: some });
+  }
   // Counted while the copy is root's: once it is the app's user's, a process of that user's may
   // rename in it as it is walked.
   const count = await countTree(staging);
@@ -79,6 +85,25 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   const version = manifest.version ? ` of version ${manifest.version}` : '';
   say(`==> restored ${countOf(count.files, 'file')} of ${desc.name}'s data from ${source} (backup${version} made ${manifest.createdAt}) in ${seconds(started)}`);
   return { hook: false, manifest, files: count.files };
+}
+
+/** How many of the files refused as not DIR's owner's the refusal names. */
+const FOREIGN_NAMED = 3;
+
+/**
+ * As root, the first of `source` (DIR) and `copied` (DIR/data) that is not root's, with its
+ * owner: who could have put anything there, a hard link to any file among it. Backup's rule then
+ * holds for its copy (data-tree.ts onlyOwnedBy): only that user's regular files; unlike backup's,
+ * a file left out refuses the restore, which would replace the app's data without it. Undefined
+ * when both are root's (as backup leaves DIR), or we are not root (we read only what we may).
+ */
+async function untrustedOwner(source: string, copied: string): Promise<{ path: string; uid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  for (const dir of [source, copied]) {
+    const { uid } = await lstat(dir);
+    if (uid !== 0) return { path: dir, uid };
+  }
+  return undefined;
 }
 
 /**

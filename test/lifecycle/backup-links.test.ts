@@ -12,7 +12,8 @@
 // FIFOs during the data copy, db.sqlite3 swapped for a link after the check, DIR/database
 // swapped for a link after the hook, the restored copy's directories swapped as it is chowned.
 // Nor, where fs.protected_hardlinks=0, does a hard link the app makes in its data to a root-only
-// file take that file into the backup.
+// file take that file into the backup, or one its user makes in a backup directory it was given
+// into the app's data at a restore.
 // Needs root to run the app as another user: skipped otherwise.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -333,6 +334,36 @@ ifHardlinks('with fs.protected_hardlinks=0, a hard link the app makes in its dat
   assert.not.ok(existsSync(join(to, 'data', 'stolen')), 'root copied the root-only file the app hard-linked into the backup');
   assert.match(b.stdout, `==> note: 1 file in hardlinked's data is not its user's (uid ${lstatSync(data).uid}) and is not in the backup: ${join(data, 'stolen')} (a hard link`);
   assert.is(readFileSync(join(to, 'data', 'own'), 'utf8'), 'mine\n');
+});
+
+ifHardlinks('restore without commands.restore from a DIR the app\'s user owns (as commands.restore left it): a file there not that user\'s, a hard link to a root-only one, refuses it; the user\'s own restore', async () => {
+  const secret = join(work!.path, 'secret-restored');
+  writeFileSync(secret, 'root\'s secret\n', { mode: 0o600 });
+  const app = makeApp(work!.path, 'handedback', 'app: wsgi:application\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const ran = await cli(['run', app, '--', 'sh', '-c', 'echo before > "$APPPKG_DATA_DIR/mine"']);
+  assert.is(ran.status, 0, ran.stderr);
+  const to = join(work!.path, 'handedback-backup');
+  const b = await cli(['backup', app, '--to', to]);
+  assert.is(b.status, 0, b.stdout + b.stderr);
+  // DIR given to the app's user, as a restore with commands.restore gives it; that user puts its own data/ there.
+  spawnSync('chown', [USER, to]);
+  const planted = await withUnprotectedHardlinks(async () =>
+    spawnSync('su', ['-s', '/bin/sh', USER, '-c', `mv ${to}/data ${to}/data.away && mkdir ${to}/data && echo own > ${to}/data/own && ln ${secret} ${to}/data/stolen`], { encoding: 'utf8' }),
+  );
+  assert.is(planted.status, 0, planted.stderr);
+  const data = join(work!.path, 'state', 'apps', 'handedback', 'data');
+  const r = await cli(['restore', app, '--from', to]);
+  assert.is(r.status, 1, `root restored the root-only file its user hard-linked into DIR/data: ${r.stdout}${r.stderr}`);
+  assert.match(r.stderr, `restore --from ${to}: 1 file in ${join(to, 'data')} is not the user's who owns ${to} (uid ${lstatSync(to).uid}): ${join(to, 'data', 'stolen')}; nothing was changed`, r.stderr);
+  assert.match(r.stderr, `chown -R root: ${to}`, r.stderr);
+  assert.equal(readdirSync(data), ['mine']);
+
+  spawnSync('su', ['-s', '/bin/sh', USER, '-c', `rm ${to}/data/stolen`]);
+  const own = await cli(['restore', app, '--from', to]);
+  assert.is(own.status, 0, own.stdout + own.stderr);
+  assert.equal(readdirSync(data), ['own']);
+  assert.is(readFileSync(join(data, 'own'), 'utf8'), 'own\n');
 });
 
 ifRootWithRedis('restore of Redis keys whose redis.jsonl the app made a FIFO: refused at once, saying what is there (the read waited for ever)', async () => {
