@@ -1103,6 +1103,13 @@ export const ERROR_CODES = {
     exitStatus: 2,
     example: { into: 'lib.zip', found: '/srv/apps/blog/lib.zip', archive: true },
   },
+  APPPKG_VENDOR_INTO_LINK: {
+    summary: '`vendor --into` (or its default, vendor/), or a directory above it inside the app, is a symlink (or a file): vendor writes only into directories of the app, each opened without following a link, since a link its user left there had a root `vendor` write root\'s files where it led. Nothing was changed.',
+    message: (d) => `vendor --into ${str(d.into)}: expected a directory of the app, found ${str(d.found)} at ${str(d.path)}; nothing was changed`,
+    hint: (d) => `replace ${str(d.path)} with a directory (or name another with --into), then run vendor again`,
+    exitStatus: 1,
+    example: { into: 'vendor/', found: 'a symlink (to /usr/lib/python3/dist-packages)', path: '/srv/apps/blog/vendor' },
+  },
   APPPKG_VENDOR_FROM_OUTSIDE: {
     summary: '`vendor --from FILE` named a requirements file outside the app directory; the vendor manifest records it relative to the app, and `check` reads it again wherever the app is copied, so it must travel with the app.',
     message: (d) => `vendor --from ${str(d.from)}: expected a file inside ${str(d.dir)}, found ${str(d.found)}`,

@@ -6,7 +6,7 @@
 // directories above it are held by descriptor too: `/proc/self/fd/N/name` is resolved from the
 // directory N was opened on, as openat(2) would, whatever has since been renamed into its place.
 import { constants, type Stats } from 'node:fs';
-import { chown, open, readlink, type FileHandle } from 'node:fs/promises';
+import { chown, open, readdir, readlink, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 
 /** A name of `dir` as the kernel resolves it from the directory `dir` holds open. */
 export function inDirectory(dir: FileHandle, name: string): string {
@@ -91,6 +91,32 @@ export async function chownIfNoFollow(file: string, owner: { uid: number; gid: n
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The entry `name` of `dir` removed, with all it holds when it is a directory, each directory
+ * opened from the one above (a link is unlinked, never followed); gone already is done.
+ */
+export async function removeInDirectory(dir: FileHandle, name: string): Promise<void> {
+  const at = inDirectory(dir, name);
+  const unlinked = await unlink(at).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return true;
+      if (err.code === 'EISDIR' || err.code === 'EPERM') return false;
+      throw err;
+    },
+  );
+  if (unlinked) return;
+  const sub = await openDirectoryNoFollow(at);
+  try {
+    for (const entry of await readdir(inDirectory(sub, '.'))) await removeInDirectory(sub, entry);
+  } finally {
+    await sub.close();
+  }
+  await rmdir(at).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }
 
 /** A new file at `file` (O_EXCL, hence never through a symlink at its name), for writing. */

@@ -249,7 +249,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
       say(`    ${d.name} ${d.version}${d.binary ? ` (binary: ${d.tags.join(', ')}, kept by --allow-binary)` : ''}${scripts}`);
     }
     await writeManifest(stage, manifest);
-    const sync = await syncTree(stage, vendorDir, new Set(previous ? manifestFiles(previous).keys() : []));
+    const sync = await syncTree(stage, appDir, rel, new Set(previous ? manifestFiles(previous).keys() : []), user ?? undefined);
     const changes = [`${sync.added.length} added`, `${sync.changed.length} changed`, `${sync.removed.length} removed`].join(', ');
     say(`==> ${into}: ${countOf(manifest.distributions.length, 'distribution')}, files ${changes} in ${seconds(started)}`);
     for (const file of sync.foreign) say(`    ${into}${file}: not written by vendor, left as it is`);

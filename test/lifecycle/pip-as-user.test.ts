@@ -13,7 +13,7 @@ import { request } from 'undici';
 import { hostGroup, hostUser } from '../helpers/host-accounts.js';
 import { installForOtherUsers, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
-import { inTreeBackend, makeApp } from './lifecycle-apps.js';
+import { inTreeBackend, makeApp, makeWheel } from './lifecycle-apps.js';
 
 const test = suite('lifecycle: pip as the app\'s user');
 const ifRoot = runIf(test, isRoot, 'needs root to run pip as an app\'s user');
@@ -277,6 +277,43 @@ ifRoot('export venv and vendor, as root, run pip and the build of a source requi
   assert.ok(linkedOut.includes(`staging directory holds what no wheel installs: leak.txt, a symlink (to ${secret}); nothing was changed`), linkedOut);
   assert.not.match(linkedOut, /hunter6/);
   assert.not.ok(existsSync(join(vendored.app, 'vendor', 'leak.txt')));
+});
+
+ifRoot('vendor, as root, writes the vendor directory as the app\'s user\'s, through no link its user left there', async () => {
+  const { uid } = userIds(USER);
+  const wheels = join(work.path, 'vendor-link-wheels');
+  mkdirSync(wheels);
+  makeWheel(wheels, 'linkpkg', '1.0');
+  chmodSync(wheels, 0o755);
+  const app = makeApp(apps, 'vendorlinks', 'platform: python, wsgi\napp: wsgi:application\npaths: vendor/\n');
+  writeFileSync(join(app, 'requirements.txt'), 'linkpkg\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const vendor = () => runCli(['vendor', app, '--no-index', '--find-links', wheels, '--environment', envFile], { ms: 180_000 });
+  const first = await vendor();
+  assert.is(first.status, 0, first.stdout + first.stderr);
+  const vendorDir = join(app, 'vendor');
+  assert.equal(notOwnedBy(`${vendorDir}/`, uid).map((f) => f.slice(vendorDir.length + 1)), [], 'vendor left files of root\'s in the app');
+
+  // The user links a vendored directory to one of root's: root neither writes there nor opens it to all.
+  const victim = join(work.path, 'vendor-victim');
+  mkdirSync(victim, { mode: 0o700 });
+  rmSync(join(vendorDir, 'linkpkg'), { recursive: true });
+  symlinkSync(victim, join(vendorDir, 'linkpkg'));
+  spawnSync('chown', ['-h', `${USER}:`, join(vendorDir, 'linkpkg')]);
+  const linked = await vendor();
+  assert.is(linked.status, 0, linked.stdout + linked.stderr);
+  assert.equal(readdirSync(victim), [], 'root wrote into the directory the app\'s user linked');
+  assert.is(statSync(victim).mode & 0o777, 0o700, 'root opened the directory the app\'s user linked to all');
+  assert.ok(readFileSync(join(vendorDir, 'linkpkg', '__init__.py'), 'utf8').includes('1.0'));
+  assert.is(statSync(join(vendorDir, 'linkpkg')).uid, uid);
+
+  // The vendor directory itself a link: refused, nothing written where it leads.
+  rmSync(vendorDir, { recursive: true });
+  symlinkSync(victim, vendorDir);
+  const refused = await vendor();
+  assert.is(refused.status, 1, refused.stdout + refused.stderr);
+  assert.ok(refused.stderr.includes(`vendor --into vendor/: expected a directory of the app, found a symlink (to ${victim}) at ${vendorDir}; nothing was changed`), refused.stderr);
+  assert.equal(readdirSync(victim), []);
 });
 
 ifRoot('root follows no link out of the user\'s venv but to its interpreter; an app\'s venv.py does not run in its venv\'s build', async () => {
