@@ -7,7 +7,6 @@
 // user. Needs root to run the app as another user: skipped otherwise.
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -86,16 +85,16 @@ ifRoot('a change of the app\'s user: directories of its data the previous user s
 
 // Swaps the files f* of argv[1] (those of uid argv[5]) for hard links to argv[2] and back
 // (renameat2's RENAME_EXCHANGE with a link each in argv[3]), over and over, until argv[4] exists
-// (60 s at most). Only those root is about to hand over: the next few in its walk's order (the
-// directory's), past those it handed already (their file no longer argv[5]'s); a swap elsewhere
-// would be in root's way as rarely as a few microseconds in the walk's second.
+// (60 s at most). Only those root is about to hand over: the next few in its walk's order
+// (sorted: Node's readdir sorts), past those it handed already (their file no longer argv[5]'s);
+// a swap elsewhere would be in root's way as rarely as a few microseconds in the walk's second.
 const HARD_LINK_SWAPPER = `
 import ctypes, os, sys, time
 data, victim, keep, stop, uid = sys.argv[1:6]
 uid = int(uid)
 renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
 os.mkdir(keep)
-order = [n for n in os.listdir(data) if n.startswith('f')]
+order = sorted(n for n in os.listdir(data) if n.startswith('f'))
 at = [os.path.join(data, n).encode() for n in order]
 away = [os.path.join(keep, 'v' + n).encode() for n in order]
 own = [os.path.join(keep, 'a' + n) for n in order]
@@ -125,8 +124,6 @@ ifHardlinks('a change of the app\'s user: files of its data the previous user sw
     const swapper = spawn('python3', ['-c', HARD_LINK_SWAPPER, data, victim, join(work!.path, 'signals', 'kept-files'), stop, String(idOf(USER, '-u'))], { uid: idOf(USER, '-u'), gid: idOf(USER, '-g'), cwd: '/', stdio: 'ignore' });
     const exited = new Promise((resolve) => swapper.on('close', resolve));
     try {
-      // Ahead of root when both want a core, as a process that swaps for a living would be.
-      setPriority(swapper.pid!, -10);
       await waitFor(() => existsSync(`${stop}.started`), 20_000, 'the hard-linking process to start');
       return await cli(['run', app, '--', 'true']);
     } finally {
