@@ -3,7 +3,7 @@
 
 /**
  * A prefix is compared with a request's decoded path, which a query, a fragment or a dot segment
- * never reaches (the last are refused with 400): such a prefix was accepted and unreachable, or
+ * never reaches (dot segments are resolved first): such a prefix was accepted and unreachable, or
  * reachable only as `/q%3Fx` for `/q?x`, `/p%2541th` for `/p%41th`. `key` is the word the fix
  * writes (`mount`, `route`).
  */
@@ -20,7 +20,7 @@ export function pathPrefixFix(key: string, value: string): string | undefined {
     const example = decoded !== null && !/[?#%]/.test(decoded) ? `, ${key}: ${decoded}` : '';
     return `write the path decoded${example} (requests are routed by their decoded path, as SCRIPT_NAME gives it)`;
   }
-  if (/(^|\/)\.{1,2}(\/|$)/.test(value)) return 'write the path without "." or ".." segments (a request path with them is refused)';
+  if (/(^|\/)\.{1,2}(\/|$)/.test(value)) return 'write the path without "." or ".." segments (a request path has none: they are resolved before routing, as nginx does)';
   if (value.includes('//')) {
     const merged = value.replace(/\/{2,}/g, '/');
     // A SCRIPT_NAME `//x` makes every link an app builds from it (`//x/page`) a protocol-relative

@@ -4,12 +4,12 @@
 
 /**
  * Percent-decodes a request path into PEP 3333's "bytes as latin-1" string (bad escapes stay
- * as they are) and removes `.` segments (RFC 3986 §5.2.4). Returns null for a path that cannot
- * be a request path: no leading slash, a NUL byte, or a `..` segment, literal or encoded
- * (`%2e%2e`, `..%2f`). Clients resolve `..` before they send (browsers, curl, undici all do), so
- * one that arrives is a traversal attempt: resolving it would route `/blog/static/../secret.txt`
- * to the app as `/secret.txt`, past anything that looked at the path as it was sent
- * (test/reliability/client-input.test.ts).
+ * as they are) and resolves its dot segments as RFC 3986 §5.2.4 and nginx do: `/a/../b` is
+ * `/b`, and `%2e%2e` is `..` (RFC 3986 §6.2.2.2: an encoded unreserved octet is the octet), so
+ * `/blog/../other/x` is routed to `other`, never to `blog` with a PATH_INFO that climbs out of
+ * it. Returns null for a path that cannot be a request path: no leading slash, a NUL byte, a
+ * `..` that climbs above the root (nginx's 400), or one that is a segment only once an encoded
+ * slash is decoded (routedRequestPath).
  */
 export function decodeRequestPath(rawPath: string): string | null {
   const routed = routedRequestPath(rawPath);
@@ -34,9 +34,11 @@ export interface RoutedPath {
 /**
  * The path as decodeRequestPath gives it, and beside it the one routing compares. `%2F` is a
  * slash that is data, not a separator (RFC 3986 §2.2: a reserved char percent-encoded is not
- * its delimiter meaning): `/fa%2Fscope` is one segment, not under the mount `/fa`. Only the
- * segments as sent are `.` segments, so `/a/.%2Fb` keeps its `./b`; a `..` refuses the path
- * however it is spelled (`..%2f` too). Null as decodeRequestPath.
+ * its delimiter meaning): `/fa%2Fscope` is one segment, not under the mount `/fa`. So only the
+ * segments as sent are dot segments: `/a/.%2Fb` keeps its `./b`, and a `..` that becomes a
+ * segment only with an encoded slash decoded (`/blog/..%2fother`) refuses the path, where nginx,
+ * which decodes `%2F` as a separator, would resolve it: it routed inside `/blog`, and would
+ * reach the app as a PATH_INFO that leaves it. Null as decodeRequestPath.
  */
 export function routedRequestPath(rawPath: string): RoutedPath | null {
   let route = rawPath;
@@ -52,10 +54,16 @@ export function routedRequestPath(rawPath: string): RoutedPath | null {
     const segments = route.split('/');
     for (let i = 1; i < segments.length; i++) {
       const s = segments[i];
-      if (s === '..') return null;
-      if (s !== '.') out.push(s);
+      if (s === '..') {
+        if (out.length === 0) return null;
+        out.pop();
+      } else if (s !== '.') {
+        out.push(s);
+      }
     }
-    if (segments[segments.length - 1] === '.' && out[out.length - 1] !== '') out.push('');
+    // A path ending in a dot segment names a directory: `/a/b/..` is `/a/`, `/a/..` is `/`.
+    const last = segments[segments.length - 1];
+    if (last === '.' || last === '..') out.push('');
     route = `/${out.join('/')}`;
   }
   if (!route.includes(ENCODED_SLASH)) return { route, path: route };

@@ -154,7 +154,7 @@ function notMounted(route: string): string {
   return `no app is mounted at ${shown}: an encoded slash (%2F) is data, not a path separator, so it does not reach a mount; write / there`;
 }
 
-const NOT_A_PATH = 'the request target is not a path (it must start with /, without NUL or .. segments)';
+const NOT_A_PATH = 'the request target is not a path (it must start with /, hold no NUL, and have no .. that climbs above the root or stands beside an encoded slash %2F)';
 
 /**
  * How long a request waits for an app starting that was published without its own wait

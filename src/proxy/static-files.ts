@@ -1,6 +1,7 @@
 // `static:` mappings served by Node itself, never reaching Python: Content-Type, ETag and
 // Last-Modified with conditional requests, a single byte Range (RFC 9110 §14), HEAD. A URL
-// never leaves the mapped directory (dot segments, encoded or not, are refused). Symlinks in it
+// never leaves the mapped directory (the router resolved its dot segments, encoded or not,
+// and refused a `..` above the root; what could still mean "up" is refused here). Symlinks in it
 // are followed as nginx follows them by default, so that a Debian package's links into
 // /usr/share/javascript work; but the gateway may run as root, where nginx's worker runs as an
 // unprivileged user, so a link that leaves the directory is followed only to a file anyone on

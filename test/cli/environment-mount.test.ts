@@ -27,7 +27,7 @@ test('a mount no decoded request path can match is refused at its line, with the
   const cases: Array<[string, string]> = [
     ['/q?x', 'write the path alone, mount: /q (a query or fragment never takes part in routing)'],
     ['/p%41th', 'write the path decoded, mount: /pAth (requests are routed by their decoded path, as SCRIPT_NAME gives it)'],
-    ['/a/../b', 'write the path without "." or ".." segments (a request path with them is refused)'],
+    ['/a/../b', 'write the path without "." or ".." segments (a request path has none: they are resolved before routing, as nginx does)'],
     // Served as SCRIPT_NAME //x, the app's own links named the host x.
     ['//x', "write mount: /x (the app's links under //x would be //x/..., a URL of the host x)"],
     ['//', 'write mount: / (nginx merges the slashes of a request path, so none behind it would reach //)'],

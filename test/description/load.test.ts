@@ -295,7 +295,7 @@ test('a process route that routing never matches as written (a query, a percent 
   assert.equal(err.problems.map((p) => `${p.key}: ${p.hint}`), [
     'processes.p0.route: write the path alone, route: /live (a query or fragment never takes part in routing)',
     'processes.p1.route: write the path decoded, route: /live (requests are routed by their decoded path, as SCRIPT_NAME gives it)',
-    'processes.p2.route: write the path without "." or ".." segments (a request path with them is refused)',
+    'processes.p2.route: write the path without "." or ".." segments (a request path has none: they are resolved before routing, as nginx does)',
     'processes.p3.route: write route: /live (nginx merges the slashes of a request path, so none behind it would reach //live)',
     'processes.p4.route: write route: /a/b (nginx merges the slashes of a request path, so none behind it would reach /a//b)',
   ]);

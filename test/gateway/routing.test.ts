@@ -241,6 +241,40 @@ test('an app whose os: excludes this host is refused at start, with the line; th
   assert.is((await get('/b/')).status, 200, 'another app serves');
 });
 
+test('dot segments resolve before routing, as RFC 3986 §5.2.4 and nginx: %2e%2e too; above the root or beside %2F, 400 (lean lane and node:http)', async () => {
+  const port = Number(new URL(gw.url).port);
+  for (const [version, twice] of [['HTTP/1.1', ''], ['HTTP/1.0', ''], ['HTTP/1.1', 'Accept: a\r\nAccept: b\r\n']]) {
+    const send = (path: string) => rawRequest(port, `GET ${path} ${version}\r\nHost: x\r\n${twice}Connection: close\r\n\r\n`);
+    const environ = async (path: string) => {
+      const raw = await send(path);
+      assert.match(raw.split('\r\n')[0], / 200 /, `${version} ${path}: ${raw}`);
+      const env = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+      return [env.app, env.SCRIPT_NAME, env.PATH_INFO, env.QUERY_STRING];
+    };
+    // Out of one app's mount and into another's: routed by where the path ends up, never to
+    // alpha with a PATH_INFO that climbs out of it.
+    for (const path of ['/alpha/../b/x', '/alpha/%2e%2e/b/x', '/alpha/.%2E/b/x', '/alpha/y/%2E./../b/x']) {
+      assert.equal(await environ(`${path}?q=1`), ['beta', '/b', '/x', 'q=1'], `${version} ${path}`);
+    }
+    assert.equal(await environ('/alpha/x/../y'), ['alpha', '/alpha', '/y', ''], version);
+    assert.equal(await environ('/alpha/x/..'), ['alpha', '/alpha', '/', ''], `${version}: a trailing .. leaves the directory`);
+    assert.equal(await environ('/alpha//../y'), ['alpha', '/alpha', '/y', ''], `${version}: .. removes the empty segment`);
+    assert.equal(await environ('/b/%2e/x/./'), ['beta', '/b', '/x/', ''], version);
+    for (const path of ['/..', '/../alpha/x', '/alpha/../../alpha/x', '/%2e%2e/alpha/x', '/alpha/..%2Fb/x', '/alpha/x%2f../y']) {
+      const raw = await send(path);
+      assert.match(raw.split('\r\n')[0], / 400 /, `${version} ${path}: ${raw}`);
+      assert.match(raw, /no \.\. that climbs above the root or stands beside an encoded slash %2F/, `${version} ${path}`);
+    }
+    // A static mapping is reached by the resolved path too, and a .. out of it leaves it for the app.
+    const css = await send('/guestbook/static/x/%2e%2e/style.css');
+    assert.match(css.split('\r\n')[0], / 200 /, `${version}: ${css}`);
+    assert.match(String(css.split('\r\n').find((l) => /^content-type:/i.test(l))), /text\/css/, version);
+    const out = await send('/guestbook/static/../app.yaml');
+    assert.match(out.split('\r\n')[0], / 404 /, `${version}: ${out}`);
+    assert.ok(out.endsWith('\r\n\r\nnot found\n'), `${version}: the app's own 404, not the file: ${out}`);
+  }
+});
+
 test('static files: type, ETag, Range, HEAD, 304 and no way out', async () => {
   const full = await get('/guestbook/static/style.css');
   assert.is(full.status, 200);
