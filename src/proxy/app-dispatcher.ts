@@ -122,6 +122,11 @@ export class AppDispatcher implements Redispatch {
     return this.backend.name;
   }
 
+  /** The app's `timeout`: for a response head, and for a request body that stops arriving. */
+  get timeoutMs(): number {
+    return this.backend.limits.timeoutMs;
+  }
+
   /** Requests waiting for a free thread: in this queue, or sent to a worker whose threads are busy. */
   get queued(): number {
     return this.waitingCount();

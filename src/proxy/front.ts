@@ -825,6 +825,11 @@ export class Front {
       headersTimeoutMs: this.opts.headersTimeoutMs ?? 20_000,
       keepAliveTimeoutMs: this.opts.keepAliveTimeoutMs ?? 5_000,
       take: (req, res) => this.takePlain(req, res),
+      bodyStallMs: (res) => {
+        const app = (res as TrackedResponse)[kTracked]?.app;
+        const timeoutMs = app ? this.dispatchers.get(app)?.timeoutMs : undefined;
+        return timeoutMs !== undefined && timeoutMs > 0 ? timeoutMs : undefined;
+      },
       toNode: (socket, sent, headSince) => {
         const line = rejectedRequestLine({ rawPacket: sent });
         if (line !== null) this.handedLines.set(socket, line);

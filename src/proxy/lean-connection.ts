@@ -41,6 +41,12 @@ export interface LeanConnectionOptions {
   toNode(socket: Socket, sent: Buffer, headSince: number | null): void;
   /** A request line begun and never finished was answered 408: `begun` is what came of it, `since` when its clock started (performance.now()). */
   headTimedOut?(socket: Socket, begun: Buffer, since: number): void;
+  /**
+   * How long the body of `res`'s request may stop arriving while `res` waits for it
+   * (holdForBody): the `timeout` of the app that answered, the bound its own read of the body
+   * has. Without it (or for the gateway's own answers), the keep-alive timeout's.
+   */
+  bodyStallMs?(res: ServerResponse): number | undefined;
 }
 
 /** LeanConnectionOptions.take's "not yet": the request is asked about again at LeanLane.askAgain(). */
@@ -83,7 +89,7 @@ const LF = 0x0a;
 
 /**
  * An answer that is whole before its request's body is all in waits for the rest of the body, up
- * to this many bytes still to come and HOLD_MS (holdForBody). nginx with `proxy_request_buffering
+ * to this many bytes still to come, for as long as the body keeps arriving (holdForBody). nginx with `proxy_request_buffering
  * off` (the shipped site) that gets a whole answer while it still sends the body closes both the
  * upstream connection and the client's, after the answer and without `Connection: close`: the
  * client's next request on it fails ("closed without response"), 1-7% of POSTs followed by
@@ -92,10 +98,11 @@ const LF = 0x0a;
  * not held), since nginx goes on passing the client's body up while it passes an answer's head
  * and parts down; what it cannot keep the connection through is an answer that ended first. A
  * larger body's early answer (a 413, a 401 to an upload) goes at once: waiting for it is not
- * worth the client's time.
+ * worth the client's time. The wait follows the app's `timeout`, restarted by each piece, as the
+ * app's own read of the body would: a fixed second let a slow client's answer (a body sent over
+ * more than a second, from a phone, say) go first, and nginx then closed that client's connection.
  */
 const HOLD_BODY_BYTES = 256 * 1024;
-const HOLD_MS = 1000;
 
 export class LeanConnection implements ResponseOutput, BodySource {
   /** Responses in request order, until each is in the kernel's hands (or the socket closed). */
@@ -380,6 +387,8 @@ export class LeanConnection implements ResponseOutput, BodySource {
       this.receiving = null;
       if (this.receivingLast) this.stopReading();
       if (this.held !== null) this.releaseHeld();
+    } else if (this.held !== null && end > start) {
+      this.heldTimer!.refresh(); // the body still comes: its stall clock starts again
     }
     return end;
   }
@@ -520,8 +529,9 @@ export class LeanConnection implements ResponseOutput, BodySource {
   /**
    * Whether `res`'s bytes, coming before its request's body is all in, wait for the rest of that
    * body: only those that complete the answer (its head and the parts before go), and only with
-   * HOLD_BODY_BYTES to come at most, chosen then. They go when the body ends (receiveBody), at
-   * HOLD_MS, or when the client half-closes. Once the answer is whole the app wants no more of
+   * HOLD_BODY_BYTES to come at most, chosen then. They go when the body ends (receiveBody), when
+   * it has stopped arriving for the app's `timeout` (bodyStallMs; each piece restarts the clock),
+   * when the client half-closes, or when the gateway stops. Once the answer is whole the app wants no more of
    * the body, so what is left of it is read and dropped; until then the app may still read it
    * (an echo that answers as it reads).
    */
@@ -534,7 +544,8 @@ export class LeanConnection implements ResponseOutput, BodySource {
     res.bodyWaitChosen = true;
     if (res.req.remaining > HOLD_BODY_BYTES) return false;
     this.held = res;
-    this.heldTimer = setTimeout(this.releaseHeld, HOLD_MS).unref();
+    const stallMs = this.lane.options.bodyStallMs?.(res as unknown as ServerResponse) ?? this.lane.keepAliveSeconds * 1000;
+    this.heldTimer = setTimeout(this.releaseHeld, stallMs).unref();
     if (res.writableEnded) res.req.dump();
     return true;
   }
@@ -660,6 +671,8 @@ export class LeanConnection implements ResponseOutput, BodySource {
    */
   closeWhenIdle(): void {
     if (this.socket.bytesRead === 0) return;
+    // The connection closes after it anyway: nothing is gained by the stop waiting for a body.
+    if (this.held !== null) this.releaseHeld();
     if (this.responses.length === 0 && this.handOff === null && this.putOffBytes === null) this.socket.destroy();
   }
 }

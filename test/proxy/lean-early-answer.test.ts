@@ -1,6 +1,7 @@
 // An app that answers a POST without reading its body, its answer whole before the body is all
 // in (the body came in a later TCP segment): the lane holds the answer until the body's end
-// (up to 256 KiB to come, 1 s), reading and dropping the body meanwhile. nginx with
+// (up to 256 KiB to come, while it keeps arriving: the app's `timeout`, restarted by each
+// piece), reading and dropping the body meanwhile. nginx with
 // `proxy_request_buffering off` (the shipped site) that got the whole answer while still
 // sending the body closed the client's connection after it without `Connection: close`, and the
 // client's next request on it failed (test/production/nginx.test.ts has that end to end).
@@ -10,18 +11,21 @@ import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage } from '../helpers/apps-dir.js';
-import { stopGatewayChecked } from '../helpers/status.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
+import { withDeadline } from '../helpers/link-harness.js';
+import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('lean lane: an answer before its body');
 const apps = tempDir('apppkg-early-apps-');
 const state = tempDir('apppkg-early-state-');
+/** The app's `timeout` (s): how long a held answer waits for a body that stopped arriving. */
+const TIMEOUT_S = 2;
 let gw: RunningGateway;
 
 test.before(async () => {
   addPackage(apps.path, 'lean-lane', 'lean');
   const envFile = join(state.path, 'environment.yaml');
-  writeFileSync(envFile, 'apps:\n  lean:\n    mount: /\n    workers: 1\n');
+  writeFileSync(envFile, `apps:\n  lean:\n    mount: /\n    workers: 1\n    timeout: ${TIMEOUT_S}\n`);
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile, '--access-log', 'off']);
 });
 
@@ -79,8 +83,7 @@ test('a streamed answer (an iterable, not a list): its head and parts go at once
   const client = await connect();
   try {
     client.send('POST /stream HTTP/1.1\r\nHost: lean.test\r\nContent-Length: 10\r\n\r\n');
-    // The parts before the body is sent: they were held with the rest (up to 1 s) and came
-    // all at once, the end with them.
+    // The parts before the body is sent go at once: only the end waits.
     await waitFor(() => client.got.includes('piece 2\n'), 5000, 'the parts before the body is sent');
     assert.match(client.got, /^HTTP\/1\.1 200 OK\r\n/);
     assert.not.ok(client.got.endsWith('0\r\n\r\n'), `the answer's end waits for the body: ${JSON.stringify(client.got)}`);
@@ -93,14 +96,40 @@ test('a streamed answer (an iterable, not a list): its head and parts go at once
   }
 });
 
-test('a body that does not come: the answer goes after the wait', async () => {
+test('a body sent slowly, over more than a second: the answer waits for its end, the app\'s timeout restarted by each piece', async () => {
   const client = await connect();
   try {
     client.send(postHead(10));
-    await waitFor(() => client.got.endsWith('fields'), 5000, 'the answer without the body');
+    // Four pieces, 0.8 s before each: 3.2 s in all, past the second the wait once had and
+    // past the app's timeout (2 s), while no gap reaches it.
+    for (const piece of ['01', '23', '45']) {
+      await sleep(800);
+      assert.is(client.got, '', `nothing went out before the body was in (before ${piece})`);
+      client.send(piece);
+    }
+    await sleep(800);
+    assert.is(client.got, '', 'nothing went out before the body was in');
+    client.send('6789');
+    await waitFor(() => client.got.endsWith('fields'), 5000, 'the answer once the body is in');
+    client.send('GET /second HTTP/1.1\r\nHost: lean.test\r\n\r\n');
+    await waitFor(() => answers(client.got) === 2 && client.got.includes('GET /second'), 5000, 'the next request answered on the same connection');
+  } finally {
+    client.destroy();
+  }
+});
+
+test('a body that does not come: the answer goes once it has stopped for the app\'s timeout', async () => {
+  const client = await connect();
+  try {
+    const sentAt = Date.now();
+    client.send(postHead(10));
+    client.send('012');
+    await waitFor(() => client.got.endsWith('fields'), 10_000, 'the answer without the body');
+    const took = Date.now() - sentAt;
+    assert.ok(took >= TIMEOUT_S * 1000 - 100, `answered after ${took} ms, with the app's timeout ${TIMEOUT_S} s`);
     // The rest of the body still belongs to that request: sent now, it is dropped, and the
     // next request is read after it.
-    client.send('0123456789GET /after HTTP/1.1\r\nHost: lean.test\r\n\r\n');
+    client.send('3456789GET /after HTTP/1.1\r\nHost: lean.test\r\n\r\n');
     await waitFor(() => client.got.includes('GET /after'), 5000, 'the request after the late body');
   } finally {
     client.destroy();
@@ -111,7 +140,7 @@ test('a large body\'s early answer goes at once', async () => {
   const client = await connect();
   try {
     client.send(postHead(1024 * 1024));
-    await waitFor(() => client.got.endsWith('fields'), 900, 'the answer before the wait for a small body would end');
+    await waitFor(() => client.got.endsWith('fields'), TIMEOUT_S * 1000 - 500, 'the answer before the wait for a small body would end');
   } finally {
     client.destroy();
   }
@@ -129,6 +158,27 @@ test('a client that half-closes inside the body gets the answer held for it', as
   } finally {
     client.destroy();
   }
+});
+
+// Last: it stops the gateway.
+test('a stop does not wait for a held answer\'s body: the answer goes at once, and the connection closes after it', async () => {
+  const pids = statusPids(await gatewayStatus(gw));
+  const client = await connect();
+  // A byte every 300 ms: the body never stops for the app's timeout, and is far from its end.
+  const trickle = setInterval(() => client.send('x'), 300);
+  try {
+    client.send(postHead(1000));
+    client.send('x');
+    await sleep(500);
+    assert.is(client.got, '', 'the answer waits for the body');
+    const exited = gw.stop();
+    await waitFor(() => client.got.endsWith('fields') && client.closed, 8000, 'the held answer, then the close, while the body still comes');
+    await withDeadline(exited, 15_000, 'the gateway to exit');
+  } finally {
+    clearInterval(trickle);
+    client.destroy();
+  }
+  await assertNoOrphans(pids);
 });
 
 test.run();
