@@ -1,8 +1,9 @@
 // A program embedding Gateway that ends without `await gateway.stop()` (process.exit(), an
 // uncaught exception, a SIGTERM it has no handler for) leaves no process behind either: the
 // workers notice their link closing and each process tree's guard ends it, as when the CLI's
-// gateway is killed (SPEC §4 and 5.7; README "As a library"). The program is run from dist/, as a
-// user's would be.
+// gateway is killed (SPEC §4 and 5.7; README "As a library"). One whose own SIGTERM handler
+// calls stop() ends as the CLI does, its request in flight answered. The program is run from
+// dist/, as a user's would be.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -26,11 +27,17 @@ writeFileSync(
   'import os, subprocess\n' +
     'd = subprocess.Popen(["sleep", "600"], start_new_session=True)\n' +
     'with open(os.path.join(os.environ["APPPKG_DATA_DIR"], "daemon-%d.pid" % os.getpid()), "w") as f:\n    f.write(str(d.pid))\n' +
-    'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+    'import time\n' +
+    'def application(environ, start_response):\n' +
+    '    if environ["PATH_INFO"] == "/slow":\n        time.sleep(1)\n' +
+    '    start_response("200 OK", [])\n    return [b"ok"]\n',
 );
 
-/** Runs the embedding program to its end; `ending` is what it does once the gateway serves. */
-async function embed(name: string, ending: string): Promise<{ pids: number[]; code: number | null; signal: string | null; stderr: string }> {
+/**
+ * Runs the embedding program to its end; `ending` is what it does once the gateway serves. It
+ * gets a SIGTERM once it prints the line `sigtermAt` (an ending of '': once it serves).
+ */
+async function embed(name: string, ending: string, sigtermAt = ending === '' ? '{' : null): Promise<{ pids: number[]; code: number | null; signal: string | null; stdout: string; stderr: string }> {
   const state = join(work.path, `state-${name}`);
   const program = join(work.path, `${name}.mjs`);
   writeFileSync(
@@ -52,12 +59,15 @@ ${ending}
     const line = await waitFor(() => stdout.split('\n').find((l) => l.startsWith('{')), 60_000, () => `the program to serve (stderr: ${stderr})`);
     const served = JSON.parse(line) as { status: number; pids: number[] };
     assert.is(served.status, 200);
-    if (ending === '') child.kill('SIGTERM');
+    if (sigtermAt !== null) {
+      await waitFor(() => stdout.split('\n').some((l) => l.startsWith(sigtermAt)), 30_000, () => `the program to print ${sigtermAt} (stderr: ${stderr})`);
+      child.kill('SIGTERM');
+    }
     const [code, signal] = await waitFor(() => Promise.race([ended, new Promise<null>((r) => setTimeout(() => r(null), 200))]), 30_000, 'the program to end');
     const data = join(state, 'apps', 'busy', 'data');
     const daemons = readdirSync(data).filter((f) => f.startsWith('daemon-')).map((f) => Number(readFileSync(join(data, f), 'utf8')));
     assert.ok(daemons.length >= 1, 'the app started its daemon');
-    return { pids: [...served.pids, ...daemons], code, signal, stderr };
+    return { pids: [...served.pids, ...daemons], code, signal, stdout, stderr };
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
@@ -80,6 +90,22 @@ test('an uncaught exception in the program: none is left', async () => {
 test('SIGTERM to a program without a handler for it: none is left', async () => {
   const r = await embed('sigterm', '');
   assert.is(r.signal, 'SIGTERM', r.stderr);
+  await assertNoOrphans(r.pids, 15_000);
+});
+
+test('SIGTERM to a program whose handler stops the gateway (README, "As a library"): the request in flight is answered, none is left', async () => {
+  // The library installs no handler of its own: the program's handler is what makes the stop
+  // the CLI's (requests in flight finish), and stop() is what leaves nothing behind.
+  const r = await embed(
+    'handler',
+    `const slow = fetch(gateway.urls[0] + '/busy/slow').then(async (res) => res.status + ' ' + (await res.text()));
+await new Promise((resolve) => setTimeout(resolve, 300));
+for (const s of ['SIGTERM', 'SIGINT']) process.once(s, () => gateway.stop().then(async () => { console.log('slow: ' + (await slow)); process.exit(0); }));
+console.log('handler');`,
+    'handler',
+  );
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^slow: 200 ok$/m);
   await assertNoOrphans(r.pids, 15_000);
 });
 
