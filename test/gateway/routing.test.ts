@@ -241,6 +241,14 @@ test('an app whose os: excludes this host is refused at start, with the line; th
   assert.is((await get('/b/')).status, 200, 'another app serves');
 });
 
+test('over TCP, SERVER_NAME is the address the connection reached, whatever Host says (PEP 3333: the server\'s, as gunicorn and uvicorn give it); the name asked for is HTTP_HOST', async () => {
+  const port = Number(new URL(gw.url).port);
+  const raw = await rawRequest(port, 'GET /alpha/x HTTP/1.1\r\nHost: blog.example.com:8443\r\nConnection: close\r\n\r\n');
+  const env = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+  assert.is(env.SERVER_NAME, '127.0.0.1');
+  assert.is(env.HTTP_HOST, 'blog.example.com:8443');
+});
+
 test('dot segments resolve before routing, as RFC 3986 §5.2.4 and nginx: %2e%2e too; above the root or beside %2F, 400 (lean lane and node:http)', async () => {
   const port = Number(new URL(gw.url).port);
   for (const [version, twice] of [['HTTP/1.1', ''], ['HTTP/1.0', ''], ['HTTP/1.1', 'Accept: a\r\nAccept: b\r\n']]) {

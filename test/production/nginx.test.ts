@@ -66,7 +66,14 @@ http {
 test.before(async () => {
   if (!hasNginx) return; // every case is skipped (ifNginx)
   mkdirSync(apps);
-  addPackage(apps, 'environ', 'blog.1.0', { 'environ_app.py': [[/VERSION = "1"/, 'VERSION = "1.0"'], [/"SERVER_NAME",/, '"SERVER_NAME", "SERVER_PORT",']] });
+  addPackage(apps, 'environ', 'blog.1.0', {
+    'environ_app.py': [
+      [/VERSION = "1"/, 'VERSION = "1.0"'],
+      [/"SERVER_NAME",/, '"SERVER_NAME", "SERVER_PORT",'],
+      // PEP 3333's URL reconstruction, as an app builds its absolute links.
+      [/data\["version"\] = VERSION/, 'data["version"] = VERSION\n    import wsgiref.util\n    data["request_uri"] = wsgiref.util.request_uri(environ)'],
+    ],
+  });
   addPackage(apps, 'ws-echo', 'echo');
   addPackage(apps, 'examples/asgi-hello', 'asgi');
   addPackage(apps, 'sse', 'sse');
@@ -137,9 +144,11 @@ ifNginx('a request reaches the app with the client\'s address and scheme', async
   assert.is(env.HTTP_HOST, `127.0.0.1:${port}`, 'nginx passes the Host sent, the gateway believes it');
   assert.is(env.SERVER_NAME, '127.0.0.1');
   assert.is(env.SERVER_PORT, String(port));
-  const tlsEnv = await getFrom127002(`http://127.0.0.1:${tlsPort}/blog/`);
+  assert.is(env.request_uri, `http://127.0.0.1:${port}/blog/where?x=1`, 'wsgiref.util.request_uri: the URL the client asked for');
+  const tlsEnv = await getFrom127002(`http://127.0.0.1:${tlsPort}/blog/a%20b?y=2`);
   assert.is(tlsEnv['wsgi.url_scheme'], 'https');
   assert.is(tlsEnv.SERVER_PORT, String(tlsPort));
+  assert.is(tlsEnv.request_uri, `https://127.0.0.1:${tlsPort}/blog/a%20b?y=2`, 'behind TLS termination: https, the port the client reached');
   assert.is(tlsEnv.REMOTE_ADDR, '127.0.0.2');
   // The access log names the client the app was told, not "-" (the unix socket's peer).
   await waitFor(() => /^127\.0\.0\.2 - - \[[^\]]+\] "GET \/blog\/where\?x=1 HTTP\/1\.[01]" 200 /m.test(gw.output()), 5000, 'the access log line');
