@@ -45,6 +45,7 @@ import { mailDomainsOf, type MailRoute } from './mail/mail-routes.js';
 import type { MailService } from './mail/mail-service.js';
 import { queuedDeliveryCount } from './mail/mail-spool.js';
 import { countOf } from './count.js';
+import { cgroupHold } from './supervisor/cgroup-tree.js';
 
 export type { GatewayStatus } from './admin/status-types.js';
 export type { ListenAddress } from './net/address.js';
@@ -305,6 +306,7 @@ export class Gateway {
       stoppingSince: this.stoppingSince,
       now: new Date().toISOString(),
       listen: this.urls,
+      processTrees: { cgroup: cgroupHold().dir, why: cgroupHold().why },
       // Each app's status is the registry's fresh object: completed in place, as copying 300 of
       // them at every build cost more than their figures.
       apps: apps.map((app) => {

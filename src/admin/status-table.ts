@@ -18,6 +18,10 @@ export function renderStatusTable(status: GatewayStatus): string {
       (status.listen.length > 0 ? `, listening on ${status.listen.join(' ')}` : '') +
       (status.stoppingSince ? `; stopping since ${status.stoppingSince}` : ''),
   );
+  // Absent from a gateway older than the field.
+  if (status.processTrees !== undefined) {
+    lines.push(status.processTrees.cgroup !== null ? `process trees held by the cgroup ${status.processTrees.cgroup}` : `process trees not held by cgroups: ${status.processTrees.why}`);
+  }
   lines.push('');
   if (status.apps.length === 0) {
     lines.push('no apps are served');

@@ -393,6 +393,11 @@ export interface GatewayStatus {
   /** The gateway's clock when this status was made (ISO): a page elsewhere counts uptimes by it, not by its own clock. */
   now: string;
   listen: string[];
+  /**
+   * Whether each process tree is held by a cgroup of its own, killed whole at its end (so that
+   * no process of it can outlive it, whatever it does): the run's cgroup, or null and why not.
+   */
+  processTrees: { cgroup: string | null; why: string | null };
   apps: AppStatus[];
   /** Directories under --apps whose description does not load, and that serve nothing (a serving one is in its app's `versions`, with its `reason`). */
   broken: BrokenPackageStatus[];

@@ -99,15 +99,17 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
     // Before the spawn, which takes a while: a signal that comes meanwhile is not the default's
     // (the CLI killed, the command left running). Node runs the listener later, with `child` set.
     for (const s of signals) process.on(s, onSignal);
-    const child = spawnProcess(file, args, {
-      cwd: spec.cwd,
-      env: tree.env(spec.env),
-      stdio: out ? ['ignore', 'pipe', 'pipe'] : 'inherit',
-      uid: spec.uid,
-      gid: spec.gid,
-      // A foreground command stays in the terminal's group, which sends it ^C itself.
-      detached: !terminal,
-    });
+    const child = tree.spawnLeader(() =>
+      spawnProcess(file, args, {
+        cwd: spec.cwd,
+        env: tree.env(spec.env),
+        stdio: out ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+        uid: spec.uid,
+        gid: spec.gid,
+        // A foreground command stays in the terminal's group, which sends it ^C itself.
+        detached: !terminal,
+      }),
+    );
     tree.watch(child.pid);
     let killTimer: NodeJS.Timeout | null = null;
     const stopTree = (why: string) => {

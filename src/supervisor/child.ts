@@ -71,14 +71,16 @@ export class Child extends EventEmitter {
     this.followStrays = spec.followStrays === true;
     const tree = spec.guard ? new GuardedTree({ followStrays: spec.followStrays }) : null;
     this.tree = tree;
-    const child = spawnProcess(spec.file, spec.args, {
-      cwd: spec.cwd,
-      env: tree === null ? spec.env : tree.env(spec.env),
-      stdio: spec.stdio,
-      detached: true,
-      uid: spec.uid,
-      gid: spec.gid,
-    });
+    const spawn = () =>
+      spawnProcess(spec.file, spec.args, {
+        cwd: spec.cwd,
+        env: tree === null ? spec.env : tree.env(spec.env),
+        stdio: spec.stdio,
+        detached: true,
+        uid: spec.uid,
+        gid: spec.gid,
+      });
+    const child = tree === null ? spawn() : tree.spawnLeader(spawn);
     this.process = child;
     tree?.watch(child.pid);
     this.exitPromise = new Promise<void>((resolve) => {

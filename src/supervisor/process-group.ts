@@ -5,11 +5,14 @@
 // is gone: a guarded tree is marked instead, an environment variable its every process inherits,
 // and what carries the mark is found in /proc when the tree ends. One that clears its environment
 // too is found only in the tree while its parent runs: read just before a stop (`stopping`),
-// and for a command every few seconds while it runs (`followStrays`).
+// and for a command every few seconds while it runs (`followStrays`). Where the gateway holds
+// its trees in cgroups (cgroup-tree.ts), each tree's leaf is killed whole once the rest is done:
+// that one too.
 import type { Socket } from 'node:net';
 import treeKill from 'tree-kill';
 import { procStat, ticksSinceBoot } from '../proc-stat.js';
 import { spawnProcess } from '../spawn-process.js';
+import { treeCgroup, type TreeCgroup } from './cgroup-tree.js';
 import { signalMarked } from './marked-processes.js';
 import { descendantsOf, readDescendants } from './process-tree.js';
 import { signalStrays, straysIn, straysOf, type Strays } from './strays.js';
@@ -131,6 +134,8 @@ function guardGroup(mark: string): GroupGuard {
 export class GuardedTree {
   private readonly mark = newTreeMark();
   private readonly guard: GroupGuard;
+  /** The tree's own cgroup, which holds whatever its processes do; null where the gateway holds none. */
+  private readonly cgroup: TreeCgroup | null = treeCgroup();
   private readonly ownGroup: boolean;
   /** What of the tree the stop's SIGTERM would not reach, read as it was sent (`stopping`). */
   private readonly strays: Strays = new Map();
@@ -161,6 +166,11 @@ export class GuardedTree {
     this.guard = guardGroup(this.mark);
   }
 
+  /** `spawn()`, the leader's, run so that the leader is born in the tree's cgroup, where it has one. */
+  spawnLeader<T extends { pid?: number }>(spawn: () => T): T {
+    return this.cgroup === null ? spawn() : this.cgroup.bornInside(spawn);
+  }
+
   /** `env` with this tree's mark, for the leader's spawn. */
   env(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     return { ...env, [TREE_MARK]: this.mark };
@@ -170,6 +180,7 @@ export class GuardedTree {
   watch(pid: number | undefined): void {
     if (pid === undefined) {
       void this.guard.release();
+      void this.cgroup?.end();
       return;
     }
     this.guard.lead(this.ownGroup ? pid : null);
@@ -314,6 +325,11 @@ export class GuardedTree {
     void this.guard.release();
   }
 
+  /** Last, once the tree's signals and grace are done: what is left in its cgroup is killed (one that escaped them all). */
+  private async killCgroup(): Promise<void> {
+    await this.cgroup?.end();
+  }
+
   /**
    * The leader has exited: what it left in its group, and what carries the mark (a daemon that
    * left the group with setsid()), is killed. Resolves once /proc has been looked at.
@@ -323,6 +339,7 @@ export class GuardedTree {
     if (pid !== undefined && this.ownGroup) signalGroup(pid, 'SIGKILL');
     signalStrays(this.strays, 'SIGKILL');
     await Promise.all([this.guard.release(), signalMarked(TREE_MARK, this.mark, 'SIGKILL')]);
+    await this.killCgroup();
   }
 
   /**
@@ -355,6 +372,7 @@ export class GuardedTree {
     signalStrays(this.strays, 'SIGKILL');
     if (left > 0) await signalMarked(TREE_MARK, this.mark, 'SIGKILL');
     await this.guard.release();
+    await this.killCgroup();
   }
 }
 

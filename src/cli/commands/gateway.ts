@@ -8,6 +8,7 @@ import { sayOnStderr } from '../../gateway-options.js';
 import { parseOwner } from '../../net/listen.js';
 import { DEFAULT_ADMIN } from '../../admin/default-admin.js';
 import { validateAppsDir } from '../../description/apps-dir.js';
+import { closeCgroupRun, holdLine, openCgroupRun } from '../../supervisor/cgroup-tree.js';
 import { outliveStdio } from '../stdio.js';
 import { announced, watchStopSignals } from '../run-loop.js';
 import { GATEWAY_FLAGS, spec } from './gateway-spec.js';
@@ -72,63 +73,69 @@ export async function run(args: ParsedCommand): Promise<number> {
   outliveStdio();
   const hangupWhileStarting = () => say('SIGHUP: the apps directory and the environment file are being read now, as the gateway starts');
   process.on('SIGHUP', hangupWhileStarting);
-  const gateway = await Gateway.start({
-    stopWaiting,
-    apps: appsDir,
-    listen,
-    admin: parseUrlAddr((args.values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin', 'the admin listener answers at its root'),
-    adminTokenFile: args.values['admin-token'] as string | undefined,
-    environment: args.values.environment as string | undefined,
-    stateDir: args.values['state-dir'] as string | undefined,
-    trustProxy: trustText === undefined ? false : trustText === '*' ? true : trustText.split(',').filter(Boolean),
-    accessLog: accessLog === 'off' ? null : accessLog === '-' ? process.stdout : accessLog,
-    unixSocket: { mode: modeText ? parseInt(modeText, 8) : undefined, ...(ownerText ? parseOwner(ownerText) : {}) },
-    graceMs: grace * 1000,
-    headerTimeoutMs: Math.round(headerTimeout * 1000),
-    watchIntervalMs: watchInterval * 1000,
-    settleMs: settle * 1000,
-    hookTimeoutMs,
-    maxWorkers: maxWorkersText === undefined ? undefined : Number(maxWorkersText),
-    say,
-    optionNames: GATEWAY_FLAGS,
-  });
-  const environmentFile = args.values.environment as string | undefined;
-  const onHangup = () => {
-    say(`SIGHUP: ${environmentFile === undefined ? '' : `reading ${environmentFile} again, `}rescanning the apps directory`);
-    try {
-      if (gateway.reloadAdminToken()) say('SIGHUP: the admin token was read again; the old one is refused from now on');
-    } catch (err) {
-      say(`SIGHUP: the old admin token stays in force; ${String(args.values['admin-token'])}: ${isGatewayError(err) ? err.message : String(err)}`);
+  // Held from before the first spawn (an install hook) to after the last process is gone.
+  say(holdLine(await openCgroupRun(say)));
+  try {
+    const gateway = await Gateway.start({
+      stopWaiting,
+      apps: appsDir,
+      listen,
+      admin: parseUrlAddr((args.values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin', 'the admin listener answers at its root'),
+      adminTokenFile: args.values['admin-token'] as string | undefined,
+      environment: args.values.environment as string | undefined,
+      stateDir: args.values['state-dir'] as string | undefined,
+      trustProxy: trustText === undefined ? false : trustText === '*' ? true : trustText.split(',').filter(Boolean),
+      accessLog: accessLog === 'off' ? null : accessLog === '-' ? process.stdout : accessLog,
+      unixSocket: { mode: modeText ? parseInt(modeText, 8) : undefined, ...(ownerText ? parseOwner(ownerText) : {}) },
+      graceMs: grace * 1000,
+      headerTimeoutMs: Math.round(headerTimeout * 1000),
+      watchIntervalMs: watchInterval * 1000,
+      settleMs: settle * 1000,
+      hookTimeoutMs,
+      maxWorkers: maxWorkersText === undefined ? undefined : Number(maxWorkersText),
+      say,
+      optionNames: GATEWAY_FLAGS,
+    });
+    const environmentFile = args.values.environment as string | undefined;
+    const onHangup = () => {
+      say(`SIGHUP: ${environmentFile === undefined ? '' : `reading ${environmentFile} again, `}rescanning the apps directory`);
+      try {
+        if (gateway.reloadAdminToken()) say('SIGHUP: the admin token was read again; the old one is refused from now on');
+      } catch (err) {
+        say(`SIGHUP: the old admin token stays in force; ${String(args.values['admin-token'])}: ${isGatewayError(err) ? err.message : String(err)}`);
+      }
+      // The environment first, then one look at the apps: a version refused for a setting the new
+      // file gives is retried with it.
+      void gateway.reload();
+    };
+    process.off('SIGHUP', hangupWhileStarting);
+    process.on('SIGHUP', onHangup);
+    // As nginx and gunicorn: logrotate moves the file away, then SIGUSR1 (cli/debug-signal.ts).
+    const onUser1 = () => {
+      const reopening = gateway.reopenAccessLog((madeDir) => say(`SIGUSR1: the access log ${accessLog} was opened again${madeDir === null ? '' : ` (its directory ${madeDir} was gone: made again)`}`));
+      if (!reopening) say(`SIGUSR1: the access log is not a file (--access-log ${accessLog}): nothing to reopen`);
+      // A directory removed is made again: the apps' logs are the gateway's, under its state root.
+      // One that cannot be opened says why itself (cannot write ...) and is tried again at its rotation.
+      const { reopened, failed } = gateway.reopenAppLogs();
+      say(`SIGUSR1: ${reopened} app log${reopened === 1 ? '' : 's'} opened again${failed > 0 ? `; ${failed} could not be (the lines above say why)` : ''}`);
+    };
+    process.on('SIGUSR1', onUser1);
+    if (!stopWaiting.aborted) {
+      for (const url of gateway.urls) process.stdout.write(`listening on ${announced(url)}\n`);
+      process.stdout.write(`admin on ${gateway.adminUrl === null ? 'none' : announced(gateway.adminUrl)}\n`);
     }
-    // The environment first, then one look at the apps: a version refused for a setting the new
-    // file gives is retried with it.
-    void gateway.reload();
-  };
-  process.off('SIGHUP', hangupWhileStarting);
-  process.on('SIGHUP', onHangup);
-  // As nginx and gunicorn: logrotate moves the file away, then SIGUSR1 (cli/debug-signal.ts).
-  const onUser1 = () => {
-    const reopening = gateway.reopenAccessLog((madeDir) => say(`SIGUSR1: the access log ${accessLog} was opened again${madeDir === null ? '' : ` (its directory ${madeDir} was gone: made again)`}`));
-    if (!reopening) say(`SIGUSR1: the access log is not a file (--access-log ${accessLog}): nothing to reopen`);
-    // A directory removed is made again: the apps' logs are the gateway's, under its state root.
-    // One that cannot be opened says why itself (cannot write ...) and is tried again at its rotation.
-    const { reopened, failed } = gateway.reopenAppLogs();
-    say(`SIGUSR1: ${reopened} app log${reopened === 1 ? '' : 's'} opened again${failed > 0 ? `; ${failed} could not be (the lines above say why)` : ''}`);
-  };
-  process.on('SIGUSR1', onUser1);
-  if (!stopWaiting.aborted) {
-    for (const url of gateway.urls) process.stdout.write(`listening on ${announced(url)}\n`);
-    process.stdout.write(`admin on ${gateway.adminUrl === null ? 'none' : announced(gateway.adminUrl)}\n`);
-  }
 
-  const signal = await stopped;
-  say(`${signal}: stopping (finishing requests in flight, at most ${grace} s)`);
-  process.off('SIGHUP', onHangup);
-  // Without a listener, Node's default for SIGHUP kills the gateway there (exit 129), cutting the
-  // requests it is finishing: a reload racing `systemctl stop`, a terminal closed after Ctrl-C.
-  process.on('SIGHUP', () => say('SIGHUP: the gateway is stopping; nothing is read again'));
-  process.off('SIGUSR1', onUser1);
-  await gateway.stop();
-  say('stopped');
-  return 0;
+    const signal = await stopped;
+    say(`${signal}: stopping (finishing requests in flight, at most ${grace} s)`);
+    process.off('SIGHUP', onHangup);
+    // Without a listener, Node's default for SIGHUP kills the gateway there (exit 129), cutting the
+    // requests it is finishing: a reload racing `systemctl stop`, a terminal closed after Ctrl-C.
+    process.on('SIGHUP', () => say('SIGHUP: the gateway is stopping; nothing is read again'));
+    process.off('SIGUSR1', onUser1);
+    await gateway.stop();
+    say('stopped');
+    return 0;
+  } finally {
+    await closeCgroupRun();
+  }
 }

@@ -9,6 +9,7 @@ import { sayOnStderr } from '../../gateway-options.js';
 import { GatewayError } from '../../errors.js';
 import { countOf } from '../../count.js';
 import { GATEWAY_FLAGS } from './gateway-spec.js';
+import { closeCgroupRun, openCgroupRun } from '../../supervisor/cgroup-tree.js';
 import { outliveStdio } from '../stdio.js';
 import { announced, printAppError, watchStopSignals } from '../run-loop.js';
 
@@ -94,39 +95,45 @@ export async function run(args: ParsedCommand): Promise<number> {
     say(`APPPKG_ENV=${shellMode} in your environment is not passed on: serve runs the app in development (APPPKG_ENV=development, tracebacks in its 500 answers); ` +
       `to run it as it runs deployed (production), serve the directory that holds it with \`apppkg-gateway --apps DIR\`, or unset APPPKG_ENV to silence this`);
   }
-  let gateway: Gateway;
+  // Held from before the first spawn (an install hook) to after the last process is gone.
+  await openCgroupRun(say);
   try {
-    gateway = await Gateway.start({
-      stopWaiting,
-      app: dir,
-      listen,
-      environment: args.values.environment as string | undefined,
-      stateDir: args.values['state-dir'] as string | undefined,
-      accessLog: process.stdout,
-      reload: args.values.reload === true,
-      workers: intOption(args.values.workers, '--workers', 1, 'serve', 2),
-      threads: intOption(args.values.threads, '--threads', 1, 'serve', 8),
-      hookTimeoutMs,
-      graceMs: 10_000,
-      say,
-      // serve's address is --host and --port, which a failure to listen on it names.
-      optionNames: { ...GATEWAY_FLAGS, listen: '--port' },
-    });
-  } catch (err) {
-    printAppError(err);
-    throw err;
-  }
-  const status = gateway.status().apps[0];
-  if (!stopWaiting.aborted) {
-    // With --reload an app that could not start is waited for; the gateway has said so.
-    if (status?.dir) say(`serving ${status.name} (${status.dir}) with ${servedBy(status)}`);
-    process.stdout.write(`listening on ${announced(gateway.urls[0])}\n`);
-  }
+    let gateway: Gateway;
+    try {
+      gateway = await Gateway.start({
+        stopWaiting,
+        app: dir,
+        listen,
+        environment: args.values.environment as string | undefined,
+        stateDir: args.values['state-dir'] as string | undefined,
+        accessLog: process.stdout,
+        reload: args.values.reload === true,
+        workers: intOption(args.values.workers, '--workers', 1, 'serve', 2),
+        threads: intOption(args.values.threads, '--threads', 1, 'serve', 8),
+        hookTimeoutMs,
+        graceMs: 10_000,
+        say,
+        // serve's address is --host and --port, which a failure to listen on it names.
+        optionNames: { ...GATEWAY_FLAGS, listen: '--port' },
+      });
+    } catch (err) {
+      printAppError(err);
+      throw err;
+    }
+    const status = gateway.status().apps[0];
+    if (!stopWaiting.aborted) {
+      // With --reload an app that could not start is waited for; the gateway has said so.
+      if (status?.dir) say(`serving ${status.name} (${status.dir}) with ${servedBy(status)}`);
+      process.stdout.write(`listening on ${announced(gateway.urls[0])}\n`);
+    }
 
-  const signal = await stopped;
-  say(`${signal}: stopping`);
-  await gateway.stop();
-  return 0;
+    const signal = await stopped;
+    say(`${signal}: stopping`);
+    await gateway.stop();
+    return 0;
+  } finally {
+    await closeCgroupRun();
+  }
 }
 
 /**

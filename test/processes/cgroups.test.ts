@@ -1,0 +1,117 @@
+// No orphan processes, ever (SPEC 4), even one that leaves its group with setsid() and clears
+// its environment (`setsid env -i sh -c 'sleep 1235 &'`): neither the group's signal nor the
+// tree's mark reaches it, and once the shell that started it has exited no walk of the tree
+// finds it. It outlived its worker's stop, its command's, and the gateway's; each tree is now
+// held by a cgroup of its own, killed whole at its end (src/supervisor/cgroup-tree.ts).
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ownCgroup } from '../../src/supervisor/cgroup-tree.js';
+import { writePackage } from '../helpers/apps-dir.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
+import { gatewayStatus } from '../helpers/status.js';
+
+const test = suite('process trees held by cgroups');
+const held = runIf(test, ownCgroup().dir !== null, `process trees are not held by cgroups here: ${ownCgroup().why}`);
+const work = tempDir('apppkg-cgroups-');
+const apps = join(work.path, 'apps');
+let gw: RunningGateway | null = null;
+
+/** Durations no other process on the host sleeps for: `sleep 1235.<this test's pid><n>`, by what started it. */
+const SLEEPS = { oldWorker: 1, oldCommand: 2, newWorker: 3, newCommand: 4, removedWorker: 5, removedCommand: 6 } as const;
+type Sleeper = keyof typeof SLEEPS;
+const duration = (who: Sleeper) => `1235.${process.pid}${SLEEPS[who]}`;
+
+/** The pids of `sleep DURATION` for `who`, read from /proc by their command lines. */
+function sleepers(who: Sleeper): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0');
+      if (args[0] === 'sleep' && args[1] === duration(who)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** A package whose worker, at import, and whose `processes:` command each start an escapee (`worker` and `command`). */
+function escapingApp(dir: string, worker: Sleeper, command: Sleeper): void {
+  const escape = (who: Sleeper) => `setsid env -i sh -c 'sleep ${duration(who)} >/dev/null 2>&1 </dev/null &'`;
+  writePackage(apps, dir, {
+    'app.yaml': `platform: python, wsgi\napp: main:application\nprocesses:\n  side:\n    command: ${escape(command)}; exec sleep 600\n`,
+    'main.py': `import subprocess
+subprocess.run(["sh", "-c", ${JSON.stringify(escape(worker))}])
+
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+`,
+  });
+}
+
+async function running(who: Sleeper): Promise<void> {
+  await waitFor(() => sleepers(who).length === 1, 30_000, () => `sleep ${duration(who)} (${who}) to run\n${gw?.output()}`);
+}
+
+async function gone(who: Sleeper, ms = 15_000): Promise<void> {
+  await waitFor(() => sleepers(who).length === 0, ms, () => `sleep ${duration(who)} (${who}), pid ${sleepers(who).join(', ')}, to be gone\n${gw?.output()}`);
+}
+
+test.before(async () => {
+  if (ownCgroup().dir === null) return;
+  escapingApp('esc.1', 'oldWorker', 'oldCommand');
+  escapingApp('gone', 'removedWorker', 'removedCommand');
+  const env = join(work.path, 'environment.yaml');
+  writeFileSync(env, 'python: /usr/bin/python3\ndefaults:\n  workers: 1\n', { mode: 0o600 });
+  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', env, '--state-dir', join(work.path, 'state'), '--access-log', 'off', '--settle', '0', '--watch-interval', '0.2'], { ms: 60_000 });
+});
+
+test.after(async () => {
+  await gw?.stop();
+  for (const who of Object.keys(SLEEPS) as Sleeper[]) {
+    for (const pid of sleepers(who)) process.kill(pid, 'SIGKILL');
+  }
+  work.remove();
+});
+
+held('status and the start line say that process trees are held, and by which cgroup', async () => {
+  const status = await gatewayStatus(gw!);
+  assert.match(String(status.processTrees?.cgroup), /\/apppkg-gateway\.\d+\.\d+$/);
+  assert.is(status.processTrees.why, null);
+  assert.match(gw!.output(), /process trees: held by the cgroup \S+apppkg-gateway\.\d+/);
+});
+
+held('a version switch ends the old version\'s escapees, of its worker and of its command', async () => {
+  await running('oldWorker');
+  await running('oldCommand');
+  escapingApp('esc.2', 'newWorker', 'newCommand');
+  await running('newWorker');
+  await running('newCommand');
+  await gone('oldWorker');
+  await gone('oldCommand');
+  assert.is(sleepers('newWorker').length, 1, 'the new version\'s worker escapee runs on');
+});
+
+held('an app removed takes its escapees along', async () => {
+  await running('removedWorker');
+  await running('removedCommand');
+  rmSync(join(apps, 'gone'), { recursive: true });
+  await gone('removedWorker');
+  await gone('removedCommand');
+});
+
+held('the gateway\'s SIGTERM leaves no escapee, and no cgroup of its run', async () => {
+  const run = /process trees: held by the cgroup (\S+)/.exec(gw!.output())?.[1];
+  assert.is(await gw!.stop(), 0, gw!.output());
+  // The cgroups are killed before the gateway exits: a moment for init to reap them, no more.
+  await gone('newWorker', 1000);
+  await gone('newCommand', 1000);
+  assert.ok(run !== undefined && !existsSync(run), `${run} is removed`);
+});
+
+test.run();
