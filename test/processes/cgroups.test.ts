@@ -20,7 +20,7 @@ const apps = join(work.path, 'apps');
 let gw: RunningGateway | null = null;
 
 /** Durations no other process on the host sleeps for: `sleep 1235.<this test's pid><n>`, by what started it. */
-const SLEEPS = { oldWorker: 1, oldCommand: 2, newWorker: 3, newCommand: 4, removedWorker: 5, removedCommand: 6 } as const;
+const SLEEPS = { oldWorker: 1, oldCommand: 2, newWorker: 3, newCommand: 4, removedWorker: 5, removedCommand: 6, crashWorker: 7, crashCommand: 8 } as const;
 type Sleeper = keyof typeof SLEEPS;
 const duration = (who: Sleeper) => `1235.${process.pid}${SLEEPS[who]}`;
 
@@ -40,9 +40,9 @@ function sleepers(who: Sleeper): number[] {
 }
 
 /** A package whose worker, at import, and whose `processes:` command each start an escapee (`worker` and `command`). */
-function escapingApp(dir: string, worker: Sleeper, command: Sleeper): void {
+function escapingApp(dir: string, worker: Sleeper, command: Sleeper, into = apps): void {
   const escape = (who: Sleeper) => `setsid env -i sh -c 'sleep ${duration(who)} >/dev/null 2>&1 </dev/null &'`;
-  writePackage(apps, dir, {
+  writePackage(into, dir, {
     'app.yaml': `platform: python, wsgi\napp: main:application\nprocesses:\n  side:\n    command: ${escape(command)}; exec sleep 600\n`,
     'main.py': `import subprocess
 subprocess.run(["sh", "-c", ${JSON.stringify(escape(worker))}])
@@ -62,13 +62,18 @@ async function gone(who: Sleeper, ms = 15_000): Promise<void> {
   await waitFor(() => sleepers(who).length === 0, ms, () => `sleep ${duration(who)} (${who}), pid ${sleepers(who).join(', ')}, to be gone\n${gw?.output()}`);
 }
 
+/** A gateway serving `appsDir`, with its state under `dir`. */
+function gatewayOn(appsDir: string, dir: string): Promise<RunningGateway> {
+  const env = join(dir, 'environment.yaml');
+  writeFileSync(env, 'python: /usr/bin/python3\ndefaults:\n  workers: 1\n', { mode: 0o600 });
+  return startCli(['--apps', appsDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', env, '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0', '--watch-interval', '0.2'], { ms: 60_000 });
+}
+
 test.before(async () => {
   if (ownCgroup().dir === null) return;
   escapingApp('esc.1', 'oldWorker', 'oldCommand');
   escapingApp('gone', 'removedWorker', 'removedCommand');
-  const env = join(work.path, 'environment.yaml');
-  writeFileSync(env, 'python: /usr/bin/python3\ndefaults:\n  workers: 1\n', { mode: 0o600 });
-  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', env, '--state-dir', join(work.path, 'state'), '--access-log', 'off', '--settle', '0', '--watch-interval', '0.2'], { ms: 60_000 });
+  gw = await gatewayOn(apps, work.path);
 });
 
 test.after(async () => {
@@ -112,6 +117,32 @@ held('the gateway\'s SIGTERM leaves no escapee, and no cgroup of its run', async
   await gone('newWorker', 1000);
   await gone('newCommand', 1000);
   assert.ok(run !== undefined && !existsSync(run), `${run} is removed`);
+});
+
+held('a gateway SIGKILLed leaves its escapees in its run\'s cgroup; the next start kills them, naming them, and removes it', async () => {
+  const dir = join(work.path, 'crash');
+  const crashApps = join(dir, 'apps');
+  escapingApp('crash', 'crashWorker', 'crashCommand', crashApps);
+  const first = await gatewayOn(crashApps, dir);
+  let second: RunningGateway | null = null;
+  try {
+    await running('crashWorker');
+    await running('crashCommand');
+    const run = /process trees: held by the cgroup (\S+)/.exec(first.output())?.[1];
+    first.child.kill('SIGKILL');
+    await first.stop();
+    // What neither the guard's group nor its mark reaches outlives the gateway, in its leaf.
+    const left = [...sleepers('crashWorker'), ...sleepers('crashCommand')];
+    assert.is(left.length, 2, 'both escapees outlive the gateway SIGKILLed');
+    second = await gatewayOn(crashApps, dir);
+    assert.match(second.output(), new RegExp(`process trees: ${run} was left by a gateway that did not stop: killed its processes [0-9, ]*\\b${left[0]}\\b`));
+    assert.match(second.output(), new RegExp(`killed its processes [0-9, ]*\\b${left[1]}\\b`));
+    assert.ok(left.every((pid) => !existsSync(`/proc/${pid}/cmdline`) || readFileSync(`/proc/${pid}/cmdline`, 'latin1') === ''), 'the escapees are killed before the apps start');
+    assert.not.ok(existsSync(run!), `${run} is removed`);
+  } finally {
+    await first.stop();
+    await second?.stop();
+  }
 });
 
 test.run();
