@@ -18,10 +18,6 @@ export function renderStatusTable(status: GatewayStatus): string {
       (status.listen.length > 0 ? `, listening on ${status.listen.join(' ')}` : '') +
       (status.stoppingSince ? `; stopping since ${status.stoppingSince}` : ''),
   );
-  // Absent from a gateway older than the field.
-  if (status.processTrees !== undefined) {
-    lines.push(status.processTrees.cgroup !== null ? `process trees held by the cgroup ${status.processTrees.cgroup}` : `process trees not held by cgroups: ${status.processTrees.why}`);
-  }
   lines.push('');
   if (status.apps.length === 0) {
     lines.push('no apps are served');
@@ -55,6 +51,11 @@ export function renderStatusTable(status: GatewayStatus): string {
   if (status.broken.length > 0) {
     lines.push('', 'broken packages (not served):');
     for (const b of status.broken) lines.push(...hangingLines(`  ${b.dir}: ${b.code}: ${b.message}`, '      ').map(terminalSafe));
+  }
+  // Last, a fact of the host rather than of the apps: a terminal too short for all cuts it first.
+  // Absent from a gateway older than the field.
+  if (status.processTrees !== undefined) {
+    lines.push('', status.processTrees.cgroup !== null ? `process trees held by the cgroup ${status.processTrees.cgroup}` : `process trees not held by cgroups: ${status.processTrees.why}`);
   }
   return `${lines.join('\n')}\n`;
 }

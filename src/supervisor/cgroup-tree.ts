@@ -95,7 +95,8 @@ export async function openCgroupRun(say: (line: string) => void): Promise<Cgroup
   const me = procStat(process.pid)?.startTime ?? '0';
   const dir = join(own.dir, `${RUN_PREFIX}${process.pid}.${me}`);
   try {
-    mkdirSync(join(dir, 'spawner'), { recursive: true });
+    mkdirSync(dir);
+    mkdirSync(join(dir, 'spawner'));
     writeFileSync(join(dir, 'spawner', 'cgroup.procs'), String(process.pid));
   } catch (err) {
     removeQuietly(join(dir, 'spawner'));
