@@ -20,7 +20,7 @@ const apps = join(work.path, 'apps');
 let gw: RunningGateway | null = null;
 
 /** Durations no other process on the host sleeps for: `sleep 1235.<this test's pid><n>`, by what started it. */
-const SLEEPS = { oldWorker: 1, oldCommand: 2, newWorker: 3, newCommand: 4, removedWorker: 5, removedCommand: 6, crashWorker: 7, crashCommand: 8 } as const;
+const SLEEPS = { oldWorker: 1, oldCommand: 2, newWorker: 3, newCommand: 4, removedWorker: 5, removedCommand: 6, crashWorker: 7, crashCommand: 8, hook: 9 } as const;
 type Sleeper = keyof typeof SLEEPS;
 const duration = (who: Sleeper) => `1235.${process.pid}${SLEEPS[who]}`;
 
@@ -73,6 +73,12 @@ test.before(async () => {
   if (ownCgroup().dir === null) return;
   escapingApp('esc.1', 'oldWorker', 'oldCommand');
   escapingApp('gone', 'removedWorker', 'removedCommand');
+  // Its escapee notes its pid, so that one killed at once is known to have run.
+  const hookPid = join(work.path, 'hook.pid');
+  writePackage(apps, 'hooked', {
+    'app.yaml': `platform: python, wsgi\napp: main:application\ncommands:\n  install: setsid env -i sh -c 'echo $$ > ${hookPid}; exec sleep ${duration('hook')}' </dev/null >/dev/null 2>&1 & while [ ! -s ${hookPid} ]; do sleep 0.05; done\n`,
+    'main.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+  });
   gw = await gatewayOn(apps, work.path);
 });
 
@@ -89,6 +95,12 @@ held('status and the start line say that process trees are held, and by which cg
   assert.match(String(status.processTrees?.cgroup), /\/apppkg-gateway\.\d+\.\d+$/);
   assert.is(status.processTrees.why, null);
   assert.match(gw!.output(), /process trees: held by the cgroup \S+apppkg-gateway\.\d+/);
+});
+
+held('an install hook\'s escapee ends with the hook', async () => {
+  const hookPid = join(work.path, 'hook.pid');
+  await waitFor(() => existsSync(hookPid) && readFileSync(hookPid, 'utf8').trim() !== '', 30_000, () => `the hook's escapee to note its pid\n${gw?.output()}`);
+  await gone('hook');
 });
 
 held('a version switch ends the old version\'s escapees, of its worker and of its command', async () => {
