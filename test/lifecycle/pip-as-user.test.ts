@@ -208,7 +208,7 @@ ifRoot('export kubernetes and containerfile, as root, read app.yaml only as the 
 });
 
 ifRoot('export containerfile, as root, looks for the wheels requirement lines name only where the app\'s user could: a root-only directory tells nothing of what it holds', async () => {
-  userIds(USER);
+  hostUser(USER);
   const hidden = join(work.path, 'root-only-wheels');
   mkdirSync(hidden, { mode: 0o700 });
   writeFileSync(join(hidden, 'present-1.0-py3-none-any.whl'), '');
@@ -280,7 +280,7 @@ ifRoot('export venv and vendor, as root, run pip and the build of a source requi
 });
 
 ifRoot('vendor, as root, writes the vendor directory as the app\'s user\'s, through no link its user left there', async () => {
-  const { uid } = userIds(USER);
+  const { uid } = hostUser(USER);
   const wheels = join(work.path, 'vendor-link-wheels');
   mkdirSync(wheels);
   makeWheel(wheels, 'linkpkg', '1.0');
