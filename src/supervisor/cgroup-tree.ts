@@ -9,7 +9,7 @@
 // grace are done. What is left in the spawner leaf is killed at the gateway's exit. The signals, the group, the mark and the
 // strays (process-group.ts) stay the first line, and the only one where there is no cgroup.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { procStat } from '../proc-stat.js';
 
@@ -93,7 +93,7 @@ export async function openCgroupRun(say: (line: string) => void): Promise<Cgroup
     say(`process trees: ${left} was left by a gateway that did not stop${pids.length === 0 ? '' : `: killed ${pids.length === 1 ? 'its process' : 'its processes'} ${pids.join(', ')}`}`);
   }
   const me = procStat(process.pid)?.startTime ?? '0';
-  const dir = join(own.dir, `${RUN_PREFIX}${process.pid}.${me}`);
+  const dir = join(own.dir, `${RUN_PREFIX}${pidNamespace()}.${process.pid}.${me}`);
   try {
     mkdirSync(dir);
     mkdirSync(join(dir, 'spawner'));
@@ -121,8 +121,23 @@ export function treeCgroup(): TreeCgroup | null {
   return run?.leaf() ?? null;
 }
 
-/** The run cgroups under `parent` whose gateway (pid and start time in the name) is gone. */
+/**
+ * The inode of this process's pid namespace: a run's pid means nothing in another one. A
+ * gateway in a container (its own pid namespace, its host's cgroup tree) is pid 1 there, and
+ * here pid 1 is init with another start time: judged by pid alone, each side took the other's
+ * run for a dead one and killed its processes.
+ */
+function pidNamespace(): string {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0';
+  } catch {
+    return '0';
+  }
+}
+
+/** The run cgroups under `parent` whose gateway (pid namespace, pid and start time in the name) is gone; runs of other pid namespaces are never judged. */
 function leftByDeadRuns(parent: string): string[] {
+  const ours = pidNamespace();
   let entries: string[];
   try {
     entries = readdirSync(parent);
@@ -131,8 +146,8 @@ function leftByDeadRuns(parent: string): string[] {
   }
   return entries
     .filter((entry) => {
-      const m = /^apppkg-gateway\.(\d+)\.(\d+)$/.exec(entry);
-      return m !== null && procStat(Number(m[1]))?.startTime !== m[2];
+      const m = /^apppkg-gateway\.(\d+)\.(\d+)\.(\d+)$/.exec(entry);
+      return m !== null && m[1] === ours && procStat(Number(m[2]))?.startTime !== m[3];
     })
     .map((entry) => join(parent, entry));
 }

@@ -3,14 +3,15 @@
 // tree's mark reaches it, and once the shell that started it has exited no walk of the tree
 // finds it. It outlived its worker's stop, its command's, and the gateway's; each tree is now
 // held by a cgroup of its own, killed whole at its end (src/supervisor/cgroup-tree.ts).
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ownCgroup } from '../../src/supervisor/cgroup-tree.js';
 import { writePackage } from '../helpers/apps-dir.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
-import { runIf } from '../helpers/skip.js';
+import { BIN, childPids, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { hasProgram, runIf } from '../helpers/skip.js';
 import { gatewayStatus } from '../helpers/status.js';
 
 const test = suite('process trees held by cgroups');
@@ -92,7 +93,7 @@ test.after(async () => {
 
 held('status and the start line say that process trees are held, and by which cgroup', async () => {
   const status = await gatewayStatus(gw!);
-  assert.match(String(status.processTrees?.cgroup), /\/apppkg-gateway\.\d+\.\d+$/);
+  assert.match(String(status.processTrees?.cgroup), /\/apppkg-gateway\.\d+\.\d+\.\d+$/);
   assert.is(status.processTrees.why, null);
   assert.match(gw!.output(), /process trees: held by the cgroup \S+apppkg-gateway\.\d+/);
 });
@@ -120,6 +121,42 @@ held('an app removed takes its escapees along', async () => {
   rmSync(join(apps, 'gone'), { recursive: true });
   await gone('removedWorker');
   await gone('removedCommand');
+});
+
+// A gateway in a container (a PID namespace of its own, the host's cgroup tree) is PID 1 there;
+// judged by pid alone, a run's pid and start time mean other things across namespaces, and each
+// side's start took the other's run for one left by a dead gateway and killed it (the suite's
+// PID-1 launcher test killed the gateways of the tests beside it).
+const ifUnshare = runIf(test, ownCgroup().dir !== null && hasProgram('unshare'), `needs process trees held by cgroups (${ownCgroup().why ?? 'they are'}) and unshare(1) for a PID namespace of its own`);
+ifUnshare('gateways in two PID namespaces leave each other\'s runs alone, at the start of either', async () => {
+  const dir = join(work.path, 'pidns');
+  mkdirSync(join(dir, 'apps'), { recursive: true });
+  mkdirSync(join(dir, 'outside'));
+  const env = join(dir, 'environment.yaml');
+  writeFileSync(env, 'defaults:\n  workers: 1\n', { mode: 0o600 });
+  const contained = spawn('unshare', ['--pid', '--fork', '--mount-proc', BIN, '--apps', join(dir, 'apps'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0',
+    '--environment', env, '--state-dir', join(dir, 'state-in'), '--access-log', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  contained.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  contained.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  let outside: RunningGateway | null = null;
+  try {
+    await waitFor(() => /listening on/.test(out), 30_000, () => `the gateway in its own PID namespace to listen (output: ${out})`);
+    assert.ok(contained.exitCode === null, out);
+    await running('newWorker'); // the first gateway's tree, untouched by the contained one's start
+    assert.is((await gatewayStatus(gw!)).processTrees.why, null);
+    outside = await gatewayOn(join(dir, 'apps'), join(dir, 'outside'));
+    assert.not.match(outside.output(), /was left by a gateway that did not stop/);
+    assert.not.match(out, /was left by a gateway that did not stop/);
+    assert.ok(contained.exitCode === null && contained.signalCode === null, `the contained gateway runs on after another's start (output: ${out})`);
+  } finally {
+    await outside?.stop();
+    // What a container runtime sends to stop it: SIGTERM to PID 1 of the namespace (unshare's child).
+    for (const pid1 of await childPids(contained.pid!)) process.kill(pid1, 'SIGTERM');
+    await waitFor(() => contained.exitCode !== null || contained.signalCode !== null, 35_000, () => `the contained gateway to stop (output: ${out})`);
+  }
+  assert.is(contained.exitCode, 0, out);
+  await running('newWorker');
 });
 
 held('the gateway\'s SIGTERM leaves no escapee, and no cgroup of its run', async () => {

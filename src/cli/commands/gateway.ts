@@ -73,8 +73,9 @@ export async function run(args: ParsedCommand): Promise<number> {
   outliveStdio();
   const hangupWhileStarting = () => say('SIGHUP: the apps directory and the environment file are being read now, as the gateway starts');
   process.on('SIGHUP', hangupWhileStarting);
-  // Held from before the first spawn (an install hook) to after the last process is gone.
-  say(holdLine(await openCgroupRun(say)));
+  // Held from before the first spawn (an install hook) to after the last process is gone; said
+  // once the gateway started, so that a usage error (a bad --environment) stays the first line.
+  const held = await openCgroupRun(say);
   try {
     const gateway = await Gateway.start({
       stopWaiting,
@@ -96,6 +97,7 @@ export async function run(args: ParsedCommand): Promise<number> {
       say,
       optionNames: GATEWAY_FLAGS,
     });
+    say(holdLine(held));
     const environmentFile = args.values.environment as string | undefined;
     const onHangup = () => {
       say(`SIGHUP: ${environmentFile === undefined ? '' : `reading ${environmentFile} again, `}rescanning the apps directory`);
