@@ -81,17 +81,12 @@ function delegated(dir: string): boolean {
 }
 
 /**
- * Makes the run's cgroup and moves the gateway into its spawner leaf, where `ownCgroup` allows;
- * kills and removes what gateways that did not stop (SIGKILL, a crash) left beside it first,
- * saying whose processes. Sets what `cgroupHold` answers.
+ * Makes the run's cgroup and moves the gateway into its spawner leaf, where `ownCgroup` allows.
+ * Sets what `cgroupHold` answers. Silent: the gateway's first lines are its usage errors.
  */
-export async function openCgroupRun(say: (line: string) => void): Promise<CgroupHold> {
+export async function openCgroupRun(): Promise<CgroupHold> {
   const own = ownCgroup();
   if (own.dir === null) return (hold = own);
-  for (const left of leftByDeadRuns(own.dir)) {
-    const pids = await removeRun(left);
-    say(`process trees: ${left} was left by a gateway that did not stop${pids.length === 0 ? '' : `: killed ${pids.length === 1 ? 'its process' : 'its processes'} ${pids.join(', ')}`}`);
-  }
   const me = procStat(process.pid)?.startTime ?? '0';
   const dir = join(own.dir, `${RUN_PREFIX}${pidNamespace()}.${process.pid}.${me}`);
   try {
@@ -105,6 +100,19 @@ export async function openCgroupRun(say: (line: string) => void): Promise<Cgroup
   }
   run = new CgroupRun(own.dir, dir);
   return (hold = { dir, why: null });
+}
+
+/**
+ * Kills and removes what gateways that did not stop (SIGKILL, a crash) left beside the run,
+ * saying whose processes. Once the gateway has started: what they left is in nobody's way, and a
+ * line about it must not come before a usage error.
+ */
+export async function reapDeadRuns(say: (line: string) => void): Promise<void> {
+  if (run === null) return;
+  for (const left of leftByDeadRuns(run.parent)) {
+    const pids = await removeRun(left);
+    say(`process trees: ${left} was left by a gateway that did not stop${pids.length === 0 ? '' : `: killed ${pids.length === 1 ? 'its process' : 'its processes'} ${pids.join(', ')}`}`);
+  }
 }
 
 /** The gateway's exit: what is left in its run's cgroup is killed, and the cgroups go. */
@@ -244,7 +252,7 @@ class CgroupRun {
   private readonly leaves = new Set<TreeCgroup>();
 
   constructor(
-    private readonly parent: string,
+    readonly parent: string,
     readonly dir: string,
   ) {}
 

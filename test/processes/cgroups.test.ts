@@ -4,7 +4,7 @@
 // finds it. It outlived its worker's stop, its command's, and the gateway's; each tree is now
 // held by a cgroup of its own, killed whole at its end (src/supervisor/cgroup-tree.ts).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -63,11 +63,19 @@ async function gone(who: Sleeper, ms = 15_000): Promise<void> {
   await waitFor(() => sleepers(who).length === 0, ms, () => `sleep ${duration(who)} (${who}), pid ${sleepers(who).join(', ')}, to be gone\n${gw?.output()}`);
 }
 
-/** A gateway serving `appsDir`, with its state under `dir`. */
-function gatewayOn(appsDir: string, dir: string): Promise<RunningGateway> {
+/**
+ * A gateway serving `appsDir`, with its state under `dir`; started in the cgroup `parent` (made
+ * by the test) when given, where no other test's gateway judges its runs.
+ */
+function gatewayOn(appsDir: string, dir: string, parent?: string): Promise<RunningGateway> {
   const env = join(dir, 'environment.yaml');
   writeFileSync(env, 'python: /usr/bin/python3\ndefaults:\n  workers: 1\n', { mode: 0o600 });
-  return startCli(['--apps', appsDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', env, '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0', '--watch-interval', '0.2'], { ms: 60_000 });
+  let bin: string | undefined;
+  if (parent !== undefined) {
+    bin = join(dir, 'in-cgroup');
+    writeFileSync(bin, `#!/bin/sh\necho $$ > ${join(parent, 'cgroup.procs')} && exec ${BIN} "$@"\n`, { mode: 0o755 });
+  }
+  return startCli(['--apps', appsDir, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', env, '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0', '--watch-interval', '0.2'], { ms: 60_000, bin });
 }
 
 test.before(async () => {
@@ -172,7 +180,11 @@ held('a gateway SIGKILLed leaves its escapees in its run\'s cgroup; the next sta
   const dir = join(work.path, 'crash');
   const crashApps = join(dir, 'apps');
   escapingApp('crash', 'crashWorker', 'crashCommand', crashApps);
-  const first = await gatewayOn(crashApps, dir);
+  // A cgroup of the test's own for both gateways: any gateway's start beside a dead run reaps
+  // it, and one of another test file started meanwhile would leave the second nothing to name.
+  const parent = join(ownCgroup().dir!, `apppkg-test-cgroups.${process.pid}`);
+  mkdirSync(parent);
+  const first = await gatewayOn(crashApps, dir, parent);
   let second: RunningGateway | null = null;
   try {
     await running('crashWorker');
@@ -183,14 +195,15 @@ held('a gateway SIGKILLed leaves its escapees in its run\'s cgroup; the next sta
     // What neither the guard's group nor its mark reaches outlives the gateway, in its leaf.
     const left = [...sleepers('crashWorker'), ...sleepers('crashCommand')];
     assert.is(left.length, 2, 'both escapees outlive the gateway SIGKILLed');
-    second = await gatewayOn(crashApps, dir);
+    second = await gatewayOn(crashApps, dir, parent);
     assert.match(second.output(), new RegExp(`process trees: ${run} was left by a gateway that did not stop: killed its processes [0-9, ]*\\b${left[0]}\\b`));
     assert.match(second.output(), new RegExp(`killed its processes [0-9, ]*\\b${left[1]}\\b`));
-    assert.ok(left.every((pid) => !existsSync(`/proc/${pid}/cmdline`) || readFileSync(`/proc/${pid}/cmdline`, 'latin1') === ''), 'the escapees are killed before the apps start');
+    assert.ok(left.every((pid) => !existsSync(`/proc/${pid}/cmdline`) || readFileSync(`/proc/${pid}/cmdline`, 'latin1') === ''), 'the escapees are killed by the time the gateway listens');
     assert.not.ok(existsSync(run!), `${run} is removed`);
   } finally {
     await first.stop();
     await second?.stop();
+    rmdirSync(parent);
   }
 });
 

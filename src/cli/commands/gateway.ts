@@ -8,7 +8,7 @@ import { sayOnStderr } from '../../gateway-options.js';
 import { parseOwner } from '../../net/listen.js';
 import { DEFAULT_ADMIN } from '../../admin/default-admin.js';
 import { validateAppsDir } from '../../description/apps-dir.js';
-import { closeCgroupRun, holdLine, openCgroupRun } from '../../supervisor/cgroup-tree.js';
+import { closeCgroupRun, holdLine, openCgroupRun, reapDeadRuns } from '../../supervisor/cgroup-tree.js';
 import { outliveStdio } from '../stdio.js';
 import { announced, watchStopSignals } from '../run-loop.js';
 import { GATEWAY_FLAGS, spec } from './gateway-spec.js';
@@ -75,7 +75,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   process.on('SIGHUP', hangupWhileStarting);
   // Held from before the first spawn (an install hook) to after the last process is gone; said
   // once the gateway started, so that a usage error (a bad --environment) stays the first line.
-  const held = await openCgroupRun(say);
+  const held = await openCgroupRun();
   try {
     const gateway = await Gateway.start({
       stopWaiting,
@@ -98,6 +98,7 @@ export async function run(args: ParsedCommand): Promise<number> {
       optionNames: GATEWAY_FLAGS,
     });
     say(holdLine(held));
+    await reapDeadRuns(say);
     const environmentFile = args.values.environment as string | undefined;
     const onHangup = () => {
       say(`SIGHUP: ${environmentFile === undefined ? '' : `reading ${environmentFile} again, `}rescanning the apps directory`);

@@ -9,7 +9,7 @@ import { sayOnStderr } from '../../gateway-options.js';
 import { GatewayError } from '../../errors.js';
 import { countOf } from '../../count.js';
 import { GATEWAY_FLAGS } from './gateway-spec.js';
-import { closeCgroupRun, openCgroupRun } from '../../supervisor/cgroup-tree.js';
+import { closeCgroupRun, openCgroupRun, reapDeadRuns } from '../../supervisor/cgroup-tree.js';
 import { outliveStdio } from '../stdio.js';
 import { announced, printAppError, watchStopSignals } from '../run-loop.js';
 
@@ -96,7 +96,7 @@ export async function run(args: ParsedCommand): Promise<number> {
       `to run it as it runs deployed (production), serve the directory that holds it with \`apppkg-gateway --apps DIR\`, or unset APPPKG_ENV to silence this`);
   }
   // Held from before the first spawn (an install hook) to after the last process is gone.
-  await openCgroupRun(say);
+  await openCgroupRun();
   try {
     let gateway: Gateway;
     try {
@@ -126,6 +126,7 @@ export async function run(args: ParsedCommand): Promise<number> {
       if (status?.dir) say(`serving ${status.name} (${status.dir}) with ${servedBy(status)}`);
       process.stdout.write(`listening on ${announced(gateway.urls[0])}\n`);
     }
+    await reapDeadRuns(say);
 
     const signal = await stopped;
     say(`${signal}: stopping`);
