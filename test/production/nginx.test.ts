@@ -225,6 +225,19 @@ ifNginx('a site that gzips event streams holds them to the end, unless the app s
   assert.ok(flowing.endMs - flowing.firstEventMs > 800, `X-Accel-Buffering: no: the first event came ${flowing.endMs - flowing.firstEventMs} ms before the end`);
 });
 
+/** A raw client of nginx's port, what it has received so far, and whether it has closed. */
+async function watchedClient(): Promise<{ client: net.Socket; got: () => string; closed: () => boolean }> {
+  const client = net.connect(port, '127.0.0.1');
+  await once(client, 'connect');
+  client.setNoDelay(true);
+  let got = '';
+  let closed = false;
+  client.on('data', (c: Buffer) => (got += c.toString('latin1')));
+  client.on('close', () => (closed = true));
+  client.on('error', () => {});
+  return { client, got: () => got, closed: () => closed };
+}
+
 ifNginx('a POST answered before its body reached the app keeps the client\'s connection through the shipped site, a body sent over more than a second too', async () => {
   // The body comes in a later segment than the head, as from clients that send them apart, and
   // the app answers without reading it. nginx (proxy_request_buffering off) that got the whole
@@ -233,22 +246,15 @@ ifNginx('a POST answered before its body reached the app keeps the client\'s con
   // the body is in (lean-connection.ts holdForBody), for as long as the body keeps coming (the
   // app's timeout): 1.5 s, past the fixed second it once held for, failed so.
   for (const delayMs of [300, 1500]) {
-    const client = net.connect(port, '127.0.0.1');
-    await once(client, 'connect');
-    client.setNoDelay(true);
-    let got = '';
-    let closed = false;
-    client.on('data', (c: Buffer) => (got += c.toString('latin1')));
-    client.on('close', () => (closed = true));
-    client.on('error', () => {});
+    const { client, got, closed } = await watchedClient();
     try {
       client.write(`POST /asgi/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 5\r\n\r\n`);
       await new Promise((r) => setTimeout(r, delayMs));
       client.write('hello');
-      await waitFor(() => got.includes('Hello from ASGI!') || closed, 10_000, 'the first answer');
+      await waitFor(() => got().includes('Hello from ASGI!') || closed(), 10_000, 'the first answer');
       client.write(`GET /asgi/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
-      await waitFor(() => closed, 10_000, 'the connection to close after the second answer');
-      assert.is(got.split('Hello from ASGI!').length - 1, 2, `body ${delayMs} ms after the head: both requests answered on the one connection: ${JSON.stringify(got)}`);
+      await waitFor(() => closed(), 10_000, 'the connection to close after the second answer');
+      assert.is(got().split('Hello from ASGI!').length - 1, 2, `body ${delayMs} ms after the head: both requests answered on the one connection: ${JSON.stringify(got())}`);
     } finally {
       client.destroy();
     }
@@ -259,23 +265,16 @@ ifNginx('a streamed answer to a POST whose body comes late and is never read: it
   // The gateway sends the head and the parts before the body is in, holding only the answer's
   // end (lean-connection.ts holdForBody): nginx goes on passing the body up meanwhile, then gets the
   // end, and keeps the client's connection.
-  const client = net.connect(port, '127.0.0.1');
-  await once(client, 'connect');
-  client.setNoDelay(true);
-  let got = '';
-  let closed = false;
-  client.on('data', (c: Buffer) => (got += c.toString('latin1')));
-  client.on('close', () => (closed = true));
-  client.on('error', () => {});
+  const { client, got, closed } = await watchedClient();
   try {
     client.write(`POST /sse/events?n=2&gap=0.2&tag=late-body HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 5\r\n\r\n`);
-    await waitFor(() => got.includes('data: late-body 1') || closed, 10_000, 'the parts before the body is sent');
-    assert.not.ok(got.endsWith('0\r\n\r\n'), `the answer's end waits for the body: ${JSON.stringify(got)}`);
+    await waitFor(() => got().includes('data: late-body 1') || closed(), 10_000, 'the parts before the body is sent');
+    assert.not.ok(got().endsWith('0\r\n\r\n'), `the answer's end waits for the body: ${JSON.stringify(got())}`);
     client.write('hello');
-    await waitFor(() => got.endsWith('0\r\n\r\n') || closed, 10_000, 'the end of the answer');
+    await waitFor(() => got().endsWith('0\r\n\r\n') || closed(), 10_000, 'the end of the answer');
     client.write(`GET /asgi/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
-    await waitFor(() => closed, 10_000, 'the connection to close after the second answer');
-    assert.ok(got.includes('Hello from ASGI!'), `the next request answered on the one connection: ${JSON.stringify(got)}`);
+    await waitFor(() => closed(), 10_000, 'the connection to close after the second answer');
+    assert.ok(got().includes('Hello from ASGI!'), `the next request answered on the one connection: ${JSON.stringify(got())}`);
   } finally {
     client.destroy();
   }
