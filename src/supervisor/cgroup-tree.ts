@@ -34,6 +34,9 @@ export function cgroupHold(): CgroupHold {
  * (systemd owns it, and the unit's KillMode= ends its processes).
  */
 export function ownCgroup(): CgroupHold {
+  // The host's switch, for a host whose cgroup tree another tool manages in a way this one does
+  // not see (a cgroup it must not move processes out of, controllers it enables later).
+  if (process.env.APPPKG_CGROUPS === 'off') return { dir: null, why: 'APPPKG_CGROUPS=off in the gateway\'s environment' };
   if (process.platform !== 'linux') return { dir: null, why: 'cgroups are Linux\'s' };
   if (process.getuid?.() !== 0) return { dir: null, why: 'the gateway does not run as root' };
   let mountinfo: string;

@@ -106,6 +106,22 @@ held('status and the start line say that process trees are held, and by which cg
   assert.match(gw!.output(), /process trees: held by the cgroup \S+apppkg-gateway\.\d+/);
 });
 
+held('APPPKG_CGROUPS=off in the gateway\'s environment holds no tree in a cgroup, and says so', async () => {
+  const dir = join(work.path, 'off');
+  mkdirSync(join(dir, 'apps'), { recursive: true });
+  const env = join(dir, 'environment.yaml');
+  writeFileSync(env, 'defaults:\n  workers: 1\n', { mode: 0o600 });
+  const off = await startCli(['--apps', join(dir, 'apps'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', env, '--state-dir', join(dir, 'state'), '--access-log', 'off'], { env: { APPPKG_CGROUPS: 'off' } });
+  try {
+    const status = await gatewayStatus(off);
+    assert.is(status.processTrees.cgroup, null);
+    assert.match(String(status.processTrees.why), /APPPKG_CGROUPS=off/);
+    assert.match(off.output(), /process trees: not held by cgroups \(APPPKG_CGROUPS=off/);
+  } finally {
+    assert.is(await off.stop(), 0, off.output());
+  }
+});
+
 held('an install hook\'s escapee ends with the hook', async () => {
   const hookPid = join(work.path, 'hook.pid');
   await waitFor(() => existsSync(hookPid) && readFileSync(hookPid, 'utf8').trim() !== '', 30_000, () => `the hook's escapee to note its pid\n${gw?.output()}`);
