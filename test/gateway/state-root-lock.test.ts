@@ -70,9 +70,11 @@ test('a stale lock is taken over: its pid gone, a zombie, or running but started
   // Alive, but not the process that wrote the lock: its start time is not the one written.
   const other = spawn('sleep', ['30'], { stdio: 'ignore' });
   const ours = `${process.pid}\n`; // this process, holding no gateway on this root
-  // Killed but not reaped (a parent that does not wait: `sleep 30` exec'd over the shell that
-  // started it): kill(pid, 0) answers for it, and its start time is the one written.
-  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // Exited but not reaped (a parent that never waits: Python, whose SIGCHLD is the default, after
+  // a fork whose child exits at once): kill(pid, 0) answers for it, and its start time is the one
+  // written. A shell's `sleep 0 & echo $!; exec sleep 30` was reaped by the shell now and then
+  // when the child exited before the exec (once in a full run, under load).
+  const parent = spawn('python3', ['-c', 'import os, time\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nprint(pid, flush=True)\ntime.sleep(30)'], { stdio: ['ignore', 'pipe', 'ignore'] });
   try {
     const zombie = Number(await new Promise<string>((resolve) => parent.stdout!.once('data', (c) => resolve(String(c)))));
     const stat = () => readFileSync(`/proc/${zombie}/stat`, 'utf8').slice(readFileSync(`/proc/${zombie}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
