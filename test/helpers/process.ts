@@ -345,19 +345,23 @@ export function isAlive(pid: number): boolean {
   return procState(pid)?.state !== 'Z';
 }
 
-/** The guard shells (process-group.ts) whose arguments name `mark`, as `pid:state`. */
-function guardsOf(mark: string): string[] {
-  const found: string[] = [];
+/** The pids of the host's processes whose arguments (`/proc/PID/cmdline`, split at NUL) `match`. */
+export function pidsByArgs(match: (args: string[]) => boolean): number[] {
+  const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (args[0] === '/bin/sh' && args.includes(mark)) found.push(`${entry}:${procState(Number(entry))?.state ?? '?'}`);
+      if (match(readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0'))) found.push(Number(entry));
     } catch {
       // gone meanwhile
     }
   }
   return found;
+}
+
+/** The guard shells (process-group.ts) whose arguments name `mark`, as `pid:state`. */
+function guardsOf(mark: string): string[] {
+  return pidsByArgs((args) => args[0] === '/bin/sh' && args.includes(mark)).map((pid) => `${pid}:${procState(pid)?.state ?? '?'}`);
 }
 
 /**

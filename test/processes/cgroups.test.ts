@@ -4,13 +4,13 @@
 // finds it. It outlived its worker's stop, its command's, and the gateway's; each tree is now
 // held by a cgroup of its own, killed whole at its end (src/supervisor/cgroup-tree.ts).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ownCgroup } from '../../src/supervisor/cgroup-tree.js';
 import { writePackage } from '../helpers/apps-dir.js';
-import { BIN, childPids, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { BIN, childPids, pidsByArgs, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { hasProgram, runIf } from '../helpers/skip.js';
 import { gatewayStatus } from '../helpers/status.js';
 
@@ -27,17 +27,7 @@ const duration = (who: Sleeper) => `1235.${process.pid}${SLEEPS[who]}`;
 
 /** The pids of `sleep DURATION` for `who`, read from /proc by their command lines. */
 function sleepers(who: Sleeper): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const args = readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0');
-      if (args[0] === 'sleep' && args[1] === duration(who)) found.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
+  return pidsByArgs((args) => args[0] === 'sleep' && args[1] === duration(who));
 }
 
 /** A package whose worker, at import, and whose `processes:` command each start an escapee (`worker` and `command`). */
