@@ -83,7 +83,7 @@ test('serve: paths: lib.zip serves the app it holds', async () => {
 });
 
 test('--apps: the app with a .py file in paths: is refused with the same message and line; the one with lib.zip serves', async () => {
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off']);
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off']);
   running.push(gw);
   await waitFor(() => gw.output().includes('pf: ') && gw.output().includes('zp: '), 30_000, () => `both apps said\n${gw.output()}`);
   for (const pid of await childPids(gw.child.pid!)) pids.add(pid);
@@ -109,7 +109,7 @@ test('check, serve and --apps: a paths: directory that is not there is refused, 
   assert.is(served.status, 1, served.stderr);
   assert.match(served.stderr, `apppkg-gateway: ${MISSING}\n`);
   assert.not.match(served.stderr, /No module named/, 'refused before any worker imports the app');
-  const gw = await startCli(['--apps', missingApps, '--listen', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off']);
+  const gw = await startCli(['--apps', missingApps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off']);
   running.push(gw);
   await waitFor(() => gw.output().includes('pm: '), 30_000, () => `pm said\n${gw.output()}`);
   for (const pid of await childPids(gw.child.pid!)) pids.add(pid);
