@@ -39,17 +39,20 @@ export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
  */
 export const ASK_GATEWAY_EVERY_MS = 200;
 
+/** What a truthy test lets through: waitFor returns only a value that passed it. */
+export type Truthy<T> = Exclude<T, false | 0 | 0n | '' | null | undefined>;
+
 /**
  * `what` names the awaited condition in the timeout's error; a function is asked then, for the
  * state at the end. `everyMs`: the pause between asks (ASK_GATEWAY_EVERY_MS for a gateway).
  */
-export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, what: string | (() => string) = 'condition', everyMs = 50): Promise<T> {
+export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, what: string | (() => string) = 'condition', everyMs = 50): Promise<Truthy<T>> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as Truthy<T>;
     } catch (err) {
       last = err;
     }
