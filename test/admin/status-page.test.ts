@@ -397,9 +397,9 @@ inBrowser('a client that may not act or read logs: the buttons are disabled and 
       ...a,
       log: { ...a.log, lines: null },
       services: [{ name: 'database', kind: 'postgresql', state: 'unavailable', reason: 'postgresql at /run/pg: connection refused' }],
-      idle: { timeoutSeconds: 300, lastActive: new Date().toISOString(), coldStarts: 3, lastColdStartMs: 87, wakeFailure: null },
+      idle: { timeoutSeconds: 300, lastActive: new Date().toISOString(), coldStarts: 3, lastColdStartMs: 87, coldStartSecondsTotal: 0.26, wakeFailure: null, nextWakeAt: null },
     })),
-    mail: { listen: '127.0.0.1:2525', protocol: 'smtp', spooled: 2, received: 7, delivered: 5, failedAttempts: 1, refused: 3, retrying: 1, deadLetters: 1, dead: [], retryCommand: 'apppkg-gateway mail retry ID... (or --all [APP])', deleteCommand: 'apppkg-gateway mail delete ID... (or --all [APP])' },
+    mail: { listen: '127.0.0.1:2525', protocol: 'smtp', spooled: 2, received: 7, delivered: 5, failedAttempts: 1, refused: 3, retrying: 1, deadLetters: 1, dead: [], waitingForRemoved: [], retryCommand: 'apppkg-gateway mail retry ID... (or --all [APP])', deleteCommand: 'apppkg-gateway mail delete ID... (or --all [APP])' },
     // Two problems, as GatewayError.format() gives them: each with its fix on a line of its own.
     broken: [{
       dir: `${apps.path}/wiki`,

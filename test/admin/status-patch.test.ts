@@ -98,7 +98,7 @@ test('top-level fields: those changed in `changed`, one gone in `unset`, one com
   const patch = roundTrip(from, stopping)!;
   assert.equal(patch.changed, { state: 'stopping', stoppingSince: stopping.stoppingSince, broken });
   assert.is(patch.apps, undefined);
-  const mail = { listen: '127.0.0.1:2525', protocol: 'smtp' as const, spooled: 0, received: 1, delivered: 1, failedAttempts: 0, refused: 0, retrying: 0, deadLetters: 0, dead: [] };
+  const mail = { listen: '127.0.0.1:2525', protocol: 'smtp' as const, spooled: 0, received: 1, delivered: 1, failedAttempts: 0, refused: 0, retrying: 0, deadLetters: 0, dead: [], waitingForRemoved: [], retryCommand: 'apppkg-gateway mail retry ID... (or --all [APP])' };
   assert.equal(roundTrip(from, { ...from, mail })!.changed, { mail });
   const gone = roundTrip({ ...from, mail }, from)!;
   assert.equal(gone.unset, ['mail']);

@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { formatMs, renderStatusTable } from '../../src/admin/status-table.js';
 import { fitToTerminal } from '../../src/cli/commands/status.js';
+import type { MailStatus } from '../../src/admin/status-types.js';
 import { fakeStatus } from './fake-status.js';
 
 const test = suite('status table');
@@ -50,8 +51,10 @@ test('no apps and no broken packages', () => {
 
 test('per app: services, idle and cold starts; then the mail listener\'s counts', () => {
   const status = fakeStatus();
-  status.apps[0] = { ...status.apps[0], state: 'idle', idle: { timeoutSeconds: 60, lastActive: '2026-01-02T03:05:00.000Z', coldStarts: 2, lastColdStartMs: 90, coldStartSecondsTotal: 0.15, wakeFailure: null } };
-  status.mail = { listen: '127.0.0.1:2525', protocol: 'smtp', spooled: 1, received: 5, delivered: 4, failedAttempts: 1, refused: 2, retrying: 1, deadLetters: 0, dead: [] };
+  status.apps[0] = { ...status.apps[0], state: 'idle', idle: { timeoutSeconds: 60, lastActive: '2026-01-02T03:05:00.000Z', coldStarts: 2, lastColdStartMs: 90, coldStartSecondsTotal: 0.15, wakeFailure: null, nextWakeAt: null } };
+  // No retryCommand yet: the line that names it comes with it, below.
+  const mail: Omit<MailStatus, 'retryCommand'> = { listen: '127.0.0.1:2525', protocol: 'smtp', spooled: 1, received: 5, delivered: 4, failedAttempts: 1, refused: 2, retrying: 1, deadLetters: 0, dead: [], waitingForRemoved: [] };
+  status.mail = mail as MailStatus;
   const text = renderStatusTable(status);
   assert.match(text, /service database: sqlite ready/);
   assert.match(text, /idle since 2026-01-02T03:05:00\.000Z; 2 cold starts, the last in 90 ms/);
@@ -150,7 +153,7 @@ test('mail waiting for an app: one line under it (count, oldest, last failure, n
     lastFailure: { at: '2026-01-02T03:04:00.000Z', reason: 'the app answered 500' }, nextAttemptAt: '2026-01-02T03:09:05.000Z',
   };
   status.mail = {
-    listen: '127.0.0.1:2525', protocol: 'smtp', spooled: 4, received: 5, delivered: 1, failedAttempts: 15, refused: 0, retrying: 3, deadLetters: 0, dead: [],
+    listen: '127.0.0.1:2525', protocol: 'smtp', spooled: 4, received: 5, delivered: 1, failedAttempts: 15, refused: 0, retrying: 3, deadLetters: 0, dead: [], retryCommand: 'apppkg-gateway mail retry ID... (or --all [APP])',
     waitingForRemoved: [{ app: 'gone', waiting: 1, retrying: 1, attempting: 0, failedAttempts: 1, oldestReceivedAt: '2026-01-02T03:05:00.000Z', lastFailure: { at: null, reason: 'gone is no app of this gateway now (removed from --apps?)' }, nextAttemptAt: '2026-01-02T03:05:00.000Z' }],
   };
   const text = renderStatusTable(status);
