@@ -26,7 +26,7 @@ fails when this file and the code disagree.
 
 /**
  * The Markdown of docs/errors.md for an error table (ERROR_CODES of src/errors.ts).
- * @param {Record<string, { summary: string, hint: (d: object) => string, exitStatus: number, example: object }>} codes
+ * @param {Record<string, { summary: string, hint: (d: import('../src/errors.js').ErrorDetails) => string, exitStatus: number, example: import('../src/errors.js').ErrorDetails }>} codes
  * @returns {string}
  */
 export function renderErrorsDoc(codes) {

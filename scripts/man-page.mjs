@@ -77,7 +77,10 @@ export function renderManPage({ version, globalHelp, gateway, commands }) {
   return lines.join('\n');
 }
 
-/** The CLI as it is now: its help texts, read from src/ (scripts/ts-hooks.mjs). */
+/**
+ * The CLI as it is now: its help texts, read from src/ (scripts/ts-hooks.mjs).
+ * @returns {Promise<Parameters<typeof renderManPage>[0]>}
+ */
 export async function currentCli() {
   const main = await import(pathToFileURL(join(ROOT, 'src', 'cli', 'main.ts')).href);
   const { spec: gateway } = await import(pathToFileURL(join(ROOT, 'src', 'cli', 'commands', 'gateway.ts')).href);
