@@ -78,7 +78,7 @@ test('websockets still open, and a new worker from another link protocol says to
   assert.match(problem.message, /exit status 3: the Python shim in \S+ speaks link protocol 9999, this gateway 1/);
   assert.match(problem.hint, /^restart the gateway/);
   assert.not.match(problem.hint, /runs the same import/);
-  const table = await runCli(['status', '--admin', new URL(gw.adminUrl).host], { bin: join(root, 'bin', 'apppkg-gateway'), ms: 15_000 });
+  const table = await runCli(['status', '--admin', new URL(gw.adminUrl!).host], { bin: join(root, 'bin', 'apppkg-gateway'), ms: 15_000 });
   assert.match(table.stdout, /\n {4}fix: restart the gateway: /);
 });
 

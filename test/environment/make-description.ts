@@ -20,9 +20,12 @@ export function makeDescription(dir: string, fields: Partial<Description> = {}):
     settings: [],
     static: {},
     health: null,
+    services: { database: null, redis: null },
+    mail: null,
     processes: {},
     commands: {},
     extensions: {},
+    positions: {},
     ...fields,
   };
 }

@@ -59,7 +59,7 @@ test('runCommand backup/restore without APPPKG_BACKUP_DIR: APPPKG_USAGE and the 
   const app = await AppPackage.open(dir, { stateDir: state });
   const output = new PassThrough().resume();
   for (const name of ['backup', 'restore'] as const) {
-    for (const env of [undefined, {}, { APPPKG_BACKUP_DIR: '' }]) {
+    for (const env of [undefined, {}, { APPPKG_BACKUP_DIR: '' }] as Array<Record<string, string> | undefined>) {
       const err = await rejection(app.runCommand(name, { env, output }), `runCommand ${name} with env ${JSON.stringify(env)}`);
       assert.is(err.code, 'APPPKG_USAGE');
       assert.match(err.message, new RegExp(`^runCommand\\('${name}'\\): expected the backup directory as options\\.env\\.APPPKG_BACKUP_DIR, found (none|an empty string)$`));

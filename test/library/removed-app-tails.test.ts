@@ -47,7 +47,7 @@ test('three apps added and removed leave the tails kept as they were; one back s
   assert.is(LogTail.kept, before, 'tails kept after three apps added and removed');
   writePackage(apps, 'gone1', PACKAGE);
   await waitFor(() => ready('gone1'), 60_000, 'gone1 to serve again');
-  const tail = gw.status().apps.find((a) => a.name === 'gone1')!.log.lines.map((l) => l.text);
+  const tail = gw.status().apps.find((a) => a.name === 'gone1')!.log.lines!.map((l) => l.text);
   assert.ok(tail.filter((t) => t === 'started').length >= 2, `gone1's tail has both its starts: ${JSON.stringify(tail)}`);
 });
 

@@ -20,7 +20,9 @@ const runRoot = join(state, 'apps', 'blog', 'run');
 let gateway: Gateway | null = null;
 
 const APP = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
-const blog = (parent: string, version: string): void => writePackage(parent, `blog.${version}`, { 'app.yaml': 'platform: python, wsgi\napp: app:application\n', 'app.py': APP });
+const blog = (parent: string, version: string): void => {
+  writePackage(parent, `blog.${version}`, { 'app.yaml': 'platform: python, wsgi\napp: app:application\n', 'app.py': APP });
+};
 
 test.after(async () => {
   const pids = gateway?.pids ?? [];

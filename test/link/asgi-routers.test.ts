@@ -11,7 +11,7 @@ import { encodeRequest } from '../../src/link/request-frame.js';
 import type { Worker } from '../../src/supervisor/worker.js';
 import { RawExchange, workerFor } from '../helpers/link-harness.js';
 
-function exchange(worker: Worker, type: number, path: string): RawExchange {
+function exchange(worker: Worker, type: typeof Frame.REQUEST | typeof Frame.WS_CONNECT, path: string): RawExchange {
   const x = new RawExchange(worker.link!);
   const fields = {
     method: 'GET', scheme: 'http', serverName: 'example.test', serverPort: 80, remoteAddr: '10.0.0.7', remotePort: 5555,

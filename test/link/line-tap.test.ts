@@ -10,7 +10,7 @@ const test = suite('LineTap');
 
 class Recorder extends Writable {
   chunks: Buffer[] = [];
-  _write(chunk: Buffer, _encoding: string, done: () => void): void {
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
     this.chunks.push(chunk);
     done();
   }

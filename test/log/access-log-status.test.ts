@@ -104,10 +104,10 @@ const VERSIONS_AS_SENT = [
 ] as const;
 
 /** `head` as its access-log line begins, with `version`, for a gateway whose log is `output`. */
-function loggedAs(output: () => string, head: string, version: string): Promise<void> {
+async function loggedAs(output: () => string, head: string, version: string): Promise<void> {
   const target = head.split(/[ \r]/)[1];
   const line = new RegExp(`"GET ${target.replace(/[/.]/g, '\\$&')}${version.replace(/[/.]/g, '\\$&')}" 400 \\d+ `);
-  return waitFor(() => line.test(output()), 5000, `${line} in\n${output()}`);
+  await waitFor(() => line.test(output()), 5000, `${line} in\n${output()}`);
 }
 
 test('the request line as sent: `GET /` (no version, llhttp\'s HTTP/0.9) without one, fields after it or not, `HTTP/0.9` when written, `GARBAGE` as it is', async () => {
