@@ -359,7 +359,7 @@ test('serve builds the virtualenv of an app with pip: on its first run, as --app
     const venv = join(fresh.path, 'apps', 'shop', 'venv');
     const site = (got.path as string[]).findIndex((p) => p.startsWith(venv) || p.includes('/venv-'));
     assert.ok(site > 0, `the venv's site-packages on sys.path: ${JSON.stringify(got.path)}`);
-    assert.is(got.path[0], dir, 'the app directory first');
+    assert.is((got.path as string[])[0], dir, 'the app directory first');
     assert.ok((got.path as string[]).slice(site + 1).some((p) => /python3\.\d+$/.test(p)), 'the interpreter\'s own after it');
     assert.ok(existsSync(venv), 'kept for the next run');
     assert.is(await gw.stop(), 0);

@@ -45,7 +45,7 @@ test('a fresh instance whose probe fails shows as starting beside the serving on
   const warming = join(state, 'apps', 'warm', 'data', 'warming');
   writeFileSync(warming, '');
   appendFileSync(join(app, 'app.yaml'), '# edited\n');
-  const states = async () => (await appStatus(gw!, 'warm')).versions.map((v: { state: string }) => v.state);
+  const states = async (): Promise<string[]> => (await appStatus(gw!, 'warm')).versions.map((v: { state: string }) => v.state);
   let seen: string[] = [];
   await waitFor(async () => (seen = await states()).includes('starting'), 15_000, () => `a starting row (rows: ${JSON.stringify(seen)})`);
   assert.equal(await states(), ['serving', 'starting']);

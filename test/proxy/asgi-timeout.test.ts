@@ -31,15 +31,8 @@ function openEcho(url: string): Promise<Echo> {
   const ws = new WebSocket(url);
   let code: number | null = null;
   const answers: string[] = [];
-  let waiter: (() => void) | null = null;
-  ws.on('message', (data) => {
-    answers.push(String(data));
-    waiter?.();
-  });
-  ws.on('close', (c) => {
-    code = c;
-    waiter?.();
-  });
+  ws.on('message', (data) => answers.push(String(data)));
+  ws.on('close', (c) => (code = c));
   const echo = async (text: string): Promise<string> => {
     ws.send(text);
     await waitFor(() => answers.length > 0 || code !== null, 5000, `the echo of ${text}`);

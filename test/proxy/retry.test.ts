@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { AppDispatcher } from '../../src/proxy/app-dispatcher.js';
 import type { Backend, Endpoint } from '../../src/proxy/backend.js';
+import { OpenWebsockets } from '../../src/proxy/open-websockets.js';
 import { routeFromRequest } from '../../src/proxy/request-route.js';
 import type { Worker } from '../../src/supervisor/worker.js';
 import { withDeadline, workerFor } from '../helpers/link-harness.js';
@@ -31,11 +32,12 @@ test.before(async () => {
     limits: { queue: 16, timeoutMs: 10_000, maxBody: 1 << 20 },
     dir: '/nonexistent',
     static: {},
+    acceptsWebsockets: false,
     processRoutes: [],
     upstreams,
     subscribe: () => () => {},
   };
-  const dispatcher = new AppDispatcher(backend);
+  const dispatcher = new AppDispatcher(backend, new OpenWebsockets());
   server = http.createServer((req, res) => {
     dispatcher.handle(req, res, routeFromRequest(req)!);
     // The worker given the request dies before the gateway's next write leaves: its frames
