@@ -244,7 +244,7 @@ export async function startRedis(opts: { openDefault?: boolean; aclFile?: boolea
   }
   const port = await getPort({ host: '127.0.0.1' });
   const args = [...(opts.tls ? ['--port', '0', '--tls-port', String(port), ...tlsArgs] : ['--port', String(port)]), '--bind', '127.0.0.1', ...access, '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
-  let server: RunningServer & { url: string };
+  let server: ReturnType<typeof running>;
   const start = async () => {
     const child = spawn(opts.bin ?? 'redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
