@@ -60,6 +60,18 @@ export class SmtpTalk {
     return this.reply(ms);
   }
 
+  /**
+   * DATA, then `text` and the lone dot that ends it, in one write: the reply to the message
+   * (LMTP's first; one per recipient follows). `ms` bounds each reply. Throws unless DATA is
+   * answered 354.
+   */
+  async data(text: string, ms = 5000): Promise<SmtpReply> {
+    const go = await this.command('DATA', ms);
+    if (go.code !== 354) throw new Error(`DATA was answered ${JSON.stringify(go.text)}, not 354`);
+    this.write(`${text}\r\n.\r\n`);
+    return this.reply(ms);
+  }
+
   /** The next reply: lines `NNN-...` then `NNN ...`. Throws when the server closes or `ms` passes first. */
   async reply(ms = 5000): Promise<SmtpReply> {
     const deadline = Date.now() + ms;

@@ -139,9 +139,7 @@ test('a recipient whose app goes away between RCPT and DATA: 451 for the message
   assert.is((await talk.command('RCPT TO:<one@gamma.localhost>')).code, 250);
   rmSync(join(apps.path, 'gamma'), { recursive: true, force: true });
   await waitFor(async () => !(await gatewayStatus(gw)).apps.some((a: any) => a.name === 'gamma'), 30_000, 'gamma to be gone', ASK_GATEWAY_EVERY_MS);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'gamma went away' })}\r\n.\r\n`);
-  const reply = await talk.reply();
+  const reply = await talk.data(message({ subject: 'gamma went away' }));
   assert.is(reply.code, 451, reply.text);
   assert.is(reply.text, '451 4.3.2 <one@gamma.localhost>: its app (gamma) is not serving now; try again later', 'named as RCPT names it');
   talk.close();
@@ -184,9 +182,7 @@ test('RCPT TO:<postmaster> (RFC 5321 4.5.1) with no mail.postmaster: accepted, t
   const reply = await talk.command('RCPT TO:<Postmaster>');
   assert.is(reply.code, 250, reply.text);
   assert.is((await talk.command('RCPT TO:<pm-too@alpha.localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'bounce for the postmaster' })}\r\n.\r\n`);
-  assert.is((await talk.reply(10_000)).code, 250);
+  assert.is((await talk.data(message({ subject: 'bounce for the postmaster' }), 10_000)).code, 250);
   talk.close();
   const dead = await waitFor(async () => (await mailStatus()).dead.find((d: any) => d.to[0] === 'Postmaster'), 5000, 'the postmaster mail in status', ASK_GATEWAY_EVERY_MS);
   assert.is(dead.app, '');
@@ -195,7 +191,7 @@ test('RCPT TO:<postmaster> (RFC 5321 4.5.1) with no mail.postmaster: accepted, t
   assert.match(dead.reason, /mail for postmaster, and no app takes it: name one in mail\.postmaster of the environment file/);
   assert.match(readFileSync(dead.file, 'utf8'), /Subject: bounce for the postmaster/);
   assert.is((await deliveriesOf('alpha', 'bounce for the postmaster'))[0].to, 'pm-too@alpha.localhost', 'the other recipient has it as usual');
-  const table = await runCli(['status', '--admin', gw.adminUrl.replace(/^http:\/\//, '')]);
+  const table = await runCli(['status', '--admin', gw.adminUrl!.replace(/^http:\/\//, '')]);
   assert.match(table.stdout, new RegExp(`dead letter ${dead.id} to no app \\(Postmaster\\) since .*: mail for postmaster`), table.stdout + table.stderr);
   // The rest of the gateway's refusals stand: a domainless address that is not postmaster.
   const other = await session();
@@ -215,9 +211,7 @@ test('too big: 552 on MAIL FROM SIZE= and while the message streams, each counte
   assert.is((await mailStatus()).refused, refusedBefore + 1, 'the 552 at SIZE= is counted in refused');
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   assert.is((await talk.command('RCPT TO:<big@alpha.localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'too big', size: 60_000 })}\r\n.\r\n`);
-  const streamed = await talk.reply(10_000);
+  const streamed = await talk.data(message({ subject: 'too big', size: 60_000 }), 10_000);
   assert.is(streamed.code, 552, streamed.text);
   assert.match(streamed.text, /^552 5\.3\.4 /);
   assert.is((await mailStatus()).refused, refusedBefore + 2, 'the 552 after DATA is counted too');
@@ -225,9 +219,7 @@ test('too big: 552 on MAIL FROM SIZE= and while the message streams, each counte
   // The same connection takes the next message.
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   assert.is((await talk.command('RCPT TO:<small@alpha.localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'small after big' })}\r\n.\r\n`);
-  assert.is((await talk.reply()).code, 250);
+  assert.is((await talk.data(message({ subject: 'small after big' }))).code, 250);
   talk.close();
   await deliveriesOf('alpha', 'small after big');
   assert.is((await deliveries('alpha')).filter((d) => d.subject === 'too big').length, 0);
@@ -239,9 +231,7 @@ test('larger than the recipient app\'s max_body (though under mail.max_size): 55
   for (const [to, code] of [['x@beta.example.com', 552], ['x@alpha.localhost', 250]] as const) {
     assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
     assert.is((await talk.command(`RCPT TO:<${to}>`)).code, 250);
-    assert.is((await talk.command('DATA')).code, 354);
-    talk.write(`${message({ subject: `over beta's max_body to ${to}`, size: 15_000 })}\r\n.\r\n`);
-    const reply = await talk.reply(10_000);
+    const reply = await talk.data(message({ subject: `over beta's max_body to ${to}`, size: 15_000 }), 10_000);
     assert.is(reply.code, code, reply.text);
     // X.2.3: a per-recipient limit below the system's (X.3.4, which mail.max_size gets).
     if (code === 552) assert.match(reply.text, /^552 5\.2\.3 Message too big for beta \(at most 10240 bytes, its max_body, with the Received: line this gateway adds\)$/);
@@ -259,16 +249,12 @@ test('a message within beta\'s max_body but for the Received: line the gateway p
   const talk = await session();
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   for (const to of ['x@beta.example.com', 'x@alpha.localhost']) assert.is((await talk.command(`RCPT TO:<${to}>`)).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${exactly('at beta\'s max_body', 10240)}\r\n.\r\n`);
-  const at = await talk.reply(10_000);
+  const at = await talk.data(exactly('at beta\'s max_body', 10240), 10_000);
   assert.is(at.text, '552 5.2.3 Message too big for beta (at most 10240 bytes, its max_body, with the Received: line this gateway adds)', 'SMTP has one reply: the whole message, for alpha too');
   // With room for the trace line, it is taken and reaches beta.
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   assert.is((await talk.command('RCPT TO:<x@beta.example.com>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${exactly('under beta\'s max_body with its trace line', 9600)}\r\n.\r\n`);
-  assert.match((await talk.reply(10_000)).text, /^250 2\.6\.0 /);
+  assert.match((await talk.data(exactly('under beta\'s max_body with its trace line', 9600), 10_000)).text, /^250 2\.6\.0 /);
   talk.close();
   const [taken] = await deliveriesOf('beta', 'under beta\'s max_body with its trace line');
   assert.is(taken.status, 200);
@@ -319,9 +305,7 @@ test('SMTPUTF8 addresses: percent-encoded in the envelope headers with `%` itsel
   const talk = await session();
   assert.is((await talk.command('MAIL FROM:<wé%41ird@ext.example> SMTPUTF8')).code, 250);
   assert.is((await talk.command('RCPT TO:<jürgen%2C@alpha.localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'utf8 envelope' })}\r\n.\r\n`);
-  assert.is((await talk.reply(10_000)).code, 250);
+  assert.is((await talk.data(message({ subject: 'utf8 envelope' }), 10_000)).code, 250);
   talk.close();
   const [d] = await deliveriesOf('alpha', 'utf8 envelope');
   assert.is(d.from, 'w%C3%A9%2541ird@ext.example');
@@ -348,9 +332,7 @@ test('the Received: line names the protocol (RFC 5321 4.4 `with`): ESMTP after E
     }
     assert.is((await talk!.command(from)).code, 250);
     assert.is((await talk!.command('RCPT TO:<with@alpha.localhost>')).code, 250);
-    assert.is((await talk!.command('DATA')).code, 354);
-    talk!.write(`${message({ subject })}\r\n.\r\n`);
-    assert.is((await talk!.reply(10_000)).code, 250);
+    assert.is((await talk!.data(message({ subject }), 10_000)).code, 250);
   }
   talk?.close();
   for (const { subject, wanted } of cases) {
@@ -366,9 +348,7 @@ test('an internationalised domain named in mail_domains in its ASCII form (xn--b
   assert.is((await talk.command('MAIL FROM:<ann@example.org> SMTPUTF8')).code, 250);
   const rcpt = await talk.command('RCPT TO:<utf8@BÜCHER.example>');
   assert.is(rcpt.code, 250, rcpt.text);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'idn in utf8' })}\r\n.\r\n`);
-  assert.is((await talk.reply(10_000)).code, 250);
+  assert.is((await talk.data(message({ subject: 'idn in utf8' }), 10_000)).code, 250);
   talk.close();
   await deliveriesOf('beta', 'idn in ascii');
   await deliveriesOf('beta', 'idn in utf8');
@@ -382,9 +362,7 @@ test('quoted-string local parts (RFC 5321 4.1.2): taken for an app\'s domain, in
     const reply = await talk.command(`RCPT TO:<${rcpt}>`);
     assert.is(reply.code, 250, `${rcpt}: ${reply.text}`);
   }
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'quoted local parts' })}\r\n.\r\n`);
-  assert.is((await talk.reply(10_000)).code, 250);
+  assert.is((await talk.data(message({ subject: 'quoted local parts' }), 10_000)).code, 250);
   // Routed by the domain as any address; a source route is dropped as RFC 5321 4.1.2 asks.
   assert.is((await talk.command('MAIL FROM:<>')).code, 250);
   const relayed = await talk.command('RCPT TO:<"x y"@nowhere.example>');
@@ -395,9 +373,7 @@ test('quoted-string local parts (RFC 5321 4.1.2): taken for an app\'s domain, in
   const control = await talk.command('RCPT TO:<"x\ty"@alpha.localhost>');
   assert.is(control.code, 501, control.text);
   assert.is((await talk.command('RCPT TO:<@relay.example:"r t"@Alpha.Localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'quoted with a source route' })}\r\n.\r\n`);
-  assert.is((await talk.reply(10_000)).code, 250);
+  assert.is((await talk.data(message({ subject: 'quoted with a source route' }), 10_000)).code, 250);
   talk.close();
   const [d] = await deliveriesOf('alpha', 'quoted local parts');
   assert.is(d.from, '"s p"@ext.example');
@@ -453,9 +429,7 @@ test('a source route with address literals (RFC 5321 Appendix C) is dropped whol
     const reply = await talk.command(`RCPT TO:${rcpt}`);
     assert.is(reply.code, 250, `${rcpt}: ${reply.text}`);
   }
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'literal source routes' })}\r\n.\r\n`);
-  assert.is((await talk.reply(10_000)).code, 250);
+  assert.is((await talk.data(message({ subject: 'literal source routes' }), 10_000)).code, 250);
   talk.close();
   const [d] = await deliveriesOf('alpha', 'literal source routes');
   assert.is(d.from, 'ann@example.org');
@@ -477,9 +451,7 @@ test('too many recipients: 452 4.5.3 past max_recipients (RFC 5321 4.5.3.1.10), 
   // The whole reply, to its last word (it once ended "send the rest in another"). X.5.3, "too
   // many recipients" (RFC 3463), not the X.2.2 "mailbox full" of a bare 452.
   assert.match(fourth.text, /^452 4\.5\.3 Too many recipients \(at most 3 per message\); send the rest in another transaction$/);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'many recipients' })}\r\n.\r\n`);
-  const queued = await talk.reply();
+  const queued = await talk.data(message({ subject: 'many recipients' }));
   assert.is(queued.code, 250, queued.text);
   assert.match(queued.text, /^250 2\.6\.0 Queued as /);
   talk.close();
@@ -544,9 +516,7 @@ test('DSN parameters (NOTIFY, ORCPT, RET, ENVID), which EHLO does not announce: 
     assert.match(reply.text, /Parameter (ORCPT|NOTIFY) not supported: this server offers no DSN/);
   }
   assert.is((await talk.command('RCPT TO:<plain@alpha.localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'after 555s' })}\r\n.\r\n`);
-  assert.is((await talk.reply(10_000)).code, 250);
+  assert.is((await talk.data(message({ subject: 'after 555s' }), 10_000)).code, 250);
   talk.close();
   assert.is((await mailStatus()).refused, refusedBefore + 8, 'each 555 is counted in refused');
   const [d] = await deliveriesOf('alpha', 'after 555s');
@@ -571,9 +541,7 @@ test('an address sent with UTF-8 in a transaction whose MAIL FROM did not say SM
   // An internationalised domain in its ASCII form is ASCII, though the SMTP library reads it as Unicode.
   assert.is((await talk.command('RCPT TO:<ascii@xn--bcher-kva.example>')).code, 250);
   assert.is((await talk.command('RCPT TO:<ascii@alpha.localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'utf8 undeclared' })}\r\n.\r\n`);
-  assert.is((await talk.reply(10_000)).code, 250);
+  assert.is((await talk.data(message({ subject: 'utf8 undeclared' }), 10_000)).code, 250);
   talk.close();
   const [d] = await deliveriesOf('alpha', 'utf8 undeclared');
   assert.is(d.to, 'ascii@alpha.localhost');
@@ -602,9 +570,7 @@ test('parameters after HELO, which enables no extension (RFC 5321 2.2): 555 5.5.
   assert.match((await talk.command('RCPT TO:<helo@alpha.localhost> NOTIFY=NEVER')).text, /^555 5\.5\.4 Parameter NOTIFY not supported after HELO/);
   assert.is((await talk.command('RCPT TO:<jürgen@alpha.localhost>')).code, 553, 'no SMTPUTF8 after HELO');
   assert.is((await talk.command('RCPT TO:<helo@alpha.localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'params after helo' })}\r\n.\r\n`);
-  assert.is((await talk.reply(10_000)).code, 250);
+  assert.is((await talk.data(message({ subject: 'params after helo' }), 10_000)).code, 250);
   // EHLO after HELO: its extensions are in use from then on.
   assert.is((await talk.command('EHLO client.test')).code, 250);
   assert.is((await talk.command('MAIL FROM:<ann@example.org> SIZE=100 SMTPUTF8')).code, 250);
@@ -629,9 +595,7 @@ test('451 when the spool cannot take a message: nothing of it is left in tmp/, m
       const talk = await session();
       assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
       assert.is((await talk.command('RCPT TO:<unwritable@alpha.localhost>')).code, 250);
-      assert.is((await talk.command('DATA')).code, 354);
-      talk.write(`${message({ subject: `no ${dir}/` })}\r\n.\r\n`);
-      const reply = await talk.reply(10_000);
+      const reply = await talk.data(message({ subject: `no ${dir}/` }), 10_000);
       assert.is(reply.code, 451, reply.text);
       assert.match(reply.text, /^451 4\.3\.0 Could not store the message; try again later$/);
       talk.close();
@@ -659,9 +623,7 @@ test('a domain written with its root\'s dot (`x@alpha.localhost.`, an absolute n
     const reply = await talk.command(`RCPT TO:<${rcpt}>`);
     assert.is(reply.code, 250, `${rcpt}: ${reply.text}`);
   }
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'root dots' })}\r\n.\r\n`);
-  assert.is((await talk.reply(10_000)).code, 250);
+  assert.is((await talk.data(message({ subject: 'root dots' }), 10_000)).code, 250);
   talk.close();
   const [alpha] = await deliveriesOf('alpha', 'root dots');
   assert.is(alpha.from, 'ann@example.org');
@@ -679,9 +641,7 @@ test('an address without its angle brackets (`MAIL FROM:ann@x`, `RCPT TO:user@x`
     const reply = await talk.command(`RCPT TO:${rcpt}`);
     assert.is(reply.code, 250, `${rcpt}: ${reply.text}`);
   }
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'no brackets' })}\r\n.\r\n`);
-  assert.is((await talk.reply(10_000)).code, 250);
+  assert.is((await talk.data(message({ subject: 'no brackets' }), 10_000)).code, 250);
   talk.close();
   const [alpha] = await deliveriesOf('alpha', 'no brackets');
   assert.is(alpha.from, 'ann@example.org');

@@ -50,9 +50,7 @@ test('one reply per recipient after the message; each app gets its delivery', as
   assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
   assert.is((await talk.command('RCPT TO:<nobody@example.com>')).code, 550);
   assert.is((await talk.command('RCPT TO:<two@beta.localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'over lmtp' })}\r\n.\r\n`);
-  const first = await talk.reply();
+  const first = await talk.data(message({ subject: 'over lmtp' }));
   const second = await talk.reply();
   assert.equal([first.code, second.code], [250, 250], `${first.text} / ${second.text}`);
   talk.close();
@@ -69,9 +67,7 @@ test('too big under LMTP: 552 for each recipient', async () => {
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
   assert.is((await talk.command('RCPT TO:<two@beta.localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'big over lmtp', size: 30_000 })}\r\n.\r\n`);
-  assert.equal([(await talk.reply()).code, (await talk.reply()).code], [552, 552]);
+  assert.equal([(await talk.data(message({ subject: 'big over lmtp', size: 30_000 }))).code, (await talk.reply()).code], [552, 552]);
   talk.close();
   const status = (await gatewayStatus(gw)).mail;
   assert.is(status.protocol, 'lmtp');
@@ -83,9 +79,7 @@ test('RCPT TO:<postmaster> (RFC 5321 4.5.1), any case, no domain: to the app mai
   assert.is((await talk.command('MAIL FROM:<>')).code, 250);
   assert.is((await talk.command('RCPT TO:<PostMaster>')).code, 250);
   assert.is((await talk.command('RCPT TO:<three@alpha.localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'to the postmaster' })}\r\n.\r\n`);
-  assert.equal([(await talk.reply()).code, (await talk.reply()).code], [250, 250]);
+  assert.equal([(await talk.data(message({ subject: 'to the postmaster' }))).code, (await talk.reply()).code], [250, 250]);
   talk.close();
   const deliveryTo = (app: string) => waitFor(async () => ((await (await request(`http://localhost/${app}/deliveries`, { dispatcher: viaSocket })).body.json()) as any[]).find((d) => d.subject === 'to the postmaster'), 10_000, `${app}'s delivery`);
   const beta = await deliveryTo('beta');
@@ -101,9 +95,7 @@ test('the same RCPT TO twice (any case): a reply after the message for each RCPT
   for (const rcpt of ['one@alpha.localhost', 'two@beta.localhost', 'one@alpha.localhost', 'ONE@alpha.localhost']) {
     assert.is((await talk.command(`RCPT TO:<${rcpt}>`)).code, 250, rcpt);
   }
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'repeated rcpt over lmtp' })}\r\n.\r\n`);
-  const replies = [await talk.reply(), await talk.reply(), await talk.reply(), await talk.reply()];
+  const replies = [await talk.data(message({ subject: 'repeated rcpt over lmtp' })), await talk.reply(), await talk.reply(), await talk.reply()];
   assert.equal(replies.map((r) => r.code), [250, 250, 250, 250], replies.map((r) => r.text).join(' / '));
   for (const r of replies) assert.match(r.text, /Queued as /);
   // No reply left over: the next one is NOOP's.
@@ -112,9 +104,7 @@ test('the same RCPT TO twice (any case): a reply after the message for each RCPT
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
   assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'big repeated rcpt over lmtp', size: 30_000 })}\r\n.\r\n`);
-  assert.equal([(await talk.reply()).code, (await talk.reply()).code], [552, 552]);
+  assert.equal([(await talk.data(message({ subject: 'big repeated rcpt over lmtp', size: 30_000 }))).code, (await talk.reply()).code], [552, 552]);
   assert.not.match((await talk.command('NOOP')).text, /552|too big|exceeds/i);
   talk.close();
   for (const app of ['alpha', 'beta']) {
@@ -128,17 +118,13 @@ test('past one recipient app\'s max_body with no SIZE= at MAIL FROM: 552 5.2.3 a
   const talk = await lhlo();
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   for (const rcpt of ['one@alpha.localhost', 'two@beta.localhost', 'three@alpha.localhost']) assert.is((await talk.command(`RCPT TO:<${rcpt}>`)).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'over beta\'s max_body over lmtp', size: 7000 })}\r\n.\r\n`);
-  const replies = [await talk.reply(), await talk.reply(), await talk.reply()];
+  const replies = [await talk.data(message({ subject: 'over beta\'s max_body over lmtp', size: 7000 })), await talk.reply(), await talk.reply()];
   assert.equal(replies.map((r) => r.code), [250, 552, 250], replies.map((r) => r.text).join(' / '));
   assert.is(replies[1].text, '552 5.2.3 <two@beta.localhost>: Message too big for beta (at most 5120 bytes, its max_body, with the Received: line this gateway adds)');
   // Past every recipient's app: each refused, nothing kept.
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   assert.is((await talk.command('RCPT TO:<four@beta.localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'over beta\'s max_body alone over lmtp', size: 7000 })}\r\n.\r\n`);
-  assert.match((await talk.reply()).text, /^552 5\.2\.3 <four@beta\.localhost>: Message too big for beta /);
+  assert.match((await talk.data(message({ subject: 'over beta\'s max_body alone over lmtp', size: 7000 }))).text, /^552 5\.2\.3 <four@beta\.localhost>: Message too big for beta /);
   assert.is((await talk.command('NOOP')).code, 250);
   talk.close();
   const got = await waitFor(async () => ((await (await request('http://localhost/alpha/deliveries', { dispatcher: viaSocket })).body.json()) as any[]).find((d) => d.subject === 'over beta\'s max_body over lmtp'), 10_000, 'alpha\'s delivery');
@@ -158,9 +144,7 @@ test('a recipient whose app goes away between RCPT and DATA: its own 451 4.3.2 a
   assert.is((await talk.command('RCPT TO:<one@gamma.localhost>')).code, 250);
   rmSync(join(apps.path, 'gamma'), { recursive: true, force: true });
   await waitFor(async () => !(await gatewayStatus(gw)).apps.some((a: any) => a.name === 'gamma'), 30_000, 'gamma to be gone');
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'gamma went away over lmtp' })}\r\n.\r\n`);
-  const replies = [await talk.reply(), await talk.reply()];
+  const replies = [await talk.data(message({ subject: 'gamma went away over lmtp' })), await talk.reply()];
   assert.equal(replies.map((r) => r.code), [250, 451], replies.map((r) => r.text).join(' / '));
   assert.is(replies[1].text, '451 4.3.2 <one@gamma.localhost>: its app (gamma) is not serving now; try again later');
   talk.close();
@@ -170,9 +154,7 @@ test('a message sent with SMTPUTF8: its Received: line says `with UTF8LMTP` (RFC
   const talk = await lhlo();
   assert.is((await talk.command('MAIL FROM:<jürgen@example.org> SMTPUTF8')).code, 250);
   assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'utf8 over lmtp' })}\r\n.\r\n`);
-  assert.is((await talk.reply()).code, 250);
+  assert.is((await talk.data(message({ subject: 'utf8 over lmtp' }))).code, 250);
   talk.close();
   const got = await waitFor(async () => ((await (await request('http://localhost/alpha/deliveries', { dispatcher: viaSocket })).body.json()) as any[]).find((d) => d.subject === 'utf8 over lmtp'), 10_000, 'alpha\'s delivery');
   assert.is(got.received_with, 'UTF8LMTP');

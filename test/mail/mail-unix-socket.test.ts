@@ -40,9 +40,7 @@ test('delivered, its Received: line naming the client with no empty address lite
   assert.match(hello.text, /Nice to meet you, localhost\b/);
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
-  assert.is((await talk.command('DATA')).code, 354);
-  talk.write(`${message({ subject: 'over a unix socket' })}\r\n.\r\n`);
-  assert.is((await talk.reply()).code, 250);
+  assert.is((await talk.data(message({ subject: 'over a unix socket' }))).code, 250);
   talk.close();
   const got = await waitFor(async () => ((await (await request(`${gw.url}/alpha/deliveries`)).body.json()) as any[]).find((d) => d.subject === 'over a unix socket'), 10_000, "alpha's delivery");
   assert.ok(got.signature_ok);
