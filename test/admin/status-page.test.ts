@@ -6,7 +6,7 @@
 // docs/admin-page.png, which the README shows.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import type { Browser, Page } from 'playwright-core';
 import { browserSaid, clickUnderLoad, hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
 import type { AppStatus, GatewayStatus } from '../../src/admin/status-types.js';
 import { addPackage, clientLoop, writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, ROOT, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, processesBelow, ROOT, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { statusPids } from '../helpers/status.js';
 
@@ -76,18 +76,7 @@ function procStat(pid: number): { state: string; ppid: number } | null {
 }
 
 /** Every process below `root`, at this moment. */
-function descendants(root: number): number[] {
-  const parents = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    const stat = /^\d+$/.test(entry) ? procStat(Number(entry)) : null;
-    if (stat) parents.set(Number(entry), stat.ppid);
-  }
-  const below = (pid: number): boolean => {
-    for (let p = parents.get(pid); p !== undefined && p > 1; p = parents.get(p)) if (p === root) return true;
-    return false;
-  };
-  return [...parents.keys()].filter(below);
-}
+const descendants = (root: number): number[] => processesBelow(root).map((p) => p.pid);
 
 /**
  * Waits until none of `pids` runs. A zombie counts as gone: chromium's helpers (crashpad, the

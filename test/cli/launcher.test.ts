@@ -7,9 +7,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { assertNoOrphans, BIN, childPids, EXAMPLES, FIXTURES, tempDir, waitFor } from '../helpers/process.js';
+import { assertNoOrphans, BIN, childPids, EXAMPLES, FIXTURES, processesBelow, tempDir, waitFor } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('cli launcher');
@@ -142,23 +142,7 @@ test('with the soft limit already at the hard one, the launcher changes nothing 
 
 /** Every process below `root` now, with its state (Z: a zombie) and command, from /proc. */
 function treeBelow(root: number): { pid: number; state: string; comm: string }[] {
-  const parents = new Map<number, { ppid: number; state: string; comm: string }>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const [state, ppid] = stat.slice(close + 2).split(' ');
-      parents.set(Number(entry), { ppid: Number(ppid), state, comm: stat.slice(stat.indexOf('(') + 1, close) });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const below = (pid: number): boolean => {
-    for (let p = parents.get(pid)?.ppid; p !== undefined && p > 0; p = parents.get(p)?.ppid) if (p === root) return true;
-    return false;
-  };
-  return [...parents].filter(([pid]) => below(pid)).map(([pid, { state, comm }]) => ({ pid, state, comm }));
+  return processesBelow(root).map(({ pid, state, comm }) => ({ pid, state, comm }));
 }
 
 // A pod runs the launcher as PID 1 of its PID namespace (the exported manifests' command, the

@@ -5,11 +5,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage, oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
-import { assertNoOrphans, BIN, EXAMPLES, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { assertNoOrphans, BIN, EXAMPLES, pidsByArgs, startCli, tempDir, waitFor } from '../helpers/process.js';
 import { request } from 'undici';
 
 const test = suite('cli: SIGUSR1');
@@ -109,13 +109,7 @@ test('SIGUSR1 to `run`: passed on to the command (as tini and docker pass signal
 
 /** Pids of the processes whose command line has `marker`. */
 function withMarker(marker: string): number[] {
-  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).flatMap((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker) ? [Number(pid)] : [];
-    } catch {
-      return [];
-    }
-  });
+  return pidsByArgs((args) => args.join('\0').includes(marker));
 }
 
 /** `run` with a shell whose child sleeps (the `; :` keeps sh from exec-ing it), no terminal. */

@@ -6,11 +6,11 @@
 // Through the real CLI, with real workers.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, rawRequest, runCli, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, processesBelow, rawRequest, runCli, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { isRoot } from '../helpers/skip.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { warmStateDir } from '../helpers/warm-state.js';
@@ -531,22 +531,7 @@ test('--max-workers: a new version waiting only for another app\'s wake says so,
 
 /** The gateway's Python workers running now: its descendants running the shim's `serve`. */
 function shimWorkers(gatewayPid: number): number[] {
-  const parent = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const ours = (pid: number): boolean => {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === gatewayPid) return true;
-    return false;
-  };
-  return [...parent.keys()].filter((pid) => {
-    if (!ours(pid)) return false;
+  return processesBelow(gatewayPid).map((p) => p.pid).filter((pid) => {
     try {
       return /apppkg_shim.*\0serve\0/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
     } catch {

@@ -348,18 +348,49 @@ export function isAlive(pid: number): boolean {
   return procState(pid)?.state !== 'Z';
 }
 
+/** The pids in /proc now. */
+function procPids(): number[] {
+  return readdirSync('/proc').filter((entry) => /^\d+$/.test(entry)).map(Number);
+}
+
 /** The pids of the host's processes whose arguments (`/proc/PID/cmdline`, split at NUL) `match`. */
 export function pidsByArgs(match: (args: string[]) => boolean): number[] {
   const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const pid of procPids()) {
     try {
-      if (match(readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0'))) found.push(Number(entry));
+      if (match(readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0'))) found.push(pid);
     } catch {
       // gone meanwhile
     }
   }
   return found;
+}
+
+/** A process as its /proc/PID/stat has it. */
+export interface ProcEntry {
+  pid: number;
+  state: string;
+  ppid: number;
+  comm: string;
+}
+
+/** Every process of the host now (one gone meanwhile is left out). */
+export function processTable(): ProcEntry[] {
+  return procPids().flatMap((pid) => {
+    const stat = procState(pid);
+    return stat === null ? [] : [{ pid, ...stat }];
+  });
+}
+
+/** The processes below `root` now (its children, theirs, ...), zombies included, from one processTable(). */
+export function processesBelow(root: number): ProcEntry[] {
+  const table = processTable();
+  const parent = new Map(table.map((p) => [p.pid, p.ppid]));
+  const below = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined && p > 0; p = parent.get(p)) if (p === root) return true;
+    return false;
+  };
+  return table.filter((p) => below(p.pid));
 }
 
 /** The guard shells (process-group.ts) whose arguments name `mark`, as `pid:state`. */
@@ -388,19 +419,7 @@ export async function assertNoOrphans(pids: number[], ms = 5000): Promise<void> 
 
 /** Child pids of `pid` (direct children), from /proc. */
 export async function childPids(pid: number): Promise<number[]> {
-  const { readFileSync, readdirSync } = await import('node:fs');
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return out;
+  return processTable().filter((p) => p.ppid === pid).map((p) => p.pid);
 }
 
 /**

@@ -5,10 +5,10 @@
 // `[sh] <defunct>` until Node's next turn reaped it.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Gateway } from '../../src/index.js';
-import { tempDir } from '../helpers/process.js';
+import { processTable, tempDir } from '../helpers/process.js';
 
 const test = suite('Gateway.stop reaps');
 const PYTHON = '/usr/bin/python3';
@@ -22,22 +22,7 @@ test.after(() => work.remove());
  * loop); esbuild's service, which may load this test's TypeScript (scripts/ts-hooks.mjs), is not the gateway's.
  */
 function children(): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // pid (comm) state ppid ...: comm may hold spaces and parentheses, the last ')' ends it.
-    const close = stat.lastIndexOf(')');
-    const [state, ppid] = stat.slice(close + 2).split(' ');
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
-    if (Number(ppid) === process.pid && comm !== 'esbuild') found.push(`${entry} ${state} ${comm}`);
-  }
-  return found;
+  return processTable().filter((p) => p.ppid === process.pid && p.comm !== 'esbuild').map((p) => `${p.pid} ${p.state} ${p.comm}`);
 }
 
 test('after stop() resolves, the embedding process has no child left, zombie or not', async () => {
