@@ -105,8 +105,10 @@ class Input:
     def read(self, size=-1):
         next_chunk = self._task.next_chunk
         buf = self._buf
+        # An empty buf stays out of the join: a join of one bytes object returns it uncopied,
+        # so a body read whole that came in one piece (the common POST) is never copied here.
         if size is None or size < 0:
-            parts = [buf]
+            parts = [buf] if buf else []
             while True:
                 chunk = next_chunk()
                 if not chunk:
@@ -117,7 +119,7 @@ class Input:
         if len(buf) >= size:
             self._buf = buf[size:]
             return buf[:size]
-        parts = [buf]
+        parts = [buf] if buf else []
         have = len(buf)
         while have < size:
             chunk = next_chunk()

@@ -197,8 +197,10 @@ class FrameReader:
             self._buf, self._view = grown, memoryview(grown)
             self._start, self._end = 0, end - start
         elif len(self._buf) - end < max(need - (end - start), 16 * 1024) and start > 0:
-            # Compact: move the partial frame to the front.
-            self._buf[: end - start] = bytes(self._view[start:end])
+            # Compact: move the partial frame to the front, in one copy where the two places do
+            # not overlap (bytearray's slice assignment copies with memcpy, not memmove).
+            have = end - start
+            self._buf[:have] = self._view[start:end] if have <= start else bytes(self._view[start:end])
             self._start, self._end = 0, end - start
 
 

@@ -52,6 +52,21 @@ test('every accepted connection reads into the same buffer, one view per read, n
   server.close();
 });
 
+test('a read takes up to 128 KiB: a 64 KiB body and its head, in the kernel at once, come in one read', async () => {
+  // Node's own reads are of 64 KiB: a 64 KiB POST took two, and went to its worker in two pieces.
+  const lengths: number[] = [];
+  const { server, port } = await serverWith((socket) => {
+    readIntoSharedBuffer(socket, (data) => lengths.push(data.length));
+  });
+  const client = await connect(port);
+  const request = Buffer.alloc(200 + 64 * 1024, 'a');
+  client.write(request);
+  await until(() => lengths.reduce((sum, n) => sum + n, 0) === request.length);
+  assert.ok(lengths.length === 1 || lengths[0] > 64 * 1024, `reads of ${lengths.join(', ')} bytes`);
+  client.destroy();
+  server.close();
+});
+
 test('readAsStream: copies as data events, backpressure by pause and resume, then the end', async () => {
   const seen: Buffer[] = [];
   let ended = false;
