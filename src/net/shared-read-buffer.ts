@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 // Twice Node's 64 KiB: a 64 KiB body and its head come in one read, so they reach the worker as
 // one piece, which wsgi.input.read() gives the app uncopied (docs/performance.md, "A 64 KiB
 // POST's way in"). One buffer for the process: its size costs no memory per connection.
-const SIZE = 128 * 1024;
+export const SHARED_READ_BYTES = 128 * 1024;
 
 export interface ReadFields {
   buffer: symbol;
@@ -54,7 +54,7 @@ export function readIntoSharedBuffer(socket: Socket, onRead: (data: Buffer) => v
   const handle = (socket as Socket & { _handle: StreamHandle | null })._handle;
   const f = readFields(socket);
   if (f === null || typeof handle?.useUserBuffer !== 'function') return false;
-  const buffer = (shared ??= Buffer.allocUnsafeSlow(SIZE));
+  const buffer = (shared ??= Buffer.allocUnsafeSlow(SHARED_READ_BYTES));
   const own = socket as unknown as Record<symbol, unknown>;
   own[f.buffer] = buffer;
   own[f.callback] = ((nread: number) => onRead(buffer.subarray(0, nread))) satisfies ReadCallback;

@@ -13,7 +13,7 @@ import { higherMinorAsHttp11, simpleRequestEnded } from '../net/request-line-ver
 import { knownMethod } from '../net/unknown-method.js';
 import { endLingering } from '../net/lingering-close.js';
 import { INTERIM_CONTINUE, probeAfterEnd } from '../net/leave-probe.js';
-import { readAsStream, readIntoSharedBuffer } from '../net/shared-read-buffer.js';
+import { readAsStream, readIntoSharedBuffer, SHARED_READ_BYTES } from '../net/shared-read-buffer.js';
 import { SocketWrites } from '../net/socket-writes.js';
 import { shortBody, unparsableAnswer } from './error-response.js';
 import { markCut } from './gateway-cut.js';
@@ -331,7 +331,7 @@ export class LeanConnection implements ResponseOutput, BodySource {
   private keepPutOff(data: Buffer): void {
     if (data.length > 0) this.putOffBytes = Buffer.concat([this.putOffBytes!, data]);
     // The client is held back by TCP beyond a head and a read's worth, as it is by a body with nowhere to go.
-    if (this.putOffBytes!.length > this.lane.options.maxHeaderSize + 64 * 1024 && !this.pausedWhilePutOff) {
+    if (this.putOffBytes!.length > this.lane.options.maxHeaderSize + SHARED_READ_BYTES && !this.pausedWhilePutOff) {
       this.pausedWhilePutOff = true;
       this.socket.pause();
     }
