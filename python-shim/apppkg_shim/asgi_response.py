@@ -33,6 +33,11 @@ CANCEL_IGNORED_AFTER_SECONDS = 1.0
 # finishes what it was sending (Django's handler then closes the response), not for ever.
 GONE_CLIENT_SECONDS = 1.0
 _name_kinds = {}  # header name bytes -> task.py's kind of it
+# Heads encode_head has checked: (status, *headers) -> what it returned; a bounded number of
+# small ones.
+_checked_heads = {}
+CHECKED_HEADS = 256
+CHECKED_HEAD_BYTES = 1024
 
 
 def encode_header_pairs(headers, parts, lengths=None):
@@ -81,6 +86,19 @@ def encode_header_pairs(headers, parts, lengths=None):
 def encode_head(message):
     """The start's head as the RESPONSE frame carries it, and its Content-Length as sent (or None)."""
     status = message.get("status")
+    headers = message.get("headers", ())
+    # Most apps send the same few heads again and again (a framework's defaults, a hello's
+    # Content-Length): those already checked are not checked again. Only a list or a tuple: an
+    # iterator would be spent by the key; a [name, value] list, unhashable, is checked every time.
+    key = None
+    if type(headers) is list or type(headers) is tuple:
+        key = (status, *headers)
+        try:
+            known = _checked_heads.get(key)
+        except TypeError:
+            known = key = None
+        if known is not None:
+            return known
     # An int subclass is an int (Starlette passes status_code=HTTPStatus.CREATED on as it is).
     if type(status) is not int and (not isinstance(status, int) or isinstance(status, bool)):
         raise InvalidResponse("status must be an int 200-599, got %r" % (status,))
@@ -88,8 +106,13 @@ def encode_head(message):
         raise InvalidResponse("status must be an int 200-599, got %r" % (status,))
     lengths = []
     # The status alone: Node adds the standard reason phrase.
-    head = b"\0".join(encode_header_pairs(message.get("headers", ()), [b"%d" % int(status)], lengths))
-    return head, (lengths[0] if lengths else None)
+    head = b"\0".join(encode_header_pairs(headers, [b"%d" % int(status)], lengths))
+    encoded = head, (lengths[0] if lengths else None)
+    if key is not None and len(head) <= CHECKED_HEAD_BYTES:
+        if len(_checked_heads) >= CHECKED_HEADS:
+            _checked_heads.clear()  # an app whose heads never repeat (a Date, an ETag) keeps none long
+        _checked_heads[key] = encoded
+    return encoded
 
 
 def _body_bytes(body):

@@ -19,7 +19,19 @@ from .environ import FIXED_FIELDS
 METHOD, SCHEME, SERVER_NAME, SERVER_PORT, REMOTE_ADDR, REMOTE_PORT = 0, 1, 2, 3, 4, 5
 SCRIPT_NAME, PATH_INFO, QUERY_STRING, REQUEST_URI, PROTOCOL, BODY = 6, 7, 8, 9, 10, 11
 
-_header_names = {"CONTENT_TYPE": b"content-type", "CONTENT_LENGTH": b"content-length"}
+class _HeaderNames(dict):
+    """CGI name (latin-1 bytes, as a REQUEST frame has it) -> ASGI header name, learnt as met
+    (up to 4096 names: a client making up names does not grow it for ever)."""
+
+    def __missing__(self, cgi_name):
+        name = _header_name(cgi_name.decode("latin-1"))
+        if len(self) < 4096:
+            self[cgi_name] = name
+        return name
+
+
+_header_names = _HeaderNames()
+_SPECIAL_NAMES = {"CONTENT_TYPE": b"content-type", "CONTENT_LENGTH": b"content-length"}
 
 
 class MalformedFrame(Exception):
@@ -27,15 +39,13 @@ class MalformedFrame(Exception):
 
 
 def _header_name(cgi_name):
-    name = _header_names.get(cgi_name)
+    name = _SPECIAL_NAMES.get(cgi_name)
     if name is None:
         if cgi_name.startswith(":"):
             name = cgi_name[1:].encode("latin-1")
         else:
             bare = cgi_name[5:] if cgi_name.startswith("HTTP_") else cgi_name
             name = bare.replace("_", "-").lower().encode("latin-1")
-        if len(_header_names) < 4096:
-            _header_names[cgi_name] = name
     return name
 
 
@@ -46,6 +56,22 @@ def _url_path(chars):
     if chars.isascii():
         return chars
     return chars.encode("latin-1").decode("utf-8", "replace")
+
+
+class _Learnt(dict):
+    """A small pure function's answers, kept for the arguments met (a request's ports, its
+    protocol: a few per connection); up to `limit` of them, computed afresh past that."""
+
+    def __init__(self, compute, limit):
+        super().__init__()
+        self.compute = compute
+        self.limit = limit
+
+    def __missing__(self, key):
+        value = self.compute(key)
+        if len(self) < self.limit:
+            self[key] = value
+        return value
 
 
 def _port(text):
@@ -62,8 +88,14 @@ def _http_version(protocol):
     return version
 
 
+_ports = _Learnt(_port, 70000)  # every TCP port, and a unix socket's ""
+_http_versions = _Learnt(_http_version, 64)
+
+
 def split_fields(payload):
-    fields = payload.split("\0")
+    """The fixed fields, then (when the request has any) its CGI pairs as one string: they are
+    split as bytes by header_pairs, which wants them so."""
+    fields = payload.split("\0", FIXED_FIELDS)
     if len(fields) < FIXED_FIELDS:
         raise MalformedFrame("malformed REQUEST frame (%d fields)" % len(fields))
     return fields
@@ -71,11 +103,11 @@ def split_fields(payload):
 
 def header_pairs(fields):
     """The CGI pairs as ASGI headers: (lowercase name, value) bytes, repeated ones apart."""
-    known = _header_names.get
-    return [
-        (known(name) or _header_name(name), value.encode("latin-1"))
-        for name, value in zip(fields[FIXED_FIELDS::2], fields[FIXED_FIELDS + 1::2])
-    ]
+    if len(fields) == FIXED_FIELDS:
+        return []
+    # One encode and one split for all of them, zip making the pairs: no Python per header.
+    raw = fields[FIXED_FIELDS].encode("latin-1").split(b"\0")
+    return list(zip(map(_header_names.__getitem__, raw[::2]), raw[1::2]))
 
 
 # How `path` is given (reads_full_path): the rest after the mount, as SPEC 5.1 says; the mount
@@ -232,18 +264,23 @@ def http_scope(fields, state, full_path=REST):
         # The CGI pairs leave out hop-by-hop fields; an ASGI app reads the headers as sent (as
         # under uvicorn), and this one says a body comes without a length.
         headers.append((b"transfer-encoding", b"chunked"))
-    root_path = _url_path(fields[SCRIPT_NAME])
-    path = _url_path(fields[PATH_INFO])
+    root_path = fields[SCRIPT_NAME]
+    if not root_path.isascii():
+        root_path = _url_path(root_path)
+    path = fields[PATH_INFO]
+    if not path.isascii():
+        path = _url_path(path)
     # The mount itself without its slash (/blog): "" is no path to an ASGI app (Django's
     # resolver 404s it, where its WSGIRequest reads an empty PATH_INFO as "/").
     if full_path != FULL:
         path = path or "/"
     if full_path != REST:
         path = root_path + path
+    ports = _ports
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": _http_version(fields[PROTOCOL]),
+        "http_version": _http_versions[fields[PROTOCOL]],
         "method": fields[METHOD],
         "scheme": fields[SCHEME],
         "path": path,
@@ -251,9 +288,9 @@ def http_scope(fields, state, full_path=REST):
         "query_string": fields[QUERY_STRING].encode("latin-1"),
         "root_path": root_path,
         "headers": headers,
-        "client": (remote_addr, _port(fields[REMOTE_PORT])) if remote_addr else None,
+        "client": (remote_addr, ports[fields[REMOTE_PORT]]) if remote_addr else None,
         # Over a unix socket Node sends its path and no port: [path, None], the ASGI spec's form.
-        "server": (fields[SERVER_NAME], _port(fields[SERVER_PORT])),
+        "server": (fields[SERVER_NAME], ports[fields[SERVER_PORT]]),
         # Shallow, as ASGI's lifespan state asks: what a request adds is its own, the objects
         # the app put there at startup are shared.
         "state": dict(state),

@@ -377,6 +377,30 @@ for (const python of PYTHONS) {
     assert.is(c.text.match(/\r\ncontent-length: /gi)?.length, 1, c.text);
   });
 
+  t('a head sent again (the worker keeps those it has checked) is held to the same rules: its status, its Content-Length, the hop-by-hop fields dropped; as a list, a tuple, [name, value] lists or a generator', async ({ h }) => {
+    const ask = async (query: string): Promise<string> => {
+      const c = await RawConnection.open(h.port);
+      c.write(`GET /m/head-as?${query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      await until(`the answer to ${query}`, 5000, () => c.closed);
+      return c.text;
+    };
+    for (let round = 0; round < 2; round++) {
+      for (const form of ['list', 'tuple', 'lists', 'generator']) {
+        for (const status of [200, 201]) {
+          const answer = await ask(`form=${form}&status=${status}&body=hello`);
+          assert.match(answer, new RegExp(`^HTTP/1\\.1 ${status} [\\s\\S]*\r\ncontent-length: 5\r\n[\\s\\S]*\r\n\r\nhello$`, 'i'), `${form} ${status}, round ${round}: ${answer}`);
+          assert.not.match(answer, /\r\nkeep-alive: timeout=5/i, `${form}: the app's Keep-Alive is the gateway's business`);
+        }
+      }
+    }
+    // Longer than the head says, once the head is known: the app's 500 each time, never the bytes.
+    for (const form of ['list', 'tuple', 'list']) {
+      const answer = await ask(`form=${form}&status=200&body=hello!`);
+      assert.match(answer, /^HTTP\/1\.1 500 /, `${form}: ${answer}`);
+      assert.not.match(answer, /hello!/);
+    }
+  });
+
   t('a field value with a control character (ESC, DEL, SOH): the app\'s 500 and its log says which; a tab and octets >= 0x80 go out as given', async ({ h }) => {
     // Node refuses every control character but HTAB (RFC 9110 §5.5): these were a 502 whose
     // reason the app's log never had.
