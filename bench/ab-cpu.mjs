@@ -4,6 +4,7 @@
 //
 //   node bench/ab-cpu.mjs /path/to/old-checkout [/path/to/new-checkout] [--pairs 8] [--seconds 3]
 //                         [--path /] [--connections 32] [--asgi] [--pipeline DEPTH] [--post] [--aa]
+//                         [--python PATH]
 //
 // Each checkout must be built (`npm run build`); the second defaults to this one. Both gateways
 // run the bench app (2 workers, access log off) at once, the idle one costing nothing; each pair
@@ -16,7 +17,10 @@
 // run, then the medians (CPU in all: of each run's front + workers) and B's ratio to A, and what
 // starting first did (its runs against the others'). --pipeline DEPTH: each connection writes
 // DEPTH requests at once (bench/pipeline.lua), as a pipelining client does. --post: each request
-// POSTs 64 KiB to /echo (bench/post.lua), as `npm run bench`'s POST does. --aa: the first checkout against itself, the bench's own noise:
+// POSTs 64 KiB to /echo (bench/post.lua), as `npm run bench`'s POST does. --python PATH: the
+// app's interpreter (Debian's python3 by default, with uvloop; another Python, to measure what
+// depends on its version, runs an ASGI app on asyncio's own loop unless it has uvloop).
+// --aa: the first checkout against itself, the bench's own noise:
 // a B / A of two builds within the A/A line's distance of 1.000x is no difference.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -36,10 +40,11 @@ const { values, positionals } = parseArgs({
     pipeline: { type: 'string' },
     post: { type: 'boolean', default: false },
     aa: { type: 'boolean', default: false },
+    python: { type: 'string', default: SYSTEM_PYTHON },
   },
 });
 if (positionals.length < 1 || positionals.length > 2 || (values.aa && positionals.length > 1)) {
-  console.error('usage: node bench/ab-cpu.mjs OLD_CHECKOUT [NEW_CHECKOUT] [--pairs N] [--seconds S] [--path P] [--asgi] [--pipeline DEPTH] [--post]');
+  console.error('usage: node bench/ab-cpu.mjs OLD_CHECKOUT [NEW_CHECKOUT] [--pairs N] [--seconds S] [--path P] [--asgi] [--pipeline DEPTH] [--post] [--python PATH]');
   console.error('       node bench/ab-cpu.mjs CHECKOUT --aa [...]   (the checkout against itself: the noise)');
   process.exit(2);
 }
@@ -59,7 +64,7 @@ function appsDir() {
   for (const file of ['bench_app.py', 'bench_asgi.py']) symlinkSync(join(APP_DIR, file), join(apps, 'bench', file));
   const app = values.asgi ? 'platform: python, asgi\napp: bench_asgi:app\n' : 'platform: python, wsgi\napp: bench_app:application\n';
   writeFileSync(join(apps, 'bench', 'app.yaml'), app);
-  writeFileSync(join(work, 'environment.yaml'), `python: ${SYSTEM_PYTHON}\napps:\n  bench:\n    mount: /\n    workers: 2\n`);
+  writeFileSync(join(work, 'environment.yaml'), `python: ${values.python}\napps:\n  bench:\n    mount: /\n    workers: 2\n`);
   return apps;
 }
 
@@ -125,6 +130,7 @@ async function main() {
   const names = { A: checkouts[0], B: checkouts[1] };
   const pipelining = values.pipeline === undefined ? '' : `, ${values.pipeline} requests pipelined`;
   console.log(`A ${names.A}\nB ${names.B}${values.aa ? ' (the same: an A/A run)' : ''}`);
+  if (values.python !== SYSTEM_PYTHON) console.log(`the app on ${values.python}`);
   console.log(`${values.asgi ? 'ASGI' : 'WSGI'} ${values.post ? 'POST 64 KiB ' : ''}${values.path}, wrk -t1 -c${values.connections} -d${values.seconds}s${pipelining}, ${values.pairs} pairs, start and measure orders alternating\n`);
   const runs = { A: [], B: [] };
   const byStart = { first: [], second: [] };
