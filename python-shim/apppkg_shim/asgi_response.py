@@ -91,13 +91,14 @@ def encode_head(message):
     # Content-Length): those already checked are not checked again. Only a list or a tuple: an
     # iterator would be spent by the key; a [name, value] list, unhashable, is checked every time.
     key = None
-    if type(headers) is list or type(headers) is tuple:
+    # An int status only: 200.0 (or a Decimal) hashes and compares as 200, and must still be refused.
+    if type(status) is int and (type(headers) is list or type(headers) is tuple):
         key = (status, *headers)
         try:
             known = _checked_heads.get(key)
         except TypeError:
             known = key = None
-        if known is not None:
+        if known is not None and _all_bytes(headers):
             return known
     # An int subclass is an int (Starlette passes status_code=HTTPStatus.CREATED on as it is).
     if type(status) is not int and (not isinstance(status, int) or isinstance(status, bool)):
@@ -113,6 +114,14 @@ def encode_head(message):
             _checked_heads.clear()  # an app whose heads never repeat (a Date, an ETag) keeps none long
         _checked_heads[key] = encoded
     return encoded
+
+
+def _all_bytes(headers):
+    # A memoryview hashes and compares as the bytes it shows, and must still be refused.
+    for name, value in headers:
+        if type(name) is not bytes or type(value) is not bytes:
+            return False
+    return True
 
 
 def _body_bytes(body):

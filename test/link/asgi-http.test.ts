@@ -377,7 +377,7 @@ for (const python of PYTHONS) {
     assert.is(c.text.match(/\r\ncontent-length: /gi)?.length, 1, c.text);
   });
 
-  t('a head sent again (the worker keeps those it has checked) is held to the same rules: its status, its Content-Length, the hop-by-hop fields dropped; as a list, a tuple, [name, value] lists or a generator', async ({ h }) => {
+  t('a head sent again (the worker keeps those it has checked) is held to the same rules: its status, its Content-Length, the hop-by-hop fields dropped; as a list, a tuple, [name, value] lists or a generator; an equal float status or memoryview values still refused', async ({ h }) => {
     const ask = async (query: string): Promise<string> => {
       const c = await RawConnection.open(h.port);
       c.write(`GET /m/head-as?${query} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
@@ -399,6 +399,12 @@ for (const python of PYTHONS) {
       assert.match(answer, /^HTTP\/1\.1 500 /, `${form}: ${answer}`);
       assert.not.match(answer, /hello!/);
     }
+    // Equal to the known head, and refused all the same: a float status, memoryview values.
+    for (const query of ['form=list&status=200.0', 'form=views&status=200', 'form=list&status=200.0']) {
+      const answer = await ask(`${query}&body=hello`);
+      assert.match(answer, /^HTTP\/1\.1 500 /, `${query}: ${answer}`);
+    }
+    await until('the app log to say why', 5000, () => /status must be an int 200-599, got 200\.0/.test(h.output.join('\n')) && /name and value must be bytes/.test(h.output.join('\n')));
   });
 
   t('a field value with a control character (ESC, DEL, SOH): the app\'s 500 and its log says which; a tab and octets >= 0x80 go out as given', async ({ h }) => {
