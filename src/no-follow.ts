@@ -72,7 +72,7 @@ export async function readRegularFile(file: string, maxBytes: number): Promise<s
 }
 
 /** Linux's O_PATH (asm-generic), which fs.constants lacks: a descriptor of the name's file that opens nothing. */
-const O_PATH = 0o10000000;
+export const O_PATH = 0o10000000;
 
 /**
  * The file at `file`, not followed (a symlink is the link itself), given to `owner` if its stats

@@ -3,12 +3,14 @@
 // `-r /etc/shadow` came back in check's notes and the app's log. A file is read only when the
 // app's user could read it itself: the mode bits of the opened file (its fstat, so a symlink
 // swapped after the look changes nothing) for that user's uid and primary group, and the search bit of
-// every directory above it. No file content is in the refusal. readable-by.ts asks the same of
-// app.yaml with these rules.
-import { open, readdir, realpath, stat } from 'node:fs/promises';
+// every directory on the way to it, judged before root looks below it: a root open first said
+// "missing" of an absent file under a root-only directory and "cannot read it" of a present one,
+// which told the app's user what root's directories hold. No file content is in the refusal.
+// readable-by.ts asks the same of app.yaml with these rules.
+import { open, readdir, readlink, type FileHandle } from 'node:fs/promises';
 import { constants, type Stats } from 'node:fs';
 import path from 'node:path';
-import { inDirectory, kindOf } from '../no-follow.js';
+import { inDirectory, kindOf, O_PATH } from '../no-follow.js';
 import { findUser } from './run-as.js';
 
 /** The user whose rights a read is held to (RunAs has these). */
@@ -54,13 +56,11 @@ export async function readFileAsUserCould(file: string, reader: FileReader | nul
   const absolute = path.resolve(file);
   // Not waited on: a FIFO named by `pip:` (or put where an include was) held check, install and
   // the gateway's venv judge at open(2) for ever.
-  const handle = await open(absolute, constants.O_RDONLY | constants.O_NONBLOCK);
+  const handle = await openAsUserCould(absolute, reader, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw Object.assign(new Error(`${absolute} is ${kindOf(st)}, not a regular file`), { code: 'EINVAL', path: absolute });
-    if (reader === null || reader.uid === 0) return await handle.readFile();
-    if (!userHas(st, reader, 4)) throw new UserCannotRead(absolute, reader, describeMode(st));
-    await assertSearchableAbove(absolute, reader);
+    if (reader !== null && !userHas(st, reader, 4)) throw new UserCannotRead(absolute, reader, describeMode(st));
     return await handle.readFile();
   } finally {
     await handle.close();
@@ -76,12 +76,11 @@ export async function readFileAsUserCould(file: string, reader: FileReader | nul
  */
 export async function readDirectoryAsUserCould(dir: string, reader: FileReader | null): Promise<string[]> {
   const absolute = path.resolve(dir);
-  const handle = await open(absolute, constants.O_RDONLY | constants.O_DIRECTORY);
+  const handle = await openAsUserCould(absolute, reader, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    if (reader !== null && reader.uid !== 0) {
+    if (reader !== null) {
       const st = await handle.stat();
       if (!userHas(st, reader, 5)) throw new UserCannotRead(absolute, reader, describeMode(st));
-      await assertSearchableAbove(absolute, reader);
     }
     return await readdir(inDirectory(handle, '.'));
   } finally {
@@ -89,14 +88,61 @@ export async function readDirectoryAsUserCould(dir: string, reader: FileReader |
   }
 }
 
-/** Throws UserCannotRead unless `reader` may search each directory above `absolute`, as named and where it leads: the user goes through both. */
-async function assertSearchableAbove(absolute: string, reader: FileReader): Promise<void> {
-  const real = await realpath(absolute);
-  for (const start of new Set([path.dirname(absolute), path.dirname(real)])) {
-    for (let dir = start; ; dir = path.dirname(dir)) {
-      const dirStat = await stat(dir);
-      if (!userHas(dirStat, reader, 1)) throw new UserCannotRead(absolute, reader, `no search permission on ${dir}: ${describeMode(dirStat)}`);
-      if (dir === path.dirname(dir)) break;
+/** Linux's MAXSYMLINKS: links followed in one resolution before ELOOP, as the kernel counts them. */
+const MAX_LINKS = 40;
+
+/**
+ * `absolute` opened with `flags`, resolved as the kernel would resolve it for `reader`: from `/`
+ * down, one name at a time, each directory held by descriptor and its search bit judged before
+ * anything in it is looked at, a link's target resolved the same way from where it is. So the
+ * first directory the user could not search refuses (UserCannotRead) whatever lies below it,
+ * there or not, and a directory renamed or swapped for a link meanwhile is not the one read
+ * through. Errors are the kernel's (ENOENT, ENOTDIR, ELOOP), for `absolute`. `reader` null or
+ * root: opened by name, as we are.
+ */
+async function openAsUserCould(absolute: string, reader: FileReader | null, flags: number): Promise<FileHandle> {
+  if (reader === null || reader.uid === 0) return open(absolute, flags);
+  const pending = absolute.split('/').filter(Boolean);
+  let current = await open('/', O_PATH | constants.O_DIRECTORY);
+  let currentName = '/';
+  let links = 0;
+  const moveTo = async (next: FileHandle, name: string) => {
+    await current.close();
+    current = next;
+    currentName = name;
+  };
+  try {
+    for (let name = pending.shift(); name !== undefined; name = pending.shift()) {
+      const st = await current.stat();
+      if (!st.isDirectory()) throw kernelError('ENOTDIR', 'not a directory', absolute);
+      if (!userHas(st, reader, 1)) throw new UserCannotRead(absolute, reader, `no search permission on ${currentName}: ${describeMode(st)}`);
+      if (name === '.') continue;
+      const at = inDirectory(current, name);
+      const next = await open(at, O_PATH | constants.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
+        throw kernelError(err.code ?? 'EIO', err.message.replace(/^\w+: ([^,]*),.*$/s, '$1'), absolute);
+      });
+      const nextStat = await next.stat().catch(async (err: unknown) => {
+        await next.close();
+        throw err;
+      });
+      if (!nextStat.isSymbolicLink()) {
+        await moveTo(next, name === '..' ? path.dirname(currentName) : path.join(currentName, name));
+        continue;
+      }
+      await next.close();
+      if (++links > MAX_LINKS) throw kernelError('ELOOP', 'too many symbolic links encountered', absolute);
+      const target = await readlink(at);
+      pending.unshift(...target.split('/').filter(Boolean));
+      if (target.startsWith('/')) await moveTo(await open('/', O_PATH | constants.O_DIRECTORY), '/');
     }
+    // Reopened through the descriptor: the file resolved, not whatever its name now holds.
+    return await open(`/proc/self/fd/${current.fd}`, flags);
+  } finally {
+    await current.close();
   }
+}
+
+/** An error as open(2) gives it (`ENOENT: no such file or directory, open '/x'`), naming `file`, not the /proc path it was reached by. */
+function kernelError(code: string, words: string, file: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: ${words}, open '${file}'`), { code, syscall: 'open', path: file });
 }

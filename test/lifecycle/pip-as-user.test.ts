@@ -140,6 +140,25 @@ ifRoot('a requirements include the app\'s user cannot read: check and install sa
   assert.match(groupOut, new RegExp(`pip: cannot read the requirements file ${byGroup}: the app's user, ${USER}, cannot read it \\(mode 0640`));
 });
 
+ifRoot('a requirements include under a root-only directory: check says the same whether the file is there or not, naming the directory', async () => {
+  hostUser(USER);
+  const vault = join(work.path, 'vault');
+  mkdirSync(vault, { mode: 0o700 });
+  writeFileSync(join(vault, 'there.txt'), 'password: hunter4\n', { mode: 0o644 });
+  const app = makeApp(apps, 'pipvault', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const checkOf = async (name: string) => {
+    writeFileSync(join(app, 'requirements.txt'), `-r ${join(vault, name)}\n`);
+    const check = await runCli(['check', app, '--state-dir', state, '--environment', envFile], { ms: 120_000 });
+    return (check.stdout + check.stderr).replaceAll(name, 'NAME');
+  };
+  const there = await checkOf('there.txt');
+  const missing = await checkOf('missing.txt');
+  assert.not.match(there, /hunter4/);
+  assert.match(there, new RegExp(`cannot read it \\(no search permission on ${vault}: mode 0700, owner root`));
+  assert.is(missing, there);
+});
+
 ifRoot('check\'s vendor line reads the manifest and what it names only as the app\'s user could: no hash of a root-only file compared', async () => {
   hostUser(USER);
   const secret = join(work.path, 'vendor-secret.txt');
