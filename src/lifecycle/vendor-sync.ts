@@ -74,10 +74,7 @@ async function openVendorDir(appDir: string, into: string, owner: Owner | undefi
     for (const part of into.split(path.sep).filter((p) => p !== '' && p !== '.')) {
       at = path.join(at, part);
       const next = await openOrMakeDirectory(held, part, owner).catch(async (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ELOOP' && err.code !== 'ENOTDIR') throw err;
-        const st = await lstat(inDirectory(held, part));
-        const found = st.isSymbolicLink() ? await symlinkWords(inDirectory(held, part)) : kindOf(st);
-        throw new GatewayError('APPPKG_VENDOR_INTO_LINK', { into: `${into.split(path.sep).join('/')}/`, found, path: at });
+        throw await notADirectory(err, held, part, into, at);
       });
       await held.close();
       held = next;
@@ -87,6 +84,38 @@ async function openVendorDir(appDir: string, into: string, owner: Owner | undefi
     await held.close();
     throw err;
   }
+}
+
+/**
+ * Refuses what syncTree would: a link or a file at `into` (relative to `appDir`) or at a
+ * directory above it (APPPKG_VENDOR_INTO_LINK), for vendor to say before pip runs, which was
+ * minutes of downloads and builds thrown away. Makes nothing: what is missing, syncTree makes.
+ */
+export async function assertVendorDirPath(appDir: string, into: string): Promise<void> {
+  let held = await open(appDir, constants.O_RDONLY | constants.O_DIRECTORY);
+  let at = appDir;
+  try {
+    for (const part of into.split(path.sep).filter((p) => p !== '' && p !== '.')) {
+      at = path.join(at, part);
+      const next = await openDirectoryNoFollow(inDirectory(held, part)).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw await notADirectory(err, held, part, into, at);
+      });
+      if (next === null) return;
+      await held.close();
+      held = next;
+    }
+  } finally {
+    await held.close();
+  }
+}
+
+/** `err`, from opening `part` of `held` as a directory, as APPPKG_VENDOR_INTO_LINK saying what is there when it is a link or a file; else as it is. */
+async function notADirectory(err: NodeJS.ErrnoException, held: FileHandle, part: string, into: string, at: string): Promise<Error> {
+  if (err.code !== 'ELOOP' && err.code !== 'ENOTDIR') return err;
+  const st = await lstat(inDirectory(held, part));
+  const found = st.isSymbolicLink() ? await symlinkWords(inDirectory(held, part)) : kindOf(st);
+  return new GatewayError('APPPKG_VENDOR_INTO_LINK', { into: `${into.split(path.sep).join('/')}/`, found, path: at });
 }
 
 /** The directory `name` of `dir`, opened without following a link; made (0755, `owner`'s) when missing. */

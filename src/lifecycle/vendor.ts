@@ -43,7 +43,7 @@ import {
 import { readRequirementsTree } from '../environment/requirements-tree.js';
 import { askPip, targetConflicts } from './vendor-pip-config.js';
 import { SCRIPTS_DIR, writeScripts } from './vendor-scripts.js';
-import { listFiles, syncTree, type SyncResult } from './vendor-sync.js';
+import { assertVendorDirPath, listFiles, syncTree, type SyncResult } from './vendor-sync.js';
 import { hostTags } from './vendor-tags.js';
 import { readWheelFileTags, reportArgs, withWheelFileTags } from './vendor-wheel-files.js';
 import { pipCommandArgs } from './pip-command.js';
@@ -136,6 +136,8 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
   if (intoKind === 'archive' || intoKind === 'file') {
     throw new GatewayError('APPPKG_VENDOR_INTO_FILE', { into: opts.into ?? DEFAULT_VENDOR_DIR, found: vendorDir, archive: intoKind === 'archive' });
   }
+  // Before pip, not after it: a link there was refused only once pip had run for minutes.
+  await assertVendorDirPath(appDir, rel);
   if (!isInside(requirements, appDir)) {
     throw new GatewayError('APPPKG_VENDOR_FROM_OUTSIDE', { from: opts.from ?? DEFAULT_REQUIREMENTS, dir: appDir, found: requirements });
   }

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -430,6 +430,18 @@ test('vendor without a requirements file, or into a directory outside the app, s
   const intoFile = await runCli(['vendor', app, '--into', 'wsgi.py', '--no-index']);
   assert.is(intoFile.status, 2, intoFile.stdout + intoFile.stderr);
   assert.match(intoFile.stderr, `vendor --into wsgi.py: expected a directory to install into, found a file: ${join(app, 'wsgi.py')}\n  fix: give a directory, e.g. --into vendor/ (the default), or move wsgi.py out of the way`);
+  // --into a symlink, or under one, is refused before pip runs (it was refused once pip had
+  // installed everything, minutes later): pip's own lines never come.
+  const elsewhere = join(work.path, 'vendor-elsewhere');
+  mkdirSync(elsewhere);
+  symlinkSync(elsewhere, join(app, 'linked'));
+  for (const into of ['linked', 'linked/vendor']) {
+    const linked = await runCli(['vendor', app, '--into', into, '--no-index']);
+    assert.is(linked.status, 1, linked.stdout + linked.stderr);
+    assert.match(linked.stderr, `vendor --into ${into}/: expected a directory of the app, found a symlink (to ${elsewhere}) at ${join(app, 'linked')}; nothing was changed`);
+    assert.not.match(linked.stdout, /pip install|vendoring/, linked.stdout);
+    assert.equal(readdirSync(elsewhere), []);
+  }
   // A directory that is not there is said as such, not as a requirements file to write in it.
   const nowhere = await runCli(['vendor', `${app}-nowhere`, '--no-index']);
   assert.is(nowhere.status, 1, nowhere.stdout + nowhere.stderr);
