@@ -959,13 +959,16 @@ export const ERROR_CODES = {
     example: { path: '/var/backups/shop', app: 'blog', found: 'a backup of shop' },
   },
   APPPKG_RESTORE_NOT_OWNED: {
-    summary: '`restore --from DIR` as root, without commands.restore, copies DIR/data into the app\'s data; DIR is not root\'s (commands.restore was given it once, or another user copied it), and DIR/data held files that are not its owner\'s. Where hard links to any file may be made (fs.protected_hardlinks=0), one to a root-only file would have been copied for the app\'s user, so none of DIR/data was restored and nothing was changed.',
+    summary: '`restore --from DIR` as root, without commands.restore, copies DIR/data into the app\'s data; DIR (or a directory of DIR/data) is not root\'s (commands.restore was given it once, or another user copied it), and DIR/data held files that are not its owner\'s; or DIR, DIR/data or a directory below it is writable by users other than root (o+w, or g+w of a group not root\'s), so what it holds may be anyone\'s. Where hard links to any file may be made (fs.protected_hardlinks=0), one to a root-only file would have been copied for the app\'s user, so none of DIR/data was restored and nothing was changed.',
     message: (d) => {
+      if (d.writable) return `restore --from ${str(d.path)}: ${str(d.writable)} is writable by users other than root (mode ${str(d.mode)}): what it holds may be anyone's, a hard link to a root-only file among it; nothing was changed`;
       const files = Number(d.files);
       return `restore --from ${str(d.path)}: ${files} file${files === 1 ? ' in' : 's in'} ${str(d.data)} ${files === 1 ? 'is' : 'are'} not the user's who owns ${str(d.owned)} (uid ${str(d.uid)}): ${str(d.found)}; nothing was changed`;
     },
     hint: (d) =>
-      `${str(d.owned)} has been uid ${str(d.uid)}'s since a restore gave it to commands.restore (or that user copied it), and what its owner put there, a hard link to any file among it, is copied only if it is theirs: check what ${str(d.data)} holds (find ${str(d.data)} -type f ! -user ${str(d.uid)} lists the others), then make ${str(d.path)} root's again (chown -R root: ${str(d.path)}) and restore again`,
+      d.writable
+        ? `check what ${str(d.writable)} holds (find ${str(d.writable)} ! -user root lists what others own there; a hard link to a file of root's is root's: find ${str(d.writable)} -type f -links +1 lists those), remove what the backup did not write, take the others' write away (chmod go-w ${str(d.writable)}; find ${str(d.data)} -type d -perm /022 lists every such directory) and restore again`
+        : `${str(d.owned)} has been uid ${str(d.uid)}'s since a restore gave it to commands.restore (or that user copied it), and what its owner put there, a hard link to any file among it, is copied only if it is theirs: check what ${str(d.data)} holds (find ${str(d.data)} -type f ! -user ${str(d.uid)} lists the others), then make ${str(d.path)} root's again (chown -R root: ${str(d.path)}) and restore again`,
     exitStatus: 1,
     example: { path: '/var/backups/shop', data: '/var/backups/shop/data', owned: '/var/backups/shop', uid: 1001, files: 1, found: '/var/backups/shop/data/db.key' },
   },

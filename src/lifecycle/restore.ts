@@ -3,13 +3,15 @@
 // (copied beside it, then swapped). Either way an empty or foreign DIR is refused first, and
 // the app's database and Redis keys in DIR/database/ (SPEC 5.2) are loaded too, into empty ones
 // unless `force`.
-import { chmod, chown, lstat, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { chmod, chown, lstat, readdir, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { describeApp } from '../app-context.js';
 import { countOf } from '../count.js';
 import { resolveRunAs, type RunAs } from '../environment/run-as.js';
 import { appStateDirs, prepareAppStateDirs, resolveStateRoot, type Owner } from '../environment/state-root.js';
 import { GatewayError } from '../errors.js';
+import { inDirectory, openDirectoryNoFollow } from '../no-follow.js';
 import { removeAsOwner, removeTreeAsOwners } from '../remove-as-owner.js';
 import { BACKUP_DATA_DIR, MANIFEST_FILE, backupOf, type BackupManifest } from './backup-manifest.js';
 import { chownTree, copyBeside, countTree, ioFailure, swapInto } from './data-tree.js';
@@ -91,19 +93,41 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
 const FOREIGN_NAMED = 3;
 
 /**
- * As root, the first of `source` (DIR) and `copied` (DIR/data) that is not root's, with its
- * owner: who could have put anything there, a hard link to any file among it. Backup's rule then
- * holds for its copy (data-tree.ts onlyOwnedBy): only that user's regular files; unlike backup's,
- * a file left out refuses the restore, which would replace the app's data without it. Undefined
- * when both are root's (as backup leaves DIR), or we are not root (we read only what we may).
+ * As root, who besides root could have put what DIR/data holds there, a hard link to any file
+ * among it, judged on `source` (DIR), `copied` (DIR/data) and every directory below it, each
+ * opened from the one above, no link followed: the first that is not root's, with its owner,
+ * whose rule backup's then is (data-tree.ts onlyOwnedBy: only that user's regular files; unlike
+ * backup's, a file left out refuses the restore, which would replace the app's data without it).
+ * One that users other than root may write in (mode o+w, or g+w of a group not root's) refuses
+ * the restore at once (APPPKG_RESTORE_NOT_OWNED): what is there may be anyone's, and a hard link
+ * to a root-only file is root's, as the backup's own files are. Undefined when all are root's and
+ * only root writes there (as backup leaves DIR), or we are not root (we read only what we may).
  */
 async function untrustedOwner(source: string, copied: string): Promise<{ path: string; uid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
-  for (const dir of [source, copied]) {
-    const { uid } = await lstat(dir);
-    if (uid !== 0) return { path: dir, uid };
-  }
-  return undefined;
+  let owner: { path: string; uid: number } | undefined;
+  const judge = (dir: string, st: Stats) => {
+    if ((st.mode & 0o002) !== 0 || ((st.mode & 0o020) !== 0 && st.gid !== 0)) {
+      throw new GatewayError('APPPKG_RESTORE_NOT_OWNED', { path: source, data: copied, writable: dir, mode: (st.mode & 0o7777).toString(8).padStart(4, '0') });
+    }
+    if (st.uid !== 0) owner ??= { path: dir, uid: st.uid };
+  };
+  judge(source, await lstat(source));
+  const walk = async (dir: FileHandle, at: string): Promise<void> => {
+    try {
+      judge(at, await dir.stat());
+      for (const entry of await readdir(inDirectory(dir, '.'), { withFileTypes: true })) {
+        if (!entry.isDirectory()) continue;
+        // Gone or swapped for a link since the listing: the copy, which follows no link, says so.
+        const sub = await openDirectoryNoFollow(inDirectory(dir, entry.name)).catch(() => null);
+        if (sub !== null) await walk(sub, path.join(at, entry.name));
+      }
+    } finally {
+      await dir.close();
+    }
+  };
+  await walk(await openDirectoryNoFollow(copied), copied);
+  return owner;
 }
 
 /**

@@ -16,7 +16,7 @@
 // into the app's data at a restore.
 // Needs root to run the app as another user: skipped otherwise.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -364,6 +364,36 @@ ifHardlinks('restore without commands.restore from a DIR the app\'s user owns (a
   assert.is(own.status, 0, own.stdout + own.stderr);
   assert.equal(readdirSync(data), ['own']);
   assert.is(readFileSync(join(data, 'own'), 'utf8'), 'own\n');
+});
+
+ifRoot('restore without commands.restore from a root-owned DIR whose data holds a directory others may write in (0777): refused, naming it, before the data changes; g+w of root\'s group is root\'s', async () => {
+  const app = makeApp(work!.path, 'openwide', 'app: wsgi:application\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const ran = await cli(['run', app, '--', 'sh', '-c', 'mkdir "$APPPKG_DATA_DIR/uploads" && echo before > "$APPPKG_DATA_DIR/uploads/mine"']);
+  assert.is(ran.status, 0, ran.stderr);
+  const to = join(work!.path, 'openwide-backup');
+  const b = await cli(['backup', app, '--to', to]);
+  assert.is(b.status, 0, b.stdout + b.stderr);
+  assert.is(lstatSync(to).uid, 0);
+  // DIR and DIR/data root's, a directory below open to all: what anyone put there (here a file of
+  // the app's user's; where fs.protected_hardlinks=0, a hard link to a root-only file, root's)
+  // was restored as the app's data.
+  const uploads = join(to, 'data', 'uploads');
+  chmodSync(uploads, 0o777);
+  writeFileSync(join(uploads, 'planted'), 'planted\n');
+  spawnSync('chown', [USER, join(uploads, 'planted')]);
+  const data = join(work!.path, 'state', 'apps', 'openwide', 'data');
+  const r = await cli(['restore', app, '--from', to]);
+  assert.is(r.status, 1, `root restored a directory anyone could write in: ${r.stdout}${r.stderr}`);
+  assert.match(r.stderr, `restore --from ${to}: ${uploads} is writable by users other than root (mode 0777): what it holds may be anyone's, a hard link to a root-only file among it; nothing was changed`, r.stderr);
+  assert.match(r.stderr, `chmod go-w ${uploads}`, r.stderr);
+  assert.equal(readdirSync(join(data, 'uploads')), ['mine']);
+
+  rmSync(join(uploads, 'planted'));
+  chmodSync(uploads, 0o775);
+  const own = await cli(['restore', app, '--from', to]);
+  assert.is(own.status, 0, own.stdout + own.stderr);
+  assert.equal(readdirSync(join(data, 'uploads')), ['mine']);
 });
 
 ifRootWithRedis('restore of Redis keys whose redis.jsonl the app made a FIFO: refused at once, saying what is there (the read waited for ever)', async () => {
