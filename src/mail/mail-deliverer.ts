@@ -5,9 +5,10 @@
 // back, and an app that holds its attempts (each up to a minute, or its `timeout`) holds no other app's mail.
 import { longestWait, nextAttemptAt, type RetrySchedule } from './retry-schedule.js';
 import { spanOf } from '../count.js';
-import { signFile } from './mail-signature.js';
+import { open, type FileHandle } from 'node:fs/promises';
+import { signOpened } from './mail-signature.js';
 import type { MailSpool, SpooledDelivery, DeadLetter } from './mail-spool.js';
-import type { MailTarget } from './mail-post.js';
+import type { MailTarget, PostOutcome } from './mail-post.js';
 
 /** Attempts in flight at once for one app. */
 const PER_APP = 4;
@@ -167,14 +168,21 @@ export class MailDeliverer {
     }
     const path = this.opts.pathOf(delivery.app);
     const file = spool.messageFile(delivery);
-    const signature = path === null ? null : await signUnlessMissing(file, this.opts.secretOf(delivery.app));
-    // A message file gone from the spool (removed by hand, lost by a restore) is a failed attempt
-    // like any other, so that give_up makes it a dead letter; thrown, it was tried for ever.
-    const outcome = path === null
-      ? { kind: 'failed' as const, reason: this.opts.whyNoPath?.(delivery.app) ?? `${delivery.app} does not take mail now (not serving, or no mail: in its app.yaml)` }
-      : signature === null
-        ? { kind: 'failed' as const, reason: `message file missing (${file})` }
-        : await target.post(delivery, file, path, signature, signal, this.opts.timeoutOf?.(delivery.app));
+    // Opened once, then signed and streamed from that descriptor (mail-signature.ts says why). A
+    // message file gone from the spool (removed by hand, lost by a restore) is a failed attempt
+    // like any other, counted, so that give_up makes it a dead letter; thrown, it was tried for
+    // ever, and gone between the signing and a second open it was retried without a count.
+    const handle = path === null ? null : await openUnlessMissing(file);
+    let outcome: PostOutcome;
+    try {
+      outcome = path === null
+        ? { kind: 'failed', reason: this.opts.whyNoPath?.(delivery.app) ?? `${delivery.app} does not take mail now (not serving, or no mail: in its app.yaml)` }
+        : handle === null
+          ? { kind: 'failed', reason: `message file missing (${file})` }
+          : await target.post(delivery, await signOpened(handle, this.opts.secretOf(delivery.app)), path, signal, this.opts.timeoutOf?.(delivery.app));
+    } finally {
+      await handle?.close();
+    }
     if (outcome.kind === 'delivered') {
       await spool.delivered(delivery);
       this.opts.onOutcome?.('delivered', delivery);
@@ -253,10 +261,10 @@ function deliveryName(delivery: SpooledDelivery): string {
   return `delivery ${delivery.id} (queued as ${delivery.messageId})`;
 }
 
-/** The message file's signature; null when the file is gone (any other error is thrown). */
-async function signUnlessMissing(file: string, secret: string): Promise<string | null> {
+/** The message file opened for reading; null when it is gone (any other error is thrown). */
+async function openUnlessMissing(file: string): Promise<FileHandle | null> {
   try {
-    return await signFile(file, secret);
+    return await open(file, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;

@@ -3,10 +3,10 @@
 // queue, a deploy's hand-over, its access-log line). It is routed by the app's name (the
 // front's key header, MailTargetOptions.routeHeaderOf), at prefix '' as `Host: NAME.localhost`
 // would be, but never to another app that claims that host in its `hosts:`.
-import { open } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 import { isShortAnswer, shortBodyDetail } from '../proxy/error-response.js';
 import { testKnob } from '../test-knob.js';
+import type { SignedMessage } from './mail-signature.js';
 import type { SpooledDelivery } from './mail-spool.js';
 
 /** How an attempt ended, as the deliverer acts on it. */
@@ -58,19 +58,19 @@ export class MailTarget {
   }
 
   /**
-   * `appTimeoutMs`: the app's `timeout`, when known. Rejects when `file` cannot be opened (the
-   * deliverer tries it again on the schedule).
+   * `message`: the delivery's message file, held open and signed (signOpened); it stays open
+   * (the caller closes it). `appTimeoutMs`: the app's `timeout`, when known.
    */
-  async post(delivery: SpooledDelivery, file: string, path: string, signature: string, signal: AbortSignal, appTimeoutMs = 0): Promise<PostOutcome> {
+  async post(delivery: SpooledDelivery, message: SignedMessage, path: string, signal: AbortSignal, appTimeoutMs = 0): Promise<PostOutcome> {
     const [routeName, routeValue] = this.routeHeaderOf(delivery.app);
     const answerTimeout = Math.max(this.answerFloorMs, appTimeoutMs + PAST_APP_TIMEOUT_MS);
-    // The length of the file as it is now, of the very descriptor streamed: the spool's record
-    // says what was received, and a message put back by hand with another length (docs/mail.md
-    // says putting it back delivers it) failed every attempt on a Content-Length that lied.
-    const handle = await open(file, 'r');
-    const body = handle.createReadStream();
+    // The bytes signed, from the descriptor they were read from, and their length, not the
+    // record's: the record says what was received, and a message put back by hand with another
+    // length (docs/mail.md says putting it back delivers it) failed every attempt on a
+    // Content-Length that lied.
+    const { handle, signature, size } = message;
+    const body = size === 0 ? null : handle.createReadStream({ start: 0, end: size - 1, autoClose: false });
     try {
-      const { size } = await handle.stat();
       const res = await request(`${this.origin}${path}`, {
         method: 'POST',
         dispatcher: this.agent,
@@ -85,7 +85,7 @@ export class MailTarget {
           'x-apppkg-signature': signature,
           'x-apppkg-delivery-id': delivery.id,
         },
-        body,
+        body: body ?? '',
         headersTimeout: answerTimeout,
         bodyTimeout: answerTimeout,
       });
@@ -105,9 +105,9 @@ export class MailTarget {
       const code = (err as { code?: string }).code;
       return { kind: 'failed', reason: `no answer from the app (${code ?? (err as Error).message})` };
     } finally {
-      // Closes the descriptor (autoClose) when the body was not read to its end: an answer that
-      // came first (a 413), a connection refused.
-      body.destroy();
+      // Stops its reads when the body was not read to its end: an answer that came first (a
+      // 413), a connection refused.
+      body?.destroy();
     }
   }
 

@@ -3,14 +3,37 @@
 // time (docs/mail.md), so a request that did not come from the gateway's mail listener (anyone
 // can POST to the app's mail path through the public listener) is told apart.
 import { createHmac } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 
-/** The signature of a spooled message file, read as a stream (messages can be 25 MB). */
-export async function signFile(file: string, secret: string): Promise<string> {
-  const hmac = createHmac('sha256', secret);
-  for await (const chunk of createReadStream(file)) hmac.update(chunk as Buffer);
-  return hmac.digest('hex');
+/** What a delivery POSTs: its message file held open, and the signature and length of what it holds. */
+export interface SignedMessage {
+  handle: FileHandle;
+  signature: string;
+  /** The bytes signed, from the file's start: what is streamed, and its Content-Length. */
+  size: number;
 }
+
+/**
+ * The message in `handle` signed, read from its start to its end (messages can be 25 MB, read a
+ * chunk at a time): what is then streamed from the same descriptor is what was signed, whatever
+ * is renamed onto its name meanwhile. Signed by name, then opened again to be streamed, a message
+ * swapped between the two (put back by hand) went out with another's signature: a 403 from the
+ * app, and an attempt spent.
+ */
+export async function signOpened(handle: FileHandle, secret: string): Promise<SignedMessage> {
+  const hmac = createHmac('sha256', secret);
+  const chunk = Buffer.allocUnsafe(SIGN_CHUNK);
+  let size = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(chunk, 0, chunk.length, size);
+    if (bytesRead === 0) break;
+    hmac.update(chunk.subarray(0, bytesRead));
+    size += bytesRead;
+  }
+  return { handle, signature: hmac.digest('hex'), size };
+}
+
+const SIGN_CHUNK = 1 << 16;
 
 export function signBody(body: Buffer | string, secret: string): string {
   return createHmac('sha256', secret).update(body).digest('hex');

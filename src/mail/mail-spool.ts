@@ -35,7 +35,11 @@ export interface SpooledDelivery {
   to: string[];
   /** ms since the epoch. */
   receivedAt: number;
-  /** Bytes of the message file. */
+  /**
+   * Bytes of the message as received, its Received: field included: a record of the receipt,
+   * read by nothing that delivers. An attempt sends the file as it is then, signed and streamed
+   * from one descriptor (mail-deliverer.ts), whose length a message put back by hand changes.
+   */
   size: number;
   attempts: number;
   /** ms since the epoch. */

@@ -1,6 +1,7 @@
 // Incoming mail end to end (issue 16, SPEC 5.3): real clients (Python's smtplib, Debian's swaks,
 // raw bytes) talk to the gateway's mail listener; real apps receive the deliveries through the
 // gateway's public listener and record them (test/fixtures/apps/mail-sink, examples/support-desk).
+import { spawn } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
-import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, runCli, startCli, tempDir, waitFor, FIXTURES, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, runCli, startCli, tempDir, waitFor, within, FIXTURES, type RunningGateway } from '../helpers/process.js';
 import { mailPort, message, sendRaw, sendWithSmtplib, SmtpTalk } from '../helpers/smtp.js';
 
 const test = suite('mail delivery');
@@ -71,6 +72,7 @@ interface Delivery {
   received: boolean;
   secret_set: boolean;
   received_id: string | null;
+  size: number;
 }
 
 /** Each look at an app's deliveries is a request through the gateway to its Python worker: CPU of both. */
@@ -740,6 +742,53 @@ test('an answer of 500 is retried, with the same delivery id; the 250\'s id is i
   assert.equal(attempts.map((d) => d.received_id), [queuedAs, queuedAs]);
   // Each deferral is a line of the gateway's log, as Postfix logs one: status only counts them.
   assert.match(gw.output(), `mail: delivery ${attempts[0].id} (queued as ${queuedAs}) to alpha not delivered: the app answered 500; attempt 1, the next in 0.3 s\n`);
+});
+
+// Renames one of two versions of a message file (argv[1]) onto its name, then the other, over and
+// over, until argv[2] exists (30 s at most): a message replaced in the spool while it is
+// delivered. The versions are kept in argv[3], on the same filesystem, outside the spool.
+const MESSAGE_SWAPPER = `
+import os, sys, time
+target, stop, keep = sys.argv[1:4]
+versions = [os.path.join(keep, 'version-a'), os.path.join(keep, 'version-b')]
+following = os.path.join(keep, 'next')
+data = open(target, 'rb').read()
+open(versions[0], 'wb').write(data)
+open(versions[1], 'wb').write(data + b'A line put back by hand.\\r\\n')
+open(stop + '.started', 'w').close()
+give_up = time.monotonic() + 30
+i = 0
+while not os.path.exists(stop) and time.monotonic() < give_up:
+    os.link(versions[i % 2], following)
+    os.rename(following, target)
+    i += 1
+`;
+
+test('a message file replaced while it is delivered: each attempt signs the very bytes it sends (signed by name, then opened again, one replaced between went out under the other\'s signature)', async () => {
+  const subject = 'answer-500 replaced while delivered';
+  await sendWithSmtplib(port, 'ann@example.org', ['swap@alpha.localhost'], message({ subject }));
+  const [first] = await deliveriesOf('alpha', subject);
+  const file = join(state.path, 'mail', 'messages', `${first.received_id}.eml`);
+  assert.ok(existsSync(file), file);
+  const stop = join(state.path, 'stop-message-swapper');
+  const keep = join(state.path, 'message-versions');
+  mkdirSync(keep);
+  const swapper = spawn('python3', ['-c', MESSAGE_SWAPPER, file, stop, keep], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => swapper.on('close', resolve));
+  let attempts: Delivery[];
+  try {
+    await waitFor(() => existsSync(`${stop}.started`), 10_000, 'the swapping process to start');
+    // retry: [0.3], give_up 3 s: several attempts while the file is replaced under them.
+    attempts = await deliveriesOf('alpha', subject, 5, 15_000);
+  } finally {
+    writeFileSync(stop, '');
+    await within(10_000, 'the swapping process to stop', exited);
+    rmSync(keep, { recursive: true, force: true });
+  }
+  assert.equal(attempts.filter((d) => !d.signature_ok).map((d) => d.size), [], 'attempts whose signature was of another version of the file');
+  // Given up at give_up; a file the swapper put back after the spool removed it is no message of the spool's.
+  await waitFor(async () => (await mailStatus()).dead.some((d: any) => d.id === first.id), 10_000, 'the dead letter in status', ASK_GATEWAY_EVERY_MS);
+  rmSync(file, { force: true });
 });
 
 test('the gateway\'s own answer to a delivery (504 past the app\'s timeout) is said as the gateway\'s, with why, not as the app\'s', async () => {
