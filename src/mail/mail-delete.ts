@@ -6,13 +6,14 @@
 import type { MailDeleteAsk, MailDeleteDone } from '../admin/admin-server.js';
 import { countOf } from '../count.js';
 import { GatewayError } from '../errors.js';
-import { chosenByIds, deadLetterLine } from './mail-retry.js';
+import { chosenByIds, deadLetterLine, lettersOfApp } from './mail-retry.js';
 import type { MailSpool } from './mail-spool.js';
 
-export async function deleteDeadLetters(spool: MailSpool, ask: MailDeleteAsk, say: (line: string) => void): Promise<MailDeleteDone> {
+/** `postmaster`: the app mail.postmaster names (null: none), whose `--all` takes the postmaster mail kept for no app too. */
+export async function deleteDeadLetters(spool: MailSpool, ask: MailDeleteAsk, postmaster: string | null, say: (line: string) => void): Promise<MailDeleteDone> {
   const letters = spool.deadLetters();
   // Any name, an app removed from --apps included: its dead letters are what is left of it.
-  const wanted = 'ids' in ask ? chosenByIds(letters, [...new Set(ask.ids)], 'deleted') : letters.filter((l) => ask.app === null || l.app === ask.app);
+  const wanted = 'ids' in ask ? chosenByIds(letters, [...new Set(ask.ids)], 'deleted') : ask.app === null ? letters : lettersOfApp(letters, ask.app, postmaster);
   const deleted: MailDeleteDone['deleted'] = [];
   const skipped: MailDeleteDone['skipped'] = [];
   for (const letter of wanted) {

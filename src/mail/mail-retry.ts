@@ -97,7 +97,7 @@ export function chosenByIds(letters: DeadLetter[], ids: string[], done: string):
  */
 function chosenByApp(ctx: MailRetryContext, letters: DeadLetter[], app: string | null): DeadLetter[] {
   if (app === null) return letters;
-  const mine = letters.filter((l) => appFor(ctx, l) === app);
+  const mine = lettersOfApp(letters, app, ctx.postmaster);
   if (!ctx.isApp(app)) {
     const apps = ctx.appNames();
     const held = mine.length;
@@ -107,6 +107,16 @@ function chosenByApp(ctx: MailRetryContext, letters: DeadLetter[], app: string |
     });
   }
   return mine;
+}
+
+/**
+ * `--all APP` of `mail retry` and `mail delete` alike: APP's dead letters, and the postmaster
+ * mail kept for no app when APP is the app `postmaster` (mail.postmaster) names, the letters a
+ * retry delivers to APP. Taken by retry alone, `delete --all` of the postmaster app left the
+ * postmaster mail that `retry --all` of it puts back.
+ */
+export function lettersOfApp(letters: DeadLetter[], app: string, postmaster: string | null): DeadLetter[] {
+  return letters.filter((l) => (l.app === '' ? postmaster ?? '' : l.app) === app);
 }
 
 /** The app a dead letter goes to: its own, or for postmaster mail (app ''), the one mail.postmaster names. */

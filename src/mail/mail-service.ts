@@ -221,7 +221,7 @@ export class MailService {
 
   /** `mail delete`: dead letters removed for good (mail-delete.ts), an app's gone from --apps too. */
   delete(ask: MailDeleteAsk): Promise<MailDeleteDone> {
-    return deleteDeadLetters(this.spool, ask, this.say);
+    return deleteDeadLetters(this.spool, ask, this.config.postmaster, this.say);
   }
 
   /**

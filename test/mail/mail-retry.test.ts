@@ -275,6 +275,20 @@ test('refused, and nothing retried: an unknown id (naming the ids there are), on
   assert.is(bad.status, 2, 'no id and no --all: bad usage');
 });
 
+test('`mail delete --all APP` of the app mail.postmaster names takes the postmaster mail kept for no app, as `mail retry --all APP` does; `--all` of another name leaves it', async () => {
+  // delta, the postmaster app, gone from --apps: postmaster mail that comes now is kept for no app.
+  rmSync(join(apps.path, 'delta'), { recursive: true });
+  await waitFor(async () => !(await status()).apps.some((a: { name: string }) => a.name === 'delta'), 30_000, 'delta gone from the gateway', ASK_GATEWAY_EVERY_MS);
+  assert.equal(await sendWithSmtplib(port, 'pm-delete@example.org', ['postmaster'], message({ subject: 'postmaster to delete' })), { refused: {} });
+  const kept = await waitFor(async () => (await status()).mail.dead.find((d: { from: string; app: string }) => d.from === 'pm-delete@example.org' && d.app === '')?.id as string | undefined, 15_000, 'postmaster mail kept as a dead letter', ASK_GATEWAY_EVERY_MS);
+  assert.is((await remove('--all', 'nobody-here')).stdout, 'mail: no dead letter of nobody-here to delete\n');
+  assert.ok((await deadIds()).includes(kept), 'another name leaves it');
+  const r = await remove('--all', 'delta');
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout, `mail: 1 dead letter deleted: ${kept} (no app)\n`);
+  assert.ok(!(await deadIds()).includes(kept), 'gone from status');
+});
+
 const ifScript = runIf(test, hasProgram('script'), 'needs script(1) (bsdutils) to give mail delete a terminal');
 ifScript('`mail delete --all` on a terminal asks first, as uninstall does; anything but y deletes nothing', async () => {
   const asked = await runCliAs(['mail', 'delete', '--all', 'gone', ...admin], { tty: true, input: 'n\n', ms: 30_000 });

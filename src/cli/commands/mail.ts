@@ -28,15 +28,16 @@ export const spec: CommandSpec = {
     'app mail.postmaster names), leaving those that cannot be delivered, each said why;\n' +
     '--wait returns once each is delivered or a dead letter again (exit status 1 unless all were\n' +
     'delivered, naming each that was not), or at --timeout, naming those still waiting and why.\n' +
-    'delete: remove them for good; --all (of APP alone, given) asks first when stdin is a terminal\n' +
-    '(--yes does not ask); without one, as in a script, it goes ahead.',
+    'delete: remove them for good; --all (of APP alone, given: the postmaster mail with it, as for\n' +
+    'retry) asks first when stdin is a terminal (--yes does not ask); without one, as in a script,\n' +
+    'it goes ahead.',
   usage:
     'apppkg-gateway mail retry ID... [--wait [--timeout SECONDS]] [--admin ADDR] [--admin-token FILE]\n' +
     '       apppkg-gateway mail retry --all [APP] [--wait [--timeout SECONDS]] [--admin ADDR] [--admin-token FILE]\n' +
     '       apppkg-gateway mail delete ID... [--admin ADDR] [--admin-token FILE]\n' +
     '       apppkg-gateway mail delete --all [APP] [--yes] [--admin ADDR] [--admin-token FILE]',
   optionHelp: [
-    ['--all', 'every dead letter, or every one of APP (retry: postmaster mail too, when APP is the app mail.postmaster names)'],
+    ['--all', 'every dead letter, or every one of APP (and the postmaster mail kept for no app, when APP is the app mail.postmaster names)'],
     ['--wait', 'retry: return once each is delivered or a dead letter again; exit status 1 unless every one was delivered'],
     ['--timeout SECONDS', `retry --wait: give up waiting after this long (default ${DEFAULT_WAIT_S}, at most ${MAIL_RETRY_MAX_WAIT_S}); those left stay in the queue`],
     ['-y, --yes', 'delete --all: do not ask on a terminal either'],
