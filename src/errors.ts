@@ -1175,7 +1175,7 @@ export const ERROR_CODES = {
     example: { status: 1, into: 'vendor/', pinned: 'flask==3.0.3, jinja2==3.1.4' },
   },
   APPPKG_VENDOR_STAGE_UNSAFE: {
-    summary: '`vendor` run as root for an app of another user runs pip, and what pip builds, as that user; what they left in the staging directory held a symlink, a FIFO or a device, which pip never makes from a wheel. Copying it into the vendor directory would have root read where the link leads (a file of root\'s) for the app\'s user, so nothing was changed.',
+    summary: '`vendor` run as root for an app of another user runs pip, and what pip builds, as that user; what they left in the staging directory held a symlink, a FIFO or a device, which pip never makes from a wheel, or a file not that user\'s (a hard link to another\'s file: pip writes only the user\'s), or something that went while root took the directory back (a process of that user\'s still working there). Copying it into the vendor directory would have root read where the link leads (a file of root\'s) for the app\'s user, so nothing was changed.',
     message: (d) => `vendor: pip's staging directory holds what no wheel installs: ${str(d.found)}; nothing was changed`,
     hint: (d) =>
       `a build the requirements ran (a setup.py, a build backend) as ${str(d.user)} left it there: find which (\`pip wheel -r REQUIREMENTS\` as ${str(d.user)} builds the same), make it leave regular files only, and run vendor again`,

@@ -2,15 +2,21 @@
 // owner, as install decides: run-as.ts): pip, and what pip builds (a setup.py, a build backend:
 // the app's own code), ran as root. They run as that user now, in a directory of the scratch
 // directory lent to it. Before root reads what pip left there, it is taken back: the scratch
-// directory closed to the user, everything in the lent one root's (lchown, links never
-// followed), and the stage refused unless it holds only directories and regular files, all that
-// pip makes from wheels: a link a build left there had root copy what it leads to into the
-// vendor directory, which the user reads.
-import { chmod, lstat } from 'node:fs/promises';
+// directory closed to the user, everything of the user's in the lent one root's (each directory
+// held by descriptor as it is walked, each file chowned through the descriptor it was judged on:
+// a process of the user's with its working directory in there keeps working in it once the
+// scratch directory is closed, and swapped a directory for a link to one of another's between
+// root's listing and its walk into it, which gave root that one's files), and the stage refused
+// unless it holds only directories and the user's regular files, all that pip makes from wheels:
+// a link a build left there had root copy what it leads to into the vendor directory, which the
+// user reads, and so would a hard link to another's file.
+import type { Stats } from 'node:fs';
+import { chmod, readdir, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
-import { kindOf, symlinkWords } from '../no-follow.js';
+import { findUser } from '../environment/run-as.js';
+import { chownIfNoFollow, inDirectory, kindOf, openDirectoryNoFollow, symlinkWords } from '../no-follow.js';
 import { resolveRunAs, type RunAs } from '../environment/run-as.js';
 import type { FilePlace } from '../environment/host-file.js';
 import { chownTree, isInside } from './data-tree.js';
@@ -40,23 +46,57 @@ export async function lendScratch(work: string, lent: string, user: RunAs): Prom
 
 /**
  * `lent` taken back after pip (whose processes have ended with it: runProgram): `work` closed to
- * the user first, so nothing in it changes while it is walked; then everything in `lent` root's.
- * Throws APPPKG_VENDOR_STAGE_UNSAFE when `stage` holds anything but directories and regular files.
+ * the user first; then everything of the user's in `lent` root's. Throws
+ * APPPKG_VENDOR_STAGE_UNSAFE when `stage` holds anything but directories and the user's regular
+ * files.
  */
 export async function takeScratchBack(work: string, lent: string, stage: string, user: RunAs): Promise<void> {
   await chmod(work, 0o700);
-  const odd: string[] = [];
-  await chownTree(lent, { uid: 0, gid: 0 }, (file, entry) => {
-    if (!entry.isDirectory() && !entry.isFile() && isInside(file, stage)) odd.push(file);
-  });
+  const odd: Array<{ file: string; words: string }> = [];
+  const noteIfStaged = async (file: string, at: string, st: Stats) => {
+    if (!isInside(file, stage)) return;
+    if (st.isSymbolicLink()) odd.push({ file, words: await symlinkWords(at) });
+    else if (!st.isFile()) odd.push({ file, words: kindOf(st) });
+    else if (st.uid !== user.uid) odd.push({ file, words: `a file of ${findUser(String(st.uid))?.user ?? `uid ${st.uid}`}, not ${user.user}'s (a hard link)` });
+  };
+  const walk = async (dir: FileHandle, dirPath: string): Promise<void> => {
+    try {
+      for (const name of await readdir(inDirectory(dir, '.'))) {
+        const at = inDirectory(dir, name);
+        const file = path.join(dirPath, name);
+        // A link swapped in for a directory since the listing is refused here (ELOOP), never followed.
+        const sub = await openDirectoryNoFollow(at).catch(unless(['ELOOP', 'ENOTDIR', 'ENOENT']));
+        if (sub !== null) {
+          await walk(sub, file);
+          continue;
+        }
+        const judged: Stats[] = [];
+        await chownIfNoFollow(at, ROOT, (st) => {
+          judged.push(st);
+          return !st.isDirectory() && st.uid === user.uid;
+        }).catch(unless(['ENOENT']));
+        if (judged.length > 0) await noteIfStaged(file, at, judged[0]);
+        // Gone since the listing: only a process of the user's still working in there removes anything now.
+        else if (isInside(file, stage)) odd.push({ file, words: `gone as it was taken back (a process of ${user.user}'s still works there)` });
+      }
+      await dir.chown(ROOT.uid, ROOT.gid);
+    } finally {
+      await dir.close();
+    }
+  };
+  await walk(await openDirectoryNoFollow(lent), lent);
   if (odd.length === 0) return;
-  const found = await Promise.all(odd.slice(0, 3).map(async (file) => `${path.relative(stage, file) || '.'}, ${await whatIsAt(file)}`));
+  const found = odd.slice(0, 3).map(({ file, words }) => `${path.relative(stage, file) || '.'}, ${words}`);
   const more = odd.length > 3 ? ` and ${odd.length - 3} more` : '';
   throw new GatewayError('APPPKG_VENDOR_STAGE_UNSAFE', { found: `${found.join(', ')}${more}`, user: user.user });
 }
 
-/** What is at `file`, in an error's words: "a symlink (to /etc/shadow)", "a FIFO". */
-async function whatIsAt(file: string): Promise<string> {
-  const st = await lstat(file);
-  return st.isSymbolicLink() ? symlinkWords(file) : kindOf(st);
+const ROOT = { uid: 0, gid: 0 };
+
+/** A rejection handler: null for an error of one of `codes`, else the error thrown again. */
+function unless(codes: readonly string[]) {
+  return (err: NodeJS.ErrnoException): null => {
+    if (codes.includes(err.code ?? '')) return null;
+    throw err;
+  };
 }

@@ -3,7 +3,7 @@
 // requirements files, which may name any path (-r /etc/...), were read as root and their lines
 // shown by check and pip. Needs root (and a user of its own, as users.test.ts makes): skipped
 // otherwise. Real gateway, real venv, real pip, offline.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -11,14 +11,16 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'undici';
 import { hostGroup, hostUser } from '../helpers/host-accounts.js';
-import { installForOtherUsers, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { installForOtherUsers, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 import { inTreeBackend, makeApp, makeWheel } from './lifecycle-apps.js';
+import { idOf } from './subdir-swapper.js';
 
 const test = suite('lifecycle: pip as the app\'s user');
 const ifRoot = runIf(test, isRoot, 'needs root to run pip as an app\'s user');
 const USER = 'apppkg-test-app';
 const GROUP = 'apppkg-test-readers';
+const OTHER = 'apppkg-test-other';
 const work = tempDir('apppkg-pip-user-');
 const running: RunningGateway[] = [];
 test.after(async () => {
@@ -42,7 +44,44 @@ const BACKEND = inTreeBackend('uidpkg', `    here = os.path.dirname(os.path.absp
         os.symlink(open(os.path.join(here, 'link-stamp-to')).read(), os.path.join(sys.prefix, 'apppkg-venv.json'))
     if os.path.exists(os.path.join(here, 'link-stage-to')):
         os.symlink(open(os.path.join(here, 'link-stage-to')).read(), os.path.join(os.environ['TMPDIR'], 'stage', 'leak.txt'))
+    if os.path.exists(os.path.join(here, 'stage-dirs')):
+        import time
+        for i in range(int(open(os.path.join(here, 'stage-dirs')).read())):
+            os.mkdir(os.path.join(os.environ['TMPDIR'], 'stage', 'sub%d' % i))
+            open(os.path.join(os.environ['TMPDIR'], 'stage', 'sub%d' % i, 'f0'), 'w').close()
+        open(os.path.join(here, 'lent-at'), 'w').write(os.environ['TMPDIR'])
+        give_up = time.monotonic() + 30
+        while not os.path.exists(os.path.join(os.environ['TMPDIR'], 'swapper-in')) and time.monotonic() < give_up:
+            time.sleep(0.01)
 `);
+
+// A process of the app's user's that works in the directory vendor lent it, from before pip
+// ends (its name read from argv[1], which the build backend writes) until argv[3] exists (120 s
+// at most): it swaps the directories stage/sub* for symlinks to argv[2] and back, over and over,
+// by names relative to its working directory, which stay open to it once vendor closes the
+// scratch directory above.
+const LENT_SWAPPER = `
+import os, sys, time
+marker, victim, stop = sys.argv[1:4]
+give_up = time.monotonic() + 120
+open(stop + '.started', 'w').close()
+while not os.path.exists(marker):
+    if os.path.exists(stop) or time.monotonic() > give_up: sys.exit(0)
+    time.sleep(0.005)
+os.chdir(open(marker).read())
+open('swapper-in', 'w').close()
+while not os.path.exists(stop) and time.monotonic() < give_up:
+    try: subs = [s for s in os.listdir('stage') if s.startswith('sub') and not s.endswith('.away')]
+    except OSError: continue
+    for sub in subs:
+        p = os.path.join('stage', sub)
+        try:
+            if os.path.islink(p):
+                os.unlink(p); os.rename(p + '.away', p)
+            else:
+                os.rename(p, p + '.away'); os.symlink(victim, p)
+        except OSError: pass
+`;
 
 let apps: string;
 let state: string;
@@ -333,6 +372,41 @@ ifRoot('vendor, as root, writes the vendor directory as the app\'s user\'s, thro
   assert.is(refused.status, 1, refused.stdout + refused.stderr);
   assert.ok(refused.stderr.includes(`vendor --into vendor/: expected a directory of the app, found a symlink (to ${victim}) at ${vendorDir}; nothing was changed`), refused.stderr);
   assert.equal(readdirSync(victim), []);
+});
+
+ifRoot('vendor, as root, takes the stage back from the app\'s user by descriptor: directories a process of that user\'s swaps for links to another\'s as root walks them lead root\'s chown nowhere', async () => {
+  const { uid } = hostUser(USER);
+  const other = hostUser(OTHER);
+  const signals = join(work.path, 'signals');
+  mkdirSync(signals, { mode: 0o777 });
+  chmodSync(signals, 0o777);
+  const victim = join(work.path, 'stage-victim');
+  mkdirSync(victim);
+  for (let i = 0; i < 10; i++) writeFileSync(join(victim, `f${i}`), 'not the app\'s\n');
+  spawnSync('chown', ['-R', `${OTHER}:`, victim]);
+  const { app } = backendApp('vendorswaps', 'platform: python, wsgi\napp: wsgi:application\npaths: vendor/\n');
+  writeFileSync(join(app, 'uidpkg', 'stage-dirs'), '2000');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const stop = join(signals, 'stop-lent-swapper');
+  const swapper = spawn('python3', ['-c', LENT_SWAPPER, join(app, 'uidpkg', 'lent-at'), victim, stop], { uid, gid: idOf(USER, '-g'), cwd: '/', stdio: 'ignore' });
+  const exited = new Promise((resolve) => swapper.on('close', resolve));
+  let out = '';
+  let status: number | null = null;
+  try {
+    await waitFor(() => existsSync(`${stop}.started`), 20_000, 'the swapping process to start');
+    const vendored = await runCli(['vendor', app, '--no-index', '--environment', envFile], { ms: 180_000 });
+    status = vendored.status;
+    out = vendored.stdout + vendored.stderr;
+  } finally {
+    writeFileSync(stop, '');
+    await within(20_000, 'the swapping process to stop', exited);
+  }
+  assert.ok(existsSync(join(app, 'uidpkg', 'lent-at')), `the build never ran: ${out}`);
+  const taken = readdirSync(victim).filter((f) => statSync(join(victim, f)).uid !== other.uid);
+  assert.equal(taken, [], `root chowned files of ${OTHER}'s the app's user linked into the stage: ${out}`);
+  // Refused or done, said as either: never an error of root's walk, nor of the scratch
+  // directory's removal (root's by then: the user's process can no longer change it).
+  assert.ok(status === 0 || out.includes('staging directory holds what no wheel installs'), out);
 });
 
 ifRoot('root follows no link out of the user\'s venv but to its interpreter; an app\'s venv.py does not run in its venv\'s build', async () => {
