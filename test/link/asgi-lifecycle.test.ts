@@ -19,7 +19,9 @@ import { runIf } from '../helpers/skip.js';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SYSTEM_PYTHON = '/usr/bin/python3';
 const systemUvloop = existsSync(SYSTEM_PYTHON) && spawnSync(SYSTEM_PYTHON, ['-c', 'import uvloop'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
-const pyenvUvloop = spawnSync('python3', ['-c', 'import uvloop'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+// The interpreter workerFor runs (link-harness.ts), not just the python3 on PATH.
+const TEST_PYTHON = process.env.APPPKG_TEST_PYTHON ?? 'python3';
+const testPythonUvloop = spawnSync(TEST_PYTHON, ['-c', 'import uvloop'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
 
 const t = suite<{ cleanups: Array<() => unknown> }>('asgi-lifecycle');
 t.before.each((ctx) => {
@@ -268,7 +270,7 @@ t('check: the same import for an asgi config', async () => {
   }
 });
 
-const withoutUvloop = runIf(t, !pyenvUvloop, 'the python3 on PATH has uvloop');
+const withoutUvloop = runIf(t, !testPythonUvloop, `${TEST_PYTHON} has uvloop`);
 withoutUvloop('APPPKG_ASGI_LOOP=uvloop without uvloop: exit 3, saying so', async () => {
   const output: string[] = [];
   const worker = workerFor('asgi-no-lifespan', { env: { APPPKG_ASGI_LOOP: 'uvloop' } }, output);
