@@ -4,8 +4,10 @@
 
 /**
  * Percent-decodes a request path into PEP 3333's "bytes as latin-1" string (bad escapes stay
- * as they are) and resolves its dot segments as RFC 3986 §5.2.4 and nginx do: `/a/../b` is
- * `/b`, and `%2e%2e` is `..` (RFC 3986 §6.2.2.2: an encoded unreserved octet is the octet), so
+ * as they are) and resolves its dot segments as nginx does: `/a/../b` is `/b` (RFC 3986
+ * §5.2.4), and in a path with a dot segment, slashes in a row are one first (`/a//../b` is `/b`,
+ * `/x//y/./z` is `/x/y/z`; a path without one keeps them as sent, as nginx passes them on), and
+ * `%2e%2e` is `..` (RFC 3986 §6.2.2.2: an encoded unreserved octet is the octet), so
  * `/blog/../other/x` is routed to `other`, never to `blog` with a PATH_INFO that climbs out of
  * it. Returns null for a path that cannot be a request path: no leading slash, a NUL byte, a
  * `..` that climbs above the root (nginx's 400), or one that is a segment only once an encoded
@@ -54,6 +56,11 @@ export function routedRequestPath(rawPath: string): RoutedPath | null {
     const segments = route.split('/');
     for (let i = 1; i < segments.length; i++) {
       const s = segments[i];
+      // Slashes merged first, as nginx does (merge_slashes, its default): `/a//../b` is `/b`. It
+      // passes the target on as sent (proxy_pass with no URI, the shipped site), so a `location`
+      // that denies `/a/` sees `/b` and lets `/a//../b` through: resolved with the empty segment
+      // kept (RFC 3986 §5.2.4), it reached the app as `/a/b`.
+      if (s === '' && i < segments.length - 1) continue;
       if (s === '..') {
         if (out.length === 0) return null;
         out.pop();

@@ -109,12 +109,20 @@ test.after(async () => {
   work.remove();
 });
 
-function getFrom127002(url: string, headers: Record<string, string> = {}): Promise<Record<string, string>> {
+/** `rawPath`, when given, is sent as it is: a URL's own path has its dot segments resolved by WHATWG URL parsing. */
+function getFrom127002(url: string, headers: Record<string, string> = {}, rawPath?: string): Promise<Record<string, string>> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { localAddress: '127.0.0.2', headers, timeout: 10_000 }, (res) => {
+    const req = http.get(url, { localAddress: '127.0.0.2', headers, timeout: 10_000, ...(rawPath === undefined ? {} : { path: rawPath }) }, (res) => {
       let body = '';
       res.on('data', (c) => (body += c));
-      res.on('end', () => resolve(JSON.parse(body)));
+      // Thrown in this callback, a body that is no JSON (another app answered) would end the run with nginx left behind.
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body));
+        } catch {
+          reject(new Error(`${url}: expected JSON, got ${JSON.stringify(body.slice(0, 200))}`));
+        }
+      });
     });
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
@@ -152,6 +160,15 @@ ifNginx('a request reaches the app with the client\'s address and scheme', async
   assert.is(tlsEnv.REMOTE_ADDR, '127.0.0.2');
   // The access log names the client the app was told, not "-" (the unix socket's peer).
   await waitFor(() => /^127\.0\.0\.2 - - \[[^\]]+\] "GET \/blog\/where\?x=1 HTTP\/1\.[01]" 200 /m.test(gw.output()), 5000, 'the access log line');
+});
+
+ifNginx('a path with // and .. reaches the app as nginx resolved it: nginx passes the target on as sent, the gateway merges // as nginx did', async () => {
+  // nginx routes `/asgi//../blog/where` as /blog/where (merge_slashes) and passes it on as
+  // sent; had the gateway kept the empty segment, the app behind a `location /blog/` that nginx
+  // allowed would have been asgi, and one behind a `location /asgi/` that nginx denied reached.
+  const env = await getFrom127002(`http://127.0.0.1:${port}/`, {}, '/asgi//../blog/where?x=1');
+  assert.is(env.SCRIPT_NAME, '/blog', JSON.stringify(env));
+  assert.is(env.PATH_INFO, '/where');
 });
 
 ifNginx('a websocket echo works through nginx', async () => {

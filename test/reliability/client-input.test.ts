@@ -552,6 +552,8 @@ test('R1.23 path traversal out of a static dir with .. (literal, %2e%2e, .%2e, m
     '/alpha/static/%2e%2e/%2e%2e/%2e%2e/secret.txt',
     '/alpha/static/.%2e/%2E./..',
     '/alpha/static/sub/../../../../secret.txt',
+    // Above the root only with its // merged, as nginx merges them before resolving (RFC 3986 alone: /secret.txt).
+    '/alpha/static//../../../secret.txt',
     '/alpha/static/..%2fsecret.txt',
     '/alpha/static/%2e%2e%2fsecret.txt',
     '/alpha/static/%2E%2E%2Fsecret.txt',
@@ -573,7 +575,6 @@ test('R1.24 traversal that is no dot segment to the gateway (..%5c, ..\\, double
     '/alpha/static/%252e%252e%252fsecret.txt',
     '/alpha/static/%c0%ae%c0%ae/secret.txt',
     '/alpha/static/secret.txt%00.txt',
-    '/alpha/static//../secret.txt',
   ]) {
     await badInput(path, head(path, 'Connection: close\r\n'));
   }
