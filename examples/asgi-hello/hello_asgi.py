@@ -27,7 +27,9 @@ async def http(scope, receive, send):
         await send({"type": "http.response.body", "body": b""})
         return
     if scope["path"] == "/info":
-        body = json.dumps({"root_path": scope["root_path"], "path": scope["path"], "client": scope["client"]}).encode()
+        # raw_path is the target as the client sent it (bytes), path what the gateway routed by.
+        info = {"root_path": scope["root_path"], "path": scope["path"], "raw_path": scope["raw_path"].decode("latin-1"), "client": scope["client"]}
+        body = json.dumps(info).encode()
         kind = b"application/json"
     else:
         body, kind = b"Hello from ASGI!\n", b"text/plain"

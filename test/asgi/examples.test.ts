@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
 import { openSocket } from '../helpers/websocket.js';
@@ -70,6 +70,24 @@ test('asgi-hello answers beside a WSGI app, with the mount as root_path and the 
   assert.is(info.root_path, '/asgi-hello');
   assert.is(info.path, '/info');
   assert.is(info.client[0], '127.0.0.1');
+});
+
+test('a target with dot segments: path is what the gateway routed by (resolved, // merged first as nginx), raw_path the target as sent (as uvicorn gives it); lean lane and node:http', async () => {
+  // uvicorn resolves nothing (path is the target unquoted); the gateway routes by the resolved
+  // path, so path must be that one, or an app would route `/x/../info` where the gateway did not.
+  const port = Number(new URL(gw.url).port);
+  for (const twice of ['', 'Accept: a\r\nAccept: b\r\n']) {
+    for (const [target, raw] of [
+      ['/asgi-hello/x/../info?q=1', '/asgi-hello/x/../info'],
+      ['/asgi-hello/x/%2e%2e/info', '/asgi-hello/x/%2e%2e/info'],
+      ['/hello//../asgi-hello/./info', '/hello//../asgi-hello/./info'],
+    ]) {
+      const answer = await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: x\r\n${twice}Connection: close\r\n\r\n`);
+      assert.match(answer.split('\r\n')[0], / 200 /, `${target}: ${answer}`);
+      const info = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { root_path: string; path: string; raw_path: string };
+      assert.equal([info.root_path, info.path, info.raw_path], ['/asgi-hello', '/info', raw], `${twice ? 'node:http' : 'lean lane'} ${target}`);
+    }
+  }
 });
 
 test('asgi-hello streams a body piece by piece; status says the worker is ASGI', async () => {
