@@ -25,6 +25,11 @@ export interface LeanConnectionOptions {
   /** Largest request head, in bytes: a larger one goes to node:http (431 there). */
   maxHeaderSize: number;
   /**
+   * Time for a new connection's first request head (--header-timeout); the most a held answer
+   * waits for its body's first byte (holdForBody).
+   */
+  headersTimeoutMs: number;
+  /**
    * The proxy's answer to a plain request: true when it took it (it goes to an app's workers
    * or static files, or the gateway answers it a 404 or 503), false when node:http should read it,
    * LATER when it cannot tell yet (no route is known before the first publish): the lane keeps
@@ -44,7 +49,7 @@ export interface LeanConnectionOptions {
   /**
    * How long the body of `res`'s request may stop arriving while `res` waits for it
    * (holdForBody): the `timeout` of the app that answered, the bound its own read of the body
-   * has. Without it (or for the gateway's own answers), the keep-alive timeout's.
+   * has, once its first byte is in. Without it (or for the gateway's own answers), the keep-alive timeout's.
    */
   bodyStallMs?(res: ServerResponse): number | undefined;
 }
@@ -101,6 +106,7 @@ const LF = 0x0a;
  * worth the client's time. The wait follows the app's `timeout`, restarted by each piece, as the
  * app's own read of the body would: a fixed second let a slow client's answer (a body sent over
  * more than a second, from a phone, say) go first, and nginx then closed that client's connection.
+ * The body's first byte is waited for --header-timeout at most (holdForBody).
  */
 const HOLD_BODY_BYTES = 256 * 1024;
 
@@ -119,6 +125,8 @@ export class LeanConnection implements ResponseOutput, BodySource {
   private noMore = false;
   /** The request whose body the next bytes from the client are. */
   private receiving: LeanRequest | null = null;
+  /** A byte of that body has come. */
+  private receivedAny = false;
   /**
    * The start of a request line still arriving (a long URL in several TCP segments, a slow
    * client): held until its LF, since node:http could not be given its octets >= 0x80 escaped
@@ -156,6 +164,8 @@ export class LeanConnection implements ResponseOutput, BodySource {
   /** The answer waiting for the rest of its request's body (holdForBody); null almost always. */
   private held: LeanResponse | null = null;
   private heldTimer: NodeJS.Timeout | null = null;
+  /** How long its body may stop arriving once a byte of it is in (bodyStallMs). */
+  private heldStallMs = 0;
   /** performance.now() when the last response went out (or the connection came): the lane's sweep reads it. */
   waitingSince = performance.now();
   /**
@@ -264,6 +274,7 @@ export class LeanConnection implements ResponseOutput, BodySource {
       const last = !head.keepAlive || !res.shouldKeepAlive;
       if (req.remaining > 0) {
         this.receiving = req;
+        this.receivedAny = false;
         this.receivingLast = last;
         start = this.receiveBody(data, start);
       } else if (last) {
@@ -388,8 +399,11 @@ export class LeanConnection implements ResponseOutput, BodySource {
       if (this.receivingLast) this.stopReading();
       if (this.held !== null) this.releaseHeld();
     } else if (this.held !== null && end > start) {
-      this.heldTimer!.refresh(); // the body still comes: its stall clock starts again
+      // The body still comes: its stall clock starts again, the app's timeout from its first byte on.
+      if (this.receivedAny) this.heldTimer!.refresh();
+      else this.startHeldClock(this.heldStallMs);
     }
+    if (end > start) this.receivedAny = true;
     return end;
   }
 
@@ -531,7 +545,10 @@ export class LeanConnection implements ResponseOutput, BodySource {
    * body: only those that complete the answer (its head and the parts before go), and only with
    * HOLD_BODY_BYTES to come at most, chosen then. They go when the body ends (receiveBody), when
    * it has stopped arriving for the app's `timeout` (bodyStallMs; each piece restarts the clock),
-   * when the client half-closes, or when the gateway stops. Once the answer is whole the app wants no more of
+   * or when none of it came within --header-timeout, when the client half-closes, or when the
+   * gateway stops. A client that sends a head and holds its body back without `Expect:
+   * 100-continue` may be waiting for this very answer (or send nothing): it is timed as a head
+   * still coming, not as an app's read of a body begun, which held it a minute. Once the answer is whole the app wants no more of
    * the body, so what is left of it is read and dropped; until then the app may still read it
    * (an echo that answers as it reads).
    */
@@ -544,10 +561,15 @@ export class LeanConnection implements ResponseOutput, BodySource {
     res.bodyWaitChosen = true;
     if (res.req.remaining > HOLD_BODY_BYTES) return false;
     this.held = res;
-    const stallMs = this.lane.options.bodyStallMs?.(res as unknown as ServerResponse) ?? this.lane.keepAliveSeconds * 1000;
-    this.heldTimer = setTimeout(this.releaseHeld, stallMs).unref();
+    this.heldStallMs = this.lane.options.bodyStallMs?.(res as unknown as ServerResponse) ?? this.lane.keepAliveSeconds * 1000;
+    this.startHeldClock(this.receivedAny ? this.heldStallMs : Math.min(this.heldStallMs, this.lane.options.headersTimeoutMs));
     if (res.writableEnded) res.req.dump();
     return true;
+  }
+
+  private startHeldClock(ms: number): void {
+    if (this.heldTimer !== null) clearTimeout(this.heldTimer);
+    this.heldTimer = setTimeout(this.releaseHeld, ms).unref();
   }
 
   /** The held answer leaves, and those pipelined behind it that were waiting for it. */

@@ -17,8 +17,6 @@ import { LeanConnection, type ConnectionLane, type LeanConnectionOptions } from 
 export { LATER } from './lean-connection.js';
 
 export interface LeanLaneOptions extends LeanConnectionOptions {
-  /** Time for a new connection's first request head. */
-  headersTimeoutMs: number;
   keepAliveTimeoutMs: number;
 }
 

@@ -20,13 +20,20 @@ const apps = tempDir('apppkg-early-apps-');
 const state = tempDir('apppkg-early-state-');
 /** The app's `timeout` (s): how long a held answer waits for a body that stopped arriving. */
 const TIMEOUT_S = 2;
+/** --header-timeout (s): how long a held answer waits for its body's first byte, when below the app's timeout. */
+const HEADER_TIMEOUT_S = 2;
 let gw: RunningGateway;
 
 test.before(async () => {
   addPackage(apps.path, 'lean-lane', 'lean');
+  // The same app with the default timeout (60 s), which a body's first byte is not waited for.
+  addPackage(apps.path, 'lean-lane', 'patient');
   const envFile = join(state.path, 'environment.yaml');
-  writeFileSync(envFile, `apps:\n  lean:\n    mount: /\n    workers: 1\n    timeout: ${TIMEOUT_S}\n`);
-  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile, '--access-log', 'off']);
+  writeFileSync(envFile, `apps:\n  lean:\n    mount: /\n    workers: 1\n    timeout: ${TIMEOUT_S}\n  patient:\n    workers: 1\n`);
+  gw = await startCli([
+    '--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile, '--access-log', 'off',
+    '--header-timeout', String(HEADER_TIMEOUT_S),
+  ]);
 });
 
 test.after(async () => {
@@ -131,6 +138,40 @@ test('a body that does not come: the answer goes once it has stopped for the app
     // next request is read after it.
     client.send('3456789GET /after HTTP/1.1\r\nHost: lean.test\r\n\r\n');
     await waitFor(() => client.got.includes('GET /after'), 5000, 'the request after the late body');
+  } finally {
+    client.destroy();
+  }
+});
+
+test('a head whose body does not begin (no Expect: 100-continue): the answer goes at --header-timeout, not the app\'s 60 s timeout', async () => {
+  // Such a client may be waiting for the answer before it sends the body, or never send it:
+  // held for the app's timeout, a minute, it waited that long for an answer ready at once.
+  const client = await connect();
+  try {
+    const sentAt = Date.now();
+    client.send(postHead(10).replace('/fields', '/patient/fields'));
+    await waitFor(() => client.got.endsWith('fields'), 10_000, 'the answer without the body');
+    const took = Date.now() - sentAt;
+    assert.ok(took >= HEADER_TIMEOUT_S * 1000 - 100, `answered after ${took} ms: held for the body's first byte up to --header-timeout (${HEADER_TIMEOUT_S} s)`);
+    // Sent now, the body is read and dropped, and the next request is read after it.
+    client.send('0123456789GET /patient/after HTTP/1.1\r\nHost: lean.test\r\n\r\n');
+    await waitFor(() => client.got.includes('GET /after'), 5000, 'the request after the late body');
+  } finally {
+    client.destroy();
+  }
+});
+
+test('a body begun is waited for by the app\'s timeout, not --header-timeout: its first byte restarts the clock for that', async () => {
+  const client = await connect();
+  try {
+    client.send(postHead(10).replace('/fields', '/patient/fields'));
+    await sleep(1000);
+    client.send('01');
+    // 3 s past the first byte: beyond --header-timeout, well within the app's 60 s.
+    await sleep(HEADER_TIMEOUT_S * 1000 + 1000);
+    assert.is(client.got, '', 'nothing went out before the body was in');
+    client.send('23456789');
+    await waitFor(() => client.got.endsWith('fields'), 5000, 'the answer once the body is in');
   } finally {
     client.destroy();
   }

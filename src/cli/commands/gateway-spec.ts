@@ -38,7 +38,7 @@ export const spec: CommandSpec = {
     ['--hook-timeout SECONDS', 'how long commands.install (first start) or commands.update (new version) may run before it is stopped and its version refused (default 600)'],
     ['--max-workers N', 'Python workers of all apps together; past it the least recently used quiet app sleeps until its next request'],
     ['--grace SECONDS', 'how long requests in flight, then the workers\' own shutdown, may take on SIGTERM (default 30)'],
-    ['--header-timeout SECONDS', 'how long a client may take to send a request head, then 408 and closed (default 20)'],
+    ['--header-timeout SECONDS', 'how long a client may take to send a request head, then 408 and closed; also how long an answer ready before its body waits for the body\'s first byte (default 20)'],
     ['-e, --environment FILE', 'the host\'s environment file (settings, routes, workers, limits per app); SIGHUP reads it again and restarts only the apps whose settings changed'],
     ...APP_OPTION_HELP.filter(([flag]) => !flag.includes('--environment')),
   ],
