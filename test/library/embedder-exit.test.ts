@@ -1,5 +1,5 @@
 // A program embedding Gateway that ends without `await gateway.stop()` (process.exit(), an
-// uncaught exception, a SIGTERM it has no handler for) leaves no process behind either: the
+// uncaught exception, a SIGTERM it has no handler for, a worker_thread that held it ending) leaves no process behind either: the
 // workers notice their link closing and each process tree's guard ends it, as when the CLI's
 // gateway is killed (SPEC §4 and 5.7; README "As a library"). One whose own SIGTERM handler
 // calls stop() ends as the CLI does, its request in flight answered. The program is run from
@@ -107,6 +107,77 @@ console.log('handler');`,
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /^slow: 200 ok$/m);
   await assertNoOrphans(r.pids, 15_000);
+});
+
+/** Running (not a zombie, not gone): a zombie is dead, only not reaped yet. */
+function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+test('a Gateway in a worker_thread: stop() there leaves nothing; a thread ended without it has every process of the app end with the thread, while the program runs on', async () => {
+  // PR_SET_PDEATHSIG follows the thread that spawned a worker, not the process: in a
+  // worker_thread that is the gateway's own thread, so the workers die with it, as with the
+  // CLI's process. Their exit is then reaped by nobody (that thread's loop is gone): zombies,
+  // until the program exits (README, "As a library").
+  const program = join(work.path, 'thread.mjs');
+  const inner = join(work.path, 'thread-inner.mjs');
+  writeFileSync(
+    inner,
+    `import { parentPort, workerData } from 'node:worker_threads';
+import { Gateway } from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'index.js')).href)};
+const gateway = await Gateway.start({ apps: ${JSON.stringify(apps)}, listen: '127.0.0.1:0', admin: false, stateDir: workerData.state, say: () => {} });
+parentPort.postMessage({ urls: gateway.urls, pids: gateway.pids });
+parentPort.once('message', () => gateway.stop().then(() => parentPort.close()));
+`,
+  );
+  writeFileSync(
+    program,
+    `import { Worker } from 'node:worker_threads';
+for (const ending of ['stop', 'terminate']) {
+  const worker = new Worker(${JSON.stringify(inner)}, { workerData: { state: ${JSON.stringify(work.path)} + '/state-thread-' + ending } });
+  const served = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+  const res = await fetch(served.urls[0] + '/busy/');
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  if (ending === 'stop') worker.postMessage('stop');
+  else await worker.terminate();
+  console.log(JSON.stringify({ ending, status: res.status, pids: served.pids, code: await exited }));
+}
+// Running on after the threads ended, until the test has looked at their processes.
+process.stdin.resume();
+process.stdin.once('end', () => process.exit(0));
+`,
+  );
+  const child = spawn(process.execPath, [program], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const ended = new Promise((resolve) => child.once('exit', resolve));
+  const pids: number[] = [];
+  try {
+    const lines = await waitFor(() => {
+      const found = stdout.split('\n').filter((l) => l.startsWith('{'));
+      return found.length === 2 ? found : undefined;
+    }, 60_000, () => `both threads to serve and end (stderr: ${stderr})`);
+    for (const line of lines) {
+      const r = JSON.parse(line) as { ending: string; status: number; pids: number[]; code: number };
+      assert.is(r.status, 200, r.ending);
+      const state = join(work.path, `state-thread-${r.ending}`, 'apps', 'busy', 'data');
+      const daemons = readdirSync(state).filter((f) => f.startsWith('daemon-')).map((f) => Number(readFileSync(join(state, f), 'utf8')));
+      assert.ok(r.pids.length >= 2 && daemons.length >= 1, `${r.ending}: pids ${r.pids.join(',')}, daemons ${daemons.join(',')}`);
+      pids.push(...r.pids, ...daemons);
+      // While the program runs on: nothing of that gateway runs (a terminated thread's workers are zombies).
+      await waitFor(() => [...r.pids, ...daemons].every((pid) => !running(pid)), 15_000, () => `${r.ending}: still running: ${[...r.pids, ...daemons].filter(running).join(',')}`);
+    }
+  } finally {
+    child.stdin.end();
+    await waitFor(() => Promise.race([ended.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 200))]), 10_000, 'the program to end').catch(() => child.kill('SIGKILL'));
+  }
+  await assertNoOrphans(pids, 15_000);
 });
 
 test.run();
