@@ -45,6 +45,7 @@ import { StartWaits } from './start-waits.js';
 import { addressedServer, listenerPathOf, type RequestRoute } from './request-route.js';
 import { atRoot, normalizePrefix, Router, type RouteMatch } from './router.js';
 import { matchStatic, serveStatic } from './static-files.js';
+import { holdEndForBody, type NodeBodyHoldOptions } from './node-body-hold.js';
 
 export interface FrontOptions {
   listen: ListenAddress[];
@@ -245,6 +246,8 @@ export class Front {
   /** Connections whose head node:http timed out behind an answer, and whose 408 waits (putOffHeadTimeout). */
   private readonly headTimeoutPutOff = new WeakSet<Socket>();
   private readonly lanes: LeanLane[] = [];
+  /** node:http's answers held for their bodies (node-body-hold.ts): a stop releases them. */
+  private readonly nodeBodyHold: NodeBodyHoldOptions;
   private sockets = new Set<Socket>();
   /** Connections the stop cut past --grace: what they still held is not the client's leaving. */
   private readonly cutSockets = new WeakSet<Socket>();
@@ -272,6 +275,11 @@ export class Front {
   constructor(private readonly opts: FrontOptions) {
     this.trust = compileTrustProxy(opts.trustProxy);
     this.accessLog = new AccessLog(opts.accessLog);
+    this.nodeBodyHold = {
+      stallMs: (res) => this.bodyStallMs(res) ?? (opts.keepAliveTimeoutMs ?? 5_000),
+      firstByteMs: opts.headersTimeoutMs ?? 20_000,
+      held: new Set(),
+    };
   }
 
   /**
@@ -670,6 +678,7 @@ export class Front {
     closeWhenAsked(req, res);
     keepAliveOnceBodyRead(req, res);
     keepAliveWithoutBody(req, res);
+    holdEndForBody(req, res, this.nodeBodyHold);
     this.headTimeoutPutOff.delete(req.socket);
     res.once('finish', () => this.answeredAt.set(req.socket, performance.now()));
     closeQueuedWithConnection(res, req.socket);
@@ -825,11 +834,7 @@ export class Front {
       headersTimeoutMs: this.opts.headersTimeoutMs ?? 20_000,
       keepAliveTimeoutMs: this.opts.keepAliveTimeoutMs ?? 5_000,
       take: (req, res) => this.takePlain(req, res),
-      bodyStallMs: (res) => {
-        const app = (res as TrackedResponse)[kTracked]?.app;
-        const timeoutMs = app ? this.dispatchers.get(app)?.timeoutMs : undefined;
-        return timeoutMs !== undefined && timeoutMs > 0 ? timeoutMs : undefined;
-      },
+      bodyStallMs: (res) => this.bodyStallMs(res),
       toNode: (socket, sent, headSince) => {
         const line = rejectedRequestLine({ rawPacket: sent });
         if (line !== null) this.handedLines.set(socket, line);
@@ -844,6 +849,13 @@ export class Front {
       track(socket);
       lane.accept(socket);
     });
+  }
+
+  /** How long the body of `res`'s request may stop arriving while its answer waits for it: the `timeout` of the app that answered. */
+  private bodyStallMs(res: ServerResponse): number | undefined {
+    const app = (res as TrackedResponse)[kTracked]?.app;
+    const timeoutMs = app ? this.dispatchers.get(app)?.timeoutMs : undefined;
+    return timeoutMs !== undefined && timeoutMs > 0 ? timeoutMs : undefined;
   }
 
   /**
@@ -1268,6 +1280,8 @@ export class Front {
     this.stopping = true;
     this.open(); // what was held is answered (or refused) as stopping, not left hanging
     this.closeAfterLastNodeAnswers();
+    // The connection closes after each anyway: nothing is gained by waiting for a body.
+    for (const release of [...this.nodeBodyHold.held]) release();
     for (const server of this.servers) server.close();
     for (const server of this.servers) server.closeIdleConnections();
     for (const lane of this.lanes) {

@@ -108,7 +108,7 @@ const LF = 0x0a;
  * more than a second, from a phone, say) go first, and nginx then closed that client's connection.
  * The body's first byte is waited for --header-timeout at most (holdForBody).
  */
-const HOLD_BODY_BYTES = 256 * 1024;
+export const HOLD_BODY_BYTES = 256 * 1024;
 
 export class LeanConnection implements ResponseOutput, BodySource {
   /** Responses in request order, until each is in the kernel's hands (or the socket closed). */

@@ -278,6 +278,27 @@ ifNginx('a POST answered before its body reached the app keeps the client\'s con
   }
 });
 
+ifNginx('the same on an upstream connection node:http reads (the lean lane handed it over at a field sent twice): the early answer waits for the body there too', async () => {
+  // nginx passes a repeated field on, and the lane hands the pooled connection it came on to
+  // node:http for good; nginx reuses that connection for the requests after it, from any client.
+  const { client, got, closed } = await watchedClient();
+  try {
+    client.write(`GET /asgi/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Twice: a\r\nX-Twice: b\r\n\r\n`);
+    await waitFor(() => got().includes('Hello from ASGI!') || closed(), 10_000, 'the answer to the request with a field twice');
+    for (let i = 0; i < 3; i++) {
+      client.write(`POST /asgi/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 5\r\n\r\n`);
+      await new Promise((r) => setTimeout(r, 300));
+      client.write('hello');
+      await waitFor(() => got().split('Hello from ASGI!').length - 1 === i + 2 || closed(), 10_000, `answer ${i + 2}`);
+    }
+    client.write(`GET /asgi/ HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`);
+    await waitFor(() => closed(), 10_000, 'the connection to close after the last answer');
+    assert.is(got().split('Hello from ASGI!').length - 1, 5, `every request answered on the one connection: ${JSON.stringify(got())}`);
+  } finally {
+    client.destroy();
+  }
+});
+
 ifNginx('a streamed answer to a POST whose body comes late and is never read: its first parts pass at once, and the client\'s connection goes on', async () => {
   // The gateway sends the head and the parts before the body is in, holding only the answer's
   // end (lean-connection.ts holdForBody): nginx goes on passing the body up meanwhile, then gets the

@@ -5,6 +5,7 @@
 // `proxy_request_buffering off` (the shipped site) that got the whole answer while still
 // sending the body closed the client's connection after it without `Connection: close`, and the
 // client's next request on it failed (test/production/nginx.test.ts has that end to end).
+// node:http's requests get the same hold (proxy/node-body-hold.ts): tested here after a hand-off.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
@@ -172,6 +173,30 @@ test('a body begun is waited for by the app\'s timeout, not --header-timeout: it
     assert.is(client.got, '', 'nothing went out before the body was in');
     client.send('23456789');
     await waitFor(() => client.got.endsWith('fields'), 5000, 'the answer once the body is in');
+  } finally {
+    client.destroy();
+  }
+});
+
+test('on node:http too (a field sent twice hands the connection over): the answer waits for the body, and for a body that does not begin, --header-timeout', async () => {
+  const client = await connect();
+  try {
+    client.send('GET /first HTTP/1.1\r\nHost: lean.test\r\nX-Twice: a\r\nX-Twice: b\r\n\r\n');
+    await waitFor(() => client.got.includes('GET /first'), 5000, 'the request node:http reads');
+    client.send(postHead(10));
+    await sleep(500);
+    assert.is(answers(client.got), 1, `nothing went out before the body was in: ${client.got}`);
+    client.send('0123456789');
+    await waitFor(() => client.got.endsWith('fields'), 5000, 'the answer once the body is in');
+    assert.not.match(client.got, /Connection: close/i);
+    const sentAt = Date.now();
+    client.send(postHead(10).replace('/fields', '/patient/fields'));
+    await waitFor(() => answers(client.got) === 3, 10_000, 'the answer without the body');
+    const took = Date.now() - sentAt;
+    assert.ok(took >= HEADER_TIMEOUT_S * 1000 - 100, `answered after ${took} ms: held for the body's first byte up to --header-timeout (${HEADER_TIMEOUT_S} s)`);
+    client.send('0123456789GET /patient/after HTTP/1.1\r\nHost: lean.test\r\n\r\n');
+    await waitFor(() => client.got.includes('GET /after'), 5000, 'the request after the late body, on the same connection');
+    assert.not.ok(client.closed);
   } finally {
     client.destroy();
   }
