@@ -3,7 +3,7 @@
 // holds still when req/s does not (docs/performance.md, "How to measure").
 //
 //   node bench/ab-cpu.mjs /path/to/old-checkout [/path/to/new-checkout] [--pairs 8] [--seconds 3]
-//                         [--path /] [--connections 32] [--asgi] [--pipeline DEPTH] [--post] [--aa]
+//                         [--path /] [--connections 32] [--asgi] [--pipeline DEPTH] [--post] [--aa] [--gc]
 //                         [--python PATH]
 //
 // Each checkout must be built (`npm run build`); the second defaults to this one. Both gateways
@@ -21,7 +21,10 @@
 // app's interpreter (Debian's python3 by default, with uvloop; another Python, to measure what
 // depends on its version, runs an ASGI app on asyncio's own loop unless it has uvloop).
 // --aa: the first checkout against itself, the bench's own noise:
-// a B / A of two builds within the A/A line's distance of 1.000x is no difference.
+// a B / A of two builds within the A/A line's distance of 1.000x is no difference. --gc: the
+// fronts run with V8's --trace-gc (through a `node` first on the launcher's PATH that adds it:
+// NODE_OPTIONS may not carry it), and each run counts the front's young collections (Scavenge)
+// per 100k requests, the figure fewer allocations per request move when CPU cannot show it.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,10 +44,11 @@ const { values, positionals } = parseArgs({
     post: { type: 'boolean', default: false },
     aa: { type: 'boolean', default: false },
     python: { type: 'string', default: SYSTEM_PYTHON },
+    gc: { type: 'boolean', default: false },
   },
 });
 if (positionals.length < 1 || positionals.length > 2 || (values.aa && positionals.length > 1)) {
-  console.error('usage: node bench/ab-cpu.mjs OLD_CHECKOUT [NEW_CHECKOUT] [--pairs N] [--seconds S] [--path P] [--asgi] [--pipeline DEPTH] [--post] [--python PATH]');
+  console.error('usage: node bench/ab-cpu.mjs OLD_CHECKOUT [NEW_CHECKOUT] [--pairs N] [--seconds S] [--path P] [--asgi] [--pipeline DEPTH] [--post] [--python PATH] [--gc]');
   console.error('       node bench/ab-cpu.mjs CHECKOUT --aa [...]   (the checkout against itself: the noise)');
   process.exit(2);
 }
@@ -68,11 +72,22 @@ function appsDir() {
   return apps;
 }
 
+/** A directory whose `node` is this one's with --trace-gc first, for the launcher to find on PATH. */
+function tracingNodeDir() {
+  const dir = join(work, 'trace-gc-node');
+  mkdirSync(dir, { recursive: true });
+  // Line-buffered: V8 prints with C's stdio, which holds a pipe's output in 4 KiB blocks, and a
+  // run's lines must be in before the next run begins.
+  writeFileSync(join(dir, 'node'), `#!/bin/sh\nexec stdbuf -oL '${process.execPath}' --trace-gc "$@"\n`, { mode: 0o755 });
+  return dir;
+}
+
 async function startGateway(checkout, label, apps) {
   const port = await freePort();
+  const env = values.gc ? { ...process.env, PATH: `${tracingNodeDir()}:${process.env.PATH}` } : process.env;
   const child = startProcess(join(checkout, 'bin', 'apppkg-gateway'), ['--apps', apps, '--listen', `127.0.0.1:${port}`,
     '--admin', '127.0.0.1:0', '--environment', join(work, 'environment.yaml'), '--state-dir', join(work, `state-${label}`),
-    '--access-log', 'off']);
+    '--access-log', 'off'], { env });
   const url = `http://127.0.0.1:${port}${values.path}`;
   for (let tries = 0; ; tries++) {
     try {
@@ -97,9 +112,9 @@ function cpuTicks(pid) {
   }
 }
 
-function measure(gateway) {
+async function measure(gateway) {
   const workers = descendants(gateway.child.pid).filter((pid) => /python/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8')));
-  const before = { front: cpuTicks(gateway.child.pid), workers: workers.map(cpuTicks) };
+  const before = { front: cpuTicks(gateway.child.pid), workers: workers.map(cpuTicks), output: gateway.child.output().length };
   const script = values.post ? 'post.lua' : values.pipeline === undefined ? null : 'pipeline.lua';
   const pipelined = script === null ? [] : ['-s', join(ROOT, 'bench', script)];
   const depth = values.pipeline === undefined ? [] : ['--', values.pipeline];
@@ -109,7 +124,10 @@ function measure(gateway) {
   const { rps, p99 } = parseWrk(r.stdout ?? '');
   const requests = rps * Number(values.seconds);
   const perRequest = (ticks) => (ticks / TICKS_PER_SECOND) * 1e6 / requests;
-  return { rps, p99, front: perRequest(front), workers: perRequest(worker) };
+  // --trace-gc's lines of the run reach this process's pipe while spawnSync blocks it: read them first.
+  if (values.gc) await sleep(200);
+  const scavenges = values.gc ? (gateway.child.output().slice(before.output).match(/Scavenge/g) ?? []).length : NaN;
+  return { rps, p99, front: perRequest(front), workers: perRequest(worker), young: (scavenges * 1e5) / requests };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -121,9 +139,11 @@ const summary = (runs) => ({
   front: median(runs.map((r) => r.front)),
   workers: median(runs.map((r) => r.workers)),
   all: median(runs.map((r) => r.front + r.workers)),
+  young: median(runs.map((r) => r.young)),
 });
 const ratios = (b, a) =>
-  `req/s ${fmt(b.rps / a.rps, 3)}x, p99 ${fmt(b.p99 / a.p99, 2)}x, CPU in all ${fmt(b.all / a.all, 3)}x, front CPU ${fmt(b.front / a.front, 3)}x, workers CPU ${fmt(b.workers / a.workers, 3)}x`;
+  `req/s ${fmt(b.rps / a.rps, 3)}x, p99 ${fmt(b.p99 / a.p99, 2)}x, CPU in all ${fmt(b.all / a.all, 3)}x, front CPU ${fmt(b.front / a.front, 3)}x, workers CPU ${fmt(b.workers / a.workers, 3)}x` +
+  (values.gc ? `, young GCs ${fmt(b.young / a.young, 3)}x` : '');
 
 async function main() {
   const apps = appsDir();
@@ -134,25 +154,25 @@ async function main() {
   console.log(`${values.asgi ? 'ASGI' : 'WSGI'} ${values.post ? 'POST 64 KiB ' : ''}${values.path}, wrk -t1 -c${values.connections} -d${values.seconds}s${pipelining}, ${values.pairs} pairs, start and measure orders alternating\n`);
   const runs = { A: [], B: [] };
   const byStart = { first: [], second: [] };
-  console.log('pair  run  started  req/s    p99 ms  front µs  workers µs');
+  console.log(`pair  run  started  req/s    p99 ms  front µs  workers µs${values.gc ? '  young GCs/100k' : ''}`);
   for (let pair = 0; pair < Number(values.pairs); pair++) {
     const startOrder = pair % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
     const measureOrder = Math.floor(pair / 2) % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
     const gateways = {};
     for (const label of startOrder) gateways[label] = await startGateway(names[label], label, apps);
-    for (const label of startOrder) measure(gateways[label]); // warm (JIT, caches, workers' imports)
+    for (const label of startOrder) await measure(gateways[label]); // warm (JIT, caches, workers' imports)
     for (const label of measureOrder) {
-      const r = measure(gateways[label]);
+      const r = await measure(gateways[label]);
       const started = startOrder[0] === label ? 'first' : 'second';
       runs[label].push(r);
       byStart[started].push(r);
-      console.log(`${String(pair + 1).padStart(4)}  ${label}    ${started.padEnd(7)}  ${fmt(r.rps, 0).padStart(6)}  ${fmt(r.p99, 2).padStart(6)}  ${fmt(r.front).padStart(8)}  ${fmt(r.workers).padStart(10)}`);
+      console.log(`${String(pair + 1).padStart(4)}  ${label}    ${started.padEnd(7)}  ${fmt(r.rps, 0).padStart(6)}  ${fmt(r.p99, 2).padStart(6)}  ${fmt(r.front).padStart(8)}  ${fmt(r.workers).padStart(10)}${values.gc ? fmt(r.young).padStart(16) : ''}`);
     }
     for (const label of startOrder) await stopProcess(gateways[label].child);
   }
   const a = summary(runs.A);
   const b = summary(runs.B);
-  const line = (s) => `${fmt(s.rps, 0)} req/s, p99 ${fmt(s.p99, 2)} ms, in all ${fmt(s.all)} µs, front ${fmt(s.front)} µs, workers ${fmt(s.workers)} µs`;
+  const line = (s) => `${fmt(s.rps, 0)} req/s, p99 ${fmt(s.p99, 2)} ms, in all ${fmt(s.all)} µs, front ${fmt(s.front)} µs, workers ${fmt(s.workers)} µs${values.gc ? `, young GCs ${fmt(s.young)} per 100k` : ''}`;
   console.log(`\nmedians   A: ${line(a)}`);
   console.log(`          B: ${line(b)}`);
   console.log(`${values.aa ? 'A/A' : 'B / A'}:    ${ratios(b, a)}`);
