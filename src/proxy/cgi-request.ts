@@ -14,6 +14,20 @@ export interface CgiRequest {
   pairs: string;
 }
 
+/** `\0NAME\0` for each name met: the part of a pair before its value, made once, not per request. */
+const pairPrefixes = new Map<string, string>();
+
+function pairPrefix(name: string): string {
+  let prefix = pairPrefixes.get(name);
+  if (prefix === undefined) {
+    prefix = `\0${name}\0`;
+    // Names are the client's: bounded as request-route.ts bounds their CGI names.
+    if (pairPrefixes.size >= 4096) pairPrefixes.clear();
+    pairPrefixes.set(name, prefix);
+  }
+  return prefix;
+}
+
 /**
  * The frame fields of `req` going to `route`. `line.body` is the body marker: '' (none), the
  * client's Content-Length, or `chunked`. The caller refuses a path with NUL (it separates fields).
@@ -39,7 +53,7 @@ export function cgiRequest(req: IncomingMessage, route: RequestRoute, upgrade = 
     if (name === null || (drop !== null && drop.has(name))) continue;
     const value = raw[i + 1];
     if (name === 'CONTENT_LENGTH' && value !== '0') body = value;
-    pairs += `\0${name}\0${value}`;
+    pairs += pairPrefix(name) + value;
   }
   // Node accepts chunked as the final coding only.
   if (body === '' && headers['transfer-encoding'] !== undefined) body = 'chunked';
@@ -64,7 +78,7 @@ export function cgiRequest(req: IncomingMessage, route: RequestRoute, upgrade = 
       pathInfo: route.pathInfo,
       queryString: route.queryString,
       requestUri: req.url ?? '/',
-      protocol: `HTTP/${req.httpVersion}`,
+      protocol: req.httpVersion === '1.1' ? 'HTTP/1.1' : `HTTP/${req.httpVersion}`,
       body,
     },
     pairs,

@@ -18,7 +18,7 @@ import { SocketWrites } from '../net/socket-writes.js';
 import { shortBody, unparsableAnswer } from './error-response.js';
 import { markCut } from './gateway-cut.js';
 import { LeanRequest, type BodySource } from './lean-request.js';
-import { LeanResponse, type ResponseOutput, type WriteDone } from './lean-response.js';
+import { LeanResponse, type ResponseOutput, type WriteCallback } from './lean-response.js';
 
 /** What a connection is given by its lane's options (LeanLaneOptions, lean-lane.ts). */
 export interface LeanConnectionOptions {
@@ -168,6 +168,10 @@ export class LeanConnection implements ResponseOutput, BodySource {
   private heldStallMs = 0;
   /** performance.now() when the last response went out (or the connection came): the lane's sweep reads it. */
   waitingSince = performance.now();
+  /** The lane's list of connections waiting that this one is in (lean-lane.ts WaitList), and its neighbours there. */
+  waitList: object | null = null;
+  waitPrev: LeanConnection | null = null;
+  waitNext: LeanConnection | null = null;
   /**
    * Reads are views of the process's one read buffer (net/shared-read-buffer.ts), valid only
    * while read() runs: what outlives it is copied. False where Node cannot: 'data' as usual.
@@ -239,7 +243,8 @@ export class LeanConnection implements ResponseOutput, BodySource {
   private read(data: Buffer): void {
     if (this.putOffBytes !== null) return this.keepPutOff(data);
     if (this.noMore) return;
-    const heldSince = this.partialLine !== null ? this.partialSince : performance.now();
+    // The clock is read only for a line held now (a double per read was garbage at every request's read).
+    const heldSince = this.partialLine !== null ? this.partialSince : -1;
     if (this.partialLine !== null) {
       data = Buffer.concat([this.partialLine, data]);
       this.partialLine = null;
@@ -249,7 +254,7 @@ export class LeanConnection implements ResponseOutput, BodySource {
     while (start < data.length && !this.noMore) {
       const end = data.indexOf(HEAD_END, start);
       if (end === -1 && data.length - start <= maxHead && data.indexOf(LF, start) === -1) {
-        this.holdPartialLine(data.subarray(start), start === 0 ? heldSince : performance.now());
+        this.holdPartialLine(data.subarray(start), start === 0 && heldSince !== -1 ? heldSince : performance.now());
         break;
       }
       // A head split across reads after its request line, or too large: node:http reads it (and
@@ -532,7 +537,7 @@ export class LeanConnection implements ResponseOutput, BodySource {
     process.nextTick(() => socket.resume());
   }
 
-  send(res: LeanResponse, data: string | Buffer, done?: WriteDone): void {
+  send(res: LeanResponse, data: string | Buffer, done?: WriteCallback): void {
     if (this.responses[this.writer] !== res || (res.req === this.receiving && this.holdForBody(res))) {
       (res.backlog ??= []).push({ data, done });
       return;
@@ -662,7 +667,10 @@ export class LeanConnection implements ResponseOutput, BodySource {
   finished(res: LeanResponse): void {
     const index = this.responses.indexOf(res);
     if (index === -1) return;
-    this.responses.splice(index, 1);
+    // The first, nearly always (answers finish in order): shift() leaves no array behind, where
+    // splice() returns one of what it removed.
+    if (index === 0) this.responses.shift();
+    else this.responses.splice(index, 1);
     if (index < this.writer) this.writer--;
     if (this.responses.length === 0 && this.handOff === null && !this.noMore) {
       if (this.partialLine === null) this.startWaiting();

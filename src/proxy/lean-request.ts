@@ -28,10 +28,10 @@ export interface BodySource {
  * listeners (a null-prototype object, ~0.2 KB): most lean requests (every GET) are never
  * listened to, and EventEmitter makes the table at the first listener when there is none.
  */
-interface QuietEmitter extends EventEmitter {}
-class QuietEmitter {
+export interface QuietEmitter extends EventEmitter {}
+export class QuietEmitter {
   // The fields EventEmitter's constructor sets, in the state its methods read as "no listeners yet".
-  _events: undefined = undefined;
+  _events: object | undefined = undefined;
   _eventsCount = 0;
   _maxListeners: number | undefined = undefined;
 }

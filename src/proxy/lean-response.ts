@@ -8,20 +8,19 @@
 // Connection and Keep-Alive, chunked framing when the app gave no Content-Length (to an
 // HTTP/1.0 client: none, the body ends with the connection), no body for HEAD, 204 and 304.
 
-import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import type { LeanRequest } from './lean-request.js';
+import { QuietEmitter, type LeanRequest } from './lean-request.js';
 import { kServedBy, type ResponseTally } from './served-by.js';
 import { kTracked, type InFlightRequest } from './requests-in-flight.js';
 import { saysClose } from '../net/connection-close.js';
 import { isHttpToken } from '../net/http-token.js';
-import type { WriteDone } from '../net/socket-writes.js';
+import type { WriteCallback, WriteListener } from '../net/socket-writes.js';
 
 /** What the response writes through: its connection, which keeps pipelined responses in order. */
 export interface ResponseOutput {
   /** Bytes of `res`, in order; `done` once they are in the kernel's hands (with an error: never). */
-  send(res: LeanResponse, data: string | Buffer, done?: WriteDone): void;
+  send(res: LeanResponse, data: string | Buffer, done?: WriteCallback): void;
   /** `res` wrote its last bytes (`end()`): the next response may write. */
   ended(res: LeanResponse): void;
   /** `res`'s last bytes are in the kernel's hands. */
@@ -37,7 +36,7 @@ export interface ResponseOutput {
   closesAfter(res: LeanResponse): boolean;
 }
 
-export type { WriteDone } from '../net/socket-writes.js';
+export type { WriteCallback } from '../net/socket-writes.js';
 
 type HeaderInput = readonly string[] | Record<string, string | number> | undefined;
 
@@ -143,7 +142,24 @@ function headText(fields: Fields, code: number, reason: string, keepAlive: boole
 
 const LAST_CHUNK = '0\r\n\r\n';
 
-export class LeanResponse extends EventEmitter {
+/**
+ * The prototype of a response's listener table: no Object.prototype names in it, as in
+ * EventEmitter's own table, but tables made from it are ordinary objects of one shape, where
+ * EventEmitter's (`{ __proto__: null }`) is a dictionary of ~0.2 KB.
+ */
+const LISTENER_TABLE = Object.create(null) as object;
+
+/** A table with room for 'close', which every response is listened to for (front.ts track, wsgi-exchange.ts). */
+function closeListenerTable(): object {
+  const table = Object.create(LISTENER_TABLE) as { close: undefined };
+  table.close = undefined;
+  return table;
+}
+
+export class LeanResponse extends QuietEmitter implements WriteListener {
+  // EventEmitter's methods read a listener absent when its entry is undefined, as Readable's
+  // table of named entries has it (Node's own streams build theirs so).
+  override _events: object | undefined = closeListenerTable();
   statusCode = 200;
   headersSent = false;
   writableEnded = false;
@@ -154,7 +170,7 @@ export class LeanResponse extends EventEmitter {
   /** The connection closes after this response (the client or the app said so, or the gateway stops). */
   last = false;
   /** Bytes waiting for this response's turn on the connection (an earlier pipelined one still writes). */
-  backlog: Array<{ data: string | Buffer; done: WriteDone | undefined }> | null = null;
+  backlog: Array<{ data: string | Buffer; done: WriteCallback | undefined }> | null = null;
   /** The body's bytes given to the connection: the access log's size column. */
   bodyBytes = 0;
   /** Whether its bytes wait for the rest of its request's body was chosen, at the piece that completes it (lean-connection.ts holdForBody). */
@@ -245,20 +261,20 @@ export class LeanResponse extends EventEmitter {
     if (this.writableEnded || this.destroyed) return this;
     if (!this.headersSent) this.writeHead(this.statusCode);
     this.writableEnded = true;
-    const finished: WriteDone = (err) => (err ? this.closedUnfinished() : this.finished());
     const trailer = this.chunked ? LAST_CHUNK : '';
-    if (chunk !== undefined && chunk.length > 0 && this.hasBody) this.sendBody(chunk, finished, trailer);
+    // Told by written(), below.
+    if (chunk !== undefined && chunk.length > 0 && this.hasBody) this.sendBody(chunk, this, trailer);
     else {
       const head = this.head ?? '';
       this.head = null;
-      this.output.send(this, head + trailer, finished);
+      this.output.send(this, head + trailer, this);
     }
     this.output.ended(this);
     return this;
   }
 
   /** One piece of the body (with the head before it, the first time), framed for the wire. */
-  private sendBody(chunk: string | Buffer, done: WriteDone | undefined, trailer: string): void {
+  private sendBody(chunk: string | Buffer, done: WriteCallback | undefined, trailer: string): void {
     let before = this.head ?? '';
     this.head = null;
     this.bodyBytes += chunk.length; // a string here is latin-1: a char per byte
@@ -286,6 +302,12 @@ export class LeanResponse extends EventEmitter {
       this.output.send(this, Buffer.from(after, 'latin1'), done);
     }
     socket.uncork();
+  }
+
+  /** Its last bytes are in the kernel's hands, or (`err`) never will be. */
+  written(err?: Error | null): void {
+    if (err) this.closedUnfinished();
+    else this.finished();
   }
 
   private finished(): void {

@@ -127,6 +127,48 @@ test("the client's X-Forwarded-* (and Forwarded, X-Real-IP) are replaced by what
   for (const name of ['HTTP_X_FORWARDED_PORT', 'HTTP_FORWARDED', 'HTTP_X_REAL_IP']) assert.is(env[name], undefined, name);
 });
 
+test('two keep-alive clients interleaved, each from its own address with its own Host and fields: each request gets its own environ', async () => {
+  // The front reuses what consecutive requests share (the X-Forwarded-* pairs of the last
+  // peer, each CGI name's pair prefix, a head's field list made at its size): none of it may
+  // carry one client's values into the other's requests (docs/performance.md, 2026-12-06).
+  const port = Number(new URL(gw.url).port);
+  const clients = [
+    { localAddress: '127.0.0.1', host: 'one.test', fields: { 'X-Client': 'one', 'X-Only-One': 'a', Accept: 'text/one' } as Record<string, string> },
+    { localAddress: '127.0.0.2', host: 'two.test:8080', fields: { 'X-Client': 'two-longer-value' } as Record<string, string> },
+  ].map((c) => ({ ...c, agent: new http.Agent({ keepAlive: true, maxSockets: 1 }) }));
+  const get = (c: (typeof clients)[number]): Promise<Record<string, string>> =>
+    new Promise((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/fwd/env', localAddress: c.localAddress, agent: c.agent, headers: { Host: c.host, ...c.fields }, timeout: 10_000 }, (res) => {
+        let body = '';
+        res.setEncoding('latin1');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve(JSON.parse(body) as Record<string, string>));
+      });
+      req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+      req.on('error', reject);
+    });
+  const sockets = new Set<unknown>();
+  try {
+    for (let round = 0; round < 3; round++) {
+      for (const c of clients) {
+        const env = await get(c);
+        assert.is(env.REMOTE_ADDR, c.localAddress);
+        assert.is(env.HTTP_X_FORWARDED_FOR, c.localAddress);
+        assert.is(env.HTTP_HOST, c.host);
+        assert.is(env.HTTP_X_FORWARDED_HOST, c.host);
+        assert.is(env.HTTP_X_CLIENT, c.fields['X-Client']);
+        assert.is(env.HTTP_X_ONLY_ONE, c.fields['X-Only-One']);
+        assert.is(env.HTTP_ACCEPT, c.fields.Accept);
+        for (const free of Object.values(c.agent.freeSockets)) for (const socket of free ?? []) sockets.add(socket);
+      }
+    }
+    // Kept alive: the requests of a round followed the other client's on one connection each.
+    assert.is(sockets.size, 2);
+  } finally {
+    for (const c of clients) c.agent.destroy();
+  }
+});
+
 /** A head with header names that contain `_`: some an app may have, some posing as what the gateway states or drops. */
 const UNDERSCORE_HEAD = [
   'Host: fwd.test',
