@@ -4,7 +4,8 @@
 // says it is Python's: python-dateutil is python3-dateutil, PyYAML python3-yaml, py-cpuinfo
 // python3-cpuinfo (Debian names the package after the module it ships). check's pip: fallback
 // reads it one way (which distributions a missing python3-NAME stands for), vendor the other
-// (which package to suggest for a distribution that cannot be vendored). Where a package
+// (which package to suggest for a distribution that cannot be vendored), and system-module.ts
+// which package ships a module the app imports (its deb: line). Where a package
 // installed here ships the distribution's metadata, its real name wins over the rule: Pillow is
 // python3-pil, PyJWT python3-jwt, beautifulsoup4 python3-bs4, which no rule guesses.
 import { readdir } from 'node:fs/promises';
@@ -32,6 +33,17 @@ export function debianPackageNames(distribution: string): string[] {
   if (prefix === undefined) return [`python3-${name}`];
   const bare = `python3-${name.slice(prefix.length)}`;
   return prefix === 'python-' ? [bare, `python3-${name}`] : [`python3-${name}`, bare];
+}
+
+/**
+ * The names of a Debian package that ships the top-level module `module`: python3-NAME by the
+ * rule (python3-yaml for yaml, python3-pkg-resources for pkg_resources), or the module's own
+ * name, as an application's package has it (mercurial). No prefix is dropped: Debian already
+ * named the module's package after the module, not after its distribution.
+ */
+export function debianNamesOfModule(module: string): [string, string] {
+  const name = normalizeName(module);
+  return [`python3-${name}`, name];
 }
 
 /** The package to name for `distribution`: the likeliest of debianPackageNames. */

@@ -10,6 +10,7 @@ import type { Description } from '../description/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { programOutput } from '../program-output.js';
 import { aptKnows } from './apt-knows.js';
+import { debianNamesOfModule } from './debian-python-name.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { SYSTEM_PYTHON } from './interpreter-discovery.js';
 
@@ -47,8 +48,7 @@ async function systemModuleFiles(modules: readonly string[]): Promise<Map<string
 
 /** What a package shipping `module` is named by Debian's policy (python3-yaml), or by the module's own (mercurial). */
 function namedFor(module: string, name: string): boolean {
-  const own = module.toLowerCase().replace(/_/g, '-');
-  return name === own || name === `python3-${own}`;
+  return debianNamesOfModule(module).includes(name);
 }
 
 /**
@@ -89,13 +89,11 @@ async function packageLists(): Promise<PackageLists> {
  * files in mercurial-common, _distutils_hack in python3-setuptools): then `dpkg -S` decides.
  */
 async function listedOwner(module: string, file: string, lists: PackageLists): Promise<string | null> {
-  const own = module.toLowerCase().replace(/_/g, '-');
-  const bare = own.replace(/^-+/, '');
-  const named = [`python3-${own}`, own];
+  const bare = module.replace(/^_+/, '');
   for (const place of path.basename(file) === '__init__.py' ? [file, path.dirname(file)] : [file]) {
-    for (const name of named) if ((await lists(name)).has(place)) return name;
+    for (const name of debianNamesOfModule(module)) if ((await lists(name)).has(place)) return name;
   }
-  for (const name of bare === own ? [] : [`python3-${bare}`, bare]) if ((await lists(name)).has(file)) return name;
+  for (const name of bare === module || bare === '' ? [] : debianNamesOfModule(bare)) if ((await lists(name)).has(file)) return name;
   return null;
 }
 
@@ -197,7 +195,7 @@ export async function explainSystemModuleImport(err: unknown, desc: Pick<Descrip
  */
 async function guessDebPackage(err: GatewayError, module: string, listed: readonly string[]): Promise<unknown> {
   if ((await systemModuleFiles([module])).has(module)) return err;
-  const name = `python3-${module.toLowerCase().replace(/_/g, '-')}`;
+  const [name] = debianNamesOfModule(module);
   // Installed, it does not give the module after all: the guess would send the user astray.
   const status = await programOutput('dpkg-query', ['-W', '-f=${Status}', name], { timeoutMs: ASK_MS });
   if (status.status === 0 && /\sinstalled$/.test(status.stdout.trim())) return err;

@@ -2,12 +2,13 @@
 // vendor suggests for a distribution, and the distributions check's pip: fallback takes a missing
 // python3-NAME to stand for. Spelt twice before, the two disagreed: "zope--interface" kept its
 // "--", python-dateutil was "python3-python-dateutil", PyYAML "python3-pyyaml" only, and
-// py-cpuinfo never stood for python3-cpuinfo. The real `check` beside it: test/cli/deb-pip-fallback.
+// py-cpuinfo never stood for python3-cpuinfo; the module's package (system-module.ts) spelt it a
+// third time. The real `check` beside it: test/cli/deb-pip-fallback.
 // An installed package's real name, read from dpkg, wins over the rule (Pillow is python3-pil).
 import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { debianPackageName, debianPackageNames, debianPackagesFor, distributionNamesOf, installedDebianPackage } from '../../src/environment/debian-python-name.js';
+import { debianNamesOfModule, debianPackageName, debianPackageNames, debianPackagesFor, distributionNamesOf, installedDebianPackage } from '../../src/environment/debian-python-name.js';
 import { normalizeName } from '../../src/environment/requirements.js';
 import { hasProgram, runIf } from '../helpers/skip.js';
 
@@ -55,6 +56,17 @@ test('one rule both ways: each package named for a distribution stands for that 
       assert.ok(distributionNamesOf(deb).includes(normalizeName(distribution)), `${deb} does not stand for ${distribution}: ${distributionNamesOf(deb).join(', ')}`);
     }
   }
+});
+
+// system-module.ts spelt the rule a third time for the module an app imports (its deb: line,
+// check's unlisted packages): "_" to "-" one by one, so a run of them stayed a run.
+test('a module to the names of the package that ships it: python3-NAME by the same normalisation, or its own name; no prefix dropped', () => {
+  assert.equal(debianNamesOfModule('yaml'), ['python3-yaml', 'yaml']);
+  assert.equal(debianNamesOfModule('pkg_resources'), ['python3-pkg-resources', 'pkg-resources']);
+  assert.equal(debianNamesOfModule('PIL'), ['python3-pil', 'pil']);
+  assert.equal(debianNamesOfModule('pygments'), ['python3-pygments', 'pygments'], 'a module is named as it is: py is no prefix of a module\'s name');
+  assert.equal(debianNamesOfModule('zope__interface'), ['python3-zope-interface', 'zope-interface'], 'a run of "_" is one "-", as for a distribution');
+  for (const module of ['flask_cors', 'Ruamel__Yaml', 'a_._b']) assert.is(debianNamesOfModule(module)[0], debianPackageNames(module)[0], module);
 });
 
 /** Distributions whose Debian package the rule does not guess, spelt as a requirement might, and that package. */

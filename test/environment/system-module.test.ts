@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { debianNamesOfModule } from '../../src/environment/debian-python-name.js';
 import { owningPackages } from '../../src/environment/system-module.js';
 import { hasProgram, runIf } from '../helpers/skip.js';
 
@@ -51,7 +52,7 @@ onDebian("each module's package is dpkg -S's answer: the package named for it (p
   for (const [module, file] of modules) {
     const own = owners.get(file) ?? [];
     const shared = isPackage(file) ? (owners.get(path.dirname(file)) ?? []) : [];
-    const namedForIt = (name: string) => [module.toLowerCase().replace(/_/g, '-'), `python3-${module.toLowerCase().replace(/_/g, '-')}`].includes(name);
+    const namedForIt = (name: string) => debianNamesOfModule(module).includes(name);
     const expected = [...own, ...shared].find(namedForIt) ?? own[0];
     if (found.get(module) !== expected) wrong.push(`${module} (${file}): ${found.get(module)}, dpkg -S: ${expected}`);
   }
