@@ -319,12 +319,6 @@ export class GuardedTree {
     return !leftBehind || told === null || Number(stat.startTime) < told.tick || told.members.has(`${pid}:${stat.startTime}`);
   }
 
-  /** The tree ended as it should: the guard goes, and what the leader left behind stays. */
-  release(): void {
-    this.stopReadingStrays();
-    void this.guard.release();
-  }
-
   /** Last, once the tree's signals and grace are done: what is left in its cgroup is killed (one that escaped them all). */
   private async killCgroup(): Promise<void> {
     await this.cgroup?.end();
