@@ -44,6 +44,8 @@ export const CHECK_LIFESPAN_MS = 5000;
  * app's import starts (a helper it Popens, a daemon) ends with the check.
  */
 export interface ImportTree {
+  /** `spawn()`, the import's, run so that its process is born in the tree's cgroup, where it has one. */
+  spawnLeader<T extends { pid?: number }>(spawn: () => T): T;
   /** The import's environment, with the tree's mark. */
   env(env: Record<string, string>): NodeJS.ProcessEnv;
   /** The import's process is spawned (the leader of its own group). */
@@ -79,14 +81,18 @@ export function checkAppImport(
     const whose = { name: appEnv.name, dir: appEnv.appDir };
     const config = JSON.stringify({ protocol: LINK_PROTOCOL, app, kind, sysPath: appEnv.sysPath, threads: 1, multiprocess: false, development: true, name: appEnv.name, lifespanWithinMs: CHECK_LIFESPAN_MS, ...(hideModules.length > 0 ? { hideModules } : {}) });
     const env = { ...appEnv.env, APPPKG_SHIM_CONFIG: config, PYTHONUNBUFFERED: '1' };
-    const child = spawn(appEnv.python, [SHIM_MAIN, 'check'], {
-      cwd: appEnv.appDir,
-      env: tree ? tree.env(env) : env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: tree !== undefined,
-      uid: appEnv.runAs?.uid,
-      gid: appEnv.runAs?.gid,
-    });
+    const spawnImport = () =>
+      spawn(appEnv.python, [SHIM_MAIN, 'check'], {
+        cwd: appEnv.appDir,
+        env: tree ? tree.env(env) : env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: tree !== undefined,
+        uid: appEnv.runAs?.uid,
+        gid: appEnv.runAs?.gid,
+      });
+    // Moved into its cgroup after the spawn, what the import forks at once (a helper it starts
+    // with setsid) would be born outside it, and outlive the check's end of the tree.
+    const child = tree ? tree.spawnLeader(spawnImport) : spawnImport();
     tree?.watch(child.pid);
     let settled = false;
     let ending: Promise<void> | null = null;

@@ -3,14 +3,14 @@
 // tree's mark reaches it, and once the shell that started it has exited no walk of the tree
 // finds it. It outlived its worker's stop, its command's, and the gateway's; each tree is now
 // held by a cgroup of its own, killed whole at its end (src/supervisor/cgroup-tree.ts).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ownCgroup } from '../../src/supervisor/cgroup-tree.js';
 import { writePackage } from '../helpers/apps-dir.js';
-import { BIN, childPids, pidsByArgs, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { BIN, childPids, pidsByArgs, ROOT, startCli, tempDir, TS_REGISTER, waitFor, type RunningGateway } from '../helpers/process.js';
 import { hasProgram, runIf } from '../helpers/skip.js';
 import { gatewayStatus } from '../helpers/status.js';
 
@@ -21,7 +21,7 @@ const apps = join(work.path, 'apps');
 let gw: RunningGateway | null = null;
 
 /** Durations no other process on the host sleeps for: `sleep 1235.<this test's pid><n>`, by what started it. */
-const SLEEPS = { oldWorker: 1, oldCommand: 2, newWorker: 3, newCommand: 4, removedWorker: 5, removedCommand: 6, crashWorker: 7, crashCommand: 8, hook: 9 } as const;
+const SLEEPS = { oldWorker: 1, oldCommand: 2, newWorker: 3, newCommand: 4, removedWorker: 5, removedCommand: 6, crashWorker: 7, crashCommand: 8, hook: 9, importCheck: 10 } as const;
 type Sleeper = keyof typeof SLEEPS;
 const duration = (who: Sleeper) => `1235.${process.pid}${SLEEPS[who]}`;
 
@@ -171,6 +171,47 @@ ifUnshare('gateways in two PID namespaces leave each other\'s runs alone, at the
   }
   assert.is(contained.exitCode, 0, out);
   await running('newWorker');
+});
+
+/**
+ * A program with a run's cgroups (openCgroupRun, as the CLI's gateway makes them) that checks an
+ * app's import in a GuardedTree, as check does; prints how many of the escapees the import
+ * started at once outlived the check's end of its tree, before the run is closed.
+ */
+const IMPORT_CHECK = (appDir: string) => `
+import { readdirSync, readFileSync } from 'node:fs';
+import { closeCgroupRun, openCgroupRun } from ${JSON.stringify(`${ROOT}/src/supervisor/cgroup-tree.ts`)};
+import { GuardedTree } from ${JSON.stringify(`${ROOT}/src/supervisor/process-group.ts`)};
+import { checkAppImport } from ${JSON.stringify(`${ROOT}/src/link/check-app.ts`)};
+const held = await openCgroupRun();
+if (held.dir === null) throw new Error(held.why);
+const sleeping = () => readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => { try { return readFileSync('/proc/' + p + '/cmdline', 'latin1') === 'sleep\\x00${duration('importCheck')}\\x00'; } catch { return false; } });
+try {
+  await checkAppImport({ python: '/usr/bin/python3', env: { PATH: '/usr/bin:/bin' }, appDir: ${JSON.stringify(appDir)}, sysPath: [${JSON.stringify(appDir)}], name: 'forks' }, 'main:application', 60000, 'wsgi', new GuardedTree());
+  console.log(JSON.stringify({ left: sleeping().length }));
+} finally {
+  await closeCgroupRun();
+}
+`;
+
+held('check\'s import, run where a run\'s cgroups exist, is born in its tree\'s leaf: what it forks at once ends with the check', () => {
+  const appDir = join(work.path, 'forks');
+  mkdirSync(appDir);
+  // Forked as the import begins: a leader moved into its leaf after its spawn forks it outside.
+  writeFileSync(join(appDir, 'main.py'), `import os
+for _ in range(8):
+    if os.fork() == 0:
+        os.setsid()
+        os.execve("/bin/sleep", ["sleep", "${duration('importCheck')}"], {})
+
+def application(environ, start_response):
+    start_response("200 OK", [])
+    return [b"ok"]
+`);
+  const out = spawnSync(process.execPath, ['--import', TS_REGISTER, '--input-type=module', '-e', IMPORT_CHECK(appDir)], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  assert.is(out.status, 0, out.stderr);
+  assert.equal(JSON.parse(out.stdout.trim().split('\n').pop()!), { left: 0 }, 'escapees of the import outlived the check');
+  assert.is(sleepers('importCheck').length, 0, 'the run\'s close ends the rest');
 });
 
 held('the gateway\'s SIGTERM leaves no escapee, and no cgroup of its run', async () => {
