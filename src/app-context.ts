@@ -104,7 +104,7 @@ export async function describeApp(opts: AppContextOptions): Promise<{ desc: Desc
   const readerFor = process.getuid?.() === 0
     ? async (name: string, dir: string) => appUser(await loadHostEnv().catch(() => null), name, dir)
     : undefined;
-  const desc = opts.desc ?? (await loadDescription(opts.dir, { readerFor }));
+  const desc = opts.desc ?? (await loadDescription(opts.dir, { readerFor, environmentKey: opts.environmentKey }));
   const hostEnv = await loadHostEnv();
   return { desc, overrides: overridesFor(hostEnv, desc.name), hostEnv };
 }

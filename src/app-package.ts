@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream';
 import { atKey, describeApp, resolveApp, type AppContext } from './app-context.js';
 import { describeJson, type DescribedApp } from './description/describe.js';
 import { COMMAND_NAMES, type CommandName, type Description } from './description/types.js';
-import { resolveAppPaths } from './environment/app-env.js';
+import { namingEnvironmentOption, resolveAppPaths } from './environment/app-env.js';
 import { overridesFor, type HostEnvironment } from './environment/host-file.js';
 import { pickInterpreter } from './environment/interpreters.js';
 import { namingStateRoot, resolveStateRoot } from './environment/state-root.js';
@@ -175,7 +175,7 @@ export class AppPackage {
       hostEnv: this.#hostEnv,
       stateDir: this.#options.stateDir,
       stateKey: this.#stateKey,
-      environmentKey: this.#options.optionNames?.environment ?? 'environment',
+      environmentKey: this.#environmentKey,
       output: options.output ?? this.#options.output,
       timeoutMs: options.timeoutMs,
       onCheck: options.onCheck,
@@ -204,7 +204,7 @@ export class AppPackage {
       rebuild: options.rebuild,
       say: options.onStep,
       output: options.output ?? this.#options.output,
-    }).catch(this.#namingStateRoot);
+    }).catch(this.#namingOptions);
   }
 
   /**
@@ -221,7 +221,7 @@ export class AppPackage {
    * without the command: APPPKG_COMMAND_MISSING.
    */
   runCommand(name: CommandName, options: RunOptions = {}): Promise<number> {
-    return this.#runCommand(name, options).catch(this.#namingStateRoot);
+    return this.#runCommand(name, options).catch(this.#namingOptions);
   }
 
   async #runCommand(name: CommandName, options: RunOptions): Promise<number> {
@@ -287,7 +287,7 @@ export class AppPackage {
     }
     checkMilliseconds('run', 'timeoutMs', options.timeoutMs, TIMEOUT_RULE);
     this.#assertPresent();
-    return this.#spawn(await this.#developmentContext().catch(this.#namingStateRoot), { argv: [...argv] }, options);
+    return this.#spawn(await this.#developmentContext().catch(this.#namingOptions), { argv: [...argv] }, options);
   }
 
   /**
@@ -318,9 +318,18 @@ export class AppPackage {
     return this.#options.optionNames?.stateDir ?? 'stateDir';
   }
 
-  /** Rethrows a refusal of the state root naming that option as the caller gave it. */
-  readonly #namingStateRoot = (err: unknown): never => {
-    throw namingStateRoot(err, this.#stateKey);
+  /** What this package's caller calls the environment file's option (AppPackageOptions.optionNames). */
+  get #environmentKey(): string {
+    return this.#options.optionNames?.environment ?? 'environment';
+  }
+
+  /**
+   * Rethrows an error whose fix names the state root's option or the environment file's (a
+   * refused state root, a role of another state root's, a server that does not answer) naming
+   * it as the caller gave it.
+   */
+  readonly #namingOptions = (err: unknown): never => {
+    throw namingEnvironmentOption(namingStateRoot(err, this.#stateKey), this.#environmentKey);
   };
 
   #spawn(ctx: AppContext, what: { argv: string[] } | { shell: string }, options: RunOptions): Promise<number> {

@@ -72,6 +72,24 @@ function environmentOption(d: ErrorDetails): string {
   return givenAs(str(d.environmentKey) || '--environment', 'FILE');
 }
 
+/**
+ * The call that checks an app with the environment file, in the caller's terms: the CLI's
+ * `check` by default, AppPackage's check() for the library (`environment`) and for Python's
+ * (`environment=`). A program told to run `apppkg-gateway check` had no such command in hand.
+ */
+function checkCall(d: ErrorDetails): string {
+  const key = str(d.environmentKey) || '--environment';
+  if (key.startsWith('-')) return `\`apppkg-gateway check APP_DIR ${givenAs(key, 'FILE')}\``;
+  if (key.endsWith('=')) return `\`AppPackage(APP_DIR, ${givenAs(key, 'FILE')}).check()\``;
+  return `\`(await AppPackage.open(APP_DIR, { ${givenAs(key, 'FILE')} })).check()\``;
+}
+
+/** The option that bounds a deploy's hook, as its caller gives it: the CLI's --hook-timeout SECONDS, the library's hookTimeoutMs. */
+function hookTimeoutOption(d: ErrorDetails): { key: string; longer: string } {
+  const key = str(d.hookTimeoutKey) || '--hook-timeout';
+  return { key, longer: key.startsWith('-') ? `a longer ${key} SECONDS` : `a larger ${key} (milliseconds)` };
+}
+
 /** The pip settings in an error's details (vendor-pip-config.ts ConflictingSetting). */
 const pipSettings = (v: unknown): { name: string; value: string; variable?: string; file?: string; section?: string }[] => (Array.isArray(v) ? v : []);
 
@@ -873,12 +891,16 @@ export const ERROR_CODES = {
   },
   APPPKG_COMMAND_TIMEOUT: {
     summary: 'A lifecycle hook that a deploy runs (`commands.install` at an app\'s first start, `commands.update` before a new version takes traffic) ran past its bound (`--hook-timeout`, 600 s by default) and was stopped with everything it started (SIGTERM, SIGKILL 3 s later). The version never takes traffic: the one before keeps serving.',
-    message: (d) => `${str(d.command)} did not finish within ${str(d.seconds)} s (--hook-timeout): it was stopped, with what it started`,
+    message: (d) => `${str(d.command)} did not finish within ${str(d.seconds)} s (${hookTimeoutOption(d).key}): it was stopped, with what it started`,
     // serve echoes the hook's output and has no service to reload: it runs the hook at its next start.
-    hint: (d) =>
-      d.serve
-        ? 'read its output above for where it waited (a lock the database holds, a prompt for input); a hook that needs longer needs a longer --hook-timeout SECONDS; then run `apppkg-gateway serve` again, which runs it again'
-        : `read its output in ${d.log ? str(d.log) : 'the app log'} for where it waited (a lock the database holds, a prompt for input); a hook that needs longer needs a longer --hook-timeout SECONDS; then \`systemctl reload apppkg-gateway\` (SIGHUP) runs it again`,
+    // A library caller (hookTimeoutKey: hookTimeoutMs) has neither serve nor systemctl: its own calls.
+    hint: (d) => {
+      const { key, longer } = hookTimeoutOption(d);
+      const library = !key.startsWith('-');
+      return d.serve
+        ? `read its output above for where it waited (a lock the database holds, a prompt for input); a hook that needs longer needs ${longer}; then ${library ? 'start the gateway again (Gateway.start)' : 'run `apppkg-gateway serve` again'}, which runs it again`
+        : `read its output in ${d.log ? str(d.log) : 'the app log'} for where it waited (a lock the database holds, a prompt for input); a hook that needs longer needs ${longer}; then ${library ? "the gateway's reload() or rescan()" : '`systemctl reload apppkg-gateway` (SIGHUP)'} runs it again`;
+    },
     exitStatus: 1,
     example: { command: 'commands.update (python manage.py migrate)', seconds: 600 },
   },
@@ -1041,7 +1063,7 @@ export const ERROR_CODES = {
           ? `${first} ${str(d.given)} in the top-level settings: of the environment file (given to every app); `
           : `${first} ${str(d.given)} among the app's settings (apps.${str(d.app)}.settings in the environment file); `
         : `${first} \`services.${str(d.kind)}\` in the environment file (a user allowed to create ${d.kind === 'redis' ? 'ACL users' : 'roles and databases'}); `) +
-        `\`apppkg-gateway check APP_DIR --environment FILE\` tries it${stoppedHalfway(d)}`;
+        `${checkCall(d)} tries it${stoppedHalfway(d)}`;
     },
     exitStatus: 1,
     example: { kind: 'postgresql', server: '/var/run/postgresql:5432', reason: 'connect ENOENT /var/run/postgresql/.s.PGSQL.5432' },
@@ -1057,7 +1079,7 @@ export const ERROR_CODES = {
     summary: "The app's role, database or Redis user was made for another state root, which keeps its password: this one (another user's default, a copy, a second host on one server) neither gives it a new password nor drops it.",
     message: (d) => `${str(d.kind)} ${str(d.what)} ${JSON.stringify(str(d.object))} of ${str(d.app)} belongs to another state root (id ${str(d.other)}), not to ${str(d.stateRoot)} (id ${str(d.ours)})`,
     hint: (d) =>
-      `run with the --state-dir of the gateway that serves ${str(d.app)} (as root, /var/lib/apppkg-gateway by default); ` +
+      `run with the ${(str(d.stateKey) || '--state-dir').replace(/=$/, '')} of the gateway that serves ${str(d.app)} (as root, /var/lib/apppkg-gateway by default); ` +
       `to move it to this state root instead (whatever uses its old password loses access), release it on the server first: ${str(d.release)}`,
     exitStatus: 1,
     example: {

@@ -101,13 +101,15 @@ export interface OptionNames {
   stateDir: string;
   /** What gives a unix: listener's owner (unixSocket's uid and gid; the CLI's --socket-owner). */
   socketOwner: string;
+  /** What bounds a deploy's hook (hookTimeoutMs; the CLI's --hook-timeout, in seconds). */
+  hookTimeout: string;
 }
 
 /**
  * A library caller's names. Told "--port: expected ..." or "pass --admin-token FILE", it read of
  * flags it never gave, and had to guess which of its options was meant.
  */
-export const LIBRARY_OPTION_NAMES: OptionNames = { apps: 'apps', environment: 'environment', listen: 'listen', admin: 'admin', adminTokenFile: 'adminTokenFile', trustProxy: 'trustProxy', accessLog: 'accessLog', stateDir: 'stateDir', socketOwner: 'unixSocket' };
+export const LIBRARY_OPTION_NAMES: OptionNames = { apps: 'apps', environment: 'environment', listen: 'listen', admin: 'admin', adminTokenFile: 'adminTokenFile', trustProxy: 'trustProxy', accessLog: 'accessLog', stateDir: 'stateDir', socketOwner: 'unixSocket', hookTimeout: 'hookTimeoutMs' };
 
 const RUN_MODES: readonly RunMode[] = ['production', 'development'];
 

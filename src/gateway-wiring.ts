@@ -49,10 +49,12 @@ export interface RegistryWiring {
   stateKey: string;
   /** What a missing setting's fix calls the environment file's option (OptionNames.environment). */
   environmentKey: string;
+  /** What a hook's timeout calls the option that bounds it (OptionNames.hookTimeout). */
+  hookTimeoutKey: string;
 }
 
 /** The Registry, publishing to the Front. */
-export function createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started, stateKey, environmentKey }: RegistryWiring): Registry {
+export function createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started, stateKey, environmentKey, hookTimeoutKey }: RegistryWiring): Registry {
   // From the environment in force (registry.hostEnv): a reload's new mount is routed at once.
   const routesOf = (name: string): RouteSpec[] => {
     if (single) return [{ host: null, prefix: '' }];
@@ -69,11 +71,12 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
   const registry: Registry = new Registry({
     // --apps switches each app to its user (production): what its app.yaml leads to is shown
     // only as far as that user may read it, by the environment in force.
-    source: single ? appDirSource(dir) : appsDirSource(dir, mode === 'production' ? (name: string, at: string) => appUser(registry.hostEnv, name, at) : undefined),
+    source: single ? appDirSource(dir, environmentKey) : appsDirSource(dir, mode === 'production' ? (name: string, at: string) => appUser(registry.hostEnv, name, at) : undefined, environmentKey),
     hostEnv,
     stateDir: options.stateDir,
     stateKey,
     environmentKey,
+    hookTimeoutKey,
     mode,
     routesOf,
     mountOf: (name) => (single ? '/' : routesOf(name)[0].prefix),

@@ -7,7 +7,7 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { whyNotReadableBy } from '../environment/readable-by.js';
 import type { FileReader } from '../environment/user-readable.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, givenAs } from '../errors.js';
 import { loadYamlWithSchema } from './load-yaml.js';
 import { misnamedDescriptionError } from './misnamed.js';
 import type { UnknownKeyFix } from './schema-problems.js';
@@ -30,6 +30,12 @@ export interface LoadDescriptionOptions {
    * the directory's when the description does not load.
    */
   readerFor?: (name: string, dir: string) => FileReader | null | Promise<FileReader | null>;
+  /**
+   * What the caller calls the option that gives the environment file, for the fix of a host's
+   * key written in app.yaml: the CLI's --environment (the default), the library's `environment`,
+   * Python's `environment=`.
+   */
+  environmentKey?: string;
 }
 
 /** Loads one description file. Throws APPPKG_DESC_NOT_FOUND or APPPKG_DESC_INVALID (with every problem). */
@@ -66,7 +72,7 @@ export async function loadDescriptionFile(file: string, options: LoadDescription
       },
       invalidCode: 'APPPKG_DESC_INVALID',
       fixFor: descriptionFixFor,
-      unknownKeyFix: hostKeyFix(dirName),
+      unknownKeyFix: hostKeyFix(dirName, options.environmentKey ?? '--environment'),
       normalise: (yaml) => normaliseDescription(yaml, absolute, dir, dirName),
       onOpen: options.readerFor && ((real, stat) => Object.assign(opened, { real, stat })),
     });
@@ -98,15 +104,21 @@ function standingAt(file: string): string | null {
   return null;
 }
 
-/** The host keys `serve` also takes as flags. */
+/** The host keys `serve` also takes as flags, and Gateway.start({ app }) as options of the same names. */
 const SERVE_FLAGS = new Set(['workers', 'threads']);
+
+/** Where one app's run takes `key` besides the environment file, in the caller's terms; '' for Python's library, which has no serve. */
+function serveAlsoTakes(key: string, shown: string, environmentKey: string): string {
+  if (!SERVE_FLAGS.has(key) || environmentKey.endsWith('=')) return '';
+  return environmentKey.startsWith('-') ? ` (serve also takes --${key} ${shown})` : ` (Gateway.start({ app }) also takes ${key}: ${shown})`;
+}
 
 /**
  * The keys of the environment file's `apps.NAME`: how the host runs an app (`workers`, `mount`)
  * is not the package's to say, but it is what Gunicorn's and uWSGI's users write in their app's
  * own config first, so app.yaml's "unknown key" says where it goes instead of "remove it".
  */
-function hostKeyFix(dirName: string): UnknownKeyFix {
+function hostKeyFix(dirName: string, environmentKey: string): UnknownKeyFix {
   const hostKeys = new Set(Object.keys((readSchema('environment').definitions as Record<string, JsonSchema>).app.properties as object));
   return (at, key, value, root) => {
     if (at.length > 0 || !hostKeys.has(key)) return undefined;
@@ -115,7 +127,7 @@ function hostKeyFix(dirName: string): UnknownKeyFix {
     const shown = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '...';
     return {
       elsewhere: "a key of the host's environment file, not of app.yaml",
-      fix: `move it to the environment file the gateway is given with --environment FILE, under the app's name: apps: {${name}: {${key}: ${shown}}}${SERVE_FLAGS.has(key) ? ` (serve also takes --${key} ${shown})` : ''}`,
+      fix: `move it to the environment file the gateway is given with ${givenAs(environmentKey, 'FILE')}, under the app's name: apps: {${name}: {${key}: ${shown}}}${serveAlsoTakes(key, shown, environmentKey)}`,
     };
   };
 }
@@ -129,7 +141,7 @@ function hostKeyFix(dirName: string): UnknownKeyFix {
  * 20261124083000): without it every switch of the link was between two unversioned
  * directories, so a new release was taken for a rollback and its commands.update never ran.
  */
-export async function loadDescription(dir: string, options: Pick<LoadDescriptionOptions, 'readerFor'> = {}): Promise<Description> {
+export async function loadDescription(dir: string, options: Pick<LoadDescriptionOptions, 'readerFor' | 'environmentKey'> = {}): Promise<Description> {
   let resolved: string;
   try {
     resolved = await realpath(dir);
@@ -150,5 +162,5 @@ export async function loadDescription(dir: string, options: Pick<LoadDescription
     : link.name === target.name ? targetName
     : /^\d/.test(targetName) ? `${link.name}.${targetName}`
     : linkName;
-  return loadDescriptionFile(path.join(resolved, 'app.yaml'), { dirName, readerFor: options.readerFor });
+  return loadDescriptionFile(path.join(resolved, 'app.yaml'), { dirName, readerFor: options.readerFor, environmentKey: options.environmentKey });
 }

@@ -339,14 +339,17 @@ export function missingSettingAt(err: GatewayError, desc: Pick<Description, 'set
   return Array.isArray(list) && list.length > 0 ? ['settings', desc.settings.indexOf(String(list[0]))] : ['settings'];
 }
 
+/** The errors whose fix says how to give the environment file (environmentKey in errors.ts). */
+const ENVIRONMENT_OPTION_CODES: ReadonlySet<string> = new Set(['APPPKG_SETTINGS_MISSING', 'APPPKG_SERVICE_UNAVAILABLE']);
+
 /**
- * `err`, resolveSettings' APPPKG_SETTINGS_MISSING, with its fix naming the option that gives the
- * environment file as `key` (the library's `environment`, the CLI's `--environment`): it is thrown
- * where the app's environment is made, which knows nothing of its caller. Any other error is
- * returned as it is.
+ * `err`, resolveSettings' APPPKG_SETTINGS_MISSING or a server's APPPKG_SERVICE_UNAVAILABLE, with
+ * its fix naming the option that gives the environment file as `key` (the library's
+ * `environment`, the CLI's `--environment`): each is thrown where the app's environment or its
+ * services are made, which know nothing of their caller. Any other error is returned as it is.
  */
 export function namingEnvironmentOption(err: unknown, key: string): unknown {
-  if (!(err instanceof GatewayError) || err.code !== 'APPPKG_SETTINGS_MISSING' || err.details.environmentKey !== undefined) return err;
+  if (!(err instanceof GatewayError) || !ENVIRONMENT_OPTION_CODES.has(err.code) || err.details.environmentKey !== undefined) return err;
   return new GatewayError(err.code, { ...err.details, environmentKey: key });
 }
 

@@ -43,7 +43,7 @@ function defaultStateRoot(env: NodeJS.ProcessEnv, opts: StateRootOptions): strin
 }
 
 /** The refusals whose fix names the option that chooses the state root (errors.ts, stateRootOption). */
-const STATE_ROOT_CODES: ReadonlySet<string> = new Set(['APPPKG_STATE_DIR_FAILED', 'APPPKG_STATE_ROOT_IN_USE', 'APPPKG_APP_SERVED', 'APPPKG_STATE_DIR_EMPTY']);
+const STATE_ROOT_CODES: ReadonlySet<string> = new Set(['APPPKG_STATE_DIR_FAILED', 'APPPKG_STATE_ROOT_IN_USE', 'APPPKG_APP_SERVED', 'APPPKG_STATE_DIR_EMPTY', 'APPPKG_SERVICE_OTHER_STATE_ROOT']);
 
 /**
  * `err`, a state root's refusal, with its fix naming that option as `key` (the library's

@@ -86,7 +86,11 @@ function withoutMissingServices(desc: Description, hostEnv: HostEnvironment): { 
 }
 
 /** One line per service the app asks for; [] when it asks for none. */
-export async function checkServices(desc: Description, hostEnv: HostEnvironment, stateRoot: string): Promise<ServiceCheck[]> {
+/**
+ * Each service the app asks for, tried as the app would get it. `naming` gives a failure's fix
+ * the caller's words for its options (the state root's, the environment file's).
+ */
+export async function checkServices(desc: Description, hostEnv: HostEnvironment, stateRoot: string, naming: (err: GatewayError) => GatewayError = (err) => err): Promise<ServiceCheck[]> {
   const asks = desc.services ?? { database: null, redis: null };
   if (!asks.database && !asks.redis) return [];
   const given = givenServices(desc, hostEnv);
@@ -96,14 +100,14 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
     givenChecks.push({ name: 'services.database', ok: true, detail: `${asks.database}: DATABASE_URL given by the settings (${maskSecrets({ url: given.database }).url}); not checked`, fix: '' });
   } else if (given.database !== null) {
     const url = given.database;
-    givenChecks.push(await probe('services.database', async () => {
+    givenChecks.push(await probe('services.database', naming, async () => {
       const { server, version } = await asGiven('DATABASE_URL', desc.name, hostEnv, () => probeGivenPostgres(url));
       return `${asks.database}: DATABASE_URL given by the settings: PostgreSQL ${version} at ${server.label} reachable as ${server.user} (the host's, not provisioned)`;
     }));
   }
   if (given.redis !== null) {
     const url = given.redis;
-    givenChecks.push(await probe('services.redis', async () => {
+    givenChecks.push(await probe('services.redis', naming, async () => {
       const server = await asGiven('REDIS_URL', desc.name, hostEnv, () => probeGivenRedis(url));
       return `REDIS_URL given by the settings: Redis at ${server.label} reachable${server.user ? ` as ${server.user}` : ''} (the host's, not provisioned)`;
     }));
@@ -122,7 +126,7 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
   if (plan.database === 'sqlite') {
     checks.push({ name: 'services.database', ok: true, detail: `${asks.database}: SQLite, DATABASE_URL=${env.DATABASE_URL}`, fix: '' });
   } else if (plan.database === 'postgresql') {
-    checks.push(await probe('services.database', async () => {
+    checks.push(await probe('services.database', naming, async () => {
       const server = parsePostgresUrl(plan.postgresqlUrl!);
       const version = await probePostgres(server, owner);
       return `${asks.database}: PostgreSQL ${version} at ${server.label} reachable, role and database ${appDatabaseName(desc.name)}${made(Boolean(creds.postgresql))}, DATABASE_URL=${env.DATABASE_URL}`;
@@ -130,7 +134,7 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
   }
   if (plan.redisUrl) {
     const url = plan.redisUrl;
-    checks.push(await probe('services.redis', async () => {
+    checks.push(await probe('services.redis', naming, async () => {
       const server = parseRedisUrl(url);
       const { version, openDefaultUser } = await probeRedis(server, owner);
       const open = openDefaultUser ? `; WARNING: ${openDefaultUserWarning(server)}` : '';
@@ -157,11 +161,12 @@ async function asGiven<T>(variable: string, app: string, hostEnv: HostEnvironmen
   }
 }
 
-async function probe(name: string, fn: () => Promise<string>): Promise<ServiceCheck> {
+async function probe(name: string, naming: (err: GatewayError) => GatewayError, fn: () => Promise<string>): Promise<ServiceCheck> {
   try {
     return { name, ok: true, detail: await fn(), fix: '' };
-  } catch (err) {
-    if (!isGatewayError(err)) throw err;
+  } catch (caught) {
+    if (!isGatewayError(caught)) throw caught;
+    const err = naming(caught);
     return { name, ok: false, detail: err.message, fix: err.hint, code: err.code };
   }
 }

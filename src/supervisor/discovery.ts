@@ -54,8 +54,11 @@ function brokenLink(dir: string, code: 'ENOENT' | 'ELOOP'): GatewayError | null 
   }
 }
 
-/** Every package under `appsDir` (--apps); `readerFor`: as root, whose rights each app.yaml is shown with (load.ts). */
-export function appsDirSource(appsDir: string, readerFor?: LoadDescriptionOptions['readerFor']): AppSource {
+/**
+ * Every package under `appsDir` (--apps); `readerFor`: as root, whose rights each app.yaml is
+ * shown with, `environmentKey`: what its fixes call the environment file's option (load.ts).
+ */
+export function appsDirSource(appsDir: string, readerFor?: LoadDescriptionOptions['readerFor'], environmentKey?: string): AppSource {
   return async () => {
     const broken: BrokenPackage[] = [];
     const byName = new Map<string, Description[]>();
@@ -85,7 +88,7 @@ export function appsDirSource(appsDir: string, readerFor?: LoadDescriptionOption
         continue; // not a package
       }
       try {
-        const desc = await loadDescription(dir, { readerFor });
+        const desc = await loadDescription(dir, { readerFor, environmentKey });
         const list = byName.get(desc.name) ?? [];
         // A symlink (blog -> blog.1.2) and its target are the same package: keep it once.
         if (!list.some((d) => d.dir === desc.dir)) list.push(desc);
@@ -111,11 +114,11 @@ export function servedAppName(dir: string): Promise<string> {
   return loadDescription(dir).then((desc) => desc.name, () => parsePackageDirName(basename(resolve(dir))).name);
 }
 
-/** The one package `dir` (serve). */
-export function appDirSource(dir: string): AppSource {
+/** The one package `dir` (serve); `environmentKey` as for appsDirSource. */
+export function appDirSource(dir: string, environmentKey?: string): AppSource {
   return async () => {
     try {
-      const desc = await loadDescription(dir);
+      const desc = await loadDescription(dir, { environmentKey });
       return { apps: [{ name: desc.name, versions: [desc] }], broken: [] };
     } catch (err) {
       return { apps: [], broken: [{ dir: resolve(dir), error: asError(err, dir) }] };

@@ -36,6 +36,8 @@ export interface VersionJudgeOptions {
   stateKey?: string;
   /** What a missing setting's fix calls the environment file's option (the CLI's --environment, the library's environment); default --environment. */
   environmentKey?: string;
+  /** What a hook's timeout calls the option that bounds it (the CLI's --hook-timeout, the library's hookTimeoutMs); default --hook-timeout. */
+  hookTimeoutKey?: string;
   /** production: --apps (app users, hooks); development: serve (tracebacks, the caller's settings). */
   mode: RunMode;
   /** The app's mount, as status and the log show it. */
@@ -624,7 +626,7 @@ export class VersionJudge {
       this.opts.say(`${ctx.desc.name}: commands.${hook} of ${label(ctx.desc)} stopped with the gateway after ${((performance.now() - started) / 1000).toFixed(1)} s; it runs again at the next start`);
     }
     // Said as what it is: "exited with status 143" read as the hook's own failure.
-    if (timedOut) throw new GatewayError('APPPKG_COMMAND_TIMEOUT', { command: `commands.${hook} (${command})`, seconds: this.opts.hookTimeoutMs / 1000, ...(this.opts.mode === 'development' ? { serve: true } : {}) });
+    if (timedOut) throw new GatewayError('APPPKG_COMMAND_TIMEOUT', { command: `commands.${hook} (${command})`, seconds: this.opts.hookTimeoutMs / 1000, hookTimeoutKey: this.opts.hookTimeoutKey, ...(this.opts.mode === 'development' ? { serve: true } : {}) });
     if (status !== 0) {
       throw new GatewayError('APPPKG_COMMAND_FAILED', { command: `commands.${hook} (${command})`, status });
     }

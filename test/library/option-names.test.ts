@@ -28,12 +28,14 @@ test.after(async () => {
   work.remove();
 });
 
+// Its install hook outlasts the gateway's hookTimeoutMs.
+writePackage(apps, 'slowhook', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\ncommands:\n  install: exec sleep 30\n', 'wsgi.py': WSGI });
 writePackage(apps, 'needy', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nsettings: [NEEDED]\n', 'wsgi.py': WSGI });
 mkdirSync(join(work.path, 'pkgs'));
 const mailApp = writePackage(join(work.path, 'pkgs'), 'desk', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nmail: /_mail\n', 'wsgi.py': WSGI });
 
 test.before(async () => {
-  gateway = await within(60_000, 'Gateway.start', Gateway.start({ apps, stateDir: state, listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, say }));
+  gateway = await within(60_000, 'Gateway.start', Gateway.start({ apps, stateDir: state, listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, hookTimeoutMs: 1000, say }));
 });
 
 test('a setting missing under apps: the fix names environment, not --environment FILE', () => {
@@ -80,6 +82,35 @@ test('apps that is not a directory of app packages: the message and fix name app
     assert.is(refusal.message, `apps: expected a directory of app packages, found ${found}`);
     assert.not.match(refusal.format(), /--[a-z]/, refusal.format());
   }
+});
+
+test('a deploy\'s hook past hookTimeoutMs: the refusal names hookTimeoutMs and the gateway\'s calls, not --hook-timeout or systemctl', () => {
+  const problem = gateway!.status().apps.find((a) => a.name === 'slowhook')?.problem;
+  assert.is(problem?.code, 'APPPKG_COMMAND_TIMEOUT', JSON.stringify(problem));
+  assert.match(problem!.message, /^commands\.install \(exec sleep 30\) did not finish within 1 s \(hookTimeoutMs\): it was stopped/);
+  assert.match(problem!.hint, /a hook that needs longer needs a larger hookTimeoutMs \(milliseconds\); then the gateway's reload\(\) or rescan\(\) runs it again$/);
+  assert.not.match(problem!.hint, /--hook-timeout|systemctl/);
+});
+
+test('check() of an app whose PostgreSQL does not answer: the fix gives the library\'s check, with environment', async () => {
+  const dir = writePackage(join(work.path, 'pkgs'), 'pgapp', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nservices:\n  database: postgresql\n', 'wsgi.py': WSGI });
+  // Port 1 on loopback: refused at once, no server there.
+  const environment = join(work.path, 'dead-postgres.yaml');
+  writeFileSync(environment, 'services:\n  postgresql: postgresql://admin:secret@127.0.0.1:1/postgres\n', { mode: 0o600 });
+  const app = await AppPackage.open(dir, { environment, stateDir: join(work.path, 'check-state') });
+  const database = (await within(60_000, 'AppPackage.check', app.check())).checks.find((c) => c.name === 'services.database');
+  assert.ok(database !== undefined && !database.ok && database.code === 'APPPKG_SERVICE_UNAVAILABLE', JSON.stringify(database));
+  assert.match(database.fix, /; `\(await AppPackage\.open\(APP_DIR, \{ environment: FILE \}\)\)\.check\(\)` tries it$/);
+  assert.not.match(database.fix, /apppkg-gateway check|--environment/);
+});
+
+test('a host key in app.yaml (workers): its fix names environment, and Gateway.start({ app })\'s workers, not --environment or serve\'s flag', async () => {
+  const dir = writePackage(join(work.path, 'pkgs'), 'hosty', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nworkers: 4\n', 'wsgi.py': WSGI });
+  const refused = await AppPackage.open(dir, { stateDir: join(work.path, 'check-state') }).then(() => null, (e: unknown) => e);
+  assert.ok(isGatewayError(refused), `opened: ${String(refused)}`);
+  const problem = refused.details.problems?.[0];
+  assert.is(problem?.code, 'APPPKG_DESC_UNKNOWN_KEY', refused.format());
+  assert.is(problem!.hint, "move it to the environment file the gateway is given with environment: FILE, under the app's name: apps: {hosty: {workers: 4}} (Gateway.start({ app }) also takes workers: 4)");
 });
 
 test.run();

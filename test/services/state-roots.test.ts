@@ -8,8 +8,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { AppPackage, isGatewayError } from 'apppkg-gateway';
 import { addPackage } from '../helpers/apps-dir.js';
 import { runCli, tempDir } from '../helpers/process.js';
 import { serversMissing, startPostgres, startRedis, type RunningPostgres, type RunningRedis } from '../helpers/servers.js';
@@ -65,6 +67,13 @@ withServers('the state root that made them keeps them; another is refused, chang
     assert.match(checked.stdout, /FAIL\s+services\.redis\s+redis user "apppkg-rho" of rho belongs to another state root/);
   }
   assert.is((await cli(serving, ['check', app])).status, 0, 'the serving state root\'s check passes');
+  // Through the library the fix names stateDir, the option its caller gave, not --state-dir.
+  const fromOther = await AppPackage.open(app, { environment: envFile, stateDir: other });
+  const refused = await fromOther.run(['python', 'probe.py', 'sql', 'SELECT 1'], { output: new PassThrough().resume() }).then(() => null, (e: unknown) => e);
+  assert.ok(isGatewayError(refused) && refused.code === 'APPPKG_SERVICE_OTHER_STATE_ROOT', String(refused));
+  assert.match(refused.hint, /^run with the stateDir of the gateway that serves rho \(/);
+  const database = (await fromOther.check({ output: new PassThrough().resume() })).checks.find((c) => c.name === 'services.database');
+  assert.match(String(database?.fix), /^run with the stateDir of the gateway that serves rho \(/, JSON.stringify(database));
 
   // The serving state root's passwords still open its database and its keys.
   const still = await probe(serving, 'sql', 'SELECT count(*) FROM kept');

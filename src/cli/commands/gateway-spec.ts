@@ -7,7 +7,7 @@ import { DEFAULT_ADMIN } from '../../admin/default-admin.js';
 import type { OptionNames } from '../../gateway-options.js';
 
 /** The flags that give Gateway.start's options whose values it may refuse: what its messages name here. */
-export const GATEWAY_FLAGS: OptionNames = { apps: '--apps', environment: '--environment', listen: '--listen', admin: '--admin', adminTokenFile: '--admin-token', trustProxy: '--trust-proxy', accessLog: '--access-log', stateDir: '--state-dir', socketOwner: '--socket-owner' };
+export const GATEWAY_FLAGS: OptionNames = { apps: '--apps', environment: '--environment', listen: '--listen', admin: '--admin', adminTokenFile: '--admin-token', trustProxy: '--trust-proxy', accessLog: '--access-log', stateDir: '--state-dir', socketOwner: '--socket-owner', hookTimeout: '--hook-timeout' };
 
 export const spec: CommandSpec = {
   name: '',
