@@ -254,7 +254,7 @@ export class AppPackage {
     const stateRoot = resolveStateRoot({ flag: this.#options.stateDir });
     // The hook runs in the app directory: a relative APPPKG_BACKUP_DIR is made absolute here, as `--to` and `--from` are.
     // A hook runs as the gateway runs its hooks (lifecycle/hook.ts): HOOK_ENV over the caller's and backup's variables.
-    const hookWith = (ctx: AppContext) => (env: Readonly<Record<string, string>> = {}) => this.#spawn(ctx, { shell: command }, { ...options, env: { ...options.env, ...env, ...HOOK_ENV } });
+    const hookWith = (ctx: AppContext) => (env: Readonly<Record<string, string>> = {}) => this.#spawn(ctx, { shell: command, key: `commands.${name}` }, { ...options, env: { ...options.env, ...env, ...HOOK_ENV } });
     if (name === 'backup') {
       const ctx = await this.#hookContext();
       return backupWithHook(appServiceScope(this.#desc, this.#hostEnv, stateRoot), ctx.runAs, path.resolve(options.env!.APPPKG_BACKUP_DIR), hookWith(ctx));
@@ -270,9 +270,9 @@ export class AppPackage {
     }
     if (HOOKS_RUN_AS_PRODUCTION.has(name)) return hookWith(await this.#hookContext())();
     const ctx = await this.#developmentContext();
-    if (name !== 'test') return this.#spawn(ctx, { shell: command }, options);
+    if (name !== 'test') return this.#spawn(ctx, { shell: command, key: `commands.${name}` }, options);
     const say = (line: string) => (this.#options.output ?? process.stderr).write(`apppkg-gateway: ${line}\n`);
-    return withTestDatabases({ desc: this.#desc, hostEnv: this.#hostEnv, stateRoot, say }, () => this.#spawn(ctx, { shell: command }, options));
+    return withTestDatabases({ desc: this.#desc, hostEnv: this.#hostEnv, stateRoot, say }, () => this.#spawn(ctx, { shell: command, key: `commands.${name}` }, options));
   }
 
   /**
@@ -332,7 +332,7 @@ export class AppPackage {
     throw namingEnvironmentOption(namingStateRoot(err, this.#stateKey), this.#environmentKey);
   };
 
-  #spawn(ctx: AppContext, what: { argv: string[] } | { shell: string }, options: RunOptions): Promise<number> {
+  #spawn(ctx: AppContext, what: { argv: string[] } | { shell: string; key: string }, options: RunOptions): Promise<number> {
     return runInAppEnvironment(ctx, { ...what, extraEnv: options.env, output: options.output ?? this.#options.output, timeoutMs: options.timeoutMs });
   }
 

@@ -645,10 +645,12 @@ export const ERROR_CODES = {
     example: { key: 'processes.worker.command', command: 'python -m celery worker', module: 'celery', python: '/var/lib/apppkg-gateway/apps/blog/run/0a1b2c3d/bin/python' },
   },
   APPPKG_COMMAND_NOT_STARTED: {
-    summary: 'The command given to `run` (or a program a hook or `install` runs) could not be started: a name not on the app\'s PATH, a path with no file (a relative one is taken from the app directory), a script whose `#!` interpreter is not there, or a file that is not executable; `run` exits 127 (126 for the last), as a shell does.',
+    summary: 'The command given to `run` (or a program a hook or `install` runs) could not be started: a name not on the app\'s PATH, a path with no file (a relative one is taken from the app directory), a script whose `#!` interpreter is not there (or whose `#!/usr/bin/env NAME` finds no NAME on the app\'s PATH), or a file that is not executable (by the app\'s user); `run` exits 127 (126 for the last), as a shell does.',
     message: (d) =>
       d.why === 'path' ? `${str(d.program)}: not on the app's PATH, which searches ${str(d.dirs) || 'no directory'}`
       : d.why === 'file' ? `${str(d.program)}: no such file${d.relative ? ` in ${str(d.dir)} (the app directory, where commands run)` : ''}`
+      // `#!/usr/bin/env NAME`: env starts, and finds no NAME on the app's PATH (exit 127).
+      : d.why === 'interpreter' && d.throughEnv ? `${str(d.program)}: its #! line runs ${str(d.interpreter)} through env, which is not on the app's PATH${d.dirs === undefined ? '' : `, which searches ${str(d.dirs) || 'no directory'}`}`
       : d.why === 'interpreter' ? `${str(d.program)}: its #! line names ${str(d.interpreter)}, which is not there`
       : d.why === 'mode' ? `${str(d.program)}: not executable (${str(d.reason) || 'permission denied'})`
       : `cannot run ${str(d.program) || 'the command'}: ${str(d.reason) || 'the system refused to start it'}`,

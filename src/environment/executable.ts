@@ -5,22 +5,30 @@
 import { constants } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { userHas, type FileReader } from './user-readable.js';
 
-/** `file` is a regular file (symlinks followed) that this process may execute. */
-export async function isExecutableFile(file: string): Promise<boolean> {
+const EXECUTE = 1;
+
+/**
+ * `file` is a regular file (symlinks followed) that this process may execute, or, given
+ * `runner`, that user (an app's `user:`, whose processes run it): root may run a file with any
+ * x bit, the app's user only by the bits it has (a root-owned 0744 script is Permission denied).
+ */
+export async function isExecutableFile(file: string, runner?: FileReader | null): Promise<boolean> {
   try {
     await access(file, constants.X_OK);
-    return (await stat(file)).isFile();
+    const st = await stat(file);
+    return st.isFile() && (runner == null || userHas(st, runner, EXECUTE));
   } catch {
     return false;
   }
 }
 
-/** The first `dir/name` of `dirs` that is an executable file; null when none is. */
-export async function which(name: string, dirs: string[]): Promise<string | null> {
+/** The first `dir/name` of `dirs` that is an executable file (for `runner`, as isExecutableFile); null when none is. */
+export async function which(name: string, dirs: string[], runner?: FileReader | null): Promise<string | null> {
   for (const dir of dirs) {
     const file = path.join(dir, name);
-    if (await isExecutableFile(file)) return file;
+    if (await isExecutableFile(file, runner)) return file;
   }
   return null;
 }

@@ -238,7 +238,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
       const hook = desc.commands.check;
       if (hook) {
         opts.onHookStart?.(hook);
-        const status = await runInAppEnvironment(ctx, { shell: hook, extraEnv: HOOK_ENV, output: opts.output, timeoutMs: opts.timeoutMs });
+        const status = await runInAppEnvironment(ctx, { shell: hook, key: 'commands.check', extraEnv: HOOK_ENV, output: opts.output, timeoutMs: opts.timeoutMs });
         const fix = state.missing !== '' ? `read its output above; if it needs ${state.missing}, which check does not create, run \`apppkg-gateway install\` first` : 'read its output above';
         report({ name: 'commands.check', ok: status === 0, detail: `exited ${status}`, fix: status === 0 ? '' : fix });
       }
@@ -448,9 +448,10 @@ async function programChecks(ctx: AppContext, searchPath: string): Promise<Check
     const program = commandProgram(command);
     if (program === null) continue;
     const name = key.replace(/\.command$/, '');
-    const file = await findProgram(program, desc.dir, searchPath);
+    // As the app's user runs it: the gateway, as root, may execute a file that user may not.
+    const file = await findProgram(program, desc.dir, searchPath, ctx.runAs);
     // Found is not enough: a script whose #! interpreter is gone exits 127 all the same.
-    const problem = await programProblem(program, desc.dir, searchPath);
+    const problem = await programProblem(program, desc.dir, searchPath, ctx.runAs);
     if (file === null || problem !== null) {
       items.push(failedItem(name, new GatewayError('APPPKG_PROGRAM_MISSING', { key, command, program, dir: desc.dir, ...problem }), placed(placeOf(desc, at))));
       continue;

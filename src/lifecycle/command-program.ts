@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isExecutableFile, shebang, which } from '../environment/executable.js';
+import type { FileReader } from '../environment/user-readable.js';
 
 /**
  * Words the shell itself runs (builtins and keywords): nothing on PATH to find. `exec` is not
@@ -76,14 +77,15 @@ export function pythonModule(command: string): string | null {
 
 /**
  * Where `program` is, as the shell looks for it: a word with a slash against `cwd`, any other on
- * the directories of `searchPath` in order; null when no executable file is there.
+ * the directories of `searchPath` in order; null when no file `runner` (the app's user; default
+ * ours) may execute is there.
  */
-export async function findProgram(program: string, cwd: string, searchPath: string): Promise<string | null> {
+export async function findProgram(program: string, cwd: string, searchPath: string, runner?: FileReader | null): Promise<string | null> {
   if (program.includes('/')) {
     const file = path.resolve(cwd, program);
-    return (await isExecutableFile(file)) ? file : null;
+    return (await isExecutableFile(file, runner)) ? file : null;
   }
-  return which(program, searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.resolve(cwd, dir)));
+  return which(program, searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.resolve(cwd, dir)), runner);
 }
 
 /**
@@ -98,9 +100,12 @@ export type ProgramProblem =
   | { why: 'mode'; located: string }
   | { why: 'interpreter'; located: string; interpreter: string; throughEnv: boolean };
 
-/** What keeps `sh -c` from running `program` in `cwd` with `searchPath` as PATH, or null. */
-export async function programProblem(program: string, cwd: string, searchPath: string): Promise<ProgramProblem | null> {
-  const file = await findProgram(program, cwd, searchPath);
+/**
+ * What keeps `sh -c` from running `program` in `cwd` with `searchPath` as PATH, or null; as
+ * `runner` runs it (the app's user: the gateway, as root, may execute what it may not).
+ */
+export async function programProblem(program: string, cwd: string, searchPath: string, runner?: FileReader | null): Promise<ProgramProblem | null> {
+  const file = await findProgram(program, cwd, searchPath, runner);
   if (file === null) {
     const present = await firstFile(program, cwd, searchPath);
     if (present !== null) return { why: 'mode', located: present };
@@ -108,13 +113,13 @@ export async function programProblem(program: string, cwd: string, searchPath: s
   }
   const line = await shebang(file);
   if (line === null) return null;
-  if (path.basename(line.interpreter) === 'env' && (await isExecutableFile(line.interpreter))) {
+  if (path.basename(line.interpreter) === 'env' && (await isExecutableFile(line.interpreter, runner))) {
     // env's options (`-S`, `-i`) change what it runs: not judged.
     const named = line.argument;
     if (named === null || named.startsWith('-') || named.includes('=')) return null;
-    return (await findProgram(named, cwd, searchPath)) === null ? { why: 'interpreter', located: file, interpreter: named, throughEnv: true } : null;
+    return (await findProgram(named, cwd, searchPath, runner)) === null ? { why: 'interpreter', located: file, interpreter: named, throughEnv: true } : null;
   }
-  return (await isExecutableFile(line.interpreter)) ? null : { why: 'interpreter', located: file, interpreter: line.interpreter, throughEnv: false };
+  return (await isExecutableFile(line.interpreter, runner)) ? null : { why: 'interpreter', located: file, interpreter: line.interpreter, throughEnv: false };
 }
 
 /** The file `program` names, executable or not, where the shell looks: the first regular file there. */

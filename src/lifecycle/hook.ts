@@ -33,7 +33,7 @@ export async function runHook(
   if (!command) return false;
   say(`==> commands.${name}: ${command}`);
   const started = performance.now();
-  const status = await runInAppEnvironment(ctx, { shell: command, extraEnv: { ...opts.extraEnv, ...HOOK_ENV }, output: opts.output });
+  const status = await runInAppEnvironment(ctx, { shell: command, key: `commands.${name}`, extraEnv: { ...opts.extraEnv, ...HOOK_ENV }, output: opts.output });
   if (status !== 0) throw new GatewayError('APPPKG_COMMAND_FAILED', { command: `commands.${name} (${command})`, status });
   say(`==> commands.${name} done in ${seconds(started)}`);
   return true;

@@ -12,7 +12,7 @@ import { commandEnvironment } from '../environment/app-env.js';
 import { useWhileRunning } from '../environment/run-helper-holds.js';
 import { spawnProcess } from '../spawn-process.js';
 import { GuardedTree, killTree } from '../supervisor/process-group.js';
-import { spawnFailure } from './spawn-failure.js';
+import { exitFailure, spawnFailure } from './spawn-failure.js';
 
 /** How long, after the child exits, its piped output may take to reach EOF. */
 const OUTPUT_DRAIN_MS = 2_000;
@@ -20,6 +20,8 @@ const OUTPUT_DRAIN_MS = 2_000;
 export interface RunSpec {
   argv?: string[];
   shell?: string;
+  /** What the shell line is (`commands.install`), for the diagnosis of an exit 127 or 126. */
+  key?: string;
   extraEnv?: Record<string, string>;
   /** Where the child's output goes (an app's log, say); default: ours. */
   output?: Writable;
@@ -46,6 +48,11 @@ export interface ProgramSpec {
   uid?: number;
   gid?: number;
   background?: { stop: AbortSignal };
+  /**
+   * What the command is, to say why it exited 127 or 126 when its program could not run
+   * (spawn-failure.ts exitFailure): the program (`argv`), or the shell line and its key.
+   */
+  diagnose?: { argv: readonly string[] } | { shell: string; key: string };
 }
 
 /**
@@ -64,7 +71,8 @@ export function runInAppEnvironment(ctx: AppContext, run: RunSpec): Promise<numb
   const [file, args] = run.shell !== undefined ? ['/bin/sh', ['-c', run.shell]] : [run.argv![0], run.argv!.slice(1)];
   // A gateway in this process (the library's Gateway.start) must not prune the helpers under it.
   const release = ctx.appEnv.runDir === '' ? () => {} : useWhileRunning(ctx.appEnv.runDir);
-  return runProgram({ file, args, cwd: ctx.desc.dir, env, output: run.output, timeoutMs: run.timeoutMs, onTimeout: run.onTimeout, uid: ctx.runAs?.uid, gid: ctx.runAs?.gid, background: run.background }).finally(release);
+  const diagnose = run.shell !== undefined ? { shell: run.shell, key: run.key ?? 'the command' } : { argv: run.argv! };
+  return runProgram({ file, args, cwd: ctx.desc.dir, env, output: run.output, timeoutMs: run.timeoutMs, onTimeout: run.onTimeout, uid: ctx.runAs?.uid, gid: ctx.runAs?.gid, background: run.background, diagnose }).finally(release);
 }
 
 /**
@@ -156,9 +164,20 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
         child.stdout!.off('data', forwardOutput).destroy();
         child.stderr!.off('data', forwardOutput).destroy();
       }
-      void end().finally(() => resolve(status));
+      void end()
+        .then(() => explain(status))
+        .finally(() => resolve(status));
+    };
+    // Said after the command's own output, before its status is passed on (its caller may end `out`).
+    let spawnFailed = false;
+    const explain = async (status: number): Promise<void> => {
+      if ((status !== 127 && status !== 126) || spawnFailed || spec.diagnose === undefined) return;
+      const runner = spec.uid === undefined ? null : { user: String(spec.uid), uid: spec.uid, gid: spec.gid ?? spec.uid };
+      const failure = await exitFailure(spec.diagnose, spec.cwd, spec.env.PATH ?? '', runner).catch(() => null);
+      if (failure !== null) (out ?? process.stderr).write(`apppkg-gateway: ${failure.format()}\n`);
     };
     child.on('error', (err: NodeJS.ErrnoException) => {
+      spawnFailed = true;
       const status = err.code === 'ENOENT' ? 127 : 126;
       void spawnFailure(file, err, spec.cwd, spec.env.PATH ?? '').then((failure) => {
         (out ?? process.stderr).write(`apppkg-gateway: ${failure.format()}\n`);

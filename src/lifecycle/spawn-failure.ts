@@ -5,6 +5,8 @@
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
 import { shebang, which } from '../environment/executable.js';
+import type { FileReader } from '../environment/user-readable.js';
+import { commandProgram, programProblem } from './command-program.js';
 
 /** The GatewayError for `file` that spawn refused with `err`, run in `cwd` with `searchPath` as PATH. */
 export async function spawnFailure(file: string, err: NodeJS.ErrnoException, cwd: string, searchPath: string): Promise<GatewayError> {
@@ -17,4 +19,34 @@ export async function spawnFailure(file: string, err: NodeJS.ErrnoException, cwd
   if (interpreter !== null) return new GatewayError('APPPKG_COMMAND_NOT_STARTED', { ...details, why: 'interpreter', interpreter });
   if (file.includes('/')) return new GatewayError('APPPKG_COMMAND_NOT_STARTED', { ...details, why: 'file', relative: !path.isAbsolute(file) });
   return new GatewayError('APPPKG_COMMAND_NOT_STARTED', { ...details, why: 'path', dirs: dirs.join(', ') });
+}
+
+/**
+ * Why a command that was started exited 127 or 126, when its program could not run: a script
+ * whose `#!/usr/bin/env NAME` finds no NAME on the app's PATH starts (env is there) and exits
+ * 127 with env's "No such file or directory"; a hook's `sh -c` answers "not found" (127) or
+ * "Permission denied" (126) of a file that is there. Judged as `runner` (the app's user) runs it.
+ * Null when its program and interpreter are there (the program's own status), or the shell
+ * decides what runs.
+ */
+export async function exitFailure(
+  what: { argv: readonly string[] } | { shell: string; key: string },
+  cwd: string,
+  searchPath: string,
+  runner: FileReader | null,
+): Promise<GatewayError | null> {
+  const program = 'argv' in what ? what.argv[0] : commandProgram(what.shell);
+  if (program === undefined || program === null) return null;
+  const problem = await programProblem(program, cwd, searchPath, runner);
+  if (problem === null) return null;
+  const dirs = searchPath.split(path.delimiter).filter(Boolean).join(', ');
+  if ('shell' in what) return new GatewayError('APPPKG_PROGRAM_MISSING', { key: what.key, command: what.shell, program, dir: cwd, dirs, ...problem });
+  return new GatewayError('APPPKG_COMMAND_NOT_STARTED', {
+    program,
+    dir: cwd,
+    dirs,
+    relative: !path.isAbsolute(program),
+    ...problem,
+    ...(problem.why === 'mode' ? { reason: `not executable by ${runner?.user ?? 'this user'}` } : {}),
+  });
 }

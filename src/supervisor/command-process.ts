@@ -348,11 +348,13 @@ export class CommandProcess extends EventEmitter {
    * or the shell decides what runs.
    */
   private async whyNotRun(): Promise<string | null> {
-    const { command, cwd, env, name } = this.opts;
+    const { command, cwd, env, name, uid, gid } = this.opts;
     const program = commandProgram(command);
     if (program === null) return null;
     const searchPath = env.PATH ?? '';
-    const problem = await programProblem(program, cwd, searchPath);
+    // Judged as the app's user runs it: the gateway, as root, may execute a file it may not.
+    const runner = uid === undefined ? null : { user: String(uid), uid, gid: gid ?? uid };
+    const problem = await programProblem(program, cwd, searchPath, runner);
     if (problem === null) return null;
     const dirs = searchPath.split(':').filter(Boolean).join(', ');
     const missing = new GatewayError('APPPKG_PROGRAM_MISSING', { key: `processes.${name}.command`, command, program, dir: cwd, dirs, ...problem });

@@ -617,7 +617,7 @@ export class VersionJudge {
     // performance.now(): a step of the wall clock made it "done in 3600.2 s".
     const started = performance.now();
     let timedOut = false;
-    const status = await runInAppEnvironment(ctx, { shell: command, extraEnv: HOOK_ENV, output: log, timeoutMs: this.opts.hookTimeoutMs, onTimeout: () => (timedOut = true), background: { stop: this.stop } });
+    const status = await runInAppEnvironment(ctx, { shell: command, key: `commands.${hook}`, extraEnv: HOOK_ENV, output: log, timeoutMs: this.opts.hookTimeoutMs, onTimeout: () => (timedOut = true), background: { stop: this.stop } });
     log.end();
     // Cut by the gateway's stop, it is no refusal (none is recorded), but the log said nothing of
     // it between "running commands.update" and "stopped": said, with when it runs again (at the

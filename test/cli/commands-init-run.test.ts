@@ -108,6 +108,23 @@ test("run of a command that is not there says why, with the app's PATH it search
   assert.match(mode.stderr, '`chmod +x ./plain.sh`');
 });
 
+// env is there, so the spawn succeeds, and env's own "No such file or directory" (127) was all a
+// user of run, test or a hook got: the gateway's processes: said why, these did not.
+test("run, and a hook (test's commands.test), of a script whose #!/usr/bin/env NAME finds no NAME on the app's PATH say why, with the PATH", async () => {
+  const dir = pkg('env-nine', 'platform: python, wsgi\napp: wsgi:application\ncommands:\n  test: ./nine.py --all\n');
+  writeFileSync(join(dir, 'nine.py'), '#!/usr/bin/env apppkg-python9\nprint(1)\n', { mode: 0o755 });
+  const S = ['--state-dir', state.path];
+  const env = { PATH: '/usr/local/bin:/usr/bin:/bin' };
+  const run = await runCli(['run', dir, ...S, '--', './nine.py'], { env });
+  assert.is(run.status, 127, run.stderr);
+  assert.match(run.stderr, `apppkg-gateway: ./nine.py: its #! line runs apppkg-python9 through env, which is not on the app's PATH, which searches ${join(state.path, 'apps', 'env-nine', 'run')}`);
+  assert.match(run.stderr, 'or run it with its interpreter: `python ./nine.py`');
+  const hook = await runCli(['test', dir, ...S], { env });
+  assert.is(hook.status, 1, hook.stderr);
+  assert.match(hook.stderr, `apppkg-gateway: commands.test: \`./nine.py --all\` runs ./nine.py, a script (${join(dir, 'nine.py')}) whose #! line runs apppkg-python9 through env, which is not on the app's PATH, which searches ${join(state.path, 'apps', 'env-nine', 'run')}`);
+  assert.match(hook.stderr, "fix: correct its #! line (`#!/usr/bin/env python` runs the app's interpreter, on its PATH), or run it with its interpreter in commands.test: `python ./nine.py`");
+});
+
 test('init: a src layout gets paths: [src/] and the module without src.; an annotated `app: FastAPI = FastAPI()` is found', async () => {
   const dir = join(work.path, 'src-layout');
   mkdirSync(join(dir, 'src', 'shop'), { recursive: true });

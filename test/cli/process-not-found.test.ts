@@ -5,13 +5,14 @@
 // restarts and for a serving one whose version is refused. The same for a program that is there
 // but cannot run: a script whose `#!` interpreter is not (the shell's "not found" of a file
 // that exists, 127, as env's of `#!/usr/bin/env python9`) and a file that is not executable (126).
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
 import { runCli, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { stopGatewayChecked } from '../helpers/status.js';
+import { runIf } from '../helpers/skip.js';
 
 const test = suite('cli: a processes: command not found');
 const work = tempDir('apppkg-process-not-found-');
@@ -42,6 +43,23 @@ for (const [name, text, mode] of [
   writeFileSync(join(scripts, 'bin', name), text);
   chmodSync(join(scripts, 'bin', name), mode);
 }
+// As root, an app runs as its directory's owner (here nobody): a root-owned 0744 script is one
+// the gateway may execute and the app's user may not (126), judged as the gateway's user before.
+const asRoot = process.getuid?.() === 0;
+const NOBODY = 65534;
+if (asRoot) {
+  const owners = writePackage(apps, 'owners', {
+    'app.yaml': 'platform: python, wsgi\napp: app:application\nprocesses:\n  mine:\n    command: ./bin/root-only.sh\n',
+    'app.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"x"]\n',
+  });
+  mkdirSync(join(owners, 'bin'));
+  writeFileSync(join(owners, 'bin', 'root-only.sh'), '#!/bin/sh\necho never\n', { mode: 0o744 });
+  chmodSync(join(owners, 'bin', 'root-only.sh'), 0o744);
+  chownSync(owners, NOBODY, NOBODY);
+  // nobody must reach its package: the test's temp directory is made 0700.
+  chmodSync(work.path, 0o755);
+  chmodSync(apps, 0o755);
+}
 writePackage(apps, 'web', { 'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: apppkg-no-such-server --port $PORT\n' });
 
 const FIX = "(fix: install it for the app (deb:, pip: or vendor/ with `apppkg-gateway vendor`), give its full path in processes.worker.command, or write the command as `python -m MODULE` so that the app's interpreter runs it)";
@@ -49,7 +67,10 @@ const said = (key: string, command: string, program: string) => `${key}: \`${com
 
 // One gateway for both cases: each waits for its own apps' lines.
 test.before(async () => {
-  gw = await startCliIn(work, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, ...oneWorkerEach(work.path)]);
+  const environment = oneWorkerEach(work.path);
+  // nobody may not run pyenv's interpreter under /root: Debian's, for owners alone.
+  if (asRoot) appendFileSync(environment[1], 'apps:\n  owners:\n    python: /usr/bin/python3\n');
+  gw = await startCliIn(work, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, ...environment]);
 });
 
 test('the gateway log and status name the program, the PATH searched and the fix', async () => {
@@ -79,8 +100,14 @@ test('a script whose #! interpreter is not there, and a file that is not executa
   assert.ok(plain.includes(`: processes.plain.command: \`./bin/not-executable.sh\` runs ./bin/not-executable.sh, but ${script('not-executable.sh')} is not executable (fix: make it executable (\`chmod +x ${script('not-executable.sh')}\`), or run it with its interpreter in processes.plain.command (\`python ./bin/not-executable.sh\`, \`sh ./bin/not-executable.sh\`)); restarting in `), plain);
   const status = await runCli(['status', '--admin', gw!.adminUrl!]);
   assert.is(status.status, 0, status.stderr);
-  assert.match(status.stdout, new RegExp(`process gone: [a-z-]+, \\d+ restarts?, the last exited with status 127 at \\S+: processes\\.gone\\.command: ${escape('`./bin/gone-interpreter --once` runs ./bin/gone-interpreter, a script (')}`));
-  assert.match(status.stdout, new RegExp(`process plain: [a-z-]+, \\d+ restarts?, the last exited with status 126 at \\S+: processes\\.plain\\.command: [^\\n]* is not executable`));
+  assert.match(status.stdout, new RegExp(`process gone: (?:\\d+ )?[a-z-]+, \\d+ restarts?, the last exited with status 127 at \\S+: processes\\.gone\\.command: ${escape('`./bin/gone-interpreter --once` runs ./bin/gone-interpreter, a script (')}`), status.stdout);
+  assert.match(status.stdout, new RegExp(`process plain: (?:\\d+ )?[a-z-]+, \\d+ restarts?, the last exited with status 126 at \\S+: processes\\.plain\\.command: [^\\n]* is not executable`));
+});
+
+runIf(test, asRoot, 'needs root: only a gateway run as root runs an app as another user')('a script the gateway may execute and the app\'s user may not (root\'s, mode 0744): not executable, judged as the app\'s user', async () => {
+  const mine = await waitFor(() => /owners: processes\.mine \d+ exited \(status 126\)[^\n]*/.exec(gw!.output())?.[0], 30_000, () => `processes.mine's exit in\n${gw!.output()}`);
+  const script = join(apps, 'owners', 'bin', 'root-only.sh');
+  assert.ok(mine.includes(`: processes.mine.command: \`./bin/root-only.sh\` runs ./bin/root-only.sh, but ${script} is not executable (fix: make it executable (\`chmod +x ${script}\`)`), mine);
 });
 
 function escape(text: string): string {
