@@ -146,7 +146,14 @@ function pidNamespace(): string {
   }
 }
 
-/** The run cgroups under `parent` whose gateway (pid namespace, pid and start time in the name) is gone; runs of other pid namespaces are never judged. */
+/**
+ * The run cgroups under `parent` whose gateway (pid namespace, pid and start time in the name) is
+ * gone; runs of other pid namespaces are never judged. A run named before the namespace was in
+ * the name (`apppkg-gateway.PID.START`, an older gateway's) is judged by its spawner leaf as well:
+ * a running gateway sits in it whatever its namespace (cgroup.events counts processes no pid
+ * namespace hides), so it is gone only when no process of that pid and start time runs here and
+ * its spawner leaf is empty. Without that, the older gateways' runs were left for good.
+ */
 function leftByDeadRuns(parent: string): string[] {
   const ours = pidNamespace();
   let entries: string[];
@@ -158,7 +165,9 @@ function leftByDeadRuns(parent: string): string[] {
   return entries
     .filter((entry) => {
       const m = /^apppkg-gateway\.(\d+)\.(\d+)\.(\d+)$/.exec(entry);
-      return m !== null && m[1] === ours && procStat(Number(m[2]))?.startTime !== m[3];
+      if (m !== null) return m[1] === ours && procStat(Number(m[2]))?.startTime !== m[3];
+      const old = /^apppkg-gateway\.(\d+)\.(\d+)$/.exec(entry);
+      return old !== null && procStat(Number(old[1]))?.startTime !== old[2] && !populated(join(parent, entry, 'spawner'));
     })
     .map((entry) => join(parent, entry));
 }

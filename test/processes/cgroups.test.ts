@@ -21,7 +21,7 @@ const apps = join(work.path, 'apps');
 let gw: RunningGateway | null = null;
 
 /** Durations no other process on the host sleeps for: `sleep 1235.<this test's pid><n>`, by what started it. */
-const SLEEPS = { oldWorker: 1, oldCommand: 2, newWorker: 3, newCommand: 4, removedWorker: 5, removedCommand: 6, crashWorker: 7, crashCommand: 8, hook: 9, importCheck: 10 } as const;
+const SLEEPS = { oldWorker: 1, oldCommand: 2, newWorker: 3, newCommand: 4, removedWorker: 5, removedCommand: 6, crashWorker: 7, crashCommand: 8, hook: 9, importCheck: 10, oldRun: 11, oldLive: 12 } as const;
 type Sleeper = keyof typeof SLEEPS;
 const duration = (who: Sleeper) => `1235.${process.pid}${SLEEPS[who]}`;
 
@@ -251,6 +251,44 @@ held('a gateway SIGKILLed leaves its escapees in its run\'s cgroup; the next sta
     await first.stop();
     await second?.stop();
     rmdirSync(parent);
+  }
+});
+
+// Runs named before the pid namespace was in the name (apppkg-gateway.PID.START, an older
+// gateway's) were never judged: what one left stayed for good. A dead one (no such process here,
+// nothing in its spawner leaf) is reaped as the others are; one whose spawner leaf holds a
+// process (its gateway, in whatever namespace) is left alone.
+held('a run of the older name (no pid namespace) whose gateway is gone is reaped at a start; one whose spawner holds a process is not', async () => {
+  const dir = join(work.path, 'old-names');
+  mkdirSync(join(dir, 'apps'), { recursive: true });
+  const parent = join(ownCgroup().dir!, `apppkg-test-cgroups-old.${process.pid}`);
+  let pid = 4_000_000;
+  while (existsSync(`/proc/${pid}`)) pid++;
+  const dead = join(parent, `apppkg-gateway.${pid}.1`);
+  const live = join(parent, `apppkg-gateway.${pid + 1}.1`);
+  mkdirSync(join(dead, 'tree.1'), { recursive: true });
+  mkdirSync(join(live, 'spawner'), { recursive: true });
+  const sleep = (who: Sleeper, into: string) => {
+    const child = spawn('sleep', [duration(who)], { stdio: 'ignore', detached: true });
+    child.unref();
+    writeFileSync(join(into, 'cgroup.procs'), String(child.pid));
+    return child.pid!;
+  };
+  const left = sleep('oldRun', join(dead, 'tree.1'));
+  sleep('oldLive', join(live, 'spawner'));
+  let gateway: RunningGateway | null = null;
+  try {
+    gateway = await gatewayOn(join(dir, 'apps'), dir, parent);
+    assert.match(gateway.output(), `process trees: ${dead} was left by a gateway that did not stop: killed its process ${left}`);
+    assert.not.match(gateway.output(), live);
+    assert.not.ok(existsSync(dead), `${dead} is removed`);
+    await gone('oldRun', 1000);
+    assert.is(sleepers('oldLive').length, 1, 'the run whose spawner holds a process is left alone');
+  } finally {
+    await gateway?.stop();
+    for (const who of ['oldRun', 'oldLive'] as const) for (const p of sleepers(who)) process.kill(p, 'SIGKILL');
+    await gone('oldLive');
+    for (const cgroup of [join(dead, 'tree.1'), dead, join(live, 'spawner'), live, parent]) if (existsSync(cgroup)) rmdirSync(cgroup);
   }
 });
 
