@@ -4,13 +4,13 @@
 // finds it. It outlived its worker's stop, its command's, and the gateway's; each tree is now
 // held by a cgroup of its own, killed whole at its end (src/supervisor/cgroup-tree.ts).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ownCgroup } from '../../src/supervisor/cgroup-tree.js';
 import { writePackage } from '../helpers/apps-dir.js';
-import { BIN, childPids, pidsByArgs, ROOT, startCli, tempDir, TS_REGISTER, waitFor, type RunningGateway } from '../helpers/process.js';
+import { BIN, childPids, installForOtherUsers, pidsByArgs, ROOT, startCli, tempDir, TS_REGISTER, waitFor, type RunningGateway } from '../helpers/process.js';
 import { hasProgram, runIf } from '../helpers/skip.js';
 import { gatewayStatus } from '../helpers/status.js';
 
@@ -288,6 +288,26 @@ held('a gateway SIGKILLed leaves its escapees in its run\'s cgroup; the next sta
     await first.stop();
     await second?.stop();
     rmdirSync(parent);
+  }
+});
+
+// Not root, the gateway holds no tree in a cgroup (it may not make one, nor move a process): it
+// says so, with why, in its start line and status, and serves as before.
+const NOBODY = 65534;
+const ifNobody = runIf(test, process.getuid?.() === 0 && hasProgram('setpriv'), 'needs root and setpriv(1) to run the gateway as nobody');
+ifNobody('a gateway run as another user than root: processTrees.cgroup is null, with why, and its start line says so', async () => {
+  const dir = join(work.path, 'nonroot');
+  mkdirSync(join(dir, 'apps'), { recursive: true });
+  chmodSync(work.path, 0o755);
+  chmodSync(dir, 0o777);
+  // setpriv execs the gateway itself: its pid is the one stopped.
+  const asNobody = await startCli(['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups', installForOtherUsers().bin, '--apps', join(dir, 'apps'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--access-log', 'off'], { bin: 'setpriv', cwd: dir });
+  try {
+    const status = await gatewayStatus(asNobody);
+    assert.equal(status.processTrees, { cgroup: null, why: 'the gateway does not run as root' });
+    assert.match(asNobody.output(), 'process trees: not held by cgroups (the gateway does not run as root): a process that leaves its group and clears its environment can outlive its tree');
+  } finally {
+    assert.is(await asNobody.stop(), 0, asNobody.output());
   }
 });
 
