@@ -8,6 +8,7 @@ import { GatewayError } from '../errors.js';
 import { LINK_PROTOCOL } from './frames.js';
 import { LineTap, startError } from './shim-output.js';
 import { SHIM_MAIN } from './shim-path.js';
+import { silenceTimeout } from '../net/after-next-poll.js';
 
 /** What the check needs of an app's environment (environment/app-env.ts's AppEnvironment fits). */
 export interface CheckEnvironment {
@@ -148,7 +149,9 @@ export function checkAppImport(
       if (resultLine()) judge();
     });
     child.stderr.on('data', (c: Buffer) => tap.push(c));
-    const timer = setTimeout(() => {
+    // Its result and exit may be in the kernel, in time, after a stall of our loop: read first.
+    const timer = silenceTimeout(() => {
+      if (settled) return;
       if (child.pid !== undefined) treeKill(child.pid, 'SIGKILL');
       endTree();
       settle(() => reject(new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app, reason: `the import did not finish within ${deadlineMs} ms` })));

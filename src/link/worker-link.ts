@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import { Frame, FrameParser, encodeEmptyFrame } from './frames.js';
 import { IdTable } from './id-table.js';
 import { ownedPiece, readIntoSlabs } from '../net/slab-reads.js';
+import { silenceTimeout } from '../net/after-next-poll.js';
 
 /** What the link needs from one request in flight (the proxy's exchange, or a probe). */
 export interface LinkExchange {
@@ -288,7 +289,10 @@ export class WorkerLink extends EventEmitter {
     this.ping();
     const answer = this.pings;
     return new Promise((resolve) => {
+      let settled = false;
       const done = (answered: boolean) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         this.removeListener('pong', onPong);
         this.removeListener('close', onClose);
@@ -298,7 +302,8 @@ export class WorkerLink extends EventEmitter {
         if (this.pongs >= answer) done(true);
       };
       const onClose = () => done(false);
-      const timer = setTimeout(() => done(false), withinMs).unref();
+      // Judged after the poll: a PONG sent while the gateway's loop stalled is read first.
+      const timer = silenceTimeout(() => done(false), withinMs).unref();
       this.on('pong', onPong);
       this.once('close', onClose);
     });

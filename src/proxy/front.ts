@@ -16,6 +16,7 @@ import { addrUrl, formatAddr, isAdminKey, type ListenAddress } from '../net/addr
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
 import { dropFragment, handshakeFramingProblem, MAX_REQUEST_LINE, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { closeWhenAsked } from '../net/connection-close.js';
+import { afterNextPoll } from '../net/after-next-poll.js';
 import { continueWanted, keepAliveOnceBodyRead, unmetExpectation } from '../net/expect-continue.js';
 import { keepAliveWithoutBody } from '../net/bodiless-keep-alive.js';
 import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
@@ -437,7 +438,7 @@ export class Front {
         // Judged after the next poll, as the lean lane's sweep is: a head read whole by then is
         // served, not answered 408. Node's own check (connectionsCheckingInterval) says it once.
         if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !(kAfterPoll in err)) {
-          setImmediate(() => {
+          afterNextPoll(() => {
             const parser = (socket as Socket & { parser?: { headersCompleted?: () => boolean } | null }).parser;
             // No parser: node:http let the socket go meanwhile (an upgrade, a CONNECT, the close).
             if (socket.destroyed || parser == null || parser.headersCompleted?.() === true) return;

@@ -12,6 +12,7 @@
 // what one connection reads and writes is lean-connection.ts.
 
 import type { Socket } from 'node:net';
+import { afterNextPoll } from '../net/after-next-poll.js';
 import { LeanConnection, type ConnectionLane, type LeanConnectionOptions } from './lean-connection.js';
 
 export { LATER } from './lean-connection.js';
@@ -146,7 +147,7 @@ export class LeanLane implements ConnectionLane {
    */
   private sweep(): void {
     const now = performance.now();
-    setImmediate(() => this.expireAsOf(now));
+    afterNextPoll(() => this.expireAsOf(now));
   }
 
   private expireAsOf(now: number): void {

@@ -11,6 +11,7 @@
 // in its log every few seconds, as an HTTP probe would be.
 import net from 'node:net';
 import { acceptedByServer } from '../net/accepted-by-server.js';
+import { silenceTimeout } from '../net/after-next-poll.js';
 import { testKnob } from '../test-knob.js';
 
 export const LIVENESS_EVERY_MS = 10_000;
@@ -51,16 +52,13 @@ export function probeConnection(port: number, timeoutMs: number): Promise<string
     socket.once('close', () => settle(connected ? null : `nothing accepts connections on 127.0.0.1:${port}`));
     // A reset once connected is the server's answer too (it accepted, and closed without reading).
     socket.once('error', (err: NodeJS.ErrnoException) => settle(connected ? null : `nothing accepts connections on 127.0.0.1:${port} (${err.code ?? err.message})`));
-    const timer = setTimeout(() => {
-      // Past the timers phase first: a gateway that stalled (a busy host) reads the answer that
-      // came meanwhile before it is judged missing.
-      setImmediate(() => {
-        if (settled) return;
-        if (!connected) return settle(`127.0.0.1:${port} accepted no connection within ${timeoutMs / 1000} s`, true);
-        const taken = socket.localPort === undefined ? null : acceptedByServer(port, socket.localPort);
-        if (taken === true) return settle(null, true);
-        settle(taken === false ? `127.0.0.1:${port} accepted no connection within ${timeoutMs / 1000} s (ours waited in its listen queue)` : `127.0.0.1:${port} took a connection and did not close it within ${timeoutMs / 1000} s`, true);
-      });
+    // A gateway that stalled (a busy host) reads the answer that came meanwhile before it is judged missing.
+    const timer = silenceTimeout(() => {
+      if (settled) return;
+      if (!connected) return settle(`127.0.0.1:${port} accepted no connection within ${timeoutMs / 1000} s`, true);
+      const taken = socket.localPort === undefined ? null : acceptedByServer(port, socket.localPort);
+      if (taken === true) return settle(null, true);
+      settle(taken === false ? `127.0.0.1:${port} accepted no connection within ${timeoutMs / 1000} s (ours waited in its listen queue)` : `127.0.0.1:${port} took a connection and did not close it within ${timeoutMs / 1000} s`, true);
     }, timeoutMs);
   });
 }

@@ -8,6 +8,7 @@ import { Frame, encodeEmptyFrame } from '../link/frames.js';
 import { encodeRequest } from '../link/request-frame.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
 import { decodeRequestPath, splitTarget } from '../net/request-path.js';
+import { silenceTimeout } from '../net/after-next-poll.js';
 import { delay } from './process-group.js';
 
 const PROBE_AGENT = 'apppkg-gateway-probe';
@@ -66,7 +67,8 @@ export function probeLink(link: WorkerLink, path: string, timeoutMs: number): Pr
       if (typeof result === 'number') resolve(result);
       else reject(result);
     });
-    const timer = setTimeout(() => {
+    // Judged after the poll: an answer sent while the gateway's loop stalled is read first.
+    const timer = silenceTimeout(() => {
       if (settled) return;
       settled = true;
       link.write(encodeEmptyFrame(Frame.ABORT, exchange.id));

@@ -21,6 +21,8 @@ import { probeLink } from './probe.js';
 import { mib } from './recycle.js';
 import { spawnReason } from './spawn-reason.js';
 import { filesKeptError, roomToSpawn } from '../open-files.js';
+import { afterNextPoll, silenceTimeout } from '../net/after-next-poll.js';
+import { testKnob } from '../test-knob.js';
 import type { OutputThrottle } from '../log/output-throttle.js';
 
 export type { OutputSink };
@@ -87,6 +89,9 @@ export const HEARTBEAT_MS = 2000;
  */
 export const ASGI_IN_FLIGHT = 1000;
 export const HUNG_AFTER_MS = 6000;
+/** The suite's bounds, so that a test of a hung worker (or of one that is not) waits a second, not eight. */
+export const HEARTBEAT_ENV = 'APPPKG_TEST_HEARTBEAT_MS';
+export const HUNG_AFTER_ENV = 'APPPKG_TEST_HUNG_AFTER_MS';
 
 /**
  * Once a stopping ASGI worker's grace (a drain, the gateway's stop) is over and its tasks are
@@ -374,7 +379,9 @@ export class Worker extends EventEmitter {
         resolve();
       });
 
-      const timer = setTimeout(() => {
+      // Its READY may be in the kernel, sent in time, after a stall of the gateway's loop.
+      const timer = silenceTimeout(() => {
+        if (settled) return;
         fail(new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app: opts.app, reason: `not ready within ${deadlineMs} ms`, seconds: Math.round(deadlineMs / 100) / 10 }));
         this.kill();
       }, deadlineMs);
@@ -429,8 +436,8 @@ export class Worker extends EventEmitter {
   }
 
   private startHeartbeat(link: WorkerLink): void {
-    const every = this.opts.heartbeatMs ?? HEARTBEAT_MS;
-    const hungAfter = this.opts.hungAfterMs ?? HUNG_AFTER_MS;
+    const every = this.opts.heartbeatMs ?? testKnob(HEARTBEAT_ENV, HEARTBEAT_MS);
+    const hungAfter = this.opts.hungAfterMs ?? testKnob(HUNG_AFTER_ENV, HUNG_AFTER_MS);
     let pingedAt = 0;
     link.on('pong', () => {
       pingedAt = 0;
@@ -442,10 +449,17 @@ export class Worker extends EventEmitter {
       if (pingedAt === 0) {
         pingedAt = now;
         link.ping();
-      } else if (now - pingedAt >= hungAfter && link.inFlight === 0 && link.releasedRequests === 0) {
-        // A released request (an ASGI 504) is judged by WorkerPool.judgeTimedOut, which recycles.
-        this.killFor(`hung: no answer to the heartbeat for ${Math.round((now - pingedAt) / 1000)} s`);
+        return;
       }
+      const asked = pingedAt;
+      if (now - asked < hungAfter) return;
+      // A pong sent while the gateway's own loop stalled waits unread in the kernel: read first.
+      afterNextPoll(() => {
+        if (pingedAt !== asked || this.heartbeat === null || link.closed) return;
+        // A released request (an ASGI 504) is judged by WorkerPool.judgeTimedOut, which recycles.
+        if (link.inFlight !== 0 || link.releasedRequests !== 0) return;
+        this.killFor(`hung: no answer to the heartbeat for ${Math.round((now - asked) / 1000)} s`);
+      });
     }, every);
     this.heartbeat.unref();
   }

@@ -1,0 +1,98 @@
+// The heartbeat after a stall of the gateway itself (a long GC, the host swapping, a SIGSTOP):
+// Node runs the timers that came due before it polls for I/O, so the heartbeat's check found a
+// PING unanswered for longer than the bound while the worker's PONG, sent in time, waited in
+// the kernel, and a healthy worker was killed as hung. The check is judged after the next poll
+// (net/after-next-poll.ts). A worker that is really stopped is still replaced. Short bounds
+// through the test knobs: a beat of 200 ms, hung after 2 s.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { setTimeout as delay } from 'node:timers/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { HEARTBEAT_ENV, HUNG_AFTER_ENV } from '../../src/supervisor/worker.js';
+import { addPackage } from '../helpers/apps-dir.js';
+import { appStatus } from '../helpers/status.js';
+import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('heartbeat after a stall of the gateway');
+const apps = tempDir('apppkg-heartbeat-stall-apps-');
+const state = tempDir('apppkg-heartbeat-stall-state-');
+const BEAT_MS = 200;
+const HUNG_MS = 2000;
+let gw: RunningGateway;
+const seen = new Set<number>();
+
+test.before(async () => {
+  addPackage(apps.path, 'faults', 'beat');
+  const env = join(state.path, 'environment.yaml');
+  writeFileSync(env, 'apps:\n  beat:\n    workers: 1\n    threads: 1\n', { mode: 0o600 });
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', env, '--access-log', 'off'], {
+    env: { [HEARTBEAT_ENV]: String(BEAT_MS), [HUNG_AFTER_ENV]: String(HUNG_MS) },
+  });
+});
+
+test.after(async () => {
+  for (const w of (await appStatus(gw, 'beat').catch(() => null))?.workers ?? []) seen.add(w.pid);
+  await gw?.stop();
+  await assertNoOrphans([...seen]);
+  apps.remove();
+  state.remove();
+});
+
+const workerPids = async (): Promise<number[]> => (await appStatus(gw, 'beat')).workers.map((w: { pid: number }) => w.pid);
+
+/** The state letter of process `pid` (proc(5): T is stopped). */
+const processState = (pid: number): string => /\) (\S) /.exec(readFileSync(`/proc/${pid}/stat`, 'latin1'))![1];
+
+const served = async (): Promise<number> => {
+  const res = await request(`${gw.url}/beat/`, { headersTimeout: 5000 });
+  await res.body.text();
+  return res.statusCode;
+};
+
+test('a gateway stopped past the bound while the PONG was on its way kills no worker', async () => {
+  const before = await workerPids();
+  for (const pid of before) seen.add(pid);
+  const [worker] = before;
+  const gateway = gw.child.pid!;
+  // The worker stopped for three beats, less than the bound: the gateway's PING waits in its link.
+  process.kill(worker, 'SIGSTOP');
+  await delay(3 * BEAT_MS);
+  process.kill(gateway, 'SIGSTOP');
+  try {
+    // The signal is sent, not yet taken: a loop still running would read the PONG in time.
+    await waitFor(() => processState(gateway) === 'T', 10_000, 'the gateway to stop');
+    // Continued, the worker answers at once: its PONG waits in the stopped gateway's socket,
+    // which stays stopped until the PING is older than the bound.
+    process.kill(worker, 'SIGCONT');
+    await delay(HUNG_MS + 500);
+  } finally {
+    process.kill(gateway, 'SIGCONT');
+  }
+  // The first turn after SIGCONT ran the heartbeat's check: had it judged, the line is there.
+  assert.is(await served(), 200);
+  await delay(3 * BEAT_MS);
+  assert.not.match(gw.output(), /hung: no answer to the heartbeat/);
+  assert.equal(await workerPids(), before, 'the same worker');
+  assert.is(await served(), 200);
+});
+
+test('a worker that is really stopped is still killed and replaced', async () => {
+  const [victim] = await workerPids();
+  seen.add(victim);
+  process.kill(victim, 'SIGSTOP');
+  try {
+    const replaced = await waitFor(async () => {
+      const now = await workerPids();
+      return now.length === 1 && now[0] !== victim ? now : null;
+    }, BEAT_MS + HUNG_MS + 500 + 10_000, 'the hung worker replaced');
+    for (const pid of replaced) seen.add(pid);
+    assert.match(gw.output(), new RegExp(`beat: worker ${victim} hung: no answer to the heartbeat for \\d+ s; killing it`));
+    assert.is(await served(), 200);
+  } finally {
+    if (isAlive(victim)) process.kill(victim, 'SIGKILL');
+  }
+});
+
+test.run();
