@@ -142,6 +142,11 @@ export class LeanConnection implements ResponseOutput, BodySource {
    * copy) until the lane asks again; null almost always.
    */
   private putOffBytes: Buffer | null = null;
+  /**
+   * read() is reading putOffBytes again (askAgain), a copy already: what it keeps is a view of
+   * them. Copied at each turn, a pipeline of N requests in one write cost N²/2 of their bytes.
+   */
+  private readingKept = false;
   /** The client's FIN came while a request was put off: it counts after that request's bytes. */
   private endedWhilePutOff = false;
   /** Reading stopped while a request was put off, the client having sent more than a head and a read's worth. */
@@ -262,7 +267,7 @@ export class LeanConnection implements ResponseOutput, BodySource {
       if (end === -1 || end - start > maxHead) return this.startHandOff(this.kept(data.subarray(start)));
       const head = parsePlainHead(data.toString('latin1', start, end));
       if (head === null) return this.startHandOff(this.kept(data.subarray(start)));
-      if (this.writer < this.responses.length || this.unflushedFull()) return this.awaitTurn(Buffer.from(data.subarray(start)));
+      if (this.writer < this.responses.length || this.unflushedFull()) return this.awaitTurn(this.kept(data.subarray(start)));
       const req = new LeanRequest(head, this.socket, this);
       const res = new LeanResponse(this, req, head.keepAlive);
       if (this.responses.length === 0) this.lane.busy(this);
@@ -270,7 +275,7 @@ export class LeanConnection implements ResponseOutput, BodySource {
       const taken = this.lane.options.take(req as unknown as IncomingMessage, res as unknown as ServerResponse);
       if (taken !== true) {
         this.responses.pop();
-        if (taken === LATER) return this.putOff(Buffer.from(data.subarray(start)));
+        if (taken === LATER) return this.putOff(this.kept(data.subarray(start)));
         return this.startHandOff(this.kept(data.subarray(start)));
       }
       start = end + 4;
@@ -360,7 +365,12 @@ export class LeanConnection implements ResponseOutput, BodySource {
     this.putOffBytes = null;
     const ended = this.endedWhilePutOff;
     this.endedWhilePutOff = false;
-    this.read(bytes);
+    this.readingKept = true;
+    try {
+      this.read(bytes);
+    } finally {
+      this.readingKept = false;
+    }
     // A client that left meanwhile: its requests were logged (take), and nothing more comes.
     if (this.socket.destroyed) return;
     if (this.putOffBytes !== null) {
@@ -377,7 +387,7 @@ export class LeanConnection implements ResponseOutput, BodySource {
 
   /** `bytes`, safe to keep after read() returns. */
   private kept(bytes: Buffer): Buffer {
-    return this.sharedReads ? Buffer.from(bytes) : bytes;
+    return this.sharedReads && !this.readingKept ? Buffer.from(bytes) : bytes;
   }
 
   /** The body being received takes its bytes from `data` at `start`; returns where they end. */
