@@ -242,11 +242,21 @@ function joined(pieces: Buffer[], length: number): Buffer {
  * copy; a chunk's bytes must not change once pushed); one split across chunks is joined once,
  * without a copy when the chunks are neighbours in memory.
  */
+/**
+ * A frame at least this long (a WSGI app's list body comes as one RESPONSE_FULL of any size) is
+ * read in place (FrameParser.readInto); up to IN_PLACE_MAX, past which a length is more likely
+ * garbage than a body, and the frame's memory would be taken before its bytes come.
+ */
+const IN_PLACE_MIN = 256 * 1024;
+const IN_PLACE_MAX = 256 * 1024 * 1024;
+
 export class FrameParser {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** Bytes the frame at the front of `pending` needs in all; 0 while its header is incomplete. */
   private need = 0;
+  /** The large frame being read in place (readInto), whole; null almost always. */
+  private inPlace: Buffer | null = null;
   /** A byte that is no frame type came where a frame begins: nothing after it can be framed. */
   private broken = false;
 
@@ -284,6 +294,25 @@ export class FrameParser {
     if (pos < end) this.keep(chunk.subarray(pos));
   }
 
+  /**
+   * Where the next read should land, or null for anywhere: the rest of a large frame whose
+   * length is known, in one buffer of its size. Read into the reader's slabs, its pieces were
+   * joined into a copy of the whole frame, which, with the slabs it came in, held twice the
+   * frame until a GC (a 4 MiB answer cost the front 8 MiB, and as much again per answer that
+   * followed it before the collector ran). The bytes read so far are copied in once.
+   */
+  readInto(): Buffer | null {
+    if (this.need < IN_PLACE_MIN || this.need > IN_PLACE_MAX || this.broken) return null;
+    if (this.inPlace === null) {
+      const frame = Buffer.allocUnsafeSlow(this.need);
+      let at = 0;
+      for (const piece of this.pending) at += piece.copy(frame, at);
+      this.pending = [frame.subarray(0, at)];
+      this.inPlace = frame;
+    }
+    return this.inPlace.subarray(this.pendingBytes);
+  }
+
   /** Bytes held for an incomplete frame (tests and diagnostics). */
   get buffered(): number {
     return this.pendingBytes;
@@ -291,6 +320,7 @@ export class FrameParser {
 
   private garbage(type: number): void {
     this.broken = true;
+    this.inPlace = null;
     this.pending = [];
     this.pendingBytes = 0;
     this.need = 0;
@@ -330,6 +360,7 @@ export class FrameParser {
     }
     this.pending.push(chunk.subarray(0, missing));
     const frame = joined(this.pending, this.need);
+    this.inPlace = null;
     this.pending = [];
     this.pendingBytes = 0;
     this.need = 0;

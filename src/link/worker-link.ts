@@ -122,7 +122,7 @@ export class WorkerLink extends EventEmitter {
     super();
     // Read into slabs, a payload is a view of one: kept long (a slow client's), a short one would
     // hold the whole slab, so it is copied (net/slab-reads.ts).
-    const inSlabs = fromWorker instanceof Socket && readIntoSlabs(fromWorker, (chunk) => this.parser.push(chunk));
+    const inSlabs = fromWorker instanceof Socket && readIntoSlabs(fromWorker, (chunk) => this.parser.push(chunk), () => this.parser.readInto());
     this.parser = new FrameParser(
       inSlabs ? (type, id, payload) => this.dispatch(type, id, ownedPiece(payload)) : (type, id, payload) => this.dispatch(type, id, payload),
       (type) => FROM_WORKER.has(type),

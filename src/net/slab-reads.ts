@@ -27,21 +27,27 @@ export function ownedPiece(piece: Buffer): Buffer {
 /**
  * Reads `socket` into slabs from now on: `onRead` gets each read as a view it may keep. No 'data'
  * is emitted; 'end', 'close' and 'error' are as before. False when this Node cannot: then
- * nothing changed. Call it before the event loop reads the socket.
+ * nothing changed. Call it before the event loop reads the socket. `into`, asked before each
+ * read, may name where that read lands instead of a slab (a large frame read in place), at most
+ * as many bytes as it is long.
  */
-export function readIntoSlabs(socket: Socket, onRead: (data: Buffer) => void): boolean {
+export function readIntoSlabs(socket: Socket, onRead: (data: Buffer) => void, into: () => Buffer | null = () => null): boolean {
   const handle = (socket as Socket & { _handle: StreamHandle | null })._handle;
   const f = readFields(socket);
   if (f === null || typeof handle?.useUserBuffer !== 'function') return false;
   let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
   let at = 0;
+  let inSlab = true;
   const own = socket as unknown as Record<symbol, unknown>;
   own[f.buffer] = slab;
   own[f.callback] = (nread: number, buffer: Buffer): void => {
-    at += nread;
+    if (inSlab) at += nread;
     onRead(buffer.subarray(0, nread));
   };
   own[f.generator] = (): Buffer => {
+    const target = into();
+    inSlab = target === null;
+    if (target !== null) return target;
     if (slab.length - at < MIN_ROOM) {
       slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
       at = 0;

@@ -377,7 +377,11 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
         const bodyLength = payload.length - bodyStart;
         if (bodyLength === 0 || head.noContent) this.res.end();
         else if (bodyLength <= STRING_BODY_LIMIT) this.res.end(payload.toString('latin1', bodyStart), 'latin1');
-        else this.res.end(payload.subarray(bodyStart));
+        else {
+          this.res.end(payload.subarray(bodyStart));
+          // A large body in one frame (a WSGI app's list) is garbage once written, as a streamed one's pieces are.
+          bodyBytesPassed(bodyLength);
+        }
         return;
       }
       case Frame.RESPONSE: {

@@ -114,4 +114,35 @@ test('a frame split between two pieces that are neighbours in memory arrives as 
   }
 });
 
+test('a large frame is read in place: readInto names the rest of one buffer of its size, and the payload is a view of it', () => {
+  const size = 1 << 20;
+  const frame = encodeFrame(Frame.RESPONSE_FULL, 9, Buffer.alloc(size, 'q'));
+  const got: Buffer[] = [];
+  const parser = new FrameParser((_type, _id, payload) => got.push(payload));
+  assert.is(parser.readInto(), null, 'no frame begun: anywhere');
+  parser.push(frame.subarray(0, 1000));
+  let into = parser.readInto()!;
+  assert.is(into.length, frame.length - 1000, 'the rest of the frame, and no more');
+  const place = into.buffer;
+  // As a reader does: each read lands where readInto said, and is pushed as that view.
+  for (let at = 1000; at < frame.length; ) {
+    const n = Math.min(100_000, frame.length - at);
+    frame.copy(into, 0, at, at + n);
+    parser.push(into.subarray(0, n));
+    at += n;
+    if (at < frame.length) {
+      into = parser.readInto()!;
+      assert.is(into.buffer, place, 'the same buffer to the end');
+    }
+  }
+  assert.is(got.length, 1);
+  assert.is(got[0].length, size);
+  assert.ok(got[0].every((b) => b === 0x71), 'the payload as sent');
+  assert.is(got[0].buffer, place, 'a view of the buffer read into, not a copy');
+  assert.is(parser.readInto(), null, 'the frame done: anywhere again');
+  // Small frames are read anywhere (into the reader's slabs).
+  parser.push(encodeFrame(Frame.RESPONSE_BODY, 9, Buffer.alloc(3000, 'z')).subarray(0, 20));
+  assert.is(parser.readInto(), null);
+});
+
 test.run();
