@@ -14,7 +14,8 @@ import { EARLY_RECYCLES, EARLY_REQUESTS, leakPastNote, memoryLimitReached, overL
 import { Slot } from './slot.js';
 import type { WorkerUpstream } from './upstream-rotation.js';
 import { WorkerDrain } from './worker-drain.js';
-import { HUNG_AFTER_MS, Worker } from './worker.js';
+import { HUNG_AFTER_ENV, HUNG_AFTER_MS, Worker } from './worker.js';
+import { testKnob } from '../test-knob.js';
 
 export interface WorkerPoolOptions extends PoolOptions {
   workers: number;
@@ -323,10 +324,11 @@ export class WorkerPool {
     const link = worker.link;
     if (link === null || this.loopsAsked.has(worker)) return;
     this.loopsAsked.add(worker);
-    void link.answersPing(LOOP_ANSWER_MS).then((answered) => {
+    const withinMs = testKnob(HUNG_AFTER_ENV, LOOP_ANSWER_MS);
+    void link.answersPing(withinMs).then((answered) => {
       this.loopsAsked.delete(worker);
       if (!answered && !link.closed && slot.current === worker) {
-        slot.recycle(`${why}, and its event loop did not answer for ${LOOP_ANSWER_MS / 1000} s (a blocking call in an async function holds it)`);
+        slot.recycle(`${why}, and its event loop did not answer for ${withinMs / 1000} s (a blocking call in an async function holds it)`);
       }
     });
   }

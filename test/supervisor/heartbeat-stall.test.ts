@@ -2,8 +2,9 @@
 // Node runs the timers that came due before it polls for I/O, so the heartbeat's check found a
 // PING unanswered for longer than the bound while the worker's PONG, sent in time, waited in
 // the kernel, and a healthy worker was killed as hung. The check is judged after the next poll
-// (net/after-next-poll.ts). A worker that is really stopped is still replaced. Short bounds
-// through the test knobs: a beat of 200 ms, hung after 2 s.
+// (net/after-next-poll.ts). So is the PING an ASGI worker is sent after one of its requests got
+// a 504 (is its loop held?). A worker that is really stopped is still replaced. Short bounds
+// through the test knobs: a beat of 200 ms, hung (and a loop silent) after 2 s.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -25,57 +26,80 @@ const seen = new Set<number>();
 
 test.before(async () => {
   addPackage(apps.path, 'faults', 'beat');
+  addPackage(apps.path, 'asgi-timeout', 'hz');
   const env = join(state.path, 'environment.yaml');
-  writeFileSync(env, 'apps:\n  beat:\n    workers: 1\n    threads: 1\n', { mode: 0o600 });
+  writeFileSync(env, 'apps:\n  beat:\n    workers: 1\n    threads: 1\n  hz:\n    workers: 1\n    timeout: 1\n', { mode: 0o600 });
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', env, '--access-log', 'off'], {
     env: { [HEARTBEAT_ENV]: String(BEAT_MS), [HUNG_AFTER_ENV]: String(HUNG_MS) },
   });
 });
 
 test.after(async () => {
-  for (const w of (await appStatus(gw, 'beat').catch(() => null))?.workers ?? []) seen.add(w.pid);
+  for (const app of ['beat', 'hz']) for (const w of (await appStatus(gw, app).catch(() => null))?.workers ?? []) seen.add(w.pid);
   await gw?.stop();
   await assertNoOrphans([...seen]);
   apps.remove();
   state.remove();
 });
 
-const workerPids = async (): Promise<number[]> => (await appStatus(gw, 'beat')).workers.map((w: { pid: number }) => w.pid);
+const workerPids = async (app = 'beat'): Promise<number[]> => (await appStatus(gw, app)).workers.map((w: { pid: number }) => w.pid);
 
 /** The state letter of process `pid` (proc(5): T is stopped). */
 const processState = (pid: number): string => /\) (\S) /.exec(readFileSync(`/proc/${pid}/stat`, 'latin1'))![1];
 
-const served = async (): Promise<number> => {
-  const res = await request(`${gw.url}/beat/`, { headersTimeout: 5000 });
-  await res.body.text();
-  return res.statusCode;
+const get = async (path: string): Promise<{ status: number; body: string }> => {
+  const res = await request(`${gw.url}${path}`, { headersTimeout: 10_000 });
+  return { status: res.statusCode, body: await res.body.text() };
 };
+const served = async (): Promise<number> => (await get('/beat/')).status;
 
-test('a gateway stopped past the bound while the PONG was on its way kills no worker', async () => {
-  const before = await workerPids();
-  for (const pid of before) seen.add(pid);
-  const [worker] = before;
+/**
+ * The gateway SIGSTOPped past the bound while `worker`, stopped before, is continued and
+ * answers what the gateway sent it meanwhile: that answer waits unread in the gateway's socket.
+ */
+async function stallGatewayWhileWorkerAnswers(worker: number): Promise<void> {
   const gateway = gw.child.pid!;
-  // The worker stopped for three beats, less than the bound: the gateway's PING waits in its link.
-  process.kill(worker, 'SIGSTOP');
-  await delay(3 * BEAT_MS);
   process.kill(gateway, 'SIGSTOP');
   try {
-    // The signal is sent, not yet taken: a loop still running would read the PONG in time.
+    // The signal is sent, not yet taken: a loop still running would read the answer in time.
     await waitFor(() => processState(gateway) === 'T', 10_000, 'the gateway to stop');
-    // Continued, the worker answers at once: its PONG waits in the stopped gateway's socket,
-    // which stays stopped until the PING is older than the bound.
     process.kill(worker, 'SIGCONT');
     await delay(HUNG_MS + 500);
   } finally {
     process.kill(gateway, 'SIGCONT');
   }
+}
+
+test('a gateway stopped past the bound while the PONG was on its way kills no worker', async () => {
+  const before = await workerPids();
+  for (const pid of before) seen.add(pid);
+  const [worker] = before;
+  // The worker stopped for three beats, less than the bound: the gateway's PING waits in its link.
+  process.kill(worker, 'SIGSTOP');
+  await delay(3 * BEAT_MS);
+  await stallGatewayWhileWorkerAnswers(worker);
   // The first turn after SIGCONT ran the heartbeat's check: had it judged, the line is there.
   assert.is(await served(), 200);
   await delay(3 * BEAT_MS);
   assert.not.match(gw.output(), /hung: no answer to the heartbeat/);
   assert.equal(await workerPids(), before, 'the same worker');
   assert.is(await served(), 200);
+});
+
+test('an ASGI worker whose loop answered the PING after a 504 while the gateway was stopped is not recycled', async () => {
+  const [worker] = await workerPids('hz');
+  seen.add(worker);
+  const hung = get('/hz/hang');
+  await waitFor(async () => (await get('/hz/events')).body.includes('hang started'), 5000, 'the request on the worker');
+  // Stopped before the 504 (timeout: 1 s): the ABORT and the PING that asks whether its loop is
+  // free wait in its link.
+  process.kill(worker, 'SIGSTOP');
+  const answer = await hung;
+  assert.is(answer.status, 504, answer.body);
+  await stallGatewayWhileWorkerAnswers(worker);
+  assert.is((await get('/hz/pid')).body, String(worker));
+  assert.not.match(gw.output(), /hz: recycling worker/);
+  assert.equal(await workerPids('hz'), [worker], 'the same worker');
 });
 
 test('a worker that is really stopped is still killed and replaced', async () => {
