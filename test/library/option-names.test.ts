@@ -88,8 +88,8 @@ test('a deploy\'s hook past hookTimeoutMs: the refusal names hookTimeoutMs and t
   const problem = gateway!.status().apps.find((a) => a.name === 'slowhook')?.problem;
   assert.is(problem?.code, 'APPPKG_COMMAND_TIMEOUT', JSON.stringify(problem));
   assert.match(problem!.message, /^commands\.install \(exec sleep 30\) did not finish within 1 s \(hookTimeoutMs\): it was stopped/);
-  assert.match(problem!.hint, /a hook that needs longer needs a larger hookTimeoutMs \(milliseconds\); then the gateway's reload\(\) or rescan\(\) runs it again$/);
-  assert.not.match(problem!.hint, /--hook-timeout|systemctl/);
+  assert.match(problem!.hint ?? '', /a hook that needs longer needs a larger hookTimeoutMs \(milliseconds\); then the gateway's reload\(\) or rescan\(\) runs it again$/);
+  assert.not.match(problem!.hint ?? '', /--hook-timeout|systemctl/);
 });
 
 test('check() of an app whose PostgreSQL does not answer: the fix gives the library\'s check, with environment', async () => {
