@@ -31,6 +31,12 @@ export interface BackupManifest {
   database?: DatabaseSnapshot;
   /** The app's Redis keys (`redis: redis`), under database/ too; absent when it has none. */
   redis?: RedisSnapshot;
+  /**
+   * The data's directories whose mode had group's or others' write, by path under data/ (octal):
+   * the copy holds them without it (restore refuses a directory others may write in), and
+   * restore gives these back. Absent when there were none.
+   */
+  directoryModes?: Record<string, string>;
   /** Written by commands.backup (then files/bytes are 0: the hook's files are its own). */
   hook?: boolean;
 }

@@ -71,7 +71,7 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   // The SQLite database goes to database/ by SQLite's online backup: a file copy taken while the
   // app writes may be torn.
   const live = plan.database === 'sqlite' ? [SQLITE_FILE, ...SQLITE_SIDE_FILES] : [];
-  const copied = hasData ? await copyBeside(data, path.join(target, BACKUP_DATA_DIR), 'partial', { leaveOut: live, tolerateVanished: true, onlyOwnedBy }) : null;
+  const copied = hasData ? await copyBeside(data, path.join(target, BACKUP_DATA_DIR), 'partial', { leaveOut: live, tolerateVanished: true, onlyOwnedBy, withholdOthersWrite: true }) : null;
   const copy = copied?.staging ?? besideName(path.join(target, BACKUP_DATA_DIR), 'empty');
   if (!copied) await mkdir(copy, { mode: 0o700 }).catch((err) => Promise.reject(ioFailure(`create ${copy}`, err)));
   if (copied?.vanished) {
@@ -87,7 +87,9 @@ export async function backupApp(opts: BackupOptions): Promise<BackupResult> {
   const count = await countTree(copy);
   await dropManifest(target, desc.name);
   await swapInto(copy, path.join(target, BACKUP_DATA_DIR));
-  const manifest = makeManifest({ app: desc.name, version: desc.version, files: count.files, bytes: count.bytes, ...(await backupServices(scope, target)) });
+  const withheld = Object.entries(copied?.withheldModes ?? {}).filter(([under]) => under !== '');
+  const directoryModes = withheld.length > 0 ? { directoryModes: Object.fromEntries(withheld.map(([under, mode]) => [under, mode.toString(8).padStart(4, '0')])) } : {};
+  const manifest = makeManifest({ app: desc.name, version: desc.version, files: count.files, bytes: count.bytes, ...directoryModes, ...(await backupServices(scope, target)) });
   await writeManifest(target, manifest).catch((err) => Promise.reject(ioFailure(`write ${path.join(target, MANIFEST_FILE)}`, err)));
   say(`==> backed up ${countOf(count.files, 'file')}, ${count.bytes} bytes of ${desc.name}'s data to ${target} in ${seconds(started)}`);
   if (neverRan) {

@@ -50,6 +50,34 @@ export async function chownTree(dir: string, owner: Owner, seen?: (file: string,
   await lchown(dir, owner.uid, owner.gid);
 }
 
+/**
+ * The modes a backup withheld (CopyOptions.withholdOthersWrite), given back to the directories
+ * of a restored copy at `top`, by their paths under it; '' (the top) is left to the caller, which
+ * gives it the app's data directory's mode. Each directory is opened from the one above, no link
+ * followed, and changed only if it is `uid`'s (the app's user's, once the copy is theirs): the
+ * manifest is DIR's, which its owner may have written. A name gone or not a directory is passed.
+ */
+export async function giveBackModes(top: string, modes: Readonly<Record<string, string>> | undefined, uid: number | undefined): Promise<void> {
+  for (const [under, octal] of Object.entries(modes ?? {})) {
+    const mode = /^0?[0-7]{3,4}$/.test(octal) ? Number.parseInt(octal, 8) & 0o7777 : NaN;
+    const names = under.split('/');
+    if (under === '' || Number.isNaN(mode) || names.some((n) => n === '' || n === '.' || n === '..')) continue;
+    let dir: FileHandle | null = await openDirectoryNoFollow(top).catch(() => null);
+    for (const name of names) {
+      if (dir === null) break;
+      const next: FileHandle | null = await openDirectoryNoFollow(inDirectory(dir, name)).catch(() => null);
+      await dir.close();
+      dir = next;
+    }
+    if (dir === null) continue;
+    try {
+      if (uid === undefined || (await dir.stat()).uid === uid) await dir.chmod(mode);
+    } finally {
+      await dir.close();
+    }
+  }
+}
+
 export function besideName(target: string, what: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${what}-${randomBytes(4).toString('hex')}`);
 }
@@ -71,6 +99,13 @@ export interface CopyOptions {
    * restored. Others' are left out, named in `foreign`.
    */
   onlyOwnedBy?: number;
+  /**
+   * Each directory of the copy gets its source's mode without group's and others' write; the
+   * modes so changed are returned (`withheldModes`). For a backup: restore refuses a DIR/data
+   * with a directory others may write in (what it holds may be anyone's), and an app's own 0777
+   * upload directory made its every backup one to mend by hand before it could be restored.
+   */
+  withholdOthersWrite?: boolean;
 }
 
 export interface CopyResult {
@@ -81,6 +116,8 @@ export interface CopyResult {
   endpoints: number;
   /** The regular files left out as not `onlyOwnedBy`'s. */
   foreign: string[];
+  /** With `withholdOthersWrite`: each directory's own mode, by its path under `from` ('' for `from`), where the copy's lacks go+w. */
+  withheldModes: Record<string, number>;
 }
 
 /**
@@ -92,7 +129,7 @@ export interface CopyResult {
  */
 export async function copyBeside(from: string, target: string, what: string, opts: CopyOptions = {}): Promise<CopyResult> {
   const staging = besideName(target, what);
-  const copy = new TreeCopy(opts.tolerateVanished ?? false, opts.onlyOwnedBy);
+  const copy = new TreeCopy(opts.tolerateVanished ?? false, opts.onlyOwnedBy, opts.withholdOthersWrite ?? false);
   let source: FileHandle | null = null;
   try {
     await mkdir(path.dirname(staging), { recursive: true });
@@ -105,7 +142,7 @@ export async function copyBeside(from: string, target: string, what: string, opt
   } finally {
     await source?.close();
   }
-  return { staging, vanished: copy.vanished, endpoints: copy.endpoints, foreign: copy.foreign };
+  return { staging, vanished: copy.vanished, endpoints: copy.endpoints, foreign: copy.foreign, withheldModes: copy.withheldModes };
 }
 
 /**
@@ -134,20 +171,25 @@ class TreeCopy {
   vanished = 0;
   endpoints = 0;
   foreign: string[] = [];
+  withheldModes: Record<string, number> = {};
 
   constructor(
     private readonly tolerateVanished: boolean,
     private readonly onlyOwnedBy: number | undefined,
+    private readonly withholdOthersWrite: boolean,
   ) {}
 
-  /** `src`'s entries into `dest` (made by us, still 0700), then `dest` given `src`'s mode and times; closes `dest`. */
-  async directory(src: FileHandle, srcPath: string, dest: FileHandle, leaveOut: ReadonlySet<string> = new Set()): Promise<void> {
+  /**
+   * `src`'s entries into `dest` (made by us, still 0700), then `dest` given `src`'s mode and
+   * times; closes `dest`. `under` is `src`'s path below the copy's top ('' for the top).
+   */
+  async directory(src: FileHandle, srcPath: string, dest: FileHandle, leaveOut: ReadonlySet<string> = new Set(), under = ''): Promise<void> {
     try {
       for (const entry of await onSource(readdir(inDirectory(src, '.'), { withFileTypes: true }))) {
         if (leaveOut.has(entry.name)) continue;
         const from = path.join(srcPath, entry.name);
         try {
-          await this.entry(src, dest, entry, from);
+          await this.entry(src, dest, entry, from, under === '' ? entry.name : `${under}/${entry.name}`);
         } catch (err) {
           if (!this.isVanished(err)) throw err;
           this.vanished++;
@@ -156,14 +198,19 @@ class TreeCopy {
         }
       }
       const st = await src.stat();
-      await dest.chmod(st.mode & 0o7777);
+      let mode = st.mode & 0o7777;
+      if (this.withholdOthersWrite && (mode & 0o022) !== 0) {
+        this.withheldModes[under] = mode;
+        mode &= ~0o022;
+      }
+      await dest.chmod(mode);
       await dest.utimes(st.atime, st.mtime);
     } finally {
       await dest.close();
     }
   }
 
-  private async entry(src: FileHandle, dest: FileHandle, listed: Dirent, from: string): Promise<void> {
+  private async entry(src: FileHandle, dest: FileHandle, listed: Dirent, from: string, under: string): Promise<void> {
     const name = listed.name;
     // A device cannot be made by the app's user, and opening one may act (a tape rewinds): said, not opened.
     if (listed.isBlockDevice() || listed.isCharacterDevice()) {
@@ -182,7 +229,7 @@ class TreeCopy {
       const st = await opened.stat();
       if (st.isDirectory()) {
         await mkdir(inDirectory(dest, name), { mode: 0o700 });
-        await this.directory(opened, from, await openDirectoryNoFollow(inDirectory(dest, name)));
+        await this.directory(opened, from, await openDirectoryNoFollow(inDirectory(dest, name)), undefined, under);
       } else if (st.isFile()) {
         // Judged on the descriptor: the file that would be copied, whatever the name holds now.
         if (this.onlyOwnedBy !== undefined && st.uid !== this.onlyOwnedBy) this.foreign.push(from);

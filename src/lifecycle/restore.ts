@@ -14,7 +14,7 @@ import { GatewayError } from '../errors.js';
 import { inDirectory, openDirectoryNoFollow } from '../no-follow.js';
 import { removeAsOwner, removeTreeAsOwners } from '../remove-as-owner.js';
 import { BACKUP_DATA_DIR, MANIFEST_FILE, backupOf, type BackupManifest } from './backup-manifest.js';
-import { chownTree, copyBeside, countTree, ioFailure, swapInto } from './data-tree.js';
+import { chownTree, copyBeside, countTree, giveBackModes, ioFailure, swapInto } from './data-tree.js';
 import { resolveForHook, runHook } from './hook.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
 import { processesOfApp } from './running-app.js';
@@ -77,6 +77,7 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   try {
     await chmod(staging, (await stat(dirs.data)).mode & 0o7777);
     if (owner) await chownTree(staging, owner);
+    await giveBackModes(staging, manifest.directoryModes, owner?.uid);
   } catch (err) {
     // Partly the app's user's by now: removed as each part's owner (remove-as-owner.ts says why).
     await removeTreeAsOwners(staging);

@@ -396,6 +396,29 @@ ifRoot('restore without commands.restore from a root-owned DIR whose data holds 
   assert.equal(readdirSync(join(data, 'uploads')), ['mine']);
 });
 
+ifRoot('an app\'s own directory others may write in (0777, 0775 of its group) is backed up without go+w, named in the manifest, and restored with its mode', async () => {
+  const app = makeApp(work!.path, 'ownwide', 'app: wsgi:application\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const ran = await cli(['run', app, '--', 'sh', '-c', 'cd "$APPPKG_DATA_DIR" && mkdir -p open/deeper shared && chmod 0777 open && chmod 1777 open/deeper && chmod 0775 shared && echo mine > open/deeper/mine']);
+  assert.is(ran.status, 0, ran.stderr);
+  const to = join(work!.path, 'ownwide-backup');
+  const b = await cli(['backup', app, '--to', to]);
+  assert.is(b.status, 0, b.stdout + b.stderr);
+  const held = (rel: string) => (lstatSync(join(to, 'data', rel)).mode & 0o7777).toString(8);
+  assert.equal([held('open'), held('open/deeper'), held('shared')], ['755', '1755', '755']);
+  const manifest = JSON.parse(readFileSync(join(to, 'apppkg-backup.json'), 'utf8')) as { directoryModes?: Record<string, string> };
+  assert.equal(manifest.directoryModes, { open: '0777', 'open/deeper': '1777', shared: '0775' });
+
+  const data = join(work!.path, 'state', 'apps', 'ownwide', 'data');
+  rmSync(join(data, 'open'), { recursive: true });
+  const r = await cli(['restore', app, '--from', to]);
+  assert.is(r.status, 0, `a backup of the app's own 0777 directory was refused: ${r.stdout}${r.stderr}`);
+  const mode = (rel: string) => (lstatSync(join(data, rel)).mode & 0o7777).toString(8);
+  assert.equal([mode('open'), mode('open/deeper'), mode('shared')], ['777', '1777', '775']);
+  assert.is(readFileSync(join(data, 'open', 'deeper', 'mine'), 'utf8'), 'mine\n');
+  assert.is(lstatSync(join(data, 'open')).uid, lstatSync(data).uid);
+});
+
 ifRootWithRedis('restore of Redis keys whose redis.jsonl the app made a FIFO: refused at once, saying what is there (the read waited for ever)', async () => {
   const redis = await startRedis();
   try {
