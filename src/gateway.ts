@@ -115,7 +115,7 @@ export class Gateway {
    */
   static async start(options: GatewayOptions): Promise<Gateway> {
     const checked = checkGatewayOptions(options);
-    const { single, stateRoot } = checked;
+    const { stateRoot } = checked;
     const lock = await Gateway.claimStateRoot(checked).catch((err: unknown) => {
       throw namingStateRoot(err, checked.names.stateDir);
     });

@@ -396,8 +396,9 @@ export interface GatewayStatus {
   /**
    * Whether each process tree is held by a cgroup of its own, killed whole at its end (so that
    * no process of it can outlive it, whatever it does): the run's cgroup, or null and why not.
+   * Absent from older gateways (status-table.ts reads theirs too).
    */
-  processTrees: { cgroup: string | null; why: string | null };
+  processTrees?: { cgroup: string | null; why: string | null };
   apps: AppStatus[];
   /** Directories under --apps whose description does not load, and that serve nothing (a serving one is in its app's `versions`, with its `reason`). */
   broken: BrokenPackageStatus[];
@@ -465,15 +466,15 @@ export interface MailStatus {
   /**
    * Mail waiting for names that are no app of the gateway now (an app removed from --apps keeps
    * its mail until give_up, tried on the same schedule): an app in `apps` has its own under its
-   * entry (`mail`). Filled by the gateway; [] when there is none.
+   * entry (`mail`). Filled by the gateway; [] when there is none; absent from older gateways.
    */
-  waitingForRemoved: RemovedAppMailStatus[];
+  waitingForRemoved?: RemovedAppMailStatus[];
   /** How many dead letters the spool keeps: all of them, where `dead` lists the newest. */
   deadLetters: number;
   /** The newest dead letters, at most 50 (mail-service.ts DEAD_LETTERS_LISTED), oldest first. */
   dead: DeadLetterStatus[];
-  /** The command that delivers dead letters again (`mail retry ID...`, or `--all [APP]`): the table and the page say it beside them. */
-  retryCommand: string;
+  /** The command that delivers dead letters again (`mail retry ID...`, or `--all [APP]`): the table and the page say it beside them; absent from older gateways. */
+  retryCommand?: string;
   /** The command that deletes dead letters for good (`mail delete ID...`, or `--all [APP]`), said beside the retry; absent from older gateways. */
   deleteCommand?: string;
 }

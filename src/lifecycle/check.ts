@@ -508,14 +508,6 @@ function failedItem(name: string, error: GatewayError, where: string): CheckItem
   return { name, ok: false, detail: `${where}${error.message}`, fix: error.hint, code: error.code };
 }
 
-function isFile(file: string): boolean {
-  try {
-    return statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
 function isDirectory(dir: string): boolean {
   try {
     return statSync(dir).isDirectory();

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { type Browser, type Page } from 'playwright-core';
 import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
 import { addPackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { mailPort, message, sendWithSmtplib } from '../helpers/smtp.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';

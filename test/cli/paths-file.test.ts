@@ -36,7 +36,7 @@ const pm = writePackage(missingApps, 'pm', { 'app.yaml': 'platform: python, wsgi
 mkdirSync(join(pm, 'lib'));
 // `pi` has its commands.install make the directory its paths: names, as `pip install --target` would.
 const VMOD = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"from vendor"]\n';
-const pi = writePackage(missingApps, 'pi', {
+writePackage(missingApps, 'pi', {
   'app.yaml': 'platform: python, wsgi\napp: vmod:application\npaths: [vendor/]\ncommands:\n  install: mkdir vendor && cp vmod.txt vendor/vmod.py\n',
   'vmod.txt': VMOD,
 });

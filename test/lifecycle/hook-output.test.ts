@@ -4,7 +4,7 @@
 // (SIGKILL, as a timeout's or the OOM killer's): the line must have reached its reader.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
 import { makeApp } from './lifecycle-apps.js';
