@@ -173,10 +173,10 @@ export class LeanConnection implements ResponseOutput, BodySource {
   private heldStallMs = 0;
   /** performance.now() when the last response went out (or the connection came): the lane's sweep reads it. */
   waitingSince = performance.now();
-  /** The lane's list of connections waiting that this one is in (lean-lane.ts WaitList), and its neighbours there. */
-  waitList: object | null = null;
-  waitPrev: LeanConnection | null = null;
-  waitNext: LeanConnection | null = null;
+  /** The lane's list of connections waiting that this one is in (linked-list.ts), and its neighbours there. */
+  listedIn: object | null = null;
+  listPrev: LeanConnection | null = null;
+  listNext: LeanConnection | null = null;
   /**
    * Reads are views of the process's one read buffer (net/shared-read-buffer.ts), valid only
    * while read() runs: what outlives it is copied. False where Node cannot: 'data' as usual.

@@ -14,6 +14,7 @@
 import type { Socket } from 'node:net';
 import { afterNextPoll } from '../net/after-next-poll.js';
 import { LeanConnection, type ConnectionLane, type LeanConnectionOptions } from './lean-connection.js';
+import { LinkedList } from './linked-list.js';
 
 export { LATER } from './lean-connection.js';
 
@@ -28,41 +29,6 @@ export interface LeanLaneOptions extends LeanConnectionOptions {
  */
 const SWEEP_MS = 100;
 
-/**
- * Connections in the order their wait began, linked through their own fields (a connection is
- * in one list at most). Two Sets did this, but a connection leaves and rejoins one at every
- * request, and a Set's table, filled with the holes of those deletions, was made anew every few
- * dozen requests: garbage per request (docs/performance.md, 2026-12-06).
- */
-class WaitList {
-  first: LeanConnection | null = null;
-  private last: LeanConnection | null = null;
-
-  has(connection: LeanConnection): boolean {
-    return connection.waitList === this;
-  }
-
-  /** At the end; `connection` must be in no list. */
-  add(connection: LeanConnection): void {
-    connection.waitList = this;
-    connection.waitPrev = this.last;
-    connection.waitNext = null;
-    if (this.last === null) this.first = connection;
-    else this.last.waitNext = connection;
-    this.last = connection;
-  }
-
-  delete(connection: LeanConnection): void {
-    if (connection.waitList !== this) return;
-    const { waitPrev: prev, waitNext: next } = connection;
-    if (prev === null) this.first = next;
-    else prev.waitNext = next;
-    if (next === null) this.last = prev;
-    else next.waitPrev = prev;
-    connection.waitList = connection.waitPrev = connection.waitNext = null;
-  }
-}
-
 export class LeanLane implements ConnectionLane {
   private readonly connections = new Set<LeanConnection>();
   /**
@@ -70,8 +36,8 @@ export class LeanLane implements ConnectionLane {
    * order their wait began (one that waits again goes to the end): a sweep stops at the first
    * that has not waited long enough.
    */
-  private readonly fresh = new WaitList();
-  private readonly idle = new WaitList();
+  private readonly fresh = new LinkedList<LeanConnection>();
+  private readonly idle = new LinkedList<LeanConnection>();
   /** Connections whose next request take() put off (LATER), in the order they came. */
   private readonly putOff = new Set<LeanConnection>();
   closing = false;
@@ -151,7 +117,7 @@ export class LeanLane implements ConnectionLane {
   }
 
   private expireAsOf(now: number): void {
-    const expire = (waits: WaitList, limitMs: number): void => {
+    const expire = (waits: LinkedList<LeanConnection>, limitMs: number): void => {
       for (let connection = waits.first; connection !== null; connection = waits.first) {
         if (now - connection.waitingSince < limitMs) return;
         waits.delete(connection);

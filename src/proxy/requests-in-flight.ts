@@ -1,18 +1,16 @@
 // The requests the front is answering, for its stop: how many (it waits until none is left,
 // within --grace) and which (its log line says what it still waits for, so that a stop that
 // takes its whole grace names the request that held it). Linked through the entries rather than
-// kept in a Set: an add and a delete per request churn a Set's hash table, which V8 rebuilds
-// every few dozen pairs (link/id-table.ts says what that costs the young generation).
+// kept in a Set (linked-list.ts says why).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LinkedList, type Linked } from './linked-list.js';
 
-export interface InFlightRequest {
+export interface InFlightRequest extends Linked<InFlightRequest> {
   /** The app it goes to; '' until routed. */
   app: string;
   readonly req: IncomingMessage;
   /** performance.now() when the front took it. */
   readonly startedAt: number;
-  prev: InFlightRequest | null;
-  next: InFlightRequest | null;
 }
 
 /** The request in flight a response answers, hung on the response until its 'close' (front.ts track). */
@@ -25,33 +23,27 @@ const NAMED = 3;
 const TARGET_SHOWN = 80;
 
 export class RequestsInFlight {
-  size = 0;
-  private oldest: InFlightRequest | null = null;
-  private newest: InFlightRequest | null = null;
+  private readonly entries = new LinkedList<InFlightRequest>();
+
+  get size(): number {
+    return this.entries.size;
+  }
 
   add(req: IncomingMessage, app: string): InFlightRequest {
-    const entry: InFlightRequest = { app, req, startedAt: performance.now(), prev: this.newest, next: null };
-    if (this.newest === null) this.oldest = entry;
-    else this.newest.next = entry;
-    this.newest = entry;
-    this.size++;
+    const entry: InFlightRequest = { app, req, startedAt: performance.now(), listedIn: null, listPrev: null, listNext: null };
+    this.entries.add(entry);
     return entry;
   }
 
   delete(entry: InFlightRequest): void {
-    if (entry.prev === null) this.oldest = entry.next;
-    else entry.prev.next = entry.next;
-    if (entry.next === null) this.newest = entry.prev;
-    else entry.next.prev = entry.prev;
-    entry.prev = entry.next = null;
-    this.size--;
+    this.entries.delete(entry);
   }
 
   /** "1 request in flight (app blog, GET /x, 12 s)": the oldest few, the others counted. */
   describe(): string {
     const now = performance.now();
     const named: string[] = [];
-    for (let entry = this.oldest; entry !== null && named.length < NAMED; entry = entry.next) {
+    for (let entry = this.entries.first; entry !== null && named.length < NAMED; entry = entry.listNext) {
       // The target is the client's: only printable ASCII reaches the gateway's log.
       const target = (entry.req.url ?? '').slice(0, TARGET_SHOWN).replace(/[^\x20-\x7e]/g, '?');
       const seconds = Math.round((now - entry.startedAt) / 1000);
