@@ -32,6 +32,8 @@ let gw: RunningGateway;
 test.before(async () => {
   addPackage(apps.path, 'examples/asgi-hello', 'asgi-hello');
   addPackage(apps.path, 'examples/hello', 'hello');
+  // SPEC 5.1's other spelling, `asgi: {app: ...}` without platform:, served as the first is.
+  addPackage(apps.path, 'examples/asgi-hello', 'asgi-spelled', { 'app.yaml': [['platform: python, asgi\n', ''], ['app: hello_asgi:app', 'asgi: {app: hello_asgi:app}']] });
   if (HAS_FASTAPI) addPackage(apps.path, 'examples/fastapi-notes', 'notes');
   if (HAS_STARLETTE) addPackage(apps.path, 'examples/starlette-chat', 'chat');
   if (HAS_DJANGO) {
@@ -41,9 +43,9 @@ test.before(async () => {
   }
   // One chat room is one process: the chat runs one worker, as its app.yaml says.
   const environment = join(state.path, 'environment.yaml');
-  writeFileSync(environment, 'apps:\n  chat:\n    workers: 1\n  djwrapped:\n    workers: 1\n  djfunction:\n    workers: 1\n');
+  writeFileSync(environment, 'apps:\n  asgi-spelled:\n    workers: 1\n  chat:\n    workers: 1\n  djwrapped:\n    workers: 1\n  djfunction:\n    workers: 1\n');
   gw = await startCli(['--apps', apps.path, '--environment', environment, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path], { ms: 60_000 });
-  const expected = 2 + Number(HAS_FASTAPI) + Number(HAS_STARLETTE) + 3 * Number(HAS_DJANGO);
+  const expected = 3 + Number(HAS_FASTAPI) + Number(HAS_STARLETTE) + 3 * Number(HAS_DJANGO);
   await waitFor(
     async () => {
       const apps = (await gatewayStatus(gw)).apps as Array<{ state: string }>;
@@ -108,6 +110,22 @@ test('asgi-hello echoes websocket messages through the mount', async () => {
     socket.ws.close(1000, 'done');
   }
   assert.is(await socket.closed(), 1000, 'the close handshake completes with the client\'s code');
+});
+
+test('an app.yaml saying asgi: {app: ...} alone (no platform:) is served as ASGI: lifespan state, a websocket', async () => {
+  const spelled = await get('/asgi-spelled/');
+  assert.is(spelled.status, 200);
+  assert.is(spelled.body, 'Hello from ASGI!\n');
+  const info = JSON.parse((await get('/asgi-spelled/info')).body) as { root_path: string; path: string };
+  assert.equal([info.root_path, info.path], ['/asgi-spelled', '/info']);
+  const socket = await openSocket(`${gw.url.replace(/^http/, 'ws')}/asgi-spelled/ws`);
+  try {
+    socket.ws.send('spelled');
+    assert.is(await socket.next(), 'spelled');
+  } finally {
+    socket.ws.close(1000, 'done');
+  }
+  assert.is(await socket.closed(), 1000);
 });
 
 ifFastapi('fastapi-notes: validation (422), create, list, read, 404; /docs loads the schema under the mount', async () => {
