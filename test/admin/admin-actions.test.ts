@@ -3,7 +3,7 @@
 // the rules of who may do what (docs/admin.md). Real Python workers, real sockets.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { applyStatusEvent } from '../../src/admin/status-patch.js';
@@ -553,10 +553,14 @@ ifRoot('a root gateway without a token: status for all, but logs and actions onl
   assert.is((await admin(env.gw, '/apps/blog/restart', { method: 'POST', headers: {} })).status, 403);
   // DNS rebinding: a name that is not ours is refused before anything is shown.
   assert.is((await admin(env.gw, '/status', { headers: { host: 'evil.example:8099' } })).status, 421);
-  // The same gateway's apps through a unix admin socket (mode 0600): no token needed.
-  const viaSocket = await startCli(['--apps', env.apps, '--listen', '127.0.0.1:0', '--admin', `unix:${sock}`, '--state-dir', join(env.dir.path, 'state2'), '--access-log', 'off']);
+  // The same gateway's apps through a unix admin socket (mode 0600): no token needed. Its mode
+  // is 0600 whatever --socket-mode gives the public unix: listeners (nginx's group, or 0666).
+  const publicSock = join(env.dir.path, 'public.sock');
+  const viaSocket = await startCli(['--apps', env.apps, '--listen', '127.0.0.1:0', '--listen', `unix:${publicSock}`, '--socket-mode', '0666', '--admin', `unix:${sock}`, '--state-dir', join(env.dir.path, 'state2'), '--access-log', 'off']);
   const agent = new Agent({ connect: { socketPath: sock } });
   try {
+    assert.is(statSync(publicSock).mode & 0o777, 0o666, '--socket-mode applies to the public listener');
+    assert.is(statSync(sock).mode & 0o777, 0o600, 'and never to the admin socket');
     const r = await request('http://localhost/apps/blog/restart', { method: 'POST', dispatcher: agent, headersTimeout: 60_000 });
     assert.is(r.statusCode, 200, await r.body.text());
     const s = (await (await request('http://localhost/status', { dispatcher: agent })).body.json()) as any;
