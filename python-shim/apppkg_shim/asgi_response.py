@@ -1,7 +1,8 @@
 """What every ASGI exchange on the link shares: its id and terminal frame, the response window,
 and the HTTP response an app sends (http.response.*, or a websocket's denial response).
 
-A start followed by one body that is the last leaves as ONE frame, RESPONSE_FULL. The start is
+A start followed by one body that is the last, of at most the response window, leaves as ONE
+frame, RESPONSE_FULL (a longer one streams, lest it wait whole in the gateway). The start is
 held until the first body message for that; an app that awaits something else in between gets
 its head sent alone (RESPONSE) with the next batch of frames, so that a slow first body (a
 server-sent event stream) does not leave Node's timeout without a head.
@@ -281,7 +282,10 @@ class ResponseExchange:
             if not more and total < self.declared:
                 raise RuntimeError("Response content shorter than Content-Length (%d bytes of %d)" % (total, self.declared))
             self.body_total = total
-        if not self.head_sent and not more:
+        if not self.head_sent and not more and n <= RESPONSE_WINDOW:
+            # A longer one streams below, in frames (MAX_BODY_FRAME, the window's size): as one
+            # frame it would wait whole in the gateway for a client that reads slowly, or not at
+            # all (issue 11).
             head = self.head
             self.head = None
             self.head_sent = True

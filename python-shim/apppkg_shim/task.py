@@ -1,8 +1,9 @@
 """One request: call the app, enforce start_response, send the response as frames.
 
 The common case (the app returns a list or tuple) becomes ONE frame, RESPONSE_FULL, with
-the status, the headers, a Content-Length computed when the app set none, and the whole body.
-Anything else streams: RESPONSE (head) with the first body bytes, RESPONSE_BODY frames, then
+the status, the headers, a Content-Length computed when the app set none, and the whole body,
+when the body is within the response window; a longer one streams as below, its head carrying
+that Content-Length. Anything else streams: RESPONSE (head) with the first body bytes, RESPONSE_BODY frames, then
 RESPONSE_END, bounded by the response window. Every request ends with exactly one of
 RESPONSE_FULL, RESPONSE_END or ERROR, after the iterable's close() has returned.
 """
@@ -352,6 +353,14 @@ class Task:
             body = body[:self.content_length]
         if self.is_head:
             body = b""
+        elif len(body) > RESPONSE_WINDOW:
+            # As one frame, the whole body would wait in the gateway for a client that reads
+            # slowly, or not at all (a 32 MiB list grew the front by 32 MiB, issue 11): it
+            # streams under the response window instead, the head carrying the Content-Length
+            # the frame would have, and this thread waits for credit as a streamed body's does.
+            self.head_parts = parts
+            self._send_body(body)
+            return [HEADER_PACK(link.RESPONSE_END, self.id, 0)]
         head = _encode_head(parts)
         self.headers_sent = True
         header = FULL_PACK(link.RESPONSE_FULL, self.id, 4 + len(head) + len(body), len(head))

@@ -243,8 +243,9 @@ function joined(pieces: Buffer[], length: number): Buffer {
  * without a copy when the chunks are neighbours in memory.
  */
 /**
- * A frame at least this long (a WSGI app's list body comes as one RESPONSE_FULL of any size) is
- * read in place (FrameParser.readInto); up to IN_PLACE_MAX, past which a length is more likely
+ * A frame at least this long is read in place (FrameParser.readInto): a RESPONSE_BODY piece of
+ * 256 KiB, a RESPONSE_FULL of up to the response window with its head (a longer body streams in
+ * pieces), a large websocket message; up to IN_PLACE_MAX, past which a length is more likely
  * garbage than a body, and the frame's memory would be taken before its bytes come.
  */
 const IN_PLACE_MIN = 256 * 1024;

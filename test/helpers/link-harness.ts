@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { Worker } from '../../src/supervisor/worker.js';
 import { forwardWsgi } from '../../src/proxy/forward-wsgi.js';
 import { routeFromRequest } from '../../src/proxy/request-route.js';
+import { Frame, RESPONSE_WINDOW, encodeU32Frame } from '../../src/link/frames.js';
+import type { RequestLine } from '../../src/link/request-frame.js';
 import type { WorkerLink } from '../../src/link/worker-link.js';
 
 export const APPS = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'apps');
@@ -271,6 +273,14 @@ export async function waitGone(pid: number, ms: number): Promise<void> {
   }
 }
 
+/** A request line for a REQUEST frame written by hand (RawExchange): `method path?query`, no body. */
+export function requestLine(path: string, query = '', method = 'GET'): RequestLine {
+  return {
+    method, scheme: 'http', serverName: 'localhost', serverPort: 80, remoteAddr: '127.0.0.1', remotePort: 1,
+    scriptName: '', pathInfo: path, queryString: query, requestUri: query ? `${path}?${query}` : path, protocol: 'HTTP/1.1', body: '',
+  };
+}
+
 /** One request id driven by hand on a worker's link: the frames the worker sends for it, in order. */
 export class RawExchange {
   readonly frames: Array<{ type: number; payload: Buffer }> = [];
@@ -322,7 +332,65 @@ export class RawExchange {
     this.link.write(frame);
   }
 
+  /** Resolves once `done()` holds, checked at each frame; rejects past ms, naming `what` and the frames seen. */
+  async until(done: () => boolean, ms: number, what: string): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!done()) {
+      const left = deadline - Date.now();
+      if (left <= 0 || this.linkFailed !== null) {
+        const seen = this.frames.map((f) => `0x${f.type.toString(16)}`).join(' ');
+        throw new Error(`no ${what} for request ${this.id} within ${ms} ms (seen: ${seen || 'none'}${this.linkFailed ? `; link failed: ${this.linkFailed}` : ''})`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
   private wake(): void {
     for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+/** The largest RESPONSE_BODY piece a worker sends (MAX_BODY_FRAME in python-shim/apppkg_shim/link.py). */
+const MAX_BODY_FRAME = 256 * 1024;
+/** How long a worker that waits for credit must stay silent to count as waiting. */
+const QUIET_MS = 200;
+
+/**
+ * The response to `x`'s request (written already), taken as a client that reads slowly would
+ * take it: credit (RESPONSE_CREDIT) is given only once the worker has sent more than the response
+ * window past the last credit, and stays silent: it must wait there. Asserts the response streams
+ * (RESPONSE, RESPONSE_BODY pieces of at most MAX_BODY_FRAME, RESPONSE_END) and never gets more
+ * than the window plus a piece ahead of the credit. `stalls`: how many times the worker waited.
+ */
+export async function creditedByHand(x: RawExchange, ms = 10_000): Promise<{ head: string[]; body: Buffer; stalls: number }> {
+  await x.until(() => x.frames.length > 0, ms, 'first frame');
+  const first = x.frames[0];
+  if (first.type !== Frame.RESPONSE) throw new Error(`the response came as frame 0x${first.type.toString(16)} (${first.payload.length} bytes), not as RESPONSE and pieces`);
+  let [got, acked, stalls, seen] = [0, 0, 0, 1];
+  const pieces: Buffer[] = [];
+  for (;;) {
+    await x.until(() => x.frames.length > seen || got - acked > RESPONSE_WINDOW, ms, 'frame or wait for credit');
+    for (; seen < x.frames.length; seen++) {
+      const { type, payload } = x.frames[seen];
+      if (type === Frame.RESPONSE_END) return { head: first.payload.toString('latin1').split('\0'), body: Buffer.concat(pieces), stalls };
+      if (type !== Frame.RESPONSE_BODY) throw new Error(`frame 0x${type.toString(16)} in the body`);
+      if (payload.length > MAX_BODY_FRAME) throw new Error(`a piece of ${payload.length} bytes, over ${MAX_BODY_FRAME}`);
+      pieces.push(payload);
+      got += payload.length;
+      if (got - acked > RESPONSE_WINDOW + MAX_BODY_FRAME) throw new Error(`${got - acked} bytes sent past the credit`);
+    }
+    if (got - acked > RESPONSE_WINDOW) {
+      await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+      if (x.frames.length > seen) throw new Error(`the worker sent on with ${got - acked} bytes not credited, past the window`);
+      stalls++;
+      x.write(encodeU32Frame(Frame.RESPONSE_CREDIT, x.id, got - acked));
+      acked = got;
+    }
   }
 }

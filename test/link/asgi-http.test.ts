@@ -8,9 +8,9 @@ import { existsSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Frame, encodeEmptyFrame } from '../../src/link/frames.js';
-import { encodeRequest, type RequestLine } from '../../src/link/request-frame.js';
+import { encodeRequest } from '../../src/link/request-frame.js';
 import { heldResponse } from '../helpers/held-response.js';
-import { RawConnection, RawExchange, get, sampledChecksum, sendUnevenChunks, startLinkHarness, withDeadline, type LinkHarness } from '../helpers/link-harness.js';
+import { RawConnection, RawExchange, creditedByHand, get, requestLine, sampledChecksum, sendUnevenChunks, startLinkHarness, withDeadline, type LinkHarness } from '../helpers/link-harness.js';
 
 const PYTHONS = ['python3', ...(existsSync('/usr/bin/python3') ? ['/usr/bin/python3'] : [])];
 const PATTERN = Buffer.from(Array.from({ length: 65536 }, (_, i) => i & 255));
@@ -39,14 +39,6 @@ async function chunkedBody(c: RawConnection, ms = 5000): Promise<{ head: string;
     pos = eol + 2 + size + 2;
   }
   return { head: text.slice(0, cut), body: Buffer.concat(chunks) };
-}
-
-/** A GET as the health probe sends it (docs/protocol.md §7), for requests written by hand. */
-function probeLine(path: string, query = ''): RequestLine {
-  return {
-    method: 'GET', scheme: 'http', serverName: 'localhost', serverPort: 80, remoteAddr: '127.0.0.1', remotePort: 1,
-    scriptName: '', pathInfo: path, queryString: query, requestUri: query ? `${path}?${query}` : path, protocol: 'HTTP/1.1', body: '',
-  };
 }
 
 async function counters(h: LinkHarness): Promise<{ sent: number; disconnects: number }> {
@@ -202,10 +194,21 @@ for (const python of PYTHONS) {
     }
   });
 
-  t('one final body of 2 MiB (one RESPONSE_FULL)', async ({ h }) => {
+  t('one final body of 2 MiB right after the start: every byte; on the link it streams under the response window, not as one RESPONSE_FULL', async ({ h }) => {
+    const expected = Buffer.concat(Array.from({ length: 32 }, () => PATTERN));
     const res = await fetch(`${h.url}/m/big-full`, { signal: AbortSignal.timeout(10_000) });
-    const body = Buffer.from(await res.arrayBuffer());
-    assert.ok(body.equals(Buffer.concat(Array.from({ length: 32 }, () => PATTERN))));
+    assert.ok(Buffer.from(await res.arrayBuffer()).equals(expected));
+    const x = new RawExchange(h.workers[0].link!);
+    x.write(encodeRequest(x.id, requestLine('/big-full'), ''));
+    const { body, stalls } = await creditedByHand(x);
+    assert.ok(body.equals(expected), `${body.length} bytes`);
+    assert.ok(stalls >= 1, 'the app never waited for credit');
+    const left = new RawExchange(h.workers[0].link!);
+    left.write(encodeRequest(left.id, requestLine('/big-full'), ''));
+    await left.until(() => left.of(Frame.RESPONSE_BODY).length >= 2, 5000, 'two pieces');
+    left.write(encodeEmptyFrame(Frame.ABORT, left.id));
+    await left.next(Frame.RESPONSE_END, 5000);
+    assert.ok(left.of(Frame.RESPONSE_BODY).length < 8, `${left.of(Frame.RESPONSE_BODY).length} pieces sent to a client that left`);
   });
 
   t('a client that never reads holds the app back: within the response window past what the kernel holds; reading again resumes it; leaving ends the request', async ({ h }) => {
@@ -303,7 +306,7 @@ for (const python of PYTHONS) {
     // At the link: Node's 504 clock stops at the head; the client sees it too (the previous test).
     const x = new RawExchange(h.workers[0].link!);
     const began = Date.now();
-    x.write(encodeRequest(x.id, probeLine('/late-body', 't=0.6'), ''));
+    x.write(encodeRequest(x.id, requestLine('/late-body', 't=0.6'), ''));
     assert.is((await x.next(Frame.RESPONSE, 3000)).toString('latin1'), '200');
     assert.ok(Date.now() - began < 450, `head after ${Date.now() - began} ms`);
     assert.equal(x.of(Frame.RESPONSE_BODY), []);
@@ -469,7 +472,7 @@ for (const python of PYTHONS) {
     link.ping();
     await withDeadline(pong, 3000, 'PONG');
     const x = new RawExchange(link);
-    x.write(encodeRequest(x.id, probeLine('/sleep', 't=0.2'), ''));
+    x.write(encodeRequest(x.id, requestLine('/sleep', 't=0.2'), ''));
     x.write(encodeEmptyFrame(Frame.RECLAIM, x.id));
     const full = await x.next(Frame.RESPONSE_FULL, 5000);
     assert.is(full.toString('latin1').slice(4, 7), '200');

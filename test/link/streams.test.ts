@@ -1,11 +1,13 @@
 // Streaming both ways within the windows (docs/protocol.md "Flow control"): big files by
-// sendfile, endless bodies to a client that stops reading, slow apps reading big uploads,
-// clients that go away.
+// sendfile, endless bodies to a client that stops reading, list bodies over the window, slow
+// apps reading big uploads, clients that go away.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { heldResponse } from '../helpers/held-response.js';
 import { waitFor } from '../helpers/process.js';
-import { RawConnection, get, sampledChecksum, sendUnevenChunks, startLinkHarness, type LinkHarness } from '../helpers/link-harness.js';
+import { Frame, RESPONSE_WINDOW, encodeEmptyFrame } from '../../src/link/frames.js';
+import { encodeRequest } from '../../src/link/request-frame.js';
+import { RawConnection, RawExchange, creditedByHand, get, requestLine, sampledChecksum, sendUnevenChunks, startLinkHarness, type LinkHarness } from '../helpers/link-harness.js';
 
 const t = suite<{ h: LinkHarness }>('streams');
 
@@ -50,6 +52,80 @@ t('a client that never reads holds the app back within the response window, past
   await new Promise((r) => setTimeout(r, 300));
   assert.is(await sentSoFar(h), after, 'stopped after the client left');
   assert.not.ok(h.output.some((l) => l.includes('Traceback')), 'a client leaving is not an app error');
+});
+
+/** `n` bytes of the /list body: 0, 1, ... 255, 0, ... */
+const listBody = (n: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => i & 255));
+/** Just over the response window, in three pieces: the worker must wait for credit once. */
+const OVER = 2 * RESPONSE_WINDOW + 1;
+
+t('a list body over the response window streams under it (RESPONSE, pieces, RESPONSE_END), its computed Content-Length in the head', async ({ h }) => {
+  for (const [query, length] of [[`n=${OVER}`, OVER], [`n=${OVER + 7}&cl=${OVER}`, OVER]] as const) {
+    const x = new RawExchange(h.workers[0].link!);
+    x.write(encodeRequest(x.id, requestLine('/list', query), ''));
+    const { head, body, stalls } = await creditedByHand(x);
+    assert.is(head[head.indexOf('Content-Length') + 1], String(length), query);
+    assert.ok(body.equals(listBody(length)), `${query}: ${body.length} bytes`);
+    assert.ok(stalls >= 1, `${query}: the worker never waited for credit`);
+  }
+  assert.ok(h.output.some((l) => l.includes(`the body has ${OVER + 7} bytes, more than its Content-Length ${OVER}; sending the first ${OVER}`)), h.output.join('\n'));
+});
+
+t('HEAD of a list body over the window: one RESPONSE_FULL, the body\'s Content-Length and no body crosses the link', async ({ h }) => {
+  for (const [query, length] of [[`n=${OVER}`, OVER], [`n=${OVER}&cl=${OVER + 7}`, OVER + 7]] as const) {
+    const x = new RawExchange(h.workers[0].link!);
+    x.write(encodeRequest(x.id, requestLine('/list', query, 'HEAD'), ''));
+    const full = await x.next(Frame.RESPONSE_FULL);
+    const head = full.toString('latin1', 4, 4 + full.readUInt32BE(0)).split('\0');
+    assert.is(head[head.indexOf('Content-Length') + 1], String(length), query);
+    assert.is(full.length, 4 + full.readUInt32BE(0), `${query}: no body`);
+    assert.equal(x.frames.map((f) => f.type), [Frame.RESPONSE_FULL], query);
+  }
+});
+
+t('a list body over the window to a client that leaves mid-body: the thread is freed (RESPONSE_END), no traceback', async ({ h }) => {
+  const x = new RawExchange(h.workers[0].link!);
+  x.write(encodeRequest(x.id, requestLine('/list', `n=${8 << 20}`), ''));
+  await x.until(() => x.of(Frame.RESPONSE_BODY).length >= 2, 5000, 'two pieces');
+  x.write(encodeEmptyFrame(Frame.ABORT, x.id));
+  await x.next(Frame.RESPONSE_END, 5000);
+  assert.equal(x.of(Frame.RESPONSE_FULL), []);
+  assert.ok(x.of(Frame.RESPONSE_BODY).length < 8, `${x.of(Frame.RESPONSE_BODY).length} pieces sent for a client that took none`);
+  assert.not.ok(h.output.some((l) => l.includes('Traceback')), h.output.join('\n'));
+});
+
+t('a list body over the window through HTTP: Content-Length (not chunked) and every byte; HEAD; a Content-Length shorter than the body; kept alive', async ({ h }) => {
+  const c = await RawConnection.open(h.port);
+  try {
+    c.write(`GET /list?n=${OVER} HTTP/1.1\r\nHost: x\r\n\r\nHEAD /list?n=${OVER} HTTP/1.1\r\nHost: x\r\n\r\n` +
+      `GET /list?n=${OVER + 7}&cl=${OVER} HTTP/1.1\r\nHost: x\r\n\r\nGET /count HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const answers: Array<{ head: string; body: Buffer }> = [];
+    await c.waitFor((text) => {
+      answers.length = 0;
+      for (let at = 0, i = 0; i < 4; i++) {
+        const end = text.indexOf('\r\n\r\n', at);
+        if (end === -1) return false;
+        const head = text.slice(at, end);
+        const length = i === 1 ? 0 : Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? NaN);
+        if (end + 4 + length > text.length) return false;
+        answers.push({ head, body: Buffer.from(text.slice(end + 4, end + 4 + length), 'latin1') });
+        at = end + 4 + length;
+      }
+      return true;
+    }, 10_000, 'four answers');
+    const [full, head, cut, count] = answers;
+    for (const [name, answer] of [['GET', full], ['HEAD', head], ['short Content-Length', cut]] as const) {
+      assert.match(answer.head, /^HTTP\/1\.1 200 OK\r\n/, name);
+      assert.match(answer.head, new RegExp(`\r\ncontent-length: ${OVER}\r\n`, 'i'), name);
+      assert.not.match(answer.head, /transfer-encoding/i, name);
+    }
+    assert.ok(full.body.equals(listBody(OVER)), 'every byte');
+    assert.ok(cut.body.equals(listBody(OVER)), 'the first Content-Length bytes');
+    assert.match(count.head, /^HTTP\/1\.1 200 OK\r\n/, 'the next answer on the same connection');
+    assert.not.ok(c.closed);
+  } finally {
+    c.destroy();
+  }
 });
 
 t('a big upload to an app that reads slowly (request window): every byte, in order', async ({ h }) => {
