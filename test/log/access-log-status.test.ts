@@ -27,6 +27,9 @@ def application(environ, start_response):
                 os._exit(7)
             yield b"never"
         return body()
+    if path == "/list":  # over the response window: streamed from the worker, not one frame
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"z" * 300000]
     time.sleep(float(environ.get("QUERY_STRING") or "60"))
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"late\\n"]
@@ -70,6 +73,13 @@ const logged = (path: string, status: number, bytes: number, app = 'cuts') => ne
 async function servesAgain(): Promise<void> {
   await waitFor(async () => /^HTTP\/1\.1 200 /.test(await rawRequest(port(), `GET /cuts/?0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 3000).catch(() => '')), 30_000, 'cuts to serve');
 }
+
+test('a list body over the response window, streamed from the worker in pieces: its computed Content-Length, and 200 with every byte in the log', async () => {
+  const raw = await rawRequest(port(), 'GET /cuts/list HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 10_000);
+  assert.match(raw, /^HTTP\/1\.1 200 [\s\S]*\r\ncontent-length: 300000\r\n/i);
+  assert.is(raw.length - raw.indexOf('\r\n\r\n') - 4, 300000);
+  await waitFor(() => logged('/cuts/list', 200, 300000).test(gw!.output()), 5000, () => `the 200 line in\n${gw!.output()}`);
+});
 
 test('a request node:http cannot parse, pipelined behind one it answered, gets its own line (not the first one\'s), with its 400\'s body size', async () => {
   // A field sent twice: node:http reads the first request too (the lean lane serves a plain one).
