@@ -209,6 +209,16 @@ for (const python of PYTHONS) {
     left.write(encodeEmptyFrame(Frame.ABORT, left.id));
     await left.next(Frame.RESPONSE_END, 5000);
     assert.ok(left.of(Frame.RESPONSE_BODY).length < 8, `${left.of(Frame.RESPONSE_BODY).length} pieces sent to a client that left`);
+    // HEAD: the pieces cross the link and are dropped; the next answer follows the head at once.
+    const c = await RawConnection.open(h.port);
+    try {
+      c.write('HEAD /m/big-full HTTP/1.1\r\nHost: x\r\n\r\nGET /m/hello HTTP/1.1\r\nHost: x\r\n\r\n');
+      const text = await c.waitFor((s) => s.endsWith('Hello, world!\n'), 10_000, 'HEAD, then the hello');
+      assert.match(text, /^HTTP\/1\.1 200 OK\r\n[^]*?\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*?\r\n\r\nHello, world!\n$/, 'no body after the HEAD answer');
+      assert.not.ok(c.closed);
+    } finally {
+      c.destroy();
+    }
   });
 
   t('a client that never reads holds the app back: within the response window past what the kernel holds; reading again resumes it; leaving ends the request', async ({ h }) => {
