@@ -3,8 +3,8 @@
 The common case (the app returns a list or tuple) becomes ONE frame, RESPONSE_FULL, with
 the status, the headers, a Content-Length computed when the app set none, and the whole body,
 when the body is within the response window; a longer one streams as below, its head carrying
-that Content-Length. Anything else streams: RESPONSE (head) with the first body bytes, RESPONSE_BODY frames, then
-RESPONSE_END, bounded by the response window. Every request ends with exactly one of
+that Content-Length. Anything else streams: RESPONSE (head) with the first body bytes,
+RESPONSE_BODY frames, then RESPONSE_END, bounded by the response window. Every request ends with exactly one of
 RESPONSE_FULL, RESPONSE_END or ERROR, after the iterable's close() has returned.
 """
 
