@@ -152,7 +152,9 @@ export class AppDispatcher implements Redispatch {
     const asgi = backend.acceptsWebsockets;
     const report = (line: string) => backend.report?.(line);
     this.forwardOptions = { development: backend.development, maxBody: backend.limits.maxBody, redispatch: this, clientEnd: asgi, asgi, report, app: backend.name };
-    this.lastTryOptions = { development: backend.development, maxBody: backend.limits.maxBody, clientEnd: asgi, asgi, report, app: backend.name };
+    // Still given back when its worker leaves the rotation: each RECLAIM costs a worker's
+    // recycle or a version's switch, and what waits there unrun would be cut with a 502.
+    this.lastTryOptions = { ...this.forwardOptions, lastTry: true };
     this.websocketOptions = backend.acceptsWebsockets
       ? { server: null, maxPayload: backend.limits.maxMessage ?? backend.limits.maxBody, timeoutMs: backend.limits.timeoutMs, development: backend.development, open: this.websockets, report: (line: string) => backend.report?.(line) }
       : null;

@@ -24,8 +24,13 @@ export interface ForwardOptions {
   development?: boolean;
   /** The largest request body, in bytes (413 past it). Default: no limit. */
   maxBody?: number;
-  /** Where a request goes again when the link failed before it was sent (one object per app). */
+  /**
+   * Where a request the worker never ran goes again (one object per app): given back unrun
+   * (RECLAIM, as often as its workers leave the rotation), or its link failed before it was sent.
+   */
   redispatch?: Redispatch;
+  /** It went again once already after a link failure: another such failure is its 502. */
+  lastTry?: boolean;
   /**
    * Tell the app when the client closes its side of the connection (CLIENT_END): an ASGI app,
    * whose receive() then says http.disconnect, as under uvicorn. A WSGI app has no way to hear it.
@@ -457,7 +462,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     this.finish();
     if (this.aborted) return;
     const redispatch = this.options.redispatch;
-    if (neverSent && redispatch !== undefined && this.bodySent === 0 && !this.res.headersSent) {
+    if (neverSent && redispatch !== undefined && this.options.lastTry !== true && this.bodySent === 0 && !this.res.headersSent) {
       // The worker cannot have seen it: another may take it (caddy's tryAgain).
       this.unlisten();
       redispatch.redispatch(this.req, this.res, this.route, this.link);

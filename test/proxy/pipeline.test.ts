@@ -2,7 +2,8 @@
 // back to back: (1) the app's timeout counts from when a thread takes one, not from when it
 // was sent; (2) when the worker leaves the rotation (a new version takes over) what waits there
 // unstarted is given back (RECLAIM/UNRUN) and served by the new version, not after the old
-// one's slow request. threads: 1, one worker: everything past the first request waits.
+// one's slow request, and (3) so when its worker is recycled (a thread stuck past the timeout),
+// again at each recycle. threads: 1, one worker: everything past the first request waits.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
@@ -54,6 +55,26 @@ test('requests waiting in the worker are timed from when its thread takes them: 
   await waitFor(async () => (await appStatus(gw, 'pipe')).queued === 2, 5000, 'two requests waiting in the worker');
   const done = await Promise.all(answers);
   assert.equal(done.map((a) => a.status), [200, 200, 200], done.map((a) => a.body).join(' | '));
+});
+
+test('a request given back by a recycled worker and waiting again in the next one, recycled too, is given back again: served, not cut with a 502', async () => {
+  // Each stuck request (past timeout 2 s) recycles its worker; what waits behind it there
+  // never ran, so it moves on to the next worker every time, not only the first.
+  const [first] = await workerPids('pipe');
+  seen.add(first);
+  const stuck = [send('/sleep?t=10')];
+  await waitFor(async () => (await appStatus(gw, 'pipe')).workers[0]?.inFlight === 1, 5000, 'the first stuck request on the thread');
+  stuck.push(send('/sleep?t=10'));
+  const behind = send('/');
+  await waitFor(async () => (await appStatus(gw, 'pipe')).queued === 2, 5000, 'two requests waiting in the worker');
+  const [a, b] = await Promise.all(stuck);
+  for (const pid of await workerPids('pipe')) seen.add(pid);
+  const last = await behind;
+  for (const pid of await workerPids('pipe')) seen.add(pid);
+  assert.equal([a.status, b.status], [504, 504], `${a.body} | ${b.body}`);
+  assert.is(last.status, 200, `${last.body}\n${gw.output()}`);
+  seen.add(Number(last.body));
+  assert.is.not(Number(last.body), first, 'served by a later worker');
 });
 
 test('a new version takes over while requests wait in the old worker: they are given back and the new version serves them', async () => {
