@@ -36,6 +36,8 @@ export interface LinkExchange {
    * only if its response has begun. A probe has no client and need not. True when it cut.
    */
   cutByGateway?(startedOnly?: boolean): boolean;
+  /** ABORT sent: its client has its answer (the gateway's 504) or left; a cut takes nothing from it. */
+  readonly aborted?: boolean;
 }
 
 /** A websocket on the link (openWebsocket): the gateway may end it (a drain, a stop). */

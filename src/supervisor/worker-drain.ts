@@ -48,10 +48,14 @@ export class WorkerDrain {
       grace = Math.max(1000, ms - (performance.now() - started));
     }
     // The access log's 444s alone would not say why an app's streams all ended at once.
-    const cut = (inFlight: number): void => {
+    // A thread stuck past the timeout holds a request whose client got its 504 long ago: no
+    // 444 of it is in the access log, and the line must not send anyone looking for one.
+    const cut = (inFlight: number, answered: number): void => {
       if (this.cut) return; // the gateway's stop, which says what it cuts itself
-      const what = inFlight === 1 ? '1 request still in flight (a stream, a long poll) is' : `${inFlight} requests still in flight (streams, long polls) are`;
-      this.say(`${this.app}: worker ${worker.pid ?? '?'} has drained for ${ms / 1000} s; ${what} cut (444 in the access log)`);
+      const parts: string[] = [];
+      if (inFlight > 0) parts.push(inFlight === 1 ? '1 request still in flight (a stream, a long poll) is cut (444 in the access log)' : `${inFlight} requests still in flight (streams, long polls) are cut (444 in the access log)`);
+      if (answered > 0) parts.push(answered === 1 ? '1 request its threads still ran, whose client had its answer (a 504) or had left, ends with it' : `${answered} requests its threads still ran, whose clients had their answer (a 504) or had left, end with it`);
+      this.say(`${this.app}: worker ${worker.pid ?? '?'} has drained for ${ms / 1000} s; ${parts.join('; ')}`);
     };
     worker.on('cut', cut);
     try {

@@ -510,12 +510,15 @@ export class Worker extends EventEmitter {
 
   /**
    * The stop's bound is over with requests still in flight (streams, long polls): they are cut
-   * now. 'cut' tells how many, so that a drain can say in the log why those clients lost them.
+   * now. 'cut' tells how many, so that a drain can say in the log why those clients lost them,
+   * and apart how many a thread still ran whose client had its answer (a 504) or had left.
    */
   private cutInFlight(link: WorkerLink, cut: () => void): void {
-    const inFlight = link.inFlight;
+    let answered = 0;
+    for (const exchange of link.requestsInFlight()) if (exchange.aborted === true) answered++;
+    const inFlight = link.inFlight - answered;
     cut();
-    if (inFlight > 0) this.emit('cut', inFlight);
+    if (inFlight > 0 || answered > 0) this.emit('cut', inFlight, answered);
   }
 
   /** SIGKILL the tree now, saying why ('killing': the app's log and the restart line tell it). */

@@ -75,6 +75,10 @@ test('a request given back by a recycled worker and waiting again in the next on
   assert.is(last.status, 200, `${last.body}\n${gw.output()}`);
   seen.add(Number(last.body));
   assert.is.not(Number(last.body), first, 'served by a later worker');
+  // The stuck thread's request had its 504: the drain's end cuts nothing of it, and says so.
+  const drained = new RegExp(`pipe: worker ${first} has drained for \\d+ s; (.*)`);
+  await waitFor(() => drained.test(gw.output()), 10_000, 'the first recycled worker\'s drain line');
+  assert.is(drained.exec(gw.output())![1], '1 request its threads still ran, whose client had its answer (a 504) or had left, ends with it');
 });
 
 test('a new version takes over while requests wait in the old worker: they are given back and the new version serves them', async () => {
