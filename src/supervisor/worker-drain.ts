@@ -50,10 +50,11 @@ export class WorkerDrain {
     // The access log's 444s alone would not say why an app's streams all ended at once.
     // A thread stuck past the timeout holds a request whose client got its 504 long ago: no
     // 444 of it is in the access log, and the line must not send anyone looking for one.
-    const cut = (inFlight: number, answered: number): void => {
+    const cut = (inFlight: number, unanswered: number, answered: number): void => {
       if (this.cut) return; // the gateway's stop, which says what it cuts itself
       const parts: string[] = [];
       if (inFlight > 0) parts.push(inFlight === 1 ? '1 request still in flight (a stream, a long poll) is cut (444 in the access log)' : `${inFlight} requests still in flight (streams, long polls) are cut (444 in the access log)`);
+      if (unanswered > 0) parts.push(unanswered === 1 ? '1 request with no answer yet gets a 502 as it goes' : `${unanswered} requests with no answer yet get a 502 as it goes`);
       if (answered > 0) parts.push(answered === 1 ? '1 request its threads still ran, whose client had its answer (a 504) or had left, ends with it' : `${answered} requests its threads still ran, whose clients had their answer (a 504) or had left, end with it`);
       this.say(`${this.app}: worker ${worker.pid ?? '?'} has drained for ${ms / 1000} s; ${parts.join('; ')}`);
     };

@@ -492,14 +492,20 @@ export class Worker extends EventEmitter {
       // has CANCEL_BOUND_MS more to end by itself; one that cut none is killed at the bound.
       const link = this._link;
       this.cutting ??= new EarliestTimer(() => this.cutInFlight(link, () => {
-        if (link.cutStarted() === 0) void child.stop(0);
+        const cut = link.cutStarted();
+        if (cut === 0) void child.stop(0);
+        return cut;
       }));
       this.cutting.within(graceMs);
       await child.stop(graceMs + CANCEL_BOUND_MS);
       this.cutting.clear();
     } else {
       const link = this._link;
-      this.cancelling ??= new EarliestTimer(() => this.cutInFlight(link, () => link.cancelAll()));
+      this.cancelling ??= new EarliestTimer(() => this.cutInFlight(link, () => {
+        const cut = link.inFlight;
+        link.cancelAll();
+        return cut;
+      }));
       this.cancelling.within(graceMs);
       await child.stop(graceMs + CANCEL_BOUND_MS);
       this.cancelling.clear();
@@ -509,16 +515,18 @@ export class Worker extends EventEmitter {
   }
 
   /**
-   * The stop's bound is over with requests still in flight (streams, long polls): they are cut
-   * now. 'cut' tells how many, so that a drain can say in the log why those clients lost them,
-   * and apart how many a thread still ran whose client had its answer (a 504) or had left.
+   * The stop's bound is over with requests still in flight (streams, long polls): `cut` cuts
+   * them now and returns how many (444s). 'cut' tells how many, so that a drain can say in the
+   * log why those clients lost them; apart, how many had no answer yet (a WSGI worker's, 502 as
+   * it goes) and how many a thread still ran whose client had its answer (a 504) or had left.
    */
-  private cutInFlight(link: WorkerLink, cut: () => void): void {
+  private cutInFlight(link: WorkerLink, cut: () => number): void {
     let answered = 0;
     for (const exchange of link.requestsInFlight()) if (exchange.aborted === true) answered++;
-    const inFlight = link.inFlight - answered;
-    cut();
-    if (inFlight > 0 || answered > 0) this.emit('cut', inFlight, answered);
+    const pending = link.inFlight - answered;
+    const cutNow = Math.min(cut(), pending);
+    const unanswered = pending - cutNow;
+    if (pending > 0 || answered > 0) this.emit('cut', cutNow, unanswered, answered);
   }
 
   /** SIGKILL the tree now, saying why ('killing': the app's log and the restart line tell it). */

@@ -81,6 +81,25 @@ test('a request given back by a recycled worker and waiting again in the next on
   assert.is(drained.exec(gw.output())![1], '1 request its threads still ran, whose client had its answer (a 504) or had left, ends with it');
 });
 
+test('a request with a body waiting behind a stuck thread is not given back (its body went to the worker): its 502 at the drain\'s end is said as such, not as a stream\'s 444', async () => {
+  // The test before recycled two workers: one worker left, the one serving.
+  await waitFor(async () => (await appStatus(gw, 'pipe')).workers.length === 1, 15_000, 'the recycled workers gone');
+  const [worker] = await workerPids('pipe');
+  seen.add(worker);
+  const stuck = send('/sleep?t=10');
+  await waitFor(async () => (await appStatus(gw, 'pipe')).workers[0]?.inFlight === 1, 5000, 'the stuck request on the thread');
+  const posted = request(`${gw.url}/pipe/read`, { method: 'POST', body: 'a=1', headersTimeout: 30_000, bodyTimeout: 30_000 });
+  await waitFor(async () => (await appStatus(gw, 'pipe')).queued === 1, 5000, 'the POST waiting in the worker');
+  assert.is((await stuck).status, 504);
+  for (const pid of await workerPids('pipe')) seen.add(pid);
+  const post = await posted;
+  await post.body.text();
+  assert.is(post.statusCode, 502);
+  const drained = new RegExp(`pipe: worker ${worker} has drained for \\d+ s; (.*)`);
+  await waitFor(() => drained.test(gw.output()), 10_000, 'the drain line');
+  assert.is(drained.exec(gw.output())![1], '1 request with no answer yet gets a 502 as it goes; 1 request its threads still ran, whose client had its answer (a 504) or had left, ends with it');
+});
+
 test('a new version takes over while requests wait in the old worker: they are given back and the new version serves them', async () => {
   const [old] = await workerPids('swap');
   seen.add(old);
