@@ -1192,7 +1192,8 @@ export const ERROR_CODES = {
   },
   APPPKG_VENDOR_PIP_FAILED: {
     summary: '`pip install --target` failed while `vendor` installed the requirements into a staging directory; the vendor directory was not changed. With --no-index, a requirement pip has to build (a source directory, an sdist) fails on its build backend, which pip cannot fetch: the fix says how to give it a wheel instead.',
-    message: (d) => `vendor: \`pip install --target\` exited with status ${str(d.status)}; ${str(d.into)} was not changed`,
+    message: (d) =>
+      `vendor: \`pip install --target\` exited with status ${str(d.status)}; ${str(d.into)} was not changed${d.logUnread ? `; pip's log (pip.log) was not read for what it says: ${str(d.logUnread)}, left in its place by a process of ${str(d.user)}'s` : ''}`,
     hint: (d) =>
       `read pip's output above: ${Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : d.source ? sourceOfflineFix(d) : 'a requirement that no index or --find-links DIR has, or a version conflict'}${d.pinned ? `; the versions already vendored are kept (a lock): free one with --update NAME (pinned: ${str(d.pinned)})` : ''}`,
     exitStatus: 1,

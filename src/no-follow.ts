@@ -5,8 +5,9 @@
 // on the descriptor (fstat), not by a look at the path beforehand, which a swap outruns. The
 // directories above it are held by descriptor too: `/proc/self/fd/N/name` is resolved from the
 // directory N was opened on, as openat(2) would, whatever has since been renamed into its place.
-import { constants, type Stats } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, rmdirSync, unlinkSync, type Stats } from 'node:fs';
 import { chown, open, readdir, readlink, rmdir, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
 
 /** A name of `dir` as the kernel resolves it from the directory `dir` holds open. */
 export function inDirectory(dir: FileHandle, name: string): string {
@@ -117,6 +118,54 @@ export async function removeInDirectory(dir: FileHandle, name: string): Promise<
   await rmdir(at).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw err;
   });
+}
+
+/**
+ * The directory `dir` removed with all it holds, as removeInDirectory removes an entry: by
+ * descriptor, no link followed. By path (rm -r), a process of another user's that may still
+ * write in the tree swapped a directory for a link between root's listing and its unlinks, and
+ * root removed what the link led to. The directory above is ours, reached as its path says.
+ */
+export async function removeTree(dir: string): Promise<void> {
+  const above = await open(path.dirname(dir), constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await removeInDirectory(above, path.basename(dir));
+  } finally {
+    await above.close();
+  }
+}
+
+/** removeTree, synchronous: for a signal's handler, after which the process ends before a promise settles. */
+export function removeTreeSync(dir: string): void {
+  const above = openSync(path.dirname(dir), constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    removeInDirectorySync(above, path.basename(dir));
+  } finally {
+    closeSync(above);
+  }
+}
+
+function removeInDirectorySync(dirFd: number, name: string): void {
+  const at = `/proc/self/fd/${dirFd}/${name}`;
+  try {
+    unlinkSync(at);
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code !== 'EISDIR' && code !== 'EPERM') throw err;
+  }
+  const sub = openSync(at, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  try {
+    for (const entry of readdirSync(`/proc/self/fd/${sub}/`)) removeInDirectorySync(sub, entry);
+  } finally {
+    closeSync(sub);
+  }
+  try {
+    rmdirSync(at);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }
 
 /** A new file at `file` (O_EXCL, hence never through a symlink at its name), for writing. */

@@ -204,6 +204,8 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     const index = opts.indexUrl !== undefined ? ` --index-url ${isUrl(opts.indexUrl) ? withoutCredentials(opts.indexUrl) : opts.indexUrl}` : '';
     if (user) await lendScratch(work, lent, user);
     let status: number;
+    // What root reads of the lent directory after pip, and why not, for each it must not (vendor-as-user.ts).
+    let unsafeToRead = new Map<string, string>();
     try {
       const pip = await askPip(interpreter.executable, pipEnv, user ? { uid: user.uid, gid: user.gid, cwd: lent } : undefined);
       if ('missing' in pip) throw new GatewayError('APPPKG_VENDOR_NO_PIP', { python: interpreter.executable, reason: pip.missing });
@@ -214,10 +216,11 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
       say(`==> pip install --target (a staging directory)${index}${opts.noIndex ? ' --no-index' : ''} -r ${path.relative(appDir, requirements)}${user ? ` as ${user.user}` : ''}`);
       status = await runProgram({ file: interpreter.executable, args: pipCommandArgs(pipArgs), cwd: path.dirname(requirements), env: pipEnv, output: opts.output, uid: user?.uid, gid: user?.gid });
     } finally {
-      if (user) await takeScratchBack(work, lent, stage, user);
+      if (user) unsafeToRead = await takeScratchBack(work, lent, stage, user, [pipLog, report]);
     }
     if (status !== 0) {
-      const log = await readRegularFile(pipLog, PIP_LOG_MAX_BYTES).catch(() => '');
+      const logUnsafe = unsafeToRead.get(pipLog);
+      const log = logUnsafe === undefined ? await readRegularFile(pipLog, PIP_LOG_MAX_BYTES).catch(() => '') : '';
       const unloadable = unloadableWheels(log);
       // Offline, a requirement pip has to build fails on its build backend, which pip cannot fetch.
       const source = opts.noIndex && unloadable.length === 0 ? sourceRequirement(await readFileAsUserCould(requirements, user).then((b) => b.toString('utf8'), () => '')) : null;
@@ -230,6 +233,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
         status,
         into,
         pinned: pins.join(', '),
+        ...(logUnsafe !== undefined ? { logUnread: logUnsafe, user: user!.user } : {}),
         ...(source !== null ? { source, backend: missingBuildDependency(log), requirements: path.relative(appDir, requirements), executable: interpreter.executable } : {}),
         ...(unloadable.length > 0 ? { unloadable: unloadable.map((w) => `${w.file} (${w.tags})`), python: formatInterpreter(interpreter), executable: interpreter.executable, pythonTag: interpreterTag(interpreter) } : {}),
       });
@@ -237,7 +241,9 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     say(`==> installed in ${seconds(started)}`);
 
     started = performance.now();
-    const installed = withWheelFileTags(await readDistributions(stage), await readWheelFileTags(report));
+    const reportUnsafe = unsafeToRead.get(report);
+    if (reportUnsafe !== undefined) say(`==> pip's report (${path.basename(report)}) not read: ${reportUnsafe}, left by a process of ${user!.user}'s; each distribution's WHEEL file tells its tags instead`);
+    const installed = withWheelFileTags(await readDistributions(stage), reportUnsafe === undefined ? await readWheelFileTags(report) : new Map());
     const binary = installed.filter((d) => d.binary);
     if (binary.length > 0 && !opts.allowBinary) throw await binaryRefusal(binary, path.relative(appDir, requirements));
     const host = await hostTags(interpreter.executable).catch(() => null);

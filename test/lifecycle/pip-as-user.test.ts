@@ -14,10 +14,12 @@ import { hostGroup, hostUser } from '../helpers/host-accounts.js';
 import { installForOtherUsers, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 import { inTreeBackend, makeApp, makeWheel } from './lifecycle-apps.js';
-import { idOf } from './subdir-swapper.js';
+import { canUnprotectHardlinks, UNPROTECT_REASON, withUnprotectedHardlinks } from './protected-hardlinks.js';
+import { idOf, victimTree } from './subdir-swapper.js';
 
 const test = suite('lifecycle: pip as the app\'s user');
 const ifRoot = runIf(test, isRoot, 'needs root to run pip as an app\'s user');
+const ifHardlinks = runIf(test, isRoot && canUnprotectHardlinks, UNPROTECT_REASON);
 const USER = 'apppkg-test-app';
 const GROUP = 'apppkg-test-readers';
 const OTHER = 'apppkg-test-other';
@@ -53,16 +55,35 @@ const BACKEND = inTreeBackend('uidpkg', `    here = os.path.dirname(os.path.absp
         give_up = time.monotonic() + 30
         while not os.path.exists(os.path.join(os.environ['TMPDIR'], 'swapper-in')) and time.monotonic() < give_up:
             time.sleep(0.01)
+    if os.path.exists(os.path.join(here, 'open-dirs')):
+        import time
+        top = os.path.join(os.environ['TMPDIR'], 'open')
+        os.mkdir(top)
+        os.chmod(top, 0o777)
+        for i in range(int(open(os.path.join(here, 'open-dirs')).read())):
+            os.mkdir(os.path.join(top, 'sub%d' % i))
+            os.chmod(os.path.join(top, 'sub%d' % i), 0o777)
+            open(os.path.join(top, 'sub%d' % i, 'f0'), 'w').close()
+        open(os.path.join(here, 'lent-at'), 'w').write(os.environ['TMPDIR'])
+        give_up = time.monotonic() + 30
+        while not os.path.exists(os.path.join(os.environ['TMPDIR'], 'swapper-in')) and time.monotonic() < give_up:
+            time.sleep(0.01)
+    if os.path.exists(os.path.join(here, 'link-log-to')):
+        log = os.path.join(os.environ['TMPDIR'], 'pip.log')
+        os.unlink(log)
+        os.link(open(os.path.join(here, 'link-log-to')).read(), log)
+        raise SystemExit('failed on purpose, once pip.log is a hard link')
 `);
 
 // A process of the app's user's that works in the directory vendor lent it, from before pip
 // ends (its name read from argv[1], which the build backend writes) until argv[3] exists (120 s
-// at most): it swaps the directories stage/sub* for symlinks to argv[2] and back, over and over,
+// at most): it swaps the directories DIR/sub* (DIR: argv[4], else stage) for symlinks to argv[2] and back, over and over,
 // by names relative to its working directory, which stay open to it once vendor closes the
 // scratch directory above.
 const LENT_SWAPPER = `
 import os, sys, time
 marker, victim, stop = sys.argv[1:4]
+where = sys.argv[4] if len(sys.argv) > 4 else 'stage'
 give_up = time.monotonic() + 120
 open(stop + '.started', 'w').close()
 while not os.path.exists(marker):
@@ -71,10 +92,10 @@ while not os.path.exists(marker):
 os.chdir(open(marker).read())
 open('swapper-in', 'w').close()
 while not os.path.exists(stop) and time.monotonic() < give_up:
-    try: subs = [s for s in os.listdir('stage') if s.startswith('sub') and not s.endswith('.away')]
+    try: subs = [s for s in os.listdir(where) if s.startswith('sub') and not s.endswith('.away')]
     except OSError: continue
     for sub in subs:
-        p = os.path.join('stage', sub)
+        p = os.path.join(where, sub)
         try:
             if os.path.islink(p):
                 os.unlink(p); os.rename(p + '.away', p)
@@ -375,32 +396,13 @@ ifRoot('vendor, as root, writes the vendor directory as the app\'s user\'s, thro
 });
 
 ifRoot('vendor, as root, takes the stage back from the app\'s user by descriptor: directories a process of that user\'s swaps for links to another\'s as root walks them lead root\'s chown nowhere', async () => {
-  const { uid } = hostUser(USER);
+  hostUser(USER);
   const other = hostUser(OTHER);
-  const signals = join(work.path, 'signals');
-  mkdirSync(signals, { mode: 0o777 });
-  chmodSync(signals, 0o777);
-  const victim = join(work.path, 'stage-victim');
-  mkdirSync(victim);
-  for (let i = 0; i < 10; i++) writeFileSync(join(victim, `f${i}`), 'not the app\'s\n');
-  spawnSync('chown', ['-R', `${OTHER}:`, victim]);
+  const victim = victimTree(work.path, 'stage-victim', other.uid);
   const { app } = backendApp('vendorswaps', 'platform: python, wsgi\napp: wsgi:application\npaths: vendor/\n');
   writeFileSync(join(app, 'uidpkg', 'stage-dirs'), '2000');
   spawnSync('chown', ['-R', `${USER}:`, app]);
-  const stop = join(signals, 'stop-lent-swapper');
-  const swapper = spawn('python3', ['-c', LENT_SWAPPER, join(app, 'uidpkg', 'lent-at'), victim, stop], { uid, gid: idOf(USER, '-g'), cwd: '/', stdio: 'ignore' });
-  const exited = new Promise((resolve) => swapper.on('close', resolve));
-  let out = '';
-  let status: number | null = null;
-  try {
-    await waitFor(() => existsSync(`${stop}.started`), 20_000, 'the swapping process to start');
-    const vendored = await runCli(['vendor', app, '--no-index', '--environment', envFile], { ms: 180_000 });
-    status = vendored.status;
-    out = vendored.stdout + vendored.stderr;
-  } finally {
-    writeFileSync(stop, '');
-    await within(20_000, 'the swapping process to stop', exited);
-  }
+  const { status, out } = await vendorWhileLentSwapping(app, victim, 'stage');
   assert.ok(existsSync(join(app, 'uidpkg', 'lent-at')), `the build never ran: ${out}`);
   const taken = readdirSync(victim).filter((f) => statSync(join(victim, f)).uid !== other.uid);
   assert.equal(taken, [], `root chowned files of ${OTHER}'s the app's user linked into the stage: ${out}`);
@@ -408,6 +410,57 @@ ifRoot('vendor, as root, takes the stage back from the app\'s user by descriptor
   // directory's removal (root's by then: the user's process can no longer change it).
   assert.ok(status === 0 || out.includes('staging directory holds what no wheel installs'), out);
 });
+
+ifRoot('vendor, as root, leaves no directory of the lent one writable by the app\'s user and removes it by descriptor: a 0777 directory the build made, its entries swapped for links to root\'s as root removes them, leads the removal nowhere', async () => {
+  hostUser(USER);
+  const victim = victimTree(work.path, 'removal-victim');
+  const { app } = backendApp('vendoropen', 'platform: python, wsgi\napp: wsgi:application\npaths: vendor/\n');
+  writeFileSync(join(app, 'uidpkg', 'open-dirs'), '2000');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const { status, out } = await vendorWhileLentSwapping(app, victim, 'open');
+  assert.ok(existsSync(join(app, 'uidpkg', 'lent-at')), `the build never ran: ${out}`);
+  assert.equal(readdirSync(victim).sort(), [...Array(10).keys()].map((i) => `f${i}`).sort(), `root removed files of its own where the app's user's links led: ${out}`);
+  assert.is(status, 0, out);
+});
+
+ifHardlinks('vendor, as root, reads no pip.log the app\'s user left as a hard link to a file of another\'s, and says so', async () => {
+  hostUser(USER);
+  const secret = join(work.path, 'log-secret.txt');
+  writeFileSync(secret, 'Running command a root-only build\nhunter6-root-only\nERROR: a root-only build exited with 1\n', { mode: 0o600 });
+  chownSync(secret, 0, 0);
+  const { app } = backendApp('vendorloglink', 'platform: python, wsgi\napp: wsgi:application\npaths: vendor/\n');
+  writeFileSync(join(app, 'uidpkg', 'link-log-to'), secret);
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const vendored = await withUnprotectedHardlinks(() => runCli(['vendor', app, '--no-index', '--environment', envFile], { ms: 180_000 }));
+  const out = vendored.stdout + vendored.stderr;
+  assert.is(vendored.status, 1, out);
+  assert.not.match(out, /hunter6/);
+  assert.ok(out.includes(`pip's log (pip.log) was not read for what it says: a file of root, not ${USER}'s (a hard link), left in its place by a process of ${USER}'s`), out);
+  assert.is(readFileSync(secret, 'utf8').includes('hunter6'), true);
+  assert.is(statSync(secret).uid, 0);
+});
+
+/**
+ * `vendor APP --no-index` run while a process of USER's swaps LENT/WHERE/sub* for links to
+ * `victim` and back (LENT_SWAPPER), from the build's start (the build waits for it) until vendor
+ * has ended; the process is stopped, and waited for, whatever happens.
+ */
+async function vendorWhileLentSwapping(app: string, victim: string, where: string): Promise<{ status: number | null; out: string }> {
+  const signals = join(work.path, 'signals');
+  mkdirSync(signals, { recursive: true, mode: 0o777 });
+  chmodSync(signals, 0o777);
+  const stop = join(signals, `stop-lent-swapper-${where}-${Date.now()}`);
+  const swapper = spawn('python3', ['-c', LENT_SWAPPER, join(app, 'uidpkg', 'lent-at'), victim, stop, where], { uid: idOf(USER, '-u'), gid: idOf(USER, '-g'), cwd: '/', stdio: 'ignore' });
+  const exited = new Promise((resolve) => swapper.on('close', resolve));
+  try {
+    await waitFor(() => existsSync(`${stop}.started`), 20_000, 'the swapping process to start');
+    const vendored = await runCli(['vendor', app, '--no-index', '--environment', envFile], { ms: 180_000 });
+    return { status: vendored.status, out: vendored.stdout + vendored.stderr };
+  } finally {
+    writeFileSync(stop, '');
+    await within(20_000, 'the swapping process to stop', exited);
+  }
+}
 
 ifRoot('root follows no link out of the user\'s venv but to its interpreter; an app\'s venv.py does not run in its venv\'s build', async () => {
   assert.ok(exportedVenv, 'the export venv test before this one built the venv');
