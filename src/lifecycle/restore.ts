@@ -14,7 +14,7 @@ import { GatewayError } from '../errors.js';
 import { inDirectory, openDirectoryNoFollow } from '../no-follow.js';
 import { removeAsOwner, removeTreeAsOwners } from '../remove-as-owner.js';
 import { BACKUP_DATA_DIR, MANIFEST_FILE, backupOf, type BackupManifest } from './backup-manifest.js';
-import { chownTree, copyBeside, countTree, giveBackModes, ioFailure, swapInto } from './data-tree.js';
+import { chownTree, copyBeside, countTree, giveBackModes, ioFailure, isInside, swapInto } from './data-tree.js';
 import { resolveForHook, runHook } from './hook.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
 import { processesOfApp } from './running-app.js';
@@ -64,7 +64,7 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   // Refused before the data changes: a database that holds tables is not overwritten unforced.
   await assertServicesRestorable(scope, manifest, force, opts.dir, source);
   const dirs = await prepareAppStateDirs(scope.stateRoot, desc.name, owner);
-  const sourceOwner = await untrustedOwner(source, copied);
+  const sourceOwner = await untrustedOwner(source, copied, dirs.data);
   const { staging, foreign } = await copyBeside(copied, dirs.data, 'restore', { onlyOwnedBy: sourceOwner?.uid });
   if (foreign.length > 0) {
     await removeTreeAsOwners(staging);
@@ -99,18 +99,22 @@ const FOREIGN_NAMED = 3;
  * opened from the one above, no link followed: the first that is not root's, with its owner,
  * whose rule backup's then is (data-tree.ts onlyOwnedBy: only that user's regular files; unlike
  * backup's, a file left out refuses the restore, which would replace the app's data without it).
- * One that users other than root may write in (mode o+w, or g+w of a group not root's) refuses
- * the restore at once (APPPKG_RESTORE_NOT_OWNED): what is there may be anyone's, and a hard link
- * to a root-only file is root's, as the backup's own files are. Undefined when all are root's and
- * only root writes there (as backup leaves DIR), or we are not root (we read only what we may).
+ * Those that users other than root may write in (mode o+w, or g+w of a group not root's) refuse
+ * the restore (APPPKG_RESTORE_NOT_OWNED), all named with their modes: what is there may be
+ * anyone's, and a hard link to a root-only file is root's, as the backup's own files are, so
+ * nothing on the tree tells the backup's files from what another put there since; only the
+ * administrator, looking, can. A backup made before backup withheld go+w (directoryModes) holds
+ * an app's own 0777 directory so: the refusal names the `chmod` that gives each its mode back
+ * in `dataDir` once restored, since the fix, `chmod go-w`, takes it away. Undefined when all are
+ * root's and only root writes there (as backup leaves DIR), or we are not root (we read only
+ * what we may).
  */
-async function untrustedOwner(source: string, copied: string): Promise<{ path: string; uid: number } | undefined> {
+async function untrustedOwner(source: string, copied: string, dataDir: string): Promise<{ path: string; uid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   let owner: { path: string; uid: number } | undefined;
+  const open: Array<{ dir: string; mode: number }> = [];
   const judge = (dir: string, st: Stats) => {
-    if ((st.mode & 0o002) !== 0 || ((st.mode & 0o020) !== 0 && st.gid !== 0)) {
-      throw new GatewayError('APPPKG_RESTORE_NOT_OWNED', { path: source, data: copied, writable: dir, mode: (st.mode & 0o7777).toString(8).padStart(4, '0') });
-    }
+    if ((st.mode & 0o002) !== 0 || ((st.mode & 0o020) !== 0 && st.gid !== 0)) open.push({ dir, mode: st.mode & 0o7777 });
     if (st.uid !== 0) owner ??= { path: dir, uid: st.uid };
   };
   judge(source, await lstat(source));
@@ -128,6 +132,19 @@ async function untrustedOwner(source: string, copied: string): Promise<{ path: s
     }
   };
   await walk(await openDirectoryNoFollow(copied), copied);
+  if (open.length > 0) {
+    const octal = (mode: number) => mode.toString(8).padStart(4, '0');
+    // DIR's mode is no app's, and DIR/data's is the app's data directory's once restored.
+    const below = open.filter(({ dir }) => isInside(dir, copied) && dir !== copied);
+    throw new GatewayError('APPPKG_RESTORE_NOT_OWNED', {
+      path: source,
+      data: copied,
+      writable: open[0].dir,
+      mode: octal(open[0].mode),
+      others: open.slice(1).map(({ dir, mode }) => `${dir} (mode ${octal(mode)})`).join(', '),
+      giveBack: below.map(({ dir, mode }) => `chmod ${octal(mode)} ${path.join(dataDir, path.relative(copied, dir))}`).join('; '),
+    });
+  }
   return owner;
 }
 

@@ -378,22 +378,28 @@ ifRoot('restore without commands.restore from a root-owned DIR whose data holds 
   // DIR and DIR/data root's, a directory below open to all: what anyone put there (here a file of
   // the app's user's; where fs.protected_hardlinks=0, a hard link to a root-only file, root's)
   // was restored as the app's data.
+  // (A backup made before backup withheld go+w holds the app's own 0777 and 1777 directories so.)
   const uploads = join(to, 'data', 'uploads');
   chmodSync(uploads, 0o777);
+  mkdirSync(join(uploads, 'tmp'));
+  chmodSync(join(uploads, 'tmp'), 0o1777);
   writeFileSync(join(uploads, 'planted'), 'planted\n');
   spawnSync('chown', [USER, join(uploads, 'planted')]);
   const data = join(work!.path, 'state', 'apps', 'openwide', 'data');
   const r = await cli(['restore', app, '--from', to]);
   assert.is(r.status, 1, `root restored a directory anyone could write in: ${r.stdout}${r.stderr}`);
-  assert.match(r.stderr, `restore --from ${to}: ${uploads} is writable by users other than root (mode 0777): what it holds may be anyone's, a hard link to a root-only file among it; nothing was changed`, r.stderr);
+  assert.match(r.stderr, `restore --from ${to}: ${uploads} is writable by users other than root (mode 0777), and ${uploads}/tmp (mode 1777): what it holds may be anyone's, a hard link to a root-only file among it; nothing was changed`, r.stderr);
   assert.match(r.stderr, `chmod go-w ${uploads}`, r.stderr);
+  // The fix takes the app's modes away: the refusal names what gives them back.
+  assert.match(r.stderr, `once restored, give them their modes back: chmod 0777 ${data}/uploads; chmod 1777 ${data}/uploads/tmp`, r.stderr);
   assert.equal(readdirSync(join(data, 'uploads')), ['mine']);
 
   rmSync(join(uploads, 'planted'));
   chmodSync(uploads, 0o775);
+  chmodSync(join(uploads, 'tmp'), 0o1755);
   const own = await cli(['restore', app, '--from', to]);
   assert.is(own.status, 0, own.stdout + own.stderr);
-  assert.equal(readdirSync(join(data, 'uploads')), ['mine']);
+  assert.equal(readdirSync(join(data, 'uploads')).sort(), ['mine', 'tmp']);
 });
 
 ifRoot('an app\'s own directory others may write in (0777, 0775 of its group) is backed up without go+w, named in the manifest, and restored with its mode', async () => {
