@@ -471,6 +471,10 @@ export interface MailStatus {
   waitingForRemoved?: RemovedAppMailStatus[];
   /** How many dead letters the spool keeps: all of them, where `dead` lists the newest. */
   deadLetters: number;
+  /** How many of them each app has ('' for postmaster mail kept for no app): `mail delete --all` says what it deletes from it; absent from older gateways. */
+  deadLettersByApp?: Record<string, number>;
+  /** The app mail.postmaster names (null: none), whose `--all` takes the postmaster mail kept for no app too; absent from older gateways. */
+  postmaster?: string | null;
   /** The newest dead letters, at most 50 (mail-service.ts DEAD_LETTERS_LISTED), oldest first. */
   dead: DeadLetterStatus[];
   /** The command that delivers dead letters again (`mail retry ID...`, or `--all [APP]`): the table and the page say it beside them; absent from older gateways. */

@@ -241,6 +241,8 @@ export class MailService {
       retrying: this.deliverer.retrying,
       waitingForRemoved: [...waiting].filter(([app]) => !isListed(app)).map(([app, mail]) => ({ app, ...mail })),
       deadLetters: dead.length,
+      deadLettersByApp: Object.fromEntries(this.deadLettersByApp()),
+      postmaster: this.config.postmaster,
       dead: dead.slice(-DEAD_LETTERS_LISTED).map((d) => ({
         id: d.id, app: d.app, from: d.from, to: d.to, receivedAt: new Date(d.receivedAt).toISOString(), deadAt: new Date(d.deadAt).toISOString(),
         attempts: d.attempts, reason: d.reason, file: d.file,

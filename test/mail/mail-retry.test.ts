@@ -293,9 +293,24 @@ const ifScript = runIf(test, hasProgram('script'), 'needs script(1) (bsdutils) t
 ifScript('`mail delete --all` on a terminal asks first, as uninstall does; anything but y deletes nothing', async () => {
   const asked = await runCliAs(['mail', 'delete', '--all', 'gone', ...admin], { tty: true, input: 'n\n', ms: 30_000 });
   assert.is(asked.status, 1, asked.stdout + asked.stderr);
-  assert.match(asked.stdout, /delete every dead letter of gone of the gateway at unix:\S+ for good, their messages too\? \[y\/N\]/);
+  assert.match(asked.stdout, /delete 1 dead letter of gone of the gateway at unix:\S+ for good, their messages too\? \[y\/N\]/);
   assert.match(asked.stdout, /mail delete --all gone not confirmed: the answer was not "y"; nothing was removed/);
   assert.ok((await deadIds()).includes(GONE), 'not deleted');
+});
+
+ifScript('`mail delete --all APP` on a terminal says, with counts from the gateway, that the postmaster mail kept for no app goes too when APP is the app mail.postmaster names', async () => {
+  // delta, the postmaster app, is gone from --apps (the test above): postmaster mail is kept for no app.
+  assert.equal(await sendWithSmtplib(port, 'pm-asked@example.org', ['postmaster'], message({ subject: 'postmaster asked about' })), { refused: {} });
+  const kept = await waitFor(async () => (await status()).mail.dead.find((d: { from: string; app: string }) => d.from === 'pm-asked@example.org' && d.app === '')?.id as string | undefined, 15_000, 'postmaster mail kept as a dead letter', ASK_GATEWAY_EVERY_MS);
+  const ofDelta = await runCliAs(['mail', 'delete', '--all', 'delta', ...admin], { tty: true, input: 'n\n', ms: 30_000 });
+  assert.is(ofDelta.status, 1, ofDelta.stdout + ofDelta.stderr);
+  assert.match(ofDelta.stdout, /delete 0 dead letters of delta and 1 of the postmaster mail kept for no app \(delta is the app mail\.postmaster names\) of the gateway at unix:\S+ for good, their messages too\? \[y\/N\]/);
+  const every = await runCliAs(['mail', 'delete', '--all', ...admin], { tty: true, input: 'n\n', ms: 30_000 });
+  assert.match(every.stdout, /delete every dead letter \(\d+, 1 of the postmaster mail kept for no app among them\) of the gateway at/);
+  const ofAnother = await runCliAs(['mail', 'delete', '--all', 'gone', ...admin], { tty: true, input: 'n\n', ms: 30_000 });
+  assert.match(ofAnother.stdout, /delete 1 dead letter of gone of the gateway at/);
+  assert.ok((await deadIds()).includes(kept), 'not deleted');
+  assert.is((await remove('--all', 'delta')).stdout, `mail: 1 dead letter deleted: ${kept} (no app)\n`);
 });
 
 test('`mail delete ID` removes a dead letter for good (files, status, a line of the log); an unknown id deletes none; `--all APP` takes an app gone from --apps too, without a terminal or with --yes asking nothing', async () => {

@@ -28,9 +28,10 @@ export const spec: CommandSpec = {
     'app mail.postmaster names), leaving those that cannot be delivered, each said why;\n' +
     '--wait returns once each is delivered or a dead letter again (exit status 1 unless all were\n' +
     'delivered, naming each that was not), or at --timeout, naming those still waiting and why.\n' +
-    'delete: remove them for good; --all (of APP alone, given: the postmaster mail with it, as for\n' +
-    'retry) asks first when stdin is a terminal (--yes does not ask); without one, as in a script,\n' +
-    'it goes ahead.',
+    'delete: remove them for good; --all (of APP alone, given: the postmaster mail kept for no app\n' +
+    'with it when APP is the app mail.postmaster names, as for retry) asks first when stdin is a\n' +
+    'terminal, saying how many of each it deletes (--yes does not ask); without one, as in a\n' +
+    'script, it goes ahead.',
   usage:
     'apppkg-gateway mail retry ID... [--wait [--timeout SECONDS]] [--admin ADDR] [--admin-token FILE]\n' +
     '       apppkg-gateway mail retry --all [APP] [--wait [--timeout SECONDS]] [--admin ADDR] [--admin-token FILE]\n' +
@@ -66,7 +67,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   if (waitS !== null) query.set('wait', String(waitS));
   const client = AdminClient.fromOptions(args.values, shellLine(['mail', verb, ...(all ? ['--all'] : []), ...rest]));
   try {
-    if (verb === 'delete' && all && args.values.yes !== true) await confirmDeleteAll(client.address, rest[0] ?? null);
+    if (verb === 'delete' && all && args.values.yes !== true) await confirmDeleteAll(client, rest[0] ?? null);
     const done = await client.post<MailRetryDone | MailDeleteDone>(`/mail/${verb}?${query}`, waitS === null ? {} : { timeoutMs: waitS * 1000 + ANSWER_SLACK_MS });
     process.stdout.write(`${done.message}\n`);
     if ('waited' in done && done.waited !== undefined) sayOutcomes(done.waited);
@@ -117,15 +118,34 @@ function sayOutcomes(waited: NonNullable<MailRetryDone['waited']>): void {
  * has no one to ask, and goes ahead. Ids named one by one are not asked about: naming them is the
  * choice (`postsuper -d ID` asks nothing either).
  */
-async function confirmDeleteAll(address: string, app: string | null): Promise<void> {
+async function confirmDeleteAll(client: AdminClient, app: string | null): Promise<void> {
   if (!process.stdin.isTTY) return;
-  const whose = app === null ? 'every dead letter' : `every dead letter of ${app}`;
+  const whose = await deletedByAll(client, app);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`delete ${whose} of the gateway at ${address} for good, their messages too? [y/N] `);
+    const answer = await rl.question(`delete ${whose} of the gateway at ${client.address} for good, their messages too? [y/N] `);
     if (/^\s*y(es)?\s*$/i.test(answer)) return;
   } finally {
     rl.close();
   }
   throw new GatewayError('APPPKG_NOT_CONFIRMED', { action: `mail delete --all${app === null ? '' : ` ${app}`}`, reason: 'the answer was not "y"' });
+}
+
+/**
+ * What `delete --all [APP]` takes, in the question's words, counted from the gateway's status:
+ * the postmaster mail kept for no app goes with the app mail.postmaster names (lettersOfApp),
+ * which only the gateway knows (the environment file it read at its start). A gateway whose
+ * status lacks the counts (an older one) is asked in words that name the postmaster mail anyway.
+ */
+async function deletedByAll(client: AdminClient, app: string | null): Promise<string> {
+  const mail = (await client.status()).mail;
+  const byApp = mail?.deadLettersByApp;
+  if (mail !== undefined && (byApp === undefined || mail.postmaster === undefined)) {
+    return app === null ? 'every dead letter' : `every dead letter of ${app} (and the postmaster mail kept for no app, if ${app} is the app mail.postmaster names)`;
+  }
+  const kept = byApp?.[''] ?? 0;
+  const postmasterMail = (n: number) => `${n} of the postmaster mail kept for no app`;
+  if (app === null) return `every dead letter (${mail?.deadLetters ?? 0}${kept > 0 ? `, ${postmasterMail(kept)} among them` : ''})`;
+  const own = countOf(byApp?.[app] ?? 0, 'dead letter');
+  return kept > 0 && mail?.postmaster === app ? `${own} of ${app} and ${postmasterMail(kept)} (${app} is the app mail.postmaster names)` : `${own} of ${app}`;
 }
