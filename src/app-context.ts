@@ -25,8 +25,13 @@ export interface AppContextOptions {
   mode: RunMode;
   /** --environment FILE, loaded here unless `hostEnv` is given. */
   environmentFile?: string;
-  /** What a refusal of `environmentFile` calls it: the library's `environment`; default `--environment`. */
+  /**
+   * What a refusal of `environmentFile` calls it, and a service's status reason the option that
+   * gives the file: the library's `environment`; default `--environment`.
+   */
   environmentKey?: string;
+  /** What a service's status reason calls the state root's option: the library's `stateDir`; default `--state-dir`. */
+  stateKey?: string;
   hostEnv?: HostEnvironment;
   /**
    * The description, already loaded (AppPackage keeps the one it was opened with, so that
@@ -154,7 +159,7 @@ export async function resolveApp(opts: AppContextOptions): Promise<AppContext> {
   });
   // What the gateway gives the app (its services, its mail key) lies over its settings, as the
   // other variables the gateway promises do (SPEC §2.1).
-  const services = await serviceEnvironment({ desc, hostEnv, stateRoot, provision: opts.provisionServices === true, say: opts.say });
+  const services = await serviceEnvironment({ desc, hostEnv, stateRoot, provision: opts.provisionServices === true, say: opts.say, stateKey: opts.stateKey, environmentKey: opts.environmentKey });
   Object.assign(appEnv.env, services, mailEnvironment(desc, stateRoot, { keep: opts.scratchDir === undefined }));
   // Looked up after the set-up above, so that a password made by this very start shows (masked).
   const provides = await describeProvides(desc, hostEnv, stateRoot);

@@ -207,8 +207,9 @@ export class Gateway {
     gateway.say = say;
     gateway.warnIfEnvironmentFileOpen();
     // Before the apps start: it looks at the users their starts provision.
-    gateway.redisUsers = RedisUserWatch.start(say);
-    gateway.postgres = PostgresWatch.start(say);
+    const serviceKeys = { stateKey: names.stateDir, environmentKey: names.environment };
+    gateway.redisUsers = RedisUserWatch.start(say, serviceKeys);
+    gateway.postgres = PostgresWatch.start(say, serviceKeys);
     metrics.setStatusProvider(status);
     // Once, before any app starts: past the limit each start fails on its own, ~250 of 300
     // apps refused with thousands of lines and the one cause in none of them.

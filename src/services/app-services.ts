@@ -13,7 +13,7 @@ import { appRedisPrefix, appRedisUserName, ensureRedisUser, openDefaultUserWarni
 import { databaseKind, planServices, type ServicePlan } from './service-plan.js';
 import { unwatchPostgres, watchPostgres } from './postgresql-watch.js';
 import { unwatchRedisUser, watchRedisUser } from './redis-user-watch.js';
-import { failedServiceState, forgetServiceStatus, recordServiceStatus, type ServiceStatus } from './service-status.js';
+import { failedServiceState, forgetServiceStatus, recordServiceStatus, type ServiceOptionKeys, type ServiceStatus } from './service-status.js';
 import { databasesOfGoneApps } from './renamed-databases.js';
 import { sqliteEnvironment, sqlitePath } from './sqlite-database.js';
 
@@ -26,7 +26,7 @@ export function forgetAppServices(name: string): void {
   unwatchPostgres(name);
 }
 
-export interface ServiceOptions {
+export interface ServiceOptions extends ServiceOptionKeys {
   desc: Description;
   hostEnv: HostEnvironment;
   stateRoot: string;
@@ -146,7 +146,7 @@ async function gather(opts: ServiceOptions, plan: ServicePlan): Promise<Record<s
       Object.assign(env, got);
       statuses.push({ name, kind, state: 'ready', reason: null });
     } catch (err) {
-      statuses.push({ name, kind, ...failedServiceState(err) });
+      statuses.push({ name, kind, ...failedServiceState(err, opts) });
       if (opts.provision) recordServiceStatus(desc.name, statuses);
       throw err;
     }
@@ -172,7 +172,7 @@ async function gather(opts: ServiceOptions, plan: ServicePlan): Promise<Record<s
     const failures: unknown[] = [];
     for (const [name, kind, look] of looks) {
       await look().catch((err: unknown) => {
-        statuses.push({ name, kind, ...failedServiceState(err) });
+        statuses.push({ name, kind, ...failedServiceState(err, opts) });
         failures.push(err);
       });
     }

@@ -7,7 +7,7 @@
 // are not restarted: their drivers connect again by themselves once it is back.
 import { isGatewayError } from '../errors.js';
 import { pingPostgres, type PostgresServer } from './postgresql-server.js';
-import { failedServiceState, updateServiceStatus } from './service-status.js';
+import { failedServiceState, updateServiceStatus, type ServiceOptionKeys } from './service-status.js';
 import { RepeatedLook } from './repeated-look.js';
 
 /** How often each server is looked at: `status` is right about it within about this long. */
@@ -46,14 +46,18 @@ export class PostgresWatch {
 
   private constructor(
     private readonly say: (line: string) => void,
+    private readonly keys: ServiceOptionKeys,
     intervalMs: number,
   ) {
     this.repeated = new RepeatedLook(() => this.look(), intervalMs, (err: unknown) => this.say(`postgresql check failed: ${String(err)}`));
   }
 
-  /** Looks every `intervalMs`, the next look only once the one before has finished (a server that hangs delays it). */
-  static start(say: (line: string) => void, intervalMs = POSTGRES_CHECK_INTERVAL_MS): PostgresWatch {
-    return new PostgresWatch(say, intervalMs);
+  /**
+   * Looks every `intervalMs`, the next look only once the one before has finished (a server that
+   * hangs delays it). `keys`: what the reasons' fixes call the gateway's options (its OptionNames).
+   */
+  static start(say: (line: string) => void, keys: ServiceOptionKeys = {}, intervalMs = POSTGRES_CHECK_INTERVAL_MS): PostgresWatch {
+    return new PostgresWatch(say, keys, intervalMs);
   }
 
   /** No further look; resolves once the one under way has finished. */
@@ -83,7 +87,7 @@ export class PostgresWatch {
     try {
       await pingPostgres(server);
     } catch (err) {
-      const failed = failedServiceState(err);
+      const failed = failedServiceState(err, this.keys);
       const message = isGatewayError(err) ? err.message : String(err);
       const names = current();
       if (state.said === null && names.length > 0) {

@@ -10,7 +10,7 @@
 import { isGatewayError } from '../errors.js';
 import { readCredentials, type ServiceOwner } from './credentials-store.js';
 import { missingRedisUsers, remakeRedisUser, type AppRedisUser, type RedisServer } from './redis-server.js';
-import { failedServiceState, updateServiceStatus } from './service-status.js';
+import { failedServiceState, updateServiceStatus, type ServiceOptionKeys } from './service-status.js';
 import { RepeatedLook } from './repeated-look.js';
 
 /** How often each server is looked at: a lost user is made again within about this long. */
@@ -67,14 +67,18 @@ export class RedisUserWatch {
 
   private constructor(
     private readonly say: (line: string) => void,
+    private readonly keys: ServiceOptionKeys,
     intervalMs: number,
   ) {
     this.repeated = new RepeatedLook(() => this.look(), intervalMs, (err: unknown) => this.say(`redis users' check failed: ${String(err)}`));
   }
 
-  /** Looks every `intervalMs`, the next look only once the one before has finished (a server that hangs delays it). */
-  static start(say: (line: string) => void, intervalMs = REDIS_CHECK_INTERVAL_MS): RedisUserWatch {
-    return new RedisUserWatch(say, intervalMs);
+  /**
+   * Looks every `intervalMs`, the next look only once the one before has finished (a server that
+   * hangs delays it). `keys`: what the reasons' fixes call the gateway's options (its OptionNames).
+   */
+  static start(say: (line: string) => void, keys: ServiceOptionKeys = {}, intervalMs = REDIS_CHECK_INTERVAL_MS): RedisUserWatch {
+    return new RedisUserWatch(say, keys, intervalMs);
   }
 
   /** No further look; resolves once the one under way has finished. */
@@ -105,7 +109,7 @@ export class RedisUserWatch {
     try {
       found = await missingRedisUsers(server, users.map((w) => w.user.user));
     } catch (err) {
-      const failed = failedServiceState(err);
+      const failed = failedServiceState(err, this.keys);
       const message = isGatewayError(err) ? err.message : String(err);
       if (failed.state !== 'unavailable') {
         // The look itself refused (the admin user lost ACL GETUSER): the apps may be fine.
@@ -134,7 +138,7 @@ export class RedisUserWatch {
           if (!(await remakeRedisUser(w.user, w.owner, () => stillKept(w)))) continue;
           made.push(app);
         } catch (err) {
-          const failed = failedServiceState(err);
+          const failed = failedServiceState(err, this.keys);
           if (state.said.get(app) !== failed.reason) this.say(`${app}: could not make redis user ${w.user.user} again on ${server.label}: ${failed.reason}`);
           state.said.set(app, failed.reason);
           this.mark(state, app, failed);

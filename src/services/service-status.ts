@@ -2,7 +2,9 @@
 // (SPEC 5.2: "status shows each service's state"). Written by each start's provisioning, and
 // between starts by the Redis users' watch (redis-user-watch.ts) and the PostgreSQL one
 // (postgresql-watch.ts) when a server goes or comes back.
-import { isGatewayError } from '../errors.js';
+import { namingEnvironmentOption } from '../environment/app-env.js';
+import { namingStateRoot } from '../environment/state-root.js';
+import { isGatewayError, type GatewayError } from '../errors.js';
 
 /** One service of one app, as status shows it. */
 export interface ServiceStatus {
@@ -43,10 +45,23 @@ export function updateServiceStatus(app: string, name: string, state: string, re
   byApp.set(app, statuses.map((s, i) => (i === index ? { ...s, state, reason, since } : s)));
 }
 
-/** The state and reason `status` shows for a service that failed with `err`. */
-export function failedServiceState(err: unknown): { state: 'unavailable' | 'refused'; reason: string } {
+/**
+ * What a reason's fix calls the options of the gateway's caller (OptionNames' stateDir and
+ * environment): a library gateway's status said `apppkg-gateway check APP_DIR --environment FILE`
+ * and `--state-dir` to a program that has neither. Left out: the CLI's flags.
+ */
+export interface ServiceOptionKeys {
+  stateKey?: string;
+  environmentKey?: string;
+}
+
+/** The state and reason `status` shows for a service that failed with `err`, its fix in the words of `keys`. */
+export function failedServiceState(err: unknown, keys: ServiceOptionKeys = {}): { state: 'unavailable' | 'refused'; reason: string } {
   if (!isGatewayError(err)) return { state: 'refused', reason: String(err) };
-  return { state: err.code === 'APPPKG_SERVICE_UNAVAILABLE' ? 'unavailable' : 'refused', reason: `${err.message} (fix: ${err.hint})` };
+  let named: GatewayError = err;
+  if (keys.stateKey !== undefined) named = namingStateRoot(named, keys.stateKey) as GatewayError;
+  if (keys.environmentKey !== undefined) named = namingEnvironmentOption(named, keys.environmentKey) as GatewayError;
+  return { state: named.code === 'APPPKG_SERVICE_UNAVAILABLE' ? 'unavailable' : 'refused', reason: `${named.message} (fix: ${named.hint})` };
 }
 
 /** The last known state of each service of app `name` (for status). */

@@ -458,6 +458,9 @@ export class VersionJudge {
         switchUser: !development,
         venvDir: venv?.dir,
         provisionServices: true,
+        // A service's status reason, as the refusal below, in the caller's words.
+        stateKey: this.opts.stateKey,
+        environmentKey: this.opts.environmentKey,
         say: this.opts.say,
       }).then((ctx) => {
         this.registry.wroteHelpers(ctx.appEnv.runDir);

@@ -12,7 +12,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AppPackage, Gateway, isGatewayError } from 'apppkg-gateway';
 import { writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, tempDir, within } from '../helpers/process.js';
+import { assertNoOrphans, tempDir, waitFor, within } from '../helpers/process.js';
 
 const test = suite('library: fixes name the options the caller passed');
 const work = tempDir('apppkg-lib-option-names-');
@@ -31,11 +31,15 @@ test.after(async () => {
 // Its install hook outlasts the gateway's hookTimeoutMs.
 writePackage(apps, 'slowhook', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\ncommands:\n  install: exec sleep 30\n', 'wsgi.py': WSGI });
 writePackage(apps, 'needy', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nsettings: [NEEDED]\n', 'wsgi.py': WSGI });
+// Port 1 on loopback: refused at once, no server there. The gateway is given it too, for pgsite.
+const deadPostgres = join(work.path, 'dead-postgres.yaml');
+writeFileSync(deadPostgres, 'services:\n  postgresql: postgresql://admin:secret@127.0.0.1:1/postgres\n', { mode: 0o600 });
+writePackage(apps, 'pgsite', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nservices:\n  database: postgresql\n', 'wsgi.py': WSGI });
 mkdirSync(join(work.path, 'pkgs'));
 const mailApp = writePackage(join(work.path, 'pkgs'), 'desk', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nmail: /_mail\n', 'wsgi.py': WSGI });
 
 test.before(async () => {
-  gateway = await within(60_000, 'Gateway.start', Gateway.start({ apps, stateDir: state, listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, hookTimeoutMs: 1000, say }));
+  gateway = await within(60_000, 'Gateway.start', Gateway.start({ apps, stateDir: state, environment: deadPostgres, listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, hookTimeoutMs: 1000, say }));
 });
 
 test('a setting missing under apps: the fix names environment, not --environment FILE', () => {
@@ -94,14 +98,21 @@ test('a deploy\'s hook past hookTimeoutMs: the refusal names hookTimeoutMs and t
 
 test('check() of an app whose PostgreSQL does not answer: the fix gives the library\'s check, with environment', async () => {
   const dir = writePackage(join(work.path, 'pkgs'), 'pgapp', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nservices:\n  database: postgresql\n', 'wsgi.py': WSGI });
-  // Port 1 on loopback: refused at once, no server there.
-  const environment = join(work.path, 'dead-postgres.yaml');
-  writeFileSync(environment, 'services:\n  postgresql: postgresql://admin:secret@127.0.0.1:1/postgres\n', { mode: 0o600 });
-  const app = await AppPackage.open(dir, { environment, stateDir: join(work.path, 'check-state') });
+  const app = await AppPackage.open(dir, { environment: deadPostgres, stateDir: join(work.path, 'check-state') });
   const database = (await within(60_000, 'AppPackage.check', app.check())).checks.find((c) => c.name === 'services.database');
   assert.ok(database !== undefined && !database.ok && database.code === 'APPPKG_SERVICE_UNAVAILABLE', JSON.stringify(database));
   assert.match(database.fix, /; `\(await AppPackage\.open\(APP_DIR, \{ environment: FILE \}\)\)\.check\(\)` tries it$/);
   assert.not.match(database.fix, /apppkg-gateway check|--environment/);
+});
+
+// status() is the library's /status: a service's reason was failedServiceState's, the CLI's
+// words (`apppkg-gateway check APP_DIR --environment FILE tries it`), though the refusal beside
+// it named the library's check.
+test('an app under apps whose PostgreSQL does not answer: its service\'s reason in status() gives the library\'s check, with environment', async () => {
+  const database = await waitFor(() => gateway!.status().apps.find((a) => a.name === 'pgsite')?.services.find((s) => s.name === 'database'), 30_000, 'pgsite\'s database in status()');
+  assert.is(database.state, 'unavailable', JSON.stringify(database));
+  assert.match(database.reason ?? '', /^postgresql at 127\.0\.0\.1:1 \(services\.postgresql\): .*; `\(await AppPackage\.open\(APP_DIR, \{ environment: FILE \}\)\)\.check\(\)` tries it\)$/);
+  assert.not.match(database.reason ?? '', /apppkg-gateway check|--environment|--state-dir/);
 });
 
 test('a host key in app.yaml (workers): its fix names environment, and Gateway.start({ app })\'s workers, not --environment or serve\'s flag', async () => {
