@@ -7,6 +7,7 @@ import { request } from 'undici';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
 import { gatewayStatus as status } from '../helpers/status.js';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { isRoot } from '../helpers/skip.js';
 import { warmStateDir } from '../helpers/warm-state.js';
 
 const test = suite('gateway deploys');
@@ -176,6 +177,39 @@ refusals('a new version that fails to import never serves', async () => {
   await waitFor(async () => (await status(gw)).apps[0].problem?.code === 'APPPKG_APP_IMPORT_FAILED', 30_000, 'the refusal', ASK_GATEWAY_EVERY_MS);
   assert.is(await versionServed(gw), '1.0');
   assert.match(output(), /environ_app\.py:\d+/);
+});
+
+// `apppkg-gateway test` said why a hook's `#!/usr/bin/env NAME` script with no NAME exited 127
+// (cli/commands-init-run); a deploy's hook is run by the gateway itself (version-judge.ts
+// runHook), whose refusal, history and app log are all its user reads of it.
+refusals('a new version whose update hook is a #!/usr/bin/env script with no such program: the refusal in status, the history, and the logs say why, with the PATH', async () => {
+  const { apps, state, gw } = refusing!;
+  const output = outputFromNow(gw);
+  const dir = addPackage(apps.path, 'environ', 'blog.5.0', version('5.0'));
+  writeFileSync(join(dir, 'nine.py'), '#!/usr/bin/env apppkg-python9\nprint(1)\n', { mode: 0o755 });
+  writeFileSync(join(dir, 'app.yaml'), `${readFileSync(join(dir, 'app.yaml'), 'utf8')}commands:\n  update: ./nine.py --migrate\n`);
+  const app = await waitFor(async () => {
+    const now = (await status(gw)).apps[0];
+    return now.problem?.code === 'APPPKG_COMMAND_FAILED' && now.versions.find((v: any) => v.version === '5.0')?.state === 'failed' ? now : null;
+  }, 30_000, 'version 5.0 refused', ASK_GATEWAY_EVERY_MS);
+  const why = `commands.update: \`./nine.py --migrate\` runs ./nine.py, a script (${join(dir, 'nine.py')}) whose #! line runs apppkg-python9 through env, which is not on the app's PATH, which searches ${join(state.path, 'apps', 'blog', 'run')}`;
+  const appLog = join(state.path, 'apps', 'blog', 'log', 'app.log');
+  const refused = app.versions.find((v: any) => v.version === '5.0');
+  const event = app.history.find((e: any) => e.kind === 'refused' && e.version === '5.0');
+  for (const [where, reason] of [['the version', refused.reason], ['the history', event?.reason]]) {
+    assert.match(reason?.message ?? '', /^commands\.update \(\.\/nine\.py --migrate\) exited with status 127$/, `${where}: ${JSON.stringify(reason)}`);
+    assert.is(reason.log, appLog, where);
+    // The log's last lines are the app's output: withheld from a client without the token
+    // while the apps run as root, who could read it (docs/admin.md); shown otherwise.
+    if (isRoot) assert.is(reason.tail, undefined, where);
+    else assert.ok(reason.tail?.some((line: string) => line.includes(why)), `${where}: the diagnosis among the log's last lines: ${JSON.stringify(reason.tail)}`);
+  }
+  const log = readFileSync(appLog, 'utf8');
+  assert.match(log, why);
+  assert.match(log, "fix: correct its #! line (`#!/usr/bin/env python` runs the app's interpreter, on its PATH), or run it with its interpreter in commands.update: `python ./nine.py`");
+  assert.match(output(), /blog: version 5\.0 refused; version 1\.0 keeps serving/);
+  assert.match(output(), why);
+  assert.is(await versionServed(gw), '1.0');
 });
 
 /**
