@@ -114,6 +114,22 @@ const stoppedHalfway = (d: ErrorDetails): string =>
     ? `; uninstall stopped halfway: it dropped ${listOf(d.dropped.map(str))}, and left ${listOf(d.left.map(str))}; once that is fixed, run \`apppkg-gateway uninstall ${appDirWord(d)}${appOptionsWords(d)}\` again to finish`
     : '';
 /**
+ * The fix for a file the app's user may not execute though chmod +x is not what it lacks
+ * (programProblem asked the kernel): a directory on its way that user may not search, or an ACL
+ * entry or a noexec mount that refuses what the mode bits allow; '' for a file's mode bits.
+ * `runWith`: how to run it with its interpreter instead (` in KEY (...)`).
+ */
+const notModeFix = (d: ErrorDetails, runWith: string): string => {
+  const user = str(d.user) || 'USER';
+  if (d.unsearchable) {
+    const dir = shellWord(str(d.unsearchable));
+    return `let the app's user search ${str(d.unsearchable)} (\`chmod o+x ${dir}\`, or \`setfacl -m u:${user}:x ${dir}\`), or put the program where that user can reach it`;
+  }
+  if (!d.modeAllows) return '';
+  const file = shellWord(str(d.located));
+  return `an ACL entry or a noexec mount refuses it (\`getfacl ${file}\`, \`findmnt -T ${file}\`): give the app's user execute (\`setfacl -m u:${user}:rx ${file}\`, or mount it without noexec), or run it with its interpreter${runWith}`;
+};
+/**
  * Whose worker did not start: the app's name and directory first, which is what its reader looks
  * for among the apps, then its `app:` value (`wsgi:app` alone named no app). The value alone where
  * neither is known.
@@ -645,7 +661,7 @@ export const ERROR_CODES = {
     example: { key: 'processes.worker.command', command: 'python -m celery worker', module: 'celery', python: '/var/lib/apppkg-gateway/apps/blog/run/0a1b2c3d/bin/python' },
   },
   APPPKG_COMMAND_NOT_STARTED: {
-    summary: 'The command given to `run` (or a program a hook or `install` runs) could not be started: a name not on the app\'s PATH, a path with no file (a relative one is taken from the app directory), a script whose `#!` interpreter is not there (or whose `#!/usr/bin/env NAME` finds no NAME on the app\'s PATH), or a file that is not executable (by the app\'s user); `run` exits 127 (126 for the last), as a shell does.',
+    summary: 'The command given to `run` (or a program a hook or `install` runs) could not be started: a name not on the app\'s PATH, a path with no file (a relative one is taken from the app directory), a script whose `#!` interpreter is not there (or whose `#!/usr/bin/env NAME` finds no NAME on the app\'s PATH), or a file that is not executable (by the app\'s user, as the kernel judges it once the command exited: a directory on its way that user may not search, or an ACL entry or noexec mount that refuses what the mode bits allow, is said as such); `run` exits 127 (126 for the last), as a shell does.',
     message: (d) =>
       d.why === 'path' ? `${str(d.program)}: not on the app's PATH, which searches ${str(d.dirs) || 'no directory'}`
       : d.why === 'file' ? `${str(d.program)}: no such file${d.relative ? ` in ${str(d.dir)} (the app directory, where commands run)` : ''}`
@@ -662,16 +678,19 @@ export const ERROR_CODES = {
           : d.why === 'interpreter'
             ? `correct the #! line (e.g. \`#!/usr/bin/env python\`, the app's interpreter on its PATH), or run it with its interpreter: \`python ${str(d.program) || 'SCRIPT'}\``
             : d.why === 'mode'
-              ? `make it executable (\`chmod +x ${str(d.program) || 'FILE'}\`), or run it with its interpreter (\`python ${str(d.program) || 'FILE'}\`, \`sh ${str(d.program) || 'FILE'}\`)`
+              ? notModeFix(d, ` (\`python ${str(d.program) || 'FILE'}\`, \`sh ${str(d.program) || 'FILE'}\`)`) ||
+                `make it executable (\`chmod +x ${str(d.program) || 'FILE'}\`), or run it with its interpreter (\`python ${str(d.program) || 'FILE'}\`, \`sh ${str(d.program) || 'FILE'}\`)`
               : "check the command name and that it is on the app's PATH",
     exitStatus: 1,
     example: { program: 'flask', why: 'path', dirs: '/var/lib/apppkg-gateway/apps/blog/run/0a1b2c3d/bin, /srv/apps/blog/vendor/bin, /usr/local/bin, /usr/bin, /bin' },
   },
   APPPKG_PROGRAM_MISSING: {
-    summary: 'The program a `processes:` or `commands:` line runs is not on the app\'s PATH (or, with a slash, not in the app directory), is a file that is not executable, or is a script whose `#!` interpreter is not there (`#!/opt/python/bin/python` gone, or `#!/usr/bin/env python9` with no python9 on the app\'s PATH): the shell would answer "not found" (127) or "Permission denied" (126) when the gateway starts the process or runs the hook. `check` says it before a start; a running gateway says it (with the PATH searched) in its log and `status` when such a process exits 127 or 126.',
+    summary: 'The program a `processes:` or `commands:` line runs is not on the app\'s PATH (or, with a slash, not in the app directory), is a file that is not executable, or is a script whose `#!` interpreter is not there (`#!/opt/python/bin/python` gone, or `#!/usr/bin/env python9` with no python9 on the app\'s PATH): the shell would answer "not found" (127) or "Permission denied" (126) when the gateway starts the process or runs the hook. `check` says it before a start (judging the app\'s user by the mode bits); a running gateway says it (with the PATH searched) in its log and `status` when such a process exits 127 or 126, judging that user by the kernel: a directory on the way it may not search, or an ACL entry or noexec mount refusing what the mode bits allow, is said as such, with its own fix.',
     message: (d) => {
       const runs = `${str(d.key)}: \`${str(d.command)}\` runs ${str(d.program)}`;
       const onPath = `not on the app's PATH${d.dirs === undefined ? '' : `, which searches ${str(d.dirs) || 'no directory'}`}`;
+      if (d.why === 'mode' && d.unsearchable) return `${runs}, but ${str(d.located)} is out of the app's user's reach: it may not search ${str(d.unsearchable)}`;
+      if (d.why === 'mode' && d.modeAllows) return `${runs}, but ${str(d.located)} is not executable by the app's user, though its mode bits allow it`;
       if (d.why === 'mode') return `${runs}, but ${str(d.located)} is not executable`;
       if (d.why === 'interpreter') {
         return `${runs}, a script (${str(d.located)}) whose #! line ${d.throughEnv ? `runs ${str(d.interpreter)} through env, which is ${onPath}` : `names ${str(d.interpreter)}, which is not there`}`;
@@ -680,7 +699,8 @@ export const ERROR_CODES = {
     },
     hint: (d) =>
       d.why === 'mode'
-        ? `make it executable (\`chmod +x ${str(d.located)}\`), or run it with its interpreter in ${str(d.key)} (\`python ${str(d.program)}\`, \`sh ${str(d.program)}\`)`
+        ? notModeFix(d, ` in ${str(d.key)} (\`python ${str(d.program)}\`, \`sh ${str(d.program)}\`)`) ||
+          `make it executable (\`chmod +x ${str(d.located)}\`), or run it with its interpreter in ${str(d.key)} (\`python ${str(d.program)}\`, \`sh ${str(d.program)}\`)`
         : d.why === 'interpreter'
           ? `correct its #! line (\`#!/usr/bin/env python\` runs the app's interpreter, on its PATH), or run it with its interpreter in ${str(d.key)}: \`python ${str(d.program)}\``
           : String(d.program).includes('/')

@@ -5,8 +5,8 @@
 // interpreter would not find ("No module named").
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isExecutableFile, shebang, which } from '../environment/executable.js';
-import type { FileReader } from '../environment/user-readable.js';
+import { isExecutableFile, runnerRefusal, shebang, which, type ExecuteJudge } from '../environment/executable.js';
+import { userHas, type FileReader } from '../environment/user-readable.js';
 
 /**
  * Words the shell itself runs (builtins and keywords): nothing on PATH to find. `exec` is not
@@ -78,48 +78,66 @@ export function pythonModule(command: string): string | null {
 /**
  * Where `program` is, as the shell looks for it: a word with a slash against `cwd`, any other on
  * the directories of `searchPath` in order; null when no file `runner` (the app's user; default
- * ours) may execute is there.
+ * ours) may execute is there, its right judged as `judge` says.
  */
-export async function findProgram(program: string, cwd: string, searchPath: string, runner?: FileReader | null): Promise<string | null> {
+export async function findProgram(program: string, cwd: string, searchPath: string, runner?: FileReader | null, judge: ExecuteJudge = 'mode'): Promise<string | null> {
   if (program.includes('/')) {
     const file = path.resolve(cwd, program);
-    return (await isExecutableFile(file, runner)) ? file : null;
+    return (await isExecutableFile(file, runner, judge)) ? file : null;
   }
-  return which(program, searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.resolve(cwd, dir)), runner);
+  return which(program, searchPath.split(path.delimiter).filter(Boolean).map((dir) => path.resolve(cwd, dir)), runner, judge);
 }
 
 /**
  * Why the shell could not run `program` (its 127 "not found", its 126 "Permission denied"):
- * `path`/`file`, nothing executable by that name; `mode`, a file there that is not executable;
+ * `path`/`file`, nothing executable by that name; `mode`, a file there that is not executable
+ * (judged by the kernel: `unsearchable`, a directory on its way the user may not search;
+ * `modeAllows`, its mode bits let the user execute it, and an ACL entry or a noexec mount does not);
  * `interpreter`, a script whose `#!` interpreter is not there (the shell says "not found" of a
  * file that exists), or, through `#!/usr/bin/env NAME`, NAME not on `searchPath` (env's own
  * "No such file or directory"). Null when the program and its interpreter are there.
  */
 export type ProgramProblem =
   | { why: 'path' | 'file' }
-  | { why: 'mode'; located: string }
+  | { why: 'mode'; located: string; user?: string; unsearchable?: string; modeAllows?: boolean }
   | { why: 'interpreter'; located: string; interpreter: string; throughEnv: boolean };
 
 /**
  * What keeps `sh -c` from running `program` in `cwd` with `searchPath` as PATH, or null; as
- * `runner` runs it (the app's user: the gateway, as root, may execute what it may not).
+ * `runner` runs it (the app's user: the gateway, as root, may execute what it may not), its
+ * rights judged as `judge` says: `kernel` for a command that exited 126 or 127, whose
+ * diagnosis by the mode bits alone missed an ACL entry and a directory the user may not search.
  */
-export async function programProblem(program: string, cwd: string, searchPath: string, runner?: FileReader | null): Promise<ProgramProblem | null> {
-  const file = await findProgram(program, cwd, searchPath, runner);
+export async function programProblem(program: string, cwd: string, searchPath: string, runner?: FileReader | null, judge: ExecuteJudge = 'mode'): Promise<ProgramProblem | null> {
+  const file = await findProgram(program, cwd, searchPath, runner, judge);
   if (file === null) {
     const present = await firstFile(program, cwd, searchPath);
-    if (present !== null) return { why: 'mode', located: present };
+    if (present !== null) return { why: 'mode', located: present, ...(judge === 'kernel' && runner ? await refusedWhere(present, runner) : {}) };
     return { why: program.includes('/') ? 'file' : 'path' };
   }
   const line = await shebang(file);
   if (line === null) return null;
-  if (path.basename(line.interpreter) === 'env' && (await isExecutableFile(line.interpreter, runner))) {
+  if (path.basename(line.interpreter) === 'env' && (await isExecutableFile(line.interpreter, runner, judge))) {
     // env's options (`-S`, `-i`) change what it runs: not judged.
     const named = line.argument;
     if (named === null || named.startsWith('-') || named.includes('=')) return null;
-    return (await findProgram(named, cwd, searchPath, runner)) === null ? { why: 'interpreter', located: file, interpreter: named, throughEnv: true } : null;
+    return (await findProgram(named, cwd, searchPath, runner, judge)) === null ? { why: 'interpreter', located: file, interpreter: named, throughEnv: true } : null;
   }
-  return (await isExecutableFile(line.interpreter, runner)) ? null : { why: 'interpreter', located: file, interpreter: line.interpreter, throughEnv: false };
+  return (await isExecutableFile(line.interpreter, runner, judge)) ? null : { why: 'interpreter', located: file, interpreter: line.interpreter, throughEnv: false };
+}
+
+/**
+ * Why the kernel refuses `runner` the file `located`, for its fix: a directory on the way it
+ * may not search (chmod +x of the file changes nothing), or a file whose mode bits allow it
+ * (an ACL entry or a noexec mount refuses it, which chmod does not change either).
+ */
+async function refusedWhere(located: string, runner: FileReader): Promise<{ user: string; unsearchable?: string; modeAllows?: boolean }> {
+  const refused = await runnerRefusal(located, runner).catch(() => null);
+  if (refused !== null && refused !== located) return { user: runner.user, unsearchable: refused };
+  const st = await stat(located).catch(() => null);
+  // Root executes a file with any x bit, and one with none not even as root (userHas says yes to root).
+  const modeAllows = st !== null && (runner.uid === 0 ? (st.mode & 0o111) !== 0 : userHas(st, runner, 1));
+  return modeAllows ? { user: runner.user, modeAllows } : { user: runner.user };
 }
 
 /** The file `program` names, executable or not, where the shell looks: the first regular file there. */

@@ -37,7 +37,8 @@ export async function exitFailure(
 ): Promise<GatewayError | null> {
   const program = 'argv' in what ? what.argv[0] : commandProgram(what.shell);
   if (program === undefined || program === null) return null;
-  const problem = await programProblem(program, cwd, searchPath, runner);
+  // Only here, once it failed: the kernel asked as the app's user, a process per file.
+  const problem = await programProblem(program, cwd, searchPath, runner, 'kernel');
   if (problem === null) return null;
   const dirs = searchPath.split(path.delimiter).filter(Boolean).join(', ');
   if ('shell' in what) return new GatewayError('APPPKG_PROGRAM_MISSING', { key: what.key, command: what.shell, program, dir: cwd, dirs, ...problem });
@@ -47,6 +48,13 @@ export async function exitFailure(
     dirs,
     relative: !path.isAbsolute(program),
     ...problem,
-    ...(problem.why === 'mode' ? { reason: `not executable by ${runner?.user ?? 'this user'}` } : {}),
+    ...(problem.why === 'mode' ? { reason: notExecutableReason(problem, runner?.user ?? 'this user') } : {}),
   });
+}
+
+/** Why the app's user may not execute the file, as run's and a hook's 126 says it. */
+function notExecutableReason(problem: { unsearchable?: string; modeAllows?: boolean }, user: string): string {
+  if (problem.unsearchable !== undefined) return `${user} may not search ${problem.unsearchable}, on its way`;
+  if (problem.modeAllows) return `not executable by ${user}, though its mode bits allow it: an ACL entry or a noexec mount refuses it`;
+  return `not executable by ${user}`;
 }

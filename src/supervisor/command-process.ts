@@ -354,7 +354,8 @@ export class CommandProcess extends EventEmitter {
     const searchPath = env.PATH ?? '';
     // Judged as the app's user runs it: the gateway, as root, may execute a file it may not.
     const runner = uid === undefined ? null : { user: String(uid), uid, gid: gid ?? uid };
-    const problem = await programProblem(program, cwd, searchPath, runner);
+    // The kernel asked as that user (ACLs, the directories on the way): once it failed, never before.
+    const problem = await programProblem(program, cwd, searchPath, runner, 'kernel');
     if (problem === null) return null;
     const dirs = searchPath.split(':').filter(Boolean).join(', ');
     const missing = new GatewayError('APPPKG_PROGRAM_MISSING', { key: `processes.${name}.command`, command, program, dir: cwd, dirs, ...problem });

@@ -5,6 +5,7 @@
 // restarts and for a serving one whose version is refused. The same for a program that is there
 // but cannot run: a script whose `#!` interpreter is not (the shell's "not found" of a file
 // that exists, 127, as env's of `#!/usr/bin/env python9`) and a file that is not executable (126).
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -12,7 +13,7 @@ import * as assert from 'uvu/assert';
 import { oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
 import { runCli, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { stopGatewayChecked } from '../helpers/status.js';
-import { runIf } from '../helpers/skip.js';
+import { hasProgram, runIf } from '../helpers/skip.js';
 
 const test = suite('cli: a processes: command not found');
 const work = tempDir('apppkg-process-not-found-');
@@ -47,14 +48,37 @@ for (const [name, text, mode] of [
 // the gateway may execute and the app's user may not (126), judged as the gateway's user before.
 const asRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
+// A directory root keeps to itself (0700): a 0755 script in it is one nobody cannot reach, though
+// its own mode bits let nobody run it (judged by them alone, the 126 went unexplained).
+const rootOnly = join(work.path, 'root-only');
+const hidden = join(rootOnly, 'hidden.sh');
+// ACLs where setfacl (the acl package) and the filesystem take them: an entry that denies nobody
+// a 0755 script, and one that grants it a 0744 script which exits 126 of its own accord.
+const aclProbe = join(work.path, 'acl-probe');
+writeFileSync(aclProbe, '');
+const aclWorks = asRoot && hasProgram('setfacl') && spawnSync('setfacl', ['-m', `u:${NOBODY}:r--`, aclProbe], { stdio: 'ignore', timeout: 5_000 }).status === 0;
 if (asRoot) {
   const owners = writePackage(apps, 'owners', {
-    'app.yaml': 'platform: python, wsgi\napp: app:application\nprocesses:\n  mine:\n    command: ./bin/root-only.sh\n',
+    'app.yaml':
+      `platform: python, wsgi\napp: app:application\nprocesses:\n  mine:\n    command: ./bin/root-only.sh\n  hidden:\n    command: ${hidden}\n` +
+      (aclWorks ? '  denied:\n    command: ./bin/acl-denied.sh\n  granted:\n    command: ./bin/acl-granted.sh\n' : ''),
     'app.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"x"]\n',
   });
   mkdirSync(join(owners, 'bin'));
   writeFileSync(join(owners, 'bin', 'root-only.sh'), '#!/bin/sh\necho never\n', { mode: 0o744 });
   chmodSync(join(owners, 'bin', 'root-only.sh'), 0o744);
+  mkdirSync(rootOnly, { mode: 0o700 });
+  writeFileSync(hidden, '#!/bin/sh\necho never\n', { mode: 0o755 });
+  if (aclWorks) {
+    const denied = join(owners, 'bin', 'acl-denied.sh');
+    writeFileSync(denied, '#!/bin/sh\necho never\n', { mode: 0o755 });
+    const granted = join(owners, 'bin', 'acl-granted.sh');
+    writeFileSync(granted, '#!/bin/sh\nexit 126\n', { mode: 0o744 });
+    for (const [file, entry] of [[denied, 'r--'], [granted, 'r-x']]) {
+      const r = spawnSync('setfacl', ['-m', `u:${NOBODY}:${entry}`, file], { encoding: 'utf8', timeout: 5_000 });
+      if (r.status !== 0) throw new Error(`setfacl on ${file}: ${r.stderr}`);
+    }
+  }
   chownSync(owners, NOBODY, NOBODY);
   // nobody must reach its package: the test's temp directory is made 0700.
   chmodSync(work.path, 0o755);
@@ -108,6 +132,23 @@ runIf(test, asRoot, 'needs root: only a gateway run as root runs an app as anoth
   const mine = await waitFor(() => /owners: processes\.mine \d+ exited \(status 126\)[^\n]*/.exec(gw!.output())?.[0], 30_000, () => `processes.mine's exit in\n${gw!.output()}`);
   const script = join(apps, 'owners', 'bin', 'root-only.sh');
   assert.ok(mine.includes(`: processes.mine.command: \`./bin/root-only.sh\` runs ./bin/root-only.sh, but ${script} is not executable (fix: make it executable (\`chmod +x ${script}\`)`), mine);
+});
+
+runIf(test, asRoot, 'needs root: only a gateway run as root runs an app as another user')('a script in a directory the app\'s user may not search (root\'s, mode 0700): said as that, with the directory to open, not chmod +x of the script', async () => {
+  const line = await waitFor(() => /owners: processes\.hidden \d+ exited \(status 126\)[^\n]*/.exec(gw!.output())?.[0], 30_000, () => `processes.hidden's exit in\n${gw!.output()}`);
+  assert.ok(line.includes(`: processes.hidden.command: \`${hidden}\` runs ${hidden}, but ${hidden} is out of the app's user's reach: it may not search ${rootOnly} (fix: let the app's user search ${rootOnly} (\`chmod o+x ${rootOnly}\`, or \`setfacl -m u:${NOBODY}:x ${rootOnly}\`), or put the program where that user can reach it); restarting in `), line);
+});
+
+const ifAcl = runIf(test, aclWorks, asRoot ? 'needs setfacl (the acl package) and a filesystem with ACLs' : 'needs root: only a gateway run as root runs an app as another user');
+ifAcl('a script an ACL entry denies the app\'s user (mode 0755): not executable though its mode bits allow it, with getfacl and setfacl in the fix', async () => {
+  const line = await waitFor(() => /owners: processes\.denied \d+ exited \(status 126\)[^\n]*/.exec(gw!.output())?.[0], 30_000, () => `processes.denied's exit in\n${gw!.output()}`);
+  const script = join(apps, 'owners', 'bin', 'acl-denied.sh');
+  assert.ok(line.includes(`: processes.denied.command: \`./bin/acl-denied.sh\` runs ./bin/acl-denied.sh, but ${script} is not executable by the app's user, though its mode bits allow it (fix: an ACL entry or a noexec mount refuses it (\`getfacl ${script}\`, \`findmnt -T ${script}\`): give the app's user execute (\`setfacl -m u:${NOBODY}:rx ${script}\`, or mount it without noexec), or run it with its interpreter in processes.denied.command (\`python ./bin/acl-denied.sh\`, \`sh ./bin/acl-denied.sh\`)); restarting in `), line);
+});
+
+ifAcl('a script an ACL entry lets the app\'s user run (mode 0744), which exits 126 itself: its status, not "not executable"', async () => {
+  const line = await waitFor(() => /owners: processes\.granted \d+ exited \(status 126\)[^\n]*/.exec(gw!.output())?.[0], 30_000, () => `processes.granted's exit in\n${gw!.output()}`);
+  assert.match(line, /exited \(status 126\); restarting in /);
 });
 
 function escape(text: string): string {
