@@ -170,16 +170,16 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
     };
     // Said after the command's own output, before its status is passed on (its caller may end `out`).
     let spawnFailed = false;
+    const runner = spec.uid === undefined ? null : { user: String(spec.uid), uid: spec.uid, gid: spec.gid ?? spec.uid };
     const explain = async (status: number): Promise<void> => {
       if ((status !== 127 && status !== 126) || spawnFailed || spec.diagnose === undefined) return;
-      const runner = spec.uid === undefined ? null : { user: String(spec.uid), uid: spec.uid, gid: spec.gid ?? spec.uid };
       const failure = await exitFailure(spec.diagnose, spec.cwd, spec.env.PATH ?? '', runner).catch(() => null);
       if (failure !== null) (out ?? process.stderr).write(`apppkg-gateway: ${failure.format()}\n`);
     };
     child.on('error', (err: NodeJS.ErrnoException) => {
       spawnFailed = true;
       const status = err.code === 'ENOENT' ? 127 : 126;
-      void spawnFailure(file, err, spec.cwd, spec.env.PATH ?? '').then((failure) => {
+      void spawnFailure(file, err, spec.cwd, spec.env.PATH ?? '', runner).then((failure) => {
         (out ?? process.stderr).write(`apppkg-gateway: ${failure.format()}\n`);
         done(status);
       });

@@ -1,17 +1,27 @@
 // Why a command could not be started, said as its user needs it. spawn's ENOENT alone does not
 // tell a name missing from the app's PATH (the app's, not the caller's: vendor/bin and the venv
 // come first) from a relative path taken from the app directory, nor from a script whose `#!`
-// interpreter is not there; EACCES is a file that is not executable.
+// interpreter is not there; EACCES is a file that is not executable, or (asked of the kernel as
+// the app's user) a directory on its way that user may not search, or an ACL entry's refusal.
 import path from 'node:path';
 import { GatewayError } from '../errors.js';
 import { shebang, which } from '../environment/executable.js';
 import type { FileReader } from '../environment/user-readable.js';
 import { commandProgram, programProblem } from './command-program.js';
 
-/** The GatewayError for `file` that spawn refused with `err`, run in `cwd` with `searchPath` as PATH. */
-export async function spawnFailure(file: string, err: NodeJS.ErrnoException, cwd: string, searchPath: string): Promise<GatewayError> {
+/**
+ * The GatewayError for `file` that spawn refused with `err`, run in `cwd` with `searchPath` as
+ * PATH, by `runner` (the app's user; null: as we are).
+ */
+export async function spawnFailure(file: string, err: NodeJS.ErrnoException, cwd: string, searchPath: string, runner: FileReader | null = null): Promise<GatewayError> {
   const details = { program: file, dir: cwd, reason: err.code ?? err.message, cause: err };
-  if (err.code === 'EACCES') return new GatewayError('APPPKG_COMMAND_NOT_STARTED', { ...details, why: 'mode' });
+  if (err.code === 'EACCES') {
+    // Asked of the kernel as that user: a directory on the way it may not search, or an ACL
+    // entry, is no matter of the file's x bit, which chmod's fix alone named.
+    const problem = runner === null ? null : await programProblem(file, cwd, searchPath, runner, 'kernel').catch(() => null);
+    if (problem?.why === 'mode') return new GatewayError('APPPKG_COMMAND_NOT_STARTED', { ...details, ...problem, reason: notExecutableReason(problem, runner!.user) });
+    return new GatewayError('APPPKG_COMMAND_NOT_STARTED', { ...details, why: 'mode' });
+  }
   if (err.code !== 'ENOENT') return new GatewayError('APPPKG_COMMAND_NOT_STARTED', details);
   const dirs = searchPath.split(path.delimiter).filter(Boolean);
   const found = file.includes('/') ? path.resolve(cwd, file) : await which(file, dirs.map((dir) => path.resolve(cwd, dir)));

@@ -89,9 +89,9 @@ writePackage(apps, 'web', { 'app.yaml': 'platform: python, command\nprocesses:\n
 const FIX = "(fix: install it for the app (deb:, pip: or vendor/ with `apppkg-gateway vendor`), give its full path in processes.worker.command, or write the command as `python -m MODULE` so that the app's interpreter runs it)";
 const said = (key: string, command: string, program: string) => `${key}: \`${command}\` runs ${program}, which is not on the app's PATH, which searches ${join(state, 'apps')}`;
 
-// One gateway for both cases: each waits for its own apps' lines.
+// One gateway for both cases: each waits for its own apps' lines. `run` is given its file too.
+const environment = oneWorkerEach(work.path);
 test.before(async () => {
-  const environment = oneWorkerEach(work.path);
   // nobody may not run pyenv's interpreter under /root: Debian's, for owners alone.
   if (asRoot) appendFileSync(environment[1], 'apps:\n  owners:\n    python: /usr/bin/python3\n');
   gw = await startCliIn(work, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, ...environment]);
@@ -137,6 +137,14 @@ runIf(test, asRoot, 'needs root: only a gateway run as root runs an app as anoth
 runIf(test, asRoot, 'needs root: only a gateway run as root runs an app as another user')('a script in a directory the app\'s user may not search (root\'s, mode 0700): said as that, with the directory to open, not chmod +x of the script', async () => {
   const line = await waitFor(() => /owners: processes\.hidden \d+ exited \(status 126\)[^\n]*/.exec(gw!.output())?.[0], 30_000, () => `processes.hidden's exit in\n${gw!.output()}`);
   assert.ok(line.includes(`: processes.hidden.command: \`${hidden}\` runs ${hidden}, but ${hidden} is out of the app's user's reach: it may not search ${rootOnly} (fix: let the app's user search ${rootOnly} (\`chmod o+x ${rootOnly}\`, or \`setfacl -m u:${NOBODY}:x ${rootOnly}\`), or put the program where that user can reach it); restarting in `), line);
+});
+
+// run's argv is spawned as the app's user, not through a shell: spawn's EACCES said `chmod +x`
+// of the script whatever the kernel refused.
+runIf(test, asRoot, 'needs root: only run as root runs a command as the app\'s user')('run of a script in a directory the app\'s user may not search: the directory to open, not chmod +x', async () => {
+  const r = await runCli(['run', join(apps, 'owners'), '--state-dir', state, ...environment, '--', hidden], { ms: 60_000 });
+  assert.is(r.status, 126, r.stderr);
+  assert.match(r.stderr, `apppkg-gateway: ${hidden}: not executable (65534 may not search ${rootOnly}, on its way)\n  fix: let the app's user search ${rootOnly} (\`chmod o+x ${rootOnly}\`, or \`setfacl -m u:${NOBODY}:x ${rootOnly}\`), or put the program where that user can reach it`);
 });
 
 const ifAcl = runIf(test, aclWorks, asRoot ? 'needs setfacl (the acl package) and a filesystem with ACLs' : 'needs root: only a gateway run as root runs an app as another user');
