@@ -7,12 +7,13 @@
 //                         [--python PATH]
 //
 // Each checkout must be built (`npm run build`); the second defaults to this one. Both gateways
-// run the bench app (2 workers, access log off) at once, the idle one costing nothing; each pair
-// starts both afresh, measures both with wrk and stops them. Two orders alternate, apart from
-// each other: which build starts first (every pair), and which is measured first (every second
-// pair), because on this machine the build started first came out 5-10% cheaper, p99 1.5x
-// better, whichever it was, and the build measured second 1-3 µs dearer. In 8 pairs (or any
-// multiple of 4) each build has each place as often as the other. Per run: the front's and the
+// run the bench app (2 workers, access log off); each pair starts one, warms and measures it with
+// wrk, then the other (the first idle meanwhile, costing nothing), and stops both. Which build
+// goes first alternates every pair, because on this machine the build started first came out
+// 5-10% cheaper, p99 1.5x better, whichever it was, and the build measured second 1-3 µs dearer.
+// (Both were once started first and measured after: the one left idle longest was measured
+// with V8's young generation shrunk, docs/performance.md "The bench's semi-space modes".) In 8
+// pairs (or any even number) each build has each place as often as the other. Per run: the front's and the
 // workers' `utime + stime` from /proc/PID/stat, divided by the requests wrk made. Prints every
 // run, then the medians (CPU in all: of each run's front + workers) and B's ratio to A, and what
 // starting first did (its runs against the others'). --pipeline DEPTH: each connection writes
@@ -151,24 +152,27 @@ async function main() {
   const pipelining = values.pipeline === undefined ? '' : `, ${values.pipeline} requests pipelined`;
   console.log(`A ${names.A}\nB ${names.B}${values.aa ? ' (the same: an A/A run)' : ''}`);
   if (values.python !== SYSTEM_PYTHON) console.log(`the app on ${values.python}`);
-  console.log(`${values.asgi ? 'ASGI' : 'WSGI'} ${values.post ? 'POST 64 KiB ' : ''}${values.path}, wrk -t1 -c${values.connections} -d${values.seconds}s${pipelining}, ${values.pairs} pairs, start and measure orders alternating\n`);
+  console.log(`${values.asgi ? 'ASGI' : 'WSGI'} ${values.post ? 'POST 64 KiB ' : ''}${values.path}, wrk -t1 -c${values.connections} -d${values.seconds}s${pipelining}, ${values.pairs} pairs, the order alternating\n`);
   const runs = { A: [], B: [] };
   const byStart = { first: [], second: [] };
   console.log(`pair  run  started  req/s    p99 ms  front µs  workers µs${values.gc ? '  young GCs/100k' : ''}`);
   for (let pair = 0; pair < Number(values.pairs); pair++) {
-    const startOrder = pair % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
-    const measureOrder = Math.floor(pair / 2) % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
+    const order = pair % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
     const gateways = {};
-    for (const label of startOrder) gateways[label] = await startGateway(names[label], label, apps);
-    for (const label of startOrder) await measure(gateways[label]); // warm (JIT, caches, workers' imports)
-    for (const label of measureOrder) {
+    for (const label of order) {
+      // Started, warmed (JIT, caches, workers' imports) and measured in one go, never idle in
+      // between: a front left idle for a few seconds (the other's start, warm-up or run) was
+      // measured with V8's young generation shrunk to 1 MiB, 2-4x the young GCs of a front that
+      // was not; warming it again did not undo that (docs/performance.md, H222).
+      gateways[label] = await startGateway(names[label], label, apps);
+      await measure(gateways[label]);
       const r = await measure(gateways[label]);
-      const started = startOrder[0] === label ? 'first' : 'second';
+      const started = order[0] === label ? 'first' : 'second';
       runs[label].push(r);
       byStart[started].push(r);
       console.log(`${String(pair + 1).padStart(4)}  ${label}    ${started.padEnd(7)}  ${fmt(r.rps, 0).padStart(6)}  ${fmt(r.p99, 2).padStart(6)}  ${fmt(r.front).padStart(8)}  ${fmt(r.workers).padStart(10)}${values.gc ? fmt(r.young).padStart(16) : ''}`);
     }
-    for (const label of startOrder) await stopProcess(gateways[label].child);
+    for (const label of order) await stopProcess(gateways[label].child);
   }
   const a = summary(runs.A);
   const b = summary(runs.B);
