@@ -14,6 +14,8 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Frame, FrameParser, encodeEmptyFrame } from './frames.js';
 import { IdTable } from './id-table.js';
+import { putRequest, requestFrameSize, type RequestLine } from './request-frame.js';
+import { TurnBuffer } from './turn-buffer.js';
 import { ownedPiece, readIntoSlabs } from '../net/slab-reads.js';
 import { silenceTimeout } from '../net/after-next-poll.js';
 
@@ -58,8 +60,6 @@ export interface ReadyInfo {
   lifespan?: 'supported' | 'unsupported';
 }
 
-/** Writes smaller than this (per turn, in all) are joined into one buffer; larger ones corked. */
-const JOIN_LIMIT = 64 * 1024;
 const MAX_ID = 0xffffffff;
 const PING = encodeEmptyFrame(Frame.PING, 0);
 const NO_MORE = encodeEmptyFrame(Frame.NO_MORE, 0);
@@ -78,8 +78,7 @@ export class WorkerLink extends EventEmitter {
   private readonly released = new Map<number, LinkExchange>();
   private readonly parser: FrameParser;
   private nextId = 1;
-  private out: Buffer[] = [];
-  private outBytes = 0;
+  private readonly out: TurnBuffer;
   private flushScheduled = false;
   /** Flushes that handed bytes to the socket: a request opened since the last one is still in `out`. */
   private flushes = 0;
@@ -122,6 +121,7 @@ export class WorkerLink extends EventEmitter {
     private readonly toWorker: Duplex = fromWorker,
   ) {
     super();
+    this.out = new TurnBuffer(toWorker);
     // Read into slabs, a payload is a view of one: kept long (a slow client's), a short one would
     // hold the whole slab, so it is copied (net/slab-reads.ts).
     const inSlabs = fromWorker instanceof Socket && readIntoSlabs(fromWorker, (chunk) => this.parser.push(chunk), () => this.parser.readInto());
@@ -268,7 +268,19 @@ export class WorkerLink extends EventEmitter {
   write(buf: Buffer): void {
     if (this.closedReason !== null) return;
     this.out.push(buf);
-    this.outBytes += buf.length;
+    this.flushSoon();
+  }
+
+  /** A REQUEST frame (request-frame.ts), written straight into the turn's buffer. */
+  writeRequest(id: number, line: RequestLine, pairs: string, peerPairs: string): void {
+    if (this.closedReason !== null) return;
+    const size = requestFrameSize(line, pairs, peerPairs);
+    const at = this.out.reserve(size);
+    putRequest(this.out.target, at, size, id, line, pairs, peerPairs);
+    this.flushSoon();
+  }
+
+  private flushSoon(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -313,22 +325,9 @@ export class WorkerLink extends EventEmitter {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    const out = this.out;
-    if (out.length === 0 || this.closedReason !== null) return;
-    this.out = [];
-    const bytes = this.outBytes;
-    this.outBytes = 0;
+    if (!this.out.pending || this.closedReason !== null) return;
     this.flushes++;
-    const socket = this.toWorker;
-    if (out.length === 1) {
-      socket.write(out[0]);
-    } else if (bytes <= JOIN_LIMIT) {
-      socket.write(Buffer.concat(out, bytes));
-    } else {
-      socket.cork();
-      for (const buf of out) socket.write(buf);
-      socket.uncork();
-    }
+    this.out.flush();
   };
 
   /**
@@ -409,8 +408,8 @@ export class WorkerLink extends EventEmitter {
     if (this.closedReason !== null) return;
     this.closedReason = reason;
     // Requests opened since the last flush have every frame still here: they never left.
-    const unsentSince = this.out.length > 0 ? this.flushes : -1;
-    this.out = [];
+    const unsentSince = this.out.pending ? this.flushes : -1;
+    this.out.drop();
     const exchanges = [...this.exchanges.list(this.nextId), ...this.websockets.values(), ...this.released.values()];
     this.exchanges.clear();
     this.websockets.clear();
