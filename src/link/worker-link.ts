@@ -21,7 +21,12 @@ import { silenceTimeout } from '../net/after-next-poll.js';
 
 /** What the link needs from one request in flight (the proxy's exchange, or a probe). */
 export interface LinkExchange {
-  /** A frame for this request. Terminal frames (RESPONSE_FULL, RESPONSE_END, ERROR, UNRUN) come last. */
+  /**
+   * A frame for this request. Terminal frames (RESPONSE_FULL, RESPONSE_END, ERROR, UNRUN) come
+   * last. A RESPONSE_FULL of up to SMALL_FULL bytes may be a view of a 256 KiB read slab: read
+   * it during the call, never keep it (a larger one's body may be kept: it is its own copy or a
+   * large part of its slab).
+   */
   onFrame(type: number, payload: Buffer): void;
   /**
    * The worker is gone; no terminal frame will come. `neverSent`: none of this request's frames
@@ -61,6 +66,8 @@ export interface ReadyInfo {
 }
 
 const MAX_ID = 0xffffffff;
+/** A request's RESPONSE_FULL up to this size is handed over as a view of its slab (LinkExchange.onFrame). */
+export const SMALL_FULL = 4096;
 const PING = encodeEmptyFrame(Frame.PING, 0);
 const NO_MORE = encodeEmptyFrame(Frame.NO_MORE, 0);
 const CANCEL = encodeEmptyFrame(Frame.CANCEL, 0);
@@ -126,7 +133,7 @@ export class WorkerLink extends EventEmitter {
     // hold the whole slab, so it is copied (net/slab-reads.ts).
     const inSlabs = fromWorker instanceof Socket && readIntoSlabs(fromWorker, (chunk) => this.parser.push(chunk), () => this.parser.readInto());
     this.parser = new FrameParser(
-      inSlabs ? (type, id, payload) => this.dispatch(type, id, ownedPiece(payload)) : (type, id, payload) => this.dispatch(type, id, payload),
+      inSlabs ? (type, id, payload) => this.dispatch(type, id, payload, true) : (type, id, payload) => this.dispatch(type, id, payload, false),
       (type) => FROM_WORKER.has(type),
       (type) => {
         // Not the shim's bytes: the app wrote to fd 4 (see Worker's 'garbage').
@@ -339,17 +346,22 @@ export class WorkerLink extends EventEmitter {
     if (this.websockets.delete(id) && this.websockets.size === 0) this.emit('websockets-closed');
   }
 
-  private dispatch(type: number, id: number, payload: Buffer): void {
+  /** `inSlab`: `payload` is a view of a read slab (net/slab-reads.ts), copied unless it is read at once. */
+  private dispatch(type: number, id: number, payload: Buffer, inSlab: boolean): void {
     if (id === 0) {
-      this.control(type, payload);
+      this.control(type, inSlab ? ownedPiece(payload) : payload);
       return;
     }
     const exchange = this.exchanges.get(id);
     if (exchange === undefined) {
+      if (inSlab) payload = ownedPiece(payload);
       if (this.released.size > 0 && this.released.has(id)) this.dispatchReleased(type, id, payload);
       else this.dispatchWebsocket(type, id, payload);
       return;
     }
+    // A request's small RESPONSE_FULL is read at once (LinkExchange.onFrame), never kept: a view
+    // of its slab holds nothing, where its copy was ~0.1 KB per hello (docs/performance.md, H222).
+    if (inSlab && (type !== Frame.RESPONSE_FULL || payload.length > SMALL_FULL)) payload = ownedPiece(payload);
     if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR || type === Frame.UNRUN) {
       this.exchanges.delete(id);
       this.lastSettledAt = performance.now();
