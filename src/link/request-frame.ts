@@ -27,58 +27,38 @@ export interface RequestLine {
 }
 
 /**
- * One REQUEST frame in a Buffer of its own (the proxy's go into its link's turn buffer:
- * worker-link.ts writeRequest): the fixed fields, then `pairs` and `peerPairs` (`\0NAME\0value`
- * for each CGI variable, each pair starting with its NUL; two strings, written one after the
- * other, so that neither is joined to the other and flattened per request). No field may
- * contain NUL: the caller refuses such a path. `type` WS_CONNECT: the same payload asks an ASGI
- * app to open a websocket.
+ * One REQUEST frame: the fixed fields, then `pairs` (`\0NAME\0value` for each CGI variable,
+ * each pair starting with its NUL). No field may contain NUL: the caller refuses such a path.
+ * `type` WS_CONNECT: the same payload asks an ASGI app to open a websocket.
  */
-export function encodeRequest(
-  id: number,
-  line: RequestLine,
-  pairs: string,
-  type: typeof Frame.REQUEST | typeof Frame.WS_CONNECT = Frame.REQUEST,
-  peerPairs = '',
-): Buffer {
-  const frame = Buffer.allocUnsafe(requestFrameSize(line, pairs, peerPairs));
-  putRequest(frame, 0, frame.length, id, line, pairs, peerPairs, type);
+export function encodeRequest(id: number, line: RequestLine, pairs: string, type: typeof Frame.REQUEST | typeof Frame.WS_CONNECT = Frame.REQUEST): Buffer {
+  // Written field by field into the frame: the payload as one string first (a dozen joins, then
+  // the whole string again flat) was the largest thing a proxied request allocated, ~0.9 KB of
+  // a hello's ~7 (docs/performance.md, 2026-12-03).
+  const serverPort = String(line.serverPort);
+  const remotePort = String(line.remotePort);
+  const length =
+    line.method.length + line.scheme.length + line.serverName.length + serverPort.length + line.remoteAddr.length + remotePort.length +
+    line.scriptName.length + line.pathInfo.length + line.queryString.length + line.requestUri.length + line.protocol.length + line.body.length +
+    SEPARATORS + pairs.length;
+  const frame = Buffer.allocUnsafe(HEADER_SIZE + length);
+  frame[0] = type;
+  frame.writeUInt32BE(id, 1);
+  frame.writeUInt32BE(length, 5);
+  let at = putField(frame, HEADER_SIZE, line.method);
+  at = putField(frame, at, line.scheme);
+  at = putField(frame, at, line.serverName);
+  at = putField(frame, at, serverPort);
+  at = putField(frame, at, line.remoteAddr);
+  at = putField(frame, at, remotePort);
+  at = putField(frame, at, line.scriptName);
+  at = putField(frame, at, line.pathInfo);
+  at = putField(frame, at, line.queryString);
+  at = putField(frame, at, line.requestUri);
+  at = putField(frame, at, line.protocol);
+  at = putLatin1(frame, at, line.body);
+  putLatin1(frame, at, pairs);
   return frame;
-}
-
-/** The bytes of the frame of `line` and its pairs, header included. */
-export function requestFrameSize(line: RequestLine, pairs: string, peerPairs: string): number {
-  return (
-    HEADER_SIZE + line.method.length + line.scheme.length + line.serverName.length + String(line.serverPort).length + line.remoteAddr.length +
-    String(line.remotePort).length + line.scriptName.length + line.pathInfo.length + line.queryString.length + line.requestUri.length +
-    line.protocol.length + line.body.length + SEPARATORS + pairs.length + peerPairs.length
-  );
-}
-
-/**
- * Writes the frame, of `size` bytes (requestFrameSize()), into `into` at `at`; returns where it
- * ends. Field by field: the payload as one string first (a dozen joins, then the whole
- * string again flat) was the largest thing a proxied request allocated, ~0.9 KB of a hello's ~7
- * (docs/performance.md, 2026-12-03).
- */
-export function putRequest(into: Buffer, at: number, size: number, id: number, line: RequestLine, pairs: string, peerPairs: string, type: number = Frame.REQUEST): number {
-  into[at] = type;
-  into.writeUInt32BE(id, at + 1);
-  into.writeUInt32BE(size - HEADER_SIZE, at + 5);
-  at = putField(into, at + HEADER_SIZE, line.method);
-  at = putField(into, at, line.scheme);
-  at = putField(into, at, line.serverName);
-  at = putField(into, at, String(line.serverPort));
-  at = putField(into, at, line.remoteAddr);
-  at = putField(into, at, String(line.remotePort));
-  at = putField(into, at, line.scriptName);
-  at = putField(into, at, line.pathInfo);
-  at = putField(into, at, line.queryString);
-  at = putField(into, at, line.requestUri);
-  at = putField(into, at, line.protocol);
-  at = putLatin1(into, at, line.body);
-  at = putLatin1(into, at, pairs);
-  return putLatin1(into, at, peerPairs);
 }
 
 /** The NULs after the first eleven fixed fields (the twelfth, body, is followed by the pairs). */

@@ -14,19 +14,12 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Frame, FrameParser, encodeEmptyFrame } from './frames.js';
 import { IdTable } from './id-table.js';
-import { putRequest, requestFrameSize, type RequestLine } from './request-frame.js';
-import { TurnBuffer } from './turn-buffer.js';
 import { ownedPiece, readIntoSlabs } from '../net/slab-reads.js';
 import { silenceTimeout } from '../net/after-next-poll.js';
 
 /** What the link needs from one request in flight (the proxy's exchange, or a probe). */
 export interface LinkExchange {
-  /**
-   * A frame for this request. Terminal frames (RESPONSE_FULL, RESPONSE_END, ERROR, UNRUN) come
-   * last. A RESPONSE_FULL of up to SMALL_FULL bytes may be a view of a 256 KiB read slab: read
-   * it during the call, never keep it (a larger one's body may be kept: it is its own copy or a
-   * large part of its slab).
-   */
+  /** A frame for this request. Terminal frames (RESPONSE_FULL, RESPONSE_END, ERROR, UNRUN) come last. */
   onFrame(type: number, payload: Buffer): void;
   /**
    * The worker is gone; no terminal frame will come. `neverSent`: none of this request's frames
@@ -65,9 +58,9 @@ export interface ReadyInfo {
   lifespan?: 'supported' | 'unsupported';
 }
 
+/** Writes smaller than this (per turn, in all) are joined into one buffer; larger ones corked. */
+const JOIN_LIMIT = 64 * 1024;
 const MAX_ID = 0xffffffff;
-/** A request's RESPONSE_FULL up to this size is handed over as a view of its slab (LinkExchange.onFrame). */
-export const SMALL_FULL = 4096;
 const PING = encodeEmptyFrame(Frame.PING, 0);
 const NO_MORE = encodeEmptyFrame(Frame.NO_MORE, 0);
 const CANCEL = encodeEmptyFrame(Frame.CANCEL, 0);
@@ -85,7 +78,8 @@ export class WorkerLink extends EventEmitter {
   private readonly released = new Map<number, LinkExchange>();
   private readonly parser: FrameParser;
   private nextId = 1;
-  private readonly out: TurnBuffer;
+  private out: Buffer[] = [];
+  private outBytes = 0;
   private flushScheduled = false;
   /** Flushes that handed bytes to the socket: a request opened since the last one is still in `out`. */
   private flushes = 0;
@@ -128,12 +122,11 @@ export class WorkerLink extends EventEmitter {
     private readonly toWorker: Duplex = fromWorker,
   ) {
     super();
-    this.out = new TurnBuffer(toWorker);
     // Read into slabs, a payload is a view of one: kept long (a slow client's), a short one would
     // hold the whole slab, so it is copied (net/slab-reads.ts).
     const inSlabs = fromWorker instanceof Socket && readIntoSlabs(fromWorker, (chunk) => this.parser.push(chunk), () => this.parser.readInto());
     this.parser = new FrameParser(
-      inSlabs ? (type, id, payload) => this.dispatch(type, id, payload, true) : (type, id, payload) => this.dispatch(type, id, payload, false),
+      inSlabs ? (type, id, payload) => this.dispatch(type, id, ownedPiece(payload)) : (type, id, payload) => this.dispatch(type, id, payload),
       (type) => FROM_WORKER.has(type),
       (type) => {
         // Not the shim's bytes: the app wrote to fd 4 (see Worker's 'garbage').
@@ -275,19 +268,7 @@ export class WorkerLink extends EventEmitter {
   write(buf: Buffer): void {
     if (this.closedReason !== null) return;
     this.out.push(buf);
-    this.flushSoon();
-  }
-
-  /** A REQUEST frame (request-frame.ts), written straight into the turn's buffer. */
-  writeRequest(id: number, line: RequestLine, pairs: string, peerPairs: string): void {
-    if (this.closedReason !== null) return;
-    const size = requestFrameSize(line, pairs, peerPairs);
-    const at = this.out.reserve(size);
-    putRequest(this.out.target, at, size, id, line, pairs, peerPairs);
-    this.flushSoon();
-  }
-
-  private flushSoon(): void {
+    this.outBytes += buf.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(this.flush);
@@ -332,9 +313,22 @@ export class WorkerLink extends EventEmitter {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    if (!this.out.pending || this.closedReason !== null) return;
+    const out = this.out;
+    if (out.length === 0 || this.closedReason !== null) return;
+    this.out = [];
+    const bytes = this.outBytes;
+    this.outBytes = 0;
     this.flushes++;
-    this.out.flush();
+    const socket = this.toWorker;
+    if (out.length === 1) {
+      socket.write(out[0]);
+    } else if (bytes <= JOIN_LIMIT) {
+      socket.write(Buffer.concat(out, bytes));
+    } else {
+      socket.cork();
+      for (const buf of out) socket.write(buf);
+      socket.uncork();
+    }
   };
 
   /**
@@ -346,22 +340,17 @@ export class WorkerLink extends EventEmitter {
     if (this.websockets.delete(id) && this.websockets.size === 0) this.emit('websockets-closed');
   }
 
-  /** `inSlab`: `payload` is a view of a read slab (net/slab-reads.ts), copied unless it is read at once. */
-  private dispatch(type: number, id: number, payload: Buffer, inSlab: boolean): void {
+  private dispatch(type: number, id: number, payload: Buffer): void {
     if (id === 0) {
-      this.control(type, inSlab ? ownedPiece(payload) : payload);
+      this.control(type, payload);
       return;
     }
     const exchange = this.exchanges.get(id);
     if (exchange === undefined) {
-      if (inSlab) payload = ownedPiece(payload);
       if (this.released.size > 0 && this.released.has(id)) this.dispatchReleased(type, id, payload);
       else this.dispatchWebsocket(type, id, payload);
       return;
     }
-    // A request's small RESPONSE_FULL is read at once (LinkExchange.onFrame), never kept: a view
-    // of its slab holds nothing, where its copy was ~0.1 KB per hello (docs/performance.md, H222).
-    if (inSlab && (type !== Frame.RESPONSE_FULL || payload.length > SMALL_FULL)) payload = ownedPiece(payload);
     if (type === Frame.RESPONSE_FULL || type === Frame.RESPONSE_END || type === Frame.ERROR || type === Frame.UNRUN) {
       this.exchanges.delete(id);
       this.lastSettledAt = performance.now();
@@ -420,8 +409,8 @@ export class WorkerLink extends EventEmitter {
     if (this.closedReason !== null) return;
     this.closedReason = reason;
     // Requests opened since the last flush have every frame still here: they never left.
-    const unsentSince = this.out.pending ? this.flushes : -1;
-    this.out.drop();
+    const unsentSince = this.out.length > 0 ? this.flushes : -1;
+    this.out = [];
     const exchanges = [...this.exchanges.list(this.nextId), ...this.websockets.values(), ...this.released.values()];
     this.exchanges.clear();
     this.websockets.clear();

@@ -82,13 +82,13 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
 
   /** ws found the handshake valid: ask the app (WS_CONNECT), within its timeout. */
   connect(answer: (accepted: boolean) => void): void {
-    const { line, pairs, peerPairs } = this.request!;
+    const { line, pairs } = this.request!;
     this.request = null;
     this.path = line.requestUri;
     this.client = Client.Handshake;
     this.answer = answer;
     this.flow = new WebsocketFlow(this.link, this.id);
-    this.link.write(encodeRequest(this.id, { ...line, body: '' }, pairs, Frame.WS_CONNECT, peerPairs));
+    this.link.write(encodeRequest(this.id, { ...line, body: '' }, pairs, Frame.WS_CONNECT));
     this.timer = setTimeout(this.expire, this.options.timeoutMs);
     this.timer.unref();
     // Node leaves an upgrade's socket unread. Read it while the app decides, so that a client

@@ -10,19 +10,8 @@ import { asgiName, cgiName, type RequestRoute } from './request-route.js';
 
 export interface CgiRequest {
   line: RequestLine;
-  /** `\0NAME\0value` for each CGI variable from the client's headers, in the order it sent them. */
+  /** `\0NAME\0value` for each CGI variable, in the order the client sent its headers. */
   pairs: string;
-  /** The same for X-Forwarded-* (and a trusted proxy's Host), after `pairs` in the frame. */
-  peerPairs: string;
-}
-
-/** An empty CgiRequest, for cgiRequest() to fill again request after request (its `into`). */
-export function reusedCgiRequest(): CgiRequest {
-  return {
-    line: { method: '', scheme: '', serverName: '', serverPort: '', remoteAddr: '', remotePort: '', scriptName: '', pathInfo: '', queryString: '', requestUri: '', protocol: '', body: '' },
-    pairs: '',
-    peerPairs: '',
-  };
 }
 
 /** `\0NAME\0` for each name met: the part of a pair before its value, made once, not per request. */
@@ -45,10 +34,8 @@ function pairPrefix(name: string): string {
  * `upgrade`: a websocket's handshake, whose `Connection` and `Upgrade` an ASGI app's scope has
  * as the client sent them (uvicorn and Daphne pass them; the handshake is the app's to accept).
  * `asgi`: the app is an ASGI app, whose headers keep names with `_` (request-route.ts asgiName).
- * `into`: filled and returned instead of a new one (a hello's two objects, ~0.16 KB), for a
- * caller done with it before the next request's call.
  */
-export function cgiRequest(req: IncomingMessage, route: RequestRoute, upgrade = false, asgi = false, into?: CgiRequest): CgiRequest {
+export function cgiRequest(req: IncomingMessage, route: RequestRoute, upgrade = false, asgi = false): CgiRequest {
   const headers = req.headers;
   // Fields the client's Connection header names are hop-by-hop too (RFC 9110 7.6.1).
   let drop = headers.connection === undefined ? null : connectionListed(headers.connection);
@@ -73,30 +60,12 @@ export function cgiRequest(req: IncomingMessage, route: RequestRoute, upgrade = 
   if (upgrade) pairs += `\0HTTP_CONNECTION\0${headers.connection ?? ''}\0HTTP_UPGRADE\0${headers.upgrade ?? ''}`;
 
   const peer = trusted ?? route;
-  const peerPairs = trusted === null ? untrustedPairs(route, headers.host) : trusted.host === null ? trusted.pairs : `${trusted.pairs}\0HTTP_HOST\0${trusted.host}`;
+  if (trusted === null) pairs += untrustedPairs(route, headers.host);
+  else pairs += trusted.host === null ? trusted.pairs : `${trusted.pairs}\0HTTP_HOST\0${trusted.host}`;
   // Over a unix socket an ASGI scope's `server` is [path, None] (the port '' becomes None), as
   // uvicorn --uds has it, unless a proxy we trust stated the host. A WSGI environ keeps a
   // SERVER_NAME and SERVER_PORT (PEP 3333: never empty).
   const atPath = asgi && route.listenerPath !== null && (trusted === null || trusted.host === null);
-  const protocol = req.httpVersion === '1.1' ? 'HTTP/1.1' : `HTTP/${req.httpVersion}`;
-  if (into !== undefined) {
-    const line = into.line;
-    line.method = req.method ?? 'GET';
-    line.scheme = peer.scheme;
-    line.serverName = atPath ? route.listenerPath! : peer.serverName;
-    line.serverPort = atPath ? '' : peer.serverPort;
-    line.remoteAddr = peer.remoteAddr;
-    line.remotePort = peer.remotePort;
-    line.scriptName = route.scriptName;
-    line.pathInfo = route.pathInfo;
-    line.queryString = route.queryString;
-    line.requestUri = req.url ?? '/';
-    line.protocol = protocol;
-    line.body = body;
-    into.pairs = pairs;
-    into.peerPairs = peerPairs;
-    return into;
-  }
   return {
     line: {
       method: req.method ?? 'GET',
@@ -109,10 +78,9 @@ export function cgiRequest(req: IncomingMessage, route: RequestRoute, upgrade = 
       pathInfo: route.pathInfo,
       queryString: route.queryString,
       requestUri: req.url ?? '/',
-      protocol,
+      protocol: req.httpVersion === '1.1' ? 'HTTP/1.1' : `HTTP/${req.httpVersion}`,
       body,
     },
     pairs,
-    peerPairs,
   };
 }

@@ -2,22 +2,16 @@
 // pre-parsed, as one REQUEST frame of NUL-separated latin-1 fields (docs/protocol.md §3,
 // cgi-request.ts). Its body and its response are the exchange's (wsgi-exchange.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { encodeRequest } from '../link/request-frame.js';
 import type { WorkerLink } from '../link/worker-link.js';
 import { answerFailure } from './error-response.js';
-import { cgiRequest, reusedCgiRequest, type CgiRequest } from './cgi-request.js';
+import { cgiRequest } from './cgi-request.js';
 import type { RequestRoute } from './request-route.js';
 import { tooLargeLine, WsgiExchange, type ForwardOptions } from './wsgi-exchange.js';
 
 export { expireRequests, reclaimWaiting, tallyOnceSettled, type ForwardOptions, type Redispatch } from './wsgi-exchange.js';
 
 const NO_OPTIONS: ForwardOptions = {};
-/** Every request's fields, filled anew each call: the link copies them into its frame before forwardWsgi returns. */
-const fields = reusedCgiRequest();
-/**
- * A forwardWsgi under way. A call made within it (none is known of; link.open's max_requests
- * callback only starts a recycle) makes its own fields rather than write over the caller's.
- */
-let forwarding = false;
 
 /**
  * Forward one request to the worker behind `link`. Returns false, having answered nothing,
@@ -36,16 +30,7 @@ export function forwardWsgi(
     answerFailure(res, 'bad-path', { detail: 'the path contains %00' });
     return true;
   }
-  const outer = forwarding;
-  forwarding = true;
-  try {
-    return forwardFields(link, req, res, route, options, cgiRequest(req, route, false, options.asgi === true, outer ? undefined : fields));
-  } finally {
-    forwarding = outer;
-  }
-}
-
-function forwardFields(link: WorkerLink, req: IncomingMessage, res: ServerResponse, route: RequestRoute, options: ForwardOptions, { line, pairs, peerPairs }: CgiRequest): boolean {
+  const { line, pairs } = cgiRequest(req, route, false, options.asgi === true);
   const body = line.body;
   if (body !== '' && body !== 'chunked' && options.maxBody !== undefined && Number(body) > options.maxBody) {
     // Refused before the app sees anything; the body is not worth reading: close after.
@@ -58,7 +43,7 @@ function forwardFields(link: WorkerLink, req: IncomingMessage, res: ServerRespon
   const id = link.open(exchange);
   if (id === 0) return false;
   exchange.id = id;
-  link.writeRequest(id, line, pairs, peerPairs);
+  link.write(encodeRequest(id, line, pairs));
 
   exchange.attach(body !== '');
   return true;

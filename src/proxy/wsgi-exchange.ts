@@ -62,10 +62,7 @@ const enum State {
   Done,
 }
 
-/**
- * Bodies up to this size go to Node as latin-1 strings: header and body leave in one write.
- * Never below worker-link.ts SMALL_FULL: a RESPONSE_FULL that small is a view of a read slab, not to be kept.
- */
+/** Bodies up to this size go to Node as latin-1 strings: header and body leave in one write. */
 const STRING_BODY_LIMIT = 4096;
 /** How long a 504 in development waits for the worker's STACK: a worker whose every thread holds the GIL never answers. */
 const WHERE_WAIT_MS = 500;
