@@ -1,0 +1,100 @@
+"""The WSGI worker's own Python per request, without the link or the front: the thread that holds
+the reading right (Worker._thread_main, on this thread) given hello REQUEST frames 8 a batch as
+FrameReader.read_frames hands them over, queueing and running them one after another as it does
+under the gateway, the bench app's `/` answering, what it writes to the link counted and thrown
+away. The monitor thread is not started (its ticks are its own cost, not a request's).
+
+    python3 bench/wsgi-dispatch.py [SHIM_DIR]        (N=200000 requests, T=8 threads, R=1 rounds)
+
+Prints µs of CPU per request. On a shared machine count instructions instead, which hold still
+(docs/performance.md, "The WSGI worker's own Python per request"): run it under
+`valgrind --tool=callgrind --callgrind-out-file=/dev/null` with N=8 and N=4008, and divide the
+difference of the two "Collected" counts by 4000 (with --callgrind-out-file=FILE instead,
+`callgrind_annotate FILE` gives the counts per C function).
+"""
+
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "..", "python-shim"))
+sys.path.insert(0, os.path.join(HERE, "app"))
+
+from apppkg_shim import link  # noqa: E402
+from apppkg_shim.worker import Worker  # noqa: E402
+from bench_app import application  # noqa: E402
+
+N = int(os.environ.get("N", "200000"))
+ROUNDS = int(os.environ.get("R", "1"))
+THREADS = int(os.environ.get("T", "8"))  # the gateway's default (DEFAULT_THREADS)
+BATCH = 8
+
+
+class CountingSocket:
+    """fd 4, as far as FrameWriter uses it: the worker's output counted, not sent."""
+
+    def __init__(self):
+        self.writes = 0
+        self.bytes = 0
+
+    def sendall(self, data):
+        self.writes += 1
+        self.bytes += len(data)
+
+    def sendmsg(self, parts):
+        self.writes += 1
+        n = 0
+        for p in parts:
+            n += len(p)
+        self.bytes += n
+        return n
+
+
+class Done(Exception):
+    pass
+
+
+class BatchReader:
+    """fd 3's FrameReader, as far as the worker uses it: the same batch of hello REQUESTs,
+    `batches` times, then the link's end."""
+
+    def __init__(self, frames, batches):
+        self.frames = frames
+        self.left = batches
+
+    def read_frames(self, block=True):
+        if self.left == 0:
+            raise link.LinkClosed()
+        self.left -= 1
+        return list(self.frames)
+
+
+def _end():
+    raise Done()
+
+
+def main():
+    fields = ["GET", "http", "127.0.0.1", "8080", "127.0.0.1", "5555", "", "/", "", "/", "HTTP/1.1", "",
+              "HTTP_HOST", "127.0.0.1:8080", "HTTP_USER_AGENT", "wrk", "HTTP_ACCEPT", "*/*"]
+    # str, as FrameReader.parse decodes a REQUEST's payload; ids as the gateway's, reused once answered.
+    frames = [(link.REQUEST, rid + 1, "\0".join(fields)) for rid in range(BATCH)]
+    out = CountingSocket()
+    for _ in range(ROUNDS):
+        worker = Worker(None, out, application, {"app": "bench_app:application", "threads": THREADS}, None)
+        batches = (N + BATCH - 1) // BATCH
+        worker.frames = BatchReader(frames, batches)
+        worker._link_closed = _end
+        started = time.process_time()
+        try:
+            worker._thread_main()
+        except Done:
+            pass
+        spent = time.process_time() - started
+        done = batches * BATCH
+        assert not worker.tasks, "%d requests unanswered" % len(worker.tasks)
+        assert worker.stats["run_by_reader"] == done, worker.stats
+        print("%.2f µs of CPU per request (%d link writes, %d bytes out)" % (spent / done * 1e6, out.writes, out.bytes))
+
+
+main()
