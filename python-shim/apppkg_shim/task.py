@@ -35,6 +35,12 @@ _NAME_OK, _NAME_CONTENT_LENGTH, _NAME_DROP, _NAME_CONNECTION = 0, 1, 2, 3
 _NOT_CONNECTION_OPTIONS = frozenset(("content-length", "content-type"))
 _name_kinds = {}
 _status_codes = {}
+# Heads start_response has checked: (status, *headers) -> (code, the head's parts, its
+# Content-Length); a bounded number of small ones. A kept head's parts are shared by every
+# request that gives it, and never changed.
+_kept_heads = {}
+KEPT_HEADS = 256
+KEPT_HEAD_CHARS = 1024
 # RFC 9110 5.5: a field value is visible characters, spaces and tabs (and octets >= 0x80); Node
 # refuses any other control character too, and the app's answer became a 502 its log never
 # mentioned. The str form is asked only of a value str.isprintable() (fast, in C) doubts.
@@ -239,6 +245,27 @@ class Task:
                 exc_info = None
         elif self.status is not None:
             raise InvalidResponse("start_response() called a second time without exc_info")
+        # Most apps give the same few heads again and again (a framework's defaults, a hello's
+        # Content-Length): one already checked is not checked again. Only a str status and a list
+        # (a tuple of headers is refused below, and must stay so); a [name, value] list is
+        # unhashable and checked every time.
+        key = None
+        if type(status) is str and type(headers) is list:
+            key = (status, *headers)
+            try:
+                kept = _kept_heads.get(key)
+            except TypeError:
+                kept = key = None
+            if kept is not None:
+                # A str or tuple subclass hashes and compares as the str or tuple it holds, and is
+                # still to be checked (or refused) as it is.
+                for item in headers:
+                    if type(item) is not tuple or type(item[0]) is not str or type(item[1]) is not str:
+                        break
+                else:
+                    self.status = status
+                    self.code, self.head_parts, self.content_length = kept
+                    return self.write
         code = _status_code(status)
         if not isinstance(headers, list):
             raise InvalidResponse("headers must be a list of (name, value) tuples, got %s" % type(headers).__name__)
@@ -272,6 +299,10 @@ class Task:
         self.code = code
         self.head_parts = parts
         self.content_length = content_length
+        if key is not None and sum(map(len, parts)) <= KEPT_HEAD_CHARS:
+            if len(_kept_heads) >= KEPT_HEADS:
+                _kept_heads.clear()  # an app whose heads never repeat (a Date, an ETag) keeps none long
+            _kept_heads[key] = (code, parts, content_length)
         return self.write
 
     def write(self, data):

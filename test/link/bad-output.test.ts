@@ -50,6 +50,42 @@ t('a tab and latin-1 octets >= 0x80 in a value are no fault: they go out as the 
   }
 });
 
+// start_response keeps the heads it has checked (task.py, _kept_heads): one given again in
+// another form, or with a part that only compares equal to the kept one's, is checked as it is.
+t('a head given again, or one that only compares equal to it, is held to the same rules', async ({ h }) => {
+  const answers: Array<[string, number, string]> = [
+    ['list', 200, 'OK'], // kept here, if not already
+    ['tuple', 500, 'headers must be a list of \\(name, value\\) tuples, got tuple'],
+    ['tuple-item', 500, "each header must be a \\(name, value\\) tuple, got \\('X-Kept', '1'\\)"],
+    ['lying-status', 201, 'Created'],
+    ['lying-value', 500, "header X-Kept: the value contains a control character .*'1\\\\r\\\\nSet-Cookie"],
+    ['not-str-value', 500, 'name and value must be str'],
+    ['str-subclass', 200, 'OK'],
+    ['list-subclass', 200, 'OK'],
+    ['okay', 200, 'Okay'],
+    ['created', 201, 'Created'],
+    ['list', 200, 'OK'],
+  ];
+  for (const round of [1, 2]) {
+    for (const [form, status, said] of answers) {
+      const logged = h.output.length;
+      const res = await fetch(`${h.url}/head-as?${form}`, { signal: AbortSignal.timeout(10_000) });
+      const body = await res.text();
+      const what = `round ${round}, ${form}`;
+      assert.is(res.status, status, what);
+      if (status === 500) {
+        const fault = new RegExp(said);
+        await waitFor(() => fault.test(h.output.slice(logged).join('\n')), 5000, () => `${what}: ${said} in the log:\n${h.output.slice(logged).join('\n')}`);
+        assert.not.ok(res.headers.has('x-kept') || res.headers.has('set-cookie'), what);
+        continue;
+      }
+      assert.is(res.statusText, said, what);
+      assert.is(res.headers.get('x-kept'), '1', what);
+      assert.is(body, 'ok\n', what);
+    }
+  }
+});
+
 t('the worker keeps serving after each of them', async ({ h }) => {
   const r = await get(`${h.url}/ok`);
   assert.is(r.status, 200);
