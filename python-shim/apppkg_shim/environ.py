@@ -15,58 +15,6 @@ SERVER_SOFTWARE = "apppkg-gateway/0.1"
 FIXED_FIELDS = 12
 
 
-def make_base_environ(threads, multiprocess, file_wrapper):
-    """The keys every request shares; copied into each environ."""
-    return {
-        "SERVER_SOFTWARE": SERVER_SOFTWARE,
-        "wsgi.version": (1, 0),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": threads > 1,
-        "wsgi.multiprocess": bool(multiprocess),
-        "wsgi.run_once": False,
-        # wsgi.input returns EOF at the end of the body, Content-Length or not (chunked).
-        "wsgi.input_terminated": True,
-        "wsgi.file_wrapper": file_wrapper,
-    }
-
-
-def build_environ(fields, base):
-    """environ from the split REQUEST payload; wsgi.input is set by the caller."""
-    env = {
-        "REQUEST_METHOD": fields[0],
-        "wsgi.url_scheme": fields[1],
-        "SERVER_NAME": fields[2],
-        "SERVER_PORT": fields[3],
-        "REMOTE_ADDR": fields[4],
-        "REMOTE_PORT": fields[5],
-        "SCRIPT_NAME": fields[6],
-        "PATH_INFO": fields[7],
-        "QUERY_STRING": fields[8],
-        "REQUEST_URI": fields[9],
-        "SERVER_PROTOCOL": fields[10],
-    }
-    n = len(fields)
-    if n > FIXED_FIELDS:
-        env.update(zip(fields[FIXED_FIELDS::2], fields[FIXED_FIELDS + 1::2]))
-        if len(env) != 11 + (n - FIXED_FIELDS) // 2:
-            _join_repeated(env, fields)
-    env.update(base)
-    return env
-
-
-def _join_repeated(env, fields):
-    # A header sent more than once: one CGI variable, values joined in order (RFC 9110
-    # 5.3), cookies with "; " as RFC 6265 5.4 wants.
-    seen = {}
-    for i in range(FIXED_FIELDS, len(fields) - 1, 2):
-        name, value = fields[i], fields[i + 1]
-        if name in seen:
-            seen[name] += ("; " if name == "HTTP_COOKIE" else ", ") + value
-        else:
-            seen[name] = value
-    env.update(seen)
-
-
 class EmptyInput:
     """wsgi.input of a request without a body."""
 
@@ -86,6 +34,71 @@ class EmptyInput:
 
 
 EMPTY_INPUT = EmptyInput()
+
+
+# The first 11 fields' names, in the frame's order (the 12th, the body marker, names none).
+CGI_NAMES = (
+    "REQUEST_METHOD", "wsgi.url_scheme", "SERVER_NAME", "SERVER_PORT", "REMOTE_ADDR", "REMOTE_PORT",
+    "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "REQUEST_URI", "SERVER_PROTOCOL",
+)
+
+
+def make_base_environ(threads, multiprocess, file_wrapper):
+    """What every environ starts as, copied for each request: the keys every request shares, and
+    the frame's 11 CGI names (a value each request sets) so that a copy already holds every key
+    a hello's environ has, and filling it in grows no table."""
+    base = dict.fromkeys(CGI_NAMES, "")
+    base.update({
+        "SERVER_SOFTWARE": SERVER_SOFTWARE,
+        "wsgi.version": (1, 0),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": threads > 1,
+        "wsgi.multiprocess": bool(multiprocess),
+        "wsgi.run_once": False,
+        # wsgi.input returns EOF at the end of the body, Content-Length or not (chunked).
+        "wsgi.input_terminated": True,
+        "wsgi.file_wrapper": file_wrapper,
+        # A request with a body gets its own Input in place of this one.
+        "wsgi.input": EMPTY_INPUT,
+    })
+    return base
+
+
+def build_environ(fields, base):
+    """environ from the split REQUEST payload: a fresh dict, a copy of `base` (make_base_environ's)
+    the app may change as it likes; wsgi.input is EMPTY_INPUT, the caller's to replace."""
+    env = base.copy()
+    env["REQUEST_METHOD"] = fields[0]
+    env["wsgi.url_scheme"] = fields[1]
+    env["SERVER_NAME"] = fields[2]
+    env["SERVER_PORT"] = fields[3]
+    env["REMOTE_ADDR"] = fields[4]
+    env["REMOTE_PORT"] = fields[5]
+    env["SCRIPT_NAME"] = fields[6]
+    env["PATH_INFO"] = fields[7]
+    env["QUERY_STRING"] = fields[8]
+    env["REQUEST_URI"] = fields[9]
+    env["SERVER_PROTOCOL"] = fields[10]
+    n = len(fields)
+    if n > FIXED_FIELDS:
+        pairs = iter(fields[FIXED_FIELDS:])
+        env.update(zip(pairs, pairs))
+        if len(env) != len(base) + (n - FIXED_FIELDS) // 2:
+            _join_repeated(env, fields)
+    return env
+
+
+def _join_repeated(env, fields):
+    # A header sent more than once: one CGI variable, values joined in order (RFC 9110
+    # 5.3), cookies with "; " as RFC 6265 5.4 wants.
+    seen = {}
+    for i in range(FIXED_FIELDS, len(fields) - 1, 2):
+        name, value = fields[i], fields[i + 1]
+        if name in seen:
+            seen[name] += ("; " if name == "HTTP_COOKIE" else ", ") + value
+        else:
+            seen[name] = value
+    env.update(seen)
 
 
 class Input:

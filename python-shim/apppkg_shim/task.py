@@ -16,7 +16,7 @@ import sys
 from threading import get_ident
 
 from . import link
-from .environ import EMPTY_INPUT, FIXED_FIELDS, Input, build_environ
+from .environ import FIXED_FIELDS, Input, build_environ
 from .errors import ClientDisconnected, InvalidResponse, format_exc, log
 
 HEADER_PACK = link.HEADER.pack
@@ -189,8 +189,6 @@ class Task:
                 expect = environ.get("HTTP_EXPECT")
                 if expect is not None and expect.lower() == "100-continue":
                     self.expect_continue = True
-            else:
-                environ["wsgi.input"] = EMPTY_INPUT
             if fields[0] == "HEAD":
                 self.is_head = True
             result = worker.app(environ, self.start_response)

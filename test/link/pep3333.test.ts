@@ -52,6 +52,22 @@ for (const [name, start] of [
     assert.is(env['wsgi.input_terminated'], true);
   });
 
+  t('environ: a fresh dict each request, whatever the app before changed in its own', async ({ h }) => {
+    // Every environ is a copy of one the worker makes once (environ.py, make_base_environ).
+    for (let i = 0; i < 3; i++) {
+      const changed = await get(`${h.url}/mnt/mutate`, { headers: { 'X-A': 'sent' } });
+      assert.is(changed.body, 'changed');
+      const env = await environ(h);
+      assert.is(env.REQUEST_METHOD, 'GET');
+      assert.is(env.X_MARK, null);
+      assert.is(env.HTTP_X_A, null);
+      assert.is(env.SERVER_SOFTWARE, 'apppkg-gateway/0.1');
+      assert.is(env['wsgi.url_scheme'], 'http');
+      assert.is(env.input, '', 'wsgi.input of a GET reads as empty');
+    }
+    assert.ok(h.output.includes('pep3333: mutate'), 'wsgi.errors of a request without a body is written to');
+  });
+
   t('environ: headers as CGI names; names with _ dropped; repeats joined', async ({ h }) => {
     const env = await environ(h, '/mnt/', { headers: { 'X-A': '1', X_B_C: 'spoof', Cookie: 'a=1' } });
     assert.is(env.HTTP_X_A, '1');
