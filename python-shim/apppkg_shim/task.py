@@ -50,7 +50,8 @@ bad_value_bytes = re.compile(_CONTROL.encode("latin-1")).search
 
 
 def _name_kind(name):
-    kind = _name_kinds.get(name)
+    # A str subclass may hash and compare as a learnt name and hold another: learnt for a str only.
+    kind = _name_kinds.get(name) if type(name) is str else None
     if kind is None:
         if not name or not _TOKEN.issuperset(name):
             raise InvalidResponse("header name %r is not a valid HTTP token" % (name,))
@@ -61,7 +62,7 @@ def _name_kind(name):
             else _NAME_CONNECTION if lower == "connection"
             else _NAME_OK
         )
-        if len(_name_kinds) < 1024:
+        if len(_name_kinds) < 1024 and type(name) is str:
             _name_kinds[name] = kind
     return kind
 
@@ -113,7 +114,7 @@ def _content_length(value, earlier):
 def _status_code(status):
     if not isinstance(status, str):
         raise InvalidResponse('status must be a str like "200 OK", got %s %r' % (type(status).__name__, status))
-    code = _status_codes.get(status)
+    code = _status_codes.get(status) if type(status) is str else None  # as _name_kind's names
     if code is None:
         if not (len(status) >= 3 and status[:3].isdigit() and (len(status) == 3 or status[3] == " ")) or (
             not status.isprintable() and bad_value(status)
@@ -122,7 +123,7 @@ def _status_code(status):
         code = int(status[:3])
         if not 200 <= code <= 599:
             raise InvalidResponse("status %r: the app may answer 200-599 only" % (status,))
-        if len(_status_codes) < 256:
+        if len(_status_codes) < 256 and type(status) is str:
             _status_codes[status] = code
     return code
 
