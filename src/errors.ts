@@ -272,14 +272,16 @@ export const ERROR_CODES = {
     },
   },
   APPPKG_ADMIN_UNREACHABLE: {
-    summary: '`apppkg-gateway status` (or `logs`, `restart`, `rollback`) found no gateway at the admin address (refused, no such socket), or may not connect to its `unix:` socket (EACCES: the socket is mode 0600, its owner\'s alone, or a directory on its way is closed to this user; the message says whose it is and the fix whom to run as). Given no --admin, when the shipped systemd unit\'s socket (/run/apppkg-gateway/admin.sock, or the path in APPPKG_UNIT_ADMIN_SOCKET) is there, the fix names it; when its directory is closed to this user (EACCES), the fix says a gateway may listen there and whom to run as.',
+    summary: '`apppkg-gateway status` (or `logs`, `restart`, `rollback`) found no gateway at the admin address (refused, no such socket), or may not connect to its `unix:` socket (EACCES: the socket is mode 0600, its owner\'s alone, or a directory on its way is closed to this user; the message says whose it is and the fix whom to run as). Given no --admin, when the shipped systemd unit\'s socket (/run/apppkg-gateway/admin.sock, or the path in APPPKG_UNIT_ADMIN_SOCKET) is there, the fix names it; when its directory is closed to this user (EACCES), the fix says a gateway may listen there and whom to run as. Given no --admin, the address tried is the one the state root\'s admin.address names (written by a gateway serving --apps there), else the default; the message says which: an address from that file nobody answers on is a gateway gone without its stop, and the fix says so.',
     message: (d) =>
       d.denied
         ? `cannot connect to ${str(d.address)} (${str(d.reason)}): ${str(d.denied)}`
-        : `no gateway answers on ${str(d.address)}${d.reason ? ` (${str(d.reason)})` : ''}${d.notSocket ? `: ${str(d.address).replace(/^unix:/, '')} is ${str(d.notSocket)}, not a socket` : ''}`,
+        : `no gateway answers on ${str(d.address)}${d.reason ? ` (${str(d.reason)})` : ''}${d.notSocket ? `: ${str(d.address).replace(/^unix:/, '')} is ${str(d.notSocket)}, not a socket` : ''}${adminSource(d)}`,
     hint: (d) =>
       d.denied
         ? `run it as ${str(d.owner)} (${d.owner === 'root' ? 'sudo' : `sudo -u ${str(d.owner)}`} apppkg-gateway ...): the admin socket lets its owner alone act on the apps; or start the gateway with --socket-owner naming the user who runs these commands`
+        : d.recordedIn
+        ? `the gateway that wrote ${str(d.recordedIn)} is gone without removing it (killed, or it crashed): start it again (it writes its address anew), or remove that file to try 127.0.0.1:8099, or pass --admin ADDR (--state-dir DIR: another gateway's state root)`
         : d.unitClosed
         ? unitClosedHint(d)
         : d.unitSocket
@@ -288,7 +290,7 @@ export const ERROR_CODES = {
         ? 'pass --admin unix: with the socket the gateway made, the path its --admin unix: was given (the shipped systemd unit\'s is unix:/run/apppkg-gateway/admin.sock)'
         : 'start one (`apppkg-gateway --apps DIR` serves its admin listener on 127.0.0.1:8099), or pass --admin ADDR with the address the gateway was given',
     exitStatus: 1,
-    example: { address: '127.0.0.1:8099', reason: 'ECONNREFUSED' },
+    example: { address: 'unix:/run/apppkg-gateway/admin.sock', reason: 'ECONNREFUSED', recordedIn: '/var/lib/apppkg-gateway/admin.address' },
   },
   APPPKG_ADMIN_NO_ANSWER: {
     summary: 'Something listens at the admin address but closed the connection before answering, or did not answer in time: what a gateway out of open files does (it cannot accept the connection: libuv closes it, or leaves it waiting), and then only its log can say why.',
@@ -1417,6 +1419,16 @@ export class GatewayError extends Error {
  * The unit's socket behind a directory this user may not enter (its RuntimeDirectory is 0750):
  * a gateway may listen there, and only its socket's owner may connect (0600), whom to run as.
  */
+/**
+ * Where the address a command tried came from, when not from its --admin: the state root's
+ * admin.address (a dead one is a crashed gateway's), or the default, none recorded there.
+ */
+function adminSource(d: Record<string, unknown>): string {
+  if (d.recordedIn) return `; the address ${str(d.recordedIn)} names, given no --admin`;
+  if (d.defaultFile) return `; the default address, given no --admin, and no ${str(d.defaultFile)} names another (a gateway writes it at start when it serves --apps with an admin listener)`;
+  return '';
+}
+
 function unitClosedHint(d: Record<string, unknown>): string {
   const c = d.unitClosed as { dir: string; owner: string; group: string; mode: string; me: string };
   return `a gateway may listen on ${str(d.unitSocket)} all the same (the shipped systemd unit's admin socket): ${c.dir} (${c.owner}:${c.group}, mode ${c.mode}) is closed to ${c.me}, so this command cannot see it; `

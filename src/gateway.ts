@@ -9,6 +9,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readAdminToken } from './admin/admin-access.js';
 import { brokenAppError, startAdminServer, type AdminProvider, type AdminServer, type MailDeleteAsk, type MailDeleteDone, type MailRetryAsk, type MailRetryDone } from './admin/admin-server.js';
+import { adminAddressFile, forgetAdminAddress, recordAdminAddress, type AdminAddressRecord } from './admin/admin-address-file.js';
 import { GatewayMetrics } from './admin/metrics.js';
 import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
@@ -85,6 +86,8 @@ export class Gateway {
   private lock: StateRootLock | null = null;
   /** Its state root, whose `cache/` keeps the interpreters' answers while it runs. */
   private stateRoot: string | null = null;
+  /** STATE/admin.address (`apps` with an admin listener), removed at stop. */
+  private adminAddress: AdminAddressRecord | null = null;
   /** The reload under way, if any: the next one waits for it. */
   private reloading: Promise<unknown> = Promise.resolve();
   /** Makes again the apps' Redis users that a Redis restarted without an aclfile forgot. */
@@ -126,6 +129,7 @@ export class Gateway {
       return gateway;
     } catch (err) {
       releaseProbeCacheDir(stateCacheDir(stateRoot));
+      if (!checked.single) await forgetAdminAddress(stateRoot);
       await lock?.release();
       // A served app's state it could not make is thrown here (`app`): named as the caller gave it.
       throw namingStateRoot(err, checked.names.stateDir);
@@ -197,7 +201,10 @@ export class Gateway {
       await front.stop(0);
       throw err;
     }
+    // Once the admin listener is bound, before the apps start: status is how a start is watched.
+    const adminAddress = single ? null : await noteAdminAddress(stateRoot, admin, say);
     gateway = new Gateway(front, registry, metrics, graceMs, startedAt, urls, admin);
+    gateway.adminAddress = adminAddress;
     gateway.environmentFile = hostEnv.file;
     gateway.environmentKey = names.environment;
     gateway.appsRunAsOthers = appsRunAsOtherUsers(mode);
@@ -569,10 +576,29 @@ export class Gateway {
       // Last: a stop may take up to --grace (requests finishing, an ASGI lifespan shutdown), and
       // status is where it is watched (the gateway `stopping`, each worker's stoppingSince).
       await this.admin?.close();
+      await this.adminAddress?.remove();
       if (this.stateRoot !== null) releaseProbeCacheDir(stateCacheDir(this.stateRoot));
       await this.lock?.release();
     })();
     return this.stopping;
+  }
+}
+
+/**
+ * STATE/admin.address for the admin commands given no --admin; with no admin listener, the
+ * file a gateway that crashed left is removed, so that they say nobody answers on the default
+ * rather than name its dead address. Not being able to write it costs only that convenience.
+ */
+async function noteAdminAddress(stateRoot: string, admin: AdminServer | null, say: (line: string) => void): Promise<AdminAddressRecord | null> {
+  if (admin === null) {
+    await forgetAdminAddress(stateRoot);
+    return null;
+  }
+  try {
+    return await recordAdminAddress(stateRoot, admin.url);
+  } catch (err) {
+    say(`could not write ${adminAddressFile(stateRoot)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): \`apppkg-gateway status\` and the other admin commands need --admin ${admin.url} to find this gateway`);
+    return null;
   }
 }
 

@@ -9,6 +9,7 @@ import { statSync } from 'node:fs';
 import { request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { addrUrl, formatAddr, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
 import { readAdminToken } from '../admin/admin-access.js';
+import { adminAddressFile, readAdminAddress } from '../admin/admin-address-file.js';
 import { DEFAULT_ADMIN } from '../admin/default-admin.js';
 import type { GatewayStatus } from '../admin/status-types.js';
 import { STREAM_END_TRAILER, TOKEN_CHANGED } from '../admin/stream-end.js';
@@ -17,16 +18,19 @@ import { nearAppName } from '../description/near-app-name.js';
 import { listenerFiles } from './listener-files.js';
 import { topClosedDirectory, unitAdminSocket } from './unit-admin-socket.js';
 import { findUser } from '../environment/run-as.js';
+import { resolveStateRoot } from '../environment/state-root.js';
 import { shellLine } from '../shell-words.js';
 
 export const ADMIN_OPTIONS: Options = {
   admin: { type: 'string' },
   'admin-token': { type: 'string' },
+  'state-dir': { type: 'string' },
 };
 
 export const ADMIN_OPTION_HELP: Array<[string, string]> = [
-  ['--admin ADDR', `the gateway's admin listener: PORT, HOST:PORT, its http://HOST:PORT/ URL or unix:/path (default ${DEFAULT_ADMIN})`],
+  ['--admin ADDR', `the gateway's admin listener: PORT, HOST:PORT, its http://HOST:PORT/ URL or unix:/path (default: the address the gateway running on the state root wrote to STATE/admin.address, else ${DEFAULT_ADMIN})`],
   ['--admin-token FILE', 'the file holding the admin token, when the gateway was started with one'],
+  ['--state-dir DIR', "without --admin: the state root whose admin.address names the gateway's admin listener (default as the gateway's: $APPPKG_STATE_DIR, else /var/lib/apppkg-gateway as root, ~/.local/state/apppkg-gateway as a user)"],
 ];
 
 /** The refusals of POST /mail/retry and /mail/delete, passed on as the gateway said them. */
@@ -95,6 +99,20 @@ interface Call {
  */
 export function parseAdminAddr(text: string): ListenAddress {
   return parseUrlAddr(text, '--admin', 'the admin listener is reached at its root');
+}
+
+/**
+ * The address in `root`'s admin.address, parsed; null when there is none to read (none written,
+ * the root closed to this user) or it is no address (not the gateway's writing): the default then.
+ */
+function recordedAddress(root: string): { addr: ListenAddress; file: string } | null {
+  const recorded = readAdminAddress(root);
+  if (recorded === null) return null;
+  try {
+    return { addr: parseAdminAddr(recorded.address), file: recorded.file };
+  } catch {
+    return null;
+  }
 }
 
 const LOOPBACK: LookupAddress[] = [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }];
@@ -168,13 +186,14 @@ export class AdminClient {
   private readonly open = new Set<ClientRequest>();
 
   /**
-   * `command` is the command line to say again with another --admin (`logs blog -f`); `defaulted`, that none was given, so
-   * nobody on the default address may mean a gateway on the systemd unit's socket.
+   * `command` is the command line to say again with another --admin (`logs blog -f`); `defaulted`, that none was given
+   * and no state root named one, so nobody on the default address may mean a gateway on the systemd unit's socket;
+   * `recordedIn`, the state root's admin.address the address was read from, named when nobody answers there.
    */
   constructor(
     private readonly addr: ListenAddress,
     private readonly token: string | null,
-    private readonly asked: { command: string; defaulted: boolean } = { command: 'status', defaulted: false },
+    private readonly asked: { command: string; defaulted: boolean; recordedIn?: string; defaultFile?: string } = { command: 'status', defaulted: false },
   ) {
     this.address = formatAddr(addr);
     // A wildcard --admin (0.0.0.0, ::) is reached on loopback, as the gateway's own line says.
@@ -189,11 +208,20 @@ export class AdminClient {
 
   /** From a command's `--admin` and `--admin-token` values; `command` as the constructor's. */
   static fromOptions(values: Record<string, unknown>, command: string): AdminClient {
-    const addr = parseAdminAddr((values.admin as string | undefined) ?? DEFAULT_ADMIN);
+    const given = values.admin as string | undefined;
+    // The state root as the gateway resolves it; its admin.address is that gateway's listener.
+    const root = given === undefined ? resolveStateRoot({ flag: values['state-dir'] as string | undefined }) : null;
+    const recorded = root === null ? null : recordedAddress(root);
+    const addr = recorded?.addr ?? parseAdminAddr(given ?? DEFAULT_ADMIN);
     const file = values['admin-token'] as string | undefined;
     // Read as the gateway reads it (trimmed, no white space inside); its warning about a file
     // others can read is the gateway's to give, not every client's.
-    return new AdminClient(addr, file === undefined ? null : readAdminToken(file, () => {}), { command, defaulted: values.admin === undefined });
+    return new AdminClient(addr, file === undefined ? null : readAdminToken(file, () => {}), {
+      command,
+      defaulted: given === undefined && recorded === null,
+      recordedIn: recorded?.file,
+      defaultFile: root === null || recorded !== null ? undefined : adminAddressFile(root),
+    });
   }
 
   /** GET /status, as its text: `status --json` prints it unchanged. */
@@ -353,7 +381,8 @@ export class AdminClient {
     const denied = this.addr.kind === 'unix' && e.code === 'EACCES' ? deniedAt(this.addr.path) : {};
     const unitSocket = this.asked.defaulted ? unitAdminSocket() : null;
     const elsewhere = unitSocket ? { unitSocket: unitSocket.socket, unitClosed: unitSocket.closed, command: this.asked.command } : {};
-    return new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, notSocket, ...denied, ...elsewhere, cause: err });
+    const source = { recordedIn: this.asked.recordedIn, defaultFile: this.asked.defaultFile };
+    return new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, notSocket, ...denied, ...elsewhere, ...source, cause: err });
   }
 
   /** The one mapping of an unwanted answer to an error (docs/admin.md "Routes", "Who may do what"). */

@@ -13,7 +13,7 @@ import { shellLine } from '../../shell-words.js';
 export const spec: CommandSpec = {
   name: 'logs',
   summary: "An app's log (its processes' stdout and stderr) from a running gateway; -f follows it.",
-  usage: 'apppkg-gateway logs NAME [-f|--follow] [--lines N] [--admin ADDR] [--admin-token FILE]',
+  usage: 'apppkg-gateway logs NAME [-f|--follow] [--lines N] [--admin ADDR] [--admin-token FILE] [--state-dir DIR]',
   optionHelp: [
     ['-f, --follow', 'keep printing what the app writes, until Ctrl-C; a gateway that restarts is waited for (tried every second) and the log followed again from where it was left; a rotated admin token ends it (exit 1)'],
     ['-n, --lines N', 'how many of the last lines to print first (default 100, at most 10000)'],

@@ -33,10 +33,10 @@ export const spec: CommandSpec = {
     'terminal, saying how many of each it deletes (--yes does not ask); without one, as in a\n' +
     'script, it goes ahead.',
   usage:
-    'apppkg-gateway mail retry ID... [--wait [--timeout SECONDS]] [--admin ADDR] [--admin-token FILE]\n' +
-    '       apppkg-gateway mail retry --all [APP] [--wait [--timeout SECONDS]] [--admin ADDR] [--admin-token FILE]\n' +
-    '       apppkg-gateway mail delete ID... [--admin ADDR] [--admin-token FILE]\n' +
-    '       apppkg-gateway mail delete --all [APP] [--yes] [--admin ADDR] [--admin-token FILE]',
+    'apppkg-gateway mail retry ID... [--wait [--timeout SECONDS]] [--admin ADDR] [--admin-token FILE] [--state-dir DIR]\n' +
+    '       apppkg-gateway mail retry --all [APP] [--wait [--timeout SECONDS]] [--admin ADDR] [--admin-token FILE] [--state-dir DIR]\n' +
+    '       apppkg-gateway mail delete ID... [--admin ADDR] [--admin-token FILE] [--state-dir DIR]\n' +
+    '       apppkg-gateway mail delete --all [APP] [--yes] [--admin ADDR] [--admin-token FILE] [--state-dir DIR]',
   optionHelp: [
     ['--all', 'every dead letter, or every one of APP (and the postmaster mail kept for no app, when APP is the app mail.postmaster names)'],
     ['--wait', 'retry: return once each is delivered or a dead letter again; exit status 1 unless every one was delivered'],

@@ -7,7 +7,7 @@ import type { CommandSpec, ParsedCommand } from '../args.js';
 export const spec: CommandSpec = {
   name: 'restart',
   summary: "Replace an app's workers and processes with fresh ones, as a deploy does: no request fails.",
-  usage: 'apppkg-gateway restart NAME [--admin ADDR] [--admin-token FILE]',
+  usage: 'apppkg-gateway restart NAME [--admin ADDR] [--admin-token FILE] [--state-dir DIR]',
   optionHelp: ADMIN_OPTION_HELP,
   options: ADMIN_OPTIONS,
   allowPositionals: 1,

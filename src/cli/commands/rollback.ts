@@ -7,7 +7,7 @@ import type { CommandSpec, ParsedCommand } from '../args.js';
 export const spec: CommandSpec = {
   name: 'rollback',
   summary: 'Serve the previous version of an app (NAME.VERSION directories) instead of the current one.',
-  usage: 'apppkg-gateway rollback NAME [--admin ADDR] [--admin-token FILE]',
+  usage: 'apppkg-gateway rollback NAME [--admin ADDR] [--admin-token FILE] [--state-dir DIR]',
   optionHelp: ADMIN_OPTION_HELP,
   options: ADMIN_OPTIONS,
   allowPositionals: 1,

@@ -15,7 +15,7 @@ import { cutToColumns } from '../terminal-width.js';
 export const spec: CommandSpec = {
   name: 'status',
   summary: 'Apps, versions, workers, restarts, requests, from a running gateway.',
-  usage: 'apppkg-gateway status [--watch] [--json] [--admin ADDR] [--admin-token FILE]',
+  usage: 'apppkg-gateway status [--watch] [--json] [--admin ADDR] [--admin-token FILE] [--state-dir DIR]',
   optionHelp: [
     ...ADMIN_OPTION_HELP,
     ['--json', 'print the status as JSON (the body of GET /status), for scripts; with --watch, one line per change'],

@@ -1,0 +1,67 @@
+// Where a running gateway's admin listener is, kept in its state root (STATE/admin.address), so
+// that `status`, `logs`, `restart`, `rollback` and `mail` given no --admin find a gateway
+// started with `--admin unix:/run/apppkg-gateway/admin.sock` (the shipped unit) as they find
+// one on the default address: a user of supervisorctl expects the bare command to work. Only a
+// gateway that holds the state root's lock (`--apps`) writes it: serves share a root, one app
+// each, and would overwrite each other's. The address alone, never the token.
+import { readFileSync, unlinkSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../write-file-atomic.js';
+
+export const ADMIN_ADDRESS_FILE = 'admin.address';
+
+export function adminAddressFile(root: string): string {
+  return path.join(root, ADMIN_ADDRESS_FILE);
+}
+
+/** What removes the file again: at stop, and at an exit that skipped the stop. */
+export interface AdminAddressRecord {
+  remove(): Promise<void>;
+}
+
+/**
+ * Writes `address` (as `--admin` takes it) to the state root, whole or not at all, readable by
+ * all as the root's lock is (0644): the address is no secret, the socket's mode guards it.
+ */
+export async function recordAdminAddress(root: string, address: string): Promise<AdminAddressRecord> {
+  const file = adminAddressFile(root);
+  const content = `${address}\n`;
+  await writeFileAtomic(file, content, 0o644);
+  // A process that exits without stop() leaves no address behind that nobody answers on.
+  const onExit = (): void => {
+    try {
+      if (readFileSync(file, 'utf8') === content) unlinkSync(file);
+    } catch {
+      // gone already
+    }
+  };
+  process.on('exit', onExit);
+  return {
+    async remove() {
+      process.off('exit', onExit);
+      await unlink(file).catch(() => {});
+    },
+  };
+}
+
+/** Removes what a gateway that crashed left (the root's lock is ours now: nobody else's can be there). */
+export async function forgetAdminAddress(root: string): Promise<void> {
+  await unlink(adminAddressFile(root)).catch(() => {});
+}
+
+/**
+ * The address in the state root's file, or null when there is none, or this user may not read
+ * it (the command then tries the default address, as it did before there was a file).
+ */
+export function readAdminAddress(root: string): { address: string; file: string } | null {
+  const file = adminAddressFile(root);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const address = text.split('\n', 1)[0].trim();
+  return address === '' ? null : { address, file };
+}
