@@ -356,7 +356,8 @@ export class Gateway {
     return names.map((app) => {
       const instance = this.registry.servingOf(app)?.instance;
       const desc = instance?.desc;
-      return { app, domains: domains.get(app) ?? [], path: desc?.mail ?? null, serving: desc !== undefined, maxBody: instance?.limits.maxBody ?? Infinity, timeoutMs: instance?.limits.timeoutMs };
+      const hosts = overridesFor(this.registry.hostEnv, app).hosts;
+      return { app, domains: domains.get(app) ?? [], path: desc?.mail ?? null, serving: desc !== undefined, maxBody: instance?.limits.maxBody ?? Infinity, timeoutMs: instance?.limits.timeoutMs, hosts };
     });
   }
 

@@ -1,8 +1,9 @@
 // One delivery attempt (SPEC 5.3): the raw message POSTed to the app's `mail:` path through
 // the gateway's own public listener, so that it takes the same path as any request (the app's
 // queue, a deploy's hand-over, its access-log line). It is routed by the app's name (the
-// front's key header, MailTargetOptions.routeHeaderOf), at prefix '' as `Host: NAME.localhost`
-// would be, but never to another app that claims that host in its `hosts:`.
+// front's key header, MailTargetOptions.routeHeaderOf), at prefix '', whatever its Host says,
+// never to another app that claims that host in its `hosts:`. Its Host is one the app answers
+// to (deliveryHost), so that an app that checks its Host (Django's ALLOWED_HOSTS) takes it.
 import { Agent, request } from 'undici';
 import { isShortAnswer, shortBodyDetail } from '../proxy/error-response.js';
 import { testKnob } from '../test-knob.js';
@@ -40,13 +41,24 @@ const GATEWAY_ANSWER_MAX_BYTES = 4096;
  */
 export type RouteHeaderOf = (app: string) => [name: string, value: string];
 
+/**
+ * The Host of a delivery to `app`: the first exact name of its `hosts:` (a wildcard names no
+ * one host), which an app that checks its Host lists; else `NAME.localhost`. Routing ignores it.
+ */
+export function deliveryHost(app: string, hosts: readonly string[]): string {
+  const exact = hosts.find((host) => !host.startsWith('*.'));
+  if (exact === undefined) return `${app}.localhost`;
+  // An IPv6 address is bracketed in a Host (RFC 9110 7.2, RFC 3986 3.2.2).
+  return exact.includes(':') ? `[${exact}]` : exact;
+}
+
 /** Where the gateway's public listener is: its first URL, `http://host:port` or `unix:/path`. */
 export class MailTarget {
   private readonly agent: Agent;
   private readonly origin: string;
   private readonly answerFloorMs: number;
 
-  constructor(listenerUrl: string, private readonly routeHeaderOf: RouteHeaderOf) {
+  constructor(listenerUrl: string, private readonly routeHeaderOf: RouteHeaderOf, private readonly hostOf: (app: string) => string) {
     this.answerFloorMs = testKnob(ANSWER_FLOOR_ENV, ANSWER_TIMEOUT_MS);
     if (listenerUrl.startsWith('unix:')) {
       this.agent = new Agent({ connect: { socketPath: listenerUrl.slice('unix:'.length) } });
@@ -76,7 +88,7 @@ export class MailTarget {
         dispatcher: this.agent,
         signal,
         headers: {
-          host: `${delivery.app}.localhost`,
+          host: this.hostOf(delivery.app),
           [routeName]: routeValue,
           'content-type': 'message/rfc822',
           'content-length': String(size),

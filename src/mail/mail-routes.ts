@@ -23,6 +23,8 @@ export interface MailRoute {
    * deliveries among them; absent while none serves.
    */
   timeoutMs?: number;
+  /** The app's `hosts:` (apps.NAME.hosts of the environment file): a delivery's Host is its first exact one. */
+  hosts?: readonly string[];
 }
 
 export type RecipientRoute =

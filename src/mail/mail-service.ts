@@ -8,7 +8,7 @@ import { countOf } from '../count.js';
 import { deleteDeadLetters } from './mail-delete.js';
 import { MailDeliverer } from './mail-deliverer.js';
 import { startMailListener, type MailListener } from './mail-listener.js';
-import { MailTarget, type RouteHeaderOf } from './mail-post.js';
+import { deliveryHost, MailTarget, type RouteHeaderOf } from './mail-post.js';
 import { retryDeadLetters } from './mail-retry.js';
 import type { MailRoute } from './mail-routes.js';
 import { mailSecret } from './mail-secret.js';
@@ -64,8 +64,8 @@ export class MailService {
   static async start(opts: MailServiceOptions): Promise<MailService> {
     const spool = new MailSpool(opts.stateRoot);
     await spool.open(opts.say);
-    const target = new MailTarget(opts.listenerUrl, opts.routeHeaderOf);
     const routeOf = (app: string) => opts.routes().find((r) => r.app === app);
+    const target = new MailTarget(opts.listenerUrl, opts.routeHeaderOf, (app) => deliveryHost(app, routeOf(app)?.hosts ?? []));
     // `service` is set below, before the first attempt can end.
     let service: MailService | null = null;
     const deliverer = new MailDeliverer({
