@@ -5,10 +5,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
-import { runIf } from '../helpers/skip.js';
+import { Gateway } from '../../src/gateway.js';
+import { installForOtherUsers, runCli, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
+import { isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('admin address in the state root');
 // Once its gateway is gone, a bare `status` asks the default 127.0.0.1:8099, which another
@@ -18,6 +20,8 @@ const defaultAdminTaken = await new Promise<boolean>((resolve) => {
   c.on('error', () => resolve(false));
 });
 const ifDefaultAdminFree = runIf(test, !defaultAdminTaken, 'something listens on 127.0.0.1:8099, the default --admin');
+const asNobody = isRoot && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status === 0;
+const ifNobodyDefaultFree = runIf(test, asNobody && !defaultAdminTaken, 'needs root and runuser, and nothing on 127.0.0.1:8099, the default --admin');
 const dir = tempDir('apppkg-admin-address-');
 const apps = join(dir.path, 'apps');
 const state = join(dir.path, 'state');
@@ -70,6 +74,29 @@ test('a gateway killed leaves its address: a bare status names the file it read 
   assert.is(JSON.parse(back.stdout).pid, gw.child.pid);
   await gw.stop();
   gw = null;
+});
+
+test('a gateway with no admin listener (the library\'s admin: false) removes the address a killed one left, so that status says the default, not a dead address', async () => {
+  mkdirSync(state, { recursive: true });
+  writeFileSync(file, `unix:${socket}\n`);
+  const g = await Gateway.start({ apps, listen: '127.0.0.1:0', admin: false, stateDir: state, watchIntervalMs: 0, say: () => {} });
+  try {
+    assert.not.ok(existsSync(file), 'removed at start');
+  } finally {
+    await g.stop();
+  }
+  assert.not.ok(existsSync(file));
+});
+
+ifNobodyDefaultFree('a state root this user may not read: status tries the default address, as before there was a file, saying nothing of the file', async () => {
+  const bin = installForOtherUsers().bin;
+  mkdirSync(state, { recursive: true });
+  writeFileSync(file, `unix:${socket}\n`);
+  // dir.path is mkdtemp's, 0700 and root's: closed to nobody.
+  const r = await runCli(['-u', 'nobody', '--', bin, 'status', '--state-dir', state], { bin: 'runuser', cwd: '/', ms: 15000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, 'no gateway answers on 127.0.0.1:8099 (ECONNREFUSED); the default address, given no --admin');
+  assert.not.match(r.stderr, socket);
 });
 
 test.run();
