@@ -9,6 +9,7 @@ import { LINK_PROTOCOL } from './frames.js';
 import { LineTap, startError } from './shim-output.js';
 import { SHIM_MAIN } from './shim-path.js';
 import { silenceTimeout } from '../net/after-next-poll.js';
+import { testKnob } from '../test-knob.js';
 
 /** What the check needs of an app's environment (environment/app-env.ts's AppEnvironment fits). */
 export interface CheckEnvironment {
@@ -55,6 +56,11 @@ export interface ImportTree {
   end(pid: number | undefined, graceMs: number): Promise<void>;
 }
 
+/** How long the import may take: a worker's bound by default (`start_timeout`, 60 s). */
+const IMPORT_WITHIN_MS = 60_000;
+/** Lowers IMPORT_WITHIN_MS for a test of what comes past it (test-knob.ts). */
+export const IMPORT_WITHIN_ENV = 'APPPKG_TEST_CHECK_IMPORT_MS';
+
 /** What the import left behind has this long after SIGTERM. */
 const LEFT_BEHIND_GRACE_MS = 3000;
 /** After the import's exit, how long its piped output may take to reach EOF. */
@@ -72,7 +78,7 @@ const OUTPUT_DRAIN_MS = 2000;
 export function checkAppImport(
   appEnv: CheckEnvironment,
   app: string,
-  deadlineMs = 60_000,
+  deadlineMs = testKnob(IMPORT_WITHIN_ENV, IMPORT_WITHIN_MS),
   kind: 'wsgi' | 'asgi' = 'wsgi',
   tree?: ImportTree,
   hideModules: readonly string[] = [],

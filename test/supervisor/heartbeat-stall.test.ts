@@ -8,12 +8,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { setTimeout as delay } from 'node:timers/promises';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { HEARTBEAT_ENV, HUNG_AFTER_ENV } from '../../src/supervisor/worker.js';
 import { addPackage } from '../helpers/apps-dir.js';
 import { appStatus } from '../helpers/status.js';
+import { stalled } from '../helpers/stall.js';
 import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('heartbeat after a stall of the gateway');
@@ -44,9 +45,6 @@ test.after(async () => {
 
 const workerPids = async (app = 'beat'): Promise<number[]> => (await appStatus(gw, app)).workers.map((w: { pid: number }) => w.pid);
 
-/** The state letter of process `pid` (proc(5): T is stopped). */
-const processState = (pid: number): string => /\) (\S) /.exec(readFileSync(`/proc/${pid}/stat`, 'latin1'))![1];
-
 const get = async (path: string): Promise<{ status: number; body: string }> => {
   const res = await request(`${gw.url}${path}`, { headersTimeout: 10_000 });
   return { status: res.statusCode, body: await res.body.text() };
@@ -54,21 +52,12 @@ const get = async (path: string): Promise<{ status: number; body: string }> => {
 const served = async (): Promise<number> => (await get('/beat/')).status;
 
 /**
- * The gateway SIGSTOPped past the bound while `worker`, stopped before, is continued and
- * answers what the gateway sent it meanwhile: that answer waits unread in the gateway's socket.
+ * The gateway stopped past the bound while `worker`, stopped before, is continued and answers
+ * what the gateway sent it meanwhile: that answer waits unread in the gateway's socket.
  */
-async function stallGatewayWhileWorkerAnswers(worker: number): Promise<void> {
-  const gateway = gw.child.pid!;
-  process.kill(gateway, 'SIGSTOP');
-  try {
-    // The signal is sent, not yet taken: a loop still running would read the answer in time.
-    await waitFor(() => processState(gateway) === 'T', 10_000, 'the gateway to stop');
+const stallGatewayWhileWorkerAnswers = (worker: number): Promise<void> => stalled(gw.child.pid!, HUNG_MS + 500, () => {
     process.kill(worker, 'SIGCONT');
-    await delay(HUNG_MS + 500);
-  } finally {
-    process.kill(gateway, 'SIGCONT');
-  }
-}
+  });
 
 test('a gateway stopped past the bound while the PONG was on its way kills no worker', async () => {
   const before = await workerPids();
