@@ -1,14 +1,15 @@
 // The users and groups the tests make on the host (apps run as their own user) are removed at
 // the end of the suite run that made them, and only those: every run left apppkg-test-app and
-// apppkg-test-readers behind (scripts/test-accounts.mjs, test/helpers/host-accounts.ts). Needs
-// root: skipped otherwise. Real useradd and groupadd, under names no other test uses.
+// apppkg-test-readers behind (scripts/test-accounts.mjs, test/helpers/host-accounts.ts). A test
+// file run by hand removes what it made at its process's exit. Needs root: skipped otherwise.
+// Real useradd and groupadd, under names no other test uses.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { MADE_ACCOUNTS_ENV, removeMadeAccounts } from '../scripts/test-accounts.mjs';
 import { hostGroup, hostUser } from './helpers/host-accounts.js';
-import { tempDir } from './helpers/process.js';
+import { ROOT, TS_REGISTER, tempDir } from './helpers/process.js';
 import { hasProgram, isRoot, runIf } from './helpers/skip.js';
 
 const test = suite('accounts the tests make');
@@ -44,6 +45,47 @@ ifRoot('what a run\'s tests made is removed at its end; what the host had before
     else process.env[MADE_ACCOUNTS_ENV] = saved;
     spawnSync('userdel', [USER], { stdio: 'ignore' });
     for (const group of [GROUP, HOSTS]) spawnSync('groupdel', [group], { stdio: 'ignore' });
+    work.remove();
+  }
+});
+
+/**
+ * A test process, as a run's: it makes the user and a group, says whether they are there at its
+ * end, and exits. With `list`, a suite run's file lists what it makes.
+ */
+function makeInChild(list?: string): string {
+  const env = { ...process.env };
+  delete env[MADE_ACCOUNTS_ENV];
+  if (list !== undefined) env[MADE_ACCOUNTS_ENV] = list;
+  const script = [
+    "import { spawnSync } from 'node:child_process';",
+    "import { hostGroup, hostUser } from './test/helpers/host-accounts.ts';",
+    `hostUser('${USER}');`,
+    `hostGroup('${GROUP}', ['${USER}']);`,
+    "const there = (db, name) => spawnSync('getent', [db, name], { stdio: 'ignore' }).status === 0;",
+    `process.stdout.write(String(there('passwd', '${USER}') && there('group', '${GROUP}')));`,
+  ].join('\n');
+  const run = spawnSync(process.execPath, ['--import', TS_REGISTER, '--input-type=module', '-e', script], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+  assert.is(run.status, 0, run.stderr);
+  return run.stdout;
+}
+
+ifRoot('a test file run by hand removes what it made as its process exits; a suite run\'s test process leaves them to the run', () => {
+  const work = tempDir('apppkg-accounts-');
+  try {
+    assert.is(makeInChild(), 'true', 'made, and there until the exit');
+    assert.not.ok(exists('passwd', USER), `the user ${USER} is left`);
+    assert.not.ok(exists('group', USER), `the user's own group ${USER} is left`);
+    assert.not.ok(exists('group', GROUP), `the group ${GROUP} is left`);
+    // Shared by the run's later test files: kept past the exit, until the run's end.
+    const made = join(work.path, 'made');
+    assert.is(makeInChild(made), 'true');
+    assert.ok(exists('passwd', USER) && exists('group', GROUP), 'kept for the rest of the suite run');
+    assert.equal(removeMadeAccounts(made), []);
+    assert.not.ok(exists('passwd', USER) || exists('group', GROUP));
+  } finally {
+    spawnSync('userdel', [USER], { stdio: 'ignore' });
+    spawnSync('groupdel', [GROUP], { stdio: 'ignore' });
     work.remove();
   }
 });

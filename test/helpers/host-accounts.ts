@@ -1,6 +1,6 @@
 // Users and groups a test makes on the host (as root: apps run as their own user). Made when
-// missing and kept for the next test that names them; the suite run removes at its end what
-// its tests made (scripts/test-accounts.mjs).
+// missing and kept for the next test that names them; what its tests made, the suite run removes
+// at its end, a test file run by hand at its process's exit (scripts/test-accounts.mjs).
 import { spawnSync } from 'node:child_process';
 import { recordMade } from '../../scripts/test-accounts.mjs';
 
