@@ -132,7 +132,8 @@ export async function probeWorker(worker: Probeable, app: string, path: string, 
   for (;;) {
     let status: number;
     try {
-      status = await worker.probe(path, Math.min(bounds.timeoutMs, Math.max(1000, bounds.deadline - performance.now())));
+      // Whole milliseconds: the bound is in the refusal's words ("no answer within 3769 ms").
+      status = await worker.probe(path, Math.round(Math.min(bounds.timeoutMs, Math.max(1000, bounds.deadline - performance.now()))));
     } catch (err) {
       throw new GatewayError('APPPKG_APP_PROBE_FAILED', { app, path, reason: (err as Error).message, cause: err });
     }

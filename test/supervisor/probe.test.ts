@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { probeWorker } from '../../src/supervisor/probe.js';
 import type { Worker } from '../../src/supervisor/worker.js';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { workerFor } from '../helpers/link-harness.js';
@@ -218,6 +219,13 @@ test('Worker.probe: the status through the link, 500 for an app that raises, a r
     assert.match((err as Error).message, /no answer within 300 ms/);
   }
   assert.ok(Date.now() - startedAt < 2000);
+  // What is left of the start bound, in whole milliseconds: it said "within 1199.8760450000002 ms".
+  try {
+    await probeWorker(worker, 'faults', '/sleep?t=3', { deadline: performance.now() + 1200.5, timeoutMs: 10_000 });
+    assert.unreachable('resolved');
+  } catch (err) {
+    assert.match((err as Error).message, /\(no answer within \d+ ms\)/);
+  }
 });
 
 test.run();
