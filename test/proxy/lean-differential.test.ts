@@ -395,9 +395,13 @@ test('an unknown method right after a body framed by Content-Length (seed 26 cas
   // And each read 7 bytes long, as the generator sent it; the first head whole, the rest so.
   const sevens = (from: number): number[] => Array.from({ length: Math.ceil((bytes.length - from) / 7) }, (_, i) => from + 7 * i).filter((at) => at > 0);
   splits.push(sevens(0), sevens(headEnd + 4));
+  /** How each connection ended, for a failure's message: a reset drops what the client had not read yet. */
+  const ends: string[] = [];
   const answer = async (gw: RunningGateway, cuts: number[]): Promise<string> => {
     const socket = net.connect(portOf(gw), '127.0.0.1');
     const seen = recorded(socket);
+    const startedAt = Date.now();
+    socket.on('error', (err: NodeJS.ErrnoException) => ends.push(`${gw === lean ? 'the lane' : 'node:http'}: ${err.code} ${Date.now() - startedAt} ms after the connect`));
     await once(socket, 'connect');
     const bounds = [0, ...cuts, bytes.length];
     await writeAsReads(socket, bounds.slice(1).map((end, i) => Buffer.from(bytes.slice(bounds[i], end), 'latin1')));
@@ -409,10 +413,11 @@ test('an unknown method right after a body framed by Content-Length (seed 26 cas
     return comparable(seen.got);
   };
   for (const cuts of splits) {
+    ends.length = 0;
     const [a, b] = await Promise.all([answer(lean, cuts), answer(node, cuts)]);
-    for (const raw of [a, b]) {
-      assert.equal(statusesOf(raw), [200, 400], `cut at ${cuts}: ${raw}`);
-      assert.ok(raw.endsWith('\nHTTP/0.9 is not spoken here: send HTTP/1.1\n'), `cut at ${cuts}: ${raw}`);
+    for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
+      assert.equal(statusesOf(raw), [200, 400], `${reader}, cut at ${cuts} (${ends.join('; ') || 'no error'}): ${raw}`);
+      assert.ok(raw.endsWith('\nHTTP/0.9 is not spoken here: send HTTP/1.1\n'), `${reader}, cut at ${cuts}: ${raw}`);
     }
     assert.is(a, b, `cut at ${cuts}`);
   }
