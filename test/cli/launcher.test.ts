@@ -66,6 +66,7 @@ test('the launcher finds dist/ through a chain of relative and absolute symlinks
 test("the launcher's malloc tuning is the gateway's own: in its exec environment, not in an app's that serve runs", async () => {
   const env = { ...process.env };
   delete env.MALLOC_TRIM_THRESHOLD_;
+  delete env.MALLOC_MMAP_THRESHOLD_;
   delete env.APPPKG_LAUNCHER_ENV;
   const child = spawn(BIN, ['serve', join(FIXTURES, 'apps', 'faults'), '--port', '0', '--state-dir', join(work.path, 'malloc-state')], { cwd: work.path, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -75,9 +76,10 @@ test("the launcher's malloc tuning is the gateway's own: in its exec environment
     const url = await waitFor(() => /listening on (http:\S+)/.exec(out)?.[1], 20_000, `serve to listen (output: ${out})`);
     const execEnv = readFileSync(`/proc/${child.pid}/environ`, 'latin1').split('\0');
     assert.ok(execEnv.includes('MALLOC_TRIM_THRESHOLD_=4194304'), execEnv.join(' '));
+    assert.ok(execEnv.includes('MALLOC_MMAP_THRESHOLD_=524288'), execEnv.join(' '));
     // serve runs the app with the caller's environment (development): the gateway's, after the
     // launcher's own variables were taken out of it.
-    for (const name of ['MALLOC_TRIM_THRESHOLD_', 'APPPKG_LAUNCHER_ENV']) {
+    for (const name of ['MALLOC_TRIM_THRESHOLD_', 'MALLOC_MMAP_THRESHOLD_', 'APPPKG_LAUNCHER_ENV']) {
       const res = await fetch(new URL(`/osenv?${name}`, url));
       assert.is(await res.json(), null, name);
     }
