@@ -72,6 +72,7 @@ interface ReadLog {
 }
 
 const LF = 0x0a;
+const SP = 0x20;
 const kLog = Symbol('apppkg.readLog');
 const kLogged = Symbol('apppkg.logged');
 
@@ -163,12 +164,30 @@ export function watchRequestStarts(socket: Socket): void {
       }
       at.done = true;
       enter(at);
-      let ret = at.sizeLines.execute(data, (piece) => execute.call(this, piece));
-      // A read that ends an HTTP/0.9 request line (no version), begun in it or in the reads
-      // before: the request is whole, and llhttp, waiting for fields, is given the empty line it
-      // would wait for until --header-timeout (net/request-line-version.ts).
+      const parse = (bytes: Buffer) => at.sizeLines.execute(bytes, (piece) => execute.call(this, piece));
+      // An HTTP/0.9 request line (no version) is the request whole, whatever the client sent
+      // after it or how its bytes were split into reads (RFC 9112 Appendix C): llhttp, which
+      // would read the lines after it as its fields, is given the line alone.
+      const lineEnd = data.indexOf(LF) + 1;
+      let ret: number | Error;
+      if (lineEnd > 0 && lineEnd < data.length && mayEndSimpleRequest(at, data.subarray(0, lineEnd))) {
+        ret = parse(data.subarray(0, lineEnd));
+        if (!(ret instanceof Error) && this.headersCompleted?.() === false && endsSimpleRequest(at, data.subarray(0, lineEnd))) {
+          ret = endSimpleRequest(at, parse);
+          at.done = true;
+          return ret instanceof Error ? ret : data.length;
+        }
+        if (!(ret instanceof Error)) {
+          const rest = parse(data.subarray(lineEnd));
+          ret = rest instanceof Error ? rest : lineEnd + rest;
+        }
+      } else {
+        ret = parse(data);
+      }
+      // A read that ends an HTTP/0.9 request line, begun in it or in the reads before: llhttp,
+      // waiting for fields, would wait until --header-timeout (net/request-line-version.ts).
       if (!(ret instanceof Error) && data[data.length - 1] === LF && this.headersCompleted?.() === false && endsSimpleRequest(at, data)) {
-        const ended = at.sizeLines.execute(EMPTY_LINE, (piece) => execute.call(this, piece));
+        const ended = endSimpleRequest(at, parse);
         if (ended instanceof Error) ret = ended;
       }
       if (!(ret instanceof Error)) keepSplitHead(this, at, data);
@@ -211,6 +230,28 @@ function endsSimpleRequest(log: ReadLog, data: Buffer): boolean {
   if (log.began === log.read) return endsWithSimpleRequest(data);
   if (log.pending.length === 0 || log.pendingRead !== log.read - 1 || data.indexOf(LF) !== data.length - 1) return false;
   return endsWithSimpleRequest(Buffer.concat([...log.pending, data]));
+}
+
+/**
+ * Whether `line`, the first of a read, may end an HTTP/0.9 request line (endsSimpleRequest tells
+ * once the parser has read it). Asked of every read with an LF before its end: a line with no
+ * space or two (a request line with its version, most field lines) is told without a copy.
+ */
+function mayEndSimpleRequest(log: ReadLog, line: Buffer): boolean {
+  if (log.pending.length > 0 && log.pendingRead === log.read - 1) return endsWithSimpleRequest(Buffer.concat([...log.pending, line]));
+  const space = line.indexOf(SP);
+  return space !== -1 && line.indexOf(SP, space + 1) === -1 && endsWithSimpleRequest(line);
+}
+
+/**
+ * llhttp, having read an HTTP/0.9 request line, is given the empty line that ends the request
+ * (EMPTY_LINE); nothing after it is read: the front refuses the request and closes the
+ * connection (net/request-head.ts), and what the client sent after it is no request of its own.
+ */
+function endSimpleRequest(log: ReadLog, parse: (bytes: Buffer) => number | Error): number | Error {
+  const ended = parse(EMPTY_LINE);
+  log.held = { bytes: Buffer.alloc(0), take: () => null };
+  return ended;
 }
 
 /**

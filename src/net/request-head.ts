@@ -64,8 +64,9 @@ const OTHER_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]{0,31}):\/\//;
 export function requestHeadProblem(req: IncomingMessage): string | null {
   // llhttp takes `GET /path` with no version as HTTP/0.9 and parses `HTTP/2.0`; neither is an
   // HTTP/1.x message, and answering either as one would be a guess (RFC 9112 §2.3). A line
-  // without a version that fields follow is no HTTP/0.9 request (it has none): an HTTP/1.x
-  // request line that lacks its version (RFC 9112 §3).
+  // without a version is given to llhttp alone, HTTP/0.9's whole request (net/node-parser.ts);
+  // one that fields still follow came pipelined in the read of a request before it, where
+  // node:http's reader cannot tell where it begins: an HTTP/1.x line that lacks its version.
   if (req.httpVersionMajor !== 1) return req.rawHeaders.length > 0 && versionAsSent(req) === '' ? NO_VERSION : `HTTP/${req.httpVersion} is not spoken here: send HTTP/1.1`;
   // llhttp refuses PRI at its request line; a plain head that says it (`PRI /p HTTP/1.1` with a
   // Host) the lean lane reads itself, and would serve to the app.

@@ -9,7 +9,7 @@
 // (net/node-parser.ts readVersionsAsRfc), and restoreSentVersion serves as 1.1.
 // A major version other than 1 is 505 (RFC 9110 §15.6.6), whether llhttp parsed it (2.0) or not.
 // The access log keeps the version as sent (versionAsSent), as nginx logs it: none for a line
-// without one (`GET /`, which llhttp reads as HTTP/0.9, fields after it or not), `HTTP/0.9` only
+// without one (`GET /`, which llhttp reads as HTTP/0.9), `HTTP/0.9` only
 // when it was written (net/node-parser.ts reads which from the bytes).
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
@@ -83,12 +83,13 @@ const SIMPLE_REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^ \r\n]+\r?\n$/;
 
 /**
  * Whether `bytes` end with a request line without a version (in node:http's reads a line that
- * ends a read: with the parser in a head, its request line, since no field line has this shape).
- * That is an HTTP/0.9 request, which has no fields (RFC 1945 §4.1: `GET /path` CRLF, the request
- * whole). llhttp reads it as 0.9 and then waits for fields and the empty line after them, which
- * such a client never sends: it got its answer at --header-timeout, a 408. Given the empty line
- * (EMPTY_LINE), node:http reads the request whole at once and the front refuses it, 400 (HTTP/0.9
- * is not spoken here: net/request-head.ts), closing the connection.
+ * ends a read, or a read's first: with the parser in a head, its request line, since no field
+ * line has this shape). That is an HTTP/0.9 request, which has no fields (RFC 1945 §4.1: `GET
+ * /path` CRLF, the request whole; RFC 9112 Appendix C), whatever the client sends after it.
+ * llhttp reads it as 0.9 and then reads what follows as its fields (and may refuse one of them
+ * first), or waits for them until --header-timeout, a 408. Given the line alone and then the
+ * empty line (EMPTY_LINE), node:http reads the request whole at once and the front refuses it,
+ * 400 (HTTP/0.9 is not spoken here: net/request-head.ts), closing the connection.
  */
 export function endsWithSimpleRequest(bytes: Buffer): boolean {
   if (bytes.length === 0 || bytes[bytes.length - 1] !== LF) return false;

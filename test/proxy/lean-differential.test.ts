@@ -423,6 +423,31 @@ test('an unknown method right after a body framed by Content-Length (seed 26 cas
   }
 });
 
+test('a request line without a version (seed 26 case 91), fields after it: HTTP/0.9\'s 400 from both readers, whether the fields came in its read, a read after its LF or one begun inside a field', async () => {
+  // An HTTP/0.9 request is its line alone (RFC 9112 Appendix C): the fields after it are never
+  // read. They were when they came in the line's read, llhttp refusing them (chunked, gzip) instead.
+  const bytes = 'PURGE_CACHE /a/b?x=1\r\nTransfer-Encoding: chunked, gzip\r\nHost: h\r\n\r\n3\r\nabc\r\n0\r\n\r\n';
+  const lineEnd = bytes.indexOf('\n') + 1;
+  const splits = [[], [lineEnd], [lineEnd + 10], [5, lineEnd + 10]];
+  const answer = async (gw: RunningGateway, cuts: number[]): Promise<string> => {
+    const socket = net.connect(portOf(gw), '127.0.0.1');
+    const seen = recorded(socket);
+    await once(socket, 'connect');
+    const bounds = [0, ...cuts, bytes.length];
+    await writeAsReads(socket, bounds.slice(1).map((end, i) => Buffer.from(bytes.slice(bounds[i], end), 'latin1')));
+    await waitFor(() => seen.closed, CLOSE_WITHIN_MS, () => `the close after the refusal (cut at ${cuts}), with ${JSON.stringify(seen.got)} read`);
+    return comparable(seen.got);
+  };
+  for (const cuts of splits) {
+    const [a, b] = await Promise.all([answer(lean, cuts), answer(node, cuts)]);
+    for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
+      assert.equal(statusesOf(raw), [400], `${reader}, cut at ${cuts}: ${raw}`);
+      assert.ok(raw.endsWith('\nHTTP/0.9 is not spoken here: send HTTP/1.1\n'), `${reader}, cut at ${cuts}: ${raw}`);
+    }
+    assert.is(a, b, `cut at ${cuts}`);
+  }
+});
+
 // The generator: its cases, and what differed and is not fixed yet.
 
 /** mulberry32: the same cases on every run. */
