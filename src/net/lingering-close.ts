@@ -8,6 +8,7 @@
 // (lingering_time) and LINGER_BYTES, so that a client that never stops cannot hold the socket.
 
 import type { Socket } from 'node:net';
+import { afterNextPoll } from './after-next-poll.js';
 import { readAsStream } from './shared-read-buffer.js';
 
 /**
@@ -46,7 +47,16 @@ export function endLingering(socket: Socket, last?: string | Buffer): void {
     else socket.once('finish', () => socket.destroy());
   };
   if (socket.readableEnded) return close();
-  const quiet = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  // The client's silence is judged after the poll (net/after-next-poll.ts): after a stall of
+  // the gateway's loop, bytes it sent in time wait unread, and a destroy then would be the RST
+  // that loses the answer. A read there refreshes the timer: the silence is judged again later.
+  let reads = 0;
+  const quiet = setTimeout(() => {
+    const heard = reads;
+    afterNextPoll(() => {
+      if (reads === heard) socket.destroy();
+    });
+  }, LINGER_MS).unref();
   const total = setTimeout(() => socket.destroy(), LINGER_TOTAL_MS).unref();
   socket.once('close', () => {
     clearTimeout(quiet);
@@ -57,6 +67,7 @@ export function endLingering(socket: Socket, last?: string | Buffer): void {
   socket.removeAllListeners('data');
   socket.on('data', (chunk: Buffer) => {
     dropped += chunk.length;
+    reads++;
     if (dropped > LINGER_BYTES) socket.destroy();
     else quiet.refresh();
   });

@@ -10,8 +10,11 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
+import { LINGER_MS } from '../../src/net/lingering-close.js';
 import { startBothReaders, portOf, type BothReaders } from '../helpers/both-readers.js';
 import { tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { kernelQueues } from '../helpers/forced-reads.js';
+import { stalled } from '../helpers/stall.js';
 
 const test = suite('lingering close');
 const apps = tempDir('apppkg-lingering-apps-');
@@ -133,5 +136,53 @@ for (const reader of ['lean', 'node'] as const) {
     await waitFor(() => open() === '', 3000, () => `no connection of port ${port} open:\n${open()}`);
   });
 }
+
+/**
+ * Sends a refused head, not reading (the 400 waits in its kernel's buffer); once the 400 is
+ * there, `gw` is stopped past its 5 s wait for the client, which sends a byte 1 s into the stop,
+ * in time. Then reads until the close: what it read, whether the connection was reset, and
+ * whether the gateway had closed its end with the byte unread (a RST sent, which can destroy an
+ * answer the client has not read; on loopback the FIN before it kept the 400 readable).
+ */
+async function sendDuringStall(gw: RunningGateway): Promise<{ got: string; reset: boolean; destroyedUnread: boolean }> {
+  const socket = net.connect(portOf(gw), '127.0.0.1');
+  socket.setNoDelay(true);
+  socket.pause();
+  let got = '';
+  let reset = false;
+  let destroyedUnread = false;
+  socket.on('error', (err: NodeJS.ErrnoException) => (reset ||= err.code === 'ECONNRESET' || err.code === 'EPIPE'));
+  let closed = false;
+  socket.on('close', () => (closed = true));
+  try {
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('POST /.. HTTP/1.1\r\nHost: h\r\nHost: a@b\r\n\r\n');
+    await waitFor(() => (kernelQueues(socket)?.clientUnread ?? 0) > 0, 10_000, 'the 400 in the client\'s kernel');
+    await stalled(gw.child.pid!, LINGER_MS + 1500, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      socket.write('x');
+    });
+    // A request served after the stop is a turn of the gateway's loop after it: had it judged
+    // the client silent first, its end of the connection is gone (destroyed with the byte
+    // unread: a RST), not waiting for the client's FIN.
+    assert.is((await fetch(`${gw.url}/w/`)).status, 200);
+    const queues = kernelQueues(socket);
+    if (queues === null || queues.serverUnread > 0) destroyedUnread = true;
+    socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+    socket.on('end', () => socket.end());
+    socket.resume();
+    await waitFor(() => closed, 15_000, () => `the close, ${JSON.stringify(got)} read`);
+    return { got, reset, destroyedUnread };
+  } finally {
+    socket.destroy();
+  }
+}
+
+test('lean and node: a byte the client sent in time while the gateway\'s loop was stalled past the 5 s wait is read, the connection not closed with it unread (a RST, which can lose the 400)', async () => {
+  const [lean, node] = await Promise.all([sendDuringStall(both!.lean), sendDuringStall(both!.node)]);
+  for (const [reader, seen] of [['the lane', lean], ['node:http', node]] as const) {
+    assert.ok(!seen.destroyedUnread && !seen.reset && whole(seen.got, 400), `${reader}: ${seen.destroyedUnread ? 'closed with the byte unread, ' : ''}${seen.reset ? 'reset, ' : ''}${JSON.stringify(seen.got.slice(0, 200))}`);
+  }
+});
 
 test.run();
