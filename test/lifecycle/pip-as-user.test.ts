@@ -46,28 +46,25 @@ const BACKEND = inTreeBackend('uidpkg', `    here = os.path.dirname(os.path.absp
         os.symlink(open(os.path.join(here, 'link-stamp-to')).read(), os.path.join(sys.prefix, 'apppkg-venv.json'))
     if os.path.exists(os.path.join(here, 'link-stage-to')):
         os.symlink(open(os.path.join(here, 'link-stage-to')).read(), os.path.join(os.environ['TMPDIR'], 'stage', 'leak.txt'))
-    if os.path.exists(os.path.join(here, 'stage-dirs')):
+    def fill_and_wait(top, count, mode):
+        # Directories for the swapper to trade for links, then wait until it has begun.
         import time
-        for i in range(int(open(os.path.join(here, 'stage-dirs')).read())):
-            os.mkdir(os.path.join(os.environ['TMPDIR'], 'stage', 'sub%d' % i))
-            open(os.path.join(os.environ['TMPDIR'], 'stage', 'sub%d' % i, 'f0'), 'w').close()
-        open(os.path.join(here, 'lent-at'), 'w').write(os.environ['TMPDIR'])
-        give_up = time.monotonic() + 30
-        while not os.path.exists(os.path.join(os.environ['TMPDIR'], 'swapper-in')) and time.monotonic() < give_up:
-            time.sleep(0.01)
-    if os.path.exists(os.path.join(here, 'open-dirs')):
-        import time
-        top = os.path.join(os.environ['TMPDIR'], 'open')
-        os.mkdir(top)
-        os.chmod(top, 0o777)
-        for i in range(int(open(os.path.join(here, 'open-dirs')).read())):
+        for i in range(count):
             os.mkdir(os.path.join(top, 'sub%d' % i))
-            os.chmod(os.path.join(top, 'sub%d' % i), 0o777)
+            if mode is not None:
+                os.chmod(os.path.join(top, 'sub%d' % i), mode)
             open(os.path.join(top, 'sub%d' % i, 'f0'), 'w').close()
         open(os.path.join(here, 'lent-at'), 'w').write(os.environ['TMPDIR'])
         give_up = time.monotonic() + 30
         while not os.path.exists(os.path.join(os.environ['TMPDIR'], 'swapper-in')) and time.monotonic() < give_up:
             time.sleep(0.01)
+    if os.path.exists(os.path.join(here, 'stage-dirs')):
+        fill_and_wait(os.path.join(os.environ['TMPDIR'], 'stage'), int(open(os.path.join(here, 'stage-dirs')).read()), None)
+    if os.path.exists(os.path.join(here, 'open-dirs')):
+        top = os.path.join(os.environ['TMPDIR'], 'open')
+        os.mkdir(top)
+        os.chmod(top, 0o777)
+        fill_and_wait(top, int(open(os.path.join(here, 'open-dirs')).read()), 0o777)
     if os.path.exists(os.path.join(here, 'link-log-to')):
         log = os.path.join(os.environ['TMPDIR'], 'pip.log')
         os.unlink(log)
