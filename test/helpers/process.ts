@@ -282,8 +282,9 @@ export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; 
     if (!found?.url) throw failure ?? new Error(`apppkg-gateway ${args.join(' ')} exited early (${child.signalCode ?? `status ${child.exitCode}`})`);
     return found.url;
   }).catch((err) => {
+    const where = child.pid === undefined || exited ? '' : `\n--- the gateway's processes ---\n${stuckAt(child.pid)}`;
     child.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\n--- output ---\n${out}`, { cause: err });
+    throw new Error(`${(err as Error).message}\n--- output ---\n${out}${where}`, { cause: err });
   });
   // The gateway prints its admin address right after its listeners; serve has none.
   const adminUrl = args.includes('--apps')
@@ -391,6 +392,24 @@ export function processesBelow(root: number): ProcEntry[] {
     return false;
   };
   return table.filter((p) => below(p.pid));
+}
+
+/**
+ * Where `root` and the processes below it wait, one line each (`pid state comm wchan`): a start
+ * that printed nothing and used no CPU for its whole deadline (run 49, 2026-12-06) left no
+ * other trace of what it waited on.
+ */
+function stuckAt(root: number): string {
+  const wchan = (pid: number): string => {
+    try {
+      return readFileSync(`/proc/${pid}/wchan`, 'latin1') || '-';
+    } catch {
+      return '?';
+    }
+  };
+  const rootState = procState(root);
+  const all = [...(rootState === null ? [] : [{ pid: root, ...rootState }]), ...processesBelow(root)];
+  return all.map((p) => `${p.pid} ${p.state} ${p.comm} ${wchan(p.pid)}`).join('\n');
 }
 
 /** The guard shells (process-group.ts) whose arguments name `mark`, as `pid:state`. */
