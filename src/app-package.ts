@@ -12,7 +12,7 @@ import type { Writable } from 'node:stream';
 import { atKey, describeApp, resolveApp, type AppContext } from './app-context.js';
 import { describeJson, type DescribedApp } from './description/describe.js';
 import { COMMAND_NAMES, type CommandName, type Description } from './description/types.js';
-import { namingEnvironmentOption, resolveAppPaths } from './environment/app-env.js';
+import { namingCallerOptions, resolveAppPaths } from './environment/app-env.js';
 import { overridesFor, type HostEnvironment } from './environment/host-file.js';
 import { pickInterpreter } from './environment/interpreters.js';
 import { namingStateRoot, resolveStateRoot } from './environment/state-root.js';
@@ -329,7 +329,7 @@ export class AppPackage {
    * it as the caller gave it.
    */
   readonly #namingOptions = (err: unknown): never => {
-    throw namingEnvironmentOption(namingStateRoot(err, this.#stateKey), this.#environmentKey);
+    throw namingCallerOptions(err, { stateKey: this.#stateKey, environmentKey: this.#environmentKey });
   };
 
   #spawn(ctx: AppContext, what: { argv: string[] } | { shell: string; key: string }, options: RunOptions): Promise<number> {

@@ -22,7 +22,7 @@ import { SCRIPTS_DIR } from '../lifecycle/vendor-scripts.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { holdRunHelpers } from './run-helper-holds.js';
 import { homeIs, isDirectoryPath, venvPythonIs } from './venv-look.js';
-import { appStateDirs, ensureDir, gatewayOwned, prepareAppStateDirs, restoreMissingStateDirs, type AppStateDirs, type Owner } from './state-root.js';
+import { appStateDirs, ensureDir, gatewayOwned, namingStateRoot, prepareAppStateDirs, restoreMissingStateDirs, type AppStateDirs, type Owner } from './state-root.js';
 
 export type AppMode = 'production' | 'development';
 
@@ -351,6 +351,20 @@ const ENVIRONMENT_OPTION_CODES: ReadonlySet<string> = new Set(['APPPKG_SETTINGS_
 export function namingEnvironmentOption(err: unknown, key: string): unknown {
   if (!(err instanceof GatewayError) || !ENVIRONMENT_OPTION_CODES.has(err.code) || err.details.environmentKey !== undefined) return err;
   return new GatewayError(err.code, { ...err.details, environmentKey: key });
+}
+
+/**
+ * What the caller calls the state root's option and the environment file's (OptionNames'
+ * stateDir and environment: the library's `stateDir`, `environment`); left out, the CLI's flags.
+ */
+export interface CallerOptionKeys {
+  stateKey?: string;
+  environmentKey?: string;
+}
+
+/** `err` with its fix naming both options as the caller has them (namingStateRoot, namingEnvironmentOption). */
+export function namingCallerOptions(err: unknown, keys: CallerOptionKeys): unknown {
+  return namingEnvironmentOption(namingStateRoot(err, keys.stateKey ?? '--state-dir'), keys.environmentKey ?? '--environment');
 }
 
 /**

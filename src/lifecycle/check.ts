@@ -17,7 +17,7 @@ import { placeOf } from '../description/key-place.js';
 import { keyLabel } from '../description/yaml-file.js';
 import { runEnvironmentChecks } from '../environment/checks.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
-import { commandEnvironment, namingEnvironmentOption } from '../environment/app-env.js';
+import { commandEnvironment, namingCallerOptions } from '../environment/app-env.js';
 import { stdlibNameProblem } from '../environment/stdlib-modules.js';
 import { explainSystemModuleImport } from '../environment/system-module.js';
 import { unlistedPackages } from '../environment/deb-coverage.js';
@@ -194,8 +194,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
 
   const mail = mailCheck(desc, hostEnv, opts.environmentKey);
   // SPEC 5.2: whether each server the app needs answers (nothing is created here).
-  const naming = (err: GatewayError) => namingEnvironmentOption(namingStateRoot(err, opts.stateKey ?? '--state-dir'), opts.environmentKey ?? '--environment') as GatewayError;
-  for (const s of await checkServices(desc, hostEnv, stateRoot, naming)) {
+  for (const s of await checkServices(desc, hostEnv, stateRoot, (err) => namingCallerOptions(err, opts) as GatewayError)) {
     const at = !s.ok && s.code === 'APPPKG_SERVICE_MISSING' ? placeOf(desc, s.name.split('.')) : undefined;
     report({ name: s.name, ok: s.ok, detail: `${placed(at)}${s.detail}`, fix: s.fix, ...(s.code ? { code: s.code } : {}) });
   }

@@ -5,6 +5,7 @@
 import { stat } from 'node:fs/promises';
 import type { Description } from '../description/types.js';
 import { overridesFor, type HostEnvironment } from '../environment/host-file.js';
+import type { CallerOptionKeys } from '../environment/app-env.js';
 import { appStateDirs } from '../environment/state-root.js';
 import { isGatewayError } from '../errors.js';
 import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
@@ -13,7 +14,7 @@ import { appRedisPrefix, appRedisUserName, ensureRedisUser, openDefaultUserWarni
 import { databaseKind, planServices, type ServicePlan } from './service-plan.js';
 import { unwatchPostgres, watchPostgres } from './postgresql-watch.js';
 import { unwatchRedisUser, watchRedisUser } from './redis-user-watch.js';
-import { failedServiceState, forgetServiceStatus, recordServiceStatus, type ServiceOptionKeys, type ServiceStatus } from './service-status.js';
+import { failedServiceState, forgetServiceStatus, recordServiceStatus, type ServiceStatus } from './service-status.js';
 import { databasesOfGoneApps } from './renamed-databases.js';
 import { sqliteEnvironment, sqlitePath } from './sqlite-database.js';
 
@@ -26,7 +27,7 @@ export function forgetAppServices(name: string): void {
   unwatchPostgres(name);
 }
 
-export interface ServiceOptions extends ServiceOptionKeys {
+export interface ServiceOptions extends CallerOptionKeys {
   desc: Description;
   hostEnv: HostEnvironment;
   stateRoot: string;

@@ -7,7 +7,8 @@
 // are not restarted: their drivers connect again by themselves once it is back.
 import { isGatewayError } from '../errors.js';
 import { pingPostgres, type PostgresServer } from './postgresql-server.js';
-import { failedServiceState, updateServiceStatus, type ServiceOptionKeys } from './service-status.js';
+import type { CallerOptionKeys } from '../environment/app-env.js';
+import { failedServiceState, updateServiceStatus } from './service-status.js';
 import { RepeatedLook } from './repeated-look.js';
 
 /** How often each server is looked at: `status` is right about it within about this long. */
@@ -46,7 +47,7 @@ export class PostgresWatch {
 
   private constructor(
     private readonly say: (line: string) => void,
-    private readonly keys: ServiceOptionKeys,
+    private readonly keys: CallerOptionKeys,
     intervalMs: number,
   ) {
     this.repeated = new RepeatedLook(() => this.look(), intervalMs, (err: unknown) => this.say(`postgresql check failed: ${String(err)}`));
@@ -56,7 +57,7 @@ export class PostgresWatch {
    * Looks every `intervalMs`, the next look only once the one before has finished (a server that
    * hangs delays it). `keys`: what the reasons' fixes call the gateway's options (its OptionNames).
    */
-  static start(say: (line: string) => void, keys: ServiceOptionKeys = {}, intervalMs = POSTGRES_CHECK_INTERVAL_MS): PostgresWatch {
+  static start(say: (line: string) => void, keys: CallerOptionKeys = {}, intervalMs = POSTGRES_CHECK_INTERVAL_MS): PostgresWatch {
     return new PostgresWatch(say, keys, intervalMs);
   }
 

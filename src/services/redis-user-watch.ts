@@ -10,7 +10,8 @@
 import { isGatewayError } from '../errors.js';
 import { readCredentials, type ServiceOwner } from './credentials-store.js';
 import { missingRedisUsers, remakeRedisUser, type AppRedisUser, type RedisServer } from './redis-server.js';
-import { failedServiceState, updateServiceStatus, type ServiceOptionKeys } from './service-status.js';
+import type { CallerOptionKeys } from '../environment/app-env.js';
+import { failedServiceState, updateServiceStatus } from './service-status.js';
 import { RepeatedLook } from './repeated-look.js';
 
 /** How often each server is looked at: a lost user is made again within about this long. */
@@ -67,7 +68,7 @@ export class RedisUserWatch {
 
   private constructor(
     private readonly say: (line: string) => void,
-    private readonly keys: ServiceOptionKeys,
+    private readonly keys: CallerOptionKeys,
     intervalMs: number,
   ) {
     this.repeated = new RepeatedLook(() => this.look(), intervalMs, (err: unknown) => this.say(`redis users' check failed: ${String(err)}`));
@@ -77,7 +78,7 @@ export class RedisUserWatch {
    * Looks every `intervalMs`, the next look only once the one before has finished (a server that
    * hangs delays it). `keys`: what the reasons' fixes call the gateway's options (its OptionNames).
    */
-  static start(say: (line: string) => void, keys: ServiceOptionKeys = {}, intervalMs = REDIS_CHECK_INTERVAL_MS): RedisUserWatch {
+  static start(say: (line: string) => void, keys: CallerOptionKeys = {}, intervalMs = REDIS_CHECK_INTERVAL_MS): RedisUserWatch {
     return new RedisUserWatch(say, keys, intervalMs);
   }
 

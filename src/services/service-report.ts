@@ -85,10 +85,10 @@ function withoutMissingServices(desc: Description, hostEnv: HostEnvironment): { 
   return { missing, available };
 }
 
-/** One line per service the app asks for; [] when it asks for none. */
 /**
- * Each service the app asks for, tried as the app would get it. `naming` gives a failure's fix
- * the caller's words for its options (the state root's, the environment file's).
+ * One line per service the app asks for ([] when it asks for none), each tried as the app would
+ * get it. `naming` gives a failure's fix the caller's words for its options (the state root's,
+ * the environment file's).
  */
 export async function checkServices(desc: Description, hostEnv: HostEnvironment, stateRoot: string, naming: (err: GatewayError) => GatewayError = (err) => err): Promise<ServiceCheck[]> {
   const asks = desc.services ?? { database: null, redis: null };

@@ -2,8 +2,7 @@
 // (SPEC 5.2: "status shows each service's state"). Written by each start's provisioning, and
 // between starts by the Redis users' watch (redis-user-watch.ts) and the PostgreSQL one
 // (postgresql-watch.ts) when a server goes or comes back.
-import { namingEnvironmentOption } from '../environment/app-env.js';
-import { namingStateRoot } from '../environment/state-root.js';
+import { namingCallerOptions, type CallerOptionKeys } from '../environment/app-env.js';
 import { isGatewayError, type GatewayError } from '../errors.js';
 
 /** One service of one app, as status shows it. */
@@ -46,21 +45,13 @@ export function updateServiceStatus(app: string, name: string, state: string, re
 }
 
 /**
- * What a reason's fix calls the options of the gateway's caller (OptionNames' stateDir and
- * environment): a library gateway's status said `apppkg-gateway check APP_DIR --environment FILE`
- * and `--state-dir` to a program that has neither. Left out: the CLI's flags.
+ * The state and reason `status` shows for a service that failed with `err`, its fix in the words
+ * of `keys`: a library gateway's status said `apppkg-gateway check APP_DIR --environment FILE`
+ * and `--state-dir` to a program that has neither.
  */
-export interface ServiceOptionKeys {
-  stateKey?: string;
-  environmentKey?: string;
-}
-
-/** The state and reason `status` shows for a service that failed with `err`, its fix in the words of `keys`. */
-export function failedServiceState(err: unknown, keys: ServiceOptionKeys = {}): { state: 'unavailable' | 'refused'; reason: string } {
+export function failedServiceState(err: unknown, keys: CallerOptionKeys = {}): { state: 'unavailable' | 'refused'; reason: string } {
   if (!isGatewayError(err)) return { state: 'refused', reason: String(err) };
-  let named: GatewayError = err;
-  if (keys.stateKey !== undefined) named = namingStateRoot(named, keys.stateKey) as GatewayError;
-  if (keys.environmentKey !== undefined) named = namingEnvironmentOption(named, keys.environmentKey) as GatewayError;
+  const named = namingCallerOptions(err, keys) as GatewayError;
   return { state: named.code === 'APPPKG_SERVICE_UNAVAILABLE' ? 'unavailable' : 'refused', reason: `${named.message} (fix: ${named.hint})` };
 }
 

@@ -15,8 +15,7 @@ import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
 import { checkPip } from '../environment/checks.js';
 import { pathsMissingRefusal } from '../environment/paths-entries.js';
-import { namingStateRoot } from '../environment/state-root.js';
-import { namingEnvironmentOption } from '../environment/app-env.js';
+import { namingCallerOptions } from '../environment/app-env.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { HOOK_ENV, runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
@@ -532,7 +531,7 @@ export class VersionJudge {
       // Stopped by the gateway's own stop (its hook killed): not a refusal of the version.
       if (this.registry.stopped()) return null;
       let error = isGatewayError(err)
-        ? (namingEnvironmentOption(namingStateRoot(err, this.opts.stateKey ?? '--state-dir'), this.opts.environmentKey ?? '--environment') as GatewayError)
+        ? (namingCallerOptions(err, this.opts) as GatewayError)
         : new GatewayError('APPPKG_WORKER_START_FAILED', { name: desc.name, dir: desc.dir, reason: String(err), cause: err });
       // Under --apps the app's output is in its log only: say where, and bring its end here.
       if (!development) error = refusalUnderApps(error, logFile, logStart);
