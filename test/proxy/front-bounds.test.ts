@@ -172,18 +172,30 @@ function frontMinorFaults(): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
 }
 
+/** The middle one of `values` (an odd number of them). */
+function median(values: number[]): number {
+  return [...values].sort((a, b) => a - b)[values.length >> 1];
+}
+
 test('1 MiB list answers passed on to a client that reads at once cost the front a few page faults each, not their pages again', async () => {
   const size = 1 << 20;
   const get = async (): Promise<number> => (await (await fetch(`http://127.0.0.1:${portOf(gw)}/large?n=${size}&i=0`, { signal: AbortSignal.timeout(10_000) })).arrayBuffer()).byteLength;
   // The heap grows to what they need once.
   for (let i = 0; i < 10; i++) await get();
-  const before = frontMinorFaults();
-  const count = 20;
-  for (let i = 0; i < count; i++) assert.is(await get(), size);
-  const perAnswer = (frontMinorFaults() - before) / count;
+  const faults: number[] = [];
+  for (let i = 0; i < 25; i++) {
+    const before = frontMinorFaults();
+    assert.is(await get(), size);
+    faults.push(frontMinorFaults() - before);
+  }
+  // Each answer's own, and the median of them: a GC, or the heap grown and trimmed again, costs
+  // one answer 40-200 faults here and there, more often on a busy machine (20 answers counted
+  // together made 84 each in a full suite run at load 4 on 2 cores, 5-7 alone); the pieces' own
+  // pages cost every answer.
+  const perAnswer = median(faults);
   // Each 256 KiB piece in a fresh mmap (the launcher's MALLOC_TRIM_THRESHOLD_ alone freezes
   // glibc's mmap threshold at 128 KiB): ~420 faults per answer, half the front's CPU for it.
-  assert.ok(perAnswer < 64, `${perAnswer.toFixed(0)} page faults in the front per 1 MiB answer`);
+  assert.ok(perAnswer < 64, `${perAnswer} page faults in the front per 1 MiB answer, the median of ${faults.join(' ')}`);
 });
 
 /** `count` GETs for /?i=0, /?i=1, ... in one string, the last asking to close. */
