@@ -110,6 +110,12 @@ export const REQUEST_WINDOW = 1 << 20;
  * not slow a 64 MiB download (docs/protocol.md §5).
  */
 export const RESPONSE_WINDOW = 256 * 1024;
+/**
+ * The largest RESPONSE_BODY piece a worker sends (MAX_BODY_FRAME in link.py): a body over the
+ * window streams in pieces of this size, each read in place here (IN_PLACE_MIN). At most the
+ * window: a piece goes whole before the worker waits for credit.
+ */
+export const MAX_BODY_FRAME = 256 * 1024;
 /** Request-body credits from the shim (and websocket messages the app takes). */
 export const CREDIT_STEP = 256 * 1024;
 /** Response credits to the shim: a quarter of the window. */
@@ -243,12 +249,12 @@ function joined(pieces: Buffer[], length: number): Buffer {
  * without a copy when the chunks are neighbours in memory.
  */
 /**
- * A frame at least this long is read in place (FrameParser.readInto): a RESPONSE_BODY piece of
- * 256 KiB, a RESPONSE_FULL of up to the response window with its head (a longer body streams in
+ * A frame at least this long is read in place (FrameParser.readInto): a whole RESPONSE_BODY
+ * piece, a RESPONSE_FULL of up to the response window with its head (a longer body streams in
  * pieces), a large websocket message; up to IN_PLACE_MAX, past which a length is more likely
  * garbage than a body, and the frame's memory would be taken before its bytes come.
  */
-const IN_PLACE_MIN = 256 * 1024;
+const IN_PLACE_MIN = MAX_BODY_FRAME;
 const IN_PLACE_MAX = 256 * 1024 * 1024;
 
 export class FrameParser {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Worker } from '../../src/supervisor/worker.js';
 import { forwardWsgi } from '../../src/proxy/forward-wsgi.js';
 import { routeFromRequest } from '../../src/proxy/request-route.js';
-import { Frame, RESPONSE_WINDOW, encodeU32Frame } from '../../src/link/frames.js';
+import { Frame, MAX_BODY_FRAME, RESPONSE_WINDOW, encodeU32Frame } from '../../src/link/frames.js';
 import type { RequestLine } from '../../src/link/request-frame.js';
 import type { WorkerLink } from '../../src/link/worker-link.js';
 
@@ -356,8 +356,6 @@ export class RawExchange {
   }
 }
 
-/** The largest RESPONSE_BODY piece a worker sends (MAX_BODY_FRAME in python-shim/apppkg_shim/link.py). */
-const MAX_BODY_FRAME = 256 * 1024;
 /** How long a worker that waits for credit must stay silent to count as waiting. */
 const QUIET_MS = 200;
 
