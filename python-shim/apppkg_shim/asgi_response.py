@@ -296,6 +296,8 @@ class ResponseExchange:
             parts = [HEADER_PACK(link.RESPONSE_BODY, rid, n), body] if n else []
             self.sent += n
             if not more:
+                # The head went before: a last body with its head held and no longer than a
+                # piece left above, as RESPONSE_FULL (link.py asserts a piece is at most the window).
                 parts.append(HEADER_PACK(link.RESPONSE_END, rid, 0))
                 self.end_with(parts)
                 return

@@ -73,6 +73,14 @@ REQUEST_WINDOW = 1 << 20
 RESPONSE_WINDOW = 256 * 1024
 CREDIT_STEP = 256 * 1024
 MAX_BODY_FRAME = 256 * 1024
+# A piece is at most the window. asgi_response.py sends a last body of up to the window whose
+# head is still held as RESPONSE_FULL, and one of up to a piece in its small-piece branch, which
+# ends the response without sending the head (it takes that one to have gone already): with a
+# piece over the window, a last body between the two lost its head (tried: 320 KiB with 512 KiB
+# pieces came to the client as a bare 200, the app's status and headers gone). And a piece goes
+# whole before the window is looked at (task.py's _send_body too), so the gateway holds at most
+# the window and a piece. test/link/shim-constants.test.ts checks it too (python -O skips asserts).
+assert MAX_BODY_FRAME <= RESPONSE_WINDOW, "MAX_BODY_FRAME must not exceed RESPONSE_WINDOW"
 # Deferred output is flushed once it grows past this many bytes.
 FLUSH_THRESHOLD = 64 * 1024
 

@@ -113,7 +113,7 @@ export const RESPONSE_WINDOW = 256 * 1024;
 /**
  * The largest RESPONSE_BODY piece a worker sends (MAX_BODY_FRAME in link.py): a body over the
  * window streams in pieces of this size, each read in place here (IN_PLACE_MIN). At most the
- * window: a piece goes whole before the worker waits for credit.
+ * window (link.py says why, and asserts it).
  */
 export const MAX_BODY_FRAME = 256 * 1024;
 /** Request-body credits from the shim (and websocket messages the app takes). */

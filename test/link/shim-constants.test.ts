@@ -49,4 +49,14 @@ test('the version, the header, the windows, the credit step and the largest body
   assert.is(shim.WS_BINARY, frames.WsKind.BINARY);
 });
 
+test('a body piece is at most the response window', () => {
+  // asgi_response.py's small-piece branch ends a last body without sending its head, which it
+  // takes to have gone as RESPONSE_FULL's when the body is within the window: with larger
+  // pieces, a last body between the window and a piece lost its status and headers. link.py
+  // asserts it at import too, which python -O skips.
+  const shim = shimNumbers();
+  assert.ok(frames.MAX_BODY_FRAME <= frames.RESPONSE_WINDOW, `MAX_BODY_FRAME ${frames.MAX_BODY_FRAME} over RESPONSE_WINDOW ${frames.RESPONSE_WINDOW}`);
+  assert.ok((shim.MAX_BODY_FRAME as number) <= (shim.RESPONSE_WINDOW as number), `link.MAX_BODY_FRAME ${shim.MAX_BODY_FRAME} over link.RESPONSE_WINDOW ${shim.RESPONSE_WINDOW}`);
+});
+
 test.run();
