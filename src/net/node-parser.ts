@@ -46,6 +46,8 @@ interface ReadLog {
   headEnded: number;
   /** The read in which the last message ended; -1: none since the parser (re)started, which was at a message's start. */
   ended: number;
+  /** No message begun since the last ended, or since the parser (re)started: llhttp's next octet, past empty lines, begins one. */
+  between: boolean;
   /** The read of the last body piece of the last message with a body, and that body's bytes in it. */
   bodyRead: number;
   bodyInRead: number;
@@ -72,6 +74,7 @@ interface ReadLog {
 }
 
 const LF = 0x0a;
+const CR = 0x0d;
 const SP = 0x20;
 const kLog = Symbol('apppkg.readLog');
 const kLogged = Symbol('apppkg.logged');
@@ -98,7 +101,7 @@ export function watchRequestStarts(socket: Socket): void {
   const watched = socket as ParsedSocket;
   const parser = watched.parser as Callbacks | null | undefined;
   if (parser == null) return;
-  const log: ReadLog = { read: 0, done: true, began: -1, headEnded: -1, ended: -1, bodyRead: -1, bodyInRead: 0, lastPiece: null, pending: [], pendingRead: -1, sent: null, held: null, cut: null, sizeLines: new ChunkSizeLines() };
+  const log: ReadLog = { read: 0, done: true, began: -1, headEnded: -1, ended: -1, between: true, bodyRead: -1, bodyInRead: 0, lastPiece: null, pending: [], pendingRead: -1, sent: null, held: null, cut: null, sizeLines: new ChunkSizeLines() };
   watched[kLog] = log;
   // Every read through execute() below, not by the parser from the handle, whose reads no JS
   // sees: a chunked body's size lines are read beside llhttp (net/chunk-size-lines.ts).
@@ -106,6 +109,7 @@ export function watchRequestStarts(socket: Socket): void {
   const k = parser.constructor;
   parser[k.kOnMessageBegin] = () => {
     log.began = enter(log).read;
+    log.between = false;
     log.pending = [];
     if (log.sent?.next === true) log.sent.next = false;
     else log.sent = null;
@@ -143,7 +147,10 @@ export function watchRequestStarts(socket: Socket): void {
     };
     parser[k.kOnMessageComplete] = function (this: NodeParser) {
       const at = logOf(this);
-      if (at !== undefined) at.ended = enter(at).read;
+      if (at !== undefined) {
+        at.ended = enter(at).read;
+        at.between = true;
+      }
       return ended.call(this);
     };
     // A read node:http gives its parser from JS: its error, if any, is handled after this
@@ -164,13 +171,29 @@ export function watchRequestStarts(socket: Socket): void {
       }
       at.done = true;
       enter(at);
-      const parse = (bytes: Buffer) => at.sizeLines.execute(bytes, (piece) => execute.call(this, piece));
       // An HTTP/0.9 request line (no version) is the request whole, whatever the client sent
       // after it or how its bytes were split into reads (RFC 9112 Appendix C): llhttp, which
-      // would read the lines after it as its fields, is given the line alone.
-      const lineEnd = data.indexOf(LF) + 1;
+      // would read the lines after it as its fields, is given the line alone. sizeLines gives
+      // llhttp a read in pieces cut where a message may begin (a head's end, a body's), so a
+      // line begun in this read is at a piece's start, after empty lines: looked for there
+      // when llhttp is between messages, the first of the read's or one pipelined after others.
+      let simpleEnded = false;
+      const run = (piece: Buffer): number | Error => {
+        if (simpleEnded) return 0;
+        const lineEnd = at.between ? simpleRequestLineEnd(piece) : 0;
+        if (lineEnd === 0) return execute.call(this, piece);
+        const ret = execute.call(this, piece.subarray(0, lineEnd));
+        // Refused (after a message that closed the connection, llhttp reads none): as without the cut.
+        if (ret instanceof Error || this.headersCompleted?.() !== false) return ret;
+        simpleEnded = true;
+        const ended = endSimpleRequest(at, (bytes) => execute.call(this, bytes));
+        return ended instanceof Error ? ended : lineEnd;
+      };
+      const parse = (bytes: Buffer) => at.sizeLines.execute(bytes, run);
+      // A line begun in the reads before, ended in this one with fields after it.
+      const lineEnd = splitLinePending(at) ? data.indexOf(LF) + 1 : 0;
       let ret: number | Error;
-      if (lineEnd > 0 && lineEnd < data.length && mayEndSimpleRequest(at, data.subarray(0, lineEnd))) {
+      if (lineEnd > 0 && lineEnd < data.length && endsWithSimpleRequest(Buffer.concat([...at.pending, data.subarray(0, lineEnd)]))) {
         ret = parse(data.subarray(0, lineEnd));
         if (!(ret instanceof Error) && this.headersCompleted?.() === false && endsSimpleRequest(at, data.subarray(0, lineEnd))) {
           ret = endSimpleRequest(at, parse);
@@ -183,6 +206,10 @@ export function watchRequestStarts(socket: Socket): void {
         }
       } else {
         ret = parse(data);
+        if (simpleEnded) {
+          at.done = true;
+          return ret instanceof Error ? ret : data.length;
+        }
       }
       // A read that ends an HTTP/0.9 request line, begun in it or in the reads before: llhttp,
       // waiting for fields, would wait until --header-timeout (net/request-line-version.ts).
@@ -228,19 +255,31 @@ export function watchRequestStarts(socket: Socket): void {
  */
 function endsSimpleRequest(log: ReadLog, data: Buffer): boolean {
   if (log.began === log.read) return endsWithSimpleRequest(data);
-  if (log.pending.length === 0 || log.pendingRead !== log.read - 1 || data.indexOf(LF) !== data.length - 1) return false;
+  if (!splitLinePending(log) || data.indexOf(LF) !== data.length - 1) return false;
   return endsWithSimpleRequest(Buffer.concat([...log.pending, data]));
 }
 
+/** The reads before this one hold a request line begun and not ended (keepSplitHead). */
+function splitLinePending(log: ReadLog): boolean {
+  return log.pending.length > 0 && log.pendingRead === log.read - 1;
+}
+
 /**
- * Whether `line`, the first of a read, may end an HTTP/0.9 request line (endsSimpleRequest tells
- * once the parser has read it). Asked of every read with an LF before its end: a line with no
- * space or two (a request line with its version, most field lines) is told without a copy.
+ * Where, in `piece` (given to llhttp between messages), an HTTP/0.9 request line it begins
+ * with (after empty lines, which llhttp skips) ends, past its LF; 0 when it begins with none.
+ * Asked of every request node:http reads: a request line with its version is told by its
+ * second space, within its first bytes, without a call into C++ or a copy.
  */
-function mayEndSimpleRequest(log: ReadLog, line: Buffer): boolean {
-  if (log.pending.length > 0 && log.pendingRead === log.read - 1) return endsWithSimpleRequest(Buffer.concat([...log.pending, line]));
-  const space = line.indexOf(SP);
-  return space !== -1 && line.indexOf(SP, space + 1) === -1 && endsWithSimpleRequest(line);
+function simpleRequestLineEnd(piece: Buffer): number {
+  let at = 0;
+  while (at < piece.length && (piece[at] === CR || piece[at] === LF)) at++;
+  let spaces = 0;
+  for (let i = at; i < piece.length; i++) {
+    const octet = piece[i];
+    if (octet === SP && ++spaces === 2) return 0;
+    if (octet === LF) return spaces === 1 && endsWithSimpleRequest(piece.subarray(at, i + 1)) ? i + 1 : 0;
+  }
+  return 0;
 }
 
 /**
@@ -551,6 +590,7 @@ function startOver(socket: Socket, rest: Buffer): boolean {
     log.sizeLines.reset();
     // What is given back starts at a message's start: what came before is no longer the parser's.
     log.ended = -1;
+    log.between = true;
     log.pending = [];
     log.held = null;
     log.cut = null;
