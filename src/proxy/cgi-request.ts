@@ -65,7 +65,7 @@ export function cgiRequest(req: IncomingMessage, route: RequestRoute, upgrade = 
   // Over a unix socket an ASGI scope's `server` is [path, None] (the port '' becomes None), as
   // uvicorn --uds has it, unless a proxy we trust stated the host. A WSGI environ keeps a
   // SERVER_NAME and SERVER_PORT (PEP 3333: never empty).
-  const atPath = asgi && route.listenerPath !== null && (trusted === null || trusted.host === null);
+  const atPath = asgi && route.listenerPath !== null && (trusted === null || !trusted.hostForwarded);
   return {
     line: {
       method: req.method ?? 'GET',

@@ -11,7 +11,7 @@
 //   trust (`--trust-proxy` without addresses trusts the peer, whoever it is, as one hop: the
 //   right-most address), wsgi.url_scheme the right-most X-Forwarded-Proto, HTTP_HOST and
 //   SERVER_NAME the right-most X-Forwarded-Host, SERVER_PORT the right-most X-Forwarded-Port
-//   (as werkzeug's ProxyFix with one hop reads them).
+//   (as werkzeug's ProxyFix with one hop reads them), which HTTP_HOST then names too.
 //   Left-most entries are whatever the client claimed: never believed past a hop we trust.
 
 import type { IncomingMessage } from 'node:http';
@@ -186,6 +186,8 @@ export interface ForwardedView {
   serverPort: number;
   /** The HTTP_HOST the app gets instead of the client's Host; null to keep the client's. */
   host: string | null;
+  /** X-Forwarded-Host named the server: an ASGI scope over a unix listener has it, not [path, None]. */
+  hostForwarded: boolean;
   /**
    * CGI pairs to add, each `\0NAME\0value`: X-Forwarded-For/-Proto/-Host as we state them,
    * plus (from a trusted peer only) the client's other forwarding headers, as sent.
@@ -264,11 +266,15 @@ export function trustedView(req: IncomingMessage, peer: PeerView, trust: TrustPr
     }
     if (serverName.startsWith('[')) serverName = serverName.slice(1, -1);
   }
+  const hostForwarded = host !== null;
   // The port the client reached the proxy on (nginx: `X-Forwarded-Port $server_port`), over
   // any the hosts name, as werkzeug's ProxyFix x_port has it. Anything but a port is ignored.
   const forwardedPort = lastElement(headers['x-forwarded-port']);
   if (forwardedPort !== null && /^\d{1,5}$/.test(forwardedPort) && Number(forwardedPort) >= 1 && Number(forwardedPort) <= 65535) {
     serverPort = Number(forwardedPort);
+    // Apps build their URLs from HTTP_HOST (Django's get_host, werkzeug's, Starlette's from the
+    // host header), not SERVER_PORT: the host keeps the old port unless it names this one.
+    host = hostNaming(host ?? headers.host, serverPort, scheme) ?? host;
   }
   const stated = host ?? headers.host;
   let pairs = chain === '' ? `\0HTTP_X_FORWARDED_PROTO\0${scheme}` : `\0HTTP_X_FORWARDED_FOR\0${chain}\0HTTP_X_FORWARDED_PROTO\0${scheme}`;
@@ -288,6 +294,18 @@ export function trustedView(req: IncomingMessage, peer: PeerView, trust: TrustPr
     serverName,
     serverPort,
     host,
+    hostForwarded,
     pairs,
   };
+}
+
+/**
+ * `host` (a Host value) naming `port` (the scheme's own port as no port, as a browser's Origin
+ * and Django's CSRF check have it): null when it names that port already, or is not a Host.
+ */
+function hostNaming(host: string | undefined, port: number, scheme: 'http' | 'https'): string | null {
+  if (host === undefined || !HOST_VALUE.test(host) || (hostPort(host) ?? defaultPort(scheme)) === port) return null;
+  const colon = host.lastIndexOf(':');
+  const name = colon > host.lastIndexOf(']') ? host.slice(0, colon) : host;
+  return port === defaultPort(scheme) ? name : `${name}:${port}`;
 }

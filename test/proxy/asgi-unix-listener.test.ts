@@ -2,7 +2,9 @@
 // ASGI spec's `server` for a unix socket is [path, None], and uvicorn --uds gives the same
 // (uvicorn/protocols/utils.py get_local_addr); `client` is None, as a unix peer has no address,
 // unless a proxy we trust (a local one: `loopback`) says who the client is. X-Forwarded-Host
-// from that proxy decides `server` as it decides a WSGI app's SERVER_NAME. Real CLI, real worker.
+// from that proxy decides `server` as it decides a WSGI app's SERVER_NAME; its X-Forwarded-Port
+// the host both apps build URLs from, as it decides their server port (a WSGI app beside, for
+// its environ). Real CLI, real workers.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
@@ -24,6 +26,7 @@ interface Scope {
   client: [string, number] | null;
   scheme: string;
   root_path: string;
+  headers: [string, string][];
 }
 
 async function scopeOf(url: string, headers: Record<string, string> = {}, dispatcher?: Agent): Promise<Scope> {
@@ -37,6 +40,7 @@ test.before(async () => {
   const apps = join(work.path, 'apps');
   addPackage(apps, 'asgi-http', 'ax'); // its /scope answers with the scope it got
   addPackage(apps, 'ws-asgi', 'aws'); // its websocket answers "whoami" with its scope's scheme
+  addPackage(apps, 'faults', 'wx'); // its /env answers with the environ's strings
   gw = await startCli([
     '--apps', apps, '--listen', '127.0.0.1:0', '--listen', `unix:${socket}`, '--trust-proxy=loopback',
     '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'),
@@ -83,6 +87,40 @@ test('over TCP behind a trusted proxy that changes the scheme: the server port i
   const stated = await scopeOf(`${gw.url}/ax/scope`, { host: 'x.example:8080', 'x-forwarded-proto': 'https', 'x-forwarded-port': '8443' });
   assert.equal(stated.server, ['127.0.0.1', 8443]);
   assert.equal((await scopeOf(`${gw.url}/ax/scope`, { 'x-forwarded-port': '99999' })).server, ['127.0.0.1', port], 'not a port: ignored');
+});
+
+test('X-Forwarded-Port without X-Forwarded-Host: HTTP_HOST (the scope\'s host header) names the port SERVER_PORT (its server) has, the scheme\'s own as none; over TCP and the socket', async () => {
+  // Django's get_host, werkzeug's and Starlette's request.url read the host, not SERVER_PORT:
+  // they built URLs with the port the client's Host named while SERVER_PORT said another.
+  const port = Number(new URL(gw.url).port);
+  const cases: Array<[Record<string, string>, string, number]> = [
+    [{ host: 'x.example:8080', 'x-forwarded-port': '8443' }, 'x.example:8443', 8443],
+    [{ host: 'x.example:8080', 'x-forwarded-proto': 'https', 'x-forwarded-port': '443' }, 'x.example', 443],
+    [{ host: 'x.example', 'x-forwarded-proto': 'https', 'x-forwarded-port': '8443' }, 'x.example:8443', 8443],
+    [{ host: '[::1]:8080', 'x-forwarded-port': '9000' }, '[::1]:9000', 9000],
+    [{ host: 'x.example', 'x-forwarded-host': 'www.example.com:9000', 'x-forwarded-port': '9443' }, 'www.example.com:9443', 9443],
+    // A host that names the port already is left as sent.
+    [{ host: 'x.example:8080', 'x-forwarded-port': '8080' }, 'x.example:8080', 8080],
+    [{ host: 'x.example', 'x-forwarded-port': '80' }, 'x.example', 80],
+    [{ host: 'x.example:8080', 'x-forwarded-port': '99999' }, 'x.example:8080', port],
+  ];
+  for (const [headers, host, serverPort] of cases) {
+    const what = JSON.stringify(headers);
+    for (const dispatcher of [undefined, viaSocket]) {
+      const where = dispatcher === undefined ? 'over TCP' : 'over the socket';
+      const res = await request(`${gw.url}/wx/env`, { headers, dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000 });
+      const env = (await res.body.json()) as Record<string, string>;
+      assert.is(env.HTTP_HOST, host, `${what} ${where}`);
+      assert.is(env.HTTP_X_FORWARDED_HOST, host, `${what} ${where}`);
+      // Over the socket, with no port of its own, SERVER_PORT is the Host's unless the proxy says one.
+      if (dispatcher === undefined || serverPort !== port) assert.is(env.SERVER_PORT, String(serverPort), `${what} ${where}`);
+      const scope = await scopeOf(`${gw.url}/ax/scope`, headers, dispatcher);
+      assert.equal(scope.headers.filter(([name]) => name === 'host'), [['host', host]], `${what} ${where}`);
+      // X-Forwarded-Host names the server; else over the socket `server` is [path, None].
+      const server = headers['x-forwarded-host'] !== undefined ? ['www.example.com', serverPort] : dispatcher === undefined ? ['127.0.0.1', serverPort] : [socket, null];
+      assert.equal(scope.server, server, `${what} ${where}`);
+    }
+  }
 });
 
 /** The scheme a websocket's scope has, opened over TCP with `headers` from a (trusted) proxy. */

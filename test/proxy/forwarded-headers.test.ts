@@ -263,16 +263,19 @@ test('a trusted peer that changes the scheme, no X-Forwarded-Host: SERVER_PORT i
   assert.is((await trustedEnviron({ host: 'x.example:', 'x-forwarded-proto': 'https' })).SERVER_PORT, '443');
 });
 
-test('a trusted peer\'s X-Forwarded-Port sets SERVER_PORT, over the hosts\' ports; a value that is not a port is ignored', async () => {
+test('a trusted peer\'s X-Forwarded-Port sets SERVER_PORT and HTTP_HOST\'s port, over the hosts\' ports; a value that is not a port is ignored', async () => {
   trust = compileTrustProxy(['loopback']);
   const env = await trustedEnviron({ host: 'x.example:8080', 'x-forwarded-proto': 'https', 'x-forwarded-port': '8443' });
   assert.is(env.SERVER_PORT, '8443');
+  assert.is(env.HTTP_HOST, 'x.example:8443', 'the host names the port too: apps build URLs from it');
+  assert.is(env.HTTP_X_FORWARDED_HOST, 'x.example:8443');
   assert.is(env.HTTP_X_FORWARDED_PORT, '8443');
   assert.is((await trustedEnviron({ host: 'x', 'x-forwarded-host': 'www.example.com:9000', 'x-forwarded-port': '9443' })).SERVER_PORT, '9443');
   assert.is((await trustedEnviron({ host: 'x', 'x-forwarded-port': '1, 2222' })).SERVER_PORT, '2222', 'the right-most, as the other X-Forwarded-*');
   for (const invalid of ['0', '65536', 'https', '-1', '80a', '123456']) {
     const ignored = await trustedEnviron({ host: 'x.example:8080', 'x-forwarded-proto': 'https', 'x-forwarded-port': invalid });
     assert.is(ignored.SERVER_PORT, '8080', `X-Forwarded-Port: ${invalid}`);
+    assert.is(ignored.HTTP_HOST, 'x.example:8080', `X-Forwarded-Port: ${invalid}`);
   }
 });
 
