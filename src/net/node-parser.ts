@@ -297,10 +297,12 @@ function endSimpleRequest(log: ReadLog, parse: (bytes: Buffer) => number | Error
  * The head whose end llhttp read as HTTP/0.9 said `HTTP/0.9` after its target `url`: the version
  * as sent is remembered for the request (restoreSentVersion). Else its line had no version, as
  * versionAsSent takes an unmarked 0.9 to be. Its bytes: the read it ends in, when it began there;
- * else the reads kept from its first (keepSplitHead).
+ * else the reads kept from its first (keepSplitHead) and that one, which keepSplitHead has not
+ * kept yet and which may hold the rest of its line (`POS`, then `T /x HTTP/0.9` CRLF and fields:
+ * its 400 said the line had no version).
  */
 function markWrittenHttp09(parser: NodeParser, log: ReadLog, url: string): void {
-  const bytes = log.began === log.read ? parser.getCurrentBuffer() : Buffer.concat(log.pending);
+  const bytes = log.began === log.read ? parser.getCurrentBuffer() : Buffer.concat([...log.pending, parser.getCurrentBuffer()]);
   const line = ` ${url} HTTP/0.9`;
   for (let at = bytes.indexOf(line, 0, 'latin1'); at !== -1; at = bytes.indexOf(line, at + 1, 'latin1')) {
     const next = bytes[at + line.length];

@@ -448,6 +448,30 @@ test('a request line without a version (seed 26 case 91), fields after it: HTTP/
   }
 });
 
+test('`HTTP/0.9` written, its line begun in a read before the one that ends its head (seed 4 case 240): HTTP/0.9\'s 400 from both readers, not "no HTTP version"', async () => {
+  // node:http looked for `HTTP/0.9` in the reads kept before the head's last, not in that one:
+  // `POS`, then the rest of the head, was told it had no version.
+  const bytes = 'POST /w09/b?x=1 HTTP/0.9\r\nUser-Agent: c240-0\r\nHost: h\r\n\r\n';
+  const lineEnd = bytes.indexOf('\n') + 1;
+  for (const cuts of [[3], [3, lineEnd + 5], [lineEnd], []]) {
+    const answer = async (gw: RunningGateway): Promise<string> => {
+      const socket = net.connect(portOf(gw), '127.0.0.1');
+      const seen = recorded(socket);
+      await once(socket, 'connect');
+      const bounds = [0, ...cuts, bytes.length];
+      await writeAsReads(socket, bounds.slice(1).map((end, i) => Buffer.from(bytes.slice(bounds[i], end), 'latin1')));
+      await waitFor(() => seen.closed, CLOSE_WITHIN_MS, () => `the close after the refusal (cut at ${cuts}), with ${JSON.stringify(seen.got)} read`);
+      return comparable(seen.got);
+    };
+    const [a, b] = await Promise.all([answer(lean), answer(node)]);
+    for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
+      assert.equal(statusesOf(raw), [400], `${reader}, cut at ${cuts}: ${raw}`);
+      assert.ok(raw.endsWith('\nHTTP/0.9 is not spoken here: send HTTP/1.1\n'), `${reader}, cut at ${cuts}: ${raw}`);
+    }
+    assert.is(a, b, `cut at ${cuts}`);
+  }
+});
+
 test('a request line without a version pipelined in one read behind whole requests (no body, Content-Length, chunked, a hand-off), or after empty lines: HTTP/0.9\'s 400 and log line from both readers, its fields never read', async () => {
   // node:http's parser was given such a line alone only at a read's first byte: one later in the
   // read, or after an empty line RFC 9112 §2.2 lets a client send first, llhttp read with its
