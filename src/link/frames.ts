@@ -249,9 +249,10 @@ function joined(pieces: Buffer[], length: number): Buffer {
  * without a copy when the chunks are neighbours in memory.
  */
 /**
- * A frame at least this long is read in place (FrameParser.readInto): a whole RESPONSE_BODY
- * piece, a RESPONSE_FULL of up to the response window with its head (a longer body streams in
- * pieces), a large websocket message; up to IN_PLACE_MAX, past which a length is more likely
+ * A frame at least this long is read in place (FrameParser.readInto): a RESPONSE_FULL of up to
+ * the response window with its head (a longer body streams in pieces), a large websocket message,
+ * a RESPONSE_BODY piece of 256 KiB whose exchange takes it whole (others go on in parts: inParts);
+ * up to IN_PLACE_MAX, past which a length is more likely
  * garbage than a body, and the frame's memory would be taken before its bytes come.
  */
 const IN_PLACE_MIN = MAX_BODY_FRAME;
@@ -266,22 +267,32 @@ export class FrameParser {
   private inPlace: Buffer | null = null;
   /** A byte that is no frame type came where a frame begins: nothing after it can be framed. */
   private broken = false;
+  /** The frame being passed on in parts (inParts): its type, id, and the payload bytes still to come. */
+  private partType = 0;
+  private partId = 0;
+  private partLeft = 0;
 
   /**
    * `isType`: whether a byte may begin a frame. A byte that may not is told to `onGarbage` once,
    * and the parser reads nothing more: its length field is garbage too, and waiting for that
    * many bytes (up to 4 GiB) would hold every frame after it.
+   * `inParts`: whether a frame (its type and id) may be told in parts, as its bytes come: one whose
+   * payload a chunk does not hold whole is then told as several frames of its type and id, each
+   * with the next non-empty part of the payload (a view of the chunk it came in), never joined
+   * or copied. For a RESPONSE_BODY piece, whose bytes go on to the client as they are: read in
+   * place, the part that came with its header was copied (docs/performance.md, H228).
    */
   constructor(
     private readonly onFrame: FrameHandler,
     private readonly isType: (type: number) => boolean = () => true,
     private readonly onGarbage: (type: number) => void = () => {},
+    private readonly inParts: (type: number, id: number) => boolean = () => false,
   ) {}
 
   push(chunk: Buffer): void {
     if (this.broken) return;
-    if (this.pendingBytes > 0) {
-      chunk = this.completePending(chunk);
+    if (this.pendingBytes > 0 || this.partLeft > 0) {
+      chunk = this.resume(chunk);
       if (chunk.length === 0 || this.broken) return;
     }
     const onFrame = this.onFrame;
@@ -294,7 +305,10 @@ export class FrameParser {
       }
       const length = chunk.readUInt32BE(pos + 5);
       const stop = pos + HEADER_SIZE + length;
-      if (stop > end) break;
+      if (stop > end) {
+        if (this.toldInParts(chunk, pos)) return;
+        break;
+      }
       onFrame(chunk[pos], chunk.readUInt32BE(pos + 1), chunk.subarray(pos + HEADER_SIZE, stop));
       pos = stop;
     }
@@ -328,10 +342,41 @@ export class FrameParser {
   private garbage(type: number): void {
     this.broken = true;
     this.inPlace = null;
+    this.partLeft = 0;
     this.pending = [];
     this.pendingBytes = 0;
     this.need = 0;
     this.onGarbage(type);
+  }
+
+  /** What `chunk` holds of the frame held or told in parts; return what is left of chunk. */
+  private resume(chunk: Buffer): Buffer {
+    if (this.pendingBytes > 0) chunk = this.completePending(chunk);
+    return this.partLeft > 0 ? this.nextPart(chunk) : chunk;
+  }
+
+  /** The frame at `pos`, not whole in `chunk`, begun in parts if its type and id may be (inParts). */
+  private toldInParts(chunk: Buffer, pos: number): boolean {
+    const id = chunk.readUInt32BE(pos + 1);
+    if (!this.inParts(chunk[pos], id)) return false;
+    this.startParts(chunk[pos], id, chunk.readUInt32BE(pos + 5));
+    this.nextPart(chunk.subarray(pos + HEADER_SIZE));
+    return true;
+  }
+
+  private startParts(type: number, id: number, length: number): void {
+    this.partType = type;
+    this.partId = id;
+    this.partLeft = length;
+  }
+
+  /** Tell what `chunk` holds of the frame passed on in parts; return what is left of chunk. */
+  private nextPart(chunk: Buffer): Buffer {
+    const n = Math.min(this.partLeft, chunk.length);
+    if (n === 0) return chunk;
+    this.partLeft -= n;
+    this.onFrame(this.partType, this.partId, chunk.subarray(0, n));
+    return chunk.subarray(n);
   }
 
   private keep(rest: Buffer): void {
@@ -358,6 +403,15 @@ export class FrameParser {
       }
       this.keep(chunk.subarray(0, missing));
       chunk = chunk.subarray(missing);
+      const head = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+      const id = head.readUInt32BE(1);
+      if (this.need > HEADER_SIZE && this.inParts(head[0], id)) {
+        this.startParts(head[0], id, this.need - HEADER_SIZE);
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.need = 0;
+        return chunk;
+      }
     }
     const missing = this.need - this.pendingBytes;
     if (chunk.length < missing) {

@@ -38,6 +38,12 @@ export interface LinkExchange {
   cutByGateway?(startedOnly?: boolean): boolean;
   /** ABORT sent: its client has its answer (the gateway's 504) or left; a cut takes nothing from it. */
   readonly aborted?: boolean;
+  /**
+   * Its RESPONSE_BODY pieces whole, as the worker framed them: for a reader of the link's frames
+   * themselves (test/helpers/link-harness.ts). Others get each piece in parts as it is read, which
+   * spares the front a copy of it (FrameParser's inParts).
+   */
+  readonly wholeBodyPieces?: boolean;
 }
 
 /** A websocket on the link (openWebsocket): the gateway may end it (a drain, a stop). */
@@ -134,6 +140,8 @@ export class WorkerLink extends EventEmitter {
         this.emit('garbage', reason);
         this.fail(reason);
       },
+      // A body piece goes on to the client as its bytes come, each part a view of the read it came in.
+      (type, id) => type === Frame.RESPONSE_BODY && this.exchanges.get(id)?.wholeBodyPieces !== true,
     );
     if (!inSlabs) fromWorker.on('data', (chunk: Buffer) => this.parser.push(chunk));
     for (const socket of toWorker === fromWorker ? [fromWorker] : [fromWorker, toWorker]) {

@@ -290,6 +290,8 @@ export class RawExchange {
 
   constructor(readonly link: WorkerLink) {
     this.id = link.open({
+      // The worker's frames as it sent them, which is what these tests look at.
+      wholeBodyPieces: true,
       onFrame: (type, payload) => {
         this.frames.push({ type, payload: Buffer.from(payload) });
         this.wake();

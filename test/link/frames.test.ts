@@ -114,6 +114,36 @@ test('a frame split between two pieces that are neighbours in memory arrives as 
   }
 });
 
+test('a frame of a type told in parts: each part a view of its chunk as it comes, wherever the chunks cut; other frames whole', () => {
+  const body = encodeFrame(Frame.RESPONSE_BODY, 6, Buffer.from('0123456789abcdefghij'));
+  const memory = Buffer.concat([frames[0], body, encodeFrame(Frame.RESPONSE_BODY, 8), body, frames[3]]);
+  const whole: Got[] = [
+    [Frame.REQUEST, 1, 'GET\0http\0h\0\xe9'],
+    [Frame.RESPONSE_BODY, 6, '0123456789abcdefghij'],
+    [Frame.RESPONSE_BODY, 8, ''],
+    [Frame.RESPONSE_BODY, 6, '0123456789abcdefghij'],
+    [Frame.RESPONSE_CREDIT, 2, '\0\x04\0\0'],
+  ];
+  for (let i = 0; i <= memory.length; i++) {
+    for (let j = i; j <= memory.length; j += 5) {
+      const chunks = [memory.subarray(0, i), memory.subarray(i, j), memory.subarray(j)].map((c) => Buffer.from(c));
+      const got: Got[] = [];
+      const parts: Buffer[] = [];
+      const parser = new FrameParser((type, id, payload) => {
+        if (type === Frame.RESPONSE_BODY && payload.length > 0) parts.push(payload);
+        const last = got[got.length - 1];
+        // Parts of one frame, told one after another: joined here to compare with the frames sent.
+        if (type === Frame.RESPONSE_BODY && last !== undefined && last[0] === type && last[1] === id) last[2] += payload.toString('latin1');
+        else got.push([type, id, payload.toString('latin1')]);
+      }, undefined, undefined, (type) => type === Frame.RESPONSE_BODY);
+      for (const c of chunks) parser.push(c);
+      assert.equal(got, whole, `split at ${i}/${j}`);
+      assert.is(parser.buffered, 0);
+      assert.ok(parts.every((p) => chunks.some((c) => c.buffer === p.buffer)), `split at ${i}/${j}: every part a view of a chunk, never a copy`);
+    }
+  }
+});
+
 test('a large frame is read in place: readInto names the rest of one buffer of its size, and the payload is a view of it', () => {
   const size = 1 << 20;
   const frame = encodeFrame(Frame.RESPONSE_FULL, 9, Buffer.alloc(size, 'q'));
