@@ -15,7 +15,7 @@ import sys
 import threading
 
 # The link's version: the gateway sends its own in the config (src/link/frames.ts); they must agree.
-LINK_PROTOCOL = 1
+LINK_PROTOCOL = 2
 
 HEADER = struct.Struct(">BII")
 HEADER_SIZE = HEADER.size

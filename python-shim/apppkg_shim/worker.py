@@ -300,7 +300,12 @@ class Worker:
                     del tasks[rid]
                     if acks is None:
                         acks = []
-                    acks.append(HEADER_PACK(link.UNRUN, rid, 0))
+                    # With what it has of the body, which the gateway sends the next worker:
+                    # unstarted, nothing of it was read, and it is at most the request window.
+                    body = b"".join(task.chunks) if task.chunks else b""
+                    acks.append(HEADER_PACK(link.UNRUN, rid, len(body)))
+                    if body:
+                        acks.append(body)
             elif ftype == link.NO_MORE:
                 self.no_more = True
                 self._wake_main()

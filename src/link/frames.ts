@@ -8,9 +8,10 @@ export const HEADER_SIZE = 9;
  * The link's version, sent in the shim's config and checked by it (LINK_PROTOCOL in link.py):
  * an upgrade of apppkg-gateway in place replaces python-shim/ under a running gateway, whose
  * next worker would otherwise run a shim that misreads its frames. Bump it with any change to
- * a frame or to the config that a shim of the other version would misread.
+ * a frame or to the config that a shim of the other version would misread. 2 (2026-12-06): UNRUN
+ * answers a RECLAIM with the request body the worker had (docs/protocol.md §5).
  */
-export const LINK_PROTOCOL = 1;
+export const LINK_PROTOCOL = 2;
 
 /** Frame types. 0x0_ go from the gateway to Python, 0x1_ from Python to the gateway. */
 export const Frame = {
@@ -74,7 +75,10 @@ export const Frame = {
   STOPPING: 0x18,
   /** Answer to PING, id 0. */
   PONG: 0x19,
-  /** Answer to RECLAIM: the request was never started and is dropped; terminal. */
+  /**
+   * Answer to RECLAIM (with the request body the worker had received) or to a queued request's
+   * ABORT (empty): the request was never started and is dropped; terminal.
+   */
   UNRUN: 0x1a,
   /** latin-1 `subprotocol\0name\0value...`: the app accepted the websocket (complete the 101). */
   WS_ACCEPT: 0x1b,

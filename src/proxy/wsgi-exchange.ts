@@ -80,6 +80,20 @@ interface ParsedHead {
 }
 const heads = new Map<string, ParsedHead>();
 
+/**
+ * A request body as far as it went to a worker that gave the request back unrun: what the worker
+ * had of it (its UNRUN's payload) and what was sent after the RECLAIM. The next worker's exchange
+ * sends it first, then takes the rest from the client. It rides on req while the request waits
+ * in the app's queue for that worker.
+ */
+interface ReplayBody {
+  pieces: Buffer[];
+  /** REQUEST_END had gone too: the client's body is whole, none of it is left to read. */
+  ended: boolean;
+}
+const kReplay = Symbol('apppkg.replayBody');
+type WithReplay<T> = T & { [kReplay]?: ReplayBody };
+
 /** [name, value, ...] without the Content-Length pairs. */
 function withoutContentLength(flat: string[]): string[] {
   const kept: string[] = [];
@@ -113,7 +127,7 @@ function parseHead(head: string): ParsedHead {
 
 // Listeners shared by every request (no closure per request): the exchange hangs off req/res.
 const kExchange = Symbol('apppkg.exchange');
-type WithExchange<T> = T & { [kExchange]?: WsgiExchange };
+type WithExchange<T> = WithReplay<T> & { [kExchange]?: WsgiExchange };
 
 function onResponseClose(this: WithExchange<ServerResponse>): void {
   this[kExchange]?.onClientClose();
@@ -166,6 +180,14 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
   listening = false;
   /** RECLAIM sent: its worker leaves the rotation; UNRUN gives it back to go elsewhere. */
   private reclaiming = false;
+  /**
+   * The body pieces sent after the RECLAIM, which the worker drops if it gives the request back
+   * (their id is no longer its): with the body its UNRUN returns, the whole body sent so far.
+   * null: no RECLAIM sent, or the app read from the body (a REQUEST_CREDIT: no UNRUN will come).
+   */
+  private sentAfterReclaim: Buffer[] | null = null;
+  /** REQUEST_END went to the worker. */
+  private bodyEnded = false;
   private readonly development: boolean;
   private readonly maxBody: number;
   /** A 504 in development waiting for the worker's STACK (expire). */
@@ -190,11 +212,12 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
   /**
    * Its worker leaves the rotation while this request waits there for a thread: asks for it
    * back (RECLAIM), to go to another worker or version if no thread has started it (UNRUN).
-   * Only a request without a body: a body's pieces go to the worker as they arrive.
+   * A request with a body too: the worker gives back what it has of the body with its UNRUN.
    */
   reclaim(): void {
-    if (this.state !== State.Head || this.aborted || this.reclaiming || this.listening || this.options.redispatch === undefined) return;
+    if (this.state !== State.Head || this.aborted || this.reclaiming || this.options.redispatch === undefined) return;
     this.reclaiming = true;
+    if (this.listening) this.sentAfterReclaim = [];
     this.link.write(encodeEmptyFrame(Frame.RECLAIM, this.id));
   }
 
@@ -215,10 +238,19 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     if (hasBody) {
       req[kExchange] = this;
       this.listening = true;
-      req.on('data', onRequestData);
-      req.on('end', onRequestEnd);
-      // Taken over from a worker that failed before it was sent: req was left paused.
-      if (req.isPaused()) req.resume();
+      const replay = req[kReplay];
+      req[kReplay] = undefined;
+      if (replay?.ended !== true) {
+        req.on('data', onRequestData);
+        req.on('end', onRequestEnd);
+        // Taken over from a worker that gave it back or failed before it was sent: req was left
+        // paused. Its next piece comes on a later turn, after the replayed ones below.
+        if (req.isPaused()) req.resume();
+      }
+      if (replay !== undefined) {
+        for (const piece of replay.pieces) this.onData(piece);
+        if (replay.ended) this.onEnd();
+      }
     }
     res[kExchange] = this;
     res.on('close', onResponseClose);
@@ -331,6 +363,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     }
     link.write(frameHeader(Frame.REQUEST_BODY, this.id, chunk.length));
     link.write(chunk);
+    this.sentAfterReclaim?.push(chunk);
     bodyBytesPassed(chunk.length);
     // A long upload is not a silent app: the 504 clock counts from the last piece sent.
     this.startTick = link.ticks;
@@ -360,6 +393,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
 
   onEnd(): void {
     if (this.state === State.Done || this.aborted) return;
+    this.bodyEnded = true;
     this.link.write(encodeEmptyFrame(Frame.REQUEST_END, this.id));
   }
 
@@ -416,11 +450,14 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
         this.finish();
         this.res.end();
         return;
-      case Frame.UNRUN:
-        // Given back unrun (RECLAIM): the app never saw it, so it may go elsewhere.
-        this.finish();
-        this.options.redispatch!.redispatch(this.req, this.res, this.route, this.link);
+      case Frame.UNRUN: {
+        // Given back unrun (RECLAIM): the app never saw it, so it may go elsewhere, with what
+        // the worker had of its body (the payload) and what went after the RECLAIM.
+        const after = this.sentAfterReclaim;
+        const pieces = after === null ? [] : payload.length === 0 ? after : [payload, ...after];
+        this.sendElsewhere(this.options.redispatch!, pieces);
         return;
+      }
       case Frame.ERROR: {
         const started = this.state === State.Body;
         this.finish();
@@ -445,6 +482,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
         return;
       }
       case Frame.REQUEST_CREDIT: {
+        this.sentAfterReclaim = null; // the app reads its body: started, never given back
         this.bodyCredited += payload.readUInt32BE(0);
         if (this.paused && this.bodySent - this.bodyCredited < REQUEST_WINDOW) {
           this.paused = false;
@@ -458,16 +496,15 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
   }
 
   onLinkFailed(reason: string, neverSent: boolean): void {
+    const redispatch = this.options.redispatch;
+    if (!this.aborted && neverSent && redispatch !== undefined && this.options.lastTry !== true && this.bodySent === 0 && !this.res.headersSent) {
+      // The worker cannot have seen it: another may take it (caddy's tryAgain).
+      this.sendElsewhere(redispatch, []);
+      return;
+    }
     const started = this.state === State.Body;
     this.finish();
     if (this.aborted) return;
-    const redispatch = this.options.redispatch;
-    if (neverSent && redispatch !== undefined && this.options.lastTry !== true && this.bodySent === 0 && !this.res.headersSent) {
-      // The worker cannot have seen it: another may take it (caddy's tryAgain).
-      this.unlisten();
-      redispatch.redispatch(this.req, this.res, this.route, this.link);
-      return;
-    }
     const detail = 'the app\'s worker went away before it answered';
     if (started || this.res.headersSent) this.cutConnection();
     else if (this.development && this.link.lastWords !== null) {
@@ -479,6 +516,19 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
         answerFailure(this.res, 'upstream-gone', { detail, debug: words ? `${why}\n\nThe worker's last output (the app's log has all of it):\n${words}` : why, development: true });
       });
     } else answerFailure(this.res, 'upstream-gone', { detail, debug: reason, development: this.development });
+  }
+
+  /**
+   * Hands the request, which the app never saw, to `redispatch`, with the body `pieces` that
+   * went to this worker (sent again first by the next exchange, attach).
+   */
+  private sendElsewhere(redispatch: Redispatch, pieces: Buffer[]): void {
+    // Left paused for whoever takes it next (unlisten), not resumed by finish with no listener.
+    this.paused = false;
+    this.finish();
+    this.unlisten();
+    if (pieces.length > 0 || this.bodyEnded) this.req[kReplay] = { pieces, ended: this.bodyEnded };
+    redispatch.redispatch(this.req, this.res, this.route, this.link);
   }
 
   /** Takes the body listeners off req, which waits paused for whoever takes it next. */

@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { LINK_PROTOCOL } from '../../src/link/frames.js';
 import { addPackage } from '../helpers/apps-dir.js';
 import { ROOT, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { openSocket } from '../helpers/websocket.js';
@@ -62,7 +63,7 @@ test('websockets still open, and a new worker from another link protocol says to
     20_000,
     () => `the new worker's refusal in the app log (${existsSync(log) ? readFileSync(log, 'utf8').slice(-2000) : 'no log'})`,
   );
-  assert.match(said, /speaks link protocol 9999, the gateway that started it 1: apppkg-gateway's files were replaced while the gateway ran/);
+  assert.match(said, new RegExp(`speaks link protocol 9999, the gateway that started it ${LINK_PROTOCOL}: apppkg-gateway's files were replaced while the gateway ran`));
   assert.match(said, /restart the gateway/);
 
   // A version refused for it: status's fix line is the restart (`check` would run the new
@@ -75,7 +76,7 @@ test('websockets still open, and a new worker from another link protocol says to
     () => 'a problem for hello in /status',
   );
   assert.is(problem.code, 'APPPKG_WORKER_START_FAILED');
-  assert.match(problem.message, /exit status 3: the Python shim in \S+ speaks link protocol 9999, this gateway 1/);
+  assert.match(problem.message, new RegExp(`exit status 3: the Python shim in \\S+ speaks link protocol 9999, this gateway ${LINK_PROTOCOL}`));
   assert.match(problem.hint, /^restart the gateway/);
   assert.not.match(problem.hint, /runs the same import/);
   const table = await runCli(['status', '--admin', new URL(gw.adminUrl!).host], { bin: join(root, 'bin', 'apppkg-gateway'), ms: 15_000 });
