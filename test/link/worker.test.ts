@@ -8,8 +8,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isGatewayError, type GatewayError } from '../../src/errors.js';
 import { checkAppImport } from '../../src/link/check-app.js';
+import { Frame, encodeEmptyFrame, encodeFrame } from '../../src/link/frames.js';
+import { encodeRequest } from '../../src/link/request-frame.js';
 import { Worker } from '../../src/supervisor/worker.js';
-import { fixtureApp, get, startLinkHarness, waitGone, withDeadline, workerFor } from '../helpers/link-harness.js';
+import { waitFor } from '../helpers/process.js';
+import { RawExchange, fixtureApp, get, requestLine, startLinkHarness, waitGone, withDeadline, workerFor } from '../helpers/link-harness.js';
 
 const t = suite<{ stops: Array<() => Promise<void>> }>('worker');
 t.before.each((ctx) => {
@@ -291,6 +294,24 @@ t('a queued request whose client leaves is dropped unrun, even while every threa
   for (const r of await Promise.all(busy)) assert.is(r.status, 200);
   await get(`${h.url}/?t=0`);
   assert.ok(Date.now() - began < 1500, 'nothing ran the dropped request in between');
+});
+
+t('RECLAIM of a request with a body waiting for a thread: its UNRUN carries the body the worker had', async (ctx) => {
+  const h = await startLinkHarness('slow', { workers: 1, threads: 1 });
+  ctx.stops.push(() => h.stop());
+  const link = h.workers[0].link!;
+  // Answered, or failed if the harness stops first (an assertion below failed): never unhandled.
+  const busy = get(`${h.url}/?t=0.8`).catch((e: unknown) => ({ status: 0, body: String(e) }));
+  await waitFor(() => h.workers[0].inFlight === 1, 5000, 'the thread busy');
+  const waiting = new RawExchange(link);
+  waiting.write(encodeRequest(waiting.id, { ...requestLine('/', 't=0'), method: 'POST', body: '11' }, ''));
+  waiting.write(encodeFrame(Frame.REQUEST_BODY, waiting.id, Buffer.from('hello ')));
+  waiting.write(encodeFrame(Frame.REQUEST_BODY, waiting.id, Buffer.from('world')));
+  waiting.write(encodeEmptyFrame(Frame.REQUEST_END, waiting.id));
+  waiting.write(encodeEmptyFrame(Frame.RECLAIM, waiting.id));
+  // The gateway sends the next worker this body: the worker dropped it with the request.
+  assert.is((await waiting.next(Frame.UNRUN, 5000)).toString('latin1'), 'hello world');
+  assert.is((await busy).status, 200);
 });
 
 t('checkAppImport: ok for a callable, APPPKG_APP_IMPORT_FAILED otherwise', async () => {
