@@ -7,6 +7,7 @@ import type { Writable } from 'node:stream';
 import { checkAdminAddress, readAdminToken } from './admin/admin-access.js';
 import { DEFAULT_ADMIN } from './admin/default-admin.js';
 import type { RunMode } from './app-context.js';
+import { LIBRARY_COMMAND_WORDS, type CommandWords } from './command-words.js';
 import { validateAppsDir } from './description/apps-dir.js';
 import { resolveStateRoot } from './environment/state-root.js';
 import { GatewayError, givenAs } from './errors.js';
@@ -103,13 +104,15 @@ export interface OptionNames {
   socketOwner: string;
   /** What bounds a deploy's hook (hookTimeoutMs; the CLI's --hook-timeout, in seconds). */
   hookTimeout: string;
+  /** What a fix calls what the CLI has a command for: the CLI's commands, the library's methods. */
+  commands: CommandWords;
 }
 
 /**
  * A library caller's names. Told "--port: expected ..." or "pass --admin-token FILE", it read of
  * flags it never gave, and had to guess which of its options was meant.
  */
-export const LIBRARY_OPTION_NAMES: OptionNames = { apps: 'apps', environment: 'environment', listen: 'listen', admin: 'admin', adminTokenFile: 'adminTokenFile', trustProxy: 'trustProxy', accessLog: 'accessLog', stateDir: 'stateDir', socketOwner: 'unixSocket', hookTimeout: 'hookTimeoutMs' };
+export const LIBRARY_OPTION_NAMES: OptionNames = { apps: 'apps', environment: 'environment', listen: 'listen', admin: 'admin', adminTokenFile: 'adminTokenFile', trustProxy: 'trustProxy', accessLog: 'accessLog', stateDir: 'stateDir', socketOwner: 'unixSocket', hookTimeout: 'hookTimeoutMs', commands: LIBRARY_COMMAND_WORDS };
 
 const RUN_MODES: readonly RunMode[] = ['production', 'development'];
 

@@ -3,6 +3,7 @@
 // publish (ServingApp → the Front's PublishedApp), and how serve and --apps each take a
 // removed, broken or refused app. gateway.ts builds both with these, in its start order.
 import type { GatewayMetrics } from './admin/metrics.js';
+import type { CommandWords } from './command-words.js';
 import type { RunMode } from './app-context.js';
 import type { HostEnvironment } from './environment/host-file.js';
 import { appUser } from './environment/run-as.js';
@@ -51,10 +52,12 @@ export interface RegistryWiring {
   environmentKey: string;
   /** What a hook's timeout calls the option that bounds it (OptionNames.hookTimeout). */
   hookTimeoutKey: string;
+  /** What a fix calls a command (OptionNames.commands). */
+  commandWords: CommandWords;
 }
 
 /** The Registry, publishing to the Front. */
-export function createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started, stateKey, environmentKey, hookTimeoutKey }: RegistryWiring): Registry {
+export function createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started, stateKey, environmentKey, hookTimeoutKey, commandWords }: RegistryWiring): Registry {
   // From the environment in force (registry.hostEnv): a reload's new mount is routed at once.
   const routesOf = (name: string): RouteSpec[] => {
     if (single) return [{ host: null, prefix: '' }];
@@ -77,6 +80,7 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
     stateKey,
     environmentKey,
     hookTimeoutKey,
+    commandWords,
     mode,
     routesOf,
     mountOf: (name) => (single ? '/' : routesOf(name)[0].prefix),

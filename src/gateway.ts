@@ -170,7 +170,7 @@ export class Gateway {
     const metrics = new GatewayMetrics();
     let gateway: Gateway | null = null;
     const front = new (await frontModule).Front(frontOptions(options, listen, names, metrics, say));
-    const registry = createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started: () => gateway !== null, stateKey: names.stateDir, environmentKey: names.environment, hookTimeoutKey: names.hookTimeout });
+    const registry = createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started: () => gateway !== null, stateKey: names.stateDir, environmentKey: names.environment, hookTimeoutKey: names.hookTimeout, commandWords: names.commands });
     const startedAt = new Date().toISOString();
     // Both listeners are bound before any app starts: nothing has been started to undo when one fails.
     let urls: string[];

@@ -3,6 +3,7 @@
 // was made again only at the app's next full start: the woken app failed on every request
 // meanwhile. So a wake asks the server once whether both are there, and when not makes them
 // again as a start does (empty), saying so: the data that was in them is the backup's to bring.
+import { CLI_COMMAND_WORDS } from '../command-words.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { serviceEnvironment, withoutGivenServices } from './app-services.js';
@@ -14,6 +15,8 @@ export interface WakeServicesOptions {
   hostEnv: HostEnvironment;
   stateRoot: string;
   say: (line: string) => void;
+  /** What the warning calls loading a backup: the CLI's `apppkg-gateway restore` (the default) or the library's runCommand('restore'). */
+  restoreWords?: string;
 }
 
 /**
@@ -41,6 +44,6 @@ export async function ensureServicesAtWake(opts: WakeServicesOptions): Promise<v
   }
   if (present) return;
   opts.say(`${opts.desc.name}: WARNING: its postgresql role or database ${name} on ${server.label} was gone as it woke (dropped while it slept); ` +
-    'making them again, empty, as its start does: bring back what they held with `apppkg-gateway restore` from a backup');
+    `making them again, empty, as its start does: bring back what they held with ${opts.restoreWords ?? CLI_COMMAND_WORDS.restore} from a backup`);
   await serviceEnvironment({ desc: opts.desc, hostEnv: opts.hostEnv, stateRoot: opts.stateRoot, provision: true, say: opts.say });
 }

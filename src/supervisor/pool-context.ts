@@ -3,6 +3,7 @@
 // log, how long a process out of rotation may finish, and where an unexpected exit is told.
 import type { Writable } from 'node:stream';
 import type { RequestTally } from '../admin/request-tally.js';
+import type { CommandWords } from '../command-words.js';
 import type { Description } from '../description/types.js';
 import type { AppEnvironment } from '../environment/app-env.js';
 import type { Member, Members } from './members.js';
@@ -12,6 +13,8 @@ import type { OutputThrottle } from '../log/output-throttle.js';
 /** The options of AppInstance that both pools read. */
 export interface PoolOptions {
   desc: Description;
+  /** What the fixes its processes' failures carry call a command (the CLI's, the library's methods); default the CLI's. */
+  commandWords?: CommandWords;
   appEnv: AppEnvironment;
   /** How long a worker may take to import the app and report ready (a process: to listen). */
   startTimeoutMs: number;

@@ -3,6 +3,7 @@
 // directory removed while the app slept, the --apps directory moved away), which sent people
 // looking for the interpreter; and EMFILE is the gateway's open-files limit (open-files.ts).
 import { existsSync } from 'node:fs';
+import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
 import { outOfFiles, outOfFilesReason } from '../open-files.js';
 
 export interface SpawnReason {
@@ -15,6 +16,8 @@ export interface SpawnReason {
 export interface SpawnVenv {
   dir: string;
   app: string;
+  /** How the fix names the restart that builds it again (the CLI's command, the library's method); default the CLI's. */
+  words?: CommandWords;
 }
 
 /**
@@ -33,7 +36,8 @@ export function spawnReason(err: Error | null, program: string, cwd: string, ven
   }
   if (missing && venv !== undefined && !existsSync(program)) {
     const what = existsSync(venv.dir) ? `its virtualenv ${venv.dir} lost it` : `its virtualenv ${venv.dir} is gone`;
-    return { reason: `cannot run ${program}: ${what} (removed since the app was started); \`apppkg-gateway restart ${venv.app}\` builds it again and starts the app on it (under serve: start serve again)` };
+    const words = venv.words ?? CLI_COMMAND_WORDS;
+    return { reason: `cannot run ${program}: ${what} (removed since the app was started); ${words.restart(venv.app)} builds it again and starts the app on it${words.restartElsewhere}` };
   }
   return { reason: `cannot run ${program}: ${err?.message ?? 'spawn failed'}` };
 }

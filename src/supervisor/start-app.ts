@@ -3,6 +3,7 @@
 import { appLogOptions, atAppKey, type AppContext } from '../app-context.js';
 import { debMissing, pipCovers } from '../environment/checks.js';
 import { explainSystemModuleImport } from '../environment/system-module.js';
+import type { CommandWords } from '../command-words.js';
 import { isGatewayError, type GatewayError } from '../errors.js';
 import { vendorHostMismatch } from '../lifecycle/vendor-check.js';
 import { AppLog } from '../log/app-log.js';
@@ -15,6 +16,8 @@ import type { WorkerBudget } from './worker-budget.js';
 export interface StartAppOptions {
   development: boolean;
   say: (line: string) => void;
+  /** What its fixes call a command: the CLI's (the default) or the library's methods. */
+  commandWords?: CommandWords;
   /** Copy the app's output to the terminal too (serve). */
   echoLogs?: boolean;
   workers?: number;
@@ -106,7 +109,8 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     history: opts.history,
     tally: opts.tally,
     idleTimeoutMs: (o.idleTimeout ?? 0) * 1000,
-    beforeWake: () => ensureServicesAtWake({ desc: ctx.desc, hostEnv: ctx.hostEnv, stateRoot: ctx.stateRoot, say: opts.say }),
+    beforeWake: () => ensureServicesAtWake({ desc: ctx.desc, hostEnv: ctx.hostEnv, stateRoot: ctx.stateRoot, say: opts.say, restoreWords: opts.commandWords?.restore }),
+    commandWords: opts.commandWords,
     budget: opts.budget,
     mount: opts.mount,
   });

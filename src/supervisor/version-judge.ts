@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { appLogOptions, prepareRefusalLog, pythonPassedOver, resolveApp, type AppContext, type RunMode } from '../app-context.js';
+import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
@@ -37,6 +38,8 @@ export interface VersionJudgeOptions {
   environmentKey?: string;
   /** What a hook's timeout calls the option that bounds it (the CLI's --hook-timeout, the library's hookTimeoutMs); default --hook-timeout. */
   hookTimeoutKey?: string;
+  /** What a fix calls a command (the CLI's `apppkg-gateway rollback NAME`, the library's `gateway.rollback('NAME')`); default the CLI's. */
+  commandWords?: CommandWords;
   /** production: --apps (app users, hooks); development: serve (tracebacks, the caller's settings). */
   mode: RunMode;
   /** The app's mount, as status and the log show it. */
@@ -165,6 +168,10 @@ export class VersionJudge {
     private readonly registry: JudgingRegistry,
   ) {}
 
+  private get words(): CommandWords {
+    return this.opts.commandWords ?? CLI_COMMAND_WORDS;
+  }
+
   /** Serve the highest version that is not refused; keep the current one if none can start. */
   async converge(record: AppRecord): Promise<void> {
     const restart = record.restart;
@@ -190,7 +197,7 @@ export class VersionJudge {
       saveRolledBack(record);
       const refused = record.versions.filter((d) => record.refused.has(d.dir)).map((d) => label(d));
       const why = refused.length === 0 ? 'is left' : `can serve (${refused.join(', ')} ${refused.length === 1 ? 'was' : 'were'} refused)`;
-      this.opts.say(`${record.name}: ${label(last)} serves again, though it was rolled back from: no other version of ${record.name} ${why} (to roll back again, put the version to go back to beside it, then \`apppkg-gateway rollback ${record.name}\`)`);
+      this.opts.say(`${record.name}: ${label(last)} serves again, though it was rolled back from: no other version of ${record.name} ${why} (to roll back again, put the version to go back to beside it, then ${this.words.rollback(record.name)})`);
     }
     // Why a version above the one that ends up serving was refused: status keeps saying it (a
     // restart of the serving one must not make a failed newer version look fine).
@@ -508,6 +515,7 @@ export class VersionJudge {
       const instance = await startApp(ctx, {
         development,
         say: this.opts.say,
+        commandWords: this.opts.commandWords,
         echoLogs: this.opts.echoLogs,
         workers: this.opts.workers,
         threads: this.opts.threads,
@@ -577,7 +585,7 @@ export class VersionJudge {
       if (still !== null) {
         this.opts.say(
           `${record.name}: ${label(desc)} still refused${keeps}: ${said.split('\n', 1)[0]} (unchanged since ${still.at}: the same files, the same error; ` +
-            'the whole refusal was logged then, `apppkg-gateway status` shows it; change a file in it to deploy it anew)',
+            `the whole refusal was logged then, ${this.words.status} shows it; change a file in it to deploy it anew)`,
         );
       } else if (waits && event.times > 1) {
         record.serviceRepeat = event;

@@ -268,6 +268,7 @@ export class WorkerPool {
       development: this.opts.development,
       name: desc.name,
       venvDir: appEnv.venvDir,
+      commandWords: this.opts.commandWords,
       maxMemory: this.recycleLimits.maxMemory,
       stdout: this.ctx.output.stdout,
       stderr: this.ctx.output.stderr,

@@ -9,6 +9,7 @@ import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
+import type { CommandWords } from '../command-words.js';
 import { GatewayError } from '../errors.js';
 import { SHIM_MAIN } from '../link/shim-path.js';
 import { LINK_PROTOCOL } from '../link/frames.js';
@@ -48,6 +49,8 @@ export interface WorkerOptions {
   name: string;
   /** The app's virtualenv (`python` is its bin/python), if it has one: a spawn that finds it gone says how to build it again. */
   venvDir?: string | null;
+  /** What that fix calls the restart (the caller's words: CommandWords); default the CLI's. */
+  commandWords?: CommandWords;
   /**
    * The app's max_memory in bytes (0 or absent: none). A SIGKILL nobody here sent is then said
    * to be perhaps the kernel's, for memory: a container's or a unit's limit is set from it.
@@ -296,7 +299,7 @@ export class Worker extends EventEmitter {
       };
 
       const spawnFailed = (e: Error | null): GatewayError => {
-        const { reason, openFiles } = spawnReason(e, opts.python, opts.cwd, opts.venvDir ? { dir: opts.venvDir, app: opts.name } : undefined);
+        const { reason, openFiles } = spawnReason(e, opts.python, opts.cwd, opts.venvDir ? { dir: opts.venvDir, app: opts.name, words: opts.commandWords } : undefined);
         return new GatewayError('APPPKG_WORKER_START_FAILED', { ...whose, app: opts.app, reason, openFiles, cause: e ?? undefined });
       };
       // Its link, its pipes and its guard's, and the descriptors the admin keeps.

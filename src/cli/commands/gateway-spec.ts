@@ -5,9 +5,10 @@ import { APP_OPTIONS, APP_OPTION_HELP, type CommandSpec } from '../args.js';
 import { GatewayError } from '../../errors.js';
 import { DEFAULT_ADMIN } from '../../admin/default-admin.js';
 import type { OptionNames } from '../../gateway-options.js';
+import { CLI_COMMAND_WORDS } from '../../command-words.js';
 
 /** The flags that give Gateway.start's options whose values it may refuse: what its messages name here. */
-export const GATEWAY_FLAGS: OptionNames = { apps: '--apps', environment: '--environment', listen: '--listen', admin: '--admin', adminTokenFile: '--admin-token', trustProxy: '--trust-proxy', accessLog: '--access-log', stateDir: '--state-dir', socketOwner: '--socket-owner', hookTimeout: '--hook-timeout' };
+export const GATEWAY_FLAGS: OptionNames = { apps: '--apps', environment: '--environment', listen: '--listen', admin: '--admin', adminTokenFile: '--admin-token', trustProxy: '--trust-proxy', accessLog: '--access-log', stateDir: '--state-dir', socketOwner: '--socket-owner', hookTimeout: '--hook-timeout', commands: CLI_COMMAND_WORDS };
 
 export const spec: CommandSpec = {
   name: '',

@@ -1,0 +1,37 @@
+// What a fix tells its reader to do where the CLI has a command for it, in the caller's words,
+// as OptionNames (gateway-options.ts) names the options: a program running a Gateway was told
+// to run `apppkg-gateway restart blog` on a gateway that has no admin listener for that command
+// to reach (admin: false) and a method of its own that does it.
+export interface CommandWords {
+  /** What restarts app `name` (building a virtualenv removed by hand again). */
+  restart(name: string): string;
+  /** Said after restart's words where they do not reach every gateway the caller runs. */
+  restartElsewhere: string;
+  /** What rolls `name` back to the version below the one serving. */
+  rollback(name: string): string;
+  /** What shows each app's state and a refusal whole. */
+  status: string;
+  /** What loads an app's data from a backup. */
+  restore: string;
+}
+
+/** The CLI's commands, as its user types them. */
+export const CLI_COMMAND_WORDS: CommandWords = {
+  restart: (name) => `\`apppkg-gateway restart ${name}\``,
+  restartElsewhere: ' (under serve: start serve again)',
+  rollback: (name) => `\`apppkg-gateway rollback ${name}\``,
+  status: '`apppkg-gateway status`',
+  restore: '`apppkg-gateway restore`',
+};
+
+/**
+ * A library caller's: the Gateway's methods, and AppPackage's runCommand where the Gateway has
+ * none (a restore is of one app's package, run beside the gateway: README, "As a library").
+ */
+export const LIBRARY_COMMAND_WORDS: CommandWords = {
+  restart: (name) => `\`gateway.restart('${name}')\``,
+  restartElsewhere: '',
+  rollback: (name) => `\`gateway.rollback('${name}')\``,
+  status: '`gateway.status()`',
+  restore: "AppPackage's `runCommand('restore', { env: { APPPKG_BACKUP_DIR: DIR } })`",
+};
