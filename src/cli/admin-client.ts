@@ -176,12 +176,22 @@ function deniedAt(path: string): { denied: string; owner: string } {
   return { denied: `this command runs as ${me}, who may not enter ${closed}`, owner };
 }
 
+/** The state root's admin.address naming another address than the one a client was asking. */
+export interface AddressMoved {
+  file: string;
+  from: string;
+  to: string;
+}
+
 export class AdminClient {
   /** As the user writes it, for messages: `127.0.0.1:8099`, `unix:/run/apppkg/admin.sock`. */
-  readonly address: string;
-  private readonly origin: string;
+  address!: string;
+  private addr!: ListenAddress;
+  private origin!: string;
   /** How node:http reaches the listener: the unix socket, or loopback tried in turn for `localhost` (net.connect's options, passed on). */
-  private readonly connect: RequestOptions & { autoSelectFamily?: boolean };
+  private connect!: RequestOptions & { autoSelectFamily?: boolean };
+  /** Given no --admin: the state root whose admin.address rereadAddress() reads again. */
+  private stateRoot: string | null = null;
   /** Requests not yet answered in full: close() ends them, as a stopped command leaves no socket open. */
   private readonly open = new Set<ClientRequest>();
 
@@ -191,10 +201,15 @@ export class AdminClient {
    * `recordedIn`, the state root's admin.address the address was read from, named when nobody answers there.
    */
   constructor(
-    private readonly addr: ListenAddress,
+    addr: ListenAddress,
     private readonly token: string | null,
     private readonly asked: { command: string; defaulted: boolean; recordedIn?: string; defaultFile?: string } = { command: 'status', defaulted: false },
   ) {
+    this.aim(addr);
+  }
+
+  private aim(addr: ListenAddress): void {
+    this.addr = addr;
     this.address = formatAddr(addr);
     // A wildcard --admin (0.0.0.0, ::) is reached on loopback, as the gateway's own line says.
     this.origin = addr.kind === 'tcp' ? addrUrl(addr) : 'http://localhost';
@@ -204,6 +219,24 @@ export class AdminClient {
         : addr.host.toLowerCase() === 'localhost'
           ? { autoSelectFamily: true, lookup: lookupLoopback as RequestOptions['lookup'] }
           : {};
+  }
+
+  /**
+   * Given no --admin, reads the state root's admin.address again, as `tail -F` opens a file
+   * by its name again: a gateway restarted on another address (another --admin, a TCP port
+   * of its own choosing) wrote it there, and a follower that kept asking the old one waited
+   * for ever. The address it names from now on is asked, and returned; null when the file
+   * names this one, or none (a gateway between its stop and its start: the last one is
+   * still the best guess, where the default may be another gateway's).
+   */
+  rereadAddress(): AddressMoved | null {
+    if (this.stateRoot === null) return null;
+    const recorded = recordedAddress(this.stateRoot);
+    if (recorded === null || formatAddr(recorded.addr) === this.address) return null;
+    const from = this.address;
+    this.aim(recorded.addr);
+    Object.assign(this.asked, { defaulted: false, recordedIn: recorded.file, defaultFile: undefined });
+    return { file: recorded.file, from, to: this.address };
   }
 
   /** From a command's `--admin` and `--admin-token` values; `command` as the constructor's. */
@@ -216,12 +249,14 @@ export class AdminClient {
     const file = values['admin-token'] as string | undefined;
     // Read as the gateway reads it (trimmed, no white space inside); its warning about a file
     // others can read is the gateway's to give, not every client's.
-    return new AdminClient(addr, file === undefined ? null : readAdminToken(file, () => {}), {
+    const client = new AdminClient(addr, file === undefined ? null : readAdminToken(file, () => {}), {
       command,
       defaulted: given === undefined && recorded === null,
       recordedIn: recorded?.file,
       defaultFile: root === null || recorded !== null ? undefined : adminAddressFile(root),
     });
+    client.stateRoot = root;
+    return client;
   }
 
   /** GET /status, as its text: `status --json` prints it unchanged. */

@@ -4,6 +4,7 @@
 // and Ctrl-C ending the wait with 0.
 import { setTimeout as delay } from 'node:timers/promises';
 import { isGatewayError, type GatewayError } from '../errors.js';
+import type { AddressMoved } from './admin-client.js';
 
 /** Between tries to reach a gateway that went away: what a restart takes, said once, not a flood. */
 export const RECONNECT_MS = 1000;
@@ -15,11 +16,17 @@ export const RECONNECT_MS = 1000;
  */
 const AWAY = new Set(['APPPKG_ADMIN_GONE', 'APPPKG_ADMIN_UNREACHABLE', 'APPPKG_ADMIN_NO_ANSWER']);
 
+/** The gateway asked: where it is now, and, given no --admin, where its state root says it is (AdminClient). */
+export interface AwayTarget {
+  readonly address: string;
+  rereadAddress(): AddressMoved | null;
+}
+
 export class GatewayAway {
   private reached = false;
   private lost = false;
 
-  constructor(private readonly address: string) {}
+  constructor(private readonly target: AwayTarget) {}
 
   /**
    * The gateway answered; true when it had been lost, for the caller to say it is back (with
@@ -54,6 +61,11 @@ export class GatewayAway {
           this.say(err);
         }
         await delay(RECONNECT_MS, undefined, { signal: stopped.signal }).catch(() => {});
+        // Each try after a failure asks where the state root's admin.address says it is now.
+        const moved = stopped.signal.aborted ? null : this.target.rereadAddress();
+        if (moved !== null) {
+          process.stderr.write(`apppkg-gateway: ${moved.file} names ${moved.to} now (it named ${moved.from}: the gateway was started again on another address); trying there\n`);
+        }
       }
     } finally {
       process.off('SIGINT', stop);
@@ -65,6 +77,6 @@ export class GatewayAway {
     if (this.lost) return;
     this.lost = true;
     const why = typeof err.details.reason === 'string' ? ` (${err.details.reason})` : '';
-    process.stderr.write(`apppkg-gateway: lost the gateway at ${this.address}${why}; waiting for it to come back, trying every ${RECONNECT_MS / 1000} s (Ctrl-C stops)\n`);
+    process.stderr.write(`apppkg-gateway: lost the gateway at ${this.target.address}${why}; waiting for it to come back, trying every ${RECONNECT_MS / 1000} s (Ctrl-C stops)\n`);
   }
 }

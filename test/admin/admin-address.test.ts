@@ -5,11 +5,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Gateway } from '../../src/gateway.js';
-import { installForOtherUsers, runCli, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
+import { writePackage } from '../helpers/apps-dir.js';
+import { assertNoOrphans, BIN, installForOtherUsers, ROOT, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('admin address in the state root');
@@ -30,9 +31,9 @@ const file = join(state, 'admin.address');
 mkdirSync(apps);
 let gw: RunningGateway | null = null;
 
-/** A gateway of no apps (nothing to wait for) on `state`, its admin listener on `socket` alone. */
-function startGateway(): Promise<RunningGateway> {
-  return startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', `unix:${socket}`, '--state-dir', state, '--access-log', 'off']);
+/** A gateway of no apps (nothing to wait for) on `state`, its admin listener on `at` alone. */
+function startGateway(at = socket): Promise<RunningGateway> {
+  return startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', `unix:${at}`, '--state-dir', state, '--access-log', 'off']);
 }
 
 test.after(async () => {
@@ -97,6 +98,63 @@ ifNobodyDefaultFree('a state root this user may not read: status tries the defau
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, 'no gateway answers on 127.0.0.1:8099 (ECONNREFUSED); the default address, given no --admin');
   assert.not.match(r.stderr, socket);
+});
+
+// Both kept asking the address read at their start: a gateway started again with another
+// --admin (its admin.address rewritten) was waited for on the old socket until Ctrl-C.
+test('status --watch and logs -f given no --admin: a gateway started again on another address is found there, by its admin.address read again at each try, and the move is said', async () => {
+  const other = join(dir.path, 'b.sock');
+  const env = join(dir.path, 'one-worker.yaml');
+  writeFileSync(env, 'defaults:\n  workers: 1\n', { mode: 0o600 });
+  // A line at import: what logs -f prints first, once it follows.
+  const blog = writePackage(apps, 'blog', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n', 'wsgi.py': 'import os\nprint("imported, pid", os.getpid(), flush=True)\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n' });
+  const start = (at: string) => startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', `unix:${at}`, '--state-dir', state, '--access-log', 'off', '--environment', env]);
+  const blogPids = async (): Promise<number[]> => {
+    const r = await runCli(['status', '--json', '--state-dir', state], { ms: 15000 });
+    const app = r.status === 0 ? JSON.parse(r.stdout).apps.find((a: any) => a.name === 'blog') : undefined;
+    return app?.state === 'ready' ? app.workers.map((w: any) => w.pid) : [];
+  };
+  const pids: number[] = [];
+  const followers: Array<{ child: ReturnType<typeof spawn>; out: string; err: string; exit: Promise<number | null> }> = [];
+  const follow = (args: string[]) => {
+    const child = spawn(BIN, [...args, '--state-dir', state], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const f = { child, out: '', err: '', exit: new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))) };
+    child.stdout!.on('data', (c) => (f.out += c));
+    child.stderr!.on('data', (c) => (f.err += c));
+    followers.push(f);
+    return f;
+  };
+  try {
+    gw = await start(socket);
+    pids.push(gw.child.pid!, ...(await waitFor(async () => { const p = await blogPids(); return p.length > 0 ? p : undefined; }, 30_000, 'blog ready')));
+    const watcher = follow(['status', '--watch', '--json']);
+    const logs = follow(['logs', 'blog', '-f']);
+    await waitFor(() => watcher.out.includes('\n') && logs.out.includes('imported, pid'), 15_000, () => `both following\n${watcher.err}${logs.err}`);
+    await gw.stop();
+    await waitFor(() => watcher.err.includes('lost the gateway') && logs.err.includes('lost the gateway'), 10_000, () => `the lost lines\n${watcher.err}${logs.err}`);
+    gw = await start(other);
+    assert.is(readFileSync(file, 'utf8'), `unix:${other}\n`);
+    const moved = `apppkg-gateway: ${file} names unix:${other} now (it named unix:${socket}: the gateway was started again on another address); trying there\n`;
+    await waitFor(() => watcher.err.includes(`the gateway at unix:${other} is back (pid ${gw!.child.pid},`), 30_000, () => `status --watch to find the gateway on its new address\n${watcher.err}`);
+    await waitFor(() => logs.err.includes(`the gateway at unix:${other} is back; following the log of blog`), 30_000, () => `logs -f to find the gateway on its new address\n${logs.err}`);
+    for (const f of [watcher, logs]) {
+      assert.match(f.err, moved);
+      assert.is(f.err.split(moved).length, 2, `said once\n${f.err}`);
+      assert.match(f.err, `lost the gateway at unix:${socket} `);
+    }
+    assert.is(JSON.parse(watcher.out.trim().split('\n').at(-1)!).pid, gw.child.pid);
+    pids.push(gw.child.pid!, ...(await waitFor(async () => { const p = await blogPids(); return p.length > 0 ? p : undefined; }, 30_000, 'blog ready again')));
+    for (const f of [watcher, logs]) {
+      f.child.kill('SIGINT');
+      assert.is(await within(5000, 'the follower to exit', f.exit), 0, f.err);
+    }
+  } finally {
+    for (const f of followers) if (f.child.exitCode === null && f.child.signalCode === null) f.child.kill('SIGKILL');
+    if (gw !== null) await gw.stop();
+    gw = null;
+    rmSync(blog, { recursive: true });
+  }
+  await assertNoOrphans([...pids, ...followers.map((f) => f.child.pid!)], 15_000);
 });
 
 test.run();

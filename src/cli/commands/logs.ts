@@ -15,7 +15,7 @@ export const spec: CommandSpec = {
   summary: "An app's log (its processes' stdout and stderr) from a running gateway; -f follows it.",
   usage: 'apppkg-gateway logs NAME [-f|--follow] [--lines N] [--admin ADDR] [--admin-token FILE] [--state-dir DIR]',
   optionHelp: [
-    ['-f, --follow', 'keep printing what the app writes, until Ctrl-C; a gateway that restarts is waited for (tried every second) and the log followed again from where it was left; a rotated admin token ends it (exit 1)'],
+    ['-f, --follow', 'keep printing what the app writes, until Ctrl-C; a gateway that restarts is waited for (tried every second; given no --admin, at the address STATE/admin.address names at that try, as tail -F opens a file by its name again) and the log followed again from where it was left; a rotated admin token ends it (exit 1)'],
     ['-n, --lines N', 'how many of the last lines to print first (default 100, at most 10000)'],
     ...ADMIN_OPTION_HELP,
   ],
@@ -70,7 +70,7 @@ export async function run(args: ParsedCommand): Promise<number> {
  */
 async function follow(client: AdminClient, name: string, lines: number): Promise<void> {
   const base = `/apps/${encodeURIComponent(name)}/log`;
-  const away = new GatewayAway(client.address);
+  const away = new GatewayAway(client);
   /** Where what was printed ends: the file (DEV:INO) and the offset in it, when the gateway said. */
   let at: { file: string; offset: number } | null = null;
   let first = true;

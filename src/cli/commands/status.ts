@@ -19,7 +19,7 @@ export const spec: CommandSpec = {
   optionHelp: [
     ...ADMIN_OPTION_HELP,
     ['--json', 'print the status as JSON (the body of GET /status), for scripts; with --watch, one line per change'],
-    ['-w, --watch', 'keep following the gateway: redraw the table in a terminal (cut to the window by the columns each line takes, as watch(1) does; drawn again when it is resized), else print it again at each change; a gateway that restarts is waited for (tried every second) and followed again; a rotated admin token ends it (exit 1); Ctrl-C stops'],
+    ['-w, --watch', 'keep following the gateway: redraw the table in a terminal (cut to the window by the columns each line takes, as watch(1) does; drawn again when it is resized), else print it again at each change; a gateway that restarts is waited for (tried every second; given no --admin, at the address STATE/admin.address names at that try, as tail -F opens a file by its name again) and followed again; a rotated admin token ends it (exit 1); Ctrl-C stops'],
   ],
   options: { ...ADMIN_OPTIONS, json: { type: 'boolean' }, watch: { type: 'boolean', short: 'w' } },
   allowPositionals: 0,
@@ -70,7 +70,7 @@ export async function run(args: ParsedCommand): Promise<number> {
  */
 async function watch(client: AdminClient, json: boolean): Promise<void> {
   const tty = process.stdout.isTTY === true;
-  const away = new GatewayAway(client.address);
+  const away = new GatewayAway(client);
   let shown = '';
   let status: GatewayStatus | null = null;
   const redraw = (): void => {
