@@ -272,7 +272,7 @@ export const ERROR_CODES = {
     },
   },
   APPPKG_ADMIN_UNREACHABLE: {
-    summary: '`apppkg-gateway status` (or `logs`, `restart`, `rollback`) found no gateway at the admin address (refused, no such socket), or may not connect to its `unix:` socket (EACCES: the socket is mode 0600, its owner\'s alone, or a directory on its way is closed to this user; the message says whose it is and the fix whom to run as). Given no --admin, when the shipped systemd unit\'s socket (/run/apppkg-gateway/admin.sock, or the path in APPPKG_UNIT_ADMIN_SOCKET) is there, the fix names it; when its directory is closed to this user (EACCES), the fix says a gateway may listen there and whom to run as. Given no --admin, the address tried is the one the state root\'s admin.address names (written by a gateway serving --apps there), else the default; the message says which: an address from that file nobody answers on is a gateway gone without its stop, and the fix says so.',
+    summary: '`apppkg-gateway status` (or `logs`, `restart`, `rollback`) found no gateway at the admin address (refused, no such socket), or may not connect to its `unix:` socket (EACCES: the socket is mode 0600, its owner\'s alone, or a directory on its way is closed to this user; the message says whose it is and the fix whom to run as). Given no --admin, when the shipped systemd unit\'s socket (/run/apppkg-gateway/admin.sock, or the path in APPPKG_UNIT_ADMIN_SOCKET) is there, the fix names it; when its directory is closed to this user (EACCES), the fix says a gateway may listen there and whom to run as. Given no --admin, the address tried is the one the state root\'s admin.address names (written by a gateway serving --apps there), else the default; the message says which: an address from that file nobody answers on is a gateway gone without its stop, and the fix says so. A file there that names no address (this user may not read it, a directory is in its place, it holds no address) sends the command to the default, and when nobody answers there the message says what is wrong with the file and the fix how to mend it.',
     message: (d) =>
       d.denied
         ? `cannot connect to ${str(d.address)} (${str(d.reason)}): ${str(d.denied)}`
@@ -282,6 +282,8 @@ export const ERROR_CODES = {
         ? `run it as ${str(d.owner)} (${d.owner === 'root' ? 'sudo' : `sudo -u ${str(d.owner)}`} apppkg-gateway ...): the admin socket lets its owner alone act on the apps; or start the gateway with --socket-owner naming the user who runs these commands`
         : d.recordedIn
         ? `the gateway that wrote ${str(d.recordedIn)} is gone without removing it (killed, or it crashed): start it again (it writes its address anew), or remove that file to try 127.0.0.1:8099, or pass --admin ADDR (--state-dir DIR: another gateway's state root)`
+        : d.unusable
+        ? unusableAddressFileHint(d)
         : d.unitClosed
         ? unitClosedHint(d)
         : d.unitSocket
@@ -1425,8 +1427,27 @@ export class GatewayError extends Error {
  */
 function adminSource(d: Record<string, unknown>): string {
   if (d.recordedIn) return `; the address ${str(d.recordedIn)} names, given no --admin`;
+  if (d.unusable) {
+    const file = str(d.defaultFile);
+    const why =
+      d.unusable === 'denied' ? `${file} cannot be read by ${str(d.user)} (${str(d.unusableReason)})`
+      : d.unusable === 'directory' ? `${file} is a directory, not the file a gateway writes its admin address to`
+      : d.unusable === 'no-address' ? `${file} names no admin address (it holds ${str(d.unusableReason)})`
+      : `${file} cannot be read (${str(d.unusableReason)})`;
+    return `; the default address, given no --admin, as ${why}`;
+  }
   if (d.defaultFile) return `; the default address, given no --admin, and no ${str(d.defaultFile)} names another (a gateway writes it at start when it serves --apps with an admin listener)`;
   return '';
+}
+
+/** The fix for a state root's admin.address that named no address (adminSource says why). */
+function unusableAddressFileHint(d: Record<string, unknown>): string {
+  const file = str(d.defaultFile);
+  const orAdmin = 'or pass --admin ADDR with the address the gateway was given';
+  if (d.unusable === 'denied') return `run this command as a user who may read ${file} (the gateway writes it mode 0644; as root: \`sudo apppkg-gateway ${str(d.command)}\`), ${orAdmin}`;
+  if (d.unusable === 'directory') return `remove that directory (\`rmdir ${file}\`) and start the gateway again: it writes its address there as it starts; ${orAdmin}`;
+  if (d.unusable === 'no-address') return `a gateway writes one line there, its admin address (unix:/run/apppkg-gateway/admin.sock, http://127.0.0.1:8099): remove ${file} and start the gateway again, which writes it anew; ${orAdmin}`;
+  return `make ${file} readable, or remove it and start the gateway again; ${orAdmin}`;
 }
 
 function unitClosedHint(d: Record<string, unknown>): string {

@@ -51,16 +51,32 @@ export async function forgetAdminAddress(root: string): Promise<void> {
 }
 
 /**
- * The address in the state root's file, or null when there is none, or this user may not read
- * it (the command then tries the default address, as it did before there was a file).
+ * What keeps the state root's file from naming an address: `denied`, this user may not read it
+ * (its mode, or a directory on the way closed); `directory`, one is in its place; `other`, any
+ * other error reading it. The reason is the error's code and words.
  */
-export function readAdminAddress(root: string): { address: string; file: string } | null {
+export interface UnreadableAdminAddress {
+  file: string;
+  kind: 'denied' | 'directory' | 'other';
+  reason: string;
+}
+
+/**
+ * The address in the state root's file; null when there is none; what keeps it from being read
+ * otherwise (the command then tries the default address, as it did before there was a file,
+ * and says why the file named none when nobody answers there).
+ */
+export function readAdminAddress(root: string): { address: string; file: string } | UnreadableAdminAddress | null {
   const file = adminAddressFile(root);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
-  } catch {
-    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // ENOTDIR: the state root is no directory, so no gateway wrote there.
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    const kind = code === 'EACCES' || code === 'EPERM' ? 'denied' : code === 'EISDIR' ? 'directory' : 'other';
+    return { file, kind, reason: code ?? String(err) };
   }
   const address = text.split('\n', 1)[0].trim();
   return address === '' ? null : { address, file };

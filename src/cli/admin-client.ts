@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import { request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { addrUrl, formatAddr, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
 import { readAdminToken } from '../admin/admin-access.js';
-import { adminAddressFile, readAdminAddress } from '../admin/admin-address-file.js';
+import { adminAddressFile, readAdminAddress, type UnreadableAdminAddress } from '../admin/admin-address-file.js';
 import { DEFAULT_ADMIN } from '../admin/default-admin.js';
 import type { GatewayStatus } from '../admin/status-types.js';
 import { STREAM_END_TRAILER, TOKEN_CHANGED } from '../admin/stream-end.js';
@@ -101,17 +101,21 @@ export function parseAdminAddr(text: string): ListenAddress {
   return parseUrlAddr(text, '--admin', 'the admin listener is reached at its root');
 }
 
+/** `root`'s admin.address that names no address: why (admin-address-file.ts), or what it holds instead. */
+type UnusableAdminAddress = UnreadableAdminAddress | { file: string; kind: 'no-address'; reason: string };
+
 /**
- * The address in `root`'s admin.address, parsed; null when there is none to read (none written,
- * the root closed to this user) or it is no address (not the gateway's writing): the default then.
+ * The address in `root`'s admin.address, parsed; null when there is none (none written); what
+ * is wrong with the file when it cannot be read or names no address (not the gateway's
+ * writing). The default is tried then, and the error names the file when nobody answers there.
  */
-function recordedAddress(root: string): { addr: ListenAddress; file: string } | null {
+function recordedAddress(root: string): { addr: ListenAddress; file: string } | UnusableAdminAddress | null {
   const recorded = readAdminAddress(root);
-  if (recorded === null) return null;
+  if (recorded === null || !('address' in recorded)) return recorded;
   try {
     return { addr: parseAdminAddr(recorded.address), file: recorded.file };
   } catch {
-    return null;
+    return { file: recorded.file, kind: 'no-address', reason: JSON.stringify(recorded.address.slice(0, 100)) };
   }
 }
 
@@ -203,7 +207,7 @@ export class AdminClient {
   constructor(
     addr: ListenAddress,
     private readonly token: string | null,
-    private readonly asked: { command: string; defaulted: boolean; recordedIn?: string; defaultFile?: string } = { command: 'status', defaulted: false },
+    private readonly asked: { command: string; defaulted: boolean; recordedIn?: string; defaultFile?: string; unusable?: UnusableAdminAddress } = { command: 'status', defaulted: false },
   ) {
     this.aim(addr);
   }
@@ -232,10 +236,10 @@ export class AdminClient {
   rereadAddress(): AddressMoved | null {
     if (this.stateRoot === null) return null;
     const recorded = recordedAddress(this.stateRoot);
-    if (recorded === null || formatAddr(recorded.addr) === this.address) return null;
+    if (recorded === null || !('addr' in recorded) || formatAddr(recorded.addr) === this.address) return null;
     const from = this.address;
     this.aim(recorded.addr);
-    Object.assign(this.asked, { defaulted: false, recordedIn: recorded.file, defaultFile: undefined });
+    Object.assign(this.asked, { defaulted: false, recordedIn: recorded.file, defaultFile: undefined, unusable: undefined });
     return { file: recorded.file, from, to: this.address };
   }
 
@@ -244,7 +248,8 @@ export class AdminClient {
     const given = values.admin as string | undefined;
     // The state root as the gateway resolves it; its admin.address is that gateway's listener.
     const root = given === undefined ? resolveStateRoot({ flag: values['state-dir'] as string | undefined }) : null;
-    const recorded = root === null ? null : recordedAddress(root);
+    const found = root === null ? null : recordedAddress(root);
+    const recorded = found !== null && 'addr' in found ? found : null;
     const addr = recorded?.addr ?? parseAdminAddr(given ?? DEFAULT_ADMIN);
     const file = values['admin-token'] as string | undefined;
     // Read as the gateway reads it (trimmed, no white space inside); its warning about a file
@@ -254,6 +259,7 @@ export class AdminClient {
       defaulted: given === undefined && recorded === null,
       recordedIn: recorded?.file,
       defaultFile: root === null || recorded !== null ? undefined : adminAddressFile(root),
+      unusable: found !== null && !('addr' in found) ? found : undefined,
     });
     client.stateRoot = root;
     return client;
@@ -416,7 +422,8 @@ export class AdminClient {
     const denied = this.addr.kind === 'unix' && e.code === 'EACCES' ? deniedAt(this.addr.path) : {};
     const unitSocket = this.asked.defaulted ? unitAdminSocket() : null;
     const elsewhere = unitSocket ? { unitSocket: unitSocket.socket, unitClosed: unitSocket.closed, command: this.asked.command } : {};
-    const source = { recordedIn: this.asked.recordedIn, defaultFile: this.asked.defaultFile };
+    const unusable = this.asked.unusable;
+    const source = { recordedIn: this.asked.recordedIn, defaultFile: this.asked.defaultFile, ...(unusable ? { unusable: unusable.kind, unusableReason: unusable.reason, user: userName(process.getuid?.() ?? 0), command: this.asked.command } : {}) };
     return new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, notSocket, ...denied, ...elsewhere, ...source, cause: err });
   }
 

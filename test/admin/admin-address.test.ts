@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Gateway } from '../../src/gateway.js';
 import { writePackage } from '../helpers/apps-dir.js';
@@ -89,15 +89,51 @@ test('a gateway with no admin listener (the library\'s admin: false) removes the
   assert.not.ok(existsSync(file));
 });
 
-ifNobodyDefaultFree('a state root this user may not read: status tries the default address, as before there was a file, saying nothing of the file', async () => {
+// An admin.address nobody could use was said to be absent: "no FILE names another" sent the
+// user looking for a gateway that had written one.
+ifNobodyDefaultFree('a state root this user may not read, or an admin.address of mode 0000: status tries the default address, as before there was a file, and says the file cannot be read by this user, and whom to run as', async () => {
   const bin = installForOtherUsers().bin;
   mkdirSync(state, { recursive: true });
   writeFileSync(file, `unix:${socket}\n`);
   // dir.path is mkdtemp's, 0700 and root's: closed to nobody.
-  const r = await runCli(['-u', 'nobody', '--', bin, 'status', '--state-dir', state], { bin: 'runuser', cwd: '/', ms: 15000 });
-  assert.is(r.status, 1, r.stderr);
-  assert.match(r.stderr, 'no gateway answers on 127.0.0.1:8099 (ECONNREFUSED); the default address, given no --admin');
-  assert.not.match(r.stderr, socket);
+  const closed = await runCli(['-u', 'nobody', '--', bin, 'status', '--state-dir', state], { bin: 'runuser', cwd: '/', ms: 15000 });
+  // An open root, its file closed.
+  const open = tempDir('apppkg-admin-address-open-');
+  try {
+    chmodSync(open.path, 0o755);
+    writeFileSync(join(open.path, 'admin.address'), `unix:${socket}\n`, { mode: 0o000 });
+    const unreadable = await runCli(['-u', 'nobody', '--', bin, 'logs', 'blog', '--state-dir', open.path], { bin: 'runuser', cwd: '/', ms: 15000 });
+    for (const [r, at, command] of [[closed, file, 'status'], [unreadable, join(open.path, 'admin.address'), 'logs blog']] as const) {
+      assert.is(r.status, 1, r.stderr);
+      assert.match(r.stderr, `no gateway answers on 127.0.0.1:8099 (ECONNREFUSED); the default address, given no --admin, as ${at} cannot be read by nobody (EACCES)\n`);
+      assert.match(r.stderr, `  fix: run this command as a user who may read ${at} (the gateway writes it mode 0644; as root: \`sudo apppkg-gateway ${command}\`), or pass --admin ADDR with the address the gateway was given\n`);
+      assert.not.match(r.stderr, socket);
+    }
+  } finally {
+    open.remove();
+  }
+});
+
+ifDefaultAdminFree('an admin.address that is a directory, or that names no address: the default is tried, and the message says what is wrong with the file, the fix how to mend it', async () => {
+  rmSync(file, { recursive: true, force: true });
+  mkdirSync(file, { recursive: true });
+  try {
+    const r = await runCli(['status', '--state-dir', state], { ms: 15000 });
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, `no gateway answers on 127.0.0.1:8099 (ECONNREFUSED); the default address, given no --admin, as ${file} is a directory, not the file a gateway writes its admin address to\n`);
+    assert.match(r.stderr, `  fix: remove that directory (\`rmdir ${file}\`) and start the gateway again: it writes its address there as it starts; or pass --admin ADDR with the address the gateway was given\n`);
+  } finally {
+    rmSync(file, { recursive: true });
+  }
+  writeFileSync(file, 'not an address\n');
+  try {
+    const r = await runCli(['status', '--state-dir', state], { ms: 15000 });
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, `the default address, given no --admin, as ${file} names no admin address (it holds "not an address")\n`);
+    assert.match(r.stderr, `  fix: a gateway writes one line there, its admin address (unix:/run/apppkg-gateway/admin.sock, http://127.0.0.1:8099): remove ${file} and start the gateway again, which writes it anew; or pass --admin ADDR with the address the gateway was given\n`);
+  } finally {
+    rmSync(file);
+  }
 });
 
 // Both kept asking the address read at their start: a gateway started again with another
