@@ -119,6 +119,10 @@ test('bad usage exits 2 and says how to get help', async () => {
   // (--listen's nearest under serve was nothing; gunicorn's --bind had none either).
   await usage(['serve', '--listen', '127.0.0.1:9000'], "unknown option --listen: serve listens on --host HOST --port N (default 127.0.0.1, 8000); --listen ADDR is the gateway's, with --apps DIR");
   await usage(['serve', '-b', '0.0.0.0:8000'], "unknown option -b: gunicorn's -b HOST:PORT is --host HOST --port N here");
+  // serve has no admin listener (and writes no admin.address): said so, not "unknown option" alone.
+  for (const flag of ['--admin', '--admin-token']) {
+    await usage(['serve', EXAMPLES, flag, 'x'], `unknown option ${flag}: serve has no admin listener: its terminal shows the app's log, Ctrl-C stops it and --reload restarts it at each change; status, logs, restart and rollback reach a gateway started with --apps DIR (--admin ADDR)`);
+  }
   await usage(['--apps', EXAMPLES, '--port', '8080'], "unknown option --port: the gateway listens on --listen HOST:PORT (--listen 127.0.0.1:8080; given again for more addresses); --host and --port are serve's");
   await usage(['--apps', EXAMPLES, '--workers=4'], 'unknown option --workers: under --apps each app has its own: `workers: N` under apps.NAME, or under defaults: for every app, in the environment file (--environment FILE)');
   await usage(['serve', '-p', '-5'], '--port: expected a value after it, found "-5", which reads as an option (write --port=-5 to give it as the value)');
@@ -228,6 +232,13 @@ test('an empty value ("$UNSET") is bad usage naming the option and what it takes
     // Not paths, read as given all the same: -n "" was 0 lines.
     [['logs', 'hello', '-n', ''], '--lines', 'N'],
     [['status', '--admin-token', ''], '--admin-token', 'FILE'],
+    // The admin commands' --state-dir names the root whose admin.address they read: "" is none.
+    [['status', '--state-dir', ''], '--state-dir', 'DIR'],
+    [['status', '--watch', '--state-dir='], '--state-dir', 'DIR'],
+    [['logs', 'hello', '-f', '--state-dir', ''], '--state-dir', 'DIR'],
+    [['restart', 'hello', '--state-dir', ''], '--state-dir', 'DIR'],
+    [['rollback', 'hello', '--state-dir='], '--state-dir', 'DIR'],
+    [['mail', 'retry', 'x', '--state-dir', ''], '--state-dir', 'DIR'],
   ];
   for (const [args, flag, what] of cases) {
     const r = await runCli(args, { env: { APPPKG_STATE_DIR: fallback }, ms: 20_000 });

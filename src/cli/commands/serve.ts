@@ -13,6 +13,13 @@ import { closeCgroupRun, openCgroupRun, reapDeadRuns } from '../../supervisor/cg
 import { outliveStdio } from '../stdio.js';
 import { announced, printAppError, watchStopSignals } from '../run-loop.js';
 
+/**
+ * `serve --admin ADDR`, typed by a user of the gateway's: serve has no admin listener, so it
+ * writes no STATE/admin.address either (docs/admin.md: serves share a state root, one app
+ * each). Its terminal is what status and logs give, Ctrl-C and --reload its restart.
+ */
+const SERVE_HAS_NO_ADMIN = "serve has no admin listener: its terminal shows the app's log, Ctrl-C stops it and --reload restarts it at each change; status, logs, restart and rollback reach a gateway started with --apps DIR (--admin ADDR)";
+
 export const spec: CommandSpec = {
   name: 'serve',
   summary:
@@ -43,6 +50,8 @@ export const spec: CommandSpec = {
     '--bind': "gunicorn's --bind HOST:PORT is --host HOST --port N here",
     '-b': "gunicorn's -b HOST:PORT is --host HOST --port N here",
     '--apps': 'serve runs the one app in APP_DIR (apppkg-gateway serve APP_DIR); a directory of apps is served by apppkg-gateway --apps DIR',
+    '--admin': SERVE_HAS_NO_ADMIN,
+    '--admin-token': SERVE_HAS_NO_ADMIN,
   },
 };
 
