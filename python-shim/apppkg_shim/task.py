@@ -36,8 +36,8 @@ _NOT_CONNECTION_OPTIONS = frozenset(("content-length", "content-type"))
 _name_kinds = {}
 _status_codes = {}
 # Heads start_response has checked: (status, *headers) -> (code, the head's parts, its
-# Content-Length); a bounded number of small ones. A kept head's parts are shared by every
-# request that gives it, and never changed.
+# Content-Length, the parts encoded for the link); a bounded number of small ones. A kept head's
+# parts are shared by every request that gives it, and never changed.
 _kept_heads = {}
 KEPT_HEADS = 256
 KEPT_HEAD_CHARS = 1024
@@ -163,6 +163,7 @@ class Task:
     status = None
     code = 0
     head_parts = None
+    head = None  # head_parts encoded, when start_response kept them: _full does not encode them again
     content_length = None  # as the app set it
     headers_sent = False
     is_head = False
@@ -263,7 +264,7 @@ class Task:
                         break
                 else:
                     self.status = status
-                    self.code, self.head_parts, self.content_length = kept
+                    self.code, self.head_parts, self.content_length, self.head = kept
                     return self.write
         code = _status_code(status)
         if not isinstance(headers, list):
@@ -298,10 +299,16 @@ class Task:
         self.code = code
         self.head_parts = parts
         self.content_length = content_length
+        self.head = None  # a second start_response (exc_info) replaces the first one's head
         if key is not None and sum(map(len, parts)) <= KEPT_HEAD_CHARS:
+            try:
+                head = "\0".join(parts).encode("latin-1")
+            except UnicodeEncodeError:
+                return self.write  # not kept: refused when the response goes out, as before
             if len(_kept_heads) >= KEPT_HEADS:
                 _kept_heads.clear()  # an app whose heads never repeat (a Date, an ETag) keeps none long
-            _kept_heads[key] = (code, parts, content_length)
+            _kept_heads[key] = (code, parts, content_length, head)
+            self.head = head
         return self.write
 
     def write(self, data):
@@ -359,6 +366,7 @@ class Task:
         if self.status is None:
             raise InvalidResponse("the app returned without calling start_response()")
         parts = self.head_parts
+        head = self.head
         code = self.code
         length = len(body)
         if code == 204 or code == 304:
@@ -366,6 +374,7 @@ class Task:
         elif self.content_length is None:
             if computed_length:
                 parts = parts + ["Content-Length", str(length)]
+                head = None
         elif self.content_length != length and not self.is_head:
             # A HEAD's Content-Length is its GET's: kept as the app gave it, whatever the body.
             if self.content_length > length:
@@ -391,7 +400,8 @@ class Task:
             self.head_parts = parts
             self._send_body(body)
             return [HEADER_PACK(link.RESPONSE_END, self.id, 0)]
-        head = _encode_head(parts)
+        if head is None:
+            head = _encode_head(parts)
         self.headers_sent = True
         header = FULL_PACK(link.RESPONSE_FULL, self.id, 4 + len(head) + len(body), len(head))
         if len(body) < 16384:

@@ -22,6 +22,8 @@ const cases: Array<[string, RegExp]> = [
   ['/del', /header X-Bad: the value contains a control character .*'a\\x7fb'/],
   ['/control-reason', /status must be a str like "200 OK", got '200 O\\x01K'/],
   ['/str-body', /the response body must be bytes, got str/],
+  // Refused when the response goes out, not by start_response, which keeps none it cannot encode.
+  ['/not-latin-1', /status and header values must be latin-1 \(PEP 3333\): 'latin-1' codec can't encode character '\\u20ac'/],
   ['/twice', /start_response\(\) called a second time without exc_info/],
   ['/no-start', /returned without calling start_response/],
 ];
@@ -87,6 +89,18 @@ t('a head given again, or one that only compares equal to it, is held to the sam
       assert.is(body, status === 204 ? '' : 'ok\n', what);
       assert.is(res.headers.get('content-length'), status === 204 ? null : '3', what);
     }
+  }
+});
+
+// A kept head is kept encoded too (task.py, _kept_heads): a second start_response (exc_info)
+// whose head is not kept must not answer with the first one's encoding.
+t('start_response with exc_info: a head too long to be kept replaces a kept one', async ({ h }) => {
+  for (const round of [1, 2]) {
+    const res = await fetch(`${h.url}/replaced-long`, { signal: AbortSignal.timeout(10_000) });
+    assert.is(await res.text(), 'replaced\n', `round ${round}`);
+    assert.is(res.status, 500, `round ${round}`);
+    assert.is(res.statusText, 'Replaced', `round ${round}`);
+    assert.is(res.headers.get('x-long'), 'x'.repeat(2000), `round ${round}`);
   }
 });
 
