@@ -21,9 +21,13 @@ from .errors import ClientDisconnected, InvalidResponse, format_exc, log
 
 HEADER_PACK = link.HEADER.pack
 FULL_PACK = link.RESPONSE_FULL_HEADER.pack
+RESPONSE_FULL = link.RESPONSE_FULL
 MAX_BODY_FRAME = link.MAX_BODY_FRAME
 RESPONSE_WINDOW = link.RESPONSE_WINDOW
 CREDIT_STEP = link.CREDIT_STEP
+# A RESPONSE_FULL's body under this size is copied into one bytes with its header; a larger one
+# goes as its own part of the sendmsg (no copy).
+COPIED_BODY = 16384
 USE_SENDFILE = hasattr(os, "sendfile") and sys.platform.startswith("linux")
 
 # PEP 3333: hop-by-hop headers are the server's business. Of Connection, only "close" passes
@@ -163,7 +167,7 @@ class Task:
     status = None
     code = 0
     head_parts = None
-    head = None  # head_parts encoded, when start_response kept them: _full does not encode them again
+    head = None  # head_parts encoded, when start_response kept them (but a 204's or 304's): sent as they are
     content_length = None  # as the app set it
     headers_sent = False
     is_head = False
@@ -202,7 +206,10 @@ class Task:
                     if close is not None:
                         close()
             self.ended = True
-            worker.writer.send_parts(terminal, defer=True)
+            if len(terminal) == 1:
+                worker.writer.send(terminal[0], defer=True)  # send_parts' loop, for one part
+            else:
+                worker.writer.send_parts(terminal, defer=True)
         except ClientDisconnected:
             self._end_aborted()
         except BaseException:
@@ -301,10 +308,12 @@ class Task:
         self.content_length = content_length
         self.head = None  # a second start_response (exc_info) replaces the first one's head
         if key is not None and sum(map(len, parts)) <= KEPT_HEAD_CHARS:
-            try:
-                head = "\0".join(parts).encode("latin-1")
-            except UnicodeEncodeError:
-                return self.write  # not kept: refused when the response goes out, as before
+            head = None  # a 204's or 304's: _respond's short way would send the body _full drops
+            if code != 204 and code != 304:
+                try:
+                    head = "\0".join(parts).encode("latin-1")
+                except UnicodeEncodeError:
+                    return self.write  # not kept: refused when the response goes out, as before
             if len(_kept_heads) >= KEPT_HEADS:
                 _kept_heads.clear()  # an app whose heads never repeat (a Date, an ETag) keeps none long
             _kept_heads[key] = (code, parts, content_length, head)
@@ -339,6 +348,13 @@ class Task:
                     if type(item) is not bytes:
                         _check_bytes(item)
                 body = b"".join(result)
+            # The common answer, as _full would make it with fewer questions: a kept head (encoded),
+            # a small body of the length its Content-Length says.
+            head = self.head
+            length = len(body)
+            if head is not None and length == self.content_length and length < COPIED_BODY and not self.is_head:
+                self.headers_sent = True
+                return [FULL_PACK(RESPONSE_FULL, self.id, 4 + len(head) + length, len(head)) + head + body]
             return self._full(body)
         if kind is FileWrapper and not self.is_head and self.status is not None and not self.headers_sent:
             if self._send_file(result):
@@ -404,7 +420,7 @@ class Task:
             head = _encode_head(parts)
         self.headers_sent = True
         header = FULL_PACK(link.RESPONSE_FULL, self.id, 4 + len(head) + len(body), len(head))
-        if len(body) < 16384:
+        if len(body) < COPIED_BODY:
             return [header + head + body]
         return [header, head, body]  # large: sendmsg gathers, no copy of the body
 

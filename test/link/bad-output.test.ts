@@ -2,7 +2,9 @@
 // a cut connection after (a truncated body must never look complete). docs/protocol.md.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RawConnection, get, startLinkHarness, type LinkHarness } from '../helpers/link-harness.js';
+import { Frame } from '../../src/link/frames.js';
+import { encodeRequest } from '../../src/link/request-frame.js';
+import { RawConnection, RawExchange, get, requestLine, startLinkHarness, type LinkHarness } from '../helpers/link-harness.js';
 import { waitFor } from '../helpers/process.js';
 
 const t = suite<{ h: LinkHarness }>('bad-output');
@@ -101,6 +103,23 @@ t('start_response with exc_info: a head too long to be kept replaces a kept one'
     assert.is(res.status, 500, `round ${round}`);
     assert.is(res.statusText, 'Replaced', `round ${round}`);
     assert.is(res.headers.get('x-long'), 'x'.repeat(2000), `round ${round}`);
+  }
+});
+
+// A kept head's answer is made short (task.py, _respond): not for a 204 or 304, or a HEAD, whose
+// body the app gives but must not cross the link (the front would drop it: seen on the link).
+t('a kept head of a 204, a 304 or a HEAD: its RESPONSE_FULL carries no body, the first time or after', async ({ h }) => {
+  for (const [query, method] of [['204+No+Content', 'GET'], ['304+Not+Modified', 'GET'], ['200+OK', 'HEAD']]) {
+    for (const round of [1, 2]) {
+      const x = new RawExchange(h.workers[0].link!);
+      x.write(encodeRequest(x.id, requestLine('/sized', query, method), ''));
+      const full = await x.next(Frame.RESPONSE_FULL);
+      const head = full.toString('latin1', 4, 4 + full.readUInt32BE(0)).split('\0');
+      const what = `${method} ${query}, round ${round}`;
+      assert.is(head[0], query.replace(/\+/g, ' '), what);
+      assert.is(head[head.indexOf('Content-Length') + 1], '3', what);
+      assert.is(full.length, 4 + full.readUInt32BE(0), `${what}: no body`);
+    }
   }
 });
 
