@@ -435,6 +435,8 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
         return;
       }
       case Frame.RESPONSE_BODY: {
+        // Written before a head, it went out under one Node makes up: a 200 the app never sent.
+        if (this.state !== State.Body) return this.outOfOrder('RESPONSE_BODY');
         const length = payload.length;
         if (this.dropsBody) {
           // Credited as if sent, or the worker's window would stall a streaming app.
@@ -447,6 +449,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
         return;
       }
       case Frame.RESPONSE_END:
+        if (this.state !== State.Body) return this.outOfOrder('RESPONSE_END');
         this.finish();
         this.res.end();
         return;
@@ -529,6 +532,14 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     this.unlisten();
     if (pieces.length > 0 || this.bodyEnded) this.req[kReplay] = { pieces, ended: this.bodyEnded };
     redispatch.redispatch(this.req, this.res, this.route, this.link);
+  }
+
+  /** A frame of ours before our head: the link is broken (WorkerLink.outOfOrder), this request's 502 with it. */
+  private outOfOrder(frame: string): void {
+    const what = `${frame} for request ${this.id} before its response head`;
+    this.link.outOfOrder(what);
+    // A terminal frame took us out of the link's map before we saw it: the link's failure missed us.
+    if (this.state !== State.Done) this.onLinkFailed(`the worker sent ${what}`, false);
   }
 
   /** Takes the body listeners off req, which waits paused for whoever takes it next. */

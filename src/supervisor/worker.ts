@@ -365,6 +365,12 @@ export class Worker extends EventEmitter {
         'wrote bytes that are no frames of its link to the gateway (fd 4)',
         'the app writes to a file descriptor it did not open (os.write(4, ...), or a file or socket kept by its number after it was closed), and fds 3 and 4 of a worker are its link: write only to descriptors the app opened itself, sys.stdout and sys.stderr',
       ));
+      // A frame out of its request's order (a body before the head) is as untrustworthy: the
+      // app's bytes on fd 4 that happened to frame, or a fault of the shim.
+      link.on('out-of-order', (what: string) => this.killFor(
+        `sent ${what} on its link to the gateway`,
+        'an app that writes to fd 4 (os.write(4, ...), or a file or socket kept by its number after it was closed) puts its bytes among its worker\'s frames: write only to descriptors the app opened itself, sys.stdout and sys.stderr; an app that never does has met a fault of apppkg-gateway: report it with this line',
+      ));
       link.on('stopping', () => {
         this.stoppingAt ??= Date.now();
         if (this._state === 'ready') this._state = 'stopping';

@@ -1,0 +1,45 @@
+// A worker that sends a request's body (or its end) before its head breaks the link's protocol
+// (docs/protocol.md §4): a shim fault, or the app's bytes on fd 4 that happened to frame. The
+// body went to `res.write`, and Node made up a `200` chunked head the app never sent; an end
+// was a `200` with no body. Now: 502, the worker killed saying what it sent, as for bytes that
+// are no frames. The fixtures write the frame themselves, on fd 4, for the request id the test
+// names: the first request on a fresh link is 1 (WorkerLink's nextId), so each case has its own.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RawConnection, startLinkHarness } from '../helpers/link-harness.js';
+import { waitFor } from '../helpers/process.js';
+
+const cases = [
+  ['frame-order', 'body', 'RESPONSE_BODY'],
+  ['frame-order', 'end', 'RESPONSE_END'],
+  ['frame-order-asgi', 'body', 'RESPONSE_BODY'],
+  ['frame-order-asgi', 'end', 'RESPONSE_END'],
+] as const;
+
+for (const [fixture, frame, name] of cases) {
+  test(`${fixture}: ${name} before the head: 502, never a made-up 200, and the worker is killed saying what it sent`, async () => {
+    const h = await startLinkHarness(fixture, { workers: 1, threads: 1 });
+    try {
+      const worker = h.workers[0];
+      const killed: string[] = [];
+      worker.on('killing', (why: string, fix?: string) => killed.push(`${why}: ${fix ?? ''}`));
+      const c = await RawConnection.open(h.port);
+      try {
+        c.write(`GET /?frame=${frame}&id=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        const text = await c.waitClosed(10_000);
+        assert.match(text, /^HTTP\/1\.1 502 /, text);
+        assert.not.match(text, /made-up body|the app's own answer/, text);
+      } finally {
+        c.destroy();
+      }
+      const said = await waitFor(() => killed[0], 5000, 'the worker\'s killing');
+      assert.match(said, new RegExp(`^sent ${name} for request 1 before its response head on its link to the gateway: `));
+      assert.match(said, /write only to descriptors the app opened itself/);
+      await waitFor(() => worker.state === 'exited', 5000, 'the worker gone');
+    } finally {
+      await h.stop();
+    }
+  });
+}
+
+test.run();
