@@ -132,7 +132,7 @@ export class WorkerLink extends EventEmitter {
     // hold the whole slab, so it is copied (net/slab-reads.ts).
     const inSlabs = fromWorker instanceof Socket && readIntoSlabs(fromWorker, (chunk) => this.parser.push(chunk), () => this.parser.readInto());
     this.parser = new FrameParser(
-      inSlabs ? (type, id, payload) => this.dispatch(type, id, ownedPiece(payload)) : (type, id, payload) => this.dispatch(type, id, payload),
+      inSlabs ? (type, id, payload) => this.dispatchSafely(type, id, ownedPiece(payload)) : (type, id, payload) => this.dispatchSafely(type, id, payload),
       (type) => FROM_WORKER.has(type),
       (type) => {
         // Not the shim's bytes: the app wrote to fd 4 (see Worker's 'garbage').
@@ -346,6 +346,19 @@ export class WorkerLink extends EventEmitter {
   forget(id: number): void {
     this.exchanges.delete(id);
     if (this.websockets.delete(id) && this.websockets.size === 0) this.emit('websockets-closed');
+  }
+
+  /**
+   * A frame that cannot be read (a credit of 2 bytes: a shim fault, or the app's bytes on fd 4
+   * that happened to frame) breaks this link, not the gateway: thrown from a socket's read, it
+   * ended the process and every app's requests with it.
+   */
+  private dispatchSafely(type: number, id: number, payload: Buffer): void {
+    try {
+      this.dispatch(type, id, payload);
+    } catch (err) {
+      this.outOfOrder(`a frame (type 0x${type.toString(16).padStart(2, '0')}, ${payload.length} bytes) for request ${id} that the gateway could not read (${(err as Error).message})`);
+    }
   }
 
   private dispatch(type: number, id: number, payload: Buffer): void {

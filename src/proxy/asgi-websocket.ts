@@ -163,7 +163,11 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
       }
       case Frame.RESPONSE_FULL: {
         this.settle();
-        const bodyStart = 4 + payload.readUInt32BE(0);
+        const bodyStart = payload.length < 4 ? 0 : 4 + payload.readUInt32BE(0);
+        if (bodyStart === 0 || bodyStart > payload.length) {
+          this.link.outOfOrder(`a RESPONSE_FULL of ${payload.length} bytes for websocket ${this.id}, shorter than the head it announces`);
+          return this.ended('the worker sent a malformed response frame');
+        }
         if (this.deny(payload.toString('latin1', 4, bodyStart), payload.length - bodyStart)) this.socket.end(payload.subarray(bodyStart));
         else this.ended(null);
         return;

@@ -409,7 +409,8 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     }
     switch (type) {
       case Frame.RESPONSE_FULL: {
-        const bodyStart = 4 + payload.readUInt32BE(0);
+        const bodyStart = payload.length < 4 ? 0 : 4 + payload.readUInt32BE(0);
+        if (bodyStart === 0 || bodyStart > payload.length) return this.brokenFrame(`a RESPONSE_FULL of ${payload.length} bytes for request ${this.id}, shorter than the head it announces`);
         const head = parseHead(payload.toString('latin1', 4, bodyStart));
         this.finish();
         if (!this.writeHead(head)) return;
@@ -536,7 +537,11 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
 
   /** A frame of ours before our head: the link is broken (WorkerLink.outOfOrder), this request's 502 with it. */
   private outOfOrder(frame: string): void {
-    const what = `${frame} for request ${this.id} before its response head`;
+    this.brokenFrame(`${frame} for request ${this.id} before its response head`);
+  }
+
+  /** A frame of ours the link's protocol forbids (`what` the worker sent): the link is broken, this request's 502 with it. */
+  private brokenFrame(what: string): void {
     this.link.outOfOrder(what);
     // A terminal frame took us out of the link's map before we saw it: the link's failure missed us.
     if (this.state !== State.Done) this.onLinkFailed(`the worker sent ${what}`, false);
