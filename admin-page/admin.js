@@ -469,6 +469,10 @@ function processTable(app) {
     if (g.version && g.version.reason && g.version.state !== 'serving') {
       body.append(h('tr', { class: 'reason' }, h('td', { colspan: COLUMNS.length }, refusal(g.version.reason, { brief: true }))));
     }
+    // Absent from a gateway older than the field, null between two steps of the start.
+    if (g.version && g.version.waitingFor) {
+      body.append(h('tr', { class: 'reason' }, h('td', { colspan: COLUMNS.length }, startWaitText(g.version.waitingFor))));
+    }
     append(body, [g.rows]);
     // A command app's version has no workers: its processes are the group below, not "none".
     if (!g.rows.length && (!g.version || (['serving', 'starting'].includes(g.version.state) && !(app.processes ?? []).length))) {
@@ -477,6 +481,17 @@ function processTable(app) {
     table.append(body);
   }
   return table;
+}
+
+/** What a starting version waits for: `waiting 12s for worker 4121's health probe ...; 3 failed probes, the last: 503 4s ago`. */
+function startWaitText(wait) {
+  const probes = wait.failedProbes;
+  return h('div', { class: 'start-wait', data: { waitingFor: wait.for } },
+    'waiting ', since(wait.since, { data: { waitingSince: '' } }), ' for ', h('span', { data: { waitingWhat: '' } }, wait.what),
+    probes
+      ? h('span', { class: 'warn', data: { failedProbes: String(probes.count) } },
+          `; ${count(probes.count)} failed ${probes.count === 1 ? 'probe' : 'probes'}, the last: ${probes.status ?? probes.error ?? 'no answer'} `, agoSpan(probes.at))
+      : null);
 }
 
 function groupHead(g) {

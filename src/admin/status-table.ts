@@ -2,7 +2,7 @@
 // per app what a row cannot hold (its versions' and workers' figures, open websockets, the last
 // problem with its fix and log), then the broken packages.
 // Pure, so it is tested on plain data without a gateway.
-import type { AppMailStatus, AppStatus, ExitStatus, GatewayStatus, RefusalStatus, VersionStatus, WorkerStatus } from './status-types.js';
+import type { AppMailStatus, AppStatus, ExitStatus, GatewayStatus, RefusalStatus, WaitingForStatus, VersionStatus, WorkerStatus } from './status-types.js';
 import { countOf, spanOf } from '../count.js';
 import { hangingLines } from '../log/hanging-lines.js';
 
@@ -91,6 +91,8 @@ function appDetails(app: AppStatus, now: string): string[] {
     // A version that never served has nothing to count: its state (and reason, below) is enough.
     const counted = v.requests > 0 || v.inFlight > 0 || v.state === 'serving' || v.state === 'draining';
     out.push(`version ${v.version ?? v.dir} ${v.state}${counted ? `: ${figures(v)}` : ''}`);
+    // Absent from an older gateway's status (the CLI may be newer than the gateway it asks).
+    if (v.waitingFor) out.push(`  ${startWaitLine(v.waitingFor, now)}`);
     // The app's `workers` line is the serving version's: a draining one's workers (stopping while
     // an ASGI lifespan shutdown runs, say) would otherwise show nowhere until they are gone.
     if (v.state === 'draining' && v.workers.length > 0) out.push(`  its workers: ${workerList(v.workers)}`);
@@ -163,6 +165,17 @@ function waitingMailLine(mail: AppMailStatus, now: string, head: string): string
   const wait = Date.parse(mail.nextAttemptAt) - nowMs;
   // Due and not yet under way: a free slot (4 attempts per app at once) or the timer's next turn.
   return `${line}; the next attempt ${wait > 0 ? `at ${mail.nextAttemptAt} (in ${spanOf(wait)})` : 'due now'}`;
+}
+
+/**
+ * `waiting for worker 4121's health probe GET /healthz to answer 2xx or 3xx, since TIME (for
+ * 12 s); 3 failed probes, the last: 503 at TIME`.
+ */
+function startWaitLine(wait: WaitingForStatus, now: string): string {
+  const line = `waiting for ${terminalSafe(wait.what)}, since ${wait.since} (for ${spanOf(Date.parse(now) - Date.parse(wait.since))})`;
+  const probes = wait.failedProbes;
+  if (probes === null) return line;
+  return `${line}; ${countOf(probes.count, 'failed probe')}, the last: ${probes.status ?? terminalSafe(probes.error ?? 'no answer')} at ${probes.at}`;
 }
 
 /** `with status 1 at TIME; its last stderr line: ModuleNotFoundError: ...`: how and why a process ended. */

@@ -162,6 +162,41 @@ export interface VersionStatus {
   latency: LatencySummary;
   /** The workers of this row's instance: the serving one's, or a draining one's until they are gone. */
   workers: WorkerStatus[];
+  /**
+   * A `starting` row's: what its start waits for now (null between two steps); absent on the
+   * other rows, and from a gateway older than the field.
+   */
+  waitingFor?: WaitingForStatus | null;
+}
+
+/**
+ * What a starting version waits for now (supervisor/start-steps.ts): the step that has waited
+ * longest of those under way, told as it begins and ends, never polled.
+ */
+export interface WaitingForStatus {
+  /**
+   * environment (its interpreter and settings) | services (its database or Redis made ready) |
+   * venv (pip builds its virtualenv) | hook (commands.install or commands.update runs) | room (a
+   * place under --max-workers) | import (a worker imports the app, an ASGI app's lifespan
+   * startup too, until its READY) | probe (a worker's or processes.web's `health:` probe) |
+   * listen (a `processes:` command's port to accept connections)
+   */
+  for: string;
+  /** The same in words, naming the worker or process: `worker 4121 to import blog:app and say READY`. */
+  what: string;
+  /** ISO time that step began. */
+  since: string;
+  /** The health probe's answers other than 2xx/3xx in this step, null before the first. */
+  failedProbes: FailedProbes | null;
+}
+
+export interface FailedProbes {
+  count: number;
+  /** The last one's status, null when it got no answer (`error` says why). */
+  status: number | null;
+  error: string | null;
+  /** ISO time of the last one. */
+  at: string;
 }
 
 export interface LatencySummary {

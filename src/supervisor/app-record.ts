@@ -11,6 +11,7 @@ import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
 import type { AppInstance } from './app-instance.js';
+import type { StartSteps } from './start-steps.js';
 
 export interface Serving {
   desc: Description;
@@ -56,6 +57,8 @@ export interface AppRecord {
    * and are probed meanwhile, and status and the pids (an orphan check) must count them.
    */
   startingInstance: AppInstance | null;
+  /** What the start of `judging` waits for now (start-steps.ts), from its judging's start to its end. */
+  startSteps: StartSteps | null;
   /** restart(): replace the serving version even though it did not change. */
   restart: boolean;
   /**
@@ -118,7 +121,7 @@ export interface AppRecord {
  */
 export function newAppRecord(name: string, rolledBackFile: string | null, history: AppHistory): AppRecord {
   return {
-    name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, startingInstance: null, restart: false, restartFor: null, restartRefused: null,
+    name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, startingInstance: null, startSteps: null, restart: false, restartFor: null, restartRefused: null,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastLastColdStartMs: null,
     history, serviceRetryMs: 0, serviceWait: null, serviceRepeat: null, openFilesTries: 0, brokenDescription: null, tallies: new Map(),
   };

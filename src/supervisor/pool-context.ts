@@ -7,6 +7,7 @@ import type { CommandWords } from '../command-words.js';
 import type { Description } from '../description/types.js';
 import type { AppEnvironment } from '../environment/app-env.js';
 import type { Member, Members } from './members.js';
+import type { StartSteps } from './start-steps.js';
 import type { UpstreamRotation } from './upstream-rotation.js';
 import type { OutputThrottle } from '../log/output-throttle.js';
 
@@ -29,6 +30,8 @@ export interface PoolOptions {
   /** The Unix user and group of the app's processes (the gateway runs as root). */
   uid?: number;
   gid?: number;
+  /** The version's start, told each step of its workers and serving processes (status's waitingFor). */
+  startSteps?: StartSteps;
 }
 
 export interface PoolContext {

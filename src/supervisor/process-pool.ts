@@ -9,6 +9,7 @@ import { Backoff } from './backoff.js';
 import { CommandProcess } from './command-process.js';
 import type { PoolContext, PoolOptions } from './pool-context.js';
 import { Slot } from './slot.js';
+import type { StartStep } from './start-steps.js';
 import { wallTimeOf } from '../wall-clock.js';
 
 /** Durations kept per routed process for its percentiles (an app's keep LATENCY_WINDOW). */
@@ -27,6 +28,8 @@ export class ProcessPool {
   private readonly entries: Array<{ name: string; slot: Slot<CommandProcess>; serves: boolean; tally: RequestTally }> = [];
   /** The last answer of processes.web to `health:` (its starts are the only times it is asked), across its restarts. */
   lastProbe: HealthStatus | null = null;
+  /** The step of the version's start each serving process is in, while it comes up (onProbe tells it the probe's answers). */
+  private readonly starting = new Map<CommandProcess, StartStep>();
 
   constructor(private readonly opts: PoolOptions, private readonly ctx: PoolContext) {
     for (const [name, spec] of Object.entries(opts.desc.processes)) {
@@ -36,7 +39,7 @@ export class ProcessPool {
       const slot = new Slot<CommandProcess>({
         app: opts.desc.name,
         spawn: () => this.spawn(name, spec.command, serves),
-        bringUp: (p) => p.start(opts.startTimeoutMs),
+        bringUp: (p) => this.bringUp(p, name, serves),
         label: (p) => `processes.${name} ${p.pid ?? ''}`.trimEnd(),
         backoff: new Backoff(),
         say: opts.say,
@@ -83,6 +86,18 @@ export class ProcessPool {
     }));
   }
 
+  /** Up once its port accepts (and web's probe answers); the version's start is told each step. */
+  private async bringUp(proc: CommandProcess, name: string, serves: boolean): Promise<void> {
+    const step = serves ? this.opts.startSteps?.begin('listen', () => `processes.${name}${proc.pid === undefined ? '' : ` ${proc.pid}`} to accept connections on 127.0.0.1:${proc.port ?? '$PORT'}`) : undefined;
+    if (step !== undefined) this.starting.set(proc, step);
+    try {
+      await proc.start(this.opts.startTimeoutMs);
+    } finally {
+      step?.end();
+      this.starting.delete(proc);
+    }
+  }
+
   private spawn(name: string, command: string, serves: boolean): CommandProcess {
     const { appEnv, desc } = this.opts;
     restoreForSpawn(appEnv, this.opts.uid === undefined ? undefined : { uid: this.opts.uid, gid: this.opts.gid! });
@@ -100,7 +115,13 @@ export class ProcessPool {
       throttle: this.ctx.output.throttle,
       health: name === 'web' ? desc.health : null,
       mount: this.opts.mount,
-      onProbe: (probe) => (this.lastProbe = probe),
+      onProbe: (probe) => {
+        this.lastProbe = probe;
+        const step = this.starting.get(proc);
+        if (step === undefined || probe.ok) return;
+        if (step.kind !== 'probe') step.to('probe', () => `processes.${name} ${proc.pid ?? '?'}'s health probe GET ${probe.path} to answer 2xx or 3xx`);
+        step.probeFailed(probe.status, probe.status === null ? probe.error : null);
+      },
     });
     proc.on('killing', (why: string) => this.opts.say(`${desc.name}: processes.${name} ${proc.pid ?? '?'} ${why}; killing it`));
     this.ctx.members.enlist(proc);

@@ -83,13 +83,14 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
       // Serving, its app.yaml broken since it started: why, as status says for a refused one.
       reason: isServing ? (record.brokenDescription ? brokenReason(record.brokenDescription.error) : null) : refused ? reasonOf(refused) : null,
       ...figuresOf(instances, versionAnswers(desc.dir, instances)),
+      ...(isStartingRow ? { waitingFor: record.startSteps?.status() ?? null } : {}),
     };
     if (!isServing) return [row];
     // Restarted in place (its app.yaml edited, the admin's restart, a reload's new settings):
     // the fresh instance, hooked and probed before it takes over, gets a row of its own, or a
     // probe failing for the whole start bound showed as nothing but the old instance serving.
     const restarting: VersionStatus[] = record.judging === desc.dir
-      ? [{ version: desc.version, dir: desc.dir, state: 'starting', reason: null, ...figuresOf(starting, { requests: 0, failed: 0, latency: noLatency() }) }]
+      ? [{ version: desc.version, dir: desc.dir, state: 'starting', reason: null, ...figuresOf(starting, { requests: 0, failed: 0, latency: noLatency() }), waitingFor: record.startSteps?.status() ?? null }]
       : [];
     // Older instances of the serving version, each with what it answered itself.
     const older = draining.filter(([old, d]) => d.desc.dir === desc.dir && old !== serving.instance).map(([old]) => old);

@@ -7,10 +7,12 @@ import type { CommandWords } from '../command-words.js';
 import { isGatewayError, type GatewayError } from '../errors.js';
 import { vendorHostMismatch } from '../lifecycle/vendor-check.js';
 import { AppLog } from '../log/app-log.js';
+import { countOf } from '../count.js';
 import { ensureServicesAtWake } from '../services/wake-services.js';
 import { AppInstance } from './app-instance.js';
 import type { AppHistory } from './app-history.js';
 import type { RequestTally } from '../admin/request-tally.js';
+import type { StartSteps } from './start-steps.js';
 import type { WorkerBudget } from './worker-budget.js';
 
 export interface StartAppOptions {
@@ -39,6 +41,8 @@ export interface StartAppOptions {
    * while they import and are probed, which may take the whole start bound.
    */
   created?: (instance: AppInstance) => void;
+  /** What the start waits for, for status: room under --max-workers here, then each worker's and process's steps. */
+  wait?: StartSteps;
 }
 
 export const DEFAULT_WORKERS = 2;
@@ -113,6 +117,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     commandWords: opts.commandWords,
     budget: opts.budget,
     mount: opts.mount,
+    startSteps: opts.wait,
   });
   opts.created?.(instance);
   // SPEC 1.3: the deb packages are what the app imports from the system interpreter. One not
@@ -135,7 +140,9 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     await opts.budget?.reserve(instance, workers, (waking) => {
       const why = waking.length === 0 ? 'every running app holds requests' : `${waking.join(', ')} ${waking.length === 1 ? 'is' : 'are'} waking (room is made once that ends)`;
       opts.say(`${ctx.desc.name}: waiting for room under --max-workers ${opts.budget!.max}: ${why}`);
+      opts.wait?.judge('room', `room for ${countOf(workers, 'worker')} under --max-workers ${opts.budget!.max}: ${why}`);
     }, opts.stop);
+    opts.wait?.judgeDone();
     await instance.start();
   } catch (caught) {
     opts.budget?.remove(instance);

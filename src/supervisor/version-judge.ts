@@ -27,6 +27,7 @@ import { failedUpdatesFile, installedFile, keepFailedUpdate, readFailedUpdates, 
 import { readPackageTree, settleWaitMs, treeDigest, type PackageTree } from './package-tree.js';
 import { appLogFile, formatRefusal, logOffset, noteRefusalInLog, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
 import { startApp } from './start-app.js';
+import { StartSteps } from './start-steps.js';
 import type { WorkerBudget } from './worker-budget.js';
 
 /** The Registry's options that judging a version reads (RegistryOptions extends these). */
@@ -252,10 +253,13 @@ export class VersionJudge {
       this.unchanged.delete(desc.dir);
       record.startingVersion = record.serving === null;
       record.judging = desc.dir;
-      const started = await this.startVersion(record, desc, { updatePending: pending.has(desc.dir), restarting }).finally(() => {
+      const wait = (record.startSteps = new StartSteps());
+      const started = await this.startVersion(record, desc, { updatePending: pending.has(desc.dir), restarting, wait }).finally(() => {
         record.startingVersion = false;
         record.judging = null;
         record.startingInstance = null;
+        record.startSteps = null;
+        wait.close();
       });
       // The gateway began stopping meanwhile: nothing more is started, or recorded as refused.
       if (this.registry.stopped()) {
@@ -439,7 +443,7 @@ export class VersionJudge {
   private async startVersion(
     record: AppRecord,
     desc: Description,
-    { updatePending, restarting }: { updatePending: boolean; restarting: boolean },
+    { updatePending, restarting, wait }: { updatePending: boolean; restarting: boolean; wait: StartSteps },
   ): Promise<{ instance: AppInstance; runAs: RunAs | null; hostEnv: HostEnvironment } | null> {
     const development = this.opts.mode === 'development';
     const hostEnv = this.registry.hostEnv();
@@ -472,6 +476,11 @@ export class VersionJudge {
         this.registry.wroteHelpers(ctx.appEnv.runDir);
         return ctx;
       });
+      // Its services are made ready here (a PostgreSQL user and database, a Redis user), as its environment is resolved.
+      const services = [desc.services?.database ? 'its database' : null, desc.services?.redis ? 'its Redis' : null].filter((x) => x !== null);
+      wait.judge(services.length > 0 ? 'services' : 'environment', services.length > 0
+        ? `${services.join(' and ')} to be ready, and its interpreter and settings`
+        : 'its interpreter and settings to be resolved');
       let ctx = await resolve();
       const passedOver = await pythonPassedOver(ctx);
       if (passedOver !== null) this.opts.say(passedOver);
@@ -481,6 +490,7 @@ export class VersionJudge {
       // a developer's own installs keep serving as they did, with no offline pip to satisfy.
       if (desc.pip && !(development && (await checkPip(desc, ctx.interpreter, { stateRoot: this.opts.stateDir })).ok)) {
         const log = new AppLog(ctx.appEnv.logDir, appLogOptions(ctx));
+        wait.judge('venv', `pip to build its virtualenv from ${desc.pip}`);
         venv = await buildAppVenv(ctx, log, this.opts.say).finally(() => log.end());
         // The environment was resolved before this venv existed: its python is now the new build's.
         if (venv) ctx = await resolve();
@@ -493,6 +503,7 @@ export class VersionJudge {
           : updatePending;
         const hook = firstInstall ? 'install' : newVersion ? 'update' : null;
         updateFailed = hook === 'update';
+        if (hook !== null && desc.commands[hook]) wait.judge('hook', `commands.${hook} to finish: ${desc.commands[hook]}`);
         const ran = hook !== null && (await this.runHook(ctx, hook));
         updateFailed = false;
         if (firstInstall) this.record(desc, 'install');
@@ -527,6 +538,7 @@ export class VersionJudge {
         // As SCRIPT_NAME gives it: empty for an app at the root (serve, `mount: /`).
         mount: this.opts.mountOf(desc.name).replace(/\/+$/, ''),
         created: (instance) => (record.startingInstance = instance),
+        wait,
       });
       // From here on nothing may throw: the catch below would refuse a version whose workers run.
       // The version runs: the venv link follows it (the version it replaces drains meanwhile).

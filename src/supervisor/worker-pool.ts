@@ -290,21 +290,31 @@ export class WorkerPool {
   private async bringUp(worker: Worker): Promise<void> {
     // One bound for the import and the probe, as a process's port and probe share one (command-process.ts).
     const deadline = performance.now() + this.opts.startTimeoutMs;
-    await worker.start(this.opts.startTimeoutMs);
-    const health = this.opts.desc.health;
-    if (!health) return;
-    const at = new Date().toISOString();
-    const refused = (status: number): void => {
-      this.lastProbe = { path: health, at: new Date().toISOString(), ok: false, status, error: `GET ${health} answered ${status}; asked again until it answers 2xx or 3xx`, pid: worker.pid ?? null };
-    };
+    const { app, kind } = this.opts.desc;
+    // Node hears nothing from the shim between its spawn and READY: the import and an ASGI
+    // app's lifespan startup are one step here.
+    const step = this.opts.startSteps?.begin('import', () => `worker ${worker.pid ?? '(spawning)'} to import ${app}${kind === 'asgi' ? ' and run its lifespan startup' : ''}, then say READY`);
     try {
-      const status = await probeWorker(worker, this.opts.desc.name, health, { deadline, timeoutMs: this.opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, onRefused: refused });
-      this.lastProbe = { path: health, at, ok: true, status, error: null, pid: worker.pid ?? null };
-    } catch (err) {
-      const details = (err as GatewayError).details ?? {};
-      const status = typeof details.status === 'number' ? details.status : null;
-      this.lastProbe = { path: health, at, ok: false, status, error: (err as Error).message, pid: worker.pid ?? null };
-      throw err;
+      await worker.start(this.opts.startTimeoutMs);
+      const health = this.opts.desc.health;
+      if (!health) return;
+      step?.to('probe', () => `worker ${worker.pid ?? '?'}'s health probe GET ${health} to answer 2xx or 3xx`);
+      const at = new Date().toISOString();
+      const refused = (status: number): void => {
+        this.lastProbe = { path: health, at: new Date().toISOString(), ok: false, status, error: `GET ${health} answered ${status}; asked again until it answers 2xx or 3xx`, pid: worker.pid ?? null };
+        step?.probeFailed(status, null);
+      };
+      try {
+        const status = await probeWorker(worker, this.opts.desc.name, health, { deadline, timeoutMs: this.opts.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS, onRefused: refused });
+        this.lastProbe = { path: health, at, ok: true, status, error: null, pid: worker.pid ?? null };
+      } catch (err) {
+        const details = (err as GatewayError).details ?? {};
+        const status = typeof details.status === 'number' ? details.status : null;
+        this.lastProbe = { path: health, at, ok: false, status, error: (err as Error).message, pid: worker.pid ?? null };
+        throw err;
+      }
+    } finally {
+      step?.end();
     }
   }
 
