@@ -104,6 +104,7 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
     workers: options.workers,
     threads: options.threads,
     maxWorkers: options.maxWorkers,
+    onColdStart: (name, seconds) => metrics.observeColdStart(name, seconds),
     onRemoved: (name) => {
       metrics.forgetApp(name);
       forgetAppServices(name);

@@ -23,6 +23,12 @@ export { LATENCY_WINDOW, LATENCY_WINDOW_SECONDS } from './request-tally.js';
 /** Seconds; up to 60 because the gateway's own upstream timeout (504) is of that order. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/**
+ * Seconds, for an idle app's wake (its workers' import and probe): a hello app wakes in ~0.1 s,
+ * a Django app with its ORM in a few seconds, and one past 30 s is near the start bound (60 s).
+ */
+const COLD_START_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30];
+
 /** Worker states always reported (as 0 when none), so `ready / total` queries never see a gap. */
 const WORKER_STATES = ['starting', 'ready', 'stopping', 'exited'];
 
@@ -45,6 +51,10 @@ interface AppSeries {
   refusedForRoom: number;
   /** Websocket handshakes refused so (503): no response, so in no tally. */
   websocketsRefusedForRoom: number;
+  /** Wakes from idle by their time, as `buckets` for the requests (the last slot is past 30 s), their sum and count. */
+  coldStartBuckets: Float64Array;
+  coldStartSum: number;
+  coldStarts: number;
 }
 
 export interface GatewayMetricsOptions {
@@ -93,6 +103,21 @@ interface Exporter {
 }
 
 type Sample = { labels: Record<string, string | number>; value: number; metricName?: string };
+
+/** A histogram's samples from its bucket counts (not cumulative; the last past the highest bound). */
+function histogramSamples(name: string, app: string, bounds: readonly number[], buckets: Float64Array, sum: number, count: number): Sample[] {
+  let cumulative = 0;
+  const samples: Sample[] = bounds.map((le, i) => {
+    cumulative += buckets[i];
+    return { labels: { le, app }, value: cumulative, metricName: `${name}_bucket` };
+  });
+  samples.push(
+    { labels: { le: '+Inf', app }, value: count, metricName: `${name}_bucket` },
+    { labels: { app }, value: sum, metricName: `${name}_sum` },
+    { labels: { app }, value: count, metricName: `${name}_count` },
+  );
+  return samples;
+}
 
 export class GatewayMetrics {
   private readonly apps = new Map<string, AppSeries>();
@@ -165,6 +190,20 @@ export class GatewayMetrics {
     (this.apps.get(app) ?? this.addApp(app)).websocketsRefusedForRoom++;
   }
 
+  /**
+   * A wake of an idle app, `seconds` from the request that woke it to its workers taking
+   * traffic. Status keeps the last wake and the sum; a histogram shows how they spread, the
+   * wake of an app asleep for a night beside the one of a minute ago.
+   */
+  observeColdStart(app: string, seconds: number): void {
+    const series = this.apps.get(app) ?? this.addApp(app);
+    let bucket = 0;
+    while (bucket < COLD_START_BUCKETS.length && seconds > COLD_START_BUCKETS[bucket]) bucket++;
+    series.coldStartBuckets[bucket]++;
+    series.coldStartSum += seconds;
+    series.coldStarts++;
+  }
+
   websocketsRefusedForRoomOf(app: string): number {
     return this.apps.get(app)?.websocketsRefusedForRoom ?? 0;
   }
@@ -201,6 +240,9 @@ export class GatewayMetrics {
       tally: new RequestTally(null, LATENCY_WINDOW, this.now),
       refusedForRoom: 0,
       websocketsRefusedForRoom: 0,
+      coldStartBuckets: new Float64Array(COLD_START_BUCKETS.length + 1),
+      coldStartSum: 0,
+      coldStarts: 0,
     };
     this.apps.set(app, series);
     return series;
@@ -222,20 +264,15 @@ export class GatewayMetrics {
       ]),
     );
     registry.registerMetric(
-      this.collected('apppkg_request_duration_seconds', 'Time from the request head to the end of the response, by app.', 'histogram', (app, s) => {
-        const name = 'apppkg_request_duration_seconds';
-        let cumulative = 0;
-        const samples: Sample[] = DURATION_BUCKETS.map((le, i) => {
-          cumulative += s.buckets[i];
-          return { labels: { le, app }, value: cumulative, metricName: `${name}_bucket` };
-        });
-        samples.push(
-          { labels: { le: '+Inf', app }, value: s.tally.requests, metricName: `${name}_bucket` },
-          { labels: { app }, value: s.sum, metricName: `${name}_sum` },
-          { labels: { app }, value: s.tally.requests, metricName: `${name}_count` },
-        );
-        return samples;
-      }),
+      this.collected('apppkg_request_duration_seconds', 'Time from the request head to the end of the response, by app.', 'histogram', (app, s) =>
+        histogramSamples('apppkg_request_duration_seconds', app, DURATION_BUCKETS, s.buckets, s.sum, s.tally.requests),
+      ),
+    );
+    // Apps that never woke have none: an app without idle_timeout would show ten zero buckets.
+    registry.registerMetric(
+      this.collected('apppkg_cold_start_duration_seconds', 'How long each wake of an idle app took, from the request that woke it to its workers taking traffic, by app.', 'histogram', (app, s) =>
+        s.coldStarts === 0 ? [] : histogramSamples('apppkg_cold_start_duration_seconds', app, COLD_START_BUCKETS, s.coldStartBuckets, s.coldStartSum, s.coldStarts),
+      ),
     );
     const exporter: Exporter = {
       registry,

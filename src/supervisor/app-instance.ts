@@ -57,6 +57,8 @@ export interface AppInstanceOptions extends WorkerPoolOptions {
   idleTimeoutMs?: number;
   /** Before a wake starts them again: what may have gone while it slept (its database). */
   beforeWake?: () => Promise<void>;
+  /** Each wake's time (ms), as it serves (idle-cycle.ts). */
+  onColdStart?: (ms: number) => void;
   /** The gateway's --max-workers: asked for room before the workers start again. */
   budget?: WorkerBudgetLike;
   /** Its version's requests (the registry keeps one per version, across restarts); else its own. */
@@ -139,6 +141,7 @@ export class AppInstance {
       say: opts.say,
       idleTimeoutMs: opts.idleTimeoutMs ?? 0,
       beforeWake: opts.beforeWake,
+      onColdStart: opts.onColdStart,
       makeRoom: budget && (() => budget.makeRoom(this, this.workers.slots.length)),
       ready: () => this.state === 'ready',
       workersQuiet: () => this.inFlight === 0 && this.openWebsockets === 0,

@@ -52,6 +52,8 @@ export interface IdleCycleOptions {
    * (its database, services/wake-services.ts). A rejection fails the wake, as a failed start.
    */
   beforeWake?: () => Promise<void>;
+  /** A wake served, in `ms`: each one for /metrics' histogram, where status keeps the last and the sum. */
+  onColdStart?: (ms: number) => void;
 }
 
 export class IdleCycle {
@@ -257,6 +259,7 @@ export class IdleCycle {
     this.coldStarts++;
     this.lastColdStartMs = Math.round(performance.now() - started);
     this.coldStartMsTotal += this.lastColdStartMs;
+    this.opts.onColdStart?.(this.lastColdStartMs);
     this.lastActive = performance.now();
     this.opts.say(`${this.opts.name}: woken for a request in ${this.lastColdStartMs} ms`);
     rotation.changed();

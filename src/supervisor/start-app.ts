@@ -41,6 +41,8 @@ export interface StartAppOptions {
    * while they import and are probed, which may take the whole start bound.
    */
   created?: (instance: AppInstance) => void;
+  /** Each wake of the app from idle, its time in seconds (/metrics' histogram). */
+  onColdStart?: (seconds: number) => void;
   /** What the start waits for, for status: room under --max-workers here, then each worker's and process's steps. */
   wait?: StartSteps;
 }
@@ -118,6 +120,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     budget: opts.budget,
     mount: opts.mount,
     startSteps: opts.wait,
+    onColdStart: opts.onColdStart && ((ms) => opts.onColdStart!(ms / 1000)),
   });
   opts.created?.(instance);
   // SPEC 1.3: the deb packages are what the app imports from the system interpreter. One not

@@ -64,6 +64,8 @@ export interface VersionJudgeOptions {
   onRefused?: (name: string, error: GatewayError, stillServing: boolean) => void;
   /** --max-workers: Python workers of every app together (idle apps sleep to make room). */
   maxWorkers?: number;
+  /** Each wake of an idle app, its time in seconds (/metrics' cold-start histogram). */
+  onColdStart?: (name: string, seconds: number) => void;
   /**
    * How long a draining version may finish its requests and keep its websockets, for an app
    * whose environment gives no `drain`; a recycled worker keeps its websockets as long.
@@ -539,6 +541,7 @@ export class VersionJudge {
         mount: this.opts.mountOf(desc.name).replace(/\/+$/, ''),
         created: (instance) => (record.startingInstance = instance),
         wait,
+        onColdStart: this.opts.onColdStart && ((seconds) => this.opts.onColdStart!(desc.name, seconds)),
       });
       // From here on nothing may throw: the catch below would refuse a version whose workers run.
       // The version runs: the venv link follows it (the version it replaces drains meanwhile).

@@ -31,6 +31,25 @@ test('observeRequest counts requests by app and status class, errors from 500 up
   assert.match(text, /# TYPE apppkg_request_duration_seconds histogram/);
 });
 
+test('observeColdStart: each wake in a histogram by its time, 0.05 s to 30 s; an app that never woke has none', async () => {
+  const m = new GatewayMetrics({ processMetrics: false });
+  for (const seconds of [0.04, 0.05, 0.3, 2, 45]) m.observeColdStart('blog', seconds);
+  m.observeRequest('wiki', 200, 0.01);
+  const text = await m.render();
+  assert.match(text, /# TYPE apppkg_cold_start_duration_seconds histogram/);
+  assert.is(sample(text, 'apppkg_cold_start_duration_seconds_bucket{le="0.05",app="blog"}'), 2, 'le is inclusive');
+  assert.is(sample(text, 'apppkg_cold_start_duration_seconds_bucket{le="0.25",app="blog"}'), 2);
+  assert.is(sample(text, 'apppkg_cold_start_duration_seconds_bucket{le="0.5",app="blog"}'), 3);
+  assert.is(sample(text, 'apppkg_cold_start_duration_seconds_bucket{le="2.5",app="blog"}'), 4);
+  assert.is(sample(text, 'apppkg_cold_start_duration_seconds_bucket{le="30",app="blog"}'), 4);
+  assert.is(sample(text, 'apppkg_cold_start_duration_seconds_bucket{le="+Inf",app="blog"}'), 5);
+  assert.is(sample(text, 'apppkg_cold_start_duration_seconds_count{app="blog"}'), 5);
+  assert.ok(Math.abs(sample(text, 'apppkg_cold_start_duration_seconds_sum{app="blog"}')! - 47.39) < 1e-9);
+  assert.not.match(text, /apppkg_cold_start_duration_seconds_\w+\{[^}]*app="wiki"/);
+  m.forgetApp('blog');
+  assert.not.match(await m.render(), /apppkg_cold_start_duration_seconds_count/);
+});
+
 test('percentiles are nearest-rank over known data', () => {
   const m = new GatewayMetrics({ processMetrics: false });
   const ms = Array.from({ length: 100 }, (_, i) => i + 1);

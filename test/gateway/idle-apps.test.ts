@@ -759,6 +759,13 @@ test('a deploy of an idle app judges the new version and lets it idle; the next 
   const total = Number(/^apppkg_cold_start_seconds_total\{app="blog"\} (\S+)$/m.exec(metrics)?.[1]);
   const last = Number(/^apppkg_cold_start_seconds\{app="blog"\} (\S+)$/m.exec(metrics)?.[1]);
   assert.ok(total > last && last > 0, `both wakes' time together (${total} s), more than the last one's (${last} s)`);
+  // Each wake in a histogram, across the deploy as the counters: how they spread, not the last alone.
+  assert.match(metrics, /^# TYPE apppkg_cold_start_duration_seconds histogram$/m);
+  assert.match(metrics, /^apppkg_cold_start_duration_seconds_count\{app="blog"\} 2$/m);
+  assert.match(metrics, /^apppkg_cold_start_duration_seconds_bucket\{le="\+Inf",app="blog"\} 2$/m);
+  assert.match(metrics, /^apppkg_cold_start_duration_seconds_bucket\{le="30",app="blog"\} 2$/m);
+  const sum = Number(/^apppkg_cold_start_duration_seconds_sum\{app="blog"\} (\S+)$/m.exec(metrics)?.[1]);
+  assert.ok(Math.abs(sum - total) < 1e-6, `the histogram's sum (${sum} s) is apppkg_cold_start_seconds_total (${total} s)`);
 });
 
 test.run();
