@@ -516,6 +516,40 @@ test('a request line without a version pipelined in one read behind whole reques
   }
 });
 
+test('PRI without a version (seed 38 case 298) pipelined behind a request whose answer is not out yet, or HTTP/2\'s preface so: that answer, then the refusal, from both readers, however the reads fall', async () => {
+  // node:http destroys the socket after a read that leaves its parser on a PRI request, which
+  // llhttp reads `PRI /x` (HTTP/0.9) as: the app's 200 before it was lost, nothing sent.
+  const cases: [string, string, number[]][] = [
+    ['GET /pri9#a HTTP/1.1\r\nHost: h\r\n\r\nPRI /pri9#b\r\n', 'HTTP/0.9 is not spoken here: send HTTP/1.1', [200, 400]],
+    ['GET /pri9#a HTTP/1.1\r\nHost: h\r\n\r\nPRI /pri9#b\r\nHost: h\r\n\r\n', 'HTTP/0.9 is not spoken here: send HTTP/1.1', [200, 400]],
+    ['GET /pri9#a HTTP/1.1\r\nHost: h\r\n\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'HTTP/2.0 is not spoken here: send HTTP/1.1', [200, 505]],
+  ];
+  const answer = async (gw: RunningGateway, bytes: string, cuts: number[]): Promise<string> => {
+    const socket = net.connect(portOf(gw), '127.0.0.1');
+    const seen = recorded(socket);
+    await once(socket, 'connect');
+    const bounds = [0, ...cuts, bytes.length];
+    await writeAsReads(socket, bounds.slice(1).map((end, i) => Buffer.from(bytes.slice(bounds[i], end), 'latin1')));
+    socket.end();
+    await waitFor(() => seen.closed, CLOSE_WITHIN_MS, () => `the close (cut at ${cuts}), with ${JSON.stringify(seen.got)} read`);
+    return comparable(seen.got);
+  };
+  for (const [n, [template, says, statuses]] of cases.entries()) {
+    const second = template.indexOf('PRI ');
+    // In one read; the PRI line in a read of its own; cut within PRI; within its target.
+    for (const [k, cuts] of [[], [second], [second + 2], [second + 6]].entries()) {
+      const tag = `/pri9-${n}-${k}-`;
+      const bytes = template.replaceAll('/pri9#', tag);
+      const [a, b] = await Promise.all([answer(lean, bytes, cuts), answer(node, bytes, cuts)]);
+      for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
+        assert.equal(statusesOf(raw), statuses, `${reader}, ${JSON.stringify(bytes)} cut at ${cuts}: ${raw}`);
+        assert.ok(raw.endsWith(`\n${says}\n`), `${reader}, ${JSON.stringify(bytes)} cut at ${cuts}: ${raw}`);
+      }
+      assert.is(a, b, `${JSON.stringify(bytes)} cut at ${cuts}`);
+    }
+  }
+});
+
 // The generator: its cases, and what differed and is not fixed yet.
 
 /** mulberry32: the same cases on every run. */
