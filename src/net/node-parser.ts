@@ -285,16 +285,20 @@ function splitLinePending(log: ReadLog): boolean {
  * Where, in `piece` (given to llhttp between messages), an HTTP/0.9 request line it begins
  * with (after empty lines, which llhttp skips) ends, past its LF; 0 when it begins with none.
  * Asked of every request node:http reads: a request line with its version is told by its
- * second space, within its first bytes, without a call into C++ or a copy.
+ * second run of spaces, within its first bytes, without a call into C++ or a copy.
  */
 function simpleRequestLineEnd(piece: Buffer): number {
   let at = 0;
   while (at < piece.length && (piece[at] === CR || piece[at] === LF)) at++;
-  let spaces = 0;
+  // Runs of spaces: llhttp takes several before the target (`GET  /x`).
+  let gaps = 0;
+  let before = 0;
   for (let i = at; i < piece.length; i++) {
     const octet = piece[i];
-    if (octet === SP && ++spaces === 2) return 0;
-    if (octet === LF) return spaces === 1 && endsWithSimpleRequest(piece.subarray(at, i + 1)) ? i + 1 : 0;
+    if (octet === SP) {
+      if (before !== SP && ++gaps === 2) return 0;
+    } else if (octet === LF) return gaps === 1 && endsWithSimpleRequest(piece.subarray(at, i + 1)) ? i + 1 : 0;
+    before = octet;
   }
   return 0;
 }

@@ -78,8 +78,12 @@ export function versionAsSent(req: IncomingMessage): string {
   return req.httpVersion === '0.9' ? '' : req.httpVersion;
 }
 
-/** A request line without a version: a method, one space, a target, the line's end. */
-const SIMPLE_REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^ \r\n]+\r?\n$/;
+/**
+ * A request line without a version: a method, spaces, a target, the line's end. More than one
+ * space before the target, as llhttp reads it (`GET  /x` is HTTP/0.9 to it; `GET  /x HTTP/1.1`
+ * a request it serves, as nginx does): with one only, such a line's fields were read.
+ */
+const SIMPLE_REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ +[^ \r\n]+\r?\n$/;
 
 /**
  * Whether `bytes` end with a request line without a version (in node:http's reads a line that
