@@ -656,7 +656,10 @@ export class LeanConnection implements ResponseOutput, BodySource {
     if (this.writer < this.responses.length) return;
     if (this.awaitingTurn) this.takeTurnIfDue();
     else if (this.handOff !== null) this.finishHandOff();
-    else if (this.lane.closing || this.socket.readableEnded) this.socket.destroySoon();
+    // A FIN that came while requests waited (askAgain): those read again are answered first,
+    // and askAgain takes the FIN up after them. Closed here, within the answer to the first
+    // (a 400 the gateway gives at once, that keeps the connection), the rest went unanswered.
+    else if (this.lane.closing || (this.socket.readableEnded && !this.readingKept)) this.socket.destroySoon();
   }
 
   /** Whether MAX_UNFLUSHED answers, or MAX_UNFLUSHED_BYTES, are written and not in the kernel's hands. */

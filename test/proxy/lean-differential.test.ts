@@ -585,6 +585,23 @@ test('two spaces before the target of a line without a version (`GET  /x`), firs
   }
 });
 
+test('a 400 for a target that is not a path keeps the connection (seed 31 case 129): the request behind it answered by both readers, the client\'s FIN come while they waited behind an app\'s answer', async () => {
+  // The lane closed the connection once that 400 was written, the FIN seen, though the
+  // request behind it was still to be read: node:http answered it.
+  for (const [n, target] of ['/a%00b', '/a/../../b'].entries()) {
+    const tag = `/np-${n}-`;
+    const bytes = `PUT ${tag}a HTTP/1.1\r\nHost: h\r\n\r\nTRACE ${target}?t=${tag} HTTP/1.1\r\nHost: h\r\n\r\nGET ${tag}c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`;
+    const got = await bothAnswer(bytes, tag, 3);
+    for (const raw of [got.lean, got.node]) {
+      assert.equal(statusesOf(raw), [200, 400, 200], raw);
+      assert.ok(raw.includes('\nthe request target is not a path'), raw);
+      assert.ok(raw.endsWith('\n<closed>'), raw);
+    }
+    assert.is(comparable(got.lean), comparable(got.node));
+    assert.equal(got.leanLines, got.nodeLines);
+  }
+});
+
 // The generator: its cases, and what differed and is not fixed yet.
 
 /** mulberry32: the same cases on every run. */
