@@ -383,6 +383,25 @@ test('heads other seeds found the readers differing on: the same answers from bo
 /** How long a connection may take to be answered and closed, on a loaded host too. */
 const CLOSE_WITHIN_MS = 30_000;
 
+/**
+ * What `gw` answers to `bytes` written as reads cut at `cuts`, comparable across the readers.
+ * `fin`: the client's FIN follows them (else the gateway's own close is waited for);
+ * `onError`: told a socket error (a reset drops what the client had not read yet).
+ */
+async function answerInReads(gw: RunningGateway, bytes: string, cuts: number[], { fin = true, onError }: { fin?: boolean; onError?: (err: NodeJS.ErrnoException) => void } = {}): Promise<string> {
+  const socket = net.connect(portOf(gw), '127.0.0.1');
+  const seen = recorded(socket);
+  if (onError !== undefined) socket.on('error', onError);
+  await once(socket, 'connect');
+  const bounds = [0, ...cuts, bytes.length];
+  await writeAsReads(socket, bounds.slice(1).map((end, i) => Buffer.from(bytes.slice(bounds[i], end), 'latin1')));
+  if (fin) socket.end();
+  // A bound on a hang, not a time the answers must take: on a loaded host (load 20 on 2
+  // cores) the lane's whole answer and its close came 5.6 s after the FIN.
+  await waitFor(() => seen.closed, CLOSE_WITHIN_MS, () => `the close (cut at ${cuts}), with ${JSON.stringify(seen.got)} read`);
+  return comparable(seen.got);
+}
+
 test('an unknown method right after a body framed by Content-Length (seed 26 case 269), each read beginning anywhere from the head\'s last CRLF to the line\'s LF: the same words from both readers', async () => {
   // node:http's parser refuses `ZGET` (net/unknown-method.ts reads it again as the app's own
   // method, and HTTP/0.9 is refused then): where the line begins in the read it is refused in
@@ -397,20 +416,9 @@ test('an unknown method right after a body framed by Content-Length (seed 26 cas
   splits.push(sevens(0), sevens(headEnd + 4));
   /** How each connection ended, for a failure's message: a reset drops what the client had not read yet. */
   const ends: string[] = [];
-  const answer = async (gw: RunningGateway, cuts: number[]): Promise<string> => {
-    const socket = net.connect(portOf(gw), '127.0.0.1');
-    const seen = recorded(socket);
+  const answer = (gw: RunningGateway, cuts: number[]): Promise<string> => {
     const startedAt = Date.now();
-    socket.on('error', (err: NodeJS.ErrnoException) => ends.push(`${gw === lean ? 'the lane' : 'node:http'}: ${err.code} ${Date.now() - startedAt} ms after the connect`));
-    await once(socket, 'connect');
-    const bounds = [0, ...cuts, bytes.length];
-    await writeAsReads(socket, bounds.slice(1).map((end, i) => Buffer.from(bytes.slice(bounds[i], end), 'latin1')));
-    socket.end();
-    // A bound on a hang, not a time the answers must take: on a loaded host (load 20 on 2
-    // cores) the lane's whole answer and its close came 5.6 s after the FIN, the test then
-    // failing at 5 s with nothing read.
-    await waitFor(() => seen.closed, CLOSE_WITHIN_MS, () => `the close after the refusal (cut at ${cuts}), with ${JSON.stringify(seen.got)} read`);
-    return comparable(seen.got);
+    return answerInReads(gw, bytes, cuts, { onError: (err) => ends.push(`${gw === lean ? 'the lane' : 'node:http'}: ${err.code} ${Date.now() - startedAt} ms after the connect`) });
   };
   for (const cuts of splits) {
     ends.length = 0;
@@ -429,15 +437,7 @@ test('a request line without a version (seed 26 case 91), fields after it: HTTP/
   const bytes = 'PURGE_CACHE /a/b?x=1\r\nTransfer-Encoding: chunked, gzip\r\nHost: h\r\n\r\n3\r\nabc\r\n0\r\n\r\n';
   const lineEnd = bytes.indexOf('\n') + 1;
   const splits = [[], [lineEnd], [lineEnd + 10], [5, lineEnd + 10]];
-  const answer = async (gw: RunningGateway, cuts: number[]): Promise<string> => {
-    const socket = net.connect(portOf(gw), '127.0.0.1');
-    const seen = recorded(socket);
-    await once(socket, 'connect');
-    const bounds = [0, ...cuts, bytes.length];
-    await writeAsReads(socket, bounds.slice(1).map((end, i) => Buffer.from(bytes.slice(bounds[i], end), 'latin1')));
-    await waitFor(() => seen.closed, CLOSE_WITHIN_MS, () => `the close after the refusal (cut at ${cuts}), with ${JSON.stringify(seen.got)} read`);
-    return comparable(seen.got);
-  };
+  const answer = (gw: RunningGateway, cuts: number[]): Promise<string> => answerInReads(gw, bytes, cuts, { fin: false });
   for (const cuts of splits) {
     const [a, b] = await Promise.all([answer(lean, cuts), answer(node, cuts)]);
     for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
@@ -454,15 +454,8 @@ test('`HTTP/0.9` written, its line begun in a read before the one that ends its 
   const bytes = 'POST /w09/b?x=1 HTTP/0.9\r\nUser-Agent: c240-0\r\nHost: h\r\n\r\n';
   const lineEnd = bytes.indexOf('\n') + 1;
   for (const cuts of [[3], [3, lineEnd + 5], [lineEnd], []]) {
-    const answer = async (gw: RunningGateway): Promise<string> => {
-      const socket = net.connect(portOf(gw), '127.0.0.1');
-      const seen = recorded(socket);
-      await once(socket, 'connect');
-      const bounds = [0, ...cuts, bytes.length];
-      await writeAsReads(socket, bounds.slice(1).map((end, i) => Buffer.from(bytes.slice(bounds[i], end), 'latin1')));
-      await waitFor(() => seen.closed, CLOSE_WITHIN_MS, () => `the close after the refusal (cut at ${cuts}), with ${JSON.stringify(seen.got)} read`);
-      return comparable(seen.got);
-    };
+    const answer = (gw: RunningGateway): Promise<string> => answerInReads(gw, bytes, cuts, { fin: false });
+
     const [a, b] = await Promise.all([answer(lean), answer(node)]);
     for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
       assert.equal(statusesOf(raw), [400], `${reader}, cut at ${cuts}: ${raw}`);
@@ -490,21 +483,11 @@ test('a request line without a version pipelined in one read behind whole reques
     ['POST /p9#a HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\nGET /p9\r\nGET /p9#b HTTP/1.1\r\nHost: h\r\n\r\n', [[]], [200, 200]],
     ['GET /p9#a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET /p9#b\r\nHost: h\r\n', [[]], [200]],
   ];
-  const answer = async (gw: RunningGateway, bytes: string, cuts: number[]): Promise<string> => {
-    const socket = net.connect(portOf(gw), '127.0.0.1');
-    const seen = recorded(socket);
-    await once(socket, 'connect');
-    const bounds = [0, ...cuts, bytes.length];
-    await writeAsReads(socket, bounds.slice(1).map((end, i) => Buffer.from(bytes.slice(bounds[i], end), 'latin1')));
-    socket.end();
-    await waitFor(() => seen.closed, CLOSE_WITHIN_MS, () => `the close (cut at ${cuts}), with ${JSON.stringify(seen.got)} read`);
-    return comparable(seen.got);
-  };
   for (const [n, [template, splits, statuses]] of cases.entries()) {
     for (const [k, cuts] of splits.entries()) {
       const tag = `/p9-${n}-${k}-`;
       const bytes = template.replaceAll('/p9#', tag);
-      const [a, b] = await Promise.all([answer(lean, bytes, cuts), answer(node, bytes, cuts)]);
+      const [a, b] = await Promise.all([answerInReads(lean, bytes, cuts), answerInReads(node, bytes, cuts)]);
       for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
         assert.equal(statusesOf(raw), statuses, `${reader}, ${JSON.stringify(bytes)} cut at ${cuts}: ${raw}`);
         if (statuses.includes(400)) assert.ok(raw.endsWith('\nHTTP/0.9 is not spoken here: send HTTP/1.1\n'), `${reader}, ${JSON.stringify(bytes)} cut at ${cuts}: ${raw}`);
@@ -524,23 +507,13 @@ test('PRI without a version (seed 38 case 298) pipelined behind a request whose 
     ['GET /pri9#a HTTP/1.1\r\nHost: h\r\n\r\nPRI /pri9#b\r\nHost: h\r\n\r\n', 'HTTP/0.9 is not spoken here: send HTTP/1.1', [200, 400]],
     ['GET /pri9#a HTTP/1.1\r\nHost: h\r\n\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'HTTP/2.0 is not spoken here: send HTTP/1.1', [200, 505]],
   ];
-  const answer = async (gw: RunningGateway, bytes: string, cuts: number[]): Promise<string> => {
-    const socket = net.connect(portOf(gw), '127.0.0.1');
-    const seen = recorded(socket);
-    await once(socket, 'connect');
-    const bounds = [0, ...cuts, bytes.length];
-    await writeAsReads(socket, bounds.slice(1).map((end, i) => Buffer.from(bytes.slice(bounds[i], end), 'latin1')));
-    socket.end();
-    await waitFor(() => seen.closed, CLOSE_WITHIN_MS, () => `the close (cut at ${cuts}), with ${JSON.stringify(seen.got)} read`);
-    return comparable(seen.got);
-  };
   for (const [n, [template, says, statuses]] of cases.entries()) {
     const second = template.indexOf('PRI ');
     // In one read; the PRI line in a read of its own; cut within PRI; within its target.
     for (const [k, cuts] of [[], [second], [second + 2], [second + 6]].entries()) {
       const tag = `/pri9-${n}-${k}-`;
       const bytes = template.replaceAll('/pri9#', tag);
-      const [a, b] = await Promise.all([answer(lean, bytes, cuts), answer(node, bytes, cuts)]);
+      const [a, b] = await Promise.all([answerInReads(lean, bytes, cuts), answerInReads(node, bytes, cuts)]);
       for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
         assert.equal(statusesOf(raw), statuses, `${reader}, ${JSON.stringify(bytes)} cut at ${cuts}: ${raw}`);
         assert.ok(raw.endsWith(`\n${says}\n`), `${reader}, ${JSON.stringify(bytes)} cut at ${cuts}: ${raw}`);
@@ -558,16 +531,6 @@ test('two spaces before the target of a line without a version (`GET  /x`), firs
     ['GET /sp9#a HTTP/1.1\r\nHost: h\r\n\r\nPOST   /sp9#b\r\nHost: h\r\n', [200, 400]],
     ['GET  /sp9#a HTTP/1.1\r\nHost: h\r\n\r\n', [200]],
   ];
-  const answer = async (gw: RunningGateway, bytes: string, cuts: number[]): Promise<string> => {
-    const socket = net.connect(portOf(gw), '127.0.0.1');
-    const seen = recorded(socket);
-    await once(socket, 'connect');
-    const bounds = [0, ...cuts, bytes.length];
-    await writeAsReads(socket, bounds.slice(1).map((end, i) => Buffer.from(bytes.slice(bounds[i], end), 'latin1')));
-    socket.end();
-    await waitFor(() => seen.closed, CLOSE_WITHIN_MS, () => `the close (cut at ${cuts}), with ${JSON.stringify(seen.got)} read`);
-    return comparable(seen.got);
-  };
   for (const [n, [template, statuses]] of cases.entries()) {
     const line = template.lastIndexOf('/sp9#');
     const lineEnd = template.indexOf('\n', line) + 1;
@@ -575,7 +538,7 @@ test('two spaces before the target of a line without a version (`GET  /x`), firs
     for (const [k, cuts] of [[], [lineEnd - 1], [lineEnd], [line - 1]].entries()) {
       const tag = `/sp9-${n}-${k}-`;
       const bytes = template.replaceAll('/sp9#', tag);
-      const [a, b] = await Promise.all([answer(lean, bytes, cuts), answer(node, bytes, cuts)]);
+      const [a, b] = await Promise.all([answerInReads(lean, bytes, cuts), answerInReads(node, bytes, cuts)]);
       for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
         assert.equal(statusesOf(raw), statuses, `${reader}, ${JSON.stringify(bytes)} cut at ${cuts}: ${raw}`);
         if (statuses.includes(400)) assert.ok(raw.endsWith('\nHTTP/0.9 is not spoken here: send HTTP/1.1\n'), `${reader}, ${JSON.stringify(bytes)} cut at ${cuts}: ${raw}`);
