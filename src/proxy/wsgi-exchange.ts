@@ -602,6 +602,10 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
       this.res.writeHead(head.code, head.reason, head.headers);
       return true;
     } catch (err) {
+      // A streamed head (RESPONSE): the exchange is still on the link, and its body pieces and
+      // end are to come. Aborted, they are dropped until its terminal frame, as a gone client's
+      // are; left as they were, the first piece was a body before any head, and broke the link.
+      if (this.state === State.Body) this.abort();
       this.state = State.Done;
       process.emitWarning(`apppkg: the app's response head was refused by Node: ${(err as Error).message}`);
       if (!this.res.headersSent) answerFailure(this.res, 'bad-response', { detail: 'the app\'s response head was invalid', debug: (err as Error).message, development: this.development });

@@ -48,4 +48,34 @@ for (const [fixture, frame, said] of cases) {
   });
 }
 
+test('a streamed head Node refuses: 502 for it, its body pieces dropped, the worker kept and serving', async () => {
+  // writeHead's refusal left the exchange on the link without a head, so the body piece after
+  // it was taken for a body before any head: the worker was killed and every request on its
+  // link failed, for an answer the gateway had already given its 502.
+  const h = await startLinkHarness('frame-order', { workers: 1, threads: 1 });
+  try {
+    const worker = h.workers[0];
+    const killed: string[] = [];
+    worker.on('killing', (why: string) => killed.push(why));
+    const ask = async (target: string): Promise<string> => {
+      const c = await RawConnection.open(h.port);
+      try {
+        c.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        return await c.waitClosed(10_000);
+      } finally {
+        c.destroy();
+      }
+    };
+    const refused = await ask('/?frame=refused-head&id=1');
+    assert.match(refused, /^HTTP\/1\.1 502 /, refused);
+    assert.not.match(refused, /made-up body/, refused);
+    const next = await ask('/');
+    assert.match(next, /^HTTP\/1\.1 200 [^]*the app's own answer/, next);
+    assert.equal(killed, []);
+    assert.is(worker.state, 'ready');
+  } finally {
+    await h.stop();
+  }
+});
+
 test.run();
