@@ -402,6 +402,24 @@ async function answerInReads(gw: RunningGateway, bytes: string, cuts: number[], 
   return comparable(seen.got);
 }
 
+const HTTP09_REFUSAL = 'HTTP/0.9 is not spoken here: send HTTP/1.1';
+
+/**
+ * The lane's and node:http's answers to `bytes` written as reads cut at `cuts`: each must give
+ * `statuses`, a last answer that refuses (400 or above) must end with `says`, and both must be
+ * the same bytes. `answer`: how each reader is asked (answerInReads, with a FIN);
+ * `more`: said in a failure's message.
+ */
+async function bothReadersAnswer(bytes: string, cuts: number[], statuses: number[], { says = HTTP09_REFUSAL, answer = (gw: RunningGateway) => answerInReads(gw, bytes, cuts), more = () => '' }: { says?: string; answer?: (gw: RunningGateway) => Promise<string>; more?: () => string } = {}): Promise<void> {
+  const [a, b] = await Promise.all([answer(lean), answer(node)]);
+  const where = `${JSON.stringify(bytes)} cut at ${cuts}`;
+  for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
+    assert.equal(statusesOf(raw), statuses, `${reader}, ${where}${more()}: ${raw}`);
+    if (statuses[statuses.length - 1] >= 400) assert.ok(raw.endsWith(`\n${says}\n`), `${reader}, ${where}: ${raw}`);
+  }
+  assert.is(a, b, where);
+}
+
 test('an unknown method right after a body framed by Content-Length (seed 26 case 269), each read beginning anywhere from the head\'s last CRLF to the line\'s LF: the same words from both readers', async () => {
   // node:http's parser refuses `ZGET` (net/unknown-method.ts reads it again as the app's own
   // method, and HTTP/0.9 is refused then): where the line begins in the read it is refused in
@@ -422,12 +440,7 @@ test('an unknown method right after a body framed by Content-Length (seed 26 cas
   };
   for (const cuts of splits) {
     ends.length = 0;
-    const [a, b] = await Promise.all([answer(lean, cuts), answer(node, cuts)]);
-    for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
-      assert.equal(statusesOf(raw), [200, 400], `${reader}, cut at ${cuts} (${ends.join('; ') || 'no error'}): ${raw}`);
-      assert.ok(raw.endsWith('\nHTTP/0.9 is not spoken here: send HTTP/1.1\n'), `${reader}, cut at ${cuts}: ${raw}`);
-    }
-    assert.is(a, b, `cut at ${cuts}`);
+    await bothReadersAnswer(bytes, cuts, [200, 400], { answer: (gw) => answer(gw, cuts), more: () => ` (${ends.join('; ') || 'no error'})` });
   }
 });
 
@@ -437,15 +450,7 @@ test('a request line without a version (seed 26 case 91), fields after it: HTTP/
   const bytes = 'PURGE_CACHE /a/b?x=1\r\nTransfer-Encoding: chunked, gzip\r\nHost: h\r\n\r\n3\r\nabc\r\n0\r\n\r\n';
   const lineEnd = bytes.indexOf('\n') + 1;
   const splits = [[], [lineEnd], [lineEnd + 10], [5, lineEnd + 10]];
-  const answer = (gw: RunningGateway, cuts: number[]): Promise<string> => answerInReads(gw, bytes, cuts, { fin: false });
-  for (const cuts of splits) {
-    const [a, b] = await Promise.all([answer(lean, cuts), answer(node, cuts)]);
-    for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
-      assert.equal(statusesOf(raw), [400], `${reader}, cut at ${cuts}: ${raw}`);
-      assert.ok(raw.endsWith('\nHTTP/0.9 is not spoken here: send HTTP/1.1\n'), `${reader}, cut at ${cuts}: ${raw}`);
-    }
-    assert.is(a, b, `cut at ${cuts}`);
-  }
+  for (const cuts of splits) await bothReadersAnswer(bytes, cuts, [400], { answer: (gw) => answerInReads(gw, bytes, cuts, { fin: false }) });
 });
 
 test('`HTTP/0.9` written, its line begun in a read before the one that ends its head (seed 4 case 240): HTTP/0.9\'s 400 from both readers, not "no HTTP version"', async () => {
@@ -453,16 +458,7 @@ test('`HTTP/0.9` written, its line begun in a read before the one that ends its 
   // `POS`, then the rest of the head, was told it had no version.
   const bytes = 'POST /w09/b?x=1 HTTP/0.9\r\nUser-Agent: c240-0\r\nHost: h\r\n\r\n';
   const lineEnd = bytes.indexOf('\n') + 1;
-  for (const cuts of [[3], [3, lineEnd + 5], [lineEnd], []]) {
-    const answer = (gw: RunningGateway): Promise<string> => answerInReads(gw, bytes, cuts, { fin: false });
-
-    const [a, b] = await Promise.all([answer(lean), answer(node)]);
-    for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
-      assert.equal(statusesOf(raw), [400], `${reader}, cut at ${cuts}: ${raw}`);
-      assert.ok(raw.endsWith('\nHTTP/0.9 is not spoken here: send HTTP/1.1\n'), `${reader}, cut at ${cuts}: ${raw}`);
-    }
-    assert.is(a, b, `cut at ${cuts}`);
-  }
+  for (const cuts of [[3], [3, lineEnd + 5], [lineEnd], []]) await bothReadersAnswer(bytes, cuts, [400], { answer: (gw) => answerInReads(gw, bytes, cuts, { fin: false }) });
 });
 
 test('a request line without a version pipelined in one read behind whole requests (no body, Content-Length, chunked, a hand-off), or after empty lines: HTTP/0.9\'s 400 and log line from both readers, its fields never read', async () => {
@@ -487,12 +483,7 @@ test('a request line without a version pipelined in one read behind whole reques
     for (const [k, cuts] of splits.entries()) {
       const tag = `/p9-${n}-${k}-`;
       const bytes = template.replaceAll('/p9#', tag);
-      const [a, b] = await Promise.all([answerInReads(lean, bytes, cuts), answerInReads(node, bytes, cuts)]);
-      for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
-        assert.equal(statusesOf(raw), statuses, `${reader}, ${JSON.stringify(bytes)} cut at ${cuts}: ${raw}`);
-        if (statuses.includes(400)) assert.ok(raw.endsWith('\nHTTP/0.9 is not spoken here: send HTTP/1.1\n'), `${reader}, ${JSON.stringify(bytes)} cut at ${cuts}: ${raw}`);
-      }
-      assert.is(a, b, `${JSON.stringify(bytes)} cut at ${cuts}`);
+      await bothReadersAnswer(bytes, cuts, statuses);
       const lines = (gw: RunningGateway): Promise<string[]> => waitFor(() => logLinesOf(gw, tag).length >= statuses.length && logLinesOf(gw, tag), 5000, `${statuses.length} access-log lines with ${tag}`);
       assert.equal(await lines(lean), await lines(node), `${JSON.stringify(bytes)} cut at ${cuts}`);
     }
@@ -503,8 +494,8 @@ test('PRI without a version (seed 38 case 298) pipelined behind a request whose 
   // node:http destroys the socket after a read that leaves its parser on a PRI request, which
   // llhttp reads `PRI /x` (HTTP/0.9) as: the app's 200 before it was lost, nothing sent.
   const cases: [string, string, number[]][] = [
-    ['GET /pri9#a HTTP/1.1\r\nHost: h\r\n\r\nPRI /pri9#b\r\n', 'HTTP/0.9 is not spoken here: send HTTP/1.1', [200, 400]],
-    ['GET /pri9#a HTTP/1.1\r\nHost: h\r\n\r\nPRI /pri9#b\r\nHost: h\r\n\r\n', 'HTTP/0.9 is not spoken here: send HTTP/1.1', [200, 400]],
+    ['GET /pri9#a HTTP/1.1\r\nHost: h\r\n\r\nPRI /pri9#b\r\n', HTTP09_REFUSAL, [200, 400]],
+    ['GET /pri9#a HTTP/1.1\r\nHost: h\r\n\r\nPRI /pri9#b\r\nHost: h\r\n\r\n', HTTP09_REFUSAL, [200, 400]],
     ['GET /pri9#a HTTP/1.1\r\nHost: h\r\n\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'HTTP/2.0 is not spoken here: send HTTP/1.1', [200, 505]],
   ];
   for (const [n, [template, says, statuses]] of cases.entries()) {
@@ -513,12 +504,7 @@ test('PRI without a version (seed 38 case 298) pipelined behind a request whose 
     for (const [k, cuts] of [[], [second], [second + 2], [second + 6]].entries()) {
       const tag = `/pri9-${n}-${k}-`;
       const bytes = template.replaceAll('/pri9#', tag);
-      const [a, b] = await Promise.all([answerInReads(lean, bytes, cuts), answerInReads(node, bytes, cuts)]);
-      for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
-        assert.equal(statusesOf(raw), statuses, `${reader}, ${JSON.stringify(bytes)} cut at ${cuts}: ${raw}`);
-        assert.ok(raw.endsWith(`\n${says}\n`), `${reader}, ${JSON.stringify(bytes)} cut at ${cuts}: ${raw}`);
-      }
-      assert.is(a, b, `${JSON.stringify(bytes)} cut at ${cuts}`);
+      await bothReadersAnswer(bytes, cuts, statuses, { says });
     }
   }
 });
@@ -538,12 +524,7 @@ test('two spaces before the target of a line without a version (`GET  /x`), firs
     for (const [k, cuts] of [[], [lineEnd - 1], [lineEnd], [line - 1]].entries()) {
       const tag = `/sp9-${n}-${k}-`;
       const bytes = template.replaceAll('/sp9#', tag);
-      const [a, b] = await Promise.all([answerInReads(lean, bytes, cuts), answerInReads(node, bytes, cuts)]);
-      for (const [reader, raw] of [['the lane', a], ['node:http', b]]) {
-        assert.equal(statusesOf(raw), statuses, `${reader}, ${JSON.stringify(bytes)} cut at ${cuts}: ${raw}`);
-        if (statuses.includes(400)) assert.ok(raw.endsWith('\nHTTP/0.9 is not spoken here: send HTTP/1.1\n'), `${reader}, ${JSON.stringify(bytes)} cut at ${cuts}: ${raw}`);
-      }
-      assert.is(a, b, `${JSON.stringify(bytes)} cut at ${cuts}`);
+      await bothReadersAnswer(bytes, cuts, statuses);
     }
   }
 });
