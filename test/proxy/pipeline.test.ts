@@ -24,13 +24,17 @@ const seen = new Set<number>();
 test.before(async () => {
   addPackage(apps.path, 'faults', 'pipe');
   addPackage(apps.path, 'faults', 'swap.1.0');
+  addPackage(apps.path, 'faults', 'bodies');
   const env = join(state.path, 'environment.yaml');
-  writeFileSync(env, 'apps:\n  pipe:\n    workers: 1\n    threads: 1\n    timeout: 2\n  swap:\n    workers: 1\n    threads: 1\n');
+  // bodies: its three POSTs must be seen waiting in the worker, one by one, before the stuck
+  // thread's timeout recycles it; 2 s was too short a window for four status polls under the
+  // suite's load (the first POST's wait timed out, the give-back come and gone).
+  writeFileSync(env, 'apps:\n  pipe:\n    workers: 1\n    threads: 1\n    timeout: 2\n  swap:\n    workers: 1\n    threads: 1\n  bodies:\n    workers: 1\n    threads: 1\n    timeout: 6\n');
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', env, '--access-log', 'off', '--watch-interval', '0.2']);
 });
 
 test.after(async () => {
-  for (const app of ['pipe', 'swap']) for (const w of (await appStatus(gw, app).catch(() => null))?.workers ?? []) seen.add(w.pid);
+  for (const app of ['pipe', 'swap', 'bodies']) for (const w of (await appStatus(gw, app).catch(() => null))?.workers ?? []) seen.add(w.pid);
   await gw?.stop();
   await assertNoOrphans([...seen]);
   apps.remove();
@@ -91,16 +95,16 @@ test('what waits behind a stuck thread moves on at each recycle: a request given
 test('requests with a body waiting behind a stuck thread are given back with it and run by the next worker: a small one, a chunked one whose end comes after, one past the request window', async () => {
   // The app never ran them: they must not be cut with a 502 when the stuck thread's worker is
   // recycled. What of each body went to that worker is sent again to the next one, then the rest.
-  const [first] = await workerPids('pipe');
+  const [first] = await workerPids('bodies');
   seen.add(first);
-  const stuck = send('/sleep?t=10');
-  await waitFor(async () => (await appStatus(gw, 'pipe')).workers[0]?.inFlight === 1, 5000, 'the stuck request on the thread');
+  const stuck = send('/sleep?t=20', 'bodies');
+  await waitFor(async () => (await appStatus(gw, 'bodies')).workers[0]?.inFlight === 1, 5000, 'the stuck request on the thread');
   const post = async (path: string, body: Buffer | Readable): Promise<Answer> => {
-    const res = await request(`${gw.url}/pipe${path}`, { method: 'POST', body, headersTimeout: 30_000, bodyTimeout: 30_000 });
+    const res = await request(`${gw.url}/bodies${path}`, { method: 'POST', body, headersTimeout: 30_000, bodyTimeout: 30_000 });
     return { status: res.statusCode, body: (await res.body.text()).trim(), at: Date.now() };
   };
   const small = post('/echo', Buffer.from('small body'));
-  await waitFor(async () => (await appStatus(gw, 'pipe')).queued === 1, 5000, 'the small POST waiting in the worker');
+  await waitFor(async () => (await appStatus(gw, 'bodies')).queued === 1, 5000, 'the small POST waiting in the worker');
   // Chunked: its first piece goes to the stuck thread's worker, its last once another worker
   // has served the small POST (so after the give-back; a 502 came first before the fix).
   async function* pieces(): AsyncIterable<Buffer> {
@@ -109,13 +113,13 @@ test('requests with a body waiting behind a stuck thread are given back with it 
     yield Buffer.from('second half');
   }
   const chunked = post('/echo', Readable.from(pieces()));
-  await waitFor(async () => (await appStatus(gw, 'pipe')).queued === 2, 5000, 'the chunked POST waiting in the worker');
+  await waitFor(async () => (await appStatus(gw, 'bodies')).queued === 2, 5000, 'the chunked POST waiting in the worker');
   // Past the 1 MiB window: the client is held back once the window went to the worker.
   const large = post('/read', Buffer.alloc(3 << 20, 'x'));
-  await waitFor(async () => (await appStatus(gw, 'pipe')).queued === 3, 5000, 'the large POST waiting in the worker');
+  await waitFor(async () => (await appStatus(gw, 'bodies')).queued === 3, 5000, 'the large POST waiting in the worker');
   const answers = [await small, await chunked, await large];
   const stuckAnswer = await stuck;
-  for (const pid of await workerPids('pipe')) seen.add(pid);
+  for (const pid of await workerPids('bodies')) seen.add(pid);
   assert.is(stuckAnswer.status, 504, stuckAnswer.body);
   assert.equal(answers.map((a) => a.status), [200, 200, 200], answers.map((a) => a.body).join(' | '));
   const [smallBody, smallPid] = answers[0].body.split(/ (?=\d+$)/);
