@@ -81,6 +81,9 @@ MAX_BODY_FRAME = 256 * 1024
 # whole before the window is looked at (task.py's _send_body too), so the gateway holds at most
 # the window and a piece. test/link/shim-constants.test.ts checks it too (python -O skips asserts).
 assert MAX_BODY_FRAME <= RESPONSE_WINDOW, "MAX_BODY_FRAME must not exceed RESPONSE_WINDOW"
+# Reads read_frames makes at most to finish a REQUEST_BODY read in part: under a stream of
+# bodies each read may end in the next one's, and the frames already read must not wait long.
+FINISH_BODY_READS = 2
 # Deferred output is flushed once it grows past this many bytes.
 FLUSH_THRESHOLD = 64 * 1024
 
@@ -133,11 +136,15 @@ class FrameReader:
 
     def read_frames(self, block=True):
         """Every complete frame buffered. Blocks for at least one unless block is False,
-        which returns what has arrived (maybe nothing)."""
+        which returns what has arrived (maybe nothing). Blocking, a REQUEST_BODY read in
+        part is read to its end first (_finish_body)."""
         polled = False
         while True:
             frames = self.parse()
             if frames:
+                start = self._start
+                if block and self._end - start >= HEADER_SIZE and self._buf[start] == REQUEST_BODY:
+                    return self._finish_body(frames)
                 return frames
             if not block and polled:
                 return frames
@@ -160,6 +167,28 @@ class FrameReader:
             if not n:
                 raise LinkClosed()
             self._end += n
+
+    def _finish_body(self, frames):
+        """`frames`, and those of up to FINISH_BODY_READS more reads while the buffer ends in a
+        REQUEST_BODY read in part. The gateway writes a frame whole, so its rest is on its way:
+        handed over without it, its request's app ran and stopped at wsgi.input.read() to read
+        it itself, the batch's answers flushed first (wait_for), and under 64 KiB POSTs that was
+        nearly every request (docs/performance.md, "A 64 KiB POST in the worker")."""
+        for _ in range(FINISH_BODY_READS):
+            try:
+                n = self._sock.recv_into(self.free_space())
+            except OSError as exc:
+                if exc.errno in _LINK_ERRNOS:
+                    raise LinkClosed()
+                raise
+            if not n:
+                raise LinkClosed()
+            self._end += n
+            frames += self.parse()
+            start = self._start
+            if self._end - start < HEADER_SIZE or self._buf[start] != REQUEST_BODY:
+                break
+        return frames
 
     def parse(self):
         """The complete frames in the buffer, as (type, id, payload) tuples, taken out of it."""
