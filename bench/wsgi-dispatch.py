@@ -6,6 +6,9 @@ away. The monitor thread is not started (its ticks are its own cost, not a reque
 
     python3 bench/wsgi-dispatch.py [SHIM_DIR]        (N=200000 requests, T=8 threads, R=1 rounds)
 
+POST=1: each request is the bench's 64 KiB POST to `/echo` instead (REQUEST, one REQUEST_BODY,
+REQUEST_END, as the gateway sends it), its body all there when the app reads it.
+
 Prints µs of CPU per request. On a shared machine count instructions instead, which hold still
 (docs/performance.md, "The WSGI worker's own Python per request"): run it under
 `valgrind --tool=callgrind --callgrind-out-file=/dev/null` with N=8 and N=4008, and divide the
@@ -78,7 +81,15 @@ def main():
     fields = ["GET", "http", "127.0.0.1", "8080", "127.0.0.1", "5555", "", "/", "", "/", "HTTP/1.1", "",
               "HTTP_HOST", "127.0.0.1:8080", "HTTP_USER_AGENT", "wrk", "HTTP_ACCEPT", "*/*"]
     # str, as FrameReader.parse decodes a REQUEST's payload; ids as the gateway's, reused once answered.
-    frames = [(link.REQUEST, rid + 1, "\0".join(fields)) for rid in range(BATCH)]
+    if os.environ.get("POST"):
+        fields[0], fields[7], fields[9], fields[11] = "POST", "/echo", "/echo", "65536"
+        fields += ["CONTENT_LENGTH", "65536", "CONTENT_TYPE", "application/octet-stream"]
+        body = b"a" * 65536
+        frames = []
+        for rid in range(1, BATCH + 1):
+            frames += [(link.REQUEST, rid, "\0".join(fields)), (link.REQUEST_BODY, rid, body), (link.REQUEST_END, rid, b"")]
+    else:
+        frames = [(link.REQUEST, rid + 1, "\0".join(fields)) for rid in range(BATCH)]
     out = CountingSocket()
     for _ in range(ROUNDS):
         worker = Worker(None, out, application, {"app": "bench_app:application", "threads": THREADS}, None)
