@@ -83,7 +83,9 @@ MAX_BODY_FRAME = 256 * 1024
 assert MAX_BODY_FRAME <= RESPONSE_WINDOW, "MAX_BODY_FRAME must not exceed RESPONSE_WINDOW"
 # Reads read_frames makes at most to finish a REQUEST_BODY read in part: under a stream of
 # bodies each read may end in the next one's, and the frames already read must not wait long.
-FINISH_BODY_READS = 2
+# 8 left 4% of 64 KiB POSTs reading their own body, 2 left 14%, and cost 7-16% more CPU in all
+# (docs/performance.md, "A 64 KiB POST in the worker").
+FINISH_BODY_READS = 8
 # Deferred output is flushed once it grows past this many bytes.
 FLUSH_THRESHOLD = 64 * 1024
 
