@@ -409,6 +409,9 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     }
     switch (type) {
       case Frame.RESPONSE_FULL: {
+        // A second head (this, or a RESPONSE below), which the shim never sends: Node's writeHead
+        // refused it, and it read as the app's invalid head, the worker left serving.
+        if (this.state === State.Body) return this.outOfOrder('RESPONSE_FULL', 'after');
         const bodyStart = payload.length < 4 ? 0 : 4 + payload.readUInt32BE(0);
         if (bodyStart === 0 || bodyStart > payload.length) return this.brokenFrame(`a RESPONSE_FULL of ${payload.length} bytes for request ${this.id}, shorter than the head it announces`);
         const head = parseHead(payload.toString('latin1', 4, bodyStart));
@@ -425,6 +428,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
         return;
       }
       case Frame.RESPONSE: {
+        if (this.state === State.Body) return this.outOfOrder('RESPONSE', 'after');
         this.state = State.Body;
         const head = parseHead(payload.toString('latin1'));
         this.dropsBody = head.noContent;
@@ -437,7 +441,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
       }
       case Frame.RESPONSE_BODY: {
         // Written before a head, it went out under one Node makes up: a 200 the app never sent.
-        if (this.state !== State.Body) return this.outOfOrder('RESPONSE_BODY');
+        if (this.state !== State.Body) return this.outOfOrder('RESPONSE_BODY', 'before');
         const length = payload.length;
         if (this.dropsBody) {
           // Credited as if sent, or the worker's window would stall a streaming app.
@@ -450,7 +454,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
         return;
       }
       case Frame.RESPONSE_END:
-        if (this.state !== State.Body) return this.outOfOrder('RESPONSE_END');
+        if (this.state !== State.Body) return this.outOfOrder('RESPONSE_END', 'before');
         this.finish();
         this.res.end();
         return;
@@ -535,9 +539,12 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     redispatch.redispatch(this.req, this.res, this.route, this.link);
   }
 
-  /** A frame of ours before our head: the link is broken (WorkerLink.outOfOrder), this request's 502 with it. */
-  private outOfOrder(frame: string): void {
-    this.brokenFrame(`${frame} for request ${this.id} before its response head`);
+  /**
+   * A frame of ours out of its order (a body or an end before our head, a second head after it):
+   * the link is broken (WorkerLink.outOfOrder), this request's 502, or its cut, with it.
+   */
+  private outOfOrder(frame: string, where: 'before' | 'after'): void {
+    this.brokenFrame(`${frame} for request ${this.id} ${where} its response head`);
   }
 
   /** A frame of ours the link's protocol forbids (`what` the worker sent): the link is broken, this request's 502 with it. */
