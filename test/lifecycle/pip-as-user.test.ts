@@ -437,6 +437,39 @@ ifHardlinks('vendor, as root, reads no pip.log the app\'s user left as a hard li
   assert.is(statSync(secret).uid, 0);
 });
 
+// BACKEND's build, which pip runs after it has written its report (`--report`, once the
+// requirements are resolved: its metadata comes from the hook below, without a build), leaving
+// in the report's place a file of the user's own with two names, which says that uidpkg was
+// installed from a wheel for one interpreter and platform.
+const FORGED_REPORT_BACKEND = `${inTreeBackend('uidpkg', `    report = os.path.join(os.environ['TMPDIR'], 'pip-report.json')
+    twin = report + '.twin'
+    with open(twin, 'w') as f:
+        f.write('{"install": [{"metadata": {"name": "uidpkg"}, "download_info": {"url": "file:///w/uidpkg-1.0-cp311-cp311-linux_x86_64.whl"}}]}')
+    os.unlink(report)
+    os.link(twin, report)
+`)}
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    info = 'uidpkg-1.0.dist-info'
+    os.mkdir(os.path.join(metadata_directory, info))
+    with open(os.path.join(metadata_directory, info, 'METADATA'), 'w') as f:
+        f.write('Metadata-Version: 2.1\\nName: uidpkg\\nVersion: 1.0\\n')
+    return info
+`;
+
+ifRoot('vendor, as root, reads no pip report the app\'s user left with two names, says so, and takes each distribution\'s tags from its WHEEL file', async () => {
+  hostUser(USER);
+  const { app } = backendApp('vendorreportlink', 'platform: python, wsgi\napp: wsgi:application\npaths: vendor/\n');
+  writeFileSync(join(app, 'uidpkg', 'uidbackend.py'), FORGED_REPORT_BACKEND);
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const vendored = await runCli(['vendor', app, '--no-index', '--environment', envFile], { ms: 180_000 });
+  const out = vendored.stdout + vendored.stderr;
+  // Read, the report's wheel for cp311 on linux_x86_64 made uidpkg a binary distribution, refused without --allow-binary.
+  assert.is(vendored.status, 0, out);
+  assert.ok(out.includes(`==> pip's report (pip-report.json) not read: a hard link (a file with 2 names), left by a process of ${USER}'s; each distribution's WHEEL file tells its tags instead`), out);
+  assert.match(out, /uidpkg 1\.0\n/, out);
+  assert.ok(readFileSync(join(app, 'vendor', 'uidpkg.py'), 'utf8').includes('VERSION'));
+});
+
 /**
  * `vendor APP --no-index` run while a process of USER's swaps LENT/WHERE/sub* for links to
  * `victim` and back (LENT_SWAPPER), from the build's start (the build waits for it) until vendor
