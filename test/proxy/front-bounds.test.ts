@@ -1,8 +1,9 @@
 // What one client costs the front, bounded. A large answer (a WSGI app's list body, an ASGI
 // app's one final body) held for a client that reads nothing costs the front a few MiB, not its
 // size: it streams from the worker under the response window (it came as one frame, held whole,
-// until issue 11); and answers passed on are swept before their garbage piles up: RSS read from
-// /proc of the real gateway. A deep pipeline
+// until issue 11); an upload the app reads as it comes costs the front the request window, not
+// its size; and answers passed on are swept before their garbage piles up: RSS read from /proc
+// of the real gateway. A deep pipeline
 // (2,000 requests in one write) is answered in order, and the lean lane copies its bytes a
 // bounded number of times, not the rest of the pipeline again at each request's turn (counted
 // on a lane in this process, where its copies can be counted: Buffer.from and Buffer.concat).
@@ -15,6 +16,8 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { portOf } from '../helpers/both-readers.js';
 import { appStatus } from '../helpers/status.js';
@@ -31,7 +34,7 @@ test.before(async () => {
   addPackage(apps.path, 'lean-lane', 'lean');
   addPackage(apps.path, 'asgi-http', 'asgi');
   const env = join(state.path, 'environment.yaml');
-  writeFileSync(env, 'apps:\n  lean:\n    mount: /\n    workers: 1\n    threads: 4\n  asgi:\n    mount: /asgi\n    workers: 1\n', { mode: 0o600 });
+  writeFileSync(env, 'apps:\n  lean:\n    mount: /\n    workers: 1\n    threads: 4\n    max_body: 2GB\n  asgi:\n    mount: /asgi\n    workers: 1\n', { mode: 0o600 });
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', env, '--access-log', 'off']);
 });
 
@@ -151,6 +154,47 @@ test('30 answers of 4 MiB pipelined, held, then read: the front grows by a few a
   // MiB under load (two busy loops beside it); without the young GC for the streamed pieces
   // (wsgi-exchange.ts, bodyBytesPassed in RESPONSE_BODY), 32-35.
   assert.ok(peakMiB < 24, `the front grew by ${peakMiB.toFixed(1)} MiB passing on 30 answers of 4 MiB`);
+});
+
+// Issue 11: an upload costs the front its request window (1 MiB uncredited, docs/protocol.md
+// §5) and its own churn, never the body, which the app reads as it comes. The issue says 1 GiB
+// (bench/big-bodies sends that); here 256 MiB, as the growth does not depend on the size: 13.6
+// MiB for 256 MiB, 12.6-13.5 for 1 GiB, which took 9.8-10.5 s at load 17 on 2 cores (2.4 s).
+// With the window made unbounded (the front taking the body in as fast as the client sends),
+// 256 MiB grew the front by 205.6 MiB, 1 GiB by 364.
+const UPLOAD = 256 << 20;
+/** Pieces the client sends in turn: a period no power of two divides, so a piece dropped, doubled or moved changes the digest. */
+const UPLOAD_PIECES = Array.from({ length: 251 }, (_, i) => Buffer.alloc(64 * 1024, i));
+
+test('a 256 MiB upload a WSGI app reads whole grows the front by a few MiB, not its size: the app counts every byte, in order', async () => {
+  const expected = createHash('sha256');
+  // A generator, not a buffer: the client holds one piece at a time, as a streaming upload does.
+  function* pieces(): Iterable<Buffer> {
+    for (let i = 0, sent = 0; sent < UPLOAD; i++, sent += UPLOAD_PIECES[0].length) {
+      const piece = UPLOAD_PIECES[i % UPLOAD_PIECES.length];
+      expected.update(piece);
+      yield piece;
+    }
+  }
+  const before = frontRssMiB();
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, frontRssMiB())), 20);
+  let answer: string;
+  try {
+    const res = await request(`http://127.0.0.1:${portOf(gw)}/count`, {
+      method: 'POST',
+      headers: { 'content-length': String(UPLOAD) },
+      body: Readable.from(pieces(), { objectMode: false }),
+      headersTimeout: 60_000,
+      bodyTimeout: 60_000,
+    });
+    answer = await res.body.text();
+    assert.is(res.statusCode, 200, answer);
+  } finally {
+    clearInterval(sampler);
+  }
+  assert.ok(peak - before <= 32, `the front grew by ${(peak - before).toFixed(1)} MiB passing on an upload of ${UPLOAD >> 20} MiB`);
+  assert.is(answer, `POST count=${UPLOAD} sha256=${expected.digest('hex')}`);
 });
 
 test('a 32 MiB list answer held for a client that reads nothing costs the front a few MiB, not its size; then read, every byte', async () => {
