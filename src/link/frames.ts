@@ -253,11 +253,12 @@ function joined(pieces: Buffer[], length: number): Buffer {
  * without a copy when the chunks are neighbours in memory.
  */
 /**
- * A frame at least this long is read in place (FrameParser.readInto): a RESPONSE_FULL of up to
- * the response window with its head (a longer body streams in pieces), a large websocket message,
- * a RESPONSE_BODY piece of 256 KiB whose exchange takes it whole (others go on in parts: inParts);
- * up to IN_PLACE_MAX, past which a length is more likely
- * garbage than a body, and the frame's memory would be taken before its bytes come.
+ * A frame at least this long is read in place (FrameParser.readInto): a RESPONSE_FULL whose head
+ * and body reach it, a large websocket message, a RESPONSE_BODY piece of 256 KiB whose exchange
+ * takes it whole (others go on in parts: inParts); up to IN_PLACE_MAX, past which a length is more
+ * likely garbage than a body, and the frame's memory would be taken before its bytes come. A
+ * shorter RESPONSE_FULL is joined from the slabs it came in, a copy: passing it on in parts did
+ * not pay (docs/performance.md, H236).
  */
 const IN_PLACE_MIN = MAX_BODY_FRAME;
 const IN_PLACE_MAX = 256 * 1024 * 1024;
