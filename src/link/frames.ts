@@ -155,6 +155,22 @@ export function encodeFrame(type: number, id: number, payload?: Buffer | string)
   return frame;
 }
 
+/**
+ * The REQUEST_BODY payloads of request `id` among `frames` (whole frames in order, as a link
+ * queues them): a request whose frames were never written goes to another worker with them.
+ */
+export function requestBodyIn(frames: readonly Buffer[], id: number): Buffer[] {
+  const bytes = Buffer.concat(frames);
+  const pieces: Buffer[] = [];
+  for (let at = 0; at + HEADER_SIZE <= bytes.length; ) {
+    const start = at + HEADER_SIZE;
+    const end = start + bytes.readUInt32BE(at + 5);
+    if (bytes[at] === Frame.REQUEST_BODY && bytes.readUInt32BE(at + 1) === id) pieces.push(bytes.subarray(start, end));
+    at = end;
+  }
+  return pieces;
+}
+
 /** An empty frame of `type` for request `id` (ABORT, REQUEST_END, NO_MORE, PING). */
 export function encodeEmptyFrame(type: number, id: number): Buffer {
   const frame = Buffer.allocUnsafe(HEADER_SIZE);

@@ -23,9 +23,10 @@ export interface LinkExchange {
   onFrame(type: number, payload: Buffer): void;
   /**
    * The worker is gone; no terminal frame will come. `neverSent`: none of this request's frames
-   * had been handed to the socket, so the worker cannot have seen it.
+   * had been handed to the socket, so the worker cannot have seen it; they are among `unsent`,
+   * the link's frames never written (whole, in order), where a retry finds the body pieces it sent.
    */
-  onLinkFailed(reason: string, neverSent: boolean): void;
+  onLinkFailed(reason: string, neverSent: boolean, unsent: readonly Buffer[]): void;
   /** Set by open(): how many flushes had happened when the request was opened. */
   openedAtFlush?: number;
   /** Set by open(): it counts in `requests` (a probe does not), until an UNRUN takes it back. */
@@ -443,13 +444,14 @@ export class WorkerLink extends EventEmitter {
     if (this.closedReason !== null) return;
     this.closedReason = reason;
     // Requests opened since the last flush have every frame still here: they never left.
-    const unsentSince = this.out.length > 0 ? this.flushes : -1;
+    const unsent = this.out;
+    const unsentSince = unsent.length > 0 ? this.flushes : -1;
     this.out = [];
     const exchanges = [...this.exchanges.list(this.nextId), ...this.websockets.values(), ...this.released.values()];
     this.exchanges.clear();
     this.websockets.clear();
     this.released.clear();
-    for (const exchange of exchanges) exchange.onLinkFailed(reason, exchange.openedAtFlush === unsentSince);
+    for (const exchange of exchanges) exchange.onLinkFailed(reason, exchange.openedAtFlush === unsentSince, unsent);
     this.fromWorker.destroy();
     this.toWorker.destroy();
     this.emit('close', reason);

@@ -5,7 +5,7 @@
 // failures (the worker gone, no head in time, a body too large) are answered here.
 
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import { ABORT_CLIENT_TIMED_OUT, ABORT_TIMED_OUT, Frame, REQUEST_WINDOW, RESPONSE_CREDIT_STEP, encodeEmptyFrame, encodeFrame, encodeU32Frame, frameHeader } from '../link/frames.js';
+import { ABORT_CLIENT_TIMED_OUT, ABORT_TIMED_OUT, Frame, REQUEST_WINDOW, RESPONSE_CREDIT_STEP, encodeEmptyFrame, encodeFrame, encodeU32Frame, frameHeader, requestBodyIn } from '../link/frames.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
 import { bodyBytesPassed } from '../net/body-garbage.js';
 import { asksToContinue, continueWanted } from '../net/expect-continue.js';
@@ -503,11 +503,13 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     }
   }
 
-  onLinkFailed(reason: string, neverSent: boolean): void {
+  onLinkFailed(reason: string, neverSent: boolean, unsent: readonly Buffer[] = []): void {
     const redispatch = this.options.redispatch;
-    if (!this.aborted && neverSent && redispatch !== undefined && this.options.lastTry !== true && this.bodySent === 0 && !this.res.headersSent) {
-      // The worker cannot have seen it: another may take it (caddy's tryAgain).
-      this.sendElsewhere(redispatch, []);
+    if (!this.aborted && neverSent && redispatch !== undefined && this.options.lastTry !== true && !this.res.headersSent) {
+      // The worker cannot have seen it: another may take it (caddy's tryAgain). The body read
+      // from the client so far is still in the link's queue with the REQUEST frame (never
+      // written): it goes first, the rest as the client sends it.
+      this.sendElsewhere(redispatch, this.bodySent === 0 ? [] : requestBodyIn(unsent, this.id));
       return;
     }
     const started = this.state === State.Body;
