@@ -98,6 +98,15 @@ export class WorkerLink extends EventEmitter {
   private onLimit: (() => void) | null = null;
   /** The worker said STOPPING and we answered NO_MORE: open() refuses from now on. */
   draining = false;
+  /**
+   * When the PING still unanswered went out (performance.now()), once the heartbeat has seen it
+   * go a whole beat without its PONG (markSilent); 0 while the worker answers. A worker that
+   * reads nothing (an ASGI loop held by sync code, a process stuck with the GIL held) is sent no
+   * new request meanwhile: they go to another worker, or wait in the app's queue (WsgiUpstream).
+   */
+  silentSince = 0;
+  /** The request it had held longest when it went silent (markSilent): what a 504 meanwhile names. */
+  oldestWhenSilent: LinkExchange | null = null;
   ready: ReadyInfo | null = null;
   /** Requests opened since the link came up (probes not counted). */
   requests = 0;
@@ -284,6 +293,13 @@ export class WorkerLink extends EventEmitter {
     }
   }
 
+  /** The PING sent at `pingedAt` has gone a beat unanswered (the heartbeat's judgement): silentSince. */
+  markSilent(pingedAt: number): void {
+    this.silentSince = pingedAt;
+    this.oldestWhenSilent = this.requestsInFlight().next().value ?? null;
+    this.emit('silent', performance.now() - pingedAt);
+  }
+
   /** Heartbeat: the worker answers with a 'pong' event. */
   ping(): void {
     this.pings++;
@@ -410,6 +426,14 @@ export class WorkerLink extends EventEmitter {
   private control(type: number, payload: Buffer): void {
     if (type === Frame.PONG) {
       this.pongs++;
+      const silentSince = this.silentSince;
+      if (silentSince !== 0) {
+        this.silentSince = 0;
+        this.oldestWhenSilent = null;
+        this.emit('answering', performance.now() - silentSince);
+        // It takes requests again: what waits in the app's queue may come.
+        if (this.onSettled !== null) this.onSettled();
+      }
       this.emit('pong');
     } else if (type === Frame.READY) {
       try {

@@ -107,8 +107,9 @@ export class WsgiUpstream implements Upstream {
   get available(): boolean {
     const link = this.endpoint.link;
     // At most `capacity` at once: the rest wait in the app's queue, where a version switch can
-    // hand them to the new version instead of a draining worker.
-    return !this.retired && link.accepting && link.inFlight < this.endpoint.capacity && this.endpoint.beingReplaced?.() !== true;
+    // hand them to the new version instead of a draining worker. None while it is silent: sent
+    // there, a request waits unread for as long as its loop is held, where nothing can move it.
+    return !this.retired && link.accepting && link.inFlight < this.endpoint.capacity && link.silentSince === 0 && this.endpoint.beingReplaced?.() !== true;
   }
 
   /** It takes new requests when it has room: not leaving (killed, stopping, being replaced). */
@@ -119,7 +120,7 @@ export class WsgiUpstream implements Upstream {
   /** Every thread is busy, but one more may wait in the worker (PIPELINE_DEPTH). */
   get canPipeline(): boolean {
     const link = this.endpoint.link;
-    return !this.retired && link.accepting && link.inFlight < this.endpoint.capacity + PIPELINE_DEPTH && this.endpoint.beingReplaced?.() !== true;
+    return !this.retired && link.accepting && link.inFlight < this.endpoint.capacity + PIPELINE_DEPTH && link.silentSince === 0 && this.endpoint.beingReplaced?.() !== true;
   }
 
   /** Requests sent to it that wait for a thread (beyond its capacity). */

@@ -199,7 +199,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
 
   constructor(
     private readonly link: WorkerLink,
-    private readonly req: WithExchange<IncomingMessage>,
+    readonly req: WithExchange<IncomingMessage>,
     private readonly res: WithExchange<ServerResponse>,
     private readonly route: RequestRoute,
     private readonly options: ForwardOptions,
@@ -291,7 +291,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
    */
   expire(timeoutMs: number): void {
     if (this.state !== State.Head || this.aborted) return;
-    const detail = `the app did not answer within ${timeoutMs / 1000} s`;
+    const detail = `the app did not answer within ${timeoutMs / 1000} s${this.options.asgi === true ? heldLoop(this.link) : ''}`;
     // An ASGI worker cancels the task, which an app may ignore: the client's request is over at
     // the 504 all the same, so it stops counting in flight now (WorkerLink.release).
     if (this.options.asgi === true) this.link.release(this.id);
@@ -626,6 +626,20 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     }
   }
 
+}
+
+/**
+ * Why an ASGI request got no head, when its worker's loop has not answered the heartbeat
+ * (WorkerLink.silentSince): every request on it waits, read or not, behind the call that holds
+ * it. The request it had held longest when it went silent is named: the front cannot see which
+ * one holds the loop, but that one had been sent before the loop stopped answering.
+ */
+function heldLoop(link: WorkerLink): string {
+  if (link.silentSince === 0) return '';
+  const silentS = Math.round((performance.now() - link.silentSince) / 100) / 10;
+  const held = link.oldestWhenSilent;
+  const oldest = held instanceof WsgiExchange ? `; the request it had held longest then: ${held.req.method} ${held.req.url}` : '';
+  return `: its worker's event loop has not answered for ${silentS} s, so nothing on that worker could run${oldest}. A blocking call in an async function holds the loop: run sync code with loop.run_in_executor (or in a plain def handler where the framework runs those in threads)`;
 }
 
 /**

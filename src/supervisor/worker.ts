@@ -451,6 +451,18 @@ export class Worker extends EventEmitter {
     link.on('pong', () => {
       pingedAt = 0;
     });
+    // Said only of a silence that was said: one that began in a drain (a recycle after a held
+    // loop's 504) took nothing from the rotation.
+    let saidSilent = false;
+    link.on('silent', (silentMs: number) => {
+      if (!link.accepting) return;
+      saidSilent = true;
+      this.emit('silent', silentMs, link.inFlight);
+    });
+    link.on('answering', (silentMs: number) => {
+      if (saidSilent) this.emit('answering', silentMs);
+      saidSilent = false;
+    });
     this.heartbeat = setInterval(() => {
       if (link.closed) return;
       // performance.now(): after a step back of the wall clock, a hung worker went unnoticed for as long.
@@ -461,7 +473,10 @@ export class Worker extends EventEmitter {
         return;
       }
       const asked = pingedAt;
-      if (now - asked < hungAfter) return;
+      if (now - asked < hungAfter) {
+        if (link.silentSince === 0) afterNextPoll(() => this.judgeSilent(link, asked, () => pingedAt));
+        return;
+      }
       // A pong sent while the gateway's own loop stalled waits unread in the kernel: read first.
       afterNextPoll(() => {
         if (pingedAt !== asked || this.heartbeat === null || link.closed) return;
@@ -471,6 +486,15 @@ export class Worker extends EventEmitter {
       });
     }, every);
     this.heartbeat.unref();
+  }
+
+  /**
+   * The PING sent at `asked` has gone a beat without its PONG (read after the poll, as the hung
+   * check's): the link is silent, and takes no new request until it answers (WorkerLink.silentSince).
+   */
+  private judgeSilent(link: WorkerLink, asked: number, pingedAt: () => number): void {
+    if (pingedAt() !== asked || this.heartbeat === null || link.closed || link.silentSince !== 0) return;
+    link.markSilent(asked);
   }
 
   private stopHeartbeat(): void {

@@ -1,0 +1,73 @@
+// An ASGI worker whose event loop is held by sync code in an async view (docs/reliability.md
+// R2.7c): it reads nothing, so the requests sent to it wait unread, and the gateway cannot
+// move them (it cannot see what the worker has read; RECLAIM needs the loop). Once the loop has
+// let a PING go a beat unanswered, no new request goes there: the other worker serves them at
+// once. The held request's 504 says what holds the worker. Real CLI, two real Python workers;
+// the heartbeat's beat lowered (a test knob) so that the silence is seen in a fraction of the block.
+// Fixture: test/fixtures/apps/asgi-timeout.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const TIMEOUT_S = 3;
+const BLOCK_S = 6;
+const test = suite('asgi worker with its loop held');
+const work = tempDir('apppkg-asgi-blocked-');
+let gw: RunningGateway;
+const pids = new Set<number>();
+
+async function get(path: string): Promise<{ status: number; body: string; ms: number }> {
+  const started = performance.now();
+  const res = await request(`${gw.url}/hz${path}`, { headersTimeout: 30_000 });
+  return { status: res.statusCode, body: await res.body.text(), ms: performance.now() - started };
+}
+
+test.before(async () => {
+  const apps = join(work.path, 'apps');
+  addPackage(apps, 'asgi-timeout', 'hz');
+  const env = join(work.path, 'environment.yaml');
+  writeFileSync(env, `apps:\n  hz:\n    workers: 2\n    timeout: ${TIMEOUT_S}\n`);
+  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env], {
+    // A beat of 300 ms; a loop silent for 20 s before a worker with nothing in flight counts as
+    // hung, or a held loop as stuck after its 504 (worker-pool.ts): the worker stays to answer again.
+    env: { APPPKG_TEST_HEARTBEAT_MS: '300', APPPKG_TEST_HUNG_AFTER_MS: '20000' },
+  });
+  await waitFor(async () => {
+    pids.add(Number((await get('/pid')).body));
+    return pids.size === 2;
+  }, 10_000, 'both workers answering');
+});
+
+test.after(async () => {
+  await gw?.stop(30_000);
+  await assertNoOrphans([...pids], 10_000);
+  work.remove();
+});
+
+test('no new request goes to the worker whose loop is held once it has missed a beat; its 504 says why', async () => {
+  const blocked = get(`/block?${BLOCK_S}`);
+  const silent = await waitFor(() => /hz: worker (\d+) has not answered the heartbeat for [\d.]+ s, with 1 request in flight: its event loop is held \(a blocking call in an async function: run sync code with loop\.run_in_executor/.exec(gw.output()), 5000, 'the line saying the worker is silent');
+  const held = Number(silent[1]);
+  assert.ok(pids.has(held), `${held} is one of ${[...pids]}`);
+  const other = [...pids].find((pid) => pid !== held);
+  // Sixteen at once: with none kept from the held worker, about half went there (least in flight,
+  // ties at random), each to wait unread for the rest of the block, or its 504.
+  const answers = await Promise.all(Array.from({ length: 16 }, () => get('/pid')));
+  for (const answer of answers) {
+    assert.is(answer.status, 200, answer.body);
+    assert.is(Number(answer.body), other, 'answered by the worker whose loop is free');
+    assert.ok(answer.ms < 2000, `answered in ${Math.round(answer.ms)} ms`);
+  }
+  const answer = await blocked;
+  assert.is(answer.status, 504, answer.body);
+  assert.match(answer.body, `the app did not answer within ${TIMEOUT_S} s: its worker's event loop has not answered for `);
+  assert.match(answer.body, `the request it had held longest then: GET /hz/block?${BLOCK_S}. A blocking call in an async function holds the loop: run sync code with loop.run_in_executor`);
+  await waitFor(() => new RegExp(`hz: worker ${held} answers again after [\\d.]+ s without a word; it takes requests again`).test(gw.output()), 10_000, 'the line saying it answers again');
+  await waitFor(async () => Number((await get('/pid')).body) === held, 10_000, 'the worker whose loop was held serving again');
+});
+
+test.run();
