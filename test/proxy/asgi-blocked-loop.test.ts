@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { appStatus } from '../helpers/status.js';
 
 const TIMEOUT_S = 3;
 const BLOCK_S = 6;
@@ -20,17 +21,18 @@ const work = tempDir('apppkg-asgi-blocked-');
 let gw: RunningGateway;
 const pids = new Set<number>();
 
-async function get(path: string): Promise<{ status: number; body: string; ms: number }> {
+async function get(path: string, app = 'hz'): Promise<{ status: number; body: string; ms: number }> {
   const started = performance.now();
-  const res = await request(`${gw.url}/hz${path}`, { headersTimeout: 30_000 });
+  const res = await request(`${gw.url}/${app}${path}`, { headersTimeout: 30_000 });
   return { status: res.statusCode, body: await res.body.text(), ms: performance.now() - started };
 }
 
 test.before(async () => {
   const apps = join(work.path, 'apps');
   addPackage(apps, 'asgi-timeout', 'hz');
+  addPackage(apps, 'asgi-timeout', 'one');
   const env = join(work.path, 'environment.yaml');
-  writeFileSync(env, `apps:\n  hz:\n    workers: 2\n    timeout: ${TIMEOUT_S}\n`);
+  writeFileSync(env, `apps:\n  hz:\n    workers: 2\n    timeout: ${TIMEOUT_S}\n  one:\n    workers: 1\n`);
   gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env], {
     // A beat of 300 ms; a loop silent for 20 s before a worker with nothing in flight counts as
     // hung, or a held loop as stuck after its 504 (worker-pool.ts): the worker stays to answer again.
@@ -68,6 +70,20 @@ test('no new request goes to the worker whose loop is held once it has missed a 
   assert.match(answer.body, `the request it had held longest then: GET /hz/block?${BLOCK_S}. A blocking call in an async function holds the loop: run sync code with loop.run_in_executor`);
   await waitFor(() => new RegExp(`hz: worker ${held} answers again after [\\d.]+ s without a word; it takes requests again`).test(gw.output()), 10_000, 'the line saying it answers again');
   await waitFor(async () => Number((await get('/pid')).body) === held, 10_000, 'the worker whose loop was held serving again');
+});
+
+test('with one worker, a request waits in the app\'s queue while its loop is held, and is served when it answers', async () => {
+  const pid = Number((await get('/pid', 'one')).body);
+  pids.add(pid);
+  const blocked = get('/block?3', 'one');
+  await waitFor(() => gw.output().includes(`one: worker ${pid} has not answered the heartbeat`), 5000, 'the line saying the worker is silent');
+  const waiting = get('/pid', 'one');
+  await waitFor(async () => (await appStatus(gw, 'one')).queued === 1, 5000, 'the request waiting in the app\'s queue');
+  assert.is((await appStatus(gw, 'one')).workers[0].inFlight, 1, 'only the held request is in the worker');
+  assert.is((await blocked).status, 200);
+  const answer = await waiting;
+  assert.is(answer.status, 200, answer.body);
+  assert.is(Number(answer.body), pid);
 });
 
 test.run();
