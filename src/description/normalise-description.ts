@@ -67,6 +67,12 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
   }
   if ((key === 'app' || key === 'wsgi.app' || key === 'asgi.app') && typeof value === 'string') {
     if (!value.includes(':')) {
+      // `mysite.wsgi.application` is Django's WSGI_APPLICATION spelling (and `main.app` uvicorn
+      // users' slip): the object after the last dot, most likely. A file path names a module.
+      if (/^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$/.test(value) && !value.endsWith('.py')) {
+        const cut = value.lastIndexOf('.');
+        return `write module:object, the object after a colon: ${key}: ${value.slice(0, cut)}:${value.slice(cut + 1)} (the object ${value.slice(cut + 1)} of the module ${value.slice(0, cut)}), or ${key}: ${value}:application if ${value} is the module`;
+      }
       const module = value.replace(/\.py$/, '').replace(/[/\\]/g, '.');
       return `write module:object, e.g. ${key}: ${module || 'myapp.wsgi'}:application`;
     }

@@ -184,6 +184,16 @@ test('a message reads "file:line:col: KEY: expected X, found Y" then a fix', asy
   ].join('\n'));
 });
 
+// `mysite.wsgi.application` (Django's WSGI_APPLICATION) and `notes.app` were answered with
+// `notes.app:application`, a module that is not there: the object after the last dot comes first.
+test('app: written module.object (Django\'s WSGI_APPLICATION spelling): the fix puts the colon before the last name', async () => {
+  const dir = await writeApp('dotted', 'app: mysite.wsgi.application\n');
+  assert.is((await failure(loadDescription(dir))).problems[0].hint,
+    'write module:object, the object after a colon: app: mysite.wsgi:application (the object application of the module mysite.wsgi), or app: mysite.wsgi.application:application if mysite.wsgi.application is the module');
+  const file = await writeApp('file', 'app: notes.py\n');
+  assert.is((await failure(loadDescription(file))).problems[0].hint, 'write module:object, e.g. app: notes:application');
+});
+
 test('every problem in a file is reported at once, in file order', async () => {
   const dir = await writeApp('many', 'healt: /x\npython: "three"\nplatform: python, flask\napp: nocolon\nos: [linux, Darwin]\n');
   const err = await failure(loadDescription(dir));
