@@ -36,6 +36,7 @@ import { serviceStatusOf } from './services/service-status.js';
 import { appLogFile } from './supervisor/refusal.js';
 import { DEFAULT_WORKERS } from './supervisor/start-app.js';
 import { parsePackageDirName } from './description/package-dir.js';
+import { appsDirectoriesIn } from './description/apps-dir.js';
 import type { Registry } from './supervisor/registry.js';
 import { servedAppName } from './supervisor/discovery.js';
 import { AppsWatcher } from './supervisor/watcher.js';
@@ -270,7 +271,7 @@ export class Gateway {
         say(`mail: ${countOf(count, 'delivery waits', 'deliveries wait')} in ${queue}, but ${hostEnv.file === null ? 'there is no environment file (--environment)' : `${hostEnv.file} has no mail: listener`}, so none is tried: ${fix}; ${count === 1 ? 'it is' : 'they are'} delivered then, with ${count === 1 ? 'its delivery id' : 'their delivery ids'}`);
       }
     }
-    if (!single) gateway.sayWhenNoApps(dir, say, watchIntervalMs > 0 ? 'watching for them' : 'send SIGHUP once they are there');
+    if (!single) gateway.sayWhenNoApps(dir, names.apps, say, watchIntervalMs > 0 ? 'watching for them' : 'send SIGHUP once they are there');
     if (!single) for (const line of [...unknownAppWarnings(hostEnv, registry.knownNames, dir), ...userNotAppliedWarnings(hostEnv, process.getuid?.())]) say(line);
     if (single && options.reload) {
       gateway.watcher = watchForReload(dir, registry, front, say);
@@ -283,8 +284,14 @@ export class Gateway {
    * An apps directory with no package in it serves nothing: say so once, with what a package
    * looks like, rather than leave the user guessing why every URL is a 404 (issue 13, item 10).
    */
-  private sayWhenNoApps(dir: string, say: (line: string) => void, then: string): void {
+  private sayWhenNoApps(dir: string, appsKey: string, say: (line: string) => void, then: string): void {
     if (!this.registry.listsNothing) return;
+    // `--apps /srv` for /srv/apps: served as empty, every URL a 404, the packages one level down.
+    const below = appsDirectoriesIn(dir).map((b) => `${b.dir} holds ${countOf(b.packages.length, 'app package')} (${b.packages.slice(0, 3).join(', ')}${b.packages.length > 3 ? ', ...' : ''})`);
+    if (below.length > 0) {
+      say(`no app packages in ${dir}, but ${below.join('; ')}: give ${appsKey} ${below.length === 1 ? 'that directory' : 'one of those directories'} to serve ${below.length === 1 ? 'them' : 'its packages'} (each package is a directory holding app.yaml, directly in the apps directory); ${then}`);
+      return;
+    }
     say(
       `no app packages in ${dir}: a package is a directory holding app.yaml, e.g. ${join(dir, 'hello', 'app.yaml')} ` +
         `(\`apppkg-gateway init ${join(dir, 'hello')}\` writes one for the project there); ${then}`,

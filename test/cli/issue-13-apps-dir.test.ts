@@ -50,6 +50,29 @@ test('--apps at nothing, or at a file, says what was found and what to do', asyn
   assert.match(notDir.stderr, `found a file (${file})`);
 });
 
+// A new user's slips (H242): `--apps /srv/aps` beside /srv/apps was told to mkdir it, which made
+// a second, empty apps directory; `--apps /srv`, the packages being in /srv/apps, was served as
+// empty (every URL a 404) with the line for a directory with nothing in it at all.
+test('--apps at a typo of a directory beside it: did you mean that one, with its packages counted', async () => {
+  const apps = join(work.path, 'typo', 'apps');
+  writePackage(apps, 'hi', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n', 'wsgi.py': WSGI });
+  const typo = join(work.path, 'typo', 'aps');
+  const r = await runCli(['--apps', typo, '--listen', '0', '--admin', '0', '--state-dir', state], { ms: 20_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, `--apps: expected a directory of app packages, found nothing at ${typo}\n`);
+  assert.match(r.stderr, `  fix: did you mean ${apps} (it holds 1 app package)? point --apps at it; or create it (mkdir -p ${typo})`);
+});
+
+test('--apps at the parent of the directory of packages: the log names that directory and its packages', async () => {
+  const parent = join(work.path, 'typo');
+  // A root of its own: a failure here leaves this gateway holding it until test.after.
+  const gw = await startCli(['--apps', parent, '--listen', '0', '--admin', '0', '--state-dir', join(work.path, 'parent-state'), '--watch-interval', '0'], { ms: 30_000 });
+  running.push(gw);
+  assert.match(gw.output(), `no app packages in ${parent}, but ${join(parent, 'apps')} holds 1 app package (hi): give --apps that directory to serve them`);
+  assert.match(gw.output(), /send SIGHUP once they are there/);
+  await gw.stop();
+});
+
 test('an empty --apps is served and watched, and the log says no package was found and how one looks', async () => {
   const apps = join(work.path, 'empty');
   mkdirSync(apps);
