@@ -35,7 +35,12 @@ function vendorTheExample() {
 }
 
 vendorTheExample();
-const gateway = spawn(bin, ['--apps', join(root, 'examples'), '--listen', '127.0.0.1:8000', ...process.argv.slice(2)], { stdio: 'inherit' });
+// The gateway's flags after `npm start --`. A --listen of the user's replaces 127.0.0.1:8000, as it
+// replaces the gateway's own default: added to it (--listen repeats), `npm start -- --listen 8080`
+// listened on 8000 as well, and failed where 8000 was taken.
+const given = process.argv.slice(2);
+const listens = given.some((arg) => arg === '--listen' || arg.startsWith('--listen=') || /^-l/.test(arg));
+const gateway = spawn(bin, ['--apps', join(root, 'examples'), ...(listens ? [] : ['--listen', '127.0.0.1:8000']), ...given], { stdio: 'inherit' });
 // ^C from a terminal reaches the gateway without us: it runs in the terminal's process group, as
 // we do. Passed on as well (and npm passes its own on to us), it came two or three times, and the
 // gateway took the second for a second ^C, "stop at once", cutting the requests in flight. So

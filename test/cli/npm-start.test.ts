@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canConnect } from '../helpers/servers.js';
-import { EXAMPLES, ROOT, tempDir, within } from '../helpers/process.js';
+import { EXAMPLES, ROOT, startCli, tempDir, within } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
 /** start.mjs listens on 127.0.0.1:8000 (it says so in the README): another server there is not ours to stop. */
@@ -49,20 +49,27 @@ code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
 print(json.dumps({"started": started, "status": code, "output": out.decode("utf-8", "replace")}))
 `;
 
+/**
+ * The script as the checkout has it, in a tree of its own under `work`: the checkout's launcher,
+ * examples/ the hello example alone, not the checkout's (its hooks write into them: django-blog's
+ * static files, the vendored example's vendor/), and that example's vendor/ marked made.
+ */
+function startScriptTree(work: string): string {
+  const root = join(work, 'root');
+  mkdirSync(join(root, 'scripts'), { recursive: true });
+  copyFileSync(join(ROOT, 'scripts', 'start.mjs'), join(root, 'scripts', 'start.mjs'));
+  mkdirSync(join(root, 'bin'));
+  symlinkSync(join(ROOT, 'bin', 'apppkg-gateway'), join(root, 'bin', 'apppkg-gateway')); // the launcher follows it to dist/
+  cpSync(join(EXAMPLES, 'hello'), join(root, 'examples', 'hello'), { recursive: true });
+  mkdirSync(join(root, 'examples', 'vendored', 'vendor'), { recursive: true });
+  writeFileSync(join(root, 'examples', 'vendored', 'vendor', '.apppkg-vendor.json'), '{}\n');
+  return root;
+}
+
 ifPortFree('npm start stopped by one ^C in its terminal: the gateway stops as for one SIGINT (requests finished, "stopped"), never "SIGINT again"', async () => {
   const work = tempDir('apppkg-npm-start-');
   try {
-    // The script as the checkout has it, in a tree of its own: the checkout's launcher, examples/ the
-    // hello example alone, not the checkout's (its hooks write into them: django-blog's static
-    // files, the vendored example's vendor/), and that example's vendor/ marked made.
-    const root = join(work.path, 'root');
-    mkdirSync(join(root, 'scripts'), { recursive: true });
-    copyFileSync(join(ROOT, 'scripts', 'start.mjs'), join(root, 'scripts', 'start.mjs'));
-    mkdirSync(join(root, 'bin'));
-    symlinkSync(join(ROOT, 'bin', 'apppkg-gateway'), join(root, 'bin', 'apppkg-gateway')); // the launcher follows it to dist/
-    cpSync(join(EXAMPLES, 'hello'), join(root, 'examples', 'hello'), { recursive: true });
-    mkdirSync(join(root, 'examples', 'vendored', 'vendor'), { recursive: true });
-    writeFileSync(join(root, 'examples', 'vendored', 'vendor', '.apppkg-vendor.json'), '{}\n');
+    const root = startScriptTree(work.path);
     const args = [join(root, 'scripts', 'start.mjs'), '--state-dir', join(work.path, 'state'), '--admin', '127.0.0.1:0', '--access-log', 'off'];
     const driver = spawn('python3', ['-c', DRIVER, process.execPath, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     let json = '';
@@ -74,6 +81,26 @@ ifPortFree('npm start stopped by one ^C in its terminal: the gateway stops as fo
     assert.not.match(output, /SIGINT again/, output);
     assert.match(output, /\napppkg-gateway: stopped\r?\n/, output);
     assert.is(status, 0, output);
+  } finally {
+    work.remove();
+  }
+});
+
+// `npm start -- --listen 8080` (H242, a new user whose port 8000 was taken): the script's own
+// --listen 127.0.0.1:8000 came first and --listen repeats, so it listened on both, and where 8000
+// was taken it failed with EADDRINUSE on the address the user had just replaced.
+test('npm start -- --listen ADDR listens there instead of 127.0.0.1:8000, not beside it', async () => {
+  const work = tempDir('apppkg-npm-start-listen-');
+  try {
+    const root = startScriptTree(work.path);
+    const gw = await startCli([join(root, 'scripts', 'start.mjs'), '--listen', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--admin', '127.0.0.1:0', '--access-log', 'off'], { bin: process.execPath, cwd: root, ms: 120_000 });
+    try {
+      assert.match(gw.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.not.match(gw.url, /:8000$/);
+      assert.not.match(gw.output(), /127\.0\.0\.1:8000/, gw.output());
+    } finally {
+      assert.is(await gw.stop(), 0, gw.output());
+    }
   } finally {
     work.remove();
   }
