@@ -122,7 +122,9 @@ export function runProgram(spec: ProgramSpec): Promise<number> {
     let killTimer: NodeJS.Timeout | null = null;
     const stopTree = (why: string) => {
       if (child.pid === undefined || settled || killTimer !== null) return;
-      out?.write(`apppkg-gateway: stopped: ${why}\n`);
+      // Named: in an app's log (and serve's terminal) a bare `stopped:` read as the gateway's own end.
+      const what = spec.diagnose === undefined ? 'the command' : 'key' in spec.diagnose ? spec.diagnose.key : spec.diagnose.argv[0];
+      out?.write(`apppkg-gateway: ${what} stopped: ${why}\n`);
       // The whole tree, told so: `end`, once the hook has exited, sends its group none again.
       tree.stop(child.pid);
       killTimer = setTimeout(() => child.pid !== undefined && killTree(child.pid), STOP_KILL_MS);

@@ -76,6 +76,10 @@ test('SIGTERM during an update hook: the hook\'s group is stopped and said, the 
   assert.not.match(gw.output(), /version 2 refused/, 'a hook the gateway stopped is no refusal of the version');
   // Said, with when it runs again: the log went from "running commands.update" to "stopped".
   assert.match(gw.output(), /\napppkg-gateway: app: commands\.update of version 2 stopped with the gateway after \d+\.\d s; it runs again at the next start\n/, gw.output());
+  // And in the app log, after the hook's own output, which command (a bare "apppkg-gateway:
+  // stopped: the gateway is stopping" there, and in serve's terminal, read as the gateway's end).
+  const appLog = readFileSync(join(data, '..', 'log', 'app.log'), 'utf8');
+  assert.match(appLog, /(^|\n)apppkg-gateway: commands\.update stopped: the gateway is stopping\n/, appLog);
 });
 
 test('SIGKILL of the gateway during an update hook: the hook and what the workers started end with it', async () => {
