@@ -290,7 +290,7 @@ export const ERROR_CODES = {
         ? `the shipped systemd unit's gateway listens on ${str(d.unitSocket)}, which is there: as root, \`apppkg-gateway ${str(d.command)} --admin ${str(d.unitSocket)}\` (sudo); or start a gateway on the default address`
         : d.notSocket
         ? 'pass --admin unix: with the socket the gateway made, the path its --admin unix: was given (the shipped systemd unit\'s is unix:/run/apppkg-gateway/admin.sock)'
-        : 'start one (`apppkg-gateway --apps DIR` serves its admin listener on 127.0.0.1:8099), or pass --admin ADDR with the address the gateway was given',
+        : 'start one (`apppkg-gateway --apps DIR` serves its admin listener on 127.0.0.1:8099); for a gateway started with --state-dir DIR (or APPPKG_STATE_DIR), give this command the same --state-dir DIR, where it wrote its admin address; or pass --admin ADDR with the address the gateway was given',
     exitStatus: 1,
     example: { address: 'unix:/run/apppkg-gateway/admin.sock', reason: 'ECONNREFUSED', recordedIn: '/var/lib/apppkg-gateway/admin.address' },
   },

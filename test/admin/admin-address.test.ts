@@ -57,6 +57,9 @@ ifDefaultAdminFree('a bare status --state-dir (or APPPKG_STATE_DIR) finds a gate
   const after = await runCli(['status', '--state-dir', state], { ms: 15000 });
   assert.is(after.status, 1, after.stderr);
   assert.match(after.stderr, `no gateway answers on 127.0.0.1:8099 (ECONNREFUSED); the default address, given no --admin, and no ${file} names another`);
+  // A new user who started the gateway with --state-dir and typed a bare `status` (H242) was
+  // told only of --admin, whose address a unix: listener's user rarely has in mind.
+  assert.match(after.stderr, '; for a gateway started with --state-dir DIR (or APPPKG_STATE_DIR), give this command the same --state-dir DIR, where it wrote its admin address; or pass --admin ADDR');
 });
 
 test('a gateway killed leaves its address: a bare status names the file it read and says the gateway is gone; the next start writes it anew', async () => {
