@@ -143,7 +143,11 @@ export async function prepareStateRoot(root: string): Promise<void> {
     // mkdir of a directory that is there already succeeds whoever may write in it.
     await access(root, constants.W_OK | constants.X_OK);
   } catch (err) {
-    throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: root, reason: systemErrorReason(err, root), errno: (err as NodeJS.ErrnoException).code, blocker: fileInTheWay(root), cause: err });
+    const blocker = fileInTheWay(root);
+    // A file at the root itself passes makeDirectory, and access() then fails for want of its x
+    // bit: "EACCES: permission denied", as if rights were what was wrong.
+    const reason = blocker === root ? 'it is a file, not a directory' : systemErrorReason(err, root);
+    throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: root, reason, errno: (err as NodeJS.ErrnoException).code, blocker, cause: err });
   }
 }
 

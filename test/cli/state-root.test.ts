@@ -53,6 +53,15 @@ test('a gateway whose state root cannot be made fails at start (exit 1), naming 
   assert.match(r.stderr, `fix: ${aFile} is a file, not a directory: move it away, or choose a writable state root with --state-dir`);
 });
 
+// H242: `--state-dir` at a file itself said "EACCES: permission denied" (access() of a file without
+// its x bit), sending a user after rights when the fix line said it was a file.
+test('a state root that is a file itself is said to be a file, not a permission refused', async () => {
+  const r = await runCli(['serve', join(apps, 'hello'), '--port', '0', '--state-dir', aFile], { ms: 20_000 });
+  assert.is(r.status, 1, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, `apppkg-gateway: cannot prepare ${aFile}: it is a file, not a directory\n  fix: ${aFile} is a file, not a directory: move it away`);
+  assert.not.match(r.stderr, 'EACCES');
+});
+
 test('serve fails the same way, before it listens', async () => {
   const r = await runCli(['serve', join(apps, 'hello'), '--port', '0', '--reload', '--state-dir', underAFile], { ms: 20_000 });
   assert.is(r.status, 1, `${r.stdout}\n${r.stderr}`);
