@@ -4,6 +4,7 @@
 
 import path from 'node:path';
 import { validRange } from '@renovatebot/pep440';
+import { closest } from '../closest.js';
 import { parsePackageDirName } from './package-dir.js';
 import { missingSlashFix, pathPrefixFix } from './path-prefix-fix.js';
 import { reservedSettingsRule } from './reserved-settings.js';
@@ -88,6 +89,12 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
     const unknown = mixins.filter((m) => !MIXINS.includes(m));
     if (unknown.length > 0 && unknown.every((m) => MIXINS.includes(m.toLowerCase()))) {
       return `mixins are lower-case names: write them in lower case, platform: ${mixins.map((m) => m.toLowerCase()).join(', ')}`;
+    }
+    // `wgsi`, `asig`: a typo of a mixin, not a framework named where none belongs.
+    const meant = unknown.map((m) => closest(m, MIXINS.slice(1)));
+    if (unknown.length > 0 && meant.every((m) => m !== undefined)) {
+      const written = mixins.map((m) => meant[unknown.indexOf(m)] ?? m);
+      return `${unknown.map((m) => JSON.stringify(m)).join(', ')} ${unknown.length === 1 ? 'is not a mixin' : 'are not mixins'}: did you mean ${meant.join(', ')}? write platform: ${written.join(', ')}`;
     }
     if (unknown.length > 0) {
       const names = `${unknown.map((m) => JSON.stringify(m)).join(', ')} ${unknown.length === 1 ? 'is not a mixin' : 'are not mixins'}`;
