@@ -8,7 +8,8 @@ import { closest } from '../closest.js';
 import { parsePackageDirName } from './package-dir.js';
 import { missingSlashFix, pathPrefixFix } from './path-prefix-fix.js';
 import { reservedSettingsRule } from './reserved-settings.js';
-import { settingNameLike, type FixFor } from './schema-problems.js';
+import { settingNameLike, typoOf, type FixFor } from './schema-problems.js';
+import { readSchema } from './validators.js';
 import { COMMAND_NAMES, type AppServices, type Description, type ProcessSpec } from './types.js';
 import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from './yaml-file.js';
 
@@ -317,7 +318,8 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
   }
   const missingAt: YamlPath = yaml.raw(['platform']) !== undefined ? ['platform'] : [];
   // (`wsgi:` or `asgi:` without app: is the schema's to report.)
-  if ((kind === 'wsgi' || kind === 'asgi') && !hasApp && spelled.length === 0) {
+  // `ap:` for `app:`: said once, at the typo (its "did you mean app"), not as app missing too.
+  if ((kind === 'wsgi' || kind === 'asgi') && !hasApp && spelled.length === 0 && !typoOf(yaml.raw([]), 'app', Object.keys(readSchema('app').properties as object))) {
     const example = kind === 'wsgi' ? 'myapp.wsgi:application' : 'myapp.asgi:application';
     yaml.report('APPPKG_DESC_MISSING_KEY', missingAt, {
       key: 'app',

@@ -56,6 +56,8 @@ export function reportSchemaErrors(yaml: YamlFile, errors: ErrorObject[], fixFor
       const property = ((parent.properties ?? {}) as Record<string, JsonSchema>)[name] ?? {};
       const expected = typeof property['x-expected'] === 'string' ? property['x-expected'] : 'a value';
       const under = at.length > 0 ? ` under ${keyLabel(at)}` : '';
+      // `comand:` for `command:` is one mistake, said once: at the typo, with "did you mean".
+      if (typoOf(yaml.raw(at), name, Object.keys((parent.properties ?? {}) as object))) continue;
       yaml.report('APPPKG_DESC_MISSING_KEY', [...at, name], { expected, fix: `add \`${name}: ...\`${under}` }, 'key');
     } else if (error.propertyName !== undefined) {
       // A propertyNames failure: the key itself is the bad value (e.g. a static prefix without
@@ -150,4 +152,14 @@ function pointerToPath(instancePath: string): (string | number)[] {
     const key = s.replace(/~1/g, '/').replace(/~0/g, '~');
     return /^\d+$/.test(key) ? Number(key) : key;
   });
+}
+
+/**
+ * Whether `mapping` holds a key that is not one of `known` and is a typo of the missing `name`
+ * (`comand` for `command`): reported as that unknown key, with "did you mean", the missing key
+ * would be the same mistake said twice, its fix ("add `command: ...`") beside a key that is there.
+ */
+export function typoOf(mapping: unknown, name: string, known: readonly string[]): boolean {
+  if (mapping === null || typeof mapping !== 'object' || Array.isArray(mapping)) return false;
+  return Object.keys(mapping).some((key) => !known.includes(key) && !key.startsWith('x-') && closest(key, known) === name);
 }

@@ -194,6 +194,18 @@ test('app: written module.object (Django\'s WSGI_APPLICATION spelling): the fix 
   assert.is((await failure(loadDescription(file))).problems[0].hint, 'write module:object, e.g. app: notes:application');
 });
 
+// H242: `comand:` under a process (or `ap:` for app:) was two problems, the key missing (its fix
+// "add `command: ...`", beside the key that is there) and the unknown key with "did you mean".
+test('a required key mistyped is one problem, at the typo, with "did you mean": not also the key missing', async () => {
+  const process = await failure(loadDescription(await writeApp('comand', 'app: a:b\nprocesses:\n  ticker:\n    comand: python ticker.py\n')));
+  assert.equal(process.problems.map((p) => [p.code, p.key, p.details.suggestion]), [['APPPKG_DESC_UNKNOWN_KEY', 'processes.ticker.comand', 'command']]);
+  const app = await failure(loadDescription(await writeApp('ap', 'platform: python, wsgi\nap: notes:app\n')));
+  assert.equal(app.problems.map((p) => [p.code, p.key, p.details.suggestion]), [['APPPKG_DESC_UNKNOWN_KEY', 'ap', 'app']]);
+  // Missing with no typo of it there, it is still said.
+  const none = await failure(loadDescription(await writeApp('nocommand', 'app: a:b\nprocesses:\n  ticker:\n    route: /t\n')));
+  assert.equal(none.problems.map((p) => [p.code, p.key]), [['APPPKG_DESC_MISSING_KEY', 'processes.ticker.command']]);
+});
+
 test('every problem in a file is reported at once, in file order', async () => {
   const dir = await writeApp('many', 'healt: /x\npython: "three"\nplatform: python, flask\napp: nocolon\nos: [linux, Darwin]\n');
   const err = await failure(loadDescription(dir));
