@@ -96,6 +96,9 @@ class AsgiWorker:
         if self.parent_check_seconds is not None:
             loop.call_later(self.parent_check_seconds, self._check_parent)
         _size_anyio_threads(self.threads)
+        # Sent at once, not batched: a startup that holds the loop (time.sleep) gives no later turn.
+        self.link.write(link.LIFESPAN_STARTUP_FRAME)
+        self.link.flush()
         if not await self._start_lifespan():
             if self.lifespan.timed_out:
                 # What it waits for may be a thread (run_in_executor) that Python would join at exit.

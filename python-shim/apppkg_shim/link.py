@@ -15,7 +15,7 @@ import sys
 import threading
 
 # The link's version: the gateway sends its own in the config (src/link/frames.ts); they must agree.
-LINK_PROTOCOL = 2
+LINK_PROTOCOL = 3
 
 HEADER = struct.Struct(">BII")
 HEADER_SIZE = HEADER.size
@@ -57,6 +57,7 @@ WS_ACCEPT = 0x1B  # latin-1 subprotocol\0name\0value...
 WS_APP_MESSAGE = 0x1C  # u8 kind, then the message the app sent
 WS_APP_CLOSE = 0x1D  # u16 code, then a UTF-8 reason: the app closes
 STACK = 0x1E  # UTF-8: where the request WHERE asked about is (its thread's stack); not terminal
+LIFESPAN_STARTUP = 0x1F  # id 0, empty, ASGI only: the app is imported, its lifespan startup begins (before READY)
 # How STACK's answer begins, from the WSGI worker (a thread's stack) and the ASGI one (awaits) alike.
 WHERE_HEADING = "Where the request was when the gateway gave up on it (most recent call last):\n"
 
@@ -106,6 +107,10 @@ def ready_frame(threads, app_spec, **extra):
     info.update(extra)
     payload = json.dumps(info).encode("utf-8")
     return HEADER.pack(READY, 0, len(payload)) + payload
+
+
+# Once per worker, before READY: the gateway's status tells the import from the lifespan startup.
+LIFESPAN_STARTUP_FRAME = HEADER.pack(LIFESPAN_STARTUP, 0, 0)
 
 
 class LinkClosed(Exception):

@@ -177,9 +177,9 @@ export interface WaitingForStatus {
   /**
    * environment (its interpreter and settings) | services (its database or Redis made ready) |
    * venv (pip builds its virtualenv) | hook (commands.install or commands.update runs) | room (a
-   * place under --max-workers) | import (a worker imports the app, an ASGI app's lifespan
-   * startup too, until its READY) | probe (a worker's or processes.web's `health:` probe) |
-   * listen (a `processes:` command's port to accept connections)
+   * place under --max-workers) | import (a worker imports the app) | lifespan (an ASGI worker
+   * runs the app's lifespan startup, until its READY) | probe (a worker's or processes.web's
+   * `health:` probe) | listen (a `processes:` command's port to accept connections)
    */
   for: string;
   /** The same in words, naming the worker or process: `worker 4121 to import blog:app and say READY`. */

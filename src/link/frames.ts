@@ -9,9 +9,10 @@ export const HEADER_SIZE = 9;
  * an upgrade of apppkg-gateway in place replaces python-shim/ under a running gateway, whose
  * next worker would otherwise run a shim that misreads its frames. Bump it with any change to
  * a frame or to the config that a shim of the other version would misread. 2 (2026-12-06): UNRUN
- * answers a RECLAIM with the request body the worker had (docs/protocol.md §5).
+ * answers a RECLAIM with the request body the worker had (docs/protocol.md §5). 3 (2026-12-07):
+ * LIFESPAN_STARTUP, which a gateway of 2 would take for bytes that are no frame.
  */
-export const LINK_PROTOCOL = 2;
+export const LINK_PROTOCOL = 3;
 
 /** Frame types. 0x0_ go from the gateway to Python, 0x1_ from Python to the gateway. */
 export const Frame = {
@@ -88,6 +89,11 @@ export const Frame = {
   WS_APP_CLOSE: 0x1d,
   /** UTF-8: the answer to WHERE, the stack of the request's thread (or coroutine); not terminal. */
   STACK: 0x1e,
+  /**
+   * Id 0, empty, ASGI only, before READY: the app is imported and its lifespan startup begins.
+   * Status tells the two apart (a startup waiting for its database showed as the import).
+   */
+  LIFESPAN_STARTUP: 0x1f,
 } as const;
 
 export type FrameType = (typeof Frame)[keyof typeof Frame];

@@ -442,6 +442,8 @@ export class WorkerLink extends EventEmitter {
         this.ready = { pid: 0, python: 'unknown', threads: 1, app: '' };
       }
       this.emit('ready', this.ready);
+    } else if (type === Frame.LIFESPAN_STARTUP) {
+      this.emit('lifespan-startup');
     } else if (type === Frame.STOPPING) {
       // Whatever we queued before this goes out before NO_MORE: the worker serves it.
       this.draining = true;

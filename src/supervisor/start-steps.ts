@@ -6,7 +6,7 @@
 import type { FailedProbes, WaitingForStatus } from '../admin/status-types.js';
 import { wallTimeOf } from '../wall-clock.js';
 
-export type StartStepKind = 'environment' | 'services' | 'venv' | 'hook' | 'room' | 'import' | 'probe' | 'listen';
+export type StartStepKind = 'environment' | 'services' | 'venv' | 'hook' | 'room' | 'import' | 'lifespan' | 'probe' | 'listen';
 
 /**
  * One step under way. `what` is read when status is built: a worker's pid is known only once
@@ -22,7 +22,7 @@ export class StartStep {
     public what: () => string,
   ) {}
 
-  /** The same worker or process moves on to its next step (READY, then its probe). */
+  /** The same worker or process moves on to its next step (its lifespan startup, its probe). */
   to(kind: StartStepKind, what: () => string): void {
     this.kind = kind;
     this.what = what;

@@ -293,9 +293,10 @@ export class WorkerPool {
     // One bound for the import and the probe, as a process's port and probe share one (command-process.ts).
     const deadline = performance.now() + this.opts.startTimeoutMs;
     const { app, kind } = this.opts.desc;
-    // Node hears nothing from the shim between its spawn and READY: the import and an ASGI
-    // app's lifespan startup are one step here.
-    const step = this.opts.startSteps?.begin('import', () => `worker ${worker.pid ?? '(spawning)'} to import ${app}${kind === 'asgi' ? ' and run its lifespan startup' : ''}, then say READY`);
+    // An ASGI worker says LIFESPAN_STARTUP between its import and READY: a startup waiting for
+    // its database must not read as a slow import.
+    const step = this.opts.startSteps?.begin('import', () => `worker ${worker.pid ?? '(spawning)'} to import ${app}, then ${kind === 'asgi' ? 'run its lifespan startup' : 'say READY'}`);
+    if (kind === 'asgi') worker.once('lifespan-startup', () => step?.to('lifespan', () => `worker ${worker.pid ?? '?'} to finish its lifespan startup (${app}), then say READY`));
     try {
       await worker.start(this.opts.startTimeoutMs);
       const health = this.opts.desc.health;

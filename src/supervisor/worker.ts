@@ -376,6 +376,10 @@ export class Worker extends EventEmitter {
         if (this._state === 'ready') this._state = 'stopping';
         this.emit('stopping');
       });
+      // An ASGI app imported, its lifespan startup begun: status says which of the two it waits for.
+      link.once('lifespan-startup', () => {
+        if (!settled) this.emit('lifespan-startup');
+      });
       link.on('ready', (info: ReadyInfo) => {
         if (settled) return;
         settled = true;

@@ -1,11 +1,13 @@
 // What a starting version waits for, in `status --json` and `status`: a version whose health
 // probe answers 503, or whose import takes long, said only `starting` until it served or was
-// refused 60 s on (the probe's 503 seen at the refusal alone). Through the real CLI, with real
-// workers: each app holds its start while a file of the test's is there, and serves once it goes.
+// refused 60 s on (the probe's 503 seen at the refusal alone); an ASGI lifespan startup says
+// its own. Through the real CLI, with real workers: each app holds its start while a file of the
+// test's is there, and serves once it goes.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { appStatus, gatewayStatus, statusPids } from '../helpers/status.js';
@@ -144,6 +146,44 @@ test('an import that takes long: the version waits for its worker to import the 
 
   rmSync(hold);
   await serves('slowly');
+});
+
+test('an ASGI lifespan startup that takes long: the version waits for it, not for the import, once the app is imported', async () => {
+  const hold = join(dir.path, 'lifespan-held');
+  writeFileSync(hold, '');
+  deploy('warming', {
+    'app.yaml': 'platform: python, asgi\napp: warming_app:app\n',
+    'warming_app.py': [
+      'import asyncio, os, time',
+      '',
+      'async def app(scope, receive, send):',
+      '    if scope["type"] == "lifespan":',
+      '        await receive()',
+      '        # Held until the test removes its file (a database to connect to, a cache to warm); bounded.',
+      '        deadline = time.monotonic() + 50',
+      `        while os.path.exists(${JSON.stringify(hold)}) and time.monotonic() < deadline:`,
+      '            await asyncio.sleep(0.05)',
+      '        await send({"type": "lifespan.startup.complete"})',
+      '        await receive()',
+      '        await send({"type": "lifespan.shutdown.complete"})',
+      '        return',
+      '    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})',
+      '    await send({"type": "http.response.body", "body": b"ok"})',
+      '',
+    ].join('\n'),
+  });
+  await startingRow('warming', (row) => row.waitingFor?.for === 'lifespan' && row.workers.length === 1 && row.workers[0].pid !== null);
+  const row = (await statusJson()).apps.find((a: any) => a.name === 'warming').versions.find((v: any) => v.state === 'starting');
+  const pid = row.workers[0].pid;
+  assert.is(row.waitingFor.for, 'lifespan');
+  assert.is(row.waitingFor.what, `worker ${pid} to finish its lifespan startup (warming_app:app), then say READY`);
+  assert.is(row.waitingFor.failedProbes, null);
+  assert.match(await statusTable(), new RegExp(`^    waiting for worker ${pid} to finish its lifespan startup \\(warming_app:app\\), then say READY, since \\S+ \\(for [\\d.]+ s\\)$`, 'm'));
+
+  rmSync(hold);
+  await serves('warming');
+  const res = await request(`${gw.url}/warming/`, { headersTimeout: 15_000, bodyTimeout: 15_000 });
+  assert.equal([res.statusCode, await res.body.text()], [200, 'ok'], 'its startup done, it answers');
 });
 
 test.run();
