@@ -483,7 +483,7 @@ function processTable(app) {
   return table;
 }
 
-/** What a starting version waits for: `waiting 12s for worker 4121's health probe ...; 3 failed probes, the last: 503 4s ago`. */
+/** What a starting version waits for: `waiting 12s for worker 4121's health probe ...; 3 failed probes, the last: 503 4s ago` (a retry's: `...; the next try in 8s`). */
 function startWaitText(wait) {
   const probes = wait.failedProbes;
   return h('div', { class: 'start-wait', data: { waitingFor: wait.for } },
@@ -491,7 +491,9 @@ function startWaitText(wait) {
     probes
       ? h('span', { class: 'warn', data: { failedProbes: String(probes.count) } },
           `; ${count(probes.count)} failed ${probes.count === 1 ? 'probe' : 'probes'}, the last: ${probes.status ?? probes.error ?? 'no answer'} `, agoSpan(probes.at))
-      : null);
+      : null,
+    // A refused version tried again by itself (its database down): when.
+    wait.nextAttemptAt ? ['; the next try ', untilSpan(wait.nextAttemptAt, { data: { nextAttempt: wait.nextAttemptAt } })] : null);
 }
 
 function groupHead(g) {

@@ -169,10 +169,14 @@ function waitingMailLine(mail: AppMailStatus, now: string, head: string): string
 
 /**
  * `waiting for worker 4121's health probe GET /healthz to answer 2xx or 3xx, since TIME (for
- * 12 s); 3 failed probes, the last: 503 at TIME`.
+ * 12 s); 3 failed probes, the last: 503 at TIME`; a retry's `...; the next try at TIME (in 8 s)`.
  */
 function startWaitLine(wait: WaitingForStatus, now: string): string {
   const line = `waiting for ${terminalSafe(wait.what)}, since ${wait.since} (for ${spanOf(Date.parse(now) - Date.parse(wait.since))})`;
+  if (wait.nextAttemptAt) {
+    const due = Date.parse(wait.nextAttemptAt) - Date.parse(now);
+    return `${line}; the next try ${due > 0 ? `at ${wait.nextAttemptAt} (in ${spanOf(due)})` : 'due now'}`;
+  }
   const probes = wait.failedProbes;
   if (probes === null) return line;
   return `${line}; ${countOf(probes.count, 'failed probe')}, the last: ${probes.status ?? terminalSafe(probes.error ?? 'no answer')} at ${probes.at}`;

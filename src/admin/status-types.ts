@@ -163,8 +163,10 @@ export interface VersionStatus {
   /** The workers of this row's instance: the serving one's, or a draining one's until they are gone. */
   workers: WorkerStatus[];
   /**
-   * A `starting` row's: what its start waits for now (null between two steps); absent on the
-   * other rows, and from a gateway older than the field.
+   * A `starting` row's: what its start waits for now (null between two steps); a `serving` row's
+   * while its app wakes from idle: what the wake waits for; a `failed` row's whose version is
+   * tried again by itself (its database down): its next try. Absent on the other rows, and from
+   * a gateway older than the field.
    */
   waitingFor?: WaitingForStatus | null;
 }
@@ -179,7 +181,8 @@ export interface WaitingForStatus {
    * venv (pip builds its virtualenv) | hook (commands.install or commands.update runs) | room (a
    * place under --max-workers) | import (a worker imports the app) | lifespan (an ASGI worker
    * runs the app's lifespan startup, until its READY) | probe (a worker's or processes.web's
-   * `health:` probe) | listen (a `processes:` command's port to accept connections)
+   * `health:` probe) | listen (a `processes:` command's port to accept connections) | retry (a
+   * `failed` row: the next try of a version refused because its database was down)
    */
   for: string;
   /** The same in words, naming the worker or process: `worker 4121 to import blog:app and say READY`. */
@@ -188,6 +191,8 @@ export interface WaitingForStatus {
   since: string;
   /** The health probe's answers other than 2xx/3xx in this step, null before the first. */
   failedProbes: FailedProbes | null;
+  /** `retry`'s: when the version is tried again (ISO); absent for the other steps. */
+  nextAttemptAt?: string;
 }
 
 export interface FailedProbes {

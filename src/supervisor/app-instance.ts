@@ -9,7 +9,8 @@
 // for that long and wakes them for the next request (idle-cycle.ts). This file is the version's
 // life: start, stop, drain, and what the proxy, the registry and status read of it.
 import { RequestTally } from '../admin/request-tally.js';
-import type { HealthStatus, ProcessStatus, WorkerStatus } from '../admin/status-types.js';
+import { countOf } from '../count.js';
+import type { HealthStatus, ProcessStatus, WaitingForStatus, WorkerStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import type { GatewayError } from '../errors.js';
 import { WsCloseCode } from '../link/frames.js';
@@ -67,6 +68,8 @@ export interface AppInstanceOptions extends WorkerPoolOptions {
 
 /** What an instance asks of the gateway's worker budget (worker-budget.ts). */
 export interface WorkerBudgetLike {
+  /** --max-workers, as status names the room a wake waits for. */
+  readonly max: number;
   /** Makes room for `asking` to run `workers` in all (putting least recently used apps to sleep); false when it cannot. */
   makeRoom(asking: AppInstance, workers: number): Promise<boolean>;
 }
@@ -103,6 +106,8 @@ export class AppInstance {
     this.answered = opts.tally ? new RequestTally(this.tally) : this.tally;
     const ctx: PoolContext = {
       tally: this.answered,
+      // A wake's steps while it wakes; the version's start's before it serves (closed after: a restart's steps show nowhere).
+      startSteps: () => this.idle.wakeSteps ?? opts.startSteps ?? null,
       members: this.members,
       rotation: this.rotation,
       output: {
@@ -143,6 +148,10 @@ export class AppInstance {
       beforeWake: opts.beforeWake,
       onColdStart: opts.onColdStart,
       makeRoom: budget && (() => budget.makeRoom(this, this.workers.slots.length)),
+      wakeWords: {
+        room: () => `room for ${countOf(this.workers.slots.length, 'worker')} under --max-workers ${budget?.max}`,
+        services: opts.desc.services?.database ? 'its database to be there (made again, empty, if it was dropped while the app slept)' : null,
+      },
       ready: () => this.state === 'ready',
       workersQuiet: () => this.inFlight === 0 && this.openWebsockets === 0,
       workerRequests: () => this.workers.requestsSeen,
@@ -279,6 +288,11 @@ export class AppInstance {
   /** The app's own reason the last wake failed (its import, its probe), until one works. */
   get wakeError(): GatewayError | null {
     return this.idle.wakeError;
+  }
+
+  /** What a wake under way waits for now (status's waitingFor on the serving row); null between two steps or with no wake. */
+  get wakeWaitingFor(): WaitingForStatus | null {
+    return this.idle.wakeSteps?.status() ?? null;
   }
 
   /** When the next wake is tried after a failed one (ISO); null when the next request may. */

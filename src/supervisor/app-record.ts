@@ -103,7 +103,7 @@ export interface AppRecord {
    * The version so refused, tried again by itself rather than kept in `refused`: status shows it
    * failed with its reason until it serves, as any refused version (null: none).
    */
-  serviceWait: { dir: string; error: GatewayError } | null;
+  serviceWait: ServiceWait | null;
   /** The history event a try of that version just added to (said in one line then), or null. */
   serviceRepeat: HistoryEvent | null;
   /** Tries again by itself of a version refused for want of open files, since one last served (version-judge.ts OPEN_FILES_TRIES). */
@@ -113,6 +113,16 @@ export interface AppRecord {
    * same); dropped when the version is no longer listed (its draining instance keeps its own).
    */
   tallies: Map<string, RequestTally>;
+}
+
+/** A version refused for a cause outside it (its database down), waiting for its next try by itself. */
+export interface ServiceWait {
+  dir: string;
+  error: GatewayError;
+  /** When it was refused (performance.now()): the wait's start. */
+  since: number;
+  /** When the retry's reconcile is due (performance.now()); null until the judge sets its timer. */
+  nextTryAt: number | null;
 }
 
 /**

@@ -9,6 +9,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import { wallTimeOf } from '../wall-clock.js';
 import { Backoff } from './backoff.js';
 import { formatRefusal } from './refusal.js';
+import { StartSteps } from './start-steps.js';
 import type { CommandProcess } from './command-process.js';
 import type { Member, Members } from './members.js';
 import type { Slot } from './slot.js';
@@ -54,6 +55,11 @@ export interface IdleCycleOptions {
   beforeWake?: () => Promise<void>;
   /** A wake served, in `ms`: each one for /metrics' histogram, where status keeps the last and the sum. */
   onColdStart?: (ms: number) => void;
+  /**
+   * A wake's own steps in status's words (waitingFor): the room it asks for under --max-workers,
+   * and what beforeWake makes ready (null: nothing the app waits for).
+   */
+  wakeWords?: { room: () => string; services: string | null };
 }
 
 export class IdleCycle {
@@ -77,6 +83,12 @@ export class IdleCycle {
    */
   lastActive = performance.now();
   private waking: Promise<void> | null = null;
+  /**
+   * What the wake under way waits for now (status's waitingFor), told as a version's start tells
+   * it: its room, its database, then each worker's import and probe (the pools begin those
+   * steps here while it wakes). Null when no wake is under way.
+   */
+  wakeSteps: StartSteps | null = null;
   /** The wake under way has its room and is starting its workers. */
   private startingWorkers = false;
   private idleTimer: NodeJS.Timeout | null = null;
@@ -178,6 +190,8 @@ export class IdleCycle {
     this.waking ??= this.wakeUp().finally(() => {
       this.waking = null;
       this.startingWorkers = false;
+      this.wakeSteps?.close();
+      this.wakeSteps = null;
     });
     return this.waking;
   }
@@ -214,7 +228,9 @@ export class IdleCycle {
     this.state = 'waking';
     const started = performance.now();
     const explain = this.opts.explainFrom();
-    const { makeRoom, rotation } = this.opts;
+    const { makeRoom, rotation, wakeWords } = this.opts;
+    const steps = (this.wakeSteps = new StartSteps());
+    if (makeRoom && wakeWords) steps.judge('room', wakeWords.room());
     if (makeRoom && !(await makeRoom())) {
       this.state = 'asleep';
       this.wakeFailure = 'the gateway runs as many workers as --max-workers allows, and every running app holds a request or an open websocket, so none can sleep to make room: try again in a moment, or raise --max-workers';
@@ -225,11 +241,13 @@ export class IdleCycle {
     this.startingWorkers = true;
     const slots = this.opts.sleepers();
     let failed: { reason: unknown } | undefined;
+    if (wakeWords?.services) steps.judge('services', wakeWords.services);
     try {
       await this.opts.beforeWake?.();
     } catch (err) {
       failed = { reason: err };
     }
+    steps.judgeDone();
     if (failed === undefined) {
       const results = await Promise.allSettled(slots.map((slot: Slot<Worker> | Slot<CommandProcess>) => slot.start()));
       failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -30,7 +30,7 @@ export interface PoolOptions {
   /** The Unix user and group of the app's processes (the gateway runs as root). */
   uid?: number;
   gid?: number;
-  /** The version's start, told each step of its workers and serving processes (status's waitingFor). */
+  /** The version's start, told each step of its workers and serving processes (status's waitingFor), through PoolContext.startSteps. */
   startSteps?: StartSteps;
 }
 
@@ -53,4 +53,9 @@ export interface PoolContext {
   onExited: (what: string) => void;
   /** The instance's requests (they feed its version's): each worker's and routed process's tally feeds it. */
   tally: RequestTally;
+  /**
+   * Where a worker's or process's start tells its steps now: the version's start, or a wake from
+   * idle (its own steps, shown on the serving row); null when neither is under way.
+   */
+  startSteps: () => StartSteps | null;
 }

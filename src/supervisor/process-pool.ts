@@ -88,7 +88,7 @@ export class ProcessPool {
 
   /** Up once its port accepts (and web's probe answers); the version's start is told each step. */
   private async bringUp(proc: CommandProcess, name: string, serves: boolean): Promise<void> {
-    const step = serves ? this.opts.startSteps?.begin('listen', () => `processes.${name}${proc.pid === undefined ? '' : ` ${proc.pid}`} to accept connections on 127.0.0.1:${proc.port ?? '$PORT'}`) : undefined;
+    const step = serves ? this.ctx.startSteps()?.begin('listen', () => `processes.${name}${proc.pid === undefined ? '' : ` ${proc.pid}`} to accept connections on 127.0.0.1:${proc.port ?? '$PORT'}`) : undefined;
     if (step !== undefined) this.starting.set(proc, step);
     try {
       await proc.start(this.opts.startTimeoutMs);

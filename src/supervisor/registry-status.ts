@@ -3,13 +3,13 @@
 // the health probe, the history, the log's tail, whether it sleeps. The proxy's and the
 // metrics' figures (requests, queue, latency) and its services are added by the gateway.
 import { noLatency, type TallyFigures } from '../admin/request-tally.js';
-import type { AppStatus, BrokenPackageStatus, VersionStatus } from '../admin/status-types.js';
+import type { AppStatus, BrokenPackageStatus, VersionStatus, WaitingForStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import { LogTail } from '../log/log-tail.js';
 import { wallTimeOf } from '../wall-clock.js';
 import type { AppInstance } from './app-instance.js';
-import { isStarting, type AppRecord } from './app-record.js';
+import { isStarting, type AppRecord, type ServiceWait } from './app-record.js';
 import { brokenReason } from './broken-description.js';
 import { realDir, type BrokenPackage } from './discovery.js';
 import { reasonOf } from './refusal.js';
@@ -84,7 +84,11 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
       reason: isServing ? (record.brokenDescription ? brokenReason(record.brokenDescription.error) : null) : refused ? reasonOf(refused) : null,
       ...figuresOf(instances, versionAnswers(desc.dir, instances)),
       ...(isStartingRow ? { waitingFor: record.startSteps?.status() ?? null } : {}),
+      // Woken from idle: its wake's steps, as a start's (the request that woke it waits for them).
+      ...(isServing && serving.instance.idleState === 'waking' ? { waitingFor: serving.instance.wakeWaitingFor } : {}),
     };
+    // Refused while its database (or the open files) is down, and tried again by itself: when, and why.
+    if (row.state === 'failed' && record.serviceWait?.dir === desc.dir) row.waitingFor = serviceRetryWait(record.serviceWait);
     if (!isServing) return [row];
     // Restarted in place (its app.yaml edited, the admin's restart, a reload's new settings):
     // the fresh instance, hooked and probed before it takes over, gets a row of its own, or a
@@ -142,6 +146,23 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
         nextWakeAt: instance.nextWakeAt,
       }
     : null,
+  };
+}
+
+/**
+ * A version refused because its PostgreSQL or Redis was down (or the open files ran out) waits
+ * for its next try, not for its files to change: `failed` alone read as a refusal for good.
+ */
+function serviceRetryWait(wait: ServiceWait): WaitingForStatus | null {
+  // Null between the refusal and the retry's timer, which the same turn sets.
+  if (wait.nextTryAt === null) return null;
+  const reason = reasonOf(wait.error);
+  return {
+    for: 'retry',
+    what: `its next try (it is tried again by itself, with back-off): ${reason.code}: ${reason.message.split('\n', 1)[0]}`,
+    since: new Date(wallTimeOf(wait.since)).toISOString(),
+    failedProbes: null,
+    nextAttemptAt: new Date(wallTimeOf(wait.nextTryAt)).toISOString(),
   };
 }
 

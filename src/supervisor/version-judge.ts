@@ -281,6 +281,7 @@ export class VersionJudge {
           const refusedAgain = again ? `${label(desc)} refused again, the same way (${again.times} times since ${clockOf(again.at)}); ` : '';
           this.opts.say(`${record.name}: ${refusedAgain}trying again in ${Math.round(record.serviceRetryMs / 1000)} s`);
           this.registry.reconcileIn(record.serviceRetryMs);
+          if (record.serviceWait?.dir === desc.dir) record.serviceWait.nextTryAt = performance.now() + record.serviceRetryMs;
           if (restarting) {
             // A restart (new settings at SIGHUP, the admin's) is still owed: the serving version
             // matches its description, so the retry would otherwise find nothing to do. And as
@@ -577,7 +578,7 @@ export class VersionJudge {
       // while it fails to start must not look changed, and be retried, at every look.
       const signature = !restarting && !waits ? readPackageTree(desc.dir).signature : null;
       if (signature !== null) record.refused.set(desc.dir, { signature, error });
-      if (!restarting) record.serviceWait = waits ? { dir: desc.dir, error } : null;
+      if (!restarting) record.serviceWait = waits ? { dir: desc.dir, error, since: performance.now(), nextTryAt: null } : null;
       showProblem(record, { dir: desc.dir, error });
       // Tried again at SIGHUP with the same files, and refused the same way: nothing to tell but that.
       const said = `${error.code}: ${placedMessage(error)}`;

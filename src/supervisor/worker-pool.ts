@@ -295,7 +295,7 @@ export class WorkerPool {
     const { app, kind } = this.opts.desc;
     // An ASGI worker says LIFESPAN_STARTUP between its import and READY: a startup waiting for
     // its database must not read as a slow import.
-    const step = this.opts.startSteps?.begin('import', () => `worker ${worker.pid ?? '(spawning)'} to import ${app}, then ${kind === 'asgi' ? 'run its lifespan startup' : 'say READY'}`);
+    const step = this.ctx.startSteps()?.begin('import', () => `worker ${worker.pid ?? '(spawning)'} to import ${app}, then ${kind === 'asgi' ? 'run its lifespan startup' : 'say READY'}`);
     if (kind === 'asgi') worker.once('lifespan-startup', () => step?.to('lifespan', () => `worker ${worker.pid ?? '?'} to finish its lifespan startup (${app}), then say READY`));
     try {
       await worker.start(this.opts.startTimeoutMs);

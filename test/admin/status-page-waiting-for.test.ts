@@ -23,7 +23,7 @@ test.after(async () => {
   await server?.close();
 });
 
-inBrowser('a starting version\'s waitingFor shows under it, then its failed probes, and goes once it serves', async () => {
+inBrowser('a starting version\'s waitingFor shows under it, then its failed probes, a retried version\'s next try counts down, and it goes once it serves', async () => {
   const serving = fakeStatus().apps[0];
   const startingRow = (waitingFor: WaitingForStatus | null): VersionStatus => ({
     ...serving.versions[0], version: '2026.12.01', dir: '/var/apps/blog.2026.12.01', state: 'starting', requests: 0, failed: 0, inFlight: 0, queued: 0, workers: [], waitingFor,
@@ -51,6 +51,18 @@ inBrowser('a starting version\'s waitingFor shows under it, then its failed prob
   await page.waitForSelector(`${wait} [data-failed-probes="3"]`, { timeout: 30_000 });
   assert.is(await page.$eval(wait, (el) => (el as HTMLElement).dataset.waitingFor), 'probe');
   assert.match(await page.$eval(wait, (el) => el.textContent), /^waiting \d+s for worker 1003's health probe GET \/healthz to answer 2xx or 3xx; 3 failed probes, the last: 503 (just now|\d+s ago)$/);
+
+  // A version refused while its database is down, tried again by itself: its next try counts down.
+  const next = new Date(now + 40_000).toISOString();
+  const retrying: VersionStatus = {
+    ...startingRow({ for: 'retry', what: 'its next try (it is tried again by itself, with back-off): APPPKG_SERVICE_UNAVAILABLE: postgresql at /run/postgresql:5432 (services.postgresql): connect ENOENT', since, failedProbes: null, nextAttemptAt: next }),
+    state: 'failed',
+    reason: { code: 'APPPKG_SERVICE_UNAVAILABLE', message: 'postgresql at /run/postgresql:5432 (services.postgresql): connect ENOENT', hint: 'start the server' },
+  };
+  blog = { ...blog, versions: [retrying, ...serving.versions] };
+  const retry = '[data-app="blog"] [data-version-state="failed"] [data-waiting-for="retry"]';
+  await page.waitForSelector(`${retry} [data-next-attempt]`, { timeout: 30_000 });
+  assert.match(await page.$eval(retry, (el) => el.textContent), /^waiting \d+s for its next try \(it is tried again by itself, with back-off\): APPPKG_SERVICE_UNAVAILABLE: postgresql at .*; the next try in \d+s$/);
 
   blog = { ...serving };
   await page.waitForFunction(() => !document.querySelector('[data-app="blog"] [data-waiting-for]'), null, { timeout: 30_000 });

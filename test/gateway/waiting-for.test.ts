@@ -1,15 +1,16 @@
 // What a starting version waits for, in `status --json` and `status`: a version whose health
 // probe answers 503, or whose import takes long, said only `starting` until it served or was
-// refused 60 s on (the probe's 503 seen at the refusal alone); an ASGI lifespan startup says
-// its own. Through the real CLI, with real workers: each app holds its start while a file of the
-// test's is there, and serves once it goes.
+// refused 60 s on (the probe's 503 seen at the refusal alone); an ASGI lifespan startup, a
+// version tried again while its database is down and a wake from idle say theirs too. Through
+// the real CLI, with real workers: each app holds its start while a file of the test's is there,
+// and serves once it goes.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
-import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { appStatus, gatewayStatus, statusPids } from '../helpers/status.js';
 import { warmStateDir } from '../helpers/warm-state.js';
 
@@ -26,7 +27,10 @@ test.before(async () => {
   mkdirSync(apps);
   mkdirSync(staging);
   const env = join(dir.path, 'environment.yaml');
-  writeFileSync(env, 'defaults:\n  workers: 1\n');
+  // PostgreSQL at a socket where nothing listens: a version using it is refused at once, and tried
+  // again by itself. `dozing` sleeps after a second without requests.
+  const nowhere = encodeURIComponent(join(dir.path, 'no-postgresql'));
+  writeFileSync(env, `defaults:\n  workers: 1\nservices:\n  postgresql: postgresql://postgres@${nowhere}:5432/postgres\napps:\n  dozing:\n    idle_timeout: 1\n`);
   // No app at the start: the gateway says `listening` at once, and each test deploys its own.
   gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', env, '--access-log', 'off', '--settle', '0']);
 });
@@ -184,6 +188,79 @@ test('an ASGI lifespan startup that takes long: the version waits for it, not fo
   await serves('warming');
   const res = await request(`${gw.url}/warming/`, { headersTimeout: 15_000, bodyTimeout: 15_000 });
   assert.equal([res.statusCode, await res.body.text()], [200, 'ok'], 'its startup done, it answers');
+});
+
+test('a version refused because its database is down: its failed row waits for its next try, says when and why', async () => {
+  deploy('ledger', {
+    'app.yaml': 'platform: python, wsgi\napp: ledger_app:application\nservices:\n  database: postgresql\n',
+    'ledger_app.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+  });
+  let seen: unknown;
+  const row = await waitFor(async () => {
+    const versions = (await gatewayStatus(gw)).apps.find((a: any) => a.name === 'ledger')?.versions;
+    seen = versions;
+    return versions?.find((v: any) => v.state === 'failed' && v.waitingFor?.for === 'retry');
+  }, 30_000, () => `ledger's failed row to say it waits for its next try; its versions: ${JSON.stringify(seen)}`, ASK_GATEWAY_EVERY_MS);
+  const wait = row.waitingFor;
+  assert.is(row.reason.code, 'APPPKG_SERVICE_UNAVAILABLE');
+  assert.match(wait.what, /^its next try \(it is tried again by itself, with back-off\): APPPKG_SERVICE_UNAVAILABLE: postgresql at \S+ \(services\.postgresql\): /);
+  assert.is(wait.failedProbes, null);
+  // The back-off: 1 s, 2 s, 4 s ... 60 s from the refusal.
+  const backOff = Date.parse(wait.nextAttemptAt) - Date.parse(wait.since);
+  assert.ok(backOff >= 900 && backOff <= 61_000, `next try ${wait.nextAttemptAt}, ${backOff} ms after the refusal at ${wait.since}`);
+  assert.match(await statusTable(), /^  version \S+ failed\n    waiting for its next try \(it is tried again by itself, with back-off\): APPPKG_SERVICE_UNAVAILABLE: postgresql at .*, since \S+ \(for [\d.]+ (ms|s|min)\); the next try (at \S+ \(in [\d.]+ (s|min)\)|due now)$/m);
+
+  rmSync(join(apps, 'ledger'), { recursive: true });
+  gw.child.kill('SIGHUP');
+});
+
+test('an idle app woken by a request: its serving row says what the wake waits for; then it serves the request', async () => {
+  const hold = join(dir.path, 'wake-held');
+  deploy('dozing', {
+    'app.yaml': 'platform: python, wsgi\napp: dozing_app:application\n',
+    'dozing_app.py': [
+      'import os, time',
+      '',
+      '# Held while the test\'s file is there (at its wake, not its first start); bounded.',
+      'deadline = time.monotonic() + 50',
+      `while os.path.exists(${JSON.stringify(hold)}) and time.monotonic() < deadline:`,
+      '    time.sleep(0.05)',
+      '',
+      'def application(environ, start_response):',
+      '    start_response("200 OK", [("Content-Type", "text/plain")])',
+      '    return [b"awake"]',
+      '',
+    ].join('\n'),
+  });
+  await serves('dozing');
+  let seen: unknown;
+  await waitFor(async () => {
+    seen = await appStatus(gw, 'dozing');
+    return (seen as any)?.state === 'idle';
+  }, 15_000, () => `dozing to go idle: ${JSON.stringify(seen)}`, ASK_GATEWAY_EVERY_MS);
+  writeFileSync(hold, '');
+  const answer = request(`${gw.url}/dozing/`, { headersTimeout: 60_000, bodyTimeout: 15_000 }).then(async (res) => [res.statusCode, await res.body.text()]);
+  // Awaited below; a failure before that must not end the test process as an unhandled rejection.
+  answer.catch(() => {});
+  try {
+    const app = await waitFor(async () => {
+      const status = await gatewayStatus(gw);
+      for (const pid of statusPids(status)) pids.add(pid);
+      seen = status.apps.find((a: any) => a.name === 'dozing');
+      const found = seen as any;
+      return found?.state === 'waking' && found.versions[0]?.waitingFor?.for === 'import' ? found : undefined;
+    }, 30_000, () => `dozing's serving row to say what its wake waits for: ${JSON.stringify(seen)}`, ASK_GATEWAY_EVERY_MS);
+    const row = app.versions[0];
+    assert.is(row.state, 'serving');
+    assert.match(row.waitingFor.what, /^worker \d+ to import dozing_app:application, then say READY$/);
+    assert.is(row.waitingFor.failedProbes, null);
+    assert.match(await statusTable(), /^  version \S+ serving: .*\n    waiting for worker \d+ to import dozing_app:application, then say READY, since \S+ \(for [\d.]+ s\)$/m);
+  } finally {
+    rmSync(hold, { force: true });
+  }
+  assert.equal(await within(30_000, 'the request that woke dozing', answer), [200, 'awake']);
+  const woken = await serves('dozing');
+  assert.equal(woken.versions.map((v: any) => [v.state, v.waitingFor]), [['serving', undefined]], 'awake: nothing awaited');
 });
 
 test.run();
