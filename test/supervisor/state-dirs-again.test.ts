@@ -4,7 +4,8 @@
 // writes failing with ENOENT). A replacement's spawn makes them again, with their modes.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
@@ -72,6 +73,17 @@ async function get(path: string): Promise<{ status: number; text: string }> {
   return { status: res.statusCode, text: await res.body.text() };
 }
 
+/**
+ * Removes `dir` as an operator's `rm -r` would, while the gateway goes on writing into the app's
+ * state directory (history.json a second after an event, by a temp file renamed over it; the app
+ * log). rmSync lists a directory once, then removes it: a file made after the listing left
+ * ENOTEMPTY (seen once in a full run; its maxRetries retries only that last rmdir). rm's retries
+ * list and remove it again.
+ */
+function wipe(dir: string): Promise<void> {
+  return rm(dir, { recursive: true, maxRetries: 10 });
+}
+
 function modeOf(dir: string): string {
   return (statSync(dir).mode & 0o777).toString(8);
 }
@@ -79,8 +91,8 @@ function modeOf(dir: string): string {
 test('a worker replaced after a crash finds its data and tmp directories again', async () => {
   assert.is((await get('/')).text, 'APPPKG_DATA_DIR=True TMPDIR=True\n');
   const before = (await status()).apps.find((a: any) => a.name === 'wiped').workers.map((w: any) => w.pid);
-  rmSync(join(appState, 'data'), { recursive: true });
-  rmSync(join(appState, 'tmp'), { recursive: true });
+  await wipe(join(appState, 'data'));
+  await wipe(join(appState, 'tmp'));
   assert.is((await get('/')).text, 'APPPKG_DATA_DIR=False TMPDIR=False\n', 'the running worker sees them gone');
   await get('/quit').catch(() => {});
   await waitFor(async () => {
@@ -95,8 +107,8 @@ test('a worker replaced after a crash finds its data and tmp directories again',
 test('a processes: entry restarted after its state directory went whole finds its data directory', async () => {
   const side = () => status().then((s) => s.apps.find((a: any) => a.name === 'wiped').processes.find((p: any) => p.name === 'side'));
   const first = await waitFor(async () => (await side())?.pid, 15_000, 'the side process running');
-  rmSync(join(appState, 'data'), { recursive: true });
-  rmSync(join(appState, 'log'), { recursive: true });
+  await wipe(join(appState, 'data'));
+  await wipe(join(appState, 'log'));
   process.kill(first, 'SIGKILL');
   const next = await waitFor(async () => {
     const p = await side();
@@ -115,7 +127,7 @@ test('a worker and a processes: entry restarted after the app\'s whole state dir
   const firstSide = await waitFor(async () => (await side())?.pid, 15_000, 'the side process running');
   const firstWorkers = (await app()).workers.map((w: any) => w.pid);
   assert.is((await get('/helpers')).text, 'description=True\n');
-  rmSync(appState, { recursive: true });
+  await wipe(appState);
   await get('/quit').catch(() => {});
   process.kill(firstSide, 'SIGKILL');
   await waitFor(async () => {
