@@ -1016,12 +1016,15 @@ export class Front {
     // came with its head waits for llhttp to read that body, after this event in the same
     // read: answered before, node:http could not tell it was whole and closed the connection,
     // the request pipelined behind unanswered (an app's answer came later and kept it: R6.20b).
-    const own = (answer: () => void): void => {
-      if (!continueWanted(req, res)) return answer();
+    // Not one that closes the connection, which reads nothing after its head (RFC 9112 §9.6):
+    // waiting, it gave way to an error in that body, later in the bytes, when the body came in
+    // the head's read, and to none when it came after (lean-differential seed 37 case 124).
+    const own = (answer: () => void, closes = false): void => {
+      if (closes || !continueWanted(req, res)) return answer();
       setImmediate(() => res.destroyed || answer());
     };
     if ('status' in routed) {
-      const answer = (): void => own(() => this.answerUnrouted(res, routed));
+      const answer = (): void => own(() => this.answerUnrouted(res, routed), routed.close);
       if (routed.refused !== undefined) tracked.app = routed.refused;
       if (routed.starting === undefined || this.stopping) return answer();
       tracked.app = routed.starting.app;

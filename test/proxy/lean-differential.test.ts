@@ -461,6 +461,25 @@ test('`HTTP/0.9` written, its line begun in a read before the one that ends its 
   for (const cuts of [[3], [3, lineEnd + 5], [lineEnd], []]) await bothReadersAnswer(bytes, cuts, [400], { answer: (gw) => answerInReads(gw, bytes, cuts, { fin: false }) });
 });
 
+test('a head refused that closes the connection, with Expect: 100-continue and a broken chunked body (seed 37 case 124): the head\'s refusal from both readers, however the body falls in the reads', async () => {
+  // The gateway's own answer to an Expect waited for llhttp to read the body that came in the
+  // head's read: a broken chunk-size line there was answered 400 instead, an error later in the
+  // bytes, and its 505 (or 400) only when the body came in a later read, as the reads fell.
+  const cases: [string, string, number][] = [
+    ['GET /a?x=\xff&y HTTP/2.0\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nUser-Agent: c124-0\r\nHost: h\r\n\r\n', 'HTTP/2.0 is not spoken here: send HTTP/1.1', 505],
+    // The refusal's words as answerInReads reads its bytes (latin1): § is two of them in UTF-8.
+    ['POST /ec HTTP/1.1\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nHost: h\r\nHost: i\r\n\r\n', Buffer.from('more than one Host header (RFC 9112 §3.2): send it once').toString('latin1'), 400],
+  ];
+  for (const [head, says, status] of cases) {
+    const bytes = `${head}1;a=b c\na\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\nGET /after HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`;
+    const sizeLineEnd = bytes.indexOf('\n', head.length) + 1;
+    // In one read; the head alone; the head and the broken size line; the head's end and the
+    // line together; 3 bytes a read, as the generator sent it.
+    const threes = Array.from({ length: Math.ceil(bytes.length / 3) - 1 }, (_, i) => 3 * (i + 1));
+    for (const cuts of [[], [head.length], [sizeLineEnd], [head.length - 2, sizeLineEnd + 2], threes]) await bothReadersAnswer(bytes, cuts, [status], { says });
+  }
+});
+
 test('a request line without a version pipelined in one read behind whole requests (no body, Content-Length, chunked, a hand-off), or after empty lines: HTTP/0.9\'s 400 and log line from both readers, its fields never read', async () => {
   // node:http's parser was given such a line alone only at a read's first byte: one later in the
   // read, or after an empty line RFC 9112 §2.2 lets a client send first, llhttp read with its
