@@ -20,21 +20,24 @@ const apps = tempDir('apppkg-pipe-apps-');
 const state = tempDir('apppkg-pipe-state-');
 let gw: RunningGateway;
 const seen = new Set<number>();
+/** The timeout of the apps whose tests look at what waits behind a stuck thread (bodies, recycles). */
+const STUCK_TIMEOUT_S = 6;
 
 test.before(async () => {
   addPackage(apps.path, 'faults', 'pipe');
   addPackage(apps.path, 'faults', 'swap.1.0');
   addPackage(apps.path, 'faults', 'bodies');
+  addPackage(apps.path, 'faults', 'recycles');
   const env = join(state.path, 'environment.yaml');
-  // bodies: its three POSTs must be seen waiting in the worker, one by one, before the stuck
-  // thread's timeout recycles it; 2 s was too short a window for four status polls under the
-  // suite's load (the first POST's wait timed out, the give-back come and gone).
-  writeFileSync(env, 'apps:\n  pipe:\n    workers: 1\n    threads: 1\n    timeout: 2\n  swap:\n    workers: 1\n    threads: 1\n  bodies:\n    workers: 1\n    threads: 1\n    timeout: 6\n');
+  // bodies, recycles: what waits behind the stuck thread must be seen waiting in the worker, one
+  // by one, before the thread's timeout recycles it; 2 s was too short a window for the status
+  // polls under the suite's load (a wait timed out, the give-back come and gone).
+  writeFileSync(env, `apps:\n  pipe:\n    workers: 1\n    threads: 1\n    timeout: 2\n  swap:\n    workers: 1\n    threads: 1\n${['bodies', 'recycles'].map((app) => `  ${app}:\n    workers: 1\n    threads: 1\n    timeout: ${STUCK_TIMEOUT_S}\n`).join('')}`);
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', env, '--access-log', 'off', '--watch-interval', '0.2']);
 });
 
 test.after(async () => {
-  for (const app of ['pipe', 'swap', 'bodies']) for (const w of (await appStatus(gw, app).catch(() => null))?.workers ?? []) seen.add(w.pid);
+  for (const app of ['pipe', 'swap', 'bodies', 'recycles']) for (const w of (await appStatus(gw, app).catch(() => null))?.workers ?? []) seen.add(w.pid);
   await gw?.stop();
   await assertNoOrphans([...seen]);
   apps.remove();
@@ -55,31 +58,38 @@ async function send(path: string, app = 'pipe'): Promise<Answer> {
 const workerPids = async (app: string): Promise<number[]> => (await appStatus(gw, app)).workers.map((w: { pid: number }) => w.pid);
 
 test('requests waiting in the worker are timed from when its thread takes them: 3 s of waiting, timeout 2 s, all 200', async () => {
-  const answers = [send('/sleep?t=1.5')];
-  await waitFor(async () => (await appStatus(gw, 'pipe')).workers[0]?.inFlight === 1, 5000, 'the first request on the thread');
-  answers.push(send('/sleep?t=1.5'), send('/'));
-  await waitFor(async () => (await appStatus(gw, 'pipe')).queued === 2, 5000, 'two requests waiting in the worker');
-  const done = await Promise.all(answers);
+  // Sent together: whichever sleep the thread takes last waits out the other, 3 s from its
+  // sending to its answer, past the timeout (timed from its sending, it had a 504). Told by the
+  // answers' times, not by status polls seeing two wait: that lasts the first sleep's 1.5 s,
+  // which the polls missed on a loaded machine (load 25: "two requests waiting" timed out).
+  const sentAt = Date.now();
+  const done = await Promise.all([send('/sleep?t=1.5'), send('/sleep?t=1.5'), send('/')]);
   assert.equal(done.map((a) => a.status), [200, 200, 200], done.map((a) => a.body).join(' | '));
+  const longest = Math.max(...done.map((a) => a.at - sentAt));
+  assert.ok(longest > 2000, `the last answer came ${longest} ms after the requests were sent: none waited behind another`);
 });
 
 test('what waits behind a stuck thread moves on at each recycle: a request given back once is given back again, and served, one with a body too', async () => {
-  // Each stuck request (past timeout 2 s) recycles its worker; what waits behind it there
+  // Each stuck request (past the timeout) recycles its worker; what waits behind it there
   // never ran, so it moves on to the next worker every time, not only the first. The POST's
   // body went to the first worker: the gateway kept it, and sends it again each time (it had a
   // 502 at the drain's end). The drain's line tells the stuck request that had its 504.
-  const [first] = await workerPids('pipe');
+  // The stuck requests sleep far past the first worker's drain (the timeout and 2 s, from its
+  // replacement's start): its thread still runs the first at the drain's end, however late that
+  // comes; ended sooner, the worker exited with no line.
+  const stuckFor = `/sleep?t=${STUCK_TIMEOUT_S * 10}`;
+  const [first] = await workerPids('recycles');
   seen.add(first);
-  const stuck = [send('/sleep?t=10')];
-  await waitFor(async () => (await appStatus(gw, 'pipe')).workers[0]?.inFlight === 1, 5000, 'the first stuck request on the thread');
-  stuck.push(send('/sleep?t=10'));
-  const behind = send('/');
-  const posted = request(`${gw.url}/pipe/read`, { method: 'POST', body: 'a=1', headersTimeout: 30_000, bodyTimeout: 30_000 });
-  await waitFor(async () => (await appStatus(gw, 'pipe')).queued === 3, 5000, 'three requests waiting in the worker');
+  const stuck = [send(stuckFor, 'recycles')];
+  await waitFor(async () => (await appStatus(gw, 'recycles')).workers[0]?.inFlight === 1, 5000, 'the first stuck request on the thread');
+  stuck.push(send(stuckFor, 'recycles'));
+  const behind = send('/', 'recycles');
+  const posted = request(`${gw.url}/recycles/read`, { method: 'POST', body: 'a=1', headersTimeout: 60_000, bodyTimeout: 60_000 });
+  await waitFor(async () => (await appStatus(gw, 'recycles')).queued === 3, 5000, 'three requests waiting in the worker');
   const [a, b] = await Promise.all(stuck);
-  for (const pid of await workerPids('pipe')) seen.add(pid);
+  for (const pid of await workerPids('recycles')) seen.add(pid);
   const last = await behind;
-  for (const pid of await workerPids('pipe')) seen.add(pid);
+  for (const pid of await workerPids('recycles')) seen.add(pid);
   assert.equal([a.status, b.status], [504, 504], `${a.body} | ${b.body}`);
   assert.is(last.status, 200, `${last.body}\n${gw.output()}`);
   seen.add(Number(last.body));
@@ -87,8 +97,8 @@ test('what waits behind a stuck thread moves on at each recycle: a request given
   const post = await posted;
   assert.is(post.statusCode, 200);
   assert.is((await post.body.text()).trim(), 'read 3');
-  const drained = new RegExp(`pipe: worker ${first} has drained for \\d+ s; (.*)`);
-  await waitFor(() => drained.test(gw.output()), 10_000, 'the first recycled worker\'s drain line');
+  const drained = new RegExp(`recycles: worker ${first} has drained for \\d+ s; (.*)`);
+  await waitFor(() => drained.test(gw.output()), 30_000, 'the first recycled worker\'s drain line');
   assert.is(drained.exec(gw.output())![1], '1 request its threads still ran, whose client had its answer (a 504) or had left, ends with it');
 });
 
