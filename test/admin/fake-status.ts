@@ -1,6 +1,8 @@
-// A fixed GatewayStatus for the admin tests: plain data, as a gateway's provider would return.
+// A fixed GatewayStatus for the admin tests: plain data, as a gateway's provider would return,
+// and an admin server over such a provider.
 import type { GatewayStatus, WorkerStatus } from '../../src/admin/status-types.js';
-import type { AdminProvider } from '../../src/admin/admin-server.js';
+import { startAdminServer, type AdminProvider, type AdminServer } from '../../src/admin/admin-server.js';
+import { GatewayMetrics } from '../../src/admin/metrics.js';
 
 function blogWorkers(): WorkerStatus[] {
   return [
@@ -30,6 +32,11 @@ export function fakeProvider(logDir = '/nonexistent'): AdminProvider & { asked: 
       throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', { action: 'rollback', app: name, reason: 'version 2026.11.24 is the oldest version that can serve' });
     },
   };
+}
+
+/** The admin server on a loopback port over `provider` (`token`: every route needs it), with no process metrics. */
+export function fakeAdminServer(provider: AdminProvider, token?: string): Promise<AdminServer> {
+  return startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider, token, metrics: new GatewayMetrics({ processMetrics: false }) });
 }
 
 export function fakeStatus(): GatewayStatus {

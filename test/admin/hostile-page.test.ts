@@ -15,13 +15,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
-import { startAdminServer, type AdminProvider, type AdminServer } from '../../src/admin/admin-server.js';
-import { GatewayMetrics } from '../../src/admin/metrics.js';
+import type { AdminProvider, AdminServer } from '../../src/admin/admin-server.js';
 import type { AppStatus, GatewayStatus } from '../../src/admin/status-types.js';
 import { GatewayError } from '../../src/errors.js';
 import { tempDir, waitFor, within } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
-import { fakeStatus } from './fake-status.js';
+import { openStatusPage } from '../helpers/status-page.js';
+import { fakeAdminServer, fakeStatus } from './fake-status.js';
 
 const test = suite('admin: a hostile page in the browser');
 const inBrowser = runIf(test, hasChromium, NEEDS_CHROMIUM);
@@ -103,9 +103,9 @@ const provider: AdminProvider = {
 
 test.before(async () => {
   writeFileSync(logFile, `${payload('file-line')}\n`);
-  adminServer = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider, metrics: new GatewayMetrics({ processMetrics: false }) });
+  adminServer = await fakeAdminServer(provider);
   admin = adminServer.url;
-  tokenServer = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider, token: TOKEN, metrics: new GatewayMetrics({ processMetrics: false }) });
+  tokenServer = await fakeAdminServer(provider, TOKEN);
   hostile = http.createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><title>a site</title><p>nothing to see'));
   await new Promise<void>((resolve) => hostile!.listen(0, '127.0.0.1', resolve));
   hostilePort = (hostile.address() as AddressInfo).port;
@@ -261,16 +261,17 @@ for (const bypassCSP of [false, true]) {
     asked.length = 0;
     const context = await newContext({ bypassCSP });
     try {
-      const page = await context.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (err) => errors.push(err.message));
-      await page.addInitScript(() => {
-        const ran: string[] = ((window as any).__ran = []);
-        (window as any).__x = (tag: string) => ran.push(tag);
-        // Under the CSP an injected handler is refused, not run: a refusal is as much a failure.
-        document.addEventListener('securitypolicyviolation', (e) => ran.push(`CSP refused ${e.violatedDirective}`));
+      const { page, errors } = await openStatusPage(context, `${admin}/`, {
+        shown: 'section.app',
+        ms: WAIT_MS,
+        before: (page) =>
+          page.addInitScript(() => {
+            const ran: string[] = ((window as any).__ran = []);
+            (window as any).__x = (tag: string) => ran.push(tag);
+            // Under the CSP an injected handler is refused, not run: a refusal is as much a failure.
+            document.addEventListener('securitypolicyviolation', (e) => ran.push(`CSP refused ${e.violatedDirective}`));
+          }),
       });
-      await page.goto(`${admin}/`);
       await showing(page, payload('stderr'));
       phase = 2; // what the next event brings
       await showing(page, payload('live-line'));

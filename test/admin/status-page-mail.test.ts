@@ -7,11 +7,12 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Browser, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
 import { addPackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
+import { openStatusPage } from '../helpers/status-page.js';
 import { mailPort, message, sendWithSmtplib } from '../helpers/smtp.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 
@@ -43,14 +44,7 @@ inBrowser('a mail app answering 500: its card shows how much waits, why and the 
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off', '--environment', envFile], { ms: 60_000 });
   pids = statusPids(await gatewayStatus(gw));
   browser = await launchChromium();
-  const page: Page = await browser.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(`script error: ${err.message}`));
-  page.on('console', (msg) => msg.type() === 'error' && errors.push(msg.text()));
-  let navigations = 0;
-  page.on('framenavigated', (frame) => frame === page.mainFrame() && navigations++);
-  await page.goto(`${gw.adminUrl}/`);
-  await page.waitForSelector('[data-app="alpha"] [data-requests]', { timeout: PAGE_MS });
+  const { page, errors, navigations } = await openStatusPage(browser, `${gw.adminUrl}/`, { shown: '[data-app="alpha"] [data-requests]', ms: PAGE_MS, console: /(?:)/ });
   assert.is(await page.$('[data-app="alpha"] [data-mail-waiting]'), null, 'nothing waits yet');
 
   writeFileSync(answerFile, '500');
@@ -80,7 +74,7 @@ inBrowser('a mail app answering 500: its card shows how much waits, why and the 
   await page.waitForSelector('[data-mail-removed-app="alpha"]', { timeout: 30_000 });
   assert.is(await page.$('[data-app="alpha"]'), null, 'its card is gone');
   assert.match(await page.$eval('[data-mail-removed-app="alpha"]', (el) => el.textContent!), /^; 1 waiting for alpha \(no app now\)$/);
-  assert.is(navigations, 1, 'no reload: the stream\'s events brought it and took it away');
+  assert.is(navigations(), 1, 'no reload: the stream\'s events brought it and took it away');
   assert.equal(errors, []);
   await page.close();
 });

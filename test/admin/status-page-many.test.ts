@@ -9,11 +9,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
-import { GatewayMetrics } from '../../src/admin/metrics.js';
-import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
+import type { AdminServer } from '../../src/admin/admin-server.js';
 import type { AppStatus } from '../../src/admin/status-types.js';
 import { runIf } from '../helpers/skip.js';
-import { fakeProvider, fakeStatus } from './fake-status.js';
+import { openStatusPage } from '../helpers/status-page.js';
+import { fakeAdminServer, fakeProvider, fakeStatus } from './fake-status.js';
 
 const test = suite('status page, many apps');
 const inBrowser = runIf(test, hasChromium, NEEDS_CHROMIUM);
@@ -39,12 +39,10 @@ inBrowser(`of ${APPS} apps, only the one whose status changed is drawn again at 
       return { ...fakeStatus(), apps };
     },
   };
-  server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider, metrics: new GatewayMetrics({ processMetrics: false }) });
+  server = await fakeAdminServer(provider);
   browser = await launchChromium();
-  const page = await browser.newPage();
-  await page.goto(`${server.url}/`);
   const last = `app${String(APPS - 1).padStart(3, '0')}`;
-  await page.waitForSelector(`[data-app="${last}"] [data-requests]`, { timeout: 30_000 });
+  const { page } = await openStatusPage(browser, `${server.url}/`, { shown: `[data-app="${last}"] [data-requests]` });
   // The cards taken and app000's count read in one go: two events drawn between two reads would
   // meet the wait below at once, with nothing drawn after the cards were taken.
   const first = await page.evaluate(() => {
@@ -65,27 +63,25 @@ inBrowser('the page follows the stream\'s changes without a reload: one app\'s c
   const app = (name: string, requests = 7): AppStatus => ({ ...blog, name, mount: `/${name}`, requests });
   let apps = Array.from({ length: 30 }, (_, i) => app(`app${String(i).padStart(2, '0')}`));
   const provider = { ...fakeProvider(), status: () => ({ ...fakeStatus(), apps: apps.map((a) => ({ ...a })) }) };
-  server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider, metrics: new GatewayMetrics({ processMetrics: false }) });
+  server = await fakeAdminServer(provider);
   browser ??= await launchChromium();
-  const page = await browser.newPage();
-  let navigations = 0;
-  page.on('framenavigated', (frame) => frame === page.mainFrame() && navigations++);
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
   // The events as the page receives them: `apps` ones after the first, never the whole status again.
   const kinds: string[] = [];
-  page.on('console', (m) => m.text().startsWith('event ') && kinds.push(m.text().slice(6)));
-  await page.addInitScript(() => {
-    const Original = window.EventSource;
-    (window as any).EventSource = class extends Original {
-      constructor(url: string | URL, init?: EventSourceInit) {
-        super(url, init);
-        for (const kind of ['status', 'apps']) this.addEventListener(kind, () => console.log(`event ${kind}`));
-      }
-    };
+  const { page, errors, navigations } = await openStatusPage(browser, `${server.url}/`, {
+    shown: '[data-app="app29"] [data-requests]',
+    before: async (page) => {
+      page.on('console', (m) => m.text().startsWith('event ') && kinds.push(m.text().slice(6)));
+      await page.addInitScript(() => {
+        const Original = window.EventSource;
+        (window as any).EventSource = class extends Original {
+          constructor(url: string | URL, init?: EventSourceInit) {
+            super(url, init);
+            for (const kind of ['status', 'apps']) this.addEventListener(kind, () => console.log(`event ${kind}`));
+          }
+        };
+      });
+    },
   });
-  await page.goto(`${server.url}/`);
-  await page.waitForSelector('[data-app="app29"] [data-requests]', { timeout: 30_000 });
   const names = () => page.$$eval('section.app', (els) => els.map((el) => (el as HTMLElement).dataset.app));
   const requestsOf = (name: string) => page.$eval(`[data-app="${name}"] [data-requests]`, (el) => Number((el as HTMLElement).dataset.requests));
   await page.evaluate(() => ((window as any).app10 = document.querySelector('[data-app="app10"]')));
@@ -104,7 +100,7 @@ inBrowser('the page follows the stream\'s changes without a reload: one app\'s c
   const shown = await names();
   assert.equal(shown, apps.map((a) => a.name), 'the cards in the status\'s order');
   assert.is(await page.$eval('[data-gateway]', (el) => el.textContent!.includes('apps30')), true, 'the header counts the apps');
-  assert.is(navigations, 1, 'no reload');
+  assert.is(navigations(), 1, 'no reload');
   assert.is(kinds[0], 'status');
   assert.ok(kinds.length >= 4 && kinds.slice(1).every((k) => k === 'apps'), kinds.join(' '));
   assert.equal(errors, []);

@@ -7,11 +7,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
-import { GatewayMetrics } from '../../src/admin/metrics.js';
-import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
+import type { AdminServer } from '../../src/admin/admin-server.js';
 import type { AppStatus } from '../../src/admin/status-types.js';
 import { runIf } from '../helpers/skip.js';
-import { fakeProvider, fakeStatus } from './fake-status.js';
+import { openStatusPage } from '../helpers/status-page.js';
+import { fakeAdminServer, fakeProvider, fakeStatus } from './fake-status.js';
 
 const test = suite('status page: memory note, websockets refused for room');
 const inBrowser = runIf(test, hasChromium, NEEDS_CHROMIUM);
@@ -27,15 +27,9 @@ test.after(async () => {
 inBrowser('a memoryNote and websocket refusals for room come with an event and show; gone from the status, they go', async () => {
   let blog: AppStatus = { ...fakeStatus().apps[0], refusedForRoom: 0, websocketsRefusedForRoom: 0 };
   const provider = { ...fakeProvider(), status: () => ({ ...fakeStatus(), apps: [{ ...blog }] }) };
-  server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider, metrics: new GatewayMetrics({ processMetrics: false }) });
+  server = await fakeAdminServer(provider);
   browser = await launchChromium();
-  const page = await browser.newPage();
-  let navigations = 0;
-  page.on('framenavigated', (frame) => frame === page.mainFrame() && navigations++);
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(`${server.url}/`);
-  await page.waitForSelector('[data-app="blog"] [data-errors]', { timeout: 30_000 });
+  const { page, errors, navigations } = await openStatusPage(browser, `${server.url}/`, { shown: '[data-app="blog"] [data-errors]' });
   const failedTitle = () => page.$eval('[data-app="blog"] [data-errors]', (el) => (el as HTMLElement).title);
   assert.is(await page.$('[data-app="blog"] [data-memory-note]'), null);
   assert.is(await failedTitle(), 'responses with status 500 or above');
@@ -51,7 +45,7 @@ inBrowser('a memoryNote and websocket refusals for room come with an event and s
   await page.waitForFunction(() => !document.querySelector('[data-app="blog"] [data-memory-note]'), null, { timeout: 30_000 });
   assert.is(await page.$eval('[data-app="blog"] .memory-note', (el) => (el as HTMLElement).hidden), true);
   assert.is(await failedTitle(), 'responses with status 500 or above; not the 3 websocket handshakes the gateway refused (503) for want of room under --max-workers to wake it');
-  assert.is(navigations, 1, 'no reload');
+  assert.is(navigations(), 1, 'no reload');
   assert.equal(errors, []);
   await page.close();
 });

@@ -12,6 +12,7 @@ import type { Browser } from 'playwright-core';
 import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
 import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
+import { openStatusPage } from '../helpers/status-page.js';
 
 const PAGE_MS = 15_000;
 
@@ -39,11 +40,7 @@ inBrowser('the token changed under a logged-in page (rotated, the gateway restar
   const admin = new URL(gw.adminUrl!).host;
   browser = await launchChromium();
   const context = await browser.newContext({ httpCredentials: { username: 'admin', password: 'first-token-5d2a', send: 'always' } });
-  const page = await context.newPage();
-  let navigations = 0;
-  page.on('framenavigated', (frame) => frame === page.mainFrame() && navigations++);
-  await page.goto(`${gw.adminUrl}/`);
-  await page.waitForSelector('[data-connection="live"]', { timeout: PAGE_MS });
+  const { page, navigations } = await openStatusPage(context, `${gw.adminUrl}/`, { shown: '[data-connection="live"]', ms: PAGE_MS });
 
   await gw.stop();
   writeFileSync(tokenFile, 'second-token-9e4b\n', { mode: 0o600 });
@@ -58,15 +55,13 @@ inBrowser('the token changed under a logged-in page (rotated, the gateway restar
   // Still tried: the gateway said so, and a page left open is no worse than before.
   await new Promise((resolve) => setTimeout(resolve, 4000));
   assert.match(await text(), /401/, 'the next retry keeps saying why');
-  assert.is(navigations, 1, 'no reload of its own');
+  assert.is(navigations(), 1, 'no reload of its own');
 });
 
 inBrowser('the token rotated under a logged-in page (SIGHUP): its stream ends, and the page says its login was refused and to reload', async () => {
   // The gateway of the test above, serving with the second token.
   const context = await browser!.newContext({ httpCredentials: { username: 'admin', password: 'second-token-9e4b', send: 'always' } });
-  const page = await context.newPage();
-  await page.goto(`${gw!.adminUrl}/`);
-  await page.waitForSelector('[data-connection="live"]', { timeout: PAGE_MS });
+  const { page } = await openStatusPage(context, `${gw!.adminUrl}/`, { shown: '[data-connection="live"]', ms: PAGE_MS });
   writeFileSync(tokenFile, 'third-token-41c7\n', { mode: 0o600 });
   gw!.child.kill('SIGHUP');
   const said = await waitFor(async () => {

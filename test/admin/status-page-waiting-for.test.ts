@@ -7,11 +7,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser } from 'playwright-core';
 import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
-import { GatewayMetrics } from '../../src/admin/metrics.js';
-import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
+import type { AdminServer } from '../../src/admin/admin-server.js';
 import type { AppStatus, WaitingForStatus, VersionStatus } from '../../src/admin/status-types.js';
 import { runIf } from '../helpers/skip.js';
-import { fakeProvider, fakeStatus } from './fake-status.js';
+import { openStatusPage } from '../helpers/status-page.js';
+import { fakeAdminServer, fakeProvider, fakeStatus } from './fake-status.js';
 
 const test = suite('status page: what a starting version waits for');
 const inBrowser = runIf(test, hasChromium, NEEDS_CHROMIUM);
@@ -33,16 +33,10 @@ inBrowser('a starting version\'s waitingFor shows under it, then its failed prob
   const since = new Date(now - 5000).toISOString();
   let blog: AppStatus = { ...serving, versions: [startingRow({ for: 'import', what: 'worker 1003 to import blog.wsgi:application, then say READY', since, failedProbes: null }), ...serving.versions] };
   const provider = { ...fakeProvider(), status: () => ({ ...fakeStatus(), apps: [{ ...blog }] }) };
-  server = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider, metrics: new GatewayMetrics({ processMetrics: false }) });
+  server = await fakeAdminServer(provider);
   browser = await launchChromium();
-  const page = await browser.newPage();
-  let navigations = 0;
-  page.on('framenavigated', (frame) => frame === page.mainFrame() && navigations++);
-  const errors: string[] = [];
-  page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(`${server.url}/`);
   const wait = '[data-app="blog"] [data-version-state="starting"] [data-waiting-for]';
-  await page.waitForSelector(wait, { timeout: 30_000 });
+  const { page, errors, navigations } = await openStatusPage(browser, `${server.url}/`, { shown: wait });
   assert.is(await page.$eval(wait, (el) => (el as HTMLElement).dataset.waitingFor), 'import');
   assert.match(await page.$eval(wait, (el) => el.textContent), /^waiting \d+s for worker 1003 to import blog\.wsgi:application, then say READY$/);
 
@@ -66,7 +60,7 @@ inBrowser('a starting version\'s waitingFor shows under it, then its failed prob
 
   blog = { ...serving };
   await page.waitForFunction(() => !document.querySelector('[data-app="blog"] [data-waiting-for]'), null, { timeout: 30_000 });
-  assert.is(navigations, 1, 'no reload');
+  assert.is(navigations(), 1, 'no reload');
   assert.equal(errors, []);
   await page.close();
 });

@@ -11,13 +11,14 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { browserSaid, clickUnderLoad, hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
 import type { AppStatus, GatewayStatus } from '../../src/admin/status-types.js';
 import { addPackage, clientLoop, writePackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, processesBelow, ROOT, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { statusPids } from '../helpers/status.js';
+import { openStatusPage } from '../helpers/status-page.js';
 
 // The README's picture is rewritten only when asked (UPDATE_SCREENSHOT=1): a test run leaves the
 // checkout as it found it; the screenshot is still taken and checked every run.
@@ -35,9 +36,11 @@ const TOKEN = randomBytes(16).toString('hex');
 const tokenFile = join(state.path, 'admin-token');
 let gw: RunningGateway | undefined;
 let browser: Browser | undefined;
+/** Logged in as a browser user would be: HTTP Basic with the token as the password. */
+let context: BrowserContext;
 let page: Page;
 /** Main-frame navigations since the page was opened: a reload would add one. */
-let navigations = 0;
+let navigations = (): number => 0;
 /** What the browser complained about: script errors, CSP refusals. */
 const complaints: string[] = [];
 /** Every pid /status ever named: none may outlive the gateway. */
@@ -153,20 +156,10 @@ test.before(async () => {
   const before = new Set(descendants(process.pid));
   browser = await launchChromium();
   browserPids = descendants(process.pid).filter((p) => !before.has(p));
-  // Logged in as a browser user would be: HTTP Basic with the token as the password.
-  const context = await browser.newContext({
+  context = await browser.newContext({
     viewport: { width: 1280, height: 900 },
     colorScheme: 'light',
     httpCredentials: { username: 'admin', password: TOKEN, send: 'always' },
-  });
-  page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  page.on('pageerror', (err) => complaints.push(`script error: ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) complaints.push(`CSP: ${msg.text()}`);
-  });
-  page.on('framenavigated', (frame) => {
-    if (frame === page.mainFrame()) navigations++;
   });
 });
 
@@ -179,11 +172,18 @@ test.after(async () => {
 });
 
 inBrowser('the page shows each app, its versions and every pid that /status names, under the CSP, with no script error', async () => {
-  const res = await page.goto(`${gw!.adminUrl}/`);
+  const opened = await openStatusPage(context, `${gw!.adminUrl}/`, {
+    shown: '[data-gateway-pid]', // the first status drawn
+    ms: PAGE_MS,
+    errors: complaints,
+    console: /Content Security Policy|Refused to/i,
+    before: async (p) => p.setDefaultTimeout(15_000),
+  });
+  ({ page, navigations } = opened);
+  const res = opened.response;
   assert.is(res?.status(), 200);
   assert.match(res?.headers()['content-security-policy'] ?? '', /script-src 'self'/, 'the page is served under a CSP');
   await page.waitForSelector('[data-connection="live"]', { timeout: PAGE_MS });
-  await page.waitForSelector('[data-gateway-pid]', { timeout: PAGE_MS }); // the first status drawn
   await page.evaluate(() => ((window as any).statusPageMarker = 'still the first load'));
 
   const s = await status();
@@ -268,12 +268,9 @@ inBrowser("uptimes are the gateway's clock's, not the browser's: a browser two d
       const real = Date.now;
       Date.now = () => real() + 2 * 86_400_000;
     });
-    const skewed = await ahead.newPage();
-    skewed.on('pageerror', (err) => complaints.push(`script error: ${err.message}`));
-    await skewed.goto(`${gw!.adminUrl}/`);
     // 'live' comes with the event stream's open, the first render with its first status event.
+    const { page: skewed } = await openStatusPage(ahead, `${gw!.adminUrl}/`, { shown: '[data-gateway-uptime]', ms: PAGE_MS, errors: complaints });
     await skewed.waitForSelector('[data-connection="live"]', { timeout: PAGE_MS });
-    await skewed.waitForSelector('[data-gateway-uptime]', { timeout: PAGE_MS });
     const shown = await skewed.$eval('[data-gateway-uptime]', (el) => el.textContent ?? '');
     // The gateway has run for a minute or two; two days off would read "2d 00h".
     assert.match(shown, /^(\d+s|\d+m \d\ds)$/, shown);
@@ -302,7 +299,7 @@ inBrowser('a worker killed with SIGKILL: the page shows its replacement and rest
   assert.match(await textOf(`[data-app="api"] tr[data-pid="${fresh}"] [data-field="lastExit"]`), /SIGKILL/);
   assert.ok(await page.$('[data-app="api"] [data-history="exited"]'), 'the exit is in the history');
   assert.is(await page.evaluate(() => (window as any).statusPageMarker), 'still the first load');
-  assert.is(navigations, 1, 'no reload');
+  assert.is(navigations(), 1, 'no reload');
 });
 
 inBrowser('Restart under 8 clients: new workers on the page, the answer shown, no failed request', async () => {
@@ -327,7 +324,7 @@ inBrowser('Restart under 8 clients: new workers on the page, the answer shown, n
     assert.is(result.failed, 0, `failed requests: ${result.failures.slice(0, 5).join('; ')}`);
   }
   assert.ok(await page.$('[data-app="web"] [data-history="restarted"]'), 'the restart is in the history');
-  assert.is(navigations, 1, 'no reload');
+  assert.is(navigations(), 1, 'no reload');
 });
 
 inBrowser('Roll back under 8 clients: 1.0 serves, the answer shown, no failed request; nothing older, so the button is disabled', async () => {
@@ -399,12 +396,15 @@ inBrowser('a client that may not act or read logs: the buttons are disabled and 
   const other = await browser!.newContext({ httpCredentials: { username: 'admin', password: TOKEN, send: 'always' } });
   try {
     const posts: string[] = [];
-    const limited = await other.newPage();
-    limited.on('request', (r) => void (r.method() === 'POST' && posts.push(r.url())));
-    limited.on('pageerror', (err) => complaints.push(`script error: ${err.message}`));
-    await limited.route('**/events', (route) => route.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-store' }, body: `event: status\ndata: ${JSON.stringify(refused)}\n\n` }));
-    await limited.goto(`${gw!.adminUrl}/`);
-    await limited.waitForSelector('[data-app="web"] [data-log-hidden]', { timeout: PAGE_MS });
+    const { page: limited } = await openStatusPage(other, `${gw!.adminUrl}/`, {
+      shown: '[data-app="web"] [data-log-hidden]',
+      ms: PAGE_MS,
+      errors: complaints,
+      before: async (p) => {
+        p.on('request', (r) => void (r.method() === 'POST' && posts.push(r.url())));
+        await p.route('**/events', (route) => route.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-store' }, body: `event: status\ndata: ${JSON.stringify(refused)}\n\n` }));
+      },
+    });
     for (const action of ['restart', 'rollback']) {
       const button = await limited.$(`[data-app="web"] [data-action="${action}"]`);
       assert.is(await button!.isDisabled(), true, `${action} is disabled`);
@@ -453,7 +453,7 @@ inBrowser('when the gateway stops, the page says it is disconnected and retrying
   await status(); // the pids of now, among those seen
   assert.is(await gw!.stop(), 0);
   await waitForPage('the page to see the gateway gone', () => textOf('[data-connection]'), (t) => t === 'disconnected, retrying');
-  assert.is(navigations, 1, 'no reload');
+  assert.is(navigations(), 1, 'no reload');
   await assertNoOrphans([...seenPids]);
   assert.ok(browserPids.length > 0, 'the browser\'s processes were found');
   await browser!.close();
