@@ -101,13 +101,32 @@ def split_fields(payload):
     return fields
 
 
+# Request heads already split: the CGI pairs' text -> its headers as a tuple of pairs. A client
+# sends the same head again and again (a browser's, a load balancer's check, a bench's); each
+# request gets a list of its own (the app may change it), of the same immutable pairs. A bounded
+# number of small heads, emptied when full: a head that never repeats (a changing cookie) keeps
+# none long.
+_kept_headers = {}
+KEPT_HEADERS = 256
+KEPT_HEADERS_CHARS = 1024
+
+
 def header_pairs(fields):
     """The CGI pairs as ASGI headers: (lowercase name, value) bytes, repeated ones apart."""
     if len(fields) == FIXED_FIELDS:
         return []
+    text = fields[FIXED_FIELDS]
+    kept = _kept_headers.get(text)
+    if kept is not None:
+        return list(kept)
     # One encode and one split for all of them, zip making the pairs: no Python per header.
-    raw = fields[FIXED_FIELDS].encode("latin-1").split(b"\0")
-    return list(zip(map(_header_names.__getitem__, raw[::2]), raw[1::2]))
+    raw = text.encode("latin-1").split(b"\0")
+    headers = list(zip(map(_header_names.__getitem__, raw[::2]), raw[1::2]))
+    if len(text) <= KEPT_HEADERS_CHARS:
+        if len(_kept_headers) >= KEPT_HEADERS:
+            _kept_headers.clear()
+        _kept_headers[text] = tuple(headers)
+    return headers
 
 
 # How `path` is given (reads_full_path): the rest after the mount, as SPEC 5.1 says; the mount

@@ -137,6 +137,35 @@ for (const python of PYTHONS) {
     }
   });
 
+  t('a head seen again gets a headers list of its own: what an app or a chunked request added to the last one is not in it', async ({ h }) => {
+    // The worker keeps the heads it has split (asgi_scope.header_pairs): the same head twice
+    // must give two lists, the pairs the client sent and nothing else.
+    const ask = () => get(`${h.url}/m/headers-changed`, { headers: { 'x-same': 'changed' } });
+    const first = JSON.parse((await ask()).body) as Array<[string, string]>;
+    const second = JSON.parse((await ask()).body) as Array<[string, string]>;
+    assert.equal(second, first, 'the app changed the first list in place');
+    assert.ok(first.some(([n, v]) => n === 'x-same' && v === 'changed'));
+    assert.not.ok(first.some(([n]) => n === 'x-added' || n === 'x-replaced'));
+    // A chunked request's CGI pairs are those of the same head without its body: its list gets
+    // transfer-encoding added, the next one's must not.
+    const scopeHeaders = async (request: string): Promise<Array<[string, string]>> => {
+      const c = await RawConnection.open(h.port);
+      try {
+        c.write(request);
+        const { head, body } = await chunkedBody(c);
+        assert.match(head, /^HTTP\/1\.1 200 OK/);
+        return (JSON.parse(body.toString('utf8')) as { headers: Array<[string, string]> }).headers;
+      } finally {
+        c.destroy();
+      }
+    };
+    const chunked = await scopeHeaders('POST /m/scope HTTP/1.1\r\nHost: x\r\nX-Same: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+    assert.equal(chunked.slice(-1), [['transfer-encoding', 'chunked']]);
+    const plain = await scopeHeaders('GET /m/scope HTTP/1.1\r\nHost: x\r\nX-Same: chunked\r\n\r\n');
+    assert.equal(plain, chunked.slice(0, -1), 'the same head without the transfer-encoding the chunked one added');
+    assert.ok(plain.some(([n, v]) => n === 'x-same' && v === 'chunked'));
+  });
+
   t('lifespan state: set at startup, seen by every request as a shallow copy', async ({ h }) => {
     const pid = h.workers[0].pid;
     for (let i = 0; i < 2; i++) {
