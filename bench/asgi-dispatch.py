@@ -7,7 +7,8 @@ bench app's `/` answering, what it writes to the link counted and thrown away.
 Prints µs of CPU per request. On a shared machine count instructions instead, which hold still
 (docs/performance.md, "The worker's own Python per request"): run it under
 `valgrind --tool=callgrind --callgrind-out-file=/dev/null` with N=8 and N=4008, and divide the
-difference of the two "Collected" counts by 4000.
+difference of the two "Collected" counts by 4000; with PYTHONHASHSEED=0, or the hash seed moves
+the dicts' probes and the count with them.
 """
 
 import asyncio
