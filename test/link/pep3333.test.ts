@@ -2,7 +2,9 @@
 // of docs/protocol.md "The WSGI side" on a real worker, over fetch and raw sockets.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RawConnection, countResponses, get, startLinkHarness } from '../helpers/link-harness.js';
+import { Frame } from '../../src/link/frames.js';
+import { encodeRequest } from '../../src/link/request-frame.js';
+import { RawConnection, RawExchange, countResponses, get, requestLine, startLinkHarness, type LinkHarness } from '../helpers/link-harness.js';
 import { startGatewayHarness } from '../helpers/gateway-harness.js';
 
 /** What these tests need of a server: the link harness, or the real gateway CLI. */
@@ -14,14 +16,20 @@ interface Harness {
   stop(): Promise<unknown>;
 }
 
-// The same cases twice: on the link alone, and through the real gateway (`--apps`, the app
-// mounted at /mnt by the environment file), so nothing between the client and the link
-// (router, admission, logs) can break PEP 3333 unseen.
-for (const [name, start] of [
-  ['pep3333 on the link', () => startLinkHarness('pep3333', { workers: 1, threads: 4, mount: '/mnt' })],
-  ['pep3333 through the gateway', () => startGatewayHarness('pep3333', { workers: 1, threads: 4, mount: '/mnt' })],
-] as Array<[string, () => Promise<Harness>]>) {
+// The same cases on the link alone, and through the real gateway (`--apps`, the app mounted at
+// /mnt by the environment file), so nothing between the client and the link (router,
+// admission, logs) can break PEP 3333 unseen. validate's wrapper is an iterator, never a list:
+// a third pass, on the link, serves the same answers as plain lists (the app's `plain`), for
+// the worker's list path (task.py, _respond's short way and _full), with the cases about a
+// response's head and body.
+for (const [name, plain, start] of [
+  ['pep3333 on the link', false, () => startLinkHarness('pep3333', { workers: 1, threads: 4, mount: '/mnt' })],
+  ['pep3333 through the gateway', false, () => startGatewayHarness('pep3333', { workers: 1, threads: 4, mount: '/mnt' })],
+  ['pep3333 on the link, plain lists', true, () => startLinkHarness('pep3333', { workers: 1, threads: 4, mount: '/mnt', app: 'app:plain' })],
+] as Array<[string, boolean, () => Promise<Harness>]>) {
   const t = suite<{ h: Harness }>(name);
+  /** A case about what the validated app alone answers (the request's side, validate's own checks). */
+  const validated = plain ? () => undefined : t;
 
   t.before(async (ctx) => {
     ctx.h = await start();
@@ -86,7 +94,7 @@ for (const [name, start] of [
     }
   });
 
-  t('wsgi.input streams a Content-Length body: readline, then read(n) to EOF', async ({ h }) => {
+  validated('wsgi.input streams a Content-Length body: readline, then read(n) to EOF', async ({ h }) => {
     const big = `first line\n${'x'.repeat(300_000)}`;
     const r = await get(`${h.url}/mnt/echo`, { method: 'POST', body: big });
     assert.is(r.status, 200);
@@ -94,12 +102,12 @@ for (const [name, start] of [
     assert.ok(r.body === big);
   });
 
-  t('wsgi.input: iteration and readlines', async ({ h }) => {
+  validated('wsgi.input: iteration and readlines', async ({ h }) => {
     const r = await get(`${h.url}/mnt/lines`, { method: 'POST', body: 'a\nb\nc' });
     assert.is(r.body, 'a\n|b\n|c|0');
   });
 
-  t('wsgi.input streams a chunked request body (wsgi.input_terminated)', async ({ h }) => {
+  validated('wsgi.input streams a chunked request body (wsgi.input_terminated)', async ({ h }) => {
     const c = await RawConnection.open(h.port);
     try {
       c.write('POST /mnt/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
@@ -123,8 +131,53 @@ for (const [name, start] of [
     assert.is(r.body, 'written,iterated');
     await settle();
     const after = (await environ(h)).closed as number;
-    // /write's Body and the first environ() dump's Body were both closed.
-    assert.is(after, before + 2);
+    // /write's Body and the first environ() dump's Body were both closed (plain: lists, nothing to close).
+    assert.is(after, plain ? before : before + 2);
+  });
+
+  t('close() of an iterable the app returns is called once it is sent', async ({ h }) => {
+    const closes = async () => (await environ(h)).close_route as number;
+    const before = await closes();
+    const r = await get(`${h.url}/mnt/close`);
+    assert.is(r.body, 'closing');
+    // close() runs after the answer is sent.
+    const deadline = Date.now() + 5000;
+    let after = before;
+    while (after === before && Date.now() < deadline) after = await closes();
+    assert.is(after, before + 1);
+  });
+
+  t("a list body: the head as given, its Content-Length once (the app's or computed), the body whole", async ({ h }) => {
+    const letters = 'abcdefghijklmnopqrstuvwxyz';
+    // Either side of COPIED_BODY (16 KiB, below it _respond's short way) and of the response window (256 KiB).
+    for (const n of [0, 14, 16_383, 16_384, 100_000, 300_000]) {
+      for (const parts of [1, 3]) {
+        for (const cl of [1, 0]) {
+          const what = `n=${n}&parts=${parts}&cl=${cl}`;
+          const r = await get(`${h.url}/mnt/sized?${what}`);
+          assert.is(r.status, 200, what);
+          assert.is(r.headers.get('content-type'), 'text/plain', what);
+          // validate's wrapper is an iterable: one without a Content-Length is chunked, but when it is empty.
+          assert.is(r.headers.get('content-length'), plain || cl || n === 0 ? String(n) : null, what);
+          assert.ok(r.body === letters.repeat(Math.floor(n / 26)) + 'z'.repeat(n % 26), `${what}: the body as the app gave it`);
+        }
+      }
+    }
+  });
+
+  t('204 and 304: the head as given, never the body the app returned', async ({ h }) => {
+    const c = await RawConnection.open(h.port);
+    try {
+      c.write(['/mnt/204', '/mnt/304', '/mnt/sized?n=5'].map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
+      const text = await c.waitFor((s) => s.endsWith('\r\n\r\nzzzzz'), 5000, '204, 304, then a GET');
+      const responses = text.split(/(?=HTTP\/1\.1 )/);
+      assert.is(responses.length, 3, text);
+      assert.match(responses[0], /^HTTP\/1\.1 204 No Body\r\n[\s\S]*X-Kept: yes\r\n[\s\S]*\r\n\r\n$/, 'no body after the 204');
+      assert.match(responses[1], /^HTTP\/1\.1 304 No Body\r\n[\s\S]*X-Kept: yes\r\n[\s\S]*\r\n\r\n$/, 'no body after the 304');
+      assert.not.match(text, /dropped/);
+    } finally {
+      c.destroy();
+    }
   });
 
   t('start_response with exc_info before the body replaces the status', async ({ h }) => {
@@ -133,7 +186,7 @@ for (const [name, start] of [
     assert.is(r.body, 'replaced');
   });
 
-  t('wsgi.file_wrapper', async ({ h }) => {
+  validated('wsgi.file_wrapper', async ({ h }) => {
     const { readFileSync } = await import('node:fs');
     const { fixtureApp } = await import('../helpers/link-harness.js');
     const r = await get(`${h.url}/mnt/file`);
@@ -153,8 +206,30 @@ for (const [name, start] of [
       assert.ok(length > 100, 'the length the GET body would have');
       const rest = text.slice(head.length + 4);
       assert.match(rest, /^HTTP\/1\.1 200 OK/, 'no body after the HEAD response: the next bytes are the GET response');
+      // Above COPIED_BODY, and one under it (the short way's size) that a HEAD must not take.
+      c.write('HEAD /mnt/sized?n=20000 HTTP/1.1\r\nHost: x\r\n\r\nHEAD /mnt/sized?n=20 HTTP/1.1\r\nHost: x\r\n\r\nGET /mnt/sized?n=3 HTTP/1.1\r\nHost: x\r\n\r\n');
+      const more = (await c.waitFor((s) => s.endsWith('\r\n\r\nzzz'), 5000, 'two HEADs then a GET')).slice(text.length);
+      const answers = more.split(/(?=HTTP\/1\.1 )/);
+      assert.is(answers.length, 3, more);
+      assert.match(answers[0], /^HTTP\/1\.1 200 OK\r\n[\s\S]*Content-Length: 20000\r\n[\s\S]*\r\n\r\n$/, "the GET's length, no body");
+      assert.match(answers[1], /^HTTP\/1\.1 200 OK\r\n[\s\S]*Content-Length: 20\r\n[\s\S]*\r\n\r\n$/, "the GET's length, no body");
     } finally {
       c.destroy();
+    }
+  });
+
+  // The front drops a HEAD's body whatever the worker sends: only the link shows one sent.
+  (plain ? t : () => undefined)('HEAD on the link: the response frame carries the head alone, whatever its size', async ({ h }) => {
+    for (const n of [20, 20_000]) {
+      for (const round of [1, 2]) {
+        const x = new RawExchange((h as LinkHarness).workers[0].link!);
+        x.write(encodeRequest(x.id, requestLine('/sized', `n=${n}`, 'HEAD'), ''));
+        const full = await x.next(Frame.RESPONSE_FULL);
+        const head = full.toString('latin1', 4, 4 + full.readUInt32BE(0)).split('\0');
+        const what = `HEAD of ${n} bytes, round ${round}`;
+        assert.is(head[head.indexOf('Content-Length') + 1], String(n), what);
+        assert.is(full.length, 4 + full.readUInt32BE(0), `${what}: no body`);
+      }
     }
   });
 
@@ -176,7 +251,7 @@ for (const [name, start] of [
     }
   });
 
-  t('Expect: 100-continue: 100 once the app reads wsgi.input, then the body', async ({ h }) => {
+  validated('Expect: 100-continue: 100 once the app reads wsgi.input, then the body', async ({ h }) => {
     const c = await RawConnection.open(h.port);
     try {
       c.write('POST /mnt/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n');
@@ -190,12 +265,12 @@ for (const [name, start] of [
     }
   });
 
-  t('wsgi.errors reaches the worker output (the app log)', async ({ h }) => {
+  validated('wsgi.errors reaches the worker output (the app log)', async ({ h }) => {
     await get(`${h.url}/mnt/echo`, { method: 'POST', body: 'x' });
     assert.ok(h.output.includes('pep3333: echo'), h.output.join('\n'));
   });
 
-  t('wsgiref.validate raised no warning and no assertion', async ({ h }) => {
+  validated('wsgiref.validate raised no warning and no assertion', async ({ h }) => {
     const env = await environ(h);
     assert.equal(env.warnings, []);
     const failures = h.output.filter((line) => /AssertionError|Traceback|WSGIWarning/.test(line));
