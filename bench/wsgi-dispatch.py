@@ -7,7 +7,9 @@ away. The monitor thread is not started (its ticks are its own cost, not a reque
     python3 bench/wsgi-dispatch.py [SHIM_DIR]        (N=200000 requests, T=8 threads, R=1 rounds)
 
 POST=1: each request is the bench's 64 KiB POST to `/echo` instead (REQUEST, one REQUEST_BODY,
-REQUEST_END, as the gateway sends it), its body all there when the app reads it.
+REQUEST_END, as the gateway sends it), its body all there when the app reads it. STREAM=1: each
+is a GET of `/hello-gen`, hello returned as an iterator (a streamed answer: RESPONSE with the
+body, then RESPONSE_END).
 
 Prints µs of CPU per request. On a shared machine count instructions instead, which hold still
 (docs/performance.md, "The WSGI worker's own Python per request"): run it under
@@ -89,6 +91,8 @@ def main():
         for rid in range(1, BATCH + 1):
             frames += [(link.REQUEST, rid, "\0".join(fields)), (link.REQUEST_BODY, rid, body), (link.REQUEST_END, rid, b"")]
     else:
+        if os.environ.get("STREAM"):
+            fields[7], fields[9] = "/hello-gen", "/hello-gen"
         frames = [(link.REQUEST, rid + 1, "\0".join(fields)) for rid in range(BATCH)]
     out = CountingSocket()
     for _ in range(ROUNDS):

@@ -2,7 +2,8 @@
 
 Also, for bench/ab-cpu.mjs only: 1 MiB as a list (`/1m`, over the response window: streamed to
 the front in pieces), as a generator of four 256 KiB pieces (`/1m-gen`), and 200 KiB as a list
-(`/200k`, within the window: one RESPONSE_FULL frame).
+(`/200k`, within the window: one RESPONSE_FULL frame); for bench/wsgi-dispatch.py only, hello as
+an iterator (`/hello-gen`, a streamed answer).
 """
 
 HELLO = b"Hello, world!\n"
@@ -27,6 +28,9 @@ def application(environ, start_response):
     elif path == "/1m-gen":
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(ONE_M)))])
         return one_m_pieces()
+    elif path == "/hello-gen":  # hello streamed (an iterator): bench/wsgi-dispatch.py's STREAM=1
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(HELLO)))])
+        return iter((HELLO,))
     elif path == "/echo":
         length = int(environ.get("CONTENT_LENGTH") or 0)
         data = environ["wsgi.input"].read(length)
