@@ -103,7 +103,12 @@ class Worker:
 
     def serve(self):
         app_handlers = {signum: signal.signal(signum, self._on_stop_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
-        forked.stop_signals_from(app_handlers)
+        # Python runs a handler on the main thread only, which waits in poll() below; a signal the
+        # kernel gives to another thread (one whose mask lets it in where the main thread's does
+        # not) only sets a flag there, so it must wake the poll too, or the stop began at SIGKILL.
+        # A full pipe already holds a wake-up: no warning for the byte it could not take.
+        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        forked.stop_signals_from(app_handlers, wakeup=True)
         for i in range(self.threads):
             threading.Thread(target=self._thread_main, name="apppkg-worker-%d" % i, daemon=True).start()
         threading.Thread(target=self._monitor, name="apppkg-monitor", daemon=True).start()

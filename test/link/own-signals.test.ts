@@ -29,4 +29,19 @@ for (const kind of ['wsgi', 'asgi'] as const) {
   });
 }
 
+t('wsgi: a SIGTERM the kernel gives to a thread other than the main one still begins the stop', async (ctx) => {
+  // The main thread waits in poll() with no timeout; Python runs a handler only there, so the
+  // signal's C handler, run on another thread, must wake it (signal.set_wakeup_fd): without it
+  // the stop began only at the grace's SIGKILL.
+  const h = (ctx.harness = await startLinkHarness('own-signals', { app: 'masked_app:application', kind: 'wsgi', threads: 2 }));
+  const worker = h.workers[0];
+  assert.is((await get(`${h.url}/`)).status, 200);
+  const exits: unknown[] = [];
+  worker.on('exit', (code, signal) => exits.push([code, signal]));
+  const began = Date.now();
+  await worker.stop(8000);
+  assert.equal(exits, [[0, null]], 'a clean exit, not the SIGKILL at the grace');
+  assert.ok(Date.now() - began < 5000, `stopped in ${Date.now() - began} ms`);
+});
+
 t.run();
