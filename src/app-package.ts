@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { atKey, describeApp, resolveApp, type AppContext } from './app-context.js';
+import { LIBRARY_COMMAND_WORDS, type CommandWords } from './command-words.js';
 import { describeJson, type DescribedApp } from './description/describe.js';
 import { COMMAND_NAMES, type CommandName, type Description } from './description/types.js';
 import { namingCallerOptions, resolveAppPaths } from './environment/app-env.js';
@@ -48,9 +49,11 @@ export interface AppPackageOptions {
   /**
    * What a refusal calls `environment` (a file that is not there) and `stateDir` (a state root
    * that cannot be made or written): by default these options' names; the CLI gives its flags,
-   * `--environment` and `--state-dir`, which are what its user typed.
+   * `--environment` and `--state-dir`, which are what its user typed. `commands`: what a fix
+   * calls install (check()'s, of a requirement not installed): by default AppPackage's install(),
+   * the CLI's command from the CLI.
    */
-  optionNames?: { environment: string; stateDir?: string };
+  optionNames?: { environment: string; stateDir?: string; commands?: CommandWords };
 }
 
 export interface CheckOptions {
@@ -176,6 +179,7 @@ export class AppPackage {
       stateDir: this.#options.stateDir,
       stateKey: this.#stateKey,
       environmentKey: this.#environmentKey,
+      commandWords: this.#options.optionNames?.commands ?? LIBRARY_COMMAND_WORDS,
       output: options.output ?? this.#options.output,
       timeoutMs: options.timeoutMs,
       onCheck: options.onCheck,

@@ -2,6 +2,8 @@
 // as OptionNames (gateway-options.ts) names the options: a program running a Gateway was told
 // to run `apppkg-gateway restart blog` on a gateway that has no admin listener for that command
 // to reach (admin: false) and a method of its own that does it.
+import { shellWord } from './shell-words.js';
+
 export interface CommandWords {
   /** What restarts app `name` (building a virtualenv removed by hand again). */
   restart(name: string): string;
@@ -13,6 +15,13 @@ export interface CommandWords {
   status: string;
   /** What loads an app's data from a backup. */
   restore: string;
+  /**
+   * What builds an app's virtualenv and state directories: for the package in `dir`, or, left
+   * out, the one the reader is looking at.
+   */
+  install(dir?: string): string;
+  /** What else makes an app's state directories, beside install's words. */
+  makesStateDirs: string;
 }
 
 /** The CLI's commands, as its user types them. */
@@ -22,6 +31,8 @@ export const CLI_COMMAND_WORDS: CommandWords = {
   rollback: (name) => `\`apppkg-gateway rollback ${name}\``,
   status: '`apppkg-gateway status`',
   restore: '`apppkg-gateway restore`',
+  install: (dir) => (dir === undefined ? '`apppkg-gateway install`' : `\`apppkg-gateway install ${shellWord(dir)}\``),
+  makesStateDirs: 'serve, run and the gateway',
 };
 
 /**
@@ -34,4 +45,6 @@ export const LIBRARY_COMMAND_WORDS: CommandWords = {
   rollback: (name) => `\`gateway.rollback('${name}')\``,
   status: '`gateway.status()`',
   restore: "AppPackage's `runCommand('restore', { env: { APPPKG_BACKUP_DIR: DIR } })`",
+  install: () => "AppPackage's `install()`",
+  makesStateDirs: 'its `run()` and `runCommand()` and a Gateway serving it',
 };

@@ -100,6 +100,8 @@ const pipSettings = (v: unknown): { name: string; value: string; variable?: stri
 const listedProblems = (d: ErrorDetails): string => (d.problems?.length ? `: ${d.problems.map((p) => p.placedMessage).join('; ')}` : '');
 /** The app directory a hint's command names (`apppkg-gateway check DIR`): the real one when known. */
 const appDirWord = (d: ErrorDetails): string => (d.dir ? shellWord(str(d.dir)) : 'DIR');
+/** What builds the app's virtualenv, as its caller has it (`install`: AppPackage's install() for the library); the CLI's command by default. */
+const installCall = (d: ErrorDetails): string => str(d.install) || `\`apppkg-gateway install ${appDirWord(d)}\``;
 /** The --environment and --state-dir the command line gave (cli/fix-options.ts), for a command to run again. */
 const appOptionsWords = (d: ErrorDetails): string => (Array.isArray(d.appOptions) && d.appOptions.length > 0 ? ` ${shellLine(d.appOptions.map(str))}` : '');
 /**
@@ -760,8 +762,8 @@ export const ERROR_CODES = {
     message: (d) => `pip: ${nounFor(d.missing, 'requirement')} not satisfied: ${str(d.missing)}`,
     hint: (d) =>
       Array.isArray(d.unloadable)
-        ? `install failed on them at ${str(d.installFailedAt)}, with these requirements: ${unloadableWheelsFix(d)}; then run \`apppkg-gateway install ${appDirWord(d)}\``
-        : `run \`apppkg-gateway install ${appDirWord(d)}\` to build the app's virtualenv`,
+        ? `install failed on them at ${str(d.installFailedAt)}, with these requirements: ${unloadableWheelsFix(d)}; then run ${installCall(d)}`
+        : `run ${installCall(d)} to build the app's virtualenv`,
     exitStatus: 1,
     example: { missing: 'flask>=3.0' },
   },

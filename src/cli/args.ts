@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closest } from '../closest.js';
+import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
 import { GatewayError } from '../errors.js';
 
 export { addrUrl, formatAddr, isHostSyntax, parseAddr, parseUrlAddr, type ListenAddress } from '../net/address.js';
@@ -246,8 +247,9 @@ export const APP_OPTIONS: Options = {
  * APPPKG_CALLER=python and passes its stderr on to a caller who gave `state_dir=` and
  * `environment=`, never a flag: told "--state-dir", that caller had no such thing to change.
  */
-export function appOptionNames(env: NodeJS.ProcessEnv): { environment: string; stateDir: string } {
-  return env.APPPKG_CALLER === 'python' ? { environment: 'environment=', stateDir: 'state_dir=' } : { environment: '--environment', stateDir: '--state-dir' };
+export function appOptionNames(env: NodeJS.ProcessEnv): { environment: string; stateDir: string; commands: CommandWords } {
+  const names = env.APPPKG_CALLER === 'python' ? { environment: 'environment=', stateDir: 'state_dir=' } : { environment: '--environment', stateDir: '--state-dir' };
+  return { ...names, commands: CLI_COMMAND_WORDS };
 }
 
 export const APP_OPTION_NAMES = appOptionNames(process.env);

@@ -4,6 +4,7 @@
 
 import path from 'node:path';
 import { satisfies } from '@renovatebot/pep440';
+import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
 import { countOf } from '../count.js';
 import { placeOf } from '../description/key-place.js';
 import type { Description } from '../description/types.js';
@@ -65,6 +66,8 @@ export interface CheckContext {
    * the venv's python asked what it has installed runs as that user.
    */
   reader?: FileReader | null;
+  /** What a fix calls install: the CLI's command (the default) or AppPackage's install(). */
+  commandWords?: Pick<CommandWords, 'install'>;
 }
 
 const COMMAND_TIMEOUT_MS = 30_000;
@@ -146,7 +149,7 @@ function run(command: string, args: string[]): Promise<ProgramOutput> {
  * exist. `pipFallback` says which missing ones the `pip:` file stands in for (SPEC 1.1: pip: is
  * the fallback for deb:): those are a note, not a failure.
  */
-export async function checkDeb(packages: string[], pipFallback?: (missing: string[]) => Promise<Map<string, string>>): Promise<CheckResult> {
+export async function checkDeb(packages: string[], pipFallback?: (missing: string[]) => Promise<Map<string, string>>, words: Pick<CommandWords, 'install'> = CLI_COMMAND_WORDS): Promise<CheckResult> {
   if (packages.length === 0) return passed('deb', 'no deb packages listed', true);
   const answer = await queryDeb(packages);
   if (answer === null) return passed('deb', `not checked: dpkg-query not found (not a Debian host); listed: ${packages.join(', ')}`, true);
@@ -157,7 +160,7 @@ export async function checkDeb(packages: string[], pipFallback?: (missing: strin
   if (uncovered.length > 0) return { ...failed('deb', new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', ...(await missingDetails(uncovered)) })), at: ['deb', packages.indexOf(uncovered[0])] };
   if (covered.size === 0) return passed('deb', found.join(', '));
   const standIns = [...covered].map(([deb, requirement]) => `${deb} (pip: lists ${requirement})`).join(', ');
-  const note = `note: not installed, the pip: fallback will be used: ${standIns}, installed into the app's virtualenv by \`apppkg-gateway install\``;
+  const note = `note: not installed, the pip: fallback will be used: ${standIns}, installed into the app's virtualenv by ${words.install()}`;
   return passed('deb', found.length > 0 ? `${found.join(', ')}; ${note}` : note);
 }
 
@@ -265,8 +268,9 @@ export async function installedDistributions(python: string, appDir: string, sit
 export async function checkPip(
   desc: Pick<Description, 'name' | 'dir' | 'pip' | 'paths'>,
   interpreter: Interpreter | null,
-  ctx: Pick<CheckContext, 'stateRoot' | 'venvDir' | 'reader'> = {},
+  ctx: Pick<CheckContext, 'stateRoot' | 'venvDir' | 'reader' | 'commandWords'> = {},
 ): Promise<CheckResult> {
+  const install = (ctx.commandWords ?? CLI_COMMAND_WORDS).install(desc.dir);
   if (!desc.pip) return passed('pip', 'no pip requirements', true);
   if (!interpreter) return passed('pip', 'not checked: no interpreter (see python)', true);
   const file = path.resolve(desc.dir, desc.pip);
@@ -287,7 +291,7 @@ export async function checkPip(
   try {
     installed = await installedDistributions(python, desc.dir, desc.paths.map((p) => path.resolve(desc.dir, p)), ctx.reader ?? undefined);
   } catch (err) {
-    return failed('pip', new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', dir: desc.dir, missing: `(cannot list what ${where} has installed: ${(err as Error).message})` }));
+    return failed('pip', new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', dir: desc.dir, install, missing: `(cannot list what ${where} has installed: ${(err as Error).message})` }));
   }
 
   const notes = [...parsed.notes];
@@ -307,7 +311,7 @@ export async function checkPip(
     // fix, not "run install", which fails the same way.
     const requirementsSha256 = venv || !venvDir ? null : await readRequirementsTree(desc.dir, file, ctx.reader ?? null).then((t) => t.sha256, () => null);
     const failedInstall = requirementsSha256 === null ? null : await readUnloadableWheels(venvDir!, requirementsSha256, interpreter.executable);
-    const err = new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', dir: desc.dir, missing: missing.join(', '), ...(failedInstall ? { ...failedInstall.details, installFailedAt: failedInstall.at } : {}) });
+    const err = new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', dir: desc.dir, install, missing: missing.join(', '), ...(failedInstall ? { ...failedInstall.details, installFailedAt: failedInstall.at } : {}) });
     return { ...failed('pip', err), detail: `${err.message} in ${where}${noteText}` };
   }
   return passed('pip', `${countOf(ok.length, 'requirement')} satisfied in ${where}${ok.length > 0 ? `: ${ok.join(', ')}` : ''}${noteText}`);
@@ -354,7 +358,7 @@ export async function runEnvironmentChecks(desc: Description, ctx: CheckContext 
   const pythonChecked = checkPython(desc, ctx);
   const [{ result: python, interpreter }, deb, rpm] = await Promise.all([
     pythonChecked,
-    checkDeb(desc.deb, (missing) => pipCovers(missing, desc, pythonChecked.then((c) => c.interpreter), ctx.reader ?? null)),
+    checkDeb(desc.deb, (missing) => pipCovers(missing, desc, pythonChecked.then((c) => c.interpreter), ctx.reader ?? null), ctx.commandWords),
     checkRpm(desc.rpm),
   ]);
   const pip = await checkPip(desc, interpreter, ctx);

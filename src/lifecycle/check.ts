@@ -12,6 +12,7 @@ import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { atAppKey, resolveApp, type AppContext } from '../app-context.js';
+import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
 import type { Description } from '../description/types.js';
 import { placeOf } from '../description/key-place.js';
 import { keyLabel } from '../description/yaml-file.js';
@@ -24,7 +25,6 @@ import { unlistedPackages } from '../environment/deb-coverage.js';
 import { findUser, resolveRunAs } from '../environment/run-as.js';
 import type { FileReader } from '../environment/user-readable.js';
 import { appStateDirs, fileInTheWay, namingStateRoot, resolveStateRoot } from '../environment/state-root.js';
-import { shellWord } from '../shell-words.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { checkAppImport } from '../link/check-app.js';
 import { closest } from '../closest.js';
@@ -73,6 +73,8 @@ export interface CheckAppOptions {
   stateKey?: string;
   /** What a fix calls the option that gives the environment file (the library's `environment`); default `--environment`. */
   environmentKey?: string;
+  /** What a fix calls install and the others that make an app's state: the CLI's commands (the default) or AppPackage's methods. */
+  commandWords?: CommandWords;
   /** Where commands.check's output goes; default: ours. */
   output?: Writable;
   /** Kill commands.check's process tree past this; default: no limit. */
@@ -132,6 +134,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   };
 
   const reader = requirementsReader(desc, overrides);
+  const words = opts.commandWords ?? CLI_COMMAND_WORDS;
   // check runs from a shell, like serve and run: a required setting exported there counts.
   const results = await runEnvironmentChecks(desc, {
     pythonOverride: overrides.python ?? undefined,
@@ -142,6 +145,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     settingsFromEnv: true,
     stateRoot: resolveStateRoot({ flag: opts.stateDir }),
     reader,
+    commandWords: words,
   });
   for (const r of results) {
     // Failures point at the line of the mistake, as the loader's errors do: the environment
@@ -238,7 +242,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
       if (hook) {
         opts.onHookStart?.(hook);
         const status = await runInAppEnvironment(ctx, { shell: hook, key: 'commands.check', extraEnv: HOOK_ENV, output: opts.output, timeoutMs: opts.timeoutMs });
-        const fix = state.missing !== '' ? `read its output above; if it needs ${state.missing}, which check does not create, run \`apppkg-gateway install\` first` : 'read its output above';
+        const fix = state.missing !== '' ? `read its output above; if it needs ${state.missing}, which check does not create, run ${words.install()} first` : 'read its output above';
         report({ name: 'commands.check', ok: status === 0, detail: `exited ${status}`, fix: status === 0 ? '' : fix });
       }
     } catch (caught) {
@@ -249,7 +253,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
         name: 'app',
         ok: false,
         detail: err.placedMessage,
-        fix: (err.code === 'APPPKG_APP_IMPORT_FAILED' && unmadeStateDirFix(err, state.absent, desc.dir)) || err.hint,
+        fix: (err.code === 'APPPKG_APP_IMPORT_FAILED' && unmadeStateDirFix(err, state.absent, desc.dir, words)) || err.hint,
         code: err.code,
         ...(typeof traceback === 'string' ? { traceback } : {}),
       });
@@ -303,11 +307,11 @@ function stateCheck(stateRoot: string, name: string, stateKey: string | undefine
  * first run. "Fix the traceback, then check again" would fail the same way until install, serve
  * or run makes the directory; null when the failure names none of them.
  */
-function unmadeStateDirFix(err: GatewayError, absent: string[], dir: string): string | null {
+function unmadeStateDirFix(err: GatewayError, absent: string[], dir: string, words: CommandWords): string | null {
   const said = `${String(err.details.reason ?? '')}\n${String(err.details.traceback ?? '')}`;
   const needed = absent.find((d) => said.includes(d));
   if (needed === undefined) return null;
-  return `the import needs ${needed}, which is not created yet and which check does not create: run \`apppkg-gateway install ${shellWord(dir)}\` first (serve, run and the gateway create it too), then check again`;
+  return `the import needs ${needed}, which is not created yet and which check does not create: run ${words.install(dir)} first (${words.makesStateDirs} create it too), then check again`;
 }
 
 function summary(desc: Description, checks: CheckItem[]): CheckReport {
