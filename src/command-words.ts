@@ -22,6 +22,10 @@ export interface CommandWords {
   install(dir?: string): string;
   /** What else makes an app's state directories, beside install's words. */
   makesStateDirs: string;
+  /** What writes an app.yaml for the project in `dir`, said in a parenthesis; '' where the caller has nothing that does. */
+  writesAppYaml(dir: string): string;
+  /** What looks at the apps directory again where it is not watched (watchIntervalMs 0). */
+  rescan: string;
 }
 
 /** The CLI's commands, as its user types them. */
@@ -33,6 +37,8 @@ export const CLI_COMMAND_WORDS: CommandWords = {
   restore: '`apppkg-gateway restore`',
   install: (dir) => (dir === undefined ? '`apppkg-gateway install`' : `\`apppkg-gateway install ${shellWord(dir)}\``),
   makesStateDirs: 'serve, run and the gateway',
+  writesAppYaml: (dir) => ` (\`apppkg-gateway init ${dir}\` writes one for the project there)`,
+  rescan: 'send SIGHUP',
 };
 
 /**
@@ -47,4 +53,8 @@ export const LIBRARY_COMMAND_WORDS: CommandWords = {
   restore: "AppPackage's `runCommand('restore', { env: { APPPKG_BACKUP_DIR: DIR } })`",
   install: () => "AppPackage's `install()`",
   makesStateDirs: 'its `run()` and `runCommand()` and a Gateway serving it',
+  // init is the CLI's alone: the library has no call that writes an app.yaml.
+  writesAppYaml: () => '',
+  // A Gateway installs no signal handler: a SIGHUP would end the program.
+  rescan: 'call `gateway.rescan()`',
 };

@@ -52,12 +52,14 @@ export interface RegistryWiring {
   environmentKey: string;
   /** What a hook's timeout calls the option that bounds it (OptionNames.hookTimeout). */
   hookTimeoutKey: string;
+  /** What the log and status call the bound on every app's workers (OptionNames.maxWorkers). */
+  maxWorkersKey: string;
   /** What a fix calls a command (OptionNames.commands). */
   commandWords: CommandWords;
 }
 
 /** The Registry, publishing to the Front. */
-export function createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started, stateKey, environmentKey, hookTimeoutKey, commandWords }: RegistryWiring): Registry {
+export function createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started, stateKey, environmentKey, hookTimeoutKey, maxWorkersKey, commandWords }: RegistryWiring): Registry {
   // From the environment in force (registry.hostEnv): a reload's new mount is routed at once.
   const routesOf = (name: string): RouteSpec[] => {
     if (single) return [{ host: null, prefix: '' }];
@@ -104,6 +106,7 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
     workers: options.workers,
     threads: options.threads,
     maxWorkers: options.maxWorkers,
+    maxWorkersKey,
     onColdStart: (name, seconds) => metrics.observeColdStart(name, seconds),
     onRemoved: (name) => {
       metrics.forgetApp(name);

@@ -14,6 +14,7 @@ import { GatewayMetrics } from './admin/metrics.js';
 import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
 import { loadHostEnvironment, type RunMode } from './app-context.js';
+import type { CommandWords } from './command-words.js';
 import { environmentFileExposure } from './environment/environment-file-mode.js';
 import { clearInterpreterCache } from './environment/interpreter-discovery.js';
 import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cache.js';
@@ -171,7 +172,7 @@ export class Gateway {
     const metrics = new GatewayMetrics();
     let gateway: Gateway | null = null;
     const front = new (await frontModule).Front(frontOptions(options, listen, names, metrics, say));
-    const registry = createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started: () => gateway !== null, stateKey: names.stateDir, environmentKey: names.environment, hookTimeoutKey: names.hookTimeout, commandWords: names.commands });
+    const registry = createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started: () => gateway !== null, stateKey: names.stateDir, environmentKey: names.environment, hookTimeoutKey: names.hookTimeout, maxWorkersKey: names.maxWorkers, commandWords: names.commands });
     const startedAt = new Date().toISOString();
     // Both listeners are bound before any app starts: nothing has been started to undo when one fails.
     let urls: string[];
@@ -271,7 +272,7 @@ export class Gateway {
         say(`mail: ${countOf(count, 'delivery waits', 'deliveries wait')} in ${queue}, but ${hostEnv.file === null ? 'there is no environment file (--environment)' : `${hostEnv.file} has no mail: listener`}, so none is tried: ${fix}; ${count === 1 ? 'it is' : 'they are'} delivered then, with ${count === 1 ? 'its delivery id' : 'their delivery ids'}`);
       }
     }
-    if (!single) gateway.sayWhenNoApps(dir, names.apps, say, watchIntervalMs > 0 ? 'watching for them' : 'send SIGHUP once they are there');
+    if (!single) gateway.sayWhenNoApps(dir, names.apps, say, names.commands, watchIntervalMs > 0 ? 'watching for them' : `${names.commands.rescan} once they are there`);
     if (!single) for (const line of [...unknownAppWarnings(hostEnv, registry.knownNames, dir), ...userNotAppliedWarnings(hostEnv, process.getuid?.())]) say(line);
     if (single && options.reload) {
       gateway.watcher = watchForReload(dir, registry, front, say);
@@ -284,7 +285,7 @@ export class Gateway {
    * An apps directory with no package in it serves nothing: say so once, with what a package
    * looks like, rather than leave the user guessing why every URL is a 404 (issue 13, item 10).
    */
-  private sayWhenNoApps(dir: string, appsKey: string, say: (line: string) => void, then: string): void {
+  private sayWhenNoApps(dir: string, appsKey: string, say: (line: string) => void, words: CommandWords, then: string): void {
     if (!this.registry.listsNothing) return;
     // `--apps /srv` for /srv/apps: served as empty, every URL a 404, the packages one level down.
     const below = appsDirectoriesIn(dir).map((b) => `${b.dir} holds ${countOf(b.packages.length, 'app package')} (${b.packages.slice(0, 3).join(', ')}${b.packages.length > 3 ? ', ...' : ''})`);
@@ -292,10 +293,7 @@ export class Gateway {
       say(`no app packages in ${dir}, but ${below.join('; ')}: give ${appsKey} ${below.length === 1 ? 'that directory' : 'one of those directories'} to serve ${below.length === 1 ? 'them' : 'its packages'} (each package is a directory holding app.yaml, directly in the apps directory); ${then}`);
       return;
     }
-    say(
-      `no app packages in ${dir}: a package is a directory holding app.yaml, e.g. ${join(dir, 'hello', 'app.yaml')} ` +
-        `(\`apppkg-gateway init ${join(dir, 'hello')}\` writes one for the project there); ${then}`,
-    );
+    say(`no app packages in ${dir}: a package is a directory holding app.yaml, e.g. ${join(dir, 'hello', 'app.yaml')}${words.writesAppYaml(join(dir, 'hello'))}; ${then}`);
   }
 
   /**

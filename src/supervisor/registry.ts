@@ -114,7 +114,7 @@ export class Registry {
 
   constructor(private readonly opts: RegistryOptions) {
     this.listed = new Promise((resolve) => (this.markListed = resolve));
-    this.budget = opts.maxWorkers ? new WorkerBudget(opts.maxWorkers) : null;
+    this.budget = opts.maxWorkers ? new WorkerBudget(opts.maxWorkers, opts.maxWorkersKey) : null;
     this.judging = new JudgingQueue({
       converge: (record) => this.judge.converge(record),
       judged: (record) => this.judged(record),

@@ -64,6 +64,8 @@ export interface VersionJudgeOptions {
   onRefused?: (name: string, error: GatewayError, stillServing: boolean) => void;
   /** --max-workers: Python workers of every app together (idle apps sleep to make room). */
   maxWorkers?: number;
+  /** What the log and status call maxWorkers: the CLI's --max-workers (the default), the library's maxWorkers. */
+  maxWorkersKey?: string;
   /** Each wake of an idle app, its time in seconds (/metrics' cold-start histogram). */
   onColdStart?: (name: string, seconds: number) => void;
   /**

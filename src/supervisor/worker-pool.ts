@@ -31,6 +31,8 @@ export interface WorkerPoolOptions extends PoolOptions {
   probeTimeoutMs?: number;
   /** Under --max-workers: room for a recycle's replacement beside the worker it replaces (slot.ts). */
   roomForReplacement?: () => Promise<boolean>;
+  /** What the caller calls that bound (--max-workers, maxWorkers), for what is said of it. */
+  budgetKey?: string;
 }
 
 const DEFAULT_MEMORY_CHECK_MS = 3000;
@@ -97,6 +99,7 @@ export class WorkerPool {
         onExited: ctx.onExited,
         onRecycleFailed: () => ctx.rotation.changed(),
         roomForReplacement: opts.roomForReplacement,
+        budgetKey: opts.budgetKey,
       });
       this.slots.push(slot);
     }
