@@ -1429,21 +1429,26 @@ export class GatewayError extends Error {
  */
 function adminSource(d: Record<string, unknown>): string {
   if (d.recordedIn) return `; the address ${str(d.recordedIn)} names, given no --admin`;
-  if (d.unusable) {
-    const file = str(d.defaultFile);
-    const why =
-      d.unusable === 'denied' ? `${file} cannot be read by ${str(d.user)} (${str(d.unusableReason)})`
-      : d.unusable === 'directory' ? `${file} is a directory, not the file a gateway writes its admin address to`
-      : d.unusable === 'no-address' ? `${file} names no admin address (it holds ${str(d.unusableReason)})`
-      : `${file} cannot be read (${str(d.unusableReason)})`;
-    return `; the default address, given no --admin, as ${why}`;
-  }
+  if (d.unusable) return `; the default address, given no --admin, as ${unusableAddressFile(d)}`;
   if (d.defaultFile) return `; the default address, given no --admin, and no ${str(d.defaultFile)} names another (a gateway writes it at start when it serves --apps with an admin listener)`;
   return '';
 }
 
-/** The fix for a state root's admin.address that named no address (adminSource says why). */
-function unusableAddressFileHint(d: Record<string, unknown>): string {
+/**
+ * What is wrong with a state root's admin.address that names no address (`unusable`: its kind,
+ * readAdminAddress's): said in APPPKG_ADMIN_UNREACHABLE, and by the admin commands when a gateway
+ * answers on the default address all the same (cli/admin-client.ts).
+ */
+export function unusableAddressFile(d: Record<string, unknown>): string {
+  const file = str(d.defaultFile);
+  return d.unusable === 'denied' ? `${file} cannot be read by ${str(d.user)} (${str(d.unusableReason)})`
+    : d.unusable === 'directory' ? `${file} is a directory, not the file a gateway writes its admin address to`
+    : d.unusable === 'no-address' ? `${file} names no admin address (it holds ${str(d.unusableReason)})`
+    : `${file} cannot be read (${str(d.unusableReason)})`;
+}
+
+/** The fix for a state root's admin.address that named no address (unusableAddressFile says why). */
+export function unusableAddressFileHint(d: Record<string, unknown>): string {
   const file = str(d.defaultFile);
   const orAdmin = 'or pass --admin ADDR with the address the gateway was given';
   if (d.unusable === 'denied') return `run this command as a user who may read ${file} (the gateway writes it mode 0644; as root: \`sudo apppkg-gateway ${str(d.command)}\`), ${orAdmin}`;

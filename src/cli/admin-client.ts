@@ -13,7 +13,7 @@ import { adminAddressFile, readAdminAddress, type UnreadableAdminAddress } from 
 import { DEFAULT_ADMIN } from '../admin/default-admin.js';
 import type { GatewayStatus } from '../admin/status-types.js';
 import { STREAM_END_TRAILER, TOKEN_CHANGED } from '../admin/stream-end.js';
-import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
+import { GatewayError, isGatewayError, unusableAddressFile, unusableAddressFileHint, type ErrorCode } from '../errors.js';
 import { nearAppName } from '../description/near-app-name.js';
 import { listenerFiles } from './listener-files.js';
 import { topClosedDirectory, unitAdminSocket } from './unit-admin-socket.js';
@@ -198,6 +198,8 @@ export class AdminClient {
   private stateRoot: string | null = null;
   /** Requests not yet answered in full: close() ends them, as a stopped command leaves no socket open. */
   private readonly open = new Set<ClientRequest>();
+  /** The state root's unusable admin.address has been said, beside an answer from the default address. */
+  private saidUnusable = false;
 
   /**
    * `command` is the command line to say again with another --admin (`logs blog -f`); `defaulted`, that none was given
@@ -401,9 +403,23 @@ export class AdminClient {
       if (call.signal?.aborted) throw err;
       throw this.failure(err);
     }
+    this.sayUnusableFile();
     const answer: Answer = { statusCode: res.statusCode ?? 0, headers: res.headers, body: res };
     if (answer.statusCode >= 200 && answer.statusCode < 300) return answer;
     throw await this.answerError(answer, call);
+  }
+
+  /**
+   * Something answers on the default address, tried because the state root's admin.address names
+   * none: the command went on as if the file were not there, and its user, who may have meant
+   * the gateway of that state root, learned of neither the file nor that another may be answering.
+   */
+  private sayUnusableFile(): void {
+    const unusable = this.asked.unusable;
+    if (unusable === undefined || this.saidUnusable) return;
+    this.saidUnusable = true;
+    const d = { defaultFile: this.asked.defaultFile, unusable: unusable.kind, unusableReason: unusable.reason, user: userName(process.getuid?.() ?? 0), command: this.asked.command };
+    process.stderr.write(`apppkg-gateway: warning: ${unusableAddressFile(d)}, so given no --admin this asks the default address, ${this.address}, which may be another gateway than the one of that state root; fix: ${unusableAddressFileHint(d)}\n`);
   }
 
   /** A request that failed: nobody there, or something there that said nothing. */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Gateway } from '../../src/gateway.js';
 import { writePackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, BIN, installForOtherUsers, ROOT, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
-import { isRoot, runIf } from '../helpers/skip.js';
+import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('admin address in the state root');
 // Once its gateway is gone, a bare `status` asks the default 127.0.0.1:8099, which another
@@ -137,6 +137,44 @@ ifDefaultAdminFree('an admin.address that is a directory, or that names no addre
   } finally {
     rmSync(file);
   }
+});
+
+// A network namespace of the test's own: its 127.0.0.1:8099 is free whatever this host runs,
+// and a gateway there is seen by no other test.
+const ifOwnNetwork = runIf(test, isRoot && hasProgram('unshare') && hasProgram('nsenter') && hasProgram('ip'), 'needs root, unshare(1), nsenter(1) and ip(8) for a network namespace of its own');
+
+ifOwnNetwork('an unusable admin.address while a gateway answers on the default address: status, logs and restart go on, and say on stderr what is wrong with the file and the fix', async () => {
+  // They went on as if the file were not there: the gateway answering may be another than the
+  // one of that state root, and nothing said so.
+  const empty = join(dir.path, 'no-apps');
+  mkdirSync(empty, { recursive: true });
+  const other = await startCli(['--net', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', BIN, '--apps', empty, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:8099', '--state-dir', join(dir.path, 'other-state'), '--access-log', 'off'], { bin: 'unshare' });
+  const inside = (args: string[]) => runCli(['--target', String(other.child.pid), '--net', BIN, ...args, '--state-dir', state], { bin: 'nsenter', ms: 15000 });
+  const warning = (why: string, fix: string) => `apppkg-gateway: warning: ${file} ${why}, so given no --admin this asks the default address, 127.0.0.1:8099, which may be another gateway than the one of that state root; fix: ${fix}\n`;
+  try {
+    mkdirSync(file, { recursive: true });
+    const directory = warning('is a directory, not the file a gateway writes its admin address to', `remove that directory (\`rmdir ${file}\`) and start the gateway again: it writes its address there as it starts; or pass --admin ADDR with the address the gateway was given`);
+    const status = await inside(['status', '--json']);
+    assert.is(status.status, 0, status.stderr);
+    assert.is(JSON.parse(status.stdout).pid, other.child.pid);
+    assert.is(status.stderr, directory);
+    // Refused (as root, a TCP admin listener wants the token to show logs or act): the answer
+    // came from the default address all the same, and the warning is said before its error.
+    for (const args of [['logs', 'blog'], ['restart', 'blog']]) {
+      const r = await inside(args);
+      assert.is(r.status, 1, r.stderr);
+      assert.ok(r.stderr.startsWith(`${directory}apppkg-gateway: 127.0.0.1:8099 refused `), r.stderr);
+    }
+    rmSync(file, { recursive: true });
+    writeFileSync(file, 'not an address\n');
+    const noAddress = await inside(['status']);
+    assert.is(noAddress.status, 0, noAddress.stderr);
+    assert.is(noAddress.stderr, warning('names no admin address (it holds "not an address")', `a gateway writes one line there, its admin address (unix:/run/apppkg-gateway/admin.sock, http://127.0.0.1:8099): remove ${file} and start the gateway again, which writes it anew; or pass --admin ADDR with the address the gateway was given`));
+  } finally {
+    rmSync(file, { recursive: true, force: true });
+    await other.stop();
+  }
+  await assertNoOrphans([other.child.pid!]);
 });
 
 // Both kept asking the address read at their start: a gateway started again with another
