@@ -26,6 +26,14 @@ export interface CommandWords {
   writesAppYaml(dir: string): string;
   /** What looks at the apps directory again where it is not watched (watchIntervalMs 0). */
   rescan: string;
+  /** What reads the environment file again, then looks at the apps (the gateway's reload()), where its line begins. */
+  reload: string;
+  /**
+   * What repeats the import of the app in `dir` where its reader sees the traceback, for a
+   * refusal's fix; null for errors.ts's own words, the CLI's (`apppkg-gateway check DIR`, which
+   * say where it shows: the terminal).
+   */
+  check(dir: string): string | null;
 }
 
 /** The CLI's commands, as its user types them. */
@@ -39,6 +47,8 @@ export const CLI_COMMAND_WORDS: CommandWords = {
   makesStateDirs: 'serve, run and the gateway',
   writesAppYaml: (dir) => ` (\`apppkg-gateway init ${dir}\` writes one for the project there)`,
   rescan: 'send SIGHUP',
+  reload: 'SIGHUP',
+  check: () => null,
 };
 
 /**
@@ -57,4 +67,6 @@ export const LIBRARY_COMMAND_WORDS: CommandWords = {
   writesAppYaml: () => '',
   // A Gateway installs no signal handler: a SIGHUP would end the program.
   rescan: 'call `gateway.rescan()`',
+  reload: '`gateway.reload()`',
+  check: (dir) => `\`(await AppPackage.open(${JSON.stringify(dir)})).check()\``,
 };

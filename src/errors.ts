@@ -100,6 +100,12 @@ const pipSettings = (v: unknown): { name: string; value: string; variable?: stri
 const listedProblems = (d: ErrorDetails): string => (d.problems?.length ? `: ${d.problems.map((p) => p.placedMessage).join('; ')}` : '');
 /** The app directory a hint's command names (`apppkg-gateway check DIR`): the real one when known. */
 const appDirWord = (d: ErrorDetails): string => (d.dir ? shellWord(str(d.dir)) : 'DIR');
+/**
+ * The call that repeats the app's import, doing `does`, as its caller has it (`checkCall`:
+ * AppPackage's check() for the library); else the CLI's `check DIR`, and where it shows (`cliWhere`).
+ */
+const checkAgain = (d: ErrorDetails, does: string, cliWhere: string): string =>
+  d.checkCall ? `${str(d.checkCall)} ${does}` : `\`apppkg-gateway check ${appDirWord(d)}\` ${does}${cliWhere}`;
 /** What builds the app's virtualenv, as its caller has it (`install`: AppPackage's install() for the library); the CLI's command by default. */
 const installCall = (d: ErrorDetails): string => str(d.install) || `\`apppkg-gateway install ${appDirWord(d)}\``;
 /** The --environment and --state-dir the command line gave (cli/fix-options.ts), for a command to run again. */
@@ -783,8 +789,8 @@ export const ERROR_CODES = {
     hint: (d) =>
       d.log
         // Not "its last lines follow": a status reader without the right to see logs has them withheld.
-        ? `fix the error in the traceback (all of it is in ${str(d.log)}); a change to any file of the version retries it, and \`apppkg-gateway check ${appDirWord(d)}\` repeats the import in the terminal`
-        : `fix the error shown in the traceback, then try again (\`apppkg-gateway check ${appDirWord(d)}\` repeats the import)`,
+        ? `fix the error in the traceback (all of it is in ${str(d.log)}); a change to any file of the version retries it, and ${checkAgain(d, 'repeats the import', ' in the terminal')}`
+        : `fix the error shown in the traceback, then try again (${checkAgain(d, 'repeats the import', '')})`,
     exitStatus: 1,
     example: { app: 'blog.wsgi:application', where: 'blog/wsgi.py:3', reason: "ModuleNotFoundError: No module named 'flask'" },
   },
@@ -891,7 +897,7 @@ export const ERROR_CODES = {
         ? "restart the gateway: apppkg-gateway's files were replaced while it ran (upgraded in place?), and the gateway still running cannot talk to their Python shim; `check` runs the new files and finds nothing wrong"
         : d.seconds !== undefined
         ? `read ${d.log ? str(d.log) : 'the app log above'} for where the import was at the deadline (faulthandler's 'Timeout' report just above the refusal: each thread's stack, most recent call first): an import that waits (a database or a network call without a timeout) or computes a long time should do that later, or within a bound; a slow one that must finish gets more time with start_timeout under apps.${d.name ? str(d.name) : 'NAME'} in the environment file (SIGHUP reads it)`
-        : `read ${d.log ? str(d.log) : 'the app log above'}; \`apppkg-gateway check ${appDirWord(d)}\` runs the same import in the foreground`,
+        : `read ${d.log ? str(d.log) : 'the app log above'}; ${checkAgain(d, 'runs the same import', ' in the foreground')}`,
     exitStatus: 1,
     example: { name: 'blog', app: 'blog.wsgi:application', reason: 'not ready within 30000 ms' },
   },

@@ -75,6 +75,8 @@ export class Gateway {
   private environmentFile: string | null = null;
   /** What a refusal of that file, read again, calls its option (GatewayOptions.optionNames). */
   private environmentKey = LIBRARY_OPTION_NAMES.environment;
+  /** What reload()'s line calls it: the CLI's SIGHUP, the library's reload() (OptionNames.commands). */
+  private reloadWord = LIBRARY_OPTION_NAMES.commands.reload;
   /** Root runs the apps as their users: a file they could read is said in the log. */
   private appsRunAsOthers = false;
   /** --apps DIR, whose apps the environment file's `apps:` entries should name; null under serve. */
@@ -209,6 +211,7 @@ export class Gateway {
     gateway.adminAddress = adminAddress;
     gateway.environmentFile = hostEnv.file;
     gateway.environmentKey = names.environment;
+    gateway.reloadWord = names.commands.reload;
     gateway.appsRunAsOthers = appsRunAsOtherUsers(mode);
     // serve shares the host's environment file, whose other apps' entries are no mistake there.
     gateway.appsDir = single ? null : dir;
@@ -435,7 +438,7 @@ export class Gateway {
    */
   async reload(): Promise<void> {
     const applied = await this.reloadEnvironmentFile(true).catch((err: unknown) => {
-      this.say(`SIGHUP: the environment file was not reloaded; the one read before stays in force, whole:\n${isGatewayError(err) ? err.format() : String(err)}`);
+      this.say(`${this.reloadWord}: the environment file was not reloaded; the one read before stays in force, whole:\n${isGatewayError(err) ? err.format() : String(err)}`);
       return null;
     });
     if (applied === null) await this.rescan();

@@ -107,6 +107,15 @@ const SERVICE_RETRY_MAX_MS = 60_000;
  */
 const OPEN_FILES_TRIES = 6;
 
+/** The refusals whose fix repeats the app's import (`apppkg-gateway check DIR`, errors.ts checkAgain). */
+const REPEATED_BY_CHECK: ReadonlySet<string> = new Set(['APPPKG_APP_IMPORT_FAILED', 'APPPKG_WORKER_START_FAILED']);
+
+/** `error` with its fix naming `checkCall` (the library's check()) for the CLI's check; unchanged for null, the CLI's. */
+function namingCheckCall(error: GatewayError, checkCall: string | null): GatewayError {
+  if (checkCall === null || !REPEATED_BY_CHECK.has(error.code) || error.details.checkCall !== undefined) return error;
+  return new GatewayError(error.code, { ...error.details, checkCall });
+}
+
 function outOfFilesRefusal(error: GatewayError): boolean {
   if (error.details.openFiles !== undefined) return true;
   const errno = error.details.errno ?? (error.details.cause as NodeJS.ErrnoException | undefined)?.code;
@@ -557,7 +566,7 @@ export class VersionJudge {
       // Stopped by the gateway's own stop (its hook killed): not a refusal of the version.
       if (this.registry.stopped()) return null;
       let error = isGatewayError(err)
-        ? (namingCallerOptions(err, this.opts) as GatewayError)
+        ? namingCheckCall(namingCallerOptions(err, this.opts) as GatewayError, this.words.check(desc.dir))
         : new GatewayError('APPPKG_WORKER_START_FAILED', { name: desc.name, dir: desc.dir, reason: String(err), cause: err });
       // Under --apps the app's output is in its log only: say where, and bring its end here.
       if (!development) error = refusalUnderApps(error, logFile, logStart);

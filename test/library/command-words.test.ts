@@ -2,10 +2,12 @@
 // gateway has no admin listener with admin: false, and the methods that do the same are its
 // own): a virtualenv removed by hand said "`apppkg-gateway restart shop` builds it again", a
 // rolled-back version serving again "then `apppkg-gateway rollback blog`", a refusal tried again
-// unchanged "`apppkg-gateway status` shows it", and a database dropped while its app slept "bring
-// back what they held with `apppkg-gateway restore`". Each now names the library's call, as
+// unchanged "`apppkg-gateway status` shows it", an import refused "`apppkg-gateway check DIR`
+// repeats the import in the terminal", an environment file that did not load at reload() "SIGHUP:
+// the environment file was not reloaded", and a database dropped while its app slept "bring back
+// what they held with `apppkg-gateway restore`". Each now names the library's call, as
 // option-names.test.ts has the options named. Imported by the package's own name, as a program does.
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { suite } from 'uvu';
@@ -84,6 +86,13 @@ test('a refusal tried again with the same files: the line says gateway.status() 
   assert.not.match(still, 'apppkg-gateway status');
 });
 
+test('a refused import: its fix says AppPackage\'s check() repeats the import, not `apppkg-gateway check DIR`', async () => {
+  const problem = await waitFor(() => app('broken')?.problem, 30_000, 'broken to be refused');
+  assert.is(problem.code, 'APPPKG_APP_IMPORT_FAILED', JSON.stringify(problem));
+  assert.ok(problem.hint.endsWith(`a change to any file of the version retries it, and \`(await AppPackage.open(${JSON.stringify(join(apps, 'broken'))})).check()\` repeats the import`), problem.hint);
+  assert.not.match(log(), 'apppkg-gateway check');
+});
+
 test('the version rolled back to removed: the one rolled back from serves again, and the way back is gateway.rollback(NAME)', async () => {
   await waitFor(() => app('blog')?.version === '2', 60_000, 'blog version 2 to serve');
   await gateway!.rollback('blog');
@@ -91,6 +100,20 @@ test('the version rolled back to removed: the one rolled back from serves again,
   await gateway!.rescan();
   const again = await waitFor(() => said.find((l) => l.startsWith('blog: version 2 serves again')), 30_000, () => `the serves-again line:\n${log()}`);
   assert.ok(again.endsWith("(to roll back again, put the version to go back to beside it, then `gateway.rollback('blog')`)"), again);
+});
+
+test('reload() with an environment file that does not load: its line begins with gateway.reload(), not SIGHUP', async () => {
+  const environment = join(work.path, 'environment.yaml');
+  const before = readFileSync(environment, 'utf8');
+  writeFileSync(environment, 'defaults: [not, a, mapping]\n', { mode: 0o600 });
+  try {
+    await within(30_000, 'reload()', gateway!.reload());
+  } finally {
+    writeFileSync(environment, before, { mode: 0o600 });
+  }
+  const line = said.find((l) => l.includes('the environment file was not reloaded'));
+  assert.ok(line?.startsWith('`gateway.reload()`: the environment file was not reloaded; the one read before stays in force, whole:\n'), line ?? log());
+  assert.not.match(log(), 'SIGHUP');
 });
 
 withServers('a database dropped while its app slept: the warning names AppPackage\'s runCommand(\'restore\')', async () => {
