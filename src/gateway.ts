@@ -77,6 +77,8 @@ export class Gateway {
   private environmentKey = LIBRARY_OPTION_NAMES.environment;
   /** What reload()'s line calls it: the CLI's SIGHUP, the library's reload() (OptionNames.commands). */
   private reloadWord = LIBRARY_OPTION_NAMES.commands.reload;
+  /** What stop()'s lines call the grace (OptionNames.grace). */
+  private graceKey = LIBRARY_OPTION_NAMES.grace;
   /** Root runs the apps as their users: a file they could read is said in the log. */
   private appsRunAsOthers = false;
   /** --apps DIR, whose apps the environment file's `apps:` entries should name; null under serve. */
@@ -212,6 +214,7 @@ export class Gateway {
     gateway.environmentFile = hostEnv.file;
     gateway.environmentKey = names.environment;
     gateway.reloadWord = names.commands.reload;
+    gateway.graceKey = names.grace;
     gateway.appsRunAsOthers = appsRunAsOtherUsers(mode);
     // serve shares the host's environment file, whose other apps' entries are no mistake there.
     gateway.appsDir = single ? null : dir;
@@ -574,7 +577,7 @@ export class Gateway {
       // WSGI thread sleeps on for it) keeps 5 s. Either way the stop ends within --grace +
       // WORKER_STOP_MS + CANCEL_BOUND_MS (worker.ts), the bound `export kubernetes` gives the pod.
       const shutdownMs = Math.max(WORKER_STOP_MS, graceEnds - performance.now());
-      const endReport = reportStoppingWorkers(() => this.registry.status().apps, this.say, performance.now() + shutdownMs);
+      const endReport = reportStoppingWorkers(() => this.registry.status().apps, this.say, performance.now() + shutdownMs, this.graceKey);
       try {
         await this.registry.stop(WORKER_STOP_MS, shutdownMs);
       } finally {

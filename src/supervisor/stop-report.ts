@@ -14,9 +14,10 @@ const REPORT_MS = 5000;
 
 /**
  * Says every REPORT_MS which workers of `apps()` are still stopping; `graceEndsAt`
- * (performance.now()) is when those still running are stopped for good. Returns the end of it.
+ * (performance.now()) is when those still running are stopped for good, at the end of what the
+ * caller calls `grace` (the CLI's --grace, the library's graceMs). Returns the end of it.
  */
-export function reportStoppingWorkers(apps: () => AppWorkers[], say: (line: string) => void, graceEndsAt: number): () => void {
+export function reportStoppingWorkers(apps: () => AppWorkers[], say: (line: string) => void, graceEndsAt: number, grace = '--grace'): () => void {
   const timer = setInterval(() => {
     const now = apps();
     const waiting = stoppingWorkers(now, Date.now());
@@ -24,13 +25,13 @@ export function reportStoppingWorkers(apps: () => AppWorkers[], say: (line: stri
     const left = Math.max(0, Math.round((graceEndsAt - performance.now()) / 1000));
     if (waiting.length > 0) {
       const which = waiting.map((w) => `${w.app} (worker ${w.pid}${w.seconds === null ? '' : `, ${w.seconds} s`})`).join(', ');
-      const end = left > 0 ? `at the end of --grace, in ${left} s, what still runs is cancelled, and killed 5 s later` : '--grace is over: what still runs is cancelled, and killed 5 s later';
+      const end = left > 0 ? `at the end of ${grace}, in ${left} s, what still runs is cancelled, and killed 5 s later` : `${grace} is over: what still runs is cancelled, and killed 5 s later`;
       say(`stopping: waiting for ${countOf(waiting.length, 'worker')} to end ${waiting.length === 1 ? 'its' : 'their'} own shutdown (an ASGI lifespan shutdown, work after a response): ${which}; ${end}`);
     }
     if (processes.length > 0) {
       const which = processes.map((p) => `${p.app} (${p.name}, pid ${p.pid})`).join(', ');
       const them = processes.length === 1 ? 'it is' : 'they are';
-      const end = left > 0 ? `at the end of --grace, in ${left} s, ${them} killed with what ${processes.length === 1 ? 'it' : 'they'} started` : `--grace is over: ${them} killed with what ${processes.length === 1 ? 'it' : 'they'} started`;
+      const end = left > 0 ? `at the end of ${grace}, in ${left} s, ${them} killed with what ${processes.length === 1 ? 'it' : 'they'} started` : `${grace} is over: ${them} killed with what ${processes.length === 1 ? 'it' : 'they'} started`;
       say(`stopping: waiting for ${countOf(processes.length, 'process', 'processes')} to exit after ${processes.length === 1 ? 'its' : 'their'} SIGTERM: ${which}; ${end}`);
     }
   }, REPORT_MS);
