@@ -208,7 +208,14 @@ test('a version refused because its database is down: its failed row waits for i
   // The back-off: 1 s, 2 s, 4 s ... 60 s from the refusal.
   const backOff = Date.parse(wait.nextAttemptAt) - Date.parse(wait.since);
   assert.ok(backOff >= 900 && backOff <= 61_000, `next try ${wait.nextAttemptAt}, ${backOff} ms after the refusal at ${wait.since}`);
-  assert.match(await statusTable(), /^  version \S+ failed\n    waiting for its next try \(it is tried again by itself, with back-off\): APPPKG_SERVICE_UNAVAILABLE: postgresql at .*, since \S+ \(for [\d.]+ (ms|s|min)\); the next try (at \S+ \(in [\d.]+ (s|min)\)|due now)$/m);
+  // The table is asked for after the row was seen, and the first tries come 1 s and 2 s apart: by
+  // then a try may be under way (the row `starting`), so the table is asked again until it shows
+  // a failed row between tries, as the back-off widens.
+  let table = '';
+  await waitFor(async () => {
+    table = await statusTable();
+    return /^  version \S+ failed\n    waiting for its next try \(it is tried again by itself, with back-off\): APPPKG_SERVICE_UNAVAILABLE: postgresql at .*, since \S+ \(for [\d.]+ (ms|s|min)\); the next try (at \S+ \(in [\d.]+ (s|min)\)|due now)$/m.test(table);
+  }, 30_000, () => `status's table to show the failed row waiting for its next try; the last:\n${table}`, ASK_GATEWAY_EVERY_MS);
 
   rmSync(join(apps, 'ledger'), { recursive: true });
   gw.child.kill('SIGHUP');
