@@ -46,6 +46,9 @@ const gateway = spawn(bin, ['--apps', join(root, 'examples'), ...(listens ? [] :
 // gateway took the second for a second ^C, "stop at once", cutting the requests in flight. So
 // SIGINT is passed on only where no terminal could have sent it, as `run` passes it
 // (src/lifecycle/run-command.ts); it is still caught, so that we wait for the gateway's stop.
+// SIGTERM is passed on always: sent to us alone (npm's own), it would not reach the gateway
+// otherwise; the copy a group's kill also gives it, the gateway takes for the same stop
+// (SAME_SIGTERM_MS, src/cli/run-loop.ts).
 const fromTerminal = process.stdin.isTTY === true || process.stdout.isTTY === true || process.stderr.isTTY === true;
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, () => {

@@ -3,18 +3,33 @@
 // address they listen on is announced.
 import { isGatewayError, type GatewayError } from '../errors.js';
 
+/**
+ * A SIGTERM this soon after the first is the same stop reaching us again. A process group's kill
+ * (`timeout`, systemd's stop of a unit running `npm start`, `kill -TERM -PGID`) reaches the
+ * gateway and each parent that passes signals on (npm, scripts/start.mjs), whose copies follow a
+ * turn of their event loop later: milliseconds, a few hundred on a loaded host. A second `kill`
+ * typed or sent on purpose comes later than a second, and still means "at once". SIGINT has no
+ * such window: a quick second ^C is meant, and start.mjs passes on none a terminal sent.
+ */
+export const SAME_SIGTERM_MS = 1000;
+
 function waitForStopSignal(also: NodeJS.Signals[]): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', ...also];
+    let firstAt = 0;
+    let first: NodeJS.Signals | null = null;
     // A second Ctrl-C while we drain means "now": said, then the default handler exits at once
     // (130 or 143), the requests still in flight cut; the apps' processes go as at any kill of
     // the gateway (their guard). Unsaid, the user saw the prompt come back with no word of it.
     const again = (sig: NodeJS.Signals) => {
+      if (sig === 'SIGTERM' && first === 'SIGTERM' && performance.now() - firstAt < SAME_SIGTERM_MS) return;
       for (const s of signals) process.off(s, again);
       process.stderr.write(`apppkg-gateway: ${sig} again: stopping at once; requests still in flight are cut\n`);
       process.kill(process.pid, sig);
     };
     const on = (sig: NodeJS.Signals) => {
+      first = sig;
+      firstAt = performance.now();
       for (const s of signals) process.off(s, on);
       for (const s of signals) process.on(s, again);
       resolve(sig);

@@ -3,14 +3,18 @@
 // on too. It did, and the gateway took the second SIGINT for a second ^C: "SIGINT again:
 // stopping at once; requests still in flight are cut", killed by the signal. Driven through a
 // real pseudo-terminal (Python's pty: Node has none), whose ^C the line discipline turns into
-// the group's SIGINT, as a user's key does.
+// the group's SIGINT, as a user's key does. The same with SIGTERM to the script's process group
+// (`timeout`, a systemd unit), which the script does pass on.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { request } from 'undici';
+import { SAME_SIGTERM_MS } from '../../src/cli/run-loop.js';
+import { oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
 import { canConnect } from '../helpers/servers.js';
-import { EXAMPLES, ROOT, startCli, tempDir, within } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, EXAMPLES, ROOT, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
 /** start.mjs listens on 127.0.0.1:8000 (it says so in the README): another server there is not ours to stop. */
@@ -54,13 +58,13 @@ print(json.dumps({"started": started, "status": code, "output": out.decode("utf-
  * examples/ the hello example alone, not the checkout's (its hooks write into them: django-blog's
  * static files, the vendored example's vendor/), and that example's vendor/ marked made.
  */
-function startScriptTree(work: string): string {
+function startScriptTree(work: string, fillExamples = (examples: string) => cpSync(join(EXAMPLES, 'hello'), join(examples, 'hello'), { recursive: true })): string {
   const root = join(work, 'root');
   mkdirSync(join(root, 'scripts'), { recursive: true });
   copyFileSync(join(ROOT, 'scripts', 'start.mjs'), join(root, 'scripts', 'start.mjs'));
   mkdirSync(join(root, 'bin'));
   symlinkSync(join(ROOT, 'bin', 'apppkg-gateway'), join(root, 'bin', 'apppkg-gateway')); // the launcher follows it to dist/
-  cpSync(join(EXAMPLES, 'hello'), join(root, 'examples', 'hello'), { recursive: true });
+  fillExamples(join(root, 'examples'));
   mkdirSync(join(root, 'examples', 'vendored', 'vendor'), { recursive: true });
   writeFileSync(join(root, 'examples', 'vendored', 'vendor', '.apppkg-vendor.json'), '{}\n');
   return root;
@@ -100,6 +104,83 @@ test('npm start -- --listen ADDR listens there instead of 127.0.0.1:8000, not be
       assert.not.match(gw.output(), /127\.0\.0\.1:8000/, gw.output());
     } finally {
       assert.is(await gw.stop(), 0, gw.output());
+    }
+  } finally {
+    work.remove();
+  }
+});
+
+/** Answers its worker's pid, after sleeping the seconds its query string gives, said in its log first. */
+const SLOW_APP = {
+  'app.yaml': 'platform: python, wsgi\napp: slow:application\n',
+  'slow.py': 'import os, sys, time\n\ndef application(environ, start_response):\n    seconds = float(environ["QUERY_STRING"] or 0)\n    if seconds:\n        print("sleeping", seconds, file=sys.stderr, flush=True)\n        time.sleep(seconds)\n    start_response("200 OK", [])\n    return [str(os.getpid()).encode()]\n',
+};
+
+/**
+ * The script on examples/ of the slow app alone, as `timeout N npm start` or a systemd unit runs
+ * it: in a process group of its own; a request held in flight (SECONDS) once its worker serves.
+ */
+async function slowRequestUnderGroup(work: string, seconds: number): Promise<{ gw: RunningGateway; pid: number; held: Promise<string> }> {
+  const root = startScriptTree(work, (examples) => writePackage(examples, 'slow', SLOW_APP));
+  const state = join(work, 'state');
+  const args = [join(root, 'scripts', 'start.mjs'), '--listen', '127.0.0.1:0', '--state-dir', state, '--admin', '127.0.0.1:0', '--access-log', 'off', ...oneWorkerEach(work)];
+  const gw = await startCli(args, { bin: process.execPath, cwd: root, ms: 120_000, group: true });
+  const pid = Number(await waitFor(async () => {
+    const r = await request(`${gw.url}/slow/`);
+    return r.statusCode === 200 ? r.body.text() : (await r.body.dump(), undefined);
+  }, 60_000, 'slow to serve', ASK_GATEWAY_EVERY_MS));
+  const held = request(`${gw.url}/slow/?${seconds}`).then(async (r) => `${r.statusCode} ${await r.body.text()}`, (e: Error) => `cut: ${e.message}`);
+  const appLog = join(state, 'apps', 'slow', 'log', 'app.log');
+  await waitFor(() => existsSync(appLog) && readFileSync(appLog, 'utf8').includes(`sleeping ${seconds}`), 10_000, 'the slow request in flight');
+  return { gw, pid, held };
+}
+
+/** Its exit status, or the signal that ended it. */
+function exitOf(gw: RunningGateway): Promise<number | string | null> {
+  return new Promise((resolve) => gw.child.once('exit', (code, signal) => resolve(signal ?? code)));
+}
+
+// Under `timeout N npm start`, a systemd unit whose ExecStart is `npm start`, or `kill -TERM
+// -PGID`, the group's SIGTERM reaches the gateway, and the script passes its own on (npm too):
+// the gateway took the second for a second stop, "SIGTERM again: stopping at once", cutting the
+// request it was finishing (H244).
+test('npm start stopped by a SIGTERM to its process group (timeout, a systemd unit): the gateway, which gets it from the group and from the script, stops as for one: the request in flight answered, "stopped", status 0', async () => {
+  const work = tempDir('apppkg-npm-start-group-');
+  try {
+    const { gw, pid, held } = await slowRequestUnderGroup(work.path, 2);
+    try {
+      const exited = exitOf(gw);
+      process.kill(-gw.child.pid!, 'SIGTERM');
+      assert.match(await held, /^200 \d+$/, gw.output());
+      assert.is(await within(30_000, 'npm start to exit', exited), 0, gw.output());
+      await waitFor(() => gw.output().includes('apppkg-gateway: stopped'), 5000, () => `the stopped line:\n${gw.output()}`);
+      assert.not.match(gw.output(), /again/, gw.output());
+      await assertNoOrphans([pid]);
+    } finally {
+      await gw.stop();
+    }
+  } finally {
+    work.remove();
+  }
+});
+
+test(`a second SIGTERM to npm start's group more than ${SAME_SIGTERM_MS} ms into the stop (sent on purpose) still ends the gateway at once, as it says, the request in flight cut`, async () => {
+  const work = tempDir('apppkg-npm-start-group2-');
+  try {
+    const { gw, pid, held } = await slowRequestUnderGroup(work.path, 30);
+    try {
+      const exited = exitOf(gw);
+      process.kill(-gw.child.pid!, 'SIGTERM');
+      await waitFor(() => gw.output().includes('SIGTERM: stopping'), 10_000, 'the stop to begin');
+      // The copies of the group's SIGTERM have come by now; the next one is a second stop.
+      await new Promise((resolve) => setTimeout(resolve, SAME_SIGTERM_MS));
+      process.kill(-gw.child.pid!, 'SIGTERM');
+      assert.match(await within(15_000, 'the request to be cut', held), /^cut: /, gw.output());
+      assert.is.not(await within(15_000, 'npm start to exit', exited), 0, gw.output());
+      await waitFor(() => gw.output().includes('apppkg-gateway: SIGTERM again: stopping at once; requests still in flight are cut'), 5000, () => `the gateway to say it stops at once:\n${gw.output()}`);
+      await assertNoOrphans([pid], 15_000);
+    } finally {
+      await gw.stop();
     }
   } finally {
     work.remove();

@@ -239,16 +239,30 @@ export interface RunningGateway {
 
 /**
  * Starts the CLI (serve or --apps) and waits for its `listening on http://...` line. `bin`: the
- * CLI to run instead of the checkout's (installForOtherUsers().bin).
+ * CLI to run instead of the checkout's (installForOtherUsers().bin). `group`: in a process group
+ * of its own, whose id is its pid (as `timeout` or a systemd unit runs it), for a test that
+ * signals the whole group; a start that fails kills the group.
  */
-export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; ms?: number; cwd?: string; bin?: string } = {}): Promise<RunningGateway> {
+export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; ms?: number; cwd?: string; bin?: string; group?: boolean } = {}): Promise<RunningGateway> {
   const bin = opts.bin ?? BIN;
   if (bin === BIN) giveSharedCaches(stateRootOf(args, opts.env));
   const child = spawn(bin, args, {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.group === true,
   });
+  const killAll = () => {
+    if (opts.group !== true || child.pid === undefined) {
+      child.kill('SIGKILL');
+      return;
+    }
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
+  };
   let out = '';
   child.stdout!.on('data', (c) => (out += c));
   child.stderr!.on('data', (c) => (out += c));
@@ -283,13 +297,13 @@ export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; 
     return found.url;
   }).catch((err) => {
     const where = child.pid === undefined || exited ? '' : `\n--- the gateway's processes ---\n${stuckAt(child.pid)}`;
-    child.kill('SIGKILL');
+    killAll();
     throw new Error(`${(err as Error).message}\n--- output ---\n${out}${where}`, { cause: err });
   });
   // The gateway prints its admin address right after its listeners; serve has none.
   const adminUrl = args.includes('--apps')
     ? await waitFor(() => /admin on ((?:http:\/\/|unix:)\S+)/.exec(out)?.[1], 5000, 'the admin line').catch((err) => {
-        child.kill('SIGKILL'); // not left running for the test process to wait on
+        killAll(); // not left running for the test process to wait on
         throw err;
       })
     : undefined;
