@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync 
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, childPids, EXAMPLES, FIXTURES, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, childPids, EXAMPLES, FIXTURES, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { warmStateDir } from '../helpers/warm-state.js';
 import { openSocket } from '../helpers/websocket.js';
 import { makeWheel } from '../lifecycle/lifecycle-apps.js';
@@ -52,7 +52,13 @@ test('the guestbook keeps an entry across a restart of the gateway', async () =>
 
   const workers = await childPids(gw.child.pid!);
   assert.ok(workers.length >= 2, `expected 2 workers, found ${workers.join(',')}`);
-  assert.is(await gw.stop(), 0);
+  // Ctrl-C, as a developer stops it, said as the gateway (--apps) says it: the `stopped` line
+  // was missing (H244).
+  const exited = new Promise<number | null>((resolve) => gw.child.once('exit', resolve));
+  gw.child.kill('SIGINT');
+  assert.is(await within(15_000, 'serve to stop', exited), 0, gw.output());
+  const stopLines = /\napppkg-gateway: SIGINT: stopping \(finishing requests in flight, at most 10 s\)\napppkg-gateway: stopped\n/;
+  await waitFor(() => stopLines.test(gw.output()), 5000, () => `the stop said as the gateway says it:\n${gw.output()}`);
   await assertNoOrphans(workers);
 
   gw = await serve(join(EXAMPLES, 'guestbook'));

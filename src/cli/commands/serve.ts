@@ -57,6 +57,8 @@ export const spec: CommandSpec = {
 
 // The gateway's own log: a line's lines after its first hang under it.
 const say = sayOnStderr;
+/** How long a stop waits for the requests in flight: a development server has no --grace. */
+const GRACE_S = 10;
 
 /** The TCP address `text` names as --listen takes it (`HOST:PORT`, `http://HOST:PORT/`), or null. */
 function addressIn(text: string): { host: string; port: number } | null {
@@ -120,7 +122,7 @@ export async function run(args: ParsedCommand): Promise<number> {
         workers: intOption(args.values.workers, '--workers', 1, 'serve', 2),
         threads: intOption(args.values.threads, '--threads', 1, 'serve', 8),
         hookTimeoutMs,
-        graceMs: 10_000,
+        graceMs: GRACE_S * 1000,
         say,
         // serve's address is --host and --port, which a failure to listen on it names.
         optionNames: { ...GATEWAY_FLAGS, listen: '--port' },
@@ -138,8 +140,11 @@ export async function run(args: ParsedCommand): Promise<number> {
     await reapDeadRuns(say);
 
     const signal = await stopped;
-    say(`${signal}: stopping`);
+    // Said as the gateway (--apps) says its stop, in the same words: a `stopped` line missing
+    // here left the user to guess whether the requests it was finishing had ended.
+    say(`${signal}: stopping (finishing requests in flight, at most ${GRACE_S} s)`);
     await gateway.stop();
+    say('stopped');
     return 0;
   } finally {
     await closeCgroupRun();
