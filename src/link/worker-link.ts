@@ -454,9 +454,9 @@ export class WorkerLink extends EventEmitter {
 
   /**
    * The worker sent a frame where its request's protocol forbids one (a body or an end before
-   * the head, a second head): a fault of the shim, or the app's bytes on fd 4 that happened to frame. Nothing
-   * it sends after can be trusted, as after garbage: its requests fail, and its Worker kills it
-   * ('out-of-order'). The request whose frame it was answers for itself if its terminal frame
+   * the head, a second head): a fault of the shim, or the app's bytes on fd 4 that happened to
+   * frame. Nothing it sends after can be trusted, as after garbage: its requests fail, and its
+   * Worker kills it ('out-of-order'). The request whose frame it was answers for itself if its terminal frame
    * took it out of the map already.
    */
   outOfOrder(what: string): void {
