@@ -4,7 +4,7 @@
 // refused with its reason and the rest serve.
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -55,4 +55,6 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     if (signal !== 'SIGINT' || !fromTerminal) gateway.kill(signal);
   });
 }
-gateway.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
+// Ended by a signal, the status a shell gives (143 for SIGTERM, 130 for SIGINT): 128 alone told
+// whatever runs `npm start` (timeout, systemd) no signal from another.
+gateway.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)));
