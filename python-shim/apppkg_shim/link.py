@@ -155,25 +155,16 @@ class FrameReader:
                 return frames
             if not block and polled:
                 return frames
-            view = self.free_space()
             try:
                 if block:
-                    n = self._sock.recv_into(view)
+                    self._receive()
                 else:
                     polled = True
-                    n = self._sock.recv_into(view, 0, socket.MSG_DONTWAIT)
+                    self._receive(socket.MSG_DONTWAIT)
             except (BlockingIOError, InterruptedError):
                 if block:
                     raise
                 return frames
-            except OSError as exc:
-                # EBADF: the app closed fd 3 (link_taken.py says so); not an error of the shim's.
-                if exc.errno in _LINK_ERRNOS:
-                    raise LinkClosed()
-                raise
-            if not n:
-                raise LinkClosed()
-            self._end += n
 
     def _finish_body(self, frames):
         """`frames`, and those of up to FINISH_BODY_READS more reads while the buffer ends in a
@@ -182,20 +173,26 @@ class FrameReader:
         it itself, the batch's answers flushed first (wait_for), and under 64 KiB POSTs that was
         nearly every request (docs/performance.md, "A 64 KiB POST in the worker")."""
         for _ in range(FINISH_BODY_READS):
-            try:
-                n = self._sock.recv_into(self.free_space())
-            except OSError as exc:
-                if exc.errno in _LINK_ERRNOS:
-                    raise LinkClosed()
-                raise
-            if not n:
-                raise LinkClosed()
-            self._end += n
+            self._receive()
             frames += self.parse()
             start = self._start
             if self._end - start < HEADER_SIZE or self._buf[start] != REQUEST_BODY:
                 break
         return frames
+
+    def _receive(self, flags=0):
+        """One read of the socket into free_space(). LinkClosed at its end, or at an errno of
+        a link gone (EBADF: the app closed fd 3, link_taken.py says so; not an error of the
+        shim's); BlockingIOError and InterruptedError go to the caller."""
+        try:
+            n = self._sock.recv_into(self.free_space(), 0, flags)
+        except OSError as exc:
+            if exc.errno in _LINK_ERRNOS:
+                raise LinkClosed()
+            raise
+        if not n:
+            raise LinkClosed()
+        self._end += n
 
     def parse(self):
         """The complete frames in the buffer, as (type, id, payload) tuples, taken out of it."""
