@@ -76,6 +76,22 @@ async function statusTable(): Promise<string> {
   return r.stdout;
 }
 
+/** A WSGI app answering `answer` whose import is held while `hold` exists; bounded, so that a test gone wrong leaves no import for ever. */
+function importHeldWhile(hold: string, answer: string): string {
+  return [
+    'import os, time',
+    '',
+    'deadline = time.monotonic() + 50',
+    `while os.path.exists(${JSON.stringify(hold)}) and time.monotonic() < deadline:`,
+    '    time.sleep(0.05)',
+    '',
+    'def application(environ, start_response):',
+    '    start_response("200 OK", [("Content-Type", "text/plain")])',
+    `    return [b${JSON.stringify(answer)}]`,
+    '',
+  ].join('\n');
+}
+
 async function serves(name: string): Promise<any> {
   let seen: unknown;
   return waitFor(async () => {
@@ -127,19 +143,7 @@ test('an import that takes long: the version waits for its worker to import the 
   writeFileSync(hold, '');
   deploy('slowly', {
     'app.yaml': 'platform: python, wsgi\napp: slowly_app:application\n',
-    'slowly_app.py': [
-      'import os, time',
-      '',
-      '# Held until the test removes its file; bounded, so that a test gone wrong leaves no import for ever.',
-      'deadline = time.monotonic() + 50',
-      `while os.path.exists(${JSON.stringify(hold)}) and time.monotonic() < deadline:`,
-      '    time.sleep(0.05)',
-      '',
-      'def application(environ, start_response):',
-      '    start_response("200 OK", [("Content-Type", "text/plain")])',
-      '    return [b"ok"]',
-      '',
-    ].join('\n'),
+    'slowly_app.py': importHeldWhile(hold, 'ok'),
   });
   await startingRow('slowly', (row) => row.waitingFor?.for === 'import' && row.workers.length === 1 && row.workers[0].pid !== null);
   const row = (await statusJson()).apps.find((a: any) => a.name === 'slowly').versions.find((v: any) => v.state === 'starting');
@@ -225,19 +229,8 @@ test('an idle app woken by a request: its serving row says what the wake waits f
   const hold = join(dir.path, 'wake-held');
   deploy('dozing', {
     'app.yaml': 'platform: python, wsgi\napp: dozing_app:application\n',
-    'dozing_app.py': [
-      'import os, time',
-      '',
-      '# Held while the test\'s file is there (at its wake, not its first start); bounded.',
-      'deadline = time.monotonic() + 50',
-      `while os.path.exists(${JSON.stringify(hold)}) and time.monotonic() < deadline:`,
-      '    time.sleep(0.05)',
-      '',
-      'def application(environ, start_response):',
-      '    start_response("200 OK", [("Content-Type", "text/plain")])',
-      '    return [b"awake"]',
-      '',
-    ].join('\n'),
+    // The file is made after its first start: only the wake's import is held.
+    'dozing_app.py': importHeldWhile(hold, 'awake'),
   });
   await serves('dozing');
   let seen: unknown;
