@@ -8,6 +8,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import { ABORT_CLIENT_TIMED_OUT, ABORT_TIMED_OUT, Frame, REQUEST_WINDOW, RESPONSE_CREDIT_STEP, encodeEmptyFrame, encodeFrame, encodeU32Frame, frameHeader, requestBodyIn } from '../link/frames.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
 import { bodyBytesPassed } from '../net/body-garbage.js';
+import { spanOf } from '../count.js';
 import { asksToContinue, continueWanted } from '../net/expect-continue.js';
 import { answerFailure } from './error-response.js';
 import { CUT_AT_DEADLINE, markCut } from './gateway-cut.js';
@@ -636,10 +637,9 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
  */
 function heldLoop(link: WorkerLink): string {
   if (link.silentSince === 0) return '';
-  const silentS = Math.round((performance.now() - link.silentSince) / 100) / 10;
   const held = link.oldestWhenSilent;
   const oldest = held instanceof WsgiExchange ? `; the request it had held longest then: ${held.req.method} ${held.req.url}` : '';
-  return `: its worker's event loop has not answered for ${silentS} s, so nothing on that worker could run${oldest}. A blocking call in an async function holds the loop: run sync code with loop.run_in_executor (or in a plain def handler where the framework runs those in threads)`;
+  return `: its worker's event loop has not answered for ${spanOf(performance.now() - link.silentSince)}, so nothing on that worker could run${oldest}. A blocking call in an async function holds the loop: run sync code with loop.run_in_executor (or in a plain def handler where the framework runs those in threads)`;
 }
 
 /**

@@ -8,6 +8,7 @@ import type { HealthStatus, WorkerStatus } from '../admin/status-types.js';
 import { commandEnvironment, restoreForSpawn } from '../environment/app-env.js';
 import type { GatewayError } from '../errors.js';
 import { Backoff } from './backoff.js';
+import { spanOf } from '../count.js';
 import type { PoolContext, PoolOptions } from './pool-context.js';
 import { probeWorker } from './probe.js';
 import { EARLY_RECYCLES, EARLY_REQUESTS, leakPastNote, memoryLimitReached, overLimitAfterImport, overLimitAtFirstRequests, readRssBytes, requestLimitReached, type RecycleLimits } from './recycle.js';
@@ -287,7 +288,7 @@ export class WorkerPool {
     this.tallyOf.set(worker, new RequestTally(this.ctx.tally, WORKER_LATENCY_WINDOW));
     worker.on('killing', (why: string, fix?: string) => this.opts.say(`${desc.name}: worker ${worker.pid ?? '?'} ${why}; killing it${fix ? `: ${fix}` : ''}`));
     worker.on('silent', (silentMs: number, inFlight: number) => this.opts.say(silentLine(desc.name, worker, silentMs, inFlight)));
-    worker.on('answering', (silentMs: number) => this.opts.say(`${desc.name}: worker ${worker.pid ?? '?'} answers again after ${seconds(silentMs)} s without a word; it takes requests again`));
+    worker.on('answering', (silentMs: number) => this.opts.say(`${desc.name}: worker ${worker.pid ?? '?'} answers again after ${spanOf(silentMs)} without a word; it takes requests again`));
     return worker;
   }
 
@@ -368,15 +369,11 @@ export class WorkerPool {
   }
 }
 
-function seconds(ms: number): string {
-  return (Math.round(ms / 100) / 10).toString();
-}
-
 /** What the log says of a worker whose link went a heartbeat's beat without a word (Worker 'silent'). */
 function silentLine(app: string, worker: Worker, silentMs: number, inFlight: number): string {
   const held = inFlight === 1 ? '1 request' : `${inFlight} requests`;
   const why = worker.kind === 'asgi'
     ? 'its event loop is held (a blocking call in an async function: run sync code with loop.run_in_executor, or make the handler a plain def where the framework runs those in threads)'
     : 'it reads nothing (a call that holds the GIL)';
-  return `${app}: worker ${worker.pid ?? '?'} has not answered the heartbeat for ${seconds(silentMs)} s, with ${held} in flight: ${why}; no new request goes to it until it answers`;
+  return `${app}: worker ${worker.pid ?? '?'} has not answered the heartbeat for ${spanOf(silentMs)}, with ${held} in flight: ${why}; no new request goes to it until it answers`;
 }
