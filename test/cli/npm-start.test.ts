@@ -171,7 +171,7 @@ test(`a second SIGTERM to npm start's group more than ${SAME_SIGTERM_MS} ms into
     try {
       const exited = exitOf(gw);
       process.kill(-gw.child.pid!, 'SIGTERM');
-      await waitFor(() => gw.output().includes('SIGTERM: stopping'), 10_000, 'the stop to begin');
+      await waitFor(() => gw.output().includes('SIGTERM: stopping'), 10_000, () => `the stop to begin; the output:\n${gw.output()}`);
       // The copies of the group's SIGTERM have come by now; the next one is a second stop.
       await new Promise((resolve) => setTimeout(resolve, SAME_SIGTERM_MS));
       process.kill(-gw.child.pid!, 'SIGTERM');
