@@ -30,8 +30,11 @@ function waitForStopSignal(also: NodeJS.Signals[]): Promise<NodeJS.Signals> {
     const on = (sig: NodeJS.Signals) => {
       first = sig;
       firstAt = performance.now();
-      for (const s of signals) process.off(s, on);
+      // `again` before `on` goes: Node gives a signal back to the kernel's default (kill) when
+      // its last listener is removed, and a copy arriving in that gap (the script's, a group
+      // kill's) ended the gateway with no word and its apps' workers left behind.
       for (const s of signals) process.on(s, again);
+      for (const s of signals) process.off(s, on);
       resolve(sig);
     };
     for (const s of signals) process.on(s, on);

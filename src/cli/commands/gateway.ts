@@ -111,8 +111,9 @@ export async function run(args: ParsedCommand): Promise<number> {
       // file gives is retried with it.
       void gateway.reload();
     };
-    process.off('SIGHUP', hangupWhileStarting);
+    // The new listener first: with none, even for a moment, a SIGHUP would kill the gateway (run-loop.ts).
     process.on('SIGHUP', onHangup);
+    process.off('SIGHUP', hangupWhileStarting);
     // As nginx and gunicorn: logrotate moves the file away, then SIGUSR1 (cli/debug-signal.ts).
     const onUser1 = () => {
       const reopening = gateway.reopenAccessLog((madeDir) => say(`SIGUSR1: the access log ${accessLog} was opened again${madeDir === null ? '' : ` (its directory ${madeDir} was gone: made again)`}`));
@@ -130,10 +131,10 @@ export async function run(args: ParsedCommand): Promise<number> {
 
     const signal = await stopped;
     say(`${signal}: stopping (finishing requests in flight, at most ${grace} s)`);
-    process.off('SIGHUP', onHangup);
     // Without a listener, Node's default for SIGHUP kills the gateway there (exit 129), cutting the
     // requests it is finishing: a reload racing `systemctl stop`, a terminal closed after Ctrl-C.
     process.on('SIGHUP', () => say('SIGHUP: the gateway is stopping; nothing is read again'));
+    process.off('SIGHUP', onHangup);
     process.off('SIGUSR1', onUser1);
     await gateway.stop();
     say('stopped');
