@@ -1,6 +1,7 @@
 // The shipped systemd unit (examples/deploy/apppkg-gateway.service): its ExecStart is a command
 // line the gateway accepts, and its admin listener is the unix socket that SPEC 5.4 says the
 // unit uses (mode 0600, no token needed), never a TCP port the apps could reach.
+import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
@@ -32,6 +33,16 @@ test('a command line the gateway refuses (exit 2) is not restarted every 2 s for
   const refused = await runCli(['--apps', '/var/apps', '--no-such-flag']);
   assert.is(refused.status, 2, refused.stderr);
   assert.ok(prevented.includes(String(refused.status)), `RestartPreventExitStatus=${prevented.join(' ')}`);
+});
+
+test('the package ships the unit, with the nginx site and logrotate beside it, as `npm install -g` puts it', () => {
+  // --dry-run lists what `npm pack` (and so a registry's tarball) would hold, building nothing.
+  const packed = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.is(packed.status, 0, packed.stderr);
+  const files = new Set((JSON.parse(packed.stdout) as Array<{ files: Array<{ path: string }> }>)[0].files.map((f) => f.path));
+  for (const file of ['apppkg-gateway.service', 'nginx-site.conf', 'logrotate']) {
+    assert.ok(files.has(`examples/deploy/${file}`), `examples/deploy/${file} is not in the package`);
+  }
 });
 
 test.run();
