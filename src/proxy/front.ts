@@ -14,7 +14,7 @@ import { spanOf } from '../count.js';
 import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, isAdminKey, type ListenAddress } from '../net/address.js';
 import { listenOn, type UnixSocketOptions } from '../net/listen.js';
-import { dropFragment, handshakeFramingProblem, MAX_REQUEST_LINE, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
+import { dropFragment, handshakeFramingProblem, headPastBound, MAX_REQUEST_LINE, parseErrorProblem, rejectedRequestLine, requestHeadProblem, requestLineTooLong, toOriginForm, unknownTransferCoding } from '../net/request-head.js';
 import { closeWhenAsked } from '../net/connection-close.js';
 import { afterNextPoll } from '../net/after-next-poll.js';
 import { continueWanted, keepAliveOnceBodyRead, unmetExpectation } from '../net/expect-continue.js';
@@ -115,7 +115,7 @@ interface Routed {
   q: number;
 }
 interface Unrouted {
-  status: 400 | 404 | 417 | 501 | 503 | 505;
+  status: 400 | 404 | 414 | 417 | 431 | 501 | 503 | 505;
   detail: string;
   /** Close the connection after the answer (a head that cannot be trusted to frame the next one). */
   close: boolean;
@@ -137,9 +137,15 @@ type UpgradeSocket = Socket & { [kApp]?: string };
 const cannotMeet = (expectation: string): string =>
   `the expectation \`${expectation.replace(/[^\x20-\x7e]/g, '?').slice(0, 200)}\` cannot be met: the gateway knows 100-continue only (RFC 9110 §10.1.1)`;
 
-/** RefusedRoutes.code of an app whose first version is starting (the supervisor's STARTING). */
 /** Largest request head when FrontOptions gives none, as node:http's own default: 431 past it. */
 const MAX_HEADER_SIZE = 16 * 1024;
+
+/** Why a head too long is refused: its request line (414) or the whole head (431). */
+function headTooLong(status: 414 | 431, maxHeaderSize: number): string {
+  return status === 414 ? `the request line is longer than ${MAX_REQUEST_LINE / 1024} KiB` : `the request head is longer than ${Math.round(maxHeaderSize / 1024)} KiB`;
+}
+
+/** RefusedRoutes.code of an app whose first version is starting (the supervisor's STARTING). */
 const STARTING_CODE = 'starting';
 
 /** The body of the 501 to a CONNECT (ASCII: its length is its byte count). */
@@ -398,8 +404,9 @@ export class Front {
         // Node answers 100-continue itself unless told otherwise; the app decides (PEP 3333).
       });
       // Node keeps the first 2000 names and values of a head and drops the rest without a word,
-      // Content-Length among them: the app would get a request without it. maxHeaderSize bounds
-      // the head, and so the fields, already (the lean lane keeps every field of its heads too).
+      // Content-Length among them: the app would get a request without it. maxHeaderSize and
+      // headPastBound bound the head, and so the fields, already (the lean lane keeps every field
+      // of its heads too).
       server.maxHeadersCount = 0;
       // A client that half-closes after its request (`printf ... | nc`, HTTP/1.0 tools) still
       // waits for the answer: Node's default aborts the request at the FIN and answers nothing.
@@ -485,8 +492,7 @@ export class Front {
         // Each refusal says why, as the lean lane's and sendError's do (a 408 has no reader).
         const body =
           status === 505 ? shortBody(505, notSpokenHere(otherVersion!))
-          : status === 414 ? shortBody(414, `the request line is longer than ${MAX_REQUEST_LINE / 1024} KiB`)
-          : status === 431 ? shortBody(431, `the request head is longer than ${Math.round((this.opts.maxHeaderSize ?? MAX_HEADER_SIZE) / 1024)} KiB`)
+          : status === 414 || status === 431 ? shortBody(status, headTooLong(status, this.opts.maxHeaderSize ?? MAX_HEADER_SIZE))
           : status !== 400 ? ''
           : shortBody(400, refusedRawTarget(err) ? RAW_TARGET_REFUSED : parseErrorProblem(err));
         // From now: its 408 may wait for the answers before it, and the rest of the head, if
@@ -1101,6 +1107,9 @@ export class Front {
    * Hosts, Transfer-Encoding in HTTP/1.0, and the requests pipelined behind it were served).
    */
   private headRefusal(req: IncomingMessage, upgrade = false): Unrouted | null {
+    // A head node:http read past the bound on its bytes, which node:http's own does not see (headPastBound).
+    const pastBound = req instanceof http.IncomingMessage ? headPastBound(req, this.opts.maxHeaderSize ?? MAX_HEADER_SIZE) : null;
+    if (pastBound !== null) return { status: pastBound, detail: headTooLong(pastBound, this.opts.maxHeaderSize ?? MAX_HEADER_SIZE), close: true };
     // llhttp parses `HTTP/2.0` in a request line (an HTTP/2 client sends its preface, never
     // this): a major version the gateway does not speak is 505 (RFC 9110 §15.6.6).
     if (req.httpVersionMajor >= 2) return { status: 505, detail: notSpokenHere(req.httpVersion), close: true };
