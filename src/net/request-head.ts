@@ -230,8 +230,8 @@ export function headPastBound(req: IncomingMessage, maxHead: number): 414 | 431 
   // `METHOD SP TARGET SP HTTP/1.1` and its CR, as requestLineTooLong measures the line.
   const line = (req.method?.length ?? 0) + (req.url?.length ?? 0) + 11;
   const raw = req.rawHeaders;
-  // The line's LF, then each `NAME:VALUE` and its CRLF but the last field's, which begins the blank line.
-  let head = line + 1 - (raw.length > 0 ? 2 : 0);
+  // The line without its CR, then each field as the CRLF before it and `NAME:VALUE`: up to the blank line.
+  let head = line - 1;
   for (let i = 0; i < raw.length; i += 2) head += raw[i].length + raw[i + 1].length + 3;
   if (head <= maxHead) return null;
   return line > MAX_REQUEST_LINE ? 414 : 431;
