@@ -128,8 +128,14 @@ export class IdleCycle {
     // The budget's choice of whom to put to sleep needs lastActive too, idle timeout or not.
     const timeout = this.opts.idleTimeoutMs;
     if (timeout <= 0 && this.opts.makeRoom === undefined) return;
+    let wasReady = false;
     this.idleTimer = setInterval(() => {
-      if (!this.opts.ready() || this.state !== 'awake') return;
+      const ready = this.opts.ready();
+      // Its start is activity too: counted from the construction, an app whose import took longer
+      // than idle_timeout was put to sleep at the first look after it became ready (H247).
+      if (ready && !wasReady) this.lastActive = Math.max(this.lastActive, performance.now());
+      wasReady = ready;
+      if (!ready || this.state !== 'awake') return;
       const seen = this.touches + this.opts.workerRequests();
       if (seen !== this.seenRequests || !this.quiet) {
         this.seenRequests = seen;

@@ -322,6 +322,25 @@ test('idle_timeout counts from the end of the last request, not its start nor th
   assert.ok(lastActive >= sentAt + 3000 - 20, `lastActive ${nap.idle.lastActive} is before the request's end (sent at ${new Date(sentAt).toISOString()}, 3 s in the app)`);
 });
 
+test('idle_timeout counts from when the app is ready, not from when it began starting: an import longer than the timeout does not put it to sleep at once', async () => {
+  // Counted from its start, an app with a 3 s import and idle_timeout: 3 slept at the first idle
+  // look after it served (found by H247: under a second).
+  const env = await open([], 'apps:\n  late:\n    idle_timeout: 3\n    workers: 1\n', [], (apps) => writePackage(apps, 'late', {
+    'app.yaml': 'platform: python, wsgi\napp: late:application\n',
+    'late.py': 'import time\ntime.sleep(3)\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"late"]\n',
+  }));
+  await waitFor(async () => (await app(env, 'late')).state === 'ready', 60_000, 'late to be ready', ASK_GATEWAY_EVERY_MS);
+  const readyAt = Date.now();
+  // Two idle looks (every 0.75 s here) and more, well inside the 3 s.
+  while (Date.now() - readyAt < 2000) {
+    const late = await app(env, 'late');
+    assert.is(late.state, 'ready', `put to sleep ${Date.now() - readyAt} ms after it was ready; lastActive ${late.idle.lastActive}`);
+    await new Promise((resolve) => setTimeout(resolve, ASK_GATEWAY_EVERY_MS));
+  }
+  // And it does sleep, its timeout after it was ready.
+  await waitFor(async () => (await app(env, 'late')).state === 'idle', 15_000, 'late to go idle', ASK_GATEWAY_EVERY_MS);
+});
+
 test('a websocket to an idle ASGI app opens (it wakes); an open websocket keeps it awake', async () => {
   const env = await open([['ws-asgi', 'chat']], 'apps:\n  chat:\n    idle_timeout: 1\n    workers: 1\n');
   await waitFor(async () => (await app(env, 'chat')).state === 'idle', 10_000, 'chat to go idle', ASK_GATEWAY_EVERY_MS);
