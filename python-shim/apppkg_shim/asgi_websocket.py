@@ -10,9 +10,11 @@ byte included); the response window counts the bytes of the messages the app sen
 Over-crediting by a byte a message is harmless; under-crediting would shrink the window
 for good, so each side counts the larger or the smaller amount accordingly.
 
-Once either side has closed, send() raises ClientDisconnected (an OSError, as uvicorn does).
+Once the client has closed, send() raises ClientDisconnected (an OSError, as uvicorn does).
 An app that lets it propagate ends like one that returns (RESPONSE_END, nothing logged):
-the client is gone, the app did nothing wrong.
+the client is gone, the app did nothing wrong. A message out of order (anything after the
+app's own websocket.close or its whole denial response, an accept after an accept, a denial
+after it) is the app's mistake: a RuntimeError, as uvicorn raises, logged if it propagates.
 """
 
 from collections import deque
@@ -31,6 +33,8 @@ _TEXT = bytes((link.WS_TEXT,))
 _BINARY = bytes((link.WS_BINARY,))
 _DENIAL = "websocket.http.response"
 _CONNECT = {"type": "websocket.connect"}
+_HANDSHAKE_ANSWERS = ("websocket.accept", "websocket.close", "websocket.http.response.start")
+_OPEN_MESSAGES = ("websocket.send", "websocket.close")
 
 
 def _short(value):
@@ -49,6 +53,7 @@ def _valid_close(code, reason):
 class WebSocketExchange(ResponseExchange):
     connect_received = False
     accepted = False
+    close_sent = False  # the app sent websocket.close: nothing may follow it
     disconnect = None  # the websocket.disconnect message, once there is one
     disconnect_given = False  # receive() has returned it
     messages = None  # deque of (message, payload size) not yet received by the app
@@ -109,13 +114,32 @@ class WebSocketExchange(ResponseExchange):
             return self.disconnect
         return {"type": "websocket.disconnect", "code": 1006, "reason": ""}  # after a denial: no websocket
 
+    def _out_of_order(self, mtype):
+        """Why `mtype` cannot come now, or None. Checked before the client's state: an app's
+        mistake raised as ClientDisconnected would end it unlogged (run() takes that for the
+        client leaving), and uvicorn raises a RuntimeError for it whatever the client did."""
+        if self.close_sent:
+            return "after websocket.close"
+        if self.head is not None or self.head_sent:
+            if self.ended:
+                return "after the denial response was complete"
+            if mtype != "websocket.http.response.body":
+                return "during the denial response: expected websocket.http.response.body"
+        elif self.accepted:
+            if mtype not in _OPEN_MESSAGES:
+                return "after websocket.accept: expected websocket.send or websocket.close"
+        elif mtype not in _HANDSHAKE_ANSWERS:
+            return "before the handshake was answered: expected websocket.accept, websocket.close or websocket.http.response.start"
+        return None
+
     async def send(self, message):
         mtype = message["type"]
+        why = self._out_of_order(mtype)
+        if why is not None:
+            raise RuntimeError("unexpected ASGI message %r %s" % (mtype, why))
         if mtype == "websocket.send":
             if self.closed:
                 raise ClientDisconnected("the websocket is closed")
-            if not self.accepted:
-                raise RuntimeError("websocket.send before websocket.accept")
             # The ASGI spec wants exactly one of them; given both, uvicorn (either websocket
             # implementation) sends the bytes, and so does this: an app that ran there runs here.
             # uvicorn sends what it took by its type, too: str as text, bytes as binary.
@@ -147,8 +171,6 @@ class WebSocketExchange(ResponseExchange):
         elif mtype == "websocket.close":
             if self.closed or self.ended:
                 raise ClientDisconnected("the websocket is closed")
-            if self.head is not None or self.head_sent:
-                raise RuntimeError("websocket.close after websocket.http.response.start")
             code = message.get("code", 1000)
             reason = message.get("reason") or ""
             if not isinstance(reason, str):
@@ -160,6 +182,7 @@ class WebSocketExchange(ResponseExchange):
                                       "got %r, %r" % (code, reason))
             self.link.write(HEADER_PACK(link.WS_APP_CLOSE, self.id, 2 + len(reason)) + U16.pack(code) + reason)
             self.closed = True
+            self.close_sent = True
             if self.disconnect is None:
                 # Nothing more will come in: a receive() now returns the close the app chose.
                 self.disconnect = {"type": "websocket.disconnect", "code": code, "reason": reason.decode("utf-8")}
@@ -167,8 +190,6 @@ class WebSocketExchange(ResponseExchange):
         elif mtype == "websocket.accept":
             if self.closed:
                 raise ClientDisconnected("the client went away before the websocket was accepted")
-            if self.accepted or self.head is not None or self.head_sent:
-                raise RuntimeError("websocket.accept sent twice, or after a denial response")
             subprotocol = message.get("subprotocol") or ""
             if not isinstance(subprotocol, str):
                 raise InvalidResponse("websocket.accept: expected a subprotocol that is a str, got %s %s" % (
@@ -180,17 +201,11 @@ class WebSocketExchange(ResponseExchange):
         elif mtype == "websocket.http.response.body":
             if self.closed:
                 raise ClientDisconnected("the client went away")
-            if self.ended:
-                raise RuntimeError("websocket.http.response.body sent after the response was complete")
             await self.send_body(message, _DENIAL)
         elif mtype == "websocket.http.response.start":
             if self.closed:
                 raise ClientDisconnected("the client went away before the handshake was answered")
-            if self.accepted:
-                raise RuntimeError("websocket.http.response.start after websocket.accept")
             self.start_response(message, _DENIAL)
-        else:
-            raise RuntimeError("unexpected ASGI message %r on a websocket" % (mtype,))
 
     # -- frames from the link -------------------------------------------------------------------
 

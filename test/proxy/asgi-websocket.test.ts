@@ -388,6 +388,38 @@ gateway('a denial body streamed: whole when the app ends it, visibly cut when th
   assert.is(cut.complete, false);
 });
 
+gateway('a message out of order raises RuntimeError from send(), as under uvicorn, logged once when the app lets it go; what the client got first stands', async () => {
+  // What the client sees of the answer the app gave before its mistake.
+  const answer = async (url: string): Promise<unknown> => {
+    const got = await connect(url);
+    if ('status' in got) return got.status;
+    return (await got.closed(5000)).code;
+  };
+  const denied = { status: 401, body: 'no entry', complete: true };
+  const cases: Array<[string, unknown, string]> = [
+    // A second start after the whole denial, or a close after it: the denial goes out whole.
+    ['deny-twice', denied, '\'websocket.http.response.start\' after the denial response was complete'],
+    ['close-after-denial', denied, '\'websocket.close\' after the denial response was complete'],
+    ['accept-twice', 1011, '\'websocket.accept\' after websocket.accept: expected websocket.send or websocket.close'],
+    ['deny-after-accept', 1011, '\'websocket.http.response.start\' after websocket.accept: expected websocket.send or websocket.close'],
+    // After its own close the app's mistake, not a client gone (ClientDisconnected ended it unlogged).
+    ['send-after-close', 1000, '\'websocket.send\' after websocket.close'],
+    ['close-twice', 1000, '\'websocket.close\' after websocket.close'],
+    ['accept-after-refusal', 403, '\'websocket.accept\' after websocket.close'],
+  ];
+  for (const [name, seen, said] of cases) {
+    const url = `${ws}/live/order/${name}`;
+    if (typeof seen === 'object') assert.equal(await denialRead(url), seen, name);
+    else assert.is(await answer(url), seen, name);
+    const failed = new RegExp(`failed on GET /live/order/${name}[ :]`, 'g');
+    await waitFor(() => appLog().match(failed)?.length === 1 || undefined, 5000, () => `${name}: the app's error in its log:\n${appLog()}`);
+    assert.ok(appLog().includes(`order ${name}: RuntimeError: unexpected ASGI message ${said}\n`), `${name}: ${said}\n${appLog()}`);
+    assert.match(appLog(), new RegExp(`failed on GET /live/order/${name}[^\\n]*:\nTraceback[^]*?\nRuntimeError: unexpected ASGI message `), name);
+  }
+  // Each once: the gateway adds no line of its own to the app's.
+  for (const [name] of cases) assert.is(appLog().match(new RegExp(`failed on GET /live/order/${name}[ :]`, 'g'))!.length, 1, name);
+});
+
 gateway('the app raises after accepting: the client is closed 1011', async () => {
   const client = await open(`${ws}/live/boom`);
   assert.is((await client.closed(5000)).code, 1011);
