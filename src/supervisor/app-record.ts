@@ -104,6 +104,12 @@ export interface AppRecord {
    * failed with its reason until it serves, as any refused version (null: none).
    */
   serviceWait: ServiceWait | null;
+  /**
+   * The serving version's restart (new settings at SIGHUP, the admin's) refused for the same
+   * cause, owed and tried again by itself while the version serves on: status shows its next
+   * try on the serving row (null: none owed so).
+   */
+  restartWait: ServiceWait | null;
   /** The history event a try of that version just added to (said in one line then), or null. */
   serviceRepeat: HistoryEvent | null;
   /** Tries again by itself of a version refused for want of open files, since one last served (version-judge.ts OPEN_FILES_TRIES). */
@@ -133,7 +139,7 @@ export function newAppRecord(name: string, rolledBackFile: string | null, histor
   return {
     name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, startingInstance: null, startSteps: null, restart: false, restartFor: null, restartRefused: null,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastLastColdStartMs: null,
-    history, serviceRetryMs: 0, serviceWait: null, serviceRepeat: null, openFilesTries: 0, brokenDescription: null, tallies: new Map(),
+    history, serviceRetryMs: 0, serviceWait: null, restartWait: null, serviceRepeat: null, openFilesTries: 0, brokenDescription: null, tallies: new Map(),
   };
 }
 

@@ -88,7 +88,12 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
       ...(isServing && serving.instance.idleState === 'waking' ? { waitingFor: serving.instance.wakeWaitingFor } : {}),
     };
     // Refused while its database (or the open files) is down, and tried again by itself: when, and why.
-    if (row.state === 'failed' && record.serviceWait?.dir === desc.dir) row.waitingFor = serviceRetryWait(record.serviceWait);
+    if (row.state === 'failed' && record.serviceWait?.dir === desc.dir) row.waitingFor = serviceRetryWait(record.serviceWait, 'its next try');
+    // Its restart so refused, owed meanwhile: the same, on the row that serves on. Not while a
+    // try is under way (its `starting` row says what that waits for), nor over a wake's steps.
+    if (isServing && row.waitingFor === undefined && record.restartWait?.dir === desc.dir && record.judging !== desc.dir) {
+      row.waitingFor = serviceRetryWait(record.restartWait, 'its restart\'s next try');
+    }
     if (!isServing) return [row];
     // Restarted in place (its app.yaml edited, the admin's restart, a reload's new settings):
     // the fresh instance, hooked and probed before it takes over, gets a row of its own, or a
@@ -150,16 +155,17 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
 }
 
 /**
- * A version refused because its PostgreSQL or Redis was down (or the open files ran out) waits
- * for its next try, not for its files to change: `failed` alone read as a refusal for good.
+ * A version (or its restart) refused because its PostgreSQL or Redis was down (or the open files
+ * ran out) waits for its next try, not for its files to change: `failed` alone read as a refusal
+ * for good, and a restart owed showed nowhere but in the log.
  */
-function serviceRetryWait(wait: ServiceWait): WaitingForStatus | null {
+function serviceRetryWait(wait: ServiceWait, what: string): WaitingForStatus | null {
   // Null between the refusal and the retry's timer, which the same turn sets.
   if (wait.nextTryAt === null) return null;
   const reason = reasonOf(wait.error);
   return {
     for: 'retry',
-    what: `its next try (it is tried again by itself, with back-off): ${reason.code}: ${reason.message.split('\n', 1)[0]}`,
+    what: `${what} (it is tried again by itself, with back-off): ${reason.code}: ${reason.message.split('\n', 1)[0]}`,
     since: new Date(wallTimeOf(wait.since)).toISOString(),
     failedProbes: null,
     nextAttemptAt: new Date(wallTimeOf(wait.nextTryAt)).toISOString(),

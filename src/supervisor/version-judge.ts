@@ -292,12 +292,14 @@ export class VersionJudge {
           const refusedAgain = again ? `${label(desc)} refused again, the same way (${again.times} times since ${clockOf(again.at)}); ` : '';
           this.opts.say(`${record.name}: ${refusedAgain}trying again in ${Math.round(record.serviceRetryMs / 1000)} s`);
           this.registry.reconcileIn(record.serviceRetryMs);
-          if (record.serviceWait?.dir === desc.dir) record.serviceWait.nextTryAt = performance.now() + record.serviceRetryMs;
+          const nextTryAt = performance.now() + record.serviceRetryMs;
+          if (record.serviceWait?.dir === desc.dir) record.serviceWait.nextTryAt = nextTryAt;
           if (restarting) {
             // A restart (new settings at SIGHUP, the admin's) is still owed: the serving version
             // matches its description, so the retry would otherwise find nothing to do. And as
             // below, the versions under the serving one are not tried meanwhile.
             record.restart = true;
+            record.restartWait = { dir: desc.dir, error: record.problem, since: performance.now(), nextTryAt };
             return;
           }
           continue;
@@ -307,6 +309,7 @@ export class VersionJudge {
         if (restarting) {
           // Its files as this start read them: any change since retries it.
           record.restartRefused = { dir: desc.dir, signature: tree.signature };
+          record.restartWait = null;
           return;
         }
         newerRefusal ??= { dir: desc.dir, error: record.problem! };
@@ -314,6 +317,7 @@ export class VersionJudge {
       }
       record.serviceRetryMs = 0;
       record.serviceWait = null;
+      record.restartWait = null;
       record.openFilesTries = 0;
       record.refused.delete(desc.dir);
       record.refusalsSaid.delete(desc.dir);

@@ -91,8 +91,9 @@ withServers('status says unavailable while it is down and ready once it is back;
 // A SIGHUP that changes an app's settings restarts it; with its PostgreSQL down that start is
 // refused, the old workers serving on, and the log says "trying again in 1 s". The retry found
 // the old workers serving what the description asks and did nothing: the new setting never
-// reached the app, even once the server was back, and status kept the refusal.
-withServers('a setting changed by SIGHUP while the server is down reaches the app once it is back', async () => {
+// reached the app, even once the server was back, and status kept the refusal. Meanwhile status
+// says the restart waits for its next try (waitingFor: retry on the serving row), and when.
+withServers('a setting changed by SIGHUP while the server is down reaches the app once it is back; status shows the restart\'s next try meanwhile', async () => {
   const db = await serverUp();
   const dir = tempDir('apppkg-services-pg-down-hup-');
   const hupApps = join(dir.path, 'apps');
@@ -115,9 +116,29 @@ withServers('a setting changed by SIGHUP while the server is down reaches the ap
     environment('blue');
     hup.child.kill('SIGHUP');
     await waitFor(() => /till: \S+ refused; \S+ keeps serving:\n[\s\S]*till: trying again in 1 s/.test(hup.output()), 30_000, () => `the refused restart in the log:\n${hup.output()}`);
+    // The restart owed shows as a failed version's retry does, on the row that serves on (it
+    // showed nowhere but in the log). Between two tries: one under way has its `starting` row.
+    let versions: unknown;
+    const row = await waitFor(async () => {
+      const till = (await gatewayStatus(hup)).apps.find((a: any) => a.name === 'till');
+      versions = till?.versions;
+      return till?.versions.length === 1 && till.versions[0].state === 'serving' && till.versions[0].waitingFor?.for === 'retry' ? till.versions[0] : undefined;
+    }, 30_000, () => `till's serving row to say its restart waits for its next try; its versions: ${JSON.stringify(versions)}`, ASK_GATEWAY_EVERY_MS);
+    const wait = row.waitingFor;
+    assert.match(wait.what, /^its restart's next try \(it is tried again by itself, with back-off\): APPPKG_SERVICE_UNAVAILABLE: postgresql at \S+ \(services\.postgresql\): /);
+    assert.is(wait.failedProbes, null);
+    const backOff = Date.parse(wait.nextAttemptAt) - Date.parse(wait.since);
+    assert.ok(backOff >= 900 && backOff <= 61_000, `next try ${wait.nextAttemptAt}, ${backOff} ms after the refusal at ${wait.since}`);
+    let table = '';
+    await waitFor(async () => {
+      table = (await runCli(['status', '--admin', hup.adminUrl!], { ms: 15_000 })).stdout;
+      return /^  version \S+ serving: .*\n    waiting for its restart's next try \(it is tried again by itself, with back-off\): APPPKG_SERVICE_UNAVAILABLE: postgresql at .*, since \S+ \(for [\d.]+ (ms|s|min)\); the next try (at \S+ \(in [\d.]+ (s|min)\)|due now)$/m.test(table);
+    }, 30_000, () => `status's table to show the serving row waiting for its restart's next try; the last:\n${table}`, ASK_GATEWAY_EVERY_MS);
     await db.start();
     await waitFor(async () => (seen = await colours()) === 'blue blue', 60_000, () => `till's workers to serve with COLOUR=blue (they have ${seen})`, ASK_GATEWAY_EVERY_MS);
     await waitFor(async () => (await gatewayStatus(hup)).apps.find((a: any) => a.name === 'till')?.problem === null, 10_000, 'the refusal to leave status', ASK_GATEWAY_EVERY_MS);
+    const restarted = (await gatewayStatus(hup)).apps.find((a: any) => a.name === 'till');
+    assert.equal(restarted.versions.map((v: any) => [v.state, v.waitingFor]), [['serving', undefined]], 'restarted: nothing awaited');
   } finally {
     await stopGatewayChecked(hup, dir);
   }
