@@ -616,7 +616,7 @@ test('--max-workers: an app whose import hangs holds only its own room; the othe
   for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
 });
 
-test('--max-workers: an app put to sleep counts its workers until they are gone, so a slow lifespan shutdown holds its room and the next wake waits for it', async () => {
+test('--max-workers: an app put to sleep counts its workers until they are gone, so a slow lifespan shutdown holds its room and the next wake waits for it, saying so in status (waitingFor: room)', async () => {
   const env = await open([['slow', 'other']], 'defaults:\n  workers: 1\napps:\n  slowstop:\n    idle_timeout: 1\n', ['--max-workers', '1']);
   writePackage(env.apps, 'slowstop', {
     'app.yaml': 'platform: python, asgi\napp: slowstop:app\n',
@@ -630,7 +630,7 @@ test('--max-workers: an app put to sleep counts its workers until they are gone,
       '            if message["type"] == "lifespan.startup":',
       '                await send({"type": "lifespan.startup.complete"})',
       '            else:',
-      '                await asyncio.sleep(3)  # a pool closed slowly',
+      '                await asyncio.sleep(4)  # a pool closed slowly',
       '                await send({"type": "lifespan.shutdown.complete"})',
       '                return',
       '    await send({"type": "http.response.start", "status": 200, "headers": []})',
@@ -642,9 +642,23 @@ test('--max-workers: an app put to sleep counts its workers until they are gone,
   const [stopping] = (await app(env, 'slowstop')).workers.map((w: any) => w.pid);
   await waitFor(async () => (await app(env, 'slowstop')).state === 'idle', 20_000, 'slowstop to go idle', ASK_GATEWAY_EVERY_MS);
   assert.ok(isAlive(stopping), 'its worker is still in its lifespan shutdown');
-  const other = await get(env, '/other/?t=0');
+  const answer = get(env, '/other/?t=0');
+  // Awaited below; a failure before that must not end the test process as an unhandled rejection.
+  answer.catch(() => {});
+  // The wake waits for that room: its serving row says so, while the shutdown runs (4 s).
+  let seen: unknown;
+  const waking = await waitFor(async () => {
+    const found = (seen = await app(env, 'other'));
+    return found?.state === 'waking' && found.versions[0]?.waitingFor?.for === 'room' ? found : undefined;
+  }, 4000, () => `other's serving row to say its wake waits for room: ${JSON.stringify(seen)}`, ASK_GATEWAY_EVERY_MS);
+  assert.is(waking.versions[0].state, 'serving');
+  assert.is(waking.versions[0].waitingFor.what, 'room for 1 worker under --max-workers 1');
+  assert.is(waking.versions[0].waitingFor.failedProbes, null);
+  const other = await answer;
   assert.is(other.status, 200, other.body);
   assert.not.ok(isAlive(stopping), 'the other app woke only once the sleeping worker was gone: at most --max-workers 1 at any time');
+  const woken = await app(env, 'other');
+  assert.equal(woken.versions.map((v: any) => [v.state, v.waitingFor]), [['serving', undefined]], 'awake: nothing awaited');
 });
 
 test('--max-workers: a version draining after a deploy counts its workers until they are gone, so an app woken meanwhile never runs one past the bound', async () => {

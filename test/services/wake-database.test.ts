@@ -1,14 +1,15 @@
 // An app asleep (idle_timeout) whose PostgreSQL database and role were dropped by hand meanwhile:
 // they were made again only at its next full start, so the woken app failed on every request.
 // Now the wake asks the server once whether they are there and makes them again as a start
-// does, saying so in the log; an app whose database is there wakes as before, unsaid.
+// does, saying so in the log; an app whose database is there wakes as before, unsaid. While it
+// asks, status says the wake waits for its database.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { serversMissing, startPostgres, type RunningPostgres } from '../helpers/servers.js';
 import { runIf } from '../helpers/skip.js';
 import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
@@ -63,6 +64,36 @@ withServers('dropped while it slept: the wake makes them again, says so, and the
   assert.match(gw.output(), /ledger: WARNING: its postgresql role or database apppkg_ledger on \S+ was gone as it woke \(dropped while it slept\); making them again, empty, as its start does: bring back what they held with `apppkg-gateway restore` from a backup\n/);
   assert.match(gw.output(), /ledger: created postgresql role and database apppkg_ledger on /);
   assert.is(pg.psql("SELECT count(*) FROM pg_database WHERE datname = 'apppkg_ledger'").trim(), '1');
+});
+
+// Before its workers start, a wake asks the server whether the database is there (the wake's
+// step `services`, status's waitingFor on the serving row). A server that takes the connection
+// and says nothing (its postmaster stopped by SIGSTOP) holds that step until it answers, or
+// until the check's connect timeout (5 s) lets the wake go on without it.
+withServers('a wake while its server does not answer: status says the wake waits for its database; the request is served once the server answers', async () => {
+  assert.ok(gw !== null && pg !== null, 'the gateway and server of the test before');
+  await waitFor(async () => (await appState()) === 'idle', 30_000, 'ledger to sleep');
+  process.kill(pg.pid, 'SIGSTOP');
+  const answer = whoami();
+  // Awaited below; a failure before that must not end the test process as an unhandled rejection.
+  answer.catch(() => {});
+  try {
+    let seen: unknown;
+    const ledger = await waitFor(async () => {
+      const found = (seen = (await gatewayStatus(gw!)).apps.find((a: any) => a.name === 'ledger'));
+      return found?.state === 'waking' && found.versions[0]?.waitingFor?.for === 'services' ? found : undefined;
+    }, 4000, () => `ledger's serving row to say its wake waits for its database: ${JSON.stringify(seen)}`, ASK_GATEWAY_EVERY_MS);
+    const row = ledger.versions[0];
+    assert.is(row.state, 'serving');
+    assert.is(row.waitingFor.what, 'its database to be there (made again, empty, if it was dropped while the app slept)');
+    assert.is(row.waitingFor.failedProbes, null);
+  } finally {
+    process.kill(pg.pid, 'SIGCONT');
+  }
+  const got = await answer;
+  assert.is(got.status, 200, `the request that woke it: ${got.body}\n${gw.output()}`);
+  const woken = (await gatewayStatus(gw)).apps.find((a: any) => a.name === 'ledger');
+  assert.equal(woken.versions.map((v: any) => [v.state, v.waitingFor]), [['serving', undefined]], 'awake: nothing awaited');
 });
 
 test.run();
