@@ -418,6 +418,22 @@ gateway('a message out of order raises RuntimeError from send(), as under uvicor
   }
   // Each once: the gateway adds no line of its own to the app's.
   for (const [name] of cases) assert.is(appLog().match(new RegExp(`failed on GET /live/order/${name}[ :]`, 'g'))!.length, 1, name);
+
+  // A streamed denial the client leaves: the app hears 1006, and a start sent after that is
+  // still its own mistake, not the client's leaving (ClientDisconnected ended it unlogged).
+  await new Promise<void>((resolve, reject) => {
+    const req = httpGet(`${gw.url}/live/order/deny-left`, { headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': Buffer.from('0123456789abcdef').toString('base64') } });
+    req.on('upgrade', (_res, socket) => { socket.destroy(); reject(new Error('deny-left: upgraded')); });
+    req.on('response', (res) => {
+      res.on('error', () => {}); // cut by the test itself
+      // Reset, as a client that vanished: one that half-closes during a denial is not seen
+      // leaving (asgi-websocket.ts acts on the socket's 'end' only while the app decides).
+      res.once('data', () => { res.socket.resetAndDestroy(); resolve(); });
+    });
+    req.on('error', reject);
+  });
+  await waitFor(() => /failed on GET \/live\/order\/deny-left[ :]/.test(appLog()) || undefined, 5000, () => `deny-left: the app's error in its log:\n${appLog()}`);
+  assert.ok(appLog().includes('order deny-left: RuntimeError: unexpected ASGI message \'websocket.http.response.start\' during the denial response: expected websocket.http.response.body\n'), appLog());
 });
 
 gateway('the app raises after accepting: the client is closed 1011', async () => {
