@@ -3,6 +3,7 @@
 // the supervisor's health probe a synthetic GET. The worker's reader
 // (python-shim/apppkg_shim/environ.py) takes the fields in this order.
 import { Frame, HEADER_SIZE } from './frames.js';
+import { putLatin1 } from '../net/latin1-bytes.js';
 
 /** The twelve fixed fields, in frame order. All strings are latin-1 (bytes as chars). */
 export interface RequestLine {
@@ -63,11 +64,6 @@ export function encodeRequest(id: number, line: RequestLine, pairs: string, type
 
 /** The NULs after the first eleven fixed fields (the twelfth, body, is followed by the pairs). */
 const SEPARATORS = 11;
-
-/** `s` as latin-1 at `at`, a char per byte; returns where it ends. */
-function putLatin1(frame: Buffer, at: number, s: string): number {
-  return s.length === 0 ? at : at + frame.write(s, at, s.length, 'latin1');
-}
 
 /** `s` and the NUL that ends it; returns where the next field starts. */
 function putField(frame: Buffer, at: number, s: string): number {

@@ -16,6 +16,7 @@ import { kTracked, type InFlightRequest } from './requests-in-flight.js';
 import { saysClose } from '../net/connection-close.js';
 import { isHttpToken } from '../net/http-token.js';
 import type { WriteCallback, WriteListener } from '../net/socket-writes.js';
+import { putLatin1 } from '../net/latin1-bytes.js';
 
 /** What the response writes through: its connection, which keeps pipelined responses in order. */
 export interface ResponseOutput {
@@ -141,6 +142,13 @@ function headText(fields: Fields, code: number, reason: string, keepAlive: boole
 }
 
 const LAST_CHUNK = '0\r\n\r\n';
+
+/** `Buffer.from(s, 'latin1')` without its way through the encodings (net/latin1-bytes.ts). */
+function latin1Buffer(s: string): Buffer {
+  const bytes = Buffer.allocUnsafe(s.length);
+  putLatin1(bytes, 0, s);
+  return bytes;
+}
 
 /**
  * The prototype of a response's listener table: no Object.prototype names in it, as in
@@ -285,9 +293,7 @@ export class LeanResponse extends QuietEmitter implements WriteListener {
       // copied into one Buffer (from Node's pool, outside V8's heap): joined as a string, V8
       // made a flat copy of the whole answer in the young generation as it was written.
       const bytes = Buffer.allocUnsafe(before.length + chunk.length + after.length);
-      let at = bytes.write(before, 0, 'latin1');
-      at += bytes.write(chunk, at, 'latin1');
-      bytes.write(after, at, 'latin1');
+      putLatin1(bytes, putLatin1(bytes, putLatin1(bytes, 0, before), chunk), after);
       this.output.send(this, bytes, done);
       return;
     }
@@ -295,11 +301,11 @@ export class LeanResponse extends QuietEmitter implements WriteListener {
     // socket's writev takes without asking each piece for its encoding and copying strings.
     const socket = this.socket;
     socket.cork();
-    if (before !== '') this.output.send(this, Buffer.from(before, 'latin1'));
+    if (before !== '') this.output.send(this, latin1Buffer(before));
     if (after === '') this.output.send(this, chunk, done);
     else {
       this.output.send(this, chunk);
-      this.output.send(this, Buffer.from(after, 'latin1'), done);
+      this.output.send(this, latin1Buffer(after), done);
     }
     socket.uncork();
   }
