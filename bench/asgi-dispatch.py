@@ -1,8 +1,14 @@
 """The ASGI worker's own Python per request, without the link or the front: AsgiWorker._dispatch
-fed hello REQUEST frames (8 a batch, each batch given three turns of the loop to finish), the
+fed hello REQUEST frames (8 a batch, the next on the turn after the last one's answers left), the
 bench app's `/` answering, what it writes to the link counted and thrown away.
 
     python3 bench/asgi-dispatch.py [SHIM_DIR]        (N=200000 requests, LOOP=uvloop|asyncio, R=1 rounds)
+
+URL=/16k: each request is a GET of that path instead (`/16k`, the bench's 16 KiB answer). POST=1:
+each is the bench's 64 KiB POST to `/echo` (REQUEST, one REQUEST_BODY, REQUEST_END, as the
+gateway sends it), its body all there when the app reads it. STREAM=1: each is a GET of
+`/hello-stream`, hello sent as a streamed answer (a body with more_body, then an empty last one,
+as Starlette's StreamingResponse sends it).
 
 Prints µs of CPU per request. On a shared machine count instructions instead, which hold still
 (docs/performance.md, "The worker's own Python per request"): run it under
@@ -65,21 +71,55 @@ def main():
     worker.lifespan.state = {}
     fields = ["GET", "http", "127.0.0.1", "8080", "127.0.0.1", "5555", "", "/", "", "/", "HTTP/1.1", "",
               "HTTP_HOST", "127.0.0.1:8080", "HTTP_USER_AGENT", "wrk", "HTTP_ACCEPT", "*/*"]
-    frames = [(link.REQUEST, rid, "\0".join(fields)) for rid in range(BATCH)]
+    if os.environ.get("POST"):
+        fields[0], fields[7], fields[9], fields[11] = "POST", "/echo", "/echo", "65536"
+        fields += ["CONTENT_LENGTH", "65536", "CONTENT_TYPE", "application/octet-stream"]
+        body = b"a" * 65536
+        frames = []
+        for rid in range(BATCH):
+            frames += [(link.REQUEST, rid, "\0".join(fields)), (link.REQUEST_BODY, rid, body), (link.REQUEST_END, rid, b"")]
+    else:
+        path = "/hello-stream" if os.environ.get("STREAM") else os.environ.get("URL", "/")
+        fields[7], fields[9] = path, path
+        frames = [(link.REQUEST, rid, "\0".join(fields)) for rid in range(BATCH)]
 
-    async def run():
-        done = 0
-        started = time.process_time()
-        while done < N:
+    link_out = worker.link
+    release_heads = worker._release_heads
+
+    def run():
+        # The next batch comes as the gateway's would: on a turn of the loop after the last one's
+        # answers have left (its flush), so a turn the worker takes between a request and its
+        # answer leaving is counted, as under the gateway. (A mode whose answers do not all
+        # leave in their batch's flush would stall here: every mode's app answers at once.)
+        finished = loop.create_future()
+        state = {"done": 0}
+
+        def feed():
+            if state["done"] >= N:
+                finished.set_result(None)
+                return
             worker._dispatch(frames)
-            for _ in range(3):
-                await asyncio.sleep(0)
-            done += BATCH
-        assert not worker.exchanges, "%d requests unanswered" % len(worker.exchanges)
-        return (time.process_time() - started) / done * 1e6
+            state["done"] += BATCH
 
+        def before_flush():
+            release_heads()
+            if not worker.exchanges:
+                loop.call_soon(feed)
+
+        link_out.before_flush = before_flush
+        started = time.process_time()
+        loop.call_soon(feed)
+        loop.run_until_complete(finished)
+        spent = time.process_time() - started
+        link_out.before_flush = release_heads
+        assert not worker.exchanges, "%d requests unanswered" % len(worker.exchanges)
+        return spent / state["done"] * 1e6
+
+    transport = link_out.transport
     for _ in range(ROUNDS):
-        print("%s: %.2f µs of CPU per request" % (LOOP, loop.run_until_complete(run())))
+        transport.writes = 0
+        spent = run()
+        print("%s: %.2f µs of CPU per request (%d link writes)" % (LOOP, spent, transport.writes))
 
 
 main()

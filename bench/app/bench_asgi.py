@@ -1,6 +1,7 @@
 """bench_app.py as an ASGI app, for the ASGI peers (uvicorn, the gateway's ASGI worker): the same
 three endpoints, the same bytes and the same headers (hello 14 bytes, 16 KiB, POST echo answering
-the body's length), and a websocket echo for bench/ws-echo.mjs."""
+the body's length), a websocket echo for bench/ws-echo.mjs, and hello streamed (`/hello-stream`,
+bench/asgi-dispatch.py's STREAM=1)."""
 
 HELLO = b"Hello, world!\n"
 SIXTEEN_K = b"x" * 16384
@@ -35,6 +36,11 @@ async def app(scope, receive, send):
             if not message.get("more_body"):
                 break
         body = str(len(b"".join(chunks))).encode()
+    elif path == "/hello-stream":  # hello as a streamed answer: bench/asgi-dispatch.py's STREAM=1
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": HELLO, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
     else:
         body = HELLO
     await send(
