@@ -38,31 +38,35 @@ class HttpExchange(ResponseExchange):
     credited = 0
 
     async def run(self):
+        """The request's task: the app's call, then the response's end as the app left it."""
         try:
-            fields = split_fields(self.payload)
-            scope = http_scope(fields, self.worker.lifespan.state, self.worker.full_path)
-            if not fields[BODY]:
-                self.body_eof = True
-            elif "\0HTTP_EXPECT\0" in self.payload:
-                for name, value in scope["headers"]:
-                    if name == b"expect" and value.lower() == b"100-continue":
-                        self.expect_continue = True
-            await self.worker.app(scope, self.receive, self.send)
-        except BaseException:
-            self.app_raised()
-            return
-        if self.ended:
-            return
-        if self.aborted:
-            self.end(link.RESPONSE_END)  # also the acknowledgement of ABORT
-        elif self.client_ended:
-            # It heard http.disconnect and left, its response unfinished (a StreamingResponse
-            # cancelled, a long poll): the client's doing, no app error, as under uvicorn.
-            self.end(link.ERROR, CLIENT_GONE)
-        elif self.head_sent:
-            self.fail("the app returned before the last http.response.body (more_body was true)")
-        else:
-            self.fail("the app returned without sending a complete response")
+            try:
+                fields = split_fields(self.payload)
+                scope = http_scope(fields, self.worker.lifespan.state, self.worker.full_path)
+                if not fields[BODY]:
+                    self.body_eof = True
+                elif "\0HTTP_EXPECT\0" in self.payload:
+                    for name, value in scope["headers"]:
+                        if name == b"expect" and value.lower() == b"100-continue":
+                            self.expect_continue = True
+                await self.worker.app(scope, self.receive, self.send)
+            except BaseException:
+                self.app_raised()
+                return
+            if self.ended:
+                return
+            if self.aborted:
+                self.end(link.RESPONSE_END)  # also the acknowledgement of ABORT
+            elif self.client_ended:
+                # It heard http.disconnect and left, its response unfinished (a StreamingResponse
+                # cancelled, a long poll): the client's doing, no app error, as under uvicorn.
+                self.end(link.ERROR, CLIENT_GONE)
+            elif self.head_sent:
+                self.fail("the app returned before the last http.response.body (more_body was true)")
+            else:
+                self.fail("the app returned without sending a complete response")
+        finally:
+            self.worker.task_ended(self.task)
 
     async def receive(self):
         while True:
@@ -114,7 +118,10 @@ class HttpExchange(ResponseExchange):
         if self.ended:
             raise RuntimeError("%r sent after the response was complete" % (mtype,))
         if mtype == "http.response.body":
-            await self.send_body(message, _RESPONSE)
+            # The common last body goes out here, without a coroutine of its own to await.
+            waiting = self.put_body(message, _RESPONSE)
+            if waiting is not None:
+                await waiting
         elif mtype == "http.response.start":
             self.start_response(message, _RESPONSE)
         else:

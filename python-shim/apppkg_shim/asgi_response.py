@@ -99,8 +99,14 @@ def encode_head(message):
             known = _checked_heads.get(key)
         except TypeError:
             known = key = None
-        if known is not None and _all_bytes(headers):
-            return known
+        if known is not None:
+            # A memoryview hashes and compares as the bytes it shows, and must still be refused.
+            # (Here, not in a function: this runs for nearly every response.)
+            for name, value in headers:
+                if type(name) is not bytes or type(value) is not bytes:
+                    break
+            else:
+                return known
     # An int subclass is an int (Starlette passes status_code=HTTPStatus.CREATED on as it is).
     if type(status) is not int and (not isinstance(status, int) or isinstance(status, bool)):
         raise InvalidResponse("status must be an int 200-599, got %r" % (status,))
@@ -115,14 +121,6 @@ def encode_head(message):
             _checked_heads.clear()  # an app whose heads never repeat (a Date, an ETag) keeps none long
         _checked_heads[key] = encoded
     return encoded
-
-
-def _all_bytes(headers):
-    # A memoryview hashes and compares as the bytes it shows, and must still be refused.
-    for name, value in headers:
-        if type(name) is not bytes or type(value) is not bytes:
-            return False
-    return True
 
 
 def _body_bytes(body):
@@ -266,7 +264,10 @@ class ResponseExchange:
         parts.insert(0, HEADER_PACK(link.RESPONSE, self.id, len(head)) + head)
         self.link.write_parts(parts)
 
-    async def send_body(self, message, name):
+    def put_body(self, message, name):
+        """Send a body message as far as it goes without waiting. Returns None when it is all
+        sent, else the coroutine to await for the rest (the window's credit, a long body's
+        further frames): the common last body costs the app's send() no coroutine of its own."""
         if self.head is None and not self.head_sent:
             raise RuntimeError("%s.body sent before %s.start" % (name, name))
         body = _body_bytes(message.get("body", b""))
@@ -290,49 +291,60 @@ class ResponseExchange:
             self.head = None
             self.head_sent = True
             header = FULL_PACK(link.RESPONSE_FULL, rid, 4 + len(head) + n, len(head))
-            self.end_with([header + head + body] if n < 16384 else [header, head, body])
-            return
-        if n <= MAX_BODY_FRAME:
-            parts = [HEADER_PACK(link.RESPONSE_BODY, rid, n), body] if n else []
-            self.sent += n
-            if not more:
-                # The head went before: a last body with its head held and no longer than a
-                # piece left above, as RESPONSE_FULL (link.py asserts a piece is at most the window).
-                parts.append(HEADER_PACK(link.RESPONSE_END, rid, 0))
-                self.end_with(parts)
-                return
+            self.end_with(header + head + body if n < 16384 else [header, head, body])
+            return None
+        if n > MAX_BODY_FRAME:
+            return self._send_frames(body, more)
+        parts = [HEADER_PACK(link.RESPONSE_BODY, rid, n), body] if n else []
+        self.sent += n
+        if not more:
+            # The head went before: a last body with its head held and no longer than a
+            # piece left above, as RESPONSE_FULL (link.py asserts a piece is at most the window).
+            parts.append(HEADER_PACK(link.RESPONSE_END, rid, 0))
+            self.end_with(parts)
+            return None
+        if not self.head_sent:
+            self._send_head(parts)
+        elif parts:
+            self.link.write_parts(parts)
+        if self.sent - self.acked > RESPONSE_WINDOW or self.link.paused:
+            return self.wait_credit()
+        return None
+
+    async def _send_frames(self, body, more):
+        """A body longer than a frame: in frames of at most 256 KiB, each within the window, as
+        the WSGI worker sends."""
+        rid = self.id
+        n = len(body)
+        view = memoryview(body)
+        for start in range(0, n, MAX_BODY_FRAME):
+            piece = view[start:start + MAX_BODY_FRAME]
+            parts = [HEADER_PACK(link.RESPONSE_BODY, rid, len(piece)), piece]
+            self.sent += len(piece)
             if not self.head_sent:
                 self._send_head(parts)
-            elif parts:
+            else:
                 self.link.write_parts(parts)
-        else:
-            # In frames of at most 256 KiB, each within the window, as the WSGI worker sends.
-            view = memoryview(body)
-            for start in range(0, n, MAX_BODY_FRAME):
-                piece = view[start:start + MAX_BODY_FRAME]
-                parts = [HEADER_PACK(link.RESPONSE_BODY, rid, len(piece)), piece]
-                self.sent += len(piece)
-                if not self.head_sent:
-                    self._send_head(parts)
-                else:
-                    self.link.write_parts(parts)
-                if self.sent - self.acked > RESPONSE_WINDOW or self.link.paused:
-                    await self.wait_credit()
-                    if self.aborted or self.closed:
-                        return  # the client is gone: the rest goes nowhere
-            if not more:
-                self.end(link.RESPONSE_END)
-                return
+            if self.sent - self.acked > RESPONSE_WINDOW or self.link.paused:
+                await self.wait_credit()
+                if self.aborted or self.closed:
+                    return  # the client is gone: the rest goes nowhere
+        if not more:
+            self.end(link.RESPONSE_END)
+            return
         if self.sent - self.acked > RESPONSE_WINDOW or self.link.paused:
             await self.wait_credit()
 
     # -- endings ------------------------------------------------------------------------------
 
     def end_with(self, parts):
-        """Send `parts`, the last of them the terminal frame; the id is Node's again."""
+        """Send `parts` (or one bytes), the last of them the terminal frame; the id is Node's again."""
         self.ended = True
         del self.worker.exchanges[self.id]
-        self.link.write_parts(parts)
+        if type(parts) is bytes:
+            self.link.write(parts)
+        else:
+            self.link.write_parts(parts)
         self.wake()  # a receive() waiting for the end of the response returns now
 
     def request_line(self):
@@ -341,7 +353,7 @@ class ResponseExchange:
         return fields[0], fields[REQUEST_URI] if len(fields) > REQUEST_URI else "?"
 
     def end(self, ftype, payload=b""):
-        self.end_with([HEADER_PACK(ftype, self.id, len(payload)) + payload])
+        self.end_with(HEADER_PACK(ftype, self.id, len(payload)) + payload)
 
     def fail(self, text, after=""):
         """The app failed: the log line the WSGI worker writes, and ERROR unless it is too late."""

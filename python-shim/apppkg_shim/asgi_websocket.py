@@ -61,6 +61,13 @@ class WebSocketExchange(ResponseExchange):
     credited = 0
 
     async def run(self):
+        """The websocket's task: the app's call, then its end as the app left it."""
+        try:
+            await self._run_app()
+        finally:
+            self.worker.task_ended(self.task)
+
+    async def _run_app(self):
         try:
             scope = websocket_scope(split_fields(self.payload), self.worker.lifespan.state, self.worker.websocket_full_path)
             await self.worker.app(scope, self.receive, self.send)
@@ -201,7 +208,9 @@ class WebSocketExchange(ResponseExchange):
         elif mtype == "websocket.http.response.body":
             if self.closed:
                 raise ClientDisconnected("the client went away")
-            await self.send_body(message, _DENIAL)
+            waiting = self.put_body(message, _DENIAL)
+            if waiting is not None:
+                await waiting
         elif mtype == "websocket.http.response.start":
             if self.closed:
                 raise ClientDisconnected("the client went away before the handshake was answered")

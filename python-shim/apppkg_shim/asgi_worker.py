@@ -139,9 +139,11 @@ class AsgiWorker:
     def _dispatch(self, frames):
         try:
             exchanges = self.exchanges
+            started = False
             for ftype, rid, payload in frames:
                 if ftype == link.REQUEST:
                     self._start(HttpExchange, rid, payload)
+                    started = True
                 elif ftype == link.REQUEST_BODY:
                     exchange = exchanges.get(rid)
                     if exchange is not None:
@@ -191,6 +193,10 @@ class AsgiWorker:
                     pass  # every request runs as it arrives: none waits here to be given back
                 else:
                     log("protocol error: unknown frame type %d; ignored" % ftype)
+            if started:
+                # The batch's flush queued behind the new tasks' first steps: what they answer
+                # at once leaves on that same turn of the loop, not on one more turn after it.
+                self.link.schedule_flush()
         except BaseException:
             # Frames were lost: nothing the gateway could be told would be true any more.
             log("internal error in the shim, exiting:\n" + traceback.format_exc())
@@ -202,18 +208,18 @@ class AsgiWorker:
             return
         exchange = kind(self, rid, payload)
         self.exchanges[rid] = exchange
-        exchange.task = task = self.loop.create_task(self._run(exchange))
+        # The exchange's own run() is the task's coroutine, no wrapper around it: it calls
+        # task_ended from its `finally`.
+        exchange.task = task = self.loop.create_task(exchange.run())
         self.tasks.add(task)
 
-    async def _run(self, exchange):
+    def task_ended(self, task):
         # Not a done callback: that would cost every request one more turn through the loop.
-        try:
-            await exchange.run()
-        finally:
-            self.tasks.discard(exchange.task)
-            self.abandoned.discard(exchange.task)
-            if self.stop_requested:
-                self._check_finished()
+        self.tasks.discard(task)
+        if self.abandoned:
+            self.abandoned.discard(task)
+        if self.stop_requested:
+            self._check_finished()
 
     def abandon(self, task):
         """A task that swallowed its 504's cancel (asgi_response.py): left to run, as uvicorn

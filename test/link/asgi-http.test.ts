@@ -137,6 +137,17 @@ for (const python of PYTHONS) {
     }
   });
 
+  t('an answer given at once leaves before a task the app made while answering runs (and holds the loop)', async ({ h }) => {
+    // The batch's flush is queued behind the new requests' first steps (asgi_worker._dispatch),
+    // not behind what those steps queue: a task the app makes runs on the next turn, after the
+    // answer has gone. Both clocks are CLOCK_MONOTONIC (process.hrtime, time.monotonic_ns).
+    const r = await get(`${h.url}/m/answer-then-hold?s=1`);
+    const answeredAt = process.hrtime.bigint();
+    assert.is(r.body, 'answered');
+    const ended = BigInt((await get(`${h.url}/m/hold-ended`)).body);
+    assert.ok(answeredAt < ended, `the answer came ${Number(answeredAt - ended) / 1e6} ms after the task let the loop go`);
+  });
+
   t('a head seen again gets a headers list of its own: what an app or a chunked request added to the last one is not in it', async ({ h }) => {
     // The worker keeps the heads it has split (asgi_scope.header_pairs): the same head twice
     // must give two lists, the pairs the client sent and nothing else.
