@@ -70,7 +70,9 @@ class LinkProtocol(asyncio.BufferedProtocol):
     def write(self, data):
         self._out.append(data)
         self._size += len(data)
-        self._queued()
+        # Nearly every write joins a batch already scheduled: no call for nothing to do.
+        if self._size >= FLUSH_THRESHOLD or not self._flush_scheduled:
+            self._queued()
 
     def write_parts(self, parts):
         self._out.extend(parts)

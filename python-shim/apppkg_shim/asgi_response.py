@@ -248,8 +248,11 @@ class ResponseExchange:
             self.declared = declared
         # An app that sends its body without awaiting anything else in between does so before
         # the batch leaves; one that does not has its head sent alone (release_head).
-        self.worker.held_heads.append(self)
-        self.link.schedule_flush()
+        held = self.worker.held_heads
+        if not held:
+            # While any head is held a flush is scheduled: the one that empties the list.
+            self.link.schedule_flush()
+        held.append(self)
 
     def release_head(self):
         """The batch leaves and the app is still between its start and its first body."""
@@ -270,7 +273,9 @@ class ResponseExchange:
         further frames): the common last body costs the app's send() no coroutine of its own."""
         if self.head is None and not self.head_sent:
             raise RuntimeError("%s.body sent before %s.start" % (name, name))
-        body = _body_bytes(message.get("body", b""))
+        body = message.get("body", b"")
+        if type(body) is not bytes:  # nearly always bytes: the call only for the rest
+            body = _body_bytes(body)
         more = message.get("more_body", False)
         rid = self.id
         n = len(body)
@@ -345,7 +350,8 @@ class ResponseExchange:
             self.link.write(parts)
         else:
             self.link.write_parts(parts)
-        self.wake()  # a receive() waiting for the end of the response returns now
+        if self.waiters:
+            self.wake()  # a receive() waiting for the end of the response returns now
 
     def request_line(self):
         """The request's method and target as sent (REQUEST_URI; "?" past a short payload), for a log line."""

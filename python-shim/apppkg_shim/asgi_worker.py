@@ -236,7 +236,8 @@ class AsgiWorker:
         if held:
             self.held_heads = []
             for exchange in held:
-                exchange.release_head()
+                if exchange.head is not None:  # most heads have left with their body
+                    exchange.release_head()
 
     # -- stopping -----------------------------------------------------------------------------
 
