@@ -18,6 +18,13 @@ export interface WorkerEndpoint {
    * aborted): the supervisor judges whether the worker is stuck, and replaces it if so.
    */
   requestsTimedOut(why: string): void;
+  /**
+   * Its link has not answered the heartbeat for longer than the app's timeout: nothing on it
+   * can run (an ASGI loop held by sync code, a call holding the GIL), and nothing will end it
+   * by itself. The supervisor replaces it, as gunicorn's arbiter kills a worker silent past its
+   * timeout. A worker whose threads are busy in the app is not silent: its monitor answers.
+   */
+  silentPastTimeout(why: string): void;
   /** Told of each response it gave (status, latency). */
   readonly tally?: ResponseTally;
   /**

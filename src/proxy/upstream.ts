@@ -1,12 +1,14 @@
 // An upstream as the proxy sees it: a worker's link or a process's port, with one question that
 // decides whether it gets a new request, `available` = ready && !full (caddy's
 // Upstream.Available), and least-in-flight selection among those that are. A WSGI upstream
-// also keeps the app's timeout on its link (504, and the supervisor told), and an ASGI app's
+// also keeps the app's timeout on its link (504, and the supervisor told; a link silent past
+// it, and the supervisor told), and an ASGI app's
 // takes websockets, which are held to no limit but the rotation; an HTTP one owns the
 // connection pool to its process.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Pool } from 'undici';
+import { afterNextPoll } from '../net/after-next-poll.js';
 import type { ProcessEndpoint, WorkerEndpoint } from './backend.js';
 import { forwardHttp } from './forward-http.js';
 import type { WebsocketOptions } from './forward-websocket.js';
@@ -84,6 +86,8 @@ export function selectForWebsocket(upstreams: readonly WsgiUpstream[]): WsgiUpst
 export class WsgiUpstream implements Upstream {
   private retired = false;
   private sweeper: NodeJS.Timeout | null = null;
+  /** The silence (WorkerLink.silentSince) already told to the supervisor as past the timeout. */
+  private silenceTold = 0;
 
   constructor(
     readonly endpoint: WorkerEndpoint,
@@ -166,11 +170,31 @@ export class WsgiUpstream implements Upstream {
       if (link.inFlight > 0 && expireRequests(link, limitTicks, timeoutMs, this.endpoint.capacity) > 0) {
         this.endpoint.requestsTimedOut(`a request got no response head within ${timeoutMs / 1000} s`);
       }
+      if (link.silentSince !== 0 && link.silentSince !== this.silenceTold && performance.now() - link.silentSince > timeoutMs) this.judgeSilence(timeoutMs);
     }, tickMs);
     this.sweeper.unref();
     link.once('close', () => {
       if (this.sweeper !== null) clearInterval(this.sweeper);
       this.sweeper = null;
+    });
+  }
+
+  /**
+   * The link's silence has lasted past the app's timeout. The timeout alone never ends it: a
+   * request whose head is out (a stream) has no 504 to give, and one sent while the loop was
+   * held waits unread. Told once per silence, after the poll: a PONG that waited in the kernel
+   * through a stall of the gateway's own loop is read first.
+   */
+  private judgeSilence(timeoutMs: number): void {
+    const link = this.endpoint.link;
+    const since = link.silentSince;
+    this.silenceTold = since;
+    afterNextPoll(() => {
+      if (link.silentSince !== since || link.closed) return;
+      // A request answered 504 meanwhile is held all the same: its task has not seen its cancel.
+      const count = link.inFlight + link.releasedRequests;
+      const held = count === 1 ? '1 request' : `${count} requests`;
+      this.endpoint.silentPastTimeout(`it has not answered the heartbeat within the app's timeout (${timeoutMs / 1000} s), with ${held} in it`);
     });
   }
 }

@@ -13,6 +13,8 @@ export interface WorkerUpstream {
   readonly pid: number | undefined;
   /** The proxy answered 504 for requests of it: replace it if it is stuck (WorkerPool.judgeTimedOut). */
   requestsTimedOut(why: string): void;
+  /** Its link has been silent past the app's timeout: replace it (proxy/backend.ts). */
+  silentPastTimeout(why: string): void;
   /** The proxy tells it of each response it gave. */
   readonly tally: RequestTally;
   /** A recycle's replacement for it is starting: it takes no new request (proxy/backend.ts). */

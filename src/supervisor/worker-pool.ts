@@ -288,7 +288,11 @@ export class WorkerPool {
     this.tallyOf.set(worker, new RequestTally(this.ctx.tally, WORKER_LATENCY_WINDOW));
     worker.on('killing', (why: string, fix?: string) => this.opts.say(`${desc.name}: worker ${worker.pid ?? '?'} ${why}; killing it${fix ? `: ${fix}` : ''}`));
     worker.on('silent', (silentMs: number, inFlight: number) => this.opts.say(silentLine(desc.name, worker, silentMs, inFlight)));
-    worker.on('answering', (silentMs: number) => this.opts.say(`${desc.name}: worker ${worker.pid ?? '?'} answers again after ${spanOf(silentMs)} without a word; it takes requests again`));
+    worker.on('answering', (silentMs: number) => {
+      // One recycled for its silence may answer as it leaves: it takes nothing again.
+      if (slot.current !== worker || slot.isBeingReplaced(worker)) return;
+      this.opts.say(`${desc.name}: worker ${worker.pid ?? '?'} answers again after ${spanOf(silentMs)} without a word; it takes requests again`);
+    });
     return worker;
   }
 
@@ -365,6 +369,10 @@ export class WorkerPool {
       tally: this.tallyOf.get(worker)!,
       beingReplaced: () => slot.isBeingReplaced(worker),
       requestsTimedOut: (why) => this.judgeTimedOut(worker, slot, why),
+      // No PING to ask first, as judgeTimedOut asks an ASGI loop: the silence is the answer.
+      silentPastTimeout: (why) => {
+        if (slot.current === worker) slot.recycle(`${why}: ${silenceCause(worker)}`);
+      },
     };
   }
 }
@@ -372,8 +380,12 @@ export class WorkerPool {
 /** What the log says of a worker whose link went a heartbeat's beat without a word (Worker 'silent'). */
 function silentLine(app: string, worker: Worker, silentMs: number, inFlight: number): string {
   const held = inFlight === 1 ? '1 request' : `${inFlight} requests`;
-  const why = worker.kind === 'asgi'
+  return `${app}: worker ${worker.pid ?? '?'} has not answered the heartbeat for ${spanOf(silentMs)}, with ${held} in flight: ${silenceCause(worker)}; no new request goes to it until it answers`;
+}
+
+/** What keeps a worker from answering the heartbeat, and the fix: its threads would answer it. */
+function silenceCause(worker: Worker): string {
+  return worker.kind === 'asgi'
     ? 'its event loop is held (a blocking call in an async function: run sync code with loop.run_in_executor, or make the handler a plain def where the framework runs those in threads)'
     : 'it reads nothing (a call that holds the GIL)';
-  return `${app}: worker ${worker.pid ?? '?'} has not answered the heartbeat for ${spanOf(silentMs)}, with ${held} in flight: ${why}; no new request goes to it until it answers`;
 }

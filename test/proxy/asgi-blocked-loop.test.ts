@@ -1,17 +1,20 @@
 // An ASGI worker whose event loop is held by sync code in an async view (docs/reliability.md
-// R2.7c): it reads nothing, so the requests sent to it wait unread, and the gateway cannot
+// R2.7c, R2.7d): it reads nothing, so the requests sent to it wait unread, and the gateway cannot
 // move them (it cannot see what the worker has read; RECLAIM needs the loop). Once the loop has
 // let a PING go a beat unanswered, no new request goes there: the other worker serves them at
-// once. The held request's 504 says what holds the worker. Real CLI, two real Python workers;
-// the heartbeat's beat lowered (a test knob) so that the silence is seen in a fraction of the block.
-// Fixture: test/fixtures/apps/asgi-timeout.
+// once. The held request's 504 says what holds the worker, and a loop held past the app's
+// timeout has its worker replaced, a stream's head out or not; a loop free again within it
+// serves on, as does a WSGI worker whose one thread runs a long handler (its monitor answers
+// the heartbeat). Real CLI, real Python workers; the heartbeat's beat lowered (a test knob) so
+// that the silence is seen in a fraction of the block.
+// Fixtures: test/fixtures/apps/asgi-timeout, test/fixtures/apps/faults.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { appStatus } from '../helpers/status.js';
 
 const TIMEOUT_S = 3;
@@ -31,11 +34,14 @@ test.before(async () => {
   const apps = join(work.path, 'apps');
   addPackage(apps, 'asgi-timeout', 'hz');
   addPackage(apps, 'asgi-timeout', 'one');
+  addPackage(apps, 'asgi-timeout', 'st');
+  addPackage(apps, 'faults', 'th');
   const env = join(work.path, 'environment.yaml');
-  writeFileSync(env, `apps:\n  hz:\n    workers: 2\n    timeout: ${TIMEOUT_S}\n  one:\n    workers: 1\n`);
+  writeFileSync(env, `apps:\n  hz:\n    workers: 2\n    timeout: ${TIMEOUT_S}\n  one:\n    workers: 1\n  st:\n    workers: 1\n    timeout: 1\n  th:\n    workers: 1\n    threads: 1\n    timeout: 1\n`);
   gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env], {
     // A beat of 300 ms; a loop silent for 20 s before a worker with nothing in flight counts as
-    // hung, or a held loop as stuck after its 504 (worker-pool.ts): the worker stays to answer again.
+    // hung, or a held loop as stuck after its 504 (worker-pool.ts): what replaces a held worker
+    // here is its silence past the app's timeout.
     env: { APPPKG_TEST_HEARTBEAT_MS: '300', APPPKG_TEST_HUNG_AFTER_MS: '20000' },
   });
   await waitFor(async () => {
@@ -68,8 +74,60 @@ test('no new request goes to the worker whose loop is held once it has missed a 
   assert.is(answer.status, 504, answer.body);
   assert.match(answer.body, `the app did not answer within ${TIMEOUT_S} s: its worker's event loop has not answered for `);
   assert.match(answer.body, `the request it had held longest then: GET /hz/block?${BLOCK_S}. A blocking call in an async function holds the loop: run sync code with loop.run_in_executor`);
-  await waitFor(() => new RegExp(`hz: worker ${held} answers again after [\\d.]+ s without a word; it takes requests again`).test(gw.output()), 10_000, 'the line saying it answers again');
+  // Silent past the timeout: replaced (uvicorn would leave it; gunicorn's arbiter kills it).
+  await waitFor(() => new RegExp(`hz: recycling worker ${held}: it has not answered the heartbeat within the app's timeout \\(${TIMEOUT_S} s\\), with 1 request in it: its event loop is held \\(a blocking call in an async function`).test(gw.output()), 5000, 'the line saying the held worker is recycled');
+  const serving = new Set<number>();
+  await waitFor(async () => {
+    serving.add(Number((await get('/pid')).body));
+    return serving.size === 2;
+  }, 10_000, 'two workers answering');
+  assert.not.ok(serving.has(held), `${held} took no request after its recycle; served by ${[...serving]}`);
+  await waitFor(() => !isAlive(held), 15_000, `the held worker ${held} gone`);
+  for (const pid of serving) pids.add(pid);
+  assert.not.match(gw.output(), `hz: worker ${held} answers again`, `a recycled worker is not said to take requests again:\n${gw.output()}`);
+});
+
+test('a loop held for less than the app\'s timeout: the worker answers again and serves on', async () => {
+  const from = gw.output().length;
+  const blocked = get('/block?1.5');
+  const silent = await waitFor(() => /hz: worker (\d+) has not answered the heartbeat/.exec(gw.output().slice(from)), 5000, 'the line saying the worker is silent');
+  const held = Number(silent[1]);
+  assert.is((await blocked).status, 200);
+  await waitFor(() => gw.output().slice(from).includes(`hz: worker ${held} answers again after `), 5000, 'the line saying it answers again');
   await waitFor(async () => Number((await get('/pid')).body) === held, 10_000, 'the worker whose loop was held serving again');
+  assert.not.match(gw.output().slice(from), 'recycling', 'no recycle');
+});
+
+test('a stream whose loop is held after its head past the timeout: its worker is replaced, the stream cut', async () => {
+  const pid = Number((await get('/pid', 'st')).body);
+  pids.add(pid);
+  const from = gw.output().length;
+  const res = await request(`${gw.url}/st/stream-block?30`, { headersTimeout: 5000 });
+  assert.is(res.statusCode, 200);
+  const body = res.body.text().then((text) => text, (err: Error) => `cut: ${err.message}`);
+  // No 504 is left to give, nor does its timeout judge a request whose head is out: without the
+  // silence's own bound the worker stayed held for the whole 30 s.
+  await waitFor(() => new RegExp(`st: recycling worker ${pid}: it has not answered the heartbeat within the app's timeout \\(1 s\\), with 1 request in it: its event loop is held`).test(gw.output().slice(from)), 5000, () => `the line saying the held worker is recycled, in:\n${gw.output().slice(from)}`);
+  const next = await waitFor(async () => {
+    const answer = await get('/pid', 'st');
+    return answer.status === 200 && Number(answer.body) !== pid && Number(answer.body);
+  }, 10_000, 'the replacement serving');
+  pids.add(next);
+  // Stopped with the grace (the drain's, then its cancel's bound), the loop still held: killed.
+  await waitFor(() => !isAlive(pid), 15_000, `the held worker ${pid} gone`);
+  const text = await within(5000, 'the stream\'s end', body);
+  assert.not.match(text, 'done', 'the held stream never finished');
+});
+
+test('a WSGI worker whose one thread runs a handler past the timeout, its head out, is not silent and serves on', async () => {
+  const pid = Number((await get('/pid', 'th')).body);
+  pids.add(pid);
+  const from = gw.output().length;
+  const answer = await get('/slow-stream?t=3', 'th');
+  assert.is(answer.status, 200);
+  assert.is(answer.body, 'begun\ndone\n');
+  assert.is(Number((await get('/pid', 'th')).body), pid, 'the same worker');
+  assert.not.match(gw.output().slice(from), /th: (worker \d+ has not answered|recycling)/, 'its monitor answered the heartbeat');
 });
 
 test('with one worker, a request waits in the app\'s queue while its loop is held, and is served when it answers', async () => {

@@ -28,7 +28,7 @@ test.before(async () => {
   for (let i = 0; i < 4; i++) workers.push(workerFor('faults', { threads: 2 }));
   await Promise.all(workers.map((w) => w.start(15_000)));
   for (const w of workers) pids.push(w.pid!);
-  const upstreams: Endpoint[] = workers.map((w) => ({ kind: 'worker', link: w.link!, capacity: 2, requestsTimedOut: () => {} }));
+  const upstreams: Endpoint[] = workers.map((w) => ({ kind: 'worker', link: w.link!, capacity: 2, requestsTimedOut: () => {}, silentPastTimeout: () => {} }));
   const backend: Backend = {
     name: 'faults',
     development: false,
