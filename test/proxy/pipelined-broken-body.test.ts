@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePackage } from '../helpers/apps-dir.js';
 import { startBothReaders, portOf, logLinesOf, withoutDates, type BothReaders, statusesOf } from '../helpers/both-readers.js';
-import { recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { recorded, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('a broken body behind an answer not out yet');
 const apps = tempDir('apppkg-broken-body-apps-');
@@ -46,7 +46,7 @@ async function answersTo(gw: RunningGateway, bytes: string, fin: boolean): Promi
   const socket = net.connect(portOf(gw), '127.0.0.1');
   const seen = recorded(socket);
   try {
-    await new Promise((resolve) => socket.once('connect', resolve));
+    await within(5000, 'the connect', new Promise((resolve) => socket.once('connect', resolve)));
     socket.write(bytes);
     if (fin) socket.end();
     await waitFor(() => seen.closed, 5000, () => `the close, got ${JSON.stringify(seen.got)}`);

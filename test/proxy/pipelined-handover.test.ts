@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { startBothReaders, portOf, logLinesOf, withoutDates, type BothReaders, statusesOf } from '../helpers/both-readers.js';
-import { rawRequest, recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { rawRequest, recorded, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('an upgrade or a CONNECT behind answers not out yet');
 const apps = tempDir('apppkg-handover-apps-');
@@ -81,7 +81,7 @@ test('a websocket handshake behind an answer owed: that answer first, then the 1
     const socket = net.connect(portOf(gw), '127.0.0.1');
     const seen = recorded(socket);
     try {
-      await new Promise((resolve) => socket.once('connect', resolve));
+      await within(5000, 'the connect', new Promise((resolve) => socket.once('connect', resolve)));
       socket.write(`${slow('ho4')}${handshake('/ws/echo')}`);
       const headOf101 = (): boolean => seen.got.includes('HTTP/1.1 101 ') && seen.got.includes('\r\n\r\n', seen.got.indexOf('HTTP/1.1 101 '));
       await waitFor(headOf101, 5000, () => `the 101, got ${JSON.stringify(seen.got)}`);

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { writePackage } from '../helpers/apps-dir.js';
 import { portOf } from '../helpers/both-readers.js';
-import { startCli, tempDir, waitFor } from '../helpers/process.js';
+import { startCli, tempDir, waitFor, within } from '../helpers/process.js';
 import { canConnect } from '../helpers/servers.js';
 
 const BIG = 8 * 1024 * 1024;
@@ -39,7 +39,7 @@ def application(environ, start_response):
   socket.on('error', () => {});
   socket.on('close', () => (closed = true));
   try {
-    await new Promise((resolve) => socket.once('connect', resolve));
+    await within(5000, 'the connect', new Promise((resolve) => socket.once('connect', resolve)));
     socket.pause();
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.write('GET /pipe/big HTTP/1.1\r\nHost: x\r\n\r\nGET /pipe/small HTTP/1.1\r\nHost: x\r\n\r\n');
