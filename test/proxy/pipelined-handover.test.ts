@@ -3,7 +3,8 @@
 // an absolute-form target here). node:http gives up the socket as soon as it reads such a head;
 // the 101, or the refusal, was written at once and closed or took over the connection, and the
 // answers owed before it were lost, though the app had run their requests (the access log said
-// 499). They now go out first, in order (RFC 9112 §9.3.2), as the lean lane sends them.
+// 499). They now go out first, in order (RFC 9112 §9.3.2), as the lean lane sends them. So does
+// the gateway's own answer to an `Expect: 100-continue` request behind them (R6.20b).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
@@ -33,7 +34,7 @@ test.before(async () => {
   writePackage(apps.path, 's', { 'app.yaml': 'platform: python, wsgi\napp: slow:application\n', 'slow.py': APP });
   addPackage(apps.path, 'ws-asgi', 'ws');
   const envFile = join(config.path, 'environment.yaml');
-  writeFileSync(envFile, 'apps:\n  s:\n    workers: 1\n    threads: 4\n  ws:\n    workers: 1\n');
+  writeFileSync(envFile, 'apps:\n  s:\n    workers: 1\n    threads: 4\n    max_body: 1000\n  ws:\n    workers: 1\n');
   both = await startBothReaders(apps, ['--environment', envFile]);
 });
 
@@ -93,6 +94,32 @@ test('a websocket handshake behind an answer owed: that answer first, then the 1
     } finally {
       socket.destroy();
     }
+  }
+});
+
+test('an Expect: 100-continue request the gateway answers itself (404, 413) behind an answer owed: after it, at once, never a 100; the connection kept when its body came, closed when held back; from both readers, byte for byte', async () => {
+  const expecting = (path: string, framing: string): string => `POST ${path} HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n${framing}`;
+  const cases: Array<[bytes: string, tag: string, statuses: number[]]> = [
+    // Its body with its head: the 404 waits for llhttp to read it (front.ts routeRequest), then
+    // keeps the connection for the requests behind.
+    [`${slow('ex1')}${expecting('/nowhere/ex1', 'Content-Length: 5\r\n\r\nhello')}${get('/s/fast/ex1')}GET /s/last/ex1 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`, 'ex1', [200, 404, 200, 200]],
+    // Held back (a client waiting for the 100): answered once the answer before is out, and
+    // closed; nothing waits for a body that may never come (a 408 at --header-timeout, 20 s).
+    [`${slow('ex2')}${expecting('/nowhere/ex2', 'Content-Length: 5\r\n\r\n')}`, 'ex2', [200, 404]],
+    [`${slow('ex3')}${expecting('/s/big/ex3', 'Content-Length: 5000\r\n\r\n')}`, 'ex3', [200, 413]],
+  ];
+  for (const [bytes, tag, statuses] of cases) {
+    const started = performance.now();
+    const [lean, node] = await Promise.all([both!.lean, both!.node].map((gw) => rawRequest(portOf(gw), bytes, 5000)));
+    const ms = performance.now() - started;
+    for (const raw of [lean, node]) {
+      assert.equal(statusesOf(raw), statuses, raw);
+      assert.ok(raw.indexOf(`GET /slow/${tag}\n`) < raw.indexOf(`HTTP/1.1 ${statuses[1]} `), raw);
+      assert.not.match(raw, '100 Continue', 'no 100 to a request the gateway answers itself');
+      assert.match(raw.split(`HTTP/1.1 ${statuses[1]} `)[1], statuses.length > 2 ? /^[^]*?Connection: keep-alive\r\n/ : /^[^]*?Connection: close\r\n/);
+    }
+    assert.ok(ms < 3000, `${tag}: answered in ${Math.round(ms)} ms`);
+    assert.is(withoutDates(lean), withoutDates(node));
   }
 });
 
