@@ -248,6 +248,12 @@ test('init knows Quart, Falcon (WSGI and ASGI), Bottle, Pyramid and CherryPy app
       'from pyramid.config import Configurator\n\nconfig = Configurator()\nconfig.scan()\nwsgi_app = config.make_wsgi_app()\n',
       'hello:wsgi_app', 'wsgi python3-pyramid',
     ],
+    // Made inside a module-level `with`, as Pyramid's docs do: a module attribute by any name.
+    [
+      'pyramid-with', 'hello.py',
+      'from pyramid.config import Configurator\n\nwith Configurator() as config:  # closes the config\n    config.add_route("hello", "/")\n    app = config.make_wsgi_app()\n',
+      'hello:app', 'wsgi python3-pyramid',
+    ],
     ['cherrypy-project', 'root.py', 'import cherrypy\n\n\nclass Root:\n    pass\n\n\napplication = cherrypy.Application(Root())\n', 'root:application', 'wsgi python3-cherrypy3'],
     ['cherrypy-tree', 'root.py', 'import cherrypy\n\ncherrypy.tree.mount(object(), "/")\napp = cherrypy.tree\n', 'root:app', 'wsgi python3-cherrypy3'],
   ];

@@ -15,7 +15,7 @@ export const spec: CommandSpec = {
     '(a module-level `application`, `app = Flask(...)`, `FastAPI(...)`, `Starlette(...)`, `Quart(...)`,\n' +
     '`falcon.App()` or `falcon.asgi.App()`, `Bottle()`, Pyramid\'s `config.make_wsgi_app()`,\n' +
     '`cherrypy.Application(...)`, an `async def app(scope, receive, send)`, a `def app(environ, start_response)`\n' +
-    'or any function with those parameter names; annotated assignments too;\n' +
+    'or any function with those parameter names; annotated assignments too, and those in a module-level `with`;\n' +
     'aiohttp\'s `web.Application()`, which is neither and gets `platform: python, command`, run by gunicorn;\n' +
     'a `create_app()` factory, or an app imported from another package: `from xandikos.wsgi import app`),\n' +
     'its framework\'s Debian package and, without a requirements.txt, those of what it imports,\n' +
@@ -142,27 +142,27 @@ function moduleName(root: string, file: string): { module: string; inSrc: boolea
 }
 
 /**
- * Whether `name = ...` is assigned inside module-level `with` blocks only, as Pyramid's
- * scaffolds do (`with Configurator() as config: ... application = config.make_wsgi_app()`):
- * still a module attribute, though indented (issue 13).
+ * The module's text with the bodies of its top-level `with` blocks moved to column 0: a name
+ * assigned there is a module attribute all the same, as Pyramid's scaffolds assign theirs
+ * (`with Configurator() as config: ... app = config.make_wsgi_app()`, issue 13), so the
+ * module-level patterns above find it whatever its name. A line under a def, a class, an `if`
+ * (`__main__`'s) or any other block stays indented, out of their reach: no module attribute.
  */
-function assignedInWithBlock(text: string, name: string): boolean {
-  const lines = text.split('\n');
-  const assignment = new RegExp(`^([ \\t]+)${name}\\s*=(?!=)`);
-  return lines.some((line, i) => {
-    let indent = assignment.exec(line)?.[1].length;
-    if (indent === undefined) return false;
-    // Each enclosing block, up to column 0, must be a `with`.
-    for (let j = i - 1; j >= 0 && indent > 0; j--) {
-      const above = lines[j];
-      if (above.trim() === '' || above.trim().startsWith('#')) continue;
-      const own = /^[ \t]*/.exec(above)![0].length;
-      if (own >= indent) continue;
-      if (!/^\s*(async\s+)?with\b/.test(above)) return false;
-      indent = own;
-    }
-    return indent === 0;
-  });
+function withBodiesDedented(text: string): string {
+  // The blocks open above a line: each header's indentation, and whether it is a `with`.
+  const open: Array<{ indent: number; isWith: boolean }> = [];
+  return text
+    .split('\n')
+    .map((line) => {
+      const code = line.replace(/#.*/, '').trimEnd();
+      if (code.trim() === '') return line;
+      const indent = /^[ \t]*/.exec(code)![0].length;
+      while (open.length > 0 && open[open.length - 1].indent >= indent) open.pop();
+      const inWithsOnly = indent > 0 && open.length > 0 && open[0].indent === 0 && open.every((b) => b.isWith);
+      if (code.endsWith(':')) open.push({ indent, isWith: /^\s*(async\s+)?with\b/.test(code) });
+      return inWithsOnly ? line.trimStart() : line;
+    })
+    .join('\n');
 }
 
 export function findCandidates(root: string): Candidate[] {
@@ -173,7 +173,7 @@ export function findCandidates(root: string): Candidate[] {
     const { module: mod, inSrc } = named;
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = withBodiesDedented(readFileSync(file, 'utf8'));
     } catch {
       continue;
     }
@@ -196,7 +196,7 @@ export function findCandidates(root: string): Candidate[] {
         break;
       }
     }
-    if (APPLICATION.test(text) || assignedInWithBlock(text, 'application')) {
+    if (APPLICATION.test(text)) {
       const kind = made?.object === 'application' ? made.kind : asgiFile || /^async\s+def application\s*\(/m.test(text) ? 'asgi' : 'wsgi';
       at('application', 50, kind, made?.object === 'application' ? made.framework : framework);
     }
