@@ -276,6 +276,8 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
       });
     } else {
       kind = kinds[0] as Description['kind'];
+      // Mixins are a set: `wsgi, python` describes what `python, wsgi` does, in describe's order.
+      platform = ['python', kind];
     }
   }
 

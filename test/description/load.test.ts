@@ -108,6 +108,21 @@ test('the flat form of SPEC §1.1 loads as it is', async () => {
   assert.is(desc.file, path.join(dir, 'app.yaml'));
 });
 
+test('platform normalises to [python, KIND] however its mixins are spelt or ordered, as describe shows it', async () => {
+  const spellings: Array<[string, string]> = [
+    ['platform: "python,wsgi"\napp: m:app\n', 'wsgi'],
+    ['platform: wsgi, python\napp: m:app\n', 'wsgi'],
+    ['platform: [wsgi, python]\napp: m:app\n', 'wsgi'],
+    ['platform: asgi, python\napp: m:app\n', 'asgi'],
+    ['platform: [command, python]\nprocesses:\n  web:\n    command: python -m m --port $PORT\n', 'command'],
+  ];
+  for (const [i, [yaml, kind]] of spellings.entries()) {
+    const desc = await loadDescription(await writeApp(`platform-order-${i}`, yaml));
+    assert.equal(desc.platform, ['python', kind], yaml);
+    assert.equal(describeJson(desc).platform, ['python', kind], yaml);
+  }
+});
+
 test('a symlinked package directory is resolved: dir, file and version are the target\'s', async () => {
   const target = await writeApp('site.2026.11.24', 'app: site.wsgi:application\n');
   const link = path.join(scratch, 'site');
