@@ -1,8 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXAMPLES, pathWithoutPyenvShims, runCli, tempDir } from '../helpers/process.js';
+import { EXAMPLES, pathWithoutPyenvShims, runCli, startCli, tempDir } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
 import { wsgiPackage } from '../helpers/apps-dir.js';
 
 // init on projects of each framework, and run and test: the environment, the exit status and
@@ -283,6 +285,42 @@ test('init knows Quart, Falcon (WSGI and ASGI), Bottle, Pyramid and CherryPy app
   const pasteYaml = readFileSync(join(paste, 'app.yaml'), 'utf8');
   assert.match(pasteYaml, /^app: wsgi:application$/m);
   assert.match(pasteYaml, /^deb: python3-pyramid$/m);
+});
+
+/** Whether the system interpreter, which an app listing deb: runs on, has Tornado (python3-tornado). */
+const systemTornado = spawnSync('/usr/bin/python3', ['-c', 'import tornado.web'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+const ifTornado = runIf(test, systemTornado, 'needs python3-tornado (/usr/bin/python3 -c "import tornado.web")');
+/** Tornado's hello world: a make_app() factory, and its own __main__ on a port of its choosing. */
+const TORNADO_HELLO = 'import asyncio\nimport tornado.web\n\n\nclass Main(tornado.web.RequestHandler):\n    def get(self):\n        self.write("hello")\n\n\ndef make_app():\n    return tornado.web.Application([(r"/", Main)])\n\n\nasync def main():\n    app = make_app()\n    app.listen(8888)\n    await asyncio.Event().wait()\n\nif __name__ == "__main__":\n    asyncio.run(main())\n';
+
+test('init writes a Tornado app (neither WSGI nor ASGI) as platform: python, command, started by Tornado on $PORT, not as a WSGI factory or an aiohttp app', async () => {
+  for (const [name, code, object] of [
+    ['tornado-factory', TORNADO_HELLO, 'make_app()'],
+    // `from tornado import web`: web.Application() is Tornado's here, not aiohttp's.
+    ['tornado-object', 'from tornado import web\n\n\nclass Main(web.RequestHandler):\n    def get(self):\n        self.write("hello")\n\n\napplication = web.Application([(r"/", Main)])\n', 'application'],
+  ]) {
+    const { r, yaml } = await initProject(name, 'server.py', code);
+    assert.is(r.status, 0, `${name}: ${r.stderr}`);
+    assert.match(r.stdout, `(processes.web: server:${object} on Tornado's server, a Tornado app)`);
+    assert.match(yaml, /^platform: python, command$/m, `${name}: ${yaml}`);
+    assert.not.match(yaml, /^app:/m, `${name}: ${yaml}`);
+    assert.match(yaml, `      from server import ${object.replace('()', '')}\n`, `${name}: ${yaml}`);
+    assert.match(yaml, `          ${object}.listen(int(os.environ["PORT"]), address="127.0.0.1")\n`, `${name}: ${yaml}`);
+    assert.match(yaml, /^deb: python3-tornado$/m, `${name}: ${yaml}`);
+  }
+});
+
+ifTornado('the app.yaml init writes for a Tornado app serves it', async () => {
+  const { dir, r } = await initProject('tornado-served', 'server.py', TORNADO_HELLO);
+  assert.is(r.status, 0, r.stderr);
+  const gw = await startCli(['serve', dir, '--port', '0', '--state-dir', state.path], { env: NO_PYENV_SHIMS, ms: 30_000 });
+  try {
+    const res = await fetch(`${gw.url}/`);
+    assert.is(res.status, 200, gw.output());
+    assert.is(await res.text(), 'hello');
+  } finally {
+    assert.is(await gw.stop(), 0, gw.output());
+  }
 });
 
 test('init picks the asgi.py of a Django Channels project over its wsgi.py, and says its in-memory channel layer needs one worker', async () => {

@@ -17,6 +17,7 @@ export const spec: CommandSpec = {
     '`cherrypy.Application(...)`, an `async def app(scope, receive, send)`, a `def app(environ, start_response)`\n' +
     'or any function with those parameter names; annotated assignments too, and those in a module-level `with`;\n' +
     'aiohttp\'s `web.Application()`, which is neither and gets `platform: python, command`, run by gunicorn;\n' +
+    'Tornado\'s `tornado.web.Application()` or its `make_app()` factory, neither too, run by Tornado on $PORT;\n' +
     'a `create_app()` factory, or an app imported from another package: `from xandikos.wsgi import app`),\n' +
     'its framework\'s Debian package and, without a requirements.txt, those of what it imports,\n' +
     'requirements.txt, Django\'s manage.py (and a SQLite database kept in the project, which it\n' +
@@ -47,7 +48,10 @@ const assignment = (name: string, value = ''): RegExp => new RegExp(String.raw`^
 const APPLICATION = new RegExp(`${assignment('application').source}|^(async\\s+)?def application\\s*\\(`, 'm');
 const APP = assignment('app');
 
-type Framework = 'flask' | 'fastapi' | 'starlette' | 'quart' | 'falcon' | 'bottle' | 'pyramid' | 'cherrypy' | 'aiohttp';
+/** A module that imports Tornado, whose `web.Application()` is then Tornado's, not aiohttp's. */
+const TORNADO_IMPORT = /^\s*(?:import\s+tornado\b|from\s+tornado\b)/m;
+
+type Framework = 'flask' | 'fastapi' | 'starlette' | 'quart' | 'falcon' | 'bottle' | 'pyramid' | 'cherrypy' | 'aiohttp' | 'tornado';
 
 /**
  * How each framework's app is made at module level, `name = <made>`, and so what it is: Quart's
@@ -68,6 +72,9 @@ const FRAMEWORK_MADE: ReadonlyArray<{ framework: Framework; kind: Candidate['kin
   { framework: 'pyramid', kind: 'wsgi', made: String.raw`\w+\.make_wsgi_app\s*\(` },
   // cherrypy.Application(Root()), cherrypy.tree.mount(Root(), '/'), or the tree itself.
   { framework: 'cherrypy', kind: 'wsgi', made: String.raw`cherrypy\.(?:Application\s*\(|tree\b)` },
+  // Tornado's `tornado.web.Application()` (before aiohttp's, which a bare `web.Application()` would
+  // also match): neither WSGI nor ASGI, served by Tornado's own server (SPEC 1.1's example).
+  { framework: 'tornado', kind: 'command', made: String.raw`(?:tornado\.)?web\.Application\s*\(`, when: TORNADO_IMPORT },
   // aiohttp's `web.Application()`: neither WSGI nor ASGI, served by its own server.
   { framework: 'aiohttp', kind: 'command', made: String.raw`(?:aiohttp\.)?web\.Application\s*\(` },
   { framework: 'aiohttp', kind: 'command', made: String.raw`Application\s*\(`, when: /^\s*from\s+aiohttp\.web\s+import\b[^\n]*\bApplication\b/m },
@@ -75,7 +82,7 @@ const FRAMEWORK_MADE: ReadonlyArray<{ framework: Framework; kind: Candidate['kin
 const FRAMEWORK_APPS = FRAMEWORK_MADE.map((entry) => ({ ...entry, pattern: assignment(String.raw`(\w+)`, entry.made) }));
 
 /** The framework a file imports, for the Debian package of an app it makes under another form. */
-const FRAMEWORK_IMPORT = /^\s*(?:from|import)\s+(django|flask|fastapi|starlette|quart|falcon|bottle|pyramid|cherrypy|aiohttp)\b/m;
+const FRAMEWORK_IMPORT = /^\s*(?:from|import)\s+(django|flask|fastapi|starlette|quart|falcon|bottle|pyramid|cherrypy|aiohttp|tornado)\b/m;
 /**
  * An application factory at module level (Flask's tutorial layout, `def create_app(test_config=None)`):
  * served as `module:create_app()`, called once per worker, as gunicorn's `'module:create_app()'`.
@@ -114,6 +121,7 @@ const FRAMEWORK_DEB: Partial<Record<Candidate['framework'], string>> = {
   pyramid: 'python3-pyramid',
   cherrypy: 'python3-cherrypy3',
   aiohttp: 'python3-aiohttp',
+  tornado: 'python3-tornado',
 };
 
 function* pythonFiles(dir: string, depth: number): Generator<string> {
@@ -203,7 +211,7 @@ export function findCandidates(root: string): Candidate[] {
     if (made && made.object !== 'application') at(made.object, 40, made.kind, made.framework);
     else if (/^async\s+def app\s*\(/m.test(text)) at('app', 30, 'asgi', framework);
     else if (APP.test(text)) at('app', 20, asgiFile ? 'asgi' : 'wsgi', framework);
-    else if (FACTORY.test(text)) at(`${FACTORY.exec(text)![1]}()`, 35, 'wsgi', framework);
+    else if (FACTORY.test(text)) at(`${FACTORY.exec(text)![1]}()`, 35, framework === 'tornado' ? 'command' : 'wsgi', framework);
     else if (DEF_APP.test(text)) at('app', 25, 'wsgi', framework);
     else if (WSGI_SIGNATURE.test(text)) at(WSGI_SIGNATURE.exec(text)![1], 15, 'wsgi', framework);
     else {
@@ -352,8 +360,8 @@ export function renderAppYaml(root: string, candidates: Candidate[], importedDeb
   const hasRequirements = existsSync(join(root, 'requirements.txt'));
   const isDjango = existsSync(join(root, 'manage.py')) || best.framework === 'django';
   const frameworkDeb = FRAMEWORK_DEB[best.framework] ?? (isDjango ? FRAMEWORK_DEB.django! : FRAMEWORK_DEB[projectFramework(root)] ?? null);
-  // An app of its own server's is run by gunicorn, with aiohttp's worker class (ownServerLines).
-  const serverDeb = best.kind === 'command' ? ['python3-gunicorn'] : [];
+  // An aiohttp app is run by gunicorn, with aiohttp's worker class (ownServerLines); a Tornado app by Tornado.
+  const serverDeb = best.kind === 'command' && best.framework === 'aiohttp' ? ['python3-gunicorn'] : [];
   const debs = [...new Set([...(frameworkDeb === null ? [] : [frameworkDeb]), ...serverDeb, ...importedDebs])];
   const deb = debs.length === 0 ? null : debs.length === 1 ? debs[0] : `[${debs.join(', ')}]`;
   const others = candidates.slice(1, 4).map((c) => `${c.module}:${c.object}`);
@@ -438,13 +446,37 @@ export function renderAppYaml(root: string, candidates: Candidate[], importedDeb
 
 /**
  * An aiohttp app is neither WSGI nor ASGI: gunicorn serves it with aiohttp's worker class, as
- * aiohttp's deployment docs have it, given the app object as it is.
+ * aiohttp's deployment docs have it, given the app object as it is. A Tornado app is neither
+ * either, and its own `__main__` listens on a port of its choosing: Tornado's server is started
+ * on $PORT as Tornado's docs start it (`listen` in `asyncio.run`), on the object or what the
+ * factory returns. (gunicorn's tornado worker wraps a factory's Application as WSGI: a TypeError
+ * at each request, gunicorn 20.1 with Tornado 6.2.)
  */
 function ownServerLines(best: Candidate): string[] {
-  return [
-    `# ${best.module}:${best.object} is an aiohttp app, neither WSGI nor ASGI: its own server runs it, on $PORT.`,
+  const mountLines = [
     '# It gets the full path, its mount included (/NAME under --apps): serve it at a host\'s root',
     '# (hosts: in the environment file) or add its routes under $APPPKG_MOUNT (README "Processes").',
+  ];
+  if (best.framework === 'tornado') {
+    const name = best.object.replace(/\(\)$/, '');
+    return [
+      `# ${best.module}:${best.object} is a Tornado app, neither WSGI nor ASGI: Tornado's own server runs it, on $PORT.`,
+      ...mountLines,
+      'processes:',
+      '  web:',
+      '    command: |',
+      "      exec python -c '",
+      `      import asyncio, os`,
+      `      from ${best.module} import ${name}`,
+      '      async def main():',
+      `          ${best.object}.listen(int(os.environ["PORT"]), address="127.0.0.1")`,
+      '          await asyncio.Event().wait()',
+      "      asyncio.run(main())'",
+    ];
+  }
+  return [
+    `# ${best.module}:${best.object} is an aiohttp app, neither WSGI nor ASGI: its own server runs it, on $PORT.`,
+    ...mountLines,
     'processes:',
     '  web:',
     `    command: exec gunicorn -k aiohttp.GunicornWebWorker -b 127.0.0.1:$PORT ${best.module}:${best.object}`,
@@ -494,7 +526,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   const importedDebs = existsSync(join(root, 'requirements.txt')) ? [] : await systemPackagesOf(thirdPartyImports(root));
   writeFileSync(file, renderAppYaml(root, candidates, importedDebs));
   const best = candidates[0];
-  const served = best.kind === 'command' ? `processes.web: ${best.module}:${best.object} under gunicorn, an aiohttp app` : `app: ${best.module}:${best.object}, ${best.kind.toUpperCase()}`;
+  const served = best.kind === 'command' ? `processes.web: ${best.module}:${best.object} ${best.framework === 'tornado' ? "on Tornado's server, a Tornado app" : 'under gunicorn, an aiohttp app'}` : `app: ${best.module}:${best.object}, ${best.kind.toUpperCase()}`;
   process.stdout.write(`wrote ${file} (${served})\n`);
   const sqlite = sqliteInProject(root);
   if (sqlite !== null) {
