@@ -323,6 +323,18 @@ ifTornado('the app.yaml init writes for a Tornado app serves it', async () => {
   }
 });
 
+test("init on Bottle's hello world (routes on the default app, no app object) says what line to add, and finds it once added", async () => {
+  const hello = 'from bottle import route, run\n\n\n@route("/")\ndef index():\n    return "hi"\n\n\nif __name__ == "__main__":\n    run(host="localhost", port=8080)\n';
+  const { dir, r } = await initProject('bottle-routes', 'hello.py', hello);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, 'fix: hello.py declares its routes with Bottle\'s module-level @route');
+  assert.match(r.stderr, 'add `application = bottle.default_app()` at its end (with `import bottle`), then run init again');
+  writeFileSync(join(dir, 'hello.py'), `${hello}\nimport bottle\napplication = bottle.default_app()\n`);
+  const again = await runCli(['init', dir]);
+  assert.is(again.status, 0, again.stderr);
+  assert.match(readFileSync(join(dir, 'app.yaml'), 'utf8'), /^app: hello:application$/m);
+});
+
 test('init picks the asgi.py of a Django Channels project over its wsgi.py, and says its in-memory channel layer needs one worker', async () => {
   const dir = join(work.path, 'chat.1.0');
   mkdirSync(join(dir, 'chat'), { recursive: true });

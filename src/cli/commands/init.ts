@@ -484,6 +484,25 @@ function ownServerLines(best: Candidate): string[] {
 }
 
 /**
+ * Bottle's hello world: routes declared with the module-level `@route` (`from bottle import
+ * route, run`), so they go to Bottle's default app, which no name of the module holds; the
+ * refusal then says what line to add.
+ */
+function bottleDefaultApp(root: string): { bottleFile: string } | Record<string, never> {
+  for (const file of pythonFiles(root, 3)) {
+    try {
+      const text = readFileSync(file, 'utf8');
+      if (/^\s*(?:from|import)\s+bottle\b/m.test(text) && /^@(?:bottle\.)?(?:route|get|post|put|delete|patch)\s*\(/m.test(text)) {
+        return { bottleFile: relative(root, file) };
+      }
+    } catch {
+      // unreadable: nothing to say about it
+    }
+  }
+  return {};
+}
+
+/**
  * Pyramid's project layout (its cookiecutter's, pcreate's): the package's
  * `main(global_config, **settings)`, which PasteDeploy calls from an .ini file, and no
  * module-level app to name; the refusal then says what wsgi.py to add.
@@ -517,7 +536,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     if (misnamed !== null) throw misnamed;
   }
   const found = findCandidates(root);
-  if (found.length === 0) throw new GatewayError('APPPKG_INIT_NO_APP', { dir: root, ...pasteFactory(root) });
+  if (found.length === 0) throw new GatewayError('APPPKG_INIT_NO_APP', { dir: root, ...pasteFactory(root), ...bottleDefaultApp(root) });
   // `app: site:app` could never import the project's site.py: such a candidate is no candidate.
   const stdlibNamed = (c: Candidate) => stdlibNameProblem([c.inSrc ? join(root, 'src') : root], `${c.module}:${c.object}`, { init: true });
   const candidates = found.filter((c) => stdlibNamed(c) === null);
