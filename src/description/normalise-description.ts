@@ -267,7 +267,10 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
     const mixins = typeof platformValue === 'string' ? platformValue.split(',').map((s) => s.trim()).filter(Boolean) : (platformValue as unknown[]).map(String);
     reportRepeats(yaml, mixins.map((m, i) => [typeof platformValue === 'string' ? ['platform'] : ['platform', i], m]), 'mixin', typeof platformValue === 'string');
     platform = toList(mixins);
-    const kinds = platform.filter((m) => m === 'wsgi' || m === 'asgi' || m === 'command');
+    const mixed = platform.filter((m) => m === 'wsgi' || m === 'asgi' || m === 'command');
+    // `platform: python` beside `asgi: {app:}` (SPEC 5.1's "or") or `wsgi: {app:}`: the key names
+    // the kind, as it does without platform:; refused, the user had written it twice over.
+    const kinds = mixed.length === 0 && spelled.length === 1 ? [spelled[0]] : mixed;
     if (!platform.includes('python') || kinds.length !== 1) {
       yaml.report('APPPKG_DESC_BAD_VALUE', ['platform'], {
         expected: 'python plus exactly one of wsgi, asgi or command, e.g. "python, wsgi"',

@@ -395,6 +395,12 @@ test('ASGI (SPEC 5.1): platform: python, asgi with app:, or asgi: {app:} alone',
   const spelled = await loadDescription(await writeApp('asgi-spelled', 'asgi:\n  app: notes.asgi:application\n'));
   assert.is(spelled.kind, 'asgi', 'asgi: says what the app is without platform:');
   assert.is(spelled.app, 'notes.asgi:application');
+  // SPEC 5.1 gives asgi: {app:} as the "or" of platform: python, asgi; beside platform: python it says the kind too.
+  for (const spelling of ['asgi', 'wsgi']) {
+    const beside = await loadDescription(await writeApp(`${spelling}-beside-python`, `platform: python\n${spelling}:\n  app: notes.main:app\n`));
+    assert.is(beside.kind, spelling);
+    assert.equal(describeJson(beside).platform, ['python', spelling]);
+  }
   const missing = await failure(loadDescription(await writeApp('asgi-no-app', 'platform: python, asgi\n')));
   assert.match(missing.format(), /the ASGI callable/);
 });
