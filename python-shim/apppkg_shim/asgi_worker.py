@@ -260,8 +260,19 @@ class AsgiWorker:
                 self.app_spec, self.name, len(tasks), "" if len(tasks) == 1 else "s"))
         for task in tasks:
             task.cancel()
+            task.add_done_callback(self._cancelled_unstarted)
         self.lifespan.cancel_shutdown("when the drain was over")
         self._check_finished()
+
+    def _cancelled_unstarted(self, task):
+        # A task cancelled before its first step (its REQUEST and the CANCEL in one read) never
+        # ran run(), nor the `finally` that ends it: the worker waited on it until its SIGKILL.
+        if task not in self.tasks:
+            return
+        for exchange in list(self.exchanges.values()):
+            if exchange.task is task and not exchange.ended:
+                exchange.end(link.RESPONSE_END)
+        self.task_ended(task)
 
     def _check_finished(self):
         if self.stop_requested and self.no_more and not self.tasks and not self.exchanges and not self.finished.done():
