@@ -17,9 +17,11 @@ export interface CommandWords {
   restore: string;
   /**
    * What builds an app's virtualenv and state directories: for the package in `dir`, or, left
-   * out, the one the reader is looking at.
+   * out, the one the reader is looking at. `also`: the environment file and state root the
+   * reader's command was given, which install must be given too (the CLI's flags; a library
+   * caller's AppPackage holds them already).
    */
-  install(dir?: string): string;
+  install(dir?: string, also?: { environment?: string; stateDir?: string }): string;
   /** What else makes an app's state directories, beside install's words. */
   makesStateDirs: string;
   /** What writes an app.yaml for the project in `dir`, said in a parenthesis; '' where the caller has nothing that does. */
@@ -43,7 +45,8 @@ export const CLI_COMMAND_WORDS: CommandWords = {
   rollback: (name) => `\`apppkg-gateway rollback ${name}\``,
   status: '`apppkg-gateway status`',
   restore: '`apppkg-gateway restore`',
-  install: (dir) => (dir === undefined ? '`apppkg-gateway install`' : `\`apppkg-gateway install ${shellWord(dir)}\``),
+  install: (dir, also = {}) =>
+    `\`apppkg-gateway install${dir === undefined ? '' : ` ${shellWord(dir)}`}${also.environment === undefined ? '' : ` --environment ${shellWord(also.environment)}`}${also.stateDir === undefined ? '' : ` --state-dir ${shellWord(also.stateDir)}`}\``,
   makesStateDirs: 'serve, run and the gateway',
   writesAppYaml: (dir) => ` (\`apppkg-gateway init ${dir}\` writes one for the project there)`,
   rescan: 'send SIGHUP',

@@ -198,9 +198,14 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
 
   const mail = mailCheck(desc, hostEnv, opts.environmentKey);
   // SPEC 5.2: whether each server the app needs answers (nothing is created here).
+  // What install makes and check does not, for the fix of a lifespan startup that failed on it;
+  // the install it names is given the environment file and state root this check was.
+  const unmade = state.missing === '' ? [] : [state.missing];
+  const install = words.install(desc.dir, { environment: hostEnv.file ?? undefined, stateDir: opts.stateDir });
   for (const s of await checkServices(desc, hostEnv, stateRoot, (err) => namingCallerOptions(err, opts) as GatewayError)) {
     const at = !s.ok && s.code === 'APPPKG_SERVICE_MISSING' ? placeOf(desc, s.name.split('.')) : undefined;
     report({ name: s.name, ok: s.ok, detail: `${placed(at)}${s.detail}`, fix: s.fix, ...(s.code ? { code: s.code } : {}) });
+    if (s.unmade !== undefined) unmade.push(s.unmade);
   }
 
   if (checks.some((c) => !c.ok && !IMPORT_INDEPENDENT.has(c.name))) {
@@ -253,7 +258,9 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
         name: 'app',
         ok: false,
         detail: err.placedMessage,
-        fix: (err.code === 'APPPKG_APP_IMPORT_FAILED' && unmadeStateDirFix(err, state.absent, desc.dir, words)) || err.hint,
+        fix: ((err.code === 'APPPKG_APP_IMPORT_FAILED' || err.code === 'APPPKG_APP_LIFESPAN_FAILED') && unmadeStateDirFix(err, state.absent, install, words)) ||
+          (err.code === 'APPPKG_APP_LIFESPAN_FAILED' && unmadeStartupFix(err.hint, unmade, install, words)) ||
+          err.hint,
         code: err.code,
         ...(typeof traceback === 'string' ? { traceback } : {}),
       });
@@ -302,16 +309,29 @@ function stateCheck(stateRoot: string, name: string, stateKey: string | undefine
 }
 
 /**
- * The fix of an import that failed on a path in a state directory check has not made (`absent`):
+ * The fix of an import (or lifespan startup) that failed on a path in a state directory check has not made (`absent`):
  * a users file or a log written there as the module loads, as Radicale's wsgi module does on its
  * first run. "Fix the traceback, then check again" would fail the same way until install, serve
  * or run makes the directory; null when the failure names none of them.
  */
-function unmadeStateDirFix(err: GatewayError, absent: string[], dir: string, words: CommandWords): string | null {
+function unmadeStateDirFix(err: GatewayError, absent: string[], install: string, words: CommandWords): string | null {
   const said = `${String(err.details.reason ?? '')}\n${String(err.details.traceback ?? '')}`;
   const needed = absent.find((d) => said.includes(d));
   if (needed === undefined) return null;
-  return `the import needs ${needed}, which is not created yet and which check does not create: run ${words.install(dir)} first (${words.makesStateDirs} create it too), then check again`;
+  const needs = err.code === 'APPPKG_APP_LIFESPAN_FAILED' ? 'its lifespan startup needs' : 'the import needs';
+  return `${needs} ${needed}, which is not created yet and which check does not create: run ${install} first (${words.makesStateDirs} create it too), then check again`;
+}
+
+/**
+ * The fix of a lifespan startup that failed before the first install: a startup opens what the
+ * app keeps (a database in its data directory, a connection as its Redis user or PostgreSQL
+ * role), which install makes and check does not, so "fix what it reported" would fail the same
+ * way until then (a Redis login as a user not made yet is WRONGPASS). Null when all is made.
+ */
+function unmadeStartupFix(hint: string, unmade: string[], install: string, words: CommandWords): string | null {
+  if (unmade.length === 0) return null;
+  const needs = unmade.length === 1 ? unmade[0] : `${unmade.slice(0, -1).join(', ')} or ${unmade[unmade.length - 1]}`;
+  return `${hint}; if it needs ${needs}, which check does not create, run ${install} first (${words.makesStateDirs} create ${unmade.length === 1 && !unmade[0].endsWith('directories') ? 'it' : 'them'} too), then check again`;
 }
 
 function summary(desc: Description, checks: CheckItem[]): CheckReport {

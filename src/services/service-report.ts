@@ -28,6 +28,11 @@ export interface ServiceCheck {
   detail: string;
   fix: string;
   code?: ErrorCode;
+  /**
+   * What install (or a first start) makes for the service that is not made yet, in words for a
+   * fix ("its Redis user apppkg-blog"): the app cannot log in with it until then.
+   */
+  unmade?: string;
 }
 
 const SECRET_VARS = new Set(['PGPASSWORD']);
@@ -126,20 +131,20 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
   if (plan.database === 'sqlite') {
     checks.push({ name: 'services.database', ok: true, detail: `${asks.database}: SQLite, DATABASE_URL=${env.DATABASE_URL}`, fix: '' });
   } else if (plan.database === 'postgresql') {
-    checks.push(await probe('services.database', naming, async () => {
+    checks.push(unmadeUnless(Boolean(creds.postgresql), `its PostgreSQL role and database ${appDatabaseName(desc.name)}`, await probe('services.database', naming, async () => {
       const server = parsePostgresUrl(plan.postgresqlUrl!);
       const version = await probePostgres(server, owner);
       return `${asks.database}: PostgreSQL ${version} at ${server.label} reachable, role and database ${appDatabaseName(desc.name)}${made(Boolean(creds.postgresql))}, DATABASE_URL=${env.DATABASE_URL}`;
-    }));
+    })));
   }
   if (plan.redisUrl) {
     const url = plan.redisUrl;
-    checks.push(await probe('services.redis', naming, async () => {
+    checks.push(unmadeUnless(Boolean(creds.redis), `its Redis user ${appRedisUserName(desc.name)}`, await probe('services.redis', naming, async () => {
       const server = parseRedisUrl(url);
       const { version, openDefaultUser } = await probeRedis(server, owner);
       const open = openDefaultUser ? `; WARNING: ${openDefaultUserWarning(server)}` : '';
       return `Redis ${version} at ${server.label} reachable, user ${appRedisUserName(desc.name)}${made(Boolean(creds.redis))}, keys ${env.APPPKG_REDIS_PREFIX}*, REDIS_URL=${env.REDIS_URL}${open}`;
-    }));
+    })));
   }
   // services.database before services.redis, whether given, missing or probed. Code-point order:
   // localeCompare would load ICU's collation data into the gateway (scripts/bundle-cli.mjs).
@@ -159,6 +164,11 @@ async function asGiven<T>(variable: string, app: string, hostEnv: HostEnvironmen
     const givenToEvery = !(Object.hasOwn(hostEnv.apps, app) && Object.hasOwn(hostEnv.apps[app].settings ?? {}, variable));
     throw new GatewayError('APPPKG_SERVICE_UNAVAILABLE', { ...err.details, given: variable, app, givenToEvery });
   }
+}
+
+/** `check` with `unmade` set when the state root holds no credentials for the service yet. */
+function unmadeUnless(made: boolean, what: string, check: ServiceCheck): ServiceCheck {
+  return made ? check : { ...check, unmade: what };
 }
 
 async function probe(name: string, naming: (err: GatewayError) => GatewayError, fn: () => Promise<string>): Promise<ServiceCheck> {

@@ -7,8 +7,12 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { EXAMPLES, runCli, tempDir } from '../helpers/process.js';
+import { servicesEnvironment, serversMissing, startRedis } from '../helpers/servers.js';
+import { runIf } from '../helpers/skip.js';
 
 const test = suite('cli: the state root');
+const missing = serversMissing();
+const withServers = runIf(test, missing === null, missing ?? '');
 const work = tempDir('apppkg-state-root-');
 const aFile = join(work.path, 'a-file');
 writeFileSync(aFile, 'not a directory\n');
@@ -128,12 +132,84 @@ test('an import that writes into the data directory check has not made: the fix 
   assert.match(r.stdout, `FileNotFoundError: [Errno 2] No such file or directory: '${join(data, 'users')}'`);
   // It said "fix the error shown in the traceback, then try again (`apppkg-gateway check ...` repeats the import)",
   // and check again failed the same way: the directory is there only once install, serve or run makes it.
-  assert.match(r.stdout, `fix: the import needs ${data}, which is not created yet and which check does not create: run \`apppkg-gateway install ${app}\` first (serve, run and the gateway create it too), then check again\n`);
+  // The install it names is given the check's --state-dir: without it, it made the directory
+  // under the default root, and check again failed the same way.
+  assert.match(r.stdout, `fix: the import needs ${data}, which is not created yet and which check does not create: run \`apppkg-gateway install ${app} --state-dir ${state}\` first (serve, run and the gateway create it too), then check again\n`);
   assert.not.ok(existsSync(state), 'check created nothing');
   const installed = await runCli(['install', app, '--state-dir', state]);
   assert.is(installed.status, 0, installed.stdout + installed.stderr);
   const again = await runCli(['check', app, '--state-dir', state]);
   assert.is(again.status, 0, again.stdout + again.stderr);
+});
+
+// A FastAPI app's lifespan opening its SQLite file in the data directory: sqlite3 says "unable
+// to open database file", naming no path, and check's fix was "fix what the app's startup
+// handler reported": a first check after init failed so until install had run.
+test('a lifespan startup failing before the first install: its fix names the install to run, with the --state-dir given', async () => {
+  const app = writePackage(work.path, 'opens-db', {
+    'app.yaml': 'platform: python, asgi\napp: main:app\n',
+    'main.py': [
+      'import os, sqlite3',
+      '',
+      'async def app(scope, receive, send):',
+      '    if scope["type"] == "lifespan":',
+      '        await receive()',
+      '        try:',
+      '            sqlite3.connect(os.path.join(os.environ["APPPKG_DATA_DIR"], "db.sqlite3")).close()',
+      '        except Exception as e:',
+      '            await send({"type": "lifespan.startup.failed", "message": repr(e)})',
+      '            return',
+      '        await send({"type": "lifespan.startup.complete"})',
+      '        await receive()',
+      '        await send({"type": "lifespan.shutdown.complete"})',
+      '',
+    ].join('\n'),
+  });
+  const state = join(work.path, 'fresh-opens-db');
+  const r = await runCli(['check', app, '--state-dir', state]);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, 'unable to open database file');
+  assert.match(r.stdout, `; if it needs its data and log directories, which check does not create, run \`apppkg-gateway install ${app} --state-dir ${state}\` first (serve, run and the gateway create them too), then check again\n`);
+  assert.not.ok(existsSync(state), 'check created nothing');
+  const installed = await runCli(['install', app, '--state-dir', state]);
+  assert.is(installed.status, 0, installed.stdout + installed.stderr);
+  const again = await runCli(['check', app, '--state-dir', state]);
+  assert.is(again.status, 0, again.stdout + again.stderr);
+});
+
+// The same startup logging in to the app's Redis: the user is made by install, so before it
+// every check failed with WRONGPASS, and the fix did not say install would end that.
+withServers('a lifespan startup that logs in to its Redis before install made the user: the fix names install, with the --environment given', async () => {
+  const redis = await startRedis();
+  try {
+    const envFile = servicesEnvironment(work.path, 'redis-env', { redis: redis.url });
+    const app = writePackage(work.path, 'sigma', {
+      'app.yaml': 'platform: python, asgi\ndeb: [python3-redis]\napp: main:app\nservices:\n  redis: redis\n',
+      'main.py': [
+        'import os, redis',
+        '',
+        'async def app(scope, receive, send):',
+        '    if scope["type"] == "lifespan":',
+        '        await receive()',
+        '        redis.Redis.from_url(os.environ["REDIS_URL"]).ping()',
+        '        await send({"type": "lifespan.startup.complete"})',
+        '        await receive()',
+        '        await send({"type": "lifespan.shutdown.complete"})',
+        '',
+      ].join('\n'),
+    });
+    const state = join(work.path, 'fresh-redis');
+    const r = await runCli(['check', app, '--environment', envFile, '--state-dir', state], { ms: 60_000 });
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, 'WRONGPASS');
+    assert.match(r.stdout, `; if it needs its data and log directories or its Redis user apppkg-sigma, which check does not create, run \`apppkg-gateway install ${app} --environment ${envFile} --state-dir ${state}\` first (serve, run and the gateway create them too), then check again\n`);
+    const installed = await runCli(['install', app, '--environment', envFile, '--state-dir', state], { ms: 60_000 });
+    assert.is(installed.status, 0, installed.stdout + installed.stderr);
+    const again = await runCli(['check', app, '--environment', envFile, '--state-dir', state], { ms: 60_000 });
+    assert.is(again.status, 0, again.stdout + again.stderr);
+  } finally {
+    await redis.stop();
+  }
 });
 
 test('an import failing for another reason before the first install keeps the fix of the traceback', async () => {
