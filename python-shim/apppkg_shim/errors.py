@@ -138,9 +138,11 @@ def app_traceback(exc):
 
 
 def import_error_details(exc, spec, roots):
+    from .meant_app import meant_app
+
     file, line = app_location(exc, roots)
     message = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc)
-    return {
+    details = {
         "app": spec,
         "file": file,
         "line": line,
@@ -148,6 +150,10 @@ def import_error_details(exc, spec, roots):
         "message": message,
         "traceback": app_traceback(exc),
     }
+    meant = meant_app(exc, spec, roots)
+    if meant is not None:
+        details["meant"] = meant
+    return details
 
 
 def exit_now(code):

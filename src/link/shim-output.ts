@@ -307,6 +307,7 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
       traceback: typeof d.traceback === 'string' ? d.traceback : undefined,
       appFile: file,
       appLine: line,
+      meant: typeof d.meant === 'string' ? d.meant : undefined,
     });
   }
   const how = code !== null ? `exit status ${code}` : `signal ${signal}`;

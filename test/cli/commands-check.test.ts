@@ -305,6 +305,24 @@ test('an app: naming nothing there, or nothing callable, fails at the line of ap
   assert.match(servedInside.stderr, `\`apppkg-gateway check ${dir}\` repeats the import`);
 });
 
+// A new user's typo in app.yaml's `app:` got Python's "module 'wsgi' has no attribute
+// 'aplication'" and the fix "fix the error shown in the traceback", which is in no file of theirs.
+test('a typo in app: (its object, its module) gets the app: to write as its fix, in check and serve; a name nothing is close to keeps the traceback\'s fix', async () => {
+  const dir = pkg('app-typo', 'platform: python, wsgi\napp: wsgi:aplication\n');
+  const object = await runCli(['check', dir, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
+  assert.is(object.status, 1, object.stdout);
+  assert.match(object.stdout, /FAIL\s+app\s+\S*app\.yaml:2:6: app: cannot import wsgi:aplication: AttributeError: module 'wsgi' has no attribute 'aplication'\n\s+fix: did you mean `app: wsgi:application`\? write it in app\.yaml\n/);
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wgsi:application\n');
+  const module = await runCli(['check', dir, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
+  assert.match(module.stdout, /app: cannot import wgsi:application: ModuleNotFoundError: No module named 'wgsi'\n\s+fix: did you mean `app: wsgi:application`\? write it in app\.yaml\n/);
+  const served = await runCli(['serve', dir, '--port', '0', '--state-dir', state.path]);
+  assert.is(served.status, 1, served.stderr);
+  assert.match(served.stderr, 'fix: did you mean `app: wsgi:application`? write it in app.yaml');
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:zzz\n');
+  const far = await runCli(['check', dir, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
+  assert.match(far.stdout, 'fix: fix the error shown in the traceback, then try again');
+});
+
 test('a process that does not start: the fix\'s run command names the app\'s directory', async () => {
   const dir = pkg('web-exits', 'platform: python, command\nprocesses:\n  web:\n    command: sh -c "echo nope; exit 1"\n');
   const r = await runCli(['serve', dir, '--port', '0', '--state-dir', state.path]);
