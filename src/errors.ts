@@ -784,12 +784,15 @@ export const ERROR_CODES = {
     example: { requirements: '/srv/apps/blog/requirements.txt', reason: 'ENOENT' },
   },
   APPPKG_APP_IMPORT_FAILED: {
-    summary: 'Importing the `app:` module raised; the Python traceback is printed and the message names the file and line. When `app:` itself names a module or object that is not there and one of a close name is (`main:ap` for `main:app`), the fix names the `app:` to write. A new version that fails this way is refused (the serving one, if any, keeps serving) and retried when a file of it changes; a worker of the serving version that fails this way at a restart (a file of it edited) is retried with the restart back-off, a crash loop in `status`, and serves again once the file is fixed.',
+    summary: 'Importing the `app:` module raised; the Python traceback is printed and the message names the file and line. When `app:` itself names a module or object that is not there and one of a close name is (`main:ap` for `main:app`), the fix names the `app:` to write; when it is an `os.environ["NAME"]` that nothing set (a settings module\'s secret), the fix names `settings: [NAME]`. A new version that fails this way is refused (the serving one, if any, keeps serving) and retried when a file of it changes; a worker of the serving version that fails this way at a restart (a file of it edited) is retried with the restart back-off, a crash loop in `status`, and serves again once the file is fixed.',
     message: (d) => `app: cannot import ${str(d.app)}${d.where ? ` (${str(d.where)})` : ''}: ${str(d.reason)}`,
     hint: (d) =>
       d.meant
         // A typo of app.yaml's `app:` (`main:ap`, `mian:app`): the traceback is Python's, the fix the line to write.
         ? `did you mean \`app: ${str(d.meant)}\`? write it in app.yaml${d.log ? ' (a change to any file of the version retries it)' : ''}`
+        : d.environ
+        // os.environ["SECRET_KEY"] in a settings module, in an app whose settings: does not list it.
+        ? `the app reads ${str(d.environ)} from its environment, and nothing gives it: list it in app.yaml, \`settings: [${str(d.environ)}]\` (a start without it is then refused, naming it), and set it in the environment file's settings for the app or, for check, serve and run, in the shell (\`${str(d.environ)}=... apppkg-gateway serve DIR\`)`
         : d.log
         // Not "its last lines follow": a status reader without the right to see logs has them withheld.
         ? `fix the error in the traceback (all of it is in ${str(d.log)}); a change to any file of the version retries it, and ${checkAgain(d, 'repeats the import', ' in the terminal')}`

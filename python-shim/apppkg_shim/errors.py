@@ -138,6 +138,7 @@ def app_traceback(exc):
 
 
 def import_error_details(exc, spec, roots):
+    from .environ_key import missing_environ_key
     from .meant_app import meant_app
 
     file, line = app_location(exc, roots)
@@ -153,6 +154,9 @@ def import_error_details(exc, spec, roots):
     meant = meant_app(exc, spec, roots)
     if meant is not None:
         details["meant"] = meant
+    environ = missing_environ_key(exc)
+    if environ is not None:
+        details["environ"] = environ
     return details
 
 

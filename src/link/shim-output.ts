@@ -308,6 +308,7 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
       appFile: file,
       appLine: line,
       meant: typeof d.meant === 'string' ? d.meant : undefined,
+      environ: typeof d.environ === 'string' ? d.environ : undefined,
     });
   }
   const how = code !== null ? `exit status ${code}` : `signal ${signal}`;

@@ -323,6 +323,20 @@ test('a typo in app: (its object, its module) gets the app: to write as its fix,
   assert.match(far.stdout, 'fix: fix the error shown in the traceback, then try again');
 });
 
+// A Django settings module's `SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]` in an app that lists
+// no settings: got a bare KeyError and "fix the error shown in the traceback".
+test('an import that reads os.environ["NAME"] nothing gives: the fix names settings: [NAME]; another KeyError keeps the traceback\'s fix', async () => {
+  const dir = pkg('environ-key', 'platform: python, wsgi\napp: wsgi:application\n');
+  writeFileSync(join(dir, 'wsgi.py'), 'import os\n\nSECRET = os.environ["H253_SECRET_KEY"]\n\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b""]\n');
+  const r = await runCli(['check', dir, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
+  assert.is(r.status, 1, r.stdout);
+  assert.match(r.stdout, /KeyError: 'H253_SECRET_KEY'\n\s+fix: the app reads H253_SECRET_KEY from its environment, and nothing gives it: list it in app\.yaml, `settings: \[H253_SECRET_KEY\]` /);
+  writeFileSync(join(dir, 'wsgi.py'), 'CONFIG = {}\nSECRET = CONFIG["H253_SECRET_KEY"]\n');
+  const other = await runCli(['check', dir, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
+  assert.match(other.stdout, "KeyError: 'H253_SECRET_KEY'");
+  assert.match(other.stdout, 'fix: fix the error shown in the traceback, then try again');
+});
+
 test('a process that does not start: the fix\'s run command names the app\'s directory', async () => {
   const dir = pkg('web-exits', 'platform: python, command\nprocesses:\n  web:\n    command: sh -c "echo nope; exit 1"\n');
   const r = await runCli(['serve', dir, '--port', '0', '--state-dir', state.path]);
