@@ -848,6 +848,9 @@ export const ERROR_CODES = {
         ? `aiohttp serves the app itself: in app.yaml write \`platform: python, command\` without \`app:\`, add python3-gunicorn to \`deb:\`, and \`processes: {web: {command: exec gunicorn -k aiohttp.GunicornWebWorker -b 127.0.0.1:$PORT ${str(d.target ?? d.app)}}}\`; it then gets the full path, its mount included (README "Processes": serve it at a host's root, or add its routes under $APPPKG_MOUNT)`
         : d.key === d.declared
         ? `write \`${str(d.kind)}: {app: ${str(d.app)}}\` in app.yaml instead of \`${str(d.declared)}: {app: ...}\``
+        : d.target && d.kind === 'wsgi'
+        // A Django project's wsgi.py named under asgi: its asgi.py beside it is the ASGI app.
+        ? `write \`platform: python, wsgi\` in app.yaml, or, to serve it as ASGI, \`app: ${str(d.target)}\` (the project's asgi.py)`
         : `write \`platform: python, ${str(d.kind)}\` in app.yaml`,
     exitStatus: 1,
     example: { app: 'shop:app', found: 'Quart, an ASGI app: its __call__ is an async def', kind: 'asgi', declared: 'wsgi' },

@@ -228,7 +228,25 @@ def _refuse_other_kind(app, spec, kind):
     own_args = code.co_argcount - (0 if call is app else 1)
     if kind == "asgi" and not code.co_flags & (_CO_COROUTINE | _CO_VARARGS) and own_args == 2 and not call.__defaults__:
         names = ", ".join(code.co_varnames[code.co_argcount - 2:code.co_argcount])
-        raise AppOtherKind(spec, _app_word(app, "wsgi", "its __call__ takes (%s)" % names), "wsgi", kind)
+        refused = AppOtherKind(spec, _app_word(app, "wsgi", "its __call__ takes (%s)" % names), "wsgi", kind)
+        refused.target = _asgi_beside(spec)
+        raise refused
+
+
+def _asgi_beside(spec):
+    """`pkg.asgi:application` for a `pkg.wsgi:...` named under ASGI where pkg has an asgi module
+    (a Django project has both): the user who wrote `asgi` likely meant that one. None otherwise."""
+    module_name = spec.partition(":")[0].strip()
+    package, _, last = module_name.rpartition(".")
+    if last != "wsgi" or not package:
+        return None
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(package + ".asgi")
+    except (ImportError, ValueError):
+        return None
+    return None if found is None else package + ".asgi:application"
 
 
 def _refuse_wsgi_arity(app, spec):

@@ -59,6 +59,20 @@ test('check refuses a WSGI app under platform: python, asgi; serve ends with the
   assert.match(served.stderr, 'fix: write `platform: python, wsgi` in app.yaml');
 });
 
+// A Django project's wsgi.py under `platform: python, asgi`: a new user who wrote asgi meant the
+// project's asgi.py beside it, and the fix named only `platform: python, wsgi`.
+test('a project\'s wsgi.py under asgi, with an asgi.py beside it: the fix names both, platform: python, wsgi or app: PKG.asgi:application', async () => {
+  const dir = join(work.path, 'project-wsgi-as-asgi');
+  mkdirSync(join(dir, 'site_pkg'), { recursive: true });
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, asgi\napp: site_pkg.wsgi:application\n');
+  writeFileSync(join(dir, 'site_pkg', '__init__.py'), '');
+  writeFileSync(join(dir, 'site_pkg', 'wsgi.py'), WSGI.replace('app = Site()', 'application = Site()'));
+  writeFileSync(join(dir, 'site_pkg', 'asgi.py'), ASGI.replace('app = Shop()', 'application = Shop()'));
+  const r = await check(dir);
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, 'fix: write `platform: python, wsgi` in app.yaml, or, to serve it as ASGI, `app: site_pkg.asgi:application` (the project\'s asgi.py)\n');
+});
+
 // aiohttp's own form, as its web_app.py has it: `__call__` returns the app itself.
 const AIOHTTP_STAND_IN = 'class Application:\n    def __call__(self):\n        return self\n';
 const AIOHTTP_APP = 'from aiohttp import web\n\napp = web.Application()\n';
