@@ -15,6 +15,11 @@ const DPKG_STATUS = '/var/lib/dpkg/status';
 export interface UnlistedPackage {
   name: string;
   modules: string[];
+  /**
+   * Another unlisted package that pulls this one in (python3-redis, python3-async-timeout): the
+   * `deb:` line to write needs only that one.
+   */
+  pulledBy?: string;
 }
 
 interface Installed {
@@ -82,7 +87,8 @@ export async function unlistedPackages(loaded: ReadonlyArray<readonly [string, s
   } catch {
     return [];
   }
-  const covered = pulledIn(listed, parseStatus(text));
+  const status = parseStatus(text);
+  const covered = pulledIn(listed, status);
   const owners = await owningPackages(loaded);
   const unlisted = new Map<string, string[]>();
   for (const [module] of loaded) {
@@ -90,5 +96,11 @@ export async function unlistedPackages(loaded: ReadonlyArray<readonly [string, s
     if (name === undefined || covered.has(name)) continue;
     unlisted.set(name, [...(unlisted.get(name) ?? []), module]);
   }
-  return [...unlisted].map(([name, modules]) => ({ name, modules }));
+  const found: UnlistedPackage[] = [...unlisted].map(([name, modules]) => ({ name, modules }));
+  // A package is left to another only when that one is itself kept: two that pull each other in keep the first.
+  for (const p of found) {
+    const by = found.find((q) => q !== p && q.pulledBy === undefined && pulledIn([q.name], status).has(p.name));
+    if (by !== undefined) p.pulledBy = by.name;
+  }
+  return found;
 }

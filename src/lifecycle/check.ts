@@ -381,7 +381,10 @@ async function debWarning(desc: Description, loaded: Array<[string, string]>, im
   if (needed.length === 0) {
     return { name: 'deb', ok: true, detail: `${at}note: the import loaded modules from ${optional.length === 1 ? 'a Debian package' : 'Debian packages'} installed here that deb: does not list, ${nameOf(optional)}; the app imports without ${optional.length === 1 ? 'it' : 'them'} (loaded only when present): list ${optional.length === 1 ? 'it' : 'them'} only if the app needs what ${optional.length === 1 ? 'it adds' : 'they add'}`, fix: '' };
   }
-  const line = `deb: [${[...desc.deb, ...needed.map((p) => p.name)].join(', ')}]`;
+  const line = `deb: [${[...desc.deb, ...needed.filter((p) => p.pulledBy === undefined).map((p) => p.name)].join(', ')}]`;
+  const pulled = needed.filter((p) => p.pulledBy !== undefined);
+  const byPuller = [...new Set(pulled.map((p) => p.pulledBy!))].map((by) => `${by} pulls in ${pulled.filter((p) => p.pulledBy === by).map((p) => p.name).join(', ')}`);
+  const pulledNote = byPuller.length === 0 ? '' : ` (${byPuller.join('; ')})`;
   const them = needed.length === 1 ? 'it' : 'them';
   const listed = desc.deb.length === 0
     ? `app.yaml lists no deb: packages: on a host without ${them} the app fails to import`
@@ -389,7 +392,7 @@ async function debWarning(desc: Description, loaded: Array<[string, string]>, im
   return {
     name: 'deb',
     ok: true,
-    detail: `${at}WARNING: the import loaded modules from ${needed.length === 1 ? 'a Debian package' : 'Debian packages'} installed here: ${nameOf(needed)}; ${listed}. Write \`${line}\`${onlyIfPresent}`,
+    detail: `${at}WARNING: the import loaded modules from ${needed.length === 1 ? 'a Debian package' : 'Debian packages'} installed here: ${nameOf(needed)}; ${listed}. Write \`${line}\`${pulledNote}${onlyIfPresent}`,
     fix: '',
   };
 }

@@ -21,7 +21,7 @@ const GUARDED = ['simplejson', 'toml', 'xmltodict', 'msgpack', 'webcolors'];
 const GUESSED = 'python3-flask-cors';
 
 /** The Debian packages the tests below need (or need absent), asked of dpkg at once: a dpkg-query apiece was a dozen. */
-const ASKED = ['python3-flask', 'python3-flask-login', 'python3-tornado', 'python3-yaml', ...GUARDED.map((m) => `python3-${m}`), GUESSED];
+const ASKED = ['python3-flask', 'python3-flask-login', 'python3-tornado', 'python3-yaml', 'python3-redis', 'python3-async-timeout', ...GUARDED.map((m) => `python3-${m}`), GUESSED];
 const installedHere = (() => {
   // Exits 1 when any is not installed; the others are still listed, one line each (per architecture).
   const r = spawnSync('dpkg-query', ['-W', '-f=${Package} ${Status}\\n', ...ASKED], { encoding: 'utf8', timeout: 10_000 });
@@ -60,6 +60,20 @@ withFlaskLogin('check warns of a Debian package the import loaded that deb: neit
   assert.is(again.status, 0, again.stdout + again.stderr);
   assert.match(again.stdout, /ok {4}app {7}flapp:app imports/);
   assert.not.match(again.stdout, /WARNING/);
+});
+
+// redis.asyncio loads async_timeout, of python3-async-timeout, which python3-redis Depends on:
+// the line to write was `deb: [python3-flask, python3-async-timeout, ..., python3-redis]`.
+const withRedis = runIf(test, installed('python3-flask') && installed('python3-redis') && installed('python3-async-timeout'), 'needs the Debian packages python3-flask, python3-redis and python3-async-timeout installed');
+
+withRedis('the deb: line to write leaves out a package another one it adds pulls in, saying which', async () => {
+  const dir = writeApp('pulled', ['python3-flask'], 'import flask, redis.asyncio\napp = flask.Flask(__name__)\n');
+  const r = await runCli(['check', dir, '--state-dir', join(work.path, 'state')], { ms: 60_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  const warning = r.stdout.split('\n').find((l) => /WARNING/.test(l)) ?? '';
+  // Both are named as loaded; the line lists the one that brings the other.
+  assert.match(warning, 'python3-async-timeout (async_timeout)', r.stdout);
+  assert.match(warning, /Write `deb: \[python3-flask, python3-redis\]` \(python3-redis pulls in python3-async-timeout[,)]/, r.stdout);
 });
 
 const withOptional = runIf(
