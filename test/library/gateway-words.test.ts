@@ -2,16 +2,17 @@
 // `apppkg-gateway init DIR` writes a package (the library has no such call) and, with
 // watchIntervalMs: 0, to "send SIGHUP once they are there" (a Gateway installs no handler: the
 // signal would end the program); maxWorkers was called --max-workers where it caps an app's
-// workers and where it puts an app to sleep to make room. Each now says the library's words, as
-// command-words.test.ts has its fixes; the CLI's are checked by gateway/idle-apps. Imported by the
-// package's own name, as a program does.
-import { mkdirSync } from 'node:fs';
+// workers and where it puts an app to sleep to make room. An idle app woken while every worker
+// maxWorkers allows holds a request is answered a 503 that says so (untested until now). Each
+// now says the library's words, as command-words.test.ts has its fixes; the CLI's are checked
+// by gateway/idle-apps. Imported by the package's own name, as a program does.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Gateway } from 'apppkg-gateway';
-import { wsgiPackage } from '../helpers/apps-dir.js';
+import { wsgiPackage, writePackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, tempDir, waitFor, within } from '../helpers/process.js';
 
 const test = suite('library: the log says watchIntervalMs\'s rescan() and maxWorkers, not SIGHUP, init and --max-workers');
@@ -53,6 +54,31 @@ test('workers past maxWorkers, and an app put to sleep to make room: both say ma
   }
   assert.ok(said.includes('first: workers 2 is more than maxWorkers 1; it runs 1'), log());
   await waitFor(() => said.includes('first: maxWorkers 1 reached; making room for second; stopping its workers until the next request'), 30_000, () => `first put to sleep for second:\n${log()}`);
+  assert.not.match(log(), '--max-workers');
+});
+
+test('an idle app woken while the only worker maxWorkers allows holds a request: a 503 that says so and names maxWorkers', async () => {
+  const asked = join(work.path, 'holder-asked');
+  const release = join(work.path, 'holder-release');
+  // Its request is held until the test lets it go (30 s at most), so that no app can sleep.
+  writePackage(apps, 'holder', {
+    'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n',
+    'wsgi.py': `import os, time\n\ndef application(environ, start_response):\n    open(${JSON.stringify(asked)}, "w").close()\n    deadline = time.monotonic() + 30\n    while not os.path.exists(${JSON.stringify(release)}) and time.monotonic() < deadline:\n        time.sleep(0.05)\n    start_response("200 OK", [])\n    return [b"held"]\n`,
+  });
+  await within(60_000, 'rescan for holder', gateway!.rescan());
+  for (const pid of gateway!.pids) seen.add(pid);
+  const held = request(`${gateway!.urls[0]}/holder/`, { headersTimeout: 60_000, bodyTimeout: 60_000 });
+  try {
+    await waitFor(() => existsSync(asked), 30_000, () => `holder's request to reach the app:\n${log()}`);
+    const res = await request(`${gateway!.urls[0]}/first/`, { headersTimeout: 30_000, bodyTimeout: 30_000 });
+    const body = await res.body.text();
+    assert.is(res.statusCode, 503, body);
+    assert.match(body, 'first could not be started: the gateway runs as many workers as maxWorkers allows, and every running app holds a request or an open websocket, so none can sleep to make room: try again in a moment, or raise maxWorkers');
+  } finally {
+    writeFileSync(release, '');
+  }
+  const res = await held;
+  assert.is(await res.body.text(), 'held');
   assert.not.match(log(), '--max-workers');
 });
 
