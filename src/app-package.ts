@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { atKey, describeApp, resolveApp, type AppContext } from './app-context.js';
-import { LIBRARY_COMMAND_WORDS, type CommandWords } from './command-words.js';
+import { LIBRARY_COMMAND_WORDS, namingFixes, type CommandWords } from './command-words.js';
 import { describeJson, type DescribedApp } from './description/describe.js';
 import { COMMAND_NAMES, type CommandName, type Description } from './description/types.js';
 import { namingCallerOptions, resolveAppPaths } from './environment/app-env.js';
@@ -18,7 +18,7 @@ import { overridesFor, type HostEnvironment } from './environment/host-file.js';
 import { pickInterpreter } from './environment/interpreters.js';
 import { namingStateRoot, resolveStateRoot } from './environment/state-root.js';
 import { resolveRunAs } from './environment/run-as.js';
-import { GatewayError } from './errors.js';
+import { GatewayError, isGatewayError } from './errors.js';
 import { checkMilliseconds, checkOptions } from './library-arguments.js';
 import { backupWithHook } from './lifecycle/backup.js';
 import { checkApp, checkNames, type CheckItem, type CheckReport } from './lifecycle/check.js';
@@ -151,7 +151,11 @@ export class AppPackage {
       });
     }
     checkOptions('AppPackage.open', options, ['environment', 'stateDir'], "AppPackage.open(dir, { stateDir: '/tmp/state' })");
-    const { desc, hostEnv } = await describeApp({ dir: path.resolve(dir), mode: 'development', environmentFile: options.environment, environmentKey: options.optionNames?.environment ?? 'environment' });
+    const commands = options.optionNames?.commands ?? LIBRARY_COMMAND_WORDS;
+    const { desc, hostEnv } = await describeApp({ dir: path.resolve(dir), mode: 'development', environmentFile: options.environment, environmentKey: options.optionNames?.environment ?? 'environment' }).catch((err: unknown) => {
+      // No app.yaml, or one with problems: its fix in the caller's words (no `init`, no `describe`).
+      throw isGatewayError(err) ? namingFixes(err, commands, path.resolve(dir)) : err;
+    });
     const description = describeJson(desc);
     // What this host gives the services the app asks for (SPEC 5.2), as `describe` prints it:
     // only looked up, nothing is created, no server is asked.
@@ -179,7 +183,7 @@ export class AppPackage {
       stateDir: this.#options.stateDir,
       stateKey: this.#stateKey,
       environmentKey: this.#environmentKey,
-      commandWords: this.#options.optionNames?.commands ?? LIBRARY_COMMAND_WORDS,
+      commandWords: this.#commands,
       output: options.output ?? this.#options.output,
       timeoutMs: options.timeoutMs,
       onCheck: options.onCheck,
@@ -333,8 +337,14 @@ export class AppPackage {
    * it as the caller gave it.
    */
   readonly #namingOptions = (err: unknown): never => {
-    throw namingCallerOptions(err, { stateKey: this.#stateKey, environmentKey: this.#environmentKey });
+    const named = namingCallerOptions(err, { stateKey: this.#stateKey, environmentKey: this.#environmentKey });
+    throw isGatewayError(named) ? namingFixes(named, this.#commands, this.dir) : named;
   };
+
+  /** What this package's caller calls the CLI's commands (AppPackageOptions.optionNames). */
+  get #commands(): CommandWords {
+    return this.#options.optionNames?.commands ?? LIBRARY_COMMAND_WORDS;
+  }
 
   #spawn(ctx: AppContext, what: { argv: string[] } | { shell: string; key: string }, options: RunOptions): Promise<number> {
     return runInAppEnvironment(ctx, { ...what, extraEnv: options.env, output: options.output ?? this.#options.output, timeoutMs: options.timeoutMs });

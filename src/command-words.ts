@@ -2,6 +2,7 @@
 // as OptionNames (gateway-options.ts) names the options: a program running a Gateway was told
 // to run `apppkg-gateway restart blog` on a gateway that has no admin listener for that command
 // to reach (admin: false) and a method of its own that does it.
+import { GatewayError, type ErrorDetails } from './errors.js';
 import { shellWord } from './shell-words.js';
 
 export interface CommandWords {
@@ -36,6 +37,12 @@ export interface CommandWords {
    * say where it shows: the terminal).
    */
   check(dir: string): string | null;
+  /**
+   * The details errors.ts's fixes read where they name a CLI command (a terminal to see output
+   * in, `init`, `describe`, `run`, `install --system`), for the package in `dir`; null for
+   * errors.ts's own words, the CLI's. namingFixes gives them to an error.
+   */
+  fixDetails: ((dir: string) => ErrorDetails) | null;
 }
 
 /** The CLI's commands, as its user types them. */
@@ -52,6 +59,7 @@ export const CLI_COMMAND_WORDS: CommandWords = {
   rescan: 'send SIGHUP',
   reload: 'SIGHUP',
   check: () => null,
+  fixDetails: null,
 };
 
 /**
@@ -71,5 +79,32 @@ export const LIBRARY_COMMAND_WORDS: CommandWords = {
   // A Gateway installs no signal handler: a SIGHUP would end the program.
   rescan: 'call `gateway.rescan()`',
   reload: '`gateway.reload()`',
-  check: (dir) => `\`(await AppPackage.open(${JSON.stringify(dir)})).check()\``,
+  check: (dir) => libraryCheck(dir),
+  fixDetails: (dir) => ({
+    checkCall: libraryCheck(dir),
+    // What the CLI's command shows in the terminal, a program reads where it sends the output.
+    installShown: "AppPackage's `install({ output: process.stderr })`",
+    systemInstall: "AppPackage's `install({ system: true })`",
+    describeCall: `\`(await AppPackage.open(${JSON.stringify(dir)})).description\``,
+    runCall: `\`(await AppPackage.open(${JSON.stringify(dir)})).run(['sh', '-c', 'PORT=8080 ...'])\``,
+    // The library has no call that writes an app.yaml (init is the CLI's): what goes in one.
+    writeAppYaml: 'write one (README, "The description", says what it holds)',
+  }),
 };
+
+function libraryCheck(dir: string): string {
+  return `\`(await AppPackage.open(${JSON.stringify(dir)})).check()\``;
+}
+
+/**
+ * `error` with its fix in `words` for the package in `dir`: a program running a Gateway or an
+ * AppPackage was told of `apppkg-gateway install DIR` in the terminal, `init`, `describe`, `run`
+ * and `install --system`. The error itself where the words are errors.ts's own (the CLI's), or
+ * where it names the call already (check.ts's, say).
+ */
+export function namingFixes(error: GatewayError, words: Pick<CommandWords, 'fixDetails'>, dir: string): GatewayError {
+  const details = words.fixDetails?.(dir);
+  if (!details) return error;
+  const added = Object.entries(details).filter(([key]) => error.details[key] === undefined);
+  return added.length === 0 ? error : new GatewayError(error.code, { ...error.details, ...Object.fromEntries(added) });
+}

@@ -108,6 +108,13 @@ const checkAgain = (d: ErrorDetails, does: string, cliWhere: string): string =>
   d.checkCall ? `${str(d.checkCall)} ${does}` : `\`apppkg-gateway check ${appDirWord(d)}\` ${does}${cliWhere}`;
 /** What builds the app's virtualenv, as its caller has it (`install`: AppPackage's install() for the library); the CLI's command by default. */
 const installCall = (d: ErrorDetails): string => str(d.install) || `\`apppkg-gateway install ${appDirWord(d)}\``;
+/**
+ * What builds the virtualenv where its output shows, doing `does`: the caller's (`installShown`:
+ * AppPackage's install() given an output), else the CLI's `install DIR`, in the terminal; `run`
+ * and `to` join the CLI's command to `does` where the sentence needs them.
+ */
+const installShown = (d: ErrorDetails, does: string, run = '', to = ''): string =>
+  d.installShown ? `${run}${str(d.installShown)}${to} ${does} with its output shown` : `${run}\`apppkg-gateway install ${str(d.dir) || 'DIR'}\`${to} ${does} in the terminal`;
 /** The --environment and --state-dir the command line gave (cli/fix-options.ts), for a command to run again. */
 const appOptionsWords = (d: ErrorDetails): string => (Array.isArray(d.appOptions) && d.appOptions.length > 0 ? ` ${shellLine(d.appOptions.map(str))}` : '');
 /**
@@ -436,14 +443,14 @@ export const ERROR_CODES = {
             ? `put the description there: ${str(d.file)} is read as a YAML file (a symlink to one is fine)`
           : d.misnamed
             ? `rename it: mv ${shellWord(path.join(str(d.dir), str(d.misnamed)))} ${shellWord(path.join(str(d.dir), 'app.yaml'))} (the description is read from app.yaml, under that name alone)`
-          : `run \`apppkg-gateway init ${shellWord(str(d.dir))}\` to write one, or point at the directory that holds app.yaml`,
+          : `${d.writeAppYaml ? str(d.writeAppYaml) : `run \`apppkg-gateway init ${shellWord(str(d.dir))}\` to write one`}, or point at the directory that holds app.yaml`,
     exitStatus: 1,
     example: { dir: '/srv/apps/blog' },
   },
   APPPKG_DESC_INVALID: {
     summary: '`app.yaml` has one or more problems; each is listed with its own code, line and fix.',
     message: (d) => `${str(d.file)}: ${countOf(d.problems?.length ?? 0, 'problem')} in the description${listedProblems(d)}`,
-    hint: (d) => `fix each problem listed above; \`apppkg-gateway describe ${d.file ? shellWord(path.dirname(str(d.file))) : 'DIR'}\` shows the result`,
+    hint: (d) => `fix each problem listed above; ${d.describeCall ? str(d.describeCall) : `\`apppkg-gateway describe ${d.file ? shellWord(path.dirname(str(d.file))) : 'DIR'}\``} shows the result`,
     exitStatus: 1,
     example: { file: '/srv/apps/blog/app.yaml' },
   },
@@ -752,7 +759,7 @@ export const ERROR_CODES = {
     message: (d) => `deb: ${nounFor(d.missing, 'package')} not installed: ${str(d.missing)}`,
     hint: (d) => d.unknown
       ? `this host's apt lists have no ${str(d.unknown)}: check the name in deb: (\`apt-cache search WORD\`, Debian names Python packages python3-NAME), or run \`apt-get update\` if the lists are old; then \`apt-get install -y ${str(d.missing)}\``
-      : `run \`apt-get install -y ${str(d.missing)}\` (or \`apppkg-gateway install --system\` as root)`,
+      : `run \`apt-get install -y ${str(d.missing)}\` (or ${d.systemInstall ? str(d.systemInstall) : '`apppkg-gateway install --system`'} as root)`,
     exitStatus: 1,
     example: { missing: 'python3-flask' },
   },
@@ -880,7 +887,7 @@ export const ERROR_CODES = {
         : d.silent
         ? `the app's startup handler sent lifespan.startup.failed with no message, so the app gave no reason: give it one (\`"message": "..."\` in that event), and read what the app printed before it${d.log ? ` in ${str(d.log)}` : ', above'}`
         : d.log
-        ? `fix what the app's startup handler needs (the traceback is in ${str(d.log)}), then try again; \`apppkg-gateway serve ${appDirWord(d)}\` shows it in the terminal`
+        ? `fix what the app's startup handler needs (the traceback is in ${str(d.log)}), then try again; ${d.checkCall ? `${str(d.checkCall)} runs the startup again` : `\`apppkg-gateway serve ${appDirWord(d)}\` shows it in the terminal`}`
         // No log named: serve's, whose terminal has the traceback just above.
         : 'fix what the app\'s startup handler needs (its traceback is above), then try again',
     exitStatus: 1,
@@ -914,7 +921,7 @@ export const ERROR_CODES = {
     summary: 'A `processes` entry (or `processes.web` of a `platform: python, command` app) exited, or did not accept connections on its `$PORT` within the start deadline.',
     message: (d) => `processes.${str(d.process)} of ${str(d.app)} did not start (${str(d.reason)})`,
     hint: (d) =>
-      d.openFiles ? openFilesHint(d.openFiles) : `read ${d.log ? str(d.log) : 'its output above'} (its lines begin with [${str(d.process)}]); a process with a route (or processes.web) must listen on 127.0.0.1:$PORT — try it with \`apppkg-gateway run ${appDirWord(d)} -- sh -c 'PORT=8080 ...'\``,
+      d.openFiles ? openFilesHint(d.openFiles) : `read ${d.log ? str(d.log) : 'its output above'} (its lines begin with [${str(d.process)}]); a process with a route (or processes.web) must listen on 127.0.0.1:$PORT — try it with ${d.runCall ? str(d.runCall) : `\`apppkg-gateway run ${appDirWord(d)} -- sh -c 'PORT=8080 ...'\``}`,
     exitStatus: 1,
     example: { process: 'web', app: 'chat', reason: 'exited with status 1' },
   },
@@ -973,7 +980,7 @@ export const ERROR_CODES = {
     summary: '`install` (or `--apps`, deploying an app with `pip:`) could not create the app\'s virtualenv with `python -m venv` (on Debian, `python3-venv` missing; a full disk), or `-m venv` exited 0 and made no `bin/python`.',
     message: (d) => `pip: cannot create the virtualenv ${str(d.path)} with ${str(d.python)}: ${str(d.reason)}`,
     hint: (d) =>
-      `read ${d.log ? `the output in ${str(d.log)}` : 'the output above'}; on Debian the system python3 needs \`apt-get install -y python3-venv\`; or name another interpreter with \`python:\` in the environment file${d.underApps ? `; \`apppkg-gateway install ${str(d.dir) || 'DIR'}\` builds the virtualenv in the terminal` : ''}`,
+      `read ${d.log ? `the output in ${str(d.log)}` : 'the output above'}; on Debian the system python3 needs \`apt-get install -y python3-venv\`; or name another interpreter with \`python:\` in the environment file${d.underApps ? `; ${installShown(d, 'builds the virtualenv')}` : ''}`,
     exitStatus: 1,
     example: { path: '/var/lib/apppkg-gateway/blog/venv', python: '/usr/bin/python3', reason: '`-m venv` exited with status 1' },
   },
@@ -981,7 +988,7 @@ export const ERROR_CODES = {
     summary: '`pip install -r` into the new virtualenv failed (run by `install`, or by `--apps` deploying an app with `pip:`, which then refuses the version): usually a requirement with no local file, since pip runs offline (`--no-index`). The previous virtualenv stays in use.',
     message: (d) => `pip: \`pip install -r ${str(d.requirements)}\` exited with status ${str(d.status)}; the previous virtualenv (if any) is kept`,
     hint: (d) =>
-      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; pip runs offline (--no-index): ${d.source ? `${str(d.source)} is built from source, which needs its build backend (setuptools, ...) that offline pip cannot fetch: ship a built wheel instead, \`pip wheel ${str(d.source)} -w wheels/\`, and name the wheel (wheels/NAME-VERSION-...whl) in the requirements file in its place` : Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : Array.isArray(d.findLinks) ? `it found no ${str(d.missing)} because it looks for wheels only in the app directory and beside the requirements file, not in the directories under them: add the ${d.findLinks.length === 1 ? 'line' : 'lines'} ${d.findLinks.map((l) => `\`${str(l)}\``).join(' and ')} to ${str(d.pipFile)}` : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}${Array.isArray(d.ignored) ? `; pip read none of ${d.ignored.map(str).join(', ')} (install reads no PIP_* variable nor pip.conf): what an install relied on there goes in ${str(d.pipFile)} as lines (\`-c constraints.txt\`, \`--find-links wheels\`) and its wheels in the app` : ''}${d.underApps ? `; then deploy again, or run \`apppkg-gateway install ${str(d.dir) || 'DIR'}\` to build the virtualenv in the terminal` : ''}`,
+      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; pip runs offline (--no-index): ${d.source ? `${str(d.source)} is built from source, which needs its build backend (setuptools, ...) that offline pip cannot fetch: ship a built wheel instead, \`pip wheel ${str(d.source)} -w wheels/\`, and name the wheel (wheels/NAME-VERSION-...whl) in the requirements file in its place` : Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : Array.isArray(d.findLinks) ? `it found no ${str(d.missing)} because it looks for wheels only in the app directory and beside the requirements file, not in the directories under them: add the ${d.findLinks.length === 1 ? 'line' : 'lines'} ${d.findLinks.map((l) => `\`${str(l)}\``).join(' and ')} to ${str(d.pipFile)}` : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}${Array.isArray(d.ignored) ? `; pip read none of ${d.ignored.map(str).join(', ')} (install reads no PIP_* variable nor pip.conf): what an install relied on there goes in ${str(d.pipFile)} as lines (\`-c constraints.txt\`, \`--find-links wheels\`) and its wheels in the app` : ''}${d.underApps ? `; then deploy again, or ${installShown(d, 'build the virtualenv', 'run ', ' to')}` : ''}`,
     exitStatus: 1,
     example: { requirements: 'requirements.txt', status: 1 },
   },

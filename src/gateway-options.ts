@@ -108,6 +108,8 @@ export interface OptionNames {
   maxWorkers: string;
   /** What a stop's log lines call the time requests and shutdowns are given (graceMs; the CLI's --grace). */
   grace: string;
+  /** What the log calls the scan of the apps directory's interval (watchIntervalMs; the CLI's --watch-interval). */
+  watchInterval: string;
   /** What a fix calls what the CLI has a command for: the CLI's commands, the library's methods. */
   commands: CommandWords;
 }
@@ -116,7 +118,7 @@ export interface OptionNames {
  * A library caller's names. Told "--port: expected ..." or "pass --admin-token FILE", it read of
  * flags it never gave, and had to guess which of its options was meant.
  */
-export const LIBRARY_OPTION_NAMES: OptionNames = { apps: 'apps', environment: 'environment', listen: 'listen', admin: 'admin', adminTokenFile: 'adminTokenFile', trustProxy: 'trustProxy', accessLog: 'accessLog', stateDir: 'stateDir', socketOwner: 'unixSocket', hookTimeout: 'hookTimeoutMs', maxWorkers: 'maxWorkers', grace: 'graceMs', commands: LIBRARY_COMMAND_WORDS };
+export const LIBRARY_OPTION_NAMES: OptionNames = { apps: 'apps', environment: 'environment', listen: 'listen', admin: 'admin', adminTokenFile: 'adminTokenFile', trustProxy: 'trustProxy', accessLog: 'accessLog', stateDir: 'stateDir', socketOwner: 'unixSocket', hookTimeout: 'hookTimeoutMs', maxWorkers: 'maxWorkers', grace: 'graceMs', watchInterval: 'watchIntervalMs', commands: LIBRARY_COMMAND_WORDS };
 
 const RUN_MODES: readonly RunMode[] = ['production', 'development'];
 

@@ -11,17 +11,18 @@ import { DEFAULT_HOOK_TIMEOUT_MS, DEFAULT_SETTLE_MS, type GatewayOptions, type O
 import type { ListenAddress } from './net/address.js';
 import type { Front, FrontOptions, PublishedApp } from './proxy/front.js';
 import { forgetAppServices } from './services/app-services.js';
-import { appDirSource, appsDirSource } from './supervisor/discovery.js';
+import { appDirSource, appsDirSource, namingBroken } from './supervisor/discovery.js';
 import type { RouteSpec, ServingApp } from './supervisor/published-apps.js';
 import { Registry } from './supervisor/registry.js';
 
 
 /** The Front's options from the gateway's; each response it answers is counted in `metrics`. */
-export function frontOptions(options: GatewayOptions, listen: ListenAddress[], names: Pick<OptionNames, 'listen' | 'socketOwner'>, metrics: GatewayMetrics, say: (line: string) => void): FrontOptions {
+export function frontOptions(options: GatewayOptions, listen: ListenAddress[], names: Pick<OptionNames, 'listen' | 'socketOwner' | 'commands'>, metrics: GatewayMetrics, say: (line: string) => void): FrontOptions {
   return {
     listen,
     listenFlag: names.listen,
     socketOwnerKey: names.socketOwner,
+    statusCall: names.commands.status,
     accessLog: options.accessLog ?? null,
     onResponse: (app, status, seconds, refusedForRoom) => metrics.observeRequest(app, status, seconds, refusedForRoom),
     onWebsocketRefusedForRoom: (app) => metrics.observeWebsocketRefusedForRoom(app),
@@ -76,7 +77,7 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
   const registry: Registry = new Registry({
     // --apps switches each app to its user (production): what its app.yaml leads to is shown
     // only as far as that user may read it, by the environment in force.
-    source: single ? appDirSource(dir, environmentKey) : appsDirSource(dir, mode === 'production' ? (name: string, at: string) => appUser(registry.hostEnv, name, at) : undefined, environmentKey),
+    source: namingBroken(single ? appDirSource(dir, environmentKey) : appsDirSource(dir, mode === 'production' ? (name: string, at: string) => appUser(registry.hostEnv, name, at) : undefined, environmentKey), commandWords),
     hostEnv,
     stateDir: options.stateDir,
     stateKey,

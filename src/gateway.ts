@@ -235,7 +235,7 @@ export class Gateway {
     const watchIntervalMs = options.watchIntervalMs ?? 2000;
     // The watcher's picture of --apps is taken before the first reconcile reads it: a package
     // copied in while the apps start is a change to it (taken after, it never was one).
-    if (!single && watchIntervalMs > 0) gateway.watcher = new AppsWatcher(dir, () => void registry.reconcile(), watchIntervalMs, undefined, () => registry.watchedDirs, say);
+    if (!single && watchIntervalMs > 0) gateway.watcher = new AppsWatcher(dir, () => void registry.reconcile(), watchIntervalMs, undefined, () => registry.watchedDirs, say, names.watchInterval);
     const judged = await waitForFirstJudgement(registry, single, say, options.stopWaiting);
     // Told to stop meanwhile: the caller stops the gateway; an app not judged yet is no problem.
     const problem = single && judged ? registry.problemOf() : null;

@@ -4,7 +4,7 @@
 
 import path from 'node:path';
 import { satisfies } from '@renovatebot/pep440';
-import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
+import { CLI_COMMAND_WORDS, namingFixes, type CommandWords } from '../command-words.js';
 import { countOf } from '../count.js';
 import { placeOf } from '../description/key-place.js';
 import type { Description } from '../description/types.js';
@@ -67,7 +67,7 @@ export interface CheckContext {
    */
   reader?: FileReader | null;
   /** What a fix calls install: the CLI's command (the default) or AppPackage's install(). */
-  commandWords?: Pick<CommandWords, 'install'>;
+  commandWords?: Pick<CommandWords, 'install' | 'fixDetails'>;
 }
 
 const COMMAND_TIMEOUT_MS = 30_000;
@@ -149,7 +149,13 @@ function run(command: string, args: string[]): Promise<ProgramOutput> {
  * exist. `pipFallback` says which missing ones the `pip:` file stands in for (SPEC 1.1: pip: is
  * the fallback for deb:): those are a note, not a failure.
  */
-export async function checkDeb(packages: string[], pipFallback?: (missing: string[]) => Promise<Map<string, string>>, words: Pick<CommandWords, 'install'> = CLI_COMMAND_WORDS): Promise<CheckResult> {
+export async function checkDeb(
+  packages: string[],
+  pipFallback?: (missing: string[]) => Promise<Map<string, string>>,
+  words: Pick<CommandWords, 'install' | 'fixDetails'> = CLI_COMMAND_WORDS,
+  /** The package's directory, for a fix in `words` that names it. */
+  dir = '.',
+): Promise<CheckResult> {
   if (packages.length === 0) return passed('deb', 'no deb packages listed', true);
   const answer = await queryDeb(packages);
   if (answer === null) return passed('deb', `not checked: dpkg-query not found (not a Debian host); listed: ${packages.join(', ')}`, true);
@@ -157,7 +163,10 @@ export async function checkDeb(packages: string[], pipFallback?: (missing: strin
   const { found, missing } = answer;
   const covered = missing.length > 0 && pipFallback ? await pipFallback(missing) : new Map<string, string>();
   const uncovered = missing.filter((p) => !covered.has(p));
-  if (uncovered.length > 0) return { ...failed('deb', new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', ...(await missingDetails(uncovered)) })), at: ['deb', packages.indexOf(uncovered[0])] };
+  if (uncovered.length > 0) {
+    const missing = namingFixes(new GatewayError('APPPKG_DEB_MISSING', { key: 'deb', ...(await missingDetails(uncovered)) }), words, dir);
+    return { ...failed('deb', missing), at: ['deb', packages.indexOf(uncovered[0])] };
+  }
   if (covered.size === 0) return passed('deb', found.join(', '));
   const standIns = [...covered].map(([deb, requirement]) => `${deb} (pip: lists ${requirement})`).join(', ');
   const note = `note: not installed, the pip: fallback will be used: ${standIns}, installed into the app's virtualenv by ${words.install()}`;
@@ -358,7 +367,7 @@ export async function runEnvironmentChecks(desc: Description, ctx: CheckContext 
   const pythonChecked = checkPython(desc, ctx);
   const [{ result: python, interpreter }, deb, rpm] = await Promise.all([
     pythonChecked,
-    checkDeb(desc.deb, (missing) => pipCovers(missing, desc, pythonChecked.then((c) => c.interpreter), ctx.reader ?? null), ctx.commandWords),
+    checkDeb(desc.deb, (missing) => pipCovers(missing, desc, pythonChecked.then((c) => c.interpreter), ctx.reader ?? null), ctx.commandWords, desc.dir),
     checkRpm(desc.rpm),
   ]);
   const pip = await checkPip(desc, interpreter, ctx);

@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import type { WorkerLink } from '../link/worker-link.js';
 import type { Backend, Endpoint } from './backend.js';
 import { isGatewayError } from '../errors.js';
+import { CLI_COMMAND_WORDS } from '../command-words.js';
 import { answerFailure, notServingDetail, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
 import { markServedBy, REFUSED_FOR_ROOM } from './served-by.js';
 import type { WebsocketOptions } from './forward-websocket.js';
@@ -113,6 +114,8 @@ export class AppDispatcher implements Redispatch {
     private readonly websockets: OpenWebsockets,
     /** Told the app's name at each handshake refused for want of room under --max-workers. */
     private readonly websocketRefusedForRoom?: (app: string) => void,
+    /** What shows the operator why the app does not serve (FrontOptions.statusCall); the CLI's by default. */
+    private readonly statusCall?: string,
   ) {
     this.backend = backend;
     this.attach(backend);
@@ -270,7 +273,7 @@ export class AppDispatcher implements Redispatch {
    * quotes the app); the gateway's own reasons (no room under --max-workers) and development in full.
    */
   private wakeFailedDetail(err: Error): string {
-    if (isGatewayError(err) && !this.backend.development) return notServingDetail(this.name, err.code);
+    if (isGatewayError(err) && !this.backend.development) return notServingDetail(this.name, err.code, this.statusCall);
     return `${this.name} could not be started: ${err.message}`;
   }
 
@@ -293,7 +296,7 @@ export class AppDispatcher implements Redispatch {
 
   /** Why a request or a websocket gets a crash loop's 503. */
   private get crashLoopDetail(): string {
-    return `${this.name} is in a crash loop: its processes keep exiting (\`apppkg-gateway status\` and its log say why); try again later`;
+    return `${this.name} is in a crash loop: its processes keep exiting (${this.statusCall ?? CLI_COMMAND_WORDS.status} and its log say why); try again later`;
   }
 
   /**

@@ -3,6 +3,7 @@
 // statusError): a request that waits in vain, an app that does not answer, one that goes away.
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { CLI_COMMAND_WORDS } from '../command-words.js';
 import { markCut } from './gateway-cut.js';
 
 export const REASONS: Record<number, string> = {
@@ -143,9 +144,10 @@ export function proxyFailureDetail(err: unknown, label: string): string {
  * Why an app does not serve, for a public client: the code only, and where to read the rest.
  * The error's message may quote the app (an exception's message can hold a connection string),
  * which only the admin side shows (SPEC 5.4); a refused version and a failed wake alike.
+ * `status`: what shows the rest to the gateway's operator (FrontOptions.statusCall).
  */
-export function notServingDetail(app: string, code: string): string {
-  return `${app} is not serving: it was refused (${code}); \`apppkg-gateway status\` says why`;
+export function notServingDetail(app: string, code: string, status = CLI_COMMAND_WORDS.status): string {
+  return `${app} is not serving: it was refused (${code}); ${status} says why`;
 }
 
 /** A short plain-text answer; a response that began already is cut instead. */

@@ -52,6 +52,11 @@ export interface FrontOptions {
   listen: ListenAddress[];
   /** The option the addresses come from (`--listen`, `--port`; the library's `listen`), named when one cannot be bound. */
   listenFlag?: string;
+  /**
+   * What shows the operator why an app does not serve, named in a 503's body (CommandWords.status:
+   * the CLI's `apppkg-gateway status`, the default; the library's `gateway.status()`).
+   */
+  statusCall?: string;
   /** The option `unixSocket`'s owner comes from (`--socket-owner`; the library's `unixSocket`), named when it cannot be given. */
   socketOwnerKey?: string;
   /** A stream, a file name (appended to, reopened by reopenAccessLog), or null for none. */
@@ -299,7 +304,7 @@ export class Front {
     for (const app of apps) {
       names.add(app.name);
       const dispatcher = this.dispatchers.get(app.name);
-      if (dispatcher === undefined) this.dispatchers.set(app.name, new AppDispatcher(app.backend, this.websockets, this.opts.onWebsocketRefusedForRoom));
+      if (dispatcher === undefined) this.dispatchers.set(app.name, new AppDispatcher(app.backend, this.websockets, this.opts.onWebsocketRefusedForRoom, this.opts.statusCall));
       else if (dispatcher.backend !== app.backend) dispatcher.attach(app.backend);
     }
     for (const [name, dispatcher] of this.dispatchers) {
@@ -1095,7 +1100,7 @@ export class Front {
         const starting = { app: target.name, waitMs: target.startWaitMs ?? START_WAIT_MS, toProcess: takenByProcess(target.processRoutes, match!.routedPathInfo) };
         return { status: 503, detail: `${target.name} is starting; try again in a moment`, close: false, retryAfter: true, starting };
       }
-      return { status: 503, detail: notServingDetail(target.name, target.code), close: false, retryAfter: true, refused: target.name };
+      return { status: 503, detail: notServingDetail(target.name, target.code, this.opts.statusCall), close: false, retryAfter: true, refused: target.name };
     }
     return { match: match as RouteMatch<AppDispatcher>, url, q };
   }

@@ -10,6 +10,7 @@
 // life: start, stop, drain, and what the proxy, the registry and status read of it.
 import { RequestTally } from '../admin/request-tally.js';
 import { countOf } from '../count.js';
+import { namingFixes } from '../command-words.js';
 import type { HealthStatus, ProcessStatus, WaitingForStatus, WorkerStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import type { GatewayError } from '../errors.js';
@@ -164,9 +165,13 @@ export class AppInstance {
       rotation: this.rotation,
       drainMs: () => this.drainMs(),
       explainFrom: () => {
-        // Under --apps the app's output is in its log only, as for a refused version (refusal.ts).
+        // Under --apps the app's output is in its log only, as for a refused version (refusal.ts);
+        // its fix in the caller's words, as a refused version's (version-judge.ts).
         const since = logOffset(opts.log.file);
-        return (error) => (opts.development ? error : refusalUnderApps(error, opts.log.file, since));
+        return (failure) => {
+          const error = opts.commandWords ? namingFixes(failure, opts.commandWords, opts.desc.dir) : failure;
+          return opts.development ? error : refusalUnderApps(error, opts.log.file, since);
+        };
       },
       onWakeFailed: (error, retryInMs) =>
         opts.history?.add('wake-failed', `${this.name} could not be woken; the next try is in ${Math.ceil(retryInMs / 1000)} s: ${placedMessage(error)}`, {

@@ -3,6 +3,7 @@
 // the one directory given. A broken description is reported, never fatal.
 import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { namingFixes, type CommandWords } from '../command-words.js';
 import { loadDescription, type LoadDescriptionOptions } from '../description/load.js';
 import { misnamedDescriptionError } from '../description/misnamed.js';
 import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
@@ -30,6 +31,17 @@ export interface Discovery {
 
 /** Where the registry's desired state comes from. */
 export type AppSource = () => Promise<Discovery>;
+
+/**
+ * `source` with each broken package's fix in `words`: a program running a Gateway was told to
+ * run `apppkg-gateway describe DIR` for an app.yaml with problems, `init` for none.
+ */
+export function namingBroken(source: AppSource, words: Pick<CommandWords, 'fixDetails'>): AppSource {
+  return async () => {
+    const found = await source();
+    return { ...found, broken: found.broken.map((b) => ({ dir: b.dir, error: namingFixes(b.error, words, b.dir) })) };
+  };
+}
 
 /** `dir` with symlinks resolved, to tell whether a broken package is one that serves. */
 export function realDir(dir: string): string {

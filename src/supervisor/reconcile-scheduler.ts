@@ -6,7 +6,8 @@
 export interface ReconcileSchedulerOptions {
   /** One look at the source: what it changed is under way; resolves with each app's judging. */
   look: () => Promise<Array<Promise<void>>>;
-  say: (line: string) => void;
+  /** A look that failed (reconcileFailure says it). */
+  failed: (err: unknown) => void;
   /** Has the registry begun stopping? Then no look is begun. */
   stopped: () => boolean;
   /** Other work that keeps the registry from being settled: apps being judged. */
@@ -42,7 +43,7 @@ export class ReconcileScheduler {
     this.running = look
       .then(
         () => undefined,
-        (err) => this.opts.say(reconcileFailure(err)),
+        (err) => this.opts.failed(err),
       )
       .finally(() => {
         this.running = null;
@@ -89,13 +90,14 @@ export class ReconcileScheduler {
 
 /**
  * The log line of a reconcile that failed: the apps directory gone or unreadable (moved away
- * while the gateway runs) is said in words, with what happens next; anything else is a fault
- * of ours, and its stack is what a report needs.
+ * while the gateway runs) is said in words, with what happens next (a change, or `reload`: the
+ * CLI's SIGHUP, the library's reload()); anything else is a fault of ours, and its stack is what
+ * a report needs.
  */
-export function reconcileFailure(err: unknown): string {
+export function reconcileFailure(err: unknown, reload: string): string {
   const e = err as NodeJS.ErrnoException;
   if (e?.syscall === 'scandir' && (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'ENOTDIR')) {
-    return `cannot read the apps directory ${String(e.path)} (${e.code}); the apps keep serving as they are, and it is read again at the next change or SIGHUP`;
+    return `cannot read the apps directory ${String(e.path)} (${e.code}); the apps keep serving as they are, and it is read again at the next change or ${reload}`;
   }
   return `reconcile failed: ${e?.stack ?? String(err)}`;
 }

@@ -41,6 +41,7 @@ import { JudgingQueue } from './judging-queue.js';
 import { pruneRunHelpers } from './prune-run-helpers.js';
 import { publishedApps, samePublication, type Publication, type RefusedApp, type RouteSpec, type ServingApp } from './published-apps.js';
 import { ReconcileScheduler, reconcileFailure } from './reconcile-scheduler.js';
+import { CLI_COMMAND_WORDS } from '../command-words.js';
 import { startTimeoutMsOf } from './start-app.js';
 import { idleTimeoutOf, registryStatus, type SupervisedAppStatus } from './registry-status.js';
 import { appLogFile, rolledBackFile } from './refusal.js';
@@ -118,12 +119,12 @@ export class Registry {
     this.judging = new JudgingQueue({
       converge: (record) => this.judge.converge(record),
       judged: (record) => this.judged(record),
-      failed: (err) => this.opts.say(reconcileFailure(err)),
+      failed: (err) => this.sayFailure(err),
       stopped: () => this.stopped,
     });
     this.looks = new ReconcileScheduler({
       look: () => this.reconcileOnce(),
-      say: opts.say,
+      failed: (err) => this.sayFailure(err),
       stopped: () => this.stopped,
       busy: () => this.judging.busy,
     });
@@ -236,6 +237,11 @@ export class Registry {
       if (desc?.dir === dir) return `${record.name}: ${label(desc)} runs on as it was started; its app.yaml no longer loads`;
     }
     return undefined;
+  }
+
+  /** A look or a judging that failed, in the log (what looks again in the caller's words). */
+  private sayFailure(err: unknown): void {
+    this.opts.say(reconcileFailure(err, (this.opts.commandWords ?? CLI_COMMAND_WORDS).reload));
   }
 
   /** One look at the source: what it changed is under way; resolves with each app's judging. */

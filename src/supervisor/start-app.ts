@@ -3,7 +3,7 @@
 import { appLogOptions, atAppKey, type AppContext } from '../app-context.js';
 import { debMissing, pipCovers } from '../environment/checks.js';
 import { explainSystemModuleImport } from '../environment/system-module.js';
-import type { CommandWords } from '../command-words.js';
+import { namingFixes, type CommandWords } from '../command-words.js';
 import { isGatewayError, type GatewayError } from '../errors.js';
 import { vendorHostMismatch } from '../lifecycle/vendor-check.js';
 import { AppLog } from '../log/app-log.js';
@@ -127,7 +127,8 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
   // installed is said as `check` says it, in the app's log and the gateway's, but not refused:
   // SPEC 1 refuses a start without a setting, not without these, and an app may import one
   // only where it needs it (a view, a command). If the import fails, the refusal names it.
-  const debs = await debMissing(ctx.desc, (missing) => pipCovers(missing, ctx.desc, Promise.resolve(ctx.interpreter), ctx.runAs ?? null)).catch(() => null);
+  const missingDebs = await debMissing(ctx.desc, (missing) => pipCovers(missing, ctx.desc, Promise.resolve(ctx.interpreter), ctx.runAs ?? null)).catch(() => null);
+  const debs = missingDebs && opts.commandWords ? namingFixes(missingDebs, opts.commandWords, ctx.desc.dir) : missingDebs;
   if (debs !== null) {
     const those = String(debs.details.missing).includes(' ') ? 'those packages' : 'that package';
     const line = `${debs.placedMessage}; starting the app anyway, but what it imports from ${those} is not there; fix: ${debs.hint}`;

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { appLogOptions, prepareRefusalLog, pythonPassedOver, resolveApp, type AppContext, type RunMode } from '../app-context.js';
-import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
+import { CLI_COMMAND_WORDS, namingFixes, type CommandWords } from '../command-words.js';
 import type { Description } from '../description/types.js';
 import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
@@ -106,15 +106,6 @@ const SERVICE_RETRY_MAX_MS = 60_000;
  * not tried for ever. A try takes no room the admin needs: spawns keep FILES_KEPT (open-files.ts).
  */
 const OPEN_FILES_TRIES = 6;
-
-/** The refusals whose fix repeats the app's import (`apppkg-gateway check DIR`, errors.ts checkAgain). */
-const REPEATED_BY_CHECK: ReadonlySet<string> = new Set(['APPPKG_APP_IMPORT_FAILED', 'APPPKG_WORKER_START_FAILED']);
-
-/** `error` with its fix naming `checkCall` (the library's check()) for the CLI's check; unchanged for null, the CLI's. */
-function namingCheckCall(error: GatewayError, checkCall: string | null): GatewayError {
-  if (checkCall === null || !REPEATED_BY_CHECK.has(error.code) || error.details.checkCall !== undefined) return error;
-  return new GatewayError(error.code, { ...error.details, checkCall });
-}
 
 function outOfFilesRefusal(error: GatewayError): boolean {
   if (error.details.openFiles !== undefined) return true;
@@ -447,9 +438,9 @@ export class VersionJudge {
       if (desc === undefined || !pending.has(dir) || failed.files !== treeDigest(dir)) continue;
       const error = new GatewayError(failed.code as ErrorCode, failed.details);
       record.refused.set(dir, { signature: readPackageTree(dir).signature, error });
-      const refused = `${label(desc)} refused: its commands.update failed at ${failed.at} with these same files, and is not run again until a file in it changes or SIGHUP asks: ${placedMessage(error)}`;
+      const refused = `${label(desc)} refused: its commands.update failed at ${failed.at} with these same files, and is not run again until a file in it changes or ${this.words.reload} asks: ${placedMessage(error)}`;
       record.history.add('refused', refused, { version: desc.version, reason: reasonOf(error) });
-      this.opts.say(`${record.name}: ${label(desc)} refused: its commands.update failed at ${failed.at} with these same files; it is not run again (change a file in it, or send SIGHUP, to run it again):\n${formatRefusal(error)}`);
+      this.opts.say(`${record.name}: ${label(desc)} refused: its commands.update failed at ${failed.at} with these same files; it is not run again (change a file in it, or ${this.words.rescan}, to run it again):\n${formatRefusal(error)}`);
     }
   }
 
@@ -570,7 +561,7 @@ export class VersionJudge {
       // Stopped by the gateway's own stop (its hook killed): not a refusal of the version.
       if (this.registry.stopped()) return null;
       let error = isGatewayError(err)
-        ? namingCheckCall(namingCallerOptions(err, this.opts) as GatewayError, this.words.check(desc.dir))
+        ? namingFixes(namingCallerOptions(err, this.opts) as GatewayError, this.words, desc.dir)
         : new GatewayError('APPPKG_WORKER_START_FAILED', { name: desc.name, dir: desc.dir, reason: String(err), cause: err });
       // Under --apps the app's output is in its log only: say where, and bring its end here.
       if (!development) error = refusalUnderApps(error, logFile, logStart);

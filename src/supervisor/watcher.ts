@@ -61,6 +61,8 @@ export class AppsWatcher {
     private readonly watchedDirs: () => string[] = () => [],
     /** The gateway's log: a watch refused is said there, with what is seen without it. */
     private readonly say: (line: string) => void = () => {},
+    /** What the caller calls the scan's interval (the CLI's --watch-interval, the library's watchIntervalMs). */
+    private readonly pollKey = '--watch-interval',
   ) {
     this.signature = this.currentSignature();
   }
@@ -103,7 +105,7 @@ export class AppsWatcher {
       // inotify watches ran out (ENOSPC: every `fs.watch` of the user's processes counts) should know.
       this.refused = true;
       const why = code === 'ENOSPC' ? 'ENOSPC: the inotify watches of this user are used up; raise fs.inotify.max_user_watches with sysctl' : code;
-      this.say(`cannot watch ${this.appsDir} for changes (${why}); changes under it are seen by the scan every ${this.pollMs / 1000} s (--watch-interval)`);
+      this.say(`cannot watch ${this.appsDir} for changes (${why}); changes under it are seen by the scan every ${this.pollMs / 1000} s (${this.pollKey})`);
     }
   }
 

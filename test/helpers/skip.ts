@@ -33,3 +33,16 @@ export function runIf<T>(test: Test<T>, condition: boolean, reason: string): Reg
     test.skip(name);
   };
 }
+
+/**
+ * A Debian package apt has a version of that is not installed here, for a fix that names its
+ * install (APPPKG_DEB_MISSING for a name apt does not know says to check the name instead);
+ * null where there is none of these, or no dpkg.
+ */
+export function aptPackageNotInstalled(candidates = ['sl', 'cowsay', 'fortune-mod', 'python3-pendulum']): string | null {
+  return candidates.find((pkg) => {
+    const installed = spawnSync('dpkg-query', ['-W', '-f', '${Status}', pkg], { encoding: 'utf8', timeout: 10_000 });
+    if (installed.error !== undefined || installed.stdout.includes('install ok installed')) return false;
+    return spawnSync('apt-cache', ['show', '--no-all-versions', pkg], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  }) ?? null;
+}

@@ -8,7 +8,7 @@ import type { OptionNames } from '../../gateway-options.js';
 import { CLI_COMMAND_WORDS } from '../../command-words.js';
 
 /** The flags that give Gateway.start's options whose values it may refuse: what its messages name here. */
-export const GATEWAY_FLAGS: OptionNames = { apps: '--apps', environment: '--environment', listen: '--listen', admin: '--admin', adminTokenFile: '--admin-token', trustProxy: '--trust-proxy', accessLog: '--access-log', stateDir: '--state-dir', socketOwner: '--socket-owner', hookTimeout: '--hook-timeout', maxWorkers: '--max-workers', grace: '--grace', commands: CLI_COMMAND_WORDS };
+export const GATEWAY_FLAGS: OptionNames = { apps: '--apps', environment: '--environment', listen: '--listen', admin: '--admin', adminTokenFile: '--admin-token', trustProxy: '--trust-proxy', accessLog: '--access-log', stateDir: '--state-dir', socketOwner: '--socket-owner', hookTimeout: '--hook-timeout', maxWorkers: '--max-workers', grace: '--grace', watchInterval: '--watch-interval', commands: CLI_COMMAND_WORDS };
 
 export const spec: CommandSpec = {
   name: '',

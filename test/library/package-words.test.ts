@@ -1,0 +1,60 @@
+// AppPackage's and a served app's refusals of the package itself spoke the CLI's commands to a
+// program: a directory with no app.yaml "run `apppkg-gateway init DIR` to write one" (the library
+// has no call that writes one), an app.yaml with problems "`apppkg-gateway describe DIR` shows
+// the result", and a deb: package not installed "(or `apppkg-gateway install --system` as root)".
+// Each now names what the library has, as command-words.test.ts has the Gateway's fixes; the
+// CLI's words are checked by cli/init-*, cli/describe and cli/deb-missing. Imported by the
+// package's own name, as a program does.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { AppPackage, Gateway, GatewayError } from 'apppkg-gateway';
+import { writePackage } from '../helpers/apps-dir.js';
+import { tempDir, within } from '../helpers/process.js';
+import { aptPackageNotInstalled, runIf } from '../helpers/skip.js';
+
+const test = suite('library: a package\'s refusals name AppPackage\'s calls, not init, describe and install --system');
+const work = tempDir('apppkg-lib-package-words-');
+const stateDir = join(work.path, 'state');
+const empty = join(work.path, 'empty');
+const invalid = writePackage(work.path, 'invalid', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nwsgii: 1\n', 'wsgi.py': '' });
+const notInstalled = aptPackageNotInstalled();
+const withAptPackage = runIf(test, notInstalled !== null, 'needs dpkg and a package apt knows that is not installed (sl, cowsay, ...)');
+mkdirSync(empty);
+test.after(() => work.remove());
+
+const refusal = async (what: Promise<unknown>): Promise<GatewayError> => {
+  const err = await within(60_000, 'the refusal', what).then(() => null, (e: unknown) => e);
+  assert.instance(err, GatewayError, String(err));
+  return err as GatewayError;
+};
+
+test('no app.yaml: AppPackage.open and Gateway.start({ app }) say to write one, with no init', async () => {
+  for (const err of [await refusal(AppPackage.open(empty)), await refusal(Gateway.start({ app: empty, stateDir, listen: '127.0.0.1:0', say: () => {} }))]) {
+    assert.is(err.code, 'APPPKG_DESC_NOT_FOUND');
+    assert.is(err.hint, 'write one (README, "The description", says what it holds), or point at the directory that holds app.yaml');
+  }
+});
+
+test('an app.yaml with problems: AppPackage.open and Gateway.start({ app }) say AppPackage.open(DIR)\'s description shows the result', async () => {
+  const shows = `\`(await AppPackage.open(${JSON.stringify(invalid)})).description\` shows the result`;
+  for (const err of [await refusal(AppPackage.open(invalid)), await refusal(Gateway.start({ app: invalid, stateDir, listen: '127.0.0.1:0', say: () => {} }))]) {
+    assert.is(err.code, 'APPPKG_DESC_INVALID');
+    assert.is(err.hint, `fix each problem listed above; ${shows}`);
+  }
+});
+
+withAptPackage('a deb: package not installed: install() and check() say install({ system: true }) as root', async () => {
+  const dir = writePackage(work.path, 'debs', { 'app.yaml': `platform: python, wsgi\napp: wsgi:application\ndeb: [${notInstalled}]\n`, 'wsgi.py': '' });
+  const pkg = await AppPackage.open(dir, { stateDir });
+  const fix = `run \`apt-get install -y ${notInstalled}\` (or AppPackage's \`install({ system: true })\` as root)`;
+  const err = await refusal(pkg.install());
+  assert.is(err.code, 'APPPKG_DEB_MISSING');
+  assert.is(err.hint, fix);
+  const report = await within(120_000, 'check()', pkg.check());
+  const deb = report.checks.find((c) => c.name === 'deb');
+  assert.is(deb?.fix, fix, JSON.stringify(deb));
+});
+
+test.run();
