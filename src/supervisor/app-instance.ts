@@ -72,7 +72,7 @@ export interface WorkerBudgetLike {
   /** The bound, as status names the room a wake waits for. */
   readonly max: number;
   /** What the caller calls the bound (--max-workers, maxWorkers), for what is said of it. */
-  readonly key: string;
+  readonly maxWorkersKey: string;
   /** Makes room for `asking` to run `workers` in all (putting least recently used apps to sleep); false when it cannot. */
   makeRoom(asking: AppInstance, workers: number): Promise<boolean>;
 }
@@ -142,7 +142,7 @@ export class AppInstance {
     const budget = opts.budget;
     // A recycle's replacement counts from before it spawns, beside the worker it replaces.
     const roomForReplacement = budget && (() => budget.makeRoom(this, this.runningWorkers));
-    this.workers = new WorkerPool({ ...opts, say, roomForReplacement, budgetKey: budget?.key }, ctx, () => this.idle.state === 'waking');
+    this.workers = new WorkerPool({ ...opts, say, roomForReplacement, maxWorkersKey: budget?.maxWorkersKey }, ctx, () => this.idle.state === 'waking');
     this.processes = new ProcessPool({ ...opts, say }, ctx);
     this.idle = new IdleCycle({
       name: this.name,
@@ -152,10 +152,10 @@ export class AppInstance {
       onColdStart: opts.onColdStart,
       makeRoom: budget && (() => budget.makeRoom(this, this.workers.slots.length)),
       wakeWords: {
-        room: () => `room for ${countOf(this.workers.slots.length, 'worker')} under ${budget?.key ?? '--max-workers'} ${budget?.max}`,
+        room: () => `room for ${countOf(this.workers.slots.length, 'worker')} under ${budget?.maxWorkersKey ?? '--max-workers'} ${budget?.max}`,
         services: opts.desc.services?.database ? 'its database to be there (made again, empty, if it was dropped while the app slept)' : null,
       },
-      budgetKey: budget?.key,
+      maxWorkersKey: budget?.maxWorkersKey,
       ready: () => this.state === 'ready',
       workersQuiet: () => this.inFlight === 0 && this.openWebsockets === 0,
       workerRequests: () => this.workers.requestsSeen,

@@ -28,7 +28,7 @@ export interface IdleCycleOptions {
   /** Asks the worker budget for room for the app's workers; undefined without --max-workers. */
   makeRoom?: () => Promise<boolean>;
   /** What the caller calls the worker budget's bound (--max-workers, maxWorkers). */
-  budgetKey?: string;
+  maxWorkersKey?: string;
   /** Is the instance serving (started, not stopping)? */
   ready: () => boolean;
   /** No request in its workers, no websocket. */
@@ -241,8 +241,8 @@ export class IdleCycle {
     if (makeRoom && wakeWords) steps.judge('room', wakeWords.room());
     if (makeRoom && !(await makeRoom())) {
       this.state = 'asleep';
-      const key = this.opts.budgetKey ?? '--max-workers';
-      this.wakeFailure = `the gateway runs as many workers as ${key} allows, and every running app holds a request or an open websocket, so none can sleep to make room: try again in a moment, or raise ${key}`;
+      const maxWorkersKey = this.opts.maxWorkersKey ?? '--max-workers';
+      this.wakeFailure = `the gateway runs as many workers as ${maxWorkersKey} allows, and every running app holds a request or an open websocket, so none can sleep to make room: try again in a moment, or raise ${maxWorkersKey}`;
       rotation.changed();
       // noRoom: the proxy answers this 503 as the gateway's refusal, which the app's errors leave out.
       throw Object.assign(new Error(this.wakeFailure), { noRoom: true });

@@ -67,7 +67,7 @@ export interface SlotOptions<P extends SupervisedProcess> {
    */
   roomForReplacement?: () => Promise<boolean>;
   /** What the caller calls that bound (--max-workers, maxWorkers), for what is said of it. */
-  budgetKey?: string;
+  maxWorkersKey?: string;
 }
 
 /** `: WHY (fix: ...)` when the gateway knows why `proc` exited, for the line that says it did. */
@@ -331,7 +331,7 @@ export class Slot<P extends SupervisedProcess> {
       this.replaceBeside(old);
       return;
     }
-    this.opts.say(`${this.opts.app}: no room under ${this.opts.budgetKey ?? '--max-workers'} for a replacement beside ${this.opts.label(old)}; it drains first, and its replacement starts once it has exited`);
+    this.opts.say(`${this.opts.app}: no room under ${this.opts.maxWorkersKey ?? '--max-workers'} for a replacement beside ${this.opts.label(old)}; it drains first, and its replacement starts once it has exited`);
     this.current = null;
     this.opts.onRetired(old);
     this.retired.add(old);

@@ -89,7 +89,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
   if (opts.budget && workers > opts.budget.max) {
     // More than the whole budget could never start: every request would wait for room that
     // cannot be made. The budget is the host's bound, so it wins, and the log says so.
-    opts.say(`${ctx.desc.name}: workers ${workers} is more than ${opts.budget.key} ${opts.budget.max}; it runs ${opts.budget.max}`);
+    opts.say(`${ctx.desc.name}: workers ${workers} is more than ${opts.budget.maxWorkersKey} ${opts.budget.max}; it runs ${opts.budget.max}`);
     workers = opts.budget.max;
   }
   const instance = new AppInstance({
@@ -143,8 +143,8 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     // (or removes it): the bound holds while other apps start alongside (worker-budget.ts).
     await opts.budget?.reserve(instance, workers, (waking) => {
       const why = waking.length === 0 ? 'every running app holds requests' : `${waking.join(', ')} ${waking.length === 1 ? 'is' : 'are'} waking (room is made once that ends)`;
-      opts.say(`${ctx.desc.name}: waiting for room under ${opts.budget!.key} ${opts.budget!.max}: ${why}`);
-      opts.wait?.judge('room', `room for ${countOf(workers, 'worker')} under ${opts.budget!.key} ${opts.budget!.max}: ${why}`);
+      opts.say(`${ctx.desc.name}: waiting for room under ${opts.budget!.maxWorkersKey} ${opts.budget!.max}: ${why}`);
+      opts.wait?.judge('room', `room for ${countOf(workers, 'worker')} under ${opts.budget!.maxWorkersKey} ${opts.budget!.max}: ${why}`);
     }, opts.stop);
     opts.wait?.judgeDone();
     await instance.start();

@@ -22,8 +22,8 @@ export class WorkerBudget implements WorkerBudgetLike {
   private readonly waiting = new Set<() => void>();
   private queue: Promise<unknown> = Promise.resolve();
 
-  /** `key`: what the caller calls the bound, in what is said of it (the CLI's --max-workers, the library's maxWorkers). */
-  constructor(readonly max: number, readonly key = '--max-workers') {}
+  /** `maxWorkersKey`: what the caller calls the bound, in what is said of it (the CLI's --max-workers, the library's maxWorkers). */
+  constructor(readonly max: number, readonly maxWorkersKey = '--max-workers') {}
 
   /** An instance that serves (its workers count) until removed; its reservation ends. */
   add(instance: AppInstance): void {
@@ -141,7 +141,7 @@ export class WorkerBudget implements WorkerBudgetLike {
         : asking.desc.version && asking.desc.version !== victim.desc.version
           ? `its version ${asking.desc.version}`
           : 'its new workers';
-      await victim.sleep(`${this.key} ${this.max} reached; making room for ${forWhom}`);
+      await victim.sleep(`${this.maxWorkersKey} ${this.max} reached; making room for ${forWhom}`);
     }
     return true;
   }

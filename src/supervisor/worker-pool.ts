@@ -33,7 +33,7 @@ export interface WorkerPoolOptions extends PoolOptions {
   /** Under --max-workers: room for a recycle's replacement beside the worker it replaces (slot.ts). */
   roomForReplacement?: () => Promise<boolean>;
   /** What the caller calls that bound (--max-workers, maxWorkers), for what is said of it. */
-  budgetKey?: string;
+  maxWorkersKey?: string;
 }
 
 const DEFAULT_MEMORY_CHECK_MS = 3000;
@@ -100,7 +100,7 @@ export class WorkerPool {
         onExited: ctx.onExited,
         onRecycleFailed: () => ctx.rotation.changed(),
         roomForReplacement: opts.roomForReplacement,
-        budgetKey: opts.budgetKey,
+        maxWorkersKey: opts.maxWorkersKey,
       });
       this.slots.push(slot);
     }
