@@ -109,12 +109,11 @@ const checkAgain = (d: ErrorDetails, does: string, cliWhere: string): string =>
 /** What builds the app's virtualenv, as its caller has it (`install`: AppPackage's install() for the library); the CLI's command by default. */
 const installCall = (d: ErrorDetails): string => str(d.install) || `\`apppkg-gateway install ${appDirWord(d)}\``;
 /**
- * What builds the virtualenv where its output shows, doing `does`: the caller's (`installShown`:
- * AppPackage's install() given an output), else the CLI's `install DIR`, in the terminal; `run`
- * and `to` join the CLI's command to `does` where the sentence needs them.
+ * What builds the virtualenv where its output shows, and where that is: the caller's
+ * (`installShown`: AppPackage's install() given an output), else the CLI's `install DIR`.
  */
-const installShown = (d: ErrorDetails, does: string, run = '', to = ''): string =>
-  d.installShown ? `${run}${str(d.installShown)}${to} ${does} with its output shown` : `${run}\`apppkg-gateway install ${str(d.dir) || 'DIR'}\`${to} ${does} in the terminal`;
+const installShown = (d: ErrorDetails): { call: string; where: string } =>
+  d.installShown ? { call: str(d.installShown), where: 'with its output shown' } : { call: `\`apppkg-gateway install ${str(d.dir) || 'DIR'}\``, where: 'in the terminal' };
 /** The --environment and --state-dir the command line gave (cli/fix-options.ts), for a command to run again. */
 const appOptionsWords = (d: ErrorDetails): string => (Array.isArray(d.appOptions) && d.appOptions.length > 0 ? ` ${shellLine(d.appOptions.map(str))}` : '');
 /**
@@ -980,7 +979,7 @@ export const ERROR_CODES = {
     summary: '`install` (or `--apps`, deploying an app with `pip:`) could not create the app\'s virtualenv with `python -m venv` (on Debian, `python3-venv` missing; a full disk), or `-m venv` exited 0 and made no `bin/python`.',
     message: (d) => `pip: cannot create the virtualenv ${str(d.path)} with ${str(d.python)}: ${str(d.reason)}`,
     hint: (d) =>
-      `read ${d.log ? `the output in ${str(d.log)}` : 'the output above'}; on Debian the system python3 needs \`apt-get install -y python3-venv\`; or name another interpreter with \`python:\` in the environment file${d.underApps ? `; ${installShown(d, 'builds the virtualenv')}` : ''}`,
+      `read ${d.log ? `the output in ${str(d.log)}` : 'the output above'}; on Debian the system python3 needs \`apt-get install -y python3-venv\`; or name another interpreter with \`python:\` in the environment file${d.underApps ? `; ${installShown(d).call} builds the virtualenv ${installShown(d).where}` : ''}`,
     exitStatus: 1,
     example: { path: '/var/lib/apppkg-gateway/blog/venv', python: '/usr/bin/python3', reason: '`-m venv` exited with status 1' },
   },
@@ -988,7 +987,7 @@ export const ERROR_CODES = {
     summary: '`pip install -r` into the new virtualenv failed (run by `install`, or by `--apps` deploying an app with `pip:`, which then refuses the version): usually a requirement with no local file, since pip runs offline (`--no-index`). The previous virtualenv stays in use.',
     message: (d) => `pip: \`pip install -r ${str(d.requirements)}\` exited with status ${str(d.status)}; the previous virtualenv (if any) is kept`,
     hint: (d) =>
-      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; pip runs offline (--no-index): ${d.source ? `${str(d.source)} is built from source, which needs its build backend (setuptools, ...) that offline pip cannot fetch: ship a built wheel instead, \`pip wheel ${str(d.source)} -w wheels/\`, and name the wheel (wheels/NAME-VERSION-...whl) in the requirements file in its place` : Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : Array.isArray(d.findLinks) ? `it found no ${str(d.missing)} because it looks for wheels only in the app directory and beside the requirements file, not in the directories under them: add the ${d.findLinks.length === 1 ? 'line' : 'lines'} ${d.findLinks.map((l) => `\`${str(l)}\``).join(' and ')} to ${str(d.pipFile)}` : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}${Array.isArray(d.ignored) ? `; pip read none of ${d.ignored.map(str).join(', ')} (install reads no PIP_* variable nor pip.conf): what an install relied on there goes in ${str(d.pipFile)} as lines (\`-c constraints.txt\`, \`--find-links wheels\`) and its wheels in the app` : ''}${d.underApps ? `; then deploy again, or ${installShown(d, 'build the virtualenv', 'run ', ' to')}` : ''}`,
+      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; pip runs offline (--no-index): ${d.source ? `${str(d.source)} is built from source, which needs its build backend (setuptools, ...) that offline pip cannot fetch: ship a built wheel instead, \`pip wheel ${str(d.source)} -w wheels/\`, and name the wheel (wheels/NAME-VERSION-...whl) in the requirements file in its place` : Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : Array.isArray(d.findLinks) ? `it found no ${str(d.missing)} because it looks for wheels only in the app directory and beside the requirements file, not in the directories under them: add the ${d.findLinks.length === 1 ? 'line' : 'lines'} ${d.findLinks.map((l) => `\`${str(l)}\``).join(' and ')} to ${str(d.pipFile)}` : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}${Array.isArray(d.ignored) ? `; pip read none of ${d.ignored.map(str).join(', ')} (install reads no PIP_* variable nor pip.conf): what an install relied on there goes in ${str(d.pipFile)} as lines (\`-c constraints.txt\`, \`--find-links wheels\`) and its wheels in the app` : ''}${d.underApps ? `; then deploy again, or run ${installShown(d).call} to build the virtualenv ${installShown(d).where}` : ''}`,
     exitStatus: 1,
     example: { requirements: 'requirements.txt', status: 1 },
   },
