@@ -817,7 +817,7 @@ export const ERROR_CODES = {
     summary: 'Importing the `app:` module of an app that lists `deb:` failed for want of a module that no package installed here gives to the system interpreter, while apt knows a package named for it (`python3-NAME`, Debian\'s rule): likely one that `deb:` should list. Only a guess from the name: the package may hold another module.',
     message: (d) => `app: cannot import ${str(d.app)}${d.where ? ` (${str(d.where)})` : ''}: ${str(d.reason)}; no package installed here gives ${str(d.module)} to ${str(d.system)}`,
     hint: (d) =>
-      `a guess from its name: apt knows ${str(d.package)}, which may be what gives ${str(d.module)} (\`apt-cache show ${str(d.package)}\` says what it holds); if so, list it in app.yaml, \`${str(d.debLine)}\`, and install it (\`apt-get install ${str(d.package)}\`, or \`apppkg-gateway install --system\` as root)`,
+      `a guess from its name: apt knows ${str(d.package)}, which may be what gives ${str(d.module)} (\`apt-cache show ${str(d.package)}\` says what it holds); if so, list it in app.yaml, \`${str(d.debLine)}\`, and install it (\`apt-get install ${str(d.package)}\`, or ${d.systemInstall ? str(d.systemInstall) : '`apppkg-gateway install --system`'} as root)`,
     exitStatus: 1,
     example: { app: 'notes:app', where: 'notes.py:2', reason: "ModuleNotFoundError: No module named 'flask_cors'", module: 'flask_cors', package: 'python3-flask-cors', system: '/usr/bin/python3', debLine: 'deb: [python3-flask, python3-flask-cors]' },
   },

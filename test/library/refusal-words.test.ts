@@ -1,6 +1,7 @@
 // A program running a Gateway met the CLI's words in refusals and answers it has no command
 // for: a pip install refused "run `apppkg-gateway install DIR` to build the virtualenv in the
-// terminal", a lifespan startup "`apppkg-gateway serve DIR` shows it", a process "try it with
+// terminal", a deb: package guessed from a failed import "or `apppkg-gateway install --system`
+// as root", a lifespan startup "`apppkg-gateway serve DIR` shows it", a process "try it with
 // `apppkg-gateway run DIR -- ...`", a wake whose import failed "`apppkg-gateway check DIR`
 // repeats the import", a refused app's and a crash loop's 503 "`apppkg-gateway status` says
 // why", and the apps directory gone "read again at the next change or SIGHUP". Each now names
@@ -25,6 +26,9 @@ const seen = new Set<number>();
 let gateway: Gateway | null = null;
 const notInstalled = aptPackageNotInstalled();
 const withAptPackage = runIf(test, notInstalled !== null, 'needs dpkg and a package apt knows that is not installed (sl, cowsay, ...)');
+// A module of Debian's name (python3-NAME) that apt has and dpkg has not installed, for the guess.
+const guessed = aptPackageNotInstalled(['python3-pendulum', 'python3-arrow', 'python3-humanize']);
+const withGuess = runIf(test, guessed !== null, 'needs dpkg and python3-pendulum, -arrow or -humanize known to apt, not installed');
 
 mkdirSync(apps);
 writePackage(apps, 'described', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nwsgii: 1\n', 'wsgi.py': '' });
@@ -33,6 +37,7 @@ writePackage(apps, 'pipfail', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:a
 addPackage(apps, 'asgi-lifespan-fail', 'startup', { 'app.yaml': [['app:application', 'app:raises']] });
 writePackage(apps, 'web', { 'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: exit 3\n' });
 addPackage(apps, 'dies-soon', 'loner');
+if (guessed !== null) writePackage(apps, 'guess', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\ndeb: [python3-yaml]\n', 'wsgi.py': `import ${guessed.slice('python3-'.length)}\n` });
 if (notInstalled !== null) writePackage(apps, 'debs', { 'app.yaml': `platform: python, wsgi\napp: wsgi:application\ndeb: [${notInstalled}]\n`, 'wsgi.py': '' });
 // While the flag file is there, its import raises: a wake after it slept fails.
 writePackage(apps, 'vault', {
@@ -93,6 +98,12 @@ test('a process that does not start: the fix says try it with AppPackage\'s run(
 withAptPackage('a deb: package not installed at a start: the line says AppPackage\'s install({ system: true }) as root, not `apppkg-gateway install --system`', async () => {
   const line = await waitFor(() => said.find((l) => l.startsWith('debs: ') && l.includes('starting the app anyway')), 60_000, () => `the deb line:\n${log()}`);
   assert.ok(line.endsWith(`; fix: run \`apt-get install -y ${notInstalled}\` (or AppPackage's \`install({ system: true })\` as root)`), line);
+});
+
+withGuess('a deb: package guessed from a failed import: its fix says AppPackage\'s install({ system: true }) as root, not `apppkg-gateway install --system`', async () => {
+  const problem = await waitFor(() => app('guess')?.problem, 60_000, () => `guess to be refused:\n${log()}`);
+  assert.is(problem.code, 'APPPKG_APP_MODULE_NOT_INSTALLED', JSON.stringify(problem));
+  assert.ok(problem.hint.endsWith(`(\`apt-get install ${guessed}\`, or AppPackage's \`install({ system: true })\` as root)`), problem.hint);
 });
 
 test('a crash loop\'s 503 says gateway.status() and its log say why', async () => {
