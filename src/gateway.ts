@@ -22,7 +22,7 @@ import { namingStateRoot, prepareStateRoot, stateCacheDir } from './environment/
 import { lockServedApp, lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
 import { userNotAppliedWarnings } from './environment/run-as.js';
 import { unknownAppWarnings } from './environment/unknown-apps.js';
-import { GatewayError, isGatewayError } from './errors.js';
+import { GatewayError, givenAs, isGatewayError } from './errors.js';
 import { reportStoppingWorkers } from './supervisor/stop-report.js';
 import { checkGatewayOptions, LIBRARY_OPTION_NAMES, sayOnStderr, type CheckedStart, type GatewayOptions } from './gateway-options.js';
 import { waitForFirstJudgement } from './gateway-start-wait.js';
@@ -274,8 +274,9 @@ export class Gateway {
       // unseen (status has no mail: section then) until the listener is back.
       const { count, dir: queue } = await queuedDeliveryCount(stateRoot);
       if (count > 0) {
-        const fix = hostEnv.file === null ? 'start the gateway with --environment FILE holding mail: {listen: ...}' : `put mail: {listen: ...} back in ${hostEnv.file} and restart the gateway`;
-        say(`mail: ${countOf(count, 'delivery waits', 'deliveries wait')} in ${queue}, but ${hostEnv.file === null ? 'there is no environment file (--environment)' : `${hostEnv.file} has no mail: listener`}, so none is tried: ${fix}; ${count === 1 ? 'it is' : 'they are'} delivered then, with ${count === 1 ? 'its delivery id' : 'their delivery ids'}`);
+        // The environment file's option as the caller gives it: the CLI's --environment, the library's `environment`.
+        const fix = hostEnv.file === null ? `start the gateway with ${givenAs(names.environment, 'FILE')} holding mail: {listen: ...}` : `put mail: {listen: ...} back in ${hostEnv.file} and restart the gateway`;
+        say(`mail: ${countOf(count, 'delivery waits', 'deliveries wait')} in ${queue}, but ${hostEnv.file === null ? `there is no environment file (${names.environment})` : `${hostEnv.file} has no mail: listener`}, so none is tried: ${fix}; ${count === 1 ? 'it is' : 'they are'} delivered then, with ${count === 1 ? 'its delivery id' : 'their delivery ids'}`);
       }
     }
     if (!single) gateway.sayWhenNoApps(dir, names.apps, say, names.commands, watchIntervalMs > 0 ? 'watching for them' : `${names.commands.rescan} once they are there`);
@@ -529,7 +530,7 @@ export class Gateway {
 
   private mailService(): MailService {
     if (this.mail === null) {
-      const where = this.environmentFile === null ? 'there is no environment file (--environment)' : `no mail: in ${this.environmentFile}`;
+      const where = this.environmentFile === null ? `there is no environment file (${this.environmentKey})` : `no mail: in ${this.environmentFile}`;
       throw new GatewayError('APPPKG_MAIL_OFF', { reason: `this gateway runs no mail listener (${where}), so it delivers no mail` });
     }
     return this.mail;

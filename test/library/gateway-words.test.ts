@@ -5,7 +5,10 @@
 // workers and where it puts an app to sleep to make room. An idle app woken while every worker
 // maxWorkers allows holds a request is answered a 503 that says so (untested until now). Each
 // now says the library's words, as command-words.test.ts has its fixes; the CLI's are checked
-// by gateway/idle-apps. Imported by the package's own name, as a program does.
+// by gateway/idle-apps. A delivery waiting in the spool of a gateway with no environment file was
+// told to "start the gateway with --environment FILE", as gateway.retryMail() "(--environment)":
+// both name `environment` now (the CLI's, mail/mail-restart). Imported by the package's own name,
+// as a program does.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -24,6 +27,9 @@ let gateway: Gateway | null = null;
 
 test.before(async () => {
   mkdirSync(apps);
+  // A delivery left in the spool by an earlier run with mail: (its content is not read here).
+  mkdirSync(join(work.path, 'state', 'mail', 'queue'), { recursive: true });
+  writeFileSync(join(work.path, 'state', 'mail', 'queue', 'd-left.json'), '{}\n');
   gateway = await within(60_000, 'Gateway.start', Gateway.start({ apps, stateDir: join(work.path, 'state'), listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, settleMs: 0, workers: 2, maxWorkers: 1, say: (line) => said.push(line) }));
 });
 
@@ -41,6 +47,15 @@ test('no app packages, not watched: the line names gateway.rescan(), not SIGHUP,
   assert.is(line, `no app packages in ${apps}: a package is a directory holding app.yaml, e.g. ${join(apps, 'hello', 'app.yaml')}; call \`gateway.rescan()\` once they are there`, log());
   assert.not.match(log(), 'apppkg-gateway');
   assert.not.match(log(), 'SIGHUP');
+});
+
+test('a delivery waiting with no environment file: the line and retryMail() name environment, not --environment', async () => {
+  const queue = join(work.path, 'state', 'mail', 'queue');
+  assert.ok(said.includes(`mail: 1 delivery waits in ${queue}, but there is no environment file (environment), so none is tried: start the gateway with environment: FILE holding mail: {listen: ...}; it is delivered then, with its delivery id`), log());
+  const err = await gateway!.retryMail({ all: true, app: null }).then(() => null, (e: unknown) => e as { code?: string; message?: string });
+  assert.is(err?.code, 'APPPKG_MAIL_OFF', String(err));
+  assert.match(err!.message!, 'this gateway runs no mail listener (there is no environment file (environment))');
+  assert.not.match(log(), '--environment');
 });
 
 test('workers past maxWorkers, and an app put to sleep to make room: both say maxWorkers', async () => {
