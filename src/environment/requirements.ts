@@ -54,6 +54,17 @@ const INCLUDE = /^(-r|--requirement|-c|--constraint)(?:\s*=?\s*)(\S+)$/;
 /** What pip fetches rather than opens: its own http/https/file, and any other scheme://. */
 const URL_TARGET = /^(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/|(?:https?|file):)/i;
 
+const INDEX_OPTION = /^(-i|--index-url|--extra-index-url)(\s*=?\s*)\S/;
+
+/**
+ * Whether `text` names a package index itself (`--index-url URL`, `-i URL`, `--extra-index-url
+ * URL`): the app's author chose where its packages come from, and install's --no-index, which
+ * outranks the file's lines, must not take that choice away.
+ */
+export function namesAnIndex(text: string): boolean {
+  return logicalLines(text).some(({ line }) => INDEX_OPTION.test(line));
+}
+
 /** The -r and -c lines of `file`, whose text is `text`, with their targets resolved as pip does. */
 export function requirementIncludes(file: string, text: string): RequirementsInclude[] {
   const includes: RequirementsInclude[] = [];

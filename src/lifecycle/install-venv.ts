@@ -11,7 +11,8 @@ import type { Interpreter } from '../environment/interpreter-probe.js';
 import { formatInterpreter } from '../environment/interpreters.js';
 import { keepUnloadableWheels } from '../environment/pip-unloadable.js';
 import type { RunAs } from '../environment/run-as.js';
-import { readFileAsUserCould, UserCannotRead } from '../environment/user-readable.js';
+import { namesAnIndex } from '../environment/requirements.js';
+import { readFileAsUserCould, UserCannotRead, type FileReader } from '../environment/user-readable.js';
 import { adoptRequirementsTree, judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, removeVenvBuild, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
 import { pipCommandArgs } from './pip-command.js';
 import { asAppUser, ignoredPipSettings, pipEnvironment } from './pip-environment.js';
@@ -127,8 +128,12 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     // pip's log, beside its console output (which goes to the terminal untouched): its
     // failure is read there for the hint.
     const pipLog = path.join(dir, 'apppkg-pip.log');
-    const pipArgs = pipCommandArgs(['install', '--no-index', ...findLinks, '--log', pipLog, '-r', requirements]);
-    say(`==> pip install --no-index -r ${requirements}`);
+    // Unless the requirements name an index themselves: --no-index outranks a file's
+    // --index-url line, and the author's choice of where the packages come from was dropped.
+    const offline = !(await ownIndex(opts.desc.dir, wanted.requirementsTree?.files ?? {}, reader));
+    const noIndex = offline ? ['--no-index'] : [];
+    const pipArgs = pipCommandArgs(['install', ...noIndex, ...findLinks, '--log', pipLog, '-r', requirements]);
+    say(`==> pip install${offline ? ' --no-index' : ''} -r ${requirements}${offline ? '' : ' (from the index it names)'}`);
     if (ignored.length > 0) say(`==> ${ignoredPipSettings(ignored, opts.desc.pip!)}`);
     const pipStatus = await runProgram({ file: path.join(dir, 'bin', 'python'), args: pipArgs, cwd: requirementsDir, env, output: opts.output, uid: owner?.uid, gid: owner?.gid });
     if (pipStatus !== 0) {
@@ -153,6 +158,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
         ...(unloadableDetails ?? {}),
         ...(wheels ? { missing: wheels.missing, findLinks: wheels.lines } : {}),
         ...(ignored.length > 0 ? { ignored } : {}),
+        ...(offline ? {} : { index: true }),
         pipFile: opts.desc.pip,
       });
     }
@@ -181,4 +187,14 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
 async function assertVenvMade(dir: string, python: string): Promise<void> {
   if (await lstat(path.join(dir, 'bin', 'python')).then(() => true, () => false)) return;
   throw new GatewayError('APPPKG_VENV_FAILED', { path: dir, python, reason: '`-m venv` exited with status 0 but made no bin/python' });
+}
+
+/** Whether a file of the requirements' tree (`files`, relative to `appDir`) names a package index. */
+async function ownIndex(appDir: string, files: Record<string, string | null>, reader: FileReader | null): Promise<boolean> {
+  for (const [file, sha] of Object.entries(files)) {
+    if (sha === null) continue;
+    const text = await readFileAsUserCould(path.resolve(appDir, file), reader).then((b) => b.toString('utf8'), () => '');
+    if (namesAnIndex(text)) return true;
+  }
+  return false;
 }

@@ -294,6 +294,26 @@ test("the shell's PIP_* variables and pip.conf do not decide what install puts i
   assert.match(failed.stdout, /fix: .*; pip read none of .*PIP_FIND_LINKS.* what an install relied on there goes in requirements\.txt as lines/);
 });
 
+test('a requirements file that names its own index (--index-url, --extra-index-url) is installed from it: install\'s offline --no-index, which outranks the file\'s lines, is left out', async () => {
+  // A PEP 503 index on disk (file://), as a host's mirror or a team's wheelhouse is served: pip
+  // reads a directory's index.html.
+  const index = join(work.path, 'own-index', 'simple');
+  mkdirSync(join(index, 'idxpkg'), { recursive: true });
+  const wheel = makeWheel(join(index, 'idxpkg'), 'idxpkg', '1.0');
+  const name = wheel.slice(wheel.lastIndexOf('/') + 1);
+  writeFileSync(join(index, 'index.html'), '<!DOCTYPE html><html><body><a href="idxpkg/">idxpkg</a></body></html>\n');
+  writeFileSync(join(index, 'idxpkg', 'index.html'), `<!DOCTYPE html><html><body><a href="${name}">${name}</a></body></html>\n`);
+  const dir = makeApp(work.path, 'ownindex', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  // Through an include, as a shared base file would carry it.
+  writeFileSync(join(dir, 'base.txt'), `--index-url file://${index}\n`);
+  writeFileSync(join(dir, 'requirements.txt'), '-r base.txt\nidxpkg==1.0\n');
+  const r = await runCli(['install', dir, ...S], { ms: 120_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /==> pip install -r .*requirements\.txt \(from the index it names\)/);
+  assert.match(r.stdout, /Successfully installed idxpkg-1\.0/);
+  assert.is(inVenv('ownindex', 'import idxpkg; print(idxpkg.VERSION)').stdout.trim(), '1.0');
+});
+
 test('an app no interpreter here satisfies is not installed: exit 1, what was found, the hook not run', async () => {
   const dir = makeApp(
     work.path,
