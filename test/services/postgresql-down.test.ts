@@ -138,7 +138,9 @@ withServers('a setting changed by SIGHUP while the server is down reaches the ap
     await waitFor(async () => (seen = await colours()) === 'blue blue', 60_000, () => `till's workers to serve with COLOUR=blue (they have ${seen})`, ASK_GATEWAY_EVERY_MS);
     await waitFor(async () => (await gatewayStatus(hup)).apps.find((a: any) => a.name === 'till')?.problem === null, 10_000, 'the refusal to leave status', ASK_GATEWAY_EVERY_MS);
     const restarted = (await gatewayStatus(hup)).apps.find((a: any) => a.name === 'till');
-    assert.equal(restarted.versions.map((v: any) => [v.state, v.waitingFor]), [['serving', undefined]], 'restarted: nothing awaited');
+    // The version it replaced may be draining still (its row too): neither awaits anything.
+    assert.ok(restarted.versions.some((v: any) => v.state === 'serving'), JSON.stringify(restarted.versions));
+    assert.equal(restarted.versions.filter((v: any) => v.waitingFor !== undefined).map((v: any) => [v.state, v.waitingFor]), [], 'restarted: nothing awaited');
   } finally {
     await stopGatewayChecked(hup, dir);
   }
