@@ -128,16 +128,4 @@ export async function main(): Promise<number> {
   assert.is(tsc.status, 0, tsc.out);
 });
 
-test('the package holds none of the bytecode a run of the checkout leaves in python-shim/ (__pycache__): a stale .pyc of another Python only weighs it', () => {
-  // Every worker started from this checkout writes them (the suite's first minutes do); made here
-  // so that the case does not depend on the order the files run in.
-  const compiled = run('python3', ['-m', 'compileall', '-q', join(ROOT, 'python-shim')], ROOT, 60_000);
-  assert.is(compiled.status, 0, compiled.out);
-  const listed = run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT, 120_000);
-  assert.is(listed.status, 0, listed.out);
-  const files = (JSON.parse(listed.out.slice(listed.out.indexOf('['), listed.out.lastIndexOf(']') + 1)) as Array<{ files: Array<{ path: string }> }>)[0].files.map((f) => f.path);
-  assert.ok(files.includes('python-shim/apppkg_shim_main.py'), files.join('\n'));
-  assert.equal(files.filter((f) => f.includes('__pycache__') || f.endsWith('.pyc')), []);
-});
-
 test.run();
