@@ -362,6 +362,14 @@ test('init picks the asgi.py of a Django Channels project over its wsgi.py, and 
   const plain = await runCli(['init', dir, '--force']);
   assert.match(plain.stdout, '(app: chat.wsgi:application, WSGI)', plain.stdout);
   assert.not.match(plain.stdout, /InMemoryChannelLayer/);
+  assert.not.match(plain.stdout, /async views/, 'no async view yet: nothing to say of asgi.py');
+  // With async views, WSGI stays (Django's default), and init says where ASGI would serve them
+  // on an event loop (H253: a new user's async views ran one at a time per thread, unsaid).
+  mkdirSync(join(dir, 'polls'));
+  writeFileSync(join(dir, 'polls', 'views.py'), 'from django.http import JsonResponse\n\n\nasync def index(request):\n    return JsonResponse({"ok": True})\n');
+  const views = await runCli(['init', dir, '--force']);
+  assert.match(views.stdout, '(app: chat.wsgi:application, WSGI)', views.stdout);
+  assert.match(views.stdout, 'note: polls/views.py has async views, which WSGI runs one at a time per thread; to serve them on an event loop, write platform: python, asgi and app: chat.asgi:application in app.yaml (its asgi.py)', views.stdout);
 });
 
 test('init writes an aiohttp app (neither WSGI nor ASGI) as platform: python, command, run by gunicorn with aiohttp\'s worker', async () => {

@@ -22,7 +22,8 @@ export const spec: CommandSpec = {
     'its framework\'s Debian package and, without a requirements.txt, those of what it imports,\n' +
     'requirements.txt, Django\'s manage.py (and a SQLite database kept in the project, which it\n' +
     'warns of), a Django Channels project\'s asgi.py (its ProtocolTypeRouter) over its wsgi.py (and\n' +
-    'its in-memory channel layer, which needs one worker); code under src/ (the src layout) gets `paths: [src/]`.',
+    'its in-memory channel layer, which needs one worker), and of a project with async views, which asgi.py would\n' +
+    'serve on an event loop; code under src/ (the src layout) gets `paths: [src/]`.',
   usage: 'apppkg-gateway init [DIR] [--force]',
   optionHelp: [['--force', 'overwrite an existing app.yaml']],
   options: { force: { type: 'boolean' } },
@@ -312,6 +313,19 @@ export function sqliteInProject(root: string): string | null {
  * one process, and the gateway runs 2 workers unless told otherwise, so a message sent to a
  * group reaches only the sockets held by the sender's worker (as under several daphne processes).
  */
+/** A view module (views.py, or a file under views/) with an `async def`: the first one found, relative to `root`. */
+function asyncViews(root: string): string | null {
+  for (const file of pythonFiles(root, 3)) {
+    if (!file.endsWith(`${sep}views.py`) && !file.includes(`${sep}views${sep}`)) continue;
+    try {
+      if (/^\s*async\s+def\s/m.test(readFileSync(file, 'utf8'))) return relative(root, file);
+    } catch {
+      // unreadable: nothing to say about it
+    }
+  }
+  return null;
+}
+
 export function inMemoryLayer(root: string): string | null {
   return settingsFileMatching(root, IN_MEMORY_LAYER);
 }
@@ -559,6 +573,16 @@ export async function run(args: ParsedCommand): Promise<number> {
     process.stdout.write(
       `note: ${layer} gives Channels the InMemoryChannelLayer, whose groups live in one process: give the app one worker ` +
         `(${oneWorker(root)} in the environment file; \`serve --workers 1\`) or a shared layer (channels_redis)\n`,
+    );
+  }
+  // WSGI stays Django's default (the comment in findCandidates), but async views under it run one
+  // at a time per thread, through asgiref: a project that has them is told its asgi.py is there.
+  const asgi = best.kind === 'wsgi' && best.framework === 'django' ? candidates.find((c) => c.kind === 'asgi' && c.framework === 'django') : undefined;
+  const views = asgi === undefined ? null : asyncViews(root);
+  if (asgi !== undefined && views !== null) {
+    process.stdout.write(
+      `note: ${views} has async views, which WSGI runs one at a time per thread; to serve them on an event loop, ` +
+        `write platform: python, asgi and app: ${asgi.module}:${asgi.object} in app.yaml (its asgi.py)\n`,
     );
   }
   process.stdout.write(`next: apppkg-gateway check ${args.positionals[0] ?? '.'}\n`);
