@@ -274,7 +274,8 @@ export class VersionJudge {
         return;
       }
       if (!started) {
-        if (record.problem !== null && (record.problem.code === SERVICE_UNAVAILABLE || record.serviceWait?.error === record.problem)) {
+        // A restart keeps no serviceWait (its version serves on), so its own refusal is asked.
+        if (record.problem !== null && (record.problem.code === SERVICE_UNAVAILABLE || record.serviceWait?.error === record.problem || (restarting && waitsItOut(record, record.problem)))) {
           // Its database or Redis is down, or the open files ran out, not the app: tried again by itself, with back-off.
           if (record.problem.code !== SERVICE_UNAVAILABLE) record.openFilesTries++;
           record.serviceRetryMs = Math.min(SERVICE_RETRY_MAX_MS, (record.serviceRetryMs || SERVICE_RETRY_FIRST_MS / 2) * 2);

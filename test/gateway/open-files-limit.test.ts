@@ -169,6 +169,38 @@ ifPrlimit('a new version refused for want of open files starts by itself once th
   assert.not.match(own.output(), /SIGHUP: /);
 });
 
+// A restart (SIGHUP with new settings) refused so was kept refused till the next SIGHUP or a change
+// of its files: the back-off was given to a new version's start only (found by H249). A gateway
+// of its own: the next test counts steadyGateway()'s files.
+ifPrlimit('a restart refused for want of open files is tried again by itself once there is room, without another SIGHUP', async () => {
+  const apps = join(work.path, 'restarts');
+  mkdirSync(apps);
+  writePackage(apps, 'steady', tinyApp);
+  const envFile = join(work.path, 'restarts.yaml');
+  writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
+  const own = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'restarts-state'), '--environment', envFile, '--access-log', 'off', '--settle', '0']);
+  try {
+    const pid = own.child.pid!;
+    const workerPid = async (): Promise<number | undefined> => (await gatewayStatus(own)).apps.find((a: any) => a.name === 'steady')?.workers[0]?.pid;
+    const before = await waitFor(workerPid, 30_000, 'steady to have a worker', ASK_GATEWAY_EVERY_MS);
+    const [soft, hard] = limits(pid);
+    const since = own.output().length;
+    setSoftLimit(pid, (await filesHeldStill(pid)) + 3, hard);
+    try {
+      writeFileSync(envFile, 'defaults:\n  workers: 1\napps:\n  steady:\n    settings:\n      COLOUR: blue\n', { mode: 0o600 });
+      own.child.kill('SIGHUP');
+      await waitFor(() => /steady: .*refused[\s\S]*EMFILE/.test(own.output().slice(since)), 30_000, () => `the refused restart, in:\n${own.output().slice(since)}`);
+    } finally {
+      setSoftLimit(pid, soft, hard);
+    }
+    await waitFor(async () => { const now = await workerPid(); return now !== undefined && now !== before; }, 60_000, () => `steady's restart to happen by itself, the gateway said:\n${own.output().slice(since)}`, ASK_GATEWAY_EVERY_MS);
+    assert.match(own.output().slice(since), /steady: .*trying again in \d+ s/);
+    assert.is((own.output().slice(since).match(/SIGHUP: /g) ?? []).length, 1, own.output().slice(since));
+  } finally {
+    await stopGatewayChecked(own);
+  }
+});
+
 // The last test on steadyGateway(): it stops it.
 ifPrlimit('status, when the gateway is out of open files and cannot accept it, says so from /proc: its pid, its files and limit, how to raise it', async () => {
   const { gw: own } = await steadyGateway();
