@@ -45,6 +45,12 @@ export interface LinkExchange {
    * spares the front a copy of it (FrameParser's inParts).
    */
   readonly wholeBodyPieces?: boolean;
+  /**
+   * `GET /x, for 5.2 s`: the request as the gateway's log names it, and how long since the
+   * front took it, at performance.now() `now`. What the log line of a silent worker names
+   * (WorkerLink.oldestWhenSilent); a probe has none.
+   */
+  heldFor?(now: number): string;
 }
 
 /** A websocket on the link (openWebsocket): the gateway may end it (a drain, a stop). */

@@ -22,6 +22,12 @@ const NAMED = 3;
 /** How much of a request target a log line shows. */
 const TARGET_SHOWN = 80;
 
+/** `GET /x?y` for a line of the gateway's log: the target cut at TARGET_SHOWN. */
+export function requestShown(req: IncomingMessage): string {
+  // The target is the client's: only printable ASCII reaches the gateway's log, on one line.
+  return `${req.method} ${(req.url ?? '').slice(0, TARGET_SHOWN).replace(/[^\x20-\x7e]/g, '?')}`;
+}
+
 export class RequestsInFlight {
   private readonly entries = new LinkedList<InFlightRequest>();
 
@@ -44,10 +50,8 @@ export class RequestsInFlight {
     const now = performance.now();
     const named: string[] = [];
     for (let entry = this.entries.first; entry !== null && named.length < NAMED; entry = entry.listNext) {
-      // The target is the client's: only printable ASCII reaches the gateway's log.
-      const target = (entry.req.url ?? '').slice(0, TARGET_SHOWN).replace(/[^\x20-\x7e]/g, '?');
       const seconds = Math.round((now - entry.startedAt) / 1000);
-      named.push(`app ${entry.app || '(none yet)'}, ${entry.req.method} ${target}, ${seconds} s`);
+      named.push(`app ${entry.app || '(none yet)'}, ${requestShown(entry.req)}, ${seconds} s`);
     }
     const more = this.size - named.length;
     return `${this.size} request${this.size === 1 ? '' : 's'} in flight (${named.join('; ')}${more > 0 ? `; ${more} more` : ''})`;

@@ -13,6 +13,7 @@ import { asksToContinue, continueWanted } from '../net/expect-continue.js';
 import { answerFailure } from './error-response.js';
 import { CUT_AT_DEADLINE, markCut } from './gateway-cut.js';
 import type { RequestRoute } from './request-route.js';
+import { kTracked, requestShown, type TrackedResponse } from './requests-in-flight.js';
 import type { ResponseTally } from './served-by.js';
 
 /** Takes a request the worker provably never saw (its link failed before sending it). */
@@ -208,6 +209,11 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     this.development = options.development === true;
     this.maxBody = options.maxBody ?? Infinity;
     this.startTick = link.ticks;
+  }
+
+  heldFor(now: number): string {
+    const startedAt = (this.res as TrackedResponse)[kTracked]?.startedAt;
+    return startedAt === undefined ? requestShown(this.req) : `${requestShown(this.req)}, for ${spanOf(now - startedAt)}`;
   }
 
   /**

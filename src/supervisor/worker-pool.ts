@@ -377,10 +377,16 @@ export class WorkerPool {
   }
 }
 
-/** What the log says of a worker whose link went a heartbeat's beat without a word (Worker 'silent'). */
+/**
+ * What the log says of a worker whose link went a heartbeat's beat without a word (Worker
+ * 'silent'). It names the request the worker had held longest then, as the 504 meanwhile does:
+ * the gateway cannot see which one holds it, but that one was sent before it stopped answering.
+ */
 function silentLine(app: string, worker: Worker, silentMs: number, inFlight: number): string {
   const held = inFlight === 1 ? '1 request' : `${inFlight} requests`;
-  return `${app}: worker ${worker.pid ?? '?'} has not answered the heartbeat for ${spanOf(silentMs)}, with ${held} in flight: ${silenceCause(worker)}; no new request goes to it until it answers`;
+  const oldest = worker.link?.oldestWhenSilent?.heldFor?.(performance.now());
+  const longest = oldest === undefined ? '' : ` (held longest: ${oldest})`;
+  return `${app}: worker ${worker.pid ?? '?'} has not answered the heartbeat for ${spanOf(silentMs)}, with ${held} in flight${longest}: ${silenceCause(worker)}; no new request goes to it until it answers`;
 }
 
 /** What keeps a worker from answering the heartbeat, and the fix: its threads would answer it. */

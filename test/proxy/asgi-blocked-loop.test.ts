@@ -58,7 +58,8 @@ test.after(async () => {
 
 test('no new request goes to the worker whose loop is held once it has missed a beat; its 504 says why', async () => {
   const blocked = get(`/block?${BLOCK_S}`);
-  const silent = await waitFor(() => /hz: worker (\d+) has not answered the heartbeat for [\d.]+ s, with 1 request in flight: its event loop is held \(a blocking call in an async function: run sync code with loop\.run_in_executor/.exec(gw.output()), 5000, 'the line saying the worker is silent');
+  // It names the request that holds the loop, as the 504 does: which route to look at.
+  const silent = await waitFor(() => new RegExp(String.raw`hz: worker (\d+) has not answered the heartbeat for [\d.]+ s, with 1 request in flight \(held longest: GET \/hz\/block\?${BLOCK_S}, for [\d.]+ s\): its event loop is held \(a blocking call in an async function: run sync code with loop\.run_in_executor`).exec(gw.output()), 5000, () => `the line saying the worker is silent, naming GET /hz/block?${BLOCK_S}, in:\n${gw.output()}`);
   const held = Number(silent[1]);
   assert.ok(pids.has(held), `${held} is one of ${[...pids]}`);
   const other = [...pids].find((pid) => pid !== held);
