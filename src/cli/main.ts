@@ -102,16 +102,32 @@ async function printGlobalHelp(out: NodeJS.WritableStream = process.stdout): Pro
   out.write(`${GLOBAL_HELP}\n\noptions of the gateway (no COMMAND):\n${optionLines(spec)}\n`);
 }
 
+/** What `help help` answers: what the word does, not the list it prints. */
+const HELP_HELP = `usage: apppkg-gateway help [COMMAND]
+
+Prints the general help (the commands and the gateway's own options) without COMMAND, or with it
+COMMAND's help, as \`apppkg-gateway COMMAND --help\` does. One COMMAND at most: its help covers its
+forms too (\`help export\` for export kubernetes, containerfile and venv).`;
+
 /** `help [COMMAND]`: users of git, npm and docker type it before they think of `COMMAND --help`. */
 async function help(args: string[]): Promise<number> {
   const [name, ...more] = args;
-  if (name === undefined || ((name === 'help' || name === '--help' || name === '-h') && more.length === 0)) {
+  if (name === undefined || ((name === '--help' || name === '-h') && more.length === 0)) {
     await printGlobalHelp();
     return 0;
   }
-  if (!Object.hasOwn(COMMANDS, name)) return unknownCommand(name);
-  // `help export kubernetes`: what follows COMMAND is its own business, as it is of `COMMAND --help`.
-  process.stdout.write(`${helpText((await COMMANDS[name]()).spec)}\n`);
+  const aboutHelp = name === 'help' || name === '--help' || name === '-h';
+  if (!aboutHelp && !Object.hasOwn(COMMANDS, name)) return unknownCommand(name);
+  // Bad usage as every other extra argument is (SPEC §3): exit 0 would let `help check extra`
+  // pass in a script for a command line that means nothing.
+  if (more.length > 0) {
+    const topic = aboutHelp ? 'help' : name;
+    return reportError(new GatewayError('APPPKG_USAGE', {
+      reason: `unexpected argument ${JSON.stringify(more[0])}: help takes one COMMAND at most`,
+      fix: `run \`apppkg-gateway help ${topic}\`${topic === 'help' ? '' : ` (or \`apppkg-gateway ${topic} --help\`)`}`,
+    }));
+  }
+  process.stdout.write(`${aboutHelp ? HELP_HELP : helpText((await COMMANDS[name]()).spec)}\n`);
   return 0;
 }
 

@@ -81,7 +81,7 @@ test("the general help's line for a command says what the command's own help say
   }
 });
 
-test('help prints the general help, help COMMAND its --help; help of no command is bad usage with the list', async () => {
+test('help prints the general help, help COMMAND its --help; help of no command, or with more after it, is bad usage with the fix', async () => {
   const general = await runCli(['help']);
   assert.is(general.status, 0, general.stderr);
   assert.is(general.stdout, (await helpOf()).stdout);
@@ -97,6 +97,21 @@ test('help prints the general help, help COMMAND its --help; help of no command 
   const typo = await runCli(['chek']);
   assert.is(typo.status, 2);
   assert.match(typo.stderr, /unknown command "chek" \(did you mean "check"\?\)/);
+  // `help help` says what help does, not the list again.
+  const helpHelp = await runCli(['help', 'help']);
+  assert.is(helpHelp.status, 0, helpHelp.stderr);
+  assert.match(helpHelp.stdout, /^usage: apppkg-gateway help \[COMMAND\]\n\n.*as `apppkg-gateway COMMAND --help` does/s);
+  // An argument after COMMAND is bad usage, as it is after any command (SPEC §3), said with the fix.
+  for (const [args, fix] of [
+    [['help', 'check', 'extra'], '  fix: run `apppkg-gateway help check` (or `apppkg-gateway check --help`)'],
+    [['help', 'export', 'kubernetes'], '  fix: run `apppkg-gateway help export` (or `apppkg-gateway export --help`)'],
+    [['help', 'help', 'check'], '  fix: run `apppkg-gateway help help`'],
+  ] as Array<[string[], string]>) {
+    const r = await runCli(args);
+    assert.is(r.status, 2, args.join(' '));
+    assert.is(r.stdout, '', args.join(' '));
+    assert.is(r.stderr, `apppkg-gateway: unexpected argument ${JSON.stringify(args[2])}: help takes one COMMAND at most\n${fix}\n`, args.join(' '));
+  }
 });
 
 test('bad usage exits 2 and says how to get help', async () => {
