@@ -106,6 +106,16 @@ const appDirWord = (d: ErrorDetails): string => (d.dir ? shellWord(str(d.dir)) :
  */
 const checkAgain = (d: ErrorDetails, does: string, cliWhere: string): string =>
   d.checkCall ? `${str(d.checkCall)} ${does}` : `\`apppkg-gateway check ${appDirWord(d)}\` ${does}${cliWhere}`;
+/**
+ * `check` run with no environment file (`noEnvironmentFile`): a new user does not know the
+ * gateway reads one, so the fix says "an" file and how to give it, in the caller's terms.
+ */
+const theEnvironmentFile = (d: ErrorDetails): string => (d.noEnvironmentFile ? 'an environment file' : 'the environment file');
+const passEnvironmentFile = (d: ErrorDetails): string => {
+  if (!d.noEnvironmentFile) return '';
+  const key = str(d.environmentKey) || '--environment';
+  return `, and pass it: ${key.startsWith('-') ? `\`apppkg-gateway check ${appDirWord(d)} ${givenAs(key, 'FILE')}\`` : checkCall(d)}`;
+};
 /** What builds the app's virtualenv, as its caller has it (`install`: AppPackage's install() for the library); the CLI's command by default. */
 const installCall = (d: ErrorDetails): string => str(d.install) || `\`apppkg-gateway install ${appDirWord(d)}\``;
 /**
@@ -1095,8 +1105,9 @@ export const ERROR_CODES = {
       (d.alsoService ? `, nor a ${str(d.alsoKind)} server for its services.${str(d.alsoService)}` : ''),
     hint: (d) =>
       (d.alsoService
-        ? `set \`${str(d.envKey)}\` and \`services.${str(d.alsoKind)}\` in the environment file (e.g. \`services: {${str(d.kind)}: ${str(d.url)}, ${str(d.alsoKind)}: ${str(d.alsoUrl)}}\`)`
-        : `set \`${str(d.envKey)}\` in the environment file (e.g. \`services: {${str(d.kind)}: ${str(d.url)}}\`)`) +
+        ? `set \`${str(d.envKey)}\` and \`services.${str(d.alsoKind)}\` in ${theEnvironmentFile(d)} (e.g. \`services: {${str(d.kind)}: ${str(d.url)}, ${str(d.alsoKind)}: ${str(d.alsoUrl)}}\`)`
+        : `set \`${str(d.envKey)}\` in ${theEnvironmentFile(d)} (e.g. \`services: {${str(d.kind)}: ${str(d.url)}}\`)`) +
+      passEnvironmentFile(d) +
       (d.service === 'database' ? ', or ask for `database: sql` to run on SQLite where the host has no PostgreSQL' : ''),
     exitStatus: 1,
     example: { app: 'blog', service: 'database', asked: 'postgresql', kind: 'postgresql', envKey: 'services.postgresql', url: 'postgresql:///postgres?host=/var/run/postgresql' },

@@ -340,10 +340,11 @@ export function missingSettingAt(err: GatewayError, desc: Pick<Description, 'set
 }
 
 /** The errors whose fix says how to give the environment file (environmentKey in errors.ts). */
-const ENVIRONMENT_OPTION_CODES: ReadonlySet<string> = new Set(['APPPKG_SETTINGS_MISSING', 'APPPKG_SERVICE_UNAVAILABLE']);
+const ENVIRONMENT_OPTION_CODES: ReadonlySet<string> = new Set(['APPPKG_SETTINGS_MISSING', 'APPPKG_SERVICE_UNAVAILABLE', 'APPPKG_SERVICE_MISSING']);
 
 /**
- * `err`, resolveSettings' APPPKG_SETTINGS_MISSING or a server's APPPKG_SERVICE_UNAVAILABLE, with
+ * `err`, resolveSettings' APPPKG_SETTINGS_MISSING, a server's APPPKG_SERVICE_UNAVAILABLE or
+ * a service the host lacks (APPPKG_SERVICE_MISSING, when `check` had no environment file), with
  * its fix naming the option that gives the environment file as `key` (the library's
  * `environment`, the CLI's `--environment`): each is thrown where the app's environment or its
  * services are made, which know nothing of their caller. Any other error is returned as it is.

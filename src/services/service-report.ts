@@ -120,7 +120,10 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
   // Every service the host cannot give fails on its own line, and the others are still tried:
   // a user learns all there is to set in one run, not one key per run.
   const { missing, available } = withoutMissingServices(desc, hostEnv);
-  const missingChecks: ServiceCheck[] = missing.map((err) => ({ name: `services.${String(err.details.service)}`, ok: false, detail: err.message, fix: err.hint, code: err.code }));
+  // With no environment file at all, the fix also says how to give one (errors.ts passEnvironmentFile).
+  const told = (err: GatewayError): GatewayError =>
+    naming(hostEnv.file === null ? new GatewayError(err.code, { ...err.details, noEnvironmentFile: true, dir: desc.dir }) : err);
+  const missingChecks: ServiceCheck[] = missing.map(told).map((err) => ({ name: `services.${String(err.details.service)}`, ok: false, detail: err.message, fix: err.hint, code: err.code }));
   const plan: ServicePlan = planServices(withoutGivenServices(available, hostEnv), hostEnv);
   const creds = await readCredentials(stateRoot, desc.name);
   // A state root that never provisioned has no id yet: then any claim on the servers is another's.
