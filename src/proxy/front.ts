@@ -145,9 +145,14 @@ const cannotMeet = (expectation: string): string =>
 /** Largest request head when FrontOptions gives none, as node:http's own default: 431 past it. */
 const MAX_HEADER_SIZE = 16 * 1024;
 
-/** Why a head too long is refused: its request line (414) or the whole head (431). */
+/**
+ * Why a head too long is refused: the whole head, its request line the long part (414), or not
+ * (431). Both say the head's bound: a request line of 8 to 16 KiB in a head within it is served,
+ * and "the request line is longer than 8 KiB" said otherwise.
+ */
 function headTooLong(status: 414 | 431, maxHeaderSize: number): string {
-  return status === 414 ? `the request line is longer than ${MAX_REQUEST_LINE / 1024} KiB` : `the request head is longer than ${Math.round(maxHeaderSize / 1024)} KiB`;
+  const head = `the request head is longer than ${Math.round(maxHeaderSize / 1024)} KiB`;
+  return status === 414 ? `${head}, its request line alone over ${MAX_REQUEST_LINE / 1024} KiB` : head;
 }
 
 /** RefusedRoutes.code of an app whose first version is starting (the supervisor's STARTING). */
