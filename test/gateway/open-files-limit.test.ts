@@ -138,18 +138,21 @@ async function serves(on: RunningGateway, name: string): Promise<boolean> {
  * needs it: the one that deploys `late` to it under a lowered limit, then the one that lowers
  * the limit below what it holds (any gateway with an app does), which stops it.
  */
-let steady: Promise<{ gw: RunningGateway; apps: string }> | undefined;
-function steadyGateway(): Promise<{ gw: RunningGateway; apps: string }> {
-  steady ??= (async () => {
-    const apps = join(work.path, 'deploys');
-    mkdirSync(apps);
-    writePackage(apps, 'steady', tinyApp);
-    const envFile = join(work.path, 'deploys.yaml');
-    writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
-    const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'deploys-state'), '--environment', envFile, '--access-log', 'off', '--settle', '0']);
-    return { gw, apps };
-  })();
+let steady: Promise<{ gw: RunningGateway; apps: string; envFile: string }> | undefined;
+function steadyGateway(): Promise<{ gw: RunningGateway; apps: string; envFile: string }> {
+  steady ??= steadyUnder('deploys');
   return steady;
+}
+
+/** A gateway serving `steady` (one worker) from work/NAME, with work/NAME.yaml its environment file. */
+async function steadyUnder(name: string): Promise<{ gw: RunningGateway; apps: string; envFile: string }> {
+  const apps = join(work.path, name);
+  mkdirSync(apps);
+  writePackage(apps, 'steady', tinyApp);
+  const envFile = join(work.path, `${name}.yaml`);
+  writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, `${name}-state`), '--environment', envFile, '--access-log', 'off', '--settle', '0']);
+  return { gw, apps, envFile };
 }
 
 ifPrlimit('a new version refused for want of open files starts by itself once there is room, without SIGHUP', async () => {
@@ -173,12 +176,7 @@ ifPrlimit('a new version refused for want of open files starts by itself once th
 // of its files: the back-off was given to a new version's start only (found by H249). A gateway
 // of its own: the next test counts steadyGateway()'s files.
 ifPrlimit('a restart refused for want of open files is tried again by itself once there is room, without another SIGHUP', async () => {
-  const apps = join(work.path, 'restarts');
-  mkdirSync(apps);
-  writePackage(apps, 'steady', tinyApp);
-  const envFile = join(work.path, 'restarts.yaml');
-  writeFileSync(envFile, 'defaults:\n  workers: 1\n', { mode: 0o600 });
-  const own = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'restarts-state'), '--environment', envFile, '--access-log', 'off', '--settle', '0']);
+  const { gw: own, envFile } = await steadyUnder('restarts');
   try {
     const pid = own.child.pid!;
     const workerPid = async (): Promise<number | undefined> => (await gatewayStatus(own)).apps.find((a: any) => a.name === 'steady')?.workers[0]?.pid;
