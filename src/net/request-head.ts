@@ -165,7 +165,10 @@ export function toOriginForm(req: IncomingMessage): string | null {
   // Credentials in the target (RFC 9110 §4.2.4: a recipient should treat userinfo as an error),
   // which the answer does not repeat.
   if (authority.includes('@')) return 'the target\'s authority has userinfo (user@host), which an http URI may not carry (RFC 9110 §4.2.4): send the host alone (http://host/path) and any credentials in an Authorization header';
-  if (authority === '' || !HOST_VALUE.test(authority)) return 'the target\'s authority is not a host[:port]';
+  // RFC 9110 §4.2.1: a recipient must reject an http URI whose host is empty, and `http://:80/p`
+  // has one as surely as `http:///p`; routed by its path, it reached the app with Host `:80`.
+  if (authority === '' || authority.charCodeAt(0) === 58 /* : */) return EMPTY_HOST;
+  if (!HOST_VALUE.test(authority)) return 'the target\'s authority is not a host[:port]';
   const host = authority.includes('%') ? decodedHost(authority) : authority;
   if (host === null) return ENCODED_HOST;
   (req as IncomingMessage & { [kSentTarget]?: string })[kSentTarget] ??= url; // dropFragment may have kept it
@@ -177,6 +180,8 @@ export function toOriginForm(req: IncomingMessage): string | null {
   else raw[at + 1] = host;
   return null;
 }
+
+const EMPTY_HOST = 'the target\'s host is empty (RFC 9110 §4.2.1: an http URI must name one): send http://host/path, or the path alone with a Host header';
 
 const ENCODED_HOST = 'the target\'s host has percent-encoded octets other than letters, digits and `-._~` (RFC 3986 §3.2.2): send the host name unencoded (http://host/path), a name beyond ASCII in its IDNA form (xn--...)';
 

@@ -88,6 +88,16 @@ const CASES: Case[] = [
     says: /^400 Bad Request\nthe target's host has percent-encoded octets other than/,
   },
   {
+    id: 'R6.1f', rfc: 'RFC 9110 §4.2.1', what: 'absolute-form with an empty host and a port (`http://:80/rfc/echo`): refused as `http:///` is, not routed by its path',
+    request: 'GET http://:80/rfc/echo HTTP/1.1\r\nHost: rfc.localhost\r\n\r\n', status: 400, closed: true,
+    says: /^400 Bad Request\nthe target's host is empty \(RFC 9110 [^)]*4\.2\.1: an http URI must name one\): send http:\/\/host\/path, or the path alone with a Host header\n$/,
+  },
+  {
+    id: 'R6.1g', rfc: 'RFC 9110 §4.2.1', what: 'absolute-form with an empty authority (`http:///rfc/echo`): the same words',
+    request: 'GET http:///rfc/echo HTTP/1.1\r\nHost: rfc.localhost\r\n\r\n', status: 400, closed: true,
+    says: /^400 Bad Request\nthe target's host is empty \(RFC 9110 [^)]*4\.2\.1/,
+  },
+  {
     id: 'R6.3c', rfc: 'RFC 9112 §3.2.2', what: 'absolute-form of a scheme not served (`ftp://`): 400 naming the scheme and what to send, not that the target is no path',
     request: 'GET ftp://rfc.localhost/echo HTTP/1.1\r\nHost: rfc.localhost\r\n\r\n', status: 400, closed: true,
     says: /^400 Bad Request\nthe target's scheme is ftp: this gateway serves http and https; send the path \(GET \/path, with a Host header\) or http:\/\/host\/path\n$/,
