@@ -207,6 +207,13 @@ export const ERROR_CODES = {
     exitStatus: 2,
     example: { reason: 'unknown option --prot', command: 'serve' },
   },
+  APPPKG_CWD_GONE: {
+    summary: 'The directory the command was started in no longer exists: it was removed (or replaced, by a deploy) after the shell entered it. Nothing was done: APP_DIR\'s default, relative paths and the interpreter probe all start from it.',
+    message: (d) => `the current directory${d.dir ? ` ${str(d.dir)}` : ''} no longer exists: it was removed after the shell entered it`,
+    hint: (d) => `cd to a directory that exists and run the command again${d.dir ? ` (\`cd ${shellWord(str(d.dir))}\` enters the directory made again at that path, if a deploy replaced it)` : ''}`,
+    exitStatus: 1,
+    example: { dir: '/var/apps/blog.2026.11.24' },
+  },
   APPPKG_ADDR_INVALID: {
     summary: 'An address (`--listen`, `--admin`, `--port`) is not `PORT`, `HOST:PORT` (`[::1]:PORT` for IPv6) or `unix:/path`, or its HOST is neither an IP address nor a host name (`bad host:80`, `256.1.1.1:80`): bad usage, before anything listens. A well-formed name that does not resolve is `APPPKG_LISTEN_FAILED`.',
     message: (d) => `${str(d.key) || 'address'}: expected ${str(d.expected) || 'PORT, HOST:PORT or unix:/path'}, found ${JSON.stringify(d.found)}`,

@@ -8,6 +8,7 @@ import { closest } from '../closest.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { packageVersion } from '../package-version.js';
 import { watchStdio } from './stdio.js';
+import { assertWorkingDirectory } from './working-directory.js';
 
 export interface CommandModule {
   spec: CommandSpec;
@@ -89,6 +90,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${helpText(command.spec)}\n`);
       return 0;
     }
+    assertWorkingDirectory();
     return await command.run(parsed);
   } catch (err) {
     return reportError(err);

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXAMPLES, ROOT, pathWithoutPyenvShims, runCli, tempDir, type CliResult } from '../helpers/process.js';
+import { BIN, EXAMPLES, ROOT, pathWithoutPyenvShims, runCli, tempDir, type CliResult } from '../helpers/process.js';
 
 // The commands as a user first meets them: --help and help, bad usage (exit 2) and its fixes,
 // directories named on the command line that are not there or hold no app.yaml, and a reader
@@ -439,6 +439,35 @@ test('a directory named on the command line that does not exist is a failed run 
   // A usage mistake is still 2: the directory left out.
   assert.is((await runCli(['export', 'kubernetes', '--image', 'x'])).status, 2);
   assert.is((await runCli(['export', 'containerfile'])).status, 2);
+});
+
+test('a working directory removed after the shell entered it: exit 1 naming it, for a command with APP_DIR, one without and the gateway; --help still answers', async () => {
+  const S = ['--state-dir', state.path];
+  const cases: string[][] = [
+    ['describe'],
+    // check reads no path relative to it, but asks pyenv's .python-version from it upwards.
+    ['check', join(EXAMPLES, 'hello'), ...S],
+    // It started and refused every app, each worker "exited before it was ready (... uv_cwd)".
+    ['--apps', EXAMPLES, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', ...S],
+    ['describe', '--help'],
+  ];
+  for (const [i, args] of cases.entries()) {
+    const gone = join(work.path, `gone-${i}`);
+    mkdirSync(gone);
+    // As a user meets it: the shell is in the directory when another removes it.
+    const r = await runCli(['-c', 'd="$1" b="$2"; shift 2; cd "$d" && rmdir "$d" && exec "$b" "$@"', 'sh', gone, BIN, ...args], { bin: '/bin/sh', ms: 30_000 });
+    const what = args.join(' ');
+    if (args.includes('--help')) {
+      assert.is(r.status, 0, `${what}: ${r.stderr}`);
+      assert.match(r.stdout, /^usage: apppkg-gateway describe/, what);
+      continue;
+    }
+    assert.is(r.status, 1, `${what}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, `apppkg-gateway: the current directory ${gone} no longer exists`, what);
+    assert.match(r.stderr, `fix: cd to a directory that exists and run the command again (\`cd ${gone}\``, what);
+    assert.not.match(r.stderr, /internal error|uv_cwd/, what);
+    assert.not.match(r.stdout, /listening on/, what);
+  }
 });
 
 test.run();
