@@ -114,10 +114,12 @@ forms too (\`help export\` for export kubernetes, containerfile and venv).`;
 /** `help [COMMAND]`: users of git, npm and docker type it before they think of `COMMAND --help`. */
 async function help(args: string[]): Promise<number> {
   const [name, ...more] = args;
-  if (name === undefined || ((name === '--help' || name === '-h') && more.length === 0)) {
+  if (name === undefined) {
     await printGlobalHelp();
     return 0;
   }
+  // `help --help` is `help help`, as `help COMMAND` is `COMMAND --help` (the general help says
+  // so): it printed the general help, which names no option of help's own.
   const aboutHelp = name === 'help' || name === '--help' || name === '-h';
   if (!aboutHelp && !Object.hasOwn(COMMANDS, name)) return unknownCommand(name);
   // Bad usage as every other extra argument is (SPEC §3): exit 0 would let `help check extra`

@@ -101,6 +101,12 @@ test('help prints the general help, help COMMAND its --help; help of no command,
   const helpHelp = await runCli(['help', 'help']);
   assert.is(helpHelp.status, 0, helpHelp.stderr);
   assert.match(helpHelp.stdout, /^usage: apppkg-gateway help \[COMMAND\]\n\n.*as `apppkg-gateway COMMAND --help` does/s);
+  // And `help --help` (-h) is the same, as `help COMMAND` is `COMMAND --help` for every other.
+  for (const flag of ['--help', '-h']) {
+    const r = await runCli(['help', flag]);
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stdout, helpHelp.stdout, `help ${flag}`);
+  }
   // An argument after COMMAND is bad usage, as it is after any command (SPEC §3), said with the fix.
   for (const [args, fix] of [
     [['help', 'check', 'extra'], '  fix: run `apppkg-gateway help check` (or `apppkg-gateway check --help`)'],
