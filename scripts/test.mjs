@@ -108,6 +108,11 @@ const SLOTS = 4;
 // at ~19 s of CPU. They go to a lane of their own beside the slots, one after another, adding
 // less than a tenth of a core; a slot that has no other batch left takes them too. With it, the
 // run at 481287de took 986 s against 1,100 (bea724f8), vmstat's idle 7% against 10%.
+// One lane is not always enough: by run 63's times the waiting files were 1,029 s one after
+// another against 2,352 s of the others over four slots (588 s each), so the slots ran the lane's
+// last ~440 s of files five at a time at the end: ~90 s of a run of ~700 in which the cores had
+// next to nothing to do. So there are as many lanes as it takes for the waiting files to end no
+// later than the slots' own files (waitingLanes()), each taking the next file as it ends one.
 const WAITING_SHARE = 0.08;
 // And the long files that use under LAZY_SHARE of a core (idle-apps, clock-steps, the deploys
 // and stops that wait out drains), all started first as the longest, left the cores 40-70% idle
@@ -182,6 +187,19 @@ const waitingBatches = waitingFiles
   .map((name) => ({ pattern: asPattern([name]), lazy: true }));
 
 /**
+ * How many lanes run the waiting files: enough that, one after another in each, they take no
+ * longer than the slots' share of the other files; at most SLOTS (each lane adds under
+ * WAITING_SHARE of a core: a third of one at most).
+ */
+function waitingLanes(files) {
+  const seconds = (names) => names.reduce((sum, name) => sum + (durations.get(name)?.seconds ?? UNKNOWN_SECONDS), 0);
+  const slotShare = seconds(files.filter((name) => !waitingFiles.includes(name))) / SLOTS;
+  const needed = slotShare > 0 ? Math.ceil(seconds(waitingFiles) / slotShare) : SLOTS;
+  return Math.min(SLOTS, Math.max(1, needed));
+}
+const LANES = waitingLanes(allFiles);
+
+/**
  * What a fresh state root or a PostgreSQL cluster costs once, paid once for the run: every test
  * process reads and adds to this directory (test/helpers/shared-cache.ts), removed at the end.
  */
@@ -252,8 +270,8 @@ function runBatch(pattern, live) {
 
 /**
  * Runs the batches of SLOTTED, SLOTS at a time, each slot taking the next as it ends one (the
- * first busy one while LAZY_SLOTS run lazy ones), and those of WAITING one after another beside
- * them (a slot with no other batch left takes them too).
+ * first busy one while LAZY_SLOTS run lazy ones), and those of WAITING in LANES beside them, each
+ * taking the next as it ends one (a slot with no other batch left takes them too).
  */
 async function runAll(slotted, waiting) {
   const results = [];
@@ -274,7 +292,10 @@ async function runAll(slotted, waiting) {
   const lane = async () => {
     while (waiting.length > 0) results.push(await runBatch(waiting.shift().pattern, live));
   };
-  await Promise.all([...Array.from({ length: Math.min(SLOTS, slotted.length + waiting.length) }, slot), lane()]);
+  await Promise.all([
+    ...Array.from({ length: Math.min(SLOTS, slotted.length + waiting.length) }, slot),
+    ...Array.from({ length: LANES }, lane),
+  ]);
   return results;
 }
 
