@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { addPackage, oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
-import { assertNoOrphans, BIN, EXAMPLES, pidsByArgs, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { assertNoOrphans, BIN, EXAMPLES, orAfter, pidsByArgs, startCli, tempDir, waitFor } from '../helpers/process.js';
 import { request } from 'undici';
 
 const test = suite('cli: SIGUSR1');
@@ -100,7 +100,7 @@ test('SIGUSR1 to `run`: passed on to the command (as tini and docker pass signal
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await waitFor(() => out.includes('ready'), 15_000, 'the command to start');
   child.kill('SIGUSR1');
-  const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 15_000))]);
+  const code = await orAfter(15_000, () => 'timeout', exited);
   if (code === 'timeout') child.kill('SIGKILL');
   assert.is(code, 0, out);
   assert.match(out, /slept \[1\]/);
@@ -132,7 +132,7 @@ test('`run` passes SIGTERM, SIGINT and SIGQUIT (no terminal sent them) to the wh
     child.kill(signal);
     // The shell may see its sleeper die of the signal first and finish its script (`:`, 0)
     // before the signal reaches it too: either way the command ended, and `run` with it.
-    const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 15 s'), 15_000))]);
+    const code = await orAfter(15_000, () => 'still running after 15 s', exited);
     if (typeof code === 'string') child.kill('SIGKILL');
     assert.ok(code === status || (signal !== 'SIGKILL' && code === 0), `${signal}: exit status ${code}`);
     await waitFor(() => withMarker(`sleep\0${marker}`).length === 0, 5000, `the grandchild gone after ${signal} (it was left running, its parent the shell gone)`);
@@ -150,7 +150,7 @@ test('SIGHUP to `serve` (its terminal closed) stops it as SIGTERM does: said, th
   const slow = request(`${served.url}/slow`).then(async (r) => `${r.statusCode} ${await r.body.text()}`, (e: Error) => `failed: ${e.message}`);
   await new Promise((r) => setTimeout(r, 300));
   served.child.kill('SIGHUP');
-  const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000))]);
+  const code = await orAfter(20_000, () => 'still running after 20 s', exited);
   if (typeof code === 'string') await served.stop();
   assert.match(await slow, /^200 \d+$/);
   assert.is(code, 0, `exit status ${code}:\n${served.output()}`);
@@ -175,7 +175,7 @@ test('a second SIGINT during the stop (Ctrl-C again) ends the gateway at once an
     await waitFor(() => gw.output().includes('SIGINT: stopping'), 10_000, 'the stop to begin');
     const exited = new Promise<string | null>((resolve) => gw.child.once('exit', (_code, signal) => resolve(signal)));
     gw.child.kill('SIGINT');
-    assert.is(await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 10 s'), 10_000))]), 'SIGINT');
+    assert.is(await orAfter(10_000, () => 'still running after 10 s', exited), 'SIGINT');
     // Its output may be read after its exit is seen.
     await waitFor(() => gw.output().includes('apppkg-gateway: SIGINT again: stopping at once; requests still in flight are cut'), 5000, 'the gateway to say it stops at once');
     assert.is(await slow, 'cut');
@@ -207,7 +207,7 @@ test('a SIGHUP during the stop (a reload racing systemctl stop, a terminal close
     gw.child.kill('SIGHUP');
     assert.is(await slow, 200);
     // Not gw.stop(): its SIGTERM would be a second one, which ends the stop at once.
-    assert.is(await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 20 s'), 20_000))]), 0, gw.output());
+    assert.is(await orAfter(20_000, () => 'still running after 20 s', exited), 0, gw.output());
     await waitFor(() => gw.output().includes('apppkg-gateway: stopped'), 5000, 'the stopped line');
     assert.match(gw.output(), 'SIGHUP: the gateway is stopping; nothing is read again');
     await assertNoOrphans(pids, 15_000);

@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import getPort from 'get-port';
 import { request } from 'undici';
-import { EXAMPLES, assertNoOrphans, childPids, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { EXAMPLES, assertNoOrphans, childPids, orAfter, startCli, tempDir, waitFor } from '../helpers/process.js';
 
 const test = suite('the gateway starting many apps');
 const work = tempDir('apppkg-concurrent-start-');
@@ -170,7 +170,7 @@ test('SIGTERM while the apps start stops the gateway as it would later: the wait
     assert.is(child.exitCode, null, `SIGHUP killed it:\n${out}`);
     const pids = await childPids(child.pid!);
     child.kill('SIGTERM');
-    const code = await Promise.race([exited, new Promise<'late'>((r) => setTimeout(() => r('late'), 15_000))]);
+    const code = await orAfter(15_000, () => 'late', exited);
     assert.is(code, 0, out);
     assert.match(out, /SIGTERM: stopping/);
     assert.not.match(out, /listening on/);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import getPort from 'get-port';
-import { BIN, tempDir, waitFor } from '../helpers/process.js';
+import { BIN, orAfter, tempDir, waitFor } from '../helpers/process.js';
 
 const test = suite('answers during a stop');
 const work = tempDir('apppkg-stop-answers-');
@@ -82,7 +82,7 @@ async function answerDuringStop(reader: 'lean' | 'node', which: Case): Promise<{
     await new Promise((resolve) => setTimeout(resolve, 1000));
     child.kill('SIGTERM');
     const raw = await answer;
-    const code = await Promise.race([exited, new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), 20_000))]);
+    const code = await orAfter(20_000, () => 'late' as const, exited);
     return { answer: raw, output: output(), code: code === 'late' ? null : code };
   } finally {
     child.kill('SIGKILL');
@@ -132,7 +132,7 @@ async function requestJustAfterStop(reader: 'lean' | 'node'): Promise<{ answer: 
     child.kill('SIGTERM');
     await waitFor(() => /SIGTERM: stopping/.test(output()), 10_000, 'the stop to begin');
     socket.write('GET /slow/ HTTP/1.1\r\nHost: example.test\r\n\r\n');
-    const answer = await Promise.race([ended, new Promise<string>((resolve) => setTimeout(() => resolve(`${raw}[no close within 20 s]`), 20_000))]);
+    const answer = await orAfter(20_000, () => `${raw}[no close within 20 s]`, ended);
     return { answer, output: output() };
   } finally {
     child.kill('SIGKILL');

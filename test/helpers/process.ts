@@ -21,6 +21,22 @@ export function tempDir(prefix = 'apppkg-test-'): { path: string; remove(): void
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/**
+ * What `p` resolves to, or what `fallback` gives once `ms` have passed (an assertion then shows it),
+ * the timer cleared as `p` settles: uvu lets the test process end when nothing is left to run, so
+ * a timer left pending held the file's slot of the run for the rest of its `ms` after the last
+ * test (output-throttle's 60 s race held it 56 s, its tests taking 4).
+ */
+export function orAfter<T, F>(ms: number, fallback: () => F, p: Promise<T>): Promise<T | F> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<F>((resolve) => {
+      timer = setTimeout(() => resolve(fallback()), ms);
+    }),
+  ]);
+}
+
 /** `p`, or a rejection past `ms` naming `what`: uvu has no per-test timeout (nor page.evaluate a deadline of its own). */
 export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout;

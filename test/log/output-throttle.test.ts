@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { OutputThrottle } from '../../src/log/output-throttle.js';
-import { waitFor } from '../helpers/process.js';
+import { orAfter, waitFor } from '../helpers/process.js';
 
 test('a child writing past the rate is paused and resumed; every line comes, in order; slowed is said once', async () => {
   let slowed = 0;
@@ -23,7 +23,7 @@ test('a child writing past the rate is paused and resumed; every line comes, in 
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   try {
     await waitFor(() => pausedSeen, 20_000, 'the child\'s pipes to be paused');
-    assert.is(await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 60 s'), 60_000))]), 0);
+    assert.is(await orAfter(60_000, () => 'still running after 60 s', exited), 0);
   } finally {
     clearInterval(sampler);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -47,7 +47,7 @@ test('output below the rate is never paused', async () => {
   child.stderr.resume();
   throttle.read(child.stdout);
   throttle.read(child.stderr);
-  const code = await Promise.race([new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c))), new Promise<string>((r) => setTimeout(() => r('still running after 30 s'), 30_000))]);
+  const code = await orAfter(30_000, () => 'still running after 30 s', new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c))));
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   assert.is(code, 0);
   assert.is(slowed, 0);

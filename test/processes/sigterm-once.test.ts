@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, BIN, isAlive, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { assertNoOrphans, BIN, isAlive, orAfter, startCli, tempDir, waitFor } from '../helpers/process.js';
 
 const test = suite('one SIGTERM for each process the gateway ends');
 const work = tempDir('apppkg-sigterm-once-');
@@ -113,7 +113,7 @@ test('run: the SIGTERM passed on to the command is the one its processes get, no
   try {
     await waitFor(() => termsIn(notes).size === 1, 20_000, () => `the counter to start\n${output}`);
     cli.kill('SIGTERM');
-    const status = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 15 s'), 15_000))]);
+    const status = await orAfter(15_000, () => 'still running after 15 s', exited);
     assert.is(status, 143, `${status}\n${output}`);
     const counts = termsIn(notes);
     await assertNoOrphans([...counts.keys()], 5000);
