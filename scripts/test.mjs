@@ -66,6 +66,10 @@ const filter = process.argv[2];
 
 /** The line uvu prints as it begins a test file: the file's path under test/. */
 const FILE_HEADING = /^(\S+\.test\.[cm]?[jt]s)$/;
+/** uvu's summary's last line. */
+const UVU_SUMMARY_END = /^\s*Duration:/;
+/** How long a test process may go on after uvu's summary before the run names it (lingered()). */
+const LINGER_SECONDS = 2;
 /** uvu colours its output whatever FORCE_COLOR says. */
 const ANSI_COLOURS = /\x1b\[[0-9;]*m/g;
 
@@ -244,6 +248,8 @@ function runBatch(pattern, live) {
     // The process's CPU seconds, its own and its reaped children's (gateways, workers, CLI
     // runs), last read: a file's CPU is what it costs the whole run.
     cpu: 0,
+    // When uvu printed its summary (its last line, "Duration: ..."): see lingered().
+    summaryAt: undefined,
   };
   child.stdout.on('data', (chunk) => {
     run.out += chunk;
@@ -255,6 +261,7 @@ function runBatch(pattern, live) {
         run.cpu = cpuSeconds(child.pid) ?? run.cpu;
         run.starts.push({ name: heading[1], at: Date.now(), cpu: run.cpu });
       }
+      if (run.summaryAt === undefined && UVU_SUMMARY_END.test(line.replace(ANSI_COLOURS, ''))) run.summaryAt = Date.now();
     }
     run.scanned = Math.max(run.scanned, complete);
   });
@@ -311,6 +318,7 @@ runAll(slotBatches, waitingBatches).then((runs) => {
     skipped += counts.skipped;
     notes.push(...counts.notes);
   }
+  notes.push(...lingered(runs));
   notes.push(slowestFiles(runs));
   notes.push(...removeMadeAccounts(join(madeAccounts, 'made')));
   if (notes.length > 0) console.log(`\n${notes.join('\n')}`);
@@ -331,6 +339,18 @@ function cpuSeconds(pid) {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The test processes that went on after uvu's summary for more than LINGER_SECONDS: uvu ends
+ * its process only once nothing is left to run, so a timer a test left pending (a deadline raced
+ * against a child's exit and never cleared: orAfter in test/helpers/process.ts clears it), an
+ * interval or an open socket held the batch's slot, up to a minute, with nothing being tested.
+ */
+function lingered(all) {
+  return all
+    .filter((run) => run.summaryAt !== undefined && run.endedAt - run.summaryAt > LINGER_SECONDS * 1000)
+    .map((run) => `lingered ${Math.round((run.endedAt - run.summaryAt) / 1000)} s after its tests (a timer or handle left pending): ${run.starts.map((s) => s.name).join(', ')}`);
 }
 
 /** The ten test files that took longest, from when each began to when the next (or its run's end) did. */
