@@ -14,7 +14,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Gateway } from 'apppkg-gateway';
 import { addPackage, wsgiPackage, writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, tempDir, waitFor, within } from '../helpers/process.js';
+import { stopGatewayAndWork } from '../helpers/gateway-after.js';
+import { tempDir, waitFor, within } from '../helpers/process.js';
 import { serversMissing, startPostgres, type RunningPostgres } from '../helpers/servers.js';
 import { runIf } from '../helpers/skip.js';
 import { statusPids } from '../helpers/status.js';
@@ -50,13 +51,7 @@ test.before(async () => {
   gateway = await within(180_000, 'Gateway.start', Gateway.start({ apps, stateDir: state, environment, listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, settleMs: 0, say: (line) => said.push(line) }));
 });
 
-test.after(async () => {
-  for (const pid of gateway?.pids ?? []) seen.add(pid);
-  await gateway?.stop();
-  await pg?.stop();
-  await assertNoOrphans([...seen]);
-  work.remove();
-});
+test.after(() => stopGatewayAndWork(gateway, work, seen, async () => pg?.stop()));
 
 const log = (): string => said.join('\n');
 const app = (name: string): any => (gateway!.status() as any).apps.find((a: any) => a.name === name);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { Gateway, isGatewayError } from '../../src/index.js';
 import { addPackage } from '../helpers/apps-dir.js';
+import { stopGatewayAndWork } from '../helpers/gateway-after.js';
 import { assertNoOrphans, tempDir } from '../helpers/process.js';
 
 const test = suite('Gateway.reloadEnvironment');
@@ -26,12 +27,7 @@ test.before(async () => {
   });
 });
 
-test.after(async () => {
-  const pids = gateway?.pids ?? [];
-  await gateway?.stop();
-  await assertNoOrphans(pids);
-  work.remove();
-});
+test.after(() => stopGatewayAndWork(gateway, work));
 
 async function greeting(path: string): Promise<string | null> {
   const res = await request(`${gateway!.urls[0]}${path}`, { headersTimeout: 10_000, bodyTimeout: 10_000 });

@@ -16,7 +16,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Gateway } from 'apppkg-gateway';
 import { wsgiPackage, writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, tempDir, waitFor, within } from '../helpers/process.js';
+import { stopGatewayAndWork } from '../helpers/gateway-after.js';
+import { tempDir, waitFor, within } from '../helpers/process.js';
 
 const test = suite('library: the log says watchIntervalMs\'s rescan() and maxWorkers, not SIGHUP, init and --max-workers');
 const work = tempDir('apppkg-lib-gateway-words-');
@@ -33,12 +34,7 @@ test.before(async () => {
   gateway = await within(60_000, 'Gateway.start', Gateway.start({ apps, stateDir: join(work.path, 'state'), listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, settleMs: 0, workers: 2, maxWorkers: 1, say: (line) => said.push(line) }));
 });
 
-test.after(async () => {
-  for (const pid of gateway?.pids ?? []) seen.add(pid);
-  await gateway?.stop();
-  await assertNoOrphans([...seen]);
-  work.remove();
-});
+test.after(() => stopGatewayAndWork(gateway, work, seen));
 
 const log = (): string => said.join('\n');
 

@@ -12,7 +12,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AppPackage, Gateway, isGatewayError } from 'apppkg-gateway';
 import { writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, tempDir, waitFor, within } from '../helpers/process.js';
+import { stopGatewayAndWork } from '../helpers/gateway-after.js';
+import { tempDir, waitFor, within } from '../helpers/process.js';
 
 const test = suite('library: fixes name the options the caller passed');
 const work = tempDir('apppkg-lib-option-names-');
@@ -21,12 +22,7 @@ const apps = join(work.path, 'apps');
 const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n';
 const say = (): void => {};
 let gateway: Gateway | null = null;
-test.after(async () => {
-  const pids = gateway?.pids ?? [];
-  await gateway?.stop();
-  await assertNoOrphans(pids);
-  work.remove();
-});
+test.after(() => stopGatewayAndWork(gateway, work));
 
 // Its install hook outlasts the gateway's hookTimeoutMs.
 writePackage(apps, 'slowhook', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\ncommands:\n  install: exec sleep 30\n', 'wsgi.py': WSGI });

@@ -8,7 +8,8 @@ import * as assert from 'uvu/assert';
 import { Gateway } from '../../src/index.js';
 import { Front } from '../../src/proxy/front.js';
 import { startManyApps } from '../helpers/many-apps.js';
-import { assertNoOrphans, tempDir } from '../helpers/process.js';
+import { stopGatewayAndWork } from '../helpers/gateway-after.js';
+import { tempDir } from '../helpers/process.js';
 
 const test = suite('publishing to the proxy');
 const work = tempDir('apppkg-lib-publish-');
@@ -27,10 +28,7 @@ test.before(() => {
 
 test.after(async () => {
   Front.prototype.publish = realPublish;
-  const pids = gateway?.pids ?? [];
-  await gateway?.stop();
-  await assertNoOrphans(pids);
-  work.remove();
+  await stopGatewayAndWork(gateway, work);
 });
 
 test(`a start of ${APPS} apps hands the proxy about one change per app, not every look and judging`, async () => {

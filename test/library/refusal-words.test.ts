@@ -14,7 +14,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Gateway } from 'apppkg-gateway';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, tempDir, waitFor, within } from '../helpers/process.js';
+import { stopGatewayAndWork } from '../helpers/gateway-after.js';
+import { tempDir, waitFor, within } from '../helpers/process.js';
 import { aptPackageNotInstalled, runIf } from '../helpers/skip.js';
 
 const test = suite('library: refusals and 503s name the Gateway\'s and AppPackage\'s calls, not the CLI\'s commands');
@@ -51,12 +52,7 @@ test.before(async () => {
   gateway = await within(180_000, 'Gateway.start', Gateway.start({ apps, stateDir: join(work.path, 'state'), environment, listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, settleMs: 0, say: (line) => said.push(line) }));
 });
 
-test.after(async () => {
-  for (const pid of gateway?.pids ?? []) seen.add(pid);
-  await gateway?.stop();
-  await assertNoOrphans([...seen]);
-  work.remove();
-});
+test.after(() => stopGatewayAndWork(gateway, work, seen));
 
 const log = (): string => said.join('\n');
 const app = (name: string): any => (gateway!.status() as any).apps.find((a: any) => a.name === name);

@@ -12,7 +12,8 @@ import * as assert from 'uvu/assert';
 import { AppPackage, Gateway, isGatewayError, type GatewayError } from '../../src/index.js';
 import { addPackage } from '../helpers/apps-dir.js';
 import { withDeadline } from '../helpers/link-harness.js';
-import { assertNoOrphans, tempDir } from '../helpers/process.js';
+import { stopGatewayAndWork } from '../helpers/gateway-after.js';
+import { tempDir } from '../helpers/process.js';
 
 const test = suite('library refusals');
 const work = tempDir('apppkg-lib-refusals-');
@@ -20,12 +21,7 @@ const state = join(work.path, 'state');
 const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"ok"]\n';
 let gateway: Gateway | null = null;
 
-test.after(async () => {
-  const pids = gateway?.pids ?? [];
-  await gateway?.stop();
-  await assertNoOrphans(pids);
-  work.remove();
-});
+test.after(() => stopGatewayAndWork(gateway, work));
 
 function pkg(name: string, yaml: string): string {
   const dir = join(work.path, 'pkgs', name);

@@ -9,7 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Gateway } from '../../src/index.js';
 import { addPackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, tempDir } from '../helpers/process.js';
+import { stopGatewayAndWork } from '../helpers/gateway-after.js';
+import { tempDir } from '../helpers/process.js';
 
 const test = suite('Gateway.reload: one look');
 const work = tempDir('apppkg-lib-reload-look-');
@@ -40,10 +41,7 @@ test.before(async () => {
 test.after(async () => {
   fsPromises.open = realOpen;
   syncBuiltinESMExports();
-  const pids = gateway?.pids ?? [];
-  await gateway?.stop();
-  await assertNoOrphans(pids);
-  work.remove();
+  await stopGatewayAndWork(gateway, work);
 });
 
 test('a reload reads each app.yaml once, and still warns of an entry naming no app (one deployed with its entry is none)', async () => {

@@ -9,18 +9,14 @@ import { join } from 'node:path';
 import { Gateway } from '../../src/index.js';
 import { LogTail } from '../../src/log/log-tail.js';
 import { writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, tempDir, waitFor } from '../helpers/process.js';
+import { stopGatewayAndWork } from '../helpers/gateway-after.js';
+import { tempDir, waitFor } from '../helpers/process.js';
 
 const test = suite('log tails of removed apps');
 const work = tempDir('apppkg-lib-removed-tails-');
 let gateway: Gateway | null = null;
 
-test.after(async () => {
-  const pids = gateway?.pids ?? [];
-  await gateway?.stop();
-  await assertNoOrphans(pids);
-  work.remove();
-});
+test.after(() => stopGatewayAndWork(gateway, work));
 
 const PACKAGE = {
   'app.yaml': 'platform: python, wsgi\napp: app:application\n',

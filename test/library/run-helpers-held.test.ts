@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { AppPackage, Gateway } from '../../src/index.js';
 import { writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, tempDir, waitFor } from '../helpers/process.js';
+import { stopGatewayAndWork } from '../helpers/gateway-after.js';
+import { tempDir, waitFor } from '../helpers/process.js';
 
 const test = suite('AppPackage.run beside Gateway.start: run helpers');
 const work = tempDir('apppkg-lib-run-helpers-');
@@ -24,12 +25,7 @@ const blog = (parent: string, version: string): void => {
   writePackage(parent, `blog.${version}`, { 'app.yaml': 'platform: python, wsgi\napp: app:application\n', 'app.py': APP });
 };
 
-test.after(async () => {
-  const pids = gateway?.pids ?? [];
-  await gateway?.stop();
-  await assertNoOrphans(pids);
-  work.remove();
-});
+test.after(() => stopGatewayAndWork(gateway, work));
 
 /** The versions the helper directories other than `except` are for. */
 const versionsBut = (except: string): string[] =>
