@@ -14,6 +14,8 @@ export interface CommandWords {
   rollback(name: string): string;
   /** What shows each app's state and a refusal whole. */
   status: string;
+  /** Where to look for why a restart or rollback of app `name` failed: its log and the status, said after "see". */
+  logsAndStatus(name: string): string;
   /** What loads an app's data from a backup. */
   restore: string;
   /**
@@ -51,6 +53,7 @@ export const CLI_COMMAND_WORDS: CommandWords = {
   restartElsewhere: ' (under serve: start serve again)',
   rollback: (name) => `\`apppkg-gateway rollback ${name}\``,
   status: '`apppkg-gateway status`',
+  logsAndStatus: (name) => `\`apppkg-gateway logs ${name}\` and \`apppkg-gateway status\``,
   restore: '`apppkg-gateway restore`',
   install: (dir, also = {}) =>
     `\`apppkg-gateway install${dir === undefined ? '' : ` ${shellWord(dir)}`}${also.environment === undefined ? '' : ` --environment ${shellWord(also.environment)}`}${also.stateDir === undefined ? '' : ` --state-dir ${shellWord(also.stateDir)}`}\``,
@@ -71,6 +74,8 @@ export const LIBRARY_COMMAND_WORDS: CommandWords = {
   restartElsewhere: '',
   rollback: (name) => `\`gateway.rollback('${name}')\``,
   status: '`gateway.status()`',
+  // A Gateway has no logs call: status() names each app's log file, with its last lines.
+  logsAndStatus: (name) => `\`gateway.status()\` and the log of ${name} it names (\`log.file\`)`,
   restore: "AppPackage's `runCommand('restore', { env: { APPPKG_BACKUP_DIR: DIR } })`",
   install: () => "AppPackage's `install()`",
   makesStateDirs: 'its `run()` and `runCommand()` and a Gateway serving it',
@@ -89,6 +94,9 @@ export const LIBRARY_COMMAND_WORDS: CommandWords = {
     runCall: `\`(await AppPackage.open(${JSON.stringify(dir)})).run(['sh', '-c', 'PORT=8080 ...'])\``,
     // The library has no call that writes an app.yaml (init is the CLI's): what goes in one.
     writeAppYaml: 'write one (README, "The description", says what it holds)',
+    // An app running under a gateway, met by runCommand('restore'): what stops it, and what to call then.
+    stopServing: "take its directory out of its gateway's `apps` (the gateway stops it), or stop the gateway that serves it alone (the `stop()` of its `Gateway.start({ app })`)",
+    againCall: "AppPackage's `runCommand()`",
   }),
 };
 

@@ -417,9 +417,10 @@ export const ERROR_CODES = {
     example: { reason: 'blog is not served: its package /srv/apps/blog is broken: APPPKG_DESC_INVALID: /srv/apps/blog/app.yaml:2:1: wsgii: expected one of the known keys, found an unknown key (did you mean "wsgi"?)' },
   },
   APPPKG_ADMIN_ACTION_FAILED: {
-    summary: 'A restart or rollback asked through the admin listener could not be done; what served before keeps serving.',
+    summary: 'A restart or rollback asked through the admin listener (or by a program, with a Gateway\'s `restartApp()` or `rollback()`) could not be done; what served before keeps serving. A program is told to see `gateway.status()` and the app\'s log it names, where the CLI is told `logs NAME` and `status`.',
     message: (d) => `${str(d.action)} of ${str(d.app)} failed: ${str(d.reason)}`,
-    hint: (d) => (d.hint ? str(d.hint) : `see \`apppkg-gateway logs ${str(d.app)}\` and \`apppkg-gateway status\``),
+    // whereToLook: the caller's (CommandWords.logsAndStatus); the CLI's commands by default.
+    hint: (d) => (d.hint ? str(d.hint) : `see ${d.whereToLook ? str(d.whereToLook) : `\`apppkg-gateway logs ${str(d.app)}\` and \`apppkg-gateway status\``}`),
     exitStatus: 1,
     example: { action: 'restart', app: 'blog', reason: 'the app failed to import: ModuleNotFoundError: No module named \'blog\'' },
   },
@@ -910,9 +911,10 @@ export const ERROR_CODES = {
     example: { app: 'chat.main:app', reason: 'RuntimeError: cannot reach the database' },
   },
   APPPKG_APP_RUNNING: {
-    summary: 'A command that removes or replaces an app\'s state was asked for an app that is running (served by a gateway, or under `serve`).',
+    summary: 'A command that removes or replaces an app\'s state (`uninstall`, `restore`, AppPackage\'s `runCommand(\'restore\')`) was asked for an app that is running (served by a gateway, or under `serve`).',
     message: (d) => `${str(d.app)} is running (pids ${str(d.pids)}): ${str(d.action)} would ${d.action === 'restore' ? 'replace' : 'remove'} its state underneath it`,
-    hint: (d) => `stop it first: take its directory out of --apps (the gateway stops it), or stop \`serve\`; then run ${str(d.action)} again`,
+    // stopServing and againCall: a library caller's (CommandWords.fixDetails), who ran no command.
+    hint: (d) => `stop it first: ${d.stopServing ? str(d.stopServing) : 'take its directory out of --apps (the gateway stops it), or stop `serve`'}; then ${d.againCall ? `call ${str(d.againCall)} again` : `run ${str(d.action)} again`}`,
     exitStatus: 1,
     example: { app: 'blog', pids: '4242, 4243', action: 'uninstall' },
   },
@@ -1368,9 +1370,10 @@ export const ERROR_CODES = {
   // `mail retry` (docs/mail.md, "Retries and dead letters"): the gateway builds the reason and
   // the fix, the CLI prints them as the gateway said them (admin-client.ts).
   APPPKG_MAIL_NO_DEAD_LETTER: {
-    summary: '`mail retry ID` or `mail delete ID` named an id that is no dead letter of the running gateway (a typo, one retried, delivered or deleted already, or another gateway\'s); nothing was retried or deleted.',
+    summary: '`mail retry ID` or `mail delete ID` (a Gateway\'s `retryMail()` or `deleteMail()`) named an id that is no dead letter of the running gateway (a typo, one retried, delivered or deleted already, or another gateway\'s); nothing was retried or deleted.',
     message: (d) => str(d.reason),
-    hint: (d) => (d.hint ? str(d.hint) : '`apppkg-gateway status` lists the newest dead letters with their ids (`status --json` 50, STATE/mail/dead/ keeps every one); `mail retry --all [APP]` retries them all'),
+    // statusCall, deadListed, retryAllCall: a program's (MailWords.fixDetails), which typed no `status`.
+    hint: (d) => (d.hint ? str(d.hint) : `${d.statusCall ? str(d.statusCall) : '`apppkg-gateway status`'} lists the newest dead letters with their ids (${d.deadListed ? str(d.deadListed) : '`status --json` 50'}, STATE/mail/dead/ keeps every one); ${d.retryAllCall ? str(d.retryAllCall) : '`mail retry --all [APP]`'} retries them all`),
     exitStatus: 1,
     example: { reason: 'no dead letter 0b9e0c3e-0000-4000-8000-000000000000 in the gateway at 127.0.0.1:8099: it keeps 2 (5d7c2a94-1a41-4b7e-9a55-3c1a1f0f6a10, 9f1e3b20-6c1d-4d6f-8f0e-2f5b9a1c7d44)' },
   },
@@ -1398,7 +1401,7 @@ export const ERROR_CODES = {
   APPPKG_MAIL_OFF: {
     summary: 'The running gateway has no mail listener (no `mail:` in its environment file), so it delivers no mail and `mail retry` has nothing to put dead letters back into (nor `mail delete` any to delete).',
     message: (d) => str(d.reason),
-    hint: (d) => (d.hint ? str(d.hint) : "put `mail: {listen: ...}` in the gateway's environment file and restart it; its dead letters are then listed in `status` and can be retried"),
+    hint: (d) => (d.hint ? str(d.hint) : `put \`mail: {listen: ...}\` in the gateway's environment file and restart it; its dead letters are then listed in ${d.statusCall ? str(d.statusCall) : '`status`'} and can be retried`),
     exitStatus: 1,
     example: { reason: 'the gateway at 127.0.0.1:8099 runs no mail listener (no mail: in /etc/apppkg/environment.yaml)' },
   },

@@ -14,7 +14,7 @@ import { GatewayMetrics } from './admin/metrics.js';
 import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
 import { loadHostEnvironment, type RunMode } from './app-context.js';
-import type { CommandWords } from './command-words.js';
+import { CLI_COMMAND_WORDS, type CommandWords } from './command-words.js';
 import { environmentFileExposure } from './environment/environment-file-mode.js';
 import { clearInterpreterCache } from './environment/interpreter-discovery.js';
 import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cache.js';
@@ -24,7 +24,7 @@ import { userNotAppliedWarnings } from './environment/run-as.js';
 import { unknownAppWarnings } from './environment/unknown-apps.js';
 import { GatewayError, givenAs, isGatewayError } from './errors.js';
 import { reportStoppingWorkers } from './supervisor/stop-report.js';
-import { checkGatewayOptions, LIBRARY_OPTION_NAMES, sayOnStderr, type CheckedStart, type GatewayOptions } from './gateway-options.js';
+import { checkGatewayOptions, LIBRARY_OPTION_NAMES, sayOnStderr, type CheckedStart, type GatewayOptions, type OptionNames } from './gateway-options.js';
 import { waitForFirstJudgement } from './gateway-start-wait.js';
 import { waitForFix, watchForReload } from './gateway-serve-reload.js';
 import { createRegistry, frontOptions } from './gateway-wiring.js';
@@ -46,6 +46,7 @@ import { checkAddressesApart, parseAddr } from './net/address.js';
 import { reloadEnvironment, type EnvironmentReload } from './supervisor/environment-reload.js';
 import { mailDomainsOf, type MailRoute } from './mail/mail-routes.js';
 import type { MailService } from './mail/mail-service.js';
+import { CLI_MAIL_WORDS, programMailWords, type MailWords } from './mail/mail-words.js';
 import { queuedDeliveryCount } from './mail/mail-spool.js';
 import { countOf } from './count.js';
 import { cgroupHold } from './supervisor/cgroup-tree.js';
@@ -79,6 +80,11 @@ export class Gateway {
   private reloadWord = LIBRARY_OPTION_NAMES.commands.reload;
   /** What stop()'s lines call the grace (OptionNames.grace). */
   private graceKey = LIBRARY_OPTION_NAMES.grace;
+  /**
+   * What the fixes of restart(), restartApp(), rollback() and the mail calls name (OptionNames):
+   * their caller's. The admin listener's requests are the CLI's, and are told its words.
+   */
+  private names: Pick<OptionNames, 'apps' | 'environment' | 'commands'> = LIBRARY_OPTION_NAMES;
   /** Root runs the apps as their users: a file they could read is said in the log. */
   private appsRunAsOthers = false;
   /** --apps DIR, whose apps the environment file's `apps:` entries should name; null under serve. */
@@ -190,10 +196,11 @@ export class Gateway {
           sample: () => gateway!.sampler.refresh(gateway!.pids),
           logFileOf: (name) => (registry.names.includes(name) ? appLogFile(options.stateDir, name) : null),
           appsListed: registry.listed,
-          restart: (name) => gateway!.restartApp(name),
-          rollback: (name) => gateway!.rollback(name),
-          retryMail: (ask, waitMs) => gateway!.retryMail(ask, waitMs),
-          deleteMail: (ask) => gateway!.deleteMail(ask),
+          // Asked by the CLI's admin commands (or a client of the listener): the CLI's words.
+          restart: (name) => gateway!.restartAppFor(name, CLI_COMMAND_WORDS),
+          rollback: (name) => gateway!.rollbackFor(name, CLI_COMMAND_WORDS),
+          retryMail: (ask, waitMs) => gateway!.retryMailFor(ask, waitMs ?? null, CLI_MAIL_WORDS),
+          deleteMail: (ask) => gateway!.deleteMailFor(ask, CLI_MAIL_WORDS),
         };
         admin = await startAdminServer({
           listen: adminAddr, listenKey: names.admin, socketOwnerKey: names.socketOwner, provider, metrics, token: adminToken, appsRunAsOthers: appsRunAsOtherUsers(mode), appUsers: () => registry.appUsers,
@@ -215,6 +222,7 @@ export class Gateway {
     gateway.environmentKey = names.environment;
     gateway.reloadWord = names.commands.reload;
     gateway.graceKey = names.grace;
+    gateway.names = names;
     gateway.appsRunAsOthers = appsRunAsOtherUsers(mode);
     // serve shares the host's environment file, whose other apps' entries are no mistake there.
     gateway.appsDir = single ? null : dir;
@@ -462,7 +470,7 @@ export class Gateway {
    * and with APPPKG_ADMIN_ACTION_FAILED once stop() has begun.
    */
   async restart(name?: string): Promise<void> {
-    if (name !== undefined) this.assertApp(name);
+    if (name !== undefined) this.assertApp(name, this.names.commands);
     // Once stop() has begun nothing starts: resolving would say fresh workers serve.
     if (this.stoppingSince !== null) {
       throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', {
@@ -478,8 +486,13 @@ export class Gateway {
    * APPPKG_ADMIN_ACTION_FAILED when it could not start (what served keeps serving), and
    * APPPKG_ADMIN_NO_SUCH_APP, naming the apps, for a name it has no app of.
    */
-  async restartApp(name: string): Promise<{ version: string | null; message: string }> {
-    this.assertApp(name);
+  restartApp(name: string): Promise<{ version: string | null; message: string }> {
+    return this.restartAppFor(name, this.names.commands);
+  }
+
+  /** restartApp(), its fixes in `words`. */
+  private async restartAppFor(name: string, words: CommandWords): Promise<{ version: string | null; message: string }> {
+    this.assertApp(name, words);
     this.assertRunning('restart', name);
     const before = this.registry.servingOf(name)?.instance ?? null;
     await this.registry.restart(name);
@@ -489,7 +502,8 @@ export class Gateway {
         action: 'restart', app: name,
         reason: `${after?.problem?.message ?? 'the fresh instance did not start'}${after?.instance ? '; the running one keeps serving' : ''}`,
         // The refusal's own fix (the setting to add, the file to mend), not only where to look.
-        hint: after?.problem ? `${after.problem.hint}; \`apppkg-gateway logs ${name}\` and \`apppkg-gateway status\` say more` : undefined,
+        hint: after?.problem ? `${after.problem.hint}; ${words.logsAndStatus(name)} say more` : undefined,
+        whereToLook: words.logsAndStatus(name),
       });
     }
     const version = after.instance.desc.version;
@@ -503,11 +517,16 @@ export class Gateway {
     return { version, message: `${what} restarted; ${after.instance.desc.kind === 'command' ? 'its old processes drain' : 'the old workers drain'}` };
   }
 
-  /** The admin's rollback: serves the version below the serving one (Registry.rollback). */
-  async rollback(name: string): Promise<{ from: string; to: string; message: string }> {
-    this.assertApp(name);
+  /** Serves the version below the serving one (Registry.rollback), as the admin's rollback. */
+  rollback(name: string): Promise<{ from: string; to: string; message: string }> {
+    return this.rollbackFor(name, this.names.commands);
+  }
+
+  /** rollback(), its fixes in `words`. */
+  private async rollbackFor(name: string, words: CommandWords): Promise<{ from: string; to: string; message: string }> {
+    this.assertApp(name, words);
     this.assertRunning('rollback', name);
-    const { from, to } = await this.registry.rollback(name);
+    const { from, to } = await this.registry.rollback(name, words);
     // As for a restart: an app stopped while idle had nothing running to drain.
     if (this.registry.servingOf(name)?.instance?.idleState === 'asleep') {
       return { from, to, message: `${name}: rolled back from ${from} to ${to}, which passed its probe; it was idle, so its workers stop again until its next request; ${from} stays out of rotation until a file in it changes` };
@@ -519,19 +538,32 @@ export class Gateway {
    * The admin's `mail retry`: dead letters back into the mail queue, tried now (mail-retry.ts).
    * A dead letter of a name no package under --apps has now is refused, naming it.
    */
-  async retryMail(ask: MailRetryAsk, waitMs: number | null = null): Promise<MailRetryDone> {
-    return this.mailService().retry(ask, () => this.registry.knownNames, waitMs);
+  retryMail(ask: MailRetryAsk, waitMs: number | null = null): Promise<MailRetryDone> {
+    return this.retryMailFor(ask, waitMs, this.mailWords());
   }
 
   /** The admin's `mail delete`: dead letters removed for good (mail-delete.ts). */
-  async deleteMail(ask: MailDeleteAsk): Promise<MailDeleteDone> {
-    return this.mailService().delete(ask);
+  deleteMail(ask: MailDeleteAsk): Promise<MailDeleteDone> {
+    return this.deleteMailFor(ask, this.mailWords());
   }
 
-  private mailService(): MailService {
+  private async retryMailFor(ask: MailRetryAsk, waitMs: number | null, words: MailWords): Promise<MailRetryDone> {
+    return this.mailService(words).retry(ask, () => this.registry.knownNames, waitMs, words);
+  }
+
+  private async deleteMailFor(ask: MailDeleteAsk, words: MailWords): Promise<MailDeleteDone> {
+    return this.mailService(words).delete(ask, words);
+  }
+
+  /** What the mail calls' refusals and answers name for a program that called them (this gateway's option names). */
+  private mailWords(): MailWords {
+    return programMailWords({ apps: this.names.apps, environment: this.names.environment, status: this.names.commands.status });
+  }
+
+  private mailService(words: MailWords): MailService {
     if (this.mail === null) {
       const where = this.environmentFile === null ? `there is no environment file (${this.environmentKey})` : `no mail: in ${this.environmentFile}`;
-      throw new GatewayError('APPPKG_MAIL_OFF', { reason: `this gateway runs no mail listener (${where}), so it delivers no mail` });
+      throw new GatewayError('APPPKG_MAIL_OFF', { reason: `this gateway runs no mail listener (${where}), so it delivers no mail`, ...words.fixDetails });
     }
     return this.mail;
   }
@@ -543,10 +575,10 @@ export class Gateway {
   }
 
   /** An unknown name is a typo, not a failed start or a no-op: say so with the names, as the admin route does. */
-  private assertApp(name: string): void {
+  private assertApp(name: string, words: CommandWords): void {
     const apps = this.registry.names;
     if (apps.includes(name)) return;
-    const broken = brokenAppError(this.registry.status().broken, name);
+    const broken = brokenAppError(this.registry.status().broken, name, words);
     if (broken !== null) throw broken;
     throw new GatewayError('APPPKG_ADMIN_NO_SUCH_APP', { address: this.urls.join(', '), app: name, apps: apps.length > 0 ? apps.join(', ') : '(none)' });
   }

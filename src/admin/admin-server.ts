@@ -7,6 +7,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { basename, join } from 'node:path';
+import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
 import { parsePackageDirName } from '../description/package-dir.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { addrUrl, type ListenAddress } from '../net/address.js';
@@ -276,14 +277,15 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
 /**
  * APPPKG_ADMIN_APP_BROKEN when `name` is a package under --apps whose app.yaml does not load
  * (status names it by its directory), else null: "no app named" would deny what status lists,
- * and hide the typo that is the user's real problem.
+ * and hide the typo that is the user's real problem. `words`: who asked (the admin listener's
+ * are the CLI's, a Gateway's restart() the library's).
  */
-export function brokenAppError(broken: readonly BrokenPackageStatus[], name: string): GatewayError | null {
+export function brokenAppError(broken: readonly BrokenPackageStatus[], name: string, words: Pick<CommandWords, 'reload' | 'status'> = CLI_COMMAND_WORDS): GatewayError | null {
   const found = broken.find((b) => parsePackageDirName(basename(b.dir)).name === name);
   if (found === undefined) return null;
   return new GatewayError('APPPKG_ADMIN_APP_BROKEN', {
     reason: `${name} is not served: its package ${found.dir} is broken: ${found.code}: ${found.message}`,
-    hint: `fix ${join(found.dir, 'app.yaml')} as said above; the gateway loads it again by itself (SIGHUP forces it), and \`apppkg-gateway status\` shows it served`,
+    hint: `fix ${join(found.dir, 'app.yaml')} as said above; the gateway loads it again by itself (${words.reload} forces it), and ${words.status} shows it served`,
   });
 }
 

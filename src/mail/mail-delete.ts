@@ -8,12 +8,16 @@ import { countOf } from '../count.js';
 import { GatewayError } from '../errors.js';
 import { chosenByIds, deadLetterLine, lettersOfApp } from './mail-retry.js';
 import type { MailSpool } from './mail-spool.js';
+import type { MailWords } from './mail-words.js';
 
-/** `postmaster`: the app mail.postmaster names (null: none), whose `--all` takes the postmaster mail kept for no app too. */
-export async function deleteDeadLetters(spool: MailSpool, ask: MailDeleteAsk, postmaster: string | null, say: (line: string) => void): Promise<MailDeleteDone> {
+/**
+ * `postmaster`: the app mail.postmaster names (null: none), whose `--all` takes the postmaster
+ * mail kept for no app too. `words`: what a refusal names, the asker's.
+ */
+export async function deleteDeadLetters(spool: MailSpool, ask: MailDeleteAsk, postmaster: string | null, say: (line: string) => void, words: MailWords): Promise<MailDeleteDone> {
   const letters = spool.deadLetters();
   // Any name, an app removed from --apps included: its dead letters are what is left of it.
-  const wanted = 'ids' in ask ? chosenByIds(letters, [...new Set(ask.ids)], 'deleted') : ask.app === null ? letters : lettersOfApp(letters, ask.app, postmaster);
+  const wanted = 'ids' in ask ? chosenByIds(letters, [...new Set(ask.ids)], 'deleted', words) : ask.app === null ? letters : lettersOfApp(letters, ask.app, postmaster);
   const deleted: MailDeleteDone['deleted'] = [];
   const skipped: MailDeleteDone['skipped'] = [];
   for (const letter of wanted) {

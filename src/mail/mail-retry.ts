@@ -7,6 +7,7 @@ import type { MailRetryAsk, MailRetryDone } from '../admin/admin-server.js';
 import { countOf, listOf } from '../count.js';
 import { GatewayError } from '../errors.js';
 import type { DeadLetter, MailSpool, SpooledDelivery } from './mail-spool.js';
+import type { MailWords } from './mail-words.js';
 
 /** The dead letters a refusal of an unknown id names, the newest: status lists ten. */
 const IDS_NAMED = 10;
@@ -26,19 +27,21 @@ export interface MailRetryContext {
   deliver: (deliveries: SpooledDelivery[]) => void;
   /** The gateway's log: a line for each letter put back or left. */
   say: (line: string) => void;
+  /** What the refusals and the answer name: the asker's (the CLI's, a program's). */
+  words: MailWords;
 }
 
 type Problem = 'no-postmaster' | 'postmaster-gone' | 'app-gone' | 'file-missing';
 
 export async function retryDeadLetters(ctx: MailRetryContext, ask: MailRetryAsk): Promise<MailRetryDone> {
   const letters = ctx.spool.deadLetters();
-  const wanted = 'ids' in ask ? chosenByIds(letters, [...new Set(ask.ids)], 'retried') : chosenByApp(ctx, letters, ask.app);
+  const wanted = 'ids' in ask ? chosenByIds(letters, [...new Set(ask.ids)], 'retried', ctx.words) : chosenByApp(ctx, letters, ask.app);
   const checked = await Promise.all(wanted.map(async (letter) => ({ letter, problem: await problemOf(ctx, letter) })));
   const refused = checked.filter((c) => c.problem !== null) as Array<{ letter: DeadLetter; problem: Problem }>;
   if ('ids' in ask && refused.length > 0) {
     throw new GatewayError('APPPKG_MAIL_CANNOT_RETRY', {
       reason: `${refused.map(({ letter, problem }) => `cannot retry ${letter.id}: ${whyNot(ctx, letter, problem)}`).join('; ')}; nothing was retried`,
-      hint: fixFor(refused.map((r) => r.problem)),
+      hint: fixFor(refused.map((r) => r.problem), ctx.words),
     });
   }
   const retried: MailRetryDone['retried'] = [];
@@ -61,9 +64,9 @@ export async function retryDeadLetters(ctx: MailRetryContext, ask: MailRetryAsk)
     }
   }
   ctx.deliver(back);
-  const done = { retried, skipped, message: doneMessage(retried, skipped, 'ids' in ask ? null : ask.app) };
+  const done = { retried, skipped, message: doneMessage(retried, skipped, 'ids' in ask ? null : ask.app, ctx.words) };
   if ('ids' in ask && skipped.length > 0) {
-    throw new GatewayError('APPPKG_MAIL_CANNOT_RETRY', { reason: done.message, hint: 'free what the error names (df -h STATE/mail for a full disk) and run the command again for those left' });
+    throw new GatewayError('APPPKG_MAIL_CANNOT_RETRY', { reason: done.message, hint: `free what the error names (df -h STATE/mail for a full disk) and ${ctx.words.again} for those left` });
   }
   return done;
 }
@@ -75,9 +78,9 @@ export function deadLetterLine(letter: DeadLetter, app: string, done: string): s
 
 /**
  * The dead letters `ids` name, in their order; one that is none refuses them all, naming the
- * newest there are. `done`: what would have been done to them (`retried`, `deleted`).
+ * newest there are, with `words`' fix. `done`: what would have been done to them (`retried`, `deleted`).
  */
-export function chosenByIds(letters: DeadLetter[], ids: string[], done: string): DeadLetter[] {
+export function chosenByIds(letters: DeadLetter[], ids: string[], done: string, words: MailWords): DeadLetter[] {
   const byId = new Map(letters.map((l) => [l.id, l]));
   const unknown = ids.filter((id) => !byId.has(id));
   if (unknown.length > 0) {
@@ -85,6 +88,7 @@ export function chosenByIds(letters: DeadLetter[], ids: string[], done: string):
     const there = letters.length === 0 ? 'it keeps none' : `it keeps ${letters.length}${letters.length > IDS_NAMED ? `, the newest ${IDS_NAMED}` : ''}: ${newest.join(', ')}`;
     throw new GatewayError('APPPKG_MAIL_NO_DEAD_LETTER', {
       reason: `no dead letter ${listOf(unknown)} in this gateway (${there}); nothing was ${done}`,
+      ...words.fixDetails,
     });
   }
   return ids.map((id) => byId.get(id)!);
@@ -103,7 +107,7 @@ function chosenByApp(ctx: MailRetryContext, letters: DeadLetter[], app: string |
     const held = mine.length;
     throw new GatewayError('APPPKG_MAIL_CANNOT_RETRY', {
       reason: `${app} is no app of this gateway now${held > 0 ? `: its ${countOf(held, 'dead letter')} cannot be delivered` : ''}; nothing was retried`,
-      hint: `its apps: ${apps.length > 0 ? apps.join(', ') : '(none)'}; put ${app} back under --apps (the gateway picks it up by itself) and run the command again`,
+      hint: `its apps: ${apps.length > 0 ? apps.join(', ') : '(none)'}; put ${app} back under ${ctx.words.apps} (the gateway picks it up by itself) and ${ctx.words.again}`,
     });
   }
   return mine;
@@ -138,28 +142,28 @@ function whyNot(ctx: MailRetryContext, letter: DeadLetter, problem: Problem): st
     case 'no-postmaster':
       return `it is postmaster mail, and mail.postmaster names no app to deliver it to (kept: ${letter.reason}); the message is in ${ctx.spool.deadMessageFile(letter)}`;
     case 'postmaster-gone':
-      return `it is postmaster mail, and mail.postmaster names ${ctx.postmaster}, which is no app of this gateway now (removed from --apps?)`;
+      return `it is postmaster mail, and mail.postmaster names ${ctx.postmaster}, which is no app of this gateway now (removed from ${ctx.words.apps}?)`;
     case 'app-gone':
-      return `its app ${letter.app} is no app of this gateway now (removed from --apps?)`;
+      return `its app ${letter.app} is no app of this gateway now (removed from ${ctx.words.apps}?)`;
     case 'file-missing':
       return `its message file is missing (${ctx.spool.deadMessageFile(letter)}): only its record is kept, ${ctx.spool.deadRecord(letter)}`;
   }
 }
 
-function fixFor(problems: Problem[]): string {
+function fixFor(problems: Problem[], words: MailWords): string {
   const fixes: string[] = [];
-  if (problems.includes('app-gone')) fixes.push('put the app back under --apps (the gateway picks it up by itself) and run the command again');
+  if (problems.includes('app-gone')) fixes.push(`put the app back under ${words.apps} (the gateway picks it up by itself) and ${words.again}`);
   if (problems.includes('file-missing')) fixes.push('a dead letter without its message cannot be delivered: its record names the sender (from, to), who can send it again');
-  if (problems.includes('no-postmaster')) fixes.push('set mail.postmaster: APP in the environment file (--environment) to the app that reads the host\'s postmaster mail, restart the gateway (the mail: block is read at its start) and run the command again; or read the message where it is kept');
-  if (problems.includes('postmaster-gone')) fixes.push('put the app mail.postmaster names back under --apps (the gateway picks it up by itself), or name another in the environment file and restart the gateway, and run the command again');
+  if (problems.includes('no-postmaster')) fixes.push(`set mail.postmaster: APP in the environment file (${words.environment}) to the app that reads the host's postmaster mail, restart the gateway (the mail: block is read at its start) and ${words.again}; or read the message where it is kept`);
+  if (problems.includes('postmaster-gone')) fixes.push(`put the app mail.postmaster names back under ${words.apps} (the gateway picks it up by itself), or name another in the environment file and restart the gateway, and ${words.again}`);
   return `leave ${problems.length === 1 ? 'it' : 'those'} out, or: ${fixes.join('; ')}`;
 }
 
-function doneMessage(retried: MailRetryDone['retried'], skipped: MailRetryDone['skipped'], app: string | null): string {
+function doneMessage(retried: MailRetryDone['retried'], skipped: MailRetryDone['skipped'], app: string | null, words: MailWords): string {
   if (retried.length === 0 && skipped.length === 0) return `mail: no dead letter${app === null ? '' : ` of ${app}`} to retry`;
   const parts: string[] = [];
   if (retried.length > 0) {
-    parts.push(`mail: ${countOf(retried.length, 'dead letter')} put back in the queue and tried now, with ${retried.length === 1 ? 'its delivery id' : 'their delivery ids'}: ${retried.map((r) => `${r.id} to ${r.app}`).join(', ')}; \`apppkg-gateway status\` shows what is not delivered, waiting with its reason`);
+    parts.push(`mail: ${countOf(retried.length, 'dead letter')} put back in the queue and tried now, with ${retried.length === 1 ? 'its delivery id' : 'their delivery ids'}: ${retried.map((r) => `${r.id} to ${r.app}`).join(', ')}; ${words.status} shows what is not delivered, waiting with its reason`);
   } else {
     parts.push(`mail: no dead letter${app === null ? '' : ` of ${app}`} put back`);
   }

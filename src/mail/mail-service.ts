@@ -12,6 +12,7 @@ import { deliveryHost, MailTarget, type RouteHeaderOf } from './mail-post.js';
 import { retryDeadLetters } from './mail-retry.js';
 import type { MailRoute } from './mail-routes.js';
 import { mailSecret } from './mail-secret.js';
+import type { MailWords } from './mail-words.js';
 import { MailSpool } from './mail-spool.js';
 import { waitingMailByApp } from './mail-waiting.js';
 
@@ -174,13 +175,13 @@ export class MailService {
    * `mail retry`: dead letters back into the queue, tried now (mail-retry.ts). `appNames`: the
    * apps under --apps now; a dead letter of another is refused. `waitMs` (`--wait`): resolves
    * once each one put back is delivered or a dead letter again, or that long has passed, with
-   * how each ended (`waited`).
+   * how each ended (`waited`). `words`: what its refusals and answer name, the asker's.
    */
-  async retry(ask: MailRetryAsk, appNames: () => string[], waitMs: number | null = null): Promise<MailRetryDone> {
+  async retry(ask: MailRetryAsk, appNames: () => string[], waitMs: number | null, words: MailWords): Promise<MailRetryDone> {
     const ends = new Map<string, Promise<MailRetryOutcome>>();
     let done: MailRetryDone;
     try {
-      done = await this.putBack(ask, appNames, (delivery) => {
+      done = await this.putBack(ask, appNames, words, (delivery) => {
         // Before the deliverer has it: its end cannot come unseen.
         if (waitMs !== null) ends.set(delivery.id, new Promise((resolve) => this.waiters.set(delivery.id, resolve)));
       });
@@ -201,7 +202,7 @@ export class MailService {
     }
   }
 
-  private putBack(ask: MailRetryAsk, appNames: () => string[], onPutBack: (delivery: { id: string }) => void): Promise<MailRetryDone> {
+  private putBack(ask: MailRetryAsk, appNames: () => string[], words: MailWords, onPutBack: (delivery: { id: string }) => void): Promise<MailRetryDone> {
     return retryDeadLetters({
       spool: this.spool,
       appNames,
@@ -216,12 +217,13 @@ export class MailService {
         this.deliverer.add(deliveries);
       },
       say: this.say,
+      words,
     }, ask);
   }
 
   /** `mail delete`: dead letters removed for good (mail-delete.ts), an app's gone from --apps too. */
-  delete(ask: MailDeleteAsk): Promise<MailDeleteDone> {
-    return deleteDeadLetters(this.spool, ask, this.config.postmaster, this.say);
+  delete(ask: MailDeleteAsk, words: MailWords): Promise<MailDeleteDone> {
+    return deleteDeadLetters(this.spool, ask, this.config.postmaster, this.say, words);
   }
 
   /**

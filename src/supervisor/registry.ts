@@ -41,7 +41,7 @@ import { JudgingQueue } from './judging-queue.js';
 import { pruneRunHelpers } from './prune-run-helpers.js';
 import { publishedApps, samePublication, type Publication, type RefusedApp, type RouteSpec, type ServingApp } from './published-apps.js';
 import { ReconcileScheduler, reconcileFailure } from './reconcile-scheduler.js';
-import { CLI_COMMAND_WORDS } from '../command-words.js';
+import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
 import { startTimeoutMsOf } from './start-app.js';
 import { idleTimeoutOf, registryStatus, type SupervisedAppStatus } from './registry-status.js';
 import { appLogFile, rolledBackFile } from './refusal.js';
@@ -222,9 +222,9 @@ export class Registry {
     return this.reconcile();
   }
 
-  /** The admin's rollback of `name` (rollback.ts). */
-  rollback(name: string): Promise<Rollback> {
-    return rollBack(name, this.records.get(name), () => this.reconcile());
+  /** The rollback of `name` (rollback.ts), its fix in `words` (the admin's CLI, a Gateway's caller). */
+  rollback(name: string, words: Pick<CommandWords, 'logsAndStatus'>): Promise<Rollback> {
+    return rollBack(name, this.records.get(name), () => this.reconcile(), words);
   }
 
   /**

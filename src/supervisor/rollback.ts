@@ -2,6 +2,7 @@
 // one it left out of rotation until a file in it changes (AppRecord.rolledBack), so that the
 // next look at the directory does not switch straight back to it. The switch itself is the
 // registry's reconcile, as for any new version.
+import type { CommandWords } from '../command-words.js';
 import { GatewayError } from '../errors.js';
 import { saveRolledBack, type AppRecord } from './app-record.js';
 import { readPackageTree } from './package-tree.js';
@@ -16,11 +17,13 @@ export interface Rollback {
 /**
  * Serves the highest version below the serving one that can start; the serving one stays out
  * of rotation until a file in it changes. Throws APPPKG_ADMIN_ACTION_FAILED when there is none
- * to go to or none of them starts (the serving one then keeps serving).
+ * to go to or none of them starts (the serving one then keeps serving), its fix in the words of
+ * who asked (`words`: the admin's CLI, a Gateway's rollback()).
  */
-export async function rollBack(name: string, record: AppRecord | undefined, reconcile: () => Promise<void>): Promise<Rollback> {
+export async function rollBack(name: string, record: AppRecord | undefined, reconcile: () => Promise<void>, words: Pick<CommandWords, 'logsAndStatus'>): Promise<Rollback> {
+  const whereToLook = words.logsAndStatus(name);
   const serving = record?.serving;
-  if (!record || !serving) throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', { action: 'rollback', app: name, reason: 'no version of it serves' });
+  if (!record || !serving) throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', { action: 'rollback', app: name, reason: 'no version of it serves', whereToLook });
   if (!canRollBack(record)) {
     throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', {
       action: 'rollback', app: name, reason: `${label(serving.desc)} is the oldest version that can serve`,
@@ -36,7 +39,7 @@ export async function rollBack(name: string, record: AppRecord | undefined, reco
     record.rolledBack.delete(from.dir);
     saveRolledBack(record);
     throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', {
-      action: 'rollback', app: name, reason: `no earlier version could start${record.problem ? ` (${record.problem.message})` : ''}; ${label(from)} keeps serving`,
+      action: 'rollback', app: name, reason: `no earlier version could start${record.problem ? ` (${record.problem.message})` : ''}; ${label(from)} keeps serving`, whereToLook,
     });
   }
   // The history has it already, from the switch itself (VersionJudge).

@@ -7,7 +7,8 @@
 // now says the library's words, as command-words.test.ts has its fixes; the CLI's are checked
 // by gateway/idle-apps. A delivery waiting in the spool of a gateway with no environment file was
 // told to "start the gateway with --environment FILE", as gateway.retryMail() "(--environment)":
-// both name `environment` now (the CLI's, mail/mail-restart). Imported by the package's own name,
+// both name `environment` now (the CLI's, mail/mail-restart), and retryMail()'s fix says its dead letters are
+// then listed in `gateway.status()`, not `status`. Imported by the package's own name,
 // as a program does.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,9 +49,11 @@ test('no app packages, not watched: the line names gateway.rescan(), not SIGHUP,
 test('a delivery waiting with no environment file: the line and retryMail() name environment, not --environment', async () => {
   const queue = join(work.path, 'state', 'mail', 'queue');
   assert.ok(said.includes(`mail: 1 delivery waits in ${queue}, but there is no environment file (environment), so none is tried: start the gateway with environment: FILE holding mail: {listen: ...}; it is delivered then, with its delivery id`), log());
-  const err = await gateway!.retryMail({ all: true, app: null }).then(() => null, (e: unknown) => e as { code?: string; message?: string });
+  const err = await gateway!.retryMail({ all: true, app: null }).then(() => null, (e: unknown) => e as { code?: string; message?: string; hint?: string });
   assert.is(err?.code, 'APPPKG_MAIL_OFF', String(err));
   assert.match(err!.message!, 'this gateway runs no mail listener (there is no environment file (environment))');
+  // Where its dead letters are listed then: the library's status(), not the CLI's `status`.
+  assert.is(err!.hint, "put `mail: {listen: ...}` in the gateway's environment file and restart it; its dead letters are then listed in `gateway.status()` and can be retried");
   assert.not.match(log(), '--environment');
 });
 

@@ -1,0 +1,130 @@
+// A program's restart, rollback and mail calls were told the CLI's commands it never typed: a
+// restartApp() or rollback() that failed "see `apppkg-gateway logs NAME` and `apppkg-gateway
+// status`", a restart() of a package whose app.yaml does not load "(SIGHUP forces it), and
+// `apppkg-gateway status` shows it served", retryMail() and deleteMail() of an id that is no
+// dead letter "`apppkg-gateway status` lists ... (`status --json` 50 ...); `mail retry --all
+// [APP]`", a dead letter of an app gone "removed from --apps? ... run the command again", a
+// retry done "`apppkg-gateway status` shows what is not delivered", and runCommand('restore')
+// of an app a gateway serves "take its directory out of --apps ... then run restore again".
+// Each now names the library's calls and options; the CLI's text is unchanged (admin/admin-actions,
+// mail/mail-retry, mail/mail-delete, lifecycle/backup-restore).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { AppPackage, Gateway, isGatewayError, type GatewayError } from 'apppkg-gateway';
+import { addPackage, wsgiPackage } from '../helpers/apps-dir.js';
+import { stopGatewayAndWork } from '../helpers/gateway-after.js';
+import { tempDir, within } from '../helpers/process.js';
+
+const test = suite('library: restart, rollback, the mail calls and restore say the library\'s calls, not the CLI\'s commands');
+const work = tempDir('apppkg-lib-action-words-');
+const apps = join(work.path, 'apps');
+const state = join(work.path, 'state');
+const said: string[] = [];
+const seen = new Set<number>();
+let gateway: Gateway | null = null;
+
+/** Dead letters kept by an earlier run: one of an app no longer under apps, one of blog's. */
+const GONE = 'seeded-gone-0000';
+const BLOGS = 'seeded-blog-0000';
+
+function seedDeadLetters(): void {
+  const mail = join(state, 'mail');
+  for (const sub of ['messages', 'queue', 'dead']) mkdirSync(join(mail, sub), { recursive: true, mode: 0o700 });
+  const at = Date.now() - 3_600_000;
+  const eml = 'From: ann@example.org\r\nSubject: seeded\r\n\r\nHello.\r\n';
+  for (const [id, app] of [[GONE, 'gone'], [BLOGS, 'blog']]) {
+    const file = join(mail, 'dead', `${id}.eml`);
+    writeFileSync(file, eml);
+    writeFileSync(join(mail, 'dead', `${id}.json`), JSON.stringify({
+      id, messageId: `m-${id}`, app, from: 'ann@example.org', to: [`x@${app}.localhost`], receivedAt: at, size: Buffer.byteLength(eml),
+      attempts: 1, nextAttemptAt: at, lastError: 'the app refused it (406)', deadAt: at, reason: 'the app refused it (406)', file,
+    }));
+  }
+}
+
+mkdirSync(apps);
+wsgiPackage(apps, 'blog', 'platform: python, wsgi\napp: wsgi:application\ncommands:\n  backup: "true"\n  restore: "true"\n');
+// Its only version is refused: no version of it serves, and a restart cannot start one.
+addPackage(apps, 'crash-on-import', 'crashy');
+// A package whose app.yaml does not load.
+wsgiPackage(apps, 'wiki', 'platform: python, wsgi\napp: wsgi:application\nwsgii: 1\n');
+
+test.before(async () => {
+  seedDeadLetters();
+  const environment = join(work.path, 'environment.yaml');
+  writeFileSync(environment, 'defaults:\n  workers: 1\nmail:\n  listen: 127.0.0.1:0\n  retry: [600]\n  give_up: 3600\n', { mode: 0o600 });
+  gateway = await within(120_000, 'Gateway.start', Gateway.start({ apps, stateDir: state, environment, listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, settleMs: 0, say: (line) => said.push(line) }));
+});
+
+test.after(() => stopGatewayAndWork(gateway, work, seen));
+
+const rejection = async (what: string, call: () => Promise<unknown>): Promise<GatewayError> => {
+  for (const pid of gateway!.pids) seen.add(pid);
+  const err = await within(90_000, what, call().then(() => null, (e: unknown) => e));
+  assert.ok(isGatewayError(err), `${what}: expected a GatewayError, got ${String(err)}`);
+  return err as GatewayError;
+};
+const noCliWords = (text: string): void => {
+  assert.not.match(text, 'apppkg-gateway');
+  assert.not.match(text, '--');
+  assert.not.match(text, 'SIGHUP');
+};
+
+test('restart() of a package whose app.yaml does not load: gateway.reload() forces the look, gateway.status() shows it served', async () => {
+  const err = await rejection('restart wiki', () => gateway!.restart('wiki'));
+  assert.is(err.code, 'APPPKG_ADMIN_APP_BROKEN', err.format());
+  assert.is(err.hint, `fix ${join(apps, 'wiki', 'app.yaml')} as said above; the gateway loads it again by itself (\`gateway.reload()\` forces it), and \`gateway.status()\` shows it served`);
+});
+
+test('rollback() of an app no version of which serves: see gateway.status() and the log it names', async () => {
+  const err = await rejection('rollback crashy', () => gateway!.rollback('crashy'));
+  assert.is(err.code, 'APPPKG_ADMIN_ACTION_FAILED', err.format());
+  assert.is(err.message, 'rollback of crashy failed: no version of it serves');
+  assert.is(err.hint, 'see `gateway.status()` and the log of crashy it names (`log.file`)');
+});
+
+test('restartApp() that cannot start the app: its refusal\'s fix, then gateway.status() and the log it names', async () => {
+  const err = await rejection('restartApp crashy', () => gateway!.restartApp('crashy'));
+  assert.is(err.code, 'APPPKG_ADMIN_ACTION_FAILED', err.format());
+  assert.ok(err.hint.endsWith('; `gateway.status()` and the log of crashy it names (`log.file`) say more'), err.hint);
+  noCliWords(err.hint);
+});
+
+test('retryMail() and deleteMail() of an id that is no dead letter: gateway.status() lists them, retryMail({ all: true }) retries them', async () => {
+  for (const [what, call] of [['retryMail', () => gateway!.retryMail({ ids: ['no-such-id'] })], ['deleteMail', () => gateway!.deleteMail({ ids: ['no-such-id'] })]] as const) {
+    const err = await rejection(what, call);
+    assert.is(err.code, 'APPPKG_MAIL_NO_DEAD_LETTER', err.format());
+    assert.is(err.hint, '`gateway.status()` lists the newest dead letters with their ids (its `mail.dead` holds the newest 50, STATE/mail/dead/ keeps every one); `gateway.retryMail({ all: true, app: APP })` retries them all');
+  }
+});
+
+test('retryMail() of an app gone, by name and by id: put it back under apps, and call it again', async () => {
+  const byName = await rejection('retryMail all of gone', () => gateway!.retryMail({ all: true, app: 'gone' }));
+  assert.is(byName.code, 'APPPKG_MAIL_CANNOT_RETRY', byName.format());
+  assert.is(byName.hint, 'its apps: blog, crashy, wiki; put gone back under apps (the gateway picks it up by itself) and call it again');
+  const byId = await rejection('retryMail of GONE', () => gateway!.retryMail({ ids: [GONE] }));
+  assert.is(byId.code, 'APPPKG_MAIL_CANNOT_RETRY', byId.format());
+  assert.match(byId.message, `cannot retry ${GONE}: its app gone is no app of this gateway now (removed from apps?)`);
+  assert.is(byId.hint, 'leave it out, or: put the app back under apps (the gateway picks it up by itself) and call it again');
+});
+
+test('retryMail() that puts one back: its answer says gateway.status() shows what is not delivered', async () => {
+  const done = await within(30_000, 'retryMail of blog\'s', gateway!.retryMail({ ids: [BLOGS] }));
+  assert.equal(done.retried.map((r) => r.id), [BLOGS]);
+  assert.ok(done.message.endsWith('; `gateway.status()` shows what is not delivered, waiting with its reason'), done.message);
+});
+
+test('runCommand(\'restore\') of an app a gateway serves: stop it as a program does, then call runCommand() again', async () => {
+  const output = new PassThrough().resume();
+  const blog = await AppPackage.open(join(apps, 'blog'), { stateDir: state, output });
+  const backup = join(work.path, 'backup');
+  assert.is(await within(60_000, 'runCommand backup', blog.runCommand('backup', { env: { APPPKG_BACKUP_DIR: backup } })), 0);
+  const err = await rejection('runCommand restore', () => blog.runCommand('restore', { env: { APPPKG_BACKUP_DIR: backup } }));
+  assert.is(err.code, 'APPPKG_APP_RUNNING', err.format());
+  assert.is(err.hint, "stop it first: take its directory out of its gateway's `apps` (the gateway stops it), or stop the gateway that serves it alone (the `stop()` of its `Gateway.start({ app })`); then call AppPackage's `runCommand()` again");
+});
+
+test.run();
