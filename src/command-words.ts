@@ -33,6 +33,10 @@ export interface CommandWords {
   rescan: string;
   /** What reads the environment file again, then looks at the apps (the gateway's reload()), where its line begins. */
   reload: string;
+  /** What delivers dead letters again (by id, or all of an app's), said beside them in status. */
+  retryMail: string;
+  /** What deletes dead letters for good, said beside the retry. */
+  deleteMail: string;
   /**
    * What repeats the import of the app in `dir` where its reader sees the traceback, for a
    * refusal's fix; null for errors.ts's own words, the CLI's (`apppkg-gateway check DIR`, which
@@ -61,6 +65,8 @@ export const CLI_COMMAND_WORDS: CommandWords = {
   writesAppYaml: (dir) => ` (\`apppkg-gateway init ${dir}\` writes one for the project there)`,
   rescan: 'send SIGHUP',
   reload: 'SIGHUP',
+  retryMail: 'apppkg-gateway mail retry ID... (or --all [APP])',
+  deleteMail: 'apppkg-gateway mail delete ID... (or --all [APP])',
   check: () => null,
   fixDetails: null,
 };
@@ -84,6 +90,8 @@ export const LIBRARY_COMMAND_WORDS: CommandWords = {
   // A Gateway installs no signal handler: a SIGHUP would end the program.
   rescan: 'call `gateway.rescan()`',
   reload: '`gateway.reload()`',
+  retryMail: 'gateway.retryMail({ ids: [ID, ...] }) (or { all: true, app: APP })',
+  deleteMail: 'gateway.deleteMail({ ids: [ID, ...] }) (or { all: true, app: APP })',
   check: (dir) => libraryCheck(dir),
   fixDetails: (dir) => ({
     checkCall: libraryCheck(dir),

@@ -24,11 +24,6 @@ import { waitingMailByApp } from './mail-waiting.js';
  */
 export const DEAD_LETTERS_LISTED = 50;
 
-/** How a dead letter is delivered again (src/cli/commands/mail.ts), said beside them in status. */
-const RETRY_COMMAND = 'apppkg-gateway mail retry ID... (or --all [APP])';
-/** How one is removed for good, said beside the retry. */
-const DELETE_COMMAND = 'apppkg-gateway mail delete ID... (or --all [APP])';
-
 export interface MailServiceOptions {
   config: MailListenerConfig;
   stateRoot: string;
@@ -39,6 +34,12 @@ export interface MailServiceOptions {
   /** Every app with its mail domains and its serving version's `mail:` path, now. */
   routes: () => MailRoute[];
   say: (line: string) => void;
+  /**
+   * What status and the log name, as the gateway's caller has them (OptionNames): the apps
+   * option, and the calls that deliver dead letters again (`mail retry`, a Gateway's
+   * retryMail()) and delete them, said beside them in status.
+   */
+  words: { apps: string; retryMail: string; deleteMail: string };
   /** How long a client may stay silent; default the environment file's `mail.timeout`. */
   idleTimeoutMs?: number;
 }
@@ -60,6 +61,7 @@ export class MailService {
     private readonly target: MailTarget,
     private listener: MailListener | null,
     private readonly say: (line: string) => void,
+    private readonly words: MailServiceOptions['words'],
   ) {}
 
   static async start(opts: MailServiceOptions): Promise<MailService> {
@@ -80,7 +82,7 @@ export class MailService {
       timeoutOf: (app) => routeOf(app)?.timeoutMs,
       whyNoPath: (app) => {
         const route = routeOf(app);
-        if (route === undefined) return `${app} is no app of this gateway now (removed from --apps?)`;
+        if (route === undefined) return `${app} is no app of this gateway now (removed from ${opts.words.apps}?)`;
         return route.serving ? `${app}'s serving version declares no mail: in its app.yaml` : `${app} does not serve now`;
       },
       secretOf: (app) => mailSecret(opts.stateRoot, app),
@@ -109,7 +111,7 @@ export class MailService {
       await target.close();
       throw err;
     }
-    service = new MailService(opts.config, spool, deliverer, target, listener, opts.say);
+    service = new MailService(opts.config, spool, deliverer, target, listener, opts.say, opts.words);
     const waiting = spool.pending().length;
     opts.say(`mail: ${opts.config.lmtp ? 'LMTP' : 'SMTP'} on ${listener.address}${waiting > 0 ? `; ${countOf(waiting, 'delivery', 'deliveries')} left in the spool, resuming` : ''}`);
     deliverer.start();
@@ -249,8 +251,8 @@ export class MailService {
         id: d.id, app: d.app, from: d.from, to: d.to, receivedAt: new Date(d.receivedAt).toISOString(), deadAt: new Date(d.deadAt).toISOString(),
         attempts: d.attempts, reason: d.reason, file: d.file,
       })),
-      retryCommand: RETRY_COMMAND,
-      deleteCommand: DELETE_COMMAND,
+      retryCommand: this.words.retryMail,
+      deleteCommand: this.words.deleteMail,
     };
   }
 

@@ -4,7 +4,8 @@
 // `apppkg-gateway status` shows it served", retryMail() and deleteMail() of an id that is no
 // dead letter "`apppkg-gateway status` lists ... (`status --json` 50 ...); `mail retry --all
 // [APP]`", a dead letter of an app gone "removed from --apps? ... run the command again", a
-// retry done "`apppkg-gateway status` shows what is not delivered", and runCommand('restore')
+// retry done "`apppkg-gateway status` shows what is not delivered", status() beside the dead
+// letters "apppkg-gateway mail retry ID...", and runCommand('restore')
 // of an app a gateway serves "take its directory out of --apps ... then run restore again".
 // Each now names the library's calls and options; the CLI's text is unchanged (admin/admin-actions,
 // mail/mail-retry, mail/mail-delete, lifecycle/backup-restore).
@@ -16,7 +17,7 @@ import * as assert from 'uvu/assert';
 import { AppPackage, Gateway, isGatewayError, type GatewayError } from 'apppkg-gateway';
 import { addPackage, wsgiPackage } from '../helpers/apps-dir.js';
 import { stopGatewayAndWork } from '../helpers/gateway-after.js';
-import { tempDir, within } from '../helpers/process.js';
+import { tempDir, waitFor, within } from '../helpers/process.js';
 
 const test = suite('library: restart, rollback, the mail calls and restore say the library\'s calls, not the CLI\'s commands');
 const work = tempDir('apppkg-lib-action-words-');
@@ -29,6 +30,8 @@ let gateway: Gateway | null = null;
 /** Dead letters kept by an earlier run: one of an app no longer under apps, one of blog's. */
 const GONE = 'seeded-gone-0000';
 const BLOGS = 'seeded-blog-0000';
+/** A delivery left waiting by an earlier run, to an app no longer under apps: tried at the start. */
+const QUEUED = 'seeded-queued-00';
 
 function seedDeadLetters(): void {
   const mail = join(state, 'mail');
@@ -43,6 +46,11 @@ function seedDeadLetters(): void {
       attempts: 1, nextAttemptAt: at, lastError: 'the app refused it (406)', deadAt: at, reason: 'the app refused it (406)', file,
     }));
   }
+  writeFileSync(join(mail, 'messages', `m-${QUEUED}.eml`), eml);
+  writeFileSync(join(mail, 'queue', `${QUEUED}.json`), JSON.stringify({
+    // Received now: give_up is an hour off, so it waits after its failed attempt.
+    id: QUEUED, messageId: `m-${QUEUED}`, app: 'gone', from: 'ann@example.org', to: ['x@gone.localhost'], receivedAt: Date.now(), size: Buffer.byteLength(eml), attempts: 0, nextAttemptAt: at, lastError: null,
+  }));
 }
 
 mkdirSync(apps);
@@ -109,6 +117,18 @@ test('retryMail() of an app gone, by name and by id: put it back under apps, and
   assert.is(byId.code, 'APPPKG_MAIL_CANNOT_RETRY', byId.format());
   assert.match(byId.message, `cannot retry ${GONE}: its app gone is no app of this gateway now (removed from apps?)`);
   assert.is(byId.hint, 'leave it out, or: put the app back under apps (the gateway picks it up by itself) and call it again');
+});
+
+test('status() beside the dead letters names retryMail() and deleteMail(), not `apppkg-gateway mail retry` and `mail delete`', () => {
+  const { mail } = gateway!.status() as any;
+  assert.ok(mail.deadLetters > 0, JSON.stringify(mail));
+  assert.is(mail.retryCommand, 'gateway.retryMail({ ids: [ID, ...] }) (or { all: true, app: APP })');
+  assert.is(mail.deleteCommand, 'gateway.deleteMail({ ids: [ID, ...] }) (or { all: true, app: APP })');
+});
+
+test('a delivery waiting for an app gone: its failure asks whether it was removed from apps, not --apps', async () => {
+  const failure = await waitFor(() => (gateway!.status() as any).mail.waitingForRemoved.find((w: any) => w.app === 'gone')?.lastFailure, 30_000, () => `the delivery to gone to fail:\n${said.join('\n')}`);
+  assert.is(failure.reason, 'gone is no app of this gateway now (removed from apps?)');
 });
 
 test('retryMail() that puts one back: its answer says gateway.status() shows what is not delivered', async () => {
