@@ -30,6 +30,8 @@ let gateway: Gateway | null = null;
 /** Dead letters kept by an earlier run: one of an app no longer under apps, one of blog's. */
 const GONE = 'seeded-gone-0000';
 const BLOGS = 'seeded-blog-0000';
+/** Postmaster mail kept for no app, while the environment file names no mail.postmaster. */
+const POSTMASTER = 'seeded-postmastr';
 /** A delivery left waiting by an earlier run, to an app no longer under apps: tried at the start. */
 const QUEUED = 'seeded-queued-00';
 
@@ -38,7 +40,7 @@ function seedDeadLetters(): void {
   for (const sub of ['messages', 'queue', 'dead']) mkdirSync(join(mail, sub), { recursive: true, mode: 0o700 });
   const at = Date.now() - 3_600_000;
   const eml = 'From: ann@example.org\r\nSubject: seeded\r\n\r\nHello.\r\n';
-  for (const [id, app] of [[GONE, 'gone'], [BLOGS, 'blog']]) {
+  for (const [id, app] of [[GONE, 'gone'], [BLOGS, 'blog'], [POSTMASTER, '']]) {
     const file = join(mail, 'dead', `${id}.eml`);
     writeFileSync(file, eml);
     writeFileSync(join(mail, 'dead', `${id}.json`), JSON.stringify({
@@ -117,6 +119,12 @@ test('retryMail() of an app gone, by name and by id: put it back under apps, and
   assert.is(byId.code, 'APPPKG_MAIL_CANNOT_RETRY', byId.format());
   assert.match(byId.message, `cannot retry ${GONE}: its app gone is no app of this gateway now (removed from apps?)`);
   assert.is(byId.hint, 'leave it out, or: put the app back under apps (the gateway picks it up by itself) and call it again');
+});
+
+test('retryMail() of postmaster mail no app is named for: set mail.postmaster in the environment file (environment), and call it again', async () => {
+  const err = await rejection('retryMail of the postmaster mail', () => gateway!.retryMail({ ids: [POSTMASTER] }));
+  assert.is(err.code, 'APPPKG_MAIL_CANNOT_RETRY', err.format());
+  assert.is(err.hint, "leave it out, or: set mail.postmaster: APP in the environment file (environment) to the app that reads the host's postmaster mail, restart the gateway (the mail: block is read at its start) and call it again; or read the message where it is kept");
 });
 
 test('status() beside the dead letters names retryMail() and deleteMail(), not `apppkg-gateway mail retry` and `mail delete`', () => {
