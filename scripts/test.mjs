@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { warmCache } from './ts-hooks.mjs';
 import { builtFromSources } from './build-inputs.mjs';
 import { MADE_ACCOUNTS_ENV, removeMadeAccounts } from './test-accounts.mjs';
+import { withoutHostPip } from './test-pip-env.mjs';
 import { tmpdir } from 'node:os';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -226,9 +227,10 @@ for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exi
  * the run (through a pyenv shim, each reading cost ~0.14 s of Python and bash). Without
  * NODE_EXTRA_CA_CERTS: Node 20 reads and parses the certificates it names as every process starts,
  * ~40 ms of CPU each where it names the system's bundle (as on the development machine), for
- * ~1,800 Node processes a run; no test makes a TLS connection but to its own servers.
+ * ~1,800 Node processes a run; no test makes a TLS connection but to its own servers. Without
+ * the host's pip configuration (test-pip-env.mjs).
  */
-const TEST_ENV = { ...process.env, FORCE_COLOR: '0', PATH: testPath(), APPPKG_TEST_SHARED_CACHE: sharedCache, [MADE_ACCOUNTS_ENV]: join(madeAccounts, 'made') };
+const TEST_ENV = { ...withoutHostPip(process.env), FORCE_COLOR: '0', PATH: testPath(), APPPKG_TEST_SHARED_CACHE: sharedCache, [MADE_ACCOUNTS_ENV]: join(madeAccounts, 'made') };
 delete TEST_ENV.NODE_EXTRA_CA_CERTS;
 
 /**

@@ -7,6 +7,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { gatherProbeCaches, giveSharedCaches, stateRootOf } from './shared-cache.js';
+import { withoutHostPip } from '../../scripts/test-pip-env.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The command as installed (package.json "bin"): a launcher that gives Node its V8 flag. */
@@ -217,7 +218,7 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, {
       cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, ...opts.env },
+      env: { ...withoutHostPip(process.env), ...opts.env },
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     // The CLI may exit before reading its input: EPIPE here is its answer, not the test's error.
@@ -264,7 +265,7 @@ export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; 
   if (bin === BIN) giveSharedCaches(stateRootOf(args, opts.env));
   const child = spawn(bin, args, {
     cwd: opts.cwd ?? ROOT,
-    env: { ...process.env, ...opts.env },
+    env: { ...withoutHostPip(process.env), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.group === true,
   });

@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, installForOtherUsers, ROOT, spawnFailure, type CliResult } from '../helpers/process.js';
+import { withoutHostPip } from '../../scripts/test-pip-env.mjs';
 
 export { hasProgram } from '../helpers/skip.js';
 
@@ -89,7 +90,7 @@ export function runCliAs(args: string[], opts: { uid?: number; gid?: number; tty
   const quoted = [bin, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const [file, argv] = opts.tty ? ['script', ['-qec', quoted, '/dev/null']] : [bin, args];
   return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { cwd: root, uid: opts.uid, gid: opts.gid, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, argv, { cwd: root, uid: opts.uid, gid: opts.gid, env: withoutHostPip(process.env), stdio: ['pipe', 'pipe', 'pipe'] });
     // The CLI may exit before reading what we type: EPIPE is its answer, not the test's error.
     child.stdin.on('error', () => {});
     let stdout = '';
