@@ -91,6 +91,14 @@ function hookTimeoutOption(d: ErrorDetails): { key: string; longer: string } {
 }
 
 /** The pip settings in an error's details (vendor-pip-config.ts ConflictingSetting). */
+/** Where the pip that built a virtualenv looked, as APPPKG_PIP_INSTALL_FAILED's fix says it. */
+const lookedIn = (d: ErrorDetails): string => {
+  const host = Array.isArray(d.hostSources) && d.hostSources.length > 0 ? `what the host's pip configuration names (${d.hostSources.map(str).join(', ')})` : null;
+  if (host) return `pip looked in ${host}${d.index ? ', the index the requirements name' : ''}, the app directory and beside the requirements file`;
+  if (d.index) return 'pip looked in the index the requirements name, the app directory and beside the requirements file';
+  // Neither names an index nor --find-links (the error's summary says so).
+  return 'pip runs offline (--no-index)';
+};
 const pipSettings = (v: unknown): { name: string; value: string; variable?: string; file?: string; section?: string }[] => (Array.isArray(v) ? v : []);
 
 /**
@@ -1003,12 +1011,25 @@ export const ERROR_CODES = {
     example: { path: '/var/lib/apppkg-gateway/blog/venv', python: '/usr/bin/python3', reason: '`-m venv` exited with status 1' },
   },
   APPPKG_PIP_INSTALL_FAILED: {
-    summary: '`pip install -r` into the new virtualenv failed (run by `install`, or by `--apps` deploying an app with `pip:`, which then refuses the version): usually a requirement with no local file, since pip runs offline (`--no-index`). The previous virtualenv stays in use.',
+    summary: "`pip install -r` into the new virtualenv failed (run by `install`, or by `--apps` deploying an app with `pip:`, which then refuses the version): usually a requirement found nowhere pip looked. pip looks where the host's pip configuration (pip.conf, `PIP_INDEX_URL`, `PIP_FIND_LINKS`, ...) and the requirements name, and in the app directory; when neither names an index nor --find-links it runs offline (`--no-index`), from the app's own files. The previous virtualenv stays in use.",
     message: (d) => `pip: \`pip install -r ${str(d.requirements)}\` exited with status ${str(d.status)}; the previous virtualenv (if any) is kept`,
     hint: (d) =>
-      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; ${d.index ? 'pip looked in the index the requirements name, the app directory and beside the requirements file' : 'pip runs offline (--no-index)'}: ${d.source ? `${str(d.source)} is built from source, which needs its build backend (setuptools, ...) that offline pip cannot fetch: ship a built wheel instead, \`pip wheel ${str(d.source)} -w wheels/\`, and name the wheel (wheels/NAME-VERSION-...whl) in the requirements file in its place` : Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : Array.isArray(d.findLinks) ? `it found no ${str(d.missing)} because it looks for wheels only in the app directory and beside the requirements file, not in the directories under them: add the ${d.findLinks.length === 1 ? 'line' : 'lines'} ${d.findLinks.map((l) => `\`${str(l)}\``).join(' and ')} to ${str(d.pipFile)}` : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}${Array.isArray(d.ignored) ? `; pip read none of ${d.ignored.map(str).join(', ')} (install reads no PIP_* variable nor pip.conf): what an install relied on there goes in ${str(d.pipFile)} as lines (\`-c constraints.txt\`, \`--find-links wheels\`) and its wheels in the app` : ''}${d.underApps ? `; then deploy again, or run ${installShown(d).call} to build the virtualenv ${installShown(d).where}` : ''}`,
+      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; ${lookedIn(d)}: ${d.source ? `${str(d.source)} is built from source, which needs its build backend (setuptools, ...) that offline pip cannot fetch: ship a built wheel instead, \`pip wheel ${str(d.source)} -w wheels/\`, and name the wheel (wheels/NAME-VERSION-...whl) in the requirements file in its place` : Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : Array.isArray(d.findLinks) ? `it found no ${str(d.missing)} because it looks for wheels only in the app directory and beside the requirements file, not in the directories under them: add the ${d.findLinks.length === 1 ? 'line' : 'lines'} ${d.findLinks.map((l) => `\`${str(l)}\``).join(' and ')} to ${str(d.pipFile)}` : Array.isArray(d.hostSources) || d.index ? 'a requirement none of those has goes there, or its wheel or sdist in the app directory or beside the requirements file, named there (NAME==VERSION or the file name)' : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}${Array.isArray(d.ignored) ? `; pip read none of ${d.ignored.map(str).join(', ')} (install reads no PIP_* variable that sends the install out of the virtualenv or adds requirements): a requirement the app needs goes in ${str(d.pipFile)}` : ''}${d.underApps ? `; then deploy again, or run ${installShown(d).call} to build the virtualenv ${installShown(d).where}` : ''}`,
     exitStatus: 1,
     example: { requirements: 'requirements.txt', status: 1 },
+  },
+  APPPKG_PIP_CONFIG_REFUSED: {
+    summary:
+      "`install` (or `serve`, `--apps`, `export venv`, building the virtualenv of an app with `pip:`) runs pip with the host's pip configuration, for where packages come from (`index-url`, `find-links`, ...), and a pip.conf file of it sets `target`, `prefix`, `root` or `python` (a destination other than the app's virtualenv, which was left empty) or `requirement` or `editable` (requirements other than the app's). No variable undoes a file's setting (pip ignores an empty one), so it is refused before pip runs; the previous virtualenv stays in use. The same `PIP_*` variables are not read (the progress line names them).",
+    message: (d) =>
+      `pip: the host's pip configuration sets ${pipSettings(d.settings).map((s) => `${s.name} = ${s.value} ([${s.section}] of ${s.file})`).join(', ')}, which the app's virtualenv cannot be built under (a destination of its own, or requirements other than the app's); the previous virtualenv (if any) is kept`,
+    hint: (d) => {
+      const settings = pipSettings(d.settings);
+      const where = settings.length > 0 ? settings.map((s) => `\`${s.name}\` from [${s.section}] of ${s.file}`).join(' and ') : 'that setting from its file';
+      return `remove ${where} (every \`pip install\` on this host reads it), then run it again: the app's virtualenv is its destination, and the rest of the host's pip configuration (its index, find-links) is read${d.underApps ? `; then deploy again, or run ${installShown(d).call} to build the virtualenv ${installShown(d).where}` : ''}`;
+    },
+    exitStatus: 1,
+    example: { settings: [{ name: 'target', value: '/opt/site', file: '/etc/pip.conf', section: 'install' }] },
   },
   APPPKG_BACKUP_FAILED: {
     summary: '`backup` or `restore` could not create, copy or swap a directory (permissions, no room).',

@@ -1,5 +1,6 @@
 // `export venv APP_DIR`: the app's virtualenv built into the state root as `install` builds it
-// (offline, from the wheels in the app directory, with its stamp), without commands.install:
+// (offline from the wheels in the app directory, unless the image's pip configuration names an
+// index or find-links; with its stamp), without commands.install:
 // the image build runs it (containerfile.ts), where no database is there for a hook to
 // migrate. The gateway in the pod then finds a current venv and starts at once, and the
 // commands the cluster runs with `apppkg-gateway run` (background processes, the hooks' Job)

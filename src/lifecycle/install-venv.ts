@@ -1,5 +1,6 @@
 // Builds the app's virtualenv for `pip:` (SPEC §3 `install`): `<interpreter> -m venv` into a
-// new directory, then pip offline from local files only, then the switch (environment/venv.ts).
+// new directory, then pip from the app's files and what the host's pip configuration names (offline
+// when nothing names an index or --find-links), then the switch (environment/venv.ts).
 // Unchanged requirements and interpreter: the venv is reused as it is.
 import { chown, lstat, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +17,7 @@ import { readFileAsUserCould, UserCannotRead, type FileReader } from '../environ
 import { adoptRequirementsTree, judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, removeVenvBuild, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
 import { pipCommandArgs } from './pip-command.js';
 import { asAppUser, ignoredPipSettings, pipEnvironment } from './pip-environment.js';
+import { hostPipSources } from './pip-host-config.js';
 import { failedSubprocessOutput } from './pip-hidden-output.js';
 import { sourceRequirement } from './pip-source-requirement.js';
 import { unlistedWheelDirs } from './pip-wheel-dirs.js';
@@ -122,20 +124,27 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
 
     started = performance.now();
     const requirementsDir = path.dirname(requirements);
-    // No index: everything comes from local files; a requirements line naming a wheel by its
-    // name (thepkg==1.0) resolves through --find-links.
+    const python = path.join(dir, 'bin', 'python');
+    // Where the host's pip looks (its mirror, its wheelhouse), as `pip install` in its shell would;
+    // a destination of the host's is refused here, before pip runs.
+    const host = await hostPipSources({ python, env, venvDir: dir, as: owner && { ...owner, cwd: venvCwd } });
+    // A requirements line naming a wheel by its name (thepkg==1.0) resolves through --find-links.
     const findLinks = [...new Set([opts.desc.dir, requirementsDir])].flatMap((d) => ['--find-links', d]);
     // pip's log, beside its console output (which goes to the terminal untouched): its
     // failure is read there for the hint.
     const pipLog = path.join(dir, 'apppkg-pip.log');
-    // Unless the requirements name an index themselves: --no-index outranks a file's
-    // --index-url line, and the author's choice of where the packages come from was dropped.
-    const offline = !(await ownIndex(opts.desc.dir, wanted.requirementsTree?.files ?? {}, reader));
+    // Offline unless the requirements or the host name a source: --no-index outranks a file's
+    // --index-url line, and the author's (or the host's) choice of where the packages come from
+    // was dropped; with neither, no request leaves for pypi.org, pip's default.
+    const index = await ownIndex(opts.desc.dir, wanted.requirementsTree?.files ?? {}, reader);
+    const offline = !index && host.named.length === 0;
     const noIndex = offline ? ['--no-index'] : [];
-    const pipArgs = pipCommandArgs(['install', ...noIndex, ...findLinks, '--log', pipLog, '-r', requirements]);
-    say(`==> pip install${offline ? ' --no-index' : ''} -r ${requirements}${offline ? '' : ' (from the index it names)'}`);
-    if (ignored.length > 0) say(`==> ${ignoredPipSettings(ignored, opts.desc.pip!)}`);
-    const pipStatus = await runProgram({ file: path.join(dir, 'bin', 'python'), args: pipArgs, cwd: requirementsDir, env, output: opts.output, uid: owner?.uid, gid: owner?.gid });
+    // --src: editable checkouts in the venv (pip's default there), whatever a pip.conf says.
+    const pipArgs = pipCommandArgs(['install', ...noIndex, ...findLinks, '--src', path.join(dir, 'src'), '--log', pipLog, '-r', requirements]);
+    const from = [...(index ? ['the index it names'] : []), ...(host.named.length > 0 ? [`the host's pip configuration: ${host.named.join(', ')}`] : [])];
+    say(`==> pip install${offline ? ' --no-index' : ''} -r ${requirements}${from.length > 0 ? ` (from ${from.join(', and ')})` : ''}`);
+    if (ignored.length > 0) say(`==> ${ignoredPipSettings(ignored)}`);
+    const pipStatus = await runProgram({ file: python, args: pipArgs, cwd: requirementsDir, env, output: opts.output, uid: owner?.uid, gid: owner?.gid });
     if (pipStatus !== 0) {
       // Written by the app's user, who could have made it a link to a file of root's.
       const log = await readFileAsUserCould(pipLog, reader).then((b) => b.toString('utf8'), () => '');
@@ -145,7 +154,8 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
         const to = opts.output ?? process.stderr;
         to.write(`==> what pip's console left out ("See above for output"), from its log:\n${hidden.map((l) => `  ${l}\n`).join('')}`);
       }
-      const source = sourceRequirement((await readFileAsUserCould(requirements, reader)).toString('utf8'));
+      // A build backend is what offline pip cannot fetch; pip with an index fetched it, so it failed otherwise.
+      const source = offline ? sourceRequirement((await readFileAsUserCould(requirements, reader)).toString('utf8')) : null;
       const unloadable = source ? [] : unloadableWheels(log);
       const wheels = source || unloadable.length > 0 ? null : await unlistedWheelDirs(opts.desc.dir, requirements, log);
       const unloadableDetails = unloadable.length > 0 ? { unloadable: unloadable.map((w) => `${w.file} (${w.tags})`), python: formatInterpreter(opts.interpreter), executable: opts.interpreter.executable, pythonTag: interpreterTag(opts.interpreter) } : null;
@@ -158,7 +168,8 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
         ...(unloadableDetails ?? {}),
         ...(wheels ? { missing: wheels.missing, findLinks: wheels.lines } : {}),
         ...(ignored.length > 0 ? { ignored } : {}),
-        ...(offline ? {} : { index: true }),
+        ...(index ? { index: true } : {}),
+        ...(host.named.length > 0 ? { hostSources: host.named } : {}),
         pipFile: opts.desc.pip,
       });
     }

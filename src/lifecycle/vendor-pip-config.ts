@@ -5,6 +5,8 @@
 // instead of into the staging directory, which stays empty, and vendor then empties the vendor
 // directory to match. pip ignores a setting with an empty value, so no PIP_* variable undoes one
 // set in a file (as PIP_USER=0 undoes `user`): they are refused before pip runs, each where it is set.
+// install reads the same configuration for where packages come from (pip-host-config.ts), through
+// the same question and the same reading of its answer.
 // pip is asked once, for its version as well, without its CLI: each `python -m pip` is most of
 // a second of CPU spent importing pip, which `--version` and `config debug` spent twice on every vendor run.
 import { programOutput } from '../program-output.js';
@@ -17,7 +19,7 @@ const TARGET_CONFLICTS = ['prefix', 'root'];
 const INSTALL_SECTIONS = ['global', 'install'];
 
 export interface ConflictingSetting {
-  /** pip's name of the setting (`prefix`). */
+  /** pip's name of the setting (`prefix`), as pip normalises it (`index_url` is `index-url`). */
   name: string;
   value: string;
   /** The variable that sets it (`PIP_PREFIX`), or undefined when a file does. */
@@ -90,21 +92,31 @@ export async function askPip(python: string, env: Record<string, string | undefi
  * gives none from files: its own error, if any, is then what the user sees.
  */
 export function targetConflicts(env: Record<string, string | undefined>, configDebug: string | null): ConflictingSetting[] {
+  return [...variablesSetting(env, TARGET_CONFLICTS), ...(configDebug === null ? [] : filesSetting(configDebug))];
+}
+
+/** The PIP_* variables of `env` that set one of `names` for `pip install` (pip ignores an empty one). */
+export function variablesSetting(env: Record<string, string | undefined>, names: readonly string[]): ConflictingSetting[] {
   const found: ConflictingSetting[] = [];
-  for (const name of TARGET_CONFLICTS) {
-    const variable = `PIP_${name.toUpperCase()}`;
+  for (const name of names) {
+    const variable = pipVariable(name);
     const value = env[variable];
     if (value) found.push({ name, value, variable });
   }
-  return [...found, ...(configDebug === null ? [] : filesSetting(configDebug))];
+  return found;
+}
+
+/** The variable pip reads a setting from: `index-url` from PIP_INDEX_URL. */
+export function pipVariable(name: string): string {
+  return `PIP_${name.toUpperCase().replace(/-/g, '_')}`;
 }
 
 /**
- * The conflicting settings in the files `pip config debug` lists: a variant's line (`global:`),
+ * The settings among `names` (default: those that conflict with --target) in the files `pip config debug` lists: a variant's line (`global:`),
  * under it each file (`  /etc/pip.conf, exists: True`) and its settings (`    install.prefix: /x`).
  * Its `env_var:` variant is read from the environment instead (targetConflicts).
  */
-export function filesSetting(debug: string): ConflictingSetting[] {
+export function filesSetting(debug: string, names: readonly string[] = TARGET_CONFLICTS): ConflictingSetting[] {
   const found: ConflictingSetting[] = [];
   let file: string | null = null;
   for (const line of debug.split('\n')) {
@@ -121,7 +133,7 @@ export function filesSetting(debug: string): ConflictingSetting[] {
     const setting = /^ {4}([^.\s]+)\.([^:\s]+): (.*)$/.exec(line);
     if (!setting || file === null) continue;
     const [, section, name, value] = setting;
-    if (INSTALL_SECTIONS.includes(section) && TARGET_CONFLICTS.includes(name) && value.trim() !== '') found.push({ name, value, file, section });
+    if (INSTALL_SECTIONS.includes(section) && names.includes(name) && value.trim() !== '') found.push({ name, value, file, section });
   }
   return found;
 }

@@ -1,5 +1,5 @@
 // Under --apps and serve, an app with `pip:` gets its virtualenv as `apppkg-gateway install` builds it
-// (lifecycle/install-venv.ts: offline, into a new directory): on its first install, and when a
+// (lifecycle/install-venv.ts: from the app's files and the host's pip sources, into a new directory): on its first install, and when a
 // new version's requirements or interpreter differ from the venv's stamp. Without this an app
 // copied under --apps was refused with ModuleNotFoundError while `check` knew that `install`
 // was needed (issue 13). Unchanged requirements reuse the venv at once.
@@ -23,7 +23,7 @@ export interface PendingVenv {
  * Builds the venv of `ctx` unless the current one fits; pip's and venv's output go to the
  * app's log, one line per step to `say`. Returns the new build (null when the venv is reused,
  * or the app has no `pip:`): the caller starts the version on it (resolveApp's `venvDir`).
- * A failure is APPPKG_VENV_FAILED or APPPKG_PIP_INSTALL_FAILED with `underApps`, whose hint
+ * A failure is APPPKG_VENV_FAILED, APPPKG_PIP_CONFIG_REFUSED or APPPKG_PIP_INSTALL_FAILED with `underApps`, whose hint
  * names `apppkg-gateway install`.
  */
 export async function buildAppVenv(ctx: AppContext, log: AppLog, say: (line: string) => void): Promise<PendingVenv | null> {
@@ -48,7 +48,7 @@ export async function buildAppVenv(ctx: AppContext, log: AppLog, say: (line: str
       discard: () => removeVenvBuild(result.dir),
     };
   } catch (err) {
-    if (isGatewayError(err) && (err.code === 'APPPKG_VENV_FAILED' || err.code === 'APPPKG_PIP_INSTALL_FAILED')) {
+    if (isGatewayError(err) && ['APPPKG_VENV_FAILED', 'APPPKG_PIP_CONFIG_REFUSED', 'APPPKG_PIP_INSTALL_FAILED'].includes(err.code)) {
       throw new GatewayError(err.code, { ...err.details, underApps: true, dir: ctx.desc.dir, cause: err });
     }
     throw err;

@@ -1,6 +1,7 @@
 // `apppkg-gateway install`: a per-app virtualenv built offline from a local wheel, reused while
 // the requirements are unchanged, rebuilt (new build dir, then the switch) when they change;
-// deb and hook failures end with a FAIL line and exit 1. Real venv, real pip, no network.
+// from the host's pip sources when it configures some (an index of files, here); deb and hook
+// failures end with a FAIL line and exit 1. Real venv, real pip, no network.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -264,48 +265,100 @@ test('a wheel built for another Python: the fix names the wheel, its tags and th
   assert.not.match(changed.stdout, /cp27mu/);
 });
 
-test("the shell's PIP_* variables and pip.conf do not decide what install puts in the venv; a failure names them", async () => {
+/**
+ * A PEP 503 index on disk (file://) under `dir`, serving each of `packages` (name, version), as a
+ * host's mirror or a team's wheelhouse is served: pip reads a directory's index.html. Its URL.
+ */
+function fileIndex(dir: string, packages: [string, string][]): string {
+  const index = join(dir, 'simple');
+  mkdirSync(index, { recursive: true });
+  for (const [name, version] of packages) {
+    mkdirSync(join(index, name), { recursive: true });
+    const wheel = makeWheel(join(index, name), name, version);
+    const file = wheel.slice(wheel.lastIndexOf('/') + 1);
+    writeFileSync(join(index, name, 'index.html'), `<!DOCTYPE html><html><body><a href="${file}">${file}</a></body></html>\n`);
+  }
+  writeFileSync(join(index, 'index.html'), `<!DOCTYPE html><html><body>${packages.map(([name]) => `<a href="${name}/">${name}</a>`).join('')}</body></html>\n`);
+  return `file://${index}`;
+}
+
+/**
+ * The environment of a host whose pip configuration is `conf` (written to HOST/pip.conf, named by
+ * PIP_CONFIG_FILE), with `more` variables: the run's own (test-pip-env.mjs) reads no file. pip
+ * still reads the site-wide files beside it (/etc/pip.conf), so `conf` sets `index-url` to an
+ * index of its own: pypi.org is never its default. XDG_CONFIG_DIRS: not /etc/xdg's.
+ */
+function hostPip(host: string, conf: string, more: Record<string, string> = {}): NodeJS.ProcessEnv {
+  mkdirSync(join(host, 'xdg'), { recursive: true });
+  writeFileSync(join(host, 'pip.conf'), conf);
+  return { PIP_CONFIG_FILE: join(host, 'pip.conf'), XDG_CONFIG_DIRS: join(host, 'xdg'), ...more };
+}
+
+test("the host's pip.conf names an index: install takes a requirement found only there from it, and says so", async () => {
+  const host = join(work.path, 'confindex-host');
+  const index = fileIndex(join(host, 'mirror'), [['mirrorpkg', '1.0']]);
+  const dir = makeApp(work.path, 'confindex', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  writeFileSync(join(dir, 'requirements.txt'), 'mirrorpkg==1.0\n');
+  const r = await runCli(['install', dir, ...S], { env: hostPip(host, `[global]\nindex-url = ${index}\n`), ms: 120_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, `==> pip install -r ${join(dir, 'requirements.txt')} (from the host's pip configuration: ${join(host, 'pip.conf')} (index-url)`);
+  assert.is(inVenv('confindex', 'import mirrorpkg; print(mirrorpkg.VERSION)').stdout.trim(), '1.0');
+});
+
+test("the shell's PIP_FIND_LINKS and PIP_CONSTRAINT decide where from and which version, as for pip; a failure says where pip looked", async () => {
   const dir = makeApp(work.path, 'pipshell', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
   makeWheel(dir, 'thepkg', '1.0');
   makeWheel(dir, 'thepkg', '2.0');
-  writeFileSync(join(dir, 'requirements.txt'), 'thepkg\n');
+  writeFileSync(join(dir, 'requirements.txt'), 'thepkg\nhostonly\n');
   const host = join(work.path, 'pipshell-host');
   mkdirSync(join(host, 'wheels'), { recursive: true });
-  mkdirSync(join(host, 'xdg', 'pip'), { recursive: true });
   makeWheel(join(host, 'wheels'), 'hostonly', '1.0');
   writeFileSync(join(host, 'constraints.txt'), 'thepkg==1.0\n');
-  // pip's user configuration: read, it would make the install a --user one, which a venv refuses.
-  writeFileSync(join(host, 'xdg', 'pip', 'pip.conf'), '[install]\nuser = true\n');
-  const shell = { PIP_CONSTRAINT: join(host, 'constraints.txt'), PIP_TARGET: join(host, 'target'), PIP_FIND_LINKS: join(host, 'wheels'), XDG_CONFIG_HOME: join(host, 'xdg') };
+  const index = fileIndex(join(host, 'mirror'), [['unrelated', '1.0']]);
+  const shell = hostPip(host, `[global]\nindex-url = ${index}\n`, { PIP_CONSTRAINT: join(host, 'constraints.txt'), PIP_FIND_LINKS: join(host, 'wheels') });
   const r = await runCli(['install', dir, ...S], { env: shell, ms: 120_000 });
   assert.is(r.status, 0, r.stdout + r.stderr);
-  // The newest of the app's own wheels, into the venv: not the shell's constraint, nor its target.
-  assert.match(r.stdout, /Successfully installed thepkg-2\.0/);
-  assert.ok(!existsSync(join(host, 'target')), 'PIP_TARGET reached pip');
-  assert.match(r.stdout, new RegExp(`==> pip read none of .*PIP_CONSTRAINT, .*PIP_FIND_LINKS, .*PIP_TARGET, .*${join(host, 'xdg', 'pip', 'pip.conf')} .*goes in requirements\\.txt as a line`));
-  const run = inVenv('pipshell', 'import thepkg; print(thepkg.VERSION)');
-  assert.is(run.stdout.trim(), '2.0', run.stderr);
+  assert.match(r.stdout, new RegExp(`==> pip install -r \\S+ \\(from the host's pip configuration: .*PIP_FIND_LINKS\\)`));
+  // The host's constraint holds thepkg to 1.0, where the newest of the app's wheels is 2.0.
+  assert.is(inVenv('pipshell', 'import thepkg, hostonly; print(thepkg.VERSION, hostonly.VERSION)').stdout.trim(), '1.0 1.0');
 
-  // An install that relied on the shell's PIP_FIND_LINKS: pip finds nothing, and the fix says why.
-  writeFileSync(join(dir, 'requirements.txt'), 'thepkg\nhostonly\n');
+  writeFileSync(join(dir, 'requirements.txt'), 'thepkg\nnowhere-to-be-found==9\n');
   const failed = await runCli(['install', dir, ...S], { env: shell, ms: 120_000 });
   assert.is(failed.status, 1, failed.stdout + failed.stderr);
-  assert.match(failed.stderr, /No matching distribution found for hostonly/);
-  assert.match(failed.stdout, /fix: .*; pip read none of .*PIP_FIND_LINKS.* what an install relied on there goes in requirements\.txt as lines/);
+  assert.match(failed.stderr, /No matching distribution found for nowhere-to-be-found==9/);
+  assert.match(failed.stdout, /fix: .*pip looked in what the host's pip configuration names \(.*PIP_FIND_LINKS\), the app directory and beside the requirements file/);
+  assert.not.match(failed.stdout, /--no-index/);
+});
+
+test("a host pip.conf's [install] target is refused before pip runs, with the fix; PIP_TARGET and PIP_USER in the shell, and a file's `user`, are not read", async () => {
+  const host = join(work.path, 'pipdest-host');
+  const index = fileIndex(join(host, 'mirror'), [['destpkg', '1.0']]);
+  const dir = makeApp(work.path, 'pipdest', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  writeFileSync(join(dir, 'requirements.txt'), 'destpkg==1.0\n');
+  const target = join(host, 'target');
+  const refused = await runCli(['install', dir, ...S], { env: hostPip(host, `[global]\nindex-url = ${index}\n[install]\ntarget = ${target}\n`), ms: 120_000 });
+  assert.is(refused.status, 1, refused.stdout + refused.stderr);
+  const conf = join(host, 'pip.conf');
+  assert.match(refused.stdout, /FAIL\s+pip: the host/);
+  assert.match(refused.stdout, `pip: the host's pip configuration sets target = ${target} ([install] of ${conf}), which the app's virtualenv cannot be built under`);
+  assert.match(refused.stdout, `fix: remove \`target\` from [install] of ${conf} (every \`pip install\` on this host reads it), then run it again`);
+  assert.not.match(refused.stdout, /==> pip install/);
+  assert.ok(!existsSync(target), 'pip ran with the target');
+  assert.ok(!existsSync(join(state.path, 'apps', 'pipdest', 'venv')), 'a venv was switched to');
+
+  // A file's `user` (a --user install, which a venv refuses) is undone; the shell's PIP_TARGET and PIP_USER are not read.
+  const r = await runCli(['install', dir, ...S], { env: hostPip(host, `[global]\nindex-url = ${index}\n[install]\nuser = true\n`, { PIP_TARGET: target, PIP_USER: '1' }), ms: 120_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, '==> pip read none of PIP_TARGET, PIP_USER (install puts the app\'s requirements into its virtualenv');
+  assert.ok(!existsSync(target), 'PIP_TARGET reached pip');
+  assert.is(inVenv('pipdest', 'import destpkg; print(destpkg.VERSION)').stdout.trim(), '1.0');
 });
 
 test('a requirements file that names its own index (--index-url, --extra-index-url) is installed from it: install\'s offline --no-index, which outranks the file\'s lines, is left out', async () => {
-  // A PEP 503 index on disk (file://), as a host's mirror or a team's wheelhouse is served: pip
-  // reads a directory's index.html.
-  const index = join(work.path, 'own-index', 'simple');
-  mkdirSync(join(index, 'idxpkg'), { recursive: true });
-  const wheel = makeWheel(join(index, 'idxpkg'), 'idxpkg', '1.0');
-  const name = wheel.slice(wheel.lastIndexOf('/') + 1);
-  writeFileSync(join(index, 'index.html'), '<!DOCTYPE html><html><body><a href="idxpkg/">idxpkg</a></body></html>\n');
-  writeFileSync(join(index, 'idxpkg', 'index.html'), `<!DOCTYPE html><html><body><a href="${name}">${name}</a></body></html>\n`);
+  const index = fileIndex(join(work.path, 'own-index'), [['idxpkg', '1.0']]);
   const dir = makeApp(work.path, 'ownindex', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
   // Through an include, as a shared base file would carry it.
-  writeFileSync(join(dir, 'base.txt'), `--index-url file://${index}\n`);
+  writeFileSync(join(dir, 'base.txt'), `--index-url ${index}\n`);
   writeFileSync(join(dir, 'requirements.txt'), '-r base.txt\nidxpkg==1.0\n');
   const r = await runCli(['install', dir, ...S], { ms: 120_000 });
   assert.is(r.status, 0, r.stdout + r.stderr);

@@ -9,7 +9,8 @@ export const spec: CommandSpec = {
   summary:
     "Set up an app's dependencies, then run its commands.install: the deb packages (apt-get install -y\n" +
     'of the missing ones with --system, as root), a virtualenv for `pip:` under the state root built\n' +
-    'offline from local files (reused while the requirements and interpreter are unchanged; as root,\n' +
+    "from the app's files and the index or find-links the host's pip configuration names (offline\n" +
+    'when it names none; reused while the requirements and interpreter are unchanged; as root,\n' +
     "built by the app's user, as the gateway builds it). One line\n" +
     'per step with its duration; pip\'s and apt\'s output streamed. Before commands.install, the app\'s\n' +
     'services (services: in app.yaml): its database and role, its Redis user, their passwords kept\n' +
