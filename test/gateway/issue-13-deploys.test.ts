@@ -4,13 +4,13 @@
 // refusal names the app's log and carries the traceback's last lines, from the app's frame.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, oneWorkerEach } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, FIXTURES, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { warmStateDir } from '../helpers/warm-state.js';
-import { makeWheel } from '../lifecycle/lifecycle-apps.js';
+import { fileIndex, makeWheel } from '../lifecycle/lifecycle-apps.js';
 
 const test = suite('issue 13: deploys and first runs');
 
@@ -34,7 +34,7 @@ async function appStatus(gw: RunningGateway, name: string): Promise<any> {
   return status.apps.find((a: any) => a.name === name);
 }
 
-async function start(setup: (appsDir: string) => void, extra: string[], ms = 30_000): Promise<Env> {
+async function start(setup: (appsDir: string) => void, extra: string[], ms = 30_000, env: NodeJS.ProcessEnv = {}): Promise<Env> {
   const apps = tempDir('apppkg-i13-apps-');
   const state = warmStateDir('apppkg-i13-state-');
   setup(apps.path);
@@ -42,7 +42,7 @@ async function start(setup: (appsDir: string) => void, extra: string[], ms = 30_
   writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
   // One Python worker per version: a worker costs about half a gateway's start in CPU, and how
   // a version is judged, refused or served is the same with one as with the default two.
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state.path, ...oneWorkerEach(state.path), '--access-log', 'off', ...extra], { ms });
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state.path, ...oneWorkerEach(state.path), '--access-log', 'off', ...extra], { ms, env });
   return { apps: apps.path, state: state.path, gw, dirs: [apps, state] };
 }
 
@@ -52,8 +52,8 @@ async function close({ gw, dirs }: Env): Promise<void> {
 }
 
 /** A gateway of the test running alone (start), stopped as the test ends. */
-async function open(setup: (appsDir: string) => void, extra: string[], ms = 30_000): Promise<Env> {
-  const env = await start(setup, extra, ms);
+async function open(setup: (appsDir: string) => void, extra: string[], ms = 30_000, processEnv: NodeJS.ProcessEnv = {}): Promise<Env> {
+  const env = await start(setup, extra, ms, processEnv);
   opened.push(env);
   return env;
 }
@@ -236,6 +236,37 @@ test('item 2: an app with pip: gets its virtualenv under --apps; changed require
   await waitFor(async () => (await served(gw, '/shop/')) === '2.0', 120_000, 'version 3.0 to serve thepkg 2.0', ASK_GATEWAY_EVERY_MS);
   assert.is.not(readlinkSync(venvLink), liveBuild, 'the venv link follows the version that serves');
   assert.match(gw.output(), /shop: creating venv with .*the requirements changed/);
+});
+
+test("item 2 on a host whose pip.conf names an index: --apps builds the venv from it; a pip.conf [install] target refuses the version before pip runs, naming install", async () => {
+  const host = tempDir('apppkg-i13-host-');
+  // The host's mirror alone has thepkg 3.0; index-url, so that pypi.org is never pip's default.
+  const index = fileIndex(join(host.path, 'mirror'), [['thepkg', '3.0']]);
+  const conf = join(host.path, 'pip.conf');
+  writeFileSync(conf, `[global]\nindex-url = ${index}\n`);
+  const hostEnv = { PIP_CONFIG_FILE: conf, XDG_CONFIG_DIRS: join(host.path, 'xdg') };
+  const opening = open((dir) => pipApp(join(dir, 'shop.1.0'), 'thepkg==3.0\n', []), ['--settle', '0.3', '--watch-interval', '0.2'], 120_000, hostEnv);
+  const { apps, gw, dirs } = await opening.catch((err: unknown) => {
+    host.remove();
+    throw err;
+  });
+  dirs.push(host);
+  assert.is(await served(gw, '/shop/'), '3.0');
+  assert.match(gw.output(), `shop: pip install -r ${join(apps, 'shop.1.0', 'requirements.txt')} (from the host's pip configuration: ${conf} (index-url))`);
+
+  // pip.conf is read at each build: a target there is refused, and 1.0 serves on.
+  const target = join(host.path, 'target');
+  writeFileSync(conf, `[global]\nindex-url = ${index}\n[install]\ntarget = ${target}\n`);
+  pipApp(join(apps, 'shop.2.0'), 'thepkg>=3.0\n', []);
+  const refused = await waitFor(async () => {
+    const v = await versionOf(gw, 'shop', '2.0')();
+    return v?.state === 'failed' ? v : undefined;
+  }, 120_000, 'version 2.0 to be refused', ASK_GATEWAY_EVERY_MS);
+  assert.is(refused.reason.code, 'APPPKG_PIP_CONFIG_REFUSED');
+  assert.match(refused.reason.message, `sets target = ${target} ([install] of ${conf})`);
+  assert.match(refused.reason.hint, `apppkg-gateway install ${join(apps, 'shop.2.0')}`);
+  assert.ok(!existsSync(target), 'pip ran with the target');
+  assert.is(await served(gw, '/shop/'), '3.0');
 });
 
 test.run();

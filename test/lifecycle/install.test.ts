@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { recordingAgentPrograms } from '../helpers/pip-agent.js';
 import { runCli, tempDir } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
-import { makeApp, makeWheel, runCliAs } from './lifecycle-apps.js';
+import { fileIndex, makeApp, makeWheel, runCliAs } from './lifecycle-apps.js';
 
 const test = suite('lifecycle: install');
 const NOBODY = 65534;
@@ -264,23 +264,6 @@ test('a wheel built for another Python: the fix names the wheel, its tags and th
   assert.match(changed.stdout, `fix: run \`apppkg-gateway install ${dir}\` to build the app's virtualenv`);
   assert.not.match(changed.stdout, /cp27mu/);
 });
-
-/**
- * A PEP 503 index on disk (file://) under `dir`, serving each of `packages` (name, version), as a
- * host's mirror or a team's wheelhouse is served: pip reads a directory's index.html. Its URL.
- */
-function fileIndex(dir: string, packages: [string, string][]): string {
-  const index = join(dir, 'simple');
-  mkdirSync(index, { recursive: true });
-  for (const [name, version] of packages) {
-    mkdirSync(join(index, name), { recursive: true });
-    const wheel = makeWheel(join(index, name), name, version);
-    const file = wheel.slice(wheel.lastIndexOf('/') + 1);
-    writeFileSync(join(index, name, 'index.html'), `<!DOCTYPE html><html><body><a href="${file}">${file}</a></body></html>\n`);
-  }
-  writeFileSync(join(index, 'index.html'), `<!DOCTYPE html><html><body>${packages.map(([name]) => `<a href="${name}/">${name}</a>`).join('')}</body></html>\n`);
-  return `file://${index}`;
-}
 
 /**
  * The environment of a host whose pip configuration is `conf` (written to HOST/pip.conf, named by

@@ -81,6 +81,23 @@ export function wheelApp(parent: string, name: string): string {
 }
 
 /**
+ * A PEP 503 index on disk (file://) under `dir`, serving each of `packages` (name, version), as a
+ * host's mirror or a team's wheelhouse is served: pip reads a directory's index.html. Its URL.
+ */
+export function fileIndex(dir: string, packages: [string, string][]): string {
+  const index = join(dir, 'simple');
+  mkdirSync(index, { recursive: true });
+  for (const [name, version] of packages) {
+    mkdirSync(join(index, name), { recursive: true });
+    const wheel = makeWheel(join(index, name), name, version);
+    const file = wheel.slice(wheel.lastIndexOf('/') + 1);
+    writeFileSync(join(index, name, 'index.html'), `<!DOCTYPE html><html><body><a href="${file}">${file}</a></body></html>\n`);
+  }
+  writeFileSync(join(index, 'index.html'), `<!DOCTYPE html><html><body>${packages.map(([name]) => `<a href="${name}/">${name}</a>`).join('')}</body></html>\n`);
+  return `file://${index}`;
+}
+
+/**
  * Like runCli, with the options runCli lacks: a uid, or a pseudo-terminal (via script(1)). As
  * another uid it runs the package from where that user can read it (installForOtherUsers).
  */
