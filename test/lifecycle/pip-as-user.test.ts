@@ -13,7 +13,7 @@ import { request } from 'undici';
 import { hostGroup, hostUser } from '../helpers/host-accounts.js';
 import { installForOtherUsers, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { isRoot, runIf } from '../helpers/skip.js';
-import { inTreeBackend, makeApp, makeWheel } from './lifecycle-apps.js';
+import { fileIndex, inTreeBackend, makeApp, makeWheel } from './lifecycle-apps.js';
 import { canUnprotectHardlinks, UNPROTECT_REASON, withUnprotectedHardlinks } from './protected-hardlinks.js';
 import { idOf, victimTree } from './subdir-swapper.js';
 
@@ -159,6 +159,32 @@ ifRoot('pip, and the build of a source requirement, run as the app\'s user, in a
   const uids = readFileSync(ranAs, 'utf8').split('\n').filter(Boolean);
   assert.ok(uids.length > 0);
   assert.equal([...new Set(uids)], [String(uid)], check.stdout + check.stderr);
+});
+
+ifRoot("install as root reads the host's pip configuration as the app's user, whose pip builds the venv: an index it names is used, a target it sets refused", async () => {
+  hostUser(USER);
+  const app = makeApp(apps, 'pipconfuser', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  writeFileSync(join(app, 'requirements.txt'), 'userpkg==1.0\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  // Readable by the app's user (work is 0755): the index, and the file PIP_CONFIG_FILE names.
+  const index = fileIndex(join(work.path, 'user-mirror'), [['userpkg', '1.0']]);
+  const conf = join(work.path, 'user-pip.conf');
+  const target = join(work.path, 'user-target');
+  writeFileSync(conf, `[global]\nindex-url = ${index}\n[install]\ntarget = ${target}\n`, { mode: 0o644 });
+  const env = { PIP_CONFIG_FILE: conf, XDG_CONFIG_DIRS: join(work.path, 'no-xdg') };
+  const refused = await runCli(['install', app, '--state-dir', state, '--environment', envFile], { env, ms: 180_000 });
+  assert.is(refused.status, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stdout, `pip: the host's pip configuration sets target = ${target} ([install] of ${conf})`);
+  assert.ok(!existsSync(target));
+
+  writeFileSync(conf, `[global]\nindex-url = ${index}\n`, { mode: 0o644 });
+  const r = await runCli(['install', app, '--state-dir', state, '--environment', envFile], { env, ms: 180_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, `(from the host's pip configuration: ${conf} (index-url))`);
+  const venv = join(state, 'apps', 'pipconfuser', 'venv');
+  assert.is(statSync(join(venv, 'bin')).uid, hostUser(USER).uid);
+  const lib = join(venv, 'lib');
+  assert.ok(existsSync(join(lib, readdirSync(lib)[0], 'site-packages', 'userpkg', '__init__.py')), r.stdout);
 });
 
 ifRoot('a requirements include the app\'s user cannot read: check and install say so and show none of it', async () => {
