@@ -1,6 +1,6 @@
 // The environment of the `-m venv` and the pip that `install` (and `--apps`, `serve`, `export
 // venv`) run to build an app's virtualenv (SPEC §3). The app's files decide *what* is installed,
-// pinned; the host decides *where from*. Until H256 pip read neither pip.conf nor PIP_*
+// pinned; the host decides *where from*. Until 2026-12-07 pip read neither pip.conf nor PIP_*
 // (PIP_CONFIG_FILE=os.devnull, every PIP_* removed, as CPython's ensurepip does: bpo-19734,
 // bpo-20053), so a host whose pip.conf names the company's mirror, or whose PIP_FIND_LINKS names
 // its wheelhouse, installed `six` with plain pip and not with `install`: mirrors configured by
