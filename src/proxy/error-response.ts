@@ -4,6 +4,7 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { CLI_COMMAND_WORDS } from '../command-words.js';
+import { endLingering } from '../net/lingering-close.js';
 import { markCut } from './gateway-cut.js';
 
 export const REASONS: Record<number, string> = {
@@ -179,7 +180,10 @@ export function sendError(res: ServerResponse, status: number, opts: ErrorRespon
 /**
  * The same short answer on a socket that asked to upgrade (there is no ServerResponse for
  * it), with the Date and Cache-Control sendError's carry (RFC 9110 §6.6.1: a 404 without a
- * Date is no answer an origin server with a clock may give); the connection then closes.
+ * Date is no answer an origin server with a clock may give); the connection then closes
+ * lingering. node:http hands an upgrade's socket over paused, and a plain end() left it open
+ * for good once the client had written after its head (a websocket's first frame): the unread
+ * bytes held its FIN, so no 'close', no access-log line, and a descriptor lost per refusal.
  */
 export function refuseUpgrade(socket: Socket, status: number, detail: string, headers: Record<string, string> = {}): void {
   if (!socket.writable) {
@@ -188,9 +192,9 @@ export function refuseUpgrade(socket: Socket, status: number, detail: string, he
   }
   const body = Buffer.from(shortBody(status, detail), 'utf8');
   const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-  socket.end(
+  endLingering(
+    socket,
     `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${extra}Date: ${new Date().toUTCString()}\r\nConnection: close\r\n\r\n${body.toString('latin1')}`,
-    'latin1',
   );
 }
 

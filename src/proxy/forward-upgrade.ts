@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
+import { endLingering } from '../net/lingering-close.js';
 import { proxyFailure, proxyFailureDetail, refuseUpgradeFor } from './error-response.js';
 import { outgoingHeaders } from './outgoing-headers.js';
 import type { RequestRoute } from './request-route.js';
@@ -65,6 +66,10 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
       delete answer.headers['transfer-encoding'];
       delete answer.headers['keep-alive'];
       answer.headers.connection = 'close';
+      // http-proxy pipes the answer and ends the socket, which node:http handed over paused:
+      // what the client wrote after its head (a first frame) held its FIN unread, and the
+      // socket stayed open for good (no 'close', no access-log line). Read on to the FIN.
+      socket.once('finish', () => endLingering(socket));
     });
     proxyReq.prependListener('upgrade', () => {
       answered = true;
