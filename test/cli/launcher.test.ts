@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { assertNoOrphans, BIN, childPids, EXAMPLES, FIXTURES, processesBelow, tempDir, waitFor } from '../helpers/process.js';
+import { assertNoOrphans, BIN, childPids, EXAMPLES, FIXTURES, processesBelow, tempDir, waitFor, within } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('cli launcher');
@@ -60,6 +60,38 @@ test('the launcher finds dist/ through a chain of relative and absolute symlinks
     const run = spawnSync(command, ['--version'], { cwd, encoding: 'utf8', timeout: 20_000 });
     assert.is(run.status, 0, `${command} in ${cwd}: ${run.stderr}`);
     assert.is(run.stdout.trim(), version, command);
+  }
+});
+
+test('`node bin/apppkg-gateway` runs the command too (a script that starts it as a Node program), with its exit statuses', async () => {
+  // Found by H262: Node read the launcher as JavaScript and threw a SyntaxError at its first comment.
+  const version = `apppkg-gateway ${JSON.parse(readFileSync(join(dirname(BIN), '..', 'package.json'), 'utf8')).version}`;
+  for (const [path, cwd] of [
+    [BIN, work.path],
+    [join('bin', 'apppkg-gateway'), join(dirname(BIN), '..')],
+  ]) {
+    const run = spawnSync(process.execPath, [path, '--version'], { cwd, encoding: 'utf8', timeout: 20_000 });
+    assert.is(run.status, 0, `node ${path} in ${cwd}: ${run.stderr}`);
+    assert.is(run.stdout.trim(), version, path);
+  }
+  const bad = spawnSync(process.execPath, [BIN, '--no-such-flag'], { cwd: work.path, encoding: 'utf8', timeout: 20_000 });
+  assert.is(bad.status, 2, `bad usage: ${bad.stderr}`);
+  assert.match(bad.stderr, /--no-such-flag/);
+  // The gateway itself: it serves, and its SIGTERM stop ends in status 0, its pid Node's own.
+  const child = spawn(process.execPath, [BIN, 'serve', join(EXAMPLES, 'hello'), '--port', '0', '--state-dir', join(work.path, 'node-state')], { cwd: work.path, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const url = await waitFor(() => /listening on (http:\S+)/.exec(out)?.[1], 20_000, () => `serve to listen (output: ${out})`);
+    assert.is((await fetch(url)).status, 200);
+    const pids = await childPids(child.pid!);
+    child.kill('SIGTERM');
+    assert.is(await within(20_000, 'serve to stop', exited), 0, out);
+    await assertNoOrphans(pids);
+  } finally {
+    child.kill('SIGKILL');
   }
 });
 
