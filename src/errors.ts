@@ -115,15 +115,37 @@ const appDirWord = (d: ErrorDetails): string => (d.dir ? shellWord(str(d.dir)) :
 const checkAgain = (d: ErrorDetails, does: string, cliWhere: string): string =>
   d.checkCall ? `${str(d.checkCall)} ${does}` : `\`apppkg-gateway check ${appDirWord(d)}\` ${does}${cliWhere}`;
 /**
- * `check` run with no environment file (`noEnvironmentFile`): a new user does not know the
- * gateway reads one, so the fix says "an" file and how to give it, in the caller's terms.
+ * Run with no environment file (`noEnvironmentFile`): a new user does not know the gateway
+ * reads one, so the fix says "an" file and how to give it, in the caller's terms. A gateway
+ * that has one names it (`environmentFile`): the one to edit, not one like it elsewhere.
  */
-const theEnvironmentFile = (d: ErrorDetails): string => (d.noEnvironmentFile ? 'an environment file' : 'the environment file');
+const theEnvironmentFile = (d: ErrorDetails): string =>
+  d.noEnvironmentFile ? 'an environment file' : d.environmentFile ? str(d.environmentFile) : 'the environment file';
 const passEnvironmentFile = (d: ErrorDetails): string => {
+  if (d.entry === 'serve' || d.entry === 'apps') return entryTakesFile(d, d.entry);
   if (!d.noEnvironmentFile) return '';
   const key = str(d.environmentKey) || '--environment';
   return `, and pass it: ${key.startsWith('-') ? `\`apppkg-gateway check ${appDirWord(d)} ${givenAs(key, 'FILE')}\`` : checkCall(d)}`;
 };
+/**
+ * How the running gateway comes to read what the fix sets (`entry`: serve or --apps, `entryDir`
+ * its directory as given): a new user told of `check --environment FILE` restarted serve or the
+ * gateway without it. serve reads its file once, as it starts; --apps reads it again at SIGHUP,
+ * but a gateway started with none has no file to read again.
+ */
+function entryTakesFile(d: ErrorDetails, entry: 'serve' | 'apps'): string {
+  const key = str(d.environmentKey) || '--environment';
+  const cli = key.startsWith('-');
+  const dir = d.entryDir ? shellWord(str(d.entryDir)) : 'DIR';
+  if (d.noEnvironmentFile) {
+    if (!cli) return `, and start the Gateway with it: \`Gateway.start({ ${entry === 'serve' ? 'app' : 'apps'}: ${JSON.stringify(str(d.entryDir) || 'DIR')}, ${givenAs(key, 'FILE')} })\``;
+    return entry === 'serve'
+      ? `, and pass it: \`apppkg-gateway serve ${dir} ${givenAs(key, 'FILE')}\``
+      : `, and start the gateway with it: \`apppkg-gateway --apps ${dir} ${givenAs(key, 'FILE')}\``;
+  }
+  if (entry === 'serve') return `, then start ${cli ? 'serve' : 'the Gateway'} again: it reads the file once, as it starts`;
+  return cli ? `, then send the gateway SIGHUP (\`systemctl reload apppkg-gateway\`): it reads the file again and retries the app` : `, then call \`gateway.reloadEnvironment()\``;
+}
 /** What builds the app's virtualenv, as its caller has it (`install`: AppPackage's install() for the library); the CLI's command by default. */
 const installCall = (d: ErrorDetails): string => str(d.install) || `\`apppkg-gateway install ${appDirWord(d)}\``;
 /**

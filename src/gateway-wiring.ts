@@ -80,6 +80,7 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
     source: namingBroken(single ? appDirSource(dir, environmentKey) : appsDirSource(dir, mode === 'production' ? (name: string, at: string) => appUser(registry.hostEnv, name, at) : undefined, environmentKey), commandWords),
     hostEnv,
     stateDir: options.stateDir,
+    entryDir: dir,
     stateKey,
     environmentKey,
     hookTimeoutKey,

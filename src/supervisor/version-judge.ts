@@ -16,7 +16,7 @@ import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
 import { checkPip } from '../environment/checks.js';
 import { pathsMissingRefusal } from '../environment/paths-entries.js';
-import { namingCallerOptions } from '../environment/app-env.js';
+import { namingCallerOptions, namingGatewayEntry } from '../environment/app-env.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { HOOK_ENV, runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
@@ -37,6 +37,8 @@ export interface VersionJudgeOptions {
   stateKey?: string;
   /** What a missing setting's fix calls the environment file's option (the CLI's --environment, the library's environment); default --environment. */
   environmentKey?: string;
+  /** serve's app directory or the --apps directory, as the caller gave it: a fix that restarts the gateway names it. */
+  entryDir?: string;
   /** What a hook's timeout calls the option that bounds it (the CLI's --hook-timeout, the library's hookTimeoutMs); default --hook-timeout. */
   hookTimeoutKey?: string;
   /** What a fix calls a command (the CLI's `apppkg-gateway rollback NAME`, the library's `gateway.rollback('NAME')`); default the CLI's. */
@@ -562,7 +564,7 @@ export class VersionJudge {
       // Stopped by the gateway's own stop (its hook killed): not a refusal of the version.
       if (this.registry.stopped()) return null;
       let error = isGatewayError(err)
-        ? namingFixes(namingCallerOptions(err, this.opts) as GatewayError, this.words, desc.dir)
+        ? namingFixes(namingGatewayEntry(namingCallerOptions(err, this.opts), { mode: development ? 'serve' : 'apps', dir: this.opts.entryDir, file: this.registry.hostEnv().file }) as GatewayError, this.words, desc.dir)
         : new GatewayError('APPPKG_WORKER_START_FAILED', { name: desc.name, dir: desc.dir, reason: String(err), cause: err });
       // Under --apps the app's output is in its log only: say where, and bring its end here.
       if (!development) error = refusalUnderApps(error, logFile, logStart);

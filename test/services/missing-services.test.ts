@@ -1,7 +1,8 @@
 // An app asking for services the host does not offer is refused under --apps, and its reason (in
 // /status, as the status page and `status` show it) names every one of them with one fix, so a
-// user sets them all at once rather than learning the second after fixing the first. `check`
-// run with no environment file says to give one, and how.
+// user sets them all at once rather than learning the second after fixing the first. Each entry
+// point run with no environment file says to give one, and how: check's, serve's and the
+// gateway's own option; with one, the fix names it and what makes the gateway read it again.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -27,14 +28,44 @@ test('a version asking for PostgreSQL and Redis on a host offering neither is re
     const both = await problem('both');
     assert.is(both.code, 'APPPKG_SERVICE_MISSING');
     assert.match(both.message, /both asks for services\.database: postgresql, but the host offers no postgresql server, nor a redis server for its services\.redis/);
-    assert.match(both.hint, /set `services\.postgresql` and `services\.redis` in the environment file \(e\.g\. `services: \{postgresql: postgresql:\/\/\S+, redis: redis:\/\/\S+\}`\)/);
+    // A gateway started with no environment file has none for SIGHUP to read again: it is started with one.
+    assert.match(both.hint, /set `services\.postgresql` and `services\.redis` in an environment file \(e\.g\. `services: \{postgresql: postgresql:\/\/\S+, redis: redis:\/\/\S+\}`\)/);
+    assert.ok(both.hint.includes(`, and start the gateway with it: \`apppkg-gateway --apps ${apps.path} --environment FILE\``), both.hint);
     // One missing: said as before, without an "also".
     const one = await problem('one');
     assert.match(one.message, /one asks for services\.redis: redis, but the host offers no redis server$/);
-    assert.match(one.hint, /^set `services\.redis` in the environment file/);
+    assert.match(one.hint, /^set `services\.redis` in an environment file/);
   } finally {
     await stopGatewayChecked(gw, apps, state);
   }
+});
+
+test('under --apps with an environment file, the fix names that file and the SIGHUP that reads it again', async () => {
+  const filed = tempDir('apppkg-missing-services-filed-');
+  const filedState = tempDir('apppkg-missing-services-filed-state-');
+  writePackage(filed.path, 'one', { 'app.yaml': 'platform: python, wsgi\napp: web:application\nservices:\n  redis: redis\n', 'web.py': WSGI });
+  const environment = join(work.path, 'gateway-environment.yaml');
+  writeFileSync(environment, 'settings: {}\n');
+  const gw = await startCli(['--apps', filed.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', filedState.path, '--access-log', 'off', '--environment', environment]);
+  try {
+    const one = await waitFor(async () => (await appStatus(gw, 'one'))?.problem?.code && (await appStatus(gw, 'one')).problem, 20_000, 'one to be refused');
+    assert.is(one.hint, `set \`services.redis\` in ${environment} (e.g. \`services: {redis: redis://127.0.0.1:6379}\`), then send the gateway SIGHUP (\`systemctl reload apppkg-gateway\`): it reads the file again and retries the app`);
+  } finally {
+    await stopGatewayChecked(gw, filed, filedState);
+  }
+});
+
+test('serve says to start serve with an environment file (or again, once the one it has sets the service)', async () => {
+  const dir = writePackage(work.path, 'queue', { 'app.yaml': 'platform: python, wsgi\napp: web:application\nservices:\n  redis: redis\n', 'web.py': WSGI });
+  const bare = await runCli(['serve', dir, '--port', '0', '--state-dir', state.path]);
+  assert.is(bare.status, 1, bare.stdout + bare.stderr);
+  assert.match(bare.stderr, /queue asks for services\.redis: redis, but the host offers no redis server\n/);
+  assert.ok(bare.stderr.includes(`fix: set \`services.redis\` in an environment file (e.g. \`services: {redis: redis://127.0.0.1:6379}\`), and pass it: \`apppkg-gateway serve ${dir} --environment FILE\`\n`), bare.stderr);
+  const environment = join(work.path, 'serve-environment.yaml');
+  writeFileSync(environment, 'settings: {}\n');
+  const given = await runCli(['serve', dir, '--port', '0', '--state-dir', state.path, '--environment', environment]);
+  assert.is(given.status, 1, given.stdout + given.stderr);
+  assert.ok(given.stderr.includes(`fix: set \`services.redis\` in ${environment} (e.g. \`services: {redis: redis://127.0.0.1:6379}\`), then start serve again: it reads the file once, as it starts\n`), given.stderr);
 });
 
 test('check without --environment says to give an environment file, and how; with one, only what to set in it', async () => {
