@@ -26,7 +26,7 @@ import { ProcessPool, type ProcessRoute } from './process-pool.js';
 import { logOffset, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
 import type { Slot } from './slot.js';
 import { UpstreamRotation, type LiveUpstream } from './upstream-rotation.js';
-import { killedAfterCancel } from './worker-drain.js';
+import { drainCloseReason, killedAfterCancel, type DrainCause } from './worker-drain.js';
 import { WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 import { Worker } from './worker.js';
 import { DEFAULT_OUTPUT_RATE, OutputThrottle } from '../log/output-throttle.js';
@@ -491,15 +491,17 @@ export class AppInstance {
 
   /**
    * Out of rotation for good (another version took over, or the app was removed): each worker
-   * finishes what it holds within `drainMs` (its websockets until `websocketMs`, then 1012), then stops.
+   * finishes what it holds within `drainMs` (its websockets until `websocketMs`, then 1012 saying
+   * `cause`), then stops.
    */
-  async drain(drainMs: number, websocketMs = drainMs): Promise<void> {
+  async drain(cause: DrainCause, drainMs: number, websocketMs = drainMs): Promise<void> {
     this.state = 'stopping';
+    const reason = drainCloseReason(this.name, cause);
     await this.stopAll((m) => {
-      if (m instanceof Worker) return this.workers.workerDrain.drain(m, drainMs, websocketMs);
+      if (m instanceof Worker) return this.workers.workerDrain.drain(m, cause, drainMs, websocketMs);
       // A routed process's websockets count as requests it holds: closed now, its stop waits for none.
-      if (websocketMs === 0) m.closeWebsockets(WsCloseCode.SERVICE_RESTART, `${this.name} is restarting`);
-      return m.stop(drainMs);
+      if (websocketMs === 0) m.closeWebsockets(WsCloseCode.SERVICE_RESTART, reason);
+      return m.stop(drainMs, reason);
     });
     this.state = 'stopped';
     this.opts.log.release();

@@ -428,9 +428,10 @@ export class CommandProcess extends EventEmitter {
 
   /**
    * SIGTERM to the program (to the group, for a line the shell runs itself), up to `graceMs` to
-   * exit, then SIGKILL to the tree. Resolves once gone.
+   * exit, then SIGKILL to the tree. Resolves once gone. `closeReason`: what its websockets'
+   * clients are told at the end of the grace (a drain's cause, drainCloseReason).
    */
-  async stop(graceMs: number): Promise<void> {
+  async stop(graceMs: number, closeReason = `${this.opts.app} is stopping`): Promise<void> {
     if (this._state === 'starting' && this.child === null) this._state = 'stopping'; // start() sees it before spawning
     if (this.child === null || this._state === 'exited') return;
     this._state = 'stopping';
@@ -451,7 +452,7 @@ export class CommandProcess extends EventEmitter {
     // A drain over with websockets still open: they are closed as an ASGI app's are, 1012 (the
     // client reconnects to the new version), not cut by the SIGTERM, which many servers take
     // to drop them without a close frame (1006).
-    this.closeWebsockets(WsCloseCode.SERVICE_RESTART, `${this.opts.app} is restarting`);
+    this.closeWebsockets(WsCloseCode.SERVICE_RESTART, closeReason);
     await this.child.stop(Math.max(deadline - performance.now(), Math.min(graceMs, MIN_TERM_GRACE_MS)));
   }
 

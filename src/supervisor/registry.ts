@@ -49,6 +49,7 @@ import { canRollBack, rollBack, type Rollback } from './rollback.js';
 import { label, VersionJudge, type VersionJudgeOptions } from './version-judge.js';
 import { notAVersionOf, versionNotices } from './version-notices.js';
 import { WorkerBudget } from './worker-budget.js';
+import type { DrainCause } from './worker-drain.js';
 
 /** What the Registry is given; those that judging a version reads are VersionJudgeOptions. */
 export interface RegistryOptions extends VersionJudgeOptions {
@@ -135,7 +136,7 @@ export class Registry {
       stopped: () => this.stopped,
       reconcileIn: (ms) => this.looks.runIn(ms),
       publish: () => this.publish(),
-      drain: (instance, desc) => this.drain(instance, desc),
+      drain: (instance, desc, cause) => this.drain(instance, desc, cause),
       wroteHelpers: (dir) => this.helperDirs.add(dir),
       servingAs: (uid, except) => [...this.records.values()].filter((r) => r.name !== except && r.serving?.runAs?.uid === uid).map((r) => r.name).sort(),
     });
@@ -202,7 +203,7 @@ export class Registry {
     if (this.records.get(record.name) !== record && record.serving) {
       const gone = record.serving;
       record.serving = null;
-      this.drain(gone.instance, gone.desc);
+      this.drain(gone.instance, gone.desc, 'removed');
     }
     if (this.stopped) return;
     this.publish();
@@ -306,7 +307,7 @@ export class Registry {
         record.history.add('removed', 'its directory went away; stopping it', { version: record.serving.desc.version });
         const old = record.serving;
         this.publish();
-        this.drain(old.instance, old.desc);
+        this.drain(old.instance, old.desc, 'removed');
         // Its workers may take a while yet (a drain's requests and websockets, an ASGI lifespan
         // shutdown): status shows them until they are gone, not an app that is simply not there.
         this.removed.set(name, record);
@@ -323,11 +324,11 @@ export class Registry {
     return judged;
   }
 
-  private drain(instance: AppInstance, desc: Description): void {
+  private drain(instance: AppInstance, desc: Description, cause: DrainCause): void {
     // Its workers count under --max-workers until they are gone, not from the switch: a drain
     // holds its requests and websockets for up to `drain` s, and another app woken meanwhile
     // ran one worker past the bound for as long.
-    const done = instance.drain(instance.versionDrainMs ?? this.opts.drainMs, this.opts.websocketsAtOnce ? 0 : undefined).finally(() => {
+    const done = instance.drain(cause, instance.versionDrainMs ?? this.opts.drainMs, this.opts.websocketsAtOnce ? 0 : undefined).finally(() => {
       this.budget?.remove(instance);
       this.draining.delete(instance);
       // A start of the app under way may be writing helpers no version uses yet: its end prunes.

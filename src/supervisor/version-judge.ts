@@ -29,6 +29,7 @@ import { appLogFile, formatRefusal, logOffset, noteRefusalInLog, placedMessage, 
 import { startApp } from './start-app.js';
 import { StartSteps } from './start-steps.js';
 import type { WorkerBudget } from './worker-budget.js';
+import type { DrainCause } from './worker-drain.js';
 
 /** The Registry's options that judging a version reads (RegistryOptions extends these). */
 export interface VersionJudgeOptions {
@@ -87,8 +88,8 @@ export interface JudgingRegistry {
   reconcileIn(ms: number): void;
   /** Hands the proxy the serving version of every app. */
   publish(): void;
-  /** Takes `instance` out of rotation; it drains. */
-  drain(instance: AppInstance, desc: Description): void;
+  /** Takes `instance` out of rotation; it drains, its websockets told `cause` at the end. */
+  drain(instance: AppInstance, desc: Description, cause: DrainCause): void;
   /** The run helpers a start of this gateway wrote (pruned once no version uses them). */
   wroteHelpers(dir: string): void;
   /** The other apps whose serving version runs as `uid`. */
@@ -352,7 +353,9 @@ export class VersionJudge {
         const kind = same ? 'restarted' : rollback ? 'rolled-back' : 'switched';
         const told = rollback ? `rolled back from ${label(previous.desc)} to ${label(desc)}` : what;
         record.history.add(kind, `${told}; the old one drains`, { version: side(desc), from: side(previous.desc) });
-        this.registry.drain(previous.instance, previous.desc);
+        // The same files restarted (restart NAME, a SIGHUP's changed settings) are not a deploy, as
+        // the same directory with files changed in place is (an app without version suffixes).
+        this.registry.drain(previous.instance, previous.desc, same && restarting ? 'restarted' : rollback ? 'rolled-back' : 'deployed');
       } else {
         this.opts.say(`${record.name}: ${label(desc)} serving at ${this.opts.mountOf(record.name)}`);
         record.history.add('serving', `${label(desc)} serving at ${this.opts.mountOf(record.name)}`, { version: desc.version });
@@ -385,7 +388,7 @@ export class VersionJudge {
       keepPastCounts(record, serving.instance);
       record.serving = null;
       this.registry.publish();
-      this.registry.drain(serving.instance, serving.desc);
+      this.registry.drain(serving.instance, serving.desc, 'removed');
     }
   }
 

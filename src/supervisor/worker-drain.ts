@@ -18,6 +18,23 @@ export function killedAfterCancel(app: string, worker: Worker, after: string): s
   return `${app}: worker ${worker.pid ?? '?'} had not exited ${CANCEL_BOUND_MS / 1000} s after ${after} (its lifespan shutdown did not complete, or a task ignored its cancellation, or sync code held the event loop): killed`;
 }
 
+/**
+ * Why a worker is out of rotation, for the reason its websockets' clients read in the 1012 close:
+ * "restarting" told a page whose version a deploy had replaced that the same code would be back.
+ */
+export type DrainCause = 'deployed' | 'rolled-back' | 'restarted' | 'removed' | 'recycled';
+
+/** The close reason (at most 123 bytes; websocket-flow.ts cuts a longer app name) for `cause`. */
+export function drainCloseReason(app: string, cause: DrainCause): string {
+  switch (cause) {
+    case 'deployed': return `${app}: another version took over`;
+    case 'rolled-back': return `${app}: rolled back to another version`;
+    case 'restarted': return `${app} was restarted`;
+    case 'removed': return `${app} is stopping: it was removed`;
+    case 'recycled': return `${app}: its worker was recycled`;
+  }
+}
+
 /** After its websockets were closed at the end of a drain, how long the app has to return. */
 const WEBSOCKET_CLOSE_GRACE_MS = 5000;
 
@@ -36,14 +53,15 @@ export class WorkerDrain {
    * Lets `worker` finish what it holds, then stops it: its requests within `ms`, its websockets
    * until they end or `websocketMs` passes (then 1012). A recycled worker's requests are bound
    * by `timeout`, its websockets by the version's `drain`; a replaced version's both by `drain`.
+   * `cause` is said to the websockets' clients in the close.
    */
-  async drain(worker: Worker, ms: number, websocketMs = ms): Promise<void> {
+  async drain(worker: Worker, cause: DrainCause, ms: number, websocketMs = ms): Promise<void> {
     const link = worker.link;
     let grace = ms;
     if (link !== null && link.openWebsockets > 0) {
       const started = performance.now();
       await this.websocketsClosed(link, websocketMs);
-      link.closeWebsockets(WsCloseCode.SERVICE_RESTART, `${this.app} is restarting`);
+      link.closeWebsockets(WsCloseCode.SERVICE_RESTART, drainCloseReason(this.app, cause));
       await this.websocketsClosed(link, WEBSOCKET_CLOSE_GRACE_MS);
       grace = Math.max(1000, ms - (performance.now() - started));
     }

@@ -96,7 +96,7 @@ export class WorkerPool {
           ctx.rotation.publish(w, this.upstream(w, slot));
         },
         onRetired: (w) => ctx.rotation.unpublish(w),
-        drain: (w) => ctx.members.stopOnce(w, () => this.workerDrain.drain(w, ctx.drainMs(), ctx.websocketDrainMs())),
+        drain: (w) => ctx.members.stopOnce(w, () => this.workerDrain.drain(w, 'recycled', ctx.drainMs(), ctx.websocketDrainMs())),
         onExited: ctx.onExited,
         onRecycleFailed: () => ctx.rotation.changed(),
         roomForReplacement: opts.roomForReplacement,

@@ -5,7 +5,7 @@
 // status, the access log, and no process left behind. Fixture: test/fixtures/apps/ws-asgi.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
 import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
@@ -592,8 +592,9 @@ gateway('websockets do not count as requests; the recycled worker keeps them for
   const recycledAt = await turnedTrueAfter(async () => (await appStatus(gw, 'ws-recycle')).workers.some((w: { pid: number; state: string }) => w.pid !== pid && w.state === 'ready'), 20_000, 'the replacement worker');
   client.ws.send('during the drain');
   assert.is(await client.next(), 'during the drain');
-  const { code } = await client.closed(15_000);
+  const { code, reason } = await client.closed(15_000);
   assert.is(code, 1012);
+  assert.is(reason, 'ws-recycle: its worker was recycled');
   assert.ok(Date.now() - recycledAt >= 2000, `closed ${Date.now() - recycledAt} ms after the replacement came up (drain: 3)`);
   const next = await open(wsUrl);
   assert.is.not((await whoami(next)).pid, pid);
@@ -601,6 +602,17 @@ gateway('websockets do not count as requests; the recycled worker keeps them for
   await assertNoOrphans([pid], 10_000);
   const workers = (await appStatus(gw, 'ws-recycle')).workers as Array<{ pid: number }>;
   assert.equal(workers.map((w) => w.pid).filter((p) => p === pid), [], 'the recycled worker is no longer listed (draining)');
+});
+
+gateway('an app removed from --apps closes its websockets 1012 at the end of its drain, saying it is stopping', async () => {
+  const client = await open(`${ws}/ws-recycle/echo`);
+  await whoami(client);
+  rmSync(join(work.path, 'apps', 'ws-recycle'), { recursive: true, force: true });
+  // SIGHUP rescans the apps directory, which this gateway does not watch at the test's pace.
+  gw.child.kill('SIGHUP');
+  const { code, reason } = await client.closed(20_000);
+  assert.is(code, 1012);
+  assert.is(reason, 'ws-recycle is stopping: it was removed');
 });
 
 gateway.run();
@@ -672,6 +684,8 @@ deploy('a replaced version keeps its websockets through the drain, then closes t
   const closed = await old.closed(DRAIN_S * 1000 + 12_000);
   const heldMs = Date.now() - switchedAt;
   assert.is(closed.code, 1012);
+  // What happened, not "restarting": the page's new connection reaches other code.
+  assert.is(closed.reason, 'ws-asgi: another version took over');
   assert.ok(heldMs >= DRAIN_S * 1000 - 1000, `closed ${heldMs} ms after the switch, before the drain of ${DRAIN_S} s`);
   await waitFor(() => deployLog().includes('disconnect 1012 /echo'), 5000, 'the app to be told 1012');
   await assertNoOrphans(oldPids, 15_000);
@@ -681,6 +695,18 @@ deploy('a replaced version keeps its websockets through the drain, then closes t
   assert.is(await fresh.next(), 'after the drain');
   fresh.ws.close();
   await fresh.closed();
+});
+
+deploy('a restart closes the old workers\' websockets 1012 at the end of their drain, saying the app was restarted', async () => {
+  const client = await open(`${dgw.url.replace(/^http/, 'ws')}/ws-asgi/echo`);
+  await whoami(client);
+  // A setting changed and SIGHUP: the restart `apppkg-gateway restart` also does (a root
+  // gateway's admin wants a token for that, and this suite's status reads have none).
+  writeFileSync(join(deployWork.path, 'environment.yaml'), `apps:\n  ws-asgi:\n    drain: ${DRAIN_S}\n    settings: {RESTARTED: "yes"}\n`);
+  dgw.child.kill('SIGHUP');
+  const { code, reason } = await client.closed(DRAIN_S * 1000 + 12_000);
+  assert.is(code, 1012);
+  assert.is(reason, 'ws-asgi was restarted');
 });
 
 deploy('a client that leaves while the app decides is seen at once: the app is told, nothing is written', async () => {
