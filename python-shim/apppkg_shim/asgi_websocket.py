@@ -12,7 +12,8 @@ for good, so each side counts the larger or the smaller amount accordingly.
 
 Once the client has closed, send() raises ClientDisconnected (an OSError, as uvicorn does).
 An app that lets it propagate ends like one that returns (RESPONSE_END, nothing logged):
-the client is gone, the app did nothing wrong. A message out of order (anything after the
+the client is gone, the app did nothing wrong. So does a WebSocketDisconnect (Starlette's,
+FastAPI's) raised for a normal close the app was given (_raised_its_close). A message out of order (anything after the
 app's own websocket.close or its whole denial response, an accept after an accept, a denial
 after it) is the app's mistake: a RuntimeError, as uvicorn raises, logged if it propagates.
 """
@@ -35,6 +36,8 @@ _DENIAL = "websocket.http.response"
 _CONNECT = {"type": "websocket.connect"}
 _HANDSHAKE_ANSWERS = ("websocket.accept", "websocket.close", "websocket.http.response.start")
 _OPEN_MESSAGES = ("websocket.send", "websocket.close")
+# The closes an app's WebSocketDisconnect may carry out of its handler unlogged (_raised_its_close).
+_NORMAL_CLOSES = (1000, 1001, 1005, 1012)
 
 
 def _short(value):
@@ -73,9 +76,10 @@ class WebSocketExchange(ResponseExchange):
             await self.worker.app(scope, self.receive, self.send)
         except ClientDisconnected:
             pass
-        except BaseException:
-            self.app_raised()
-            return
+        except BaseException as exc:
+            if not self._raised_its_close(exc):
+                self.app_raised()
+                return
         if self.ended:
             return
         if self.head_sent:
@@ -93,6 +97,18 @@ class WebSocketExchange(ResponseExchange):
                     "or closing it (websocket.close); the client got 403" % (self.worker.app_spec, self.worker.name, uri))
             # Node closes the client with 1000 if neither side had closed (403 before accept).
             self.end(link.RESPONSE_END)
+
+    def _raised_its_close(self, exc):
+        """Did the app raise the normal close it was given? Starlette's receive_text() and
+        FastAPI's raise WebSocketDisconnect(code) for a websocket.disconnect, and most handlers
+        let it out: a client that closed (1000, 1005 without a code), a page left (1001) or
+        the gateway's own close (1001 its stop, 1012 a drain's end) is no app error, and a
+        traceback for each filled the app's log with false failures. Any other exception, or
+        one with another code (1011 the client's error, 1009 ...), is logged as ever."""
+        given = self.disconnect if self.disconnect_given else None
+        if given is None or given["code"] not in _NORMAL_CLOSES or not isinstance(exc, Exception):
+            return False
+        return type(exc).__name__ == "WebSocketDisconnect" and getattr(exc, "code", None) == given["code"]
 
     async def receive(self):
         if not self.connect_received:
