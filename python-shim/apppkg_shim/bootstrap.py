@@ -451,6 +451,7 @@ def check(config):
         "lifespan": lifespan,
         "distPackages": _dist_packages_loaded(before),
         "treeMounts": _tree_mounts(app),
+        "lifespanIgnored": _lifespan_ignored(app),
     }))
     # A thread the app started (a background loop at import that is no daemon, one its ASGI
     # startup left running or still waits in) must not hold check's exit: Python joins it
@@ -467,6 +468,18 @@ def _tree_mounts(app):
         return None
     apps = getattr(app, "apps", None)
     return sorted(apps) if isinstance(apps, dict) else None
+
+
+def _lifespan_ignored(app):
+    """[class, version] when the app was given `lifespan=` and kept it as an unknown keyword,
+    else None. FastAPI before 0.93 (Debian bookworm's 0.92) takes any keyword into `app.extra`,
+    and its router runs only on_startup/on_shutdown: a lifespan startup "completes" without the
+    function it names having run, which check would otherwise report as a lifespan that ran."""
+    extra = getattr(app, "extra", None)
+    if not isinstance(extra, dict) or "lifespan" not in extra:
+        return None
+    top = type(app).__module__.split(".")[0]
+    return [type(app).__name__, str(getattr(sys.modules.get(top), "__version__", "") or "")]
 
 
 def _dist_packages_loaded(before):

@@ -233,8 +233,12 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
         const result = await checkAppImport({ ...ctx.appEnv, env, runAs: ctx.runAs }, desc.app!, undefined, desc.kind, new GuardedTree()).catch(async (err: unknown) => {
           throw await explainSystemModuleImport(err, desc, ctx.interpreter);
         });
-        const lifespan = result.lifespan === 'supported' ? '; its lifespan startup and shutdown complete' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
+        // What the app answered, not that its startup code ran: a startup that runs nothing
+        // (FastAPI 0.92 ignoring lifespan=) answers `complete` as well.
+        const lifespan = result.lifespan === 'supported' ? '; it answered lifespan startup and shutdown (complete)' : result.lifespan === 'unsupported' ? '; it does not speak lifespan' : '';
         report({ name: 'app', ok: true, detail: `${desc.app} imports and is callable (${result.detail})${lifespan}`, fix: '' });
+        const ignored = lifespanIgnoredWarning(desc, result.lifespanIgnored);
+        if (ignored) report(ignored);
         const tree = treeMountWarning(desc, result.treeMounts, overrides.mount ?? `/${desc.name}`);
         if (tree) report(tree);
         const importsWithout = (modules: readonly string[]): Promise<boolean> =>
@@ -393,6 +397,28 @@ async function debWarning(desc: Description, loaded: Array<[string, string]>, im
     name: 'deb',
     ok: true,
     detail: `${at}WARNING: the import loaded modules from ${needed.length === 1 ? 'a Debian package' : 'Debian packages'} installed here: ${nameOf(needed)}; ${listed}. Write \`${line}\`${pulledNote}${onlyIfPresent}`,
+    fix: '',
+  };
+}
+
+/**
+ * A warning (an ok line: the app imports and serves) when the app kept the `lifespan=` it was
+ * given as an unknown keyword, as FastAPI before 0.93 does (Debian bookworm's python3-fastapi
+ * is 0.92): its startup answered `complete` with the function never run, here and under the
+ * gateway alike, and what that function opens (a pool, a client) is missing at the first request.
+ */
+function lifespanIgnoredWarning(desc: Description, ignored: [string, string] | null): CheckItem | null {
+  if (ignored === null) return null;
+  const [cls, version] = ignored;
+  const at = placeOf(desc, Object.hasOwn(desc.positions, 'app') ? ['app'] : [desc.kind, 'app']);
+  const named = version ? `${cls} ${version}` : cls;
+  return {
+    name: 'app',
+    ok: true,
+    detail:
+      `${placed(at)}WARNING: ${desc.app} is ${named}, which takes no lifespan= (FastAPI reads it from 0.93; before, an unknown keyword is kept in app.extra): ` +
+      'the function given as lifespan= did not run at this startup, nor will it under the gateway. ' +
+      'Give its startup and shutdown as on_startup=[...] and on_shutdown=[...], or use FastAPI 0.93 or later (pip: `fastapi>=0.93`)',
     fix: '',
   };
 }

@@ -30,8 +30,16 @@ export interface AppCheck {
   python: string;
   executable: string;
   sysPath: string[];
-  /** An ASGI app: whether it speaks lifespan (its startup and shutdown ran); null for WSGI. */
+  /**
+   * An ASGI app: whether it speaks lifespan (it answered startup and shutdown with `complete`;
+   * what ran for them, if anything, the shim cannot see); null for WSGI.
+   */
   lifespan: 'supported' | 'unsupported' | null;
+  /**
+   * [class, its package's version] of an app that kept the `lifespan=` it was given as an
+   * unknown keyword (FastAPI before 0.93): the function named never ran. null otherwise.
+   */
+  lifespanIgnored: [string, string] | null;
   /** [top-level module, file] of what the import loaded from dist-packages directories (Debian's). */
   distPackages: Array<[string, string]>;
   /** A `cherrypy.tree`: the paths its apps are mounted at ("" for /); null for any other app. */
@@ -136,6 +144,7 @@ export function checkAppImport(
             lifespan: result.lifespan ?? null,
             distPackages: result.distPackages ?? [],
             treeMounts: result.treeMounts ?? null,
+            lifespanIgnored: result.lifespanIgnored ?? null,
           }),
         );
       } else {

@@ -179,7 +179,7 @@ test('check runs an ASGI app\'s lifespan startup: FAIL app when it fails, does n
   assert.match(blocked.stdout, /FAIL\s+app\s+app: app:app failed its lifespan startup: it did not complete within 5 s \(check's bound\); it holds the event loop at \S*app\.py:6 in app \(time\.sleep\(120\)\)\n/);
   assert.match(blocked.stdout, /fix: the app's lifespan startup runs blocking code in an async function/);
   assert.is(ok.status, 0, ok.stdout + ok.stderr);
-  assert.match(ok.stdout, /ok\s+app\s+app:app imports and is callable \(function, Python [\d.]+\); its lifespan startup and shutdown complete\n/);
+  assert.match(ok.stdout, /ok\s+app\s+app:app imports and is callable \(function, Python [\d.]+\); it answered lifespan startup and shutdown \(complete\)\n/);
 });
 
 test('check fails, with the fix, when a deb package is missing', async () => {
