@@ -419,9 +419,10 @@ export const ERROR_CODES = {
   APPPKG_ADMIN_REFUSED: {
     summary: 'The admin listener refused the request: no token, a wrong token, a route that needs one, a page of another site, or a Host name it does not answer to.',
     message: (d) => `${str(d.address)} refused ${str(d.what)}: ${str(d.reason)}`,
+    // `again`: the CLI command refused for want of a token, said again with one.
     hint: (d) =>
       d.hint
-        ? str(d.hint)
+        ? `${str(d.hint)}${d.again ? `; this command with it: \`apppkg-gateway ${str(d.again)} --admin-token FILE\`` : ''}`
         : str(d.address).startsWith('unix:')
           ? 'pass --admin-token FILE with the file the gateway was started with: given one, its unix: socket asks for the token too'
           : 'pass --admin-token FILE with the file the gateway was started with, or use its unix: admin socket',

@@ -27,6 +27,9 @@ export interface AdminAccessOptions {
   socketOwnerUid?: number;
 }
 
+/** How a fix says to make a token file: only its owner may read it (readAdminToken warns otherwise). */
+const MAKE_TOKEN = 'make a token, `(umask 077 && openssl rand -hex 32 > FILE)`';
+
 /** Apps the refusal names by their user; past these, how many more. */
 const USERS_NAMED = 4;
 
@@ -153,7 +156,8 @@ export class AdminGuard {
       // This gateway has no token to pass: the CLI's usual fix ("pass --admin-token FILE with
       // the file the gateway was started with") would name one that does not exist.
       if (use !== 'read' && this.opts.appsRunAsOthers) {
-        return { ok: false, status: 403, message: this.whyNot(), hint: 'start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:/path and pass that --admin here' };
+        // A new user has no token file to name: the fix says how to make one (docs/admin.md).
+        return { ok: false, status: 403, message: this.whyNot(), hint: `${MAKE_TOKEN}, start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:/path (a 0600 socket: no token needed) and pass that --admin here` };
       }
     } else if (use !== 'read' && this.opts.appsRunAsOthers) {
       // The socket's mode guards it from every user but its owner: an app's user, given it by
@@ -166,7 +170,7 @@ export class AdminGuard {
           ok: false,
           status: 403,
           message: `the admin socket is ${holders[0].user}'s (--socket-owner), the user that ${holders.map((a) => a.name).join(', ')} ${one ? 'runs' : 'run'} as: ${one ? 'its' : 'their'} processes could act through it, so showing logs and acting need the token`,
-          hint: 'give the gateway --socket-owner root:GROUP (the admin socket is 0600: its group gets nothing, so GROUP can stay nginx\'s for --listen), or start it with --admin-token FILE and pass the same --admin-token FILE here',
+          hint: `give the gateway --socket-owner root:GROUP (the admin socket is 0600: its group gets nothing, so GROUP can stay nginx's for --listen), or ${MAKE_TOKEN}, start it with --admin-token FILE and pass the same --admin-token FILE here`,
         };
       }
     }

@@ -457,7 +457,10 @@ export class AdminClient {
       return new GatewayError('APPPKG_ADMIN_NO_ANSWER', { address: this.address, reason: `it took the connection and could not answer (${said.message})`, ...(files ?? {}) });
     }
     if (res.statusCode === 401 || res.statusCode === 403 || (res.statusCode === 421 && said.code === 'APPPKG_ADMIN_REFUSED')) {
-      return new GatewayError('APPPKG_ADMIN_REFUSED', { address: this.address, what: call.what, reason, hint: said.hint });
+      // Sent no token where the gateway wants one for this (a root gateway's logs and actions):
+      // the fix ends with this very command given it, the line its user runs next.
+      const again = res.statusCode === 403 && this.token === null && said.hint !== undefined ? { again: this.asked.command } : {};
+      return new GatewayError('APPPKG_ADMIN_REFUSED', { address: this.address, what: call.what, reason, hint: said.hint, ...again });
     }
     // `mail retry`'s and `mail delete`'s refusals (an unknown id, an app gone, no mail listener): the gateway's words and fix.
     if ((res.statusCode === 404 || res.statusCode === 409) && said.code !== undefined && MAIL_CODES.has(said.code)) {

@@ -3,16 +3,17 @@
 // app that prints what it is asked to, and a real pipe behind `logs -f`.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { clientLoop, oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, BIN, childPids, ROOT, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
-import { isRoot, runIf } from '../helpers/skip.js';
+import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('issue 14: logs, restart, rollback, status --watch');
 const ifRoot = runIf(test, isRoot, 'needs root: apps run as other users, and logs and actions need a token, only when the gateway is root');
+const ifRootWithOpenssl = runIf(test, isRoot && hasProgram('openssl'), 'needs root (a root gateway wants the token) and openssl (the README makes the token with it)');
 const work = tempDir('apppkg-admin-cmds-');
 const TOKEN = 'test-token-3f9c2a7e51d04b8e';
 const tokenFile = join(work.path, 'admin-token');
@@ -664,13 +665,41 @@ ifRoot('a root gateway without a token refuses logs and actions with the fix tha
   opened.push(g);
   try {
     await waitFor(async () => (await appOf(g, 'blog'))?.state === 'ready', 30_000, 'blog to be ready', ASK_GATEWAY_EVERY_MS);
-    const fix = '  fix: start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:/path and pass that --admin here\n';
+    // How to make the token, and the command run again with it: the README's steps.
+    const fix = (command: string) =>
+      '  fix: make a token, `(umask 077 && openssl rand -hex 32 > FILE)`, start the gateway with --admin-token FILE and pass the same --admin-token FILE here, ' +
+      `or start it with --admin unix:/path (a 0600 socket: no token needed) and pass that --admin here; this command with it: \`apppkg-gateway ${command} --admin-token FILE\`\n`;
     for (const args of [['restart', 'blog'], ['logs', 'blog']]) {
       const r = await runCli([...args, '--admin', g.admin], { ms: 15_000 });
       assert.is(r.status, 1, r.stderr);
       assert.match(r.stderr, /: HTTP 403: /);
-      assert.ok(r.stderr.endsWith(fix), r.stderr);
+      assert.ok(r.stderr.endsWith(fix(args.join(' '))), r.stderr);
     }
+  } finally {
+    await gw.stop();
+    dir.remove();
+  }
+});
+
+ifRootWithOpenssl('the README\'s steps for a root gateway: the token made as it says, then logs and restart given it', async () => {
+  const dir = tempDir('apppkg-admin-cmds-readme-');
+  const apps = join(dir.path, 'apps');
+  const state = join(dir.path, 'state');
+  const token = join(dir.path, 'admin-token');
+  addApp(apps, 'blog');
+  const made = spawnSync('sh', ['-c', '(umask 077 && openssl rand -hex 32 > "$1")', 'sh', token], { timeout: 10_000 });
+  assert.is(made.status, 0, String(made.stderr));
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', token, '--state-dir', state, '--access-log', 'off', ...oneWorkerEach(dir.path)]);
+  opened.push({ gw, admin: new URL(gw.adminUrl!).host, state, pids: new Set() });
+  try {
+    // No warning that others may read the file: umask 077 made it 0600.
+    assert.not.match(gw.output(), /can be read by other users/);
+    await waitFor(async () => (await runCli(['status', '--json', '--state-dir', state, '--admin-token', token], { ms: 15_000 })).stdout.includes('"ready"'), 30_000, 'blog to be ready', ASK_GATEWAY_EVERY_MS);
+    // Given no --admin, as the README's line: the state root's admin.address finds the gateway.
+    const logs = await runCli(['logs', 'blog', '--state-dir', state, '--admin-token', token], { ms: 15_000 });
+    assert.is(logs.status, 0, logs.stderr);
+    const restart = await runCli(['restart', 'blog', '--state-dir', state, '--admin-token', token], { ms: 60_000 });
+    assert.is(restart.status, 0, restart.stderr);
   } finally {
     await gw.stop();
     dir.remove();

@@ -405,7 +405,8 @@ ifRoot('as root without a token, a loopback admin port shows the status but refu
     const r = await runCli(['mail', 'retry', '--all', ...at], { ms: 15_000 });
     assert.is(r.status, 1);
     assert.match(r.stderr, /refused POST \/mail\/retry\?all=1: HTTP 403: the gateway runs as root/);
-    assert.match(r.stderr, /fix: start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:\/path/);
+    assert.match(r.stderr, /fix: make a token, `\(umask 077 && openssl rand -hex 32 > FILE\)`, start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:\/path/);
+    assert.match(r.stderr, /this command with it: `apppkg-gateway mail retry --all --admin-token FILE`\n/);
   } finally {
     await other.stop();
     dir.remove();
