@@ -154,6 +154,18 @@ class Lifespan:
             raise RuntimeError("unexpected ASGI message %r in the lifespan protocol" % (mtype,))
 
 
+def ignored_lifespan(app):
+    """[class, version] when the app was given `lifespan=` and kept it as an unknown keyword,
+    else None. FastAPI before 0.93 (Debian bookworm's 0.92) takes any keyword into `app.extra`,
+    and its router runs only on_startup/on_shutdown: a lifespan startup "completes" without the
+    function it names having run, which check would otherwise report as a lifespan that ran."""
+    extra = getattr(app, "extra", None)
+    if not isinstance(extra, dict) or "lifespan" not in extra:
+        return None
+    top = type(app).__module__.split(".")[0]
+    return [type(app).__name__, str(getattr(sys.modules.get(top), "__version__", "") or "")]
+
+
 def run_for_check(app, app_spec, loop, within):
     """`check`'s lifespan: startup, then shutdown, in the foreground, each bounded by `within`
     seconds. "supported" or "unsupported" (an app that does not speak lifespan passes, as it

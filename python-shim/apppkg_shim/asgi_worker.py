@@ -23,7 +23,7 @@ import traceback
 from . import forked, link, link_taken
 from .app_signal import run_app_handler
 from .asgi_http import HttpExchange
-from .asgi_lifespan import Lifespan, awaiting_frames
+from .asgi_lifespan import Lifespan, awaiting_frames, ignored_lifespan
 from .asgi_scope import reads_full_path
 from .asgi_link import LinkProtocol
 from .asgi_websocket import WebSocketExchange
@@ -111,6 +111,7 @@ class AsgiWorker:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._on_stop_signal, signum)
         lifespan = "supported" if self.lifespan.supported else "unsupported"
+        self._say_ignored_lifespan()
         self.link.write(link.ready_frame(self.threads, self.app_spec, loop=self.loop_name, lifespan=lifespan))
         await self.finished
         if self.cancelled:
@@ -123,6 +124,17 @@ class AsgiWorker:
         # As uvicorn (0.29 on) gives a captured signal back to the handler from before it.
         run_app_handler(app_handlers.get(self.stop_signum), self.stop_signum)
         return 0
+
+    def _say_ignored_lifespan(self):
+        """In the app log, at each worker's start: an app that kept its `lifespan=` as an unknown
+        keyword (FastAPI before 0.93) started without the function ever running, and what it
+        opens is missing at the first request; under --apps nothing else would say why."""
+        ignored = ignored_lifespan(self.app)
+        if ignored is not None:
+            named = ("%s %s" % tuple(ignored)).strip()
+            log("%s: WARNING: %s takes no lifespan= (FastAPI reads it from 0.93): the function given as lifespan= "
+                "did not run at this startup; give its startup and shutdown as on_startup=[...] and on_shutdown=[...], "
+                "or use FastAPI 0.93 or later" % (self.app_spec, named))
 
     async def _start_lifespan(self):
         """The lifespan startup, given what is left of the gateway's ready deadline, less a

@@ -433,10 +433,12 @@ def check(config):
     hide_modules(hidden)
     app = load_app(config)
     lifespan = None
+    ignored = None
     # With modules hidden, whether the app imports is all that is asked: its startup ran before.
     if app is not None and asgi and not hidden:
-        from .asgi_lifespan import run_for_check
+        from .asgi_lifespan import ignored_lifespan, run_for_check
 
+        ignored = ignored_lifespan(app)
         lifespan = run_for_check(app, config["app"], loop, (config.get("lifespanWithinMs") or 5000) / 1000.0)
     if app is None or (asgi and lifespan is None and not hidden):
         print(json.dumps({"ok": False, "app": config["app"]}))
@@ -451,7 +453,7 @@ def check(config):
         "lifespan": lifespan,
         "distPackages": _dist_packages_loaded(before),
         "treeMounts": _tree_mounts(app),
-        "lifespanIgnored": _lifespan_ignored(app),
+        "lifespanIgnored": ignored,
     }))
     # A thread the app started (a background loop at import that is no daemon, one its ASGI
     # startup left running or still waits in) must not hold check's exit: Python joins it
@@ -468,18 +470,6 @@ def _tree_mounts(app):
         return None
     apps = getattr(app, "apps", None)
     return sorted(apps) if isinstance(apps, dict) else None
-
-
-def _lifespan_ignored(app):
-    """[class, version] when the app was given `lifespan=` and kept it as an unknown keyword,
-    else None. FastAPI before 0.93 (Debian bookworm's 0.92) takes any keyword into `app.extra`,
-    and its router runs only on_startup/on_shutdown: a lifespan startup "completes" without the
-    function it names having run, which check would otherwise report as a lifespan that ran."""
-    extra = getattr(app, "extra", None)
-    if not isinstance(extra, dict) or "lifespan" not in extra:
-        return None
-    top = type(app).__module__.split(".")[0]
-    return [type(app).__name__, str(getattr(sys.modules.get(top), "__version__", "") or "")]
 
 
 def _dist_packages_loaded(before):

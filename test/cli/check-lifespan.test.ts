@@ -1,14 +1,15 @@
 // `check` of an ASGI app says what its lifespan answered, not that the app's startup ran:
 // Debian bookworm's FastAPI 0.92 keeps `FastAPI(lifespan=...)` as an unknown keyword (lifespan=
 // came in 0.93) and answers startup `complete` with the function never run. check warns of
-// that, through the real CLI on Debian's python3-fastapi, and stays quiet for on_startup=.
+// that, through the real CLI on Debian's python3-fastapi, and stays quiet for on_startup=; a
+// worker of serve (and --apps) says it in the app's output as it starts.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
-import { runCli, tempDir } from '../helpers/process.js';
+import { runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
 // Debian's FastAPI before 0.93, the one that ignores lifespan= (0.93 and later run it).
@@ -37,6 +38,20 @@ ifOld('FastAPI 0.92 given lifespan=: check warns that the function never ran, an
   assert.not.ok(existsSync(join(dir, 'ran')), 'the lifespan function ran');
   assert.match(r.stdout, /ok\s+app\s+main:app imports and is callable \(FastAPI, Python [\d.]+\); it answered lifespan startup and shutdown \(complete\)\n/);
   assert.match(r.stdout, /ok\s+app\s+\S+app\.yaml:3:\d+: WARNING: main:app is FastAPI 0\.\d+\.\d+, which takes no lifespan= \(FastAPI reads it from 0\.93; [^)]*\): the function given as lifespan= did not run at this startup, nor will it under the gateway\. Give its startup and shutdown as on_startup=\[\.\.\.\] and on_shutdown=\[\.\.\.\], or use FastAPI 0\.93 or later/);
+});
+
+ifOld('serve says it too, in the app\'s output at the worker\'s start: under the gateway nothing else would', async () => {
+  const dir = writePackage(apps.path, 'served', {
+    'app.yaml': APP_YAML,
+    'main.py': `import os\nfrom contextlib import asynccontextmanager\nfrom fastapi import FastAPI\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    ${RAN}\n    yield\n\napp = FastAPI(lifespan=lifespan)\n`,
+  });
+  const gw = await startCli(['serve', dir, '--port', '0', '--workers', '1', '--state-dir', state.path], { ms: 60_000 });
+  try {
+    await waitFor(() => /main:app: WARNING: FastAPI 0\.\d+\.\d+ takes no lifespan= \(FastAPI reads it from 0\.93\): the function given as lifespan= did not run at this startup; give its startup and shutdown as on_startup=\[\.\.\.\] and on_shutdown=\[\.\.\.\], or use FastAPI 0\.93 or later/.test(gw.output()), 10_000, 'the warning in serve\'s output');
+    assert.not.ok(existsSync(join(dir, 'ran')), 'the lifespan function ran');
+  } finally {
+    assert.is(await gw.stop(), 0);
+  }
 });
 
 ifOld('FastAPI 0.92 with on_startup=: its startup runs, and check has nothing to warn of', async () => {
