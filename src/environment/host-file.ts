@@ -101,6 +101,11 @@ export interface HostEnvironment {
   /** The default interpreter (`python:` at the top level). */
   python: string | null;
   /**
+   * `drain:` at the top level, every app's unless `defaults:` or its entry names one: SPEC 5.1
+   * names `drain` as a key of "the environment file" without a section, so it is written there.
+   */
+  drain: number | null;
+  /**
    * Where each interpreter and user the file names was written, by its key (`python`,
    * `defaults.python`, `apps.blog.user`), and each entry of `apps:` (`apps.blog`): what only a
    * start can find wrong with them (an interpreter that does not run, a user the host lacks, an
@@ -126,7 +131,7 @@ function noOverrides(): AppOverrides {
 
 /** What the gateway uses when the host gave no environment file. */
 export function emptyHostEnvironment(): HostEnvironment {
-  return { file: null, settings: {}, python: null, places: {}, defaults: noOverrides(), apps: {}, services: { postgresql: null, redis: null }, mail: null };
+  return { file: null, settings: {}, python: null, drain: null, places: {}, defaults: noOverrides(), apps: {}, services: { postgresql: null, redis: null }, mail: null };
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
@@ -281,6 +286,7 @@ function interpreterPath(value: unknown, file: string): string | null {
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
 
 /**
  * services.`kind`: a URL of one of `protocols`, or a problem at its place (its password hidden):
@@ -400,6 +406,7 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
     file,
     settings: readSettings(yaml, ['settings']),
     python: interpreterPath(yaml.valid(['python']), file),
+    drain: num(yaml.valid(['drain'])),
     places: {},
     defaults: readOverrides(yaml, ['defaults'], file),
     apps: {},
@@ -472,9 +479,10 @@ export async function loadEnvironmentFile(file: string, key = '--environment'): 
 const SETTING_LIKE = /^[A-Z][A-Z0-9_]*$/;
 
 /**
- * SPEC names `drain`, `lmtp: true` and the services' URLs as keys of "the environment file"
- * without their section, so they get written at its top level (or `mail_domains` under `mail:`);
- * "remove it" would tell such a user to drop what they need. Says which section holds the key.
+ * SPEC names `lmtp: true` and the services' URLs as keys of "the environment file" without their
+ * section, so they get written at its top level (or `mail_domains` under `mail:`); "remove it"
+ * would tell such a user to drop what they need. Says which section holds the key. (`drain`, named
+ * so too, is taken at the top level: every app's drain.)
  */
 const misplacedKeyFix: UnknownKeyFix = (at, key, value) => {
   const schema = readSchema('environment');
@@ -531,12 +539,14 @@ export interface MergedAppConfig extends HostAppConfig {
  */
 export function overrideOf<K extends keyof AppOverrides>(env: HostEnvironment, appName: string, key: K): AppOverrides[K] {
   const app = Object.hasOwn(env.apps, appName) ? env.apps[appName] : undefined;
-  return app?.[key] ?? env.defaults[key];
+  const own = app?.[key] ?? env.defaults[key];
+  return key === 'drain' ? ((own ?? env.drain) as AppOverrides[K]) : own;
 }
 
 /**
  * How the host runs the app `appName`: its entry under apps: over `defaults:`, the interpreter
- * falling back to the top-level `python:`, and its settings over the shared ones.
+ * and the drain falling back to the top-level `python:` and `drain:`, and its settings over the
+ * shared ones.
  */
 export function overridesFor(env: HostEnvironment, appName: string): MergedAppConfig {
   const app = Object.hasOwn(env.apps, appName) ? env.apps[appName] : undefined;
@@ -547,6 +557,7 @@ export function overridesFor(env: HostEnvironment, appName: string): MergedAppCo
     (merged as unknown as Record<string, unknown>)[key] = app?.[key] ?? env.defaults[key];
   }
   merged.python = app?.python ?? env.defaults.python ?? env.python;
+  merged.drain = app?.drain ?? env.defaults.drain ?? env.drain;
   const from = app?.python != null ? ['apps', appName, 'python'] : env.defaults.python !== null ? ['defaults', 'python'] : env.python !== null ? ['python'] : null;
   merged.pythonAt = from === null ? null : (env.places[keyLabel(from)] ?? null);
   const userFrom = app?.user != null ? ['apps', appName, 'user'] : env.defaults.user !== null ? ['defaults', 'user'] : null;

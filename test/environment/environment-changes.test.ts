@@ -55,6 +55,13 @@ test('idle_timeout and drain are the gateway\'s alone: applied live, no restart;
   assert.equal(appChanges(before, slower, 'blog'), { restart: ['timeout'], routes: [], live: ['drain', 'idle_timeout'] });
 });
 
+test('a top-level drain changed is applied live to every app that names none of its own', async () => {
+  const before = await env('apps:\n  blog: {drain: 30}\n  shop: {}\n');
+  const after = await env('drain: 5\napps:\n  blog: {drain: 30}\n  shop: {}\n');
+  assert.equal(appChanges(before, after, 'shop'), { restart: [], routes: [], live: ['drain'] });
+  assert.equal(appChanges(before, after, 'blog'), { restart: [], routes: [], live: [] }, 'its own drain wins');
+});
+
 test('a new mount is a restart too for an app whose processes were told it (APPPKG_MOUNT)', async () => {
   const before = await env('apps:\n  nb: {mount: /nb}\n');
   const after = await env('apps:\n  nb: {mount: /notebook}\n');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isGatewayError, type GatewayError } from '../../src/errors.js';
-import { emptyHostEnvironment, loadEnvironmentFile, MIN_MAX_MEMORY, overridesFor, parseSize } from '../../src/environment/host-file.js';
+import { emptyHostEnvironment, loadEnvironmentFile, MIN_MAX_MEMORY, overrideOf, overridesFor, parseSize } from '../../src/environment/host-file.js';
 import { parseRedisUrl } from '../../src/services/redis-server.js';
 import { ROOT } from '../helpers/process.js';
 
@@ -370,10 +370,9 @@ test('every problem at once, each with line, column, key and a fix', async () =>
   for (const p of err.problems) assert.match(p.format(), new RegExp(`^${file}:\\d+:\\d+: .+\\n  fix: .+$`));
 });
 
-test('a key of a section written at the top level (drain, lmtp, redis) is refused with the section it belongs to', async () => {
-  // SPEC 5.1-5.3 name `drain`, `lmtp: true` and the servers as keys of "the environment file".
+test('a key of a section written at the top level (lmtp, redis) is refused with the section it belongs to', async () => {
+  // SPEC 5.2-5.3 name `lmtp: true` and the servers as keys of "the environment file".
   const err = await failure(loadEnvironmentFile(await envFile([
-    'drain: 5',
     'lmtp: true',
     'redis: redis://127.0.0.1:6379',
     'mail:',
@@ -382,12 +381,33 @@ test('a key of a section written at the top level (drain, lmtp, redis) is refuse
     '',
   ].join('\n'))));
   assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.key}: ${p.hint}`), [
-    '1:1 drain: write it under defaults: for every app (defaults: {drain: 5}), or the app\'s name: apps: {NAME: {drain: 5}}',
-    '2:1 lmtp: write it under mail: (mail: {lmtp: true}), the one mail listener of the gateway',
-    '3:1 redis: write it under services: (services: {redis: redis://127.0.0.1:6379}), the servers every app is given from',
-    '6:3 mail.mail_domains: write it under the app\'s name: apps: {NAME: {mail_domains: ...}}',
+    '1:1 lmtp: write it under mail: (mail: {lmtp: true}), the one mail listener of the gateway',
+    '2:1 redis: write it under services: (services: {redis: redis://127.0.0.1:6379}), the servers every app is given from',
+    '5:3 mail.mail_domains: write it under the app\'s name: apps: {NAME: {mail_domains: ...}}',
   ]);
-  assert.match(err.problems[0].message, "drain: expected one of the known keys, found a key of each app's entry (or of defaults:), not of the file's top level");
+  assert.match(err.problems[0].message, "lmtp: expected one of the known keys, found a key of mail:, not of the file's top level");
+});
+
+test('a top-level drain (SPEC 5.1 names it without a section) is every app\'s: under defaults.drain and the app\'s own', async () => {
+  const env = await loadEnvironmentFile(await envFile([
+    'drain: 5',
+    'apps:',
+    '  blog:',
+    '    drain: 7',
+    '  wiki: {}',
+    '',
+  ].join('\n')));
+  assert.equal([overridesFor(env, 'blog').drain, overridesFor(env, 'wiki').drain, overridesFor(env, 'shop').drain], [7, 5, 5]);
+  assert.is(overrideOf(env, 'wiki', 'drain'), 5);
+  const withDefaults = await loadEnvironmentFile(await envFile('drain: 5\ndefaults:\n  drain: 6\napps:\n  blog:\n    drain: 0\n'));
+  assert.equal([overridesFor(withDefaults, 'blog').drain, overridesFor(withDefaults, 'wiki').drain], [0, 6]);
+  assert.is(overridesFor(await loadEnvironmentFile(await envFile('settings: {A: b}\n')), 'blog').drain, null, 'none: --grace');
+  // Checked as the others are: a number of seconds, at its own line.
+  const err = await failure(loadEnvironmentFile(await envFile('python: python3\ndrain: soon\n')));
+  assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.code} ${p.key}`), ['2:8 APPPKG_DESC_BAD_VALUE drain']);
+  assert.match(err.problems[0].message, 'drain: expected a number of seconds, 0 or more, found "soon"');
+  const negative = await failure(loadEnvironmentFile(await envFile('drain: -1\n')));
+  assert.equal(negative.problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['1:8 drain']);
 });
 
 test('a setting written as a key of its own, or settings: under defaults:, is refused with where it goes, not "remove it"', async () => {

@@ -158,6 +158,20 @@ test('health: startup and readiness probes at the mount, liveness with a longer 
   assert.equal(chat.readinessProbe!.httpGet, { path: '/chat/healthz', port: 'http' });
 });
 
+test('a top-level drain (every app\'s, SPEC 5.1) is the pod\'s drain: its --grace, its termination grace and its environment file', async () => {
+  const dir = join(out.path, 'top-drain');
+  mkdirSync(join(dir, 'apps', 'drained.1.0'), { recursive: true });
+  writeFileSync(join(dir, 'apps', 'drained.1.0', 'app.yaml'), 'app: w:application\nhealth: /healthz\n');
+  writeFileSync(join(dir, 'environment.yaml'), 'drain: 12\n');
+  const r = await runCli(['export', 'kubernetes', '--apps', join(dir, 'apps'), '--environment', join(dir, 'environment.yaml'), '--image', IMAGE, '--out', join(dir, 'out')]);
+  assert.is(r.status, 0, r.stderr);
+  const objects = objectsIn(join(dir, 'out', 'drained.yaml'));
+  const pod = find(objects, 'Deployment', 'drained').spec!.template.spec!;
+  assert.is(pod.terminationGracePeriodSeconds, 10 + 12 + 10);
+  assert.ok(pod.containers[0].command!.join(' ').includes('--grace 12'), pod.containers[0].command!.join(' '));
+  assert.is(JSON.parse(find(objects, 'ConfigMap', 'drained-gateway').data!['environment.json']).apps.drained.drain, 12);
+});
+
 test('hosts and mount: Ingress rules per host at /, the mount on any host, each routed process its path', () => {
   const blog = find(objectsIn(join(treeOut, 'blog.yaml')), 'Ingress', 'blog');
   const rules = blog.spec!.rules!.map((r) => [r.host ?? '*', r.http!.paths.map((p) => `${p.path} ${p.pathType}`)]);

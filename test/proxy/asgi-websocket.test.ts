@@ -624,6 +624,8 @@ const deploy = suite('asgi websockets across a deploy and a stop');
 const deployWork = tempDir('apppkg-asgi-ws-deploy-');
 let dgw: RunningGateway;
 const DRAIN_S = 3;
+/** The top-level `drain` (SPEC 5.1 names it without a section): ws-top's, which names none of its own. */
+const TOP_DRAIN_S = 2;
 const version = (v: string) => ({ 'ws_app.py': [[/VERSION = "1"/, `VERSION = "${v}"`]] as [RegExp, string][] });
 const deployLog = () => {
   const file = join(deployWork.path, 'state', 'apps', 'ws-asgi', 'log', 'app.log');
@@ -632,9 +634,11 @@ const deployLog = () => {
 
 deploy.before(async () => {
   addPackage(join(deployWork.path, 'apps'), 'ws-asgi', 'ws-asgi.1.0', version('1.0'));
-  // The drain of a replaced version: the environment file's `drain` (default --grace, 30 s).
+  addPackage(join(deployWork.path, 'apps'), 'ws-asgi', 'ws-top.1.0', version('1.0'));
+  // The drain of a replaced version: the environment file's `drain` (default --grace, 30 s), the
+  // app's own over the top-level one.
   const environment = join(deployWork.path, 'environment.yaml');
-  writeFileSync(environment, `apps:\n  ws-asgi:\n    drain: ${DRAIN_S}\n`);
+  writeFileSync(environment, `drain: ${TOP_DRAIN_S}\napps:\n  ws-asgi:\n    drain: ${DRAIN_S}\n  ws-top:\n    workers: 1\n`);
   dgw = await startCli([
     '--apps', join(deployWork.path, 'apps'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0',
     '--state-dir', join(deployWork.path, 'state'), '--environment', environment, '--watch-interval', '0.2',
@@ -646,8 +650,8 @@ deploy.after(async () => {
   deployWork.remove();
 });
 
-async function httpVersion(): Promise<string> {
-  const res = await request(`${dgw.url}/ws-asgi/`);
+async function httpVersion(app = 'ws-asgi'): Promise<string> {
+  const res = await request(`${dgw.url}/${app}/`);
   return String(((await res.body.json()) as { version: string }).version);
 }
 
@@ -702,11 +706,23 @@ deploy('a restart closes the old workers\' websockets 1012 at the end of their d
   await whoami(client);
   // A setting changed and SIGHUP: the restart `apppkg-gateway restart` also does (a root
   // gateway's admin wants a token for that, and this suite's status reads have none).
-  writeFileSync(join(deployWork.path, 'environment.yaml'), `apps:\n  ws-asgi:\n    drain: ${DRAIN_S}\n    settings: {RESTARTED: "yes"}\n`);
+  writeFileSync(join(deployWork.path, 'environment.yaml'), `drain: ${TOP_DRAIN_S}\napps:\n  ws-asgi:\n    drain: ${DRAIN_S}\n    settings: {RESTARTED: "yes"}\n  ws-top:\n    workers: 1\n`);
   dgw.child.kill('SIGHUP');
   const { code, reason } = await client.closed(DRAIN_S * 1000 + 12_000);
   assert.is(code, 1012);
   assert.is(reason, 'ws-asgi was restarted');
+});
+
+deploy('a top-level `drain` is the drain of an app that names none: its websocket is closed 1012 after it, not after --grace (30 s)', async () => {
+  const old = await open(`${dgw.url.replace(/^http/, 'ws')}/ws-top/echo`);
+  assert.is((await whoami(old)).version, '1.0');
+  addPackage(join(deployWork.path, 'apps'), 'ws-asgi', 'ws-top.1.1', version('1.1'));
+  const switchedAt = await turnedTrueAfter(async () => (await httpVersion('ws-top')) === '1.1', 30_000, 'ws-top 1.1 to serve');
+  // Far short of --grace, and long enough for a loaded host.
+  const closed = await old.closed(TOP_DRAIN_S * 1000 + 12_000);
+  const heldMs = Date.now() - switchedAt;
+  assert.is(closed.code, 1012);
+  assert.ok(heldMs >= TOP_DRAIN_S * 1000 - 1000, `closed ${heldMs} ms after the switch, before the drain of ${TOP_DRAIN_S} s`);
 });
 
 deploy('a client that leaves while the app decides is seen at once: the app is told, nothing is written', async () => {
