@@ -82,6 +82,7 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
       // client's choice to make. RFC 9112 §3.2: more than one Host, or an invalid one, is a 400.
       if (++hosts > 1) return 'more than one Host header (RFC 9112 §3.2): send it once';
       if (!HOST_VALUE.test(raw[i + 1])) return 'the Host header is not a host[:port]';
+      if (raw[i + 1].charCodeAt(raw[i + 1].length - 1) === 58 /* : */) req.headers.host = raw[i + 1] = withoutEmptyPort(raw[i + 1]);
     } else if (SINGLETONS.has(lower)) {
       seen ??= new Map();
       const first = seen.get(lower);
@@ -169,8 +170,9 @@ export function toOriginForm(req: IncomingMessage): string | null {
   // has one as surely as `http:///p`; routed by its path, it reached the app with Host `:80`.
   if (authority === '' || authority.charCodeAt(0) === 58 /* : */) return EMPTY_HOST;
   if (!HOST_VALUE.test(authority)) return 'the target\'s authority is not a host[:port]';
-  const host = authority.includes('%') ? decodedHost(authority) : authority;
-  if (host === null) return ENCODED_HOST;
+  const decoded = authority.includes('%') ? decodedHost(authority) : authority;
+  if (decoded === null) return ENCODED_HOST;
+  const host = withoutEmptyPort(decoded);
   (req as IncomingMessage & { [kSentTarget]?: string })[kSentTarget] ??= url; // dropFragment may have kept it
   req.url = rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest;
   req.headers.host = host;
@@ -179,6 +181,16 @@ export function toOriginForm(req: IncomingMessage): string | null {
   if (at === -1) raw.push('Host', host);
   else raw[at + 1] = host;
   return null;
+}
+
+/**
+ * `host:` is `host` (RFC 3986 §6.2.3: an empty port is the same as none). Taken as sent, the
+ * app's HTTP_HOST and X-Forwarded-Host kept the colon, which Django's host check refuses (its
+ * pattern wants digits after one: DisallowedHost, a 400) and an app's own URLs repeated. A name
+ * has no `:` of its own, an IP literal's are inside its brackets: a last one is the port's.
+ */
+function withoutEmptyPort(host: string): string {
+  return host.charCodeAt(host.length - 1) === 58 /* : */ ? host.slice(0, -1) : host;
 }
 
 const EMPTY_HOST = 'the target\'s host is empty (RFC 9110 §4.2.1: an http URI must name one): send http://host/path, or the path alone with a Host header';

@@ -93,6 +93,26 @@ const CASES: Case[] = [
     says: /^400 Bad Request\nthe target's host is empty \(RFC 9110 [^)]*4\.2\.1: an http URI must name one\): send http:\/\/host\/path, or the path alone with a Host header\n$/,
   },
   {
+    id: 'R6.1h', rfc: 'RFC 3986 §6.2.3', what: 'absolute-form with an empty port (`http://rfc.localhost:/echo`): the same as none, the app\'s Host without the colon',
+    request: 'GET http://rfc.localhost:/echo HTTP/1.1\r\nHost: elsewhere.example\r\n\r\n',
+    status: 200, seen: { HTTP_HOST: 'rfc.localhost', HTTP_X_FORWARDED_HOST: 'rfc.localhost', SERVER_NAME: '127.0.0.1', PATH_INFO: '/echo' },
+  },
+  {
+    id: 'R6.1i', rfc: 'RFC 3986 §6.2.3', what: 'the same for an IP literal (`http://[::1]:/rfc/echo`)',
+    request: 'GET http://[::1]:/rfc/echo HTTP/1.1\r\nHost: x\r\n\r\n',
+    status: 200, seen: { HTTP_HOST: '[::1]', SCRIPT_NAME: '/rfc', PATH_INFO: '/echo' },
+  },
+  {
+    id: 'R6.1j', rfc: 'RFC 3986 §6.2.3', what: 'origin-form with `Host: x:` (an empty port), a plain head (the lean lane): the app\'s Host is `x`',
+    request: 'GET /rfc/echo HTTP/1.1\r\nHost: x:\r\n\r\n',
+    status: 200, seen: { HTTP_HOST: 'x', HTTP_X_FORWARDED_HOST: 'x', SCRIPT_NAME: '/rfc', PATH_INFO: '/echo' },
+  },
+  {
+    id: 'R6.1k', rfc: 'RFC 3986 §6.2.3', what: 'the same where node:http reads the head (a field repeated): `x` too',
+    request: 'GET /rfc/echo HTTP/1.1\r\nHost: x:\r\nAccept: a\r\nAccept: b\r\n\r\n',
+    status: 200, seen: { HTTP_HOST: 'x', HTTP_X_FORWARDED_HOST: 'x', HTTP_ACCEPT: 'a, b', PATH_INFO: '/echo' },
+  },
+  {
     id: 'R6.1g', rfc: 'RFC 9110 §4.2.1', what: 'absolute-form with an empty authority (`http:///rfc/echo`): the same words',
     request: 'GET http:///rfc/echo HTTP/1.1\r\nHost: rfc.localhost\r\n\r\n', status: 400, closed: true,
     says: /^400 Bad Request\nthe target's host is empty \(RFC 9110 [^)]*4\.2\.1/,
@@ -454,6 +474,14 @@ test('R6.28 HTTP/1.0 keep-alive answered with no body (HEAD of a streamed answer
     assert.ok(answers[0].endsWith(kept), `${target}: the HEAD keeps the connection (it said close), no body: ${answers[0]}`);
     assert.ok(answers[1].endsWith(kept) && answers[2].endsWith(kept), `${target}: ${answers[1]}${answers[2]}`);
     assert.match(answers[3], /\r\nConnection: close\r\n\r\nhello$/, `${target}: the GET's body ends with the connection`);
+  }
+});
+
+test('R6.1j for an ASGI app: `Host: x:` (an empty port, RFC 3986 §6.2.3) is `x` in its scope\'s headers, on the lane, on node:http and in absolute-form', async () => {
+  for (const [target, more] of [['/asgi/scope', ''], ['/asgi/scope', 'Accept: a\r\nAccept: b\r\n'], ['http://x:/asgi/scope', '']]) {
+    const scope = answeredJson(await rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: x:\r\n${more}Connection: close\r\n\r\n`));
+    const hosts = (scope.headers as string[][]).filter(([name]) => name === 'host').map(([, value]) => value);
+    assert.equal(hosts, ['x'], `${target} ${JSON.stringify(more)}: ${JSON.stringify(scope.headers)}`);
   }
 });
 
