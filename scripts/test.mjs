@@ -2,7 +2,7 @@
 // The test command: installs what the tests need (Debian packages, when root), builds, runs
 // every uvu suite under test/ on the real thing, and ends with `N passed, N failed, N skipped`
 // (a test this host cannot run is skipped through test/helpers/skip.ts, never passed).
-import { spawnSync, spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { warmCache } from './ts-hooks.mjs';
 import { builtFromSources } from './build-inputs.mjs';
 import { MADE_ACCOUNTS_ENV, removeMadeAccounts } from './test-accounts.mjs';
 import { withoutHostPip } from './test-pip-env.mjs';
+import { spawnNodeMeasured } from './process-cpu.mjs';
 import { tmpdir } from 'node:os';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -239,8 +240,7 @@ delete TEST_ENV.NODE_EXTRA_CA_CERTS;
  * running at once do not mix.
  */
 function runBatch(pattern, live) {
-  const child = spawn(
-    process.execPath,
+  const { child, read, ended } = spawnNodeMeasured(
     ['--import', join(root, 'scripts/ts-register.mjs'), join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '-i', 'fixtures', '-i', 'helpers'],
     { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: TEST_ENV },
   );
@@ -251,7 +251,8 @@ function runBatch(pattern, live) {
     // slowest files named at the end: the suite's 15 minutes are kept by knowing where they go.
     starts: [],
     // The process's CPU seconds, its own and its reaped children's (gateways, workers, CLI
-    // runs), last read: a file's CPU is what it costs the whole run.
+    // runs), last read, then as it reported them at its exit (process-cpu.mjs): a file's CPU
+    // is what it costs the whole run.
     cpu: 0,
     // When uvu printed its summary (its last line, "Duration: ..."): see lingered().
     summaryAt: undefined,
@@ -263,21 +264,19 @@ function runBatch(pattern, live) {
     for (const line of run.out.slice(run.scanned, complete).split('\n')) {
       const heading = FILE_HEADING.exec(line.replace(ANSI_COLOURS, '').trim());
       if (heading) {
-        run.cpu = cpuSeconds(child.pid) ?? run.cpu;
+        run.cpu = read();
         run.starts.push({ name: heading[1], at: Date.now(), cpu: run.cpu });
       }
       if (run.summaryAt === undefined && UVU_SUMMARY_END.test(line.replace(ANSI_COLOURS, ''))) run.summaryAt = Date.now();
     }
     run.scanned = Math.max(run.scanned, complete);
   });
-  // The last reading before the process ends stands for its end: /proc has nothing after that.
-  const cpuWatch = setInterval(() => { run.cpu = cpuSeconds(child.pid) ?? run.cpu; }, 1000);
-  return new Promise((resolve) => child.on('close', (code, signal) => {
-    clearInterval(cpuWatch);
+  return ended.then(({ code, signal, cpu }) => {
+    run.cpu = cpu;
     run.endedAt = Date.now();
     if (!live) process.stdout.write(run.out);
-    resolve({ ...run, code, signal });
-  }));
+    return { ...run, code, signal };
+  });
 }
 
 /**
@@ -330,21 +329,6 @@ runAll(slotBatches, waitingBatches).then((runs) => {
   console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
   process.exit(failed > 0 || runs.some((r) => r.code !== 0) ? 1 : 0);
 });
-
-/**
- * A process's CPU seconds with those of its children it has waited for, from /proc (Linux);
- * undefined where there is none or the process has gone.
- */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime, stime, cutime, cstime: fields 14 to 17 of proc(5), in ticks of 1/100 s.
-    return fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) / 100;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * The test processes that went on after uvu's summary for more than LINGER_SECONDS: uvu ends
