@@ -9,7 +9,7 @@ import { cgiRequest } from './cgi-request.js';
 import type { RequestRoute } from './request-route.js';
 import { tooLargeLine, WsgiExchange, type ForwardOptions } from './wsgi-exchange.js';
 
-export { expireRequests, reclaimWaiting, tallyOnceSettled, type ForwardOptions, type Redispatch } from './wsgi-exchange.js';
+export { expireRequests, expireSilent, reclaimWaiting, tallyOnceSettled, type ForwardOptions, type Redispatch } from './wsgi-exchange.js';
 
 const NO_OPTIONS: ForwardOptions = {};
 

@@ -12,7 +12,7 @@ import { afterNextPoll } from '../net/after-next-poll.js';
 import type { ProcessEndpoint, WorkerEndpoint } from './backend.js';
 import { forwardHttp } from './forward-http.js';
 import type { WebsocketOptions } from './forward-websocket.js';
-import { expireRequests, forwardWsgi, reclaimWaiting, tallyOnceSettled, type ForwardOptions } from './forward-wsgi.js';
+import { expireRequests, expireSilent, forwardWsgi, reclaimWaiting, tallyOnceSettled, type ForwardOptions } from './forward-wsgi.js';
 import type { ClosableWebsocket, OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
 import { markServedBy } from './served-by.js';
@@ -183,7 +183,8 @@ export class WsgiUpstream implements Upstream {
    * The link's silence has lasted past the app's timeout. The timeout alone never ends it: a
    * request whose head is out (a stream) has no 504 to give, and one sent while the loop was
    * held waits unread. Told once per silence, after the poll: a PONG that waited in the kernel
-   * through a stall of the gateway's own loop is read first.
+   * through a stall of the gateway's own loop is read first. Its requests without a head are
+   * answered then, not at their own timeouts: nothing on it will run before it is gone.
    */
   private judgeSilence(timeoutMs: number): void {
     const link = this.endpoint.link;
@@ -195,6 +196,7 @@ export class WsgiUpstream implements Upstream {
       const count = link.inFlight + link.releasedRequests;
       const held = count === 1 ? '1 request' : `${count} requests`;
       this.endpoint.silentPastTimeout(`it has not answered the heartbeat within the app's timeout (${timeoutMs / 1000} s), with ${held} in it`);
+      expireSilent(link, timeoutMs);
     });
   }
 }

@@ -296,9 +296,11 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
    * development the 504 waits (briefly) for the worker to say where the request is stuck:
    * SPEC 4's "in development, the Python traceback too".
    */
-  expire(timeoutMs: number): void {
+  expire(timeoutMs: number, silent = false): void {
     if (this.state !== State.Head || this.aborted) return;
-    const detail = `the app did not answer within ${timeoutMs / 1000} s${this.options.asgi === true ? heldLoop(this.link) : ''}`;
+    const detail = silent
+      ? `its worker has not answered for longer than the app's timeout (${timeoutMs / 1000} s) and is being replaced${this.options.asgi === true ? heldLoop(this.link) : ': nothing on it could run'}`
+      : `the app did not answer within ${timeoutMs / 1000} s${this.options.asgi === true ? heldLoop(this.link) : ''}`;
     // An ASGI worker cancels the task, which an app may ignore: the client's request is over at
     // the 504 all the same, so it stops counting in flight now (WorkerLink.release).
     if (this.options.asgi === true) this.link.release(this.id);
@@ -679,6 +681,19 @@ export function expireRequests(link: WorkerLink, limitTicks: number, timeoutMs: 
     }
   }
   return expired;
+}
+
+/**
+ * The worker behind `link` has been silent past the app's timeout and is being replaced: its
+ * requests without a response head get their 504 now. Their own clocks would run on past the
+ * recycle (a request sent in the beat before the silence was seen, an upload whose pieces keep
+ * its clock young, one waiting for a thread) until the drain's end cut them with a 502. None is
+ * sent elsewhere: the gateway cannot see which the worker has read, so one might run twice.
+ */
+export function expireSilent(link: WorkerLink, timeoutMs: number): void {
+  for (const exchange of [...link.requestsInFlight()]) {
+    if (exchange instanceof WsgiExchange) exchange.expire(timeoutMs, true);
+  }
 }
 
 /** Asks for back every request on `link` that waits for a thread (past the first `capacity`). */

@@ -3,7 +3,8 @@
 // move them (it cannot see what the worker has read; RECLAIM needs the loop). Once the loop has
 // let a PING go a beat unanswered, no new request goes there: the other worker serves them at
 // once. The held request's 504 says what holds the worker, and a loop held past the app's
-// timeout has its worker replaced, a stream's head out or not; a loop free again within it
+// timeout has its worker replaced, a stream's head out or not, and what it holds without a head
+// answered 504 then; a loop free again within it
 // serves on, as does a WSGI worker whose one thread runs a long handler (its monitor answers
 // the heartbeat). Real CLI, real Python workers; the heartbeat's beat lowered (a test knob) so
 // that the silence is seen in a fraction of the block.
@@ -11,6 +12,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -35,9 +37,10 @@ test.before(async () => {
   addPackage(apps, 'asgi-timeout', 'hz');
   addPackage(apps, 'asgi-timeout', 'one');
   addPackage(apps, 'asgi-timeout', 'st');
+  addPackage(apps, 'asgi-timeout', 'up');
   addPackage(apps, 'faults', 'th');
   const env = join(work.path, 'environment.yaml');
-  writeFileSync(env, `apps:\n  hz:\n    workers: 2\n    timeout: ${TIMEOUT_S}\n  one:\n    workers: 1\n  st:\n    workers: 1\n    timeout: 1\n  th:\n    workers: 1\n    threads: 1\n    timeout: 1\n`);
+  writeFileSync(env, `apps:\n  hz:\n    workers: 2\n    timeout: ${TIMEOUT_S}\n  one:\n    workers: 1\n  st:\n    workers: 1\n    timeout: 1\n  up:\n    workers: 1\n    timeout: 2\n  th:\n    workers: 1\n    threads: 1\n    timeout: 1\n`);
   gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env], {
     // A beat of 300 ms; a loop silent for 20 s before a worker with nothing in flight counts as
     // hung, or a held loop as stuck after its 504 (worker-pool.ts): what replaces a held worker
@@ -118,6 +121,64 @@ test('a stream whose loop is held after its head past the timeout: its worker is
   await waitFor(() => !isAlive(pid), 15_000, `the held worker ${pid} gone`);
   const text = await within(5000, 'the stream\'s end', body);
   assert.not.match(text, 'done', 'the held stream never finished');
+});
+
+/**
+ * A POST whose body comes a byte every 200 ms: each piece sent restarts its 504 clock (an upload
+ * is not a silent app), so its own timeout never comes. 1 MiB announced: more than the lean
+ * lane holds a whole answer back for (HOLD_BODY_BYTES), so the answer goes out as it is given. Resolves with the answer and whether
+ * `pid` was alive when its first byte came.
+ */
+function tricklingPost(path: string, pid: number): Promise<{ answer: string; aliveAtAnswer: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+    let answer = '';
+    let aliveAtAnswer: boolean | null = null;
+    const trickle = setInterval(() => socket.write('x'), 200);
+    const bound = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no whole answer to POST ${path} within 30 s; so far: ${JSON.stringify(answer)}`));
+    }, 30_000);
+    socket.on('connect', () => socket.write(`POST ${path} HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n`));
+    socket.on('data', (data) => {
+      if (aliveAtAnswer === null) {
+        aliveAtAnswer = isAlive(pid);
+        clearInterval(trickle);
+        socket.end();
+      }
+      answer += data.toString('latin1');
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearInterval(trickle);
+      clearTimeout(bound);
+      if (aliveAtAnswer === null) reject(new Error(`POST ${path}: closed without an answer`));
+      else resolve({ answer, aliveAtAnswer });
+    });
+  });
+}
+
+test('a worker replaced for its silence: the requests on it without a head are answered 504 at once, not at its drain\'s end', async () => {
+  const pid = Number((await get('/pid', 'up')).body);
+  pids.add(pid);
+  const from = gw.output().length;
+  const blocked = get('/block?20', 'up');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  // Sent before the silence is seen (a beat of 300 ms), so to the held worker, whichever of the
+  // two holds its loop: its clock kept young by its body, it had a 502 when the drain killed
+  // the worker, 2 s + 5 s after the recycle.
+  const post = await tricklingPost('/up/block?20', pid);
+  assert.match(gw.output().slice(from), new RegExp(`up: recycling worker ${pid}: it has not answered the heartbeat within the app's timeout \\(2 s\\)`));
+  assert.match(post.answer, /^HTTP\/1\.1 504 /, post.answer);
+  assert.match(post.answer, 'its worker has not answered for longer than the app\'s timeout (2 s) and is being replaced: its worker\'s event loop has not answered for ');
+  assert.ok(post.aliveAtAnswer, 'answered while the held worker was still there (its drain not over)');
+  assert.is((await blocked).status, 504);
+  const next = await waitFor(async () => {
+    const answer = await get('/pid', 'up');
+    return answer.status === 200 && Number(answer.body) !== pid && Number(answer.body);
+  }, 10_000, 'the replacement serving');
+  pids.add(next);
+  await waitFor(() => !isAlive(pid), 15_000, `the held worker ${pid} gone`);
 });
 
 test('a WSGI worker whose one thread runs a handler past the timeout, its head out, is not silent and serves on', async () => {
