@@ -441,7 +441,10 @@ export class LeanConnection implements ResponseOutput, BodySource {
     const res = this.responses[index];
     if (index === -1) {
       this.socket.destroySoon(); // answered already: its bytes go out, then the close
-    } else if (index > this.writer || !res.headersSent) {
+    } else if (!res.headersSent) {
+      // Never past the writer's: no head is read while an answer before it is unwritten
+      // (awaitTurn), so the request whose body this is was the writer's when it came, and the
+      // writer only moves on from there. An answer begun can no longer be swapped for this one.
       markCut(res as unknown as ServerResponse, status);
       // To a HEAD, the head a GET's refusal has, without its body (RFC 9110 §9.3.2), as
       // node:http's reader refuses a HEAD (front.ts): the two readers answer the same bytes.

@@ -6,7 +6,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePackage } from '../helpers/apps-dir.js';
 import { startBothReaders, portOf, logLinesOf, withoutDates, type BothReaders, statusesOf } from '../helpers/both-readers.js';
@@ -17,10 +17,23 @@ const apps = tempDir('apppkg-broken-body-apps-');
 const config = tempDir('apppkg-broken-body-env-');
 let both: BothReaders | null = null;
 
-/** `/slow` answers after 0.5 s; anything else at once, after reading its body. */
-const APP = `import time
+/**
+ * `/slow` answers after 0.5 s; anything else at once, after reading its body. `/hold?FILE` answers
+ * once FILE exists (at most 10 s); `/early?FILE` answers without reading its body, then makes FILE.
+ */
+const APP = `import os, time
 
 def application(environ, start_response):
+    marker = environ["QUERY_STRING"]
+    if environ["PATH_INFO"].startswith("/hold"):
+        for _ in range(1000):
+            if os.path.exists(marker):
+                break
+            time.sleep(0.01)
+    if environ["PATH_INFO"].startswith("/early"):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "6")])
+        open(marker, "w").close()
+        return [b"early\\n"]
     body = environ["wsgi.input"].read()
     if environ["PATH_INFO"].startswith("/slow"):
         time.sleep(0.5)
@@ -84,6 +97,39 @@ test('the answers owed go out whole and in order, then the 400 saying why, then 
     assert.match(nodeLines[nodeLines.length - 1], new RegExp(`"POST /broken/${tag} HTTP/1\\.1" 400 `));
     assert.equal(leanLines, nodeLines, `${both!.lean.output()}\n---\n${both!.node.output()}`);
     assert.not.ok(logLinesOf(both!.node, '/never').length + logLinesOf(both!.lean, '/never').length, 'nothing after the broken body is read');
+  }
+});
+
+test('a body that breaks behind an answer not written yet, its app one that answers before reading: never run before its turn, so its answer has no head to replace; that answer whole, then the 400', async () => {
+  // Tries to reach lean-connection.ts refuseBody with the refused request's index past the
+  // writer's (its answer's head given, waiting behind another): the lane reads no head while an
+  // answer before it is unwritten (awaitTurn), so the request whose body breaks is always the
+  // writer's or before it. /early would make its marker at once if it were run ahead.
+  const markers = tempDir('apppkg-broken-body-markers-');
+  try {
+    for (const [reader, gw] of [['lean', both!.lean], ['node', both!.node]] as const) {
+      const early = join(markers.path, `early-${reader}`);
+      const go = join(markers.path, `go-${reader}`);
+      const socket = net.connect(portOf(gw), '127.0.0.1');
+      const seen = recorded(socket);
+      try {
+        await within(5000, 'the connect', new Promise((resolve) => socket.once('connect', resolve)));
+        socket.write(`GET /hold/bb5?${go} HTTP/1.1\r\nHost: h\r\n\r\nPOST /early/bb5?${early} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n`);
+        // Time for /early to run if it were run ahead: it is not, however long this is.
+        await waitFor(() => existsSync(early), 1000).catch(() => {});
+        assert.not.ok(existsSync(early), `${reader}: the request behind an answer not written yet was run ahead`);
+        socket.write('zz\r\n');
+        writeFileSync(go, '');
+        await waitFor(() => seen.closed, 10_000, () => `${reader}: the close, got ${JSON.stringify(seen.got)}`);
+        assert.equal(statusesOf(seen.got), [200, 400], `${reader}: ${seen.got}`);
+        assert.ok(seen.got.includes('GET /hold/bb5 0\n'), `${reader}: ${seen.got}`);
+        assert.ok(seen.got.endsWith('\na chunk size is not a hexadecimal number\n'), `${reader}: ${seen.got}`);
+      } finally {
+        socket.destroy();
+      }
+    }
+  } finally {
+    markers.remove();
   }
 });
 
