@@ -15,7 +15,7 @@ import { Frame, FrameParser, WsKind, decodeWsAccept, decodeWsClose, encodeWsClos
 import { encodeRequest } from '../../src/link/request-frame.js';
 import { denialHead } from '../../src/proxy/websocket-denial.js';
 import { addPackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { appStatus, statusPids } from '../helpers/status.js';
 import { gatewayStatus } from '../helpers/status.js';
 
@@ -386,6 +386,42 @@ gateway('a denial body streamed: whole when the app ends it, visibly cut when th
   assert.is(cut.status, 401);
   assert.is(cut.body, 'denied: ');
   assert.is(cut.complete, false);
+});
+
+/** A raw handshake to `path`; once the denial's first piece is in, `leave` (its FIN alone, or a reset); everything read until the close. */
+async function denialLeft(path: string, leave: 'end' | 'reset'): Promise<string> {
+  const socket = connectTcp(Number(new URL(gw.url).port), '127.0.0.1');
+  let got = '';
+  socket.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  try {
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    await waitFor(() => got.includes('first '), 5000, () => `the denial's first piece, got ${JSON.stringify(got)}`);
+    if (leave === 'end') socket.end();
+    else socket.resetAndDestroy();
+    await within(10_000, 'the close', closed);
+    return got;
+  } finally {
+    socket.destroy();
+  }
+}
+
+gateway('a client that half-closes during a streamed denial still reads it to its end; one that resets is gone for the app', async () => {
+  // RFC 9293 §3.6, RFC 9112 §9.6: a FIN says the client sends nothing more, not that it stopped
+  // reading (`printf ... | nc -N`). The app is not told it left (uvicorn does not tell it either),
+  // and its next pieces reach the client, the body whole (its last chunk). TCP sends the same FIN
+  // for a socket closed outright: that client is found gone when a piece written to it is reset
+  // (the head is out, so no interim can ask first, as src/net/leave-probe.ts asks for a request).
+  const halved = await denialLeft('/live/deny-wait?fin', 'end');
+  assert.match(halved, /^HTTP\/1\.1 401 /);
+  assert.ok(halved.endsWith('6\r\nfirst \r\n4\r\nrest\r\n0\r\n\r\n'), JSON.stringify(halved));
+  await waitFor(() => appLog().includes('deny-wait fin: '), 10_000, () => `the app's line, in:\n${appLog()}`);
+  assert.match(appLog(), 'deny-wait fin: still there');
+  // A reset: receive() says websocket.disconnect at once, not after the app's 3 s.
+  await denialLeft('/live/deny-wait?gone', 'reset');
+  await waitFor(() => appLog().includes('deny-wait gone: '), 10_000, () => `the app's line, in:\n${appLog()}`);
+  assert.match(appLog(), 'deny-wait gone: websocket.disconnect', appLog().split('\n').filter((l) => l.includes('deny-wait')).join('\n'));
 });
 
 gateway('a message out of order raises RuntimeError from send(), as under uvicorn, logged once when the app lets it go; what the client got first stands', async () => {
