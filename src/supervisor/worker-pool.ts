@@ -336,6 +336,14 @@ export class WorkerPool {
    * replaced only when the loop does not answer a PING, that is when sync code in an
    * `async def` holds the loop itself (the heartbeat does not judge a worker with requests in
    * flight). docs/architecture.md, "Timeouts".
+   *
+   * The PING here overlaps the silence rule (WsgiUpstream.judgeSilence: a link silent past
+   * `timeout`, whatever it holds), and is kept for what that rule is slow to see: a loop held
+   * late in a request (sync code after an await), silent for less than `timeout` when the 504
+   * comes, is replaced LOOP_ANSWER_MS after it instead of up to a whole `timeout` later. The
+   * silence rule covers what no 504 ever judges: a loop held after a stream's head, and requests
+   * sent in the beat before the silence was seen (test/proxy/asgi-late-block.test.ts,
+   * test/proxy/asgi-blocked-loop.test.ts).
    */
   private judgeTimedOut(worker: Worker, slot: Slot<Worker>, why: string): void {
     if (slot.current !== worker) return;
