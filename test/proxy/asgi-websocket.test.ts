@@ -623,14 +623,28 @@ gateway('websockets do not count as requests; the recycled worker keeps them for
   second.ws.close();
   await second.closed();
   assert.is((await appStatus(gw, 'ws-recycle')).workers[0].requests, 0, 'two websockets are no request');
-  for (let i = 0; i < 3; i++) assert.is((await request(`${gw.url}/ws-recycle/`)).statusCode, 200);
-  // The drain begins as the replacement comes up: after the last look that found it not up.
-  const recycledAt = await turnedTrueAfter(async () => (await appStatus(gw, 'ws-recycle')).workers.some((w: { pid: number; state: string }) => w.pid !== pid && w.state === 'ready'), 20_000, 'the replacement worker');
-  client.ws.send('during the drain');
-  assert.is(await client.next(), 'during the drain');
-  const { code, reason } = await client.closed(15_000);
+  // A message every 100 ms from the recycle on, each echo's time kept: one sent once the look
+  // below found the replacement up raced the drain's end, as that look (an admin request)
+  // took seconds on a loaded host, and the 1012 came first ("closed before a message").
+  const echoedAt: number[] = [];
+  client.ws.on('message', () => echoedAt.push(Date.now()));
+  const talk = setInterval(() => {
+    if (client.ws.readyState === WebSocket.OPEN) client.ws.send('during the drain');
+  }, 100);
+  let code: number;
+  let reason: string;
+  let recycledAt: number;
+  try {
+    for (let i = 0; i < 3; i++) assert.is((await request(`${gw.url}/ws-recycle/`)).statusCode, 200);
+    // The drain begins as the replacement comes up: after the last look that found it not up.
+    recycledAt = await turnedTrueAfter(async () => (await appStatus(gw, 'ws-recycle')).workers.some((w: { pid: number; state: string }) => w.pid !== pid && w.state === 'ready'), 20_000, 'the replacement worker');
+    ({ code, reason } = await client.closed(15_000));
+  } finally {
+    clearInterval(talk);
+  }
   assert.is(code, 1012);
   assert.is(reason, 'ws-recycle: its worker was recycled');
+  assert.ok(echoedAt.some((at) => at > recycledAt), 'echoed during the drain');
   assert.ok(Date.now() - recycledAt >= 2000, `closed ${Date.now() - recycledAt} ms after the replacement came up (drain: 3)`);
   const next = await open(wsUrl);
   assert.is.not((await whoami(next)).pid, pid);
