@@ -7,7 +7,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { statSync } from 'node:fs';
 import { request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { addrUrl, formatAddr, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
+import { addrUrl, commandLineAgain, formatAddr, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
 import { readAdminToken } from '../admin/admin-access.js';
 import { adminAddressFile, readAdminAddress, type UnreadableAdminAddress } from '../admin/admin-address-file.js';
 import { DEFAULT_ADMIN } from '../admin/default-admin.js';
@@ -204,12 +204,13 @@ export class AdminClient {
   /**
    * `command` is the command line to say again with another --admin (`logs blog -f`); `defaulted`, that none was given
    * and no state root named one, so nobody on the default address may mean a gateway on the systemd unit's socket;
-   * `recordedIn`, the state root's admin.address the address was read from, named when nobody answers there.
+   * `recordedIn`, the state root's admin.address the address was read from, named when nobody answers there;
+   * `asGiven`, the command line as its user gave it (its --admin and --state-dir too), --admin-token left out.
    */
   constructor(
     addr: ListenAddress,
     private readonly token: string | null,
-    private readonly asked: { command: string; defaulted: boolean; recordedIn?: string; defaultFile?: string; unusable?: UnusableAdminAddress } = { command: 'status', defaulted: false },
+    private readonly asked: { command: string; asGiven?: string; defaulted: boolean; recordedIn?: string; defaultFile?: string; unusable?: UnusableAdminAddress } = { command: 'status', defaulted: false },
   ) {
     this.aim(addr);
   }
@@ -245,8 +246,8 @@ export class AdminClient {
     return { file: recorded.file, from, to: this.address };
   }
 
-  /** From a command's `--admin` and `--admin-token` values; `command` as the constructor's. */
-  static fromOptions(values: Record<string, unknown>, command: string): AdminClient {
+  /** From a command's `--admin` and `--admin-token` values; `command` and `asGiven` as the constructor's. */
+  static fromOptions(values: Record<string, unknown>, command: string, asGiven?: string): AdminClient {
     const given = values.admin as string | undefined;
     // The state root as the gateway resolves it; its admin.address is that gateway's listener.
     const root = given === undefined ? resolveStateRoot({ flag: values['state-dir'] as string | undefined }) : null;
@@ -258,6 +259,7 @@ export class AdminClient {
     // others can read is the gateway's to give, not every client's.
     const client = new AdminClient(addr, file === undefined ? null : readAdminToken(file, () => {}), {
       command,
+      asGiven,
       defaulted: given === undefined && recorded === null,
       recordedIn: recorded?.file,
       defaultFile: root === null || recorded !== null ? undefined : adminAddressFile(root),
@@ -458,8 +460,9 @@ export class AdminClient {
     }
     if (res.statusCode === 401 || res.statusCode === 403 || (res.statusCode === 421 && said.code === 'APPPKG_ADMIN_REFUSED')) {
       // Sent no token where the gateway wants one for this (a root gateway's logs and actions):
-      // the fix ends with this very command given it, the line its user runs next.
-      const again = res.statusCode === 403 && this.token === null && said.hint !== undefined ? { again: this.asked.command } : {};
+      // the fix ends with this very command given it, the line its user runs next: with every
+      // option it was given (an --admin dropped would ask another gateway, or none).
+      const again = res.statusCode === 403 && this.token === null && said.hint !== undefined ? { again: this.asked.asGiven ?? this.asked.command } : {};
       return new GatewayError('APPPKG_ADMIN_REFUSED', { address: this.address, what: call.what, reason, hint: said.hint, ...again });
     }
     // `mail retry`'s and `mail delete`'s refusals (an unknown id, an app gone, no mail listener): the gateway's words and fix.
@@ -570,7 +573,7 @@ export function sseParser(onEvent: (event: string, data: string) => void): (chun
 export async function runAppAction(args: ParsedCommand, action: 'restart' | 'rollback'): Promise<number> {
   const name = args.positionals[0];
   if (name === undefined) throw new GatewayError('APPPKG_USAGE', { reason: `expected NAME, the app to ${action === 'restart' ? 'restart' : 'roll back'}`, command: action });
-  const client = AdminClient.fromOptions(args.values, shellLine([action, name]));
+  const client = AdminClient.fromOptions(args.values, shellLine([action, name]), commandLineAgain(action, args, ['admin-token']));
   try {
     const answer = await client.post<{ message?: string }>(`/apps/${encodeURIComponent(name)}/${action}`, { app: name, action });
     process.stdout.write(`${answer.message ?? `${name}: ${action} done`}\n`);

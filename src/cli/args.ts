@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closest } from '../closest.js';
 import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
 import { GatewayError } from '../errors.js';
+import { shellLine } from '../shell-words.js';
 
 export { addrUrl, formatAddr, isHostSyntax, parseAddr, parseUrlAddr, type ListenAddress } from '../net/address.js';
 
@@ -34,6 +35,11 @@ export interface ParsedCommand {
   positionals: string[];
   rest: string[];
   help: boolean;
+  /**
+   * The words after the command's name as the user gave them, one entry per option (with its
+   * value) or argument, in their order: a fix that says the command again keeps every one.
+   */
+  given: Array<{ option?: string; words: string[] }>;
 }
 
 export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
@@ -79,7 +85,17 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
       command: spec.name,
     });
   }
-  return { values, positionals: parsed.positionals, rest, help };
+  const tokens = parsed.tokens as Array<{ kind: string; name?: string; rawName?: string; value?: string }>;
+  const given = tokens.map((t) =>
+    t.kind === 'option' ? { option: t.name, words: [t.rawName ?? `--${t.name}`, ...(t.value === undefined ? [] : [t.value])] } : { words: [t.kind === 'positional' ? (t.value ?? '') : '--'] },
+  );
+  return { values, positionals: parsed.positionals, rest, help, given };
+}
+
+/** `name` and the words given to it (ParsedCommand.given) as one command line, without the options named in `without`. */
+export function commandLineAgain(name: string, args: Pick<ParsedCommand, 'given' | 'rest'>, without: readonly string[] = []): string {
+  const kept = args.given.filter((g) => g.option === undefined || !without.includes(g.option)).flatMap((g) => g.words);
+  return shellLine([name, ...kept, ...(args.rest.length > 0 ? ['--', ...args.rest] : [])]);
 }
 
 /**

@@ -669,8 +669,10 @@ ifRoot('a root gateway without a token refuses logs and actions with the fix tha
     const fix = (command: string) =>
       '  fix: make a token, `(umask 077 && openssl rand -hex 32 > FILE)`, start the gateway with --admin-token FILE and pass the same --admin-token FILE here, ' +
       `or start it with --admin unix:/path (a 0600 socket: no token needed) and pass that --admin here; this command with it: \`apppkg-gateway ${command} --admin-token FILE\`\n`;
-    for (const args of [['restart', 'blog'], ['logs', 'blog']]) {
-      const r = await runCli([...args, '--admin', g.admin], { ms: 15_000 });
+    // Said again with every option given, in its order: one without its --admin or --state-dir
+    // would ask another gateway, or none.
+    for (const args of [['restart', 'blog', '--admin', g.admin], ['logs', '--state-dir', g.state, 'blog', '-n', '5', '--admin', g.admin], ['rollback', '--admin', g.admin, 'blog']]) {
+      const r = await runCli(args, { ms: 15_000 });
       assert.is(r.status, 1, r.stderr);
       assert.match(r.stderr, /: HTTP 403: /);
       assert.ok(r.stderr.endsWith(fix(args.join(' '))), r.stderr);

@@ -4,7 +4,7 @@
 // A gateway that goes away while followed (a restart, an upgrade) is waited for, and the log
 // followed again from where it was left when it is back.
 import { ADMIN_OPTION_HELP, ADMIN_OPTIONS, AdminClient } from '../admin-client.js';
-import { intOption, type CommandSpec, type ParsedCommand } from '../args.js';
+import { commandLineAgain, intOption, type CommandSpec, type ParsedCommand } from '../args.js';
 import { GatewayAway } from '../gateway-away.js';
 import { LOG_POSITION_HEADER, parseLogPosition } from '../../admin/log-follow.js';
 import { GatewayError } from '../../errors.js';
@@ -32,7 +32,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     throw new GatewayError('APPPKG_USAGE', { reason: 'expected NAME, the app whose log to print', command: spec.name });
   }
   const lines = Math.min(intOption(args.values.lines, '--lines', 0, spec.name, 100) ?? 100, MAX_LINES);
-  const client = AdminClient.fromOptions(args.values, shellLine(['logs', name, ...(args.values.follow ? ['-f'] : [])]));
+  const client = AdminClient.fromOptions(args.values, shellLine(['logs', name, ...(args.values.follow ? ['-f'] : [])]), commandLineAgain(spec.name, args, ['admin-token']));
   const path = `/apps/${encodeURIComponent(name)}/log?lines=${lines}`;
   try {
     if (args.values.follow) {

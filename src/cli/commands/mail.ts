@@ -5,7 +5,7 @@
 // through the admin listener, under its rules: they change something.
 import { createInterface } from 'node:readline/promises';
 import { ADMIN_OPTION_HELP, ADMIN_OPTIONS, AdminClient } from '../admin-client.js';
-import type { CommandSpec, ParsedCommand } from '../args.js';
+import { commandLineAgain, type CommandSpec, type ParsedCommand } from '../args.js';
 import { MAIL_RETRY_MAX_WAIT_S, type MailDeleteDone, type MailRetryDone, type MailRetryOutcome } from '../../admin/admin-server.js';
 import { countOf } from '../../count.js';
 import { GatewayError } from '../../errors.js';
@@ -65,7 +65,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   const waitS = waitSeconds(args.values, verb);
   const query = new URLSearchParams(all ? { all: '1', ...(rest[0] === undefined ? {} : { app: rest[0] }) } : rest.map((id) => ['id', id]));
   if (waitS !== null) query.set('wait', String(waitS));
-  const client = AdminClient.fromOptions(args.values, shellLine(['mail', verb, ...(all ? ['--all'] : []), ...rest]));
+  const client = AdminClient.fromOptions(args.values, shellLine(['mail', verb, ...(all ? ['--all'] : []), ...rest]), commandLineAgain(spec.name, args, ['admin-token']));
   try {
     if (verb === 'delete' && all && args.values.yes !== true) await confirmDeleteAll(client, rest[0] ?? null);
     const done = await client.post<MailRetryDone | MailDeleteDone>(`/mail/${verb}?${query}`, waitS === null ? {} : { timeoutMs: waitS * 1000 + ANSWER_SLACK_MS });

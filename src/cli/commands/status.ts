@@ -5,7 +5,7 @@
 // sends the whole status once, then what changed: the copy here is kept whole by applying them.
 // A gateway that goes away (a restart, an upgrade) is waited for and followed again when it is back.
 import { ADMIN_OPTION_HELP, ADMIN_OPTIONS, AdminClient, checkStatus, parseStatus, sseParser } from '../admin-client.js';
-import type { CommandSpec, ParsedCommand } from '../args.js';
+import { commandLineAgain, type CommandSpec, type ParsedCommand } from '../args.js';
 import { applyStatusEvent } from '../../admin/status-patch.js';
 import type { GatewayStatus } from '../../admin/status-types.js';
 import { renderStatusTable } from '../../admin/status-table.js';
@@ -45,7 +45,7 @@ export function fitToTerminal(table: string, columns: number, rows: number): str
 }
 
 export async function run(args: ParsedCommand): Promise<number> {
-  const client = AdminClient.fromOptions(args.values, args.values.watch ? 'status --watch' : 'status');
+  const client = AdminClient.fromOptions(args.values, args.values.watch ? 'status --watch' : 'status', commandLineAgain(spec.name, args, ['admin-token']));
   try {
     if (args.values.watch) {
       await watch(client, args.values.json === true);
