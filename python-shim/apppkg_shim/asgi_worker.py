@@ -126,9 +126,12 @@ class AsgiWorker:
         return 0
 
     def _say_ignored_lifespan(self):
-        """In the app log, at each worker's start: an app that kept its `lifespan=` as an unknown
-        keyword (FastAPI before 0.93) started without the function ever running, and what it
-        opens is missing at the first request; under --apps nothing else would say why."""
+        """In the app log, at each start: an app that kept its `lifespan=` as an unknown keyword
+        (FastAPI before 0.93) started without the function ever running, and what it opens is
+        missing at the first request; under --apps nothing else would say why. Said by the first
+        worker of a start alone (config firstOfStart): `workers: 4` wrote it four times."""
+        if not self.config.get("firstOfStart", True):
+            return
         ignored = ignored_lifespan(self.app)
         if ignored is not None:
             named = ("%s %s" % tuple(ignored)).strip()

@@ -282,6 +282,9 @@ export class WorkerPool {
       gid: this.opts.gid,
       // A wake's workers start behind the apps already serving (their p99 stays as it was).
       startNice: this.waking() ? WAKE_NICE : undefined,
+      // Slot 1's worker while none serves: the one of a start (or of a start again after a
+      // crash), not a replacement beside workers already serving, nor slots 2 and on.
+      firstOfStart: number === 1 && !this.slots.some((s) => s.current?.state === 'ready'),
     });
     this.ctx.members.enlist(worker);
     this.slotOf.set(worker, slot);

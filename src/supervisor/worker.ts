@@ -74,6 +74,11 @@ export interface WorkerOptions {
    * then takes the CPU the apps already serving leave. Only as root, the one who can lower it back.
    */
   startNice?: number;
+  /**
+   * The first worker of a start (the version's, a wake's): it alone says in the app log what
+   * holds for every worker of the app (an ASGI app that ignored lifespan=), once, not once a worker.
+   */
+  firstOfStart?: boolean;
 }
 
 export type WorkerState = 'new' | 'starting' | 'ready' | 'stopping' | 'exited';
@@ -108,7 +113,7 @@ export const CANCEL_BOUND_MS = 5000;
  * os.environ before the app loads; `readyWithinMs`: the start deadline, which an ASGI lifespan
  * startup that hangs gives up a little before, saying where it waits (APPPKG_APP_LIFESPAN_FAILED).
  */
-export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' | 'threads' | 'multiprocess' | 'development' | 'name'>, unsetEnv: string[] = [], readyWithinMs?: number): string {
+export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' | 'threads' | 'multiprocess' | 'development' | 'name' | 'firstOfStart'>, unsetEnv: string[] = [], readyWithinMs?: number): string {
   return JSON.stringify({
     protocol: LINK_PROTOCOL,
     app: opts.app,
@@ -118,6 +123,7 @@ export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' 
     multiprocess: opts.multiprocess,
     development: opts.development,
     name: opts.name,
+    firstOfStart: opts.firstOfStart ?? true,
     unsetEnv,
     // A duration, not an instant of the wall clock, which a step moves between here and the
     // shim's reading (python-shim/apppkg_shim/ready_deadline.py counts it from the spawn).

@@ -40,15 +40,19 @@ ifOld('FastAPI 0.92 given lifespan=: check warns that the function never ran, an
   assert.match(r.stdout, /ok\s+app\s+\S+app\.yaml:3:\d+: WARNING: main:app is FastAPI 0\.\d+\.\d+, which takes no lifespan= \(FastAPI reads it from 0\.93; [^)]*\): the function given as lifespan= did not run at this startup, nor will it under the gateway\. Give its startup and shutdown as on_startup=\[\.\.\.\] and on_shutdown=\[\.\.\.\], or use FastAPI 0\.93 or later/);
 });
 
-ifOld('serve says it too, in the app\'s output at the worker\'s start: under the gateway nothing else would', async () => {
+ifOld('serve says it too, once, in the app\'s output at the start of its workers: under the gateway nothing else would', async () => {
   const dir = writePackage(apps.path, 'served', {
     'app.yaml': APP_YAML,
     'main.py': `import os\nfrom contextlib import asynccontextmanager\nfrom fastapi import FastAPI\n\n\n@asynccontextmanager\nasync def lifespan(app):\n    ${RAN}\n    yield\n\napp = FastAPI(lifespan=lifespan)\n`,
   });
-  const gw = await startCli(['serve', dir, '--port', '0', '--workers', '1', '--state-dir', state.path], { ms: 60_000 });
+  const gw = await startCli(['serve', dir, '--port', '0', '--workers', '3', '--state-dir', state.path], { ms: 60_000 });
+  const warning = /main:app: WARNING: FastAPI 0\.\d+\.\d+ takes no lifespan= \(FastAPI reads it from 0\.93\): the function given as lifespan= did not run at this startup; give its startup and shutdown as on_startup=\[\.\.\.\] and on_shutdown=\[\.\.\.\], or use FastAPI 0\.93 or later/;
   try {
-    await waitFor(() => /main:app: WARNING: FastAPI 0\.\d+\.\d+ takes no lifespan= \(FastAPI reads it from 0\.93\): the function given as lifespan= did not run at this startup; give its startup and shutdown as on_startup=\[\.\.\.\] and on_shutdown=\[\.\.\.\], or use FastAPI 0\.93 or later/.test(gw.output()), 10_000, 'the warning in serve\'s output');
+    await waitFor(() => warning.test(gw.output()), 10_000, 'the warning in serve\'s output');
     assert.not.ok(existsSync(join(dir, 'ran')), 'the lifespan function ran');
+    // Said once for the app, not once a worker: all three are up when serve says it listens.
+    await waitFor(() => gw.output().includes('listening on'), 60_000, 'the three workers to be ready');
+    assert.is(gw.output().match(new RegExp(warning.source, 'g'))?.length, 1, gw.output());
   } finally {
     assert.is(await gw.stop(), 0);
   }
