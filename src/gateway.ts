@@ -89,6 +89,8 @@ export class Gateway {
   private appsRunAsOthers = false;
   /** --apps DIR, whose apps the environment file's `apps:` entries should name; null under serve. */
   private appsDir: string | null = null;
+  /** The option that turned watching --apps off (`watchIntervalMs 0`), for a broken package's fix; undefined while watched. */
+  private unwatchedBy: string | undefined = undefined;
   /** Keys that options decide over the environment file (serve --workers). */
   private fixedKeys: Array<'workers' | 'threads'> = [];
   private say: (line: string) => void = sayOnStderr;
@@ -184,6 +186,9 @@ export class Gateway {
     const front = new (await frontModule).Front(frontOptions(options, listen, names, metrics, say));
     const registry = createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started: () => gateway !== null, stateKey: names.stateDir, environmentKey: names.environment, hookTimeoutKey: names.hookTimeout, maxWorkersKey: names.maxWorkers, commandWords: names.commands });
     const startedAt = new Date().toISOString();
+    const watchIntervalMs = options.watchIntervalMs ?? 2000;
+    // A broken package's fix says what loads it again: the watcher, or (not watching) a rescan.
+    const unwatchedBy = single || watchIntervalMs > 0 ? undefined : `${names.watchInterval} 0`;
     // Both listeners are bound before any app starts: nothing has been started to undo when one fails.
     let urls: string[];
     let admin: AdminServer | null = null;
@@ -196,6 +201,7 @@ export class Gateway {
           sample: () => gateway!.sampler.refresh(gateway!.pids),
           logFileOf: (name) => (registry.names.includes(name) ? appLogFile(options.stateDir, name) : null),
           appsListed: registry.listed,
+          unwatchedBy,
           // Asked by the CLI's admin commands (or a client of the listener): the CLI's words.
           restart: (name) => gateway!.restartAppFor(name, CLI_COMMAND_WORDS),
           rollback: (name) => gateway!.rollbackFor(name, CLI_COMMAND_WORDS),
@@ -226,6 +232,7 @@ export class Gateway {
     gateway.appsRunAsOthers = appsRunAsOtherUsers(mode);
     // serve shares the host's environment file, whose other apps' entries are no mistake there.
     gateway.appsDir = single ? null : dir;
+    gateway.unwatchedBy = unwatchedBy;
     gateway.fixedKeys = [...(options.workers === undefined ? [] : ['workers' as const]), ...(options.threads === undefined ? [] : ['threads' as const])];
     gateway.say = say;
     gateway.warnIfEnvironmentFileOpen();
@@ -240,7 +247,6 @@ export class Gateway {
       const shortfall = openFilesShortfall(packageNamesIn(dir), options.workers ?? hostEnv.defaults.workers ?? DEFAULT_WORKERS);
       if (shortfall !== null) say(shortfall);
     }
-    const watchIntervalMs = options.watchIntervalMs ?? 2000;
     // The watcher's picture of --apps is taken before the first reconcile reads it: a package
     // copied in while the apps start is a change to it (taken after, it never was one).
     if (!single && watchIntervalMs > 0) gateway.watcher = new AppsWatcher(dir, () => void registry.reconcile(), watchIntervalMs, undefined, () => registry.watchedDirs, say, names.watchInterval);
@@ -579,7 +585,7 @@ export class Gateway {
   private assertApp(name: string, words: CommandWords): void {
     const apps = this.registry.names;
     if (apps.includes(name)) return;
-    const broken = brokenAppError(this.registry.status().broken, name, words);
+    const broken = brokenAppError(this.registry.status().broken, name, words, this.unwatchedBy);
     if (broken !== null) throw broken;
     throw new GatewayError('APPPKG_ADMIN_NO_SUCH_APP', { address: this.urls.join(', '), app: name, apps: apps.length > 0 ? apps.join(', ') : '(none)' });
   }

@@ -32,6 +32,8 @@ export interface AdminProvider {
   logFileOf(name: string): string | null;
   /** Resolves once the gateway knows its apps: a route naming one waits for it, not "no such app". */
   appsListed?: Promise<void>;
+  /** The option that turned the apps directory's watching off (`--watch-interval 0`); absent: it is watched. */
+  unwatchedBy?: string;
   restart(name: string): Promise<{ version: string | null; message: string }>;
   rollback(name: string): Promise<{ from: string; to: string; message: string }>;
   /** Dead letters back into the mail queue (`mail retry`); absent: the gateway runs no mail listener. */
@@ -278,14 +280,18 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
  * APPPKG_ADMIN_APP_BROKEN when `name` is a package under --apps whose app.yaml does not load
  * (status names it by its directory), else null: "no app named" would deny what status lists,
  * and hide the typo that is the user's real problem. `words`: who asked (the admin listener's
- * are the CLI's, a Gateway's restart() the library's).
+ * are the CLI's, a Gateway's restart() the library's). `unwatchedBy`: the option that turned
+ * the apps directory's watching off, when it is: nothing then loads the fixed file by itself.
  */
-export function brokenAppError(broken: readonly BrokenPackageStatus[], name: string, words: Pick<CommandWords, 'reload' | 'status'> = CLI_COMMAND_WORDS): GatewayError | null {
+export function brokenAppError(broken: readonly BrokenPackageStatus[], name: string, words: Pick<CommandWords, 'reload' | 'rescan' | 'status'> = CLI_COMMAND_WORDS, unwatchedBy?: string): GatewayError | null {
   const found = broken.find((b) => parsePackageDirName(basename(b.dir)).name === name);
   if (found === undefined) return null;
+  const file = join(found.dir, 'app.yaml');
   return new GatewayError('APPPKG_ADMIN_APP_BROKEN', {
     reason: `${name} is not served: its package ${found.dir} is broken: ${found.code}: ${found.message}`,
-    hint: `fix ${join(found.dir, 'app.yaml')} as said above; the gateway loads it again by itself (${words.reload} forces it), and ${words.status} shows it served`,
+    hint: unwatchedBy === undefined
+      ? `fix ${file} as said above; the gateway loads it again by itself (${words.reload} forces it), and ${words.status} shows it served`
+      : `fix ${file} as said above, then ${words.rescan}: the gateway does not watch its apps directory (${unwatchedBy}), so it loads the package again only then; ${words.status} shows it served`,
   });
 }
 
@@ -304,7 +310,7 @@ async function appRoute(req: IncomingMessage, res: ServerResponse, ctx: Context,
   const file = ctx.provider.logFileOf(name);
   if (file === null) {
     const status = ctx.provider.status();
-    const broken = brokenAppError(status.broken, name);
+    const broken = brokenAppError(status.broken, name, CLI_COMMAND_WORDS, ctx.provider.unwatchedBy);
     if (broken !== null) return sendError(res, 409, broken.code, broken.message, {}, broken.hint);
     const apps = status.apps.map((a) => a.name);
     return sendError(res, 404, 'APPPKG_ADMIN_NO_SUCH_APP', `the gateway has no app named ${JSON.stringify(name)}`, {}, apps.length > 0 ? `its apps: ${apps.join(', ')}` : 'it serves no app');

@@ -83,10 +83,11 @@ const noCliWords = (text: string): void => {
   assert.not.match(text, 'SIGHUP');
 };
 
-test('restart() of a package whose app.yaml does not load: gateway.reload() forces the look, gateway.status() shows it served', async () => {
+// Not watched (watchIntervalMs: 0), nothing loads the fixed file by itself: the fix says the call that does.
+test('restart() of a package whose app.yaml does not load: gateway.rescan() loads it again, gateway.status() shows it served', async () => {
   const err = await rejection('restart wiki', () => gateway!.restart('wiki'));
   assert.is(err.code, 'APPPKG_ADMIN_APP_BROKEN', err.format());
-  assert.is(err.hint, `fix ${join(apps, 'wiki', 'app.yaml')} as said above; the gateway loads it again by itself (\`gateway.reload()\` forces it), and \`gateway.status()\` shows it served`);
+  assert.is(err.hint, `fix ${join(apps, 'wiki', 'app.yaml')} as said above, then call \`gateway.rescan()\`: the gateway does not watch its apps directory (watchIntervalMs 0), so it loads the package again only then; \`gateway.status()\` shows it served`);
 });
 
 test('rollback() of an app no version of which serves: see gateway.status() and the log it names', async () => {
