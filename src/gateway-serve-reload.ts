@@ -37,7 +37,7 @@ export function watchForReload(dir: string, registry: Registry, front: Front, sa
     // replace, so start it afresh, retrying the version refused before.
     const serving = registry.names.some((name) => registry.serves(name));
     say(serving ? 'change detected; restarting workers' : 'change detected; starting the app');
-    await (serving ? registry.restart() : registry.reconcile(true));
+    await (serving ? registry.restart(undefined, 'reloaded') : registry.reconcile(true));
     const problem = registry.problemOf();
     if (!serving && problem !== null) say(waitingForFix(problem, dir));
     front.setUnavailable(problem !== null && !registry.names.some((name) => registry.serves(name)) ? unavailableWhileBroken(problem) : null, appName(registry));

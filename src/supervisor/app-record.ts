@@ -12,6 +12,7 @@ import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
 import type { AppInstance } from './app-instance.js';
 import type { StartSteps } from './start-steps.js';
+import type { RestartCause } from './worker-drain.js';
 
 export interface Serving {
   desc: Description;
@@ -61,6 +62,11 @@ export interface AppRecord {
   startSteps: StartSteps | null;
   /** restart(): replace the serving version even though it did not change. */
   restart: boolean;
+  /**
+   * What that restart is, for the 1012 close its old workers' websockets get: `restarted` (the
+   * admin's, new settings at SIGHUP) or `reloaded` (serve --reload saw the code change).
+   */
+  restartCause: RestartCause;
   /**
    * The environment file a reload restarts it for, until the judging that takes that restart has
    * ended: a SIGHUP meanwhile compares with it, not with what the old workers run, or restarts
@@ -137,7 +143,7 @@ export interface ServiceWait {
  */
 export function newAppRecord(name: string, rolledBackFile: string | null, history: AppHistory): AppRecord {
   return {
-    name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, startingInstance: null, startSteps: null, restart: false, restartFor: null, restartRefused: null,
+    name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, startingInstance: null, startSteps: null, restart: false, restartCause: 'restarted', restartFor: null, restartRefused: null,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastLastColdStartMs: null,
     history, serviceRetryMs: 0, serviceWait: null, restartWait: null, serviceRepeat: null, openFilesTries: 0, brokenDescription: null, tallies: new Map(),
   };

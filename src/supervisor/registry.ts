@@ -49,7 +49,7 @@ import { canRollBack, rollBack, type Rollback } from './rollback.js';
 import { label, VersionJudge, type VersionJudgeOptions } from './version-judge.js';
 import { notAVersionOf, versionNotices } from './version-notices.js';
 import { WorkerBudget } from './worker-budget.js';
-import type { DrainCause } from './worker-drain.js';
+import type { DrainCause, RestartCause } from './worker-drain.js';
 
 /** What the Registry is given; those that judging a version reads are VersionJudgeOptions. */
 export interface RegistryOptions extends VersionJudgeOptions {
@@ -212,12 +212,14 @@ export class Registry {
 
   /**
    * Replaces the serving version of `name` (every app when omitted) with a fresh instance of it;
-   * an app that serves nothing tries its versions again, the refused ones included.
+   * an app that serves nothing tries its versions again, the refused ones included. `cause`:
+   * what the old workers' websockets are told the restart was.
    */
-  restart(name?: string): Promise<void> {
+  restart(name?: string, cause: RestartCause = 'restarted'): Promise<void> {
     for (const record of this.records.values()) {
       if (name !== undefined && record.name !== name) continue;
       record.restart = true;
+      record.restartCause = cause;
       if (!record.serving) record.refused.clear();
     }
     return this.reconcile();

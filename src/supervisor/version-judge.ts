@@ -183,7 +183,9 @@ export class VersionJudge {
   /** Serve the highest version that is not refused; keep the current one if none can start. */
   async converge(record: AppRecord): Promise<void> {
     const restart = record.restart;
+    const restartCause = record.restartCause;
     record.restart = false;
+    record.restartCause = 'restarted';
     record.settling.clear();
     const listed = (dir: string): boolean => record.versions.some((d) => d.dir === dir);
     for (const dir of record.refused.keys()) if (!listed(dir)) record.refused.delete(dir);
@@ -294,6 +296,7 @@ export class VersionJudge {
             // matches its description, so the retry would otherwise find nothing to do. And as
             // below, the versions under the serving one are not tried meanwhile.
             record.restart = true;
+            record.restartCause = restartCause;
             record.restartWait = { dir: desc.dir, error: record.problem, since: performance.now(), nextTryAt };
             return;
           }
@@ -355,7 +358,7 @@ export class VersionJudge {
         record.history.add(kind, `${told}; the old one drains`, { version: side(desc), from: side(previous.desc) });
         // The same files restarted (restart NAME, a SIGHUP's changed settings) are not a deploy, as
         // the same directory with files changed in place is (an app without version suffixes).
-        this.registry.drain(previous.instance, previous.desc, same && restarting ? 'restarted' : rollback ? 'rolled-back' : 'deployed');
+        this.registry.drain(previous.instance, previous.desc, same && restarting ? restartCause : rollback ? 'rolled-back' : 'deployed');
       } else {
         this.opts.say(`${record.name}: ${label(desc)} serving at ${this.opts.mountOf(record.name)}`);
         record.history.add('serving', `${label(desc)} serving at ${this.opts.mountOf(record.name)}`, { version: desc.version });

@@ -22,7 +22,10 @@ export function killedAfterCancel(app: string, worker: Worker, after: string): s
  * Why a worker is out of rotation, for the reason its websockets' clients read in the 1012 close:
  * "restarting" told a page whose version a deploy had replaced that the same code would be back.
  */
-export type DrainCause = 'deployed' | 'rolled-back' | 'restarted' | 'removed' | 'recycled';
+export type DrainCause = 'deployed' | 'rolled-back' | RestartCause | 'removed' | 'recycled';
+
+/** A restart of the serving version in place: the admin's (or new settings'), or serve --reload's at a change of code. */
+export type RestartCause = 'restarted' | 'reloaded';
 
 /** The close reason (at most 123 bytes; websocket-flow.ts cuts a longer app name) for `cause`. */
 export function drainCloseReason(app: string, cause: DrainCause): string {
@@ -30,6 +33,8 @@ export function drainCloseReason(app: string, cause: DrainCause): string {
     case 'deployed': return `${app}: another version took over`;
     case 'rolled-back': return `${app}: rolled back to another version`;
     case 'restarted': return `${app} was restarted`;
+    // "was restarted" read as someone's restart: under serve --reload it is the developer's save.
+    case 'reloaded': return `${app}: its code changed (--reload)`;
     case 'removed': return `${app} is stopping: it was removed`;
     case 'recycled': return `${app}: its worker was recycled`;
   }

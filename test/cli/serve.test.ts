@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { request } from 'undici';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, childPids, EXAMPLES, FIXTURES, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { warmStateDir } from '../helpers/warm-state.js';
@@ -106,6 +106,8 @@ async def application(scope, receive, send):
     await waitFor(() => /restarted; draining the old one/.test(gw.output()), 20_000, () => `the new workers\n${gw.output()}`);
     // The drain (serve's --grace, 10 s) would keep it open; uvicorn --reload closes it at once.
     assert.is(await old.closed(3000), 1012, 'service restart: the page reconnects');
+    // Why, in words a developer recognises: no other version is involved.
+    assert.is(old.closeReason(), `${basename(work.path)}: its code changed (--reload)`);
     const fresh = await openSocket(gw.url.replace(/^http/, 'ws'));
     assert.is(await fresh.next(), 'new');
     fresh.ws.close();

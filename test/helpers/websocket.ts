@@ -7,6 +7,8 @@ export interface TestSocket {
   next(ms?: number): Promise<string>;
   /** Resolves with the close code once the socket is closed (by either side). */
   closed(ms?: number): Promise<number>;
+  /** The close's reason once the socket is closed, else null: what a page is told of why. */
+  closeReason(): string | null;
 }
 
 /**
@@ -28,6 +30,7 @@ export async function openSocket(url: string, opts: { host?: string; ms?: number
   const queue: string[] = [];
   const waiters: Array<(message: string | null) => void> = [];
   let closeCode: number | null = null;
+  let reason: string | null = null;
   const closeWaiters: Array<(code: number) => void> = [];
   ws.onmessage = (event) => {
     const text = typeof event.data === 'string' ? event.data : Buffer.from(event.data as ArrayBuffer).toString('utf8');
@@ -37,6 +40,7 @@ export async function openSocket(url: string, opts: { host?: string; ms?: number
   };
   ws.onclose = (event) => {
     closeCode = event.code;
+    reason = event.reason;
     for (const waiter of waiters.splice(0)) waiter(null);
     for (const waiter of closeWaiters.splice(0)) waiter(event.code);
   };
@@ -76,5 +80,6 @@ export async function openSocket(url: string, opts: { host?: string; ms?: number
         });
       });
     },
+    closeReason: () => reason,
   };
 }
