@@ -189,12 +189,13 @@ function renderGateway(status) {
     ...(status.mail
       ? item('mail', h('span', { data: { mail: '' }, title: `${status.mail.refused} refused at the SMTP level, ${status.mail.failedAttempts} failed attempts` },
         `${status.mail.protocol} on ${status.mail.listen ?? DASH}: ${count(status.mail.received)} received, ${count(status.mail.delivered)} delivered, ${count(status.mail.spooled)} spooled, ${count(status.mail.deadLetters)} dead`),
-        // How to deliver them again, beside their count (the table lists them with their ids).
+        // How to deliver them again, beside their count, in the words of whoever runs the
+        // gateway (a program's calls, or the CLI's); the ids those take are in the tooltip.
         ...(status.mail.deadLetters > 0 && status.mail.retryCommand
-          ? [h('span', { data: { mailRetry: '' }, title: 'apppkg-gateway status lists the dead letters with their ids' }, '; to deliver them again: ', h('code', null, status.mail.retryCommand))]
+          ? [h('span', { data: { mailRetry: '' }, title: deadLetterIds(status.mail) }, '; to deliver them again: ', h('code', null, status.mail.retryCommand))]
           : []),
         ...(status.mail.deadLetters > 0 && status.mail.deleteCommand
-          ? [h('span', { data: { mailDelete: '' }, title: 'apppkg-gateway status lists the dead letters with their ids' }, '; to delete them for good: ', h('code', null, status.mail.deleteCommand))]
+          ? [h('span', { data: { mailDelete: '' }, title: deadLetterIds(status.mail) }, '; to delete them for good: ', h('code', null, status.mail.deleteCommand))]
           : []),
         // An app removed from --apps has no card for its waiting mail to show on.
         ...(status.mail.waitingForRemoved ?? []).map((w) => h('span', { data: { mailRemovedApp: w.app }, title: w.lastFailure ? `last failed: ${w.lastFailure.reason}` : '' },
@@ -202,6 +203,18 @@ function renderGateway(status) {
       : []),
   );
   document.title = `apppkg-gateway ${DASH} ${status.apps.length} app${status.apps.length === 1 ? '' : 's'}`;
+}
+
+/**
+ * The ids the retry and delete take, from /status's `dead` (the newest 50): it named
+ * `apppkg-gateway status` for them, which a gateway a program started has no use for.
+ */
+function deadLetterIds(mail) {
+  const dead = mail.dead ?? [];
+  const listed = dead.map((d) => `${d.id} (${d.app === '' ? 'postmaster mail' : d.app})`).join(', ');
+  const older = mail.deadLetters - dead.length;
+  const unlisted = older > 0 ? `${count(older)} older not listed here` : '';
+  return [listed ? `the dead letters' ids, oldest first: ${listed}` : '', unlisted].filter(Boolean).join('; ');
 }
 
 function renderNotice(status) {
