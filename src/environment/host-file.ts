@@ -49,7 +49,16 @@ export interface HostAppConfig extends AppOverrides {
   mount: string | null;
   /** Lowercase mail domains routed to it (SPEC 5.3); empty = the default NAME.localhost. */
   mailDomains: string[];
-  /** Kubernetes replicas (SPEC 5.5); null = 1. */
+  /** Kubernetes replicas (SPEC 5.5); null = `defaults.replicas`, else 1. */
+  replicas: number | null;
+}
+
+/**
+ * `defaults:`: the per-app keys, and `replicas`, which only `export kubernetes` reads. Kept out
+ * of AppOverrides so that an edit to it is no change for the running gateway (appChanges).
+ */
+export interface HostDefaults extends AppOverrides {
+  /** Kubernetes replicas of every app without its own (SPEC 5.5); null = 1. */
   replicas: number | null;
 }
 
@@ -112,7 +121,7 @@ export interface HostEnvironment {
    * app that is not there) is reported there.
    */
   places: Record<string, FilePlace>;
-  defaults: AppOverrides;
+  defaults: HostDefaults;
   apps: Record<string, HostAppConfig>;
   services: HostServices;
   mail: MailListenerConfig | null;
@@ -131,7 +140,7 @@ function noOverrides(): AppOverrides {
 
 /** What the gateway uses when the host gave no environment file. */
 export function emptyHostEnvironment(): HostEnvironment {
-  return { file: null, settings: {}, python: null, drain: null, places: {}, defaults: noOverrides(), apps: {}, services: { postgresql: null, redis: null }, mail: null };
+  return { file: null, settings: {}, python: null, drain: null, places: {}, defaults: { ...noOverrides(), replicas: null }, apps: {}, services: { postgresql: null, redis: null }, mail: null };
 }
 
 const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
@@ -408,7 +417,7 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
     python: interpreterPath(yaml.valid(['python']), file),
     drain: num(yaml.valid(['drain'])),
     places: {},
-    defaults: readOverrides(yaml, ['defaults'], file),
+    defaults: { ...readOverrides(yaml, ['defaults'], file), replicas: num(yaml.valid(['defaults', 'replicas'])) },
     apps: {},
     services: {
       postgresql: serviceUrl(yaml, 'postgresql', ['postgresql:', 'postgres:'], 'a postgresql:// URL as libpq takes it (postgresql:///postgres?host=/var/run/postgresql)', postgresTlsProblem),
@@ -449,9 +458,8 @@ function normaliseEnvironment(yaml: YamlFile, file: string): HostEnvironment {
       mountOwners.set(mount, name);
     }
     const mailDomains = claimNames(yaml, at, 'mail_domains', mailOwners, 'a mail domain', 'give each mail domain to one app');
-    const replicas = yaml.valid([...at, 'replicas']);
     setOwn(env.apps, name, {
-      settings: readSettings(yaml, [...at, 'settings']), hosts, mount, mailDomains, replicas: typeof replicas === 'number' ? replicas : null, ...readOverrides(yaml, at, file),
+      settings: readSettings(yaml, [...at, 'settings']), hosts, mount, mailDomains, replicas: num(yaml.valid([...at, 'replicas'])), ...readOverrides(yaml, at, file),
     });
   }
   return env;
@@ -551,7 +559,7 @@ export function overrideOf<K extends keyof AppOverrides>(env: HostEnvironment, a
 export function overridesFor(env: HostEnvironment, appName: string): MergedAppConfig {
   const app = Object.hasOwn(env.apps, appName) ? env.apps[appName] : undefined;
   const merged: MergedAppConfig = {
-    ...noOverrides(), settings: {}, hosts: app?.hosts ?? [], mount: app?.mount ?? null, mailDomains: app?.mailDomains ?? [], replicas: app?.replicas ?? null, pythonAt: null, userAt: null,
+    ...noOverrides(), settings: {}, hosts: app?.hosts ?? [], mount: app?.mount ?? null, mailDomains: app?.mailDomains ?? [], replicas: app?.replicas ?? env.defaults.replicas, pythonAt: null, userAt: null,
   };
   for (const key of Object.keys(OVERRIDE_KEYS) as (keyof AppOverrides)[]) {
     (merged as unknown as Record<string, unknown>)[key] = app?.[key] ?? env.defaults[key];

@@ -94,6 +94,7 @@ test("the host's services count for the apps that ask for them", async () => {
 
 test('replicas is only export kubernetes\'s: no change for the gateway', async () => {
   assert.equal(appChanges(await env('apps:\n  blog: {replicas: 1}\n'), await env('apps:\n  blog: {replicas: 3}\n'), 'blog'), { restart: [], routes: [], live: [] });
+  assert.equal(appChanges(await env('defaults: {replicas: 1}\n'), await env('defaults: {replicas: 3}\n'), 'blog'), { restart: [], routes: [], live: [] }, 'defaults.replicas');
 });
 
 test('mail: waits for a restart of the gateway, key by key', async () => {

@@ -140,6 +140,32 @@ test('replicas: 0, which Kubernetes takes (an app kept on the cluster, serving n
   assert.not.match(check.stdout + check.stderr, /replicas/);
 });
 
+test('defaults.replicas is every app\'s Deployment\'s, apps.NAME.replicas overriding it (0 too, with its note); check says nothing of it', async () => {
+  const dir = join(out.path, 'fleet');
+  for (const name of ['one', 'two', 'parked']) {
+    mkdirSync(join(dir, 'apps', name), { recursive: true });
+    writeFileSync(join(dir, 'apps', name, 'app.yaml'), 'app: w:application\nhealth: /healthz\n');
+  }
+  writeFileSync(join(dir, 'environment.yaml'), 'defaults:\n  replicas: 3\napps:\n  two:\n    replicas: 2\n  parked:\n    replicas: 0\n');
+  const r = await runCli(['export', 'kubernetes', '--apps', join(dir, 'apps'), '--environment', join(dir, 'environment.yaml'), '--image', IMAGE, '--out', join(dir, 'out')]);
+  assert.is(r.status, 0, r.stderr);
+  const replicas = Object.fromEntries(['one', 'two', 'parked'].map((name) => [name, find(objectsIn(join(dir, 'out', `${name}.yaml`)), 'Deployment', name).spec!.replicas]));
+  assert.equal(replicas, { one: 3, two: 2, parked: 0 });
+  assert.match(r.stderr, /one: note: replicas 3: the data volume is ReadWriteMany/);
+  assert.match(r.stderr, /parked: note: replicas 0: the Deployment runs no pod/);
+  writeFileSync(join(dir, 'zero.yaml'), 'defaults:\n  replicas: 0\n');
+  const zero = await runCli(['export', 'kubernetes', '--apps', join(dir, 'apps'), '--environment', join(dir, 'zero.yaml'), '--image', IMAGE, '--out', join(dir, 'zero')]);
+  assert.is(zero.status, 0, zero.stderr);
+  assert.is(find(objectsIn(join(dir, 'zero', 'one.yaml')), 'Deployment', 'one').spec!.replicas, 0);
+  assert.match(zero.stderr, /one: note: replicas 0: the Deployment runs no pod/);
+  writeFileSync(join(dir, 'bad.yaml'), 'defaults:\n  replicas: -1\n');
+  const bad = await runCli(['export', 'kubernetes', '--apps', join(dir, 'apps'), '--environment', join(dir, 'bad.yaml'), '--image', IMAGE, '--out', join(dir, 'bad')]);
+  assert.match(bad.stderr, /bad\.yaml:2:13: defaults\.replicas: expected a whole number of 0 or more/);
+  // The gateway on a host has no use for it: no error, no word (as for apps.NAME.replicas).
+  const check = await runCli(['check', join(dir, 'apps', 'one'), '--environment', join(dir, 'environment.yaml'), '--state-dir', join(dir, 'state')], { env: { PATH: pathWithoutPyenvShims() } });
+  assert.not.match(check.stdout + check.stderr, /replicas/);
+});
+
 test('health: startup and readiness probes at the mount, liveness with a longer threshold; the drain', () => {
   const deployment = find(objectsIn(join(treeOut, 'blog.yaml')), 'Deployment', 'blog');
   const pod = deployment.spec!.template.spec!;
