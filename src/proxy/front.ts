@@ -166,10 +166,21 @@ const NOT_A_PROXY = shortBody(501, 'CONNECT: this gateway is not an HTTP proxy')
  * as sent (`/blog%2Fx`), with why it is under no mount, since decoded (`/blog/x`) it read as a
  * path the app at `/blog` serves.
  */
-function notMounted(route: string): string {
-  const shown = route.replaceAll(ENCODED_SLASH, '%2F').replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+function notMounted(route: string, merged: string | null): string {
+  const show = (p: string): string => p.replaceAll(ENCODED_SLASH, '%2F').replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+  const shown = show(route);
+  if (merged !== null) return `no app is mounted at ${shown}: slashes in a row are kept as sent, not merged into one as nginx merges them, so it is under no mount; did you mean ${show(merged)}?`;
   if (!route.includes(ENCODED_SLASH)) return `no app is mounted at ${shown}`;
   return `no app is mounted at ${shown}: an encoded slash (%2F) is data, not a path separator, so it does not reach a mount; write / there`;
+}
+
+/**
+ * `//blog/x` with its slashes merged, as nginx's merge_slashes has it, or null when it has no
+ * slashes in a row. RFC 3986 keeps `//` (an empty segment), so the router does: behind nginx
+ * such a path reached `/blog`, sent direct it is a 404 whose body says which path was meant.
+ */
+function mergedSlashes(path: string): string | null {
+  return path.includes('//') ? path.replace(/\/{2,}/g, '/') : null;
 }
 
 const NOT_A_PATH = 'the request target is not a path (it must start with /, hold no NUL, and have no .. that climbs above the root or stands beside an encoded slash %2F)';
@@ -1075,6 +1086,13 @@ export class Front {
     app.handle(req, res, this.routeOf(req, match, url, q));
   }
 
+  /** The path `route` would be routed at with its slashes merged, when an app is there; else null. */
+  private mountedWhenMerged(req: IncomingMessage, route: string, path: string): string | null {
+    const merged = mergedSlashes(route);
+    if (merged === null) return null;
+    return this.router.match(req.headers.host, merged, mergedSlashes(path) ?? path)?.target === undefined ? null : merged;
+  }
+
   /** The gateway's own answer to a request that goes to no app. */
   private answerUnrouted(res: ServerResponse, routed: Unrouted): void {
     const headers: Record<string, string> | undefined = routed.close ? { Connection: 'close' } : routed.retryAfter ? { 'Retry-After': '2' } : undefined;
@@ -1099,7 +1117,7 @@ export class Front {
     const target = match?.target;
     if (!(target instanceof AppDispatcher)) {
       if (this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause.why, close: false, retryAfter: true, refused: this.unroutedBecause.app ?? undefined };
-      if (target === undefined) return { status: 404, detail: notMounted(routed.route), close: false };
+      if (target === undefined) return { status: 404, detail: notMounted(routed.route, this.mountedWhenMerged(req, routed.route, path)), close: false };
       // As nginx's 503 for an upstream that is down: the app is there, and does not serve.
       if (target.code === STARTING_CODE) {
         const starting = { app: target.name, waitMs: target.startWaitMs ?? START_WAIT_MS, toProcess: takenByProcess(target.processRoutes, match!.routedPathInfo) };

@@ -155,6 +155,21 @@ test('the longest mount wins and nothing else matches', async () => {
   assert.match(r.text, /no app is mounted/);
 });
 
+test('slashes in a row are kept as sent (RFC 3986), not merged as nginx merges them: //alpha/x is a 404 naming /alpha/x (lean lane and node:http)', async () => {
+  const port = Number(new URL(gw.url).port);
+  for (const [version, twice] of [['HTTP/1.1', ''], ['HTTP/1.0', ''], ['HTTP/1.1', 'Accept: a\r\nAccept: b\r\n']]) {
+    const send = (path: string) => rawRequest(port, `GET ${path} ${version}\r\nHost: x\r\n${twice}Connection: close\r\n\r\n`);
+    const doubled = await send('//alpha/x?q=1');
+    assert.match(doubled.split('\r\n')[0], / 404 /, `${version}: ${doubled}`);
+    assert.ok(doubled.endsWith('\r\n\r\n404 Not Found\nno app is mounted at //alpha/x: slashes in a row are kept as sent, not merged into one as nginx merges them, so it is under no mount; did you mean /alpha/x?\n'), `${version}: ${doubled}`);
+    const inner = await send('/alpha//x');
+    assert.is(JSON.parse(inner.slice(inner.indexOf('\r\n\r\n') + 4)).PATH_INFO, '//x', `${version}: past the mount the app has them as sent`);
+    // Merged, it would be under no mount either: nothing to suggest.
+    const nowhere = await send('//nothing//here');
+    assert.ok(nowhere.endsWith('\r\n\r\n404 Not Found\nno app is mounted at //nothing//here\n'), `${version}: ${nowhere}`);
+  }
+});
+
 test('an encoded slash is data, not a separator: /alpha%2Fscope is not under /alpha (lean lane and node:http)', async () => {
   const port = Number(new URL(gw.url).port);
   // HTTP/1.1 and HTTP/1.0 are the lean lane's; a field sent twice is not plain, and node:http reads it.
