@@ -7,6 +7,7 @@ import path from 'node:path';
 import { countOf, listOf } from './count.js';
 import { shellLine, shellWord } from './shell-words.js';
 import { hangingLines } from './log/hanging-lines.js';
+import { tornadoProcessLines } from './description/tornado-command.js';
 
 export interface ErrorDetails {
   file?: string;
@@ -895,10 +896,12 @@ export const ERROR_CODES = {
   },
   APPPKG_APP_OTHER_KIND: {
     summary:
-      'The `app:` object is plainly the other kind of app than `platform` says: an ASGI app (its call an `async def`: Quart, Falcon\'s `falcon.asgi.App`, Starlette) under `python, wsgi`, or a WSGI app (its call takes `environ, start_response`: Flask, Falcon\'s `falcon.App`, Bottle, Pyramid) under `python, asgi`, or an aiohttp `web.Application` (or its `async def` factory), which is neither and runs under its own server (`platform: python, command`). Every request would fail with a TypeError, so the version is refused, as for an import error.',
+      'The `app:` object is plainly the other kind of app than `platform` says: an ASGI app (its call an `async def`: Quart, Falcon\'s `falcon.asgi.App`, Starlette) under `python, wsgi`, or a WSGI app (its call takes `environ, start_response`: Flask, Falcon\'s `falcon.App`, Bottle, Pyramid) under `python, asgi`, or an aiohttp `web.Application` (or its `async def` factory) or a Tornado `tornado.web.Application`, which are neither and run under their own server (`platform: python, command`, with the `processes.web` the fix shows: gunicorn\'s aiohttp worker, or Tornado\'s `listen` on `$PORT` as `init` writes it). Every request would fail with a TypeError, so the version is refused, as for an import error.',
     message: (d) => `platform: expected python, ${str(d.kind)} for ${str(d.app)} (${str(d.found)}), found python, ${str(d.declared)}`,
     hint: (d) =>
-      d.kind === 'command'
+      d.kind === 'command' && d.server === 'tornado'
+        ? tornadoHint(str(d.target ?? d.app))
+        : d.kind === 'command'
         // aiohttp's own deployment docs run the app object so, behind a proxy: nothing to rewrite.
         ? `aiohttp serves the app itself: in app.yaml write \`platform: python, command\` without \`app:\`, add python3-gunicorn to \`deb:\`, and \`processes: {web: {command: exec gunicorn -k aiohttp.GunicornWebWorker -b 127.0.0.1:$PORT ${str(d.target ?? d.app)}}}\`; it then gets the full path, its mount included (README "Processes": serve it at a host's root, or add its routes under $APPPKG_MOUNT)`
         : d.key === d.declared
@@ -1505,6 +1508,19 @@ export class GatewayError extends Error {
       problems: this.problems.length > 0 ? this.problems.map((p) => p.toJSON()) : undefined,
     };
   }
+}
+
+/**
+ * The fix for a Tornado app named by `app:` (`shop:app`, `shop:make_app()`): the processes.web
+ * that `init` writes for one, its lines indented under the `fix:` they follow.
+ */
+function tornadoHint(app: string): string {
+  const colon = app.indexOf(':');
+  const lines = tornadoProcessLines(app.slice(0, colon).trim(), app.slice(colon + 1).trim());
+  return [
+    "Tornado serves the app itself: in app.yaml write `platform: python, command` without `app:`, and this processes.web, which starts Tornado's server on $PORT as `apppkg-gateway init` writes it (the app then gets the full path, its mount included: README \"Processes\"):",
+    ...lines.map((line) => `        ${line}`),
+  ].join('\n');
 }
 
 /** The fix for an `async def` factory named by `app:` (`mod:make_app()` or `mod:make_app`), not aiohttp's. */

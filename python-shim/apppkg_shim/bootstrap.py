@@ -216,9 +216,12 @@ def _refuse_other_kind(app, spec, kind):
     Either imports and is callable, so every request would be a 500 (a TypeError) after a
     `check` that passed. Only a plain function or an object whose class defines `__call__` in
     Python is judged: a wrapper, a builtin, an ASGI 2 class may be either."""
-    if _serves_itself(app):
-        raise AppOtherKind(spec, "%s, an aiohttp app: neither WSGI nor ASGI, it is served by aiohttp's own server" % (
-            type(app).__name__,), "command", kind)
+    server = _serves_itself(app)
+    if server is not None:
+        exc = AppOtherKind(spec, "%s, %s app: neither WSGI nor ASGI, it is served by %s's own server" % (
+            type(app).__name__, "an aiohttp" if server == "aiohttp" else "a Tornado", server), "command", kind)
+        exc.server = server.lower()
+        raise exc
     call = app if isinstance(app, types.FunctionType) else getattr(type(app), "__call__", None)
     code = getattr(call, "__code__", None)
     if code is None or isinstance(app, type):
@@ -320,11 +323,20 @@ def _async_factory(function, spec, kind):
     return _not_callable(spec, kind, found % (function.__name__, signature, "an", ""))
 
 
+# The `web.Application` classes that run under their own server, by module: each is callable
+# (aiohttp's `__call__` returns itself, for gunicorn's worker; Tornado's takes Tornado's own
+# request), so it imports as an app of either kind, and every request would be a 500.
+_OWN_SERVERS = {"aiohttp.web_app": "aiohttp", "tornado.web": "Tornado"}
+
+
 def _serves_itself(app):
-    """Whether `app` is aiohttp's `web.Application`: callable (its `__call__` returns itself, for
-    gunicorn's worker), so it imports as an app of either kind, and every request would be a
-    500. Judged by its classes' names: aiohttp is not imported for an app that does not use it."""
-    return any(cls.__name__ == "Application" and cls.__module__ == "aiohttp.web_app" for cls in type(app).__mro__)
+    """The name of the server that serves `app` ("aiohttp", "Tornado") when it is such an
+    Application, else None. Judged by its classes' names: neither framework is imported for an
+    app that does not use it."""
+    for cls in type(app).__mro__:
+        if cls.__name__ == "Application" and cls.__module__ in _OWN_SERVERS:
+            return _OWN_SERVERS[cls.__module__]
+    return None
 
 
 def _app_word(app, kind, why):
@@ -412,6 +424,8 @@ def load_app(config):
             details["declared"] = config["kind"]
         if exc.target is not None:
             details["target"] = exc.target
+        if exc.server is not None:
+            details["server"] = exc.server
         emit_marker(NOT_CALLABLE_MARKER, details)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt in module code too
         # The traceback goes in the marker alone: the gateway writes it into the app log, and

@@ -56,6 +56,8 @@ class AppNotCallable(Exception):
         self.kind = None
         # What a command that serves the app names it by, when not `spec` (an async factory's).
         self.target = None
+        # The server of an app that runs under its own ("aiohttp", "tornado"): its fix's command.
+        self.server = None
 
 
 class AppOtherKind(AppNotCallable):

@@ -268,7 +268,9 @@ export function startError(app: string, code: number | null, signal: NodeJS.Sign
     const declared = said === 'asgi' || said === 'wsgi' ? said : kind === 'asgi' ? 'wsgi' : 'asgi';
     // An aiohttp app's async factory: its command names the function, not `app:`'s call of it.
     const target = typeof tap.notCallable!.target === 'string' ? { target: tap.notCallable!.target } : {};
-    return new GatewayError('APPPKG_APP_OTHER_KIND', { app, found: String(tap.notCallable!.found ?? ''), kind, declared, ...target });
+    // The server of an app that runs under its own: which command its fix shows.
+    const server = tap.notCallable!.server === 'tornado' ? { server: 'tornado' } : {};
+    return new GatewayError('APPPKG_APP_OTHER_KIND', { app, found: String(tap.notCallable!.found ?? ''), kind, declared, ...target, ...server });
   }
   if (code === EXIT_APP_LOAD_FAILED && tap.notCallable) {
     return new GatewayError('APPPKG_APP_NOT_CALLABLE', { app, found: String(tap.notCallable.found ?? 'not callable') });

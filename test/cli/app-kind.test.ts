@@ -3,7 +3,8 @@
 // and is callable, so check passed and every request was a 500 (a TypeError: Quart.__call__()
 // missing 'send'); it is now refused at import, at the line of `platform:`, saying which to write.
 // An aiohttp `web.Application` is neither kind (callable, for gunicorn's worker): it is refused
-// the same way, saying how to run it under its own server, and so is an aiohttp app's async
+// the same way, saying how to run it under its own server, as is a Tornado `web.Application`
+// (callable with Tornado's own request) with the command `init` writes for one, and so is an aiohttp app's async
 // factory (`async def init_app()`), whose coroutine neither worker can call; any other async
 // factory is refused saying to call it at import or make it a plain def.
 import { spawnSync } from 'node:child_process';
@@ -15,6 +16,7 @@ import { pathWithoutPyenvShims, runCli, tempDir, type CliResult } from '../helpe
 import { runIf } from '../helpers/skip.js';
 
 const HAS_AIOHTTP = spawnSync('/usr/bin/python3', ['-c', 'import aiohttp.web'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
+const HAS_TORNADO = spawnSync('/usr/bin/python3', ['-c', 'import tornado.web'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
 
 const test = suite('cli: an app of the other kind than platform says');
 const work = tempDir('apppkg-app-kind-');
@@ -102,6 +104,55 @@ runIf(test, HAS_AIOHTTP, 'needs python3-aiohttp')('check refuses a real aiohttp 
   const r = await check(dir);
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, 'platform: expected python, command for shop:app (Application, an aiohttp app');
+});
+
+/** The fix for a Tornado app named `shop:OBJECT`: the processes.web that `init` writes for it. */
+function tornadoFix(object: string): string {
+  return [
+    "fix: Tornado serves the app itself: in app.yaml write `platform: python, command` without `app:`, and this processes.web, which starts Tornado's server on $PORT as `apppkg-gateway init` writes it (the app then gets the full path, its mount included: README \"Processes\"):",
+    '        processes:',
+    '          web:',
+    '            command: |',
+    "              exec python -c '",
+    '              import asyncio, os',
+    `              from shop import ${object.replace(/\(\)$/, '')}`,
+    '              async def main():',
+    `                  ${object}.listen(int(os.environ["PORT"]), address="127.0.0.1")`,
+    '                  await asyncio.Event().wait()',
+    "              asyncio.run(main())'",
+    '',
+  ].join('\n');
+}
+
+test('check and serve refuse a Tornado app under wsgi and under asgi, with the processes.web that runs it (a stand-in tornado)', async () => {
+  // Tornado's class is known by its module's name, as aiohttp's: a stand-in under that name is one.
+  for (const platform of ['wsgi', 'asgi']) {
+    const dir = pkg(`tornado-as-${platform}`, platform, 'from tornado.web import Application\n\napp = Application()\n');
+    mkdirSync(join(dir, 'tornado'));
+    writeFileSync(join(dir, 'tornado', '__init__.py'), '');
+    writeFileSync(join(dir, 'tornado', 'web.py'), 'class Application:\n    def __call__(self, request):\n        pass\n');
+    const r = await check(dir);
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, `app.yaml:2:11: platform: expected python, command for shop:app (Application, a Tornado app: neither WSGI nor ASGI, it is served by Tornado's own server), found python, ${platform}\n`);
+    assert.match(r.stdout, tornadoFix('app'));
+    if (platform === 'wsgi') {
+      const served = await runCli(['serve', dir, '--port', '0', '--state-dir', join(work.path, 'state')], { ms: 60_000 });
+      assert.is(served.status, 1, served.stdout + served.stderr);
+      assert.match(served.stderr, 'platform: expected python, command for shop:app (Application, a Tornado app');
+    }
+  }
+});
+
+runIf(test, HAS_TORNADO, 'needs python3-tornado (apt-get install python3-tornado)')('check refuses a real tornado.web.Application, and its factory called in app:, saying it is a Tornado app and how to run it', async () => {
+  const code = 'import tornado.web\n\n\nclass Main(tornado.web.RequestHandler):\n    def get(self):\n        self.write("hi")\n\n\ndef make_app():\n    return tornado.web.Application([(r"/", Main)])\n\n\napp = make_app()\n';
+  for (const [object, app] of [['app', 'shop:app'], ['make_app()', 'shop:make_app()']]) {
+    const dir = factoryPkg(`tornado-real-${object.length}`, 'wsgi', app, code, 'deb: python3-tornado\n');
+    const r = await check(dir);
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, `platform: expected python, command for ${app} (Application, a Tornado app: neither WSGI nor ASGI, it is served by Tornado's own server), found python, wsgi`);
+    assert.not.match(r.stdout, /cannot be called as a WSGI server calls an app/);
+    assert.match(r.stdout, tornadoFix(object));
+  }
 });
 
 // An async factory: its call returns a coroutine, which neither worker can call.

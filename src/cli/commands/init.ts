@@ -7,6 +7,7 @@ import { misnamedDescriptionError } from '../../description/misnamed.js';
 import { systemPackagesOf } from '../../environment/system-module.js';
 import { nameToWriteFor } from '../../description/normalise-description.js';
 import { parsePackageDirName } from '../../description/package-dir.js';
+import { tornadoProcessLines } from '../../description/tornado-command.js';
 
 export const spec: CommandSpec = {
   name: 'init',
@@ -472,20 +473,10 @@ function ownServerLines(best: Candidate): string[] {
     '# (hosts: in the environment file) or add its routes under $APPPKG_MOUNT (README "Processes").',
   ];
   if (best.framework === 'tornado') {
-    const name = best.object.replace(/\(\)$/, '');
     return [
       `# ${best.module}:${best.object} is a Tornado app, neither WSGI nor ASGI: Tornado's own server runs it, on $PORT.`,
       ...mountLines,
-      'processes:',
-      '  web:',
-      '    command: |',
-      "      exec python -c '",
-      `      import asyncio, os`,
-      `      from ${best.module} import ${name}`,
-      '      async def main():',
-      `          ${best.object}.listen(int(os.environ["PORT"]), address="127.0.0.1")`,
-      '          await asyncio.Event().wait()',
-      "      asyncio.run(main())'",
+      ...tornadoProcessLines(best.module, best.object),
     ];
   }
   return [
