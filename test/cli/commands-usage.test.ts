@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, EXAMPLES, ROOT, pathWithoutPyenvShims, runCli, tempDir, type CliResult } from '../helpers/process.js';
+import { COMMANDS as CLI_COMMANDS } from '../../src/cli/main.js';
 
 // The commands as a user first meets them: --help and help, bad usage (exit 2) and its fixes,
 // directories named on the command line that are not there or hold no app.yaml, and a reader
@@ -36,12 +37,19 @@ const helpOf = (command?: string): Promise<CliResult> => runOnce(command === und
 /** A directory no test makes: the commands that take one are run on it once (runOnce). */
 const missingDir = join(work.path, 'no-such-dir');
 
-test('--help on every command prints its usage and exits 0', async () => {
-  for (const command of COMMANDS) {
-    const r = await helpOf(command);
-    assert.is(r.status, 0, `${command} --help: ${r.stderr}`);
-    assert.match(r.stdout, new RegExp(`usage: apppkg-gateway ${command}`));
+test('--help and -h on every command prints its usage and exits 0, help\'s own included: `help --help` is help\'s, not the general list', async () => {
+  // Every command the CLI dispatches to (main.ts's table), and help, which it answers itself.
+  for (const command of [...Object.keys(CLI_COMMANDS), 'help']) {
+    for (const flag of ['--help', '-h']) {
+      const r = await runOnce([command, flag]);
+      assert.is(r.status, 0, `${command} ${flag}: ${r.stderr}`);
+      assert.is(r.stderr, '', `${command} ${flag}`);
+      assert.ok(r.stdout.startsWith(`usage: apppkg-gateway ${command} `), `${command} ${flag}: ${r.stdout.split('\n')[0]}`);
+      // The same text as `help COMMAND` gives.
+      assert.is(r.stdout, (await runOnce(['help', command])).stdout, `${command} ${flag}`);
+    }
   }
+  assert.ok((await runOnce(['help', '--help'])).stdout.startsWith('usage: apppkg-gateway help [COMMAND]\n'));
   const top = await helpOf();
   assert.is(top.status, 0);
   assert.match(top.stdout, /--apps DIR/);
