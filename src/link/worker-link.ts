@@ -51,6 +51,12 @@ export interface LinkExchange {
    * (WorkerLink.oldestWhenSilent); a probe has none.
    */
   heldFor?(now: number): string;
+  /**
+   * performance.now() when the front took it (a websocket: when its handshake went to the app):
+   * which of the requests and websockets the worker holds it has held longest (markSilent).
+   * A probe has none.
+   */
+  readonly heldSince?: number;
 }
 
 /** A websocket on the link (openWebsocket): the gateway may end it (a drain, a stop). */
@@ -111,7 +117,10 @@ export class WorkerLink extends EventEmitter {
    * new request meanwhile: they go to another worker, or wait in the app's queue (WsgiUpstream).
    */
   silentSince = 0;
-  /** The request it had held longest when it went silent (markSilent): what a 504 meanwhile names. */
+  /**
+   * What it had held longest when it went silent (markSilent), a request or a websocket: what a
+   * 504 meanwhile names.
+   */
   oldestWhenSilent: LinkExchange | null = null;
   ready: ReadyInfo | null = null;
   /** Requests opened since the link came up (probes not counted). */
@@ -302,8 +311,21 @@ export class WorkerLink extends EventEmitter {
   /** The PING sent at `pingedAt` has gone a beat unanswered (the heartbeat's judgement): silentSince. */
   markSilent(pingedAt: number): void {
     this.silentSince = pingedAt;
-    this.oldestWhenSilent = this.requestsInFlight().next().value ?? null;
+    this.oldestWhenSilent = this.heldLongest();
     this.emit('silent', performance.now() - pingedAt);
+  }
+
+  /**
+   * The request in flight or the websocket held longest: the oldest request, unless a websocket
+   * was opened before it (a chat's socket, open for minutes, when a blocking call holds the loop:
+   * the request sent meanwhile is not what the app was running).
+   */
+  private heldLongest(): LinkExchange | null {
+    let oldest: LinkExchange | null = this.requestsInFlight().next().value ?? null;
+    for (const websocket of this.websockets.values()) {
+      if (websocket.heldSince !== undefined && (oldest?.heldSince === undefined || websocket.heldSince < oldest.heldSince)) oldest = websocket;
+    }
+    return oldest;
   }
 
   /** Heartbeat: the worker answers with a 'pong' event. */

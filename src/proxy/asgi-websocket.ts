@@ -9,6 +9,7 @@ import type { RawData, WebSocket } from 'ws';
 import { ABORT_TIMED_OUT, Frame, WsCloseCode, decodeWsAccept, decodeWsClose, encodeFrame, encodeWsClose } from '../link/frames.js';
 import { encodeRequest } from '../link/request-frame.js';
 import { isHttpToken } from '../net/http-token.js';
+import { spanOf } from '../count.js';
 import type { WebsocketLinkExchange, WorkerLink } from '../link/worker-link.js';
 import type { CgiRequest } from './cgi-request.js';
 import { failureStatus, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
@@ -65,6 +66,8 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
   private denialChunked = false;
   /** The request target, for the log. */
   private path = '';
+  /** performance.now() when WS_CONNECT went to the app (LinkExchange.heldSince). */
+  heldSince?: number;
   /** The code ws closed the client with for breaking the protocol; its 'close' then says only 1006. */
   private protocolErrorCode = 0;
 
@@ -74,6 +77,16 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
     private request: CgiRequest | null,
     private readonly options: AsgiWebsocketOptions,
   ) {}
+
+  /**
+   * `websocket /chat open 12 s` (or its handshake, unanswered): what the log line of a worker
+   * gone silent names when the websocket is what it has held longest (WorkerLink.markSilent).
+   */
+  heldFor(now: number): string {
+    const span = spanOf(now - (this.heldSince ?? now));
+    const shown = this.path.slice(0, 80).replace(/[^\x20-\x7e]/g, '?');
+    return this.client === Client.Handshake ? `websocket ${shown}, its handshake unanswered for ${span}` : `websocket ${shown} open ${span}`;
+  }
 
   /** WS_CONNECT was sent: the app decides. */
   get asked(): boolean {
@@ -85,6 +98,7 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
     const { line, pairs } = this.request!;
     this.request = null;
     this.path = line.requestUri;
+    this.heldSince = performance.now();
     this.client = Client.Handshake;
     this.answer = answer;
     this.flow = new WebsocketFlow(this.link, this.id);

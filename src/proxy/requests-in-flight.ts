@@ -3,6 +3,7 @@
 // takes its whole grace names the request that held it). Linked through the entries rather than
 // kept in a Set (linked-list.ts says why).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { targetAsSent } from '../net/request-head.js';
 import { LinkedList, type Linked } from './linked-list.js';
 
 export interface InFlightRequest extends Linked<InFlightRequest> {
@@ -22,10 +23,14 @@ const NAMED = 3;
 /** How much of a request target a log line shows. */
 const TARGET_SHOWN = 80;
 
-/** `GET /x?y` for a line of the gateway's log: the target cut at TARGET_SHOWN. */
+/**
+ * `GET /x?y` for a line of the gateway's log: the target as the client sent it, cut at
+ * TARGET_SHOWN. An absolute-form one (`GET http://host/x`) is shown so, as the access log shows
+ * it, not as the origin form the app is given: the lines of one request name it alike.
+ */
 export function requestShown(req: IncomingMessage): string {
   // The target is the client's: only printable ASCII reaches the gateway's log, on one line.
-  return `${req.method} ${(req.url ?? '').slice(0, TARGET_SHOWN).replace(/[^\x20-\x7e]/g, '?')}`;
+  return `${req.method} ${(targetAsSent(req) ?? '').slice(0, TARGET_SHOWN).replace(/[^\x20-\x7e]/g, '?')}`;
 }
 
 export class RequestsInFlight {

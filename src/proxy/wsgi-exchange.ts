@@ -8,12 +8,14 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import { ABORT_CLIENT_TIMED_OUT, ABORT_TIMED_OUT, Frame, REQUEST_WINDOW, RESPONSE_CREDIT_STEP, encodeEmptyFrame, encodeFrame, encodeU32Frame, frameHeader, requestBodyIn } from '../link/frames.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
 import { bodyBytesPassed } from '../net/body-garbage.js';
+import { targetAsSent } from '../net/request-head.js';
 import { spanOf } from '../count.js';
 import { asksToContinue, continueWanted } from '../net/expect-continue.js';
 import { answerFailure } from './error-response.js';
 import { CUT_AT_DEADLINE, markCut } from './gateway-cut.js';
 import type { RequestRoute } from './request-route.js';
 import { kTracked, requestShown, type TrackedResponse } from './requests-in-flight.js';
+import { AsgiWebsocket } from './asgi-websocket.js';
 import type { ResponseTally } from './served-by.js';
 
 /** Takes a request the worker provably never saw (its link failed before sending it). */
@@ -50,9 +52,9 @@ export interface ForwardOptions {
 }
 
 /** What the app's log says of a body refused for `max_body`: the request, and the key that lets it through. */
-export function tooLargeLine(req: { method?: string; url?: string }, options: ForwardOptions, length: string): string {
+export function tooLargeLine(req: IncomingMessage, options: ForwardOptions, length: string): string {
   const size = length === 'chunked' ? 'its chunked body crossed' : `its body of ${length} bytes is over`;
-  return `${req.method} ${req.url}: 413: ${size} max_body, ${options.maxBody} bytes; fix: a larger max_body in the environment file (apps: {${options.app ?? 'NAME'}: {max_body: 1GB}})`;
+  return `${req.method} ${targetAsSent(req)}: 413: ${size} max_body, ${options.maxBody} bytes; fix: a larger max_body in the environment file (apps: {${options.app ?? 'NAME'}: {max_body: 1GB}})`;
 }
 
 const enum State {
@@ -212,8 +214,12 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
   }
 
   heldFor(now: number): string {
-    const startedAt = (this.res as TrackedResponse)[kTracked]?.startedAt;
+    const startedAt = this.heldSince;
     return startedAt === undefined ? requestShown(this.req) : `${requestShown(this.req)}, for ${spanOf(now - startedAt)}`;
+  }
+
+  get heldSince(): number | undefined {
+    return (this.res as TrackedResponse)[kTracked]?.startedAt;
   }
 
   /**
@@ -640,13 +646,16 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
 /**
  * Why an ASGI request got no head, when its worker's loop has not answered the heartbeat
  * (WorkerLink.silentSince): every request on it waits, read or not, behind the call that holds
- * it. The request it had held longest when it went silent is named: the front cannot see which
- * one holds the loop, but that one had been sent before the loop stopped answering.
+ * it. The request (or websocket) it had held longest when it went silent is named: the front
+ * cannot see which one holds the loop, but that one had been sent before the loop stopped answering.
  */
 function heldLoop(link: WorkerLink): string {
   if (link.silentSince === 0) return '';
   const held = link.oldestWhenSilent;
-  const oldest = held instanceof WsgiExchange ? `; the request it had held longest then: ${held.req.method} ${held.req.url}` : '';
+  const oldest =
+    held instanceof WsgiExchange ? `; the request it had held longest then: ${requestShown(held.req)}`
+    : held instanceof AsgiWebsocket ? `; what it had held longest then: ${held.heldFor(performance.now())}`
+    : '';
   return `: its worker's event loop has not answered for ${spanOf(performance.now() - link.silentSince)}, so nothing on that worker could run${oldest}. A blocking call in an async function holds the loop: run sync code with loop.run_in_executor (or in a plain def handler where the framework runs those in threads)`;
 }
 
