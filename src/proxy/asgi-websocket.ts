@@ -64,7 +64,7 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
   private earlyBytes = 0;
   /** The streamed denial body goes in chunks (denialHead said so), else as it comes. */
   private denialChunked = false;
-  /** The request target, for the log. */
+  /** The request target, for the log: as the client sent it (`target`), else the origin form. */
   private path = '';
   /** performance.now() when WS_CONNECT went to the app (LinkExchange.heldSince). */
   heldSince?: number;
@@ -76,6 +76,8 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
     private readonly socket: Socket,
     private request: CgiRequest | null,
     private readonly options: AsgiWebsocketOptions,
+    /** The target as the client sent it, absolute-form too: the log names it so, as the access log does. */
+    private readonly target?: string,
   ) {}
 
   /**
@@ -97,7 +99,7 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
   connect(answer: (accepted: boolean) => void): void {
     const { line, pairs } = this.request!;
     this.request = null;
-    this.path = line.requestUri;
+    this.path = this.target ?? line.requestUri;
     this.heldSince = performance.now();
     this.client = Client.Handshake;
     this.answer = answer;

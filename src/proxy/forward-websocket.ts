@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { WorkerLink } from '../link/worker-link.js';
+import { targetAsSent } from '../net/request-head.js';
 import { AsgiWebsocket, type AsgiWebsocketOptions } from './asgi-websocket.js';
 import { cgiRequest } from './cgi-request.js';
 import { refuseUpgrade, refuseUpgradeFor } from './error-response.js';
@@ -76,7 +77,7 @@ export function forwardWebsocket(link: WorkerLink, req: IncomingMessage, socket:
     refuseUpgradeFor(socket, 'bad-path', 'the path contains %00');
     return true;
   }
-  const websocket = new AsgiWebsocket(link, socket, cgiRequest(req, route, true, true), options);
+  const websocket = new AsgiWebsocket(link, socket, cgiRequest(req, route, true, true), options, targetAsSent(req));
   const id = link.openWebsocket(websocket);
   if (id === 0) return false;
   websocket.id = id;

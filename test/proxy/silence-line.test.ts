@@ -9,6 +9,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
@@ -138,6 +139,28 @@ test('a request sent in absolute form is named as the client sent it, in the sil
   assert.match(answer, `; the request it had held longest then: GET ${target}. A blocking call`);
   assert.match(gw.output().slice(from), new RegExp(String.raw`chat: worker ${pid} has not answered the heartbeat for [\d.]+ s, with 1 request in flight \(held longest: GET http://127\.0\.0\.1:${port}/chat/block\?4, for [\d.]+ s\)`));
   await waitFor(() => gw.output().slice(from).includes(`"GET ${target} HTTP/1.1" 504 `), 5000, () => `the access log's line, in:\n${gw.output().slice(from)}`);
+  await workerOf('chat');
+});
+
+test('a websocket asked for in absolute form is named as the client sent it', async () => {
+  const pid = await workerOf('chat');
+  const port = Number(new URL(gw.url).port);
+  const target = `http://127.0.0.1:${port}/chat/raw`;
+  const socket = connect(port, '127.0.0.1');
+  try {
+    let got = '';
+    socket.on('data', (chunk: Buffer) => (got += chunk.toString('latin1')));
+    socket.on('error', () => {});
+    socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    await waitFor(() => got.startsWith('HTTP/1.1 101 '), 5000, () => `the 101, in: ${JSON.stringify(got)}`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const from = gw.output().length;
+    const held = get('/chat/block?3');
+    await waitFor(() => new RegExp(String.raw`chat: worker ${pid} has not answered the heartbeat for [\d.]+ s, with 1 request in flight \(held longest: websocket http://127\.0\.0\.1:${port}/chat/raw open [\d.]+ s\)`).test(gw.output().slice(from)), 6000, () => `the line naming the websocket as sent, in:\n${gw.output().slice(from)}`);
+    assert.is((await held).status, 504);
+  } finally {
+    socket.destroy();
+  }
   await workerOf('chat');
 });
 
