@@ -13,6 +13,7 @@ import { spanOf } from '../count.js';
 import type { WebsocketLinkExchange, WorkerLink } from '../link/worker-link.js';
 import type { CgiRequest } from './cgi-request.js';
 import { failureStatus, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
+import { targetShown } from './requests-in-flight.js';
 import { DENIAL_LAST_CHUNK, denialChunk, denialHasBody, denialHead } from './websocket-denial.js';
 import { WebsocketFlow } from './websocket-flow.js';
 import { keepAlive } from './websocket-keepalive.js';
@@ -86,7 +87,7 @@ export class AsgiWebsocket implements WebsocketLinkExchange {
    */
   heldFor(now: number): string {
     const span = spanOf(now - (this.heldSince ?? now));
-    const shown = this.path.slice(0, 80).replace(/[^\x20-\x7e]/g, '?');
+    const shown = targetShown(this.path);
     return this.client === Client.Handshake ? `websocket ${shown}, its handshake unanswered for ${span}` : `websocket ${shown} open ${span}`;
   }
 

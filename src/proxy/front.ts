@@ -176,8 +176,9 @@ function notMounted(route: string, merged: string | null): string {
 
 /**
  * `//blog/x` with its slashes merged, as nginx's merge_slashes has it, or null when it has no
- * slashes in a row. RFC 3986 keeps `//` (an empty segment), so the router does: behind nginx
- * such a path reached `/blog`, sent direct it is a 404 whose body says which path was meant.
+ * slashes in a row. RFC 3986 keeps `//` (an empty segment), so the router does, and nginx's
+ * proxy_pass sends the target on as sent; but nginx matches its locations on the merged path,
+ * so its users take `//blog/x` for `/blog/x`: the 404's body names the path that was meant.
  */
 function mergedSlashes(path: string): string | null {
   return path.includes('//') ? path.replace(/\/{2,}/g, '/') : null;

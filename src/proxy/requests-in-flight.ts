@@ -29,8 +29,13 @@ const TARGET_SHOWN = 80;
  * it, not as the origin form the app is given: the lines of one request name it alike.
  */
 export function requestShown(req: IncomingMessage): string {
+  return `${req.method} ${targetShown(targetAsSent(req) ?? '')}`;
+}
+
+/** A request target for a line of the gateway's log: cut at TARGET_SHOWN, printable ASCII only. */
+export function targetShown(target: string): string {
   // The target is the client's: only printable ASCII reaches the gateway's log, on one line.
-  return `${req.method} ${(targetAsSent(req) ?? '').slice(0, TARGET_SHOWN).replace(/[^\x20-\x7e]/g, '?')}`;
+  return target.slice(0, TARGET_SHOWN).replace(/[^\x20-\x7e]/g, '?');
 }
 
 export class RequestsInFlight {
