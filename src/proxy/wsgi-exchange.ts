@@ -15,7 +15,6 @@ import { answerFailure } from './error-response.js';
 import { CUT_AT_DEADLINE, markCut } from './gateway-cut.js';
 import type { RequestRoute } from './request-route.js';
 import { kTracked, requestShown, type TrackedResponse } from './requests-in-flight.js';
-import { AsgiWebsocket } from './asgi-websocket.js';
 import type { ResponseTally } from './served-by.js';
 
 /** Takes a request the worker provably never saw (its link failed before sending it). */
@@ -654,7 +653,9 @@ function heldLoop(link: WorkerLink): string {
   const held = link.oldestWhenSilent;
   const oldest =
     held instanceof WsgiExchange ? `; the request it had held longest then: ${requestShown(held.req)}`
-    : held instanceof AsgiWebsocket ? `; what it had held longest then: ${held.heldFor(performance.now())}`
+    // Else a websocket (asgi-websocket.ts), told by what it has rather than by its class: that
+    // module brings `ws`, which the front loads at the first Upgrade only (websocket-modules.ts).
+    : held?.heldFor !== undefined ? `; what it had held longest then: ${held.heldFor(performance.now())}`
     : '';
   return `: its worker's event loop has not answered for ${spanOf(performance.now() - link.silentSince)}, so nothing on that worker could run${oldest}. A blocking call in an async function holds the loop: run sync code with loop.run_in_executor (or in a plain def handler where the framework runs those in threads)`;
 }
