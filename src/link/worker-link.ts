@@ -32,11 +32,12 @@ export interface LinkExchange {
   /** Set by open(): it counts in `requests` (a probe does not), until an UNRUN takes it back. */
   counted?: boolean;
   /**
-   * The gateway ends the request unfinished (a drain is over): its client connection is cut, as
-   * the gateway's doing (444 in the access log), and the worker is sent ABORT. `startedOnly`:
-   * only if its response has begun. A probe has no client and need not. True when it cut.
+   * The gateway ends the request unfinished (a drain is over, its worker stopped): the worker is
+   * sent ABORT; a response under way has its client connection cut, as the gateway's doing (444
+   * in the access log), and a request with no head yet is answered 502. A probe has no client
+   * and need not. True when it cut.
    */
-  cutByGateway?(startedOnly?: boolean): boolean;
+  cutByGateway?(): boolean;
   /** ABORT sent: its client has its answer (the gateway's 504) or left; a cut takes nothing from it. */
   readonly aborted?: boolean;
   /**
@@ -246,25 +247,27 @@ export class WorkerLink extends EventEmitter {
   }
 
   /**
-   * The drain of a stopping ASGI worker is over: every request still in flight is cut, then
-   * the worker cancels what of the app still runs (after the ABORTs: the same socket keeps
-   * their order) and shuts its lifespan down (docs/protocol.md §8).
+   * The drain of a stopping ASGI worker is over: every request still in flight is ended
+   * (endInFlight), then the worker cancels what of the app still runs (after the ABORTs: the
+   * same socket keeps their order) and shuts its lifespan down (docs/protocol.md §8). Returns
+   * how many responses under way it cut.
    */
-  cancelAll(): void {
-    if (this.closedReason !== null) return;
-    for (const exchange of [...this.exchanges.list(this.nextId).values()]) exchange.cutByGateway?.();
+  cancelAll(): number {
+    if (this.closedReason !== null) return 0;
+    const cut = this.endInFlight();
     this.write(CANCEL);
+    return cut;
   }
 
   /**
-   * The drain of a stopping WSGI worker is over and it is killed now: every response under way
-   * (a stream) is cut by the gateway, as an ASGI worker's are (cancelAll); a request with no
-   * response yet is answered 502 as its worker goes. Returns how many it cut.
+   * The drain of a stopping worker is over (a WSGI worker is killed now, an ASGI worker's tasks
+   * cancelled: cancelAll): every response under way (a stream) is cut by the gateway, and every
+   * request with no response yet answered 502, alike for both kinds. Returns how many it cut.
    */
-  cutStarted(): number {
+  endInFlight(): number {
     if (this.closedReason !== null) return 0;
     let cut = 0;
-    for (const exchange of [...this.exchanges.list(this.nextId).values()]) if (exchange.cutByGateway?.(true) === true) cut++;
+    for (const exchange of [...this.exchanges.list(this.nextId).values()]) if (exchange.cutByGateway?.() === true) cut++;
     return cut;
   }
 

@@ -19,8 +19,10 @@ export function markCut(res: ServerResponse, answered?: number): void {
 
 /**
  * The access log's status for a response cut at a deadline (a drain's end, when the gateway
- * stops the worker): nginx's 444 "closed without a response" whether or not its head went
- * out, so that a stream cut there (SSE, a long download) is not taken for a whole one.
+ * stops the worker): nginx's 444 "closed without a response" once the app's response has begun,
+ * whether or not its head reached the client, so that a stream cut there (SSE, a long download)
+ * is not taken for a whole one. A request with no response yet is answered 502 there instead
+ * (WsgiExchange.cutByGateway).
  */
 export const CUT_AT_DEADLINE = 444;
 

@@ -69,6 +69,8 @@ const enum State {
 const STRING_BODY_LIMIT = 4096;
 /** How long a 504 in development waits for the worker's STACK: a worker whose every thread holds the GIL never answers. */
 const WHERE_WAIT_MS = 500;
+/** The 502's detail for a request with no head yet when its worker was stopped (cutByGateway). */
+const STOPPED_AT_DRAIN_END = 'the app\'s worker was stopped at the end of its drain before it answered';
 const TIMED_OUT_PAYLOAD = Buffer.from([ABORT_TIMED_OUT]);
 const CLIENT_TIMED_OUT_PAYLOAD = Buffer.from([ABORT_CLIENT_TIMED_OUT]);
 
@@ -353,10 +355,16 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     this.abort();
   }
 
-  cutByGateway(startedOnly = false): boolean {
+  cutByGateway(): boolean {
     if (this.state === State.Done || this.aborted) return false;
-    if (startedOnly && this.state !== State.Body && !this.res.headersSent) return false;
     this.abort();
+    if (this.state !== State.Body && !this.res.headersSent) {
+      // Its worker is stopped now and no head will come: the client is told why, as when a
+      // worker goes (502), whichever kind it is, and at once (a WSGI worker that cut streams
+      // is killed only after their generators' bound).
+      answerFailure(this.res, 'upstream-gone', { detail: STOPPED_AT_DRAIN_END });
+      return false;
+    }
     markCut(this.res, CUT_AT_DEADLINE);
     this.closeConnection();
     return true;

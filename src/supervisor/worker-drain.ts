@@ -77,7 +77,7 @@ export class WorkerDrain {
       if (this.cut) return; // the gateway's stop, which says what it cuts itself
       const parts: string[] = [];
       if (inFlight > 0) parts.push(inFlight === 1 ? '1 request still in flight (a stream, a long poll) is cut (444 in the access log)' : `${inFlight} requests still in flight (streams, long polls) are cut (444 in the access log)`);
-      if (unanswered > 0) parts.push(unanswered === 1 ? '1 request with no answer yet gets a 502 as it goes' : `${unanswered} requests with no answer yet get a 502 as it goes`);
+      if (unanswered > 0) parts.push(unanswered === 1 ? '1 request with no answer yet is answered 502' : `${unanswered} requests with no answer yet are answered 502`);
       if (answered > 0) parts.push(answered === 1 ? '1 request its threads still ran, whose client had its answer (a 504) or had left, ends with it' : `${answered} requests its threads still ran, whose clients had their answer (a 504) or had left, end with it`);
       this.say(`${this.app}: worker ${worker.pid ?? '?'} has drained for ${ms / 1000} s; ${parts.join('; ')}`);
     };

@@ -515,7 +515,8 @@ export class Worker extends EventEmitter {
   /**
    * SIGTERM: the worker stops taking requests, finishes those in flight and exits 0. After
    * graceMs, SIGKILL for the whole tree (and the process group); an ASGI worker first has its
-   * requests cut and its tasks cancelled, and CANCEL_BOUND_MS more to run its `finally` blocks
+   * requests ended (WorkerLink.endInFlight: a response under way cut, one with no head 502) and
+   * its tasks cancelled, and CANCEL_BOUND_MS more to run its `finally` blocks
    * and its lifespan shutdown; a WSGI worker whose streams were cut has as long for their
    * generators to close. Asked again while it stops, the earlier bounds hold (child.ts).
    * Resolves once it is gone.
@@ -529,13 +530,14 @@ export class Worker extends EventEmitter {
       await child.stop(graceMs);
     } else if (this.opts.kind !== 'asgi') {
       // A WSGI request cannot be cancelled: its thread runs until the process ends, killed at
-      // the bound, where the responses under way are cut first, as the gateway's doing. A cut
+      // the bound, where the responses under way are cut first, as the gateway's doing (and
+      // the requests with no head yet answered 502, as an ASGI worker's are). A cut
       // stream is ABORTed, which closes its generator at its next yield (GeneratorExit, its
       // `finally` runs: a subscription let go, a lock released), so a worker that cut streams
       // has CANCEL_BOUND_MS more to end by itself; one that cut none is killed at the bound.
       const link = this._link;
       this.cutting ??= new EarliestTimer(() => this.cutInFlight(link, () => {
-        const cut = link.cutStarted();
+        const cut = link.endInFlight();
         if (cut === 0) void child.stop(0);
         return cut;
       }));
@@ -544,11 +546,7 @@ export class Worker extends EventEmitter {
       this.cutting.clear();
     } else {
       const link = this._link;
-      this.cancelling ??= new EarliestTimer(() => this.cutInFlight(link, () => {
-        const cut = link.inFlight;
-        link.cancelAll();
-        return cut;
-      }));
+      this.cancelling ??= new EarliestTimer(() => this.cutInFlight(link, () => link.cancelAll()));
       this.cancelling.within(graceMs);
       await child.stop(graceMs + CANCEL_BOUND_MS);
       this.cancelling.clear();
@@ -558,10 +556,11 @@ export class Worker extends EventEmitter {
   }
 
   /**
-   * The stop's bound is over with requests still in flight (streams, long polls): `cut` cuts
-   * them now and returns how many (444s). 'cut' tells how many, so that a drain can say in the
-   * log why those clients lost them; apart, how many had no answer yet (a WSGI worker's, 502 as
-   * it goes) and how many a thread still ran whose client had its answer (a 504) or had left.
+   * The stop's bound is over with requests still in flight (streams, long polls): `cut` ends
+   * them now and returns how many responses under way it cut (444s). 'cut' tells how many, so
+   * that a drain can say in the log why those clients lost them; apart, how many had no answer
+   * yet (answered 502 by `cut`) and how many a thread still ran whose client had its answer (a
+   * 504) or had left.
    */
   private cutInFlight(link: WorkerLink, cut: () => number): void {
     let answered = 0;

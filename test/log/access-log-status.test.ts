@@ -1,7 +1,7 @@
 // The access log's status for a response that did not finish, through a real gateway: 499 says
 // the client left first, as nginx's does; a response the gateway ended itself says what went out
 // when its worker died after the head, or 444 when no head had; cut because --grace ran out at
-// stop, 444 head or not (as at a drain's end), with the bytes that went out. And
+// stop, 444 head or not (as a stream cut at a drain's end), with the bytes that went out. And
 // the request line is logged as sent, an absolute-form target too.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
