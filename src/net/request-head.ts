@@ -188,8 +188,9 @@ export function toOriginForm(req: IncomingMessage): string | null {
  * app's HTTP_HOST and X-Forwarded-Host kept the colon, which Django's host check refuses (its
  * pattern wants digits after one: DisallowedHost, a 400) and an app's own URLs repeated. A name
  * has no `:` of its own, an IP literal's are inside its brackets: a last one is the port's.
+ * A trusted proxy's X-Forwarded-Host too (forwarded-headers.ts).
  */
-function withoutEmptyPort(host: string): string {
+export function withoutEmptyPort(host: string): string {
   return host.charCodeAt(host.length - 1) === 58 /* : */ ? host.slice(0, -1) : host;
 }
 

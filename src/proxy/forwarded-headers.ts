@@ -17,6 +17,7 @@
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import { GatewayError } from '../errors.js';
+import { withoutEmptyPort } from '../net/request-head.js';
 
 /** Lowercase names of the hop-by-hop request headers (RFC 9110 §7.6.1, RFC 9112 §6.1). */
 export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
@@ -161,8 +162,11 @@ function lastElement(value: string | string[] | undefined): string | null {
   return null;
 }
 
-/** A Host value we are willing to hand the app: host[:port], no spaces, slashes or controls. */
-const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+;=%-]+)(?::\d{1,5})?$/;
+/**
+ * A Host value we are willing to hand the app: host[:port], no spaces, slashes or controls. The
+ * port may be empty (`host:`, RFC 3986 §6.2.3: the same as none), dropped before it goes on.
+ */
+const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+;=%-]+)(?::\d{0,5})?$/;
 
 function defaultPort(scheme: 'http' | 'https'): number {
   return scheme === 'https' ? 443 : 80;
@@ -247,13 +251,16 @@ export function trustedView(req: IncomingMessage, peer: PeerView, trust: TrustPr
   // scheme, which the websocket's scope then says as wss again.
   const scheme = proto === 'https' || proto === 'wss' ? 'https' : proto === 'http' || proto === 'ws' ? 'http' : peer.scheme;
 
-  const forwardedHost = lastElement(headers['x-forwarded-host']);
+  const sentHost = lastElement(headers['x-forwarded-host']);
+  // `host:` goes on as `host`, as the client's Host does (request-head.ts): the app's host
+  // check (Django's) refuses the colon. Judged as sent first: `host:80:` is no host.
+  const forwardedHost = sentHost !== null && HOST_VALUE.test(sentHost) ? withoutEmptyPort(sentHost) : null;
   let host: string | null = null;
   let serverName = peer.serverName;
   // The listener's port says nothing of a scheme the proxy changed: the port the client's Host
   // names does, the scheme's own when it names none (as gunicorn and werkzeug read it).
   let serverPort = scheme !== peer.scheme ? (hostPort(headers.host) ?? defaultPort(scheme)) : peer.serverPort;
-  if (forwardedHost !== null && HOST_VALUE.test(forwardedHost)) {
+  if (forwardedHost !== null) {
     host = forwardedHost;
     const bracket = forwardedHost.lastIndexOf(']');
     const colon = forwardedHost.lastIndexOf(':');

@@ -279,6 +279,27 @@ test('a trusted peer\'s X-Forwarded-Port sets SERVER_PORT and HTTP_HOST\'s port,
   }
 });
 
+test('a trusted X-Forwarded-Host with an empty port names the host alone (RFC 3986 §6.2.3), as a Host does; two colons are no host', async () => {
+  trust = compileTrustProxy(['loopback']);
+  const named = await trustedEnviron({ host: 'internal:8000', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'www.example.com:' });
+  assert.is(named.HTTP_HOST, 'www.example.com');
+  assert.is(named.HTTP_X_FORWARDED_HOST, 'www.example.com');
+  assert.is(named.SERVER_NAME, 'www.example.com');
+  assert.is(named.SERVER_PORT, '443', 'the scheme\'s port: it names none');
+  const literal = await trustedEnviron({ host: 'internal:8000', 'x-forwarded-host': '[2001:db8::1]:' });
+  assert.is(literal.HTTP_HOST, '[2001:db8::1]');
+  assert.is(literal.SERVER_NAME, '2001:db8::1');
+  assert.is(literal.SERVER_PORT, '80');
+  const ported = await trustedEnviron({ host: 'internal:8000', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'www.example.com:', 'x-forwarded-port': '8443' });
+  assert.is(ported.HTTP_HOST, 'www.example.com:8443');
+  assert.is(ported.SERVER_PORT, '8443');
+  for (const invalid of ['www.example.com::', ':', '[2001:db8::1]::', 'www.example.com:8080:']) {
+    const ignored = await trustedEnviron({ host: 'internal:8000', 'x-forwarded-host': invalid });
+    assert.is(ignored.HTTP_HOST, 'internal:8000', `X-Forwarded-Host: ${invalid}`);
+    assert.is(ignored.SERVER_PORT, new URL(serverUrl).port, `X-Forwarded-Host: ${invalid}`);
+  }
+});
+
 test('a peer not on the trust list: its X-Forwarded-* count for nothing', async () => {
   trust = compileTrustProxy(['10.0.0.0/8']);
   const res = await request(`${serverUrl}/env`, {
