@@ -406,7 +406,8 @@ ifRoot('as root without a token, a loopback admin port shows the status but refu
     assert.is(r.status, 1);
     assert.match(r.stderr, /refused POST \/mail\/retry\?all=1: HTTP 403: the gateway runs as root/);
     assert.match(r.stderr, /fix: make a token, `\(umask 077 && openssl rand -hex 32 > FILE\)`, start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:\/path/);
-    assert.match(r.stderr, /this command with it: `apppkg-gateway mail retry --all --admin-token FILE`\n/);
+    // The command again with the options given (the --admin too), and the token.
+    assert.ok(r.stderr.includes(`this command with it: \`apppkg-gateway mail retry --all --admin ${at[1]} --admin-token FILE\`\n`), r.stderr);
   } finally {
     await other.stop();
     dir.remove();
