@@ -34,7 +34,7 @@ export interface ContainerfileResult {
   text: string;
   /** pip: of app.yaml (the requirements file, relative to the app directory). */
   pip: string | null;
-  /** Requirements the image's offline venv step will not find in the app directory as it is now. */
+  /** Requirements the image's venv step, offline, will not find in the app directory as it is now. */
   unbuildable: string[];
   /** A --gateway tarball the app directory (the build context) does not hold as it is now. */
   missingGateway: string | null;
@@ -162,12 +162,14 @@ export function renderContainerfile(desc: Description, unbuildable: string[] = [
   if (desc.pip !== null) {
     lines.push(
       '',
-      `# The virtualenv from ${desc.pip}, as \`apppkg-gateway install\` builds it (offline, from the wheels in`,
-      '# the app directory), without commands.install: the cluster runs that in a Job before the rollout.',
+      `# The virtualenv from ${desc.pip}, as \`apppkg-gateway install\` builds it, without commands.install:`,
+      "# the cluster runs that in a Job before the rollout. pip reads the image's own pip configuration: it",
+      '# runs offline, from the wheels in the app directory, unless that or the requirements name an index.',
       ...(unbuildable.length > 0
         ? [
             '# WARNING: when this was written, the app directory lacked what pip needs here, so this step fails',
-            '# unless it is added to the build context first (`pip download -d APP_DIR -r REQUIREMENTS`):',
+            '# unless it is added to the build context first (`pip download -d APP_DIR -r REQUIREMENTS`) or the',
+            "# image's pip configuration names an index that has it:",
             ...unbuildable.map((u) => `#   ${u}`),
           ]
         : []),

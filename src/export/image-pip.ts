@@ -1,4 +1,5 @@
-// What the image's venv step (`export venv`, pip offline from the app directory) will not find:
+// What the image's venv step (`export venv`, pip offline from the app directory unless the image's
+// own pip configuration or the requirements name an index) will not find:
 // the requirements file, or a local file for each requirement. The recipe is built elsewhere,
 // from the app directory as it is then (a CI job may add the wheels first), so these are said,
 // not refused; without them the build failed minutes later, deep in pip's output.
@@ -29,7 +30,7 @@ async function listDir(dir: string, reader: FileReader | null): Promise<string[]
 }
 
 /**
- * One sentence per requirement the offline pip of the image build will not find; [] when all are
+ * One sentence per requirement the image build's pip, offline, will not find; [] when all are
  * there. `reader`: as root, the app's user, whose rights the requirements are read with (their
  * lines are said back): one it may not read is said as such, none of it shown.
  */

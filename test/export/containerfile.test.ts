@@ -162,10 +162,12 @@ test('deb: only (flask-hello, flask-live): its packages after the base, no venv'
   assert.not.match(live, /python3-venv|export venv/);
 });
 
-test('pip: only: python3-venv, and the venv built by the gateway in the image, offline', async () => {
+test("pip: only: python3-venv, and the venv built by the gateway in the image, from where the image's pip configuration says", async () => {
   const dir = makeApp(work.path, 'withpip.2.0', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
   const text = await recipe(dir);
   assert.equal(aptPackages(text), [...BASE, 'python3-venv']);
+  // Offline only when neither the image nor the requirements name an index (install-venv.ts).
+  assert.match(text, /^# the cluster runs that in a Job before the rollout\. pip reads the image's own pip configuration: it\n# runs offline, from the wheels in the app directory, unless that or the requirements name an index\.$/m);
   assert.match(text, /^COPY --chown=apppkg:apppkg \["\.","\/srv\/apps\/withpip\.2\.0"\]$/m);
   assert.match(text, /^RUN apppkg-gateway export venv \/srv\/apps\/withpip\.2\.0 --state-dir \/var\/lib\/apppkg-gateway$/m);
   assert.ok(text.indexOf('USER 10001') < text.indexOf('export venv'), 'the venv is built as the user that runs it');
@@ -462,11 +464,12 @@ test('a pip: requirement with no local wheel: the recipe is written, and it and 
   makeWheel(dir, 'thepkg', '1.0');
   const r = await runCli(['export', 'containerfile', dir]);
   assert.is(r.status, 0, r.stderr);
-  assert.match(r.stderr, /warning: the image build of nowheel will fail at its venv step/);
+  assert.match(r.stderr, /warning: the image build of nowheel will fail at its venv step unless these are in the build context first \(its pip reads the image's own pip configuration: offline, from the app directory, unless that or the requirements name an index that has them\):/);
   assert.match(r.stderr, /^apppkg-gateway: {3}Other_Pkg>=2 ; python_version >= "3\.8": no wheel or sdist of Other_Pkg in /m);
   assert.not.match(r.stderr, /thepkg/, 'its wheel is there');
   assert.match(r.stderr, /fix: put the wheels in .*pip download -d .* -r requirements\.txt/);
   assert.match(r.stdout, /^# WARNING: when this was written, the app directory lacked what pip needs here/m);
+  assert.match(r.stdout, /^# unless it is added to the build context first .* or the\n# image's pip configuration names an index that has it:$/m);
   assert.match(r.stdout, /^# {3}Other_Pkg>=2 .*: no wheel or sdist of Other_Pkg/m);
   assert.ok(r.stdout.indexOf('# WARNING') < r.stdout.indexOf('RUN apppkg-gateway export venv'));
   // Every requirement there: no warning.

@@ -87,7 +87,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     const result = await exportContainerfile(dir!, (args.values.gateway as string | undefined) ?? undefined);
     // Written all the same: the image is built elsewhere, from the directory as it is then.
     if (result.unbuildable.length > 0) {
-      say(`warning: the image build of ${result.name} will fail at its venv step (pip runs offline there, from the app directory) unless these are in the build context first:`);
+      say(`warning: the image build of ${result.name} will fail at its venv step unless these are in the build context first (its pip reads the image's own pip configuration: offline, from the app directory, unless that or the requirements name an index that has them):`);
       for (const u of result.unbuildable) say(`  ${u}`);
       say(`fix: put the wheels in ${dir} (\`pip download -d ${dir} -r ${result.pip}\`), or vendor them; \`apppkg-gateway install ${dir}\` builds the same venv here`);
     }
