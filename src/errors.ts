@@ -100,6 +100,18 @@ const lookedIn = (d: ErrorDetails): string => {
   // Neither names an index nor --find-links (the error's summary says so).
   return 'pip runs offline (--no-index)';
 };
+/**
+ * A requirement pip builds whose backend it could not get: offline it can fetch none; with an
+ * index, that index (a mirror of some packages) lacked the one named.
+ */
+const sourceBuildFix = (d: ErrorDetails): string => {
+  const backend = d.backend ? str(d.backend) : null;
+  const wheelFix = `ship a built wheel instead, \`pip wheel ${str(d.source)} -w wheels/\`, and name the wheel (wheels/NAME-VERSION-...whl) in the requirements file in its place`;
+  if (!Array.isArray(d.hostSources) && !d.index) return `${str(d.source)} is built from source, which needs its build backend (${backend ?? 'setuptools, ...'}) that offline pip cannot fetch: ${wheelFix}`;
+  // The name as the log has it (setuptools>=61); the project alone is what a mirror adds.
+  const project = backend?.replace(/[<>=!~;[\s].*$/, '');
+  return `${str(d.source)} is built from source, which needs its build backend, and pip found ${backend ? `no ${backend}` : 'none'} there: ${wheelFix}${project ? `, or add ${project} where pip looks` : ''}`;
+};
 const pipSettings = (v: unknown): { name: string; value: string; variable?: string; file?: string; section?: string }[] => (Array.isArray(v) ? v : []);
 
 /**
@@ -1037,10 +1049,10 @@ export const ERROR_CODES = {
     example: { path: '/var/lib/apppkg-gateway/blog/venv', python: '/usr/bin/python3', reason: '`-m venv` exited with status 1' },
   },
   APPPKG_PIP_INSTALL_FAILED: {
-    summary: "`pip install -r` into the new virtualenv failed (run by `install`, or by `--apps` deploying an app with `pip:`, which then refuses the version): usually a requirement found nowhere pip looked. pip looks where the host's pip configuration (pip.conf, `PIP_INDEX_URL`, `PIP_FIND_LINKS`, ...) and the requirements name, and in the app directory; when neither names an index nor --find-links it runs offline (`--no-index`), from the app's own files. The previous virtualenv stays in use.",
+    summary: "`pip install -r` into the new virtualenv failed (run by `install`, or by `--apps` deploying an app with `pip:`, which then refuses the version): usually a requirement found nowhere pip looked. pip looks where the host's pip configuration (pip.conf, `PIP_INDEX_URL`, `PIP_FIND_LINKS`, ...) and the requirements name, and in the app directory; when neither names an index nor --find-links it runs offline (`--no-index`), from the app's own files. A requirement pip builds from source (a local directory, an sdist) needs its build backend (setuptools, ...), which offline pip cannot fetch and an index may lack: when pip's log shows it could not get it, the fix says to ship a built wheel instead. The previous virtualenv stays in use.",
     message: (d) => `pip: \`pip install -r ${str(d.requirements)}\` exited with status ${str(d.status)}; the previous virtualenv (if any) is kept`,
     hint: (d) =>
-      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; ${lookedIn(d)}: ${d.source ? `${str(d.source)} is built from source, which needs its build backend (setuptools, ...) that offline pip cannot fetch: ship a built wheel instead, \`pip wheel ${str(d.source)} -w wheels/\`, and name the wheel (wheels/NAME-VERSION-...whl) in the requirements file in its place` : Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : Array.isArray(d.findLinks) ? `it found no ${str(d.missing)} because it looks for wheels only in the app directory and beside the requirements file, not in the directories under them: add the ${d.findLinks.length === 1 ? 'line' : 'lines'} ${d.findLinks.map((l) => `\`${str(l)}\``).join(' and ')} to ${str(d.pipFile)}` : Array.isArray(d.hostSources) || d.index ? 'a requirement none of those has goes there, or its wheel or sdist in the app directory or beside the requirements file, named there (NAME==VERSION or the file name)' : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}${Array.isArray(d.ignored) ? `; pip read none of ${d.ignored.map(str).join(', ')} (install reads no PIP_* variable that sends the install out of the virtualenv or adds requirements): a requirement the app needs goes in ${str(d.pipFile)}` : ''}${d.underApps ? `; then deploy again, or run ${installShown(d).call} to build the virtualenv ${installShown(d).where}` : ''}`,
+      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; ${lookedIn(d)}: ${d.source ? sourceBuildFix(d) : Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : Array.isArray(d.findLinks) ? `it found no ${str(d.missing)} because it looks for wheels only in the app directory and beside the requirements file, not in the directories under them: add the ${d.findLinks.length === 1 ? 'line' : 'lines'} ${d.findLinks.map((l) => `\`${str(l)}\``).join(' and ')} to ${str(d.pipFile)}` : Array.isArray(d.hostSources) || d.index ? 'a requirement none of those has goes there, or its wheel or sdist in the app directory or beside the requirements file, named there (NAME==VERSION or the file name)' : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}${Array.isArray(d.ignored) ? `; pip read none of ${d.ignored.map(str).join(', ')} (install reads no PIP_* variable that sends the install out of the virtualenv or adds requirements): a requirement the app needs goes in ${str(d.pipFile)}` : ''}${d.underApps ? `; then deploy again, or run ${installShown(d).call} to build the virtualenv ${installShown(d).where}` : ''}`,
     exitStatus: 1,
     example: { requirements: 'requirements.txt', status: 1 },
   },

@@ -19,7 +19,7 @@ import { pipCommandArgs } from './pip-command.js';
 import { asAppUser, ignoredPipSettings, pipEnvironment } from './pip-environment.js';
 import { hostPipSources } from './pip-host-config.js';
 import { failedSubprocessOutput } from './pip-hidden-output.js';
-import { sourceRequirement } from './pip-source-requirement.js';
+import { buildDependenciesFailed, missingBuildDependency, sourceRequirement } from './pip-source-requirement.js';
 import { unlistedWheelDirs } from './pip-wheel-dirs.js';
 import { interpreterTag, unloadableWheels } from './pip-wheel-tags.js';
 import { quiet, seconds, type Say } from './progress.js';
@@ -154,8 +154,9 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
         const to = opts.output ?? process.stderr;
         to.write(`==> what pip's console left out ("See above for output"), from its log:\n${hidden.map((l) => `  ${l}\n`).join('')}`);
       }
-      // A build backend is what offline pip cannot fetch; pip with an index fetched it, so it failed otherwise.
-      const source = offline ? sourceRequirement((await readFileAsUserCould(requirements, reader)).toString('utf8')) : null;
+      // A build backend is what offline pip cannot fetch, and what an index (a mirror of some
+      // packages) may lack: with one, the log tells whether that, or the build itself, failed.
+      const source = offline || buildDependenciesFailed(log) ? sourceRequirement((await readFileAsUserCould(requirements, reader)).toString('utf8')) : null;
       const unloadable = source ? [] : unloadableWheels(log);
       const wheels = source || unloadable.length > 0 ? null : await unlistedWheelDirs(opts.desc.dir, requirements, log);
       const unloadableDetails = unloadable.length > 0 ? { unloadable: unloadable.map((w) => `${w.file} (${w.tags})`), python: formatInterpreter(opts.interpreter), executable: opts.interpreter.executable, pythonTag: interpreterTag(opts.interpreter) } : null;
@@ -164,7 +165,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
       throw new GatewayError('APPPKG_PIP_INSTALL_FAILED', {
         requirements,
         status: pipStatus,
-        ...(source ? { source } : {}),
+        ...(source ? { source, backend: missingBuildDependency(log) } : {}),
         ...(unloadableDetails ?? {}),
         ...(wheels ? { missing: wheels.missing, findLinks: wheels.lines } : {}),
         ...(ignored.length > 0 ? { ignored } : {}),

@@ -1,6 +1,7 @@
 // A requirements line that pip has to build (a source directory, an sdist): offline, pip
-// cannot fetch the build backend it needs (setuptools, ...). install and vendor say so, with
-// the fix, where pip's own words are about a build dependency the user never named.
+// cannot fetch the build backend it needs (setuptools, ...), and an index (a mirror) may not
+// have it. install and vendor say so, with the fix, where pip's own words are about a build
+// dependency the user never named.
 
 /**
  * The first requirement that pip has to build (a source directory or an sdist): offline, its
@@ -20,4 +21,14 @@ export function sourceRequirement(text: string): string | null {
 export function missingBuildDependency(pipLog: string): string | null {
   // Without its colours (FORCE_COLOR, a terminal), which would end the name.
   return /No matching distribution found for ([^\s\x1b]+)/.exec(pipLog.replace(/\x1b\[[0-9;]*m/g, ''))?.[1] ?? null;
+}
+
+/**
+ * Whether pip's log shows the build dependencies of a source requirement could not be installed
+ * ("pip subprocess to install build dependencies did not run successfully", or "exited with N" as
+ * newer pips say it): what tells a missing backend from a failure of the build itself, or of another
+ * requirement, when an index was there to fetch it from.
+ */
+export function buildDependenciesFailed(pipLog: string): boolean {
+  return /pip subprocess to install build dependencies (did not run successfully|exited with)/.test(pipLog.replace(/\x1b\[[0-9;]*m/g, ''));
 }

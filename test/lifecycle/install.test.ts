@@ -288,6 +288,20 @@ test("the host's pip.conf names an index: install takes a requirement found only
   assert.is(inVenv('confindex', 'import mirrorpkg; print(mirrorpkg.VERSION)').stdout.trim(), '1.0');
 });
 
+test("a source directory requirement whose build backend the host's index lacks: the fix names it and says to ship a built wheel", async () => {
+  const host = join(work.path, 'nobackend-host');
+  // A mirror of the app's other requirement only: pip looks for setuptools there and finds none.
+  const index = fileIndex(join(host, 'mirror'), [['mirrorpkg', '1.0']]);
+  const dir = makeApp(work.path, 'nobackend', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  mkdirSync(join(dir, 'localpkg'), { recursive: true });
+  writeFileSync(join(dir, 'localpkg', 'pyproject.toml'), '[build-system]\nrequires = ["setuptools>=40.8.0"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "localpkg"\nversion = "1.0"\n');
+  writeFileSync(join(dir, 'requirements.txt'), 'mirrorpkg==1.0\n./localpkg\n');
+  const r = await runCli(['install', dir, ...S], { env: hostPip(host, `[global]\nindex-url = ${index}\n`), ms: 120_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, /fix: .*pip looked in what the host's pip configuration names .*: \.\/localpkg is built from source, which needs its build backend, and pip found no setuptools>=40\.8\.0 there: ship a built wheel instead, `pip wheel \.\/localpkg -w wheels\/`.*, or add setuptools where pip looks/);
+  assert.not.match(r.stdout, /offline/);
+});
+
 test("the shell's PIP_FIND_LINKS and PIP_CONSTRAINT decide where from and which version, as for pip; a failure says where pip looked", async () => {
   const dir = makeApp(work.path, 'pipshell', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
   makeWheel(dir, 'thepkg', '1.0');
