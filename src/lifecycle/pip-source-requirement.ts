@@ -25,8 +25,8 @@ export function missingBuildDependency(pipLog: string): string | null {
 
 /**
  * Whether pip's log shows the build dependencies of a source requirement could not be installed
- * ("pip subprocess to install build dependencies did not run successfully", or "exited with N" as
- * newer pips say it): what tells a missing backend from a failure of the build itself, or of another
+ * (pip 23.0 and 23.2 write "pip subprocess to install build dependencies exited with 1" in
+ * their log; "did not run successfully" is their console's word for it): what tells a missing backend from a failure of the build itself, or of another
  * requirement, when an index was there to fetch it from.
  */
 export function buildDependenciesFailed(pipLog: string): boolean {

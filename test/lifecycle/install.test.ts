@@ -300,6 +300,11 @@ test("a source directory requirement whose build backend the host's index lacks:
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /fix: .*pip looked in what the host's pip configuration names .*: \.\/localpkg is built from source, which needs its build backend, and pip found no setuptools>=40\.8\.0 there: ship a built wheel instead, `pip wheel \.\/localpkg -w wheels\/`.*, or add setuptools where pip looks/);
   assert.not.match(r.stdout, /offline/);
+  // The requirements' own index, lacking it too: the same fix, where pip looked said so.
+  writeFileSync(join(dir, 'requirements.txt'), `--index-url ${index}\nmirrorpkg==1.0\n./localpkg\n`);
+  const own = await runCli(['install', dir, ...S], { ms: 120_000 });
+  assert.is(own.status, 1, own.stdout + own.stderr);
+  assert.match(own.stdout, /fix: .*pip looked in the index the requirements name, .*: \.\/localpkg is built from source, which needs its build backend, and pip found no setuptools>=40\.8\.0 there: ship a built wheel instead/);
 });
 
 test("the shell's PIP_FIND_LINKS and PIP_CONSTRAINT decide where from and which version, as for pip; a failure says where pip looked", async () => {
