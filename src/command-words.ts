@@ -37,6 +37,8 @@ export interface CommandWords {
   retryMail: string;
   /** What deletes dead letters for good, said beside the retry. */
   deleteMail: string;
+  /** What starts the apps again once the gateway's stop has begun (an action asked during it is refused). */
+  startAgain: string;
   /**
    * What repeats the import of the app in `dir` where its reader sees the traceback, for a
    * refusal's fix; null for errors.ts's own words, the CLI's (`apppkg-gateway check DIR`, which
@@ -67,6 +69,7 @@ export const CLI_COMMAND_WORDS: CommandWords = {
   reload: 'SIGHUP',
   retryMail: 'apppkg-gateway mail retry ID... (or --all [APP])',
   deleteMail: 'apppkg-gateway mail delete ID... (or --all [APP])',
+  startAgain: 'start the gateway again',
   check: () => null,
   fixDetails: null,
 };
@@ -92,6 +95,8 @@ export const LIBRARY_COMMAND_WORDS: CommandWords = {
   reload: '`gateway.reload()`',
   retryMail: 'gateway.retryMail({ ids: [ID, ...] }) (or { all: true, app: APP })',
   deleteMail: 'gateway.deleteMail({ ids: [ID, ...] }) (or { all: true, app: APP })',
+  // A stopped Gateway is not started again: a program starts another.
+  startAgain: 'start a new gateway (Gateway.start)',
   check: (dir) => libraryCheck(dir),
   fixDetails: (dir) => ({
     checkCall: libraryCheck(dir),

@@ -1453,7 +1453,7 @@ export const ERROR_CODES = {
   APPPKG_MAIL_CANNOT_DELETE: {
     summary: '`mail delete` could not remove a dead letter\'s files under STATE/mail/dead/ (a disk error, a permission changed by hand); those it could are deleted, the others are still listed.',
     message: (d) => str(d.reason),
-    hint: () => 'mend what the error names (ls -l STATE/mail/dead/) and run the command again for those left',
+    hint: (d) => (d.hint ? str(d.hint) : 'mend what the error names (ls -l STATE/mail/dead/) and run the command again for those left'),
     exitStatus: 1,
     example: { reason: 'mail: no dead letter deleted\nleft as a dead letter: 5d7c2a94-1a41-4b7e-9a55-3c1a1f0f6a10: it could not be deleted: EACCES: permission denied, unlink \'/var/lib/apppkg-gateway/mail/dead/5d7c2a94-1a41-4b7e-9a55-3c1a1f0f6a10.json\'' },
   },

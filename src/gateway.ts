@@ -8,6 +8,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readAdminToken } from './admin/admin-access.js';
+import { noSuchAppError } from './admin/no-such-app.js';
 import { brokenAppError, startAdminServer, type AdminProvider, type AdminServer, type MailDeleteAsk, type MailDeleteDone, type MailRetryAsk, type MailRetryDone } from './admin/admin-server.js';
 import { adminAddressFile, forgetAdminAddress, recordAdminAddress, type AdminAddressRecord } from './admin/admin-address-file.js';
 import { GatewayMetrics } from './admin/metrics.js';
@@ -482,7 +483,7 @@ export class Gateway {
     if (this.stoppingSince !== null) {
       throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', {
         action: 'restart', app: name ?? 'every app', reason: `this gateway's stop() began at ${this.stoppingSince}; a stopped gateway starts nothing`,
-        hint: 'start a new gateway (Gateway.start): its apps start with it',
+        hint: `${this.names.commands.startAgain}: its apps start with it`,
       });
     }
     await this.registry.restart(name);
@@ -500,7 +501,7 @@ export class Gateway {
   /** restartApp(), its fixes in `words`. */
   private async restartAppFor(name: string, words: CommandWords): Promise<{ version: string | null; message: string }> {
     this.assertApp(name, words);
-    this.assertRunning('restart', name);
+    this.assertRunning('restart', name, words);
     const before = this.registry.servingOf(name)?.instance ?? null;
     await this.registry.restart(name);
     const after = this.registry.servingOf(name);
@@ -532,7 +533,7 @@ export class Gateway {
   /** rollback(), its fixes in `words`. */
   private async rollbackFor(name: string, words: CommandWords): Promise<{ from: string; to: string; message: string }> {
     this.assertApp(name, words);
-    this.assertRunning('rollback', name);
+    this.assertRunning('rollback', name, words);
     const { from, to } = await this.registry.rollback(name, words);
     // As for a restart: an app stopped while idle had nothing running to drain.
     if (this.registry.servingOf(name)?.instance?.idleState === 'asleep') {
@@ -576,9 +577,9 @@ export class Gateway {
   }
 
   /** The admin listener answers while the gateway stops, for status; nothing is started then. */
-  private assertRunning(action: string, name: string): void {
+  private assertRunning(action: string, name: string, words: CommandWords): void {
     if (this.stoppingSince === null) return;
-    throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', { action, app: name, reason: `the gateway is stopping (since ${this.stoppingSince})`, hint: 'start the gateway again: its apps start with it' });
+    throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', { action, app: name, reason: `the gateway is stopping (since ${this.stoppingSince})`, hint: `${words.startAgain}: its apps start with it` });
   }
 
   /** An unknown name is a typo, not a failed start or a no-op: say so with the names, as the admin route does. */
@@ -587,7 +588,7 @@ export class Gateway {
     if (apps.includes(name)) return;
     const broken = brokenAppError(this.registry.status().broken, name, words, this.unwatchedBy);
     if (broken !== null) throw broken;
-    throw new GatewayError('APPPKG_ADMIN_NO_SUCH_APP', { address: this.urls.join(', '), app: name, apps: apps.length > 0 ? apps.join(', ') : '(none)' });
+    throw noSuchAppError(this.urls.join(', '), name, apps);
   }
 
   /** Every pid of every app's processes (tests check them for orphans). */

@@ -11,10 +11,10 @@ import { addrUrl, commandLineAgain, formatAddr, parseUrlAddr, type ListenAddress
 import { readAdminToken } from '../admin/admin-access.js';
 import { adminAddressFile, readAdminAddress, type UnreadableAdminAddress } from '../admin/admin-address-file.js';
 import { DEFAULT_ADMIN } from '../admin/default-admin.js';
+import { noSuchAppError } from '../admin/no-such-app.js';
 import type { GatewayStatus } from '../admin/status-types.js';
 import { STREAM_END_TRAILER, TOKEN_CHANGED } from '../admin/stream-end.js';
 import { GatewayError, isGatewayError, unusableAddressFile, unusableAddressFileHint, type ErrorCode } from '../errors.js';
-import { nearAppName } from '../description/near-app-name.js';
 import { listenerFiles } from './listener-files.js';
 import { topClosedDirectory, unitAdminSocket } from './unit-admin-socket.js';
 import { findUser } from '../environment/run-as.js';
@@ -481,10 +481,7 @@ export class AdminClient {
     if (res.statusCode === 404 && call.app !== undefined) {
       // Only a gateway that does not know the app: one that does but not the route is too old.
       const apps = await this.status().then((s) => s.apps.map((a) => a.name), () => null);
-      if (apps !== null && !apps.includes(call.app)) {
-        const near = nearAppName(call.app, apps);
-        return new GatewayError('APPPKG_ADMIN_NO_SUCH_APP', { address: this.address, app: call.app, apps: apps.length > 0 ? apps.join(', ') : '(none)', suggestion: near?.app, versionDir: near?.versionDir });
-      }
+      if (apps !== null && !apps.includes(call.app)) return noSuchAppError(this.address, call.app, apps);
     }
     // GET /status is what any other server on the port is asked first: its status says enough,
     // unless a gateway explained itself (a 500's internal error).

@@ -25,14 +25,14 @@ export async function deleteDeadLetters(spool: MailSpool, ask: MailDeleteAsk, po
       await spool.deleteDead(letter);
       deleted.push({ id: letter.id, app: letter.app });
       // As Postfix logs each `postsuper -d`: the log says what went, and whose it was.
-      say(deadLetterLine(letter, letter.app, 'deleted (mail delete)'));
+      say(deadLetterLine(letter, letter.app, `deleted (${words.deleteAsked})`));
     } catch (err) {
       skipped.push({ id: letter.id, app: letter.app, why: `it could not be deleted: ${(err as Error).message}` });
     }
   }
   const message = doneMessage(deleted, skipped, 'ids' in ask ? null : ask.app);
   if (skipped.length > 0) {
-    throw new GatewayError('APPPKG_MAIL_CANNOT_DELETE', { reason: message });
+    throw new GatewayError('APPPKG_MAIL_CANNOT_DELETE', { reason: message, hint: `mend what the error names (ls -l STATE/mail/dead/) and ${words.deleteAgain} for those left` });
   }
   return { deleted, skipped, message };
 }

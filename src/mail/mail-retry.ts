@@ -49,7 +49,7 @@ export async function retryDeadLetters(ctx: MailRetryContext, ask: MailRetryAsk)
   // As `mail delete` logs each: the log says what went back (or was left, and why), and whose.
   const leave = (letter: DeadLetter, why: string) => {
     skipped.push({ id: letter.id, app: letter.app, why });
-    ctx.say(deadLetterLine(letter, letter.app, `left as a dead letter (mail retry): ${why}`));
+    ctx.say(deadLetterLine(letter, letter.app, `left as a dead letter (${ctx.words.retryAsked}): ${why}`));
   };
   for (const { letter, problem } of refused) leave(letter, whyNot(ctx, letter, problem));
   const back: SpooledDelivery[] = [];
@@ -58,7 +58,7 @@ export async function retryDeadLetters(ctx: MailRetryContext, ask: MailRetryAsk)
       const delivery = await ctx.spool.requeue(letter, appFor(ctx, letter));
       back.push(delivery);
       retried.push({ id: letter.id, app: delivery.app });
-      ctx.say(deadLetterLine(letter, delivery.app, 'put back in the queue, tried now (mail retry)'));
+      ctx.say(deadLetterLine(letter, delivery.app, `put back in the queue, tried now (${ctx.words.retryAsked})`));
     } catch (err) {
       leave(letter, `it could not be put back: ${(err as Error).message}`);
     }

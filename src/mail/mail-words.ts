@@ -13,6 +13,11 @@ export interface MailWords {
   status: string;
   /** What to do once the problem is mended. */
   again: string;
+  /** What to do for the dead letters a delete left (the unlink failed), once mended. */
+  deleteAgain: string;
+  /** What the gateway's log names as having asked for a retry, and for a delete: whose action it was. */
+  retryAsked: string;
+  deleteAsked: string;
   /**
    * The details errors.ts's mail fixes read for their words (`statusCall`, `deadListed`,
    * `retryAllCall`); none for its own, the CLI's.
@@ -26,6 +31,9 @@ export const CLI_MAIL_WORDS: MailWords = {
   environment: '--environment',
   status: '`apppkg-gateway status`',
   again: 'run the command again',
+  deleteAgain: 'run the command again',
+  retryAsked: 'mail retry',
+  deleteAsked: 'mail delete',
   fixDetails: {},
 };
 
@@ -34,6 +42,10 @@ export function programMailWords(names: { apps: string; environment: string; sta
   return {
     ...names,
     again: 'call it again',
+    deleteAgain: 'call deleteMail() again',
+    // An administrator reading the log looks for the CLI command that did it: a program ran none.
+    retryAsked: 'retryMail()',
+    deleteAsked: 'deleteMail()',
     fixDetails: {
       statusCall: names.status,
       deadListed: 'its `mail.dead` holds the newest 50',

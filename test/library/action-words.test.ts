@@ -9,7 +9,9 @@
 // of an app a gateway serves "take its directory out of --apps ... then run restore again".
 // Each now names the library's calls and options; the CLI's text is unchanged (admin/admin-actions,
 // mail/mail-retry, mail/mail-delete, lifecycle/backup-restore).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { suite } from 'uvu';
@@ -17,6 +19,7 @@ import * as assert from 'uvu/assert';
 import { AppPackage, Gateway, isGatewayError, type GatewayError } from 'apppkg-gateway';
 import { addPackage, wsgiPackage } from '../helpers/apps-dir.js';
 import { stopGatewayAndWork } from '../helpers/gateway-after.js';
+import { isRoot, runIf } from '../helpers/skip.js';
 import { tempDir, waitFor, within } from '../helpers/process.js';
 
 const test = suite('library: restart, rollback, the mail calls and restore say the library\'s calls, not the CLI\'s commands');
@@ -154,6 +157,76 @@ test('runCommand(\'restore\') of an app a gateway serves: stop it as a program d
   const err = await rejection('runCommand restore', () => blog.runCommand('restore', { env: { APPPKG_BACKUP_DIR: backup } }));
   assert.is(err.code, 'APPPKG_APP_RUNNING', err.format());
   assert.is(err.hint, "stop it first: take its directory out of its gateway's `apps` (the gateway stops it), or stop the gateway that serves it alone (the `stop()` of its `Gateway.start({ app })`); then call AppPackage's `runCommand()` again");
+});
+
+test('restart() of a mistyped name: did you mean the app, before its apps', async () => {
+  const err = await rejection('restart blgo', () => gateway!.restart('blgo'));
+  assert.is(err.code, 'APPPKG_ADMIN_NO_SUCH_APP', err.format());
+  assert.match(err.hint, /^did you mean blog\? Its apps: blog\b/);
+});
+
+test('retryMail() logs what it put back as a program\'s call, not the CLI\'s `mail retry`', () => {
+  // Retried above (the test before the restore's): its line is in the log by now.
+  const line = said.find((l) => l.startsWith(`mail: dead letter ${BLOGS} `));
+  assert.ok(line !== undefined, said.join('\n'));
+  assert.ok(line!.endsWith(' put back in the queue, tried now (retryMail())'), line);
+});
+
+/**
+ * Whether an immutable directory (chattr +i) refuses an unlink in it here: root unlinks in a
+ * read-only directory all the same, and the file system may not keep the attribute.
+ */
+function immutableRefusesUnlink(): boolean {
+  if (!isRoot) return false;
+  const dir = mkdtempSync(join(tmpdir(), 'apppkg-chattr-'));
+  try {
+    writeFileSync(join(dir, 'f'), '');
+    if (spawnSync('chattr', ['+i', dir], { stdio: 'ignore', timeout: 5_000 }).status !== 0) return false;
+    const rm = spawnSync('rm', ['-f', join(dir, 'f')], { stdio: 'ignore', timeout: 5_000 });
+    spawnSync('chattr', ['-i', dir], { stdio: 'ignore', timeout: 5_000 });
+    return rm.status !== 0;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const ifUnlinkCanFail = runIf(test, immutableRefusesUnlink(), 'needs root and a file system where chattr +i on a directory refuses an unlink in it (run as another user, the gateway owns STATE/mail/dead: nothing the test can do there makes its unlink fail)');
+
+ifUnlinkCanFail('deleteMail() whose unlink fails: call deleteMail() again for those left, not "run the command again"', async () => {
+  const dead = join(state, 'mail', 'dead');
+  const held = spawnSync('chattr', ['+i', dead], { encoding: 'utf8', timeout: 5_000 });
+  assert.is(held.status, 0, held.stderr);
+  try {
+    const err = await rejection('deleteMail of GONE, its directory immutable', () => gateway!.deleteMail({ ids: [GONE] }));
+    assert.is(err.code, 'APPPKG_MAIL_CANNOT_DELETE', err.format());
+    assert.match(err.message, `left as a dead letter: ${GONE}: it could not be deleted: `);
+    assert.is(err.hint, 'mend what the error names (ls -l STATE/mail/dead/) and call deleteMail() again for those left');
+  } finally {
+    spawnSync('chattr', ['-i', dead], { timeout: 5_000 });
+  }
+});
+
+test('deleteMail() logs what it deleted as a program\'s call, not the CLI\'s `mail delete`', async () => {
+  const done = await within(30_000, 'deleteMail of GONE', gateway!.deleteMail({ ids: [GONE] }));
+  assert.equal(done.deleted.map((d) => d.id), [GONE]);
+  const line = said.find((l) => l.startsWith(`mail: dead letter ${GONE} `));
+  assert.ok(line !== undefined, said.join('\n'));
+  assert.ok(line!.endsWith(' from ann@example.org deleted (deleteMail())'), line);
+});
+
+// Last: it stops the gateway (the after-hook's stop() waits for the same stop).
+test('restart(), restartApp() and rollback() during stop(): one fix, a program\'s, start a new gateway', async () => {
+  for (const pid of gateway!.pids) seen.add(pid);
+  const stopped = gateway!.stop();
+  try {
+    for (const [what, call] of [['restart', () => gateway!.restart('blog')], ['restartApp', () => gateway!.restartApp('blog')], ['rollback', () => gateway!.rollback('blog')]] as const) {
+      const err = await rejection(`${what} during stop()`, call);
+      assert.is(err.code, 'APPPKG_ADMIN_ACTION_FAILED', err.format());
+      assert.is(err.hint, 'start a new gateway (Gateway.start): its apps start with it', what);
+    }
+  } finally {
+    await within(60_000, 'stop()', stopped);
+  }
 });
 
 test.run();
