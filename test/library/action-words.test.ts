@@ -10,7 +10,7 @@
 // Each now names the library's calls and options; the CLI's text is unchanged (admin/admin-actions,
 // mail/mail-retry, mail/mail-delete, lifecycle/backup-restore).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -177,7 +177,6 @@ test('retryMail() logs what it put back as a program\'s call, not the CLI\'s `ma
  * read-only directory all the same, and the file system may not keep the attribute.
  */
 function immutableRefusesUnlink(): boolean {
-  if (!isRoot) return false;
   const dir = mkdtempSync(join(tmpdir(), 'apppkg-chattr-'));
   try {
     writeFileSync(join(dir, 'f'), '');
@@ -190,19 +189,28 @@ function immutableRefusesUnlink(): boolean {
   }
 }
 
-const ifUnlinkCanFail = runIf(test, immutableRefusesUnlink(), 'needs root and a file system where chattr +i on a directory refuses an unlink in it (run as another user, the gateway owns STATE/mail/dead: nothing the test can do there makes its unlink fail)');
+/** Makes an unlink in `dir` fail (a read-only directory; as root, one made immutable); gives what undoes it. */
+function refuseUnlinks(dir: string): () => void {
+  if (!isRoot) {
+    chmodSync(dir, 0o500);
+    return () => chmodSync(dir, 0o700);
+  }
+  const held = spawnSync('chattr', ['+i', dir], { encoding: 'utf8', timeout: 5_000 });
+  assert.is(held.status, 0, held.stderr);
+  return () => void spawnSync('chattr', ['-i', dir], { timeout: 5_000 });
+}
+
+const ifUnlinkCanFail = runIf(test, !isRoot || immutableRefusesUnlink(), 'runs as root on a file system where chattr +i does not make a directory refuse an unlink in it (root unlinks in a read-only one)');
 
 ifUnlinkCanFail('deleteMail() whose unlink fails: call deleteMail() again for those left, not "run the command again"', async () => {
-  const dead = join(state, 'mail', 'dead');
-  const held = spawnSync('chattr', ['+i', dead], { encoding: 'utf8', timeout: 5_000 });
-  assert.is(held.status, 0, held.stderr);
+  const undo = refuseUnlinks(join(state, 'mail', 'dead'));
   try {
-    const err = await rejection('deleteMail of GONE, its directory immutable', () => gateway!.deleteMail({ ids: [GONE] }));
+    const err = await rejection('deleteMail of GONE, its directory refusing unlinks', () => gateway!.deleteMail({ ids: [GONE] }));
     assert.is(err.code, 'APPPKG_MAIL_CANNOT_DELETE', err.format());
     assert.match(err.message, `left as a dead letter: ${GONE}: it could not be deleted: `);
     assert.is(err.hint, 'mend what the error names (ls -l STATE/mail/dead/) and call deleteMail() again for those left');
   } finally {
-    spawnSync('chattr', ['-i', dead], { timeout: 5_000 });
+    undo();
   }
 });
 
