@@ -8,6 +8,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
+import { nearAppName } from '../description/near-app-name.js';
 import { parsePackageDirName } from '../description/package-dir.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { addrUrl, type ListenAddress } from '../net/address.js';
@@ -313,7 +314,11 @@ async function appRoute(req: IncomingMessage, res: ServerResponse, ctx: Context,
     const broken = brokenAppError(status.broken, name, CLI_COMMAND_WORDS, ctx.provider.unwatchedBy);
     if (broken !== null) return sendError(res, 409, broken.code, broken.message, {}, broken.hint);
     const apps = status.apps.map((a) => a.name);
-    return sendError(res, 404, 'APPPKG_ADMIN_NO_SUCH_APP', `the gateway has no app named ${JSON.stringify(name)}`, {}, apps.length > 0 ? `its apps: ${apps.join(', ')}` : 'it serves no app');
+    // The CLI makes its own "did you mean" from the status; a client of the route's own (curl,
+    // a script) had only the list.
+    const near = nearAppName(name, apps);
+    const meant = near === undefined ? '' : near.versionDir ? `${name} is a version's directory of ${near.app}, and the route names the app: /apps/${near.app}/${what}; ` : `did you mean ${near.app}? `;
+    return sendError(res, 404, 'APPPKG_ADMIN_NO_SUCH_APP', `the gateway has no app named ${JSON.stringify(name)}`, {}, apps.length > 0 ? `${meant}its apps: ${apps.join(', ')}` : 'it serves no app');
   }
   if (what === 'log') {
     if (req.method === 'HEAD') return sendLogHead(res);

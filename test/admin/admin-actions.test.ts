@@ -256,6 +256,14 @@ test('GET /apps/NAME/log: the last lines of the file; follow streams what is wri
   const unknown = await admin(env.gw, '/apps/nope/log');
   assert.is(unknown.status, 404);
   assert.match(unknown.json().error.hint, /its apps: blog/);
+  assert.not.match(unknown.json().error.hint, /did you mean/, 'nothing near nope');
+  // A client of the route's own (curl) is told the name it meant, as the CLI is.
+  const typo = await admin(env.gw, '/apps/blgo/log');
+  assert.is(typo.status, 404);
+  assert.match(typo.json().error.hint, /^did you mean blog\? its apps: blog/);
+  const versionDir = await admin(env.gw, '/apps/blog.1/restart', { method: 'POST' });
+  assert.is(versionDir.status, 404);
+  assert.match(versionDir.json().error.hint, /^blog\.1 is a version's directory of blog, and the route names the app: \/apps\/blog\/restart; its apps: blog/);
 });
 
 test('POST restart under load: fresh workers, 0 failed requests, history says restarted', async () => {
