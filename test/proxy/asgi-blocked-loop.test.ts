@@ -12,11 +12,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, isAlive, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
+import { tricklingPost } from '../helpers/trickling-post.js';
 import { appStatus } from '../helpers/status.js';
 
 const TIMEOUT_S = 3;
@@ -123,41 +123,6 @@ test('a stream whose loop is held after its head past the timeout: its worker is
   assert.not.match(text, 'done', 'the held stream never finished');
 });
 
-/**
- * A POST whose body comes a byte every 200 ms: each piece sent restarts its 504 clock (an upload
- * is not a silent app), so its own timeout never comes. 1 MiB announced: more than the lean
- * lane holds a whole answer back for (HOLD_BODY_BYTES), so the answer goes out as it is given. Resolves with the answer and whether
- * `pid` was alive when its first byte came.
- */
-function tricklingPost(path: string, pid: number): Promise<{ answer: string; aliveAtAnswer: boolean }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
-    let answer = '';
-    let aliveAtAnswer: boolean | null = null;
-    const trickle = setInterval(() => socket.write('x'), 200);
-    const bound = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no whole answer to POST ${path} within 30 s; so far: ${JSON.stringify(answer)}`));
-    }, 30_000);
-    socket.on('connect', () => socket.write(`POST ${path} HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n`));
-    socket.on('data', (data) => {
-      if (aliveAtAnswer === null) {
-        aliveAtAnswer = isAlive(pid);
-        clearInterval(trickle);
-        socket.end();
-      }
-      answer += data.toString('latin1');
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearInterval(trickle);
-      clearTimeout(bound);
-      if (aliveAtAnswer === null) reject(new Error(`POST ${path}: closed without an answer`));
-      else resolve({ answer, aliveAtAnswer });
-    });
-  });
-}
-
 test('a worker replaced for its silence: the requests on it without a head are answered 504 at once, not at its drain\'s end', async () => {
   const pid = Number((await get('/pid', 'up')).body);
   pids.add(pid);
@@ -167,11 +132,12 @@ test('a worker replaced for its silence: the requests on it without a head are a
   // Sent before the silence is seen (a beat of 300 ms), so to the held worker, whichever of the
   // two holds its loop: its clock kept young by its body, it had a 502 when the drain killed
   // the worker, 2 s + 5 s after the recycle.
-  const post = await tricklingPost('/up/block?20', pid);
+  let aliveAtAnswer: boolean | null = null;
+  const answer = await tricklingPost(Number(new URL(gw.url).port), '/up/block?20', () => (aliveAtAnswer = isAlive(pid)));
   assert.match(gw.output().slice(from), new RegExp(`up: recycling worker ${pid}: it has not answered the heartbeat within the app's timeout \\(2 s\\)`));
-  assert.match(post.answer, /^HTTP\/1\.1 504 /, post.answer);
-  assert.match(post.answer, 'its worker has not answered for longer than the app\'s timeout (2 s) and is being replaced: its worker\'s event loop has not answered for ');
-  assert.ok(post.aliveAtAnswer, 'answered while the held worker was still there (its drain not over)');
+  assert.match(answer, /^HTTP\/1\.1 504 /, answer);
+  assert.match(answer, 'its worker has not answered for longer than the app\'s timeout (2 s) and is being replaced: its worker\'s event loop has not answered for ');
+  assert.ok(aliveAtAnswer === true, 'answered while the held worker was still there (its drain not over)');
   assert.is((await blocked).status, 504);
   const next = await waitFor(async () => {
     const answer = await get('/pid', 'up');

@@ -9,11 +9,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { tricklingPost } from '../helpers/trickling-post.js';
 
 const test = suite('a request with no head at its worker\'s drain\'s end');
 const work = tempDir('apppkg-drain-end-');
@@ -43,44 +43,12 @@ async function pidOf(app: string): Promise<number> {
   return pid;
 }
 
-/**
- * A POST whose body comes a byte every 200 ms, 1 MiB announced (past what the lean lane holds a
- * whole answer back for, HOLD_BODY_BYTES, so the answer goes out as it is given). Resolves with
- * what came back before the connection closed, '' for nothing.
- */
-function tricklingPost(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
-    let answer = '';
-    const trickle = setInterval(() => socket.write('x'), 200);
-    const bound = setTimeout(() => {
-      clearInterval(trickle);
-      socket.destroy();
-      reject(new Error(`POST ${path}: not closed within 30 s; so far: ${JSON.stringify(answer)}`));
-    }, 30_000);
-    socket.on('connect', () => socket.write(`POST ${path} HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n`));
-    socket.on('data', (data) => {
-      if (answer === '') {
-        clearInterval(trickle);
-        socket.end();
-      }
-      answer += data.toString('latin1');
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      clearInterval(trickle);
-      clearTimeout(bound);
-      resolve(answer);
-    });
-  });
-}
-
 const logged = (line: string): boolean => readFileSync(accessLog, 'utf8').split('\n').some((l) => l.includes(line));
 
 for (const [app, path, kind] of [['as', '/as/hang', 'ASGI'], ['ws', '/ws/sleep?t=60', 'WSGI']] as const) {
   test(`${kind}: 502 with the gateway's short body, logged 502`, async () => {
     await pidOf(app); // the worker up before the request that recycles it (max_requests: 1)
-    const answer = await tricklingPost(path);
+    const answer = await tricklingPost(Number(new URL(gw.url).port), path);
     assert.match(answer, /^HTTP\/1\.1 502 Bad Gateway\r\n/, `the answer: ${JSON.stringify(answer)}`);
     assert.ok(answer.endsWith('\r\n\r\n502 Bad Gateway\nthe app\'s worker was stopped at the end of its drain before it answered\n'), answer);
     await waitFor(() => logged(`"POST ${path} HTTP/1.1" 502`), 5000, () => `the access log line, in:\n${readFileSync(accessLog, 'utf8')}`);
