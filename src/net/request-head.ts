@@ -82,6 +82,11 @@ export function requestHeadProblem(req: IncomingMessage): string | null {
       // client's choice to make. RFC 9112 §3.2: more than one Host, or an invalid one, is a 400.
       if (++hosts > 1) return 'more than one Host header (RFC 9112 §3.2): send it once';
       if (!HOST_VALUE.test(raw[i + 1])) return 'the Host header is not a host[:port]';
+      // `:80` (or `:`) is a host[:port] whose host is empty: the target URI made from it
+      // (RFC 9112 §3.3) is `http://:80/...`, which RFC 9110 §4.2.1 says to reject, as the
+      // absolute form is (toOriginForm). Taken, it reached the app as HTTP_HOST `:80`. An empty
+      // Host is another case: §3.3 lets the server name itself then.
+      if (raw[i + 1].charCodeAt(0) === 58 /* : */) return EMPTY_HOST_FIELD;
       if (raw[i + 1].charCodeAt(raw[i + 1].length - 1) === 58 /* : */) req.headers.host = raw[i + 1] = withoutEmptyPort(raw[i + 1]);
     } else if (SINGLETONS.has(lower)) {
       seen ??= new Map();
@@ -193,6 +198,8 @@ export function toOriginForm(req: IncomingMessage): string | null {
 export function withoutEmptyPort(host: string): string {
   return host.charCodeAt(host.length - 1) === 58 /* : */ ? host.slice(0, -1) : host;
 }
+
+const EMPTY_HOST_FIELD = 'the Host header\'s host is empty (RFC 9110 §4.2.1: an http URI must name one): send Host: host or host:port';
 
 const EMPTY_HOST = 'the target\'s host is empty (RFC 9110 §4.2.1: an http URI must name one): send http://host/path, or the path alone with a Host header';
 

@@ -118,6 +118,39 @@ const CASES: Case[] = [
     says: /^400 Bad Request\nthe target's host is empty \(RFC 9110 [^)]*4\.2\.1/,
   },
   {
+    // The target URI is made from Host (RFC 9112 §3.3): `http://:80/rfc/echo`, refused in
+    // absolute-form (R6.1f). It reached the app with HTTP_HOST `:80`. nginx 400s it too.
+    id: 'R6.1m', rfc: 'RFC 9110 §4.2.1, RFC 9112 §3.3', what: 'origin-form with `Host: :80` (a port, no host), a plain head (the lean lane): refused as `http://:80/` is',
+    request: 'GET /rfc/echo HTTP/1.1\r\nHost: :80\r\n\r\n', status: 400, closed: true, dated: true,
+    says: /^400 Bad Request\nthe Host header's host is empty \(RFC 9110 [^)]*4\.2\.1: an http URI must name one\): send Host: host or host:port\n$/,
+  },
+  {
+    id: 'R6.1n', rfc: 'RFC 9110 §4.2.1, RFC 9112 §3.3', what: 'the same where node:http reads the head (a field repeated)',
+    request: 'GET /rfc/echo HTTP/1.1\r\nHost: :80\r\nAccept: a\r\nAccept: b\r\n\r\n', status: 400, closed: true, dated: true,
+    says: /^400 Bad Request\nthe Host header's host is empty \(RFC 9110 [^)]*4\.2\.1: an http URI must name one\): send Host: host or host:port\n$/,
+  },
+  {
+    // `:` is not the empty Host (which RFC 9112 §3.3 lets the server fill with its own name):
+    // its authority is `:`, with an empty host, whose empty port R6.1j would drop.
+    id: 'R6.1o', rfc: 'RFC 9110 §4.2.1', what: '`Host: :` (no host, an empty port): the same words, not served as an empty Host',
+    request: 'GET /rfc/echo HTTP/1.1\r\nHost: :\r\n\r\n', status: 400, closed: true, says: /^400 Bad Request\nthe Host header's host is empty/,
+  },
+  {
+    // As nginx: the Host of an absolute-form request is ignored for routing (RFC 9112 §3.2.2),
+    // not for its validity (RFC 9112 §3.2: a 400 to an invalid one); HTTP/1.0's too.
+    id: 'R6.1p', rfc: 'RFC 9112 §3.2', what: '`Host: :80` with an absolute-form target (node:http reads it): the same 400',
+    request: 'GET http://rfc.localhost/echo HTTP/1.1\r\nHost: :80\r\n\r\n', status: 400, closed: true, says: /^400 Bad Request\nthe Host header's host is empty/,
+  },
+  {
+    id: 'R6.1q', rfc: 'RFC 9112 §3.2', what: 'the same in HTTP/1.0 (Host optional there, but one sent is judged)',
+    request: 'GET /rfc/echo HTTP/1.0\r\nHost: :80\r\n\r\n', status: 400, closed: true, says: /^400 Bad Request\nthe Host header's host is empty/,
+  },
+  {
+    // RFC 9112 §3.3: with an empty Host the target URI's authority is the server's own name.
+    id: 'R6.1r', rfc: 'RFC 9112 §3.3', what: 'an empty Host: served, SERVER_NAME the address the client reached (nginx refuses it)',
+    request: 'GET /rfc/echo HTTP/1.1\r\nHost: \r\n\r\n', status: 200, seen: { HTTP_HOST: '', SERVER_NAME: '127.0.0.1', PATH_INFO: '/echo' },
+  },
+  {
     id: 'R6.3c', rfc: 'RFC 9112 §3.2.2', what: 'absolute-form of a scheme not served (`ftp://`): 400 naming the scheme and what to send, not that the target is no path',
     request: 'GET ftp://rfc.localhost/echo HTTP/1.1\r\nHost: rfc.localhost\r\n\r\n', status: 400, closed: true,
     says: /^400 Bad Request\nthe target's scheme is ftp: this gateway serves http and https; send the path \(GET \/path, with a Host header\) or http:\/\/host\/path\n$/,
