@@ -386,6 +386,22 @@ const TRAILER_PROBLEMS = new Map<unknown, string | ((packet: Buffer, at: number)
 ]);
 
 /**
+ * A `#` where the target's path should begin: `http://host#frag`, `#frag`. llhttp stops at it
+ * (HPE_INVALID_URL); anywhere after a path or a query it takes it, and dropFragment drops what
+ * follows. Refused, not read as `http://host/`: an absolute-URI has no fragment (RFC 9112
+ * §3.2.2, RFC 3986 §4.3), RFC 9112 §3 asks a 400 for an invalid request-line, and nginx 1.22
+ * refuses the same targets; serving them would mean rewriting the line before llhttp reads it.
+ * No browser, curl or undici sends one.
+ */
+function fragmentForPath(err: { code?: string; rawPacket?: unknown; bytesParsed?: unknown }): boolean {
+  const packet = err.rawPacket;
+  const at = err.bytesParsed;
+  return err.code === 'HPE_INVALID_URL' && Buffer.isBuffer(packet) && typeof at === 'number' && packet[at] === 0x23 /* # */;
+}
+
+const FRAGMENT_FOR_PATH = 'a #fragment in the request target where its path should begin (RFC 9112 §3.2: a fragment is no part of a request target): send the target without it, /path or http://host/path';
+
+/**
  * What the 400 to a message node:http cannot parse says (error-response.ts shortBody's detail),
  * from its parser error: the code's reason, else llhttp's own words. `inBody`: its head was read
  * whole, and the error is in its chunked body or that body's trailer section.
@@ -398,6 +414,7 @@ export function parseErrorProblem(err: { code?: string; reason?: unknown; rawPac
   const chunk = CHUNK_PROBLEMS.get(err.reason) ?? (inBody ? TRAILER_PROBLEMS.get(err.reason) : undefined);
   if (typeof chunk === 'string') return chunk;
   if (chunk !== undefined && Buffer.isBuffer(err.rawPacket) && typeof err.bytesParsed === 'number') return chunk(err.rawPacket, err.bytesParsed);
+  if (fragmentForPath(err)) return FRAGMENT_FOR_PATH;
   const known = REASON_PROBLEMS.get(err.reason) ?? (err.code === undefined ? undefined : PARSE_PROBLEMS[err.code]);
   if (known !== undefined) return known;
   return `the request cannot be parsed${typeof err.reason === 'string' && err.reason !== '' ? ` (${err.reason.toLowerCase()})` : ''}`;
