@@ -168,6 +168,25 @@ function lastElement(value: string | string[] | undefined): string | null {
  */
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+;=%-]+)(?::\d{0,5})?$/;
 
+/**
+ * A trusted proxy's X-Forwarded-Host list as a `processes:` route's server gets it: each
+ * element that is a host with an empty port (`host:`) without the colon, as the app's host is
+ * (trustedView), the rest as sent. The process reads the list itself, as any server behind a
+ * proxy does (werkzeug's ProxyFix x_host=N counts its elements; Django takes it whole): the
+ * gateway changes only what RFC 3986 §6.2.3 says is the same host, which that host check
+ * refuses with the colon (Django's DisallowedHost, a 400), and judges nothing else for it.
+ */
+export function forwardedHostList(value: string): string {
+  if (!value.includes(':')) return value;
+  return value
+    .split(',')
+    .map((part) => {
+      const host = part.trim();
+      return host.endsWith(':') && HOST_VALUE.test(host) ? part.replace(host, withoutEmptyPort(host)) : part;
+    })
+    .join(',');
+}
+
 function defaultPort(scheme: 'http' | 'https'): number {
   return scheme === 'https' ? 443 : 80;
 }

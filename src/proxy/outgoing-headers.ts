@@ -4,7 +4,7 @@
 // (X-Forwarded-For/-Proto/-Host) and where the app is mounted (X-Forwarded-Prefix: the process
 // gets the full path, as a plain HTTP server behind a proxy does; SCRIPT_NAME is WSGI's).
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { HOP_BY_HOP_HEADERS, isForwardingHeader } from './forwarded-headers.js';
+import { forwardedHostList, HOP_BY_HOP_HEADERS, isForwardingHeader } from './forwarded-headers.js';
 import type { RequestRoute } from './request-route.js';
 
 export interface OutgoingHeaderOptions {
@@ -51,7 +51,8 @@ export function outgoingHeaders(req: IncomingMessage, route: Pick<RequestRoute, 
   const chain = [trusted ? joined(sent['x-forwarded-for']).trim() : '', route.remoteAddr].filter((part) => part !== '');
   if (chain.length > 0) out['x-forwarded-for'] = chain.join(', ');
   if (!(trusted && sent['x-forwarded-proto'])) out['x-forwarded-proto'] = route.scheme;
-  if (!(trusted && sent['x-forwarded-host']) && sent.host !== undefined) out['x-forwarded-host'] = sent.host;
+  if (trusted && sent['x-forwarded-host']) out['x-forwarded-host'] = forwardedHostList(joined(sent['x-forwarded-host']));
+  else if (sent.host !== undefined) out['x-forwarded-host'] = sent.host;
   const outerPrefix = trusted ? joined(sent['x-forwarded-prefix']).trim().replace(/\/+$/, '') : '';
   const prefix = `${outerPrefix}${route.scriptName}`;
   if (prefix !== '') out['x-forwarded-prefix'] = prefix;
