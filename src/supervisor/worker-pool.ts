@@ -37,6 +37,8 @@ export interface WorkerPoolOptions extends PoolOptions {
 }
 
 const DEFAULT_MEMORY_CHECK_MS = 3000;
+/** The suite's period, so that a test of what a memory check does (or does not do) waits a check, not seconds. */
+export const MEMORY_CHECK_ENV = 'APPPKG_TEST_MEMORY_CHECK_MS';
 /** The niceness a woken app's workers start at (worker.ts startNice). */
 const WAKE_NICE = 10;
 const DEFAULT_PROBE_TIMEOUT_MS = 10_000;
@@ -211,7 +213,7 @@ export class WorkerPool {
         }
         slot.recycle(why);
       }
-    }, this.opts.memoryCheckMs ?? DEFAULT_MEMORY_CHECK_MS);
+    }, this.opts.memoryCheckMs ?? testKnob(MEMORY_CHECK_ENV, DEFAULT_MEMORY_CHECK_MS));
     this.memoryTimer.unref();
   }
 
