@@ -10,11 +10,15 @@ import { wallTimeOf } from '../wall-clock.js';
 import { Backoff } from './backoff.js';
 import { formatRefusal } from './refusal.js';
 import { StartSteps } from './start-steps.js';
+import { testKnob } from '../test-knob.js';
 import type { CommandProcess } from './command-process.js';
 import type { Member, Members } from './members.js';
 import type { Slot } from './slot.js';
 import type { UpstreamRotation } from './upstream-rotation.js';
 import type { Worker } from './worker.js';
+
+/** The suite's period, so that a test of what an idle check does (or does not do) waits a check, not seconds. */
+export const IDLE_CHECK_ENV = 'APPPKG_TEST_IDLE_CHECK_MS';
 
 /** awake: serving; asleep: idle, its workers stopped; waking: starting them for a request. */
 export type IdleState = 'awake' | 'asleep' | 'waking';
@@ -148,7 +152,7 @@ export class IdleCycle {
       // A request running at the last look has ended since: from its end, not that look.
       this.lastActive = Math.max(this.lastActive, this.opts.workerLastRequestAt());
       if (timeout > 0 && performance.now() - this.lastActive >= timeout) void this.sleep(`no request for ${Math.round(timeout / 1000)} s`);
-    }, timeout > 0 ? Math.min(5000, Math.max(250, timeout / 4)) : 1000);
+    }, testKnob(IDLE_CHECK_ENV, timeout > 0 ? Math.min(5000, Math.max(250, timeout / 4)) : 1000));
     this.idleTimer.unref();
   }
 

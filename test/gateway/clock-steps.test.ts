@@ -10,6 +10,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { PIPELINE_DEPTH } from '../../src/proxy/upstream.js';
+import { IDLE_CHECK_ENV } from '../../src/supervisor/idle-cycle.js';
 import { HEARTBEAT_MS, HUNG_AFTER_MS } from '../../src/supervisor/worker.js';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { hasFaketime, NO_FAKETIME, steppedClock, type SteppedClock } from '../helpers/faketime.js';
@@ -37,7 +38,7 @@ const HOUR_S = 3600;
  * A gateway under a clock of its own, on a state root that starts with the interpreter probes of
  * an earlier test's (warmStateDir): no test here is about a first start's probing.
  */
-async function open(fixture: string, name: string, environment: string): Promise<Env> {
+async function open(fixture: string, name: string, environment: string, knobs: NodeJS.ProcessEnv = {}): Promise<Env> {
   const dir = tempDir('apppkg-clock-steps-');
   const apps = join(dir.path, 'apps');
   mkdirSync(apps, { recursive: true });
@@ -50,7 +51,7 @@ async function open(fixture: string, name: string, environment: string): Promise
   const env: Env = { dir, apps, clock, gw: null as unknown as RunningGateway, pids: new Set() };
   opened.push(env);
   env.apps = apps;
-  env.gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile, '--access-log', 'off', '--settle', '0'], { env: clock.env });
+  env.gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile, '--access-log', 'off', '--settle', '0'], { env: { ...clock.env, ...knobs } });
   return env;
 }
 
@@ -121,17 +122,23 @@ withFaketime('a step forward past the app\'s timeout: a request waiting in its q
 });
 
 withFaketime('a step forward past an app\'s idle_timeout does not put it to sleep', async () => {
-  const env = await open('slow', 'lively', 'apps:\n  lively:\n    workers: 1\n    idle_timeout: 600\n');
+  // Its idle check runs every 5 s at this idle_timeout; every 200 ms here, so that ten of them see the step in 2 s.
+  const checkMs = 200;
+  const env = await open('slow', 'lively', 'apps:\n  lively:\n    workers: 1\n    idle_timeout: 600\n', { [IDLE_CHECK_ENV]: String(checkMs) });
   await remember(env);
   const res = await request(`${env.gw.url}/lively/?t=0`);
   await res.body.text();
   assert.is(res.statusCode, 200);
   env.clock.step(2 * HOUR_S);
-  // Its idle check runs every 5 s at this idle_timeout: two of them see the step.
-  await sleep(11_000);
-  const app = await appStatus(env.gw, 'lively');
-  assert.is(app.state, 'ready', `${app.state}: ${env.gw.output().split('\n').filter((l) => l.includes('lively')).join('\n')}`);
-  assert.is(app.workers.length, 1);
+  // An idle check is not seen from outside (status's lastActive is the workers' last request
+  // already): the app is asked about over ten of them, and a sleep fails the test at once.
+  const until = performance.now() + 10 * checkMs;
+  do {
+    await sleep(ASK_GATEWAY_EVERY_MS);
+    const app = await appStatus(env.gw, 'lively');
+    assert.is(app.state, 'ready', `${app.state}: ${env.gw.output().split('\n').filter((l) => l.includes('lively')).join('\n')}`);
+    assert.is(app.workers.length, 1);
+  } while (performance.now() < until);
 });
 
 withFaketime('a step back while a worker hangs: the heartbeat still kills and replaces it within its bound', async () => {
