@@ -9,18 +9,19 @@
 // of an app a gateway serves "take its directory out of --apps ... then run restore again".
 // Each now names the library's calls and options; the CLI's text is unchanged (admin/admin-actions,
 // mail/mail-retry, mail/mail-delete, lifecycle/backup-restore).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AppPackage, Gateway, isGatewayError, type GatewayError } from 'apppkg-gateway';
 import { addPackage, wsgiPackage } from '../helpers/apps-dir.js';
 import { stopGatewayAndWork } from '../helpers/gateway-after.js';
 import { isRoot, runIf } from '../helpers/skip.js';
-import { tempDir, waitFor, within } from '../helpers/process.js';
+import { assertNoOrphans, installForOtherUsers, tempDir, waitFor, within } from '../helpers/process.js';
 
 const test = suite('library: restart, rollback, the mail calls and restore say the library\'s calls, not the CLI\'s commands');
 const work = tempDir('apppkg-lib-action-words-');
@@ -38,7 +39,7 @@ const POSTMASTER = 'seeded-postmastr';
 /** A delivery left waiting by an earlier run, to an app no longer under apps: tried at the start. */
 const QUEUED = 'seeded-queued-00';
 
-function seedDeadLetters(): void {
+function seedDeadLetters(state: string): void {
   const mail = join(state, 'mail');
   for (const sub of ['messages', 'queue', 'dead']) mkdirSync(join(mail, sub), { recursive: true, mode: 0o700 });
   const at = Date.now() - 3_600_000;
@@ -66,7 +67,7 @@ addPackage(apps, 'crash-on-import', 'crashy');
 wsgiPackage(apps, 'wiki', 'platform: python, wsgi\napp: wsgi:application\nwsgii: 1\n');
 
 test.before(async () => {
-  seedDeadLetters();
+  seedDeadLetters(state);
   const environment = join(work.path, 'environment.yaml');
   writeFileSync(environment, 'defaults:\n  workers: 1\nmail:\n  listen: 127.0.0.1:0\n  retry: [600]\n  give_up: 3600\n', { mode: 0o600 });
   gateway = await within(120_000, 'Gateway.start', Gateway.start({ apps, stateDir: state, environment, listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, settleMs: 0, say: (line) => said.push(line) }));
@@ -189,9 +190,12 @@ function immutableRefusesUnlink(): boolean {
   }
 }
 
-/** Makes an unlink in `dir` fail (a read-only directory; as root, one made immutable); gives what undoes it. */
-function refuseUnlinks(dir: string): () => void {
-  if (!isRoot) {
+/**
+ * Makes an unlink in `dir` fail (a read-only directory; as root, one made immutable); gives what
+ * undoes it. `byRoot`: whether root is the one that unlinks (not when the gateway runs as nobody).
+ */
+function refuseUnlinks(dir: string, byRoot = isRoot): () => void {
+  if (!byRoot) {
     chmodSync(dir, 0o500);
     return () => chmodSync(dir, 0o700);
   }
@@ -202,15 +206,92 @@ function refuseUnlinks(dir: string): () => void {
 
 const ifUnlinkCanFail = runIf(test, !isRoot || immutableRefusesUnlink(), 'runs as root on a file system where chattr +i does not make a directory refuse an unlink in it (root unlinks in a read-only one)');
 
+function assertCannotDelete(err: Pick<GatewayError, 'code' | 'message' | 'hint'>, format: string): void {
+  assert.is(err.code, 'APPPKG_MAIL_CANNOT_DELETE', format);
+  assert.match(err.message, `left as a dead letter: ${GONE}: it could not be deleted: `);
+  assert.is(err.hint, 'mend what the error names (ls -l STATE/mail/dead/) and call deleteMail() again for those left');
+}
+
 ifUnlinkCanFail('deleteMail() whose unlink fails: call deleteMail() again for those left, not "run the command again"', async () => {
   const undo = refuseUnlinks(join(state, 'mail', 'dead'));
   try {
     const err = await rejection('deleteMail of GONE, its directory refusing unlinks', () => gateway!.deleteMail({ ids: [GONE] }));
-    assert.is(err.code, 'APPPKG_MAIL_CANNOT_DELETE', err.format());
-    assert.match(err.message, `left as a dead letter: ${GONE}: it could not be deleted: `);
-    assert.is(err.hint, 'mend what the error names (ls -l STATE/mail/dead/) and call deleteMail() again for those left');
+    assertCannotDelete(err, err.format());
   } finally {
     undo();
+  }
+});
+
+const NOBODY = 65534;
+const ifRoot = runIf(test, isRoot, 'needs root to run a gateway as nobody; a user other than root runs the test before this one with a read-only directory');
+
+/**
+ * A program embedding Gateway, run as nobody (root unlinks in a read-only directory, so the case
+ * of every other user is seen only as another user): it says `{"pids":[...]}` once started,
+ * calls deleteMail() of GONE at a line on its stdin, says what it got, and stops.
+ */
+function deleteAsNobody(dir: string): string {
+  const program = join(dir, 'delete-as-nobody.mjs');
+  writeFileSync(program, `import { Gateway } from ${JSON.stringify(pathToFileURL(join(installForOtherUsers().root, 'dist', 'index.js')).href)};
+import { once } from 'node:events';
+const [apps, stateDir, environment, id] = process.argv.slice(2);
+const gateway = await Gateway.start({ apps, stateDir, environment, listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, settleMs: 0, say: () => {} });
+let got;
+try {
+  console.log(JSON.stringify({ pids: gateway.pids }));
+  await once(process.stdin, 'data');
+  got = await gateway.deleteMail({ ids: [id] }).then((done) => ({ done }), (err) => ({ code: err.code, message: err.message, hint: err.hint, format: err.format?.() ?? String(err) }));
+} finally {
+  await gateway.stop();
+}
+console.log(JSON.stringify(got));
+process.exit(0);
+`);
+  return program;
+}
+
+ifRoot('deleteMail() whose unlink fails in a gateway run by a user other than root (a read-only directory): call deleteMail() again for those left', async () => {
+  const dir = join(work.path, 'as-nobody');
+  const [nobodyApps, nobodyState] = [join(dir, 'apps'), join(dir, 'state')];
+  mkdirSync(nobodyApps, { recursive: true });
+  seedDeadLetters(nobodyState);
+  const environment = join(dir, 'environment.yaml');
+  writeFileSync(environment, 'mail:\n  listen: 127.0.0.1:0\n  retry: [600]\n  give_up: 3600\n', { mode: 0o600 });
+  const program = deleteAsNobody(dir);
+  const owned = spawnSync('chown', ['-R', `${NOBODY}:${NOBODY}`, dir], { encoding: 'utf8', timeout: 10_000 });
+  assert.is(owned.status, 0, owned.stderr);
+  chmodSync(work.path, 0o711);
+  const child = spawn(process.execPath, [program, nobodyApps, nobodyState, environment, GONE], { cwd: dir, uid: NOBODY, gid: NOBODY, env: { PATH: process.env.PATH, HOME: dir }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let [stdout, stderr] = ['', ''];
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  // A failed spawn (EACCES: a path nobody may not reach) is the test's failure, said with the rest.
+  const ended = new Promise<number | null>((resolve) => {
+    child.once('exit', resolve);
+    child.once('error', (err) => {
+      stderr += String(err);
+      resolve(null);
+    });
+  });
+  const lines = () => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  try {
+    const { pids } = await waitFor(() => lines()[0], 60_000, () => `the gateway as nobody to start\n${stdout}\n${stderr}`);
+    for (const pid of pids) seen.add(pid);
+    const undo = refuseUnlinks(join(nobodyState, 'mail', 'dead'), false);
+    try {
+      child.stdin.end('delete\n');
+      const code = await within(60_000, 'the program as nobody to end', ended);
+      assert.is(code, 0, `${stdout}\n${stderr}`);
+    } finally {
+      undo();
+    }
+    const got = lines()[1];
+    assert.ok(got !== undefined && got.done === undefined, `expected a GatewayError, got ${JSON.stringify(got)}\n${stderr}`);
+    assertCannotDelete(got, got.format);
+  } finally {
+    // Ended by itself unless a wait above failed: then it is what is left of the test.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await assertNoOrphans([child.pid!]);
   }
 });
 
