@@ -29,7 +29,7 @@ export interface CommandWords {
   makesStateDirs: string;
   /** What writes an app.yaml for the project in `dir`, said in a parenthesis; '' where the caller has nothing that does. */
   writesAppYaml(dir: string): string;
-  /** What looks at the apps directory again where it is not watched (watchIntervalMs 0). */
+  /** What looks at the apps directory again now (watched or not: watchIntervalMs 0), said as an imperative. */
   rescan: string;
   /** What reads the environment file again, then looks at the apps (the gateway's reload()), where its line begins. */
   reload: string;
@@ -65,7 +65,9 @@ export const CLI_COMMAND_WORDS: CommandWords = {
     `\`apppkg-gateway install${dir === undefined ? '' : ` ${shellWord(dir)}`}${also.environment === undefined ? '' : ` --environment ${shellWord(also.environment)}`}${also.stateDir === undefined ? '' : ` --state-dir ${shellWord(also.stateDir)}`}\``,
   makesStateDirs: 'serve, run and the gateway',
   writesAppYaml: (dir) => ` (\`apppkg-gateway init ${dir}\` writes one for the project there)`,
-  rescan: 'send SIGHUP',
+  // A host that runs the gateway under systemd reloads it (the unit's ExecReload sends SIGHUP):
+  // told only of the signal, its user had to find the main pid to send it to.
+  rescan: 'send the gateway SIGHUP (`systemctl reload apppkg-gateway` under systemd)',
   reload: 'SIGHUP',
   retryMail: 'apppkg-gateway mail retry ID... (or --all [APP])',
   deleteMail: 'apppkg-gateway mail delete ID... (or --all [APP])',
@@ -73,6 +75,18 @@ export const CLI_COMMAND_WORDS: CommandWords = {
   check: () => null,
   fixDetails: null,
 };
+
+/**
+ * What the admin listener's answers say (its restart and rollback, a broken package's 409) in a
+ * gateway whose own words are `own`: the CLI's commands for what a client of the listener does
+ * through it (status, logs, restart: they reach the gateway so whoever started it), the
+ * gateway's own for what only the program running it does. A library Gateway installs no SIGHUP
+ * handler (the signal would end the program): told to send one, a client of its listener would
+ * have killed it, where its program has rescan().
+ */
+export function adminListenerWords(own: CommandWords): CommandWords {
+  return { ...CLI_COMMAND_WORDS, rescan: own.rescan, reload: own.reload, startAgain: own.startAgain };
+}
 
 /**
  * A library caller's: the Gateway's methods, and AppPackage's runCommand where the Gateway has

@@ -15,7 +15,7 @@ import { GatewayMetrics } from './admin/metrics.js';
 import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
 import { loadHostEnvironment, type RunMode } from './app-context.js';
-import { CLI_COMMAND_WORDS, type CommandWords } from './command-words.js';
+import { adminListenerWords, type CommandWords } from './command-words.js';
 import { environmentFileExposure } from './environment/environment-file-mode.js';
 import { clearInterpreterCache } from './environment/interpreter-discovery.js';
 import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cache.js';
@@ -190,6 +190,7 @@ export class Gateway {
     const watchIntervalMs = options.watchIntervalMs ?? 2000;
     // A broken package's fix says what loads it again: the watcher, or (not watching) a rescan.
     const unwatchedBy = single || watchIntervalMs > 0 ? undefined : `${names.watchInterval} 0`;
+    const listenerWords = adminListenerWords(names.commands);
     // Both listeners are bound before any app starts: nothing has been started to undo when one fails.
     let urls: string[];
     let admin: AdminServer | null = null;
@@ -203,9 +204,11 @@ export class Gateway {
           logFileOf: (name) => (registry.names.includes(name) ? appLogFile(options.stateDir, name) : null),
           appsListed: registry.listed,
           unwatchedBy,
-          // Asked by the CLI's admin commands (or a client of the listener): the CLI's words.
-          restart: (name) => gateway!.restartAppFor(name, CLI_COMMAND_WORDS),
-          rollback: (name) => gateway!.rollbackFor(name, CLI_COMMAND_WORDS),
+          words: listenerWords,
+          // Asked by the CLI's admin commands (or a client of the listener): the CLI's words,
+          // but for what only this gateway's program can do.
+          restart: (name) => gateway!.restartAppFor(name, listenerWords),
+          rollback: (name) => gateway!.rollbackFor(name, listenerWords),
           retryMail: (ask, waitMs) => gateway!.retryMailFor(ask, waitMs ?? null, CLI_MAIL_WORDS),
           deleteMail: (ask) => gateway!.deleteMailFor(ask, CLI_MAIL_WORDS),
         };

@@ -35,6 +35,8 @@ export interface AdminProvider {
   appsListed?: Promise<void>;
   /** The option that turned the apps directory's watching off (`--watch-interval 0`); absent: it is watched. */
   unwatchedBy?: string;
+  /** What its answers' fixes say (command-words.ts adminListenerWords); absent: the CLI's. */
+  words?: CommandWords;
   restart(name: string): Promise<{ version: string | null; message: string }>;
   rollback(name: string): Promise<{ from: string; to: string; message: string }>;
   /** Dead letters back into the mail queue (`mail retry`); absent: the gateway runs no mail listener. */
@@ -281,17 +283,17 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
  * APPPKG_ADMIN_APP_BROKEN when `name` is a package under --apps whose app.yaml does not load
  * (status names it by its directory), else null: "no app named" would deny what status lists,
  * and hide the typo that is the user's real problem. `words`: who asked (the admin listener's
- * are the CLI's, a Gateway's restart() the library's). `unwatchedBy`: the option that turned
+ * are the CLI's but for a rescan, its gateway's own: adminListenerWords; a Gateway's restart() the library's). `unwatchedBy`: the option that turned
  * the apps directory's watching off, when it is: nothing then loads the fixed file by itself.
  */
-export function brokenAppError(broken: readonly BrokenPackageStatus[], name: string, words: Pick<CommandWords, 'reload' | 'rescan' | 'status'> = CLI_COMMAND_WORDS, unwatchedBy?: string): GatewayError | null {
+export function brokenAppError(broken: readonly BrokenPackageStatus[], name: string, words: Pick<CommandWords, 'rescan' | 'status'> = CLI_COMMAND_WORDS, unwatchedBy?: string): GatewayError | null {
   const found = broken.find((b) => parsePackageDirName(basename(b.dir)).name === name);
   if (found === undefined) return null;
   const file = join(found.dir, 'app.yaml');
   return new GatewayError('APPPKG_ADMIN_APP_BROKEN', {
     reason: `${name} is not served: its package ${found.dir} is broken: ${found.code}: ${found.message}`,
     hint: unwatchedBy === undefined
-      ? `fix ${file} as said above; the gateway loads it again by itself (${words.reload} forces it), and ${words.status} shows it served`
+      ? `fix ${file} as said above; the gateway loads it again by itself, or at once if you ${words.rescan}; ${words.status} shows it served`
       : `fix ${file} as said above, then ${words.rescan}: the gateway does not watch its apps directory (${unwatchedBy}), so it loads the package again only then; ${words.status} shows it served`,
   });
 }
@@ -311,7 +313,7 @@ async function appRoute(req: IncomingMessage, res: ServerResponse, ctx: Context,
   const file = ctx.provider.logFileOf(name);
   if (file === null) {
     const status = ctx.provider.status();
-    const broken = brokenAppError(status.broken, name, CLI_COMMAND_WORDS, ctx.provider.unwatchedBy);
+    const broken = brokenAppError(status.broken, name, ctx.provider.words ?? CLI_COMMAND_WORDS, ctx.provider.unwatchedBy);
     if (broken !== null) return sendError(res, 409, broken.code, broken.message, {}, broken.hint);
     const apps = status.apps.map((a) => a.name);
     // The CLI makes its own "did you mean" from the status; a client of the route's own (curl,

@@ -313,7 +313,7 @@ test('logs, restart and rollback of a package whose app.yaml does not load: exit
     assert.not.match(r.stderr, /no app named/, args.join(' '));
     assert.match(r.stderr, /shop is not served: its package \S+shop is broken/, args.join(' '));
     assert.match(r.stderr, /wsgii: .*did you mean "wsgi"/, args.join(' '));
-    assert.match(r.stderr, /fix: fix \S+shop\/app\.yaml as said above, then send SIGHUP: the gateway does not watch its apps directory \(--watch-interval 0\), so it loads the package again only then; `apppkg-gateway status` shows it served\n/, args.join(' '));
+    assert.match(r.stderr, /fix: fix \S+shop\/app\.yaml as said above, then send the gateway SIGHUP \(`systemctl reload apppkg-gateway` under systemd\): the gateway does not watch its apps directory \(--watch-interval 0\), so it loads the package again only then; `apppkg-gateway status` shows it served\n/, args.join(' '));
   }
 });
 

@@ -69,14 +69,18 @@ test('--apps at the parent of the directory of packages: the log names that dire
   const gw = await startCli(['--apps', parent, '--listen', '0', '--admin', '0', '--state-dir', join(work.path, 'parent-state'), '--watch-interval', '0'], { ms: 30_000 });
   running.push(gw);
   assert.match(gw.output(), `no app packages in ${parent}, but ${join(parent, 'apps')} holds 1 app package (hi): give --apps that directory to serve them`);
-  assert.match(gw.output(), /send SIGHUP once they are there/);
+  // The reload a host running it under systemd uses too (the unit's ExecReload sends the signal).
+  assert.match(gw.output(), 'send the gateway SIGHUP (`systemctl reload apppkg-gateway` under systemd) once they are there');
   await gw.stop();
 });
 
 test('an empty --apps is served and watched, and the log says no package was found and how one looks', async () => {
   const apps = join(work.path, 'empty');
   mkdirSync(apps);
-  const gw = await startCli(['--apps', apps, '--listen', '0', '--admin', '0', '--state-dir', state, '--watch-interval', '0.2'], { ms: 30_000 });
+  // The token: a root gateway (the suite's) answers an app's log only with it.
+  const tokenFile = join(work.path, 'empty-admin-token');
+  writeFileSync(tokenFile, 'the-empty-apps-admin-token\n', { mode: 0o600 });
+  const gw = await startCli(['--apps', apps, '--listen', '0', '--admin', '0', '--admin-token', tokenFile, '--state-dir', state, '--watch-interval', '0.2'], { ms: 30_000 });
   running.push(gw);
   assert.match(gw.output(), `no app packages in ${apps}: a package is a directory holding app.yaml, e.g. ${join(apps, 'hello', 'app.yaml')}`);
   assert.match(gw.output(), `(\`apppkg-gateway init ${join(apps, 'hello')}\` writes one`);
@@ -84,6 +88,14 @@ test('an empty --apps is served and watched, and the log says no package was fou
   // Still watching: a package copied in later serves.
   writePackage(apps, 'hi', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n', 'wsgi.py': WSGI });
   await waitFor(async () => (await request(`${gw.url}/hi/`).then((r) => r.body.text())) === 'ok', 20_000, 'the package copied in to serve');
+  // One whose app.yaml does not load: the fix says the watcher loads it again, and what makes it
+  // do so at once, the signal and the reload a host running it under systemd uses.
+  writePackage(apps, 'wiki', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nwsgii: 1\n', 'wsgi.py': WSGI });
+  const headers = { authorization: 'Bearer the-empty-apps-admin-token' };
+  await waitFor(async () => (await request(`${gw.adminUrl}/apps/wiki/log`, { headers, headersTimeout: 5000, bodyTimeout: 5000 }).then(async (r) => (await r.body.text(), r.statusCode))) === 409, 20_000, 'wiki to be seen broken');
+  const r = await runCli(['logs', 'wiki', '--admin', gw.adminUrl!, '--admin-token', tokenFile], { ms: 20_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, `  fix: fix ${join(apps, 'wiki', 'app.yaml')} as said above; the gateway loads it again by itself, or at once if you send the gateway SIGHUP (\`systemctl reload apppkg-gateway\` under systemd); \`apppkg-gateway status\` shows it served\n`);
 });
 
 // stat succeeds on a directory its user may not list: it was served as empty ("no app packages

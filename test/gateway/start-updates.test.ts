@@ -125,7 +125,7 @@ test('a version copied in while the gateway was down runs its update first, the 
   }
   assert.equal(reasons[1], reasons[0], 'the same reason at the next start');
   assert.equal(updatesRun(env), ['blog.2', 'blog.3'], 'the failed update ran at the first start only');
-  assert.match(env.gw.output(), /version 3 refused: its commands\.update failed at \S+ with these same files; it is not run again \(change a file in it, or send SIGHUP, to run it again\)/);
+  assert.match(env.gw.output(), /version 3 refused: its commands\.update failed at \S+ with these same files; it is not run again \(change a file in it, or send the gateway SIGHUP \(`systemctl reload apppkg-gateway` under systemd\), to run it again\)/);
   // Refused at once, it is not "deployed now" either (the log said both).
   assert.not.match(env.gw.output(), /version 3 has not passed its commands\.update; it is deployed now/);
   assert.not.match(env.gw.output(), /running commands\.update/);
