@@ -151,6 +151,8 @@ function entryTakesFile(d: ErrorDetails, entry: 'serve' | 'apps'): string {
   const cli = key.startsWith('-');
   const dir = d.entryDir ? shellWord(str(d.entryDir)) : 'DIR';
   if (d.noEnvironmentFile) {
+    // The user's own command line (`startedAs`), its --listen and --state-dir kept, with the file added.
+    if (cli && d.startedAs) return `, and ${entry === 'serve' ? 'pass it' : 'start the gateway with it'}: \`apppkg-gateway ${str(d.startedAs)} ${givenAs(key, 'FILE')}\``;
     if (!cli) return `, and start the Gateway with it: \`Gateway.start({ ${entry === 'serve' ? 'app' : 'apps'}: ${JSON.stringify(str(d.entryDir) || 'DIR')}, ${givenAs(key, 'FILE')} })\``;
     return entry === 'serve'
       ? `, and pass it: \`apppkg-gateway serve ${dir} ${givenAs(key, 'FILE')}\``

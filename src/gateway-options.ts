@@ -112,6 +112,14 @@ export interface OptionNames {
   watchInterval: string;
   /** What a fix calls what the CLI has a command for: the CLI's commands, the library's methods. */
   commands: CommandWords;
+  /**
+   * The command line that started the gateway, as its user gave it, after `apppkg-gateway` and
+   * without --environment (the CLI's: `--apps DIR --listen ...`, `serve DIR --port 0`): a fix
+   * that has it started again with an environment file says that very line with the file
+   * added (without its --listen or --state-dir, the line started another gateway). Absent for
+   * a library caller: the fix names the entry (apps or app) in Gateway.start's call.
+   */
+  startedAs?: string;
 }
 
 /**

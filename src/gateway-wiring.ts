@@ -57,10 +57,12 @@ export interface RegistryWiring {
   maxWorkersKey: string;
   /** What a fix calls a command (OptionNames.commands). */
   commandWords: CommandWords;
+  /** The CLI's command line that started the gateway (OptionNames.startedAs). */
+  startedAs?: string;
 }
 
 /** The Registry, publishing to the Front. */
-export function createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started, stateKey, environmentKey, hookTimeoutKey, maxWorkersKey, commandWords }: RegistryWiring): Registry {
+export function createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started, stateKey, environmentKey, hookTimeoutKey, maxWorkersKey, commandWords, startedAs }: RegistryWiring): Registry {
   // From the environment in force (registry.hostEnv): a reload's new mount is routed at once.
   const routesOf = (name: string): RouteSpec[] => {
     if (single) return [{ host: null, prefix: '' }];
@@ -81,6 +83,7 @@ export function createRegistry({ options, single, dir, mode, say, hostEnv, grace
     hostEnv,
     stateDir: options.stateDir,
     entryDir: dir,
+    startedAs,
     stateKey,
     environmentKey,
     hookTimeoutKey,

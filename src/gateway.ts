@@ -185,7 +185,7 @@ export class Gateway {
     const metrics = new GatewayMetrics();
     let gateway: Gateway | null = null;
     const front = new (await frontModule).Front(frontOptions(options, listen, names, metrics, say));
-    const registry = createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started: () => gateway !== null, stateKey: names.stateDir, environmentKey: names.environment, hookTimeoutKey: names.hookTimeout, maxWorkersKey: names.maxWorkers, commandWords: names.commands });
+    const registry = createRegistry({ options, single, dir, mode, say, hostEnv, graceMs, front, metrics, started: () => gateway !== null, stateKey: names.stateDir, environmentKey: names.environment, hookTimeoutKey: names.hookTimeout, maxWorkersKey: names.maxWorkers, commandWords: names.commands, startedAs: names.startedAs });
     const startedAt = new Date().toISOString();
     const watchIntervalMs = options.watchIntervalMs ?? 2000;
     // A broken package's fix says what loads it again: the watcher, or (not watching) a rescan.

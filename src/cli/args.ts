@@ -85,17 +85,24 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
       command: spec.name,
     });
   }
-  const tokens = parsed.tokens as Array<{ kind: string; name?: string; rawName?: string; value?: string }>;
-  const given = tokens.map((t) =>
-    t.kind === 'option' ? { option: t.name, words: [t.rawName ?? `--${t.name}`, ...(t.value === undefined ? [] : [t.value])] } : { words: [t.kind === 'positional' ? (t.value ?? '') : '--'] },
-  );
+  const tokens = parsed.tokens as Array<{ kind: string; name?: string; rawName?: string; value?: string; inlineValue?: boolean }>;
+  // An option's value after "=" stays there: `--trust-proxy=ADDR` takes its value no other way.
+  const optionWords = (t: (typeof tokens)[number]): string[] => {
+    const raw = t.rawName ?? `--${t.name}`;
+    if (t.value === undefined) return [raw];
+    return t.inlineValue ? [`${raw}=${t.value}`] : [raw, t.value];
+  };
+  const given = tokens.map((t) => (t.kind === 'option' ? { option: t.name, words: optionWords(t) } : { words: [t.kind === 'positional' ? (t.value ?? '') : '--'] }));
   return { values, positionals: parsed.positionals, rest, help, given };
 }
 
-/** `name` and the words given to it (ParsedCommand.given) as one command line, without the options named in `without`. */
+/**
+ * `name` and the words given to it (ParsedCommand.given) as one command line, without the options
+ * named in `without`; `name` '' is the gateway's own command (`apppkg-gateway --apps DIR`), which has none.
+ */
 export function commandLineAgain(name: string, args: Pick<ParsedCommand, 'given' | 'rest'>, without: readonly string[] = []): string {
   const kept = args.given.filter((g) => g.option === undefined || !without.includes(g.option)).flatMap((g) => g.words);
-  return shellLine([name, ...kept, ...(args.rest.length > 0 ? ['--', ...args.rest] : [])]);
+  return shellLine([...(name === '' ? [] : [name]), ...kept, ...(args.rest.length > 0 ? ['--', ...args.rest] : [])]);
 }
 
 /**

@@ -358,14 +358,16 @@ export function namingEnvironmentOption(err: unknown, key: string): unknown {
  * A service the host lacks (APPPKG_SERVICE_MISSING) refused by a running gateway, with its fix
  * saying how that gateway comes to read the file it names: serve is started again with
  * --environment, a gateway under --apps reads its file again at SIGHUP or is started with one
- * (`dir`: serve's app directory or the --apps directory, as given; `file`: the file in force).
+ * (`dir`: serve's app directory or the --apps directory, as given; `file`: the file in force;
+ * `startedAs`: the CLI's command line, said again with the file).
  */
-export function namingGatewayEntry(err: unknown, entry: { mode: 'serve' | 'apps'; dir: string | undefined; file: string | null }): unknown {
+export function namingGatewayEntry(err: unknown, entry: { mode: 'serve' | 'apps'; dir: string | undefined; file: string | null; startedAs?: string }): unknown {
   if (!(err instanceof GatewayError) || err.code !== 'APPPKG_SERVICE_MISSING' || err.details.entry !== undefined) return err;
   return new GatewayError(err.code, {
     ...err.details,
     entry: entry.mode,
     ...(entry.dir === undefined ? {} : { entryDir: entry.dir }),
+    ...(entry.startedAs === undefined ? {} : { startedAs: entry.startedAs }),
     ...(entry.file === null ? { noEnvironmentFile: true } : { environmentFile: entry.file }),
   });
 }

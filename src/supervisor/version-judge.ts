@@ -40,6 +40,8 @@ export interface VersionJudgeOptions {
   environmentKey?: string;
   /** serve's app directory or the --apps directory, as the caller gave it: a fix that restarts the gateway names it. */
   entryDir?: string;
+  /** The CLI's command line that started the gateway (OptionNames.startedAs): such a fix says it again. */
+  startedAs?: string;
   /** What a hook's timeout calls the option that bounds it (the CLI's --hook-timeout, the library's hookTimeoutMs); default --hook-timeout. */
   hookTimeoutKey?: string;
   /** What a fix calls a command (the CLI's `apppkg-gateway rollback NAME`, the library's `gateway.rollback('NAME')`); default the CLI's. */
@@ -570,7 +572,7 @@ export class VersionJudge {
       // Stopped by the gateway's own stop (its hook killed): not a refusal of the version.
       if (this.registry.stopped()) return null;
       let error = isGatewayError(err)
-        ? namingFixes(namingGatewayEntry(namingCallerOptions(err, this.opts), { mode: development ? 'serve' : 'apps', dir: this.opts.entryDir, file: this.registry.hostEnv().file }) as GatewayError, this.words, desc.dir)
+        ? namingFixes(namingGatewayEntry(namingCallerOptions(err, this.opts), { mode: development ? 'serve' : 'apps', dir: this.opts.entryDir, file: this.registry.hostEnv().file, startedAs: this.opts.startedAs }) as GatewayError, this.words, desc.dir)
         : new GatewayError('APPPKG_WORKER_START_FAILED', { name: desc.name, dir: desc.dir, reason: String(err), cause: err });
       // Under --apps the app's output is in its log only: say where, and bring its end here.
       if (!development) error = refusalUnderApps(error, logFile, logStart);

@@ -28,9 +28,11 @@ test('a version asking for PostgreSQL and Redis on a host offering neither is re
     const both = await problem('both');
     assert.is(both.code, 'APPPKG_SERVICE_MISSING');
     assert.match(both.message, /both asks for services\.database: postgresql, but the host offers no postgresql server, nor a redis server for its services\.redis/);
-    // A gateway started with no environment file has none for SIGHUP to read again: it is started with one.
+    // A gateway started with no environment file has none for SIGHUP to read again: it is started
+    // with one, by the user's own command line (without its --listen, --admin and --state-dir, the
+    // line suggested started another gateway, on the default addresses and state root).
     assert.match(both.hint, /set `services\.postgresql` and `services\.redis` in an environment file \(e\.g\. `services: \{postgresql: postgresql:\/\/\S+, redis: redis:\/\/\S+\}`\)/);
-    assert.ok(both.hint.includes(`, and start the gateway with it: \`apppkg-gateway --apps ${apps.path} --environment FILE\``), both.hint);
+    assert.ok(both.hint.includes(`, and start the gateway with it: \`apppkg-gateway --apps ${apps.path} --listen 127.0.0.1:0 --admin 127.0.0.1:0 --state-dir ${state.path} --access-log off --environment FILE\``), both.hint);
     // One missing: said as before, without an "also".
     const one = await problem('one');
     assert.match(one.message, /one asks for services\.redis: redis, but the host offers no redis server$/);
@@ -57,10 +59,11 @@ test('under --apps with an environment file, the fix names that file and the SIG
 
 test('serve says to start serve with an environment file (or again, once the one it has sets the service)', async () => {
   const dir = writePackage(work.path, 'queue', { 'app.yaml': 'platform: python, wsgi\napp: web:application\nservices:\n  redis: redis\n', 'web.py': WSGI });
-  const bare = await runCli(['serve', dir, '--port', '0', '--state-dir', state.path]);
+  const bare = await runCli(['serve', dir, '--port', '0', '--state-dir', state.path, '--workers=1']);
   assert.is(bare.status, 1, bare.stdout + bare.stderr);
   assert.match(bare.stderr, /queue asks for services\.redis: redis, but the host offers no redis server\n/);
-  assert.ok(bare.stderr.includes(`fix: set \`services.redis\` in an environment file (e.g. \`services: {redis: redis://127.0.0.1:6379}\`), and pass it: \`apppkg-gateway serve ${dir} --environment FILE\`\n`), bare.stderr);
+  // serve's own command line again, every option kept as given (`--workers=1` too), the file added.
+  assert.ok(bare.stderr.includes(`fix: set \`services.redis\` in an environment file (e.g. \`services: {redis: redis://127.0.0.1:6379}\`), and pass it: \`apppkg-gateway serve ${dir} --port 0 --state-dir ${state.path} --workers=1 --environment FILE\`\n`), bare.stderr);
   const environment = join(work.path, 'serve-environment.yaml');
   writeFileSync(environment, 'settings: {}\n');
   const given = await runCli(['serve', dir, '--port', '0', '--state-dir', state.path, '--environment', environment]);

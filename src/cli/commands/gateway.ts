@@ -1,7 +1,7 @@
 // `apppkg-gateway --apps DIR`: argv -> Gateway.start -> the addresses printed -> SIGHUP reloads
 // the environment file and rescans -> SIGTERM/SIGINT stops. Everything else is the library's (src/gateway.ts).
 import { resolve } from 'node:path';
-import { hookTimeoutOption, parseUrlAddr, type ParsedCommand } from '../args.js';
+import { commandLineAgain, hookTimeoutOption, parseUrlAddr, type ParsedCommand } from '../args.js';
 import { GatewayError, isGatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
 import { sayOnStderr } from '../../gateway-options.js';
@@ -95,7 +95,8 @@ export async function run(args: ParsedCommand): Promise<number> {
       hookTimeoutMs,
       maxWorkers: maxWorkersText === undefined ? undefined : Number(maxWorkersText),
       say,
-      optionNames: GATEWAY_FLAGS,
+      // A fix that has the gateway started with an environment file says this line with it.
+      optionNames: { ...GATEWAY_FLAGS, startedAs: commandLineAgain(spec.name, args, ['environment']) },
     });
     say(holdLine(held));
     await reapDeadRuns(say);

@@ -3,7 +3,7 @@
 // --reload replacing its workers on a change (and waiting for one when the app cannot start).
 import { isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
-import { APP_OPTIONS, APP_OPTION_HELP, hookTimeoutOption, intOption, isHostSyntax, parseAddr, parseUrlAddr, type CommandSpec, type ParsedCommand } from '../args.js';
+import { APP_OPTIONS, APP_OPTION_HELP, commandLineAgain, hookTimeoutOption, intOption, isHostSyntax, parseAddr, parseUrlAddr, type CommandSpec, type ParsedCommand } from '../args.js';
 import { Gateway } from '../../gateway.js';
 import { sayOnStderr } from '../../gateway-options.js';
 import { GatewayError } from '../../errors.js';
@@ -125,7 +125,7 @@ export async function run(args: ParsedCommand): Promise<number> {
         graceMs: GRACE_S * 1000,
         say,
         // serve's address is --host and --port, which a failure to listen on it names.
-        optionNames: { ...GATEWAY_FLAGS, listen: '--port' },
+        optionNames: { ...GATEWAY_FLAGS, listen: '--port', startedAs: commandLineAgain('serve', args, ['environment']) },
       });
     } catch (err) {
       printAppError(err);
