@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { atKey, describeApp, resolveApp, type AppContext } from './app-context.js';
 import { LIBRARY_COMMAND_WORDS, namingFixes, type CommandWords } from './command-words.js';
+import { namingCwdGone } from './working-directory.js';
 import { describeJson, type DescribedApp } from './description/describe.js';
 import { COMMAND_NAMES, type CommandName, type Description } from './description/types.js';
 import { namingCallerOptions, resolveAppPaths } from './environment/app-env.js';
@@ -142,6 +143,16 @@ export class AppPackage {
    * is probed and no directory created until a method needs them.
    */
   static async open(dir: string, options: AppPackageOptions = {}): Promise<AppPackage> {
+    try {
+      return await AppPackage.opened(dir, options);
+    } catch (err) {
+      // A relative `dir` met a working directory removed since: Node's raw uv_cwd named neither.
+      throw namingCwdGone(err, (options as AppPackageOptions | undefined)?.optionNames?.commands ?? LIBRARY_COMMAND_WORDS);
+    }
+  }
+
+  /** open() itself. */
+  private static async opened(dir: string, options: AppPackageOptions): Promise<AppPackage> {
     // From JavaScript, anything can arrive here: Node's "paths[0]" argument error named none of ours.
     // "" was the working directory (path.resolve), a script's empty variable taken for it.
     if (typeof dir !== 'string' || dir === '') {

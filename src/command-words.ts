@@ -40,6 +40,12 @@ export interface CommandWords {
   /** What starts the apps again once the gateway's stop has begun (an action asked during it is refused). */
   startAgain: string;
   /**
+   * Who entered the working directory found removed (APPPKG_CWD_GONE), and what leaves it for a
+   * directory that exists, `dir` being where it was; null for errors.ts's own words, the CLI's
+   * (the shell entered it; `cd`, and run the command again).
+   */
+  cwdGone: { enteredBy: string; fix(dir: string | undefined): string } | null;
+  /**
    * What repeats the import of the app in `dir` where its reader sees the traceback, for a
    * refusal's fix; null for errors.ts's own words, the CLI's (`apppkg-gateway check DIR`, which
    * say where it shows: the terminal).
@@ -72,6 +78,7 @@ export const CLI_COMMAND_WORDS: CommandWords = {
   retryMail: 'apppkg-gateway mail retry ID... (or --all [APP])',
   deleteMail: 'apppkg-gateway mail delete ID... (or --all [APP])',
   startAgain: 'start the gateway again',
+  cwdGone: null,
   check: () => null,
   fixDetails: null,
 };
@@ -111,6 +118,11 @@ export const LIBRARY_COMMAND_WORDS: CommandWords = {
   deleteMail: 'gateway.deleteMail({ ids: [ID, ...] }) (or { all: true, app: APP })',
   // A stopped Gateway is not started again: a program starts another.
   startAgain: 'start a new gateway (Gateway.start)',
+  // A relative path is resolved against the program's working directory: no shell, no cd.
+  cwdGone: {
+    enteredBy: 'the program',
+    fix: (dir) => `give the call absolute paths, or move the program to a directory that exists first (\`process.chdir(DIR)\`${dir === undefined ? '' : `; \`process.chdir(${JSON.stringify(dir)})\` enters the one made again at that path, if a deploy replaced it`}), and call it again`,
+  },
   check: (dir) => libraryCheck(dir),
   fixDetails: (dir) => ({
     checkCall: libraryCheck(dir),

@@ -253,9 +253,10 @@ export const ERROR_CODES = {
     example: { reason: 'unknown option --prot', command: 'serve' },
   },
   APPPKG_CWD_GONE: {
-    summary: 'The directory the command was started in no longer exists: it was removed (or replaced, by a deploy) after the shell entered it. Nothing was done: APP_DIR\'s default, relative paths and the interpreter probe all start from it.',
-    message: (d) => `the current directory${d.dir ? ` ${str(d.dir)}` : ''} no longer exists: it was removed after the shell entered it`,
-    hint: (d) => `cd to a directory that exists and run the command again${d.dir ? ` (\`cd ${shellWord(str(d.dir))}\` enters the directory made again at that path, if a deploy replaced it)` : ''}`,
+    summary: 'The directory the command was started in no longer exists: it was removed (or replaced, by a deploy) after the shell entered it. Nothing was done: APP_DIR\'s default, relative paths and the interpreter probe all start from it. The launcher (bin/apppkg-gateway) is a shell script, and the shell says `sh: 0: getcwd() failed` first, as it starts, before any line of the script runs. A library call given a relative path there (`Gateway.start`, `AppPackage.open`) is refused alike, its fix a call\'s (`process.chdir()`, or absolute paths).',
+    // enteredBy and fix: a library caller's (CommandWords.cwdGone), whose program, not a shell, is in it.
+    message: (d) => `the current directory${d.dir ? ` ${str(d.dir)}` : ''} no longer exists: it was removed after ${str(d.enteredBy) || 'the shell'} entered it`,
+    hint: (d) => str(d.fix) || `cd to a directory that exists and run the command again${d.dir ? ` (\`cd ${shellWord(str(d.dir))}\` enters the directory made again at that path, if a deploy replaced it)` : ''}`,
     exitStatus: 1,
     example: { dir: '/var/apps/blog.2026.11.24' },
   },

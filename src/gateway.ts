@@ -16,6 +16,7 @@ import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
 import { loadHostEnvironment, type RunMode } from './app-context.js';
 import { adminListenerWords, type CommandWords } from './command-words.js';
+import { namingCwdGone } from './working-directory.js';
 import { environmentFileExposure } from './environment/environment-file-mode.js';
 import { clearInterpreterCache } from './environment/interpreter-discovery.js';
 import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cache.js';
@@ -132,6 +133,16 @@ export class Gateway {
    * reported and retried at the next change).
    */
   static async start(options: GatewayOptions): Promise<Gateway> {
+    try {
+      return await Gateway.startChecked(options);
+    } catch (err) {
+      // A relative path (apps, stateDir) met a working directory removed since: Node's raw uv_cwd named neither.
+      throw namingCwdGone(err, (options as GatewayOptions | undefined)?.optionNames?.commands ?? LIBRARY_OPTION_NAMES.commands);
+    }
+  }
+
+  /** start() itself. */
+  private static async startChecked(options: GatewayOptions): Promise<Gateway> {
     const checked = checkGatewayOptions(options);
     const { stateRoot } = checked;
     const lock = await Gateway.claimStateRoot(checked).catch((err: unknown) => {

@@ -8,7 +8,7 @@ import { closest } from '../closest.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { packageVersion } from '../package-version.js';
 import { watchStdio } from './stdio.js';
-import { assertWorkingDirectory } from './working-directory.js';
+import { assertWorkingDirectory } from '../working-directory.js';
 
 export interface CommandModule {
   spec: CommandSpec;
