@@ -203,3 +203,14 @@ export function versionTally(record: AppRecord, dir: string): RequestTally {
 export function pruneTallies(record: AppRecord): void {
   for (const dir of record.tallies.keys()) if (!record.versions.some((d) => d.dir === dir)) record.tallies.delete(dir);
 }
+
+/**
+ * Asks for a restart of `record`'s serving version, told as `cause` to its old workers'
+ * websockets (the 1012 close). Asks that meet before the judging takes them are one restart, told
+ * as the last: set alone, the flag kept the cause of an ask still pending (serve --reload's
+ * "its code changed"), for a restart that new settings asked for after it.
+ */
+export function askRestart(record: AppRecord, cause: RestartCause): void {
+  record.restart = true;
+  record.restartCause = cause;
+}

@@ -33,7 +33,7 @@ import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
 import type { GatewayError } from '../errors.js';
 import { LogTail } from '../log/log-tail.js';
 import { AppHistories } from './app-histories.js';
-import { isStarting, newAppRecord, pruneTallies, type AppRecord } from './app-record.js';
+import { askRestart, isStarting, newAppRecord, pruneTallies, type AppRecord } from './app-record.js';
 import type { AppInstance } from './app-instance.js';
 import { noteBrokenDescription } from './broken-description.js';
 import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
@@ -160,7 +160,7 @@ export class Registry {
     for (const name of restart) {
       const record = this.records.get(name);
       if (record === undefined) continue;
-      record.restart = true;
+      askRestart(record, 'restarted');
       record.restartFor = hostEnv;
       record.refused.clear();
     }
@@ -189,7 +189,7 @@ export class Registry {
         // Its cause fixed in place (a file the app reads, a database back), a crash loop would
         // otherwise wait out a back-off of up to 30 s; a fresh instance that still fails its
         // probe is refused and the looping one keeps what it serves.
-        if (record.serving?.instance.crashLooping === true) record.restart = true;
+        if (record.serving?.instance.crashLooping === true) askRestart(record, 'restarted');
       }
     }
     return this.looks.run();
@@ -218,8 +218,7 @@ export class Registry {
   restart(name?: string, cause: RestartCause = 'restarted'): Promise<void> {
     for (const record of this.records.values()) {
       if (name !== undefined && record.name !== name) continue;
-      record.restart = true;
-      record.restartCause = cause;
+      askRestart(record, cause);
       if (!record.serving) record.refused.clear();
     }
     return this.reconcile();

@@ -21,7 +21,7 @@ import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { HOOK_ENV, runInAppEnvironment } from '../lifecycle/run-command.js';
 import { AppLog } from '../log/app-log.js';
 import type { AppInstance } from './app-instance.js';
-import { saveRolledBack, showProblem, versionTally, type AppRecord, type Refusal } from './app-record.js';
+import { askRestart, saveRolledBack, showProblem, versionTally, type AppRecord, type Refusal } from './app-record.js';
 import { buildAppVenv, type PendingVenv } from './app-venv.js';
 import { failedUpdatesFile, installedFile, keepFailedUpdate, readFailedUpdates, readInstalled, tryRecordInstalled, updateSkipped, updatesPending } from '../lifecycle/installed-version.js';
 import { readPackageTree, settleWaitMs, treeDigest, type PackageTree } from './package-tree.js';
@@ -296,9 +296,9 @@ export class VersionJudge {
           if (restarting) {
             // A restart (new settings at SIGHUP, the admin's) is still owed: the serving version
             // matches its description, so the retry would otherwise find nothing to do. And as
-            // below, the versions under the serving one are not tried meanwhile.
-            record.restart = true;
-            record.restartCause = restartCause;
+            // below, the versions under the serving one are not tried meanwhile. One asked during
+            // this judging is the later ask, and its cause the one told (app-record.ts askRestart).
+            if (!record.restart) askRestart(record, restartCause);
             record.restartWait = { dir: desc.dir, error: record.problem, since: performance.now(), nextTryAt };
             return;
           }
