@@ -20,7 +20,7 @@ import { pickInterpreter } from './environment/interpreters.js';
 import { namingStateRoot, resolveStateRoot } from './environment/state-root.js';
 import { resolveRunAs } from './environment/run-as.js';
 import { GatewayError, isGatewayError } from './errors.js';
-import { checkMilliseconds, checkOptions } from './library-arguments.js';
+import { checkMilliseconds, checkOptions, optionKeys, shownValue } from './library-arguments.js';
 import { backupWithHook } from './lifecycle/backup.js';
 import { checkApp, checkNames, type CheckItem, type CheckReport } from './lifecycle/check.js';
 import { resolveForHook } from './lifecycle/hook.js';
@@ -93,6 +93,12 @@ export interface RunOptions {
   force?: boolean;
 }
 
+/** Each call's option keys: any other is refused by name (a `timeout` meant as timeoutMs ran unbounded). */
+const OPEN_KEYS = optionKeys<AppPackageOptions>({ environment: true, stateDir: true, output: true, optionNames: true });
+const CHECK_KEYS = optionKeys<CheckOptions>({ onCheck: true, onHookStart: true, output: true, timeoutMs: true });
+const INSTALL_KEYS = optionKeys<InstallOptions>({ system: true, rebuild: true, onStep: true, output: true });
+const RUN_KEYS = optionKeys<RunOptions>({ output: true, env: true, timeoutMs: true, force: true });
+
 /** Lifecycle hooks act on the installed app: run as the gateway runs them (lifecycle/hook.ts). */
 const HOOKS_RUN_AS_PRODUCTION: ReadonlySet<CommandName> = new Set(['install', 'update', 'backup', 'restore', 'uninstall']);
 
@@ -161,7 +167,7 @@ export class AppPackage {
         fix: "give the directory that holds app.yaml, e.g. AppPackage.open('/srv/apps/blog')",
       });
     }
-    checkOptions('AppPackage.open', options, ['environment', 'stateDir'], "AppPackage.open(dir, { stateDir: '/tmp/state' })");
+    checkOptions('AppPackage.open', options, OPEN_KEYS, ['environment', 'stateDir'], "AppPackage.open(dir, { stateDir: '/tmp/state' })");
     const commands = options.optionNames?.commands ?? LIBRARY_COMMAND_WORDS;
     const { desc, hostEnv } = await describeApp({ dir: path.resolve(dir), mode: 'development', environmentFile: options.environment, environmentKey: options.optionNames?.environment ?? 'environment' }).catch((err: unknown) => {
       // No app.yaml, or one with problems: its fix in the caller's words (no `init`, no `describe`).
@@ -186,6 +192,7 @@ export class AppPackage {
    * callable, then commands.check. A failed check is in the report, never a rejection.
    */
   async check(options: CheckOptions = {}): Promise<CheckReport> {
+    checkOptions('check', options, CHECK_KEYS, [], 'check({ timeoutMs: 60000 })');
     checkMilliseconds('check', 'timeoutMs', options.timeoutMs, TIMEOUT_RULE);
     this.#assertPresent();
     return checkApp({
@@ -213,6 +220,7 @@ export class AppPackage {
    * its GatewayError (APPPKG_DEB_MISSING, APPPKG_PIP_INSTALL_FAILED, APPPKG_COMMAND_FAILED, ...).
    */
   async install(options: InstallOptions = {}): Promise<InstallResult> {
+    checkOptions('install', options, INSTALL_KEYS, [], 'install({ output: process.stderr })');
     this.#assertPresent();
     return installApp({
       dir: this.dir,
@@ -251,6 +259,7 @@ export class AppPackage {
         fix: "name a key of app.yaml's commands: (runCommand('test')); any other command line runs with run(argv), e.g. run(['python', 'manage.py', 'migrate'])",
       });
     }
+    checkOptions('runCommand', options, RUN_KEYS, [], "runCommand('test', { timeoutMs: 60000 })");
     const command = this.#desc.commands[name];
     if (!command) {
       throw new GatewayError('APPPKG_COMMAND_MISSING', {
@@ -301,6 +310,14 @@ export class AppPackage {
    * left running has ended (SIGTERM, SIGKILL 3 s later), as runCommand's commands do.
    */
   async run(argv: readonly string[], options: RunOptions = {}): Promise<number> {
+    // A string was spread into its characters: run('ls') ran `l`, not found (127).
+    if (!Array.isArray(argv) || argv.some((arg) => typeof arg !== 'string')) {
+      throw new GatewayError('APPPKG_USAGE', {
+        reason: `run: expected argv, an array of strings, found ${shownValue(argv)}`,
+        fix: "give the program and its arguments as an array, e.g. run(['python', 'manage.py', 'migrate']); a shell command line: run(['sh', '-c', 'LINE'])",
+      });
+    }
+    checkOptions('run', options, RUN_KEYS, [], "run(['python', 'manage.py', 'migrate'], { timeoutMs: 60000 })");
     if (argv.length === 0) {
       throw new GatewayError('APPPKG_USAGE', { reason: 'run: expected a command to run, found an empty argv', fix: "give the program and its arguments, e.g. run(['python', 'manage.py', 'migrate'])" });
     }

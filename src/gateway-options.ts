@@ -11,7 +11,7 @@ import { LIBRARY_COMMAND_WORDS, type CommandWords } from './command-words.js';
 import { validateAppsDir } from './description/apps-dir.js';
 import { resolveStateRoot } from './environment/state-root.js';
 import { GatewayError, givenAs } from './errors.js';
-import { checkMilliseconds, checkOptions, refuseEmptyPath, shownValue } from './library-arguments.js';
+import { checkMilliseconds, checkOptions, optionKeys, refuseEmptyPath, shownValue } from './library-arguments.js';
 import { checkAddressesApart, toAddr, type ListenAddress } from './net/address.js';
 import { hangingLines } from './log/hanging-lines.js';
 import { ACCESS_LOG_MODE, closeToOthers } from './log/access-log.js';
@@ -148,6 +148,34 @@ export const sayOnStderr = (line: string): void => {
   process.stderr.write(`apppkg-gateway: ${hangingLines(line, '  ').join('\n')}\n`);
 };
 
+/** Every key of GatewayOptions: Gateway.start refuses any other by name, as the CLI an unknown flag. */
+const GATEWAY_OPTION_KEYS = optionKeys<GatewayOptions>({
+  apps: true,
+  app: true,
+  listen: true,
+  admin: true,
+  adminTokenFile: true,
+  environment: true,
+  stateDir: true,
+  mode: true,
+  trustProxy: true,
+  accessLog: true,
+  unixSocket: true,
+  graceMs: true,
+  headerTimeoutMs: true,
+  watchIntervalMs: true,
+  settleMs: true,
+  hookTimeoutMs: true,
+  reload: true,
+  workers: true,
+  threads: true,
+  maxWorkers: true,
+  echoLogs: true,
+  say: true,
+  stopWaiting: true,
+  optionNames: true,
+});
+
 /** What Gateway.start has checked and worked out before it opens the gateway. */
 export interface CheckedStart {
   single: boolean;
@@ -163,7 +191,7 @@ export interface CheckedStart {
 
 /** The options checked, in Gateway.start's order; the state root is resolved, not yet prepared. */
 export function checkGatewayOptions(options: GatewayOptions): CheckedStart {
-  checkOptions('Gateway.start', options, ['stateDir', 'environment', 'adminTokenFile'], "Gateway.start({ apps: '/srv/apps' })");
+  checkOptions('Gateway.start', options, GATEWAY_OPTION_KEYS, ['stateDir', 'environment', 'adminTokenFile'], "Gateway.start({ apps: '/srv/apps' })");
   const single = options.app !== undefined;
   if (single === (options.apps !== undefined)) {
     // A library call: the CLI's `--help` is no fix for it.

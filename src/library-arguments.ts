@@ -1,7 +1,8 @@
 // A library call's options as plain JavaScript may pass them, where no compiler checked them
-// against the .d.ts: none at all, null, or a path given as a number. Node's own TypeErrors
+// against the .d.ts: none at all, null, a path given as a number, or a key misspelt. Node's own TypeErrors
 // named neither the call nor the option ("The \"paths[0]\" argument must be of type string",
 // "Cannot read properties of undefined (reading 'app')").
+import { closest } from './closest.js';
 import { GatewayError } from './errors.js';
 
 /** A value as a usage error shows it: NaN and Infinity as themselves (JSON.stringify says null for both). */
@@ -10,14 +11,15 @@ export function shownValue(value: unknown): string {
 }
 
 /**
- * APPPKG_USAGE unless `options` is an object (undefined where the call has a default) whose
- * `pathKeys` are each absent or a string. `call` names the call (`Gateway.start`), `example`
- * a call that would do.
+ * APPPKG_USAGE unless `options` is an object (undefined where the call has a default) whose keys
+ * are each one of `known` and whose `pathKeys` are each absent or a string. `call` names the call
+ * (`Gateway.start`), `example` a call that would do.
  */
-export function checkOptions(call: string, options: unknown, pathKeys: readonly string[], example: string): void {
+export function checkOptions(call: string, options: unknown, known: readonly string[], pathKeys: readonly string[], example: string): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new GatewayError('APPPKG_USAGE', { reason: `${call}: expected an options object, found ${shownValue(options)}`, fix: `give one, e.g. ${example}` });
   }
+  refuseUnknownKeys(call, options, known);
   for (const key of pathKeys) {
     const value = (options as Record<string, unknown>)[key];
     if (value !== undefined && typeof value !== 'string') {
@@ -25,6 +27,29 @@ export function checkOptions(call: string, options: unknown, pathKeys: readonly 
     }
     refuseEmptyPath(call, key, value);
   }
+}
+
+/**
+ * The keys of an options type, for checkOptions: written as `{ key: true, ... }`, so that the
+ * compiler holds the list to the interface (a key added there and not here fails to build).
+ */
+export function optionKeys<T extends object>(keys: Record<keyof T, true>): string[] {
+  return Object.keys(keys);
+}
+
+/**
+ * A key the call does not know is a typo (`workerz`, `timeout` for `timeoutMs`), as the CLI's
+ * unknown flag is: ignored, it left the program running with the default it meant to change (one
+ * worker, no bound on a command), and nothing said so.
+ */
+function refuseUnknownKeys(call: string, options: object, known: readonly string[]): void {
+  const unknown = Object.keys(options).find((key) => !known.includes(key));
+  if (unknown === undefined) return;
+  const meant = closest(unknown, known);
+  throw new GatewayError('APPPKG_USAGE', {
+    reason: `${call}: unknown option ${unknown}`,
+    fix: `${meant === undefined ? 'leave it out;' : `did you mean ${meant}?`} ${call}'s options: ${known.join(', ')}`,
+  });
 }
 
 /**
