@@ -1472,9 +1472,13 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class GatewayError extends Error {
+  /** What to match on (docs/errors.md); the message's words may change. */
   readonly code: ErrorCode;
+  /** How to fix it: what the CLI prints as its `fix:` line. */
   readonly hint: string;
+  /** The values the message and hint were made from. */
   readonly details: ErrorDetails;
+  /** The CLI's exit status for it: 2 for bad usage, 1 for a command that ran and failed. */
   readonly exitStatus: 1 | 2;
 
   constructor(code: ErrorCode, details: ErrorDetails = {}) {
