@@ -7,9 +7,13 @@ import { GatewayError } from '../errors.js';
 import { aptKnows } from '../environment/apt-knows.js';
 import { debianPackagesFor } from '../environment/debian-python-name.js';
 import type { InstalledDistribution } from './vendor-dists.js';
+import { neededTags } from './vendor-tags.js';
 
-/** The refusal of `binary` (each one's tags and compiled files), with its deb packages. */
-export async function binaryRefusal(binary: InstalledDistribution[], requirements: string): Promise<GatewayError> {
+/**
+ * The refusal of `binary` (each one's tags and compiled files), with its deb packages;
+ * `vendoredWith`: the tag of the interpreter that installed them ('' when unknown).
+ */
+export async function binaryRefusal(binary: InstalledDistribution[], requirements: string, vendoredWith: string): Promise<GatewayError> {
   const debs = await debianPackagesFor(binary.map((d) => d.name));
   const known = await Promise.all(debs.map(aptKnows));
   const has = debs.filter((_, i) => known[i] === true);
@@ -29,6 +33,6 @@ export async function binaryRefusal(binary: InstalledDistribution[], requirement
     requirements,
     debs: debs.join(', '),
     debNote,
-    tags: [...new Set(binary.flatMap((d) => d.tags.filter((t) => t.split('-')[2] !== 'any' || t.split('-')[1] !== 'none')))].join(', '),
+    tags: [...new Set(binary.flatMap((d) => neededTags(d.tags, vendoredWith)))].join(', '),
   });
 }

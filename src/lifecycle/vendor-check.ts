@@ -16,7 +16,7 @@ import { debianPackagesFor } from '../environment/debian-python-name.js';
 import { manifestFiles, readManifest, INDEX_ELSEWHERE, sha256Hex, type VendoredDistribution, type VendorManifest } from './vendor-manifest.js';
 import { readRequirementsTree, requirementChanges } from '../environment/requirements-tree.js';
 import { readFileAsUserCould, UserCannotRead, type FileReader } from '../environment/user-readable.js';
-import { hostTags, type HostTags } from './vendor-tags.js';
+import { hostTags, neededTags, type HostTags } from './vendor-tags.js';
 import { DEFAULT_REQUIREMENTS, displayDir, isUrl, vendorCommand } from './vendor.js';
 
 /** One line of check, shaped as lifecycle/check.ts's CheckItem. */
@@ -214,7 +214,8 @@ async function hostMismatch(
 ): Promise<GatewayError | null> {
   const binary = manifest.distributions.filter((d) => d.binary);
   if (binary.length === 0 || judge === null) return null;
-  const tags = [...new Set(binary.flatMap((d) => d.tags))];
+  const needs = (d: VendoredDistribution) => neededTags(d.tags, manifest.interpreter.tag);
+  const tags = [...new Set(binary.flatMap(needs))];
   let host;
   try {
     host = await judge.tags(tags);
@@ -231,11 +232,11 @@ async function hostMismatch(
       command: refreshCommand(appDir, dir, manifest, opts.env),
     });
   }
-  const unloadable = binary.filter((d) => !d.tags.some((t) => host.supported[t]));
+  const unloadable = binary.filter((d) => !needs(d).some((t) => host.supported[t]));
   if (unloadable.length === 0) return null;
   return new GatewayError('APPPKG_VENDOR_HOST_MISMATCH', {
     into: displayDir(appDir, dir),
-    tags: [...new Set(unloadable.flatMap((d) => d.tags))].join(', '),
+    tags: [...new Set(unloadable.flatMap(needs))].join(', '),
     python: judge.python,
     hostTag: host.tag,
     found: unloadable.map((d) => `${d.name} ${d.version}`).join(', '),

@@ -46,3 +46,15 @@ export function isBinaryTag(tag: string): boolean {
   const [, abi, platform] = tag.split('-');
   return abi !== 'none' || platform !== 'any';
 }
+
+/**
+ * The tags a host must load for a compiled distribution: its wheel's binary ones, or, when they
+ * all say it loads anywhere (`py3-none-any`, a wheel built or renamed wrongly) though it holds
+ * compiled files, `vendoredWith`, the tag of the interpreter that vendored it: its extension was
+ * built for that one, and every interpreter loads `py3-none-any`, so `check` passed them all.
+ */
+export function neededTags(tags: readonly string[], vendoredWith: string): string[] {
+  const binary = tags.filter(isBinaryTag);
+  if (binary.length > 0) return binary;
+  return vendoredWith === '' ? [...tags] : [vendoredWith];
+}

@@ -44,7 +44,7 @@ import { readRequirementsTree } from '../environment/requirements-tree.js';
 import { askPip, targetConflicts } from './vendor-pip-config.js';
 import { SCRIPTS_DIR, writeScripts } from './vendor-scripts.js';
 import { assertVendorDirPath, listFiles, syncTree, type SyncResult } from './vendor-sync.js';
-import { hostTags } from './vendor-tags.js';
+import { hostTags, neededTags } from './vendor-tags.js';
 import { readWheelFileTags, reportArgs, withWheelFileTags } from './vendor-wheel-files.js';
 import { pipCommandArgs } from './pip-command.js';
 import { failedSubprocessOutput } from './pip-hidden-output.js';
@@ -245,8 +245,8 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     if (reportUnsafe !== undefined) say(`==> pip's report (${path.basename(report)}) not read: ${reportUnsafe}, left by a process of ${user!.user}'s; each distribution's WHEEL file tells its tags instead`);
     const installed = withWheelFileTags(await readDistributions(stage), reportUnsafe === undefined ? await readWheelFileTags(report) : new Map());
     const binary = installed.filter((d) => d.binary);
-    if (binary.length > 0 && !opts.allowBinary) throw await binaryRefusal(binary, path.relative(appDir, requirements));
     const host = await hostTags(interpreter.executable).catch(() => null);
+    if (binary.length > 0 && !opts.allowBinary) throw await binaryRefusal(binary, path.relative(appDir, requirements), host?.tag ?? '');
     const manifest = await finishTree(stage, installed, {
       requirements: { file: path.relative(appDir, requirements).split(path.sep).join('/'), sha256: requirementsTree.sha256, files: requirementsTree.files },
       interpreter: { python: host?.interpreter ?? '', tag: host?.tag ?? '' },
@@ -254,7 +254,8 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     });
     for (const d of manifest.distributions) {
       const scripts = d.scripts.length > 0 ? `; ${d.scripts.join(', ')}` : '';
-      say(`    ${d.name} ${d.version}${d.binary ? ` (binary: ${d.tags.join(', ')}, kept by --allow-binary)` : ''}${scripts}`);
+      const builtFor = neededTags(d.tags, manifest.interpreter.tag).filter((t) => !d.tags.includes(t));
+      say(`    ${d.name} ${d.version}${d.binary ? ` (binary: ${d.tags.join(', ')}${builtFor.length > 0 ? `, built for ${builtFor.join(', ')}` : ''}, kept by --allow-binary)` : ''}${scripts}`);
     }
     await writeManifest(stage, manifest);
     const sync = await syncTree(stage, appDir, rel, new Set(previous ? manifestFiles(previous).keys() : []), user ?? undefined);

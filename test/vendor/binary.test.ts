@@ -2,7 +2,7 @@
 // its compiled files and the Debian package to use instead, and changes nothing; with
 // --allow-binary it keeps it and records its tag, and `check` refuses an interpreter that
 // cannot load it. The extension is built here with Debian's gcc for Debian's python3.
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -159,6 +159,61 @@ ifWheels('a wheel built for another Python: the fix names the wheel, its tags an
     assert.match(r.stderr, /cannot load \(its wheels are tagged cp3\d+\): ship one built for that interpreter \(`\S+ -m pip wheel NAME -w wheels\/` on this host\) or a pure-Python one \(py3-none-any\)/, requirements);
     assert.ok(!existsSync(join(dir, 'vendor')), 'nothing was written');
   }
+});
+
+// A wheel that says it loads anywhere (py3-none-any) though it holds a compiled extension: it is
+// as bound to its interpreter as one tagged for it. Its refusal's fix named no tag (`check then
+// refuses a host whose Python cannot load ` and nothing), and with --allow-binary `check` passed
+// every interpreter, since each loads py3-none-any (found by H277).
+ifOtherPython('a py3-none-any wheel holding a compiled extension: refused naming the vendoring interpreter\'s tag; kept, check refuses another Python', async () => {
+  const built = join(work.path, 'any-built');
+  const anyWheels = join(work.path, 'any-wheels');
+  mkdirSync(built, { recursive: true });
+  mkdirSync(anyWheels, { recursive: true });
+  copyFileSync(join(wheels, readdirSync(wheels).find((f) => f.startsWith('apppkg_demo_speedup-'))!), join(built, 'speedup.whl'));
+  // Its WHEEL file and name say py3-none-any; RECORD keeps each file's hash true.
+  const retag = [
+    'import base64, hashlib, sys, zipfile',
+    'src, dst = sys.argv[1], sys.argv[2]',
+    'with zipfile.ZipFile(src) as zin:',
+    '    items = {i.filename: zin.read(i) for i in zin.infolist()}',
+    'wheel = next(n for n in items if n.endswith(".dist-info/WHEEL"))',
+    'kept = [l for l in items[wheel].splitlines() if l and not l.startswith(b"Tag:")]',
+    'items[wheel] = b"\\n".join(l.replace(b"Root-Is-Purelib: false", b"Root-Is-Purelib: true") for l in kept) + b"\\nTag: py3-none-any\\n"',
+    'record = next(n for n in items if n.endswith(".dist-info/RECORD"))',
+    'h = lambda d: "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b"=").decode()',
+    'items[record] = "".join("%s,%s,%d\\n" % (n, h(d), len(d)) for n, d in items.items() if n != record).encode() + (record + ",,\\n").encode()',
+    'with zipfile.ZipFile(dst, "w") as zout:',
+    '    for n, d in items.items():',
+    '        zout.writestr(n, d)',
+  ].join('\n');
+  const made = spawnSync(BUILD_PYTHON, ['-c', retag, join(built, 'speedup.whl'), join(anyWheels, 'apppkg_demo_speedup-0.1-py3-none-any.whl')], { encoding: 'utf8', timeout: 30_000 });
+  assert.is(made.status, 0, made.stderr);
+  const anyApp = join(work.path, 'any');
+  mkdirSync(anyApp, { recursive: true });
+  writeFileSync(join(anyApp, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [vendor/]\n');
+  writeFileSync(join(anyApp, 'wsgi.py'), 'import demo_speedup\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [str(demo_speedup.add(2, 3)).encode()]\n');
+  writeFileSync(join(anyApp, 'requirements.txt'), 'apppkg-demo-speedup==0.1\n');
+  const offline = ['--find-links', anyWheels, '--no-index', '-e', envFile];
+
+  const refused = await runCli(['vendor', anyApp, ...offline], { ms: 180_000 });
+  assert.is(refused.status, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, /vendor: not portable, built for this interpreter and platform only: apppkg-demo-speedup 0\.1 \(py3-none-any: demo_speedup\.cpython-3\d+-[\w-]+\.so\); nothing was changed/);
+  assert.match(refused.stderr, /`check` then refuses a host whose Python cannot load cp3\d+-cp3\d+-linux_\w+\n/);
+  assert.ok(!existsSync(join(anyApp, 'vendor')), 'nothing was written');
+
+  const kept = await runCli(['vendor', anyApp, '--allow-binary', ...offline], { ms: 180_000 });
+  assert.is(kept.status, 0, kept.stdout + kept.stderr);
+  assert.match(kept.stdout, /apppkg-demo-speedup 0\.1 \(binary: py3-none-any, built for cp3\d+-cp3\d+-linux_\w+, kept by --allow-binary\)/);
+  const here = await runCli(['check', anyApp, '-e', envFile, '--state-dir', state]);
+  assert.is(here.status, 0, here.stdout + here.stderr);
+  assert.match(here.stdout, /ok\s+vendor\s+.*apppkg-demo-speedup 0\.1 \(binary, loads here\)/);
+
+  const otherEnv = join(work.path, 'other-python.yaml');
+  writeFileSync(otherEnv, `python: ${other}\n`);
+  const elsewhere = await runCli(['check', anyApp, '-e', otherEnv, '--state-dir', state]);
+  assert.is(elsewhere.status, 1, elsewhere.stdout + elsewhere.stderr);
+  assert.match(elsewhere.stdout, new RegExp(`FAIL\\s+vendor\\s+\\S+app\\.yaml:3:9: vendor/: built for cp3\\d+-cp3\\d+-linux_\\w+, which ${other} 3\\.\\d+\\.\\d+ \\(\\w+-\\w+-\\w+\\) cannot load: apppkg-demo-speedup 0\\.1`));
 });
 
 test.run();
