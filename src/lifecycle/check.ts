@@ -12,7 +12,7 @@ import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { atAppKey, resolveApp, type AppContext } from '../app-context.js';
-import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
+import { CLI_COMMAND_WORDS, namingFixes, type CommandWords } from '../command-words.js';
 import type { Description } from '../description/types.js';
 import { placeOf } from '../description/key-place.js';
 import { keyLabel } from '../description/yaml-file.js';
@@ -255,8 +255,10 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
         report({ name: 'commands.check', ok: status === 0, detail: `exited ${status}`, fix: status === 0 ? '' : fix });
       }
     } catch (caught) {
-      const err = atAppKey(opts.stateKey === undefined ? caught : namingStateRoot(caught, opts.stateKey), desc);
-      if (!isGatewayError(err)) throw err;
+      const placedErr = atAppKey(opts.stateKey === undefined ? caught : namingStateRoot(caught, opts.stateKey), desc);
+      if (!isGatewayError(placedErr)) throw placedErr;
+      // The import's fix names what repeats it: check() for a program, which may have no CLI at hand.
+      const err = namingFixes(placedErr, words, desc.dir);
       const traceback = err.details.traceback;
       report({
         name: 'app',

@@ -2,9 +2,9 @@
 // not run check through and need not have at hand: a pip: requirement not installed, a deb:
 // package the pip: fallback stands in for, an import that writes into a state directory check
 // has not made, and a failed commands.check before the app's directories exist. Each now names
-// AppPackage's install(), as the gateway's fixes name its methods (command-words.test.ts); the
-// CLI's words are checked by cli/state-root and cli/deb-pip-fallback. Imported by the package's
-// own name, as a program does.
+// AppPackage's install() (and a failed import, check() again), as the gateway's fixes name its
+// methods (command-words.test.ts); the CLI's words are checked by cli/state-root and
+// cli/deb-pip-fallback. Imported by the package's own name, as a program does.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -56,6 +56,19 @@ test('an import that writes into a data directory not made yet: install() first,
   assert.is(app.ok, false, app.detail);
   assert.is(app.fix, `the import needs ${data}, which is not created yet and which check does not create: run ${INSTALL} first (its \`run()\` and \`runCommand()\` and a Gateway serving it create it too), then check again`);
   assert.not.ok(existsSync(data), 'check made the directory');
+});
+
+// The import's own fix said `apppkg-gateway check DIR` repeats it, to a program that called
+// check() and may have no CLI at hand (found by H277).
+test('an import that fails: check() again repeats it, not `apppkg-gateway check DIR`', async () => {
+  const dir = writePackage(work.path, 'import-fails', {
+    'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n',
+    'wsgi.py': `import apppkg_no_such_module\n\n${WSGI}`,
+  });
+  const app = line(await checked(dir), 'app');
+  assert.is(app.ok, false, app.detail);
+  assert.is(app.code, 'APPPKG_APP_IMPORT_FAILED');
+  assert.is(app.fix, `fix the error shown in the traceback, then try again (\`(await AppPackage.open(${JSON.stringify(dir)})).check()\` repeats the import)`);
 });
 
 test('a failed commands.check before the app\'s directories are made: install() first', async () => {
