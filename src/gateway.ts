@@ -55,6 +55,8 @@ import { cgroupHold } from './supervisor/cgroup-tree.js';
 
 export type { GatewayStatus } from './admin/status-types.js';
 export type { ListenAddress } from './net/address.js';
+export type { UnixSocketOptions } from './net/listen.js';
+export type { MailDeleteAsk, MailDeleteDone, MailRetryAsk, MailRetryDone } from './admin/admin-server.js';
 export type { EnvironmentReload } from './supervisor/environment-reload.js';
 export { DEFAULT_SETTLE_MS, type GatewayOptions } from './gateway-options.js';
 

@@ -4,7 +4,7 @@
 export { AppPackage } from './app-package.js';
 export type { AppPackageOptions, CheckItem, CheckOptions, CheckReport, CommandName, DescribedApp, InstallOptions, InstallResult, RunOptions } from './app-package.js';
 export { Gateway } from './gateway.js';
-export type { EnvironmentReload, GatewayOptions, GatewayStatus, ListenAddress } from './gateway.js';
+export type { EnvironmentReload, GatewayOptions, GatewayStatus, ListenAddress, MailDeleteAsk, MailDeleteDone, MailRetryAsk, MailRetryDone, UnixSocketOptions } from './gateway.js';
 export { GatewayError, isGatewayError, ERROR_CODES } from './errors.js';
 export type { ErrorCode, ErrorDetails } from './errors.js';
 export { parseAddr, formatAddr } from './net/address.js';

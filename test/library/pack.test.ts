@@ -97,7 +97,7 @@ import('apppkg-gateway').then((m) => console.log(JSON.stringify({ required, impo
   // The types ship too: a TypeScript user compiles against dist/index.d.ts.
   writeFileSync(
     join(project, 'typed.ts'),
-    `import { AppPackage, Gateway, type GatewayOptions } from 'apppkg-gateway';
+    `import { AppPackage, Gateway, type GatewayOptions, type MailDeleteAsk, type MailDeleteDone, type MailRetryAsk, type MailRetryDone, type UnixSocketOptions } from 'apppkg-gateway';
 const options: GatewayOptions = { apps: '/srv/apps', listen: '127.0.0.1:0', admin: '127.0.0.1:0', environment: 'env.yaml' };
 export async function main(): Promise<number> {
   const app: AppPackage = await AppPackage.open('.');
@@ -117,6 +117,14 @@ export async function main(): Promise<number> {
   console.log(name, version, kind, object, hooks, routes, ok, tested);
   return app.run(['true']);
 }
+// What retryMail() and deleteMail() take and give, and unixSocket, named by a program's own code
+// (the package named none of them: found by H277).
+export async function mail(gateway: Gateway): Promise<[MailRetryDone, MailDeleteDone]> {
+  const retry: MailRetryAsk = { all: true, app: null };
+  const remove: MailDeleteAsk = { ids: ['20261207-0001'] };
+  return [await gateway.retryMail(retry), await gateway.deleteMail(remove)];
+}
+export const socket: UnixSocketOptions = { mode: 0o660 };
 `,
   );
   // skipLibCheck false: an error in a .d.ts the package ships (or in its dependencies' that it
