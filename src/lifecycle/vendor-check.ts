@@ -17,6 +17,7 @@ import { manifestFiles, readManifest, INDEX_ELSEWHERE, sha256Hex, type VendoredD
 import { readRequirementsTree, requirementChanges } from '../environment/requirements-tree.js';
 import { readFileAsUserCould, UserCannotRead, type FileReader } from '../environment/user-readable.js';
 import { hostTags, neededTags, type HostTags } from './vendor-tags.js';
+import { versionMarkers } from './vendor-markers.js';
 import { DEFAULT_REQUIREMENTS, displayDir, isUrl, vendorCommand } from './vendor.js';
 
 /** One line of check, shaped as lifecycle/check.ts's CheckItem. */
@@ -66,7 +67,7 @@ export async function checkVendor(desc: Pick<Description, 'dir' | 'paths' | 'pyt
     const problem =
       (await staleness(desc.dir, dir, manifest, env, reader)) ?? (await modified(desc.dir, dir, manifest, env, reader)) ?? (await hostMismatch(desc.dir, dir, manifest, judge, { unaskable: 'report', env }));
     if (problem) return failure(problem, entry);
-    lines.push(summary(desc.dir, dir, manifest));
+    lines.push(`${summary(desc.dir, dir, manifest)}${await otherVersionWarning(desc.dir, dir, manifest, interpreter, env, reader)}`);
   }
   return { name: 'vendor', ok: true, detail: lines.join('; '), fix: '' };
 }
@@ -244,6 +245,23 @@ async function hostMismatch(
     debs: (await debianPackagesFor(unloadable.map((d) => d.name))).join(', '),
     command: refreshCommand(appDir, dir, manifest, opts.env),
   });
+}
+
+/**
+ * `; WARNING: ...` when `interpreter`, the one the app runs on here, is another Python version
+ * than the one that vendored `dir` and its requirements choose by Python version (vendor-markers.ts);
+ * '' otherwise, or when that cannot be told.
+ */
+async function otherVersionWarning(appDir: string, dir: string, manifest: VendorManifest, interpreter: Interpreter | null, env: string, reader: FileReader | null): Promise<string> {
+  if (interpreter === null || manifest.interpreter.python === '') return '';
+  const markers = await versionMarkers(appDir, dir, manifest, reader);
+  if (markers.length === 0) return '';
+  const here = await hostTags(interpreter.executable).then((t) => t.interpreter, () => null);
+  if (here === null || here === manifest.interpreter.python) return '';
+  const shown = markers.length > 3 ? `${markers.slice(0, 3).join(', ')} and ${markers.length - 3} more` : markers.join(', ');
+  return `; WARNING: vendored with ${manifest.interpreter.python}, and the app runs here on ${formatInterpreter(interpreter)}, ${here}, ` +
+    `while ${shown} choose${markers.length === 1 ? 's' : ''} by Python version: pip on ${here} may install other distributions than ${displayDir(appDir, dir)} holds. ` +
+    `Vendor it with the Python the app runs on (here: \`${refreshCommand(appDir, dir, manifest, env)}\`), or give app.yaml a \`python:\` that picks one version everywhere`;
 }
 
 function summary(appDir: string, dir: string, manifest: VendorManifest): string {
