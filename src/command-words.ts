@@ -136,6 +136,8 @@ export const LIBRARY_COMMAND_WORDS: CommandWords = {
     // An app running under a gateway, met by runCommand('restore'): what stops it, and what to call then.
     stopServing: "take its directory out of its gateway's `apps` (the gateway stops it), or stop the gateway that serves it alone (the `stop()` of its `Gateway.start({ app })`)",
     againCall: "AppPackage's `runCommand()`",
+    // The backup directory came as runCommand()'s env.APPPKG_BACKUP_DIR, not as --to or --from.
+    backupCall: true,
   }),
 };
 

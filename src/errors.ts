@@ -128,6 +128,20 @@ const appDirWord = (d: ErrorDetails): string => (d.dir ? shellWord(str(d.dir)) :
 const checkAgain = (d: ErrorDetails, does: string, cliWhere: string): string =>
   d.checkCall ? `${str(d.checkCall)} ${does}` : `\`apppkg-gateway check ${appDirWord(d)}\` ${does}${cliWhere}`;
 /**
+ * The backup directory as its caller gave it: the CLI's `backup --to DIR` and `restore --from DIR`,
+ * or a program's `runCommand()` env (`backupCall`, which namingFixes adds for a library caller, who
+ * gave no flag).
+ */
+const backupDirGiven = (d: ErrorDetails, command: 'backup' | 'restore'): string =>
+  d.backupCall ? `runCommand('${command}'): APPPKG_BACKUP_DIR ${str(d.path)}` : `${command} --${command === 'backup' ? 'to' : 'from'} ${str(d.path)}`;
+/** A fresh backup directory, given as its caller gives one. */
+const newBackupDir = (d: ErrorDetails): string =>
+  d.backupCall
+    ? `runCommand('backup', { env: { APPPKG_BACKUP_DIR: '/var/backups/${str(d.app) || 'NAME'}-YYYY-MM-DD' } })`
+    : `--to /var/backups/${str(d.app) || 'NAME'}-$(date +%F)`;
+/** What writes a backup, in its caller's words. */
+const backupWriter = (d: ErrorDetails): string => (d.backupCall ? "runCommand('backup') (or `apppkg-gateway backup`)" : '`apppkg-gateway backup`');
+/**
  * Run with no environment file (`noEnvironmentFile`): a new user does not know the gateway
  * reads one, so the fix says "an" file and how to give it, in the caller's terms. A gateway
  * that has one names it (`environmentFile`): the one to edit, not one like it elsewhere.
@@ -1081,41 +1095,41 @@ export const ERROR_CODES = {
   },
   APPPKG_BACKUP_INSIDE_DATA: {
     summary: '`backup --to DIR` named the app\'s data directory or a directory inside it: the backup would be part of what it backs up (copied into itself, and replaced by the next `restore`); nothing was written.',
-    message: (d) => `backup --to ${str(d.path)}: ${d.path === d.data ? 'that is' : 'inside'} ${str(d.app) || 'the app'}'s data directory ${str(d.data)}, which the backup copies`,
-    hint: (d) => `choose a directory outside ${str(d.data) || 'the data directory'}, e.g. --to /var/backups/${str(d.app) || 'NAME'}-$(date +%F)`,
+    message: (d) => `${backupDirGiven(d, 'backup')}: ${d.path === d.data ? 'that is' : 'inside'} ${str(d.app) || 'the app'}'s data directory ${str(d.data)}, which the backup copies`,
+    hint: (d) => `choose a directory outside ${str(d.data) || 'the data directory'}, e.g. ${newBackupDir(d)}`,
     exitStatus: 1,
     example: { path: '/var/lib/apppkg-gateway/apps/blog/data/backup', app: 'blog', data: '/var/lib/apppkg-gateway/apps/blog/data' },
   },
   APPPKG_BACKUP_NOT_EMPTY: {
     summary: '`backup --to DIR` found DIR holding something other than an earlier backup of the same app, finished or not (which would be replaced), or DIR is no directory (a file, a symlink to nothing).',
-    message: (d) => `backup --to ${str(d.path)}: expected a new or empty directory (or an earlier backup of ${str(d.app)}), found ${str(d.found)}`,
-    hint: (d) => `choose a new directory, e.g. --to /var/backups/${str(d.app) || 'NAME'}-$(date +%F)`,
+    message: (d) => `${backupDirGiven(d, 'backup')}: expected a new or empty directory (or an earlier backup of ${str(d.app)}), found ${str(d.found)}`,
+    hint: (d) => `choose a new directory, e.g. ${newBackupDir(d)}`,
     exitStatus: 1,
     example: { path: '/var/backups/blog', app: 'blog', found: '3 other entries' },
   },
   APPPKG_BACKUP_EMPTY: {
     summary: '`restore --from DIR` found DIR missing or empty; nothing was changed.',
-    message: (d) => `restore --from ${str(d.path)}: expected a backup, found ${str(d.found) || 'an empty directory'}`,
-    hint: () => 'name the directory that `apppkg-gateway backup APP_DIR --to DIR` wrote; nothing was changed',
+    message: (d) => `${backupDirGiven(d, 'restore')}: expected a backup, found ${str(d.found) || 'an empty directory'}`,
+    hint: (d) => `name the directory that ${d.backupCall ? backupWriter(d) : '`apppkg-gateway backup APP_DIR --to DIR`'} wrote; nothing was changed`,
     exitStatus: 1,
     example: { path: '/var/backups/blog' },
   },
   APPPKG_BACKUP_FOREIGN: {
     summary: '`restore --from DIR` found no `apppkg-backup.json` there (an unfinished backup has none), or a backup of another app; nothing was changed.',
-    message: (d) => `restore --from ${str(d.path)}: expected a backup of ${str(d.app)}, found ${str(d.found)}`,
+    message: (d) => `${backupDirGiven(d, 'restore')}: expected a backup of ${str(d.app)}, found ${str(d.found)}`,
     hint: (d) =>
       d.unmarked
-        ? `name a directory written by \`apppkg-gateway backup\` for this app (it holds apppkg-backup.json); nothing was changed. A backup that commands.backup wrote before the gateway marked them has none: if this one is ${str(d.app)}'s, mark it, then restore again: echo '{"format":"apppkg-backup/1","app":"${str(d.app)}","hook":true}' > ${str(d.path)}/apppkg-backup.json`
-        : 'name a directory written by `apppkg-gateway backup` for this app (it holds apppkg-backup.json); nothing was changed',
+        ? `name a directory written by ${backupWriter(d)} for this app (it holds apppkg-backup.json); nothing was changed. A backup that commands.backup wrote before the gateway marked them has none: if this one is ${str(d.app)}'s, mark it, then restore again: echo '{"format":"apppkg-backup/1","app":"${str(d.app)}","hook":true}' > ${str(d.path)}/apppkg-backup.json`
+        : `name a directory written by ${backupWriter(d)} for this app (it holds apppkg-backup.json); nothing was changed`,
     exitStatus: 1,
     example: { path: '/var/backups/shop', app: 'blog', found: 'a backup of shop' },
   },
   APPPKG_RESTORE_NOT_OWNED: {
     summary: '`restore --from DIR` as root, without commands.restore, copies DIR/data into the app\'s data; DIR (or a directory of DIR/data) is not root\'s (commands.restore was given it once, or another user copied it), and DIR/data held files that are not its owner\'s; or DIR, DIR/data or a directory below it is writable by users other than root (o+w, or g+w of a group not root\'s), so what it holds may be anyone\'s. Where hard links to any file may be made (fs.protected_hardlinks=0), one to a root-only file would have been copied for the app\'s user, so none of DIR/data was restored and nothing was changed. Nothing on the tree tells the backup\'s own files (root\'s) from a hard link another put in such a directory since (root\'s too), so only the administrator, looking, can clear it; a backup made before backups named the app\'s directory modes (`directoryModes`) holds an app\'s own 0777 directory so, and the fix names the `chmod` that gives each its mode back once restored (`chmod go-w` takes it away).',
     message: (d) => {
-      if (d.writable) return `restore --from ${str(d.path)}: ${str(d.writable)} is writable by users other than root (mode ${str(d.mode)})${d.others ? `, and ${str(d.others)}` : ''}: what it holds may be anyone's, a hard link to a root-only file among it; nothing was changed`;
+      if (d.writable) return `${backupDirGiven(d, 'restore')}: ${str(d.writable)} is writable by users other than root (mode ${str(d.mode)})${d.others ? `, and ${str(d.others)}` : ''}: what it holds may be anyone's, a hard link to a root-only file among it; nothing was changed`;
       const files = Number(d.files);
-      return `restore --from ${str(d.path)}: ${files} file${files === 1 ? ' in' : 's in'} ${str(d.data)} ${files === 1 ? 'is' : 'are'} not the user's who owns ${str(d.owned)} (uid ${str(d.uid)}): ${str(d.found)}; nothing was changed`;
+      return `${backupDirGiven(d, 'restore')}: ${files} file${files === 1 ? ' in' : 's in'} ${str(d.data)} ${files === 1 ? 'is' : 'are'} not the user's who owns ${str(d.owned)} (uid ${str(d.uid)}): ${str(d.found)}; nothing was changed`;
     },
     hint: (d) =>
       d.writable

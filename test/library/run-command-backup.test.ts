@@ -1,6 +1,7 @@
 // AppPackage.runCommand('backup') gets the directory ready as `backup APP --to DIR` does: made
 // (0700) when missing, refused when it holds something else, and, as root, the app user's, so
 // that commands.backup can write there; a backup made is marked, and restore checks the mark.
+// Its refusals name env.APPPKG_BACKUP_DIR, which the program gave, not the CLI's --to and --from.
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -39,6 +40,9 @@ test('a directory holding something else is refused before the hook runs; a back
   writeFileSync(join(busy, 'precious.txt'), 'keep me\n');
   const err = await backUp(app, busy).then(() => null, (e: GatewayError) => e);
   assert.is(err?.code, 'APPPKG_BACKUP_NOT_EMPTY');
+  // In the program's words: it gave env.APPPKG_BACKUP_DIR, no --to (found by H277).
+  assert.is(err!.message, `runCommand('backup'): APPPKG_BACKUP_DIR ${busy}: expected a new or empty directory (or an earlier backup of careful), found 1 entry and no apppkg-backup.json`);
+  assert.is(err!.hint, "choose a new directory, e.g. runCommand('backup', { env: { APPPKG_BACKUP_DIR: '/var/backups/careful-YYYY-MM-DD' } })");
   assert.equal(readdirSync(busy), ['precious.txt'], 'the hook ran in a refused directory');
 
   const to = join(work.path, 'backups', 'careful');
@@ -48,7 +52,12 @@ test('a directory holding something else is refused before the hook runs; a back
   const output = new PassThrough().resume();
   const foreign = await other.runCommand('restore', { env: { APPPKG_BACKUP_DIR: to }, output }).then(() => null, (e: GatewayError) => e);
   assert.is(foreign?.code, 'APPPKG_BACKUP_FOREIGN');
-  assert.match(foreign!.message, /found a backup of "careful"/);
+  assert.is(foreign!.message, `runCommand('restore'): APPPKG_BACKUP_DIR ${to}: expected a backup of other, found a backup of "careful"`);
+  assert.is(foreign!.hint, "name a directory written by runCommand('backup') (or `apppkg-gateway backup`) for this app (it holds apppkg-backup.json); nothing was changed");
+  const none = await other.runCommand('restore', { env: { APPPKG_BACKUP_DIR: join(work.path, 'no-such-backup') }, output }).then(() => null, (e: GatewayError) => e);
+  assert.is(none?.code, 'APPPKG_BACKUP_EMPTY');
+  assert.not.match(`${none!.message} ${none!.hint}`, '--from');
+  assert.not.match(`${none!.message} ${none!.hint}`, ' --to ');
 });
 
 test('a missing backup directory is made, 0700, and the hook writes into it', async () => {
