@@ -259,7 +259,7 @@ const nounFor = (list: unknown, singular: string): string => (str(list).split(/[
 // then run `npm run docs:errors` to regenerate docs/errors.md.
 export const ERROR_CODES = {
   APPPKG_USAGE: {
-    summary: 'The command line is wrong: an unknown option, a missing or extra argument.',
+    summary: 'The command line is wrong: an unknown option, a missing or extra argument. From the library, a call\'s arguments are: an option the call does not know (`Gateway.start({ workerz: 3 })`, said with the one meant), no options object, a value of the wrong type or range.',
     message: (d) => str(d.reason),
     // A value of the wrong form has its own fix, the accepted form by example: --help would only list the flags.
     hint: (d) => str(d.fix) || `run \`apppkg-gateway ${d.command ? `${str(d.command)} ` : ''}--help\` for the usage`,
