@@ -11,7 +11,8 @@
 // fallback when a schema changed since the build). The modules that find the package's files
 // walk up to its root (src/package-root.ts), since inlined they no longer sit at their own depth.
 import { build } from 'esbuild';
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mergeChunks } from './merge-chunks.mjs';
@@ -28,9 +29,9 @@ const LOADED_WHEN_USED = [
 // Node): its ES build took yaml's share of the start's source from 230 KB to 176 KB, and 0.5 MiB
 // off the front's RSS after start (docs/performance.md, H272). The ES build is the one yaml
 // ships for browsers, whose log.js warns with console.warn: the Node build's log.js stands in
-// for it, so a warning stays Node's own (`(node:PID) Warning: ...`). Real paths: esbuild
-// resolves through a symlinked node_modules (a git worktree's) to its target.
-const yamlDir = realpathSync(join(root, 'node_modules', 'yaml'));
+// for it, so a warning stays Node's own (`(node:PID) Warning: ...`). Found as Node finds it,
+// real path included: esbuild resolves through a symlinked node_modules (a git worktree's).
+const yamlDir = dirname(createRequire(join(root, 'package.json')).resolve('yaml/package.json'));
 const yamlAsModules = {
   name: 'yaml-as-modules',
   setup(b) {
