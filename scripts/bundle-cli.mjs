@@ -98,11 +98,14 @@ if (commandsLoading.length > 0) {
   process.exit(1);
 }
 // Inlined, but only in the chunk the first Upgrade loads (src/proxy/websocket-modules.ts).
-const INLINED_FOR_UPGRADES = ['node_modules/ws/', 'node_modules/http-proxy/'];
+// Matched anywhere in the input's path: in a git worktree whose node_modules is a symlink, esbuild
+// names these inputs `../main/node_modules/ws/...`, and a prefix match let a worktree's build pass
+// what main's refused (a merge brought `ws` into the start bundle that way once).
+const INLINED_FOR_UPGRADES = /(?:^|\/)node_modules\/(ws|http-proxy)\//;
 for (const file of seen) {
   for (const input of Object.keys(metafile.outputs[file].inputs)) {
-    const pkg = INLINED_FOR_UPGRADES.find((prefix) => input.startsWith(prefix));
-    if (pkg !== undefined) loadedAtStart.push(`${pkg.slice('node_modules/'.length, -1)} (inlined in ${file}: reach it through src/proxy/websocket-modules.ts)`);
+    const pkg = INLINED_FOR_UPGRADES.exec(input)?.[1];
+    if (pkg !== undefined) loadedAtStart.push(`${pkg} (inlined in ${file}: reach it through src/proxy/websocket-modules.ts)`);
   }
 }
 if (loadedAtStart.length > 0) {
