@@ -5,8 +5,10 @@ bench app's `/` answering, what it writes to the link counted and thrown away.
     python3 bench/asgi-dispatch.py [SHIM_DIR]        (N=200000 requests, LOOP=uvloop|asyncio, R=1 rounds)
 
 URL=/16k: each request is a GET of that path instead (`/16k`, the bench's 16 KiB answer). POST=1:
-each is the bench's 64 KiB POST to `/echo` (REQUEST, one REQUEST_BODY, REQUEST_END, as the
-gateway sends it), its body all there when the app reads it. STREAM=1: each is a GET of
+each is the bench's 64 KiB POST to `/echo` as the gateway sends a body it has whole (one
+REQUEST_FULL), its body all there when the app reads it; POST=3 sends it as three frames
+(REQUEST, one REQUEST_BODY, REQUEST_END), as a body that comes after its head goes, and as every
+POST went before link protocol 4. STREAM=1: each is a GET of
 `/hello-stream`, hello sent as a streamed answer (a body with more_body, then an empty last one,
 as Starlette's StreamingResponse sends it).
 
@@ -77,7 +79,10 @@ def main():
         body = b"a" * 65536
         frames = []
         for rid in range(BATCH):
-            frames += [(link.REQUEST, rid, "\0".join(fields)), (link.REQUEST_BODY, rid, body), (link.REQUEST_END, rid, b"")]
+            if os.environ["POST"] == "3":
+                frames += [(link.REQUEST, rid, "\0".join(fields)), (link.REQUEST_BODY, rid, body), (link.REQUEST_END, rid, b"")]
+            else:
+                frames.append((link.REQUEST_FULL, rid, ("\0".join(fields), body)))
     else:
         path = "/hello-stream" if os.environ.get("STREAM") else os.environ.get("URL", "/")
         fields[7], fields[9] = path, path

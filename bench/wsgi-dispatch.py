@@ -6,8 +6,12 @@ away. The monitor thread is not started (its ticks are its own cost, not a reque
 
     python3 bench/wsgi-dispatch.py [SHIM_DIR]        (N=200000 requests, T=8 threads, R=1 rounds)
 
-POST=1: each request is the bench's 64 KiB POST to `/echo` instead (REQUEST, one REQUEST_BODY,
-REQUEST_END, as the gateway sends it), its body all there when the app reads it. STREAM=1: each
+POST=1: each request is the bench's 64 KiB POST to `/echo` instead, as the gateway sends a body it
+has whole (one REQUEST_FULL), its body all there when the app reads it; POST=3 sends it as three
+frames (REQUEST, one REQUEST_BODY, REQUEST_END), as a body that comes after its head goes, and as
+every POST went before link protocol 4. READ=1: the frames are parsed from their bytes
+(FrameReader.parse, the buffer filled as recv_into fills it) rather than handed over parsed,
+so that the frames' own cost counts too. STREAM=1: each
 is a GET of `/hello-gen`, hello returned as an iterator (a streamed answer: RESPONSE with the
 body, then RESPONSE_END).
 
@@ -60,6 +64,46 @@ class Done(Exception):
     pass
 
 
+def frame_bytes(frames):
+    """The bytes of `frames` as the gateway writes them."""
+    out = []
+    for ftype, rid, payload in frames:
+        if ftype == getattr(link, "REQUEST_FULL", None):
+            head = payload[0].encode("latin-1")
+            out.append(link.HEADER.pack(ftype, rid, 4 + len(head) + len(payload[1])) + link.U32.pack(len(head)) + head + payload[1])
+        else:
+            data = payload.encode("latin-1") if isinstance(payload, str) else payload
+            out.append(link.HEADER.pack(ftype, rid, len(data)) + data)
+    return b"".join(out)
+
+
+class BytesSocket:
+    """fd 3, as far as FrameReader reads it: each read gives the same batch's bytes whole."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def recv_into(self, buf, nbytes=0, flags=0):
+        n = len(self.data)
+        buf[:n] = self.data
+        return n
+
+
+class ParsingReader:
+    """BatchReader's frames, parsed from their bytes by the shim's own FrameReader each time."""
+
+    def __init__(self, frames, batches):
+        data = frame_bytes(frames)
+        self.reader = link.FrameReader(BytesSocket(data), size=max(256 * 1024, 2 * len(data)))
+        self.left = batches
+
+    def read_frames(self, block=True):
+        if self.left == 0:
+            raise link.LinkClosed()
+        self.left -= 1
+        return self.reader.read_frames()
+
+
 class BatchReader:
     """fd 3's FrameReader, as far as the worker uses it: the same batch of hello REQUESTs,
     `batches` times, then the link's end."""
@@ -89,7 +133,10 @@ def main():
         body = b"a" * 65536
         frames = []
         for rid in range(1, BATCH + 1):
-            frames += [(link.REQUEST, rid, "\0".join(fields)), (link.REQUEST_BODY, rid, body), (link.REQUEST_END, rid, b"")]
+            if os.environ["POST"] == "3":
+                frames += [(link.REQUEST, rid, "\0".join(fields)), (link.REQUEST_BODY, rid, body), (link.REQUEST_END, rid, b"")]
+            else:
+                frames.append((link.REQUEST_FULL, rid, ("\0".join(fields), body)))
     else:
         if os.environ.get("STREAM"):
             fields[7], fields[9] = "/hello-gen", "/hello-gen"
@@ -98,7 +145,7 @@ def main():
     for _ in range(ROUNDS):
         worker = Worker(None, out, application, {"app": "bench_app:application", "threads": THREADS}, None)
         batches = (N + BATCH - 1) // BATCH
-        worker.frames = BatchReader(frames, batches)
+        worker.frames = (ParsingReader if os.environ.get("READ") else BatchReader)(frames, batches)
         worker._link_closed = _end
         started = time.process_time()
         try:

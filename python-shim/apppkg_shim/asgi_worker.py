@@ -159,6 +159,12 @@ class AsgiWorker:
                 if ftype == link.REQUEST:
                     self._start(HttpExchange, rid, payload)
                     started = True
+                elif ftype == link.REQUEST_FULL:
+                    # A request with its whole body: what REQUEST, REQUEST_BODY and REQUEST_END do.
+                    exchange = self._start(HttpExchange, rid, payload[0])
+                    if exchange is not None:
+                        exchange.on_whole_body(payload[1])
+                    started = True
                 elif ftype == link.REQUEST_BODY:
                     exchange = exchanges.get(rid)
                     if exchange is not None:
@@ -220,13 +226,14 @@ class AsgiWorker:
     def _start(self, kind, rid, payload):
         if rid in self.exchanges:
             log("protocol error: request id %d is already in use; ignored" % rid)
-            return
+            return None
         exchange = kind(self, rid, payload)
         self.exchanges[rid] = exchange
         # The exchange's own run() is the task's coroutine, no wrapper around it: it calls
         # task_ended from its `finally`.
         exchange.task = task = self.loop.create_task(exchange.run())
         self.tasks.add(task)
+        return exchange
 
     def task_ended(self, task):
         # Not a done callback: that would cost every request one more turn through the loop.

@@ -15,7 +15,7 @@ import sys
 import threading
 
 # The link's version: the gateway sends its own in the config (src/link/frames.ts); they must agree.
-LINK_PROTOCOL = 3
+LINK_PROTOCOL = 4
 
 HEADER = struct.Struct(">BII")
 HEADER_SIZE = HEADER.size
@@ -39,6 +39,10 @@ WS_CLOSE = 0x0B  # u16 code, then a UTF-8 reason: the client closed or went away
 WHERE = 0x0C  # development: where is this request? (answered STACK; sent before ABORT on a 504)
 CLIENT_END = 0x0D  # the client closed its side (ASGI http): receive() says http.disconnect after the body
 CANCEL = 0x0E  # id 0, after NO_MORE: the drain is over; cancel the app's tasks, then lifespan shutdown (ASGI)
+# u32 head length, the head (as REQUEST), the whole body: REQUEST, REQUEST_BODY and REQUEST_END in
+# one frame, for a body the gateway had whole when it sent the request. parse() gives its payload
+# as (head str, body bytes).
+REQUEST_FULL = 0x0F
 
 # Python -> Node
 READY = 0x10
@@ -87,6 +91,11 @@ assert MAX_BODY_FRAME <= RESPONSE_WINDOW, "MAX_BODY_FRAME must not exceed RESPON
 # 8 left 4% of 64 KiB POSTs reading their own body, 2 left 14%, and cost 7-16% more CPU in all
 # (docs/performance.md, "A 64 KiB POST in the worker").
 FINISH_BODY_READS = 8
+# Frames that read_frames reads to their end before it hands a batch over (_finish_body): a body
+# piece, without which its request would stop to read the link itself, and a request with its
+# whole body, without which the batch was one or two requests (the link's socket buffer holds
+# about three 64 KiB POSTs), each batch's answers a sendmsg of their own.
+_FINISHED_FIRST = frozenset((REQUEST_BODY, REQUEST_FULL))
 # Deferred output is flushed once it grows past this many bytes.
 FLUSH_THRESHOLD = 64 * 1024
 
@@ -130,8 +139,8 @@ class FrameReader:
     Only the thread holding the reading right (worker.py) calls read_frames, so the buffer
     needs no lock; the ASGI worker's loop fills it through free_space()/filled() and calls
     parse() itself. Payloads are copied out before the next recv: REQUEST (and WS_CONNECT)
-    payloads decoded straight to str (latin-1, as PEP 3333 wants native strings), the rest
-    as bytes.
+    payloads decoded straight to str (latin-1, as PEP 3333 wants native strings), a
+    REQUEST_FULL's as (head str, body bytes), the rest as bytes.
     """
 
     def __init__(self, sock, size=256 * 1024):
@@ -143,14 +152,14 @@ class FrameReader:
 
     def read_frames(self, block=True):
         """Every complete frame buffered. Blocks for at least one unless block is False,
-        which returns what has arrived (maybe nothing). Blocking, a REQUEST_BODY read in
-        part is read to its end first (_finish_body)."""
+        which returns what has arrived (maybe nothing). Blocking, a REQUEST_BODY or
+        REQUEST_FULL read in part is read to its end first (_finish_body)."""
         polled = False
         while True:
             frames = self.parse()
             if frames:
                 start = self._start
-                if block and self._end - start >= HEADER_SIZE and self._buf[start] == REQUEST_BODY:
+                if block and self._end - start >= HEADER_SIZE and self._buf[start] in _FINISHED_FIRST:
                     return self._finish_body(frames)
                 return frames
             if not block and polled:
@@ -168,7 +177,7 @@ class FrameReader:
 
     def _finish_body(self, frames):
         """`frames`, and those of up to FINISH_BODY_READS more reads while the buffer ends in a
-        REQUEST_BODY read in part. The gateway writes a frame whole, so its rest is on its way:
+        REQUEST_BODY (or REQUEST_FULL) read in part. The gateway writes a frame whole, so its rest is on its way:
         handed over without it, its request's app ran and stopped at wsgi.input.read() to read
         it itself, the batch's answers flushed first (wait_for), and under 64 KiB POSTs that was
         nearly every request (docs/performance.md, "A 64 KiB POST in the worker")."""
@@ -176,7 +185,7 @@ class FrameReader:
             self._receive()
             frames += self.parse()
             start = self._start
-            if self._end - start < HEADER_SIZE or self._buf[start] != REQUEST_BODY:
+            if self._end - start < HEADER_SIZE or self._buf[start] not in _FINISHED_FIRST:
                 break
         return frames
 
@@ -207,6 +216,10 @@ class FrameReader:
                 break
             if ftype == REQUEST or ftype == WS_CONNECT:
                 payload = str(view[start + HEADER_SIZE:stop], "latin-1")
+            elif ftype == REQUEST_FULL:
+                at = start + HEADER_SIZE + 4
+                cut = at + U32.unpack_from(buf, start + HEADER_SIZE)[0]
+                payload = (str(view[at:cut], "latin-1"), bytes(view[cut:stop]))
             else:
                 payload = bytes(view[start + HEADER_SIZE:stop])
             frames.append((ftype, rid, payload))

@@ -263,6 +263,18 @@ class Worker:
                 task = Task(self, rid, payload)
                 tasks[rid] = task
                 self.pending.append(task)
+            elif ftype == link.REQUEST_FULL:
+                # A request with its whole body: what REQUEST, REQUEST_BODY and REQUEST_END do.
+                if rid in tasks:
+                    log("protocol error: request id %d is already in use; ignored" % rid)
+                    continue
+                head, body = payload
+                task = Task(self, rid, head)
+                if body:
+                    task.chunks = deque((body,))
+                task.body_eof = True
+                tasks[rid] = task
+                self.pending.append(task)
             elif ftype == link.REQUEST_END:
                 task = tasks.get(rid)
                 if task is not None:

@@ -10,9 +10,11 @@ export const HEADER_SIZE = 9;
  * next worker would otherwise run a shim that misreads its frames. Bump it with any change to
  * a frame or to the config that a shim of the other version would misread. 2 (2026-12-06): UNRUN
  * answers a RECLAIM with the request body the worker had (docs/protocol.md §5). 3 (2026-12-07):
- * LIFESPAN_STARTUP, which a gateway of 2 would take for bytes that are no frame.
+ * LIFESPAN_STARTUP, which a gateway of 2 would take for bytes that are no frame. 4 (2026-12-07):
+ * REQUEST_FULL, which a shim of 3 would log as an unknown frame and drop, its request never
+ * answered.
  */
-export const LINK_PROTOCOL = 3;
+export const LINK_PROTOCOL = 4;
 
 /** Frame types. 0x0_ go from the gateway to Python, 0x1_ from Python to the gateway. */
 export const Frame = {
@@ -55,6 +57,12 @@ export const Frame = {
    * cancel every app task still running, then lifespan shutdown and exit (§8).
    */
   CANCEL: 0x0e,
+  /**
+   * u32 head length, the head (as REQUEST's payload), then the whole body: REQUEST, one
+   * REQUEST_BODY and REQUEST_END in one frame, for a body framed by Content-Length that the
+   * front had whole when it dispatched the request (request-frame.ts encodeRequestFull).
+   */
+  REQUEST_FULL: 0x0f,
 
   /** JSON: {pid, python, implementation, threads, app}. Request id 0. */
   READY: 0x10,
@@ -162,8 +170,9 @@ export function encodeFrame(type: number, id: number, payload?: Buffer | string)
 }
 
 /**
- * The REQUEST_BODY payloads of request `id` among `frames` (whole frames in order, as a link
- * queues them): a request whose frames were never written goes to another worker with them.
+ * The body pieces of request `id` among `frames` (whole frames in order, as a link queues them):
+ * REQUEST_BODY payloads, and the body a REQUEST_FULL carries after its head. A request whose
+ * frames were never written goes to another worker with them.
  */
 export function requestBodyIn(frames: readonly Buffer[], id: number): Buffer[] {
   const bytes = Buffer.concat(frames);
@@ -171,7 +180,10 @@ export function requestBodyIn(frames: readonly Buffer[], id: number): Buffer[] {
   for (let at = 0; at + HEADER_SIZE <= bytes.length; ) {
     const start = at + HEADER_SIZE;
     const end = start + bytes.readUInt32BE(at + 5);
-    if (bytes[at] === Frame.REQUEST_BODY && bytes.readUInt32BE(at + 1) === id) pieces.push(bytes.subarray(start, end));
+    if (bytes.readUInt32BE(at + 1) === id) {
+      if (bytes[at] === Frame.REQUEST_BODY) pieces.push(bytes.subarray(start, end));
+      else if (bytes[at] === Frame.REQUEST_FULL && end > start + 4 + bytes.readUInt32BE(start)) pieces.push(bytes.subarray(start + 4 + bytes.readUInt32BE(start), end));
+    }
     at = end;
   }
   return pieces;

@@ -1,11 +1,14 @@
 // A client's request as the WSGI worker gets it: Node has parsed it already, so it goes on
 // pre-parsed, as one REQUEST frame of NUL-separated latin-1 fields (docs/protocol.md §3,
-// cgi-request.ts). Its body and its response are the exchange's (wsgi-exchange.ts).
+// cgi-request.ts), or, when the front has its body whole already (the lean lane read it with
+// the head), as one REQUEST_FULL with the body in it. Its body and its response are the
+// exchange's (wsgi-exchange.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { encodeRequest } from '../link/request-frame.js';
+import { encodeRequest, encodeRequestFull } from '../link/request-frame.js';
 import type { WorkerLink } from '../link/worker-link.js';
 import { answerFailure } from './error-response.js';
 import { cgiRequest } from './cgi-request.js';
+import type { WholeBodyAtDispatch } from './lean-request.js';
 import type { RequestRoute } from './request-route.js';
 import { tooLargeLine, WsgiExchange, type ForwardOptions } from './wsgi-exchange.js';
 
@@ -43,6 +46,14 @@ export function forwardWsgi(
   const id = link.open(exchange);
   if (id === 0) return false;
   exchange.id = id;
+  const whole = body !== '' && body !== 'chunked' ? (req as Partial<WholeBodyAtDispatch>).takeWholeBody?.() : null;
+  if (whole != null) {
+    // The front has the whole body now: one frame, one dispatch in the worker, where REQUEST,
+    // REQUEST_BODY and REQUEST_END were three (docs/performance.md, H270).
+    link.write(encodeRequestFull(id, line, pairs, whole));
+    exchange.attachWhole(whole.length);
+    return true;
+  }
   link.write(encodeRequest(id, line, pairs));
 
   exchange.attach(body !== '');

@@ -6,7 +6,8 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { parsePlainHead } from '../net/plain-head.js';
+import { parsePlainHead, type PlainHead } from '../net/plain-head.js';
+import { REQUEST_FULL_BODY_MAX } from '../link/request-frame.js';
 import { ENDED_EARLY } from '../net/request-head.js';
 import { escapeRawTarget } from '../net/raw-target.js';
 import { higherMinorAsHttp11, simpleRequestEnded } from '../net/request-line-version.js';
@@ -272,6 +273,8 @@ export class LeanConnection implements ResponseOutput, BodySource {
       const res = new LeanResponse(this, req, head.keepAlive);
       if (this.responses.length === 0) this.lane.busy(this);
       this.responses.push(res);
+      const whole = wholeBodyIn(head, data, end + 4);
+      req.wholeBody = whole;
       const taken = this.lane.options.take(req as unknown as IncomingMessage, res as unknown as ServerResponse);
       if (taken !== true) {
         this.responses.pop();
@@ -279,6 +282,12 @@ export class LeanConnection implements ResponseOutput, BodySource {
         return this.startHandOff(this.kept(data.subarray(start)));
       }
       start = end + 4;
+      if (whole !== null) {
+        // Taken with its request, copied into the worker's frame (forward-wsgi.ts): no piece of it
+        // is kept here. Else (queued for a worker, another kind of backend) it comes as pieces below.
+        if (req.wholeBody === null) start += whole.length;
+        else req.wholeBody = null;
+      }
       // The proxy may say close when the client did not (the gateway stops): as node:http, the
       // lane reads nothing pipelined behind an answer that closes.
       const last = !head.keepAlive || !res.shouldKeepAlive;
@@ -721,6 +730,16 @@ export class LeanConnection implements ResponseOutput, BodySource {
     if (this.held !== null) this.releaseHeld();
     if (this.responses.length === 0 && this.handOff === null && this.putOffBytes === null) this.socket.destroy();
   }
+}
+
+/**
+ * The body of the request whose head ends at `start` of `data`, when it is all there, framed by
+ * Content-Length and at most REQUEST_FULL_BODY_MAX: a view of `data`; else null.
+ */
+function wholeBodyIn(head: PlainHead, data: Buffer, start: number): Buffer | null {
+  const length = head.bodyLength;
+  if (length === 0 || head.chunked || length > REQUEST_FULL_BODY_MAX || data.length - start < length) return null;
+  return data.subarray(start, start + length);
 }
 
 function noop(): void {}

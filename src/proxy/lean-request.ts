@@ -18,6 +18,15 @@ import { rememberSentVersion } from '../net/request-line-version.js';
 /** node:http's test of a TE field (its common.chunkExpression). */
 const TE_CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
 
+/**
+ * A request whose body the front may have whole when it dispatches it: the way to a Python
+ * worker takes it then, to send it in the request's own frame (REQUEST_FULL, forward-wsgi.ts).
+ */
+export interface WholeBodyAtDispatch {
+  /** The whole body, taken: it will not come as 'data'. Null when it is not all in (or taken). */
+  takeWholeBody(): Buffer | null;
+}
+
 /** The connection a request's body comes from: it reads the client only while no body is held. */
 export interface BodySource {
   bodyFlowChanged(): void;
@@ -37,7 +46,7 @@ export class QuietEmitter {
 }
 Object.setPrototypeOf(QuietEmitter.prototype, EventEmitter.prototype);
 
-export class LeanRequest extends QuietEmitter {
+export class LeanRequest extends QuietEmitter implements WholeBodyAtDispatch {
   readonly method: string;
   url: string;
   readonly headers: Record<string, string>;
@@ -58,6 +67,11 @@ export class LeanRequest extends QuietEmitter {
   readonly chunks: ChunkedBody | null;
   /** Arrived while nobody took them (not listened to yet, or paused), in order. */
   private held: Buffer[] | null = null;
+  /**
+   * The whole body, while the connection dispatches the request (lean-connection.ts): a view of
+   * its read, valid during that call only. Not taken then, it comes as pieces, each copied.
+   */
+  wholeBody: Buffer | null = null;
   /** As a Readable's flowing state: null until a 'data' listener or a resume(), false when paused. */
   private flowing: boolean | null = null;
   private ended = false;
@@ -104,6 +118,17 @@ export class LeanRequest extends QuietEmitter {
 
   override addListener(event: string | symbol, listener: (...args: any[]) => void): this {
     return this.on(event, listener);
+  }
+
+  takeWholeBody(): Buffer | null {
+    const body = this.wholeBody;
+    if (body === null) return null;
+    this.wholeBody = null;
+    this.remaining = 0;
+    // Its 'end' is the frame's: a listener added later (a request given back unrun and sent
+    // elsewhere with its body, wsgi-exchange.ts) must not get a second one.
+    this.ended = true;
+    return body;
   }
 
   /** The next piece of the body, from the connection (never more than `remaining`). */

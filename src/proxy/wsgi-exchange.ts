@@ -231,7 +231,8 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
   reclaim(): void {
     if (this.state !== State.Head || this.aborted || this.reclaiming || this.options.redispatch === undefined) return;
     this.reclaiming = true;
-    if (this.listening) this.sentAfterReclaim = [];
+    // A body sent whole (REQUEST_FULL) has nothing sent after this, and comes back in the UNRUN.
+    if (this.listening || this.bodyEnded) this.sentAfterReclaim = [];
     this.link.write(encodeEmptyFrame(Frame.RECLAIM, this.id));
   }
 
@@ -269,6 +270,18 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     res[kExchange] = this;
     res.on('close', onResponseClose);
     if (this.options.clientEnd === true) this.watchClientEnd();
+  }
+
+  /**
+   * As attach, for a request whose whole body of `length` bytes went in its own frame
+   * (REQUEST_FULL): nothing more of it comes from the client, so nothing listens for it.
+   */
+  attachWhole(length: number): void {
+    this.bodySent = length;
+    this.bodyEnded = true;
+    // The frame is garbage once written, as a piece is (the forced scavenge, body-garbage.ts).
+    bodyBytesPassed(length);
+    this.attach(false);
   }
 
   /** The client's FIN (it may have come with the request: `curl` timing out, a closed tab). */

@@ -4,7 +4,8 @@ import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { LeanLane } from '../../src/proxy/lean-lane.js';
 import { Worker } from '../../src/supervisor/worker.js';
 import { forwardWsgi } from '../../src/proxy/forward-wsgi.js';
 import { routeFromRequest } from '../../src/proxy/request-route.js';
@@ -30,6 +31,12 @@ export interface LinkHarnessOptions {
   env?: Record<string, string>;
   /** The gateway's heartbeat period (Worker's default when unset). */
   heartbeatMs?: number;
+  /**
+   * Read plain requests as the gateway's front does, on its lean lane (raw sockets,
+   * src/proxy/lean-lane.ts): a body that came with its head goes in the request's own frame
+   * (REQUEST_FULL). Others are handed to the node:http server as the front hands them.
+   */
+  lean?: boolean;
 }
 
 export interface LinkHarness {
@@ -105,6 +112,27 @@ export async function startLinkHarness(name: string, opts: LinkHarnessOptions = 
   };
   const server = http.createServer({ keepAliveTimeout: 30_000 }, handler);
   server.on('checkContinue', handler);
+  // node:http's closeAllConnections() knows only the connections it reads.
+  const leanSockets = new Set<Socket>();
+  if (opts.lean === true) {
+    const toNode = server.listeners('connection') as Array<(socket: Socket) => void>;
+    server.removeAllListeners('connection');
+    const lane = new LeanLane({
+      maxHeaderSize: 16 * 1024,
+      headersTimeoutMs: 20_000,
+      keepAliveTimeoutMs: 30_000,
+      take: (req, res) => {
+        handler(req, res);
+        return true;
+      },
+      toNode: (socket) => toNode.forEach((listener) => listener.call(server, socket)),
+    });
+    server.on('connection', (socket: Socket) => {
+      leanSockets.add(socket);
+      socket.once('close', () => leanSockets.delete(socket));
+      lane.accept(socket);
+    });
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
@@ -115,6 +143,7 @@ export async function startLinkHarness(name: string, opts: LinkHarnessOptions = 
     server,
     async stop() {
       server.closeAllConnections();
+      for (const socket of leanSockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all(workers.map((w) => w.stop(3000)));
     },

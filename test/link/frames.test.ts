@@ -1,8 +1,8 @@
 // The frame parser against every way a stream can cut frames (docs/protocol.md, "Frames").
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Frame, FrameParser, HEADER_SIZE, encodeFrame, encodeLatin1Frame, encodeU32Frame } from '../../src/link/frames.js';
-import { encodeRequest } from '../../src/link/request-frame.js';
+import { Frame, FrameParser, HEADER_SIZE, encodeEmptyFrame, encodeFrame, encodeLatin1Frame, encodeU32Frame, requestBodyIn } from '../../src/link/frames.js';
+import { encodeRequest, encodeRequestFull } from '../../src/link/request-frame.js';
 
 type Got = [number, number, string];
 
@@ -173,6 +173,23 @@ test('a large frame is read in place: readInto names the rest of one buffer of i
   // Small frames are read anywhere (into the reader's slabs).
   parser.push(encodeFrame(Frame.RESPONSE_BODY, 9, Buffer.alloc(3000, 'z')).subarray(0, 20));
   assert.is(parser.readInto(), null);
+});
+
+test('requestBodyIn: the body pieces of one request among a link\'s unwritten frames, a REQUEST_FULL\'s body too', () => {
+  // A request whose frames never left (its link failed in that turn) goes to another worker with
+  // the body they carried: in pieces, or whole in its REQUEST_FULL (after the head's length and head).
+  const line = { method: 'POST', scheme: 'http', serverName: 'h', serverPort: 80, remoteAddr: '127.0.0.1', remotePort: 1, scriptName: '', pathInfo: '/', queryString: '', requestUri: '/', protocol: 'HTTP/1.1', body: '5' };
+  const frames = [
+    encodeRequest(1, line, ''),
+    encodeFrame(Frame.REQUEST_BODY, 1, Buffer.from('ab')),
+    encodeRequestFull(2, line, '\0CONTENT_LENGTH\x005', Buffer.from('whole')),
+    encodeFrame(Frame.REQUEST_BODY, 1, Buffer.from('cde')),
+    encodeEmptyFrame(Frame.REQUEST_END, 1),
+    encodeRequestFull(3, { ...line, body: '' }, '', Buffer.alloc(0)),
+  ];
+  assert.equal(requestBodyIn(frames, 1).map(String), ['ab', 'cde']);
+  assert.equal(requestBodyIn(frames, 2).map(String), ['whole']);
+  assert.equal(requestBodyIn(frames, 3), []);
 });
 
 test.run();

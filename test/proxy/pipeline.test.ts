@@ -4,7 +4,8 @@
 // unstarted is given back (RECLAIM/UNRUN) and served by the new version, not after the old
 // one's slow request, and (3) so when its worker is recycled (a thread stuck past the timeout),
 // again at each recycle, (4) a request with a body too: what of it went to the worker is sent
-// again to the next. threads: 1, one worker: everything past the first request waits.
+// again to the next, (5) one whose body went whole in its request's frame too. threads: 1, one
+// worker: everything past the first request waits.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
@@ -13,7 +14,8 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { appStatus } from '../helpers/status.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { portOf } from '../helpers/both-readers.js';
+import { assertNoOrphans, rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('pipelining');
 const apps = tempDir('apppkg-pipe-apps-');
@@ -28,16 +30,17 @@ test.before(async () => {
   addPackage(apps.path, 'faults', 'swap.1.0');
   addPackage(apps.path, 'faults', 'bodies');
   addPackage(apps.path, 'faults', 'recycles');
+  addPackage(apps.path, 'faults', 'wholes');
   const env = join(state.path, 'environment.yaml');
   // bodies, recycles: what waits behind the stuck thread must be seen waiting in the worker, one
   // by one, before the thread's timeout recycles it; 2 s was too short a window for the status
   // polls under the suite's load (a wait timed out, the give-back come and gone).
-  writeFileSync(env, `apps:\n  pipe:\n    workers: 1\n    threads: 1\n    timeout: 2\n  swap:\n    workers: 1\n    threads: 1\n${['bodies', 'recycles'].map((app) => `  ${app}:\n    workers: 1\n    threads: 1\n    timeout: ${STUCK_TIMEOUT_S}\n`).join('')}`);
+  writeFileSync(env, `apps:\n  pipe:\n    workers: 1\n    threads: 1\n    timeout: 2\n  swap:\n    workers: 1\n    threads: 1\n${['bodies', 'recycles', 'wholes'].map((app) => `  ${app}:\n    workers: 1\n    threads: 1\n    timeout: ${STUCK_TIMEOUT_S}\n`).join('')}`);
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', env, '--access-log', 'off', '--watch-interval', '0.2']);
 });
 
 test.after(async () => {
-  for (const app of ['pipe', 'swap', 'bodies', 'recycles']) for (const w of (await appStatus(gw, app).catch(() => null))?.workers ?? []) seen.add(w.pid);
+  for (const app of ['pipe', 'swap', 'bodies', 'recycles', 'wholes']) for (const w of (await appStatus(gw, app).catch(() => null))?.workers ?? []) seen.add(w.pid);
   await gw?.stop();
   await assertNoOrphans([...seen]);
   apps.remove();
@@ -138,6 +141,25 @@ test('requests with a body waiting behind a stuck thread are given back with it 
   seen.add(Number(smallPid));
   assert.ok(answers[1].body.startsWith('first half, second half '), answers[1].body);
   assert.is(answers[2].body, `read ${3 << 20}`);
+});
+
+test('a POST whose body went whole in its request\'s frame (REQUEST_FULL), waiting behind a stuck thread, is given back with its body and run by the next worker', async () => {
+  const [first] = await workerPids('wholes');
+  seen.add(first);
+  const stuck = send('/sleep?t=20', 'wholes');
+  await waitFor(async () => (await appStatus(gw, 'wholes')).workers[0]?.inFlight === 1, 5000, 'the stuck request on the thread');
+  // Head and body in one write, so in one read of the front: the body is whole at dispatch.
+  const posted = rawRequest(portOf(gw), 'POST /wholes/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\nConnection: close\r\n\r\nwhole body', 30_000);
+  await waitFor(async () => (await appStatus(gw, 'wholes')).queued === 1, 5000, 'the POST waiting in the worker');
+  const stuckAnswer = await stuck;
+  const answer = await posted;
+  for (const pid of await workerPids('wholes')) seen.add(pid);
+  assert.is(stuckAnswer.status, 504, stuckAnswer.body);
+  assert.match(answer, /^HTTP\/1\.1 200 /, answer);
+  const [body, pid] = answer.slice(answer.indexOf('\r\n\r\n') + 4).trim().split(/ (?=\d+$)/);
+  assert.is(body, 'whole body', 'the body the worker gave back');
+  assert.is.not(Number(pid), first, 'run by the next worker');
+  seen.add(Number(pid));
 });
 
 test('a new version takes over while requests wait in the old worker: they are given back and the new version serves them', async () => {
