@@ -2,9 +2,13 @@
 // socket reads is a fresh off-heap buffer, freed only when a GC finds its small JS handle dead.
 // V8 starts that GC on its own heuristics (the young generation filling with handles, external
 // memory past a limit of tens of MiB), so a fast 1 GiB upload grew the gateway's RSS by ~35
-// MiB of buffers already sent (bench/big-bodies.mjs; issue 11 bounds it at 32). A scavenge of
-// the young generation, where these handles live, costs ~0.1 ms here: asking for one every
-// SWEEP_BYTES of body forwarded bounds what dead buffers can hold, at ~1 ms per 100 MiB.
+// MiB of buffers already sent (bench/big-bodies.mjs; issue 11 bounds it at 32). Asking for a
+// scavenge of the young generation, where these handles live, every SWEEP_BYTES of body
+// forwarded bounds what dead buffers can hold. It is not free: on a 16 KiB answer's and a 64 KiB
+// POST's way every young collection is one of these (~200 and ~790 per 100k requests, against
+// ~65 and ~210 without), each (on a loaded 2-core machine) a pause of 0.2-0.4 ms holding every
+// request in flight and 0.5-0.7 ms of CPU; a larger SWEEP_BYTES trades them for the front's
+// memory (docs/performance.md, H271).
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
