@@ -25,7 +25,10 @@
 // a B / A of two builds within the A/A line's distance of 1.000x is no difference. --gc: the
 // fronts run with V8's --trace-gc (through a `node` first on the launcher's PATH that adds it:
 // NODE_OPTIONS may not carry it), and each run counts the front's young collections (Scavenge)
-// per 100k requests, the figure fewer allocations per request move when CPU cannot show it.
+// per 100k requests, the figure fewer allocations per request move when CPU cannot show it, and
+// what they stopped the front for: their pauses in all per request, and per 100k requests those
+// of 1 ms or more (each holds every request in flight: a machine whose p99 cannot show a change
+// to them still shows these, docs/performance.md H271).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -127,8 +130,16 @@ async function measure(gateway) {
   const perRequest = (ticks) => (ticks / TICKS_PER_SECOND) * 1e6 / requests;
   // --trace-gc's lines of the run reach this process's pipe while spawnSync blocks it: read them first.
   if (values.gc) await sleep(200);
-  const scavenges = values.gc ? (gateway.child.output().slice(before.output).match(/Scavenge/g) ?? []).length : NaN;
-  return { rps, p99, front: perRequest(front), workers: perRequest(worker), young: (scavenges * 1e5) / requests };
+  // `Scavenge 13.3 (19.7) -> 11.3 (19.7) MB, 0.71 / 0.00 ms ...`: the first figure is the pause.
+  const pauses = values.gc ? [...gateway.child.output().slice(before.output).matchAll(/Scavenge .*? MB, ([\d.]+) \//g)].map((m) => Number(m[1])) : [];
+  const pausedMs = pauses.reduce((sum, ms) => sum + ms, 0);
+  const long = pauses.filter((ms) => ms >= 1).length;
+  return {
+    rps, p99, front: perRequest(front), workers: perRequest(worker),
+    young: values.gc ? (pauses.length * 1e5) / requests : NaN,
+    paused: values.gc ? (pausedMs * 1e3) / requests : NaN,
+    longPauses: values.gc ? (long * 1e5) / requests : NaN,
+  };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -141,10 +152,12 @@ const summary = (runs) => ({
   workers: median(runs.map((r) => r.workers)),
   all: median(runs.map((r) => r.front + r.workers)),
   young: median(runs.map((r) => r.young)),
+  paused: median(runs.map((r) => r.paused)),
+  longPauses: median(runs.map((r) => r.longPauses)),
 });
 const ratios = (b, a) =>
   `req/s ${fmt(b.rps / a.rps, 3)}x, p99 ${fmt(b.p99 / a.p99, 2)}x, CPU in all ${fmt(b.all / a.all, 3)}x, front CPU ${fmt(b.front / a.front, 3)}x, workers CPU ${fmt(b.workers / a.workers, 3)}x` +
-  (values.gc ? `, young GCs ${fmt(b.young / a.young, 3)}x` : '');
+  (values.gc ? `, young GCs ${fmt(b.young / a.young, 3)}x, GC pause per request ${fmt(b.paused / a.paused, 3)}x` : '');
 
 async function main() {
   const apps = appsDir();
@@ -155,7 +168,7 @@ async function main() {
   console.log(`${values.asgi ? 'ASGI' : 'WSGI'} ${values.post ? 'POST 64 KiB ' : ''}${values.path}, wrk -t1 -c${values.connections} -d${values.seconds}s${pipelining}, ${values.pairs} pairs, the order alternating\n`);
   const runs = { A: [], B: [] };
   const byStart = { first: [], second: [] };
-  console.log(`pair  run  started  req/s    p99 ms  front µs  workers µs${values.gc ? '  young GCs/100k' : ''}`);
+  console.log(`pair  run  started  req/s    p99 ms  front µs  workers µs${values.gc ? '  young GCs/100k  pause µs/req  >=1 ms/100k' : ''}`);
   for (let pair = 0; pair < Number(values.pairs); pair++) {
     const order = pair % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
     const gateways = {};
@@ -170,13 +183,13 @@ async function main() {
       const started = order[0] === label ? 'first' : 'second';
       runs[label].push(r);
       byStart[started].push(r);
-      console.log(`${String(pair + 1).padStart(4)}  ${label}    ${started.padEnd(7)}  ${fmt(r.rps, 0).padStart(6)}  ${fmt(r.p99, 2).padStart(6)}  ${fmt(r.front).padStart(8)}  ${fmt(r.workers).padStart(10)}${values.gc ? fmt(r.young).padStart(16) : ''}`);
+      console.log(`${String(pair + 1).padStart(4)}  ${label}    ${started.padEnd(7)}  ${fmt(r.rps, 0).padStart(6)}  ${fmt(r.p99, 2).padStart(6)}  ${fmt(r.front).padStart(8)}  ${fmt(r.workers).padStart(10)}${values.gc ? `${fmt(r.young).padStart(16)}${fmt(r.paused, 2).padStart(14)}${fmt(r.longPauses).padStart(13)}` : ''}`);
     }
     for (const label of order) await stopProcess(gateways[label].child);
   }
   const a = summary(runs.A);
   const b = summary(runs.B);
-  const line = (s) => `${fmt(s.rps, 0)} req/s, p99 ${fmt(s.p99, 2)} ms, in all ${fmt(s.all)} µs, front ${fmt(s.front)} µs, workers ${fmt(s.workers)} µs${values.gc ? `, young GCs ${fmt(s.young)} per 100k` : ''}`;
+  const line = (s) => `${fmt(s.rps, 0)} req/s, p99 ${fmt(s.p99, 2)} ms, in all ${fmt(s.all)} µs, front ${fmt(s.front)} µs, workers ${fmt(s.workers)} µs${values.gc ? `, young GCs ${fmt(s.young)} per 100k, GC pause ${fmt(s.paused, 2)} µs per request, ${fmt(s.longPauses)} pauses of 1 ms or more per 100k` : ''}`;
   console.log(`\nmedians   A: ${line(a)}`);
   console.log(`          B: ${line(b)}`);
   console.log(`${values.aa ? 'A/A' : 'B / A'}:    ${ratios(b, a)}`);
