@@ -34,7 +34,7 @@ export interface ContainerfileResult {
   text: string;
   /** pip: of app.yaml (the requirements file, relative to the app directory). */
   pip: string | null;
-  /** Requirements the image's venv step, offline, will not find in the app directory as it is now. */
+  /** What the image's venv step will not find where its pip looks (image-pip.ts), as the app directory is now. */
   unbuildable: string[];
   /** A --gateway tarball the app directory (the build context) does not hold as it is now. */
   missingGateway: string | null;

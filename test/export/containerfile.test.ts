@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { delimiter, dirname, join, posix } from 'node:path';
 import { BIN, EXAMPLES, FIXTURES, runCli, tempDir } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
-import { hostPython, makeApp, makeWheel } from '../lifecycle/lifecycle-apps.js';
+import { fileIndex, hostPython, makeApp, makeWheel } from '../lifecycle/lifecycle-apps.js';
 import { objectsOf, schemaProblems } from './manifests.js';
 
 const test = suite('export containerfile');
@@ -477,6 +477,80 @@ test('a pip: requirement with no local wheel: the recipe is written, and it and 
   const fine = await runCli(['export', 'containerfile', dir]);
   assert.is(fine.status, 0, fine.stderr);
   assert.not.match(fine.stderr + fine.stdout, /warning/i);
+});
+
+/** `export containerfile`'s warning lines of `dir` (empty: none), with its status asserted 0. */
+async function venvWarnings(dir: string): Promise<string[]> {
+  const r = await runCli(['export', 'containerfile', dir]);
+  assert.is(r.status, 0, r.stderr);
+  const lines = r.stderr.split('\n');
+  const start = lines.findIndex((l) => /warning: the image build of \S+ will fail at its venv step/.test(l));
+  if (start < 0) return [];
+  const end = lines.findIndex((l, i) => i > start && !/^apppkg-gateway: {3}/.test(l));
+  return lines.slice(start + 1, end).map((l) => l.replace(/^apppkg-gateway: {3}/, ''));
+}
+
+test("the requirements' own index and find-links: where the image's pip looks, a requirement there is not said missing; a path only this host has is said so; a remote index's is not judged", async () => {
+  const dir = makeApp(work.path, 'ownindex', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  const reqs = join(dir, 'requirements.txt');
+  // A PEP 503 index in the app directory, which the image has: pip reads a relative one from the requirements' directory.
+  const index = fileIndex(join(dir, 'mirror'), [['flask', '3.0.3']]);
+  writeFileSync(reqs, '--index-url mirror/simple\nflask==3.0.3\n');
+  assert.equal(await venvWarnings(dir), []);
+  // The same index by this host's path: pip in the image reads that path, where the app is not.
+  writeFileSync(reqs, `--index-url ${index}\nflask==3.0.3\n`);
+  const byHostPath = await venvWarnings(dir);
+  assert.ok(byHostPath.includes(`--index-url ${index}: ${join(dir, 'mirror', 'simple')} is this host's path of the app directory, which the image holds at /srv/apps/ownindex: name it relative to requirements.txt (./mirror/simple)`), byHostPath.join('\n'));
+  assert.ok(byHostPath.some((l) => l.startsWith('flask==3.0.3: no wheel or sdist of flask in ')), byHostPath.join('\n'));
+  // An index outside the app directory: not in the build context.
+  const outside = fileIndex(join(work.path, 'ownindex-host'), [['flask', '3.0.3']]);
+  writeFileSync(reqs, `--extra-index-url ${outside}\nflask==3.0.3\n`);
+  assert.ok((await venvWarnings(dir)).includes(`--extra-index-url ${outside}: ${join(work.path, 'ownindex-host', 'simple')} is a path of this host outside the app directory (the build context), which the image does not have`));
+  // The index there, lacking the requirement: it is said where pip looked.
+  writeFileSync(reqs, '-i mirror/simple\nthepkg==1.0\n');
+  assert.ok((await venvWarnings(dir)).some((l) => l.startsWith('thepkg==1.0: no wheel or sdist of thepkg in ') && l.endsWith(`or the index ${join(dir, 'mirror', 'simple')}`)));
+  // --find-links to a directory of the app: the image has it.
+  mkdirSync(join(dir, 'wheels'));
+  makeWheel(join(dir, 'wheels'), 'thepkg', '1.0');
+  writeFileSync(reqs, '--find-links wheels\nthepkg==1.0\n');
+  assert.equal(await venvWarnings(dir), []);
+  // A remote index may have it: what it holds is the build's to learn, not said here.
+  writeFileSync(reqs, '--index-url https://pypi.example.org/simple\nflask==3.0.3\n');
+  assert.equal(await venvWarnings(dir), []);
+  // --no-index: the index is not read, so neither is it looked in here.
+  writeFileSync(reqs, '--no-index\n--index-url https://pypi.example.org/simple\nflask==3.0.3\n');
+  assert.ok((await venvWarnings(dir)).some((l) => l.startsWith('flask==3.0.3: no wheel or sdist of flask in ')));
+  // What the recipe said is what pip does: export venv, offline, finds each where it was told.
+  writeFileSync(reqs, '--index-url mirror/simple\n--find-links wheels\nflask==3.0.3\nthepkg==1.0\n');
+  assert.equal(await venvWarnings(dir), []);
+  const built = await runCli(['export', 'venv', dir, '--state-dir', state.path], { ms: 120_000 });
+  assert.is(built.status, 0, built.stderr);
+  assert.match(built.stderr, /requirements installed/);
+});
+
+test('a direct URL requirement: pip fetches it offline too, so an https one is not said; a file: one is read where the image has it', async () => {
+  const dir = makeApp(work.path, 'directurl', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  const reqs = join(dir, 'requirements.txt');
+  mkdirSync(join(dir, 'wheels'));
+  const wheel = makeWheel(join(dir, 'wheels'), 'thepkg', '1.0');
+  writeFileSync(reqs, 'thepkg @ https://files.example.org/thepkg-1.0-py3-none-any.whl\nhttps://files.example.org/other-2.0.tar.gz\n');
+  assert.equal(await venvWarnings(dir), []);
+  // A file: URL of this host's app directory: pip --no-index installs it here (export venv)...
+  writeFileSync(reqs, `thepkg @ file://${wheel}\n`);
+  const built = await runCli(['export', 'venv', dir, '--state-dir', state.path], { ms: 120_000 });
+  assert.is(built.status, 0, built.stderr);
+  assert.match(built.stderr, /pip install --no-index -r /);
+  assert.match(built.stderr, /requirements installed/);
+  // ...but the image has the app elsewhere: the fix names the relative path.
+  assert.equal(await venvWarnings(dir), [`thepkg @ file://${wheel}: ${wheel} is this host's path of the app directory, which the image holds at /srv/apps/directurl: name it relative to requirements.txt (./wheels/thepkg-1.0-py3-none-any.whl)`]);
+  const outside = makeWheel(work.path, 'other', '2.0');
+  writeFileSync(reqs, `file://${outside}\n`);
+  assert.equal(await venvWarnings(dir), [`file://${outside}: ${outside} is a path of this host outside the app directory (the build context), which the image does not have`]);
+  // A VCS URL: pip runs git for it, which Debian's image has only from deb:.
+  writeFileSync(reqs, 'git+https://git.example.org/thepkg.git#egg=thepkg\n');
+  assert.equal(await venvWarnings(dir), ['git+https://git.example.org/thepkg.git#egg=thepkg: pip runs git for it, which the image has only when deb: names git']);
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\ndeb: [git]\n');
+  assert.equal(await venvWarnings(dir), []);
 });
 
 test('export venv builds the venv the gateway then reuses (no second build at the pod\'s start)', async () => {
