@@ -101,16 +101,23 @@ const lookedIn = (d: ErrorDetails): string => {
   return 'pip runs offline (--no-index)';
 };
 /**
- * A requirement pip builds whose backend it could not get: offline it can fetch none; with an
- * index, that index (a mirror of some packages) lacked the one named.
+ * A requirement pip builds whose backend it could not get, as install and vendor both say it:
+ * offline it can fetch none; with an index, that index (a mirror of some packages) lacked the
+ * one named. `where`: where pip looked, as the fix's words before have it or not; `python`: the
+ * interpreter whose pip builds the wheel, when known; `findLinks`: the command that takes
+ * --find-links DIR, where the backend's wheels can be given offline.
  */
-const sourceBuildFix = (d: ErrorDetails): string => {
+const sourceBuildFix = (d: ErrorDetails, how: { offline: boolean; where: string; requirements: string; python?: string; findLinks?: string }): string => {
+  const source = str(d.source);
   const backend = d.backend ? str(d.backend) : null;
-  const wheelFix = `ship a built wheel instead, \`pip wheel ${str(d.source)} -w wheels/\`, and name the wheel (wheels/NAME-VERSION-...whl) in the requirements file in its place`;
-  if (!Array.isArray(d.hostSources) && !d.index) return `${str(d.source)} is built from source, which needs its build backend (${backend ?? 'setuptools, ...'}) that offline pip cannot fetch: ${wheelFix}`;
+  const wheelFix = `ship a built wheel instead, \`${how.python ? `${how.python} -m pip` : 'pip'} wheel ${source} -w wheels/\`, and name the wheel (wheels/NAME-VERSION-...whl) in ${how.requirements} in its place`;
+  if (how.offline) {
+    const findLinks = how.findLinks ? `, or give ${how.findLinks} the backend's wheels as well, with --find-links DIR (\`pip download '${backend ?? 'setuptools'}' wheel -d DIR\` where there is a network)` : '';
+    return `${source} is built from source, which needs its build backend (${backend ?? 'setuptools, ...'}) that offline pip cannot fetch: ${wheelFix}${findLinks}`;
+  }
   // The name as the log has it (setuptools>=61); the project alone is what a mirror adds.
   const project = backend?.replace(/[<>=!~;[\s].*$/, '');
-  return `${str(d.source)} is built from source, which needs its build backend, and pip found ${backend ? `no ${backend}` : 'none'} there: ${wheelFix}${project ? `, or add ${project} where pip looks` : ''}`;
+  return `${source} is built from source, which needs its build backend, and pip found ${backend ? `no ${backend}` : 'none'} ${how.where}: ${wheelFix}${project ? `, or add ${project} where pip looks` : ''}`;
 };
 const pipSettings = (v: unknown): { name: string; value: string; variable?: string; file?: string; section?: string }[] => (Array.isArray(v) ? v : []);
 
@@ -238,11 +245,6 @@ const unloadableWheelsFix = (d: ErrorDetails): string => {
 };
 
 /** `vendor --no-index` of a requirement pip has to build: its backend cannot be fetched. */
-const sourceOfflineFix = (d: ErrorDetails): string =>
-  `${str(d.source)} is built from source, which needs its build backend${d.backend ? ` (${str(d.backend)})` : ''}, and --no-index lets pip fetch none: ` +
-  `build its wheel beforehand where the backend can be had (\`${str(d.executable) || 'python3'} -m pip wheel ${str(d.source)} --no-deps -w wheels/\`) and name that wheel (wheels/NAME-VERSION-...whl) in ${str(d.requirements) || 'the requirements'} in its place, ` +
-  `or give vendor the backend's wheels as well, with --find-links DIR (\`pip download '${str(d.backend) || 'setuptools'}' wheel -d DIR\` where there is a network)`;
-
 const nounFor = (list: unknown, singular: string): string => (str(list).split(/[\s,]+/).filter(Boolean).length === 1 ? singular : `${singular}s`);
 
 
@@ -1069,7 +1071,7 @@ export const ERROR_CODES = {
     summary: "`pip install -r` into the new virtualenv failed (run by `install`, or by `--apps` deploying an app with `pip:`, which then refuses the version): usually a requirement found nowhere pip looked. pip looks where the host's pip configuration (pip.conf, `PIP_INDEX_URL`, `PIP_FIND_LINKS`, ...) and the requirements name, and in the app directory; when neither names an index nor --find-links it runs offline (`--no-index`), from the app's own files. A requirement pip builds from source (a local directory, an sdist) needs its build backend (setuptools, ...), which offline pip cannot fetch and an index may lack: when pip's log shows it could not get it, the fix says to ship a built wheel instead. The previous virtualenv stays in use.",
     message: (d) => `pip: \`pip install -r ${str(d.requirements)}\` exited with status ${str(d.status)}; the previous virtualenv (if any) is kept`,
     hint: (d) =>
-      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; ${lookedIn(d)}: ${d.source ? sourceBuildFix(d) : Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : Array.isArray(d.findLinks) ? `it found no ${str(d.missing)} because it looks for wheels only in the app directory and beside the requirements file, not in the directories under them: add the ${d.findLinks.length === 1 ? 'line' : 'lines'} ${d.findLinks.map((l) => `\`${str(l)}\``).join(' and ')} to ${str(d.pipFile)}` : Array.isArray(d.hostSources) || d.index ? 'a requirement none of those has goes there, or its wheel or sdist in the app directory or beside the requirements file, named there (NAME==VERSION or the file name)' : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}${Array.isArray(d.ignored) ? `; pip read none of ${d.ignored.map(str).join(', ')} (install reads no PIP_* variable that sends the install out of the virtualenv or adds requirements): a requirement the app needs goes in ${str(d.pipFile)}` : ''}${d.underApps ? `; then deploy again, or run ${installShown(d).call} to build the virtualenv ${installShown(d).where}` : ''}`,
+      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; ${lookedIn(d)}: ${d.source ? sourceBuildFix(d, { offline: !Array.isArray(d.hostSources) && !d.index, where: 'there', requirements: str(d.pipFile) || 'the requirements file' }) : Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : Array.isArray(d.findLinks) ? `it found no ${str(d.missing)} because it looks for wheels only in the app directory and beside the requirements file, not in the directories under them: add the ${d.findLinks.length === 1 ? 'line' : 'lines'} ${d.findLinks.map((l) => `\`${str(l)}\``).join(' and ')} to ${str(d.pipFile)}` : Array.isArray(d.hostSources) || d.index ? 'a requirement none of those has goes there, or its wheel or sdist in the app directory or beside the requirements file, named there (NAME==VERSION or the file name)' : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}${Array.isArray(d.ignored) ? `; pip read none of ${d.ignored.map(str).join(', ')} (install reads no PIP_* variable that sends the install out of the virtualenv or adds requirements): a requirement the app needs goes in ${str(d.pipFile)}` : ''}${d.underApps ? `; then deploy again, or run ${installShown(d).call} to build the virtualenv ${installShown(d).where}` : ''}`,
     exitStatus: 1,
     example: { requirements: 'requirements.txt', status: 1 },
   },
@@ -1337,11 +1339,11 @@ export const ERROR_CODES = {
     example: { into: 'vendor/', settings: [{ name: 'prefix', value: '/opt/python', file: '/etc/pip.conf', section: 'install' }] },
   },
   APPPKG_VENDOR_PIP_FAILED: {
-    summary: '`pip install --target` failed while `vendor` installed the requirements into a staging directory; the vendor directory was not changed. With --no-index, a requirement pip has to build (a source directory, an sdist) fails on its build backend, which pip cannot fetch: the fix says how to give it a wheel instead.',
+    summary: '`pip install --target` failed while `vendor` installed the requirements into a staging directory; the vendor directory was not changed. A requirement pip has to build (a source directory, an sdist) needs its build backend (setuptools, ...), which pip cannot fetch with --no-index and an index may lack: offline, or when pip\'s log shows it could not get it, the fix names the backend and says to ship a built wheel instead (as `install`\'s APPPKG_PIP_INSTALL_FAILED does).',
     message: (d) =>
       `vendor: \`pip install --target\` exited with status ${str(d.status)}; ${str(d.into)} was not changed${d.logUnread ? `; pip's log (pip.log) was not read for what it says: ${str(d.logUnread)}, left in its place by a process of ${str(d.user)}'s` : ''}`,
     hint: (d) =>
-      `read pip's output above: ${Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : d.source ? sourceOfflineFix(d) : 'a requirement that no index or --find-links DIR has, or a version conflict'}${d.pinned ? `; the versions already vendored are kept (a lock): free one with --update NAME (pinned: ${str(d.pinned)})` : ''}`,
+      `read pip's output above: ${Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : d.source ? sourceBuildFix(d, { offline: Boolean(d.offline), where: 'where it looked', requirements: str(d.requirements) || 'the requirements', python: str(d.executable) || 'python3', findLinks: 'vendor' }) : 'a requirement that no index or --find-links DIR has, or a version conflict'}${d.pinned ? `; the versions already vendored are kept (a lock): free one with --update NAME (pinned: ${str(d.pinned)})` : ''}`,
     exitStatus: 1,
     example: { status: 1, into: 'vendor/', pinned: 'flask==3.0.3, jinja2==3.1.4' },
   },

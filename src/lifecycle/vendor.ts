@@ -48,7 +48,7 @@ import { hostTags, neededTags } from './vendor-tags.js';
 import { readWheelFileTags, reportArgs, withWheelFileTags } from './vendor-wheel-files.js';
 import { pipCommandArgs } from './pip-command.js';
 import { failedSubprocessOutput } from './pip-hidden-output.js';
-import { missingBuildDependency, sourceRequirement } from './pip-source-requirement.js';
+import { buildDependenciesFailed, missingBuildDependency, sourceRequirement } from './pip-source-requirement.js';
 import { interpreterTag, unloadableWheels } from './pip-wheel-tags.js';
 import { withScratchDir } from './scratch-dir.js';
 import { lendScratch, takeScratchBack, vendorUser, vendorUserEnv } from './vendor-as-user.js';
@@ -222,8 +222,9 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
       const logUnsafe = unsafeToRead.get(pipLog);
       const log = logUnsafe === undefined ? await readRegularFile(pipLog, PIP_LOG_MAX_BYTES).catch(() => '') : '';
       const unloadable = unloadableWheels(log);
-      // Offline, a requirement pip has to build fails on its build backend, which pip cannot fetch.
-      const source = opts.noIndex && unloadable.length === 0 ? sourceRequirement(await readFileAsUserCould(requirements, user).then((b) => b.toString('utf8'), () => '')) : null;
+      // A requirement pip has to build fails on its build backend, which offline pip cannot fetch
+      // and an index (a mirror of some packages) may lack: with one, the log tells which.
+      const source = (opts.noIndex || buildDependenciesFailed(log)) && unloadable.length === 0 ? sourceRequirement(await readFileAsUserCould(requirements, user).then((b) => b.toString('utf8'), () => '')) : null;
       if (source !== null) {
         // Its reason is in the log alone (pip's console says "See above for output").
         const hidden = failedSubprocessOutput(log);
@@ -234,7 +235,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
         into,
         pinned: pins.join(', '),
         ...(logUnsafe !== undefined ? { logUnread: logUnsafe, user: user!.user } : {}),
-        ...(source !== null ? { source, backend: missingBuildDependency(log), requirements: path.relative(appDir, requirements), executable: interpreter.executable } : {}),
+        ...(source !== null ? { source, backend: missingBuildDependency(log), requirements: path.relative(appDir, requirements), executable: interpreter.executable, offline: opts.noIndex === true } : {}),
         ...(unloadable.length > 0 ? { unloadable: unloadable.map((w) => `${w.file} (${w.tags})`), python: formatInterpreter(interpreter), executable: interpreter.executable, pythonTag: interpreterTag(interpreter) } : {}),
       });
     }

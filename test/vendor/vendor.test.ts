@@ -14,6 +14,7 @@ import * as assert from 'uvu/assert';
 import { recordingAgentPrograms } from '../helpers/pip-agent.js';
 import { runCli, tempDir } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
+import { fileIndex } from '../lifecycle/lifecycle-apps.js';
 import { BUILD_PYTHON, BUILD_REASON, buildWheels, canBuildWheels, filesContaining, treeDigest } from './vendor-fixtures.js';
 
 const test = suite('vendor');
@@ -555,8 +556,23 @@ test('vendor --no-index of a source directory: pip\'s hidden reason is shown, an
   const r = await runCli(['vendor', app, '--no-index'], { ms: 120_000 });
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stderr, /what pip's console left out \("See above for output"\), from its log:\n[\s\S]*No matching distribution found for apppkg-no-such-backend>=1/);
-  assert.match(r.stderr, new RegExp(`fix: read pip's output above: \\./mypkg is built from source, which needs its build backend \\(apppkg-no-such-backend>=1\\), and --no-index lets pip fetch none: build its wheel beforehand where the backend can be had \\(\`\\S+ -m pip wheel \\./mypkg --no-deps -w wheels/\`\\) and name that wheel \\(wheels/NAME-VERSION-\\.\\.\\.whl\\) in requirements\\.txt in its place, or give vendor the backend's wheels as well, with --find-links DIR \\(\`pip download 'apppkg-no-such-backend>=1' wheel -d DIR\` where there is a network\\)`));
+  assert.match(r.stderr, new RegExp(`fix: read pip's output above: \\./mypkg is built from source, which needs its build backend \\(apppkg-no-such-backend>=1\\) that offline pip cannot fetch: ship a built wheel instead, \`\\S+ -m pip wheel \\./mypkg -w wheels/\`, and name the wheel \\(wheels/NAME-VERSION-\\.\\.\\.whl\\) in requirements\\.txt in its place, or give vendor the backend's wheels as well, with --find-links DIR \\(\`pip download 'apppkg-no-such-backend>=1' wheel -d DIR\` where there is a network\\)`));
   assert.not.match(r.stderr, /a requirement that no index or --find-links DIR has/);
+  assert.not.ok(existsSync(join(app, 'vendor')));
+});
+
+test("vendor from an index that lacks a source directory's build backend: the fix names it and says to ship a built wheel, as install's does", async () => {
+  const app = makeApp('nobackend', './mypkg\n');
+  mkdirSync(join(app, 'mypkg', 'mypkg'), { recursive: true });
+  writeFileSync(join(app, 'mypkg', 'mypkg', '__init__.py'), '');
+  writeFileSync(join(app, 'mypkg', 'pyproject.toml'), '[build-system]\nrequires = ["setuptools>=40.8.0"]\nbuild-backend = "setuptools.build_meta"\n[project]\nname = "mypkg"\nversion = "1.0"\n');
+  // A mirror of another package only: pip looks for setuptools there and finds none.
+  const index = fileIndex(join(work.path, 'nobackend-mirror'), [['mirrorpkg', '1.0']]);
+  const r = await runCli(['vendor', app, '--index-url', index], { ms: 120_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /what pip's console left out \("See above for output"\), from its log:\n[\s\S]*No matching distribution found for setuptools>=40\.8\.0/);
+  assert.match(r.stderr, /fix: read pip's output above: \.\/mypkg is built from source, which needs its build backend, and pip found no setuptools>=40\.8\.0 where it looked: ship a built wheel instead, `\S+ -m pip wheel \.\/mypkg -w wheels\/`, and name the wheel \(wheels\/NAME-VERSION-\.\.\.whl\) in requirements\.txt in its place, or add setuptools where pip looks/);
+  assert.not.match(r.stderr, /offline|a requirement that no index or --find-links DIR has/);
   assert.not.ok(existsSync(join(app, 'vendor')));
 });
 
