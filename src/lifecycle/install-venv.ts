@@ -143,6 +143,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     const pipArgs = pipCommandArgs(['install', ...noIndex, ...findLinks, '--src', path.join(dir, 'src'), '--log', pipLog, '-r', requirements]);
     const from = [...(index ? ['the index it names'] : []), ...(host.named.length > 0 ? [`the host's pip configuration: ${host.named.join(', ')}`] : [])];
     say(`==> pip install${offline ? ' --no-index' : ''} -r ${requirements}${from.length > 0 ? ` (from ${from.join(', and ')})` : ''}`);
+    if (host.unread) say(`==> the host's pip configuration (${host.unread.files.join(', ')}) is not read: ${host.unread.noPip ? `the virtualenv's pip cannot be imported (${host.unread.reason})` : host.unread.reason}`);
     if (ignored.length > 0) say(`==> ${ignoredPipSettings(ignored)}`);
     const pipStatus = await runProgram({ file: python, args: pipArgs, cwd: requirementsDir, env, output: opts.output, uid: owner?.uid, gid: owner?.gid });
     if (pipStatus !== 0) {
@@ -171,6 +172,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
         ...(ignored.length > 0 ? { ignored } : {}),
         ...(index ? { index: true } : {}),
         ...(host.named.length > 0 ? { hostSources: host.named } : {}),
+        ...(host.unread ? { configUnread: host.unread.files, ...(host.unread.noPip ? { noPip: host.unread.reason } : { configUnreadReason: host.unread.reason }) } : {}),
         pipFile: opts.desc.pip,
       });
     }

@@ -25,6 +25,13 @@ const NO_FILES = '/dev/null';
 export interface HostPipSources {
   /** Where the host names its sources, for the progress line: `FILE (find-links)`, `PIP_FIND_LINKS`. */
   named: string[];
+  /**
+   * The configuration files there that pip could not be asked about, and why: `named` is then
+   * the PIP_* variables alone. Not read another way: pip itself is all that reads them as pip
+   * does, and a pip that cannot answer (none in the venv, one that cannot load a malformed file)
+   * fails the install for the same reason, which the failure's fix then says.
+   */
+  unread?: { files: string[]; reason: string; noPip: boolean };
 }
 
 /**
@@ -40,11 +47,13 @@ export async function hostPipSources(opts: {
   as?: { uid: number; gid: number; cwd: string };
 }): Promise<HostPipSources> {
   const variables = variablesSetting(opts.env, SOURCES).filter(names).map((s) => s.variable!);
-  if (!configFileThere(opts.env, opts.venvDir)) return { named: variables };
+  const files = configFilesThere(opts.env, opts.venvDir);
+  if (files.length === 0) return { named: variables };
   const pip = await askPip(opts.python, opts.env, opts.as);
-  // No pip, or a pip whose files cannot be read (a malformed one): pip install says so itself.
-  const debug = 'missing' in pip ? null : pip.configDebug;
-  if (debug === null) return { named: variables };
+  // No pip, or a pip whose files cannot be read (a malformed one): pip install fails the same way.
+  if ('missing' in pip) return { named: variables, unread: { files, reason: pip.missing, noPip: true } };
+  const debug = pip.configDebug;
+  if (debug === null) return { named: variables, unread: { files, reason: `pip ${pip.version} could not read them (\`python -m pip config debug\` says why)`, noPip: false } };
   const refused = filesSetting(debug, REFUSED);
   if (refused.length > 0) throw new GatewayError('APPPKG_PIP_CONFIG_REFUSED', { settings: refused });
   return { named: [...namedByFile(filesSetting(debug, SOURCES).filter(names)), ...variables] };
@@ -63,11 +72,11 @@ function namedByFile(settings: ConflictingSetting[]): string[] {
 }
 
 /**
- * Whether a file pip would read is there (pip's `iter_config_files` on Linux): PIP_CONFIG_FILE's,
+ * The files pip would read that are there (pip's `iter_config_files` on Linux): PIP_CONFIG_FILE's,
  * the site-wide ones (XDG_CONFIG_DIRS, /etc), the user's (~/.pip, XDG_CONFIG_HOME) and the venv's.
  */
-function configFileThere(env: Record<string, string>, venvDir: string): boolean {
-  if (env.PIP_CONFIG_FILE === NO_FILES) return false;
+function configFilesThere(env: Record<string, string>, venvDir: string): string[] {
+  if (env.PIP_CONFIG_FILE === NO_FILES) return [];
   const home = env.HOME || homedir();
   const files = [
     ...(env.PIP_CONFIG_FILE ? [env.PIP_CONFIG_FILE] : []),
@@ -77,5 +86,5 @@ function configFileThere(env: Record<string, string>, venvDir: string): boolean 
     path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'pip', 'pip.conf'),
     path.join(venvDir, 'pip.conf'),
   ];
-  return files.some((f) => existsSync(f));
+  return [...new Set(files)].filter((f) => existsSync(f));
 }

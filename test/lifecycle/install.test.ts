@@ -9,6 +9,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { recordingAgentPrograms } from '../helpers/pip-agent.js';
 import { runCli, tempDir } from '../helpers/process.js';
+import { markCold } from '../helpers/shared-cache.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 import { fileIndex, makeApp, makeWheel, runCliAs } from './lifecycle-apps.js';
 
@@ -305,6 +306,44 @@ test("a source directory requirement whose build backend the host's index lacks:
   const own = await runCli(['install', dir, ...S], { ms: 120_000 });
   assert.is(own.status, 1, own.stdout + own.stderr);
   assert.match(own.stdout, /fix: .*pip looked in the index the requirements name, .*: \.\/localpkg is built from source, which needs its build backend, and pip found no setuptools>=40\.8\.0 there: ship a built wheel instead/);
+});
+
+test("a host pip.conf that pip cannot load goes unread: install says so as it runs pip offline, and the fix says to mend it first", async () => {
+  const host = join(work.path, 'badconf-host');
+  const index = fileIndex(join(host, 'mirror'), [['mirrorpkg', '1.0']]);
+  const dir = makeApp(work.path, 'badconf', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  writeFileSync(join(dir, 'requirements.txt'), 'mirrorpkg==1.0\n');
+  // No section header: pip's configparser refuses the whole file, for pip install as for the question.
+  const r = await runCli(['install', dir, ...S], { env: hostPip(host, `index-url = ${index}\n`), ms: 120_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  const conf = join(host, 'pip.conf').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(r.stdout, new RegExp(`==> pip install --no-index -r .*\n==> the host's pip configuration \\([^)]*${conf}[^)]*\\) is not read: pip \\S+ could not read them \\(\`python -m pip config debug\` says why\\)`));
+  assert.match(r.stdout, new RegExp(`fix: read pip's output above; the host's pip configuration \\([^)]*${conf}[^)]*\\) was not read, as pip \\S+ could not read them .*, so install ran pip offline \\(--no-index\\); pip install reads the same files, and its output says whether it failed on them: mend them first, then run it again`));
+  assert.match(r.stdout + r.stderr, /Configuration file could not be loaded/);
+});
+
+test("a virtualenv whose pip cannot be imported: the host's pip.conf goes unread, and the fix says pip stopped on that import, not on a requirement", async () => {
+  const host = join(work.path, 'nopip-host');
+  const index = fileIndex(join(host, 'mirror'), [['mirrorpkg', '1.0']]);
+  const dir = makeApp(work.path, 'nopip', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  writeFileSync(join(dir, 'requirements.txt'), 'mirrorpkg==1.0\n');
+  // A state root of its own, never given the run's shared venv seeds: its seed, from which each
+  // new venv takes pip, is broken below.
+  const own = join(work.path, 'nopip-state');
+  markCold(own);
+  const env = hostPip(host, `[global]\nindex-url = ${index}\n`);
+  const first = await runCli(['install', dir, '--state-dir', own], { env, ms: 120_000 });
+  assert.is(first.status, 0, first.stdout + first.stderr);
+  const seeds = join(own, 'cache', 'venv-seeds');
+  const [seed] = readdirSync(seeds).filter((n) => !n.startsWith('.'));
+  const [lib] = readdirSync(join(seeds, seed, 'lib'));
+  writeFileSync(join(seeds, seed, 'lib', lib, 'site-packages', 'pip', '__init__.py'), 'raise ImportError("this pip is broken")\n');
+  const r = await runCli(['install', dir, '--state-dir', own, '--rebuild'], { env, ms: 120_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  const conf = join(host, 'pip.conf').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.match(r.stdout, new RegExp(`==> the host's pip configuration \\([^)]*${conf}[^)]*\\) is not read: the virtualenv's pip cannot be imported \\(this pip is broken\\)`));
+  assert.match(r.stdout, new RegExp(`fix: read pip's output above; the virtualenv's pip cannot be imported \\(this pip is broken\\), so neither was the host's pip configuration \\([^)]*${conf}[^)]*\\) read, and install ran pip offline \\(--no-index\\); pip install stops on the same import \\(its output above\\) before it looks for any requirement`));
+  assert.not.match(r.stdout, /put each wheel or sdist/);
 });
 
 test("the shell's PIP_FIND_LINKS and PIP_CONSTRAINT decide where from and which version, as for pip; a failure says where pip looked", async () => {
