@@ -94,15 +94,25 @@ const SOURCE_OPTION = /^(-i|--index-url|--extra-index-url|-f|--find-links|--no-i
 interface Source {
   /** The line as written. */
   line: string;
+  /** An index (`--index-url`, `--extra-index-url`: a PEP 503 directory), not a find-links directory. */
   index: boolean;
   place: Place;
+}
+
+/** A link's file name as pip reads it (`%2B` is `+`); a malformed escape left as written. */
+function decoded(name: string): string {
+  try {
+    return decodeURIComponent(name);
+  } catch {
+    return name;
+  }
 }
 
 /** Whether the PEP 503 index at `dir` (this host's path of it) lists a wheel or sdist of `project`. */
 async function indexHas(dir: string, project: string, reader: FileReader | null): Promise<boolean> {
   const page = await readFileAsUserCould(path.join(dir, project, 'index.html'), reader).then((b) => b.toString('utf8'), () => '');
   for (const m of page.matchAll(/href\s*=\s*["']([^"'#]+)/gi)) {
-    if (projectOf(decodeURIComponent(m[1].split('/').pop() ?? '')) === project) return true;
+    if (projectOf(decoded(m[1].split('/').pop() ?? '')) === project) return true;
   }
   return false;
 }
@@ -150,15 +160,11 @@ export async function unbuildableRequirements(desc: Pick<Description, 'dir' | 'p
     if (vcs) {
       const tool = vcs[1].toLowerCase();
       if (!desc.deb.includes(VCS[tool])) missing.push(`${line}: pip runs ${tool} for it, which the image has only when deb: names ${VCS[tool]}`);
-    } else if (URL.test(direct)) {
-      // pip fetches a direct URL, --no-index or not; a file: one it reads where the image has it.
-      const place = placeInImage(direct, desc, requirementsDir);
+    } else if (URL.test(direct) || DIST_FILE.test(line) || line.includes('/')) {
+      // pip fetches a direct URL, --no-index or not; a file: one, or a path, it reads where the image has it.
+      const place = placeInImage(URL.test(direct) ? direct : line.split(/[;\s]/)[0], desc, requirementsDir);
       if ('away' in place) missing.push(awayWords(line, place, desc, requirementsDir));
       else if ('here' in place && !(await exists(place.here, reader))) missing.push(`${line}: no such file`);
-    } else if (DIST_FILE.test(line) || line.includes('/')) {
-      const target = line.split(/[;\s]/)[0];
-      if ((await listDir(path.dirname(path.resolve(requirementsDir, target)), reader)).includes(path.basename(target))) continue;
-      missing.push(`${line}: no such file`);
     } else {
       const name = /^[A-Za-z0-9][A-Za-z0-9._-]*/.exec(line)?.[0];
       if (name === undefined || local.has(normalise(name)) || remote) continue;

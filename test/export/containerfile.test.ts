@@ -546,6 +546,9 @@ test('a direct URL requirement: pip fetches it offline too, so an https one is n
   const outside = makeWheel(work.path, 'other', '2.0');
   writeFileSync(reqs, `file://${outside}\n`);
   assert.equal(await venvWarnings(dir), [`file://${outside}: ${outside} is a path of this host outside the app directory (the build context), which the image does not have`]);
+  // A relative path is read from the requirements' directory: in the build context, or not.
+  writeFileSync(reqs, './wheels/thepkg-1.0-py3-none-any.whl\n../other-2.0-py3-none-any.whl\n');
+  assert.equal(await venvWarnings(dir), [`../other-2.0-py3-none-any.whl: ${outside} is a path of this host outside the app directory (the build context), which the image does not have`]);
   // A VCS URL: pip runs git for it, which Debian's image has only from deb:.
   writeFileSync(reqs, 'git+https://git.example.org/thepkg.git#egg=thepkg\n');
   assert.equal(await venvWarnings(dir), ['git+https://git.example.org/thepkg.git#egg=thepkg: pip runs git for it, which the image has only when deb: names git']);
