@@ -100,16 +100,18 @@ const lookedIn = (d: ErrorDetails): string => {
   // Neither names an index nor --find-links (the error's summary says so).
   return 'pip runs offline (--no-index)';
 };
+/** What the unread configuration left install to do: offline, unless the requirements or a PIP_* variable named a source. */
+const ranOffline = (d: ErrorDetails): string => (!Array.isArray(d.hostSources) && !d.index ? ', and install ran pip offline (--no-index)' : '');
+/** The virtualenv's pip could not be imported: pip install stopped on it before any requirement. */
+const noPipFix = (d: ErrorDetails): string =>
+  `the virtualenv's pip cannot be imported (${str(d.noPip)}), so neither was the host's pip configuration (${(Array.isArray(d.configUnread) ? d.configUnread : []).map(str).join(', ')}) read${ranOffline(d)}; pip install stops on the same import (its output above) before it looks for any requirement: that is what to mend, in the interpreter or its venv, not the requirements`;
 /**
  * The host's pip configuration files went unread (pip-host-config.ts: the venv's pip could not
  * be asked), so install ran pip offline: what stopped the question (no pip, a malformed file)
  * is what pip install reads too, first to mend, before what pip says it lacked.
  */
-/** The virtualenv's pip could not be imported: pip install stopped on it before any requirement. */
-const noPipFix = (d: ErrorDetails): string =>
-  `the virtualenv's pip cannot be imported (${str(d.noPip)}), so neither was the host's pip configuration (${(Array.isArray(d.configUnread) ? d.configUnread : []).map(str).join(', ')}) read, and install ran pip offline (--no-index); pip install stops on the same import (its output above) before it looks for any requirement: that is what to mend, in the interpreter or its venv, not the requirements`;
 const configUnreadFix = (d: ErrorDetails): string =>
-  `the host's pip configuration (${(d.configUnread as unknown[]).map(str).join(', ')}) was not read, as ${str(d.configUnreadReason)}, so install ran pip offline (--no-index); pip install reads the same files, and its output says whether it failed on them: mend them first, then run it again. Else: `;
+  `the host's pip configuration (${(d.configUnread as unknown[]).map(str).join(', ')}) was not read, as ${str(d.configUnreadReason)}; pip install reads the same files, and its output says whether it failed on them: mend them first, then run it again. Else: `;
 /**
  * A requirement pip builds whose backend it could not get, as install and vendor both say it:
  * offline it can fetch none; with an index, that index (a mirror of some packages) lacked the
@@ -254,7 +256,6 @@ const unloadableWheelsFix = (d: ErrorDetails): string => {
   );
 };
 
-/** `vendor --no-index` of a requirement pip has to build: its backend cannot be fetched. */
 const nounFor = (list: unknown, singular: string): string => (str(list).split(/[\s,]+/).filter(Boolean).length === 1 ? singular : `${singular}s`);
 
 
@@ -1081,7 +1082,7 @@ export const ERROR_CODES = {
     summary: "`pip install -r` into the new virtualenv failed (run by `install`, or by `--apps` deploying an app with `pip:`, which then refuses the version): usually a requirement found nowhere pip looked. pip looks where the host's pip configuration (pip.conf, `PIP_INDEX_URL`, `PIP_FIND_LINKS`, ...) and the requirements name, and in the app directory; when neither names an index nor --find-links it runs offline (`--no-index`), from the app's own files. A requirement pip builds from source (a local directory, an sdist) needs its build backend (setuptools, ...), which offline pip cannot fetch and an index may lack: when pip's log shows it could not get it, the fix says to ship a built wheel instead. A host pip configuration file that the virtualenv's pip cannot be asked about (no pip there, a malformed file it cannot load) goes unread, so pip runs offline unless a `PIP_*` variable names a source: the progress line says so, and the fix says to mend it first, as pip install reads the same files. The previous virtualenv stays in use.",
     message: (d) => `pip: \`pip install -r ${str(d.requirements)}\` exited with status ${str(d.status)}; the previous virtualenv (if any) is kept`,
     hint: (d) =>
-      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; ${d.noPip ? noPipFix(d) : `${Array.isArray(d.configUnread) ? configUnreadFix(d) : `${lookedIn(d)}: `}${d.source ? sourceBuildFix(d, { offline: !Array.isArray(d.hostSources) && !d.index, where: 'there', requirements: str(d.pipFile) || 'the requirements file' }) : Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : Array.isArray(d.findLinks) ? `it found no ${str(d.missing)} because it looks for wheels only in the app directory and beside the requirements file, not in the directories under them: add the ${d.findLinks.length === 1 ? 'line' : 'lines'} ${d.findLinks.map((l) => `\`${str(l)}\``).join(' and ')} to ${str(d.pipFile)}` : Array.isArray(d.hostSources) || d.index ? 'a requirement none of those has goes there, or its wheel or sdist in the app directory or beside the requirements file, named there (NAME==VERSION or the file name)' : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}`}${Array.isArray(d.ignored) ? `; pip read none of ${d.ignored.map(str).join(', ')} (install reads no PIP_* variable that sends the install out of the virtualenv or adds requirements): a requirement the app needs goes in ${str(d.pipFile)}` : ''}${d.underApps ? `; then deploy again, or run ${installShown(d).call} to build the virtualenv ${installShown(d).where}` : ''}`,
+      `read pip's output ${d.log ? `in ${str(d.log)}` : 'above'}; ${d.noPip ? noPipFix(d) : `${Array.isArray(d.configUnread) ? configUnreadFix(d) : ''}${lookedIn(d)}: ${d.source ? sourceBuildFix(d, { offline: !Array.isArray(d.hostSources) && !d.index, where: 'there', requirements: str(d.pipFile) || 'the requirements file' }) : Array.isArray(d.unloadable) ? unloadableWheelsFix(d) : Array.isArray(d.findLinks) ? `it found no ${str(d.missing)} because it looks for wheels only in the app directory and beside the requirements file, not in the directories under them: add the ${d.findLinks.length === 1 ? 'line' : 'lines'} ${d.findLinks.map((l) => `\`${str(l)}\``).join(' and ')} to ${str(d.pipFile)}` : Array.isArray(d.hostSources) || d.index ? 'a requirement none of those has goes there, or its wheel or sdist in the app directory or beside the requirements file, named there (NAME==VERSION or the file name)' : 'put each wheel or sdist in the app directory or beside the requirements file, and name it there (NAME==VERSION or the file name)'}`}${Array.isArray(d.ignored) ? `; pip read none of ${d.ignored.map(str).join(', ')} (install reads no PIP_* variable that sends the install out of the virtualenv or adds requirements): a requirement the app needs goes in ${str(d.pipFile)}` : ''}${d.underApps ? `; then deploy again, or run ${installShown(d).call} to build the virtualenv ${installShown(d).where}` : ''}`,
     exitStatus: 1,
     example: { requirements: 'requirements.txt', status: 1 },
   },

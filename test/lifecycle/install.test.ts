@@ -318,7 +318,7 @@ test("a host pip.conf that pip cannot load goes unread: install says so as it ru
   assert.is(r.status, 1, r.stdout + r.stderr);
   const conf = join(host, 'pip.conf').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   assert.match(r.stdout, new RegExp(`==> pip install --no-index -r .*\n==> the host's pip configuration \\([^)]*${conf}[^)]*\\) is not read: pip \\S+ could not read them \\(\`python -m pip config debug\` says why\\)`));
-  assert.match(r.stdout, new RegExp(`fix: read pip's output above; the host's pip configuration \\([^)]*${conf}[^)]*\\) was not read, as pip \\S+ could not read them .*, so install ran pip offline \\(--no-index\\); pip install reads the same files, and its output says whether it failed on them: mend them first, then run it again`));
+  assert.match(r.stdout, new RegExp(`fix: read pip's output above; the host's pip configuration \\([^)]*${conf}[^)]*\\) was not read, as pip \\S+ could not read them .*; pip install reads the same files, and its output says whether it failed on them: mend them first, then run it again\\. Else: pip runs offline \\(--no-index\\): put each wheel`));
   assert.match(r.stdout + r.stderr, /Configuration file could not be loaded/);
 });
 
