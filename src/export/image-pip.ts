@@ -82,10 +82,11 @@ function placeInImage(location: string, desc: Pick<Description, 'dir' | 'name' |
 }
 
 /** Why the image's pip finds nothing at a path the requirements name (`written`), and the fix. */
-function awayWords(written: string, place: { away: string; inApp: boolean }, desc: Pick<Description, 'dir' | 'name' | 'version' | 'pip'>, requirementsDir: string): string {
+function awayWords(written: string, place: { away: string; inApp: boolean }, desc: Pick<Description, 'dir' | 'name' | 'version' | 'pip'>, relativeTo: string): string {
   if (!place.inApp) return `${written}: ${place.away} is a path of this host outside the app directory (the build context), which the image does not have`;
-  const rel = path.relative(requirementsDir, place.away) || '.';
-  return `${written}: ${place.away} is this host's path of the app directory, which the image holds at ${imageAppDir(desc)}: name it relative to ${desc.pip} (${rel.startsWith('.') ? rel : `./${rel}`})`;
+  const rel = path.relative(relativeTo, place.away) || '.';
+  const from = path.relative(desc.dir, relativeTo) || '.';
+  return `${written}: ${place.away} is this host's path of the app directory, which the image holds at ${imageAppDir(desc)}: name it relative to ${from === path.dirname(desc.pip!) ? desc.pip : `${from}/`} (${rel.startsWith('.') ? rel : `./${rel}`})`;
 }
 
 /** `-i URL`, `--index-url=URL`, `-f DIR`, `--find-links DIR`, `--no-index`: a line's option and its value. */
@@ -133,14 +134,22 @@ export async function unbuildableRequirements(desc: Pick<Description, 'dir' | 'p
     return [`${desc.pip} (pip:) does not exist`];
   }
   const requirementsDir = path.dirname(file);
-  const lines = text.split('\n').map((raw) => raw.replace(/(^|\s)#.*$/, '').trim()).filter((line) => line !== '');
+  const tree: Tree = { lines: [], problems: [], unknown: false };
+  await readTree(file, text, desc, reader, new Set([file]), tree);
+  const lines = tree.lines.map((l) => l.text);
   const sources: Source[] = [];
   let noIndex = false;
-  for (const line of lines) {
+  for (const { text: line, dir } of tree.lines) {
     const m = SOURCE_OPTION.exec(line);
     if (!m) continue;
     if (m[1] === '--no-index') noIndex = true;
-    else if (m[2] !== undefined) sources.push({ line, index: !/^(-f|--find-links)$/.test(m[1]), place: placeInImage(m[2], desc, requirementsDir) });
+    else if (m[2] !== undefined) {
+      const index = !/^(-f|--find-links)$/.test(m[1]);
+      // pip reads a relative find-links from its file's directory when it is there, else (as an
+      // index) from its working directory, the requirements' directory in the venv step.
+      const from = !index && !URL.test(m[2]) && (await exists(path.resolve(dir, m[2]), reader)) ? dir : requirementsDir;
+      sources.push({ line, index, place: placeInImage(m[2], desc, from) });
+    }
   }
   // pip with --no-index reads no index, wherever the option is.
   const read = sources.filter((s) => !(noIndex && s.index));
@@ -149,9 +158,10 @@ export async function unbuildableRequirements(desc: Pick<Description, 'dir' | 'p
   const flat = [...dirs, ...read.flatMap((s) => ('here' in s.place && !s.index ? [s.place.here] : []))];
   const local = new Set((await Promise.all(flat.map((dir) => projectsIn(dir, reader)))).flatMap((set) => [...set]));
   const indexes = read.flatMap((s) => ('here' in s.place && s.index ? [s.place.here] : []));
-  // A remote index or find-links may hold any requirement: what it holds is the build's to learn.
-  const remote = read.some((s) => 'remote' in s.place);
-  const missing: string[] = [];
+  // A remote index or find-links may hold any requirement, and an include pip fetches may name
+  // one: what they hold is the build's to learn.
+  const remote = tree.unknown || read.some((s) => 'remote' in s.place);
+  const missing = [...tree.problems];
   let unfound = false;
   for (const line of lines) {
     if (line.startsWith('-')) continue; // options (-r, -c, --hash ...) are pip's to judge
@@ -181,6 +191,49 @@ export async function unbuildableRequirements(desc: Pick<Description, 'dir' | 'p
     }
   }
   return missing;
+}
+
+/** `-r FILE`, `--requirement=FILE`, `-c FILE`: a line including another file, and its target. */
+const INCLUDE_OPTION = /^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s*)(\S+)$/;
+
+interface Tree {
+  /** Every line but the includes, each with its file's directory. */
+  lines: { text: string; dir: string }[];
+  /** What the image's pip cannot read of the includes. */
+  problems: string[];
+  /** An include pip fetches (`-r https://...`): what it names cannot be told here. */
+  unknown: boolean;
+}
+
+/**
+ * The lines of `file` (whose text is `text`) and of each file it includes with -r, at any depth,
+ * as the image's pip reads them: an include relative to its file, outside the app directory or
+ * missing, is said in `problems`. A constraints file (-c) names nothing to install.
+ */
+async function readTree(file: string, text: string, desc: Pick<Description, 'dir' | 'pip' | 'name' | 'version'>, reader: FileReader | null, seen: Set<string>, tree: Tree): Promise<void> {
+  const dir = path.dirname(file);
+  for (const line of text.split('\n').map((raw) => raw.replace(/(^|\s)#.*$/, '').trim()).filter((l) => l !== '')) {
+    const include = INCLUDE_OPTION.exec(line);
+    if (include === null) {
+      tree.lines.push({ text: line, dir });
+      continue;
+    }
+    if (include[1] === '-c' || include[1] === '--constraint') continue;
+    const place = placeInImage(include[2], desc, dir);
+    if ('remote' in place) tree.unknown = true;
+    else if ('away' in place) tree.problems.push(awayWords(line, place, desc, dir));
+    else if (!seen.has(place.here)) {
+      seen.add(place.here);
+      const included = await readFileAsUserCould(place.here, reader).then(
+        (b) => b.toString('utf8'),
+        (err: unknown) => {
+          tree.problems.push(`${line} (in ${path.relative(desc.dir, file)}): ${err instanceof UserCannotRead ? `cannot be read: ${err.message}` : 'no such file'}`);
+          return null;
+        },
+      );
+      if (included !== null) await readTree(place.here, included, desc, reader, seen, tree);
+    }
+  }
 }
 
 /** Whether `file` is there as `reader` could see it (listed in its directory). */

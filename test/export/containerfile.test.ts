@@ -520,8 +520,20 @@ test("the requirements' own index and find-links: where the image's pip looks, a
   // --no-index: the index is not read, so neither is it looked in here.
   writeFileSync(reqs, '--no-index\n--index-url https://pypi.example.org/simple\nflask==3.0.3\n');
   assert.ok((await venvWarnings(dir)).some((l) => l.startsWith('flask==3.0.3: no wheel or sdist of flask in ')));
+  // A file the requirements include (-r) is read as pip reads it: its --find-links from its own
+  // directory, its requirements judged too; an include outside the app, or missing, is said.
+  mkdirSync(join(dir, 'sources'));
+  writeFileSync(join(dir, 'sources', 'base.txt'), '--find-links ../wheels\nnowhere-pkg==1.0\n');
+  writeFileSync(join(work.path, 'ownindex-shared.txt'), 'thepkg==1.0\n');
+  writeFileSync(reqs, '-r sources/base.txt\n-r ../ownindex-shared.txt\n-r sources/gone.txt\nthepkg==1.0\n');
+  const included = await venvWarnings(dir);
+  assert.ok(!included.some((l) => l.startsWith('thepkg')), included.join('\n'));
+  assert.ok(included.some((l) => l.startsWith('nowhere-pkg==1.0: no wheel or sdist of nowhere-pkg in ') && l.includes(join(dir, 'wheels'))), included.join('\n'));
+  assert.ok(included.includes(`-r ../ownindex-shared.txt: ${join(work.path, 'ownindex-shared.txt')} is a path of this host outside the app directory (the build context), which the image does not have`), included.join('\n'));
+  assert.ok(included.includes('-r sources/gone.txt (in requirements.txt): no such file'), included.join('\n'));
   // What the recipe said is what pip does: export venv, offline, finds each where it was told.
-  writeFileSync(reqs, '--index-url mirror/simple\n--find-links wheels\nflask==3.0.3\nthepkg==1.0\n');
+  writeFileSync(join(dir, 'sources', 'base.txt'), '--find-links ../wheels\n');
+  writeFileSync(reqs, '-r sources/base.txt\n--index-url mirror/simple\nflask==3.0.3\nthepkg==1.0\n');
   assert.equal(await venvWarnings(dir), []);
   const built = await runCli(['export', 'venv', dir, '--state-dir', state.path], { ms: 120_000 });
   assert.is(built.status, 0, built.stderr);
