@@ -311,18 +311,19 @@ ifRoot('export kubernetes and containerfile, as root, read app.yaml only as the 
 
 ifRoot('export containerfile, as root, looks for the wheels requirement lines name only where the app\'s user could: a root-only directory tells nothing of what it holds', async () => {
   hostUser(USER);
-  const hidden = join(work.path, 'root-only-wheels');
+  const app = makeApp(apps, 'wheeloracle', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  // In the app directory (the build context: a path outside it is said missing from the image unlooked).
+  writeFileSync(join(app, 'requirements.txt'), './root-only-wheels/present-1.0-py3-none-any.whl\n./root-only-wheels/absent-1.0-py3-none-any.whl\n');
+  spawnSync('chown', ['-R', `${USER}:`, app]);
+  const hidden = join(app, 'root-only-wheels');
   mkdirSync(hidden, { mode: 0o700 });
   writeFileSync(join(hidden, 'present-1.0-py3-none-any.whl'), '');
-  const app = makeApp(apps, 'wheeloracle', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
-  writeFileSync(join(app, 'requirements.txt'), `${hidden}/present-1.0-py3-none-any.whl\n${hidden}/absent-1.0-py3-none-any.whl\n`);
-  spawnSync('chown', ['-R', `${USER}:`, app]);
   const recipe = await runCli(['export', 'containerfile', app], { ms: 60_000 });
   const out = recipe.stdout + recipe.stderr;
   assert.is(recipe.status, 0, out);
   // Both said as the user's pip would find them: not there (root's listing had the one there left out).
-  assert.ok(out.includes(`#   ${hidden}/absent-1.0-py3-none-any.whl: no such file`), out);
-  assert.ok(out.includes(`#   ${hidden}/present-1.0-py3-none-any.whl: no such file`), out);
+  assert.ok(out.includes('#   ./root-only-wheels/absent-1.0-py3-none-any.whl: no such file'), out);
+  assert.ok(out.includes('#   ./root-only-wheels/present-1.0-py3-none-any.whl: no such file'), out);
 });
 
 /** The app and state root of the venv `export venv` built as the app's user (the test below), for the one after it. */
