@@ -169,7 +169,7 @@ export async function unbuildableRequirements(desc: Pick<Description, 'dir' | 'p
     const vcs = /^(git|hg|svn|bzr)\+/i.exec(direct);
     if (vcs) {
       const tool = vcs[1].toLowerCase();
-      if (!desc.deb.includes(VCS[tool])) missing.push(`${line}: pip runs ${tool} for it, which the image has only when deb: names ${VCS[tool]}`);
+      if (!desc.deb.includes(VCS[tool])) missing.push(`${withoutCredentials(line)}: pip runs ${tool} for it, which the image has only when deb: names ${VCS[tool]}`);
     } else if (URL.test(direct) || DIST_FILE.test(line) || line.includes('/')) {
       // pip fetches a direct URL, --no-index or not; a file: one, or a path, it reads where the image has it.
       const place = placeInImage(URL.test(direct) ? direct : line.split(/[;\s]/)[0], desc, requirementsDir);
@@ -191,6 +191,14 @@ export async function unbuildableRequirements(desc: Pick<Description, 'dir' | 'p
     }
   }
   return missing;
+}
+
+/**
+ * A line as the recipe's comment and stderr say it: a URL's user and password (`https://TOKEN@`,
+ * a deploy token) are a secret of the host's, not the app's, and a Containerfile is committed.
+ */
+function withoutCredentials(line: string): string {
+  return line.replace(/(:\/\/)[^/@\s]*@/g, '$1');
 }
 
 /** `-r FILE`, `--requirement=FILE`, `-c FILE`: a line including another file, and its target. */

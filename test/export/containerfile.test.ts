@@ -564,6 +564,11 @@ test('a direct URL requirement: pip fetches it offline too, so an https one is n
   // A VCS URL: pip runs git for it, which Debian's image has only from deb:.
   writeFileSync(reqs, 'git+https://git.example.org/thepkg.git#egg=thepkg\n');
   assert.equal(await venvWarnings(dir), ['git+https://git.example.org/thepkg.git#egg=thepkg: pip runs git for it, which the image has only when deb: names git']);
+  // A deploy token in the URL is the host's secret: the recipe (a committed file) and stderr leave it out.
+  writeFileSync(reqs, 'git+https://deploy:s3cret@git.example.org/thepkg.git#egg=thepkg\n');
+  assert.equal(await venvWarnings(dir), ['git+https://git.example.org/thepkg.git#egg=thepkg: pip runs git for it, which the image has only when deb: names git']);
+  const recipe = await runCli(['export', 'containerfile', dir]);
+  assert.not.match(recipe.stdout + recipe.stderr, /s3cret/);
   writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\ndeb: [git]\n');
   assert.equal(await venvWarnings(dir), []);
 });
