@@ -2,7 +2,7 @@
 // as OptionNames (gateway-options.ts) names the options: a program running a Gateway was told
 // to run `apppkg-gateway restart blog` on a gateway that has no admin listener for that command
 // to reach (admin: false) and a method of its own that does it.
-import { GatewayError, type ErrorDetails } from './errors.js';
+import { GatewayError, SEND_SIGHUP, type ErrorDetails } from './errors.js';
 import { shellWord } from './shell-words.js';
 
 export interface CommandWords {
@@ -33,6 +33,8 @@ export interface CommandWords {
   rescan: string;
   /** What reads the environment file again, then looks at the apps (the gateway's reload()), where its line begins. */
   reload: string;
+  /** reload's as an imperative, said after "then" or "you": what has the gateway read its environment file again and try its refused versions with it. */
+  reloadNow: string;
   /** What delivers dead letters again (by id, or all of an app's), said beside them in status. */
   retryMail: string;
   /** What deletes dead letters for good, said beside the retry. */
@@ -53,8 +55,9 @@ export interface CommandWords {
   check(dir: string): string | null;
   /**
    * The details errors.ts's fixes read where they name a CLI command (a terminal to see output
-   * in, `init`, `describe`, `run`, `install --system`), for the package in `dir`; null for
-   * errors.ts's own words, the CLI's. namingFixes gives them to an error.
+   * in, `init`, `describe`, `run`, `install --system`) or the gateway's signal (`rescanCall`,
+   * `reloadCall`: rescan and reloadNow), for the package in `dir`; null for errors.ts's own
+   * words, the CLI's under --apps. namingFixes gives them to an error.
    */
   fixDetails: ((dir: string) => ErrorDetails) | null;
 }
@@ -71,16 +74,32 @@ export const CLI_COMMAND_WORDS: CommandWords = {
     `\`apppkg-gateway install${dir === undefined ? '' : ` ${shellWord(dir)}`}${also.environment === undefined ? '' : ` --environment ${shellWord(also.environment)}`}${also.stateDir === undefined ? '' : ` --state-dir ${shellWord(also.stateDir)}`}\``,
   makesStateDirs: 'serve, run and the gateway',
   writesAppYaml: (dir) => ` (\`apppkg-gateway init ${dir}\` writes one for the project there)`,
-  // A host that runs the gateway under systemd reloads it (the unit's ExecReload sends SIGHUP):
-  // told only of the signal, its user had to find the main pid to send it to.
-  rescan: 'send the gateway SIGHUP (`systemctl reload apppkg-gateway` under systemd)',
+  // SIGHUP reads the environment file, then rescans: the one signal does both (errors.ts).
+  rescan: SEND_SIGHUP,
   reload: 'SIGHUP',
+  reloadNow: SEND_SIGHUP,
   retryMail: 'apppkg-gateway mail retry ID... (or --all [APP])',
   deleteMail: 'apppkg-gateway mail delete ID... (or --all [APP])',
   startAgain: 'start the gateway again',
   cwdGone: null,
   check: () => null,
   fixDetails: null,
+};
+
+/**
+ * serve's: the CLI's commands, but for what the gateway's SIGHUP does. To serve a SIGHUP is its
+ * terminal closed, and it stops (cli/commands/serve.ts); it reads its environment file once, as
+ * it starts, and under --reload a change to a .py file or app.yaml under the app's directory
+ * starts the app again (gateway-serve-reload.ts). A fix that said "SIGHUP reads it" ended serve.
+ */
+const SERVE_RESCAN = 'start serve again (under --reload, save a change to a .py file or app.yaml of the app)';
+const SERVE_RELOAD = 'start serve again (serve reads its environment file once, as it starts)';
+export const SERVE_COMMAND_WORDS: CommandWords = {
+  ...CLI_COMMAND_WORDS,
+  rescan: SERVE_RESCAN,
+  reloadNow: SERVE_RELOAD,
+  // Only what differs from errors.ts's own words: the rest of serve's fixes are the CLI's.
+  fixDetails: () => ({ rescanCall: SERVE_RESCAN, reloadCall: SERVE_RELOAD }),
 };
 
 /**
@@ -92,8 +111,11 @@ export const CLI_COMMAND_WORDS: CommandWords = {
  * have killed it, where its program has rescan().
  */
 export function adminListenerWords(own: CommandWords): CommandWords {
-  return { ...CLI_COMMAND_WORDS, rescan: own.rescan, reload: own.reload, startAgain: own.startAgain };
+  return { ...CLI_COMMAND_WORDS, rescan: own.rescan, reload: own.reload, reloadNow: own.reloadNow, startAgain: own.startAgain };
 }
+
+const LIBRARY_RESCAN = 'call `gateway.rescan()`';
+const LIBRARY_RELOAD = 'call `gateway.reload()`';
 
 /**
  * A library caller's: the Gateway's methods, and AppPackage's runCommand where the Gateway has
@@ -112,8 +134,9 @@ export const LIBRARY_COMMAND_WORDS: CommandWords = {
   // init is the CLI's alone: the library has no call that writes an app.yaml.
   writesAppYaml: () => '',
   // A Gateway installs no signal handler: a SIGHUP would end the program.
-  rescan: 'call `gateway.rescan()`',
+  rescan: LIBRARY_RESCAN,
   reload: '`gateway.reload()`',
+  reloadNow: LIBRARY_RELOAD,
   retryMail: 'gateway.retryMail({ ids: [ID, ...] }) (or { all: true, app: APP })',
   deleteMail: 'gateway.deleteMail({ ids: [ID, ...] }) (or { all: true, app: APP })',
   // A stopped Gateway is not started again: a program starts another.
@@ -138,6 +161,8 @@ export const LIBRARY_COMMAND_WORDS: CommandWords = {
     againCall: "AppPackage's `runCommand()`",
     // The backup directory came as runCommand()'s env.APPPKG_BACKUP_DIR, not as --to or --from.
     backupCall: true,
+    rescanCall: LIBRARY_RESCAN,
+    reloadCall: LIBRARY_RELOAD,
   }),
 };
 

@@ -141,6 +141,16 @@ const listedProblems = (d: ErrorDetails): string => (d.problems?.length ? `: ${d
 /** The app directory a hint's command names (`apppkg-gateway check DIR`): the real one when known. */
 const appDirWord = (d: ErrorDetails): string => (d.dir ? shellWord(str(d.dir)) : 'DIR');
 /**
+ * What has a gateway under --apps look at its apps again, and read its environment file first:
+ * the one signal does both. Under systemd its user has `systemctl reload` (the unit's ExecReload
+ * sends it), not the main pid to send it to. command-words.ts's CLI words say it too.
+ */
+export const SEND_SIGHUP = 'send the gateway SIGHUP (`systemctl reload apppkg-gateway` under systemd)';
+/** CommandWords.rescan as a fix says it: the caller's (`rescanCall`: serve's, a library Gateway's), else SIGHUP's. */
+const rescanCall = (d: ErrorDetails): string => str(d.rescanCall) || SEND_SIGHUP;
+/** CommandWords.reloadNow as a fix says it: the caller's (`reloadCall`), else SIGHUP's. */
+const reloadCall = (d: ErrorDetails): string => str(d.reloadCall) || SEND_SIGHUP;
+/**
  * The call that repeats the app's import, doing `does`, as its caller has it (`checkCall`:
  * AppPackage's check() for the library); else the CLI's `check DIR`, and where it shows (`cliWhere`).
  */
@@ -640,7 +650,7 @@ export const ERROR_CODES = {
       if (errno === 'EROFS') return `the file system is mounted read-only: ${elsewhere}`;
       if (errno === 'ENOSPC' || errno === 'EDQUOT') return `the file system is full (or the quota used up): free space on it (\`df -h ${str(d.path)}\`), or ${elsewhere}`;
       const code = errno ?? String(d.reason).split(':')[0];
-      if (code === 'EMFILE' || code === 'ENFILE') return openFilesHint(code);
+      if (code === 'EMFILE' || code === 'ENFILE') return openFilesHint(code, d);
       return elsewhere;
     },
     exitStatus: 1,
@@ -704,7 +714,7 @@ export const ERROR_CODES = {
       : `${d.key ? `${str(d.key)}: ` : ''}interpreter ${str(d.path)} cannot be run: ${str(d.reason)}`,
     hint: (d) =>
       d.openFiles
-        ? openFilesHint(d.openFiles)
+        ? openFilesHint(d.openFiles, d)
         : d.notPython
         ? `set ${d.key ? str(d.key) : 'python'} in the environment file to a Python 3 interpreter (e.g. /usr/bin/python3; \`command -v python3\` prints the one on PATH), or remove it to let the gateway pick one`
         : Array.isArray(d.pyenvPaths) && d.pyenvPaths.length > 0
@@ -1002,11 +1012,11 @@ export const ERROR_CODES = {
         : `worker of ${workerOf(d)} exited before it was ready (${str(d.reason)})`,
     hint: (d) =>
       d.openFiles
-        ? openFilesHint(d.openFiles)
+        ? openFilesHint(d.openFiles, d)
         : d.linkMismatch
         ? "restart the gateway: apppkg-gateway's files were replaced while it ran (upgraded in place?), and the gateway still running cannot talk to their Python shim; `check` runs the new files and finds nothing wrong"
         : d.seconds !== undefined
-        ? `read ${d.log ? str(d.log) : 'the app log above'} for where the import was at the deadline (faulthandler's 'Timeout' report just above the refusal: each thread's stack, most recent call first): an import that waits (a database or a network call without a timeout) or computes a long time should do that later, or within a bound; a slow one that must finish gets more time with start_timeout under apps.${d.name ? str(d.name) : 'NAME'} in the environment file (SIGHUP reads it)`
+        ? `read ${d.log ? str(d.log) : 'the app log above'} for where the import was at the deadline (faulthandler's 'Timeout' report just above the refusal: each thread's stack, most recent call first): an import that waits (a database or a network call without a timeout) or computes a long time should do that later, or within a bound; a slow one that must finish gets more time with start_timeout under apps.${d.name ? str(d.name) : 'NAME'} in the environment file, then ${reloadCall(d)}`
         : `read ${d.log ? str(d.log) : 'the app log above'}; ${checkAgain(d, 'runs the same import', ' in the foreground')}`,
     exitStatus: 1,
     example: { name: 'blog', app: 'blog.wsgi:application', reason: 'not ready within 30000 ms' },
@@ -1015,7 +1025,7 @@ export const ERROR_CODES = {
     summary: 'A `processes` entry (or `processes.web` of a `platform: python, command` app) exited, or did not accept connections on its `$PORT` within the start deadline.',
     message: (d) => `processes.${str(d.process)} of ${str(d.app)} did not start (${str(d.reason)})`,
     hint: (d) =>
-      d.openFiles ? openFilesHint(d.openFiles) : `read ${d.log ? str(d.log) : 'its output above'} (its lines begin with [${str(d.process)}]); a process with a route (or processes.web) must listen on 127.0.0.1:$PORT — try it with ${d.runCall ? str(d.runCall) : `\`apppkg-gateway run ${appDirWord(d)} -- sh -c 'PORT=8080 ...'\``}`,
+      d.openFiles ? openFilesHint(d.openFiles, d) : `read ${d.log ? str(d.log) : 'its output above'} (its lines begin with [${str(d.process)}]); a process with a route (or processes.web) must listen on 127.0.0.1:$PORT — try it with ${d.runCall ? str(d.runCall) : `\`apppkg-gateway run ${appDirWord(d)} -- sh -c 'PORT=8080 ...'\``}`,
     exitStatus: 1,
     example: { process: 'web', app: 'chat', reason: 'exited with status 1' },
   },
@@ -1624,9 +1634,13 @@ function asyncFactoryHint(app: string): string {
 /** Open files this close to its limit: a listener that gave no answer is taken to be out of them. */
 const NEAR_THE_LIMIT = 8;
 
-/** The fix for EMFILE (the gateway's own open-files limit) or ENFILE (the host's table). */
-function openFilesHint(kind: unknown): string {
-  const again = 'then an app asleep is tried again at its next request, and a version refused for it by itself (6 times, 1 s doubling to 32 s; then at SIGHUP, which also tries at once)';
+/**
+ * The fix for EMFILE (the gateway's own open-files limit) or ENFILE (the host's table). What tries
+ * a refused version again at once is the caller's (rescanCall): a SIGHUP ends a program running
+ * a Gateway, and serve.
+ */
+function openFilesHint(kind: unknown, d: ErrorDetails): string {
+  const again = `then an app asleep is tried again at its next request, and a version refused for it by itself (6 times, 1 s doubling to 32 s) or at once when you ${rescanCall(d)}`;
   if (kind === 'ENFILE') return `the host has no file descriptors left (fs.file-max): raise it with sysctl, or stop what holds them; ${again}`;
   return 'raise the gateway\'s open-files limit (each app keeps its log open, each running worker five more, each client connection one; README, "Connections"): '
     + `\`LimitNOFILE=65536\` in its systemd unit, or \`ulimit -Hn 65536\` as root before starting it; ${again}`;

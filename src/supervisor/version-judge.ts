@@ -449,7 +449,7 @@ export class VersionJudge {
       if (desc === undefined || !pending.has(dir) || failed.files !== treeDigest(dir)) continue;
       const error = new GatewayError(failed.code as ErrorCode, failed.details);
       record.refused.set(dir, { signature: readPackageTree(dir).signature, error });
-      const refused = `${label(desc)} refused: its commands.update failed at ${failed.at} with these same files, and is not run again until a file in it changes or ${this.words.reload} asks: ${placedMessage(error)}`;
+      const refused = `${label(desc)} refused: its commands.update failed at ${failed.at} with these same files, and is not run again until a file in it changes or you ${this.words.reloadNow}: ${placedMessage(error)}`;
       record.history.add('refused', refused, { version: desc.version, reason: reasonOf(error) });
       this.opts.say(`${record.name}: ${label(desc)} refused: its commands.update failed at ${failed.at} with these same files; it is not run again (change a file in it, or ${this.words.rescan}, to run it again):\n${formatRefusal(error)}`);
     }

@@ -112,6 +112,8 @@ ifPrlimit('a wake past the limit says EMFILE and how to raise it, the gateway ru
   for (const problem of problems) {
     assert.match(problem.message, /EMFILE: the gateway's open-files limit \(\d+\) is reached/, `the problem said: ${problem.message}`);
     assert.match(problem.hint, 'LimitNOFILE=65536');
+    // What tries it again at once, as a host running the gateway under systemd does it.
+    assert.match(problem.hint, 'or at once when you send the gateway SIGHUP (`systemctl reload apppkg-gateway` under systemd)');
   }
   assert.not.match(gw.output(), /TypeError|Unknown system error/);
   assert.is(gw.child.exitCode, null, 'the gateway runs on');

@@ -124,6 +124,9 @@ test('a version copied in while the gateway was down runs its update first, the 
     reasons.push(app.versions[0].reason);
   }
   assert.equal(reasons[1], reasons[0], 'the same reason at the next start');
+  // The history's event says what runs it again as the line does, systemctl's reload beside the signal.
+  const refusedEvent = (await status(env.gw)).apps[0].history.find((e: any) => e.kind === 'refused' && e.message.includes('is not run again until'));
+  assert.match(refusedEvent?.message ?? '', 'is not run again until a file in it changes or you send the gateway SIGHUP (`systemctl reload apppkg-gateway` under systemd): ');
   assert.equal(updatesRun(env), ['blog.2', 'blog.3'], 'the failed update ran at the first start only');
   assert.match(env.gw.output(), /version 3 refused: its commands\.update failed at \S+ with these same files; it is not run again \(change a file in it, or send the gateway SIGHUP \(`systemctl reload apppkg-gateway` under systemd\), to run it again\)/);
   // Refused at once, it is not "deployed now" either (the log said both).

@@ -49,7 +49,7 @@ test('refused at the next start without running its hook: the line says rescan()
     assert.ok(line?.includes('with these same files; it is not run again (change a file in it, or call `gateway.rescan()`, to run it again):\n'), said.join('\n'));
     const history = (gateway.status() as any).apps.find((a: any) => a.name === 'blog').history;
     const event = history.find((e: any) => e.kind === 'refused' && e.message.includes('is not run again until'));
-    assert.match(event?.message ?? JSON.stringify(history), 'is not run again until a file in it changes or `gateway.reload()` asks: ');
+    assert.match(event?.message ?? JSON.stringify(history), 'is not run again until a file in it changes or you call `gateway.reload()`: ');
     assert.is(updatesRun(), 1, 'not run at the start');
     await within(60_000, 'rescan()', gateway.rescan());
     await waitFor(() => updatesRun() === 2, 30_000, 'the hook run again by rescan()');

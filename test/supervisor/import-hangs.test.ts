@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
 import { stopGatewayChecked } from '../helpers/status.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('an import that never finishes');
 const work = tempDir('apppkg-import-hangs-');
@@ -37,7 +37,8 @@ test('refused at start_timeout: the app log has where the import was, the refusa
   const refusal = await waitFor(() => /spinning: .* refused:\n(.*\n.*fix: .*)/.exec(gw!.output())?.[1], 20_000, () => `the refusal, in:\n${gw!.output()}`);
   assert.match(refusal!, /did not finish its start within 3 s \(start_timeout\)/);
   assert.not.match(refusal!, /exited before/);
-  assert.match(refusal!, /start_timeout under apps\.spinning in the environment file/);
+  // What reads the file again: the signal, and systemctl's reload of it (the unit's ExecReload).
+  assert.match(refusal!, 'start_timeout under apps.spinning in the environment file, then send the gateway SIGHUP (`systemctl reload apppkg-gateway` under systemd)');
   const log = readFileSync(join(work.path, 'state', 'apps', 'spinning', 'log', 'app.log'), 'utf8');
   // faulthandler's report, most recent call first: the loop, then the import that ran it.
   assert.match(log, /Timeout \(0:00:0\d\.\d+\)!\nThread 0x[0-9a-f]+ \(most recent call first\):\n  File "[^"]*\/warmup\.py", line \d+ in fill_cache\n  File "[^"]*\/warmup\.py", line 5 in <module>\n/);
@@ -45,6 +46,23 @@ test('refused at start_timeout: the app log has where the import was, the refusa
   const res = await request(`${gw.url}/steady/`);
   assert.is(res.statusCode, 200);
   await res.body.text();
+});
+
+// A SIGHUP stops serve (its terminal closed): told "SIGHUP reads it", its user ended it. serve
+// reads its environment file once, as it starts, and --reload does not read it again.
+test('under serve the same refusal says to start serve again, not to send SIGHUP', async () => {
+  const apps = join(work.path, 'serve-apps');
+  const dir = writePackage(apps, 'sleepy', {
+    'app.yaml': 'platform: python, wsgi\napp: main:application\n',
+    'main.py': 'import time\ntime.sleep(4)\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+  });
+  const env = join(work.path, 'serve-environment.yaml');
+  writeFileSync(env, 'apps:\n  sleepy:\n    workers: 1\n    start_timeout: 1\n', { mode: 0o600 });
+  const run = await runCli(['serve', dir, '--port', '0', '--workers', '1', '--environment', env, '--state-dir', join(work.path, 'serve-state')], { ms: 60_000 });
+  assert.is(run.status, 1, run.stdout + run.stderr);
+  assert.match(run.stderr, /did not finish its start within 1 s \(start_timeout\)/);
+  assert.match(run.stderr, 'start_timeout under apps.sleepy in the environment file, then start serve again (serve reads its environment file once, as it starts)');
+  assert.not.match(run.stderr, 'SIGHUP');
 });
 
 test.run();

@@ -9,6 +9,7 @@ import { sayOnStderr } from '../../gateway-options.js';
 import { GatewayError } from '../../errors.js';
 import { countOf } from '../../count.js';
 import { GATEWAY_FLAGS } from './gateway-spec.js';
+import { SERVE_COMMAND_WORDS } from '../../command-words.js';
 import { closeCgroupRun, openCgroupRun, reapDeadRuns } from '../../supervisor/cgroup-tree.js';
 import { outliveStdio } from '../stdio.js';
 import { announced, printAppError, watchStopSignals } from '../run-loop.js';
@@ -124,8 +125,9 @@ export async function run(args: ParsedCommand): Promise<number> {
         hookTimeoutMs,
         graceMs: GRACE_S * 1000,
         say,
-        // serve's address is --host and --port, which a failure to listen on it names.
-        optionNames: { ...GATEWAY_FLAGS, listen: '--port', startedAs: commandLineAgain('serve', args, ['environment']) },
+        // serve's address is --host and --port, which a failure to listen on it names; a SIGHUP
+        // stops it, which a fix that says the gateway's signal must not tell its user to send.
+        optionNames: { ...GATEWAY_FLAGS, listen: '--port', commands: SERVE_COMMAND_WORDS, startedAs: commandLineAgain('serve', args, ['environment']) },
       });
     } catch (err) {
       printAppError(err);
