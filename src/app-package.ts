@@ -52,9 +52,10 @@ export interface AppPackageOptions {
    * that cannot be made or written): by default these options' names; the CLI gives its flags,
    * `--environment` and `--state-dir`, which are what its user typed. `commands`: what a fix
    * calls install (check()'s, of a requirement not installed): by default AppPackage's install(),
-   * the CLI's command from the CLI.
+   * the CLI's command from the CLI. `startedAs`: the CLI's command line, after `apppkg-gateway`
+   * and without --environment, that a fix giving the environment file says again with it.
    */
-  optionNames?: { environment: string; stateDir?: string; commands?: CommandWords };
+  optionNames?: { environment: string; stateDir?: string; commands?: CommandWords; startedAs?: string };
 }
 
 export interface CheckOptions {
@@ -202,6 +203,7 @@ export class AppPackage {
       stateKey: this.#stateKey,
       environmentKey: this.#environmentKey,
       commandWords: this.#commands,
+      startedAs: this.#options.optionNames?.startedAs,
       output: options.output ?? this.#options.output,
       timeoutMs: options.timeoutMs,
       onCheck: options.onCheck,

@@ -181,7 +181,10 @@ const passEnvironmentFile = (d: ErrorDetails): string => {
   if (d.entry === 'serve' || d.entry === 'apps') return entryTakesFile(d, d.entry);
   if (!d.noEnvironmentFile) return '';
   const key = str(d.environmentKey) || '--environment';
-  return `, and pass it: ${key.startsWith('-') ? `\`apppkg-gateway check ${appDirWord(d)} ${givenAs(key, 'FILE')}\`` : checkCall(d)}`;
+  if (!key.startsWith('-')) return `, and pass it: ${checkCall(d)}`;
+  // check's own command line (`startedAs`), its --state-dir kept: without it the check ran again
+  // on another state root (as root, /var/lib/apppkg-gateway's).
+  return `, and pass it: \`apppkg-gateway ${d.startedAs ? str(d.startedAs) : `check ${appDirWord(d)}`} ${givenAs(key, 'FILE')}\``;
 };
 /**
  * How the running gateway comes to read what the fix sets (`entry`: serve or --apps, `entryDir`

@@ -75,6 +75,8 @@ export interface CheckAppOptions {
   environmentKey?: string;
   /** What a fix calls install and the others that make an app's state: the CLI's commands (the default) or AppPackage's methods. */
   commandWords?: CommandWords;
+  /** The CLI's command line (AppPackageOptions' optionNames.startedAs): a fix that gives it the environment file says it again. */
+  startedAs?: string;
   /** Where commands.check's output goes; default: ours. */
   output?: Writable;
   /** Kill commands.check's process tree past this; default: no limit. */
@@ -202,7 +204,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   // the install it names is given the environment file and state root this check was.
   const unmade = state.missing === '' ? [] : [state.missing];
   const install = words.install(desc.dir, { environment: hostEnv.file ?? undefined, stateDir: opts.stateDir });
-  for (const s of await checkServices(desc, hostEnv, stateRoot, (err) => namingCallerOptions(err, opts) as GatewayError)) {
+  for (const s of await checkServices(desc, hostEnv, stateRoot, (err) => namingCallerOptions(withCommandLine(err, opts.startedAs), opts) as GatewayError)) {
     const at = !s.ok && s.code === 'APPPKG_SERVICE_MISSING' ? placeOf(desc, s.name.split('.')) : undefined;
     report({ name: s.name, ok: s.ok, detail: `${placed(at)}${s.detail}`, fix: s.fix, ...(s.code ? { code: s.code } : {}) });
     if (s.unmade !== undefined) unmade.push(s.unmade);
@@ -568,4 +570,13 @@ function isDirectory(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A service the host lacks, told with no environment file (errors.ts passEnvironmentFile), with
+ * the command line that ran check: its fix says it again with the file, --state-dir kept.
+ */
+function withCommandLine(err: GatewayError, startedAs: string | undefined): GatewayError {
+  if (startedAs === undefined || !err.details.noEnvironmentFile || err.details.startedAs !== undefined) return err;
+  return new GatewayError(err.code, { ...err.details, startedAs });
 }

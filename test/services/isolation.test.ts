@@ -219,8 +219,9 @@ withServers('check says when a server does not answer, naming the key to set', a
   const none = await runCli(['check', alpha, '--state-dir', state], { ms: 60_000, env });
   assert.is(none.status, 1);
   assert.match(none.stdout, /FAIL\s+services\.redis\s+.*alpha asks for services\.redis: redis, but the host offers no redis server/);
-  // No --environment at all: the fix says to give one, and how.
-  assert.match(none.stdout, /fix: set `services\.redis` in an environment file \(e\.g\. [^\n]*\), and pass it: `apppkg-gateway check \S+ --environment FILE`\n/);
+  // No --environment at all: the fix says to give one, and how: this command line, --state-dir kept.
+  assert.match(none.stdout, /fix: set `services\.redis` in an environment file \(e\.g\. [^\n]*\), and pass it: `apppkg-gateway check (\S+) --state-dir (\S+) --environment FILE`\n/);
+  assert.ok(none.stdout.includes(`and pass it: \`apppkg-gateway check ${alpha} --state-dir ${state} --environment FILE\`\n`), none.stdout);
 });
 
 test.run();

@@ -76,7 +76,8 @@ test('check without --environment says to give an environment file, and how; wit
   const bare = await runCli(['check', dir, '--state-dir', state.path]);
   assert.is(bare.status, 1, bare.stdout + bare.stderr);
   assert.match(bare.stdout, /FAIL\s+services\.redis\s+\S+app\.yaml:4:3: cache asks for services\.redis: redis, but the host offers no redis server/);
-  assert.match(bare.stdout, `fix: set \`services.redis\` in an environment file (e.g. \`services: {redis: redis://127.0.0.1:6379}\`), and pass it: \`apppkg-gateway check ${dir} --environment FILE\`\n`);
+  // check's own line again, its --state-dir kept: without it the check ran on another state root.
+  assert.match(bare.stdout, `fix: set \`services.redis\` in an environment file (e.g. \`services: {redis: redis://127.0.0.1:6379}\`), and pass it: \`apppkg-gateway check ${dir} --state-dir ${state.path} --environment FILE\`\n`);
   const environment = join(work.path, 'environment.yaml');
   writeFileSync(environment, 'settings: {}\n');
   const given = await runCli(['check', dir, '--environment', environment, '--state-dir', state.path]);
