@@ -12,8 +12,18 @@ import { WebSocket } from 'ws';
 import { addPackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, rawRequest, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { appStatus } from '../helpers/status.js';
+import { HEARTBEAT_ENV, HUNG_AFTER_ENV } from '../../src/supervisor/worker.js';
 
 const TIMEOUT_S = 2;
+/**
+ * How long the PING asked at a 504 waits for its PONG (and how long an idle worker may leave one
+ * unanswered): lowered from HUNG_AFTER_MS (6 s), so that the first test waits out 2 s of it, not
+ * 8; above the silence rule's bound (TIMEOUT_S and a beat), so that the second test's worker is
+ * still replaced for its silence first.
+ */
+const LOOP_ANSWER_MS = 2000;
+/** The heartbeat's beat, lowered with it: the silence rule needs a beat well within LOOP_ANSWER_MS. */
+const BEAT_MS = 300;
 const test = suite('asgi request timeout');
 const work = tempDir('apppkg-asgi-timeout-');
 let gw: RunningGateway;
@@ -75,7 +85,9 @@ test.before(async () => {
   addPackage(apps, 'asgi-timeout', 'hz');
   const env = join(work.path, 'environment.yaml');
   writeFileSync(env, `apps:\n  hz:\n    workers: 1\n    timeout: ${TIMEOUT_S}\n`);
-  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env]);
+  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env], {
+    env: { [HEARTBEAT_ENV]: String(BEAT_MS), [HUNG_AFTER_ENV]: String(LOOP_ANSWER_MS) },
+  });
 });
 
 test.after(async () => {
@@ -90,12 +102,20 @@ test('a hung request gets its 504 and its task is cancelled; the worker and its 
   assert.is(await client.echo('before'), 'echo:before');
   const started = Date.now();
   const hung = await get('/hang');
+  const answeredAt = Date.now();
   assert.is(hung.status, 504, hung.body);
-  assert.ok(Date.now() - started >= TIMEOUT_S * 1000, `answered after ${Date.now() - started} ms`);
+  assert.ok(answeredAt - started >= TIMEOUT_S * 1000, `answered after ${answeredAt - started} ms`);
   await waitFor(async () => (await get('/events')).body.includes('hang finally'), 5000, 'the hung task\'s finally');
   assert.equal((await get('/events')).body.split('\n').filter(Boolean), ['hang started', 'hang cancelled', 'hang finally']);
-  // Past the time a loop check would have taken to recycle (LOOP_ANSWER_MS) and a drain after it.
-  await new Promise((r) => setTimeout(r, 8000));
+  // The loop check asked at the 504 tells nothing when the loop answers: only its recycle shows.
+  // So it is watched through its whole wait (LOOP_ANSWER_MS, and a second for a late timer on a
+  // loaded host), failing at the first sign of its recycle.
+  const until = answeredAt + LOOP_ANSWER_MS + 1000;
+  do {
+    assert.not.match(gw.output(), /hz: recycling worker/);
+    assert.is(await workerPid(), pid);
+    await new Promise((r) => setTimeout(r, BEAT_MS));
+  } while (Date.now() < until);
   assert.is(await client.echo('after'), 'echo:after');
   assert.is(client.closedWith(), null);
   assert.is(await workerPid(), pid);
@@ -112,7 +132,8 @@ test('a request that holds the loop itself (a sync sleep in an async view): 504,
   const blocked = await get('/block?30');
   assert.is(blocked.status, 504, blocked.body);
   await waitFor(
-    // Its silence passes the timeout before the PING asked at the 504 is 6 s late (worker-pool.ts).
+    // Its silence passes the timeout (a beat after the block began, and TIMEOUT_S) before the PING
+    // asked at the 504 is LOOP_ANSWER_MS late (worker-pool.ts).
     () => gw.output().includes(`hz: recycling worker ${pid}: it has not answered the heartbeat within the app's timeout (${TIMEOUT_S} s), with 1 request in it: its event loop is held`),
     15_000,
     'the recycle line',
