@@ -203,8 +203,11 @@ test('max_memory below what the app takes at its first requests: after 3 workers
 
 test('a request past its timeout on the worker being recycled is the 504 it is, not a 502 when the worker is stopped', async () => {
   for (let i = 0; i < 3; i++) assert.is((await pidFrom('/timed/sleep?t=0')).status, 200);
-  // The third request reached max_requests: the worker drains, and this one runs on it past the timeout.
-  const res = await request(`${gw.url}/timed/sleep?t=6`, { headersTimeout: 15_000 });
+  // The third request reached max_requests: the worker is replaced, and this one runs past the
+  // timeout. 4 s: past the 2 s timeout and the 504 sweep's tick with room for a loaded host, and
+  // over by the time a drain (the timeout and 2 s) would end, so the gateway's stop after the
+  // last case waits for no sleeping thread.
+  const res = await request(`${gw.url}/timed/sleep?t=4`, { headersTimeout: 15_000 });
   const body = await res.body.text();
   assert.is(res.statusCode, 504, body);
   for (const pid of await pidsOf('timed')) seen.add(pid);
