@@ -13,9 +13,12 @@ import { missingRedisUsers, remakeRedisUser, type AppRedisUser, type RedisServer
 import type { CallerOptionKeys } from '../environment/app-env.js';
 import { failedServiceState, updateServiceStatus } from './service-status.js';
 import { RepeatedLook } from './repeated-look.js';
+import { testKnob } from '../test-knob.js';
 
 /** How often each server is looked at: a lost user is made again within about this long. */
 export const REDIS_CHECK_INTERVAL_MS = 3000;
+/** The suite's interval, so that a test of what looks do (or do not do) waits for looks, not seconds. */
+export const REDIS_CHECK_ENV = 'APPPKG_TEST_REDIS_CHECK_MS';
 
 interface WatchedUser {
   user: AppRedisUser;
@@ -78,7 +81,7 @@ export class RedisUserWatch {
    * Looks every `intervalMs`, the next look only once the one before has finished (a server that
    * hangs delays it). `keys`: what the reasons' fixes call the gateway's options (its OptionNames).
    */
-  static start(say: (line: string) => void, keys: CallerOptionKeys = {}, intervalMs = REDIS_CHECK_INTERVAL_MS): RedisUserWatch {
+  static start(say: (line: string) => void, keys: CallerOptionKeys = {}, intervalMs = testKnob(REDIS_CHECK_ENV, REDIS_CHECK_INTERVAL_MS)): RedisUserWatch {
     return new RedisUserWatch(say, keys, intervalMs);
   }
 

@@ -16,6 +16,7 @@ import { assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGatewa
 import { serversMissing, startRedis, type RunningRedis } from '../helpers/servers.js';
 import { runIf } from '../helpers/skip.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { REDIS_CHECK_ENV } from '../../src/services/redis-user-watch.js';
 
 const test = suite('services: a Redis restarted under running apps');
 const work = tempDir('apppkg-services-redis-restart-');
@@ -28,8 +29,8 @@ let gw: RunningGateway | null = null;
 const missing = serversMissing();
 const withServers = runIf(test, missing === null, missing ?? '');
 
-/** The gateway's look at its Redis users (redis-user-watch.ts REDIS_CHECK_INTERVAL_MS), with room for a slow one. */
-const CHECK_MS = 3000;
+/** The gateway's look at its Redis users: every 3 s (REDIS_CHECK_INTERVAL_MS), here every 500 ms (a test knob). */
+const CHECK_MS = 500;
 const MEND_MS = 20_000;
 
 test.before(async () => {
@@ -60,7 +61,7 @@ async function startGateway(redis: RunningRedis | string, name: string, opts: { 
   const envFile = environmentFile(name, typeof redis === 'string' ? redis : redis.url);
   const root = opts.state ?? state;
   gw = await startCli(['--apps', opts.apps ?? apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', root, '--environment', envFile], {
-    ms: 60_000, env: { APPPKG_STATE_DIR: root },
+    ms: 60_000, env: { APPPKG_STATE_DIR: root, [REDIS_CHECK_ENV]: String(CHECK_MS) },
   });
 }
 
@@ -74,7 +75,7 @@ function adminCli(redis: RunningRedis, ...args: string[]): string {
  * client sends is kept back until `release`, so a look of the gateway's (one admin connection
  * per look) can be caught mid-way, after it chose which users to look at.
  */
-async function startHoldingProxy(port: number): Promise<{ url: string; hold(): void; release(): void; heldWithData(): number; stop(): Promise<void> }> {
+async function startHoldingProxy(port: number): Promise<{ url: string; hold(): void; release(): void; heldWithData(): number; connections(): number; stop(): Promise<void> }> {
   let holding = false;
   const held: Array<{ pending: Buffer[]; flush: () => void }> = [];
   const sockets = new Set<net.Socket>();
@@ -113,6 +114,7 @@ async function startHoldingProxy(port: number): Promise<{ url: string; hold(): v
       for (const entry of held.splice(0)) entry.flush();
     },
     heldWithData: () => held.filter((e) => e.pending.length > 0).length,
+    connections: () => sockets.size,
     stop: async () => {
       for (const s of sockets) s.destroy();
       await new Promise((resolve) => server.close(resolve));
@@ -150,6 +152,25 @@ async function redisStates(): Promise<Record<string, string>> {
 
 const count = (pattern: RegExp): number => gw!.output().match(new RegExp(pattern.source, 'g'))?.length ?? 0;
 
+/** INFO commands `redis` has run: a look of the gateway's sends two (ioredis' ready check as it connects, then INFO server). */
+function infoCalls(redis: RunningRedis): number {
+  // As its admin: `admin` where an aclfile names one, else the default user (redis-cli -u sends an empty name).
+  const user = new URL(redis.url).username;
+  const stats = execFileSync('redis-cli', ['-p', String(redis.port), '--no-auth-warning', ...(user ? ['--user', user] : []), '-a', redis.adminPassword, 'INFO', 'commandstats'], { encoding: 'utf8', timeout: 5000 });
+  return Number(/^cmdstat_info:calls=(\d+)/m.exec(stats)?.[1] ?? 0);
+}
+
+/**
+ * Waits for two more looks of the gateway's at `redis`: what a look did not do (say a line again,
+ * make a user again) is known only once looks have run. Counted at the server, so a loaded host
+ * that delays them makes the wait longer, not the test weaker. Each INFO asked here counts too.
+ */
+async function twoMoreLooks(redis: RunningRedis): Promise<void> {
+  const before = infoCalls(redis);
+  let asked = 0;
+  await waitFor(() => infoCalls(redis) - before - ++asked >= 4 || undefined, MEND_MS, 'two more looks of the gateway at the server', 100);
+}
+
 withServers('a Redis without an aclfile restarted: unavailable while down, then each app\'s user made again, the workers unrestarted', async () => {
   await startGateway(bare, 'bare');
   for (const app of ['cache', 'queue']) await redisWorks(app, `SET ${app}:a 1`, 60_000);
@@ -169,8 +190,9 @@ withServers('a Redis without an aclfile restarted: unavailable while down, then 
   assert.match(reason, /redis at 127\.0\.0\.1:\d+ \(services\.redis\): connect ECONNREFUSED .*\(fix: start the server/);
   const cli = await runCli(['status', '--admin', gw!.adminUrl!.replace(/^http:\/\//, '')], { ms: 15_000 });
   assert.match(cli.stdout, /service redis: redis unavailable: redis at 127\.0\.0\.1:\d+ \(services\.redis\): connect ECONNREFUSED/);
-  // Down for a few looks: said once, not at each.
-  await new Promise((resolve) => setTimeout(resolve, 2 * CHECK_MS + 500));
+  // Down for a few looks: said once, not at each. Nothing counts a look at a server that is
+  // gone: the time of several, with room for a loaded host.
+  await new Promise((resolve) => setTimeout(resolve, 4 * CHECK_MS + 500));
   assert.is(count(/; apps cache, queue get errors from it until it is back/), 1, gw!.output());
 
   await bare.start(); // the same port and configuration, no users but the default one
@@ -184,7 +206,7 @@ withServers('a Redis without an aclfile restarted: unavailable while down, then 
   // The users it made are still theirs, with the first provisioning's rules: another app's keys stay out of reach.
   assert.match((await redisCommand('cache', 'GET queue:a')).error ?? '', /NoPermission|NOPERM/);
   // Once mended, the looks that follow find every user: nothing is made again.
-  await new Promise((resolve) => setTimeout(resolve, 2 * CHECK_MS + 500));
+  await twoMoreLooks(bare);
   assert.is(count(/made again/), 1, gw!.output());
   // A user deleted by hand, the server running on (its run_id the same): made again, and said so.
   execFileSync('redis-cli', ['-p', String(bare.port), '--no-auth-warning', '-a', bare.adminPassword, 'ACL', 'DELUSER', 'apppkg-queue']);
@@ -203,7 +225,7 @@ withServers('a Redis with an aclfile restarted: its users outlive it, and none i
   assert.ok(workersBefore.includes((await redisWorks('cache', 'SET cache:c 3', MEND_MS)).pid));
   assert.equal(statusPids(await gatewayStatus(gw!)).sort(), workersBefore);
   // Looks enough to have seen the new server.
-  await new Promise((resolve) => setTimeout(resolve, 2 * CHECK_MS + 500));
+  await twoMoreLooks(withAcl);
   assert.not.match(gw!.output(), /made again|could not make/);
   assert.equal(await redisStates(), { cache: 'redis ready', queue: 'redis ready' });
   await stopGateway();
@@ -222,7 +244,7 @@ withServers('an app taken out of --apps and uninstalled while a look is under wa
     const pids = statusPids(await gatewayStatus(gw!));
     // The next look connects, having listed the users it will look at (racer's among them), and waits.
     proxy.hold();
-    await waitFor(() => proxy.heldWithData() > 0 || undefined, 4 * CHECK_MS, 'a look of the gateway to reach the proxy');
+    await waitFor(() => proxy.heldWithData() > 0 || undefined, MEND_MS, 'a look of the gateway to reach the proxy');
     // The app leaves --apps (its workers stop, the gateway no longer keeps its user) and is uninstalled.
     // Moved, not renamed: its name is its directory's.
     const outside = join(work.path, 'uninstalled', 'racer');
@@ -233,8 +255,12 @@ withServers('an app taken out of --apps and uninstalled while a look is under wa
     const uninstall = await runCli(['uninstall', outside, '--yes', '--state-dir', ownState, '--environment', environmentFile('race-direct', bare.url)], { ms: 60_000 });
     assert.is(uninstall.status, 0, uninstall.stderr + uninstall.stdout);
     assert.match(uninstall.stdout + uninstall.stderr, /dropped redis user apppkg-racer and its keys/, uninstall.stdout + uninstall.stderr);
-    // The look goes on: it finds racer's user missing, and must not make it again.
+    // The look goes on: it finds racer's user missing, and must not make it again. Its check is
+    // over once its connection (the proxy's last: racer's workers are gone) is closed; a remake
+    // would open another at once, so a few looks' time after that (no look follows: no app of
+    // this gateway uses Redis now, and none is counted at the server).
     proxy.release();
+    await waitFor(() => proxy.connections() === 0 || undefined, MEND_MS, 'the held look\'s check to end');
     await new Promise((resolve) => setTimeout(resolve, 2 * CHECK_MS + 500));
     assert.is(adminCli(bare, 'ACL', 'GETUSER', 'apppkg-racer'), '', 'the uninstalled app\'s user was made again');
     assert.is(adminCli(bare, 'EXISTS', 'apppkg-gateway/state-root/racer'), '0');
@@ -257,7 +283,7 @@ withServers("a lost user whose name another state root has claimed since (the cl
   assert.is(adminCli(bare, 'ACL', 'GETUSER', 'apppkg-cache'), '', 'another state root\'s user was made with this one\'s password');
   assert.is(adminCli(bare, 'GET', 'apppkg-gateway/state-root/cache'), '0123456789abcdef');
   await waitFor(async () => (await redisStates()).cache === 'redis refused' || undefined, MEND_MS, 'status to say refused');
-  await new Promise((resolve) => setTimeout(resolve, 2 * CHECK_MS + 500));
+  await twoMoreLooks(bare);
   assert.is(count(/could not make redis user apppkg-cache again/), 1, gw!.output());
   // Released as the error says: the next look makes it again, with its claim.
   assert.match(gw!.output(), /redis-cli DEL apppkg-gateway\/state-root\/cache/);
