@@ -375,7 +375,7 @@ test('--max-workers: the least recently used quiet app sleeps to make room; 503 
   assert.equal(await states(), { a: 'idle', b: 'ready', c: 'ready' }, 'a, used least recently, made room for c');
   // Both awake apps hold a request: nothing can sleep, so a cannot wake.
   const holding = [get(env, '/b/?t=3'), get(env, '/c/?t=3')];
-  await new Promise((r) => setTimeout(r, 500));
+  await waitFor(async () => (await app(env, 'b')).inFlight === 1 && (await app(env, 'c')).inFlight === 1, 5_000, 'b and c to hold their requests', ASK_GATEWAY_EVERY_MS);
   const refused = await get(env, '/a/?t=0');
   assert.is(refused.status, 503, refused.body);
   assert.is(refused.headers['retry-after'], '1');
@@ -668,7 +668,7 @@ test('--max-workers: a version draining after a deploy counts its workers until 
   const [old] = (await app(env, 'blog')).workers.map((w: any) => w.pid);
   // The old version's worker holds a request through the switch: it drains that long.
   const holding = get(env, '/blog/?t=5');
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor(async () => (await app(env, 'blog')).inFlight === 1, 5_000, 'blog to hold its request', ASK_GATEWAY_EVERY_MS);
   addPackage(env.apps, 'slow', 'blog.2');
   env.gw.child.kill('SIGHUP');
   await waitFor(async () => {
@@ -732,7 +732,7 @@ test('--max-workers: a worker to recycle with no room for a replacement beside i
   const [old] = (await app(env, 'blog')).workers.map((w: any) => w.pid);
   const most = await mostWorkersDuring(env, async () => {
     const busy = get(env, '/other/?t=4'); // other cannot be put to sleep meanwhile
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(async () => (await app(env, 'other')).inFlight === 1, 5_000, 'other to hold its request', ASK_GATEWAY_EVERY_MS);
     assert.is((await get(env, '/blog/?t=0')).status, 200);
     const held = get(env, '/blog/?t=1.5'); // the third: blog recycles its worker
     await new Promise((r) => setTimeout(r, 300));
