@@ -605,7 +605,8 @@ test('SIGTERM finishes the requests in flight, then no process of the gateway is
   const inFlight = Array.from({ length: 3 }, () =>
     request(`${gw.url}/slow/?t=1.5`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() })),
   );
-  await new Promise((r) => setTimeout(r, 300));
+  // The stop comes once all three are in flight, however slowly a loaded host sends them.
+  await waitFor(async () => (await status(gw)).apps[0].inFlight === 3, 5_000, 'the three requests in flight', ASK_GATEWAY_EVERY_MS);
   const exit = gw.stop(20_000);
   const answers = await Promise.all(inFlight);
   for (const a of answers) assert.is(a.status, 200, a.body);
