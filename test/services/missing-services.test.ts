@@ -15,7 +15,11 @@ const test = suite('services the host does not offer');
 const apps = tempDir('apppkg-missing-services-apps-');
 const state = tempDir('apppkg-missing-services-state-');
 const work = tempDir('apppkg-missing-services-work-');
-test.after(() => work.remove());
+// The tests after the first write into apps and state again (check, serve), making them anew if
+// the first had removed them: they go once, here, with the rest.
+test.after(() => {
+  for (const dir of [apps, state, work]) dir.remove();
+});
 
 const WSGI = 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n';
 
@@ -38,7 +42,7 @@ test('a version asking for PostgreSQL and Redis on a host offering neither is re
     assert.match(one.message, /one asks for services\.redis: redis, but the host offers no redis server$/);
     assert.match(one.hint, /^set `services\.redis` in an environment file/);
   } finally {
-    await stopGatewayChecked(gw, apps, state);
+    await stopGatewayChecked(gw);
   }
 });
 
