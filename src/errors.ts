@@ -207,6 +207,14 @@ function entryTakesFile(d: ErrorDetails, entry: 'serve' | 'apps'): string {
   if (entry === 'serve') return `, then start ${cli ? 'serve' : 'the Gateway'} again: it reads the file once, as it starts`;
   return cli ? `, then send the gateway SIGHUP (\`systemctl reload apppkg-gateway\`): it reads the file again and retries the app` : `, then call \`gateway.reloadEnvironment()\``;
 }
+/**
+ * Where a longer start_timeout goes, and what has the gateway read it: run with no environment
+ * file there is none to edit or read again, so it is one to make and give (as the caller gives it).
+ */
+const startTimeoutWhere = (d: ErrorDetails): string =>
+  d.noEnvironmentFile
+    ? `in an environment file (e.g. \`apps: {${d.name ? str(d.name) : 'NAME'}: {start_timeout: ${Math.ceil(Number(d.seconds) * 2) || 120}}}\`)${passEnvironmentFile(d)}`
+    : `in the environment file, then ${reloadCall(d)}`;
 /** What builds the app's virtualenv, as its caller has it (`install`: AppPackage's install() for the library); the CLI's command by default. */
 const installCall = (d: ErrorDetails): string => str(d.install) || `\`apppkg-gateway install ${appDirWord(d)}\``;
 /**
@@ -1019,7 +1027,7 @@ export const ERROR_CODES = {
         : d.linkMismatch
         ? "restart the gateway: apppkg-gateway's files were replaced while it ran (upgraded in place?), and the gateway still running cannot talk to their Python shim; `check` runs the new files and finds nothing wrong"
         : d.seconds !== undefined
-        ? `read ${d.log ? str(d.log) : 'the app log above'} for where the import was at the deadline (faulthandler's 'Timeout' report just above the refusal: each thread's stack, most recent call first): an import that waits (a database or a network call without a timeout) or computes a long time should do that later, or within a bound; a slow one that must finish gets more time with start_timeout under apps.${d.name ? str(d.name) : 'NAME'} in the environment file, then ${reloadCall(d)}`
+        ? `read ${d.log ? str(d.log) : 'the app log above'} for where the import was at the deadline (faulthandler's 'Timeout' report just above the refusal: each thread's stack, most recent call first): an import that waits (a database or a network call without a timeout) or computes a long time should do that later, or within a bound; a slow one that must finish gets more time with start_timeout under apps.${d.name ? str(d.name) : 'NAME'} ${startTimeoutWhere(d)}`
         : `read ${d.log ? str(d.log) : 'the app log above'}; ${checkAgain(d, 'runs the same import', ' in the foreground')}`,
     exitStatus: 1,
     example: { name: 'blog', app: 'blog.wsgi:application', reason: 'not ready within 30000 ms' },

@@ -340,7 +340,7 @@ export function missingSettingAt(err: GatewayError, desc: Pick<Description, 'set
 }
 
 /** The errors whose fix says how to give the environment file (environmentKey in errors.ts). */
-const ENVIRONMENT_OPTION_CODES: ReadonlySet<string> = new Set(['APPPKG_SETTINGS_MISSING', 'APPPKG_SERVICE_UNAVAILABLE', 'APPPKG_SERVICE_MISSING']);
+const ENVIRONMENT_OPTION_CODES: ReadonlySet<string> = new Set(['APPPKG_SETTINGS_MISSING', 'APPPKG_SERVICE_UNAVAILABLE', 'APPPKG_SERVICE_MISSING', 'APPPKG_WORKER_START_FAILED']);
 
 /**
  * `err`, resolveSettings' APPPKG_SETTINGS_MISSING, a server's APPPKG_SERVICE_UNAVAILABLE or
@@ -355,14 +355,16 @@ export function namingEnvironmentOption(err: unknown, key: string): unknown {
 }
 
 /**
- * A service the host lacks (APPPKG_SERVICE_MISSING) refused by a running gateway, with its fix
- * saying how that gateway comes to read the file it names: serve is started again with
+ * A service the host lacks (APPPKG_SERVICE_MISSING), or a worker past its start bound
+ * (APPPKG_WORKER_START_FAILED with `seconds`: start_timeout is set in the file), refused by a
+ * running gateway, with its fix saying how that gateway comes to read the file it names: serve is started again with
  * --environment, a gateway under --apps reads its file again at SIGHUP or is started with one
  * (`dir`: serve's app directory or the --apps directory, as given; `file`: the file in force;
  * `startedAs`: the CLI's command line, said again with the file).
  */
 export function namingGatewayEntry(err: unknown, entry: { mode: 'serve' | 'apps'; dir: string | undefined; file: string | null; startedAs?: string }): unknown {
-  if (!(err instanceof GatewayError) || err.code !== 'APPPKG_SERVICE_MISSING' || err.details.entry !== undefined) return err;
+  const setInFile = err instanceof GatewayError && (err.code === 'APPPKG_SERVICE_MISSING' || (err.code === 'APPPKG_WORKER_START_FAILED' && err.details.seconds !== undefined));
+  if (!(err instanceof GatewayError) || !setInFile || err.details.entry !== undefined) return err;
   return new GatewayError(err.code, {
     ...err.details,
     entry: entry.mode,

@@ -65,6 +65,8 @@ export interface AppInstanceOptions extends WorkerPoolOptions {
   budget?: WorkerBudgetLike;
   /** Its version's requests (the registry keeps one per version, across restarts); else its own. */
   tally?: RequestTally;
+  /** A failed wake's fix in the caller's words, as its version's refusal says it (StartAppOptions). */
+  inCallersWords?: (error: GatewayError) => GatewayError;
 }
 
 /** What an instance asks of the gateway's worker budget (worker-budget.ts). */
@@ -169,7 +171,7 @@ export class AppInstance {
         // its fix in the caller's words, as a refused version's (version-judge.ts).
         const since = logOffset(opts.log.file);
         return (failure) => {
-          const error = opts.commandWords ? namingFixes(failure, opts.commandWords, opts.desc.dir) : failure;
+          const error = opts.inCallersWords ? opts.inCallersWords(failure) : opts.commandWords ? namingFixes(failure, opts.commandWords, opts.desc.dir) : failure;
           return opts.development ? error : refusalUnderApps(error, opts.log.file, since);
         };
       },

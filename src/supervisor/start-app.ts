@@ -8,6 +8,7 @@ import { isGatewayError, type GatewayError } from '../errors.js';
 import { vendorHostMismatch } from '../lifecycle/vendor-check.js';
 import { AppLog } from '../log/app-log.js';
 import { countOf } from '../count.js';
+import { testKnob } from '../test-knob.js';
 import { ensureServicesAtWake } from '../services/wake-services.js';
 import { AppInstance } from './app-instance.js';
 import type { AppHistory } from './app-history.js';
@@ -20,6 +21,8 @@ export interface StartAppOptions {
   say: (line: string) => void;
   /** What its fixes call a command: the CLI's (the default) or the library's methods. */
   commandWords?: CommandWords;
+  /** A failed wake's fix in the caller's words, as its version's refusal says it (version-judge.ts); else commandWords alone. */
+  inCallersWords?: (error: GatewayError) => GatewayError;
   /** Copy the app's output to the terminal too (serve). */
   echoLogs?: boolean;
   workers?: number;
@@ -63,10 +66,12 @@ export const DEFAULT_MAX_BODY = 100 * 1024 * 1024;
 export const DEFAULT_MAX_MESSAGE = 16 * 1024 * 1024;
 /** How long a worker may take to import the app, or a process to listen. */
 export const START_TIMEOUT_MS = 60_000;
+/** A shorter default bound, for a test of an app run with no environment file to set start_timeout in. */
+export const START_TIMEOUT_ENV = 'APPPKG_TEST_START_TIMEOUT_MS';
 
 /** The app's start bound: its `start_timeout` in the environment file (per app or under defaults), else START_TIMEOUT_MS. */
 export function startTimeoutMsOf(overrides: { startTimeout: number | null }): number {
-  return overrides.startTimeout === null ? START_TIMEOUT_MS : overrides.startTimeout * 1000;
+  return overrides.startTimeout === null ? testKnob(START_TIMEOUT_ENV, START_TIMEOUT_MS) : overrides.startTimeout * 1000;
 }
 
 export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<AppInstance> {
@@ -117,6 +122,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     idleTimeoutMs: (o.idleTimeout ?? 0) * 1000,
     beforeWake: () => ensureServicesAtWake({ desc: ctx.desc, hostEnv: ctx.hostEnv, stateRoot: ctx.stateRoot, say: opts.say, restoreWords: opts.commandWords?.restore }),
     commandWords: opts.commandWords,
+    inCallersWords: opts.inCallersWords,
     budget: opts.budget,
     mount: opts.mount,
     startSteps: opts.wait,

@@ -182,6 +182,15 @@ export class VersionJudge {
     return this.opts.commandWords ?? CLI_COMMAND_WORDS;
   }
 
+  /**
+   * A refusal of the app in `dir` with its fix in the caller's words: its options, its commands,
+   * and how this gateway comes to read an environment file (the file in force when it is said).
+   */
+  private inCallersWords(err: GatewayError, development: boolean, dir: string): GatewayError {
+    const entry = { mode: development ? ('serve' as const) : ('apps' as const), dir: this.opts.entryDir, file: this.registry.hostEnv().file, startedAs: this.opts.startedAs };
+    return namingFixes(namingGatewayEntry(namingCallerOptions(err, this.opts), entry) as GatewayError, this.words, dir);
+  }
+
   /** Serve the highest version that is not refused; keep the current one if none can start. */
   async converge(record: AppRecord): Promise<void> {
     const restart = record.restart;
@@ -547,6 +556,7 @@ export class VersionJudge {
         development,
         say: this.opts.say,
         commandWords: this.opts.commandWords,
+        inCallersWords: (err) => this.inCallersWords(err, development, desc.dir),
         echoLogs: this.opts.echoLogs,
         workers: this.opts.workers,
         threads: this.opts.threads,
@@ -572,7 +582,7 @@ export class VersionJudge {
       // Stopped by the gateway's own stop (its hook killed): not a refusal of the version.
       if (this.registry.stopped()) return null;
       let error = isGatewayError(err)
-        ? namingFixes(namingGatewayEntry(namingCallerOptions(err, this.opts), { mode: development ? 'serve' : 'apps', dir: this.opts.entryDir, file: this.registry.hostEnv().file, startedAs: this.opts.startedAs }) as GatewayError, this.words, desc.dir)
+        ? this.inCallersWords(err, development, desc.dir)
         : new GatewayError('APPPKG_WORKER_START_FAILED', { name: desc.name, dir: desc.dir, reason: String(err), cause: err });
       // Under --apps the app's output is in its log only: say where, and bring its end here.
       if (!development) error = refusalUnderApps(error, logFile, logStart);

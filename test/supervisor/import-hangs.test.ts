@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
 import { stopGatewayChecked } from '../helpers/status.js';
-import { runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
+import { Gateway } from '../../src/index.js';
 
 const test = suite('an import that never finishes');
 const work = tempDir('apppkg-import-hangs-');
@@ -63,6 +64,58 @@ test('under serve the same refusal says to start serve again, not to send SIGHUP
   assert.match(run.stderr, /did not finish its start within 1 s \(start_timeout\)/);
   assert.match(run.stderr, 'start_timeout under apps.sleepy in the environment file, then start serve again (serve reads its environment file once, as it starts)');
   assert.not.match(run.stderr, 'SIGHUP');
+});
+
+// Run with no environment file, there is no file to set start_timeout in nor for SIGHUP to read
+// again: the fix says to make one and start the gateway with it, by the user's own command line.
+// The default bound (60 s) is shortened for the test only (APPPKG_TEST_START_TIMEOUT_MS).
+const SHORT_DEFAULT = { APPPKG_TEST_START_TIMEOUT_MS: '2000' };
+const SLEEPY = {
+  'app.yaml': 'platform: python, wsgi\napp: main:application\n',
+  'main.py': 'import time\ntime.sleep(30)\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+};
+
+test('under --apps with no environment file the refusal says to make one and start the gateway with it', async () => {
+  const apps = join(work.path, 'bare-apps');
+  const state = join(work.path, 'bare-state');
+  writePackage(apps, 'sleepy', SLEEPY);
+  const bare = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off', '--settle', '0'], { env: SHORT_DEFAULT });
+  try {
+    const refusal = await waitFor(() => /sleepy: .* refused:\n(.*\n.*fix: .*)/.exec(bare.output())?.[1], 30_000, () => `the refusal, in:\n${bare.output()}`);
+    assert.match(refusal!, /did not finish its start within 2 s \(start_timeout\)/);
+    assert.ok(refusal!.includes(`start_timeout under apps.sleepy in an environment file (e.g. \`apps: {sleepy: {start_timeout: 4}}\`), and start the gateway with it: \`apppkg-gateway --apps ${apps} --listen 127.0.0.1:0 --admin 127.0.0.1:0 --state-dir ${state} --access-log off --settle 0 --environment FILE\``), refusal!);
+    assert.not.match(refusal!, /the environment file|SIGHUP/);
+  } finally {
+    await stopGatewayChecked(bare);
+  }
+});
+
+test('under serve with no environment file the refusal says to pass one, on serve\'s own command line', async () => {
+  const dir = writePackage(join(work.path, 'bare-serve-apps'), 'sleepy', SLEEPY);
+  const state = join(work.path, 'bare-serve-state');
+  const run = await runCli(['serve', dir, '--port', '0', '--workers', '1', '--state-dir', state], { ms: 60_000, env: SHORT_DEFAULT });
+  assert.is(run.status, 1, run.stdout + run.stderr);
+  assert.ok(run.stderr.includes(`start_timeout under apps.sleepy in an environment file (e.g. \`apps: {sleepy: {start_timeout: 4}}\`), and pass it: \`apppkg-gateway serve ${dir} --port 0 --workers 1 --state-dir ${state} --environment FILE\``), run.stderr);
+  assert.not.match(run.stderr, 'the environment file');
+});
+
+// A program has no command line to say again: the fix gives the Gateway's own option.
+test('a library Gateway with no environment file says to start it with one', async () => {
+  const apps = join(work.path, 'lib-apps');
+  writePackage(apps, 'sleepy', SLEEPY);
+  const knob = process.env.APPPKG_TEST_START_TIMEOUT_MS;
+  process.env.APPPKG_TEST_START_TIMEOUT_MS = SHORT_DEFAULT.APPPKG_TEST_START_TIMEOUT_MS;
+  let gateway: Gateway | null = null;
+  try {
+    gateway = await within(60_000, 'Gateway.start', Gateway.start({ apps, stateDir: join(work.path, 'lib-state'), listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, settleMs: 0, say: () => {} }));
+    const problem = await waitFor(() => (gateway!.status() as any).apps.find((a: any) => a.name === 'sleepy')?.problem, 30_000, 'sleepy to be refused');
+    assert.is(problem.code, 'APPPKG_WORKER_START_FAILED');
+    assert.ok(problem.hint.includes(`start_timeout under apps.sleepy in an environment file (e.g. \`apps: {sleepy: {start_timeout: 4}}\`), and start the Gateway with it: \`Gateway.start({ apps: ${JSON.stringify(apps)}, environment: FILE })\``), problem.hint);
+  } finally {
+    if (knob === undefined) delete process.env.APPPKG_TEST_START_TIMEOUT_MS;
+    else process.env.APPPKG_TEST_START_TIMEOUT_MS = knob;
+    await gateway?.stop();
+  }
 });
 
 test.run();
