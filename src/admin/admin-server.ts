@@ -18,7 +18,7 @@ import { AdminGuard, type AdminUse, type Verdict } from './admin-access.js';
 import { sendLogHead, sendLogTail } from './log-follow.js';
 import type { GatewayMetrics } from './metrics.js';
 import { StatusEvents } from './status-events.js';
-import { endStream, TOKEN_CHANGED } from './stream-end.js';
+import { endStream, OpenStreams, TOKEN_CHANGED } from './stream-end.js';
 import type { BrokenPackageStatus, ExitStatus, GatewayStatus, RefusalStatus } from './status-types.js';
 
 export { DEFAULT_ADMIN } from './default-admin.js';
@@ -142,6 +142,8 @@ const APP_ROUTE = /^\/apps\/([^/]+)\/(log|restart|rollback)$/;
 const MAIL_ROUTE = /^\/mail\/(retry|delete)$/;
 
 const DEFAULT_LOG_LINES = 100;
+/** How long a stop waits for the streams' ends to be sent before it closes their sockets all the same. */
+const STREAMS_END_MS = 1000;
 const MAX_LOG_LINES = 10_000;
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
@@ -151,12 +153,13 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     socketOwnerUid: options.listen.kind === 'unix' ? options.socketOwner?.uid : undefined,
   });
   const events = new StatusEvents({ status: (logs) => freshStatus(options.provider, logs) });
+  const streams = new OpenStreams();
   const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 0, keepAliveTimeout: 5_000 });
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  server.on('request', (req, res) => void answer(req, res, { ...options, guard, events }));
+  server.on('request', (req, res) => void answer(req, res, { ...options, guard, events, streams }));
 
   // 0600: whoever may connect may restart apps and read their logs, with no token (SPEC 5.4).
   await listenOn(server, options.listen, { ...options.socketOwner, mode: 0o600 }, options.listenKey ?? '--admin', options.socketOwnerKey);
@@ -175,13 +178,16 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     },
     close() {
       // server.close() alone waits for keep-alive clients, event streams and followed logs to
-      // hang up; destroy them (vite's createServerCloseFn). An action under way finishes in the
-      // gateway all the same; only its answer is lost.
-      closing ??= new Promise<void>((resolve) => {
+      // hang up; destroy them (vite's createServerCloseFn), the streams ended first, as HTTP
+      // ends a body: their clients learn the gateway stopped, not that the connection broke.
+      // An action under way finishes in the gateway all the same; only its answer is lost.
+      closing ??= (async () => {
         events.close();
-        server.close(() => resolve());
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        await streams.endAll(STREAMS_END_MS);
         for (const socket of sockets) socket.destroy();
-      }).then(() => {
+        await closed;
+      })().then(() => {
         if (options.listen.kind === 'unix') rmSync(options.listen.path, { force: true });
       });
       return closing;
@@ -233,6 +239,8 @@ async function freshStatus(provider: AdminProvider, logs: boolean): Promise<Gate
 interface Context extends AdminServerOptions {
   guard: AdminGuard;
   events: StatusEvents;
+  /** The streams being sent (/events, followed logs): ended, not cut, when the listener closes. */
+  streams: OpenStreams;
 }
 
 async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
@@ -268,6 +276,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
       case '/events': {
         const access = ctx.guard.access(req);
         ctx.guard.endWhenRevoked(req, res, () => endRevoked(req, res, ctx, use));
+        ctx.streams.add(res);
         return await ctx.events.open(req, res, access.logs, { access });
       }
       default:
@@ -327,7 +336,10 @@ async function appRoute(req: IncomingMessage, res: ServerResponse, ctx: Context,
     const asked = Number(url.searchParams.get('lines') ?? DEFAULT_LOG_LINES);
     const lines = Number.isFinite(asked) ? Math.max(0, Math.min(MAX_LOG_LINES, Math.floor(asked))) : DEFAULT_LOG_LINES;
     const follow = ['1', 'true', 'yes'].includes(url.searchParams.get('follow') ?? '');
-    if (follow) ctx.guard.endWhenRevoked(req, res, () => endRevoked(req, res, ctx, 'logs'));
+    if (follow) {
+      ctx.guard.endWhenRevoked(req, res, () => endRevoked(req, res, ctx, 'logs'));
+      ctx.streams.add(res);
+    }
     return sendLogTail(file, res, lines, follow, url.searchParams.get('from'));
   }
   req.resume(); // a body, if any, means nothing here

@@ -1,7 +1,9 @@
 // How the admin listener ends a stream (/events, a followed log) that the gateway cuts rather
 // than its client: with a trailer saying why, so that a client tells a stream revoked by a
 // rotated token from a gateway that went away, and stops instead of waiting for it to come
-// back (docs/admin.md "To rotate the token"). Declared in the stream's head, as HTTP asks.
+// back (docs/admin.md "To rotate the token"); or the gateway stopping, whose listener closes
+// once its streams end rather than cutting them as a crash does. Declared in the stream's head,
+// as HTTP asks.
 import type { ServerResponse } from 'node:http';
 
 /** The trailer of a stream the gateway ended, and the head's `Trailer` value announcing it. */
@@ -10,8 +12,11 @@ export const STREAM_END_TRAILER = 'Apppkg-Stream-End';
 /** Why: the token the stream was let in by is no longer accepted (rotated at SIGHUP). */
 export const TOKEN_CHANGED = 'token-changed';
 
+/** Why: the gateway stops (its admin listener closes). */
+export const GATEWAY_STOPPED = 'gateway-stopped';
+
 /** Ends `res`, whose head is written, with the trailer saying why. */
-export function endStream(res: ServerResponse, why: typeof TOKEN_CHANGED): void {
+export function endStream(res: ServerResponse, why: typeof TOKEN_CHANGED | typeof GATEWAY_STOPPED): void {
   if (streamEnded(res)) return;
   res.addTrailers({ [STREAM_END_TRAILER]: why });
   res.end();
@@ -24,4 +29,40 @@ export function endStream(res: ServerResponse, why: typeof TOKEN_CHANGED): void 
  */
 export function streamEnded(res: ServerResponse): boolean {
   return res.destroyed || res.writableEnded;
+}
+
+/**
+ * The streams an admin listener is sending, to end at its close: a client whose socket was
+ * destroyed mid-body got ECONNRESET, which said the gateway crashed, not that it stopped.
+ */
+export class OpenStreams {
+  private readonly streams = new Set<ServerResponse>();
+
+  add(res: ServerResponse): void {
+    if (streamEnded(res)) return;
+    this.streams.add(res);
+    res.once('close', () => this.streams.delete(res));
+  }
+
+  /**
+   * Ends every stream whose head was sent with the trailer saying the gateway stopped; settles
+   * once each end was handed to the kernel, or after `ms` (a client taking nothing, its socket
+   * full, holds no stop: its socket is destroyed with the others). One whose head is still to
+   * come has no stream to end: its socket goes as any other.
+   */
+  async endAll(ms: number): Promise<void> {
+    const flushed: Promise<void>[] = [];
+    for (const res of this.streams) {
+      if (!res.headersSent || streamEnded(res)) continue;
+      flushed.push(new Promise<void>((resolve) => {
+        res.once('finish', resolve);
+        res.once('close', resolve);
+      }));
+      endStream(res, GATEWAY_STOPPED);
+    }
+    if (flushed.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(flushed), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
 }

@@ -13,7 +13,7 @@ import { adminAddressFile, readAdminAddress, type UnreadableAdminAddress } from 
 import { DEFAULT_ADMIN } from '../admin/default-admin.js';
 import { noSuchAppError } from '../admin/no-such-app.js';
 import type { GatewayStatus } from '../admin/status-types.js';
-import { STREAM_END_TRAILER, TOKEN_CHANGED } from '../admin/stream-end.js';
+import { GATEWAY_STOPPED, STREAM_END_TRAILER, TOKEN_CHANGED } from '../admin/stream-end.js';
 import { GatewayError, isGatewayError, unusableAddressFile, unusableAddressFileHint, type ErrorCode } from '../errors.js';
 import { listenerFiles } from './listener-files.js';
 import { topClosedDirectory, unitAdminSocket } from './unit-admin-socket.js';
@@ -327,10 +327,11 @@ export class AdminClient {
       }
       if (stopped) return;
       // Not the gateway gone, to be waited for: its token rotated, and this one revoked.
-      if (res.body.trailers[STREAM_END_TRAILER.toLowerCase()] === TOKEN_CHANGED) {
+      const why = res.body.trailers[STREAM_END_TRAILER.toLowerCase()];
+      if (why === TOKEN_CHANGED) {
         throw new GatewayError('APPPKG_ADMIN_TOKEN_CHANGED', { address: this.address, what: `GET ${path}` });
       }
-      throw new GatewayError('APPPKG_ADMIN_GONE', { address: this.address, what: `GET ${path}`, reason: 'it closed the stream' });
+      throw new GatewayError('APPPKG_ADMIN_GONE', { address: this.address, what: `GET ${path}`, reason: why === GATEWAY_STOPPED ? 'it stopped' : 'it closed the stream' });
     } catch (err) {
       if (stopped) return;
       if (isGatewayError(err)) throw err;
