@@ -104,7 +104,7 @@ const lookedIn = (d: ErrorDetails): string => {
 const ranOffline = (d: ErrorDetails): string => (!Array.isArray(d.hostSources) && !d.index ? ', and install ran pip offline (--no-index)' : '');
 /** The virtualenv's pip could not be imported: pip install stopped on it before any requirement. */
 const noPipFix = (d: ErrorDetails): string =>
-  `the virtualenv's pip cannot be imported (${str(d.noPip)}), so neither was the host's pip configuration (${(Array.isArray(d.configUnread) ? d.configUnread : []).map(str).join(', ')}) read${ranOffline(d)}; pip install stops on the same import (its output above) before it looks for any requirement: that is what to mend, in the interpreter or its venv, not the requirements`;
+  `the virtualenv's pip cannot be imported (${str(d.noPip)})${Array.isArray(d.configUnread) ? `, so neither was the host's pip configuration (${d.configUnread.map(str).join(', ')}) read` : ''}${ranOffline(d)}; pip install stops on the same import (its output above) before it looks for any requirement: that is what to mend, in the interpreter or its venv, not the requirements`;
 /**
  * The host's pip configuration files went unread (pip-host-config.ts: the venv's pip could not
  * be asked), so install ran pip offline: what stopped the question (no pip, a malformed file)

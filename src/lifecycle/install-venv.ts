@@ -17,7 +17,7 @@ import { readFileAsUserCould, UserCannotRead, type FileReader } from '../environ
 import { adoptRequirementsTree, judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, removeVenvBuild, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
 import { pipCommandArgs } from './pip-command.js';
 import { asAppUser, ignoredPipSettings, pipEnvironment } from './pip-environment.js';
-import { hostPipSources } from './pip-host-config.js';
+import { hostPipSources, pipUnimportable } from './pip-host-config.js';
 import { failedSubprocessOutput } from './pip-hidden-output.js';
 import { buildDependenciesFailed, missingBuildDependency, sourceRequirement } from './pip-source-requirement.js';
 import { unlistedWheelDirs } from './pip-wheel-dirs.js';
@@ -155,6 +155,8 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
         const to = opts.output ?? process.stderr;
         to.write(`==> what pip's console left out ("See above for output"), from its log:\n${hidden.map((l) => `  ${l}\n`).join('')}`);
       }
+      // Asked now if not before: a pip that cannot be imported failed before any requirement.
+      const noPip = host.unread?.noPip ? host.unread.reason : host.pipAnswered ? null : await pipUnimportable({ python, env, as: owner && { ...owner, cwd: venvCwd } });
       // A build backend is what offline pip cannot fetch, and what an index (a mirror of some
       // packages) may lack: with one, the log tells whether that, or the build itself, failed.
       const source = offline || buildDependenciesFailed(log) ? sourceRequirement((await readFileAsUserCould(requirements, reader)).toString('utf8')) : null;
@@ -172,7 +174,8 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
         ...(ignored.length > 0 ? { ignored } : {}),
         ...(index ? { index: true } : {}),
         ...(host.named.length > 0 ? { hostSources: host.named } : {}),
-        ...(host.unread ? { configUnread: host.unread.files, ...(host.unread.noPip ? { noPip: host.unread.reason } : { configUnreadReason: host.unread.reason }) } : {}),
+        ...(host.unread ? { configUnread: host.unread.files, ...(host.unread.noPip ? {} : { configUnreadReason: host.unread.reason }) } : {}),
+        ...(noPip !== null ? { noPip } : {}),
         pipFile: opts.desc.pip,
       });
     }

@@ -32,6 +32,8 @@ export interface HostPipSources {
    * fails the install for the same reason, which the failure's fix then says.
    */
   unread?: { files: string[]; reason: string; noPip: boolean };
+  /** pip answered (it imports): asked only when a configuration file is there (pipUnimportable). */
+  pipAnswered: boolean;
 }
 
 /**
@@ -48,15 +50,26 @@ export async function hostPipSources(opts: {
 }): Promise<HostPipSources> {
   const variables = variablesSetting(opts.env, SOURCES).filter(names).map((s) => s.variable!);
   const files = configFilesThere(opts.env, opts.venvDir);
-  if (files.length === 0) return { named: variables };
+  if (files.length === 0) return { named: variables, pipAnswered: false };
   const pip = await askPip(opts.python, opts.env, opts.as);
   // No pip, or a pip whose files cannot be read (a malformed one): pip install fails the same way.
-  if ('missing' in pip) return { named: variables, unread: { files, reason: pip.missing, noPip: true } };
+  if ('missing' in pip) return { named: variables, unread: { files, reason: pip.missing, noPip: true }, pipAnswered: false };
   const debug = pip.configDebug;
-  if (debug === null) return { named: variables, unread: { files, reason: `pip ${pip.version} could not read them (\`python -m pip config debug\` says why)`, noPip: false } };
+  if (debug === null) return { named: variables, unread: { files, reason: `pip ${pip.version} could not read them (\`python -m pip config debug\` says why)`, noPip: false }, pipAnswered: true };
   const refused = filesSetting(debug, REFUSED);
   if (refused.length > 0) throw new GatewayError('APPPKG_PIP_CONFIG_REFUSED', { settings: refused });
-  return { named: [...namedByFile(filesSetting(debug, SOURCES).filter(names)), ...variables] };
+  return { named: [...namedByFile(filesSetting(debug, SOURCES).filter(names)), ...variables], pipAnswered: true };
+}
+
+/**
+ * Why the venv's pip cannot be imported, or null when it can: asked once pip install failed,
+ * when hostPipSources had not asked pip (no configuration file): its failure was read as a
+ * requirement pip could not find, and the fix sent the user to wheels for a pip that never
+ * looked. Not asked before pip runs: an install that succeeds pays nothing for it.
+ */
+export async function pipUnimportable(opts: { python: string; env: Record<string, string>; as?: { uid: number; gid: number; cwd: string } }): Promise<string | null> {
+  const pip = await askPip(opts.python, opts.env, opts.as);
+  return 'missing' in pip ? pip.missing : null;
 }
 
 /** `no-index = false` names no source: pip then goes to its default index, as without it. */

@@ -346,6 +346,28 @@ test("a virtualenv whose pip cannot be imported: the host's pip.conf goes unread
   assert.not.match(r.stdout, /put each wheel or sdist/);
 });
 
+// With no configuration file, pip was not asked before it ran, and its failure was read as a
+// requirement pip could not find offline ("put each wheel ..."): a broken pip says so whatever
+// the configuration.
+test("a virtualenv whose pip cannot be imported, on a host with no pip configuration file: the fix says pip stopped on that import", async () => {
+  const dir = makeApp(work.path, 'nopipbare', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  makeWheel(dir, 'thepkg', '1.0');
+  writeFileSync(join(dir, 'requirements.txt'), 'thepkg==1.0\n');
+  const own = join(work.path, 'nopipbare-state');
+  markCold(own);
+  const env = { PIP_CONFIG_FILE: '/dev/null' };
+  const first = await runCli(['install', dir, '--state-dir', own], { env, ms: 120_000 });
+  assert.is(first.status, 0, first.stdout + first.stderr);
+  const seeds = join(own, 'cache', 'venv-seeds');
+  const [seed] = readdirSync(seeds).filter((n) => !n.startsWith('.'));
+  const [lib] = readdirSync(join(seeds, seed, 'lib'));
+  writeFileSync(join(seeds, seed, 'lib', lib, 'site-packages', 'pip', '__init__.py'), 'raise ImportError("this pip is broken")\n');
+  const r = await runCli(['install', dir, '--state-dir', own, '--rebuild'], { env, ms: 120_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout, "fix: read pip's output above; the virtualenv's pip cannot be imported (this pip is broken), and install ran pip offline (--no-index); pip install stops on the same import (its output above) before it looks for any requirement");
+  assert.not.match(r.stdout, /put each wheel or sdist|pip configuration/);
+});
+
 test("the shell's PIP_FIND_LINKS and PIP_CONSTRAINT decide where from and which version, as for pip; a failure says where pip looked", async () => {
   const dir = makeApp(work.path, 'pipshell', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
   makeWheel(dir, 'thepkg', '1.0');
