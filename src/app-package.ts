@@ -233,7 +233,7 @@ export class AppPackage {
       rebuild: options.rebuild,
       say: options.onStep,
       output: options.output ?? this.#options.output,
-    }).catch(this.#namingOptions);
+    }).catch((err) => this.#namingOptions(pipOutputNamed(err, options.output ? 'install()' : this.#options.output ? 'AppPackage.open()' : null)));
   }
 
   /**
@@ -404,4 +404,14 @@ export class AppPackage {
   #hookContext(): Promise<AppContext> {
     return resolveForHook({ dir: this.dir, desc: this.#desc, hostEnv: this.#hostEnv, stateDir: this.#options.stateDir });
   }
+}
+
+/**
+ * A pip failure of install() whose output went to the `output` stream its caller gave (to
+ * `givenTo`): its fix said "read pip's output above", where a program may have kept none of it.
+ * It names that stream, and its last lines come with the error (install-venv.ts's `pipTail`).
+ */
+function pipOutputNamed(err: unknown, givenTo: string | null): unknown {
+  if (givenTo === null || !isGatewayError(err) || err.code !== 'APPPKG_PIP_INSTALL_FAILED' || err.details.pipOutputIn !== undefined) return err;
+  return new GatewayError(err.code, { ...err.details, pipOutputIn: `the \`output\` stream you gave ${givenTo}` });
 }

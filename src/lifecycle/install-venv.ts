@@ -18,6 +18,7 @@ import { adoptRequirementsTree, judgeVenv, newVenvBuildDir, removeStaleVenvBuild
 import { pipCommandArgs } from './pip-command.js';
 import { asAppUser, ignoredPipSettings, pipEnvironment } from './pip-environment.js';
 import { hostPipSources, pipUnimportable } from './pip-host-config.js';
+import { OutputTail } from './output-tail.js';
 import { failedSubprocessOutput } from './pip-hidden-output.js';
 import { buildDependenciesFailed, missingBuildDependency, sourceRequirement } from './pip-source-requirement.js';
 import { unlistedWheelDirs } from './pip-wheel-dirs.js';
@@ -25,6 +26,17 @@ import { interpreterTag, unloadableWheels } from './pip-wheel-tags.js';
 import { quiet, seconds, type Say } from './progress.js';
 import { runProgram } from './run-command.js';
 import { seedVenv } from './venv-seed.js';
+
+/** pip's last lines an install failure carries, for a caller whose output stream kept none (errors.ts). */
+const PIP_TAIL_LINES = 6;
+/** Lines looked through for pip's own `ERROR:` lines, past its retries' warnings. */
+const PIP_TAIL_SCAN = 30;
+
+/** pip's closing `ERROR:` lines where it wrote some (its retries' warnings before them say less), else its last lines (a traceback's end). */
+function pipTail(lines: string[]): string[] {
+  const errors = lines.filter((line) => line.startsWith('ERROR: '));
+  return (errors.length > 0 ? errors : lines).slice(-PIP_TAIL_LINES);
+}
 
 export interface InstallVenvOptions {
   desc: Pick<Description, 'dir' | 'pip' | 'deb' | 'file' | 'positions'>;
@@ -145,7 +157,9 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     say(`==> pip install${offline ? ' --no-index' : ''} -r ${requirements}${from.length > 0 ? ` (from ${from.join(', and ')})` : ''}`);
     if (host.unread) say(`==> the host's pip configuration (${host.unread.files.join(', ')}) is not read: ${host.unread.noPip ? `the virtualenv's pip cannot be imported (${host.unread.reason})` : host.unread.reason}`);
     if (ignored.length > 0) say(`==> ${ignoredPipSettings(ignored)}`);
-    const pipStatus = await runProgram({ file: python, args: pipArgs, cwd: requirementsDir, env, output: opts.output, uid: owner?.uid, gid: owner?.gid });
+    // Output sent to a stream of the caller's: its end kept for the error, in case that stream keeps nothing.
+    const pipOutput = opts.output && new OutputTail(opts.output);
+    const pipStatus = await runProgram({ file: python, args: pipArgs, cwd: requirementsDir, env, output: pipOutput, uid: owner?.uid, gid: owner?.gid });
     if (pipStatus !== 0) {
       // Written by the app's user, who could have made it a link to a file of root's.
       const log = await readFileAsUserCould(pipLog, reader).then((b) => b.toString('utf8'), () => '');
@@ -176,6 +190,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
         ...(host.named.length > 0 ? { hostSources: host.named } : {}),
         ...(host.unread ? { configUnread: host.unread.files, ...(host.unread.noPip ? {} : { configUnreadReason: host.unread.reason }) } : {}),
         ...(noPip !== null ? { noPip } : {}),
+        ...(pipOutput ? { pipTail: pipTail(pipOutput.lines(PIP_TAIL_SCAN)) } : {}),
         pipFile: opts.desc.pip,
       });
     }

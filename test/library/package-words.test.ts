@@ -6,6 +6,7 @@
 // CLI's words are checked by cli/init-*, cli/describe and cli/deb-missing. Imported by the
 // package's own name, as a program does.
 import { mkdirSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -55,6 +56,21 @@ withAptPackage('a deb: package not installed: install() and check() say install(
   const report = await within(120_000, 'check()', pkg.check());
   const deb = report.checks.find((c) => c.name === 'deb');
   assert.is(deb?.fix, fix, JSON.stringify(deb));
+});
+
+// A program that gave install() an `output` was told to read pip's output "above": in a stream
+// it may have kept nothing of (here one that keeps nothing). The fix names that stream, and
+// pip's last lines come with the error.
+test("a pip failure of install({ output }) names that stream and brings pip's last lines", async () => {
+  const dir = writePackage(work.path, 'unfound', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n', 'wsgi.py': '', 'requirements.txt': 'nowhere-to-be-found==9\n' });
+  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const pkg = await AppPackage.open(dir, { stateDir });
+  const err = await within(120_000, 'install()', pkg.install({ output: sink }).then(() => null, (e: unknown) => e));
+  assert.instance(err, GatewayError, String(err));
+  const failed = err as GatewayError;
+  assert.is(failed.code, 'APPPKG_PIP_INSTALL_FAILED');
+  assert.match(failed.hint, /^read pip's output \(it went to the `output` stream you gave install\(\); its last lines: .*No matching distribution found for nowhere-to-be-found==9.*\); /);
+  assert.not.match(failed.hint, /above/);
 });
 
 test.run();
