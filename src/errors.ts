@@ -1006,7 +1006,7 @@ export const ERROR_CODES = {
         ? `the app's lifespan startup runs blocking code in an async function, which holds the event loop (time.sleep, a synchronous connect): use its async form (await asyncio.sleep, an async driver) or run it with \`await loop.run_in_executor(None, ...)\`; the stack where it blocks is ${d.log ? `in ${str(d.log)}` : 'above'}`
         : d.hung
         ? `the app's lifespan startup waits for something that does not come (a connection without a timeout?): make it reachable, or give the wait a timeout so that startup fails saying why; the stack where it waits is ${d.log ? `in ${str(d.log)}` : 'above'}`
-        : d.traceback === undefined && d.appOutput !== undefined
+        : d.traceback === undefined && d.tracebackShown !== true && d.appOutput !== undefined
         // Not "above": a status reader without the right to see logs has the message withheld there.
         ? `fix what the app's startup handler reported (its message is in ${d.log ? str(d.log) : 'the output above'}), then try again`
         : d.silent

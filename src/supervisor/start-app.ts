@@ -160,8 +160,13 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     const explained = await explainedImportFailure(ctx, debs !== null ? missingDebImport(debs, caught) : caught);
     const err = atAppKey(await explainSystemModuleImport(explained, ctx.desc, ctx.interpreter), ctx.desc);
     // Under serve the terminal has shown each failing worker's traceback (echoLogs) already:
-    // the error need not carry it to the terminal once more (run-loop's printAppError).
-    if (opts.echoLogs && isGatewayError(err)) delete err.details.traceback;
+    // the error need not carry it to the terminal once more (run-loop's printAppError). It says
+    // it was shown, for a fix made again from these details (namingFixes, serve's words) to
+    // point above as the first one did.
+    if (opts.echoLogs && isGatewayError(err) && err.details.traceback !== undefined) {
+      delete err.details.traceback;
+      err.details.tracebackShown = true;
+    }
     throw err;
   } finally {
     opts.stop?.removeEventListener('abort', stopStarting);
