@@ -322,6 +322,21 @@ test("a host pip.conf that pip cannot load goes unread: install says so as it ru
   assert.match(r.stdout + r.stderr, /Configuration file could not be loaded/);
 });
 
+/**
+ * `install` of `dir` under the state root `own` (a cold one: markCold), then, with the pip of its
+ * venv seed (where each new venv takes pip from) made to raise ImportError, `install --rebuild`:
+ * the second run's result.
+ */
+async function installWithBrokenSeedPip(dir: string, own: string, env: NodeJS.ProcessEnv): Promise<Awaited<ReturnType<typeof runCli>>> {
+  const first = await runCli(['install', dir, '--state-dir', own], { env, ms: 120_000 });
+  assert.is(first.status, 0, first.stdout + first.stderr);
+  const seeds = join(own, 'cache', 'venv-seeds');
+  const [seed] = readdirSync(seeds).filter((n) => !n.startsWith('.'));
+  const [lib] = readdirSync(join(seeds, seed, 'lib'));
+  writeFileSync(join(seeds, seed, 'lib', lib, 'site-packages', 'pip', '__init__.py'), 'raise ImportError("this pip is broken")\n');
+  return runCli(['install', dir, '--state-dir', own, '--rebuild'], { env, ms: 120_000 });
+}
+
 test("a virtualenv whose pip cannot be imported: the host's pip.conf goes unread, and the fix says pip stopped on that import, not on a requirement", async () => {
   const host = join(work.path, 'nopip-host');
   const index = fileIndex(join(host, 'mirror'), [['mirrorpkg', '1.0']]);
@@ -332,13 +347,7 @@ test("a virtualenv whose pip cannot be imported: the host's pip.conf goes unread
   const own = join(work.path, 'nopip-state');
   markCold(own);
   const env = hostPip(host, `[global]\nindex-url = ${index}\n`);
-  const first = await runCli(['install', dir, '--state-dir', own], { env, ms: 120_000 });
-  assert.is(first.status, 0, first.stdout + first.stderr);
-  const seeds = join(own, 'cache', 'venv-seeds');
-  const [seed] = readdirSync(seeds).filter((n) => !n.startsWith('.'));
-  const [lib] = readdirSync(join(seeds, seed, 'lib'));
-  writeFileSync(join(seeds, seed, 'lib', lib, 'site-packages', 'pip', '__init__.py'), 'raise ImportError("this pip is broken")\n');
-  const r = await runCli(['install', dir, '--state-dir', own, '--rebuild'], { env, ms: 120_000 });
+  const r = await installWithBrokenSeedPip(dir, own, env);
   assert.is(r.status, 1, r.stdout + r.stderr);
   const conf = join(host, 'pip.conf').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   assert.match(r.stdout, new RegExp(`==> the host's pip configuration \\([^)]*${conf}[^)]*\\) is not read: the virtualenv's pip cannot be imported \\(this pip is broken\\)`));
@@ -356,13 +365,7 @@ test("a virtualenv whose pip cannot be imported, on a host with no pip configura
   const own = join(work.path, 'nopipbare-state');
   markCold(own);
   const env = { PIP_CONFIG_FILE: '/dev/null' };
-  const first = await runCli(['install', dir, '--state-dir', own], { env, ms: 120_000 });
-  assert.is(first.status, 0, first.stdout + first.stderr);
-  const seeds = join(own, 'cache', 'venv-seeds');
-  const [seed] = readdirSync(seeds).filter((n) => !n.startsWith('.'));
-  const [lib] = readdirSync(join(seeds, seed, 'lib'));
-  writeFileSync(join(seeds, seed, 'lib', lib, 'site-packages', 'pip', '__init__.py'), 'raise ImportError("this pip is broken")\n');
-  const r = await runCli(['install', dir, '--state-dir', own, '--rebuild'], { env, ms: 120_000 });
+  const r = await installWithBrokenSeedPip(dir, own, env);
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout, "fix: read pip's output above; the virtualenv's pip cannot be imported (this pip is broken), and install ran pip offline (--no-index); pip install stops on the same import (its output above) before it looks for any requirement");
   assert.not.match(r.stdout, /put each wheel or sdist|pip configuration/);
