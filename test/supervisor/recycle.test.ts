@@ -213,4 +213,33 @@ test('a request past its timeout on the worker being recycled is the 504 it is, 
   for (const pid of await pidsOf('timed')) seen.add(pid);
 });
 
+// The case above cannot tell a drain that ends at the timeout from one that outlasts it: the
+// request runs on the replacement, and a recycled worker's drain begins only once its
+// replacement is up. Here the long request is the one that reaches max_requests, and with no room
+// for a replacement under --max-workers the worker drains from then on: a drain of only the
+// timeout killed it about when the 504 was due, a 502 (found outside, 89c42d86).
+test('a request past its timeout on a worker that drains at once (no room for its replacement) is the 504 it is', async () => {
+  const ownApps = tempDir('apppkg-recycle-noroom-apps-');
+  const ownState = tempDir('apppkg-recycle-noroom-state-');
+  let own: RunningGateway | undefined;
+  try {
+    addPackage(ownApps.path, 'faults', 'timed');
+    const env = join(ownState.path, 'environment.yaml');
+    writeFileSync(env, 'apps:\n  timed: {workers: 1, threads: 4, max_requests: 3, timeout: 2}\n');
+    own = await startCli([
+      '--apps', ownApps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', ownState.path,
+      '--environment', env, '--access-log', 'off', '--max-workers', '1',
+    ]);
+    for (let i = 0; i < 2; i++) assert.is((await request(`${own.url}/timed/sleep?t=0`, { headersTimeout: 10_000 })).statusCode, 200);
+    const res = await request(`${own.url}/timed/sleep?t=4`, { headersTimeout: 15_000 });
+    const body = await res.body.text();
+    assert.match(own.output(), /no room under --max-workers for a replacement beside worker \d+; it drains first/);
+    assert.is(res.statusCode, 504, body + own.output());
+  } finally {
+    await own?.stop();
+    ownApps.remove();
+    ownState.remove();
+  }
+});
+
 test.run();
