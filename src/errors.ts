@@ -408,7 +408,7 @@ export const ERROR_CODES = {
     },
   },
   APPPKG_ADMIN_UNREACHABLE: {
-    summary: '`apppkg-gateway status` (or `logs`, `restart`, `rollback`) found no gateway at the admin address (refused, no such socket), or may not connect to its `unix:` socket (EACCES: the socket is mode 0600, its owner\'s alone, or a directory on its way is closed to this user; the message says whose it is and the fix whom to run as). Given no --admin, when the shipped systemd unit\'s socket (/run/apppkg-gateway/admin.sock, or the path in APPPKG_UNIT_ADMIN_SOCKET) is there, the fix names it; when its directory is closed to this user (EACCES), the fix says a gateway may listen there and whom to run as. Given no --admin, the address tried is the one the state root\'s admin.address names (written by a gateway serving --apps there), else the default; the message says which: an address from that file nobody answers on is a gateway gone without its stop, and the fix says so. A file there that names no address (this user may not read it, a directory is in its place, it holds no address) sends the command to the default, and when nobody answers there the message says what is wrong with the file and the fix how to mend it.',
+    summary: '`apppkg-gateway status` (or `logs`, `restart`, `rollback`) found no gateway at the admin address (refused, no such socket), or may not connect to its `unix:` socket (EACCES: the socket is mode 0600, its owner\'s alone, or a directory on its way is closed to this user; the message says whose it is and the fix whom to run as). Given no --admin, when the shipped systemd unit\'s socket (/run/apppkg-gateway/admin.sock, or the path in APPPKG_UNIT_ADMIN_SOCKET) is there, the fix names it; when its directory is closed to this user (EACCES), the fix says a gateway may listen there and whom to run as. Given no --admin, the address tried is the one the state root\'s admin.address names (written by a gateway serving --apps there), else the default; the message says which: an address from that file nobody answers on is a gateway gone without its stop, and the fix says so. A file there that names no address (this user may not read it, a directory is in its place, it holds no address) sends the command to the default, and when nobody answers there the message says what is wrong with the file and the fix how to mend it. Given --admin ADDR, the message says the address is the one --admin gave, and the fix is to start the gateway with that --admin, or to pass the address a running gateway was given.',
     message: (d) =>
       d.denied
         ? `cannot connect to ${str(d.address)} (${str(d.reason)}): ${str(d.denied)}`
@@ -426,6 +426,8 @@ export const ERROR_CODES = {
         ? `the shipped systemd unit's gateway listens on ${str(d.unitSocket)}, which is there: as root, \`apppkg-gateway ${str(d.command)} --admin ${str(d.unitSocket)}\` (sudo); or start a gateway on the default address`
         : d.notSocket
         ? 'pass --admin unix: with the socket the gateway made, the path its --admin unix: was given (the shipped systemd unit\'s is unix:/run/apppkg-gateway/admin.sock)'
+        : d.given
+        ? givenAdminHint(str(d.given))
         : 'start one (`apppkg-gateway --apps DIR` serves its admin listener on 127.0.0.1:8099); for a gateway started with --state-dir DIR (or APPPKG_STATE_DIR), give this command the same --state-dir DIR, where it wrote its admin address; or pass --admin ADDR with the address the gateway was given',
     exitStatus: 1,
     example: { address: 'unix:/run/apppkg-gateway/admin.sock', reason: 'ECONNREFUSED', recordedIn: '/var/lib/apppkg-gateway/admin.address' },
@@ -1611,10 +1613,21 @@ function tornadoHint(app: string): string {
  * admin.address (a dead one is a crashed gateway's), or the default, none recorded there.
  */
 function adminSource(d: Record<string, unknown>): string {
+  // A path that is no socket says so, and its fix is its own.
+  if (d.given) return d.notSocket ? '' : ', the address --admin gave';
   if (d.recordedIn) return `; the address ${str(d.recordedIn)} names, given no --admin`;
   if (d.unusable) return `; the default address, given no --admin, as ${unusableAddressFile(d)}`;
   if (d.defaultFile) return `; the default address, given no --admin, and no ${str(d.defaultFile)} names another (a gateway writes it at start when it serves --apps with an admin listener)`;
   return '';
+}
+
+/**
+ * The fix when nobody answers at the address --admin gave: a gateway started there, or the
+ * address a running one was given. The default's fix ("start one", which listens on
+ * 127.0.0.1:8099) sent the user to start a gateway this command would still not reach.
+ */
+function givenAdminHint(given: string): string {
+  return `start the gateway with --admin ${shellWord(given)} (\`apppkg-gateway --apps DIR --admin ${shellWord(given)}\`), or pass --admin the address a running gateway was given (it prints it as it starts: "admin on ..."); for a gateway started with --state-dir DIR (or APPPKG_STATE_DIR), leave out --admin and give this command the same --state-dir DIR: it reads the address that gateway wrote there`;
 }
 
 /**

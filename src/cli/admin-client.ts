@@ -205,12 +205,14 @@ export class AdminClient {
    * `command` is the command line to say again with another --admin (`logs blog -f`); `defaulted`, that none was given
    * and no state root named one, so nobody on the default address may mean a gateway on the systemd unit's socket;
    * `recordedIn`, the state root's admin.address the address was read from, named when nobody answers there;
-   * `asGiven`, the command line as its user gave it (its --admin and --state-dir too), --admin-token left out.
+   * `asGiven`, the command line as its user gave it (its --admin and --state-dir too), --admin-token left out;
+   * `given`, the --admin value as its user wrote it, when one was given: nobody answering there is fixed by
+   * starting the gateway on that address, not on the default.
    */
   constructor(
     addr: ListenAddress,
     private readonly token: string | null,
-    private readonly asked: { command: string; asGiven?: string; defaulted: boolean; recordedIn?: string; defaultFile?: string; unusable?: UnusableAdminAddress } = { command: 'status', defaulted: false },
+    private readonly asked: { command: string; asGiven?: string; defaulted: boolean; given?: string; recordedIn?: string; defaultFile?: string; unusable?: UnusableAdminAddress } = { command: 'status', defaulted: false },
   ) {
     this.aim(addr);
   }
@@ -261,6 +263,7 @@ export class AdminClient {
       command,
       asGiven,
       defaulted: given === undefined && recorded === null,
+      given,
       recordedIn: recorded?.file,
       defaultFile: root === null || recorded !== null ? undefined : adminAddressFile(root),
       unusable: found !== null && !('addr' in found) ? found : undefined,
@@ -442,7 +445,7 @@ export class AdminClient {
     const unitSocket = this.asked.defaulted ? unitAdminSocket() : null;
     const elsewhere = unitSocket ? { unitSocket: unitSocket.socket, unitClosed: unitSocket.closed, command: this.asked.command } : {};
     const unusable = this.asked.unusable;
-    const source = { recordedIn: this.asked.recordedIn, defaultFile: this.asked.defaultFile, ...(unusable ? { unusable: unusable.kind, unusableReason: unusable.reason, user: userName(process.getuid?.() ?? 0), command: this.asked.command } : {}) };
+    const source = { given: this.asked.given, recordedIn: this.asked.recordedIn, defaultFile: this.asked.defaultFile, ...(unusable ? { unusable: unusable.kind, unusableReason: unusable.reason, user: userName(process.getuid?.() ?? 0), command: this.asked.command } : {}) };
     return new GatewayError('APPPKG_ADMIN_UNREACHABLE', { address: this.address, reason: e.code ?? e.message, notSocket, ...denied, ...elsewhere, ...source, cause: err });
   }
 

@@ -136,7 +136,7 @@ ifDefaultAdminFree('no --admin and nobody on the default address, the systemd un
     }
     // Given --admin, the user chose the address: the unit's socket is not the answer.
     const given = await runCli(['status', '--admin', '127.0.0.1:8099'], { env, ms: 15000 });
-    assert.match(given.stderr, /fix: start one/);
+    assert.match(given.stderr, /fix: start the gateway with --admin 127\.0\.0\.1:8099 /);
   } finally {
     await closeServer(unitServer);
   }
@@ -177,13 +177,19 @@ test('no gateway on the address: exit 1, says so and how to fix it', async () =>
   const probe = net.createServer();
   const port = await listenAt0(probe);
   await closeServer(probe);
-  const r = await runCli(['status', '--admin', `127.0.0.1:${port}`], { ms: 15000 });
-  assert.is(r.status, 1, r.stderr);
-  assert.match(r.stderr, new RegExp(`no gateway answers on 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
-  assert.match(r.stderr, /fix: start one .* or pass --admin ADDR/);
-  const gone = await runCli(['status', '--admin', `unix:${join(dir.path, 'nobody.sock')}`], { ms: 15000 });
-  assert.is(gone.status, 1, gone.stderr);
-  assert.match(gone.stderr, /no gateway answers on unix:/);
+  // Each form of --admin, for each command: the fix starts the gateway where this command
+  // looks. It said "start one" (a gateway listening on 127.0.0.1:8099) whatever --admin said.
+  const sock = join(dir.path, 'nobody.sock');
+  for (const [given, address] of [[`${port}`, `127.0.0.1:${port}`], [`127.0.0.1:${port}`, `127.0.0.1:${port}`], [`unix:${sock}`, `unix:${sock}`]]) {
+    for (const command of [['status'], ['logs', 'blog', '-f'], ['restart', 'blog']]) {
+      const r = await runCli([...command, '--admin', given], { ms: 15000 });
+      const said = `${command.join(' ')} --admin ${given}: ${r.stderr}`;
+      assert.is(r.status, 1, said);
+      assert.ok(r.stderr.startsWith(`apppkg-gateway: no gateway answers on ${address} (${given.startsWith('unix:') ? 'ENOENT' : 'ECONNREFUSED'}), the address --admin gave\n`), said);
+      assert.ok(r.stderr.includes(`fix: start the gateway with --admin ${given} (\`apppkg-gateway --apps DIR --admin ${given}\`), or pass --admin the address a running gateway was given`), said);
+      assert.not.match(r.stderr, /start one|8099/, said);
+    }
+  }
   // A file or a directory given for the socket is said to be one, not "start one".
   const file = join(dir.path, 'not-a-socket.txt');
   writeFileSync(file, 'x\n');
