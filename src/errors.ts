@@ -494,11 +494,13 @@ export const ERROR_CODES = {
     example: { file: '/var/log/apppkg-gateway/access.log', reason: 'ENOENT' },
   },
   APPPKG_ADMIN_REFUSED: {
-    summary: 'The admin listener refused the request: no token, a wrong token, a route that needs one, a page of another site, or a Host name it does not answer to.',
+    summary: 'The admin listener refused the request: no token, a wrong token, a route that needs one, a page of another site, or a Host name it does not answer to. A wrong token given by --admin-token FILE: the fix names FILE.',
     message: (d) => `${str(d.address)} refused ${str(d.what)}: ${str(d.reason)}`,
     // `again`: the CLI command refused for want of a token, said again with one.
     hint: (d) =>
-      d.hint
+      d.tokenFile
+        ? `the token in ${str(d.tokenFile)} is not the one the gateway holds: pass --admin-token the file the gateway was started with (after a rotation, SIGHUP, the token is that file's new content)`
+        : d.hint
         ? `${str(d.hint)}${d.again ? `; this command with it: \`apppkg-gateway ${str(d.again)} --admin-token FILE\`` : ''}`
         : str(d.address).startsWith('unix:')
           ? 'pass --admin-token FILE with the file the gateway was started with: given one, its unix: socket asks for the token too'

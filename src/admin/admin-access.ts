@@ -135,10 +135,15 @@ export class AdminGuard {
     // says every route needs the token.
     if (this.token !== null) {
       if (!this.carriesToken(req)) {
+        // A token that is not this one (mistyped, another host's, rotated out at SIGHUP) was
+        // told it needs one, and its sender looked for a token that was missing.
+        const sent = req.headers.authorization !== undefined;
         return {
           ok: false,
           status: 401,
-          message: 'this admin listener needs its token: send `Authorization: Bearer TOKEN` (or log in with any user name and the token as password)',
+          message: sent
+            ? 'the token sent is not this admin listener\'s (a wrong one, or one a SIGHUP rotated out): send its token as `Authorization: Bearer TOKEN` (or log in with any user name and the token as password)'
+            : 'this admin listener needs its token: send `Authorization: Bearer TOKEN` (or log in with any user name and the token as password)',
           headers: { 'WWW-Authenticate': 'Basic realm="apppkg-gateway admin", charset="UTF-8"' },
         };
       }

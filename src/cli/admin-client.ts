@@ -212,7 +212,7 @@ export class AdminClient {
   constructor(
     addr: ListenAddress,
     private readonly token: string | null,
-    private readonly asked: { command: string; asGiven?: string; defaulted: boolean; given?: string; recordedIn?: string; defaultFile?: string; unusable?: UnusableAdminAddress } = { command: 'status', defaulted: false },
+    private readonly asked: { command: string; asGiven?: string; defaulted: boolean; given?: string; tokenFile?: string; recordedIn?: string; defaultFile?: string; unusable?: UnusableAdminAddress } = { command: 'status', defaulted: false },
   ) {
     this.aim(addr);
   }
@@ -264,6 +264,7 @@ export class AdminClient {
       asGiven,
       defaulted: given === undefined && recorded === null,
       given,
+      tokenFile: file,
       recordedIn: recorded?.file,
       defaultFile: root === null || recorded !== null ? undefined : adminAddressFile(root),
       unusable: found !== null && !('addr' in found) ? found : undefined,
@@ -467,7 +468,9 @@ export class AdminClient {
       // the fix ends with this very command given it, the line its user runs next: with every
       // option it was given (an --admin dropped would ask another gateway, or none).
       const again = res.statusCode === 403 && this.token === null && said.hint !== undefined ? { again: this.asked.asGiven ?? this.asked.command } : {};
-      return new GatewayError('APPPKG_ADMIN_REFUSED', { address: this.address, what: call.what, reason, hint: said.hint, ...again });
+      // Sent a token, refused 401: the file given is the one to look at, not one to go and find.
+      const wrong = res.statusCode === 401 && this.token !== null ? { tokenFile: this.asked.tokenFile } : {};
+      return new GatewayError('APPPKG_ADMIN_REFUSED', { address: this.address, what: call.what, reason, hint: said.hint, ...again, ...wrong });
     }
     // `mail retry`'s and `mail delete`'s refusals (an unknown id, an app gone, no mail listener): the gateway's words and fix.
     if ((res.statusCode === 404 || res.statusCode === 409) && said.code !== undefined && MAIL_CODES.has(said.code)) {

@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
-import { statSync, existsSync } from 'node:fs';
+import { statSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { startAdminServer, type AdminServer } from '../../src/admin/admin-server.js';
@@ -228,6 +228,15 @@ for (const target of TARGETS) {
         assert.is(cli.status, 1, cli.stderr);
         assert.match(cli.stderr, `unix:${path} refused GET /status: HTTP 401`);
         assert.match(cli.stderr, '  fix: pass --admin-token FILE with the file the gateway was started with: given one, its unix: socket asks for the token too\n');
+        // A wrong token is told so, and the fix names the file it came from: it said the listener
+        // "needs its token" and to pass --admin-token FILE, to a command that had passed one.
+        const wrongFile = join(sockDir.path, 'wrong-token');
+        writeFileSync(wrongFile, 'not-the-token\n', { mode: 0o600 });
+        const wrong = await runCli(['status', '--admin', `unix:${path}`, '--admin-token', wrongFile], { ms: 15_000 });
+        assert.is(wrong.status, 1, wrong.stderr);
+        assert.match(wrong.stderr, `unix:${path} refused GET /status: HTTP 401: the token sent is not this admin listener's (a wrong one, or one a SIGHUP rotated out)`);
+        assert.match(wrong.stderr, `  fix: the token in ${wrongFile} is not the one the gateway holds: pass --admin-token the file the gateway was started with`);
+        assert.not.match(wrong.stderr, /needs its token/);
       } finally {
         await within(5000, 'cleanup', Promise.all([server.close(), agent.destroy()]));
       }
