@@ -57,6 +57,8 @@ export interface AppInstanceOptions extends WorkerPoolOptions {
   history?: AppHistory;
   /** Stop its workers and routed processes after this long with no request and no websocket; 0 = never. */
   idleTimeoutMs?: number;
+  /** The app's other instances (a draining version) hold a request or a websocket: not idle meanwhile. */
+  othersBusy?: () => boolean;
   /** Before a wake starts them again: what may have gone while it slept (its database). */
   beforeWake?: () => Promise<void>;
   /** Each wake's time (ms), as it serves (idle-cycle.ts). */
@@ -160,6 +162,7 @@ export class AppInstance {
       maxWorkersKey: budget?.maxWorkersKey,
       ready: () => this.state === 'ready',
       workersQuiet: () => this.inFlight === 0 && this.openWebsockets === 0,
+      othersBusy: opts.othersBusy,
       workerRequests: () => this.workers.requestsSeen,
       workerLastRequestAt: () => this.workers.lastRequestAt,
       sleepers: () => [...this.workers.slots, ...this.processes.servingSlots],

@@ -37,6 +37,11 @@ export interface IdleCycleOptions {
   ready: () => boolean;
   /** No request in its workers, no websocket. */
   workersQuiet: () => boolean;
+  /**
+   * The app's other instances hold a request or a websocket (a version draining after a deploy
+   * or a restart keeps its own until `drain`): SPEC 5.6 counts the app's, not this instance's.
+   */
+  othersBusy?: () => boolean;
   /** Requests its workers in rotation have taken. */
   workerRequests: () => number;
   /** When its workers last took or ended a request or websocket (performance.now()); 0 if none. */
@@ -141,12 +146,15 @@ export class IdleCycle {
       wasReady = ready;
       if (!ready || this.state !== 'awake') return;
       const seen = this.touches + this.opts.workerRequests();
-      if (seen !== this.seenRequests || !this.quiet) {
+      // A drain's websockets were the app's too: the timeout counts from their end, up to a
+      // period late, as from a request's end here.
+      const quiet = this.quiet && !(this.opts.othersBusy?.() ?? false);
+      if (seen !== this.seenRequests || !quiet) {
         this.seenRequests = seen;
         // Requests that came and went since the last look happened at their own time: stamped
         // with this look's, up to a period late, an app asked first could look newer than one
         // asked after it, and the worker budget would put the wrong one to sleep.
-        this.lastActive = this.quiet ? Math.max(this.lastActive, this.opts.workerLastRequestAt()) : performance.now();
+        this.lastActive = quiet ? Math.max(this.lastActive, this.opts.workerLastRequestAt()) : performance.now();
         return;
       }
       // A request running at the last look has ended since: from its end, not that look.

@@ -46,6 +46,8 @@ export interface StartAppOptions {
   created?: (instance: AppInstance) => void;
   /** Each wake of the app from idle, its time in seconds (/metrics' histogram). */
   onColdStart?: (seconds: number) => void;
+  /** The app's other instances (a draining version) hold a request or a websocket: it is not idle meanwhile. */
+  othersBusy?: () => boolean;
   /** What the start waits for, for status: room under --max-workers here, then each worker's and process's steps. */
   wait?: StartSteps;
 }
@@ -120,6 +122,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     history: opts.history,
     tally: opts.tally,
     idleTimeoutMs: (o.idleTimeout ?? 0) * 1000,
+    othersBusy: opts.othersBusy,
     beforeWake: () => ensureServicesAtWake({ desc: ctx.desc, hostEnv: ctx.hostEnv, stateRoot: ctx.stateRoot, say: opts.say, restoreWords: opts.commandWords?.restore }),
     commandWords: opts.commandWords,
     inCallersWords: opts.inCallersWords,

@@ -96,6 +96,8 @@ export interface JudgingRegistry {
   wroteHelpers(dir: string): void;
   /** The other apps whose serving version runs as `uid`. */
   servingAs(uid: number, except: string): string[];
+  /** Does a draining version of `name` hold a request or a websocket? */
+  drainingBusy(name: string): boolean;
 }
 
 /** A version refused with this code is tried again by itself: the server, not the app, failed. */
@@ -570,6 +572,7 @@ export class VersionJudge {
         created: (instance) => (record.startingInstance = instance),
         wait,
         onColdStart: this.opts.onColdStart && ((seconds) => this.opts.onColdStart!(desc.name, seconds)),
+        othersBusy: () => this.registry.drainingBusy(desc.name),
       });
       // From here on nothing may throw: the catch below would refuse a version whose workers run.
       // The version runs: the venv link follows it (the version it replaces drains meanwhile).

@@ -359,6 +359,35 @@ test('a websocket to an idle ASGI app opens (it wakes); an open websocket keeps 
   await waitFor(async () => (await app(env, 'chat')).state === 'idle', 10_000, 'idle once the websocket closed', ASK_GATEWAY_EVERY_MS);
 });
 
+// SPEC 5.6 counts the app's websockets, not its serving version's: a deploy's old version keeps
+// its own until `drain`, and the new one, asked nothing yet, was put to sleep meanwhile (status
+// then said `idle` beside `websockets: 1`), so every client the drain's end sent back found a
+// cold app at once (H285).
+test('a websocket the old version keeps through a deploy\'s drain keeps the app awake; it sleeps once the drain has closed it', async () => {
+  const env = await open([['ws-asgi', 'chat.1']], 'drain: 6\napps:\n  chat:\n    idle_timeout: 1\n    workers: 1\n');
+  await waitFor(async () => (await app(env, 'chat'))?.state === 'ready', 20_000, 'chat to serve', ASK_GATEWAY_EVERY_MS);
+  const ws = await openSocket(`${env.gw.url.replace('http', 'ws')}/chat/echo`, { ms: 30_000 });
+  try {
+    ws.ws.send('hello');
+    assert.is(await ws.next(), 'hello');
+    addPackage(env.apps, 'ws-asgi', 'chat.2');
+    env.gw.child.kill('SIGHUP');
+    await waitFor(async () => {
+      const now = await app(env, 'chat');
+      return now.version === '2' && now.versions.some((v: any) => v.state === 'draining' && v.websockets === 1);
+    }, 20_000, 'version 2 to serve while version 1 drains the websocket', ASK_GATEWAY_EVERY_MS);
+    // Two idle timeouts and more, the drain not yet over.
+    await new Promise((r) => setTimeout(r, 2500));
+    const now = await app(env, 'chat');
+    assert.is(now.websockets, 1, 'the websocket is still open on the draining version');
+    assert.is(now.state, 'ready', `not idle while its old version holds a websocket: ${JSON.stringify(now.idle)}`);
+    assert.is(await ws.closed(15_000), 1012, 'the drain\'s end closes it');
+  } finally {
+    ws.ws.close();
+  }
+  await waitFor(async () => (await app(env, 'chat')).state === 'idle', 15_000, 'idle once the drain closed the websocket', ASK_GATEWAY_EVERY_MS);
+});
+
 test('--max-workers: the least recently used quiet app sleeps to make room; 503 with Retry-After when none can', async () => {
   const env = await open(
     [['slow', 'a'], ['slow', 'b'], ['slow', 'c']],
