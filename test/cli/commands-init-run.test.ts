@@ -218,19 +218,22 @@ test('init finds an ASGI app (FastAPI, Starlette, async def app) and writes plat
   assert.is(check.status, 0, check.stdout + check.stderr);
 });
 
-test('init finds a plain WSGI function by its name app, or by its (environ, start_response) signature, and the app it writes passes check', async () => {
+test('init finds a plain WSGI function by its name app, or by its (environ, start_response) signature, and the app it writes passes check; the app it picked is no "other candidate" of its own', async () => {
   const body = '    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"hi"]\n';
   const cases: Array<[string, string, string, string]> = [
     // [project, file, its code, app:]
     ['wsgi-def-app', 'app.py', `def app(environ, start_response):\n${body}`, 'app:app'],
     ['wsgi-def-app-short', 'hello.py', `import os\n\n\ndef app(env, start):\n    start("200 OK", [])\n    return [b"hi"]\n`, 'hello:app'],
     ['wsgi-simple-app', 'server.py', `def simple_app(environ, start_response):\n${body}`, 'server:simple_app'],
+    // Found by its name and by its signature both: one candidate, not two.
+    ['wsgi-def-application', 'server.py', `def application(environ, start_response):\n${body}`, 'server:application'],
   ];
   for (const [name, file, code, app] of cases) {
     const { dir, r, yaml } = await initProject(name, file, code);
     assert.is(r.status, 0, `${name}: ${r.stderr}`);
     assert.match(yaml, new RegExp(`^app: ${app}$`, 'm'), `${name}: ${yaml}`);
     assert.match(yaml, /^platform: python, wsgi$/m, `${name}: ${yaml}`);
+    assert.not.match(yaml, /^# other candidates found:/m, `${name}: ${yaml}`);
     const check = await runCli(['check', dir, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
     assert.is(check.status, 0, `${name}: ${check.stdout}${check.stderr}`);
   }

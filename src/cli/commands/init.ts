@@ -224,7 +224,17 @@ export function findCandidates(root: string): Candidate[] {
       else if (imported.has('app')) at('app', 18, asgiFile ? 'asgi' : 'wsgi', framework);
     }
   }
-  return found.sort((a, b) => b.score - a.score);
+  // One object may be found twice over (`def application(environ, start_response)` by its name
+  // and by its signature): the app.yaml would list the object it picked as another candidate.
+  const seen = new Set<string>();
+  return found
+    .sort((a, b) => b.score - a.score)
+    .filter((c) => {
+      const key = `${c.module}:${c.object}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
 }
 
 /** The names `from ... import ...` lines bind at module level (the `as` name where one is given). */
