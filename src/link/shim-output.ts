@@ -52,6 +52,8 @@ export class LineTap {
   readonly recent: string[] = [];
   /** The last LAST_OUTPUT_BYTES or so of what passed, for a 502's body in development (lastOutput). */
   private readonly last: Buffer[] = [];
+  /** When each of `last` came (performance.now()): what came before a request is no output of its. */
+  private readonly lastAt: number[] = [];
   private lastBytes = 0;
   /** When it last wrote anything (performance.now(), as the exit it may explain), 0 before it has: how old lastLine() is. */
   lastOutputAt = 0;
@@ -147,16 +149,24 @@ export class LineTap {
   private keepLast(chunk: Buffer): void {
     this.lastOutputAt = performance.now();
     this.last.push(Buffer.from(chunk)); // its own bytes: a stream's chunk is not ours to keep
+    this.lastAt.push(this.lastOutputAt);
     this.lastBytes += chunk.length;
-    while (this.last.length > 1 && this.lastBytes - this.last[0].length >= LAST_OUTPUT_BYTES) this.lastBytes -= this.last.shift()!.length;
+    while (this.last.length > 1 && this.lastBytes - this.last[0].length >= LAST_OUTPUT_BYTES) {
+      this.lastBytes -= this.last.shift()!.length;
+      this.lastAt.shift();
+    }
   }
 
   /**
    * Its last lines of output: faulthandler's whole report of a crash when there is one (it
-   * lists every thread), else the last `lines` (a traceback).
+   * lists every thread), else the last `lines` (a traceback). Only what came from `since` on
+   * (performance.now()): a 502's body would show the traceback of an earlier request, answered
+   * 500 by the same worker, as the cause of a death that printed nothing.
    */
-  lastOutput(lines = 30): string {
-    const text = Buffer.concat(this.last).toString('utf8').replace(/\n$/, '');
+  lastOutput(lines = 30, since = 0): string {
+    const first = this.lastAt.findIndex((at) => at >= since);
+    const kept = first === -1 ? [] : this.last.slice(first);
+    const text = Buffer.concat(kept).toString('utf8').replace(/\n$/, '');
     const crash = text.lastIndexOf('Fatal Python error: ');
     if (crash !== -1) return text.slice(crash);
     return text.split('\n').slice(-lines).join('\n');

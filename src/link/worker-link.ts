@@ -141,10 +141,11 @@ export class WorkerLink extends EventEmitter {
    */
   ticks = 0;
   /**
-   * The worker's last output once it has gone (its stderr read to the end, within a bound):
-   * what a 502 in development shows. Set by the Worker that owns the link.
+   * The worker's last output once it has gone (its stderr read to the end, within a bound),
+   * from `since` on (performance.now(): when the failed request came): what a 502 in
+   * development shows. Set by the Worker that owns the link.
    */
-  lastWords: (() => Promise<string>) | null = null;
+  lastWords: ((since?: number) => Promise<string>) | null = null;
   /** How the worker ended (`the worker exited with status 1`) once its exit is seen; set by its Worker. */
   ended: string | null = null;
 

@@ -556,7 +556,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
       // SPEC 4: in development the traceback too. A worker that dies says why on stderr (a
       // Python error, faulthandler's report of a crash) just before its link closes, and its
       // exit, seen by then, says how it ended rather than that its link closed.
-      void this.link.lastWords().then((words) => {
+      void this.link.lastWords(this.heldSince).then((words) => {
         const why = this.link.ended ?? reason;
         answerFailure(this.res, 'upstream-gone', { detail, debug: words ? `${why}\n\nThe worker's last output (the app's log has all of it):\n${words}` : why, development: true });
       });

@@ -359,10 +359,10 @@ export class Worker extends EventEmitter {
       const stderrDone = new Promise<void>((done) => (child.process.stderr ? child.process.stderr.once('close', done) : done()));
       let exitSeen: () => void = () => {};
       const exited = new Promise<void>((done) => (exitSeen = done));
-      link.lastWords = async () => {
+      link.lastWords = async (since) => {
         // The exit too: the socket often closes before the exit is reaped, and the 502 says how it ended.
         await Promise.race([Promise.all([stderrDone, exited]), delay(LAST_WORDS_WAIT_MS)]);
-        return err.lastOutput();
+        return err.lastOutput(undefined, since);
       };
       // The shim writes nothing but frames on fd 4: the app wrote there, and what it writes is
       // lost (a log line), or breaks the frames its worker sends after it. No frame of this link

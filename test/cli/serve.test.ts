@@ -190,7 +190,7 @@ test('in development a 504 carries where the app was stuck (SPEC 4: the tracebac
 
 // One app for both claims (a serve each was a start for the same setup): each path ends its
 // worker another way, and the serve starts the next worker.
-test('in development a 502 carries the dead worker\'s last words (a crash in C code by faulthandler, an exit) and says how it ended: its status, its signal, and for a SIGKILL with max_memory set that it may have been for its memory', async () => {
+test('in development a 502 carries the dead worker\'s last words (a crash in C code by faulthandler, an exit), not what it wrote before the request, and says how it ended: its status, its signal, and for a SIGKILL with max_memory set that it may have been for its memory', async () => {
   const work = tempDir('apppkg-dev-502-');
   try {
     const dir = join(work.path, 'crashy');
@@ -207,6 +207,8 @@ test('in development a 502 carries the dead worker\'s last words (a crash in C c
       '        os.kill(os.getpid(), signal.SIGKILL)',
       '    if environ["PATH_INFO"] == "/exit-1":',
       '        os._exit(1)',
+      '    if environ["PATH_INFO"] == "/raise":',
+      '        raise ValueError("answered 500 before the exit")',
       '    print("leaving now, on purpose", file=sys.stderr, flush=True)',
       '    os._exit(4)',
       '',
@@ -226,11 +228,17 @@ test('in development a 502 carries the dead worker\'s last words (a crash in C c
     // How each ended, not that the link closed.
     assert.match(crashed, /^the worker was killed by SIGSEGV$/m);
     assert.match(exited, /^the worker exited with status 4$/m);
+    // The one worker answers a 500 (its traceback on stderr), then dies printing nothing: the
+    // 502 shows no output, not that traceback as if it were the death's.
+    const raised = await request(`${gw.url}/raise`);
+    assert.match(await raised.body.text(), /answered 500 before the exit/);
+    assert.is(raised.statusCode, 500);
     const exit1 = await request(`${gw.url}/exit-1`);
     const exited1 = await exit1.body.text();
     assert.is(exit1.statusCode, 502, exited1);
     assert.match(exited1, /^the worker exited with status 1$/m);
     assert.not.match(exited1, /closed the link/);
+    assert.not.match(exited1, /answered 500 before the exit|last output/, exited1);
     const kill = await request(`${gw.url}/kill`, { headersTimeout: 30_000 });
     const killed = await kill.body.text();
     assert.is(kill.statusCode, 502, killed);
