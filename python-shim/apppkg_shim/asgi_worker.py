@@ -27,7 +27,7 @@ from .asgi_lifespan import Lifespan, awaiting_frames, ignored_lifespan
 from .asgi_scope import reads_full_path
 from .asgi_link import LinkProtocol
 from .asgi_websocket import WebSocketExchange
-from .errors import EXIT_APP_LOAD_FAILED, EXIT_STARTUP_FAILED, exit_now, log
+from .errors import EXIT_APP_LOAD_FAILED, EXIT_STARTUP_FAILED, exit_now, is_shim_file, log
 from .ready_deadline import ready_deadline
 
 HEADER_PACK = link.HEADER.pack
@@ -336,7 +336,12 @@ def _where_is(exchange):
     task = getattr(exchange, "task", None)
     if task is None or task.done():
         return "the request has already finished"
-    return link.WHERE_HEADING + "".join(traceback.format_list(awaiting_frames(task)))
+    frames = awaiting_frames(task)
+    # From the app's own frame on, as the WSGI worker's answer (task.where_is): the shim's
+    # coroutine that awaits the app says nothing to its author.
+    while frames and is_shim_file(frames[0].filename):
+        frames.pop(0)
+    return link.WHERE_HEADING + "".join(traceback.format_list(frames))
 
 
 def _close_loop(loop, executor):

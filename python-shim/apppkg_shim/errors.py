@@ -70,6 +70,11 @@ class AppOtherKind(AppNotCallable):
             spec, found, declared.upper(), kind, " with a `processes.web` that starts its server" if kind == "command" else ""),)
 
 
+def is_shim_file(filename):
+    """A frame of the shim's own code (the loop, the task that runs the app), not the app's."""
+    return filename.startswith(_SHIM_DIR + os.sep)
+
+
 def _is_app_file(filename, roots):
     if filename.startswith("<") or filename.startswith(_SHIM_DIR + os.sep):
         return False
