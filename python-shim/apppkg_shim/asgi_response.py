@@ -14,12 +14,11 @@ id on it, so the exchange leaves the worker's table as it is sent.
 
 import asyncio
 import sys
-import traceback
 
 from . import link
 from .asgi_lifespan import app_line, awaiting_frames
 from .asgi_scope import REQUEST_URI
-from .errors import InvalidResponse, log
+from .errors import InvalidResponse, log, request_traceback
 from .task import _NAME_CONNECTION, _NAME_CONTENT_LENGTH, _NAME_DROP, _content_length, _name_kind, bad_value_bytes, connection_options  # the WSGI response's header rules, shared
 
 HEADER_PACK = link.HEADER.pack
@@ -373,7 +372,7 @@ class ResponseExchange:
 
     def fail_with_traceback(self):
         after = " after the response was complete" if self.ended else ""
-        self.fail(traceback.format_exc(), after)
+        self.fail(request_traceback(), after)
 
     def app_raised(self):
         """The app's call raised (call from its except block): after ABORT that is the client

@@ -132,6 +132,20 @@ def format_exc():
     return traceback.format_exc()
 
 
+def request_traceback():
+    """The exception being handled, as Python prints it, but from the app's first frame on: the
+    shim's frames that call the app (the task's run) say nothing to its author. One the shim
+    raised itself (a response that is not WSGI) has no frame of the app's: it keeps them all."""
+    import traceback
+
+    exc = sys.exc_info()[1]
+    tb = exc.__traceback__ if exc is not None else None
+    first = tb
+    while first is not None and is_shim_file(first.tb_frame.f_code.co_filename):
+        first = first.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, first if first is not None else tb))
+
+
 def app_traceback(exc):
     """The traceback as Python prints it, but starting at the app's first frame: the shim's
     and importlib's frames above it say nothing about the app (issue 13). A module that does

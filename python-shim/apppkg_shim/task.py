@@ -17,7 +17,7 @@ from threading import get_ident
 
 from . import link
 from .environ import FIXED_FIELDS, Input, build_environ
-from .errors import ClientDisconnected, InvalidResponse, format_exc, log
+from .errors import ClientDisconnected, InvalidResponse, log, request_traceback
 
 HEADER_PACK = link.HEADER.pack
 FULL_PACK = link.RESPONSE_FULL_HEADER.pack
@@ -518,7 +518,7 @@ class Task:
             self.worker.writer.send(HEADER_PACK(link.RESPONSE_END, self.id, 0), defer=True)
 
     def _fail(self, result):
-        text = format_exc()
+        text = request_traceback()
         method, _, rest = self.payload.partition("\0")
         uri = rest.split("\0")[8] if rest.count("\0") >= 8 else "?"
         log("%s (%s) failed on %s %s%s:\n%s" % (

@@ -144,7 +144,7 @@ test('--reload restarts the workers when a .py file changes, and keeps hearing a
   }
 });
 
-test('in development a 504 carries where the app was stuck (SPEC 4: the traceback too), from the app\'s own frame on; WSGI and ASGI', async () => {
+test('in development a 504 carries where the app was stuck (SPEC 4: the traceback too), and a 500 the traceback, from the app\'s own frame on; WSGI and ASGI', async () => {
   const work = tempDir('apppkg-dev-504-');
   try {
     const wsgi = join(work.path, 'stuck');
@@ -155,6 +155,8 @@ test('in development a 504 carries where the app was stuck (SPEC 4: the tracebac
       'def stuck_in_the_app():',
       '    time.sleep(30)',
       'def application(environ, start_response):',
+      '    if environ["PATH_INFO"] == "/raise":',
+      '        raise ValueError("raised in the app")',
       '    stuck_in_the_app()',
       '',
     ].join('\n'));
@@ -167,6 +169,8 @@ test('in development a 504 carries where the app was stuck (SPEC 4: the tracebac
       '    await asyncio.sleep(30)',
       'async def app(scope, receive, send):',
       '    if scope["type"] == "http":',
+      '        if scope["path"] == "/raise":',
+      '            raise ValueError("raised in the app")',
       '        await awaiting_forever()',
       '',
     ].join('\n'));
@@ -184,6 +188,12 @@ test('in development a 504 carries where the app was stuck (SPEC 4: the tracebac
       // From the app's own frame on (README, Faults): the shim's coroutine or thread that runs the
       // app is none of its author's business.
       assert.not.match(body, /apppkg_shim/, body);
+      // A 500's traceback likewise (and the app log's, the same text).
+      const raised = await request(`${gw.url}/raise`);
+      const traceback = await raised.body.text();
+      assert.is(raised.statusCode, 500, traceback);
+      assert.match(traceback, /main\.py", line \d+, in (application|app)\n[^]*ValueError: raised in the app/, traceback);
+      assert.not.match(traceback, /apppkg_shim/, traceback);
       await gw.stop();
     }
   } finally {
