@@ -88,8 +88,8 @@ export interface RunOptions {
   /** Stop the command's process tree after this many ms, above 0 (its status is then 128+15, or 128+9); none without it. */
   timeoutMs?: number;
   /**
-   * restore: load the backup's database and Redis keys even over ones that hold data, as
-   * `restore --force` (else APPPKG_SERVICE_NOT_EMPTY, nothing changed).
+   * Taken and changes nothing: restore puts the backup's database and Redis keys in place of the
+   * app's whatever they hold (as `restore --force`, which once needed it, and `restore` alike).
    */
   force?: boolean;
 }
@@ -246,7 +246,7 @@ export class AppPackage {
    * one holding anything but an earlier backup of this app, and when the hook succeeds dumps the
    * app's database and Redis keys beside what it wrote and marks it with apppkg-backup.json;
    * restore refuses a directory without this app's manifest, or the app running, then loads the
-   * database and Redis keys (into empty ones unless `options.force`) before the hook runs. An app
+   * database and Redis keys in place of the app's before the hook runs. An app
    * without the command: APPPKG_COMMAND_MISSING.
    */
   runCommand(name: CommandName, options: RunOptions = {}): Promise<number> {
@@ -296,7 +296,7 @@ export class AppPackage {
       const owner = ownerOf(resolveRunAs(this.#desc, user, userAt));
       // The hook's environment once the services are restored (on a fresh host, provisioned).
       const run = async (env: { APPPKG_BACKUP_DIR: string }) => hookWith(await this.#hookContext())(env);
-      return restoreWithHook(appServiceScope(this.#desc, this.#hostEnv, stateRoot), source, manifest, { force: options.force === true, owner, appDir: this.dir }, run);
+      return restoreWithHook(appServiceScope(this.#desc, this.#hostEnv, stateRoot), source, manifest, owner, run);
     }
     if (HOOKS_RUN_AS_PRODUCTION.has(name)) return hookWith(await this.#hookContext())();
     const ctx = await this.#developmentContext();

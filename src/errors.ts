@@ -1284,13 +1284,6 @@ export const ERROR_CODES = {
       release: "COMMENT ON ROLE apppkg_blog IS 'apppkg-gateway: app blog' (and the same ON DATABASE)",
     },
   },
-  APPPKG_SERVICE_NOT_EMPTY: {
-    summary: "`restore` found the app's database holding tables (or its Redis prefix holding keys), and did not overwrite it.",
-    message: (d) => `restore of ${str(d.app)}: its ${str(d.kind)} database ${str(d.database)} is not empty (${str(d.found)})`,
-    hint: (d) => `run \`apppkg-gateway restore ${str(d.dir) || 'APP_DIR'} --from ${d.from ? shellWord(str(d.from)) : 'DIR'} --force${appOptionsWords(d)}\` to replace it (its current contents are lost; back them up first)`,
-    exitStatus: 1,
-    example: { app: 'blog', kind: 'postgresql', database: 'apppkg_blog', found: '3 tables', dir: '/srv/apps/blog' },
-  },
   APPPKG_SERVICE_FAILED: {
     summary: "A step on an app's database failed: `pg_dump`, `pg_restore`, SQLite's backup, Redis' `DUMP`/`RESTORE`, or a statement the server refused.",
     message: (d) => `${str(d.action)} failed: ${str(d.reason)}`,

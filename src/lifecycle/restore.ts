@@ -1,8 +1,8 @@
 // `apppkg-gateway restore APP_DIR --from DIR` (SPEC §3): commands.restore with
 // APPPKG_BACKUP_DIR=DIR; without the hook, the data directory replaced by the backup's copy
 // (copied beside it, then swapped). Either way an empty or foreign DIR is refused first, and
-// the app's database and Redis keys in DIR/database/ (SPEC 5.2) are loaded too, into empty ones
-// unless `force`.
+// the app's database and Redis keys in DIR/database/ (SPEC 5.2) are put in place of the app's
+// too, as the data directory is.
 import type { Stats } from 'node:fs';
 import { chmod, chown, lstat, readdir, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -23,8 +23,6 @@ import { assertRedisRestorable, restoreRedis } from '../services/redis-backup.js
 
 export interface RestoreOptions extends LifecycleOptions {
   from: string;
-  /** Replace the app's database even when it holds tables (else APPPKG_SERVICE_NOT_EMPTY). */
-  force?: boolean;
 }
 
 export type RestoreResult = { hook: true } | { hook: false; manifest: BackupManifest; files: number };
@@ -42,7 +40,6 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
   // As root, the data belongs to the app's user (the gateway runs the app as that user).
   const runAs = resolveRunAs(desc, overrides.user, overrides.userAt);
   const owner = ownerOf(runAs);
-  const force = opts.force === true;
 
   if (desc.commands.restore) {
     // The hook's environment once the services are restored (on a fresh host, provisioned);
@@ -51,7 +48,7 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
       await runHook(await resolveForHook({ ...opts, dir, desc, hostEnv }), 'restore', { extraEnv: env, say });
       return 0;
     };
-    await restoreWithHook(scope, source, manifest, { force, owner, appDir: opts.dir }, run);
+    await restoreWithHook(scope, source, manifest, owner, run);
     say(`==> ${desc.name} restored from ${source} by commands.restore in ${seconds(started)}`);
     return { hook: true };
   }
@@ -61,8 +58,8 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
     throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: source, app: desc.name, found: `no ${BACKUP_DATA_DIR}/ directory beside ${MANIFEST_FILE}` });
   }
 
-  // Refused before the data changes: a database that holds tables is not overwritten unforced.
-  await assertServicesRestorable(scope, manifest, force, opts.dir, source);
+  // Refused before the data changes: a backup's database of another kind than the app's now.
+  assertServicesRestorable(scope, manifest);
   const dirs = await prepareAppStateDirs(scope.stateRoot, desc.name, owner);
   const sourceOwner = await untrustedOwner(source, copied, dirs.data);
   const { staging, foreign } = await copyBeside(copied, dirs.data, 'restore', { onlyOwnedBy: sourceOwner?.uid });
@@ -84,7 +81,7 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
     throw ioFailure(`set the owner and mode of ${staging}`, err);
   }
   await swapInto(staging, dirs.data, owner ? (old) => removeOld(old, owner, say) : undefined);
-  await restoreServices(scope, source, manifest, force, owner);
+  await restoreServices(scope, source, manifest, owner);
   const version = manifest.version ? ` of version ${manifest.version}` : '';
   say(`==> restored ${countOf(count.files, 'file')} of ${desc.name}'s data from ${source} (backup${version} made ${manifest.createdAt}) in ${seconds(started)}`);
   return { hook: false, manifest, files: count.files };
@@ -178,7 +175,7 @@ export function ownerOf(runAs: RunAs | null): Owner | undefined {
 
 /**
  * commands.restore on `manifest`'s backup in `source`: the app's database and Redis keys first
- * (into empty ones unless `force`), so that the hook finds them, then the hook, run by `run`
+ * (in place of the app's), so that the hook finds them, then the hook, run by `run`
  * with APPPKG_BACKUP_DIR; resolves with its exit status: `restore --from` and the library's
  * runCommand('restore') alike.
  */
@@ -186,31 +183,31 @@ export async function restoreWithHook(
   scope: AppServiceScope,
   source: string,
   manifest: BackupManifest,
-  opts: { force: boolean; owner: Owner | undefined; appDir: string },
+  owner: Owner | undefined,
   run: (env: { APPPKG_BACKUP_DIR: string }) => Promise<number>,
 ): Promise<number> {
-  await assertServicesRestorable(scope, manifest, opts.force, opts.appDir, source);
-  await restoreServices(scope, source, manifest, opts.force, opts.owner);
+  assertServicesRestorable(scope, manifest);
+  await restoreServices(scope, source, manifest, owner);
   // The hook reads DIR as the app's user, and backup took DIR back from that user once its hook
   // had written it (backup.ts): given again, as backup gives it to commands.backup.
-  if (opts.owner) await chown(source, opts.owner.uid, opts.owner.gid).catch((err) => Promise.reject(ioFailure(`give ${source} to the app's user for commands.restore`, err)));
+  if (owner) await chown(source, owner.uid, owner.gid).catch((err) => Promise.reject(ioFailure(`give ${source} to the app's user for commands.restore`, err)));
   return run({ APPPKG_BACKUP_DIR: source });
 }
 
-/** Refuses, before anything changes, a database or Redis that holds data (unless `force`). */
-async function assertServicesRestorable(scope: AppServiceScope, manifest: BackupManifest, force: boolean, appDir: string, source: string): Promise<void> {
-  if (manifest.database) await assertDatabaseRestorable(scope, manifest.database, force, appDir, source);
-  if (manifest.redis) await assertRedisRestorable(scope, manifest.redis, force, appDir, source);
+/** Refuses, before anything changes, a backup's database or Redis keys the app has no place for here. */
+function assertServicesRestorable(scope: AppServiceScope, manifest: BackupManifest): void {
+  if (manifest.database) assertDatabaseRestorable(scope, manifest.database);
+  if (manifest.redis) assertRedisRestorable(scope, manifest.redis);
 }
 
-async function restoreServices(scope: AppServiceScope, source: string, manifest: BackupManifest, force: boolean, owner: Owner | undefined): Promise<void> {
+async function restoreServices(scope: AppServiceScope, source: string, manifest: BackupManifest, owner: Owner | undefined): Promise<void> {
   const { desc, say } = scope;
   if (manifest.database) {
-    await restoreDatabase(scope, source, manifest.database, force, owner);
+    await restoreDatabase(scope, source, manifest.database, owner);
     say?.(`==> restored ${desc.name}'s ${manifest.database.kind} database from ${path.join(source, manifest.database.file)}`);
   }
   if (manifest.redis) {
-    await restoreRedis(scope, source, manifest.redis, force);
+    await restoreRedis(scope, source, manifest.redis);
     say?.(`==> restored ${countOf(manifest.redis.keys, 'Redis key')} of ${desc.name} from ${path.join(source, manifest.redis.file)}`);
   }
 }

@@ -1,7 +1,6 @@
 // An app's database in its backups (SPEC 5.2): `backup` writes it beside what commands.backup
 // or the data copy writes (DIR/database/: a pg_dump in custom format, or an SQLite online
-// backup), `restore` loads it into an empty database of the app (and refuses to clobber one
-// that holds tables unless forced).
+// backup), `restore` puts it in place of the app's database, as it does the data directory.
 import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { chmod, lstat, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
@@ -11,16 +10,15 @@ import { overridesFor, type HostEnvironment } from '../environment/host-file.js'
 import { pickInterpreter } from '../environment/interpreters.js';
 import { resolveRunAs, type RunAs } from '../environment/run-as.js';
 import { appStateDirs, type Owner } from '../environment/state-root.js';
-import { countOf, listOf } from '../count.js';
 import { GatewayError, systemErrorReason } from '../errors.js';
 import { copyContent, createNewFile, inDirectory, kindOf, openDirectoryNoFollow, openRegularFile, symlinkWords } from '../no-follow.js';
 import { spawnProcess } from '../spawn-process.js';
 import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
 import {
-  appDatabaseName, countRelations, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, recreateAppDatabase, type AppDatabase, type RelationCounts,
+  appDatabaseName, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, recreateAppDatabase, type AppDatabase,
 } from './postgresql-server.js';
 import { planServices, type DatabaseKind } from './service-plan.js';
-import { backupSqlite, countSqliteRelations, SQLITE_FILE, SQLITE_SIDE_FILES, sqlitePath, type SqliteRunner } from './sqlite-database.js';
+import { backupSqlite, SQLITE_FILE, SQLITE_SIDE_FILES, sqlitePath, type SqliteRunner } from './sqlite-database.js';
 
 /** The directory of a backup that holds the app's database. */
 export const BACKUP_DATABASE_DIR = 'database';
@@ -168,10 +166,12 @@ export async function backupDatabase(scope: AppServiceScope, backupDir: string):
 }
 
 /**
- * Before anything of a restore changes: the backup's database fits the app's, and the app's
- * is empty (or `force`). Creates the app's PostgreSQL database when it has none, to look.
+ * Before anything of a restore changes: the backup's database is of the kind the app runs on
+ * here (a pg_dump is no SQLite file). What the app's database holds now is no reason to refuse:
+ * restore puts the backup's in its place, as it does the data directory (SPEC 5.2: `restore`
+ * loads it back), and on a new host `install` has made the tables first (Django's migrate).
  */
-export async function assertDatabaseRestorable(scope: AppServiceScope, snap: DatabaseSnapshot, force: boolean, appDir: string, source: string): Promise<void> {
+export function assertDatabaseRestorable(scope: AppServiceScope, snap: DatabaseSnapshot): void {
   const { desc } = scope;
   const kind = planServices(desc, scope.hostEnv).database;
   if (kind !== snap.kind) {
@@ -181,27 +181,13 @@ export async function assertDatabaseRestorable(scope: AppServiceScope, snap: Dat
       fix: snap.kind === 'postgresql' ? 'restore on a host whose environment file sets services.postgresql' : 'restore where the app runs on SQLite (no services.postgresql), or load the file by hand',
     });
   }
-  if (force) return;
-  let found: RelationCounts;
-  let database: string;
-  if (kind === 'sqlite') {
-    database = sqlitePath(appStateDirs(scope.stateRoot, desc.name).data);
-    // SQLite keeps no sequences: an AUTOINCREMENT's counter is a row of sqlite_sequence.
-    found = { ...((await exists(database)) ? await countSqliteRelations(await sqliteRunner(scope), database) : { tables: 0, views: 0 }), sequences: 0 };
-  } else {
-    const db = await provisionedDatabase(scope);
-    database = db.name;
-    found = await countRelations(db);
-  }
-  if (found.tables + found.views + found.sequences > 0) {
-    // Each kind by its name: a serial column's sequence is no second table.
-    const kinds = ([[found.tables, 'table'], [found.views, 'view'], [found.sequences, 'sequence']] as const).filter(([n]) => n > 0).map(([n, noun]) => countOf(n, noun));
-    throw new GatewayError('APPPKG_SERVICE_NOT_EMPTY', { app: desc.name, kind, database, found: listOf(kinds), dir: appDir, from: source });
-  }
 }
 
-/** Loads the backup's database into the app's (emptied first when forced). */
-export async function restoreDatabase(scope: AppServiceScope, backupDir: string, snap: DatabaseSnapshot, force: boolean, owner?: Owner): Promise<void> {
+/**
+ * The backup's database in place of the app's: a PostgreSQL database dropped and made again
+ * (made first on a fresh host), then loaded; an SQLite file replaced.
+ */
+export async function restoreDatabase(scope: AppServiceScope, backupDir: string, snap: DatabaseSnapshot, owner?: Owner): Promise<void> {
   const { desc } = scope;
   const file = path.join(backupDir, snap.file);
   const name = snap.kind === 'sqlite' ? SQLITE_FILE : PG_DUMP_FILE;
@@ -212,7 +198,7 @@ export async function restoreDatabase(scope: AppServiceScope, backupDir: string,
       return;
     }
     const db = await provisionedDatabase(scope);
-    if (force) await recreateAppDatabase(db, await serviceOwner(scope.stateRoot, desc.name));
+    await recreateAppDatabase(db, await serviceOwner(scope.stateRoot, desc.name));
     // The dump on pg_restore's stdin, the file root opened (seekable still), not a name to open again.
     await runClient('pg_restore', ['--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', `--dbname=${db.name}`], db, `pg_restore into ${db.name}`, source.fd);
   } finally {

@@ -225,7 +225,7 @@ export function setRoleCreatesDatabases(server: PostgresServer, owner: ServiceOw
   });
 }
 
-/** An empty database again, for `restore --force`: dropped and created anew. */
+/** An empty database again, for `restore` to load the backup's into: dropped and created anew. */
 export async function recreateAppDatabase(db: AppDatabase, owner: ServiceOwner): Promise<void> {
   await onAdmin(db.server, async (client) => {
     if (await ownedRow(client, 'role', db.name, owner)) await actAsOwner(client, client.escapeIdentifier(db.name));
@@ -249,36 +249,6 @@ export async function probeGivenPostgres(url: string): Promise<{ server: Postgre
     return { server, version: r.rows[0].v.split(' ')[0] };
   } catch (err) {
     throw asServiceError(server, err, 'connect');
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-/** What an app's database holds, by kind (pg_class.relkind): what a restore would collide with. */
-export interface RelationCounts {
-  /** Tables, partitioned and foreign ones too. */
-  tables: number;
-  /** Views, materialized ones too. */
-  views: number;
-  /** Sequences: each serial or identity column has one, beside its table. */
-  sequences: number;
-}
-
-/** The tables, views and sequences the app's database holds, asked as the app itself. */
-export async function countRelations(db: AppDatabase): Promise<RelationCounts> {
-  const client = new (await loadPg()).Client(clientConfig(db.server, db.name, db.password, db.name));
-  try {
-    await client.connect();
-    const r = await client.query<{ tables: string; views: string; sequences: string }>(
-      `SELECT count(*) FILTER (WHERE c.relkind IN ('r', 'p', 'f')) AS tables, count(*) FILTER (WHERE c.relkind IN ('v', 'm')) AS views,
-              count(*) FILTER (WHERE c.relkind = 'S') AS sequences
-       FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
-       WHERE s.nspname NOT IN ('pg_catalog', 'information_schema') AND s.nspname NOT LIKE 'pg\\_toast%'`,
-    );
-    const row = r.rows[0];
-    return { tables: Number(row.tables), views: Number(row.views), sequences: Number(row.sequences) };
-  } catch (err) {
-    throw asServiceError(db.server, err, `look into database ${db.name}`);
   } finally {
     await client.end().catch(() => {});
   }

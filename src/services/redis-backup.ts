@@ -11,7 +11,7 @@ import { countOf } from '../count.js';
 import { GatewayError } from '../errors.js';
 import { readCredentials } from './credentials-store.js';
 import { BACKUP_DATABASE_DIR, clearDatabaseDir, openBackupFile, REDIS_BACKUP_FILE, type AppServiceScope } from './database-backup.js';
-import { appRedisPrefix, countAppKeys, dumpAppKeys, parseRedisUrl, restoreAppKeys, type DumpedKey, type RedisServer } from './redis-server.js';
+import { dumpAppKeys, parseRedisUrl, restoreAppKeys, type DumpedKey, type RedisServer } from './redis-server.js';
 import { planServices } from './service-plan.js';
 
 /** What a backup's manifest records of the app's Redis keys. */
@@ -56,8 +56,8 @@ export async function backupRedis(scope: AppServiceScope, backupDir: string): Pr
   return { file: REDIS_FILE, keys, bytes: (await stat(file)).size };
 }
 
-/** Before anything of a restore changes: the app still has Redis here, and holds no keys (or `force`). */
-export async function assertRedisRestorable(scope: AppServiceScope, snap: RedisSnapshot, force: boolean, appDir: string, source: string): Promise<void> {
+/** Before anything of a restore changes: the app still has Redis here (the keys it holds now are replaced). */
+export function assertRedisRestorable(scope: AppServiceScope, snap: RedisSnapshot): void {
   const server = appRedisServer(scope);
   if (server === null) {
     throw new GatewayError('APPPKG_SERVICE_FAILED', {
@@ -66,21 +66,16 @@ export async function assertRedisRestorable(scope: AppServiceScope, snap: RedisS
       fix: `ask for it in app.yaml again, or load ${snap.file} by hand`,
     });
   }
-  if (force) return;
-  const keys = await countAppKeys(server, scope.desc.name);
-  if (keys > 0) {
-    throw new GatewayError('APPPKG_SERVICE_NOT_EMPTY', { app: scope.desc.name, kind: 'redis', database: `${appRedisPrefix(scope.desc.name)}*`, found: countOf(keys, 'key'), dir: appDir, from: source });
-  }
 }
 
-/** Loads the backup's keys under the app's prefix (forced: then its keys the backup lacks are deleted). */
-export async function restoreRedis(scope: AppServiceScope, backupDir: string, snap: RedisSnapshot, force: boolean): Promise<void> {
+/** Loads the backup's keys under the app's prefix; then its keys the backup lacks are deleted. */
+export async function restoreRedis(scope: AppServiceScope, backupDir: string, snap: RedisSnapshot): Promise<void> {
   const server = appRedisServer(scope)!;
   const file = path.join(backupDir, snap.file);
   // Not followed nor waited on (a link or FIFO the app's user put there), as the database's dump.
   const handle = await openBackupFile(backupDir, snap.file, REDIS_BACKUP_FILE, `restore ${scope.desc.name}'s Redis keys from ${file}`);
   try {
-    await restoreAppKeys(server, scope.desc.name, keyBatches(handle, file), force, `restore of ${scope.desc.name}'s Redis keys from ${file}`);
+    await restoreAppKeys(server, scope.desc.name, keyBatches(handle, file), `restore of ${scope.desc.name}'s Redis keys from ${file}`);
   } catch (err) {
     if (!(err instanceof GatewayError) || !/DUMP payload/i.test(err.message)) throw err;
     throw new GatewayError('APPPKG_SERVICE_FAILED', { ...err.details, fix: 'restore onto a Redis of the version that was backed up, or a newer one; or the file was changed since' });

@@ -273,24 +273,13 @@ export function dumpAppKeys(server: RedisServer, app: string, onBatch: (keys: Du
   });
 }
 
-/** How many keys the app has (its prefix). */
-export function countAppKeys(server: RedisServer, app: string): Promise<number> {
-  return onAdmin(server, async (redis) => {
-    let count = 0;
-    await eachKeyBatch(redis, app, async (keys) => {
-      count += keys.length;
-    });
-    return count;
-  });
-}
-
 /**
- * RESTOREs `batches` under the app's prefix, on one admin connection. With `replace` the app's
- * keys that the backup does not hold are deleted after, so that it holds the backup's and no
- * others; after, not before, so that a RESTORE the server refuses has lost nothing else.
- * `action` names the step in an error.
+ * RESTOREs `batches` under the app's prefix, on one admin connection; then the app's keys that
+ * the backup does not hold are deleted, so that it holds the backup's and no others: after, not
+ * before, so that a RESTORE the server refuses has lost nothing else. `action` names the step
+ * in an error.
  */
-export function restoreAppKeys(server: RedisServer, app: string, batches: AsyncIterable<DumpedKey[]>, replace: boolean, action: string): Promise<void> {
+export function restoreAppKeys(server: RedisServer, app: string, batches: AsyncIterable<DumpedKey[]>, action: string): Promise<void> {
   const prefix = Buffer.from(appRedisPrefix(app));
   return onAdmin(server, async (redis) => {
     const restored = new Set<string>();
@@ -299,11 +288,10 @@ export function restoreAppKeys(server: RedisServer, app: string, batches: AsyncI
       for (const { key, ttlMs, dump } of batch) {
         const full = Buffer.concat([prefix, key]);
         pipeline.restore(full, ttlMs, dump, 'REPLACE');
-        if (replace) restored.add(full.toString('latin1'));
+        restored.add(full.toString('latin1'));
       }
       for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
     }
-    if (!replace) return;
     await eachKeyBatch(redis, app, async (keys) => {
       const others = keys.filter((key) => !restored.has(key.toString('latin1')));
       if (others.length > 0) await redis.unlink(...others);

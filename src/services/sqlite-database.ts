@@ -68,19 +68,6 @@ with tempfile.TemporaryDirectory(dir=sys.argv[2] or None) as tmp:
     sys.stdout.buffer.flush()
 `;
 
-// Tables, then views. sqlite_sequence (AUTOINCREMENT) and sqlite_stat1 (ANALYZE) are SQLite's
-// own, and only a name beginning with "sqlite_" can be (SQLite reserves them): escaped, since
-// LIKE's _ is any character and 'sqlite_%' would pass over the app's table "sqlitedata".
-// mode=rw, never creating, for the backup's reason: a hot journal left by a writer that died
-// inside a transaction is rolled back first (read-only, the look failed, and a restore of the
-// crashed app, without --force, was refused for it).
-const COUNT_SCRIPT = `
-import sqlite3, sys
-db = sqlite3.connect('file:' + sys.argv[1] + '?mode=rw', uri=True)
-own = "name NOT LIKE 'sqlite!_%' ESCAPE '!'"
-print(*(db.execute("SELECT count(*) FROM sqlite_master WHERE type = ? AND " + own, (kind,)).fetchone()[0] for kind in ('table', 'view')))
-`;
-
 /**
  * How long the backup looks for a gap between the app's commits before it gives up: a gap comes
  * within a second under back-to-back commits, so only a transaction held open all along (a long
@@ -101,12 +88,6 @@ export interface SqliteRunner {
  */
 export async function backupSqlite(runner: SqliteRunner, from: string, to: FileHandle, tmpDir: string): Promise<void> {
   await runPython(runner, [BACKUP_SCRIPT, from, tmpDir, String(testKnob(LOCK_WAIT_ENV, LOCK_WAIT_SECONDS))], `SQLite backup of ${from}`, to);
-}
-
-/** The app's tables and views in the database at `file`, each kind counted by its name. */
-export async function countSqliteRelations(runner: SqliteRunner, file: string): Promise<{ tables: number; views: number }> {
-  const [tables, views] = (await runPython(runner, [COUNT_SCRIPT, file], `read ${file}`)).trim().split(' ').map(Number);
-  return { tables, views };
 }
 
 /** Its stdout, or with `output`, nothing: the child writes into that file itself. */

@@ -1,14 +1,14 @@
 // AppPackage.runCommand('backup') and ('restore') do what `backup --to` and `restore --from` do
 // with a hook (SPEC 5.2): the app's PostgreSQL database and Redis keys go to DIR/database/ beside
-// what commands.backup wrote, and come back before commands.restore runs, into empty ones unless
-// `force`. The library's backup held only what the hook wrote: a restore lost the database.
+// what commands.backup wrote, and come back in place of the app's before commands.restore runs.
+// The library's backup held only what the hook wrote: a restore lost the database.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Redis } from 'ioredis';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AppPackage, type GatewayError } from '../../src/index.js';
+import { AppPackage } from '../../src/index.js';
 import { addPackage } from '../helpers/apps-dir.js';
 import { withDeadline } from '../helpers/link-harness.js';
 import { runCli, tempDir } from '../helpers/process.js';
@@ -52,7 +52,7 @@ function command(app: AppPackage, name: 'backup' | 'restore', backupDir: string,
   return withDeadline(app.runCommand(name, { env: { APPPKG_BACKUP_DIR: backupDir }, output, timeoutMs: 60_000, force }), 90_000, `runCommand ${name}`);
 }
 
-withServers('backup dumps the database and Redis keys beside the hook\'s files; restore loads them back (with force over data), then runs its hook', async () => {
+withServers('backup dumps the database and Redis keys beside the hook\'s files; restore loads them back over what the app has now, then runs its hook', async () => {
   const app = await AppPackage.open(dir, { stateDir: state, environment: envFile });
   await sql('CREATE TABLE t (x int)');
   await sql('INSERT INTO t VALUES (1), (2)');
@@ -72,14 +72,14 @@ withServers('backup dumps the database and Redis keys beside the hook\'s files; 
 
     await sql('DELETE FROM t WHERE x = 1');
     await admin.set('ledger:kept', 'changed');
-    // Data there: refused before anything changes, as `restore --from` without --force.
-    const refused = await command(app, 'restore', to).then(() => null, (e: GatewayError) => e);
-    assert.is(refused?.code, 'APPPKG_SERVICE_NOT_EMPTY');
-    assert.equal(await sql('SELECT x FROM t ORDER BY x'), [[2]], 'a refused restore changed nothing');
-
-    assert.is(await command(app, 'restore', to, true), 0);
+    // Data there: replaced by the backup's, as `restore --from` does.
+    assert.is(await command(app, 'restore', to), 0);
     assert.equal(await sql('SELECT x FROM t ORDER BY x'), [[1], [2]]);
     assert.is(await admin.get('ledger:kept'), 'v1');
+    // `force`, which restore once needed over data, is still taken.
+    await sql('DELETE FROM t');
+    assert.is(await command(app, 'restore', to, true), 0);
+    assert.equal(await sql('SELECT x FROM t ORDER BY x'), [[1], [2]]);
   } finally {
     admin.disconnect();
   }

@@ -1,8 +1,9 @@
 // Issue 15 / SPEC 5.2: the app's database in backup, restore and uninstall. PostgreSQL (pg_dump
 // custom format, loaded back with pg_restore) and SQLite (its online backup): backup -> change ->
-// restore brings the rows back; a restore over a database that holds tables is refused without
-// --force; uninstall drops the database, the role and the Redis user, and the databases the role
-// made itself (a test database kept after `test`).
+// restore brings the rows back, the database replaced by the backup's as the data directory is
+// (SPEC: `restore` loads it back; a new host's `install` makes the tables first); uninstall drops
+// the database, the role and the Redis user, and the databases the role made itself (a test
+// database kept after `test`).
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -51,7 +52,7 @@ const sql = async (dir: string, ...statements: string[]) => {
 };
 
 for (const kind of ['postgresql', 'sqlite'] as const) {
-  withServers(`${kind}: backup -> change -> restore brings the rows back; a database with tables is not clobbered without --force`, async () => {
+  withServers(`${kind}: backup -> change -> restore brings the rows back, over the tables the app has now`, async () => {
     const dir = kind === 'postgresql' ? shop : notes;
     await sql(dir, 'CREATE TABLE t (x int)', 'INSERT INTO t VALUES (1), (2)');
     const to = join(work.path, `backup-${kind}`);
@@ -67,22 +68,56 @@ for (const kind of ['postgresql', 'sqlite'] as const) {
     // The SQLite file is in database/, taken by the online backup, not torn in the data copy.
     assert.not.ok(readdirSync(join(to, 'data')).includes('db.sqlite3'));
 
-    assert.equal(await sql(dir, 'DELETE FROM t WHERE x = 1', 'INSERT INTO t VALUES (3)', 'SELECT x FROM t ORDER BY x'), [[2], [3]]);
+    assert.equal(await sql(dir, 'DELETE FROM t WHERE x = 1', 'INSERT INTO t VALUES (3)', 'CREATE TABLE later (y int)', 'SELECT x FROM t ORDER BY x'), [[2], [3]]);
 
-    const refused = await cli(['restore', dir, '--from', to]);
-    assert.is(refused.status, 1, refused.stdout + refused.stderr);
-    assert.match(refused.stderr, /its \w+ database .* is not empty \(1 table\)/);
-    assert.match(refused.stderr, /--force/);
-    assert.equal(await sql(dir, 'SELECT x FROM t ORDER BY x'), [[2], [3]], 'a refused restore changed nothing');
-
+    // No --force: restore puts the backup's database in place of the app's, as it does its data
+    // directory; a table made since the backup is gone with the rest.
+    const restored = await cli(['restore', dir, '--from', to]);
+    assert.is(restored.status, 0, restored.stdout + restored.stderr);
+    assert.match(restored.stdout, new RegExp(`restored \\w+'s ${kind} database`));
+    assert.equal(await sql(dir, 'SELECT x FROM t ORDER BY x'), [[1], [2]]);
+    const tables = kind === 'postgresql' ? "SELECT count(*) FROM pg_tables WHERE tablename = 'later'" : "SELECT count(*) FROM sqlite_master WHERE name = 'later'";
+    assert.equal(await sql(dir, tables), [[0]], 'the table made after the backup is gone');
+    // --force, which restore once needed here, is still taken.
     const forced = await cli(['restore', dir, '--from', to, '--force']);
     assert.is(forced.status, 0, forced.stdout + forced.stderr);
-    assert.match(forced.stdout, new RegExp(`restored \\w+'s ${kind} database`));
     assert.equal(await sql(dir, 'SELECT x FROM t ORDER BY x'), [[1], [2]]);
+  });
+
+  // SPEC 5.2's move to a new host: install there (its commands.install makes the schema, as
+  // Django's migrate does), then restore the backup over it.
+  withServers(`${kind}: on a new state root, install (whose hook makes the tables) then restore loads the backup`, async () => {
+    const name = `${kind === 'postgresql' ? 'pg' : 'lite'}moved`;
+    const hook = 'python probe.py sql-each \'["CREATE TABLE IF NOT EXISTS posts (title text)"]\'';
+    const dir = addPackage(work.path, 'services-probe', name, { 'app.yaml': [[/services:[\s\S]*$/, `commands:\n  install: ${hook}\nservices:\n  database: ${kind}\n`]] });
+    const installed = await cli(['install', dir]);
+    assert.is(installed.status, 0, installed.stdout + installed.stderr);
+    await sql(dir, "INSERT INTO posts VALUES ('hello')");
+    const to = join(work.path, `backup-${name}`);
+    const backup = await cli(['backup', dir, '--to', to]);
+    assert.is(backup.status, 0, backup.stdout + backup.stderr);
+
+    const fresh = join(work.path, `state-${name}`);
+    const onFresh = (args: string[], after: string[] = []) =>
+      runCli([...args, '--environment', envFile, '--state-dir', fresh, ...(after.length ? ['--', ...after] : [])], { ms: 90_000, env: { APPPKG_STATE_DIR: fresh } });
+    if (kind === 'postgresql') {
+      // The same server stands for the new host's: the first state root lets go of the app.
+      const gone = await cli(['uninstall', dir, '--yes']);
+      assert.is(gone.status, 0, gone.stdout + gone.stderr);
+    }
+    const again = await onFresh(['install', dir]);
+    assert.is(again.status, 0, again.stdout + again.stderr);
+    const restored = await onFresh(['restore', dir, '--from', to]);
+    assert.is(restored.status, 0, restored.stdout + restored.stderr);
+    const rows = await onFresh(['run', dir], ['python', 'probe.py', 'sql', 'SELECT title FROM posts']);
+    assert.is(rows.status, 0, rows.stdout + rows.stderr);
+    assert.equal(JSON.parse(rows.stdout), [['hello']]);
+    const gone = await onFresh(['uninstall', dir, '--yes']);
+    assert.is(gone.status, 0, gone.stdout + gone.stderr);
   });
 }
 
-withServers('postgresql: restore into an empty database needs no --force', async () => {
+withServers('postgresql: restore where the app\'s database was dropped makes it again', async () => {
   const to = join(work.path, 'backup-postgresql');
   pg.psql('DROP DATABASE apppkg_shop WITH (FORCE)');
   const r = await cli(['restore', shop, '--from', to]);
@@ -90,7 +125,7 @@ withServers('postgresql: restore into an empty database needs no --force', async
   assert.equal(await sql(shop, 'SELECT x FROM t ORDER BY x'), [[1], [2]]);
 });
 
-withServers('redis: backup -> change -> restore brings the app\'s keys back with their expiry; keys there are kept without --force', async () => {
+withServers('redis: backup -> change -> restore brings the app\'s keys back with their expiry, and only those', async () => {
   // The app writes through its own user, as it would.
   const write = await cli(['run', shop], ['python', 'probe.py', 'redis-each', JSON.stringify([['SET', 'shop:plain', 'v1'], ['RPUSH', 'shop:list', 'a', 'b'], ['SET', 'shop:soon', 'x', 'EX', '1000']])]);
   assert.is(write.status, 0, write.stdout + write.stderr);
@@ -109,23 +144,17 @@ withServers('redis: backup -> change -> restore brings the app\'s keys back with
 
     await admin.del('shop:plain');
     await admin.set('shop:new', 'n');
-    // An empty database, so that what refuses is Redis.
-    pg.psql('DROP DATABASE apppkg_shop WITH (FORCE)');
-    const refused = await cli(['restore', shop, '--from', to]);
-    assert.is(refused.status, 1, refused.stdout + refused.stderr);
-    assert.match(refused.stderr, /its redis database shop:\* is not empty \(4 keys\)/);
-    assert.is(await admin.get('shop:new'), 'n', 'a refused restore changed nothing');
-
-    const forced = await cli(['restore', shop, '--from', to, '--force']);
-    assert.is(forced.status, 0, forced.stdout + forced.stderr);
-    assert.match(forced.stdout, /restored 4 Redis keys of shop/);
+    // No --force: the backup's keys replace the app's, as its database is replaced.
+    const restored = await cli(['restore', shop, '--from', to]);
+    assert.is(restored.status, 0, restored.stdout + restored.stderr);
+    assert.match(restored.stdout, /restored 4 Redis keys of shop/);
     assert.is(await admin.get('shop:plain'), 'v1');
     assert.equal(await admin.lrange('shop:list', 0, -1), ['a', 'b']);
     const ttl = await admin.pttl('shop:soon');
     assert.ok(ttl > 900_000 && ttl <= 1_000_000, `shop:soon expires in ${ttl} ms`);
     assert.is(await admin.pttl('shop:plain'), -1, 'no expiry where there was none');
     assert.equal(await admin.getBuffer(binaryKey), Buffer.from([0, 1, 2]));
-    assert.is(await admin.exists('shop:new'), 0, 'a forced restore leaves the backup\'s keys and no others');
+    assert.is(await admin.exists('shop:new'), 0, 'a restore leaves the backup\'s keys and no others');
     assert.is(await admin.get('other:key'), 'not the shop\'s');
 
     // A DUMP the server refuses (here, changed bytes; a newer Redis' on an older one alike):
@@ -138,13 +167,13 @@ withServers('redis: backup -> change -> restore brings the app\'s keys back with
     writeFileSync(join(to, 'database', 'redis.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
     await admin.set('shop:plain', 'changed');
     await admin.set('shop:kept', 'k');
-    const broken = await cli(['restore', shop, '--from', to, '--force']);
+    const broken = await cli(['restore', shop, '--from', to]);
     assert.is(broken.status, 1, broken.stdout + broken.stderr);
     assert.match(broken.stderr, /restore of shop's Redis keys from .*redis\.jsonl failed: .*DUMP payload version or checksum are wrong/);
     assert.match(broken.stderr, /fix: restore onto a Redis of the version that was backed up, or a newer one/);
     assert.is(await admin.get('shop:kept'), 'k', 'keys are deleted only after every RESTORE went through');
     writeFileSync(join(to, 'database', 'redis.jsonl'), 'not json\n');
-    const garbled = await cli(['restore', shop, '--from', to, '--force']);
+    const garbled = await cli(['restore', shop, '--from', to]);
     assert.is(garbled.status, 1, garbled.stdout + garbled.stderr);
     assert.match(garbled.stderr, /redis\.jsonl:1 failed: the line is not a key as backup writes it/);
   } finally {
@@ -209,38 +238,6 @@ withServers('uninstall also drops a test database the app\'s role made and kept 
   assert.match(r.stdout, /dropped postgresql database and role apppkg_keeps, and the database it made: test_keeps/);
   assert.is(pg.psql("SELECT count(*) FROM pg_database WHERE datname IN ('apppkg_keeps', 'test_keeps')"), '0');
   assert.is(pg.psql("SELECT count(*) FROM pg_roles WHERE rolname = 'apppkg_keeps'"), '0');
-});
-
-withServers('restore refused over a database that is not empty counts each kind: a serial column\'s sequence is no table', async () => {
-  const counted = addPackage(work.path, 'services-probe', 'counted');
-  await sql(counted, 'SELECT 1');
-  const to = join(work.path, 'backup-counted');
-  const backup = await cli(['backup', counted, '--to', to]);
-  assert.is(backup.status, 0, backup.stdout + backup.stderr);
-  await sql(counted, 'CREATE TABLE s (id serial PRIMARY KEY)');
-  const refused = await cli(['restore', counted, '--from', to]);
-  assert.is(refused.status, 1, refused.stdout + refused.stderr);
-  assert.match(refused.stderr, /its postgresql database apppkg_counted is not empty \(1 table and 1 sequence\)/);
-  // The fix is the command to type: the backup it was given, not a placeholder, and the
-  // environment file and state root of this run (without them it restores another state root's app).
-  assert.ok(refused.stderr.includes(`fix: run \`apppkg-gateway restore ${counted} --from ${to} --force --environment ${envFile} --state-dir ${state}\``), refused.stderr);
-  await sql(counted, 'CREATE VIEW v AS SELECT id FROM s');
-  const again = await cli(['restore', counted, '--from', to]);
-  assert.match(again.stderr, /is not empty \(1 table, 1 view and 1 sequence\)/);
-});
-
-withServers('sqlite: restore refused over a database that is not empty counts views as views; only sqlite_* names are SQLite\'s own', async () => {
-  const lite = addPackage(work.path, 'services-probe', 'litecounted', { 'app.yaml': [[/services:[\s\S]*$/, 'services:\n  database: sqlite\n']] });
-  // AUTOINCREMENT makes sqlite_sequence, ANALYZE sqlite_stat1: SQLite's, not the app's.
-  await sql(lite, 'CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT)', 'ANALYZE');
-  const to = join(work.path, 'backup-litecounted');
-  const backup = await cli(['backup', lite, '--to', to]);
-  assert.is(backup.status, 0, backup.stdout + backup.stderr);
-  // The _ of LIKE 'sqlite_%' is any character: sqlitedata is the app's table all the same.
-  await sql(lite, 'CREATE VIEW v AS SELECT id FROM t', 'CREATE TABLE sqlitedata (x)');
-  const refused = await cli(['restore', lite, '--from', to]);
-  assert.is(refused.status, 1, refused.stdout + refused.stderr);
-  assert.match(refused.stderr, /its sqlite database \S+db\.sqlite3 is not empty \(2 tables and 1 view\)/);
 });
 
 withServers('uninstall stopped after the database was dropped (the role still has a grant elsewhere) says what it dropped and what it left, and running it again finishes', async () => {

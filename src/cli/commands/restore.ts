@@ -9,13 +9,13 @@ export const spec: CommandSpec = {
   summary:
     "Restore an app from a backup: its commands.restore with APPPKG_BACKUP_DIR=DIR; without the hook, its\n" +
     'data directory replaced by the copy a `backup` wrote. Either way an empty DIR, or one that is not a\n' +
-    'backup of this app, is refused and nothing changes. The app\'s database (services.database) is loaded back\n' +
-    'into an empty one; one that holds tables is refused without --force. Stop the app first. As root,\n' +
+    'backup of this app, is refused and nothing changes. The app\'s database (services.database) and Redis keys\n' +
+    'are replaced by the backup\'s, whatever they hold now. Stop the app first. As root,\n' +
     'DIR is given to the app\'s user for commands.restore, which runs as that user.',
   usage: 'apppkg-gateway restore APP_DIR --from DIR [--force] [--environment FILE] [--state-dir DIR]',
   optionHelp: [
     ['--from DIR', 'a directory written by `apppkg-gateway backup APP_DIR --to DIR`'],
-    ['--force', "replace the app's database (services.database) even when it already holds tables"],
+    ['--force', 'changes nothing: restore replaces the database and Redis keys without it (kept so that scripts passing it still run)'],
     ...APP_OPTION_HELP,
   ],
   options: { ...APP_OPTIONS, from: { type: 'string' }, force: { type: 'boolean' } },
@@ -40,7 +40,6 @@ export async function run(args: ParsedCommand): Promise<number> {
   await withAppOptions(args.values, () => restoreApp({
     dir: args.positionals[0],
     from,
-    force: args.values.force === true,
     environmentFile: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
     say: (line) => process.stdout.write(`${line}\n`),
