@@ -58,8 +58,9 @@ export async function restoreApp(opts: RestoreOptions): Promise<RestoreResult> {
     throw new GatewayError('APPPKG_BACKUP_FOREIGN', { path: source, app: desc.name, found: `no ${BACKUP_DATA_DIR}/ directory beside ${MANIFEST_FILE}` });
   }
 
-  // Refused before the data changes: a backup's database of another kind than the app's now.
-  assertServicesRestorable(scope, manifest);
+  // Refused before the data changes: a backup's database of another kind than the app's now, or
+  // a server that does not answer.
+  await assertServicesRestorable(scope, manifest);
   const dirs = await prepareAppStateDirs(scope.stateRoot, desc.name, owner);
   const sourceOwner = await untrustedOwner(source, copied, dirs.data);
   const { staging, foreign } = await copyBeside(copied, dirs.data, 'restore', { onlyOwnedBy: sourceOwner?.uid });
@@ -186,7 +187,7 @@ export async function restoreWithHook(
   owner: Owner | undefined,
   run: (env: { APPPKG_BACKUP_DIR: string }) => Promise<number>,
 ): Promise<number> {
-  assertServicesRestorable(scope, manifest);
+  await assertServicesRestorable(scope, manifest);
   await restoreServices(scope, source, manifest, owner);
   // The hook reads DIR as the app's user, and backup took DIR back from that user once its hook
   // had written it (backup.ts): given again, as backup gives it to commands.backup.
@@ -194,10 +195,10 @@ export async function restoreWithHook(
   return run({ APPPKG_BACKUP_DIR: source });
 }
 
-/** Refuses, before anything changes, a backup's database or Redis keys the app has no place for here. */
-function assertServicesRestorable(scope: AppServiceScope, manifest: BackupManifest): void {
-  if (manifest.database) assertDatabaseRestorable(scope, manifest.database);
-  if (manifest.redis) assertRedisRestorable(scope, manifest.redis);
+/** Refuses, before anything changes, a backup's database or Redis keys the app has no place for here, or whose server does not answer. */
+async function assertServicesRestorable(scope: AppServiceScope, manifest: BackupManifest): Promise<void> {
+  if (manifest.database) await assertDatabaseRestorable(scope, manifest.database);
+  if (manifest.redis) await assertRedisRestorable(scope, manifest.redis);
 }
 
 async function restoreServices(scope: AppServiceScope, source: string, manifest: BackupManifest, owner: Owner | undefined): Promise<void> {

@@ -167,11 +167,13 @@ export async function backupDatabase(scope: AppServiceScope, backupDir: string):
 
 /**
  * Before anything of a restore changes: the backup's database is of the kind the app runs on
- * here (a pg_dump is no SQLite file). What the app's database holds now is no reason to refuse:
- * restore puts the backup's in its place, as it does the data directory (SPEC 5.2: `restore`
- * loads it back), and on a new host `install` has made the tables first (Django's migrate).
+ * here (a pg_dump is no SQLite file), and a PostgreSQL server answers, the app's role and
+ * database made when missing (a fresh host): one that did not left the backup's data directory
+ * beside the database of today. What the app's database holds is no reason to refuse: restore
+ * puts the backup's in its place, as it does the data directory (SPEC 5.2: `restore` loads it
+ * back), and on a new host `install` has made the tables first (Django's migrate).
  */
-export function assertDatabaseRestorable(scope: AppServiceScope, snap: DatabaseSnapshot): void {
+export async function assertDatabaseRestorable(scope: AppServiceScope, snap: DatabaseSnapshot): Promise<void> {
   const { desc } = scope;
   const kind = planServices(desc, scope.hostEnv).database;
   if (kind !== snap.kind) {
@@ -181,6 +183,7 @@ export function assertDatabaseRestorable(scope: AppServiceScope, snap: DatabaseS
       fix: snap.kind === 'postgresql' ? 'restore on a host whose environment file sets services.postgresql' : 'restore where the app runs on SQLite (no services.postgresql), or load the file by hand',
     });
   }
+  if (kind === 'postgresql') await provisionedDatabase(scope);
 }
 
 /**

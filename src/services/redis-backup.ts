@@ -11,7 +11,7 @@ import { countOf } from '../count.js';
 import { GatewayError } from '../errors.js';
 import { readCredentials } from './credentials-store.js';
 import { BACKUP_DATABASE_DIR, clearDatabaseDir, openBackupFile, REDIS_BACKUP_FILE, type AppServiceScope } from './database-backup.js';
-import { dumpAppKeys, parseRedisUrl, restoreAppKeys, type DumpedKey, type RedisServer } from './redis-server.js';
+import { dumpAppKeys, parseRedisUrl, probeRedis, restoreAppKeys, type DumpedKey, type RedisServer } from './redis-server.js';
 import { planServices } from './service-plan.js';
 
 /** What a backup's manifest records of the app's Redis keys. */
@@ -56,8 +56,11 @@ export async function backupRedis(scope: AppServiceScope, backupDir: string): Pr
   return { file: REDIS_FILE, keys, bytes: (await stat(file)).size };
 }
 
-/** Before anything of a restore changes: the app still has Redis here (the keys it holds now are replaced). */
-export function assertRedisRestorable(scope: AppServiceScope, snap: RedisSnapshot): void {
+/**
+ * Before anything of a restore changes: the app still has Redis here, and its server answers
+ * (the keys the app holds now are replaced, no reason to refuse).
+ */
+export async function assertRedisRestorable(scope: AppServiceScope, snap: RedisSnapshot): Promise<void> {
   const server = appRedisServer(scope);
   if (server === null) {
     throw new GatewayError('APPPKG_SERVICE_FAILED', {
@@ -66,6 +69,7 @@ export function assertRedisRestorable(scope: AppServiceScope, snap: RedisSnapsho
       fix: `ask for it in app.yaml again, or load ${snap.file} by hand`,
     });
   }
+  await probeRedis(server);
 }
 
 /** Loads the backup's keys under the app's prefix; then its keys the backup lacks are deleted. */

@@ -125,6 +125,28 @@ withServers('postgresql: restore where the app\'s database was dropped makes it 
   assert.equal(await sql(shop, 'SELECT x FROM t ORDER BY x'), [[1], [2]]);
 });
 
+// The database is no longer looked into before the data changes (nothing it holds refuses the
+// restore): that its server answers is still asked first, so that a restore that cannot load the
+// database leaves the data directory as it was, not the backup's beside today's database.
+withServers('postgresql: a restore whose server is down is refused before the data directory changes', async () => {
+  const to = join(work.path, 'backup-postgresql');
+  const today = await cli(['run', shop], ['sh', '-c', 'echo today > "$APPPKG_DATA_DIR/today.txt"']);
+  assert.is(today.status, 0, today.stdout + today.stderr);
+  await pg.halt();
+  try {
+    const r = await cli(['restore', shop, '--from', to]);
+    assert.is(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /postgresql at \S+ \(services\.postgresql\)/);
+    assert.is(readFileSync(join(state, 'apps', 'shop', 'data', 'today.txt'), 'utf8'), 'today\n', 'the data directory is as it was');
+  } finally {
+    await pg.start();
+  }
+  const r = await cli(['restore', shop, '--from', to]);
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.not.ok(existsSync(join(state, 'apps', 'shop', 'data', 'today.txt')), 'the backup\'s data directory, once the server answers');
+  assert.equal(await sql(shop, 'SELECT x FROM t ORDER BY x'), [[1], [2]]);
+});
+
 withServers('redis: backup -> change -> restore brings the app\'s keys back with their expiry, and only those', async () => {
   // The app writes through its own user, as it would.
   const write = await cli(['run', shop], ['python', 'probe.py', 'redis-each', JSON.stringify([['SET', 'shop:plain', 'v1'], ['RPUSH', 'shop:list', 'a', 'b'], ['SET', 'shop:soon', 'x', 'EX', '1000']])]);
