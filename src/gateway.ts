@@ -291,7 +291,7 @@ export class Gateway {
       try {
         const { MailService } = await import('./mail/mail-service.js');
         gateway.mail = await MailService.start({
-          config: hostEnv.mail, stateRoot, listenerUrl: urls[0], routeHeaderOf: (app) => front.appRouteHeader(app), routes: () => gateway!.mailRoutes(), say,
+          config: hostEnv.mail, stateRoot, listenerUrl: urls[0], routeHeaderOf: (app) => front.appRouteHeader(app), mountOf: (app) => front.appMount(app), routes: () => gateway!.mailRoutes(), say,
           words: { apps: names.apps, retryMail: names.commands.retryMail, deleteMail: names.commands.deleteMail },
         });
         metrics.setMailProvider(() => gateway!.mail?.status() ?? null, () => gateway!.mail?.countsByApp() ?? new Map(), () => gateway!.mail?.deadLettersByApp() ?? new Map());

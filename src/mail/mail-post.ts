@@ -1,9 +1,12 @@
 // One delivery attempt (SPEC 5.3): the raw message POSTed to the app's `mail:` path through
 // the gateway's own public listener, so that it takes the same path as any request (the app's
 // queue, a deploy's hand-over, its access-log line). It is routed by the app's name (the
-// front's key header, MailTargetOptions.routeHeaderOf), at prefix '', whatever its Host says,
-// never to another app that claims that host in its `hosts:`. Its Host is one the app answers
-// to (deliveryHost), so that an app that checks its Host (Django's ALLOWED_HOSTS) takes it.
+// front's key header, MailTargetOptions.routeHeaderOf), whatever its Host says, never to another
+// app that claims that host in its `hosts:`. Its path is the app's `mail:` under its mount (SPEC
+// 5.3), so SCRIPT_NAME is the mount, as at any request under it, and a `platform: command` app
+// whose server routes under $APPPKG_MOUNT finds it there (at prefix '' that app answered 404 to
+// every delivery). Its Host is one the app answers to (deliveryHost), so that an app that checks
+// its Host (Django's ALLOWED_HOSTS) takes it.
 import { Agent, request } from 'undici';
 import { isShortAnswer, shortBodyDetail } from '../proxy/error-response.js';
 import { testKnob } from '../test-knob.js';
@@ -58,7 +61,12 @@ export class MailTarget {
   private readonly origin: string;
   private readonly answerFloorMs: number;
 
-  constructor(listenerUrl: string, private readonly routeHeaderOf: RouteHeaderOf, private readonly hostOf: (app: string) => string) {
+  constructor(
+    listenerUrl: string,
+    private readonly routeHeaderOf: RouteHeaderOf,
+    private readonly hostOf: (app: string) => string,
+    private readonly mountOf: (app: string) => string,
+  ) {
     this.answerFloorMs = testKnob(ANSWER_FLOOR_ENV, ANSWER_TIMEOUT_MS);
     if (listenerUrl.startsWith('unix:')) {
       this.agent = new Agent({ connect: { socketPath: listenerUrl.slice('unix:'.length) } });
@@ -83,7 +91,7 @@ export class MailTarget {
     const { handle, signature, size } = message;
     const body = size === 0 ? null : handle.createReadStream({ start: 0, end: size - 1, autoClose: false });
     try {
-      const res = await request(`${this.origin}${path}`, {
+      const res = await request(`${this.origin}${mountPath(this.mountOf(delivery.app))}${path}`, {
         method: 'POST',
         dispatcher: this.agent,
         signal,
@@ -126,6 +134,11 @@ export class MailTarget {
   close(): Promise<void> {
     return this.agent.close();
   }
+}
+
+/** A mount as a request target's path: each segment percent-encoded (`/café`, a `?` or `%` in it). */
+function mountPath(mount: string): string {
+  return mount.split('/').map(encodeURIComponent).join('/');
 }
 
 /**

@@ -31,6 +31,8 @@ export interface MailServiceOptions {
   listenerUrl: string;
   /** The header that routes a delivery to its app there, whatever Host others claim. */
   routeHeaderOf: RouteHeaderOf;
+  /** The app's mount as routed now ('' at the root): a delivery's path is its `mail:` under it. */
+  mountOf: (app: string) => string;
   /** Every app with its mail domains and its serving version's `mail:` path, now. */
   routes: () => MailRoute[];
   say: (line: string) => void;
@@ -68,7 +70,7 @@ export class MailService {
     const spool = new MailSpool(opts.stateRoot);
     await spool.open(opts.say);
     const routeOf = (app: string) => opts.routes().find((r) => r.app === app);
-    const target = new MailTarget(opts.listenerUrl, opts.routeHeaderOf, (app) => deliveryHost(app, routeOf(app)?.hosts ?? []));
+    const target = new MailTarget(opts.listenerUrl, opts.routeHeaderOf, (app) => deliveryHost(app, routeOf(app)?.hosts ?? []), opts.mountOf);
     // `service` is set below, before the first attempt can end.
     let service: MailService | null = null;
     const deliverer = new MailDeliverer({

@@ -237,6 +237,9 @@ export class Front {
   private readonly dispatchers = new Map<string, AppDispatcher>();
   /** The apps that serve nothing now, by name: a request naming its app (appRoute) finds them here. */
   private refusedByName = new Map<string, RefusedRoutes>();
+  /** Each published app's mount, and a router of that one route (namedMatch). */
+  private mounts = new Map<string, string>();
+  private mountRouters = new Map<string, Router<AppDispatcher | RefusedRoutes>>();
   private readonly appRoute = new AppRouteKey();
   /** sayTakenRoutes' lines said already. */
   private readonly takenRoutesSaid = new Set<string>();
@@ -336,6 +339,12 @@ export class Front {
       ...refused.flatMap((a) => a.routes.map((r) => ({ ...r, target: a }))),
     ]);
     this.refusedByName = new Map(refused.map((a) => [a.name, a]));
+    // Each app's mount, its route for any host: a request the gateway sends the app is split there.
+    this.mounts = new Map([...apps, ...refused].map((a) => [a.name, normalizePrefix(a.routes.find((r) => r.host === null)?.prefix ?? '')]));
+    this.mountRouters = new Map([
+      ...apps.map((a) => [a.name, new Router<AppDispatcher | RefusedRoutes>([{ host: null, prefix: this.mounts.get(a.name)!, target: this.dispatchers.get(a.name)! }])] as const),
+      ...refused.map((a) => [a.name, new Router<AppDispatcher | RefusedRoutes>([{ host: null, prefix: this.mounts.get(a.name)!, target: a }])] as const),
+    ]);
     this.published = true;
     this.sayTakenRoutes([...apps, ...refused]);
     const starting = new Set(refused.filter((a) => a.code === STARTING_CODE).map((a) => a.name));
@@ -388,11 +397,16 @@ export class Front {
   }
 
   /**
-   * The header that routes a request the gateway sends itself (a mail delivery) to `app` at
-   * prefix '', as its `NAME.localhost` route would, whatever another app's `hosts:` claims.
+   * The header that routes a request the gateway sends itself (a mail delivery) to `app`,
+   * whatever another app's `hosts:` claims, split at its mount (appMount).
    */
   appRouteHeader(app: string): [name: string, value: string] {
     return [APP_ROUTE_HEADER, this.appRoute.valueFor(app)];
+  }
+
+  /** `app`'s mount as published ('' at the root, or for an app not published): where its mail is POSTed. */
+  appMount(app: string): string {
+    return this.mounts.get(app) ?? '';
   }
 
   /** Requests waiting for a free upstream of `app`. */
@@ -1154,10 +1168,14 @@ export class Front {
     return null;
   }
 
-  /** A request the gateway sent itself to the app it names (appRouteHeader), split at prefix ''. */
+  /**
+   * A request the gateway sent itself to the app it names (appRouteHeader), split at the app's
+   * mount as a request under it is (one outside it, at prefix '').
+   */
   private namedMatch(app: string, routed: string, path: string): RouteMatch<AppDispatcher | RefusedRoutes> | null {
     const target = this.dispatchers.get(app) ?? this.refusedByName.get(app);
-    return target === undefined ? null : atRoot<AppDispatcher | RefusedRoutes>(target, routed, path);
+    if (target === undefined) return null;
+    return this.mountRouters.get(app)?.match(undefined, routed, path) ?? atRoot<AppDispatcher | RefusedRoutes>(target, routed, path);
   }
 
   /** What the app is told about a request: the router's split and what the socket saw. */
