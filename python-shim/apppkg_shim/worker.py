@@ -96,7 +96,9 @@ class Worker:
         self.stopping = False
         self.no_more = False
         self.ppid = os.getppid()
-        # Counters for tuning (APPPKG_SHIM_STATS=1 prints them at exit); cheap: under the lock.
+        # Counters for tuning (config.stats, APPPKG_SHIM_STATS=1 given to the gateway, prints them
+        # at exit); cheap: under the lock.
+        self.print_stats = bool(config.get("stats"))
         self.stats = dict.fromkeys(("reads", "frames", "run_by_reader", "run_by_other", "handoffs", "follower_wakes", "own_reads", "input_sleeps", "monitor_reads"), 0)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -133,7 +135,7 @@ class Worker:
             elif os.getppid() != self.ppid:
                 self._link_closed()
         self.writer.flush()
-        if os.environ.get("APPPKG_SHIM_STATS"):
+        if self.print_stats:
             log("stats " + json.dumps(self.stats))
         run_app_handler(app_handlers.get(self.stop_signum), self.stop_signum)
         return 0

@@ -79,6 +79,14 @@ export interface WorkerOptions {
    * holds for every worker of the app (an ASGI app that ignored lifespan=), once, not once a worker.
    */
   firstOfStart?: boolean;
+  /**
+   * The shim counts what its threads read and run (reads, frames, handoffs: docs/protocol.md) and
+   * prints it as one `stats {...}` line on its stderr when it stops, for tuning. Default: whether
+   * the gateway's own environment has APPPKG_SHIM_STATS. Taken from there, not from `env`: that is
+   * the app's, which keeps the caller's APPPKG_* out (app-env.ts), so the variable given to the
+   * gateway's command never reached a worker.
+   */
+  stats?: boolean;
 }
 
 export type WorkerState = 'new' | 'starting' | 'ready' | 'stopping' | 'exited';
@@ -113,7 +121,7 @@ export const CANCEL_BOUND_MS = 5000;
  * os.environ before the app loads; `readyWithinMs`: the start deadline, which an ASGI lifespan
  * startup that hangs gives up a little before, saying where it waits (APPPKG_APP_LIFESPAN_FAILED).
  */
-export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' | 'threads' | 'multiprocess' | 'development' | 'name' | 'firstOfStart'>, unsetEnv: string[] = [], readyWithinMs?: number): string {
+export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' | 'threads' | 'multiprocess' | 'development' | 'name' | 'firstOfStart' | 'stats'>, unsetEnv: string[] = [], readyWithinMs?: number): string {
   return JSON.stringify({
     protocol: LINK_PROTOCOL,
     app: opts.app,
@@ -128,6 +136,7 @@ export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' 
     // A duration, not an instant of the wall clock, which a step moves between here and the
     // shim's reading (python-shim/apppkg_shim/ready_deadline.py counts it from the spawn).
     readyWithinMs,
+    stats: opts.stats ?? Boolean(process.env.APPPKG_SHIM_STATS),
   });
 }
 

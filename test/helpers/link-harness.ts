@@ -31,6 +31,8 @@ export interface LinkHarnessOptions {
   env?: Record<string, string>;
   /** The gateway's heartbeat period (Worker's default when unset). */
   heartbeatMs?: number;
+  /** The worker prints its counters (`stats {...}`) when it stops (Worker's `stats`). */
+  stats?: boolean;
   /**
    * Read plain requests as the gateway's front does, on its lean lane (raw sockets,
    * src/proxy/lean-lane.ts): a body that came with its head goes in the request's own frame
@@ -79,6 +81,7 @@ export function workerFor(name: string, opts: LinkHarnessOptions = {}, output: s
     stdout: sink,
     stderr: sink,
     heartbeatMs: opts.heartbeatMs,
+    stats: opts.stats,
   });
 }
 

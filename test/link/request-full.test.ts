@@ -150,7 +150,7 @@ async function framesRead(h: LinkHarness): Promise<number> {
 }
 
 // No PING while the test runs: the worker's frame count is the requests' own.
-const COUNTING = { workers: 1, lean: true, heartbeatMs: 600_000, env: { APPPKG_SHIM_STATS: '1' } };
+const COUNTING = { workers: 1, lean: true, heartbeatMs: 600_000, stats: true };
 
 t('the lean lane: POSTs whose bodies came with their heads go as one frame each, pipelined ones too', async (ctx) => {
   const h = await startLinkHarness('pep3333', COUNTING);

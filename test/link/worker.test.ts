@@ -320,7 +320,7 @@ t('a body frame read in part is read to its end before its request runs: the app
   // read"), the batch's answers flushed first: under 64 KiB POSTs nearly every request did so
   // (docs/performance.md, "A 64 KiB POST in the worker"). The shim's counters, printed
   // at its exit (APPPKG_SHIM_STATS), say which thread read what.
-  const h = await startLinkHarness('link-bench', { workers: 1, env: { APPPKG_SHIM_STATS: '1' } });
+  const h = await startLinkHarness('link-bench', { workers: 1, stats: true });
   let stopped = false;
   ctx.stops.push(async () => {
     if (!stopped) await h.stop();
