@@ -23,11 +23,27 @@ const gc = runInNewContext('gc') as GcFunction;
 setFlagsFromString('--no-expose-gc');
 
 let sinceSweep = 0;
+let sweepArmed = false;
 
-/** Counts body bytes the gateway has passed on; every SWEEP_BYTES of them, a young-generation GC. */
-export function bodyBytesPassed(bytes: number): void {
-  sinceSweep += bytes;
-  if (sinceSweep < SWEEP_BYTES) return;
+// The collection pauses the whole front. Run where the count crosses, it ran in the middle of a
+// turn: among a link read's answers (a 16 KiB answer's `res.end`: ~4 more answers of the same read
+// waited per sweep) or in a client's read (a POST's piece), and before the link's flush (a
+// setImmediate), so that turn's REQUEST frames waited out its pause too. A setImmediate of our own
+// would still come before the flushes queued after it in the turn; a timer runs in the next
+// turn's timers phase, after this turn's check phase: every write of this turn has gone, and the
+// workers are at work on its requests meanwhile (docs/performance.md, H281). The bytes passed
+// until it runs are freed by it too, so they count from the sweep, not from the crossing.
+const sweep = (): void => {
+  sweepArmed = false;
   sinceSweep = 0;
   gc({ type: 'minor' });
+};
+
+/** Counts body bytes the gateway has passed on; every SWEEP_BYTES of them, a young-generation GC once the turn is done. */
+export function bodyBytesPassed(bytes: number): void {
+  sinceSweep += bytes;
+  if (sinceSweep < SWEEP_BYTES || sweepArmed) return;
+  sweepArmed = true;
+  // unref: a sweep is no reason to keep a stopping gateway alive.
+  setTimeout(sweep, 0).unref();
 }
