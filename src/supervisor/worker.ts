@@ -140,6 +140,9 @@ export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' 
   });
 }
 
+/** How long a 502 in development waits for the dead worker's last output to be read. */
+const LAST_WORDS_WAIT_MS = 500;
+
 /**
  * glibc's malloc gives the top of its heap back to the kernel whenever more than 128 KiB of it
  * is free, and takes it back at the next large allocation. With 64 KiB request bodies in flight
@@ -149,9 +152,6 @@ export function shimConfig(opts: Pick<WorkerOptions, 'app' | 'kind' | 'sysPath' 
  * themselves. glibc reads the variable at exec; the shim then takes it out of os.environ, so
  * neither the app nor what it starts inherits it.
  */
-/** How long a 502 in development waits for the dead worker's last output to be read. */
-const LAST_WORDS_WAIT_MS = 500;
-
 const WORKER_MALLOC_ENV: Record<string, string> = { MALLOC_TRIM_THRESHOLD_: String(4 * 1024 * 1024) };
 
 /** The worker's own malloc variables the app's environment does not set already. */
