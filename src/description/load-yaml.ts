@@ -15,7 +15,7 @@ import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Docume
 import { GatewayError } from '../errors.js';
 import { shellWord } from '../shell-words.js';
 import { reportSchemaErrors, type FixFor, type UnknownKeyFix } from './schema-problems.js';
-import { blockKeyPath, enclosingKeyPath } from './source-key-path.js';
+import { blockKeyPath, enclosingKeyPath, lineKeyPath } from './source-key-path.js';
 import { validatorFor, type JsonSchema } from './validators.js';
 import { keyLabel, YamlFile } from './yaml-file.js';
 
@@ -237,8 +237,10 @@ function parseYaml(file: string, source: string): YamlFile {
     if (seenLines.has(line)) continue;
     seenLines.add(line);
     const { found, fix, key } = quote ? explainUnclosedQuote(quote) : explainSyntaxError(file, source, error, doc);
-    // A line with no key of its own (a bad `- item`, a tab) is named by the key it stands under.
-    const under = key ?? enclosingKeyPath(source, lines.lineStarts[line - 1]);
+    // A line with a key of its own (a tab before `name:`, an over-indented `health:`) is named by
+    // that key; one with none (a bad `- item`) by the key it stands under.
+    const lineStart = lines.lineStarts[line - 1];
+    const under = key ?? lineKeyPath(source, lineStart) ?? enclosingKeyPath(source, lineStart);
     yaml.problems.push(new GatewayError('APPPKG_DESC_YAML_SYNTAX', { file, line, column, key: under, found, fix }));
   }
   return yaml;
@@ -276,6 +278,8 @@ function syntaxPosition(source: string, error: YAMLError, lines: LineCounter, qu
     const culprit = overIndentedKeyLine(source, offset);
     if (culprit !== null) offset = culprit;
   }
+  // yaml stops after the ">" or "|" (at "=" in `python: >=3.9`); the value to quote begins there.
+  if (error.code === 'UNEXPECTED_TOKEN') offset = blockIndicatorAt(source, offset) ?? offset;
   // yaml finds an unclosed [ or { where the collection should have ended, often past the last
   // line; the user looks for the bracket they opened (issue 13).
   const opener = unclosedFlow(source, error);
@@ -285,6 +289,17 @@ function syntaxPosition(source: string, error: YAMLError, lines: LineCounter, qu
   if (quote !== null) offset = quote.offset;
   const { line, col } = lines.linePos(offset);
   return { line, column: col };
+}
+
+/**
+ * The offset of the ">" or "|" that begins a value on the line of `offset` (`python: >=3.9`,
+ * which YAML reads as a block scalar's header and refuses past it); null when there is none.
+ */
+function blockIndicatorAt(source: string, offset: number): number | null {
+  const colon = source.lastIndexOf(':', offset);
+  if (colon < 0 || source.lastIndexOf('\n', offset - 1) > colon) return null;
+  const header = /^[ \t]*[>|]/.exec(source.slice(colon + 1));
+  return header === null ? null : colon + header[0].length;
 }
 
 /**
@@ -487,14 +502,23 @@ function explainSyntaxError(file: string, source: string, error: YAMLError, doc:
         fix: `quote the value: ${key ?? 'key'}: "${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
       };
     }
-    case 'UNEXPECTED_TOKEN':
-      if (/^\s*[>|]/.test(source.slice(source.lastIndexOf(':', error.pos[0]) + 1))) {
+    case 'UNEXPECTED_TOKEN': {
+      const indicator = blockIndicatorAt(source, error.pos[0]);
+      if (indicator !== null) {
+        // As BAD_SCALAR_START's: the key and the value written, quoted (`command: >run` under
+        // processes.ws is not python's `>=3.9`).
+        const lineStart = source.lastIndexOf('\n', indicator - 1) + 1;
+        const key = /^\s*(?:-\s+)?([^\s"':#][^"':#]*?)\s*:/.exec(source.slice(lineStart))?.[1];
+        const lineEnd = source.indexOf('\n', indicator);
+        const value = source.slice(indicator, lineEnd === -1 ? undefined : lineEnd).replace(/\s+#.*$/, '').trim();
         return {
           found: 'a value beginning with ">" or "|", which YAML reads as a block of text',
-          fix: 'quote the value, e.g. python: ">=3.9"',
+          key: key === undefined ? undefined : blockKeyPath(source, lineStart, key),
+          fix: `quote the value: ${key ?? 'key'}: "${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
         };
       }
       return { found: own };
+    }
     default:
       return { found: own };
   }

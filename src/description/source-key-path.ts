@@ -60,6 +60,26 @@ export function blockKeyPath(source: string, lineStart: number, key: string): st
  * line it cannot read.
  */
 export function enclosingKeyPath(source: string, lineStart: number): string | undefined {
+  const path = enclosingKeyParts(source, lineStart);
+  return path !== undefined && path.length > 0 ? keyLabel(path) : undefined;
+}
+
+/**
+ * The whole key path of the key the line at `lineStart` begins with (`processes.ws` for a
+ * tab-indented `ws:` under processes:, `health` for a top-level `health: /h` indented by
+ * mistake), its parents read as enclosingKeyPath reads them: a syntax error on a line with a key
+ * of its own is that key's (SPEC §1.1). Undefined for a line with none (a `- item`, text).
+ */
+export function lineKeyPath(source: string, lineStart: number): string | undefined {
+  const lineEnd = source.indexOf('\n', lineStart);
+  const key = BLOCK_KEY.exec(source.slice(lineStart, lineEnd === -1 ? undefined : lineEnd).trim());
+  if (key === null) return undefined;
+  // Parents it cannot read leave the key alone, which still says more than no key.
+  return keyLabel([...(enclosingKeyParts(source, lineStart) ?? []), key[1]]);
+}
+
+/** enclosingKeyPath's path as its parts; [] at the top level, undefined above a line it cannot read. */
+function enclosingKeyParts(source: string, lineStart: number): Array<string | number> | undefined {
   const lineEnd = source.indexOf('\n', lineStart);
   const first = source.slice(lineStart, lineEnd === -1 ? undefined : lineEnd);
   let indent = indentOf(first);
@@ -93,7 +113,7 @@ export function enclosingKeyPath(source: string, lineStart: number): string | un
     indent = own;
     afterItem = false;
   }
-  return path.length > 0 ? keyLabel(path) : undefined;
+  return path;
 }
 
 /** The index of the `- ` item whose line begins at `lineStart`, indented `indent`: the items above it in its list. */
