@@ -12,6 +12,10 @@ export function environmentFileExposure(file: string): string | null {
   } catch {
     return null; // read a moment ago; its loading says what is wrong with it
   }
+  // A device's mode is not the settings' (/dev/null is 0666 for every user to write to, and
+  // holds none): its chmod, the fix this gives, would break the host. A FIFO's is (another
+  // user could read the stream first).
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return null;
   // The apps run without root's groups: a group bit for gid 0 opens it to no app.
   const open = (stat.mode & 0o004) !== 0 || ((stat.mode & 0o040) !== 0 && stat.gid !== 0);
   if (!open) return null;
