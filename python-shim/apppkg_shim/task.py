@@ -101,13 +101,17 @@ def connection_options(parts, first, values):
     return parts
 
 
+# str.isascii is 3.7's; python: "<3.7" runs the worker on 3.6.
+_isascii = getattr(str, "isascii", None) or (lambda s: all(c < "\x80" for c in s))
+
+
 def _content_length(value, earlier):
     """The length a Content-Length value (str) the app gave says. RFC 9110 8.6 has it be digits
     only, where int() takes "+5", "0_5" and other scripts' digits too, which a client or a proxy
     in front refuses as a response it cannot frame; `earlier`, the length of one given before
     (None: none), is one a repeat must equal, or the body's length is unknown."""
     digits = value.strip(" \t")
-    if not (digits.isascii() and digits.isdigit()):
+    if not (_isascii(digits) and digits.isdigit()):
         raise InvalidResponse("Content-Length %r is not a number" % (value,))
     length = int(digits)
     if earlier is not None and length != earlier:

@@ -109,7 +109,10 @@ class Worker:
         # kernel gives to another thread (one whose mask lets it in where the main thread's does
         # not) only sets a flag there, so it must wake the poll too, or the stop began at SIGKILL.
         # A full pipe already holds a wake-up: no warning for the byte it could not take.
-        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        try:
+            signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        except TypeError:  # CPython 3.6, which python: "<3.7" picks: it warns on a full pipe
+            signal.set_wakeup_fd(self.wake_w)
         forked.stop_signals_from(app_handlers, wakeup=True)
         for i in range(self.threads):
             threading.Thread(target=self._thread_main, name="apppkg-worker-%d" % i, daemon=True).start()

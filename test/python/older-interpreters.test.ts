@@ -1,0 +1,75 @@
+// SPEC §1.3: `python:` picks among the interpreters the host has, so `python: "<3.7"` on a host
+// with pyenv's 3.6 runs the app on 3.6, and the worker (python-shim/) must run there too. It
+// did not: a WSGI worker on 3.6 died at its start (signal.set_wakeup_fd's warn_on_full_buffer is
+// 3.7's) while `check` said the app imported fine, and once past that every answer with a
+// Content-Length was a 500 (str.isascii is 3.7's). Each CPython older than 3.9 that pyenv has
+// here serves an app through the real gateway: its version, a body read back, a Content-Length
+// answer and one streamed. Skipped where pyenv has none.
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writePackage } from '../helpers/apps-dir.js';
+import { startCli, tempDir, type RunningGateway } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
+import { stopGatewayChecked } from '../helpers/status.js';
+
+const test = suite('python: an older CPython the host has runs the worker');
+const work = tempDir('apppkg-old-python-');
+let gw: RunningGateway | null = null;
+test.after(() => stopGatewayChecked(gw, work));
+
+/** pyenv's CPython 3.6-3.8 binaries here, one per series: [series, its python3.N]. */
+function olderPythons(): Array<[string, string]> {
+  const root = join(homedir(), '.pyenv', 'versions');
+  if (!existsSync(root)) return [];
+  const found = new Map<string, string>();
+  for (const version of readdirSync(root).sort()) {
+    const series = /^3\.([678])\.\d+$/.exec(version)?.[1];
+    const bin = series === undefined ? '' : join(root, version, 'bin', `python3.${series}`);
+    if (series !== undefined && existsSync(bin)) found.set(`3.${series}`, bin);
+  }
+  return [...found];
+}
+
+const PYTHONS = olderPythons();
+const ifOlder = runIf(test, PYTHONS.length > 0, 'pyenv has no CPython 3.6, 3.7 or 3.8 under ~/.pyenv/versions');
+
+const APP = String.raw`
+import sys
+def application(environ, start_response):
+    version = ('%d.%d' % sys.version_info[:2]).encode()
+    body = environ['wsgi.input'].read(int(environ.get('CONTENT_LENGTH') or 0))
+    if environ['PATH_INFO'] == '/stream':
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return iter([version, b' ', body])
+    out = version + b' ' + body
+    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(out)))])
+    return [out]
+`;
+
+ifOlder('each older series serves its app: python: picks it, and the worker answers on it', async () => {
+  const apps = join(work.path, 'apps');
+  for (const [series] of PYTHONS) {
+    const name = `py${series.replace('.', '')}`;
+    writePackage(apps, name, { 'app.yaml': `python: "==${series}.*"\napp: old:application\n`, 'old.py': APP });
+  }
+  // The binaries named outright: the pick by `python:` is the same whatever PATH has of pyenv.
+  const env = join(work.path, 'environment.yaml');
+  const entries = PYTHONS.map(([series, bin]) => `  py${series.replace('.', '')}:\n    python: ${bin}\n    workers: 1\n    threads: 2\n`);
+  writeFileSync(env, `apps:\n${entries.join('')}`, { mode: 0o600 });
+  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env], { ms: 60_000 });
+  for (const [series] of PYTHONS) {
+    const name = `py${series.replace('.', '')}`;
+    for (const path of ['/', '/stream']) {
+      const r = await request(`${gw.url}/${name}${path}`, { method: 'POST', body: 'hello', headersTimeout: 30_000, bodyTimeout: 30_000 });
+      const text = await r.body.text();
+      assert.is(r.statusCode, 200, `${name}${path} on ${series}: ${text}\n${gw.output()}`);
+      assert.is(text, `${series} hello`, `${name}${path}`);
+    }
+  }
+});
+
+test.run();
