@@ -100,6 +100,13 @@ def load_config(argv):
     config["kind"] = config.get("kind") or "wsgi"
     if config["kind"] not in KINDS:
         raise ConfigError('config.kind: expected "wsgi" or "asgi", found %r' % (config["kind"],))
+    if config["kind"] == "asgi" and sys.version_info < (3, 7):
+        # python: may pick a 3.6 (SPEC 1.3), where a WSGI worker runs; the ASGI one is built on
+        # 3.7's asyncio (BufferedProtocol, contextvars) and would die of an AttributeError.
+        raise ConfigError(
+            "an ASGI app's worker needs Python 3.7 or later, and %s is %d.%d.%d: widen python: in app.yaml"
+            ' to let the gateway pick a newer one (python: ">=3.7")' % ((sys.executable,) + tuple(sys.version_info[:3]))
+        )
     paths = config.get("sysPath") or []
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         raise ConfigError("config.sysPath: expected a list of directories, found %r" % (paths,))

@@ -12,7 +12,7 @@ import { request } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
-import { startCli, tempDir, type RunningGateway } from '../helpers/process.js';
+import { runCli, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { stopGatewayChecked } from '../helpers/status.js';
 
@@ -70,6 +70,25 @@ ifOlder('each older series serves its app: python: picks it, and the worker answ
       assert.is(text, `${series} hello`, `${name}${path}`);
     }
   }
+});
+
+const PY36 = PYTHONS.find(([series]) => series === '3.6')?.[1];
+const if36 = runIf(test, PY36 !== undefined, 'pyenv has no CPython 3.6 under ~/.pyenv/versions');
+
+// The ASGI worker is built on 3.7's asyncio: on 3.6 it died of "module 'asyncio' has no
+// attribute 'BufferedProtocol'", which says nothing of the Python picked. check tries the worker.
+if36('an ASGI app that python: puts on 3.6 is refused by check with the version it needs, not an AttributeError', async () => {
+  const dir = writePackage(work.path, 'asgi36', {
+    'app.yaml': 'python: "<3.7"\nasgi: {app: a:app}\n',
+    'a.py': 'async def app(scope, receive, send):\n    pass\n',
+  });
+  const env = join(work.path, 'environment-asgi36.yaml');
+  writeFileSync(env, `apps:\n  asgi36:\n    python: ${PY36}\n`, { mode: 0o600 });
+  const r = await runCli(['check', dir, '--environment', env, '--state-dir', join(work.path, 'state-check')], { ms: 60_000 });
+  const out = r.stdout + r.stderr;
+  assert.is(r.status, 1, out);
+  assert.match(out, /an ASGI app's worker needs Python 3\.7 or later, and \S+ is 3\.6\.\d+/, out);
+  assert.not.match(out, /AttributeError/, out);
 });
 
 test.run();
