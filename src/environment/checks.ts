@@ -236,22 +236,31 @@ export async function checkRpm(packages: string[]): Promise<CheckResult> {
 // --- pip ---------------------------------------------------------------------------------------
 
 // Lists every distribution the app's Python sees (app dir and `paths` first, .pth honoured),
-// name normalised per PEP 503, first on sys.path wins. importlib.metadata: Python 3.8+.
+// name normalised per PEP 503, first on sys.path wins. importlib.metadata is Python 3.8's: on
+// the 3.6 or 3.7 an app's python: may pick (SPEC 1.3), pkg_resources, setuptools' or the one
+// pip vendors, reads the same metadata in the same order.
 const LIST_DISTRIBUTIONS = String.raw`
 import json, re, site, sys
-from importlib import metadata
 extra = json.loads(sys.argv[1])
 sys.path[:0] = extra['prepend']
 for d in extra['siteDirs']:
     site.addsitedir(d)
+try:
+    from importlib import metadata
+    dists = ((dist.metadata['Name'], dist.version) for dist in metadata.distributions())
+except ImportError:
+    try:
+        import pkg_resources
+    except ImportError:
+        from pip._vendor import pkg_resources
+    dists = ((dist.project_name, dist.version) for dist in pkg_resources.WorkingSet(sys.path))
 found = {}
-for dist in metadata.distributions():
-    name = dist.metadata['Name']
+for name, version in dists:
     if not name:
         continue
     key = re.sub(r'[-_.]+', '-', name).lower()
     if key not in found:
-        found[key] = dist.version
+        found[key] = version
 print(json.dumps(found))
 `;
 

@@ -72,6 +72,27 @@ ifOlder('each older series serves its app: python: picks it, and the worker answ
   }
 });
 
+// check lists what the interpreter has installed to judge `pip:`: with importlib.metadata,
+// Python 3.8's, it said "cannot list what ... has installed: ImportError" on 3.6 and 3.7, and
+// failed an app whose requirements were all there.
+ifOlder('check judges pip: requirements on each older series by what it has installed', async () => {
+  for (const [series, bin] of PYTHONS) {
+    const name = `pip${series.replace('.', '')}`;
+    const dir = writePackage(work.path, name, {
+      'app.yaml': `python: "==${series}.*"\npip: requirements.txt\napp: old:application\n`,
+      'requirements.txt': 'pip>=1\napppkg-not-installed-anywhere\n',
+      'old.py': APP,
+    });
+    const env = join(work.path, `environment-${name}.yaml`);
+    writeFileSync(env, `apps:\n  ${name}:\n    python: ${bin}\n`, { mode: 0o600 });
+    const r = await runCli(['check', dir, '--environment', env, '--state-dir', join(work.path, 'state-check')], { ms: 60_000 });
+    const pipLine = (r.stdout + r.stderr).split('\n').find((l) => /^\S+\s+pip\s/.test(l)) ?? '';
+    // pip is there, the other is not: the line names that one alone.
+    assert.match(pipLine, /apppkg-not-installed-anywhere \(not installed\)/, `${series}: ${r.stdout}${r.stderr}`);
+    assert.not.match(pipLine, /cannot list|pip>=1|pip \(/, `${series}: ${pipLine}`);
+  }
+});
+
 const PY36 = PYTHONS.find(([series]) => series === '3.6')?.[1];
 const if36 = runIf(test, PY36 !== undefined, 'pyenv has no CPython 3.6 under ~/.pyenv/versions');
 
