@@ -419,6 +419,19 @@ function explainUnclosedQuote(q: UnclosedQuote): { found: string; fix: string; k
   };
 }
 
+/**
+ * The environment file's settings and services hold secrets, and what a start or a SIGHUP says
+ * of the file stays in the gateway's log: under those keys a fix that writes the value out shows
+ * its first character (the one YAML refuses) and "...", never the rest.
+ */
+// A setting's value is one level below settings: (settings.NAME); app.yaml's settings: is a
+// list of names, settings or settings[1], and is shown.
+const SECRET_VALUE = /^(?:(?:settings|apps(?:\.[^.[]+|\[[^\]]*\])\.settings)(?:\.|\[")|services(?:[.[]|$))/;
+
+function shownValue(keyPath: string | undefined, value: string): string {
+  return keyPath !== undefined && SECRET_VALUE.test(keyPath) ? `${value.slice(0, 1)}...` : value;
+}
+
 function explainSyntaxError(file: string, source: string, error: YAMLError, doc: Document): { found: string; fix?: string; key?: string } {
   const text = source.slice(error.pos[0], error.pos[1]);
   const own = error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
@@ -432,7 +445,8 @@ function explainSyntaxError(file: string, source: string, error: YAMLError, doc:
     // package names under settings: or paths: sent users the wrong way.
     const lineEnd = source.indexOf('\n', opener.offset);
     const written = source.slice(opener.offset + 1, lineEnd === -1 ? undefined : lineEnd).replace(/\s#.*$/, '').trim().replace(/,$/, '').trim();
-    const items = written !== '' ? written : local === undefined || local === 'deb' || local === 'rpm' ? 'python3-flask, python3-yaml' : 'first, second';
+    const secret = key !== undefined && SECRET_VALUE.test(key);
+    const items = written !== '' && !secret ? written : local === undefined || local === 'deb' || local === 'rpm' ? 'python3-flask, python3-yaml' : 'first, second';
     return {
       key,
       found: `a "${opener.open}" that is never closed: the ${list ? 'list' : 'mapping'} it opens has no "${opener.close}" before the lines that follow`,
@@ -496,10 +510,11 @@ function explainSyntaxError(file: string, source: string, error: YAMLError, doc:
       const key = /^\s*(?:-\s+)?([^\s"':#][^"':#]*?)\s*:/.exec(source.slice(lineStart))?.[1];
       const lineEnd = source.indexOf('\n', error.pos[0]);
       const value = source.slice(error.pos[0], lineEnd === -1 ? undefined : lineEnd).replace(/\s+#.*$/, '').trim();
+      const keyPath = key === undefined ? undefined : blockKeyPath(source, lineStart, key);
       return {
         found: `a value beginning with "${text}", which YAML reserves`,
-        key: key === undefined ? undefined : blockKeyPath(source, lineStart, key),
-        fix: `quote the value: ${key ?? 'key'}: "${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
+        key: keyPath,
+        fix: `quote the value: ${key ?? 'key'}: "${shownValue(keyPath, value).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
       };
     }
     case 'UNEXPECTED_TOKEN': {
@@ -511,10 +526,11 @@ function explainSyntaxError(file: string, source: string, error: YAMLError, doc:
         const key = /^\s*(?:-\s+)?([^\s"':#][^"':#]*?)\s*:/.exec(source.slice(lineStart))?.[1];
         const lineEnd = source.indexOf('\n', indicator);
         const value = source.slice(indicator, lineEnd === -1 ? undefined : lineEnd).replace(/\s+#.*$/, '').trim();
+        const keyPath = key === undefined ? undefined : blockKeyPath(source, lineStart, key);
         return {
           found: 'a value beginning with ">" or "|", which YAML reads as a block of text',
-          key: key === undefined ? undefined : blockKeyPath(source, lineStart, key),
-          fix: `quote the value: ${key ?? 'key'}: "${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
+          key: keyPath,
+          fix: `quote the value: ${key ?? 'key'}: "${shownValue(keyPath, value).replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`,
         };
       }
       return { found: own };

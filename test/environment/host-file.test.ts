@@ -538,6 +538,27 @@ test('lone CR line ends (old Mac) are line breaks: the file is read, errors at t
   assert.equal(err.problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['3:14 apps.blog.workers']);
 });
 
+// A setting's value is never shown (the gateway's log keeps what a start or a SIGHUP says of the
+// file): a value YAML refuses by its first character got its fix with the value quoted whole,
+// `quote the value: TOKEN: "@s3cr3t..."`, and an unclosed "[" its items as the example.
+test('a syntax error in a setting\'s value names the key and the fix, never the value', async () => {
+  const cases = [
+    'settings:\n  TOKEN: @s3cr3t-one\n',
+    'settings:\n  TOKEN: >s3cr3t-two\n',
+    'apps:\n  blog:\n    settings:\n      TOKEN: `s3cr3t-three`\n',
+    'settings:\n  TOKEN: [s3cr3t-four, x\n',
+    'services:\n  redis: @redis://u:s3cr3t-five@localhost\n',
+  ];
+  for (const text of cases) {
+    const err = await failure(loadEnvironmentFile(await envFile(text)));
+    const said = err.problems.map((p) => p.format()).join('\n');
+    assert.ok(err.problems.every((p) => p.code === 'APPPKG_DESC_YAML_SYNTAX'), said);
+    assert.match(said, /(settings\.TOKEN|services\.redis): expected valid YAML/, said);
+    assert.match(said, /fix: /, said);
+    assert.not.match(said, /s3cr3t/, said);
+  }
+});
+
 test('an unclosed quote is placed at the quote that opens it, not past the last line', async () => {
   const file = await envFile('settings:\n  A: "unterminated\n');
   const err = await failure(loadEnvironmentFile(file));
