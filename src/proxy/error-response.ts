@@ -89,6 +89,8 @@ export type Failure =
   | 'app-error'
   /** The path cannot go to the app (a NUL in it). */
   | 'bad-path'
+  /** A trusted proxy's X-Forwarded-Host names no host to give the app. */
+  | 'bad-forwarded-host'
   /** The app cannot take this kind of request (an Upgrade to WSGI). */
   | 'not-implemented';
 
@@ -102,6 +104,7 @@ const FAILURES: Record<Failure, { status: number; headers?: Record<string, strin
   'too-large': { status: 413, headers: { Connection: 'close' } },
   'app-error': { status: 500 },
   'bad-path': { status: 400 },
+  'bad-forwarded-host': { status: 400 },
   'not-implemented': { status: 501 },
 };
 

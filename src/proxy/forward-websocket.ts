@@ -11,7 +11,7 @@ import { targetAsSent } from '../net/request-head.js';
 import { AsgiWebsocket, type AsgiWebsocketOptions } from './asgi-websocket.js';
 import { cgiRequest } from './cgi-request.js';
 import { refuseUpgrade, refuseUpgradeFor } from './error-response.js';
-import { HOP_BY_HOP_HEADERS } from './forwarded-headers.js';
+import { forwardedHostProblem, HOP_BY_HOP_HEADERS } from './forwarded-headers.js';
 import type { OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
 import { isValidHeader } from './websocket-denial.js';
@@ -75,6 +75,11 @@ function createWebsocketServer(maxPayload: number): WebSocketServer {
 export function forwardWebsocket(link: WorkerLink, req: IncomingMessage, socket: Socket, head: Buffer, route: RequestRoute, options: WebsocketOptions): boolean {
   if (route.pathInfo.includes('\0') || route.scriptName.includes('\0')) {
     refuseUpgradeFor(socket, 'bad-path', 'the path contains %00');
+    return true;
+  }
+  const hostProblem = route.trustProxy === null ? null : forwardedHostProblem(req, route, route.trustProxy);
+  if (hostProblem !== null) {
+    refuseUpgradeFor(socket, 'bad-forwarded-host', hostProblem);
     return true;
   }
   const websocket = new AsgiWebsocket(link, socket, cgiRequest(req, route, true, true), options, targetAsSent(req));

@@ -8,6 +8,7 @@ import { encodeRequest, encodeRequestFull } from '../link/request-frame.js';
 import type { WorkerLink } from '../link/worker-link.js';
 import { answerFailure } from './error-response.js';
 import { cgiRequest } from './cgi-request.js';
+import { forwardedHostProblem } from './forwarded-headers.js';
 import type { WholeBodyAtDispatch } from './lean-request.js';
 import type { RequestRoute } from './request-route.js';
 import { tooLargeLine, WsgiExchange, type ForwardOptions } from './wsgi-exchange.js';
@@ -20,7 +21,8 @@ const NO_OPTIONS: ForwardOptions = {};
  * Forward one request to the worker behind `link`. Returns false, having answered nothing,
  * when the link takes no more requests (closed, or its worker stopping): the caller gives it
  * to another worker. Answers itself (and returns true) for a path with %00 (NUL separates the
- * frame's fields), 400, and a Content-Length over maxBody, 413.
+ * frame's fields), 400, a trusted proxy's X-Forwarded-Host that names no host, 400, and a
+ * Content-Length over maxBody, 413.
  */
 export function forwardWsgi(
   link: WorkerLink,
@@ -31,6 +33,11 @@ export function forwardWsgi(
 ): boolean {
   if (route.pathInfo.includes('\0') || route.scriptName.includes('\0')) {
     answerFailure(res, 'bad-path', { detail: 'the path contains %00' });
+    return true;
+  }
+  const hostProblem = route.trustProxy === null ? null : forwardedHostProblem(req, route, route.trustProxy);
+  if (hostProblem !== null) {
+    answerFailure(res, 'bad-forwarded-host', { detail: hostProblem });
     return true;
   }
   const { line, pairs } = cgiRequest(req, route, false, options.asgi === true);

@@ -187,6 +187,24 @@ export function forwardedHostList(value: string): string {
     .join(',');
 }
 
+/**
+ * Why a request from a peer `trust` trusts cannot go to a worker: the right-most element of its
+ * X-Forwarded-Host, the nearest proxy's word on the host the client asked for, is no host[:port]
+ * (`a.example, x::`); null when it is one, or none is sent. A 400, as a Host that is no host is
+ * (request-head.ts): the host is then unknown, and neither the proxy's own Host (the gateway's
+ * address, to it) nor an element further left (the client's claim) stands in for it. Django
+ * (USE_X_FORWARDED_HOST) answers DisallowedHost, a 400, and werkzeug's ProxyFix hands the app
+ * the element as it is, which its Request.host refuses. A `processes:` route's server reads the
+ * list itself (forwardedHostList) and is not asked.
+ */
+export function forwardedHostProblem(req: IncomingMessage, peer: Pick<PeerView, 'remoteAddr'>, trust: TrustProxy | null | undefined): string | null {
+  const sent = req.headers['x-forwarded-host'];
+  if (sent === undefined || !trust || !trust.trusts(peer.remoteAddr)) return null;
+  const last = lastElement(sent);
+  if (last === null || HOST_VALUE.test(last)) return null;
+  return 'the X-Forwarded-Host of the trusted proxy does not end in a host[:port]: its last element, the nearest proxy\'s, names no host to give the app';
+}
+
 function defaultPort(scheme: 'http' | 'https'): number {
   return scheme === 'https' ? 443 : 80;
 }
@@ -272,7 +290,8 @@ export function trustedView(req: IncomingMessage, peer: PeerView, trust: TrustPr
 
   const sentHost = lastElement(headers['x-forwarded-host']);
   // `host:` goes on as `host`, as the client's Host does (request-head.ts): the app's host
-  // check (Django's) refuses the colon. Judged as sent first: `host:80:` is no host.
+  // check (Django's) refuses the colon. Judged as sent first: `host:80:` is no host, a request
+  // forwardedHostProblem refused before it came here.
   const forwardedHost = sentHost !== null && HOST_VALUE.test(sentHost) ? withoutEmptyPort(sentHost) : null;
   let host: string | null = null;
   let serverName = peer.serverName;

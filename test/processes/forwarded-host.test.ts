@@ -3,7 +3,8 @@
 // (`host:`, RFC 3986 §6.2.3: the same as none) is dropped for both, since the process's own host
 // check (Django's, behind USE_X_FORWARDED_HOST) refuses the colon as the app's would. The rest is
 // the process's to read, as a server behind a proxy reads it: each element of a list goes on
-// (werkzeug's ProxyFix x_host=N counts them), and one that is no host goes on as sent.
+// (werkzeug's ProxyFix x_host=N counts them), and one that is no host goes on as sent. A WSGI
+// app, whose host the gateway states from the last element, gets a 400 when that one is no host.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -53,11 +54,17 @@ test('a host with its port, and a list: each element as sent but for an empty po
   assert.is(await processSees('X-Forwarded-Host: edge.example:\r\nX-Forwarded-Host: www.example.com:\r\n'), 'edge.example, www.example.com');
 });
 
-test('no host (two colons, a colon alone): the process gets it as sent, to judge itself; the app, which the gateway states a host to, the Host', async () => {
-  for (const sent of ['www.example.com::', ':']) {
+test('no host last (two colons, a colon alone, after a good one): the process gets it as sent, to judge itself; the app, which the gateway states a host to, is not asked: 400', async () => {
+  for (const sent of ['www.example.com::', ':', 'a.example, x::']) {
     assert.is(await processSees(`X-Forwarded-Host: ${sent}\r\n`), sent);
-    assert.is(await appSees(`X-Forwarded-Host: ${sent}\r\n`), 'internal:8000');
+    // The nearest proxy's element names no host: neither the proxy's Host (the gateway's
+    // address) nor the client's element before it is the host the client asked for.
+    const answer = await rawRequest(port, `GET /rfc/echo HTTP/1.1\r\nHost: internal:8000\r\nX-Forwarded-Host: ${sent}\r\nConnection: close\r\n\r\n`, 10_000);
+    assert.match(answer, /^HTTP\/1\.1 400 /, `X-Forwarded-Host: ${sent}: ${answer.slice(0, 300)}`);
+    assert.match(answer, /X-Forwarded-Host of the trusted proxy does not end in a host\[:port\]/);
   }
+  // An element further left that is no host is the client's claim, not the gateway's to judge.
+  assert.is(await appSees('X-Forwarded-Host: x::, www.example.com\r\n'), 'www.example.com');
 });
 
 test.run();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { WebSocket } from 'ws';
 import { addPackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
+import { assertNoOrphans, rawRequest, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 
 const test = suite('asgi scope over a unix-socket listener');
@@ -152,6 +152,18 @@ test('behind a trusted proxy that says ws or wss (Traefik does, for a websocket)
   assert.is((await scopeOf(`${gw.url}/ax/scope`, { 'x-forwarded-proto': 'wss' })).scheme, 'https');
   assert.is((await scopeOf(`${gw.url}/ax/scope`, { 'x-forwarded-proto': 'WSS' })).scheme, 'https');
   assert.is((await scopeOf(`${gw.url}/ax/scope`, { 'x-forwarded-proto': 'ftp' })).scheme, 'http', 'anything else: the listener\'s');
+});
+
+test('a trusted X-Forwarded-Host whose last element (the nearest proxy\'s) is no host: a 400 for an ASGI request and a websocket handshake, never the proxy\'s Host in its place', async () => {
+  const port = Number(new URL(gw.url).port);
+  const fields = 'Host: internal:8000\r\nX-Forwarded-Host: a.example, x::\r\n';
+  const handshake = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
+  for (const [path, rest] of [['/ax/scope', 'Connection: close\r\n'], ['/aws/echo', handshake]]) {
+    // A refusal closes the connection; a 101 would stay open until the bound.
+    const answer = await rawRequest(port, `GET ${path} HTTP/1.1\r\n${fields}${rest}\r\n`, 10_000);
+    assert.match(answer, /^HTTP\/1\.1 400 /, `${path}: ${answer.slice(0, 300)}`);
+    assert.match(answer, /X-Forwarded-Host of the trusted proxy does not end in a host\[:port\]/, path);
+  }
 });
 
 test.run();
