@@ -17,7 +17,7 @@ import { manifestFiles, readManifest, INDEX_ELSEWHERE, sha256Hex, type VendoredD
 import { readRequirementsTree, requirementChanges } from '../environment/requirements-tree.js';
 import { readFileAsUserCould, UserCannotRead, type FileReader } from '../environment/user-readable.js';
 import { hostTags, neededTags, type HostTags } from './vendor-tags.js';
-import { versionMarkers } from './vendor-markers.js';
+import { choosingRequirements, differingTraits, type HostTrait } from './vendor-markers.js';
 import { DEFAULT_REQUIREMENTS, displayDir, isUrl, vendorCommand } from './vendor.js';
 
 /** One line of check, shaped as lifecycle/check.ts's CheckItem. */
@@ -67,7 +67,7 @@ export async function checkVendor(desc: Pick<Description, 'dir' | 'paths' | 'pyt
     const problem =
       (await staleness(desc.dir, dir, manifest, env, reader)) ?? (await modified(desc.dir, dir, manifest, env, reader)) ?? (await hostMismatch(desc.dir, dir, manifest, judge, { unaskable: 'report', env }));
     if (problem) return failure(problem, entry);
-    lines.push(`${summary(desc.dir, dir, manifest)}${await otherVersionWarning(desc.dir, dir, manifest, interpreter, env, reader)}`);
+    lines.push(`${summary(desc.dir, dir, manifest)}${await otherHostWarning(desc.dir, dir, manifest, interpreter, env, reader)}`);
   }
   return { name: 'vendor', ok: true, detail: lines.join('; '), fix: '' };
 }
@@ -248,20 +248,40 @@ async function hostMismatch(
 }
 
 /**
- * `; WARNING: ...` when `interpreter`, the one the app runs on here, is another Python version
- * than the one that vendored `dir` and its requirements choose by Python version (vendor-markers.ts);
- * '' otherwise, or when that cannot be told.
+ * `; WARNING: ...` when `interpreter`, the one the app runs on here, differs from the one that
+ * vendored `dir` (its Python version or implementation, its operating system or machine, as
+ * their tags say) in what a requirement's marker reads (vendor-markers.ts); '' otherwise, or
+ * when that cannot be told.
  */
-async function otherVersionWarning(appDir: string, dir: string, manifest: VendorManifest, interpreter: Interpreter | null, env: string, reader: FileReader | null): Promise<string> {
+async function otherHostWarning(appDir: string, dir: string, manifest: VendorManifest, interpreter: Interpreter | null, env: string, reader: FileReader | null): Promise<string> {
   if (interpreter === null || manifest.interpreter.python === '') return '';
-  const markers = await versionMarkers(appDir, dir, manifest, reader);
-  if (markers.length === 0) return '';
-  const here = await hostTags(interpreter.executable).then((t) => t.interpreter, () => null);
-  if (here === null || here === manifest.interpreter.python) return '';
-  const shown = markers.length > 3 ? `${markers.slice(0, 3).join(', ')} and ${markers.length - 3} more` : markers.join(', ');
-  return `; WARNING: vendored with ${manifest.interpreter.python}, and the app runs here on ${formatInterpreter(interpreter)}, ${here}, ` +
-    `while ${shown} choose${markers.length === 1 ? 's' : ''} by Python version: pip on ${here} may install other distributions than ${displayDir(appDir, dir)} holds. ` +
-    `Vendor it with the Python the app runs on (here: \`${refreshCommand(appDir, dir, manifest, env)}\`), or give app.yaml a \`python:\` that picks one version everywhere`;
+  const choosing = await choosingRequirements(appDir, dir, manifest, reader);
+  if (choosing.length === 0) return '';
+  const here = await hostTags(interpreter.executable).catch(() => null);
+  if (here === null) return '';
+  const differ = differingTraits(manifest.interpreter.tag || manifest.interpreter.python, here.tag || here.interpreter);
+  const chosen = choosing.filter((c) => [...c.reads].some((t) => differ.has(t)));
+  if (chosen.length === 0) return '';
+  const by = TRAITS.filter((t) => differ.has(t) && chosen.some((c) => c.reads.has(t)));
+  // The platform is named only when it differs: on one platform, the Python tells them apart.
+  const elsewhere = differ.has('operating system') || differ.has('machine');
+  const platformOf = (tag: string) => tag.split('-')[2] ?? '';
+  const vendoredWith = elsewhere ? `${manifest.interpreter.python} on ${platformOf(manifest.interpreter.tag)}` : manifest.interpreter.python;
+  const hereWith = elsewhere ? `${here.interpreter} on ${platformOf(here.tag)}` : here.interpreter;
+  const shown = chosen.length > 3 ? `${chosen.slice(0, 3).map((c) => c.where).join(', ')} and ${chosen.length - 3} more` : chosen.map((c) => c.where).join(', ');
+  const refresh = refreshCommand(appDir, dir, manifest, env);
+  return `; WARNING: vendored with ${vendoredWith}, and the app runs here on ${formatInterpreter(interpreter)}, ${hereWith}, ` +
+    `while ${shown} choose${chosen.length === 1 ? 's' : ''} by ${joinedAnd(by)}: pip on ${hereWith} may install other distributions than ${displayDir(appDir, dir)} holds. ` +
+    (elsewhere
+      ? `Vendor it on a host like this one, with the Python the app runs on (here: \`${refresh}\`)`
+      : `Vendor it with the Python the app runs on (here: \`${refresh}\`), or give app.yaml a \`python:\` that picks one version everywhere`);
+}
+
+/** The traits a warning names, in the order it names them. */
+const TRAITS: readonly HostTrait[] = ['Python version', 'Python implementation', 'operating system', 'machine'];
+
+function joinedAnd(words: readonly string[]): string {
+  return words.length <= 1 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
 }
 
 function summary(appDir: string, dir: string, manifest: VendorManifest): string {

@@ -3,13 +3,13 @@
 // where the app runs on another, pip there would have chosen otherwise, while every file is as
 // vendored. `check` said `ok`; it now warns, naming the requirements that choose and the command
 // that vendors with the Python the app runs on (found by H277).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCli, tempDir } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
-import { anotherPython, BUILD_PYTHON, BUILD_REASON, buildWheels, canBuildWheels, pythonVersion } from './vendor-fixtures.js';
+import { anotherPython, appToVendor, BUILD_PYTHON, BUILD_REASON, buildWheels, canBuildWheels, pythonVersion } from './vendor-fixtures.js';
 
 const test = suite('vendor: checked on another Python version');
 const other = canBuildWheels ? anotherPython(pythonVersion(BUILD_PYTHON)) : null;
@@ -27,14 +27,7 @@ test.before(() => {
 });
 test.after(() => work.remove());
 
-function app(name: string, requirements: string): string {
-  const dir = join(work.path, name);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [vendor/]\n');
-  writeFileSync(join(dir, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
-  writeFileSync(join(dir, 'requirements.txt'), requirements);
-  return dir;
-}
+const app = (name: string, requirements: string): string => appToVendor(work.path, name, requirements);
 
 ifOtherPython('requirements that choose by Python version: check on another version warns, naming them and the command; on the same one, or with none, it does not', async () => {
   const chooses = app('chooses', `apppkg-demo-greeting\n# apppkg-demo-words; python_version < "3.0" (a comment)\napppkg-demo-words; python_version >= "${pythonVersion(BUILD_PYTHON)}"\n`);

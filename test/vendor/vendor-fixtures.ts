@@ -3,7 +3,7 @@
 // build/ and *.egg-info beside the sources) by Debian's python3 with setuptools, gcc and
 // python3-dev (scripts/test.mjs installs them). Holds no tests itself.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,4 +103,14 @@ export function anotherPython(thanVersion: string): string | null {
 /** "3.11" of `python`. */
 export function pythonVersion(python: string): string {
   return pythonSays(python, 'import sys; print("%d.%d" % sys.version_info[:2])') ?? '';
+}
+
+/** A WSGI app `name` under `parent` with these requirements and `paths: [vendor/]`, not vendored yet. */
+export function appToVendor(parent: string, name: string, requirements: string): string {
+  const dir = join(parent, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [vendor/]\n');
+  writeFileSync(join(dir, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+  writeFileSync(join(dir, 'requirements.txt'), requirements);
+  return dir;
 }
