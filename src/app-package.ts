@@ -233,7 +233,7 @@ export class AppPackage {
       rebuild: options.rebuild,
       say: options.onStep,
       output: options.output ?? this.#options.output,
-    }).catch((err) => this.#namingOptions(pipOutputNamed(err, options.output ? 'install()' : this.#options.output ? 'AppPackage.open()' : null)));
+    }).catch((err) => this.#namingOptions(outputNamed(err, options.output ? 'install()' : this.#options.output ? 'AppPackage.open()' : null)));
   }
 
   /**
@@ -407,11 +407,16 @@ export class AppPackage {
 }
 
 /**
- * A pip failure of install() whose output went to the `output` stream its caller gave (to
- * `givenTo`): its fix said "read pip's output above", where a program may have kept none of it.
- * It names that stream, and its last lines come with the error (install-venv.ts's `pipTail`).
+ * A failure of install() whose program's output went to the `output` stream its caller gave (to
+ * `givenTo`): pip's, apt's or commands.install's. Its fix said "read its output above", where a
+ * program may have kept none of it: it names that stream, and the output's last lines come with
+ * the error (install-venv.ts's `pipTail`, install.ts's `outputTail`). A hook's output in the
+ * app's log (`log`) is named there already.
  */
-function pipOutputNamed(err: unknown, givenTo: string | null): unknown {
-  if (givenTo === null || !isGatewayError(err) || err.code !== 'APPPKG_PIP_INSTALL_FAILED' || err.details.pipOutputIn !== undefined) return err;
-  return new GatewayError(err.code, { ...err.details, pipOutputIn: `the \`output\` stream you gave ${givenTo}` });
+function outputNamed(err: unknown, givenTo: string | null): unknown {
+  if (givenTo === null || !isGatewayError(err)) return err;
+  const stream = `the \`output\` stream you gave ${givenTo}`;
+  if (err.code === 'APPPKG_PIP_INSTALL_FAILED' && err.details.pipOutputIn === undefined) return new GatewayError(err.code, { ...err.details, pipOutputIn: stream });
+  if ((err.code === 'APPPKG_COMMAND_FAILED' || err.code === 'APPPKG_APT_FAILED') && err.details.outputIn === undefined && !err.details.log) return new GatewayError(err.code, { ...err.details, outputIn: stream });
+  return err;
 }

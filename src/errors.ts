@@ -107,12 +107,19 @@ const ranOffline = (d: ErrorDetails): string => (!Array.isArray(d.hostSources) &
  * (`pipOutputIn`, app-package.ts), with its last lines (`pipTail`) in case that stream kept
  * nothing; else the terminal, above.
  */
-const pipOutputAt = (d: ErrorDetails): string => {
-  if (d.log) return `in ${str(d.log)}`;
-  if (!d.pipOutputIn) return 'above';
-  const tail = Array.isArray(d.pipTail) && d.pipTail.length > 0 ? `; its last lines: ${d.pipTail.map(str).join(' | ')}` : '';
-  return `(it went to ${str(d.pipOutputIn)}${tail})`;
-};
+const pipOutputAt = (d: ErrorDetails): string => outputWhere(d.log, d.pipOutputIn, d.pipTail);
+/**
+ * Where a program's output is, as pipOutputAt says pip's: the app's log, the `output` stream a
+ * library caller gave (`outputIn`, app-package.ts) with its last lines (`outputTail`,
+ * output-tail.ts), else the terminal, above. For a hook and apt.
+ */
+const outputAt = (d: ErrorDetails): string => outputWhere(d.log, d.outputIn, d.outputTail);
+function outputWhere(log: unknown, givenStream: unknown, tail: unknown): string {
+  if (log) return `in ${str(log)}`;
+  if (!givenStream) return 'above';
+  const last = Array.isArray(tail) && tail.length > 0 ? `; its last lines: ${tail.map(str).join(' | ')}` : '';
+  return `(it went to ${str(givenStream)}${last})`;
+}
 /** The virtualenv's pip could not be imported: pip install stopped on it before any requirement. */
 const noPipFix = (d: ErrorDetails): string =>
   `the virtualenv's pip cannot be imported (${str(d.noPip)})${Array.isArray(d.configUnread) ? `, so neither was the host's pip configuration (${d.configUnread.map(str).join(', ')}) read` : ''}${ranOffline(d)}; pip install stops on the same import (its output ${d.pipOutputIn ? 'says so' : pipOutputAt(d)}) before it looks for any requirement: that is what to mend, in the interpreter or its venv, not the requirements`;
@@ -1065,7 +1072,7 @@ export const ERROR_CODES = {
   APPPKG_COMMAND_FAILED: {
     summary: 'A lifecycle hook or command exited non-zero.',
     message: (d) => `${str(d.command)} exited with status ${str(d.status)}`,
-    hint: (d) => (d.log ? `read its output in ${str(d.log)}` : 'read its output above'),
+    hint: (d) => `read its output ${outputAt(d)}`,
     exitStatus: 1,
     example: { command: 'commands.migrate (python manage.py migrate)', status: 1 },
   },
@@ -1102,7 +1109,7 @@ export const ERROR_CODES = {
   APPPKG_APT_FAILED: {
     summary: '`install --system` ran `apt-get install -y` for the missing `deb` packages and it failed (no such package, stale package lists, no network).',
     message: (d) => `deb: \`apt-get install -y ${str(d.packages)}\` exited with status ${str(d.status)}`,
-    hint: () => 'read apt\'s output above; when it cannot find a package, run `apt-get update` first and check the name with `apt-cache policy NAME`',
+    hint: (d) => `read apt's output ${outputAt(d)}; when it cannot find a package, run \`apt-get update\` first and check the name with \`apt-cache policy NAME\``,
     exitStatus: 1,
     example: { packages: 'python3-flask', status: 100 },
   },

@@ -6,12 +6,13 @@ import type { Writable } from 'node:stream';
 import { describeApp } from '../app-context.js';
 import { pickInterpreter } from '../environment/interpreters.js';
 import { prepareAppStateDirs, resolveStateRoot, stateCacheDir } from '../environment/state-root.js';
-import { GatewayError, isGatewayError } from '../errors.js';
+import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { placeOf } from '../description/key-place.js';
 import { ensureDebPackages } from './deb-packages.js';
 import { resolveForHook, runHook } from './hook.js';
 import { installVenv, type InstallVenvResult } from './install-venv.js';
 import { installedFile, recordInstalled } from './installed-version.js';
+import { OutputTail } from './output-tail.js';
 import { ownerOf } from './restore.js';
 import { resolveRunAs } from '../environment/run-as.js';
 import { quiet, seconds, type LifecycleOptions } from './progress.js';
@@ -32,6 +33,23 @@ export interface InstallResult {
   ranHook: boolean;
 }
 
+/**
+ * Runs `step` with its program's output sent on to the caller's `output` through an OutputTail,
+ * and a `code` it fails with carrying that output's last lines (`outputTail`): the caller's
+ * stream may keep nothing, and the fix that sent its reader there sent them nowhere. Without
+ * an `output` the program writes to our stderr, above the error, as before.
+ */
+async function withOutputTail<T>(output: Writable | undefined, code: ErrorCode, step: (output: Writable | undefined) => Promise<T>): Promise<T> {
+  const tail = output && new OutputTail(output);
+  return step(tail).catch((err: unknown) => {
+    if (tail === undefined || !isGatewayError(err) || err.code !== code) throw err;
+    throw new GatewayError(err.code, { ...err.details, outputTail: tail.lines(OUTPUT_TAIL_LINES) });
+  });
+}
+
+/** As many of the last lines as a fix quotes: a hook's or apt's closing error, not its log. */
+const OUTPUT_TAIL_LINES = 5;
+
 export async function installApp(opts: InstallOptions): Promise<InstallResult> {
   const say = opts.say ?? quiet;
   const started = performance.now();
@@ -42,7 +60,7 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
     throw new GatewayError('APPPKG_INSTALL_NEEDS_ROOT', { uid, dir: opts.dir, packages: desc.deb.join(' ') });
   }
 
-  if (desc.deb.length > 0) await ensureDebPackages(desc.deb, { system: opts.system === true, say, output: opts.output });
+  if (desc.deb.length > 0) await withOutputTail(opts.output, 'APPPKG_APT_FAILED', (output) => ensureDebPackages(desc.deb, { system: opts.system === true, say, output }));
   else if (opts.system) say('==> deb: no packages listed');
 
   // Asked even without `pip:`: an app no interpreter here can run is not installed, and saying
@@ -69,7 +87,10 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
   await serviceEnvironment({ desc, hostEnv, stateRoot, provision: true, say: (line) => say(`==> ${line}`) });
 
   let ranHook = false;
-  if (desc.commands.install) ranHook = await runHook(await resolveForHook({ ...opts, dir }), 'install', { say, output: opts.output });
+  if (desc.commands.install) {
+    const ctx = await resolveForHook({ ...opts, dir });
+    ranHook = await withOutputTail(opts.output, 'APPPKG_COMMAND_FAILED', (output) => runHook(ctx, 'install', { say, output }));
+  }
   // The gateway runs commands.install on an app's first start unless this marker says it ran:
   // `install` then `--apps` must not run it twice, nor commands.update of this version at the
   // gateway's start.

@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import { AppPackage, Gateway, GatewayError } from 'apppkg-gateway';
 import { writePackage } from '../helpers/apps-dir.js';
 import { tempDir, within } from '../helpers/process.js';
-import { aptPackageNotInstalled, runIf } from '../helpers/skip.js';
+import { aptPackageNotInstalled, hasProgram, isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('library: a package\'s refusals name AppPackage\'s calls, not init, describe and install --system');
 const work = tempDir('apppkg-lib-package-words-');
@@ -22,6 +22,7 @@ const empty = join(work.path, 'empty');
 const invalid = writePackage(work.path, 'invalid', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\nwsgii: 1\n', 'wsgi.py': '' });
 const notInstalled = aptPackageNotInstalled();
 const withAptPackage = runIf(test, notInstalled !== null, 'needs dpkg and a package apt knows that is not installed (sl, cowsay, ...)');
+const asRootWithApt = runIf(test, isRoot && hasProgram('apt-get') && hasProgram('dpkg-query'), 'needs root, apt-get and dpkg-query (install({ system: true }) runs apt-get)');
 mkdirSync(empty);
 test.after(() => work.remove());
 
@@ -70,6 +71,30 @@ test("a pip failure of install({ output }) names that stream and brings pip's la
   const failed = err as GatewayError;
   assert.is(failed.code, 'APPPKG_PIP_INSTALL_FAILED');
   assert.match(failed.hint, /^read pip's output \(it went to the `output` stream you gave install\(\); its last lines: .*No matching distribution found for nowhere-to-be-found==9.*\); /);
+  assert.not.match(failed.hint, /above/);
+});
+
+/** A stream that keeps nothing, as a program's log at another level does. */
+const sink = (): Writable => new Writable({ write: (_chunk, _encoding, done) => done() });
+
+// The same for commands.install and apt: "read its output above" sent the program to a stream
+// it gave, which may have kept nothing.
+test("a commands.install failure of install({ output }) names that stream and brings the hook's last lines", async () => {
+  const dir = writePackage(work.path, 'hook-fails', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\ncommands:\n  install: \'echo "migration 0042: no such table: shop_order" >&2; exit 3\'\n', 'wsgi.py': '' });
+  const failed = await refusal((await AppPackage.open(dir, { stateDir })).install({ output: sink() }));
+  assert.is(failed.code, 'APPPKG_COMMAND_FAILED');
+  assert.is(failed.hint, 'read its output (it went to the `output` stream you gave install(); its last lines: migration 0042: no such table: shop_order)');
+  // Given to open() instead: that is where it went.
+  const opened = await refusal((await AppPackage.open(dir, { stateDir, output: sink() })).install());
+  assert.match(opened.hint, /^read its output \(it went to the `output` stream you gave AppPackage\.open\(\); its last lines: migration 0042/);
+});
+
+asRootWithApt("an apt failure of install({ system: true, output }) names that stream and brings apt's last lines", async () => {
+  // No package of this name anywhere: apt-get refuses it before it changes anything.
+  const dir = writePackage(work.path, 'apt-fails', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\ndeb: [apppkg-no-such-package-h287]\n', 'wsgi.py': '' });
+  const failed = await refusal((await AppPackage.open(dir, { stateDir })).install({ system: true, output: sink() }));
+  assert.is(failed.code, 'APPPKG_APT_FAILED', failed.message);
+  assert.match(failed.hint, /^read apt's output \(it went to the `output` stream you gave install\(\); its last lines: .*E: .*\); when it cannot find a package, run `apt-get update` first/);
   assert.not.match(failed.hint, /above/);
 });
 
