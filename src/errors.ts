@@ -223,7 +223,9 @@ function entryTakesFile(d: ErrorDetails, entry: 'serve' | 'apps'): string {
       : `, and start the gateway with it: \`apppkg-gateway --apps ${dir} ${givenAs(key, 'FILE')}\``;
   }
   if (entry === 'serve') return `, then start ${cli ? 'serve' : 'the Gateway'} again: it reads the file once, as it starts`;
-  return cli ? `, then send the gateway SIGHUP (\`systemctl reload apppkg-gateway\`): it reads the file again and retries the app` : `, then call \`gateway.reloadEnvironment()\``;
+  // What SIGHUP does, in the caller's words (reloadCall: a library Gateway's reload(), which
+  // reads the file and retries the refused versions, as the signal does).
+  return `, then ${reloadCall(d)}: it reads the file again and retries the app`;
 }
 /**
  * Where a longer start_timeout goes, and what has the gateway read it: run with no environment

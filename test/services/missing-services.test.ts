@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
-import { runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { Gateway } from 'apppkg-gateway';
+import { stopGatewayAndWork } from '../helpers/gateway-after.js';
+import { runCli, startCli, tempDir, waitFor, within } from '../helpers/process.js';
 import { appStatus, stopGatewayChecked } from '../helpers/status.js';
 
 const test = suite('services the host does not offer');
@@ -55,9 +57,29 @@ test('under --apps with an environment file, the fix names that file and the SIG
   const gw = await startCli(['--apps', filed.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', filedState.path, '--access-log', 'off', '--environment', environment]);
   try {
     const one = await waitFor(async () => (await appStatus(gw, 'one'))?.problem?.code && (await appStatus(gw, 'one')).problem, 20_000, 'one to be refused');
-    assert.is(one.hint, `set \`services.redis\` in ${environment} (e.g. \`services: {redis: redis://127.0.0.1:6379}\`), then send the gateway SIGHUP (\`systemctl reload apppkg-gateway\`): it reads the file again and retries the app`);
+    assert.is(one.hint, `set \`services.redis\` in ${environment} (e.g. \`services: {redis: redis://127.0.0.1:6379}\`), then send the gateway SIGHUP (\`systemctl reload apppkg-gateway\` under systemd): it reads the file again and retries the app`);
   } finally {
     await stopGatewayChecked(gw, filed, filedState);
+  }
+});
+
+// A program's Gateway installs no SIGHUP handler: its reload() is what the signal does (the file
+// read again, then the apps looked at again), as the library's other fixes say it
+// (command-words.ts); this one said reloadEnvironment(), in words of its own.
+test('a library Gateway with an environment file: the fix names that file and gateway.reload()', async () => {
+  const filed = tempDir('apppkg-missing-services-lib-');
+  const filedState = tempDir('apppkg-missing-services-lib-state-');
+  writePackage(filed.path, 'one', { 'app.yaml': 'platform: python, wsgi\napp: web:application\nservices:\n  redis: redis\n', 'web.py': WSGI });
+  const environment = join(work.path, 'library-environment.yaml');
+  writeFileSync(environment, 'settings: {}\n');
+  let gateway: Gateway | null = null;
+  try {
+    gateway = await within(60_000, 'Gateway.start', Gateway.start({ apps: filed.path, stateDir: filedState.path, environment, listen: '127.0.0.1:0', admin: false, watchIntervalMs: 0, settleMs: 0, say: () => {} }));
+    const running = gateway;
+    const one = await waitFor(async () => (await running.status()).apps.find((a) => a.name === 'one')?.problem ?? null, 20_000, 'one to be refused');
+    assert.is(one.hint, `set \`services.redis\` in ${environment} (e.g. \`services: {redis: redis://127.0.0.1:6379}\`), then call \`gateway.reload()\`: it reads the file again and retries the app`);
+  } finally {
+    await stopGatewayAndWork(gateway, { remove: () => [filed, filedState].forEach((d) => d.remove()) });
   }
 });
 
