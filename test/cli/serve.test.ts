@@ -4,6 +4,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync 
 import { execFileSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { request } from 'undici';
+import { ASGI_ANSWERS_VERSION } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, childPids, EXAMPLES, FIXTURES, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { warmStateDir } from '../helpers/warm-state.js';
 import { openSocket } from '../helpers/websocket.js';
@@ -86,18 +87,7 @@ test('--reload closes the old code\'s websockets 1012 as soon as the new workers
       file,
       `VERSION = "old"
 
-async def application(scope, receive, send):
-    assert scope["type"] in ("http", "websocket"), scope["type"]
-    if scope["type"] == "http":
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": VERSION.encode()})
-        return
-    await receive()
-    await send({"type": "websocket.accept"})
-    await send({"type": "websocket.send", "text": VERSION})
-    while (await receive())["type"] != "websocket.disconnect":
-        pass
-`,
+${ASGI_ANSWERS_VERSION}`,
     );
     const gw = await serve(work.path, ['--reload']);
     const old = await openSocket(gw.url.replace(/^http/, 'ws'));

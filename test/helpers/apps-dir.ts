@@ -44,6 +44,24 @@ export function wsgiPackage(parent: string, name: string, yaml: string): string 
   });
 }
 
+/**
+ * An ASGI module's `application` that answers the module's VERSION (a str the text before it
+ * sets): an HTTP request's body, and a websocket's first message, the socket then held open
+ * until the client leaves. For a test that tells which code serves across a reload or restart.
+ */
+export const ASGI_ANSWERS_VERSION = `async def application(scope, receive, send):
+    assert scope["type"] in ("http", "websocket"), scope["type"]
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": VERSION.encode()})
+        return
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": VERSION})
+    while (await receive())["type"] != "websocket.disconnect":
+        pass
+`;
+
 export interface LoopResult {
   sent: number;
   failed: number;

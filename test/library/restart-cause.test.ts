@@ -11,6 +11,7 @@ import { request } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Gateway } from 'apppkg-gateway';
+import { ASGI_ANSWERS_VERSION } from '../helpers/apps-dir.js';
 import { stopGatewayAndWork } from '../helpers/gateway-after.js';
 import { tempDir, waitFor, within } from '../helpers/process.js';
 import { openSocket } from '../helpers/websocket.js';
@@ -37,18 +38,7 @@ while os.path.exists(_hold) and time.monotonic() < _deadline:
 VERSION = str(N)
 
 
-async def application(scope, receive, send):
-    assert scope["type"] in ("http", "websocket"), scope["type"]
-    if scope["type"] == "http":
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": VERSION.encode()})
-        return
-    await receive()
-    await send({"type": "websocket.accept"})
-    await send({"type": "websocket.send", "text": VERSION})
-    while (await receive())["type"] != "websocket.disconnect":
-        pass
-`;
+${ASGI_ANSWERS_VERSION}`;
 
 const log = (): string => said.join('\n');
 const importsSoFar = (): number => readdirSync(imports).length;
