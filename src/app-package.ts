@@ -205,6 +205,7 @@ export class AppPackage {
       commandWords: this.#commands,
       startedAs: this.#options.optionNames?.startedAs,
       output: options.output ?? this.#options.output,
+      outputGivenTo: options.output ? 'check()' : this.#options.output ? 'AppPackage.open()' : undefined,
       timeoutMs: options.timeoutMs,
       onCheck: options.onCheck,
       onHookStart: options.onHookStart,

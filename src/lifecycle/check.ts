@@ -36,6 +36,7 @@ import { serviceVariableNames } from '../services/app-services.js';
 import { checkVendor } from './vendor-check.js';
 import { pathsFileRefusal, pathsMissingRefusal } from '../environment/paths-entries.js';
 import { withScratchDir } from './scratch-dir.js';
+import { OutputTail } from './output-tail.js';
 
 /** One line of the check: `ok  python  /usr/bin/python3 3.11.2` or `FAIL` with its fix. */
 export interface CheckItem {
@@ -79,11 +80,24 @@ export interface CheckAppOptions {
   startedAs?: string;
   /** Where commands.check's output goes; default: ours. */
   output?: Writable;
+  /**
+   * The call that gave `output` (a library caller's `check()` or `AppPackage.open()`): a failed
+   * commands.check's fix then says its output went to that stream, with its last lines, not
+   * "above", in a stream that may keep nothing. Unset: the output is above (the CLI's terminal).
+   */
+  outputGivenTo?: string;
   /** Kill commands.check's process tree past this; default: no limit. */
   timeoutMs?: number;
   onCheck?: (check: CheckItem) => void;
   /** commands.check is about to run (its output follows). */
   onHookStart?: (command: string) => void;
+}
+
+/** As errors.ts says where a failed install's program wrote: the caller's stream, with its last lines, else above. */
+function outputWentTo(givenTo: string | undefined, tail: OutputTail | undefined): string {
+  if (givenTo === undefined || tail === undefined) return 'above';
+  const last = tail.lines(5);
+  return `(it went to the \`output\` stream you gave ${givenTo}${last.length > 0 ? `; its last lines: ${last.join(' | ')}` : ''})`;
 }
 
 /**
@@ -252,8 +266,10 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
       const hook = desc.commands.check;
       if (hook) {
         opts.onHookStart?.(hook);
-        const status = await runInAppEnvironment(ctx, { shell: hook, key: 'commands.check', extraEnv: HOOK_ENV, output: opts.output, timeoutMs: opts.timeoutMs });
-        const fix = state.missing !== '' ? `read its output above; if it needs ${state.missing}, which check does not create, run ${words.install()} first` : 'read its output above';
+        const tail = opts.output && opts.outputGivenTo ? new OutputTail(opts.output) : undefined;
+        const status = await runInAppEnvironment(ctx, { shell: hook, key: 'commands.check', extraEnv: HOOK_ENV, output: tail ?? opts.output, timeoutMs: opts.timeoutMs });
+        const read = `read its output ${outputWentTo(opts.outputGivenTo, tail)}`;
+        const fix = state.missing !== '' ? `${read}; if it needs ${state.missing}, which check does not create, run ${words.install()} first` : read;
         report({ name: 'commands.check', ok: status === 0, detail: `exited ${status}`, fix: status === 0 ? '' : fix });
       }
     } catch (caught) {

@@ -7,7 +7,7 @@
 // cli/deb-pip-fallback. Imported by the package's own name, as a program does.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AppPackage, type CheckItem } from 'apppkg-gateway';
@@ -78,7 +78,20 @@ test('a failed commands.check before the app\'s directories are made: install() 
   });
   const hook = line(await checked(dir), 'commands.check');
   assert.is(hook.ok, false, hook.detail);
-  assert.is(hook.fix, `read its output above; if it needs its data and log directories, which check does not create, run ${INSTALL} first`);
+  // Its output went to the stream given to open(), not "above": `false` wrote nothing to quote.
+  assert.is(hook.fix, `read its output (it went to the \`output\` stream you gave AppPackage.open()); if it needs its data and log directories, which check does not create, run ${INSTALL} first`);
+});
+
+// As install()'s failures say it (package-words): a program's stream may keep nothing.
+test('a failed commands.check whose output went to check({ output }): the fix names that stream and quotes its last lines', async () => {
+  const dir = writePackage(work.path, 'check-says', {
+    'app.yaml': 'platform: python, wsgi\napp: wsgi:application\ncommands:\n  check: \'echo "no table shop_order" >&2; exit 1\'\n',
+    'wsgi.py': WSGI,
+  });
+  const app = await AppPackage.open(dir, { stateDir: state });
+  const hook = line((await within(120_000, `check of ${dir}`, app.check({ output: new Writable({ write: (_chunk, _encoding, done) => done() }) }))).checks, 'commands.check');
+  assert.is(hook.ok, false, hook.detail);
+  assert.ok(hook.fix.startsWith('read its output (it went to the `output` stream you gave check(); its last lines: no table shop_order)'), hook.fix);
 });
 
 onDebian('a deb: package the pip: fallback stands in for: the note says install() puts it in the virtualenv', async () => {
