@@ -194,7 +194,8 @@ export function forwardedHostList(value: string): string {
  * (request-head.ts): the host is then unknown, and neither the proxy's own Host (the gateway's
  * address, to it) nor an element further left (the client's claim) stands in for it. Django
  * (USE_X_FORWARDED_HOST) answers DisallowedHost, a 400, and werkzeug's ProxyFix hands the app
- * the element as it is, which its Request.host refuses. A `processes:` route's server reads the
+ * the element as it is, which its Request.host refuses (3.1.7) or takes for none, '' (3.1.8),
+ * building no URL from it. A `processes:` route's server reads the
  * list itself (forwardedHostList) and is not asked.
  */
 export function forwardedHostProblem(req: IncomingMessage, peer: Pick<PeerView, 'remoteAddr'>, trust: TrustProxy | null | undefined): string | null {
