@@ -359,6 +359,7 @@ export class Gateway {
       now: new Date().toISOString(),
       listen: this.urls,
       processTrees: { cgroup: cgroupHold().dir, why: cgroupHold().why },
+      scan: this.registry.scan,
       // Each app's status is the registry's fresh object: completed in place, as copying 300 of
       // them at every build cost more than their figures.
       apps: apps.map((app) => {

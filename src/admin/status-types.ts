@@ -439,6 +439,12 @@ export interface GatewayStatus {
    * Absent from older gateways (status-table.ts reads theirs too).
    */
   processTrees?: { cgroup: string | null; why: string | null };
+  /**
+   * The looks at the apps directory (SIGHUP's, the watcher's at a change, a version's settle
+   * time): what a deploy script waits on (README, "Knowing a rescan has ended"). Absent from
+   * older gateways.
+   */
+  scan?: ScanStatus;
   apps: AppStatus[];
   /** Directories under --apps whose description does not load, and that serve nothing (a serving one is in its app's `versions`, with its `reason`). */
   broken: BrokenPackageStatus[];
@@ -446,6 +452,29 @@ export interface GatewayStatus {
   access?: AdminAccess;
   /** The mail listener and its spool (SPEC 5.3); absent when the environment file has no `mail:`. */
   mail?: MailStatus;
+}
+
+/**
+ * The gateway's scans of its apps: each a look at the directory and the judging of every app it
+ * found. They run one at a time and end in the order they began.
+ */
+export interface ScanStatus {
+  /** Scans begun since the gateway started (the start's own is 1). */
+  started: number;
+  /**
+   * The number of the last scan that ended: every scan up to it has. A scan ends once each app
+   * it found is judged: a new version serves or was refused, or is still `settling` (a later
+   * scan, counted too, judges it then). 0 until the start's scan ends.
+   */
+  finished: number;
+  /** ISO time that scan ended; null before. */
+  finishedAt: string | null;
+  /**
+   * The apps whose packages that scan found different from the scan before it (the start's:
+   * every app): a version directory come or gone, an app.yaml that reads differently, a package
+   * that began or stopped failing to load, an app come or gone. Sorted; [] when nothing changed.
+   */
+  changed: string[];
 }
 
 /**

@@ -22,10 +22,10 @@
 // How one app's versions are judged and one of them started (hooks, venv, refusal) is
 // version-judge.ts; this file is the loop around it. When it looks is reconcile-scheduler.ts,
 // the judging of each app by itself judging-queue.ts, what it publishes published-apps.ts,
-// rollback rollback.ts, a serving version's broken app.yaml broken-description.ts, and status
-// registry-status.ts.
+// rollback rollback.ts, a serving version's broken app.yaml broken-description.ts, status
+// registry-status.ts, and the looks counted for status (when the last ended) scan-tally.ts.
 import path from 'node:path';
-import type { BrokenPackageStatus } from '../admin/status-types.js';
+import type { BrokenPackageStatus, ScanStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
 import { overrideOf, type HostEnvironment } from '../environment/host-file.js';
@@ -41,6 +41,7 @@ import { JudgingQueue } from './judging-queue.js';
 import { pruneRunHelpers } from './prune-run-helpers.js';
 import { publishedApps, samePublication, type Publication, type RefusedApp, type RouteSpec, type ServingApp } from './published-apps.js';
 import { ReconcileScheduler, reconcileFailure } from './reconcile-scheduler.js';
+import { ScanTally, type Scan } from './scan-tally.js';
 import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
 import { startTimeoutMsOf } from './start-app.js';
 import { idleTimeoutOf, registryStatus, type SupervisedAppStatus } from './registry-status.js';
@@ -84,6 +85,8 @@ export class Registry {
   private noticed = new Set<string>();
   /** When it looks at the source: one look at a time, or at a given time (reconcile-scheduler.ts). */
   private readonly looks: ReconcileScheduler;
+  /** Those looks counted, with what each found changed, for status (scan-tally.ts). */
+  private readonly scans = new ScanTally();
   private stopped = false;
   /** Aborted by stop(): a hook running then is stopped with its process group. */
   private readonly stopping = new AbortController();
@@ -247,12 +250,25 @@ export class Registry {
     this.opts.say(reconcileFailure(err, (this.opts.commandWords ?? CLI_COMMAND_WORDS).reload));
   }
 
-  /** One look at the source: what it changed is under way; resolves with each app's judging. */
+  /** One look at the source, counted (scan-tally.ts): it ends with the judging of each app it found. */
   private async reconcileOnce(): Promise<Array<Promise<void>>> {
+    const scan = this.scans.begin();
+    let judged: Array<Promise<void>> = [];
+    try {
+      judged = await this.lookAtSource(scan);
+      return judged;
+    } finally {
+      this.scans.end(scan, Promise.all(judged));
+    }
+  }
+
+  /** One look at the source: what it changed is under way; resolves with each app's judging. */
+  private async lookAtSource(scan: Scan): Promise<Array<Promise<void>>> {
     const discovery = await this.opts.source().catch((err: unknown) => {
       this.markListed();
       throw err;
     });
+    this.scans.found(scan, discovery);
     for (const b of discovery.broken) {
       if (this.broken.some((old) => old.dir === b.dir && old.error.message === b.error.message)) continue;
       if (this.opts.onBroken) this.opts.onBroken(b.dir, b.error);
@@ -436,6 +452,11 @@ export class Registry {
    */
   get listsNothing(): boolean {
     return this.records.size === 0 && this.removed.size === 0 && this.broken.length === 0;
+  }
+
+  /** The looks at the source so far (GatewayStatus.scan). */
+  get scan(): ScanStatus {
+    return this.scans.status;
   }
 
   status(): { apps: SupervisedAppStatus[]; broken: BrokenPackageStatus[] } {

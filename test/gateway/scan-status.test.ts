@@ -1,0 +1,109 @@
+// `scan` of /status (README, "Knowing a rescan has ended"): each look at the apps directory is
+// counted as it begins and as it ends, and it ends only once the apps it found are judged, so a
+// deploy script that waits for it reads the outcome, not the state before the deploy.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { addPackage, oneWorkerEach } from '../helpers/apps-dir.js';
+import { ASK_GATEWAY_EVERY_MS, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { rescanned, scanOf } from '../helpers/rescan.js';
+import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
+import { warmStateDir } from '../helpers/warm-state.js';
+
+const test = suite('scan status');
+const apps = tempDir('apppkg-scan-apps-');
+const state = warmStateDir('apppkg-scan-state-');
+let gw: RunningGateway | null = null;
+
+/** The watcher's poll: a few of them pass in the test's quiet window. */
+const POLL_S = 0.25;
+
+const version = (v: string) => ({ 'environ_app.py': [[/VERSION = "1"/, `VERSION = "${v}"`]] as [RegExp, string][] });
+
+/** A version put in whole, as the README's atomic deploy does: the watcher sees one change. */
+function deploy(target: string, edits: Record<string, [RegExp, string][]>): void {
+  const staged = addPackage(apps.path, 'environ', `.${target}.tmp`, edits);
+  renameSync(staged, join(apps.path, target));
+}
+
+/** The first status whose scan ended after scan `started`: the scan's figures and blog's entry in that same answer. */
+async function afterScan(started: number): Promise<{ scan: any; blog: any }> {
+  return waitFor(async () => {
+    const status = await gatewayStatus(gw!);
+    return status.scan.finished > started ? { scan: status.scan, blog: status.apps.find((a: any) => a.name === 'blog') } : null;
+  }, 30_000, `a scan begun after scan ${started} to end`, ASK_GATEWAY_EVERY_MS);
+}
+
+test.before(async () => {
+  addPackage(apps.path, 'environ', 'blog.1.0', version('1.0'));
+  // --settle 0: what is judged when is the settle's own subject (issue-13 tests), not this one's.
+  gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--access-log', 'off', '--watch-interval', String(POLL_S), '--settle', '0', ...oneWorkerEach(state.path)]);
+});
+
+test.after(async () => {
+  await stopGatewayChecked(gw, apps, state);
+});
+
+test('the start\'s scan ends with every app it found judged, blog among the changed', async () => {
+  const { scan, blog } = await afterScan(0);
+  assert.ok(scan.started >= 1, JSON.stringify(scan));
+  assert.is(blog.version, '1.0');
+  assert.is(blog.state, 'ready');
+  assert.ok(!Number.isNaN(Date.parse(scan.finishedAt)), scan.finishedAt);
+  if (scan.finished === 1) assert.equal(scan.changed, ['blog'], 'the first scan found every app new');
+});
+
+test('nothing changed: the watcher\'s polls are no scans, and the count stays', async () => {
+  const before = await waitFor(async () => {
+    const scan = await scanOf(gw!);
+    return scan.finished === scan.started ? scan : null;
+  }, 30_000, 'the scans under way to end', ASK_GATEWAY_EVERY_MS);
+  // A window that must pass with nothing happening: six of the watcher's polls.
+  await new Promise((r) => setTimeout(r, POLL_S * 6 * 1000));
+  assert.equal(await scanOf(gw!), before);
+});
+
+test('SIGHUP with nothing changed is a scan all the same: counted once, its end after the signal, nothing changed', async () => {
+  const before = await gatewayStatus(gw!);
+  const scan = await rescanned(gw!);
+  assert.is(scan.started, before.scan.started + 1, JSON.stringify(scan));
+  assert.is(scan.finished, scan.started);
+  assert.equal(scan.changed, []);
+  assert.ok(Date.parse(scan.finishedAt ?? '') >= Date.parse(before.now), `${scan.finishedAt} is before the SIGHUP (${before.now})`);
+});
+
+test('a new version directory: the watcher\'s scan of it ends once it serves, and names its app', async () => {
+  const { started } = await scanOf(gw!);
+  deploy('blog.1.1', version('1.1'));
+  const { scan, blog } = await afterScan(started);
+  assert.equal(scan.changed, ['blog']);
+  assert.is(blog.version, '1.1', 'the scan ended before the new version was judged');
+  assert.is(blog.state, 'ready');
+});
+
+test('a version that is refused: the scan ends with the refusal in status, the version before still serving', async () => {
+  const { started } = await scanOf(gw!);
+  deploy('blog.1.2', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("blog 1.2 is broken on purpose")']] });
+  const { scan, blog } = await afterScan(started);
+  assert.equal(scan.changed, ['blog']);
+  assert.is(blog.version, '1.1');
+  assert.equal(blog.versions.map((v: any) => [v.version, v.state]).slice(0, 2), [['1.2', 'failed'], ['1.1', 'serving']]);
+  assert.is(blog.problem?.code, 'APPPKG_APP_IMPORT_FAILED');
+});
+
+test('a version directory removed: the scan that saw it gone ends with the one below serving', async () => {
+  // Each taken out whole (renamed to a name the gateway ignores), one scan each: a scan the
+  // first removal began must not be the one waited for after the second.
+  const gone = async (target: string) => {
+    const { started } = await scanOf(gw!);
+    renameSync(join(apps.path, target), join(apps.path, `.${target}.gone`));
+    return afterScan(started);
+  };
+  assert.is((await gone('blog.1.2')).blog.version, '1.1');
+  const { scan, blog } = await gone('blog.1.1');
+  assert.equal(scan.changed, ['blog']);
+  assert.is(blog.version, '1.0', 'the scan ended before the rollback was judged');
+});
+
+test.run();
