@@ -250,16 +250,21 @@ export class Registry {
     this.opts.say(reconcileFailure(err, (this.opts.commandWords ?? CLI_COMMAND_WORDS).reload));
   }
 
-  /** One look at the source, counted (scan-tally.ts): it ends with the judging of each app it found. */
+  /**
+   * One look at the source, counted (scan-tally.ts): it ends with the judging of each app it
+   * found, and what waits for it (reconcile(), a Gateway's rescan()) waits for the count too, so
+   * that status() read then shows the scan ended.
+   */
   private async reconcileOnce(): Promise<Array<Promise<void>>> {
     const scan = this.scans.begin();
     let judged: Array<Promise<void>> = [];
     try {
       judged = await this.lookAtSource(scan);
-      return judged;
     } finally {
-      this.scans.end(scan, Promise.all(judged));
+      // A look that failed has ended too, having judged nothing.
+      judged = [...judged, this.scans.end(scan, Promise.all(judged))];
     }
+    return judged;
   }
 
   /** One look at the source: what it changed is under way; resolves with each app's judging. */

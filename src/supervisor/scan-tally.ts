@@ -41,8 +41,8 @@ export class ScanTally {
     this.seen = now;
   }
 
-  /** `scan` ends once `judged` has settled and every scan before it has ended. */
-  end(scan: Scan, judged: Promise<unknown>): void {
+  /** `scan` ends once `judged` has settled and every scan before it has ended; resolves then. */
+  end(scan: Scan, judged: Promise<unknown>): Promise<void> {
     const settled = judged.then(
       () => undefined,
       () => undefined,
@@ -52,6 +52,7 @@ export class ScanTally {
       this.finishedAt = new Date().toISOString();
       this.changed = scan.changed;
     });
+    return this.last;
   }
 
   get status(): ScanStatus {

@@ -24,6 +24,18 @@ const realOpen = fsPromises.open;
 const reads = new Map<string, number>();
 const readsOf = (name: string): number => reads.get(join(apps, name, 'app.yaml')) ?? 0;
 
+/**
+ * reload() and what it did to status's `scan`: one look is one scan, ended (the count shows it)
+ * by the time reload() resolves; the apps it found changed.
+ */
+async function reloadCounted(): Promise<string[]> {
+  const before = gateway!.status().scan!;
+  await gateway!.reload();
+  const after = gateway!.status().scan!;
+  assert.equal([after.started, after.finished], [before.started + 1, before.started + 1], `one scan, ended once reload() resolved: ${JSON.stringify({ before, after })}`);
+  return after.changed;
+}
+
 test.before(async () => {
   (fsPromises as { open: unknown }).open = ((file: Parameters<typeof realOpen>[0], ...rest: unknown[]) => {
     if (typeof file === 'string' && file.endsWith('app.yaml')) reads.set(file, (reads.get(file) ?? 0) + 1);
@@ -48,7 +60,7 @@ test('a reload reads each app.yaml once, and still warns of an entry naming no a
   addPackage(apps, 'environ', 'news');
   writeFileSync(envFile, 'apps:\n  blog: {workers: 1}\n  shop: {workers: 1}\n  news: {workers: 1}\n  blgo: {workers: 1}\n');
   reads.clear();
-  await gateway!.reload();
+  assert.equal(await reloadCounted(), ['news']);
   assert.equal({ blog: readsOf('blog'), shop: readsOf('shop'), news: readsOf('news') }, { blog: 1, shop: 1, news: 1 });
   assert.ok(lines.some((l) => l.includes('apps.blgo: no app of that name under') && l.includes('(did you mean "blog"?)')), lines.join('\n'));
   assert.not.ok(lines.some((l) => l.includes('apps.news:')), lines.join('\n'));
@@ -57,7 +69,7 @@ test('a reload reads each app.yaml once, and still warns of an entry naming no a
 
 test('without a change to the file, once too', async () => {
   reads.clear();
-  await gateway!.reload();
+  assert.equal(await reloadCounted(), []);
   assert.equal({ blog: readsOf('blog'), shop: readsOf('shop'), news: readsOf('news') }, { blog: 1, shop: 1, news: 1 });
 });
 
@@ -65,7 +77,7 @@ test('a file with a problem: said, and the apps are looked at all the same, once
   writeFileSync(envFile, 'apps:\n  blog: {workers: two}\n');
   reads.clear();
   lines.length = 0;
-  await gateway!.reload();
+  assert.equal(await reloadCounted(), []);
   assert.ok(lines.some((l) => l.includes('the environment file was not reloaded')), lines.join('\n'));
   assert.equal({ blog: readsOf('blog'), shop: readsOf('shop'), news: readsOf('news') }, { blog: 1, shop: 1, news: 1 });
 });
