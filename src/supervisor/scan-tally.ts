@@ -4,6 +4,7 @@
 // seconds and hoped. Read `started` after the change, send SIGHUP, wait until `finished` is
 // greater: the scan numbered started + 1 began after that read, so it saw the change, and its
 // end means each app it found was judged (README, "Knowing a rescan has ended").
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { ScanStatus } from '../admin/status-types.js';
 import { parsePackageDirName } from '../description/package-dir.js';
@@ -21,7 +22,7 @@ export class ScanTally {
   private finished = 0;
   private finishedAt: string | null = null;
   private changed: string[] = [];
-  /** Each app's packages as the last look that read the directory found them (packagesOf). */
+  /** Each app's packages as the last look that read the directory found them (packagesOf), hashed. */
   private seen = new Map<string, string>();
   /**
    * The end of the scan begun last. A scan's judging can outlast the next look (an update hook
@@ -61,9 +62,10 @@ export class ScanTally {
 }
 
 /**
- * Each app's packages as one string: its versions' directories and descriptions (an edited
+ * Each app's packages as one digest: its versions' directories and descriptions (an edited
  * app.yaml is a change; its positions alone, a comment added above a key, are not), and its
- * packages whose app.yaml does not load, with why.
+ * packages whose app.yaml does not load, with why. A digest, not the text: it is kept for every
+ * app between scans, and the text of every description would be held only to be compared.
  */
 function packagesOf(discovery: Discovery): Map<string, string> {
   const parts = new Map<string, string[]>();
@@ -76,7 +78,7 @@ function packagesOf(discovery: Discovery): Map<string, string> {
     for (const desc of app.versions) add(app.name, `${desc.dir}\n${describedAs(desc)}`);
   }
   for (const b of discovery.broken) add(parsePackageDirName(path.basename(b.dir)).name, `${b.dir}\n${b.error.code}: ${b.error.message}`);
-  return new Map([...parts].map(([name, list]) => [name, list.sort().join('\n\n')]));
+  return new Map([...parts].map(([name, list]) => [name, createHash('sha256').update(list.sort().join('\n\n')).digest('base64')]));
 }
 
 function describedAs(desc: Description): string {
