@@ -3,15 +3,15 @@
 // deploy script that waits for it reads the outcome, not the state before the deploy.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { renameSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage, oneWorkerEach } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { rescanned, scanOf } from '../helpers/rescan.js';
-import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
+import { appStatus, gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
 import { warmStateDir } from '../helpers/warm-state.js';
 
-const test = suite('scan status');
+const test = suite('scan status: the watcher');
 const apps = tempDir('apppkg-scan-apps-');
 const state = warmStateDir('apppkg-scan-state-');
 let gw: RunningGateway | null = null;
@@ -82,28 +82,44 @@ test('a new version directory: the watcher\'s scan of it ends once it serves, an
   assert.is(blog.state, 'ready');
 });
 
-test('a version that is refused: the scan ends with the refusal in status, the version before still serving', async () => {
-  const { started } = await scanOf(gw!);
-  deploy('blog.1.2', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("blog 1.2 is broken on purpose")']] });
-  const { scan, blog } = await afterScan(started);
+test.run();
+
+// --watch-interval 0: the scans are the SIGHUPs' alone. Under the watcher a refused version
+// adds its directory to what the watcher walks, and its next poll, finding that walk new, makes
+// a scan of its own: the scan waited for would end, and the next one soon after, changing nothing.
+const hup = suite('scan status: SIGHUP');
+const hupApps = tempDir('apppkg-scan-hup-apps-');
+const hupState = warmStateDir('apppkg-scan-hup-state-');
+let hupGw: RunningGateway | null = null;
+
+hup.before(async () => {
+  addPackage(hupApps.path, 'environ', 'blog.1.0', version('1.0'));
+  hupGw = await startCli(['--apps', hupApps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', hupState.path, '--access-log', 'off', '--watch-interval', '0', '--settle', '0', ...oneWorkerEach(hupState.path)]);
+});
+
+hup.after(async () => {
+  await stopGatewayChecked(hupGw, hupApps, hupState);
+});
+
+hup('a version that is refused: the SIGHUP\'s scan ends with the refusal in status, the version before still serving', async () => {
+  addPackage(hupApps.path, 'environ', 'blog.1.1', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("blog 1.1 is broken on purpose")']] });
+  const scan = await rescanned(hupGw!);
+  assert.is(scan.finished, scan.started, JSON.stringify(scan));
   assert.equal(scan.changed, ['blog']);
-  assert.is(blog.version, '1.1');
-  assert.equal(blog.versions.map((v: any) => [v.version, v.state]).slice(0, 2), [['1.2', 'failed'], ['1.1', 'serving']]);
+  const blog = await appStatus(hupGw!, 'blog');
+  assert.is(blog.version, '1.0');
+  assert.equal(blog.versions.map((v: any) => [v.version, v.state]), [['1.1', 'failed'], ['1.0', 'serving']]);
   assert.is(blog.problem?.code, 'APPPKG_APP_IMPORT_FAILED');
 });
 
-test('a version directory removed: the scan that saw it gone ends with the one below serving', async () => {
-  // Each taken out whole (renamed to a name the gateway ignores), one scan each: a scan the
-  // first removal began must not be the one waited for after the second.
-  const gone = async (target: string) => {
-    const { started } = await scanOf(gw!);
-    renameSync(join(apps.path, target), join(apps.path, `.${target}.gone`));
-    return afterScan(started);
-  };
-  assert.is((await gone('blog.1.2')).blog.version, '1.1');
-  const { scan, blog } = await gone('blog.1.1');
-  assert.equal(scan.changed, ['blog']);
-  assert.is(blog.version, '1.0', 'the scan ended before the rollback was judged');
+hup('a version directory removed: the SIGHUP\'s scan ends with the one below serving', async () => {
+  rmSync(join(hupApps.path, 'blog.1.1'), { recursive: true });
+  addPackage(hupApps.path, 'environ', 'blog.1.2', version('1.2'));
+  assert.equal((await rescanned(hupGw!)).changed, ['blog']);
+  assert.is((await appStatus(hupGw!, 'blog')).version, '1.2', 'the scan ended before the new version was judged');
+  rmSync(join(hupApps.path, 'blog.1.2'), { recursive: true });
+  assert.equal((await rescanned(hupGw!)).changed, ['blog']);
+  assert.is((await appStatus(hupGw!, 'blog')).version, '1.0', 'the scan ended before the rollback was judged');
 });
 
-test.run();
+hup.run();
