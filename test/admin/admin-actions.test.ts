@@ -9,6 +9,7 @@ import { Agent, request } from 'undici';
 import { applyStatusEvent } from '../../src/admin/status-patch.js';
 import { addPackage, clientLoop, writePackage } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { rescanned } from '../helpers/rescan.js';
 import { statusPids } from '../helpers/status.js';
 import { isRoot, runIf } from '../helpers/skip.js';
 
@@ -361,8 +362,7 @@ test('rollback serves the version below; the one left stays out until a file in 
   assert.is(again.status, 409);
   assert.match(again.json().error.message, /version 1 is the oldest version that can serve/);
   // A rescan (SIGHUP) does not undo it; a change to version 2's files does.
-  env.gw.child.kill('SIGHUP');
-  await new Promise((r) => setTimeout(r, 500));
+  await rescanned(env.gw, 30_000, async (gw) => (await admin(gw, '/status')).json());
   assert.is(await served(), '1');
   const file = join(env.apps, 'blog.2', 'environ_app.py');
   const later = new Date(Date.now() + 2000);

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, t
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
+import { rescanned, scanOf } from '../helpers/rescan.js';
 import { gatewayStatus as status } from '../helpers/status.js';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { isRoot } from '../helpers/skip.js';
@@ -307,8 +308,7 @@ test('the serving version\'s app.yaml edited into a broken one: it keeps serving
   assert.match(gw.output(), /apppkg-gateway: blog: version 1\.0 runs on as it was started; its app\.yaml no longer loads:\n {2}\S+blog\.1\.0\/app\.yaml:5:10: workers: /);
   assert.not.match(gw.output(), /skipping/);
   // The same breakage seen again is not a new event; another one is.
-  gw.child.kill('SIGHUP');
-  await new Promise((r) => setTimeout(r, 1000));
+  await rescanned(gw);
   writeFileSync(yamlFile, `${good}wrokers: 2\n`);
   gw.child.kill('SIGHUP');
   await waitFor(async () => (await brokenEvents()).length > 1, 15_000, 'the second breakage in the history', ASK_GATEWAY_EVERY_MS);
@@ -330,9 +330,9 @@ test('the serving version\'s app.yaml broken while an older version is there: th
   assert.is(await versionServed(gw), '1.1');
   const yamlFile = join(apps.path, 'blog.1.1', 'app.yaml');
   writeFileSync(yamlFile, `${readFileSync(yamlFile, 'utf8')}workers: [\n`);
-  gw.child.kill('SIGHUP');
-  await waitFor(async () => ((await status(gw)).apps.find((a: any) => a.name === 'blog').history.some((e: any) => e.kind === 'broken') ? true : null), 15_000, 'the breakage in the history', ASK_GATEWAY_EVERY_MS);
-  await new Promise((r) => setTimeout(r, 2000)); // a switch to 1.0, if one came, would be under way
+  // Its scan's end: each app judged, so a switch to 1.0, had the breakage made one, is done.
+  await rescanned(gw, 30_000, status);
+  assert.ok((await status(gw)).apps.find((a: any) => a.name === 'blog').history.some((e: any) => e.kind === 'broken'), 'the breakage in the history');
   assert.is(await versionServed(gw), '1.1');
   assert.not.match(gw.output(), /version 1\.0 takes over/);
   // Status still lists its versions, the serving one marked with why, and not among the
@@ -351,8 +351,7 @@ test('the serving version\'s app.yaml broken while an older version is there: th
   tokens.remove();
   assert.is(rolled.status, 0, rolled.stderr);
   assert.is(await versionServed(gw), '1.0');
-  gw.child.kill('SIGHUP');
-  await new Promise((r) => setTimeout(r, 2000));
+  await rescanned(gw, 30_000, status);
   assert.is(await versionServed(gw), '1.0', 'the rollback holds at the next look');
   // A newer version takes over.
   addPackage(apps.path, 'environ', 'blog.1.2', version('1.2'));
@@ -375,9 +374,12 @@ test('a build of a release (blog.1.10+build5) serves over the release and its re
 
 test('SIGHUP picks up a new version when the watcher is off', async () => {
   const { apps, gw } = await open((dir) => addPackage(dir, 'environ', 'blog.1.0', version('1.0')), ['--watch-interval', '0']);
+  const { started } = await scanOf(gw);
   addPackage(apps.path, 'environ', 'blog.1.1', version('1.1'));
+  // A window that must pass with nothing happening: no scan, no switch.
   await new Promise((r) => setTimeout(r, 3000));
   assert.is(await versionServed(gw), '1.0', 'nothing changes without SIGHUP');
+  assert.is((await scanOf(gw)).started, started, 'nothing looked at the directory without SIGHUP');
   gw.child.kill('SIGHUP');
   await waitFor(async () => (await versionServed(gw)) === '1.1', 30_000, 'version 1.1 after SIGHUP', ASK_GATEWAY_EVERY_MS);
   assert.match(gw.output(), /SIGHUP/);
@@ -446,8 +448,7 @@ test('a symlink blog -> blog.1.9 beside blog.1.10 does not pin the version: 1.10
     'to serve the version the link names, keep the other versions out of the apps directory (in /srv/releases, say) or remove blog.1.10';
   assert.ok(gw.output().includes(said), gw.output());
   assert.not.match(gw.output(), /the link shop/);
-  gw.child.kill('SIGHUP');
-  await waitFor(() => /SIGHUP/.test(gw.output()), 5000, 'the SIGHUP line');
+  await rescanned(gw);
   rmSync(join(apps.path, 'blog.1.10'), { recursive: true });
   gw.child.kill('SIGHUP');
   await waitFor(async () => (await versionServed(gw)) === '1.9', 30_000, 'the link\'s version once 1.10 is gone', ASK_GATEWAY_EVERY_MS);
@@ -473,9 +474,7 @@ test('a symlink that leads nowhere, or round in a loop, is said once and answers
   const broken = (await status(gw)).broken.map((b: any) => [b.dir, b.code]);
   assert.equal(broken.filter(([dir]: string[]) => dir.endsWith('/gone')), [[join(apps.path, 'gone'), 'APPPKG_APPS_LINK_BROKEN']]);
   // Said once, not at every look (--watch-interval 2 s by default): SIGHUP forces a look.
-  gw.child.kill('SIGHUP');
-  await waitFor(() => /SIGHUP/.test(gw.output()), 5000, 'the SIGHUP line');
-  await new Promise((r) => setTimeout(r, 500));
+  await rescanned(gw);
   assert.is(gw.output().split(`skipping ${apps.path}/gone:`).length, 2);
 });
 
@@ -652,9 +651,7 @@ names('blog-1.4.2, named as a tarball is: served as version 4.2 of an app blog-1
     'and blog-2.0 would be another app beside it; to make it version 1.4.2 of blog, rename it blog.1.4.2';
   assert.ok(gw.output().includes(said), gw.output());
   assert.not.match(gw.output(), /shop: .*holds version/);
-  gw.child.kill('SIGHUP');
-  await waitFor(() => /SIGHUP/.test(gw.output()), 5000, 'the SIGHUP line');
-  await new Promise((r) => setTimeout(r, 500));
+  await rescanned(gw);
   assert.is(gw.output().split(said).length, 2, 'said once, not at every look');
 });
 

@@ -10,7 +10,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
-import { BIN, ROOT, assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, BIN, ROOT, assertNoOrphans, isAlive, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 
 const test = suite('the gateway without its stdout or stderr');
@@ -26,11 +26,13 @@ function appsDir(work: { path: string }): string {
   return apps;
 }
 
-/** Sends SIGHUP (its rescan writes a line on stderr) and waits for the rescan to have been made. */
-async function hangUpAndServe(pid: number, url: string): Promise<void> {
+/** Sends SIGHUP (its rescan writes a line on stderr) and waits for that rescan's end (`scan` of /status). */
+async function hangUpAndServe(pid: number, url: string, adminUrl: string): Promise<void> {
+  const scan = async () => ((await (await request(`${adminUrl}/status`)).body.json()) as { scan: { started: number; finished: number } }).scan;
+  const { started } = await scan();
   process.kill(pid, 'SIGHUP');
   // The line goes out as the rescan begins; its requests after it are what a user would miss.
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await waitFor(async () => !isAlive(pid) || (await scan()).finished > started, 15_000, 'the rescan of the SIGHUP to end', ASK_GATEWAY_EVERY_MS);
   assert.ok(isAlive(pid), 'the gateway ended after its SIGHUP line could not be written');
   const { statusCode, body } = await request(`${url}/hello/`);
   assert.equal([statusCode, await body.text()], [200, 'hello']);
@@ -44,8 +46,8 @@ test('the reader of its stderr leaves: it serves on, SIGHUP and all, and SIGTERM
     gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--access-log', join(work.path, 'access.log')]);
     const pids = statusPids(await gatewayStatus(gw));
     gw.child.stderr!.destroy(); // `2>&1 | head -3` once head has its lines
-    await hangUpAndServe(gw.child.pid!, gw.url);
-    await hangUpAndServe(gw.child.pid!, gw.url); // the writes after the first failed one too
+    await hangUpAndServe(gw.child.pid!, gw.url, gw.adminUrl!);
+    await hangUpAndServe(gw.child.pid!, gw.url, gw.adminUrl!); // the writes after the first failed one too
     assert.equal(await gw.stop(), 0);
     gw = null;
     await assertNoOrphans(pids);
@@ -76,7 +78,7 @@ test('its stderr a file on a full disk (/dev/full): it starts, serves, and stops
       assert.ok(url, `the gateway ended before it listened (status ${child.exitCode}); its stdout:\n${out}`);
       const admin = await waitFor(() => /admin on (http:\S+)\//.exec(out)?.[1], 5000, 'the admin line');
       const pids = statusPids(await (await request(`${admin}/status`)).body.json());
-      await hangUpAndServe(child.pid!, url);
+      await hangUpAndServe(child.pid!, url, admin);
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       assert.equal(await exited, 0);

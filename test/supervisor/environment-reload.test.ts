@@ -9,6 +9,7 @@ import { realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, clientLoop } from '../helpers/apps-dir.js';
+import { scanEndedAfter, scanOf } from '../helpers/rescan.js';
 import { appStatus, stopGatewayChecked } from '../helpers/status.js';
 import { ASK_GATEWAY_EVERY_MS, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
@@ -183,10 +184,11 @@ test('an environment file with a problem changes nothing: the log gives the erro
   const blogBefore = await workerPids(gw, 'blog');
   // GREETING's new value is good, workers: on line 5 is not: the whole file is refused.
   writeFileSync(envFile, ENV('bonjour').replace('  blog:\n    workers: 1\n', '  blog:\n    workers: two\n'));
+  const { started } = await scanOf(gw);
   gw.child.kill('SIGHUP');
   await logged(gw, /the environment file was not reloaded; the one read before stays in force[^\n]*\n {2}\S*environment\.yaml:5:14: apps\.blog\.workers: expected a whole number of at least 1, found "two"/);
-  // The rescan that follows the reload is done once the apps are looked at again: still the old one.
-  await new Promise((r) => setTimeout(r, 1000));
+  // The rescan that follows the reload, to its end (the apps judged again): still the old one.
+  await scanEndedAfter(gw, started);
   assert.equal(await greetingAt(gw, '/blog/'), { status: 200, greeting: 'hello' });
   assert.equal(await workerPids(gw, 'blog'), blogBefore);
   assert.not.match(gw.output(), /changed in/);
