@@ -1116,7 +1116,7 @@ export class Front {
 
   /**
    * Where a request (or an upgrade) goes, or why it goes nowhere: a head to refuse (400, and
-   * the connection closed), a target that is not a path (400), an expectation it cannot meet
+   * the connection closed), a target that is not a path (400, closed too), an expectation it cannot meet
    * (417; `upgrade`: none, as node:http leaves an upgrade's), no app mounted there (404).
    */
   private route(req: IncomingMessage, upgrade = false): Routed | Unrouted {
@@ -1125,7 +1125,9 @@ export class Front {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const routed = routedRequestPath(q >= 0 ? url.slice(0, q) : url);
-    if (routed === null) return { status: 400, detail: NOT_A_PATH, close: false };
+    // Closed, as every refusal of a request's head, and as nginx closes after its 400: what
+    // the client pipelined behind a target it meant to climb out with is not read either.
+    if (routed === null) return { status: 400, detail: NOT_A_PATH, close: true };
     const { path } = routed;
     const named = this.appRoute.take(req);
     const match = named === null ? this.router.match(req.headers.host, routed.route, path) : this.namedMatch(named, routed.route, path);

@@ -548,15 +548,16 @@ test('two spaces before the target of a line without a version (`GET  /x`), firs
   }
 });
 
-test('a 400 for a target that is not a path keeps the connection (seed 31 case 129): the request behind it answered by both readers, the client\'s FIN come while they waited behind an app\'s answer', async () => {
-  // The lane closed the connection once that 400 was written, the FIN seen, though the
-  // request behind it was still to be read: node:http answered it.
+test('a 400 for a target that is not a path closes the connection (seed 31 case 129), from both readers alike, the client\'s FIN come while they waited behind an app\'s answer: the request behind it never answered', async () => {
+  // Once (seed 31) the lane closed after that 400 while node:http answered the request behind
+  // it; both kept the connection until 2026-12-07 (H291), as nginx does not: every refusal of
+  // a request closes it now (test/reliability/smuggling.test.ts R7.1).
   for (const [n, target] of ['/a%00b', '/a/../../b'].entries()) {
     const tag = `/np-${n}-`;
     const bytes = `PUT ${tag}a HTTP/1.1\r\nHost: h\r\n\r\nTRACE ${target}?t=${tag} HTTP/1.1\r\nHost: h\r\n\r\nGET ${tag}c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`;
-    const got = await bothAnswer(bytes, tag, 3);
+    const got = await bothAnswer(bytes, tag, 2);
     for (const raw of [got.lean, got.node]) {
-      assert.equal(statusesOf(raw), [200, 400, 200], raw);
+      assert.equal(statusesOf(raw), [200, 400], raw);
       assert.ok(raw.includes('\nthe request target is not a path'), raw);
       assert.ok(raw.endsWith('\n<closed>'), raw);
     }
