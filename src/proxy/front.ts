@@ -570,9 +570,12 @@ export class Front {
           // Before node:http's own 'finish' listener: after a client's FIN (`printf ... | nc`)
           // that one ends the socket, and the refusal and its log line were lost. Its line
           // comes after the answer's own (logged on 'close'), in request order.
+          // Whether that answer closes may be known only then: a request waiting its turn is
+          // routed at it, and a refusal of its head (no Host, two Hosts, an empty
+          // Transfer-Encoding) says close; this one is then never read, as above.
           else {
             this.refusalOwed.add(socket);
-            last.prependOnceListener('finish', () => socket.writable && refuse(true, last));
+            last.prependOnceListener('finish', () => socket.writable && last.shouldKeepAlive && refuse(true, last));
           }
           return;
         }
