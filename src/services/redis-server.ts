@@ -45,17 +45,23 @@ const CONNECT_TIMEOUT_MS = 5000;
  * SCAN and RANDOMKEY list other apps' key names, SELECT/SWAPDB/MOVE cross databases, FUNCTION and
  * SCRIPT FLUSH change what every app shares, and CLIENT TRACKING's broadcast mode pushes the
  * name of every key any app writes (BCAST takes prefixes outside the user's key patterns).
+ * The rest name no key, so no key pattern holds them, and answer for every app at once: DBSIZE
+ * and MEMORY STATS count all apps' keys, PUBSUB CHANNELS / NUMSUB / SHARDCHANNELS name the
+ * channels other apps listen on. MEMORY USAGE names a key, which the patterns hold, and comes
+ * back after `-memory`.
  * SELECT of the database the host's URL names stays (appRules): a client sends it on connecting
  * when the URL has one other than 0.
  */
-const APP_RULES = ['+@all', '-@dangerous', '-@admin', '-scan', '-randomkey', '-select', '-swapdb', '-move'];
+const APP_RULES = ['+@all', '-@dangerous', '-@admin', '-scan', '-randomkey', '-select', '-swapdb', '-move', '-dbsize', '-pubsub', '-memory', '+memory|usage'];
 /**
  * What Redis 6 refuses in ACL SETUSER, failing the whole call: FUNCTION is new in 7.0, and so is
  * denying one subcommand of a command allowed. On 6.x CLIENT is all of it @dangerous, TRACKING
  * gone with the rest; SCRIPT stays whole, since clients that run EVALSHA need SCRIPT LOAD: an app
  * may flush the scripts every app loaded (each loads them again at NOSCRIPT), but reaches no key.
+ * CLUSTER is @admin whole on 6.x; 7.0 lets any user count and list a slot's keys (a cluster's:
+ * elsewhere it answers with an error), every app's with them.
  */
-const REDIS_7_RULES = ['-function', '-script|flush', '-script|kill', '-client|tracking'];
+const REDIS_7_RULES = ['-function', '-script|flush', '-script|kill', '-client|tracking', '-cluster|countkeysinslot', '-cluster|getkeysinslot'];
 
 /** A Redis server's version as [major, minor], from INFO's redis_version. */
 type RedisVersion = [number, number];

@@ -133,6 +133,46 @@ withServers("neither app reads, lists or deletes the other's keys", async () => 
   assert.is(JSON.parse((await probe(beta, 'redis', 'GET', 'beta:k')).stdout), 'from beta');
 });
 
+// What names no key is held by no key pattern, and answers for every app at once: counts of all
+// keys, other apps' channel names, a cluster slot's keys (an error, not a refusal, where the
+// server is no cluster), and what INFO, SLOWLOG (other apps' commands with their keys), LATENCY,
+// CLIENT LIST and OBJECT tell. The app's own keys, channels, transactions and scripts stay.
+// DEBUG is not among them: a Redis 7 refuses it to everyone unless enable-debug-command is set,
+// before the ACL is asked, so the ACL's answer is asked apart (ACL DRYRUN).
+const crossApp = [['DBSIZE'], ['PUBSUB', 'CHANNELS'], ['PUBSUB', 'NUMSUB', 'beta:news'], ['PUBSUB', 'SHARDCHANNELS'], ['PUBSUB', 'SHARDNUMSUB', 'beta:news'], ['PUBSUB', 'NUMPAT'],
+  ['MEMORY', 'STATS'], ['MEMORY', 'DOCTOR'], ['MEMORY', 'MALLOC-STATS'], ['CLUSTER', 'COUNTKEYSINSLOT', '0'], ['CLUSTER', 'GETKEYSINSLOT', '0', '10'],
+  ['INFO', 'keyspace'], ['SLOWLOG', 'GET'], ['LATENCY', 'LATEST'], ['CLIENT', 'LIST'], ['OBJECT', 'ENCODING', 'beta:k'], ['MEMORY', 'USAGE', 'beta:k'],
+  ['EVAL', "return redis.call('DBSIZE')", '0']];
+const ownUse = [['MULTI'], ['SET', 'alpha:t', '1'], ['INCR', 'alpha:t'], ['EXEC'], ['EVAL', "return redis.call('GET', KEYS[1])", '1', 'alpha:t'], ['MEMORY', 'USAGE', 'alpha:t'], ['PUBLISH', 'alpha:news', 'x'], ['SPUBLISH', 'alpha:news', 'x']];
+
+const redisCli = (...args: string[]) => execFileSync('redis-cli', ['-p', String(redis.port), '--user', 'admin', '--pass', redis.adminPassword, '--no-auth-warning', ...args], { encoding: 'utf8', timeout: 10_000 });
+
+function triedCrossApp(answers: string[]): void {
+  // A script's refusal comes as its own error, not a NoPermissionError: the ACL's words.
+  crossApp.forEach((args, i) => assert.match(answers[i], /^refused: (NoPermissionError|ResponseError: The user executing the script can't run this command)/, `alpha ran ${args.join(' ')}: ${answers[i]}`));
+  // redis-py's own reading of each answer: SET's callback takes QUEUED for False.
+  assert.equal(answers.slice(crossApp.length, crossApp.length + 4), ["b'OK'", 'False', "b'QUEUED'", "[b'OK', 2]"]);
+  assert.equal(answers.slice(crossApp.length + 4, crossApp.length + 5), ["b'2'"]);
+  assert.match(answers[crossApp.length + 5], /^\d+$/);
+  assert.equal(answers.slice(crossApp.length + 6), ['0', '0']);
+}
+
+withServers("an app neither counts every app's keys nor lists their channels, and keeps its own keys, channels, transactions and scripts", async () => {
+  const r = await probe(alpha, 'redis-each', JSON.stringify([...crossApp, ...ownUse]));
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  triedCrossApp(JSON.parse(r.stdout));
+  assert.match(redisCli('ACL', 'DRYRUN', 'apppkg-alpha', 'DEBUG', 'OBJECT', 'beta:k'), /no permissions to run the 'debug' command/);
+});
+
+withServers('a user an older gateway made, allowed DBSIZE, PUBSUB and MEMORY, gets the rules of this one at the next start', async () => {
+  // As the gateway before this one left it: its rules, password and claim kept, no reset.
+  redisCli('ACL', 'SETUSER', 'apppkg-alpha', '+dbsize', '+pubsub', '+memory', '+cluster');
+  assert.is(redisCli('ACL', 'DRYRUN', 'apppkg-alpha', 'DBSIZE').trim(), 'OK');
+  const r = await probe(alpha, 'redis-each', JSON.stringify([...crossApp, ...ownUse]));
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  triedCrossApp(JSON.parse(r.stdout));
+});
+
 withServers('a host Redis URL naming database 3: the apps\' keys live there, and their clients may select it (and no other)', async () => {
   const third = join(work.path, 'environment-db3.yaml');
   writeFileSync(third, `services:\n  postgresql: ${pg.url}\n  redis: ${redis.url.replace(/\/0$/, '/3')}\n`);
