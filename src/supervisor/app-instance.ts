@@ -365,9 +365,14 @@ export class AppInstance {
     return this.idle.hold();
   }
 
-  /** Nothing in flight, no websocket: it may be put to sleep (idle, or for another's room). */
+  /** Nothing in flight, no websocket, in any version of the app: it may be put to sleep (idle, or for another's room). */
   get quiet(): boolean {
     return this.idle.quiet;
+  }
+
+  /** Its own workers and processes hold nothing, whatever the app's other versions hold. */
+  get ownQuiet(): boolean {
+    return this.idle.ownQuiet;
   }
 
   /** Settles when its wake under way (one that has its room) ends; null when none is. */

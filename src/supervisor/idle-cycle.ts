@@ -127,9 +127,19 @@ export class IdleCycle {
     };
   }
 
-  /** Nothing in flight, no websocket: it may be put to sleep (idle, or for another's room). */
-  get quiet(): boolean {
+  /** This instance's own processes hold nothing: what a draining version answers othersBusy with. */
+  get ownQuiet(): boolean {
     return this.opts.workersQuiet() && this.held === 0;
+  }
+
+  /**
+   * Nothing in flight, no websocket, in any version of the app (SPEC 5.6): it may be put to
+   * sleep, idle or for another's room. The idle clock and the worker budget read this one, so
+   * that the budget never puts to sleep an app whose old version drains a websocket (its
+   * clients, sent back by the drain's 1012, would find it cold) that the clock keeps awake.
+   */
+  get quiet(): boolean {
+    return this.ownQuiet && !(this.opts.othersBusy?.() ?? false);
   }
 
   watch(): void {
@@ -148,7 +158,7 @@ export class IdleCycle {
       const seen = this.touches + this.opts.workerRequests();
       // A drain's websockets were the app's too: the timeout counts from their end, up to a
       // period late, as from a request's end here.
-      const quiet = this.quiet && !(this.opts.othersBusy?.() ?? false);
+      const quiet = this.quiet;
       if (seen !== this.seenRequests || !quiet) {
         this.seenRequests = seen;
         // Requests that came and went since the last look happened at their own time: stamped

@@ -142,7 +142,7 @@ export class Registry {
       drain: (instance, desc, cause) => this.drain(instance, desc, cause),
       wroteHelpers: (dir) => this.helperDirs.add(dir),
       servingAs: (uid, except) => [...this.records.values()].filter((r) => r.name !== except && r.serving?.runAs?.uid === uid).map((r) => r.name).sort(),
-      drainingBusy: (name) => [...this.draining.keys()].some((instance) => instance.name === name && !instance.quiet),
+      drainingBusy: (name) => [...this.draining.keys()].some((instance) => instance.name === name && !instance.ownQuiet),
     });
   }
 

@@ -388,6 +388,36 @@ test('a websocket the old version keeps through a deploy\'s drain keeps the app 
   await waitFor(async () => (await app(env, 'chat')).state === 'idle', 15_000, 'idle once the drain closed the websocket', ASK_GATEWAY_EVERY_MS);
 });
 
+// The worker budget's "nothing in flight" (SPEC 5.6) is the idle clock's: the app's, its
+// draining version's websockets and requests with it. Read from the serving version alone, the
+// budget put the new version to sleep for another app's wake while the old one drained a
+// websocket (status: idle beside websockets: 1), and the drain's 1012 sent its client to a cold app.
+test('--max-workers: an app whose old version drains a websocket is not put to sleep for another\'s room; that wake waits for the drain', async () => {
+  const env = await open([['ws-asgi', 'dep.1'], ['ws-asgi', 'other']], 'drain: 6\ndefaults:\n  workers: 1\n', ['--max-workers', '2']);
+  await waitFor(async () => (await app(env, 'dep'))?.state === 'ready' && (await app(env, 'other'))?.state === 'ready', 20_000, 'both apps to serve', ASK_GATEWAY_EVERY_MS);
+  const ws = await openSocket(`${env.gw.url.replace('http', 'ws')}/dep/echo`, { ms: 30_000 });
+  try {
+    ws.ws.send('hello');
+    assert.is(await ws.next(), 'hello');
+    addPackage(env.apps, 'ws-asgi', 'dep.2');
+    env.gw.child.kill('SIGHUP');
+    // Version 2's room: other, quiet, sleeps for it (the app's own old version goes last).
+    await waitFor(async () => {
+      const now = await app(env, 'dep');
+      return now.version === '2' && now.state === 'ready' && now.versions.some((v: any) => v.state === 'draining' && v.websockets === 1);
+    }, 20_000, 'version 2 to serve while version 1 drains the websocket', ASK_GATEWAY_EVERY_MS);
+    assert.is((await app(env, 'other')).state, 'idle');
+    const other = await get(env, '/other/');
+    assert.is(other.status, 200, other.body);
+    const dep = await app(env, 'dep');
+    assert.is(dep.state, 'ready', `dep is not put to sleep while its old version holds a websocket: ${JSON.stringify(dep.idle)}`);
+    assert.not.match(env.gw.output(), /dep: --max-workers 2 reached; making room for other/);
+    assert.is(await ws.closed(15_000), 1012, 'the drain\'s end closed it, and other woke in its room');
+  } finally {
+    ws.ws.close();
+  }
+});
+
 test('--max-workers: the least recently used quiet app sleeps to make room; 503 with Retry-After when none can', async () => {
   const env = await open(
     [['slow', 'a'], ['slow', 'b'], ['slow', 'c']],
@@ -690,7 +720,7 @@ test('--max-workers: an app put to sleep counts its workers until they are gone,
   assert.equal(woken.versions.map((v: any) => [v.state, v.waitingFor]), [['serving', undefined]], 'awake: nothing awaited');
 });
 
-test('--max-workers: a version draining after a deploy counts its workers until they are gone, so an app woken meanwhile never runs one past the bound', async () => {
+test('--max-workers: a version draining after a deploy counts its workers until they are gone, and its request is the app\'s: an app woken meanwhile waits for the drain, never one worker past the bound', async () => {
   const env = await open([['slow', 'blog.1'], ['slow', 'other']], 'defaults:\n  workers: 1\n  threads: 2\n', ['--max-workers', '2']);
   assert.is((await get(env, '/other/?t=0')).status, 200);
   assert.is((await get(env, '/blog/?t=0')).status, 200);
@@ -706,9 +736,12 @@ test('--max-workers: a version draining after a deploy counts its workers until 
   }, 20_000, 'version 2 to take over, with other put to sleep for its room', ASK_GATEWAY_EVERY_MS);
   assert.is((await app(env, 'other')).state, 'idle');
   assert.ok(isAlive(old), 'the old version still drains its request');
-  // Its wake puts blog's new version to sleep or waits for the drain: either way never three.
+  // The drained request is blog's too (SPEC 5.6: nothing in flight is the app's): other's wake
+  // waits for the drain, and never puts blog's new version to sleep.
   const other = await get(env, '/other/?t=0');
   assert.is(other.status, 200, other.body);
+  assert.is((await app(env, 'blog')).state, 'ready', 'blog stays awake while its old version holds a request');
+  assert.not.match(env.gw.output(), /blog: --max-workers 2 reached; making room for other/);
   const serving = (await gatewayStatus(env.gw)).apps.flatMap((a: any) => a.workers.map((w: any) => w.pid as number));
   for (const pid of serving) env.pids.add(pid);
   const running = [...new Set([...serving, old])].filter(isAlive);
