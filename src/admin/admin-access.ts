@@ -19,9 +19,13 @@ export interface AdminAccessOptions {
   listen: ListenAddress;
   /** The token every request must carry, or null (loopback and unix: only). */
   token: string | null;
-  /** The apps' processes run as other users (the gateway is root): logs and actions need the token. */
+  /**
+   * The gateway is root and switches each app to its user: logs and actions need the token
+   * while some app in `appUsers` runs as a uid other than the gateway's, judged at each request
+   * as apps come and go. Without `appUsers`, as though one did.
+   */
   appsRunAsOthers: boolean;
-  /** The user each serving app's processes run as, for the refusal's words (some may be root too). */
+  /** The user each app whose processes may run (serving, idle, starting, draining) runs as (some may be root too). */
   appUsers?: () => Array<{ name: string; user: string; uid?: number }>;
   /** The owner of a unix: listener (--socket-owner), when not the gateway's own user. */
   socketOwnerUid?: number;
@@ -160,11 +164,11 @@ export class AdminGuard {
       }
       // This gateway has no token to pass: the CLI's usual fix ("pass --admin-token FILE with
       // the file the gateway was started with") would name one that does not exist.
-      if (use !== 'read' && this.opts.appsRunAsOthers) {
+      if (use !== 'read' && this.othersRun()) {
         // A new user has no token file to name: the fix says how to make one (docs/admin.md).
         return { ok: false, status: 403, message: this.whyNot(), hint: `${MAKE_TOKEN}, start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:/path (a 0600 socket: no token needed) and pass that --admin here` };
       }
-    } else if (use !== 'read' && this.opts.appsRunAsOthers) {
+    } else if (use !== 'read' && this.othersRun()) {
       // The socket's mode guards it from every user but its owner: an app's user, given it by
       // --socket-owner (www-data, say, for nginx), would let that app act through the admin.
       const uid = this.opts.socketOwnerUid;
@@ -209,6 +213,17 @@ export class AdminGuard {
     if (users.length > USERS_NAMED) named.push(`${users.length - USERS_NAMED} more`);
     const apps = named.length > 0 ? `its apps' processes (${named.join(', ')})` : 'the processes of the apps it starts (as their users, or as root)';
     return `the gateway runs as root and ${apps} can reach this loopback port, so showing logs and acting need the token: start the gateway with --admin-token FILE (and send it), or use --admin unix:/path`;
+  }
+
+  /**
+   * Some app's processes run as a user other than the gateway's: they reach a loopback port as
+   * its operator does. Apps that all run as root could read any token file anyway.
+   */
+  private othersRun(): boolean {
+    if (!this.opts.appsRunAsOthers) return false;
+    if (this.opts.appUsers === undefined) return true;
+    const own = process.getuid?.();
+    return this.opts.appUsers().some((a) => a.uid === undefined || a.uid !== own);
   }
 
   private carriesToken(req: IncomingMessage): boolean {

@@ -58,6 +58,11 @@ export interface AppRecord {
    * and are probed meanwhile, and status and the pids (an orphan check) must count them.
    */
   startingInstance: AppInstance | null;
+  /**
+   * The user `judging`'s processes run as, once resolved (before any of them starts), until its
+   * judging ends: the admin listener guards against them while they start (admin-access.ts).
+   */
+  startingRunAs: RunAs | null;
   /** What the start of `judging` waits for now (start-steps.ts), from its judging's start to its end. */
   startSteps: StartSteps | null;
   /** restart(): replace the serving version even though it did not change. */
@@ -143,7 +148,7 @@ export interface ServiceWait {
  */
 export function newAppRecord(name: string, rolledBackFile: string | null, history: AppHistory): AppRecord {
   return {
-    name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, startingInstance: null, startSteps: null, restart: false, restartCause: 'restarted', restartFor: null, restartRefused: null,
+    name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, startingInstance: null, startingRunAs: null, startSteps: null, restart: false, restartCause: 'restarted', restartFor: null, restartRefused: null,
     rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastLastColdStartMs: null,
     history, serviceRetryMs: 0, serviceWait: null, restartWait: null, serviceRepeat: null, openFilesTries: 0, brokenDescription: null, tallies: new Map(),
   };

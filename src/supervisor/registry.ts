@@ -34,6 +34,7 @@ import type { GatewayError } from '../errors.js';
 import { LogTail } from '../log/log-tail.js';
 import { AppHistories } from './app-histories.js';
 import { askRestart, isStarting, newAppRecord, pruneTallies, type AppRecord } from './app-record.js';
+import type { RunAs } from '../environment/run-as.js';
 import type { AppInstance } from './app-instance.js';
 import { noteBrokenDescription } from './broken-description.js';
 import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
@@ -91,7 +92,7 @@ export class Registry {
   /** Aborted by stop(): a hook running then is stopped with its process group. */
   private readonly stopping = new AbortController();
   /** Versions out of rotation, until their processes are gone; what each runs, for status. */
-  private draining = new Map<AppInstance, { desc: Description; done: Promise<void> }>();
+  private draining = new Map<AppInstance, { desc: Description; done: Promise<void>; runAs: RunAs | null }>();
   /** Apps whose directory went away, until their processes are gone: status lists them `stopping`. */
   private removed = new Map<string, AppRecord>();
 
@@ -139,7 +140,7 @@ export class Registry {
       stopped: () => this.stopped,
       reconcileIn: (ms) => this.looks.runIn(ms),
       publish: () => this.publish(),
-      drain: (instance, desc, cause) => this.drain(instance, desc, cause),
+      drain: (instance, desc, cause, runAs) => this.drain(instance, desc, cause, runAs),
       wroteHelpers: (dir) => this.helperDirs.add(dir),
       servingAs: (uid, except) => [...this.records.values()].filter((r) => r.name !== except && r.serving?.runAs?.uid === uid).map((r) => r.name).sort(),
       drainingBusy: (name) => [...this.draining.keys()].some((instance) => instance.name === name && !instance.ownQuiet),
@@ -207,7 +208,7 @@ export class Registry {
     if (this.records.get(record.name) !== record && record.serving) {
       const gone = record.serving;
       record.serving = null;
-      this.drain(gone.instance, gone.desc, 'removed');
+      this.drain(gone.instance, gone.desc, 'removed', gone.runAs);
     }
     if (this.stopped) return;
     this.publish();
@@ -330,7 +331,7 @@ export class Registry {
         record.history.add('removed', 'its directory went away; stopping it', { version: record.serving.desc.version });
         const old = record.serving;
         this.publish();
-        this.drain(old.instance, old.desc, 'removed');
+        this.drain(old.instance, old.desc, 'removed', old.runAs);
         // Its workers may take a while yet (a drain's requests and websockets, an ASGI lifespan
         // shutdown): status shows them until they are gone, not an app that is simply not there.
         this.removed.set(name, record);
@@ -347,7 +348,7 @@ export class Registry {
     return judged;
   }
 
-  private drain(instance: AppInstance, desc: Description, cause: DrainCause): void {
+  private drain(instance: AppInstance, desc: Description, cause: DrainCause, runAs: RunAs | null): void {
     // Its workers count under --max-workers until they are gone, not from the switch: a drain
     // holds its requests and websockets for up to `drain` s, and another app woken meanwhile
     // ran one worker past the bound for as long.
@@ -358,7 +359,7 @@ export class Registry {
       const record = this.records.get(instance.name);
       if (!this.stopped && (record === undefined || !this.judging.isJudging(record))) this.pruneHelpers(instance.name);
     });
-    this.draining.set(instance, { desc, done });
+    this.draining.set(instance, { desc, done, runAs });
   }
 
   /**
@@ -399,12 +400,23 @@ export class Registry {
     return record && { instance: record.serving?.instance ?? null, problem: record.problem, hostEnv: record.serving?.hostEnv ?? null, restartFor: record.restartFor };
   }
 
-  /** The user each serving app's processes run as, where the gateway switches users (--apps as root). */
+  /**
+   * The user of each app whose processes may run now, where the gateway switches users (--apps
+   * as root): serving (idle too), starting, draining (an app removed included); an app with two
+   * users at once (a version starting as another) once for each.
+   */
   get appUsers(): Array<{ name: string; user: string; uid: number }> {
-    return this.names.flatMap((name) => {
-      const runAs = this.records.get(name)!.serving?.runAs;
-      return runAs ? [{ name, user: runAs.user, uid: runAs.uid }] : [];
-    });
+    const seen = new Map<string, { name: string; user: string; uid: number }>();
+    const add = (name: string, runAs: RunAs | null | undefined): void => {
+      if (runAs) seen.set(`${name}\0${runAs.uid}`, { name, user: runAs.user, uid: runAs.uid });
+    };
+    for (const name of this.names) {
+      const record = this.records.get(name)!;
+      add(name, record.serving?.runAs);
+      add(name, record.startingRunAs);
+    }
+    for (const [instance, { runAs }] of this.draining) add(instance.name, runAs);
+    return [...seen.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   /** Is `name` served by some version now? */

@@ -91,7 +91,7 @@ export interface JudgingRegistry {
   /** Hands the proxy the serving version of every app. */
   publish(): void;
   /** Takes `instance` out of rotation; it drains, its websockets told `cause` at the end. */
-  drain(instance: AppInstance, desc: Description, cause: DrainCause): void;
+  drain(instance: AppInstance, desc: Description, cause: DrainCause, runAs: RunAs | null): void;
   /** The run helpers a start of this gateway wrote (pruned once no version uses them). */
   wroteHelpers(dir: string): void;
   /** The other apps whose serving version runs as `uid`. */
@@ -280,6 +280,7 @@ export class VersionJudge {
         record.startingVersion = false;
         record.judging = null;
         record.startingInstance = null;
+        record.startingRunAs = null;
         record.startSteps = null;
         wait.close();
       });
@@ -371,7 +372,7 @@ export class VersionJudge {
         record.history.add(kind, `${told}; the old one drains`, { version: side(desc), from: side(previous.desc) });
         // The same files restarted (restart NAME, a SIGHUP's changed settings) are not a deploy, as
         // the same directory with files changed in place is (an app without version suffixes).
-        this.registry.drain(previous.instance, previous.desc, same && restarting ? restartCause : rollback ? 'rolled-back' : 'deployed');
+        this.registry.drain(previous.instance, previous.desc, same && restarting ? restartCause : rollback ? 'rolled-back' : 'deployed', previous.runAs);
       } else {
         this.opts.say(`${record.name}: ${label(desc)} serving at ${this.opts.mountOf(record.name)}`);
         record.history.add('serving', `${label(desc)} serving at ${this.opts.mountOf(record.name)}`, { version: desc.version });
@@ -404,7 +405,7 @@ export class VersionJudge {
       keepPastCounts(record, serving.instance);
       record.serving = null;
       this.registry.publish();
-      this.registry.drain(serving.instance, serving.desc, 'removed');
+      this.registry.drain(serving.instance, serving.desc, 'removed', serving.runAs);
     }
   }
 
@@ -505,6 +506,7 @@ export class VersionJudge {
         say: this.opts.say,
       }).then((ctx) => {
         this.registry.wroteHelpers(ctx.appEnv.runDir);
+        record.startingRunAs = ctx.runAs;
         return ctx;
       });
       // Its services are made ready here (a PostgreSQL user and database, a Redis user), as its environment is resolved.

@@ -4,11 +4,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { applyStatusEvent } from '../../src/admin/status-patch.js';
 import { addPackage, clientLoop, writePackage } from '../helpers/apps-dir.js';
-import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, installForOtherUsers, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { rescanned } from '../helpers/rescan.js';
 import { statusPids } from '../helpers/status.js';
 import { isRoot, runIf } from '../helpers/skip.js';
@@ -40,20 +41,27 @@ const opened: Env[] = [];
  * `workers`: each version's Python workers, set in an environment file beside the apps; the
  * default (two) when not given, for the tests and shared gateways that look at a second worker.
  */
-async function open(versions: string[], extra: string[] = [], workers?: number): Promise<Env> {
+async function open(versions: string[], extra: string[] = [], workers?: number, user?: string): Promise<Env> {
   const dir = tempDir('apppkg-admin-actions-');
   const apps = join(dir.path, 'apps');
   for (const v of versions) addPackage(apps, 'environ', `blog.${v}`, blog(v));
+  // Run as `user` (root only): it enters the directories, and runs a python3 outside /root.
+  if (user !== undefined) {
+    chmodSync(dir.path, 0o755);
+    chownPackages(apps, user);
+  }
   const tokenFile = join(dir.path, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`);
   chmodSync(tokenFile, 0o600);
   // --settle 0 unless the test gives its own: an option given twice is bad usage.
   const settle = extra.includes('--settle') ? [] : ['--settle', '0'];
   const environment = join(dir.path, 'environment.yaml');
-  if (workers !== undefined) writeFileSync(environment, `defaults:\n  workers: ${workers}\n`, { mode: 0o600 });
-  const args = ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--access-log', 'off', ...settle, ...(workers === undefined ? [] : ['--environment', environment])];
+  if (workers !== undefined || user !== undefined) {
+    writeFileSync(environment, `${user === undefined ? '' : 'python: /usr/bin/python3\n'}${workers === undefined ? '' : `defaults:\n  workers: ${workers}\n`}`, { mode: 0o600 });
+  }
+  const args = ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--access-log', 'off', ...settle, ...(workers === undefined && user === undefined ? [] : ['--environment', environment])];
   const all = [...args, ...extra.map((a) => a.replace('TOKEN_FILE', tokenFile))];
-  const gw = await startCli(all);
+  const gw = await startCli(all, user === undefined ? {} : { bin: installForOtherUsers().bin });
   const env = { dir, apps, gw, pids: [] as number[], args: all };
   opened.push(env);
   return env;
@@ -71,7 +79,14 @@ function sharedGateway(key: string, opening: () => Promise<Env>): Promise<Env> {
 }
 const twoVersions = () => sharedGateway('blog 1 and 2', () => open(['1', '2'], ['--admin-token', 'TOKEN_FILE']));
 const oneVersion = () => sharedGateway('blog 1', () => open(['1'], ['--admin-token', 'TOKEN_FILE']));
-const rootWithoutToken = () => sharedGateway('blog 1 as root, no token', () => open(['1']));
+// An app runs as another user: without one, nothing is withheld (every app could read any token file).
+const rootWithoutToken = () => sharedGateway('blog 1 as nobody, no token', () => open(['1'], [], undefined, 'nobody'));
+
+/** Every package under `apps` its user's (the owner of its directory is who it runs as). */
+function chownPackages(apps: string, user: string): void {
+  const r = spawnSync('chown', ['-R', `${user}:`, apps], { encoding: 'utf8', timeout: 10_000 });
+  assert.is(r.status, 0, r.stderr);
+}
 /**
  * Blog 1 and 2 stopping after a second without requests, on one worker (its tests are about what
  * a probe, rollback and restart of an idle app say); its environment file is read at the start.
@@ -534,6 +549,7 @@ ifRoot('a root gateway without a token: status for all, but logs and actions onl
   const sock = join(env.dir.path, 'admin.sock');
   // A refused version quotes the app's log (its traceback): that is the log too (SPEC 5.4).
   addPackage(env.apps, 'environ', 'blog.2', { 'environ_app.py': [[/^import json$/m, 'import json\nraise RuntimeError("blog 2 is broken on purpose")']] });
+  chownPackages(env.apps, 'nobody');
   await waitFor(async () => (await admin(env.gw, '/status', { headers: {} })).json().apps[0].versions.some((v: any) => v.version === '2' && v.state === 'failed'), 60_000, 'version 2 refused', ASK_GATEWAY_EVERY_MS);
   const tcp = await admin(env.gw, '/status', { headers: {} });
   assert.is(tcp.status, 200);
@@ -556,15 +572,14 @@ ifRoot('a root gateway without a token: status for all, but logs and actions onl
   const log = await admin(env.gw, '/apps/blog/log', { headers: {} });
   assert.is(log.status, 403);
   assert.match(log.json().error.message, /--admin unix:/);
-  // blog's directory is root's and it has no `user:`: it runs as root, not as another user.
-  assert.match(log.json().error.message, /^the gateway runs as root and its apps' processes \(blog as root\) can reach this loopback port/);
+  assert.match(log.json().error.message, /^the gateway runs as root and its apps' processes \(blog as nobody\) can reach this loopback port/);
   assert.is((await admin(env.gw, '/apps/blog/restart', { method: 'POST', headers: {} })).status, 403);
   // DNS rebinding: a name that is not ours is refused before anything is shown.
   assert.is((await admin(env.gw, '/status', { headers: { host: 'evil.example:8099' } })).status, 421);
   // The same gateway's apps through a unix admin socket (mode 0600): no token needed. Its mode
   // is 0600 whatever --socket-mode gives the public unix: listeners (nginx's group, or 0666).
   const publicSock = join(env.dir.path, 'public.sock');
-  const viaSocket = await startCli(['--apps', env.apps, '--listen', '127.0.0.1:0', '--listen', `unix:${publicSock}`, '--socket-mode', '0666', '--admin', `unix:${sock}`, '--state-dir', join(env.dir.path, 'state2'), '--access-log', 'off']);
+  const viaSocket = await startCli(['--apps', env.apps, '--listen', '127.0.0.1:0', '--listen', `unix:${publicSock}`, '--socket-mode', '0666', '--admin', `unix:${sock}`, '--state-dir', join(env.dir.path, 'state2'), '--access-log', 'off', '--environment', join(env.dir.path, 'environment.yaml')], { bin: installForOtherUsers().bin });
   const agent = new Agent({ connect: { socketPath: sock } });
   try {
     assert.is(statSync(publicSock).mode & 0o777, 0o666, '--socket-mode applies to the public listener');

@@ -1,0 +1,128 @@
+// A root gateway's admin listener without --admin-token (SPEC 5.4, docs/admin.md "Who may do
+// what"): logs and actions need a secret only while some app runs as another user.
+// Real gateways, real Python apps running as nobody, real sockets. Needs root: skipped otherwise.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage } from '../helpers/apps-dir.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, installForOtherUsers, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { statusPids } from '../helpers/status.js';
+import { isRoot, runIf } from '../helpers/skip.js';
+
+const test = suite('root admin key');
+const asNobody = isRoot && spawnSync('runuser', ['-u', 'nobody', '--', 'true'], { timeout: 10_000 }).status === 0;
+const ifNobody = runIf(test, asNobody && existsSync('/usr/bin/python3'), 'needs root, runuser and /usr/bin/python3 to run an app as nobody');
+
+const CLI_MS = 120_000;
+
+interface Env {
+  dir: ReturnType<typeof tempDir>;
+  apps: string;
+  state: string;
+  gw: RunningGateway;
+  pids: number[];
+}
+const opened: Env[] = [];
+
+test.after.each(async () => {
+  for (const env of opened.splice(0)) {
+    const status = await ask(env, '/status').then((r) => r.json(), () => null);
+    await env.gw.stop();
+    await assertNoOrphans([...env.pids, ...(Array.isArray(status?.apps) ? statusPids(status) : [])]);
+    env.dir.remove();
+  }
+});
+
+/** Version `v` of the environ fixture, saying so on stdout when it loads. */
+const loud = (v: string) => ({ 'environ_app.py': [[/VERSION = "1"/, `VERSION = "${v}"`], [/^import json$/m, `import json\nprint("blog ${v} loading", flush=True)`]] as [RegExp, string][] });
+
+/**
+ * A root gateway on a loopback admin port without a token, its apps under a directory every
+ * user may enter (an app running as nobody reads its package and its state there), run by the
+ * python3 nobody may execute. `owners`: package dir -> the user to chown it to (root otherwise).
+ */
+async function rootGateway(packages: Record<string, Record<string, [RegExp, string][]>>, owners: Record<string, string> = {}, extra: string[] = []): Promise<Env> {
+  const dir = tempDir('apppkg-admin-key-');
+  chmodSync(dir.path, 0o755);
+  const apps = join(dir.path, 'apps');
+  mkdirSync(apps, { mode: 0o755 });
+  for (const [target, edits] of Object.entries(packages)) {
+    const made = addPackage(apps, 'environ', target, edits);
+    if (owners[target] !== undefined) chownR(made, owners[target]);
+  }
+  const environment = join(dir.path, 'environment.yaml');
+  writeFileSync(environment, 'python: /usr/bin/python3\ndefaults:\n  workers: 1\n', { mode: 0o600 });
+  const state = join(dir.path, 'state');
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', environment, '--access-log', 'off', '--settle', '0', ...extra], { bin: installForOtherUsers().bin });
+  const env = { dir, apps, state, gw, pids: [] as number[] };
+  opened.push(env);
+  return env;
+}
+
+function chownR(path: string, user: string): void {
+  const r = spawnSync('chown', ['-R', `${user}:`, path], { encoding: 'utf8', timeout: 10_000 });
+  assert.is(r.status, 0, r.stderr);
+}
+
+/** A raw request to the admin listener, with no key unless `headers` carries one. */
+async function ask(env: Env, path: string, opts: { method?: 'GET' | 'POST'; headers?: Record<string, string> } = {}): Promise<{ status: number; text: string; json(): any }> {
+  const res = await request(`${env.gw.adminUrl}${path}`, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, headersTimeout: 60_000, bodyTimeout: 60_000 });
+  const text = await res.body.text();
+  return { status: res.statusCode, text, json: () => JSON.parse(text) };
+}
+
+function cli(env: Env, args: string[]): ReturnType<typeof runCli> {
+  return runCli([...args, '--state-dir', env.state], { ms: CLI_MS });
+}
+
+/** `name`'s status once it serves (`version`, when given). */
+async function waitServing(env: Env, name: string, version?: string): Promise<any> {
+  let last: any;
+  return waitFor(async () => {
+    last = (await ask(env, '/status')).json().apps.find((a: any) => a.name === name);
+    const serves = last?.versions.some((v: any) => (version === undefined || v.version === version) && v.state === 'serving');
+    return serves ? last : undefined;
+  }, 90_000, () => `${name} ${version ?? ''} serving: ${JSON.stringify(last?.problem ?? last?.state ?? 'not listed')}`, ASK_GATEWAY_EVERY_MS);
+}
+
+ifNobody('every app runs as root: logs, restart and status with the app\'s own words need no secret; one app run as nobody, and they do', async () => {
+  const env = await rootGateway({
+    'blog.1': loud('1'),
+    'blog.2': { 'environ_app.py': [[/^import json$/m, 'import json\nraise RuntimeError("blog 2 is broken on purpose")']] },
+  });
+  await waitFor(async () => (await ask(env, '/status')).json().apps[0]?.versions.some((v: any) => v.version === '2' && v.state === 'failed'), 90_000, 'version 2 refused', ASK_GATEWAY_EVERY_MS);
+  const open = await ask(env, '/status');
+  assert.is(open.json().apps[0].user, 'root');
+  assert.equal(open.json().access, { act: true, logs: true, why: null }, 'apps all root: nothing withheld');
+  assert.match(open.text, /broken on purpose/, 'the app\'s own words in the refusal');
+  const log = await ask(env, '/apps/blog/log');
+  assert.is(log.status, 200, log.text);
+  assert.match(log.text, /blog 1 loading/);
+  // The CLI, as a user of such a gateway types it.
+  const logs = await cli(env, ['logs', 'blog']);
+  assert.is(logs.status, 0, logs.stderr);
+  assert.match(logs.stdout, /blog 1 loading/);
+  const status = await cli(env, ['status', '--json']);
+  assert.is(status.status, 0, status.stderr);
+  assert.match(status.stdout, /RuntimeError: blog 2 is broken on purpose/);
+  const restart = await cli(env, ['restart', 'blog']);
+  assert.is(restart.status, 0, restart.stderr);
+  assert.match(restart.stdout, /blog: version 1 restarted/);
+
+  // An app whose directory is nobody's runs as nobody, and its processes reach this port.
+  chownR(addPackage(env.apps, 'environ', 'shop'), 'nobody');
+  const shop = await waitServing(env, 'shop');
+  assert.is(shop.user, 'nobody');
+  const guarded = await ask(env, '/apps/blog/log');
+  assert.is(guarded.status, 403, guarded.text);
+  assert.match(guarded.json().error.message, /\(blog as root, shop as nobody\) can reach this loopback port/);
+  assert.is((await ask(env, '/apps/blog/restart', { method: 'POST' })).status, 403);
+  const redacted = await ask(env, '/status');
+  assert.is(redacted.json().access.logs, false);
+  assert.not.match(redacted.text, /broken on purpose/, 'the app\'s own words withheld again');
+});
+
+test.run();
