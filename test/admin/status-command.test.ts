@@ -420,8 +420,8 @@ test('a crash loop says why beside how: each exit\'s last stderr line, in /statu
     // One worker: it crash-loops for as long as each gateway runs, and one shows what two would.
     const oneWorker = oneWorkerEach(state.path);
     await readReasons(apps.path, state.path, tokenFile, oneWorker);
-    // As root, with no token, the apps are others' to the admin: their output is withheld.
-    if (process.getuid?.() === 0) await readWithheld(apps.path, join(state.path, 'open'), oneWorker);
+    // As root, with no token, an app run as nobody is another user's to the admin: its output is withheld.
+    if (process.getuid?.() === 0) await readWithheld(apps.path, state.path);
   } finally {
     apps.remove();
     state.remove();
@@ -466,14 +466,22 @@ async function readReasons(apps: string, state: string, tokenFile: string, extra
   }
 }
 
-async function readWithheld(apps: string, state: string, extra: string[]): Promise<void> {
-  const open = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off', ...extra]);
+/** The package made nobody's, so that it runs as nobody (who enters the directories, and runs a python3 outside /root). */
+async function readWithheld(apps: string, stateParent: string): Promise<void> {
+  for (const dir of [apps, stateParent]) chmodSync(dir, 0o755);
+  const chown = spawnSync('chown', ['-R', 'nobody:', join(apps, 'looping')], { encoding: 'utf8', timeout: 10_000 });
+  assert.is(chown.status, 0, chown.stderr);
+  const environment = join(stateParent, 'as-nobody.yaml');
+  writeFileSync(environment, 'python: /usr/bin/python3\ndefaults:\n  workers: 1\n', { mode: 0o600 });
+  const state = join(stateParent, 'open');
+  const open = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off', '--environment', environment], { bin: installForOtherUsers().bin });
   try {
     const withheld = await waitFor(async () => {
       const body = (await (await request(`${open.adminUrl}/status`)).body.json()) as any;
       const a = body.apps?.find((x: any) => x.name === 'looping');
       return a?.restarting?.length > 0 && a.processes?.[0]?.lastExit?.code === 2 ? a : null;
     }, 20_000, 'a worker and the process to have exited', ASK_GATEWAY_EVERY_MS);
+    assert.is(withheld.user, 'nobody');
     assert.is(withheld.processes[0].lastExit.reason, '[its output is in the app log]');
     assert.ok([...withheld.restarting, ...withheld.workers].every((w: any) => w.lastExit === null || w.lastExit.reason === '[its output is in the app log]'), JSON.stringify(withheld.restarting));
   } finally {
