@@ -11,6 +11,7 @@ import { readAdminToken } from './admin/admin-access.js';
 import { noSuchAppError } from './admin/no-such-app.js';
 import { brokenAppError, startAdminServer, type AdminProvider, type AdminServer, type MailDeleteAsk, type MailDeleteDone, type MailRetryAsk, type MailRetryDone } from './admin/admin-server.js';
 import { adminAddressFile, forgetAdminAddress, recordAdminAddress, type AdminAddressRecord } from './admin/admin-address-file.js';
+import { adminKeyFile, forgetAdminKey, recordAdminKey, type AdminKeyRecord } from './admin/admin-key-file.js';
 import { GatewayMetrics } from './admin/metrics.js';
 import { ProcessSampler } from './admin/process-sampler.js';
 import type { GatewayStatus } from './admin/status-types.js';
@@ -106,6 +107,8 @@ export class Gateway {
   private stateRoot: string | null = null;
   /** STATE/admin.address (`apps` with an admin listener), removed at stop. */
   private adminAddress: AdminAddressRecord | null = null;
+  /** STATE/admin.key (a root gateway's admin listener without a token), removed at stop. */
+  private adminKey: AdminKeyRecord | null = null;
   /** The reload under way, if any: the next one waits for it. */
   private reloading: Promise<unknown> = Promise.resolve();
   /** Makes again the apps' Redis users that a Redis restarted without an aclfile forgot. */
@@ -157,7 +160,7 @@ export class Gateway {
       return gateway;
     } catch (err) {
       releaseProbeCacheDir(stateCacheDir(stateRoot));
-      if (!checked.single) await forgetAdminAddress(stateRoot);
+      if (!checked.single) await Promise.all([forgetAdminAddress(stateRoot), forgetAdminKey(stateRoot)]);
       await lock?.release();
       // A served app's state it could not make is thrown here (`app`): named as the caller gave it.
       throw namingStateRoot(err, checked.names.stateDir);
@@ -207,10 +210,13 @@ export class Gateway {
     // Both listeners are bound before any app starts: nothing has been started to undo when one fails.
     let urls: string[];
     let admin: AdminServer | null = null;
+    let adminKey: AdminKeyRecord | null = null;
     const status = (): GatewayStatus => gateway!.status();
     try {
       urls = await front.start();
       if (adminAddr !== null) {
+        // serve shares the state root with --apps' gateway: its admin.key is never serve's to touch.
+        adminKey = single ? null : await noteAdminKey(stateRoot, adminToken !== null || !appsRunAsOtherUsers(mode), say);
         const provider: AdminProvider = {
           status,
           sample: () => gateway!.sampler.refresh(gateway!.pids),
@@ -229,18 +235,22 @@ export class Gateway {
           listen: adminAddr, listenKey: names.admin, socketOwnerKey: names.socketOwner, provider, metrics, token: adminToken, appsRunAsOthers: appsRunAsOtherUsers(mode), appUsers: () => registry.appUsers,
           readToken: options.adminTokenFile === undefined ? undefined : () => readAdminToken(options.adminTokenFile!, say, names.adminTokenFile),
           socketOwner: { uid: options.unixSocket?.uid, gid: options.unixSocket?.gid },
+          key: adminKey,
         }).catch((err: unknown) => {
           throw front.heldByOurOwn(err, adminAddr, names.admin) ?? err;
         });
       }
     } catch (err) {
+      await adminKey?.remove();
       await front.stop(0);
       throw err;
     }
     // Once the admin listener is bound, before the apps start: status is how a start is watched.
     const adminAddress = single ? null : await noteAdminAddress(stateRoot, admin, say);
+    if (!single && admin === null) await forgetAdminKey(stateRoot);
     gateway = new Gateway(front, registry, metrics, graceMs, startedAt, urls, admin);
     gateway.adminAddress = adminAddress;
+    gateway.adminKey = adminKey;
     gateway.environmentFile = hostEnv.file;
     gateway.environmentKey = names.environment;
     gateway.reloadWord = names.commands.reload;
@@ -647,6 +657,7 @@ export class Gateway {
       // status is where it is watched (the gateway `stopping`, each worker's stoppingSince).
       await this.admin?.close();
       await this.adminAddress?.remove();
+      await this.adminKey?.remove();
       if (this.stateRoot !== null) releaseProbeCacheDir(stateCacheDir(this.stateRoot));
       await this.lock?.release();
     })();
@@ -668,6 +679,24 @@ async function noteAdminAddress(stateRoot: string, admin: AdminServer | null, sa
     return await recordAdminAddress(stateRoot, admin.url);
   } catch (err) {
     say(`could not write ${adminAddressFile(stateRoot)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): \`apppkg-gateway status\` and the other admin commands need --admin ${admin.url} to find this gateway`);
+    return null;
+  }
+}
+
+/**
+ * STATE/admin.key for root's own admin commands on this host, when the listener may refuse them
+ * for want of a token (`none`: it never does; a key a crashed gateway left is removed). Not being
+ * able to write it costs root's CLI only that convenience: the token or the unix socket remain.
+ */
+async function noteAdminKey(stateRoot: string, none: boolean, say: (line: string) => void): Promise<AdminKeyRecord | null> {
+  if (none) {
+    await forgetAdminKey(stateRoot);
+    return null;
+  }
+  try {
+    return await recordAdminKey(stateRoot);
+  } catch (err) {
+    say(`could not write ${adminKeyFile(stateRoot)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): \`apppkg-gateway logs\`, \`restart\` and \`rollback\` need --admin-token or a unix: --admin while an app runs as another user`);
     return null;
   }
 }

@@ -20,13 +20,20 @@ export interface AdminAccessOptions {
   /** The token every request must carry, or null (loopback and unix: only). */
   token: string | null;
   /**
-   * The gateway is root and switches each app to its user: logs and actions need the token
-   * while some app in `appUsers` runs as a uid other than the gateway's, judged at each request
-   * as apps come and go. Without `appUsers`, as though one did.
+   * The gateway is root and switches each app to its user: logs and actions need the token (or
+   * the key) while some app in `appUsers` runs as a uid other than the gateway's, judged at each
+   * request as apps come and go. Without `appUsers`, as though one did.
    */
   appsRunAsOthers: boolean;
   /** The user each app whose processes may run (serving, idle, starting, draining) runs as (some may be root too). */
   appUsers?: () => Array<{ name: string; user: string; uid?: number }>;
+  /**
+   * The key in STATE/admin.key (admin-key-file.ts), or null: root's own CLI on this host reads it
+   * and is let in where the want of a token would refuse it; the apps' users cannot read it.
+   */
+  key?: string | null;
+  /** Where that key is, for the refusal's fix. */
+  keyFile?: string;
   /** The owner of a unix: listener (--socket-owner), when not the gateway's own user. */
   socketOwnerUid?: number;
 }
@@ -164,11 +171,11 @@ export class AdminGuard {
       }
       // This gateway has no token to pass: the CLI's usual fix ("pass --admin-token FILE with
       // the file the gateway was started with") would name one that does not exist.
-      if (use !== 'read' && this.othersRun()) {
+      if (use !== 'read' && this.othersRun() && !this.carriesKey(req)) {
         // A new user has no token file to name: the fix says how to make one (docs/admin.md).
-        return { ok: false, status: 403, message: this.whyNot(), hint: `${MAKE_TOKEN}, start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:/path (a 0600 socket: no token needed) and pass that --admin here` };
+        return { ok: false, status: 403, message: this.whyNot(), hint: `${this.rootsWay()}${MAKE_TOKEN}, start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:/path (a 0600 socket: no token needed) and pass that --admin here` };
       }
-    } else if (use !== 'read' && this.othersRun()) {
+    } else if (use !== 'read' && this.othersRun() && !this.carriesKey(req)) {
       // The socket's mode guards it from every user but its owner: an app's user, given it by
       // --socket-owner (www-data, say, for nginx), would let that app act through the admin.
       const uid = this.opts.socketOwnerUid;
@@ -179,7 +186,7 @@ export class AdminGuard {
           ok: false,
           status: 403,
           message: `the admin socket is ${holders[0].user}'s (--socket-owner), the user that ${holders.map((a) => a.name).join(', ')} ${one ? 'runs' : 'run'} as: ${one ? 'its' : 'their'} processes could act through it, so showing logs and acting need the token`,
-          hint: `give the gateway --socket-owner root:GROUP (the admin socket is 0600: its group gets nothing, so GROUP can stay nginx's for --listen), or ${MAKE_TOKEN}, start it with --admin-token FILE and pass the same --admin-token FILE here`,
+          hint: `${this.rootsWay()}give the gateway --socket-owner root:GROUP (the admin socket is 0600: its group gets nothing, so GROUP can stay nginx's for --listen), or ${MAKE_TOKEN}, start it with --admin-token FILE and pass the same --admin-token FILE here`,
         };
       }
     }
@@ -226,19 +233,25 @@ export class AdminGuard {
     return this.opts.appUsers().some((a) => a.uid === undefined || a.uid !== own);
   }
 
+  /** The fix's first way: root's CLI on this host reads the key (none without a key file). */
+  private rootsWay(): string {
+    if (this.opts.keyFile === undefined || this.opts.key == null) return '';
+    return `run the command as root on this host: it reads ${this.opts.keyFile}, which only root may read (give it the gateway's --state-dir when the gateway has one); or `;
+  }
+
+  /** The request carries STATE/admin.key (a root's CLI on this host). */
+  private carriesKey(req: IncomingMessage): boolean {
+    const key = this.opts.key;
+    if (key == null) return false;
+    const offered = offeredSecret(req);
+    if (offered === null) return false;
+    const given = Buffer.from(offered);
+    const ours = Buffer.from(key);
+    return given.length === ours.length && timingSafeEqual(given, ours);
+  }
+
   private carriesToken(req: IncomingMessage): boolean {
-    const header = req.headers.authorization ?? '';
-    const space = header.indexOf(' ');
-    if (space < 0) return false;
-    const scheme = header.slice(0, space).toLowerCase();
-    const value = header.slice(space + 1).trim();
-    let offered: string | null = null;
-    if (scheme === 'bearer') offered = value;
-    if (scheme === 'basic') {
-      const decoded = Buffer.from(value, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      offered = colon < 0 ? null : decoded.slice(colon + 1);
-    }
+    const offered = offeredSecret(req);
     if (offered === null || this.token === null) return false;
     const given = Buffer.from(offered);
     return given.length === this.token.length && timingSafeEqual(given, this.token);
@@ -269,4 +282,18 @@ export class AdminGuard {
     const host = req.headers.host ?? '';
     return origin !== `http://${host}` && origin !== `https://${host}` ? `Origin: ${origin}` : null;
   }
+}
+
+/** What `req` sends as its secret: a Bearer value, or the password of HTTP Basic; null: none. */
+function offeredSecret(req: IncomingMessage): string | null {
+  const header = req.headers.authorization ?? '';
+  const space = header.indexOf(' ');
+  if (space < 0) return null;
+  const scheme = header.slice(0, space).toLowerCase();
+  const value = header.slice(space + 1).trim();
+  if (scheme === 'bearer') return value;
+  if (scheme !== 'basic') return null;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? null : decoded.slice(colon + 1);
 }

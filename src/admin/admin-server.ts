@@ -99,6 +99,8 @@ export interface AdminServerOptions {
   appUsers?: () => Array<{ name: string; user: string; uid?: number }>;
   /** The owner of a unix: admin socket (--socket-owner); its mode is always 0600. */
   socketOwner?: { uid?: number; gid?: number };
+  /** STATE/admin.key's key and file (AdminAccessOptions.key), without a token only. */
+  key?: { key: string; file: string } | null;
 }
 
 export interface AdminServer {
@@ -150,6 +152,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const sockets = new Set<Socket>();
   const guard = new AdminGuard({
     listen: options.listen, token: options.token ?? null, appsRunAsOthers: options.appsRunAsOthers ?? false, appUsers: options.appUsers,
+    key: options.key?.key ?? null, keyFile: options.key?.file,
     socketOwnerUid: options.listen.kind === 'unix' ? options.socketOwner?.uid : undefined,
   });
   const events = new StatusEvents({ status: (logs) => freshStatus(options.provider, logs) });

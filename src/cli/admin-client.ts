@@ -8,7 +8,8 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { statSync } from 'node:fs';
 import { request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { addrUrl, commandLineAgain, formatAddr, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
-import { readAdminToken } from '../admin/admin-access.js';
+import { isLoopbackListen, readAdminToken } from '../admin/admin-access.js';
+import { readAdminKey } from '../admin/admin-key-file.js';
 import { adminAddressFile, readAdminAddress, type UnreadableAdminAddress } from '../admin/admin-address-file.js';
 import { DEFAULT_ADMIN } from '../admin/default-admin.js';
 import { noSuchAppError } from '../admin/no-such-app.js';
@@ -29,7 +30,7 @@ export const ADMIN_OPTIONS: Options = {
 
 export const ADMIN_OPTION_HELP: Array<[string, string]> = [
   ['--admin ADDR', `the gateway's admin listener: PORT, HOST:PORT, its http://HOST:PORT/ URL or unix:/path (default: the address the gateway running on the state root wrote to STATE/admin.address, else ${DEFAULT_ADMIN})`],
-  ['--admin-token FILE', 'the file holding the admin token, when the gateway was started with one'],
+  ['--admin-token FILE', "the file holding the admin token, when the gateway was started with one; without it, root on the gateway's host sends the key the gateway keeps in STATE/admin.key"],
   ['--state-dir DIR', "without --admin: the state root whose admin.address names the gateway's admin listener (default as the gateway's: $APPPKG_STATE_DIR, else /var/lib/apppkg-gateway as root, ~/.local/state/apppkg-gateway as a user)"],
 ];
 
@@ -119,6 +120,15 @@ function recordedAddress(root: string): { addr: ListenAddress; file: string } | 
   }
 }
 
+/** The state root as the gateway resolves it, or null when it cannot be (APPPKG_STATE_DIR empty): then no key is read. */
+function stateRootOr(flag: string | undefined): string | null {
+  try {
+    return resolveStateRoot({ flag });
+  } catch {
+    return null;
+  }
+}
+
 const LOOPBACK: LookupAddress[] = [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }];
 
 /**
@@ -196,6 +206,8 @@ export class AdminClient {
   private connect!: RequestOptions & { autoSelectFamily?: boolean };
   /** Given no --admin: the state root whose admin.address rereadAddress() reads again. */
   private stateRoot: string | null = null;
+  /** Given no --admin-token: the state root whose admin.key is sent (keyToSend). */
+  private keyRoot: string | null = null;
   /** Requests not yet answered in full: close() ends them, as a stopped command leaves no socket open. */
   private readonly open = new Set<ClientRequest>();
   /** The state root's unusable admin.address has been said, beside an answer from the default address. */
@@ -270,7 +282,22 @@ export class AdminClient {
       unusable: found !== null && !('addr' in found) ? found : undefined,
     });
     client.stateRoot = root;
+    if (file === undefined) client.keyRoot = root ?? stateRootOr(values['state-dir'] as string | undefined);
     return client;
+  }
+
+  /**
+   * STATE/admin.key, read at each request (a gateway restarted meanwhile made a new one), when
+   * this user can read it (root) and the address asked is the one the gateway of that state root
+   * wrote beside it, on this host: any other listener (an --admin of another gateway, a port an
+   * app's process took) is never sent it. Null: none is sent, and a refusal is as without it.
+   */
+  private keyToSend(): string | null {
+    if (this.keyRoot === null) return null;
+    if (this.addr.kind === 'tcp' && !isLoopbackListen(this.addr.host.toLowerCase())) return null;
+    const recorded = recordedAddress(this.keyRoot);
+    if (recorded === null || !('addr' in recorded) || formatAddr(recorded.addr) !== this.address) return null;
+    return readAdminKey(this.keyRoot);
   }
 
   /** GET /status, as its text: `status --json` prints it unchanged. */
@@ -364,7 +391,8 @@ export class AdminClient {
   private request(method: Method, path: string, call: Call): Promise<IncomingMessage> {
     const timeout = call.timeoutMs ?? READ_TIMEOUT_MS;
     const headers: Record<string, string> = { accept: 'application/json, text/plain, text/event-stream' };
-    if (this.token !== null) headers.authorization = `Bearer ${this.token}`;
+    const secret = this.token ?? this.keyToSend();
+    if (secret !== null) headers.authorization = `Bearer ${secret}`;
     return new Promise((resolve, reject) => {
       // A connection of its own (agent: false), closed after the answer: a command asks once or twice.
       const req = request(`${this.origin}${path}`, { ...this.connect, method, headers, agent: false, signal: call.signal });

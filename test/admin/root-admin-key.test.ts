@@ -1,10 +1,11 @@
 // A root gateway's admin listener without --admin-token (SPEC 5.4, docs/admin.md "Who may do
-// what"): logs and actions need a secret only while some app runs as another user.
+// what"): logs and actions need a secret only while some app runs as another user, and root's
+// own CLI on this host has one, STATE/admin.key (0600, root's), that the apps' users cannot read.
 // Real gateways, real Python apps running as nobody, real sockets. Needs root: skipped otherwise.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -15,7 +16,10 @@ import { isRoot, runIf } from '../helpers/skip.js';
 const test = suite('root admin key');
 const asNobody = isRoot && spawnSync('runuser', ['-u', 'nobody', '--', 'true'], { timeout: 10_000 }).status === 0;
 const ifNobody = runIf(test, asNobody && existsSync('/usr/bin/python3'), 'needs root, runuser and /usr/bin/python3 to run an app as nobody');
+const ifRoot = runIf(test, isRoot, 'needs root: apps run as other users only when the gateway is root');
 
+/** A second key, of the key's form: what a stale file or another gateway's holds. */
+const WRONG_KEY = 'ab'.repeat(32);
 const CLI_MS = 120_000;
 
 interface Env {
@@ -123,6 +127,94 @@ ifNobody('every app runs as root: logs, restart and status with the app\'s own w
   const redacted = await ask(env, '/status');
   assert.is(redacted.json().access.logs, false);
   assert.not.match(redacted.text, /broken on purpose/, 'the app\'s own words withheld again');
+});
+
+ifNobody('an app run as nobody: root\'s CLI reaches logs, restart, rollback and the whole status through STATE/admin.key; nobody, and a wrong key, do not', async () => {
+  const env = await rootGateway({ 'blog.1': loud('1'), 'blog.2': loud('2') }, { 'blog.1': 'nobody', 'blog.2': 'nobody' });
+  assert.is((await waitServing(env, 'blog', '2')).user, 'nobody');
+  const keyFile = join(env.state, 'admin.key');
+  const key = readFileSync(keyFile, 'utf8');
+  assert.match(key, /^[0-9a-f]{64}\n$/);
+  const st = statSync(keyFile);
+  assert.is(st.mode & 0o777, 0o600);
+  assert.is(st.uid, 0);
+  // The state root is open to the apps' users (their private dirs are in it): the file's mode
+  // is what keeps it from them.
+  assert.ok((statSync(env.state).mode & 0o005) === 0o005, 'nobody may enter the state root');
+  const read = spawnSync('runuser', ['-u', 'nobody', '--', '/usr/bin/python3', '-c', 'import sys; open(sys.argv[1]).read()', keyFile], { encoding: 'utf8', cwd: '/', timeout: 30_000 });
+  assert.is.not(read.status, 0);
+  assert.match(read.stderr, /PermissionError: \[Errno 13\]/);
+  // A process of the app's user on this host, asking the loopback port as the apps can.
+  const asApp = spawnSync('runuser', ['-u', 'nobody', '--', '/usr/bin/python3', '-c', `import urllib.request, urllib.error
+try:
+    urllib.request.urlopen(urllib.request.Request(${JSON.stringify(`${env.gw.adminUrl}/apps/blog/restart`)}, method="POST"), timeout=30)
+    print("status 200")
+except urllib.error.HTTPError as e:
+    print("status", e.code)`], { encoding: 'utf8', cwd: '/', timeout: 60_000 });
+  assert.is(asApp.stdout.trim(), 'status 403', asApp.stderr);
+  const bare = await ask(env, '/apps/blog/log');
+  assert.is(bare.status, 403);
+  const wrong = await ask(env, '/apps/blog/log', { headers: { authorization: `Bearer ${WRONG_KEY}` } });
+  assert.is(wrong.status, 403);
+  assert.is(wrong.json().error.message, bare.json().error.message, 'a wrong key is refused as none');
+  assert.match(bare.json().error.hint, new RegExp(`run the command as root on this host: it reads ${keyFile}`));
+  assert.is((await ask(env, '/status')).json().access.logs, false);
+  const keyed = await ask(env, '/status', { headers: { authorization: `Bearer ${key.trim()}` } });
+  assert.equal(keyed.json().access, { act: true, logs: true, why: null });
+
+  // Root's CLI on this host: no --admin-token.
+  const logs = await cli(env, ['logs', 'blog']);
+  assert.is(logs.status, 0, logs.stderr);
+  assert.match(logs.stdout, /blog 2 loading/);
+  const status = await cli(env, ['status', '--json']);
+  assert.is(status.status, 0, status.stderr);
+  assert.equal(JSON.parse(status.stdout).access, { act: true, logs: true, why: null });
+  assert.ok(Array.isArray(JSON.parse(status.stdout).apps[0].log.lines), 'the log lines, as with the token');
+  const restart = await cli(env, ['restart', 'blog']);
+  assert.is(restart.status, 0, restart.stderr);
+  assert.match(restart.stdout, /blog: version 2 restarted/);
+  const rollback = await cli(env, ['rollback', 'blog']);
+  assert.is(rollback.status, 0, rollback.stderr);
+  assert.match(rollback.stdout, /rolled back from 2 to 1/);
+  // --admin given as the gateway wrote it: the same gateway, the key sent too.
+  const given = await runCli(['logs', 'blog', '--admin', env.gw.adminUrl!, '--state-dir', env.state], { ms: CLI_MS });
+  assert.is(given.status, 0, given.stderr);
+
+  // A stale key (a gateway's before a restart, another's): the refusal and its fix as without one.
+  writeFileSync(keyFile, `${WRONG_KEY}\n`, { mode: 0o600 });
+  const stale = await cli(env, ['logs', 'blog']);
+  assert.is(stale.status, 1, stale.stderr);
+  assert.match(stale.stderr, /HTTP 403: the gateway runs as root and its apps' processes \(blog as nobody\) can reach this loopback port/);
+  assert.match(stale.stderr, /--admin-token FILE/);
+  writeFileSync(keyFile, key, { mode: 0o600 });
+
+  assert.is(await env.gw.stop(), 0);
+  assert.not.ok(existsSync(keyFile), 'admin.key removed at stop');
+  assert.not.ok(existsSync(join(env.state, 'admin.address')));
+});
+
+ifRoot('a root gateway given --admin-token writes no admin.key: the token alone lets in', async () => {
+  const dir = tempDir('apppkg-admin-key-token-');
+  try {
+    const tokenFile = join(dir.path, 'token');
+    writeFileSync(tokenFile, 'a-token-of-the-operators\n', { mode: 0o600 });
+    const state = join(dir.path, 'state');
+    // A key a crashed gateway left is not left to a token's gateway either.
+    mkdirSync(state, { recursive: true });
+    writeFileSync(join(state, 'admin.key'), `${WRONG_KEY}\n`, { mode: 0o600 });
+    mkdirSync(join(dir.path, 'apps'));
+    const gw = await startCli(['--apps', join(dir.path, 'apps'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', tokenFile, '--state-dir', state, '--access-log', 'off']);
+    try {
+      assert.not.ok(existsSync(join(state, 'admin.key')));
+      const refused = await request(`${gw.adminUrl}/status`, { headers: { authorization: `Bearer ${WRONG_KEY}` } });
+      await refused.body.text();
+      assert.is(refused.statusCode, 401);
+    } finally {
+      await gw.stop();
+    }
+  } finally {
+    dir.remove();
+  }
 });
 
 test.run();
