@@ -127,6 +127,20 @@ ifNobody('every app runs as root: logs, restart and status with the app\'s own w
   const redacted = await ask(env, '/status');
   assert.is(redacted.json().access.logs, false);
   assert.not.match(redacted.text, /broken on purpose/, 'the app\'s own words withheld again');
+  // A command that has not this gateway's key (another state root): refused, with the fixes,
+  // and itself again with every option it was given and the token.
+  const host = new URL(env.gw.adminUrl!).host;
+  const elsewhere = join(env.dir.path, 'another-state');
+  const mail = await runCli(['mail', 'retry', '--all', '--admin', host, '--state-dir', elsewhere], { ms: CLI_MS });
+  assert.is(mail.status, 1, mail.stderr);
+  assert.match(mail.stderr, /refused POST \/mail\/retry\?all=1: HTTP 403: the gateway runs as root/);
+  assert.match(mail.stderr, `fix: run the command as root on this host: it reads ${env.state}/admin.key`);
+  assert.match(mail.stderr, /or make a token, `\(umask 077 && openssl rand -hex 32 > FILE\)`, start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:\/path/);
+  assert.ok(mail.stderr.endsWith(`this command with it: \`apppkg-gateway mail retry --all --admin ${host} --state-dir ${elsewhere} --admin-token FILE\`\n`), mail.stderr);
+  // With this gateway's state root, its key: let through to the gateway's own answer.
+  const keyed = await cli(env, ['mail', 'retry', '--all']);
+  assert.is(keyed.status, 1, keyed.stderr);
+  assert.match(keyed.stderr, /^apppkg-gateway: this gateway runs no mail listener/);
 });
 
 ifNobody('an app run as nobody: root\'s CLI reaches logs, restart, rollback and the whole status through STATE/admin.key; nobody, and a wrong key, do not', async () => {

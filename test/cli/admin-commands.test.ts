@@ -4,11 +4,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { clientLoop, oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
-import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, BIN, childPids, ROOT, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, BIN, childPids, installForOtherUsers, ROOT, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
 
 const test = suite('issue 14: logs, restart, rollback, status --watch');
@@ -658,22 +658,31 @@ test('an --admin-token file whose token is not printable ASCII (tökén, a contr
   }
 });
 
-ifRoot('a root gateway without a token refuses logs and actions with the fix that gives it one, not a file it never had', async () => {
+ifRoot('a root gateway without a token, an app run as nobody: logs and actions refused with the fix that gives it one, not a file it never had', async () => {
   const dir = tempDir('apppkg-admin-cmds-root-');
   const apps = join(dir.path, 'apps');
   addApp(apps, 'blog');
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--access-log', 'off', ...oneWorkerEach(dir.path)]);
+  // blog runs as nobody (a root gateway guards logs and actions only then): it enters the
+  // directories, and runs a python3 outside /root.
+  chmodSync(dir.path, 0o755);
+  const chown = spawnSync('chown', ['-R', 'nobody:', join(apps, 'blog')], { encoding: 'utf8', timeout: 10_000 });
+  assert.is(chown.status, 0, chown.stderr);
+  const environment = join(dir.path, 'as-nobody.yaml');
+  writeFileSync(environment, 'python: /usr/bin/python3\ndefaults:\n  workers: 1\n', { mode: 0o600 });
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(dir.path, 'state'), '--access-log', 'off', '--environment', environment], { bin: installForOtherUsers().bin });
   const g: Gateway = { gw, admin: new URL(gw.adminUrl!).host, state: join(dir.path, 'state'), pids: new Set() };
   opened.push(g);
   try {
     await waitFor(async () => (await appOf(g, 'blog'))?.state === 'ready', 30_000, 'blog to be ready', ASK_GATEWAY_EVERY_MS);
-    // How to make the token, and the command run again with it: the README's steps.
+    // Root's way first (this gateway's admin.key, which a command given another state root, or
+    // none, does not read); then how to make the token, and the command run again with it: the README's steps.
     const fix = (command: string) =>
-      '  fix: make a token, `(umask 077 && openssl rand -hex 32 > FILE)`, start the gateway with --admin-token FILE and pass the same --admin-token FILE here, ' +
+      `  fix: run the command as root on this host: it reads ${g.state}/admin.key, which only root may read (give it the gateway's --state-dir when the gateway has one); ` +
+      'or make a token, `(umask 077 && openssl rand -hex 32 > FILE)`, start the gateway with --admin-token FILE and pass the same --admin-token FILE here, ' +
       `or start it with --admin unix:/path (a 0600 socket: no token needed) and pass that --admin here; this command with it: \`apppkg-gateway ${command} --admin-token FILE\`\n`;
     // Said again with every option given, in its order: one without its --admin or --state-dir
     // would ask another gateway, or none.
-    for (const args of [['restart', 'blog', '--admin', g.admin], ['logs', '--state-dir', g.state, 'blog', '-n', '5', '--admin', g.admin], ['rollback', '--admin', g.admin, 'blog']]) {
+    for (const args of [['restart', 'blog', '--admin', g.admin], ['logs', '--state-dir', join(dir.path, 'another-state'), 'blog', '-n', '5', '--admin', g.admin], ['rollback', '--admin', g.admin, 'blog']]) {
       const r = await runCli(args, { ms: 15_000 });
       assert.is(r.status, 1, r.stderr);
       assert.match(r.stderr, /: HTTP 403: /);
