@@ -503,7 +503,7 @@ export const ERROR_CODES = {
     example: { file: '/var/log/apppkg-gateway/access.log', reason: 'ENOENT' },
   },
   APPPKG_ADMIN_REFUSED: {
-    summary: 'The admin listener refused the request: no token, a wrong token, a route that needs one, a page of another site, or a Host name it does not answer to. A wrong token given by --admin-token FILE: the fix names FILE.',
+    summary: 'The admin listener refused the request: no token, a wrong token, a route that needs one, a page of another site, or a Host name it does not answer to. A wrong token given by --admin-token FILE: the fix names FILE. On a root gateway without a token, the fix names root\'s way first: the command run as root on its host reads STATE/admin.key and is served.',
     message: (d) => `${str(d.address)} refused ${str(d.what)}: ${str(d.reason)}`,
     // `again`: the CLI command refused for want of a token, said again with one.
     hint: (d) =>
