@@ -209,7 +209,10 @@ function keyHolding(doc: Document, offset: number): string | undefined {
 
 function parseYaml(file: string, source: string): YamlFile {
   const lines = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: true });
+  // resolveKnownTags off: YAML 1.1's !!set, !!omap, !!binary and !!timestamp would otherwise
+  // come back as a Set, a Map, a Buffer or a Date, which the schema takes for an empty mapping
+  // (`processes: !!set {a, b}` was no processes at all) or an object; unresolved, each is reported.
+  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: true, resolveKnownTags: false });
   let data: unknown = null;
   let tooManyAliases = false;
   try {
@@ -224,7 +227,10 @@ function parseYaml(file: string, source: string): YamlFile {
       file, line: 1, column: 1, found: 'more alias expansions than a description needs', fix: 'write the values out instead of repeating *aliases',
     }));
   }
-  if (doc.errors.length === 0) reportMergeKeys(yaml, doc, lines);
+  if (doc.errors.length === 0) {
+    reportMergeKeys(yaml, doc, lines);
+    reportTags(yaml, source, doc, lines);
+  }
   const seenLines = new Set<number>();
   // An over-indented key is reported twice by yaml (a multi-line key, then a nested mapping);
   // the second says what is wrong, so the first is dropped.
@@ -266,6 +272,27 @@ function reportMergeKeys(yaml: YamlFile, doc: Document, lines: LineCounter): voi
       return undefined;
     },
   });
+}
+
+/**
+ * A tag the YAML 1.2 core schema does not resolve (`!include`, `!!set`, `!!binary`): yaml only
+ * warns and reads the value as if untagged, so `!include other.yaml` was the string
+ * "other.yaml" and `!!set {a, b}` a mapping of nulls. A description is plain values; said where
+ * the tag is, as a syntax problem, so the schema does not run on what the tag was meant to make.
+ */
+function reportTags(yaml: YamlFile, source: string, doc: Document, lines: LineCounter): void {
+  for (const warning of doc.warnings) {
+    if (warning.code !== 'TAG_RESOLVE_FAILED') continue;
+    const offset = warning.pos[0];
+    const { line, col } = lines.linePos(offset);
+    const tag = /^!\S*/.exec(source.slice(offset))?.[0] ?? 'a tag';
+    const lineStart = lines.lineStarts[line - 1];
+    yaml.problems.push(new GatewayError('APPPKG_DESC_YAML_SYNTAX', {
+      file: yaml.file, line, column: col, key: lineKeyPath(source, lineStart) ?? enclosingKeyPath(source, lineStart),
+      found: `the tag ${tag}, which ${path.basename(yaml.file)} does not read (it takes plain strings, numbers, lists and mappings; no file is included and no YAML 1.1 type is made)`,
+      fix: `remove ${tag} and write the value itself${tag === '!!set' ? ' (a list is [a, b])' : ''}`,
+    }));
+  }
 }
 
 function syntaxPosition(source: string, error: YAMLError, lines: LineCounter, quote: UnclosedQuote | null): { line: number; column: number } {
