@@ -120,7 +120,7 @@ export class YamlFile {
       if (left === 0) return;
       const node = this.resolved(given);
       const children: Array<[string | number, YamlNode | null, YamlNode | null]> = isMap(node)
-        ? node.items.map((p) => [isScalar(p.key) ? String(p.key.value) : String(p.key), p.key as YamlNode | null, (p.value as YamlNode | null) ?? null])
+        ? node.items.map((p) => [keyName(p.key), p.key as YamlNode | null, (p.value as YamlNode | null) ?? null])
         : isSeq(node) ? node.items.map((item, i) => [i, null, (item as YamlNode | null) ?? null]) : [];
       for (const [segment, key, value] of children) {
         const offset = (key ?? value)?.range?.[0];
@@ -148,7 +148,7 @@ export class YamlFile {
     for (const segment of at) {
       value = this.resolved(value);
       if (isMap(value)) {
-        const pair = value.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(segment));
+        const pair = value.items.find((p) => keyName(p.key) === String(segment));
         if (!pair) return undefined;
         key = pair.key as YamlNode;
         value = (pair.value as YamlNode | null) ?? null;
@@ -200,4 +200,13 @@ export function setOwn<V>(record: Record<string, V>, key: string, value: V): voi
 export function toList(value: unknown): string[] {
   const list = Array.isArray(value) ? value : value === undefined || value === null ? [] : [value];
   return [...new Set(list.map((v) => String(v)))];
+}
+
+/**
+ * A mapping key as the data from toJS() names it: a null key (`~: x`, `: x`) is "" there, where
+ * String(null) would be "null", and the key was not found (its error placed at 1:1).
+ */
+function keyName(key: unknown): string {
+  if (isScalar(key)) return key.value === null ? '' : String(key.value);
+  return String(key);
 }
