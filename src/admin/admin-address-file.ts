@@ -4,10 +4,10 @@
 // one on the default address: a user of supervisorctl expects the bare command to work. Only a
 // gateway that holds the state root's lock (`--apps`) writes it: serves share a root, one app
 // each, and would overwrite each other's. The address alone, never the token.
-import { readFileSync, unlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../write-file-atomic.js';
+import { recordRunFile, type RunFileRecord } from './run-file.js';
 
 export const ADMIN_ADDRESS_FILE = 'admin.address';
 
@@ -16,9 +16,7 @@ export function adminAddressFile(root: string): string {
 }
 
 /** What removes the file again: at stop, and at an exit that skipped the stop. */
-export interface AdminAddressRecord {
-  remove(): Promise<void>;
-}
+export type AdminAddressRecord = RunFileRecord;
 
 /**
  * Writes `address` (as `--admin` takes it) to the state root, whole or not at all, readable by
@@ -27,22 +25,8 @@ export interface AdminAddressRecord {
 export async function recordAdminAddress(root: string, address: string): Promise<AdminAddressRecord> {
   const file = adminAddressFile(root);
   const content = `${address}\n`;
-  await writeFileAtomic(file, content, 0o644);
   // A process that exits without stop() leaves no address behind that nobody answers on.
-  const onExit = (): void => {
-    try {
-      if (readFileSync(file, 'utf8') === content) unlinkSync(file);
-    } catch {
-      // gone already
-    }
-  };
-  process.on('exit', onExit);
-  return {
-    async remove() {
-      process.off('exit', onExit);
-      await unlink(file).catch(() => {});
-    },
-  };
+  return recordRunFile(file, content, 0o644);
 }
 
 /** Removes what a gateway that crashed left (the root's lock is ours now: nobody else's can be there). */

@@ -5,10 +5,10 @@
 // docs/admin.md "Who may do what"). New at every start, so a copy taken from an old one is worth
 // nothing; removed at stop, as admin.address is.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, unlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../write-file-atomic.js';
+import { recordRunFile } from './run-file.js';
 
 export const ADMIN_KEY_FILE = 'admin.key';
 
@@ -30,24 +30,8 @@ export async function recordAdminKey(root: string): Promise<AdminKeyRecord> {
   const file = adminKeyFile(root);
   const key = randomBytes(32).toString('hex');
   const content = `${key}\n`;
-  await writeFileAtomic(file, content, 0o600);
-  // An exit that skipped the stop leaves no key behind; one a later start wrote is not ours to remove.
-  const onExit = (): void => {
-    try {
-      if (readFileSync(file, 'utf8') === content) unlinkSync(file);
-    } catch {
-      // gone already
-    }
-  };
-  process.on('exit', onExit);
-  return {
-    key,
-    file,
-    async remove() {
-      process.off('exit', onExit);
-      await unlink(file).catch(() => {});
-    },
-  };
+  const record = await recordRunFile(file, content, 0o600);
+  return { key, file, remove: () => record.remove() };
 }
 
 /** Removes what a gateway that crashed left (the root's lock is ours now: nobody else's can be there). */
