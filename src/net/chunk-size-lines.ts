@@ -10,6 +10,8 @@
 // it reads are cut where a head may end (CRLF CRLF) and each body the head says is chunked is
 // read beside it. Every other verdict on the body (its data, their CRLFs, the trailer section)
 // stays llhttp's.
+import type { EventEmitter } from 'node:events';
+import { announceBody } from './announced-body.js';
 import { ChunkedBody } from './chunked-body.js';
 
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
@@ -23,6 +25,8 @@ export type RunParser = (piece: Buffer) => number | Error;
 export class ChunkSizeLines {
   /** The chunked body under way, read beside llhttp; null between bodies, or once its verdict is llhttp's. */
   private body: ChunkedBody | null = null;
+  /** The request the body under way is of: its size lines announce its length there (net/announced-body.ts). */
+  private request: EventEmitter | null = null;
   /**
    * Bytes of a body framed by Content-Length still to come: given to llhttp whole, not cut where
    * they hold a CRLF CRLF, since node-parser.ts finds a line after such a body by its last piece.
@@ -43,17 +47,23 @@ export class ChunkSizeLines {
   /** The parser starts over at a message's start (net/node-parser.ts startOver). */
   reset(): void {
     this.body = null;
+    this.request = null;
     this.lengthLeft = 0;
     this.switched = false;
     this.tail = Buffer.alloc(0);
     this.refused = null;
   }
 
-  /** A head just ended (llhttp's headers-complete, `skip` when it reads no body after it). */
-  headEnded(headers: { 'transfer-encoding'?: string; 'content-length'?: string } | undefined, skip: unknown): void {
+  /**
+   * A head just ended (llhttp's headers-complete, `skip` when it reads no body after it), of
+   * `request` (node:http's IncomingMessage: pipelined, the one llhttp is reading now).
+   */
+  headEnded(request: (EventEmitter & { headers?: { 'transfer-encoding'?: string; 'content-length'?: string } }) | null | undefined, skip: unknown): void {
+    const headers = request?.headers;
     const te = headers?.['transfer-encoding'];
     const body = skip !== 1 && skip !== 2;
     this.body = body && te !== undefined && CHUNKED_LAST.test(te) ? new ChunkedBody() : null;
+    this.request = this.body === null ? null : request!;
     this.switched = skip === 2;
     const length = Number(headers?.['content-length']);
     this.lengthLeft = body && te === undefined && Number.isSafeInteger(length) && length > 0 ? length : 0;
@@ -95,8 +105,12 @@ export class ChunkSizeLines {
           if (stopped !== null) return stopped;
           offset = cuts[k + 1];
         }
+        // Said before llhttp passes on this read's data: a body announced past max_body is
+        // refused before the app gets bytes of the chunk that passes it.
+        if (!body.failed) announceBody(this.request!, body.announced);
         if (body.failed) {
           this.body = null;
+          this.request = null;
           if (body.failedInSizeLine) {
             // llhttp up to the octet refused: a refusal of its own before it stands.
             const at = end - 1;
@@ -109,7 +123,10 @@ export class ChunkSizeLines {
         }
         const stopped = runTo(end);
         if (stopped !== null) return stopped;
-        if (body.done) this.body = null;
+        if (body.done) {
+          this.body = null;
+          this.request = null;
+        }
         continue;
       }
       if (this.lengthLeft > 0) {

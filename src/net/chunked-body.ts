@@ -113,6 +113,11 @@ export class ChunkedBody {
   /** BWS came after the extension's `;`. */
   private extSpaced = false;
   private trailerLength = 0;
+  /**
+   * The sizes of every chunk whose size line has ended, data read or not: what the body has
+   * announced it will carry (net/announced-body.ts), known before the bytes come.
+   */
+  announced = 0;
   /** Why the body cannot be read, once it cannot. */
   problem: string | null = null;
   /** The state it failed in. */
@@ -253,6 +258,7 @@ export class ChunkedBody {
           break;
         case State.SizeLf:
           if (c !== LF) return this.fail(SIZE_LINE_END, i);
+          this.announced += this.left;
           this.state = this.left === 0 ? State.TrailerStart : State.Data;
           break;
         case State.DataCr:

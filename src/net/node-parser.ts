@@ -132,7 +132,7 @@ export function watchRequestStarts(socket: Socket): void {
         if (args[0] === 0 && args[1] === 9) markWrittenHttp09(this, at, (args[4] as string | undefined) || this._url || '');
       }
       const skip = headEnded.apply(this, args);
-      if (at !== undefined) at.sizeLines.headEnded(this.incoming?.headers, skip);
+      if (at !== undefined) at.sizeLines.headEnded(this.incoming, skip);
       return skip;
     };
     parser[k.kOnBody] = function (this: NodeParser, piece: unknown) {

@@ -6,6 +6,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { announceBody } from '../net/announced-body.js';
 import { parsePlainHead, type PlainHead } from '../net/plain-head.js';
 import { REQUEST_FULL_BODY_MAX } from '../link/request-frame.js';
 import { ENDED_EARLY } from '../net/request-head.js';
@@ -412,6 +413,8 @@ export class LeanConnection implements ResponseOutput, BodySource {
         this.refuseBody(req, req.chunks.refusal, req.chunks.problem!);
         return data.length;
       }
+      // Its exchange refuses a body announced past max_body now, not once the bytes come.
+      announceBody(req, req.chunks.announced);
       if (req.chunks.done) req.receivedAll();
     }
     this.bodyFlowChanged(); // what nobody took yet is held: the client waits

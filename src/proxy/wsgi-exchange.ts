@@ -7,6 +7,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ABORT_CLIENT_TIMED_OUT, ABORT_TIMED_OUT, Frame, REQUEST_WINDOW, RESPONSE_CREDIT_STEP, encodeEmptyFrame, encodeFrame, encodeU32Frame, frameHeader, requestBodyIn } from '../link/frames.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
+import { announcedBody, BODY_ANNOUNCED } from '../net/announced-body.js';
 import { bodyBytesPassed } from '../net/body-garbage.js';
 import { targetAsSent } from '../net/request-head.js';
 import { spanOf } from '../count.js';
@@ -143,6 +144,9 @@ function onRequestData(this: WithExchange<IncomingMessage>, chunk: Buffer): void
 function onRequestEnd(this: WithExchange<IncomingMessage>): void {
   this[kExchange]?.onEnd();
 }
+function onBodyAnnounced(this: WithExchange<IncomingMessage>, total: number): void {
+  this[kExchange]?.onAnnounced(total);
+}
 
 /**
  * What counts `res` in `tally` (its worker's, which feeds its version's): the request's exchange
@@ -258,6 +262,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
       if (replay?.ended !== true) {
         req.on('data', onRequestData);
         req.on('end', onRequestEnd);
+        req.on(BODY_ANNOUNCED, onBodyAnnounced);
         // Taken over from a worker that gave it back or failed before it was sent: req was left
         // paused. Its next piece comes on a later turn, after the replayed ones below.
         if (req.isPaused()) req.resume();
@@ -270,6 +275,8 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     res[kExchange] = this;
     res.on('close', onResponseClose);
     if (this.options.clientEnd === true) this.watchClientEnd();
+    // A size line read before the request got here (it waited for a worker, or came back unrun).
+    if (hasBody) this.onAnnounced(announcedBody(req));
   }
 
   /**
@@ -410,7 +417,16 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
   }
 
   /**
-   * A chunked body crossed maxBody (a Content-Length over it never gets here). The app stops
+   * The chunked body has announced `total` bytes (net/announced-body.ts): past maxBody, it is
+   * refused now, as its bytes would be when they came, rather than waited for.
+   */
+  onAnnounced(total: number): void {
+    if (this.state === State.Done || this.aborted || total <= this.maxBody) return;
+    this.bodyTooLarge();
+  }
+
+  /**
+   * A chunked body crossed maxBody, or announced it will (a Content-Length over it never gets here). The app stops
    * (ABORT: its next read raises ClientDisconnected); the client gets 413 if no response has
    * started, else a cut connection. Either way the connection closes: the rest of the body
    * is not worth reading.
@@ -597,6 +613,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     this.listening = false;
     this.req.removeListener('data', onRequestData);
     this.req.removeListener('end', onRequestEnd);
+    this.req.removeListener(BODY_ANNOUNCED, onBodyAnnounced);
     this.req.pause();
   }
 

@@ -33,6 +33,22 @@ test('the data, and the end of the body, however the bytes are cut (every one or
   }
 });
 
+test('what the body has announced: each chunk\'s size once its line has ended, before its data comes (max_body refuses there)', () => {
+  const body = new ChunkedBody();
+  const read = (text: string): number => {
+    body.read(Buffer.from(text, 'latin1'), 0, () => {});
+    return body.announced;
+  };
+  assert.is(read('30'), 0, 'a size line not ended yet announces nothing');
+  assert.is(read('0;a=1\r'), 0, 'nor one whose LF has not come');
+  assert.is(read('\n'), 0x300);
+  assert.is(read('x'.repeat(0x300) + '\r\nfffffff\r\n'), 0x300 + 0xfffffff, 'the sum, with a chunk of which nothing came');
+  assert.is(read('hello'), 0x300 + 0xfffffff);
+  const whole = new ChunkedBody();
+  whole.read(Buffer.from(BODY, 'latin1'), 0, () => {});
+  assert.is(whole.announced, 16, 'a whole body announces its length');
+});
+
 test('read from an offset, as the lane reads a body after its head in one buffer', () => {
   const wire = Buffer.from(`HEAD-BYTES${BODY}${NEXT}`, 'latin1');
   const body = new ChunkedBody();

@@ -1,0 +1,119 @@
+// A chunk-size line that announces more than the app's max_body, with what the body carried
+// before it (H292): refused 413 as soon as the line is read, as nginx refuses it, and the
+// connection closed, as for a Content-Length over max_body. Before, the chunk's announced
+// bytes went on to the app, whose read waited for them until its `timeout` (a client could
+// hold a thread with a 15-byte body). Raw bytes through the real gateway, on the lean lane and
+// where node:http reads every request (APPPKG_LEAN_LANE=0), to a WSGI app and an ASGI app,
+// alone and pipelined behind a request that is served.
+import net from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { addPackage } from '../helpers/apps-dir.js';
+import { portOf, startBothReaders, statusesOf, type BothReaders } from '../helpers/both-readers.js';
+import { gatewayStatus } from '../helpers/status.js';
+import { recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('reliability: a chunk size past max_body');
+const apps = tempDir('apppkg-rel-chunk-size-apps-');
+const env = tempDir('apppkg-rel-chunk-size-env-');
+let readers: BothReaders;
+
+/**
+ * The apps' `timeout` (s): far past ANSWER_MS, so that an answer within ANSWER_MS is the
+ * gateway's refusal at the size line, not the app's read giving up on bytes that never came.
+ */
+const TIMEOUT_S = 120;
+/** How long a case waits for its answer and the close: generous for a loaded host, far under TIMEOUT_S. */
+const ANSWER_MS = 15_000;
+
+const APPS = [
+  { kind: 'WSGI', mount: '/w', echo: '/w/echo' },
+  { kind: 'ASGI', mount: '/a', echo: '/a/upload' },
+] as const;
+
+const gateways = (): Array<[string, RunningGateway]> => [['the lean lane', readers.lean], ['node:http', readers.node]];
+
+const chunkedHead = (target: string): string => `POST ${target} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n`;
+
+/** What comes back on one connection until the gateway closes it, or ANSWER_MS passes (then `closed` is false). */
+async function answerTo(port: number, bytes: string): Promise<{ got: string; closed: boolean }> {
+  const socket = net.connect(port, '127.0.0.1');
+  const seen = recorded(socket);
+  socket.write(Buffer.from(bytes, 'latin1'));
+  try {
+    await waitFor(() => seen.closed, ANSWER_MS);
+  } catch {
+    // Still open: said by `closed`.
+  } finally {
+    socket.destroy();
+  }
+  return { got: seen.got, closed: seen.closed };
+}
+
+/**
+ * Sends `bytes(app)` to each app through each reader, all at once, and gives `judge` what came
+ * back: every case's problem is said together, so that a failure names each reader and app it is of.
+ */
+async function eachCase(bytes: (app: (typeof APPS)[number]) => string, judge: (answer: { got: string; closed: boolean }) => string | null): Promise<void> {
+  const cases = gateways().flatMap(([reader, gw]) => APPS.map((app) => ({ what: `${reader}, ${app.kind}`, gw, app })));
+  const answers = await Promise.all(cases.map((c) => answerTo(portOf(c.gw), bytes(c.app))));
+  const problems = cases.flatMap((c, i) => {
+    const problem = judge(answers[i]);
+    return problem === null ? [] : [`${c.what}: ${problem}: ${JSON.stringify(answers[i].got.slice(0, 300))}`];
+  });
+  assert.equal(problems, []);
+}
+
+/** The last answer is a 413 that says close, and the gateway closed the connection. */
+function refused(answer: { got: string; closed: boolean }): string | null {
+  const last = answer.got.slice(answer.got.lastIndexOf('HTTP/1.1 '));
+  if (!answer.closed) return `not closed within ${ANSWER_MS} ms`;
+  if (!/^HTTP\/1\.1 413 Content Too Large\r\n/.test(last)) return 'the last answer is not a 413';
+  if (!/\r\nConnection: close\r\n/i.test(last)) return 'the 413 does not say close';
+  return null;
+}
+
+test.before(async () => {
+  addPackage(apps.path, 'rel-rfc-echo', 'w');
+  addPackage(apps.path, 'asgi-http', 'a');
+  const envFile = join(env.path, 'environment.yaml');
+  writeFileSync(envFile, ['apps:', `  w: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  a: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, ''].join('\n'));
+  readers = await startBothReaders(apps, ['--access-log', 'off', '--environment', envFile]);
+  for (const gw of [readers.lean, readers.node]) {
+    await waitFor(async () => (await gatewayStatus(gw)).apps.every((a: { state: string }) => a.state === 'ready'), 60_000, 'the echo apps to serve');
+  }
+});
+
+test.after(async () => {
+  await readers?.stop();
+  env.remove();
+});
+
+test('a first chunk announcing 268 MB (max_body 1 KB), 5 bytes of it sent: 413 at its size line, closed', async () => {
+  await eachCase((app) => `${chunkedHead(app.echo)}fffffff\r\nhello`, refused);
+});
+
+test('a size line that passes max_body only with the chunks before it (768 bytes, then 512 announced): 413 at that line, closed', async () => {
+  const first = `300\r\n${'y'.repeat(0x300)}\r\n`;
+  await eachCase((app) => `${chunkedHead(app.echo)}${first}200\r\nx`, refused);
+});
+
+test('pipelined behind a request that is served: that one answered 200, the chunked one 413 at its size line, closed', async () => {
+  const served = (app: (typeof APPS)[number]): string => `POST ${app.echo} HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nfirst`;
+  await eachCase(
+    (app) => `${served(app)}${chunkedHead(app.echo)}fffffff\r\nhello`,
+    (answer) => (statusesOf(answer.got).join() !== '200,413' ? `answers ${statusesOf(answer.got).join()}, not 200 then 413` : refused(answer)),
+  );
+});
+
+test('a chunked body whose sizes stay within max_body is served whole (the bound is the sum, not any one line)', async () => {
+  const chunk = `200\r\n${'z'.repeat(0x200)}\r\n`; // 512 + 512: max_body exactly
+  await eachCase(
+    (app) => `${chunkedHead(app.echo).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')}${chunk}${chunk}0\r\n\r\n`,
+    (answer) => (statusesOf(answer.got).join() === '200' && answer.closed ? null : 'not one 200, then the close'),
+  );
+});
+
+test.run();
