@@ -5,6 +5,7 @@
 // exchange's (wsgi-exchange.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { encodeRequest, encodeRequestFull } from '../link/request-frame.js';
+import { announcedBody } from '../net/announced-body.js';
 import type { WorkerLink } from '../link/worker-link.js';
 import { answerFailure } from './error-response.js';
 import { cgiRequest } from './cgi-request.js';
@@ -22,7 +23,8 @@ const NO_OPTIONS: ForwardOptions = {};
  * when the link takes no more requests (closed, or its worker stopping): the caller gives it
  * to another worker. Answers itself (and returns true) for a path with %00 (NUL separates the
  * frame's fields), 400, a trusted proxy's X-Forwarded-Host that names no host, 400, and a
- * Content-Length over maxBody, 413.
+ * Content-Length over maxBody, or a chunked body whose size lines read so far announce more
+ * (it waited for a worker meanwhile, or comes back unrun), 413.
  */
 export function forwardWsgi(
   link: WorkerLink,
@@ -42,7 +44,7 @@ export function forwardWsgi(
   }
   const { line, pairs } = cgiRequest(req, route, false, options.asgi === true);
   const body = line.body;
-  if (body !== '' && body !== 'chunked' && options.maxBody !== undefined && Number(body) > options.maxBody) {
+  if (body !== '' && options.maxBody !== undefined && (body === 'chunked' ? announcedBody(req) : Number(body)) > options.maxBody) {
     // Refused before the app sees anything; the body is not worth reading: close after.
     options.report?.(tooLargeLine(req, options, body));
     answerFailure(res, 'too-large', { detail: `the request body is larger than ${options.maxBody} bytes` });

@@ -7,7 +7,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ABORT_CLIENT_TIMED_OUT, ABORT_TIMED_OUT, Frame, REQUEST_WINDOW, RESPONSE_CREDIT_STEP, encodeEmptyFrame, encodeFrame, encodeU32Frame, frameHeader, requestBodyIn } from '../link/frames.js';
 import type { LinkExchange, WorkerLink } from '../link/worker-link.js';
-import { announcedBody, BODY_ANNOUNCED } from '../net/announced-body.js';
+import { BODY_ANNOUNCED } from '../net/announced-body.js';
 import { bodyBytesPassed } from '../net/body-garbage.js';
 import { targetAsSent } from '../net/request-head.js';
 import { spanOf } from '../count.js';
@@ -275,8 +275,6 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     res[kExchange] = this;
     res.on('close', onResponseClose);
     if (this.options.clientEnd === true) this.watchClientEnd();
-    // A size line read before the request got here (it waited for a worker, or came back unrun).
-    if (hasBody) this.onAnnounced(announcedBody(req));
   }
 
   /**

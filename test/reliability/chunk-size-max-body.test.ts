@@ -4,7 +4,8 @@
 // bytes went on to the app, whose read waited for them until its `timeout` (a client could
 // hold a thread with a 15-byte body). Raw bytes through the real gateway, on the lean lane and
 // where node:http reads every request (APPPKG_LEAN_LANE=0), to a WSGI app and an ASGI app,
-// alone and pipelined behind a request that is served.
+// alone and pipelined behind a request that is served; and one whose size line was read while
+// it waited in the app's queue, refused when a thread is free, before the app sees it.
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { portOf, startBothReaders, statusesOf, type BothReaders } from '../helpers/both-readers.js';
-import { gatewayStatus } from '../helpers/status.js';
+import { appStatus, gatewayStatus } from '../helpers/status.js';
 import { recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('reliability: a chunk size past max_body');
@@ -78,8 +79,9 @@ function refused(answer: { got: string; closed: boolean }): string | null {
 test.before(async () => {
   addPackage(apps.path, 'rel-rfc-echo', 'w');
   addPackage(apps.path, 'asgi-http', 'a');
+  addPackage(apps.path, 'rel-rfc-echo', 'q');
   const envFile = join(env.path, 'environment.yaml');
-  writeFileSync(envFile, ['apps:', `  w: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  a: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, ''].join('\n'));
+  writeFileSync(envFile, ['apps:', `  w: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  a: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  q: {workers: 1, threads: 1, max_body: 1KB, timeout: ${TIMEOUT_S}}`, ''].join('\n'));
   readers = await startBothReaders(apps, ['--access-log', 'off', '--environment', envFile]);
   for (const gw of [readers.lean, readers.node]) {
     await waitFor(async () => (await gatewayStatus(gw)).apps.every((a: { state: string }) => a.state === 'ready'), 60_000, 'the echo apps to serve');
@@ -100,6 +102,32 @@ test('a size line that passes max_body only with the chunks before it (768 bytes
   await eachCase((app) => `${chunkedHead(app.echo)}${first}200\r\nx`, refused);
 });
 
+test('a size line that comes after its request reached the app (a later write): 413 then, closed, the app\'s read cut off', async () => {
+  const first = `300\r\n${'y'.repeat(0x300)}\r\n`;
+  for (const [reader, gw] of gateways()) {
+    for (const app of APPS) {
+      const what = `${reader}, ${app.kind}`;
+      const name = app.mount.slice(1);
+      const socket = net.connect(portOf(gw), '127.0.0.1');
+      const seen = recorded(socket);
+      try {
+        socket.write(`${chunkedHead(app.echo)}${first}`);
+        await waitFor(async () => (await appStatus(gw, name)).inFlight === 1, ANSWER_MS, `${what}: the request in the app`);
+        socket.write('200\r\nx');
+        try {
+          await waitFor(() => seen.closed, ANSWER_MS);
+        } catch {
+          // Said below.
+        }
+        assert.is(refused(seen), null, `${what}: ${JSON.stringify(seen.got)}`);
+        await waitFor(async () => (await appStatus(gw, name)).inFlight === 0, ANSWER_MS, `${what}: the app's read cut off`);
+      } finally {
+        socket.destroy();
+      }
+    }
+  }
+});
+
 test('pipelined behind a request that is served: that one answered 200, the chunked one 413 at its size line, closed', async () => {
   const served = (app: (typeof APPS)[number]): string => `POST ${app.echo} HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nfirst`;
   await eachCase(
@@ -114,6 +142,38 @@ test('a chunked body whose sizes stay within max_body is served whole (the bound
     (app) => `${chunkedHead(app.echo).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')}${chunk}${chunk}0\r\n\r\n`,
     (answer) => (statusesOf(answer.got).join() === '200' && answer.closed ? null : 'not one 200, then the close'),
   );
+});
+
+test('one whose size line came while it waited in the app\'s queue: 413 when a thread is free, closed, never given to the app', async () => {
+  /** Each holds q's one thread, or a place in its queue, with a body not all sent (within max_body). */
+  const HOLDERS = 24; // past its thread and the 16 the gateway sends ahead to a worker (upstream.ts PIPELINE_DEPTH)
+  for (const [reader, gw] of gateways()) {
+    const holders = Array.from({ length: HOLDERS }, () => net.connect(portOf(gw), '127.0.0.1'));
+    let queued: net.Socket | null = null;
+    try {
+      for (const h of holders) {
+        h.on('error', () => {});
+        h.write(`${chunkedHead('/q/echo')}5\r\nhel`);
+      }
+      const queue = async (): Promise<number> => (await appStatus(gw, 'q')).queued;
+      await waitFor(async () => (await queue()) === HOLDERS - 1, ANSWER_MS, `${reader}: ${HOLDERS - 1} holders waiting behind the one on q's thread`);
+      queued = net.connect(portOf(gw), '127.0.0.1');
+      const seen = recorded(queued);
+      queued.write(`${chunkedHead('/q/echo')}fffffff\r\nhello`);
+      await waitFor(async () => (await queue()) === HOLDERS, ANSWER_MS, `${reader}: the request announcing 268 MB waiting in q's queue`);
+      assert.not.ok(seen.closed, `${reader}: answered while every thread was held: ${JSON.stringify(seen.got)}`);
+      for (const h of holders) h.destroy();
+      try {
+        await waitFor(() => seen.closed, ANSWER_MS);
+      } catch {
+        // Said below.
+      }
+      assert.is(refused(seen), null, `${reader}: ${JSON.stringify(seen.got)}`);
+    } finally {
+      for (const h of holders) h.destroy();
+      queued?.destroy();
+    }
+  }
 });
 
 test.run();
