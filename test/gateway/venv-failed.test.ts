@@ -66,7 +66,8 @@ function assertRefused(app: any, stateDir: string): { hint: string } {
 
 test('--apps: the version is refused, and the fix says `apppkg-gateway install DIR` builds the virtualenv in the terminal', async () => {
   const state = join(work.path, 'state-cli');
-  // The unix socket: a loopback port without a token is told the app's output withheld (the tail).
+  // The unix socket: it shows the app's output (the tail) whoever the app runs as, where a loopback
+  // port without a token withholds it while some app runs as another user.
   const socket = join(work.path, 'admin.sock');
   cli = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', `unix:${socket}`, '--state-dir', state, '--environment', environment], { ms: 120_000 });
   const agent = new Agent({ connect: { socketPath: socket } });
