@@ -65,6 +65,6 @@ export function forwardWsgi(
   }
   link.write(encodeRequest(id, line, pairs));
 
-  exchange.attach(body !== '');
+  exchange.attach(body !== '', body === 'chunked');
   return true;
 }

@@ -251,8 +251,11 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     else if (!this.unrun) this.tally?.observe(status, seconds);
   }
 
-  /** Listens to the client from now on: its body (when it has one) and its going away. */
-  attach(hasBody: boolean): void {
+  /**
+   * Listens to the client from now on: its body (when it has one) and its going away; a chunked
+   * body's announced size too (only a chunked body announces one).
+   */
+  attach(hasBody: boolean, chunked = false): void {
     const { req, res } = this;
     if (hasBody) {
       req[kExchange] = this;
@@ -262,7 +265,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
       if (replay?.ended !== true) {
         req.on('data', onRequestData);
         req.on('end', onRequestEnd);
-        req.on(BODY_ANNOUNCED, onBodyAnnounced);
+        if (chunked) req.on(BODY_ANNOUNCED, onBodyAnnounced);
         // Taken over from a worker that gave it back or failed before it was sent: req was left
         // paused. Its next piece comes on a later turn, after the replayed ones below.
         if (req.isPaused()) req.resume();
