@@ -82,3 +82,21 @@ export async function readerAfter(connect: () => net.Socket, first: string, unti
     socket.destroy();
   }
 }
+
+/**
+ * What one connection that writes `bytes` gets back until the gateway closes it, or `ms` passes
+ * (then `closed` is false: a kept connection is an answer of its own, never a failure here).
+ */
+export async function answersUntilClose(port: number, bytes: string, ms = 5000): Promise<{ got: string; closed: boolean }> {
+  const socket = net.connect(port, '127.0.0.1');
+  const seen = recorded(socket);
+  socket.write(Buffer.from(bytes, 'latin1'));
+  try {
+    await waitFor(() => seen.closed, ms);
+  } catch {
+    // Still open: said by `closed`.
+  } finally {
+    socket.destroy();
+  }
+  return { got: seen.got, closed: seen.closed };
+}

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
-import { portOf, startBothReaders, statusesOf, type BothReaders } from '../helpers/both-readers.js';
+import { answersUntilClose, portOf, startBothReaders, statusesOf, type BothReaders } from '../helpers/both-readers.js';
 import { appStatus, gatewayStatus } from '../helpers/status.js';
 import { recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
@@ -38,28 +38,13 @@ const gateways = (): Array<[string, RunningGateway]> => [['the lean lane', reade
 
 const chunkedHead = (target: string): string => `POST ${target} HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n`;
 
-/** What comes back on one connection until the gateway closes it, or ANSWER_MS passes (then `closed` is false). */
-async function answerTo(port: number, bytes: string): Promise<{ got: string; closed: boolean }> {
-  const socket = net.connect(port, '127.0.0.1');
-  const seen = recorded(socket);
-  socket.write(Buffer.from(bytes, 'latin1'));
-  try {
-    await waitFor(() => seen.closed, ANSWER_MS);
-  } catch {
-    // Still open: said by `closed`.
-  } finally {
-    socket.destroy();
-  }
-  return { got: seen.got, closed: seen.closed };
-}
-
 /**
  * Sends `bytes(app)` to each app through each reader, all at once, and gives `judge` what came
  * back: every case's problem is said together, so that a failure names each reader and app it is of.
  */
 async function eachCase(bytes: (app: (typeof APPS)[number]) => string, judge: (answer: { got: string; closed: boolean }) => string | null): Promise<void> {
   const cases = gateways().flatMap(([reader, gw]) => APPS.map((app) => ({ what: `${reader}, ${app.kind}`, gw, app })));
-  const answers = await Promise.all(cases.map((c) => answerTo(portOf(c.gw), bytes(c.app))));
+  const answers = await Promise.all(cases.map((c) => answersUntilClose(portOf(c.gw), bytes(c.app), ANSWER_MS)));
   const problems = cases.flatMap((c, i) => {
     const problem = judge(answers[i]);
     return problem === null ? [] : [`${c.what}: ${problem}: ${JSON.stringify(answers[i].got.slice(0, 300))}`];

@@ -5,13 +5,12 @@
 // one answer and the connection closes, so that nothing behind it is ever read as a request
 // (RFC 9112 §6.3, §9.6, §11.2); a message the RFCs frame one way only is served, and the
 // request behind it too.
-import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
-import { portOf, startBothReaders, statusesOf, type BothReaders } from '../helpers/both-readers.js';
+import { answersUntilClose, portOf, startBothReaders, statusesOf, type BothReaders } from '../helpers/both-readers.js';
 import { gatewayStatus } from '../helpers/status.js';
-import { recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('reliability: request smuggling and garbage from clients');
 const apps = tempDir('apppkg-rel-smuggle-apps-');
@@ -23,21 +22,6 @@ const APPS = [
   // Its length, first in a chunked answer.
   { kind: 'ASGI', mount: '/a', echo: '/a/upload', saw: (got: string, body: string) => new RegExp(`\r\n\r\n[0-9a-f]+\r\n${body.length} `).test(got) },
 ] as const;
-
-/** What each connection gets back until the gateway closes it, or `ms` passes (then `closed` is false). */
-async function exchange(port: number, bytes: string, ms = 5000): Promise<{ got: string; closed: boolean }> {
-  const socket = net.connect(port, '127.0.0.1');
-  const seen = recorded(socket);
-  socket.write(Buffer.from(bytes, 'latin1'));
-  try {
-    await waitFor(() => seen.closed, ms);
-  } catch {
-    // Still open: said by `closed`.
-  } finally {
-    socket.destroy();
-  }
-  return { got: seen.got, closed: seen.closed };
-}
 
 /** The request pipelined behind each case: `SMUGGLED` in an answer means an app ran it. */
 const behind = (mount: string): string => `GET ${mount}/scope/SMUGGLED HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`;
@@ -60,7 +44,7 @@ test('R7.1 a target that is not a path (a `..` above the root, a NUL) is refused
     for (const app of APPS) {
       for (const target of [`${app.mount}/../../etc/passwd`, `${app.mount}/%2e%2e/%2e%2e/x`, `${app.mount}/a%00b`]) {
         const what = `${reader}, ${app.kind}, ${target}`;
-        const { got, closed } = await exchange(portOf(gw), `GET ${target} HTTP/1.1\r\nHost: h\r\n\r\n${behind(app.mount)}`);
+        const { got, closed } = await answersUntilClose(portOf(gw), `GET ${target} HTTP/1.1\r\nHost: h\r\n\r\n${behind(app.mount)}`);
         assert.equal(statusesOf(got), [400], `${what}: ${got}`);
         assert.match(got, /\r\nConnection: close\r\n/, what);
         assert.ok(got.includes('\nthe request target is not a path'), `${what}: ${got}`);
@@ -86,7 +70,7 @@ test('R7.2 a head the front refuses once node:http has read it (no Host, two Hos
         // The duplicated Accept has node:http read the first request too: the refusal waits
         // behind its answer while llhttp reads on, into the bytes that follow.
         const first = `GET ${app.mount}/scope/first HTTP/1.1\r\nHost: h\r\nAccept: a\r\nAccept: b\r\n\r\n`;
-        const { got, closed } = await exchange(portOf(gw), `${first}${head.replaceAll('/w/', `${app.mount}/`)}3\r\nabc\r\n0\r\n\r\n${behind(app.mount)}`);
+        const { got, closed } = await answersUntilClose(portOf(gw), `${first}${head.replaceAll('/w/', `${app.mount}/`)}3\r\nabc\r\n0\r\n\r\n${behind(app.mount)}`);
         assert.equal(statusesOf(got), [200, 400], `${what}: ${got}`);
         assert.ok(closed, `${what}: the connection closed`);
         assert.not.ok(got.includes('SMUGGLED'), `${what}: the request behind it ran`);
@@ -163,7 +147,7 @@ for (const c of CASES) {
       for (const app of APPS) {
         const what = `${reader}, ${app.kind}`;
         const line = c.line?.(app.echo) ?? `POST ${app.echo} HTTP/1.1`;
-        const { got, closed } = await exchange(portOf(gw), `${line}\r\nHost: h\r\n${c.fields}\r\n${c.body}${behind(app.mount)}`);
+        const { got, closed } = await answersUntilClose(portOf(gw), `${line}\r\nHost: h\r\n${c.fields}\r\n${c.body}${behind(app.mount)}`);
         if (c.refused !== undefined) {
           assert.equal(statusesOf(got), [c.refused], `${what}: ${got}`);
           assert.ok(closed, `${what}: the connection closed`);
