@@ -68,10 +68,16 @@ export async function run(args: ParsedCommand): Promise<number> {
 
   // Signals count from here, not from "listening on": a SIGTERM while the apps start stops the
   // gateway as it would later (Node's default would kill it, cutting what it holds), and a SIGHUP
-  // then is no kill either (the start reads the directory and the file anyway).
+  // then is no kill either. Nor is it dropped: the start's scan may have read the directory
+  // before the copy the SIGHUP was sent for (`start; cp -r blog.1.1 apps/; kill -HUP`), so it
+  // is answered once the gateway has started, as one sent then would be.
   const { stopped, stopWaiting } = watchStopSignals();
   outliveStdio();
-  const hangupWhileStarting = () => say('SIGHUP: the apps directory and the environment file are being read now, as the gateway starts');
+  let hangupOwed = false;
+  const hangupWhileStarting = () => {
+    if (!hangupOwed) say('SIGHUP: the gateway is starting; the apps directory and the environment file are read again once it has started');
+    hangupOwed = true;
+  };
   process.on('SIGHUP', hangupWhileStarting);
   // Held from before the first spawn (an install hook) to after the last process is gone; said
   // once the gateway started, so that a usage error (a bad --environment) stays the first line.
@@ -115,6 +121,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     // The new listener first: with none, even for a moment, a SIGHUP would kill the gateway (run-loop.ts).
     process.on('SIGHUP', onHangup);
     process.off('SIGHUP', hangupWhileStarting);
+    if (hangupOwed && !stopWaiting.aborted) onHangup();
     // As nginx and gunicorn: logrotate moves the file away, then SIGUSR1 (cli/debug-signal.ts).
     const onUser1 = () => {
       const reopening = gateway.reopenAccessLog((madeDir) => say(`SIGUSR1: the access log ${accessLog} was opened again${madeDir === null ? '' : ` (its directory ${madeDir} was gone: made again)`}`));
