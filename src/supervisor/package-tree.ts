@@ -78,6 +78,14 @@ export function settleWaitMs(tree: PackageTree, settleMs: number, unchangedForMs
 }
 
 /**
+ * A tree's signature as a digest, what is kept of it between looks: a signature lists every
+ * file, and is long for a package with many.
+ */
+export function signatureDigest(signature: string): string {
+  return createHash('sha256').update(signature).digest('base64');
+}
+
+/**
  * A short digest of `dir`'s signature, kept in installed.json: a version moved out and back
  * (`mv`, `cp -a`) keeps it; one copied anew (`cp -r`) or edited does not.
  */

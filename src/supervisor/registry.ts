@@ -39,6 +39,7 @@ import type { AppInstance } from './app-instance.js';
 import { noteBrokenDescription } from './broken-description.js';
 import { realDir, type AppSource, type BrokenPackage } from './discovery.js';
 import { JudgingQueue } from './judging-queue.js';
+import { signatureDigest } from './package-tree.js';
 import { pruneRunHelpers } from './prune-run-helpers.js';
 import { publishedApps, samePublication, type Publication, type RefusedApp, type RouteSpec, type ServingApp } from './published-apps.js';
 import { ReconcileScheduler, reconcileFailure } from './reconcile-scheduler.js';
@@ -506,10 +507,19 @@ export class Registry {
    * The directories of refused, settling and rolled-back-from versions, and of a serving one
    * whose restart was refused: a change to any file in them matters (a rolled-back-from one is a
    * candidate again, docs/admin.md; a mended serving one is restarted). The other serving and
-   * older versions are not walked at every poll: only these few.
+   * older versions are not walked at every poll: only these few. Each with the digest
+   * (signatureDigest) of its files as they were judged, null where none is kept: the watcher
+   * takes a directory it walks for the first time as changed only when they differ from it.
    */
-  get watchedDirs(): string[] {
-    return [...this.records.values()].flatMap((r) => [...r.refused.keys(), ...r.settling, ...r.rolledBack.keys(), ...(r.restartRefused ? [r.restartRefused.dir] : [])]);
+  get watchedDirs(): Map<string, string | null> {
+    const dirs = new Map<string, string | null>();
+    for (const r of this.records.values()) {
+      for (const [dir, { signature }] of r.refused) dirs.set(dir, signatureDigest(signature));
+      for (const dir of r.settling) dirs.set(dir, this.judge.settlingDigest(dir));
+      for (const [dir, signature] of r.rolledBack) dirs.set(dir, signatureDigest(signature));
+      if (r.restartRefused) dirs.set(r.restartRefused.dir, signatureDigest(r.restartRefused.signature));
+    }
+    return dirs;
   }
 
   /**

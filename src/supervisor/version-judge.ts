@@ -7,7 +7,6 @@
 // its traceback or output); a database or Redis that is down is retried with back-off.
 // The Registry (registry.ts) runs the reconcile loop around it and owns the records; this is
 // what the loop does for one record.
-import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { appLogOptions, prepareRefusalLog, pythonPassedOver, resolveApp, type AppContext, type RunMode } from '../app-context.js';
 import { CLI_COMMAND_WORDS, namingFixes, type CommandWords } from '../command-words.js';
@@ -24,7 +23,7 @@ import type { AppInstance } from './app-instance.js';
 import { askRestart, saveRolledBack, showProblem, versionTally, type AppRecord, type Refusal } from './app-record.js';
 import { buildAppVenv, type PendingVenv } from './app-venv.js';
 import { failedUpdatesFile, installedFile, keepFailedUpdate, readFailedUpdates, readInstalled, tryRecordInstalled, updateSkipped, updatesPending } from '../lifecycle/installed-version.js';
-import { readPackageTree, settleWaitMs, treeDigest, type PackageTree } from './package-tree.js';
+import { readPackageTree, settleWaitMs, signatureDigest, treeDigest, type PackageTree } from './package-tree.js';
 import { appLogFile, formatRefusal, logOffset, noteRefusalInLog, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
 import { startApp } from './start-app.js';
 import { StartSteps } from './start-steps.js';
@@ -409,11 +408,16 @@ export class VersionJudge {
     }
   }
 
+  /** The digest (signatureDigest) of the tree of `dir` as the last look at it while it settles found it; null when it does not settle. */
+  settlingDigest(dir: string): string | null {
+    return this.unchanged.get(dir)?.signature ?? null;
+  }
+
   /** settleWaitMs for the version in `dir`, its tree seen unchanged since (performance.now(): no wall clock) the first look that found it so. */
   private settleWait(dir: string, tree: PackageTree): number {
     const now = performance.now();
     // A digest: a directory removed while it settled leaves its entry, which must stay small.
-    const signature = createHash('sha256').update(tree.signature).digest('base64');
+    const signature = signatureDigest(tree.signature);
     let seen = this.unchanged.get(dir);
     if (seen?.signature !== signature) this.unchanged.set(dir, (seen = { signature, since: now }));
     return settleWaitMs(tree, this.opts.settleMs ?? 0, now - seen.since);

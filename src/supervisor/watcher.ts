@@ -5,7 +5,7 @@
 // deeper than DIR), so a poll of the same signature backs it up.
 import { readdirSync, realpathSync, statSync, watch, type Dirent, type FSWatcher } from 'node:fs';
 import { basename, join } from 'node:path';
-import { readPackageTree } from './package-tree.js';
+import { readPackageTree, signatureDigest } from './package-tree.js';
 
 /** What must differ for the apps directory to count as changed. */
 export function appsSignature(appsDir: string): string {
@@ -44,7 +44,10 @@ export class AppsWatcher {
   private fsWatcher: FSWatcher | null = null;
   private poll: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
+  /** appsSignature at the last check. */
   private signature: string;
+  /** Each watched directory's tree (signatureDigest) at the last check. */
+  private trees = new Map<string, string>();
   /** The watched directory's device and inode (dirIdentity); null while there is none. */
   private watchedDir: string | null = null;
   /** The directory itself was removed, moved or changed: watched again at the next poll. */
@@ -57,20 +60,42 @@ export class AppsWatcher {
     private readonly onChange: () => void,
     private readonly pollMs = 2000,
     private readonly debounceMs = 300,
-    /** Package directories whose every file counts (the registry's refused, settling and rolled-back-from versions). */
-    private readonly watchedDirs: () => string[] = () => [],
+    /**
+     * Package directories whose every file counts (the registry's refused, settling and
+     * rolled-back-from versions), each with the digest of its tree as the registry judged it
+     * (signatureDigest; null: none kept).
+     */
+    private readonly watchedDirs: () => ReadonlyMap<string, string | null> = () => new Map(),
     /** The gateway's log: a watch refused is said there, with what is seen without it. */
     private readonly say: (line: string) => void = () => {},
     /** What the caller calls the scan's interval (the CLI's --watch-interval, the library's watchIntervalMs). */
     private readonly pollKey = '--watch-interval',
   ) {
-    this.signature = this.currentSignature();
+    this.signature = appsSignature(this.appsDir);
+    this.changedSinceLastCheck();
   }
 
-  /** appsSignature, and the whole tree of each watched directory: only these are walked. */
-  private currentSignature(): string {
-    const trees = this.watchedDirs().sort().map((dir) => readPackageTree(dir).signature);
-    return [appsSignature(this.appsDir), ...trees].join('\n--\n');
+  /**
+   * Whether appsSignature, or the whole tree of a watched directory (only these are walked),
+   * differs from the last check. A directory walked for the first time (a version just refused,
+   * found settling or rolled back from) is compared with its tree as the registry judged it, not
+   * taken as new: the scan that judged it saw it so, and one more scan found nothing changed.
+   * Nor is a tree that differs from the last check but is as the registry judged it since (a
+   * SIGHUP's scan retried it first) a change. A directory no longer watched is none either.
+   */
+  private changedSinceLastCheck(): boolean {
+    const apps = appsSignature(this.appsDir);
+    let changed = apps !== this.signature;
+    this.signature = apps;
+    const trees = new Map<string, string>();
+    for (const [dir, judged] of this.watchedDirs()) {
+      const now = signatureDigest(readPackageTree(dir).signature);
+      trees.set(dir, now);
+      const before = this.trees.get(dir) ?? judged ?? now;
+      if (now !== before && now !== judged) changed = true;
+    }
+    this.trees = trees;
+    return changed;
   }
 
   start(): void {
@@ -138,10 +163,7 @@ export class AppsWatcher {
     }
     this.debounce = setTimeout(() => {
       this.debounce = null;
-      const now = this.currentSignature();
-      if (now === this.signature) return;
-      this.signature = now;
-      this.onChange();
+      if (this.changedSinceLastCheck()) this.onChange();
     }, this.debounceMs);
   }
 

@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { request } from 'undici';
 import { addPackage, oneWorkerEach } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { rescanned, scanOf } from '../helpers/rescan.js';
@@ -54,14 +55,24 @@ test('the start\'s scan ends with every app it found judged, blog among the chan
   if (scan.finished === 1) assert.equal(scan.changed, ['blog'], 'the first scan found every app new');
 });
 
-test('nothing changed: the watcher\'s polls are no scans, and the count stays', async () => {
+/**
+ * Six of the watcher's polls once the scans under way have ended: none may begin meanwhile, and
+ * (`last`) none after scan `last` at all.
+ */
+async function assertQuiet(what: string, last?: number): Promise<void> {
   const before = await waitFor(async () => {
     const scan = await scanOf(gw!);
     return scan.finished === scan.started ? scan : null;
   }, 30_000, 'the scans under way to end', ASK_GATEWAY_EVERY_MS);
   // A window that must pass with nothing happening: six of the watcher's polls.
   await new Promise((r) => setTimeout(r, POLL_S * 6 * 1000));
-  assert.equal(await scanOf(gw!), before);
+  const after = await scanOf(gw!);
+  assert.equal(after, before, what);
+  if (last !== undefined) assert.is(after.started, last, `${what}: ${JSON.stringify(after)}`);
+}
+
+test('nothing changed: the watcher\'s polls are no scans, and the count stays', async () => {
+  await assertQuiet('a scan with nothing changed');
 });
 
 test('SIGHUP with nothing changed is a scan all the same: counted once, its end after the signal, nothing changed', async () => {
@@ -82,11 +93,34 @@ test('a new version directory: the watcher\'s scan of it ends once it serves, an
   assert.is(blog.state, 'ready');
 });
 
+// The watcher walks the files of a refused or rolled-back-from version (a fix to one retries it);
+// it took its first walk of them for a change, and made one more scan that found none.
+test('a version refused: the scan that refused it is the last; the watcher\'s polls after it make none', async () => {
+  const { started } = await scanOf(gw!);
+  deploy('blog.1.2', { 'environ_app.py': [[/^import json/m, 'import json\nraise ImportError("blog 1.2 is broken on purpose")']] });
+  const { scan, blog } = await afterScan(started);
+  assert.equal(scan.changed, ['blog']);
+  assert.is(blog.problem?.code, 'APPPKG_APP_IMPORT_FAILED', JSON.stringify(blog));
+  assert.is(scan.finished, started + 1, JSON.stringify(scan));
+  await assertQuiet('a scan after the refusal, with nothing changed', started + 1);
+});
+
+test('a rollback: the version rolled back from makes no scan of its own after the rollback\'s', async () => {
+  const removal = (await scanOf(gw!)).started;
+  rmSync(join(apps.path, 'blog.1.2'), { recursive: true });
+  await afterScan(removal);
+  const { started } = await scanOf(gw!);
+  const res = await request(`${gw!.adminUrl}/apps/blog/rollback`, { method: 'POST', headersTimeout: 30_000, bodyTimeout: 30_000 });
+  assert.is(res.statusCode, 200, await res.body.text());
+  const { scan, blog } = await afterScan(started);
+  assert.is(blog.version, '1.0');
+  assert.is(scan.finished, started + 1, JSON.stringify(scan));
+  await assertQuiet('a scan after the rollback, with nothing changed', started + 1);
+});
+
 test.run();
 
-// --watch-interval 0: the scans are the SIGHUPs' alone. Under the watcher a refused version
-// adds its directory to what the watcher walks, and its next poll, finding that walk new, makes
-// a scan of its own: the scan waited for would end, and the next one soon after, changing nothing.
+// --watch-interval 0: the scans are the SIGHUPs' alone, each test's own.
 const hup = suite('scan status: SIGHUP');
 const hupApps = tempDir('apppkg-scan-hup-apps-');
 const hupState = warmStateDir('apppkg-scan-hup-state-');
