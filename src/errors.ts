@@ -406,6 +406,18 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { dir: '/srv/apps/blog', target: 'blog.2026.11.24' },
   },
+  APPPKG_APPS_LINK_DUPLICATE: {
+    summary: 'A symlink under `--apps` leads to a directory that another entry there serves as another app (`shoplink -> shop.1.2` beside `shop.1.2`, served as `shop`): one directory would run as two apps, each with its own workers, data and hooks. The directory\'s own entry (or, for links alone, the first in code-point order) keeps it; the link is said once in the log, listed under `broken` in `status`, and answers `503` at its name. A link named as the app (`shop -> shop.1.2`), or whose target\'s `app.yaml` gives `name:`, is one more directory of that app, not refused.',
+    message: (d) => `${str(d.dir)} is a symlink to ${str(d.target)}, which ${str(d.servedBy)} serves already as the app ${str(d.servedAs)}: one directory runs as one app, so it is not served again as ${str(d.app)}`,
+    hint: (d) => {
+      const link = shellWord(path.basename(str(d.dir)));
+      if (d.byLink) return `remove ${link}, or point it at a directory no other entry of the apps directory leads to`;
+      return `to switch the versions of ${str(d.servedAs)} with a link, name it ${shellWord(str(d.servedAs))} (\`ln -sfn ${shellWord(str(d.target))} ${shellWord(str(d.servedAs))}\` in ${shellWord(path.dirname(str(d.dir)))}), where the highest version beside it serves; ` +
+        `to serve the target as ${str(d.app)}, keep it outside the apps directory (in /srv/releases, say) and point ${link} there; else remove ${link}`;
+    },
+    exitStatus: 1,
+    example: { dir: '/srv/apps/shoplink', target: 'shop.1.2', app: 'shoplink', servedBy: '/srv/apps/shop.1.2', servedAs: 'shop' },
+  },
   APPPKG_APPS_DIR_INVALID: {
     summary: '`--apps DIR` (the gateway, `export kubernetes`) is not a directory of app packages: it does not exist, is a file, is a directory the gateway\'s user cannot list, or is an app package itself (it holds `app.yaml`); for `export kubernetes`, also one that holds no app package (the gateway serves such a directory, watching for apps to come). The command line was well formed, so the run failed (exit 1), as with an APP_DIR that does not exist.',
     message: (d) => `${str(d.key) || '--apps'}: expected a directory of app packages, found ${str(d.found)}`,

@@ -22,6 +22,11 @@ export interface BrokenPackage {
   /** The directory as found under --apps (or given to serve). */
   dir: string;
   error: GatewayError;
+  /**
+   * True for a symlink refused for where it leads (a directory another entry serves as another
+   * app), whose app.yaml loads: its real directory's description is not what is wrong.
+   */
+  loads?: boolean;
 }
 
 export interface Discovery {
@@ -39,7 +44,7 @@ export type AppSource = () => Promise<Discovery>;
 export function namingBroken(source: AppSource, words: Pick<CommandWords, 'fixDetails'>): AppSource {
   return async () => {
     const found = await source();
-    return { ...found, broken: found.broken.map((b) => ({ dir: b.dir, error: namingFixes(b.error, words, b.dir) })) };
+    return { ...found, broken: found.broken.map((b) => ({ ...b, error: namingFixes(b.error, words, b.dir) })) };
   };
 }
 
@@ -66,6 +71,25 @@ function brokenLink(dir: string, code: 'ENOENT' | 'ELOOP'): GatewayError | null 
   }
 }
 
+/** A package under --apps that loads: `target` the link's text for a symlink, else null. */
+interface Loaded {
+  path: string;
+  target: string | null;
+  desc: Description;
+}
+
+/**
+ * For a symlink whose real directory another entry serves under another app name (`shoplink ->
+ * shop.1.2` beside `shop.1.2`), that entry; else null. Each would have run the one directory as
+ * an app of its own, with workers, data and database of its own, `update` hooks run twice. The
+ * directory's own entry keeps it; of links alone (`a -> /srv/x`, `b -> /srv/x`), the first.
+ */
+function otherAppOf(path: string, desc: Description, loaded: readonly Loaded[]): Loaded | null {
+  const same = loaded.filter((l) => l.desc.dir === desc.dir);
+  const keeper = same.find((l) => l.target === null) ?? same[0];
+  return keeper.path === path || keeper.desc.name === desc.name ? null : keeper;
+}
+
 /**
  * Every package under `appsDir` (--apps); `readerFor`: as root, whose rights each app.yaml is
  * shown with, `environmentKey`: what its fixes call the environment file's option (load.ts).
@@ -73,8 +97,7 @@ function brokenLink(dir: string, code: 'ENOENT' | 'ELOOP'): GatewayError | null 
 export function appsDirSource(appsDir: string, readerFor?: LoadDescriptionOptions['readerFor'], environmentKey?: string): AppSource {
   return async () => {
     const broken: BrokenPackage[] = [];
-    const byName = new Map<string, Description[]>();
-    const links = new Map<string, Array<{ path: string; target: string; dir: string }>>();
+    const loaded: Loaded[] = [];
     const entries = readdirSync(appsDir).filter((e) => !e.startsWith('.')).sort();
     for (const entry of entries) {
       const dir = join(appsDir, entry);
@@ -101,14 +124,25 @@ export function appsDirSource(appsDir: string, readerFor?: LoadDescriptionOption
       }
       try {
         const desc = await loadDescription(dir, { readerFor, environmentKey });
-        const list = byName.get(desc.name) ?? [];
-        // A symlink (blog -> blog.1.2) and its target are the same package: keep it once.
-        if (!list.some((d) => d.dir === desc.dir)) list.push(desc);
-        byName.set(desc.name, list);
-        if (lstatSync(dir).isSymbolicLink()) links.set(desc.name, [...(links.get(desc.name) ?? []), { path: dir, target: readlinkSync(dir), dir: desc.dir }]);
+        loaded.push({ path: dir, target: lstatSync(dir).isSymbolicLink() ? readlinkSync(dir) : null, desc });
       } catch (err) {
         broken.push({ dir, error: asError(err, dir) });
       }
+    }
+    const byName = new Map<string, Description[]>();
+    const links = new Map<string, Array<{ path: string; target: string; dir: string }>>();
+    for (const { path, target, desc } of loaded) {
+      const servedAs = otherAppOf(path, desc, loaded);
+      if (servedAs !== null) {
+        const details = { dir: path, target, app: desc.name, servedBy: servedAs.path, servedAs: servedAs.desc.name, byLink: servedAs.target !== null };
+        broken.push({ dir: path, error: new GatewayError('APPPKG_APPS_LINK_DUPLICATE', details), loads: true });
+        continue;
+      }
+      const list = byName.get(desc.name) ?? [];
+      // A symlink (blog -> blog.1.2) and its target are the same package: keep it once.
+      if (!list.some((d) => d.dir === desc.dir)) list.push(desc);
+      byName.set(desc.name, list);
+      if (target !== null) links.set(desc.name, [...(links.get(desc.name) ?? []), { path, target, dir: desc.dir }]);
     }
     const apps = [...byName.entries()]
       // Code-point order: localeCompare would load ICU's collation data (2.6 MiB of RSS).

@@ -197,7 +197,8 @@ export function registryStatus(
   // Only a broken package needs the serving dirs resolved, each once per loaded app.yaml: a
   // realpath of every app at every build was a third of a status of 300 apps (docs/performance.md).
   const servingDirs = broken.length === 0 ? new Set<string>() : new Set(all.flatMap((r) => (r.serving ? [realDirOf(r.serving.desc)] : [])));
-  const unserved = broken.filter((b) => !servingDirs.has(realDir(b.dir)));
+  // A link refused for leading to a served directory is listed all the same: it is what is wrong.
+  const unserved = broken.filter((b) => b.loads || !servingDirs.has(realDir(b.dir)));
   return { apps, broken: unserved.map(({ dir, error }) => ({ dir, code: error.code, message: error.format() })) };
 }
 

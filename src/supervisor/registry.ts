@@ -279,11 +279,12 @@ export class Registry {
     for (const b of discovery.broken) {
       if (this.broken.some((old) => old.dir === b.dir && old.error.message === b.error.message)) continue;
       if (this.opts.onBroken) this.opts.onBroken(b.dir, b.error);
-      else this.opts.say(`${this.servedFrom(realDir(b.dir)) ?? `skipping ${b.dir}`}:\n${b.error.format()}`);
+      else this.opts.say(`${(b.loads ? undefined : this.servedFrom(realDir(b.dir))) ?? `skipping ${b.dir}`}:\n${b.error.format()}`);
     }
     this.broken = discovery.broken;
-    // A serving version whose app.yaml was edited into a broken one keeps serving meanwhile.
-    const brokenDirs = new Map(discovery.broken.map((b) => [realDir(b.dir), b.error]));
+    // A serving version whose app.yaml was edited into a broken one keeps serving meanwhile. A
+    // link refused for where it leads says nothing of its target's app.yaml.
+    const brokenDirs = new Map(discovery.broken.filter((b) => !b.loads).map((b) => [realDir(b.dir), b.error]));
     for (const record of this.records.values()) noteBrokenDescription(record, brokenDirs);
 
     const present = new Set<string>();
