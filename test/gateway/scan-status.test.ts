@@ -157,3 +157,46 @@ hup('a version directory removed: the SIGHUP\'s scan ends with the one below ser
 });
 
 hup.run();
+
+// --settle 2: a version copied in is found settling by the watcher's scan, and judged by the
+// scan due once it has settled; the watcher's first walk of its files between the two was taken
+// for a change, a scan that found it still settling.
+const settle = suite('scan status: a version settling');
+const settleApps = tempDir('apppkg-scan-settle-apps-');
+const settleState = warmStateDir('apppkg-scan-settle-state-');
+let settleGw: RunningGateway | null = null;
+
+settle.before(async () => {
+  addPackage(settleApps.path, 'environ', 'blog.1.0', version('1.0'));
+  settleGw = await startCli(['--apps', settleApps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', settleState.path, '--access-log', 'off', '--watch-interval', String(POLL_S), '--settle', '2', ...oneWorkerEach(settleState.path)]);
+});
+
+settle.after(async () => {
+  await stopGatewayChecked(settleGw, settleApps, settleState);
+});
+
+settle('a version copied in: two scans, the one that found it settling and the one that judged it, none between', async () => {
+  const before = await waitFor(async () => {
+    const scan = await scanOf(settleGw!);
+    return scan.finished === scan.started && (await appStatus(settleGw!, 'blog'))?.version === '1.0' ? scan : null;
+  }, 30_000, 'blog 1.0 to serve, every scan ended', ASK_GATEWAY_EVERY_MS);
+  // Fresh files renamed in whole: one change for the watcher, and a version that must settle.
+  const staged = addPackage(settleApps.path, 'environ', '.blog.1.1.tmp', version('1.1'));
+  renameSync(staged, join(settleApps.path, 'blog.1.1'));
+  const found = await waitFor(async () => {
+    const status = await gatewayStatus(settleGw!);
+    return status.scan.finished > before.started ? status : null;
+  }, 30_000, 'the watcher\'s scan of the new version', ASK_GATEWAY_EVERY_MS);
+  const blog = found.apps.find((a: any) => a.name === 'blog');
+  assert.equal(blog.versions.map((v: any) => [v.version, v.state]), [['1.1', 'settling'], ['1.0', 'serving']], 'the first scan found the version settled: this test needs a scan within 2 s of the copy');
+  await waitFor(async () => (await appStatus(settleGw!, 'blog'))?.version === '1.1', 30_000, 'blog 1.1 to serve once settled', ASK_GATEWAY_EVERY_MS);
+  const after = await waitFor(async () => {
+    const scan = await scanOf(settleGw!);
+    return scan.finished === scan.started ? scan : null;
+  }, 30_000, 'the scans under way to end', ASK_GATEWAY_EVERY_MS);
+  await new Promise((r) => setTimeout(r, POLL_S * 6 * 1000));
+  assert.equal(await scanOf(settleGw!), after, 'a scan after the version was judged');
+  assert.is(after.started, before.started + 2, JSON.stringify({ before, after }));
+});
+
+settle.run();
