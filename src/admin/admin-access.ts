@@ -6,6 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import type { AdminAccess } from './status-types.js';
@@ -44,16 +45,27 @@ const MAKE_TOKEN = 'make a token, `(umask 077 && openssl rand -hex 32 > FILE)`';
 /** Apps the refusal names by their user; past these, how many more. */
 const USERS_NAMED = 4;
 
-const LOOPBACK_NAMES = new Set(['localhost', '::1', '[::1]']);
+/**
+ * Loopback by the address, in any of its spellings: all of 127.0.0.0/8, ::1 (`0:0:0:0:0:0:0:1`
+ * too), and an IPv4-mapped loopback (`::ffff:127.0.0.1`, `::ffff:7f00:1`), which the kernel
+ * routes as the IPv4 address it maps; BlockList matches a mapped address against IPv4 rules.
+ */
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
 
 /**
  * Will --admin HOST listen on loopback only? By the address itself: a name is what a resolver
  * makes of it, and one that answers `admin.localhost` with 0.0.0.0 (a search domain, a
  * wildcard record) would open the listener to the network without a token. `localhost` alone
- * is kept, as /etc/hosts and every resolver give it (RFC 6761).
+ * is kept, as /etc/hosts and every resolver give it (RFC 6761). A Host header's `[v6]` form
+ * is taken too.
  */
 export function isLoopbackListen(host: string): boolean {
-  return LOOPBACK_NAMES.has(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (host === 'localhost') return true;
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (isIPv4(bare)) return LOOPBACK.check(bare, 'ipv4');
+  return isIPv6(bare) && LOOPBACK.check(bare, 'ipv6');
 }
 
 /**

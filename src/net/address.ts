@@ -127,6 +127,18 @@ export function addrUrl(addr: ListenAddress): string {
 }
 
 /**
+ * What a wildcard host listens on, as a line that prints a loopback URL for it says beside that
+ * URL (`0.0.0.0` read as 127.0.0.1 alone hid that the admin listener is open to the network);
+ * null for any other host.
+ */
+export function wildcardReach(addr: ListenAddress): string | null {
+  if (addr.kind !== 'tcp') return null;
+  // Node listens on :: dual-stack (ipv6Only is never set), so IPv4 clients reach it too.
+  if (addr.host === '::') return 'every address of this host, IPv4 and IPv6';
+  return addr.host === '0.0.0.0' ? 'every IPv4 address of this host' : null;
+}
+
+/**
  * Whether two listeners would want the same socket, so the second one's bind fails with
  * EADDRINUSE and reads as if another process held it: the same address, or a wildcard host and
  * another on the same port (`::` takes IPv4 too, Node listening dual-stack). Port 0 is never

@@ -274,13 +274,24 @@ test('--admin naming a gateway\'s public listener (--listen): exit 1, says it is
 
 test('--admin by a name the listener does not answer to (DNS rebinding guard): refused with the address to use, not "another server", in every admin command', async () => {
   const port = new URL(tcp.url).port;
-  // What a name of this host in /etc/hosts does (the Host is not a loopback name); this
-  // IPv4-mapped form of 127.0.0.1 reaches the listener on every host, a name may not exist.
-  const admin = `[::ffff:127.0.0.1]:${port}`;
+  // What a name of this host in /etc/hosts does (the Host is not a loopback name): the CLI's
+  // resolver is told the name is 127.0.0.1, as such a file would (the IPv4-mapped
+  // [::ffff:127.0.0.1] served here once, and is a loopback name: the listener answers it).
+  const resolver = join(dir.path, 'admin-name-resolver.cjs');
+  writeFileSync(resolver, `const dns = require('node:dns');
+const real = dns.lookup;
+dns.lookup = function (name, options, callback) {
+  if (name !== 'gw-admin.example') return real.apply(this, arguments);
+  const cb = typeof options === 'function' ? options : callback;
+  const all = typeof options === 'object' && options !== null && options.all;
+  process.nextTick(() => (all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)));
+};
+`);
+  const admin = `gw-admin.example:${port}`;
   for (const command of [['status'], ['logs', 'blog'], ['restart', 'blog']]) {
-    const r = await runCli([...command, '--admin', admin], { ms: 15000 });
+    const r = await runCli([...command, '--admin', admin], { ms: 15000, env: { NODE_OPTIONS: `--require ${resolver}` } });
     assert.is(r.status, 1, r.stderr);
-    assert.match(r.stderr, /refused .*HTTP 421: Host "\[::ffff:7f00:1\]:\d+" is not this admin listener's address/);
+    assert.match(r.stderr, /refused .*HTTP 421: Host "gw-admin\.example:\d+" is not this admin listener's address/);
     assert.ok(r.stderr.includes(`fix: use http://127.0.0.1:${port}/ (the CLI: --admin 127.0.0.1:${port})`), r.stderr);
     assert.not.match(r.stderr, /another server/);
   }

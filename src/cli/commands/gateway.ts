@@ -6,6 +6,7 @@ import { GatewayError, isGatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
 import { sayOnStderr } from '../../gateway-options.js';
 import { parseOwner } from '../../net/listen.js';
+import { formatAddr, wildcardReach, type ListenAddress } from '../../net/address.js';
 import { DEFAULT_ADMIN } from '../../admin/default-admin.js';
 import { validateAppsDir } from '../../description/apps-dir.js';
 import { closeCgroupRun, holdLine, openCgroupRun, reapDeadRuns } from '../../supervisor/cgroup-tree.js';
@@ -66,6 +67,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   const ownerText = args.values['socket-owner'] as string | undefined;
   const trustText = args.values['trust-proxy'] as string | undefined;
 
+  const admin = parseUrlAddr((args.values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin', 'the admin listener answers at its root');
   // Signals count from here, not from "listening on": a SIGTERM while the apps start stops the
   // gateway as it would later (Node's default would kill it, cutting what it holds), and a SIGHUP
   // then is no kill either. Nor is it dropped: the start's scan may have read the directory
@@ -87,7 +89,7 @@ export async function run(args: ParsedCommand): Promise<number> {
       stopWaiting,
       apps: appsDir,
       listen,
-      admin: parseUrlAddr((args.values.admin as string | undefined) ?? DEFAULT_ADMIN, '--admin', 'the admin listener answers at its root'),
+      admin,
       adminTokenFile: args.values['admin-token'] as string | undefined,
       environment: args.values.environment as string | undefined,
       stateDir: args.values['state-dir'] as string | undefined,
@@ -134,7 +136,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     process.on('SIGUSR1', onUser1);
     if (!stopWaiting.aborted) {
       for (const url of gateway.urls) process.stdout.write(`listening on ${announced(url)}\n`);
-      process.stdout.write(`admin on ${gateway.adminUrl === null ? 'none' : announced(gateway.adminUrl)}\n`);
+      process.stdout.write(`admin on ${gateway.adminUrl === null ? 'none' : adminLine(gateway.adminUrl, admin)}\n`);
     }
 
     const signal = await stopped;
@@ -150,4 +152,16 @@ export async function run(args: ParsedCommand): Promise<number> {
   } finally {
     await closeCgroupRun();
   }
+}
+
+/**
+ * The `admin on` line's address. A wildcard admin's URL is a loopback one (what reaches it from
+ * here): said as such, beside what it listens on, so that an operator does not read a listener
+ * open to the network as one on loopback. The URL stays first, for whoever copies it.
+ */
+function adminLine(url: string, asked: ListenAddress): string {
+  const every = wildcardReach(asked);
+  if (every === null || asked.kind !== 'tcp') return announced(url);
+  const port = Number(new URL(url).port);
+  return `${announced(url)} (this URL reaches it from this host; it listens on ${formatAddr({ ...asked, port })}, ${every})`;
 }
