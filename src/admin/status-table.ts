@@ -70,6 +70,13 @@ function workersCell(app: AppStatus): string {
   return `${app.workers.filter((w) => w.state === 'ready').length}/${slots}`;
 }
 
+/**
+ * A version row of a directory without a `.VERSION` suffix (SPEC 1.2: the version is the
+ * suffix), as the page's group label says it: its path printed where the version goes read as
+ * a version named `/srv/apps/blog`.
+ */
+const UNVERSIONED = '(unversioned)';
+
 function appRow(app: AppStatus): string[] {
   return [
     app.name,
@@ -90,7 +97,7 @@ function appDetails(app: AppStatus, now: string): string[] {
   for (const v of app.versions) {
     // A version that never served has nothing to count: its state (and reason, below) is enough.
     const counted = v.requests > 0 || v.inFlight > 0 || v.state === 'serving' || v.state === 'draining';
-    out.push(`version ${v.version ?? v.dir} ${v.state}${counted ? `: ${figures(v)}` : ''}`);
+    out.push(`version ${v.version ?? UNVERSIONED} ${v.state}${counted ? `: ${figures(v)}` : ''}`);
     // Absent from an older gateway's status (the CLI may be newer than the gateway it asks).
     if (v.waitingFor) out.push(`  ${startWaitLine(v.waitingFor, now)}`);
     // The app's `workers` line is the serving version's: a draining one's workers (stopping while
@@ -116,7 +123,7 @@ function appDetails(app: AppStatus, now: string): string[] {
     out.push(`a worker ${w.state === 'crash-loop' ? 'in a crash loop' : 'restarting'}: ${countOf(w.restarts, 'restart')}${exit}`);
   }
   if (app.websockets > 0) {
-    const held = app.versions.filter((v) => v.websockets > 0).map((v) => `${v.websockets} on ${v.version ?? v.dir}${v.state === 'draining' ? ' (draining)' : ''}`);
+    const held = app.versions.filter((v) => v.websockets > 0).map((v) => `${v.websockets} on ${v.version ?? UNVERSIONED}${v.state === 'draining' ? ' (draining)' : ''}`);
     out.push(`websockets: ${app.websockets} open${held.length > 0 ? `: ${held.join(', ')}` : ''}`);
   }
   for (const p of app.processes) {
