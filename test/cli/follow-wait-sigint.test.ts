@@ -1,0 +1,98 @@
+// `logs -f` and `status --watch` outlive a gateway that goes away, as `tail -F` does (docs/admin.md):
+// the wait says so on stderr (no silent hang), and Ctrl-C ends it at once with 0, as it ends a
+// follow that streams. The built CLI against a real gateway killed with SIGKILL (no trailer: the
+// connection cut), then against a listener that takes the connection and never answers, as a
+// hung gateway would: a try in flight then must not hold Ctrl-C up.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { addPackage, oneWorkerEach } from '../helpers/apps-dir.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, BIN, ROOT, runCli, startCli, tempDir, waitFor, within } from '../helpers/process.js';
+
+const test = suite('follow: the wait for a gateway that went away');
+
+interface Follower {
+  child: ChildProcess;
+  out: string;
+  err: string;
+  exit: Promise<{ code: number | null; signal: string | null }>;
+}
+
+function follow(args: string[]): Follower {
+  const child = spawn(BIN, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const f: Follower = { child, out: '', err: '', exit: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))) };
+  child.stdout!.on('data', (c) => (f.out += c));
+  child.stderr!.on('data', (c) => (f.err += c));
+  return f;
+}
+
+test('a gateway killed: logs -f and status --watch say they wait for it, and Ctrl-C ends the wait at once with 0, a try in flight too', async () => {
+  const dir = tempDir('apppkg-follow-wait-');
+  const apps = join(dir.path, 'apps');
+  const state = join(dir.path, 'state');
+  // A line in its log as it loads: logs -f has printed it once it follows.
+  addPackage(apps, 'environ', 'blog', { 'environ_app.py': [[/^import json$/m, 'import json\nprint("blog loading", flush=True)']] });
+  const followers: Follower[] = [];
+  let silent: net.Server | null = null;
+  const held = new Set<net.Socket>();
+  let pids: number[] = [];
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off', '--settle', '0', ...oneWorkerEach(dir.path)]);
+  try {
+    const admin = new URL(gw.adminUrl!).host;
+    await waitFor(async () => {
+      const r = await runCli(['status', '--json', '--admin', admin], { ms: 15_000 });
+      const status = r.status === 0 ? JSON.parse(r.stdout) : null;
+      pids = status?.apps.flatMap((a: any) => a.workers.map((w: any) => w.pid)).filter(Boolean) ?? [];
+      return status?.apps[0]?.state === 'ready';
+    }, 60_000, 'blog ready', ASK_GATEWAY_EVERY_MS);
+    // Two of each: one pair stopped between two tries, the other while a try hangs.
+    const pair = () => [follow(['logs', 'blog', '-f', '--admin', admin]), follow(['status', '--watch', '--admin', admin])];
+    const between = pair();
+    const inFlight = pair();
+    followers.push(...between, ...inFlight);
+    const named = (f: Follower) => f.child.spawnargs.slice(1, 4).join(' ');
+    for (const [logs, watch] of [between, inFlight]) {
+      await waitFor(() => /^blog\s+ready/m.test(watch.out) && logs.out.includes('blog loading'), 15_000, () => `both following\n${watch.out}${watch.err}\n${logs.out}${logs.err}`);
+    }
+
+    gw.child.kill('SIGKILL');
+    await gw.stop();
+    // Said at once, not a silent hang: the connection was cut (no trailer from a stop).
+    const lost = `apppkg-gateway: lost the gateway at ${admin} (the connection closed); waiting for it to come back, trying every 1 s (Ctrl-C stops)\n`;
+    await waitFor(() => followers.every((f) => f.err.includes(lost)), 10_000, () => `the lost lines\n${followers.map((f) => f.err).join('\n')}`);
+    // Nobody on the port: each try is refused at once, and the wait is between tries.
+    await new Promise((r) => setTimeout(r, 2500));
+    for (const f of followers) {
+      assert.is(f.child.exitCode, null, `${named(f)} still waits\n${f.err}`);
+      // Said once however many tries fail.
+      assert.is(f.err, lost, named(f));
+    }
+    for (const f of between) f.child.kill('SIGINT');
+    // A bound, not a figure: well under the client's 5 s connect bound.
+    for (const f of between) assert.equal(await within(3000, `${named(f)} to end at Ctrl-C between tries`, f.exit), { code: 0, signal: null });
+
+    // Something takes the port and never answers (a gateway hung as it starts): a try hangs in
+    // it, and a followed answer has no answer bound of its own.
+    const port = Number(admin.split(':')[1]);
+    silent = net.createServer((socket) => held.add(socket));
+    await new Promise<void>((resolve, reject) => silent!.once('error', reject).listen(port, '127.0.0.1', resolve));
+    await waitFor(() => held.size >= 2, 10_000, 'both tries connected to the silent listener');
+    for (const f of inFlight) {
+      assert.is(f.child.exitCode, null, `${named(f)} still waits\n${f.err}`);
+      assert.is(f.err, lost, named(f));
+    }
+    for (const f of inFlight) f.child.kill('SIGINT');
+    for (const f of inFlight) assert.equal(await within(3000, `${named(f)} to end at Ctrl-C with a try in flight`, f.exit), { code: 0, signal: null });
+  } finally {
+    for (const f of followers) if (f.child.exitCode === null && f.child.signalCode === null) f.child.kill('SIGKILL');
+    for (const s of held) s.destroy();
+    await new Promise((resolve) => (silent === null ? resolve(null) : silent.close(resolve)));
+    await gw.stop();
+    dir.remove();
+  }
+  await assertNoOrphans([...pids, ...followers.map((f) => f.child.pid!)], 15_000);
+});
+
+test.run();
