@@ -515,12 +515,14 @@ export const ERROR_CODES = {
     example: { file: '/var/log/apppkg-gateway/access.log', reason: 'ENOENT' },
   },
   APPPKG_ADMIN_REFUSED: {
-    summary: 'The admin listener refused the request: no token, a wrong token, a route that needs one, a page of another site, or a Host name it does not answer to. A wrong token given by --admin-token FILE: the fix names FILE. On a root gateway without a token, the fix names root\'s way first: the command run as root on its host reads STATE/admin.key and is served.',
+    summary: 'The admin listener refused the request: no token, a wrong token, a route that needs one, a page of another site, or a Host name it does not answer to. A wrong token given by --admin-token FILE: the fix names FILE. On a root gateway without a token, the fix names root\'s way first: the command run as root on its host reads STATE/admin.key and is served; a key that is not that gateway\'s (a file a killed gateway left, another state root\'s) is said as such, with the file sent and the gateway\'s own state root to give.',
     message: (d) => `${str(d.address)} refused ${str(d.what)}: ${str(d.reason)}`,
     // `again`: the CLI command refused for want of a token, said again with one.
     hint: (d) =>
       d.tokenFile
         ? `the token in ${str(d.tokenFile)} is not the one the gateway holds: pass --admin-token the file the gateway was started with (after a rotation, SIGHUP, the token is that file's new content)`
+        : d.keyFile && d.hint
+        ? `this command sent the key in ${str(d.keyFile)}, which is not this gateway's; ${str(d.hint)}`
         : d.hint
         ? `${str(d.hint)}${d.again ? `; this command with it: \`apppkg-gateway ${str(d.again)} --admin-token FILE\`` : ''}`
         : str(d.address).startsWith('unix:')

@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { dirname } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
 import type { AdminAccess } from './status-types.js';
@@ -184,6 +185,8 @@ export class AdminGuard {
       // This gateway has no token to pass: the CLI's usual fix ("pass --admin-token FILE with
       // the file the gateway was started with") would name one that does not exist.
       if (use !== 'read' && this.othersRun() && !this.carriesKey(req)) {
+        const wrong = this.wrongKey(req);
+        if (wrong !== null) return wrong;
         // A new user has no token file to name: the fix says how to make one (docs/admin.md).
         return { ok: false, status: 403, message: this.whyNot(), hint: `${this.rootsWay()}${MAKE_TOKEN}, start the gateway with --admin-token FILE and pass the same --admin-token FILE here, or start it with --admin unix:/path (a 0600 socket: no token needed) and pass that --admin here` };
       }
@@ -193,6 +196,8 @@ export class AdminGuard {
       const uid = this.opts.socketOwnerUid;
       const holders = uid === undefined || uid === 0 ? [] : (this.opts.appUsers?.() ?? []).filter((a) => a.uid === uid);
       if (holders.length > 0) {
+        const wrong = this.wrongKey(req);
+        if (wrong !== null) return wrong;
         const one = holders.length === 1;
         return {
           ok: false,
@@ -249,6 +254,23 @@ export class AdminGuard {
   private rootsWay(): string {
     if (this.opts.keyFile === undefined || this.opts.key == null) return '';
     return `run the command as root on this host: it reads ${this.opts.keyFile}, which only root may read (give it the gateway's --state-dir when the gateway has one); or `;
+  }
+
+  /**
+   * A refusal for a request that sent a secret where this gateway has a key and no token: the
+   * secret is a key of another start (root's CLI read a file a killed gateway left, or another
+   * state root's) or a token this gateway was not given. Said as such, with this gateway's own
+   * state root to give: "run the command as root" was the fix told to root, who had.
+   */
+  private wrongKey(req: IncomingMessage): Verdict | null {
+    const file = this.opts.keyFile;
+    if (this.opts.key == null || file === undefined || offeredSecret(req) === null) return null;
+    return {
+      ok: false,
+      status: 403,
+      message: `the secret sent is not this gateway's key, and showing logs and acting need it here (its apps' users can connect too): the gateway writes a new key to ${file} at each start, so the one sent is of a gateway before a restart (or one killed, whose file was left), or of another state root; and this gateway has no --admin-token`,
+      hint: `run the command as root with this gateway's state root, --state-dir ${dirname(file)}: it reads the key there at each request; or ${MAKE_TOKEN}, start the gateway with --admin-token FILE and pass the same --admin-token FILE here`,
+    };
   }
 
   /** The request carries STATE/admin.key (a root's CLI on this host). */

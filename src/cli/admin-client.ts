@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import { request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { addrUrl, commandLineAgain, formatAddr, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
 import { isLoopbackListen, readAdminToken } from '../admin/admin-access.js';
-import { readAdminKey } from '../admin/admin-key-file.js';
+import { adminKeyFile, readAdminKey } from '../admin/admin-key-file.js';
 import { adminAddressFile, readAdminAddress, type UnreadableAdminAddress } from '../admin/admin-address-file.js';
 import { DEFAULT_ADMIN } from '../admin/default-admin.js';
 import { noSuchAppError } from '../admin/no-such-app.js';
@@ -208,6 +208,8 @@ export class AdminClient {
   private stateRoot: string | null = null;
   /** Given no --admin-token: the state root whose admin.key is sent (keyToSend). */
   private keyRoot: string | null = null;
+  /** The admin.key the last request sent, or null: a refusal then names the file read. */
+  private keySentFrom: string | null = null;
   /** Requests not yet answered in full: close() ends them, as a stopped command leaves no socket open. */
   private readonly open = new Set<ClientRequest>();
   /** The state root's unusable admin.address has been said, beside an answer from the default address. */
@@ -391,8 +393,10 @@ export class AdminClient {
   private request(method: Method, path: string, call: Call): Promise<IncomingMessage> {
     const timeout = call.timeoutMs ?? READ_TIMEOUT_MS;
     const headers: Record<string, string> = { accept: 'application/json, text/plain, text/event-stream' };
-    const secret = this.token ?? this.keyToSend();
+    const key = this.token === null ? this.keyToSend() : null;
+    const secret = this.token ?? key;
     if (secret !== null) headers.authorization = `Bearer ${secret}`;
+    this.keySentFrom = key === null || this.keyRoot === null ? null : adminKeyFile(this.keyRoot);
     return new Promise((resolve, reject) => {
       // A connection of its own (agent: false), closed after the answer: a command asks once or twice.
       const req = request(`${this.origin}${path}`, { ...this.connect, method, headers, agent: false, signal: call.signal });
@@ -495,10 +499,13 @@ export class AdminClient {
       // Sent no token where the gateway wants one for this (a root gateway's logs and actions):
       // the fix ends with this very command given it, the line its user runs next: with every
       // option it was given (an --admin dropped would ask another gateway, or none).
-      const again = res.statusCode === 403 && this.token === null && said.hint !== undefined ? { again: this.asked.asGiven ?? this.asked.command } : {};
+      // Sent the key of the state root it was given, refused: that file is the one to look at;
+      // this command again with a token is not root's fix (the gateway's own state root is).
+      const keySent = res.statusCode === 403 && this.keySentFrom !== null ? { keyFile: this.keySentFrom } : null;
+      const again = keySent === null && res.statusCode === 403 && this.token === null && said.hint !== undefined ? { again: this.asked.asGiven ?? this.asked.command } : {};
       // Sent a token, refused 401: the file given is the one to look at, not one to go and find.
       const wrong = res.statusCode === 401 && this.token !== null ? { tokenFile: this.asked.tokenFile } : {};
-      return new GatewayError('APPPKG_ADMIN_REFUSED', { address: this.address, what: call.what, reason, hint: said.hint, ...again, ...wrong });
+      return new GatewayError('APPPKG_ADMIN_REFUSED', { address: this.address, what: call.what, reason, hint: said.hint, ...again, ...wrong, ...keySent });
     }
     // `mail retry`'s and `mail delete`'s refusals (an unknown id, an app gone, no mail listener): the gateway's words and fix.
     if ((res.statusCode === 404 || res.statusCode === 409) && said.code !== undefined && MAIL_CODES.has(said.code)) {

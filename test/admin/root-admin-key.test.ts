@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
+import net from 'node:net';
 import { addPackage } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, installForOtherUsers, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { statusPids } from '../helpers/status.js';
@@ -48,7 +49,7 @@ const loud = (v: string) => ({ 'environ_app.py': [[/VERSION = "1"/, `VERSION = "
  * user may enter (an app running as nobody reads its package and its state there), run by the
  * python3 nobody may execute. `owners`: package dir -> the user to chown it to (root otherwise).
  */
-async function rootGateway(packages: Record<string, Record<string, [RegExp, string][]>>, owners: Record<string, string> = {}, extra: string[] = []): Promise<Env> {
+async function rootGateway(packages: Record<string, Record<string, [RegExp, string][]>>, owners: Record<string, string> = {}, extra: string[] = [], admin: string | ((dir: string) => string) = '127.0.0.1:0'): Promise<Env> {
   const dir = tempDir('apppkg-admin-key-');
   chmodSync(dir.path, 0o755);
   const apps = join(dir.path, 'apps');
@@ -57,13 +58,17 @@ async function rootGateway(packages: Record<string, Record<string, [RegExp, stri
     const made = addPackage(apps, 'environ', target, edits);
     if (owners[target] !== undefined) chownR(made, owners[target]);
   }
-  const environment = join(dir.path, 'environment.yaml');
-  writeFileSync(environment, 'python: /usr/bin/python3\ndefaults:\n  workers: 1\n', { mode: 0o600 });
+  writeFileSync(join(dir.path, 'environment.yaml'), 'python: /usr/bin/python3\ndefaults:\n  workers: 1\n', { mode: 0o600 });
   const state = join(dir.path, 'state');
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', environment, '--access-log', 'off', '--settle', '0', ...extra], { bin: installForOtherUsers().bin });
-  const env = { dir, apps, state, gw, pids: [] as number[] };
+  const env = { dir, apps, state, gw: await startRoot(dir.path, state, typeof admin === 'string' ? admin : admin(dir.path), extra), pids: [] as number[] };
   opened.push(env);
   return env;
+}
+
+/** rootGateway's gateway on `state` (another start on the same apps, another state root). */
+function startRoot(dir: string, state: string, admin: string, extra: string[] = []): Promise<RunningGateway> {
+  const args = ['--apps', join(dir, 'apps'), '--listen', '127.0.0.1:0', '--admin', admin, '--state-dir', state, '--environment', join(dir, 'environment.yaml'), '--access-log', 'off', '--settle', '0', ...extra];
+  return startCli(args, { bin: installForOtherUsers().bin });
 }
 
 function chownR(path: string, user: string): void {
@@ -73,8 +78,11 @@ function chownR(path: string, user: string): void {
 
 /** A raw request to the admin listener, with no key unless `headers` carries one. */
 async function ask(env: Env, path: string, opts: { method?: 'GET' | 'POST'; headers?: Record<string, string> } = {}): Promise<{ status: number; text: string; json(): any }> {
-  const res = await request(`${env.gw.adminUrl}${path}`, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, headersTimeout: 60_000, bodyTimeout: 60_000 });
-  const text = await res.body.text();
+  const url = env.gw.adminUrl!;
+  // A unix: admin socket is asked as root, its owner or not.
+  const socket = url.startsWith('unix:') ? new Agent({ connect: { socketPath: url.slice('unix:'.length) } }) : undefined;
+  const res = await request(`${socket === undefined ? url : 'http://localhost'}${path}`, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, headersTimeout: 60_000, bodyTimeout: 60_000, dispatcher: socket });
+  const text = await res.body.text().finally(() => socket?.close());
   return { status: res.statusCode, text, json: () => JSON.parse(text) };
 }
 
@@ -170,7 +178,9 @@ except urllib.error.HTTPError as e:
   assert.is(bare.status, 403);
   const wrong = await ask(env, '/apps/blog/log', { headers: { authorization: `Bearer ${WRONG_KEY}` } });
   assert.is(wrong.status, 403);
-  assert.is(wrong.json().error.message, bare.json().error.message, 'a wrong key is refused as none');
+  // A wrong key is told so (it was refused as none, "run the command as root", to root).
+  assert.match(wrong.json().error.message, `the secret sent is not this gateway's key, and showing logs and acting need it here (its apps' users can connect too): the gateway writes a new key to ${keyFile} at each start`);
+  assert.match(wrong.json().error.hint, `run the command as root with this gateway's state root, --state-dir ${env.state}: it reads the key there`);
   assert.match(bare.json().error.hint, new RegExp(`run the command as root on this host: it reads ${keyFile}`));
   assert.is((await ask(env, '/status')).json().access.logs, false);
   const keyed = await ask(env, '/status', { headers: { authorization: `Bearer ${key.trim()}` } });
@@ -194,17 +204,109 @@ except urllib.error.HTTPError as e:
   const given = await runCli(['logs', 'blog', '--admin', env.gw.adminUrl!, '--state-dir', env.state], { ms: CLI_MS });
   assert.is(given.status, 0, given.stderr);
 
-  // A stale key (a gateway's before a restart, another's): the refusal and its fix as without one.
+  // A stale key (a gateway's before a restart, another's): said as a key that is not this
+  // gateway's, naming the file sent; not "run the command as root", to root.
   writeFileSync(keyFile, `${WRONG_KEY}\n`, { mode: 0o600 });
   const stale = await cli(env, ['logs', 'blog']);
   assert.is(stale.status, 1, stale.stderr);
-  assert.match(stale.stderr, /HTTP 403: the gateway runs as root and its apps' processes \(blog as nobody\) can reach this loopback port/);
-  assert.match(stale.stderr, /--admin-token FILE/);
+  assert.match(stale.stderr, /HTTP 403: the secret sent is not this gateway's key/);
+  assert.match(stale.stderr, `fix: this command sent the key in ${keyFile}, which is not this gateway's; run the command as root with this gateway's state root, --state-dir ${env.state}`);
+  assert.not.match(stale.stderr, /run the command as root on this host/);
   writeFileSync(keyFile, key, { mode: 0o600 });
 
   assert.is(await env.gw.stop(), 0);
   assert.not.ok(existsSync(keyFile), 'admin.key removed at stop');
   assert.not.ok(existsSync(join(env.state, 'admin.address')));
+});
+
+/** A port nobody listens on now: a gateway started again there is found at the same address. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** What a process of nobody's gets from the admin socket `sock` (curl as nobody): the status code and body. */
+function asNobodyOver(sock: string, path: string, opts: { method?: string; bearer?: string } = {}): { status: number; body: string } {
+  const args = ['-u', 'nobody', '--', 'curl', '-s', '-m', '30', '-X', opts.method ?? 'GET', '-w', '\n%{http_code}', '--unix-socket', sock, ...(opts.bearer ? ['-H', `Authorization: Bearer ${opts.bearer}`] : []), `http://localhost${path}`];
+  const r = spawnSync('runuser', args, { encoding: 'utf8', cwd: '/', timeout: 60_000 });
+  const at = r.stdout.lastIndexOf('\n');
+  return { status: Number(r.stdout.slice(at + 1)), body: r.stdout.slice(0, at) };
+}
+
+ifNobody('--socket-owner nobody on the unix: admin socket, blog run as nobody: nobody connects, and is refused logs and actions (403) with no key or a wrong one; root\'s CLI acts through STATE/admin.key', async () => {
+  const env = await rootGateway({ 'blog.1': loud('1') }, { 'blog.1': 'nobody' }, ['--socket-owner', 'nobody'], (dir) => `unix:${join(dir, 'admin.sock')}`);
+  const sock = join(env.dir.path, 'admin.sock');
+  assert.is((await waitServing(env, 'blog')).user, 'nobody');
+  const st = statSync(sock);
+  assert.is(st.uid, 65534, 'the socket is nobody\'s');
+  assert.is(st.mode & 0o777, 0o600);
+  // The app's user can connect: the status is served, logs and actions are not.
+  const status = asNobodyOver(sock, '/status');
+  assert.is(status.status, 200, status.body);
+  assert.is(JSON.parse(status.body).access.logs, false);
+  const log = asNobodyOver(sock, '/apps/blog/log');
+  assert.is(log.status, 403, log.body);
+  assert.match(JSON.parse(log.body).error.message, "the admin socket is nobody's (--socket-owner), the user that blog runs as: its processes could act through it");
+  assert.match(JSON.parse(log.body).error.hint, `run the command as root on this host: it reads ${join(env.state, 'admin.key')}`);
+  const restart = asNobodyOver(sock, '/apps/blog/restart', { method: 'POST' });
+  assert.is(restart.status, 403, restart.body);
+  const guessed = asNobodyOver(sock, '/apps/blog/restart', { method: 'POST', bearer: WRONG_KEY });
+  assert.is(guessed.status, 403, guessed.body);
+  assert.match(JSON.parse(guessed.body).error.message, /^the secret sent is not this gateway's key/);
+  // Root's CLI: the address from admin.address, the key beside it.
+  const logs = await cli(env, ['logs', 'blog']);
+  assert.is(logs.status, 0, logs.stderr);
+  assert.match(logs.stdout, /blog 1 loading/);
+  const restarted = await cli(env, ['restart', 'blog']);
+  assert.is(restarted.status, 0, restarted.stderr);
+  assert.match(restarted.stdout, /blog: version 1 restarted/);
+});
+
+ifNobody('a gateway killed (SIGKILL) leaves its admin.key: root\'s CLI given that state root while another gateway holds the address is told the key is not that gateway\'s and which --state-dir is; the next start there writes a new key, and the CLI is served', async () => {
+  const port = await freePort();
+  const admin = `127.0.0.1:${port}`;
+  const env = await rootGateway({ 'blog.1': loud('1') }, { 'blog.1': 'nobody' }, [], admin);
+  await waitServing(env, 'blog');
+  env.pids.push(...statusPids((await ask(env, '/status')).json()));
+  const keyFile = join(env.state, 'admin.key');
+  const old = readFileSync(keyFile, 'utf8');
+  env.gw.child.kill('SIGKILL');
+  await env.gw.stop();
+  assert.is(readFileSync(keyFile, 'utf8'), old, 'left by the kill');
+  assert.ok(existsSync(join(env.state, 'admin.address')), 'left by the kill');
+
+  // Another gateway on that address, of another state root: the killed one's files name it still.
+  const other = join(env.dir.path, 'other-state');
+  env.gw = await startRoot(env.dir.path, other, admin);
+  await waitServing(env, 'blog');
+  const stale = await cli(env, ['logs', 'blog']);
+  assert.is(stale.status, 1, stale.stderr);
+  assert.match(stale.stderr, /HTTP 403: the secret sent is not this gateway's key/);
+  assert.match(stale.stderr, `fix: this command sent the key in ${keyFile}, which is not this gateway's; run the command as root with this gateway's state root, --state-dir ${other}: it reads the key there`);
+  const right = await runCli(['logs', 'blog', '--state-dir', other], { ms: CLI_MS });
+  assert.is(right.status, 0, right.stderr);
+  env.pids.push(...statusPids((await ask(env, '/status', { headers: { authorization: `Bearer ${readFileSync(join(other, 'admin.key'), 'utf8').trim()}` } })).json()));
+  assert.is(await env.gw.stop(), 0);
+
+  // Started again on the killed one's state root: a new key replaces the one it left.
+  env.gw = await startRoot(env.dir.path, env.state, admin);
+  await waitServing(env, 'blog');
+  const fresh = readFileSync(keyFile, 'utf8');
+  assert.match(fresh, /^[0-9a-f]{64}\n$/);
+  assert.is.not(fresh, old);
+  const logs = await cli(env, ['logs', 'blog']);
+  assert.is(logs.status, 0, logs.stderr);
+  assert.match(logs.stdout, /blog 1 loading/);
+  const restart = await cli(env, ['restart', 'blog']);
+  assert.is(restart.status, 0, restart.stderr);
+  // The old key is worth nothing to the new start.
+  const replayed = await ask(env, '/apps/blog/log', { headers: { authorization: `Bearer ${old.trim()}` } });
+  assert.is(replayed.status, 403, replayed.text);
 });
 
 ifRoot('a root gateway given --admin-token writes no admin.key: the token alone lets in', async () => {
