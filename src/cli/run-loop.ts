@@ -1,6 +1,7 @@
 // What long-running commands (serve, the gateway) share: waiting for a stop signal, printing
 // the Python traceback of an app that failed to start before its one-line error, and how an
 // address they listen on is announced.
+import { isatty } from 'node:tty';
 import { isGatewayError, type GatewayError } from '../errors.js';
 
 /**
@@ -8,10 +9,18 @@ import { isGatewayError, type GatewayError } from '../errors.js';
  * (`timeout`, systemd's stop of a unit running `npm start`, `kill -TERM -PGID`) reaches the
  * gateway and each parent that passes signals on (npm, scripts/start.mjs), whose copies follow a
  * turn of their event loop later: milliseconds, a few hundred on a loaded host. A second `kill`
- * typed or sent on purpose comes later than a second, and still means "at once". SIGINT has no
- * such window: a quick second ^C is meant, and start.mjs passes on none a terminal sent.
+ * typed or sent on purpose comes later than a second, and still means "at once". SIGINT gets the
+ * same window only with no terminal (a CI job cancelled, `timeout -s INT`), where start.mjs
+ * passes the group's SIGINT on too; from a terminal a quick second ^C is meant, and start.mjs
+ * passes on none a terminal sent.
  */
 export const SAME_SIGTERM_MS = 1000;
+
+/**
+ * start.mjs's own test of whether a terminal could have sent the SIGINT (any of fds 0-2 one): the
+ * two must agree. isatty, not process.stdin.isTTY, which would open a stream on fd 0 to ask.
+ */
+const onTerminal = (): boolean => isatty(0) || isatty(1) || isatty(2);
 
 function waitForStopSignal(also: NodeJS.Signals[]): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -22,7 +31,8 @@ function waitForStopSignal(also: NodeJS.Signals[]): Promise<NodeJS.Signals> {
     // (130 or 143), the requests still in flight cut; the apps' processes go as at any kill of
     // the gateway (their guard). Unsaid, the user saw the prompt come back with no word of it.
     const again = (sig: NodeJS.Signals) => {
-      if (sig === 'SIGTERM' && first === 'SIGTERM' && performance.now() - firstAt < SAME_SIGTERM_MS) return;
+      const copyOfTheFirst = sig === first && (sig === 'SIGTERM' || (sig === 'SIGINT' && !onTerminal()));
+      if (copyOfTheFirst && performance.now() - firstAt < SAME_SIGTERM_MS) return;
       for (const s of signals) process.off(s, again);
       process.stderr.write(`apppkg-gateway: ${sig} again: stopping at once; requests still in flight are cut\n`);
       process.kill(process.pid, sig);

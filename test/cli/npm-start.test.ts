@@ -164,6 +164,30 @@ test('npm start stopped by a SIGTERM to its process group (timeout, a systemd un
   }
 });
 
+// A SIGINT to the group with no terminal (a CI job cancelled, `timeout -s INT N npm start`, `kill
+// -INT -PGID`) comes as the group's SIGTERM does: from the group and from the script, which passes
+// SIGINT on where no terminal could have sent it. The gateway took the copy for a second ^C,
+// "SIGINT again: stopping at once", cutting the request in flight and leaving its cgroup behind.
+test('npm start stopped by a SIGINT to its process group with no terminal: the gateway stops as for one: the request in flight answered, "stopped", status 0', async () => {
+  const work = tempDir('apppkg-npm-start-int-');
+  try {
+    const { gw, pid, held } = await slowRequestUnderGroup(work.path, 2);
+    try {
+      const exited = exitOf(gw);
+      process.kill(-gw.child.pid!, 'SIGINT');
+      assert.match(await held, /^200 \d+$/, gw.output());
+      assert.is(await within(30_000, 'npm start to exit', exited), 0, gw.output());
+      await waitFor(() => gw.output().includes('apppkg-gateway: stopped'), 5000, () => `the stopped line:\n${gw.output()}`);
+      assert.not.match(gw.output(), /again/, gw.output());
+      await assertNoOrphans([pid]);
+    } finally {
+      await gw.stop();
+    }
+  } finally {
+    work.remove();
+  }
+});
+
 test(`a second SIGTERM to npm start's group more than ${SAME_SIGTERM_MS} ms into the stop (sent on purpose) still ends the gateway at once, as it says, the request in flight cut`, async () => {
   const work = tempDir('apppkg-npm-start-group2-');
   try {
