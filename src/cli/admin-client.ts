@@ -31,7 +31,7 @@ export const ADMIN_OPTIONS: Options = {
 export const ADMIN_OPTION_HELP: Array<[string, string]> = [
   ['--admin ADDR', `the gateway's admin listener: PORT, HOST:PORT, its http://HOST:PORT/ URL or unix:/path (default: the address the gateway running on the state root wrote to STATE/admin.address, else ${DEFAULT_ADMIN})`],
   ['--admin-token FILE', "the file holding the admin token, when the gateway was started with one; without it, root on the gateway's host sends the key the gateway keeps in STATE/admin.key"],
-  ['--state-dir DIR', "without --admin: the state root whose admin.address names the gateway's admin listener (default as the gateway's: $APPPKG_STATE_DIR, else /var/lib/apppkg-gateway as root, ~/.local/state/apppkg-gateway as a user)"],
+  ['--state-dir DIR', "without --admin: the state root whose admin.address names the gateway's admin listener (default as the gateway's: $APPPKG_STATE_DIR, else /var/lib/apppkg-gateway as root, $XDG_STATE_HOME/apppkg-gateway or ~/.local/state/apppkg-gateway as a user)"],
 ];
 
 /** The refusals of POST /mail/retry and /mail/delete, passed on as the gateway said them. */

@@ -40,6 +40,7 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
 export const GLOBAL_HELP = `usage: apppkg-gateway --apps DIR [--listen ADDR] [--admin ADDR] [--environment FILE] [--trust-proxy]
        apppkg-gateway COMMAND [ARGS] [--help]
        apppkg-gateway help [COMMAND]
+       apppkg-gateway --version
 
 Serves Python web apps, each a directory with an app.yaml.
 

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, EXAMPLES, ROOT, pathWithoutPyenvShims, runCli, tempDir, type CliResult } from '../helpers/process.js';
 import { COMMANDS as CLI_COMMANDS } from '../../src/cli/main.js';
@@ -86,6 +86,30 @@ test("the general help's line for a command says what the command's own help say
   for (const [command, words] of said) {
     const line = lineOf(command);
     for (const word of words) assert.ok(line.includes(word), `${command}: ${JSON.stringify(line)} lacks ${JSON.stringify(word)}`);
+  }
+});
+
+// `--version` (and -V) answered, but no help named it, nor the man page rendered from the help,
+// nor the README: a user had to guess it.
+test('the general help names --version, which (as -V) prints the version of the package', async () => {
+  const usage = (await helpOf()).stdout.split('\n\n')[0];
+  assert.match(usage, /\n {7}apppkg-gateway --version\b/, usage);
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  for (const flag of ['--version', '-V']) {
+    const r = await runOnce([flag]);
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stdout, `apppkg-gateway ${version}\n`, flag);
+  }
+});
+
+// status, logs, restart, rollback and mail find the gateway by its state root, the same default
+// as the gateway's (state-root.ts): their help left out $XDG_STATE_HOME, which a user's gateway
+// honours, so a user who set it was told the wrong directory.
+test("every command's --state-dir help names the default the gateway takes, $XDG_STATE_HOME included", async () => {
+  for (const command of [undefined, ...COMMANDS]) {
+    const line = (await helpOf(command)).stdout.split('\n').find((l) => l.startsWith('  --state-dir DIR'));
+    if (line === undefined) continue;
+    assert.match(line, '$XDG_STATE_HOME/apppkg-gateway', `${command ?? 'the gateway'}: ${line}`);
   }
 });
 
