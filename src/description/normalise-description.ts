@@ -19,18 +19,34 @@ import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from './yaml-f
 // may not: `-x` reads as an option where the name is an argument, `.x` is a hidden file and
 // `x.` an empty DNS label in `x..localhost`.
 const APP_NAME = /^[A-Za-z0-9_](?:[A-Za-z0-9._-]*[A-Za-z0-9_])?$/;
-const APP_NAME_RULE = 'an app name of ASCII letters (a-z, A-Z), digits, ".", "-" and "_", neither beginning nor ending with "." or "-"';
+// NAME.localhost is the app's host: a label holds 63 octets (RFC 1035 section 2.3.4), and the
+// whole name stays one such label's length whatever its dots. It is also a directory under the
+// state root: a 200 000-character name failed there with ENAMETOOLONG (NAME_MAX is 255).
+// schema/*.schema.json say the same (maxLength) for editors.
+export const APP_NAME_MAX = 63;
+const APP_NAME_RULE = `an app name of ASCII letters (a-z, A-Z), digits, ".", "-" and "_", neither beginning nor ending with "." or "-", at most ${APP_NAME_MAX} characters`;
+
+function isAppName(name: string): boolean {
+  return name.length <= APP_NAME_MAX && APP_NAME.test(name);
+}
+
+/** `name` cut to APP_NAME_MAX characters, without the "." or "-" the cut may leave at its end. */
+function shortenedName(name: string): string {
+  return name.slice(0, APP_NAME_MAX).replace(/[.-]+$/, '');
+}
 
 /** What a directory name has that an app name may not, said for the `found` of its error. */
 function nameFromDirProblem(name: string): string {
   const foreign = [...new Set(name.replace(/[\x00-\x7f]/g, ''))].join('');
-  return foreign === '' ? '(the directory name)' : `(the directory name; ${JSON.stringify(foreign)} is not ASCII)`;
+  if (foreign !== '') return `(the directory name; ${JSON.stringify(foreign)} is not ASCII)`;
+  return name.length > APP_NAME_MAX ? `(the directory name, ${name.length} characters)` : '(the directory name)';
 }
 
 /** The directory's name spelt in ASCII, when dropping accents makes it a name: `café` -> `cafe`. */
 function asciiNameFor(name: string): string | null {
   const plain = name.normalize('NFD').replace(/[\u0300-\u036f]/g, '');
-  return APP_NAME.test(plain) ? plain : null;
+  if (APP_NAME.test(plain)) return shortenedName(plain);
+  return null;
 }
 
 /** What `init` names an app whose directory's name has nothing in ASCII to make a name of. */
@@ -44,9 +60,15 @@ const STAND_IN_NAME = 'app';
  */
 export function nameToWriteFor(dirName: string): { name: string; standIn: boolean } | null {
   const fromDir = parsePackageDirName(dirName).name;
-  if (APP_NAME.test(fromDir)) return null;
-  const made = fromDir.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+|[.-]+$/g, '');
-  return APP_NAME.test(made) ? { name: made, standIn: false } : { name: STAND_IN_NAME, standIn: true };
+  if (isAppName(fromDir)) return null;
+  const made = nameLike(fromDir);
+  return made !== null ? { name: made, standIn: false } : { name: STAND_IN_NAME, standIn: true };
+}
+
+/** An app name made of `text` (`my project` -> `my-project`, `café` -> `cafe`, cut to the limit), or null. */
+function nameLike(text: string): string | null {
+  const made = shortenedName(text.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+|[.-]+$/g, ''));
+  return isAppName(made) ? made : null;
 }
 
 /** Names people write for an OS, and the name the host reports (Node's process.platform). */
@@ -101,6 +123,9 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
       const names = `${unknown.map((m) => JSON.stringify(m)).join(', ')} ${unknown.length === 1 ? 'is not a mixin' : 'are not mixins'}`;
       return `${names} (a framework needs none: a Flask or Django app is wsgi, a FastAPI or Starlette app asgi); write platform: python, wsgi, platform: python, asgi or platform: python, command`;
     }
+  }
+  if (key === 'name' && typeof value === 'string' && value.length > APP_NAME_MAX) {
+    return `shorten it to at most ${APP_NAME_MAX} characters (it has ${value.length}): name: ${nameLike(value) ?? 'blog'} (NAME.localhost is the app's host name, and a DNS label holds 63)`;
   }
   if (WORD_KEY.test(key) && (typeof value === 'boolean' || typeof value === 'number' || (value === null && found !== 'nothing'))) {
     const what = value === null ? 'nothing (null)' : typeof value === 'boolean' ? 'a boolean' : 'a number';
@@ -244,12 +269,12 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
   let name = str(yaml.valid(['name']));
   if (name === undefined && yaml.raw(['name']) === undefined) {
     name = fromDir.name;
-    if (!APP_NAME.test(name)) {
+    if (!isAppName(name)) {
       const ascii = asciiNameFor(name);
       yaml.report('APPPKG_DESC_BAD_VALUE', [], {
         key: 'name',
         expected: APP_NAME_RULE,
-        found: `${JSON.stringify(name)} ${nameFromDirProblem(name)}`,
+        found: `${JSON.stringify(name.length > 60 ? `${name.slice(0, 57)}...` : name)} ${nameFromDirProblem(name)}`,
         fix: `add \`name: ${ascii ?? '...'}\` to app.yaml, or rename the directory${ascii === null ? '' : ` to ${ascii}`}`,
       }, 'value', null);
     }

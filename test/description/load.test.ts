@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { isGatewayError, type GatewayError } from '../../src/errors.js';
 import { describeJson } from '../../src/description/describe.js';
 import { loadDescription, loadDescriptionFile } from '../../src/description/load.js';
+import { nameToWriteFor } from '../../src/description/normalise-description.js';
 import { readSchema, type JsonSchema } from '../../src/description/validators.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -358,6 +359,30 @@ test('name defaults to the directory name minus its version; an unusable one is 
   const err = await failure(loadDescription(await writeApp('My App', 'app: a:b\n')));
   assert.is(err.problems[0]?.key, 'name');
   assert.match(err.problems[0]?.hint ?? '', 'name: ...');
+});
+
+// A name is the label before .localhost (RFC 1035 section 2.3.4: 63 octets at most) and a
+// directory under the state root: a 200 000-character name was accepted, then NAME.localhost
+// was no host name and the state directory failed with ENAMETOOLONG.
+test('a name of more than 63 characters is refused, from name: or from the directory, with the limit and a shorter name', async () => {
+  const longest = `b${'x'.repeat(61)}g`;
+  assert.is((await loadDescription(await writeApp(longest, 'app: a:b\n'))).name, longest);
+  assert.is((await loadDescription(await writeApp('named-longest', `name: ${longest}\napp: a:b\n`))).name, longest);
+
+  const huge = await failure(loadDescription(await writeApp('named-huge', `app: a:b\nname: ${'n'.repeat(200_000)}\n`)));
+  assert.equal(huge.problems.map((p) => `${p.line}:${p.column} ${p.code} ${p.key}`), ['2:7 APPPKG_DESC_BAD_VALUE name']);
+  assert.match(huge.problems[0].message, 'at most 63 characters');
+  assert.match(huge.problems[0].hint, `shorten it to at most 63 characters (it has 200000): name: ${'n'.repeat(63)}`);
+
+  const dirName = `${'d'.repeat(64)}.1.2`;
+  const fromDir = await failure(loadDescription(await writeApp(dirName, 'app: a:b\n')));
+  assert.equal(fromDir.problems.map((p) => `${p.code} ${p.key}`), ['APPPKG_DESC_BAD_VALUE name']);
+  assert.match(fromDir.problems[0].message, 'at most 63 characters');
+  assert.match(fromDir.problems[0].message, '(the directory name, 64 characters)');
+  assert.match(fromDir.problems[0].hint, `add \`name: ${'d'.repeat(63)}\` to app.yaml`);
+  // The rule is the same as for name:, and so is what init writes for such a directory.
+  assert.equal(nameToWriteFor(dirName), { name: 'd'.repeat(63), standIn: false });
+  assert.equal(nameToWriteFor(`${'e'.repeat(62)}-f.2`), { name: 'e'.repeat(62), standIn: false });
 });
 
 test('mappings left empty (their lines commented out) count as absent', async () => {
