@@ -605,7 +605,7 @@ export const ERROR_CODES = {
     example: { file: '/srv/apps/blog/app.yaml' },
   },
   APPPKG_DESC_YAML_SYNTAX: {
-    summary: 'The file is not valid YAML: bad or mixed indentation, tabs, an unquoted `>=`, a key given twice.',
+    summary: 'The file is not valid YAML: bad or mixed indentation, tabs, an unquoted `>=`, a key given twice, a control character (a NUL, an escape pasted from a terminal) anywhere in it, a list or mapping as a key.',
     message: (d) => `${str(d.key) || 'YAML'}: expected valid YAML, found ${str(d.found)}`,
     hint: (d) => str(d.fix) || 'check the indentation (spaces, not tabs, each level the same), that each key is followed by ": ", and quote values that begin with >, | or *',
     exitStatus: 1,

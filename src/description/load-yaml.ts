@@ -11,7 +11,7 @@ import { isUtf8 } from 'node:buffer';
 import { constants, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLError } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLError } from 'yaml';
 import { GatewayError } from '../errors.js';
 import { shellWord } from '../shell-words.js';
 import { reportSchemaErrors, type FixFor, type UnknownKeyFix } from './schema-problems.js';
@@ -129,6 +129,8 @@ export async function loadYamlWithSchema<T>(file: string, schema: JsonSchema, op
   if (!isUtf8(bytes)) {
     throw new GatewayError(options.invalidCode, { file, problems: [notUtf8Problem(file, bytes, source)] });
   }
+  const stray = strayCharacterProblem(file, source);
+  if (stray !== null) throw new GatewayError(options.invalidCode, { file, problems: [stray] });
   const yaml = parseYaml(file, source);
   if (yaml.problems.length === 0) {
     if (yaml.data === null || typeof yaml.data !== 'object' || Array.isArray(yaml.data)) {
@@ -194,12 +196,58 @@ function notUtf8Problem(file: string, bytes: Buffer, lossy: string): GatewayErro
   });
 }
 
+/**
+ * A character YAML does not allow in a file (YAML 1.2 section 5.1, c-printable: no C0 control
+ * but tab, LF and CR, no DEL, no C1 control but NEL, no U+FFFE or U+FFFF). yaml reads most of
+ * them as text, or stops on one in words of its own ("Implicit map keys need to be followed
+ * by map values" for a NUL on a line of its own); a NUL in a comment, or an escape pasted from a
+ * terminal into a command, it took without a word.
+ */
+const NOT_PRINTABLE = /[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/u;
+
+/** The C0 controls' names (ISO 646), as `man ascii` gives them. */
+const CONTROL_NAMES = ['NUL', 'SOH', 'STX', 'ETX', 'EOT', 'ENQ', 'ACK', 'BEL', 'BS', 'HT', 'LF', 'VT', 'FF', 'CR', 'SO', 'SI',
+  'DLE', 'DC1', 'DC2', 'DC3', 'DC4', 'NAK', 'SYN', 'ETB', 'CAN', 'EM', 'SUB', 'ESC', 'FS', 'GS', 'RS', 'US'];
+
+/**
+ * The problem of the first character of `source` that YAML does not allow, placed at it and
+ * named by the key whose value holds it; null when there is none. Its value is never shown:
+ * under the environment file's settings it is a secret.
+ */
+function strayCharacterProblem(file: string, source: string): GatewayError | null {
+  const stray = NOT_PRINTABLE.exec(source);
+  if (stray === null) return null;
+  const offset = stray.index;
+  const code = stray[0].codePointAt(0)!;
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lines, logLevel: 'error' });
+  const { line, col } = lines.linePos(offset);
+  // The line read without the character: `\0app:` is the key app, as an editor shows it.
+  const lineStart = lines.lineStarts[line - 1];
+  const without = source.slice(0, offset) + source.slice(offset + stray[0].length);
+  const key = keyHolding(doc, offset, false) ?? lineKeyPath(without, lineStart) ?? enclosingKeyPath(without, lineStart);
+  const hex = code.toString(16).toUpperCase().padStart(4, '0');
+  const name = code < 0x20 ? ` (${CONTROL_NAMES[code]})` : code === 0x7f ? ' (DEL)' : '';
+  // cat -A shows C0 controls and DEL in caret notation; what it shows of the rest is their bytes.
+  const caret = code < 0x20 ? `^${String.fromCharCode(code + 0x40)}` : code === 0x7f ? '^?' : null;
+  const word = shellWord(path.basename(file));
+  const escape = code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${hex.toLowerCase()}`;
+  return new GatewayError('APPPKG_DESC_YAML_SYNTAX', {
+    file, line, column: col, key,
+    found: `the control character U+${hex}${name}, which YAML does not allow in a file: the file is binary, or has a stray control character here`,
+    fix: `remove the character (${caret !== null ? `\`cat -A ${word}\` shows it as ${caret}` : `\`grep -nP '\\x{${hex}}' ${word}\` finds its line`})` +
+      (code === 0 ? `; if the whole file is not text, write the app's description in it (\`file ${word}\` says what it holds)` : `, or, to keep it in the value, write it as an escape inside double quotes: "${escape}"`),
+  });
+}
+
 /** The key path (as messages name keys) of the deepest key or value whose text holds `offset`. */
-function keyHolding(doc: Document, offset: number): string | undefined {
+function keyHolding(doc: Document, offset: number, keys = true): string | undefined {
   let label: string | undefined;
   visit(doc, {
-    Scalar(_key, node, ancestors) {
+    Scalar(key, node, ancestors) {
       const range = node.range;
+      // keys false: a key is left to its line's reading, which names the key itself, not its parent.
+      if (!keys && key === 'key') return undefined;
       if (range && range[0] <= offset && offset < range[1]) label = keyOfNode(ancestors, node);
       return undefined;
     },
@@ -212,16 +260,21 @@ function parseYaml(file: string, source: string): YamlFile {
   // resolveKnownTags off: YAML 1.1's !!set, !!omap, !!binary and !!timestamp would otherwise
   // come back as a Set, a Map, a Buffer or a Date, which the schema takes for an empty mapping
   // (`processes: !!set {a, b}` was no processes at all) or an object; unresolved, each is reported.
-  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: true, resolveKnownTags: false });
+  // logLevel error: yaml's warnings went to Node's process.emitWarning, on the user's stderr
+  // beside the gateway's own message; each one that matters is reported here instead ('silent'
+  // would drop the error of a second document too).
+  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: true, resolveKnownTags: false, logLevel: 'error' });
+  const complex = doc.errors.length === 0 ? complexKeyProblems(file, source, doc, lines) : [];
   let data: unknown = null;
   let tooManyAliases = false;
   try {
     // An empty file (or comments only) is an empty mapping.
-    if (doc.errors.length === 0) data = doc.toJS() ?? {};
+    if (doc.errors.length === 0 && complex.length === 0) data = doc.toJS() ?? {};
   } catch {
     tooManyAliases = true; // yaml's guard against alias bombs (maxAliasCount)
   }
   const yaml = new YamlFile(file, data, doc.contents as YamlNode | null, lines, doc);
+  yaml.problems.push(...complex);
   if (tooManyAliases) {
     yaml.problems.push(new GatewayError('APPPKG_DESC_YAML_SYNTAX', {
       file, line: 1, column: 1, found: 'more alias expansions than a description needs', fix: 'write the values out instead of repeating *aliases',
@@ -250,6 +303,33 @@ function parseYaml(file: string, source: string): YamlFile {
     yaml.problems.push(new GatewayError('APPPKG_DESC_YAML_SYNTAX', { file, line, column, key: under, found, fix }));
   }
   return yaml;
+}
+
+/**
+ * A key that is a list or a mapping (`? [a, b]` then `: x`, or `{a: 1}: x`), itself or through
+ * an *alias: YAML allows it, a description has no use for it, and toJS() made it the string
+ * "[ a, b ]", an unknown key placed at 1:1 (no key of that name is in the file), with a warning
+ * of yaml's on stderr. Said at the key, as a syntax problem, so that toJS() never sees it.
+ */
+function complexKeyProblems(file: string, source: string, doc: Document, lines: LineCounter): GatewayError[] {
+  const problems: GatewayError[] = [];
+  visit(doc, {
+    Pair(_key, pair, ancestors) {
+      const key = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
+      if (!isMap(key) && !isSeq(key)) return undefined;
+      const range = (pair.key as YamlNode).range;
+      const { line, col } = lines.linePos(range?.[0] ?? 0);
+      const written = range ? source.slice(range[0], range[1]).trim() : '';
+      const shown = written.length > 40 ? `${written.slice(0, 37)}...` : written;
+      problems.push(new GatewayError('APPPKG_DESC_YAML_SYNTAX', {
+        file, line, column: col, key: keyOfNode([...ancestors, pair], pair.key),
+        found: `a key that is ${isMap(key) ? 'a mapping' : 'a list'}${shown ? ` (${shown})` : ''}, which ${path.basename(file)} does not take`,
+        fix: 'write each key as a plain name followed by ": " (name: value); a "? " line, or a [list] or {mapping} before ":", makes a complex key',
+      }));
+      return undefined;
+    },
+  });
+  return problems;
 }
 
 /**
