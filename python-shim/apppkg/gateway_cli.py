@@ -19,6 +19,8 @@ GATEWAY_ENV = "APPPKG_GATEWAY"
 # `describe --sys-path` probes the host's interpreters (seconds on a busy host); two minutes means hung.
 DESCRIBE_TIMEOUT_S = 120
 _SHIM_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Output read as text: capture_output= and text= are 3.7's spellings, and the library runs on 3.6.
+_CAPTURED = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "universal_newlines": True}
 
 
 def find_gateway():
@@ -64,7 +66,7 @@ def describe(path, environment=None, state_dir=None):
     """{"description", "executable", "sysPath", "commandEnv": None} from `describe --sys-path`."""
     argv = [find_gateway(), "describe", path, "--sys-path"] + _app_options(environment, state_dir)
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=DESCRIBE_TIMEOUT_S, env=_caller_env())
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, timeout=DESCRIBE_TIMEOUT_S, env=_caller_env(), **_CAPTURED)
     except OSError as exc:
         raise _cannot_run(argv[0], exc)
     except subprocess.TimeoutExpired:
@@ -111,7 +113,7 @@ def run_command(path, name, environment=None, state_dir=None):
 
 def _knows_run_command(gateway):
     try:
-        done = subprocess.run([gateway, "run", "--help"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=DESCRIBE_TIMEOUT_S)
+        done = subprocess.run([gateway, "run", "--help"], stdin=subprocess.DEVNULL, timeout=DESCRIBE_TIMEOUT_S, **_CAPTURED)
     except (OSError, subprocess.TimeoutExpired):
         return True  # nothing to tell: the first call's own message stands
     return "--command" in done.stdout

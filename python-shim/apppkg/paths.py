@@ -6,7 +6,7 @@ Three callers, so that they cannot disagree: the gateway's workers (apppkg_shim.
 the sitecustomize that src/environment/app-env.ts generates for every command the gateway
 runs for an app, and AppPackage.load_object in any process.
 
-Stdlib only and Python 3.9-safe: every command of every app imports this module at startup.
+Stdlib only and Python 3.6-safe: every command of every app imports this module at startup.
 """
 
 import os

@@ -10,7 +10,7 @@ import zipfile
 
 NAME = "apppkg"
 SUMMARY = "An application package as apppkg-gateway sees it: its description, sys.path and commands"
-REQUIRES_PYTHON = ">=3.9"
+REQUIRES_PYTHON = ">=3.6"
 SHIM_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE_DIR = os.path.join(SHIM_DIR, NAME)
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
