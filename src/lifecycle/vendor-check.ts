@@ -17,7 +17,7 @@ import { manifestFiles, readManifest, INDEX_ELSEWHERE, sha256Hex, type VendoredD
 import { readRequirementsTree, requirementChanges } from '../environment/requirements-tree.js';
 import { readFileAsUserCould, UserCannotRead, type FileReader } from '../environment/user-readable.js';
 import { hostTags, neededTags, type HostTags } from './vendor-tags.js';
-import { choosingRequirements, differingTraits, type HostTrait } from './vendor-markers.js';
+import { choosesByMicroVersion, choosingRequirements, differingTraits, type ChoosingRequirement, type HostTrait } from './vendor-markers.js';
 import { DEFAULT_REQUIREMENTS, displayDir, isUrl, vendorCommand } from './vendor.js';
 
 /** One line of check, shaped as lifecycle/check.ts's CheckItem. */
@@ -261,20 +261,53 @@ async function otherHostWarning(appDir: string, dir: string, manifest: VendorMan
   if (here === null) return '';
   const differ = differingTraits(manifest.interpreter.tag || manifest.interpreter.python, here.tag || here.interpreter);
   const chosen = choosing.filter((c) => [...c.reads].some((t) => differ.has(t)));
-  if (chosen.length === 0) return '';
+  // The same series on both sides (cp311): a marker on the micro version, which the tag does
+  // not record; the manifest does since 2026-12-07 (interpreter.version).
+  const vendoredVersion = manifest.interpreter.version;
+  const byMicro = differ.has('Python version') ? [] : choosing.filter((c) => !chosen.includes(c) && choosesByMicroVersion(c, interpreter.markers, vendoredVersion));
+  if (chosen.length === 0 && byMicro.length === 0) return '';
+  const refresh = refreshCommand(appDir, dir, manifest, env);
+  const micro = byMicro.length === 0 ? '' : microVersionNote(byMicro, manifest, interpreter, displayDir(appDir, dir));
+  if (chosen.length === 0) {
+    return `; WARNING: vendored with ${manifest.interpreter.python}, and the app runs here on ${formatInterpreter(interpreter)}, while ${micro}. ` +
+      (vendoredVersion === undefined
+        ? `Vendor it again (here: \`${refresh}\`): the manifest then records the Python's full version, and check judges ${byMicro.length === 1 ? 'it' : 'them'}`
+        : `Vendor it with the Python the app runs on (here: \`${refresh}\`), or give app.yaml a \`python:\` that picks one version everywhere`);
+  }
   const by = TRAITS.filter((t) => differ.has(t) && chosen.some((c) => c.reads.has(t)));
   // The platform is named only when it differs: on one platform, the Python tells them apart.
   const elsewhere = differ.has('operating system') || differ.has('machine');
   const platformOf = (tag: string) => tag.split('-')[2] ?? '';
   const vendoredWith = elsewhere ? `${manifest.interpreter.python} on ${platformOf(manifest.interpreter.tag)}` : manifest.interpreter.python;
   const hereWith = elsewhere ? `${here.interpreter} on ${platformOf(here.tag)}` : here.interpreter;
-  const shown = chosen.length > 3 ? `${chosen.slice(0, 3).map((c) => c.where).join(', ')} and ${chosen.length - 3} more` : chosen.map((c) => c.where).join(', ');
-  const refresh = refreshCommand(appDir, dir, manifest, env);
+  const shown = listed(chosen);
   return `; WARNING: vendored with ${vendoredWith}, and the app runs here on ${formatInterpreter(interpreter)}, ${hereWith}, ` +
-    `while ${shown} choose${chosen.length === 1 ? 's' : ''} by ${joinedAnd(by)}: pip on ${hereWith} may install other distributions than ${displayDir(appDir, dir)} holds. ` +
+    `while ${shown} choose${chosen.length === 1 ? 's' : ''} by ${joinedAnd(by)}: pip on ${hereWith} may install other distributions than ${displayDir(appDir, dir)} holds` +
+    `${micro === '' ? '' : `; also, ${micro}`}. ` +
     (elsewhere
       ? `Vendor it on a host like this one, with the Python the app runs on (here: \`${refresh}\`)`
       : `Vendor it with the Python the app runs on (here: \`${refresh}\`), or give app.yaml a \`python:\` that picks one version everywhere`);
+}
+
+/** Requirements named in a warning: the first three, and how many more. */
+function listed(requirements: ChoosingRequirement[]): string {
+  const where = requirements.map((c) => c.where);
+  return where.length > 3 ? `${where.slice(0, 3).join(', ')} and ${where.length - 3} more` : where.join(', ');
+}
+
+/**
+ * What a warning says of requirements whose markers read the micro version within the series
+ * both interpreters share: judged when the manifest records the vendoring Python's full
+ * version; when it does not (one written before it did), said to be not judged rather than
+ * passed over.
+ */
+function microVersionNote(requirements: ChoosingRequirement[], manifest: VendorManifest, interpreter: Interpreter, into: string): string {
+  const full = `Python ${interpreter.markers.python_full_version ?? interpreter.version}`;
+  const chooses = `${listed(requirements)} choose${requirements.length === 1 ? 's' : ''} by the micro version (python_full_version)`;
+  const vendored = manifest.interpreter.version;
+  return vendored !== undefined
+    ? `${chooses}: vendored with Python ${vendored}, pip on ${full} may install other distributions than ${into} holds`
+    : `${chooses}, which this manifest does not record (${manifest.interpreter.python} is any ${interpreter.markers.python_version ?? 'such'}.x): not judged, pip on ${full} may install other distributions than ${into} holds`;
 }
 
 /** The traits a warning names, in the order it names them. */

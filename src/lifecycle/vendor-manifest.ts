@@ -48,6 +48,12 @@ export interface VendorManifest {
     python: string;
     /** "cp311-cp311-linux_x86_64": what a wheel built by it is tagged. */
     tag: string;
+    /**
+     * "3.11.2": its python_full_version, which the tag does not tell (cp311 is any 3.11.x), for
+     * `check` to judge a requirement's marker on the micro version. Absent in manifests written
+     * before it was.
+     */
+    version?: string;
   };
   distributions: VendoredDistribution[];
   /** Files in the directory that no distribution's RECORD names (kept, listed so check sees them). */
@@ -92,7 +98,7 @@ export function renderManifest(m: VendorManifest): string {
       sha256: m.requirements.sha256,
       ...(m.requirements.files ? { files: Object.fromEntries(Object.entries(m.requirements.files).sort(([a], [b]) => compare(a, b))) } : {}),
     },
-    interpreter: { python: m.interpreter.python, tag: m.interpreter.tag },
+    interpreter: { python: m.interpreter.python, tag: m.interpreter.tag, ...(m.interpreter.version !== undefined ? { version: m.interpreter.version } : {}) },
     distributions: [...m.distributions]
       .sort((a, b) => compare(a.name.toLowerCase(), b.name.toLowerCase()))
       .map((d) => ({
@@ -152,6 +158,7 @@ export async function readManifest(vendorDir: string, reader: FileReader | null 
       typeof data.requirements?.sha256 === 'string' &&
       typeof data.requirements?.file === 'string' &&
       typeof data.interpreter?.tag === 'string' &&
+      (data.interpreter.version === undefined || typeof data.interpreter.version === 'string') &&
       Array.isArray(data.distributions) &&
       data.distributions.every((d) => typeof d.name === 'string' && typeof d.version === 'string' && typeof d.files === 'object' && Array.isArray(d.tags));
     if (!ok) return { manifest: null, reason: `${MANIFEST_NAME} is not a format ${FORMAT} manifest` };

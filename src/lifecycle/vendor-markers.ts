@@ -8,8 +8,14 @@
 // vendored and `check` said `ok` (found by H277). check cannot evaluate a marker (pip's
 // `packaging` does, and the host's interpreter may have no pip): it names them, as a warning.
 // The tag records nothing of platform_release, platform_version or a micro version
-// (python_full_version `3.11.4` and `3.11.9` are both cp311): markers on those go unjudged.
+// (python_full_version `3.11.4` and `3.11.9` are both cp311): markers on the first two go
+// unjudged. One on the micro version is evaluated with the interpreter's own markers and the
+// full version the manifest records beside the tag; in a manifest written before it did, it is
+// judged where the series decides it (every 3.11.x reads `python_full_version >= "3.8.1"`
+// alike) and named as not judged otherwise.
 import path from 'node:path';
+import type { MarkerEnvironment } from '../environment/interpreter-probe.js';
+import { evaluateMarker } from '../environment/requirements.js';
 import { readFileAsUserCould, type FileReader } from '../environment/user-readable.js';
 import type { VendorManifest } from './vendor-manifest.js';
 
@@ -36,16 +42,57 @@ export interface ChoosingRequirement {
   /** `requirements.txt:2 (colorlib<2; python_version < "3.11")`, or `greetlib 1.0's Requires-Dist: ...`. */
   where: string;
   reads: Set<HostTrait>;
+  /** The marker itself, after the `;` (and before a comment). */
+  marker: string;
 }
 
-/** What the marker of a requirement line reads; empty for a line without one. */
-function traitsRead(line: string): Set<HostTrait> {
-  const reads = new Set<HostTrait>();
+/** The marker of a requirement line: after its `;`, before a comment; '' for a line without one. */
+function markerOf(line: string): string {
   const semicolon = line.indexOf(';');
-  if (semicolon < 0) return reads;
+  if (semicolon < 0) return '';
   const hash = line.indexOf('#', semicolon);
-  for (const [, name] of line.slice(semicolon, hash < 0 ? undefined : hash).matchAll(MARKER_NAME)) reads.add(TRAIT_OF[name]);
+  return line.slice(semicolon + 1, hash < 0 ? undefined : hash).trim();
+}
+
+/** What `marker` reads of the host. */
+function traitsRead(marker: string): Set<HostTrait> {
+  const reads = new Set<HostTrait>();
+  for (const [, name] of marker.matchAll(MARKER_NAME)) reads.add(TRAIT_OF[name]);
   return reads;
+}
+
+/** The markers that read a micro version, which an interpreter tag (cp311) does not record. */
+const MICRO_MARKERS = /\b(python_full_version|implementation_version)\b/;
+
+/**
+ * Whether `req`'s marker, on the micro version, chooses otherwise on the Python that vendored
+ * (`vendored`, its full version, "3.11.2") than `here`; with that version unknown (a manifest
+ * that records the tag alone, cp311), whether it may: evaluated with the micro version set to
+ * each side of every version the marker names in `here`'s series, false when every one reads it
+ * as `here` does. Evaluated with `here`'s markers otherwise; one that cannot be evaluated may.
+ */
+export function choosesByMicroVersion(req: ChoosingRequirement, here: MarkerEnvironment, vendored?: string): boolean {
+  if (!MICRO_MARKERS.test(req.marker)) return false;
+  const series = here.python_version;
+  if (series === undefined) return true;
+  const micros = new Set([0, 999]);
+  for (const [, micro] of req.marker.matchAll(/["']\s*(\d+\.\d+)\.(\d+)/g)) {
+    const n = Number(micro);
+    for (const near of [n - 1, n, n + 1]) if (near >= 0) micros.add(near);
+  }
+  const versions = vendored !== undefined ? [vendored] : [...micros].map((micro) => `${series}.${micro}`);
+  try {
+    const reads = evaluateMarker(req.marker, here);
+    for (const version of versions) {
+      const there: MarkerEnvironment = { ...here, python_full_version: version };
+      // CPython's implementation_version is its Python version; PyPy's is its own (7.3.x).
+      if (here.implementation_name === 'cpython') there.implementation_version = version;
+      if (evaluateMarker(req.marker, there) !== reads) return true;
+    }
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /**
@@ -59,8 +106,9 @@ export async function choosingRequirements(appDir: string, vendorDir: string, ma
   for (const file of Object.keys(manifest.requirements.files ?? { [manifest.requirements.file]: null })) {
     (await read(path.resolve(appDir, file))).split('\n').forEach((line, i) => {
       if (line.trimStart().startsWith('#')) return;
-      const reads = traitsRead(line);
-      if (reads.size > 0) found.push({ where: `${file}:${i + 1} (${line.trim()})`, reads });
+      const marker = markerOf(line);
+      const reads = traitsRead(marker);
+      if (reads.size > 0) found.push({ where: `${file}:${i + 1} (${line.trim()})`, reads, marker });
     });
   }
   for (const d of manifest.distributions) {
@@ -70,8 +118,9 @@ export async function choosingRequirements(appDir: string, vendorDir: string, ma
     for (const line of (await read(path.join(vendorDir, metadata))).split('\n')) {
       if (line.trim() === '') break;
       if (!/^Requires-Dist:/i.test(line)) continue;
-      const reads = traitsRead(line);
-      if (reads.size > 0) found.push({ where: `${d.name} ${d.version}'s Requires-Dist: ${line.slice(line.indexOf(':') + 1).trim()}`, reads });
+      const marker = markerOf(line);
+      const reads = traitsRead(marker);
+      if (reads.size > 0) found.push({ where: `${d.name} ${d.version}'s Requires-Dist: ${line.slice(line.indexOf(':') + 1).trim()}`, reads, marker });
     }
   }
   return found;

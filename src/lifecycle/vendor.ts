@@ -250,7 +250,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     if (binary.length > 0 && !opts.allowBinary) throw await binaryRefusal(binary, path.relative(appDir, requirements), host?.tag ?? '');
     const manifest = await finishTree(stage, installed, {
       requirements: { file: path.relative(appDir, requirements).split(path.sep).join('/'), sha256: requirementsTree.sha256, files: requirementsTree.files },
-      interpreter: { python: host?.interpreter ?? '', tag: host?.tag ?? '' },
+      interpreter: { python: host?.interpreter ?? '', tag: host?.tag ?? '', ...(interpreter.markers.python_full_version ? { version: interpreter.markers.python_full_version } : {}) },
       ...vendorSources(appDir, opts),
     });
     for (const d of manifest.distributions) {
