@@ -1,7 +1,8 @@
 // The host's Redis (environment file `services.redis`, SPEC 5.2; Redis >= 6 for ACL users) as
 // the gateway uses it: per app one ACL user whose keys and channels are limited to the app's
 // prefix `NAME:`, with every command that could reach beyond it (KEYS, SCAN, FLUSHALL, SELECT,
-// FUNCTION, CONFIG, ...) taken away, so that one app never reads, lists or deletes another's keys.
+// COPY, FUNCTION, CONFIG, ...) taken away, so that one app never reads, lists or deletes another's
+// keys.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Redis, RedisOptions } from 'ioredis';
@@ -54,14 +55,23 @@ const CONNECT_TIMEOUT_MS = 5000;
  */
 const APP_RULES = ['+@all', '-@dangerous', '-@admin', '-scan', '-randomkey', '-select', '-swapdb', '-move', '-dbsize', '-pubsub', '-memory', '+memory|usage'];
 /**
+ * COPY (6.2's) takes a `DB n` that no key pattern holds: the app's own keys written into any
+ * database, where another gateway's app of the same name, or the host's own data, keeps its
+ * keys. ACL rules cannot refuse one argument but a command's first, so COPY goes whole; no
+ * common client library sends it (Celery, kombu, django-redis, Flask-Caching, RQ).
+ */
+const REDIS_62_RULES = ['-copy'];
+/**
  * What Redis 6 refuses in ACL SETUSER, failing the whole call: FUNCTION is new in 7.0, and so is
  * denying one subcommand of a command allowed. On 6.x CLIENT is all of it @dangerous, TRACKING
  * gone with the rest; SCRIPT stays whole, since clients that run EVALSHA need SCRIPT LOAD: an app
  * may flush the scripts every app loaded (each loads them again at NOSCRIPT), but reaches no key.
  * CLUSTER is @admin whole on 6.x; 7.0 lets any user count and list a slot's keys (a cluster's:
- * elsewhere it answers with an error), every app's with them.
+ * elsewhere it answers with an error), every app's with them. SCRIPT DEBUG SYNC stops the whole
+ * server, every app's clients, for as long as its debugging session lasts, where a script that
+ * runs too long may be ended by SCRIPT KILL; no client library sends it.
  */
-const REDIS_7_RULES = ['-function', '-script|flush', '-script|kill', '-client|tracking', '-cluster|countkeysinslot', '-cluster|getkeysinslot'];
+const REDIS_7_RULES = ['-function', '-script|flush', '-script|kill', '-script|debug', '-client|tracking', '-cluster|countkeysinslot', '-cluster|getkeysinslot'];
 
 /** A Redis server's version as [major, minor], from INFO's redis_version. */
 type RedisVersion = [number, number];
@@ -70,8 +80,9 @@ function appRules(prefix: string, db: number, [major, minor]: RedisVersion): str
   // Channel patterns (&) came with 6.2, whose `reset` leaves a user every channel (its
   // acl-pubsub-default) and refuses a pattern after that; on 6.0 every user may use every
   // channel, so an app gets none rather than other apps' messages.
-  const channels = major > 6 || minor >= 2 ? ['resetchannels', `&${prefix}*`] : [];
-  return [`~${prefix}*`, ...channels, ...APP_RULES, ...(major >= 7 ? REDIS_7_RULES : []), ...(channels.length === 0 ? ['-@pubsub'] : []), `+select|${db}`];
+  const from62 = major > 6 || minor >= 2;
+  const channels = from62 ? ['resetchannels', `&${prefix}*`] : [];
+  return [`~${prefix}*`, ...channels, ...APP_RULES, ...(from62 ? REDIS_62_RULES : []), ...(major >= 7 ? REDIS_7_RULES : []), ...(channels.length === 0 ? ['-@pubsub'] : []), `+select|${db}`];
 }
 
 async function serverVersion(redis: Redis): Promise<RedisVersion> {
