@@ -5,7 +5,7 @@
 // keys.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { ChainableCommander, Redis, RedisOptions } from 'ioredis';
 
 /** ioredis is loaded by the first app that asks for Redis: a gateway without one never pays for it. */
 const loadRedis = async (): Promise<typeof Redis> => (await import('ioredis')).Redis;
@@ -173,11 +173,11 @@ export function remakeRedisUser(u: AppRedisUser, owner: ServiceOwner, keep: () =
 }
 
 async function setAppUser(redis: Redis, u: AppRedisUser, owner: ServiceOwner): Promise<{ created: boolean; openDefaultUser: boolean }> {
-  const existing = await ownedUser(redis, u.user, owner);
+  const existing = await ownedUser(redis, u.user, owner, u.server.db);
   // The password is sent as its SHA-256 (#...): the plain text never crosses the wire.
   const hash = createHash('sha256').update(u.password).digest('hex');
   await redis.call('ACL', 'SETUSER', u.user, 'reset', 'on', `#${hash}`, ...appRules(u.prefix, u.server.db, await serverVersion(redis)));
-  await redis.set(claimKey(owner.app), owner.rootId);
+  await inClaimDatabases(redis, u.server.db, (m) => m.set(claimKey(owner.app), owner.rootId));
   await saveAcl(redis);
   return { created: !existing, openDefaultUser: await defaultUserIsOpen(redis) };
 }
@@ -186,24 +186,44 @@ async function setAppUser(redis: Redis, u: AppRedisUser, owner: ServiceOwner): P
  * Whether the app's user exists, refusing one the gateway did not make or another state root
  * keeps. Redis keeps no comment on a user (PostgreSQL's roles have one), so one the gateway made
  * is told by its rules (keys and channels exactly the app's prefix), and the state root that
- * keeps its password by a key beside the apps' (claimKey). Someone else's user is never taken
- * over (docs/services.md), its password and rules left alone. The claim is looked at whether the
+ * keeps its password by a key beside the apps' (claimKey, in inClaimDatabases). Someone else's
+ * user is never taken over (docs/services.md), its password and rules left alone. The claim is looked at whether the
  * user is there or not: a Redis that keeps its data but not its users (restarted without an
  * aclfile) has the claim and no user, and the state root it names is the one to make it again.
  */
-async function ownedUser(redis: Redis, user: string, owner: ServiceOwner): Promise<boolean> {
+async function ownedUser(redis: Redis, user: string, owner: ServiceOwner, db: number): Promise<boolean> {
   const existing = (await redis.call('ACL', 'GETUSER', user)) as unknown[] | null;
   if (existing !== null && !madeByUs(existing, appRedisPrefix(owner.app))) {
     throw new GatewayError('APPPKG_SERVICE_CONFLICT', { kind: 'redis', what: 'user', object: user, app: owner.app });
   }
-  const claimedBy = await redis.get(claimKey(owner.app));
-  if (claimedBy !== null && claimedBy !== owner.rootId) {
+  const claims = await inClaimDatabases(redis, db, (m) => m.get(claimKey(owner.app)));
+  const others = claims.filter(({ reply }) => reply !== null && reply !== owner.rootId);
+  if (others.length > 0) {
     throw new GatewayError('APPPKG_SERVICE_OTHER_STATE_ROOT', {
-      kind: 'redis', what: 'user', object: user, app: owner.app, other: claimedBy, stateRoot: owner.stateRoot, ours: owner.rootId,
-      release: `redis-cli DEL ${claimKey(owner.app)}`,
+      kind: 'redis', what: 'user', object: user, app: owner.app, other: String(others[0]!.reply), stateRoot: owner.stateRoot, ours: owner.rootId,
+      release: others.map(({ db: where }) => `redis-cli${where === 0 ? '' : ` -n ${where}`} DEL ${claimKey(owner.app)}`).join('; '),
     });
   }
   return existing !== null;
+}
+
+/**
+ * Runs `command` on each database a claim is kept in, in one MULTI that ends on `db` again, and
+ * resolves each database's reply. Database 0 whatever the host's URL names: an ACL user is the
+ * server's, not a database's, and every connection starts in database 0 before any SELECT. A
+ * claim kept in the URL's database alone let a second state root whose URL names another one
+ * find none, give the user its own password and rules, and its app (the same name, the same
+ * prefix) read the first one's keys in database 0. The URL's database too: gateways before this
+ * one keep their claim there, and look for another's there.
+ */
+async function inClaimDatabases(redis: Redis, db: number, command: (m: ChainableCommander) => void): Promise<{ db: number; reply: unknown }[]> {
+  const databases = db === 0 ? [0] : [0, db];
+  const m = redis.multi();
+  // The URL's database last: the connection is left on it, as every other job expects.
+  for (const each of databases) command(m.select(each));
+  const replies = (await m.exec()) ?? [];
+  for (const [err] of replies) if (err) throw err;
+  return databases.map((each, i) => ({ db: each, reply: replies[2 * i + 1]?.[1] ?? null }));
 }
 
 /**
@@ -248,12 +268,12 @@ export function dropRedisUser(server: RedisServer, owner: ServiceOwner, progress
   const { app } = owner;
   const user = appRedisUserName(app);
   return onAdmin(server, async (redis) => {
-    const existing = await ownedUser(redis, user, owner);
+    const existing = await ownedUser(redis, user, owner, server.db);
     // A refused drop is said as that drop, not as a provisioning.
     const drop = (what: string, run: () => Promise<unknown>) => dropping(progress, `redis ${what}`, () => run().catch((err) => Promise.reject(asRedisError(server, err, `drop of ${what} on redis at ${server.label}`))));
     await drop(`keys ${appRedisPrefix(app)}*`, () => eachKeyBatch(redis, app, (keys) => redis.unlink(...keys)));
     await drop(`user ${user}`, () => redis.call('ACL', 'DELUSER', user));
-    await redis.del(claimKey(app));
+    await inClaimDatabases(redis, server.db, (m) => m.del(claimKey(app)));
     await saveAcl(redis);
     return existing;
   }, `uninstall of ${app}'s Redis user and keys on redis at ${server.label}`);
@@ -329,7 +349,7 @@ async function eachKeyBatch(redis: Redis, app: string, job: (keys: Buffer[]) => 
 /** The server's version, whether its default user is open, and (`owner`) the app's user not another state root's. */
 export function probeRedis(server: RedisServer, owner?: ServiceOwner): Promise<{ version: string; openDefaultUser: boolean }> {
   return onAdmin(server, async (redis) => {
-    if (owner !== undefined) await ownedUser(redis, appRedisUserName(owner.app), owner);
+    if (owner !== undefined) await ownedUser(redis, appRedisUserName(owner.app), owner, server.db);
     const info = String(await redis.call('INFO', 'server'));
     return { version: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown', openDefaultUser: await defaultUserIsOpen(redis) };
   });

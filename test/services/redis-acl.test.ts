@@ -154,4 +154,21 @@ withRedis('a user an older gateway made, allowed COPY and SCRIPT DEBUG, gets thi
   assert.is(admin('-n', '1', 'DBSIZE'), '0');
 });
 
+// ACL users are the server's, not a database's, and every connection starts in database 0: a
+// second state root on database 1 that took the user over (its claim was kept in the URL's
+// database, so it found none) gave it a new password, and its app, the same prefix, read the
+// first one's keys in database 0.
+withRedis('a second state root whose services.redis names another database of the server is refused the app\'s user, as on the same one', async () => {
+  const other = join(work.path, 'state-other');
+  const inDb1 = servicesEnvironment(work.path, 'environment-db1', { redis: redis.url.replace(/\/0$/, '/1') });
+  const r = await runCli(['run', alpha, '--environment', inDb1, '--state-dir', other, '--', 'python', 'clients.py', 'try', JSON.stringify([['GET', 'alpha:x']])], { ms: 60_000, env: { APPPKG_STATE_DIR: other } });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stdout + r.stderr, /redis user "apppkg-alpha" of alpha belongs to another state root/);
+  assert.match(r.stdout + r.stderr, /release it on the server first: redis-cli DEL apppkg-gateway\/state-root\/alpha\n/);
+  // The first state root's app keeps its password, its keys and database 0.
+  const first = await clients('try', JSON.stringify([['GET', 'alpha:x']]));
+  assert.is(first.status, 0, first.stdout + first.stderr);
+  assert.equal(JSON.parse(first.stdout), ["b'mine'"]);
+});
+
 test.run();
