@@ -1,10 +1,11 @@
 // SPEC 5.2: "An app can never reach another app's database or keys", held on Redis by the rules
 // of the app's ACL user. Each command that reaches past the app's prefix (another database, every
 // app's keys, channels or commands, what the server shares) is tried from the app itself, with
-// the REDIS_URL the gateway gave it, and refused; every one is also asked of the server with
-// ACL DRYRUN, which runs nothing (SHUTDOWN, MONITOR and SCRIPT DEBUG are asked so only). What
-// common client libraries send on the app's own keys still passes (Celery's, end to end, in
-// celery-redis.test.ts). docs/services.md says what stays allowed and why.
+// the REDIS_URL the gateway gave it, and refused; every one but a script's insides is also asked
+// of the server with ACL DRYRUN, which runs nothing (SHUTDOWN, MONITOR and SCRIPT DEBUG are asked
+// so only). What common client libraries send on the app's own keys still passes (Celery's, end
+// to end, in celery-redis.test.ts). docs/services.md says what stays allowed and why. The ACL
+// user is the server's: a second state root on another database of it is refused the user too.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { suite } from 'uvu';
