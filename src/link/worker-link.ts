@@ -339,8 +339,8 @@ export class WorkerLink extends EventEmitter {
   }
 
   /**
-   * Pings the worker now: true once it answers, false after `withinMs` or when the link
-   * closes. The worker answers every PING, in order, so the answer to this one is the
+   * Pings the worker now: true once it answers, false `withinMs` after the PING left or when
+   * the link closes. The worker answers every PING, in order, so the answer to this one is the
    * `pings`-th PONG: one to an earlier PING (the heartbeat's) proves nothing about now.
    */
   answersPing(withinMs: number): Promise<boolean> {
@@ -349,6 +349,7 @@ export class WorkerLink extends EventEmitter {
     const answer = this.pings;
     return new Promise((resolve) => {
       let settled = false;
+      let timer: NodeJS.Timeout | undefined;
       const done = (answered: boolean) => {
         if (settled) return;
         settled = true;
@@ -361,8 +362,13 @@ export class WorkerLink extends EventEmitter {
         if (this.pongs >= answer) done(true);
       };
       const onClose = () => done(false);
-      // Judged after the poll: a PONG sent while the gateway's loop stalled is read first.
-      const timer = silenceTimeout(() => done(false), withinMs).unref();
+      // The bound runs from the turn's flush, an immediate queued before this one (write()): a
+      // stall of the gateway's loop between the ask and the flush is time the worker did not
+      // have the PING, and counted, it was judged unanswered as it left. Judged after the poll:
+      // a PONG sent while the gateway's loop stalled is read first.
+      setImmediate(() => {
+        if (!settled) timer = silenceTimeout(() => done(false), withinMs).unref();
+      });
       this.on('pong', onPong);
       this.once('close', onClose);
     });
