@@ -7,6 +7,7 @@ import { longestWait, nextAttemptAt, type RetrySchedule } from './retry-schedule
 import { spanOf } from '../count.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import { signOpened } from './mail-signature.js';
+import { readSpooledTrace } from './mail-trace.js';
 import type { MailSpool, SpooledDelivery, DeadLetter } from './mail-spool.js';
 import type { MailTarget, PostOutcome } from './mail-post.js';
 
@@ -160,7 +161,7 @@ export class MailDeliverer {
   }
 
   private async attempt({ delivery, receivedAt }: Waiting, signal: AbortSignal): Promise<void> {
-    const { spool, target, schedule, say } = this.opts;
+    const { spool, schedule, say } = this.opts;
     if (delivery.keep !== undefined) {
       // No app to try (postmaster mail no app takes): not a failed attempt, not counted as one.
       this.bury(await spool.bury(delivery, delivery.keep, false), say);
@@ -179,7 +180,7 @@ export class MailDeliverer {
         ? { kind: 'failed', reason: this.opts.whyNoPath?.(delivery.app) ?? `${delivery.app} does not take mail now (not serving, or no mail: in its app.yaml)` }
         : handle === null
           ? { kind: 'failed', reason: `message file missing (${file})` }
-          : await target.post(delivery, await signOpened(handle, this.opts.secretOf(delivery.app)), path, signal, this.opts.timeoutOf?.(delivery.app));
+          : await this.post(delivery, handle, path, signal);
     } finally {
       await handle?.close();
     }
@@ -212,6 +213,16 @@ export class MailDeliverer {
     say(`mail: ${deliveryName(delivery)} to ${delivery.app} not delivered: ${outcome.reason}; attempt ${delivery.attempts}, the next in ${spanOf(dueAt - now)}`);
     this.opts.onOutcome?.('retry', delivery);
     if (!this.stopped) this.wait({ delivery, receivedAt, dueAt });
+  }
+
+  /**
+   * The message POSTed as it was received, the trace the spool keeps before it (mail-trace.ts)
+   * in X-Apppkg-Received; read, signed and streamed from the one descriptor.
+   */
+  private async post(delivery: SpooledDelivery, handle: FileHandle, path: string, signal: AbortSignal): Promise<PostOutcome> {
+    const trace = await readSpooledTrace(handle);
+    const signed = await signOpened(handle, this.opts.secretOf(delivery.app), trace?.bytes ?? 0);
+    return this.opts.target.post(delivery, signed, trace?.header ?? null, path, signal, this.opts.timeoutOf?.(delivery.app));
   }
 
   /**
@@ -254,7 +265,7 @@ export class MailDeliverer {
 
 /**
  * A delivery as the log names it: its id (the app's X-Apppkg-Delivery-Id) and its message's, the
- * one the sender's 250 said ("Queued as ID") and the Received: line carries, so that a message
+ * one the sender's 250 said ("Queued as ID") and X-Apppkg-Received carries, so that a message
  * is found in the gateway's log from the sender's.
  */
 function deliveryName(delivery: SpooledDelivery): string {

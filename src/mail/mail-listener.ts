@@ -47,7 +47,8 @@ import { mailReply, quoted } from './mail-reply.js';
 import { routeRecipient, type MailRoute, type RecipientRoute } from './mail-routes.js';
 import { MAX_RCPT_TO_HEADER, rcptToHeader } from './mail-post.js';
 import { MailSmtpServer, type MailAddress } from './mail-smtp-server.js';
-import { newMessageId, type MailSpool, type SpooledDelivery } from './mail-spool.js';
+import type { MailSpool, SpooledDelivery } from './mail-spool.js';
+import { receivedField } from './mail-trace.js';
 
 /** RFC 5321 4.5.3.2.7: a server should wait at least 5 minutes for the next command. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 5 * 60 * 1000;
@@ -168,10 +169,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
       // it could refuse the message as a whole only, to the recipients whose apps can take it too.
       const fromArgs = session.envelope.mailFrom === false ? false : session.envelope.mailFrom.args;
       const announced = fromArgs === false ? NaN : Number(fromArgs.SIZE);
-      // The delivery is the message after the Received: line: that line as the message will
-      // have it, but for its `for` clause, which only a message to one recipient carries.
-      const traceLine = Buffer.byteLength(receivedHeader(session, me, newMessageId(), null), 'utf8');
-      if (route.kind === 'app' && announced + traceLine > route.maxBody) {
+      if (route.kind === 'app' && announced > route.maxBody) {
         return callback(refuse(552, '5.2.3', `${to}: ${tooBigForApp(route.app, route.maxBody)}`));
       }
       const refusal = routeRefusal(route, to, refuse);
@@ -269,7 +267,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
     // found only now without SIZE=) is refused alone, so the message is kept if any other can.
     const keepUpTo = !config.lmtp ? limit : kept !== null ? config.maxSize : Math.min(config.maxSize, Math.max(...maxBody.values()));
     const from = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
-    const result = await spool.accept(stream, { from, recipients: byApp, kept, header: (id) => receivedHeader(session, me, id, recipients.length === 1 ? recipients[0].address : null), maxBody, whole: !config.lmtp }, keepUpTo);
+    const result = await spool.accept(stream, { from, recipients: byApp, kept, header: (id) => receivedField(session, me, id, recipients.length === 1 ? recipients[0].address : null), maxBody, whole: !config.lmtp }, keepUpTo);
     const lostApps = new Map(lost.map(({ address, app }) => [address.toLowerCase(), app]));
     /** LMTP's reply to each accepted RCPT: `ok`, or its own refusal. */
     const eachRecipient = (ok: string, tooBigFor: string[]) => session.envelope.rcptTo.map((r) => {
@@ -323,7 +321,7 @@ function recipientsOf(acceptedHere: { apps: Map<string, string | null>; commands
 
 /** The 552 5.2.3's text for a message past `app`'s max_body (at RCPT, or at DATA). */
 function tooBigForApp(app: string, maxBody: number): string {
-  return `Message too big for ${quoted(app)} (at most ${maxBody} bytes, its max_body, with the Received: line this gateway adds)`;
+  return `Message too big for ${quoted(app)} (at most ${maxBody} bytes, its max_body)`;
 }
 
 /**
@@ -347,39 +345,4 @@ function routeRefusal(route: RecipientRoute, to: string, reply: typeof mailReply
     case 'unknown-domain':
       return reply(550, '5.7.1', `${to}: no app here takes mail for ${quoted(route.domain) || 'that address'}; relaying denied`);
   }
-}
-
-/**
- * The trace line every server that takes a message prepends (RFC 5321 4.4), so that the app
- * sees where the message came from, as after any MTA. Its `id` is the spool's `id`, the one the
- * 250 names ("Queued as ID") and the log's lines for its deliveries, as Postfix's Received:
- * carries its queue id: the SMTP session's, which nobody else was told, traced nothing.
- */
-function receivedHeader(session: SMTPServerSession, me: string, id: string, singleRecipient: string | null): string {
-  const helo = session.hostNameAppearsAs || 'unknown';
-  const date = new Date().toUTCString().replace('GMT', '+0000');
-  const forClause = singleRecipient === null ? '' : `\r\n\tfor <${singleRecipient}>`;
-  return `Received: from ${helo}${tcpInfo(session.remoteAddress)}\r\n\tby ${me} (apppkg-gateway) with ${withProtocol(session)} id ${id}${forClause};\r\n\t${date}\r\n`;
-}
-
-/**
- * The `with` of the trace line, a Mail Transmission Type of IANA's registry: smtp-server's
- * (RFC 3848: SMTP after HELO, ESMTP after EHLO, LMTP; S and A for TLS and AUTH, which this
- * listener does not offer), and for a transaction whose MAIL FROM said SMTPUTF8, RFC 6531 3.7.3's
- * UTF8SMTP or UTF8LMTP in its place (UTF8SMTP also for ESMTP: there is no UTF8ESMTP).
- */
-function withProtocol(session: SMTPServerSession): string {
-  const type = session.transmissionType;
-  return session.envelope.smtpUtf8 ? `UTF8${type.replace(/^E/, '')}` : type;
-}
-
-/**
- * RFC 5321 4.4's TCP-info, the client's address as a literal (IPv6 ones tagged `IPv6:`, as
- * 4.1.3 spells them); none from a unix socket (Postfix's lmtp:unix: transport), which has no
- * address: `([])` there was no literal at all, and the trace line unreadable to its parsers.
- */
-function tcpInfo(address: string | undefined): string {
-  if (!address) return '';
-  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return v4 !== null ? ` ([${v4[1]}])` : ` ([IPv6:${address}])`;
 }

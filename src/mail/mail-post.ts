@@ -79,17 +79,18 @@ export class MailTarget {
 
   /**
    * `message`: the delivery's message file, held open and signed (signOpened); it stays open
-   * (the caller closes it). `appTimeoutMs`: the app's `timeout`, when known.
+   * (the caller closes it). `received`: X-Apppkg-Received, the trace of its receipt (none for a
+   * file mended by hand without it). `appTimeoutMs`: the app's `timeout`, when known.
    */
-  async post(delivery: SpooledDelivery, message: SignedMessage, path: string, signal: AbortSignal, appTimeoutMs = 0): Promise<PostOutcome> {
+  async post(delivery: SpooledDelivery, message: SignedMessage, received: string | null, path: string, signal: AbortSignal, appTimeoutMs = 0): Promise<PostOutcome> {
     const [routeName, routeValue] = this.routeHeaderOf(delivery.app);
     const answerTimeout = Math.max(this.answerFloorMs, appTimeoutMs + PAST_APP_TIMEOUT_MS);
     // The bytes signed, from the descriptor they were read from, and their length, not the
     // record's: the record says what was received, and a message put back by hand with another
     // length (docs/mail.md says putting it back delivers it) failed every attempt on a
     // Content-Length that lied.
-    const { handle, signature, size } = message;
-    const body = size === 0 ? null : handle.createReadStream({ start: 0, end: size - 1, autoClose: false });
+    const { handle, signature, start, size } = message;
+    const body = size === 0 ? null : handle.createReadStream({ start, end: start + size - 1, autoClose: false });
     try {
       const res = await request(`${this.origin}${mountPath(this.mountOf(delivery.app))}${path}`, {
         method: 'POST',
@@ -104,6 +105,7 @@ export class MailTarget {
           'x-apppkg-rcpt-to': rcptToHeader(delivery.to),
           'x-apppkg-signature': signature,
           'x-apppkg-delivery-id': delivery.id,
+          ...(received === null ? {} : { 'x-apppkg-received': received }),
         },
         body: body ?? '',
         headersTimeout: answerTimeout,

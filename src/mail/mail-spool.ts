@@ -36,9 +36,11 @@ export interface SpooledDelivery {
   /** ms since the epoch. */
   receivedAt: number;
   /**
-   * Bytes of the message as received, its Received: field included: a record of the receipt,
-   * read by nothing that delivers. An attempt sends the file as it is then, signed and streamed
-   * from one descriptor (mail-deliverer.ts), whose length a message put back by hand changes.
+   * Bytes of the message as received (what its POST carries), a record of the receipt read by
+   * nothing that delivers; in the records of a gateway older than X-Apppkg-Received, the
+   * Received: field the file begins with included. An attempt sends the file as it is then,
+   * after that field, signed and streamed from one descriptor (mail-deliverer.ts), whose length
+   * a message put back by hand changes.
    */
   size: number;
   attempts: number;
@@ -81,7 +83,7 @@ export interface AcceptedMessage {
   deliveries: SpooledDelivery[];
 }
 
-/** A message's id in the spool: its file's name, the one its 250 and its Received: line name. */
+/** A message's id in the spool: its file's name, the one its 250 and its Received: field name. */
 export function newMessageId(): string {
   return `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
 }
@@ -93,8 +95,9 @@ export interface SpoolEnvelope {
   recipients: Map<string, string[]>;
   /** Postmaster mail no app takes, to be kept as a dead letter. */
   kept: { to: string[]; reason: string } | null;
+  /** The Received: field the file begins with (mail-trace.ts), made with the message's id. */
   header: (messageId: string) => string;
-  /** app -> the largest delivery (the POST's body: the Received: line and the message) it takes */
+  /** app -> the largest message (the POST's body) it takes */
   maxBody?: Map<string, number>;
   /** Not kept at all when one app cannot take it (SMTP: one reply for every recipient). */
   whole?: boolean;
@@ -192,7 +195,7 @@ export class MailSpool {
   }
 
   /**
-   * Streams `data` to disk (never whole in memory), `header` first (the Received: line, made
+   * Streams `data` to disk (never whole in memory), `header` first (the Received: field, made
    * with the message's id: the one the 250 names, so that it traces the message), and
    * spools one delivery per app of `recipients`, but for an app whose `maxBody` the message
    * passes (its size is known only at its end: LMTP refuses that app's recipients alone). A
@@ -212,8 +215,9 @@ export class MailSpool {
       const { bytes, tooBig } = await receiveInto(file, data, header, maxSize);
       closed = true;
       await file.close();
-      // An app's delivery is a POST of the Received: line and the message: its max_body bounds both.
-      const size = bytes + Buffer.byteLength(header, 'utf8');
+      // An app's delivery is a POST of the message alone (the Received: field goes in a header
+      // of it): its max_body bounds the message.
+      const size = bytes;
       const tooBigFor = [...envelope.recipients.keys()].filter((app) => size > (envelope.maxBody?.get(app) ?? Infinity));
       const refusedWhole = tooBigFor.length === envelope.recipients.size && envelope.kept === null;
       if (tooBig || refusedWhole || (envelope.whole === true && tooBigFor.length > 0)) {

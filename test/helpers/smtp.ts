@@ -72,6 +72,17 @@ export class SmtpTalk {
     return this.reply(ms);
   }
 
+  /**
+   * DATA, then `wire` as it is (the caller stuffs its dots and ends it: awkwardMessage()), in
+   * one write: the reply to the message (LMTP's first). Throws unless DATA is answered 354.
+   */
+  async dataBytes(wire: Buffer, ms = 5000): Promise<SmtpReply> {
+    const go = await this.command('DATA', ms);
+    if (go.code !== 354) throw new Error(`DATA was answered ${JSON.stringify(go.text)}, not 354`);
+    this.write(wire);
+    return this.reply(ms);
+  }
+
   /** The next reply: lines `NNN-...` then `NNN ...`. Throws when the server closes or `ms` passes first. */
   async reply(ms = 5000): Promise<SmtpReply> {
     const deadline = Date.now() + ms;
@@ -123,6 +134,43 @@ export function message(opts: { from?: string; to?: string; subject: string; bod
     body = line.repeat(Math.ceil(opts.size / line.length));
   }
   return head + body;
+}
+
+/**
+ * A message with what SMTP carries and a library would tidy: lines that begin with a dot (one
+ * of a dot alone), a bare LF, 8-bit bytes that are no UTF-8, a tab, a trailing space, a
+ * client's own Received: field naming apppkg-gateway first (a relay's, or a forgery: the app
+ * gets it as sent), and a last line with no line end. `wire`: DATA's bytes as a client sends
+ * them, each line's leading dot doubled (RFC 5321 4.5.2) and the end `CRLF.CRLF` added;
+ * `received`: the message the server has then (RFC 5321 4.1.1.4: the CRLF before the end's dot
+ * ends the last line, so that line has one).
+ */
+export function awkwardMessage(subject: string, to: string): { wire: Buffer; received: Buffer } {
+  const lines = [
+    'Received: from relay.example (relay.example [192.0.2.1])',
+    '\tby mx.example (apppkg-gateway) with ESMTP id upstream;',
+    '\tMon, 7 Dec 2026 10:00:00 +0000',
+    'From: ann@example.org',
+    `To: ${to}`,
+    `Subject: ${subject}`,
+    'Content-Type: text/plain; charset=latin1',
+    '',
+    '.a line that began with a dot',
+    '..one that began with two',
+    '.',
+    'a bare LF\nin the middle of a line, and a lone CR\rtoo',
+    'tab\tand a trailing space ',
+    '',
+  ].map((line) => Buffer.from(line, 'latin1'));
+  lines.push(Buffer.from([0x38, 0x2d, 0x62, 0x69, 0x74, 0x3a, 0x20, 0xe9, 0xff, 0x80, 0x00, 0x7f]));
+  lines.push(Buffer.from('the last line, sent with no line end', 'latin1'));
+  const crlf = Buffer.from('\r\n');
+  const join = (parts: Buffer[]) => Buffer.concat(parts.flatMap((part, i) => (i === 0 ? [part] : [crlf, part])));
+  const stuffed = lines.map((line) => (line[0] === 0x2e ? Buffer.concat([Buffer.from('.'), line]) : line));
+  return {
+    wire: Buffer.concat([join(stuffed), Buffer.from('\r\n.\r\n')]),
+    received: Buffer.concat([join(lines), crlf]),
+  };
 }
 
 const SMTPLIB_SEND = `

@@ -2,6 +2,7 @@
 // raw bytes) talk to the gateway's mail listener; real apps receive the deliveries through the
 // gateway's public listener and record them (test/fixtures/apps/mail-sink, examples/support-desk).
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, runCli, startCli, tempDir, waitFor, within, FIXTURES, type RunningGateway } from '../helpers/process.js';
-import { mailPort, message, sendRaw, sendWithSmtplib, SmtpTalk } from '../helpers/smtp.js';
+import { awkwardMessage, mailPort, message, sendRaw, sendWithSmtplib, SmtpTalk } from '../helpers/smtp.js';
 
 const test = suite('mail delivery');
 const apps = tempDir('apppkg-mail-apps-');
@@ -69,7 +70,10 @@ interface Delivery {
   to: string;
   type: string;
   signature_ok: boolean;
-  received: boolean;
+  received: string | null;
+  body_received: boolean;
+  body_b64: string;
+  signature: string;
   secret_set: boolean;
   received_id: string | null;
   size: number;
@@ -118,7 +122,8 @@ test('one message to two apps: one delivery each, signed, with its envelope', as
     assert.is(d.type, 'message/rfc822');
     assert.ok(d.secret_set, 'APPPKG_MAIL_SECRET is in the app\'s environment');
     assert.ok(d.signature_ok, `the signature of ${d.app}'s delivery verifies with its own secret`);
-    assert.ok(d.received, 'a Received: trace line comes first');
+    assert.match(d.received ?? '', /^from client\.test \(\[127\.0\.0\.1\]\) by \S+ \(apppkg-gateway\) with ESMTP id [0-9a-z]+-[0-9a-f]{12}; \w{3}, \d\d \w{3} \d{4} [\d:]{8} \+0000$/, 'the trace in X-Apppkg-Received');
+    assert.not.ok(d.body_received, 'the body is the message as sent, no Received: line of the gateway\'s before it');
     assert.match(d.id, /^[0-9a-f-]{36}$/);
   }
   assert.is.not(alpha.id, beta.id);
@@ -228,6 +233,25 @@ test('too big: 552 on MAIL FROM SIZE= and while the message streams, each counte
   assert.equal(readdirSync(join(state.path, 'mail', 'tmp')), [], 'nothing of the big one is left on disk');
 });
 
+test('the POST\'s body is the message as sent in DATA, byte for byte (dots unstuffed, a bare LF, 8-bit bytes, a client\'s own Received: first, no line end last), signed over exactly those bytes with the app\'s APPPKG_MAIL_SECRET', async () => {
+  const subject = 'byte for byte over smtp';
+  const { wire, received } = awkwardMessage(subject, 'raw@alpha.localhost');
+  const talk = await session();
+  assert.is((await talk.command('MAIL FROM:<ann@example.org> BODY=8BITMIME')).code, 250);
+  assert.is((await talk.command('RCPT TO:<raw@alpha.localhost>')).code, 250);
+  const reply = await talk.dataBytes(wire, 10_000);
+  talk.close();
+  assert.is(reply.code, 250, reply.text);
+  const [d] = await deliveriesOf('alpha', subject);
+  const body = Buffer.from(d.body_b64, 'base64');
+  assert.is(body.toString('latin1'), received.toString('latin1'), 'the POSTed body is the message as received');
+  assert.ok(body.equals(received));
+  const key = readFileSync(join(state.path, 'apps', 'alpha', 'mail-secret'), 'utf8').trim();
+  assert.is(d.signature, createHmac('sha256', key).update(received).digest('hex'), 'the HMAC of the bytes sent, keyed by the app\'s secret');
+  assert.ok(d.signature_ok, 'and the app\'s APPPKG_MAIL_SECRET is that key');
+  assert.match(d.received ?? '', / \(apppkg-gateway\) with ESMTP id /, 'the gateway\'s trace in X-Apppkg-Received');
+});
+
 test('larger than the recipient app\'s max_body (though under mail.max_size): 552 naming the app, never a 250 that no delivery could keep', async () => {
   const talk = await session();
   for (const [to, code] of [['x@beta.example.com', 552], ['x@alpha.localhost', 250]] as const) {
@@ -236,13 +260,13 @@ test('larger than the recipient app\'s max_body (though under mail.max_size): 55
     const reply = await talk.data(message({ subject: `over beta's max_body to ${to}`, size: 15_000 }), 10_000);
     assert.is(reply.code, code, reply.text);
     // X.2.3: a per-recipient limit below the system's (X.3.4, which mail.max_size gets).
-    if (code === 552) assert.match(reply.text, /^552 5\.2\.3 Message too big for beta \(at most 10240 bytes, its max_body, with the Received: line this gateway adds\)$/);
+    if (code === 552) assert.match(reply.text, /^552 5\.2\.3 Message too big for beta \(at most 10240 bytes, its max_body\)$/);
   }
   talk.close();
   await deliveriesOf('alpha', "over beta's max_body to x@alpha.localhost");
 });
 
-test('a message within beta\'s max_body but for the Received: line the gateway prepends to its delivery: 552 5.2.3, never a 250 whose POST gets 413 and is a dead letter at once', async () => {
+test('a message of exactly beta\'s max_body is taken and delivered (its POST is the message alone, the trace in a header); one byte more: 552 5.2.3', async () => {
   /** A message of exactly `bytes` bytes as the listener receives it (its CRLF before the final dot included). */
   const exactly = (subject: string, bytes: number) => {
     const head = message({ subject, body: '' });
@@ -251,32 +275,36 @@ test('a message within beta\'s max_body but for the Received: line the gateway p
   const talk = await session();
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   for (const to of ['x@beta.example.com', 'x@alpha.localhost']) assert.is((await talk.command(`RCPT TO:<${to}>`)).code, 250);
-  const at = await talk.data(exactly('at beta\'s max_body', 10240), 10_000);
-  assert.is(at.text, '552 5.2.3 Message too big for beta (at most 10240 bytes, its max_body, with the Received: line this gateway adds)', 'SMTP has one reply: the whole message, for alpha too');
-  // With room for the trace line, it is taken and reaches beta.
+  const over = await talk.data(exactly('past beta\'s max_body', 10241), 10_000);
+  assert.is(over.text, '552 5.2.3 Message too big for beta (at most 10240 bytes, its max_body)', 'SMTP has one reply: the whole message, for alpha too');
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   assert.is((await talk.command('RCPT TO:<x@beta.example.com>')).code, 250);
-  assert.match((await talk.data(exactly('under beta\'s max_body with its trace line', 9600), 10_000)).text, /^250 2\.6\.0 /);
+  assert.match((await talk.data(exactly('at beta\'s max_body', 10240), 10_000)).text, /^250 2\.6\.0 /);
   talk.close();
-  const [taken] = await deliveriesOf('beta', 'under beta\'s max_body with its trace line');
+  const [taken] = await deliveriesOf('beta', 'at beta\'s max_body');
   assert.is(taken.status, 200);
+  assert.is(taken.size, 10240);
   assert.ok(taken.signature_ok);
-  assert.is((await deliveries('alpha')).filter((d) => d.subject === 'at beta\'s max_body').length, 0);
+  assert.is((await deliveries('alpha')).filter((d) => d.subject === 'past beta\'s max_body').length, 0);
 });
 
 test('a size announced at MAIL FROM past one recipient app\'s max_body (smtplib sends SIZE=): 552 5.2.3 to that RCPT alone, and the others get the message', async () => {
   const subject = 'announced over beta\'s max_body';
   const sent = await sendWithSmtplib(port, 'ann@example.org', ['x@beta.example.com', 'y@alpha.localhost'], message({ subject, size: 15_000 }));
   assert.is(sent.error, undefined, JSON.stringify(sent));
-  assert.equal(sent.refused, { 'x@beta.example.com': [552, '5.2.3 <x@beta.example.com>: Message too big for beta (at most 10240 bytes, its max_body, with the Received: line this gateway adds)'] });
+  assert.equal(sent.refused, { 'x@beta.example.com': [552, '5.2.3 <x@beta.example.com>: Message too big for beta (at most 10240 bytes, its max_body)'] });
   const [alpha] = await deliveriesOf('alpha', subject);
   assert.is(alpha.to, 'y@alpha.localhost');
-  // Announced at beta's max_body exactly: no room for the Received: line its delivery carries.
-  const head = message({ subject: 'announced at beta\'s max_body', body: '' });
-  const at = await sendWithSmtplib(port, 'ann@example.org', ['x@beta.example.com', 'y@alpha.localhost'], `${head}${'x'.repeat(10240 - head.length - 2)}\r\n`);
-  assert.is(at.error, undefined, JSON.stringify(at));
-  assert.equal(at.refused, { 'x@beta.example.com': [552, '5.2.3 <x@beta.example.com>: Message too big for beta (at most 10240 bytes, its max_body, with the Received: line this gateway adds)'] });
-  await deliveriesOf('alpha', 'announced at beta\'s max_body');
+  // Announced one byte past beta's max_body: refused; at it exactly, taken (the POST is the message alone).
+  const head = message({ subject: 'announced past beta\'s max_body', body: '' });
+  const past = await sendWithSmtplib(port, 'ann@example.org', ['x@beta.example.com', 'y@alpha.localhost'], `${head}${'x'.repeat(10241 - head.length - 2)}\r\n`);
+  assert.is(past.error, undefined, JSON.stringify(past));
+  assert.equal(past.refused, { 'x@beta.example.com': [552, '5.2.3 <x@beta.example.com>: Message too big for beta (at most 10240 bytes, its max_body)'] });
+  await deliveriesOf('alpha', 'announced past beta\'s max_body');
+  const atHead = message({ subject: 'announced at beta\'s max_body', body: '' });
+  const at = await sendWithSmtplib(port, 'ann@example.org', ['x@beta.example.com'], `${atHead}${'x'.repeat(10240 - atHead.length - 2)}\r\n`);
+  assert.equal(at, { refused: {} });
+  assert.is((await deliveriesOf('beta', 'announced at beta\'s max_body'))[0].size, 10240);
   // Under the limit the announced size refuses no one.
   const small = await sendWithSmtplib(port, 'ann@example.org', ['x@beta.example.com'], message({ subject: 'announced under beta\'s max_body' }));
   assert.equal(small.refused, {}, JSON.stringify(small));
@@ -303,7 +331,7 @@ test('an app that holds its deliveries unanswered holds no other app\'s mail: ea
   rmSync(release);
 });
 
-test('SMTPUTF8 addresses: percent-encoded in the envelope headers with `%` itself encoded (unquote gives each back exactly), the Received: line in UTF-8', async () => {
+test('SMTPUTF8 addresses: percent-encoded in the envelope headers with `%` itself encoded (unquote gives each back exactly), and in X-Apppkg-Received', async () => {
   const talk = await session();
   assert.is((await talk.command('MAIL FROM:<wé%41ird@ext.example> SMTPUTF8')).code, 250);
   assert.is((await talk.command('RCPT TO:<jürgen%2C@alpha.localhost>')).code, 250);
@@ -316,7 +344,7 @@ test('SMTPUTF8 addresses: percent-encoded in the envelope headers with `%` itsel
   assert.is((d as unknown as { received_for: string }).received_for, 'jürgen%2C@alpha.localhost');
 });
 
-test('the Received: line names the protocol (RFC 5321 4.4 `with`): ESMTP after EHLO, SMTP after HELO, UTF8SMTP for a message sent with SMTPUTF8 (RFC 6531 3.7.3)', async () => {
+test('X-Apppkg-Received names the protocol (RFC 5321 4.4 `with`): ESMTP after EHLO, SMTP after HELO, UTF8SMTP for a message sent with SMTPUTF8 (RFC 6531 3.7.3)', async () => {
   const cases = [
     { hello: 'EHLO client.test', from: 'MAIL FROM:<ann@example.org>', subject: 'with after ehlo', wanted: 'ESMTP' },
     { hello: 'HELO client.test', from: 'MAIL FROM:<ann@example.org>', subject: 'with after helo', wanted: 'SMTP' },
@@ -731,7 +759,7 @@ test('garbage and silence: answered, timed out, closed; the listener serves the 
   assert.is((await deliveries('alpha')).filter((d) => d.subject === 'stalled').length, 0);
 });
 
-test('an answer of 500 is retried, with the same delivery id; the 250\'s id is in the Received: line the app gets and in the log\'s line', async () => {
+test('an answer of 500 is retried, with the same delivery id; the 250\'s id is in the X-Apppkg-Received the app gets and in the log\'s line', async () => {
   const reply = await sendRaw(port, 'ann@example.org', ['retry@alpha.localhost'], message({ subject: 'answer-500-once' }));
   const queuedAs = /^250 2\.6\.0 Queued as (\S+)\s*$/.exec(reply.text)?.[1];
   assert.ok(reply.code === 250 && queuedAs !== undefined, `the 250 names the message's id: ${reply.code} ${reply.text}`);

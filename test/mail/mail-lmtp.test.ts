@@ -1,15 +1,16 @@
 // LMTP mode (issue 16; `lmtp: true`, for Postfix's lmtp: transport, RFC 2033): LHLO instead of
 // EHLO, and after the message one reply per accepted recipient, so the MTA in front knows the
 // fate of each one. The gateway listens on a unix socket only: deliveries go through it.
+import { createHmac } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
 import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
-import { message, SmtpTalk } from '../helpers/smtp.js';
+import { awkwardMessage, message, SmtpTalk } from '../helpers/smtp.js';
 
 const test = suite('mail over LMTP');
 const apps = tempDir('apppkg-mail-apps-');
@@ -57,8 +58,8 @@ test('one reply per recipient after the message; each app gets its delivery', as
   for (const app of ['alpha', 'beta']) {
     const got = await waitFor(async () => ((await (await request(`http://localhost/${app}/deliveries`, { dispatcher: viaSocket })).body.json()) as any[]).find((d) => d.subject === 'over lmtp'), 10_000, `${app}'s delivery`);
     assert.ok(got.signature_ok);
-    assert.is(got.received_from, 'client.test ([127.0.0.1])', 'the Received: line names the client and its address (RFC 5321 4.4)');
-    assert.is(got.received_with, 'LMTP', 'the Received: line says LMTP (RFC 3848)');
+    assert.is(got.received_from, 'client.test ([127.0.0.1])', 'X-Apppkg-Received names the client and its address (RFC 5321 4.4)');
+    assert.is(got.received_with, 'LMTP', 'X-Apppkg-Received says LMTP (RFC 3848)');
   }
 });
 
@@ -120,7 +121,7 @@ test('past one recipient app\'s max_body with no SIZE= at MAIL FROM: 552 5.2.3 a
   for (const rcpt of ['one@alpha.localhost', 'two@beta.localhost', 'three@alpha.localhost']) assert.is((await talk.command(`RCPT TO:<${rcpt}>`)).code, 250);
   const replies = [await talk.data(message({ subject: 'over beta\'s max_body over lmtp', size: 7000 })), await talk.reply(), await talk.reply()];
   assert.equal(replies.map((r) => r.code), [250, 552, 250], replies.map((r) => r.text).join(' / '));
-  assert.is(replies[1].text, '552 5.2.3 <two@beta.localhost>: Message too big for beta (at most 5120 bytes, its max_body, with the Received: line this gateway adds)');
+  assert.is(replies[1].text, '552 5.2.3 <two@beta.localhost>: Message too big for beta (at most 5120 bytes, its max_body)');
   // Past every recipient's app: each refused, nothing kept.
   assert.is((await talk.command('MAIL FROM:<ann@example.org>')).code, 250);
   assert.is((await talk.command('RCPT TO:<four@beta.localhost>')).code, 250);
@@ -150,7 +151,7 @@ test('a recipient whose app goes away between RCPT and DATA: its own 451 4.3.2 a
   talk.close();
 });
 
-test('a message sent with SMTPUTF8: its Received: line says `with UTF8LMTP` (RFC 6531 3.7.3)', async () => {
+test('a message sent with SMTPUTF8: its X-Apppkg-Received says `with UTF8LMTP` (RFC 6531 3.7.3)', async () => {
   const talk = await lhlo();
   assert.is((await talk.command('MAIL FROM:<jürgen@example.org> SMTPUTF8')).code, 250);
   assert.is((await talk.command('RCPT TO:<one@alpha.localhost>')).code, 250);
@@ -158,6 +159,30 @@ test('a message sent with SMTPUTF8: its Received: line says `with UTF8LMTP` (RFC
   talk.close();
   const got = await waitFor(async () => ((await (await request('http://localhost/alpha/deliveries', { dispatcher: viaSocket })).body.json()) as any[]).find((d) => d.subject === 'utf8 over lmtp'), 10_000, 'alpha\'s delivery');
   assert.is(got.received_with, 'UTF8LMTP');
+});
+
+
+test('the POST\'s body is the message as sent in DATA, byte for byte, to each recipient\'s app; each signed over those bytes with its own APPPKG_MAIL_SECRET', async () => {
+  const subject = 'byte for byte over lmtp';
+  const { wire, received } = awkwardMessage(subject, 'raw@alpha.localhost');
+  const talk = await lhlo();
+  assert.is((await talk.command('MAIL FROM:<ann@example.org> BODY=8BITMIME')).code, 250);
+  assert.is((await talk.command('RCPT TO:<raw@alpha.localhost>')).code, 250);
+  assert.is((await talk.command('RCPT TO:<raw@beta.localhost>')).code, 250);
+  const first = await talk.dataBytes(wire, 10_000);
+  const second = await talk.reply();
+  talk.close();
+  assert.equal([first.code, second.code], [250, 250], `${first.text} / ${second.text}`);
+  for (const app of ['alpha', 'beta']) {
+    const got = await waitFor(async () => ((await (await request(`http://localhost/${app}/deliveries`, { dispatcher: viaSocket })).body.json()) as any[]).find((d) => d.subject === subject), 10_000, `${app}'s delivery`);
+    const body = Buffer.from(got.body_b64, 'base64');
+    assert.is(body.toString('latin1'), received.toString('latin1'), `${app}: the POSTed body is the message as received`);
+    assert.ok(body.equals(received));
+    const key = readFileSync(join(state.path, 'apps', app, 'mail-secret'), 'utf8').trim();
+    assert.is(got.signature, createHmac('sha256', key).update(received).digest('hex'), `${app}: the HMAC of the bytes sent, keyed by its secret`);
+    assert.ok(got.signature_ok);
+    assert.match(got.received, / \(apppkg-gateway\) with LMTP id /);
+  }
 });
 
 test.run();

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { renderStatusTable } from '../../src/admin/status-table.js';
 import { addPackage } from '../helpers/apps-dir.js';
@@ -63,7 +64,7 @@ async function stopAndClearSpool(): Promise<number | null> {
   return code;
 }
 
-interface Delivery { id: string; subject: string; status: number; received_id: string }
+interface Delivery { id: string; subject: string; status: number; received_id: string; received: string | null; body_b64: string; signature_ok: boolean }
 
 async function deliveries(): Promise<Delivery[]> {
   return (await (await request(`${gw!.url}/alpha/deliveries`)).body.json()) as Delivery[];
@@ -251,6 +252,36 @@ test('a delivery whose message file is gone from the spool (removed by hand, los
   } finally {
     assert.is(await stopAndClearSpool(), 0);
   }
+});
+
+test('messages an older gateway spooled (its Received: line first in the file, and in the body it POSTed) are delivered after an upgrade: the message alone, signed over it, the line in X-Apppkg-Received', async () => {
+  // As the spool of every earlier version holds them: the trace line first in the message's
+  // file, the record's size counting it. Until the Received: line named the 250's id, it named
+  // the SMTP session's id.
+  const spooled = [
+    { messageId: 'mxe0ld01-0123456789ab', traceId: 'mxe0ld01-0123456789ab', subject: 'spooled by an older gateway' },
+    { messageId: 'mxe0ld02-0123456789ab', traceId: 'TYLGJZ2CWKQ5GTTN', subject: 'spooled by the first gateway with mail' },
+  ];
+  for (const dir of ['messages', 'queue']) mkdirSync(join(state.path, 'mail', dir), { recursive: true, mode: 0o700 });
+  const sent = new Map<string, Buffer>();
+  for (const { messageId, traceId, subject } of spooled) {
+    const trace = `Received: from client.test ([127.0.0.1])\r\n\tby mx.example (apppkg-gateway) with ESMTP id ${traceId}\r\n\tfor <x@alpha.localhost>;\r\n\tMon, 07 Dec 2026 10:00:00 +0000\r\n`;
+    const body = Buffer.from(message({ subject }));
+    sent.set(subject, body);
+    writeFileSync(join(state.path, 'mail', 'messages', `${messageId}.eml`), Buffer.concat([Buffer.from(trace), body]), { mode: 0o600 });
+    const id = randomUUID();
+    const record = { id, messageId, app: 'alpha', from: 'ann@example.org', to: ['x@alpha.localhost'], receivedAt: Date.now() - 60_000, size: trace.length + body.length, attempts: 1, nextAttemptAt: Date.now(), lastError: 'the app answered 503' };
+    writeFileSync(join(state.path, 'mail', 'queue', `${id}.json`), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
+  }
+  await startGateway();
+  for (const { traceId, subject } of spooled) {
+    const done = await waitFor(async () => (await deliveries()).find((d) => d.subject === subject && d.status === 200), 15_000, `"${subject}" delivered`, ASK_GATEWAY_EVERY_MS);
+    assert.is(Buffer.from(done.body_b64, 'base64').toString('latin1'), sent.get(subject)!.toString('latin1'), `${subject}: the message alone`);
+    assert.ok(done.signature_ok, `${subject}: signed over the message alone`);
+    assert.is(done.received, `from client.test ([127.0.0.1]) by mx.example (apppkg-gateway) with ESMTP id ${traceId} for <x@alpha.localhost>; Mon, 07 Dec 2026 10:00:00 +0000`);
+  }
+  await waitFor(() => queued().length === 0, 5000, 'the spool to empty');
+  assert.is(await stopGateway(), 0);
 });
 
 test('SIGKILL with messages spooled and the app down: every one delivered, a repeat only with its id', async () => {

@@ -187,7 +187,10 @@ test('a dead letter whose message was edited by hand to another length: `mail re
   const r = await retry(id, '--wait', '--timeout', '15');
   assert.is(r.status, 0, r.stdout + r.stderr);
   const [got] = (await deliveries('alpha')).filter((d) => d.id === id && d.status === 200);
-  assert.is(got?.size, Buffer.byteLength(edited), 'the whole edited file');
+  // The file begins with the gateway's Received: field, which goes in X-Apppkg-Received: the rest is the body.
+  const trace = /^Received: [^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*/.exec(edited)![0];
+  assert.match(trace, / \(apppkg-gateway\) with ESMTP id /);
+  assert.is(got?.size, Buffer.byteLength(edited) - Buffer.byteLength(trace), 'the whole edited file after its trace');
   assert.match(got.message, /\r\n\r\nHello, and a longer body written in by hand\.\r\nWith a second line\.\r\n$/);
 });
 

@@ -1,7 +1,7 @@
 // The mail listener on a unix socket (`mail: {listen: unix:/path, lmtp: true}`), as Postfix's
-// lmtp:unix: transport reaches it: the message arrives, and the Received: line the gateway
-// prepends (RFC 5321 4.4) names the client without an address literal, since a unix socket has
-// none. It used to read `from client.test ([])`: no literal at all, a trace line that mail
+// lmtp:unix: transport reaches it: the message arrives, and the trace the gateway gives it
+// (RFC 5321 4.4's Received:, in X-Apppkg-Received) names the client without an address literal,
+// since a unix socket has none. It used to read `from client.test ([])`: no literal at all, a trace line that mail
 // parsers reading Received: headers do not take.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ test.after(async () => {
   await stopGatewayChecked(gw, apps, state);
 });
 
-test('delivered, its Received: line naming the client with no empty address literal', async () => {
+test('delivered, its X-Apppkg-Received naming the client with no empty address literal', async () => {
   const talk = await SmtpTalk.connect(socket);
   assert.match((await talk.reply()).text, /^220 .*LMTP/);
   const hello = await talk.command('LHLO client.test');
