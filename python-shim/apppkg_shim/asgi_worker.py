@@ -26,6 +26,7 @@ from .asgi_http import HttpExchange
 from .asgi_lifespan import Lifespan, awaiting_frames, ignored_lifespan
 from .asgi_scope import reads_full_path
 from .asgi_link import LinkProtocol
+from .asgi_stats import CountingLinkProtocol, new_stats, say_stats
 from .asgi_websocket import WebSocketExchange
 from .errors import EXIT_APP_LOAD_FAILED, EXIT_STARTUP_FAILED, exit_now, is_shim_file, log
 from .ready_deadline import ready_deadline
@@ -69,6 +70,9 @@ class AsgiWorker:
         self.ppid = os.getppid()
         # None: the kernel ends us with the gateway, and an idle loop has no timer to wake it.
         self.parent_check_seconds = parent_check_seconds
+        # Counters for tuning (config.stats, APPPKG_SHIM_STATS=1 given to the gateway), kept by
+        # the link's protocol only when asked (asgi_stats.py), printed when the worker stops.
+        self.stats = new_stats() if config.get("stats") else None
 
     def serve(self):
         loop = self.loop
@@ -89,8 +93,10 @@ class AsgiWorker:
 
     async def _serve(self):
         loop = self.loop
+        stats = self.stats
         _, self.link = await loop.connect_accepted_socket(
-            lambda: LinkProtocol(loop, self._dispatch, self._link_closed), sock=self.incoming)
+            (lambda: LinkProtocol(loop, self._dispatch, self._link_closed)) if stats is None
+            else (lambda: CountingLinkProtocol(loop, self._dispatch, self._link_closed, stats)), sock=self.incoming)
         await loop.connect_accepted_socket(self.link.outgoing, sock=self.outgoing)
         self.link.before_flush = self._release_heads
         if self.parent_check_seconds is not None:
@@ -114,6 +120,10 @@ class AsgiWorker:
         self._say_ignored_lifespan()
         self.link.write(link.ready_frame(self.threads, self.app_spec, loop=self.loop_name, lifespan=lifespan))
         await self.finished
+        # Said before the lifespan shutdown, which may hang until the gateway's SIGKILL: every
+        # request has ended by now, so the counters are whole.
+        if self.stats is not None:
+            say_stats(self.stats)
         if self.cancelled:
             if not await self.lifespan.shutdown(SHUTDOWN_AFTER_CANCEL_SECONDS):
                 self.lifespan.cancel_shutdown("%g s after the drain was over" % SHUTDOWN_AFTER_CANCEL_SECONDS)

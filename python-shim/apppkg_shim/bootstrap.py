@@ -6,8 +6,8 @@ from argv[2]: {protocol: the gateway's link.LINK_PROTOCOL, app: "module:object",
 threads, multiprocess, development, name, unsetEnv: [variables the gateway set for the
 interpreter alone, taken out of os.environ as well], readyWithinMs: the gateway's start
 deadline, counted from the spawn (ready_deadline.py), which an ASGI app's lifespan startup gives
-up a little before, saying where it waits; stats: the WSGI worker prints its counters at exit
-(worker.py); `check` alone: lifespanWithinMs, and hideModules:
+up a little before, saying where it waits; stats: each worker prints its counters when it stops
+(worker.py, asgi_stats.py); `check` alone: lifespanWithinMs, and hideModules:
 top-level modules whose import fails, as on a host without them (hidden_modules.py)}. `kind` picks the worker: WSGI threads (worker.py)
 or an ASGI event loop (asgi_worker.py); both speak the same link.
 
