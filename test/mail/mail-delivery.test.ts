@@ -422,6 +422,23 @@ test('quoted-string local parts (RFC 5321 4.1.2): taken for an app\'s domain, in
   assert.is((await deliveriesOf('alpha', 'quoted by swaks'))[0].to, '"sw aks"@alpha.localhost');
 });
 
+test('a bounce (the null reverse-path `<>`) under SMTPUTF8 to odd recipients: X-Apppkg-Mail-From there and empty; an empty quoted local part, a quoted one with UTF-8, a space, `%` and `,`, and a UTF-8 dot-atom each given back by split and unquote(); X-Apppkg-Received with no `for` for several', async () => {
+  const talk = await session();
+  assert.is((await talk.command('MAIL FROM:<> SMTPUTF8')).code, 250);
+  const sent = ['""@alpha.localhost', '"ü %,"@alpha.localhost', 'ünï@Alpha.Localhost'];
+  for (const rcpt of sent) {
+    const reply = await talk.command(`RCPT TO:<${rcpt}>`);
+    assert.is(reply.code, 250, `${rcpt}: ${reply.text}`);
+  }
+  assert.is((await talk.data(message({ subject: 'a bounce to odd recipients' }), 10_000)).code, 250);
+  talk.close();
+  const [d] = await deliveriesOf('alpha', 'a bounce to odd recipients');
+  assert.is(d.from, '', 'the header is there, empty: a bounce, not a header lost');
+  assert.is(d.to, '""@alpha.localhost, "%C3%BC %25%2C"@alpha.localhost, %C3%BCn%C3%AF@Alpha.Localhost');
+  assert.equal((d as unknown as { rcpts: string[] }).rcpts, sent, 'the app gets each address back as sent');
+  assert.match(d.received ?? '', / with UTF8SMTP id \S+; /, 'one delivery for three recipients: no `for` clause');
+});
+
 test('a line that begins with a dot the client did not double (`.foo`): the dot is dropped (RFC 5321 4.5.2), however the lines fall in TCP segments; `..` gives `.`', async () => {
   const pause = () => new Promise((r) => setTimeout(r, 100));
   const body = '.foo\r\n..bar\r\n...baz\r\n. spaced\r\nend\r\n';
