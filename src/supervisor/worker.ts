@@ -489,6 +489,12 @@ export class Worker extends EventEmitter {
       if (pingedAt === 0) {
         pingedAt = now;
         link.ping();
+        // The beat's bound runs from the turn's flush (an immediate write() queued before this
+        // one): a stall of the gateway's loop between the two was counted as the worker's
+        // silence, and a worker that had the PING for no time was killed as hung.
+        setImmediate(() => {
+          if (pingedAt === now) pingedAt = performance.now();
+        });
         return;
       }
       const asked = pingedAt;

@@ -31,6 +31,8 @@ export interface LinkHarnessOptions {
   env?: Record<string, string>;
   /** The gateway's heartbeat period (Worker's default when unset). */
   heartbeatMs?: number;
+  /** How long a PING may go unanswered before the worker is killed as hung (Worker's default when unset). */
+  hungAfterMs?: number;
   /** The worker prints its counters (`stats {...}`) when it stops (Worker's `stats`). */
   stats?: boolean;
   /**
@@ -81,6 +83,7 @@ export function workerFor(name: string, opts: LinkHarnessOptions = {}, output: s
     stdout: sink,
     stderr: sink,
     heartbeatMs: opts.heartbeatMs,
+    hungAfterMs: opts.hungAfterMs,
     stats: opts.stats,
   });
 }
