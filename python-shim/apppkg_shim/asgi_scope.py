@@ -316,9 +316,16 @@ def http_scope(fields, state, full_path=REST):
     }
 
 
+_WEBSOCKET_ASGI = {"version": "3.0", "spec_version": "2.5"}
+
+
 def websocket_scope(fields, state, full_path=REST):
     scope = http_scope(fields, state, full_path)
     scope["type"] = "websocket"
+    # 2.4's send() raising an OSError once closed and 2.5's `reason` in websocket.disconnect both
+    # hold here (asgi_websocket.py); an http exchange's send() after the client left returns
+    # quietly, as uvicorn's does since it took that back (uvicorn #2276), so the http scope says 2.3.
+    scope["asgi"] = _WEBSOCKET_ASGI.copy()
     # The handshake is always a GET: the ASGI websocket scope has no `method` (uvicorn's has
     # none), and an app or middleware that tells scopes apart by it must not take this for HTTP.
     del scope["method"]

@@ -88,7 +88,7 @@ for (const python of PYTHONS) {
     assert.match(scope, /'path': '\/scope', 'root_path': '\/chat', 'raw_path': b'\/chat\/scope', 'query_string': b'a=1'/);
     assert.match(scope, /'subprotocols': \['chat', 'superchat'\]/);
     assert.match(scope, /'extensions': \{'websocket.http.response': \{\}\}/);
-    assert.match(scope, /'asgi': \{'version': '3.0', 'spec_version': '2.3'\}/);
+    assert.match(scope, /'asgi': \{'version': '3.0', 'spec_version': '2.5'\}/);
     close(x, 1000);
     await x.next(Frame.RESPONSE_END);
   });

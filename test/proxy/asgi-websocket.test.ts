@@ -262,6 +262,7 @@ gateway('text and binary messages echo; the app\'s subprotocol and headers are o
   client.ws.close(4000, 'done here');
   assert.equal(await client.closed(), { code: 4000, reason: 'done here' });
   await waitFor(() => appLog().includes('disconnect 4000 /echo'), 5000, 'the app to see the client\'s close code');
+  assert.ok(appLog().includes("disconnect 4000 /echo reason='done here'"), `the client's reason in websocket.disconnect (ASGI spec 2.5): ${appLog()}`);
 });
 
 gateway('the websocket scope has the keys the ASGI spec lists for one, and no method', async () => {
@@ -273,7 +274,7 @@ gateway('the websocket scope has the keys the ASGI spec lists for one, and no me
     'scheme', 'server', 'state', 'subprotocols', 'type',
   ]);
   assert.is(scope.type, 'websocket');
-  assert.equal(scope.asgi, { version: '3.0', spec_version: '2.3' });
+  assert.equal(scope.asgi, { version: '3.0', spec_version: '2.5' });
   assert.is(scope.http_version, '1.1');
   assert.is(scope.scheme, 'ws');
   assert.equal([scope.root_path, scope.path, scope.raw_path, scope.query_string], ['/live', '/scope echo', '/live/scope%20echo', 'x=1']);
