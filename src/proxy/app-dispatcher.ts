@@ -16,7 +16,8 @@ import { answerFailure, notServingDetail, refuseUpgrade, refuseUpgradeFor } from
 import { markServedBy, REFUSED_FOR_ROOM } from './served-by.js';
 import type { WebsocketOptions } from './forward-websocket.js';
 import { loadWebsocketModules, preloadWebsocketModules, websocketModules, type WebsocketModules } from './websocket-modules.js';
-import type { ForwardOptions, Redispatch } from './forward-wsgi.js';
+import { BODY_ANNOUNCED } from '../net/announced-body.js';
+import { bodyPastMax, refuseTooLarge, type ForwardOptions, type Redispatch } from './forward-wsgi.js';
 import type { OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
 import { staticMounts, type StaticMount } from './static-files.js';
@@ -56,6 +57,8 @@ interface Waiting {
    * must not 504 the whole queue at once): it waits at most the app's `timeout`, then 504.
    */
   since: number;
+  /** Hears its chunked body's size lines while it waits (one past max_body refuses it then); null when not listening. */
+  announced: ((total: number) => void) | null;
 }
 
 /** A websocket handshake waiting for a worker to take it (none in rotation: restarting). */
@@ -177,7 +180,7 @@ export class AppDispatcher implements Redispatch {
     this.unsubscribe = null;
     for (const upstream of this.upstreams.values()) upstream.retire();
     this.upstreams.clear();
-    for (const waiting of this.queue.splice(0)) answerFailure(waiting.res, 'unavailable', { detail: why });
+    for (const waiting of this.takeAll()) answerFailure(waiting.res, 'unavailable', { detail: why });
     for (const held of this.takeHeldUpgrades()) refuseUpgradeFor(held.socket, 'unavailable', why);
   }
 
@@ -286,11 +289,10 @@ export class AppDispatcher implements Redispatch {
       // how long that is (up to 30 s), not 1 s, after which a client would only meet it again.
       const headers = retryAfterUntil(backend.wakeRetryAt);
       const noRoom = (err as { noRoom?: unknown }).noRoom === true;
-      for (const waiting of this.queue.splice(0)) {
+      for (const waiting of this.takeAll()) {
         if (noRoom) markServedBy(waiting.res, REFUSED_FOR_ROOM);
         answerFailure(waiting.res, 'unavailable', { detail: this.wakeFailedDetail(err), headers });
       }
-      this.recount();
     });
   }
 
@@ -309,6 +311,13 @@ export class AppDispatcher implements Redispatch {
   }
 
   private enqueue(group: UpstreamGroup, req: IncomingMessage, res: ServerResponse, route: RequestRoute, since = performance.now()): void {
+    // A body known to pass max_body never needs a worker: refused now, as nginx refuses it,
+    // not once a thread is free (the workers' max_body: a process's route has none).
+    const past = group === this.workers ? bodyPastMax(req, this.forwardOptions.maxBody) : null;
+    if (past !== null) {
+      refuseTooLarge(req, res, this.forwardOptions, past);
+      return;
+    }
     const sleeping = this.backend.idleState !== undefined && this.backend.idleState !== 'awake';
     if (group.upstreams.length === 0 && !group.queueWhenEmpty && !sleeping) {
       answerFailure(res, 'unavailable', { detail: `${group.label} is restarting; try again` });
@@ -326,17 +335,41 @@ export class AppDispatcher implements Redispatch {
       else answerFailure(res, 'busy', { detail: `${this.name} is busy; try again` });
       return;
     }
-    const waiting: Waiting = { req, res, route, group, since };
+    const waiting: Waiting = { req, res, route, group, since, announced: null };
     this.queue.push(waiting);
     group.waiting++;
     this.queueSweeper ??= setInterval(() => this.expireWaiting(), QUEUE_SWEEP_MS).unref();
     res.once('close', () => {
       const i = this.queue.indexOf(waiting);
-      if (i >= 0) {
-        this.queue.splice(i, 1);
-        waiting.group.waiting--;
-      }
+      if (i >= 0) this.take(i);
     });
+    const maxBody = this.forwardOptions.maxBody;
+    if (group === this.workers && maxBody !== undefined && req.headers['transfer-encoding'] !== undefined) {
+      // A size line read while it waits (node:http reads on; the lane reads what came with the head).
+      waiting.announced = (total: number) => {
+        const i = total > maxBody ? this.queue.indexOf(waiting) : -1;
+        if (i < 0) return;
+        this.take(i);
+        refuseTooLarge(req, res, this.forwardOptions, 'chunked');
+      };
+      req.on(BODY_ANNOUNCED, waiting.announced);
+    }
+  }
+
+  /** Out of the queue: it no longer counts there, nor hears its body's size lines here. */
+  private take(i: number): Waiting {
+    const waiting = this.queue.splice(i, 1)[0];
+    waiting.group.waiting--;
+    if (waiting.announced !== null) waiting.req.off(BODY_ANNOUNCED, waiting.announced);
+    return waiting;
+  }
+
+  /** The whole queue out, in order. */
+  private takeAll(): Waiting[] {
+    const all = this.queue.splice(0);
+    for (const waiting of all) if (waiting.announced !== null) waiting.req.off(BODY_ANNOUNCED, waiting.announced);
+    this.recount();
+    return all;
   }
 
   /** Gives what waits, in order, to upstreams that became available; a full group keeps its place. */
@@ -345,8 +378,7 @@ export class AppDispatcher implements Redispatch {
     for (let i = 0; i < this.queue.length; ) {
       const waiting = this.queue[i];
       if (waiting.res.destroyed || waiting.res.writableEnded) {
-        this.queue.splice(i, 1);
-        waiting.group.waiting--;
+        this.take(i);
         continue;
       }
       if (full?.has(waiting.group)) {
@@ -360,8 +392,7 @@ export class AppDispatcher implements Redispatch {
         i++;
         continue;
       }
-      this.queue.splice(i, 1);
-      group.waiting--;
+      this.take(i);
       if (!this.send(group, waiting.req, waiting.res, waiting.route, null, true)) this.enqueue(group, waiting.req, waiting.res, waiting.route, waiting.since);
     }
   }
@@ -380,8 +411,7 @@ export class AppDispatcher implements Redispatch {
         i++;
         continue;
       }
-      this.queue.splice(i, 1);
-      waiting.group.waiting--;
+      this.take(i);
       if (this.backend.idleState === 'waking' || this.backend.idleState === 'asleep') {
         // Still starting from sleep: the app did not fail a request, it is not up yet. As a
         // request for an app still starting is answered: 503 with Retry-After (README).

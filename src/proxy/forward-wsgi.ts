@@ -45,9 +45,7 @@ export function forwardWsgi(
   const { line, pairs } = cgiRequest(req, route, false, options.asgi === true);
   const body = line.body;
   if (body !== '' && options.maxBody !== undefined && (body === 'chunked' ? announcedBody(req) : Number(body)) > options.maxBody) {
-    // Refused before the app sees anything; the body is not worth reading: close after.
-    options.report?.(tooLargeLine(req, options, body));
-    answerFailure(res, 'too-large', { detail: `the request body is larger than ${options.maxBody} bytes` });
+    refuseTooLarge(req, res, options, body);
     return true;
   }
 
@@ -67,4 +65,23 @@ export function forwardWsgi(
 
   exchange.attach(body !== '', body === 'chunked');
   return true;
+}
+
+/**
+ * The body marker (its Content-Length, or `chunked`) of a request whose body is over maxBody
+ * already, as its head says or its size lines read so far announce; null while it may pass. As
+ * cgiRequest reads the framing: a Content-Length of 0 is no body.
+ */
+export function bodyPastMax(req: IncomingMessage, maxBody: number | undefined): string | null {
+  if (maxBody === undefined) return null;
+  const length = req.headers['content-length'];
+  if (length !== undefined && length !== '0') return Number(length) > maxBody ? length : null;
+  if (req.headers['transfer-encoding'] === undefined) return null;
+  return announcedBody(req) > maxBody ? 'chunked' : null;
+}
+
+/** 413 before the app sees anything, said in the app's log with its fix; the body is not worth reading: closed after. */
+export function refuseTooLarge(req: IncomingMessage, res: ServerResponse, options: ForwardOptions, body: string): void {
+  options.report?.(tooLargeLine(req, options, body));
+  answerFailure(res, 'too-large', { detail: `the request body is larger than ${options.maxBody} bytes` });
 }

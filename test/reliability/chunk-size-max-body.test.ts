@@ -4,8 +4,10 @@
 // bytes went on to the app, whose read waited for them until its `timeout` (a client could
 // hold a thread with a 15-byte body). Raw bytes through the real gateway, on the lean lane and
 // where node:http reads every request (APPPKG_LEAN_LANE=0), to a WSGI app and an ASGI app,
-// alone and pipelined behind a request that is served; and one whose size line was read while
-// it waited in the app's queue, refused when a thread is free, before the app sees it.
+// alone and pipelined behind a request that is served. While every thread of the app is held,
+// a request in its queue is refused as soon as its body is known to pass max_body (a
+// Content-Length over it, or a size line, with the head or later), as nginx refuses it: it was
+// answered only once a thread was free.
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -129,35 +131,93 @@ test('a chunked body whose sizes stay within max_body is served whole (the bound
   );
 });
 
-test('one whose size line came while it waited in the app\'s queue: 413 when a thread is free, closed, never given to the app', async () => {
-  /** Each holds q's one thread, or a place in its queue, with a body not all sent (within max_body). */
-  const HOLDERS = 24; // past its thread and the 16 the gateway sends ahead to a worker (upstream.ts PIPELINE_DEPTH)
-  for (const [reader, gw] of gateways()) {
-    const holders = Array.from({ length: HOLDERS }, () => net.connect(portOf(gw), '127.0.0.1'));
-    let queued: net.Socket | null = null;
-    try {
-      for (const h of holders) {
-        h.on('error', () => {});
-        h.write(`${chunkedHead('/q/echo')}5\r\nhel`);
-      }
-      const queue = async (): Promise<number> => (await appStatus(gw, 'q')).queued;
-      await waitFor(async () => (await queue()) === HOLDERS - 1, ANSWER_MS, `${reader}: ${HOLDERS - 1} holders waiting behind the one on q's thread`);
-      queued = net.connect(portOf(gw), '127.0.0.1');
-      const seen = recorded(queued);
-      queued.write(`${chunkedHead('/q/echo')}fffffff\r\nhello`);
-      await waitFor(async () => (await queue()) === HOLDERS, ANSWER_MS, `${reader}: the request announcing 268 MB waiting in q's queue`);
-      assert.not.ok(seen.closed, `${reader}: answered while every thread was held: ${JSON.stringify(seen.got)}`);
-      for (const h of holders) h.destroy();
-      try {
-        await waitFor(() => seen.closed, ANSWER_MS);
-      } catch {
-        // Said below.
-      }
-      assert.is(refused(seen), null, `${reader}: ${JSON.stringify(seen.got)}`);
-    } finally {
-      for (const h of holders) h.destroy();
-      queued?.destroy();
+/** Each holds q's one thread, or a place in its queue, with a body not all sent (within max_body). */
+const HOLDERS = 24; // past its thread and the 16 the gateway sends ahead to a worker (upstream.ts PIPELINE_DEPTH)
+
+/**
+ * `use` runs while every thread of q is held and its queue holds the rest of HOLDERS, through
+ * `gw`; then the holders leave. `queued()` says how many wait for q's thread now.
+ */
+async function whileQHeld(reader: string, gw: RunningGateway, use: (queued: () => Promise<number>) => Promise<void>): Promise<void> {
+  const holders = Array.from({ length: HOLDERS }, () => net.connect(portOf(gw), '127.0.0.1'));
+  try {
+    for (const h of holders) {
+      h.on('error', () => {});
+      h.write(`${chunkedHead('/q/echo')}5\r\nhel`);
     }
+    const queued = async (): Promise<number> => (await appStatus(gw, 'q')).queued;
+    await waitFor(async () => (await queued()) === HOLDERS - 1, ANSWER_MS, `${reader}: ${HOLDERS - 1} holders waiting behind the one on q's thread`);
+    await use(queued);
+  } finally {
+    for (const h of holders) h.destroy();
+  }
+}
+
+/** `socket`'s answer once the gateway closed it, or after ANSWER_MS. */
+async function closedAnswer(seen: { got: string; closed: boolean }): Promise<{ got: string; closed: boolean }> {
+  try {
+    await waitFor(() => seen.closed, ANSWER_MS);
+  } catch {
+    // Said by the caller, from `closed`.
+  }
+  return seen;
+}
+
+test('one whose size line came with its head while every thread of the app was held: 413 then, not once a thread is free; closed, never given to the app', async () => {
+  for (const [reader, gw] of gateways()) {
+    await whileQHeld(reader, gw, async (queued) => {
+      const socket = net.connect(portOf(gw), '127.0.0.1');
+      try {
+        const seen = recorded(socket);
+        socket.write(`${chunkedHead('/q/echo')}fffffff\r\nhello`);
+        assert.is(refused(await closedAnswer(seen)), null, `${reader}, every thread held: ${JSON.stringify(seen.got)}`);
+        assert.is(await queued(), HOLDERS - 1, `${reader}: the refused request waits no more`);
+      } finally {
+        socket.destroy();
+      }
+    });
+  }
+});
+
+test('one whose size line past max_body comes in a later write while it waits in the app\'s queue: node:http, reading on, refuses it then; the lane, which reads no more of it meanwhile, once it reads it; 413, closed', async () => {
+  for (const [reader, gw] of gateways()) {
+    const socket = net.connect(portOf(gw), '127.0.0.1');
+    const seen = recorded(socket);
+    try {
+      await whileQHeld(reader, gw, async (queued) => {
+        socket.write(`${chunkedHead('/q/echo')}5\r\nhel`);
+        await waitFor(async () => (await queued()) === HOLDERS, ANSWER_MS, `${reader}: the request waiting in q's queue`);
+        socket.write('lo\r\nfffffff\r\nx');
+        if (reader !== 'node:http') return;
+        assert.is(refused(await closedAnswer(seen)), null, `${reader}, every thread held: ${JSON.stringify(seen.got)}`);
+        assert.is(await queued(), HOLDERS - 1, `${reader}: the refused request waits no more`);
+      });
+      // The lane holds the client back by TCP while its request waits (docs/architecture.md):
+      // the size line is read once a thread is free, and refused then, the app's read cut off.
+      assert.is(refused(await closedAnswer(seen)), null, `${reader}: ${JSON.stringify(seen.got)}`);
+    } finally {
+      socket.destroy();
+    }
+  }
+});
+
+test('a Content-Length over max_body while every thread of the app is held: 413 at once, never queued, closed; the request pipelined behind it is never run', async () => {
+  const tooLarge = `POST /q/echo HTTP/1.1\r\nHost: h\r\nContent-Length: 2048\r\n\r\n${'b'.repeat(2048)}`;
+  const behind = 'GET /q/echo?behind HTTP/1.1\r\nHost: h\r\n\r\n';
+  for (const [reader, gw] of gateways()) {
+    await whileQHeld(reader, gw, async (queued) => {
+      const socket = net.connect(portOf(gw), '127.0.0.1');
+      try {
+        const seen = recorded(socket);
+        socket.write(tooLarge + behind);
+        const answer = await closedAnswer(seen);
+        assert.is(refused(answer), null, `${reader}, every thread held: ${JSON.stringify(answer.got.slice(0, 300))}`);
+        assert.equal(statusesOf(answer.got), [413], `${reader}: the 413 alone`);
+        assert.is(await queued(), HOLDERS - 1, `${reader}: nothing of that connection waits`);
+      } finally {
+        socket.destroy();
+      }
+    });
   }
 });
 
