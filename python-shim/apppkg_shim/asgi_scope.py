@@ -307,7 +307,9 @@ def http_scope(fields, state, full_path=REST):
         "query_string": fields[QUERY_STRING].encode("latin-1"),
         "root_path": root_path,
         "headers": headers,
-        "client": (remote_addr, ports[fields[REMOTE_PORT]]) if remote_addr else None,
+        # A client a trusted proxy names has no port known: 0, as uvicorn --proxy-headers gives
+        # it (the spec's port is an int; None would drop the address apps log and limit by).
+        "client": (remote_addr, ports[fields[REMOTE_PORT]] or 0) if remote_addr else None,
         # Over a unix socket Node sends its path and no port: [path, None], the ASGI spec's form.
         "server": (fields[SERVER_NAME], ports[fields[SERVER_PORT]]),
         # Shallow, as ASGI's lifespan state asks: what a request adds is its own, the objects

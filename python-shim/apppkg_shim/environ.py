@@ -73,7 +73,12 @@ def build_environ(fields, base):
     env["SERVER_NAME"] = fields[2]
     env["SERVER_PORT"] = fields[3]
     env["REMOTE_ADDR"] = fields[4]
-    env["REMOTE_PORT"] = fields[5]
+    if fields[5]:
+        env["REMOTE_PORT"] = fields[5]
+    else:
+        # No port known (a unix-socket peer, a client a trusted proxy names): absent, as gunicorn
+        # leaves it on a unix socket, not a "0" a log would print as one.
+        del env["REMOTE_PORT"]
     env["SCRIPT_NAME"] = fields[6]
     env["PATH_INFO"] = fields[7]
     env["QUERY_STRING"] = fields[8]

@@ -73,7 +73,9 @@ export function cgiRequest(req: IncomingMessage, route: RequestRoute, upgrade = 
       serverName: atPath ? route.listenerPath! : peer.serverName,
       serverPort: atPath ? '' : peer.serverPort,
       remoteAddr: peer.remoteAddr,
-      remotePort: peer.remotePort,
+      // 0: no port known (a unix-socket peer, a client a trusted proxy names): sent empty, so
+      // that the environ has no REMOTE_PORT rather than a "0" a log would print as a port.
+      remotePort: peer.remotePort === 0 ? '' : peer.remotePort,
       scriptName: route.scriptName,
       pathInfo: route.pathInfo,
       queryString: route.queryString,

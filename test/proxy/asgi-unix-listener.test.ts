@@ -123,6 +123,31 @@ test('X-Forwarded-Port without X-Forwarded-Host: HTTP_HOST (the scope\'s host he
   }
 });
 
+test('the client\'s port where the gateway knows none (a unix-socket peer, a client a trusted proxy names): no REMOTE_PORT in the environ, never a made-up "0"; the ASGI client None or [address, 0]; over TCP both the peer\'s port', async () => {
+  const envOf = async (headers: Record<string, string>, dispatcher?: Agent): Promise<Record<string, string>> => {
+    const res = await request(`${gw.url}/wx/env`, { headers, dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000 });
+    return (await res.body.json()) as Record<string, string>;
+  };
+  const cases: Array<[string, Record<string, string>, Agent | undefined, string, [string, number] | null]> = [
+    ['over the unix socket', {}, viaSocket, '', null],
+    ['over the unix socket, X-Forwarded-For from the trusted proxy', { 'x-forwarded-for': '203.0.113.9' }, viaSocket, '203.0.113.9', ['203.0.113.9', 0]],
+    ['over TCP, X-Forwarded-For from the trusted proxy', { 'x-forwarded-for': '203.0.113.9' }, undefined, '203.0.113.9', ['203.0.113.9', 0]],
+  ];
+  for (const [what, headers, dispatcher, addr, client] of cases) {
+    const env = await envOf(headers, dispatcher);
+    assert.is(env.REMOTE_ADDR, addr, what);
+    assert.not.ok('REMOTE_PORT' in env, `${what}: REMOTE_PORT ${JSON.stringify(env.REMOTE_PORT)}`);
+    const url = dispatcher === undefined ? `${gw.url}/ax/scope` : 'http://localhost/ax/scope';
+    assert.equal((await scopeOf(url, headers, dispatcher)).client, client, what);
+  }
+  // The peer's own port, where there is one: the environ's and the scope's agree with the socket's.
+  const env = await envOf({});
+  assert.is(env.REMOTE_ADDR, '127.0.0.1');
+  assert.match(env.REMOTE_PORT ?? '', /^[1-9]\d*$/, `REMOTE_PORT ${JSON.stringify(env.REMOTE_PORT)}`);
+  const scope = await scopeOf(`${gw.url}/ax/scope`);
+  assert.ok(Number.isInteger(scope.client?.[1]) && scope.client![1] > 0, `client port ${scope.client?.[1]}`);
+});
+
 /** The scheme a websocket's scope has, opened over TCP with `headers` from a (trusted) proxy. */
 function websocketScheme(url: string, headers: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
