@@ -7,7 +7,9 @@
 // alone and pipelined behind a request that is served. While every thread of the app is held,
 // a request in its queue is refused as soon as its body is known to pass max_body (a
 // Content-Length over it, or a size line, with the head or later), as nginx refuses it: it was
-// answered only once a thread was free.
+// answered only once a thread was free. An app that answers while it still reads the body
+// (fixtures answers-while-reading, WSGI and ASGI) has its connection cut instead, its answer
+// left unfinished: a 413 after a status line already sent would be a second one.
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,8 +69,10 @@ test.before(async () => {
   addPackage(apps.path, 'rel-rfc-echo', 'w');
   addPackage(apps.path, 'asgi-http', 'a');
   addPackage(apps.path, 'rel-rfc-echo', 'q');
+  addPackage(apps.path, 'answers-while-reading', 'e');
+  addPackage(apps.path, 'answers-while-reading-asgi', 'ea');
   const envFile = join(env.path, 'environment.yaml');
-  writeFileSync(envFile, ['apps:', `  w: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  a: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  q: {workers: 1, threads: 1, max_body: 1KB, timeout: ${TIMEOUT_S}}`, ''].join('\n'));
+  writeFileSync(envFile, ['apps:', `  w: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  a: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  q: {workers: 1, threads: 1, max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  e: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  ea: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, ''].join('\n'));
   readers = await startBothReaders(apps, ['--access-log', 'off', '--environment', envFile]);
   for (const gw of [readers.lean, readers.node]) {
     await waitFor(async () => (await gatewayStatus(gw)).apps.every((a: { state: string }) => a.state === 'ready'), 60_000, 'the echo apps to serve');
@@ -129,6 +133,32 @@ test('a chunked body whose sizes stay within max_body is served whole (the bound
     (app) => `${chunkedHead(app.echo).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n')}${chunk}${chunk}0\r\n\r\n`,
     (answer) => (statusesOf(answer.got).join() === '200' && answer.closed ? null : 'not one 200, then the close'),
   );
+});
+
+test('a size line past max_body after the app began its answer (it streams, then reads the body): the connection is cut, the answer left unfinished, never a second status line', async () => {
+  const problems: string[] = [];
+  for (const [reader, gw] of gateways()) {
+    for (const [kind, target] of [['WSGI', '/e/upload'], ['ASGI', '/ea/upload']]) {
+      const what = `${reader}, ${kind}`;
+      const socket = net.connect(portOf(gw), '127.0.0.1');
+      const seen = recorded(socket);
+      try {
+        socket.write(`${chunkedHead(target)}5\r\nhello\r\n`);
+        await waitFor(() => seen.got.includes('begun') || seen.closed, ANSWER_MS, `${what}: the app's first piece`);
+        socket.write('fffffff\r\nx');
+        const answer = await closedAnswer(seen);
+        const wrong: string[] = [];
+        if (!answer.closed) wrong.push(`not closed within ${ANSWER_MS} ms`);
+        if (statusesOf(answer.got).join() !== '200') wrong.push(`status lines ${statusesOf(answer.got).join()}, not the 200 alone`);
+        // Chunked: an answer that looks complete ends with the last chunk; this one must not.
+        if (answer.got.endsWith('0\r\n\r\n') || answer.got.includes('read ')) wrong.push('the answer looks complete');
+        if (wrong.length > 0) problems.push(`${what}: ${wrong.join('; ')}: ${JSON.stringify(answer.got)}`);
+      } finally {
+        socket.destroy();
+      }
+    }
+  }
+  assert.equal(problems, []);
 });
 
 /** Each holds q's one thread, or a place in its queue, with a body not all sent (within max_body). */
