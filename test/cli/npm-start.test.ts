@@ -143,50 +143,31 @@ function exitOf(gw: RunningGateway): Promise<number | string | null> {
 // Under `timeout N npm start`, a systemd unit whose ExecStart is `npm start`, or `kill -TERM
 // -PGID`, the group's SIGTERM reaches the gateway, and the script passes its own on (npm too):
 // the gateway took the second for a second stop, "SIGTERM again: stopping at once", cutting the
-// request it was finishing (H244).
-test('npm start stopped by a SIGTERM to its process group (timeout, a systemd unit): the gateway, which gets it from the group and from the script, stops as for one: the request in flight answered, "stopped", status 0', async () => {
-  const work = tempDir('apppkg-npm-start-group-');
-  try {
-    const { gw, pid, held } = await slowRequestUnderGroup(work.path, 2);
-    try {
-      const exited = exitOf(gw);
-      process.kill(-gw.child.pid!, 'SIGTERM');
-      assert.match(await held, /^200 \d+$/, gw.output());
-      assert.is(await within(30_000, 'npm start to exit', exited), 0, gw.output());
-      await waitFor(() => gw.output().includes('apppkg-gateway: stopped'), 5000, () => `the stopped line:\n${gw.output()}`);
-      assert.not.match(gw.output(), /again/, gw.output());
-      await assertNoOrphans([pid]);
-    } finally {
-      await gw.stop();
-    }
-  } finally {
-    work.remove();
-  }
-});
-
-// A SIGINT to the group with no terminal (a CI job cancelled, `timeout -s INT N npm start`, `kill
-// -INT -PGID`) comes as the group's SIGTERM does: from the group and from the script, which passes
-// SIGINT on where no terminal could have sent it. The gateway took the copy for a second ^C,
+// request it was finishing (H244). A SIGINT to the group with no terminal (a CI job cancelled,
+// `timeout -s INT N npm start`, `kill -INT -PGID`) comes the same way: the script passes SIGINT
+// on where no terminal could have sent it, and the gateway took the copy for a second ^C,
 // "SIGINT again: stopping at once", cutting the request in flight and leaving its cgroup behind.
-test('npm start stopped by a SIGINT to its process group with no terminal: the gateway stops as for one: the request in flight answered, "stopped", status 0', async () => {
-  const work = tempDir('apppkg-npm-start-int-');
-  try {
-    const { gw, pid, held } = await slowRequestUnderGroup(work.path, 2);
+for (const [signal, who] of [['SIGTERM', '(timeout, a systemd unit)'], ['SIGINT', 'with no terminal']] as const) {
+  test(`npm start stopped by a ${signal} to its process group ${who}: the gateway, which gets it from the group and from the script, stops as for one: the request in flight answered, "stopped", status 0`, async () => {
+    const work = tempDir(`apppkg-npm-start-${signal.toLowerCase()}-`);
     try {
-      const exited = exitOf(gw);
-      process.kill(-gw.child.pid!, 'SIGINT');
-      assert.match(await held, /^200 \d+$/, gw.output());
-      assert.is(await within(30_000, 'npm start to exit', exited), 0, gw.output());
-      await waitFor(() => gw.output().includes('apppkg-gateway: stopped'), 5000, () => `the stopped line:\n${gw.output()}`);
-      assert.not.match(gw.output(), /again/, gw.output());
-      await assertNoOrphans([pid]);
+      const { gw, pid, held } = await slowRequestUnderGroup(work.path, 2);
+      try {
+        const exited = exitOf(gw);
+        process.kill(-gw.child.pid!, signal);
+        assert.match(await held, /^200 \d+$/, gw.output());
+        assert.is(await within(30_000, 'npm start to exit', exited), 0, gw.output());
+        await waitFor(() => gw.output().includes('apppkg-gateway: stopped'), 5000, () => `the stopped line:\n${gw.output()}`);
+        assert.not.match(gw.output(), /again/, gw.output());
+        await assertNoOrphans([pid]);
+      } finally {
+        await gw.stop();
+      }
     } finally {
-      await gw.stop();
+      work.remove();
     }
-  } finally {
-    work.remove();
-  }
-});
+  });
+}
 
 test(`a second SIGTERM to npm start's group more than ${SAME_SIGTERM_MS} ms into the stop (sent on purpose) still ends the gateway at once, as it says, the request in flight cut`, async () => {
   const work = tempDir('apppkg-npm-start-group2-');

@@ -12,6 +12,7 @@ import { routeFromRequest } from '../../src/proxy/request-route.js';
 import { Frame, MAX_BODY_FRAME, RESPONSE_WINDOW, encodeU32Frame } from '../../src/link/frames.js';
 import type { RequestLine } from '../../src/link/request-frame.js';
 import type { WorkerLink } from '../../src/link/worker-link.js';
+import { assertNoOrphans } from './process.js';
 
 export const APPS = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'apps');
 
@@ -86,6 +87,24 @@ export function workerFor(name: string, opts: LinkHarnessOptions = {}, output: s
     hungAfterMs: opts.hungAfterMs,
     stats: opts.stats,
   });
+}
+
+/**
+ * A worker of fixture `name` started before a suite's cases and stopped after them, no process
+ * of its left behind: `worker()` is the started one.
+ */
+export function workerForSuite(test: { before: (fn: () => Promise<void>) => void; after: (fn: () => Promise<void>) => void }, name: string, opts: LinkHarnessOptions = {}, output: string[] = []): () => Worker {
+  let worker: Worker | undefined;
+  test.before(async () => {
+    worker = workerFor(name, opts, output);
+    await worker.start(15_000);
+  });
+  test.after(async () => {
+    const pid = worker?.pid;
+    await worker?.stop(1000);
+    if (pid !== undefined && pid !== null) await assertNoOrphans([pid]);
+  });
+  return () => worker!;
 }
 
 export async function startLinkHarness(name: string, opts: LinkHarnessOptions = {}): Promise<LinkHarness> {

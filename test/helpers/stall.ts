@@ -24,3 +24,8 @@ export async function stalled(pid: number, ms: number, meanwhile: () => void | P
     process.kill(pid, 'SIGCONT');
   }
 }
+
+/** Holds this process's own loop for `ms`, as a long GC does: no timer, no read, no flush runs meanwhile. */
+export const holdLoop = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};

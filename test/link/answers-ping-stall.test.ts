@@ -7,38 +7,21 @@
 // this process's loop held, as a GC holds it.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Worker } from '../../src/supervisor/worker.js';
-import { workerFor } from '../helpers/link-harness.js';
-import { assertNoOrphans, waitFor } from '../helpers/process.js';
-import { processState } from '../helpers/stall.js';
+import { workerForSuite } from '../helpers/link-harness.js';
+import { waitFor } from '../helpers/process.js';
+import { holdLoop, processState } from '../helpers/stall.js';
 
 const test = suite('answersPing after a stall of the loop');
 /** The bound given to the loop's answer: a free loop answers within a millisecond. */
 const BOUND_MS = 1500;
 /** How long after the stall the worker is continued: well inside the bound, long after a judgement at once. */
 const CONTINUED_AFTER_MS = 300;
-let worker: Worker;
-
-test.before(async () => {
-  // No heartbeat of its own while the cases run: only the PINGs they send.
-  worker = workerFor('asgi-http', { heartbeatMs: 60_000 });
-  await worker.start(15_000);
-});
-
-test.after(async () => {
-  const pid = worker?.pid;
-  await worker?.stop(1000);
-  if (pid !== undefined && pid !== null) await assertNoOrphans([pid]);
-});
-
-/** Holds this process's loop for `ms`, as a long GC does: no timer, no read, no flush runs meanwhile. */
-const holdLoop = (ms: number): void => {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-};
+// No heartbeat of its own while the cases run: only the PINGs they send.
+const started = workerForSuite(test, 'asgi-http', { heartbeatMs: 60_000 });
 
 /** Runs `fn` with the worker stopped; it is continued `continuedAfterMs` from now, or once `fn` is done. */
 async function whileStopped(continuedAfterMs: number, fn: () => Promise<void>): Promise<void> {
-  const pid = worker.pid!;
+  const pid = started().pid!;
   process.kill(pid, 'SIGSTOP');
   const cont = setTimeout(() => process.kill(pid, 'SIGCONT'), continuedAfterMs);
   try {
@@ -55,7 +38,7 @@ test('a PING that left only after a stall of the loop has its whole bound from t
   // judgement made as the PING leaves cannot have its answer, whatever the host's speed. The
   // timer is armed before the stall, so its delay is counted in real time.
   await whileStopped(BOUND_MS + 300 + CONTINUED_AFTER_MS, async () => {
-    const answered = worker.link!.answersPing(BOUND_MS);
+    const answered = started().link!.answersPing(BOUND_MS);
     holdLoop(BOUND_MS + 300);
     assert.ok(await answered, 'the worker had the PING for no time when it was judged unanswered');
   });
@@ -63,9 +46,9 @@ test('a PING that left only after a stall of the loop has its whole bound from t
 
 test('a loop that does not answer still fails the bound', async () => {
   await whileStopped(60_000, async () => {
-    assert.is(await worker.link!.answersPing(BOUND_MS), false);
+    assert.is(await started().link!.answersPing(BOUND_MS), false);
   });
-  assert.ok(await worker.link!.answersPing(10_000), 'the continued worker answers');
+  assert.ok(await started().link!.answersPing(10_000), 'the continued worker answers');
 });
 
 test.run();

@@ -8,10 +8,9 @@
 // PING leaves cannot have its answer whatever the host's speed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Worker } from '../../src/supervisor/worker.js';
-import { workerFor } from '../helpers/link-harness.js';
-import { assertNoOrphans, waitFor } from '../helpers/process.js';
-import { processState } from '../helpers/stall.js';
+import { workerForSuite } from '../helpers/link-harness.js';
+import { waitFor } from '../helpers/process.js';
+import { holdLoop, processState } from '../helpers/stall.js';
 
 const test = suite('the heartbeat after a stall of the loop');
 const BEAT_MS = 150;
@@ -19,25 +18,10 @@ const HUNG_AFTER_MS = 1000;
 /** How long after the stall the worker is continued: inside the bound, long after a judgement at once. */
 const CONTINUED_AFTER_MS = 300;
 const output: string[] = [];
-let worker: Worker;
-
-test.before(async () => {
-  worker = workerFor('asgi-http', { heartbeatMs: BEAT_MS, hungAfterMs: HUNG_AFTER_MS }, output);
-  await worker.start(15_000);
-});
-
-test.after(async () => {
-  const pid = worker?.pid;
-  await worker?.stop(1000);
-  if (pid !== undefined && pid !== null) await assertNoOrphans([pid]);
-});
-
-/** Holds this process's loop for `ms`, as a long GC does: no timer, no read, no flush runs meanwhile. */
-const holdLoop = (ms: number): void => {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-};
+const started = workerForSuite(test, 'asgi-http', { heartbeatMs: BEAT_MS, hungAfterMs: HUNG_AFTER_MS }, output);
 
 test('a beat\'s PING that left only after a stall has the whole hung bound from then', async () => {
+  const worker = started();
   const pid = worker.pid!;
   const link = worker.link!;
   let killing: string | null = null;
