@@ -351,7 +351,9 @@ export class VersionJudge {
           this.opts.say(`${record.name}: WARNING: runs as ${started.runAs.user}, as ${sharing.join(', ')} ${sharing.length === 1 ? 'does' : 'do'}: each can read the other's settings (/proc/PID/environ), TMPDIR and data; set \`user:\` for it in the environment file to a user of its own`);
         }
       }
-      showProblem(record, newerRefusal);
+      // At the start a version refused for its kept failure is judged after the older ones
+      // (`order`), though it is higher: status says why it does not serve all the same.
+      showProblem(record, newerRefusal ?? this.refusedAbove(record, desc));
       record.restartRefused = null;
       // The proxy hands what waits for the old version to the new one; what the old one's
       // workers hold finishes there (SIGTERM lets a worker finish what it holds).
@@ -446,6 +448,16 @@ export class VersionJudge {
     const installed = readInstalled(installedFile(this.opts.stateDir, record.name));
     if (installed !== null && !installed.tracksUpdates) this.adoptAtStart.add(record.name);
     return updatesPending(record.versions, installed, treeDigest);
+  }
+
+  /** The refusal of the highest version above `desc` that is refused with the files it has, if any. */
+  private refusedAbove(record: AppRecord, desc: Description): Refusal | null {
+    for (const d of record.versions) {
+      if (d === desc) return null;
+      const refused = record.refused.get(d.dir);
+      if (refused !== undefined && refused.signature === readPackageTree(d.dir).signature) return { dir: d.dir, error: refused.error };
+    }
+    return null;
   }
 
   /**
