@@ -86,12 +86,13 @@ export function probeLink(link: WorkerLink, path: string, timeoutMs: number): Pr
       return;
     }
     exchange.id = id;
-    // A loopback client asking for localhost, no body (docs/protocol.md §7).
+    // A loopback client asking for localhost, no body (docs/protocol.md §7). Its port is no
+    // client's: the environ has none, as for any client whose port is unknown (§3), not a made-up 0.
     link.write(
       encodeRequest(
         id,
         {
-          method: 'GET', scheme: 'http', serverName: 'localhost', serverPort: 80, remoteAddr: '127.0.0.1', remotePort: 0,
+          method: 'GET', scheme: 'http', serverName: 'localhost', serverPort: 80, remoteAddr: '127.0.0.1', remotePort: '',
           scriptName: '', pathInfo, queryString: target.query, requestUri: path, protocol: 'HTTP/1.1', body: '',
         },
         `\0HTTP_HOST\0localhost\0HTTP_USER_AGENT\0${PROBE_AGENT}`,
