@@ -232,8 +232,13 @@ export class AppDispatcher implements Redispatch {
   }
 
   handle(req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
-    if (this.backend.idleState !== undefined && this.backend.idleState !== 'awake') this.wakeBackend();
     const group = this.groupFor(route.routedPathInfo);
+    if (this.backend.idleState !== undefined && this.backend.idleState !== 'awake') {
+      // A body known to pass max_body is refused without the app (enqueue): a 413 must not
+      // cost a cold start, nor start workers that would serve nobody.
+      if (group === this.workers && bodyPastMax(req, this.forwardOptions.maxBody) !== null) return this.enqueue(group, req, res, route);
+      this.wakeBackend();
+    }
     // Nobody of this group waiting ahead of it: straight to an upstream if one is available.
     if (group.waiting === 0 && this.send(group, req, res, route)) return;
     this.enqueue(group, req, res, route);

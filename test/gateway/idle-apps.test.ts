@@ -305,6 +305,18 @@ test('a burst while the app wakes waits and is served; a busy app does not go id
   assert.is((await app(env, 'nap')).idle.coldStarts, awake + 1, 'one wake for the whole burst');
 });
 
+test('a POST over max_body to an idle app is refused 413 without waking it: no worker starts, status still shows it idle', async () => {
+  const env = await open([['environ', 'nap']], 'apps:\n  nap:\n    idle_timeout: 1\n    workers: 1\n    max_body: 1KB\n');
+  assert.is((await get(env, '/nap/')).status, 200);
+  await waitFor(async () => (await app(env, 'nap')).state === 'idle', 10_000, 'nap to go idle', ASK_GATEWAY_EVERY_MS);
+  const before = await app(env, 'nap');
+  const res = await request(`${env.gw.url}/nap/`, { method: 'POST', body: Buffer.alloc(2048, 'b'), headersTimeout: 30_000 });
+  const body = await res.body.text();
+  assert.is(res.statusCode, 413, body);
+  const after = await app(env, 'nap');
+  assert.equal([after.state, after.workers.length, after.idle.coldStarts], ['idle', 0, before.idle.coldStarts], 'still asleep, never woken');
+});
+
 test('idle_timeout counts from the end of the last request, not its start nor the idle check\'s last look during it: status\'s lastActive is when it ended', async () => {
   // The check looks every timeout/4 (at most 5 s): a request that ended between two looks left
   // the app's last activity at its start or at the last look that saw it running, so a 3 s
