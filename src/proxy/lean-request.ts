@@ -7,13 +7,27 @@
 // docs/performance.md) is what the lane saves. As a Readable: the body flows
 // once a 'data' listener is added, unless paused; what arrives while nobody takes it is held,
 // and the connection stops reading the client meanwhile (TCP pushes back, as node:http's
-// readStop).
+// readStop): at once when paused, past QUEUED_BODY_BYTES before any listener.
 
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { ChunkedBody } from '../net/chunked-body.js';
 import type { PlainHead } from '../net/plain-head.js';
 import { rememberSentVersion } from '../net/request-line-version.js';
+
+/**
+ * How much of its body a request nobody reads yet (it waits in the app's queue) may hold before
+ * its connection stops reading the client: nginx's client_body_buffer_size on 64-bit. Reading on
+ * is how a chunk-size line past max_body in a later write is heard while it waits, and refused
+ * then, as node:http reads on (net/announced-body.ts), whose Readable stops at 16 KiB too. The
+ * bound keeps a full default queue (1024) to 16 MiB beyond the read each held before.
+ */
+export const QUEUED_BODY_BYTES = 16 * 1024;
+/**
+ * What a held piece costs beside its bytes (the Buffer, its slot): counted so that a body of
+ * many 1-byte chunks cannot hold thousands of pieces within QUEUED_BODY_BYTES.
+ */
+const HELD_PIECE_COST = 256;
 
 /** node:http's test of a TE field (its common.chunkExpression). */
 const TE_CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
@@ -67,6 +81,8 @@ export class LeanRequest extends QuietEmitter implements WholeBodyAtDispatch {
   readonly chunks: ChunkedBody | null;
   /** Arrived while nobody took them (not listened to yet, or paused), in order. */
   private held: Buffer[] | null = null;
+  /** What `held` costs: its bytes, and HELD_PIECE_COST a piece. */
+  private heldCost = 0;
   /**
    * The whole body, while the connection dispatches the request (lean-connection.ts): a view of
    * its read, valid during that call only. Not taken then, it comes as pieces, each copied.
@@ -106,6 +122,8 @@ export class LeanRequest extends QuietEmitter implements WholeBodyAtDispatch {
   /** The client's bytes must wait: some of this body has nowhere to go yet. */
   get holdsBack(): boolean {
     if (this.dumped) return false;
+    // Never listened to yet (it waits for a thread): read on, within a bound (QUEUED_BODY_BYTES).
+    if (this.flowing === null && this.remaining > 0) return this.heldCost >= QUEUED_BODY_BYTES;
     return this.held !== null || (this.remaining > 0 && this.flowing !== true);
   }
 
@@ -136,7 +154,10 @@ export class LeanRequest extends QuietEmitter implements WholeBodyAtDispatch {
     this.remaining -= chunk.length;
     if (this.dumped) return;
     if (this.flowing === true && this.held === null) this.emit('data', chunk);
-    else (this.held ??= []).push(chunk);
+    else {
+      (this.held ??= []).push(chunk);
+      this.heldCost += chunk.length + HELD_PIECE_COST;
+    }
     this.endIfDone();
   }
 
@@ -177,6 +198,7 @@ export class LeanRequest extends QuietEmitter implements WholeBodyAtDispatch {
     if (this.dumped || (this.held === null && this.remaining === 0)) return;
     this.dumped = true;
     this.held = null;
+    this.heldCost = 0;
     this.source.bodyFlowChanged();
   }
 
@@ -184,6 +206,7 @@ export class LeanRequest extends QuietEmitter implements WholeBodyAtDispatch {
     this.flushing = false;
     while (this.held !== null && this.flowing === true && !this.dumped) {
       const chunk = this.held.shift()!;
+      this.heldCost -= chunk.length + HELD_PIECE_COST;
       if (this.held.length === 0) this.held = null;
       this.emit('data', chunk);
     }
