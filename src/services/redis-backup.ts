@@ -2,7 +2,9 @@
 // the app (sessions, queues, what it keeps there) comes back with `restore`, on this host or a
 // fresh one. DIR/database/redis.jsonl holds one line per key of the app's prefix: the key
 // without the prefix, its time to live and Redis' own DUMP of the value (so every type comes
-// back as it was), base64. RESTORE reads DUMP's format only on a Redis of the same or a newer
+// back as it was), base64, and `"db": 0` on a key found in database 0 while the URL names another
+// (a client that does not SELECT writes there); a line without it (every line of a backup made
+// before) is the URL's database's. RESTORE reads DUMP's format only on a Redis of the same or a newer
 // version; an older one refuses it, and restore says so.
 import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -29,6 +31,7 @@ interface KeyLine {
   key: string;
   ttl: number;
   dump: string;
+  db?: 0;
 }
 
 /** Writes the app's keys into DIR/database/redis.jsonl; null when it has no Redis (or no user made yet). */
@@ -47,7 +50,7 @@ export async function backupRedis(scope: AppServiceScope, backupDir: string): Pr
   let keys: number;
   try {
     keys = await dumpAppKeys(server, scope.desc.name, async (batch) => {
-      await handle.write(batch.map((k) => `${JSON.stringify({ key: k.key.toString('base64'), ttl: k.ttlMs, dump: k.dump.toString('base64') } satisfies KeyLine)}\n`).join(''));
+      await handle.write(batch.map((k) => `${JSON.stringify({ key: k.key.toString('base64'), ttl: k.ttlMs, dump: k.dump.toString('base64'), ...(k.db0 ? { db: 0 } : {}) } satisfies KeyLine)}\n`).join(''));
     });
   } finally {
     await handle.close();
@@ -110,10 +113,10 @@ function parseKeyLine(line: string, where: string): DumpedKey {
   } catch {
     // reported below
   }
-  if (typeof k?.key !== 'string' || typeof k.ttl !== 'number' || typeof k.dump !== 'string') {
-    throw new GatewayError('APPPKG_SERVICE_FAILED', { action: `restore of the Redis keys in ${where}`, reason: 'the line is not a key as backup writes it ({"key", "ttl", "dump"})' });
+  if (typeof k?.key !== 'string' || typeof k.ttl !== 'number' || typeof k.dump !== 'string' || (k.db !== undefined && k.db !== 0)) {
+    throw new GatewayError('APPPKG_SERVICE_FAILED', { action: `restore of the Redis keys in ${where}`, reason: 'the line is not a key as backup writes it ({"key", "ttl", "dump"}, and "db": 0 or none)' });
   }
-  return { key: Buffer.from(k.key, 'base64'), ttlMs: k.ttl, dump: Buffer.from(k.dump, 'base64') };
+  return { key: Buffer.from(k.key, 'base64'), ttlMs: k.ttl, dump: Buffer.from(k.dump, 'base64'), ...(k.db === 0 ? { db0: true } : {}) };
 }
 
 function appRedisServer(scope: AppServiceScope): RedisServer | null {

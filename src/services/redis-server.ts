@@ -50,8 +50,9 @@ const CONNECT_TIMEOUT_MS = 5000;
  * and MEMORY STATS count all apps' keys, PUBSUB CHANNELS / NUMSUB / SHARDCHANNELS name the
  * channels other apps listen on. MEMORY USAGE names a key, which the patterns hold, and comes
  * back after `-memory`.
- * SELECT of the database the host's URL names stays (appRules): a client sends it on connecting
- * when the URL has one other than 0.
+ * SELECT of database 0 and of the one the host's URL names stays (appRules): a client sends the
+ * URL's on connecting when it is not 0 (redis-py, ioredis: none for 0), and 0 walls nothing off,
+ * since every new connection starts there.
  */
 const APP_RULES = ['+@all', '-@dangerous', '-@admin', '-scan', '-randomkey', '-select', '-swapdb', '-move', '-dbsize', '-pubsub', '-memory', '+memory|usage'];
 /**
@@ -82,7 +83,15 @@ function appRules(prefix: string, db: number, [major, minor]: RedisVersion): str
   // channel, so an app gets none rather than other apps' messages.
   const from62 = major > 6 || minor >= 2;
   const channels = from62 ? ['resetchannels', `&${prefix}*`] : [];
-  return [`~${prefix}*`, ...channels, ...APP_RULES, ...(from62 ? REDIS_62_RULES : []), ...(major >= 7 ? REDIS_7_RULES : []), ...(channels.length === 0 ? ['-@pubsub'] : []), `+select|${db}`];
+  return [`~${prefix}*`, ...channels, ...APP_RULES, ...(from62 ? REDIS_62_RULES : []), ...(major >= 7 ? REDIS_7_RULES : []), ...(channels.length === 0 ? ['-@pubsub'] : []), ...appDatabases(db).map((each) => `+select|${each}`)];
+}
+
+/**
+ * The databases an app's user can write its keys into, 0 first: the URL's, and 0, where every
+ * connection starts before any SELECT (a client that does not select writes there).
+ */
+function appDatabases(db: number): number[] {
+  return db === 0 ? [0] : [0, db];
 }
 
 async function serverVersion(redis: Redis): Promise<RedisVersion> {
@@ -196,7 +205,8 @@ async function ownedUser(redis: Redis, user: string, owner: ServiceOwner, db: nu
   if (existing !== null && !madeByUs(existing, appRedisPrefix(owner.app))) {
     throw new GatewayError('APPPKG_SERVICE_CONFLICT', { kind: 'redis', what: 'user', object: user, app: owner.app });
   }
-  const claims = await inClaimDatabases(redis, db, (m) => m.get(claimKey(owner.app)));
+  let claims = await inClaimDatabases(redis, db, (m) => m.get(claimKey(owner.app)));
+  if (claims.every(({ reply }) => reply === null)) claims = await inDatabases(redis, await otherKeyspaces(redis, db), db, (m) => m.get(claimKey(owner.app)));
   const others = claims.filter(({ reply }) => reply !== null && reply !== owner.rootId);
   if (others.length > 0) {
     throw new GatewayError('APPPKG_SERVICE_OTHER_STATE_ROOT', {
@@ -216,14 +226,30 @@ async function ownedUser(redis: Redis, user: string, owner: ServiceOwner, db: nu
  * prefix) read the first one's keys in database 0. The URL's database too: gateways before this
  * one keep their claim there, and look for another's there.
  */
-async function inClaimDatabases(redis: Redis, db: number, command: (m: ChainableCommander) => void): Promise<{ db: number; reply: unknown }[]> {
-  const databases = db === 0 ? [0] : [0, db];
+function inClaimDatabases(redis: Redis, db: number, command: (m: ChainableCommander) => void): Promise<{ db: number; reply: unknown }[]> {
+  return inDatabases(redis, appDatabases(db), db, command);
+}
+
+/** Runs `command` on each of `databases` in one MULTI that ends on `home`, the URL's database. */
+async function inDatabases(redis: Redis, databases: number[], home: number, command: (m: ChainableCommander) => void): Promise<{ db: number; reply: unknown }[]> {
+  if (databases.length === 0) return [];
   const m = redis.multi();
-  // The URL's database last: the connection is left on it, as every other job expects.
   for (const each of databases) command(m.select(each));
+  // The connection is left on the URL's database, as every other job expects.
+  if (databases.at(-1) !== home) m.select(home);
   const replies = (await m.exec()) ?? [];
   for (const [err] of replies) if (err) throw err;
   return databases.map((each, i) => ({ db: each, reply: replies[2 * i + 1]?.[1] ?? null }));
+}
+
+/**
+ * The databases holding keys other than 0 and the URL's (INFO keyspace), looked at for a claim
+ * only when those two have none: a gateway before H294 kept its claim in its URL's database
+ * alone, which a state root whose URL names another would miss, and take its user over.
+ */
+async function otherKeyspaces(redis: Redis, db: number): Promise<number[]> {
+  const ours = appDatabases(db);
+  return [...(await redis.info('keyspace')).matchAll(/^db(\d+):keys=[1-9]/gm)].map((m) => Number(m[1])).filter((each) => !ours.includes(each));
 }
 
 /**
@@ -271,7 +297,7 @@ export function dropRedisUser(server: RedisServer, owner: ServiceOwner, progress
     const existing = await ownedUser(redis, user, owner, server.db);
     // A refused drop is said as that drop, not as a provisioning.
     const drop = (what: string, run: () => Promise<unknown>) => dropping(progress, `redis ${what}`, () => run().catch((err) => Promise.reject(asRedisError(server, err, `drop of ${what} on redis at ${server.label}`))));
-    await drop(`keys ${appRedisPrefix(app)}*`, () => eachKeyBatch(redis, app, (keys) => redis.unlink(...keys)));
+    await drop(`keys ${appRedisPrefix(app)}*`, () => eachKeyBatch(redis, app, server.db, (keys) => redis.unlink(...keys)));
     await drop(`user ${user}`, () => redis.call('ACL', 'DELUSER', user));
     await inClaimDatabases(redis, server.db, (m) => m.del(claimKey(app)));
     await saveAcl(redis);
@@ -279,11 +305,16 @@ export function dropRedisUser(server: RedisServer, owner: ServiceOwner, progress
   }, `uninstall of ${app}'s Redis user and keys on redis at ${server.label}`);
 }
 
-/** One of an app's keys as DUMP serialises it, its prefix taken off; ttlMs 0 = no expiry. */
+/**
+ * One of an app's keys as DUMP serialises it, its prefix taken off; ttlMs 0 = no expiry. `db0`:
+ * found in database 0 while the URL names another (written by a client that did not SELECT), and
+ * put back there; else the URL's database, whichever it is where it is restored.
+ */
 export interface DumpedKey {
   key: Buffer;
   ttlMs: number;
   dump: Buffer;
+  db0?: boolean;
 }
 
 /** Hands every key of the app's prefix, DUMPed, to `onBatch`; resolves with how many there were. */
@@ -291,7 +322,7 @@ export function dumpAppKeys(server: RedisServer, app: string, onBatch: (keys: Du
   const prefixBytes = Buffer.byteLength(appRedisPrefix(app));
   return onAdmin(server, async (redis) => {
     let count = 0;
-    await eachKeyBatch(redis, app, async (keys) => {
+    await eachKeyBatch(redis, app, server.db, async (keys, db) => {
       const pipeline = redis.pipeline();
       for (const key of keys) pipeline.dumpBuffer(key).pttl(key);
       const replies = (await pipeline.exec()) ?? [];
@@ -301,7 +332,7 @@ export function dumpAppKeys(server: RedisServer, app: string, onBatch: (keys: Du
         const ttl = replies[2 * i + 1]?.[1] as number;
         // Expired or deleted since SCAN named it.
         if (dump === null || dump === undefined || ttl === -2) return;
-        batch.push({ key: key.subarray(prefixBytes), ttlMs: ttl > 0 ? ttl : 0, dump });
+        batch.push({ key: key.subarray(prefixBytes), ttlMs: ttl > 0 ? ttl : 0, dump, ...(db !== server.db ? { db0: true } : {}) });
       });
       count += batch.length;
       if (batch.length > 0) await onBatch(batch);
@@ -319,31 +350,49 @@ export function dumpAppKeys(server: RedisServer, app: string, onBatch: (keys: Du
 export function restoreAppKeys(server: RedisServer, app: string, batches: AsyncIterable<DumpedKey[]>, action: string): Promise<void> {
   const prefix = Buffer.from(appRedisPrefix(app));
   return onAdmin(server, async (redis) => {
+    // Per database: the same key may be in both, as the app wrote it.
     const restored = new Set<string>();
-    for await (const batch of batches) {
-      const pipeline = redis.pipeline();
-      for (const { key, ttlMs, dump } of batch) {
-        const full = Buffer.concat([prefix, key]);
-        pipeline.restore(full, ttlMs, dump, 'REPLACE');
-        restored.add(full.toString('latin1'));
+    try {
+      for await (const batch of batches) {
+        const pipeline = redis.pipeline();
+        for (const { key, ttlMs, dump, db0 } of batch) {
+          const full = Buffer.concat([prefix, key]);
+          const db = db0 ? 0 : server.db;
+          pipeline.select(db).restore(full, ttlMs, dump, 'REPLACE');
+          restored.add(`${db}/${full.toString('latin1')}`);
+        }
+        for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
       }
-      for (const [err] of (await pipeline.exec()) ?? []) if (err) throw err;
+    } finally {
+      await redis.select(server.db);
     }
-    await eachKeyBatch(redis, app, async (keys) => {
-      const others = keys.filter((key) => !restored.has(key.toString('latin1')));
+    await eachKeyBatch(redis, app, server.db, async (keys, db) => {
+      const others = keys.filter((key) => !restored.has(`${db}/${key.toString('latin1')}`));
       if (others.length > 0) await redis.unlink(...others);
     });
   }, action);
 }
 
-async function eachKeyBatch(redis: Redis, app: string, job: (keys: Buffer[]) => Promise<unknown>): Promise<void> {
+/**
+ * Hands the app's keys to `job` a batch at a time, with the database they are in: each database
+ * the app's user can write into (appDatabases), 0 first, `job` run with the connection on it.
+ * The connection is left on `home`, the URL's database, whatever happens.
+ */
+async function eachKeyBatch(redis: Redis, app: string, home: number, job: (keys: Buffer[], db: number) => Promise<unknown>): Promise<void> {
   const pattern = `${escapeGlob(appRedisPrefix(app))}*`;
-  let cursor = '0';
-  do {
-    const [next, keys] = (await redis.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', 1000)) as [Buffer, Buffer[]];
-    if (keys.length > 0) await job(keys);
-    cursor = next.toString();
-  } while (cursor !== '0');
+  try {
+    for (const db of appDatabases(home)) {
+      await redis.select(db);
+      let cursor = '0';
+      do {
+        const [next, keys] = (await redis.scanBuffer(cursor, 'MATCH', pattern, 'COUNT', 1000)) as [Buffer, Buffer[]];
+        if (keys.length > 0) await job(keys, db);
+        cursor = next.toString();
+      } while (cursor !== '0');
+    }
+  } finally {
+    await redis.select(home);
+  }
 }
 
 /** The server's version, whether its default user is open, and (`owner`) the app's user not another state root's. */
