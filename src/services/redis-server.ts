@@ -300,9 +300,21 @@ export function dropRedisUser(server: RedisServer, owner: ServiceOwner, progress
     await drop(`keys ${appRedisPrefix(app)}*`, () => eachKeyBatch(redis, app, server.db, (keys) => redis.unlink(...keys)));
     await drop(`user ${user}`, () => redis.call('ACL', 'DELUSER', user));
     await inClaimDatabases(redis, server.db, (m) => m.del(claimKey(app)));
+    await dropOlderClaims(redis, owner, server.db);
     await saveAcl(redis);
     return existing;
   }, `uninstall of ${app}'s Redis user and keys on redis at ${server.label}`);
+}
+
+/**
+ * Deletes this state root's claims on the app that an older gateway, whose URL named another
+ * database, kept there (otherKeyspaces): left, they would refuse the next state root to
+ * provision the app. Another state root's is left alone.
+ */
+async function dropOlderClaims(redis: Redis, owner: ServiceOwner, db: number): Promise<void> {
+  const claims = await inDatabases(redis, await otherKeyspaces(redis, db), db, (m) => m.get(claimKey(owner.app)));
+  const ours = claims.filter(({ reply }) => reply === owner.rootId).map(({ db: where }) => where);
+  await inDatabases(redis, ours, db, (m) => m.del(claimKey(owner.app)));
 }
 
 /**

@@ -4,7 +4,8 @@
 // (a line with "db": 0) and restore puts them back there; a backup without that field (every one
 // made before) restores into the URL's database. SELECT 0 is the app's as SELECT 3 is; another
 // database is not. A claim an older gateway kept in its own URL's database, neither 0 nor this
-// URL's, is still seen (INFO keyspace) and refuses a second state root.
+// URL's, is still seen (INFO keyspace) and refuses a second state root; uninstall deletes it
+// where it is its own state root's.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -105,10 +106,17 @@ withRedis('keys the app wrote without SELECT are backed up, restored into databa
   assert.is(admin('-n', '3', 'GET', 'alpha:both'), 'in 3');
 
   admin('-n', '0', 'SET', 'alpha:k0', 'zero');
+  // This state root's claim as a gateway before H294 left it with a URL naming database 5, and
+  // another state root's in 6 (it refused nothing: 0 and 3 have this one's).
+  const rootId = readFileSync(join(state, 'services', 'state-root-id'), 'utf8').trim();
+  admin('-n', '5', 'SET', 'apppkg-gateway/state-root/alpha', rootId);
+  admin('-n', '6', 'SET', 'apppkg-gateway/state-root/alpha', 'another-state-root');
   const r = await cli('uninstall', alpha, '--yes');
   assert.is(r.status, 0, r.stdout + r.stderr);
   assert.is(admin('-n', '0', 'KEYS', 'alpha:*'), '', 'uninstall left the app\'s keys in database 0');
   assert.is(admin('-n', '3', 'KEYS', 'alpha:*'), '');
+  assert.is(admin('-n', '5', 'EXISTS', 'apppkg-gateway/state-root/alpha'), '0', 'this state root\'s older claim was left');
+  assert.is(admin('-n', '6', 'GET', 'apppkg-gateway/state-root/alpha'), 'another-state-root');
 });
 
 // A gateway before H294 kept its claim in its URL's database alone: here 5, which is neither 0
