@@ -275,7 +275,8 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
         key: 'name',
         expected: APP_NAME_RULE,
         found: `${JSON.stringify(name.length > 60 ? `${name.slice(0, 57)}...` : name)} ${nameFromDirProblem(name)}`,
-        fix: `add \`name: ${ascii ?? '...'}\` to app.yaml, or rename the directory${ascii === null ? '' : ` to ${ascii}`}`,
+        // The directory keeps its `.VERSION`: without it the renamed package would be another version.
+        fix: `add \`name: ${ascii ?? '...'}\` to app.yaml, or rename the directory${ascii === null ? '' : ` to ${ascii}${dirName.slice(name.length)}`}`,
       }, 'value', null);
     }
   }

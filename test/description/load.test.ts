@@ -380,6 +380,10 @@ test('a name of more than 63 characters is refused, from name: or from the direc
   assert.match(fromDir.problems[0].message, 'at most 63 characters');
   assert.match(fromDir.problems[0].message, '(the directory name, 64 characters)');
   assert.match(fromDir.problems[0].hint, `add \`name: ${'d'.repeat(63)}\` to app.yaml`);
+  // The rename keeps the version: the directory names the package's version as well as its app.
+  assert.ok(fromDir.problems[0].hint.endsWith(`or rename the directory to ${'d'.repeat(63)}.1.2`), fromDir.problems[0].hint);
+  const accented = await failure(loadDescription(await writeApp('café.2.0', 'app: a:b\n')));
+  assert.ok(accented.problems[0].hint.endsWith('add `name: cafe` to app.yaml, or rename the directory to cafe.2.0'), accented.problems[0].hint);
   // The rule is the same as for name:, and so is what init writes for such a directory.
   assert.equal(nameToWriteFor(dirName), { name: 'd'.repeat(63), standIn: false });
   assert.equal(nameToWriteFor(`${'e'.repeat(62)}-f.2`), { name: 'e'.repeat(62), standIn: false });
