@@ -1,7 +1,7 @@
 // The gateway's start: apps start a few at a time, and each answers as soon as it serves. An
 // app whose import is slow, or hangs, once held back every other app's first answer, and the
 // "listening on" line, by its import's time (up to the 60 s start deadline).
-import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -177,6 +177,66 @@ test('SIGTERM while the apps start stops the gateway as it would later: the wait
     const answer = await waiting;
     assert.is(answer.status, 503, answer.text);
     await assertNoOrphans(pids);
+    assert.not.ok(existsSync(join(state, 'gateway.lock')), 'the state root is free again');
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+// An ASGI worker's lifespan startup is its start: stopped meanwhile, the startup never completed,
+// so the app's lifespan shutdown must not run (as uvicorn skips it then), and the stop is bounded
+// as for an import that hangs, however long the startup would take.
+const SLOW_LIFESPAN = `import asyncio, os
+HERE = os.path.dirname(os.path.abspath(__file__))
+def mark(name):
+    with open(os.path.join(HERE, name), "a") as f:
+        f.write("%d\\n" % os.getpid())
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        assert (await receive())["type"] == "lifespan.startup"
+        mark("startup-began")
+        await asyncio.sleep(30)
+        mark("startup-done")
+        await send({"type": "lifespan.startup.complete"})
+        assert (await receive())["type"] == "lifespan.shutdown"
+        mark("shutdown-ran")
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"up"})
+`;
+
+// `trap`: the app's import takes SIGTERM for itself (as a library may), so the worker outlives
+// it and only the gateway's own bound ends it.
+for (const trap of [false, true]) test(`SIGTERM while an ASGI app's lifespan startup sleeps (30 s)${trap ? ', the app trapping SIGTERM' : ''}: the gateway exits within its bound, the startup cut and its shutdown not run, nothing left`, async () => {
+  const apps = join(work.path, `apps-lifespan-${trap}`);
+  const dir = join(apps, 'slowlife');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, asgi\napp: main:app\n');
+  writeFileSync(join(dir, 'main.py'), (trap ? 'import signal\nsignal.signal(signal.SIGTERM, lambda *a: None)\n' : '') + SLOW_LIFESPAN);
+  const state = join(work.path, `state-lifespan-${trap}`);
+  const args = ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off', '--settle', '0'];
+  const { spawn } = await import('node:child_process');
+  const { BIN } = await import('../helpers/process.js');
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c) => (out += c));
+  child.stderr!.on('data', (c) => (out += c));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const began = join(dir, 'startup-began');
+    // Its line whole: the file is there from its open() on.
+    await waitFor(() => existsSync(began) && readFileSync(began, 'utf8').endsWith('\n'), 30_000, () => `the lifespan startup to begin:\n${out}`);
+    const pids = await childPids(child.pid!);
+    const workers = readFileSync(began, 'utf8').trim().split('\n').map(Number);
+    assert.ok(workers.every((w) => pids.includes(w)), `the workers ${workers} among the gateway's processes ${pids}`);
+    child.kill('SIGTERM');
+    // Well inside the 30 s the startup sleeps: the stop does not wait for it.
+    const code = await orAfter(15_000, () => 'late', exited);
+    assert.is(code, 0, out);
+    await assertNoOrphans(pids);
+    assert.not.ok(existsSync(join(dir, 'startup-done')), 'the startup was cut');
+    assert.not.ok(existsSync(join(dir, 'shutdown-ran')), `a lifespan shutdown ran with no startup complete:\n${out}`);
     assert.not.ok(existsSync(join(state, 'gateway.lock')), 'the state root is free again');
   } finally {
     child.kill('SIGKILL');
