@@ -10,12 +10,12 @@
 // the require cache, read when the test asks (SIGWINCH, which the gateway leaves alone).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { addPackage, oneWorkerEach } from '../helpers/apps-dir.js';
-import { ROOT, runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { ROOT, startCli, tempDir, waitFor } from '../helpers/process.js';
 
 const HOOKS = `
 import { appendFileSync } from 'node:fs';
@@ -83,21 +83,6 @@ test("the start's chunks carry yaml as its ES modules, whose unused parts the bu
   const yaml = sources.filter((s) => s.includes('node_modules/yaml/'));
   assert.ok(yaml.some((s) => s.includes('node_modules/yaml/browser/dist/')), `yaml's ES modules in the start's chunks: ${yaml.slice(0, 5).join(', ')}`);
   assert.equal(yaml.filter((s) => s.includes('node_modules/yaml/dist/')).map((s) => s.replace(/.*node_modules\//, '')), ['yaml/dist/log.js']);
-});
-
-test("yaml's warning about a collection used as a key is still Node's own warning", async () => {
-  // The ES build's log.js would print it with console.warn, without Node's `(node:PID) Warning:`.
-  const work = tempDir('apppkg-yaml-warning-');
-  try {
-    const app = join(work.path, 'app');
-    mkdirSync(app);
-    writeFileSync(join(app, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\n? [a, b]\n: 1\n');
-    writeFileSync(join(app, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
-    const r = await runCli(['describe', app, '--state-dir', join(work.path, 'state')]);
-    assert.match(r.stderr, /^\(node:\d+\) Warning: Keys with collection values will be stringified/m, r.stderr);
-  } finally {
-    work.remove();
-  }
 });
 
 test.run();
