@@ -21,7 +21,7 @@ import { namingCwdGone } from './working-directory.js';
 import { environmentFileExposure } from './environment/environment-file-mode.js';
 import { clearInterpreterCache } from './environment/interpreter-discovery.js';
 import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cache.js';
-import { namingStateRoot, prepareStateRoot, stateCacheDir } from './environment/state-root.js';
+import { namingStateRoot, prepareStateRoot, removeMadeDirs, stateCacheDir } from './environment/state-root.js';
 import { lockServedApp, lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
 import { userNotAppliedWarnings } from './environment/run-as.js';
 import { unknownAppWarnings } from './environment/unknown-apps.js';
@@ -150,7 +150,11 @@ export class Gateway {
   private static async startChecked(options: GatewayOptions): Promise<Gateway> {
     const checked = checkGatewayOptions(options);
     const { stateRoot } = checked;
-    const lock = await Gateway.claimStateRoot(checked).catch((err: unknown) => {
+    // The state root's directories this start made, removed again (when empty) if it fails.
+    let madeRoot: string | undefined;
+    const lock = await Gateway.claimStateRoot(checked, (first) => {
+      madeRoot = first;
+    }).catch((err: unknown) => {
       throw namingStateRoot(err, checked.names.stateDir);
     });
     try {
@@ -162,6 +166,8 @@ export class Gateway {
       releaseProbeCacheDir(stateCacheDir(stateRoot));
       if (!checked.single) await Promise.all([forgetAdminAddress(stateRoot), forgetAdminKey(stateRoot)]);
       await lock?.release();
+      if (lock.made !== undefined) await removeMadeDirs(lock.made.first, lock.made.deepest);
+      await removeMadeDirs(madeRoot, stateRoot);
       // A served app's state it could not make is thrown here (`app`): named as the caller gave it.
       throw namingStateRoot(err, checked.names.stateDir);
     }
@@ -173,9 +179,15 @@ export class Gateway {
    * each, and two at once on a laptop must keep working; but two serves of one app would share
    * its data, so each holds its app.
    */
-  private static async claimStateRoot({ single, stateRoot, dir }: CheckedStart): Promise<StateRootLock> {
-    await prepareStateRoot(stateRoot);
-    return single ? lockServedApp(stateRoot, await servedAppName(dir)) : lockStateRoot(stateRoot);
+  private static async claimStateRoot({ single, stateRoot, dir }: CheckedStart, made: (first: string | undefined) => void): Promise<StateRootLock> {
+    const first = await prepareStateRoot(stateRoot);
+    made(first);
+    try {
+      return await (single ? lockServedApp(stateRoot, await servedAppName(dir)) : lockStateRoot(stateRoot));
+    } catch (err) {
+      await removeMadeDirs(first, stateRoot);
+      throw err;
+    }
   }
 
   /** start() once the options are checked and the state root is this gateway's. */

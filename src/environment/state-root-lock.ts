@@ -23,6 +23,8 @@ export interface StateRootLock {
   readonly file: string;
   /** Removes the lock file if it is still ours; idempotent. */
   release(): Promise<void>;
+  /** The directories taking it made (serve's STATE/apps/NAME): the first made, and the lock's own. */
+  readonly made?: { first: string; deepest: string };
 }
 
 interface Holder {
@@ -89,13 +91,15 @@ export const SERVE_LOCK_FILE = 'serve.lock';
  */
 export async function lockServedApp(root: string, name: string): Promise<StateRootLock> {
   const dir = appStateDirs(root, name).app;
+  let made: string | undefined;
   try {
-    await makeDirectory(dir, 0o755);
+    made = await makeDirectory(dir, 0o755);
   } catch (err) {
     throw lockFailure(dir, err);
   }
   const file = path.join(dir, SERVE_LOCK_FILE);
-  return lockWith(file, (pid) => new GatewayError('APPPKG_APP_SERVED', { app: name, root, pid, lock: file }));
+  const lock = await lockWith(file, (pid) => new GatewayError('APPPKG_APP_SERVED', { app: name, root, pid, lock: file }));
+  return { ...lock, made: made === undefined ? undefined : { first: made, deepest: dir } };
 }
 
 /** Takes `file` (O_EXCL, holding our pid), or throws `inUse(pid)` of its live holder. */

@@ -3,7 +3,7 @@
 // directory per app name beneath it, so a new version finds the old version's data.
 
 import { chmodSync, lchownSync, lstatSync, mkdirSync, statSync } from 'node:fs';
-import { access, chmod, constants, lchown, lstat, readdir, type FileHandle } from 'node:fs/promises';
+import { access, chmod, constants, lchown, lstat, readdir, rmdir, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { GatewayError, systemErrorReason } from '../errors.js';
@@ -134,20 +134,42 @@ export function gatewayOwned(owner: Owner | undefined): Owner | undefined {
 /**
  * Makes the state root and checks that this process can write in it, before the gateway
  * listens: an unwritable root used to be found by each app's start, one refusal per app, while
- * the gateway ran on serving none of them.
+ * the gateway ran on serving none of them. Returns the first directory it made (the root or a
+ * parent), or undefined: a start that fails after this removes them again (removeMadeDirs).
  */
-export async function prepareStateRoot(root: string): Promise<void> {
+export async function prepareStateRoot(root: string): Promise<string | undefined> {
   try {
     // Not mkdir's `recursive`, which spins for ever under /proc (make-dir.ts).
-    await makeDirectory(root, 0o755);
+    const made = await makeDirectory(root, 0o755);
     // mkdir of a directory that is there already succeeds whoever may write in it.
     await access(root, constants.W_OK | constants.X_OK);
+    return made;
   } catch (err) {
     const blocker = fileInTheWay(root);
     // A file at the root itself passes makeDirectory, and access() then fails for want of its x
     // bit: "EACCES: permission denied", as if rights were what was wrong.
     const reason = blocker === root ? 'it is a file, not a directory' : systemErrorReason(err, root);
     throw new GatewayError('APPPKG_STATE_DIR_FAILED', { path: root, reason, errno: (err as NodeJS.ErrnoException).code, blocker, cause: err });
+  }
+}
+
+/**
+ * Undoes makeDirectory's `first` (the first directory it made) for `deepest`: `deepest` and its
+ * parents up to `first`, each removed only while empty, deepest first. A gateway that failed at
+ * start (an environment file missing, an address it cannot listen on) left an empty state root
+ * behind, made for nothing; one that had begun to fill it (an app's log of its refusal, serve's)
+ * keeps what holds something, and whatever was there before it stays untouched.
+ */
+export async function removeMadeDirs(first: string | undefined, deepest: string): Promise<void> {
+  if (first === undefined) return;
+  const top = path.resolve(first);
+  let at = path.resolve(deepest);
+  if (at !== top && !at.startsWith(`${top}${path.sep}`)) return;
+  for (;;) {
+    // Not empty (ENOTEMPTY), or gone: what is above it is not ours to take either.
+    if (!(await rmdir(at).then(() => true, () => false))) return;
+    if (at === top) return;
+    at = path.dirname(at);
   }
 }
 

@@ -1,0 +1,56 @@
+// A gateway (or serve) that fails at start leaves no state root it made: `--state-dir x` with an
+// environment file missing, or an address it cannot listen on, exited 1 and left an empty x/
+// (and serve an x/apps/NAME/) behind, made before the checks that failed. A root that was
+// there before stays as it was.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { addPackage } from '../helpers/apps-dir.js';
+import { runCli } from '../helpers/process.js';
+import { coldStateDir } from '../helpers/warm-state.js';
+
+const test = suite('cli: a failed start leaves no state root behind');
+// Cold: runCli would otherwise make a fresh root itself, to give it the run's caches.
+const work = coldStateDir('apppkg-failed-start-');
+const apps = join(work.path, 'apps');
+mkdirSync(apps);
+addPackage(apps, 'examples/hello', 'hello');
+const missingFile = join(work.path, 'no-such-environment.yaml');
+
+test.after(() => work.remove());
+
+const tree = (dir: string) => (existsSync(dir) ? readdirSync(dir, { recursive: true }).join(', ') || '(empty)' : '(none)');
+
+const failures: Array<[string, (state: string) => string[], string]> = [
+  ['--apps, the environment file missing', (state) => ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', missingFile, '--state-dir', state], 'no such file'],
+  ['--apps, a --listen host that does not resolve', (state) => ['--apps', apps, '--listen', 'apppkg-no-such-host.invalid:8000', '--admin', '127.0.0.1:0', '--state-dir', state], 'cannot listen on apppkg-no-such-host.invalid:8000'],
+  ['serve, the environment file missing', (state) => ['serve', join(apps, 'hello'), '--port', '0', '--environment', missingFile, '--state-dir', state], 'no such file'],
+  ['serve, a --host that does not resolve', (state) => ['serve', join(apps, 'hello'), '--host', 'apppkg-no-such-host.invalid', '--port', '0', '--state-dir', state], 'cannot listen on apppkg-no-such-host.invalid'],
+];
+
+for (const [name, args, said] of failures) {
+  test(`${name}: exit 1, and the state root it made (with its parent) is gone`, async () => {
+    const state = join(work.path, 'fresh', 'state');
+    const r = await runCli(args(state), { ms: 60_000 });
+    assert.is(r.status, 1, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, said);
+    assert.not.ok(existsSync(join(work.path, 'fresh')), `left behind: ${tree(join(work.path, 'fresh'))}`);
+  });
+
+  test(`${name}: a state root that was there before keeps what it held, and is not removed`, async () => {
+    const state = join(work.path, 'before');
+    mkdirSync(join(state, 'apps'), { recursive: true });
+    writeFileSync(join(state, 'mine.txt'), 'kept\n');
+    const r = await runCli(args(state), { ms: 60_000 });
+    assert.is(r.status, 1, `${r.stdout}\n${r.stderr}`);
+    assert.is(tree(state), 'apps, mine.txt');
+    const empty = join(work.path, 'empty-before');
+    mkdirSync(empty, { recursive: true });
+    const again = await runCli(args(empty), { ms: 60_000 });
+    assert.is(again.status, 1, `${again.stdout}\n${again.stderr}`);
+    assert.is(tree(empty), '(empty)');
+  });
+}
+
+test.run();
