@@ -188,6 +188,8 @@ function usageReason(err: NodeJS.ErrnoException, spec: CommandSpec, args: string
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
     const instead = spec.otherSpellings?.[unknown[1].split('=')[0]];
     if (instead !== undefined) return `unknown option ${unknown[1]}: ${instead}`;
+    // `status --version`, `--apps DIR --version`: the version is asked alone, not of a command.
+    if (['--version', '-V'].includes(unknown[1])) return `unknown option ${unknown[1]}: the version is \`apppkg-gateway --version\`, alone`;
     const flags = Object.entries(spec.options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]);
     const near = closest(unknown[1], [...flags, '--help']);
     return `unknown option ${unknown[1]}${near ? ` (did you mean ${near}?)` : ''}`;

@@ -71,6 +71,14 @@ Run \`apppkg-gateway help COMMAND\` (or \`apppkg-gateway COMMAND --help\`) for a
 export async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '--version' || first === '-V') {
+    // Bad usage as any extra word is (SPEC §3): `--version --anything` printed the version and 0,
+    // so a script's mistyped line passed.
+    if (rest.length > 0) {
+      return reportError(new GatewayError('APPPKG_USAGE', {
+        reason: `unexpected ${rest[0].startsWith('-') ? 'option' : 'argument'} ${rest[0]} after ${first}, which takes none`,
+        fix: `run \`apppkg-gateway ${first}\` alone; \`apppkg-gateway --help\` for the usage`,
+      }));
+    }
     process.stdout.write(`apppkg-gateway ${packageVersion()}\n`);
     return 0;
   }

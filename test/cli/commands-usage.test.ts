@@ -102,6 +102,24 @@ test('the general help names --version, which (as -V) prints the version of the 
   }
 });
 
+// `--version --anything` printed the version and exited 0: a script's mistyped line passed.
+test('--version (and -V) with anything after it is bad usage (exit 2), and --version given to a command says where it goes', async () => {
+  for (const args of [['--version', '--anything'], ['-V', 'extra'], ['--version', '--help']]) {
+    const r = await runOnce(args);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.is(r.stdout, '', args.join(' '));
+    assert.match(r.stderr, `apppkg-gateway: unexpected ${args[1].startsWith('-') ? 'option' : 'argument'} ${args[1]} after ${args[0]}, which takes none\n  fix: run \`apppkg-gateway ${args[0]}\` alone`);
+  }
+  for (const args of [['status', '--version'], ['check', '-V'], ['--apps', 'apps', '--version']]) {
+    const r = await runOnce(args);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, `apppkg-gateway: unknown option ${args[args.length - 1]}: the version is \`apppkg-gateway --version\`, alone\n`);
+  }
+  const help = await runOnce(['--help', '--anything']);
+  assert.is(help.status, 2, help.stdout + help.stderr);
+  assert.match(help.stderr, 'unknown option --anything');
+});
+
 // status, logs, restart, rollback and mail find the gateway by its state root, the same default
 // as the gateway's (state-root.ts): their help left out $XDG_STATE_HOME, which a user's gateway
 // honours, so a user who set it was told the wrong directory.
