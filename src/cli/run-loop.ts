@@ -3,6 +3,7 @@
 // address they listen on is announced.
 import { isatty } from 'node:tty';
 import { isGatewayError, type GatewayError } from '../errors.js';
+import { formatAddr, wildcardReach, type ListenAddress } from '../net/address.js';
 
 /**
  * A SIGTERM this soon after the first is the same stop reaching us again. A process group's kill
@@ -70,7 +71,17 @@ export function printAppError(err: unknown): void {
   if (typeof traceback === 'string' && traceback.trim()) process.stderr.write(`${traceback.trimEnd()}\n`);
 }
 
-/** An address as the `listening on` and `admin on` lines give it: a URL's root with its slash, a unix socket's path as it is. */
-export function announced(url: string): string {
-  return url.startsWith('unix:') ? url : `${url}/`;
+/**
+ * An address as the `listening on` and `admin on` lines give it: a URL's root with its slash, a
+ * unix socket's path as it is. A wildcard's URL (`asked`, the address given) is a loopback one,
+ * what reaches it from here: said as such, beside what it listens on, so that an operator does
+ * not read a listener open to the network as one on loopback. The URL stays first, for whoever
+ * copies it or a script that reads it (the first word after `listening on`).
+ */
+export function announced(url: string, asked?: ListenAddress): string {
+  const shown = url.startsWith('unix:') ? url : `${url}/`;
+  const every = asked === undefined ? null : wildcardReach(asked);
+  if (every === null || asked?.kind !== 'tcp') return shown;
+  const port = Number(new URL(url).port);
+  return `${shown} (this URL reaches it from this host; it listens on ${formatAddr({ ...asked, port })}, ${every})`;
 }

@@ -6,7 +6,7 @@
 // there is refused with both flags to write.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -100,6 +100,36 @@ test('serve --port takes a port alone: an address copied there is refused (exit 
   assert.is(r.status, 2, r.stderr);
   assert.ok(r.stderr.includes('--port: expected a port number (0-65535; 0 picks a free one), found "http://127.0.0.1:8000/"'), r.stderr);
   assert.ok(r.stderr.includes('fix: write --host 127.0.0.1 --port 8000'), r.stderr);
+});
+
+// `--listen 0.0.0.0:P` printed `listening on http://127.0.0.1:P/` alone, so an operator read a
+// listener open to the network as one on loopback; the admin line already said both. The URL
+// stays first: startCli, and a script, take the word after `listening on`.
+test('a wildcard listener: its `listening on` line gives the loopback URL first, then what it listens on (the gateway and serve)', async () => {
+  const gw = await startCli(['--apps', apps, '--state-dir', state, '--listen', '0.0.0.0:0', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0'], { ms: 20_000 });
+  try {
+    const lines = gw.output().split('\n').filter((l) => l.startsWith('listening on '));
+    const port = new URL(gw.url).port;
+    assert.is(lines[0], `listening on http://127.0.0.1:${port}/ (this URL reaches it from this host; it listens on 0.0.0.0:${port}, every IPv4 address of this host)`);
+    // Its own loopback address needs no note.
+    assert.match(lines[1], /^listening on http:\/\/127\.0\.0\.1:\d+\/$/);
+    const res = await request(gw.url);
+    assert.is(res.statusCode, 404);
+    await res.body.dump();
+  } finally {
+    await gw.stop();
+  }
+  const app = join(work.path, 'served');
+  mkdirSync(app);
+  writeFileSync(join(app, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\n');
+  writeFileSync(join(app, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+  const served = await startCli(['serve', app, '--host', '0.0.0.0', '--port', '0', '--state-dir', state], { ms: 60_000 });
+  try {
+    const port = new URL(served.url).port;
+    assert.match(served.output(), `listening on http://127.0.0.1:${port}/ (this URL reaches it from this host; it listens on 0.0.0.0:${port}, every IPv4 address of this host)\n`);
+  } finally {
+    await served.stop();
+  }
 });
 
 test.run();

@@ -6,7 +6,6 @@ import { GatewayError, isGatewayError } from '../../errors.js';
 import { Gateway } from '../../gateway.js';
 import { sayOnStderr } from '../../gateway-options.js';
 import { parseOwner } from '../../net/listen.js';
-import { formatAddr, wildcardReach, type ListenAddress } from '../../net/address.js';
 import { DEFAULT_ADMIN } from '../../admin/default-admin.js';
 import { validateAppsDir } from '../../description/apps-dir.js';
 import { closeCgroupRun, holdLine, openCgroupRun, reapDeadRuns } from '../../supervisor/cgroup-tree.js';
@@ -135,8 +134,9 @@ export async function run(args: ParsedCommand): Promise<number> {
     };
     process.on('SIGUSR1', onUser1);
     if (!stopWaiting.aborted) {
-      for (const url of gateway.urls) process.stdout.write(`listening on ${announced(url)}\n`);
-      process.stdout.write(`admin on ${gateway.adminUrl === null ? 'none' : adminLine(gateway.adminUrl, admin)}\n`);
+      // Front.start's URLs are in the order of its addresses.
+      gateway.urls.forEach((url, i) => process.stdout.write(`listening on ${announced(url, listen[i])}\n`));
+      process.stdout.write(`admin on ${gateway.adminUrl === null ? 'none' : announced(gateway.adminUrl, admin)}\n`);
     }
 
     const signal = await stopped;
@@ -152,16 +152,4 @@ export async function run(args: ParsedCommand): Promise<number> {
   } finally {
     await closeCgroupRun();
   }
-}
-
-/**
- * The `admin on` line's address. A wildcard admin's URL is a loopback one (what reaches it from
- * here): said as such, beside what it listens on, so that an operator does not read a listener
- * open to the network as one on loopback. The URL stays first, for whoever copies it.
- */
-function adminLine(url: string, asked: ListenAddress): string {
-  const every = wildcardReach(asked);
-  if (every === null || asked.kind !== 'tcp') return announced(url);
-  const port = Number(new URL(url).port);
-  return `${announced(url)} (this URL reaches it from this host; it listens on ${formatAddr({ ...asked, port })}, ${every})`;
 }

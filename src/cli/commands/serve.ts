@@ -137,7 +137,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     if (!stopWaiting.aborted) {
       // With --reload an app that could not start is waited for; the gateway has said so.
       if (status?.dir) say(`serving ${status.name} (${status.dir}) with ${servedBy(status)}`);
-      process.stdout.write(`listening on ${announced(gateway.urls[0])}\n`);
+      process.stdout.write(`listening on ${announced(gateway.urls[0], listen)}\n`);
     }
     await reapDeadRuns(say);
 
