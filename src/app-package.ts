@@ -22,6 +22,7 @@ import { resolveRunAs } from './environment/run-as.js';
 import { GatewayError, isGatewayError } from './errors.js';
 import { checkMilliseconds, checkOptions, optionKeys, shownValue } from './library-arguments.js';
 import { backupWithHook } from './lifecycle/backup.js';
+import { hooklessBackupFix } from './lifecycle/hookless-backup.js';
 import { checkApp, checkNames, type CheckItem, type CheckReport } from './lifecycle/check.js';
 import { resolveForHook } from './lifecycle/hook.js';
 import { installApp, type InstallResult } from './lifecycle/install.js';
@@ -269,7 +270,7 @@ export class AppPackage {
         app: this.name,
         command: name,
         have: Object.keys(this.description.commands),
-        fix: `add e.g. \`commands: {${name}: ${EXAMPLE_COMMANDS[name]}}\` to app.yaml`,
+        fix: name === 'backup' || name === 'restore' ? hooklessBackupFix(name, this.dir) : `add e.g. \`commands: {${name}: ${EXAMPLE_COMMANDS[name]}}\` to app.yaml`,
       });
     }
     // As the CLI's `--to`/`--from`: a hook given no directory would dump into, or load from, "" (its cwd).

@@ -20,6 +20,14 @@ _NEEDS_BACKUP_DIRECTORY = {
 }
 
 
+# Without the hook, what backs up or restores anyway (the gateway's hooklessBackupFix says the
+# same): "add it to app.yaml" sent a user to write one that `backup --to` does not need.
+_HOOKLESS_BACKUP = {
+    "backup": "run `apppkg-gateway backup %s --to DIR`, which needs no hook: it copies the app's data directory into DIR/data (with its database and Redis keys, if it has services:); or add commands.backup to app.yaml",
+    "restore": "run `apppkg-gateway restore %s --from DIR`, which needs no hook: it replaces the app's data directory with DIR/data (and loads its database and Redis keys, if it has services:); or add commands.restore to app.yaml",
+}
+
+
 def _refuse_empty(name, value):
     """An empty `value` was taken for none: `state_dir=os.environ.get("STATE", "")` of a script
     whose variable was unset described and ran the app under the default state root (as root,
@@ -100,7 +108,8 @@ class AppPackage:
             have = ", ".join("commands.%s" % key for key in sorted(commands)) or "no commands"
             raise CommandNotFound(
                 "app %r has no commands.%s in %s (it has %s)" % (self.name, name, self.config["file"], have),
-                "add it to app.yaml: `commands: {%s: SHELL COMMAND}`" % name,
+                _HOOKLESS_BACKUP[name] % shlex.quote(self.path) if name in _HOOKLESS_BACKUP
+                else "add it to app.yaml: `commands: {%s: SHELL COMMAND}`" % name,
             )
         # `apppkg-gateway run` has no way to give a hook APPPKG_BACKUP_DIR (ours is not passed on):
         # the hook would dump into, or load from, "" (the app directory).

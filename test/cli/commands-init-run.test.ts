@@ -470,9 +470,21 @@ test('run --command NAME runs commands.NAME (its status on); a name that is no k
   const missing = await runCli(['run', dir, '--state-dir', state.path, '--command', 'uninstall']);
   assert.is(missing.status, 1, missing.stdout + missing.stderr);
   assert.match(missing.stderr, 'named-commands has no commands.uninstall (it has commands.install and commands.test)\n');
-  const backup = await runCli(['run', dir, '--state-dir', state.path, '--command', 'backup']);
-  assert.is(backup.status, 2);
-  assert.match(backup.stderr, `fix: run \`apppkg-gateway backup ${dir} --to DIR\``);
+  // Without the hook, backup and restore are named as missing, as runCommand and Python's
+  // run_command name them, with the command that needs none (it said "commands.backup needs its
+  // directory", of a hook the app did not have, exit 2).
+  for (const [name, flag, does] of [['backup', '--to', "it copies the app's data directory into DIR/data"], ['restore', '--from', "it replaces the app's data directory with DIR/data"]]) {
+    const without = await runCli(['run', dir, '--state-dir', state.path, '--command', name]);
+    assert.is(without.status, 1, without.stdout + without.stderr);
+    assert.is(without.stdout, '', 'nothing ran');
+    assert.match(without.stderr, `named-commands has no commands.${name} (it has commands.install and commands.test)\n  fix: run \`apppkg-gateway ${name} ${dir} ${flag} DIR\`, which needs no hook: ${does}`);
+    assert.match(without.stderr, `; or add commands.${name} to app.yaml\n`);
+  }
+  // With it, run has no way to give it its directory: the command that does.
+  const hooked = pkg('hooked-backup', ['platform: python, wsgi', 'app: wsgi:application', 'commands:', '  backup: echo backed-up', ''].join('\n'));
+  const backup = await runCli(['run', hooked, '--state-dir', state.path, '--command', 'backup']);
+  assert.is(backup.status, 2, backup.stdout + backup.stderr);
+  assert.match(backup.stderr, `--command backup: commands.backup needs its directory, APPPKG_BACKUP_DIR, which run gives no command\n  fix: run \`apppkg-gateway backup ${hooked} --to DIR\``);
   const both = await runCli(['run', dir, '--state-dir', state.path, '--command', 'test', '--', 'true']);
   assert.is(both.status, 2);
   assert.match(both.stderr, 'expected either --command NAME or -- CMD, found both');

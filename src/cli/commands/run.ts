@@ -69,8 +69,9 @@ function commandNamed(app: AppPackage, named: string, args: ParsedCommand): Comm
       fix: `name one of its commands${example === undefined ? '' : `, e.g. --command ${example}`}; any other command line goes after --: \`apppkg-gateway run ${dir} -- ${shellWord(named)} ...\``,
     });
   }
-  // runCommand's refusal names options.env, which the CLI has no way to give.
-  if (named === 'backup' || named === 'restore') {
+  // runCommand's refusal names options.env, which the CLI has no way to give. An app without
+  // the hook is told what runCommand tells it (hooklessBackupFix): the command that needs none.
+  if ((named === 'backup' || named === 'restore') && have.includes(named)) {
     throw new GatewayError('APPPKG_USAGE', {
       reason: `--command ${named}: commands.${named} needs its directory, APPPKG_BACKUP_DIR, which run gives no command`,
       command: 'run',
