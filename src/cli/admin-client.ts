@@ -90,6 +90,12 @@ interface Call {
   app?: string;
   action?: string;
   timeoutMs?: number;
+  /**
+   * The wait for the answer's head alone, when it differs from `timeoutMs` (a followed stream:
+   * a gateway that took the connection and never answers is retried, while the stream itself
+   * may be silent for hours).
+   */
+  headTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -352,7 +358,9 @@ export class AdminClient {
     // Any error writing stdout means nobody reads it any more (EPIPE, then "write after destroy").
     process.stdout.on('error', stop);
     try {
-      const res = await this.send('GET', path, { what: `GET ${path}`, timeoutMs: 0, ...call, signal: controller.signal });
+      // The head bounded, not the stream: a retry that connected to a gateway that never answered
+      // (one stopped in a debugger, a SIGSTOP, a listener whose process hangs) waited for ever.
+      const res = await this.send('GET', path, { what: `GET ${path}`, timeoutMs: 0, headTimeoutMs: READ_TIMEOUT_MS, ...call, signal: controller.signal });
       onOpen?.(res.headers);
       for await (const chunk of res.body) {
         if (stopped) break;
@@ -387,11 +395,12 @@ export class AdminClient {
 
   /**
    * The request, resolved once the answer's head arrived. Its waits: READ_TIMEOUT_MS for the
-   * connection, then `call.timeoutMs` (0: none, a followed log may be silent for hours) for the
-   * head and between two chunks of the body.
+   * connection, then `call.headTimeoutMs` (else `call.timeoutMs`) for the head, and
+   * `call.timeoutMs` (0: none, a followed log may be silent for hours) between two chunks of the body.
    */
   private request(method: Method, path: string, call: Call): Promise<IncomingMessage> {
     const timeout = call.timeoutMs ?? READ_TIMEOUT_MS;
+    const headTimeout = call.headTimeoutMs ?? timeout;
     const headers: Record<string, string> = { accept: 'application/json, text/plain, text/event-stream' };
     const key = this.token === null ? this.keyToSend() : null;
     const secret = this.token ?? key;
@@ -409,7 +418,7 @@ export class AdminClient {
       req.once('socket', (socket) => {
         socket.once('connect', () => {
           clearTimeout(timer);
-          if (timeout > 0) timer = setTimeout(giveUp(ANSWER_TIMEOUT), timeout);
+          if (headTimeout > 0) timer = setTimeout(giveUp(ANSWER_TIMEOUT), headTimeout);
         });
       });
       req.once('response', (res) => {
@@ -463,7 +472,9 @@ export class AdminClient {
 
   /** A request that failed: nobody there, or something there that said nothing. */
   private failure(err: unknown): GatewayError {
-    if (isGatewayError(err)) return err;
+    // Not isGatewayError: our own timeouts' codes (APPPKG_ANSWER_TIMEOUT) pass its look at the
+    // code, and a silent listener was reported as an internal error (err.format is not a function).
+    if (err instanceof GatewayError) return err;
     const e = err as NodeJS.ErrnoException;
     const silence = e.code === undefined ? undefined : SILENCES[e.code];
     if (silence !== undefined) {

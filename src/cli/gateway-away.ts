@@ -25,6 +25,7 @@ export interface AwayTarget {
 export class GatewayAway {
   private reached = false;
   private lost = false;
+  private saidSilent = false;
 
   constructor(private readonly target: AwayTarget) {}
 
@@ -74,6 +75,14 @@ export class GatewayAway {
   }
 
   private say(err: GatewayError): void {
+    // A try that connected and got no answer's head within its bound (AdminClient.follow) is
+    // given up and made again: said once, as it is no longer the gateway merely gone.
+    if (this.lost && err.code === 'APPPKG_ADMIN_NO_ANSWER' && !this.saidSilent) {
+      this.saidSilent = true;
+      const why = typeof err.details.reason === 'string' ? ` (${err.details.reason})` : '';
+      process.stderr.write(`apppkg-gateway: the gateway at ${this.target.address} took the connection and did not answer${why}; trying again every ${RECONNECT_MS / 1000} s\n`);
+      return;
+    }
     if (this.lost) return;
     this.lost = true;
     const why = typeof err.details.reason === 'string' ? ` (${err.details.reason})` : '';

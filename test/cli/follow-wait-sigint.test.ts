@@ -95,4 +95,66 @@ test('a gateway killed: logs -f and status --watch say they wait for it, and Ctr
   await assertNoOrphans([...pids, ...followers.map((f) => f.child.pid!)], 15_000);
 });
 
+// A retry that connected to something that never answered waited there for ever: the followed
+// answer set no bound at all, its head's included. The head is bounded now (5 s, as every other
+// admin request's), the try given up, said once, and made again: a gateway started on that
+// address later is found, though the silent connection stays open.
+test('a retry that connects and gets no answer: given up after the head bound, said once, tried again, and the gateway started later is followed', async () => {
+  const dir = tempDir('apppkg-follow-silent-');
+  const apps = join(dir.path, 'apps');
+  const state = join(dir.path, 'state');
+  addPackage(apps, 'environ', 'blog');
+  const followers: Follower[] = [];
+  let silent: net.Server | null = null;
+  const held = new Set<net.Socket>();
+  const gateways: Array<Awaited<ReturnType<typeof startCli>>> = [];
+  const start = async (admin: string) => {
+    const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', admin, '--state-dir', state, '--access-log', 'off', '--settle', '0', ...oneWorkerEach(dir.path)]);
+    gateways.push(gw);
+    return gw;
+  };
+  try {
+    const first = await start('127.0.0.1:0');
+    const admin = new URL(first.adminUrl!).host;
+    const port = Number(admin.split(':')[1]);
+    const watch = follow(['status', '--watch', '--admin', admin]);
+    const logs = follow(['logs', 'blog', '-f', '--admin', admin]);
+    followers.push(watch, logs);
+    await waitFor(() => /^blog\s+/m.test(watch.out), 60_000, () => `status --watch following\n${watch.out}${watch.err}`);
+    first.child.kill('SIGKILL');
+    await first.stop();
+    await waitFor(() => followers.every((f) => f.err.includes('lost the gateway')), 15_000, () => followers.map((f) => f.err).join('\n'));
+    silent = net.createServer((socket) => held.add(socket));
+    await new Promise<void>((resolve, reject) => silent!.once('error', reject).listen(port, '127.0.0.1', resolve));
+    const silentLine = `apppkg-gateway: the gateway at ${admin} took the connection and did not answer (no answer within 5 s); trying again every 1 s\n`;
+    // A first try given up, and at least one more made after it, while the listener stays silent.
+    await waitFor(() => followers.every((f) => f.err.includes(silentLine)) && held.size >= 4, 30_000, () => `the silent line, and tries made again (${held.size} connections)\n${followers.map((f) => f.err).join('\n')}`);
+    // A plain status there is refused as a gateway that does not answer: it was an internal
+    // error (err.format is not a function), the client's own timeout taken for a GatewayError.
+    const once = await runCli(['status', '--admin', admin], { ms: 30_000 });
+    assert.is(once.status, 1, once.stdout + once.stderr);
+    assert.not.match(once.stderr, 'internal error');
+    assert.match(once.stderr, 'no answer within 5 s');
+    // The listener goes, its connections stay (a hung process keeps them): the gateway takes the address.
+    // close()'s callback waits for those connections: the port is free once it is called.
+    silent.close();
+    silent = null;
+    await start(admin);
+    await waitFor(() => followers.every((f) => f.err.includes(`the gateway at ${admin} is back`)), 30_000, () => `back\n${followers.map((f) => f.err).join('\n')}`);
+    for (const f of followers) {
+      assert.is(f.child.exitCode, null, f.err);
+      assert.is(f.err.split(silentLine).length - 1, 1, `said once\n${f.err}`);
+    }
+    for (const f of followers) f.child.kill('SIGINT');
+    for (const f of followers) assert.equal(await within(5000, 'the follower to end at Ctrl-C', f.exit), { code: 0, signal: null });
+  } finally {
+    for (const f of followers) if (f.child.exitCode === null && f.child.signalCode === null) f.child.kill('SIGKILL');
+    for (const sock of held) sock.destroy();
+    await new Promise((resolve) => (silent === null ? resolve(null) : silent.close(resolve)));
+    for (const gw of gateways) await gw.stop();
+    dir.remove();
+  }
+  await assertNoOrphans(followers.map((f) => f.child.pid!), 15_000);
+});
+
 test.run();
