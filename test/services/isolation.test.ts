@@ -173,14 +173,15 @@ withServers('a user an older gateway made, allowed DBSIZE, PUBSUB and MEMORY, ge
   triedCrossApp(JSON.parse(r.stdout));
 });
 
-withServers('a host Redis URL naming database 3: the apps\' keys live there, and their clients may select it (and no other)', async () => {
+withServers('a host Redis URL naming database 3: the apps\' keys live there, and their clients may select it and 0, where every connection starts (and no other)', async () => {
   const third = join(work.path, 'environment-db3.yaml');
   writeFileSync(third, `services:\n  postgresql: ${pg.url}\n  redis: ${redis.url.replace(/\/0$/, '/3')}\n`);
   const run = (...args: string[]) => runCli(['run', alpha, '--environment', third, '--state-dir', state, '--', 'python', 'probe.py', ...args], { ms: 60_000, env });
   // Written, read back and the selects tried by one client (one `run`).
-  const r = await run('redis-each', JSON.stringify([['SET', 'alpha:in-three', 'yes'], ['GET', 'alpha:in-three'], ['SELECT', '0'], ['SELECT', '3']]));
+  const r = await run('redis-each', JSON.stringify([['SET', 'alpha:in-three', 'yes'], ['GET', 'alpha:in-three'], ['SELECT', '1'], ['SELECT', '0'], ['SELECT', '3']]));
   assert.is(r.status, 0, r.stdout + r.stderr);
-  assert.equal(JSON.parse(r.stdout), ['True', "b'yes'", 'refused: NoPermissionError: this user has no permissions to run the \'select\' command', 'True']);
+  // SELECT 0 served (fb108b6d): refusing it walled nothing off, as a new connection starts there.
+  assert.equal(JSON.parse(r.stdout), ['True', "b'yes'", 'refused: NoPermissionError: this user has no permissions to run the \'select\' command', 'True', 'True']);
   // Back on database 0 (the shared environment file): the key is not there.
   assert.is(JSON.parse((await probe(alpha, 'redis', 'EXISTS', 'alpha:in-three')).stdout), '0');
 });
