@@ -47,8 +47,12 @@ export function servicesEnvironment(dir: string, name: string, services: { postg
 export function serversMissing(): string | null {
   if (process.getuid?.() !== 0) return 'the services tests start postgres as the postgres user: run them as root';
   if (!existsSync(postgresBin('initdb'))) return 'PostgreSQL is not installed (apt-get install postgresql)';
-  if (spawnSync('redis-server', ['--version']).status !== 0) return 'redis-server is not installed (apt-get install redis-server)';
-  return null;
+  return redisMissing();
+}
+
+/** Why no redis-server can be started here, or null. */
+export function redisMissing(): string | null {
+  return spawnSync('redis-server', ['--version']).status !== 0 ? 'redis-server is not installed (apt-get install redis-server)' : null;
 }
 
 /** serversMissing, or else what a server started with `tls: true` lacks (openssl makes its certificate). */

@@ -13,7 +13,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, childPids, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
-import { servicesEnvironment, startRedis, type RunningRedis } from '../helpers/servers.js';
+import { redisMissing, servicesEnvironment, startRedis, type RunningRedis } from '../helpers/servers.js';
 import { runIf } from '../helpers/skip.js';
 import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
 
@@ -27,7 +27,8 @@ let envFile: string;
 let gw: RunningGateway | null = null;
 
 function missing(): string | null {
-  if (spawnSync('redis-server', ['--version']).status !== 0) return 'redis-server is not installed (apt-get install redis-server)';
+  const noServer = redisMissing();
+  if (noServer !== null) return noServer;
   const imports = spawnSync('/usr/bin/python3', ['-c', 'import celery, flask, redis'], { stdio: 'ignore' });
   if (imports.status !== 0) return 'Debian\'s python3-celery, python3-flask and python3-redis are not installed';
   return null;

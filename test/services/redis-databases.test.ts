@@ -13,7 +13,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { runCli, tempDir } from '../helpers/process.js';
-import { servicesEnvironment, startRedis, type RunningRedis } from '../helpers/servers.js';
+import { redisMissing, servicesEnvironment, startRedis, type RunningRedis } from '../helpers/servers.js';
 import { runIf } from '../helpers/skip.js';
 
 const test = suite('services: an app\'s Redis keys in database 0 and the URL\'s');
@@ -24,7 +24,8 @@ let envFile: string;
 let alpha: string;
 
 function missing(): string | null {
-  if (spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status !== 0) return 'redis-server is not installed (apt-get install redis-server)';
+  const noServer = redisMissing();
+  if (noServer !== null) return noServer;
   if (spawnSync('/usr/bin/python3', ['-c', 'import redis'], { stdio: 'ignore' }).status !== 0) return 'Debian\'s python3-redis is not installed';
   return null;
 }

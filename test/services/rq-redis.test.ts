@@ -12,7 +12,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, childPids, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
-import { startRedis, type RunningRedis } from '../helpers/servers.js';
+import { redisMissing, startRedis, type RunningRedis } from '../helpers/servers.js';
 import { runIf } from '../helpers/skip.js';
 import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
 
@@ -28,7 +28,8 @@ let own: RunningRedis;
 let gw: RunningGateway | null = null;
 
 function missing(): string | null {
-  if (spawnSync('redis-server', ['--version']).status !== 0) return 'redis-server is not installed (apt-get install redis-server)';
+  const noServer = redisMissing();
+  if (noServer !== null) return noServer;
   const imports = spawnSync('/usr/bin/python3', ['-c', 'import rq, flask, redis'], { stdio: 'ignore' });
   if (imports.status !== 0 || !existsSync('/usr/bin/rq')) return 'Debian\'s python3-rq, python3-flask and python3-redis are not installed';
   return null;
