@@ -149,12 +149,11 @@ test('a request for an app starting waits as long as the app\'s start_timeout (2
   }
 });
 
-test('SIGTERM while the apps start stops the gateway as it would later: the waiting request is answered, nothing is left; SIGHUP then does not kill it', async () => {
-  const apps = join(work.path, 'apps-term');
-  slowApp(apps, 'slow', SLOW_THEN_SERVES);
-  const port = await getPort();
-  const state = join(work.path, 'state-term');
-  const args = ['--apps', apps, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off', '--settle', '0'];
+/**
+ * The gateway started on `args` with no wait for its listener (these stop it while it starts):
+ * its output so far, and its exit code once it exits.
+ */
+async function spawnGateway(args: string[]): Promise<{ child: import('node:child_process').ChildProcess; output: () => string; exited: Promise<number | null> }> {
   const { spawn } = await import('node:child_process');
   const { BIN } = await import('../helpers/process.js');
   const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -162,18 +161,28 @@ test('SIGTERM while the apps start stops the gateway as it would later: the wait
   child.stdout!.on('data', (c) => (out += c));
   child.stderr!.on('data', (c) => (out += c));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+test('SIGTERM while the apps start stops the gateway as it would later: the waiting request is answered, nothing is left; SIGHUP then does not kill it', async () => {
+  const apps = join(work.path, 'apps-term');
+  slowApp(apps, 'slow', SLOW_THEN_SERVES);
+  const port = await getPort();
+  const state = join(work.path, 'state-term');
+  const args = ['--apps', apps, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off', '--settle', '0'];
+  const { child, output, exited } = await spawnGateway(args);
   try {
     const waiting = waitFor(() => request(`http://127.0.0.1:${port}/slow/`).catch(() => undefined), 20_000, 'the listener').then(async (r) => ({ status: r.statusCode, text: await r.body.text() }));
     await waitFor(() => existsSync(join(state, 'apps', 'slow', 'tmp')), 20_000, 'slow to be starting');
     child.kill('SIGHUP');
     await new Promise((r) => setTimeout(r, 500));
-    assert.is(child.exitCode, null, `SIGHUP killed it:\n${out}`);
+    assert.is(child.exitCode, null, `SIGHUP killed it:\n${output()}`);
     const pids = await childPids(child.pid!);
     child.kill('SIGTERM');
     const code = await orAfter(15_000, () => 'late', exited);
-    assert.is(code, 0, out);
-    assert.match(out, /SIGTERM: stopping/);
-    assert.not.match(out, /listening on/);
+    assert.is(code, 0, output());
+    assert.match(output(), /SIGTERM: stopping/);
+    assert.not.match(output(), /listening on/);
     const answer = await waiting;
     assert.is(answer.status, 503, answer.text);
     await assertNoOrphans(pids);
@@ -216,27 +225,21 @@ for (const trap of [false, true]) test(`SIGTERM while an ASGI app's lifespan sta
   writeFileSync(join(dir, 'main.py'), (trap ? 'import signal\nsignal.signal(signal.SIGTERM, lambda *a: None)\n' : '') + SLOW_LIFESPAN);
   const state = join(work.path, `state-lifespan-${trap}`);
   const args = ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off', '--settle', '0'];
-  const { spawn } = await import('node:child_process');
-  const { BIN } = await import('../helpers/process.js');
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (c) => (out += c));
-  child.stderr!.on('data', (c) => (out += c));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const { child, output, exited } = await spawnGateway(args);
   try {
     const began = join(dir, 'startup-began');
     // Its line whole: the file is there from its open() on.
-    await waitFor(() => existsSync(began) && readFileSync(began, 'utf8').endsWith('\n'), 30_000, () => `the lifespan startup to begin:\n${out}`);
+    await waitFor(() => existsSync(began) && readFileSync(began, 'utf8').endsWith('\n'), 30_000, () => `the lifespan startup to begin:\n${output()}`);
     const pids = await childPids(child.pid!);
     const workers = readFileSync(began, 'utf8').trim().split('\n').map(Number);
     assert.ok(workers.every((w) => pids.includes(w)), `the workers ${workers} among the gateway's processes ${pids}`);
     child.kill('SIGTERM');
     // Well inside the 30 s the startup sleeps: the stop does not wait for it.
     const code = await orAfter(15_000, () => 'late', exited);
-    assert.is(code, 0, out);
+    assert.is(code, 0, output());
     await assertNoOrphans(pids);
     assert.not.ok(existsSync(join(dir, 'startup-done')), 'the startup was cut');
-    assert.not.ok(existsSync(join(dir, 'shutdown-ran')), `a lifespan shutdown ran with no startup complete:\n${out}`);
+    assert.not.ok(existsSync(join(dir, 'shutdown-ran')), `a lifespan shutdown ran with no startup complete:\n${output()}`);
     assert.not.ok(existsSync(join(state, 'gateway.lock')), 'the state root is free again');
   } finally {
     child.kill('SIGKILL');
