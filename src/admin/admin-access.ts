@@ -10,6 +10,7 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { dirname } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
+import { addLoopback } from '../net/loopback.js';
 import type { AdminAccess } from './status-types.js';
 
 /** What a route does: shows the status, shows an app's log, or changes something. */
@@ -51,9 +52,7 @@ const USERS_NAMED = 4;
  * too), and an IPv4-mapped loopback (`::ffff:127.0.0.1`, `::ffff:7f00:1`), which the kernel
  * routes as the IPv4 address it maps; BlockList matches a mapped address against IPv4 rules.
  */
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
+const LOOPBACK = addLoopback(new BlockList());
 
 /**
  * Will --admin HOST listen on loopback only? By the address itself: a name is what a resolver

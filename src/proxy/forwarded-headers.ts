@@ -18,6 +18,7 @@ import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import { GatewayError } from '../errors.js';
 import { withoutEmptyPort } from '../net/request-head.js';
+import { addLoopback } from '../net/loopback.js';
 
 /** Lowercase names of the hop-by-hop request headers (RFC 9110 §7.6.1, RFC 9112 §6.1). */
 export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
@@ -52,11 +53,6 @@ export interface TrustProxy {
   trusts(address: string): boolean;
 }
 
-const LOOPBACK: Array<[string, number, 'ipv4' | 'ipv6']> = [
-  ['127.0.0.0', 8, 'ipv4'],
-  ['::1', 128, 'ipv6'],
-];
-
 /**
  * `--trust-proxy` as given: false/undefined (trust no one, the default), true (trust every
  * peer: the gateway is only reachable through the proxy), or a list of addresses, CIDR ranges
@@ -72,7 +68,7 @@ export function compileTrustProxy(value: boolean | readonly string[] | undefined
   for (const raw of value) {
     const entry = raw.trim();
     if (entry === 'loopback') {
-      for (const [net, prefix, type] of LOOPBACK) list.addSubnet(net, prefix, type);
+      addLoopback(list);
       local = true;
       continue;
     }
