@@ -43,6 +43,8 @@ export function aptPackageNotInstalled(candidates = ['sl', 'cowsay', 'fortune-mo
   return candidates.find((pkg) => {
     const installed = spawnSync('dpkg-query', ['-W', '-f', '${Status}', pkg], { encoding: 'utf8', timeout: 10_000 });
     if (installed.error !== undefined || installed.stdout.includes('install ok installed')) return false;
-    return spawnSync('apt-cache', ['show', '--no-all-versions', pkg], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+    // apt-cache rebuilds its cache at every call where none is kept (~3 s here, idle): under a
+    // full run's load 10 s was too short, and the case was skipped where it could run.
+    return spawnSync('apt-cache', ['show', '--no-all-versions', pkg], { stdio: 'ignore', timeout: 60_000 }).status === 0;
   }) ?? null;
 }
