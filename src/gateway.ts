@@ -505,6 +505,9 @@ export class Gateway {
 
   /** Looks at the apps again now (SIGHUP), retrying versions refused before and restarting one in a crash loop. */
   rescan(): Promise<void> {
+    // From the stop's start, as the watcher: a look during the grace listed a package put in
+    // `apps` meanwhile as `starting`, for good.
+    if (this.stopping) return Promise.resolve();
     // A version refused for want of an interpreter is retried with the ones the host has now.
     clearInterpreterCache();
     return this.registry.reconcile(true);

@@ -32,6 +32,10 @@ export class ReconcileScheduler {
    * Resolves once the apps of the look that saw what the call asked for are judged.
    */
   run(): Promise<void> {
+    // A look begun after the stop (a Gateway's rescan() or reload() once stop() resolved)
+    // listed the packages it found as `starting` in status for good: the judging it led to
+    // starts nothing then.
+    if (this.opts.stopped()) return Promise.resolve();
     if (this.running) {
       this.next ??= this.running.then(() => {
         this.next = null;
