@@ -515,19 +515,20 @@ export class Gateway {
 
   /**
    * Replaces the workers and processes of `name` (every app when omitted), as a deploy does;
-   * rejects with APPPKG_ADMIN_NO_SUCH_APP, naming the apps, for a name it has no app of
-   * (APPPKG_ADMIN_APP_BROKEN, with why, for a package of that name whose app.yaml does not load),
-   * and with APPPKG_ADMIN_ACTION_FAILED once stop() has begun.
+   * rejects with APPPKG_ADMIN_ACTION_FAILED once stop() has begun, whatever the name, else with
+   * APPPKG_ADMIN_NO_SUCH_APP, naming the apps, for a name it has no app of
+   * (APPPKG_ADMIN_APP_BROKEN, with why, for a package of that name whose app.yaml does not load).
    */
   async restart(name?: string): Promise<void> {
-    if (name !== undefined) this.assertApp(name, this.names.commands);
-    // Once stop() has begun nothing starts: resolving would say fresh workers serve.
+    // Once stop() has begun nothing starts: resolving would say fresh workers serve. Before the
+    // name: a stopped gateway listing its apps for a typo had the user try one, refused in turn.
     if (this.stoppingSince !== null) {
       throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', {
         action: 'restart', app: name ?? 'every app', reason: `this gateway's stop() began at ${this.stoppingSince}; a stopped gateway starts nothing`,
         hint: `${this.names.commands.startAgain}: its apps start with it`,
       });
     }
+    if (name !== undefined) this.assertApp(name, this.names.commands);
     await this.registry.restart(name);
   }
 
@@ -542,8 +543,8 @@ export class Gateway {
 
   /** restartApp(), its fixes in `words`. */
   private async restartAppFor(name: string, words: CommandWords): Promise<{ version: string | null; message: string }> {
-    this.assertApp(name, words);
     this.assertRunning('restart', name, words);
+    this.assertApp(name, words);
     const before = this.registry.servingOf(name)?.instance ?? null;
     await this.registry.restart(name);
     const after = this.registry.servingOf(name);
@@ -574,8 +575,8 @@ export class Gateway {
 
   /** rollback(), its fixes in `words`. */
   private async rollbackFor(name: string, words: CommandWords): Promise<{ from: string; to: string; message: string }> {
-    this.assertApp(name, words);
     this.assertRunning('rollback', name, words);
+    this.assertApp(name, words);
     const { from, to } = await this.registry.rollback(name, words);
     // As for a restart: an app stopped while idle had nothing running to drain.
     if (this.registry.servingOf(name)?.instance?.idleState === 'asleep') {
@@ -618,7 +619,7 @@ export class Gateway {
     return this.mail;
   }
 
-  /** The admin listener answers while the gateway stops, for status; nothing is started then. */
+  /** The admin listener answers while the gateway stops, for status; nothing is started then, whatever the name asked for. */
   private assertRunning(action: string, name: string, words: CommandWords): void {
     if (this.stoppingSince === null) return;
     throw new GatewayError('APPPKG_ADMIN_ACTION_FAILED', { action, app: name, reason: `the gateway is stopping (since ${this.stoppingSince})`, hint: `${words.startAgain}: its apps start with it` });

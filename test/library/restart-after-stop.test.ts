@@ -39,4 +39,15 @@ test('a restart during the stop and one after it reject, naming the stop; no pro
   await assertNoOrphans(pids);
 });
 
+// The name was judged first: a stopped gateway answered "has no app named nope; its apps: hello",
+// and restart('hello'), which that named, failed in its turn for the stop.
+test('after the stop, a name it has no app of is refused for the stop too, not with its apps', async () => {
+  assert.ok(gateway !== null, 'the first test started a gateway');
+  const outcome = (p: Promise<unknown>) => p.then(() => 'resolved', (err: unknown) => (isGatewayError(err) ? `${err.code}: ${err.message} | ${err.hint ?? ''}` : String(err)));
+  const g = gateway;
+  for (const [call, p] of [['restart', () => g.restart('nope')], ['restartApp', () => g.restartApp('nope')], ['rollback', () => g.rollback('nope')]] as const) {
+    assert.match(await outcome(p()), /^APPPKG_ADMIN_ACTION_FAILED: \w+ of nope failed: .*stop.* \| start a new gateway \(Gateway\.start\)/, call);
+  }
+});
+
 test.run();
