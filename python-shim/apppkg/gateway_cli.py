@@ -11,7 +11,9 @@ installed wheel was built from, else `apppkg-gateway` on PATH.
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 
 from .errors import DescriptionUnavailable, GatewayNotFound, GatewayTooOld
 
@@ -97,7 +99,11 @@ def run_command(path, name, environment=None, state_dir=None):
     its exit status (the command's)."""
     gateway = find_gateway()
     try:
-        status = subprocess.call([gateway, "run", path] + _app_options(environment, state_dir) + ["--command", name], env=_caller_env())
+        status = subprocess.call(
+            [gateway, "run", path] + _app_options(environment, state_dir) + ["--command", name],
+            env=_caller_env(),
+            preexec_fn=_ends_with_us(),
+        )
     except OSError as exc:
         raise _cannot_run(gateway, exc)
     # 2 is also a usage error of the CLI; a gateway from before `run --command` says only
@@ -109,6 +115,32 @@ def run_command(path, name, environment=None, state_dir=None):
             "upgrade apppkg-gateway (npm install -g apppkg-gateway), or set %s to a newer one" % GATEWAY_ENV,
         )
     return status
+
+
+def _ends_with_us():
+    """For run_command's CLI: the kernel sends it SIGTERM when this process dies, which it passes
+    to the command's process tree before it exits, as `run` does with a SIGTERM of its own. Killed
+    while it waited (a supervisor's SIGTERM, which Python does not catch; SIGKILL), this process
+    left the CLI to init and the app's command running, where JavaScript's runCommand takes its
+    command along. None where there is no prctl (not Linux): the CLI is then left as before."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def arm():
+        # In the child between fork and exec: nothing here may take a lock another thread holds.
+        prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG; it outlives the exec
+        # Died before the prctl: the kernel sends nothing for a parent already gone.
+        if os.getppid() != parent:
+            os._exit(128 + signal.SIGTERM)
+
+    return arm
 
 
 def _knows_run_command(gateway):
