@@ -72,6 +72,8 @@ export class Gateway {
   private stopping: Promise<void> | null = null;
   /** When stop() began (ISO), for status; null while it runs. */
   private stoppingSince: string | null = null;
+  /** Set as stop() resolves: a program's status() then says `stopped`, not `stopping` for good. */
+  private stoppedFully = false;
   private watcher: { start(): void; stop(): void } | null = null;
   /** The mail listener and its deliveries (SPEC 5.3), when the environment file has `mail:`. */
   private mail: MailService | null = null;
@@ -376,7 +378,7 @@ export class Gateway {
       pid: process.pid,
       version: packageVersion(),
       startedAt: this.startedAt,
-      state: this.stoppingSince === null ? 'running' : 'stopping',
+      state: this.stoppedFully ? 'stopped' : this.stoppingSince === null ? 'running' : 'stopping',
       stoppingSince: this.stoppingSince,
       now: new Date().toISOString(),
       listen: this.urls,
@@ -676,6 +678,7 @@ export class Gateway {
       await this.adminKey?.remove();
       if (this.stateRoot !== null) releaseProbeCacheDir(stateCacheDir(this.stateRoot));
       await this.lock?.release();
+      this.stoppedFully = true;
     })();
     return this.stopping;
   }

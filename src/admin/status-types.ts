@@ -425,9 +425,10 @@ export interface GatewayStatus {
   startedAt: string;
   /**
    * `stopping` from its SIGTERM (or SIGINT) until its apps' processes are gone: the admin
-   * listener closes last, so a stop that takes up to --grace can be watched.
+   * listener closes last, so a stop that takes up to --grace can be watched. `stopped` once
+   * stop() has resolved: only a library caller's status() can say it, the listener being closed.
    */
-  state: 'running' | 'stopping';
+  state: 'running' | 'stopping' | 'stopped';
   /** The ISO time its stop began; null while it runs. */
   stoppingSince: string | null;
   /** The gateway's clock when this status was made (ISO): a page elsewhere counts uptimes by it, not by its own clock. */

@@ -31,7 +31,10 @@ test('a restart during the stop and one after it reject, naming the stop; no pro
   const stopping = gateway.stop();
   const outcome = (p: Promise<void>) => p.then(() => 'resolved', (err: unknown) => (isGatewayError(err) ? `${err.code}: ${err.message}` : String(err)));
   const during = await outcome(gateway.restart('hello'));
+  assert.is(gateway.status().state, 'stopping', 'while it stops');
   await within(60_000, 'the stop', stopping);
+  // It said `stopping` for good: a program could not tell a finished stop from one under way.
+  assert.is(gateway.status().state, 'stopped', 'once stop() resolved');
   const after = await outcome(gateway.restart());
   assert.match(during, /^APPPKG_ADMIN_ACTION_FAILED: restart of hello failed: this gateway's stop\(\) began at \S+; a stopped gateway starts nothing$/);
   assert.match(after, /^APPPKG_ADMIN_ACTION_FAILED: restart of every app failed: this gateway's stop\(\) began at /);
