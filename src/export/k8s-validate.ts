@@ -2,7 +2,9 @@
 // kubernetes-models ships the schema of each kind compiled to a validator (ajv). The schema
 // does not say what the API server also refuses by name (a name that is not a DNS label, a
 // label value past 63 characters, an Ingress host with a port or that is an IP address), so that is checked here too.
-// Unknown fields are caught earlier: the builders are typed with the same package's interfaces.
+// Nor do its validators refuse a field the schema does not have (kubectl apply does): the typed
+// builders catch a misspelt key of an object literal, not one spread in or cast, so
+// unknown-fields.ts asks the same validators which fields they know.
 import { Deployment, type IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { Job, type IJob } from 'kubernetes-models/batch/v1/Job';
 import { Ingress, type IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
@@ -11,12 +13,14 @@ import { PersistentVolumeClaim, type IPersistentVolumeClaim } from 'kubernetes-m
 import { Secret, type ISecret } from 'kubernetes-models/v1/Secret';
 import { Service, type IService } from 'kubernetes-models/v1/Service';
 import { DNS_LABEL, isIpAddress, LABEL_VALUE, MAX_NAME } from './k8s-names.js';
+import { unknownFields } from './unknown-fields.js';
 
 /** An object as the export writes it: one of the kinds below. */
 export type K8sObject = IDeployment | IJob | IIngress | IConfigMap | IPersistentVolumeClaim | ISecret | IService;
 
 interface ModelClass {
   new (data: never): { validate(): void };
+  prototype: { validate(this: unknown): void };
 }
 
 const MODELS: Record<string, ModelClass> = {
@@ -79,5 +83,6 @@ export function validateObject(object: K8sObject): string[] {
     if (errors === undefined) problems.push(String((err as Error).message ?? err));
     else for (const e of errors) problems.push(`${e.instancePath || '/'} ${e.message ?? 'is not valid'}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`);
   }
-  return [...problems, ...namingProblems(object)];
+  const unknown = unknownFields(object, Model.prototype.validate).map((field) => `${field} is not a field of ${object.apiVersion} ${object.kind} in Kubernetes' schema: kubectl apply refuses it (an older kubectl drops it)`);
+  return [...problems, ...unknown, ...namingProblems(object)];
 }

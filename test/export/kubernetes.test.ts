@@ -77,6 +77,31 @@ test('the validation can fail: a wrong type, a missing field, a bad name, a host
   assert.ok(validateObject(ingress).some((p) => p.includes('without a port')));
 });
 
+test('the validation refuses a field the schema does not have (kubectl apply refuses it, an older one drops it): a typo in a container, the pod spec, the metadata; map keys (labels, annotations, resources) are data, not fields', () => {
+  const deployment = find(objectsIn(join(treeOut, 'blog.yaml')), 'Deployment', 'blog');
+  assert.equal(validateObject(deployment), []);
+  const typo = structuredClone(deployment) as unknown as {
+    metadata: Record<string, unknown>;
+    spec: Record<string, unknown> & { template: { spec: Record<string, unknown> & { containers: Array<Record<string, unknown>> } } };
+  };
+  typo.metadata.label = { a: 'b' };
+  typo.spec.replica = 2;
+  typo.spec.template.spec.containers[0].imagePullPolicyy = 'Always';
+  typo.spec.template.spec.containers[0].startupProbe = { httpGet: { path: '/', port: 'http', hostHeader: 'x' } };
+  typo.spec.template.spec.terminationGracePeriod = 30;
+  const problems = validateObject(typo as never);
+  for (const field of ['/metadata/label', '/spec/replica', '/spec/template/spec/containers/0/imagePullPolicyy', '/spec/template/spec/containers/0/startupProbe/httpGet/hostHeader', '/spec/template/spec/terminationGracePeriod']) {
+    assert.ok(problems.some((p) => p.startsWith(`${field} is not a field of `)), `${field} not refused:\n${problems.join('\n')}`);
+  }
+  assert.is(problems.length, 5, problems.join('\n'));
+  const job = structuredClone(find(objectsIn(join(treeOut, 'blog.yaml')), 'Job', 'blog-hooks-1-2')) as unknown as { spec: { template: { spec: { containers: Array<{ env: Array<Record<string, unknown>> }> } } } };
+  job.spec.template.spec.containers[0].env[0].valueFrom = undefined;
+  job.spec.template.spec.containers[0].env[0].vaule = 'x';
+  // A key left undefined is not written: no field there.
+  assert.equal(validateObject(job as never).filter((p) => p.includes('is not a field of ')).length, 1, validateObject(job as never).join('\n'));
+  assert.ok(validateObject(job as never).some((p) => p.startsWith('/spec/template/spec/containers/0/env/0/vaule is not a field of ')));
+});
+
 test('bad input: each problem with its file, line, key and fix; the rest is written; status 1', () => {
   assert.is(treeRun.status, 1, treeRun.stderr);
   assert.match(treeRun.stderr, /hostpath\/app\.yaml:\d+:\d+: processes\.worker\.command: expected a command that runs inside the image, found the host path "\/opt\/tools\/bin\/worker"/);
