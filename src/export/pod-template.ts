@@ -118,6 +118,27 @@ function sameNodeAffinity(plan: AppPlan): Pick<IPodSpec, 'affinity'> {
   };
 }
 
+/**
+ * `text` written so that the kubelet hands it over unchanged. Kubernetes expands `$(NAME)` in a
+ * container's command, args and env values to the container's variable NAME, and reads `$$` as
+ * `$`: an app's command (`echo $$ > pidfile`, `$(APPPKG_ENV)`) would reach its shell changed. A
+ * `$` before `(` or `$` is doubled, the only places where Kubernetes reads one, so that
+ * `"$APPPKG_DATA_DIR"` still reads as the shell's.
+ */
+export function kubeletLiteral(text: string): string {
+  return text.replace(/\$(?=[$(])/g, '$$$$');
+}
+
+/** `container` with every string the kubelet expands made literal (kubeletLiteral). */
+function literalContainer(container: IContainer): IContainer {
+  return {
+    ...container,
+    ...(container.command === undefined ? {} : { command: container.command.map(kubeletLiteral) }),
+    ...(container.args === undefined ? {} : { args: container.args.map(kubeletLiteral) }),
+    ...(container.env === undefined ? {} : { env: container.env.map((e) => (e.value === undefined ? e : { ...e, value: kubeletLiteral(e.value) })) }),
+  };
+}
+
 /** A pod spec running `containers` with the app's environment file and data volume at hand. */
 export function appPodSpec(plan: AppPlan, containers: IContainer[], extra: Partial<IPodSpec> = {}): IPodSpec {
   const composed = plan.secrets.length > 0;
@@ -140,8 +161,8 @@ export function appPodSpec(plan: AppPlan, containers: IContainer[], extra: Parti
     },
     ...sameNodeAffinity(plan),
     ...(plan.nodeArch === null ? {} : { nodeSelector: { 'kubernetes.io/arch': plan.nodeArch } }),
-    ...(composed ? { initContainers: [composeContainer(plan)] } : {}),
-    containers: containers.map((c) => ({ ...c, volumeMounts: [fileMount, dataMount(plan), ...(c.volumeMounts ?? [])] })),
+    ...(composed ? { initContainers: [literalContainer(composeContainer(plan))] } : {}),
+    containers: containers.map((c) => literalContainer({ ...c, volumeMounts: [fileMount, dataMount(plan), ...(c.volumeMounts ?? [])] })),
     volumes,
   };
 }

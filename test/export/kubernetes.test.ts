@@ -16,7 +16,7 @@ import { DEFAULT_THREADS, DEFAULT_WORKERS } from '../../src/supervisor/start-app
 import { spec as gatewaySpec } from '../../src/cli/commands/gateway.js';
 import { spec as installSpec } from '../../src/cli/commands/install.js';
 import { spec as runSpec } from '../../src/cli/commands/run.js';
-import { find, objectsIn, objectsOf, schemaProblems } from './manifests.js';
+import { find, kubeletExpand, objectsIn, objectsOf, schemaProblems } from './manifests.js';
 
 const test = suite('export kubernetes');
 const TREE = join(FIXTURES, 'export', 'tree');
@@ -512,6 +512,38 @@ test('processes: background ones each a Deployment run in the app\'s environment
   // A command app's processes.web is its server, in the web pod; its other process is background.
   const chat = objectsIn(join(treeOut, 'chat.yaml'));
   assert.equal(chat.filter((o) => o.kind === 'Deployment').map((o) => o.metadata!.name), ['chat', 'chat-process-digest']);
+});
+
+test('a $$ or a $(NAME) in a command (a shell\'s pid, a command substitution) reaches the shell as app.yaml says: Kubernetes expands both in a container\'s command and env, so they are written escaped', async () => {
+  const apps = join(out.path, 'dollar-apps');
+  mkdirSync(join(apps, 'dollar.1.0'), { recursive: true });
+  const worker = 'echo "$$ $(APPPKG_ENV) $(KUBERNETES_SERVICE_HOST) $$(date) $HOME $" > "$APPPKG_DATA_DIR/pid.$$"';
+  const update = 'test "$(APPPKG_UPDATE)" != "$$" && python manage.py migrate';
+  writeFileSync(join(apps, 'dollar.1.0', 'app.yaml'), `app: w:application\nprocesses:\n  worker:\n    command: ${JSON.stringify(worker)}\ncommands:\n  update: ${JSON.stringify(update)}\n`);
+  const r = await runCli(['export', 'kubernetes', '--apps', apps, '--image', 'registry.example.com/dollar:1.0']);
+  assert.is(r.status, 0, r.stderr);
+  const objects = objectsOf(r.stdout);
+  assert.equal(schemaProblems(objects), []);
+  // What each container has as variables of its own, and one a Service gives every pod.
+  const variablesOf = (c: { env?: Array<{ name: string; value?: string }> }) => ({ KUBERNETES_SERVICE_HOST: '10.96.0.1', ...Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? ''])) });
+  const workerContainer = find(objects, 'Deployment', 'dollar-process-worker').spec!.template.spec!.containers[0];
+  assert.is(kubeletExpand(workerContainer.command!.at(-1)!, variablesOf(workerContainer)), worker);
+  const hooks = find(objects, 'Job', 'dollar-hooks-1-0').spec!.template.spec!.containers[0];
+  const updateVariable = hooks.env!.find((e) => e.name === 'APPPKG_UPDATE')!.value!;
+  assert.is(kubeletExpand(updateVariable, variablesOf(hooks)), update);
+  // The script that runs it still reads the variable: a $ followed by neither ( nor $ is left as it is.
+  assert.match(kubeletExpand(hooks.command![2], variablesOf(hooks)), /-- \/bin\/sh -c "\$APPPKG_UPDATE"$/m);
+  // Run as the kubelet hands it over, the worker's shell writes its own pid, as on one machine.
+  const work = tempDir('apppkg-k8s-dollar-');
+  try {
+    const line = kubeletExpand(workerContainer.command!.at(-1)!, variablesOf(workerContainer)).replaceAll('$(APPPKG_ENV) $(KUBERNETES_SERVICE_HOST) ', '').replaceAll('$$(date) ', '');
+    const ran = spawnSync('/bin/sh', ['-c', `${line}; echo $$`], { env: { PATH: process.env.PATH, HOME: '/home/x', APPPKG_DATA_DIR: work.path }, encoding: 'utf8', timeout: 10_000 });
+    const pid = ran.stdout.trim();
+    assert.match(pid, /^\d+$/, ran.stderr);
+    assert.is(readFileSync(join(work.path, `pid.${pid}`), 'utf8'), `${pid} /home/x $\n`);
+  } finally {
+    work.remove();
+  }
 });
 
 test('background processes whose names are one DNS label (send_mail, send-mail): a Deployment and a selector each, none overwriting another', async () => {

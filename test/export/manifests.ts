@@ -28,3 +28,32 @@ export function find<K extends K8sObject['kind']>(objects: K8sObject[], kind: K,
   if (found === undefined) throw new Error(`no ${kind} ${name} among ${objects.map((o) => `${o.kind} ${o.metadata?.name}`).join(', ')}`);
   return found as Extract<K8sObject, { kind: K }>;
 }
+
+/**
+ * `text` as the kubelet runs it: Kubernetes expands `$(NAME)` in a container's command, args and
+ * env values to the variable NAME of the container (left as written when it has none) and reads
+ * `$$` as `$` (k8s.io/kubernetes third_party/forked/golang/expansion, Expand), a port of it.
+ */
+export function kubeletExpand(text: string, variables: Record<string, string>): string {
+  let out = '';
+  let checkpoint = 0;
+  for (let cursor = 0; cursor < text.length; cursor++) {
+    if (text[cursor] !== '$' || cursor + 1 >= text.length) continue;
+    out += text.slice(checkpoint, cursor);
+    const next = text[cursor + 1];
+    let advance = 1;
+    if (next === '$') out += '$';
+    else if (next === '(') {
+      const close = text.indexOf(')', cursor + 2);
+      if (close === -1) out += '$(';
+      else {
+        const name = text.slice(cursor + 2, close);
+        out += Object.hasOwn(variables, name) ? variables[name] : `$(${name})`;
+        advance = close - cursor;
+      }
+    } else out += `$${next}`;
+    cursor += advance;
+    checkpoint = cursor + 1;
+  }
+  return out + text.slice(checkpoint);
+}
