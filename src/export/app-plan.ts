@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Description } from '../description/types.js';
 import type { HostAppConfig, HostEnvironment } from '../environment/host-file.js';
 import { DEFAULT_THREADS, DEFAULT_WORKERS } from '../supervisor/start-app.js';
-import { baseName, childName, dnsLabel, hashedLabel, isIpAddress } from './k8s-names.js';
+import { baseName, childName, dnsLabel, hashedLabel, isIpAddress, MAX_DNS_NAME } from './k8s-names.js';
 
 /** The gateway's --grace default: how long requests in flight may take on SIGTERM. */
 export const DEFAULT_GRACE_S = 30;
@@ -41,7 +41,7 @@ export interface AppPlan {
   /** The app's mount, as the gateway gives it (SCRIPT_NAME). */
   mount: string;
   hosts: string[];
-  /** The hosts the Ingress names a rule for: `hosts` but its IP addresses and names with a `_`. */
+  /** The hosts the Ingress names a rule for: `hosts` but its IP addresses, names with a `_` and names longer than a DNS name. */
   ingressHosts: string[];
   /** Seconds the gateway in the pod lets requests finish on SIGTERM (`drain`, else --grace). */
   graceSeconds: number;
@@ -158,6 +158,12 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
   if (underscored.length > 0) {
     notes.push(`hosts ${underscored.join(', ')}: an Ingress rule's host is an RFC 1123 name (letters, digits, '-' and '.'), and the API server refuses the Ingress for a '_', so ${underscored.length === 1 ? 'it is' : 'they are'} left out of Ingress ${base}; requests by ${underscored.length === 1 ? 'that name' : 'those names'} reach the app at its mount (${mount}), or list a name without '_' in hosts:`);
   }
+  // A Host header may be any length, and the gateway routes it; a DNS name, which an Ingress
+  // rule's host must be, is at most 253 characters, and the API server refuses the Ingress past them.
+  const overlong = host.hosts.filter((h) => h.length > MAX_DNS_NAME);
+  if (overlong.length > 0) {
+    notes.push(`hosts ${overlong.join(', ')}: longer than the ${MAX_DNS_NAME} characters of a DNS name, which an Ingress rule's host must be (the API server refuses the Ingress), so ${overlong.length === 1 ? 'it is' : 'they are'} left out of Ingress ${base}; no resolver gives ${overlong.length === 1 ? 'it' : 'them'} an address, and requests naming ${overlong.length === 1 ? 'it' : 'them'} reach the app at its mount (${mount})`);
+  }
   // The Ingress API takes nginx's leading wildcard, but it matches one label only (RFC 1123's
   // wildcard): a.b.example.com passes the gateway's *.example.com and not the Ingress's.
   const wildcards = host.hosts.filter((h) => h.startsWith('*.'));
@@ -174,7 +180,7 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
     threads: host.threads ?? DEFAULT_THREADS,
     mount,
     hosts: host.hosts,
-    ingressHosts: host.hosts.filter((h) => !isIpAddress(h) && !h.includes('_')),
+    ingressHosts: host.hosts.filter((h) => !isIpAddress(h) && !h.includes('_') && h.length <= MAX_DNS_NAME),
     graceSeconds: host.drain ?? DEFAULT_GRACE_S,
     routes,
     background,

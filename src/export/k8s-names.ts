@@ -8,6 +8,8 @@ import { isIPv6 } from 'node:net';
 export const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 /** A label value: at most 63 characters of these, alphanumeric at both ends (or empty). */
 export const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+/** A DNS name (RFC 1123 subdomain), as an Ingress rule's host must be: at most 253 characters. */
+export const MAX_DNS_NAME = 253;
 /** An object name is at most 63 characters here: Jobs put theirs in a label of their pods. */
 export const MAX_NAME = 63;
 /**

@@ -1,7 +1,7 @@
 // Every object is checked against Kubernetes' own OpenAPI schema before it is written, offline:
 // kubernetes-models ships the schema of each kind compiled to a validator (ajv). The schema
 // does not say what the API server also refuses by name (a name that is not a DNS label, a
-// label value past 63 characters, an Ingress host with a port or that is an IP address), so that is checked here too.
+// label value past 63 characters, an Ingress host with a port, past 253 characters or that is an IP address), so that is checked here too.
 // Nor do its validators refuse a field the schema does not have (kubectl apply does): the typed
 // builders catch a misspelt key of an object literal, not one spread in or cast, so
 // unknown-fields.ts asks the same validators which fields they know.
@@ -12,7 +12,7 @@ import { ConfigMap, type IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { PersistentVolumeClaim, type IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { Secret, type ISecret } from 'kubernetes-models/v1/Secret';
 import { Service, type IService } from 'kubernetes-models/v1/Service';
-import { DNS_LABEL, isIpAddress, LABEL_VALUE, MAX_NAME } from './k8s-names.js';
+import { DNS_LABEL, isIpAddress, LABEL_VALUE, MAX_DNS_NAME, MAX_NAME } from './k8s-names.js';
 import { unknownFields } from './unknown-fields.js';
 
 /** An object as the export writes it: one of the kinds below. */
@@ -56,7 +56,8 @@ function namingProblems(object: K8sObject): string[] {
   if (object.kind === 'Ingress') {
     const rules = object.spec?.rules ?? [];
     rules.forEach((rule, i) => {
-      if (rule.host !== undefined && !INGRESS_HOST.test(rule.host)) problems.push(`/spec/rules/${i}/host must be a DNS name without a port, found ${JSON.stringify(rule.host)}`);
+      if (rule.host !== undefined && rule.host.length > MAX_DNS_NAME) problems.push(`/spec/rules/${i}/host must be at most ${MAX_DNS_NAME} characters (a DNS name), found ${rule.host.length}`);
+      else if (rule.host !== undefined && !INGRESS_HOST.test(rule.host)) problems.push(`/spec/rules/${i}/host must be a DNS name without a port, found ${JSON.stringify(rule.host)}`);
       else if (rule.host !== undefined && isIpAddress(rule.host)) problems.push(`/spec/rules/${i}/host must be a DNS name, not an IP address, found ${JSON.stringify(rule.host)}`);
     });
   }

@@ -256,6 +256,27 @@ test('an IP address or a name with a _ in hosts: left out of the Ingress (the AP
   assert.ok(validateObject(ingress).some((p) => p.includes('not an IP address')), validateObject(ingress).join('\n'));
 });
 
+test('a host longer than a DNS name (253 characters), which the gateway routes and the API server refuses in an Ingress: left out of it, with a note; the validation refuses it too', async () => {
+  const apps = join(out.path, 'long-host-apps');
+  mkdirSync(join(apps, 'longhost'), { recursive: true });
+  writeFileSync(join(apps, 'longhost', 'app.yaml'), 'platform: python, wsgi\napp: w:application\n');
+  const label = 'a'.repeat(60);
+  const long = `${label}.${label}.${label}.${label}.${label}.example.com`;
+  const env = join(out.path, 'long-host-environment.yaml');
+  writeFileSync(env, `apps:\n  longhost:\n    hosts: [longhost.example.com, ${long}]\n`);
+  const r = await runCli(['export', 'kubernetes', '--apps', apps, '--environment', env, '--image', 'registry.example.com/longhost:1']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /longhost: note: hosts a{60}\.a{60}.*: longer than the 253 characters of a DNS name/);
+  const objects = objectsOf(r.stdout);
+  assert.equal(schemaProblems(objects), []);
+  const ingress = find(objects, 'Ingress', 'longhost');
+  assert.equal(ingress.spec!.rules!.map((rule) => rule.host ?? '*'), ['longhost.example.com', '*']);
+  // The pod's gateway still routes it, as on one machine.
+  assert.equal(JSON.parse(find(objects, 'ConfigMap', 'longhost-gateway').data!['environment.json']).apps.longhost.hosts, ['longhost.example.com', long]);
+  ingress.spec!.rules![0].host = long;
+  assert.ok(validateObject(ingress).some((p) => p.startsWith('/spec/rules/0/host must be at most 253 characters')), validateObject(ingress).join('\n'));
+});
+
 test('a wildcard host: an Ingress rule for it, which the schema takes, and a note that an Ingress wildcard matches one label where the gateway takes any depth', async () => {
   const apps = join(out.path, 'wildcard-host-apps');
   mkdirSync(join(apps, 'tenants'), { recursive: true });
