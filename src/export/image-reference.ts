@@ -41,6 +41,21 @@ export function floatingTagWarning(template: string, desc: Pick<Description, 'na
   return `WARNING: no version (its directory, ${directory}, has no .VERSION suffix): its image is ${image}, one name for every build, so applying the export of a new build changes no Deployment and rolls nothing out; name the directory ${directory}.VERSION (e.g. ${directory}.1.0) and tag each build with its version, or run \`kubectl rollout restart deployment/${deployment}\` after each push`;
 }
 
+/**
+ * Why `template` names no image for `desc`, or null. validateImageTemplate judges it with a
+ * sample version; an app's own can still break it where `{version}` stands in the repository
+ * path, which is lower case (`1.0-RC1`), and the kubelet refuses the pod (InvalidImageName).
+ */
+export function appImageProblem(template: string, desc: Pick<Description, 'name' | 'version' | 'file'>): GatewayError | null {
+  const image = imageFor(template, desc);
+  if (IMAGE_REFERENCE.test(image)) return null;
+  return new GatewayError('APPPKG_EXPORT_UNMAPPABLE', {
+    file: desc.file, key: '--image', app: desc.name,
+    reason: `expected an image reference, found ${JSON.stringify(image)} (${template} with this app's name and version)`,
+    fix: 'put {version} in the tag, after the last ":" (registry.example.com/apps/{name}:{version}), where a version\'s capitals are allowed; a repository path is lower case',
+  });
+}
+
 /** Throws APPPKG_EXPORT_IMAGE_INVALID when `template` cannot name the images of `apps` apps. */
 export function validateImageTemplate(template: string, apps: number): void {
   const sample = imageFor(template, { name: 'app', version: '1.0' });

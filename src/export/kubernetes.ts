@@ -14,7 +14,7 @@ import { appUserReader } from '../environment/run-as.js';
 import { planApp, relativeTo, type AppPlan } from './app-plan.js';
 import { dataVolumeClaim, gatewayConfigMap, rolledOnChange, secrets } from './config-objects.js';
 import { kubernetesArch } from './image-architecture.js';
-import { floatingTagWarning, imageFor, validateImageTemplate } from './image-reference.js';
+import { appImageProblem, floatingTagWarning, imageFor, validateImageTemplate } from './image-reference.js';
 import { judgeImageVendor } from './image-vendor.js';
 import { baseName } from './k8s-names.js';
 import { validateObject, type K8sObject } from './k8s-validate.js';
@@ -139,6 +139,12 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
       continue;
     }
     bases.set(base, desc.name);
+    const badImage = appImageProblem(opts.image, desc);
+    if (badImage !== null) {
+      problems.push(badImage);
+      skipped.push(desc.name);
+      continue;
+    }
     const plan = planApp(desc, overridesFor(env, desc.name), env, imageFor(opts.image, desc));
     const paths = unmappablePaths(plan, opts.environment);
     if (paths.length > 0) {

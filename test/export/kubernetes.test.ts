@@ -898,6 +898,20 @@ test('--out naming a file (kubernetes writes a directory of NAME.yaml): said as 
   assert.is(readFileSync(file, 'utf8'), 'mine\n');
 });
 
+test('an --image whose {version} stands in the repository path, for a version with capitals (1.0-RC1): that app is not written (the kubelet refuses the reference: InvalidImageName), with the fix; the others are', async () => {
+  const apps = join(out.path, 'image-path-apps');
+  for (const dir of ['upper.1.0-RC1', 'lower.2.0']) {
+    mkdirSync(join(apps, dir), { recursive: true });
+    writeFileSync(join(apps, dir, 'app.yaml'), 'app: w:application\n');
+  }
+  const r = await runCli(['export', 'kubernetes', '--apps', apps, '--image', 'registry.example.com/{name}/{version}:v1', '--out', join(out.path, 'image-path-out')]);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /upper\.1\.0-RC1\/app\.yaml: --image: expected an image reference, found "registry\.example\.com\/upper\/1\.0-RC1:v1"/);
+  assert.match(r.stderr, /fix: put \{version\} in the tag/);
+  assert.equal(readdirSync(join(out.path, 'image-path-out')), ['lower.yaml']);
+  assert.match(readFileSync(join(out.path, 'image-path-out', 'lower.yaml'), 'utf8'), /image: registry\.example\.com\/lower\/2\.0:v1$/m);
+});
+
 test('usage: --image is required, must be an image reference, and must say {name} for several apps', async () => {
   const none = await runCli(['export', 'kubernetes', '--apps', EXAMPLES]);
   assert.is(none.status, 2);
