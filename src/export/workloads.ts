@@ -5,7 +5,7 @@ import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IJob } from 'kubernetes-models/batch/v1/Job';
 import type { AppPlan } from './app-plan.js';
 import { imageDataDir } from './image-layout.js';
-import { BEFORE_ROLLOUT, PHASE_LABEL, SYNC_WAVE, WAVE_JOB, appLabels, childName, dnsLabel, selectorLabels } from './k8s-names.js';
+import { BEFORE_ROLLOUT, PHASE_LABEL, SYNC_WAVE, WAVE_JOB, appLabels, childName, dnsLabel, hashedLabel, selectorLabels } from './k8s-names.js';
 import { appCommand, appPodSpec, containerSecurity, PRODUCTION_ENV } from './pod-template.js';
 import { shellLine, shellWord } from '../shell-words.js';
 import { DEFAULT_HOOK_TIMEOUT_MS } from '../gateway-options.js';
@@ -83,6 +83,19 @@ export function processDeployments(plan: AppPlan): IDeployment[] {
  * (its Job gone after JOB_TTL_S, so made anew) runs no commands.update, as the gateway runs
  * none for a rollback: that version's migration would meet data its successor migrated.
  */
+/**
+ * The hooks Job's name, one per version. The DNS form of a version of digits and dots reads back
+ * (1.2 as 1-2); of any other it may be another's too (1-2, 1.0+rc and 1.0-RC), and the next
+ * version's apply would then meet the last one's Job: refused (a Job's template cannot change),
+ * or, through `kubectl wait`, complete already, rolling out with no hooks run. A hash of the
+ * version keeps each apart.
+ */
+function hooksJobName(plan: AppPlan): string {
+  const version = plan.desc.version ?? 'unversioned';
+  const name = childName(plan.base, 'hooks', version);
+  return plan.desc.version === null || /^\d+(\.\d+)*$/.test(version) ? name : hashedLabel(name, version);
+}
+
 export function hooksJob(plan: AppPlan): IJob | null {
   const { install, update } = plan.hooks;
   if (install === null && update === null) return null;
@@ -115,7 +128,7 @@ export function hooksJob(plan: AppPlan): IJob | null {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      name: childName(plan.base, 'hooks', version),
+      name: hooksJobName(plan),
       labels,
       annotations: {
         'apppkg-gateway.io/runs': [install === null ? null : 'commands.install (first time)', update === null ? null : 'commands.update (later versions)'].filter(Boolean).join(', '),

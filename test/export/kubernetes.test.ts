@@ -797,6 +797,24 @@ test('versions that are no image tag are made one; a version with a space or a q
   }
 });
 
+test('two versions whose DNS forms are one (1.2 and 1-2, 1.0+rc and 1.0-RC): a hooks Job each, so that the next one\'s apply neither fails on the last one\'s (a Job\'s template cannot change) nor waits on it, already complete, and rolls out without its hooks', async () => {
+  const jobOf = async (version: string) => {
+    const dir = join(out.path, 'job-versions', version);
+    mkdirSync(join(dir, `blog.${version}`), { recursive: true });
+    writeFileSync(join(dir, `blog.${version}`, 'app.yaml'), 'app: w:application\ncommands:\n  update: python manage.py migrate\n');
+    const r = await runCli(['export', 'kubernetes', '--apps', dir, '--image', 'registry.example.com/blog:{version}']);
+    assert.is(r.status, 0, r.stderr);
+    const objects = objectsOf(r.stdout);
+    assert.equal(schemaProblems(objects), []);
+    return objects.find((o) => o.kind === 'Job')!.metadata!.name!;
+  };
+  const names = await Promise.all(['1.2', '1-2', '1.0+rc', '1.0-RC', '2026.11.24'].map(jobOf));
+  assert.is(new Set(names).size, names.length, names.join(' '));
+  // A version of digits and dots is said as it is: no hash to read past.
+  assert.is(names[0], 'blog-hooks-1-2');
+  assert.is(names[4], 'blog-hooks-2026-11-24');
+});
+
 test('an app directory with no version under an --image with {version}: its image is :latest, and a warning says that a new build then rolls nothing out, with the fix', async () => {
   const dir = join(out.path, 'unversioned');
   for (const app of ['plain', 'tagged.2.0']) {
