@@ -17,7 +17,7 @@ import { markServedBy, REFUSED_FOR_ROOM } from './served-by.js';
 import type { WebsocketOptions } from './forward-websocket.js';
 import { loadWebsocketModules, preloadWebsocketModules, websocketModules, type WebsocketModules } from './websocket-modules.js';
 import { BODY_ANNOUNCED } from '../net/announced-body.js';
-import { bodyPastMax, refuseTooLarge, type ForwardOptions, type Redispatch } from './forward-wsgi.js';
+import { bodyPastMax, refusalAtWorker, refuseTooLarge, type ForwardOptions, type Redispatch } from './forward-wsgi.js';
 import type { OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
 import { staticMounts, type StaticMount } from './static-files.js';
@@ -234,10 +234,22 @@ export class AppDispatcher implements Redispatch {
   handle(req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
     const group = this.groupFor(route.routedPathInfo);
     if (this.backend.idleState !== undefined && this.backend.idleState !== 'awake') {
-      // A body known to pass max_body is refused without the app (enqueue): a 413 must not
-      // cost a cold start, nor start workers that would serve nobody.
-      if (group === this.workers && bodyPastMax(req, this.forwardOptions.maxBody) !== null) return this.enqueue(group, req, res, route);
-      this.wakeBackend();
+      // What is refused without the app must not cost a cold start, nor start workers that
+      // would serve nobody: the way to a worker's 400s, and a body known to pass max_body (enqueue).
+      const refused = group === this.workers ? refusalAtWorker(req, route) : null;
+      if (refused !== null) return answerFailure(res, refused.kind, { detail: refused.detail });
+      const maxBody = this.forwardOptions.maxBody;
+      if (group === this.workers && bodyPastMax(req, maxBody) !== null) return this.enqueue(group, req, res, route);
+      if (group === this.workers && maxBody !== undefined && req.headers['transfer-encoding'] !== undefined) {
+        // The size lines that came in the head's own read are announced after this call, within
+        // that read (the lean lane takes a request before it reads its body): one past max_body
+        // refuses it here (enqueue) without the app, so the wake waits for the read's end.
+        process.nextTick(() => {
+          if (bodyPastMax(req, maxBody) === null) this.wakeBackend();
+        });
+      } else {
+        this.wakeBackend();
+      }
     }
     // Nobody of this group waiting ahead of it: straight to an upstream if one is available.
     if (group.waiting === 0 && this.send(group, req, res, route)) return;
@@ -468,8 +480,23 @@ export class AppDispatcher implements Redispatch {
       );
       return;
     }
+    const group = this.groupFor(route.routedPathInfo);
+    const websocketOptions = this.websocketOptions;
+    if (group.process === null && websocketOptions === null) {
+      // Known from the app's kind, awake or not: a sleeping app is not woken for this refusal.
+      refuseUpgrade(
+        socket,
+        501,
+        `${this.name} serves ${route.scriptName}${route.pathInfo} with WSGI, which cannot take a websocket (or any Upgrade). ` +
+          'Declare a process with a route: in app.yaml, e.g. processes: {live: {command: python live.py, route: /live}}, and connect under that route.',
+      );
+      return;
+    }
     const backend = this.backend;
     if (backend.idleState !== undefined && backend.idleState !== 'awake' && backend.wake) {
+      // Nor for the way to its workers' 400s (forward-websocket.ts refuses the same).
+      const refused = group.process === null ? refusalAtWorker(req, route) : null;
+      if (refused !== null) return refuseUpgradeFor(socket, refused.kind, refused.detail);
       // Held until the app is awake, then routed as if it had just come.
       backend.wake().then(
         () => {
@@ -483,18 +510,8 @@ export class AppDispatcher implements Redispatch {
       );
       return;
     }
-    const group = this.groupFor(route.routedPathInfo);
-    if (group.process === null && this.websocketOptions !== null) {
-      this.sendWebsocket(group as UpstreamGroup<WsgiUpstream>, req, socket, head, route, this.websocketOptions, modules);
-      return;
-    }
-    if (group.process === null) {
-      refuseUpgrade(
-        socket,
-        501,
-        `${this.name} serves ${route.scriptName}${route.pathInfo} with WSGI, which cannot take a websocket (or any Upgrade). ` +
-          'Declare a process with a route: in app.yaml, e.g. processes: {live: {command: python live.py, route: /live}}, and connect under that route.',
-      );
+    if (group.process === null && websocketOptions !== null) {
+      this.sendWebsocket(group as UpstreamGroup<WsgiUpstream>, req, socket, head, route, websocketOptions, modules);
       return;
     }
     const upstream = (group as UpstreamGroup<HttpUpstream>).upstreams[0];

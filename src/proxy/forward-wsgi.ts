@@ -33,13 +33,9 @@ export function forwardWsgi(
   route: RequestRoute,
   options: ForwardOptions = NO_OPTIONS,
 ): boolean {
-  if (route.pathInfo.includes('\0') || route.scriptName.includes('\0')) {
-    answerFailure(res, 'bad-path', { detail: 'the path contains %00' });
-    return true;
-  }
-  const hostProblem = route.trustProxy === null ? null : forwardedHostProblem(req, route, route.trustProxy);
-  if (hostProblem !== null) {
-    answerFailure(res, 'bad-forwarded-host', { detail: hostProblem });
+  const refused = refusalAtWorker(req, route);
+  if (refused !== null) {
+    answerFailure(res, refused.kind, { detail: refused.detail });
     return true;
   }
   const { line, pairs } = cgiRequest(req, route, false, options.asgi === true);
@@ -65,6 +61,19 @@ export function forwardWsgi(
 
   exchange.attach(body !== '', body === 'chunked');
   return true;
+}
+
+/**
+ * Why the way to a worker refuses `req` whichever worker takes it and whatever its body: a path
+ * with %00 (NUL separates the frame's fields), a trusted proxy's X-Forwarded-Host that names no
+ * host; null when neither (no allocation then: every request asks). An ASGI websocket is
+ * refused for the same (forward-websocket.ts); a sleeping app is not woken for either
+ * (app-dispatcher.ts): its 400 needs no app.
+ */
+export function refusalAtWorker(req: IncomingMessage, route: RequestRoute): { kind: 'bad-path' | 'bad-forwarded-host'; detail: string } | null {
+  if (route.pathInfo.includes('\0') || route.scriptName.includes('\0')) return { kind: 'bad-path', detail: 'the path contains %00' };
+  const hostProblem = route.trustProxy === null ? null : forwardedHostProblem(req, route, route.trustProxy);
+  return hostProblem === null ? null : { kind: 'bad-forwarded-host', detail: hostProblem };
 }
 
 /**

@@ -1,0 +1,129 @@
+// A request to an app asleep (idle_timeout, SPEC 5.6) that the gateway refuses without the app
+// does not wake it: a refusal must not cost a cold start, nor start workers that would serve
+// nobody (its --max-workers room, the apps put to sleep to make it). Raw bytes through the real
+// gateway, on the lean lane and where node:http reads every request (APPPKG_LEAN_LANE=0), to a
+// sleeping WSGI app: a chunked body whose first size line, in the head's own write, passes
+// max_body (the lane took the request before it read that line, and woke the app, until
+// 2026-12-07), a Content-Length past it, a websocket handshake to WSGI workers (501), a path
+// with %00 and a trusted proxy's X-Forwarded-Host that names no host (400s the way to a worker
+// gives), and refusals of the head itself (400, 414, 431). After each the app is still asleep:
+// status says idle, no worker, no cold start more.
+import net from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { addPackage } from '../helpers/apps-dir.js';
+import { portOf, startBothReaders, statusesOf, type BothReaders } from '../helpers/both-readers.js';
+import { appStatus } from '../helpers/status.js';
+import { recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('an idle app is not woken to refuse a request');
+const apps = tempDir('apppkg-idle-refusals-apps-');
+const env = tempDir('apppkg-idle-refusals-env-');
+let readers: BothReaders;
+
+/** How long a case waits for its answer, and the app for its sleep: generous for a loaded host. */
+const ANSWER_MS = 15_000;
+const SLEEP_MS = 60_000;
+
+const gateways = (): Array<[string, RunningGateway]> => [['the lean lane', readers.lean], ['node:http', readers.node]];
+
+/** What the app's row in status says of its sleep. */
+async function sleepOf(gw: RunningGateway, name = 'nap'): Promise<{ state: string; workers: number; coldStarts: number }> {
+  const app = await appStatus(gw, name);
+  return { state: app.state, workers: app.workers.length, coldStarts: app.idle.coldStarts };
+}
+
+/** The answer to `bytes` on a connection of its own: what came once a whole head is in and the gateway closed, or ANSWER_MS passed. */
+async function answerTo(gw: RunningGateway, bytes: string): Promise<string> {
+  const socket = net.connect(portOf(gw), '127.0.0.1');
+  const seen = recorded(socket);
+  try {
+    socket.write(Buffer.from(bytes, 'latin1'));
+    await waitFor(() => seen.closed || /\r\n\r\n/.test(seen.got), ANSWER_MS).catch(() => {});
+    return seen.got;
+  } finally {
+    socket.destroy();
+  }
+}
+
+/**
+ * Sends `bytes` to the sleeping app `name` through each reader: the answer must be `status`, and the
+ * app still asleep after it. An app woken is put back to sleep before the next reader, so that
+ * each case says what it did; every problem is said together.
+ */
+async function refusedAsleep(bytes: string, status: number, name = 'nap'): Promise<void> {
+  const problems: string[] = [];
+  for (const [reader, gw] of gateways()) {
+    const before = await waitFor(async () => {
+      const now = await sleepOf(gw, name);
+      return now.state === 'idle' && now.workers === 0 && now;
+    }, SLEEP_MS, `${reader}: ${name} asleep`);
+    const got = await answerTo(gw, bytes);
+    const after = await sleepOf(gw, name);
+    if (statusesOf(got).join() !== String(status)) problems.push(`${reader}: answered ${statusesOf(got).join() || 'nothing'}, not ${status}: ${JSON.stringify(got.slice(0, 200))}`);
+    if (after.state !== 'idle' || after.workers !== 0 || after.coldStarts !== before.coldStarts) problems.push(`${reader}: woken (${JSON.stringify(after)})`);
+  }
+  assert.equal(problems, []);
+}
+
+test.before(async () => {
+  addPackage(apps.path, 'environ', 'nap');
+  addPackage(apps.path, 'asgi-ws', 'chat');
+  const envFile = join(env.path, 'environment.yaml');
+  writeFileSync(envFile, ['apps:', '  nap: {idle_timeout: 1, workers: 1, max_body: 1KB}', '  chat: {idle_timeout: 1, workers: 1}', ''].join('\n'));
+  readers = await startBothReaders(apps, ['--access-log', 'off', '--environment', envFile, '--trust-proxy=loopback']);
+});
+
+test.after(async () => {
+  await readers?.stop();
+  env.remove();
+});
+
+test('a chunked POST whose first size line, in the head\'s own write, passes max_body: 413, the app still asleep', async () => {
+  await refusedAsleep('POST /nap/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nfffffff\r\nhello', 413);
+});
+
+test('a chunked POST whose size lines pass max_body only together, in the head\'s own write: 413, the app still asleep', async () => {
+  await refusedAsleep(`POST /nap/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n300\r\n${'y'.repeat(0x300)}\r\n200\r\nx`, 413);
+});
+
+test('a Content-Length past max_body: 413, the app still asleep', async () => {
+  await refusedAsleep(`POST /nap/ HTTP/1.1\r\nHost: h\r\nContent-Length: 2048\r\n\r\n${'b'.repeat(2048)}`, 413);
+});
+
+test('a websocket handshake to the WSGI workers, which take none: 501, the app still asleep', async () => {
+  const key = 'dGhlIHNhbXBsZSBub25jZQ==';
+  await refusedAsleep(`GET /nap/ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`, 501);
+});
+
+test('a websocket handshake to an ASGI app with a trusted proxy\'s X-Forwarded-Host that names no host: 400, the app still asleep', async () => {
+  const key = 'dGhlIHNhbXBsZSBub25jZQ==';
+  await refusedAsleep(`GET /chat/ws HTTP/1.1\r\nHost: h\r\nX-Forwarded-Host: x::\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`, 400, 'chat');
+});
+
+test('a path with %00, which no worker can be given: 400, the app still asleep', async () => {
+  await refusedAsleep('GET /nap/a%00b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n', 400);
+});
+
+test('a trusted proxy\'s X-Forwarded-Host that names no host: 400, the app still asleep', async () => {
+  await refusedAsleep('GET /nap/ HTTP/1.1\r\nHost: h\r\nX-Forwarded-Host: a.example, x::\r\nConnection: close\r\n\r\n', 400);
+});
+
+test('a head refused whatever its target (two Hosts, 400; a request line past 16 KiB, 414; a field past the head\'s bound, 431): the app still asleep', async () => {
+  await refusedAsleep('GET /nap/ HTTP/1.1\r\nHost: h\r\nHost: i\r\n\r\n', 400);
+  await refusedAsleep(`GET /nap/${'a'.repeat(17 * 1024)} HTTP/1.1\r\nHost: h\r\n\r\n`, 414);
+  await refusedAsleep(`GET /nap/ HTTP/1.1\r\nHost: h\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`, 431);
+});
+
+test('a request the app serves still wakes it (the refusals above are not a sleep that never ends)', async () => {
+  for (const [reader, gw] of gateways()) {
+    const before = await sleepOf(gw);
+    const got = await answerTo(gw, 'GET /nap/ HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
+    assert.equal(statusesOf(got), [200], `${reader}: ${JSON.stringify(got.slice(0, 200))}`);
+    assert.is((await sleepOf(gw)).coldStarts, before.coldStarts + 1, `${reader}: one cold start`);
+  }
+});
+
+test.run();
