@@ -19,8 +19,12 @@ import { rememberSentVersion } from '../net/request-line-version.js';
  * How much of its body a request nobody reads yet (it waits in the app's queue) may hold before
  * its connection stops reading the client: nginx's client_body_buffer_size on 64-bit. Reading on
  * is how a chunk-size line past max_body in a later write is heard while it waits, and refused
- * then, as node:http reads on (net/announced-body.ts), whose Readable stops at 16 KiB too. The
- * bound keeps a full default queue (1024) to 16 MiB beyond the read each held before.
+ * then, as node:http reads on (net/announced-body.ts), whose Readable stops at 16 KiB too (its
+ * highWaterMark: 64 KiB from Node 22). The bound keeps a full default queue (1024) to 16 MiB
+ * beyond the read each held before. A size line past it is read once a thread takes the
+ * request: bytes read cannot be given back to the kernel (Node has no MSG_PEEK), so reading on
+ * to find one would hold all the body before it, up to max_body (100 MiB by default: 100 GiB
+ * for a full default queue), for no client's gain but a 413 sooner.
  */
 export const QUEUED_BODY_BYTES = 16 * 1024;
 /**

@@ -9,7 +9,9 @@
 // Content-Length over it, or a size line, with the head or later), as nginx refuses it: it was
 // answered only once a thread was free (on the lean lane, until 2026-12-07, a size line in a
 // later write too: the lane read no more of a connection whose request waited; it reads on now,
-// within QUEUED_BODY_BYTES of body, proxy/lean-request.ts). An app that answers while it still reads the body
+// within QUEUED_BODY_BYTES of body, proxy/lean-request.ts). One past that bound (and the read
+// that crossed it), or node:http's, is read, and refused, only once a thread is free: the bound
+// on what a waiting client costs, pinned here too. An app that answers while it still reads the body
 // (fixtures answers-while-reading, WSGI and ASGI) has its connection cut instead, its answer
 // left unfinished: a 413 after a status line already sent would be a second one.
 import net from 'node:net';
@@ -71,10 +73,11 @@ test.before(async () => {
   addPackage(apps.path, 'rel-rfc-echo', 'w');
   addPackage(apps.path, 'asgi-http', 'a');
   addPackage(apps.path, 'rel-rfc-echo', 'q');
+  addPackage(apps.path, 'rel-rfc-echo', 'qb');
   addPackage(apps.path, 'answers-while-reading', 'e');
   addPackage(apps.path, 'answers-while-reading-asgi', 'ea');
   const envFile = join(env.path, 'environment.yaml');
-  writeFileSync(envFile, ['apps:', `  w: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  a: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  q: {workers: 1, threads: 1, max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  e: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  ea: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, ''].join('\n'));
+  writeFileSync(envFile, ['apps:', `  w: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  a: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  q: {workers: 1, threads: 1, max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  qb: {workers: 1, threads: 1, max_body: 1MB, timeout: ${TIMEOUT_S}}`, `  e: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  ea: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, ''].join('\n'));
   readers = await startBothReaders(apps, ['--access-log', 'off', '--environment', envFile]);
   for (const gw of [readers.lean, readers.node]) {
     await waitFor(async () => (await gatewayStatus(gw)).apps.every((a: { state: string }) => a.state === 'ready'), 60_000, 'the echo apps to serve');
@@ -167,18 +170,18 @@ test('a size line past max_body after the app began its answer (it streams, then
 const HOLDERS = 24; // past its thread and the 16 the gateway sends ahead to a worker (upstream.ts PIPELINE_DEPTH)
 
 /**
- * `use` runs while every thread of q is held and its queue holds the rest of HOLDERS, through
- * `gw`; then the holders leave. `queued()` says how many wait for q's thread now.
+ * `use` runs while every thread of `app` (q unless said) is held and its queue holds the rest
+ * of HOLDERS, through `gw`; then the holders leave. `queued()` says how many wait for its thread now.
  */
-async function whileQHeld(reader: string, gw: RunningGateway, use: (queued: () => Promise<number>) => Promise<void>): Promise<void> {
+async function whileQHeld(reader: string, gw: RunningGateway, use: (queued: () => Promise<number>) => Promise<void>, app = 'q'): Promise<void> {
   const holders = Array.from({ length: HOLDERS }, () => net.connect(portOf(gw), '127.0.0.1'));
   try {
     for (const h of holders) {
       h.on('error', () => {});
-      h.write(`${chunkedHead('/q/echo')}5\r\nhel`);
+      h.write(`${chunkedHead(`/${app}/echo`)}5\r\nhel`);
     }
-    const queued = async (): Promise<number> => (await appStatus(gw, 'q')).queued;
-    await waitFor(async () => (await queued()) === HOLDERS - 1, ANSWER_MS, `${reader}: ${HOLDERS - 1} holders waiting behind the one on q's thread`);
+    const queued = async (): Promise<number> => (await appStatus(gw, app)).queued;
+    await waitFor(async () => (await queued()) === HOLDERS - 1, ANSWER_MS, `${reader}: ${HOLDERS - 1} holders waiting behind the one on ${app}'s thread`);
     await use(queued);
   } finally {
     for (const h of holders) h.destroy();
@@ -226,6 +229,40 @@ test('one whose size line past max_body comes in a later write while it waits in
         socket.destroy();
       }
     });
+  }
+});
+
+/**
+ * 256 KiB of body in 4 KiB chunks: past what either reader holds of a request waiting in the
+ * queue, the read that takes its held body past a bound (the lane's QUEUED_BODY_BYTES, 16 KiB,
+ * reads of up to 128 KiB; node:http's Readable's highWaterMark, 16 KiB on Node 20 and 64 KiB
+ * from Node 22, reads of 64 KiB), within qb's max_body.
+ */
+const PAST_HELD = `1000\r\n${'y'.repeat(0x1000)}\r\n`.repeat(64);
+/** How long a waiting request is watched for a refusal it must not get: far past a read of bytes already sent on loopback. */
+const WATCH_MS = 1000;
+
+test('one whose size line past max_body comes, while it waits in the app\'s queue, after more of its body than a waiting request may hold (QUEUED_BODY_BYTES, 16 KiB, and the read that passed it, on the lane): not read while it waits, so refused only once a thread is free, 413 then, closed (the bound on what a queued client costs, docs/architecture.md)', async () => {
+  for (const [reader, gw] of gateways()) {
+    const socket = net.connect(portOf(gw), '127.0.0.1');
+    const seen = recorded(socket);
+    try {
+      await whileQHeld(
+        reader,
+        gw,
+        async (queued) => {
+          socket.write(`${chunkedHead('/qb/echo')}5\r\nhel`);
+          await waitFor(async () => (await queued()) === HOLDERS, ANSWER_MS, `${reader}: the request waiting in qb's queue`);
+          socket.write(`lo\r\n${PAST_HELD}fffffff\r\nx`);
+          await new Promise((resolve) => setTimeout(resolve, WATCH_MS));
+          assert.equal([seen.got, seen.closed, await queued()], ['', false, HOLDERS], `${reader}: answered while it waited, its size line read past what a waiting request may hold`);
+        },
+        'qb',
+      );
+      assert.is(refused(await closedAnswer(seen)), null, `${reader}, qb's thread free: ${JSON.stringify(seen.got.slice(0, 300))}`);
+    } finally {
+      socket.destroy();
+    }
   }
 });
 
