@@ -15,6 +15,7 @@ import { CLI_COMMAND_WORDS } from '../command-words.js';
 import { answerFailure, notServingDetail, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
 import { markServedBy, REFUSED_FOR_ROOM } from './served-by.js';
 import type { WebsocketOptions } from './forward-websocket.js';
+import { handshakeProblem, refuseHandshake } from './handshake-check.js';
 import { loadWebsocketModules, preloadWebsocketModules, websocketModules, type WebsocketModules } from './websocket-modules.js';
 import { BODY_ANNOUNCED } from '../net/announced-body.js';
 import { bodyPastMax, refusalAtWorker, refuseTooLarge, type ForwardOptions, type Redispatch } from './forward-wsgi.js';
@@ -494,9 +495,11 @@ export class AppDispatcher implements Redispatch {
     }
     const backend = this.backend;
     if (backend.idleState !== undefined && backend.idleState !== 'awake' && backend.wake) {
-      // Nor for the way to its workers' 400s (forward-websocket.ts refuses the same).
+      // Nor for the way to its workers' 400s, nor a handshake ws would refuse (forward-websocket.ts refuses the same).
       const refused = group.process === null ? refusalAtWorker(req, route) : null;
       if (refused !== null) return refuseUpgradeFor(socket, refused.kind, refused.detail);
+      const problem = group.process === null ? handshakeProblem(req) : null;
+      if (problem !== null) return refuseHandshake(socket, req, problem);
       // Held until the app is awake, then routed as if it had just come.
       backend.wake().then(
         () => {

@@ -10,8 +10,9 @@ import type { WorkerLink } from '../link/worker-link.js';
 import { targetAsSent } from '../net/request-head.js';
 import { AsgiWebsocket, type AsgiWebsocketOptions } from './asgi-websocket.js';
 import { cgiRequest } from './cgi-request.js';
-import { refuseUpgrade, refuseUpgradeFor } from './error-response.js';
+import { refuseUpgradeFor } from './error-response.js';
 import { forwardedHostProblem, HOP_BY_HOP_HEADERS } from './forwarded-headers.js';
+import { refuseHandshake } from './handshake-check.js';
 import type { OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
 import { isValidHeader } from './websocket-denial.js';
@@ -47,13 +48,8 @@ function createWebsocketServer(maxPayload: number): WebSocketServer {
   });
   // A handshake ws cannot complete (not a GET; a bad key, version or subprotocol list) got ws's
   // own answer: text/html, no Date (RFC 9110 §6.6.1), a 405 without the Allow it must carry
-  // (§15.5.6). The gateway's refusal instead, with ws's reason and the versions it speaks
-  // (RFC 6455 §4.4) when the client's is not one of them.
-  server.on('wsClientError', (err: Error, socket: Socket, req: IncomingMessage) => {
-    if (req.method !== 'GET') return refuseUpgrade(socket, 405, `a websocket handshake is a GET (RFC 6455 §4.1), not ${req.method}`, { Allow: 'GET' });
-    const version = Number(req.headers['sec-websocket-version']);
-    refuseUpgrade(socket, 400, err.message, version === 13 || version === 8 ? {} : { 'Sec-WebSocket-Version': '13, 8' });
-  });
+  // (§15.5.6). The gateway's refusal instead, with ws's reason (handshake-check.ts).
+  server.on('wsClientError', (err: Error, socket: Socket, req: IncomingMessage) => refuseHandshake(socket, req, err.message));
   // The app's extra headers on the 101, but for the handshake's own; and its subprotocol where
   // the client offered none, which ws does not ask handleProtocols about.
   server.on('headers', (lines, req) => {

@@ -4,7 +4,8 @@
 // gateway, on the lean lane and where node:http reads every request (APPPKG_LEAN_LANE=0), to a
 // sleeping WSGI app: a chunked body whose first size line, in the head's own write, passes
 // max_body (the lane took the request before it read that line, and woke the app, until
-// 2026-12-07), a Content-Length past it, a websocket handshake to WSGI workers (501), a path
+// 2026-12-07), a Content-Length past it, a websocket handshake to WSGI workers (501), one to
+// an ASGI app that the websocket module refuses (405, 400: the same bytes as awake), a path
 // with %00 and a trusted proxy's X-Forwarded-Host that names no host (400s the way to a worker
 // gives), and refusals of the head itself (400, 414, 431). After each the app is still asleep:
 // status says idle, no worker, no cold start more.
@@ -14,9 +15,10 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
-import { portOf, startBothReaders, statusesOf, type BothReaders } from '../helpers/both-readers.js';
+import { portOf, startBothReaders, statusesOf, withoutDates, type BothReaders } from '../helpers/both-readers.js';
 import { appStatus } from '../helpers/status.js';
 import { recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { openSocket } from '../helpers/websocket.js';
 
 const test = suite('an idle app is not woken to refuse a request');
 const apps = tempDir('apppkg-idle-refusals-apps-');
@@ -101,6 +103,32 @@ test('a websocket handshake to the WSGI workers, which take none: 501, the app s
 test('a websocket handshake to an ASGI app with a trusted proxy\'s X-Forwarded-Host that names no host: 400, the app still asleep', async () => {
   const key = 'dGhlIHNhbXBsZSBub25jZQ==';
   await refusedAsleep(`GET /chat/ws HTTP/1.1\r\nHost: h\r\nX-Forwarded-Host: x::\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`, 400, 'chat');
+});
+
+test('a websocket handshake to an ASGI app that the websocket module refuses (not a GET, 405; no valid key, an unknown version, 400): the same answer as awake, the app still asleep', async () => {
+  const handshake = (method: string, fields: string): string => `${method} /chat/ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n${fields}\r\n`;
+  const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+  const cases: Array<[string, number]> = [
+    [handshake('POST', `Upgrade: websocket\r\n${key}Sec-WebSocket-Version: 13\r\n`), 405],
+    [handshake('GET', 'Upgrade: websocket\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n'), 400],
+    [handshake('GET', `Upgrade: websocket\r\n${key}Sec-WebSocket-Version: 12\r\n`), 400],
+  ];
+  const asleep: string[] = [];
+  for (const [bytes, status] of cases) {
+    await refusedAsleep(bytes, status, 'chat');
+    asleep.push(withoutDates(await answerTo(readers.lean, bytes)));
+  }
+  // Awake (a websocket open keeps it so), ws itself refuses them: the gateway's words for its refusal are the same.
+  const open = await openSocket(`${readers.lean.url.replace(/^http/, 'ws')}/chat/echo`, { ms: SLEEP_MS });
+  try {
+    const awake: string[] = [];
+    for (const [bytes] of cases) awake.push(withoutDates(await answerTo(readers.lean, bytes)));
+    assert.is((await sleepOf(readers.lean, 'chat')).state, 'ready', 'chat awake throughout');
+    assert.equal(asleep, awake);
+  } finally {
+    open.ws.close();
+    await open.closed(ANSWER_MS);
+  }
 });
 
 test('a path with %00, which no worker can be given: 400, the app still asleep', async () => {
