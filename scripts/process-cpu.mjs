@@ -18,10 +18,17 @@ const REPORTER = new URL('./cpu-report-at-exit.mjs', import.meta.url).href;
 /** Where the reports go: made at the first spawn, removed when this process exits (an interrupted run's too). */
 let reports;
 let reported = 0;
+/** The directory the reports' own is made in (scripts/test.mjs: the run's, so a run killed leaves one directory). */
+let reportsIn;
+
+/** Makes the reports' directory in DIR rather than TMPDIR; before the first spawn. */
+export function reportCpuIn(dir) {
+  reportsIn = dir;
+}
 
 function reportFile() {
   if (reports === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'apppkg-test-cpu-'));
+    const dir = mkdtempSync(join(reportsIn ?? tmpdir(), 'apppkg-test-cpu-'));
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
     reports = dir;
   }

@@ -6,12 +6,12 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { clearDir, makeFileRoot, makeRunRoot } from './test-tmp.mjs';
 import { warmCache } from './ts-hooks.mjs';
 import { builtFromSources } from './build-inputs.mjs';
 import { MADE_ACCOUNTS_ENV, removeMadeAccounts } from './test-accounts.mjs';
 import { withoutHostPip } from './test-pip-env.mjs';
-import { spawnNodeMeasured } from './process-cpu.mjs';
-import { tmpdir } from 'node:os';
+import { reportCpuIn, spawnNodeMeasured } from './process-cpu.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Debian packages the tests drive for real (Flask example on the system interpreter, etc.).
@@ -209,19 +209,25 @@ function waitingLanes(files) {
 const LANES = waitingLanes(allFiles);
 
 /**
- * What a fresh state root or a PostgreSQL cluster costs once, paid once for the run: every test
- * process reads and adds to this directory (test/helpers/shared-cache.ts), removed at the end.
+ * The run's temporary files, all in one directory (scripts/test-tmp.mjs): each test process's
+ * TMPDIR, removed as the process ends however it ends, and the run's own files below. Removed
+ * at the end; a run killed before it is removed by the next.
  */
-const sharedCache = mkdtempSync(join(tmpdir(), 'apppkg-test-shared-cache-'));
-process.on('exit', () => rmSync(sharedCache, { recursive: true, force: true }));
+const { root: runRoot, notes: staleNotes } = await makeRunRoot();
+if (staleNotes.length > 0) console.log(staleNotes.join('\n'));
+process.on('exit', () => rmSync(runRoot, { recursive: true, force: true }));
+reportCpuIn(runRoot);
+/**
+ * What a fresh state root or a PostgreSQL cluster costs once, paid once for the run: every test
+ * process reads and adds to this directory (test/helpers/shared-cache.ts).
+ */
+const sharedCache = mkdtempSync(join(runRoot, 'shared-cache-'));
 /**
  * The users and groups the run's tests make on the host (apppkg-test-app, apppkg-test-readers),
  * listed here as they are made, removed once every test file has ended (scripts/test-accounts.mjs).
  * An interrupted run removes none: its test processes may still be running as them.
  */
-const madeAccounts = mkdtempSync(join(tmpdir(), 'apppkg-test-accounts-'));
-process.on('exit', () => rmSync(madeAccounts, { recursive: true, force: true }));
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+const madeAccounts = mkdtempSync(join(runRoot, 'accounts-'));
 
 /**
  * The test processes' environment, and so their gateways' and commands'. PATH is read once for
@@ -240,10 +246,15 @@ delete TEST_ENV.NODE_EXTRA_CA_CERTS;
  * running at once do not mix.
  */
 function runBatch(pattern, live) {
+  const tmp = makeFileRoot(runRoot);
   const { child, read, ended } = spawnNodeMeasured(
     ['--import', join(root, 'scripts/ts-register.mjs'), join(root, 'node_modules/uvu/bin.js'), 'test', pattern, '-i', 'fixtures', '-i', 'helpers'],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: TEST_ENV },
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...TEST_ENV, TMPDIR: tmp } },
   );
+  // From its exit, not its output's end: what it left running may hold that output open.
+  const cleared = new Promise((resolve) => child.once('exit', resolve))
+    .then(() => clearDir(tmp, `the test process of ${run.starts.map((s) => s.name).join(', ') || pattern}`));
+  running.set(child, cleared);
   const run = {
     out: '',
     scanned: 0,
@@ -271,11 +282,37 @@ function runBatch(pattern, live) {
     }
     run.scanned = Math.max(run.scanned, complete);
   });
-  return ended.then(({ code, signal, cpu }) => {
+  return ended.then(async ({ code, signal, cpu }) => {
     run.cpu = cpu;
     run.endedAt = Date.now();
     if (!live) process.stdout.write(run.out);
-    return { ...run, code, signal };
+    const tmpNotes = await cleared;
+    running.delete(child);
+    return { ...run, code, signal, tmpNotes };
+  });
+}
+
+/** The test processes running, each with what ends once its TMPDIR is cleared (runBatch). */
+const running = new Map();
+/** How long test processes get to end on the signal that stops the run, before SIGKILL. */
+const STOP_MS = 15_000;
+let stopping = false;
+// Interrupted (^C, a `timeout` around the run): the test processes are told too (a signal sent
+// to the run alone reaches nothing else), and each one's TMPDIR is cleared as it ends, before the
+// run's directory goes. A second signal ends the run at once.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    for (const child of running.keys()) child.kill(signal);
+    setTimeout(() => {
+      for (const child of running.keys()) child.kill('SIGKILL');
+    }, STOP_MS).unref();
+    Promise.all(running.values()).then((notes) => {
+      const said = notes.flat();
+      if (said.length > 0) console.log(said.join('\n'));
+      process.exit(130);
+    });
   });
 }
 
@@ -289,6 +326,7 @@ async function runAll(slotted, waiting) {
   const live = slotted.length + waiting.length === 1;
   let lazyRunning = 0;
   const next = () => {
+    if (stopping) return undefined;
     const busy = lazyRunning < LAZY_SLOTS ? 0 : slotted.findIndex((b) => !b.lazy);
     return slotted.length > 0 ? slotted.splice(busy === -1 ? 0 : busy, 1)[0] : waiting.shift();
   };
@@ -301,7 +339,7 @@ async function runAll(slotted, waiting) {
     for (let batch = next(); batch !== undefined; batch = next()) await run(batch);
   };
   const lane = async () => {
-    while (waiting.length > 0) results.push(await runBatch(waiting.shift().pattern, live));
+    while (waiting.length > 0 && !stopping) results.push(await runBatch(waiting.shift().pattern, live));
   };
   await Promise.all([
     ...Array.from({ length: Math.min(SLOTS, slotted.length + waiting.length) }, slot),
@@ -311,11 +349,13 @@ async function runAll(slotted, waiting) {
 }
 
 runAll(slotBatches, waitingBatches).then((runs) => {
+  if (stopping) return; // the signal's handler ends the run
   let passed = 0;
   let failed = 0;
   let skipped = 0;
   const notes = [];
   for (const run of runs) {
+    notes.push(...run.tmpNotes);
     const counts = summarize(run.out, run.code, run.signal);
     passed += counts.passed;
     failed += counts.failed;

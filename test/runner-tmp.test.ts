@@ -1,0 +1,119 @@
+// `npm test` (scripts/test.mjs, scripts/test-tmp.mjs) leaves nothing in TMPDIR however a test
+// process ends: test files make their directories as they load and remove them in their last
+// hook, so each one killed on the way (a crash, a `timeout` around a loop) left them, ~3,100 empty
+// /tmp/apppkg-* in one session, and a server it had started ran on. Here the runner itself runs,
+// from a copy of scripts/ in a tree of its own, a test file that makes a directory, starts a
+// server-like child in it (in its own process group, as the tests start nginx) and waits; the
+// test process is then killed with SIGKILL, or the run with SIGTERM or SIGKILL.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { isAlive, ROOT, tempDir, waitFor } from './helpers/process.js';
+
+const test = suite('npm test: a killed test process leaves nothing in TMPDIR');
+const work = tempDir('apppkg-runner-tmp-');
+
+// A tree the runner takes for the project's: its scripts copied (the runner finds its root from
+// where it is), what the build check reads linked, and test/ holding only the file below and
+// the helpers.
+const tree = join(work.path, 'tree');
+mkdirSync(join(tree, 'test'), { recursive: true });
+cpSync(join(ROOT, 'scripts'), join(tree, 'scripts'), { recursive: true });
+for (const entry of ['src', 'schema', 'python-shim', 'dist', 'node_modules', 'package.json', 'package-lock.json', 'tsconfig.json']) {
+  symlinkSync(join(ROOT, entry), join(tree, entry));
+}
+// The tests' `uvu` is test/helpers/uvu.ts (tsconfig.json's paths).
+symlinkSync(join(ROOT, 'test', 'helpers'), join(tree, 'test', 'helpers'));
+// What it made (its directory, the child's pid) goes to READY once the child runs.
+writeFileSync(join(tree, 'test', 'waits.test.mjs'), `
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+const dir = mkdtempSync(join(tmpdir(), 'apppkg-waits-'));
+const server = spawn('sleep', ['300'], { cwd: dir, stdio: 'ignore', detached: true });
+test('waits to be killed', async () => {
+  writeFileSync(process.env.READY, JSON.stringify({ dir, server: server.pid, test: process.pid }));
+  await new Promise((resolve) => setTimeout(resolve, 120_000));
+});
+test.run();
+`);
+
+let run = 0;
+const started: ChildProcess[] = [];
+/** The children and test processes the runs made: killed after, should a test have failed before they went. */
+const servers: number[] = [];
+
+/** The runner on waits.test.mjs with a TMPDIR of its own; resolves once the test process is waiting. */
+async function startRun(tmp = join(work.path, `tmp-${run + 1}`)): Promise<{ runner: ChildProcess; tmp: string; made: { dir: string; server: number; test: number }; output: () => string; ended: Promise<void> }> {
+  run += 1;
+  mkdirSync(tmp, { recursive: true, mode: 0o1777 });
+  const ready = join(work.path, `ready-${run}`);
+  const runner = spawn(process.execPath, [join(tree, 'scripts', 'test.mjs'), '^waits\\.test\\.mjs$'], {
+    cwd: tree, env: { ...process.env, TMPDIR: tmp, READY: ready }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  started.push(runner);
+  let out = '';
+  runner.stdout!.on('data', (c) => (out += c));
+  runner.stderr!.on('data', (c) => (out += c));
+  const ended = new Promise<void>((resolve) => {
+    if (runner.exitCode !== null || runner.signalCode !== null) resolve();
+    runner.once('exit', () => resolve());
+  });
+  await waitFor(() => existsSync(ready), 60_000, () => `the test file to start its child: ${out}`);
+  const made = JSON.parse(readFileSync(ready, 'utf8')) as { dir: string; server: number; test: number };
+  servers.push(made.server, made.test);
+  return { runner, tmp, made, output: () => out, ended };
+}
+
+/** That nothing of a run is left: no directory in its TMPDIR, no child running. */
+async function assertNothingLeft(tmp: string, made: { dir: string; server: number }, output: string): Promise<void> {
+  await waitFor(() => !isAlive(made.server), 20_000, () => `the test file's child ${made.server} to be stopped: ${output}`);
+  assert.not.ok(existsSync(made.dir), `${made.dir} removed: ${output}`);
+  assert.equal(readdirSync(tmp), [], `nothing left in TMPDIR: ${output}`);
+}
+
+test.after(async () => {
+  for (const runner of started) if (runner.exitCode === null && runner.signalCode === null) runner.kill('SIGKILL');
+  for (const pid of servers) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  work.remove();
+});
+
+test('a test process killed (SIGKILL): what it left running is stopped by pid and its directory removed; the run goes on to its end', async () => {
+  const { tmp, made, output, ended } = await startRun();
+  process.kill(made.test, 'SIGKILL');
+  await waitFor(async () => (await Promise.race([ended.then(() => true), new Promise((r) => setTimeout(r, 100, false))])), 60_000, () => `the run to end: ${output()}`);
+  await assertNothingLeft(tmp, made, output());
+  assert.match(output(), `the test process of waits.test.mjs left a process running in ${tmp}/`);
+  assert.match(output(), `${made.server} (sleep 300)`);
+});
+
+test('the run stopped with SIGTERM: its test process is told, and its directory cleared before the run exits', async () => {
+  const { runner, tmp, made, output, ended } = await startRun();
+  runner.kill('SIGTERM');
+  await waitFor(async () => (await Promise.race([ended.then(() => true), new Promise((r) => setTimeout(r, 100, false))])), 60_000, () => `the run to end: ${output()}`);
+  assert.is(runner.exitCode, 130, output());
+  assert.not.ok(isAlive(made.test), 'the test process ended');
+  await assertNothingLeft(tmp, made, output());
+});
+
+test('a run killed with SIGKILL: the next run stops what it left and removes its directory', async () => {
+  const first = await startRun();
+  first.runner.kill('SIGKILL');
+  await first.ended;
+  // What a `timeout -s KILL` around the run does to its process group; not to the child in its own.
+  if (isAlive(first.made.test)) process.kill(first.made.test, 'SIGKILL');
+  assert.ok(isAlive(first.made.server), 'the child in its own process group runs on');
+  const second = await startRun(first.tmp);
+  assert.match(second.output(), /removed \S+apppkg-run-\S+, the directory of an earlier run that did not end as it should/);
+  assert.not.ok(existsSync(first.made.dir), 'the earlier run\'s directory is gone');
+  assert.not.ok(isAlive(first.made.server), 'and what ran in it stopped');
+  second.runner.kill('SIGTERM');
+  await second.ended;
+  await assertNothingLeft(second.tmp, second.made, second.output());
+});
+
+test.run();
