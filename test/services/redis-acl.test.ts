@@ -6,50 +6,27 @@
 // so only). What common client libraries send on the app's own keys still passes (Celery's, end
 // to end, in celery-redis.test.ts). docs/services.md says what stays allowed and why. The ACL
 // user is the server's: a second state root on another database of it is refused the user too.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { addPackage } from '../helpers/apps-dir.js';
-import { runCli, tempDir } from '../helpers/process.js';
-import { servicesEnvironment, startRedis, type RunningRedis } from '../helpers/servers.js';
-import { runIf } from '../helpers/skip.js';
+import { runCli } from '../helpers/process.js';
+import { redisAppSuite } from '../helpers/redis-app-suite.js';
+import { servicesEnvironment } from '../helpers/servers.js';
 
 const test = suite('services: what an app\'s Redis user is refused');
-const work = tempDir('apppkg-redis-acl-');
-const state = join(work.path, 'state');
-let redis: RunningRedis;
-let envFile: string;
-let alpha: string;
-
-function missing(): string | null {
-  const version = /v=(\d+)\./.exec(spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout ?? '');
-  if (version === null) return 'redis-server is not installed (apt-get install redis-server)';
-  // ACL DRYRUN and FUNCTION came with 7.0; redis-6.test.ts holds what 6.x gets.
-  if (Number(version[1]) < 7) return `redis-server is ${version[0]}: these rules are Redis 7's`;
-  if (spawnSync('/usr/bin/python3', ['-c', 'import redis'], { stdio: 'ignore' }).status !== 0) return 'Debian\'s python3-redis is not installed';
-  return null;
-}
-const why = missing();
-const withRedis = runIf(test, why === null, why ?? '');
-
-test.before(async () => {
-  if (why) return;
-  redis = await startRedis();
-  envFile = servicesEnvironment(work.path, 'environment', { redis: redis.url });
-  alpha = addPackage(work.path, 'redis-clients', 'alpha');
+const fx = redisAppSuite(test, {
+  tempPrefix: 'apppkg-redis-acl-',
+  missing() {
+    // ACL DRYRUN and FUNCTION came with 7.0; redis-6.test.ts holds what 6.x gets.
+    const version = /v=(\d+)\./.exec(spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout ?? '');
+    return version !== null && Number(version[1]) < 7 ? `redis-server is ${version[0]}: these rules are Redis 7's` : null;
+  },
 });
+const { withRedis, work, state, env, envFile, alpha, admin } = fx;
 
-test.after(async () => {
-  await redis?.stop();
-  work.remove();
-});
-
-const env = { APPPKG_STATE_DIR: state };
 /** `run` is a start of the app: its user is set to this gateway's rules first. */
 const clients = (...args: string[]) => runCli(['run', alpha, '--environment', envFile, '--state-dir', state, '--', 'python', 'clients.py', ...args], { ms: 60_000, env });
-const admin = (...args: string[]) =>
-  execFileSync('redis-cli', ['-p', String(redis.port), '--user', 'admin', '--pass', redis.adminPassword, '--no-auth-warning', ...args], { encoding: 'utf8', timeout: 10_000 }).trim();
 
 // What another app (beta) and the host keep: a key, a list to SORT by, a function of the host's.
 function otherAppsData(): void {
@@ -161,7 +138,7 @@ withRedis('a user an older gateway made, allowed COPY and SCRIPT DEBUG, gets thi
 // first one's keys in database 0.
 withRedis('a second state root whose services.redis names another database of the server is refused the app\'s user, as on the same one', async () => {
   const other = join(work.path, 'state-other');
-  const inDb1 = servicesEnvironment(work.path, 'environment-db1', { redis: redis.url.replace(/\/0$/, '/1') });
+  const inDb1 = servicesEnvironment(work.path, 'environment-db1', { redis: fx.redis.url.replace(/\/0$/, '/1') });
   const r = await runCli(['run', alpha, '--environment', inDb1, '--state-dir', other, '--', 'python', 'clients.py', 'try', JSON.stringify([['GET', 'alpha:x']])], { ms: 60_000, env: { APPPKG_STATE_DIR: other } });
   assert.is(r.status, 1, r.stdout + r.stderr);
   assert.match(r.stdout + r.stderr, /redis user "apppkg-alpha" of alpha belongs to another state root/);

@@ -6,48 +6,18 @@
 // database is not. A claim an older gateway kept in its own URL's database, neither 0 nor this
 // URL's, is still seen (INFO keyspace) and refuses a second state root; uninstall deletes it
 // where it is its own state root's.
-import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
-import { runCli, tempDir } from '../helpers/process.js';
-import { redisMissing, servicesEnvironment, startRedis, type RunningRedis } from '../helpers/servers.js';
-import { runIf } from '../helpers/skip.js';
+import { runCli } from '../helpers/process.js';
+import { redisAppSuite } from '../helpers/redis-app-suite.js';
 
 const test = suite('services: an app\'s Redis keys in database 0 and the URL\'s');
-const work = tempDir('apppkg-redis-dbs-');
-const state = join(work.path, 'state');
-let redis: RunningRedis;
-let envFile: string;
-let alpha: string;
+const { withRedis, work, state, env, envFile, alpha, admin } = redisAppSuite(test, { tempPrefix: 'apppkg-redis-dbs-', url: (url) => url.replace(/\/0$/, '/3') });
 
-function missing(): string | null {
-  const noServer = redisMissing();
-  if (noServer !== null) return noServer;
-  if (spawnSync('/usr/bin/python3', ['-c', 'import redis'], { stdio: 'ignore' }).status !== 0) return 'Debian\'s python3-redis is not installed';
-  return null;
-}
-const why = missing();
-const withRedis = runIf(test, why === null, why ?? '');
-
-test.before(async () => {
-  if (why) return;
-  redis = await startRedis();
-  envFile = servicesEnvironment(work.path, 'environment', { redis: redis.url.replace(/\/0$/, '/3') });
-  alpha = addPackage(work.path, 'redis-clients', 'alpha');
-});
-
-test.after(async () => {
-  await redis?.stop();
-  work.remove();
-});
-
-const env = { APPPKG_STATE_DIR: state };
 const cli = (...args: string[]) => runCli([...args, '--environment', envFile, '--state-dir', state], { ms: 90_000, env });
-const admin = (...args: string[]) =>
-  execFileSync('redis-cli', ['-p', String(redis.port), '--user', 'admin', '--pass', redis.adminPassword, '--no-auth-warning', ...args], { encoding: 'utf8', timeout: 10_000 }).trim();
 
 // As the app's own user: one client on the URL without its database (no SELECT: database 0),
 // one on the URL as given, and that one's SELECT 0 and SELECT 1.
