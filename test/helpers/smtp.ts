@@ -1,7 +1,11 @@
 // Talking to the gateway's mail listener in tests (issue 16): a raw SMTP/LMTP conversation over
 // `net` (for what a library would not send: garbage, no SIZE, silence, LMTP's per-recipient
 // replies), and Python's smtplib and Debian's swaks as real clients. Every wait has a deadline.
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
+import * as assert from 'uvu/assert';
 import { runCli } from './process.js';
 
 export interface SmtpReply {
@@ -171,6 +175,51 @@ export function awkwardMessage(subject: string, to: string): { wire: Buffer; rec
     wire: Buffer.concat([join(stuffed), Buffer.from('\r\n.\r\n')]),
     received: Buffer.concat([join(lines), crlf]),
   };
+}
+
+/**
+ * Sends awkwardMessage(subject), addressed to the first of `to`, in one transaction on `talk`
+ * (its greeting and EHLO or LHLO read) to each of `to`, and closes `talk`: MAIL FROM with
+ * BODY=8BITMIME, every RCPT and the message answered 250 (`lmtp`: a reply for each recipient).
+ * Returns the message as the server has it, for assertDeliveredAsSent.
+ */
+export async function sendAwkwardMessage(talk: SmtpTalk, subject: string, to: string[], lmtp = false): Promise<Buffer> {
+  const { wire, received } = awkwardMessage(subject, to[0]);
+  assert.is((await talk.command('MAIL FROM:<ann@example.org> BODY=8BITMIME')).code, 250);
+  for (const rcpt of to) assert.is((await talk.command(`RCPT TO:<${rcpt}>`)).code, 250);
+  const replies = [await talk.dataBytes(wire, 10_000)];
+  while (lmtp && replies.length < to.length) replies.push(await talk.reply());
+  talk.close();
+  assert.equal(replies.map((r) => r.code), replies.map(() => 250), replies.map((r) => r.text).join(' / '));
+  return received;
+}
+
+/** What the mail-sink fixture app says of a delivery it took (GET /deliveries). */
+export interface SinkDelivery {
+  body_b64: string;
+  signature: string;
+  signature_ok: boolean;
+  received: string | null;
+}
+
+/**
+ * That the POST `got` (an app's delivery, as the mail-sink fixture tells it) carried `sent` byte
+ * for byte, signed with HMAC-SHA256 over exactly those bytes keyed by the app's secret in
+ * STATE/apps/APP/mail-secret, which the app's APPPKG_MAIL_SECRET is too; and that the gateway's
+ * trace came in X-Apppkg-Received (`trace`: the whole text, or what it holds). `label` begins
+ * each assertion's message (the app's name unless given).
+ */
+export function assertDeliveredAsSent(got: SinkDelivery, sent: Buffer, opts: { state: string; app: string; trace: string | RegExp; label?: string }): void {
+  const { state, app, trace } = opts;
+  const label = opts.label ?? app;
+  const body = Buffer.from(got.body_b64, 'base64');
+  assert.is(body.toString('latin1'), sent.toString('latin1'), `${label}: the POSTed body is the message as received`);
+  assert.ok(body.equals(sent), `${label}: the POSTed body is the message as received, byte for byte`);
+  const key = readFileSync(join(state, 'apps', app, 'mail-secret'), 'utf8').trim();
+  assert.is(got.signature, createHmac('sha256', key).update(sent).digest('hex'), `${label}: the HMAC of the bytes sent, keyed by its secret`);
+  assert.ok(got.signature_ok, `${label}: and its APPPKG_MAIL_SECRET is that key`);
+  if (typeof trace === 'string') assert.is(got.received, trace, `${label}: the gateway's trace in X-Apppkg-Received`);
+  else assert.match(got.received ?? '', trace, `${label}: the gateway's trace in X-Apppkg-Received`);
 }
 
 const SMTPLIB_SEND = `

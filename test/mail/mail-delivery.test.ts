@@ -2,7 +2,6 @@
 // raw bytes) talk to the gateway's mail listener; real apps receive the deliveries through the
 // gateway's public listener and record them (test/fixtures/apps/mail-sink, examples/support-desk).
 import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +11,7 @@ import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, runCli, startCli, tempDir, waitFor, within, FIXTURES, type RunningGateway } from '../helpers/process.js';
-import { awkwardMessage, mailPort, message, sendRaw, sendWithSmtplib, SmtpTalk } from '../helpers/smtp.js';
+import { assertDeliveredAsSent, mailPort, message, sendAwkwardMessage, sendRaw, sendWithSmtplib, SmtpTalk } from '../helpers/smtp.js';
 
 const test = suite('mail delivery');
 const apps = tempDir('apppkg-mail-apps-');
@@ -263,21 +262,9 @@ test('too big: 552 on MAIL FROM SIZE= and while the message streams, each counte
 
 test('the POST\'s body is the message as sent in DATA, byte for byte (dots unstuffed, a bare LF, 8-bit bytes, a client\'s own Received: first, no line end last), signed over exactly those bytes with the app\'s APPPKG_MAIL_SECRET', async () => {
   const subject = 'byte for byte over smtp';
-  const { wire, received } = awkwardMessage(subject, 'raw@alpha.localhost');
-  const talk = await session();
-  assert.is((await talk.command('MAIL FROM:<ann@example.org> BODY=8BITMIME')).code, 250);
-  assert.is((await talk.command('RCPT TO:<raw@alpha.localhost>')).code, 250);
-  const reply = await talk.dataBytes(wire, 10_000);
-  talk.close();
-  assert.is(reply.code, 250, reply.text);
+  const received = await sendAwkwardMessage(await session(), subject, ['raw@alpha.localhost']);
   const [d] = await deliveriesOf('alpha', subject);
-  const body = Buffer.from(d.body_b64, 'base64');
-  assert.is(body.toString('latin1'), received.toString('latin1'), 'the POSTed body is the message as received');
-  assert.ok(body.equals(received));
-  const key = readFileSync(join(state.path, 'apps', 'alpha', 'mail-secret'), 'utf8').trim();
-  assert.is(d.signature, createHmac('sha256', key).update(received).digest('hex'), 'the HMAC of the bytes sent, keyed by the app\'s secret');
-  assert.ok(d.signature_ok, 'and the app\'s APPPKG_MAIL_SECRET is that key');
-  assert.match(d.received ?? '', / \(apppkg-gateway\) with ESMTP id /, 'the gateway\'s trace in X-Apppkg-Received');
+  assertDeliveredAsSent(d, received, { state: state.path, app: 'alpha', trace: / \(apppkg-gateway\) with ESMTP id / });
 });
 
 test('larger than the recipient app\'s max_body (though under mail.max_size): 552 naming the app, never a 250 that no delivery could keep', async () => {

@@ -1,16 +1,15 @@
 // LMTP mode (issue 16; `lmtp: true`, for Postfix's lmtp: transport, RFC 2033): LHLO instead of
 // EHLO, and after the message one reply per accepted recipient, so the MTA in front knows the
 // fate of each one. The gateway listens on a unix socket only: deliveries go through it.
-import { createHmac } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { gatewayStatus, stopGatewayChecked } from '../helpers/status.js';
 import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
-import { awkwardMessage, message, SmtpTalk } from '../helpers/smtp.js';
+import { assertDeliveredAsSent, message, sendAwkwardMessage, SmtpTalk } from '../helpers/smtp.js';
 
 const test = suite('mail over LMTP');
 const apps = tempDir('apppkg-mail-apps-');
@@ -164,24 +163,10 @@ test('a message sent with SMTPUTF8: its X-Apppkg-Received says `with UTF8LMTP` (
 
 test('the POST\'s body is the message as sent in DATA, byte for byte, to each recipient\'s app; each signed over those bytes with its own APPPKG_MAIL_SECRET', async () => {
   const subject = 'byte for byte over lmtp';
-  const { wire, received } = awkwardMessage(subject, 'raw@alpha.localhost');
-  const talk = await lhlo();
-  assert.is((await talk.command('MAIL FROM:<ann@example.org> BODY=8BITMIME')).code, 250);
-  assert.is((await talk.command('RCPT TO:<raw@alpha.localhost>')).code, 250);
-  assert.is((await talk.command('RCPT TO:<raw@beta.localhost>')).code, 250);
-  const first = await talk.dataBytes(wire, 10_000);
-  const second = await talk.reply();
-  talk.close();
-  assert.equal([first.code, second.code], [250, 250], `${first.text} / ${second.text}`);
+  const received = await sendAwkwardMessage(await lhlo(), subject, ['raw@alpha.localhost', 'raw@beta.localhost'], true);
   for (const app of ['alpha', 'beta']) {
     const got = await waitFor(async () => ((await (await request(`http://localhost/${app}/deliveries`, { dispatcher: viaSocket })).body.json()) as any[]).find((d) => d.subject === subject), 10_000, `${app}'s delivery`);
-    const body = Buffer.from(got.body_b64, 'base64');
-    assert.is(body.toString('latin1'), received.toString('latin1'), `${app}: the POSTed body is the message as received`);
-    assert.ok(body.equals(received));
-    const key = readFileSync(join(state.path, 'apps', app, 'mail-secret'), 'utf8').trim();
-    assert.is(got.signature, createHmac('sha256', key).update(received).digest('hex'), `${app}: the HMAC of the bytes sent, keyed by its secret`);
-    assert.ok(got.signature_ok);
-    assert.match(got.received, / \(apppkg-gateway\) with LMTP id /);
+    assertDeliveredAsSent(got, received, { state: state.path, app, trace: / \(apppkg-gateway\) with LMTP id / });
   }
 });
 
