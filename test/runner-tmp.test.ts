@@ -8,9 +8,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { isAlive, ROOT, tempDir, waitFor } from './helpers/process.js';
+import { isAlive, orAfter, ROOT, tempDir, TS_REGISTER, waitFor } from './helpers/process.js';
 
 const test = suite('npm test: a killed test process leaves nothing in TMPDIR');
 const work = tempDir('apppkg-runner-tmp-');
@@ -114,6 +115,34 @@ test('a run killed with SIGKILL: the next run stops what it left and removes its
   second.runner.kill('SIGTERM');
   await second.ended;
   await assertNothingLeft(second.tmp, second.made, second.output());
+});
+
+// A file run by hand (uvu, or node on it) has no runner to clear after it: tempDir removes its
+// directories itself at a stop signal, and the process still ends by that signal.
+const byHand = join(work.path, 'by-hand.mjs');
+writeFileSync(byHand, `
+import { writeFileSync } from 'node:fs';
+import { tempDir } from ${JSON.stringify(pathToFileURL(join(ROOT, 'test', 'helpers', 'process.ts')).href)};
+const dirs = [tempDir('apppkg-by-hand-'), tempDir('apppkg-by-hand-')];
+writeFileSync(process.env.READY, JSON.stringify(dirs.map((d) => d.path)));
+setTimeout(() => {}, 120_000);
+`);
+
+test('a file run by hand, stopped by SIGTERM or SIGINT: its tempDir directories are removed, and it ends by the signal', async () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const tmp = join(work.path, `by-hand-${signal}`);
+    mkdirSync(tmp, { mode: 0o1777 });
+    const ready = join(work.path, `by-hand-ready-${signal}`);
+    const child = spawn(process.execPath, ['--import', TS_REGISTER, byHand], { env: { ...process.env, TMPDIR: tmp, READY: ready }, stdio: 'ignore' });
+    started.push(child);
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, sig) => resolve(sig)));
+    await waitFor(() => existsSync(ready), 30_000, `the file run by hand to make its directories (${signal})`);
+    const dirs = JSON.parse(readFileSync(ready, 'utf8')) as string[];
+    assert.is(dirs.filter((dir) => existsSync(dir)).length, 2);
+    child.kill(signal);
+    assert.is(await orAfter(20_000, () => 'still running', ended), signal, 'it ends by the signal');
+    assert.equal(readdirSync(tmp), [], `nothing left in TMPDIR after ${signal}`);
+  }
 });
 
 test.run();
