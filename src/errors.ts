@@ -355,7 +355,7 @@ export const ERROR_CODES = {
     example: { found: '10.0.0.0/33' },
   },
   APPPKG_LISTEN_FAILED: {
-    summary: 'The gateway could not listen on an address (in use, not permitted, no such interface; for a `unix:` socket, no directory to hold it, or a path longer than the 107 bytes a socket address holds). It binds its listeners before it starts any app, so nothing was started.',
+    summary: 'The gateway could not listen on an address (in use, not permitted, no such interface; for a `unix:` socket, no directory to hold it, or a path longer than the 107 bytes a socket address holds; a host name that does not resolve). It binds its listeners before it starts any app, so nothing was started. The message names the flag that gave what failed: `--listen` or `--admin`; for `serve`, `--host` when the host is at fault (a name that does not resolve, an address this host does not have), else `--port`.',
     message: (d) => `${d.flag ? `${str(d.flag)}: ` : ''}cannot listen on ${str(d.address)}: ${str(d.reason)}`,
     hint: (d) => {
       const flag = str(d.flag) || '--listen';
@@ -387,13 +387,22 @@ export const ERROR_CODES = {
         const unit = str(d.dir) === '/run/apppkg-gateway' ? ' (under systemd, the shipped unit\'s RuntimeDirectory= makes it)' : '';
         return `there is no directory ${str(d.dir)} to hold the socket: create it (mkdir -p ${shellWord(str(d.dir))})${unit}, or ${another}`;
       }
-      // serve's --port takes a number: its address is --host's, which is what names no address here.
-      if (flag === '--port') return 'give --host an address of this host (127.0.0.1, the default, or 0.0.0.0 for every interface)';
+      // serve's --host is a host alone (hostOnly): its fix is a host, where --listen's is HOST:PORT.
+      const port = d.hostOnly === true ? '' : /:\d+$/.exec(str(d.address))?.[0] ?? '';
+      const ours = d.hostOnly === true ? '127.0.0.1 (the default)' : `127.0.0.1${port}`;
+      // A name the resolver does not know: "an address of this host" left its user to guess that the name was what failed.
+      if (d.host !== undefined && d.reason !== 'EADDRNOTAVAIL') {
+        const host = str(d.host);
+        const why = d.reason === 'ENOTFOUND' ? `${host} resolves to no address (\`getent hosts ${shellWord(host)}\` finds none)` : `${host} could not be resolved now (${str(d.reason)}: the DNS server did not answer)`;
+        return `${why}: give ${flag} an IP address of this host instead, ${ours} for this host only or 0.0.0.0${port} for every interface, or a name /etc/hosts gives one of them`;
+      }
       // Nothing uses an address this host does not have: the fix is one it has.
       if (d.reason === 'EADDRNOTAVAIL') {
-        const port = /:\d+$/.exec(str(d.address))?.[0] ?? '';
-        return `${str(d.address)} is no address of this host (\`ip -brief address\` lists its addresses): give ${flag} one of them, or 0.0.0.0${port} for every interface, 127.0.0.1${port} for this host only`;
+        const host = d.hostOnly === true ? str(d.host) : str(d.address);
+        return `${host} is no address of this host (\`ip -brief address\` lists its addresses): give ${flag} one of them, or 0.0.0.0${port} for every interface, ${ours} for this host only`;
       }
+      // serve's --port, failing otherwise than in use or not permitted: its host is the other half.
+      if (flag === '--port') return 'give --port another port, or --host another address of this host (127.0.0.1, the default, or 0.0.0.0 for every interface)';
       return `give ${flag} an address of this host (e.g. 127.0.0.1:8000)`;
     },
     exitStatus: 1,

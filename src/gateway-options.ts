@@ -95,6 +95,12 @@ export interface OptionNames {
   apps: string;
   environment: string;
   listen: string;
+  /**
+   * What gives the listen address's host when it is given apart from its port (serve's --host
+   * beside --port): a host that does not resolve, or is no address of this host, names it.
+   * Absent, `listen` is named for both.
+   */
+  listenHost?: string;
   admin: string;
   adminTokenFile: string;
   trustProxy: string;

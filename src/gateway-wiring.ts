@@ -17,10 +17,11 @@ import { Registry } from './supervisor/registry.js';
 
 
 /** The Front's options from the gateway's; each response it answers is counted in `metrics`. */
-export function frontOptions(options: GatewayOptions, listen: ListenAddress[], names: Pick<OptionNames, 'listen' | 'socketOwner' | 'commands'>, metrics: GatewayMetrics, say: (line: string) => void): FrontOptions {
+export function frontOptions(options: GatewayOptions, listen: ListenAddress[], names: Pick<OptionNames, 'listen' | 'listenHost' | 'socketOwner' | 'commands'>, metrics: GatewayMetrics, say: (line: string) => void): FrontOptions {
   return {
     listen,
     listenFlag: names.listen,
+    listenHostFlag: names.listenHost,
     socketOwnerKey: names.socketOwner,
     statusCall: names.commands.status,
     accessLog: options.accessLog ?? null,

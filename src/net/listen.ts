@@ -82,20 +82,31 @@ function heldHere(addr: ListenAddress): boolean {
   return false;
 }
 
-/** Listens on `addr`; `flag` (`--listen`, `--admin`) is the option a failure's hint points at. */
 /**
- * `flag` names the option `addr` came from, `ownerKey` the one `unix`'s owner came from (the
- * CLI's --socket-owner by default), as a failure to listen names them.
+ * The failures that are the host's, not the port's: a name that does not resolve (getaddrinfo's
+ * ENOTFOUND, or EAI_AGAIN when no DNS server answered) or an address this host does not have.
  */
-export async function listenOn(server: Server, addr: ListenAddress, unix: UnixSocketOptions = {}, flag?: string, ownerKey?: string): Promise<void> {
+const HOST_REASONS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EADDRNOTAVAIL']);
+
+/**
+ * Listens on `addr`. `flag` names the option `addr` came from (`--listen`, `--admin`), `ownerKey`
+ * the one `unix`'s owner came from (the CLI's --socket-owner by default), as a failure to listen
+ * names them. `hostFlag` is for an address given as two options (serve's --host and --port): a
+ * failure of its host names that option, as `serve --host nosuchhost.invalid` said "--port".
+ */
+export async function listenOn(server: Server, addr: ListenAddress, unix: UnixSocketOptions = {}, flag?: string, ownerKey?: string, hostFlag?: string): Promise<void> {
   if (addr.kind === 'unix') {
     const problem = unixPathProblem(addr.path);
     if (problem) throw new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), flag, ...problem, max: UNIX_PATH_MAX });
     await clearStaleSocket(addr.path);
   }
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException, chown = false) =>
-      reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), flag, reason: err.code ?? err.message, chown, ownerKey, here: err.code === 'EADDRINUSE' && heldHere(addr), cause: err }));
+    const onError = (err: NodeJS.ErrnoException, chown = false) => {
+      const reason = err.code ?? err.message;
+      const ofHost = addr.kind === 'tcp' && HOST_REASONS.has(reason);
+      const named = ofHost && hostFlag !== undefined ? { flag: hostFlag, hostOnly: true } : { flag };
+      reject(new GatewayError('APPPKG_LISTEN_FAILED', { address: formatAddr(addr), ...named, host: ofHost ? addr.host : undefined, reason, chown, ownerKey, here: err.code === 'EADDRINUSE' && heldHere(addr), cause: err }));
+    };
     server.once('error', onError);
     const done = () => {
       server.off('error', onError);

@@ -52,6 +52,8 @@ export interface FrontOptions {
   listen: ListenAddress[];
   /** The option the addresses come from (`--listen`, `--port`; the library's `listen`), named when one cannot be bound. */
   listenFlag?: string;
+  /** The option the addresses' host comes from when it is given apart (serve's `--host`), named when the host is what fails. */
+  listenHostFlag?: string;
   /**
    * What shows the operator why an app does not serve, named in a 503's body (CommandWords.status:
    * the CLI's `apppkg-gateway status`, the default; the library's `gateway.status()`).
@@ -642,7 +644,7 @@ export class Front {
         }
         refuse(false);
       });
-      await listenOn(server, addr, this.opts.unixSocket, this.opts.listenFlag, this.opts.socketOwnerKey).catch((err: unknown) => {
+      await listenOn(server, addr, this.opts.unixSocket, this.opts.listenFlag, this.opts.socketOwnerKey, this.opts.listenHostFlag).catch((err: unknown) => {
         throw this.heldByOurOwn(err, addr) ?? err;
       });
       this.servers.push(server);

@@ -79,12 +79,47 @@ test('serve on a busy port names --port in the hint', async () => {
   assert.match(r.stderr, 'or give --port another port');
 });
 
-test('serve on an address this host does not have names --host in the hint, not --port, which takes a number only', async () => {
+test('serve on an address this host does not have names --host, which gave it, not --port, which takes a number only', async () => {
   // 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this host.
   const r = await runCli(['serve', join(apps, 'hi'), '--host', '192.0.2.1', '--port', '0', '--state-dir', join(work.path, 'serve-state')], { ms: 20_000 });
   assert.is(r.status, 1, r.stderr);
-  assert.match(r.stderr, '--port: cannot listen on 192.0.2.1:0: EADDRNOTAVAIL');
-  assert.match(r.stderr, '  fix: give --host an address of this host (127.0.0.1, the default, or 0.0.0.0 for every interface)\n');
+  assert.match(r.stderr, 'apppkg-gateway: --host: cannot listen on 192.0.2.1:0: EADDRNOTAVAIL\n');
+  assert.match(r.stderr, '  fix: 192.0.2.1 is no address of this host (`ip -brief address` lists its addresses): give --host one of them, or 0.0.0.0 for every interface, 127.0.0.1 (the default) for this host only\n');
+});
+
+// H310: `serve --host nosuchhost.invalid` said "--port: cannot listen on ...", naming a flag
+// the user had not typed, and every flag's fix was "an address of this host", not that the
+// name was what failed. .invalid never resolves (RFC 6761); a resolver that cannot be asked
+// says EAI_AGAIN, whose fix differs in its first words only.
+test('a host name that does not resolve names the flag that gave it (--host, --listen, --admin) and says the name is what failed', async () => {
+  const token = join(work.path, 'admin-token-unresolved');
+  writeFileSync(token, 'k3y-for-the-unresolved-test\n', { mode: 0o600 });
+  const host = 'apppkg-no-such-host.invalid';
+  for (const [flag, address, args, ours, every] of [
+    ['--host', `${host}:0`, ['serve', join(apps, 'hi'), '--host', host, '--port', '0'], '127.0.0.1 (the default)', '0.0.0.0'],
+    ['--listen', `${host}:8080`, ['--apps', apps, '--listen', `${host}:8080`, '--admin', '0'], '127.0.0.1:8080', '0.0.0.0:8080'],
+    ['--admin', `${host}:8099`, ['--apps', apps, '--listen', '0', '--admin', `${host}:8099`, '--admin-token', token], '127.0.0.1:8099', '0.0.0.0:8099'],
+  ] as const) {
+    const r = await runCli([...args, '--state-dir', join(work.path, 'unresolved-state')], { ms: 30_000 });
+    assert.is(r.status, 1, r.stderr);
+    const said = new RegExp(`^apppkg-gateway: ${flag}: cannot listen on ${address.replace(/[.]/g, '\\.')}: (ENOTFOUND|EAI_AGAIN)$`, 'm').exec(r.stderr);
+    assert.ok(said, `${flag}: ${r.stderr}`);
+    const why = said![1] === 'ENOTFOUND' ? `${host} resolves to no address (\`getent hosts ${host}\` finds none)` : `${host} could not be resolved now (EAI_AGAIN: the DNS server did not answer)`;
+    assert.match(r.stderr, `  fix: ${why}: give ${flag} an IP address of this host instead, ${ours} for this host only or ${every} for every interface, or a name /etc/hosts gives one of them\n`);
+    assert.not.match(r.stderr, flag === '--host' ? /--port/ : /--host/);
+  }
+});
+
+ifNobody('serve on a port below 1024 as a user that may not bind it names --port, with a port to give it', async () => {
+  chmodSync(work.path, 0o755);
+  const run = join(work.path, 'nobody-serve');
+  mkdirSync(run, { recursive: true });
+  chmodSync(run, 0o777);
+  const bin = installForOtherUsers().bin;
+  const r = await runCli(['-u', 'nobody', '--', 'timeout', '15', bin, 'serve', join(apps, 'hi'), '--port', '80', '--state-dir', join(run, 'state')], { bin: 'runuser', cwd: work.path, ms: 20_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, '--port: cannot listen on 127.0.0.1:80: EACCES\n');
+  assert.match(r.stderr, '  fix: ports below 1024 need root, or the capability CAP_NET_BIND_SERVICE (AmbientCapabilities=CAP_NET_BIND_SERVICE in a systemd unit): give --port a port of 1024 or more (e.g. 8080), or the gateway the capability\n');
 });
 
 // The hint for every errno but EADDRINUSE and EACCES said "or stop what is using it", where

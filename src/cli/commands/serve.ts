@@ -125,9 +125,9 @@ export async function run(args: ParsedCommand): Promise<number> {
         hookTimeoutMs,
         graceMs: GRACE_S * 1000,
         say,
-        // serve's address is --host and --port, which a failure to listen on it names; a SIGHUP
+        // serve's address is --host and --port, each named for the failures that are its; a SIGHUP
         // stops it, which a fix that says the gateway's signal must not tell its user to send.
-        optionNames: { ...GATEWAY_FLAGS, listen: '--port', commands: SERVE_COMMAND_WORDS, startedAs: commandLineAgain('serve', args, ['environment']) },
+        optionNames: { ...GATEWAY_FLAGS, listen: '--port', listenHost: '--host', commands: SERVE_COMMAND_WORDS, startedAs: commandLineAgain('serve', args, ['environment']) },
       });
     } catch (err) {
       printAppError(err);
