@@ -22,7 +22,7 @@ import { environmentFileExposure } from './environment/environment-file-mode.js'
 import { clearInterpreterCache } from './environment/interpreter-discovery.js';
 import { releaseProbeCacheDir, setProbeCacheDir } from './environment/probe-cache.js';
 import { namingStateRoot, prepareStateRoot, removeMadeDirs, stateCacheDir } from './environment/state-root.js';
-import { lockServedApp, lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
+import { heldByAnotherGateway, lockServedApp, lockStateRoot, type StateRootLock } from './environment/state-root-lock.js';
 import { userNotAppliedWarnings } from './environment/run-as.js';
 import { unknownAppWarnings } from './environment/unknown-apps.js';
 import { GatewayError, givenAs, isGatewayError } from './errors.js';
@@ -168,8 +168,13 @@ export class Gateway {
       releaseProbeCacheDir(stateCacheDir(stateRoot));
       if (!checked.single) await Promise.all([forgetAdminAddress(stateRoot), forgetAdminKey(stateRoot)]);
       await lock?.release();
-      if (lock.made !== undefined) await removeMadeDirs(lock.made.first, lock.made.deepest);
-      await removeMadeDirs(madeRoot, stateRoot);
+      // Only what this start made, and only while empty (rmdir): another start on this root
+      // may be about to use the apps/ or the root it found there (make-dir.ts makes them again
+      // if we won that race). Where a gateway holds the root, its apps/ and the root are in
+      // its use: a failed serve beside it takes back its own app's directory alone.
+      const shared = await heldByAnotherGateway(stateRoot);
+      if (lock.made !== undefined) await removeMadeDirs(shared ? lock.made.deepest : lock.made.first, lock.made.deepest);
+      if (!shared) await removeMadeDirs(madeRoot, stateRoot);
       // A served app's state it could not make is thrown here (`app`): named as the caller gave it.
       throw namingStateRoot(err, checked.names.stateDir);
     }

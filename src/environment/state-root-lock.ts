@@ -23,7 +23,10 @@ export interface StateRootLock {
   readonly file: string;
   /** Removes the lock file if it is still ours; idempotent. */
   release(): Promise<void>;
-  /** The directories taking it made (serve's STATE/apps/NAME): the first made, and the lock's own. */
+  /**
+   * The directories taking it made (serve's STATE/apps/NAME; a root removed under us and made
+   * again): the first made, and the lock's own.
+   */
   readonly made?: { first: string; deepest: string };
 }
 
@@ -81,6 +84,17 @@ export function lockStateRoot(root: string): Promise<StateRootLock> {
   return lockWith(file, (pid) => new GatewayError('APPPKG_STATE_ROOT_IN_USE', { root, pid, lock: file }));
 }
 
+/**
+ * Whether a gateway other than this process holds `root` (its gateway.lock names a live
+ * process): everything under the root is that gateway's to use, its apps/ included, so a start
+ * beside it that failed removes none of the root's shared directories (H310).
+ */
+export async function heldByAnotherGateway(root: string): Promise<boolean> {
+  const file = path.join(root, LOCK_FILE);
+  const found = await readHolder(file).catch(() => null);
+  return found?.holder != null && found.holder.pid !== process.pid && isAlive(found.holder, file);
+}
+
 /** The lock `serve` holds on its app's state (STATE/apps/NAME/serve.lock), made like gateway.lock. */
 export const SERVE_LOCK_FILE = 'serve.lock';
 
@@ -99,18 +113,31 @@ export async function lockServedApp(root: string, name: string): Promise<StateRo
   }
   const file = path.join(dir, SERVE_LOCK_FILE);
   const lock = await lockWith(file, (pid) => new GatewayError('APPPKG_APP_SERVED', { app: name, root, pid, lock: file }));
-  return { ...lock, made: made === undefined ? undefined : { first: made, deepest: dir } };
+  const first = [made, lock.made?.first].filter((d) => d !== undefined).sort((a, b) => a.length - b.length)[0];
+  return { ...lock, made: first === undefined ? undefined : { first, deepest: dir } };
 }
 
 /** Takes `file` (O_EXCL, holding our pid), or throws `inUse(pid)` of its live holder. */
 async function lockWith(file: string, inUse: (pid: number) => GatewayError): Promise<StateRootLock> {
   const mine = `${process.pid}\n${procStat(process.pid)?.startTime ?? ''}\n`;
+  let made: string | undefined;
   for (let attempt = 0; ; attempt++) {
     try {
       await writeFile(file, mine, { flag: 'wx', mode: 0o644 });
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 5) throw lockFailure(file, err);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && attempt < 5) {
+        // Its directory, found or made a moment ago, was removed since: another start on this
+        // root that failed took the empty directories it had made. Made again, now ours.
+        try {
+          made = (await makeDirectory(path.dirname(file), 0o755)) ?? made;
+        } catch (again) {
+          throw lockFailure(path.dirname(file), again);
+        }
+        continue;
+      }
+      if (code !== 'EEXIST' || attempt >= 5) throw lockFailure(file, err);
     }
     let found;
     try {
@@ -148,6 +175,7 @@ async function lockWith(file: string, inUse: (pid: number) => GatewayError): Pro
   let released = false;
   return {
     file,
+    made: made === undefined ? undefined : { first: made, deepest: path.dirname(file) },
     async release() {
       if (released) return;
       released = true;

@@ -138,12 +138,20 @@ export function gatewayOwned(owner: Owner | undefined): Owner | undefined {
  * parent), or undefined: a start that fails after this removes them again (removeMadeDirs).
  */
 export async function prepareStateRoot(root: string): Promise<string | undefined> {
+  let made: string | undefined;
   try {
-    // Not mkdir's `recursive`, which spins for ever under /proc (make-dir.ts).
-    const made = await makeDirectory(root, 0o755);
-    // mkdir of a directory that is there already succeeds whoever may write in it.
-    await access(root, constants.W_OK | constants.X_OK);
-    return made;
+    for (let tries = 0; ; tries++) {
+      // Not mkdir's `recursive`, which spins for ever under /proc (make-dir.ts).
+      made = (await makeDirectory(root, 0o755)) ?? made;
+      // mkdir of a directory that is there already succeeds whoever may write in it.
+      const gone = await access(root, constants.W_OK | constants.X_OK).then(() => false, (err: NodeJS.ErrnoException) => {
+        // Removed since it was found (another start on this root that failed, removing the
+        // empty root it made): made again, by us this time, as a root we found missing.
+        if (err.code === 'ENOENT' && tries < 5) return true;
+        throw err;
+      });
+      if (!gone) return made;
+    }
   } catch (err) {
     const blocker = fileInTheWay(root);
     // A file at the root itself passes makeDirectory, and access() then fails for want of its x
