@@ -107,13 +107,15 @@ const HOOKS_RUN_AS_PRODUCTION: ReadonlySet<CommandName> = new Set(['install', 'u
 /** timeoutMs of run, runCommand and check: 0 and NaN were taken for no bound, a negative one stopped the command at once. */
 const TIMEOUT_RULE = { zeroAllowed: false, example: 60_000 };
 
-/** What `commands.NAME` is typically set to (SPEC §1.1's examples), for the fix of a missing one. */
-const EXAMPLE_COMMANDS: Record<CommandName, string> = {
+/**
+ * What `commands.NAME` is typically set to (SPEC §1.1's examples), for the fix of a missing one.
+ * Not backup's or restore's: their fix is the CLI's command that needs no hook (hooklessBackupFix),
+ * which Python's run_command says in the same words.
+ */
+const EXAMPLE_COMMANDS: Record<Exclude<CommandName, 'backup' | 'restore'>, string> = {
   install: 'python manage.py migrate',
   update: 'python manage.py migrate',
   check: 'python -m myapp.selfcheck',
-  backup: 'python -m myapp.dump "$APPPKG_BACKUP_DIR"',
-  restore: 'python -m myapp.load "$APPPKG_BACKUP_DIR"',
   uninstall: 'python -m myapp.cleanup',
   test: 'python -m unittest discover -s tests',
 };
