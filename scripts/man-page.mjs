@@ -60,7 +60,7 @@ export function renderManPage({ version, globalHelp, gateway, commands }) {
   }
   lines.push(
     '.SH EXIT STATUS',
-    '0 success; 1 the command ran and failed (a failed check, an app that does not import); 2 bad usage.',
+    '0 success; 1 the command ran and failed: a failed check, an app that does not import, or a file or directory the command line names that is missing or does not hold what it should (an \\-\\-apps DIR that is not there, an \\-\\-environment FILE or an app.yaml with a problem: an unknown key, a bad value, bad YAML); 2 bad usage: the command line itself (an unknown option, a missing or malformed value, an address that is not PORT, HOST:PORT or unix:/path).',
     '.SH ENVIRONMENT',
     '.TP',
     '.B APPPKG_STATE_DIR',
