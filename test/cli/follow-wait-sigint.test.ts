@@ -3,10 +3,16 @@
 // follow that streams. The built CLI against a real gateway killed with SIGKILL (no trailer: the
 // connection cut), then against a listener that takes the connection and never answers, as a
 // hung gateway would: a try in flight then must not hold Ctrl-C up.
+//
+// The admin listener is a unix socket in the test's own directory (H310): on a TCP port freed by
+// the kill, the silent listener, and the gateway started again, listened a moment later, and
+// met EADDRINUSE whenever another process had been given that port meanwhile. No other process
+// makes a socket at this path, so it is the test's until it is done.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { addPackage, oneWorkerEach } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, BIN, ROOT, runCli, startCli, tempDir, waitFor, within } from '../helpers/process.js';
@@ -38,9 +44,10 @@ test('a gateway killed: logs -f and status --watch say they wait for it, and Ctr
   let silent: net.Server | null = null;
   const held = new Set<net.Socket>();
   let pids: number[] = [];
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off', '--settle', '0', ...oneWorkerEach(dir.path)]);
+  const socket = join(dir.path, 'admin.sock');
+  const admin = `unix:${socket}`;
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', admin, '--state-dir', state, '--access-log', 'off', '--settle', '0', ...oneWorkerEach(dir.path)]);
   try {
-    const admin = new URL(gw.adminUrl!).host;
     await waitFor(async () => {
       const r = await runCli(['status', '--json', '--admin', admin], { ms: 15_000 });
       const status = r.status === 0 ? JSON.parse(r.stdout) : null;
@@ -62,7 +69,7 @@ test('a gateway killed: logs -f and status --watch say they wait for it, and Ctr
     // Said at once, not a silent hang: the connection was cut (no trailer from a stop).
     const lost = `apppkg-gateway: lost the gateway at ${admin} (the connection closed); waiting for it to come back, trying every 1 s (Ctrl-C stops)\n`;
     await waitFor(() => followers.every((f) => f.err.includes(lost)), 10_000, () => `the lost lines\n${followers.map((f) => f.err).join('\n')}`);
-    // Nobody on the port: each try is refused at once, and the wait is between tries.
+    // Nobody on the socket: each try is refused at once, and the wait is between tries.
     await new Promise((r) => setTimeout(r, 2500));
     for (const f of followers) {
       assert.is(f.child.exitCode, null, `${named(f)} still waits\n${f.err}`);
@@ -73,11 +80,12 @@ test('a gateway killed: logs -f and status --watch say they wait for it, and Ctr
     // A bound, not a figure: well under the client's 5 s connect bound.
     for (const f of between) assert.equal(await within(3000, `${named(f)} to end at Ctrl-C between tries`, f.exit), { code: 0, signal: null });
 
-    // Something takes the port and never answers (a gateway hung as it starts): a try hangs in
-    // it, and a followed answer has no answer bound of its own.
-    const port = Number(admin.split(':')[1]);
-    silent = net.createServer((socket) => held.add(socket));
-    await new Promise<void>((resolve, reject) => silent!.once('error', reject).listen(port, '127.0.0.1', resolve));
+    // Something takes the address and never answers (a gateway hung as it starts): a try hangs
+    // in it, and a followed answer has no answer bound of its own. The killed gateway's socket
+    // file is still there (refusing), as a gateway started again would find it.
+    rmSync(socket, { force: true });
+    silent = net.createServer((conn) => held.add(conn));
+    await new Promise<void>((resolve, reject) => silent!.once('error', reject).listen(socket, resolve));
     await waitFor(() => held.size >= 2, 10_000, 'both tries connected to the silent listener');
     for (const f of inFlight) {
       assert.is(f.child.exitCode, null, `${named(f)} still waits\n${f.err}`);
@@ -114,9 +122,9 @@ test('a retry that connects and gets no answer: given up after the head bound, s
     return gw;
   };
   try {
-    const first = await start('127.0.0.1:0');
-    const admin = new URL(first.adminUrl!).host;
-    const port = Number(admin.split(':')[1]);
+    const socket = join(dir.path, 'admin.sock');
+    const admin = `unix:${socket}`;
+    const first = await start(admin);
     const watch = follow(['status', '--watch', '--admin', admin]);
     const logs = follow(['logs', 'blog', '-f', '--admin', admin]);
     followers.push(watch, logs);
@@ -124,8 +132,9 @@ test('a retry that connects and gets no answer: given up after the head bound, s
     first.child.kill('SIGKILL');
     await first.stop();
     await waitFor(() => followers.every((f) => f.err.includes('lost the gateway')), 15_000, () => followers.map((f) => f.err).join('\n'));
-    silent = net.createServer((socket) => held.add(socket));
-    await new Promise<void>((resolve, reject) => silent!.once('error', reject).listen(port, '127.0.0.1', resolve));
+    rmSync(socket, { force: true });
+    silent = net.createServer((conn) => held.add(conn));
+    await new Promise<void>((resolve, reject) => silent!.once('error', reject).listen(socket, resolve));
     const silentLine = `apppkg-gateway: the gateway at ${admin} took the connection and did not answer (no answer within 5 s); trying again every 1 s\n`;
     // A first try given up, and at least one more made after it, while the listener stays silent.
     await waitFor(() => followers.every((f) => f.err.includes(silentLine)) && held.size >= 4, 30_000, () => `the silent line, and tries made again (${held.size} connections)\n${followers.map((f) => f.err).join('\n')}`);
@@ -135,8 +144,8 @@ test('a retry that connects and gets no answer: given up after the head bound, s
     assert.is(once.status, 1, once.stdout + once.stderr);
     assert.not.match(once.stderr, 'internal error');
     assert.match(once.stderr, 'no answer within 5 s');
-    // The listener goes, its connections stay (a hung process keeps them): the gateway takes the address.
-    // close()'s callback waits for those connections: the port is free once it is called.
+    // The listener goes, its connections stay (a hung process keeps them): the gateway takes the
+    // address. close()'s callback waits for those connections: the socket is gone once it is called.
     silent.close();
     silent = null;
     await start(admin);
