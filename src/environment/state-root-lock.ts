@@ -85,14 +85,14 @@ export function lockStateRoot(root: string): Promise<StateRootLock> {
 }
 
 /**
- * Whether a gateway other than this process holds `root` (its gateway.lock names a live
- * process): everything under the root is that gateway's to use, its apps/ included, so a start
- * beside it that failed removes none of the root's shared directories (H310).
+ * Whether a gateway holds `root` (its gateway.lock names a live process, or another Gateway of
+ * this one): everything under the root is that gateway's to use, its apps/ included, so a start
+ * beside it that failed, its own lock released, removes none of the root's shared directories (H310).
  */
 export async function heldByAnotherGateway(root: string): Promise<boolean> {
   const file = path.join(root, LOCK_FILE);
   const found = await readHolder(file).catch(() => null);
-  return found?.holder != null && found.holder.pid !== process.pid && isAlive(found.holder, file);
+  return found?.holder != null && isAlive(found.holder, file);
 }
 
 /** The lock `serve` holds on its app's state (STATE/apps/NAME/serve.lock), made like gateway.lock. */
