@@ -29,8 +29,14 @@ export interface Serving {
 export interface AppRecord {
   name: string;
   serving: Serving | null;
-  /** dir -> why that version was refused, and its files' signature then: any change retries it. */
-  refused: Map<string, { signature: string; error: GatewayError }>;
+  /**
+   * dir -> why that version was refused, and its files' signature then: any change retries it.
+   * `leftBehind`: the files its start left, when they differed from those it started with (a fix
+   * copied in while a slow import failed): `signature` is then the start's, so the version is
+   * tried again with what it was not started with; a try from `leftBehind` that changes them
+   * again is the app writing into its own directory, and is not tried again for that.
+   */
+  refused: Map<string, { signature: string; error: GatewayError; leftBehind?: string }>;
   /**
    * dir -> the refusal of that version last said in full: its files' signature then, its code
    * and message, and when (ISO). SIGHUP tries every refused version again (the documented retry

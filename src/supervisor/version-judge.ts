@@ -275,7 +275,7 @@ export class VersionJudge {
       record.startingVersion = record.serving === null;
       record.judging = desc.dir;
       const wait = (record.startSteps = new StartSteps());
-      const started = await this.startVersion(record, desc, { updatePending: pending.has(desc.dir), restarting, wait }).finally(() => {
+      const started = await this.startVersion(record, desc, { updatePending: pending.has(desc.dir), restarting, wait, startedWith: tree.signature }).finally(() => {
         record.startingVersion = false;
         record.judging = null;
         record.startingInstance = null;
@@ -486,12 +486,12 @@ export class VersionJudge {
   /**
    * `updatePending`: its commands.update runs though no older version serves
    * (updatesPendingAtStart); `restarting`: the serving version restarted in place, whose failure
-   * leaves it serving rather than refused.
+   * leaves it serving rather than refused; `startedWith`: its files' signature as read before the start.
    */
   private async startVersion(
     record: AppRecord,
     desc: Description,
-    { updatePending, restarting, wait }: { updatePending: boolean; restarting: boolean; wait: StartSteps },
+    { updatePending, restarting, wait, startedWith }: { updatePending: boolean; restarting: boolean; wait: StartSteps; startedWith: string },
   ): Promise<{ instance: AppInstance; runAs: RunAs | null; hostEnv: HostEnvironment } | null> {
     const development = this.opts.mode === 'development';
     const hostEnv = this.registry.hostEnv();
@@ -499,6 +499,7 @@ export class VersionJudge {
     const logStart = development ? 0 : logOffset(logFile);
     let venv: PendingVenv | null = null;
     let updateFailed = false;
+    let hookFailed = false;
     try {
       const resolve = () => resolveApp({
         dir: desc.dir,
@@ -552,9 +553,11 @@ export class VersionJudge {
           : updatePending;
         const hook = firstInstall ? 'install' : newVersion ? 'update' : null;
         updateFailed = hook === 'update';
+        hookFailed = hook !== null;
         if (hook !== null && desc.commands[hook]) wait.judge('hook', `commands.${hook} to finish: ${desc.commands[hook]}`);
         const ran = hook !== null && (await this.runHook(ctx, hook));
         updateFailed = false;
+        hookFailed = false;
         if (firstInstall) this.record(desc, 'install');
         // Recorded as soon as it passed, not once the version serves: an import or a probe that
         // fails after it leaves the data migrated all the same, and a retry of the version (a
@@ -623,9 +626,18 @@ export class VersionJudge {
       // beside a version that looks fine.
       const waits = waitsItOut(record, error);
       // The files as they are after the attempt: an app that writes into its own directory
-      // while it fails to start must not look changed, and be retried, at every look.
-      const signature = !restarting && !waits ? readPackageTree(desc.dir).signature : null;
-      if (signature !== null) record.refused.set(desc.dir, { signature, error });
+      // while it fails to start must not look changed, and be retried, at every look. But files
+      // changed during the attempt may be a fix copied in while a slow import failed, which
+      // kept as refused waited for another change or a SIGHUP: that is tried once more. Its
+      // try changing them again (it started from what the first left) is the app's own writing.
+      const after = !restarting && !waits ? readPackageTree(desc.dir).signature : null;
+      // Not under serve: a failed first start ends it or has --reload wait for a change, and a
+      // version serving behind that wait's back would still be answered 503 there. Nor after a
+      // failed hook: it writes into the directory as hooks do (collectstatic, pip install
+      // --target), and a failed migration is run again only when asked (README).
+      const changedMeanwhile = !development && !hookFailed && after !== null && after !== startedWith && record.refused.get(desc.dir)?.leftBehind !== startedWith;
+      const signature = changedMeanwhile ? startedWith : after;
+      if (signature !== null) record.refused.set(desc.dir, { signature, error, leftBehind: changedMeanwhile ? after! : undefined });
       if (!restarting) record.serviceWait = waits ? { dir: desc.dir, error, since: performance.now(), nextTryAt: null } : null;
       showProblem(record, { dir: desc.dir, error });
       // Tried again at SIGHUP with the same files, and refused the same way: nothing to tell but that.
@@ -658,6 +670,11 @@ export class VersionJudge {
       } else {
         this.opts.say(`${record.name}: ${label(desc)} refused${keeps}:\n${formatRefusal(error)}`);
         if (signature !== null) record.refusalsSaid.set(desc.dir, { signature, said, at: new Date().toISOString() });
+      }
+      if (changedMeanwhile) {
+        // Looked at again now, not at the watcher's next poll: under --watch-interval 0 there is none.
+        this.opts.say(`${record.name}: files in ${label(desc)} changed while it was starting; trying it again with them`);
+        this.registry.reconcileIn(0);
       }
       return null;
     }
