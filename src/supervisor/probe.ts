@@ -60,6 +60,7 @@ class ProbeExchange implements LinkExchange {
 export function probeLink(link: WorkerLink, path: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     let settled = false;
+    let timer: NodeJS.Timeout | undefined;
     const exchange = new ProbeExchange(link, (result) => {
       if (settled) return;
       settled = true;
@@ -67,13 +68,6 @@ export function probeLink(link: WorkerLink, path: string, timeoutMs: number): Pr
       if (typeof result === 'number') resolve(result);
       else reject(result);
     });
-    // Judged after the poll: an answer sent while the gateway's loop stalled is read first.
-    const timer = silenceTimeout(() => {
-      if (settled) return;
-      settled = true;
-      link.write(encodeEmptyFrame(Frame.ABORT, exchange.id));
-      reject(new Error(`no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
     const target = splitTarget(path);
     const pathInfo = decodeRequestPath(target.path);
     if (pathInfo === null) {
@@ -98,6 +92,19 @@ export function probeLink(link: WorkerLink, path: string, timeoutMs: number): Pr
         `\0HTTP_HOST\0localhost\0HTTP_USER_AGENT\0${PROBE_AGENT}`,
       ),
     );
+    // The bound runs from the turn's flush, an immediate queued before this one (link.write): a
+    // stall of the gateway's loop between the ask and the flush is time the worker did not have
+    // the request, and counted, a probe with 1 s left of the start bound failed as it left.
+    // Judged after the poll: an answer sent while the gateway's loop stalled is read first.
+    setImmediate(() => {
+      if (settled) return;
+      timer = silenceTimeout(() => {
+        if (settled) return;
+        settled = true;
+        link.write(encodeEmptyFrame(Frame.ABORT, exchange.id));
+        reject(new Error(`no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
   });
 }
 
