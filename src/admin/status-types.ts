@@ -28,6 +28,12 @@ export interface WorkerStatus {
   startedAt: string;
   /** In `stopping`: the ISO time its stop began (a slow ASGI lifespan shutdown shows how long it has taken); else null. */
   stoppingSince: string | null;
+  /**
+   * In `stopping`, for a worker stopped before it was ready: the step of its start the stop came
+   * in, `import` or `lifespan` (an ASGI lifespan startup); else null. Such a worker never served
+   * and runs no shutdown of its own.
+   */
+  stoppedStarting: 'import' | 'lifespan' | null;
   /** Resident memory, when known (read from /proc, sampled at most every few seconds). */
   rssBytes: number | null;
   /** CPU use, percent of one core, over the last sample interval; null before the first sample. */

@@ -15,7 +15,12 @@ import { CANCEL_BOUND_MS, type Worker } from './worker.js';
  */
 export function killedAfterCancel(app: string, worker: Worker, after: string): string | null {
   if (worker.kind !== 'asgi' || worker.exitSignal !== 'SIGKILL' || worker.killedFor !== null) return null;
-  return `${app}: worker ${worker.pid ?? '?'} had not exited ${CANCEL_BOUND_MS / 1000} s after ${after} (its lifespan shutdown did not complete, or a task ignored its cancellation, or sync code held the event loop): killed`;
+  // Stopped before READY it had no tasks nor shutdown: only its start, which its app's own SIGTERM handler let go on.
+  const starting = worker.stoppedStarting;
+  const why = starting === null
+    ? 'its lifespan shutdown did not complete, or a task ignored its cancellation, or sync code held the event loop'
+    : `it was stopped during its ${starting === 'lifespan' ? 'lifespan startup' : 'import'}, which went on past its SIGTERM: the app took the signal for itself`;
+  return `${app}: worker ${worker.pid ?? '?'} had not exited ${CANCEL_BOUND_MS / 1000} s after ${after} (${why}): killed`;
 }
 
 /**

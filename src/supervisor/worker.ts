@@ -198,6 +198,10 @@ export class Worker extends EventEmitter {
   killedFor: string | null = null;
   /** When it began to stop (Date.now()): status tells how long a slow shutdown has taken. */
   private stoppingAt: number | null = null;
+  /** Its ASGI lifespan startup has begun (LIFESPAN_STARTUP came): a stop before READY comes in it, not in the import. */
+  private lifespanBegun = false;
+  /** Stopped before it said READY: in which step of its start (stoppedStarting). */
+  private stoppedIn: 'import' | 'lifespan' | null = null;
   /** A stop under way (ASGI): when its CANCEL goes to the worker. */
   private cancelling: EarliestTimer | null = null;
   /** A stop under way (WSGI): when its responses under way are cut, before the SIGKILL. */
@@ -217,6 +221,15 @@ export class Worker extends EventEmitter {
   /** When it began to stop (asked, or on its own: a max_requests recycle), or null. */
   get stoppingSince(): number | null {
     return this.stoppingAt;
+  }
+
+  /**
+   * The step of its start a stop came in (its import, its ASGI lifespan startup), or null for one
+   * that had started: such a worker never served, so it has no shutdown of its own to run, and
+   * one still there after its SIGTERM is an app that took the signal for itself.
+   */
+  get stoppedStarting(): 'import' | 'lifespan' | null {
+    return this.stoppedIn;
   }
 
   get pid(): number | undefined {
@@ -393,6 +406,7 @@ export class Worker extends EventEmitter {
       });
       // An ASGI app imported, its lifespan startup begun: status says which of the two it waits for.
       link.once('lifespan-startup', () => {
+        this.lifespanBegun = true;
         if (!settled) this.emit('lifespan-startup');
       });
       link.on('ready', (info: ReadyInfo) => {
@@ -539,6 +553,7 @@ export class Worker extends EventEmitter {
   async stop(graceMs: number): Promise<void> {
     const child = this.child;
     if (child === null || this._state === 'exited' || child.pid === undefined) return;
+    if (this._state === 'starting') this.stoppedIn ??= this.lifespanBegun ? 'lifespan' : 'import';
     if (this._state !== 'stopping') this._state = 'stopping';
     this.stoppingAt ??= Date.now();
     if (this._link === null) {

@@ -6,8 +6,8 @@ import { GatewayMetrics } from '../../src/admin/metrics.js';
 
 function blogWorkers(): WorkerStatus[] {
   return [
-    { pid: 1001, state: 'ready', inFlight: 2, queued: 1, websockets: 0, requests: 40, failed: 1, latency: { p50: 0.012, p90: 0.04, p95: 0.09, p99: 0.2, windowSeconds: 60 }, startedAt: '2026-01-02T03:04:06.000Z', rssBytes: 30_000_000, cpuPercent: 1.5, restarts: 3, lastExit: { pid: 999, code: null, signal: 'SIGKILL', at: '2026-01-02T03:04:05.500Z', uptimeSeconds: 12.5, reason: null, failedToStart: null }, stoppingSince: null, recycled: 0, lastRecycle: null, memoryNote: null },
-    { pid: 1002, state: 'starting', inFlight: 0, queued: 0, websockets: 0, requests: 0, failed: 0, latency: { p50: null, p90: null, p95: null, p99: null, windowSeconds: 60 }, startedAt: '2026-01-02T03:04:07.000Z', rssBytes: null, cpuPercent: null, restarts: 0, lastExit: null, stoppingSince: null, recycled: 0, lastRecycle: null, memoryNote: null },
+    { pid: 1001, state: 'ready', inFlight: 2, queued: 1, websockets: 0, requests: 40, failed: 1, latency: { p50: 0.012, p90: 0.04, p95: 0.09, p99: 0.2, windowSeconds: 60 }, startedAt: '2026-01-02T03:04:06.000Z', rssBytes: 30_000_000, cpuPercent: 1.5, restarts: 3, lastExit: { pid: 999, code: null, signal: 'SIGKILL', at: '2026-01-02T03:04:05.500Z', uptimeSeconds: 12.5, reason: null, failedToStart: null }, stoppingSince: null, stoppedStarting: null, recycled: 0, lastRecycle: null, memoryNote: null },
+    { pid: 1002, state: 'starting', inFlight: 0, queued: 0, websockets: 0, requests: 0, failed: 0, latency: { p50: null, p90: null, p95: null, p99: null, windowSeconds: 60 }, startedAt: '2026-01-02T03:04:07.000Z', rssBytes: null, cpuPercent: null, restarts: 0, lastExit: null, stoppingSince: null, stoppedStarting: null, recycled: 0, lastRecycle: null, memoryNote: null },
   ];
 }
 
