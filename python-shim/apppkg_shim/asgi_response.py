@@ -19,7 +19,7 @@ from . import link
 from .asgi_lifespan import app_line, awaiting_frames
 from .asgi_scope import REQUEST_URI
 from .errors import InvalidResponse, log, request_traceback
-from .task import _NAME_CONNECTION, _NAME_CONTENT_LENGTH, _NAME_DROP, _content_length, _name_kind, bad_value_bytes, connection_options  # the WSGI response's header rules, shared
+from .task import _NAME_CONNECTION, _NAME_CONTENT_LENGTH, _NAME_DROP, _content_length, _name_kind, bad_value_bytes, connection_options, tell_dropped  # the WSGI response's header rules, shared
 
 HEADER_PACK = link.HEADER.pack
 FULL_PACK = link.RESPONSE_FULL_HEADER.pack
@@ -40,11 +40,11 @@ CHECKED_HEADS = 256
 CHECKED_HEAD_BYTES = 1024
 
 
-def encode_header_pairs(headers, parts, lengths=None):
+def encode_header_pairs(headers, parts, worker, lengths=None):
     """Append an ASGI headers list to `parts` as latin-1 bytes (name, value, ...), checked as
-    the WSGI worker checks them; hop-by-hop names are dropped (the gateway frames the body).
-    The lengths Content-Length says go to `lengths` too, when given: one, a repeat of the same
-    sent once."""
+    the WSGI worker checks them; hop-by-hop names are dropped (the gateway frames the body), and
+    said once in `worker`'s app log. The lengths Content-Length says go to `lengths` too, when
+    given: one, a repeat of the same sent once."""
     try:
         items = iter(headers)
     except TypeError:
@@ -66,6 +66,7 @@ def encode_header_pairs(headers, parts, lengths=None):
             if len(_name_kinds) < 1024:
                 _name_kinds[name] = kind
         if kind == _NAME_DROP:
+            tell_dropped(worker, name, value)
             continue
         if kind == _NAME_CONNECTION:
             connection = [value] if connection is None else connection + [value]
@@ -83,7 +84,7 @@ def encode_header_pairs(headers, parts, lengths=None):
     return parts
 
 
-def encode_head(message):
+def encode_head(message, worker):
     """The start's head as the RESPONSE frame carries it, and its Content-Length as sent (or None)."""
     status = message.get("status")
     headers = message.get("headers", ())
@@ -113,7 +114,7 @@ def encode_head(message):
         raise InvalidResponse("status must be an int 200-599, got %r" % (status,))
     lengths = []
     # The status alone: Node adds the standard reason phrase.
-    head = b"\0".join(encode_header_pairs(headers, [b"%d" % int(status)], lengths))
+    head = b"\0".join(encode_header_pairs(headers, [b"%d" % int(status)], worker, lengths))
     encoded = head, (lengths[0] if lengths else None)
     if key is not None and len(head) <= CHECKED_HEAD_BYTES:
         if len(_checked_heads) >= CHECKED_HEADS:
@@ -240,7 +241,7 @@ class ResponseExchange:
     def start_response(self, message, name):
         if self.head is not None or self.head_sent:
             raise RuntimeError("%s.start sent twice" % name)
-        self.head, declared = encode_head(message)
+        self.head, declared = encode_head(message, self.worker)
         # A HEAD's, a 204's or a 304's Content-Length is that of a body the response never
         # carries (RFC 9110 8.6: a 304 states the representation's): nothing to hold it to.
         if declared is not None and message["status"] not in (204, 304) and not self.payload.startswith("HEAD\0"):

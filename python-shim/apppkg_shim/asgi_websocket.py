@@ -217,7 +217,7 @@ class WebSocketExchange(ResponseExchange):
             if not isinstance(subprotocol, str):
                 raise InvalidResponse("websocket.accept: expected a subprotocol that is a str, got %s %s" % (
                     type(subprotocol).__name__, _short(subprotocol)))
-            parts = encode_header_pairs(message.get("headers", ()), [subprotocol.encode("latin-1")])
+            parts = encode_header_pairs(message.get("headers", ()), [subprotocol.encode("latin-1")], self.worker)
             payload = b"\0".join(parts)
             self.link.write(HEADER_PACK(link.WS_ACCEPT, self.id, len(payload)) + payload)
             self.accepted = True

@@ -101,6 +101,35 @@ def connection_options(parts, first, values):
     return parts
 
 
+# Lowercase hop-by-hop names this worker has dropped from an app's response and said so in its
+# log: once each, since an app that sets one sets it on every answer.
+_dropped_told = set()
+
+
+def tell_dropped(worker, name, value):
+    """One line in the app's log for a hop-by-hop header the app gave and the shim dropped. PEP 3333
+    calls it the app's error, and wsgiref refuses it; gunicorn and this shim drop it, silently
+    until now: an app that chunked its body itself (Transfer-Encoding: chunked) had its chunk-size
+    lines reach the client as body, and its log said nothing of why."""
+    if type(name) is not str:
+        name = name.decode("latin-1")
+    lower = name.lower()
+    if lower in _dropped_told:
+        return
+    _dropped_told.add(lower)
+    if type(value) is not str:
+        value = value.decode("latin-1")
+    framing = (
+        "; the gateway frames the body itself (Content-Length, or chunked when the app gives no length): "
+        "a body the app chunked itself reaches the client with its chunk-size lines in it"
+        if lower == "transfer-encoding" else ""
+    )
+    log("%s (%s): the response header %s: %s was dropped, as every %s the app gives will be (said once): "
+        "hop-by-hop headers are the server's (RFC 9110 7.6.1; PEP 3333 forbids them a WSGI app)%s; remove it from the app's headers "
+        "(Connection: close is kept, and closes the client's connection after the answer)" % (
+            worker.app_spec, worker.name, name, value[:80], name, framing))
+
+
 # str.isascii is 3.7's; python: "<3.7" runs the worker on 3.6.
 _isascii = getattr(str, "isascii", None) or (lambda s: all(c < "\x80" for c in s))
 
@@ -294,6 +323,7 @@ class Task:
                 raise InvalidResponse("header %s: the value contains a control character (CR, LF, NUL, ...; RFC 9110 5.5): %r" % (name, value))
             if kind:
                 if kind == _NAME_DROP:
+                    tell_dropped(self.worker, name, value)
                     continue
                 if kind == _NAME_CONNECTION:
                     connection = [value] if connection is None else connection + [value]

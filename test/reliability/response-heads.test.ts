@@ -1,0 +1,239 @@
+// HTTP as the RFCs say (SPEC 5.8), the response side: what a WSGI app and an ASGI app hand the
+// gateway, and what the client then reads, sent raw through the real gateway on both readers
+// (the lean lane, and node:http reading every request: APPPKG_LEAN_LANE=0), each answer with a
+// request pipelined behind it on the same kept-alive connection. The bar: a head the app spoils
+// (response splitting, a name no token, a status no server may send) is a clean 500 and the
+// connection goes on; a body that disagrees with its Content-Length never frames bytes a client
+// reads as the next answer; what the RFC leaves to the app (order, repeated Set-Cookie, its own
+// Date) is kept. Both readers answer byte for byte alike. docs/reliability.md R6.29.
+import net from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
+import { recorded, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('reliability: response heads as the RFCs say');
+const work = tempDir('apppkg-rel-response-');
+const apps = join(work.path, 'apps');
+const states = { lean: join(work.path, 'state-lean'), node: join(work.path, 'state-node') };
+const gateways: Partial<Record<keyof typeof states, RunningGateway>> = {};
+
+// One answer per path; /ok is what is pipelined behind each case.
+const WSGI_APP = `CASES = {
+    "ok": ("200 OK", [("Content-Type", "text/plain")], [b"ok"]),
+    "lf": ("200 OK", [("X-A", "a\\r\\nX-Injected: 1")], [b"x"]),
+    "nul": ("200 OK", [("X-A", "a\\x00b")], [b"x"]),
+    "esc": ("200 OK", [("X-A", "a\\x1bb")], [b"x"]),
+    "euro": ("200 OK", [("X-A", "\\u20ac")], [b"x"]),
+    "latin1": ("200 OK", [("X-A", "caf\\u00e9")], [b"x"]),
+    "empty-name": ("200 OK", [("", "v")], [b"x"]),
+    "space-name": ("200 OK", [("X Y", "v")], [b"x"]),
+    "colon-name": ("200 OK", [("X:Y", "v")], [b"x"]),
+    "te-chunked": ("200 OK", [("Transfer-Encoding", "chunked")], [b"1\\r\\nx\\r\\n0\\r\\n\\r\\n"]),
+    "hop": ("200 OK", [("Keep-Alive", "timeout=99"), ("Upgrade", "h2c"), ("Proxy-Connection", "keep-alive"), ("TE", "trailers"), ("Trailer", "X-T"), ("Connection", "keep-alive, X-Private"), ("X-Private", "p"), ("X-Kept", "k")], [b"x"]),
+    "conn-close": ("200 OK", [("Connection", "close")], [b"x"]),
+    "cl-long": ("200 OK", [("Content-Length", "3")], [b"hello", b"world"]),
+    "cl-short": ("200 OK", [("Content-Length", "10")], [b"hello"]),
+    "cl-two": ("200 OK", [("Content-Length", "3"), ("Content-Length", "5")], [b"hel"]),
+    "cl-nan": ("200 OK", [("Content-Length", "3x")], [b"hel"]),
+    "no-reason": ("200", [], [b"x"]),
+    "st-99": ("99 X", [], [b"x"]),
+    "st-1000": ("1000 X", [], [b"x"]),
+    "st-abc": ("abc", [], [b"x"]),
+    "st-100": ("100 Continue", [], [b"x"]),
+    "st-101": ("101 Switching Protocols", [("Connection", "Upgrade"), ("Upgrade", "x")], [b""]),
+    "204-cl": ("204 No Content", [("Content-Length", "4")], [b"body"]),
+    "304-body": ("304 Not Modified", [("ETag", '"e"')], [b"body"]),
+    "head": ("200 OK", [("Content-Type", "text/plain")], [b"not for a HEAD"]),
+    "order": ("200 OK", [("Set-Cookie", "a=1"), ("X-B", "b"), ("Set-Cookie", "b=2"), ("X-A", "a"), ("x-b", "b2")], [b"x"]),
+    "date": ("200 OK", [("Date", "Thu, 01 Jan 1970 00:00:00 GMT")], [b"x"]),
+}
+
+
+def application(environ, start_response):
+    case = environ["PATH_INFO"].strip("/")
+    status, headers, body = CASES[case.replace("-stream", "")]
+    start_response(status, headers)
+    return iter(body) if case.endswith("-stream") else body
+`;
+
+const ASGI_APP = `CASES = {
+    "ok": (200, [(b"content-length", b"2")], [b"ok"]),
+    "lf": (200, [(b"x-a", b"a\\r\\nX-Injected: 1")], [b"x"]),
+    "nul": (200, [(b"x-a", b"a\\x00b")], [b"x"]),
+    "space-name": (200, [(b"x y", b"v")], [b"x"]),
+    "te-chunked": (200, [(b"transfer-encoding", b"chunked"), (b"content-length", b"1")], [b"x"]),
+    "hop": (200, [(b"keep-alive", b"timeout=99"), (b"upgrade", b"h2c"), (b"trailer", b"x-t"), (b"connection", b"x-private"), (b"x-private", b"p"), (b"x-kept", b"k"), (b"content-length", b"1")], [b"x"]),
+    "conn-close": (200, [(b"connection", b"close")], [b"x"]),
+    "cl-long": (200, [(b"content-length", b"3")], [b"hello"]),
+    "cl-short": (200, [(b"content-length", b"10")], [b"hello"]),
+    "cl-long-more": (200, [(b"content-length", b"3")], [b"he", b"llo"]),
+    "cl-two": (200, [(b"content-length", b"3"), (b"content-length", b"5")], [b"hel"]),
+    "st-99": (99, [], [b"x"]),
+    "st-100": (100, [], [b"x"]),
+    "st-101": (101, [], [b""]),
+    "204-cl": (204, [(b"content-length", b"4")], [b"body"]),
+    "head": (200, [(b"content-length", b"14")], [b"not for a HEAD"]),
+    "order": (200, [(b"set-cookie", b"a=1"), (b"x-b", b"b"), (b"set-cookie", b"b=2"), (b"x-a", b"a"), (b"X-B", b"b2"), (b"content-length", b"1")], [b"x"]),
+    "date": (200, [(b"date", b"Thu, 01 Jan 1970 00:00:00 GMT"), (b"content-length", b"1")], [b"x"]),
+}
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+    status, headers, body = CASES[scope["path"].strip("/")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    for i, piece in enumerate(body):
+        await send({"type": "http.response.body", "body": piece, "more_body": i < len(body) - 1})
+`;
+
+/** The answer to the pipelined /ok, as each app gives it. */
+const OK = {
+  wsgi: 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nDate: -\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nok',
+  asgi: 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\nDate: -\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nok',
+};
+
+/** The gateway's 500 for an app's broken head, on a connection that goes on. */
+const FIVE_HUNDRED = 'HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 26\r\nCache-Control: no-store\r\nDate: -\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n500 Internal Server Error\n';
+const KEPT = 'Date: -\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n';
+
+interface Case {
+  app: 'wsgi' | 'asgi';
+  path: string;
+  what: string;
+  method?: 'GET' | 'HEAD';
+  /** The first answer's bytes (Date values as `-`); then /ok's answer, unless `closes`. */
+  answer: string;
+  /** The connection closes after `answer`: the request behind it gets nothing. */
+  closes?: boolean;
+}
+
+const CASES: Case[] = [
+  { app: 'wsgi', path: 'lf', what: 'CR LF in a value (response splitting)', answer: FIVE_HUNDRED },
+  { app: 'wsgi', path: 'nul', what: 'NUL in a value', answer: FIVE_HUNDRED },
+  { app: 'wsgi', path: 'esc', what: 'another control character (ESC) in a value', answer: FIVE_HUNDRED },
+  { app: 'wsgi', path: 'euro', what: 'a value beyond latin-1 (PEP 3333)', answer: FIVE_HUNDRED },
+  { app: 'wsgi', path: 'latin1', what: 'a latin-1 value: its octet as it is', answer: `HTTP/1.1 200 OK\r\nX-A: caf\u00e9\r\nContent-Length: 1\r\n${KEPT}\r\nx` },
+  { app: 'wsgi', path: 'empty-name', what: 'an empty name', answer: FIVE_HUNDRED },
+  { app: 'wsgi', path: 'space-name', what: 'a name with a space', answer: FIVE_HUNDRED },
+  { app: 'wsgi', path: 'colon-name', what: 'a name with a colon', answer: FIVE_HUNDRED },
+  {
+    app: 'wsgi', path: 'te-chunked', what: 'Transfer-Encoding: chunked and a body the app chunked itself: the header dropped, the body framed by the gateway',
+    answer: `HTTP/1.1 200 OK\r\nContent-Length: 11\r\n${KEPT}\r\n1\r\nx\r\n0\r\n\r\n`,
+  },
+  {
+    app: 'wsgi', path: 'hop', what: 'Keep-Alive, Upgrade, Proxy-Connection, TE, Trailer and Connection with the field it names: dropped',
+    answer: `HTTP/1.1 200 OK\r\nX-Kept: k\r\nContent-Length: 1\r\n${KEPT}\r\nx`,
+  },
+  { app: 'wsgi', path: 'conn-close', what: 'Connection: close: sent, and the connection closed after it', answer: 'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\nDate: -\r\n\r\nx', closes: true },
+  { app: 'wsgi', path: 'cl-long', what: 'a body longer than its Content-Length: the first 3 bytes, never the rest as a next answer', answer: `HTTP/1.1 200 OK\r\nContent-Length: 3\r\n${KEPT}\r\nhel` },
+  { app: 'wsgi', path: 'cl-long-stream', what: 'a streamed body longer than its Content-Length', answer: `HTTP/1.1 200 OK\r\nContent-Length: 3\r\n${KEPT}\r\nhel` },
+  { app: 'wsgi', path: 'cl-short', what: 'a body shorter than its Content-Length (PEP 3333): what there is, then the close', answer: `HTTP/1.1 200 OK\r\nContent-Length: 10\r\n${KEPT}\r\nhello`, closes: true },
+  { app: 'wsgi', path: 'cl-two', what: 'two Content-Lengths that differ', answer: FIVE_HUNDRED },
+  { app: 'wsgi', path: 'cl-nan', what: 'a Content-Length that is no number', answer: FIVE_HUNDRED },
+  { app: 'wsgi', path: 'no-reason', what: '"200" without a reason: the standard one', answer: `HTTP/1.1 200 OK\r\nContent-Length: 1\r\n${KEPT}\r\nx` },
+  { app: 'wsgi', path: 'st-99', what: 'status 99', answer: FIVE_HUNDRED },
+  { app: 'wsgi', path: 'st-1000', what: 'status 1000', answer: FIVE_HUNDRED },
+  { app: 'wsgi', path: 'st-abc', what: 'status "abc"', answer: FIVE_HUNDRED },
+  { app: 'wsgi', path: 'st-100', what: 'a 1xx from WSGI', answer: FIVE_HUNDRED },
+  { app: 'wsgi', path: 'st-101', what: '101 with no upgrade', answer: FIVE_HUNDRED },
+  { app: 'wsgi', path: '204-cl', what: '204 with a Content-Length and a body: neither sent (RFC 9110 §8.6, §15.3.5)', answer: `HTTP/1.1 204 No Content\r\n${KEPT}\r\n` },
+  { app: 'wsgi', path: '304-body', what: '304 with a body: none sent', answer: `HTTP/1.1 304 Not Modified\r\nETag: "e"\r\n${KEPT}\r\n` },
+  { app: 'wsgi', path: 'head', method: 'HEAD', what: 'HEAD with a body: the head alone, with its GET\'s length', answer: `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n${KEPT}\r\n` },
+  {
+    app: 'wsgi', path: 'order', what: 'Set-Cookie twice and the fields\' order: kept, each Set-Cookie on its own line',
+    answer: `HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nX-B: b\r\nSet-Cookie: b=2\r\nX-A: a\r\nx-b: b2\r\nContent-Length: 1\r\n${KEPT}\r\nx`,
+  },
+  { app: 'wsgi', path: 'date', what: 'the app\'s own Date: kept, no second one', answer: 'HTTP/1.1 200 OK\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: 1\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nx' },
+  { app: 'asgi', path: 'lf', what: 'CR LF in a value (response splitting)', answer: FIVE_HUNDRED },
+  { app: 'asgi', path: 'nul', what: 'NUL in a value', answer: FIVE_HUNDRED },
+  { app: 'asgi', path: 'space-name', what: 'a name with a space', answer: FIVE_HUNDRED },
+  { app: 'asgi', path: 'te-chunked', what: 'Transfer-Encoding beside a Content-Length: dropped', answer: `HTTP/1.1 200 OK\r\ncontent-length: 1\r\n${KEPT}\r\nx` },
+  { app: 'asgi', path: 'hop', what: 'Keep-Alive, Upgrade, Trailer and Connection with the field it names: dropped', answer: `HTTP/1.1 200 OK\r\nx-kept: k\r\ncontent-length: 1\r\n${KEPT}\r\nx` },
+  { app: 'asgi', path: 'conn-close', what: 'connection: close', answer: 'HTTP/1.1 200 OK\r\nconnection: close\r\nDate: -\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n', closes: true },
+  { app: 'asgi', path: 'cl-long', what: 'one body longer than its Content-Length (uvicorn\'s error)', answer: FIVE_HUNDRED },
+  { app: 'asgi', path: 'cl-short', what: 'one body shorter than its Content-Length', answer: FIVE_HUNDRED },
+  { app: 'asgi', path: 'cl-long-more', what: 'a body in parts that outgrows its Content-Length: cut after what fits', answer: `HTTP/1.1 200 OK\r\ncontent-length: 3\r\n${KEPT}\r\nhe`, closes: true },
+  { app: 'asgi', path: 'cl-two', what: 'two Content-Lengths that differ', answer: FIVE_HUNDRED },
+  { app: 'asgi', path: 'st-99', what: 'status 99', answer: FIVE_HUNDRED },
+  { app: 'asgi', path: 'st-100', what: 'a 1xx', answer: FIVE_HUNDRED },
+  { app: 'asgi', path: 'st-101', what: '101 with no upgrade', answer: FIVE_HUNDRED },
+  { app: 'asgi', path: '204-cl', what: '204 with a Content-Length and a body: neither sent', answer: `HTTP/1.1 204 No Content\r\n${KEPT}\r\n` },
+  { app: 'asgi', path: 'head', method: 'HEAD', what: 'HEAD with a body: the head alone', answer: `HTTP/1.1 200 OK\r\ncontent-length: 14\r\n${KEPT}\r\n` },
+  {
+    app: 'asgi', path: 'order', what: 'Set-Cookie twice and the fields\' order: kept',
+    answer: `HTTP/1.1 200 OK\r\nset-cookie: a=1\r\nx-b: b\r\nset-cookie: b=2\r\nx-a: a\r\nX-B: b2\r\ncontent-length: 1\r\n${KEPT}\r\nx`,
+  },
+  { app: 'asgi', path: 'date', what: 'the app\'s own Date: kept, no second one', answer: 'HTTP/1.1 200 OK\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\ncontent-length: 1\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nx' },
+];
+
+test.before(async () => {
+  writePackage(apps, 'wsgi', { 'app.yaml': 'platform: python, wsgi\napp: app:application\n', 'app.py': WSGI_APP });
+  writePackage(apps, 'asgi', { 'app.yaml': 'platform: python, asgi\napp: app:app\n', 'app.py': ASGI_APP });
+  const start = (state: string, lane: string): Promise<RunningGateway> =>
+    startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off', ...oneWorkerEach(work.path)], { env: { APPPKG_LEAN_LANE: lane }, ms: 60_000 });
+  const [lean, node] = await Promise.allSettled([start(states.lean, '1'), start(states.node, '0')]);
+  if (lean.status === 'fulfilled') gateways.lean = lean.value;
+  if (node.status === 'fulfilled') gateways.node = node.value;
+  for (const started of [lean, node]) if (started.status === 'rejected') throw started.reason;
+});
+
+test.after(async () => {
+  await Promise.all(Object.values(gateways).map((gw) => gw.stop()));
+  work.remove();
+});
+
+/** One connection: the case's request and /ok pipelined behind it, in one write; what came back once /ok is answered, or the gateway closed. */
+async function exchange(gw: RunningGateway, c: Case): Promise<string> {
+  const socket = net.connect(Number(new URL(gw.url).port), '127.0.0.1');
+  const seen = recorded(socket);
+  try {
+    socket.write(`${c.method ?? 'GET'} /${c.app}/${c.path} HTTP/1.1\r\nHost: x\r\n\r\nGET /${c.app}/ok HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await waitFor(() => seen.closed || seen.got.endsWith('\r\n\r\nok'), 10_000, () => `/ok answered or the close, got ${JSON.stringify(seen.got)}`);
+    return seen.got.replace(/\r\nDate: (?!Thu, 01 Jan 1970)[^\r]*/g, '\r\nDate: -');
+  } finally {
+    socket.destroy();
+  }
+}
+
+for (const c of CASES) {
+  test(`${c.app} ${c.path}: ${c.what}`, async () => {
+    const expected = c.closes ? c.answer : c.answer + OK[c.app];
+    for (const reader of ['lean', 'node'] as const) {
+      const got = await exchange(gateways[reader]!, c);
+      assert.is(got, expected, `${reader === 'lean' ? 'the lean lane' : 'node:http'}: ${JSON.stringify(got)}`);
+    }
+  });
+}
+
+/** Lines of `app`'s log (under `reader`'s gateway) that say it dropped `name`. */
+function droppedLines(reader: keyof typeof states, app: string, name: string): string[] {
+  const file = join(states[reader], 'apps', app, 'log', 'app.log');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  return text.split('\n').filter((line) => line.includes(`: the response header ${name}: `));
+}
+
+test('a hop-by-hop header the app gives is dropped and said once in its log, with why and the fix', async () => {
+  for (const reader of ['lean', 'node'] as const) {
+    for (const app of ['wsgi', 'asgi'] as const) {
+      // Asked again: the line is said once per name, not per answer.
+      await exchange(gateways[reader]!, { app, path: 'te-chunked', what: '', answer: '' });
+      const name = app === 'wsgi' ? 'Transfer-Encoding' : 'transfer-encoding';
+      const lines = await waitFor(() => (droppedLines(reader, app, name).length > 0 ? droppedLines(reader, app, name) : null), 5000, `${app}'s log to say it dropped ${name}`);
+      assert.is(lines.length, 1, lines.join('\n'));
+      assert.match(lines[0], new RegExp(`app:(application|app) \\(${app}\\): the response header ${name}: chunked was dropped, as every ${name} the app gives will be \\(said once\\): hop-by-hop headers are the server's \\(RFC 9110 7\\.6\\.1; PEP 3333 forbids them a WSGI app\\); the gateway frames the body itself .*chunk-size lines .*; remove it from the app's headers`));
+      const keepAlive = droppedLines(reader, app, app === 'wsgi' ? 'Keep-Alive' : 'keep-alive');
+      assert.is(keepAlive.length, 1, `Keep-Alive said once too: ${keepAlive.join('\n')}`);
+      assert.not.match(keepAlive[0], /chunk-size/, 'the framing hint is Transfer-Encoding\'s alone');
+    }
+  }
+});
+
+test.run();
