@@ -9,6 +9,7 @@ import { PassThrough, pipeline } from 'node:stream';
 import type { Pool } from 'undici';
 import { continueWanted } from '../net/expect-continue.js';
 import { answerFailure, proxyFailure, proxyFailureDetail } from './error-response.js';
+import { markCut } from './gateway-cut.js';
 import { incomingResponseHeaders, outgoingHeaders } from './outgoing-headers.js';
 import type { RequestRoute } from './request-route.js';
 
@@ -75,13 +76,30 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
           answer.body.destroy();
           return;
         }
+        const headers = incomingResponseHeaders(answer.headers);
+        const bodiless = answer.statusCode === 204 || answer.statusCode === 304;
+        // RFC 9110 §8.6: no Content-Length in a 204; a 304's states its GET's length and stays.
+        if (answer.statusCode === 204) delete headers['content-length'];
         try {
-          res.writeHead(answer.statusCode, incomingResponseHeaders(answer.headers));
+          res.writeHead(answer.statusCode, headers);
         } catch (err) {
           answer.body.destroy();
           answerFailure(res, 'bad-response', { detail: `${opts.label} sent an invalid response head`, debug: (err as Error).message, development: opts.development });
           return;
         }
+        if (bodiless) {
+          // Nothing can follow its head (RFC 9110 §15.3.5, §15.4.5), and undici fails such an
+          // answer whose Content-Length is not 0 as too short (it counts a body a 304 never has):
+          // piped, that failure cut the client's connection before any byte, logged 499.
+          answer.body.dump().catch(() => {});
+          res.end();
+          return;
+        }
+        // The process went away mid-body (before pipeline destroys `res`, which would then be
+        // logged 499, the client's leaving): the gateway cuts it, logged with what went out.
+        answer.body.once('error', () => {
+          if (!res.destroyed) markCut(res);
+        });
         pipeline(answer.body, res, (err) => {
           // Gone mid-body: cut the client's connection (answerFailure does once headers went).
           if (err) answerFailure(res, 'upstream-gone');

@@ -1,4 +1,4 @@
-// HTTP as the RFCs say (SPEC 5.8), the response side: what a WSGI app and an ASGI app hand the
+// HTTP as the RFCs say (SPEC 5.8), the response side: what a WSGI app, an ASGI app and a process hand the
 // gateway, and what the client then reads, sent raw through the real gateway on both readers
 // (the lean lane, and node:http reading every request: APPPKG_LEAN_LANE=0), each answer with a
 // request pipelined behind it on the same kept-alive connection. The bar: a head the app spoils
@@ -94,10 +94,51 @@ async def app(scope, receive, send):
         await send({"type": "http.response.body", "body": piece, "more_body": i < len(body) - 1})
 `;
 
+// A process that speaks HTTP itself (`platform: python, command`), its answers written as they
+// are: what the gateway reads with undici and passes on.
+const PROCESS_SERVER = String.raw`import os, socket, threading
+ANSWERS = {
+    "ok": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    "304-cl": b"HTTP/1.1 304 Not Modified\r\nETag: \"e\"\r\nContent-Length: 4\r\n\r\n",
+    "204-cl": b"HTTP/1.1 204 No Content\r\nContent-Length: 4\r\n\r\nbody",
+    "204-cl0": b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+    "gone": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nxx",
+}
+
+
+def serve(conn):
+    with conn:
+        conn.settimeout(30)
+        data = b""
+        while True:
+            while b"\r\n\r\n" not in data:
+                try:
+                    more = conn.recv(65536)
+                except OSError:
+                    return
+                if not more:
+                    return
+                data += more
+            head, _, data = data.partition(b"\r\n\r\n")
+            case = head.split(b" ")[1].decode().rsplit("/", 1)[-1]
+            conn.sendall(ANSWERS.get(case, ANSWERS["ok"]))
+            if case == "gone":
+                return
+
+
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", int(os.environ["PORT"])))
+listener.listen(16)
+while True:
+    threading.Thread(target=serve, args=(listener.accept()[0],), daemon=True).start()
+`;
+
 /** The answer to the pipelined /ok, as each app gives it. */
 const OK = {
   wsgi: 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nDate: -\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nok',
   asgi: 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\nDate: -\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nok',
+  proc: 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\nDate: -\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nok',
 };
 
 /** The gateway's 500 for an app's broken head, on a connection that goes on. */
@@ -105,7 +146,7 @@ const FIVE_HUNDRED = 'HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/p
 const KEPT = 'Date: -\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n';
 
 interface Case {
-  app: 'wsgi' | 'asgi';
+  app: 'wsgi' | 'asgi' | 'proc';
   path: string;
   what: string;
   method?: 'GET' | 'HEAD';
@@ -113,6 +154,8 @@ interface Case {
   answer: string;
   /** The connection closes after `answer`: the request behind it gets nothing. */
   closes?: boolean;
+  /** Its access-log line, from `"GET ...` on. */
+  logged?: string;
 }
 
 const CASES: Case[] = [
@@ -172,13 +215,24 @@ const CASES: Case[] = [
     answer: `HTTP/1.1 200 OK\r\nset-cookie: a=1\r\nx-b: b\r\nset-cookie: b=2\r\nx-a: a\r\nX-B: b2\r\ncontent-length: 1\r\n${KEPT}\r\nx`,
   },
   { app: 'asgi', path: 'date', what: 'the app\'s own Date: kept, no second one', answer: 'HTTP/1.1 200 OK\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\ncontent-length: 1\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nx' },
+  {
+    app: 'proc', path: '304-cl', what: 'a process\'s 304 with its GET\'s Content-Length (RFC 9110 §8.6 allows it): passed on, the connection going on (undici counted the body a 304 never has, and the client\'s connection was cut before any byte, logged 499)',
+    answer: `HTTP/1.1 304 Not Modified\r\netag: "e"\r\ncontent-length: 4\r\n${KEPT}\r\n`,
+  },
+  { app: 'proc', path: '204-cl', what: 'a process\'s 204 with a Content-Length and a body: neither sent (it was cut, as the 304)', answer: `HTTP/1.1 204 No Content\r\n${KEPT}\r\n` },
+  {
+    app: 'proc', path: 'gone', what: 'a process that goes away mid-body: the client\'s connection cut after what came, logged with the status that went out and its bytes (it was logged 499, as if the client had left)',
+    answer: `HTTP/1.1 200 OK\r\ncontent-length: 10\r\n${KEPT}\r\nxx`, closes: true, logged: '"GET /proc/gone HTTP/1.1" 200 2 ',
+  },
+  { app: 'proc', path: '204-cl0', what: 'a process\'s 204 with Content-Length: 0: no Content-Length (RFC 9110 §8.6: none in a 204)', answer: `HTTP/1.1 204 No Content\r\n${KEPT}\r\n` },
 ];
 
 test.before(async () => {
   writePackage(apps, 'wsgi', { 'app.yaml': 'platform: python, wsgi\napp: app:application\n', 'app.py': WSGI_APP });
   writePackage(apps, 'asgi', { 'app.yaml': 'platform: python, asgi\napp: app:app\n', 'app.py': ASGI_APP });
+  writePackage(apps, 'proc', { 'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: exec python server.py\n', 'server.py': PROCESS_SERVER });
   const start = (state: string, lane: string): Promise<RunningGateway> =>
-    startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off', ...oneWorkerEach(work.path)], { env: { APPPKG_LEAN_LANE: lane }, ms: 60_000 });
+    startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, ...oneWorkerEach(work.path)], { env: { APPPKG_LEAN_LANE: lane }, ms: 60_000 });
   const [lean, node] = await Promise.allSettled([start(states.lean, '1'), start(states.node, '0')]);
   if (lean.status === 'fulfilled') gateways.lean = lean.value;
   if (node.status === 'fulfilled') gateways.node = node.value;
@@ -209,6 +263,11 @@ for (const c of CASES) {
     for (const reader of ['lean', 'node'] as const) {
       const got = await exchange(gateways[reader]!, c);
       assert.is(got, expected, `${reader === 'lean' ? 'the lean lane' : 'node:http'}: ${JSON.stringify(got)}`);
+      const { logged } = c;
+      if (logged !== undefined) {
+        const gw = gateways[reader]!;
+        await waitFor(() => gw.output().includes(logged), 5000, () => `${reader}: the access-log line ${logged} in ${gw.output().split('\n').filter((l) => l.includes(`/${c.app}/${c.path} `)).join('\n')}`);
+      }
     }
   });
 }
