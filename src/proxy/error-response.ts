@@ -141,6 +141,12 @@ export function proxyFailureDetail(err: unknown, label: string): string {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (proxyFailure(err) === 'timeout') return `${label} did not answer in time`;
   if (code === 'ECONNREFUSED') return `${label} is not accepting connections`;
+  // It answered, with a head undici's parser refuses (a status past 3 digits, a bare LF, a NUL,
+  // a name with a space): said as that, in llhttp's words, which quote nothing of the answer.
+  if ((err as Error | null)?.name === 'HTTPParserError') {
+    const why = /\(([^()]+)\)$/.exec((err as Error).message)?.[1];
+    return `${label} sent a response that is not HTTP/1.1${why === undefined ? '' : ` (${why})`}`;
+  }
   return `${label} went away before it answered`;
 }
 
