@@ -147,6 +147,8 @@ export function proxyFailureDetail(err: unknown, label: string): string {
     const why = /\(([^()]+)\)$/.exec((err as Error).message)?.[1];
     return `${label} sent a response that is not HTTP/1.1${why === undefined ? '' : ` (${why})`}`;
   }
+  // Two Content-Lengths that differ, or one beside a Transfer-Encoding: no framing to trust.
+  if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return `${label} sent a response whose Content-Length does not frame its body`;
   return `${label} went away before it answered`;
 }
 

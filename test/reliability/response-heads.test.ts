@@ -103,6 +103,7 @@ ANSWERS = {
     "204-cl": b"HTTP/1.1 204 No Content\r\nContent-Length: 4\r\n\r\nbody",
     "204-cl0": b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
     "gone": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nxx",
+    "cl-two": b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
     "st-1000": b"HTTP/1.1 1000 X\r\nContent-Length: 1\r\n\r\nx",
     "bare-lf": b"HTTP/1.1 200 OK\r\nX-A: a\nX-Injected: 1\r\nContent-Length: 1\r\n\r\nx",
 }
@@ -225,6 +226,10 @@ const CASES: Case[] = [
   {
     app: 'proc', path: 'gone', what: 'a process that goes away mid-body: the client\'s connection cut after what came, logged with the status that went out and its bytes (it was logged 499, as if the client had left)',
     answer: `HTTP/1.1 200 OK\r\ncontent-length: 10\r\n${KEPT}\r\nxx`, closes: true, logged: '"GET /proc/gone HTTP/1.1" 200 2 ',
+  },
+  {
+    app: 'proc', path: 'cl-two', what: 'a process\'s two Content-Lengths that differ: 502 saying so, nothing of it passed on (it said the process went away)',
+    answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 99\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent a response whose Content-Length does not frame its body\n`,
   },
   {
     app: 'proc', path: 'st-1000', what: 'a process\'s status of 4 digits: 502 saying so (it said the process went away before it answered)',
