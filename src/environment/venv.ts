@@ -137,10 +137,12 @@ export function newVenvBuildDir(venvPath: string, stamp: VenvStamp): string {
 }
 
 /**
- * Point `venvPath` at `buildDir` with one rename, then remove the previous build. A plain
+ * Point `venvPath` at `buildDir` with one rename, then remove the previous build, unless
+ * `keepPrevious`: a version that drains still runs on it (its workers' sys.path and python name
+ * the build), and its caller removes it once the version is gone (removeStaleVenvBuilds). A plain
  * directory there (a venv made by hand or by an older install) is moved aside first.
  */
-export async function switchVenv(venvPath: string, buildDir: string): Promise<void> {
+export async function switchVenv(venvPath: string, buildDir: string, keepPrevious = false): Promise<void> {
   const parent = path.dirname(venvPath);
   const tag = randomBytes(4).toString('hex');
   const link = `${venvPath}.link-${tag}`;
@@ -155,13 +157,16 @@ export async function switchVenv(venvPath: string, buildDir: string): Promise<vo
     await rename(venvPath, previous);
   }
   await rename(link, venvPath);
-  if (previous && previous !== buildDir && path.dirname(previous) === parent) {
+  if (!keepPrevious && previous && previous !== buildDir && path.dirname(previous) === parent) {
     await removeVenvBuild(previous);
   }
 }
 
-/** Left by an install that was killed: builds and links that the venv link does not point at. */
-export async function removeStaleVenvBuilds(venvPath: string): Promise<string[]> {
+/**
+ * Left by an install that was killed, or by a version that drained: builds and links that the
+ * venv link does not point at, but those in `inUse` (the builds versions still running started on).
+ */
+export async function removeStaleVenvBuilds(venvPath: string, inUse: ReadonlySet<string> = new Set()): Promise<string[]> {
   const parent = path.dirname(venvPath);
   const base = path.basename(venvPath);
   const live = await realTarget(venvPath).catch(() => null);
@@ -174,7 +179,7 @@ export async function removeStaleVenvBuilds(venvPath: string): Promise<string[]>
   const stale = entries
     .filter((e) => e.startsWith(`${base}-`) || e.startsWith(`${base}.link-`) || e.startsWith(`${base}.old-`))
     .map((e) => path.join(parent, e))
-    .filter((p) => p !== live);
+    .filter((p) => p !== live && !inUse.has(p));
   for (const p of stale) await removeVenvBuild(p);
   return stale;
 }

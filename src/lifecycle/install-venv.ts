@@ -97,7 +97,9 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     say(`==> venv reused: ${opts.venvPath} (requirements and interpreter unchanged, sha256 ${wanted.requirementsSha256.slice(0, 12)})`);
     return { reused: true, dir: verdict.dir };
   }
-  await removeStaleVenvBuilds(opts.venvPath);
+  // Under the gateway (switchWhenBuilt false) a build beside the link may be a draining
+  // version's: the registry removes those once no version runs on them.
+  if (opts.switchWhenBuilt !== false) await removeStaleVenvBuilds(opts.venvPath);
   const why = opts.rebuild ? '--rebuild' : verdict.current ? '' : verdict.why;
   const dir = newVenvBuildDir(opts.venvPath, wanted);
   const pip = pipEnvironment();

@@ -195,6 +195,11 @@ export class AppInstance {
     return this.opts.appEnv.runDir;
   }
 
+  /** The venv its workers run on (a build directory, or the venv link), null without `pip:`. */
+  get venvDir(): string | null {
+    return this.opts.appEnv.venvDir;
+  }
+
   get development(): boolean {
     return this.opts.development;
   }

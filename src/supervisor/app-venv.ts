@@ -4,7 +4,9 @@
 // copied under --apps was refused with ModuleNotFoundError while `check` knew that `install`
 // was needed (issue 13). Unchanged requirements reuse the venv at once.
 // A new build is switched to only once the version that needs it has started: a refused
-// version leaves the serving one with the venv it was started with.
+// version leaves the serving one with the venv it was started with, and the version it replaces
+// keeps its own until it has drained (registry.ts pruneVenvBuilds): removed at the switch, it
+// failed the requests it still held (importlib.metadata, a lazy import, a respawn's python).
 import type { AppContext } from '../app-context.js';
 import { appStateDirs, stateCacheDir } from '../environment/state-root.js';
 import { removeVenvBuild, switchVenv } from '../environment/venv.js';
@@ -44,7 +46,8 @@ export async function buildAppVenv(ctx: AppContext, log: AppLog, say: (line: str
     if (result.reused) return null;
     return {
       dir: result.dir,
-      switchTo: () => switchVenv(venvPath, result.dir),
+      // The version it replaces drains on its own build: the registry removes that once it is gone.
+      switchTo: () => switchVenv(venvPath, result.dir, true),
       discard: () => removeVenvBuild(result.dir),
     };
   } catch (err) {

@@ -30,6 +30,7 @@ import type { Description } from '../description/types.js';
 import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
 import { overrideOf, type HostEnvironment } from '../environment/host-file.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
+import { removeStaleVenvBuilds } from '../environment/venv.js';
 import type { GatewayError } from '../errors.js';
 import { LogTail } from '../log/log-tail.js';
 import { AppHistories } from './app-histories.js';
@@ -214,6 +215,7 @@ export class Registry {
     if (this.stopped) return;
     this.publish();
     this.pruneHelpers(record.name);
+    this.pruneVenvBuilds(record.name);
   }
 
   /**
@@ -359,7 +361,10 @@ export class Registry {
       this.draining.delete(instance);
       // A start of the app under way may be writing helpers no version uses yet: its end prunes.
       const record = this.records.get(instance.name);
-      if (!this.stopped && (record === undefined || !this.judging.isJudging(record))) this.pruneHelpers(instance.name);
+      if (!this.stopped && (record === undefined || !this.judging.isJudging(record))) {
+        this.pruneHelpers(instance.name);
+        this.pruneVenvBuilds(instance.name);
+      }
     });
     this.draining.set(instance, { desc, done, runAs });
   }
@@ -375,6 +380,22 @@ export class Registry {
     const inUse = new Set([...(serving ? [serving] : []), ...draining].map((instance) => instance.runDir));
     const runRoot = appStateDirs(resolveStateRoot({ flag: this.opts.stateDir }), name).run;
     for (const gone of pruneRunHelpers(runRoot, { inUse, ours: this.helperDirs, since: this.startedAt })) this.helperDirs.delete(gone);
+  }
+
+  /**
+   * Removes the venv builds of `name` that neither the venv link, its serving version nor a
+   * draining one runs on: a deploy that changed the requirements leaves the old version's build
+   * to it (app-venv.ts), and so does a start killed midway. Called as pruneHelpers is, when no
+   * start of it is under way (a build under way is no version's yet).
+   */
+  private pruneVenvBuilds(name: string): void {
+    const serving = this.records.get(name)?.serving?.instance;
+    const draining = [...this.draining.keys()].filter((instance) => instance.name === name);
+    const inUse = new Set([...(serving ? [serving] : []), ...draining].flatMap((instance) => (instance.venvDir === null ? [] : [instance.venvDir])));
+    const venvPath = appStateDirs(resolveStateRoot({ flag: this.opts.stateDir }), name).venv;
+    void removeStaleVenvBuilds(venvPath, inUse).catch(() => {
+      // Left for the next look: a build that cannot be removed now is no version's.
+    });
   }
 
   /** Hands the proxy the serving version of every app, with its routes. */

@@ -238,6 +238,54 @@ test('item 2: an app with pip: gets its virtualenv under --apps; changed require
   assert.match(gw.output(), /shop: creating venv with .*the requirements changed/);
 });
 
+/**
+ * An app whose answer is read from its venv at the request (importlib.metadata, as a lazy import
+ * reads it), not at its import: `/held` first waits (60 s at most) for the file `release`, after
+ * writing `started`, so that a test holds it in a version that is about to drain.
+ */
+const metadataApp = (dir: string, version: string, hold: { started: string; release: string }) => {
+  pipApp(dir, `thepkg==${version}\n`, [['thepkg', version]]);
+  writeFileSync(join(dir, 'wsgi.py'), [
+    'import importlib.metadata, os, time',
+    'def application(environ, start_response):',
+    '    if environ["PATH_INFO"] == "/held":',
+    `        open(${JSON.stringify(hold.started)}, "w").close()`,
+    '        for _ in range(600):',
+    `            if os.path.exists(${JSON.stringify(hold.release)}): break`,
+    '            time.sleep(0.1)',
+    '    body = importlib.metadata.version("thepkg")',
+    '    start_response("200 OK", [("Content-Type", "text/plain")])',
+    '    return [body.encode()]',
+    '',
+  ].join('\n'));
+};
+
+test('item 2: changed requirements deployed while the old version holds a request: it answers from its own venv, removed only once it drained', async () => {
+  const holds = tempDir('apppkg-i13-holds-');
+  try {
+    const hold = (n: number) => ({ started: join(holds.path, `started-${n}`), release: join(holds.path, `release-${n}`) });
+    const { apps, state, gw } = await open((dir) => metadataApp(join(dir, 'shop.1.0'), '1.0', hold(1)), ['--settle', '0.3', '--watch-interval', '0.2'], 120_000);
+    assert.is(await served(gw, '/shop/'), '1.0');
+    const appState = join(state, 'apps', 'shop');
+    const builds = () => readdirSync(appState).filter((e) => e.startsWith('venv-')).sort();
+    const oldBuild = readlinkSync(join(appState, 'venv'));
+    // A request version 1.0 holds while 2.0, with other requirements, takes over.
+    const held = served(gw, '/shop/held').catch((err: unknown) => `failed: ${String(err)}`);
+    await waitFor(() => existsSync(hold(1).started), 30_000, 'version 1.0 to hold the request');
+    metadataApp(join(apps, 'shop.2.0'), '2.0', hold(2));
+    await waitFor(async () => (await served(gw, '/shop/')) === '2.0', 120_000, 'version 2.0 to serve thepkg 2.0', ASK_GATEWAY_EVERY_MS);
+    assert.is.not(readlinkSync(join(appState, 'venv')), oldBuild, 'the venv link follows the version that serves');
+    assert.ok(builds().includes(oldBuild), 'the draining version keeps its venv');
+    writeFileSync(hold(1).release, '');
+    // It was a 500 (PackageNotFoundError): the venv was removed at the switch, under the request.
+    assert.is(await held, '1.0', `the held request is answered from the venv its version started on:\n${gw.output()}`);
+    await waitFor(() => !builds().includes(oldBuild), 30_000, () => `the drained version's venv to be removed (${builds().join(', ')})`, ASK_GATEWAY_EVERY_MS);
+    assert.equal(builds(), [readlinkSync(join(appState, 'venv'))]);
+  } finally {
+    holds.remove();
+  }
+});
+
 test("item 2 on a host whose pip.conf names an index: --apps builds the venv from it; a pip.conf [install] target refuses the version before pip runs, naming install", async () => {
   const host = tempDir('apppkg-i13-host-');
   // The host's mirror alone has thepkg 3.0; index-url, so that pypi.org is never pip's default.
