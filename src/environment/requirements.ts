@@ -121,7 +121,7 @@ async function readInto(file: string, out: RequirementsFile, seen: Set<string>, 
 }
 
 /** Physical lines joined at a trailing backslash, comments (" #" or line-initial) removed; `column` is where the line's text begins. */
-function logicalLines(text: string): Array<{ line: string; number: number; column: number }> {
+export function logicalLines(text: string): Array<{ line: string; number: number; column: number }> {
   const result: Array<{ line: string; number: number; column: number }> = [];
   let pending = '';
   let start = 0;

@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Description } from '../description/types.js';
+import { logicalLines } from '../environment/requirements.js';
 import { readDirectoryAsUserCould, readFileAsUserCould, UserCannotRead, type FileReader } from '../environment/user-readable.js';
 import { imageAppDir } from './image-layout.js';
 
@@ -135,8 +136,9 @@ export async function unbuildableRequirements(desc: Pick<Description, 'dir' | 'p
   }
   const requirementsDir = path.dirname(file);
   const tree: Tree = { lines: [], problems: [], unknown: false };
-  await readTree(file, text, desc, reader, new Set([file]), tree);
-  const lines = tree.lines.map((l) => l.text);
+  await readTree(file, text, desc, reader, new Set([file]), tree, false);
+  // A constraints file's requirements limit versions, they ask for nothing: its options count.
+  const lines = tree.lines.filter((l) => !l.constraint).map((l) => l.text);
   const sources: Source[] = [];
   let noIndex = false;
   for (const { text: line, dir } of tree.lines) {
@@ -205,8 +207,8 @@ function withoutCredentials(line: string): string {
 const INCLUDE_OPTION = /^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s*)(\S+)$/;
 
 interface Tree {
-  /** Every line but the includes, each with its file's directory. */
-  lines: { text: string; dir: string }[];
+  /** Every line but the includes, each with its file's directory, and whether that file is a constraints file (-c). */
+  lines: { text: string; dir: string; constraint: boolean }[];
   /** What the image's pip cannot read of the includes. */
   problems: string[];
   /** An include pip fetches (`-r https://...`): what it names cannot be told here. */
@@ -214,19 +216,22 @@ interface Tree {
 }
 
 /**
- * The lines of `file` (whose text is `text`) and of each file it includes with -r, at any depth,
- * as the image's pip reads them: an include relative to its file, outside the app directory or
- * missing, is said in `problems`. A constraints file (-c) names nothing to install.
+ * The lines of `file` (whose text is `text`) and of each file it includes with -r or -c, at any
+ * depth, as the image's pip reads them: lines continued by a backslash joined (pip's `NAME \`
+ * then `==1.0` is one requirement, not a requirement "NAME \" said missing), an include relative
+ * to its file, outside the app directory or missing, said in `problems`. A constraints file (-c,
+ * `constraint`) names nothing to install, but its options (`--find-links`, `--index-url`,
+ * `--no-index`) are pip's for the whole install, and a -r in it includes requirements, as pip has it.
  */
-async function readTree(file: string, text: string, desc: Pick<Description, 'dir' | 'pip' | 'name' | 'version'>, reader: FileReader | null, seen: Set<string>, tree: Tree): Promise<void> {
+async function readTree(file: string, text: string, desc: Pick<Description, 'dir' | 'pip' | 'name' | 'version'>, reader: FileReader | null, seen: Set<string>, tree: Tree, constraint: boolean): Promise<void> {
   const dir = path.dirname(file);
-  for (const line of text.split('\n').map((raw) => raw.replace(/(^|\s)#.*$/, '').trim()).filter((l) => l !== '')) {
+  for (const { line } of logicalLines(text)) {
     const include = INCLUDE_OPTION.exec(line);
     if (include === null) {
-      tree.lines.push({ text: line, dir });
+      tree.lines.push({ text: line, dir, constraint });
       continue;
     }
-    if (include[1] === '-c' || include[1] === '--constraint') continue;
+    const nested = include[1] === '-c' || include[1] === '--constraint';
     const place = placeInImage(include[2], desc, dir);
     if ('remote' in place) tree.unknown = true;
     else if ('away' in place) tree.problems.push(awayWords(line, place, desc, dir));
@@ -239,7 +244,7 @@ async function readTree(file: string, text: string, desc: Pick<Description, 'dir
           return null;
         },
       );
-      if (included !== null) await readTree(place.here, included, desc, reader, seen, tree);
+      if (included !== null) await readTree(place.here, included, desc, reader, seen, tree, nested);
     }
   }
 }

@@ -573,6 +573,29 @@ test('a direct URL requirement: pip fetches it offline too, so an https one is n
   assert.equal(await venvWarnings(dir), []);
 });
 
+test("the requirements as pip reads them: a line continued by a backslash is one requirement, a -c file's --find-links is where pip looks, an absolute path under the image's app directory is the app's file", async () => {
+  const dir = makeApp(work.path, 'shop.2.1', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
+  const reqs = join(dir, 'requirements.txt');
+  mkdirSync(join(dir, 'wheels'));
+  mkdirSync(join(dir, 'reqs'));
+  makeWheel(join(dir, 'wheels'), 'thepkg', '1.0');
+  makeWheel(join(dir, 'wheels'), 'other_pkg', '2.1');
+  // pip joins `thepkg \` and `    ==1.0`, and reads the constraints file's --find-links (export venv below does).
+  writeFileSync(join(dir, 'reqs', 'pins.txt'), '--find-links ../wheels\nother-pkg==2.1\n');
+  writeFileSync(reqs, '-c reqs/pins.txt\nthepkg \\\n    ==1.0\nother-pkg\n');
+  // It said "thepkg \: no wheel or sdist of thepkg" and "other-pkg: no wheel ...", where pip finds both.
+  assert.equal(await venvWarnings(dir), []);
+  const built = await runCli(['export', 'venv', dir, '--state-dir', state.path], { ms: 120_000 });
+  assert.is(built.status, 0, built.stderr);
+  assert.match(built.stderr, /requirements installed/);
+  // A constraint names nothing to install: one no wheel is there for is not said.
+  writeFileSync(join(dir, 'reqs', 'pins.txt'), '--find-links ../wheels\nother-pkg==2.1\nnowhere-pkg==1.0\n');
+  assert.equal(await venvWarnings(dir), []);
+  // The image's own path of the app directory (/srv/apps/shop.2.1): that file of the app, there or not.
+  writeFileSync(reqs, '/srv/apps/shop.2.1/wheels/thepkg-1.0-py3-none-any.whl\n/srv/apps/shop.2.1/wheels/gone-1.0-py3-none-any.whl\n');
+  assert.equal(await venvWarnings(dir), ['/srv/apps/shop.2.1/wheels/gone-1.0-py3-none-any.whl: no such file']);
+});
+
 test('export venv builds the venv the gateway then reuses (no second build at the pod\'s start)', async () => {
   const dir = makeApp(work.path, 'wheely', 'platform: python, wsgi\napp: wsgi:application\npip: requirements.txt\n');
   (await import('node:fs')).writeFileSync(join(dir, 'requirements.txt'), 'thepkg==1.0\n');
