@@ -178,6 +178,9 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
       const source = offline || buildDependenciesFailed(log) ? sourceRequirement((await readFileAsUserCould(requirements, reader)).toString('utf8')) : null;
       const unloadable = source ? [] : unloadableWheels(log);
       const wheels = source || unloadable.length > 0 ? null : await unlistedWheelDirs(opts.desc.dir, requirements, log);
+      // Else the requirement pip named ("No matching distribution found for X") goes in the fix,
+      // which otherwise left it to pip's output, above it or in the app log.
+      const notFound = source || unloadable.length > 0 || wheels ? null : missingBuildDependency(log);
       const unloadableDetails = unloadable.length > 0 ? { unloadable: unloadable.map((w) => `${w.file} (${w.tags})`), python: formatInterpreter(opts.interpreter), executable: opts.interpreter.executable, pythonTag: interpreterTag(opts.interpreter) } : null;
       // check, which finds the requirements not installed, says the same of those wheels.
       await keepUnloadableWheels(opts.venvPath, unloadableDetails && { requirementsSha256: wanted.requirementsTree!.sha256, executable: opts.interpreter.executable, at: new Date().toISOString(), details: unloadableDetails });
@@ -187,6 +190,7 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
         ...(source ? { source, backend: missingBuildDependency(log) } : {}),
         ...(unloadableDetails ?? {}),
         ...(wheels ? { missing: wheels.missing, findLinks: wheels.lines } : {}),
+        ...(notFound !== null ? { notFound } : {}),
         ...(ignored.length > 0 ? { ignored } : {}),
         ...(index ? { index: true } : {}),
         ...(host.named.length > 0 ? { hostSources: host.named } : {}),

@@ -237,6 +237,8 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
         ...(logUnsafe !== undefined ? { logUnread: logUnsafe, user: user!.user } : {}),
         ...(source !== null ? { source, backend: missingBuildDependency(log), requirements: path.relative(appDir, requirements), executable: interpreter.executable, offline: opts.noIndex === true } : {}),
         ...(unloadable.length > 0 ? { unloadable: unloadable.map((w) => `${w.file} (${w.tags})`), python: formatInterpreter(interpreter), executable: interpreter.executable, pythonTag: interpreterTag(interpreter) } : {}),
+        // The requirement pip named ("No matching distribution found for X"), for the fix to name.
+        ...(source === null && unloadable.length === 0 && missingBuildDependency(log) !== null ? { notFound: missingBuildDependency(log) } : {}),
       });
     }
     say(`==> installed in ${seconds(started)}`);

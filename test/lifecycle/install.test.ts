@@ -159,6 +159,8 @@ test('a pip failure exits 1 with the fix and keeps the working venv', async () =
     assert.is(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /FAIL\s+pip: `pip install -r .*requirements\.txt` exited with status 1/);
     assert.match(r.stdout, /fix: .*--no-index/);
+    // The fix names what pip found nowhere, which was in pip's output alone.
+    assert.match(r.stdout, /fix: .*: it found no distribution of nowhere-to-be-found==9 there; put each wheel or sdist in the app directory/, r.stdout);
     assert.is(readlinkSync(join(appState(), 'venv')), live);
     assert.equal(readdirSync(appState()).filter((e) => e.startsWith('venv-')), [live]);
     const run = inVenv('withwheel', 'import thepkg, otherpkg');

@@ -547,6 +547,15 @@ ifWheels('includes inside the app (-r, -c, nested) are vendored, and an edit to 
   assert.match(older.stdout, /vendor\/ is stale: requirements\.txt or a file it includes \(reqs\/base\.txt, reqs\/pins\.txt, reqs\/extra\.txt\) changed since it was vendored/);
 });
 
+test('a requirement found nowhere pip looked: the fix names it, not only pip\'s output above', async () => {
+  const app = makeApp('nowhere', 'apppkg-nowhere-to-be-found==9\n');
+  const r = await runCli(['vendor', app, '--no-index'], { ms: 120_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  // It said "a requirement that no index or --find-links DIR has, or a version conflict".
+  assert.match(r.stderr, /fix: read pip's output above: pip found no distribution of apppkg-nowhere-to-be-found==9 where it looked: give a --find-links DIR or an index that has it/);
+  assert.not.ok(existsSync(join(app, 'vendor')));
+});
+
 test('vendor --no-index of a source directory: pip\'s hidden reason is shown, and the fix says to build its wheel or give its backend', async () => {
   const app = makeApp('fromsource', './mypkg\n');
   mkdirSync(join(app, 'mypkg', 'mypkg'), { recursive: true });
