@@ -184,6 +184,15 @@ export async function removeStaleVenvBuilds(venvPath: string, inUse: ReadonlySet
   return stale;
 }
 
+/**
+ * The build directory the venv link leads to, named beside the link as the builds are (not
+ * through realpath, which would name it otherwise under a state root reached by a symlink), or the
+ * venv itself when it is a directory; rejects when there is none.
+ */
+export async function venvBuildOf(venvPath: string): Promise<string> {
+  return realTarget(venvPath);
+}
+
 async function realTarget(venvPath: string): Promise<string> {
   const st = await lstat(venvPath);
   return st.isSymbolicLink() ? path.resolve(path.dirname(venvPath), await readlink(venvPath)) : venvPath;

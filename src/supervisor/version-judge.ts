@@ -15,6 +15,8 @@ import type { HostEnvironment } from '../environment/host-file.js';
 import type { RunAs } from '../environment/run-as.js';
 import { checkPip } from '../environment/checks.js';
 import { pathsMissingRefusal } from '../environment/paths-entries.js';
+import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
+import { venvBuildOf } from '../environment/venv.js';
 import { namingCallerOptions, namingGatewayEntry } from '../environment/app-env.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
 import { HOOK_ENV, runInAppEnvironment } from '../lifecycle/run-command.js';
@@ -498,6 +500,10 @@ export class VersionJudge {
     const logFile = appLogFile(this.opts.stateDir, desc.name);
     const logStart = development ? 0 : logOffset(logFile);
     let venv: PendingVenv | null = null;
+    // A version runs on its venv's build directory, not on the link to it: the link moves to the
+    // next deploy's build while this version drains, and its workers read those libraries then
+    // (importlib.metadata, a lazy import, a respawn's python), under code written for these.
+    const venvBuild = desc.pip ? await venvBuildOf(appStateDirs(resolveStateRoot({ flag: this.opts.stateDir }), desc.name).venv).catch(() => undefined) : undefined;
     let updateFailed = false;
     let hookFailed = false;
     try {
@@ -515,7 +521,7 @@ export class VersionJudge {
         // an app told production beside it debugged a mode the gateway was not in.
         modeAsRun: true,
         switchUser: !development,
-        venvDir: venv?.dir,
+        venvDir: venv?.dir ?? venvBuild,
         provisionServices: true,
         // A service's status reason, as the refusal below, in the caller's words.
         stateKey: this.opts.stateKey,

@@ -260,7 +260,7 @@ const metadataApp = (dir: string, version: string, hold: { started: string; rele
   ].join('\n'));
 };
 
-test('item 2: changed requirements deployed while the old version holds a request: it answers from its own venv, removed only once it drained', async () => {
+test('item 2: changed requirements deployed while the old version holds a request (a version started on a new build, one restarted on the venv it found): it answers from its own venv, removed only once it drained', async () => {
   const holds = tempDir('apppkg-i13-holds-');
   try {
     const hold = (n: number) => ({ started: join(holds.path, `started-${n}`), release: join(holds.path, `release-${n}`) });
@@ -281,6 +281,16 @@ test('item 2: changed requirements deployed while the old version holds a reques
     assert.is(await held, '1.0', `the held request is answered from the venv its version started on:\n${gw.output()}`);
     await waitFor(() => !builds().includes(oldBuild), 30_000, () => `the drained version's venv to be removed (${builds().join(', ')})`, ASK_GATEWAY_EVERY_MS);
     assert.equal(builds(), [readlinkSync(join(appState, 'venv'))]);
+    // Restarted, 2.0 finds its venv current and reuses it: it runs on that build too, not on the
+    // link, which the next deploy moves to thepkg 3.0's while 2.0 drains (it answered "3.0").
+    const restarted = await request(`${gw.adminUrl}/apps/shop/restart`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.is(restarted.statusCode, 200, await restarted.body.text());
+    const secondHeld = served(gw, '/shop/held').catch((err: unknown) => `failed: ${String(err)}`);
+    await waitFor(() => existsSync(hold(2).started), 30_000, 'the restarted version 2.0 to hold the request');
+    metadataApp(join(apps, 'shop.3.0'), '3.0', hold(3));
+    await waitFor(async () => (await served(gw, '/shop/')) === '3.0', 120_000, 'version 3.0 to serve thepkg 3.0', ASK_GATEWAY_EVERY_MS);
+    writeFileSync(hold(2).release, '');
+    assert.is(await secondHeld, '2.0', `the held request is answered from the libraries its version started with:\n${gw.output()}`);
   } finally {
     holds.remove();
   }
