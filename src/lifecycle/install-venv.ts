@@ -14,7 +14,8 @@ import { keepUnloadableWheels } from '../environment/pip-unloadable.js';
 import type { RunAs } from '../environment/run-as.js';
 import { namesAnIndex } from '../environment/requirements.js';
 import { readFileAsUserCould, UserCannotRead, type FileReader } from '../environment/user-readable.js';
-import { adoptRequirementsTree, judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, removeVenvBuild, switchVenv, wantedStamp, writeVenvStamp } from '../environment/venv.js';
+import { adoptRequirementsTree, judgeVenv, newVenvBuildDir, removeStaleVenvBuilds, removeVenvBuild, switchVenv, venvBuildOf, wantedStamp, writeVenvStamp } from '../environment/venv.js';
+import { processesOfApp } from './running-app.js';
 import { pipCommandArgs } from './pip-command.js';
 import { asAppUser, ignoredPipSettings, pipEnvironment } from './pip-environment.js';
 import { hostPipSources, pipUnimportable } from './pip-host-config.js';
@@ -50,6 +51,12 @@ export interface InstallVenvOptions {
   say?: Say;
   /** Where venv's and pip's output goes; default: ours. */
   output?: Writable;
+  /**
+   * The app's data directory (appStateDirs(...).data): while a process of the app runs (a gateway
+   * serving it, which runs on the build the link led to: supervisor/version-judge.ts), the previous
+   * build is kept at the switch, for that gateway to remove once no version runs on it.
+   */
+  appDataDir?: string;
   /**
    * Point the venv link at the new build (default). false: leave the link, and the build to
    * the caller, who switches (switchVenv) or removes it: a deploy under --apps switches only
@@ -97,9 +104,10 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     say(`==> venv reused: ${opts.venvPath} (requirements and interpreter unchanged, sha256 ${wanted.requirementsSha256.slice(0, 12)})`);
     return { reused: true, dir: verdict.dir };
   }
-  // Under the gateway (switchWhenBuilt false) a build beside the link may be a draining
-  // version's: the registry removes those once no version runs on them.
-  if (opts.switchWhenBuilt !== false) await removeStaleVenvBuilds(opts.venvPath);
+  // Under the gateway (switchWhenBuilt false), or while the app runs (a gateway serving it), a
+  // build beside the link may be a version's that still runs: the gateway removes those once none does.
+  const running = opts.switchWhenBuilt === false || opts.appDataDir === undefined ? [] : await processesOfApp(opts.appDataDir);
+  if (opts.switchWhenBuilt !== false && running.length === 0) await removeStaleVenvBuilds(opts.venvPath);
   const why = opts.rebuild ? '--rebuild' : verdict.current ? '' : verdict.why;
   const dir = newVenvBuildDir(opts.venvPath, wanted);
   const pip = pipEnvironment();
@@ -208,7 +216,12 @@ export async function installVenv(opts: InstallVenvOptions): Promise<InstallVenv
     // The stamp last: a build without it never counts as current.
     await writeVenvStamp(dir, { ...wanted, createdAt: new Date().toISOString() });
     if (opts.switchWhenBuilt === false) return { reused: false, dir };
-    await switchVenv(opts.venvPath, dir);
+    // Removed under a serving version, its requests failed as they read their libraries, and its next worker could not start.
+    const previous = running.length > 0 ? await venvBuildOf(opts.venvPath).catch(() => null) : null;
+    await switchVenv(opts.venvPath, dir, previous !== null);
+    if (previous !== null && previous !== dir) {
+      say(`==> the previous venv build ${path.basename(previous)} is kept: the app runs on it (pid ${running.slice(0, 3).join(', ')}${running.length > 3 ? ', ...' : ''}); the gateway serving it removes it once no version runs on it; a restart of the app starts it on the new one`);
+    }
   } catch (err) {
     await removeVenvBuild(dir);
     throw err;

@@ -80,7 +80,7 @@ export async function installApp(opts: InstallOptions): Promise<InstallResult> {
   const dirs = await prepareAppStateDirs(stateRoot, desc.name, ownerOf(runAs));
   if (desc.pip) {
     const asUser = runAs && { runAs, tmpDir: dirs.tmp };
-    venv = await installVenv({ desc, interpreter, venvPath: dirs.venv, seedCacheDir: stateCacheDir(stateRoot), rebuild: opts.rebuild, say, output: opts.output, asUser });
+    venv = await installVenv({ desc, interpreter, venvPath: dirs.venv, appDataDir: dirs.data, seedCacheDir: stateCacheDir(stateRoot), rebuild: opts.rebuild, say, output: opts.output, asUser });
   }
 
   // Before the hook: `migrate` needs the database there, and the hook's environment names it.

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameS
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, oneWorkerEach } from '../helpers/apps-dir.js';
-import { ASK_GATEWAY_EVERY_MS, FIXTURES, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, FIXTURES, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { warmStateDir } from '../helpers/warm-state.js';
 import { fileIndex, makeWheel } from '../lifecycle/lifecycle-apps.js';
 
@@ -294,6 +294,21 @@ test('item 2: changed requirements deployed while the old version holds a reques
   } finally {
     holds.remove();
   }
+});
+
+test('item 2: `install --rebuild` while a gateway serves the app keeps the build the gateway runs on', async () => {
+  const hold = { started: '/nonexistent/started', release: '/nonexistent/release' };
+  const { apps, state, gw } = await open((dir) => metadataApp(join(dir, 'shop.1.0'), '1.0', hold), ['--settle', '0.3', '--watch-interval', '0.2'], 120_000);
+  assert.is(await served(gw, '/shop/'), '1.0');
+  const appState = join(state, 'apps', 'shop');
+  const serving = readlinkSync(join(appState, 'venv'));
+  const r = await runCli(['install', join(apps, 'shop.1.0'), '--rebuild', '--state-dir', state], { ms: 120_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.is.not(readlinkSync(join(appState, 'venv')), serving, 'install switched the link');
+  // It was a 500: the build was removed under the serving version, which reads its metadata at each request.
+  assert.is(await served(gw, '/shop/'), '1.0');
+  assert.match(r.stdout, /==> the previous venv build \S+ is kept: the app runs on it \(pid \d+/);
+  assert.ok(existsSync(join(appState, serving)));
 });
 
 test("item 2 on a host whose pip.conf names an index: --apps builds the venv from it; a pip.conf [install] target refuses the version before pip runs, naming install", async () => {
