@@ -98,6 +98,7 @@ interface Exporter {
   appUp: Gauge<'app'>;
   appIdle: Gauge<'app'>;
   coldStarts: Counter<'app'>;
+  coldStartFailures: Counter<'app'>;
   coldStartSeconds: Gauge<'app'>;
   coldStartSecondsTotal: Counter<'app'>;
 }
@@ -286,6 +287,12 @@ export class GatewayMetrics {
       appIdle: new Gauge({ name: 'apppkg_app_idle', help: '1 while the app sleeps (idle_timeout, --max-workers): its workers stopped until a request.', labelNames: ['app'], registers }),
       coldStarts: new Counter({ name: 'apppkg_cold_starts_total', help: 'Wakes of an idle app for a request, by app.', labelNames: ['app'], registers }),
       coldStartSeconds: new Gauge({ name: 'apppkg_cold_start_seconds', help: 'How long the last wake took, to the workers taking traffic, by app.', labelNames: ['app'], registers }),
+      coldStartFailures: new Counter({
+        name: 'apppkg_cold_start_failures_total',
+        help: 'Wakes of an idle app that the app failed (its import, lifespan startup, probe or database), by app: apart from apppkg_cold_starts_total, which counts the wakes that served; a wake refused for want of room under --max-workers is in apppkg_refused_for_room_total instead.',
+        labelNames: ['app'],
+        registers,
+      }),
       coldStartSecondsTotal: new Counter({
         name: 'apppkg_cold_start_seconds_total',
         help: 'Every wake\'s time together, by app: over apppkg_cold_starts_total, the mean wake of any window.',
@@ -354,9 +361,9 @@ export class GatewayMetrics {
   private fillGauges(exporter: Exporter): void {
     if (!this.statusProvider) return;
     const status = this.statusProvider();
-    const { workers, restarts, queueLength, inFlight, websockets, appUp, appIdle, coldStarts, coldStartSeconds, coldStartSecondsTotal } = exporter;
+    const { workers, restarts, queueLength, inFlight, websockets, appUp, appIdle, coldStarts, coldStartFailures, coldStartSeconds, coldStartSecondsTotal } = exporter;
     // Reset first: an app that went away must not keep reporting its last values.
-    for (const metric of [workers, restarts, queueLength, inFlight, websockets, appUp, appIdle, coldStarts, coldStartSeconds, coldStartSecondsTotal]) metric.reset();
+    for (const metric of [workers, restarts, queueLength, inFlight, websockets, appUp, appIdle, coldStarts, coldStartFailures, coldStartSeconds, coldStartSecondsTotal]) metric.reset();
     for (const app of status.apps) {
       const counts = new Map<string, number>(WORKER_STATES.map((s) => [s, 0]));
       for (const worker of app.workers) counts.set(worker.state, (counts.get(worker.state) ?? 0) + 1);
@@ -369,6 +376,7 @@ export class GatewayMetrics {
       appIdle.set({ app: app.name }, app.state === 'idle' ? 1 : 0);
       if (app.idle) {
         coldStarts.inc({ app: app.name }, app.idle.coldStarts);
+        coldStartFailures.inc({ app: app.name }, app.idle.coldStartFailures ?? 0);
         coldStartSecondsTotal.inc({ app: app.name }, app.idle.coldStartSecondsTotal);
         if (app.idle.lastColdStartMs !== null) coldStartSeconds.set({ app: app.name }, app.idle.lastColdStartMs / 1000);
       }

@@ -136,9 +136,11 @@ function appDetails(app: AppStatus, now: string): string[] {
   for (const service of app.services ?? []) {
     out.push(`service ${service.name}: ${service.kind} ${service.state}${service.reason ? `: ${service.reason}` : ''}`);
   }
-  if (app.idle && (app.state === 'idle' || app.idle.coldStarts > 0)) {
+  const wakesFailed = app.idle?.coldStartFailures ?? 0;
+  if (app.idle && (app.state === 'idle' || app.idle.coldStarts > 0 || wakesFailed > 0)) {
     const last = app.idle.lastColdStartMs === null ? '' : `, the last in ${app.idle.lastColdStartMs} ms`;
-    out.push(`${app.state === 'idle' ? 'idle since' : 'last active'} ${app.idle.lastActive}; ${countOf(app.idle.coldStarts, 'cold start')}${last}`);
+    const failed = wakesFailed > 0 ? `; ${wakesFailed} failed` : '';
+    out.push(`${app.state === 'idle' ? 'idle since' : 'last active'} ${app.idle.lastActive}; ${countOf(app.idle.coldStarts, 'cold start')}${last}${failed}`);
   }
   // Said apart from ERRORS, which leaves them out as the version lines' `failed` do: the gateway
   // refused them, the app did not fail them, and a reader should still see that requests went unserved.

@@ -400,6 +400,8 @@ export interface IdleStatus {
   lastColdStartMs: number | null;
   /** Every wake's time together, in seconds. */
   coldStartSecondsTotal: number;
+  /** Wakes the app itself failed (not those refused for room), since the gateway started; absent from an older gateway's status. */
+  coldStartFailures?: number;
   /**
    * Why the last wake failed, until one works; the app's own words in it are withheld from a
    * client without the right to see logs, as in `problem` (which then holds the same failure).

@@ -299,6 +299,10 @@ export class AppInstance {
     return this.idle.coldStartMsTotal;
   }
 
+  get coldStartFailures(): number {
+    return this.idle.coldStartFailures;
+  }
+
   get wakeFailure(): string | null {
     return this.idle.wakeFailure;
   }

@@ -106,6 +106,7 @@ export interface AppRecord {
    */
   pastColdStarts: number;
   pastColdStartMs: number;
+  pastColdStartFailures: number;
   pastLastColdStartMs: number | null;
   history: AppHistory;
   /**
@@ -155,7 +156,7 @@ export interface ServiceWait {
 export function newAppRecord(name: string, rolledBackFile: string | null, history: AppHistory): AppRecord {
   return {
     name, serving: null, refused: new Map(), refusalsSaid: new Map(), settling: new Set(), versions: [], problem: null, problemDir: null, startingVersion: false, judging: null, startingInstance: null, startingRunAs: null, startSteps: null, restart: false, restartCause: 'restarted', restartFor: null, restartRefused: null,
-    rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastLastColdStartMs: null,
+    rolledBack: loadRolledBack(rolledBackFile), rolledBackFile, pastRestarts: 0, pastColdStarts: 0, pastColdStartMs: 0, pastColdStartFailures: 0, pastLastColdStartMs: null,
     history, serviceRetryMs: 0, serviceWait: null, restartWait: null, serviceRepeat: null, openFilesTries: 0, brokenDescription: null, tallies: new Map(),
   };
 }

@@ -80,6 +80,12 @@ export class IdleCycle {
   lastColdStartMs: number | null = null;
   /** Every wake's time together: with coldStarts, the mean wake over any window of /metrics. */
   coldStartMsTotal = 0;
+  /**
+   * Wakes the app itself failed (import, probe, its database), which coldStarts leaves out: a
+   * crash loop of wakes otherwise showed in /metrics only as 5xx answers. A wake refused for want
+   * of room is not one: the app did not fail it (refusedForRoom counts it).
+   */
+  coldStartFailures = 0;
   /** Why the last wake failed (its requests were answered 503), until the next one works. */
   wakeFailure: string | null = null;
   /** The last wake's failure when it was the app's (not the budget's), until one works: status's problem. */
@@ -295,6 +301,7 @@ export class IdleCycle {
       this.retryAt = now + retryInMs;
       this.wakeError = error;
       this.wakeFailure = error.message;
+      this.coldStartFailures++;
       rotation.withdraw(running);
       await Promise.all(running.map((m) => this.opts.members.stopOnce(m, () => m.stop(1000))));
       this.opts.say(`${this.opts.name}: could not wake it (next try in ${Math.ceil(retryInMs / 1000)} s, at the next request after):\n${formatRefusal(error)}`);

@@ -147,6 +147,7 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
         coldStarts: record.pastColdStarts + instance.coldStarts,
         lastColdStartMs: instance.lastColdStartMs ?? record.pastLastColdStartMs,
         coldStartSecondsTotal: (record.pastColdStartMs + instance.coldStartMsTotal) / 1000,
+        coldStartFailures: record.pastColdStartFailures + instance.coldStartFailures,
         wakeFailure: instance.wakeError ? reasonOf(instance.wakeError).message : instance.wakeFailure,
         nextWakeAt: instance.nextWakeAt,
       }

@@ -132,6 +132,7 @@ function keepPastCounts(record: AppRecord, instance: AppInstance): void {
   record.pastRestarts += instance.restarts;
   record.pastColdStarts += instance.coldStarts;
   record.pastColdStartMs += instance.coldStartMsTotal;
+  record.pastColdStartFailures += instance.coldStartFailures;
   record.pastLastColdStartMs = instance.lastColdStartMs ?? record.pastLastColdStartMs;
 }
 

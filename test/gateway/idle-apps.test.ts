@@ -277,12 +277,26 @@ test('a wake the app fails: a 503 naming only the code, status says why (the app
   // Read here, seconds before it: after the first failure the back-off is 0.5 s, which a loaded
   // host's status request may outlast.
   assert.ok(looped.idle.nextWakeAt, 'when the next wake is tried');
+  // A failed wake is counted, apart from the wakes that served: apppkg_cold_starts_total alone
+  // stayed at 0 through a crash loop of wakes, which /metrics showed nowhere but in 5xx answers.
+  const wakesFailed = looped.history.filter((e: any) => e.kind === 'wake-failed').length;
+  assert.ok(looped.idle.coldStartFailures >= wakesFailed, `coldStartFailures ${String(looped.idle.coldStartFailures)}, ${wakesFailed} wake-failed events`);
+  assert.is(looped.idle.coldStarts, 0, 'no wake served');
+  const failedMetrics = await (await request(`${env.gw.adminUrl}/metrics`)).body.text();
+  assert.match(failedMetrics, /^# TYPE apppkg_cold_start_failures_total counter$/m);
+  const failures = Number(/^apppkg_cold_start_failures_total\{app="vault"\} (\d+)$/m.exec(failedMetrics)?.[1]);
+  assert.ok(failures >= wakesFailed, `apppkg_cold_start_failures_total ${failures}, ${wakesFailed} wake-failed events`);
+  assert.match(failedMetrics, /^apppkg_cold_starts_total\{app="vault"\} 0$/m);
+  const printed = await runCli(['status', '--admin', new URL(env.gw.adminUrl!).host], { ms: 15_000 });
+  assert.match(printed.stdout, /vault:[\s\S]*0 cold starts; \d+ failed/, printed.stdout);
 
   // Fixed: the next wake after the back-off serves, and the problem is gone.
   rmSync(broken);
   await waitFor(async () => (await get(env, '/vault/')).status === 200, 60_000, 'a wake once the import works', ASK_GATEWAY_EVERY_MS);
   const fixed = await app(env, 'vault');
   assert.equal([fixed.problem, fixed.idle.wakeFailure, fixed.idle.nextWakeAt], [null, null, null]);
+  assert.is(fixed.idle.coldStarts, 1, 'the wake that served');
+  assert.ok(fixed.idle.coldStartFailures >= failures, 'the failures stay counted');
 });
 
 test('a burst while the app wakes waits and is served; a busy app does not go idle', async () => {
