@@ -421,19 +421,22 @@ export class AppDispatcher implements Redispatch {
    * imports) must not leave requests waiting for nobody.
    */
   private expireWaiting(): void {
-    const timeoutMs = this.backend.limits.timeoutMs;
+    const { timeoutMs, wakeWaitMs = 0 } = this.backend.limits;
+    const waking = this.backend.idleState === 'waking' || this.backend.idleState === 'asleep';
+    // A wake is a start: what waits for it is bounded as for an app starting, not by `timeout`.
+    const boundMs = waking && wakeWaitMs > timeoutMs ? wakeWaitMs : timeoutMs;
     const now = performance.now();
     for (let i = 0; i < this.queue.length; ) {
       const waiting = this.queue[i];
-      if (timeoutMs <= 0 || now - waiting.since < timeoutMs) {
+      if (boundMs <= 0 || now - waiting.since < boundMs) {
         i++;
         continue;
       }
       this.take(i);
-      if (this.backend.idleState === 'waking' || this.backend.idleState === 'asleep') {
+      if (waking) {
         // Still starting from sleep: the app did not fail a request, it is not up yet. As a
         // request for an app still starting is answered: 503 with Retry-After (README).
-        answerFailure(waiting.res, 'unavailable', { detail: `${this.name} is starting from idle and did not take the request within its timeout (${timeoutMs / 1000} s); try again` });
+        answerFailure(waiting.res, 'unavailable', { detail: `${this.name} is starting from idle and did not take the request within ${Math.round(boundMs / 1000)} s; try again` });
       } else {
         answerFailure(waiting.res, 'timeout', { detail: `no worker of ${this.name} could take it within its timeout (${timeoutMs / 1000} s)` });
       }

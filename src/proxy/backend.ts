@@ -83,6 +83,8 @@ export interface Backend {
     readonly queue: number;
     /** No response head this long: 504. */
     readonly timeoutMs: number;
+    /** While the app wakes from idle, how long a request waits for it (when longer than timeoutMs), then 503. */
+    readonly wakeWaitMs?: number;
     /** The largest request body: 413 past it. */
     readonly maxBody: number;
     /** The largest websocket message from a client: 1009 past it (maxBody when absent). */

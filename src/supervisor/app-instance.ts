@@ -38,6 +38,13 @@ export interface AppLimits {
   queue: number;
   /** No response head this long: 504 (and a worker holding it is recycled). */
   timeoutMs: number;
+  /**
+   * How long a request for the app waking from idle waits for the wake (start_timeout and the
+   * moment a refusal takes to be published, as for an app starting), when longer than timeoutMs:
+   * a wake is a start, and under timeoutMs alone an import longer than `timeout` failed every
+   * request that came to the app asleep, which SPEC 5.6 has wait instead.
+   */
+  wakeWaitMs?: number;
   /** The largest request body, in bytes (413 past it). */
   maxBody: number;
   /** The largest websocket message from a client, in bytes (closed 1009 past it). */

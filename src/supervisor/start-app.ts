@@ -10,6 +10,7 @@ import { AppLog } from '../log/app-log.js';
 import { countOf } from '../count.js';
 import { testKnob } from '../test-knob.js';
 import { ensureServicesAtWake } from '../services/wake-services.js';
+import { startWaitMs } from './published-apps.js';
 import { AppInstance } from './app-instance.js';
 import type { AppHistory } from './app-history.js';
 import type { RequestTally } from '../admin/request-tally.js';
@@ -109,6 +110,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     limits: {
       queue: o.queue ?? DEFAULT_QUEUE,
       timeoutMs: (o.timeout ?? DEFAULT_TIMEOUT_S) * 1000,
+      wakeWaitMs: startWaitMs(startTimeoutMsOf(o)),
       maxBody: o.maxBody ?? DEFAULT_MAX_BODY,
       maxMessage: o.maxBody ?? DEFAULT_MAX_MESSAGE,
     },
