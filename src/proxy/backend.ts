@@ -64,6 +64,8 @@ export interface ProcessEndpoint {
   };
   /** Told of each response it gave (status, latency). */
   readonly tally?: ResponseTally;
+  /** A line for the gateway's output, the app named: why the proxy cut one of its answers. */
+  readonly say?: (line: string) => void;
 }
 
 export type Endpoint = WorkerEndpoint | ProcessEndpoint;

@@ -136,6 +136,16 @@ export function proxyFailure(err: unknown): 'timeout' | 'upstream-gone' {
   return code !== undefined && TIMEOUT_CODES.has(code) ? 'timeout' : 'upstream-gone';
 }
 
+/**
+ * A 101 to a request without Upgrade (RFC 9110 §15.2.2: only to one that asked): undici fails it
+ * as 'bad upgrade' when it names an Upgrade, and on one of its own asserts when it does not, whose
+ * message names the flag llhttp sets for every 101.
+ */
+function switchedUnasked(err: unknown): boolean {
+  const e = err as (Error & { code?: string }) | null;
+  return (e?.code === 'UND_ERR_SOCKET' && e.message === 'bad upgrade') || (e?.code === 'ERR_ASSERTION' && /assert\(upgrade\)/.test(e.message));
+}
+
 /** One line for the client on why `label` gave no answer. */
 export function proxyFailureDetail(err: unknown, label: string): string {
   const code = (err as NodeJS.ErrnoException | null)?.code;
@@ -149,6 +159,7 @@ export function proxyFailureDetail(err: unknown, label: string): string {
   }
   // Two Content-Lengths that differ, or one beside a Transfer-Encoding: no framing to trust.
   if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return `${label} sent a response whose Content-Length does not frame its body`;
+  if (switchedUnasked(err)) return `${label} sent 101 Switching Protocols to a request that asked for no upgrade`;
   return `${label} went away before it answered`;
 }
 

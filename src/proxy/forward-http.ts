@@ -3,7 +3,8 @@
 // path, both bodies streamed with back-pressure, hop-by-hop headers removed and X-Forwarded-*
 // set (outgoing-headers.ts). Failures become responses through error-response.ts's one table:
 // nothing answered in time → 504; refused, reset or gone before the response head → 502; gone
-// after the head → the client's connection is cut, so a truncated body never looks complete.
+// after the head, or silent mid-body for the app's `timeout` → the client's connection is cut,
+// so a truncated body never looks complete.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, pipeline } from 'node:stream';
 import type { Pool } from 'undici';
@@ -22,6 +23,8 @@ export interface ForwardHttpOptions {
   development?: boolean;
   /** Told when the process sends a response head. */
   answered?: () => void;
+  /** A line for the gateway's output: why an answer was cut. */
+  say?: (line: string) => void;
 }
 
 /** A request with a body to stream: a Content-Length above 0, or chunked. */
@@ -66,8 +69,11 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
       body: hasBody(req) ? bodyOf(req) : null,
       signal: aborter.signal,
       headersTimeout: opts.timeoutMs,
-      // A streaming answer (server-sent events, long polls) may be quiet for long.
-      bodyTimeout: 0,
+      // Between two pieces of the body, not over all of it (nginx's proxy_read_timeout): a
+      // stream (server-sent events, a long poll) goes on as long as it sends, but a process
+      // that keeps its socket open short of its Content-Length held the client until the
+      // gateway stopped. A client that reads slowly pauses it (undici does not count then).
+      bodyTimeout: opts.timeoutMs,
     })
     .then(
       (answer) => {
@@ -97,8 +103,12 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
         }
         // The process went away mid-body (before pipeline destroys `res`, which would then be
         // logged 499, the client's leaving): the gateway cuts it, logged with what went out.
-        answer.body.once('error', () => {
-          if (!res.destroyed) markCut(res);
+        answer.body.once('error', (err: NodeJS.ErrnoException) => {
+          if (res.destroyed) return;
+          markCut(res);
+          if (err.code === 'UND_ERR_BODY_TIMEOUT') {
+            opts.say?.(`${opts.label} sent nothing more of its ${res.statusCode} response to ${req.method} ${req.url} for ${opts.timeoutMs / 1000} s (the app's timeout, between two pieces of a body): the client's connection is cut`);
+          }
         });
         pipeline(answer.body, res, (err) => {
           // Gone mid-body: cut the client's connection (answerFailure does once headers went).

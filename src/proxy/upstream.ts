@@ -225,7 +225,7 @@ export class HttpUpstream implements Upstream {
       this.pool = new Pool(`http://127.0.0.1:${endpoint.port}`, {
         connections: POOL_CONNECTIONS,
         headersTimeout: timeoutMs,
-        bodyTimeout: 0,
+        bodyTimeout: timeoutMs,
       });
       if (this.retired) void this.pool.close().catch(() => {});
       return this.pool;
@@ -250,7 +250,7 @@ export class HttpUpstream implements Upstream {
       this.endpoint.held.closed(false);
       this.onSettled();
     });
-    const options = { timeoutMs: this.timeoutMs, label: this.endpoint.label, development: this.development, answered: this.endpoint.held.answered };
+    const options = { timeoutMs: this.timeoutMs, label: this.endpoint.label, development: this.development, answered: this.endpoint.held.answered, say: this.endpoint.say };
     if (this.pool !== null) forwardHttp(this.pool, req, res, route, options);
     else void this.poolReady.then((pool) => forwardHttp(pool, req, res, route, options));
   }

@@ -44,7 +44,7 @@ export class ProcessPool {
         backoff: new Backoff(),
         say: opts.say,
         onLive: (p) => {
-          if (serves && p.port !== null) ctx.rotation.publish(p, { kind: 'process', name, port: p.port, label: p.label, held: p.held, tally });
+          if (serves && p.port !== null) ctx.rotation.publish(p, { kind: 'process', name, port: p.port, label: p.label, held: p.held, tally, say: (line) => opts.say(`${opts.desc.name}: ${line}`) });
         },
         onRetired: (p) => ctx.rotation.unpublish(p),
         drain: (p) => ctx.members.stopOnce(p, () => p.stop(ctx.drainMs())),

@@ -33,6 +33,8 @@ export interface ProcessUpstream {
   readonly held: { opened(websocket: boolean): void; closed(websocket: boolean): void };
   /** The proxy tells it of each response it gave. */
   readonly tally: RequestTally;
+  /** A line for the gateway's output, the app named: why the proxy cut one of its answers. */
+  readonly say: (line: string) => void;
 }
 
 export type LiveUpstream = WorkerUpstream | ProcessUpstream;

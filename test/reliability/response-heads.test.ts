@@ -106,6 +106,8 @@ ANSWERS = {
     "cl-two": b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
     "st-1000": b"HTTP/1.1 1000 X\r\nContent-Length: 1\r\n\r\nx",
     "bare-lf": b"HTTP/1.1 200 OK\r\nX-A: a\nX-Injected: 1\r\nContent-Length: 1\r\n\r\nx",
+    "st-101": b"HTTP/1.1 101 Switching Protocols\r\nContent-Length: 1\r\n\r\nx",
+    "st-101-upgrade": b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n",
 }
 
 
@@ -125,7 +127,7 @@ def serve(conn):
             head, _, data = data.partition(b"\r\n\r\n")
             case = head.split(b" ")[1].decode().rsplit("/", 1)[-1]
             conn.sendall(ANSWERS.get(case, ANSWERS["ok"]))
-            if case == "gone":
+            if case in ("gone", "st-101", "st-101-upgrade"):
                 return
 
 
@@ -238,6 +240,14 @@ const CASES: Case[] = [
   {
     app: 'proc', path: 'bare-lf', what: 'a process\'s head with a bare LF in it (response splitting): 502 saying so, nothing of it passed on',
     answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 116\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent a response that is not HTTP/1.1 (Missing expected CR after header value)\n`,
+  },
+  {
+    app: 'proc', path: 'st-101', what: 'a process\'s 101 to a request that asked for no upgrade, with no Upgrade field: 502 saying so (it said the process went away before it answered)',
+    answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 106\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent 101 Switching Protocols to a request that asked for no upgrade\n`,
+  },
+  {
+    app: 'proc', path: 'st-101-upgrade', what: 'a process\'s 101 with an Upgrade field to a request that asked for none: the same 502',
+    answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 106\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent 101 Switching Protocols to a request that asked for no upgrade\n`,
   },
   { app: 'proc', path: '204-cl0', what: 'a process\'s 204 with Content-Length: 0: no Content-Length (RFC 9110 §8.6: none in a 204)', answer: `HTTP/1.1 204 No Content\r\n${KEPT}\r\n` },
 ];
