@@ -19,7 +19,7 @@ from . import link
 from .asgi_lifespan import app_line, awaiting_frames
 from .asgi_scope import REQUEST_URI
 from .errors import InvalidResponse, log, request_traceback
-from .task import _NAME_CONNECTION, _NAME_CONTENT_LENGTH, _NAME_DROP, _content_length, _name_kind, bad_value_bytes, connection_options, tell_dropped  # the WSGI response's header rules, shared
+from .task import _NAME_CONNECTION, _NAME_CONTENT_LENGTH, _NAME_DATE, _NAME_DROP, _content_length, _name_kind, bad_value_bytes, connection_options, tell_dropped  # the WSGI response's header rules, shared
 
 HEADER_PACK = link.HEADER.pack
 FULL_PACK = link.RESPONSE_FULL_HEADER.pack
@@ -51,6 +51,7 @@ def encode_header_pairs(headers, parts, worker, lengths=None):
         raise InvalidResponse("headers must be an iterable of [name, value] pairs, got %s" % type(headers).__name__)
     first = len(parts)
     connection = None
+    dated = False
     for item in items:
         try:
             name, value = item
@@ -70,6 +71,10 @@ def encode_header_pairs(headers, parts, worker, lengths=None):
             continue
         if kind == _NAME_CONNECTION:
             connection = [value] if connection is None else connection + [value]
+        if kind == _NAME_DATE:
+            if dated:
+                continue  # one Date, the first, as the WSGI worker sends (task.py)
+            dated = True
         if kind == _NAME_CONTENT_LENGTH and lengths is not None:
             repeated = bool(lengths)
             lengths[:] = [_content_length(value.decode("latin-1"), lengths[0] if repeated else None)]

@@ -34,7 +34,7 @@ USE_SENDFILE = hasattr(os, "sendfile") and sys.platform.startswith("linux")
 # (the gateway then closes the client connection): see connection_options.
 _HOP_BY_HOP = frozenset(("keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"))
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_NAME_OK, _NAME_CONTENT_LENGTH, _NAME_DROP, _NAME_CONNECTION = 0, 1, 2, 3
+_NAME_OK, _NAME_CONTENT_LENGTH, _NAME_DROP, _NAME_CONNECTION, _NAME_DATE = 0, 1, 2, 3, 4
 # Fields that frame or describe the body itself: a Connection option naming them removes nothing.
 _NOT_CONNECTION_OPTIONS = frozenset(("content-length", "content-type"))
 _name_kinds = {}
@@ -64,6 +64,7 @@ def _name_kind(name):
             _NAME_CONTENT_LENGTH if lower == "content-length"
             else _NAME_DROP if lower in _HOP_BY_HOP
             else _NAME_CONNECTION if lower == "connection"
+            else _NAME_DATE if lower == "date"
             else _NAME_OK
         )
         if len(_name_kinds) < 1024 and type(name) is str:
@@ -312,6 +313,7 @@ class Task:
         parts = [status]
         content_length = None
         connection = None
+        dated = False
         for item in headers:
             if type(item) is not tuple or len(item) != 2:
                 raise InvalidResponse("each header must be a (name, value) tuple, got %r" % (item,))
@@ -327,6 +329,12 @@ class Task:
                     continue
                 if kind == _NAME_CONNECTION:
                     connection = [value] if connection is None else connection + [value]
+                elif kind == _NAME_DATE:
+                    # RFC 9110 6.6.1: one Date; the first is kept, as nginx passes one (its own):
+                    # a second is no framing to refuse the answer over, as a second length is.
+                    if dated:
+                        continue
+                    dated = True
                 else:
                     repeated = content_length is not None
                     content_length = _content_length(value, content_length)

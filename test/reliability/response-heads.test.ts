@@ -49,6 +49,7 @@ const WSGI_APP = `CASES = {
     "head": ("200 OK", [("Content-Type", "text/plain")], [b"not for a HEAD"]),
     "order": ("200 OK", [("Set-Cookie", "a=1"), ("X-B", "b"), ("Set-Cookie", "b=2"), ("X-A", "a"), ("x-b", "b2")], [b"x"]),
     "date": ("200 OK", [("Date", "Thu, 01 Jan 1970 00:00:00 GMT")], [b"x"]),
+    "date-two": ("200 OK", [("Date", "Thu, 01 Jan 1970 00:00:00 GMT"), ("X-A", "a"), ("date", "Fri, 02 Jan 1970 00:00:00 GMT")], [b"x"]),
 }
 
 
@@ -78,6 +79,7 @@ const ASGI_APP = `CASES = {
     "head": (200, [(b"content-length", b"14")], [b"not for a HEAD"]),
     "order": (200, [(b"set-cookie", b"a=1"), (b"x-b", b"b"), (b"set-cookie", b"b=2"), (b"x-a", b"a"), (b"X-B", b"b2"), (b"content-length", b"1")], [b"x"]),
     "date": (200, [(b"date", b"Thu, 01 Jan 1970 00:00:00 GMT"), (b"content-length", b"1")], [b"x"]),
+    "date-two": (200, [(b"date", b"Thu, 01 Jan 1970 00:00:00 GMT"), (b"x-a", b"a"), (b"Date", b"Fri, 02 Jan 1970 00:00:00 GMT"), (b"content-length", b"1")], [b"x"]),
 }
 
 
@@ -200,6 +202,8 @@ const CASES: Case[] = [
     answer: `HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nX-B: b\r\nSet-Cookie: b=2\r\nX-A: a\r\nx-b: b2\r\nContent-Length: 1\r\n${KEPT}\r\nx`,
   },
   { app: 'wsgi', path: 'date', what: 'the app\'s own Date: kept, no second one', answer: 'HTTP/1.1 200 OK\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: 1\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nx' },
+  // RFC 9110 §6.6.1: one Date. The first is kept, as in ASGI; asked twice, the second from the shim's kept heads.
+  ...[1, 2].map((n): Case => ({ app: 'wsgi', path: 'date-two', what: `two Dates: the first alone (both went out), asked ${n === 1 ? 'once' : 'again'}`, answer: 'HTTP/1.1 200 OK\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\nX-A: a\r\nContent-Length: 1\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nx' })),
   { app: 'asgi', path: 'lf', what: 'CR LF in a value (response splitting)', answer: FIVE_HUNDRED },
   { app: 'asgi', path: 'nul', what: 'NUL in a value', answer: FIVE_HUNDRED },
   { app: 'asgi', path: 'space-name', what: 'a name with a space', answer: FIVE_HUNDRED },
@@ -220,6 +224,7 @@ const CASES: Case[] = [
     answer: `HTTP/1.1 200 OK\r\nset-cookie: a=1\r\nx-b: b\r\nset-cookie: b=2\r\nx-a: a\r\nX-B: b2\r\ncontent-length: 1\r\n${KEPT}\r\nx`,
   },
   { app: 'asgi', path: 'date', what: 'the app\'s own Date: kept, no second one', answer: 'HTTP/1.1 200 OK\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\ncontent-length: 1\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nx' },
+  ...[1, 2].map((n): Case => ({ app: 'asgi', path: 'date-two', what: `two Dates: the first alone, as WSGI, asked ${n === 1 ? 'once' : 'again'}`, answer: 'HTTP/1.1 200 OK\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\nx-a: a\r\ncontent-length: 1\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nx' })),
   {
     app: 'proc', path: '304-cl', what: 'a process\'s 304 with its GET\'s Content-Length (RFC 9110 §8.6 allows it): passed on, the connection going on (undici counted the body a 304 never has, and the client\'s connection was cut before any byte, logged 499)',
     answer: `HTTP/1.1 304 Not Modified\r\netag: "e"\r\ncontent-length: 4\r\n${KEPT}\r\n`,
