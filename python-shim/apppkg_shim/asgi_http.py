@@ -25,6 +25,13 @@ CREDIT_STEP = link.CREDIT_STEP
 _RESPONSE = "http.response"
 # The ERROR text Node reads as "the app left with the client": the connection is closed, no 500.
 CLIENT_GONE = b"apppkg: client gone"
+# The http scope's "extensions" has no "http.response.trailers": trailers could not reach the
+# client over the link, so the ASGI spec's answer is to offer none.
+NO_TRAILERS = (
+    "'http.response.trailers' sent, but the gateway does not offer the http.response.trailers"
+    ' extension (scope["extensions"] lacks it): the app should not send trailers, and its'
+    ' "trailers": True in http.response.start was ignored'
+)
 
 
 class HttpExchange(ResponseExchange):
@@ -115,6 +122,10 @@ class HttpExchange(ResponseExchange):
             await self.after_gone()
             return
         mtype = message["type"]
+        if mtype == "http.response.trailers":
+            # Before the "after the response" check: an app that set "trailers": True was not
+            # heard (the response ended at its last body), and is told why, not that it was late.
+            raise RuntimeError(NO_TRAILERS)
         if self.ended:
             raise RuntimeError("%r sent after the response was complete" % (mtype,))
         if mtype == "http.response.body":

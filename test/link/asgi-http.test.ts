@@ -387,6 +387,22 @@ for (const python of PYTHONS) {
     assert.match(out, /failed on GET \/m\/no-response:\nthe app returned without sending a complete response/);
   });
 
+  t('trailers the scope does not offer: the response goes out as it is; the error and log line name the missing extension', async ({ h }) => {
+    const c = await RawConnection.open(h.port);
+    c.write('GET /m/trailers HTTP/1.1\r\nHost: x\r\n\r\n');
+    const text = await c.waitFor((s) => s.includes('no trailers\n'), 5000, 'the response');
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.not.match(text, /x-checksum/i);
+    // The connection is kept: the app's later error is no fault of that response.
+    c.write('GET /m/hello HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.waitFor((s) => s.endsWith('Hello, world!\n'), 5000, 'the next answer');
+    c.socket.destroy();
+    await until('the log line', 5000, () => h.output.some((l) => l.includes('failed on GET /m/trailers')));
+    await until('its traceback', 5000, () => /does not offer the http\.response\.trailers extension/.test(h.output.join('\n')));
+    const out = h.output.join('\n');
+    assert.match(out, /failed on GET \/m\/trailers after the response was complete:\nTraceback[\s\S]*RuntimeError: 'http\.response\.trailers' sent, but the gateway does not offer the http\.response\.trailers extension \(scope\["extensions"\] lacks it\)/);
+  });
+
   t('a body longer or shorter than its Content-Length: send() raises (as under uvicorn), and a kept-alive connection never carries the misframed bytes', async ({ h }) => {
     const ask = (c: RawConnection, query: string) => c.write(`GET /m/declared?${query} HTTP/1.1\r\nHost: x\r\n\r\n`);
     // Start and one final body: nothing has gone out yet, so it is the app's 500, and the
