@@ -5,6 +5,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { isGatewayError, type GatewayError } from '../errors.js';
 import type { AddressMoved } from './admin-client.js';
+import { endLineAfterInterrupt } from './stdio.js';
 
 /** Between tries to reach a gateway that went away: what a restart takes, said once, not a flood. */
 export const RECONNECT_MS = 1000;
@@ -48,9 +49,14 @@ export class GatewayAway {
   async run(follow: () => Promise<void>): Promise<void> {
     const stopped = new AbortController();
     const stop = (): void => stopped.abort();
+    let interrupted = false;
+    const interrupt = (): void => {
+      interrupted = true;
+      stop();
+    };
     // For the whole run: between two connections no follow holds these, and Node's default
     // would end the command by the signal, not with 0.
-    process.on('SIGINT', stop);
+    process.on('SIGINT', interrupt);
     process.on('SIGTERM', stop);
     try {
       while (!stopped.signal.aborted) {
@@ -69,8 +75,9 @@ export class GatewayAway {
         }
       }
     } finally {
-      process.off('SIGINT', stop);
+      process.off('SIGINT', interrupt);
       process.off('SIGTERM', stop);
+      if (interrupted) endLineAfterInterrupt();
     }
   }
 

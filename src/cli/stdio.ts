@@ -22,3 +22,14 @@ export function watchStdio(): void {
 export function outliveStdio(): void {
   serving = true;
 }
+
+/**
+ * After a typed ^C has ended a command that handles SIGINT itself (`status --watch`, `logs -f`,
+ * exit 0): the terminal echoed `^C` where the cursor was, and the shell prints its prompt right
+ * after it (`^C$ `), as it does not for a command that died of the signal (`tail -f`, after which
+ * it starts a line itself). The end of that line, to whichever of stdout or stderr is the terminal.
+ */
+export function endLineAfterInterrupt(): void {
+  const terminal = process.stdout.isTTY ? process.stdout : process.stderr.isTTY ? process.stderr : null;
+  terminal?.write('\n');
+}

@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import type { AppStatus, GatewayStatus } from '../../src/admin/status-types.js';
 import { ASK_GATEWAY_EVERY_MS, BIN, installForOtherUsers, ROOT, runCli, startCli, tempDir, waitFor, within } from '../helpers/process.js';
-import { runIf } from '../helpers/skip.js';
+import { hasProgram, runIf } from '../helpers/skip.js';
 import { fakeProvider, fakeStatus } from './fake-status.js';
 
 const test = suite('status command');
@@ -28,6 +28,7 @@ const defaultAdminTaken = await new Promise<boolean>((resolve) => {
 });
 const ifDefaultAdminFree = runIf(test, !defaultAdminTaken, 'something listens on 127.0.0.1:8099, the default --admin');
 const ifNobody = runIf(test, asNobody, 'needs root and runuser to ask a root admin socket (mode 0600) as another user');
+const ifScript = runIf(test, hasProgram('script'), 'needs script(1) (bsdutils) to give the command a terminal');
 const ifNobodyDefaultFree = runIf(test, asNobody && !defaultAdminTaken, 'needs root and runuser, and nothing on 127.0.0.1:8099, the default --admin');
 const dir = tempDir('apppkg-status-');
 const sockPath = join(dir.path, 'admin.sock');
@@ -294,6 +295,33 @@ dns.lookup = function (name, options, callback) {
     assert.match(r.stderr, /refused .*HTTP 421: Host "gw-admin\.example:\d+" is not this admin listener's address/);
     assert.ok(r.stderr.includes(`fix: use http://127.0.0.1:${port}/ (the CLI: --admin 127.0.0.1:${port})`), r.stderr);
     assert.not.match(r.stderr, /another server/);
+  }
+});
+
+// A ^C typed at `status --watch` or `logs -f` ends it with 0, the command handling SIGINT itself:
+// the shell then starts no line after the `^C` the terminal echoed (it does after a command that
+// died of the signal, `tail -f`), and its prompt came on that line, `^C$ `.
+ifScript('^C typed in a terminal at status --watch and at logs -f: exit 0, and the line the terminal echoed ^C on is ended, as after tail -f', async () => {
+  writeFileSync(join(dir.path, 'blog.log'), 'a line of the log\n');
+  const logs = await startAdminServer({ listen: { kind: 'tcp', host: '127.0.0.1', port: 0 }, provider: fakeProvider(dir.path), metrics: new GatewayMetrics({ processMetrics: false }) });
+  try {
+    for (const [argv, shown] of [[['status', '--watch', '--admin', tcpAddr()], /blog/], [['logs', 'blog', '-f', '--admin', new URL(logs.url).host], /a line of the log/]] as const) {
+      const term = spawn('script', ['-qfec', ['exec', BIN, ...argv].join(' '), '/dev/null'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'ignore'] });
+      let out = '';
+      term.stdout!.on('data', (c) => (out += c));
+      const exit = new Promise<number | null>((resolve) => term.once('exit', (code) => resolve(code)));
+      try {
+        await waitFor(() => shown.test(out), 10_000, `${argv.join(' ')} drawn\n${out}`);
+        // Typed: the pty's line discipline makes it SIGINT to the command and echoes it as ^C.
+        term.stdin!.write('\x03');
+        assert.is(await within(5000, `${argv.join(' ')} to exit at ^C`, exit), 0, out);
+        assert.match(out, /\^C\r?\n$/, `${argv.join(' ')}: the output's end, ${JSON.stringify(out.slice(-80))}`);
+      } finally {
+        term.kill('SIGKILL');
+      }
+    }
+  } finally {
+    await logs.close();
   }
 });
 
