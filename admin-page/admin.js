@@ -680,7 +680,9 @@ function connect() {
     // A new stream (EventSource reconnects by itself too) starts with the whole status.
     streamStatus = null;
     loginRefused = false;
-    setConnection('live', 'live');
+    // Not "live" yet: over a slow link the whole status comes long after the head, and until
+    // then the page shows nothing of this stream (or the status of before a reconnect).
+    setConnection('connecting', 'connected, receiving the status');
   });
   const onStatus = (e) => {
     try {
