@@ -30,9 +30,15 @@ export function waitForFix(problem: GatewayError, dir: string, registry: Registr
   front.setUnavailable(unavailableWhileBroken(problem), appName(registry));
 }
 
-/** The watcher of `dir` that serve --reload runs (not yet started). */
-export function watchForReload(dir: string, registry: Registry, front: Front, say: (line: string) => void): SourceWatcher {
-  return new SourceWatcher(dir, async () => {
+/**
+ * The watcher of `dir` that serve --reload runs (not yet started). A change seen before
+ * `firstStartJudged` (a save during the first start) waits for it: that start's outcome, and
+ * its "waiting for a change" line, come first, then the change is tried.
+ */
+export function watchForReload(dir: string, registry: Registry, front: Front, say: (line: string) => void, firstStartJudged: Promise<void>): SourceWatcher {
+  const watcher: SourceWatcher = new SourceWatcher(dir, async () => {
+    await firstStartJudged;
+    if (watcher.stopped) return;
     // Nothing serves (the start failed, or every try since): a restart has nothing to
     // replace, so start it afresh, retrying the version refused before.
     const serving = registry.names.some((name) => registry.serves(name));
@@ -42,4 +48,5 @@ export function watchForReload(dir: string, registry: Registry, front: Front, sa
     if (!serving && problem !== null) say(waitingForFix(problem, dir));
     front.setUnavailable(problem !== null && !registry.names.some((name) => registry.serves(name)) ? unavailableWhileBroken(problem) : null, appName(registry));
   });
+  return watcher;
 }

@@ -296,7 +296,19 @@ export class Gateway {
     // The watcher's picture of --apps is taken before the first reconcile reads it: a package
     // copied in while the apps start is a change to it (taken after, it never was one).
     if (!single && watchIntervalMs > 0) gateway.watcher = new AppsWatcher(dir, () => void registry.reconcile(), watchIntervalMs, undefined, () => registry.watchedDirs, say, names.watchInterval);
-    const judged = await waitForFirstJudgement(registry, single, say, options.stopWaiting);
+    // serve --reload watches from before the first start: a fix saved while it runs (a slow
+    // import that then fails) was never seen, 503 "waiting for a fix" with the fix on disk until
+    // the next save. What it sees is acted on once the start is judged and said (H318).
+    let firstStartJudged = (): void => {};
+    if (single && options.reload) {
+      const watcher = watchForReload(dir, registry, front, say, new Promise<void>((resolve) => (firstStartJudged = resolve)));
+      gateway.watcher = watcher;
+      watcher.start();
+    }
+    const judged = await waitForFirstJudgement(registry, single, say, options.stopWaiting).catch((err: unknown) => {
+      gateway!.watcher?.stop();
+      throw err;
+    });
     // Told to stop meanwhile: the caller stops the gateway; an app not judged yet is no problem.
     const problem = single && judged ? registry.problemOf() : null;
     // serve --reload waits for a fix instead, as it does for a breakage after start (issue 13, item 6).
@@ -314,6 +326,8 @@ export class Gateway {
     // with Connection: close; opened here, it was answered as if the gateway would go on, and a
     // request pipelined behind met the stop's close of idle connections.
     if (judged) front.open();
+    // Not judged: the caller stops the gateway, and a change seen meanwhile is no cause to start the app.
+    if (judged) firstStartJudged();
     // Incoming mail (issue 16): after the apps serve and the front answers, since deliveries
     // are requests through it; loaded only when configured (smtp-server is not free to load).
     if (hostEnv.mail !== null) {
@@ -342,10 +356,7 @@ export class Gateway {
     }
     if (!single) gateway.sayWhenNoApps(dir, names.apps, say, names.commands, watchIntervalMs > 0 ? 'watching for them' : `${names.commands.rescan} once they are there`);
     if (!single) for (const line of [...unknownAppWarnings(hostEnv, registry.knownNames, dir), ...userNotAppliedWarnings(hostEnv, process.getuid?.())]) say(line);
-    if (single && options.reload) {
-      gateway.watcher = watchForReload(dir, registry, front, say);
-    }
-    gateway.watcher?.start();
+    if (!single) gateway.watcher?.start();
     return gateway;
   }
 

@@ -194,7 +194,7 @@ export class SourceWatcher {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;
-  private stopped = false;
+  private isStopped = false;
 
   constructor(
     private readonly dir: string,
@@ -207,7 +207,7 @@ export class SourceWatcher {
   }
 
   private watchTree(dir: string): void {
-    if (this.stopped || this.watchers.has(dir) || this.watchers.size >= MAX_WATCHED_DIRS) return;
+    if (this.isStopped || this.watchers.has(dir) || this.watchers.size >= MAX_WATCHED_DIRS) return;
     let watcher: FSWatcher;
     try {
       watcher = watch(dir, (_event, filename) => {
@@ -265,8 +265,13 @@ export class SourceWatcher {
     });
   }
 
+  /** Whether stop() was called: an onChange that waited since has nothing to act for. */
+  get stopped(): boolean {
+    return this.isStopped;
+  }
+
   stop(): void {
-    this.stopped = true;
+    this.isStopped = true;
     for (const dir of [...this.watchers.keys()]) this.unwatch(dir);
     if (this.timer) clearTimeout(this.timer);
   }
