@@ -88,8 +88,12 @@ export interface AppRecord {
    * The serving version's restart failed with its files as they were then: a change to any of
    * them (not app.yaml alone, which is all a serving version's fingerprint reads) retries it, and
    * the problem goes once it starts, not at the next restart the user has to think of.
+   * `leftBehind`, as `refused`'s: the files the failed restart left when they differed from those
+   * it started with, `signature` then the start's (tried once more: a fix may have been copied in
+   * meanwhile); a retry from `leftBehind` that changes them again is the app writing into its own
+   * directory, kept as it left them, or each look of the watcher restarted it again (H318).
    */
-  restartRefused: { dir: string; signature: string } | null;
+  restartRefused: { dir: string; signature: string; leftBehind?: string } | null;
   /** dir -> its files' signature when the admin rolled back from it: skipped until they change. */
   rolledBack: Map<string, string>;
   /**

@@ -321,8 +321,13 @@ export class VersionJudge {
         // A restart that fails leaves what serves serving (the next change may mend its files):
         // an older version taking over would run code the serving one's update hook moved past.
         if (restarting) {
-          // Its files as this start read them: any change since retries it.
-          record.restartRefused = { dir: desc.dir, signature: tree.signature };
+          // Its files as this start read them, so a change since retries it; but as it left them
+          // when it began from what the failed restart before it left: the app writes into its
+          // own directory as it fails, and that is no fix to restart it for (startVersion's rule
+          // for a refused version, app-record.ts restartRefused).
+          const after = readPackageTree(desc.dir).signature;
+          const changedMeanwhile = after !== tree.signature && record.restartRefused?.leftBehind !== tree.signature;
+          record.restartRefused = changedMeanwhile ? { dir: desc.dir, signature: tree.signature, leftBehind: after } : { dir: desc.dir, signature: after };
           record.restartWait = null;
           return;
         }
