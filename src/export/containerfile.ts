@@ -25,6 +25,7 @@ import { unbuildableRequirements } from './image-pip.js';
 import { shellLine, shellWord } from '../shell-words.js';
 import type { ImageArchitecture } from './image-architecture.js';
 import { judgeImageVendor } from './image-vendor.js';
+import { EXAMPLE_IMAGE, imageFor } from './image-reference.js';
 import { pathsFileRefusal } from '../environment/paths-entries.js';
 import { unmappableKeys } from './unmappable.js';
 
@@ -132,7 +133,9 @@ export function renderContainerfile(desc: Description, unbuildable: string[] = [
     `# The image of ${label}, written by \`apppkg-gateway export containerfile\` from its app.yaml.`,
     '# Build it with the app directory as the context (leave .git and __pycache__ out of it with',
     '# a .containerignore), push it, and name it to `export kubernetes --image` (docs/kubernetes.md):',
-    '#   podman build -t registry.example.com/apps/IMAGE:TAG -f Containerfile APP_DIR',
+    // The tag `export kubernetes --image` gives this version: built under another, the pods pull
+    // nothing, or another version's build.
+    `#   podman build -t ${imageFor(EXAMPLE_IMAGE, desc)} -f Containerfile APP_DIR`,
     ...appStage(gateway),
     ...fromLines(vendor),
     '',

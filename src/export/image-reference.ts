@@ -2,7 +2,7 @@
 // containerfile APP_DIR` builds one app), so a template for several apps must say `{name}`.
 import type { Description } from '../description/types.js';
 import { GatewayError } from '../errors.js';
-import { baseName } from './k8s-names.js';
+import { baseName, shortHash } from './k8s-names.js';
 
 /**
  * An image reference as container runtimes parse it: [registry[:port]/]path[:tag][@digest],
@@ -13,14 +13,24 @@ const IMAGE_REFERENCE = new RegExp(
   `^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?${COMPONENT}(?:/${COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
 );
 
+/** The `--image` the docs and the Containerfile's build line show. */
+export const EXAMPLE_IMAGE = 'registry.example.com/apps/{name}:{version}';
+
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const HASHED = `-${shortHash('')}`.length;
+
 /**
- * A version as an image tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`): what a tag cannot hold
- * becomes `-` (`1.0+build` -> `1.0-build`, as the hooks Job's name does), since the kubelet
- * refuses any other reference (InvalidImageName).
+ * A version as an image tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`), since the kubelet refuses any
+ * other reference (InvalidImageName). A version that is a tag already stays one (`1.2`, `1.0-rc`).
+ * Of any other, what a tag cannot hold becomes `-`, and more than one version would make one tag
+ * (`1.0+rc` and `1.0-rc`, `1 0` and `1'0`): pushing one build would overwrite the other, and a
+ * rollback would pull the wrong one. A hash of the version keeps each apart, as the hooks Job's
+ * name does (`1.0+rc` -> `1.0-rc-3c5a0e`).
  */
 export function imageTag(version: string): string {
-  const tag = version.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[.-]+/, '');
-  return (tag === '' ? 'latest' : tag).slice(0, 128);
+  if (TAG.test(version)) return version;
+  const tag = version.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[.-]+/, '').slice(0, 128 - HASHED).replace(/[.-]+$/, '');
+  return tag === '' ? shortHash(version) : `${tag}-${shortHash(version)}`;
 }
 
 /** The image of `desc`: `{name}` as its object name (lower case), `{version}` its version as a tag, or `latest`. */

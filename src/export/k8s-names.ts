@@ -18,7 +18,8 @@ export const MAX_NAME = 63;
  */
 const MAX_BASE = 30;
 
-const shortHash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 6);
+/** Six hex digits of `text`'s SHA-256: what keeps apart two names made one. */
+export const shortHash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 6);
 
 /** `text` as a DNS label of at most `max` characters: lower case, `-` for anything else. */
 export function dnsLabel(text: string, max = MAX_NAME): string {

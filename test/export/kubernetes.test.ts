@@ -774,7 +774,7 @@ test('versions that are no image tag are made one; a version with a space or a q
     mkdirSync(join(dir, `${app}.${version}`), { recursive: true });
     writeFileSync(join(dir, `${app}.${version}`, 'app.yaml'), 'app: w:application\ncommands:\n  install: echo hi\n  update: echo again\n');
   }
-  const images: Record<string, string> = { blog: 'registry.example.com/apps/blog:1.0-Build', q: 'registry.example.com/apps/q:1-0', r: 'registry.example.com/apps/r:1-0' };
+  const images: Record<string, RegExp> = { blog: /^registry\.example\.com\/apps\/blog:1\.0-Build-[0-9a-f]{6}$/, q: /^registry\.example\.com\/apps\/q:1-0-[0-9a-f]{6}$/, r: /^registry\.example\.com\/apps\/r:1-0-[0-9a-f]{6}$/ };
   // The three apps in one export (each export is a CLI start): each app's objects read apart.
   const r = await runCli(['export', 'kubernetes', '--apps', dir, '--image', IMAGE]);
   assert.is(r.status, 0, r.stderr);
@@ -782,7 +782,7 @@ test('versions that are no image tag are made one; a version with a space or a q
   assert.equal(schemaProblems(all), []);
   for (const [app, version] of [['blog', '1.0+Build'], ['q', '1 0'], ['r', "1'0"]]) {
     const objects = all.filter((o) => o.metadata?.labels?.['app.kubernetes.io/name'] === app);
-    assert.is(find(objects, 'Deployment', app).spec!.template.spec!.containers[0].image, images[app]);
+    assert.match(find(objects, 'Deployment', app).spec!.template.spec!.containers[0].image!, images[app]);
     const jobs = objects.filter((o) => o.kind === 'Job');
     assert.is(jobs.length, 1, `${app}: ${jobs.map((o) => o.metadata?.name).join(' ')}`);
     const job = jobs[0];
@@ -795,6 +795,29 @@ test('versions that are no image tag are made one; a version with a space or a q
     const run = /^ {2}(apppkg-gateway run .*) -- \/bin\/sh/m.exec(script)![1];
     assert.is(spawnSync('/bin/sh', ['-c', `set -- ${run}; printf '%s\\n' "$@"`], { encoding: 'utf8' }).stdout.split('\n')[2], `/srv/apps/${app}.${version}`);
   }
+});
+
+test('distinct versions, distinct image tags (1.0+rc and 1.0-rc, 1 0 and 1\'0): pushing one build overwrites no other, and the Containerfile\'s build line tags what the manifests pull', async () => {
+  const imageOf = async (version: string) => {
+    const dir = join(out.path, 'tag-versions', version);
+    mkdirSync(join(dir, `blog.${version}`), { recursive: true });
+    writeFileSync(join(dir, `blog.${version}`, 'app.yaml'), 'app: w:application\n');
+    const r = await runCli(['export', 'kubernetes', '--apps', dir, '--image', IMAGE]);
+    assert.is(r.status, 0, r.stderr);
+    const image = find(objectsOf(r.stdout), 'Deployment', 'blog').spec!.template.spec!.containers[0].image!;
+    const recipe = await runCli(['export', 'containerfile', join(dir, `blog.${version}`)]);
+    assert.is(recipe.status, 0, recipe.stderr);
+    assert.match(recipe.stdout, `#   podman build -t ${image} -f Containerfile `, version);
+    return image;
+  };
+  const versions = ['1.2', '1.0+rc', '1.0-rc', '1 0', "1'0", '1.0-RC'];
+  const images = await Promise.all(versions.map(imageOf));
+  assert.is(new Set(images).size, images.length, images.join(' '));
+  // A version that is a tag already is said as it is: no hash to read past.
+  assert.is(images[0], 'registry.example.com/apps/blog:1.2');
+  assert.is(images[2], 'registry.example.com/apps/blog:1.0-rc');
+  assert.is(images[5], 'registry.example.com/apps/blog:1.0-RC');
+  assert.match(images[1], /^registry\.example\.com\/apps\/blog:1\.0-rc-[0-9a-f]{6}$/);
 });
 
 test('two versions whose DNS forms are one (1.2 and 1-2, 1.0+rc and 1.0-RC): a hooks Job each, so that the next one\'s apply neither fails on the last one\'s (a Job\'s template cannot change) nor waits on it, already complete, and rolls out without its hooks', async () => {
