@@ -62,6 +62,8 @@ export interface AppPlan {
    * must run on: that of the vendored compiled distributions; null when there are none.
    */
   nodeArch: string | null;
+  /** The IngressClass named (`--ingress-class`), or null for the cluster's default. */
+  ingressClass: string | null;
 }
 
 /** `/blog` + `/live` -> `/blog/live`; a mount of `/` adds nothing. */
@@ -190,6 +192,7 @@ export function planApp(desc: Description, host: HostAppConfig, env: HostEnviron
     hooks: { install: desc.commands.install ?? null, update: desc.commands.update ?? null },
     notes,
     nodeArch: null,
+    ingressClass: null,
   };
 }
 

@@ -3,6 +3,7 @@
 // OpenAPI schema does not say: so they are made here, and checked in k8s-validate.ts.
 import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
+import { GatewayError } from '../errors.js';
 
 /** RFC 1035 label: what a Service's name must be; the strictest of the kinds exported. */
 export const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -10,6 +11,8 @@ export const DNS_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 export const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 /** A DNS name (RFC 1123 subdomain), as an Ingress rule's host must be: at most 253 characters. */
 export const MAX_DNS_NAME = 253;
+/** RFC 1123 subdomain: what an object name of most kinds (an IngressClass's) must be. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** An object name is at most 63 characters here: Jobs put theirs in a label of their pods. */
 export const MAX_NAME = 63;
 /**
@@ -97,3 +100,17 @@ export const BEFORE_ROLLOUT = 'before-rollout';
 export const SYNC_WAVE = 'argocd.argoproj.io/sync-wave';
 export const WAVE_JOB_READS = '-2';
 export const WAVE_JOB = '-1';
+
+/**
+ * Throws APPPKG_USAGE unless `name` can be an IngressClass's name: the API server refuses an
+ * Ingress whose ingressClassName is no DNS subdomain, and only at apply, every app's alike.
+ * `key` is the caller's word for it (`--ingress-class`, `ingressClass`).
+ */
+export function validateIngressClass(name: string, key: string): void {
+  if (typeof name === 'string' && name.length <= MAX_DNS_NAME && DNS_SUBDOMAIN.test(name)) return;
+  throw new GatewayError('APPPKG_USAGE', {
+    command: 'export',
+    reason: `${key}: expected an IngressClass's name (a DNS subdomain: lower-case letters, digits, '-' and '.', at most ${MAX_DNS_NAME} characters), found ${JSON.stringify(name)}`,
+    fix: `name one of the cluster's classes (\`kubectl get ingressclass\`), e.g. ${key === '--ingress-class' ? '--ingress-class nginx' : "ingressClass: 'nginx'"}`,
+  });
+}

@@ -16,7 +16,7 @@ import { dataVolumeClaim, gatewayConfigMap, rolledOnChange, secrets } from './co
 import { kubernetesArch } from './image-architecture.js';
 import { appImageProblem, floatingTagWarning, imageFor, validateImageTemplate } from './image-reference.js';
 import { judgeImageVendor } from './image-vendor.js';
-import { baseName } from './k8s-names.js';
+import { baseName, validateIngressClass } from './k8s-names.js';
 import { validateObject, type K8sObject } from './k8s-validate.js';
 import { applySteps, renderManifest } from './manifest-yaml.js';
 import { ingress, mailService, webService } from './network-objects.js';
@@ -34,6 +34,8 @@ export interface ExportKubernetesOptions {
   image: string;
   /** Write NAME.yaml per app into this directory (created, files mode 0600: Secrets); else nothing is written. */
   out?: string;
+  /** Each Ingress's `spec.ingressClassName` (a DNS subdomain), as `--ingress-class`; else the cluster's default class takes it. */
+  ingressClass?: string;
 }
 
 export interface ExportedApp {
@@ -108,6 +110,7 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
     });
   }
   validateImageTemplate(opts.image, discovery.apps.length);
+  if (opts.ingressClass !== undefined) validateIngressClass(opts.ingressClass, 'ingressClass');
 
   const problems: GatewayError[] = discovery.broken.map((b) => b.error);
   const skipped: string[] = discovery.broken.map((b) => path.basename(b.dir));
@@ -158,6 +161,7 @@ export async function exportKubernetes(opts: ExportKubernetesOptions): Promise<K
     if (floating !== null) plan.notes.push(floating);
     // Vendored compiled distributions load on their architecture alone: no pod elsewhere.
     plan.nodeArch = vendor.architecture === null ? null : kubernetesArch(vendor.architecture);
+    plan.ingressClass = opts.ingressClass ?? null;
     const objects = objectsFor(plan, env);
     const invalid = objects.flatMap((object) =>
       validateObject(object).map((reason) => new GatewayError('APPPKG_EXPORT_INVALID_OBJECT', { kind: object.kind, name: object.metadata?.name ?? '', reason, app: desc.name, file: desc.file })),

@@ -63,6 +63,7 @@ export function ingress(plan: AppPlan): IIngress {
       annotations: { 'apppkg-gateway.io/mount': plan.mount },
     },
     spec: {
+      ...(plan.ingressClass === null ? {} : { ingressClassName: plan.ingressClass }),
       rules: [
         ...plan.ingressHosts.map((host) => ({ host, http: { paths: paths('/') } })),
         { http: { paths: paths(plan.mount) } },

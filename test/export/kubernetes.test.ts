@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { EXAMPLES, FIXTURES, pathWithoutPyenvShims, runCli, tempDir } from '../helpers/process.js';
 import { validateObject } from '../../src/export/k8s-validate.js';
+import { exportKubernetes } from '../../src/index.js';
 import { loadEnvironmentFile, overridesFor } from '../../src/environment/host-file.js';
 import { parseCommand } from '../../src/cli/args.js';
 import { DEFAULT_THREADS, DEFAULT_WORKERS } from '../../src/supervisor/start-app.js';
@@ -836,6 +837,28 @@ test('two versions whose DNS forms are one (1.2 and 1-2, 1.0+rc and 1.0-RC): a h
   // A version of digits and dots is said as it is: no hash to read past.
   assert.is(names[0], 'blog-hooks-1-2');
   assert.is(names[4], 'blog-hooks-2026-11-24');
+});
+
+test('--ingress-class NAME: every Ingress names that class (spec.ingressClassName); a name that is no DNS subdomain is refused before anything is written, in the caller\'s words', async () => {
+  const dir = join(out.path, 'ingress-class');
+  const r = await runCli(['export', 'kubernetes', '--apps', join(TREE, 'apps'), '--environment', join(TREE, 'environment.yaml'), '--image', IMAGE, '--ingress-class', 'internal.nginx-2', '--out', dir]);
+  const ingresses = readdirSync(dir).flatMap((file) => objectsIn(join(dir, file))).filter((o) => o.kind === 'Ingress');
+  assert.is(ingresses.length, 3, r.stderr);
+  for (const o of ingresses) assert.is((o as { spec: { ingressClassName?: string } }).spec.ingressClassName, 'internal.nginx-2', o.metadata?.name);
+  assert.equal(schemaProblems(ingresses), []);
+  // Without it, none is named: the golden files have no ingressClassName.
+  assert.not.match(readFileSync(join(EXPECTED, 'blog.yaml'), 'utf8'), /ingressClassName/);
+  for (const bad of ['Nginx', 'nginx_internal', '-nginx', '', 'a'.repeat(254)]) {
+    const refused = await runCli(['export', 'kubernetes', '--apps', join(TREE, 'apps'), '--image', IMAGE, `--ingress-class=${bad}`, '--out', join(out.path, 'ingress-class-bad')]);
+    assert.is(refused.status, 2, refused.stderr);
+    // An empty one (an unset variable) is the parser's to say, as for every option.
+    assert.match(refused.stderr, bad === '' ? '--ingress-class: expected NAME, found an empty value' : `--ingress-class: expected an IngressClass's name (a DNS subdomain`);
+    if (bad !== '') assert.match(refused.stderr, 'e.g. --ingress-class nginx');
+    assert.not.ok(existsSync(join(out.path, 'ingress-class-bad')), bad);
+  }
+  const err = await exportKubernetes({ apps: join(TREE, 'apps'), image: IMAGE, ingressClass: 'Nginx' }).then(() => null, (e: Error & { code?: string }) => e);
+  assert.is(err?.code, 'APPPKG_USAGE');
+  assert.match(err!.message, /^ingressClass: expected an IngressClass's name/);
 });
 
 test('an app directory with no version under an --image with {version}: its image is :latest, and a warning says that a new build then rolls nothing out, with the fix', async () => {

@@ -7,6 +7,7 @@ import { type CommandSpec, type ParsedCommand } from '../args.js';
 import { GatewayError } from '../../errors.js';
 import { countOf } from '../../count.js';
 import { makeDirectory } from '../../make-dir.js';
+import { validateIngressClass } from '../../export/k8s-names.js';
 
 export const spec: CommandSpec = {
   name: 'export',
@@ -19,13 +20,14 @@ export const spec: CommandSpec = {
     'commands.install (the image recipe runs it); as root, pip runs as the app directory\'s owner.\n' +
     'Nothing is built or pushed here.',
   usage:
-    'apppkg-gateway export kubernetes --apps DIR [--environment FILE] --image IMAGE [--out DIR]\n' +
+    'apppkg-gateway export kubernetes --apps DIR [--environment FILE] --image IMAGE [--ingress-class NAME] [--out DIR]\n' +
     '       apppkg-gateway export containerfile APP_DIR [--gateway SPEC] [--out FILE]\n' +
     '       apppkg-gateway export venv APP_DIR [--state-dir DIR]',
   optionHelp: [
     ['--apps DIR', 'kubernetes: the directory holding the app packages, as the gateway\'s --apps'],
     ['-e, --environment FILE', 'kubernetes: the host\'s environment file (settings, hosts, mount, workers, replicas, ...)'],
     ['--image IMAGE', 'kubernetes: each app\'s image; {name} and {version} are the app\'s, e.g. registry.example.com/apps/{name}:{version}'],
+    ['--ingress-class NAME', 'kubernetes: each Ingress\'s class (spec.ingressClassName, e.g. nginx); default: none named, the cluster\'s default IngressClass takes it'],
     ['-o, --out PATH', 'kubernetes: a directory for NAME.yaml per app (mode 0600: it holds Secrets); containerfile: the file; default: stdout'],
     ['--gateway SPEC', 'containerfile: what the image\'s npm installs: an npm package spec (default apppkg-gateway@THIS_VERSION, from the registry) or a tarball in the build context (`npm pack` of the gateway, e.g. ./apppkg-gateway-0.1.0.tgz)'],
     ['--state-dir DIR', 'venv: the state root the venv goes under (the image\'s, /var/lib/apppkg-gateway)'],
@@ -34,6 +36,7 @@ export const spec: CommandSpec = {
     apps: { type: 'string' },
     environment: { type: 'string', short: 'e' },
     image: { type: 'string' },
+    'ingress-class': { type: 'string' },
     out: { type: 'string', short: 'o' },
     gateway: { type: 'string' },
     'state-dir': { type: 'string' },
@@ -45,7 +48,7 @@ export const spec: CommandSpec = {
 
 /** Which options each target takes: any other given is a usage error, not silently ignored. */
 const TARGETS: Record<string, { options: string[]; dir: boolean }> = {
-  kubernetes: { options: ['apps', 'environment', 'image', 'out'], dir: false },
+  kubernetes: { options: ['apps', 'environment', 'image', 'ingress-class', 'out'], dir: false },
   containerfile: { options: ['out', 'gateway'], dir: true },
   venv: { options: ['state-dir'], dir: true },
 };
@@ -116,8 +119,11 @@ export async function run(args: ParsedCommand): Promise<number> {
   const apps = args.values.apps as string | undefined;
   const image = args.values.image as string | undefined;
   if (apps === undefined || image === undefined) throw usage('expected --apps DIR and --image IMAGE');
+  const ingressClass = args.values['ingress-class'] as string | undefined;
+  // Said in the command line's words, before the export module loads.
+  if (ingressClass !== undefined) validateIngressClass(ingressClass, '--ingress-class');
   const { exportKubernetes } = await import('../../export/kubernetes.js');
-  const result = await exportKubernetes({ apps, image, environment: args.values.environment as string | undefined, out });
+  const result = await exportKubernetes({ apps, image, environment: args.values.environment as string | undefined, out, ingressClass });
   for (const app of result.apps) {
     if (app.file === null) process.stdout.write(app === result.apps[0] ? app.yaml : `---\n${app.yaml}`);
     else say(`wrote ${app.file}: ${app.name}, ${countOf(app.objects.length, 'object')}`);
