@@ -163,6 +163,8 @@ export const LIBRARY_COMMAND_WORDS: CommandWords = {
     backupCall: true,
     rescanCall: LIBRARY_RESCAN,
     reloadCall: LIBRARY_RELOAD,
+    // What was given the app directory: a call's argument, not the CLI's APP_DIR.
+    dirGiver: 'the call',
   }),
 };
 

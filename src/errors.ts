@@ -592,9 +592,10 @@ export const ERROR_CODES = {
     hint: (d) =>
       d.gone ? 'open the package where it is now, e.g. the version that replaced it: AppPackage.open(DIR)'
       : d.notDirectory
-        ? d.holder ? `give the directory that holds app.yaml: ${str(d.holder)}` : 'APP_DIR is the directory that holds app.yaml, not a file'
+        ? d.holder ? `give the directory that holds app.yaml: ${str(d.holder)}` : d.dirGiver ? `give ${str(d.dirGiver)} the directory that holds app.yaml, not a file` : 'APP_DIR is the directory that holds app.yaml, not a file'
         : d.missing
-          ? 'check the path: APP_DIR is the directory that holds app.yaml'
+          // APP_DIR is the CLI's word: a library caller gave a call's argument (dirGiver: namingFixes).
+          ? d.dirGiver ? `check the path: give ${str(d.dirGiver)} the directory that holds app.yaml` : 'check the path: APP_DIR is the directory that holds app.yaml'
           : d.stands === 'a directory'
             // A directory cannot become the file in place: the fix says what to do with it first.
             ? `move the directory away (or remove it: rmdir ${shellWord(str(d.file))} when it is empty) and write the description there as a file: ${str(d.file)} is read as a YAML file (a symlink to one is fine)`

@@ -5,7 +5,7 @@
 // Each now names what the library has, as command-words.test.ts has the Gateway's fixes; the
 // CLI's words are checked by cli/init-*, cli/describe and cli/deb-missing. Imported by the
 // package's own name, as a program does.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -31,6 +31,17 @@ const refusal = async (what: Promise<unknown>): Promise<GatewayError> => {
   assert.instance(err, GatewayError, String(err));
   return err as GatewayError;
 };
+
+test('no such directory, or a file: AppPackage.open and Gateway.start({ app }) say to give the call the directory, not the CLI\'s APP_DIR', async () => {
+  const file = join(work.path, 'a-file');
+  writeFileSync(file, '');
+  for (const [dir, hint] of [[join(work.path, 'nope'), 'check the path: give the call the directory that holds app.yaml'], [file, 'give the call the directory that holds app.yaml, not a file']]) {
+    for (const err of [await refusal(AppPackage.open(dir, { stateDir })), await refusal(Gateway.start({ app: dir, stateDir, listen: '127.0.0.1:0', say: () => {} }))]) {
+      assert.is(err.code, 'APPPKG_DESC_NOT_FOUND', dir);
+      assert.is(err.hint, hint, dir);
+    }
+  }
+});
 
 test('no app.yaml: AppPackage.open and Gateway.start({ app }) say to write one, with no init', async () => {
   for (const err of [await refusal(AppPackage.open(empty)), await refusal(Gateway.start({ app: empty, stateDir, listen: '127.0.0.1:0', say: () => {} }))]) {

@@ -471,6 +471,31 @@ print("APPPKG-PROBE " + json.dumps(said))
   assert.equal(said.shift(), ['EmptyPath', true, "AppPackage: path: expected the app directory's path, found an empty one\n  fix: give the directory that holds app.yaml, e.g. AppPackage('/srv/apps/blog')"]);
 });
 
+test('AppPackage given no such directory, or a file: DescriptionUnavailable in its own words (its path), not describe\'s APP_DIR', async () => {
+  const file = join(work.path, 'not-a-dir');
+  writeFileSync(file, '');
+  const script = String.raw`
+import json, sys
+import apppkg
+said = []
+for path in sys.argv[1:]:
+    try:
+        apppkg.AppPackage(path, state_dir=sys.argv[1] + "-state")
+        said.append(None)
+    except apppkg.AppPackageError as exc:
+        said.append([type(exc).__name__, str(exc)])
+print("APPPKG-PROBE " + json.dumps(said))
+`;
+  const nope = join(work.path, 'nope');
+  const env = { ...process.env, PYTHONPATH: SHIM_DIR, APPPKG_GATEWAY: join(ROOT, 'bin', 'apppkg-gateway'), APPPKG_STATE_DIR: state };
+  const said = probeReport(await runProcess('python3', ['-c', script, nope, file, join(HELLO, 'app.yaml')], { env, cwd: work.path }), 'AppPackage with no directory') as unknown as Array<[string, string]>;
+  assert.equal(said, [
+    ['DescriptionUnavailable', `AppPackage: path: ${nope} does not exist (no such directory)\n  fix: check the path: give AppPackage the directory that holds app.yaml`],
+    ['DescriptionUnavailable', `AppPackage: path: ${file} is a file, not a directory\n  fix: give AppPackage the directory that holds app.yaml, not a file`],
+    ['DescriptionUnavailable', `AppPackage: path: ${join(HELLO, 'app.yaml')} is a file, not a directory\n  fix: give the directory that holds app.yaml: ${HELLO}`],
+  ]);
+});
+
 test('no gateway: GatewayNotFound says what was tried; a failing describe shows its stderr', async () => {
   const { python } = venvPythons[0];
   const bare = { PATH: '/usr/bin:/bin', HOME: process.env.HOME };
