@@ -1,12 +1,30 @@
 // A websocket handshake the `ws` module (forward-websocket.ts) would refuse, judged without it
 // and without the app: a sleeping ASGI app is not woken for a handshake no worker could take
 // (app-dispatcher.ts upgrade). Its checks, in its order and words (ws 8 WebSocketServer
-// handleUpgrade: the method, Upgrade, the key, the version), and the gateway's answer to them,
+// handleUpgrade: the method, Upgrade, the key, the version, the subprotocols), and the gateway's answer to them,
 // which forward-websocket.ts gives when ws refuses one (its 'wsClientError'): the same bytes
-// whichever says it. A Sec-WebSocket-Protocol list ws cannot parse is left to ws, awake.
+// whichever says it, the Sec-WebSocket-Protocol list judged by ws's own parser.
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
 import { refuseUpgrade } from './error-response.js';
+
+/**
+ * ws's subprotocol parser (ws/lib/subprotocol.js), which its package's exports keep private:
+ * reached beside ws's own entry, so that the list is judged by the very code that refuses it
+ * (a copy could drift from ws's). Null where an upgrade of ws moved it: such a list is then left
+ * to ws, awake, as before.
+ */
+const parseSubprotocols: ((header: string) => Set<string>) | null = (() => {
+  try {
+    const require = createRequire(import.meta.url);
+    const parse = (require(join(dirname(require.resolve('ws')), 'lib', 'subprotocol.js')) as { parse?: unknown }).parse;
+    return typeof parse === 'function' ? (parse as (header: string) => Set<string>) : null;
+  } catch {
+    return null;
+  }
+})();
 
 /** RFC 6455 §4.1: 16 random bytes in base64, as ws tests it. */
 const KEY = /^[+/0-9A-Za-z]{22}==$/;
@@ -20,6 +38,14 @@ export function handshakeProblem(req: IncomingMessage): string | null {
   if (key === undefined || !KEY.test(key)) return 'Missing or invalid Sec-WebSocket-Key header';
   const version = Number(req.headers['sec-websocket-version']);
   if (version !== 13 && version !== 8) return 'Missing or invalid Sec-WebSocket-Version header';
+  const protocols = req.headers['sec-websocket-protocol'];
+  if (protocols !== undefined && parseSubprotocols !== null) {
+    try {
+      parseSubprotocols(protocols);
+    } catch {
+      return 'Invalid Sec-WebSocket-Protocol header';
+    }
+  }
   return null;
 }
 
