@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import { oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
 import { recorded, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
-const test = suite('reliability: response heads as the RFCs say');
+const test = suite('R6.29 reliability: response heads as the RFCs say (R6.29b: a process route\'s answers)');
 const work = tempDir('apppkg-rel-response-');
 const apps = join(work.path, 'apps');
 const states = { lean: join(work.path, 'state-lean'), node: join(work.path, 'state-node') };
