@@ -14,17 +14,22 @@ import { refuseUpgrade } from './error-response.js';
  * ws's subprotocol parser (ws/lib/subprotocol.js), which its package's exports keep private:
  * reached beside ws's own entry, so that the list is judged by the very code that refuses it
  * (a copy could drift from ws's). Null where an upgrade of ws moved it: such a list is then left
- * to ws, awake, as before.
+ * to ws, awake, as before. Loaded at the first list judged, not at the module's load: a gateway
+ * serving no websocket loads no file of ws (test/cli/start-files).
  */
-const parseSubprotocols: ((header: string) => Set<string>) | null = (() => {
+let parseSubprotocols: ((header: string) => Set<string>) | null | undefined;
+
+function subprotocolParser(): ((header: string) => Set<string>) | null {
+  if (parseSubprotocols !== undefined) return parseSubprotocols;
   try {
     const require = createRequire(import.meta.url);
     const parse = (require(join(dirname(require.resolve('ws')), 'lib', 'subprotocol.js')) as { parse?: unknown }).parse;
-    return typeof parse === 'function' ? (parse as (header: string) => Set<string>) : null;
+    parseSubprotocols = typeof parse === 'function' ? (parse as (header: string) => Set<string>) : null;
   } catch {
-    return null;
+    parseSubprotocols = null;
   }
-})();
+  return parseSubprotocols;
+}
 
 /** RFC 6455 §4.1: 16 random bytes in base64, as ws tests it. */
 const KEY = /^[+/0-9A-Za-z]{22}==$/;
@@ -39,9 +44,10 @@ export function handshakeProblem(req: IncomingMessage): string | null {
   const version = Number(req.headers['sec-websocket-version']);
   if (version !== 13 && version !== 8) return 'Missing or invalid Sec-WebSocket-Version header';
   const protocols = req.headers['sec-websocket-protocol'];
-  if (protocols !== undefined && parseSubprotocols !== null) {
+  const parse = protocols === undefined ? null : subprotocolParser();
+  if (protocols !== undefined && parse !== null) {
     try {
-      parseSubprotocols(protocols);
+      parse(protocols);
     } catch {
       return 'Invalid Sec-WebSocket-Protocol header';
     }
