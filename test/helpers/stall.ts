@@ -25,6 +25,22 @@ export async function stalled(pid: number, ms: number, meanwhile: () => void | P
   }
 }
 
+/**
+ * Runs `fn` with `pid` stopped; it is continued `continuedAfterMs` from now (a timer armed before
+ * any stall of this loop, so its delay counts in real time), or once `fn` is done.
+ */
+export async function whileStopped(pid: number, continuedAfterMs: number, fn: () => Promise<void>): Promise<void> {
+  process.kill(pid, 'SIGSTOP');
+  const cont = setTimeout(() => process.kill(pid, 'SIGCONT'), continuedAfterMs);
+  try {
+    await waitFor(() => processState(pid) === 'T', 10_000, `process ${pid} to stop`);
+    await fn();
+  } finally {
+    clearTimeout(cont);
+    process.kill(pid, 'SIGCONT');
+  }
+}
+
 /** Holds this process's own loop for `ms`, as a long GC does: no timer, no read, no flush runs meanwhile. */
 export const holdLoop = (ms: number): void => {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);

@@ -8,8 +8,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { workerForSuite } from '../helpers/link-harness.js';
-import { waitFor } from '../helpers/process.js';
-import { holdLoop, processState } from '../helpers/stall.js';
+import { holdLoop, whileStopped } from '../helpers/stall.js';
 
 const test = suite('answersPing after a stall of the loop');
 /** The bound given to the loop's answer: a free loop answers within a millisecond. */
@@ -19,25 +18,11 @@ const CONTINUED_AFTER_MS = 300;
 // No heartbeat of its own while the cases run: only the PINGs they send.
 const started = workerForSuite(test, 'asgi-http', { heartbeatMs: 60_000 });
 
-/** Runs `fn` with the worker stopped; it is continued `continuedAfterMs` from now, or once `fn` is done. */
-async function whileStopped(continuedAfterMs: number, fn: () => Promise<void>): Promise<void> {
-  const pid = started().pid!;
-  process.kill(pid, 'SIGSTOP');
-  const cont = setTimeout(() => process.kill(pid, 'SIGCONT'), continuedAfterMs);
-  try {
-    await waitFor(() => processState(pid) === 'T', 10_000, `worker ${pid} to stop`);
-    await fn();
-  } finally {
-    clearTimeout(cont);
-    process.kill(pid, 'SIGCONT');
-  }
-}
-
 test('a PING that left only after a stall of the loop has its whole bound from then', async () => {
   // The worker answers only a while after the stall, as a loop busy with other tasks does: a
   // judgement made as the PING leaves cannot have its answer, whatever the host's speed. The
   // timer is armed before the stall, so its delay is counted in real time.
-  await whileStopped(BOUND_MS + 300 + CONTINUED_AFTER_MS, async () => {
+  await whileStopped(started().pid!, BOUND_MS + 300 + CONTINUED_AFTER_MS, async () => {
     const answered = started().link!.answersPing(BOUND_MS);
     holdLoop(BOUND_MS + 300);
     assert.ok(await answered, 'the worker had the PING for no time when it was judged unanswered');
@@ -45,7 +30,7 @@ test('a PING that left only after a stall of the loop has its whole bound from t
 });
 
 test('a loop that does not answer still fails the bound', async () => {
-  await whileStopped(60_000, async () => {
+  await whileStopped(started().pid!, 60_000, async () => {
     assert.is(await started().link!.answersPing(BOUND_MS), false);
   });
   assert.ok(await started().link!.answersPing(10_000), 'the continued worker answers');

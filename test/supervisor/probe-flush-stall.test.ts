@@ -10,8 +10,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { workerForSuite } from '../helpers/link-harness.js';
-import { waitFor } from '../helpers/process.js';
-import { holdLoop, processState } from '../helpers/stall.js';
+import { holdLoop, whileStopped } from '../helpers/stall.js';
 
 const test = suite('the health probe after a stall of the loop');
 /** The probe's bound: what probeWorker gives the last probe of a start bound. */
@@ -21,23 +20,9 @@ const CONTINUED_AFTER_MS = 300;
 // No heartbeat while the cases run: its PING would be judged through the worker's stop.
 const started = workerForSuite(test, 'faults', { threads: 2, heartbeatMs: 60_000 });
 
-/** Runs `fn` with the worker stopped; it is continued `continuedAfterMs` from now, or once `fn` is done. */
-async function whileStopped(continuedAfterMs: number, fn: () => Promise<void>): Promise<void> {
-  const pid = started().pid!;
-  process.kill(pid, 'SIGSTOP');
-  const cont = setTimeout(() => process.kill(pid, 'SIGCONT'), continuedAfterMs);
-  try {
-    await waitFor(() => processState(pid) === 'T', 10_000, `worker ${pid} to stop`);
-    await fn();
-  } finally {
-    clearTimeout(cont);
-    process.kill(pid, 'SIGCONT');
-  }
-}
-
 test('a probe that left only after a stall of the loop has its whole bound from then', async () => {
   // The timer that continues the worker is armed before the stall, so its delay counts in real time.
-  await whileStopped(BOUND_MS + 300 + CONTINUED_AFTER_MS, async () => {
+  await whileStopped(started().pid!, BOUND_MS + 300 + CONTINUED_AFTER_MS, async () => {
     const status = started().probe('/status/200', BOUND_MS).then((s) => s, (err: Error) => err.message);
     holdLoop(BOUND_MS + 300);
     assert.is(await status, 200, 'the worker had the probe for no time when it was judged unanswered');
@@ -45,7 +30,7 @@ test('a probe that left only after a stall of the loop has its whole bound from 
 });
 
 test('a worker that does not answer still fails the bound', async () => {
-  await whileStopped(60_000, async () => {
+  await whileStopped(started().pid!, 60_000, async () => {
     const failed = await started().probe('/status/200', BOUND_MS).then(() => null, (err: Error) => err.message);
     assert.match(failed ?? 'answered', /no answer within 1000 ms/);
   });
