@@ -35,39 +35,51 @@ async def app(scope, receive, send):
     await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
 `;
 
-test('a restarted worker stopped in its ASGI lifespan startup is said to be there, not in its own shutdown', async () => {
+/**
+ * Serves `name` (a package of `files` whose worker answers its pid, and whose start sleeps once
+ * the `slow` mark exists, saying so in `began`), kills its worker so that its slot starts another,
+ * sends the gateway SIGTERM once that one's start has begun, and hands `check` the gateway's exit
+ * code and output. No process of it may be left.
+ */
+async function stopWhileRestarting(name: string, files: (slow: string, began: string) => Record<string, string>, what: string, check: (code: number | string | null, output: string) => void): Promise<void> {
   const apps = tempDir('apppkg-stopreport-apps-');
   const state = warmStateDir('apppkg-stopreport-state-');
   const marks = tempDir('apppkg-stopreport-marks-');
   const slow = join(marks.path, 'slow');
   const began = join(marks.path, 'began');
-  writePackage(apps.path, 'slowlife', { 'app.yaml': 'platform: python, asgi\napp: main:app\n', 'main.py': app(slow, began) });
+  writePackage(apps.path, name, files(slow, began));
   const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, ...oneWorkerEach(state.path), '--settle', '0', '--grace', '8', '--access-log', 'off']);
   try {
     const first = Number(await waitFor(async () => {
-      const res = await request(`${gw.url}/slowlife/`);
+      const res = await request(`${gw.url}/${name}/`);
       const body = await res.body.text();
       return res.statusCode === 200 ? body : undefined;
-    }, 30_000, () => `slowlife to serve\n${gw.output()}`));
+    }, 30_000, () => `${name} to serve\n${gw.output()}`));
     writeFileSync(slow, '');
     process.kill(first, 'SIGKILL');
-    // Its slot starts another, whose startup now sleeps.
-    await waitFor(() => existsSync(began) && readFileSync(began, 'utf8').endsWith('\n'), 30_000, () => `the restarted worker's lifespan startup to begin\n${gw.output()}`);
+    // Its slot starts another, whose start now sleeps.
+    await waitFor(() => existsSync(began) && readFileSync(began, 'utf8').endsWith('\n'), 30_000, () => `the restarted worker's ${what} to begin\n${gw.output()}`);
     const pids = await childPids(gw.child.pid!);
     const exited = new Promise<number | null>((resolve) => gw.child.once('exit', (code) => resolve(code)));
     gw.child.kill('SIGTERM');
-    // Its report comes every 5 s; the worker is killed 5 s after the 8 s of grace.
-    const code = await orAfter(30_000, () => 'late', exited);
-    assert.is(code, 0, gw.output());
-    assert.match(gw.output(), /stopping: waiting for 1 worker stopped during its ASGI lifespan startup, which goes on past its SIGTERM \(the app took the signal for itself; a startup that never completed runs no lifespan shutdown\): slowlife \(worker \d+, \d+ s\); at the end of --grace, in \d+ s, it is killed 5 s later/, gw.output());
-    assert.not.match(gw.output(), /own shutdown/, gw.output());
-    // Its kill says the same: no lifespan shutdown ran, nor a task.
-    assert.match(gw.output(), /slowlife: worker \d+ had not exited 5 s after the end of its grace at the gateway's stop \(it was stopped during its lifespan startup, which went on past its SIGTERM: the app took the signal for itself\): killed/, gw.output());
+    // Its report comes every 5 s; the worker is killed at the end of the 8 s of grace (ASGI 5 s later).
+    check(await orAfter(30_000, () => 'late', exited), gw.output());
     await assertNoOrphans(pids);
   } finally {
     await gw.stop();
     for (const d of [apps, state, marks]) d.remove();
   }
+}
+
+test('a restarted worker stopped in its ASGI lifespan startup is said to be there, not in its own shutdown', async () => {
+  const files = (slow: string, began: string) => ({ 'app.yaml': 'platform: python, asgi\napp: main:app\n', 'main.py': app(slow, began) });
+  await stopWhileRestarting('slowlife', files, 'lifespan startup', (code, output) => {
+    assert.is(code, 0, output);
+    assert.match(output, /stopping: waiting for 1 worker stopped during its ASGI lifespan startup, which goes on past its SIGTERM \(the app took the signal for itself; a startup that never completed runs no lifespan shutdown\): slowlife \(worker \d+, \d+ s\); at the end of --grace, in \d+ s, it is killed 5 s later/, output);
+    assert.not.match(output, /own shutdown/, output);
+    // Its kill says the same: no lifespan shutdown ran, nor a task.
+    assert.match(output, /slowlife: worker \d+ had not exited 5 s after the end of its grace at the gateway's stop \(it was stopped during its lifespan startup, which went on past its SIGTERM: the app took the signal for itself\): killed/, output);
+  });
 });
 
 /** A WSGI app answering its pid, whose import sleeps 60 s once `slow` exists (said in `began`). */
@@ -84,34 +96,12 @@ def application(environ, start_response):
 `;
 
 test('a restarted WSGI worker stopped in its import is said to be there, and killed at the end of --grace', async () => {
-  const apps = tempDir('apppkg-stopreport-apps-');
-  const state = warmStateDir('apppkg-stopreport-state-');
-  const marks = tempDir('apppkg-stopreport-marks-');
-  const slow = join(marks.path, 'slow');
-  const began = join(marks.path, 'began');
-  writePackage(apps.path, 'slowimport', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n', 'wsgi.py': wsgiApp(slow, began) });
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, ...oneWorkerEach(state.path), '--settle', '0', '--grace', '8', '--access-log', 'off']);
-  try {
-    const first = Number(await waitFor(async () => {
-      const res = await request(`${gw.url}/slowimport/`);
-      const body = await res.body.text();
-      return res.statusCode === 200 ? body : undefined;
-    }, 30_000, () => `slowimport to serve\n${gw.output()}`));
-    writeFileSync(slow, '');
-    process.kill(first, 'SIGKILL');
-    await waitFor(() => existsSync(began) && readFileSync(began, 'utf8').endsWith('\n'), 30_000, () => `the restarted worker's import to begin\n${gw.output()}`);
-    const pids = await childPids(gw.child.pid!);
-    const exited = new Promise<number | null>((resolve) => gw.child.once('exit', (code) => resolve(code)));
-    gw.child.kill('SIGTERM');
-    const code = await orAfter(30_000, () => 'late', exited);
-    assert.is(code, 0, gw.output());
-    assert.match(gw.output(), /stopping: waiting for 1 worker stopped during its import, which goes on past its SIGTERM \(the app took the signal for itself\): slowimport \(worker \d+, \d+ s\); at the end of --grace, in \d+ s, it is killed \(an ASGI worker 5 s later\)/, gw.output());
-    assert.not.match(gw.output(), /own shutdown/, gw.output());
-    await assertNoOrphans(pids);
-  } finally {
-    await gw.stop();
-    for (const d of [apps, state, marks]) d.remove();
-  }
+  const files = (slow: string, began: string) => ({ 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\n', 'wsgi.py': wsgiApp(slow, began) });
+  await stopWhileRestarting('slowimport', files, 'import', (code, output) => {
+    assert.is(code, 0, output);
+    assert.match(output, /stopping: waiting for 1 worker stopped during its import, which goes on past its SIGTERM \(the app took the signal for itself\): slowimport \(worker \d+, \d+ s\); at the end of --grace, in \d+ s, it is killed \(an ASGI worker 5 s later\)/, output);
+    assert.not.match(output, /own shutdown/, output);
+  });
 });
 
 test.run();
