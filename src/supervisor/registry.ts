@@ -30,7 +30,7 @@ import type { Description } from '../description/types.js';
 import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
 import { overrideOf, type HostEnvironment } from '../environment/host-file.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
-import { removeStaleVenvBuilds } from '../environment/venv.js';
+import { removeVenvBuild } from '../environment/venv.js';
 import type { GatewayError } from '../errors.js';
 import { LogTail } from '../log/log-tail.js';
 import { AppHistories } from './app-histories.js';
@@ -109,6 +109,8 @@ export class Registry {
   private published: Publication | null = null;
   /** The run helpers its starts wrote, and when it began: what pruneHelpers may remove. */
   private readonly helperDirs = new Set<string>();
+  /** The venv builds this gateway's versions ran on, by app: the only ones pruneVenvBuilds removes. */
+  private readonly venvBuildsRun = new Map<string, Set<string>>();
   private readonly startedAt = Date.now();
   /** Each app's history, read from and written to its state directory. */
   private readonly histories: AppHistories;
@@ -383,19 +385,27 @@ export class Registry {
   }
 
   /**
-   * Removes the venv builds of `name` that neither the venv link, its serving version nor a
-   * draining one runs on: a deploy that changed the requirements leaves the old version's build
-   * to it (app-venv.ts), and so does a start killed midway. Called as pruneHelpers is, when no
-   * start of it is under way (a build under way is no version's yet).
+   * Removes the venv builds of `name` this gateway's versions ran on that neither its serving
+   * version nor a draining one runs on now: a deploy that changed the requirements leaves the old
+   * version's build to it (app-venv.ts). Only those: a build another process is making (an
+   * `install` beside the gateway) or one a killed install left is install's to clear. Called as
+   * pruneHelpers is, when no start of it is under way (a build under way is no version's yet).
    */
   private pruneVenvBuilds(name: string): void {
     const serving = this.records.get(name)?.serving?.instance;
     const draining = [...this.draining.keys()].filter((instance) => instance.name === name);
     const inUse = new Set([...(serving ? [serving] : []), ...draining].flatMap((instance) => (instance.venvDir === null ? [] : [instance.venvDir])));
     const venvPath = appStateDirs(resolveStateRoot({ flag: this.opts.stateDir }), name).venv;
-    void removeStaleVenvBuilds(venvPath, inUse).catch(() => {
-      // Left for the next look: a build that cannot be removed now is no version's.
-    });
+    let ran = this.venvBuildsRun.get(name);
+    if (ran === undefined) this.venvBuildsRun.set(name, (ran = new Set()));
+    for (const dir of inUse) if (dir !== venvPath) ran.add(dir);
+    for (const dir of [...ran]) {
+      if (inUse.has(dir)) continue;
+      ran.delete(dir);
+      void removeVenvBuild(dir).catch(() => {
+        // Left for install's own sweep: a build that cannot be removed now is no version's.
+      });
+    }
   }
 
   /** Hands the proxy the serving version of every app, with its routes. */
