@@ -27,17 +27,20 @@ for (const entry of ['src', 'schema', 'python-shim', 'dist', 'node_modules', 'pa
 }
 // The tests' `uvu` is test/helpers/uvu.ts (tsconfig.json's paths).
 symlinkSync(join(ROOT, 'test', 'helpers'), join(tree, 'test', 'helpers'));
-// What it made (its directory, the child's pid) goes to READY once the child runs.
+// What it made (its directory, the child's pid) goes to READY once the child runs, through a
+// rename: the test waits for READY to exist, and read between writeFileSync's open and its
+// write it was empty (CI, stop 74: "Unexpected end of JSON input").
 writeFileSync(join(tree, 'test', 'waits.test.mjs'), `
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 const dir = mkdtempSync(join(tmpdir(), 'apppkg-waits-'));
 const server = spawn('sleep', ['300'], { cwd: dir, stdio: 'ignore', detached: true });
 test('waits to be killed', async () => {
-  writeFileSync(process.env.READY, JSON.stringify({ dir, server: server.pid, test: process.pid }));
+  writeFileSync(process.env.READY + '.part', JSON.stringify({ dir, server: server.pid, test: process.pid }));
+  renameSync(process.env.READY + '.part', process.env.READY);
   await new Promise((resolve) => setTimeout(resolve, 120_000));
 });
 test.run();
@@ -121,10 +124,11 @@ test('a run killed with SIGKILL: the next run stops what it left and removes its
 // directories itself at a stop signal, and the process still ends by that signal.
 const byHand = join(work.path, 'by-hand.mjs');
 writeFileSync(byHand, `
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { tempDir } from ${JSON.stringify(pathToFileURL(join(ROOT, 'test', 'helpers', 'process.ts')).href)};
 const dirs = [tempDir('apppkg-by-hand-'), tempDir('apppkg-by-hand-')];
-writeFileSync(process.env.READY, JSON.stringify(dirs.map((d) => d.path)));
+writeFileSync(process.env.READY + '.part', JSON.stringify(dirs.map((d) => d.path)));
+renameSync(process.env.READY + '.part', process.env.READY);
 setTimeout(() => {}, 120_000);
 `);
 
