@@ -13,7 +13,7 @@ import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/proc
 
 const test = suite('status: figures per version, worker and process');
 
-const APP = `import json, time
+const APP = `import json, os, time
 from urllib.parse import parse_qs
 
 VERSION = "1"
@@ -24,7 +24,13 @@ def application(environ, start_response):
         start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
         return [b"failed on purpose"]
     if path == "/slow":
-        time.sleep(float(parse_qs(environ["QUERY_STRING"]).get("t", ["1"])[0]))
+        query = parse_qs(environ["QUERY_STRING"])
+        if "gate" in query:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(query["gate"][0]) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        else:
+            time.sleep(float(query.get("t", ["1"])[0]))
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps({"version": VERSION}).encode()]
 `;
@@ -159,8 +165,10 @@ test('a restart keeps the version\'s figures; a new version starts from none and
   const before = versionOf(await appStatus(gw!, 'tally'), '1.0').requests;
   const oldPid = (await appStatus(gw!, 'tally')).workers[0].pid;
   // A restart of the same version: the environment file changes one of its settings (SIGHUP).
-  // A slow request keeps the old worker draining for a while.
-  const slow = get('/slow?t=3');
+  // A request held until the draining row is read keeps the old worker draining (a 3 s sleep
+  // ended before fresh workers were ready on a loaded machine: full run 83).
+  const gate = join(state.path, 'restart-gate');
+  const slow = get(`/slow?gate=${encodeURIComponent(gate)}`);
   await new Promise((r) => setTimeout(r, 300));
   writeFileSync(environment, `${ENVIRONMENT}    settings:\n      RESTARTED: "yes"\n`);
   gw!.child.kill('SIGHUP');
@@ -172,6 +180,7 @@ test('a restart keeps the version\'s figures; a new version starts from none and
   const old = rows.find((v: any) => v.state === 'draining')?.workers.find((w: any) => w.pid === oldPid);
   assert.ok(old?.state === 'stopping' || old?.state === 'draining', `the old worker is ${old?.state} in ${JSON.stringify(rows)}`);
   assert.not.ok(versionOf(during, '1.0').workers.some((w: any) => w.pid === oldPid), 'the old worker on the serving row');
+  writeFileSync(gate, '');
   assert.is(await slow, 200);
   assert.is(await get('/'), 200);
   await waitFor(async () => versionOf(await appStatus(gw!, 'tally'), '1.0').requests === before + 2, 5000, 'the restarted version to count on');
