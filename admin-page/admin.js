@@ -348,14 +348,31 @@ function renderSummary(el, app) {
     stat('p50 / p95 / p99', `${millis(lat.p50)} / ${millis(lat.p95)} / ${millis(lat.p99)}`, { data: { latency: '' }, class: 'wide', title: `over the last ${lat.windowSeconds ?? 60} s` }),
     stat('health', healthText(app.health), { data: { health: app.health ? (app.health.ok ? 'ok' : 'failed') : 'none' }, class: ['wide', app.health && !app.health.ok ? 'bad' : null] }),
     ...(app.services ?? []).map((s) => stat(s.name, `${s.kind} ${s.state}`, { data: { service: s.name }, class: s.state === 'ready' ? null : 'bad', title: s.reason ?? '' })),
-    ...(app.idle && (app.idle.timeoutSeconds !== null || app.idle.coldStarts > 0)
-      ? [stat('cold starts', `${count(app.idle.coldStarts)}${app.idle.lastColdStartMs !== null ? `, last ${app.idle.lastColdStartMs} ms` : ''}`, {
-          data: { coldStarts: app.idle.coldStarts },
-          title: app.idle.timeoutSeconds !== null ? `idle after ${app.idle.timeoutSeconds} s without a request` : 'woken by --max-workers',
-        })]
+    ...(app.idle && (app.idle.timeoutSeconds !== null || app.idle.coldStarts > 0 || (app.idle.coldStartFailures ?? 0) > 0)
+      ? [coldStartStat(stat, app.idle)]
       : []),
     app.mail ? mailStat(stat, app.mail) : null,
   );
+}
+
+/**
+ * The app's wakes from idle: how many served, the last one's time, how many it failed (wakes,
+ * not requests: their 503s are in `failed`, the app's and its version's) and, held off after a
+ * failed one, when the first request wakes it again, as `status` says (absent from an older gateway's).
+ */
+function coldStartStat(stat, idle) {
+  const failures = idle.coldStartFailures ?? 0;
+  const next = idle.nextWakeAt ?? null;
+  const value = h('span', null,
+    `${count(idle.coldStarts)}${idle.lastColdStartMs !== null ? `, last ${idle.lastColdStartMs} ms` : ''}`,
+    failures > 0 ? h('span', { data: { wakesFailed: failures } }, `; ${count(failures)} ${failures === 1 ? 'wake' : 'wakes'} failed`) : null,
+    next !== null ? ['; next wake ', untilSpan(next, { data: { nextWake: next } })] : null);
+  const why = idle.timeoutSeconds !== null ? `idle after ${idle.timeoutSeconds} s without a request` : 'woken by --max-workers';
+  return stat('cold starts', value, {
+    data: { coldStarts: idle.coldStarts },
+    class: next !== null ? ['wide', 'bad'] : failures > 0 ? 'warn' : null,
+    title: next !== null ? `${why}; its last wake failed: the first request after ${localTime(next)} wakes it again, and until then its requests get 503 at once` : why,
+  });
 }
 
 /**

@@ -169,6 +169,12 @@ const rescanCall = (d: ErrorDetails): string => str(d.rescanCall) || SEND_SIGHUP
 /** CommandWords.reloadNow as a fix says it: the caller's (`reloadCall`), else SIGHUP's. */
 const reloadCall = (d: ErrorDetails): string => str(d.reloadCall) || SEND_SIGHUP;
 /**
+ * What tries a failed import again: a change to a refused version's files; for an idle app's
+ * wake (`wake`), only the first request after its back-off, which no edit of its `.py` files makes sooner.
+ */
+const retriedBy = (d: ErrorDetails): string =>
+  d.wake ? 'the first request after its back-off (`next wake` in status) wakes it again, an edit of its files does not make that sooner' : 'a change to any file of the version retries it';
+/**
  * The call that repeats the app's import, doing `does`, as its caller has it (`checkCall`:
  * AppPackage's check() for the library); else the CLI's `check DIR`, and where it shows (`cliWhere`).
  */
@@ -951,18 +957,18 @@ export const ERROR_CODES = {
     example: { requirements: '/srv/apps/blog/requirements.txt', reason: 'ENOENT' },
   },
   APPPKG_APP_IMPORT_FAILED: {
-    summary: 'Importing the `app:` module raised; the Python traceback is printed and the message names the file and line. When `app:` itself names a module or object that is not there and one of a close name is (`main:ap` for `main:app`), the fix names the `app:` to write; when it is an `os.environ["NAME"]` that nothing set (a settings module\'s secret), the fix names `settings: [NAME]`. A new version that fails this way is refused (the serving one, if any, keeps serving) and retried when a file of it changes; a worker of the serving version that fails this way at a restart (a file of it edited) is retried with the restart back-off, a crash loop in `status`, and serves again once the file is fixed.',
+    summary: 'Importing the `app:` module raised; the Python traceback is printed and the message names the file and line. When `app:` itself names a module or object that is not there and one of a close name is (`main:ap` for `main:app`), the fix names the `app:` to write; when it is an `os.environ["NAME"]` that nothing set (a settings module\'s secret), the fix names `settings: [NAME]`. A new version that fails this way is refused (the serving one, if any, keeps serving) and retried when a file of it changes; a worker of the serving version that fails this way at a restart (a file of it edited) is retried with the restart back-off, a crash loop in `status`, and serves again once the file is fixed; a wake of an idle app that fails this way is tried again by the first request after its back-off (`idle.nextWakeAt`), whatever changed meanwhile.',
     message: (d) => `app: cannot import ${str(d.app)}${d.where ? ` (${str(d.where)})` : ''}: ${str(d.reason)}`,
     hint: (d) =>
       d.meant
         // A typo of app.yaml's `app:` (`main:ap`, `mian:app`): the traceback is Python's, the fix the line to write.
-        ? `did you mean \`app: ${str(d.meant)}\`? write it in app.yaml${d.log ? ' (a change to any file of the version retries it)' : ''}`
+        ? `did you mean \`app: ${str(d.meant)}\`? write it in app.yaml${d.log ? ` (${d.wake ? 'a changed app.yaml restarts the app' : 'a change to any file of the version retries it'})` : ''}`
         : d.environ
         // os.environ["SECRET_KEY"] in a settings module, in an app whose settings: does not list it.
         ? `the app reads ${str(d.environ)} from its environment, and nothing gives it: list it in app.yaml, \`settings: [${str(d.environ)}]\` (a start without it is then refused, naming it), and set it in the environment file's settings for the app or, for check, serve and run, in the shell (\`${str(d.environ)}=... apppkg-gateway serve DIR\`)`
         : d.log
         // Not "its last lines follow": a status reader without the right to see logs has them withheld.
-        ? `fix the error in the traceback (all of it is in ${str(d.log)}); a change to any file of the version retries it, and ${checkAgain(d, 'repeats the import', ' in the terminal')}`
+        ? `fix the error in the traceback (all of it is in ${str(d.log)}); ${retriedBy(d)}, and ${checkAgain(d, 'repeats the import', ' in the terminal')}`
         : `fix the error shown in the traceback, then try again (${checkAgain(d, 'repeats the import', '')})`,
     exitStatus: 1,
     example: { app: 'blog.wsgi:application', where: 'blog/wsgi.py:3', reason: "ModuleNotFoundError: No module named 'flask'" },

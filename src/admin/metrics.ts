@@ -283,7 +283,7 @@ export class GatewayMetrics {
       queueLength: new Gauge({ name: 'apppkg_queue_length', help: 'Requests waiting for a free worker, by app.', labelNames: ['app'], registers }),
       inFlight: new Gauge({ name: 'apppkg_in_flight', help: 'Requests being handled by a worker, by app.', labelNames: ['app'], registers }),
       websockets: new Gauge({ name: 'apppkg_websockets', help: 'Open websockets held by the app (an ASGI app\'s workers, or its processes), draining versions included.', labelNames: ['app'], registers }),
-      appUp: new Gauge({ name: 'apppkg_app_up', help: '1 when the app takes traffic (an idle app does: its next request wakes it), else 0.', labelNames: ['app'], registers }),
+      appUp: new Gauge({ name: 'apppkg_app_up', help: '1 when the app takes traffic (an idle app does: its next request wakes it), else 0: 0 too while a failed wake is held off (idle.nextWakeAt), its requests answered 503 at once.', labelNames: ['app'], registers }),
       appIdle: new Gauge({ name: 'apppkg_app_idle', help: '1 while the app sleeps (idle_timeout, --max-workers): its workers stopped until a request.', labelNames: ['app'], registers }),
       coldStarts: new Counter({ name: 'apppkg_cold_starts_total', help: 'Wakes of an idle app for a request, by app.', labelNames: ['app'], registers }),
       coldStartSeconds: new Gauge({ name: 'apppkg_cold_start_seconds', help: 'How long the last wake took, to the workers taking traffic, by app.', labelNames: ['app'], registers }),
@@ -372,7 +372,10 @@ export class GatewayMetrics {
       queueLength.set({ app: app.name }, app.queued);
       inFlight.set({ app: app.name }, app.inFlight);
       websockets.set({ app: app.name }, app.websockets);
-      appUp.set({ app: app.name }, ['ready', 'idle', 'waking'].includes(app.state) ? 1 : 0);
+      // An idle app takes traffic because its next request wakes it; after a failed wake, until
+      // nextWakeAt, its next request gets the 503 at once instead.
+      const wakeHeldOff = app.idle?.nextWakeAt != null;
+      appUp.set({ app: app.name }, ['ready', 'idle', 'waking'].includes(app.state) && !wakeHeldOff ? 1 : 0);
       appIdle.set({ app: app.name }, app.state === 'idle' ? 1 : 0);
       if (app.idle) {
         coldStarts.inc({ app: app.name }, app.idle.coldStarts);

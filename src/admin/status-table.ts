@@ -139,8 +139,15 @@ function appDetails(app: AppStatus, now: string): string[] {
   const wakesFailed = app.idle?.coldStartFailures ?? 0;
   if (app.idle && (app.state === 'idle' || app.idle.coldStarts > 0 || wakesFailed > 0)) {
     const last = app.idle.lastColdStartMs === null ? '' : `, the last in ${app.idle.lastColdStartMs} ms`;
-    const failed = wakesFailed > 0 ? `; ${wakesFailed} failed` : '';
+    // Wakes, not requests: the 503s they answered are in ERRORS and the serving version's `failed`.
+    const failed = wakesFailed > 0 ? `; ${countOf(wakesFailed, 'wake')} failed` : '';
     out.push(`${app.state === 'idle' ? 'idle since' : 'last active'} ${app.idle.lastActive}; ${countOf(app.idle.coldStarts, 'cold start')}${last}${failed}`);
+  }
+  // Held off after a failed wake: its requests get the 503 at once until then, and the first one
+  // after wakes it again (no change to its files does sooner). Absent from an older gateway's status.
+  if (app.idle?.nextWakeAt) {
+    const due = Date.parse(app.idle.nextWakeAt) - Date.parse(now);
+    out.push(`next wake: at the first request after ${app.idle.nextWakeAt}${due > 0 ? ` (in ${spanOf(due)})` : ''}; until then its requests get 503 at once`);
   }
   // Said apart from ERRORS, which leaves them out as the version lines' `failed` do: the gateway
   // refused them, the app did not fail them, and a reader should still see that requests went unserved.

@@ -12,7 +12,7 @@ import type { WorkerLink } from '../link/worker-link.js';
 import type { Backend, Endpoint } from './backend.js';
 import { isGatewayError } from '../errors.js';
 import { CLI_COMMAND_WORDS } from '../command-words.js';
-import { answerFailure, notServingDetail, refuseUpgrade, refuseUpgradeFor } from './error-response.js';
+import { answerFailure, refuseUpgrade, refuseUpgradeFor, wakeFailedDetail, wakeRetryWords } from './error-response.js';
 import { markServedBy, REFUSED_FOR_ROOM } from './served-by.js';
 import type { WebsocketOptions } from './forward-websocket.js';
 import { handshakeProblem, refuseHandshake } from './handshake-check.js';
@@ -291,11 +291,15 @@ export class AppDispatcher implements Redispatch {
   /**
    * Why the idle app could not wake, for its client: in production a failure of the app (a
    * GatewayError: its import, its probe) by its code only, as a refused version's (its message
-   * quotes the app); the gateway's own reasons (no room under --max-workers) and development in full.
+   * quotes the app), and when the first request wakes it again (not a refusal for good); the
+   * gateway's own reasons (no room under --max-workers) and development in full.
    */
   private wakeFailedDetail(err: Error): string {
-    if (isGatewayError(err) && !this.backend.development) return notServingDetail(this.name, err.code, this.statusCall);
-    return `${this.name} could not be started: ${err.message}`;
+    // No room under --max-workers: its own words say to try again in a moment.
+    if ((err as { noRoom?: unknown }).noRoom === true) return `${this.name} could not be started: ${err.message}`;
+    const retryAt = this.backend.wakeRetryAt;
+    if (isGatewayError(err) && !this.backend.development) return wakeFailedDetail(this.name, err.code, retryAt, this.statusCall);
+    return `${this.name} could not be woken from idle (${wakeRetryWords(retryAt)}): ${err.message}`;
   }
 
   /** The idle app wakes; what waits for it is answered 503 if it cannot. */
@@ -308,7 +312,9 @@ export class AppDispatcher implements Redispatch {
       const headers = retryAfterUntil(backend.wakeRetryAt);
       const noRoom = (err as { noRoom?: unknown }).noRoom === true;
       for (const waiting of this.takeAll()) {
-        if (noRoom) markServedBy(waiting.res, REFUSED_FOR_ROOM);
+        // The app's own failure is its serving version's (its files failed the wake, README "Many
+        // apps"); a want of room is the gateway's refusal, counted apart.
+        markServedBy(waiting.res, noRoom ? REFUSED_FOR_ROOM : backend.answered);
         answerFailure(waiting.res, 'unavailable', { detail: this.wakeFailedDetail(err), headers });
       }
     });

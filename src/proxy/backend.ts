@@ -121,6 +121,11 @@ export interface Backend {
   /** When a wake is tried again after the app failed one (Date.now() ms): the 503's Retry-After till then. */
   readonly wakeRetryAt?: number | null;
   /**
+   * What this version answered: the 503s of a wake its own files failed count here as a
+   * worker's answers do, so its `failed` agrees with the app's `errors`, which counts them.
+   */
+  readonly answered?: ResponseTally;
+  /**
    * Starts what sleeps; resolves once it takes traffic, rejects when it cannot: with an error
    * whose `noRoom` is true when --max-workers left no room for it (the gateway's refusal, not
    * the app's failure: served-by.ts REFUSED_FOR_ROOM).

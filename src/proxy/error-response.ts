@@ -173,6 +173,24 @@ export function notServingDetail(app: string, code: string, status = CLI_COMMAND
   return `${app} is not serving: it was refused (${code}); ${status} says why`;
 }
 
+/**
+ * When an idle app whose wake failed is woken again (`retryAt`, Date.now() ms; null: the next
+ * request may): no refusal for good, which "it was refused" read as, but a back-off that the
+ * first request after it ends, whatever changed meanwhile (README, "Many apps").
+ */
+export function wakeRetryWords(retryAt: number | null | undefined, now = Date.now()): string {
+  if (retryAt === null || retryAt === undefined || retryAt <= now) return 'the next request wakes it again';
+  return `the first request after ${new Date(retryAt).toISOString()} (in ${Math.max(1, Math.ceil((retryAt - now) / 1000))} s) wakes it again`;
+}
+
+/**
+ * Why an idle app's wake failed, for a public client: the code only, as notServingDetail, and
+ * when it is tried again, as its Retry-After says.
+ */
+export function wakeFailedDetail(app: string, code: string, retryAt: number | null | undefined, status = CLI_COMMAND_WORDS.status): string {
+  return `${app} could not be woken from idle (${code}); ${wakeRetryWords(retryAt)}; ${status} says why`;
+}
+
 /** A short plain-text answer; a response that began already is cut instead. */
 export function sendError(res: ServerResponse, status: number, opts: ErrorResponseOptions = {}): void {
   if (res.destroyed || res.writableEnded) return; // the client left, or an answer went already

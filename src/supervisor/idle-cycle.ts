@@ -295,7 +295,10 @@ export class IdleCycle {
       const running = slots.map((slot) => slot.current).filter((m): m is Member => m !== null);
       this.state = 'asleep';
       const reason: unknown = failed.reason;
-      const error = explain(isGatewayError(reason) ? reason : new GatewayError('APPPKG_WORKER_START_FAILED', { name: this.opts.name, reason: String(reason), cause: reason }));
+      const explained = explain(isGatewayError(reason) ? reason : new GatewayError('APPPKG_WORKER_START_FAILED', { name: this.opts.name, reason: String(reason), cause: reason }));
+      // A wake's: its fix says what tries it again (the first request after the back-off), not
+      // a refused version's (a change to its files).
+      const error = new GatewayError(explained.code, { ...explained.details, wake: true });
       const now = performance.now();
       const retryInMs = this.wakeBackoff.recordExit(now, 0);
       this.retryAt = now + retryInMs;

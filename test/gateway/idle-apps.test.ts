@@ -230,7 +230,7 @@ test('a wake that does not finish within its start bound: 503 with Retry-After, 
   assert.ok(res.headers['retry-after'], 'Retry-After');
   // The wake's import is stopped at start_timeout, before the request's own bound (start_timeout
   // and the moment a refusal takes to be published) is up: the request gets that refusal.
-  assert.match(res.body, /stuck is not serving: it was refused \(APPPKG_[A-Z_]+\)/, res.body);
+  assert.match(res.body, /stuck could not be woken from idle \(APPPKG_[A-Z_]+\); the (first request after \S+ \(in \d+ s\)|next request) wakes it again/, res.body);
   rmSync(hang);
   await waitFor(async () => (await get(env, '/stuck/')).status === 200, 30_000, 'the wake to finish once imports do', ASK_GATEWAY_EVERY_MS);
 });
@@ -254,7 +254,7 @@ test('a wake the app fails: a 503 naming only the code, status says why (the app
   const first = await get(env, '/vault/');
   assert.is(first.status, 503, first.body);
   assert.ok(first.headers['retry-after'], 'Retry-After');
-  assert.match(first.body, /vault is not serving: it was refused \(APPPKG_APP_IMPORT_FAILED\); `apppkg-gateway status` says why/);
+  assert.match(first.body, /vault could not be woken from idle \(APPPKG_APP_IMPORT_FAILED\); the (first request after \S+ \(in \d+ s\)|next request) wakes it again; `apppkg-gateway status` says why/);
   assert.not.match(first.body, /hunter2|RuntimeError/, 'the app\'s words are not the public\'s');
 
   const status = await gatewayStatus(env.gw);
@@ -311,7 +311,7 @@ test('a wake the app fails: a 503 naming only the code, status says why (the app
   assert.ok(failures >= wakesFailed, `apppkg_cold_start_failures_total ${failures}, ${wakesFailed} wake-failed events`);
   assert.match(failedMetrics, /^apppkg_cold_starts_total\{app="vault"\} 0$/m);
   const printed = await runCli(['status', '--admin', new URL(env.gw.adminUrl!).host], { ms: 15_000 });
-  assert.match(printed.stdout, /vault:[\s\S]*0 cold starts; \d+ failed/, printed.stdout);
+  assert.match(printed.stdout, /vault:[\s\S]*0 cold starts; \d+ wakes failed/, printed.stdout);
 
   // Fixed: the next wake after the back-off serves, and the problem is gone.
   rmSync(broken);

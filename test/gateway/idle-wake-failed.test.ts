@@ -1,16 +1,26 @@
-// An idle app's wake that does not serve (SPEC 5.6): a wake that waits past its start bound
-// for room gets the "starting from idle" 503. Through the real CLI, with real workers.
+// An idle app whose wake fails (SPEC 5.6), as every reader of the gateway sees it: the 503's
+// body and Retry-After, `status`, /status, the page and /metrics say the same thing. Its 503s
+// are the serving version's failures as the app's (ERRORS and the version line agree); until
+// idle.nextWakeAt its requests get the 503 at once, so apppkg_app_up is 0 and the 503 says when
+// the first request wakes it again (a change to its files does not make that sooner). And a
+// wake that waits past its start bound for room gets the "starting from idle" 503.
+// Through the real CLI, with real workers; the page in Debian's chromium.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
+import type { Browser } from 'playwright-core';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, runCli, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { runIf } from '../helpers/skip.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { openStatusPage } from '../helpers/status-page.js';
 import { warmStateDir } from '../helpers/warm-state.js';
 
-const test = suite('idle apps: a wake that does not serve');
+const test = suite('idle apps: a failed wake');
+const inBrowser = runIf(test, hasChromium, NEEDS_CHROMIUM);
 
 interface Env {
   dir: ReturnType<typeof tempDir>;
@@ -20,6 +30,7 @@ interface Env {
 }
 const opened: Env[] = [];
 const made: Array<ReturnType<typeof tempDir>> = [];
+let browser: Browser | undefined;
 
 async function open(packages: Array<[string, string]>, environment: string, extra: string[] = [], write?: (apps: string, dir: string) => void): Promise<Env> {
   const dir = tempDir('apppkg-wake-failed-');
@@ -49,6 +60,10 @@ async function get(env: Env, path: string): Promise<{ status: number; headers: R
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
 }
 
+async function metrics(env: Env): Promise<string> {
+  return (await request(`${env.gw.adminUrl}/metrics`, { headersTimeout: 10_000 })).body.text();
+}
+
 test.after.each(async () => {
   let first: unknown = null;
   for (const env of opened.splice(0)) {
@@ -61,6 +76,71 @@ test.after.each(async () => {
   }
   for (const dir of made.splice(0)) dir.remove();
   if (first) throw first;
+});
+
+test.after(async () => {
+  await browser?.close();
+});
+
+/** An app `vault` at version 1 whose import raises while `broken` is there; asleep once this resolves. */
+async function asleepVault(): Promise<{ env: Env; broken: string; wakesFailed: () => Promise<any> }> {
+  let broken = '';
+  const env = await open([], 'apps:\n  vault:\n    idle_timeout: 1\n    workers: 1\n', [], (apps, dir) => {
+    broken = join(dir, 'broken');
+    writePackage(apps, 'vault.1', {
+      'app.yaml': 'platform: python, wsgi\napp: vault:application\n',
+      'vault.py': `import os\nif os.path.exists(${JSON.stringify(broken)}):\n    raise RuntimeError("no database")\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"up"]\n`,
+    });
+  });
+  await waitFor(async () => (await app(env, 'vault'))?.state === 'ready', 30_000, 'vault to serve', ASK_GATEWAY_EVERY_MS);
+  await waitFor(async () => (await app(env, 'vault')).state === 'idle', 15_000, 'vault to go idle', ASK_GATEWAY_EVERY_MS);
+  // Requests until the fourth wake has failed, then none: its back-off (4 s) runs on untouched.
+  // A fifth failure within the minute would make it a crash loop, which says so by itself.
+  const wakesFailed = (): Promise<any> =>
+    waitFor(async () => {
+      await get(env, '/vault/');
+      const now = await app(env, 'vault');
+      return now.history.filter((e: any) => e.kind === 'wake-failed').length >= 4 ? now : undefined;
+    }, 30_000, 'four failed wakes', ASK_GATEWAY_EVERY_MS);
+  return { env, broken, wakesFailed };
+}
+
+test('failed wakes: their 503s count in the serving version\'s failed as in ERRORS; until idle.nextWakeAt the 503 says when it is woken again, status shows it, and apppkg_app_up is 0', async () => {
+  const { env, broken, wakesFailed } = await asleepVault();
+  writeFileSync(broken, '');
+  const first = await get(env, '/vault/');
+  assert.is(first.status, 503, first.body);
+  // Not a refusal for good ("it was refused" read as one): when it is tried again.
+  assert.match(first.body, /^vault could not be woken from idle \(APPPKG_APP_IMPORT_FAILED\); the (first request after \d{4}-\d\d-\d\dT[\d:.]+Z \(in \d+ s\)|next request) wakes it again; `apppkg-gateway status` says why$/m, first.body);
+
+  const looped = await wakesFailed();
+  // Within the fourth failure's 4 s back-off: every reader at once.
+  const [page, printed] = await Promise.all([metrics(env), runCli(['status', '--admin', new URL(env.gw.adminUrl!).host], { ms: 15_000 })]);
+  const after = await app(env, 'vault');
+  const during = await get(env, '/vault/');
+  assert.ok(after.idle.nextWakeAt, `status read within the back-off: ${JSON.stringify(after.idle)}`);
+  assert.is(after.state, 'idle', 'four failures are no crash loop yet');
+  assert.match(page, /^apppkg_app_up\{app="vault"\} 0$/m, 'a failed wake held off: its requests get 503 at once');
+  assert.match(page, /^apppkg_app_idle\{app="vault"\} 1$/m);
+  const wakeAt = looped.idle.nextWakeAt as string;
+  assert.is(after.idle.nextWakeAt, wakeAt, 'no wake since');
+  assert.is(during.status, 503);
+  assert.ok(Number(during.headers['retry-after']) >= 1, String(during.headers['retry-after']));
+  assert.ok(during.body.includes(`the first request after ${wakeAt} (in `), `${during.body} / nextWakeAt ${wakeAt}`);
+
+  // The app's ERRORS and its serving version's failed count the same 503s.
+  const serving = after.versions.find((v: any) => v.state === 'serving');
+  assert.ok(after.errors >= 5, `errors ${String(after.errors)}`);
+  assert.is(serving.failed, after.errors, `version failed ${String(serving.failed)}, app errors ${String(after.errors)}`);
+  assert.is(serving.requests, after.requests);
+  // And status prints them so: its version line, the failed wakes (wakes, not requests), the next.
+  const out = printed.stdout;
+  assert.match(out, new RegExp(`version 1 serving: ${String(after.requests)} served, ${String(after.errors)} failed`), out);
+  assert.match(out, /vault:[\s\S]*0 cold starts; \d+ wakes failed/, out);
+  assert.match(out, new RegExp(`next wake: at the first request after ${wakeAt.replace(/[.]/g, '\\.')} \\(in \\d+(\\.\\d+)? s\\); until then its requests get 503 at once`), out);
+  // Its fix says what tries it again: not a change to its files, as for a refused version.
+  assert.match(after.problem.hint, /the first request after its back-off \(`next wake` in status\) wakes it again/, after.problem.hint);
+  assert.not.match(after.problem.hint, /a change to any file of the version retries it/);
 });
 
 test('a wake that waits for room past its start bound (start_timeout 2 and 3 s): 503 "starting from idle ... within 5 s" with Retry-After, not the app\'s failure; the wake goes on and serves', async () => {
@@ -108,6 +188,27 @@ test('a wake that waits for room past its start bound (start_timeout 2 and 3 s):
   await waitFor(async () => (await get(env, '/quick/')).body === 'quick', 20_000, 'quick to serve once its room came', ASK_GATEWAY_EVERY_MS);
   assert.not.ok(isAlive(stopping));
   assert.is((await app(env, 'quick')).idle.coldStarts, 1);
+});
+
+inBrowser('the page shows the failed wakes (wakes, not requests) and, until it, when the first request wakes it again', async () => {
+  const { env, broken, wakesFailed } = await asleepVault();
+  browser ??= await launchChromium();
+  const context = await browser.newContext();
+  try {
+    const { page, errors } = await openStatusPage(context, `${env.gw.adminUrl}/`, { shown: '[data-app="vault"] [data-cold-starts]', ms: 15_000 });
+    writeFileSync(broken, '');
+    const looped = await wakesFailed();
+    // Drawn from the event the failure sent, within its 4 s back-off.
+    const next = await page.waitForSelector('[data-app="vault"] [data-next-wake]', { timeout: 3000 });
+    assert.is(await next.getAttribute('data-next-wake'), looped.idle.nextWakeAt);
+    assert.match(await next.textContent() ?? '', /^(in \d|due now)/);
+    const stat = await page.$eval('[data-app="vault"] [data-cold-starts]', (el) => [el.textContent ?? '', el.getAttribute('title') ?? '']);
+    assert.match(stat[0], /0; \d+ wakes failed; next wake/, stat[0]);
+    assert.match(stat[1], /its last wake failed: the first request after .* wakes it again/, stat[1]);
+    assert.equal(errors, []);
+  } finally {
+    await context.close();
+  }
 });
 
 test.run();
