@@ -186,7 +186,8 @@ export class AppInstance {
         };
       },
       onWakeFailed: (error, retryInMs) =>
-        opts.history?.add('wake-failed', `${this.name} could not be woken; the next try is in ${Math.ceil(retryInMs / 1000)} s: ${placedMessage(error)}`, {
+        // Not "the next try": nothing tries by itself, the first request after the back-off does.
+        opts.history?.add('wake-failed', `${this.name} could not be woken; the first request after ${Math.ceil(retryInMs / 1000)} s wakes it again: ${placedMessage(error)}`, {
           version: opts.desc.version,
           reason: reasonOf(error),
         }),
