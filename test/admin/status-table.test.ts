@@ -49,6 +49,24 @@ test('no apps and no broken packages', () => {
   assert.not.match(text, /broken/);
 });
 
+test('per app: failed wakes are wakes, not requests; held off, when the first request wakes it again, and nothing once that is due', () => {
+  const status = fakeStatus();
+  const now = Date.parse(status.now);
+  const at = new Date(now + 4200).toISOString();
+  status.apps[0] = { ...status.apps[0], state: 'idle', idle: { timeoutSeconds: 60, lastActive: '2026-01-02T03:05:00.000Z', coldStarts: 0, lastColdStartMs: null, coldStartSecondsTotal: 0, coldStartFailures: 1, wakeFailure: 'app: cannot import blog', nextWakeAt: at } };
+  const held = renderStatusTable(status);
+  assert.match(held, /idle since 2026-01-02T03:05:00\.000Z; 0 cold starts; 1 wake failed\n/);
+  assert.ok(held.includes(`\n  next wake: at the first request after ${at} (in 4.2 s); until then its requests get 503 at once\n`), held);
+  // Due, not yet asked: the time alone (a status a moment old).
+  status.apps[0].idle!.nextWakeAt = new Date(now - 1).toISOString();
+  assert.match(renderStatusTable(status), /next wake: at the first request after \S+; until then/);
+  // Past it the gateway says null: no line, and the failures stay counted.
+  status.apps[0].idle = { ...status.apps[0].idle!, coldStartFailures: 3, nextWakeAt: null };
+  const after = renderStatusTable(status);
+  assert.not.match(after, /next wake/);
+  assert.match(after, /0 cold starts; 3 wakes failed\n/);
+});
+
 test('per app: services, idle and cold starts; then the mail listener\'s counts', () => {
   const status = fakeStatus();
   status.apps[0] = { ...status.apps[0], state: 'idle', idle: { timeoutSeconds: 60, lastActive: '2026-01-02T03:05:00.000Z', coldStarts: 2, lastColdStartMs: 90, coldStartSecondsTotal: 0.15, wakeFailure: null, nextWakeAt: null } };
