@@ -321,13 +321,7 @@ export class VersionJudge {
         // A restart that fails leaves what serves serving (the next change may mend its files):
         // an older version taking over would run code the serving one's update hook moved past.
         if (restarting) {
-          // Its files as this start read them, so a change since retries it; but as it left them
-          // when it began from what the failed restart before it left: the app writes into its
-          // own directory as it fails, and that is no fix to restart it for (startVersion's rule
-          // for a refused version, app-record.ts restartRefused).
-          const after = readPackageTree(desc.dir).signature;
-          const changedMeanwhile = after !== tree.signature && record.restartRefused?.leftBehind !== tree.signature;
-          record.restartRefused = changedMeanwhile ? { dir: desc.dir, signature: tree.signature, leftBehind: after } : { dir: desc.dir, signature: after };
+          // startVersion kept its files (restartRefused), by the rule a refused version's are.
           record.restartWait = null;
           return;
         }
@@ -642,20 +636,31 @@ export class VersionJudge {
       // changed during the attempt may be a fix copied in while a slow import failed, which
       // kept as refused waited for another change or a SIGHUP: that is tried once more. Its
       // try changing them again (it started from what the first left) is the app's own writing.
-      const after = !restarting && !waits ? readPackageTree(desc.dir).signature : null;
+      // A restart that fails leaves the version serving: its files are kept in restartRefused,
+      // not refused, by the same rule (a hook's writes, the app's own, a fix copied in meanwhile).
+      const after = !waits ? readPackageTree(desc.dir).signature : null;
+      const leftBefore = restarting ? (record.restartRefused?.dir === desc.dir ? record.restartRefused.leftBehind : undefined) : record.refused.get(desc.dir)?.leftBehind;
       // Not under serve: a failed first start ends it or has --reload wait for a change, and a
-      // version serving behind that wait's back would still be answered 503 there. Nor after a
-      // failed hook: it writes into the directory as hooks do (collectstatic, pip install
-      // --target), and a failed migration is run again only when asked (README).
-      const changedMeanwhile = !development && !hookFailed && after !== null && after !== startedWith && record.refused.get(desc.dir)?.leftBehind !== startedWith;
+      // version serving behind that wait's back would still be answered 503 there; --reload
+      // restarts for a save during a restart itself. Nor after a failed hook: it writes into the
+      // directory as hooks do (collectstatic, pip install --target), and a failed migration is
+      // run again only when asked (README), at a restart as at a start.
+      const changedMeanwhile = !development && !hookFailed && after !== null && after !== startedWith && leftBefore !== startedWith;
       const signature = changedMeanwhile ? startedWith : after;
-      if (signature !== null) record.refused.set(desc.dir, { signature, error, leftBehind: changedMeanwhile ? after! : undefined });
-      if (!restarting) record.serviceWait = waits ? { dir: desc.dir, error, since: performance.now(), nextTryAt: null } : null;
+      const kept = signature === null ? null : { signature, leftBehind: changedMeanwhile ? after! : undefined };
+      if (restarting) {
+        if (kept !== null) record.restartRefused = { dir: desc.dir, ...kept };
+      } else {
+        if (kept !== null) record.refused.set(desc.dir, { ...kept, error });
+        record.serviceWait = waits ? { dir: desc.dir, error, since: performance.now(), nextTryAt: null } : null;
+      }
       showProblem(record, { dir: desc.dir, error });
-      // Tried again at SIGHUP with the same files, and refused the same way: nothing to tell but that.
+      // Tried again at SIGHUP with the same files, and refused the same way: nothing to tell but
+      // that. A restart is asked for (the admin's, a reload's new settings): said whole each time.
       const said = `${error.code}: ${placedMessage(error)}`;
-      const before = signature === null || this.opts.onRefused ? undefined : record.refusalsSaid.get(desc.dir);
-      const still = before !== undefined && before.signature === signature && before.said === said ? before : null;
+      const saidOf = restarting ? null : signature;
+      const before = saidOf === null || this.opts.onRefused ? undefined : record.refusalsSaid.get(desc.dir);
+      const still = before !== undefined && before.signature === saidOf && before.said === said ? before : null;
       // Tried again through an outage or at a reload: the same refusal adds to its event (a count, the last try).
       const event = record.history.add('refused', refused, {
         version: desc.version,
@@ -681,11 +686,13 @@ export class VersionJudge {
         this.opts.onRefused(record.name, error, record.serving !== null);
       } else {
         this.opts.say(`${record.name}: ${label(desc)} refused${keeps}:\n${formatRefusal(error)}`);
-        if (signature !== null) record.refusalsSaid.set(desc.dir, { signature, said, at: new Date().toISOString() });
+        if (saidOf !== null) record.refusalsSaid.set(desc.dir, { signature: saidOf, said, at: new Date().toISOString() });
       }
       if (changedMeanwhile) {
         // Looked at again now, not at the watcher's next poll: under --watch-interval 0 there is none.
-        this.opts.say(`${record.name}: files in ${label(desc)} changed while it was starting; trying it again with them`);
+        this.opts.say(restarting
+          ? `${record.name}: files in ${label(desc)} changed while it was restarting; restarting it again with them`
+          : `${record.name}: files in ${label(desc)} changed while it was starting; trying it again with them`);
         this.registry.reconcileIn(0);
       }
       return null;

@@ -1,0 +1,100 @@
+// The serving version's restart (the admin's `restart`) follows the start's rules
+// (fix-while-starting): a fix copied in while the restart's slow import fails is tried again at
+// once, under --watch-interval 0 too, where no watcher looks again; and a commands.update that
+// fails at the restart, writing into the directory as hooks do, is not run again for its own
+// writes, while the version before keeps serving and status says why. Through the real CLI, a
+// real Python import and a real shell hook.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
+import { ASK_GATEWAY_EVERY_MS, runCli, startCli, tempDir, waitFor, type CliResult, type RunningGateway } from '../helpers/process.js';
+import { warmStateDir } from '../helpers/warm-state.js';
+
+const test = suite('a restart of the serving version that fails');
+
+const APP_YAML = 'platform: python, wsgi\napp: wsgi:application\n';
+const TOKEN = 'restart-token';
+
+const serving = (body: string) =>
+  `def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    return [b"${body}"]\n`;
+
+/** An import that says it has begun (`marker`), takes 2 s, then fails. */
+const failingSlowly = (marker: string) =>
+  `import time\nopen(${JSON.stringify(marker)}, "w").close()\ntime.sleep(2)\nraise RuntimeError("the database is not configured")\n`;
+
+async function served(gw: RunningGateway): Promise<string> {
+  const res = await request(`${gw.url}/blog/`);
+  const body = await res.body.text();
+  return res.statusCode === 200 ? body : `${res.statusCode}`;
+}
+
+/** Runs `fn` on a gateway given `extra`, serving blog's `files` (given a directory for marks outside it) from an apps directory, its admin on a token. */
+async function withGateway(files: (marks: string) => Record<string, string>, extra: string[], fn: (gw: RunningGateway, dir: string, marks: string, restart: () => Promise<CliResult>) => Promise<void>): Promise<void> {
+  const apps = tempDir('apppkg-fix-restart-apps-');
+  const state = warmStateDir('apppkg-fix-restart-state-');
+  const marks = tempDir('apppkg-fix-restart-marks-');
+  const token = join(marks.path, 'admin-token');
+  writeFileSync(token, `${TOKEN}\n`, { mode: 0o600 });
+  const dir = writePackage(apps.path, 'blog', files(marks.path));
+  let gw: RunningGateway | null = null;
+  try {
+    gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', token, '--state-dir', state.path, ...oneWorkerEach(state.path), '--settle', '0.3', '--access-log', 'off', ...extra]);
+    const running = gw;
+    const restart = () => runCli(['restart', 'blog', '--admin', new URL(running.adminUrl!).host, '--admin-token', token], { ms: 60_000 });
+    await fn(running, dir, marks.path, restart);
+  } finally {
+    await gw?.stop();
+    for (const d of [apps, state, marks]) d.remove();
+  }
+}
+
+test('--watch-interval 0: a fix copied in while the restart\'s import fails is restarted with at once, without a SIGHUP', async () => {
+  await withGateway(() => ({ 'app.yaml': APP_YAML, 'wsgi.py': serving('old') }), ['--watch-interval', '0'], async (gw, dir, marks, restart) => {
+    assert.is(await served(gw), 'old');
+    const marker = join(marks, 'importing');
+    writeFileSync(join(dir, 'wsgi.py'), failingSlowly(marker));
+    const restarted = restart();
+    await waitFor(() => existsSync(marker), 30_000, () => `the restart's import to begin\n${gw.output()}`);
+    writeFileSync(join(dir, 'wsgi.py'), serving('fixed'));
+    const told = await restarted;
+    // The restart asked for is of the code that ran: refused, whatever is restarted after it.
+    assert.is.not(told.status, 0, told.stdout + told.stderr);
+    await waitFor(() => /RuntimeError: the database is not configured/.test(gw.output()), 20_000, () => `the restart to be refused\n${gw.output()}`);
+    let answer = '';
+    await waitFor(async () => (answer = await served(gw)) === 'fixed', 20_000, () => `the fixed code to serve (answered ${answer})\n${gw.output()}`, ASK_GATEWAY_EVERY_MS).catch(() => {});
+    assert.is(answer, 'fixed', gw.output());
+    assert.match(gw.output(), /blog: files in .* changed while it was restarting; restarting it again with them/);
+  });
+});
+
+test('a failed commands.update at a restart that writes into the directory is not run again for its own writes; the old code serves, status says why', async () => {
+  const runs = (marks: string) => join(marks, 'runs');
+  const count = (marks: string) => (existsSync(runs(marks)) ? readFileSync(runs(marks), 'utf8').split('\n').filter(Boolean).length : 0);
+  // The hook counts its runs outside the version, and writes into it as hooks do (collectstatic).
+  const yaml = (marks: string) => `${APP_YAML}commands:\n  update: echo run >> ${runs(marks)}; date +%s%N > built.txt; exit 3\n`;
+  await withGateway((marks) => ({ 'app.yaml': yaml(marks), 'wsgi.py': serving('old') }), ['--watch-interval', '0.2'], async (gw, dir, marks, restart) => {
+    assert.is(await served(gw), 'old');
+    // Edited in place since its install: the restart is a deploy of these files, and runs the update (README).
+    writeFileSync(join(dir, 'wsgi.py'), serving('new'));
+    const told = await restart();
+    assert.is.not(told.status, 0, told.stdout + told.stderr);
+    await waitFor(() => count(marks) >= 1 && /exited with status 3|APPPKG_COMMAND_FAILED/.test(gw.output()), 20_000, () => `the hook to be refused\n${gw.output()}`);
+    // Many of the watcher's looks (0.2 s), each of which would run it again: it ran once.
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.is(count(marks), 1, gw.output());
+    assert.not.match(gw.output(), /changed while it was (starting|restarting)/);
+    assert.is(await served(gw), 'old');
+    const status = (await (await request(`${gw.adminUrl}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).body.json()) as any;
+    const blog = status.apps.find((a: any) => a.name === 'blog');
+    assert.is(blog.state, 'ready', JSON.stringify(blog));
+    assert.is(blog.problem?.code, 'APPPKG_COMMAND_FAILED', JSON.stringify(blog.problem));
+    // A change of the user's still runs it again: what the hook wrote is no longer taken for one, this is.
+    writeFileSync(join(dir, 'wsgi.py'), serving('newer'));
+    await waitFor(() => count(marks) >= 2, 20_000, () => `the hook to run again for a real change\n${gw.output()}`);
+  });
+});
+
+test.run();
