@@ -1,6 +1,7 @@
 // serve --reload: a change under the app's directory restarts its workers, or starts it afresh
 // when nothing serves; while it cannot start, the terminal says why and that it waits, and
 // requests are answered 503 saying so (issue 13, item 6), rather than the command exiting.
+import { relative } from 'node:path';
 import type { GatewayError } from './errors.js';
 import type { Front } from './proxy/front.js';
 import type { Registry } from './supervisor/registry.js';
@@ -33,11 +34,12 @@ export function waitForFix(problem: GatewayError, dir: string, registry: Registr
 /**
  * The watcher of `dir` that serve --reload runs (not yet started). A change seen before
  * `firstStartJudged` (a save during the first start) waits for it: that start's outcome, and
- * its "waiting for a change" line, come first, then the change is tried.
+ * its "waiting for a change" line, come first, then the change is tried. That start is one of
+ * the watcher's runs: what the app writes into its directory as it imports restarts it once,
+ * not at every import (SourceWatcher).
  */
 export function watchForReload(dir: string, registry: Registry, front: Front, say: (line: string) => void, firstStartJudged: Promise<void>): SourceWatcher {
   const watcher: SourceWatcher = new SourceWatcher(dir, async () => {
-    await firstStartJudged;
     if (watcher.stopped) return;
     // Nothing serves (the start failed, or every try since): a restart has nothing to
     // replace, so start it afresh, retrying the version refused before.
@@ -47,6 +49,14 @@ export function watchForReload(dir: string, registry: Registry, front: Front, sa
     const problem = registry.problemOf();
     if (!serving && problem !== null) say(waitingForFix(problem, dir));
     front.setUnavailable(problem !== null && !registry.names.some((name) => registry.serves(name)) ? unavailableWhileBroken(problem) : null, appName(registry));
-  });
+  }, undefined, (files) => say(ownWritesLine(files, dir)));
+  watcher.runningUntil(firstStartJudged);
   return watcher;
+}
+
+/** What serve --reload says when it restarts nothing for the files the app wrote again as it started. */
+function ownWritesLine(files: string[], dir: string): string {
+  const named = files.map((file) => relative(dir, file)).sort().join(', ');
+  const them = files.length === 1 ? 'it' : 'them';
+  return `${named} changed again during the restart made for ${them}: taken for the app's own writes as it imports; not restarting for ${them} (--reload: a save restarts it)`;
 }

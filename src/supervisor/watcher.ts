@@ -183,6 +183,13 @@ const MAX_WATCHED_DIRS = 2000;
  * serve --reload: calls `onChange` (debounced, never two at once) when a .py file, a .pth file
  * or app.yaml under `dir` changes.
  *
+ * A change seen while onChange runs (a restart: the new workers import) may be a save made
+ * meanwhile, or the app writing into its own directory as it imports (a generated settings
+ * module): onChange runs once more for it, as --apps tries a version once more for files changed
+ * while it started (version-judge.ts). That run writing the same files again, and nothing saved
+ * besides, is the app's own doing: told to `ownWrites` (once per file), not run for, or each
+ * import restarted the app for ever.
+ *
  * Every directory of the tree is watched, not its files: an editor that saves by writing a new
  * file and renaming it over the old one (`sed -i`, vim, most IDEs' safe write) replaces the
  * inode a file watch holds, and Node 20's `recursive` watch on Linux watches files, so it went
@@ -195,12 +202,31 @@ export class SourceWatcher {
   private running: Promise<void> | null = null;
   private again = false;
   private isStopped = false;
+  /** Files changed, not yet acted on: while no run was under way (saves), and while one was. */
+  private changedIdle = new Set<string>();
+  private changedDuring = new Set<string>();
+  /** The files changed during the run before it, when the run under way (or last) was only for those. */
+  private retryFor: ReadonlySet<string> | null = null;
+  /**
+   * Files found to be the app's own writes: changed during a run, they run nothing from then on
+   * (a save's restart would otherwise be made twice). Saved while no run is under way, they do.
+   */
+  private readonly own = new Set<string>();
 
   constructor(
     private readonly dir: string,
     private readonly onChange: () => Promise<void>,
     private readonly debounceMs = 250,
+    private readonly ownWrites: (files: string[]) => void = () => {},
   ) {}
+
+  /**
+   * `start` (the app's first start, begun before the watch) counts as a run: a change seen
+   * during it is acted on once it has ended, by the same rule as one seen during a restart.
+   */
+  runningUntil(start: Promise<void>): void {
+    this.run(start);
+  }
 
   start(): void {
     this.watchTree(this.dir);
@@ -246,6 +272,8 @@ export class SourceWatcher {
       }
     }
     if (!(name.endsWith('.py') || name === 'app.yaml' || name.endsWith('.pth'))) return;
+    // Told apart when it happens, not when the debounce ends: a run may end in between.
+    (this.running ? this.changedDuring : this.changedIdle).add(path);
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => this.fire(), this.debounceMs);
   }
@@ -256,7 +284,26 @@ export class SourceWatcher {
       this.again = true;
       return;
     }
-    this.running = this.onChange().finally(() => {
+    const saved = this.changedIdle;
+    const during = this.changedDuring;
+    this.changedIdle = new Set();
+    this.changedDuring = new Set();
+    // Acted on already (a run's `again` and the debounce both ended on the same change).
+    if (saved.size === 0 && during.size === 0) return;
+    const retried = this.retryFor;
+    if (saved.size === 0 && [...during].every((file) => this.own.has(file) || retried?.has(file))) {
+      this.retryFor = null;
+      const found = [...during].filter((file) => !this.own.has(file));
+      for (const file of found) this.own.add(file);
+      if (found.length > 0) this.ownWrites(found);
+      return;
+    }
+    this.retryFor = saved.size === 0 ? during : null;
+    this.run(this.onChange());
+  }
+
+  private run(work: Promise<void>): void {
+    this.running = work.finally(() => {
       this.running = null;
       if (this.again) {
         this.again = false;
