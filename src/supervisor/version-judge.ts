@@ -262,9 +262,13 @@ export class VersionJudge {
       // refused since it began to serve are tried again: a restart restarts what serves, never
       // the version below it.
       const restarting = (restart || mended) && record.serving?.desc.dir === desc.dir;
+      // The serving version judged anew for its edited app.yaml, a restart in place too: refused,
+      // it serves on as it was started, and no version below it is tried (as for `restarting`).
+      const inPlace = record.serving?.desc.dir === desc.dir;
       const refused = record.refused.get(desc.dir);
       if (refused?.signature === tree.signature && !restarting) {
         newerRefusal ??= { dir: desc.dir, error: refused.error };
+        if (inPlace) break;
         continue;
       }
       const settleWait = restarting ? 0 : this.settleWait(desc.dir, tree);
@@ -316,6 +320,7 @@ export class VersionJudge {
             record.restartWait = { dir: desc.dir, error: record.problem, since: performance.now(), nextTryAt };
             return;
           }
+          if (inPlace) break;
           continue;
         }
         // A restart that fails leaves what serves serving (the next change may mend its files):
@@ -326,6 +331,8 @@ export class VersionJudge {
           return;
         }
         newerRefusal ??= { dir: desc.dir, error: record.problem! };
+        // An older version taking over would run code its commands.update moved past (above).
+        if (inPlace) break;
         continue;
       }
       record.serviceRetryMs = 0;

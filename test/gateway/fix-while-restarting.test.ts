@@ -2,8 +2,9 @@
 // (fix-while-starting): a fix copied in while the restart's slow import fails is tried again at
 // once, under --watch-interval 0 too, where no watcher looks again; and a commands.update that
 // fails at the restart, writing into the directory as hooks do, is not run again for its own
-// writes, while the version before keeps serving and status says why. Through the real CLI, a
-// real Python import and a real shell hook.
+// writes, while the version before keeps serving and status says why. An app.yaml edited in
+// place is such a restart: failing, it leaves that version serving, not the one below it.
+// Through the real CLI, a real Python import and a real shell hook.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,14 +32,30 @@ async function served(gw: RunningGateway): Promise<string> {
   return res.statusCode === 200 ? body : `${res.statusCode}`;
 }
 
-/** Runs `fn` on a gateway given `extra`, serving blog's `files` (given a directory for marks outside it) from an apps directory, its admin on a token. */
-async function withGateway(files: (marks: string) => Record<string, string>, extra: string[], fn: (gw: RunningGateway, dir: string, marks: string, restart: () => Promise<CliResult>) => Promise<void>): Promise<void> {
+/** The runs of a hook that counts them in `runs` under the marks directory, outside the version. */
+const runs = (marks: string) => join(marks, 'runs');
+const count = (marks: string) => (existsSync(runs(marks)) ? readFileSync(runs(marks), 'utf8').split('\n').filter(Boolean).length : 0);
+/** A commands.update that counts its run, writes into the version as hooks do (collectstatic), and fails. */
+const failingUpdate = (marks: string) => `${APP_YAML}commands:\n  update: echo run >> ${runs(marks)}; date +%s%N > built.txt; exit 3\n`;
+
+async function blogStatus(gw: RunningGateway): Promise<any> {
+  const status = (await (await request(`${gw.adminUrl}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).body.json()) as any;
+  return status.apps.find((a: any) => a.name === 'blog');
+}
+
+/**
+ * Runs `fn` on a gateway given `extra`, serving blog's `files` (given a directory for marks
+ * outside it) from an apps directory, its admin on a token; with `older`, those are blog.2's and
+ * `older` blog.1's.
+ */
+async function withGateway(files: (marks: string) => Record<string, string>, extra: string[], fn: (gw: RunningGateway, dir: string, marks: string, restart: () => Promise<CliResult>) => Promise<void>, older?: Record<string, string>): Promise<void> {
   const apps = tempDir('apppkg-fix-restart-apps-');
   const state = warmStateDir('apppkg-fix-restart-state-');
   const marks = tempDir('apppkg-fix-restart-marks-');
   const token = join(marks.path, 'admin-token');
   writeFileSync(token, `${TOKEN}\n`, { mode: 0o600 });
-  const dir = writePackage(apps.path, 'blog', files(marks.path));
+  if (older) writePackage(apps.path, 'blog.1', older);
+  const dir = writePackage(apps.path, older ? 'blog.2' : 'blog', files(marks.path));
   let gw: RunningGateway | null = null;
   try {
     gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', token, '--state-dir', state.path, ...oneWorkerEach(state.path), '--settle', '0.3', '--access-log', 'off', ...extra]);
@@ -71,11 +88,7 @@ test('--watch-interval 0: a fix copied in while the restart\'s import fails is r
 });
 
 test('a failed commands.update at a restart that writes into the directory is not run again for its own writes; the old code serves, status says why', async () => {
-  const runs = (marks: string) => join(marks, 'runs');
-  const count = (marks: string) => (existsSync(runs(marks)) ? readFileSync(runs(marks), 'utf8').split('\n').filter(Boolean).length : 0);
-  // The hook counts its runs outside the version, and writes into it as hooks do (collectstatic).
-  const yaml = (marks: string) => `${APP_YAML}commands:\n  update: echo run >> ${runs(marks)}; date +%s%N > built.txt; exit 3\n`;
-  await withGateway((marks) => ({ 'app.yaml': yaml(marks), 'wsgi.py': serving('old') }), ['--watch-interval', '0.2'], async (gw, dir, marks, restart) => {
+  await withGateway((marks) => ({ 'app.yaml': failingUpdate(marks), 'wsgi.py': serving('old') }), ['--watch-interval', '0.2'], async (gw, dir, marks, restart) => {
     assert.is(await served(gw), 'old');
     // Edited in place since its install: the restart is a deploy of these files, and runs the update (README).
     writeFileSync(join(dir, 'wsgi.py'), serving('new'));
@@ -87,14 +100,30 @@ test('a failed commands.update at a restart that writes into the directory is no
     assert.is(count(marks), 1, gw.output());
     assert.not.match(gw.output(), /changed while it was (starting|restarting)/);
     assert.is(await served(gw), 'old');
-    const status = (await (await request(`${gw.adminUrl}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).body.json()) as any;
-    const blog = status.apps.find((a: any) => a.name === 'blog');
+    const blog = await blogStatus(gw);
     assert.is(blog.state, 'ready', JSON.stringify(blog));
     assert.is(blog.problem?.code, 'APPPKG_COMMAND_FAILED', JSON.stringify(blog.problem));
     // A change of the user's still runs it again: what the hook wrote is no longer taken for one, this is.
     writeFileSync(join(dir, 'wsgi.py'), serving('newer'));
     await waitFor(() => count(marks) >= 2, 20_000, () => `the hook to run again for a real change\n${gw.output()}`);
   });
+});
+
+test('an app.yaml edit of the serving version whose commands.update fails leaves that version serving, not the one below it', async () => {
+  await withGateway((marks) => ({ 'app.yaml': failingUpdate(marks), 'wsgi.py': serving('v2') }), ['--watch-interval', '0.2'], async (gw, dir, marks) => {
+    assert.is(await served(gw), 'v2');
+    // Its restart in place runs the update (README): version 2's migration ran, and version 1's
+    // code taking over would run against data it moved past.
+    writeFileSync(join(dir, 'app.yaml'), `${failingUpdate(marks)}x-note: edited in place\n`);
+    await waitFor(() => count(marks) >= 1 && /exited with status 3/.test(gw.output()), 20_000, () => `the hook to be refused\n${gw.output()}`);
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.is(await served(gw), 'v2', gw.output());
+    assert.not.match(gw.output(), /version 1 takes over/);
+    assert.is(count(marks), 1, gw.output());
+    const blog = await blogStatus(gw);
+    assert.is(blog.version, '2', JSON.stringify(blog));
+    assert.is(blog.problem?.code, 'APPPKG_COMMAND_FAILED', JSON.stringify(blog.problem));
+  }, { 'app.yaml': APP_YAML, 'wsgi.py': serving('v1') });
 });
 
 test.run();
