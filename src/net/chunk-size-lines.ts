@@ -107,7 +107,7 @@ export class ChunkSizeLines {
         }
         // Said before llhttp passes on this read's data: a body announced past max_body is
         // refused before the app gets bytes of the chunk that passes it.
-        if (!body.failed) announceBody(this.request!, body.announced);
+        if (!body.failed && body.sized) announceBody(this.request!, body.announced);
         if (body.failed) {
           this.body = null;
           this.request = null;

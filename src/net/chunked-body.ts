@@ -118,6 +118,12 @@ export class ChunkedBody {
    * announced it will carry (net/announced-body.ts), known before the bytes come.
    */
   announced = 0;
+  /**
+   * A size line has ended (the last chunk's `0` too): `announced` is a total the body said, not
+   * nothing yet. What waits to hear the first one (a sleeping app's wake, proxy/app-dispatcher.ts)
+   * hears an empty body's `0` by it.
+   */
+  sized = false;
   /** Why the body cannot be read, once it cannot. */
   problem: string | null = null;
   /** The state it failed in. */
@@ -259,6 +265,7 @@ export class ChunkedBody {
         case State.SizeLf:
           if (c !== LF) return this.fail(SIZE_LINE_END, i);
           this.announced += this.left;
+          this.sized = true;
           this.state = this.left === 0 ? State.TrailerStart : State.Data;
           break;
         case State.DataCr:

@@ -17,7 +17,8 @@ import { markServedBy, REFUSED_FOR_ROOM } from './served-by.js';
 import type { WebsocketOptions } from './forward-websocket.js';
 import { handshakeProblem, refuseHandshake } from './handshake-check.js';
 import { loadWebsocketModules, preloadWebsocketModules, websocketModules, type WebsocketModules } from './websocket-modules.js';
-import { BODY_ANNOUNCED } from '../net/announced-body.js';
+import { BODY_ANNOUNCED, bodySizeKnown } from '../net/announced-body.js';
+import { asksToContinue } from '../net/expect-continue.js';
 import { bodyPastMax, refusalAtWorker, refuseTooLarge, type ForwardOptions, type Redispatch } from './forward-wsgi.js';
 import type { OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
@@ -241,13 +242,8 @@ export class AppDispatcher implements Redispatch {
       if (refused !== null) return answerFailure(res, refused.kind, { detail: refused.detail });
       const maxBody = this.forwardOptions.maxBody;
       if (group === this.workers && bodyPastMax(req, maxBody) !== null) return this.enqueue(group, req, res, route);
-      if (group === this.workers && maxBody !== undefined && req.headers['transfer-encoding'] !== undefined) {
-        // The size lines that came in the head's own read are announced after this call, within
-        // that read (the lean lane takes a request before it reads its body): one past max_body
-        // refuses it here (enqueue) without the app, so the wake waits for the read's end.
-        process.nextTick(() => {
-          if (bodyPastMax(req, maxBody) === null) this.wakeBackend();
-        });
+      if (group === this.workers && maxBody !== undefined && req.headers['transfer-encoding'] !== undefined && !bodySizeKnown(req) && !asksToContinue(req)) {
+        this.wakeAtFirstSizeLine(req, res, maxBody);
       } else {
         this.wakeBackend();
       }
@@ -300,6 +296,27 @@ export class AppDispatcher implements Redispatch {
     const retryAt = this.backend.wakeRetryAt;
     if (isGatewayError(err) && !this.backend.development) return wakeFailedDetail(this.name, err.code, retryAt, this.statusCall);
     return `${this.name} could not be woken from idle (${wakeRetryWords(retryAt)}): ${err.message}`;
+  }
+
+  /**
+   * A chunked request to the sleeping app wakes it at its body's first size line, not at its
+   * head: a first line past max_body is refused (by enqueue's listener, told the same total
+   * after this one) without a cold start, whether it came in the head's own read
+   * (the lean lane takes a request before it reads the size lines of that read) or in a later
+   * one. A client that waits for 100 Continue sends none until the app reads: it wakes at once
+   * (handle). One that leaves first, or is refused meanwhile, wakes nothing; one that sends no
+   * size line waits in the queue under its bound, as it would for a worker's read of its body.
+   */
+  private wakeAtFirstSizeLine(req: IncomingMessage, res: ServerResponse, maxBody: number): void {
+    const heard = (): void => {
+      res.off('close', gone);
+      if (bodyPastMax(req, maxBody) === null) this.wakeBackend();
+    };
+    const gone = (): void => {
+      req.off(BODY_ANNOUNCED, heard);
+    };
+    req.once(BODY_ANNOUNCED, heard);
+    res.once('close', gone);
   }
 
   /** The idle app wakes; what waits for it is answered 503 if it cannot. */

@@ -414,7 +414,7 @@ export class LeanConnection implements ResponseOutput, BodySource {
         return data.length;
       }
       // Its exchange refuses a body announced past max_body now, not once the bytes come.
-      announceBody(req, req.chunks.announced);
+      if (req.chunks.sized) announceBody(req, req.chunks.announced);
       if (req.chunks.done) req.receivedAll();
     }
     this.bodyFlowChanged(); // what nobody took yet is held: the client waits

@@ -4,7 +4,8 @@
 // gateway, on the lean lane and where node:http reads every request (APPPKG_LEAN_LANE=0), to a
 // sleeping WSGI app: a chunked body whose first size line, in the head's own write, passes
 // max_body (the lane took the request before it read that line, and woke the app, until
-// 2026-12-07), a Content-Length past it, a websocket handshake to WSGI workers (501), one to
+// 2026-12-07), or in a later write (both readers woke the app at the head, until 2026-12-07 (H325):
+// the wake waits for the first size line now, unless the client waits for 100 Continue), a Content-Length past it, a websocket handshake to WSGI workers (501), one to
 // an ASGI app that the websocket module refuses (405, 400: the same bytes as awake), a path
 // with %00 and a trusted proxy's X-Forwarded-Host that names no host (400s the way to a worker
 // gives), and refusals of the head itself (400, 414, 431). After each the app is still asleep:
@@ -37,12 +38,21 @@ async function sleepOf(gw: RunningGateway, name = 'nap'): Promise<{ state: strin
   return { state: app.state, workers: app.workers.length, coldStarts: app.idle.coldStarts };
 }
 
-/** The answer to `bytes` on a connection of its own: what came once a whole head is in and the gateway closed, or ANSWER_MS passed. */
-async function answerTo(gw: RunningGateway, bytes: string): Promise<string> {
+/**
+ * The answer to `bytes` on a connection of its own: what came once a whole head is in and the
+ * gateway closed, or ANSWER_MS passed. Given in pieces, each after the one before was read: the
+ * head taken as a request (it waits in the app's queue: asleep, or waking, nothing serves it),
+ * the rest in a later write than the head.
+ */
+async function answerTo(gw: RunningGateway, bytes: string | string[], name = 'nap'): Promise<string> {
+  const pieces = typeof bytes === 'string' ? [bytes] : bytes;
   const socket = net.connect(portOf(gw), '127.0.0.1');
   const seen = recorded(socket);
   try {
-    socket.write(Buffer.from(bytes, 'latin1'));
+    for (const [i, piece] of pieces.entries()) {
+      if (i > 0) await waitFor(async () => (await appStatus(gw, name)).queued === 1, ANSWER_MS, `the head of ${JSON.stringify(pieces[0])} waiting in ${name}'s queue`);
+      socket.write(Buffer.from(piece, 'latin1'));
+    }
     await waitFor(() => seen.closed || /\r\n\r\n/.test(seen.got), ANSWER_MS).catch(() => {});
     return seen.got;
   } finally {
@@ -50,19 +60,24 @@ async function answerTo(gw: RunningGateway, bytes: string): Promise<string> {
   }
 }
 
+/** Waits (SLEEP_MS at most) for `name` to be asleep, with no worker; what status says then. */
+async function asleep(gw: RunningGateway, name: string, what: string): Promise<{ state: string; workers: number; coldStarts: number }> {
+  return waitFor(async () => {
+    const now = await sleepOf(gw, name);
+    return now.state === 'idle' && now.workers === 0 && now;
+  }, SLEEP_MS, `${what}: ${name} asleep`);
+}
+
 /**
  * Sends `bytes` to the sleeping app `name` through each reader: the answer must be `status`, and the
  * app still asleep after it. An app woken is put back to sleep before the next reader, so that
  * each case says what it did; every problem is said together.
  */
-async function refusedAsleep(bytes: string, status: number, name = 'nap'): Promise<void> {
+async function refusedAsleep(bytes: string | string[], status: number, name = 'nap'): Promise<void> {
   const problems: string[] = [];
   for (const [reader, gw] of gateways()) {
-    const before = await waitFor(async () => {
-      const now = await sleepOf(gw, name);
-      return now.state === 'idle' && now.workers === 0 && now;
-    }, SLEEP_MS, `${reader}: ${name} asleep`);
-    const got = await answerTo(gw, bytes);
+    const before = await asleep(gw, name, reader);
+    const got = await answerTo(gw, bytes, name);
     const after = await sleepOf(gw, name);
     if (statusesOf(got).join() !== String(status)) problems.push(`${reader}: answered ${statusesOf(got).join() || 'nothing'}, not ${status}: ${JSON.stringify(got.slice(0, 200))}`);
     if (after.state !== 'idle' || after.workers !== 0 || after.coldStarts !== before.coldStarts) problems.push(`${reader}: woken (${JSON.stringify(after)})`);
@@ -85,6 +100,34 @@ test.after(async () => {
 
 test('a chunked POST whose first size line, in the head\'s own write, passes max_body: 413, the app still asleep', async () => {
   await refusedAsleep('POST /nap/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nfffffff\r\nhello', 413);
+});
+
+test('a chunked POST whose first size line, in a later write than the head, passes max_body: 413, the app still asleep (it was woken for its 413)', async () => {
+  await refusedAsleep(['POST /nap/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n', 'fffffff\r\nhello'], 413);
+});
+
+test('a chunked POST whose first size line comes in a later write and is within max_body wakes the app and is served; so is an empty one (its one size line announces 0)', async () => {
+  for (const body of ['5\r\nhello\r\n0\r\n\r\n', '0\r\n\r\n']) {
+    for (const [reader, gw] of gateways()) {
+      const what = `${reader}, ${JSON.stringify(body)}`;
+      await asleep(gw, 'nap', what);
+      const before = await sleepOf(gw);
+      const got = await answerTo(gw, ['POST /nap/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n', body]);
+      assert.equal(statusesOf(got), [200], `${what}: ${JSON.stringify(got.slice(0, 200))}`);
+      assert.is((await sleepOf(gw)).coldStarts, before.coldStarts + 1, `${what}: one cold start`);
+    }
+  }
+});
+
+test('a chunked POST that waits for 100 Continue (no size line comes before the app reads) wakes the app at its head, which answers it', async () => {
+  for (const [reader, gw] of gateways()) {
+    await asleep(gw, 'nap', reader);
+    const before = await sleepOf(gw);
+    // The app (environ) answers without reading the body: its client never needs to send one.
+    const got = await answerTo(gw, 'POST /nap/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');
+    assert.equal(statusesOf(got), [200], `${reader}: ${JSON.stringify(got.slice(0, 200))}`);
+    assert.is((await sleepOf(gw)).coldStarts, before.coldStarts + 1, `${reader}: one cold start`);
+  }
 });
 
 test('a chunked POST whose size lines pass max_body only together, in the head\'s own write: 413, the app still asleep', async () => {
