@@ -202,7 +202,7 @@ export class AppDispatcher implements Redispatch {
         endpoint,
         endpoint.kind === 'worker'
           ? new WsgiUpstream(endpoint, this.settled, limits.timeoutMs)
-          : new HttpUpstream(endpoint, this.settled, limits.timeoutMs, development),
+          : new HttpUpstream(endpoint, this.settled, limits.timeoutMs, development, this.forwardOptions.report),
       );
     }
     if (this.workers !== null) this.workers.upstreams = [];

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { CLI_COMMAND_WORDS } from '../command-words.js';
 import { endLingering } from '../net/lingering-close.js';
 import { markCut } from './gateway-cut.js';
+import { invalidAnswer } from './invalid-answer.js';
 
 export const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -137,30 +138,18 @@ export function proxyFailure(err: unknown): 'timeout' | 'upstream-gone' {
 }
 
 /**
- * A 101 to a request without Upgrade (RFC 9110 §15.2.2: only to one that asked): undici fails it
- * as 'bad upgrade' when it names an Upgrade, and on one of its own asserts when it does not, whose
- * message names the flag llhttp sets for every 101.
+ * One line for the client on why `label` gave no answer. `interim`: the last 1xx status the
+ * process sent before the failure (undici's onInfo), which names an answer undici fails by an
+ * assert of its own (invalid-answer.ts).
  */
-function switchedUnasked(err: unknown): boolean {
-  const e = err as (Error & { code?: string }) | null;
-  return (e?.code === 'UND_ERR_SOCKET' && e.message === 'bad upgrade') || (e?.code === 'ERR_ASSERTION' && /assert\(upgrade\)/.test(e.message));
-}
-
-/** One line for the client on why `label` gave no answer. */
-export function proxyFailureDetail(err: unknown, label: string): string {
+export function proxyFailureDetail(err: unknown, label: string, interim: number | null = null): string {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (proxyFailure(err) === 'timeout') return `${label} did not answer in time`;
   if (code === 'ECONNREFUSED') return `${label} is not accepting connections`;
-  // It answered, with a head undici's parser refuses (a status past 3 digits, a bare LF, a NUL,
-  // a name with a space): said as that, in llhttp's words, which quote nothing of the answer.
-  if ((err as Error | null)?.name === 'HTTPParserError') {
-    const why = /\(([^()]+)\)$/.exec((err as Error).message)?.[1];
-    return `${label} sent a response that is not HTTP/1.1${why === undefined ? '' : ` (${why})`}`;
-  }
-  // Two Content-Lengths that differ, or one beside a Transfer-Encoding: no framing to trust.
-  if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return `${label} sent a response whose Content-Length does not frame its body`;
-  if (switchedUnasked(err)) return `${label} sent 101 Switching Protocols to a request that asked for no upgrade`;
-  return `${label} went away before it answered`;
+  // It answered, with a head undici refuses: said as what it did (a head that is not HTTP/1.1,
+  // in llhttp's words; a Content-Length that frames nothing; a 101 or a 100 unasked).
+  const invalid = invalidAnswer(err, interim);
+  return invalid === null ? `${label} went away before it answered` : `${label} ${invalid.did}`;
 }
 
 /**

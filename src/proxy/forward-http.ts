@@ -9,8 +9,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, pipeline } from 'node:stream';
 import type { Pool } from 'undici';
 import { continueWanted } from '../net/expect-continue.js';
+import { targetAsSent } from '../net/request-head.js';
 import { answerFailure, proxyFailure, proxyFailureDetail } from './error-response.js';
 import { markCut } from './gateway-cut.js';
+import { invalidAnswer, invalidAnswerLine, type InvalidAnswerKind } from './invalid-answer.js';
 import { incomingResponseHeaders, outgoingHeaders } from './outgoing-headers.js';
 import type { RequestRoute } from './request-route.js';
 
@@ -25,6 +27,8 @@ export interface ForwardHttpOptions {
   answered?: () => void;
   /** A line for the gateway's output: why an answer was cut. */
   say?: (line: string) => void;
+  /** A line for the app's log, said once per `kind` of this process: an answer it gave that no client may get. */
+  reportOnce?: (kind: InvalidAnswerKind, line: string) => void;
 }
 
 /** A request with a body to stream: a Content-Length above 0, or chunked. */
@@ -61,6 +65,9 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
   res.once('close', () => {
     if (!res.writableFinished) aborter.abort();
   });
+  // The last 1xx the process sent: a 101 that undici then fails on an assert of its own is
+  // told apart by it (invalid-answer.ts), not by the assert's words.
+  let interim: number | null = null;
   pool
     .request({
       method: req.method ?? 'GET',
@@ -74,6 +81,9 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
       // that keeps its socket open short of its Content-Length held the client until the
       // gateway stopped. A client that reads slowly pauses it (undici does not count then).
       bodyTimeout: opts.timeoutMs,
+      onInfo: ({ statusCode }) => {
+        interim = statusCode;
+      },
     })
     .then(
       (answer) => {
@@ -118,8 +128,10 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
       (err: unknown) => {
         if (aborter.signal.aborted) return; // the client left first: nothing to answer
         req.resume(); // a body the process never read must not hold the connection
-        answerFailure(res, proxyFailure(err), {
-          detail: proxyFailureDetail(err, opts.label),
+        const invalid = invalidAnswer(err, interim);
+        if (invalid !== null) opts.reportOnce?.(invalid.kind, invalidAnswerLine(opts.label, req.method ?? 'GET', targetAsSent(req) ?? '/', invalid));
+        answerFailure(res, invalid === null ? proxyFailure(err) : 'bad-response', {
+          detail: proxyFailureDetail(err, opts.label, interim),
           debug: String((err as Error)?.message ?? err),
           development: opts.development,
         });

@@ -13,6 +13,7 @@ import type { ProcessEndpoint, WorkerEndpoint } from './backend.js';
 import { forwardHttp } from './forward-http.js';
 import type { WebsocketOptions } from './forward-websocket.js';
 import { expireRequests, expireSilent, forwardWsgi, reclaimWaiting, tallyOnceSettled, type ForwardOptions } from './forward-wsgi.js';
+import type { InvalidAnswerKind } from './invalid-answer.js';
 import type { ClosableWebsocket, OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
 import { markServedBy } from './served-by.js';
@@ -214,11 +215,16 @@ export class HttpUpstream implements Upstream {
   private pool: Pool | null = null;
   private readonly poolReady: Promise<Pool>;
 
+  /** The kinds of invalid answer this process gave that the app's log has been told of. */
+  private readonly told = new Set<InvalidAnswerKind>();
+
   constructor(
     readonly endpoint: ProcessEndpoint,
     private readonly onSettled: () => void,
     private readonly timeoutMs: number,
     private readonly development: boolean,
+    /** A line for the app's log (Backend.report). */
+    private readonly report?: (line: string) => void,
   ) {
     undiciLoad ??= import('undici');
     this.poolReady = undiciLoad.then(({ Pool }) => {
@@ -236,6 +242,17 @@ export class HttpUpstream implements Upstream {
     return !this.retired && this.inFlight < POOL_CONNECTIONS;
   }
 
+  /**
+   * Once per kind for this process, as a worker's shim says a dropped hop-by-hop header once
+   * per name: a server that answers one request so answers them all, and the log needs the
+   * fix, not a line per request (the access log has those).
+   */
+  private readonly reportOnce = (kind: InvalidAnswerKind, line: string): void => {
+    if (this.told.has(kind)) return;
+    this.told.add(kind);
+    this.report?.(line);
+  };
+
   forward(req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
     this.inFlight++;
     this.endpoint.held.opened(false);
@@ -250,7 +267,7 @@ export class HttpUpstream implements Upstream {
       this.endpoint.held.closed(false);
       this.onSettled();
     });
-    const options = { timeoutMs: this.timeoutMs, label: this.endpoint.label, development: this.development, answered: this.endpoint.held.answered, say: this.endpoint.say };
+    const options = { timeoutMs: this.timeoutMs, label: this.endpoint.label, development: this.development, answered: this.endpoint.held.answered, say: this.endpoint.say, reportOnce: this.reportOnce };
     if (this.pool !== null) forwardHttp(this.pool, req, res, route, options);
     else void this.poolReady.then((pool) => forwardHttp(pool, req, res, route, options));
   }

@@ -110,6 +110,9 @@ ANSWERS = {
     "bare-lf": b"HTTP/1.1 200 OK\r\nX-A: a\nX-Injected: 1\r\nContent-Length: 1\r\n\r\nx",
     "st-101": b"HTTP/1.1 101 Switching Protocols\r\nContent-Length: 1\r\n\r\nx",
     "st-101-upgrade": b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n",
+    "st-100": b"HTTP/1.1 100 Continue\r\n\r\n",
+    "st-100-open": b"HTTP/1.1 100 Continue\r\n\r\n",
+    "st-100-200": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 }
 
 
@@ -129,8 +132,9 @@ def serve(conn):
             head, _, data = data.partition(b"\r\n\r\n")
             case = head.split(b" ")[1].decode().rsplit("/", 1)[-1]
             conn.sendall(ANSWERS.get(case, ANSWERS["ok"]))
-            if case in ("gone", "st-101", "st-101-upgrade"):
+            if case in ("gone", "st-101", "st-101-upgrade", "st-100"):
                 return
+            # st-100-open: nothing more, the socket kept open until the gateway closes it.
 
 
 listener = socket.socket()
@@ -153,6 +157,8 @@ const FIVE_HUNDRED = 'HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/p
 const KEPT = 'Date: -\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n';
 
 interface Case {
+  /** The row of docs/reliability.md it proves, when it has one of its own. */
+  id?: string;
   app: 'wsgi' | 'asgi' | 'proc';
   path: string;
   what: string;
@@ -254,6 +260,18 @@ const CASES: Case[] = [
     app: 'proc', path: 'st-101-upgrade', what: 'a process\'s 101 with an Upgrade field to a request that asked for none: the same 502',
     answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 106\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent 101 Switching Protocols to a request that asked for no upgrade\n`,
   },
+  {
+    id: 'R6.30', app: 'proc', path: 'st-100', what: 'a process\'s bare 100 Continue as its final answer, then its close: 502 saying so, the connection going on (it said the process went away before it answered)',
+    answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 131\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent 100 Continue, which the gateway does not take from a process (it answers Expect itself)\n`,
+  },
+  {
+    id: 'R6.30', app: 'proc', path: 'st-100-open', what: 'a process\'s bare 100 Continue and nothing more, its socket open: the same 502 at once, not a wait for the timeout',
+    answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 131\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent 100 Continue, which the gateway does not take from a process (it answers Expect itself)\n`,
+  },
+  {
+    id: 'R6.30', app: 'proc', path: 'st-100-200', what: 'a process\'s 100 Continue before a final answer: the same 502, as undici refuses any 100 (RFC 9110 §15.2 has a client take it: a limit of the gateway\'s, said here so that an undici that takes it shows)',
+    answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 131\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent 100 Continue, which the gateway does not take from a process (it answers Expect itself)\n`,
+  },
   { app: 'proc', path: '204-cl0', what: 'a process\'s 204 with Content-Length: 0: no Content-Length (RFC 9110 §8.6: none in a 204)', answer: `HTTP/1.1 204 No Content\r\n${KEPT}\r\n` },
 ];
 
@@ -288,7 +306,7 @@ async function exchange(gw: RunningGateway, c: Case): Promise<string> {
 }
 
 for (const c of CASES) {
-  test(`${c.app} ${c.path}: ${c.what}`, async () => {
+  test(`${c.id === undefined ? '' : `${c.id} `}${c.app} ${c.path}: ${c.what}`, async () => {
     const expected = c.closes ? c.answer : c.answer + OK[c.app];
     for (const reader of ['lean', 'node'] as const) {
       const got = await exchange(gateways[reader]!, c);
@@ -302,11 +320,15 @@ for (const c of CASES) {
   });
 }
 
+/** The lines of `app`'s log (under `reader`'s gateway). */
+function appLogLines(reader: keyof typeof states, app: string): string[] {
+  const file = join(states[reader], 'apps', app, 'log', 'app.log');
+  return (existsSync(file) ? readFileSync(file, 'utf8') : '').split('\n');
+}
+
 /** Lines of `app`'s log (under `reader`'s gateway) that say it dropped `name`. */
 function droppedLines(reader: keyof typeof states, app: string, name: string): string[] {
-  const file = join(states[reader], 'apps', app, 'log', 'app.log');
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  return text.split('\n').filter((line) => line.includes(`: the response header ${name}: `));
+  return appLogLines(reader, app).filter((line) => line.includes(`: the response header ${name}: `));
 }
 
 test('a hop-by-hop header the app gives is dropped and said once in its log, with why and the fix', async () => {
@@ -321,6 +343,27 @@ test('a hop-by-hop header the app gives is dropped and said once in its log, wit
       const keepAlive = droppedLines(reader, app, app === 'wsgi' ? 'Keep-Alive' : 'keep-alive');
       assert.is(keepAlive.length, 1, `Keep-Alive said once too: ${keepAlive.join('\n')}`);
       assert.not.match(keepAlive[0], /chunk-size/, 'the framing hint is Transfer-Encoding\'s alone');
+    }
+  }
+});
+
+/** What a process's invalid answer of each kind says in the app's log: its case paths, and the line's words from its 502 on. */
+const INVALID_ANSWERS: Array<{ paths: string[]; line: RegExp }> = [
+  { paths: ['st-1000', 'bare-lf'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/(st-1000|bare-lf): it sent a response that is not HTTP\/1\.1 \((Invalid response status|Missing expected CR after header value)\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: .*status line/ },
+  { paths: ['cl-two'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/cl-two: it sent a response whose Content-Length does not frame its body \(two that differ, or one beside Transfer-Encoding: RFC 9112 6\.3\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: one Content-Length/ },
+  { paths: ['st-101', 'st-101-upgrade'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/st-101(-upgrade)?: it sent 101 Switching Protocols to a request that asked for no upgrade \(RFC 9110 15\.2\.2\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: answer 101 only to a request with Upgrade/ },
+  { paths: ['st-100', 'st-100-open', 'st-100-200'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/st-100(-open|-200)?: it sent 100 Continue, which the gateway does not take from a process \(it answers Expect itself\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: send the final answer alone/ },
+];
+
+test('a process\'s invalid answer (a head not HTTP/1.1, two Content-Lengths, a 101 or a 100 unasked) is said in the app\'s log once per kind, with why and the fix (it was said only in the 502 and the access log)', async () => {
+  for (const reader of ['lean', 'node'] as const) {
+    for (const { paths, line } of INVALID_ANSWERS) {
+      // Asked again: the line is said once per kind of this process, not per answer.
+      for (const path of paths) await exchange(gateways[reader]!, { app: 'proc', path, what: '', answer: '' });
+      const said = (): string[] => appLogLines(reader, 'proc').filter((l) => paths.some((p) => l.includes(` answered GET /proc/${p}:`)));
+      const lines = await waitFor(() => (said().length > 0 ? said() : null), 5000, () => `${reader}: proc's log to say ${paths.join(', ')} were refused; it has ${JSON.stringify(appLogLines(reader, 'proc').slice(-5))}`);
+      assert.is(lines.length, 1, `${reader}: ${lines.join('\n')}`);
+      assert.match(lines[0], line, `${reader}: ${lines[0]}`);
     }
   }
 });
