@@ -90,6 +90,11 @@ function retryAfterUntil(at: number | null | undefined): Record<string, string> 
   return { 'Retry-After': String(Math.max(1, Math.ceil((at - Date.now()) / 1000))) };
 }
 
+/** A chunked request whose body has not begun (no size line yet) and whose client sends it unasked (no Expect: 100-continue). */
+function waitsForFirstSizeLine(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined && !bodySizeKnown(req) && !asksToContinue(req);
+}
+
 export class AppDispatcher implements Redispatch {
   backend: Backend;
   staticMounts: StaticMount[] = [];
@@ -242,7 +247,7 @@ export class AppDispatcher implements Redispatch {
       if (refused !== null) return answerFailure(res, refused.kind, { detail: refused.detail });
       const maxBody = this.forwardOptions.maxBody;
       if (group === this.workers && bodyPastMax(req, maxBody) !== null) return this.enqueue(group, req, res, route);
-      if (group === this.workers && maxBody !== undefined && req.headers['transfer-encoding'] !== undefined && !bodySizeKnown(req) && !asksToContinue(req)) {
+      if (group === this.workers && maxBody !== undefined && waitsForFirstSizeLine(req)) {
         this.wakeAtFirstSizeLine(req, res, maxBody);
       } else {
         this.wakeBackend();
@@ -456,7 +461,11 @@ export class AppDispatcher implements Redispatch {
         continue;
       }
       this.take(i);
-      if (waking) {
+      if (this.backend.idleState === 'asleep' && waiting.group === this.workers && waitsForFirstSizeLine(waiting.req)) {
+        // Nothing wakes the app for it before its body begins (wakeAtFirstSizeLine): the client
+        // is late, not the app, and is answered as a worker's read of a stalled body answers it.
+        answerFailure(waiting.res, 'client-timeout', { detail: `the request body did not begin: nothing of it for ${Math.round(boundMs / 1000)} s` });
+      } else if (waking) {
         // Still starting from sleep: the app did not fail a request, it is not up yet. As a
         // request for an app still starting is answered: 503 with Retry-After (README).
         answerFailure(waiting.res, 'unavailable', { detail: `${this.name} is starting from idle and did not take the request within ${Math.round(boundMs / 1000)} s; try again` });

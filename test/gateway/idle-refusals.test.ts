@@ -29,6 +29,8 @@ let readers: BothReaders;
 /** How long a case waits for its answer, and the app for its sleep: generous for a loaded host. */
 const ANSWER_MS = 15_000;
 const SLEEP_MS = 60_000;
+/** `late`'s start_timeout: what waits for its wake is bounded by it and 3 s (within ANSWER_MS), as for a start, when its `timeout` is shorter. */
+const LATE_START_S = 8;
 
 const gateways = (): Array<[string, RunningGateway]> => [['the lean lane', readers.lean], ['node:http', readers.node]];
 
@@ -87,9 +89,10 @@ async function refusedAsleep(bytes: string | string[], status: number, name = 'n
 
 test.before(async () => {
   addPackage(apps.path, 'environ', 'nap');
+  addPackage(apps.path, 'environ', 'late');
   addPackage(apps.path, 'asgi-ws', 'chat');
   const envFile = join(env.path, 'environment.yaml');
-  writeFileSync(envFile, ['apps:', '  nap: {idle_timeout: 1, workers: 1, max_body: 1KB}', '  chat: {idle_timeout: 1, workers: 1}', ''].join('\n'));
+  writeFileSync(envFile, ['apps:', '  nap: {idle_timeout: 1, workers: 1, max_body: 1KB}', '  chat: {idle_timeout: 1, workers: 1}', `  late: {idle_timeout: 1, workers: 1, max_body: 1KB, timeout: 2, start_timeout: ${LATE_START_S}}`, ''].join('\n'));
   readers = await startBothReaders(apps, ['--access-log', 'off', '--environment', envFile, '--trust-proxy=loopback']);
 });
 
@@ -128,6 +131,10 @@ test('a chunked POST that waits for 100 Continue (no size line comes before the 
     assert.equal(statusesOf(got), [200], `${reader}: ${JSON.stringify(got.slice(0, 200))}`);
     assert.is((await sleepOf(gw)).coldStarts, before.coldStarts + 1, `${reader}: one cold start`);
   }
+});
+
+test('a chunked POST whose body never begins (no size line) is answered 408 at the wait\'s bound, the app still asleep (it was 503, the app said to be starting from idle while nothing started it)', async () => {
+  await refusedAsleep('POST /late/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n', 408, 'late');
 });
 
 test('a chunked POST whose size lines pass max_body only together, in the head\'s own write: 413, the app still asleep', async () => {
