@@ -73,8 +73,9 @@ interface GroupGuard {
  * stopping them (SIGKILL, a crash): a tiny shell, in a group of its own, blocks reading a pipe
  * whose other end only we hold; the kernel closes it however we die, and the shell then sends
  * them SIGTERM (and SIGCONT, so that a stopped process can act on it, as systemd does), and
- * SIGKILL 5 s later. A command process has nothing else to notice; a worker notices its link
- * closing, and the kernel kills a stopped one (PR_SET_PDEATHSIG, python-shim/apppkg_shim/bootstrap.py).
+ * SIGKILL to what is left of them 5 s later; it ends as soon as none is left. A command process
+ * has nothing else to notice; a worker notices its link closing, and the kernel kills a stopped
+ * one (PR_SET_PDEATHSIG, python-shim/apppkg_shim/bootstrap.py).
  * The guard is started before the tree's leader, and told the leader's group on the pipe once it
  * is spawned: a gateway killed between the two spawns (a loaded host can hold it there for long)
  * left a leader without a guard; now the mark finds it. The shell's own environment is not
@@ -90,7 +91,28 @@ function guardGroup(mark: string): GroupGuard {
     '[ -n "$g" ] && g=-$g',
     // One scan of /proc for TERM and CONT (a scan reads every process's environ); KILL scans again.
     'm=$(marked "$0"); kill -TERM $g $m 2>/dev/null; kill -CONT $g $m 2>/dev/null',
-    'sleep 5',
+    // Then up to 5 s for them to end: it went on for the whole 5 s however soon they had, and
+    // outlived, by seconds, whatever embeds or tests the gateway. `live`: a marked process of
+    // the first scan, or a member of the group, runs. A zombie does not: init may collect one
+    // seconds late (a member's makes `kill -0` succeed, so a live member is looked for in /proc's
+    // stat files, small, and read only once the marked ones are gone). /proc's environ files are
+    // scanned again only once none is live, for one marked since (forked while handling the
+    // SIGTERM), which gets its own.
+    'live() {',
+    '  for p in $m; do read -r s 2>/dev/null </proc/$p/stat || continue; s=${s##*) }; case $s in [ZXx]*) ;; *) return 0;; esac; done',
+    '  [ -n "$g" ] && kill -0 $g 2>/dev/null && grep -qE "^[0-9]+ \\(.*\\) [^ZXx] [0-9]+ ${g#-} " /proc/[0-9]*/stat 2>/dev/null',
+    '}',
+    // The clock, in hundredths since boot, read without a fork (counting the polls drifted by a
+    // second on a loaded host); without /proc/uptime each poll counts as a tenth. A sleep that
+    // takes no fraction (POSIX asks only for whole seconds) sleeps a second.
+    'now() { if read -r c _ 2>/dev/null </proc/uptime; then c=$((${c%.*} * 100 + 1${c#*.} - 100)); else c=$((c + 10)); fi; }',
+    'c=0; now; e=$((c + 500))',
+    'while now; [ $c -lt $e ]; do',
+    '  sleep 0.1 2>/dev/null || sleep 1',
+    '  live && continue',
+    '  m=$(marked "$0"); [ -z "$m" ] && exit 0',
+    '  kill -TERM $m 2>/dev/null; kill -CONT $m 2>/dev/null',
+    'done',
     'kill -KILL $g $(marked "$0") 2>/dev/null',
   ].join('\n');
   const guard = spawnProcess('/bin/sh', ['-c', script, mark], {

@@ -479,6 +479,14 @@ function guardsOf(mark: string): string[] {
 }
 
 /**
+ * The guard shells (process-group.ts) the gateway process `pid` started: each guard's last
+ * argument is its tree's mark, which begins with the pid of the gateway that made it.
+ */
+export function guardsOfGateway(pid: number): number[] {
+  return pidsByArgs((args) => args[0] === '/bin/sh' && args[1] === '-c' && args[3]?.startsWith(`${pid}.`) === true).filter(isAlive);
+}
+
+/**
  * Polls until every pid is gone (execa's isRunning); throws naming the survivors, with their
  * state, parent, tree mark and that tree's guard shells (none: the guard went before its tree).
  */
