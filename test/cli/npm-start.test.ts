@@ -14,7 +14,7 @@ import { request } from 'undici';
 import { SAME_SIGTERM_MS } from '../../src/cli/run-loop.js';
 import { oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
 import { canConnect } from '../helpers/servers.js';
-import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, EXAMPLES, ROOT, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, EXAMPLES, guardsEnded, pidsByArgs, processesBelow, ROOT, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
 /** start.mjs listens on 127.0.0.1:8000 (it says so in the README): another server there is not ours to stop. */
@@ -120,7 +120,7 @@ const SLOW_APP = {
  * The script on examples/ of the slow app alone, as `timeout N npm start` or a systemd unit runs
  * it: in a process group of its own; a request held in flight (SECONDS) once its worker serves.
  */
-async function slowRequestUnderGroup(work: string, seconds: number): Promise<{ gw: RunningGateway; pid: number; held: Promise<string> }> {
+async function slowRequestUnderGroup(work: string, seconds: number): Promise<{ gw: RunningGateway; gateway: number | undefined; pid: number; held: Promise<string> }> {
   const root = startScriptTree(work, (examples) => writePackage(examples, 'slow', SLOW_APP));
   const state = join(work, 'state');
   const args = [join(root, 'scripts', 'start.mjs'), '--listen', '127.0.0.1:0', '--state-dir', state, '--admin', '127.0.0.1:0', '--access-log', 'off', ...oneWorkerEach(work)];
@@ -132,7 +132,13 @@ async function slowRequestUnderGroup(work: string, seconds: number): Promise<{ g
   const held = request(`${gw.url}/slow/?${seconds}`).then(async (r) => `${r.statusCode} ${await r.body.text()}`, (e: Error) => `cut: ${e.message}`);
   const appLog = join(state, 'apps', 'slow', 'log', 'app.log');
   await waitFor(() => existsSync(appLog) && readFileSync(appLog, 'utf8').includes(`sleeping ${seconds}`), 10_000, 'the slow request in flight');
-  return { gw, pid, held };
+  return { gw, gateway: gatewayBelow(gw.child.pid!), pid, held };
+}
+
+/** The gateway process the script runs (gw.child is the script's): the CLI's process below `script`. */
+function gatewayBelow(script: number): number | undefined {
+  const below = new Set(processesBelow(script).map((p) => p.pid));
+  return pidsByArgs((args) => args.some((arg) => arg.endsWith('/dist/cli/main.js'))).find((pid) => below.has(pid));
 }
 
 /** Its exit status, or the signal that ended it. */
@@ -172,7 +178,7 @@ for (const [signal, who] of [['SIGTERM', '(timeout, a systemd unit)'], ['SIGINT'
 test(`a second SIGTERM to npm start's group more than ${SAME_SIGTERM_MS} ms into the stop (sent on purpose) still ends the gateway at once, as it says, the request in flight cut`, async () => {
   const work = tempDir('apppkg-npm-start-group2-');
   try {
-    const { gw, pid, held } = await slowRequestUnderGroup(work.path, 30);
+    const { gw, gateway, pid, held } = await slowRequestUnderGroup(work.path, 30);
     try {
       const exited = exitOf(gw);
       process.kill(-gw.child.pid!, 'SIGTERM');
@@ -185,6 +191,9 @@ test(`a second SIGTERM to npm start's group more than ${SAME_SIGTERM_MS} ms into
       assert.is(await within(15_000, 'npm start to exit', exited), 143, gw.output());
       await waitFor(() => gw.output().includes('apppkg-gateway: SIGTERM again: stopping at once; requests still in flight are cut'), 5000, () => `the gateway to say it stops at once:\n${gw.output()}`);
       await assertNoOrphans([pid], 15_000);
+      // Stopped at once, it left the worker to its guard, which the test must not outlive.
+      assert.ok(gateway, 'the gateway below the script was found');
+      await guardsEnded(gateway);
     } finally {
       await gw.stop();
     }

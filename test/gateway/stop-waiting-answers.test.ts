@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import getPort from 'get-port';
-import { BIN, orAfter, tempDir, waitFor } from '../helpers/process.js';
+import { BIN, guardsEnded, orAfter, tempDir, waitFor } from '../helpers/process.js';
 
 const test = suite('answers during a stop');
 const work = tempDir('apppkg-stop-answers-');
@@ -87,6 +87,7 @@ async function answerDuringStop(reader: 'lean' | 'node', which: Case): Promise<{
   } finally {
     child.kill('SIGKILL');
     children.delete(child);
+    await guardsEnded(child.pid);
   }
 }
 
@@ -110,12 +111,13 @@ for (const reader of ['lean', 'node'] as const) {
  * Connection: close, not met with a reset. (One the kernel completed and nobody accepted yet is
  * reset by the kernel when the listener closes: not the gateway's to answer.)
  */
-async function requestJustAfterStop(reader: 'lean' | 'node'): Promise<{ answer: string; output: string }> {
+async function requestJustAfterStop(reader: 'lean' | 'node'): Promise<{ answer: string; output: string; code: number | null }> {
   const dir = join(work.path, `${reader}-accepted`);
   const apps = join(dir, 'apps');
   slowApp(apps, 0, 0);
   const port = await getPort();
   const { child, output } = startGateway(reader, ['--apps', apps, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--settle', '0', '--access-log', 'off']);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
     await waitFor(() => /listening on/.test(output()), 30_000, () => `the gateway to listen:\n${output()}`);
     const socket = net.connect(port, '127.0.0.1');
@@ -133,16 +135,21 @@ async function requestJustAfterStop(reader: 'lean' | 'node'): Promise<{ answer: 
     await waitFor(() => /SIGTERM: stopping/.test(output()), 10_000, 'the stop to begin');
     socket.write('GET /slow/ HTTP/1.1\r\nHost: example.test\r\n\r\n');
     const answer = await orAfter(20_000, () => `${raw}[no close within 20 s]`, ended);
-    return { answer, output: output() };
+    // Its stop ends too, before the SIGKILL below: killed midway, it left its workers to their
+    // guards, which outlived the test.
+    const code = await orAfter(20_000, () => 'late' as const, exited);
+    return { answer, output: output(), code: code === 'late' ? null : code };
   } finally {
     child.kill('SIGKILL');
     children.delete(child);
+    await guardsEnded(child.pid);
   }
 }
 
 for (const reader of ['lean', 'node'] as const) {
   test(`${reader}: a connection accepted before SIGTERM whose request comes just after it is answered with Connection: close, not reset`, async () => {
-    const { answer, output } = await requestJustAfterStop(reader);
+    const { answer, output, code } = await requestJustAfterStop(reader);
+    assert.is(code, 0, output);
     assert.match(answer, /^HTTP\/1\.1 (200|503) /, `${JSON.stringify(answer)}\n${output}`);
     assert.match(answer.slice(0, answer.indexOf('\r\n\r\n') + 2), /\r\nConnection: close\r\n/i, JSON.stringify(answer));
   });

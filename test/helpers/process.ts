@@ -280,7 +280,7 @@ export interface RunningGateway {
   /** The admin listener's URL (gateway mode), from its `admin on ...` line. */
   adminUrl: string | null;
   output(): string;
-  /** Sends SIGTERM and waits for the exit (SIGKILL past the deadline, which fails the caller). */
+  /** Sends SIGTERM and waits for the exit (SIGKILL past the deadline, which fails the caller), then for its guards to end (guardsEnded). */
   stop(ms?: number): Promise<number | null>;
 }
 
@@ -360,12 +360,15 @@ export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; 
     adminUrl: adminUrl ? adminUrl.replace(/\/$/, '') : null,
     output: () => out,
     async stop(ms = 15000) {
-      if (exited) return exit;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-      const code = await exit;
-      clearTimeout(timer);
-      return code;
+      if (!exited) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+        await exit;
+        clearTimeout(timer);
+      }
+      // Killed (by the test, or past the deadline), it left its trees to its guards.
+      await guardsEnded(child.pid);
+      return exit;
     },
   };
 }
@@ -484,6 +487,17 @@ function guardsOf(mark: string): string[] {
  */
 export function guardsOfGateway(pid: number): number[] {
   return pidsByArgs((args) => args[0] === '/bin/sh' && args[1] === '-c' && args[3]?.startsWith(`${pid}.`) === true).filter(isAlive);
+}
+
+/**
+ * Waits until the guards of the gateway process `pid` have ended: a gateway killed leaves its
+ * trees to them (SIGTERM, SIGKILL to what is left 5 s later), and a test that ended first left
+ * them running for the test runner to kill, maybe before their SIGKILL. Throws naming those
+ * left past `ms`: a guard must end within its 5 s.
+ */
+export async function guardsEnded(pid: number | undefined, ms = 10_000): Promise<void> {
+  if (pid === undefined) return;
+  await waitFor(() => guardsOfGateway(pid).length === 0, ms, () => `the guards of the gateway ${pid} to end: ${guardsOfGateway(pid).join(', ')}`, 100);
 }
 
 /**

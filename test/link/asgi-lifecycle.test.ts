@@ -13,7 +13,7 @@ import { checkAppImport } from '../../src/link/check-app.js';
 import { SHIM_MAIN } from '../../src/link/shim-path.js';
 import { Worker } from '../../src/supervisor/worker.js';
 import { fixtureApp, get, startLinkHarness, waitGone, withDeadline, workerFor } from '../helpers/link-harness.js';
-import { TS_REGISTER } from '../helpers/process.js';
+import { guardsEnded, TS_REGISTER } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -340,6 +340,7 @@ for (const [what, script] of [['an idle worker exits (its link closed)', IDLE], 
     process.kill(workerPid, 0);
     child.kill('SIGKILL');
     await waitGone(workerPid, 5000);
+    await guardsEnded(child.pid);
   });
 }
 

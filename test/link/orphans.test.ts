@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { waitGone, withDeadline } from '../helpers/link-harness.js';
-import { TS_REGISTER } from '../helpers/process.js';
+import { guardsEnded, TS_REGISTER } from '../helpers/process.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const t = suite<{ children: ChildProcess[]; pids: number[] }>('orphans');
@@ -71,6 +71,7 @@ t('SIGKILL of the Node side: an idle worker exits (its socket closed)', async (c
   process.kill(pid, 0); // alive
   child.kill('SIGKILL');
   await waitGone(pid, 5000);
+  await guardsEnded(child.pid);
 });
 
 t('SIGKILL of the Node side: a worker whose only thread is stuck in the app exits too', async (ctx) => {
@@ -81,6 +82,7 @@ t('SIGKILL of the Node side: a worker whose only thread is stuck in the app exit
   process.kill(pid, 0);
   child.kill('SIGKILL');
   await waitGone(pid, 5000);
+  await guardsEnded(child.pid);
   assert.ok(true);
 });
 
