@@ -97,21 +97,25 @@ function guardGroup(mark: string): GroupGuard {
     // seconds late (a member's makes `kill -0` succeed, so a live member is looked for in /proc's
     // stat files, small, and read only once the marked ones are gone). /proc's environ files are
     // scanned again only once none is live, for one marked since (forked while handling the
-    // SIGTERM), which gets its own.
+    // SIGTERM), which gets its own; and then at most every half second (r: not before), however
+    // fast a tree forks children that end.
     'live() {',
-    '  for p in $m; do read -r s 2>/dev/null </proc/$p/stat || continue; s=${s##*) }; case $s in [ZXx]*) ;; *) return 0;; esac; done',
+    '  for p in $m; do',
+    '    read -r s 2>/dev/null </proc/$p/stat || continue',
+    '    s=${s##*) }; case $s in [ZXx]*) ;; *) return 0;; esac',
+    '  done',
     '  [ -n "$g" ] && kill -0 $g 2>/dev/null && grep -qE "^[0-9]+ \\(.*\\) [^ZXx] [0-9]+ ${g#-} " /proc/[0-9]*/stat 2>/dev/null',
     '}',
     // The clock, in hundredths since boot, read without a fork (counting the polls drifted by a
     // second on a loaded host); without /proc/uptime each poll counts as a tenth. A sleep that
     // takes no fraction (POSIX asks only for whole seconds) sleeps a second.
     'now() { if read -r c _ 2>/dev/null </proc/uptime; then c=$((${c%.*} * 100 + 1${c#*.} - 100)); else c=$((c + 10)); fi; }',
-    'c=0; now; e=$((c + 500))',
+    'c=0; now; e=$((c + 500)); r=0',
     'while now; [ $c -lt $e ]; do',
     '  sleep 0.1 2>/dev/null || sleep 1',
-    '  live && continue',
+    '  live || [ $c -lt $r ] && continue',
     '  m=$(marked "$0"); [ -z "$m" ] && exit 0',
-    '  kill -TERM $m 2>/dev/null; kill -CONT $m 2>/dev/null',
+    '  r=$((c + 50)); kill -TERM $m 2>/dev/null; kill -CONT $m 2>/dev/null',
     'done',
     'kill -KILL $g $(marked "$0") 2>/dev/null',
   ].join('\n');
