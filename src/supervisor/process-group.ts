@@ -97,8 +97,9 @@ function guardGroup(mark: string): GroupGuard {
     // seconds late (a member's makes `kill -0` succeed, so a live member is looked for in /proc's
     // stat files, small, and read only once the marked ones are gone). /proc's environ files are
     // scanned again only once none is live, for one marked since (forked while handling the
-    // SIGTERM), which gets its own; and then at most every half second (r: not before), however
-    // fast a tree forks children that end.
+    // SIGTERM), which gets its own, and no sooner than 0.5 s after the last scan (r): a process
+    // in the middle of an exec shows no environment for a moment (the scan 5 s later used to
+    // find it), and a tree that kept forking children that end had it scan at every poll.
     'live() {',
     '  for p in $m; do',
     '    read -r s 2>/dev/null </proc/$p/stat || continue',
@@ -110,7 +111,7 @@ function guardGroup(mark: string): GroupGuard {
     // second on a loaded host); without /proc/uptime each poll counts as a tenth. A sleep that
     // takes no fraction (POSIX asks only for whole seconds) sleeps a second.
     'now() { if read -r c _ 2>/dev/null </proc/uptime; then c=$((${c%.*} * 100 + 1${c#*.} - 100)); else c=$((c + 10)); fi; }',
-    'c=0; now; e=$((c + 500)); r=0',
+    'c=0; now; e=$((c + 500)); r=$((c + 50))',
     'while now; [ $c -lt $e ]; do',
     '  sleep 0.1 2>/dev/null || sleep 1',
     '  live || [ $c -lt $r ] && continue',
