@@ -282,7 +282,7 @@ export class GatewayMetrics {
       restarts: new Counter({ name: 'apppkg_worker_restarts_total', help: 'Worker restarts after unexpected exits, by app.', labelNames: ['app'], registers }),
       queueLength: new Gauge({ name: 'apppkg_queue_length', help: 'Requests waiting for a free worker, by app.', labelNames: ['app'], registers }),
       inFlight: new Gauge({ name: 'apppkg_in_flight', help: 'Requests being handled by a worker, by app.', labelNames: ['app'], registers }),
-      websockets: new Gauge({ name: 'apppkg_websockets', help: 'Open websockets held by the app (an ASGI app\'s workers, or its processes), draining versions included.', labelNames: ['app'], registers }),
+      websockets: new Gauge({ name: 'apppkg_websockets', help: 'Open websockets of the app (an ASGI app\'s workers, or its processes), counted while their clients\' connections are open, draining versions included.', labelNames: ['app'], registers }),
       appUp: new Gauge({ name: 'apppkg_app_up', help: '1 when the app takes traffic (an idle app does: its next request wakes it), else 0: 0 too while a failed wake is held off (idle.nextWakeAt), its requests answered 503 at once.', labelNames: ['app'], registers }),
       appIdle: new Gauge({ name: 'apppkg_app_idle', help: '1 while the app sleeps (idle_timeout, --max-workers): its workers stopped until a request.', labelNames: ['app'], registers }),
       coldStarts: new Counter({ name: 'apppkg_cold_starts_total', help: 'Wakes of an idle app for a request, by app.', labelNames: ['app'], registers }),

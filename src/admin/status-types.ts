@@ -16,7 +16,7 @@ export interface WorkerStatus {
   inFlight: number;
   /** Requests sent to it ahead that wait there for a thread (the proxy keeps a few in each worker). */
   queued: number;
-  /** Websockets it holds for an ASGI app (not in inFlight: they hold no thread). */
+  /** Websockets it holds for an ASGI app whose clients hold them open (not in inFlight: they hold no thread). */
   websockets: number;
   /** Requests this worker has taken since it started. */
   requests: number;
@@ -108,7 +108,7 @@ export interface ProcessStatus {
   inFlight?: number;
   /** Requests of its route waiting in the app's queue for a connection to it. */
   queued?: number;
-  /** Websockets its route holds now (not in inFlight). */
+  /** Websockets its route holds now, their clients' connections open (not in inFlight). */
   websockets?: number;
   requests?: number;
   failed?: number;
@@ -148,9 +148,11 @@ export interface VersionStatus {
    */
   reason: RefusalStatus | null;
   /**
-   * Websockets its workers (an ASGI app's) and its routed processes hold. A version that serves
-   * counts its serving instance's only: an older instance of it still draining (a restart, a
-   * rollback during a drain) is a row of its own, with the same version and state `draining`.
+   * Websockets its workers (an ASGI app's) and its routed processes hold, counted while their
+   * clients' connections are open (an app task that runs on after its client closed is not one).
+   * A version that serves counts its serving instance's only: an older instance of it still
+   * draining (a restart, a rollback during a drain) is a row of its own, with the same version
+   * and state `draining`.
    */
   websockets: number;
   /** Requests its workers and routed processes run now. */

@@ -92,6 +92,13 @@ export class WorkerLink extends EventEmitter {
   /** Websockets, by id: apart from `exchanges`, never in flight (see the top of the file). */
   private readonly websockets = new Map<number, WebsocketLinkExchange>();
   /**
+   * Websockets whose client's connection is open, from openWebsocket() until clientClosed():
+   * what status counts (SPEC 5.1's open sockets), as a `processes:` route's are counted. Not the
+   * ids the app holds: a task that never calls receive() holds its id long after its client
+   * closed, and such a websocket was counted open for as long.
+   */
+  private readonly clientsOpen = new Set<WebsocketLinkExchange>();
+  /**
    * Requests answered for the app whose id stays the worker's until its terminal frame, but
    * which are no longer in flight (release()): an ASGI request's 504, whose task may run on.
    */
@@ -193,8 +200,13 @@ export class WorkerLink extends EventEmitter {
     return this.released.size;
   }
 
-  /** Websockets whose id is held: from WS_CONNECT to their terminal frame. */
+  /** Websockets whose client's connection is open (clientsOpen). */
   get openWebsockets(): number {
+    return this.clientsOpen.size;
+  }
+
+  /** Websockets whose id the app holds: from WS_CONNECT to their terminal frame; emits 'websockets-released' at none left. */
+  get heldWebsockets(): number {
     return this.websockets.size;
   }
 
@@ -238,8 +250,14 @@ export class WorkerLink extends EventEmitter {
     if (this.closedReason !== null || this.draining) return 0;
     const id = this.freeId();
     this.websockets.set(id, exchange);
+    this.clientsOpen.add(exchange);
     exchange.openedAtFlush = this.flushes;
     return id;
+  }
+
+  /** The client's connection of a websocket opened here closed: it is no longer counted open. */
+  clientClosed(exchange: WebsocketLinkExchange): void {
+    this.clientsOpen.delete(exchange);
   }
 
   /** Every websocket on the link is closed by the gateway with `code` (1012: a drain ended). */
@@ -400,7 +418,7 @@ export class WorkerLink extends EventEmitter {
    */
   forget(id: number): void {
     this.exchanges.delete(id);
-    if (this.websockets.delete(id) && this.websockets.size === 0) this.emit('websockets-closed');
+    if (this.websockets.delete(id) && this.websockets.size === 0) this.emit('websockets-released');
   }
 
   /**
@@ -447,7 +465,7 @@ export class WorkerLink extends EventEmitter {
     exchange.onFrame(type, payload);
   }
 
-  /** A websocket's frame; its id is free again after its terminal frame (emits 'websockets-closed' at none left). */
+  /** A websocket's frame; its id is free again after its terminal frame (emits 'websockets-released' at none left). */
   private dispatchWebsocket(type: number, id: number, payload: Buffer): void {
     const websocket = this.websockets.get(id);
     if (websocket === undefined) return; // late frames of one already failed
@@ -455,7 +473,7 @@ export class WorkerLink extends EventEmitter {
       this.websockets.delete(id);
       this.lastSettledAt = performance.now();
       websocket.onFrame(type, payload);
-      if (this.websockets.size === 0) this.emit('websockets-closed');
+      if (this.websockets.size === 0) this.emit('websockets-released');
       return;
     }
     websocket.onFrame(type, payload);
@@ -514,6 +532,8 @@ export class WorkerLink extends EventEmitter {
     const exchanges = [...this.exchanges.list(this.nextId), ...this.websockets.values(), ...this.released.values()];
     this.exchanges.clear();
     this.websockets.clear();
+    // Its worker is gone: what its clients still hold is closing (1011), the link's no more.
+    this.clientsOpen.clear();
     this.released.clear();
     for (const exchange of exchanges) exchange.onLinkFailed(reason, exchange.openedAtFlush === unsentSince, unsent);
     this.fromWorker.destroy();

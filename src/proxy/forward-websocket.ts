@@ -93,7 +93,10 @@ export function forwardWebsocket(link: WorkerLink, req: IncomingMessage, socket:
   websocket.id = id;
   (req as WithWebsocket)[kWebsocket] = websocket;
   options.open.add(websocket);
-  socket.once('close', () => options.open.delete(websocket));
+  socket.once('close', () => {
+    options.open.delete(websocket);
+    link.clientClosed(websocket);
+  });
   options.server ??= createWebsocketServer(options.maxPayload);
   options.server.handleUpgrade(req, socket, head, (ws) => websocket.opened(ws));
   // Refused before the app was asked (not a websocket GET, a bad key: 400/405, wsClientError): the app never heard of it.

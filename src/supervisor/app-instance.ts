@@ -221,7 +221,7 @@ export class AppInstance {
     return this.desc.kind === 'asgi';
   }
 
-  /** Websockets its workers (an ASGI app's) and its routed processes hold now, draining ones included. */
+  /** Websockets of its workers (an ASGI app's) and its routed processes whose clients hold them open now, draining ones included. */
   get openWebsockets(): number {
     let open = 0;
     for (const member of this.members.all()) open += member instanceof Worker ? (member.link?.openWebsockets ?? 0) : member.openWebsockets;

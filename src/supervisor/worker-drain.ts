@@ -68,7 +68,9 @@ export class WorkerDrain {
   async drain(worker: Worker, cause: DrainCause, ms: number, websocketMs = ms): Promise<void> {
     const link = worker.link;
     let grace = ms;
-    if (link !== null && link.openWebsockets > 0) {
+    // The websockets the app holds, not only those whose clients do (status's count): a task that
+    // runs on after its client closed is the app's to finish, within the drain, as a request is.
+    if (link !== null && link.heldWebsockets > 0) {
       const started = performance.now();
       await this.websocketsClosed(link, websocketMs);
       link.closeWebsockets(WsCloseCode.SERVICE_RESTART, drainCloseReason(this.app, cause));
@@ -102,19 +104,19 @@ export class WorkerDrain {
     for (const wake of [...this.waiters]) wake();
   }
 
-  /** Resolves when `link` holds no websocket (or closes), after `ms`, or once cut short. */
+  /** Resolves when the app holds no websocket on `link` (or it closes), after `ms`, or once cut short. */
   private websocketsClosed(link: WorkerLink, ms: number): Promise<void> {
-    if (link.openWebsockets === 0 || link.closed || this.cut) return Promise.resolve();
+    if (link.heldWebsockets === 0 || link.closed || this.cut) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
-        link.off('websockets-closed', done);
+        link.off('websockets-released', done);
         link.off('close', done);
         this.waiters.delete(done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      link.on('websockets-closed', done);
+      link.on('websockets-released', done);
       link.on('close', done);
       this.waiters.add(done);
     });

@@ -205,8 +205,8 @@ async function openWebsockets(gw: RunningGateway, app: string): Promise<number> 
 
 // ---------------------------------------------------------------------------------------------
 // One gateway: the ASGI app mounted at /live and on a virtual host, a WSGI app, and the ASGI
-// app again as ws-one (one worker) and ws-recycle (recycled by max_requests), each its own
-// app: a gateway start apiece cost more CPU than their tests.
+// app again as ws-one (one worker), ws-recycle (recycled by max_requests) and ws-idle
+// (idle_timeout), each its own app: a gateway start apiece cost more CPU than their tests.
 
 const gateway = suite('asgi websockets through the gateway');
 const work = tempDir('apppkg-asgi-ws-');
@@ -223,6 +223,7 @@ gateway.before(async () => {
   addPackage(apps, 'environ', 'blog');
   addPackage(apps, 'ws-asgi', 'ws-one');
   addPackage(apps, 'ws-asgi', 'ws-recycle');
+  addPackage(apps, 'ws-asgi', 'ws-idle');
   const env = join(work.path, 'environment.yaml');
   writeFileSync(env, [
     'apps:',
@@ -231,6 +232,7 @@ gateway.before(async () => {
     '  blog:\n    workers: 1',
     '  ws-one:\n    workers: 1\n    timeout: 15',
     '  ws-recycle:\n    workers: 1\n    max_requests: 3\n    timeout: 40\n    drain: 3',
+    '  ws-idle:\n    workers: 1\n    idle_timeout: 1\n    drain: 1',
     '',
   ].join('\n'));
   gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env]);
@@ -566,6 +568,33 @@ gateway('status counts open websockets, per app, version and worker', async () =
   await waitFor(async () => (await openWebsockets(gw, 'ws-asgi')) === 1, 5000, 'one websocket counted');
   b.ws.close();
   await waitFor(async () => (await openWebsockets(gw, 'ws-asgi')) === 0, 5000, 'none counted');
+});
+
+gateway('status counts the websockets their clients hold open: closed by the client, or by the app and answered, one is not counted while the app (never calling receive()) holds on to it', async () => {
+  for (const client of clients.splice(0)) client.ws.terminate();
+  await waitFor(async () => (await openWebsockets(gw, 'ws-asgi')) === 0, 10_000, 'no websocket left from the tests before');
+  const tag = Date.now();
+  const byClient = await open(`${ws}/live/deaf?client-${tag}`);
+  const byApp = await open(`${ws}/live/deaf?close-${tag}`);
+  assert.is((await byApp.closed(5000)).code, 1000);
+  await waitFor(async () => (await openWebsockets(gw, 'ws-asgi')) === 1, 5000, 'the one its client still holds, alone');
+  byClient.ws.close(1000);
+  await byClient.closed(5000);
+  await waitFor(async () => (await openWebsockets(gw, 'ws-asgi')) === 0, 5000, 'none counted once its client closed');
+  const status = await appStatus(gw, 'ws-asgi');
+  assert.is(status.versions[0].websockets, 0);
+  assert.is(status.workers.reduce((sum: number, w: { websockets: number }) => sum + w.websockets, 0), 0);
+  // The app's tasks sleep 5 s from their accept: both still ran, the count did not wait for them.
+  assert.not.ok(appLog().includes(`deaf client-${tag}: ended`) || appLog().includes(`deaf close-${tag}: ended`), appLog().slice(-500));
+  await waitFor(() => appLog().includes(`deaf client-${tag}: ended`), 15_000, 'the app\'s task to end in its own time');
+});
+
+gateway('an app whose only websocket\'s client closed goes idle while its task (never calling receive()) holds on: SPEC 5.6\'s "no open websocket"', async () => {
+  const client = await open(`${ws}/ws-idle/deaf?long-idle`);
+  client.ws.close(1000);
+  await client.closed(5000);
+  // The task holds its websocket 60 s: counted, it kept the app awake for as long.
+  await waitFor(async () => (await appStatus(gw, 'ws-idle')).state === 'idle', 15_000, 'ws-idle to go idle');
 });
 
 gateway('the access log has a line for each websocket, with the status it got', async () => {
