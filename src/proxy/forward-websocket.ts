@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { WorkerLink } from '../link/worker-link.js';
 import { targetAsSent } from '../net/request-head.js';
+import { testKnob } from '../test-knob.js';
 import { AsgiWebsocket, type AsgiWebsocketOptions } from './asgi-websocket.js';
 import { cgiRequest } from './cgi-request.js';
 import { refuseUpgradeFor } from './error-response.js';
@@ -38,17 +39,20 @@ const HANDSHAKE_HEADERS = new Set([...HOP_BY_HOP_HEADERS, 'content-length', 'sec
 
 /**
  * How long a closing websocket waits for the client's close frame (or FIN) before the gateway
- * ends the connection: the `websockets` library's close_timeout under uvicorn. ws's own 30 s
- * held the socket of a client that never answers, uncounted in status, three times as long.
+ * ends the connection, whoever closed it (the app, 1009, a drain's 1012, a stop's 1001): the
+ * `websockets` library's close_timeout under uvicorn. ws's own 30 s held the socket of a client
+ * that never answers three times as long.
  */
 const CLOSE_TIMEOUT_MS = 10_000;
+/** Shortens it for the test suite alone (test/proxy/asgi-websocket-close-timeout; test-knob.ts). */
+const CLOSE_TIMEOUT_ENV = 'APPPKG_TEST_WS_CLOSE_MS';
 
 /** The handshake completer for one app's websockets. `maxPayload`: larger messages close 1009. */
 function createWebsocketServer(maxPayload: number): WebSocketServer {
   const server = new WebSocketServer({
     noServer: true,
     // @types/ws 8.18 does not declare ws 8.23's closeTimeout; each websocket takes it from its server.
-    ...({ closeTimeout: CLOSE_TIMEOUT_MS } as object),
+    ...({ closeTimeout: testKnob(CLOSE_TIMEOUT_ENV, CLOSE_TIMEOUT_MS) } as object),
     clientTracking: false,
     perMessageDeflate: false,
     maxPayload,
