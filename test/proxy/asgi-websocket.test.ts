@@ -246,6 +246,26 @@ gateway.after(async () => {
   work.remove();
 });
 
+/**
+ * A client that never answers the app's close frame, opened first and judged last, so that the
+ * real close timeout (10 s; forward-websocket.ts) runs beside the tests between, not in a wait
+ * of its own: asgi-websocket-close-timeout tests each close that shares it, on a shortened bound.
+ * On ws-one, whose count no test reads: status counts it until its connection ends.
+ */
+let unanswered: { ended: Promise<number>; closeFrameAt: number; socket: ReturnType<typeof connectTcp> } | null = null;
+
+gateway('the app closes and the client never answers its close frame (judged by the last test)', async () => {
+  const socket = connectTcp(Number(new URL(gw.url).port), '127.0.0.1');
+  const ended = new Promise<number>((done) => socket.once('close', () => done(Date.now())));
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+  socket.on('error', () => {});
+  socket.write(`GET /ws-one/bye HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${Buffer.from('0123456789abcdef').toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  // The 101, then the app's close frame (opcode 8, 4321): the client reads it and says nothing.
+  await waitFor(() => /^HTTP\/1\.1 101 [\s\S]*\r\n\r\n\x88/.test(text) || undefined, 5000, () => `the 101 and the close frame: ${JSON.stringify(text)}`);
+  unanswered = { ended, closeFrameAt: Date.now(), socket };
+});
+
 gateway('text and binary messages echo; the app\'s subprotocol and headers are on the 101', async () => {
   const client = await open(`${ws}/live/echo`, { protocols: ['chat.v1', 'other'] });
   assert.is(client.protocol, 'chat.v1');
@@ -693,6 +713,19 @@ gateway('an app removed from --apps closes its websockets 1012 at the end of its
   const { code, reason } = await client.closed(20_000);
   assert.is(code, 1012);
   assert.is(reason, 'ws-recycle is stopping: it was removed');
+});
+
+gateway('...and the gateway ended that connection by the close timeout (10 s), not ws\'s 30 s', async () => {
+  assert.ok(unanswered !== null, 'the first test opened it');
+  const { ended, closeFrameAt, socket } = unanswered;
+  try {
+    // Far past the 10 s bound on a loaded host, short of ws's default 30 s: by the moment it
+    // ended, the tests between may have taken longer than either.
+    const endedAt = await within(Math.max(1, 20_000 - (Date.now() - closeFrameAt)), 'the gateway ending the connection its client left unanswered', ended);
+    assert.ok(endedAt - closeFrameAt < 20_000, `ended ${endedAt - closeFrameAt} ms after the close frame`);
+  } finally {
+    socket.destroy();
+  }
 });
 
 gateway.run();
