@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { validRange } from '@renovatebot/pep440';
 import { closest } from '../closest.js';
+import { moduleOfPath, pathAppFix } from './path-app-fix.js';
 import { parsePackageDirName } from './package-dir.js';
 import { missingSlashFix, pathPrefixFix } from './path-prefix-fix.js';
 import { reservedSettingsRule } from './reserved-settings.js';
@@ -97,14 +98,11 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
         const cut = value.lastIndexOf('.');
         return `write module:object, the object after a colon: ${key}: ${value.slice(0, cut)}:${value.slice(cut + 1)} (the object ${value.slice(cut + 1)} of the module ${value.slice(0, cut)}), or ${key}: ${value}:application if ${value} is the module`;
       }
-      const module = value.replace(/\.py$/, '').replace(/[/\\]/g, '.');
-      return `write module:object, e.g. ${key}: ${module || 'myapp.wsgi'}:application`;
+      return `write module:object, e.g. ${key}: ${moduleOfPath(value) ?? 'myapp.wsgi'}:application`;
     }
     const call = /^([\w.]+:[\w.]+)\(.+\)$/.exec(value);
     if (call !== null) return `an application factory is called with no arguments: write ${key}: ${call[1]}()`;
-    if (/[/\\]|\.py:/.test(value)) {
-      return `name the module with dots, not as a file: ${key}: ${value.replace(/\.py(?=:)/, '').replace(/[/\\]/g, '.')}`;
-    }
+    if (/[/\\]|\.py:/.test(value)) return pathAppFix(key, value);
     return 'write module:object, both dotted Python names, e.g. myapp.wsgi:application';
   }
   if (key === 'platform' && (typeof value === 'string' || (Array.isArray(value) && value.every((m) => typeof m === 'string')))) {

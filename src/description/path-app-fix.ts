@@ -1,0 +1,40 @@
+// The fix for an `app:` value written as a file path (`myapp/wsgi:app`, `./myapp/wsgi.py:app`):
+// the line to write instead, with only the module part turned into the dotted name Python
+// imports. The object after the colon is the user's own name and is never rewritten: turning
+// every `/` of the value into `.` made `./myapp/wsgi:app` read `..myapp.wsgi:app` and `app/x`
+// read `app.x`, fixes that did not load either.
+
+/** One Python name, or several joined by dots, as the schema takes either side of `module:object`. */
+const DOTTED = /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/;
+/** What the schema takes after the colon: a dotted name, called when it ends in `()`. */
+const OBJECT = /^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(\(\))?$/;
+
+/**
+ * `text` (a module written as a file: `myapp/wsgi.py`, `./myapp/wsgi`) as Python imports it
+ * from the package's directory, or null when no dotted name comes of it (an absolute path, a
+ * `..`, a directory name Python cannot import such as `my-app`).
+ */
+export function moduleOfPath(text: string): string | null {
+  const parts = text.replace(/\.py$/, '').split(/[/\\]/).filter((part, i) => !(part === '.' || (part === '' && i > 0)));
+  const module = parts.join('.');
+  return parts.length > 0 && parts[0] !== '' && DOTTED.test(module) ? module : null;
+}
+
+/**
+ * The fix for `key: value`, `value` holding a colon and a `/`, `\` or `.py:`: the corrected line
+ * when it can be made, else what a module name is, naming the part that cannot be one.
+ */
+export function pathAppFix(key: string, value: string): string {
+  const colon = value.indexOf(':');
+  const file = value.slice(0, colon);
+  const object = value.slice(colon + 1);
+  const module = moduleOfPath(file);
+  if (module === null) {
+    return `name the module as Python imports it from the package's directory, with dots, not as a file path: ${JSON.stringify(file)} gives no such name; e.g. the file myapp/wsgi.py is written ${key}: myapp.wsgi:${OBJECT.test(object) ? object : 'application'}`;
+  }
+  const written = `${module}:${object}`;
+  if (!OBJECT.test(object)) {
+    return `name the module with dots, not as a file, and the object as a Python name: ${key}: ${module}:application if the object is application (${JSON.stringify(object)} is not a Python name)`;
+  }
+  return `name the module with dots, not as a file: write ${key}: ${written} (the file ${file.replace(/^(\.[/\\])+/, '').replace(/\.py$/, '')}.py is the module ${module})`;
+}
