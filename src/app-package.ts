@@ -55,6 +55,8 @@ export interface AppPackageOptions {
    * calls install (check()'s, of a requirement not installed): by default AppPackage's install(),
    * the CLI's command from the CLI. `startedAs`: the CLI's command line, after `apppkg-gateway`
    * and without --environment, that a fix giving the environment file says again with it.
+   * The CLI's alone, as GatewayOptions.optionNames is.
+   * @internal
    */
   optionNames?: { environment: string; stateDir?: string; commands?: CommandWords; startedAs?: string };
 }

@@ -85,7 +85,9 @@ export interface GatewayOptions {
   /**
    * What a refusal calls the options whose value can be refused (an address, a file, a proxy's
    * address): by default these options' own names; the CLI gives its flags (`--port`,
-   * `--admin-token`), which are what its user typed.
+   * `--admin-token`), which are what its user typed. The CLI's alone: left out of the published
+   * types (tsconfig stripInternal) and of the unknown-option hint, as README does not document it.
+   * @internal
    */
   optionNames?: OptionNames;
 }

@@ -81,7 +81,7 @@ export class Gateway {
   private readonly sampler = new ProcessSampler();
   /** The environment file (absolute) that reloadEnvironment() reads; null: none was given. */
   private environmentFile: string | null = null;
-  /** What a refusal of that file, read again, calls its option (GatewayOptions.optionNames). */
+  /** What a refusal of that file, read again, calls its option (OptionNames.environment). */
   private environmentKey = LIBRARY_OPTION_NAMES.environment;
   /** What reload()'s line calls it: the CLI's SIGHUP, the library's reload() (OptionNames.commands). */
   private reloadWord = LIBRARY_OPTION_NAMES.commands.reload;

@@ -38,6 +38,12 @@ export function optionKeys<T extends object>(keys: Record<keyof T, true>): strin
 }
 
 /**
+ * Options the CLI passes to the library and README does not document (@internal, stripped from
+ * the published types): taken, but neither listed in a refusal's fix nor offered as the one meant.
+ */
+const CLI_ONLY_OPTIONS: ReadonlySet<string> = new Set(['optionNames']);
+
+/**
  * A key the call does not know is a typo (`workerz`, `timeout` for `timeoutMs`), as the CLI's
  * unknown flag is: ignored, it left the program running with the default it meant to change (one
  * worker, no bound on a command), and nothing said so.
@@ -45,10 +51,11 @@ export function optionKeys<T extends object>(keys: Record<keyof T, true>): strin
 function refuseUnknownKeys(call: string, options: object, known: readonly string[]): void {
   const unknown = Object.keys(options).find((key) => !known.includes(key));
   if (unknown === undefined) return;
-  const meant = closest(unknown, known);
+  const documented = known.filter((key) => !CLI_ONLY_OPTIONS.has(key));
+  const meant = closest(unknown, documented);
   throw new GatewayError('APPPKG_USAGE', {
     reason: `${call}: unknown option ${unknown}`,
-    fix: `${meant === undefined ? 'leave it out;' : `did you mean ${meant}?`} ${call}'s options: ${known.join(', ')}`,
+    fix: `${meant === undefined ? 'leave it out;' : `did you mean ${meant}?`} ${call}'s options: ${documented.join(', ')}`,
   });
 }
 

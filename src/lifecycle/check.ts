@@ -76,7 +76,7 @@ export interface CheckAppOptions {
   environmentKey?: string;
   /** What a fix calls install and the others that make an app's state: the CLI's commands (the default) or AppPackage's methods. */
   commandWords?: CommandWords;
-  /** The CLI's command line (AppPackageOptions' optionNames.startedAs): a fix that gives it the environment file says it again. */
+  /** The CLI's command line (the CLI's startedAs, as OptionNames.startedAs): a fix that gives it the environment file says it again. */
   startedAs?: string;
   /** Where commands.check's output goes; default: ours. */
   output?: Writable;
