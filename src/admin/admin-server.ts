@@ -4,7 +4,7 @@
 // so no route or Host header on the public listener can reach it. Who may use which route is
 // admin-access.ts's business.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { readFileSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
@@ -15,6 +15,7 @@ import { addrUrl, type ListenAddress } from '../net/address.js';
 import { listenOn } from '../net/listen.js';
 import { PACKAGE_ROOT } from '../package-root.js';
 import { AdminGuard, type AdminUse, type Verdict } from './admin-access.js';
+import { GzippedFiles, writeAnswer } from './gzip-answer.js';
 import { sendLogHead, sendLogTail } from './log-follow.js';
 import type { GatewayMetrics } from './metrics.js';
 import { StatusEvents } from './status-events.js';
@@ -157,12 +158,13 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   });
   const events = new StatusEvents({ status: (logs) => freshStatus(options.provider, logs) });
   const streams = new OpenStreams();
+  const pages = new GzippedFiles();
   const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 0, keepAliveTimeout: 5_000 });
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  server.on('request', (req, res) => void answer(req, res, { ...options, guard, events, streams }));
+  server.on('request', (req, res) => void answer(req, res, { ...options, guard, events, streams, pages }));
 
   // 0600: whoever may connect may restart apps and read their logs, with no token (SPEC 5.4).
   await listenOn(server, options.listen, { ...options.socketOwner, mode: 0o600 }, options.listenKey ?? '--admin', options.socketOwnerKey);
@@ -244,6 +246,8 @@ interface Context extends AdminServerOptions {
   events: StatusEvents;
   /** The streams being sent (/events, followed logs): ended, not cut, when the listener closes. */
   streams: OpenStreams;
+  /** The page's files gzipped, each once. */
+  pages: GzippedFiles;
 }
 
 async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
@@ -267,7 +271,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     }
     if (mail !== null) return await mailRoute(req, res, ctx, url, mail[1] as 'retry' | 'delete');
     const page = PAGE_FILES[path];
-    if (page !== undefined) return sendPage(res, page.file, page.type);
+    if (page !== undefined) return await sendPage(res, ctx.pages, page.file, page.type);
     switch (path) {
       case '/status': {
         const access = ctx.guard.access(req);
@@ -391,37 +395,44 @@ async function mailRoute(req: IncomingMessage, res: ServerResponse, ctx: Context
 function endRevoked(req: IncomingMessage, res: ServerResponse, ctx: Context, use: AdminUse): void {
   if (res.headersSent) return endStream(res, TOKEN_CHANGED);
   const verdict = ctx.guard.check(req, use);
-  if (!verdict.ok) refuse(res, verdict);
+  if (!verdict.ok) void refuse(res, verdict);
 }
 
-function refuse(res: ServerResponse, verdict: Extract<Verdict, { ok: false }>): void {
-  sendError(res, verdict.status, 'APPPKG_ADMIN_REFUSED', verdict.message, verdict.headers, verdict.hint);
+function refuse(res: ServerResponse, verdict: Extract<Verdict, { ok: false }>): Promise<void> {
+  return sendError(res, verdict.status, 'APPPKG_ADMIN_REFUSED', verdict.message, verdict.headers, verdict.hint);
 }
 
-function sendPage(res: ServerResponse, file: string, type: string): void {
-  // Read at each request: a few KiB, asked for rarely, and a gateway nobody watches holds none of it.
+async function sendPage(res: ServerResponse, pages: GzippedFiles, file: string, type: string): Promise<void> {
+  // Read at each request: a few KiB, asked for rarely, and a gateway nobody watches holds none of
+  // it uncompressed; its gzipped form is kept (a quarter of the size), made once per file.
+  const path = join(PAGE_DIR, file);
   let body: Buffer;
+  let identity: string;
   try {
-    body = readFileSync(join(PAGE_DIR, file));
+    const fd = openSync(path, 'r');
+    try {
+      const stat = fstatSync(fd);
+      identity = `${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+      body = readFileSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   } catch {
-    return sendError(res, 500, 'APPPKG_ADMIN_INTERNAL', `the status page is missing from the package (${join(PAGE_DIR, file)}); reinstall apppkg-gateway`);
+    return sendError(res, 500, 'APPPKG_ADMIN_INTERNAL', `the status page is missing from the package (${path}); reinstall apppkg-gateway`);
   }
-  res.writeHead(200, {
+  return writeAnswer(res, 200, {
     'Content-Type': type,
-    'Content-Length': body.length,
     'Cache-Control': 'no-store',
     'Content-Security-Policy': PAGE_POLICY,
     'Referrer-Policy': 'no-referrer',
-  });
-  res.end(body);
+  }, body, () => pages.gzipped(file, identity, body));
 }
 
-function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}, hint?: string): void {
-  send(res, status, 'application/json; charset=utf-8', `${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } })}\n`, headers);
+function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}, hint?: string): Promise<void> {
+  return send(res, status, 'application/json; charset=utf-8', `${JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } })}\n`, headers);
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return void res.end();
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...headers });
-  res.end(body);
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): Promise<void> {
+  if (res.headersSent) return Promise.resolve(void res.end());
+  return writeAnswer(res, status, { 'Content-Type': type, 'Cache-Control': 'no-store', ...headers }, Buffer.from(body));
 }
