@@ -548,7 +548,9 @@ export const ERROR_CODES = {
   },
   APPPKG_ADMIN_NO_SUCH_APP: {
     summary: 'The running gateway serves no app of that name.',
-    message: (d) => `the gateway at ${str(d.address)} has no app named ${str(d.app)}`,
+    // `gateway`: how a program's own Gateway is named (it holds the object: its listen URL, which
+    // the CLI's words gave, is not how it knows it); else the admin address the CLI asked.
+    message: (d) => `${d.gateway === undefined ? `the gateway at ${str(d.address)}` : str(d.gateway)} has no app named ${str(d.app)}`,
     hint: (d) => {
       const apps = d.apps ? `its apps: ${str(d.apps)}` : 'run `apppkg-gateway status` for the names of its apps';
       if (d.versionDir) return `${str(d.app)} is the directory of a version of ${str(d.suggestion)}: commands take the app's name, ${str(d.suggestion)}; ${apps}`;

@@ -96,6 +96,8 @@ export class Gateway {
   private appsRunAsOthers = false;
   /** --apps DIR, whose apps the environment file's `apps:` entries should name; null under serve. */
   private appsDir: string | null = null;
+  /** What it serves, in words: `the apps under DIR` (apps), `the app DIR` (app, serve). */
+  private servedFrom = '';
   /** The option that turned watching --apps off (`watchIntervalMs 0`), for a broken package's fix; undefined while watched. */
   private unwatchedBy: string | undefined = undefined;
   /** Keys that options decide over the environment file (serve --workers). */
@@ -278,6 +280,7 @@ export class Gateway {
     gateway.appsRunAsOthers = appsRunAsOtherUsers(mode);
     // serve shares the host's environment file, whose other apps' entries are no mistake there.
     gateway.appsDir = single ? null : dir;
+    gateway.servedFrom = single ? `the app ${dir}` : `the apps under ${dir}`;
     gateway.unwatchedBy = unwatchedBy;
     gateway.fixedKeys = [...(options.workers === undefined ? [] : ['workers' as const]), ...(options.threads === undefined ? [] : ['threads' as const])];
     gateway.say = say;
@@ -649,7 +652,9 @@ export class Gateway {
     if (apps.includes(name)) return;
     const broken = brokenAppError(this.registry.status().broken, name, words, this.unwatchedBy);
     if (broken !== null) throw broken;
-    throw noSuchAppError(this.urls.join(', '), name, apps);
+    // Its program holds this Gateway: named by what it serves, not by its listen URLs (there may be
+    // several, or a unix: socket), which are not how the program tells its gateways apart.
+    throw noSuchAppError({ gateway: `this gateway (of ${this.servedFrom})` }, name, apps);
   }
 
   /** Every pid of every app's processes (tests check them for orphans). */

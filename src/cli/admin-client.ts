@@ -534,7 +534,7 @@ export class AdminClient {
     if (res.statusCode === 404 && call.app !== undefined) {
       // Only a gateway that does not know the app: one that does but not the route is too old.
       const apps = await this.status().then((s) => s.apps.map((a) => a.name), () => null);
-      if (apps !== null && !apps.includes(call.app)) return noSuchAppError(this.address, call.app, apps);
+      if (apps !== null && !apps.includes(call.app)) return noSuchAppError({ address: this.address }, call.app, apps);
     }
     // GET /status is what any other server on the port is asked first: its status says enough,
     // unless a gateway explained itself (a 500's internal error).

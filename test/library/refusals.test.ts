@@ -98,7 +98,9 @@ test('restart, restartApp and rollback of a name the gateway has no app of: APPP
   for (const action of ['restart', 'restartApp', 'rollback'] as const) {
     const err = await rejection(gateway[action]('zzz'), `${action} zzz`);
     assert.is(err.code, 'APPPKG_ADMIN_NO_SUCH_APP', err.format());
-    assert.is(err.message, `the gateway at ${gateway.urls.join(', ')} has no app named zzz`);
+    // Named as its program knows it, by what it serves: its listen URL (the CLI's words, of the
+    // admin address) was no name of it to a program that holds the Gateway.
+    assert.is(err.message, `this gateway (of the apps under ${apps}) has no app named zzz`);
     assert.is(err.hint, 'its apps: blog, shop');
   }
   // A package whose app.yaml does not load is no unknown name: it is broken, and why is said.
