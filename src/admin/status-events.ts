@@ -5,6 +5,7 @@
 // Each client gets the whole status first, then only what changed (status-patch.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Session } from 'better-sse';
+import { takesGzip } from './gzip-answer.js';
 import { streamEnded, STREAM_END_TRAILER } from './stream-end.js';
 import { cutStatus, extraFields, patchEvent, wholeEvent, type SentStatus, type StatusCut } from './status-patch.js';
 import type { GatewayStatus } from './status-types.js';
@@ -22,6 +23,8 @@ export interface StatusEventsOptions {
 interface Listener {
   session: Session;
   res: ServerResponse;
+  /** Bytes written to its gzip stream and not yet compressed and handed to `res` (0 without gzip). */
+  queued: () => number;
   logs: boolean;
   /** Its own fields (what it may do) as JSON: the same for the whole stream. */
   extra: Map<string, string>;
@@ -54,18 +57,16 @@ export class StatusEvents {
     // gateway stopped: one more per such client. Here the response's own state and 'close'
     // say when a client has gone, and the keep-alive comments come from the tick.
     if (streamEnded(res)) return;
-    const session = await createSession(req, res, {
-      keepAlive: null,
-      retry: 2000,
-      // The data is JSON already, made once per tick for every listener.
-      serializer: (data) => data as string,
-      // As every other admin answer: the stream holds the apps' own words (names, log lines).
-      // The security headers are the admin server's, set on the response before it comes here.
-      // A stream whose token a rotation revokes is ended with a trailer saying so (stream-end.ts).
-      headers: { 'Cache-Control': 'no-store', Trailer: STREAM_END_TRAILER },
-    });
+    // As every other admin answer: the stream holds the apps' own words (names, log lines).
+    // The security headers are the admin server's, set on the response before it comes here.
+    // A stream whose token a rotation revokes is ended with a trailer saying so (stream-end.ts).
+    const headers = { 'Cache-Control': 'no-store', Trailer: STREAM_END_TRAILER };
+    // The data is JSON already, made once per tick for every listener.
+    const options = { keepAlive: null, retry: 2000, serializer: (data: unknown) => data as string };
+    const gzipped = takesGzip(req.headers['accept-encoding']) ? (await import('./event-stream-gzip.js')).gzipEventConnection(req, res, headers) : null;
+    const session = gzipped === null ? await createSession(req, res, { ...options, headers }) : await createSession(gzipped.connection, options);
     if (streamEnded(res)) return;
-    const listener: Listener = { session, res, logs, extra: extraFields(extra), sent: null, wroteAt: performance.now() };
+    const listener: Listener = { session, res, queued: gzipped?.queued ?? (() => 0), logs, extra: extraFields(extra), sent: null, wroteAt: performance.now() };
     this.listeners.add(listener);
     res.once('close', () => {
       this.listeners.delete(listener);
@@ -138,5 +139,5 @@ export class StatusEvents {
  * next event then brings it from what it was last sent to the status of that time at once.
  */
 function behind(listener: Listener): boolean {
-  return listener.res.writableLength > 0;
+  return listener.res.writableLength > 0 || listener.queued() > 0;
 }

@@ -15,11 +15,28 @@ export const TOKEN_CHANGED = 'token-changed';
 /** Why: the gateway stops (its admin listener closes). */
 export const GATEWAY_STOPPED = 'gateway-stopped';
 
+/** What a stream writes before its trailer (a gzip stream's last block), then calls `end`. */
+const finishers = new WeakMap<ServerResponse, (end: () => void) => void>();
+/** Streams whose finisher runs: a second end waits for it, rather than cutting what it writes. */
+const finishing = new WeakSet<ServerResponse>();
+
+/** Has endStream() call `finish` first, which calls back once what it must write is written. */
+export function endStreamWith(res: ServerResponse, finish: (end: () => void) => void): void {
+  finishers.set(res, finish);
+}
+
 /** Ends `res`, whose head is written, with the trailer saying why. */
 export function endStream(res: ServerResponse, why: typeof TOKEN_CHANGED | typeof GATEWAY_STOPPED): void {
-  if (streamEnded(res)) return;
-  res.addTrailers({ [STREAM_END_TRAILER]: why });
-  res.end();
+  if (streamEnded(res) || finishing.has(res)) return;
+  const end = (): void => {
+    if (streamEnded(res)) return;
+    res.addTrailers({ [STREAM_END_TRAILER]: why });
+    res.end();
+  };
+  const finish = finishers.get(res);
+  if (finish === undefined) return end();
+  finishing.add(res);
+  finish(end);
 }
 
 /**

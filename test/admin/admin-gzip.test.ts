@@ -2,13 +2,13 @@
 // "Compression"), over a real socket with node:http, which neither asks for gzip nor inflates
 // by itself: what is on the wire is what is read. The page, its script and style, /status and
 // /metrics smaller and the same once gunzipped; nothing gzipped without Accept-Encoding or for
-// a tiny body; /events and a followed log still live, sent as they come.
+// a tiny body; /events gzipped and still live, each event flushed; a followed log as it comes.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import http, { type IncomingMessage } from 'node:http';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants, createGunzip, gunzipSync } from 'node:zlib';
 import type { AdminServer } from '../../src/admin/admin-server.js';
 import { GZIP_MIN_BYTES, GzippedFiles, takesGzip } from '../../src/admin/gzip-answer.js';
 import type { AppStatus } from '../../src/admin/status-types.js';
@@ -108,15 +108,25 @@ test('a tiny body (an error) is never gzipped, and says no Vary', async () => {
   assert.is(JSON.parse(r.body.toString()).error.code, 'APPPKG_ADMIN_NO_ROUTE');
 });
 
-/** Opens `path` with Accept-Encoding: gzip; resolves with the head, the text so far kept up to date. */
-function stream(path: string): Promise<{ res: IncomingMessage; text: () => string; close(): void }> {
+/**
+ * Opens `path` with Accept-Encoding: gzip; resolves at the head, with the text so far (inflated
+ * as it comes, when gzipped) kept up to date, and the trailers once the body has ended.
+ */
+function stream(path: string, origin = server.url): Promise<{ res: IncomingMessage; text: () => string; raw: () => Buffer; ended: () => boolean; close(): void }> {
   return within(5000, `GET ${path}`, new Promise((resolve, reject) => {
-    const req = http.get(`${server.url}${path}`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+    const req = http.get(`${origin}${path}`, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
       let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
+      let ended = false;
+      const raw: Buffer[] = [];
+      res.on('data', (c: Buffer) => raw.push(c));
+      // Z_SYNC_FLUSH: what each flush gave is inflated at once, as a browser does.
+      const body = res.headers['content-encoding'] === 'gzip' ? res.pipe(createGunzip({ finishFlush: constants.Z_SYNC_FLUSH })) : res;
+      body.setEncoding('utf8');
+      body.on('data', (c: string) => (text += c));
+      body.on('end', () => (ended = true));
+      body.on('error', () => {});
       res.on('error', () => {});
-      resolve({ res, text: () => text, close: () => req.destroy() });
+      resolve({ res, text: () => text, raw: () => Buffer.concat(raw), ended: () => ended, close: () => req.destroy() });
     });
     req.on('error', reject);
   }));
@@ -130,10 +140,11 @@ async function until(what: string, ok: () => boolean): Promise<void> {
   }
 }
 
-test('/events asked with gzip is sent as it is, and each change arrives as it happens', async () => {
+test('/events asked with gzip is gzipped, each event flushed as it is sent: every change arrives as it happens', async () => {
   const events = await stream('/events');
   try {
-    assert.is(events.res.headers['content-encoding'], undefined);
+    assert.is(events.res.headers['content-encoding'], 'gzip');
+    assert.is(events.res.headers.vary, 'Accept-Encoding');
     await until('the whole status', () => /^event: ?status$/m.test(events.text()));
     requests = 41;
     await until('the change, live', () => /^event: ?apps\n(id:.*\n)?data: ?.*"requests":41/m.test(events.text()));
@@ -141,6 +152,31 @@ test('/events asked with gzip is sent as it is, and each change arrives as it ha
     await until('the next change, live', () => /^event: ?apps\n(id:.*\n)?data: ?.*"requests":42/m.test(events.text()));
   } finally {
     events.close();
+  }
+});
+
+test('/events without Accept-Encoding is as it was: not gzipped', async () => {
+  const events = await within(5000, 'GET /events', new Promise<IncomingMessage>((resolve, reject) => {
+    const req = http.get(`${server.url}/events`, (res) => resolve(res));
+    req.on('error', reject);
+  }));
+  assert.is(events.headers['content-encoding'], undefined);
+  events.destroy();
+});
+
+test('a gzipped /events ended by the gateway\'s stop: the gzip stream whole, then the trailer saying why', async () => {
+  const own = await fakeAdminServer(fakeProvider());
+  try {
+    const events = await stream('/events', own.url);
+    await until('the whole status', () => /^event: ?status$/m.test(events.text()));
+    await within(5000, 'admin close', own.close());
+    await until('the body\'s end', () => events.ended());
+    assert.equal(events.res.trailers, { 'apppkg-stream-end': 'gateway-stopped' });
+    // Inflated as a whole, without the sync flush's leniency: a gzip stream cut before its last
+    // block ("unexpected end of file") would throw here.
+    assert.is(gunzipSync(events.raw()).toString(), events.text());
+  } finally {
+    await own.close();
   }
 });
 
