@@ -6,13 +6,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import http, { type IncomingMessage } from 'node:http';
+import net from 'node:net';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants, createGunzip, gunzipSync } from 'node:zlib';
 import type { AdminServer } from '../../src/admin/admin-server.js';
 import { GZIP_MIN_BYTES, GzippedFiles, takesGzip } from '../../src/admin/gzip-answer.js';
 import type { AppStatus } from '../../src/admin/status-types.js';
-import { ROOT, tempDir, within } from '../helpers/process.js';
+import { ROOT, runCli, tempDir, within } from '../helpers/process.js';
 import { fakeAdminServer, fakeProvider, fakeStatus } from './fake-status.js';
 
 const test = suite('admin listener gzip');
@@ -189,6 +190,33 @@ test('a followed log asked with gzip is sent as it is, each line as it is writte
     await until('the line written, live', () => log.text().includes('written later\n'));
   } finally {
     log.close();
+  }
+});
+
+test('the CLI\'s status asks for gzip: a fraction of the bytes cross the link, and --json prints the status unchanged', async () => {
+  // A relay between the CLI and the listener counts what the listener sends back.
+  let sent = 0;
+  const port = Number(new URL(server.url).port);
+  const relay = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    upstream.on('data', (c: Buffer) => (sent += c.length));
+    client.pipe(upstream).pipe(client);
+    const end = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  try {
+    const plain = await get('/status');
+    const cli = await runCli(['status', '--json', '--admin', `127.0.0.1:${(relay.address() as net.AddressInfo).port}`], { ms: 15_000 });
+    assert.is(cli.status, 0, cli.stderr);
+    assert.equal(JSON.parse(cli.stdout), JSON.parse(plain.body.toString()));
+    assert.ok(sent < plain.body.length / 3, `the listener sent ${sent} bytes for a status of ${plain.body.length}`);
+  } finally {
+    relay.close();
   }
 });
 
