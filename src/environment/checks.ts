@@ -321,7 +321,7 @@ export async function checkPip(
     const wanted = `${req.name}${req.specifier}`;
     if (version === undefined) missing.push(`${wanted} (not installed)`);
     else if (req.specifier !== '' && !safeSatisfies(version, req.specifier)) missing.push(`${wanted} (found ${version})`);
-    else ok.push(`${req.name} ${version}`);
+    else ok.push(`${req.name} ${version}${req.from ? ` (${req.from})` : ''}`);
   }
   const noteText = notes.length > 0 ? `; notes: ${notes.join('; ')}` : '';
   if (missing.length > 0) {

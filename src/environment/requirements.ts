@@ -1,10 +1,13 @@
 // A pip requirements file read just far enough for `check` to ask "is each one installed, at
 // a matching version?". Names and PEP 440 specifiers come from PEP 508 lines; a local wheel or
-// sdist gives its name (and version) from its filename; options (-i, --hash, -c ...) are
-// skipped, `-r` is followed; PEP 508 markers are evaluated against the interpreter's values,
-// and a marker we cannot evaluate makes the line a note, not a verdict.
+// sdist gives its name (and version) from its filename, a local project directory (`-e ./pkg`,
+// `./pkg`) from its pyproject.toml, setup.cfg or setup.py; options (-i, --hash ...) are skipped,
+// `-r` is followed, and so is a `-r` inside a `-c` file (pip installs what that names); PEP 508
+// markers are evaluated against the interpreter's values, and a marker we cannot evaluate makes
+// the line a note, not a verdict.
 
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { satisfies, valid, validRange } from '@renovatebot/pep440';
 import type { MarkerEnvironment } from './interpreter-probe.js';
 import { readFileAsUserCould, UserCannotRead, type FileReader } from './user-readable.js';
@@ -20,6 +23,8 @@ export interface Requirement {
   specifier: string;
   /** PEP 508 marker, or null. */
   marker: string | null;
+  /** A local project directory's line (`-e ./pkg`): said beside the version found, whose source it is. */
+  from?: string;
 }
 
 export interface RequirementsFile {
@@ -84,13 +89,28 @@ export function requirementIncludes(file: string, text: string): RequirementsInc
  */
 export async function readRequirements(file: string, reader: FileReader | null = null): Promise<RequirementsFile> {
   const out: RequirementsFile = { requirements: [], notes: [] };
-  await readInto(path.resolve(file), out, new Set(), true, reader);
+  const top = path.resolve(file);
+  // pip runs in the top file's directory (install-venv.ts): a project directory's path is read from there.
+  await readInto(top, out, { seen: new Set(), cwd: path.dirname(top), reader }, true, false);
   return out;
 }
 
-async function readInto(file: string, out: RequirementsFile, seen: Set<string>, top: boolean, reader: FileReader | null): Promise<void> {
-  if (seen.has(file)) return;
-  seen.add(file);
+interface ReadState {
+  /** Files read, as requirements (`r:`) or as constraints (`c:`): one read as both gives each its part. */
+  seen: Set<string>;
+  cwd: string;
+  reader: FileReader | null;
+}
+
+/**
+ * `constraint`: `file` came in by -c: its lines limit versions and ask for nothing, but pip reads
+ * a -r inside it as requirements (a -c inside it stays a constraint), so its includes are followed.
+ */
+async function readInto(file: string, out: RequirementsFile, state: ReadState, top: boolean, constraint: boolean): Promise<void> {
+  const key = `${constraint ? 'c' : 'r'}:${file}`;
+  if (state.seen.has(key)) return;
+  state.seen.add(key);
+  const reader = state.reader;
   let text: string;
   try {
     text = (await readFileAsUserCould(file, reader)).toString('utf8');
@@ -107,16 +127,17 @@ async function readInto(file: string, out: RequirementsFile, seen: Set<string>, 
     const include = includes.get(number);
     if (include) {
       if (include.url) out.notes.push(`${where}: ${include.text}: a URL, not read`);
-      else if (!include.constraint) await readInto(include.target, out, seen, false, reader);
+      else await readInto(include.target, out, state, false, include.constraint);
       continue;
     }
+    if (constraint) continue;
     const editable = /^(?:-e|--editable)(?:\s*=?\s*)(\S+)$/.exec(line);
     if (editable) {
-      addLocation(editable[1], where, line, null, out);
+      await addLocation(editable[1], where, line, null, out, state);
       continue;
     }
-    if (line.startsWith('-')) continue; // -i, --extra-index-url, -c, -f, --pre ...: not requirements
-    parseLine(line, where, out);
+    if (line.startsWith('-')) continue; // -i, --extra-index-url, -f, --pre ...: not requirements
+    await parseLine(line, where, out, state);
   }
 }
 
@@ -139,7 +160,7 @@ export function logicalLines(text: string): Array<{ line: string; number: number
   return result;
 }
 
-function parseLine(line: string, where: string, out: RequirementsFile): void {
+async function parseLine(line: string, where: string, out: RequirementsFile, state: ReadState): Promise<void> {
   // Per-requirement options (--hash=..., --global-option) follow the requirement.
   const withoutOptions = line.replace(/\s+--[A-Za-z][\w-]*(=\S+)?/g, '').trim();
   const isUrl = withoutOptions.includes('://');
@@ -154,7 +175,7 @@ function parseLine(line: string, where: string, out: RequirementsFile): void {
     return;
   }
   if (isUrl || body.includes('/') || body.startsWith('.') || ARCHIVE.test(body)) {
-    addLocation(body, where, line, marker, out);
+    await addLocation(body, where, line, marker, out, state);
     return;
   }
   if (!named) {
@@ -170,8 +191,8 @@ function parseLine(line: string, where: string, out: RequirementsFile): void {
   out.requirements.push({ where, text: line, name: named[1], specifier, marker });
 }
 
-/** A path or URL: the name from #egg=, or from a wheel/sdist filename; a directory names nothing. */
-function addLocation(location: string, where: string, line: string, marker: string | null, out: RequirementsFile): void {
+/** A path or URL: the name from #egg=, from a wheel/sdist filename, or from a local project directory's metadata. */
+async function addLocation(location: string, where: string, line: string, marker: string | null, out: RequirementsFile, state: ReadState): Promise<void> {
   const egg = /[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(location);
   if (egg) {
     out.requirements.push({ where, text: line, name: egg[1], specifier: '', marker });
@@ -191,7 +212,57 @@ function addLocation(location: string, where: string, line: string, marker: stri
     out.requirements.push({ where, text: line, name: sdist[1], specifier: valid(sdist[2]) ? `==${sdist[2]}` : '', marker });
     return;
   }
+  const local = localDirectory(location, state.cwd);
+  const name = local === null ? null : await projectNameIn(local, state.reader);
+  if (name !== null) {
+    out.requirements.push({ where, text: line, name, specifier: '', marker, from: line });
+    return;
+  }
   out.notes.push(`${where}: ${location}: not checked (a directory or URL without a project name)`);
+}
+
+/** The path of a location that is no remote URL (`./pkg`, `/abs/pkg`, `file:///abs/pkg`), read from `cwd`. */
+function localDirectory(location: string, cwd: string): string | null {
+  if (/^file:/i.test(location)) {
+    try {
+      return fileURLToPath(location.replace(/[?#].*$/, ''));
+    } catch {
+      return null;
+    }
+  }
+  return URL_TARGET.test(location) || /^[A-Za-z][A-Za-z0-9+.-]*\+/.test(location) ? null : path.resolve(cwd, location);
+}
+
+/**
+ * The project name a source directory declares, as its build backend would give it: PEP 621's
+ * `[project] name`, else setup.cfg's `[metadata] name`, else a literal `name=` in setup.py. null
+ * when none says (a dynamic name, or no project there): the line stays a note.
+ */
+async function projectNameIn(dir: string, reader: FileReader | null): Promise<string | null> {
+  const text = (file: string) => readFileAsUserCould(path.join(dir, file), reader).then((b) => b.toString('utf8'), () => null);
+  const pyproject = await text('pyproject.toml');
+  const fromToml = pyproject === null ? null : sectionValue(pyproject, 'project', /^name\s*=\s*["']([^"']+)["']/);
+  if (fromToml !== null) return fromToml;
+  const cfg = await text('setup.cfg');
+  const fromCfg = cfg === null ? null : sectionValue(cfg, 'metadata', /^name\s*[=:]\s*(\S+)/);
+  if (fromCfg !== null) return fromCfg;
+  const setup = await text('setup.py');
+  return (setup === null ? null : /\bname\s*=\s*["']([A-Za-z0-9][A-Za-z0-9._-]*)["']/.exec(setup)?.[1]) ?? null;
+}
+
+/** The first line of section `[name]` of an INI or TOML text that `pattern` matches, its group 1. */
+function sectionValue(text: string, name: string, pattern: RegExp): string | null {
+  let inside = false;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    const header = /^\[([^\]]+)\]$/.exec(line);
+    if (header) inside = header[1].trim() === name;
+    else if (inside) {
+      const m = pattern.exec(line);
+      if (m) return m[1];
+    }
+  }
+  return null;
 }
 
 // --- PEP 508 markers -------------------------------------------------------------------------

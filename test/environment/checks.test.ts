@@ -169,6 +169,41 @@ test('pip: an unreadable requirements file is its own error', async () => {
   assert.match(result.detail, 'nope.txt');
 });
 
+// pip reads an editable directory's project like any other requirement: check named nothing of
+// it and said "0 requirements satisfied", installed or not.
+test('pip: an editable directory (-e ./pkg) is its project, by its pyproject.toml, setup.cfg or setup.py', async () => {
+  const dir = await appWith('editable', '-e ./own\n-e ./cfg\n./bysetup\n');
+  await mkdir(path.join(dir, 'own'));
+  await writeFile(path.join(dir, 'own', 'pyproject.toml'), '[build-system]\nrequires = []\n\n[project]\nname = "pip"\nversion = "1.0"\n');
+  await mkdir(path.join(dir, 'cfg'));
+  await writeFile(path.join(dir, 'cfg', 'setup.cfg'), `[metadata]\nname = ${MISSING}-cfg\n`);
+  await mkdir(path.join(dir, 'bysetup'));
+  await writeFile(path.join(dir, 'bysetup', 'setup.py'), `from setuptools import setup\nsetup(\n    name='${MISSING}-py', version='1')\n`);
+  const result = await checkPip(makeDescription(dir, { pip: 'requirements.txt' }), interpreter);
+  assert.not.ok(result.ok, result.detail);
+  assert.match(result.detail, `${MISSING}-cfg (not installed)`);
+  assert.match(result.detail, `${MISSING}-py (not installed)`);
+  await writeFile(path.join(dir, 'requirements.txt'), '-e ./own\n');
+  const installed = await checkPip(makeDescription(dir, { pip: 'requirements.txt' }), interpreter);
+  assert.ok(installed.ok, installed.detail);
+  assert.match(installed.detail, `1 requirement satisfied in ${path.basename(interpreter.executable)}`);
+  assert.match(installed.detail, `pip ${pipVersion} (-e ./own)`);
+});
+
+// pip reads a -r inside a constraints file as requirements (its lines are installed, not only
+// limits): check skipped the whole -c file, and passed what install then had to fetch.
+test('pip: a -r inside a -c constraints file is followed, its lines requirements', async () => {
+  const dir = await appWith('constrained', '-c constraints.txt\n');
+  await writeFile(path.join(dir, 'constraints.txt'), `${MISSING}-limit<2\n-r more.txt\n`);
+  await writeFile(path.join(dir, 'more.txt'), `${MISSING}==1.0\n`);
+  const parsed = await readRequirements(path.join(dir, 'requirements.txt'));
+  assert.equal(parsed.requirements.map((r) => [r.name, r.where]), [[MISSING, 'more.txt:1']]);
+  const result = await checkPip(makeDescription(dir, { pip: 'requirements.txt' }), interpreter);
+  assert.not.ok(result.ok, result.detail);
+  assert.match(result.detail, `${MISSING}==1.0 (not installed)`);
+  assert.not.match(result.detail, `${MISSING}-limit`);
+});
+
 test('requirements: names from lines, wheels, sdists, egg fragments; -r followed', async () => {
   const dir = await appWith('parse', ['-r more.txt', 'Flask[async] (>=2.0,<3)', 'requests @ https://x/requests.tar.gz ; python_version >= "3.8"', 'dist/foo_bar-1.2.tar.gz', 'git+https://x/y.git#egg=baz', './local-dir', ''].join('\n'));
   await writeFile(path.join(dir, 'more.txt'), 'six==1.16.0\n-r requirements.txt\n');
