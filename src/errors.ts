@@ -939,14 +939,23 @@ export const ERROR_CODES = {
     example: { missing: 'python3-flask' },
   },
   APPPKG_PIP_UNSATISFIED: {
-    summary: 'A requirement of the `pip:` file is not installed in the app\'s interpreter or virtualenv, or at the wrong version. When the last `install` failed with these requirements on wheels the app\'s interpreter cannot load, the fix says which, as install did.',
+    summary: 'A requirement of the `pip:` file is not installed in the app\'s interpreter or virtualenv, or at the wrong version. When the last `install` failed with these requirements on wheels the app\'s interpreter cannot load, the fix says which, as install did. When install\'s pip would run offline (nothing names an index, or `--no-index`), the fix names each requirement it would not find in the directories it reads (the app\'s, the requirements file\'s, `--find-links` lines, the host\'s `PIP_FIND_LINKS` or pip.conf `find-links`): no wheel or sdist of it, only other versions, or only wheels built for another interpreter or platform than the app\'s.',
     message: (d) => `pip: ${nounFor(d.missing, 'requirement')} not satisfied: ${str(d.missing)}`,
     hint: (d) =>
       Array.isArray(d.unloadable)
         ? `install failed on them at ${str(d.installFailedAt)}, with these requirements: ${unloadableWheelsFix(d)}; then run ${installCall(d)}`
+        : Array.isArray(d.unfindable)
+        ? `${installCall(d)} would fail at pip, which reads offline only ${Array.isArray(d.lookedIn) ? d.lookedIn.map(str).join(', ') : 'the app directory'}: ${d.unfindable.map(str).join('; ')}; put a wheel of each in one of those directories, or in one a \`--find-links\` line of ${str(d.pipFile) || 'the requirements file'} names: a pure-Python one (py3-none-any) or one built for the app's ${str(d.python)}${d.pythonTag ? `, tagged ${str(d.pythonTag)}` : ''} (\`${str(d.executable) || 'python3'} -m pip wheel NAME -w wheels/\` where NAME's source is); then run ${installCall(d)}`
         : `run ${installCall(d)} to build the app's virtualenv`,
     exitStatus: 1,
     example: { missing: 'flask>=3.0' },
+  },
+  APPPKG_VENV_BROKEN: {
+    summary: "`check` found the app's virtualenv under the state root unable to run: its `bin/python` deleted, or linking to an interpreter that was removed (a pyenv version uninstalled), or the `venv` link's build gone. `install` builds a new one (a venv without a working interpreter is never reused).",
+    message: (d) => `pip: the app's virtualenv ${str(d.venv)} is broken: ${str(d.reason)}`,
+    hint: (d) => `run ${installCall(d)} to rebuild it`,
+    exitStatus: 1,
+    example: { venv: '/var/lib/apppkg-gateway/apps/blog/venv', reason: 'its bin/python is gone' },
   },
   APPPKG_PIP_FILE_UNREADABLE: {
     summary: 'The requirements file named by `pip:` is missing or unreadable; as root, also one that the app\'s user cannot read (the gateway reads it, and what it includes with -r/-c, with that user\'s rights only).',

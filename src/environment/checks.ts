@@ -18,6 +18,9 @@ import type { FilePlace } from './host-file.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { exclusionSpelling, formatInterpreter, isSystemPython, pickInterpreter } from './interpreters.js';
 import { readUnloadableWheels } from './pip-unloadable.js';
+import { brokenVenvReason } from './venv-broken.js';
+import { offlineFinds } from '../lifecycle/pip-offline-finds.js';
+import { interpreterTag } from '../lifecycle/pip-wheel-tags.js';
 import { evaluateMarker, normalizeName, readRequirements, type Requirement } from './requirements.js';
 import { readRequirementsTree } from './requirements-tree.js';
 import { UserCannotRead, type FileReader } from './user-readable.js';
@@ -68,6 +71,11 @@ export interface CheckContext {
   reader?: FileReader | null;
   /** What a fix calls install: the CLI's command (the default) or AppPackage's install(). */
   commandWords?: Pick<CommandWords, 'install' | 'fixDetails'>;
+  /**
+   * The --environment and --state-dir check was given, for the install its fix names: without
+   * them that install built the venv under the default state root, not the one check looked in.
+   */
+  installAlso?: { environment?: string; stateDir?: string };
 }
 
 const COMMAND_TIMEOUT_MS = 30_000;
@@ -286,9 +294,9 @@ export async function installedDistributions(python: string, appDir: string, sit
 export async function checkPip(
   desc: Pick<Description, 'name' | 'dir' | 'pip' | 'paths'>,
   interpreter: Interpreter | null,
-  ctx: Pick<CheckContext, 'stateRoot' | 'venvDir' | 'reader' | 'commandWords'> = {},
+  ctx: Pick<CheckContext, 'stateRoot' | 'venvDir' | 'reader' | 'commandWords' | 'installAlso'> = {},
 ): Promise<CheckResult> {
-  const install = (ctx.commandWords ?? CLI_COMMAND_WORDS).install(desc.dir);
+  const install = (ctx.commandWords ?? CLI_COMMAND_WORDS).install(desc.dir, ctx.installAlso);
   if (!desc.pip) return passed('pip', 'no pip requirements', true);
   if (!interpreter) return passed('pip', 'not checked: no interpreter (see python)', true);
   const file = path.resolve(desc.dir, desc.pip);
@@ -302,6 +310,8 @@ export async function checkPip(
   }
   const venvDir = ctx.venvDir ?? (ctx.stateRoot ? appStateDirs(ctx.stateRoot, desc.name).venv : null);
   const venv = venvDir ? await findVenv(venvDir, interpreter) : null;
+  const broken = venv === null && venvDir !== null ? await brokenVenvReason(venvDir) : null;
+  if (broken !== null) return failed('pip', new GatewayError('APPPKG_VENV_BROKEN', { key: 'pip', venv: venvDir, reason: broken, dir: desc.dir, install }));
   const python = venv ? venv.python : interpreter.executable;
   const where = venv ? `venv ${venv.dir}` : formatInterpreter(interpreter);
 
@@ -315,13 +325,18 @@ export async function checkPip(
   const notes = [...parsed.notes];
   const ok: string[] = [];
   const missing: string[] = [];
+  const unmet: Requirement[] = [];
   for (const req of parsed.requirements) {
     if (!appliesHere(req, interpreter, notes)) continue;
     const version = installed[normalizeName(req.name)];
     const wanted = `${req.name}${req.specifier}`;
     if (version === undefined) missing.push(`${wanted} (not installed)`);
     else if (req.specifier !== '' && !safeSatisfies(version, req.specifier)) missing.push(`${wanted} (found ${version})`);
-    else ok.push(`${req.name} ${version}${req.from ? ` (${req.from})` : ''}`);
+    else {
+      ok.push(`${req.name} ${version}${req.from ? ` (${req.from})` : ''}`);
+      continue;
+    }
+    unmet.push(req);
   }
   const noteText = notes.length > 0 ? `; notes: ${notes.join('; ')}` : '';
   if (missing.length > 0) {
@@ -329,7 +344,10 @@ export async function checkPip(
     // fix, not "run install", which fails the same way.
     const requirementsSha256 = venv || !venvDir ? null : await readRequirementsTree(desc.dir, file, ctx.reader ?? null).then((t) => t.sha256, () => null);
     const failedInstall = requirementsSha256 === null ? null : await readUnloadableWheels(venvDir!, requirementsSha256, interpreter.executable);
-    const err = new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', dir: desc.dir, install, missing: missing.join(', '), ...(failedInstall ? { ...failedInstall.details, installFailedAt: failedInstall.at } : {}) });
+    // Else what install's pip would not find where it looks, which "run install" would learn at pip.
+    const finds = failedInstall ? null : await offlineFinds({ appDir: desc.dir, requirements: file, missing: unmet, interpreter, reader: ctx.reader ?? null });
+    const unfindable = finds && finds.unfindable.length > 0 ? { unfindable: finds.unfindable, lookedIn: finds.dirs, python: formatInterpreter(interpreter), executable: interpreter.executable, pythonTag: interpreterTag(interpreter), pipFile: desc.pip } : {};
+    const err = new GatewayError('APPPKG_PIP_UNSATISFIED', { key: 'pip', dir: desc.dir, install, missing: missing.join(', '), ...(failedInstall ? { ...failedInstall.details, installFailedAt: failedInstall.at } : unfindable) });
     return { ...failed('pip', err), detail: `${err.message} in ${where}${noteText}` };
   }
   return passed('pip', `${countOf(ok.length, 'requirement')} satisfied in ${where}${ok.length > 0 ? `: ${ok.join(', ')}` : ''}${noteText}`);

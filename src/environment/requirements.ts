@@ -25,6 +25,8 @@ export interface Requirement {
   marker: string | null;
   /** A local project directory's line (`-e ./pkg`): said beside the version found, whose source it is. */
   from?: string;
+  /** A wheel or sdist named by its path (`wheels/x-1.0-py3-none-any.whl`): where pip reads it. */
+  file?: string;
 }
 
 export interface RequirementsFile {
@@ -199,20 +201,21 @@ async function addLocation(location: string, where: string, line: string, marker
     return;
   }
   const file = decodeURIComponent(location.replace(/[?#].*$/, '').split('/').pop() ?? '');
+  const local = localDirectory(location, state.cwd);
+  const at = local === null ? {} : { file: local };
   if (/\.whl$/i.test(file)) {
     // {name}-{version}(-{build})?-{python}-{abi}-{platform}.whl (PEP 427)
     const [name, version] = file.slice(0, -4).split('-');
     if (name && version) {
-      out.requirements.push({ where, text: line, name, specifier: `==${version}`, marker });
+      out.requirements.push({ where, text: line, name, specifier: `==${version}`, marker, ...at });
       return;
     }
   }
   const sdist = /^(.+?)-(\d[^-]*)\.(tar\.gz|tgz|tar\.bz2|tar\.xz|zip)$/i.exec(file);
   if (sdist) {
-    out.requirements.push({ where, text: line, name: sdist[1], specifier: valid(sdist[2]) ? `==${sdist[2]}` : '', marker });
+    out.requirements.push({ where, text: line, name: sdist[1], specifier: valid(sdist[2]) ? `==${sdist[2]}` : '', marker, ...at });
     return;
   }
-  const local = localDirectory(location, state.cwd);
   const name = local === null ? null : await projectNameIn(local, state.reader);
   if (name !== null) {
     out.requirements.push({ where, text: line, name, specifier: '', marker, from: line });

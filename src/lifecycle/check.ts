@@ -162,6 +162,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
     stateRoot: resolveStateRoot({ flag: opts.stateDir }),
     reader,
     commandWords: words,
+    installAlso: { environment: hostEnv.file ?? undefined, stateDir: opts.stateDir },
   });
   for (const r of results) {
     // Failures point at the line of the mistake, as the loader's errors do: the environment

@@ -62,6 +62,27 @@ export async function hostPipSources(opts: {
 }
 
 /**
+ * The host's settings of where pip looks (`index-url`, `extra-index-url`, `find-links`,
+ * `no-index`), variables and files, for `python`'s pip run with `env`: what check judges install's
+ * offline pip by. null when a file is there that pip could not be asked about: where pip would
+ * look is then not known.
+ */
+export async function hostSourceSettings(python: string, env: Record<string, string | undefined>): Promise<ConflictingSetting[] | null> {
+  const variables = variablesSetting(env, SOURCES);
+  const defined = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+  // No venv yet: the venv's own pip.conf is the interpreter's prefix's, which a venv does not read.
+  if (configFilesThere(defined, path.join(path.dirname(path.dirname(python)), 'no-venv')).length === 0) return variables;
+  const pip = await askPip(python, env);
+  if ('missing' in pip || pip.configDebug === null) return null;
+  return [...filesSetting(pip.configDebug, SOURCES), ...variables];
+}
+
+/** Whether a `no-index` setting's value switches the index off (`no-index = false` does not). */
+export function noIndexOn(setting: ConflictingSetting): boolean {
+  return setting.name === 'no-index' && names(setting);
+}
+
+/**
  * Why the venv's pip cannot be imported, or null when it can: asked once pip install failed,
  * when hostPipSources had not asked pip (no configuration file): its failure was read as a
  * requirement pip could not find, and the fix sent the user to wheels for a pip that never

@@ -142,7 +142,8 @@ test('pip: a missing package and a wrong version are named', async () => {
   assert.is(result.code, 'APPPKG_PIP_UNSATISFIED');
   assert.match(result.detail, `${MISSING}>=1.0 (not installed)`);
   assert.not.match(result.detail, 'pip>=20');
-  assert.match(result.fix, `run \`apppkg-gateway install ${dir}\` to build`);
+  // Found in none of the directories install's pip reads offline (the test runs with no pip configuration).
+  assert.match(result.fix, `\`apppkg-gateway install ${dir}\` would fail at pip, which reads offline only ${dir}: ${MISSING}>=1.0: no wheel or sdist of ${MISSING};`);
 
   const old = await appWith('old', 'pip<1\n');
   const wrong = await checkPip(makeDescription(old, { pip: 'requirements.txt' }), interpreter);
@@ -160,6 +161,25 @@ test('pip: the app\'s venv, once it exists, is what counts', async () => {
   const result = await checkPip(makeDescription(dir, { name: 'venv-app', pip: 'requirements.txt' }), interpreter, { stateRoot });
   assert.not.ok(result.ok, 'a venv made --without-pip has no pip, though the interpreter has');
   assert.match(result.detail, `in venv ${venv}`);
+});
+
+// A venv whose interpreter is gone (its bin/python deleted, the Python it linked to removed) was
+// passed over for the interpreter itself, and check said "requirements not satisfied ... run
+// install" as if none had been built: the venv is broken, and install rebuilds it.
+test('pip: a venv whose bin/python is gone is said broken, with the install that rebuilds it', async () => {
+  const dir = await appWith('broken', 'pip>=20\n');
+  const stateRoot = path.join(tmp, 'broken-state');
+  const venv = path.join(stateRoot, 'apps', 'broken-app', 'venv');
+  await new Promise<void>((resolve, reject) => {
+    execFile(interpreter.executable, ['-m', 'venv', '--without-pip', venv], { timeout: 60_000, killSignal: 'SIGKILL' }, (err) => (err ? reject(err) : resolve()));
+  });
+  await rm(path.join(venv, 'bin', 'python'));
+  const result = await checkPip(makeDescription(dir, { name: 'broken-app', pip: 'requirements.txt' }), interpreter, { stateRoot });
+  assert.not.ok(result.ok, result.detail);
+  assert.is(result.code, 'APPPKG_VENV_BROKEN', result.detail);
+  assert.match(result.detail, `the app's virtualenv ${venv} is broken: its bin/python is gone`);
+  assert.match(result.fix, `run \`apppkg-gateway install ${dir}\` to rebuild it`);
+  assert.not.match(result.detail, 'not satisfied');
 });
 
 test('pip: an unreadable requirements file is its own error', async () => {
