@@ -30,7 +30,7 @@ import type { Description } from '../description/types.js';
 import { compareVersions, parsePackageDirName } from '../description/package-dir.js';
 import { overrideOf, type HostEnvironment } from '../environment/host-file.js';
 import { appStateDirs, resolveStateRoot } from '../environment/state-root.js';
-import { removeVenvBuild } from '../environment/venv.js';
+import { removeVenvBuild, venvBuildOf } from '../environment/venv.js';
 import type { GatewayError } from '../errors.js';
 import { LogTail } from '../log/log-tail.js';
 import { AppHistories } from './app-histories.js';
@@ -217,7 +217,7 @@ export class Registry {
     if (this.stopped) return;
     this.publish();
     this.pruneHelpers(record.name);
-    this.pruneVenvBuilds(record.name);
+    void this.pruneVenvBuilds(record.name);
   }
 
   /**
@@ -363,10 +363,11 @@ export class Registry {
       this.draining.delete(instance);
       // A start of the app under way may be writing helpers no version uses yet: its end prunes.
       const record = this.records.get(instance.name);
-      if (!this.stopped && (record === undefined || !this.judging.isJudging(record))) {
-        this.pruneHelpers(instance.name);
-        this.pruneVenvBuilds(instance.name);
-      }
+      if (!this.stopped && (record === undefined || !this.judging.isJudging(record))) this.pruneHelpers(instance.name);
+      // Unlike a helper, a build a version ran on is never a start's under way (that one is no
+      // version's yet): it goes when its last version has drained, not at the app's next judging.
+      // At a stop, stop() prunes once every drain is done.
+      if (!this.stopped) void this.pruneVenvBuilds(instance.name);
     });
     this.draining.set(instance, { desc, done, runAs });
   }
@@ -386,26 +387,34 @@ export class Registry {
 
   /**
    * Removes the venv builds of `name` this gateway's versions ran on that neither its serving
-   * version nor a draining one runs on now: a deploy that changed the requirements leaves the old
-   * version's build to it (app-venv.ts). Only those: a build another process is making (an
-   * `install` beside the gateway) or one a killed install left is install's to clear. Called as
-   * pruneHelpers is, when no start of it is under way (a build under way is no version's yet).
+   * version nor a draining one runs on now, nor the venv link leads to (the next start's): a
+   * deploy that changed the requirements leaves the old version's build to it (app-venv.ts), and
+   * so does an `install` beside the gateway (install-venv.ts). Only those: a build another process
+   * is making (an `install` beside the gateway) or one a killed install left is install's to
+   * clear. Called after each judging of the app, at the end of each drain, and at the stop, once
+   * every version has ended: a build kept for a version stopped with the gateway was left for good
+   * (the next gateway's versions never ran on it).
    */
-  private pruneVenvBuilds(name: string): void {
+  private async pruneVenvBuilds(name: string): Promise<void> {
     const serving = this.records.get(name)?.serving?.instance;
     const draining = [...this.draining.keys()].filter((instance) => instance.name === name);
-    const inUse = new Set([...(serving ? [serving] : []), ...draining].flatMap((instance) => (instance.venvDir === null ? [] : [instance.venvDir])));
+    const inUse = new Set([...(serving && !this.stopped ? [serving] : []), ...draining].flatMap((instance) => (instance.venvDir === null ? [] : [instance.venvDir])));
     const venvPath = appStateDirs(resolveStateRoot({ flag: this.opts.stateDir }), name).venv;
     let ran = this.venvBuildsRun.get(name);
     if (ran === undefined) this.venvBuildsRun.set(name, (ran = new Set()));
     for (const dir of inUse) if (dir !== venvPath) ran.add(dir);
-    for (const dir of [...ran]) {
-      if (inUse.has(dir)) continue;
-      ran.delete(dir);
-      void removeVenvBuild(dir).catch(() => {
-        // Left for install's own sweep: a build that cannot be removed now is no version's.
-      });
-    }
+    const gone = [...ran].filter((dir) => !inUse.has(dir));
+    if (gone.length === 0) return;
+    const current = await venvBuildOf(venvPath).catch(() => null);
+    await Promise.all(
+      gone.map(async (dir) => {
+        if (dir === current || !ran.has(dir)) return;
+        ran.delete(dir);
+        await removeVenvBuild(dir).catch(() => {
+          // Left for install's own sweep: a build that cannot be removed now is no version's.
+        });
+      }),
+    );
   }
 
   /** Hands the proxy the serving version of every app, with its routes. */
@@ -580,6 +589,8 @@ export class Registry {
     try {
       await Promise.all(instances.map((instance) => instance.stop(graceMs, shutdownMs)));
       await Promise.all([...this.draining.values()].map((d) => d.done));
+      // Every version has ended: what they ran on but the link's build is no next start's.
+      await Promise.all([...this.venvBuildsRun.keys()].map((name) => this.pruneVenvBuilds(name)));
     } finally {
       // Last: a process that died during the stop is in it too.
       await this.histories.close();
