@@ -310,7 +310,7 @@ export async function checkPip(
   }
   const venvDir = ctx.venvDir ?? (ctx.stateRoot ? appStateDirs(ctx.stateRoot, desc.name).venv : null);
   const venv = venvDir ? await findVenv(venvDir, interpreter) : null;
-  const broken = venv === null && venvDir !== null ? await brokenVenvReason(venvDir) : null;
+  const broken = venv === null && venvDir !== null ? await brokenVenvReason(venvDir, !ctx.reader) : null;
   if (broken !== null) return failed('pip', new GatewayError('APPPKG_VENV_BROKEN', { key: 'pip', venv: venvDir, reason: broken, dir: desc.dir, install }));
   const python = venv ? venv.python : interpreter.executable;
   const where = venv ? `venv ${venv.dir}` : formatInterpreter(interpreter);

@@ -1,6 +1,6 @@
 // `check`'s environment probes against this host: dpkg's database, pyenv's pip, real interpreters.
 import { execFile, execFileSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { suite } from 'uvu';
@@ -180,6 +180,11 @@ test('pip: a venv whose bin/python is gone is said broken, with the install that
   assert.match(result.detail, `the app's virtualenv ${venv} is broken: its bin/python is gone`);
   assert.match(result.fix, `run \`apppkg-gateway install ${dir}\` to rebuild it`);
   assert.not.match(result.detail, 'not satisfied');
+  // Linking to an interpreter since removed (a pyenv version uninstalled): broken too, and named.
+  await symlink('/nonexistent-python/bin/python3.11', path.join(venv, 'bin', 'python'));
+  const gone = await checkPip(makeDescription(dir, { name: 'broken-app', pip: 'requirements.txt' }), interpreter, { stateRoot });
+  assert.is(gone.code, 'APPPKG_VENV_BROKEN', gone.detail);
+  assert.match(gone.detail, 'its bin/python links to /nonexistent-python/bin/python3.11, which is gone');
 });
 
 test('pip: an unreadable requirements file is its own error', async () => {
