@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { appStatus, stopGatewayChecked } from '../helpers/status.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('status: figures per version, worker and process');
 
@@ -23,14 +23,11 @@ def application(environ, start_response):
     if path == "/fail":
         start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
         return [b"failed on purpose"]
-    if path == "/slow":
-        query = parse_qs(environ["QUERY_STRING"])
-        if "gate" in query:
-            deadline = time.monotonic() + 60
-            while not os.path.exists(query["gate"][0]) and time.monotonic() < deadline:
-                time.sleep(0.02)
-        else:
-            time.sleep(float(query.get("t", ["1"])[0]))
+    if path == "/held":  # until the file named by ?until= exists (60 s at most)
+        release = parse_qs(environ["QUERY_STRING"])["until"][0]
+        deadline = time.monotonic() + 60
+        while not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.05)
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps({"version": VERSION}).encode()]
 `;
@@ -92,6 +89,18 @@ async function get(path: string): Promise<number> {
 
 const versionOf = (app: any, v: string): any => app.versions.find((x: any) => x.version === v);
 
+let releases = 0;
+/**
+ * Requests the app holds until release() is called: what the tests look at while they wait
+ * must not end on a clock of its own. With a 1.5 s or 3 s sleep, a loaded host's slow look at
+ * /status, or its slow start of a restarted worker, saw the requests already answered.
+ */
+function held(count: number): { answers: Promise<number[]>; release: () => void } {
+  const file = join(state.path, `release-${++releases}`);
+  const answers = Promise.all(Array.from({ length: count }, () => get(`/held?until=${encodeURIComponent(file)}`)));
+  return { answers, release: () => writeFileSync(file, '') };
+}
+
 test('each version, worker and routed process counts its answers, failures and latency', async () => {
   for (let i = 0; i < 6; i++) assert.is(await get('/'), 200);
   for (let i = 0; i < 2; i++) assert.is(await get('/fail'), 500);
@@ -145,11 +154,11 @@ test('an app that does not serve (refused) counts its 503s: in status (requests,
 });
 
 test('what runs and what waits: in flight per thread, queued in the worker and in the app', async () => {
-  const slow = [get('/slow?t=1.5'), get('/slow?t=1.5'), get('/slow?t=1.5')];
+  const slow = held(3);
   const app = await waitFor(async () => {
     const s = await appStatus(gw!, 'tally');
     return s.inFlight + s.queued === 3 ? s : null;
-  }, 5000, 'three slow requests to be held');
+  }, 10_000, 'three requests to be held', ASK_GATEWAY_EVERY_MS);
   const v1 = versionOf(app, '1.0');
   // One thread: one request runs, two wait (sent ahead to the worker, or in the app's queue).
   assert.is(app.inFlight, 1);
@@ -158,18 +167,17 @@ test('what runs and what waits: in flight per thread, queued in the worker and i
   assert.is(v1.workers[0].inFlight, 1);
   assert.is(v1.queued, v1.workers[0].queued);
   assert.ok(v1.workers[0].queued <= 2);
-  assert.equal(await Promise.all(slow), [200, 200, 200]);
+  slow.release();
+  assert.equal(await slow.answers, [200, 200, 200]);
 });
 
 test('a restart keeps the version\'s figures; a new version starts from none and the old one keeps its own', async () => {
   const before = versionOf(await appStatus(gw!, 'tally'), '1.0').requests;
   const oldPid = (await appStatus(gw!, 'tally')).workers[0].pid;
   // A restart of the same version: the environment file changes one of its settings (SIGHUP).
-  // A request held until the draining row is read keeps the old worker draining (a 3 s sleep
-  // ended before fresh workers were ready on a loaded machine: full run 83).
-  const gate = join(state.path, 'restart-gate');
-  const slow = get(`/slow?gate=${encodeURIComponent(gate)}`);
-  await new Promise((r) => setTimeout(r, 300));
+  // A held request keeps the old worker draining until it is let go.
+  const slow = held(1);
+  await waitFor(async () => (await appStatus(gw!, 'tally')).inFlight === 1, 10_000, 'the request to be held', ASK_GATEWAY_EVERY_MS);
   writeFileSync(environment, `${ENVIRONMENT}    settings:\n      RESTARTED: "yes"\n`);
   gw!.child.kill('SIGHUP');
   await waitFor(async () => (await appStatus(gw!, 'tally')).workers.every((w: any) => w.pid !== oldPid && w.state === 'ready'), 20_000, 'fresh workers');
@@ -180,8 +188,8 @@ test('a restart keeps the version\'s figures; a new version starts from none and
   const old = rows.find((v: any) => v.state === 'draining')?.workers.find((w: any) => w.pid === oldPid);
   assert.ok(old?.state === 'stopping' || old?.state === 'draining', `the old worker is ${old?.state} in ${JSON.stringify(rows)}`);
   assert.not.ok(versionOf(during, '1.0').workers.some((w: any) => w.pid === oldPid), 'the old worker on the serving row');
-  writeFileSync(gate, '');
-  assert.is(await slow, 200);
+  slow.release();
+  assert.equal(await slow.answers, [200]);
   assert.is(await get('/'), 200);
   await waitFor(async () => versionOf(await appStatus(gw!, 'tally'), '1.0').requests === before + 2, 5000, 'the restarted version to count on');
   // The fresh worker counts from none.
