@@ -599,13 +599,20 @@ test('a worker killed with SIGKILL is restarted and the app serves again', async
 test('SIGTERM finishes the requests in flight, then no process of the gateway is left', async () => {
   const { gw } = await open((dir) => addPackage(dir, 'slow', 'slow'), [], 2);
   const pids = (await status(gw)).apps[0].workers.map((w: any) => w.pid) as number[];
+  // Held until the stop has begun: with a 1.5 s sleep instead, a loaded host's slow look at
+  // /status saw the first answered before the three were counted in flight.
+  const gate = tempDir('apppkg-deploy-gate-');
+  const release = join(gate.path, 'release');
   const inFlight = Array.from({ length: 3 }, () =>
-    request(`${gw.url}/slow/?t=1.5`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() })),
+    request(`${gw.url}/slow/?until=${encodeURIComponent(release)}`).then(async (r) => ({ status: r.statusCode, body: await r.body.text() })),
   );
   // The stop comes once all three are in flight, however slowly a loaded host sends them.
-  await waitFor(async () => (await status(gw)).apps[0].inFlight === 3, 5_000, 'the three requests in flight', ASK_GATEWAY_EVERY_MS);
+  await waitFor(async () => (await status(gw)).apps[0].inFlight === 3, 10_000, 'the three requests in flight', ASK_GATEWAY_EVERY_MS);
   const exit = gw.stop(20_000);
+  await waitFor(() => gw.output().includes('SIGTERM: stopping'), 10_000, () => `the stop to begin:\n${gw.output()}`);
+  writeFileSync(release, '');
   const answers = await Promise.all(inFlight);
+  gate.remove();
   for (const a of answers) assert.is(a.status, 200, a.body);
   assert.is(await exit, 0);
   await assertNoOrphans([gw.child.pid!, ...pids], 5000);
