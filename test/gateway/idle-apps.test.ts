@@ -68,9 +68,25 @@ async function get(env: Env, path: string): Promise<{ status: number; headers: R
   return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
 }
 
+/** What lets the held requests of the test running go: called as it ends, if it did not. */
+const releases: Array<() => void> = [];
+
+/**
+ * A request to `name` (the slow fixture) that its app holds until release(). A hold timed by a
+ * sleep (?t=3) ended on its own while a loaded host was still at the steps it was held for:
+ * a new version's start, a look at /status, the request that must find no room.
+ */
+function held(env: Env, name: string): { answer: ReturnType<typeof get>; release: () => void } {
+  const file = join(env.dir.path, `release-${name}-${releases.length}`);
+  const release = (): void => writeFileSync(file, '');
+  releases.push(release);
+  return { answer: get(env, `/${name}/?until=${encodeURIComponent(file)}`), release };
+}
+
 // Each test's gateway stops as the test ends: left to the end of the file, the gateways of the
 // tests before kept their workers, idle checks and heartbeats going through every test after.
 test.after.each(async () => {
+  for (const release of releases.splice(0)) release();
   // Each gateway is stopped even when stopping one before it failed (an orphan left, a stop past
   // its deadline): the first error is thrown after all are done.
   let first: unknown = null;
@@ -481,13 +497,14 @@ test('--max-workers: the least recently used quiet app sleeps to make room; 503 
   assert.is((await get(env, '/c/?t=0')).status, 200);
   assert.equal(await states(), { a: 'idle', b: 'ready', c: 'ready' }, 'a, used least recently, made room for c');
   // Both awake apps hold a request: nothing can sleep, so a cannot wake.
-  const holding = [get(env, '/b/?t=3'), get(env, '/c/?t=3')];
-  await waitFor(async () => (await app(env, 'b')).inFlight === 1 && (await app(env, 'c')).inFlight === 1, 5_000, 'b and c to hold their requests', ASK_GATEWAY_EVERY_MS);
+  const holding = [held(env, 'b'), held(env, 'c')];
+  await waitFor(async () => (await app(env, 'b')).inFlight === 1 && (await app(env, 'c')).inFlight === 1, 10_000, 'b and c to hold their requests', ASK_GATEWAY_EVERY_MS);
   const refused = await get(env, '/a/?t=0');
   assert.is(refused.status, 503, refused.body);
   assert.is(refused.headers['retry-after'], '1');
   assert.match(refused.body, /every running app holds a request or an open websocket, so none can sleep to make room: try again in a moment, or raise --max-workers/);
-  assert.equal((await Promise.all(holding)).map((r) => r.status), [200, 200]);
+  for (const h of holding) h.release();
+  assert.equal((await Promise.all(holding.map((h) => h.answer))).map((r) => r.status), [200, 200]);
   assert.is((await get(env, '/a/?t=0')).status, 200, 'once one is quiet, a wakes');
   for (const pid of statusPids(await gatewayStatus(env.gw))) env.pids.add(pid);
 });
@@ -526,8 +543,8 @@ test('--max-workers 1: the 503 of an app that cannot wake (the other holds a req
     const asleep = all.find((a: any) => a.state === 'idle');
     return awake && asleep ? { awake: awake.name as string, asleep: asleep.name as string } : undefined;
   }, 30_000, 'one app ready, the other idle (only one fits)', ASK_GATEWAY_EVERY_MS);
-  const holding = get(env, `/${apps.awake}/?t=3`);
-  await waitFor(async () => (await app(env, apps.awake)).inFlight === 1, 5_000, `${apps.awake} to hold its request`, ASK_GATEWAY_EVERY_MS);
+  const holding = held(env, apps.awake);
+  await waitFor(async () => (await app(env, apps.awake)).inFlight === 1, 10_000, `${apps.awake} to hold its request`, ASK_GATEWAY_EVERY_MS);
   const refused = await get(env, `/${apps.asleep}/?t=0`);
   assert.is(refused.status, 503, refused.body);
   assert.match(refused.body, /none can sleep to make room/);
@@ -539,7 +556,8 @@ test('--max-workers 1: the 503 of an app that cannot wake (the other holds a req
   assert.match(table.stdout, new RegExp(`^${apps.asleep}\\s+idle\\s+\\S+\\s+\\S+\\s+0\\s+1\\s+0\\s`, 'm'));
   assert.match(table.stdout, new RegExp(`^${apps.asleep}:\\n  version \\S+ serving: 0 served, 0 failed,`, 'm'));
   assert.match(table.stdout, '  1 request refused by the gateway (503, not in ERRORS): no room under --max-workers to wake it while every running app held a request or a websocket\n');
-  assert.is((await holding).status, 200);
+  holding.release();
+  assert.is((await holding.answer).status, 200);
   // A 500 of the app's own is still its error.
   assert.is((await get(env, `/${apps.awake}/exit`)).status, 502);
   const awake = await app(env, apps.awake);
@@ -552,7 +570,7 @@ test('--max-workers 1: a websocket to an app that cannot wake is refused 503, co
   const env = await open([['slow', 'a'], ['ws-asgi', 'chat']], 'defaults:\n  workers: 1\n  threads: 2\n', ['--max-workers', '1']);
   // a serving makes chat sleep (the quiet one), then a holds a request: chat cannot wake.
   await waitFor(async () => (await get(env, '/a/?t=0')).status === 200, 30_000, 'a to serve', ASK_GATEWAY_EVERY_MS);
-  const holding = get(env, '/a/?t=3');
+  const holding = held(env, 'a');
   await waitFor(async () => (await app(env, 'a')).inFlight === 1 && (await app(env, 'chat')).state === 'idle', 10_000, 'a to hold its request, chat asleep', ASK_GATEWAY_EVERY_MS);
   const port = Number(new URL(env.gw.url).port);
   const answer = await rawRequest(port, 'GET /chat/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n', 10_000);
@@ -569,7 +587,8 @@ test('--max-workers 1: a websocket to an app that cannot wake is refused 503, co
   assert.match(metrics, /^apppkg_refused_for_room_total\{app="chat",kind="request"\} 1$/m);
   assert.match(metrics, /^apppkg_refused_for_room_total\{app="chat",kind="websocket"\} 1$/m);
   assert.match(metrics, /^apppkg_refused_for_room_total\{app="a",kind="websocket"\} 0$/m);
-  assert.is((await holding).status, 200);
+  holding.release();
+  assert.is((await holding.answer).status, 200);
 });
 
 /**
@@ -774,8 +793,8 @@ test('--max-workers: a version draining after a deploy counts its workers until 
   assert.is((await get(env, '/blog/?t=0')).status, 200);
   const [old] = (await app(env, 'blog')).workers.map((w: any) => w.pid);
   // The old version's worker holds a request through the switch: it drains that long.
-  const holding = get(env, '/blog/?t=5');
-  await waitFor(async () => (await app(env, 'blog')).inFlight === 1, 5_000, 'blog to hold its request', ASK_GATEWAY_EVERY_MS);
+  const holding = held(env, 'blog');
+  await waitFor(async () => (await app(env, 'blog')).inFlight === 1, 10_000, 'blog to hold its request', ASK_GATEWAY_EVERY_MS);
   addPackage(env.apps, 'slow', 'blog.2');
   env.gw.child.kill('SIGHUP');
   await waitFor(async () => {
@@ -786,15 +805,23 @@ test('--max-workers: a version draining after a deploy counts its workers until 
   assert.ok(isAlive(old), 'the old version still drains its request');
   // The drained request is blog's too (SPEC 5.6: nothing in flight is the app's): other's wake
   // waits for the drain, and never puts blog's new version to sleep.
-  const other = await get(env, '/other/?t=0');
-  assert.is(other.status, 200, other.body);
+  const other = get(env, '/other/?t=0');
+  await waitFor(async () => {
+    const now = await app(env, 'other');
+    return now.state === 'waking' && now.versions[0]?.waitingFor?.for === 'room';
+  }, 10_000, 'other to wait for room', ASK_GATEWAY_EVERY_MS);
+  assert.ok(isAlive(old), 'the old version drains its request while other waits');
+  assert.is((await app(env, 'blog')).state, 'ready', 'blog stays awake while its old version holds a request');
+  holding.release();
+  assert.is((await holding.answer).status, 200, 'the drained request was served');
+  const woken = await other;
+  assert.is(woken.status, 200, woken.body);
   assert.is((await app(env, 'blog')).state, 'ready', 'blog stays awake while its old version holds a request');
   assert.not.match(env.gw.output(), /blog: --max-workers 2 reached; making room for other/);
   const serving = (await gatewayStatus(env.gw)).apps.flatMap((a: any) => a.workers.map((w: any) => w.pid as number));
   for (const pid of serving) env.pids.add(pid);
   const running = [...new Set([...serving, old])].filter(isAlive);
   assert.ok(running.length <= 2, `workers running under --max-workers 2: ${running.join(', ')}`);
-  assert.is((await holding).status, 200, 'the drained request was served');
 });
 
 /** Runs `body` while sampling the gateway's Python workers every 50 ms; the most seen at once. */
