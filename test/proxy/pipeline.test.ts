@@ -165,14 +165,20 @@ test('a POST whose body went whole in its request\'s frame (REQUEST_FULL), waiti
 test('a new version takes over while requests wait in the old worker: they are given back and the new version serves them', async () => {
   const [old] = await workerPids('swap');
   seen.add(old);
-  const slow = send('/sleep?t=8', 'swap');
+  // Held until the others are answered: with an 8 s sleep instead, a new version slower to
+  // start than that (a loaded host) came after it, and the old worker served them once free.
+  const gate = tempDir('apppkg-pipe-gate-');
+  const release = join(gate.path, 'release');
+  const slow = send(`/sleep?until=${encodeURIComponent(release)}`, 'swap');
   await waitFor(async () => (await appStatus(gw, 'swap')).workers[0]?.inFlight === 1, 5000, 'the slow request on the thread');
   const waiting = [send('/', 'swap'), send('/', 'swap'), send('/', 'swap')];
   await waitFor(async () => (await appStatus(gw, 'swap')).queued === 3, 5000, 'three requests waiting in the worker');
   // The new version starts now; until it is up, they wait where they are.
   addPackage(apps.path, 'faults', 'swap.2.0');
   const fast = await Promise.all(waiting);
+  writeFileSync(release, '');
   const slowAnswer = await slow;
+  gate.remove();
   for (const pid of await workerPids('swap')) seen.add(pid);
   assert.is(slowAnswer.status, 200, 'the request the old thread held finished there');
   assert.is(Number(slowAnswer.body), old);
