@@ -18,7 +18,7 @@ import { kernelQueues, writeAsReads } from '../helpers/forced-reads.js';
 import { CHUNK_WHITESPACE } from '../../src/net/chunked-body.js';
 import { gatewayStatus, statusPids, stopGatewayChecked } from '../helpers/status.js';
 import { readFileSync } from 'node:fs';
-import { acceptedBy, assertNoOrphans, rawRequest, recorded, spacedOut, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { acceptedByItself, assertNoOrphans, rawRequest, recorded, spacedOut, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('lean lane');
 const apps = tempDir('apppkg-lean-apps-');
@@ -339,17 +339,24 @@ const processState = (pid: number): string => /\) (\S) /.exec(readFileSync(`/pro
  */
 async function answersAcrossStall(gw: RunningGateway, sends: Array<[before: string, during: string]>): Promise<string[]> {
   const front = gw.child.pid!; // the launcher execs node
+  const ATTEMPTS = 5;
   for (let attempt = 1; ; attempt++) {
     const started = performance.now();
     const sockets = sends.map(() => net.connect(portOf(gw), '127.0.0.1'));
     const seen = sockets.map(recorded);
     try {
+      await Promise.all(sockets.map((socket) => once(socket, 'connect')));
+      // Read now: a socket the gateway closes (its --header-timeout ran out on a loaded host) has none.
+      const ports = sockets.map((socket) => socket.localPort!);
+      // Accepted before the stall: a connection still in the backlog has no clock yet. Asked of
+      // the front's own descriptors for all of them at once: acceptedBy per socket (every
+      // process of the host scanned per gateway process, four at once) took past 0.8 s under
+      // load in run after run, and a fifth late run was judged as one in time.
+      await waitFor(() => {
+        const accepted = acceptedByItself(front, ports);
+        return ports.every((port, i) => seen[i].closed || accepted.has(port));
+      }, 10_000, 'the gateway to accept the connections', 5);
       await Promise.all(sockets.map(async (socket, i) => {
-        await once(socket, 'connect');
-        // Read now: a socket the gateway closes (its --header-timeout ran out on a loaded host) has none.
-        const port = socket.localPort!;
-        // Accepted before the stall: a connection still in the backlog has no clock yet.
-        await waitFor(async () => seen[i].closed || (await acceptedBy(front, port)), 10_000, 'the gateway to accept the connection');
         if (sends[i][0] !== '' && !seen[i].closed) await writeAsReads(socket, [Buffer.from(sends[i][0], 'latin1')]);
       }));
       let late: boolean;
@@ -364,7 +371,9 @@ async function answersAcrossStall(gw: RunningGateway, sends: Array<[before: stri
         process.kill(front, 'SIGCONT');
       }
       await waitFor(() => seen.every((one) => one.closed), 10_000, 'the answers after the stall');
-      if (!late || attempt === 5) return seen.map((one) => one.got);
+      if (!late) return seen.map((one) => one.got);
+      // What a late run got (a 408, a close) is the right answer to it, not the product's fault.
+      if (attempt === ATTEMPTS) throw new Error(`${ATTEMPTS} runs in a row were late: their connections were not accepted and their first bytes read within 0.8 s (--header-timeout ${HEADER_TIMEOUT_MS} ms) before the stall`);
     } finally {
       for (const socket of sockets) socket.destroy();
     }
