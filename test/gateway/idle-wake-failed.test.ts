@@ -105,19 +105,46 @@ async function asleepVault(): Promise<{ env: Env; broken: string; wakesFailed: (
   return { env, broken, wakesFailed };
 }
 
+/** Leeway for the gateway's wall clock against this process's (wall-clock.ts keeps its own offset). */
+const CLOCKS_MS = 100;
+const ROUNDS = 3;
+
+/**
+ * An asleep vault whose wakes fail, read by every reader within its fourth failure's back-off
+ * (4 s: a fifth failure within the minute would be a crash loop, so no longer one can be had):
+ * /metrics, `status` and /status at once, then a request. Each answer must have come before
+ * idle.nextWakeAt by this process's clock; on a loaded host (the CLI alone may take seconds to
+ * start) one may come after, where the gateway rightly says otherwise (up, a wake tried): the
+ * round is then taken again on a new gateway, whose back-off starts over.
+ */
+async function readWithinBackoff(): Promise<{ env: Env; first: Awaited<ReturnType<typeof get>>; looped: any; page: string; printed: { stdout: string }; after: any; during: Awaited<ReturnType<typeof get>> }> {
+  const late: string[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const { env, broken, wakesFailed } = await asleepVault();
+    writeFileSync(broken, '');
+    const first = await get(env, '/vault/');
+    const looped = await wakesFailed();
+    const wakeAt = Date.parse(looped.idle.nextWakeAt as string);
+    const inTime = (): boolean => Date.now() < wakeAt - CLOCKS_MS;
+    const [page, printed, after] = await Promise.all([metrics(env), runCli(['status', '--admin', new URL(env.gw.adminUrl!).host], { ms: 15_000 }), app(env, 'vault')]);
+    // Not asked once late: a request after nextWakeAt would wake it a fifth time.
+    if (inTime()) {
+      const during = await get(env, '/vault/');
+      if (inTime()) return { env, first, looped, page, printed, after, during };
+    }
+    late.push(`round ${round}: its last read answered ${Date.now() - wakeAt} ms from nextWakeAt (in time below -${CLOCKS_MS})`);
+    opened.splice(opened.indexOf(env), 1);
+    await env.gw.stop();
+    await assertNoOrphans([...env.pids]);
+  }
+  throw new Error(`no round read within the 4 s back-off: ${late.join('; ')}`);
+}
+
 test('failed wakes: their 503s count in the serving version\'s failed as in ERRORS; until idle.nextWakeAt the 503 says when it is woken again, status shows it, and apppkg_app_up is 0', async () => {
-  const { env, broken, wakesFailed } = await asleepVault();
-  writeFileSync(broken, '');
-  const first = await get(env, '/vault/');
+  const { first, looped, page, printed, after, during } = await readWithinBackoff();
   assert.is(first.status, 503, first.body);
   // Not a refusal for good ("it was refused" read as one): when it is tried again.
   assert.match(first.body, /^vault could not be woken from idle \(APPPKG_APP_IMPORT_FAILED\); the (first request after \d{4}-\d\d-\d\dT[\d:.]+Z \(in \d+ s\)|next request) wakes it again; `apppkg-gateway status` says why$/m, first.body);
-
-  const looped = await wakesFailed();
-  // Within the fourth failure's 4 s back-off: every reader at once.
-  const [page, printed] = await Promise.all([metrics(env), runCli(['status', '--admin', new URL(env.gw.adminUrl!).host], { ms: 15_000 })]);
-  const after = await app(env, 'vault');
-  const during = await get(env, '/vault/');
   assert.ok(after.idle.nextWakeAt, `status read within the back-off: ${JSON.stringify(after.idle)}`);
   assert.is(after.state, 'idle', 'four failures are no crash loop yet');
   assert.match(page, /^apppkg_app_up\{app="vault"\} 0$/m, 'a failed wake held off: its requests get 503 at once');
