@@ -193,6 +193,15 @@ export async function prepareRefusalLog(desc: Description, opts: { hostEnv: Host
 const NAMES_APP_DIR = new Set<string>(['APPPKG_APP_IMPORT_FAILED', 'APPPKG_APP_LIFESPAN_FAILED', 'APPPKG_WORKER_START_FAILED']);
 
 /**
+ * `error` whose fix names a command to run on the app (`apppkg-gateway check DIR`) with the
+ * directory of `desc`, the version that failed: a refused version's, and an idle app's failed
+ * wake's (whose fix said `DIR` under the CLI, where no caller's words name it).
+ */
+export function namingAppDir(error: GatewayError, desc: Pick<Description, 'dir'>): GatewayError {
+  return NAMES_APP_DIR.has(error.code) && error.details.dir === undefined ? new GatewayError(error.code, { ...error.details, dir: desc.dir }) : error;
+}
+
+/**
  * `app:` naming no module or object there, or one that is not callable, is a mistake of
  * app.yaml's key: placed at its line, as every description error is (SPEC §1.1). An exception
  * raised inside the module is not: its message names the Python file and line (`where`) instead.
@@ -200,8 +209,7 @@ const NAMES_APP_DIR = new Set<string>(['APPPKG_APP_IMPORT_FAILED', 'APPPKG_APP_L
  */
 export function atAppKey(caught: unknown, desc: Description): unknown {
   if (!isGatewayError(caught)) return caught;
-  // Their fix names a command to run on the app (`apppkg-gateway check DIR`): this one's directory.
-  const err = NAMES_APP_DIR.has(caught.code) && caught.details.dir === undefined ? new GatewayError(caught.code, { ...caught.details, dir: desc.dir }) : caught;
+  const err = namingAppDir(caught, desc);
   if (err.file) return err;
   if (err.code === 'APPPKG_APP_OTHER_KIND') {
     // `platform:` says the kind, or the `wsgi:`/`asgi:` spelling of `app:` does.

@@ -11,6 +11,7 @@
 import { RequestTally } from '../admin/request-tally.js';
 import { countOf } from '../count.js';
 import { namingFixes } from '../command-words.js';
+import { namingAppDir } from '../app-context.js';
 import type { HealthStatus, ProcessStatus, WaitingForStatus, WorkerStatus } from '../admin/status-types.js';
 import type { Description } from '../description/types.js';
 import type { GatewayError } from '../errors.js';
@@ -180,7 +181,8 @@ export class AppInstance {
         // Under --apps the app's output is in its log only, as for a refused version (refusal.ts);
         // its fix in the caller's words, as a refused version's (version-judge.ts).
         const since = logOffset(opts.log.file);
-        return (failure) => {
+        return (failed) => {
+          const failure = namingAppDir(failed, opts.desc);
           const error = opts.inCallersWords ? opts.inCallersWords(failure) : opts.commandWords ? namingFixes(failure, opts.commandWords, opts.desc.dir) : failure;
           return opts.development ? error : refusalUnderApps(error, opts.log.file, since);
         };

@@ -141,7 +141,7 @@ async function readWithinBackoff(): Promise<{ env: Env; first: Awaited<ReturnTyp
 }
 
 test('failed wakes: their 503s count in the serving version\'s failed as in ERRORS; until idle.nextWakeAt the 503 says when it is woken again, status shows it, and apppkg_app_up is 0', async () => {
-  const { first, looped, page, printed, after, during } = await readWithinBackoff();
+  const { env, first, looped, page, printed, after, during } = await readWithinBackoff();
   assert.is(first.status, 503, first.body);
   // Not a refusal for good ("it was refused" read as one): when it is tried again.
   assert.match(first.body, /^vault could not be woken from idle \(APPPKG_APP_IMPORT_FAILED\); the (first request after \d{4}-\d\d-\d\dT[\d:.]+Z \(in \d+ s\)|next request) wakes it again; `apppkg-gateway status` says why$/m, first.body);
@@ -171,6 +171,8 @@ test('failed wakes: their 503s count in the serving version\'s failed as in ERRO
   // Its fix says what tries it again: not a change to its files, as for a refused version.
   assert.match(after.problem.hint, /the first request after its back-off \(`next wake` in status\) wakes it again/, after.problem.hint);
   assert.not.match(after.problem.hint, /a change to any file of the version retries it/);
+  // And the command that repeats the import names the app's directory, not a placeholder.
+  assert.ok(after.problem.hint.includes(`\`apppkg-gateway check ${join(env.apps, 'vault.1')}\` repeats the import`), after.problem.hint);
 });
 
 test('a wake that waits for room past its start bound (start_timeout 2 and 3 s): 503 "starting from idle ... within 5 s" with Retry-After, not the app\'s failure; the wake goes on and serves', async () => {
