@@ -370,6 +370,8 @@ export class AppDispatcher implements Redispatch {
       return;
     }
     if (group.upstreams.length === 0 && !sleeping && this.backend.crashLooping === true) {
+      // Its processes keep exiting: the app's own failure, in its serving version's failed as in ERRORS.
+      markServedBy(res, this.backend.answered);
       answerFailure(res, 'unavailable', { detail: this.crashLoopDetail, headers: this.crashLoopRetryAfter() });
       return;
     }
@@ -467,7 +469,11 @@ export class AppDispatcher implements Redispatch {
         answerFailure(waiting.res, 'client-timeout', { detail: `the request body did not begin: nothing of it for ${Math.round(boundMs / 1000)} s` });
       } else if (waking) {
         // Still starting from sleep: the app did not fail a request, it is not up yet. As a
-        // request for an app still starting is answered: 503 with Retry-After (README).
+        // request for an app still starting is answered: 503 with Retry-After (README). Not
+        // taken within the app's own start bound, it is the app's 503 as ERRORS counts it, and
+        // so its serving version's too (the want of room for which nothing could sleep is the
+        // gateway's refusal, answered at once by wakeBackend, in neither).
+        markServedBy(waiting.res, this.backend.answered);
         answerFailure(waiting.res, 'unavailable', { detail: `${this.name} is starting from idle and did not take the request within ${Math.round(boundMs / 1000)} s; try again` });
       } else {
         answerFailure(waiting.res, 'timeout', { detail: `no worker of ${this.name} could take it within its timeout (${timeoutMs / 1000} s)` });

@@ -64,11 +64,17 @@ test.after(async () => {
 
 test("a crash loop's 503 says in Retry-After how long until its worker starts again, not 1", async () => {
   const delay = await crashLoopDelay(gw, 'loner');
+  const before = await appStatus(gw, 'loner');
   const res = await request(`${gw.url}/loner/`);
   const body = await res.body.text();
   assert.is(res.statusCode, 503);
   assert.match(body, /loner is in a crash loop/);
   assertRetryAfterWithin(res.headers['retry-after'] as string | undefined, delay);
+  // Its processes' failure, the app's own: in its ERRORS and in its serving version's failed alike.
+  const after = await appStatus(gw, 'loner');
+  const serving = (app: any): any => app.versions.find((v: any) => v.state === 'serving');
+  assert.is(after.errors, before.errors + 1);
+  assert.is(serving(after).failed, serving(before).failed + 1, `version ${JSON.stringify(serving(after))}, app errors ${String(after.errors)}`);
 });
 
 test("a websocket refused in a crash loop says the same Retry-After as a request's 503", async () => {
