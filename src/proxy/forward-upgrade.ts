@@ -2,12 +2,16 @@
 // itself, carried both ways by http-proxy: the handshake goes with the same header rules as
 // forward-http.ts (hop-by-hop removed but Upgrade kept, X-Forwarded-* set), the 101 comes back,
 // then bytes flow both ways until either side closes; the close or error of one side is passed
-// on to the other. A failure before any answer becomes a short HTTP answer on the raw socket.
-import type { IncomingMessage } from 'node:http';
+// on to the other. A failure before any answer becomes a short HTTP answer on the raw socket,
+// and an answer the process got wrong (invalid-answer.ts) a 502 said once in the app's log.
+import { createHash } from 'node:crypto';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import { endLingering } from '../net/lingering-close.js';
+import { targetAsSent } from '../net/request-head.js';
 import { proxyFailure, proxyFailureDetail, refuseUpgradeFor } from './error-response.js';
+import { CUT_HEAD, invalidAnswer, invalidAnswerLine, WRONG_ACCEPT, type InvalidAnswer, type InvalidAnswerKind } from './invalid-answer.js';
 import { outgoingHeaders } from './outgoing-headers.js';
 import type { RequestRoute } from './request-route.js';
 import { WebsocketTunnel } from './websocket-tunnel.js';
@@ -19,6 +23,22 @@ export interface ForwardUpgradeOptions {
   label: string;
   /** A websocket is open (the process answered 101): what the gateway can close it with (a drain's end). */
   onWebsocket?: (tunnel: WebsocketTunnel) => void;
+  /** A line for the app's log, said once per `kind` of this process: an answer it gave that no client may get. */
+  reportOnce?: (kind: InvalidAnswerKind, line: string) => void;
+}
+
+/** RFC 6455 §1.3: what every websocket key is hashed with. */
+const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/**
+ * Whether a 101's Sec-WebSocket-Accept is the one the websocket handshake `req` asks for; true
+ * for an upgrade to another protocol (no key: nothing to check).
+ */
+function acceptMatches(req: IncomingMessage, answer: IncomingMessage): boolean {
+  const key = req.headers['sec-websocket-key'];
+  if (typeof key !== 'string' || String(req.headers.upgrade).toLowerCase() !== 'websocket') return true;
+  const expected = createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+  return answer.headers['sec-websocket-accept']?.trim() === expected;
 }
 
 /** How long a half-closed tunnel may take to finish before it is destroyed. */
@@ -53,8 +73,16 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
   const proxy = createProxy();
   /** A status line (101 or another answer) went to the client: no error answer after it. */
   let answered = false;
+  /** Bytes of the process's answer read before it failed: a head begun, then cut (CUT_HEAD). */
+  let upstreamSocket: Socket | null = null;
 
-  proxy.on('proxyReqWs', (proxyReq) => {
+  const refuseInvalid = (invalid: InvalidAnswer): void => {
+    opts.reportOnce?.(invalid.kind, invalidAnswerLine(opts.label, req.method ?? 'GET', targetAsSent(req) ?? '/', invalid));
+    refuseUpgradeFor(socket, 'bad-response', `${opts.label} ${invalid.did}`);
+  };
+
+  proxy.on('proxyReqWs', (proxyReq: ClientRequest) => {
+    proxyReq.once('socket', (s: Socket) => (upstreamSocket = s));
     proxyReq.setTimeout(opts.timeoutMs, () => {
       if (!answered) proxyReq.destroy(Object.assign(new Error(`no answer within ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT' }));
     });
@@ -71,9 +99,22 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
       // socket stayed open for good (no 'close', no access-log line). Read on to the FIN.
       socket.once('finish', () => endLingering(socket));
     });
-    proxyReq.prependListener('upgrade', () => {
-      answered = true;
-    });
+    // A 101 whose accept no client takes: http-proxy's own 'upgrade' listener would pass it on
+    // (and the client fail it, a browser with no words), and a listener of ours runs beside it,
+    // not instead: so the event is held back here, before any listener sees it.
+    const emit = proxyReq.emit;
+    proxyReq.emit = function (this: ClientRequest, event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'upgrade' && !answered) {
+        answered = true;
+        const [answer, proxySocket] = args as [IncomingMessage, Socket];
+        if (!acceptMatches(req, answer)) {
+          proxySocket.destroy();
+          refuseInvalid(WRONG_ACCEPT);
+          return true;
+        }
+      }
+      return emit.call(this, event, ...args);
+    } as typeof proxyReq.emit;
     // The client left during the handshake: the process need not finish it.
     socket.once('close', () => {
       if (!answered) proxyReq.destroy();
@@ -91,6 +132,10 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
     // http-proxy ends the socket after this: say why first, when nothing was said yet.
     if (answered || socket.destroyed) return;
     answered = true;
-    refuseUpgradeFor(socket, proxyFailure(err), proxyFailureDetail(err, opts.label));
+    // node:http's 'socket hang up' alike for a process gone before a byte and one gone mid-head.
+    const headBegun = (upstreamSocket?.bytesRead ?? 0) > 0 && (err as NodeJS.ErrnoException).code === 'ECONNRESET';
+    const invalid = invalidAnswer(err, null) ?? (headBegun ? CUT_HEAD : null);
+    if (invalid !== null) refuseInvalid(invalid);
+    else refuseUpgradeFor(socket, proxyFailure(err), proxyFailureDetail(err, opts.label));
   });
 }

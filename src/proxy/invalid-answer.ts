@@ -2,10 +2,12 @@
 // which kind of mistake it is, the words of the client's 502, and the line the app's log gets
 // with its fix, since the app's author reads the app's log, not the 502 nor the access log.
 // undici says the kind by its error's code or class where it has one; where it fails on an
-// assert of its own instead (a 101 without Upgrade), by the 1xx status it passed on before.
+// assert of its own instead (a 101 without Upgrade), by the 1xx status it passed on before. An
+// upgrade's handshake is read by node:http instead (forward-upgrade.ts), whose parser errors
+// are told here too, and two mistakes only a handshake shows have their own kinds.
 
-/** One of these is said once per process in the app's log (forward-http.ts `reportOnce`). */
-export type InvalidAnswerKind = 'not-http' | 'framing' | 'switched' | 'continue';
+/** One of these is said once per process in the app's log (HttpUpstream `reportOnce`). */
+export type InvalidAnswerKind = 'not-http' | 'framing' | 'switched' | 'continue' | 'cut-head' | 'websocket-accept';
 
 export interface InvalidAnswer {
   kind: InvalidAnswerKind;
@@ -23,11 +25,13 @@ export interface InvalidAnswer {
  * was too slow). `interim`: the last 1xx status undici passed to `onInfo` before it failed.
  */
 export function invalidAnswer(err: unknown, interim: number | null): InvalidAnswer | null {
-  const e = err as (Error & { code?: string }) | null;
+  const e = err as (Error & { code?: string; reason?: string }) | null;
   // llhttp's own refusal of the head (a status past 3 digits, a bare LF, a NUL, a name with a
-  // space): its words, which quote nothing of the answer.
-  if (e?.name === 'HTTPParserError') {
-    const why = /\(([^()]+)\)$/.exec(e.message)?.[1];
+  // space): its words, which quote nothing of the answer. undici's error names it by its
+  // class; node:http's (an upgrade's handshake) by an HPE_ code, its words in `reason`.
+  const parserError = e?.name === 'HTTPParserError' || (typeof e?.code === 'string' && e.code.startsWith('HPE_'));
+  if (parserError) {
+    const why = typeof e.reason === 'string' && e.reason !== '' ? e.reason : /\(([^()]+)\)$/.exec(e.message)?.[1];
     return {
       kind: 'not-http',
       did: `sent a response that is not HTTP/1.1${why === undefined ? '' : ` (${why})`}`,
@@ -68,6 +72,31 @@ export function invalidAnswer(err: unknown, interim: number | null): InvalidAnsw
   }
   return null;
 }
+
+/**
+ * An upgrade's handshake whose connection the process closed after some of its answer's head
+ * but before its blank line (node:http's 'socket hang up' says nothing of the bytes before it,
+ * forward-upgrade.ts counts them): a server that died or gave up mid-write, not one that went
+ * away before it answered.
+ */
+export const CUT_HEAD: InvalidAnswer = {
+  kind: 'cut-head',
+  did: 'closed its connection in the middle of its answer\'s head',
+  rule: ' (a head ends with an empty line: RFC 9112 2.1)',
+  fix: 'write the whole head, status line to empty line, before the connection closes; a server that crashed mid-answer says why in its own output above',
+};
+
+/**
+ * A 101 to a websocket handshake whose Sec-WebSocket-Accept is not the one the client's key
+ * asks for (RFC 6455 4.1: every client fails such a websocket, a browser with no words); the
+ * gateway passes the key on as the client sent it, so the process's digest is the one to check.
+ */
+export const WRONG_ACCEPT: InvalidAnswer = {
+  kind: 'websocket-accept',
+  did: 'switched to websocket without the Sec-WebSocket-Accept the handshake\'s key asks for',
+  rule: ' (RFC 6455 4.2.2: base64 of the SHA-1 of Sec-WebSocket-Key and 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)',
+  fix: 'let a websocket library answer the handshake (websockets, wsproto, a framework\'s), or compute the accept from the Sec-WebSocket-Key the request carries',
+};
 
 /** The app's log line for `answer` to `method target`, said once per kind of a process. */
 export function invalidAnswerLine(label: string, method: string, target: string, answer: InvalidAnswer): string {

@@ -290,6 +290,7 @@ export class HttpUpstream implements Upstream {
     modules.forwardUpgrade(req, socket, head, this.endpoint.port, route, {
       timeoutMs: this.timeoutMs,
       label: this.endpoint.label,
+      reportOnce: this.reportOnce,
       onWebsocket:
         held.websocket === undefined && open === undefined
           ? undefined

@@ -1,0 +1,162 @@
+// A websocket to a `processes:` route whose process gets the handshake's answer wrong, through
+// the real gateway, a raw-socket Python server and a real websocket client (ws): bytes that are
+// not HTTP, a head cut by the process's close, a 101 whose Sec-WebSocket-Accept is not the
+// key's (or none). The client gets a 502 that says which, with its access-log line, and the
+// app's log says each kind once per process with the fix (it said nothing: the 502 said the
+// process went away, and a wrong accept went out as a 101 every client then failed with no
+// words). A right answer still opens. docs/reliability.md R6.31.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import WebSocket from 'ws';
+import { writePackage } from '../helpers/apps-dir.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+
+const test = suite('processes: a websocket handshake the process answers wrong is a 502 said once in the app\'s log');
+const work = tempDir('apppkg-proc-upgrade-');
+const apps = join(work.path, 'apps');
+const state = join(work.path, 'state');
+let gw: RunningGateway;
+
+// Each case's answer, as written, after the handshake's head: the last path segment names it.
+const SERVER = String.raw`import base64, hashlib, os, socket, threading, time
+
+SWITCH = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+
+
+def accept_of(head):
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"sec-websocket-key":
+            return base64.b64encode(hashlib.sha1(value.strip() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+    return b""
+
+
+def serve(conn):
+    with conn:
+        conn.settimeout(30)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            more = conn.recv(65536)
+            if not more:
+                return
+            data += more
+        head = data.partition(b"\r\n\r\n")[0]
+        case = head.split(b" ")[1].decode().rsplit("/", 1)[-1]
+        if case.startswith("garbage"):
+            conn.sendall(b"hello, this is not HTTP\r\n\r\n")
+        elif case == "cut-status":
+            conn.sendall(b"HTTP/1.1 101 Switching Pro")
+            return
+        elif case == "cut-fields":
+            conn.sendall(SWITCH)
+            return
+        elif case == "wrong-accept":
+            conn.sendall(SWITCH + b"Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n")
+        elif case == "no-accept":
+            conn.sendall(SWITCH + b"\r\n")
+        else:
+            conn.sendall(SWITCH + b"Sec-WebSocket-Accept: " + accept_of(head) + b"\r\n\r\n")
+        # Held open otherwise (a wrong 101, garbage): the gateway's answer needs no close of ours.
+        time.sleep(10)
+
+
+listener = socket.socket()
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listener.bind(("127.0.0.1", int(os.environ["PORT"])))
+listener.listen(16)
+while True:
+    threading.Thread(target=serve, args=(listener.accept()[0],), daemon=True).start()
+`;
+
+test.before(async () => {
+  writePackage(apps, 'wsp', { 'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: exec python server.py\n', 'server.py': SERVER });
+  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state], { ms: 60_000 });
+});
+
+test.after(async () => {
+  await gw?.stop();
+  work.remove();
+});
+
+type Outcome = { open: true } | { open: false; status: number; body: string } | { open: false; error: string };
+
+/** What a ws client gets for a websocket to `path`: open, the answer it was refused with, or its error. */
+function connect(path: string): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`${gw.url.replace(/^http/, 'ws')}${path}`);
+    const timer = setTimeout(() => {
+      ws.terminate();
+      resolve({ open: false, error: 'no outcome within 10 s' });
+    }, 10_000);
+    const done = (outcome: Outcome): void => {
+      clearTimeout(timer);
+      resolve(outcome);
+    };
+    ws.on('open', () => {
+      ws.terminate();
+      done({ open: true });
+    });
+    ws.on('unexpected-response', (req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (piece: string) => (body += piece));
+      res.on('end', () => {
+        req.destroy();
+        done({ open: false, status: res.statusCode ?? 0, body });
+      });
+      res.on('error', (err) => done({ open: false, error: `mid-body: ${err.message}` }));
+    });
+    ws.on('error', (err) => done({ open: false, error: err.message }));
+  });
+}
+
+function appLog(): string[] {
+  const file = join(state, 'apps', 'wsp', 'log', 'app.log');
+  return (existsSync(file) ? readFileSync(file, 'utf8') : '').split('\n');
+}
+
+const CASES: Array<{ paths: string[]; what: string; said: string; line: RegExp }> = [
+  {
+    paths: ['garbage', 'garbage-again'],
+    what: 'bytes that are not HTTP',
+    said: 'processes.web of wsp sent a response that is not HTTP/1.1 (Expected HTTP/, RTSP/ or ICE/)',
+    line: /fix: a status line "HTTP\/1\.1 200 OK"/,
+  },
+  {
+    paths: ['cut-status', 'cut-fields'],
+    what: 'a head cut by its close (in the status line, then after its fields, before the empty line)',
+    said: 'processes.web of wsp closed its connection in the middle of its answer\'s head',
+    line: /\(a head ends with an empty line: RFC 9112 2\.1\).*fix: write the whole head/,
+  },
+  {
+    paths: ['wrong-accept', 'no-accept'],
+    what: 'a 101 whose Sec-WebSocket-Accept is not its key\'s, or none',
+    said: 'processes.web of wsp switched to websocket without the Sec-WebSocket-Accept the handshake\'s key asks for',
+    line: /\(RFC 6455 4\.2\.2: .*\).*fix: let a websocket library answer the handshake/,
+  },
+];
+
+for (const c of CASES) {
+  test(`${c.what}: 502 saying so to the client, an access-log line, the app's log told once`, async () => {
+    for (const path of c.paths) {
+      const got = await connect(`/wsp/ws/${path}`);
+      assert.equal(got, { open: false, status: 502, body: `502 Bad Gateway\n${c.said}\n` }, `${path}: ${JSON.stringify(got)}`);
+      await waitFor(() => gw.output().includes(`"GET /wsp/ws/${path} HTTP/1.1" 502 `), 5000, () => `the access-log line of ${path}`);
+    }
+    const said = (): string[] => appLog().filter((l) => c.paths.some((p) => l.includes(` answered GET /wsp/ws/${p}:`)));
+    const lines = await waitFor(() => (said().length > 0 ? said() : null), 5000, () => `wsp's log to say ${c.paths.join(', ')}; it has ${JSON.stringify(appLog().slice(-5))}`);
+    assert.is(lines.length, 1, `said once for the kind: ${lines.join('\n')}`);
+    assert.ok(lines[0].startsWith(`[apppkg-gateway] processes.web of wsp answered GET /wsp/ws/${c.paths[0]}: it ${c.said.slice('processes.web of wsp '.length)}`), lines[0]);
+    assert.match(lines[0], /, so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); /);
+    assert.match(lines[0], c.line);
+  });
+}
+
+test('a right handshake still opens, and nothing is said of it', async () => {
+  assert.equal(await connect('/wsp/ws/right'), { open: true });
+  assert.not.ok(appLog().some((l) => l.includes('/wsp/ws/right')), appLog().join('\n'));
+});
+
+test.run();
