@@ -25,6 +25,8 @@ export interface ForwardUpgradeOptions {
   onWebsocket?: (tunnel: WebsocketTunnel) => void;
   /** A line for the app's log, said once per `kind` of this process: an answer it gave that no client may get. */
   reportOnce?: (kind: InvalidAnswerKind, line: string) => void;
+  /** A line for the gateway's output: why a declined handshake's answer was cut. */
+  say?: (line: string) => void;
 }
 
 /** RFC 6455 §1.3: what every websocket key is hashed with. */
@@ -75,6 +77,8 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
   let answered = false;
   /** Bytes of the process's answer read before it failed: a head begun, then cut (CUT_HEAD). */
   let upstreamSocket: Socket | null = null;
+  /** The process's answer other than a 101, which http-proxy passes on as its body comes. */
+  let declined: IncomingMessage | null = null;
 
   const refuseInvalid = (invalid: InvalidAnswer): void => {
     opts.reportOnce?.(invalid.kind, invalidAnswerLine(opts.label, req.method ?? 'GET', targetAsSent(req) ?? '/', invalid));
@@ -83,14 +87,24 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
 
   proxy.on('proxyReqWs', (proxyReq: ClientRequest) => {
     proxyReq.once('socket', (s: Socket) => (upstreamSocket = s));
+    // The socket's idle timer: before the answer, the 504's; after a refusal's head, the gap
+    // between two pieces of its body (forward-http.ts's bodyTimeout, nginx's
+    // proxy_read_timeout), else a body short of its length or ending with a connection the
+    // process holds kept the client for as long as the process held it.
     proxyReq.setTimeout(opts.timeoutMs, () => {
       if (!answered) proxyReq.destroy(Object.assign(new Error(`no answer within ${opts.timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      else if (declined !== null && !declined.complete && !socket.destroyed) {
+        opts.say?.(`${opts.label} sent nothing more of its ${declined.statusCode} answer to the upgrade ${req.method} ${targetAsSent(req) ?? '/'} for ${opts.timeoutMs / 1000} s (the app's timeout, between two pieces of a body): the client's connection is cut`);
+        proxyReq.destroy();
+        socket.destroy();
+      }
     });
     // The process declined to upgrade (a 101 comes as 'upgrade', not here). This runs before
     // http-proxy's own handler, which writes the answer's head as it is: the body arrives
     // decoded and the connection then closes, so no chunked framing and no keep-alive.
     proxyReq.prependListener('response', (answer: IncomingMessage) => {
       answered = true;
+      declined = answer;
       delete answer.headers['transfer-encoding'];
       delete answer.headers['keep-alive'];
       answer.headers.connection = 'close';

@@ -291,6 +291,7 @@ export class HttpUpstream implements Upstream {
       timeoutMs: this.timeoutMs,
       label: this.endpoint.label,
       reportOnce: this.reportOnce,
+      say: this.endpoint.say,
       onWebsocket:
         held.websocket === undefined && open === undefined
           ? undefined

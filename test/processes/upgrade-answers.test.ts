@@ -4,8 +4,9 @@
 // key's (or none). The client gets a 502 that says which, with its access-log line, and the
 // app's log says each kind once per process with the fix (it said nothing: the 502 said the
 // process went away, and a wrong accept went out as a 101 every client then failed with no
-// words). A right answer still opens. docs/reliability.md R6.31.
-import { existsSync, readFileSync } from 'node:fs';
+// words). A handshake declined with a body that then goes silent is cut at the app's timeout
+// (it was held as long as the process held it). A right answer still opens. docs/reliability.md R6.31.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -56,6 +57,13 @@ def serve(conn):
             conn.sendall(SWITCH + b"Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n")
         elif case == "no-accept":
             conn.sendall(SWITCH + b"\r\n")
+        elif case == "declined-unframed":
+            # A refusal whose body ends with its connection, which it then holds.
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nnot you\n")
+            time.sleep(60)
+        elif case == "declined-short":
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 10\r\n\r\nnot")
+            time.sleep(60)
         else:
             conn.sendall(SWITCH + b"Sec-WebSocket-Accept: " + accept_of(head) + b"\r\n\r\n")
         # Held open otherwise (a wrong 101, garbage): the gateway's answer needs no close of ours.
@@ -72,7 +80,10 @@ while True:
 
 test.before(async () => {
   writePackage(apps, 'wsp', { 'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: exec python server.py\n', 'server.py': SERVER });
-  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state], { ms: 60_000 });
+  // timeout 2: a declined handshake's body silent that long is cut, long before the process's own 60 s hold.
+  const env = join(work.path, 'environment.yaml');
+  writeFileSync(env, 'apps:\n  wsp:\n    timeout: 2\n', { mode: 0o600 });
+  gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', env], { ms: 60_000 });
 });
 
 test.after(async () => {
@@ -153,6 +164,39 @@ for (const c of CASES) {
     assert.match(lines[0], c.line);
   });
 }
+
+test('a declined handshake whose body then goes silent (close-delimited, or short of its Content-Length) is cut at the app\'s timeout, logged with its status and bytes, the output saying why (it was held for as long as the process held it)', async () => {
+  for (const [path, bytes, ending] of [['declined-unframed', 8, 'ended'], ['declined-short', 3, 'cut']] as const) {
+    const got = await new Promise<string>((resolve) => {
+      const ws = new WebSocket(`${gw.url.replace(/^http/, 'ws')}/wsp/ws/${path}`);
+      // Well within the process's 60 s hold, which would end it otherwise.
+      const timer = setTimeout(() => {
+        ws.terminate();
+        resolve('still open after 20 s');
+      }, 20_000);
+      ws.on('unexpected-response', (req, res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (piece: string) => (body += piece));
+        const done = (how: string): void => {
+          clearTimeout(timer);
+          req.destroy();
+          resolve(`${res.statusCode} ${how} ${JSON.stringify(body)}`);
+        };
+        res.on('end', () => done('ended'));
+        res.on('aborted', () => done('cut'));
+        res.on('error', () => done('cut'));
+      });
+      ws.on('error', (err) => {
+        clearTimeout(timer);
+        resolve(`error: ${err.message}`);
+      });
+    });
+    assert.is(got, `403 ${ending} ${JSON.stringify(path === 'declined-short' ? 'not' : 'not you\n')}`, path);
+    await waitFor(() => gw.output().includes(`"GET /wsp/ws/${path} HTTP/1.1" 403 ${bytes} `), 5000, () => `the access-log line of ${path} with its 403 and ${bytes} bytes`);
+    assert.ok(gw.output().includes(`processes.web of wsp sent nothing more of its 403 answer to the upgrade GET /wsp/ws/${path} for 2 s (the app's timeout, between two pieces of a body): the client's connection is cut`), gw.output());
+  }
+});
 
 test('a right handshake still opens, and nothing is said of it', async () => {
   assert.equal(await connect('/wsp/ws/right'), { open: true });
