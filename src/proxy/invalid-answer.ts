@@ -30,13 +30,16 @@ export function invalidAnswer(err: unknown, interim: number | null): InvalidAnsw
   // space): its words, which quote nothing of the answer. undici's error names it by its
   // class; node:http's (an upgrade's handshake) by an HPE_ code, its words in `reason`.
   const parserError = e?.name === 'HTTPParserError' || (typeof e?.code === 'string' && e.code.startsWith('HPE_'));
-  if (parserError) {
-    const why = typeof e.reason === 'string' && e.reason !== '' ? e.reason : /\(([^()]+)\)$/.exec(e.message)?.[1];
+  // A status of 3 digits below 100 ("099"): llhttp takes it, undici passes it on as a 1xx
+  // (onInfo) and then fails on an assert of its own, told by that status as a 101 is.
+  const lowStatus = interim !== null && interim < 100 ? `a status below 100: ${String(interim).padStart(3, '0')}` : undefined;
+  if (parserError || lowStatus !== undefined) {
+    const why = lowStatus ?? (typeof e?.reason === 'string' && e.reason !== '' ? e.reason : /\(([^()]+)\)$/.exec(e?.message ?? '')?.[1]);
     return {
       kind: 'not-http',
       did: `sent a response that is not HTTP/1.1${why === undefined ? '' : ` (${why})`}`,
       rule: '',
-      fix: 'a status line "HTTP/1.1 200 OK" (3 digits), then one "Name: value" line per field, the name a token, every line ending in CR LF, and an empty line',
+      fix: 'a status line "HTTP/1.1 200 OK" (3 digits, 100 to 599), then one "Name: value" line per field, the name a token, every line ending in CR LF, and an empty line',
     };
   }
   if (e?.code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {

@@ -107,6 +107,7 @@ ANSWERS = {
     "gone": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nxx",
     "cl-two": b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
     "st-1000": b"HTTP/1.1 1000 X\r\nContent-Length: 1\r\n\r\nx",
+    "st-099": b"HTTP/1.1 099 X\r\nContent-Length: 1\r\n\r\nx",
     "bare-lf": b"HTTP/1.1 200 OK\r\nX-A: a\nX-Injected: 1\r\nContent-Length: 1\r\n\r\nx",
     "st-101": b"HTTP/1.1 101 Switching Protocols\r\nContent-Length: 1\r\n\r\nx",
     "st-101-upgrade": b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n",
@@ -249,6 +250,10 @@ const CASES: Case[] = [
     answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 101\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent a response that is not HTTP/1.1 (Invalid response status)\n`,
   },
   {
+    app: 'proc', path: 'st-099', what: 'a process\'s status below 100 (3 digits, so llhttp takes it; undici passes it on as a 1xx, then fails on an assert of its own): 502 saying so (it said the process went away before it answered)',
+    answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 101\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent a response that is not HTTP/1.1 (a status below 100: 099)\n`,
+  },
+  {
     app: 'proc', path: 'bare-lf', what: 'a process\'s head with a bare LF in it (response splitting): 502 saying so, nothing of it passed on',
     answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 116\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent a response that is not HTTP/1.1 (Missing expected CR after header value)\n`,
   },
@@ -349,7 +354,7 @@ test('a hop-by-hop header the app gives is dropped and said once in its log, wit
 
 /** What a process's invalid answer of each kind says in the app's log: its case paths, and the line's words from its 502 on. */
 const INVALID_ANSWERS: Array<{ paths: string[]; line: RegExp }> = [
-  { paths: ['st-1000', 'bare-lf'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/(st-1000|bare-lf): it sent a response that is not HTTP\/1\.1 \((Invalid response status|Missing expected CR after header value)\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: .*status line/ },
+  { paths: ['st-1000', 'bare-lf', 'st-099'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/(st-1000|bare-lf|st-099): it sent a response that is not HTTP\/1\.1 \((Invalid response status|Missing expected CR after header value|a status below 100: 099)\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: .*status line/ },
   { paths: ['cl-two'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/cl-two: it sent a response whose Content-Length does not frame its body \(two that differ, or one beside Transfer-Encoding: RFC 9112 6\.3\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: one Content-Length/ },
   { paths: ['st-101', 'st-101-upgrade'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/st-101(-upgrade)?: it sent 101 Switching Protocols to a request that asked for no upgrade \(RFC 9110 15\.2\.2\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: answer 101 only to a request with Upgrade/ },
   { paths: ['st-100', 'st-100-open', 'st-100-200'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/st-100(-open|-200)?: it sent 100 Continue, which the gateway does not take from a process \(it answers Expect itself\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: send the final answer alone/ },

@@ -150,7 +150,7 @@ const CASES: Array<{ paths: string[]; what: string; said: string; line: RegExp }
 ];
 
 for (const c of CASES) {
-  test(`${c.what}: 502 saying so to the client, an access-log line, the app's log told once`, async () => {
+  test(`R6.31 ${c.what}: 502 saying so to the client, an access-log line, the app's log told once`, async () => {
     for (const path of c.paths) {
       const got = await connect(`/wsp/ws/${path}`);
       assert.equal(got, { open: false, status: 502, body: `502 Bad Gateway\n${c.said}\n` }, `${path}: ${JSON.stringify(got)}`);
@@ -165,7 +165,7 @@ for (const c of CASES) {
   });
 }
 
-test('a declined handshake whose body then goes silent (close-delimited, or short of its Content-Length) is cut at the app\'s timeout, logged with its status and bytes, the output saying why (it was held for as long as the process held it)', async () => {
+test('R6.31 a declined handshake whose body then goes silent (close-delimited, or short of its Content-Length) is cut at the app\'s timeout, logged with its status and bytes, the output saying why (it was held for as long as the process held it)', async () => {
   for (const [path, bytes, ending] of [['declined-unframed', 8, 'ended'], ['declined-short', 3, 'cut']] as const) {
     const got = await new Promise<string>((resolve) => {
       const ws = new WebSocket(`${gw.url.replace(/^http/, 'ws')}/wsp/ws/${path}`);
