@@ -10,63 +10,16 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
-import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, processesBelow, rawRequest, runCli, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, isAlive, processesBelow, rawRequest, runCli, startCliIn, tempDir, waitFor } from '../helpers/process.js';
+import { idleGateways, type IdleEnv } from '../helpers/idle-gateways.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
-import { warmStateDir } from '../helpers/warm-state.js';
 import { openSocket } from '../helpers/websocket.js';
 
 const test = suite('idle apps');
 
-interface Env {
-  dir: ReturnType<typeof tempDir>;
-  apps: string;
-  gw: RunningGateway;
-  pids: Set<number>;
-}
-const opened: Env[] = [];
-/** The directories of the test running, removed as it ends (and, should that hook fail, when the file ends). */
-const made: Array<ReturnType<typeof tempDir>> = [];
-
-/**
- * A state root that starts with the interpreter probes of an earlier test's: no test here is
- * about a first start's probing (a fresh root probes every python on PATH again).
- */
-function stateRoot(): string {
-  const state = warmStateDir('apppkg-idle-state-');
-  made.push(state);
-  return state.path;
-}
-
-async function open(packages: Array<[string, string]>, environment: string, extra: string[] = [], write?: (apps: string) => void): Promise<Env> {
-  const dir = tempDir('apppkg-idle-');
-  const apps = join(dir.path, 'apps');
-  try {
-    mkdirSync(apps, { recursive: true });
-    for (const [source, target] of packages) addPackage(apps, source, target);
-    write?.(apps);
-    writeFileSync(join(dir.path, 'environment.yaml'), environment);
-  } catch (err) {
-    dir.remove();
-    throw err;
-  }
-  const envFile = join(dir.path, 'environment.yaml');
-  const gw = await startCliIn(dir, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', stateRoot(), '--environment', envFile, '--access-log', 'off', '--settle', '0', ...extra]);
-  made.push(dir);
-  const env = { dir, apps, gw, pids: new Set<number>() };
-  opened.push(env);
-  return env;
-}
-
-async function app(env: Env, name: string): Promise<any> {
-  const status = await gatewayStatus(env.gw);
-  for (const pid of statusPids(status)) env.pids.add(pid);
-  return status.apps.find((a: any) => a.name === name);
-}
-
-async function get(env: Env, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  const res = await request(`${env.gw.url}${path}`, { headersTimeout: 60_000 });
-  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
-}
+type Env = IdleEnv;
+const gateways = idleGateways('apppkg-idle-');
+const { opened, made, stateRoot, open, app, get } = gateways;
 
 /** What lets the held requests of the test running go: called as it ends, if it did not. */
 const releases: Array<() => void> = [];
@@ -83,23 +36,10 @@ function held(env: Env, name: string): { answer: ReturnType<typeof get>; release
   return { answer: get(env, `/${name}/?until=${encodeURIComponent(file)}`), release };
 }
 
-// Each test's gateway stops as the test ends: left to the end of the file, the gateways of the
-// tests before kept their workers, idle checks and heartbeats going through every test after.
+// Each test's gateway stops as the test ends (helpers/idle-gateways.ts).
 test.after.each(async () => {
   for (const release of releases.splice(0)) release();
-  // Each gateway is stopped even when stopping one before it failed (an orphan left, a stop past
-  // its deadline): the first error is thrown after all are done.
-  let first: unknown = null;
-  for (const env of opened.splice(0)) {
-    try {
-      await env.gw.stop();
-      await assertNoOrphans([...env.pids]);
-    } catch (err) {
-      first ??= err;
-    }
-  }
-  for (const dir of made.splice(0)) dir.remove();
-  if (first) throw first;
+  await gateways.stopAll();
 });
 
 /**

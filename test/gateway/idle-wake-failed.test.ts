@@ -8,76 +8,30 @@
 // Through the real CLI, with real workers; the page in Debian's chromium.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import type { Browser } from 'playwright-core';
-import { addPackage, writePackage } from '../helpers/apps-dir.js';
+import { writePackage } from '../helpers/apps-dir.js';
 import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
-import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, runCli, startCliIn, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, runCli, waitFor } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
-import { gatewayStatus, statusPids } from '../helpers/status.js';
+import { idleGateways, type IdleEnv } from '../helpers/idle-gateways.js';
 import { openStatusPage } from '../helpers/status-page.js';
-import { warmStateDir } from '../helpers/warm-state.js';
 
 const test = suite('idle apps: a failed wake');
 const inBrowser = runIf(test, hasChromium, NEEDS_CHROMIUM);
 
-interface Env {
-  dir: ReturnType<typeof tempDir>;
-  apps: string;
-  gw: RunningGateway;
-  pids: Set<number>;
-}
-const opened: Env[] = [];
-const made: Array<ReturnType<typeof tempDir>> = [];
+type Env = IdleEnv;
+const gateways = idleGateways('apppkg-wake-failed-');
+const { opened, open, app, get } = gateways;
 let browser: Browser | undefined;
-
-async function open(packages: Array<[string, string]>, environment: string, extra: string[] = [], write?: (apps: string, dir: string) => void): Promise<Env> {
-  const dir = tempDir('apppkg-wake-failed-');
-  made.push(dir);
-  const state = warmStateDir('apppkg-wake-failed-state-');
-  made.push(state);
-  const apps = join(dir.path, 'apps');
-  mkdirSync(apps, { recursive: true });
-  for (const [source, target] of packages) addPackage(apps, source, target);
-  write?.(apps, dir.path);
-  const envFile = join(dir.path, 'environment.yaml');
-  writeFileSync(envFile, environment);
-  const gw = await startCliIn(dir, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile, '--access-log', 'off', '--settle', '0', ...extra]);
-  const env = { dir, apps, gw, pids: new Set<number>() };
-  opened.push(env);
-  return env;
-}
-
-async function app(env: Env, name: string): Promise<any> {
-  const status = await gatewayStatus(env.gw);
-  for (const pid of statusPids(status)) env.pids.add(pid);
-  return status.apps.find((a: any) => a.name === name);
-}
-
-async function get(env: Env, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  const res = await request(`${env.gw.url}${path}`, { headersTimeout: 60_000 });
-  return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
-}
 
 async function metrics(env: Env): Promise<string> {
   return (await request(`${env.gw.adminUrl}/metrics`, { headersTimeout: 10_000 })).body.text();
 }
 
-test.after.each(async () => {
-  let first: unknown = null;
-  for (const env of opened.splice(0)) {
-    try {
-      await env.gw.stop();
-      await assertNoOrphans([...env.pids]);
-    } catch (err) {
-      first ??= err;
-    }
-  }
-  for (const dir of made.splice(0)) dir.remove();
-  if (first) throw first;
-});
+test.after.each(() => gateways.stopAll());
 
 test.after(async () => {
   await browser?.close();

@@ -1,0 +1,92 @@
+// The gateways of a test file about idle apps (test/gateway/idle-*.test.ts): each test opens
+// gateways on packages it names and an environment file, looks at their apps, and each is
+// stopped as the test ends, its pids checked for orphans. Left to the end of the file, the
+// gateways of the tests before kept their workers, idle checks and heartbeats going through
+// every test after.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { addPackage } from './apps-dir.js';
+import { assertNoOrphans, startCliIn, tempDir, type RunningGateway } from './process.js';
+import { gatewayStatus, statusPids } from './status.js';
+import { warmStateDir } from './warm-state.js';
+
+export type TempDir = ReturnType<typeof tempDir>;
+
+export interface IdleEnv {
+  dir: TempDir;
+  apps: string;
+  gw: RunningGateway;
+  /** Every pid the test saw in the gateway's status: none may outlive it. */
+  pids: Set<number>;
+}
+
+export interface IdleGateways {
+  /** The gateways of the test running, stopped by stopAll. */
+  opened: IdleEnv[];
+  /** The directories of the test running, removed by stopAll. */
+  made: TempDir[];
+  /**
+   * A state root that starts with the interpreter probes of an earlier test's: no test here is
+   * about a first start's probing (a fresh root probes every python on PATH again).
+   */
+  stateRoot(): string;
+  /** A gateway on `packages` (fixture, name) and what `write` adds beside them, with `environment` as its environment file. */
+  open(packages: Array<[string, string]>, environment: string, extra?: string[], write?: (apps: string, dir: string) => void): Promise<IdleEnv>;
+  /** The app `name` in the gateway's status; its pids noted. */
+  app(env: IdleEnv, name: string): Promise<any>;
+  get(env: IdleEnv, path: string): Promise<{ status: number; headers: Record<string, unknown>; body: string }>;
+  /** Stops each gateway even when stopping one before it failed (an orphan left, a stop past its deadline), removes the directories, then throws the first error. */
+  stopAll(): Promise<void>;
+}
+
+export function idleGateways(prefix: string): IdleGateways {
+  const opened: IdleEnv[] = [];
+  const made: TempDir[] = [];
+  const stateRoot = (): string => {
+    const state = warmStateDir(`${prefix}state-`);
+    made.push(state);
+    return state.path;
+  };
+  return {
+    opened,
+    made,
+    stateRoot,
+    async open(packages, environment, extra = [], write) {
+      const dir = tempDir(prefix);
+      made.push(dir);
+      const apps = join(dir.path, 'apps');
+      mkdirSync(apps, { recursive: true });
+      for (const [source, target] of packages) addPackage(apps, source, target);
+      write?.(apps, dir.path);
+      const envFile = join(dir.path, 'environment.yaml');
+      writeFileSync(envFile, environment);
+      const gw = await startCliIn(dir, ['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', stateRoot(), '--environment', envFile, '--access-log', 'off', '--settle', '0', ...extra]);
+      const env = { dir, apps, gw, pids: new Set<number>() };
+      opened.push(env);
+      return env;
+    },
+    async app(env, name) {
+      const status = await gatewayStatus(env.gw);
+      for (const pid of statusPids(status)) env.pids.add(pid);
+      return status.apps.find((a: any) => a.name === name);
+    },
+    async get(env, path) {
+      const res = await request(`${env.gw.url}${path}`, { headersTimeout: 60_000 });
+      return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
+    },
+    async stopAll() {
+      let first: unknown = null;
+      for (const env of opened.splice(0)) {
+        try {
+          await env.gw.stop();
+          await assertNoOrphans([...env.pids]);
+        } catch (err) {
+          first ??= err;
+        }
+      }
+      for (const dir of made.splice(0)) dir.remove();
+      if (first) throw first;
+    },
+  };
+}
