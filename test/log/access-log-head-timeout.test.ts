@@ -79,7 +79,7 @@ for (const [name, gw] of [
     assert.is((gw().output().match(/ 408 /g) ?? []).length, before + 2, gw().output());
   });
 
-  test(`${name}: a request line pipelined behind a slow answer times out after it, and its line counts the wait from its first byte`, async () => {
+  test(`R1.18c ${name}: a request line pipelined behind a slow answer times out after it, and its line counts the wait from its first byte`, async () => {
     const before = (gw().output().match(/ 408 /g) ?? []).length;
     const raw = await spacedOut(portOf(gw()), ['GET /slowheads/sleep HTTP/1.1\r\nHost: x\r\n\r\nGET /slowheads/behind HT'], 0);
     assert.match(raw, /^HTTP\/1\.1 200 OK\r\n[\s\S]*ok\nHTTP\/1\.1 408 Request Timeout\r\n/);
@@ -88,7 +88,7 @@ for (const [name, gw] of [
     assertWaited(gw().output(), 'GET /slowheads/behind HT', 1.5);
   });
 
-  test(`${name}: a head begun on the lean lane and finished on node:http gets --header-timeout once, from its first byte`, async () => {
+  test(`R1.18b ${name}: a head begun on the lean lane and finished on node:http gets --header-timeout once, from its first byte`, async () => {
     // The request line waits on the lane for 0.7 s; the next piece is a field, which hands the
     // head to node:http; the last would finish it at 1.4 s, past the 1 s bound. A clock that
     // started again at the hand-off would let it through (its 408 at 1.7 s at the earliest).
@@ -100,7 +100,7 @@ for (const [name, gw] of [
 }
 
 for (const [name, gw] of [['the lean lane', () => lean!], ['node:http', () => node!]] as const) {
-  test(`${name}: a head pipelined behind a slow answer gets --header-timeout from that answer's end (nginx's client_header_timeout): its rest, sent before that answer is out, is served`, async () => {
+  test(`R1.18c ${name}: a head pipelined behind a slow answer gets --header-timeout from that answer's end (nginx's client_header_timeout): its rest, sent before that answer is out, is served`, async () => {
     // The answer takes 2.5 s, past the 1 s bound; the rest of the head behind it comes at 1.8 s.
     const raw = await spacedOut(portOf(gw()), ['GET /slowheads/longer HTTP/1.1\r\nHost: x\r\n\r\nGET /slowheads/late HT', 'TP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'], 1800);
     assert.match(raw, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\nHTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\n$/);
@@ -127,7 +127,7 @@ for (const [name, gw] of [['the lean lane', () => lean!], ['node:http', () => no
   });
 }
 
-test('node:http: a head put off behind a slow answer that does not come whole gets its 408 --header-timeout after that answer, logged with the wait from its first byte', async () => {
+test('R1.18c node:http: a head put off behind a slow answer that does not come whole gets its 408 --header-timeout after that answer, logged with the wait from its first byte', async () => {
   // A request node:http reads (a field sent twice is not plain) takes 1.5 s; the head behind it is due 1 s after that.
   const raw = await spacedOut(portOf(lean!), ['GET /slowheads/sleep HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nAccept: a\r\nAccept: b\r\n\r\nGET /slowheads/never HT'], 0);
   assert.match(raw, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\nHTTP\/1\.1 408 Request Timeout\r\n[^]*\r\n\r\n$/);

@@ -59,7 +59,7 @@ test.after(async () => {
   work.remove();
 });
 
-test('no new request goes to the worker whose loop is held once it has missed a beat; its 504 says why', async () => {
+test('R2.7c no new request goes to the worker whose loop is held once it has missed a beat; its 504 says why', async () => {
   const blocked = get(`/block?${BLOCK_S}`);
   // It names the request that holds the loop, as the 504 does: which route to look at.
   const silent = await waitFor(() => new RegExp(String.raw`hz: worker (\d+) has not answered the heartbeat for [\d.]+ s, with 1 request in flight \(held longest: GET \/hz\/block\?${BLOCK_S}, for [\d.]+ s\): its event loop is held \(a blocking call in an async function: run sync code with loop\.run_in_executor`).exec(gw.output()), 5000, () => `the line saying the worker is silent, naming GET /hz/block?${BLOCK_S}, in:\n${gw.output()}`);
@@ -94,7 +94,7 @@ test('no new request goes to the worker whose loop is held once it has missed a 
   assert.not.match(gw.output(), `hz: worker ${held} answers again`, `a recycled worker is not said to take requests again:\n${gw.output()}`);
 });
 
-test('a loop held for less than the app\'s timeout: the worker answers again and serves on', async () => {
+test('R2.7c a loop held for less than the app\'s timeout: the worker answers again and serves on', async () => {
   const from = gw.output().length;
   const blocked = get('/block?1.5');
   const silent = await waitFor(() => /hz: worker (\d+) has not answered the heartbeat/.exec(gw.output().slice(from)), 5000, 'the line saying the worker is silent');
@@ -105,7 +105,7 @@ test('a loop held for less than the app\'s timeout: the worker answers again and
   assert.not.match(gw.output().slice(from), 'recycling', 'no recycle');
 });
 
-test('a stream whose loop is held after its head past the timeout: its worker is replaced, the stream cut', async () => {
+test('R2.7d a stream whose loop is held after its head past the timeout: its worker is replaced, the stream cut', async () => {
   const pid = Number((await get('/pid', 'st')).body);
   pids.add(pid);
   const from = gw.output().length;
@@ -126,7 +126,7 @@ test('a stream whose loop is held after its head past the timeout: its worker is
   assert.not.match(text, 'done', 'the held stream never finished');
 });
 
-test('a worker replaced for its silence: the requests on it without a head are answered 504 at once, not at its drain\'s end', async () => {
+test('R2.7d a worker replaced for its silence: the requests on it without a head are answered 504 at once, not at its drain\'s end', async () => {
   const pid = Number((await get('/pid', 'up')).body);
   pids.add(pid);
   const from = gw.output().length;
@@ -150,7 +150,7 @@ test('a worker replaced for its silence: the requests on it without a head are a
   await waitFor(() => !isAlive(pid), 15_000, `the held worker ${pid} gone`);
 });
 
-test('a WSGI worker whose one thread runs a handler past the timeout, its head out, is not silent and serves on', async () => {
+test('R2.7d a WSGI worker whose one thread runs a handler past the timeout, its head out, is not silent and serves on', async () => {
   const pid = Number((await get('/pid', 'th')).body);
   pids.add(pid);
   const from = gw.output().length;
@@ -161,7 +161,7 @@ test('a WSGI worker whose one thread runs a handler past the timeout, its head o
   assert.not.match(gw.output().slice(from), /th: (worker \d+ has not answered|recycling)/, 'its monitor answered the heartbeat');
 });
 
-test('with one worker, a request waits in the app\'s queue while its loop is held, and is served when it answers', async () => {
+test('R2.7c with one worker, a request waits in the app\'s queue while its loop is held, and is served when it answers', async () => {
   const pid = Number((await get('/pid', 'one')).body);
   pids.add(pid);
   // The loop is held until the test lets it go: a 3 s sleep could end, on a loaded host, before the

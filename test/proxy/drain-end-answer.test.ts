@@ -46,7 +46,7 @@ async function pidOf(app: string): Promise<number> {
 const logged = (line: string): boolean => readFileSync(accessLog, 'utf8').split('\n').some((l) => l.includes(line));
 
 for (const [app, path, kind] of [['as', '/as/hang', 'ASGI'], ['ws', '/ws/sleep?t=60', 'WSGI']] as const) {
-  test(`${kind}: 502 with the gateway's short body, logged 502`, async () => {
+  test(`R2.7f ${kind}: 502 with the gateway's short body, logged 502`, async () => {
     await pidOf(app); // the worker up before the request that recycles it (max_requests: 1)
     const answer = await tricklingPost(Number(new URL(gw.url).port), path);
     assert.match(answer, /^HTTP\/1\.1 502 Bad Gateway\r\n/, `the answer: ${JSON.stringify(answer)}`);

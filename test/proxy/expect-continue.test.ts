@@ -41,7 +41,7 @@ const cases: Array<[string, string, RegExp]> = [
 ];
 
 for (const [what, request, first] of cases) {
-  test(`${what}: answered without a 100, the connection kept, the request pipelined behind answered`, async () => {
+  test(`R6.20b ${what}: answered without a 100, the connection kept, the request pipelined behind answered`, async () => {
     const { statuses, answer } = await exchange(request + NEXT);
     assert.equal(statuses, ['HTTP/1.1 200', 'HTTP/1.1 200'], answer);
     const [firstAnswer, nextAnswer] = answer.split(/(?=HTTP\/1\.1 200 )/).filter((a) => a !== '');
@@ -51,7 +51,7 @@ for (const [what, request, first] of cases) {
   });
 }
 
-test('the gateway\'s own answer (404) to one whose body came with its head: the connection kept, the request pipelined behind answered', async () => {
+test('R6.20b the gateway\'s own answer (404) to one whose body came with its head: the connection kept, the request pipelined behind answered', async () => {
   // It went out before llhttp had read that body, so node:http closed the connection, and the
   // request behind was never answered (an app's answer came after the body, and kept it).
   for (const framing of ['Content-Length: 5\r\n\r\nhello', 'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n']) {
@@ -86,7 +86,7 @@ test('a client that waits for the 100: it comes, then the answer, and the connec
   assert.match(answer, /"QUERY_STRING": "next"/);
 });
 
-test('an answer given while the body is held back: no 100 after it, and the connection closes (what follows may be that body)', async () => {
+test('R6.20b an answer given while the body is held back: no 100 after it, and the connection closes (what follows may be that body)', async () => {
   // /204 answers without reading the body: the client has sent none, waiting for a 100.
   const { statuses, answer } = await exchange('POST /wsgi/204 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n');
   assert.equal(statuses, ['HTTP/1.1 204'], answer);

@@ -279,7 +279,7 @@ test('a trusted peer\'s X-Forwarded-Port sets SERVER_PORT and HTTP_HOST\'s port,
   }
 });
 
-test('a trusted X-Forwarded-Host with an empty port names the host alone (RFC 3986 §6.2.3), as a Host does; two colons are no host, a 400', async () => {
+test('R6.1l a trusted X-Forwarded-Host with an empty port names the host alone (RFC 3986 §6.2.3), as a Host does; two colons are no host, a 400', async () => {
   trust = compileTrustProxy(['loopback']);
   const named = await trustedEnviron({ host: 'internal:8000', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'www.example.com:' });
   assert.is(named.HTTP_HOST, 'www.example.com');

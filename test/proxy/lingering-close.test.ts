@@ -114,22 +114,22 @@ function whole(raw: string, status: number): boolean {
 for (const reader of ['lean', 'node'] as const) {
   const gw = (): RunningGateway => both![reader];
 
-  test(`${reader}: a client still sending after a refused head reads the whole 400, every time`, async () => {
+  test(`R1.24b ${reader}: a client still sending after a refused head reads the whole 400, every time`, async () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => keepSending(portOf(gw()), 'POST /.. HTTP/1.1\r\nHost: h\r\nHost: a@b\r\n\r\n', 'x')));
     for (const raw of answers) assert.ok(whole(raw, 400), JSON.stringify(raw.slice(0, 200)));
   });
 
-  test(`${reader}: a client still uploading past max_body reads the whole 413, every time`, async () => {
+  test(`R1.24b ${reader}: a client still uploading past max_body reads the whole 413, every time`, async () => {
     const answers = await Promise.all(Array.from({ length: 20 }, () => keepSending(portOf(gw()), 'POST /w/up HTTP/1.1\r\nHost: h\r\nContent-Length: 100000000\r\n\r\n', 'y'.repeat(4096))));
     for (const raw of answers) assert.ok(whole(raw, 413), JSON.stringify(raw.slice(0, 200)));
   });
 
-  test(`${reader}: a client sending a byte a second for 7 s after a refused head, reading only then, reads the whole 400 (5 s is the wait between its bytes, not for all of them, as nginx's lingering_timeout)`, async () => {
+  test(`R1.24b ${reader}: a client sending a byte a second for 7 s after a refused head, reading only then, reads the whole 400 (5 s is the wait between its bytes, not for all of them, as nginx's lingering_timeout)`, async () => {
     const answers = await Promise.all(Array.from({ length: 3 }, () => sendSlowly(portOf(gw()), 'POST /.. HTTP/1.1\r\nHost: h\r\nHost: a@b\r\n\r\n', 7)));
     for (const raw of answers) assert.ok(whole(raw, 400), JSON.stringify(raw.slice(0, 200)));
   });
 
-  test(`${reader}: no connection is left open once such clients are gone`, async () => {
+  test(`R1.24b ${reader}: no connection is left open once such clients are gone`, async () => {
     const port = portOf(gw());
     await Promise.all(Array.from({ length: 30 }, (_, i) => keepSending(port, i % 2 ? 'GET / HTTP/1.1\r\nHost: h\r\nHost: h\r\n\r\n' : 'POST /w/up HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n', 'z'.repeat(1000))));
     const open = (): string => execFileSync('ss', ['-Htn', 'state', 'established', `sport = :${port}`], { encoding: 'utf8' }).trim();
@@ -178,7 +178,7 @@ async function sendDuringStall(gw: RunningGateway): Promise<{ got: string; reset
   }
 }
 
-test('lean and node: a byte the client sent in time while the gateway\'s loop was stalled past the 5 s wait is read, the connection not closed with it unread (a RST, which can lose the 400)', async () => {
+test('R1.24b lean and node: a byte the client sent in time while the gateway\'s loop was stalled past the 5 s wait is read, the connection not closed with it unread (a RST, which can lose the 400)', async () => {
   const [lean, node] = await Promise.all([sendDuringStall(both!.lean), sendDuringStall(both!.node)]);
   for (const [reader, seen] of [['the lane', lean], ['node:http', node]] as const) {
     assert.ok(!seen.destroyedUnread && !seen.reset && whole(seen.got, 400), `${reader}: ${seen.destroyedUnread ? 'closed with the byte unread, ' : ''}${seen.reset ? 'reset, ' : ''}${JSON.stringify(seen.got.slice(0, 200))}`);

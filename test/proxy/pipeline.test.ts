@@ -72,7 +72,7 @@ test('requests waiting in the worker are timed from when its thread takes them: 
   assert.ok(longest > 2000, `the last answer came ${longest} ms after the requests were sent: none waited behind another`);
 });
 
-test('what waits behind a stuck thread moves on at each recycle: a request given back once is given back again, and served, one with a body too', async () => {
+test('R2.7b what waits behind a stuck thread moves on at each recycle: a request given back once is given back again, and served, one with a body too', async () => {
   // Each stuck request (past the timeout) recycles its worker; what waits behind it there
   // never ran, so it moves on to the next worker every time, not only the first. The POST's
   // body went to the first worker: the gateway kept it, and sends it again each time (it had a
@@ -105,7 +105,7 @@ test('what waits behind a stuck thread moves on at each recycle: a request given
   assert.is(drained.exec(gw.output())![1], '1 request its threads still ran, whose client had its answer (a 504) or had left, ends with it');
 });
 
-test('requests with a body waiting behind a stuck thread are given back with it and run by the next worker: a small one, a chunked one whose end comes after, one past the request window', async () => {
+test('R2.7b requests with a body waiting behind a stuck thread are given back with it and run by the next worker: a small one, a chunked one whose end comes after, one past the request window', async () => {
   // The app never ran them: they must not be cut with a 502 when the stuck thread's worker is
   // recycled. What of each body went to that worker is sent again to the next one, then the rest.
   const [first] = await workerPids('bodies');

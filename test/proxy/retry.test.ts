@@ -74,7 +74,7 @@ function answeredByOpenLink(pid: number): void {
   assert.ok(by !== undefined && !by.link!.closed, `the answer came from a worker whose link is open (pid ${pid})`);
 }
 
-test('a request whose worker failed before it was sent is answered by another worker', async () => {
+test('R3.1b a request whose worker failed before it was sent is answered by another worker', async () => {
   const res = await withDeadline(request(`${url}/`, { headers: { 'x-fail-link': 'now' } }), 10_000, 'the retried request');
   const body = (await res.body.text()).trim();
   assert.is(res.statusCode, 200, body);
@@ -100,7 +100,7 @@ async function postCutAtBody(first: string, rest: string, links: number): Promis
   return body;
 }
 
-test('a POST whose worker failed before its frames left is answered by another, its body whole', async () => {
+test('R3.1b a POST whose worker failed before its frames left is answered by another, its body whole', async () => {
   const sent = 'x'.repeat(3000);
   const body = await postCutAtBody(`POST /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Fail-Link: at-end\r\nContent-Length: ${sent.length}\r\n\r\n${sent}`, '', 2);
   const [echoed, pid] = body.trim().split(' ');
@@ -108,7 +108,7 @@ test('a POST whose worker failed before its frames left is answered by another, 
   answeredByOpenLink(Number(pid));
 });
 
-test('a POST cut so after its first body piece gets the rest from the client, after the pieces read before', async () => {
+test('R3.1b a POST cut so after its first body piece gets the rest from the client, after the pieces read before', async () => {
   const head = 'POST /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Fail-Link: at-body\r\nTransfer-Encoding: chunked\r\n\r\n';
   const body = await postCutAtBody(`${head}5\r\nfirst\r\n`, '6\r\n-then-\r\n4\r\nrest\r\n0\r\n\r\n', 1);
   const [echoed, pid] = body.replace(/\r\n/g, '\n').split('\n').filter((line) => / /.test(line))[0].split(' ');
@@ -116,7 +116,7 @@ test('a POST cut so after its first body piece gets the rest from the client, af
   answeredByOpenLink(Number(pid));
 });
 
-test('a request that had left for its worker is not retried: 502', async () => {
+test('R3.1b a request that had left for its worker is not retried: 502', async () => {
   const res = await withDeadline(request(`${url}/sleep?t=2`, { headers: { 'x-fail-link': 'after-send' } }), 10_000, 'the cut after sending');
   const body = await res.body.text();
   assert.is(res.statusCode, 502, body);

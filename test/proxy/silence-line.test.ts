@@ -87,7 +87,7 @@ test.after(async () => {
   work.remove();
 });
 
-test('a WSGI worker held by a C call that keeps the GIL: the line says so, names the request, and its recycle says it too', async () => {
+test('R2.7e a WSGI worker held by a C call that keeps the GIL: the line says so, names the request, and its recycle says it too', async () => {
   const pid = await workerOf('gil');
   const from = gw.output().length;
   const held = get('/gil/hold?8');
@@ -98,7 +98,7 @@ test('a WSGI worker held by a C call that keeps the GIL: the line says so, names
   assert.is.not(await workerOf('gil'), pid, 'replaced');
 });
 
-test('a WSGI stream whose head is out when a C call takes the GIL: silent past the timeout, its worker is recycled saying why', async () => {
+test('R2.7e a WSGI stream whose head is out when a C call takes the GIL: silent past the timeout, its worker is recycled saying why', async () => {
   const pid = await workerOf('gil');
   const from = gw.output().length;
   const res = await request(`${gw.url}/gil/stream-hold?8`, { headersTimeout: 5000, bodyTimeout: 30_000 });
@@ -109,7 +109,7 @@ test('a WSGI stream whose head is out when a C call takes the GIL: silent past t
   await body;
 });
 
-test('an ASGI worker whose loop is held while a websocket is open longer than any request: the line names the websocket and its path, and so does the 504', async () => {
+test('R2.7e an ASGI worker whose loop is held while a websocket is open longer than any request: the line names the websocket and its path, and so does the 504', async () => {
   const pid = await workerOf('chat');
   const socket = await openSocket(`${gw.url.replace(/^http/, 'ws')}/chat/live`);
   try {
@@ -129,7 +129,7 @@ test('an ASGI worker whose loop is held while a websocket is open longer than an
   assert.is.not(await workerOf('chat'), pid, 'replaced: silent past the timeout');
 });
 
-test('a request sent in absolute form is named as the client sent it, in the silence line and the 504, as in the access log', async () => {
+test('R2.7e a request sent in absolute form is named as the client sent it, in the silence line and the 504, as in the access log', async () => {
   const pid = await workerOf('chat');
   const port = Number(new URL(gw.url).port);
   const from = gw.output().length;
@@ -142,7 +142,7 @@ test('a request sent in absolute form is named as the client sent it, in the sil
   await workerOf('chat');
 });
 
-test('a websocket asked for in absolute form is named as the client sent it', async () => {
+test('R2.7e a websocket asked for in absolute form is named as the client sent it', async () => {
   const pid = await workerOf('chat');
   const port = Number(new URL(gw.url).port);
   const target = `http://127.0.0.1:${port}/chat/raw`;

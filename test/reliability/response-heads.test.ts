@@ -233,36 +233,36 @@ const CASES: Case[] = [
   { app: 'asgi', path: 'date', what: 'the app\'s own Date: kept, no second one', answer: 'HTTP/1.1 200 OK\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\ncontent-length: 1\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nx' },
   ...[1, 2].map((n): Case => ({ app: 'asgi', path: 'date-two', what: `two Dates: the first alone, as WSGI, asked ${n === 1 ? 'once' : 'again'}`, answer: 'HTTP/1.1 200 OK\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\nx-a: a\r\ncontent-length: 1\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nx' })),
   {
-    app: 'proc', path: '304-cl', what: 'a process\'s 304 with its GET\'s Content-Length (RFC 9110 §8.6 allows it): passed on, the connection going on (undici counted the body a 304 never has, and the client\'s connection was cut before any byte, logged 499)',
+    id: 'R6.29b', app: 'proc', path: '304-cl', what: 'a process\'s 304 with its GET\'s Content-Length (RFC 9110 §8.6 allows it): passed on, the connection going on (undici counted the body a 304 never has, and the client\'s connection was cut before any byte, logged 499)',
     answer: `HTTP/1.1 304 Not Modified\r\netag: "e"\r\ncontent-length: 4\r\n${KEPT}\r\n`,
   },
-  { app: 'proc', path: '204-cl', what: 'a process\'s 204 with a Content-Length and a body: neither sent (it was cut, as the 304)', answer: `HTTP/1.1 204 No Content\r\n${KEPT}\r\n` },
+  { id: 'R6.29b', app: 'proc', path: '204-cl', what: 'a process\'s 204 with a Content-Length and a body: neither sent (it was cut, as the 304)', answer: `HTTP/1.1 204 No Content\r\n${KEPT}\r\n` },
   {
-    app: 'proc', path: 'gone', what: 'a process that goes away mid-body: the client\'s connection cut after what came, logged with the status that went out and its bytes (it was logged 499, as if the client had left)',
+    id: 'R6.29b', app: 'proc', path: 'gone', what: 'a process that goes away mid-body: the client\'s connection cut after what came, logged with the status that went out and its bytes (it was logged 499, as if the client had left)',
     answer: `HTTP/1.1 200 OK\r\ncontent-length: 10\r\n${KEPT}\r\nxx`, closes: true, logged: '"GET /proc/gone HTTP/1.1" 200 2 ',
   },
   {
-    app: 'proc', path: 'cl-two', what: 'a process\'s two Content-Lengths that differ: 502 saying so, nothing of it passed on (it said the process went away)',
+    id: 'R6.29b', app: 'proc', path: 'cl-two', what: 'a process\'s two Content-Lengths that differ: 502 saying so, nothing of it passed on (it said the process went away)',
     answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 99\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent a response whose Content-Length does not frame its body\n`,
   },
   {
-    app: 'proc', path: 'st-1000', what: 'a process\'s status of 4 digits: 502 saying so (it said the process went away before it answered)',
+    id: 'R6.29b', app: 'proc', path: 'st-1000', what: 'a process\'s status of 4 digits: 502 saying so (it said the process went away before it answered)',
     answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 101\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent a response that is not HTTP/1.1 (Invalid response status)\n`,
   },
   {
-    app: 'proc', path: 'st-099', what: 'a process\'s status below 100 (3 digits, so llhttp takes it; undici passes it on as a 1xx, then fails on an assert of its own): 502 saying so (it said the process went away before it answered)',
+    id: 'R6.29b', app: 'proc', path: 'st-099', what: 'a process\'s status below 100 (3 digits, so llhttp takes it; undici passes it on as a 1xx, then fails on an assert of its own): 502 saying so (it said the process went away before it answered)',
     answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 101\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent a response that is not HTTP/1.1 (a status below 100: 099)\n`,
   },
   {
-    app: 'proc', path: 'bare-lf', what: 'a process\'s head with a bare LF in it (response splitting): 502 saying so, nothing of it passed on',
+    id: 'R6.29b', app: 'proc', path: 'bare-lf', what: 'a process\'s head with a bare LF in it (response splitting): 502 saying so, nothing of it passed on',
     answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 116\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent a response that is not HTTP/1.1 (Missing expected CR after header value)\n`,
   },
   {
-    app: 'proc', path: 'st-101', what: 'a process\'s 101 to a request that asked for no upgrade, with no Upgrade field: 502 saying so (it said the process went away before it answered)',
+    id: 'R6.29b', app: 'proc', path: 'st-101', what: 'a process\'s 101 to a request that asked for no upgrade, with no Upgrade field: 502 saying so (it said the process went away before it answered)',
     answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 106\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent 101 Switching Protocols to a request that asked for no upgrade\n`,
   },
   {
-    app: 'proc', path: 'st-101-upgrade', what: 'a process\'s 101 with an Upgrade field to a request that asked for none: the same 502',
+    id: 'R6.29b', app: 'proc', path: 'st-101-upgrade', what: 'a process\'s 101 with an Upgrade field to a request that asked for none: the same 502',
     answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 106\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent 101 Switching Protocols to a request that asked for no upgrade\n`,
   },
   {
@@ -277,7 +277,7 @@ const CASES: Case[] = [
     id: 'R6.30', app: 'proc', path: 'st-100-200', what: 'a process\'s 100 Continue before a final answer: the same 502, as undici refuses any 100 (RFC 9110 §15.2 has a client take it: a limit of the gateway\'s, said here so that an undici that takes it shows)',
     answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 131\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent 100 Continue, which the gateway does not take from a process (it answers Expect itself)\n`,
   },
-  { app: 'proc', path: '204-cl0', what: 'a process\'s 204 with Content-Length: 0: no Content-Length (RFC 9110 §8.6: none in a 204)', answer: `HTTP/1.1 204 No Content\r\n${KEPT}\r\n` },
+  { id: 'R6.29b', app: 'proc', path: '204-cl0', what: 'a process\'s 204 with Content-Length: 0: no Content-Length (RFC 9110 §8.6: none in a 204)', answer: `HTTP/1.1 204 No Content\r\n${KEPT}\r\n` },
 ];
 
 test.before(async () => {
@@ -360,7 +360,7 @@ const INVALID_ANSWERS: Array<{ paths: string[]; line: RegExp }> = [
   { paths: ['st-100', 'st-100-open', 'st-100-200'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/st-100(-open|-200)?: it sent 100 Continue, which the gateway does not take from a process \(it answers Expect itself\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: send the final answer alone/ },
 ];
 
-test('a process\'s invalid answer (a head not HTTP/1.1, two Content-Lengths, a 101 or a 100 unasked) is said in the app\'s log once per kind, with why and the fix (it was said only in the 502 and the access log)', async () => {
+test('R6.29b a process\'s invalid answer (a head not HTTP/1.1, two Content-Lengths, a 101 or a 100 unasked) is said in the app\'s log once per kind, with why and the fix (it was said only in the 502 and the access log)', async () => {
   for (const reader of ['lean', 'node'] as const) {
     for (const { paths, line } of INVALID_ANSWERS) {
       // Asked again: the line is said once per kind of this process, not per answer.

@@ -39,7 +39,7 @@ async function fromBoth(request: string): Promise<[string, string]> {
 const FRAGMENT_FOR_PATH = '400 Bad Request\na #fragment in the request target where its path should begin (RFC 9112 §3.2: a fragment is no part of a request target): send the target without it, /path or http://host/path\n';
 
 for (const target of ['http://rfc.localhost#frag', 'http://rfc.localhost:#frag', 'http://rfc.localhost:80#frag', 'http://[::1]#frag', '#frag']) {
-  test(`GET ${target}: 400, closed, saying the fragment stands where the path should; the same from both readers`, async () => {
+  test(`R6.19c GET ${target}: 400, closed, saying the fragment stands where the path should; the same from both readers`, async () => {
     const [a, b] = await fromBoth(`GET ${target} HTTP/1.1\r\nHost: rfc.localhost\r\n\r\n`);
     assert.match(a, /^HTTP\/1\.1 400 Bad Request\r\n/, a);
     assert.match(a, /\r\nConnection: close\r\n/, a);
@@ -48,7 +48,7 @@ for (const target of ['http://rfc.localhost#frag', 'http://rfc.localhost:#frag',
   });
 }
 
-test('pipelined behind a request served: the first answered, then the same 400, from both readers; each logs the line as sent', async () => {
+test('R6.19c pipelined behind a request served: the first answered, then the same 400, from both readers; each logs the line as sent', async () => {
   const [a, b] = await fromBoth('GET /rfc/echo?t=frag-behind HTTP/1.1\r\nHost: x\r\n\r\nGET http://rfc.localhost#t=frag-behind HTTP/1.1\r\nHost: x\r\n\r\n');
   assert.equal(statusesOf(a), [200, 400], a);
   assert.ok(Buffer.from(a, 'latin1').toString('utf8').endsWith(`\r\n\r\n${FRAGMENT_FOR_PATH}`), a);
