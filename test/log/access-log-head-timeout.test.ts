@@ -96,6 +96,8 @@ for (const [name, gw] of [
     assert.match(raw, /^HTTP\/1\.1 408 Request Timeout\r\n/);
     await waitFor(() => lineFor('GET /slowheads/split HTTP/1\\.1').test(gw().output()), 3000, `the 408 line in\n${gw().output()}`);
     assert.not.match(gw().output(), /GET \/slowheads\/split HTTP\/1\.1" 200/);
+    // Its line's duration is the whole wait, from the first byte on the lane, not from the hand-off.
+    assertWaited(gw().output(), 'GET /slowheads/split HTTP/1\\.1');
   });
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
-import { LINGER_MS } from '../../src/net/lingering-close.js';
+import { LINGER_MS, LINGER_TOTAL_MS } from '../../src/net/lingering-close.js';
 import { startBothReaders, portOf, type BothReaders } from '../helpers/both-readers.js';
 import { tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { kernelQueues } from '../helpers/forced-reads.js';
@@ -182,6 +182,53 @@ test('R1.24b lean and node: a byte the client sent in time while the gateway\'s 
   const [lean, node] = await Promise.all([sendDuringStall(both!.lean), sendDuringStall(both!.node)]);
   for (const [reader, seen] of [['the lane', lean], ['node:http', node]] as const) {
     assert.ok(!seen.destroyedUnread && !seen.reset && whole(seen.got, 400), `${reader}: ${seen.destroyedUnread ? 'closed with the byte unread, ' : ''}${seen.reset ? 'reset, ' : ''}${JSON.stringify(seen.got.slice(0, 200))}`);
+  }
+});
+
+/**
+ * Sends a refused head, then a byte every 200 ms, never reading, until the gateway closes the
+ * connection (or `ms`): lingering, the gateway reads and drops the bytes, its 5 s of silence never
+ * reached. Resolves once the gateway has read the first bytes after its 400: the linger is under way.
+ */
+async function lingerOn(gw: RunningGateway, ms: number): Promise<{ closed: Promise<void>; sending: () => boolean }> {
+  const socket = net.connect(portOf(gw), '127.0.0.1');
+  socket.setNoDelay(true);
+  socket.pause();
+  socket.on('error', () => {});
+  let sending = true;
+  const closed = new Promise<void>((resolve) => socket.once('close', () => {
+    sending = false;
+    resolve();
+  }));
+  const deadline = setTimeout(() => socket.destroy(), ms);
+  void closed.then(() => clearTimeout(deadline));
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write('POST /.. HTTP/1.1\r\nHost: h\r\nHost: a@b\r\n\r\n');
+  const more = (): void => {
+    if (!socket.destroyed) socket.write('x', () => setTimeout(more, 200));
+  };
+  await waitFor(() => (kernelQueues(socket)?.clientUnread ?? 0) > 0, 10_000, 'the 400 in the client\'s kernel');
+  more();
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  assert.is(kernelQueues(socket)?.serverUnread, 0, 'the gateway reads what comes after its 400 (it lingers)');
+  return { closed, sending: () => sending };
+}
+
+test('R1.24b lean and node: a stop cuts lingering connections with the rest, not waiting for the client to stop sending (up to 30 s)', async () => {
+  const empty = tempDir('apppkg-lingering-stop-apps-');
+  const pair = await startBothReaders(empty);
+  try {
+    for (const [reader, gw] of [['the lane', pair.lean], ['node:http', pair.node]] as const) {
+      const lingering = await lingerOn(gw, LINGER_TOTAL_MS + 15_000);
+      // Past this the helper kills the gateway (exit code null): a stop that waited for the
+      // client, until the linger's own bound, would be killed here.
+      const code = await gw.stop(LINGER_TOTAL_MS - 10_000);
+      assert.is(code, 0, `${reader}: the stop ended by itself\n${gw.output()}`);
+      await waitFor(() => !lingering.sending(), 5000, `${reader}: the lingering connection closed by the stop`);
+      await lingering.closed;
+    }
+  } finally {
+    await pair.stop();
   }
 });
 
