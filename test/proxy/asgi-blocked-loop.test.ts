@@ -36,11 +36,12 @@ test.before(async () => {
   const apps = join(work.path, 'apps');
   addPackage(apps, 'asgi-timeout', 'hz');
   addPackage(apps, 'asgi-timeout', 'one');
+  addPackage(apps, 'asgi-timeout', 'nq');
   addPackage(apps, 'asgi-timeout', 'st');
   addPackage(apps, 'asgi-timeout', 'up');
   addPackage(apps, 'faults', 'th');
   const env = join(work.path, 'environment.yaml');
-  writeFileSync(env, `apps:\n  hz:\n    workers: 2\n    timeout: ${TIMEOUT_S}\n  one:\n    workers: 1\n  st:\n    workers: 1\n    timeout: 1\n  up:\n    workers: 1\n    timeout: 2\n  th:\n    workers: 1\n    threads: 1\n    timeout: 1\n`);
+  writeFileSync(env, `apps:\n  hz:\n    workers: 2\n    timeout: ${TIMEOUT_S}\n  one:\n    workers: 1\n  nq:\n    workers: 1\n    queue: 0\n  st:\n    workers: 1\n    timeout: 1\n  up:\n    workers: 1\n    timeout: 2\n  th:\n    workers: 1\n    threads: 1\n    timeout: 1\n`);
   gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env], {
     // A beat of 300 ms; a loop silent for 20 s before a worker with nothing in flight counts as
     // hung, or a held loop as stuck after its 504 (worker-pool.ts): what replaces a held worker
@@ -175,6 +176,20 @@ test('R2.7c with one worker, a request waits in the app\'s queue while its loop 
   writeFileSync(release, '');
   assert.is((await blocked).status, 200);
   const answer = await waiting;
+  assert.is(answer.status, 200, answer.body);
+  assert.is(Number(answer.body), pid);
+});
+
+test('R2.7c with one worker and queue: 0, a request while its loop is held: 503, the app busy; served once it answers', async () => {
+  const pid = Number((await get('/pid', 'nq')).body);
+  pids.add(pid);
+  const blocked = get('/block?3', 'nq');
+  await waitFor(() => gw.output().includes(`nq: worker ${pid} has not answered the heartbeat`), 5000, 'the line saying the worker is silent');
+  const refused = await get('/pid', 'nq');
+  assert.is(refused.status, 503, refused.body);
+  assert.match(refused.body, /nq is busy; try again/);
+  assert.is((await blocked).status, 200);
+  const answer = await get('/pid', 'nq');
   assert.is(answer.status, 200, answer.body);
   assert.is(Number(answer.body), pid);
 });
