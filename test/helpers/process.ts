@@ -591,6 +591,18 @@ export async function spacedOut(port: number, pieces: Array<Buffer | string>, ga
  * gateway, and four such asks at once took past 0.8 s on a loaded host.
  */
 export function acceptedByItself(pid: number, clientPorts: number[]): Set<number> {
+  const inodes = loopbackSocketInodes((port) => clientPorts.includes(port));
+  const accepted = new Set<number>();
+  if (inodes.size === 0) return accepted;
+  for (const inode of socketInodesHeldBy(pid)) {
+    const port = inodes.get(inode);
+    if (port !== undefined) accepted.add(port);
+  }
+  return accepted;
+}
+
+/** The kernel's TCP sockets whose remote port `wanted` takes (the client ends' ports seen from the server side): inode to port. */
+function loopbackSocketInodes(wanted: (port: number) => boolean): Map<string, number> {
   const inodes = new Map<string, number>();
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text = '';
@@ -600,30 +612,34 @@ export function acceptedByItself(pid: number, clientPorts: number[]): Set<number
       continue;
     }
     for (const line of text.split('\n').slice(1)) {
+      // fields: sl local_address rem_address st ... uid timeout inode
       const fields = line.trim().split(/\s+/);
       if (fields.length <= 9) continue;
       const port = parseInt(fields[2].slice(fields[2].lastIndexOf(':') + 1), 16);
-      if (clientPorts.includes(port)) inodes.set(fields[9], port);
+      if (wanted(port)) inodes.set(fields[9], port);
     }
   }
-  const accepted = new Set<number>();
-  if (inodes.size === 0) return accepted;
+  return inodes;
+}
+
+/** The inodes of the sockets `pid`'s descriptors lead to (none once it is gone). */
+function socketInodesHeldBy(pid: number): string[] {
   let fds: string[] = [];
   try {
     fds = readdirSync(`/proc/${pid}/fd`);
   } catch {
-    return accepted;
+    return [];
   }
+  const held: string[] = [];
   for (const fd of fds) {
     try {
       const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      const port = target.startsWith('socket:[') ? inodes.get(target.slice(8, -1)) : undefined;
-      if (port !== undefined) accepted.add(port);
+      if (target.startsWith('socket:[')) held.push(target.slice(8, -1));
     } catch {
       // closed while we looked
     }
   }
-  return accepted;
+  return held;
 }
 
 /**
@@ -633,40 +649,9 @@ export function acceptedByItself(pid: number, clientPorts: number[]): Set<number
  * accepts late, and a reset before the accept leaves no peer to ask the kernel for).
  */
 export async function acceptedBy(pid: number, clientPort: number): Promise<boolean> {
-  const { readFileSync, readdirSync, readlinkSync } = await import('node:fs');
-  const hexPort = clientPort.toString(16).toUpperCase().padStart(4, '0');
-  const inodes = new Set<string>();
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
-    try {
-      text = readFileSync(table, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      // fields: sl local_address rem_address st ... uid timeout inode
-      if (fields.length > 9 && fields[2].endsWith(`:${hexPort}`)) inodes.add(fields[9]);
-    }
-  }
+  const inodes = loopbackSocketInodes((port) => port === clientPort);
   if (inodes.size === 0) return false;
   const pids = [pid];
   for (let i = 0; i < pids.length; i++) pids.push(...(await childPids(pids[i])));
-  for (const each of pids) {
-    let fds: string[] = [];
-    try {
-      fds = readdirSync(`/proc/${each}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        const target = readlinkSync(`/proc/${each}/fd/${fd}`);
-        if (target.startsWith('socket:[') && inodes.has(target.slice(8, -1))) return true;
-      } catch {
-        // closed while we looked
-      }
-    }
-  }
-  return false;
+  return pids.some((each) => socketInodesHeldBy(each).some((inode) => inodes.has(inode)));
 }
