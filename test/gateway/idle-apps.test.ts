@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, isAlive, processesBelow, rawRequest, runCli, startCliIn, tempDir, waitFor } from '../helpers/process.js';
-import { idleGateways, type IdleEnv } from '../helpers/idle-gateways.js';
+import { idleGateways, slowstopAsleepInShutdown, writeSlowstop, type IdleEnv } from '../helpers/idle-gateways.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 import { openSocket } from '../helpers/websocket.js';
 
@@ -684,30 +684,8 @@ test('--max-workers: an app whose import hangs holds only its own room; the othe
 
 test('--max-workers: an app put to sleep counts its workers until they are gone, so a slow lifespan shutdown holds its room and the next wake waits for it, saying so in status (waitingFor: room)', async () => {
   const env = await open([['slow', 'other']], 'defaults:\n  workers: 1\napps:\n  slowstop:\n    idle_timeout: 1\n', ['--max-workers', '1']);
-  writePackage(env.apps, 'slowstop', {
-    'app.yaml': 'platform: python, asgi\napp: slowstop:app\n',
-    'slowstop.py': [
-      'import asyncio',
-      '',
-      'async def app(scope, receive, send):',
-      '    if scope["type"] == "lifespan":',
-      '        while True:',
-      '            message = await receive()',
-      '            if message["type"] == "lifespan.startup":',
-      '                await send({"type": "lifespan.startup.complete"})',
-      '            else:',
-      '                await asyncio.sleep(4)  # a pool closed slowly',
-      '                await send({"type": "lifespan.shutdown.complete"})',
-      '                return',
-      '    await send({"type": "http.response.start", "status": 200, "headers": []})',
-      '    await send({"type": "http.response.body", "body": b"ok"})',
-      '',
-    ].join('\n'),
-  });
-  await waitFor(async () => (await get(env, '/slowstop/')).status === 200, 30_000, 'slowstop to serve', ASK_GATEWAY_EVERY_MS);
-  const [stopping] = (await app(env, 'slowstop')).workers.map((w: any) => w.pid);
-  await waitFor(async () => (await app(env, 'slowstop')).state === 'idle', 20_000, 'slowstop to go idle', ASK_GATEWAY_EVERY_MS);
-  assert.ok(isAlive(stopping), 'its worker is still in its lifespan shutdown');
+  writeSlowstop(env.apps, 4);
+  const stopping = await slowstopAsleepInShutdown(gateways, env);
   const answer = get(env, '/other/?t=0');
   // Awaited below; a failure before that must not end the test process as an unhandled rejection.
   answer.catch(() => {});

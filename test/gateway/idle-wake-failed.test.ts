@@ -16,7 +16,7 @@ import { writePackage } from '../helpers/apps-dir.js';
 import { hasChromium, launchChromium, NEEDS_CHROMIUM } from '../helpers/browser.js';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, runCli, waitFor } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
-import { idleGateways, type IdleEnv } from '../helpers/idle-gateways.js';
+import { idleGateways, slowstopAsleepInShutdown, writeSlowstop, type IdleEnv } from '../helpers/idle-gateways.js';
 import { openStatusPage } from '../helpers/status-page.js';
 
 const test = suite('idle apps: a failed wake');
@@ -136,31 +136,9 @@ test('a wake that waits for room past its start bound (start_timeout 2 and 3 s):
       'app.yaml': 'platform: python, wsgi\napp: quick:application\n',
       'quick.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"quick"]\n',
     });
-    writePackage(apps, 'slowstop', {
-      'app.yaml': 'platform: python, asgi\napp: slowstop:app\n',
-      'slowstop.py': [
-        'import asyncio',
-        '',
-        'async def app(scope, receive, send):',
-        '    if scope["type"] == "lifespan":',
-        '        while True:',
-        '            message = await receive()',
-        '            if message["type"] == "lifespan.startup":',
-        '                await send({"type": "lifespan.startup.complete"})',
-        '            else:',
-        '                await asyncio.sleep(8)  # a pool closed slowly: longer than quick\'s 5 s',
-        '                await send({"type": "lifespan.shutdown.complete"})',
-        '                return',
-        '    await send({"type": "http.response.start", "status": 200, "headers": []})',
-        '    await send({"type": "http.response.body", "body": b"ok"})',
-        '',
-      ].join('\n'),
-    });
+    writeSlowstop(apps, 8); // a pool closed slowly: longer than quick's 5 s
   });
-  await waitFor(async () => (await get(env, '/slowstop/')).status === 200, 30_000, 'slowstop to serve', ASK_GATEWAY_EVERY_MS);
-  const [stopping] = (await app(env, 'slowstop')).workers.map((w: any) => w.pid);
-  await waitFor(async () => (await app(env, 'slowstop')).state === 'idle', 20_000, 'slowstop to go idle', ASK_GATEWAY_EVERY_MS);
-  assert.ok(isAlive(stopping), 'its worker is still in its lifespan shutdown');
+  const stopping = await slowstopAsleepInShutdown(gateways, env);
   const before = await app(env, 'quick');
   const servingOf = (quick: any): any => quick.versions.find((v: any) => v.state === 'serving');
   // quick's wake waits for slowstop's room (8 s) past its own bound: start_timeout 2 and 3 s.

@@ -6,8 +6,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { addPackage } from './apps-dir.js';
-import { assertNoOrphans, startCliIn, tempDir, type RunningGateway } from './process.js';
+import { addPackage, writePackage } from './apps-dir.js';
+import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, isAlive, startCliIn, tempDir, waitFor, type RunningGateway } from './process.js';
 import { gatewayStatus, statusPids } from './status.js';
 import { warmStateDir } from './warm-state.js';
 
@@ -89,4 +89,40 @@ export function idleGateways(prefix: string): IdleGateways {
       if (first) throw first;
     },
   };
+}
+
+/**
+ * Writes `slowstop` into `apps`: an ASGI app whose lifespan shutdown takes `seconds` (a pool
+ * closed slowly), so that once put to sleep its worker holds its room under --max-workers.
+ */
+export function writeSlowstop(apps: string, seconds: number): void {
+  writePackage(apps, 'slowstop', {
+    'app.yaml': 'platform: python, asgi\napp: slowstop:app\n',
+    'slowstop.py': [
+      'import asyncio',
+      '',
+      'async def app(scope, receive, send):',
+      '    if scope["type"] == "lifespan":',
+      '        while True:',
+      '            message = await receive()',
+      '            if message["type"] == "lifespan.startup":',
+      '                await send({"type": "lifespan.startup.complete"})',
+      '            else:',
+      `                await asyncio.sleep(${seconds})`,
+      '                await send({"type": "lifespan.shutdown.complete"})',
+      '                return',
+      '    await send({"type": "http.response.start", "status": 200, "headers": []})',
+      '    await send({"type": "http.response.body", "body": b"ok"})',
+      '',
+    ].join('\n'),
+  });
+}
+
+/** Once slowstop has served and gone idle (idle_timeout: 1), its worker still in its lifespan shutdown: that worker's pid. */
+export async function slowstopAsleepInShutdown(gateways: IdleGateways, env: IdleEnv): Promise<number> {
+  await waitFor(async () => (await gateways.get(env, '/slowstop/')).status === 200, 30_000, 'slowstop to serve', ASK_GATEWAY_EVERY_MS);
+  const [stopping] = (await gateways.app(env, 'slowstop')).workers.map((w: any) => w.pid);
+  await waitFor(async () => (await gateways.app(env, 'slowstop')).state === 'idle', 20_000, 'slowstop to go idle', ASK_GATEWAY_EVERY_MS);
+  if (!isAlive(stopping)) throw new Error(`slowstop's worker ${stopping} is no longer in its lifespan shutdown`);
+  return stopping;
 }
