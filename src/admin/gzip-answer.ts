@@ -1,8 +1,9 @@
 // The admin listener's whole answers (the page, its script and style, /status, /metrics, errors)
 // written gzipped when the client takes gzip (docs/admin.md, "Compression"): ~580 KB of status at
 // 300 apps and the page's script took minutes over a slow link (an SSH tunnel, a phone). The
-// streams (/events, a followed log) are written by their own modules, as they come, uncompressed:
-// a gzip stream holds back what it has not flushed, and a live event must not wait for the next.
+// streams are written by their own modules, as they come: /events through event-stream-gzip.ts,
+// which flushes after every event (a gzip stream holds back what it has not flushed, and a live
+// event must not wait for the next); a followed log uncompressed.
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type * as Zlib from 'node:zlib';
 
