@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { assertNoOrphans, ROOT, tempDir, waitFor } from '../helpers/process.js';
+import { assertNoOrphans, guardsEnded, ROOT, tempDir, waitFor } from '../helpers/process.js';
 
 const test = suite('an embedding program that ends without stop()');
 const work = tempDir('apppkg-lib-embedder-exit-');
@@ -64,6 +64,8 @@ ${ending}
       child.kill('SIGTERM');
     }
     const [code, signal] = await waitFor(() => Promise.race([ended, new Promise<null>((r) => setTimeout(() => r(null), 200))]), 30_000, 'the program to end');
+    // Its trees' guards end them, then themselves: left running, the test runner stopped them (run 86).
+    await guardsEnded(child.pid);
     const data = join(state, 'apps', 'busy', 'data');
     const daemons = readdirSync(data).filter((f) => f.startsWith('daemon-')).map((f) => Number(readFileSync(join(data, f), 'utf8')));
     assert.ok(daemons.length >= 1, 'the app started its daemon');
@@ -178,6 +180,7 @@ process.stdin.once('end', () => process.exit(0));
     await waitFor(() => Promise.race([ended.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 200))]), 10_000, 'the program to end').catch(() => child.kill('SIGKILL'));
   }
   await assertNoOrphans(pids, 15_000);
+  await guardsEnded(child.pid);
 });
 
 test.run();
