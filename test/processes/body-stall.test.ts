@@ -10,6 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
 import { recorded, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { httpProcessServer } from '../helpers/http-process.js';
 
 const test = suite('processes: a response body that stops');
 const work = tempDir('apppkg-body-stall-');
@@ -17,18 +18,14 @@ let gw: RunningGateway | null = null;
 
 // stall: 2 of its 10 bytes, then silence with the socket open (for longer than the test waits);
 // drip: its 6 bytes one every 0.4 s, 2.4 s in all, more than the 1 s timeout.
-const SERVER = String.raw`import os, socket, threading, time
+const SERVER = httpProcessServer(String.raw`import time
 
 
 def serve(conn):
     with conn:
-        conn.settimeout(30)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            more = conn.recv(65536)
-            if not more:
-                return
-            data += more
+        data = read_head(conn)
+        if data is None:
+            return
         path = data.split(b" ")[1]
         if path.endswith(b"/stall"):
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nxx")
@@ -42,14 +39,7 @@ def serve(conn):
         else:
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
-
-listener = socket.socket()
-listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-listener.bind(("127.0.0.1", int(os.environ["PORT"])))
-listener.listen(16)
-while True:
-    threading.Thread(target=serve, args=(listener.accept()[0],), daemon=True).start()
-`;
+`);
 
 test.before(async () => {
   const apps = join(work.path, 'apps');

@@ -13,6 +13,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
 import { recorded, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { httpProcessServer } from '../helpers/http-process.js';
 
 const test = suite('R6.29 reliability: response heads as the RFCs say (R6.29b: a process route\'s answers)');
 const work = tempDir('apppkg-rel-response-');
@@ -98,8 +99,7 @@ async def app(scope, receive, send):
 
 // A process that speaks HTTP itself (`platform: python, command`), its answers written as they
 // are: what the gateway reads with undici and passes on.
-const PROCESS_SERVER = String.raw`import os, socket, threading
-ANSWERS = {
+const PROCESS_SERVER = httpProcessServer(String.raw`ANSWERS = {
     "ok": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
     "304-cl": b"HTTP/1.1 304 Not Modified\r\nETag: \"e\"\r\nContent-Length: 4\r\n\r\n",
     "204-cl": b"HTTP/1.1 204 No Content\r\nContent-Length: 4\r\n\r\nbody",
@@ -137,14 +137,7 @@ def serve(conn):
                 return
             # st-100-open: nothing more, the socket kept open until the gateway closes it.
 
-
-listener = socket.socket()
-listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-listener.bind(("127.0.0.1", int(os.environ["PORT"])))
-listener.listen(16)
-while True:
-    threading.Thread(target=serve, args=(listener.accept()[0],), daemon=True).start()
-`;
+`);
 
 /** The answer to the pipelined /ok, as each app gives it. */
 const OK = {

@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { writePackage } from '../helpers/apps-dir.js';
 import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { httpProcessServer } from '../helpers/http-process.js';
 
 const test = suite('processes: a websocket handshake the process answers wrong is a 502 said once in the app\'s log');
 const work = tempDir('apppkg-proc-upgrade-');
@@ -21,7 +22,7 @@ const state = join(work.path, 'state');
 let gw: RunningGateway;
 
 // Each case's answer, as written, after the handshake's head: the last path segment names it.
-const SERVER = String.raw`import base64, hashlib, os, socket, threading, time
+const SERVER = httpProcessServer(String.raw`import base64, hashlib, time
 
 SWITCH = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 
@@ -36,13 +37,9 @@ def accept_of(head):
 
 def serve(conn):
     with conn:
-        conn.settimeout(30)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            more = conn.recv(65536)
-            if not more:
-                return
-            data += more
+        data = read_head(conn)
+        if data is None:
+            return
         head = data.partition(b"\r\n\r\n")[0]
         case = head.split(b" ")[1].decode().rsplit("/", 1)[-1]
         if case.startswith("garbage"):
@@ -69,14 +66,7 @@ def serve(conn):
         # Held open otherwise (a wrong 101, garbage): the gateway's answer needs no close of ours.
         time.sleep(10)
 
-
-listener = socket.socket()
-listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-listener.bind(("127.0.0.1", int(os.environ["PORT"])))
-listener.listen(16)
-while True:
-    threading.Thread(target=serve, args=(listener.accept()[0],), daemon=True).start()
-`;
+`);
 
 test.before(async () => {
   writePackage(apps, 'wsp', { 'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: exec python server.py\n', 'server.py': SERVER });
