@@ -366,6 +366,9 @@ export class AppDispatcher implements Redispatch {
     }
     const sleeping = this.backend.idleState !== undefined && this.backend.idleState !== 'awake';
     if (group.upstreams.length === 0 && !group.queueWhenEmpty && !sleeping) {
+      // Its process exited and is not up again: the app's own failure, in its serving version's
+      // failed as in ERRORS (README "Many apps": --max-workers bounds Python workers, never a process).
+      markServedBy(res, this.backend.answered);
       answerFailure(res, 'unavailable', { detail: `${group.label} is restarting; try again` });
       return;
     }
@@ -377,7 +380,13 @@ export class AppDispatcher implements Redispatch {
     }
     if (this.waitingCount() >= this.backend.limits.queue) {
       // With no room to wait (queue: 0), an app with no worker taking requests is not busy: it
-      // is restarting one (killed, recycled) or waking, and says so, as the log does.
+      // is restarting one (killed, recycled) or waking, and says so, as the log does. Each is
+      // the app's own 503, in its serving version's failed as in ERRORS: its workers did not
+      // keep up with its own `queue`; the one it restarts exited, or is replaced for its own
+      // max_requests, max_memory or silence, and the room it waits for is that worker's own; a
+      // sleeping app has nowhere to hold a request for its wake by its own `queue: 0` and
+      // `idle_timeout`.
+      markServedBy(res, this.backend.answered);
       if (sleeping) answerFailure(res, 'unavailable', { detail: `${this.name} is starting from idle; try again` });
       else if (group === this.workers && !this.workers.upstreams.some((u) => u.inRotation)) answerFailure(res, 'unavailable', { detail: `${this.name} is restarting; try again`, headers: this.crashLoopRetryAfter() });
       else answerFailure(res, 'busy', { detail: `${this.name} is busy; try again` });
@@ -476,6 +485,9 @@ export class AppDispatcher implements Redispatch {
         markServedBy(waiting.res, this.backend.answered);
         answerFailure(waiting.res, 'unavailable', { detail: `${this.name} is starting from idle and did not take the request within ${Math.round(boundMs / 1000)} s; try again` });
       } else {
+        // Its workers did not take it within its own `timeout` (all busy, one restarting after an
+        // exit or a recycle): the app's 504, in its serving version's failed as in ERRORS.
+        markServedBy(waiting.res, this.backend.answered);
         answerFailure(waiting.res, 'timeout', { detail: `no worker of ${this.name} could take it within its timeout (${timeoutMs / 1000} s)` });
       }
     }

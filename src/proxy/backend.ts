@@ -121,9 +121,10 @@ export interface Backend {
   /** When a wake is tried again after the app failed one (Date.now() ms): the 503's Retry-After till then. */
   readonly wakeRetryAt?: number | null;
   /**
-   * What this version answered: the 503s of a wake its own files failed, of a wake not done
-   * within its start bound and of a crash loop count here as a worker's answers do, so its
-   * `failed` agrees with the app's `errors`, which counts them.
+   * What this version answered: the gateway's 503s and 504s that are the app's own failure (a
+   * wake its files failed, a wake not done within its start bound, a crash loop, a full queue,
+   * no worker within `timeout`, a worker or process restarting) count here as a worker's
+   * answers do, so its `failed` agrees with the app's `errors`, which counts them.
    */
   readonly answered?: ResponseTally;
   /**
