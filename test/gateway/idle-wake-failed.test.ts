@@ -160,25 +160,48 @@ test('a wake that waits for room past its start bound (start_timeout 2 and 3 s):
 });
 
 inBrowser('the page shows the failed wakes (wakes, not requests) and, until it, when the first request wakes it again', async () => {
-  const { env, broken, wakesFailed } = await asleepVault();
   browser ??= await launchChromium();
-  const context = await browser.newContext();
-  try {
-    const { page, errors } = await openStatusPage(context, `${env.gw.adminUrl}/`, { shown: '[data-app="vault"] [data-cold-starts]', ms: 15_000 });
-    writeFileSync(broken, '');
-    const looped = await wakesFailed();
-    // Drawn from the event the fourth failure sent, within its 4 s back-off (the third's, 2 s, may show first).
-    const wakeAt = looped.idle.nextWakeAt as string;
-    await page.waitForFunction((at) => document.querySelector('[data-app="vault"] [data-next-wake]')?.getAttribute('data-next-wake') === at, wakeAt, { timeout: 3000 });
-    const next = (await page.$('[data-app="vault"] [data-next-wake]'))!;
-    assert.match(await next.textContent() ?? '', /^(in \d|due now)/);
-    const stat = await page.$eval('[data-app="vault"] [data-cold-starts]', (el) => [el.textContent ?? '', el.getAttribute('title') ?? '']);
-    assert.match(stat[0], /0; \d+ wakes failed; next wake/, stat[0]);
-    assert.match(stat[1], /its last wake failed: the first request after .* wakes it again/, stat[1]);
-    assert.equal(errors, []);
-  } finally {
-    await context.close();
+  const chromium = browser;
+  // As readWithinBackoff: each read timed against idle.nextWakeAt, a late round taken again on a new gateway.
+  const late: string[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const { env, broken, wakesFailed } = await asleepVault();
+    const context = await chromium.newContext();
+    try {
+      const { page, errors } = await openStatusPage(context, `${env.gw.adminUrl}/`, { shown: '[data-app="vault"] [data-cold-starts]', ms: 15_000 });
+      writeFileSync(broken, '');
+      const looped = await wakesFailed();
+      // Drawn from the event the fourth failure sent, within its 4 s back-off (the third's, 2 s, may show first).
+      const wakeAt = looped.idle.nextWakeAt as string;
+      const wakeAtMs = Date.parse(wakeAt);
+      const inTime = (): boolean => Date.now() < wakeAtMs - CLOCKS_MS;
+      const shown = inTime()
+        ? await page.waitForFunction((at) => document.querySelector('[data-app="vault"] [data-next-wake]')?.getAttribute('data-next-wake') === at, wakeAt, { timeout: 3000 }).then(() => true, (err: Error) => {
+            if (inTime()) throw err;
+            return false;
+          })
+        : false;
+      if (shown) {
+        const next = (await page.$('[data-app="vault"] [data-next-wake]'))!;
+        const nextText = (await next.textContent()) ?? '';
+        const stat = await page.$eval('[data-app="vault"] [data-cold-starts]', (el) => [el.textContent ?? '', el.getAttribute('title') ?? '']);
+        if (inTime()) {
+          assert.match(nextText, /^(in \d|due now)/);
+          assert.match(stat[0], /0; \d+ wakes failed; next wake/, stat[0]);
+          assert.match(stat[1], /its last wake failed: the first request after .* wakes it again/, stat[1]);
+          assert.equal(errors, []);
+          return;
+        }
+      }
+      late.push(`round ${round}: its last read answered ${Date.now() - wakeAtMs} ms from nextWakeAt (in time below -${CLOCKS_MS})`);
+    } finally {
+      await context.close();
+    }
+    opened.splice(opened.indexOf(env), 1);
+    await env.gw.stop();
+    await assertNoOrphans([...env.pids]);
   }
+  throw new Error(`no round read the page within the 4 s back-off: ${late.join('; ')}`);
 });
 
 test.run();
