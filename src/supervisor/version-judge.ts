@@ -276,6 +276,9 @@ export class VersionJudge {
         // Still being copied: judged once nothing has changed in it for settleMs.
         record.settling.add(desc.dir);
         this.registry.reconcileIn(settleWait);
+        // The serving version edited in place serves on as it was started while its files
+        // settle: a version below, unchanged and so judged at once, would take over meanwhile.
+        if (inPlace) break;
         continue;
       }
       this.unchanged.delete(desc.dir);

@@ -3,11 +3,13 @@
 // once, under --watch-interval 0 too, where no watcher looks again; and a commands.update that
 // fails at the restart, writing into the directory as hooks do, is not run again for its own
 // writes, while the version before keeps serving and status says why. An app.yaml edited in
-// place is such a restart: failing, it leaves that version serving, not the one below it.
+// place is such a restart: failing (its update, or a service the host cannot give), it leaves
+// that version serving, not the one below it, and so it does while the edit settles.
 // Through the real CLI, a real Python import and a real shell hook.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
@@ -25,6 +27,15 @@ const serving = (body: string) =>
 /** An import that says it has begun (`marker`), takes 2 s, then fails. */
 const failingSlowly = (marker: string) =>
   `import time\nopen(${JSON.stringify(marker)}, "w").close()\ntime.sleep(2)\nraise RuntimeError("the database is not configured")\n`;
+
+/** A loopback port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 async function served(gw: RunningGateway): Promise<string> {
   const res = await request(`${gw.url}/blog/`);
@@ -58,7 +69,7 @@ async function withGateway(files: (marks: string) => Record<string, string>, ext
   const dir = writePackage(apps.path, older ? 'blog.2' : 'blog', files(marks.path));
   let gw: RunningGateway | null = null;
   try {
-    gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', token, '--state-dir', state.path, ...oneWorkerEach(state.path), '--settle', '0.3', '--access-log', 'off', ...extra]);
+    gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--admin-token', token, '--state-dir', state.path, ...(extra.includes('--environment') ? [] : oneWorkerEach(state.path)), ...(extra.includes('--settle') ? [] : ['--settle', '0.3']), '--access-log', 'off', ...extra]);
     const running = gw;
     const restart = () => runCli(['restart', 'blog', '--admin', new URL(running.adminUrl!).host, '--admin-token', token], { ms: 60_000 });
     await fn(running, dir, marks.path, restart);
@@ -123,6 +134,44 @@ test('an app.yaml edit of the serving version whose commands.update fails leaves
     const blog = await blogStatus(gw);
     assert.is(blog.version, '2', JSON.stringify(blog));
     assert.is(blog.problem?.code, 'APPPKG_COMMAND_FAILED', JSON.stringify(blog.problem));
+  }, { 'app.yaml': APP_YAML, 'wsgi.py': serving('v1') });
+});
+
+test('an app.yaml edit of the serving version that asks for a service the host cannot give (APPPKG_SERVICE_UNAVAILABLE) leaves that version serving, not the one below it', async () => {
+  const env = tempDir('apppkg-fix-restart-env-');
+  try {
+    // A Redis the environment names where nothing listens: the edited version cannot start.
+    const port = await closedPort();
+    const envFile = join(env.path, 'environment.yaml');
+    writeFileSync(envFile, `defaults:\n  workers: 1\nservices:\n  redis: redis://127.0.0.1:${port}\n`, { mode: 0o600 });
+    await withGateway(() => ({ 'app.yaml': APP_YAML, 'wsgi.py': serving('v2') }), ['--watch-interval', '0.2', '--environment', envFile], async (gw, dir) => {
+      assert.is(await served(gw), 'v2');
+      writeFileSync(join(dir, 'app.yaml'), `${APP_YAML}services:\n  redis: redis\n`);
+      await waitFor(() => /APPPKG_SERVICE_UNAVAILABLE|ECONNREFUSED/.test(gw.output()), 20_000, () => `the edited version to be refused for its Redis\n${gw.output()}`);
+      // Its tries again with back-off (1 s, 2 s) leave it serving too.
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.is(await served(gw), 'v2', gw.output());
+      assert.not.match(gw.output(), /version 1 takes over/);
+      const blog = await blogStatus(gw);
+      assert.is(blog.version, '2', JSON.stringify(blog));
+      assert.is(blog.problem?.code, 'APPPKG_SERVICE_UNAVAILABLE', JSON.stringify(blog.problem));
+    }, { 'app.yaml': APP_YAML, 'wsgi.py': serving('v1') });
+  } finally {
+    env.remove();
+  }
+});
+
+test('an app.yaml edit of the serving version still settling leaves that version serving, not the one below it', async () => {
+  await withGateway(() => ({ 'app.yaml': APP_YAML, 'wsgi.py': serving('v2') }), ['--watch-interval', '0.2', '--settle', '4'], async (gw, dir) => {
+    assert.is(await served(gw), 'v2');
+    writeFileSync(join(dir, 'app.yaml'), `${APP_YAML}x-note: edited in place\n`);
+    // Within its settle (4 s) version 2 is not judged yet: what serves meanwhile is still version 2.
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.is(await served(gw), 'v2', gw.output());
+    assert.not.match(gw.output(), /version 1 takes over/);
+    await waitFor(() => /blog: version 2 restarted/.test(gw.output()), 20_000, () => `version 2 restarted once settled\n${gw.output()}`);
+    assert.is(await served(gw), 'v2', gw.output());
+    assert.not.match(gw.output(), /version 1 takes over/);
   }, { 'app.yaml': APP_YAML, 'wsgi.py': serving('v1') });
 });
 
