@@ -1371,6 +1371,9 @@ export class Front {
     await this.firstRequests(Math.min(graceMs, FIRST_REQUEST_WAIT_MS));
     await this.finishInFlight(Math.max(0, graceMs - (performance.now() - began)), graceMs);
     await websocketsClosed;
+    // Every connection, lingering ones too (lingering-close.ts: a refusal's, its client still
+    // sending or silent): the linger's own bounds are up to 30 s, which the stop must not wait
+    // for, and an embedder's process goes on after stop(), so nothing else would close them.
     for (const socket of this.sockets) {
       this.cutSockets.add(socket);
       socket.destroy();
