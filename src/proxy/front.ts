@@ -603,9 +603,13 @@ export class Front {
             // Never run, it waited its turn (nodeRequest): a head the front refuses is
             // refused for that, as the lane refuses it at its turn before reading its body;
             // else its 400 is logged as the app's the lane would have given it to.
-            const routed = this.route(last.req);
-            if ('status' in routed && routed.close) return this.onRequest(last.req, last);
-            this.track(last.req, last, 'status' in routed ? (routed.refused ?? '') : routed.match.target.name);
+            // `OPTIONS *` is no path, which route() refuses as one: only its head is judged
+            // here, or onRequest gave it its 200, keep-alive, on a connection whose parser had
+            // stopped, and the 400 was never sent (the keep-alive timeout closed it).
+            const asterisk = last.req.url === '*' && last.req.method === 'OPTIONS';
+            const routed = asterisk ? this.headRefusal(last.req) : this.route(last.req);
+            if (routed !== null && 'status' in routed && routed.close) return this.onRequest(last.req, last);
+            this.track(last.req, last, routed === null ? '' : 'status' in routed ? (routed.refused ?? '') : routed.match.target.name);
           }
           const refusal = bodyRefusal(last);
           markCut(last, status);

@@ -79,6 +79,26 @@ test('R7.2 a head the front refuses once node:http has read it (no Host, two Hos
   }
 });
 
+test('R7.5 `OPTIONS *` with a chunked body that breaks, pipelined behind an answer still owed (node:http reading): that answer, the 400 in its place, the close; never a 200 that says keep-alive on a connection no longer read', async () => {
+  for (const [reader, gw] of gateways()) {
+    for (const app of APPS) {
+      for (const [name, body] of [['a bad chunk size', '3\r\nabc\r\nzz\r\n'], ['chunk data longer than its size', '3\r\nabcdef\r\n0\r\n\r\n']]) {
+        const what = `${reader}, ${app.kind}, ${name}`;
+        // The duplicated Accept has node:http read the first request: `OPTIONS *` waits its turn.
+        const first = `GET ${app.mount}/scope/first HTTP/1.1\r\nHost: h\r\nAccept: a\r\nAccept: b\r\n\r\n`;
+        const asterisk = `OPTIONS * HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${body}`;
+        // Within the keep-alive timeout (5 s), which closed the connection until 2026-12-08.
+        const { got, closed } = await answersUntilClose(portOf(gw), `${first}${asterisk}${behind(app.mount)}`, 3000);
+        assert.equal(statusesOf(got), [200, 400], `${what}: ${got}`);
+        assert.ok(closed, `${what}: the connection closed`);
+        assert.match(got, /HTTP\/1\.1 400 [^]*\r\nConnection: close\r\n/, what);
+        assert.not.ok(got.includes('Allow: '), `${what}: OPTIONS * was answered 200: ${got}`);
+        assert.not.ok(got.includes('SMUGGLED'), `${what}: the request behind it ran`);
+      }
+    }
+  }
+});
+
 interface Case {
   name: string;
   /** The fields after Host, each line with its CRLF. */
