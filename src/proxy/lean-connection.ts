@@ -276,8 +276,18 @@ export class LeanConnection implements ResponseOutput, BodySource {
       this.responses.push(res);
       const whole = wholeBodyIn(head, data, end + 4);
       req.wholeBody = whole;
+      // The gateway's own answer (a 404, a 503) is given within take(): it must wait for the
+      // body as an app's does, holdForBody asking whether its request is the one being received.
+      // It went before the body, where node:http holds it, and behind nginx without request
+      // buffering an answer before the body has nginx close its client's connection.
+      const withBody = req.remaining > 0;
+      if (withBody) {
+        this.receiving = req;
+        this.receivedAny = false;
+      }
       const taken = this.lane.options.take(req as unknown as IncomingMessage, res as unknown as ServerResponse);
       if (taken !== true) {
+        if (withBody) this.receiving = null;
         this.responses.pop();
         if (taken === LATER) return this.putOff(this.kept(data.subarray(start)));
         return this.startHandOff(this.kept(data.subarray(start)));
@@ -297,8 +307,10 @@ export class LeanConnection implements ResponseOutput, BodySource {
         this.receivedAny = false;
         this.receivingLast = last;
         start = this.receiveBody(data, start);
-      } else if (last) {
-        this.stopReading();
+      } else {
+        // Taken with its body, whole, in the worker's frame.
+        if (withBody) this.receiving = null;
+        if (last) this.stopReading();
       }
     }
   }

@@ -5,12 +5,13 @@
 // one answer and the connection closes, so that nothing behind it is ever read as a request
 // (RFC 9112 §6.3, §9.6, §11.2); a message the RFCs frame one way only is served, and the
 // request behind it too.
+import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
 import { answersUntilClose, portOf, startBothReaders, statusesOf, type BothReaders } from '../helpers/both-readers.js';
 import { gatewayStatus } from '../helpers/status.js';
-import { tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const test = suite('reliability: request smuggling and garbage from clients');
 const apps = tempDir('apppkg-rel-smuggle-apps-');
@@ -95,6 +96,28 @@ test('R7.5 `OPTIONS *` with a chunked body that breaks, pipelined behind an answ
         assert.not.ok(got.includes('Allow: '), `${what}: OPTIONS * was answered 200: ${got}`);
         assert.not.ok(got.includes('SMUGGLED'), `${what}: the request behind it ran`);
       }
+    }
+  }
+});
+
+test('R7.6 the gateway\'s own 404 to a POST whose body has not all come waits for the body, as an app\'s answer does, on the lean lane as through node:http; then the request behind it', async () => {
+  for (const [reader, gw] of gateways()) {
+    const socket = net.connect(portOf(gw), '127.0.0.1');
+    const seen = recorded(socket);
+    try {
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      socket.setNoDelay(true);
+      socket.write('POST /nowhere HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc');
+      // Within the hold (the keep-alive timeout, 5 s, for an answer no app gave); the lane's
+      // 404 went at once until 2026-12-08, before the body, where node:http held it.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.is(seen.got, '', `${reader}: nothing went out before the body was in`);
+      socket.write(`defghij${behind('/w')}`);
+      await waitFor(() => seen.closed, 10_000, () => `${reader}: the close after the request behind, got ${JSON.stringify(seen.got)}`);
+      assert.equal(statusesOf(seen.got), [404, 200], `${reader}: ${seen.got}`);
+      assert.ok(seen.got.includes('/scope/SMUGGLED'), `${reader}: the request behind the body ran: ${seen.got}`);
+    } finally {
+      socket.destroy();
     }
   }
 });
