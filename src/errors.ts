@@ -381,6 +381,7 @@ export const ERROR_CODES = {
       // --socket-owner's chown: the only step of a bind where a non-root gateway meets EPERM.
       if (d.chown === true) {
         const owner = str(d.ownerKey) || '--socket-owner';
+        if (owner === 'mail.socket_owner') return `${owner} needs root (or CAP_CHOWN) to give the socket another user, or a group this user is not in: run the gateway as root (as the shipped systemd unit does), or give it :GROUP, a group this user is in and postfix too`;
         // The library's owner is two numbers, unixSocket's uid and gid, not USER:GROUP.
         return owner.startsWith('-')
           ? `${owner} needs root (or CAP_CHOWN) to give the socket another user, or a group this user is not in: run the gateway as root (as the shipped systemd unit does), or give ${owner} :GROUP, a group this user is in and nginx's user too`

@@ -11,6 +11,7 @@ import { settingNameLike, type FixFor, type UnknownKeyFix } from '../description
 import { readSchema } from '../description/validators.js';
 import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from '../description/yaml-file.js';
 import { parseAddr } from '../net/address.js';
+import { parseOwner } from '../net/listen.js';
 import { maskUrlPassword, parseServiceUrl, USER_INFO_ENCODING, userInfoDecodes } from '../net/service-url.js';
 import { SSL_MODES } from '../services/postgresql-tls.js';
 import { SSL_CERT_REQS } from '../services/redis-server.js';
@@ -84,11 +85,16 @@ export interface MailListenerConfig {
   timeout: number;
   /** The app that takes mail for the domainless `postmaster` (RFC 5321 4.5.1); null: kept as a dead letter. */
   postmaster: string | null;
+  /**
+   * `USER`, `USER:GROUP` or `:GROUP` a `unix:` listener's socket is given to, as written; null:
+   * the gateway's own. Postfix's lmtp client connects as `postfix`, not as the gateway's user.
+   */
+  socketOwner: string | null;
 }
 
 /** Each `mail:` key's name in the file. */
 export const MAIL_KEYS = {
-  listen: 'listen', lmtp: 'lmtp', maxSize: 'max_size', maxRecipients: 'max_recipients', retry: 'retry', giveUp: 'give_up', timeout: 'timeout', postmaster: 'postmaster',
+  listen: 'listen', lmtp: 'lmtp', maxSize: 'max_size', maxRecipients: 'max_recipients', retry: 'retry', giveUp: 'give_up', timeout: 'timeout', postmaster: 'postmaster', socketOwner: 'socket_owner',
 } as const satisfies Record<keyof MailListenerConfig, string>;
 
 export const MAIL_DEFAULTS = { maxSize: 25 * 1024 * 1024, maxRecipients: 100, retry: [60, 300, 900, 3600, 14400], giveUp: 2 * 24 * 3600, timeout: 300 } as const;
@@ -385,7 +391,33 @@ function readMail(yaml: YamlFile): MailListenerConfig | null {
     giveUp: num('give_up') ?? MAIL_DEFAULTS.giveUp,
     timeout: num('timeout') ?? MAIL_DEFAULTS.timeout,
     postmaster: str(yaml.valid(['mail', 'postmaster'])),
+    socketOwner: readSocketOwner(yaml, String(listen)),
   };
+}
+
+/**
+ * `mail.socket_owner`, whose user and group must exist now (the socket is given to them once the
+ * listener binds, after every app has started), and only for a `unix:` listen; else reported at its line.
+ */
+function readSocketOwner(yaml: YamlFile, listen: string): string | null {
+  const owner = str(yaml.valid(['mail', 'socket_owner']));
+  if (owner === null) return null;
+  let problem: string | null = null;
+  if (!listen.startsWith('unix:')) problem = 'socket_owner only beside listen: unix:/path (a TCP port has no owner)';
+  else {
+    try {
+      parseOwner(owner);
+    } catch {
+      problem = 'a user (and group) of this host';
+    }
+  }
+  if (problem === null) return owner;
+  yaml.report('APPPKG_DESC_BAD_VALUE', ['mail', 'socket_owner'], {
+    expected: problem,
+    found: yaml.found(['mail', 'socket_owner']),
+    fix: 'write socket_owner: postfix (USER, USER:GROUP or :GROUP) for Postfix\'s lmtp:unix: transport, with listen: unix:/run/apppkg-gateway/lmtp.sock, or leave socket_owner out',
+  });
+  return null;
 }
 
 /**

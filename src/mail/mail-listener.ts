@@ -42,7 +42,7 @@ import type { Readable } from 'node:stream';
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { MailListenerConfig } from '../environment/host-file.js';
 import { formatAddr, parseAddr } from '../net/address.js';
-import { listenOn } from '../net/listen.js';
+import { listenOn, parseOwner } from '../net/listen.js';
 import { mailReply, quoted } from './mail-reply.js';
 import { routeRecipient, type MailRoute, type RecipientRoute } from './mail-routes.js';
 import { MAX_RCPT_TO_HEADER, rcptToHeader } from './mail-post.js';
@@ -294,7 +294,7 @@ export async function startMailListener(opts: MailListenerOptions): Promise<Mail
   }
 
   const addr = parseAddr(config.listen, 'mail.listen');
-  await listenOn(server.server, addr, {}, 'mail.listen');
+  await listenOn(server.server, addr, config.socketOwner === null ? {} : parseOwner(config.socketOwner), 'mail.listen', 'mail.socket_owner');
   const bound = server.server.address();
   const address = addr.kind === 'tcp' && bound !== null && typeof bound === 'object' ? formatAddr({ ...addr, port: bound.port }) : formatAddr(addr);
   return {

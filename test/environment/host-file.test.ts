@@ -111,7 +111,7 @@ test('services, mail, idle_timeout, mail_domains and replicas (SPEC 5.2, 5.3, 5.
   ].join('\n'));
   const env = await loadEnvironmentFile(file);
   assert.equal(env.services, { postgresql: 'postgresql:///postgres?host=/run/pg', redis: 'redis://127.0.0.1:6379' });
-  assert.equal(env.mail, { listen: '127.0.0.1:2525', lmtp: false, maxSize: 1024 * 1024, maxRecipients: 100, retry: [60, 300, 900, 3600, 14400], giveUp: 172800, timeout: 300, postmaster: null });
+  assert.equal(env.mail, { listen: '127.0.0.1:2525', lmtp: false, maxSize: 1024 * 1024, maxRecipients: 100, retry: [60, 300, 900, 3600, 14400], giveUp: 172800, timeout: 300, postmaster: null, socketOwner: null });
   const blog = overridesFor(env, 'blog');
   assert.equal([blog.mailDomains, blog.replicas, blog.idleTimeout], [['blog.example.com'], 3, 30]);
   assert.is(overridesFor(env, 'wiki').idleTimeout, 300, 'from defaults');
@@ -152,6 +152,21 @@ test('mail.listen that is no address is refused at its line:column with the file
   for (const good of ['2525', '127.0.0.1:2525', '"[::1]:2525"', 'unix:/run/apppkg/mail.sock', 'unix:./mail.sock']) {
     const env = await loadEnvironmentFile(await envFile(`mail:\n  listen: ${good}\n`));
     assert.is(env.mail?.listen, good.replace(/"/g, ''), good);
+  }
+});
+
+test('mail.socket_owner: the user (and group) a unix: listener\'s socket is given to; beside a TCP listen, or naming no user of the host, refused at its line:column', async () => {
+  const env = await loadEnvironmentFile(await envFile('mail:\n  listen: unix:/run/apppkg-gateway/lmtp.sock\n  socket_owner: root:root\n'));
+  assert.is(env.mail?.socketOwner, 'root:root');
+  assert.is((await loadEnvironmentFile(await envFile('mail:\n  listen: 2525\n'))).mail?.socketOwner, null);
+  for (const [listen, owner, expected] of [
+    ['2525', 'root', /:3:17: mail\.socket_owner: expected socket_owner only beside listen: unix:\/path \(a TCP port has no owner\), found "root"/],
+    ['unix:/run/apppkg-gateway/lmtp.sock', 'no-such-user-h337', /:3:17: mail\.socket_owner: expected a user \(and group\) of this host, found "no-such-user-h337"\n  fix: write socket_owner: postfix/],
+  ] as const) {
+    const err = await loadEnvironmentFile(await envFile(`mail:\n  listen: ${listen}\n  socket_owner: ${owner}\n`)).then(() => null, (e: GatewayError) => e);
+    assert.is(err?.code, 'APPPKG_ENVFILE_INVALID', owner);
+    assert.equal(err!.problems.map((p) => `${p.line}:${p.column} ${p.key}`), ['3:17 mail.socket_owner'], owner);
+    assert.match(err!.format(), expected);
   }
 });
 
