@@ -18,7 +18,30 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DEBIAN_PACKAGES = ['python3-flask', 'python3-venv', 'python3-pip', 'python3-tornado', 'python3-websockets', 'python3-django', 'python3-django-channels', 'python3-fastapi', 'python3-starlette', 'python3-uvloop', 'python3-quart', 'python3-radicale', 'nginx', 'wrk', 'gunicorn', 'uwsgi', 'uwsgi-plugin-python3', 'chromium', 'postgresql', 'postgresql-client', 'redis-server', 'python3-psycopg2', 'python3-redis', 'python3-dj-database-url', 'python3-sqlalchemy', 'python3-setuptools', 'python3-wheel', 'python3-dev', 'gcc', 'acl', 'swaks', 'python3-celery', 'python3-rq', 'python3-gevent', 'python3-eventlet', 'jupyter-notebook', 'mercurial', 'faketime',
   // Frameworks and libraries the checks are tried on (check's aiohttp and CherryPy refusals, the
   // deb: coverage warning): without them those tests are skipped on a fresh host.
-  'python3-aiohttp', 'python3-cherrypy3', 'python3-flask-login', 'python3-yaml', 'python3-simplejson', 'python3-toml', 'python3-xmltodict', 'python3-msgpack', 'python3-webcolors'];
+  'python3-aiohttp', 'python3-cherrypy3', 'python3-flask-login', 'python3-yaml', 'python3-simplejson', 'python3-toml', 'python3-xmltodict', 'python3-msgpack', 'python3-webcolors',
+  // The mail tests run their own Postfix in front of the gateway (test/helpers/postfix.ts, `postfix
+  // -c DIR`); the host's own is installed unconfigured and never started (preseedDebconf).
+  'postfix'];
+
+/**
+ * Answers given to a package's questions before apt-get installs it, so that the install asks
+ * none and configures nothing of the host's: Postfix's "No configuration" writes no main.cf, so
+ * its service has nothing to start on, and no MTA of the host's own begins taking mail.
+ */
+const DEBCONF_ANSWERS = {
+  postfix: ['postfix postfix/main_mailer_type select No configuration'],
+};
+
+function preseedDebconf(packages) {
+  const answers = packages.flatMap((p) => DEBCONF_ANSWERS[p] ?? []);
+  if (answers.length === 0) return;
+  const r = spawnSync('debconf-set-selections', [], { input: `${answers.join('\n')}\n`, stdio: ['pipe', 'inherit', 'inherit'] });
+  if (r.status !== 0) {
+    console.log(`warning: debconf-set-selections failed; not installing ${packages.filter((p) => p in DEBCONF_ANSWERS).join(' ')}, whose install would ask or configure the host's own service`);
+    return false;
+  }
+  return true;
+}
 
 function missingDebianPackages() {
   const probe = spawnSync('dpkg-query', ['-W', '-f=${Package} ${Status}\n', ...DEBIAN_PACKAGES], { encoding: 'utf8' });
@@ -36,10 +59,13 @@ function ensureDebianPackages() {
     console.log(`note: not root, so not installing ${missing.join(' ')}; tests that need them will fail`);
     return;
   }
-  console.log(`installing Debian packages the tests need: ${missing.join(' ')}`);
+  // Without its answers given, a package that asks is left out rather than configured by default.
+  const installing = preseedDebconf(missing) === false ? missing.filter((p) => !(p in DEBCONF_ANSWERS)) : missing;
+  if (installing.length === 0) return;
+  console.log(`installing Debian packages the tests need: ${installing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  const r = spawnSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  const r = spawnSync('apt-get', ['install', '-y', '-qq', ...installing], { stdio: ['ignore', 'ignore', 'inherit'], env });
   if (r.status !== 0) console.log('warning: apt-get install failed; tests that need those packages will fail');
 }
 
