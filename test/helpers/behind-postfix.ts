@@ -6,16 +6,18 @@ import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { ROOT } from './process.js';
 
+/** The socket docs/mail.md puts in Postfix's private/ directory, relative to Postfix's queue directory. */
+export const PRIVATE_SOCKET = 'private/apppkg-lmtp';
+
 /** The page's example domain and gateway address, put in their place by behindPostfixLines. */
 const DOC_DOMAIN = 'help.example.com';
 const DOC_ADDRESS = '127.0.0.1:2525';
 
-/** The page's unix socket for the gateway's LMTP listener. */
-const DOC_SOCKET = '/run/apppkg-gateway/lmtp.sock';
 
 /**
  * The main.cf lines of docs/mail.md's "Behind Postfix" for a gateway speaking `protocol` at
- * `where` (127.0.0.1's port, or the socket's path for `lmtp-unix`): the page's own block (the one
+ * `where` (127.0.0.1's port; for `lmtp-unix`, the socket's path, relative to Postfix's queue
+ * directory as the page's is, PRIVATE_SOCKET): the page's own block (the one
  * whose transport is `lmtp:inet:`, `smtp:[` or `lmtp:unix:`), its example domain made `domains`,
  * each routed as the page routes it.
  */
@@ -23,7 +25,7 @@ export function behindPostfixLines(protocol: 'lmtp' | 'smtp' | 'lmtp-unix', doma
   const page = readFileSync(join(ROOT, 'docs', 'mail.md'), 'utf8');
   const section = /^## Behind Postfix\n([\s\S]*?)^## /m.exec(page)?.[1];
   assert.ok(section, 'docs/mail.md has a "Behind Postfix" section');
-  const transport = { lmtp: `lmtp:inet:${DOC_ADDRESS}`, smtp: `smtp:[${DOC_ADDRESS.replace(':', ']:')}`, 'lmtp-unix': `lmtp:unix:${DOC_SOCKET}` }[protocol];
+  const transport = { lmtp: `lmtp:inet:${DOC_ADDRESS}`, smtp: `smtp:[${DOC_ADDRESS.replace(':', ']:')}`, 'lmtp-unix': `lmtp:unix:${PRIVATE_SOCKET}` }[protocol];
   const block = fencedBlocks(section!).find((text) => text.includes(`=${transport}`));
   assert.ok(block, `docs/mail.md's "Behind Postfix" has main.cf lines with the transport ${transport}`);
   const lines = block!.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#'));
@@ -31,7 +33,7 @@ export function behindPostfixLines(protocol: 'lmtp' | 'smtp' | 'lmtp-unix', doma
   return lines.map((line) => {
     const routed = line.replace(new RegExp(`${domain}=(\\S+?)(?=[ ,}])`), (_, via: string) => domains.map((name) => `${name}=${via}`).join(', '));
     const named = routed.replace(new RegExp(`\\b${domain}\\b`), domains.join(', '));
-    return typeof where === 'string' ? named.replaceAll(DOC_SOCKET, where) : named.replace(/(127\.0\.0\.1\]?):2525\b/g, `$1:${where}`);
+    return typeof where === 'string' ? named.replaceAll(PRIVATE_SOCKET, where) : named.replace(/(127\.0\.0\.1\]?):2525\b/g, `$1:${where}`);
   });
 }
 

@@ -1,13 +1,14 @@
-// The gateway's LMTP listener on a unix socket behind a real Postfix (`lmtp:unix:PATH`, as
-// docs/mail.md's "Behind Postfix" gives it): Postfix's lmtp client runs as the postfix user, not
-// as the gateway's, so the socket must let it in (`mail.socket_owner`).
+// The gateway's LMTP listener on a unix socket behind a real Postfix, where docs/mail.md's "Behind
+// Postfix" puts it: in Postfix's private/ directory (`lmtp:unix:private/apppkg-lmtp`). Postfix's
+// lmtp client connects as the postfix user, not as the gateway's, so the socket must let it in
+// (`mail.socket_owner`): without, every delivery was deferred with "Permission denied".
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
-import { behindPostfixLines } from '../helpers/behind-postfix.js';
+import { behindPostfixLines, PRIVATE_SOCKET } from '../helpers/behind-postfix.js';
 import { dataWire, postfixMissing, startPostfix, submitToPostfix, type RunningPostfix } from '../helpers/postfix.js';
 import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
@@ -18,8 +19,7 @@ const missing = postfixMissing();
 const ifPostfix = runIf(test, missing === null, missing ?? '');
 const apps = tempDir('apppkg-postfix-apps-');
 const state = tempDir('apppkg-postfix-state-');
-const run = tempDir('apppkg-postfix-run-');
-const socket = join(run.path, 'lmtp.sock');
+let socket: string;
 let postfix: RunningPostfix | undefined;
 let gw: RunningGateway | undefined;
 let pids: number[] = [];
@@ -27,11 +27,10 @@ let pids: number[] = [];
 test.before(async () => {
   if (missing !== null) return;
   addPackage(apps.path, 'mail-sink', 'alpha');
-  // As /run/apppkg-gateway is: others may pass through to the socket, whose own mode decides.
-  chmodSync(run.path, 0o755);
+  postfix = await startPostfix({ mainCf: behindPostfixLines('lmtp-unix', ['alpha.localhost'], PRIVATE_SOCKET) });
+  socket = join(postfix.dir, 'queue', PRIVATE_SOCKET);
   const envFile = join(state.path, 'environment.yaml');
   writeFileSync(envFile, `mail:\n  listen: unix:${socket}\n  lmtp: true\n  socket_owner: postfix\napps:\n  alpha:\n    workers: 1\n`);
-  postfix = await startPostfix({ mainCf: behindPostfixLines('lmtp-unix', ['alpha.localhost'], socket) });
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile], { ms: 60_000 });
   pids = statusPids(await gatewayStatus(gw));
 });
@@ -46,7 +45,6 @@ test.after(async () => {
     } finally {
       apps.remove();
       state.remove();
-      run.remove();
     }
   }
 });
