@@ -13,15 +13,13 @@ export const PRIVATE_SOCKET = 'private/apppkg-lmtp';
 const DOC_DOMAIN = 'help.example.com';
 const DOC_ADDRESS = '127.0.0.1:2525';
 
-
 /**
- * The main.cf lines of docs/mail.md's "Behind Postfix" for a gateway speaking `protocol` at
- * `where` (127.0.0.1's port; for `lmtp-unix`, the socket's path, relative to Postfix's queue
- * directory as the page's is, PRIVATE_SOCKET): the page's own block (the one
- * whose transport is `lmtp:inet:`, `smtp:[` or `lmtp:unix:`), its example domain made `domains`,
- * each routed as the page routes it.
+ * The main.cf lines of docs/mail.md's "Behind Postfix" for a gateway speaking `protocol` on
+ * 127.0.0.1:`port` (`lmtp-unix`: on PRIVATE_SOCKET, which needs no port): the page's own block
+ * (the one whose transport is `lmtp:inet:`, `smtp:[` or `lmtp:unix:`), its example domain made
+ * `domains`, each routed as the page routes it.
  */
-export function behindPostfixLines(protocol: 'lmtp' | 'smtp' | 'lmtp-unix', domains: string[], where: number | string): string[] {
+export function behindPostfixLines(protocol: 'lmtp' | 'smtp' | 'lmtp-unix', domains: string[], port?: number): string[] {
   const page = readFileSync(join(ROOT, 'docs', 'mail.md'), 'utf8');
   const section = /^## Behind Postfix\n([\s\S]*?)^## /m.exec(page)?.[1];
   assert.ok(section, 'docs/mail.md has a "Behind Postfix" section');
@@ -33,7 +31,7 @@ export function behindPostfixLines(protocol: 'lmtp' | 'smtp' | 'lmtp-unix', doma
   return lines.map((line) => {
     const routed = line.replace(new RegExp(`${domain}=(\\S+?)(?=[ ,}])`), (_, via: string) => domains.map((name) => `${name}=${via}`).join(', '));
     const named = routed.replace(new RegExp(`\\b${domain}\\b`), domains.join(', '));
-    return typeof where === 'string' ? named.replaceAll(PRIVATE_SOCKET, where) : named.replace(/(127\.0\.0\.1\]?):2525\b/g, `$1:${where}`);
+    return port === undefined ? named : named.replace(/(127\.0\.0\.1\]?):2525\b/g, `$1:${port}`);
   });
 }
 

@@ -41,8 +41,6 @@ export interface RunningPostfix {
   waitForLog(match: RegExp, ms: number, what: string): Promise<string>;
   /** The queue ids Postfix holds now (incoming, active, deferred, hold). */
   queued(): string[];
-  /** `postfix flush`: every deferred message tried now. */
-  flush(): void;
   /** `postfix stop`; throws, after killing them by pid, if any of its processes outlive it. */
   stop(): Promise<void>;
 }
@@ -146,6 +144,7 @@ function postfixCommand(configDir: string, args: string[]): { ok: boolean; outpu
   return { ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
 }
 
+/** A private Postfix, started and taking mail on its smtpd port; `stop()` it in the file's `after`. */
 export async function startPostfix(opts: PostfixOptions = {}): Promise<RunningPostfix> {
   const dir = mkdtempSync(join(tmpdir(), 'apppkg-postfix-'));
   // The daemons run as postfix: they must get through to the queue and data directories.
@@ -165,7 +164,9 @@ export async function startPostfix(opts: PostfixOptions = {}): Promise<RunningPo
     const stopped = before.length > 0 ? postfixCommand(etc, ['stop']) : { ok: true, output: '' };
     let left: number[] = [];
     try {
-      await waitFor(() => (left = instancePids(etc)).length === 0, 15_000, 'the Postfix master and its daemons to exit');
+      // The master by its pid file's pid as well: its environment is the one place that names it otherwise.
+      const survivors = () => [...new Set([...(pid > 0 && isAlive(pid) ? [pid] : []), ...instancePids(etc)])];
+      await waitFor(() => (left = survivors()).length === 0, 15_000, 'the Postfix master and its daemons to exit');
     } catch {
       for (const p of left) {
         try {
@@ -204,10 +205,6 @@ export async function startPostfix(opts: PostfixOptions = {}): Promise<RunningPo
         const path = join(dir, 'queue', sub);
         return existsSync(path) ? walk(path) : [];
       });
-    },
-    flush() {
-      const r = postfixCommand(etc, ['flush']);
-      if (!r.ok) throw new Error(`postfix -c ${etc} flush failed: ${r.output}`);
     },
     stop,
   };

@@ -27,7 +27,7 @@ let pids: number[] = [];
 test.before(async () => {
   if (missing !== null) return;
   addPackage(apps.path, 'mail-sink', 'alpha');
-  postfix = await startPostfix({ mainCf: behindPostfixLines('lmtp-unix', ['alpha.localhost'], PRIVATE_SOCKET) });
+  postfix = await startPostfix({ mainCf: behindPostfixLines('lmtp-unix', ['alpha.localhost']) });
   socket = join(postfix.dir, 'queue', PRIVATE_SOCKET);
   const envFile = join(state.path, 'environment.yaml');
   writeFileSync(envFile, `mail:\n  listen: unix:${socket}\n  lmtp: true\n  socket_owner: postfix\napps:\n  alpha:\n    workers: 1\n`);
