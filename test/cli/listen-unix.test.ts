@@ -111,6 +111,24 @@ ifNobody('--socket-owner that a non-root gateway may not give names why, for --l
   }
 });
 
+// mail.socket_owner (Postfix's lmtp:unix: transport) is the environment file's, not a flag: its
+// refusal named the library's "uid and gid" and nginx's user.
+ifNobody('mail.socket_owner that a non-root gateway may not give names the key and why', async () => {
+  chmodSync(work.path, 0o755);
+  const run = join(work.path, 'nobody-mail');
+  mkdirSync(run);
+  chmodSync(run, 0o777);
+  const bin = installForOtherUsers().bin;
+  const sock = join(run, 'lmtp.sock');
+  const environment = join(run, 'environment.yaml');
+  writeFileSync(environment, `mail:\n  listen: unix:${sock}\n  lmtp: true\n  socket_owner: root\n`);
+  chmodSync(environment, 0o644);
+  const r = await runCli(['-u', 'nobody', '--', 'timeout', '30', bin, '--apps', apps, '--listen', '0', '--admin', '0', '--environment', environment, '--state-dir', join(run, 'state')], { bin: 'runuser', cwd: work.path, ms: 40_000 });
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, `mail.listen: cannot listen on unix:${sock}: EPERM\n`);
+  assert.match(r.stderr, '  fix: mail.socket_owner needs root (or CAP_CHOWN) to give the socket another user, or a group this user is not in: run the gateway as root (as the shipped systemd unit does), or give it :GROUP, a group this user is in and postfix too');
+});
+
 // The library's unixSocket is given as uid and gid: its refusal said "--socket-owner", a flag a
 // program never had, and "--socket-owner :GROUP", a form unixSocket does not take.
 ifNobody('unixSocket that a non-root Gateway.start may not give is named as the library gives it', async () => {
