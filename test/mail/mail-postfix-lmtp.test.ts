@@ -25,7 +25,7 @@ const ifPostfix = runIf(test, missing === null, missing ?? '');
 const apps = tempDir('apppkg-postfix-apps-');
 const state = tempDir('apppkg-postfix-state-');
 const envFile = join(state.path, 'environment.yaml');
-const DOMAINS = ['alpha.localhost', 'beta.localhost', 'slow.localhost', 'nobody.example.net'];
+const DOMAINS = ['alpha.localhost', 'beta.localhost', 'slow.localhost', 'nobody.example.net', 'xn--bcher-kva.example', 'bücher.example'];
 let postfix: RunningPostfix | undefined;
 let gw: RunningGateway | undefined;
 let pids: number[] = [];
@@ -78,7 +78,7 @@ test.before(async () => {
   if (missing !== null) return;
   for (const name of ['alpha', 'beta', 'slow']) addPackage(apps.path, 'mail-sink', name);
   mailPort = await getPort({ host: '127.0.0.1' });
-  writeFileSync(envFile, `mail:\n  listen: 127.0.0.1:${mailPort}\n  lmtp: true\n  max_size: 20000\n  max_recipients: 3\n  retry: [1]\n  give_up: 600\napps:\n  alpha:\n    workers: 1\n  beta:\n    workers: 1\n    max_body: 5KB\n  slow:\n    workers: 1\n    timeout: 2\n`);
+  writeFileSync(envFile, `mail:\n  listen: 127.0.0.1:${mailPort}\n  lmtp: true\n  max_size: 20000\n  max_recipients: 3\n  retry: [1]\n  give_up: 600\napps:\n  alpha:\n    workers: 1\n    mail_domains: [alpha.localhost, xn--bcher-kva.example]\n  beta:\n    workers: 1\n    max_body: 5KB\n  slow:\n    workers: 1\n    timeout: 2\n`);
   postfix = await startPostfix({ mainCf: [...behindPostfixLines('lmtp', DOMAINS, mailPort), 'bounce_size_limit = 2000'] });
   await startGateway();
 });
@@ -192,6 +192,15 @@ ifPostfix('a UTF-8 recipient (SMTPUTF8): Postfix relays it under SMTPUTF8, and t
   assert.is(got.to, 'j%C3%BCrgen@alpha.localhost');
   assert.equal((got as any).rcpts, ['jürgen@alpha.localhost']);
   assert.is((got as any).received_with, 'UTF8LMTP');
+});
+
+ifPostfix('an internationalised domain (SMTPUTF8), in main.cf in both its forms as docs/mail.md says: relayed to the gateway, and the app that names its ASCII form gets it', async () => {
+  const subject = 'idn through postfix';
+  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['x@bücher.example'], dataWire(awkward(subject, 'x@bücher.example')), 'BODY=8BITMIME SMTPUTF8');
+  const line = await postfix!.waitForLog(new RegExp(`${qid}: to=<x@bücher\\.example>.* status=(sent|bounced|deferred)`), 20_000, 'the delivery');
+  assert.match(line, /status=sent \(250 /, line);
+  const got = await deliveryOf('alpha', subject);
+  assert.is(got.to, 'x@b%C3%BCcher.example');
 });
 
 ifPostfix('more recipients than mail.max_recipients: the gateway\'s 452 4.5.3 defers the rest at Postfix, which sends them in another transaction', async () => {
