@@ -54,6 +54,10 @@ class AsgiWorker:
         self.loop_name = loop_name
         self.executor = executor
         self.link = None
+        # fd 3's and fd 4's transports, closed by _close_loop: left to the garbage collector,
+        # each stop wrote "ResourceWarning: unclosed transport" into the app log of anyone
+        # running with -W default, -X dev or PYTHONWARNINGS.
+        self.transports = []
         self.lifespan = Lifespan(app, self.app_spec, loop)
         self.full_path = reads_full_path(app)  # the app is imported: its framework is known
         self.websocket_full_path = reads_full_path(app, "websocket")
@@ -89,15 +93,17 @@ class AsgiWorker:
             return EXIT_STARTUP_FAILED
         finally:
             self.exiting = True
-            _close_loop(loop, self.executor)
+            _close_loop(loop, self.executor, self.transports)
 
     async def _serve(self):
         loop = self.loop
         stats = self.stats
-        _, self.link = await loop.connect_accepted_socket(
+        incoming, self.link = await loop.connect_accepted_socket(
             (lambda: LinkProtocol(loop, self._dispatch, self._link_closed)) if stats is None
             else (lambda: CountingLinkProtocol(loop, self._dispatch, self._link_closed, stats)), sock=self.incoming)
-        await loop.connect_accepted_socket(self.link.outgoing, sock=self.outgoing)
+        self.transports.append(incoming)
+        outgoing, _ = await loop.connect_accepted_socket(self.link.outgoing, sock=self.outgoing)
+        self.transports.append(outgoing)
         self.link.before_flush = self._release_heads
         if self.parent_check_seconds is not None:
             loop.call_later(self.parent_check_seconds, self._check_parent)
@@ -354,12 +360,12 @@ def _where_is(exchange):
     return link.WHERE_HEADING + "".join(traceback.format_list(frames))
 
 
-def _close_loop(loop, executor):
-    """As asyncio.run ends: the app's own leftover tasks cancelled, async generators closed,
-    the executor told to stop. A task that ignores the cancel (an abandoned one) is waited for
-    CLOSE_TASKS_SECONDS, not for ever as asyncio.run would. (Python still joins its threads at
-    exit: one stuck in the app holds the exit until the gateway's grace runs out and SIGKILL
-    ends it; exit_watch names it in the app log.)"""
+def _close_loop(loop, executor, transports):
+    """As asyncio.run ends: the app's own leftover tasks cancelled, the link's transports
+    closed, async generators closed, the executor told to stop. A task that ignores the cancel
+    (an abandoned one) is waited for CLOSE_TASKS_SECONDS, not for ever as asyncio.run would.
+    (Python still joins its threads at exit: one stuck in the app holds the exit until the
+    gateway's grace runs out and SIGKILL ends it; exit_watch names it in the app log.)"""
     try:
         tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
         for task in tasks:
@@ -369,6 +375,10 @@ def _close_loop(loop, executor):
             if pending:
                 log("%d task%s ignored the cancel; exiting without %s" % (
                     len(pending), "" if len(pending) == 1 else "s", "it" if len(pending) == 1 else "them"))
+        # Each close ends in a callback the loop runs next (its connection_lost, where the
+        # socket is closed): the turn shutdown_asyncgens takes below.
+        for transport in transports:
+            transport.close()
         loop.run_until_complete(loop.shutdown_asyncgens())
         executor.shutdown(wait=False)
     finally:
