@@ -7,7 +7,10 @@
 // command's status). The apps run with PYTHONWARNINGS showing every DeprecationWarning and
 // ResourceWarning: the shim caused none may reach an app's log. Until 2026-12-08 each ASGI
 // worker's stop wrote `ResourceWarning: unclosed transport <_SelectorSocketTransport fd=3>`
-// there, on every version: the link's transports were left to the garbage collector. The older
+// there, on every version: the link's transports were left to the garbage collector. Each app
+// forks a multiprocessing helper at import: on 3.12 and later that was a `DeprecationWarning:
+// This process ... is multi-threaded`, the thread faulthandler's watchdog that reports an import
+// past its deadline (python-shim/apppkg_shim/import_watch.py), now stopped for a fork. The older
 // series (3.6-3.8) are older-interpreters.test.ts's; each series is skipped where pyenv lacks it.
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';

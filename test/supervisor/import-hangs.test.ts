@@ -5,7 +5,7 @@
 // names the bound and how to give it more time.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { writePackage } from '../helpers/apps-dir.js';
@@ -32,8 +32,16 @@ test('refused at start_timeout: the app log has where the import was, the refusa
     'main.py': 'import warmup\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
     'warmup.py': 'def fill_cache():\n    while True:\n        pass\n\nfill_cache()\n',
   });
+  // The same loop after a process forked at import: the report is stopped for the fork (no
+  // thread of ours in it, python-shim/apppkg_shim/import_watch.py) and armed again after it.
+  writePackage(apps, 'forking', {
+    'app.yaml': 'platform: python, wsgi\napp: main:application\n',
+    'main.py': 'import warmup\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
+    'warmup.py': 'import multiprocessing\nhelper = multiprocessing.get_context("fork").Process(target=int)\nhelper.start()\nhelper.join(10)\n\n'
+      + 'def fill_cache():\n    while True:\n        pass\n\nfill_cache()\n',
+  });
   const env = join(work.path, 'environment.yaml');
-  writeFileSync(env, 'apps:\n  spinning:\n    workers: 1\n    start_timeout: 3\n', { mode: 0o600 });
+  writeFileSync(env, 'apps:\n  spinning:\n    workers: 1\n    start_timeout: 3\n  forking:\n    workers: 1\n    start_timeout: 3\n', { mode: 0o600 });
   gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', env, '--access-log', 'off', '--settle', '0']);
   const refusal = await waitFor(() => /spinning: .* refused:\n(.*\n.*fix: .*)/.exec(gw!.output())?.[1], 20_000, () => `the refusal, in:\n${gw!.output()}`);
   assert.match(refusal!, /did not finish its start within 3 s \(start_timeout\)/);
@@ -44,6 +52,12 @@ test('refused at start_timeout: the app log has where the import was, the refusa
   // faulthandler's report, most recent call first: the loop, then the import that ran it.
   assert.match(log, /Timeout \(0:00:0\d\.\d+\)!\nThread 0x[0-9a-f]+ \(most recent call first\):\n  File "[^"]*\/warmup\.py", line \d+ in fill_cache\n  File "[^"]*\/warmup\.py", line 5 in <module>\n/);
   assert.match(log, /\/main\.py", line 1 in <module>/);
+  const forked = await waitFor(() => {
+    const file = join(work.path, 'state', 'apps', 'forking', 'log', 'app.log');
+    const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+    return /Timeout \(/.test(text) && text;
+  }, 20_000, 'the report in the forking app\'s log');
+  assert.match(forked, /Timeout \(0:00:0\d\.\d+\)!\nThread 0x[0-9a-f]+ \(most recent call first\):\n  File "[^"]*\/warmup\.py", line \d+ in fill_cache\n  File "[^"]*\/warmup\.py", line 10 in <module>\n/);
   const res = await request(`${gw.url}/steady/`);
   assert.is(res.statusCode, 200);
   await res.body.text();
