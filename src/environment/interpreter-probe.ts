@@ -43,7 +43,9 @@ export interface Interpreter {
 
 // Runs on every Python 3 we may meet: nothing newer than 3.6 syntax, stdlib only. A Python 2
 // (a host's /usr/bin/python, named in the environment file) must parse it too, to say what it
-// is rather than fail on sys.implementation with a traceback whose first line says nothing.
+// is rather than fail on sys.implementation with a traceback whose first line says nothing. It,
+// and a 3.5 or older, is refused naming the oldest the worker (python-shim/) is tested on, not
+// left to fail somewhere in the worker's start.
 // It imports neither json nor platform: both load re (~50 modules with platform's), most of
 // the probe's own CPU, and every `check`, fresh state root and pick that walks the host pays
 // it. On CPython on Linux the markers are read where platform reads them (os.uname(), the
@@ -52,8 +54,8 @@ export interface Interpreter {
 export const PROBE = String.raw`
 import os, site, sys
 v = sys.version_info
-if v[0] < 3:
-    sys.stderr.write('it is Python %d.%d.%d; apps run on Python 3\n' % (v[0], v[1], v[2]))
+if v < (3, 6):
+    sys.stderr.write('it is Python %d.%d.%d; apps run on Python 3.6 or later (an ASGI app on 3.7 or later)\n' % (v[0], v[1], v[2]))
     sys.exit(1)
 pre = {'alpha': 'a', 'beta': 'b', 'candidate': 'rc'}.get(v.releaselevel)
 version = '%d.%d.%d' % (v.major, v.minor, v.micro) + ('%s%d' % (pre, v.serial) if pre else '')

@@ -102,7 +102,18 @@ runIf(test, python2 !== undefined, 'no Python 2 on this host')('a Python 2 named
   const r = await through('check', dir, env);
   assert.is(r.status, 1, r.out);
   assert.ok(r.out.includes(`${env}:1:9: python: interpreter ${python2} cannot be run: it is Python 2.7.`), r.out);
-  assert.match(r.out, /; apps run on Python 3\n {6}fix: set python in the environment file/);
+  assert.match(r.out, /; apps run on Python 3\.6 or later \(an ASGI app on 3\.7 or later\)\n {6}fix: set python in the environment file/);
+});
+
+runIf(test, python2 !== undefined, 'no Python 2 on this host')('at start too: serve refuses the app naming the oldest Python it runs on, no traceback', async () => {
+  const dir = pkg('on-two-serve', 'platform: python, wsgi\napp: wsgi:application\n');
+  const env = envFile('env-two-serve.yaml', `python: ${python2}\n`);
+  const r = await through('serve', dir, env);
+  const out = r.out;
+  assert.is(r.status, 1, out);
+  assert.ok(out.includes(`python: interpreter ${python2} cannot be run: it is Python 2.7.`), out);
+  assert.match(out, '; apps run on Python 3.6 or later (an ASGI app on 3.7 or later)');
+  assert.not.match(out, /Traceback/);
 });
 
 test('an app with deb packages runs on the system interpreter whatever the environment file names, and check says which key it passed over', async () => {

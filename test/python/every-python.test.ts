@@ -4,7 +4,7 @@
 // and close codes both ways, its worker SIGKILLed and replaced), a WSGI app with `threads: 1`
 // and `max_requests: 2` (recycled), and one with the default threads; then `run` of the Python
 // library (`from apppkg import AppPackage`: config, load_object, run_command and a failing
-// command's status). The apps run with PYTHONWARNINGS showing every DeprecationWarning and
+// command's status), and python-shim/ installed by pip (offline) into a venv of that Python. The apps run with PYTHONWARNINGS showing every DeprecationWarning and
 // ResourceWarning: the shim caused none may reach an app's log. Until 2026-12-08 each ASGI
 // worker's stop wrote `ResourceWarning: unclosed transport <_SelectorSocketTransport fd=3>`
 // there, on every version: the link's transports were left to the garbage collector. Each app
@@ -12,14 +12,17 @@
 // This process ... is multi-threaded`, the thread faulthandler's watchdog that reports an import
 // past its deadline (python-shim/apppkg_shim/import_watch.py), now stopped for a fork. The older
 // series (3.6-3.8) are older-interpreters.test.ts's; each series is skipped where pyenv lacks it.
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { request } from 'undici';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { addPackage } from '../helpers/apps-dir.js';
-import { isAlive, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { SHIM_DIR } from '../../src/link/shim-path.js';
+import { BIN, isAlive, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { stopGatewayChecked } from '../helpers/status.js';
 import { openSocket } from '../helpers/websocket.js';
@@ -61,6 +64,19 @@ interface Answer {
   multithread?: boolean;
 }
 
+const execFileAsync = promisify(execFile);
+
+/** python-shim/ installed by pip (python3's, no index) into a fresh venv of `python`: what the library says of `dir` there. */
+async function installedLibrary(python: string, venv: string, dir: string, state: string): Promise<string> {
+  await execFileAsync(python, ['-m', 'venv', '--without-pip', venv], { timeout: 60_000 });
+  const venvPython = join(venv, 'bin', 'python');
+  await execFileAsync('python3', ['-m', 'pip', '--python', venvPython, 'install', '--no-index', '--no-cache-dir', '--disable-pip-version-check', '-q', SHIM_DIR], { timeout: 120_000 });
+  const code = 'import apppkg, sys; from apppkg import AppPackage; app = AppPackage(sys.argv[1], state_dir=sys.argv[2]); print("%d.%d" % sys.version_info[:2], apppkg.__file__.startswith(sys.prefix), app.config["app"])';
+  const r = await execFileAsync(venvPython, ['-c', code, dir, state], { timeout: 60_000, cwd: venv, env: { ...process.env, APPPKG_GATEWAY: BIN, PYTHONWARNINGS: WARNINGS } });
+  assert.not.match(r.stderr, /Warning/, `the library installed with ${python} warned`);
+  return r.stdout.trim();
+}
+
 async function answer(url: string, body?: string): Promise<Answer> {
   const r = await request(url, { method: body === undefined ? 'GET' : 'POST', body, headersTimeout: 15_000, bodyTimeout: 15_000 });
   const text = await r.body.text();
@@ -80,6 +96,8 @@ async function scenario(series: string, python: string, work: { path: string }, 
   const toWsgi: Array<[RegExp, string]> = [[/python, asgi/, 'python, wsgi'], [/asgi_app:application/, 'wsgi_app:application']];
   addPackage(apps, 'every-python', 'wsgi1', { 'app.yaml': toWsgi });
   addPackage(apps, 'every-python', 'wsgi', { 'app.yaml': toWsgi });
+  // Beside the gateway: pip's CPU, the gateway's mostly waits.
+  const installed = installedLibrary(python, join(work.path, 'venv'), join(apps, 'asgi'), state).catch((err: unknown) => err as Error);
   const each = (name: string, extra = '') => `  ${name}:\n    python: ${python}\n    workers: 1\n${extra}`;
   writeFileSync(env, `settings:\n  PYTHONWARNINGS: ${WARNINGS}\napps:\n${each('asgi')}${each('wsgi1', '    threads: 1\n    max_requests: 2\n')}${each('wsgi')}`, { mode: 0o600 });
   const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--environment', env, '--access-log', 'off'], { ms: 60_000 });
@@ -129,6 +147,10 @@ async function scenario(series: string, python: string, work: { path: string }, 
   assert.ok(line, `${r.stdout}\n${r.stderr}`);
   assert.equal(JSON.parse(line.slice('PROBE '.length)), { python: series, name: 'asgi', app: 'asgi_app:application', coroutine: true, status: 3, missing: 'CommandNotFound' });
   assert.not.match(r.stderr, /Warning/, 'the library warned');
+
+  const library = await installed;
+  if (library instanceof Error) throw library;
+  assert.is(library, `${series} True asgi_app:application`, 'python-shim/ installed by pip');
 
   running(null);
   await stopGatewayChecked(gw);
