@@ -17,9 +17,11 @@ import asyncio
 import os
 import sys
 import threading
+import time
 import traceback
 
 from .errors import EXIT_APP_LOAD_FAILED, is_stdlib, app_traceback, emit_marker, log
+from .fork_quiet import forget, quiet_during_forks
 
 LIFESPAN_FAILED_MARKER = "APPPKG-LIFESPAN-FAILED"
 
@@ -187,6 +189,8 @@ class BlockedStartupWatch:
     loop that is merely slow reports itself; whichever reports first holds the claim."""
 
     GRACE_SECONDS = 0.25
+    # How long a fork waits for the watch's thread to end (fork_quiet.py).
+    PAUSE_SECONDS = 1.0
 
     def __init__(self, app_spec, within, bound):
         self.app_spec = app_spec
@@ -195,22 +199,36 @@ class BlockedStartupWatch:
         self.main_id = threading.get_ident()  # the loop's thread: startup() runs on it
         self.claim = threading.Lock()
         self.done = threading.Event()
-        thread = threading.Thread(target=self._watch, name="apppkg-lifespan-watch", daemon=True)
-        thread.start()
+        # At least a moment: with no time left the loop's timeout fires at once, unblocked.
+        self.fires_at = time.monotonic() + within + min(self.GRACE_SECONDS, max(within / 10, 0.05))
+        self._start()
+        # A startup that forks (a multiprocessing helper) does it with no thread of ours running.
+        quiet_during_forks(self, self._pause, self._start)
 
     def stop(self):
         """The loop has its answer: True when the watch will report nothing, False when it is
         reporting already (the process is about to exit)."""
+        forget(self)
         self.done.set()
+        self.wake.set()
         return self.claim.acquire(blocking=False)
+
+    def _start(self):
+        self.wake = threading.Event()
+        self.thread = threading.Thread(target=self._watch, args=(self.wake,), name="apppkg-lifespan-watch", daemon=True)
+        self.thread.start()
+
+    def _pause(self):
+        self.wake.set()
+        self.thread.join(self.PAUSE_SECONDS)
 
     def wait_for_exit(self):
         # The watch writes its report and exits the process: nothing more may be said here.
         threading.Event().wait()
 
-    def _watch(self):
-        # At least a moment: with no time left the loop's timeout fires at once, unblocked.
-        if self.done.wait(self.within + min(self.GRACE_SECONDS, max(self.within / 10, 0.05))):
+    def _watch(self, wake):
+        # Woken: the startup has its answer, or a fork pauses the watch (another thread follows).
+        if wake.wait(max(self.fires_at - time.monotonic(), 0)) or self.done.is_set():
             return
         if not self.claim.acquire(blocking=False):
             return

@@ -8,9 +8,10 @@
 // ResourceWarning: the shim caused none may reach an app's log. Until 2026-12-08 each ASGI
 // worker's stop wrote `ResourceWarning: unclosed transport <_SelectorSocketTransport fd=3>`
 // there, on every version: the link's transports were left to the garbage collector. Each app
-// forks a multiprocessing helper at import: on 3.12 and later that was a `DeprecationWarning:
-// This process ... is multi-threaded`, the thread faulthandler's watchdog that reports an import
-// past its deadline (python-shim/apppkg_shim/import_watch.py), now stopped for a fork. The older
+// forks a multiprocessing helper at import, and the ASGI one in its lifespan startup too: on
+// 3.12 and later each was a `DeprecationWarning: This process ... is multi-threaded`, the thread
+// one of the worker's watchdogs (faulthandler's for the import, the lifespan's), now stopped for
+// a fork (python-shim/apppkg_shim/fork_quiet.py). The older
 // series (3.6-3.8) are older-interpreters.test.ts's; each series is skipped where pyenv lacks it.
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';

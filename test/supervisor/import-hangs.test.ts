@@ -33,7 +33,7 @@ test('refused at start_timeout: the app log has where the import was, the refusa
     'warmup.py': 'def fill_cache():\n    while True:\n        pass\n\nfill_cache()\n',
   });
   // The same loop after a process forked at import: the report is stopped for the fork (no
-  // thread of ours in it, python-shim/apppkg_shim/import_watch.py) and armed again after it.
+  // thread of ours in it, python-shim/apppkg_shim/fork_quiet.py) and armed again after it.
   writePackage(apps, 'forking', {
     'app.yaml': 'platform: python, wsgi\napp: main:application\n',
     'main.py': 'import warmup\n\ndef application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n',
