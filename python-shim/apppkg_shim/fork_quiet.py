@@ -55,10 +55,15 @@ def _after_fork_in_parent():
     # Python 3.13 counts the threads for its warning after the hooks have run (this one, and
     # those after it: the events of their calls come while the forking frame still stands at
     # its call of fork).
-    forking = sys._getframe(1)
+    watches = list(_watches)
+    try:
+        forking = sys._getframe(1)
+    except ValueError:  # forked from C code, no frame of Python's: nothing to wait for
+        for _, _, start in watches:
+            start()
+        return
     at_fork = forking.f_lasti
     previous = sys.getprofile()
-    watches = list(_watches)
 
     def restart(frame, event, arg):
         if forking.f_lasti == at_fork:
