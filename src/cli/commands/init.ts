@@ -17,6 +17,7 @@ export const spec: CommandSpec = {
     '`falcon.App()` or `falcon.asgi.App()`, `Bottle()`, Pyramid\'s `config.make_wsgi_app()`,\n' +
     '`cherrypy.Application(...)`, an `async def app(scope, receive, send)`, a `def app(environ, start_response)`\n' +
     'or any function with those parameter names; annotated assignments too, and those in a module-level `with`;\n' +
+    'an `app = Middleware(api)` that wraps such an object under another name, which it serves in its place;\n' +
     'aiohttp\'s `web.Application()`, which is neither and gets `platform: python, command`, run by gunicorn;\n' +
     'Tornado\'s `tornado.web.Application()` or its `make_app()` factory, neither too, run by Tornado on $PORT;\n' +
     'a `create_app()` factory, or an app imported from another package: `from xandikos.wsgi import app`),\n' +
@@ -210,7 +211,10 @@ export function findCandidates(root: string): Candidate[] {
       const kind = made?.object === 'application' ? made.kind : asgiFile || /^async\s+def application\s*\(/m.test(text) ? 'asgi' : 'wsgi';
       at('application', 50, kind, made?.object === 'application' ? made.framework : framework);
     }
-    if (made && made.object !== 'application') at(made.object, 40, made.kind, made.framework);
+    if (made && made.object !== 'application' && made.object !== 'app' && wrappedAsApp(text, made.object)) {
+      at('app', 42, made.kind, made.framework);
+      at(made.object, 40, made.kind, made.framework);
+    } else if (made && made.object !== 'application') at(made.object, 40, made.kind, made.framework);
     else if (/^async\s+def app\s*\(/m.test(text)) at('app', 30, 'asgi', framework);
     else if (APP.test(text)) at('app', 20, asgiFile ? 'asgi' : 'wsgi', framework);
     else if (FACTORY.test(text)) at(`${FACTORY.exec(text)![1]}()`, 35, framework === 'tornado' ? 'command' : 'wsgi', framework);
@@ -235,6 +239,46 @@ export function findCandidates(root: string): Candidate[] {
       seen.add(key);
       return true;
     });
+}
+
+/** A module-level call assigned to a name (`name = Wrapper(`), its parenthesis the last character matched. */
+const CALL_ASSIGNMENT = /^(\w+)\s*(?::\s*[\w.\[\], |]+?\s*)?=(?!=)\s*[A-Za-z_][\w.]*\s*\(/gm;
+
+/**
+ * Whether the module's `app` is `object` wrapped in middleware, directly or through other
+ * names (`app = Deny(api)`, `app = socketio.ASGIApp(sio, other_asgi_app=api)`, a call over
+ * several lines): the wrapper is what a server must be given, as uvicorn is given `main:app`.
+ * An argument's text is read up to the call's closing parenthesis; `settings.api` is no mention.
+ */
+function wrappedAsApp(text: string, object: string): boolean {
+  // A string's text mentions no name, and its parentheses open no call.
+  const code = text.replace(/(['"])(?:\\.|(?!\1)[^\\\n])*\1/g, (literal) => literal[0] + ' '.repeat(literal.length - 2) + literal[0]);
+  const wrappers = new Map<string, string[]>();
+  for (const match of code.matchAll(CALL_ASSIGNMENT)) {
+    const start = match.index! + match[0].length;
+    let depth = 1;
+    let end = start;
+    for (; end < code.length && depth > 0; end++) {
+      if (code[end] === '(') depth++;
+      else if (code[end] === ')') depth--;
+    }
+    // The names the arguments read: not a keyword's own name (`app=`), not an attribute (`.api`).
+    for (const name of code.slice(start, end - 1).matchAll(/(?<![\w.])([A-Za-z_]\w*)\b(?!\s*=(?!=))/g)) {
+      wrappers.set(name[1], [...(wrappers.get(name[1]) ?? []), match[1]]);
+    }
+  }
+  const seen = new Set([object]);
+  const next = [object];
+  while (next.length > 0) {
+    for (const wrapper of wrappers.get(next.pop()!) ?? []) {
+      if (wrapper === 'app') return true;
+      if (!seen.has(wrapper)) {
+        seen.add(wrapper);
+        next.push(wrapper);
+      }
+    }
+  }
+  return false;
 }
 
 /** The names `from ... import ...` lines bind at module level (the `as` name where one is given). */
