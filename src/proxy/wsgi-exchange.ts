@@ -310,6 +310,20 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     if (this.state === State.Done || this.aborted || this.clientEndSent) return;
     this.clientEndSent = true;
     this.link.write(encodeEmptyFrame(Frame.CLIENT_END, this.id));
+    this.endHeadAnswer();
+  }
+
+  /**
+   * A HEAD's answer is its head: once that is out and the client has closed its side, nothing
+   * more is owed to it, and nothing the app sends on is written, so no failed write would ever
+   * tell that the client left (an endless stream that never listens for http.disconnect ran
+   * for ever, in flight). The answer ends, and the app is told the client went, as at a
+   * client's abort: its task is cancelled if it goes on sending (asgi_response.after_gone).
+   */
+  private endHeadAnswer(): void {
+    if (!this.clientEndSent || this.req.method !== 'HEAD' || this.state !== State.Body || this.aborted) return;
+    this.abort();
+    this.res.end();
   }
 
   /** `timedOut`: we answered 504 for the app, and an ASGI worker cancels its task (docs/protocol.md §4). */
@@ -485,6 +499,7 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
         const head = parseHead(payload.toString('latin1'));
         this.dropsBody = head.noContent;
         this.writeHead(head);
+        this.endHeadAnswer();
         // Node sends a head with the first body piece. That piece usually came in the same batch
         // of frames; when it did not (an ASGI app that awaits between its start and its body: a
         // server-sent event stream), the client must still see the head now.
