@@ -310,18 +310,19 @@ export class WsgiExchange implements LinkExchange, ResponseTally {
     if (this.state === State.Done || this.aborted || this.clientEndSent) return;
     this.clientEndSent = true;
     this.link.write(encodeEmptyFrame(Frame.CLIENT_END, this.id));
-    this.endHeadAnswer();
   }
 
   /**
-   * A HEAD's answer is its head: once that is out and the client has closed its side, nothing
-   * more is owed to it, and nothing the app sends on is written, so no failed write would ever
-   * tell that the client left (an endless stream that never listens for http.disconnect ran
-   * for ever, in flight). The answer ends, and the app is told the client went, as at a
-   * client's abort: its task is cancelled if it goes on sending (asgi_response.after_gone).
+   * A HEAD's answer is its head: once that is out, the client (nginx, which then gives the
+   * connection to its next request) has all of it, and nothing the app sends on is written, so
+   * no failed write would ever tell that the client left. Held open until the app's end, an
+   * endless stream that never listens for http.disconnect held the connection and ran in flight
+   * for ever. The answer ends now, and the app is told the client went, as at an abort: a task
+   * that goes on sending is cancelled (asgi_response.after_gone).
    */
   private endHeadAnswer(): void {
-    if (!this.clientEndSent || this.req.method !== 'HEAD' || this.state !== State.Body || this.aborted) return;
+    // ASGI alone: a WSGI worker answers a HEAD without running its body (its head comes whole).
+    if (this.options.asgi !== true || this.req.method !== 'HEAD' || this.state !== State.Body || this.aborted) return;
     this.abort();
     this.res.end();
   }

@@ -1,8 +1,9 @@
 // A HEAD to an endless stream whose app never listens for http.disconnect (a Channels 4.0
-// AsyncHttpConsumer streaming events from handle(), a raw ASGI app), its client gone once it
-// has the head (`curl -I`). The answer to a HEAD is its head alone, so nothing the app sends on
-// is written, and no failed write tells the gateway the client left: the app streamed into the
-// void for ever, in flight in `status` (holding a drain to its end, an idle app awake).
+// AsyncHttpConsumer streaming events from handle(), a raw ASGI app). The answer to a HEAD is its
+// head alone, so nothing the app sends on is written, and no failed write tells the gateway the
+// client left: the answer waited for the app's end, which never came, the app in flight in
+// `status` for ever (holding a drain to its end, an idle app awake) and the connection held,
+// the next request on it (nginx reuses its upstream connections) never answered.
 import net from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,6 +62,20 @@ test('the client that has its HEAD answer and closes its side: the app streaming
   }
   const log = join(state.path, 'apps', 'm', 'log', 'app.log');
   await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('spin: cancelled'), 5000, "the app's task cancelled (its finally ran)");
+});
+
+test('a HEAD answered by its head frees its connection at once: the next request on it (nginx reuses an upstream connection so) is answered while the app streams on', async () => {
+  const { head, socket } = await headOf('HEAD /m/spin?t=120 HTTP/1.1\r\nHost: x\r\n\r\n');
+  try {
+    assert.match(head, /^HTTP\/1\.1 200 /);
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.write('GET /m/hello HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => text.includes('Hello, world!'), 10_000, 'the next answer on the connection');
+    await waitFor(async () => (await inFlight()) === 0, 10_000, 'the HEAD to leave the in-flight count');
+  } finally {
+    socket.destroy();
+  }
 });
 
 test('a HEAD whose client stays gets its head and the connection its next answer once the app has ended: a finite stream is not cut', async () => {
