@@ -19,6 +19,9 @@ const DEBIAN_PACKAGES = ['python3-flask', 'python3-venv', 'python3-pip', 'python
   // Frameworks and libraries the checks are tried on (check's aiohttp and CherryPy refusals, the
   // deb: coverage warning): without them those tests are skipped on a fresh host.
   'python3-aiohttp', 'python3-cherrypy3', 'python3-flask-login', 'python3-yaml', 'python3-simplejson', 'python3-toml', 'python3-xmltodict', 'python3-msgpack', 'python3-webcolors',
+  // A new user's WSGI frameworks (init's and check's web.py and hug, the services: database of
+  // Flask-SQLAlchemy, Socket.IO's long polling): test/cli/init-wsgi-frameworks, test/gateway/wsgi-frameworks.
+  'python3-webpy', 'python3-hug', 'python3-flask-sqlalchemy', 'python3-flask-socketio',
   // The mail tests run their own Postfix in front of the gateway (test/helpers/postfix.ts, `postfix
   // -c DIR`); the host's own is installed unconfigured and never started (preseedDebconf).
   'postfix'];

@@ -415,6 +415,13 @@ def _short_repr(obj):
 def load_app(config):
     """Import the app, or report why not (marker line on stderr) and return None."""
     spec = config["app"]
+    if config["kind"] == "wsgi":
+        # As gunicorn's arbiter sets it in its process environment: frameworks read it there to
+        # tell a server from their own development one, web.py turning its debug mode (a page
+        # with the source and locals of every exception, modules reloaded per request) off.
+        from .environ import SERVER_SOFTWARE
+
+        os.environ.setdefault("SERVER_SOFTWARE", SERVER_SOFTWARE)
     before = snapshot()
     try:
         app = import_app(spec, config["kind"])
