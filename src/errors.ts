@@ -969,12 +969,17 @@ export const ERROR_CODES = {
     example: { requirements: '/srv/apps/blog/requirements.txt', reason: 'ENOENT' },
   },
   APPPKG_APP_IMPORT_FAILED: {
-    summary: 'Importing the `app:` module raised; the Python traceback is printed and the message names the file and line. When `app:` itself names a module or object that is not there and one of a close name is (`main:ap` for `main:app`), the fix names the `app:` to write; when it is an `os.environ["NAME"]` that nothing set (a settings module\'s secret), the fix names `settings: [NAME]`. A new version that fails this way is refused (the serving one, if any, keeps serving) and retried when a file of it changes; a worker of the serving version that fails this way at a restart (a file of it edited) is retried with the restart back-off, a crash loop in `status`, and serves again once the file is fixed; a wake of an idle app that fails this way is tried again by the first request after its back-off (`idle.nextWakeAt`), whatever changed meanwhile.',
+    summary: 'Importing the `app:` module raised; the Python traceback is printed and the message names the file and line. When `app:` itself names a module or object that is not there and one of a close name is (`main:ap` for `main:app`), the fix names the `app:` to write; when it is an `os.environ["NAME"]` that nothing set (a settings module\'s secret), the fix names `settings: [NAME]`, and for `DATABASE_URL` and `REDIS_URL` first the `services:` entry (`{database: sql}`, `{redis: redis}`) that has the gateway give it. A new version that fails this way is refused (the serving one, if any, keeps serving) and retried when a file of it changes; a worker of the serving version that fails this way at a restart (a file of it edited) is retried with the restart back-off, a crash loop in `status`, and serves again once the file is fixed; a wake of an idle app that fails this way is tried again by the first request after its back-off (`idle.nextWakeAt`), whatever changed meanwhile.',
     message: (d) => `app: cannot import ${str(d.app)}${d.where ? ` (${str(d.where)})` : ''}: ${str(d.reason)}`,
     hint: (d) =>
       d.meant
         // A typo of app.yaml's `app:` (`main:ap`, `mian:app`): the traceback is Python's, the fix the line to write.
         ? `did you mean \`app: ${str(d.meant)}\`? write it in app.yaml${d.log ? ` (${d.wake ? 'a changed app.yaml restarts the app' : 'a change to any file of the version retries it'})` : ''}`
+        : d.environ === 'DATABASE_URL'
+        // The gateway's own answer to it: a database made for the app, which settings: would leave to the host.
+        ? 'the app reads DATABASE_URL from its environment, and nothing gives it: ask for a database in app.yaml, `services: {database: sql}`, and the gateway gives it one with DATABASE_URL (PostgreSQL where the environment file names a server, else SQLite in the app\'s data directory, with nothing to set up; README "Services"); or, for a database of your own, list it in `settings: [DATABASE_URL]` and set it in the environment file\'s settings for the app'
+        : d.environ === 'REDIS_URL'
+        ? 'the app reads REDIS_URL from its environment, and nothing gives it: ask for Redis in app.yaml, `services: {redis: redis}`, and the gateway gives it a Redis user of its own with REDIS_URL (the environment file must name the host\'s Redis, `services: {redis: redis://...}`; README "Services"); or, for a Redis of your own, list it in `settings: [REDIS_URL]` and set it in the environment file\'s settings for the app'
         : d.environ
         // os.environ["SECRET_KEY"] in a settings module, in an app whose settings: does not list it.
         ? `the app reads ${str(d.environ)} from its environment, and nothing gives it: list it in app.yaml, \`settings: [${str(d.environ)}]\` (a start without it is then refused, naming it), and set it in the environment file's settings for the app or, for check, serve and run, in the shell (\`${str(d.environ)}=... apppkg-gateway serve DIR\`)`
@@ -1001,13 +1006,15 @@ export const ERROR_CODES = {
     example: { app: 'notes:app', where: 'notes.py:2', reason: "ModuleNotFoundError: No module named 'flask_cors'", module: 'flask_cors', package: 'python3-flask-cors', system: '/usr/bin/python3', debLine: 'deb: [python3-flask, python3-flask-cors]' },
   },
   APPPKG_APP_NOT_CALLABLE: {
-    summary: 'The `app:` object exists but is not callable (a module, a string, None), or is an application factory the worker cannot use as it stands: a plain one named without `()`, or an `async def` one, whose call returns a coroutine rather than the app; or, for WSGI, its signature cannot take `(environ, start_response)` (`def application(environ)`), as inspect reads it.',
+    summary: 'The `app:` object exists but is not callable (a module, a string, None), or is an application factory the worker cannot use as it stands: a plain one named without `()`, or an `async def` one, whose call returns a coroutine rather than the app; or, for WSGI, its signature cannot take `(environ, start_response)` (`def application(environ)`), as inspect reads it. A web.py `web.application(...)` (its tutorial\'s `app`) is not callable either: the fix names `app: MODULE:app.wsgifunc()`.',
     message: (d) => `app: ${str(d.app)} is ${str(d.found)}, expected a WSGI or ASGI callable`,
     hint: (d) =>
       String(d.found).includes('an async factory')
         ? asyncFactoryHint(String(d.app))
         : String(d.found).includes('an application factory')
         ? 'add the `()` to `app:`: each worker then calls the factory once and serves the app it returns'
+        : String(d.found).includes('whose WSGI app is its wsgifunc()')
+        ? `write \`app: ${str(d.app)}.wsgifunc()\` in app.yaml: each worker then calls it once and serves the WSGI app it returns`
         : String(d.found).includes('cannot be called as a WSGI server calls an app')
         ? 'make it take the two arguments a WSGI server passes, `def application(environ, start_response)` (PEP 3333; for a class, its `__call__(self, environ, start_response)`, and `app:` naming an instance), or point `app:` at the object that does'
         : 'point `app:` at the application object, e.g. `app: mypkg.wsgi:application` (WSGI) or `app: mypkg.main:app` (ASGI)',

@@ -125,6 +125,10 @@ def import_app(spec, kind="wsgi"):
     for part in (object_path or "application").split("."):
         obj = getattr(obj, part)
     if not callable(obj):
+        if not factory and callable(getattr(obj, "wsgifunc", None)):
+            # web.py's `app = web.application(urls, globals())`, as its tutorial has it: the WSGI
+            # app is what its wsgifunc() returns (`application = app.wsgifunc()`).
+            raise _not_callable(spec, kind, "a web.py application (%s), whose WSGI app is its wsgifunc()" % (_short_repr(obj),))
         raise _not_callable(spec, kind, "%s %s" % (type(obj).__name__, _short_repr(obj)))
     # Not called: its coroutine would only be dropped, with a "never awaited" warning on top.
     if factory and isinstance(obj, types.FunctionType) and obj.__code__.co_flags & _CO_COROUTINE:

@@ -15,7 +15,8 @@ export const spec: CommandSpec = {
     'Write a commented app.yaml for an existing WSGI or ASGI project: finds the application object\n' +
     '(a module-level `application`, `app = Flask(...)`, `FastAPI(...)`, `Starlette(...)`, `Quart(...)`,\n' +
     '`falcon.App()` or `falcon.asgi.App()`, `Bottle()`, Pyramid\'s `config.make_wsgi_app()`,\n' +
-    '`cherrypy.Application(...)`, an `async def app(scope, receive, send)`, a `def app(environ, start_response)`\n' +
+    '`cherrypy.Application(...)`, web.py\'s `web.application(...)` (its `wsgifunc()`), hug\'s `__hug_wsgi__`,\n' +
+    'an `async def app(scope, receive, send)`, a `def app(environ, start_response)`\n' +
     'or any function with those parameter names; annotated assignments too, and those in a module-level `with`;\n' +
     'an `app = Middleware(api)` that wraps such an object under another name, which it serves in its place;\n' +
     'aiohttp\'s `web.Application()`, which is neither and gets `platform: python, command`, run by gunicorn;\n' +
@@ -25,7 +26,9 @@ export const spec: CommandSpec = {
     'requirements.txt, Django\'s manage.py (and a SQLite database kept in the project, which it\n' +
     'warns of), a Django Channels project\'s asgi.py (its ProtocolTypeRouter) over its wsgi.py (and\n' +
     'its in-memory channel layer, which needs one worker), and of a project with async views, which asgi.py would\n' +
-    'serve on an event loop; code under src/ (the src layout) gets `paths: [src/]`.',
+    'serve on an event loop; code under src/ (the src layout) gets `paths: [src/]`; code that reads DATABASE_URL\n' +
+    'gets `services: {database: sql}` (SQLite where the host names no PostgreSQL), and a Socket.IO server a note\n' +
+    'that it needs one worker.',
   usage: 'apppkg-gateway init [DIR] [--force]',
   optionHelp: [['--force', 'overwrite an existing app.yaml']],
   options: { force: { type: 'boolean' } },
@@ -51,17 +54,26 @@ const assignment = (name: string, value = ''): RegExp => new RegExp(String.raw`^
 const APPLICATION = new RegExp(`${assignment('application').source}|^(async\\s+)?def application\\s*\\(`, 'm');
 const APP = assignment('app');
 
+/** A module that imports web.py (`import web`), whose `web.application()` is its app. */
+const WEBPY_IMPORT = /^\s*(?:import\s+web\b|from\s+web\s+import\b)/m;
+/**
+ * A hug API: routes declared with `@hug.get(...)` in a module that imports hug, whose WSGI app
+ * is the module's `__hug_wsgi__` (hug's docs: `gunicorn api:__hug_wsgi__`); no name of the
+ * module is assigned one.
+ */
+const HUG_ROUTES = /^\s*import\s+hug\b[\s\S]*^@hug\.(?:get|post|put|patch|delete|http|call|default_output_format|not_found|static|cli)\b/m;
+
 /** A module that imports Tornado, whose `web.Application()` is then Tornado's, not aiohttp's. */
 const TORNADO_IMPORT = /^\s*(?:import\s+tornado\b|from\s+tornado\b)/m;
 
-type Framework = 'flask' | 'fastapi' | 'starlette' | 'quart' | 'falcon' | 'bottle' | 'pyramid' | 'cherrypy' | 'aiohttp' | 'tornado';
+type Framework = 'flask' | 'fastapi' | 'starlette' | 'quart' | 'falcon' | 'bottle' | 'pyramid' | 'cherrypy' | 'aiohttp' | 'tornado' | 'webpy' | 'hug';
 
 /**
  * How each framework's app is made at module level, `name = <made>`, and so what it is: Quart's
  * `Quart(__name__)` is ASGI however its file is named, Falcon's `falcon.App()` WSGI and its
  * `falcon.asgi.App()` ASGI. `when`: what the file must import for a bare name (`App()`) to be it.
  */
-const FRAMEWORK_MADE: ReadonlyArray<{ framework: Framework; kind: Candidate['kind']; made: string; when?: RegExp }> = [
+const FRAMEWORK_MADE: ReadonlyArray<{ framework: Framework; kind: Candidate['kind']; made: string; when?: RegExp; served?: string }> = [
   { framework: 'flask', kind: 'wsgi', made: String.raw`(?:flask\.)?Flask\s*\(` },
   { framework: 'fastapi', kind: 'asgi', made: String.raw`(?:fastapi\.)?FastAPI\s*\(` },
   { framework: 'starlette', kind: 'asgi', made: String.raw`(?:starlette\.applications\.)?Starlette\s*\(` },
@@ -75,6 +87,9 @@ const FRAMEWORK_MADE: ReadonlyArray<{ framework: Framework; kind: Candidate['kin
   { framework: 'pyramid', kind: 'wsgi', made: String.raw`\w+\.make_wsgi_app\s*\(` },
   // cherrypy.Application(Root()), cherrypy.tree.mount(Root(), '/'), or the tree itself.
   { framework: 'cherrypy', kind: 'wsgi', made: String.raw`cherrypy\.(?:Application\s*\(|tree\b)` },
+  // web.py's `app = web.application(urls, globals())`, as its tutorial writes it: not itself a
+  // WSGI callable (check: "expected a WSGI or ASGI callable"); its `wsgifunc()` makes one.
+  { framework: 'webpy', kind: 'wsgi', made: String.raw`(?:web\.)?application\s*\(`, when: WEBPY_IMPORT, served: '.wsgifunc()' },
   // Tornado's `tornado.web.Application()` (before aiohttp's, which a bare `web.Application()` would
   // also match): neither WSGI nor ASGI, served by Tornado's own server (SPEC 1.1's example).
   { framework: 'tornado', kind: 'command', made: String.raw`(?:tornado\.)?web\.Application\s*\(`, when: TORNADO_IMPORT },
@@ -109,6 +124,17 @@ const IMPORTS = /^[ \t]*(?:import\s+([^\n#;]+)|from\s+([A-Za-z_]\w*)[\w.]*\s+imp
 const CHANNELS_ROUTER = /^\s*from\s+channels\.routing\s+import\b[^\n]*\bProtocolTypeRouter\b/m;
 /** Channels' in-process channel layer: its groups live in one worker's memory. */
 const IN_MEMORY_LAYER = /channels\.layers\.InMemoryChannelLayer/;
+/**
+ * The project reads DATABASE_URL (`os.environ["DATABASE_URL"]`, `os.getenv("DATABASE_URL")`, or
+ * dj-database-url's `config()`, which reads it by default): what `services: {database: sql}`
+ * gives it, SQLite where the host names no PostgreSQL, so the app runs with nothing set up.
+ */
+const READS_DATABASE_URL = /['"]DATABASE_URL['"]|dj_database_url\.config\s*\(/;
+/**
+ * A Socket.IO server (Flask-SocketIO's `SocketIO(app)`, python-socketio's `socketio.Server(` or
+ * `WSGIApp(`): its sessions live in the process that made them, so it needs one worker.
+ */
+const SOCKETIO_SERVER = /^\s*(?:from\s+flask_socketio\s+import\b[^\n]*\bSocketIO\b[\s\S]*\bSocketIO\s*\(|import\s+socketio\b[\s\S]*\bsocketio\.(?:Server|WSGIApp)\s*\()/m;
 /** Django's startproject default: SQLite in the project directory, which is the version's. */
 const SQLITE_IN_PROJECT = /['"]NAME['"]\s*:\s*(?:BASE_DIR\s*\/\s*['"][^'"]+['"]|os\.path\.join\(\s*BASE_DIR\s*,\s*['"][^'"]+['"]\s*\))/;
 
@@ -125,6 +151,8 @@ const FRAMEWORK_DEB: Partial<Record<Candidate['framework'], string>> = {
   cherrypy: 'python3-cherrypy3',
   aiohttp: 'python3-aiohttp',
   tornado: 'python3-tornado',
+  webpy: 'python3-webpy',
+  hug: 'python3-hug',
 };
 
 function* pythonFiles(dir: string, depth: number): Generator<string> {
@@ -203,11 +231,13 @@ export function findCandidates(root: string): Candidate[] {
     for (const entry of FRAMEWORK_APPS) {
       const match = entry.when === undefined || entry.when.test(text) ? entry.pattern.exec(text) : null;
       if (match) {
-        made = { object: match[1], kind: entry.kind, framework: entry.framework };
+        made = { object: `${match[1]}${entry.served ?? ''}`, kind: entry.kind, framework: entry.framework };
         break;
       }
     }
-    if (APPLICATION.test(text)) {
+    if (HUG_ROUTES.test(text)) at('__hug_wsgi__', 40, 'wsgi', 'hug');
+    // `application = web.application(...)` names web.py's app, whose WSGI callable is its wsgifunc().
+    if (APPLICATION.test(text) && made?.object.startsWith('application.') !== true) {
       const kind = made?.object === 'application' ? made.kind : asgiFile || /^async\s+def application\s*\(/m.test(text) ? 'asgi' : 'wsgi';
       at('application', 50, kind, made?.object === 'application' ? made.framework : framework);
     }
@@ -381,6 +411,18 @@ function asyncViews(root: string): string | null {
   return null;
 }
 
+/** The first of the project's files (relative to `root`) whose text `pattern` matches. */
+function projectFileMatching(root: string, pattern: RegExp): string | null {
+  for (const file of pythonFiles(root, 3)) {
+    try {
+      if (pattern.test(readFileSync(file, 'utf8'))) return relative(root, file);
+    } catch {
+      // unreadable: nothing to say about it
+    }
+  }
+  return null;
+}
+
 export function inMemoryLayer(root: string): string | null {
   return settingsFileMatching(root, IN_MEMORY_LAYER);
 }
@@ -461,7 +503,9 @@ export function renderAppYaml(root: string, candidates: Candidate[], importedDeb
       `# The ${best.kind.toUpperCase()} callable, as module:object (the module is imported with ${best.inSrc ? 'src/ (paths, below)' : 'this directory'} on sys.path).`,
       `app: ${best.module}:${best.object}`,
     );
-    if (best.object.endsWith('()')) lines.splice(lines.length - 1, 0, `# ${best.object} is an application factory: each worker calls it once and serves what it returns.`);
+    if (best.framework === 'webpy') lines.splice(lines.length - 1, 0, `# web.py's application object is not a WSGI callable itself: each worker calls its wsgifunc() once and serves what it returns.`);
+    else if (best.framework === 'hug') lines.splice(lines.length - 1, 0, `# hug makes each module that declares routes a WSGI app, __hug_wsgi__ (as \`gunicorn ${best.module}:__hug_wsgi__\` serves it).`);
+    else if (best.object.endsWith('()')) lines.splice(lines.length - 1, 0, `# ${best.object} is an application factory: each worker calls it once and serves what it returns.`);
   }
   if (others.length > 0) lines.push(`# other candidates found: ${others.join(', ')}`);
   lines.push('');
@@ -475,9 +519,19 @@ export function renderAppYaml(root: string, candidates: Candidate[], importedDeb
     lines.push('# System packages, if the app needs any (Debian / rpm hosts):', '# deb: python3-something', '');
   }
   lines.push(...requirementsLines(root, hasRequirements, best.inSrc ? ['src/'] : []), '');
+  const database = projectFileMatching(root, READS_DATABASE_URL);
+  if (database !== null) {
+    lines.push(
+      `# ${database} reads DATABASE_URL: the gateway gives the app a database of its own there, PostgreSQL`,
+      '# where the environment file names a server, else SQLite in its data directory (README "Services").',
+      'services:',
+      '  database: sql',
+      '',
+    );
+  }
   lines.push(
     '# Settings the host must inject as environment variables; missing ones refuse to start.',
-    '# settings: [SECRET_KEY, DATABASE_URL]',
+    database === null ? '# settings: [SECRET_KEY, DATABASE_URL]' : '# settings: [SECRET_KEY]',
     '',
     '# Files served by the gateway itself, never reaching Python:',
     existsSync(join(root, 'static')) ? 'static:\n  /static: static/' : '# static:\n#   /static: static/',
@@ -505,12 +559,30 @@ export function renderAppYaml(root: string, candidates: Candidate[], importedDeb
       '# or a layer all workers share (channels_redis, with services: {redis: redis}).',
     );
   }
+  const socketIo = projectFileMatching(root, SOCKETIO_SERVER);
+  if (socketIo !== null) lines.push(...socketIoLines(root, socketIo));
   if (isDjango && existsSync(join(root, 'manage.py'))) {
     lines.push('commands:', '  install: python manage.py migrate --noinput', '  update: python manage.py migrate --noinput', '  test: python manage.py test');
   } else {
     lines.push('# commands:', '#   install: python -m myapp.setup', '#   test: python -m unittest discover -s tests');
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Socket.IO keeps a client's session in the process that made it, and the gateway picks a worker
+ * per request: with its 2 default workers a client's next long poll gets `400 Invalid session`.
+ * Under WSGI its clients stay on long-polling (a websocket gets 501); its own server, as a
+ * process routed /socket.io, takes the websocket transport (README "Socket.IO").
+ */
+function socketIoLines(root: string, file: string): string[] {
+  return [
+    `# ${file} runs a Socket.IO server, which keeps each client's session in the process that made it:`,
+    `# with the 2 workers the gateway starts by default, a client's next poll may reach the other`,
+    `# one ("Invalid session"). Give the app one worker in the environment file, ${oneWorker(root)}`,
+    '# (serve --workers 1). Under WSGI its clients stay on long-polling; for the websocket transport,',
+    "# run Socket.IO's own server as a process with route: /socket.io (README \"Socket.IO\").",
+  ];
 }
 
 /**
@@ -618,6 +690,13 @@ export async function run(args: ParsedCommand): Promise<number> {
     process.stdout.write(
       `note: ${layer} gives Channels the InMemoryChannelLayer, whose groups live in one process: give the app one worker ` +
         `(${oneWorker(root)} in the environment file; \`serve --workers 1\`) or a shared layer (channels_redis)\n`,
+    );
+  }
+  const socketIo = projectFileMatching(root, SOCKETIO_SERVER);
+  if (socketIo !== null) {
+    process.stdout.write(
+      `note: ${socketIo} runs a Socket.IO server, whose sessions live in one process: give the app one worker ` +
+        `(${oneWorker(root)} in the environment file; \`serve --workers 1\`), or its clients' polls get "Invalid session"\n`,
     );
   }
   // WSGI stays Django's default (the comment in findCandidates), but async views under it run one
