@@ -1281,6 +1281,9 @@ export const ERROR_CODES = {
       d.pasteFile
         ? `${str(d.pasteFile)} has Pyramid's \`main(global_config, **settings)\`, which PasteDeploy calls with an .ini file's settings, and no module-level app: ` +
           `add wsgi.py at the top of the project, \`from ${str(d.pasteModule)} import main\` and \`application = main({})\` (the settings of the .ini's [app:main] as keywords of main), then run init again`
+        : d.pecanConfig
+        ? `${str(d.pecanConfig)} is Pecan's configuration (\`pecan serve ${str(d.pecanConfig)}\`), and no module-level app: add wsgi.py beside it, ` +
+          `\`import os\`, \`from pecan.deploy import deploy\` and \`application = deploy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py"))\`, then run init again`
         : d.bottleFile
         ? `${str(d.bottleFile)} declares its routes with Bottle's module-level @route, which go to Bottle's default app, and no name holds that app: ` +
           'add `application = bottle.default_app()` at its end (with `import bottle`), then run init again'

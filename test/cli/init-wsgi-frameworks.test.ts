@@ -6,7 +6,10 @@
 // - hug declares routes on the module and makes `__hug_wsgi__`: init found no app at all;
 // - an app reading DATABASE_URL (Flask-SQLAlchemy) got no `services: {database: sql}` from
 //   init, and check's fix for the KeyError said to set DATABASE_URL by hand in `settings:`;
-// - a Socket.IO server needs one worker (its sessions live in one process): init now says so.
+// - a Socket.IO server needs one worker (its sessions live in one process): init now says so;
+// - a Pecan project as `pecan create` makes it has no app object, and init took config.py's
+//   `app = {...}` (its configuration) for one: a literal is no app, and the refusal says what
+//   wsgi.py to add.
 import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +29,7 @@ test.after(() => work.remove());
 function project(name: string): string {
   const dir = join(work.path, name);
   cpSync(join(FIXTURES, 'apps', name), dir, { recursive: true, filter: (p) => !p.includes('__pycache__') });
-  rmSync(join(dir, 'app.yaml'));
+  rmSync(join(dir, 'app.yaml'), { force: true });
   return dir;
 }
 
@@ -107,6 +110,25 @@ test('Flask-SocketIO: init says that its sessions need one worker, and how its w
   assert.match(stdout, 'note: chat.py runs a Socket.IO server, whose sessions live in one process: give the app one worker (apps: {socketio-chat: {workers: 1}} in the environment file');
   assert.match(yaml, '# chat.py runs a Socket.IO server');
   assert.match(yaml, 'route: /socket.io');
+});
+
+test("a Pecan project: config.py's `app = {...}` is no app; init's refusal names the wsgi.py to add, then finds it", async () => {
+  const dir = project('pecan-project');
+  const refused = await runCli(['init', dir], { ms: 30_000 });
+  assert.is(refused.status, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, 'fix: config.py is Pecan\'s configuration (`pecan serve config.py`), and no module-level app: add wsgi.py beside it, `import os`, `from pecan.deploy import deploy` and `application = deploy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py"))`');
+  writeFileSync(join(dir, 'wsgi.py'), 'import os\n\nfrom pecan.deploy import deploy\n\napplication = deploy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py"))\n');
+  const { stdout, yaml } = await init(dir);
+  assert.match(stdout, '(app: wsgi:application, WSGI)');
+  assert.match(yaml, /^deb: python3-pecan$/m, yaml);
+});
+
+runIf(test, has('pecan'), 'needs python3-pecan')("Pecan: check passes the app.yaml init writes once wsgi.py deploys config.py", async () => {
+  const dir = project('pecan-project');
+  writeFileSync(join(dir, 'wsgi.py'), 'import os\n\nfrom pecan.deploy import deploy\n\napplication = deploy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py"))\n');
+  await init(dir);
+  const r = await check(dir);
+  assert.is(r.status, 0, r.stdout + r.stderr);
 });
 
 test.run();

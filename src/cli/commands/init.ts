@@ -52,7 +52,8 @@ interface Candidate {
 /** `name = ` or `name: Annotation = ` at the start of a line (`(\w+)`: the name, captured). */
 const assignment = (name: string, value = ''): RegExp => new RegExp(String.raw`^${name}\s*(?::\s*[\w.\[\], |]+?\s*)?=(?!=)\s*${value}`, 'm');
 const APPLICATION = new RegExp(`${assignment('application').source}|^(async\\s+)?def application\\s*\\(`, 'm');
-const APP = assignment('app');
+// Not `app = {...}`: a literal is configuration (Pecan's config.py, `app = {'root': ...}`), never an app.
+const APP = assignment('app', String.raw`(?!\s*[{\['"\d])`);
 
 /** A module that imports web.py (`import web`), whose `web.application()` is its app. */
 const WEBPY_IMPORT = /^\s*(?:import\s+web\b|from\s+web\s+import\b)/m;
@@ -653,6 +654,17 @@ function pasteFactory(root: string): { pasteFile: string; pasteModule: string } 
   return {};
 }
 
+/**
+ * Pecan's project layout (`pecan create`'s): config.py's `app = {'root': ...}`, which `pecan
+ * serve config.py` and `gunicorn_pecan` load, and no module-level app; the refusal then says
+ * what wsgi.py to add (pecan.deploy's `deploy(config.py)`, as Pecan's mod_wsgi recipe has it).
+ */
+function pecanConfig(root: string): { pecanConfig: string } | Record<string, never> {
+  const config = projectFileMatching(root, /^app\s*=\s*\{[^}]*['"]root['"]\s*:/m);
+  if (config === null || !config.endsWith('config.py') || projectFileMatching(root, /^\s*(?:from|import)\s+pecan\b/m) === null) return {};
+  return { pecanConfig: config };
+}
+
 export async function run(args: ParsedCommand): Promise<number> {
   const root = resolve(args.positionals[0] ?? '.');
   if (!existsSync(root) || !statSync(root).isDirectory()) {
@@ -667,7 +679,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     if (misnamed !== null) throw misnamed;
   }
   const found = findCandidates(root);
-  if (found.length === 0) throw new GatewayError('APPPKG_INIT_NO_APP', { dir: root, ...pasteFactory(root), ...bottleDefaultApp(root) });
+  if (found.length === 0) throw new GatewayError('APPPKG_INIT_NO_APP', { dir: root, ...pasteFactory(root), ...bottleDefaultApp(root), ...pecanConfig(root) });
   // `app: site:app` could never import the project's site.py: such a candidate is no candidate.
   const stdlibNamed = (c: Candidate) => stdlibNameProblem([c.inSrc ? join(root, 'src') : root], `${c.module}:${c.object}`, { init: true });
   const candidates = found.filter((c) => stdlibNamed(c) === null);
