@@ -9,7 +9,9 @@
 // - a Socket.IO server needs one worker (its sessions live in one process): init now says so;
 // - a Pecan project as `pecan create` makes it has no app object, and init took config.py's
 //   `app = {...}` (its configuration) for one: a literal is no app, and the refusal says what
-//   wsgi.py to add.
+//   wsgi.py to add;
+// - Django's INSTALLED_APPS and MIDDLEWARE name packages as strings (django-debug-toolbar), which
+//   init's deb: line left out (check then warned of it): init now reads them too.
 import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -129,6 +131,11 @@ runIf(test, has('pecan'), 'needs python3-pecan')("Pecan: check passes the app.ya
   await init(dir);
   const r = await check(dir);
   assert.is(r.status, 0, r.stdout + r.stderr);
+});
+
+runIf(test, has('rest_framework') && has('debug_toolbar'), 'needs python3-djangorestframework and python3-django-debug-toolbar')("Django: the packages INSTALLED_APPS and MIDDLEWARE name as strings are on init's deb: line", async () => {
+  const { yaml } = await init(project('drf-toolbar'));
+  assert.match(yaml, /^deb: \[python3-django, python3-djangorestframework, python3-django-debug-toolbar\]$/m, yaml);
 });
 
 test.run();

@@ -22,7 +22,8 @@ export const spec: CommandSpec = {
     'aiohttp\'s `web.Application()`, which is neither and gets `platform: python, command`, run by gunicorn;\n' +
     'Tornado\'s `tornado.web.Application()` or its `make_app()` factory, neither too, run by Tornado on $PORT;\n' +
     'a `create_app()` factory, or an app imported from another package: `from xandikos.wsgi import app`),\n' +
-    'its framework\'s Debian package and, without a requirements.txt, those of what it imports,\n' +
+    'its framework\'s Debian package and, without a requirements.txt, those of what it imports (Django\'s\n' +
+    'INSTALLED_APPS and MIDDLEWARE too),\n' +
     'requirements.txt, Django\'s manage.py (and a SQLite database kept in the project, which it\n' +
     'warns of), a Django Channels project\'s asgi.py (its ProtocolTypeRouter) over its wsgi.py (and\n' +
     'its in-memory channel layer, which needs one worker), and of a project with async views, which asgi.py would\n' +
@@ -350,8 +351,22 @@ export function thirdPartyImports(root: string): string[] {
       const names = match[2] !== undefined ? [match[2]] : match[1].split(',').map((item) => item.trim().split(/[\s.]/)[0]);
       for (const name of names) if (/^[A-Za-z_]\w*$/.test(name) && !own.has(name) && !modules.includes(name)) modules.push(name);
     }
+    for (const name of djangoListedModules(text)) if (!own.has(name) && !modules.includes(name)) modules.push(name);
   }
   return modules;
+}
+
+/**
+ * The top-level modules a Django settings module names as strings, which Django imports and no
+ * `import` line does: INSTALLED_APPS' and MIDDLEWARE's (`'debug_toolbar'`,
+ * `'debug_toolbar.middleware.DebugToolbarMiddleware'`), whose packages deb: must list too.
+ */
+function djangoListedModules(text: string): string[] {
+  const names: string[] = [];
+  for (const list of text.matchAll(/^(?:INSTALLED_APPS|MIDDLEWARE)\s*=\s*[[(]([^\])]*)[\])]/gm)) {
+    for (const entry of list[1].replace(/#.*/g, '').matchAll(/['"]([A-Za-z_]\w*)[\w.]*['"]/g)) if (!names.includes(entry[1])) names.push(entry[1]);
+  }
+  return names;
 }
 
 /**
