@@ -4,7 +4,6 @@
 // and left by a gateway killed, named in the message. Never the machine's state root.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,17 +11,16 @@ import { Gateway } from '../../src/gateway.js';
 import { writePackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, BIN, installForOtherUsers, ROOT, runCli, startCli, tempDir, waitFor, within, type RunningGateway } from '../helpers/process.js';
 import { hasProgram, isRoot, runIf } from '../helpers/skip.js';
+import { defaultAdminBusy } from '../helpers/default-admin.js';
 
 const test = suite('admin address in the state root');
 // Once its gateway is gone, a bare `status` asks the default 127.0.0.1:8099, which another
-// gateway on this machine may hold. Asked as the file loads, as runIf needs.
-const defaultAdminTaken = await new Promise<boolean>((resolve) => {
-  const c = net.connect(8099, '127.0.0.1', () => (c.destroy(), resolve(true)));
-  c.on('error', () => resolve(false));
-});
-const ifDefaultAdminFree = runIf(test, !defaultAdminTaken, 'something listens on 127.0.0.1:8099, the default --admin');
+// gateway on this machine may hold: held by this file (default-admin.ts) against the run's own,
+// and asked as the file loads, as runIf needs.
+const defaultAdminBusyWhy = await defaultAdminBusy(test);
+const ifDefaultAdminFree = runIf(test, defaultAdminBusyWhy === null, defaultAdminBusyWhy ?? '');
 const asNobody = isRoot && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status === 0;
-const ifNobodyDefaultFree = runIf(test, asNobody && !defaultAdminTaken, 'needs root and runuser, and nothing on 127.0.0.1:8099, the default --admin');
+const ifNobodyDefaultFree = runIf(test, asNobody && defaultAdminBusyWhy === null, `needs root and runuser, and nothing on 127.0.0.1:8099, the default --admin${defaultAdminBusyWhy === null ? '' : ` (${defaultAdminBusyWhy})`}`);
 const dir = tempDir('apppkg-admin-address-');
 const apps = join(dir.path, 'apps');
 const state = join(dir.path, 'state');

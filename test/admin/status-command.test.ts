@@ -16,20 +16,19 @@ import { once } from 'node:events';
 import type { AppStatus, GatewayStatus } from '../../src/admin/status-types.js';
 import { ASK_GATEWAY_EVERY_MS, BIN, installForOtherUsers, ROOT, runCli, startCli, tempDir, waitFor, within } from '../helpers/process.js';
 import { hasProgram, runIf } from '../helpers/skip.js';
+import { defaultAdminBusy } from '../helpers/default-admin.js';
 import { fakeProvider, fakeStatus } from './fake-status.js';
 
 const test = suite('status command');
 const asNobody = process.getuid?.() === 0 && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status === 0;
-// The default address is fixed (127.0.0.1:8099): another gateway on this machine may hold it.
-// Asked as the file loads, as runIf needs: a test returning early would count as passed.
-const defaultAdminTaken = await new Promise<boolean>((resolve) => {
-  const c = net.connect(8099, '127.0.0.1', () => (c.destroy(), resolve(true)));
-  c.on('error', () => resolve(false));
-});
-const ifDefaultAdminFree = runIf(test, !defaultAdminTaken, 'something listens on 127.0.0.1:8099, the default --admin');
+// The default address is fixed (127.0.0.1:8099): another gateway on this machine may hold it;
+// one of the run's own waits for this file (default-admin.ts). Asked as the file loads, as
+// runIf needs: a test returning early would count as passed.
+const defaultAdminBusyWhy = await defaultAdminBusy(test);
+const ifDefaultAdminFree = runIf(test, defaultAdminBusyWhy === null, defaultAdminBusyWhy ?? '');
 const ifNobody = runIf(test, asNobody, 'needs root and runuser to ask a root admin socket (mode 0600) as another user');
 const ifScript = runIf(test, hasProgram('script'), 'needs script(1) (bsdutils) to give the command a terminal');
-const ifNobodyDefaultFree = runIf(test, asNobody && !defaultAdminTaken, 'needs root and runuser, and nothing on 127.0.0.1:8099, the default --admin');
+const ifNobodyDefaultFree = runIf(test, asNobody && defaultAdminBusyWhy === null, `needs root and runuser, and nothing on 127.0.0.1:8099, the default --admin${defaultAdminBusyWhy === null ? '' : ` (${defaultAdminBusyWhy})`}`);
 const dir = tempDir('apppkg-status-');
 const sockPath = join(dir.path, 'admin.sock');
 let tcp: AdminServer;

@@ -46,7 +46,7 @@ test('serve: the same, exit 1, before it listens', async () => {
 });
 
 test('--apps: the app is refused with the same message and line, 503 at its URL', async () => {
-  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off']);
+  const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state, '--access-log', 'off']);
   running.push(gw);
   await waitFor(() => gw.output().includes('nr: '), 30_000, () => `nr said\n${gw.output()}`);
   for (const pid of await childPids(gw.child.pid!)) pids.add(pid);

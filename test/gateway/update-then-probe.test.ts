@@ -51,7 +51,7 @@ async function startGateway(): Promise<RunningGateway> {
   // A probe answered 503 refuses the version at start_timeout: 5 s, not the default 60.
   const env = join(state.path, 'environment.yaml');
   writeFileSync(env, 'apps:\n  blog: {workers: 1, start_timeout: 5}\n');
-  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--state-dir', state.path, '--environment', env, '--access-log', 'off', '--settle', '0']);
+  const gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', env, '--access-log', 'off', '--settle', '0']);
   started.push(gw);
   return gw;
 }

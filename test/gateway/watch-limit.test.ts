@@ -36,7 +36,7 @@ ifUnshare('the log says the watch was refused and why, and a package deployed is
   writePackage(apps, 'first', hello('first'));
   gw = await startCli([
     '--user', '--map-root-user', 'sh', '-c', `echo 0 > ${WATCHES} && exec "$0" "$@"`, BIN,
-    '--apps', apps, '--listen', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--access-log', 'off', '--settle', '0', '--watch-interval', '0.5',
+    '--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--access-log', 'off', '--settle', '0', '--watch-interval', '0.5',
   ], { bin: 'unshare' });
   await waitFor(() => gw!.output().includes('cannot watch'), 10_000, () => `the log to say so: ${gw!.output().slice(-2000)}`);
   assert.match(gw.output(), `cannot watch ${apps} for changes (ENOSPC: the inotify watches of this user are used up; raise fs.inotify.max_user_watches with sysctl); changes under it are seen by the scan every 0.5 s`);

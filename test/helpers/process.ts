@@ -7,6 +7,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { gatherProbeCaches, giveSharedCaches, stateRootOf } from './shared-cache.js';
+import { holdDefaultAdmin, takesDefaultAdmin } from './default-admin.js';
 import { withoutHostPip } from '../../scripts/test-pip-env.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -242,7 +243,17 @@ export function spawnFailure(file: string, args: string[], err: NodeJS.ErrnoExce
  * Runs the CLI to completion (bounded by `ms`; killed and failed past it). An empty state root
  * it is given starts with the run's caches (shared-cache.ts), as startCli's does.
  */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ms?: number; input?: string; bin?: string } = {}): Promise<CliResult> {
+export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ms?: number; input?: string; bin?: string } = {}): Promise<CliResult> {
+  // A gateway given no --admin listens on the default admin address, as long as it runs.
+  const release = takesDefaultAdmin(args) ? await holdDefaultAdmin() : null;
+  try {
+    return await runCliNow(args, opts);
+  } finally {
+    await release?.();
+  }
+}
+
+function runCliNow(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; ms?: number; input?: string; bin?: string }): Promise<CliResult> {
   const bin = opts.bin ?? BIN;
   if (bin === BIN) giveSharedCaches(stateRootOf(args, opts.env));
   return new Promise((resolve, reject) => {
@@ -293,12 +304,15 @@ export interface RunningGateway {
 export async function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; ms?: number; cwd?: string; bin?: string; group?: boolean } = {}): Promise<RunningGateway> {
   const bin = opts.bin ?? BIN;
   if (bin === BIN) giveSharedCaches(stateRootOf(args, opts.env));
+  // A gateway given no --admin holds the default admin address until it exits (default-admin.ts).
+  const release = takesDefaultAdmin(args) ? await holdDefaultAdmin() : null;
   const child = spawn(bin, args, {
     cwd: opts.cwd ?? ROOT,
     env: { ...withoutHostPip(process.env), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.group === true,
   });
+  if (release !== null) for (const ended of ['exit', 'error']) child.once(ended, () => void release());
   const killAll = () => {
     if (opts.group !== true || child.pid === undefined) {
       child.kill('SIGKILL');
