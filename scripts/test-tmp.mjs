@@ -155,6 +155,28 @@ export async function clearDir(dir, what) {
   return notes;
 }
 
+/** Whether the run whose directory is DIR still runs: true or false, or undefined for a directory that is no run's (no owner file). */
+function runAlive(dir) {
+  let owner;
+  try {
+    owner = readFileSync(join(dir, OWNER), 'utf8').trim().split(' ');
+  } catch {
+    return undefined;
+  }
+  return owner.length === 2 && startTime(owner[0]) === owner[1];
+}
+
+/** The directories of the runs in PARENT (the system's TMPDIR) whose process still runs, this one's too. */
+export function liveRunRoots(parent = tmpdir()) {
+  let names = [];
+  try {
+    names = readdirSync(parent).filter((name) => name.startsWith(RUN_PREFIX));
+  } catch {
+    return [];
+  }
+  return names.map((name) => join(parent, name)).filter((dir) => runAlive(dir) === true);
+}
+
 /**
  * Removes the directories of earlier runs whose process is gone (killed with SIGKILL, or a
  * machine that stopped), with what still runs in them. A run's directory whose process still

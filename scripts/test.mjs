@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { clearDir, makeFileRoot, makeRunRoot } from './test-tmp.mjs';
 import { warmCache } from './ts-hooks.mjs';
 import { builtFromSources } from './build-inputs.mjs';
-import { MADE_ACCOUNTS_ENV, removeMadeAccounts } from './test-accounts.mjs';
+import { ACCOUNTS_DIR, MADE_ACCOUNTS_ENV, removeLeftAccounts, removeMadeAccounts } from './test-accounts.mjs';
 import { withoutHostPip } from './test-pip-env.mjs';
 import { reportCpuIn, spawnNodeMeasured } from './process-cpu.mjs';
 
@@ -254,9 +254,17 @@ const sharedCache = mkdtempSync(join(runRoot, 'shared-cache-'));
 /**
  * The users and groups the run's tests make on the host (apppkg-test-app, apppkg-test-readers),
  * listed here as they are made, removed once every test file has ended (scripts/test-accounts.mjs).
- * An interrupted run removes none: its test processes may still be running as them.
+ * An interrupted run removes none: its test processes may still be running as them. So the
+ * next run's start removes those left (and a hand run's), but any a process runs as or a live
+ * run lists: a test that makes one finds it missing, as on a fresh host.
  */
-const madeAccounts = mkdtempSync(join(runRoot, 'accounts-'));
+const madeAccounts = mkdtempSync(join(runRoot, ACCOUNTS_DIR));
+// Not in a run started by a test of the runner (runner-tmp.test.ts): its TMPDIR hides the live
+// runs whose accounts it would take.
+if (process.getuid?.() === 0 && process.env[MADE_ACCOUNTS_ENV] === undefined) {
+  const leftAccounts = removeLeftAccounts();
+  if (leftAccounts.length > 0) console.log(leftAccounts.join('\n'));
+}
 
 /**
  * The test processes' environment, and so their gateways' and commands'. PATH is read once for

@@ -5,11 +5,12 @@
 // Real useradd and groupadd, under names no other test uses.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MADE_ACCOUNTS_ENV, removeMadeAccounts } from '../scripts/test-accounts.mjs';
+import { MADE_ACCOUNTS_ENV, removeLeftAccounts, removeMadeAccounts } from '../scripts/test-accounts.mjs';
 import { hostGroup, hostUser } from './helpers/host-accounts.js';
-import { ROOT, TS_REGISTER, tempDir } from './helpers/process.js';
+import { isAlive, orAfter, ROOT, TS_REGISTER, tempDir } from './helpers/process.js';
 import { hasProgram, isRoot, runIf } from './helpers/skip.js';
 
 const test = suite('accounts the tests make');
@@ -86,6 +87,57 @@ ifRoot('a test file run by hand removes what it made as its process exits; a sui
   } finally {
     spawnSync('userdel', [USER], { stdio: 'ignore' });
     spawnSync('groupdel', [GROUP], { stdio: 'ignore' });
+    work.remove();
+  }
+});
+
+// An interrupted run, or a hand run killed, left its accounts: each later run found them made
+// (so a test of making one saw "exists"), and no run removed them, as none had made them. Names of
+// this test's own (LEFT...), so that no account of another run on this host is ever looked at.
+const LEFT = 'apppkg-test-left-';
+const left = { idle: `${LEFT}idle`, idleGroup: `${LEFT}idle-readers`, busy: `${LEFT}busy`, busyGroup: `${LEFT}busy-readers`, listed: `${LEFT}listed` };
+
+ifRoot('accounts apppkg-test-* left on the host are removed at a run\'s start, but one a process runs as, or that a live run lists', async () => {
+  const work = tempDir('apppkg-accounts-left-');
+  const sleepers: ChildProcess[] = [];
+  try {
+    for (const user of [left.idle, left.busy, left.listed]) spawnSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', user], { stdio: 'ignore' });
+    for (const group of [left.idleGroup, left.busyGroup]) spawnSync('groupadd', ['--system', group], { stdio: 'ignore' });
+    for (const [db, name] of [['passwd', left.idle], ['passwd', left.busy], ['passwd', left.listed], ['group', left.idleGroup], ['group', left.busyGroup]] as const) {
+      assert.ok(exists(db, name), `made ${name} by hand`);
+    }
+    const id = (flag: string, name: string) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim());
+    const busyGid = Number(spawnSync('getent', ['group', left.busyGroup], { encoding: 'utf8' }).stdout.split(':')[2]);
+    // A process as the busy user; one as root whose group is the busy group (an app's reader).
+    sleepers.push(spawn('sleep', ['120'], { uid: id('-u', left.busy), gid: id('-g', left.busy), stdio: 'ignore' }));
+    sleepers.push(spawn('sleep', ['120'], { gid: busyGid, stdio: 'ignore' }));
+    // A live run (this process, by its pid and start time) that lists the third user as its own.
+    const runs = join(work.path, 'runs');
+    const run = join(runs, 'apppkg-run-live');
+    mkdirSync(join(run, 'accounts-1'), { recursive: true });
+    const stat = readFileSync('/proc/self/stat', 'latin1');
+    writeFileSync(join(run, 'owner'), `${process.pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}\n`);
+    writeFileSync(join(run, 'accounts-1', 'made'), `user ${left.listed}\n`);
+
+    const notes = removeLeftAccounts({ prefix: LEFT, runs });
+    assert.not.ok(exists('passwd', left.idle), `the user ${left.idle} is left: ${notes.join('; ')}`);
+    assert.not.ok(exists('group', left.idle), `its own group is left: ${notes.join('; ')}`);
+    assert.not.ok(exists('group', left.idleGroup), `the group ${left.idleGroup} is left: ${notes.join('; ')}`);
+    assert.ok(notes.includes(`removed the user ${left.idle}, left on the host by an earlier test run (no process runs as it)`), notes.join('\n'));
+    assert.ok(exists('passwd', left.busy), 'a user a process runs as was removed');
+    assert.ok(exists('group', left.busyGroup), 'a group a process has was removed');
+    assert.ok(exists('passwd', left.listed), 'a user a live run lists was removed');
+
+    // Once its processes are gone the busy ones go too; the live run's stays its own.
+    for (const sleeper of sleepers) sleeper.kill('SIGKILL');
+    for (const sleeper of sleepers) await orAfter(10_000, () => assert.unreachable(`sleep ${sleeper.pid} did not end`), new Promise((resolve) => (sleeper.exitCode !== null || sleeper.signalCode !== null ? resolve(null) : sleeper.once('exit', resolve))));
+    const again = removeLeftAccounts({ prefix: LEFT, runs });
+    assert.not.ok(exists('passwd', left.busy) || exists('group', left.busyGroup), again.join('\n'));
+    assert.ok(exists('passwd', left.listed), 'a user a live run lists was removed');
+  } finally {
+    for (const sleeper of sleepers) if (sleeper.pid !== undefined && isAlive(sleeper.pid)) sleeper.kill('SIGKILL');
+    for (const user of [left.idle, left.busy, left.listed]) spawnSync('userdel', [user], { stdio: 'ignore' });
+    for (const group of [left.idleGroup, left.busyGroup, left.idle, left.busy, left.listed]) spawnSync('groupdel', [group], { stdio: 'ignore' });
     work.remove();
   }
 });
