@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import getPort from 'get-port';
-import { BIN, guardsEnded, orAfter, tempDir, waitFor } from '../helpers/process.js';
+import { acceptedBy, BIN, guardsEnded, orAfter, tempDir, waitFor } from '../helpers/process.js';
 
 const test = suite('answers during a stop');
 const work = tempDir('apppkg-stop-answers-');
@@ -21,20 +21,46 @@ test.after(() => {
 
 type Case = 'starting' | 'waking' | 'in flight';
 
-/** An app whose import takes `importSeconds`, and each request `requestSeconds`. */
-function slowApp(apps: string, importSeconds: number, requestSeconds: number): void {
+/**
+ * The files the app and the test wait on, in place of sleeps that a loaded host outlasted: with
+ * GATE there, the import says so in IMPORTING and waits for RELEASE; with `hold`, each request
+ * says so in ARRIVED and waits for RELEASE (60 s at most each).
+ */
+interface Gates { gate: string; importing: string; arrived: string; release: string }
+
+/** An app whose import and (with `hold`) requests wait as `gates` says. */
+function slowApp(apps: string, gates: Gates, hold: boolean): void {
   mkdirSync(join(apps, 'slow'), { recursive: true });
   writeFileSync(join(apps, 'slow', 'app.yaml'), 'platform: python, wsgi\napp: main:application\n');
   writeFileSync(
     join(apps, 'slow', 'main.py'),
-    `import time\ntime.sleep(${importSeconds})\ndef application(environ, start_response):\n    time.sleep(${requestSeconds})\n    start_response("200 OK", [("Content-Length", "4")])\n    return [b"slow"]\n`,
+    [
+      'import os, time',
+      'def wait_for(path):',
+      '    until = time.monotonic() + 60',
+      '    while not os.path.exists(path) and time.monotonic() < until:',
+      '        time.sleep(0.02)',
+      `if os.path.exists(${JSON.stringify(gates.gate)}):`,
+      `    open(${JSON.stringify(gates.importing)}, "w").close()`,
+      `    wait_for(${JSON.stringify(gates.release)})`,
+      'def application(environ, start_response):',
+      ...(hold ? [`    open(${JSON.stringify(gates.arrived)}, "w").close()`, `    wait_for(${JSON.stringify(gates.release)})`] : []),
+      '    start_response("200 OK", [("Content-Length", "4")])',
+      '    return [b"slow"]',
+      '',
+    ].join('\n'),
   );
 }
 
-/** The raw answer to one request sent on a connection of its own, once the gateway closed it. */
-function rawRequest(port: number): { answer: Promise<string> } {
+/** The raw answer to one request sent on a connection of its own, once the gateway closed it; the connection's own port, once it is connected. */
+function rawRequest(port: number): { answer: Promise<string>; localPort: Promise<number> } {
+  let connected!: (port: number) => void;
+  const localPort = new Promise<number>((resolve) => (connected = resolve));
   const answer = new Promise<string>((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write('GET /slow/ HTTP/1.1\r\nHost: example.test\r\n\r\n'));
+    const socket = net.connect(port, '127.0.0.1', () => {
+      connected(socket.localPort!);
+      socket.write('GET /slow/ HTTP/1.1\r\nHost: example.test\r\n\r\n');
+    });
     let raw = '';
     socket.setEncoding('latin1');
     socket.on('data', (c: string) => (raw += c));
@@ -42,7 +68,7 @@ function rawRequest(port: number): { answer: Promise<string> } {
     socket.on('close', () => resolve(raw));
     socket.setTimeout(30_000, () => socket.destroy(new Error('no close within 30 s')));
   });
-  return { answer };
+  return { answer, localPort };
 }
 
 /** A gateway under `reader`'s lane with `args`, its stdout and stderr gathered; the suite's end kills it if a test did not. */
@@ -59,7 +85,12 @@ async function answerDuringStop(reader: 'lean' | 'node', which: Case): Promise<{
   const dir = join(work.path, `${reader}-${which.replace(' ', '-')}`);
   const apps = join(dir, 'apps');
   const state = join(dir, 'state');
-  slowApp(apps, which === 'starting' ? 8 : which === 'waking' ? 3 : 0, which === 'in flight' ? 2 : 0);
+  mkdirSync(dir, { recursive: true });
+  const gates: Gates = { gate: join(dir, 'gate'), importing: join(dir, 'importing'), arrived: join(dir, 'arrived'), release: join(dir, 'release') };
+  slowApp(apps, gates, which === 'in flight');
+  // The first import waits when starting; when waking, the one the request makes (the gate is
+  // put once the app is idle).
+  if (which === 'starting') writeFileSync(gates.gate, '');
   writeFileSync(join(dir, 'environment.yaml'), `apps:\n  slow:\n    workers: 1\n${which === 'waking' ? '    idle_timeout: 1\n' : ''}`);
   const port = await getPort();
   const admin = await getPort();
@@ -72,15 +103,23 @@ async function answerDuringStop(reader: 'lean' | 'node', which: Case): Promise<{
   };
   try {
     if (which === 'starting') {
-      await waitFor(() => existsSync(join(state, 'apps', 'slow', 'tmp')), 20_000, () => `slow to be starting:\n${output()}`);
+      await waitFor(() => existsSync(gates.importing), 30_000, () => `slow to be importing:\n${output()}`);
       await waitFor(async () => (await appState()) === 'starting', 20_000, () => `slow starting in /status:\n${output()}`);
     } else {
       await waitFor(async () => (which === 'waking' ? (await appState()) === 'idle' : (await appState()) === 'ready'), 30_000, () => `slow ${which === 'waking' ? 'idle' : 'ready'}:\n${output()}`);
+      if (which === 'waking') writeFileSync(gates.gate, '');
     }
-    const { answer } = rawRequest(port);
-    // It waits (for the start, the wake, or its answer) when the stop begins.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const { answer, localPort } = rawRequest(port);
+    // It waits (for the start, the wake, or its answer) when the stop begins: in the app, or in
+    // the import it woke; for the start, nothing tells, but the gateway has its connection (its
+    // request, sent with the connect, is read at once).
+    if (which === 'in flight') await waitFor(() => existsSync(gates.arrived), 20_000, () => `the request to reach the app:\n${output()}`);
+    else if (which === 'waking') await waitFor(() => existsSync(gates.importing), 20_000, () => `the request to wake the app:\n${output()}`);
+    else await waitFor(async () => acceptedBy(child.pid!, await localPort), 20_000, () => `the gateway to accept the request's connection:\n${output()}`);
     child.kill('SIGTERM');
+    // Let go once the stop has begun: answered before, it would not be an answer during it.
+    await waitFor(() => /SIGTERM: stopping/.test(output()), 10_000, () => `the stop to begin:\n${output()}`);
+    writeFileSync(gates.release, '');
     const raw = await answer;
     const code = await orAfter(20_000, () => 'late' as const, exited);
     return { answer: raw, output: output(), code: code === 'late' ? null : code };
@@ -114,7 +153,7 @@ for (const reader of ['lean', 'node'] as const) {
 async function requestJustAfterStop(reader: 'lean' | 'node'): Promise<{ answer: string; output: string; code: number | null }> {
   const dir = join(work.path, `${reader}-accepted`);
   const apps = join(dir, 'apps');
-  slowApp(apps, 0, 0);
+  slowApp(apps, { gate: join(dir, 'gate'), importing: join(dir, 'importing'), arrived: join(dir, 'arrived'), release: join(dir, 'release') }, false);
   const port = await getPort();
   const { child, output } = startGateway(reader, ['--apps', apps, '--listen', `127.0.0.1:${port}`, '--admin', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--settle', '0', '--access-log', 'off']);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -129,8 +168,9 @@ async function requestJustAfterStop(reader: 'lean' | 'node'): Promise<{ answer: 
       socket.on('close', () => resolve(raw));
     });
     await new Promise((resolve) => socket.once('connect', resolve));
-    // Accepted by now: the gateway has read nothing of it.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Accepted (a loaded host's gateway accepts late: not yet accepted, the connection is the
+    // kernel's to reset as the listener closes); the gateway has read nothing of it.
+    await waitFor(() => acceptedBy(child.pid!, socket.localPort!), 10_000, () => `the gateway to accept the connection:\n${output()}`);
     child.kill('SIGTERM');
     await waitFor(() => /SIGTERM: stopping/.test(output()), 10_000, 'the stop to begin');
     socket.write('GET /slow/ HTTP/1.1\r\nHost: example.test\r\n\r\n');
