@@ -37,6 +37,7 @@ async def app(scope, receive, send):
                 return
     try:
         if scope["path"] == "/slow":
+            event("arrived /slow")
             await asyncio.sleep(60)
         if scope["path"] == "/stream":  # an SSE-like stream that outlives the drain
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
@@ -57,6 +58,7 @@ async def app(scope, receive, send):
 const WSGI_APP = `import os, time
 def app(environ, start_response):
     if environ["PATH_INFO"] == "/slow":
+        open(os.path.join(os.environ["APPPKG_DATA_DIR"], "slow-arrived.%d" % os.getpid()), "w").close()
         time.sleep(60)
     if environ["PATH_INFO"] == "/stream":
         start_response("200 OK", [("Content-Type", "text/plain")])
@@ -147,7 +149,8 @@ test('ASGI: the request still running is answered 502 by the gateway, the tasks 
   const oldPid = await workerPid('/la/after');
   const slow = get('/la/slow');
   await waitFor(() => events().includes(`pid=${oldPid} startup`), 5000, 'the old worker\'s startup line');
-  await new Promise((r) => setTimeout(r, 300)); // the slow request reaches the app
+  // In the old worker before the drain begins: one still in the gateway would go to the new one.
+  await waitFor(() => events().includes(`pid=${oldPid} arrived /slow`), 20_000, () => `the slow request to reach the app: ${events()}`);
   await restart('la');
   // The drain began when the restart returned (the new worker serves): a loaded host's slower
   // start of that worker is not the old one's to answer for.
@@ -157,7 +160,7 @@ test('ASGI: the request still running is answered 502 by the gateway, the tasks 
   assert.equal(ended, { status: 502, body: STOPPED_502 });
   await assertNoOrphans([oldPid], DRAIN_S * 1000 + 8000);
   const mine = events().split('\n').filter((line) => line.startsWith(`pid=${oldPid} `));
-  const expected = ['startup', 'cancelled /after', 'finally /after', 'cancelled /slow', 'finally /slow', 'shutdown'].map((e) => `pid=${oldPid} ${e}`);
+  const expected = ['startup', 'arrived /slow', 'cancelled /after', 'finally /after', 'cancelled /slow', 'finally /slow', 'shutdown'].map((e) => `pid=${oldPid} ${e}`);
   // The two tasks end in either order; shutdown comes after both.
   assert.equal([...mine].sort(), [...expected].sort(), mine.join('\n'));
   assert.is(mine[mine.length - 1], `pid=${oldPid} shutdown`);
@@ -175,7 +178,8 @@ test('ASGI: the request still running is answered 502 by the gateway, the tasks 
 test('WSGI: a request still running at the drain\'s end ends with its worker, as before (its thread cannot be cancelled)', async () => {
   const oldPid = await workerPid('/lw/');
   const slow = get('/lw/slow');
-  await new Promise((r) => setTimeout(r, 500));
+  const arrived = join(work.path, 'state', 'apps', 'lw', 'data', `slow-arrived.${oldPid}`);
+  await waitFor(() => existsSync(arrived), 20_000, 'the slow request to reach the app');
   await restart('lw');
   const drainedFrom = Date.now();
   const answer = await slow;
@@ -210,8 +214,10 @@ test('ASGI: a lifespan shutdown that never completes is killed 5 s after the dra
 for (const [kind, name] of [['ASGI', 'la'], ['WSGI', 'lw']]) {
   test(`${kind}: a stream still going at the drain's end is logged 444 with the bytes that went out, not as a whole 200`, async () => {
     const oldPid = await workerPid(`/${name}/`);
-    const streamed = get(`/${name}/stream`);
-    await new Promise((r) => setTimeout(r, 500));
+    // Going when the drain begins: its head is here (it came with the first piece).
+    const res = await request(`${gw.url}/${name}/stream`, { headersTimeout: 20_000, bodyTimeout: 90_000 });
+    assert.is(res.statusCode, 200);
+    const streamed = res.body.text().then((body) => ({ error: undefined, body }), (err: Error) => ({ error: err.message }));
     await restart(name);
     const cut = await streamed;
     assert.ok(cut.error !== undefined, `the cut stream ended as a whole one: ${JSON.stringify(cut)}`);
