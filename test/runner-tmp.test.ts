@@ -12,6 +12,9 @@ import { pathToFileURL } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isAlive, orAfter, ROOT, tempDir, TS_REGISTER, waitFor } from './helpers/process.js';
+import { redisMissing } from './helpers/servers.js';
+import { SHARED_CACHE_VARIABLE } from './helpers/shared-cache.js';
+import { runIf } from './helpers/skip.js';
 
 const test = suite('npm test: a killed test process leaves nothing in TMPDIR');
 const work = tempDir('apppkg-runner-tmp-');
@@ -146,6 +149,51 @@ test('a file run by hand, stopped by SIGTERM or SIGINT: its tempDir directories 
     child.kill(signal);
     assert.is(await orAfter(20_000, () => 'still running', ended), signal, 'it ends by the signal');
     assert.equal(readdirSync(tmp), [], `nothing left in TMPDIR after ${signal}`);
+  }
+});
+
+// What a file run by hand makes otherwise than through tempDir went on surviving its signal: a
+// server it started (its directory too) and its own shared cache (shared-cache.ts), which an
+// 'exit' listener removed, and Node runs none at a signal's death. No run names a shared cache
+// to it here, as none does by hand.
+const withServer = join(work.path, 'by-hand-server.mjs');
+const helper = (name: string) => JSON.stringify(pathToFileURL(join(ROOT, 'test', 'helpers', name)).href);
+writeFileSync(withServer, `
+import { renameSync, writeFileSync } from 'node:fs';
+import { startRedis } from ${helper('servers.ts')};
+import { sharedCacheDir } from ${helper('shared-cache.ts')};
+const redis = await startRedis();
+const cache = sharedCacheDir();
+writeFileSync(process.env.READY + '.part', JSON.stringify({ redis: redis.pid, cache }));
+renameSync(process.env.READY + '.part', process.env.READY);
+setTimeout(() => {}, 120_000);
+`);
+const missingRedis = redisMissing();
+const ifRedis = runIf(test, missingRedis === null, missingRedis ?? '');
+
+ifRedis('a file run by hand, stopped by SIGTERM or SIGINT: the Redis server it started is stopped, its directory and the process\'s shared cache removed', async () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const tmp = join(work.path, `by-hand-server-${signal}`);
+    mkdirSync(tmp, { mode: 0o1777 });
+    const ready = join(work.path, `by-hand-server-ready-${signal}`);
+    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, READY: ready };
+    delete env[SHARED_CACHE_VARIABLE];
+    const child = spawn(process.execPath, ['--import', TS_REGISTER, withServer], { env, stdio: 'ignore' });
+    started.push(child);
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, sig) => resolve(sig)));
+    await waitFor(() => existsSync(ready), 30_000, `the file run by hand to start its server (${signal})`);
+    const made = JSON.parse(readFileSync(ready, 'utf8')) as { redis: number; cache: string };
+    assert.ok(existsSync(made.cache) && isAlive(made.redis), 'made and running');
+    try {
+      child.kill(signal);
+      assert.is(await orAfter(20_000, () => 'still running', ended), signal, 'it ends by the signal');
+      // SIGKILLed by the cleanup: gone at once, but reaped by init, which may take a moment.
+      await waitFor(() => !isAlive(made.redis), 10_000, () => `redis-server ${made.redis} to end after ${signal}`).catch(() => {});
+      assert.not.ok(isAlive(made.redis), `redis-server ${made.redis} runs on after ${signal}`);
+      assert.equal(readdirSync(tmp), [], `nothing left in TMPDIR after ${signal}`);
+    } finally {
+      if (isAlive(made.redis)) process.kill(made.redis, 'SIGKILL');
+    }
   }
 });
 

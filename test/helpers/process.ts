@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import { gatherProbeCaches, giveSharedCaches, stateRootOf } from './shared-cache.js';
 import { holdDefaultAdmin, takesDefaultAdmin } from './default-admin.js';
+import { atSignal } from './on-signal.js';
 import { withoutHostPip } from '../../scripts/test-pip-env.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -18,26 +19,16 @@ export const TS_REGISTER = join(ROOT, 'scripts', 'ts-register.mjs');
 export const FIXTURES = join(ROOT, 'test', 'fixtures');
 export const EXAMPLES = join(ROOT, 'examples');
 
-/** The directories tempDir made that are not removed yet: see removeTempDirsOnSignal. */
+/** The directories tempDir made that are not removed yet, removed if a signal ends the process (on-signal.ts). */
 const madeDirs = new Set<string>();
 let signalsHooked = false;
 
-/**
- * A file run by hand with uvu that is stopped (^C, a `timeout` around a loop) dies before its
- * last hook, which removes its directories: ~3,100 were left in /tmp in one session. So at
- * SIGINT, SIGTERM or SIGHUP the directories are removed, and the signal raised again to end
- * the process as it would have. (SIGKILL cannot be caught: `npm test` clears each test
- * process's TMPDIR once it has ended, scripts/test-tmp.mjs.)
- */
 function removeTempDirsOnSignal(): void {
   if (signalsHooked) return;
   signalsHooked = true;
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
-      process.kill(process.pid, signal);
-    });
-  }
+  atSignal(() => {
+    for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+  });
 }
 
 export function tempDir(prefix = 'apppkg-test-'): { path: string; remove(): void } {
@@ -152,6 +143,7 @@ export function installForOtherUsers(): SharedInstall {
   if (inPlace) return (shared = { root: ROOT, bin: BIN, copied: false });
   const root = mkdtempSync(join(tmpdir(), 'apppkg-shared-install-'));
   process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+  atSignal(() => rmSync(root, { recursive: true, force: true }));
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[] };
   const copied = new Set<string>();
   for (const entry of [...pkg.files, 'package.json', ...runtimePackages()]) {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import getPort from 'get-port';
+import { atSignal } from './on-signal.js';
 import { isAlive, waitFor } from './process.js';
 import { sharedCacheDir } from './shared-cache.js';
 import { hasProgram } from './skip.js';
@@ -126,6 +127,7 @@ export async function startPostgres(opts: { tls?: boolean } = {}): Promise<Runni
   const { uid, gid } = userIds('postgres');
   const template = postgresTemplate(uid, gid);
   const dir = mkdtempSync(join(tmpdir(), 'apppkg-pg-'));
+  atSignal(() => rmSync(dir, { recursive: true, force: true }));
   chownSync(dir, uid, gid);
   chmodSync(dir, 0o755);
   const { adminPassword } = template;
@@ -219,6 +221,7 @@ export interface RunningRedis extends RunningServer {
  */
 export async function startRedis(opts: { openDefault?: boolean; aclFile?: boolean; bin?: string; tls?: boolean } = {}): Promise<RunningRedis & { certificate?: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'apppkg-redis-'));
+  atSignal(() => rmSync(dir, { recursive: true, force: true }));
   // `tls`: TLS only (no plain port), a self-signed certificate made here; `url` is rediss:// and
   // names the certificate as its authority (redis-py's ssl_ca_certs).
   let certificate: string | undefined;
@@ -297,6 +300,11 @@ function running(child: ChildProcess, dir: string, signal: NodeJS.Signals): Runn
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     child.once('exit', () => resolve());
   });
+  // A file run by hand and interrupted: the server must not run on in a directory that goes
+  // (its child's own state, not the pid's: a pid may be another process's by then).
+  const forget = atSignal(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
   return {
     url: '',
     pid,
@@ -307,6 +315,7 @@ function running(child: ChildProcess, dir: string, signal: NodeJS.Signals): Runn
         await exited;
         clearTimeout(timer);
       }
+      forget();
       rmSync(dir, { recursive: true, force: true });
     },
     async kill() {

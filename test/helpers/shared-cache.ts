@@ -17,6 +17,7 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { atSignal } from './on-signal.js';
 
 /** The run's shared cache directory, made and removed by scripts/test.mjs. */
 export const SHARED_CACHE_VARIABLE = 'APPPKG_TEST_SHARED_CACHE';
@@ -31,6 +32,7 @@ export function sharedCacheDir(): string {
   if (ownDir === null) {
     const dir = mkdtempSync(join(tmpdir(), 'apppkg-test-shared-cache-'));
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    atSignal(() => rmSync(dir, { recursive: true, force: true }));
     ownDir = dir;
   }
   return ownDir;
