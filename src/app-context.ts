@@ -231,7 +231,7 @@ export function atAppKey(caught: unknown, desc: Description): unknown {
  */
 export function atKey(err: unknown, desc: Description, key: string): unknown {
   if (!isGatewayError(err) || err.file) return err;
-  const relevant = err.code === 'APPPKG_PY_NO_INTERPRETER' || err.code === 'APPPKG_SETTINGS_MISSING' || err.code === 'APPPKG_OS_MISMATCH';
+  const relevant = err.code === 'APPPKG_PY_NO_INTERPRETER' || err.code === 'APPPKG_PY_TOO_OLD_FOR_ASGI' || err.code === 'APPPKG_SETTINGS_MISSING' || err.code === 'APPPKG_OS_MISMATCH';
   if (!relevant) return err;
   // A missing setting is placed at its own entry of the list, the others at their key.
   const where = placeOf(desc, err.code === 'APPPKG_SETTINGS_MISSING' ? missingSettingAt(err, desc) : [key]) ?? { line: 1, column: 1 };

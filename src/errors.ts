@@ -775,6 +775,20 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { specifier: '>=3.12', foundList: '/usr/bin/python3 3.9.2', failedList: 'python3.14 (/opt/bin/python3.14): cannot be run: unexpected output: Python 3.14.0' },
   },
+  APPPKG_PY_TOO_OLD_FOR_ASGI: {
+    summary: 'An ASGI app (`platform: python, asgi`, `asgi: {app: ...}`) whose interpreter, as `python:` or the environment file picks it, is older than 3.7: its worker is built on 3.7\'s asyncio and cannot start there (a WSGI app\'s runs on 3.6). check fails at the python line, and a start refuses the app (others serve), before a worker is tried; the error points at the environment file\'s `python:` when the host chose the interpreter, else at app.yaml\'s.',
+    message: (d) => `${str(d.key) || 'python'}: ${str(d.chosen)} is too old for an ASGI app, whose worker needs Python ${str(d.minimum)} or later`,
+    hint: (d) => {
+      const widen = `python: ${JSON.stringify(d.specifier)} in app.yaml lets in nothing newer: widen it (python: ">=${str(d.minimum)}")`;
+      const install = `install a Python ${str(d.minimum)} or later if this host has none (python3.N on PATH, or named in the environment file: python: /path/to/python3)`;
+      if (d.override) return `set ${str(d.override)} in the environment file to a Python ${str(d.minimum)} or later, or remove it to let the gateway pick one${d.specifierExcludes ? `; ${widen}` : ''}`;
+      return d.specifierExcludes
+        ? `${widen}, and ${install}`
+        : `write python: ">=${str(d.minimum)}" in app.yaml, so that the gateway picks a newer one, and ${install}`;
+    },
+    exitStatus: 1,
+    example: { key: 'python', chosen: 'python3.6 3.6.15 (/root/.pyenv/versions/3.6.15/bin/python3.6)', version: '3.6.15', minimum: '3.7', specifier: '<3.7', specifierExcludes: true },
+  },
   APPPKG_PY_NOT_EXECUTABLE: {
     summary: 'The interpreter does not run: the one named in the environment file is missing (the error then points at its key there) or is no Python (`python: /bin/sh`: said so, with what it made of the Python code it was given), or the app\'s user (the gateway running as root) may not execute it, as with a pyenv Python under /root; a pyenv shim whose version is installed but not enabled is said with the version\'s full path and how to enable it. Or the gateway could not run it to ask what it is, for want of file descriptors (EMFILE, ENFILE): said so, with how to raise the limit, and the version is tried again by itself (the answer is not kept).',
     message: (d) => d.notPython

@@ -125,7 +125,7 @@ function osMatch(desc: Pick<Description, 'os'>, platform: NodeJS.Platform): stri
 // --- python ------------------------------------------------------------------------------------
 
 export async function checkPython(
-  desc: Pick<Description, 'python' | 'deb'>,
+  desc: Pick<Description, 'python' | 'deb'> & Partial<Pick<Description, 'kind' | 'file' | 'positions'>>,
   ctx: Pick<CheckContext, 'pythonOverride' | 'pythonOverrideAt' | 'pathEnv'> = {},
 ): Promise<{ result: CheckResult; interpreter: Interpreter | null }> {
   try {

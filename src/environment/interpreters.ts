@@ -46,7 +46,10 @@ export interface PickOptions extends DiscoverOptions {
 }
 
 /** What `pickInterpreter` reads of a description; `file` and `positions` place a mismatch's requirement. */
-export type InterpreterNeeds = Pick<Description, 'python' | 'deb'> & Partial<Pick<Description, 'file' | 'positions'>>;
+export type InterpreterNeeds = Pick<Description, 'python' | 'deb'> & Partial<Pick<Description, 'file' | 'positions' | 'kind'>>;
+
+/** The oldest CPython an ASGI app's worker runs on: it is built on 3.7's asyncio (BufferedProtocol, asyncio.run). */
+export const ASGI_MINIMUM = '3.7';
 
 /** Whether `file` is the system interpreter itself (a link to it, or /usr/bin/python3.11 say). */
 export async function isSystemPython(file: string): Promise<boolean> {
@@ -65,13 +68,53 @@ export async function isSystemPython(file: string): Promise<boolean> {
  * the packages are importable from the system one alone (an app given another failed to import).
  */
 export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions = {}): Promise<Interpreter> {
+  const { chosen, overridden } = await pickFitting(desc, opts);
+  const refusal = tooOldForKind(desc, chosen, overridden ? opts.overrideAt ?? { key: 'python' } : null);
+  if (refusal !== null) throw refusal;
+  return chosen;
+}
+
+/**
+ * APPPKG_PY_TOO_OLD_FOR_ASGI when an ASGI app would run on a Python its worker cannot start on;
+ * else null. Judged here, where the interpreter is chosen, so that check says it at the python
+ * line, and a start refuses the app before a worker dies of it at the app line with a fix
+ * ("read the app log") that says nothing of the Python picked.
+ */
+function tooOldForKind(desc: InterpreterNeeds, chosen: Interpreter, override: Partial<FilePlace> | null): GatewayError | null {
+  if (desc.kind !== 'asgi' || !/^3\.[0-6]\./.test(chosen.version)) return null;
+  // The environment file's choice is the host's: pointed at there, as a mismatch of it is.
+  const at = override !== null
+    ? { file: override.file, line: override.line, column: override.column, key: override.key ?? 'python' }
+    : desc.file && desc.positions?.python ? { file: desc.file, line: desc.positions.python.line, column: desc.positions.python.column, key: 'python' } : { key: 'python' };
+  return new GatewayError('APPPKG_PY_TOO_OLD_FOR_ASGI', {
+    ...at,
+    chosen: formatInterpreter(chosen),
+    version: chosen.version,
+    minimum: ASGI_MINIMUM,
+    specifier: desc.python ?? undefined,
+    // `python: "<3.7"` lets in nothing newer: the fix is in app.yaml as well as on the host.
+    specifierExcludes: desc.python !== null && !laterSeries(ASGI_MINIMUM).some((v) => versionSatisfies(v, desc.python)),
+    override: override === null ? undefined : override.key ?? 'python',
+    expected: `Python ${ASGI_MINIMUM} or later (an ASGI app)`,
+    found: formatInterpreter(chosen),
+  });
+}
+
+/** A release of every series from `minimum` on, enough to ask whether a specifier lets any in. */
+function laterSeries(minimum: string): string[] {
+  const from = Number(minimum.split('.')[1]);
+  return Array.from({ length: 40 - from }, (_, i) => Array.from({ length: 30 }, (_, micro) => `3.${from + i}.${micro}`)).flat();
+}
+
+/** The interpreter the rule picks, and whether it is the environment file's. */
+async function pickFitting(desc: InterpreterNeeds, opts: PickOptions): Promise<{ chosen: Interpreter; overridden: boolean }> {
   const specifier = desc.python;
   if (opts.override !== undefined && opts.override !== '' && (desc.deb.length === 0 || (await isSystemPython(opts.override)))) {
     const place = opts.overrideAt ? { file: opts.overrideAt.file, line: opts.overrideAt.line, column: opts.overrideAt.column, key: opts.overrideAt.key } : {};
     const chosen = await probeInterpreter(opts.override).catch((err) => {
       throw isGatewayError(err) ? new GatewayError(err.code, { ...err.details, ...place }) : err;
     });
-    if (versionSatisfies(chosen.version, specifier)) return chosen;
+    if (versionSatisfies(chosen.version, specifier)) return { chosen, overridden: true };
     const required = desc.file && desc.positions?.python ? `${desc.file}:${desc.positions.python.line}:${desc.positions.python.column}` : undefined;
     throw new GatewayError('APPPKG_PY_NO_INTERPRETER', {
       key: 'python',
@@ -89,7 +132,7 @@ export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions 
   const first = await firstCandidate(pathEnv, desc.deb.length > 0 ? SYSTEM_PYTHON : 'python3');
   if (first) {
     const result = await probeOnce(first.file);
-    if (!('reason' in result) && versionSatisfies(result.version, specifier)) return toInterpreter(first.names, result);
+    if (!('reason' in result) && versionSatisfies(result.version, specifier)) return { chosen: toInterpreter(first.names, result), overridden: false };
     if ('reason' in result && result.openFiles) throw outOfFilesToAsk({ ...first, reason: result.reason, openFiles: result.openFiles });
     // Of unknown version, it may be the very one the rule names: another in its place would run
     // the app on another Python, with other packages, unsaid.
@@ -106,7 +149,7 @@ export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions 
   if (desc.deb.length > 0) {
     // deb packages are importable only from the system interpreter: the others are not eligible.
     const system = all.find((i) => i.names.includes(SYSTEM_PYTHON));
-    if (system && versionSatisfies(system.version, specifier)) return system;
+    if (system && versionSatisfies(system.version, specifier)) return { chosen: system, overridden: false };
     const ineligible = all.filter((i) => i !== system).map(formatInterpreter);
     // The one the host chose is the one its user asks about first: named, and where it was chosen.
     if (opts.override) {
@@ -116,7 +159,7 @@ export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions 
     throw noInterpreter(specifier, system ? [system] : [], failed.filter((c) => c.names.includes(SYSTEM_PYTHON)), ineligible);
   }
   const onPath = all.find((i) => i.names.includes('python3'));
-  if (onPath && versionSatisfies(onPath.version, specifier)) return onPath;
+  if (onPath && versionSatisfies(onPath.version, specifier)) return { chosen: onPath, overridden: false };
   const fitting = all.filter((i) => versionSatisfies(i.version, specifier));
   fitting.sort((a, b) => rcompare(a.version, b.version));
   const chosen = fitting.length > 0 ? fitting[0] : null;
@@ -128,7 +171,7 @@ export async function pickInterpreter(desc: InterpreterNeeds, opts: PickOptions 
       ? `${they} may be a newer Python that satisfies ${spec} than ${formatInterpreter(chosen)}, the newest that answered`
       : `no interpreter that answered satisfies ${spec}, and ${they} may`);
   }
-  if (chosen) return chosen;
+  if (chosen) return { chosen, overridden: false };
   throw noInterpreter(specifier, all, failed);
 }
 
