@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from . import gateway_cli
-from .errors import CommandNeedsBackupDirectory, CommandNotFound, DescriptionUnavailable, EmptyPath
+from .errors import CommandNeedsBackupDirectory, CommandNotFound, EmptyPath
 from .loader import load_object
 from .recorded import recorded_for
 
@@ -39,21 +39,6 @@ def _refuse_empty(name, value):
         )
 
 
-def _not_a_directory(path):
-    if not os.path.exists(path):
-        return DescriptionUnavailable(
-            "AppPackage: path: %s does not exist (no such directory)" % path,
-            "check the path: give AppPackage the directory that holds app.yaml",
-        )
-    holder = os.path.dirname(path)
-    if os.path.isfile(os.path.join(holder, "app.yaml")):
-        return DescriptionUnavailable("AppPackage: path: %s is a file, not a directory" % path, "give the directory that holds app.yaml: %s" % holder)
-    return DescriptionUnavailable(
-        "AppPackage: path: %s is a file, not a directory" % path,
-        "give AppPackage the directory that holds app.yaml, not a file",
-    )
-
-
 class AppPackage:
     """An app directory as the gateway sees it.
 
@@ -82,9 +67,8 @@ class AppPackage:
         self.state_dir = state_dir
         record = recorded_for(self.path) if environment is None and state_dir is None else None
         if record is None:
-            # Said here, in this call's words: describe's own error names the CLI's APP_DIR.
-            if not os.path.isdir(self.path):
-                raise _not_a_directory(self.path)
+            # A missing directory, or a file, too: the CLI says it (APPPKG_CALLER=python names
+            # AppPackage), in the words `apppkg-gateway check` has for it.
             record = gateway_cli.describe(self.path, environment, state_dir)
         # The normalised description, exactly what `apppkg-gateway describe` prints.
         self.config = record["description"]

@@ -273,8 +273,10 @@ export const APP_OPTIONS: Options = {
  * `environment=`, never a flag: told "--state-dir", that caller had no such thing to change.
  */
 export function appOptionNames(env: NodeJS.ProcessEnv): { environment: string; stateDir: string; commands: CommandWords } {
-  const names = env.APPPKG_CALLER === 'python' ? { environment: 'environment=', stateDir: 'state_dir=' } : { environment: '--environment', stateDir: '--state-dir' };
-  return { ...names, commands: CLI_COMMAND_WORDS };
+  if (env.APPPKG_CALLER !== 'python') return { environment: '--environment', stateDir: '--state-dir', commands: CLI_COMMAND_WORDS };
+  // The directory was AppPackage(path)'s, not APP_DIR: the library leaves saying so to us, so
+  // that it and `check DIR` say a missing directory, or a file, in the same words.
+  return { environment: 'environment=', stateDir: 'state_dir=', commands: { ...CLI_COMMAND_WORDS, fixDetails: () => ({ dirGiver: 'AppPackage' }) } };
 }
 
 export const APP_OPTION_NAMES = appOptionNames(process.env);

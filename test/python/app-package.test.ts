@@ -471,9 +471,13 @@ print("APPPKG-PROBE " + json.dumps(said))
   assert.equal(said.shift(), ['EmptyPath', true, "AppPackage: path: expected the app directory's path, found an empty one\n  fix: give the directory that holds app.yaml, e.g. AppPackage('/srv/apps/blog')"]);
 });
 
-test('AppPackage given no such directory, or a file: DescriptionUnavailable in its own words (its path), not describe\'s APP_DIR', async () => {
+// The library said these in words of its own ("AppPackage: path: ..."), where every other error
+// of it is the CLI's, said with the caller's names: check and the library told one mistake two ways.
+test('AppPackage given no such directory, a file or a directory without app.yaml: the words `check DIR` has for it, AppPackage where check says APP_DIR', async () => {
   const file = join(work.path, 'not-a-dir');
   writeFileSync(file, '');
+  const bare = join(work.path, 'no-app-yaml');
+  mkdirSync(bare, { recursive: true });
   const script = String.raw`
 import json, sys
 import apppkg
@@ -487,13 +491,26 @@ for path in sys.argv[1:]:
 print("APPPKG-PROBE " + json.dumps(said))
 `;
   const nope = join(work.path, 'nope');
+  const paths = [nope, file, join(HELLO, 'app.yaml'), bare];
   const env = { ...process.env, PYTHONPATH: SHIM_DIR, APPPKG_GATEWAY: join(ROOT, 'bin', 'apppkg-gateway'), APPPKG_STATE_DIR: state };
-  const said = probeReport(await runProcess('python3', ['-c', script, nope, file, join(HELLO, 'app.yaml')], { env, cwd: work.path }), 'AppPackage with no directory') as unknown as Array<[string, string]>;
-  assert.equal(said, [
-    ['DescriptionUnavailable', `AppPackage: path: ${nope} does not exist (no such directory)\n  fix: check the path: give AppPackage the directory that holds app.yaml`],
-    ['DescriptionUnavailable', `AppPackage: path: ${file} is a file, not a directory\n  fix: give AppPackage the directory that holds app.yaml, not a file`],
-    ['DescriptionUnavailable', `AppPackage: path: ${join(HELLO, 'app.yaml')} is a file, not a directory\n  fix: give the directory that holds app.yaml: ${HELLO}`],
-  ]);
+  const said = probeReport(await runProcess('python3', ['-c', script, ...paths], { env, cwd: work.path }), 'AppPackage with no directory') as unknown as Array<[string, string]>;
+  // APP_DIR is the CLI's name for what the library's caller gave as AppPackage's path.
+  const callers = [
+    'check the path: give AppPackage the directory that holds app.yaml',
+    'give AppPackage the directory that holds app.yaml, not a file',
+    `give the directory that holds app.yaml: ${HELLO}`,
+    `run \`apppkg-gateway init ${bare}\` to write one, or point at the directory that holds app.yaml`,
+  ];
+  for (const [i, path] of paths.entries()) {
+    const checked = await runCli(['check', path, '--state-dir', join(work.path, 'check-state')]);
+    assert.is(checked.status, 1, checked.stdout + checked.stderr);
+    const [message, fix] = checked.stderr.trim().split('\n');
+    assert.ok(message.startsWith('apppkg-gateway: ') && fix.startsWith('  fix: '), checked.stderr);
+    assert.is(said[i][0], 'DescriptionUnavailable', path);
+    assert.ok(said[i][1].includes(`\n    ${message}\n      fix: ${callers[i]}\n`), `${path}: ${said[i][1]}\ncheck: ${checked.stderr}`);
+    // Word for word check's, but for the name of what was given.
+    assert.is(fix.replace('APP_DIR is the directory', 'give AppPackage the directory'), `  fix: ${callers[i]}`, checked.stderr);
+  }
 });
 
 test('no gateway: GatewayNotFound says what was tried; a failing describe shows its stderr', async () => {
