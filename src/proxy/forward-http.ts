@@ -5,14 +5,15 @@
 // nothing answered in time → 504; refused, reset or gone before the response head → 502; gone
 // after the head, or silent mid-body for the app's `timeout` → the client's connection is cut,
 // so a truncated body never looks complete.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PassThrough, pipeline } from 'node:stream';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
 import type { Pool } from 'undici';
 import { continueWanted } from '../net/expect-continue.js';
 import { targetAsSent } from '../net/request-head.js';
 import { answerFailure, proxyFailure, proxyFailureDetail } from './error-response.js';
 import { markCut } from './gateway-cut.js';
-import { invalidAnswer, invalidAnswerLine, type InvalidAnswerKind } from './invalid-answer.js';
+import { interimStatus } from './interim-answers.js';
+import { CLOSED, CONTINUE_ALONE, closedBeforeAnswer, invalidAnswer, invalidAnswerLine, statusOutOfRange, type InvalidAnswer, type InvalidAnswerKind } from './invalid-answer.js';
 import { incomingResponseHeaders, outgoingHeaders } from './outgoing-headers.js';
 import type { RequestRoute } from './request-route.js';
 
@@ -29,6 +30,23 @@ export interface ForwardHttpOptions {
   say?: (line: string) => void;
   /** A line for the app's log, said once per `kind` of this process: an answer it gave that no client may get. */
   reportOnce?: (kind: InvalidAnswerKind, line: string) => void;
+}
+
+/**
+ * The process's reason phrase, passed on as nginx does; Node's own for none, or for one that
+ * node:http would refuse to write (undici decodes it as UTF-8: a latin-1 byte is U+FFFD there).
+ */
+function reasonOf(status: number, text: string | undefined): string {
+  return text !== undefined && text !== '' && /^[\t\x20-\x7e\x80-\xff]*$/.test(text) ? text : (STATUS_CODES[status] ?? 'unknown');
+}
+
+/**
+ * Drops an answer's body and its connection. undici's body, destroyed before its end, emits
+ * RequestAbortedError: with no listener that error ended the gateway (a status past 599 did).
+ */
+function discard(body: Readable): void {
+  body.once('error', () => {});
+  body.destroy();
 }
 
 /** A request with a body to stream: a Content-Length above 0, or chunked. */
@@ -66,8 +84,10 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
     if (!res.writableFinished) aborter.abort();
   });
   // The last 1xx the process sent: a 101 that undici then fails on an assert of its own is
-  // told apart by it (invalid-answer.ts), not by the assert's words.
+  // told apart by it (invalid-answer.ts), not by the assert's words; a 100 then nothing, too.
   let interim: number | null = null;
+  const report = (invalid: InvalidAnswer, status?: string): void =>
+    opts.reportOnce?.(invalid.kind, invalidAnswerLine(opts.label, req.method ?? 'GET', targetAsSent(req) ?? '/', invalid, status));
   pool
     .request({
       method: req.method ?? 'GET',
@@ -81,31 +101,42 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
       // that keeps its socket open short of its Content-Length held the client until the
       // gateway stopped. A client that reads slowly pauses it (undici does not count then).
       bodyTimeout: opts.timeoutMs,
+      // The fields as the process wrote them, their case and order (incomingResponseHeaders).
+      responseHeaders: 'raw',
+      // A 1xx before the final answer is taken and not passed on (103 Early Hints included:
+      // node:http's writeEarlyHints would, but its Link fields name the process's own paths).
       onInfo: ({ statusCode }) => {
-        interim = statusCode;
+        interim = interimStatus(statusCode);
       },
     })
     .then(
       (answer) => {
         opts.answered?.();
         if (res.destroyed) {
-          answer.body.destroy();
+          discard(answer.body);
           return;
         }
-        const headers = incomingResponseHeaders(answer.headers);
+        const outOfRange = statusOutOfRange(answer.statusCode);
+        if (outOfRange !== null) {
+          discard(answer.body);
+          report(outOfRange);
+          answerFailure(res, 'bad-response', { detail: `${opts.label} ${outOfRange.did}`, development: opts.development });
+          return;
+        }
         const bodiless = answer.statusCode === 204 || answer.statusCode === 304;
         // RFC 9110 §8.6: no Content-Length in a 204; a 304's states its GET's length and stays.
-        if (answer.statusCode === 204) delete headers['content-length'];
+        const headers = incomingResponseHeaders(answer.headers as unknown as string[], answer.statusCode === 204 ? 'content-length' : undefined);
         // No answer undici 7 passes on was seen to reach this catch (2026-12-07): it reads
         // values as latin-1, which both writeHeads take (bytes 0x80-0xff included); llhttp
-        // refuses a control character, an obs-fold and a name no token; no reason phrase is
-        // given to writeHead; a status below 100 fails in undici (invalid-answer.ts). Kept for
+        // refuses a control character, an obs-fold and a name no token; a reason phrase
+        // writeHead would refuse is not given (reasonOf); a status below 100 fails in undici
+        // (invalid-answer.ts), one past 599 above. Kept for
         // an undici that reads otherwise: uncaught, a throw here is an unhandled rejection,
         // which ends the gateway.
         try {
-          res.writeHead(answer.statusCode, headers);
+          res.writeHead(answer.statusCode, reasonOf(answer.statusCode, answer.statusText), headers);
         } catch (err) {
-          answer.body.destroy();
+          discard(answer.body);
           answerFailure(res, 'bad-response', { detail: `${opts.label} sent an invalid response head`, debug: (err as Error).message, development: opts.development });
           return;
         }
@@ -135,7 +166,11 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
         if (aborter.signal.aborted) return; // the client left first: nothing to answer
         req.resume(); // a body the process never read must not hold the connection
         const invalid = invalidAnswer(err, interim);
-        if (invalid !== null) opts.reportOnce?.(invalid.kind, invalidAnswerLine(opts.label, req.method ?? 'GET', targetAsSent(req) ?? '/', invalid));
+        if (invalid !== null) report(invalid);
+        // No answer to judge, but the app's author still needs to hear of it: a close without
+        // one (a crash says why in the process's own output), a 100 and then silence.
+        else if (closedBeforeAnswer(err)) report(CLOSED);
+        else if (interim === 100 && proxyFailure(err) === 'timeout') report(CONTINUE_ALONE, '504 Gateway Timeout');
         answerFailure(res, invalid === null ? proxyFailure(err) : 'bad-response', {
           detail: proxyFailureDetail(err, opts.label, interim),
           debug: String((err as Error)?.message ?? err),

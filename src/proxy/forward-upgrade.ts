@@ -11,7 +11,18 @@ import httpProxy from 'http-proxy';
 import { endLingering } from '../net/lingering-close.js';
 import { targetAsSent } from '../net/request-head.js';
 import { proxyFailure, proxyFailureDetail, refuseUpgradeFor } from './error-response.js';
-import { CUT_HEAD, invalidAnswer, invalidAnswerLine, WRONG_ACCEPT, type InvalidAnswer, type InvalidAnswerKind } from './invalid-answer.js';
+import {
+  CLOSED,
+  CUT_HEAD,
+  invalidAnswer,
+  invalidAnswerLine,
+  STALLED_HEAD,
+  statusOutOfRange,
+  WRONG_ACCEPT,
+  WRONG_UPGRADE,
+  type InvalidAnswer,
+  type InvalidAnswerKind,
+} from './invalid-answer.js';
 import { outgoingHeaders } from './outgoing-headers.js';
 import type { RequestRoute } from './request-route.js';
 import { WebsocketTunnel } from './websocket-tunnel.js';
@@ -32,15 +43,22 @@ export interface ForwardUpgradeOptions {
 /** RFC 6455 §1.3: what every websocket key is hashed with. */
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
+/** The comma-separated tokens of a field, lowercase. */
+function tokens(value: string | string[] | undefined): string[] {
+  return (Array.isArray(value) ? value.join(',') : (value ?? '')).split(',').map((token) => token.trim().toLowerCase());
+}
+
 /**
- * Whether a 101's Sec-WebSocket-Accept is the one the websocket handshake `req` asks for; true
- * for an upgrade to another protocol (no key: nothing to check).
+ * What is wrong with a 101 to the websocket handshake `req` (RFC 6455 4.1 has the client fail
+ * the websocket for each), or null; null for an upgrade to another protocol (no key: nothing to
+ * check, the process decides).
  */
-function acceptMatches(req: IncomingMessage, answer: IncomingMessage): boolean {
+function wrongSwitch(req: IncomingMessage, answer: IncomingMessage): InvalidAnswer | null {
   const key = req.headers['sec-websocket-key'];
-  if (typeof key !== 'string' || String(req.headers.upgrade).toLowerCase() !== 'websocket') return true;
+  if (typeof key !== 'string' || String(req.headers.upgrade).toLowerCase() !== 'websocket') return null;
+  if (answer.headers.upgrade?.trim().toLowerCase() !== 'websocket' || !tokens(answer.headers.connection).includes('upgrade')) return WRONG_UPGRADE;
   const expected = createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
-  return answer.headers['sec-websocket-accept']?.trim() === expected;
+  return answer.headers['sec-websocket-accept']?.trim() === expected ? null : WRONG_ACCEPT;
 }
 
 /** How long a half-closed tunnel may take to finish before it is destroyed. */
@@ -80,8 +98,10 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
   /** The process's answer other than a 101, which http-proxy passes on as its body comes. */
   let declined: IncomingMessage | null = null;
 
+  const report = (invalid: InvalidAnswer, status?: string): void =>
+    opts.reportOnce?.(invalid.kind, invalidAnswerLine(opts.label, req.method ?? 'GET', targetAsSent(req) ?? '/', invalid, status));
   const refuseInvalid = (invalid: InvalidAnswer): void => {
-    opts.reportOnce?.(invalid.kind, invalidAnswerLine(opts.label, req.method ?? 'GET', targetAsSent(req) ?? '/', invalid));
+    report(invalid);
     refuseUpgradeFor(socket, 'bad-response', `${opts.label} ${invalid.did}`);
   };
 
@@ -113,17 +133,31 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
       // socket stayed open for good (no 'close', no access-log line). Read on to the FIN.
       socket.once('finish', () => endLingering(socket));
     });
-    // A 101 whose accept no client takes: http-proxy's own 'upgrade' listener would pass it on
-    // (and the client fail it, a browser with no words), and a listener of ours runs beside it,
-    // not instead: so the event is held back here, before any listener sees it.
+    // A 101 no client takes (a wrong accept or Upgrade), or an answer with a status no client
+    // may read: http-proxy's own listener would pass it on (and the client fail it, a browser
+    // with no words), and a listener of ours runs beside it, not instead: so the event is held
+    // back here, before any listener sees it.
     const emit = proxyReq.emit;
     proxyReq.emit = function (this: ClientRequest, event: string | symbol, ...args: unknown[]): boolean {
       if (event === 'upgrade' && !answered) {
         answered = true;
         const [answer, proxySocket] = args as [IncomingMessage, Socket];
-        if (!acceptMatches(req, answer)) {
+        const wrong = wrongSwitch(req, answer);
+        if (wrong !== null) {
           proxySocket.destroy();
-          refuseInvalid(WRONG_ACCEPT);
+          refuseInvalid(wrong);
+          return true;
+        }
+      }
+      if (event === 'response' && !answered) {
+        // A 101 node:http does not take for a switch (its Connection names no upgrade) comes
+        // here, and would go out as a 101 with no protocol behind it.
+        const answer = args[0] as IncomingMessage;
+        const wrong = answer.statusCode === 101 ? (wrongSwitch(req, answer) ?? WRONG_UPGRADE) : statusOutOfRange(answer.statusCode ?? 0);
+        if (wrong !== null) {
+          answered = true;
+          proxyReq.destroy();
+          refuseInvalid(wrong);
           return true;
         }
       }
@@ -146,10 +180,18 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
     // http-proxy ends the socket after this: say why first, when nothing was said yet.
     if (answered || socket.destroyed) return;
     answered = true;
-    // node:http's 'socket hang up' alike for a process gone before a byte and one gone mid-head.
-    const headBegun = (upstreamSocket?.bytesRead ?? 0) > 0 && (err as NodeJS.ErrnoException).code === 'ECONNRESET';
-    const invalid = invalidAnswer(err, null) ?? (headBegun ? CUT_HEAD : null);
+    // node:http's 'socket hang up' alike for a process gone before a byte and one gone mid-head,
+    // and its timeout alike for one silent from the start and one stuck mid-head.
+    const code = (err as NodeJS.ErrnoException).code;
+    const headBegun = (upstreamSocket?.bytesRead ?? 0) > 0;
+    const invalid = invalidAnswer(err, null) ?? (headBegun && code === 'ECONNRESET' ? CUT_HEAD : null);
     if (invalid !== null) refuseInvalid(invalid);
-    else refuseUpgradeFor(socket, proxyFailure(err), proxyFailureDetail(err, opts.label));
+    else if (headBegun && code === 'ETIMEDOUT') {
+      report(STALLED_HEAD, '504 Gateway Timeout');
+      refuseUpgradeFor(socket, 'timeout', `${opts.label} ${STALLED_HEAD.did}`);
+    } else {
+      if (code === 'ECONNRESET') report(CLOSED);
+      refuseUpgradeFor(socket, proxyFailure(err), proxyFailureDetail(err, opts.label));
+    }
   });
 }

@@ -60,13 +60,20 @@ export function outgoingHeaders(req: IncomingMessage, route: Pick<RequestRoute, 
   return out;
 }
 
-/** Response headers the client may see: the process's, minus hop-by-hop ones. */
-export function incomingResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const listed = connectionTokens(joined(headers.connection));
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP_HEADERS.has(name) || listed.has(name)) continue;
-    out[name] = value;
+/**
+ * Response fields the client may see, as the process wrote them (undici's raw list: name, value,
+ * name, value, in its order and case, as nginx passes them on), minus hop-by-hop ones and those
+ * its Connection names; `drop`: one more lowercase name to leave out (a 204's Content-Length).
+ */
+export function incomingResponseHeaders(raw: readonly string[], drop?: string): string[] {
+  let connection = '';
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === 'connection') connection += `,${raw[i + 1]}`;
+  const listed = connectionTokens(connection);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (HOP_BY_HOP_HEADERS.has(name) || listed.has(name) || name === drop) continue;
+    out.push(raw[i], raw[i + 1]);
   }
   return out;
 }

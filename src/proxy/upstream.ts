@@ -13,6 +13,7 @@ import type { ProcessEndpoint, WorkerEndpoint } from './backend.js';
 import { forwardHttp } from './forward-http.js';
 import type { WebsocketOptions } from './forward-websocket.js';
 import { expireRequests, expireSilent, forwardWsgi, reclaimWaiting, tallyOnceSettled, type ForwardOptions } from './forward-wsgi.js';
+import { interimConnector } from './interim-answers.js';
 import type { InvalidAnswerKind } from './invalid-answer.js';
 import type { ClosableWebsocket, OpenWebsockets } from './open-websockets.js';
 import type { RequestRoute } from './request-route.js';
@@ -227,8 +228,9 @@ export class HttpUpstream implements Upstream {
     private readonly report?: (line: string) => void,
   ) {
     undiciLoad ??= import('undici');
-    this.poolReady = undiciLoad.then(({ Pool }) => {
+    this.poolReady = undiciLoad.then(({ Pool, buildConnector }) => {
       this.pool = new Pool(`http://127.0.0.1:${endpoint.port}`, {
+        connect: interimConnector(buildConnector),
         connections: POOL_CONNECTIONS,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,

@@ -112,7 +112,6 @@ const PROCESS_SERVER = httpProcessServer(String.raw`ANSWERS = {
     "st-101": b"HTTP/1.1 101 Switching Protocols\r\nContent-Length: 1\r\n\r\nx",
     "st-101-upgrade": b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: x\r\n\r\n",
     "st-100": b"HTTP/1.1 100 Continue\r\n\r\n",
-    "st-100-open": b"HTTP/1.1 100 Continue\r\n\r\n",
     "st-100-200": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 }
 
@@ -135,7 +134,6 @@ def serve(conn):
             conn.sendall(ANSWERS.get(case, ANSWERS["ok"]))
             if case in ("gone", "st-101", "st-101-upgrade", "st-100"):
                 return
-            # st-100-open: nothing more, the socket kept open until the gateway closes it.
 
 `);
 
@@ -143,7 +141,7 @@ def serve(conn):
 const OK = {
   wsgi: 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nDate: -\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nok',
   asgi: 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\nDate: -\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nok',
-  proc: 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\nDate: -\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nok',
+  proc: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nDate: -\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nok',
 };
 
 /** The gateway's 500 for an app's broken head, on a connection that goes on. */
@@ -227,12 +225,12 @@ const CASES: Case[] = [
   ...[1, 2].map((n): Case => ({ app: 'asgi', path: 'date-two', what: `two Dates: the first alone, as WSGI, asked ${n === 1 ? 'once' : 'again'}`, answer: 'HTTP/1.1 200 OK\r\ndate: Thu, 01 Jan 1970 00:00:00 GMT\r\nx-a: a\r\ncontent-length: 1\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\nx' })),
   {
     id: 'R6.29b', app: 'proc', path: '304-cl', what: 'a process\'s 304 with its GET\'s Content-Length (RFC 9110 §8.6 allows it): passed on, the connection going on (undici counted the body a 304 never has, and the client\'s connection was cut before any byte, logged 499)',
-    answer: `HTTP/1.1 304 Not Modified\r\netag: "e"\r\ncontent-length: 4\r\n${KEPT}\r\n`,
+    answer: `HTTP/1.1 304 Not Modified\r\nETag: "e"\r\nContent-Length: 4\r\n${KEPT}\r\n`,
   },
   { id: 'R6.29b', app: 'proc', path: '204-cl', what: 'a process\'s 204 with a Content-Length and a body: neither sent (it was cut, as the 304)', answer: `HTTP/1.1 204 No Content\r\n${KEPT}\r\n` },
   {
     id: 'R6.29b', app: 'proc', path: 'gone', what: 'a process that goes away mid-body: the client\'s connection cut after what came, logged with the status that went out and its bytes (it was logged 499, as if the client had left)',
-    answer: `HTTP/1.1 200 OK\r\ncontent-length: 10\r\n${KEPT}\r\nxx`, closes: true, logged: '"GET /proc/gone HTTP/1.1" 200 2 ',
+    answer: `HTTP/1.1 200 OK\r\nContent-Length: 10\r\n${KEPT}\r\nxx`, closes: true, logged: '"GET /proc/gone HTTP/1.1" 200 2 ',
   },
   {
     id: 'R6.29b', app: 'proc', path: 'cl-two', what: 'a process\'s two Content-Lengths that differ: 502 saying so, nothing of it passed on (it said the process went away)',
@@ -259,16 +257,12 @@ const CASES: Case[] = [
     answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 106\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent 101 Switching Protocols to a request that asked for no upgrade\n`,
   },
   {
-    id: 'R6.30', app: 'proc', path: 'st-100', what: 'a process\'s bare 100 Continue as its final answer, then its close: 502 saying so, the connection going on (it said the process went away before it answered)',
-    answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 131\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent 100 Continue, which the gateway does not take from a process (it answers Expect itself)\n`,
+    id: 'R6.30', app: 'proc', path: 'st-100', what: 'a process\'s bare 100 Continue as its final answer, then its close: 502 saying so, the connection going on (a 100 then silence is a 504 at the app\'s timeout: process-answers.test.ts)',
+    answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 81\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent 100 Continue and then no final answer\n`,
   },
   {
-    id: 'R6.30', app: 'proc', path: 'st-100-open', what: 'a process\'s bare 100 Continue and nothing more, its socket open: the same 502 at once, not a wait for the timeout',
-    answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 131\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent 100 Continue, which the gateway does not take from a process (it answers Expect itself)\n`,
-  },
-  {
-    id: 'R6.30', app: 'proc', path: 'st-100-200', what: 'a process\'s 100 Continue before a final answer: the same 502, as undici refuses any 100 (RFC 9110 §15.2 has a client take it: a limit of the gateway\'s, said here so that an undici that takes it shows)',
-    answer: `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 131\r\nCache-Control: no-store\r\n${KEPT}\r\n502 Bad Gateway\nprocesses.web of proc sent 100 Continue, which the gateway does not take from a process (it answers Expect itself)\n`,
+    id: 'R6.30', app: 'proc', path: 'st-100-200', what: 'a process\'s 100 Continue before a final answer: the final answer, the 100 not passed on (RFC 9110 §15.2: it was a 502, undici refusing any 100; interim-answers.ts)',
+    answer: `HTTP/1.1 200 OK\r\nContent-Length: 2\r\n${KEPT}\r\nok`,
   },
   { id: 'R6.29b', app: 'proc', path: '204-cl0', what: 'a process\'s 204 with Content-Length: 0: no Content-Length (RFC 9110 §8.6: none in a 204)', answer: `HTTP/1.1 204 No Content\r\n${KEPT}\r\n` },
 ];
@@ -350,10 +344,10 @@ const INVALID_ANSWERS: Array<{ paths: string[]; line: RegExp }> = [
   { paths: ['st-1000', 'bare-lf', 'st-099'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/(st-1000|bare-lf|st-099): it sent a response that is not HTTP\/1\.1 \((Invalid response status|Missing expected CR after header value|a status below 100: 099)\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: .*status line/ },
   { paths: ['cl-two'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/cl-two: it sent a response whose Content-Length does not frame its body \(two that differ, or one beside Transfer-Encoding: RFC 9112 6\.3\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: one Content-Length/ },
   { paths: ['st-101', 'st-101-upgrade'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/st-101(-upgrade)?: it sent 101 Switching Protocols to a request that asked for no upgrade \(RFC 9110 15\.2\.2\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: answer 101 only to a request with Upgrade/ },
-  { paths: ['st-100', 'st-100-open', 'st-100-200'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/st-100(-open|-200)?: it sent 100 Continue, which the gateway does not take from a process \(it answers Expect itself\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: send the final answer alone/ },
+  { paths: ['st-100'], line: /\[apppkg-gateway\] processes\.web of proc answered GET \/proc\/st-100: it sent 100 Continue and then no final answer \(a 1xx is interim: a final status must follow it, RFC 9110 15\.2\), so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); fix: send a final answer after any 1xx/ },
 ];
 
-test('R6.29b a process\'s invalid answer (a head not HTTP/1.1, two Content-Lengths, a 101 or a 100 unasked) is said in the app\'s log once per kind, with why and the fix (it was said only in the 502 and the access log)', async () => {
+test('R6.29b a process\'s invalid answer (a head not HTTP/1.1, two Content-Lengths, a 101 unasked, a 100 with no final answer) is said in the app\'s log once per kind, with why and the fix (it was said only in the 502 and the access log)', async () => {
   for (const reader of ['lean', 'node'] as const) {
     for (const { paths, line } of INVALID_ANSWERS) {
       // Asked again: the line is said once per kind of this process, not per answer.

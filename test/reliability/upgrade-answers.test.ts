@@ -50,6 +50,18 @@ def serve(conn):
         elif case == "cut-fields":
             conn.sendall(SWITCH)
             return
+        elif case.startswith("close-now"):
+            return
+        elif case.startswith("stall-"):
+            conn.sendall(b"HTTP/1.1 101 Switching Pro" if case == "stall-status" else SWITCH)
+            time.sleep(10)
+            return
+        elif case == "wrong-upgrade":
+            conn.sendall(SWITCH.replace(b"websocket", b"h2c") + b"Sec-WebSocket-Accept: " + accept_of(head) + b"\r\n\r\n")
+        elif case == "no-connection":
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive\r\nSec-WebSocket-Accept: " + accept_of(head) + b"\r\n\r\n")
+        elif case.startswith("st-"):
+            conn.sendall(b"HTTP/1.1 " + case[3:].encode() + b" Beyond\r\nContent-Length: 1\r\n\r\nx")
         elif case == "wrong-accept":
             conn.sendall(SWITCH + b"Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n")
         elif case == "no-accept":
@@ -118,11 +130,12 @@ function appLog(): string[] {
   return (existsSync(file) ? readFileSync(file, 'utf8') : '').split('\n');
 }
 
-const CASES: Array<{ paths: string[]; what: string; said: string; line: RegExp }> = [
+const CASES: Array<{ paths: string[]; what: string; said: string | ((path: string) => string); line: RegExp; status?: 502 | 504; did?: string }> = [
   {
-    paths: ['garbage', 'garbage-again'],
-    what: 'bytes that are not HTTP',
-    said: 'processes.web of wsp sent a response that is not HTTP/1.1 (Expected HTTP/, RTSP/ or ICE/)',
+    // One kind, said once: the status first, that its line shows.
+    paths: ['st-600', 'st-999', 'garbage', 'garbage-again'],
+    what: 'a status past 599 (RFC 9110 §15: it was passed on), or bytes that are not HTTP',
+    said: (path) => `processes.web of wsp sent a response that is not HTTP/1.1 (${path.startsWith('st-') ? `a status above 599: ${path.slice(3)}` : 'Expected HTTP/, RTSP/ or ICE/'})`,
     line: /fix: a status line "HTTP\/1\.1 200 OK"/,
   },
   {
@@ -137,20 +150,42 @@ const CASES: Array<{ paths: string[]; what: string; said: string; line: RegExp }
     said: 'processes.web of wsp switched to websocket without the Sec-WebSocket-Accept the handshake\'s key asks for',
     line: /\(RFC 6455 4\.2\.2: .*\).*fix: let a websocket library answer the handshake/,
   },
+  {
+    paths: ['wrong-upgrade', 'no-connection'],
+    what: 'a 101 with the right Sec-WebSocket-Accept but Upgrade: h2c, or a Connection without upgrade (it went out as a 101 every client fails)',
+    said: 'processes.web of wsp switched to another protocol than the websocket the handshake asked for',
+    line: /\(a 101 to a websocket handshake carries Upgrade: websocket and Connection: Upgrade: RFC 6455 4\.2\.2\).*fix: let a websocket library answer the handshake/,
+  },
+  {
+    paths: ['close-now', 'close-now-again'],
+    what: 'a close without a byte of an answer (the 502 it had, but the app\'s log said nothing)',
+    said: 'processes.web of wsp went away before it answered',
+    did: 'closed its connection before it answered',
+    line: /fix: answer every request it reads before it closes the connection/,
+  },
+  {
+    paths: ['stall-status', 'stall-fields'],
+    what: 'a head begun, then silence for the app\'s timeout (in the status line, then after its fields: the 504 it had, but the app\'s log said nothing)',
+    said: 'processes.web of wsp sent part of its answer\'s head and then nothing more',
+    status: 504,
+    line: /\(a head ends with an empty line: RFC 9112 2\.1\), so the client got 504 Gateway Timeout, .*fix: write the whole head/,
+  },
 ];
 
 for (const c of CASES) {
   test(`R6.31 ${c.what}: 502 saying so to the client, an access-log line, the app's log told once`, async () => {
     for (const path of c.paths) {
+      const status = c.status ?? 502;
+      const said = typeof c.said === 'string' ? c.said : c.said(path);
       const got = await connect(`/wsp/ws/${path}`);
-      assert.equal(got, { open: false, status: 502, body: `502 Bad Gateway\n${c.said}\n` }, `${path}: ${JSON.stringify(got)}`);
-      await waitFor(() => gw.output().includes(`"GET /wsp/ws/${path} HTTP/1.1" 502 `), 5000, () => `the access-log line of ${path}`);
+      assert.equal(got, { open: false, status, body: `${status} ${status === 502 ? 'Bad Gateway' : 'Gateway Timeout'}\n${said}\n` }, `${path}: ${JSON.stringify(got)}`);
+      await waitFor(() => gw.output().includes(`"GET /wsp/ws/${path} HTTP/1.1" ${status} `), 5000, () => `the access-log line of ${path}`);
     }
     const said = (): string[] => appLog().filter((l) => c.paths.some((p) => l.includes(` answered GET /wsp/ws/${p}:`)));
     const lines = await waitFor(() => (said().length > 0 ? said() : null), 5000, () => `wsp's log to say ${c.paths.join(', ')}; it has ${JSON.stringify(appLog().slice(-5))}`);
     assert.is(lines.length, 1, `said once for the kind: ${lines.join('\n')}`);
-    assert.ok(lines[0].startsWith(`[apppkg-gateway] processes.web of wsp answered GET /wsp/ws/${c.paths[0]}: it ${c.said.slice('processes.web of wsp '.length)}`), lines[0]);
-    assert.match(lines[0], /, so the client got 502 Bad Gateway, as will any such answer of this process \(said once\); /);
+    assert.ok(lines[0].startsWith(`[apppkg-gateway] processes.web of wsp answered GET /wsp/ws/${c.paths[0]}: it ${c.did ?? (typeof c.said === 'string' ? c.said : c.said(c.paths[0])).slice('processes.web of wsp '.length)}`), lines[0]);
+    assert.match(lines[0], new RegExp(`, so the client got ${c.status === 504 ? '504 Gateway Timeout' : '502 Bad Gateway'}, as will any such answer of this process \\(said once\\); `));
     assert.match(lines[0], c.line);
   });
 }
