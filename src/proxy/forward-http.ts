@@ -33,11 +33,12 @@ export interface ForwardHttpOptions {
 }
 
 /**
- * The process's reason phrase, passed on as nginx does; Node's own for none, or for one that
- * node:http would refuse to write (undici decodes it as UTF-8: a latin-1 byte is U+FFFD there).
+ * The process's reason phrase, passed on as nginx does; Node's own for none, or for one past
+ * ASCII: undici decodes it as UTF-8 (a latin-1 byte is U+FFFD there, which node:http refuses to
+ * write) and node:http writes it as latin-1, so its bytes would not be the process's.
  */
 function reasonOf(status: number, text: string | undefined): string {
-  return text !== undefined && text !== '' && /^[\t\x20-\x7e\x80-\xff]*$/.test(text) ? text : (STATUS_CODES[status] ?? 'unknown');
+  return text !== undefined && text !== '' && /^[\t\x20-\x7e]*$/.test(text) ? text : (STATUS_CODES[status] ?? 'unknown');
 }
 
 /**
