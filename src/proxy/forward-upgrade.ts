@@ -61,6 +61,30 @@ function wrongSwitch(req: IncomingMessage, answer: IncomingMessage): InvalidAnsw
   return answer.headers['sec-websocket-accept']?.trim() === expected ? null : WRONG_ACCEPT;
 }
 
+/**
+ * An answer's fields for http-proxy to write (it writes `headers`' keys as they are, an array's
+ * values a line each): the names as the process wrote them, in the order each first came, a
+ * name's repeats as its lines (node:http's `headers` lowercased every name and joined repeats
+ * with a comma), less `drop` (lowercase names). As forward-http.ts passes an answer on.
+ */
+function asWritten(raw: readonly string[], drop: readonly string[] = []): Record<string, string | string[]> {
+  const fields: Record<string, string | string[]> = {};
+  const nameOf = new Map<string, string>();
+  for (let i = 0; i < raw.length; i += 2) {
+    const lower = raw[i].toLowerCase();
+    if (drop.includes(lower)) continue;
+    const name = nameOf.get(lower);
+    if (name === undefined) {
+      nameOf.set(lower, raw[i]);
+      fields[raw[i]] = raw[i + 1];
+    } else {
+      const seen = fields[name];
+      fields[name] = Array.isArray(seen) ? [...seen, raw[i + 1]] : [seen, raw[i + 1]];
+    }
+  }
+  return fields;
+}
+
 /** How long a half-closed tunnel may take to finish before it is destroyed. */
 const CLOSE_GRACE_MS = 5000;
 
@@ -125,9 +149,9 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
     proxyReq.prependListener('response', (answer: IncomingMessage) => {
       answered = true;
       declined = answer;
-      delete answer.headers['transfer-encoding'];
-      delete answer.headers['keep-alive'];
-      answer.headers.connection = 'close';
+      const fields = asWritten(answer.rawHeaders, ['transfer-encoding', 'keep-alive', 'connection']);
+      fields.Connection = 'close';
+      answer.headers = fields;
       // http-proxy pipes the answer and ends the socket, which node:http handed over paused:
       // what the client wrote after its head (a first frame) held its FIN unread, and the
       // socket stayed open for good (no 'close', no access-log line). Read on to the FIN.
@@ -148,6 +172,7 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
           refuseInvalid(wrong);
           return true;
         }
+        answer.headers = asWritten(answer.rawHeaders);
       }
       if (event === 'response' && !answered) {
         // A 101 node:http does not take for a switch (its Connection names no upgrade) comes

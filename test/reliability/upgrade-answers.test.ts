@@ -60,6 +60,8 @@ def serve(conn):
             conn.sendall(SWITCH.replace(b"websocket", b"h2c") + b"Sec-WebSocket-Accept: " + accept_of(head) + b"\r\n\r\n")
         elif case == "no-connection":
             conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive\r\nSec-WebSocket-Accept: " + accept_of(head) + b"\r\n\r\n")
+        elif case == "declined-raw":
+            conn.sendall(b"HTTP/1.1 403 Not You\r\nX-Up: 1\r\nSet-Cookie: a=1\r\nx-low: 2\r\nSet-Cookie: b=2\r\nContent-Length: 3\r\n\r\nno\n")
         elif case.startswith("st-"):
             conn.sendall(b"HTTP/1.1 " + case[3:].encode() + b" Beyond\r\nContent-Length: 1\r\n\r\nx")
         elif case == "wrong-accept":
@@ -221,6 +223,31 @@ test('R6.31 a declined handshake whose body then goes silent (close-delimited, o
     await waitFor(() => gw.output().includes(`"GET /wsp/ws/${path} HTTP/1.1" 403 ${bytes} `), 5000, () => `the access-log line of ${path} with its 403 and ${bytes} bytes`);
     assert.ok(gw.output().includes(`processes.web of wsp sent nothing more of its 403 answer to the upgrade GET /wsp/ws/${path} for 2 s (the app's timeout, between two pieces of a body): the client's connection is cut`), gw.output());
   }
+});
+
+test('a handshake\'s answer goes out with its fields as the process wrote them: a 101\'s names in their case, a refusal\'s in their case and order (a name\'s repeats, each on its line, after its first), its reason phrase (node:http\'s lowercased names went out)', async () => {
+  const opened = await new Promise<string[]>((resolve, reject) => {
+    const ws = new WebSocket(`${gw.url.replace(/^http/, 'ws')}/wsp/ws/right-raw`);
+    const timer = setTimeout(() => reject(new Error('no 101 within 10 s')), 10_000);
+    ws.on('upgrade', (res) => {
+      clearTimeout(timer);
+      resolve(res.rawHeaders.filter((_, i) => i % 2 === 0));
+      ws.terminate();
+    });
+    ws.on('error', (err) => reject(err));
+  });
+  assert.equal(opened, ['Upgrade', 'Connection', 'Sec-WebSocket-Accept']);
+  const declined = await new Promise<string>((resolve, reject) => {
+    const ws = new WebSocket(`${gw.url.replace(/^http/, 'ws')}/wsp/ws/declined-raw`);
+    const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+    ws.on('unexpected-response', (req, res) => {
+      clearTimeout(timer);
+      req.destroy();
+      resolve(`${res.statusCode} ${res.statusMessage} ${JSON.stringify(res.rawHeaders)}`);
+    });
+    ws.on('error', (err) => reject(err));
+  });
+  assert.is(declined, `403 Not You ${JSON.stringify(['X-Up', '1', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'x-low', '2', 'Content-Length', '3', 'Connection', 'close'])}`);
 });
 
 test('a right handshake still opens, and nothing is said of it', async () => {
