@@ -104,8 +104,10 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
       bodyTimeout: opts.timeoutMs,
       // The fields as the process wrote them, their case and order (incomingResponseHeaders).
       responseHeaders: 'raw',
-      // A 1xx before the final answer is taken and not passed on (103 Early Hints included:
-      // node:http's writeEarlyHints would, but its Link fields name the process's own paths).
+      // A 1xx before the final answer is taken and not passed on, 103 Early Hints included: the
+      // final answer follows it on the same connection, a 1xx may not go to an HTTP/1.0 client
+      // (RFC 9110 §15.2), and node:http's writeEarlyHints, which could pass a 103's Links on,
+      // is left for when an app asks for it.
       onInfo: ({ statusCode }) => {
         interim = interimStatus(statusCode);
       },
