@@ -41,9 +41,11 @@ export function interimConnector(build: typeof buildConnector): buildConnector.c
   const connect = build({});
   return (options, callback) =>
     connect(options, (err, socket) => {
-      if (socket !== null) takeContinue(socket);
-      if (err !== null) callback(err, null);
-      else callback(null, socket as Socket);
+      // A failed connect gives no socket (undefined, whatever its type says): a refused one,
+      // a process just killed, which ended the gateway here (reliability/faults R3.2).
+      if (err) return callback(err, null);
+      takeContinue(socket as Socket);
+      callback(null, socket as Socket);
     });
 }
 

@@ -80,4 +80,16 @@ test('through interimConnector, a 100 and a 103 before the final answer: the fin
   });
 });
 
+test('through interimConnector, a refused connection is undici\'s ECONNREFUSED (the connector took a socket that a failed connect does not give, and its TypeError ended the gateway)', async () => {
+  // A port just freed: nothing listens on it.
+  const port = await withServer(null, async (origin) => Number(new URL(origin).port));
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connect: interimConnector(buildConnector), headersTimeout: 5000 });
+  try {
+    const err = await pool.request({ path: '/', method: 'GET' }).then(() => null, (e: unknown) => e as { code?: string });
+    assert.is(err?.code, 'ECONNREFUSED');
+  } finally {
+    await pool.destroy();
+  }
+});
+
 test.run();
