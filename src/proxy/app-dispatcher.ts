@@ -385,10 +385,10 @@ export class AppDispatcher implements Redispatch {
       // keep up with its own `queue`; the one it restarts exited, or is replaced for its own
       // max_requests, max_memory or silence, and the room it waits for is that worker's own; a
       // sleeping app has nowhere to hold a request for its wake by its own `queue: 0` and
-      // `idle_timeout`.
+      // `idle_timeout` (unless --max-workers leaves that wake no room: answerAsleep).
+      if (sleeping) return this.answerAsleep(res);
       markServedBy(res, this.backend.answered);
-      if (sleeping) answerFailure(res, 'unavailable', { detail: `${this.name} is starting from idle; try again` });
-      else if (group === this.workers && !this.workers.upstreams.some((u) => u.inRotation)) answerFailure(res, 'unavailable', { detail: `${this.name} is restarting; try again`, headers: this.crashLoopRetryAfter() });
+      if (group === this.workers && !this.workers.upstreams.some((u) => u.inRotation)) answerFailure(res, 'unavailable', { detail: `${this.name} is restarting; try again`, headers: this.crashLoopRetryAfter() });
       else answerFailure(res, 'busy', { detail: `${this.name} is busy; try again` });
       return;
     }
@@ -411,6 +411,34 @@ export class AppDispatcher implements Redispatch {
       };
       req.on(BODY_ANNOUNCED, waiting.announced);
     }
+  }
+
+  /**
+   * A request the sleeping app has no room to hold while it wakes: its own 503 ("starting from
+   * idle") once its wake has room, or the gateway's refusal for room (counted apart, README
+   * "Many apps") when --max-workers leaves it none. Answered at once when no room is in question
+   * (no --max-workers, or the wake has it already), as before; else when the room is known,
+   * which with room free is a few microtasks, and at most the wait's bound (expireWaiting's)
+   * while other apps' wakes or drains keep it undecided.
+   */
+  private answerAsleep(res: ServerResponse): void {
+    const backend = this.backend;
+    const startingFromIdle = (): void => {
+      markServedBy(res, backend.answered);
+      answerFailure(res, 'unavailable', { detail: `${this.name} is starting from idle; try again` });
+    };
+    const room = backend.roomForWake?.() ?? null;
+    if (room === null) return startingFromIdle();
+    const { timeoutMs, wakeWaitMs = 0 } = backend.limits;
+    const boundMs = Math.max(timeoutMs, wakeWaitMs);
+    let timer: NodeJS.Timeout | null = null;
+    const bound = boundMs > 0 ? new Promise<'late'>((resolve) => (timer = setTimeout(resolve, boundMs, 'late').unref())) : null;
+    void Promise.race(bound === null ? [room] : [room, bound]).then((refused) => {
+      if (timer !== null) clearTimeout(timer);
+      if (refused === null || refused === 'late') return startingFromIdle();
+      markServedBy(res, REFUSED_FOR_ROOM);
+      answerFailure(res, 'unavailable', { detail: this.wakeFailedDetail(refused) });
+    });
   }
 
   /** Out of the queue: it no longer counts there, nor hears its body's size lines here. */

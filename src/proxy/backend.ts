@@ -133,6 +133,11 @@ export interface Backend {
    * the app's failure: served-by.ts REFUSED_FOR_ROOM).
    */
   wake?(): Promise<void>;
+  /**
+   * While the wake under way asks --max-workers for room: settles with null once it has it, or
+   * with the noRoom error its wake rejects with; null when the room is no question now.
+   */
+  roomForWake?(): Promise<Error | null> | null;
   /** A request or websocket goes to one of its processes: it is not idle until the release is called. */
   hold?(): () => void;
 }

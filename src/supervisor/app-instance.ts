@@ -404,6 +404,11 @@ export class AppInstance {
     return this.idle.sleep(why);
   }
 
+  /** While its wake asks --max-workers for room: null once had, else the noRoom error (idle-cycle.ts). */
+  roomForWake(): Promise<Error | null> | null {
+    return this.idle.roomForWake();
+  }
+
   /** Starts what sleep() stopped; resolves once they take traffic, rejects when they cannot. */
   wake(): Promise<void> {
     return this.idle.wake();

@@ -108,6 +108,8 @@ export class IdleCycle {
   wakeSteps: StartSteps | null = null;
   /** The wake under way has its room and is starting its workers. */
   private startingWorkers = false;
+  /** While the wake under way asks --max-workers for room: null once it has it, else the noRoom error wake() rejects with. */
+  private roomAsked: Promise<Error | null> | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   /** Requests seen at the last idle check (workers' links, and touch() for processes). */
   private seenRequests = 0;
@@ -226,6 +228,7 @@ export class IdleCycle {
     this.waking ??= this.wakeUp().finally(() => {
       this.waking = null;
       this.startingWorkers = false;
+      this.roomAsked = null;
       this.wakeSteps?.close();
       this.wakeSteps = null;
     });
@@ -242,6 +245,15 @@ export class IdleCycle {
       () => {},
       () => {},
     );
+  }
+
+  /**
+   * While the wake under way waits to know its room under --max-workers: settles with null once
+   * it has room, or with the error (noRoom) its wake rejects with. Null when the room is no
+   * question now: no bound, no wake under way, or its room had already.
+   */
+  roomForWake(): Promise<Error | null> | null {
+    return this.startingWorkers ? null : this.roomAsked;
   }
 
   /** Wakes keep failing (the crash loop's rule), and status says so. */
@@ -267,13 +279,18 @@ export class IdleCycle {
     const { makeRoom, rotation, wakeWords } = this.opts;
     const steps = (this.wakeSteps = new StartSteps());
     if (makeRoom && wakeWords) steps.judge('room', wakeWords.room());
-    if (makeRoom && !(await makeRoom())) {
-      this.state = 'asleep';
+    if (makeRoom) {
       const maxWorkersKey = this.opts.maxWorkersKey ?? '--max-workers';
-      this.wakeFailure = `the gateway runs as many workers as ${maxWorkersKey} allows, and every running app holds a request or an open websocket, so none can sleep to make room: try again in a moment, or raise ${maxWorkersKey}`;
-      rotation.changed();
       // noRoom: the proxy answers this 503 as the gateway's refusal, which the app's errors leave out.
-      throw Object.assign(new Error(this.wakeFailure), { noRoom: true });
+      const room = makeRoom().then((had) => (had ? null : Object.assign(new Error(`the gateway runs as many workers as ${maxWorkersKey} allows, and every running app holds a request or an open websocket, so none can sleep to make room: try again in a moment, or raise ${maxWorkersKey}`), { noRoom: true })));
+      this.roomAsked = room.catch(() => null);
+      const refused = await room;
+      if (refused !== null) {
+        this.state = 'asleep';
+        this.wakeFailure = refused.message;
+        rotation.changed();
+        throw refused;
+      }
     }
     this.startingWorkers = true;
     const slots = this.opts.sleepers();

@@ -531,6 +531,34 @@ test('--max-workers 1: a websocket to an app that cannot wake is refused 503, co
   assert.is((await holding.answer).status, 200);
 });
 
+// An app asleep with `queue: 0` was answered "starting from idle" at once, before its wake
+// knew whether --max-workers left it room: a want of room was counted as the app's failure
+// (ERRORS and its version's failed), where README's rule counts it apart (until 2026-12-08).
+test('--max-workers 1: an app asleep with queue: 0 that cannot wake is refused for room (not in ERRORS nor failed); once room can be made its 503 says it is starting from idle, counted as its own', async () => {
+  const env = await open([['slow', 'a'], ['slow', 'b']], 'defaults:\n  workers: 1\napps:\n  b: {queue: 0, idle_timeout: 1}\n', ['--max-workers', '1']);
+  await waitFor(async () => (await get(env, '/a/?t=0')).status === 200, 30_000, 'a to serve', ASK_GATEWAY_EVERY_MS);
+  await waitFor(async () => (await app(env, 'b')).state === 'idle', 20_000, 'b asleep', ASK_GATEWAY_EVERY_MS);
+  const holding = held(env, 'a');
+  await waitFor(async () => (await app(env, 'a')).inFlight === 1, 10_000, 'a to hold its request', ASK_GATEWAY_EVERY_MS);
+  const refused = await get(env, '/b/');
+  assert.is(refused.status, 503, refused.body);
+  assert.is(refused.headers['retry-after'], '1');
+  assert.match(refused.body, /b could not be started: the gateway runs as many workers as --max-workers allows, and every running app holds a request or an open websocket, so none can sleep to make room: try again in a moment, or raise --max-workers/);
+  let b = await app(env, 'b');
+  assert.equal([b.requests, b.errors, b.failed, b.refusedForRoom, b.versions.map((v: any) => v.failed)], [1, 0, 0, 1, [0]], JSON.stringify(b));
+  holding.release();
+  assert.is((await holding.answer).status, 200);
+  await waitFor(async () => (await app(env, 'a')).inFlight === 0 && (await app(env, 'b')).state === 'idle', 10_000, 'a quiet, b still asleep', ASK_GATEWAY_EVERY_MS);
+  // a is quiet now: it sleeps for b, which has nowhere to hold the request meanwhile.
+  const starting = await get(env, '/b/');
+  assert.is(starting.status, 503, starting.body);
+  assert.match(starting.body, /b is starting from idle; try again/);
+  b = await app(env, 'b');
+  assert.equal([b.requests, b.errors, b.failed, b.refusedForRoom, b.versions.map((v: any) => v.failed)], [2, 1, 1, 1, [1]], JSON.stringify(b));
+  await waitFor(async () => (await get(env, '/b/?t=0')).status === 200, 30_000, 'b to serve once awake', ASK_GATEWAY_EVERY_MS);
+  await app(env, 'a');
+});
+
 /**
  * An app whose first worker of each start imports at once (the one holding the lock) and whose
  * other one `lateSeconds` later: the request that woke it is served before its wake ends.
