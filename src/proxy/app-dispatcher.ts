@@ -402,7 +402,11 @@ export class AppDispatcher implements Redispatch {
     });
     const maxBody = this.forwardOptions.maxBody;
     if (group === this.workers && maxBody !== undefined && req.headers['transfer-encoding'] !== undefined) {
-      // A size line read while it waits (node:http reads on; the lane reads what came with the head).
+      // A size line read while it waits, for a thread or for the app's wake alike: both readers
+      // read on within what a waiting request may hold (lean-request.ts QUEUED_BODY_BYTES,
+      // node:http's highWaterMark). One past that is heard only once a worker takes the request
+      // (wsgi-exchange.ts): reading on to find it would hold all the body before it, up to
+      // max_body a request, since bytes read cannot be given back to the kernel.
       waiting.announced = (total: number) => {
         const i = total > maxBody ? this.queue.indexOf(waiting) : -1;
         if (i < 0) return;

@@ -11,15 +11,16 @@
 // later write too: the lane read no more of a connection whose request waited; it reads on now,
 // within QUEUED_BODY_BYTES of body, proxy/lean-request.ts). One past that bound (and the read
 // that crossed it), or node:http's, is read, and refused, only once a thread is free: the bound
-// on what a waiting client costs, pinned here too. An app that answers while it still reads the body
-// (fixtures answers-while-reading, WSGI and ASGI) has its connection cut instead, its answer
-// left unfinished: a 413 after a status line already sent would be a second one.
+// on what a waiting client costs, pinned here too; and the same in the queue of an app waking
+// from idle (its import held), whose wait holds a request as a busy app's queue does. An app
+// that answers while it still reads the body (fixtures answers-while-reading, WSGI and ASGI)
+// has its connection cut instead, its answer left unfinished: a 413 after a status line already sent would be a second one.
 import net from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { addPackage } from '../helpers/apps-dir.js';
+import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { answersUntilClose, portOf, startBothReaders, statusesOf, type BothReaders } from '../helpers/both-readers.js';
 import { appStatus, gatewayStatus } from '../helpers/status.js';
 import { recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
@@ -28,6 +29,8 @@ const test = suite('reliability: a chunk size past max_body');
 const apps = tempDir('apppkg-rel-chunk-size-apps-');
 const env = tempDir('apppkg-rel-chunk-size-env-');
 let readers: BothReaders;
+/** While it exists, zw's import waits (60 s at most): its wake from idle is under way and not done. */
+const wakeGate = join(env.path, 'wake-gate');
 
 /**
  * The apps' `timeout` (s): far past ANSWER_MS, so that an answer within ANSWER_MS is the
@@ -76,11 +79,28 @@ test.before(async () => {
   addPackage(apps.path, 'rel-rfc-echo', 'qb');
   addPackage(apps.path, 'answers-while-reading', 'e');
   addPackage(apps.path, 'answers-while-reading-asgi', 'ea');
+  writePackage(apps.path, 'zw', {
+    'app.yaml': 'platform: python, wsgi\napp: gated:application\n',
+    'gated.py': [
+      'import os, time',
+      '',
+      'deadline = time.monotonic() + 60',
+      `while os.path.exists(${JSON.stringify(wakeGate)}) and time.monotonic() < deadline:`,
+      '    time.sleep(0.05)',
+      '',
+      '',
+      'def application(environ, start_response):',
+      '    body = environ["wsgi.input"].read()',
+      '    start_response("200 OK", [("Content-Type", "text/plain")])',
+      '    return [str(len(body)).encode()]',
+      '',
+    ].join('\n'),
+  });
   const envFile = join(env.path, 'environment.yaml');
-  writeFileSync(envFile, ['apps:', `  w: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  a: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  q: {workers: 1, threads: 1, max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  qb: {workers: 1, threads: 1, max_body: 1MB, timeout: ${TIMEOUT_S}}`, `  e: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  ea: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, ''].join('\n'));
+  writeFileSync(envFile, ['apps:', `  w: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  a: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  q: {workers: 1, threads: 1, max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  qb: {workers: 1, threads: 1, max_body: 1MB, timeout: ${TIMEOUT_S}}`, `  e: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  ea: {max_body: 1KB, timeout: ${TIMEOUT_S}}`, `  zw: {workers: 1, threads: 1, idle_timeout: 1, max_body: 1MB, timeout: ${TIMEOUT_S}, start_timeout: ${TIMEOUT_S}}`, ''].join('\n'));
   readers = await startBothReaders(apps, ['--access-log', 'off', '--environment', envFile]);
   for (const gw of [readers.lean, readers.node]) {
-    await waitFor(async () => (await gatewayStatus(gw)).apps.every((a: { state: string }) => a.state === 'ready'), 60_000, 'the echo apps to serve');
+    await waitFor(async () => (await gatewayStatus(gw)).apps.every((a: { state: string }) => a.state === 'ready' || a.state === 'idle'), 60_000, 'the echo apps to serve (zw may be asleep already)');
   }
 });
 
@@ -260,6 +280,63 @@ test('one whose size line past max_body comes, while it waits in the app\'s queu
         'qb',
       );
       assert.is(refused(await closedAnswer(seen)), null, `${reader}, qb's thread free: ${JSON.stringify(seen.got.slice(0, 300))}`);
+    } finally {
+      socket.destroy();
+    }
+  }
+});
+
+/**
+ * `use` runs while zw wakes from idle on `gw` for a chunked request it sends (its first size line
+ * wakes it), its import held at wakeGate: that request waits in zw's queue as one waiting for a
+ * thread does. The gate is gone once `use` returns; what `use` leaves is answered by then.
+ */
+async function whileZwWakes(reader: string, gw: RunningGateway, socket: net.Socket, use: (queued: () => Promise<number>) => Promise<void>): Promise<void> {
+  await waitFor(async () => {
+    const zw = await appStatus(gw, 'zw');
+    return zw.state === 'idle' && zw.workers.length === 0;
+  }, 60_000, `${reader}: zw asleep`);
+  writeFileSync(wakeGate, '');
+  try {
+    socket.write(`${chunkedHead('/zw/')}5\r\nhel`);
+    const queued = async (): Promise<number> => (await appStatus(gw, 'zw')).queued;
+    await waitFor(async () => (await appStatus(gw, 'zw')).state === 'waking' && (await queued()) === 1, ANSWER_MS, `${reader}: zw waking, the request in its queue`);
+    await use(queued);
+  } finally {
+    rmSync(wakeGate, { force: true });
+  }
+}
+
+// The queue of an app waking from idle holds a request as the queue of an app whose threads are
+// busy does: its chunked body's size lines are judged as they arrive, within what a waiting
+// request may hold (QUEUED_BODY_BYTES), and one past that is read only once a worker takes it.
+test('while the app wakes from idle: a size line past max_body in a later write is refused then by both readers, the app still waking; 413, closed', async () => {
+  for (const [reader, gw] of gateways()) {
+    const socket = net.connect(portOf(gw), '127.0.0.1');
+    const seen = recorded(socket);
+    try {
+      await whileZwWakes(reader, gw, socket, async (queued) => {
+        socket.write('lo\r\nfffffff\r\nx');
+        assert.is(refused(await closedAnswer(seen)), null, `${reader}, zw waking: ${JSON.stringify(seen.got)}`);
+        assert.equal([(await appStatus(gw, 'zw')).state, await queued()], ['waking', 0], `${reader}: refused while zw still wakes`);
+      });
+    } finally {
+      socket.destroy();
+    }
+  }
+});
+
+test('while the app wakes from idle: a size line past max_body after more body than a waiting request may hold is not read while it waits (that would hold the body before it, up to max_body), so it is refused once the woken worker takes the request; 413, closed', async () => {
+  for (const [reader, gw] of gateways()) {
+    const socket = net.connect(portOf(gw), '127.0.0.1');
+    const seen = recorded(socket);
+    try {
+      await whileZwWakes(reader, gw, socket, async (queued) => {
+        socket.write(`lo\r\n${PAST_HELD}fffffff\r\nx`);
+        await new Promise((resolve) => setTimeout(resolve, WATCH_MS));
+        assert.equal([seen.got, seen.closed, await queued()], ['', false, 1], `${reader}: answered while zw woke, its size line read past what a waiting request may hold`);
+      });
+      assert.is(refused(await closedAnswer(seen)), null, `${reader}, zw awake: ${JSON.stringify(seen.got.slice(0, 300))}`);
     } finally {
       socket.destroy();
     }
