@@ -247,7 +247,9 @@ export class AppDispatcher implements Redispatch {
       if (refused !== null) return answerFailure(res, refused.kind, { detail: refused.detail });
       const maxBody = this.forwardOptions.maxBody;
       if (group === this.workers && bodyPastMax(req, maxBody) !== null) return this.enqueue(group, req, res, route);
-      if (group === this.workers && maxBody !== undefined && waitsForFirstSizeLine(req)) {
+      // One with no room to wait (queue: 0, or full) is answered "starting from idle" at its head
+      // (enqueue): waiting for its size line then woke nothing, and that answer was untrue.
+      if (group === this.workers && maxBody !== undefined && waitsForFirstSizeLine(req) && this.waitingCount() < this.backend.limits.queue) {
         this.wakeAtFirstSizeLine(req, res, maxBody);
       } else {
         this.wakeBackend();
@@ -308,8 +310,8 @@ export class AppDispatcher implements Redispatch {
    * head: a first line past max_body is refused (by enqueue's listener, told the same total
    * after this one) without a cold start, whether it came in the head's own read
    * (the lean lane takes a request before it reads the size lines of that read) or in a later
-   * one. A client that waits for 100 Continue sends none until the app reads: it wakes at once
-   * (handle). One that leaves first, or is refused meanwhile, wakes nothing; one that sends no
+   * one. A client that waits for 100 Continue sends none until the app reads, and one with no
+   * room to wait is answered at its head: each wakes it at once (handle). One that leaves first, or is refused meanwhile, wakes nothing; one that sends no
    * size line waits in the queue under its bound, as it would for a worker's read of its body.
    */
   private wakeAtFirstSizeLine(req: IncomingMessage, res: ServerResponse, maxBody: number): void {

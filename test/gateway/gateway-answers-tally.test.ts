@@ -7,12 +7,13 @@
 // queue: 0 ("starting from idle").
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import net from 'node:net';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { addPackage, writePackage } from '../helpers/apps-dir.js';
 import { appStatus, stopGatewayChecked } from '../helpers/status.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { recorded, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
 const apps = tempDir('apppkg-answers-tally-apps-');
 const state = tempDir('apppkg-answers-tally-state-');
@@ -176,6 +177,25 @@ test('queue: 0, asleep: the 503 "starting from idle" is in ERRORS and the versio
   await assertCountedInBoth('sleepy', before);
   await waitFor(async () => (await get('/sleepy/?t=0')).status === 200, 30_000, 'sleepy woken and serving');
   assert.ok(!existsSync(slowStart));
+});
+
+// A chunked request's wake waits for its body's first size line (a 413 needs no cold start);
+// with queue: 0 it was answered "starting from idle" at its head, and the wait for its size line
+// ended with it: nothing started the app, which said so to every chunked POST (until 2026-12-08).
+test('queue: 0, asleep: a chunked POST\'s 503 "starting from idle" is true (its body sent after the answer, as a proxy that streams it may), the app wakes without another request', async () => {
+  await waitFor(async () => (await appStatus(gw, 'sleepy')).state === 'idle', 20_000, 'sleepy asleep');
+  const { coldStarts } = (await appStatus(gw, 'sleepy')).idle;
+  const socket = net.connect(Number(new URL(gw.url).port), '127.0.0.1');
+  const seen = recorded(socket);
+  try {
+    socket.write('POST /sleepy/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n');
+    await waitFor(() => /\r\n\r\n[^]*try again/.test(seen.got), 15_000, 'the answer to the head');
+    assert.match(seen.got, /^HTTP\/1\.1 503 [^]*sleepy is starting from idle; try again/);
+    socket.write('5\r\nhello\r\n0\r\n\r\n');
+    await waitFor(async () => (await appStatus(gw, 'sleepy')).idle.coldStarts === coldStarts + 1, 20_000, 'sleepy woken by the refused request, as its 503 said');
+  } finally {
+    socket.destroy();
+  }
 });
 
 test.run();
