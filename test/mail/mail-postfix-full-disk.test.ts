@@ -8,12 +8,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import getPort from 'get-port';
-import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { behindPostfixLines } from '../helpers/behind-postfix.js';
 import { fill } from '../helpers/full-disk.js';
 import { dataWire, POSTFIX_RETRY_MS, postfixMissing, startPostfix, submitToPostfix, type RunningPostfix } from '../helpers/postfix.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { sinkDeliveries, sinkDeliveryOf, stopBehindPostfix } from '../helpers/postfix-sink.js';
+import { startCli, tempDir, type RunningGateway } from '../helpers/process.js';
 import { hasProgram, runIf } from '../helpers/skip.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 
@@ -29,19 +29,13 @@ let postfix: RunningPostfix | undefined;
 let gw: RunningGateway | undefined;
 let pids: number[] = [];
 
-test.after(async () => {
-  try {
-    await gw?.stop();
-    await assertNoOrphans(pids);
-  } finally {
-    try {
-      await postfix?.stop();
-    } finally {
-      if (mounted) execFileSync('umount', ['-l', state], { timeout: 10_000 });
-      scratch.remove();
-    }
-  }
-});
+test.after(() => stopBehindPostfix({
+  gw, pids, postfix,
+  remove: () => {
+    if (mounted) execFileSync('umount', ['-l', state], { timeout: 10_000 });
+    scratch.remove();
+  },
+}));
 
 ifPostfix('the gateway\'s 452 4.3.1 on a full spool: Postfix defers the message, and delivers it once there is room', async () => {
   mkdirSync(apps);
@@ -69,7 +63,8 @@ ifPostfix('the gateway\'s 452 4.3.1 on a full spool: Postfix defers the message,
   rmSync(filler);
   const sent = await postfix.waitForLog(new RegExp(`${qid}: to=<one@alpha\\.localhost>.* status=(sent|bounced)`), POSTFIX_RETRY_MS, 'the delivery once there is room');
   assert.match(sent, /status=sent \(250 /, sent);
-  const got = await waitFor(async () => { const all = ((await (await request(`${gw!.url}/alpha/deliveries`)).body.json()) as any[]).filter((d) => d.subject === subject); return all.length > 0 ? all : undefined; }, 20_000, 'alpha\'s delivery', 200);
+  await sinkDeliveryOf(gw!, 'alpha', subject);
+  const got = (await sinkDeliveries(gw!, 'alpha')).filter((d) => d.subject === subject);
   assert.is(got.length, 1, 'delivered once');
   assert.ok(got[0].signature_ok);
   assert.not.match(postfix.log(), new RegExp(`${qid}: .*status=bounced`), 'never bounced');

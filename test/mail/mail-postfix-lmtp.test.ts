@@ -10,12 +10,12 @@ import * as assert from 'uvu/assert';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import getPort from 'get-port';
-import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { dataWire, POSTFIX_RETRY_MS, postfixMissing, startPostfix, submitToPostfix, type RunningPostfix } from '../helpers/postfix.js';
 import { behindPostfixLines, splitPostfixTrace } from '../helpers/behind-postfix.js';
-import { assertDeliveredAsSent, type SinkDelivery } from '../helpers/smtp.js';
+import { asReceived, awkwardMessage, sinkDeliveries, sinkDeliveryOf, stopBehindPostfix, type PostfixDelivery } from '../helpers/postfix-sink.js';
+import { assertDeliveredAsSent } from '../helpers/smtp.js';
 import { runIf } from '../helpers/skip.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 
@@ -31,8 +31,6 @@ let gw: RunningGateway | undefined;
 let pids: number[] = [];
 let mailPort: number;
 
-interface Delivery extends SinkDelivery { id: string; app: string; subject: string; status: number; from: string; to: string; message: string }
-
 async function startGateway(): Promise<void> {
   gw = await startCli(['--apps', apps.path, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', state.path, '--environment', envFile], { ms: 60_000 });
   pids = statusPids(await gatewayStatus(gw));
@@ -44,34 +42,12 @@ async function stopGateway(): Promise<void> {
   await assertNoOrphans(pids);
 }
 
-async function deliveries(app: string): Promise<Delivery[]> {
-  return (await (await request(`${gw!.url}/${app}/deliveries`)).body.json()) as Delivery[];
+function deliveries(app: string): Promise<PostfixDelivery[]> {
+  return sinkDeliveries(gw!, app);
 }
 
-function deliveryOf(app: string, subject: string, ms = 20_000): Promise<Delivery> {
-  return waitFor(async () => (await deliveries(app)).find((d) => d.subject === subject && d.status === 200), ms, `${app}'s delivery of "${subject}"`, 200);
-}
-
-/** A message as a client sends it, with what a relay must pass as is: dot lines, 8-bit bytes, a tab, a trailing space. */
-function awkward(subject: string, to: string): Buffer[] {
-  return [
-    'From: ann@alpha.localhost',
-    `To: ${to}`,
-    `Subject: ${subject}`,
-    'Date: Mon, 7 Dec 2026 10:00:00 +0000',
-    `Message-ID: <${subject.replace(/\W/g, '-')}@client.test>`,
-    'Content-Type: text/plain; charset=latin1',
-    '',
-    '.a line that began with a dot',
-    '..one that began with two',
-    '.',
-    'tab\tand a trailing space ',
-  ].map((line) => Buffer.from(line, 'latin1')).concat([Buffer.from([0x38, 0x2d, 0x62, 0x69, 0x74, 0x3a, 0x20, 0xe9, 0xff, 0x80, 0x7f]), Buffer.from('the end', 'latin1')]);
-}
-
-/** What the message's lines are once received: each ends in CRLF (RFC 5321 4.1.1.4). */
-function asReceived(lines: Buffer[]): Buffer {
-  return Buffer.concat(lines.flatMap((line) => [line, Buffer.from('\r\n')]));
+function deliveryOf(app: string, subject: string, ms = 20_000): Promise<PostfixDelivery> {
+  return sinkDeliveryOf(gw!, app, subject, ms);
 }
 
 test.before(async () => {
@@ -83,22 +59,11 @@ test.before(async () => {
   await startGateway();
 });
 
-test.after(async () => {
-  try {
-    await stopGateway();
-  } finally {
-    try {
-      await postfix?.stop();
-    } finally {
-      apps.remove();
-      state.remove();
-    }
-  }
-});
+test.after(() => stopBehindPostfix({ gw, pids, postfix, remove: () => { apps.remove(); state.remove(); } }));
 
 ifPostfix('a message submitted to Postfix reaches the app byte for byte after Postfix\'s Received: field, signed, with its envelope and a delivery id', async () => {
   const subject = 'through postfix over lmtp';
-  const lines = awkward(subject, 'one@alpha.localhost');
+  const lines = awkwardMessage(subject, 'one@alpha.localhost');
   const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['one@alpha.localhost'], dataWire(lines));
   const got = await deliveryOf('alpha', subject);
   const { trace, rest } = splitPostfixTrace(Buffer.from(got.body_b64, 'base64'), qid);
@@ -112,7 +77,7 @@ ifPostfix('a message submitted to Postfix reaches the app byte for byte after Po
 
 ifPostfix('a domain no app claims: the gateway\'s 550 at RCPT makes Postfix bounce it to the sender, whose app gets the bounce from <>', async () => {
   const subject = 'to a domain nobody claims';
-  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['x@nobody.example.net'], dataWire(awkward(subject, 'x@nobody.example.net')));
+  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['x@nobody.example.net'], dataWire(awkwardMessage(subject, 'x@nobody.example.net')));
   const line = await postfix!.waitForLog(new RegExp(`${qid}: to=<x@nobody\\.example\\.net>.* status=bounced`), 20_000, 'the bounce');
   assert.match(line, /said: 550 .*\(in reply to RCPT TO command\)/, line);
   const bounce = await waitFor(async () => (await deliveries('alpha')).find((d) => d.from === '' && d.message.includes(subject) && /x@nobody\.example\.net/.test(d.message)), 20_000, 'the bounce at alpha', 200);
@@ -124,7 +89,7 @@ ifPostfix('over mail.max_size: Postfix reads the gateway\'s SIZE limit off its L
   const before = (await gatewayStatus(gw!)).mail.received;
   const subject = 'too big for the gateway';
   const body = Array.from({ length: 400 }, () => Buffer.from('x'.repeat(76)));
-  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['one@alpha.localhost'], dataWire([...awkward(subject, 'one@alpha.localhost'), ...body]));
+  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['one@alpha.localhost'], dataWire([...awkwardMessage(subject, 'one@alpha.localhost'), ...body]));
   const line = await postfix!.waitForLog(new RegExp(`${qid}: to=<one@alpha\\.localhost>.* status=bounced`), 20_000, 'the bounce');
   assert.match(line, /dsn=5\.3\.4, status=bounced \(message size \d+ exceeds size limit 20000 of server 127\.0\.0\.1\[127\.0\.0\.1\]\)/, line);
   await waitFor(async () => (await deliveries('alpha')).find((d) => d.from === '' && d.message.includes(subject)), 20_000, 'the bounce at alpha', 200);
@@ -135,7 +100,7 @@ ifPostfix('over mail.max_size: Postfix reads the gateway\'s SIZE limit off its L
 
 ifPostfix('the app answering 5xx, then timing out: Postfix sees 250 once the gateway has it on disk; the gateway retries it with the same delivery id', async () => {
   const failing = 'answer-503-once first attempt refused';
-  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['one@alpha.localhost'], dataWire(awkward(failing, 'one@alpha.localhost')));
+  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['one@alpha.localhost'], dataWire(awkwardMessage(failing, 'one@alpha.localhost')));
   await postfix!.waitForLog(new RegExp(`${qid}: to=<one@alpha\\.localhost>.* status=sent \\(250 `), 20_000, 'the delivery to the gateway');
   const attempts = await waitFor(async () => { const all = (await deliveries('alpha')).filter((d) => d.subject === failing); return all.some((d) => d.status === 200) ? all : undefined; }, 20_000, 'the retry to be taken', 200);
   assert.equal(attempts.map((d) => d.status), [503, 200]);
@@ -144,7 +109,7 @@ ifPostfix('the app answering 5xx, then timing out: Postfix sees 250 once the gat
 
   // slow's timeout is 2 s: a handler held past it gets the gateway's 504, and Postfix is done long before.
   const held = 'hold-until-released past the timeout';
-  const heldQid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['one@slow.localhost'], dataWire(awkward(held, 'one@slow.localhost')));
+  const heldQid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['one@slow.localhost'], dataWire(awkwardMessage(held, 'one@slow.localhost')));
   await postfix!.waitForLog(new RegExp(`${heldQid}: to=<one@slow\\.localhost>.* status=sent \\(250 `), 20_000, 'the delivery to the gateway');
   await waitFor(async () => ((await gatewayStatus(gw!)).apps.find((a: any) => a.name === 'slow')?.mail?.failedAttempts ?? 0) >= 1, 30_000, 'an attempt to time out', 200);
   assert.not.ok(postfix!.queued().includes(heldQid), 'Postfix\'s queue has let go of it');
@@ -158,7 +123,7 @@ ifPostfix('the app answering 5xx, then timing out: Postfix sees 250 once the gat
 ifPostfix('several recipients in one LMTP transaction: a reply after the message for each one accepted, the one no app claims refused at its RCPT, each its own fate at Postfix', async () => {
   const subject = 'three recipients in one transaction';
   const to = ['one@alpha.localhost', 'x@nobody.example.net', 'two@beta.localhost'];
-  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', to, dataWire(awkward(subject, to.join(', '))));
+  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', to, dataWire(awkwardMessage(subject, to.join(', '))));
   const fates = await waitFor(() => { const lines = postfix!.log().split('\n').filter((l) => l.includes(`${qid}: to=<`) && / status=(sent|bounced|deferred) /.test(l)); return lines.length === 3 ? lines : undefined; }, 20_000, () => `Postfix's three fates of ${qid}:\n${postfix!.log()}`, 100);
   const fate = (rcpt: string) => fates.find((l) => l.includes(`to=<${rcpt}>`)) ?? '';
   assert.match(fate('one@alpha.localhost'), /status=sent \(250 /, fate('one@alpha.localhost'));
@@ -168,7 +133,7 @@ ifPostfix('several recipients in one LMTP transaction: a reply after the message
   const beta = await deliveryOf('beta', subject);
   assert.is(alpha.to, 'one@alpha.localhost', 'each app gets its own recipients');
   assert.is(beta.to, 'two@beta.localhost');
-  const messageId = (d: Delivery) => /\(apppkg-gateway\) with LMTP id (\S+) /.exec(d.received ?? '')?.[1];
+  const messageId = (d: PostfixDelivery) => /\(apppkg-gateway\) with LMTP id (\S+) /.exec(d.received ?? '')?.[1];
   assert.ok(messageId(alpha) && messageId(alpha) === messageId(beta), `one message, so one transaction: ${alpha.received} / ${beta.received}`);
 });
 
@@ -176,7 +141,7 @@ ifPostfix('past one recipient app\'s max_body: its 552 5.2.3 at RCPT (Postfix sa
   const subject = 'past beta\'s max_body';
   const to = ['one@alpha.localhost', 'two@beta.localhost'];
   const big = Array.from({ length: 90 }, () => Buffer.from('y'.repeat(76)));
-  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', to, dataWire([...awkward(subject, to.join(', ')), ...big]));
+  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', to, dataWire([...awkwardMessage(subject, to.join(', ')), ...big]));
   await postfix!.waitForLog(new RegExp(`${qid}: to=<one@alpha\\.localhost>.* status=sent \\(250 `), 20_000, 'alpha\'s recipient delivered');
   const beta = await postfix!.waitForLog(new RegExp(`${qid}: to=<two@beta\\.localhost>.* status=bounced`), 20_000, 'beta\'s recipient bounced');
   assert.match(beta, /said: 552 5\.2\.3 <two@beta\.localhost>: Message too big for beta \(at most 5120 bytes, its max_body\) \(in reply to RCPT TO command\)/, beta);
@@ -186,7 +151,7 @@ ifPostfix('past one recipient app\'s max_body: its 552 5.2.3 at RCPT (Postfix sa
 
 ifPostfix('a UTF-8 recipient (SMTPUTF8): Postfix relays it under SMTPUTF8, and the app gets it percent-encoded, `with UTF8LMTP`', async () => {
   const subject = 'utf8 through postfix';
-  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['jürgen@alpha.localhost'], dataWire(awkward(subject, 'jürgen@alpha.localhost')), 'BODY=8BITMIME SMTPUTF8');
+  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['jürgen@alpha.localhost'], dataWire(awkwardMessage(subject, 'jürgen@alpha.localhost')), 'BODY=8BITMIME SMTPUTF8');
   await postfix!.waitForLog(new RegExp(`${qid}: to=<jürgen@alpha\\.localhost>.* status=sent \\(250 `), 20_000, 'the delivery');
   const got = await deliveryOf('alpha', subject);
   assert.is(got.to, 'j%C3%BCrgen@alpha.localhost');
@@ -196,7 +161,7 @@ ifPostfix('a UTF-8 recipient (SMTPUTF8): Postfix relays it under SMTPUTF8, and t
 
 ifPostfix('an internationalised domain (SMTPUTF8), in main.cf in both its forms as docs/mail.md says: relayed to the gateway, and the app that names its ASCII form gets it', async () => {
   const subject = 'idn through postfix';
-  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['x@bücher.example'], dataWire(awkward(subject, 'x@bücher.example')), 'BODY=8BITMIME SMTPUTF8');
+  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['x@bücher.example'], dataWire(awkwardMessage(subject, 'x@bücher.example')), 'BODY=8BITMIME SMTPUTF8');
   const line = await postfix!.waitForLog(new RegExp(`${qid}: to=<x@bücher\\.example>.* status=(sent|bounced|deferred)`), 20_000, 'the delivery');
   assert.match(line, /status=sent \(250 /, line);
   const got = await deliveryOf('alpha', subject);
@@ -206,7 +171,7 @@ ifPostfix('an internationalised domain (SMTPUTF8), in main.cf in both its forms 
 ifPostfix('more recipients than mail.max_recipients: the gateway\'s 452 4.5.3 defers the rest at Postfix, which sends them in another transaction', async () => {
   const subject = 'five recipients, three at most a message';
   const to = ['r1', 'r2', 'r3', 'r4', 'r5'].map((local) => `${local}@alpha.localhost`);
-  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', to, dataWire(awkward(subject, 'r1@alpha.localhost')));
+  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', to, dataWire(awkwardMessage(subject, 'r1@alpha.localhost')));
   for (const rcpt of to) await postfix!.waitForLog(new RegExp(`${qid}: to=<${rcpt.replace('.', '\\.')}>.* status=sent \\(250 `), POSTFIX_RETRY_MS, `${rcpt} delivered`);
   const got = (await deliveries('alpha')).filter((d) => d.subject === subject && d.status === 200);
   assert.equal(got.flatMap((d) => d.to.split(', ')).sort(), to, 'each recipient once, over the deliveries');
@@ -217,7 +182,7 @@ ifPostfix('more recipients than mail.max_recipients: the gateway\'s 452 4.5.3 de
 ifPostfix('the gateway stopped while Postfix holds mail: Postfix defers it, and delivers it once the gateway is back', async () => {
   await stopGateway();
   const subject = 'while the gateway was down';
-  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['one@alpha.localhost'], dataWire(awkward(subject, 'one@alpha.localhost')));
+  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['one@alpha.localhost'], dataWire(awkwardMessage(subject, 'one@alpha.localhost')));
   assert.match(await postfix!.waitForLog(new RegExp(`${qid}: to=<one@alpha\\.localhost>.* status=deferred`), 20_000, 'the deferral'), /Connection refused/);
   assert.ok(postfix!.queued().includes(qid), 'Postfix holds it');
   await startGateway();

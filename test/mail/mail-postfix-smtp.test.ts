@@ -8,13 +8,13 @@ import * as assert from 'uvu/assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import getPort from 'get-port';
-import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { behindPostfixLines, splitPostfixTrace } from '../helpers/behind-postfix.js';
 import { dataWire, postfixMissing, startPostfix, submitToPostfix, type RunningPostfix } from '../helpers/postfix.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { asReceived, awkwardMessage, sinkDeliveries, sinkDeliveryOf, stopBehindPostfix, type PostfixDelivery } from '../helpers/postfix-sink.js';
+import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
-import { assertDeliveredAsSent, type SinkDelivery } from '../helpers/smtp.js';
+import { assertDeliveredAsSent } from '../helpers/smtp.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 
 const test = suite('mail behind Postfix, over SMTP');
@@ -28,31 +28,12 @@ let postfix: RunningPostfix | undefined;
 let gw: RunningGateway | undefined;
 let pids: number[] = [];
 
-interface Delivery extends SinkDelivery { id: string; subject: string; status: number; from: string; to: string; message: string }
-
-async function deliveries(app: string): Promise<Delivery[]> {
-  return (await (await request(`${gw!.url}/${app}/deliveries`)).body.json()) as Delivery[];
+function deliveries(app: string): Promise<PostfixDelivery[]> {
+  return sinkDeliveries(gw!, app);
 }
 
-function deliveryOf(app: string, subject: string): Promise<Delivery> {
-  return waitFor(async () => (await deliveries(app)).find((d) => d.subject === subject && d.status === 200), 20_000, `${app}'s delivery of "${subject}"`, 200);
-}
-
-/** A message with what a relay must pass as is: dot lines, 8-bit bytes, a tab, a trailing space. */
-function awkward(subject: string, to: string): Buffer[] {
-  return [
-    'From: ann@alpha.localhost',
-    `To: ${to}`,
-    `Subject: ${subject}`,
-    'Date: Mon, 7 Dec 2026 10:00:00 +0000',
-    `Message-ID: <${subject.replace(/\W/g, '-')}@client.test>`,
-    'Content-Type: text/plain; charset=latin1',
-    '',
-    '.a line that began with a dot',
-    '..one that began with two',
-    '.',
-    'tab\tand a trailing space ',
-  ].map((line) => Buffer.from(line, 'latin1')).concat([Buffer.from([0x38, 0x2d, 0x62, 0x69, 0x74, 0x3a, 0x20, 0xe9, 0xff, 0x80, 0x7f]), Buffer.from('the end', 'latin1')]);
+function deliveryOf(app: string, subject: string): Promise<PostfixDelivery> {
+  return sinkDeliveryOf(gw!, app, subject);
 }
 
 test.before(async () => {
@@ -65,28 +46,15 @@ test.before(async () => {
   pids = statusPids(await gatewayStatus(gw));
 });
 
-test.after(async () => {
-  try {
-    await gw?.stop();
-    await assertNoOrphans(pids);
-  } finally {
-    try {
-      await postfix?.stop();
-    } finally {
-      apps.remove();
-      state.remove();
-    }
-  }
-});
+test.after(() => stopBehindPostfix({ gw, pids, postfix, remove: () => { apps.remove(); state.remove(); } }));
 
 ifPostfix('a message submitted to Postfix reaches the app byte for byte after Postfix\'s Received: field, signed, with its envelope and a delivery id', async () => {
   const subject = 'through postfix over smtp';
-  const lines = awkward(subject, 'one@alpha.localhost');
+  const lines = awkwardMessage(subject, 'one@alpha.localhost');
   const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['one@alpha.localhost'], dataWire(lines));
   const got = await deliveryOf('alpha', subject);
   const { trace, rest } = splitPostfixTrace(Buffer.from(got.body_b64, 'base64'), qid);
-  const sent = Buffer.concat(lines.flatMap((line) => [line, Buffer.from('\r\n')]));
-  assert.ok(rest.equals(sent), `the message after Postfix's trace is the one submitted, byte for byte:\n${rest.toString('latin1')}`);
+  assert.ok(rest.equals(asReceived(lines)), `the message after Postfix's trace is the one submitted, byte for byte:\n${rest.toString('latin1')}`);
   assertDeliveredAsSent(got, Buffer.concat([trace, rest]), { state: state.path, app: 'alpha', trace: /^from mx\.postfix\.test \(\[127\.0\.0\.1\]\) by \S+ \(apppkg-gateway\) with ESMTP id \S+ for <one@alpha\.localhost>;/ });
   assert.is(got.from, 'ann@alpha.localhost');
   assert.is(got.to, 'one@alpha.localhost');
@@ -97,7 +65,7 @@ ifPostfix('a message submitted to Postfix reaches the app byte for byte after Po
 
 ifPostfix('a domain no app claims: the gateway\'s 550 at RCPT makes Postfix bounce it to the sender, whose app gets the bounce from <>', async () => {
   const subject = 'to a domain nobody claims over smtp';
-  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['x@nobody.example.net'], dataWire(awkward(subject, 'x@nobody.example.net')));
+  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['x@nobody.example.net'], dataWire(awkwardMessage(subject, 'x@nobody.example.net')));
   const line = await postfix!.waitForLog(new RegExp(`${qid}: to=<x@nobody\\.example\\.net>.* status=bounced`), 20_000, 'the bounce');
   assert.match(line, /said: 550 5\.7\.1 <x@nobody\.example\.net>: .*\(in reply to RCPT TO command\)/, line);
   const bounce = await waitFor(async () => (await deliveries('alpha')).find((d) => d.from === '' && d.message.includes(subject)), 20_000, 'the bounce at alpha', 200);
@@ -108,7 +76,7 @@ ifPostfix('a domain no app claims: the gateway\'s 550 at RCPT makes Postfix boun
 ifPostfix('over mail.max_size: Postfix reads the gateway\'s SIZE limit off its EHLO reply and bounces the message itself', async () => {
   const subject = 'too big for the gateway over smtp';
   const body = Array.from({ length: 400 }, () => Buffer.from('x'.repeat(76)));
-  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['one@alpha.localhost'], dataWire([...awkward(subject, 'one@alpha.localhost'), ...body]));
+  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['one@alpha.localhost'], dataWire([...awkwardMessage(subject, 'one@alpha.localhost'), ...body]));
   const line = await postfix!.waitForLog(new RegExp(`${qid}: to=<one@alpha\\.localhost>.* status=bounced`), 20_000, 'the bounce');
   assert.match(line, /status=bounced \(message size \d+ exceeds size limit 20000 of server 127\.0\.0\.1\[127\.0\.0\.1\]\)/, line);
   await waitFor(async () => (await deliveries('alpha')).find((d) => d.from === '' && d.message.includes(subject)), 20_000, 'the bounce at alpha', 200);
@@ -118,7 +86,7 @@ ifPostfix('over mail.max_size: Postfix reads the gateway\'s SIZE limit off its E
 ifPostfix('several recipients over SMTP: the one no app claims refused at its RCPT and bounced, the others delivered, one delivery per app', async () => {
   const subject = 'three recipients over smtp';
   const to = ['one@alpha.localhost', 'x@nobody.example.net', 'two@beta.localhost', 'three@alpha.localhost'];
-  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', to, dataWire(awkward(subject, to.join(', '))));
+  const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', to, dataWire(awkwardMessage(subject, to.join(', '))));
   const fates = await waitFor(() => { const lines = postfix!.log().split('\n').filter((l) => l.includes(`${qid}: to=<`) && / status=(sent|bounced|deferred) /.test(l)); return lines.length === 4 ? lines : undefined; }, 20_000, () => `Postfix's four fates of ${qid}:\n${postfix!.log()}`, 100);
   for (const rcpt of ['one@alpha.localhost', 'two@beta.localhost', 'three@alpha.localhost']) {
     const fate = fates.find((l) => l.includes(`to=<${rcpt}>`)) ?? '';

@@ -6,11 +6,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { addPackage } from '../helpers/apps-dir.js';
 import { behindPostfixLines, PRIVATE_SOCKET } from '../helpers/behind-postfix.js';
 import { dataWire, postfixMissing, startPostfix, submitToPostfix, type RunningPostfix } from '../helpers/postfix.js';
-import { assertNoOrphans, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { sinkDeliveryOf, stopBehindPostfix } from '../helpers/postfix-sink.js';
+import { startCli, tempDir, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { gatewayStatus, statusPids } from '../helpers/status.js';
 
@@ -35,19 +35,7 @@ test.before(async () => {
   pids = statusPids(await gatewayStatus(gw));
 });
 
-test.after(async () => {
-  try {
-    await gw?.stop();
-    await assertNoOrphans(pids);
-  } finally {
-    try {
-      await postfix?.stop();
-    } finally {
-      apps.remove();
-      state.remove();
-    }
-  }
-});
+test.after(() => stopBehindPostfix({ gw, pids, postfix, remove: () => { apps.remove(); state.remove(); } }));
 
 ifPostfix('Postfix\'s lmtp client, running as postfix, delivers through the socket mail.socket_owner gives it', async () => {
   const postfixUid = statSync(join(postfix!.dir, 'data')).uid;
@@ -57,7 +45,7 @@ ifPostfix('Postfix\'s lmtp client, running as postfix, delivers through the sock
   const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', ['one@alpha.localhost'], dataWire(lines));
   const line = await postfix!.waitForLog(new RegExp(`${qid}: to=<one@alpha\\.localhost>.* status=(sent|deferred|bounced)`), 20_000, 'the delivery');
   assert.match(line, /status=sent \(250 /, line);
-  const got = await waitFor(async () => ((await (await request(`${gw!.url}/alpha/deliveries`)).body.json()) as any[]).find((d) => d.subject === subject), 20_000, 'alpha\'s delivery', 200);
+  const got = await sinkDeliveryOf(gw!, 'alpha', subject);
   assert.ok(got.signature_ok);
   assert.is(got.received_from, 'mx.postfix.test', 'a unix socket\'s client has no address literal');
 });
