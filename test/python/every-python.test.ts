@@ -14,8 +14,7 @@
 // a fork (python-shim/apppkg_shim/fork_quiet.py). The older
 // series (3.6-3.8) are older-interpreters.test.ts's; each series is skipped where pyenv lacks it.
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
@@ -27,19 +26,10 @@ import { BIN, isAlive, runCli, startCli, tempDir, waitFor, type RunningGateway }
 import { runIf } from '../helpers/skip.js';
 import { stopGatewayChecked } from '../helpers/status.js';
 import { openSocket } from '../helpers/websocket.js';
+import { pyenvPython } from '../helpers/pyenv.js';
 
 const SERIES = ['3.9', '3.10', '3.11', '3.12', '3.13', '3.14'];
 const WARNINGS = 'always::DeprecationWarning,always::PendingDeprecationWarning,always::ResourceWarning';
-
-/** pyenv's newest CPython of `series` (its python3.N), or null. */
-function pyenvPython(series: string): string | null {
-  const root = join(homedir(), '.pyenv', 'versions');
-  if (!existsSync(root)) return null;
-  const versions = readdirSync(root).filter((v) => v.startsWith(`${series}.`) && /^\d+\.\d+\.\d+$/.test(v));
-  versions.sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2]));
-  const bin = versions.length === 0 ? '' : join(root, versions[versions.length - 1], 'bin', `python${series}`);
-  return bin !== '' && existsSync(bin) ? bin : null;
-}
 
 // Run by `run` in the asgi app's environment: the library as an app's own command sees it.
 const PROBE = String.raw`

@@ -6,28 +6,17 @@
 // AppPackage, load_object and run_command run from python-shim/ on 3.6 and on 3.9 against the
 // real CLI; each skipped where pyenv lacks that series.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
 import { ROOT, tempDir } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
+import { pyenvPython } from '../helpers/pyenv.js';
 
 const test = suite('python apppkg on older CPythons');
 const work = tempDir('apppkg-library-older-');
 test.after(() => work.remove());
-
-/** pyenv's newest CPython of `series` (`3.6`), or null. */
-function pyenvPython(series: string): string | null {
-  const root = join(homedir(), '.pyenv', 'versions');
-  if (!existsSync(root)) return null;
-  const versions = readdirSync(root).filter((v) => new RegExp(`^${series.replace('.', '\\.')}\\.\\d+$`).test(v));
-  versions.sort((a, b) => Number(a.split('.')[2]) - Number(b.split('.')[2]));
-  const bin = versions.length === 0 ? '' : join(root, versions[versions.length - 1], 'bin', `python${series}`);
-  return bin !== '' && existsSync(bin) ? bin : null;
-}
 
 // Everything the library offers a caller, through the import SPEC §5.7 names.
 const PROBE = String.raw`

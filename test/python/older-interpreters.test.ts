@@ -5,8 +5,7 @@
 // Content-Length was a 500 (str.isascii is 3.7's). Each CPython older than 3.9 that pyenv has
 // here serves an app through the real gateway: its version, a body read back, a Content-Length
 // answer and one streamed. Skipped where pyenv has none.
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { request } from 'undici';
 import { suite } from 'uvu';
@@ -15,6 +14,7 @@ import { writePackage } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, pathWithoutPyenvShims, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 import { appStatus, stopGatewayChecked } from '../helpers/status.js';
+import { pyenvPython } from '../helpers/pyenv.js';
 
 const test = suite('python: an older CPython the host has runs the worker');
 const work = tempDir('apppkg-old-python-');
@@ -23,15 +23,10 @@ test.after(() => stopGatewayChecked(gw, work));
 
 /** pyenv's CPython 3.6-3.8 binaries here, one per series: [series, its python3.N]. */
 function olderPythons(): Array<[string, string]> {
-  const root = join(homedir(), '.pyenv', 'versions');
-  if (!existsSync(root)) return [];
-  const found = new Map<string, string>();
-  for (const version of readdirSync(root).sort()) {
-    const series = /^3\.([678])\.\d+$/.exec(version)?.[1];
-    const bin = series === undefined ? '' : join(root, version, 'bin', `python3.${series}`);
-    if (series !== undefined && existsSync(bin)) found.set(`3.${series}`, bin);
-  }
-  return [...found];
+  return ['3.6', '3.7', '3.8'].flatMap((series): Array<[string, string]> => {
+    const bin = pyenvPython(series);
+    return bin === null ? [] : [[series, bin]];
+  });
 }
 
 const PYTHONS = olderPythons();
