@@ -173,8 +173,13 @@ ifPostfix('more recipients than mail.max_recipients: the gateway\'s 452 4.5.3 de
   const to = ['r1', 'r2', 'r3', 'r4', 'r5'].map((local) => `${local}@alpha.localhost`);
   const qid = await submitToPostfix(postfix!, 'ann@alpha.localhost', to, dataWire(awkwardMessage(subject, 'r1@alpha.localhost')));
   for (const rcpt of to) await postfix!.waitForLog(new RegExp(`${qid}: to=<${rcpt.replace('.', '\\.')}>.* status=sent \\(250 `), POSTFIX_RETRY_MS, `${rcpt} delivered`);
-  const got = (await deliveries('alpha')).filter((d) => d.subject === subject && d.status === 200);
-  assert.equal(got.flatMap((d) => d.to.split(', ')).sort(), to, 'each recipient once, over the deliveries');
+  // Postfix's 250 is the gateway's acceptance (on disk); the POST to the app comes after it.
+  const recipients = (all: PostfixDelivery[]) => all.flatMap((d) => d.to.split(', ')).sort();
+  const got = await waitFor(async () => {
+    const all = (await deliveries('alpha')).filter((d) => d.subject === subject && d.status === 200);
+    return recipients(all).length >= to.length ? all : undefined;
+  }, 20_000, 'the app\'s deliveries to every recipient', 200);
+  assert.equal(recipients(got), to, 'each recipient once, over the deliveries');
   assert.ok(got.length >= 2, 'in more than one message');
   assert.match(postfix!.log(), new RegExp(`${qid}: .*status=deferred .*said: 452 4\\.5\\.3 `), 'Postfix was told 452 and tried again');
 });
