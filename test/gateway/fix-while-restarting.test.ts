@@ -9,11 +9,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { oneWorkerEach, writePackage } from '../helpers/apps-dir.js';
 import { ASK_GATEWAY_EVERY_MS, runCli, startCli, tempDir, waitFor, type CliResult, type RunningGateway } from '../helpers/process.js';
+import { closedPort } from '../helpers/servers.js';
 import { warmStateDir } from '../helpers/warm-state.js';
 
 const test = suite('a restart of the serving version that fails');
@@ -27,15 +27,6 @@ const serving = (body: string) =>
 /** An import that says it has begun (`marker`), takes 2 s, then fails. */
 const failingSlowly = (marker: string) =>
   `import time\nopen(${JSON.stringify(marker)}, "w").close()\ntime.sleep(2)\nraise RuntimeError("the database is not configured")\n`;
-
-/** A loopback port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function served(gw: RunningGateway): Promise<string> {
   const res = await request(`${gw.url}/blog/`);

@@ -282,6 +282,15 @@ export async function startRedis(opts: { openDefault?: boolean; aclFile?: boolea
   };
 }
 
+/** A loopback port nothing listens on (bound, then released): a server that is not there. */
+export async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 /** Whether a connection to 127.0.0.1:`port` is accepted (it is closed at once). */
 export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -1,25 +1,16 @@
 // A server the environment file names that is not there: the refusal says why in the words of
 // the operating system (ECONNREFUSED), which `check` prints, not ioredis's "Connection is closed.".
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isGatewayError } from '../../src/errors.js';
 import { parseRedisUrl, probeRedis } from '../../src/services/redis-server.js';
 import { assertNoOrphans, runCli, startCli, tempDir, waitFor } from '../helpers/process.js';
+import { closedPort } from '../helpers/servers.js';
 import { appStatus, statusPids } from '../helpers/status.js';
 
 const test = suite('services: a server that is not there');
-
-/** A loopback port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 test('Redis refusing the connection: APPPKG_SERVICE_UNAVAILABLE naming ECONNREFUSED', async () => {
   const port = await closedPort();
