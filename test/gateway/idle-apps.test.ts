@@ -301,7 +301,8 @@ test('a burst while the app wakes waits and is served; a busy app does not go id
 test('a POST over max_body to an idle app is refused 413 without waking it: no worker starts, status still shows it idle', async () => {
   const env = await open([['environ', 'nap']], 'apps:\n  nap:\n    idle_timeout: 1\n    workers: 1\n    max_body: 1KB\n');
   assert.is((await get(env, '/nap/')).status, 200);
-  await waitFor(async () => (await app(env, 'nap')).state === 'idle', 10_000, 'nap to go idle', ASK_GATEWAY_EVERY_MS);
+  // The state is idle from the sleep's start; its worker is listed until it has stopped.
+  await waitFor(async () => { const nap = await app(env, 'nap'); return nap.state === 'idle' && nap.workers.length === 0; }, 10_000, 'nap to go idle, its worker stopped', ASK_GATEWAY_EVERY_MS);
   const before = await app(env, 'nap');
   const res = await request(`${env.gw.url}/nap/`, { method: 'POST', body: Buffer.alloc(2048, 'b'), headersTimeout: 30_000 });
   const body = await res.body.text();
