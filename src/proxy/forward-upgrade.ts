@@ -23,7 +23,7 @@ import {
   type InvalidAnswer,
   type InvalidAnswerKind,
 } from './invalid-answer.js';
-import { outgoingHeaders } from './outgoing-headers.js';
+import { connectionTokens, outgoingHeaders } from './outgoing-headers.js';
 import type { RequestRoute } from './request-route.js';
 import { WebsocketTunnel } from './websocket-tunnel.js';
 
@@ -43,11 +43,6 @@ export interface ForwardUpgradeOptions {
 /** RFC 6455 §1.3: what every websocket key is hashed with. */
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
-/** The comma-separated tokens of a field, lowercase. */
-function tokens(value: string | string[] | undefined): string[] {
-  return (Array.isArray(value) ? value.join(',') : (value ?? '')).split(',').map((token) => token.trim().toLowerCase());
-}
-
 /**
  * What is wrong with a 101 to the websocket handshake `req` (RFC 6455 4.1 has the client fail
  * the websocket for each), or null; null for an upgrade to another protocol (no key: nothing to
@@ -56,7 +51,7 @@ function tokens(value: string | string[] | undefined): string[] {
 function wrongSwitch(req: IncomingMessage, answer: IncomingMessage): InvalidAnswer | null {
   const key = req.headers['sec-websocket-key'];
   if (typeof key !== 'string' || String(req.headers.upgrade).toLowerCase() !== 'websocket') return null;
-  if (answer.headers.upgrade?.trim().toLowerCase() !== 'websocket' || !tokens(answer.headers.connection).includes('upgrade')) return WRONG_UPGRADE;
+  if (answer.headers.upgrade?.trim().toLowerCase() !== 'websocket' || !connectionTokens(answer.headers.connection).has('upgrade')) return WRONG_UPGRADE;
   const expected = createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
   return answer.headers['sec-websocket-accept']?.trim() === expected ? null : WRONG_ACCEPT;
 }

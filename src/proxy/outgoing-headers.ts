@@ -15,11 +15,14 @@ export interface OutgoingHeaderOptions {
 /** Fields a Connection header may not remove: they frame or route the request itself. */
 const NOT_HOP_BY_HOP = new Set(['host', 'content-length', 'content-type']);
 
-/** The fields a Connection header names (lowercase): hop-by-hop too (RFC 9110 §7.6.1). */
-function connectionTokens(value: string | undefined): Set<string> {
+/**
+ * The fields a Connection header names (lowercase): hop-by-hop too (RFC 9110 §7.6.1); its
+ * `upgrade` token too, which says the answer to a handshake switched (forward-upgrade.ts).
+ */
+export function connectionTokens(value: string | string[] | undefined): Set<string> {
   const tokens = new Set<string>();
   if (value === undefined) return tokens;
-  for (const part of value.split(',')) {
+  for (const part of joined(value).split(',')) {
     const token = part.trim().toLowerCase();
     if (token !== '' && !NOT_HOP_BY_HOP.has(token)) tokens.add(token);
   }
@@ -33,7 +36,7 @@ function joined(value: string | string[] | undefined): string {
 /** The request headers for the process, as a fresh object (req.headers is left as it was). */
 export function outgoingHeaders(req: IncomingMessage, route: Pick<RequestRoute, 'scriptName' | 'remoteAddr' | 'scheme' | 'trustProxy'>, opts: OutgoingHeaderOptions): IncomingHttpHeaders {
   const sent = req.headers;
-  const listed = connectionTokens(joined(sent.connection));
+  const listed = connectionTokens(sent.connection);
   const trusted = route.trustProxy?.trusts(route.remoteAddr) === true;
   const out: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(sent)) {
