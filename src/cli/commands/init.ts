@@ -409,50 +409,38 @@ export function sqliteInProject(root: string): string | null {
   return settingsFileMatching(root, SQLITE_IN_PROJECT);
 }
 
+/** A view module (views.py, or a file under views/) with an `async def`: the first one found, relative to `root`. */
+function asyncViews(root: string): string | null {
+  return projectFileMatching(root, /^\s*async\s+def\s/m, (file) => file.endsWith(`${sep}views.py`) || file.includes(`${sep}views${sep}`));
+}
+
+/**
+ * The first of the project's files (relative to `root`) whose text `pattern` matches, of those
+ * `among` takes (every Python file by default).
+ */
+function projectFileMatching(root: string, pattern: RegExp, among: (file: string) => boolean = () => true): string | null {
+  for (const file of pythonFiles(root, 3)) {
+    if (!among(file)) continue;
+    try {
+      if (pattern.test(readFileSync(file, 'utf8'))) return relative(root, file);
+    } catch {
+      // unreadable: nothing to say about it
+    }
+  }
+  return null;
+}
+
 /**
  * The Django settings file that gives Channels the in-memory channel layer: a group lives in
  * one process, and the gateway runs 2 workers unless told otherwise, so a message sent to a
  * group reaches only the sockets held by the sender's worker (as under several daphne processes).
  */
-/** A view module (views.py, or a file under views/) with an `async def`: the first one found, relative to `root`. */
-function asyncViews(root: string): string | null {
-  for (const file of pythonFiles(root, 3)) {
-    if (!file.endsWith(`${sep}views.py`) && !file.includes(`${sep}views${sep}`)) continue;
-    try {
-      if (/^\s*async\s+def\s/m.test(readFileSync(file, 'utf8'))) return relative(root, file);
-    } catch {
-      // unreadable: nothing to say about it
-    }
-  }
-  return null;
-}
-
-/** The first of the project's files (relative to `root`) whose text `pattern` matches. */
-function projectFileMatching(root: string, pattern: RegExp): string | null {
-  for (const file of pythonFiles(root, 3)) {
-    try {
-      if (pattern.test(readFileSync(file, 'utf8'))) return relative(root, file);
-    } catch {
-      // unreadable: nothing to say about it
-    }
-  }
-  return null;
-}
-
 export function inMemoryLayer(root: string): string | null {
   return settingsFileMatching(root, IN_MEMORY_LAYER);
 }
 
 function settingsFileMatching(root: string, pattern: RegExp): string | null {
-  for (const file of pythonFiles(root, 3)) {
-    if (!file.endsWith('settings.py') && !file.includes(`${sep}settings${sep}`)) continue;
-    try {
-      if (pattern.test(readFileSync(file, 'utf8'))) return relative(root, file);
-    } catch {
-      // unreadable: nothing to say about it
-    }
-  }
-  return null;
+  return projectFileMatching(root, pattern, (file) => file.endsWith('settings.py') || file.includes(`${sep}settings${sep}`));
 }
 
 /** The environment file's entry that gives the app in `root` one worker, under the name it will have. */
