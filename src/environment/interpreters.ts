@@ -93,17 +93,22 @@ function tooOldForKind(desc: InterpreterNeeds, chosen: Interpreter, override: Pa
     minimum: ASGI_MINIMUM,
     specifier: desc.python ?? undefined,
     // `python: "<3.7"` lets in nothing newer: the fix is in app.yaml as well as on the host.
-    specifierExcludes: desc.python !== null && !laterSeries(ASGI_MINIMUM).some((v) => versionSatisfies(v, desc.python)),
+    specifierExcludes: desc.python !== null && !letsInFrom(ASGI_MINIMUM, desc.python),
     override: override === null ? undefined : override.key ?? 'python',
     expected: `Python ${ASGI_MINIMUM} or later (an ASGI app)`,
     found: formatInterpreter(chosen),
   });
 }
 
-/** A release of every series from `minimum` on, enough to ask whether a specifier lets any in. */
-function laterSeries(minimum: string): string[] {
+/** Whether `specifier` lets in a release of the 3.`minor` series: they are numbered from 0 up, and a hundred covers every series there has been. */
+function seriesLetsIn(minor: number, specifier: string | null): boolean {
+  return Array.from({ length: 100 }, (_, micro) => `3.${minor}.${micro}`).some((v) => versionSatisfies(v, specifier));
+}
+
+/** Whether `specifier` lets in a release of some series from `minimum` (`3.7`) on. */
+function letsInFrom(minimum: string, specifier: string | null): boolean {
   const from = Number(minimum.split('.')[1]);
-  return Array.from({ length: 40 - from }, (_, i) => Array.from({ length: 30 }, (_, micro) => `3.${from + i}.${micro}`)).flat();
+  return Array.from({ length: 40 - from }, (_, i) => from + i).some((minor) => seriesLetsIn(minor, specifier));
 }
 
 /** The interpreter the rule picks, and whether it is the environment file's. */
@@ -184,9 +189,7 @@ async function pickFitting(desc: InterpreterNeeds, opts: PickOptions): Promise<{
 function mayOutrank(slow: FailedCandidate, chosen: Interpreter | null, specifier: string | null): boolean {
   const minor = slow.names.map((n) => /^python3\.(\d+)$/.exec(path.basename(n))?.[1]).find((m) => m !== undefined);
   if (minor === undefined) return true;
-  // Releases of a series are numbered from 0 up; a hundred covers every series there has been.
-  const releases = Array.from({ length: 100 }, (_, micro) => `3.${minor}.${micro}`);
-  if (!releases.some((v) => versionSatisfies(v, specifier))) return false;
+  if (!seriesLetsIn(Number(minor), specifier)) return false;
   if (chosen === null) return true;
   const [major, chosenMinor] = chosen.version.split('.').map(Number);
   return major < 3 || (major === 3 && Number(minor) >= chosenMinor);
