@@ -23,20 +23,19 @@ let gw: RunningGateway;
 const pids = new Set<number>();
 
 /**
- * A WSGI app whose /hold?SECONDS runs builtin sum() over a range that long: one C call from its
- * first item to its last, which never lets the GIL go (time.sleep, or a read, would). The rate
- * is measured at import, so that the hold is about as long on a slow host as on a fast one.
+ * A WSGI app whose /hold?SECONDS calls libc's sleep() through ctypes.PyDLL, which keeps the GIL
+ * for the call (CDLL would let it go): one C call that holds it for that many seconds, on a slow
+ * host as on a fast one (a CPU-bound call's length hangs on the host's load; a rate measured at
+ * import under load once made an 8 s hold end after 1.2 s, before the timeout it was to outlast).
  * /stream-hold holds it so after its head and a first piece are out: no 504 is left to give.
  */
-const GIL_APP = `import os, time
+const GIL_APP = `import ctypes, os, time
 
-t0 = time.perf_counter()
-sum(range(10 ** 6))
-RATE = 10 ** 6 / max(time.perf_counter() - t0, 1e-6)
+LIBC = ctypes.PyDLL(None)
 
 
 def hold(environ):
-    sum(range(int(RATE * float(environ["QUERY_STRING"]))))
+    LIBC.sleep(int(environ["QUERY_STRING"]))
 
 
 def application(environ, start_response):
