@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { validRange } from '@renovatebot/pep440';
 import { closest } from '../closest.js';
-import { moduleOfPath, pathAppFix } from './path-app-fix.js';
+import { appLine, moduleOfPath, pathAppFix } from './path-app-fix.js';
 import { parsePackageDirName } from './package-dir.js';
 import { missingSlashFix, pathPrefixFix } from './path-prefix-fix.js';
 import { reservedSettingsRule } from './reserved-settings.js';
@@ -88,7 +88,7 @@ const MIXINS = ['python', 'wsgi', 'asgi', 'command'];
 export const descriptionFixFor: FixFor = (key, value, found) => {
   if ((key === 'app' || key === 'wsgi.app' || key === 'asgi.app') && Array.isArray(value)) {
     const joined = value.length === 2 && value.every((v) => typeof v === 'string') ? value.join(':') : 'myapp.wsgi:application';
-    return `write one module:object, not a list: ${key}: ${joined}`;
+    return `write one module:object, not a list: ${appLine(key, joined)}`;
   }
   if ((key === 'app' || key === 'wsgi.app' || key === 'asgi.app') && typeof value === 'string') {
     if (!value.includes(':')) {
@@ -96,12 +96,12 @@ export const descriptionFixFor: FixFor = (key, value, found) => {
       // users' slip): the object after the last dot, most likely. A file path names a module.
       if (/^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$/.test(value) && !value.endsWith('.py')) {
         const cut = value.lastIndexOf('.');
-        return `write module:object, the object after a colon: ${key}: ${value.slice(0, cut)}:${value.slice(cut + 1)} (the object ${value.slice(cut + 1)} of the module ${value.slice(0, cut)}), or ${key}: ${value}:application if ${value} is the module`;
+        return `write module:object, the object after a colon: ${appLine(key, `${value.slice(0, cut)}:${value.slice(cut + 1)}`)} (the object ${value.slice(cut + 1)} of the module ${value.slice(0, cut)}), or ${appLine(key, `${value}:application`)} if ${value} is the module`;
       }
-      return `write module:object, e.g. ${key}: ${moduleOfPath(value) ?? 'myapp.wsgi'}:application`;
+      return `write module:object, e.g. ${appLine(key, `${moduleOfPath(value) ?? 'myapp.wsgi'}:application`)}`;
     }
     const call = /^([\w.]+:[\w.]+)\(.+\)$/.exec(value);
-    if (call !== null) return `an application factory is called with no arguments: write ${key}: ${call[1]}()`;
+    if (call !== null) return `an application factory is called with no arguments: write ${appLine(key, `${call[1]}()`)}`;
     if (/[/\\]|\.py:/.test(value)) return pathAppFix(key, value);
     return 'write module:object, both dotted Python names, e.g. myapp.wsgi:application';
   }
@@ -341,7 +341,7 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
     yaml.report('APPPKG_DESC_BAD_VALUE', appAt, {
       expected: 'module:object with the module named as Python imports it',
       found: `${yaml.found(appAt)} (a module name cannot end in .py)`,
-      fix: `write ${keyLabel(appAt)}: ${fixed} (the file ${app.split(':')[0].replace(/\.py$/, '').replace(/\./g, '/')}.py is the module ${fixed.split(':')[0]})`,
+      fix: `write ${appLine(keyLabel(appAt), fixed)} (the file ${app.split(':')[0].replace(/\.py$/, '').replace(/\./g, '/')}.py is the module ${fixed.split(':')[0]})`,
     });
     app = null;
   }

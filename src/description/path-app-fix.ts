@@ -21,6 +21,16 @@ export function moduleOfPath(text: string): string | null {
 }
 
 /**
+ * `key: value` as its writer writes it: `app: a.b:app` at the top, and under `wsgi:` or `asgi:`
+ * the same line said to go there. `wsgi.app: a.b:app` (how a message names the key) is no line
+ * of YAML: written as such, it is one key with a dot in its name, refused as unknown.
+ */
+export function appLine(key: string, value: string): string {
+  const dot = key.indexOf('.');
+  return dot === -1 ? `${key}: ${value}` : `${key.slice(dot + 1)}: ${value} under ${key.slice(0, dot)}:`;
+}
+
+/**
  * The fix for `key: value`, `value` holding a colon and a `/`, `\` or `.py:`: the corrected line
  * when it can be made, else what a module name is, naming the part that cannot be one.
  */
@@ -30,11 +40,11 @@ export function pathAppFix(key: string, value: string): string {
   const object = value.slice(colon + 1);
   const module = moduleOfPath(file);
   if (module === null) {
-    return `name the module as Python imports it from the package's directory, with dots, not as a file path: ${JSON.stringify(file)} gives no such name; e.g. the file myapp/wsgi.py is written ${key}: myapp.wsgi:${OBJECT.test(object) ? object : 'application'}`;
+    return `name the module as Python imports it from the package's directory, with dots, not as a file path: ${JSON.stringify(file)} gives no such name; e.g. the file myapp/wsgi.py is written ${appLine(key, `myapp.wsgi:${OBJECT.test(object) ? object : 'application'}`)}`;
   }
   const written = `${module}:${object}`;
   if (!OBJECT.test(object)) {
-    return `name the module with dots, not as a file, and the object as a Python name: ${key}: ${module}:application if the object is application (${JSON.stringify(object)} is not a Python name)`;
+    return `name the module with dots, not as a file, and the object as a Python name: ${appLine(key, `${module}:application`)} if the object is application (${JSON.stringify(object)} is not a Python name)`;
   }
-  return `name the module with dots, not as a file: write ${key}: ${written} (the file ${file.replace(/^(\.[/\\])+/, '').replace(/\.py$/, '')}.py is the module ${module})`;
+  return `name the module with dots, not as a file: write ${appLine(key, written)} (the file ${file.replace(/^(\.[/\\])+/, '').replace(/\.py$/, '')}.py is the module ${module})`;
 }
