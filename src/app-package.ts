@@ -7,6 +7,7 @@
 //   const report = await app.check();
 //   const status = await app.runCommand('test', { output });
 import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { atKey, describeApp, resolveApp, type AppContext } from './app-context.js';
@@ -55,10 +56,12 @@ export interface AppPackageOptions {
    * calls install (check()'s, of a requirement not installed): by default AppPackage's install(),
    * the CLI's command from the CLI. `startedAs`: the CLI's command line, after `apppkg-gateway`
    * and without --environment, that a fix giving the environment file says again with it.
+   * `reader`: who this process's user is to the caller, for a file it may not read (by default
+   * the user the program runs as; the CLI's, the user running its command).
    * The CLI's alone, as GatewayOptions.optionNames is.
    * @internal
    */
-  optionNames?: { environment: string; stateDir?: string; commands?: CommandWords; startedAs?: string };
+  optionNames?: { environment: string; stateDir?: string; commands?: CommandWords; startedAs?: string; reader?: string };
 }
 
 export interface CheckOptions {
@@ -177,7 +180,7 @@ export class AppPackage {
     const commands = options.optionNames?.commands ?? LIBRARY_COMMAND_WORDS;
     const { desc, hostEnv } = await describeApp({ dir: path.resolve(dir), mode: 'development', environmentFile: options.environment, environmentKey: options.optionNames?.environment ?? 'environment' }).catch((err: unknown) => {
       // No app.yaml, or one with problems: its fix in the caller's words (no `init`, no `describe`).
-      throw isGatewayError(err) ? namingFixes(err, commands, path.resolve(dir)) : err;
+      throw isGatewayError(err) ? namingFixes(namingReader(err, options.optionNames?.reader), commands, path.resolve(dir)) : err;
     });
     const description = describeJson(desc);
     // What this host gives the services the app asks for (SPEC 5.2), as `describe` prints it:
@@ -409,6 +412,26 @@ export class AppPackage {
 
   #hookContext(): Promise<AppContext> {
     return resolveForHook({ dir: this.dir, desc: this.#desc, hostEnv: this.#hostEnv, stateDir: this.#options.stateDir });
+  }
+}
+
+/**
+ * `err` naming who could not read its file, where this process read it as itself: its fix said
+ * "the user the gateway runs as" to a program that had started no gateway. Not a root's read
+ * refused for an app's user (`appUser`), which names that user already.
+ */
+function namingReader(err: GatewayError, role = 'the user this program runs as'): GatewayError {
+  if (err.code !== 'APPPKG_FILE_UNREADABLE' || err.details.appUser !== undefined || err.details.reader !== undefined) return err;
+  return new GatewayError(err.code, { ...err.details, reader: processUser(), readerRole: role });
+}
+
+/** This process's user as `name (uid N)`; the uid alone for one the passwd database does not name. */
+function processUser(): string {
+  const uid = process.getuid?.();
+  try {
+    return `${userInfo().username} (uid ${uid ?? userInfo().uid})`;
+  } catch {
+    return `uid ${uid ?? '?'}`;
   }
 }
 

@@ -37,6 +37,9 @@ interface CodeEntry {
 }
 
 const str = (v: unknown): string => (v === undefined ? '' : String(v));
+
+/** What an app.yaml written by hand holds, for a fix where `init` has not written it (or cannot be run). */
+export const APP_YAML_LINES = 'two lines: `platform: python, wsgi` (or `asgi`) and `app: module:object`, e.g. `app: myapp.wsgi:application` for an `application` in myapp/wsgi.py';
 /** The parts of a comma-separated `paths:` entry that are not directories either, joined; '' when none is named. */
 const partsMissing = (d: ErrorDetails): string => (Array.isArray(d.partsMissing) ? d.partsMissing.map(String).join(', ') : '');
 const itOrThem = (d: ErrorDetails): string => (Array.isArray(d.partsMissing) && d.partsMissing.length > 1 ? 'them' : 'it');
@@ -685,11 +688,14 @@ export const ERROR_CODES = {
     example: { file: '/srv/apps/blog/app.yaml', size: 2_200_000, limit: 262_144 },
   },
   APPPKG_FILE_UNREADABLE: {
-    summary: 'A description or environment file exists but cannot be read; or, the gateway being root, `app.yaml` leads to a file the app\'s user may not read (a symlink to `/etc/shadow`), which the gateway then shows nothing of.',
+    summary: 'A description or environment file exists but cannot be read by the user that read it (the fix names that user: the gateway\'s; or, as `nobody (uid 65534)`, the one running `check` or another app command, or the program calling `AppPackage`); or, the gateway being root, `app.yaml` leads to a file the app\'s user may not read (a symlink to `/etc/shadow`), which the gateway then shows nothing of.',
     message: (d) => `cannot read ${str(d.file)}: ${str(d.reason)}`,
     hint: (d) =>
       d.appUser
         ? `let ${str(d.appUser)} read the file (and search each directory above it), or put a description ${str(d.appUser)} may read in its place: as root, the gateway reads an app's app.yaml only as far as the user the app runs as may (the environment file's user: for it, else the owner of its directory)`
+        : d.reader
+        // A program's own read (AppPackage.open, the CLI's check): no gateway read it.
+        ? `let ${str(d.reader)}, ${str(d.readerRole)}, read it and search each directory above it: as its owner or root, \`chmod a+r ${shellWord(str(d.file))}\` (and \`chmod a+x\` on a directory above it that this user may not enter)`
         : 'make the file readable by the user the gateway runs as (and its directories searchable)',
     exitStatus: 1,
     example: { file: '/srv/apps/blog/app.yaml', reason: 'EACCES' },
@@ -1301,8 +1307,7 @@ export const ERROR_CODES = {
         : d.bottleFile
         ? `${str(d.bottleFile)} declares its routes with Bottle's module-level @route, which go to Bottle's default app, and no name holds that app: ` +
           'add `application = bottle.default_app()` at its end (with `import bottle`), then run init again'
-        : 'write app.yaml by hand, two lines: `platform: python, wsgi` (or `asgi`) and `app: module:object`, ' +
-          'e.g. `app: myapp.wsgi:application` for an `application` in myapp/wsgi.py (README "The description")',
+        : `write app.yaml by hand, ${APP_YAML_LINES} (README "The description")`,
     exitStatus: 1,
     example: { dir: '/srv/apps/blog' },
   },

@@ -1,8 +1,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import path from 'node:path';
 import { closest } from '../closest.js';
 import { CLI_COMMAND_WORDS, type CommandWords } from '../command-words.js';
-import { GatewayError } from '../errors.js';
-import { shellLine } from '../shell-words.js';
+import { APP_YAML_LINES, GatewayError } from '../errors.js';
+import { shellLine, shellWord } from '../shell-words.js';
 
 export { addrUrl, formatAddr, isHostSyntax, parseAddr, parseUrlAddr, type ListenAddress } from '../net/address.js';
 
@@ -272,14 +273,33 @@ export const APP_OPTIONS: Options = {
  * APPPKG_CALLER=python and passes its stderr on to a caller who gave `state_dir=` and
  * `environment=`, never a flag: told "--state-dir", that caller had no such thing to change.
  */
-export function appOptionNames(env: NodeJS.ProcessEnv): { environment: string; stateDir: string; commands: CommandWords } {
+export function appOptionNames(env: NodeJS.ProcessEnv): { environment: string; stateDir: string; commands: CommandWords; reader?: string } {
   if (env.APPPKG_CALLER !== 'python') return { environment: '--environment', stateDir: '--state-dir', commands: CLI_COMMAND_WORDS };
   // The directory was AppPackage(path)'s, not APP_DIR: the library leaves saying so to us, so
   // that it and `check DIR` say a missing directory, or a file, in the same words.
-  return { environment: 'environment=', stateDir: 'state_dir=', commands: { ...CLI_COMMAND_WORDS, fixDetails: () => ({ dirGiver: 'AppPackage' }) } };
+  // No app.yaml: what goes in one first, since AppPackage's caller may have no `apppkg-gateway` on
+  // PATH (the library runs it from $APPPKG_GATEWAY or beside python-shim/); init as the other way.
+  const writeAppYaml = (dir: string): string =>
+    `write ${shellWord(path.join(dir, 'app.yaml'))}, ${APP_YAML_LINES}; or have \`apppkg-gateway init ${shellWord(dir)}\` write one for the project there`;
+  return {
+    environment: 'environment=',
+    stateDir: 'state_dir=',
+    commands: { ...CLI_COMMAND_WORDS, fixDetails: (dir) => ({ dirGiver: 'AppPackage', writeAppYaml: writeAppYaml(dir) }) },
+    // This CLI runs as the Python program's user: it read app.yaml for that program.
+    reader: 'the user the Python program calling AppPackage runs as',
+  };
 }
 
 export const APP_OPTION_NAMES = appOptionNames(process.env);
+
+/**
+ * APP_OPTION_NAMES for `command`, with who reads the app's files there: the user running it
+ * (told "the user the gateway runs as", a user of `check` looked for a gateway that had not read
+ * the file), or the Python program this CLI runs for.
+ */
+export function appOptionNamesFor(command: string): ReturnType<typeof appOptionNames> {
+  return { ...APP_OPTION_NAMES, reader: APP_OPTION_NAMES.reader ?? `the user running \`apppkg-gateway ${command}\`` };
+}
 
 export const APP_OPTION_HELP: Array<[string, string]> = [
   ['-e, --environment FILE', 'the host\'s environment file (settings, overrides), as under --apps'],

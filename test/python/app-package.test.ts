@@ -499,8 +499,11 @@ print("APPPKG-PROBE " + json.dumps(said))
     'check the path: give AppPackage the directory that holds app.yaml',
     'give AppPackage the directory that holds app.yaml, not a file',
     `give the directory that holds app.yaml: ${HELLO}`,
-    `run \`apppkg-gateway init ${bare}\` to write one, or point at the directory that holds app.yaml`,
+    // What goes in one first: the library's caller may have no apppkg-gateway on PATH to run init.
+    `write ${join(bare, 'app.yaml')}, two lines: \`platform: python, wsgi\` (or \`asgi\`) and \`app: module:object\`, e.g. \`app: myapp.wsgi:application\` for an \`application\` in myapp/wsgi.py; ` +
+      `or have \`apppkg-gateway init ${bare}\` write one for the project there, or point at the directory that holds app.yaml`,
   ];
+  const checks = [...callers.slice(0, 3), `run \`apppkg-gateway init ${bare}\` to write one, or point at the directory that holds app.yaml`];
   for (const [i, path] of paths.entries()) {
     const checked = await runCli(['check', path, '--state-dir', join(work.path, 'check-state')]);
     assert.is(checked.status, 1, checked.stdout + checked.stderr);
@@ -508,8 +511,8 @@ print("APPPKG-PROBE " + json.dumps(said))
     assert.ok(message.startsWith('apppkg-gateway: ') && fix.startsWith('  fix: '), checked.stderr);
     assert.is(said[i][0], 'DescriptionUnavailable', path);
     assert.ok(said[i][1].includes(`\n    ${message}\n      fix: ${callers[i]}\n`), `${path}: ${said[i][1]}\ncheck: ${checked.stderr}`);
-    // Word for word check's, but for the name of what was given.
-    assert.is(fix.replace('APP_DIR is the directory', 'give AppPackage the directory'), `  fix: ${callers[i]}`, checked.stderr);
+    // Word for word check's, but for the name of what was given (and, for no app.yaml, what to write).
+    assert.is(fix.replace('APP_DIR is the directory', 'give AppPackage the directory'), `  fix: ${checks[i]}`, checked.stderr);
   }
 });
 

@@ -1,4 +1,4 @@
-import { APP_OPTIONS, APP_OPTION_HELP, APP_OPTION_NAMES, commandLineAgain, type CommandSpec, type ParsedCommand } from '../args.js';
+import { APP_OPTIONS, APP_OPTION_HELP, appOptionNamesFor, commandLineAgain, type CommandSpec, type ParsedCommand } from '../args.js';
 import { AppPackage, type CheckItem } from '../../app-package.js';
 import { countOf } from '../../count.js';
 import { hangingLines } from '../../log/hanging-lines.js';
@@ -41,7 +41,7 @@ export async function run(args: ParsedCommand): Promise<number> {
     environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
     // A fix that gives it an environment file says this command line again, --state-dir kept.
-    optionNames: { ...APP_OPTION_NAMES, startedAs: commandLineAgain(spec.name, args, ['environment']) },
+    optionNames: { ...appOptionNamesFor('check'), startedAs: commandLineAgain(spec.name, args, ['environment']) },
   });
   const report = await app.check({
     onCheck: printer(app.checkNames()),

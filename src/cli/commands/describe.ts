@@ -1,4 +1,4 @@
-import { APP_OPTIONS, APP_OPTION_HELP, APP_OPTION_NAMES, type CommandSpec, type ParsedCommand } from '../args.js';
+import { APP_OPTIONS, APP_OPTION_HELP, appOptionNamesFor, type CommandSpec, type ParsedCommand } from '../args.js';
 import { AppPackage } from '../../app-package.js';
 import { useStateRootProbeCache } from '../../environment/probe-cache.js';
 
@@ -23,7 +23,7 @@ export async function run(args: ParsedCommand): Promise<number> {
   const app = await AppPackage.open(args.positionals[0] ?? '.', {
     environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
-    optionNames: APP_OPTION_NAMES,
+    optionNames: appOptionNamesFor('describe'),
   });
   const printed = { ...app.description };
   // For the Python library (python-shim/apppkg) outside the app's processes: it has no YAML
