@@ -9,7 +9,8 @@
 // - a Socket.IO server needs one worker (its sessions live in one process): init now says so;
 // - a Pecan project as `pecan create` makes it has no app object, and init took config.py's
 //   `app = {...}` (its configuration) for one: a literal is no app, and the refusal says what
-//   wsgi.py to add;
+//   wsgi.py to add; its public/ (css/, images/: what its templates link as /css/style.css) was
+//   mapped by no `static:`, and Pecan serves it only with debug: True: init maps each directory;
 // - Django's INSTALLED_APPS and MIDDLEWARE name packages as strings (django-debug-toolbar), which
 //   init's deb: line left out (check then warned of it): init now reads them too.
 import { spawnSync } from 'node:child_process';
@@ -17,7 +18,8 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FIXTURES, runCli, tempDir } from '../helpers/process.js';
+import { request } from 'undici';
+import { FIXTURES, runCli, startCli, tempDir } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
 const has = (module: string) => spawnSync('/usr/bin/python3', ['-c', `import ${module}`], { stdio: 'ignore', timeout: 20_000 }).status === 0;
@@ -123,6 +125,7 @@ test("a Pecan project: config.py's `app = {...}` is no app; init's refusal names
   const { stdout, yaml } = await init(dir);
   assert.match(stdout, '(app: wsgi:application, WSGI)');
   assert.match(yaml, /^deb: python3-pecan$/m, yaml);
+  assert.match(yaml, /^static:\n {2}\/css: public\/css\/\n {2}\/images: public\/images\/\n/m, yaml);
 });
 
 runIf(test, has('pecan'), 'needs python3-pecan')("Pecan: check passes the app.yaml init writes once wsgi.py deploys config.py", async () => {
@@ -131,6 +134,17 @@ runIf(test, has('pecan'), 'needs python3-pecan')("Pecan: check passes the app.ya
   await init(dir);
   const r = await check(dir);
   assert.is(r.status, 0, r.stdout + r.stderr);
+  // Served with the config's debug: False, where Pecan's own static middleware is off.
+  const gw = await startCli(['serve', dir, '--port', '0', '--state-dir', state], { ms: 60_000 });
+  try {
+    const css = await request(`${gw.url}/css/style.css`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+    assert.is(css.statusCode, 200);
+    assert.is(await css.body.text(), readFileSync(join(dir, 'public', 'css', 'style.css'), 'utf8'));
+    const page = await request(`${gw.url}/`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+    assert.is(await page.body.text(), 'shop');
+  } finally {
+    await gw.stop();
+  }
 });
 
 runIf(test, has('rest_framework') && has('debug_toolbar'), 'needs python3-djangorestframework and python3-django-debug-toolbar')("Django: the packages INSTALLED_APPS and MIDDLEWARE name as strings are on init's deb: line", async () => {

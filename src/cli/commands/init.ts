@@ -8,6 +8,7 @@ import { systemPackagesOf } from '../../environment/system-module.js';
 import { nameToWriteFor } from '../../description/normalise-description.js';
 import { parsePackageDirName } from '../../description/package-dir.js';
 import { tornadoProcessLines } from '../../description/tornado-command.js';
+import { projectStatic } from '../project-static.js';
 
 export const spec: CommandSpec = {
   name: 'init',
@@ -538,7 +539,7 @@ export function renderAppYaml(root: string, candidates: Candidate[], importedDeb
     database === null ? '# settings: [SECRET_KEY, DATABASE_URL]' : '# settings: [SECRET_KEY]',
     '',
     '# Files served by the gateway itself, never reaching Python:',
-    existsSync(join(root, 'static')) ? 'static:\n  /static: static/' : '# static:\n#   /static: static/',
+    ...staticLines(root),
     '',
     '# A path the gateway probes before sending traffic to a new worker:',
     '# health: /healthz',
@@ -655,6 +656,18 @@ function pasteFactory(root: string): { pasteFile: string; pasteModule: string } 
     }
   }
   return {};
+}
+
+/** `static:` with what the project has to serve (project-static.ts), else the mapping commented out as an example. */
+function staticLines(root: string): string[] {
+  const mappings = projectStatic(root, pecanConfig(root).pecanConfig ?? null);
+  if (mappings.length === 0) return ['# static:', '#   /static: static/'];
+  const pecan = mappings.some((m) => m.prefix !== '/static' || m.dir !== 'static/');
+  return [
+    ...(pecan ? ["# Pecan's static_root, which Pecan itself serves only with debug: True, each directory at its name:"] : []),
+    'static:',
+    ...mappings.map((m) => `  ${m.prefix}: ${m.dir}`),
+  ];
 }
 
 /**
