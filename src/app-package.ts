@@ -373,10 +373,11 @@ export class AppPackage {
   /**
    * Rethrows an error whose fix names the state root's option or the environment file's (a
    * refused state root, a role of another state root's, a server that does not answer) naming
-   * it as the caller gave it.
+   * it as the caller gave it; process.cwd()'s raw ENOENT (a relative APPPKG_BACKUP_DIR of
+   * runCommand('backup') met a working directory removed since) as APPPKG_CWD_GONE, as open()'s.
    */
   readonly #namingOptions = (err: unknown): never => {
-    const named = namingCallerOptions(err, { stateKey: this.#stateKey, environmentKey: this.#environmentKey });
+    const named = namingCallerOptions(namingCwdGone(err, this.#commands), { stateKey: this.#stateKey, environmentKey: this.#environmentKey });
     throw isGatewayError(named) ? namingFixes(named, this.#commands, this.dir) : named;
   };
 

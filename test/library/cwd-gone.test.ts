@@ -4,12 +4,14 @@
 // neither the directory nor the path. It is APPPKG_CWD_GONE, as the CLI's (cli/commands-usage),
 // in the library's words: the program entered it, and what it does is a call, not `cd`.
 // Imported by the package's own name, as a program does.
-import { mkdirSync, rmdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AppPackage, Gateway, isGatewayError, type GatewayError } from 'apppkg-gateway';
-import { tempDir, within } from '../helpers/process.js';
+import { ROOT, tempDir, within } from '../helpers/process.js';
 
 const test = suite('library: a call given a relative path in a working directory removed since is APPPKG_CWD_GONE, in the library\'s words');
 const work = tempDir('apppkg-lib-cwd-gone-');
@@ -53,5 +55,41 @@ for (const [what, call] of calls) {
     assert.not.match(err.format(), /uv_cwd|\bcd\b/);
   });
 }
+
+// A program that imports the library (dist/, as a user's would) from a directory removed before
+// the import, then calls runCommand('backup') or ('restore') with a relative APPPKG_BACKUP_DIR:
+// the path was resolved against the removed directory, and the raw ENOENT of uv_cwd reached it.
+test('a program in a removed directory: runCommand(\'backup\') and (\'restore\') with a relative APPPKG_BACKUP_DIR are APPPKG_CWD_GONE too', async () => {
+  const pkg = join(work.path, 'hooks');
+  mkdirSync(pkg, { recursive: true });
+  writeFileSync(join(pkg, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\ncommands:\n  backup: "true"\n  restore: "true"\n');
+  writeFileSync(join(pkg, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+  const gone = join(work.path, 'gone-child');
+  const program = join(work.path, 'program.mjs');
+  writeFileSync(program, `import { mkdirSync, rmdirSync } from 'node:fs';
+mkdirSync(${JSON.stringify(gone)});
+process.chdir(${JSON.stringify(gone)});
+rmdirSync(${JSON.stringify(gone)});
+const { AppPackage } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'index.js')).href)});
+const app = await AppPackage.open(${JSON.stringify(pkg)}, { stateDir: ${JSON.stringify(join(work.path, 'state'))} });
+const said = [];
+for (const name of ['backup', 'restore']) {
+  said.push(await app.runCommand(name, { env: { APPPKG_BACKUP_DIR: 'backups' } }).then((status) => ({ status }), (e) => ({ code: e.code, message: e.message, hint: e.hint })));
+}
+console.log(JSON.stringify(said));
+`);
+  const child = spawn(process.execPath, [program], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  child.stderr.on('data', (c) => (out += c));
+  const status = await within(60_000, 'the program to end', new Promise<number | null>((resolve) => child.on('close', resolve))).finally(() => child.kill('SIGKILL'));
+  assert.is(status, 0, out);
+  const said = JSON.parse(out) as Array<{ code?: string; message?: string; hint?: string; status?: number }>;
+  for (const [i, name] of ['backup', 'restore'].entries()) {
+    assert.is(said[i].code, 'APPPKG_CWD_GONE', `${name}: ${out}`);
+    assert.is(said[i].message, `the current directory ${gone} no longer exists: it was removed after the program entered it`);
+    assert.is(said[i].hint, `give the call absolute paths, or move the program to a directory that exists first (\`process.chdir(DIR)\`; \`process.chdir(${JSON.stringify(gone)})\` enters the one made again at that path, if a deploy replaced it), and call it again`);
+  }
+});
 
 test.run();
