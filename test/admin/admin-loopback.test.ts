@@ -7,6 +7,8 @@ import net from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { request } from 'undici';
+import { wsgiPackage } from '../helpers/apps-dir.js';
 import { runCli, startCli, tempDir, type RunningGateway } from '../helpers/process.js';
 import { runIf } from '../helpers/skip.js';
 
@@ -68,8 +70,10 @@ for (const [admin, v6] of loopbacks) {
   });
 }
 
-/** This host's first address that is not loopback (a LAN address), or one of TEST-NET: refused before any bind. */
-const lan = Object.values(networkInterfaces()).flat().find((a) => a !== undefined && !a.internal && a.family === 'IPv4')?.address ?? '192.0.2.10';
+/** This host's first IPv4 address that is not loopback (a LAN address), if it has one. */
+const hostLan = Object.values(networkInterfaces()).flat().find((a) => a !== undefined && !a.internal && a.family === 'IPv4')?.address;
+/** That address, or one of TEST-NET: refused before any bind. */
+const lan = hostLan ?? '192.0.2.10';
 
 for (const admin of ['0.0.0.0:0', '[::]:0', `${lan}:0`, '[::ffff:10.1.2.3]:0', '[::127.0.0.1]:0']) {
   test(`--admin ${admin} is not loopback: refused without --admin-token (exit 2)`, async () => {
@@ -91,5 +95,59 @@ for (const [wild, every] of [['0.0.0.0', 'every IPv4 address of this host'], [':
     await statusAt(gw, ['--admin-token', tokenFile]);
   });
 }
+
+// SPEC 5.4 as a client on another machine meets it: the gateway's admin on every address, asked
+// at this host's LAN address (not loopback, so no rule of loopback's is what answers). A colon
+// in the token: Basic's password is everything after the user's colon (RFC 7617), so a token
+// holding one still logs a browser in.
+runIf(test, hostLan !== undefined, 'needs an IPv4 address other than loopback, to ask the admin listener from off loopback')(
+  '--admin 0.0.0.0 with a token, asked at a LAN address: every route, the page and the POSTs included, answers 401 (asking a browser to log in) without it; Bearer or Basic\'s password lets in',
+  async () => {
+    const lanApps = join(dir.path, 'lan-apps');
+    wsgiPackage(lanApps, 'blog', 'platform: python, wsgi\napp: wsgi:application\n');
+    const lanEnv = join(dir.path, 'lan-env.yaml');
+    writeFileSync(lanEnv, 'defaults:\n  workers: 1\n', { mode: 0o600 });
+    const token = 'lan:token-8d1f0c';
+    const lanToken = join(dir.path, 'lan-token');
+    writeFileSync(lanToken, `${token}\n`, { mode: 0o600 });
+    const gw = await startCli(['--apps', lanApps, '--environment', lanEnv, '--listen', '127.0.0.1:0', '--admin', '0.0.0.0:0', '--admin-token', lanToken, '--state-dir', join(dir.path, 'state-lan'), '--access-log', 'off']);
+    running.push(gw);
+    const port = /:(\d+)$/.exec(gw.adminUrl ?? '')?.[1];
+    assert.ok(port, gw.output());
+    const ask = async (method: 'GET' | 'POST', path: string, authorization?: string) => {
+      const r = await request(`http://${hostLan}:${port}${path}`, { method, headers: authorization ? { authorization } : {}, headersTimeout: 30_000, bodyTimeout: 30_000 });
+      // A stream (the events, a followed log) is not read to its end: its head is the answer.
+      const body = r.statusCode === 200 && /events|follow/.test(path) ? '' : await r.body.text();
+      if (body === '') r.body.destroy();
+      return { status: r.statusCode, challenge: r.headers['www-authenticate'], body };
+    };
+    const routes: Array<['GET' | 'POST', string]> = [
+      ['GET', '/'], ['GET', '/admin.js'], ['GET', '/admin.css'], ['GET', '/status'], ['GET', '/metrics'], ['GET', '/events'],
+      ['GET', '/apps/blog/log'], ['GET', '/apps/blog/log?follow=1'], ['POST', '/apps/blog/restart'], ['POST', '/apps/blog/rollback'],
+      ['GET', '/apps/nosuch/log'], ['GET', '/no/such/route'],
+    ];
+    for (const [method, path] of routes) {
+      for (const authorization of [undefined, 'Bearer wrong', `Basic ${Buffer.from('admin:wrong').toString('base64')}`, `Basic ${Buffer.from(`${token}:`).toString('base64')}`]) {
+        const r = await ask(method, path, authorization);
+        assert.is(r.status, 401, `${method} ${path} with ${authorization ?? 'no Authorization'}: ${r.body}`);
+        assert.match(String(r.challenge), /^Basic realm=/, `${method} ${path}: a browser is asked to log in`);
+      }
+    }
+    const bearer = `Bearer ${token}`;
+    const basic = `Basic ${Buffer.from(`anyone:${token}`).toString('base64')}`;
+    for (const authorization of [bearer, basic]) {
+      for (const path of ['/', '/admin.js', '/status', '/metrics', '/events', '/apps/blog/log']) {
+        const r = await ask('GET', path, authorization);
+        assert.is(r.status, 200, `GET ${path} with ${authorization.split(' ')[0]}: ${r.body}`);
+      }
+    }
+    const restarted = await ask('POST', '/apps/blog/restart', bearer);
+    assert.is(restarted.status, 200, restarted.body);
+    assert.match(restarted.body, /"app":"blog"/);
+    // Past the token, rollback answers for the app itself: it has no version to go back to.
+    const rollback = await ask('POST', '/apps/blog/rollback', basic);
+    assert.is(rollback.status, 409, rollback.body);
+  },
+);
 
 test.run();
