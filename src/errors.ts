@@ -508,7 +508,9 @@ export const ERROR_CODES = {
   APPPKG_ADMIN_TOKEN_FILE: {
     summary: 'The file given to --admin-token cannot be read or holds no token.',
     message: (d) => `cannot use it as the admin token: ${str(d.reason)}`,
-    hint: (d) => `give ${str(d.key) || '--admin-token'} a readable file holding the token (its content, trimmed, is the token)`,
+    hint: (d) => (d.denied
+      ? `run this as a user who may read ${str(d.file)} (a token file is its owner's alone, mode 0600: root's, then with sudo), or give ${str(d.key) || '--admin-token'} a copy this user may read`
+      : `give ${str(d.key) || '--admin-token'} a readable file holding the token (its content, trimmed, is the token)`),
     // The file, not the command line, is wrong (it may be written yet), as for a missing
     // --environment FILE: 1. A non-loopback --admin without any token (above) stays 2: that
     // command line can never start, as --admin on a --listen address cannot.

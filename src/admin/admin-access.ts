@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import { userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { GatewayError } from '../errors.js';
 import { addrUrl, formatAddr, type ListenAddress } from '../net/address.js';
@@ -76,13 +77,37 @@ export function isLoopbackHost(host: string): boolean {
   return isLoopbackListen(host) || host.endsWith('.localhost');
 }
 
+const isDenied = (err: NodeJS.ErrnoException): boolean => err.code === 'EACCES' || err.code === 'EPERM';
+
+/**
+ * Why a token file could not be read, in words with the kernel's code after them: a bare
+ * `ENOENT` or `EACCES` left the user to look it up, where a user without sudo who is given the
+ * README's root-only token file is told who may not read it.
+ */
+function unreadableWhy(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? String(err);
+  if (code === 'ENOENT') return 'there is no such file (ENOENT)';
+  if (code === 'ENOTDIR') return 'there is no such file: a part of its path is a file, not a directory (ENOTDIR)';
+  if (code === 'EISDIR') return 'it is a directory, not a file (EISDIR)';
+  if (isDenied(err)) {
+    let me = `uid ${process.getuid?.() ?? '?'}`;
+    try {
+      me = userInfo().username;
+    } catch {
+      // no passwd entry for this uid (a container's): its number says who
+    }
+    return `${me} may not read it (${code})`;
+  }
+  return code;
+}
+
 /** The token in `file` (its content, trimmed). */
 export function readAdminToken(file: string, say: (line: string) => void, key = '--admin-token'): string {
   let token: string;
   try {
     token = readFileSync(file, 'utf8').trim();
   } catch (err) {
-    throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, key, reason: (err as NodeJS.ErrnoException).code ?? String(err) });
+    throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, key, reason: unreadableWhy(err as NodeJS.ErrnoException), denied: isDenied(err as NodeJS.ErrnoException) });
   }
   if (token === '') throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, key, reason: 'the file is empty' });
   if (/\s/.test(token)) throw new GatewayError('APPPKG_ADMIN_TOKEN_FILE', { file, key, reason: 'the token holds white space (it is sent in an HTTP header)' });

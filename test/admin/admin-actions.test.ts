@@ -635,7 +635,11 @@ test('an admin address other than loopback needs a token (bad usage, 2); a token
     assert.match(empty.stderr, /the file is empty/);
     const missing = await runCli([...base, '--admin', '0.0.0.0:0', '--admin-token', join(dir.path, 'missing')]);
     assert.is(missing.status, 1, missing.stderr);
-    assert.match(missing.stderr, /cannot use it as the admin token: ENOENT/);
+    // Said in words, with the kernel's code after them: a bare ENOENT was all it said.
+    assert.match(missing.stderr, `${join(dir.path, 'missing')}: cannot use it as the admin token: there is no such file (ENOENT)`);
+    const directory = await runCli([...base, '--admin', '0.0.0.0:0', '--admin-token', dir.path]);
+    assert.is(directory.status, 1, directory.stderr);
+    assert.match(directory.stderr, `${dir.path}: cannot use it as the admin token: it is a directory, not a file (EISDIR)`);
     const client = await runCli(['status', '--admin', '127.0.0.1:1', '--admin-token', join(dir.path, 'empty')]);
     assert.is(client.status, 1, client.stderr);
     assert.match(client.stderr, /the file is empty/);

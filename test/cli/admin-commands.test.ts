@@ -629,7 +629,11 @@ test('a gateway with --admin-token: without the token refused (exit 1, the fix n
   assert.match(e.stderr, `${empty}: cannot use it as the admin token: the file is empty`);
   const missing = await runCli(['status', '--admin', main.admin, '--admin-token', join(work.path, 'nothing')], { ms: 15_000 });
   assert.is(missing.status, 1, missing.stderr);
-  assert.match(missing.stderr, /ENOENT/);
+  assert.match(missing.stderr, `${join(work.path, 'nothing')}: cannot use it as the admin token: there is no such file (ENOENT)`);
+  assert.match(missing.stderr, 'fix: give --admin-token a readable file holding the token');
+  const directory = await runCli(['status', '--admin', main.admin, '--admin-token', work.path], { ms: 15_000 });
+  assert.is(directory.status, 1, directory.stderr);
+  assert.match(directory.stderr, `${work.path}: cannot use it as the admin token: it is a directory, not a file (EISDIR)`);
 });
 
 // A token past ASCII started the gateway, and then the CLI (undici sends it as Latin-1) and a
