@@ -567,6 +567,8 @@ export class Gateway {
     this.assertRunning('restart', name, words);
     this.assertApp(name, words);
     const before = this.registry.servingOf(name)?.instance ?? null;
+    // Read now: the restart may put that instance to sleep for its successor's room.
+    const wasAsleep = before === null || before.idleState === 'asleep';
     await this.registry.restart(name);
     const after = this.registry.servingOf(name);
     if (!after?.instance || after.instance === before) {
@@ -583,7 +585,7 @@ export class Gateway {
     // An app stopped while idle had no workers to drain, and its fresh ones, once probed, stop
     // again (SPEC 5.6): saying "the old workers drain" would have the user look for them.
     if (after.instance.idleState === 'asleep') {
-      return { version, message: `${what} restarted and passed its probe; it was idle, so its workers stop again until its next request` };
+      return { version, message: `${what} restarted and passed its probe; ${asleepAfter(wasAsleep)}` };
     }
     // A command app has no workers: its processes (processes.web, the others) are what drain.
     return { version, message: `${what} restarted; ${after.instance.desc.kind === 'command' ? 'its old processes drain' : 'the old workers drain'}` };
@@ -598,10 +600,12 @@ export class Gateway {
   private async rollbackFor(name: string, words: CommandWords): Promise<{ from: string; to: string; message: string }> {
     this.assertRunning('rollback', name, words);
     this.assertApp(name, words);
+    const serving = this.registry.servingOf(name)?.instance;
+    const wasAsleep = !serving || serving.idleState === 'asleep';
     const { from, to } = await this.registry.rollback(name, words);
     // As for a restart: an app stopped while idle had nothing running to drain.
     if (this.registry.servingOf(name)?.instance?.idleState === 'asleep') {
-      return { from, to, message: `${name}: rolled back from ${from} to ${to}, which passed its probe; it was idle, so its workers stop again until its next request; ${from} stays out of rotation until a file in it changes` };
+      return { from, to, message: `${name}: rolled back from ${from} to ${to}, which passed its probe; ${asleepAfter(wasAsleep)}; ${from} stays out of rotation until a file in it changes` };
     }
     return { from, to, message: `${name}: rolled back from ${from} to ${to}; ${from} drains and stays out of rotation until a file in it changes` };
   }
@@ -739,6 +743,18 @@ async function noteAdminKey(stateRoot: string, none: boolean, say: (line: string
     say(`could not write ${adminKeyFile(stateRoot)} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): \`apppkg-gateway logs\`, \`restart\` and \`rollback\` need --admin-token or a unix: --admin while an app runs as another user`);
     return null;
   }
+}
+
+/**
+ * Why a restarted or rolled-back app's fresh workers stop once probed, by whether it slept
+ * when asked (read before the action, which may put it to sleep). One that was serving was put
+ * to sleep meanwhile: an app that alone fills --max-workers has no room for its new workers
+ * beside the old ones, so the old ones sleep once nothing is in flight. "It was idle" said of an app under load had
+ * its user look for the idle_timeout it never had.
+ */
+function asleepAfter(wasAsleep: boolean): string {
+  if (wasAsleep) return 'it was idle, so its workers stop again until its next request';
+  return 'it was serving when asked, and was put to sleep meanwhile (--max-workers left no room for its new workers beside the old ones, or its idle_timeout passed), so its new workers stop until its next request wakes them';
 }
 
 /** Root switches the apps to their users (production): their processes share this host with its files. */

@@ -854,6 +854,23 @@ test('--max-workers filled by one app: its new version gets the room as the old 
   assert.is(JSON.parse((await get(env, '/blog/')).body).version, '2');
 });
 
+test('restart of an app that alone fills --max-workers while it serves: the message says it was put to sleep for the room, not that it was idle; the next request wakes the fresh workers', async () => {
+  const env = await open([['environ', 'blog.1']], 'apps:\n  blog:\n    workers: 2\n', ['--max-workers', '2']);
+  assert.is((await get(env, '/blog/')).status, 200);
+  const before = await app(env, 'blog');
+  assert.is(before.state, 'ready', 'serving, never idle: it has no idle_timeout');
+  const old = before.workers.map((w: { pid: number }) => w.pid);
+  const r = await runCli(['restart', 'blog', '--admin', new URL(env.gw.adminUrl!).host], { ms: 60_000 });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  // It said "it was idle" of an app serving when asked, with no idle_timeout to look for.
+  assert.not.match(r.stdout, /it was idle/);
+  assert.match(r.stdout, 'blog: version 1 restarted and passed its probe; it was serving when asked, and was put to sleep meanwhile (--max-workers left no room for its new workers beside the old ones, or its idle_timeout passed)');
+  assert.is((await app(env, 'blog')).state, 'idle');
+  assert.is((await get(env, '/blog/')).status, 200, 'the next request wakes it');
+  const fresh = (await app(env, 'blog')).workers.map((w: { pid: number }) => w.pid);
+  assert.ok(fresh.length > 0 && fresh.every((pid: number) => !old.includes(pid)), `fresh workers ${fresh} beside the old ${old}`);
+});
+
 test('a deploy of an idle app judges the new version and lets it idle; the next request reaches it; the cold starts count on across it', async () => {
   const env = await open([['environ', 'blog.1']], 'apps:\n  blog:\n    idle_timeout: 1\n    workers: 1\n');
   await waitFor(async () => (await app(env, 'blog')).state === 'idle', 10_000, 'blog to go idle', ASK_GATEWAY_EVERY_MS);
