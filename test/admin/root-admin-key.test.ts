@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import net from 'node:net';
 import { addPackage } from '../helpers/apps-dir.js';
+import { hostUser } from '../helpers/host-accounts.js';
 import { ASK_GATEWAY_EVERY_MS, assertNoOrphans, installForOtherUsers, runCli, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { statusPids } from '../helpers/status.js';
 import { isRoot, runIf } from '../helpers/skip.js';
@@ -265,6 +266,32 @@ ifNobody('--socket-owner nobody on the unix: admin socket, blog run as nobody: n
   const restarted = await cli(env, ['restart', 'blog']);
   assert.is(restarted.status, 0, restarted.stderr);
   assert.match(restarted.stdout, /blog: version 1 restarted/);
+});
+
+// SPEC 5.4's own setup, from the side of the operator it is for: `--admin unix:/path` needs no
+// token, and --socket-owner gives it to a user no app runs as. That user's commands read and
+// act with nothing to pass; the app's user cannot even connect (the socket is 0600).
+ifNobody('--socket-owner an operator no app runs as, blog run as nobody: the socket is 0600 and the operator\'s, whose logs and restart need no token; nobody cannot connect', async () => {
+  const operator = hostUser('apppkg-test-other');
+  const env = await rootGateway({ 'blog.1': loud('1') }, { 'blog.1': 'nobody' }, ['--socket-owner', 'apppkg-test-other'], (dir) => `unix:${join(dir, 'admin.sock')}`);
+  const sock = join(env.dir.path, 'admin.sock');
+  assert.is((await waitServing(env, 'blog')).user, 'nobody');
+  const st = statSync(sock);
+  assert.is(st.uid, operator.uid, 'the socket is the operator\'s');
+  assert.is(st.mode & 0o777, 0o600);
+  const bin = installForOtherUsers().bin;
+  // The operator's own state root: no admin.key of this gateway's to read, and none needed.
+  const as = (user: string, args: string[]) =>
+    runCli(['-u', user, '--', bin, ...args, '--admin', `unix:${sock}`, '--state-dir', join(env.dir.path, `${user}-state`)], { bin: 'runuser', cwd: '/', ms: CLI_MS });
+  const logs = await as('apppkg-test-other', ['logs', 'blog']);
+  assert.is(logs.status, 0, logs.stderr);
+  assert.match(logs.stdout, /blog 1 loading/);
+  const restarted = await as('apppkg-test-other', ['restart', 'blog']);
+  assert.is(restarted.status, 0, restarted.stderr);
+  assert.match(restarted.stdout, /blog: version 1 restarted/);
+  const refused = await as('nobody', ['logs', 'blog']);
+  assert.is(refused.status, 1, refused.stdout + refused.stderr);
+  assert.not.match(refused.stdout, /blog 1 loading/);
 });
 
 ifNobody('a gateway killed (SIGKILL) leaves its admin.key: root\'s CLI given that state root while another gateway holds the address is told the key is not that gateway\'s and which --state-dir is; the next start there writes a new key, and the CLI is served', async () => {
