@@ -104,6 +104,11 @@ export class AppDispatcher implements Redispatch {
   private readonly upstreams = new Map<Endpoint, WsgiUpstream | HttpUpstream>();
   private queue: Waiting[] = [];
   private heldUpgrades: HeldUpgrade[] = [];
+  /**
+   * Requests of a sleeping app with no room to wait (answerAsleep) whose answer waits for the
+   * wake's room to be known: not in the queue, yet as owed an answer when the app goes (detach).
+   */
+  private readonly asleepAnswers = new Set<(why: string) => void>();
   /** Runs while the queue holds something: answers 504 to what waited past `timeout`. */
   private queueSweeper: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -188,6 +193,7 @@ export class AppDispatcher implements Redispatch {
     for (const upstream of this.upstreams.values()) upstream.retire();
     this.upstreams.clear();
     for (const waiting of this.takeAll()) answerFailure(waiting.res, 'unavailable', { detail: why });
+    for (const answer of [...this.asleepAnswers]) answer(why);
     for (const held of this.takeHeldUpgrades()) refuseUpgradeFor(held.socket, 'unavailable', why);
   }
 
@@ -425,7 +431,11 @@ export class AppDispatcher implements Redispatch {
    * "Many apps") when --max-workers leaves it none. Answered at once when no room is in question
    * (no --max-workers, or the wake has it already), as before; else when the room is known,
    * which with room free is a few microtasks, and at most the wait's bound (expireWaiting's)
-   * while other apps' wakes or drains keep it undecided.
+   * while other apps' wakes or drains keep it undecided; the app removed meanwhile, with the
+   * reason detach gives what waits in the queue. Within the back-off after a wake the app
+   * failed, no wake starts: it gets that failure's words and Retry-After, as a request waiting
+   * in a queue does (wakeBackend), not "starting from idle; try again" with a Retry-After of 1
+   * that sent its client back into the same failure.
    */
   private answerAsleep(res: ServerResponse): void {
     const backend = this.backend;
@@ -433,17 +443,37 @@ export class AppDispatcher implements Redispatch {
       markServedBy(res, backend.answered);
       answerFailure(res, 'unavailable', { detail: `${this.name} is starting from idle; try again` });
     };
+    if (backend.wakeRetryAt !== null && backend.wakeRetryAt !== undefined && backend.wake) {
+      // In that back-off wake() rejects with the app's failure at once (supervisor/idle-cycle.ts),
+      // so this waits a microtask, as the queue's requests are answered from the same rejection.
+      backend.wake().then(startingFromIdle, (err: Error) => {
+        markServedBy(res, (err as { noRoom?: unknown }).noRoom === true ? REFUSED_FOR_ROOM : backend.answered);
+        answerFailure(res, 'unavailable', { detail: this.wakeFailedDetail(err), headers: retryAfterUntil(backend.wakeRetryAt) });
+      });
+      return;
+    }
     const room = backend.roomForWake?.() ?? null;
     if (room === null) return startingFromIdle();
     const { timeoutMs, wakeWaitMs = 0 } = backend.limits;
     const boundMs = Math.max(timeoutMs, wakeWaitMs);
     let timer: NodeJS.Timeout | null = null;
+    const settle = (answer: () => void): void => {
+      if (!this.asleepAnswers.delete(detached)) return; // answered already: the app went meanwhile
+      if (timer !== null) clearTimeout(timer);
+      res.off('close', gone);
+      answer();
+    };
+    const detached = (why: string): void => settle(() => answerFailure(res, 'unavailable', { detail: why }));
+    const gone = (): void => settle(() => {});
+    this.asleepAnswers.add(detached);
+    res.once('close', gone);
     const bound = boundMs > 0 ? new Promise<'late'>((resolve) => (timer = setTimeout(resolve, boundMs, 'late').unref())) : null;
     void Promise.race(bound === null ? [room] : [room, bound]).then((refused) => {
-      if (timer !== null) clearTimeout(timer);
-      if (refused === null || refused === 'late') return startingFromIdle();
-      markServedBy(res, REFUSED_FOR_ROOM);
-      answerFailure(res, 'unavailable', { detail: this.wakeFailedDetail(refused) });
+      settle(() => {
+        if (refused === null || refused === 'late') return startingFromIdle();
+        markServedBy(res, REFUSED_FOR_ROOM);
+        answerFailure(res, 'unavailable', { detail: this.wakeFailedDetail(refused) });
+      });
     });
   }
 

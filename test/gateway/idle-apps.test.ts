@@ -560,6 +560,31 @@ test('--max-workers 1: an app asleep with queue: 0 that cannot wake is refused f
   await app(env, 'a');
 });
 
+// A request of an app asleep with `queue: 0` whose answer waited for the wake's room was in no
+// queue, so the app removed meanwhile left it to the room's end (until 2026-12-08), where what
+// waits in the queue is answered at once with the reason.
+test('--max-workers 1: an app asleep with queue: 0, its wake waiting for room, removed meanwhile: its request gets 503 "zero is stopping" at once, as the queue\'s requests do, not at the room\'s end', async () => {
+  const env = await open([], 'defaults:\n  workers: 1\napps:\n  slowstop:\n    idle_timeout: 1\n  zero: {queue: 0, idle_timeout: 1}\n', ['--max-workers', '1'], (apps) => {
+    writePackage(apps, 'zero', {
+      'app.yaml': 'platform: python, wsgi\napp: zero:application\n',
+      'zero.py': 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"zero"]\n',
+    });
+    writeSlowstop(apps, 20); // its room held 20 s by a pool closed slowly
+  });
+  // At the start one of the two is put to sleep for the other, which may cost slowstop's 20 s.
+  await waitFor(async () => (await app(env, 'zero'))?.state === 'idle', 45_000, 'zero asleep', ASK_GATEWAY_EVERY_MS);
+  const stopping = await slowstopAsleepInShutdown(gateways, env);
+  assert.is((await app(env, 'zero')).state, 'idle');
+  const answer = get(env, '/zero/');
+  await waitFor(async () => (await app(env, 'zero'))?.state === 'waking', 10_000, 'zero\'s wake to wait for room', ASK_GATEWAY_EVERY_MS);
+  rmSync(join(env.apps, 'zero'), { recursive: true });
+  env.gw.child.kill('SIGHUP');
+  const res = await answer;
+  assert.is(res.status, 503, res.body);
+  assert.match(res.body, /zero is stopping/, res.body);
+  assert.ok(isAlive(stopping), 'answered before slowstop\'s worker gave its room back');
+});
+
 /**
  * An app whose first worker of each start imports at once (the one holding the lock) and whose
  * other one `lateSeconds` later: the request that woke it is served before its wake ends.

@@ -37,10 +37,10 @@ test.after(async () => {
   await browser?.close();
 });
 
-/** An app `vault` at version 1 whose import raises while `broken` is there; asleep once this resolves. */
-async function asleepVault(): Promise<{ env: Env; broken: string; wakesFailed: () => Promise<any> }> {
+/** An app `vault` at version 1 whose import raises while `broken` is there; asleep once this resolves. `settings`: more of its lines in the environment file. */
+async function asleepVault(settings = ''): Promise<{ env: Env; broken: string; wakesFailed: () => Promise<any> }> {
   let broken = '';
-  const env = await open([], 'apps:\n  vault:\n    idle_timeout: 1\n    workers: 1\n', [], (apps, dir) => {
+  const env = await open([], `apps:\n  vault:\n    idle_timeout: 1\n    workers: 1\n${settings}`, [], (apps, dir) => {
     broken = join(dir, 'broken');
     writePackage(apps, 'vault.1', {
       'app.yaml': 'platform: python, wsgi\napp: vault:application\n',
@@ -128,6 +128,46 @@ test('failed wakes: their 503s count in the serving version\'s failed as in ERRO
   assert.not.match(after.problem.hint, /a change to any file of the version retries it/);
   // And the command that repeats the import names the app's directory, not a placeholder.
   assert.ok(after.problem.hint.includes(`\`apppkg-gateway check ${join(env.apps, 'vault.1')}\` repeats the import`), after.problem.hint);
+});
+
+// With `queue: 0` nothing waits for a wake, and within the back-off of a failed one no wake
+// starts: its 503 said "starting from idle; try again" with Retry-After 1, where the same
+// request with a queue was told the wake failed and when it is tried again (until 2026-12-08).
+test('queue: 0: within the back-off of a failed wake, its 503 says the wake failed, when it is tried again, with that Retry-After, and counts as the app\'s, as with a queue', async () => {
+  const late: string[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    const { env, broken, wakesFailed } = await asleepVault('    queue: 0\n');
+    writeFileSync(broken, '');
+    const looped = await wakesFailed();
+    const wakeAt = looped.idle.nextWakeAt as string;
+    const wakeAtMs = Date.parse(wakeAt);
+    const inTime = (): boolean => Date.now() < wakeAtMs - CLOCKS_MS;
+    if (inTime()) {
+      const during = await get(env, '/vault/');
+      const answeredInTime = inTime();
+      const after = await app(env, 'vault');
+      // No wake tried since (a late answer would have started one): the back-off answered it.
+      if (answeredInTime && after.idle.nextWakeAt === wakeAt) {
+        assert.is(during.status, 503, during.body);
+        assert.match(during.body, /^vault could not be woken from idle \(APPPKG_APP_IMPORT_FAILED\); the first request after \S+ \(in \d+ s\) wakes it again; `apppkg-gateway status` says why$/m, during.body);
+        assert.ok(during.body.includes(`the first request after ${wakeAt} (in `), `${during.body} / nextWakeAt ${wakeAt}`);
+        const retryAfter = Number(during.headers['retry-after']);
+        const inSeconds = Number(/\(in (\d+) s\)/.exec(during.body)![1]);
+        assert.is(retryAfter, inSeconds, `Retry-After ${String(during.headers['retry-after'])}, the body's ${inSeconds} s`);
+        // Counted as the wake-failed 503s of an app with a queue: the app's ERRORS and its serving version's failed alike.
+        const servingOf = (vault: any): any => vault.versions.find((v: any) => v.state === 'serving');
+        assert.is(after.errors, looped.errors + 1, `errors ${String(looped.errors)} -> ${String(after.errors)}`);
+        assert.is(servingOf(after).failed, after.errors, `version failed ${String(servingOf(after).failed)}, app errors ${String(after.errors)}`);
+        assert.is(after.refusedForRoom ?? 0, 0);
+        return;
+      }
+    }
+    late.push(`round ${round}: its request answered ${Date.now() - wakeAtMs} ms from nextWakeAt (in time below -${CLOCKS_MS})`);
+    opened.splice(opened.indexOf(env), 1);
+    await env.gw.stop();
+    await assertNoOrphans([...env.pids]);
+  }
+  throw new Error(`no round asked within the 4 s back-off: ${late.join('; ')}`);
 });
 
 test('a wake that waits for room past its start bound (start_timeout 2 and 3 s): 503 "starting from idle ... within 5 s" with Retry-After, in ERRORS and the version\'s failed alike, not a failed wake; the wake goes on and serves', async () => {
