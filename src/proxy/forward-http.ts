@@ -7,13 +7,14 @@
 // so a truncated body never looks complete.
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { PassThrough, pipeline, type Readable } from 'node:stream';
-import type { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { continueWanted } from '../net/expect-continue.js';
 import { targetAsSent } from '../net/request-head.js';
 import { answerFailure, proxyFailure, proxyFailureDetail } from './error-response.js';
 import { markCut } from './gateway-cut.js';
+import { HEAD_BEGUN, type HeadBegunOptions } from './head-begun.js';
 import { interimStatus } from './interim-answers.js';
-import { CLOSED, CONTINUE_ALONE, closedBeforeAnswer, invalidAnswer, invalidAnswerLine, statusOutOfRange, type InvalidAnswer, type InvalidAnswerKind } from './invalid-answer.js';
+import { CLOSED, CONTINUE_ALONE, CUT_HEAD, closedBeforeAnswer, invalidAnswer, invalidAnswerLine, STALLED_HEAD, statusOutOfRange, type InvalidAnswer, type InvalidAnswerKind } from './invalid-answer.js';
 import { incomingResponseHeaders, outgoingHeaders } from './outgoing-headers.js';
 import type { RequestRoute } from './request-route.js';
 
@@ -68,7 +69,7 @@ function bodyOf(req: IncomingMessage): PassThrough {
   return req.pipe(body);
 }
 
-export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerResponse, route: RequestRoute, opts: ForwardHttpOptions): void {
+export function forwardHttp(pool: Dispatcher, req: IncomingMessage, res: ServerResponse, route: RequestRoute, opts: ForwardHttpOptions): void {
   const headers = outgoingHeaders(req, route, { upgrade: false });
   // undici cannot wait for a 100 Continue itself: say it here, then stream the body.
   if (headers.expect !== undefined) {
@@ -87,31 +88,40 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
   // The last 1xx the process sent: a 101 that undici then fails on an assert of its own is
   // told apart by it (invalid-answer.ts), not by the assert's words; a 100 then nothing, too.
   let interim: number | null = null;
+  // The final answer's head began (its first byte came, after any 1xx): undici's failure before
+  // its end, a close or the headers timeout, names no bytes, and the app's log would have said
+  // "closed before it answered", or nothing at the 504.
+  let headBegun = false;
   const report = (invalid: InvalidAnswer, status?: string): void =>
     opts.reportOnce?.(invalid.kind, invalidAnswerLine(opts.label, req.method ?? 'GET', targetAsSent(req) ?? '/', invalid, status));
+  const options: HeadBegunOptions = {
+    method: req.method ?? 'GET',
+    path: req.url ?? '/',
+    headers,
+    body: hasBody(req) ? bodyOf(req) : null,
+    signal: aborter.signal,
+    headersTimeout: opts.timeoutMs,
+    // Between two pieces of the body, not over all of it (nginx's proxy_read_timeout): a
+    // stream (server-sent events, a long poll) goes on as long as it sends, but a process
+    // that keeps its socket open short of its Content-Length held the client until the
+    // gateway stopped. A client that reads slowly pauses it (undici does not count then).
+    bodyTimeout: opts.timeoutMs,
+    // The fields as the process wrote them, their case and order (incomingResponseHeaders).
+    responseHeaders: 'raw',
+    // A 1xx before the final answer is taken and not passed on, 103 Early Hints included: the
+    // final answer follows it on the same connection, a 1xx may not go to an HTTP/1.0 client
+    // (RFC 9110 §15.2), and node:http's writeEarlyHints, which could pass a 103's Links on,
+    // is left for when an app asks for it.
+    onInfo: ({ statusCode }) => {
+      interim = interimStatus(statusCode);
+      headBegun = false;
+    },
+    [HEAD_BEGUN]: () => {
+      headBegun = true;
+    },
+  };
   pool
-    .request({
-      method: req.method ?? 'GET',
-      path: req.url ?? '/',
-      headers,
-      body: hasBody(req) ? bodyOf(req) : null,
-      signal: aborter.signal,
-      headersTimeout: opts.timeoutMs,
-      // Between two pieces of the body, not over all of it (nginx's proxy_read_timeout): a
-      // stream (server-sent events, a long poll) goes on as long as it sends, but a process
-      // that keeps its socket open short of its Content-Length held the client until the
-      // gateway stopped. A client that reads slowly pauses it (undici does not count then).
-      bodyTimeout: opts.timeoutMs,
-      // The fields as the process wrote them, their case and order (incomingResponseHeaders).
-      responseHeaders: 'raw',
-      // A 1xx before the final answer is taken and not passed on, 103 Early Hints included: the
-      // final answer follows it on the same connection, a 1xx may not go to an HTTP/1.0 client
-      // (RFC 9110 §15.2), and node:http's writeEarlyHints, which could pass a 103's Links on,
-      // is left for when an app asks for it.
-      onInfo: ({ statusCode }) => {
-        interim = interimStatus(statusCode);
-      },
-    })
+    .request(options)
     .then(
       (answer) => {
         opts.answered?.();
@@ -168,14 +178,17 @@ export function forwardHttp(pool: Pool, req: IncomingMessage, res: ServerRespons
       (err: unknown) => {
         if (aborter.signal.aborted) return; // the client left first: nothing to answer
         req.resume(); // a body the process never read must not hold the connection
-        const invalid = invalidAnswer(err, interim);
+        // A head begun and then closed or silent, as forward-upgrade.ts tells a handshake's.
+        const invalid = invalidAnswer(err, interim) ?? (headBegun && closedBeforeAnswer(err) ? CUT_HEAD : null);
+        const stalled = invalid === null && headBegun && proxyFailure(err) === 'timeout';
         if (invalid !== null) report(invalid);
+        else if (stalled) report(STALLED_HEAD, '504 Gateway Timeout');
         // No answer to judge, but the app's author still needs to hear of it: a close without
         // one (a crash says why in the process's own output), a 100 and then silence.
         else if (closedBeforeAnswer(err)) report(CLOSED);
         else if (interim === 100 && proxyFailure(err) === 'timeout') report(CONTINUE_ALONE, '504 Gateway Timeout');
         answerFailure(res, invalid === null ? proxyFailure(err) : 'bad-response', {
-          detail: proxyFailureDetail(err, opts.label, interim),
+          detail: invalid !== null ? `${opts.label} ${invalid.did}` : stalled ? `${opts.label} ${STALLED_HEAD.did}` : proxyFailureDetail(err, opts.label, interim),
           debug: String((err as Error)?.message ?? err),
           development: opts.development,
         });

@@ -129,9 +129,10 @@ export function closedBeforeAnswer(err: unknown): boolean {
 }
 
 /**
- * An upgrade's handshake whose answer's head began, then nothing more for the app's timeout: a
- * server stuck mid-write. The client gets a 504, as for no answer at all, but only this line says
- * part of a head came.
+ * An answer whose head began, then nothing more for the app's timeout: a server stuck
+ * mid-write. The client gets a 504, as for no answer at all, but only this line says part of a
+ * head came (node:http's timeout of a handshake and undici's headers timeout alike name no
+ * bytes: forward-upgrade.ts counts them, forward-http.ts is told by head-begun.ts).
  */
 export const STALLED_HEAD: InvalidAnswer = {
   kind: 'stalled-head',
@@ -140,10 +141,10 @@ export const STALLED_HEAD: InvalidAnswer = {
   fix: 'write the whole head, status line to empty line, at once; a server blocked mid-answer (a full pipe, a lock) shows it in a stack dump of the process',
 };
 /**
- * An upgrade's handshake whose connection the process closed after some of its answer's head
- * but before its blank line (node:http's 'socket hang up' says nothing of the bytes before it,
- * forward-upgrade.ts counts them): a server that died or gave up mid-write, not one that went
- * away before it answered.
+ * A connection the process closed after some of its answer's head but before its blank line
+ * (node:http's 'socket hang up' and undici's 'other side closed' say nothing of the bytes
+ * before it: forward-upgrade.ts counts them, forward-http.ts is told by head-begun.ts): a
+ * server that died or gave up mid-write, not one that went away before it answered.
  */
 export const CUT_HEAD: InvalidAnswer = {
   kind: 'cut-head',

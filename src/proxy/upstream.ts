@@ -7,12 +7,13 @@
 // connection pool to its process.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Pool } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import { afterNextPoll } from '../net/after-next-poll.js';
 import type { ProcessEndpoint, WorkerEndpoint } from './backend.js';
 import { forwardHttp } from './forward-http.js';
 import type { WebsocketOptions } from './forward-websocket.js';
 import { expireRequests, expireSilent, forwardWsgi, reclaimWaiting, tallyOnceSettled, type ForwardOptions } from './forward-wsgi.js';
+import { tellingHeadBegun } from './head-begun.js';
 import { interimConnector } from './interim-answers.js';
 import type { InvalidAnswerKind } from './invalid-answer.js';
 import type { ClosableWebsocket, OpenWebsockets } from './open-websockets.js';
@@ -214,7 +215,9 @@ export class HttpUpstream implements Upstream {
   inFlight = 0;
   private retired = false;
   private pool: Pool | null = null;
-  private readonly poolReady: Promise<Pool>;
+  /** The pool as requests are sent through it: told when each answer's head begins (head-begun.ts). */
+  private dispatcher: Dispatcher | null = null;
+  private readonly poolReady: Promise<Dispatcher>;
 
   /** The kinds of invalid answer this process gave that the app's log has been told of. */
   private readonly told = new Set<InvalidAnswerKind>();
@@ -236,7 +239,8 @@ export class HttpUpstream implements Upstream {
         bodyTimeout: timeoutMs,
       });
       if (this.retired) void this.pool.close().catch(() => {});
-      return this.pool;
+      this.dispatcher = tellingHeadBegun(this.pool);
+      return this.dispatcher;
     });
   }
 
@@ -270,8 +274,8 @@ export class HttpUpstream implements Upstream {
       this.onSettled();
     });
     const options = { timeoutMs: this.timeoutMs, label: this.endpoint.label, development: this.development, answered: this.endpoint.held.answered, say: this.endpoint.say, reportOnce: this.reportOnce };
-    if (this.pool !== null) forwardHttp(this.pool, req, res, route, options);
-    else void this.poolReady.then((pool) => forwardHttp(pool, req, res, route, options));
+    if (this.dispatcher !== null) forwardHttp(this.dispatcher, req, res, route, options);
+    else void this.poolReady.then((dispatcher) => forwardHttp(dispatcher, req, res, route, options));
   }
 
   /**

@@ -36,6 +36,8 @@ ANSWERS = {
     "no-reason": b"HTTP/1.1 200 \r\nContent-Length: 2\r\n\r\nok",
     "latin1-reason": b"HTTP/1.1 200 Tr\xe8s bien\r\nContent-Length: 2\r\n\r\nok",
     "utf8-reason": b"HTTP/1.1 200 Tr\xc3\xa8s bien\r\nContent-Length: 2\r\n\r\nok",
+    "head-cut": b"HTTP/1.1 200 OK\r\nContent-Ty",
+    "head-stall": b"HTTP/1.1 200 OK\r\nContent-Ty",
 }
 
 
@@ -48,14 +50,15 @@ def serve(conn):
         if case.startswith("close-"):
             return
         conn.sendall(ANSWERS.get(case, OK))
-        if case == "st-100-open":
+        if case in ("st-100-open", "head-stall"):
             time.sleep(10)
         # One answer a connection: the close tells undici so, as Connection: close would.
 
 `);
 
 test.before(async () => {
-  writePackage(apps, 'pa', { 'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: exec python server.py\n', 'server.py': SERVER });
+  // live: the same server as a process's route (processes.NAME.route), beside the command app's web.
+  writePackage(apps, 'pa', { 'app.yaml': 'platform: python, command\nprocesses:\n  web:\n    command: exec python server.py\n  live:\n    command: exec python server.py\n    route: /live\n', 'server.py': SERVER });
   // timeout 2: a 100 and then silence is a 504 that soon, well within the process's 10 s hold.
   const env = join(work.path, 'environment.yaml');
   writeFileSync(env, 'apps:\n  pa:\n    timeout: 2\n', { mode: 0o600 });
@@ -134,6 +137,26 @@ for (const c of WRONG) {
     assert.match(lines[0], c.line);
   });
 }
+
+// undici's failures before a whole head name no bytes: a head begun and then silent was a 504
+// with no line in the app's log, and one begun and then closed was said as a close before any
+// answer (until 2026-12-08), where a websocket handshake's were told apart (upgrade-answers).
+test('a process route\'s answer whose head begins and then stops: 504 at the app\'s timeout, and the app\'s log says part of a head came; one whose head begins and then closes: 502, said as a head cut, not as a close before any answer', async () => {
+  assert.is(await get('live/head-stall'), short(504, 'processes.live of pa sent part of its answer\'s head and then nothing more'));
+  assert.is(await get('live/head-cut'), short(502, 'processes.live of pa closed its connection in the middle of its answer\'s head'));
+  // A close before any byte is still that, on the same process, after the cut head.
+  assert.is(await get('live/close-c'), short(502, 'processes.live of pa went away before it answered'));
+  for (const [path, status] of [['live/head-stall', 504], ['live/head-cut', 502], ['live/close-c', 502]] as const) {
+    await waitFor(() => gw.output().includes(`"GET /pa/${path} HTTP/1.1" ${status} `), 5000, () => `the access-log line of ${path}`);
+  }
+  const said = (path: string): string[] => appLog().filter((l) => l.includes(` answered GET /pa/${path}:`));
+  const stalled = await waitFor(() => (said('live/head-stall').length > 0 ? said('live/head-stall') : null), 5000, () => `pa's log to say head-stall; it has ${JSON.stringify(appLog().slice(-5))}`);
+  assert.ok(stalled[0].startsWith('[apppkg-gateway] processes.live of pa answered GET /pa/live/head-stall: it sent part of its answer\'s head and then nothing more (a head ends with an empty line: RFC 9112 2.1), so the client got 504 Gateway Timeout'), stalled[0]);
+  const cut = await waitFor(() => (said('live/head-cut').length > 0 ? said('live/head-cut') : null), 5000, () => `pa's log to say head-cut; it has ${JSON.stringify(appLog().slice(-5))}`);
+  assert.ok(cut[0].startsWith('[apppkg-gateway] processes.live of pa answered GET /pa/live/head-cut: it closed its connection in the middle of its answer\'s head (a head ends with an empty line: RFC 9112 2.1), so the client got 502 Bad Gateway'), cut[0]);
+  const closed = await waitFor(() => (said('live/close-c').length > 0 ? said('live/close-c') : null), 5000, () => `pa's log to say close-c; it has ${JSON.stringify(appLog().slice(-5))}`);
+  assert.match(closed[0], /: it closed its connection before it answered, so the client got 502 Bad Gateway/);
+});
 
 test('RFC 9110 §15.2: a 100, 102 or 103 (or two) before the final answer is taken, and the final answer served, the 1xx not passed on (a 100 was a 502: undici refuses any)', async () => {
   const paths = ['st-100-200', 'st-102-200', 'st-103-200', 'st-100-103-200'];
