@@ -4,6 +4,10 @@
 // already given such a request to the 'upgrade' event; it is served as the plain request it
 // also is, from its head written again without the upgrade's fields.
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+
+const kIgnoredUpgrade = Symbol('apppkg.ignoredUpgrade');
+type Marked = { [kIgnoredUpgrade]?: string };
 
 /** The one protocol switch the gateway makes: a websocket, asked in HTTP/1.1 or later. */
 export function asksForWebsocket(req: IncomingMessage): boolean {
@@ -33,4 +37,28 @@ export function headWithoutUpgrade(req: IncomingMessage, target: string): Buffer
     lines.push(`${raw[i]}: ${raw[i + 1]}`);
   }
   return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+}
+
+/**
+ * The request node:http reads next on `socket` is `req` served without its Upgrade (`protocols`,
+ * as sent): restoreIgnoredUpgrade gives that to the request, so that a 101 a process then sends
+ * it is said as the answer to an upgrade the gateway did not pass on (forward-http.ts), not to a
+ * request that asked for none, which its client's was not.
+ */
+export function rememberIgnoredUpgrade(socket: Socket, req: IncomingMessage): void {
+  (socket as Socket & Marked)[kIgnoredUpgrade] = String(req.headers.upgrade ?? '').trim();
+}
+
+/** Moves the mark rememberIgnoredUpgrade left on `req`'s socket to `req`, the request read from it. */
+export function restoreIgnoredUpgrade(req: IncomingMessage): void {
+  const socket = req.socket as (Socket & Marked) | null;
+  const protocols = socket?.[kIgnoredUpgrade];
+  if (protocols === undefined) return;
+  delete socket![kIgnoredUpgrade];
+  (req as IncomingMessage & Marked)[kIgnoredUpgrade] = protocols;
+}
+
+/** The Upgrade `req` was sent with and served without ("h2c"), or undefined. */
+export function ignoredUpgradeOf(req: IncomingMessage): string | undefined {
+  return (req as IncomingMessage & Marked)[kIgnoredUpgrade];
 }

@@ -9,12 +9,13 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import { PassThrough, pipeline, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { continueWanted } from '../net/expect-continue.js';
+import { ignoredUpgradeOf } from '../net/ignored-upgrade.js';
 import { targetAsSent } from '../net/request-head.js';
 import { answerFailure, proxyFailure, proxyFailureDetail } from './error-response.js';
 import { markCut } from './gateway-cut.js';
 import { HEAD_BEGUN, type HeadBegunOptions } from './head-begun.js';
 import { interimStatus } from './interim-answers.js';
-import { CLOSED, CONTINUE_ALONE, CUT_HEAD, closedBeforeAnswer, invalidAnswer, invalidAnswerLine, STALLED_HEAD, statusOutOfRange, type InvalidAnswer, type InvalidAnswerKind } from './invalid-answer.js';
+import { CLOSED, CONTINUE_ALONE, CUT_HEAD, closedBeforeAnswer, invalidAnswer, invalidAnswerLine, STALLED_HEAD, statusOutOfRange, switchedPastIgnoredUpgrade, type InvalidAnswer, type InvalidAnswerKind } from './invalid-answer.js';
 import { incomingResponseHeaders, outgoingHeaders } from './outgoing-headers.js';
 import type { RequestRoute } from './request-route.js';
 
@@ -179,7 +180,10 @@ export function forwardHttp(pool: Dispatcher, req: IncomingMessage, res: ServerR
         if (aborter.signal.aborted) return; // the client left first: nothing to answer
         req.resume(); // a body the process never read must not hold the connection
         // A head begun and then closed or silent, as forward-upgrade.ts tells a handshake's.
-        const invalid = invalidAnswer(err, interim) ?? (headBegun && closedBeforeAnswer(err) ? CUT_HEAD : null);
+        const judged = invalidAnswer(err, interim) ?? (headBegun && closedBeforeAnswer(err) ? CUT_HEAD : null);
+        // A 101 to a request whose client asked for an upgrade the gateway did not pass on (h2c).
+        const ignored = judged?.kind === 'switched' ? ignoredUpgradeOf(req) : undefined;
+        const invalid = ignored === undefined ? judged : switchedPastIgnoredUpgrade(ignored);
         const stalled = invalid === null && headBegun && proxyFailure(err) === 'timeout';
         if (invalid !== null) report(invalid);
         else if (stalled) report(STALLED_HEAD, '504 Gateway Timeout');

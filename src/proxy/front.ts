@@ -19,7 +19,7 @@ import { closeWhenAsked } from '../net/connection-close.js';
 import { afterNextPoll } from '../net/after-next-poll.js';
 import { continueWanted, keepAliveOnceBodyRead, unmetExpectation } from '../net/expect-continue.js';
 import { keepAliveWithoutBody } from '../net/bodiless-keep-alive.js';
-import { asksForWebsocket, headWithoutUpgrade } from '../net/ignored-upgrade.js';
+import { asksForWebsocket, headWithoutUpgrade, rememberIgnoredUpgrade, restoreIgnoredUpgrade } from '../net/ignored-upgrade.js';
 import { endAtTrailerSection } from '../net/trailer-end.js';
 import { readEmptyChunkedBody } from '../net/handshake-body.js';
 import { headAfterBodyIn, headBegunAt, headLineFrom, readVersionsAsRfc, sentHeadOf, unfinishedHeadOf, watchRequestStarts } from '../net/node-parser.js';
@@ -719,6 +719,7 @@ export class Front {
     restoreRawTarget(req);
     restoreSentVersion(req);
     restoreSentMethod(req);
+    restoreIgnoredUpgrade(req);
     const before = this.lastNodeResponse.get(req.socket);
     if (before !== undefined && this.closedByStop.has(before) && !before.headersSent) {
       // Read behind the answer the stop told to close: that one keeps the connection for this
@@ -1251,6 +1252,7 @@ export class Front {
       if (reread !== undefined) {
         // h2c (curl --http2), or an Upgrade in HTTP/1.0: served as the request it also is.
         socket.unshift(Buffer.concat([headWithoutUpgrade(req, req.url ?? '/'), head]));
+        rememberIgnoredUpgrade(socket, req);
         reread(socket);
         return;
       }

@@ -68,7 +68,7 @@ export function invalidAnswer(err: unknown, interim: number | null): InvalidAnsw
       kind: 'switched',
       did: 'sent 101 Switching Protocols to a request that asked for no upgrade',
       rule: ' (RFC 9110 15.2.2)',
-      fix: 'answer 101 only to a request with Upgrade (the gateway passes those on as they come), any other with a final status',
+      fix: 'answer 101 only to a request with Upgrade (the gateway passes an upgrade to websocket on as it comes, and serves any other as the request it also is, without its Upgrade), any other with a final status',
     };
   }
   // A 100 and then the close, before any final answer (a 100 before one is taken as any 1xx is:
@@ -76,6 +76,21 @@ export function invalidAnswer(err: unknown, interim: number | null): InvalidAnsw
   // hook did not take (an undici whose parser it no longer finds): the same mistake to the client.
   if ((interim === 100 && socketWords === UNDICI_WORDS.closed) || socketWords === UNDICI_WORDS.response) return CONTINUE_ALONE;
   return null;
+}
+
+/**
+ * SWITCHED, to a request whose client asked to upgrade to `protocols` ("h2c", an app's own),
+ * which the gateway served without its Upgrade (RFC 9110 7.8 lets a server ignore one;
+ * net/ignored-upgrade.ts): the process saw no Upgrade, yet the client's 502 saying it asked for
+ * none was untrue, and the fix sent the author looking for an Upgrade the gateway had dropped.
+ */
+export function switchedPastIgnoredUpgrade(protocols: string): InvalidAnswer {
+  return {
+    kind: 'switched',
+    did: `sent 101 Switching Protocols to a request the gateway passed on without its Upgrade (${protocols}): it carries an upgrade to websocket alone`,
+    rule: ' (RFC 9110 7.8: a server may ignore an Upgrade; 15.2.2: a 101 only to a request that has one)',
+    fix: `answer with a final status a request that comes without Upgrade; the gateway switches no connection to ${protocols}, serving the request as the HTTP/1.1 request it also is`,
+  };
 }
 
 /** A status line llhttp reads but no HTTP/1.1 server may send; `why` quotes the part it got wrong. */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
-import { recorded, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { rawRequest, recorded, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { httpProcessServer } from '../helpers/http-process.js';
 
 const test = suite('R6.29c a process route\'s answers at the edges of HTTP');
@@ -36,6 +36,8 @@ ANSWERS = {
     "no-reason": b"HTTP/1.1 200 \r\nContent-Length: 2\r\n\r\nok",
     "latin1-reason": b"HTTP/1.1 200 Tr\xe8s bien\r\nContent-Length: 2\r\n\r\nok",
     "utf8-reason": b"HTTP/1.1 200 Tr\xc3\xa8s bien\r\nContent-Length: 2\r\n\r\nok",
+    "switch-101": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+    "switch-101-plain": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
     "head-cut": b"HTTP/1.1 200 OK\r\nContent-Ty",
     "head-stall": b"HTTP/1.1 200 OK\r\nContent-Ty",
 }
@@ -156,6 +158,25 @@ test('a process route\'s answer whose head begins and then stops: 504 at the app
   assert.ok(cut[0].startsWith('[apppkg-gateway] processes.live of pa answered GET /pa/live/head-cut: it closed its connection in the middle of its answer\'s head (a head ends with an empty line: RFC 9112 2.1), so the client got 502 Bad Gateway'), cut[0]);
   const closed = await waitFor(() => (said('live/close-c').length > 0 ? said('live/close-c') : null), 5000, () => `pa's log to say close-c; it has ${JSON.stringify(appLog().slice(-5))}`);
   assert.match(closed[0], /: it closed its connection before it answered, so the client got 502 Bad Gateway/);
+});
+
+// The gateway passes an upgrade to websocket alone on, and serves any other (h2c, curl --http2's)
+// as the request it also is: a 101 the process then sends was said as one "to a request that
+// asked for no upgrade", its fix to answer 101 to a request with Upgrade, "which the gateway
+// passes on" (until 2026-12-08): neither was true of the h2c its client asked for.
+test('a 101 to a request whose client asked for h2c, which the gateway served without its Upgrade: 502 and the app\'s log naming h2c and that the gateway passes websocket alone; the same 101 to a request with no Upgrade is still the one that asked for none', async () => {
+  const said = 'processes.web of pa sent 101 Switching Protocols to a request the gateway passed on without its Upgrade (h2c): it carries an upgrade to websocket alone';
+  const h2c = await rawRequest(Number(new URL(gw.url).port), 'GET /pa/switch-101 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n', 10_000);
+  assert.is(h2c.replace(/\r\nDate: [^\r]*/g, '\r\nDate: -'), short(502, said));
+  assert.is(await get('switch-101-plain'), short(502, 'processes.web of pa sent 101 Switching Protocols to a request that asked for no upgrade'));
+  await waitFor(() => gw.output().includes('"GET /pa/switch-101 HTTP/1.1" 502 '), 5000, 'the access-log line');
+  const lines = await waitFor(() => {
+    const found = appLog().filter((l) => l.includes(' answered GET /pa/switch-101'));
+    return found.length > 0 ? found : null;
+  }, 5000, () => `pa's log to say switch-101; it has ${JSON.stringify(appLog().slice(-5))}`);
+  assert.is(lines.length, 1, `said once for the kind: ${lines.join('\n')}`);
+  assert.ok(lines[0].startsWith(`[apppkg-gateway] processes.web of pa answered GET /pa/switch-101: it ${said.slice('processes.web of pa '.length)} (RFC 9110 7.8: a server may ignore an Upgrade; 15.2.2: a 101 only to a request that has one), so the client got 502 Bad Gateway`), lines[0]);
+  assert.match(lines[0], /fix: answer with a final status a request that comes without Upgrade; the gateway switches no connection to h2c/);
 });
 
 test('RFC 9110 §15.2: a 100, 102 or 103 (or two) before the final answer is taken, and the final answer served, the 1xx not passed on (a 100 was a 502: undici refuses any)', async () => {

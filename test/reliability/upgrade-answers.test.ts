@@ -6,13 +6,14 @@
 // process went away, and a wrong accept went out as a 101 every client then failed with no
 // words). A handshake declined with a body that then goes silent is cut at the app's timeout
 // (it was held as long as the process held it). A right answer still opens. docs/reliability.md R6.31.
+import net from 'node:net';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import WebSocket from 'ws';
 import { writePackage } from '../helpers/apps-dir.js';
-import { startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
+import { recorded, startCli, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 import { httpProcessServer } from '../helpers/http-process.js';
 
 const test = suite('processes: a websocket handshake the process answers wrong is a 502 said once in the app\'s log');
@@ -60,6 +61,10 @@ def serve(conn):
             conn.sendall(SWITCH.replace(b"websocket", b"h2c") + b"Sec-WebSocket-Accept: " + accept_of(head) + b"\r\n\r\n")
         elif case == "no-connection":
             conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: keep-alive\r\nSec-WebSocket-Accept: " + accept_of(head) + b"\r\n\r\n")
+        elif case == "interim-100":
+            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n" + SWITCH + b"Sec-WebSocket-Accept: " + accept_of(head) + b"\r\n\r\n")
+        elif case == "interim-103":
+            conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n" + SWITCH + b"Sec-WebSocket-Accept: " + accept_of(head) + b"\r\n\r\n")
         elif case == "declined-raw":
             conn.sendall(b"HTTP/1.1 403 Not You\r\nX-Up: 1\r\nSet-Cookie: a=1\r\nx-low: 2\r\nSet-Cookie: b=2\r\nContent-Length: 3\r\n\r\nno\n")
         elif case.startswith("st-"):
@@ -248,6 +253,32 @@ test('a handshake\'s answer goes out with its fields as the process wrote them: 
     ws.on('error', (err) => reject(err));
   });
   assert.is(declined, `403 Not You ${JSON.stringify(['X-Up', '1', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'x-low', '2', 'Content-Length', '3', 'Connection', 'close'])}`);
+});
+
+/** What a raw client asking to upgrade `path` to `protocol` reads: all until the close, or the head and what follows it within 0.5 s. */
+async function upgradeTo(path: string, protocol: string): Promise<string> {
+  const socket = net.connect(Number(new URL(gw.url).port), '127.0.0.1');
+  const seen = recorded(socket);
+  try {
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`);
+    await waitFor(() => seen.closed || seen.got.includes('\r\n\r\n'), 10_000, () => `an answer to ${path}, got ${JSON.stringify(seen.got)}`);
+    if (!seen.closed) await new Promise((resolve) => setTimeout(resolve, 500));
+    return seen.got;
+  } finally {
+    socket.destroy();
+  }
+}
+
+// RFC 9110 §15.2: a client takes any 1xx before the final answer. The gateway takes them from the
+// process and passes the 101 on alone, as it does before a request's final answer (process-answers).
+test('a 100, or a 103 and a 100, before the 101 to a websocket handshake: taken, and the websocket opens; nothing is said of it', async () => {
+  for (const path of ['interim-100', 'interim-103']) {
+    assert.equal(await connect(`/wsp/ws/${path}`), { open: true }, path);
+    const got = await upgradeTo(`/wsp/raw/${path}`, 'websocket');
+    assert.ok(got.startsWith('HTTP/1.1 101 Switching Protocols\r\n'), `${path}: ${got}`);
+    assert.not.match(got, /^HTTP\/1\.1 1\d\d (?!Switching)/m, `${path}: no 1xx passed on: ${got}`);
+  }
+  assert.not.ok(appLog().some((l) => l.includes('/interim-')), appLog().join('\n'));
 });
 
 test('a right handshake still opens, and nothing is said of it', async () => {
