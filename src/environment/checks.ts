@@ -14,6 +14,7 @@ import { findVenv, missingSettingAt, resolveSettings } from './app-env.js';
 import { aptKnows } from './apt-knows.js';
 import { distributionNamesOf } from './debian-python-name.js';
 import { queryDeb } from './dpkg-query.js';
+import { debianFamily, OS_RELEASE } from './host-family.js';
 import type { FilePlace } from './host-file.js';
 import type { Interpreter } from './interpreter-probe.js';
 import { exclusionSpelling, formatInterpreter, isSystemPython, pickInterpreter } from './interpreters.js';
@@ -229,9 +230,16 @@ export async function missingDetails(missing: string[]): Promise<{ missing: stri
   return { missing: missing.join(' '), ...(unknown.length > 0 ? { unknown: unknown.join(' ') } : {}) };
 }
 
-/** `rpm -q` for each package; skipped where rpm does not exist. */
-export async function checkRpm(packages: string[]): Promise<CheckResult> {
+/**
+ * `rpm -q` for each package; skipped on a Debian host (an rpm there, Debian's own package of it,
+ * knows nothing the host installed) and where rpm does not exist.
+ */
+export async function checkRpm(packages: string[], osRelease = OS_RELEASE): Promise<CheckResult> {
   if (packages.length === 0) return passed('rpm', 'no rpm packages listed', true);
+  const debian = await debianFamily(osRelease);
+  if (debian !== null) {
+    return passed('rpm', `not checked: a Debian host (${debian}, from ${osRelease}), where deb: says what to install; listed: ${packages.join(', ')}`, true);
+  }
   const answers = await Promise.all(packages.map((p) => run('rpm', ['-q', '--qf', '%{NAME} %{VERSION}-%{RELEASE}\\n', p])));
   if (answers.some((a) => a.startError === 'ENOENT')) {
     return passed('rpm', `not checked: rpm not found (not an rpm host); listed: ${packages.join(', ')}`, true);

@@ -1,9 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXAMPLES, pathWithoutPyenvShims, runCli, tempDir } from '../helpers/process.js';
 import { wsgiPackage } from '../helpers/apps-dir.js';
+import { runIf } from '../helpers/skip.js';
 
 // describe and check on descriptions good and bad, and what serve and run refuse to start
 // for the same reasons.
@@ -189,6 +190,29 @@ test('check fails, with the fix, when a deb package is missing', async () => {
   // At the missing package's own entry of the list, not at the list.
   assert.match(r.stdout, /FAIL\s+deb\s+\S*app\.yaml:3:22: deb: package not installed: python3-apppkg-does-not-exist/);
   assert.match(r.stdout, /fix: .*apt-get install/);
+});
+
+/** This host's /etc/os-release names Debian (or a derivative of it) as what it is or is like. */
+const DEBIAN_HOST = (() => {
+  try {
+    return /^(ID|ID_LIKE)=["']?[^\n]*\b(debian|ubuntu)\b/m.test(readFileSync('/etc/os-release', 'utf8'));
+  } catch {
+    return false;
+  }
+})();
+
+runIf(test, DEBIAN_HOST, 'not a Debian host: /etc/os-release names neither debian nor ubuntu')('rpm: on a Debian host that has an rpm program (Debian packages one, its database empty): not checked, said, status 0; rpm never run', async () => {
+  // SPEC 1.1: rpm: is for rpm hosts. Asked here, Debian's rpm says every package is missing.
+  const dir = pkg('rpm-on-debian', 'platform: python, wsgi\napp: wsgi:application\nrpm: [m2crypto, python3-ldap]\n');
+  const bin = join(work.path, 'debian-rpm');
+  const asked = join(work.path, 'debian-rpm-asked');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'rpm'), `#!/bin/sh\necho "$@" >> '${asked}'\nfor last; do :; done\necho "package $last is not installed"\nexit 1\n`);
+  chmodSync(join(bin, 'rpm'), 0o755);
+  const r = await runCli(['check', dir, '--state-dir', state.path], { env: { PATH: `${bin}:${pathWithoutPyenvShims()}` } });
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ok\s+rpm\s+not checked: a Debian host \((debian|ubuntu), from \/etc\/os-release\), where deb: says what to install; listed: m2crypto, python3-ldap$/m);
+  assert.not.ok(existsSync(asked), `rpm was run: ${existsSync(asked) ? readFileSync(asked, 'utf8') : ''}`);
 });
 
 test('check says a paths: entry that is a file is one, at its line, with no vendor failure beside it', async () => {

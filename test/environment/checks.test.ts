@@ -1,5 +1,6 @@
 // `check`'s environment probes against this host: dpkg's database, pyenv's pip, real interpreters.
 import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -109,11 +110,52 @@ test('deb: a dpkg-query that cannot answer (not runnable, a fatal error) leaves 
   }
 });
 
+/** An os-release of this family, in tmp; the file checkRpm reads instead of /etc/os-release. */
+async function osRelease(name: string, text: string): Promise<string> {
+  const file = path.join(tmp, `os-release-${name}`);
+  await writeFile(file, text);
+  return file;
+}
+
+const FEDORA = 'NAME="Fedora Linux"\nID=fedora\nVERSION_ID=41\n';
+
 runIf(test, !has('rpm'), 'rpm exists on this host: the "not found" path cannot be seen')('rpm: skipped with a note where rpm does not exist', async () => {
-  const result = await checkRpm(['m2crypto']);
+  const result = await checkRpm(['m2crypto'], await osRelease('fedora', FEDORA));
   assert.ok(result.ok);
   assert.ok(result.skipped);
   assert.match(result.detail, 'rpm not found');
+});
+
+test('rpm: a Debian host that has rpm (Debian\'s package of it, its database empty) is not asked: not checked, said; an rpm host is', async () => {
+  // Debian's rpm answers as an rpm host's does for a package it does not have, and makes
+  // ~/.rpmdb as it answers: asked on a Debian host, every rpm: entry failed check.
+  const bin = path.join(tmp, 'debian-rpm');
+  const asked = path.join(tmp, 'debian-rpm-asked');
+  await mkdir(bin, { recursive: true });
+  await writeFile(path.join(bin, 'rpm'), `#!/bin/sh\necho "$@" >> '${asked}'\nfor last; do :; done\necho "package $last is not installed"\nexit 1\n`, { mode: 0o755 });
+  const savedPath = process.env.PATH;
+  try {
+    process.env.PATH = `${bin}:${savedPath ?? ''}`;
+    for (const [name, text, word] of [
+      ['debian', 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\n', 'debian'],
+      ['mint', 'NAME="Linux Mint"\nID=linuxmint\nID_LIKE="ubuntu debian"\n', 'ubuntu'],
+      ['raspbian', "ID='raspbian'\nID_LIKE='debian'\n", 'debian'],
+    ] as const) {
+      const file = await osRelease(name, text);
+      const result = await checkRpm(['m2crypto', 'python3-ldap'], file);
+      assert.ok(result.ok && result.skipped, `${name}: ${JSON.stringify(result)}`);
+      assert.is(result.detail, `not checked: a Debian host (${word}, from ${file}), where deb: says what to install; listed: m2crypto, python3-ldap`);
+    }
+    assert.not.ok(existsSync(asked), 'rpm was run on a Debian host');
+    const fedora = await checkRpm(['m2crypto'], await osRelease('fedora', FEDORA));
+    assert.not.ok(fedora.ok, JSON.stringify(fedora));
+    assert.is(fedora.code, 'APPPKG_RPM_MISSING');
+    assert.ok(existsSync(asked), 'rpm was not run on an rpm host');
+    const unreadable = await checkRpm(['m2crypto'], path.join(tmp, 'no-os-release'));
+    assert.is(unreadable.code, 'APPPKG_RPM_MISSING', 'no os-release: rpm decides, as before');
+  } finally {
+    process.env.PATH = savedPath;
+  }
 });
 
 test('pip: requirements satisfied by the interpreter (no venv yet)', async () => {
