@@ -73,6 +73,15 @@ test('prints one row per app, then pids, problems and broken packages', async ()
   assert.match(r.stdout, /\/var\/apps\/wiki: APPPKG_DESC_INVALID:/);
 });
 
+test("status --admin takes each ADDR form of SPEC 3: PORT alone (the loopback's), HOST:PORT and unix:/path, each reaching the same gateway", async () => {
+  const port = new URL(tcp.url).port;
+  for (const admin of [port, `127.0.0.1:${port}`, `unix:${sockPath}`]) {
+    const r = await runCli(['status', '--admin', admin], { ms: 15000 });
+    assert.is(r.status, 0, `${admin}: ${r.stderr}`);
+    assert.match(r.stdout, /^blog\s+ready\s+2026\.11\.24\s/m, admin);
+  }
+});
+
 test('--json prints the status JSON, over a unix socket too', async () => {
   const r = await runCli(['status', '--admin', `unix:${sockPath}`, '--json'], { ms: 15000 });
   assert.is(r.status, 0, r.stderr);
