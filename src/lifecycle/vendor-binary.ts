@@ -15,7 +15,8 @@ import { neededTags } from './vendor-tags.js';
  */
 export async function binaryRefusal(binary: InstalledDistribution[], requirements: string, vendoredWith: string): Promise<GatewayError> {
   const debs = await debianPackagesFor(binary.map((d) => d.name));
-  const known = await Promise.all(debs.map(aptKnows));
+  // Not map(aptKnows): its index would be aptKnows' timeout, 0 ms for the first, and every answer "no".
+  const known = await Promise.all(debs.map((deb) => aptKnows(deb)));
   const has = debs.filter((_, i) => known[i] === true);
   const lacks = debs.filter((_, i) => known[i] === false);
   const debNote = [

@@ -54,6 +54,28 @@ ifExtensions('a compiled distribution is refused with its tag, its files and its
   assert.ok(!existsSync(join(app, 'vendor')), 'nothing was written');
 });
 
+/** apt knows python3-markupsafe (python3-flask, which the suite installs, depends on it). */
+const aptHasMarkupSafe = spawnSync('apt-cache', ['show', '--no-all-versions', 'python3-markupsafe'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
+
+runIf(test, canBuildExtensions && aptHasMarkupSafe, canBuildExtensions ? 'apt knows no python3-markupsafe here' : EXTENSION_REASON)('a compiled distribution Debian packages (MarkupSafe) is refused with "Debian has python3-markupsafe", as apt says, not "this host\'s apt lists have no"', async () => {
+  // The refusal asked apt for each package with its index in the list as the timeout (0 ms,
+  // 1 ms, ...): every answer was "no", and the fix sent the user to apt-cache search for a
+  // package apt has, installed even.
+  const dir = join(work.path, 'markupsafe');
+  const own = join(dir, 'wheels');
+  mkdirSync(own, { recursive: true });
+  buildWheels(own, ['demo-speedup'], { DEMO_SPEEDUP_NAME: 'MarkupSafe' });
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [vendor/]\n');
+  writeFileSync(join(dir, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+  writeFileSync(join(dir, 'requirements.txt'), 'MarkupSafe==0.1\n');
+  const r = await runCli(['vendor', dir, '--find-links', own, '--no-index', '-e', envFile], { ms: 180_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /vendor: not portable, built for this interpreter and platform only: MarkupSafe 0\.1 /);
+  assert.match(r.stderr, /add `deb: \[python3-markupsafe\]` to app\.yaml \(Debian has python3-markupsafe\)/);
+  assert.not.match(r.stderr, /apt lists have no/);
+  assert.ok(!existsSync(join(dir, 'vendor')), 'nothing was written');
+});
+
 ifExtensions('--allow-binary keeps it, records its tag, and the app loads it; check says it loads here', async () => {
   const r = await runCli(['vendor', app, '--allow-binary', ...OFFLINE], { ms: 180_000 });
   assert.is(r.status, 0, r.stdout + r.stderr);
