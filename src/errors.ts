@@ -1482,7 +1482,9 @@ export const ERROR_CODES = {
     message: (d) => `vendor: not portable, built for this interpreter and platform only: ${str(d.found)}; nothing was changed`,
     hint: (d) => {
       const them = str(d.names).includes(',') ? 'them' : 'it';
-      return `install ${them} from the system instead: remove ${str(d.names)} from ${str(d.requirements) || 'the requirements'} and add \`deb: [${str(d.debs)}]\` to app.yaml${d.debNote ? ` (${str(d.debNote)})` : ''}; or run vendor again with --allow-binary to keep ${them}: \`check\` then refuses a host whose Python cannot load ${str(d.tags)}`;
+      // A distribution the requirements do not name comes back with what needs it: that is what to replace.
+      const pulled = d.pulled ? `${str(d.pulled)}: not in ${str(d.requirements) || 'the requirements'}, installed by pip for what needs it; ` : '';
+      return `install ${them} from the system instead: ${pulled}remove ${str(d.names)} from ${str(d.requirements) || 'the requirements'} and add \`deb: [${str(d.debs)}]\` to app.yaml${d.debNote ? ` (${str(d.debNote)})` : ''}; or run vendor again with --allow-binary to keep ${them}: \`check\` then refuses a host whose Python cannot load ${str(d.tags)}`;
     },
     exitStatus: 1,
     example: { found: 'M2Crypto 0.40.1 (cp311-cp311-linux_x86_64: M2Crypto/_m2crypto.cpython-311-x86_64-linux-gnu.so)', names: 'M2Crypto', requirements: 'requirements.txt', debs: 'python3-m2crypto', debNote: 'Debian has python3-m2crypto', tags: 'cp311-cp311-linux_x86_64' },

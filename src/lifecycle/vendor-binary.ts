@@ -6,15 +6,23 @@
 import { GatewayError } from '../errors.js';
 import { aptKnows } from '../environment/apt-knows.js';
 import { debianPackagesFor } from '../environment/debian-python-name.js';
+import { normalizeName } from '../environment/requirements.js';
 import type { InstalledDistribution } from './vendor-dists.js';
 import { neededTags } from './vendor-tags.js';
 
 /**
  * The refusal of `binary` (each one's tags and compiled files), with its deb packages;
+ * `installed`: every distribution pip installed, for those of `binary` that the requirements do
+ * not name (MarkupSafe, which pip installs for flask): leaving one out of the requirements does
+ * nothing, so the fix names the requirements that need it, to install from the system instead.
  * `vendoredWith`: the tag of the interpreter that installed them ('' when unknown).
  */
-export async function binaryRefusal(binary: InstalledDistribution[], requirements: string, vendoredWith: string): Promise<GatewayError> {
-  const debs = await debianPackagesFor(binary.map((d) => d.name));
+export async function binaryRefusal(binary: InstalledDistribution[], installed: InstalledDistribution[], requirements: string, vendoredWith: string): Promise<GatewayError> {
+  const pulled = binary.map((d) => (d.requested ? null : neededBy(d, installed)));
+  const pulledNotes = binary.flatMap((d, i) => (pulled[i] ? [`${d.name} (for ${pulled[i]!.map((r) => r.name).join(', ')})`] : []));
+  // What to take out of the requirements and install with deb: instead, in the order found.
+  const replace = [...new Set(binary.flatMap((d, i) => (pulled[i] ? pulled[i]!.map((r) => r.name) : [d.name])))];
+  const debs = await debianPackagesFor(replace);
   // Not map(aptKnows): its index would be aptKnows' timeout, 0 ms for the first, and every answer "no".
   const known = await Promise.all(debs.map((deb) => aptKnows(deb)));
   const has = debs.filter((_, i) => known[i] === true);
@@ -30,10 +38,34 @@ export async function binaryRefusal(binary: InstalledDistribution[], requirement
     .join(', ');
   return new GatewayError('APPPKG_VENDOR_BINARY', {
     found,
-    names: binary.map((d) => d.name).join(', '),
+    names: replace.join(', '),
+    ...(pulledNotes.length > 0 ? { pulled: pulledNotes.join(', ') } : {}),
     requirements,
     debs: debs.join(', '),
     debNote,
     tags: [...new Set(binary.flatMap((d) => neededTags(d.tags, vendoredWith)))].join(', '),
   });
+}
+
+/**
+ * The distributions the requirements name (REQUESTED) that need `dist`, directly or through
+ * others; null when none is found (metadata that says nothing of it).
+ */
+function neededBy(dist: InstalledDistribution, installed: InstalledDistribution[]): InstalledDistribution[] | null {
+  const byName = new Map(installed.map((d) => [normalizeName(d.name), d]));
+  const target = normalizeName(dist.name);
+  const reaches = (from: InstalledDistribution): boolean => {
+    const seen = new Set<string>();
+    const queue = [...from.requires];
+    while (queue.length > 0) {
+      const name = queue.shift()!;
+      if (name === target) return true;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      queue.push(...(byName.get(name)?.requires ?? []));
+    }
+    return false;
+  };
+  const found = installed.filter((d) => d.requested && d !== dist && reaches(d));
+  return found.length > 0 ? found : null;
 }

@@ -1,11 +1,12 @@
 // The distributions pip installed into a directory (issue 19), read from their `.dist-info`:
-// name and version (METADATA), wheel tags (WHEEL), entry points, whether the requirements named
-// them (REQUESTED), and the files they own (RECORD). Also the one rewrite of RECORD that makes
+// name, version and what it needs (METADATA), wheel tags (WHEEL), entry points, whether the
+// requirements named them (REQUESTED), and the files they own (RECORD). Also the one rewrite of RECORD that makes
 // a `pip install --target` tree relocatable: pip's own scripts (`../../bin/x`, with an absolute
 // `#!` line) and direct_url.json (an absolute file: URL) leave, our bin/ scripts come in.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { normalizeName } from '../environment/requirements.js';
 import { isBinaryTag } from './vendor-tags.js';
 
 export interface EntryPoint {
@@ -34,6 +35,8 @@ export interface InstalledDistribution {
   /** Its compiled files (.so, .pyd, .dylib), relative to the tree. */
   compiledFiles: string[];
   requested: boolean;
+  /** The distributions it needs (Requires-Dist, those of an extra left out), names normalised (PEP 503). */
+  requires: string[];
   /** console_scripts and gui_scripts. */
   scripts: EntryPoint[];
   /** RECORD's paths, relative to the tree, as pip wrote them ("../../bin/greet" included). */
@@ -61,11 +64,25 @@ export async function readDistributions(tree: string): Promise<InstalledDistribu
       binary: tags.some(isBinaryTag) || compiledFiles.length > 0,
       compiledFiles,
       requested: (await readText(path.join(dir, 'REQUESTED'), null)) !== null,
+      requires: requiredNames(metadata.get('requires-dist') ?? []),
       scripts: parseEntryPoints(await readText(path.join(dir, 'entry_points.txt'), '')),
       record,
     });
   }
   return found.sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
+}
+
+/**
+ * The names of Requires-Dist entries (`Jinja2>=3.1.2`, `colorama; platform_system == "Windows"`),
+ * less those of an extra, which pip installs only when asked for it.
+ */
+function requiredNames(entries: string[]): string[] {
+  const names = entries
+    .filter((entry) => !/;.*\bextra\s*==/.test(entry))
+    .map((entry) => /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(entry)?.[1])
+    .filter((name): name is string => name !== undefined)
+    .map(normalizeName);
+  return [...new Set(names)];
 }
 
 async function readText(file: string, missing: string | null = ''): Promise<string> {

@@ -249,7 +249,7 @@ export async function vendorApp(opts: VendorOptions): Promise<VendorResult> {
     const installed = withWheelFileTags(await readDistributions(stage), reportUnsafe === undefined ? await readWheelFileTags(report) : new Map());
     const binary = installed.filter((d) => d.binary);
     const host = await hostTags(interpreter.executable).catch(() => null);
-    if (binary.length > 0 && !opts.allowBinary) throw await binaryRefusal(binary, path.relative(appDir, requirements), host?.tag ?? '');
+    if (binary.length > 0 && !opts.allowBinary) throw await binaryRefusal(binary, installed, path.relative(appDir, requirements), host?.tag ?? '');
     const manifest = await finishTree(stage, installed, {
       requirements: { file: path.relative(appDir, requirements).split(path.sep).join('/'), sha256: requirementsTree.sha256, files: requirementsTree.files },
       interpreter: { python: host?.interpreter ?? '', tag: host?.tag ?? '', ...(interpreter.markers.python_full_version ? { version: interpreter.markers.python_full_version } : {}) },

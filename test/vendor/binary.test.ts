@@ -76,6 +76,25 @@ runIf(test, canBuildExtensions && aptHasMarkupSafe, canBuildExtensions ? 'apt kn
   assert.ok(!existsSync(join(dir, 'vendor')), 'nothing was written');
 });
 
+ifExtensions('a compiled distribution the requirements do not name, which pip installs for one they do: the fix names that one to replace, not the other to remove from them', async () => {
+  // "remove apppkg-demo-words from requirements.txt", which does not list it: done, vendor
+  // installed it again for apppkg-demo-greeting and refused it again (Flask's MarkupSafe).
+  const dir = join(work.path, 'pulled');
+  const own = join(dir, 'wheels');
+  mkdirSync(own, { recursive: true });
+  copyFileSync(join(wheels, 'apppkg_demo_greeting-1.0-py3-none-any.whl'), join(own, 'apppkg_demo_greeting-1.0-py3-none-any.whl'));
+  buildWheels(own, ['demo-speedup'], { DEMO_SPEEDUP_NAME: 'apppkg-demo-words' });
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [vendor/]\n');
+  writeFileSync(join(dir, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+  writeFileSync(join(dir, 'requirements.txt'), 'apppkg-demo-greeting\n');
+  const r = await runCli(['vendor', dir, '--find-links', own, '--no-index', '-e', envFile], { ms: 180_000 });
+  assert.is(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /vendor: not portable, built for this interpreter and platform only: apppkg-demo-words 0\.1 /);
+  assert.match(r.stderr, /fix: install it from the system instead: apppkg-demo-words \(for apppkg-demo-greeting\): not in requirements\.txt, installed by pip for what needs it; remove apppkg-demo-greeting from requirements\.txt and add `deb: \[python3-apppkg-demo-greeting\]` to app\.yaml/);
+  assert.not.match(r.stderr, /remove apppkg-demo-words/);
+  assert.ok(!existsSync(join(dir, 'vendor')), 'nothing was written');
+});
+
 ifExtensions('--allow-binary keeps it, records its tag, and the app loads it; check says it loads here', async () => {
   const r = await runCli(['vendor', app, '--allow-binary', ...OFFLINE], { ms: 180_000 });
   assert.is(r.status, 0, r.stdout + r.stderr);
