@@ -1514,7 +1514,7 @@ export const ERROR_CODES = {
     summary: "`check` found compiled distributions in a vendor directory (kept with `vendor --allow-binary`) that this host's interpreter cannot load: they were built for another Python or platform. The gateway refuses a version whose import failed with it too.",
     message: (d) => `${str(d.into)}: built for ${str(d.tags)}, which ${str(d.python)} (${str(d.hostTag)}) cannot load: ${str(d.found)}`,
     hint: (d) =>
-      `vendor on a host like this one (\`${str(d.command)}\`), or install ${str(d.names)} from the system with \`deb:\` instead (${str(d.debs)}); or run the app on a Python that loads ${str(d.tags)} (\`python:\` in app.yaml or the environment file)`,
+      `vendor on a host like this one (\`${str(d.command)}\`), or install ${str(d.names)} from the system with \`deb:\` instead (${str(d.debs)}${d.pulled ? `; ${str(d.pulled)}: not in ${str(d.requirements)}, installed by pip for what needs it` : ''}); or run the app on a Python that loads ${str(d.tags)} (\`python:\` in app.yaml or the environment file)`,
     exitStatus: 1,
     example: { into: 'vendor/', tags: 'cp311-cp311-linux_x86_64', python: '/usr/bin/python3 3.12.3', hostTag: 'cp312-cp312-linux_x86_64', found: 'M2Crypto 0.40.1', names: 'M2Crypto', debs: 'python3-m2crypto', command: 'apppkg-gateway vendor /srv/apps/blog --allow-binary' },
   },

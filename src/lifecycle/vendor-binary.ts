@@ -47,14 +47,21 @@ export async function binaryRefusal(binary: InstalledDistribution[], installed: 
   });
 }
 
+/** What neededBy reads of a distribution: installed (vendor-dists) or vendored with what it needs. */
+export interface NeedingDistribution {
+  name: string;
+  requested: boolean;
+  requires: string[];
+}
+
 /**
  * The distributions the requirements name (REQUESTED) that need `dist`, directly or through
  * others; null when none is found (metadata that says nothing of it).
  */
-function neededBy(dist: InstalledDistribution, installed: InstalledDistribution[]): InstalledDistribution[] | null {
+export function neededBy<T extends NeedingDistribution>(dist: { name: string }, installed: T[]): T[] | null {
   const byName = new Map(installed.map((d) => [normalizeName(d.name), d]));
   const target = normalizeName(dist.name);
-  const reaches = (from: InstalledDistribution): boolean => {
+  const reaches = (from: T): boolean => {
     const seen = new Set<string>();
     const queue = [...from.requires];
     while (queue.length > 0) {
@@ -66,6 +73,6 @@ function neededBy(dist: InstalledDistribution, installed: InstalledDistribution[
     }
     return false;
   };
-  const found = installed.filter((d) => d.requested && d !== dist && reaches(d));
+  const found = installed.filter((d) => d.requested && normalizeName(d.name) !== target && reaches(d));
   return found.length > 0 ? found : null;
 }

@@ -17,6 +17,8 @@ import { manifestFiles, readManifest, INDEX_ELSEWHERE, sha256Hex, type VendoredD
 import { readRequirementsTree, requirementChanges } from '../environment/requirements-tree.js';
 import { readFileAsUserCould, UserCannotRead, type FileReader } from '../environment/user-readable.js';
 import { hostTags, neededTags, type HostTags } from './vendor-tags.js';
+import { neededBy } from './vendor-binary.js';
+import { requiresOf } from './vendor-dists.js';
 import { choosesByMicroVersion, choosingRequirements, differingTraits, type ChoosingRequirement, type HostTrait } from './vendor-markers.js';
 import { DEFAULT_REQUIREMENTS, displayDir, isUrl, vendorCommand } from './vendor.js';
 
@@ -65,7 +67,7 @@ export async function checkVendor(desc: Pick<Description, 'dir' | 'paths' | 'pyt
   const lines: string[] = [];
   for (const { dir, manifest, entry } of found) {
     const problem =
-      (await staleness(desc.dir, dir, manifest, env, reader)) ?? (await modified(desc.dir, dir, manifest, env, reader)) ?? (await hostMismatch(desc.dir, dir, manifest, judge, { unaskable: 'report', env }));
+      (await staleness(desc.dir, dir, manifest, env, reader)) ?? (await modified(desc.dir, dir, manifest, env, reader)) ?? (await hostMismatch(desc.dir, dir, manifest, judge, { unaskable: 'report', env, reader }));
     if (problem) return failure(problem, entry);
     lines.push(`${summary(desc.dir, dir, manifest)}${await otherHostWarning(desc.dir, dir, manifest, interpreter, env, reader)}`);
   }
@@ -211,7 +213,7 @@ function interpreterJudge(interpreter: Interpreter | null): TagJudge | null {
  * what an interpreter that cannot be asked for its tags is, a mismatch to report or nothing known.
  */
 async function hostMismatch(
-  appDir: string, dir: string, manifest: VendorManifest, judge: TagJudge | null, opts: { unaskable: 'report' | 'ignore'; env?: string } = { unaskable: 'report' },
+  appDir: string, dir: string, manifest: VendorManifest, judge: TagJudge | null, opts: { unaskable: 'report' | 'ignore'; env?: string; reader?: FileReader | null } = { unaskable: 'report' },
 ): Promise<GatewayError | null> {
   const binary = manifest.distributions.filter((d) => d.binary);
   if (binary.length === 0 || judge === null) return null;
@@ -235,16 +237,40 @@ async function hostMismatch(
   }
   const unloadable = binary.filter((d) => !needs(d).some((t) => host.supported[t]));
   if (unloadable.length === 0) return null;
+  // One the requirements do not name comes back at the next vendor: what needs it is what to replace.
+  const vendored = unloadable.some((d) => !d.requested) ? await withRequires(dir, manifest, opts.reader ?? null) : null;
+  const pulled = unloadable.map((d) => (d.requested || vendored === null ? null : neededBy(d, vendored)));
+  const replace = [...new Set(unloadable.flatMap((d, i) => (pulled[i] ? pulled[i]!.map((r) => r.name) : [d.name])))];
+  const pulledNotes = unloadable.flatMap((d, i) => (pulled[i] ? [`${d.name} (for ${pulled[i]!.map((r) => r.name).join(', ')})`] : []));
   return new GatewayError('APPPKG_VENDOR_HOST_MISMATCH', {
     into: displayDir(appDir, dir),
     tags: [...new Set(unloadable.flatMap(needs))].join(', '),
     python: judge.python,
     hostTag: host.tag,
     found: unloadable.map((d) => `${d.name} ${d.version}`).join(', '),
-    names: unloadable.map((d) => d.name).join(', '),
-    debs: (await debianPackagesFor(unloadable.map((d) => d.name))).join(', '),
+    names: replace.join(', '),
+    ...(pulledNotes.length > 0 ? { pulled: pulledNotes.join(', '), requirements: manifest.requirements.file } : {}),
+    debs: (await debianPackagesFor(replace)).join(', '),
     command: refreshCommand(appDir, dir, manifest, opts.env),
   });
+}
+
+/**
+ * The manifest's distributions with what each needs, read from its METADATA in `dir` (as `reader`
+ * could); null when one cannot be read (an edit since: the fix then names the distributions alone).
+ */
+async function withRequires(dir: string, manifest: VendorManifest, reader: FileReader | null): Promise<Array<VendoredDistribution & { requires: string[] }> | null> {
+  try {
+    return await Promise.all(
+      manifest.distributions.map(async (d) => {
+        const metadata = Object.keys(d.files).find((f) => /^[^/]+\.dist-info\/METADATA$/.test(f));
+        if (metadata === undefined) return { ...d, requires: [] };
+        return { ...d, requires: requiresOf((await readFileAsUserCould(path.join(dir, metadata), reader)).toString('utf8')) };
+      }),
+    );
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -64,12 +64,17 @@ export async function readDistributions(tree: string): Promise<InstalledDistribu
       binary: tags.some(isBinaryTag) || compiledFiles.length > 0,
       compiledFiles,
       requested: (await readText(path.join(dir, 'REQUESTED'), null)) !== null,
-      requires: requiredNames(metadata.get('requires-dist') ?? []),
+      requires: requiresOf(metadata),
       scripts: parseEntryPoints(await readText(path.join(dir, 'entry_points.txt'), '')),
       record,
     });
   }
   return found.sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : 1));
+}
+
+/** What a METADATA file (its text, or its headers as read) says the distribution needs: requiredNames. */
+export function requiresOf(metadata: string | Map<string, string[]>): string[] {
+  return requiredNames((typeof metadata === 'string' ? headers(metadata) : metadata).get('requires-dist') ?? []);
 }
 
 /**

@@ -95,6 +95,25 @@ ifExtensions('a compiled distribution the requirements do not name, which pip in
   assert.ok(!existsSync(join(dir, 'vendor')), 'nothing was written');
 });
 
+ifOtherPython('check on another Python, of a compiled distribution kept that the requirements do not name: the fix names what needs it to install with deb:, not the other', async () => {
+  const dir = join(work.path, 'pulled-kept');
+  const own = join(dir, 'wheels');
+  mkdirSync(own, { recursive: true });
+  copyFileSync(join(wheels, 'apppkg_demo_greeting-1.0-py3-none-any.whl'), join(own, 'apppkg_demo_greeting-1.0-py3-none-any.whl'));
+  buildWheels(own, ['demo-speedup'], { DEMO_SPEEDUP_NAME: 'apppkg-demo-words' });
+  writeFileSync(join(dir, 'app.yaml'), 'platform: python, wsgi\napp: wsgi:application\npaths: [vendor/]\n');
+  writeFileSync(join(dir, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+  writeFileSync(join(dir, 'requirements.txt'), 'apppkg-demo-greeting\n');
+  const vendored = await runCli(['vendor', dir, '--find-links', own, '--no-index', '-e', envFile, '--allow-binary'], { ms: 180_000 });
+  assert.is(vendored.status, 0, vendored.stdout + vendored.stderr);
+  const otherEnv = join(work.path, 'other-python.yaml');
+  writeFileSync(otherEnv, `python: ${other}\n`);
+  const check = await runCli(['check', dir, '-e', otherEnv, '--state-dir', state]);
+  assert.is(check.status, 1, check.stdout + check.stderr);
+  assert.match(check.stdout, /cannot load: apppkg-demo-words 0\.1/);
+  assert.match(check.stdout, /or install apppkg-demo-greeting from the system with `deb:` instead \(python3-apppkg-demo-greeting; apppkg-demo-words \(for apppkg-demo-greeting\): not in requirements\.txt, installed by pip for what needs it\)/);
+});
+
 ifExtensions('--allow-binary keeps it, records its tag, and the app loads it; check says it loads here', async () => {
   const r = await runCli(['vendor', app, '--allow-binary', ...OFFLINE], { ms: 180_000 });
   assert.is(r.status, 0, r.stdout + r.stderr);
