@@ -403,8 +403,9 @@ function renderMemoryNote(el, app) {
 }
 
 /**
- * Incoming mail waiting for the app (docs/mail.md): how much, since when, the last failure and
- * the next attempt; the gateway's log has a line per failed attempt.
+ * Incoming mail waiting for the app (docs/mail.md): how much, since when, the last failure, the
+ * next attempt and when the first is given up (a dead letter); the gateway's log has a line per
+ * failed attempt.
  */
 function mailStat(stat, mail) {
   const next = mail.nextAttemptAt === null ? 'every one being attempted now' : ['next ', untilSpan(mail.nextAttemptAt, { data: { mailNext: mail.nextAttemptAt } })];
@@ -414,7 +415,8 @@ function mailStat(stat, mail) {
     mail.lastFailure
       ? ['; last failed ', mail.lastFailure.at ? agoSpan(mail.lastFailure.at) : null, ': ', h('span', { data: { mailReason: '' } }, mail.lastFailure.reason)]
       : null,
-    '; ', next);
+    '; ', next,
+    mail.givesUpAt ? ['; given up ', untilSpan(mail.givesUpAt, { data: { mailGivesUp: mail.givesUpAt } }), ' unless delivered'] : null);
   return stat('mail waiting', value, {
     data: { mailWaiting: mail.waiting },
     class: ['wide', mail.lastFailure ? 'bad' : 'warn'],

@@ -167,7 +167,8 @@ function appDetails(app: AppStatus, now: string): string[] {
 
 /**
  * `mail waiting: 3 deliveries (3 retrying) for 1.2 h, the oldest received at TIME; 14 failed
- * attempts, the last at TIME: the app answered 500; the next attempt at TIME (in 4 min)`.
+ * attempts, the last at TIME: the app answered 500; the next attempt at TIME (in 4 min); the
+ * first given up at TIME (in 46.8 h), a dead letter, unless delivered before`.
  */
 function waitingMailLine(mail: AppMailStatus, now: string, head: string): string {
   const nowMs = Date.parse(now);
@@ -177,10 +178,17 @@ function waitingMailLine(mail: AppMailStatus, now: string, head: string): string
     const at = mail.lastFailure.at ? ` at ${mail.lastFailure.at}` : '';
     line += `; ${countOf(mail.failedAttempts, 'failed attempt')}, the last${at}: ${terminalSafe(mail.lastFailure.reason)}`;
   }
-  if (mail.nextAttemptAt === null) return `${line}; every one being attempted now`;
-  const wait = Date.parse(mail.nextAttemptAt) - nowMs;
-  // Due and not yet under way: a free slot (4 attempts per app at once) or the timer's next turn.
-  return `${line}; the next attempt ${wait > 0 ? `at ${mail.nextAttemptAt} (in ${spanOf(wait)})` : 'due now'}`;
+  if (mail.nextAttemptAt === null) line += '; every one being attempted now';
+  else {
+    const wait = Date.parse(mail.nextAttemptAt) - nowMs;
+    // Due and not yet under way: a free slot (4 attempts per app at once) or the timer's next turn.
+    line += `; the next attempt ${wait > 0 ? `at ${mail.nextAttemptAt} (in ${spanOf(wait)})` : 'due now'}`;
+  }
+  // A gateway older than the field (status run against it after an upgrade) does not say it.
+  if (mail.givesUpAt === undefined) return line;
+  const left = Date.parse(mail.givesUpAt) - nowMs;
+  const when = left > 0 ? `at ${mail.givesUpAt} (in ${spanOf(left)})` : 'at its next attempt';
+  return `${line}; ${mail.waiting > 1 ? 'the first ' : ''}given up ${when}, a dead letter, unless delivered before`;
 }
 
 /**

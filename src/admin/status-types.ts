@@ -371,6 +371,11 @@ export interface AppMailStatus {
    * free slot (at most 4 attempts per app at once); null when every one is being attempted now.
    */
   nextAttemptAt: string | null;
+  /**
+   * ISO time the first of them is given up, a dead letter, unless delivered before: its receipt
+   * (or its `mail retry`) plus the listener's `give_up` (two days by default).
+   */
+  givesUpAt: string;
 }
 
 /** Mail waiting for a name that is no app in `apps` now (removed from --apps): as an app's `mail`, with the name. */

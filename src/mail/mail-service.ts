@@ -172,7 +172,7 @@ export class MailService {
 
   /** The mail waiting for each app that has some, by name (mail-waiting.ts). */
   waitingByApp(): Map<string, AppMailStatus> {
-    return waitingMailByApp(this.spool.pending(), (id) => this.deliverer.isAttempting(id));
+    return waitingMailByApp(this.spool.pending(), (id) => this.deliverer.isAttempting(id), this.config.giveUp);
   }
 
   /**

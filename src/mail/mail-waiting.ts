@@ -14,26 +14,32 @@ interface Tally {
   oldestReceivedAt: number;
   lastFailure: { at: number | null; reason: string } | null;
   nextAttemptAt: number | null;
+  givesUpAt: number;
 }
 
 /**
  * The waiting mail of each app that has some, by name. `isAttempting`: whether a delivery's
- * attempt is under way (it has no next attempt to wait for until it ends). Postmaster mail that
- * no app takes is no app's: it is a dead letter at once.
+ * attempt is under way (it has no next attempt to wait for until it ends). `giveUpS`: the
+ * schedule's give_up, which status turns into the time the first of them becomes a dead letter
+ * (SPEC 5.3's "for up to two days": a host told only of the next attempt could not tell a
+ * message an hour from its end from one just received). Postmaster mail that no app takes is no
+ * app's: it is a dead letter at once.
  */
-export function waitingMailByApp(pending: Iterable<SpooledDelivery>, isAttempting: (id: string) => boolean): Map<string, AppMailStatus> {
+export function waitingMailByApp(pending: Iterable<SpooledDelivery>, isAttempting: (id: string) => boolean, giveUpS: number): Map<string, AppMailStatus> {
   const tallies = new Map<string, Tally>();
   for (const d of pending) {
     if (d.keep !== undefined) continue;
     let t = tallies.get(d.app);
     if (t === undefined) {
-      t = { waiting: 0, retrying: 0, attempting: 0, failedAttempts: 0, oldestReceivedAt: d.receivedAt, lastFailure: null, nextAttemptAt: null };
+      t = { waiting: 0, retrying: 0, attempting: 0, failedAttempts: 0, oldestReceivedAt: d.receivedAt, lastFailure: null, nextAttemptAt: null, givesUpAt: Infinity };
       tallies.set(d.app, t);
     }
     t.waiting++;
     t.failedAttempts += d.attempts;
     if (d.attempts > 0) t.retrying++;
     t.oldestReceivedAt = Math.min(t.oldestReceivedAt, d.receivedAt);
+    // `mail retry` gives a dead letter put back a fresh schedule: give_up counts from then.
+    t.givesUpAt = Math.min(t.givesUpAt, (d.retriedAt ?? d.receivedAt) + giveUpS * 1000);
     if (d.lastError !== null && isNewer(d.lastErrorAt ?? null, t.lastFailure)) t.lastFailure = { at: d.lastErrorAt ?? null, reason: d.lastError };
     if (isAttempting(d.id)) t.attempting++;
     else t.nextAttemptAt = Math.min(t.nextAttemptAt ?? Infinity, d.nextAttemptAt);
@@ -48,6 +54,7 @@ export function waitingMailByApp(pending: Iterable<SpooledDelivery>, isAttemptin
       oldestReceivedAt: iso(t.oldestReceivedAt),
       lastFailure: t.lastFailure === null ? null : { at: t.lastFailure.at === null ? null : iso(t.lastFailure.at), reason: t.lastFailure.reason },
       nextAttemptAt: t.nextAttemptAt === null ? null : iso(t.nextAttemptAt),
+      givesUpAt: iso(t.givesUpAt),
     });
   }
   return out;

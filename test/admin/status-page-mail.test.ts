@@ -57,7 +57,7 @@ inBrowser('a mail app answering 500: its card shows how much waits, why and the 
   }));
   assert.is(shown.reason, 'the app answered 500');
   assert.ok(shown.bad, 'shown as a failure');
-  assert.match(shown.text!, /^mail waiting1 \(1 retrying(, 1 being attempted)?\), oldest \d+s; last failed (just now|\d+s ago): the app answered 500; (next (in \d+s|due now)|every one being attempted now)$/);
+  assert.match(shown.text!, /^mail waiting1 \(1 retrying(, 1 being attempted)?\), oldest \d+s; last failed (just now|\d+s ago): the app answered 500; (next (in \d+s|due now)|every one being attempted now); given up in [89]m \d\ds unless delivered$/);
   // The next attempt, as /status has it, counting down on the card.
   const next = (await gatewayStatus(gw)).apps.find((a: any) => a.name === 'alpha').mail?.nextAttemptAt;
   if (next) await page.waitForSelector(`[data-app="alpha"] [data-mail-next="${next}"]`, { timeout: PAGE_MS });

@@ -163,22 +163,22 @@ test('formatMs', () => {
   assert.is(formatMs(1.5), '1500ms');
 });
 
-test('mail waiting for an app: one line under it (count, oldest, last failure, next attempt); an app removed from --apps: under the mail section', () => {
+test('mail waiting for an app: one line under it (count, oldest, last failure, next attempt, when given up); an app removed from --apps: under the mail section', () => {
   const status = fakeStatus();
   assert.not.match(renderStatusTable(status), /mail waiting/, 'none without mail waiting');
   status.apps[0].mail = {
     waiting: 3, retrying: 2, attempting: 1, failedAttempts: 14, oldestReceivedAt: '2026-01-02T02:00:05.000Z',
-    lastFailure: { at: '2026-01-02T03:04:00.000Z', reason: 'the app answered 500' }, nextAttemptAt: '2026-01-02T03:09:05.000Z',
+    lastFailure: { at: '2026-01-02T03:04:00.000Z', reason: 'the app answered 500' }, nextAttemptAt: '2026-01-02T03:09:05.000Z', givesUpAt: '2026-01-04T02:00:05.000Z',
   };
   status.mail = {
     listen: '127.0.0.1:2525', protocol: 'smtp', spooled: 4, received: 5, delivered: 1, failedAttempts: 15, refused: 0, retrying: 3, deadLetters: 0, dead: [], retryCommand: 'apppkg-gateway mail retry ID... (or --all [APP])',
-    waitingForRemoved: [{ app: 'gone', waiting: 1, retrying: 1, attempting: 0, failedAttempts: 1, oldestReceivedAt: '2026-01-02T03:05:00.000Z', lastFailure: { at: null, reason: 'gone is no app of this gateway now (removed from --apps?)' }, nextAttemptAt: '2026-01-02T03:05:00.000Z' }],
+    waitingForRemoved: [{ app: 'gone', waiting: 1, retrying: 1, attempting: 0, failedAttempts: 1, oldestReceivedAt: '2026-01-02T03:05:00.000Z', lastFailure: { at: null, reason: 'gone is no app of this gateway now (removed from --apps?)' }, nextAttemptAt: '2026-01-02T03:05:00.000Z', givesUpAt: '2026-01-02T03:05:00.000Z' }],
   };
   const text = renderStatusTable(status);
-  assert.match(text, /^blog:\n(  .*\n)*  mail waiting: 3 deliveries \(2 retrying, 1 being attempted\) for 65 min, the oldest received at 2026-01-02T02:00:05\.000Z; 14 failed attempts, the last at 2026-01-02T03:04:00\.000Z: the app answered 500; the next attempt at 2026-01-02T03:09:05\.000Z \(in 4 min\)$/m);
-  assert.match(text, /^mail \(smtp\) .*\n  mail waiting for gone \(no app of this gateway now\): 1 delivery \(1 retrying\) for 5 s, the oldest received at 2026-01-02T03:05:00\.000Z; 1 failed attempt, the last: gone is no app of this gateway now \(removed from --apps\?\); the next attempt due now$/m);
+  assert.match(text, /^blog:\n(  .*\n)*  mail waiting: 3 deliveries \(2 retrying, 1 being attempted\) for 65 min, the oldest received at 2026-01-02T02:00:05\.000Z; 14 failed attempts, the last at 2026-01-02T03:04:00\.000Z: the app answered 500; the next attempt at 2026-01-02T03:09:05\.000Z \(in 4 min\); the first given up at 2026-01-04T02:00:05\.000Z \(in 46\.9 h\), a dead letter, unless delivered before$/m);
+  assert.match(text, /^mail \(smtp\) .*\n  mail waiting for gone \(no app of this gateway now\): 1 delivery \(1 retrying\) for 5 s, the oldest received at 2026-01-02T03:05:00\.000Z; 1 failed attempt, the last: gone is no app of this gateway now \(removed from --apps\?\); the next attempt due now; given up at its next attempt, a dead letter, unless delivered before$/m);
   status.apps[0].mail = { ...status.apps[0].mail, attempting: 3, nextAttemptAt: null };
-  assert.match(renderStatusTable(status), /the app answered 500; every one being attempted now$/m);
+  assert.match(renderStatusTable(status), /the app answered 500; every one being attempted now; the first given up at 2026-01-04T02:00:05\.000Z/m);
 });
 
 // status --watch cut each line to the window by code point: a line of CJK (two columns a

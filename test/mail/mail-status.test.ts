@@ -81,7 +81,7 @@ function detailsOf(text: string, name: string): string[] {
   return lines.slice(start + 1, end < 0 ? undefined : end);
 }
 
-test('an app answering 500 to its mail: its waiting count, last reason and next attempt under it in /status and the table; gone once it answers 200', async () => {
+test('an app answering 500 to its mail: its waiting count, last reason, next attempt and when it is given up under it in /status and the table; gone once it answers 200', async () => {
   writeFileSync(answerFile, '500');
   const sent = await sendWithSmtplib(port, 'ann@example.org', ['a@alpha.localhost', 'b@beta.localhost'], message({ subject: 'waits for alpha' }));
   assert.equal(sent, { refused: {} });
@@ -96,6 +96,7 @@ test('an app answering 500 to its mail: its waiting count, last reason and next 
   assert.ok(Date.parse(waiting.oldestReceivedAt) <= Date.parse(waiting.lastFailure.at), 'received before it failed');
   assert.ok(Date.parse(waiting.nextAttemptAt) > Date.parse(waiting.lastFailure.at), 'the next attempt after the last failure');
   assert.ok(Date.parse(waiting.nextAttemptAt) - Date.parse(waiting.lastFailure.at) <= 4_500, 'the next attempt as retry: says');
+  assert.is(waiting.givesUpAt, new Date(Date.parse(waiting.oldestReceivedAt) + 600_000).toISOString(), 'given up at its receipt plus give_up: 600');
   const status = await gatewayStatus(gw!);
   assert.is(status.apps.find((a: any) => a.name === 'beta').mail, null, 'beta took its copy: nothing waits for it');
   assert.equal(status.mail.waitingForRemoved, [], 'every app with mail waiting is in apps');
@@ -104,7 +105,8 @@ test('an app answering 500 to its mail: its waiting count, last reason and next 
   const alphaLines = detailsOf(await table(), 'alpha');
   const line = alphaLines.find((l) => l.startsWith('  mail waiting: '));
   assert.ok(line, `a mail line under alpha:\n${alphaLines.join('\n')}`);
-  assert.match(line!, /^ {2}mail waiting: 1 delivery \(1 retrying(, 1 being attempted)?\) for [\d.]+ (s|min), the oldest received at \S+Z; \d+ failed attempts?, the last at \S+Z: the app answered 500; (the next attempt (at \S+Z \(in [\d.]+ s\)|due now)|every one being attempted now)$/);
+  assert.match(line!, /^ {2}mail waiting: 1 delivery \(1 retrying(, 1 being attempted)?\) for [\d.]+ (s|min), the oldest received at \S+Z; \d+ failed attempts?, the last at \S+Z: the app answered 500; (the next attempt (at \S+Z \(in [\d.]+ s\)|due now)|every one being attempted now); given up at (\S+Z) \(in (9|10) min\), a dead letter, unless delivered before$/);
+  assert.is(/given up at (\S+Z)/.exec(line!)![1], waiting.givesUpAt);
 
   rmSync(answerFile);
   await waitFor(async () => (await appEntry('alpha'))?.mail === null, 20_000, 'alpha\'s mail to be delivered at its next attempt');
