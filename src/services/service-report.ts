@@ -174,12 +174,24 @@ function unmadeUnless(made: boolean, what: string, check: ServiceCheck): Service
   return made ? check : { ...check, unmade: what };
 }
 
+/**
+ * The socket's own words for a server that is not there (nothing listens, no socket file, no
+ * route, no such host, no answer in time), as against one that answered and refused the login
+ * or the TLS handshake: node's `connect ECONNREFUSED ...`, `getaddrinfo ENOTFOUND ...`, pg's
+ * `Connection terminated due to connection timeout`.
+ */
+const NO_SERVER_THERE = /\b(connect|getaddrinfo) E[A-Z]+\b|connection timeout/;
+
 async function probe(name: string, naming: (err: GatewayError) => GatewayError, fn: () => Promise<string>): Promise<ServiceCheck> {
   try {
     return { name, ok: true, detail: await fn(), fix: '' };
   } catch (caught) {
     if (!isGatewayError(caught)) throw caught;
     const err = naming(caught);
-    return { name, ok: false, detail: err.message, fix: err.hint, code: err.code };
+    // SPEC 5.2: check says whether each service is reachable. Its ok line says "reachable"; a
+    // server that is not there said only `connect ENOENT /run/postgresql/.s.PGSQL.5432`, words
+    // of the socket a reader had to know to tell "down" from "refused me".
+    const unreachable = err.code === 'APPPKG_SERVICE_UNAVAILABLE' && NO_SERVER_THERE.test(String(err.details.reason ?? ''));
+    return { name, ok: false, detail: unreachable ? `not reachable: ${err.message}` : err.message, fix: err.hint, code: err.code };
   }
 }

@@ -279,7 +279,7 @@ test('check names every service the host cannot give, each at its own entry, and
   writeFileSync(env, 'services:\n  redis: redis://127.0.0.1:1\n');
   const one = await runCli(['check', dir, '--environment', env, '--state-dir', state.path], { env: NO_PYENV_SHIMS });
   assert.match(one.stdout, /FAIL\s+services\.database\s.*app\.yaml:4:3: .*offers no postgresql server/);
-  assert.match(one.stdout, /FAIL\s+services\.redis\s+redis at 127\.0\.0\.1:1 \(services\.redis\): /);
+  assert.match(one.stdout, /FAIL\s+services\.redis\s+not reachable: redis at 127\.0\.0\.1:1 \(services\.redis\): /);
 });
 
 test('check lines up the detail of every line, services.*, processes.* and commands.* rows included, while it streams', async () => {

@@ -112,8 +112,8 @@ test('check: a given server that does not answer fails naming the setting to cor
   const envFile = environment('unanswered', { DATABASE_URL: 'postgresql://managed:pw@127.0.0.1:1/managed', REDIS_URL: 'redis://managed:pw@127.0.0.1:1/0' });
   const checked = await cli(envFile, ['check', dir]);
   assert.is(checked.status, 1, checked.stdout + checked.stderr);
-  assert.match(checked.stdout, /FAIL\s+services\.database\s+postgresql at 127\.0\.0\.1:1 \(DATABASE_URL given by the settings\): .*ECONNREFUSED[^\n]*\n\s+fix: start the server, or correct DATABASE_URL among the app's settings \(apps\.given\.settings in the environment file\)/);
-  assert.match(checked.stdout, /FAIL\s+services\.redis\s+redis at 127\.0\.0\.1:1 \(REDIS_URL given by the settings\): .*ECONNREFUSED[^\n]*\n\s+fix: start the server, or correct REDIS_URL among the app's settings \(apps\.given\.settings in the environment file\)/);
+  assert.match(checked.stdout, /FAIL\s+services\.database\s+not reachable: postgresql at 127\.0\.0\.1:1 \(DATABASE_URL given by the settings\): .*ECONNREFUSED[^\n]*\n\s+fix: start the server, or correct DATABASE_URL among the app's settings \(apps\.given\.settings in the environment file\)/);
+  assert.match(checked.stdout, /FAIL\s+services\.redis\s+not reachable: redis at 127\.0\.0\.1:1 \(REDIS_URL given by the settings\): .*ECONNREFUSED[^\n]*\n\s+fix: start the server, or correct REDIS_URL among the app's settings \(apps\.given\.settings in the environment file\)/);
   assert.not.match(checked.stdout, /services\.(postgresql|redis)` in the environment file/);
 });
 
@@ -129,7 +129,7 @@ test('check: a given server named by the top-level settings: says to correct it 
   writeFileSync(envFile, 'settings:\n  DATABASE_URL: "postgresql://managed:pw@127.0.0.1:1/managed"\napps:\n  given:\n    settings:\n      REDIS_URL: "redis://managed:pw@127.0.0.1:1/0"\n');
   const checked = await cli(envFile, ['check', dir]);
   assert.is(checked.status, 1, checked.stdout + checked.stderr);
-  assert.match(checked.stdout, /FAIL\s+services\.database\s+postgresql at 127\.0\.0\.1:1 \(DATABASE_URL given by the settings\): .*ECONNREFUSED[^\n]*\n\s+fix: start the server, or correct DATABASE_URL in the top-level settings: of the environment file \(given to every app\)/);
+  assert.match(checked.stdout, /FAIL\s+services\.database\s+not reachable: postgresql at 127\.0\.0\.1:1 \(DATABASE_URL given by the settings\): .*ECONNREFUSED[^\n]*\n\s+fix: start the server, or correct DATABASE_URL in the top-level settings: of the environment file \(given to every app\)/);
   assert.match(checked.stdout, /fix: start the server, or correct REDIS_URL among the app's settings \(apps\.given\.settings in the environment file\)/);
   assert.not.match(checked.stdout, /correct DATABASE_URL among the app's settings/);
 });

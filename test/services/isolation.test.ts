@@ -254,7 +254,9 @@ withServers('check says when a server does not answer, naming the key to set', a
   writeFileSync(dead, `services:\n  postgresql: postgresql://postgres@${encodeURIComponent(join(work.path, 'nowhere'))}:5432/postgres\n  redis: ${redis.url}\n`);
   const r = await runCli(['check', alpha, '--environment', dead, '--state-dir', state], { ms: 60_000, env });
   assert.is(r.status, 1, r.stdout);
-  assert.match(r.stdout, /FAIL\s+services\.database\s+postgresql at .*nowhere:5432 \(services\.postgresql\): .*ENOENT/);
+  assert.match(r.stdout, /FAIL\s+services\.database\s+not reachable: postgresql at .*nowhere:5432 \(services\.postgresql\): connect ENOENT .*nowhere\/\.s\.PGSQL\.5432\n/);
+  // The other server answers: its line says so, checked all the same.
+  assert.match(r.stdout, /ok\s+services\.redis\s+Redis \S+ at 127\.0\.0\.1:\d+ reachable, user apppkg-alpha/);
   assert.match(r.stdout, /fix: start the server, or correct `services\.postgresql` in the environment file/);
 
   const none = await runCli(['check', alpha, '--state-dir', state], { ms: 60_000, env });

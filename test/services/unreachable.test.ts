@@ -37,7 +37,8 @@ test('check reports each service: PostgreSQL not configured does not hide a Redi
     const r = await runCli(['check', app, '--environment', envFile, '--state-dir', join(work.path, 'state')]);
     assert.is(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /FAIL\s+services\.database .*offers no postgresql server/);
-    assert.match(r.stdout, new RegExp(`FAIL\\s+services\\.redis .*connect ECONNREFUSED 127\\.0\\.0\\.1:${port}`));
+    // SPEC 5.2 "check says whether each service is reachable": in those words, before the socket's.
+    assert.match(r.stdout, new RegExp(`FAIL\\s+services\\.redis\\s+not reachable: redis at 127\\.0\\.0\\.1:${port} \\(services\\.redis\\): connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\n`));
   } finally {
     work.remove();
   }
