@@ -377,9 +377,21 @@ export class AppPackage {
    * runCommand('backup') met a working directory removed since) as APPPKG_CWD_GONE, as open()'s.
    */
   readonly #namingOptions = (err: unknown): never => {
-    const named = namingCallerOptions(namingCwdGone(err, this.#commands), { stateKey: this.#stateKey, environmentKey: this.#environmentKey });
+    const named = namingCallerOptions(namingCwdGone(this.#withoutEnvironmentFile(err), this.#commands), { stateKey: this.#stateKey, environmentKey: this.#environmentKey });
     throw isGatewayError(named) ? namingFixes(named, this.#commands, this.dir) : named;
   };
+
+  /**
+   * A service the host lacks, told by install, run or test given no environment file: "set
+   * `services.postgresql` in the environment file" named a file the user never gave, and not
+   * how to give one. As check says it (errors.ts passEnvironmentFile): in an environment file,
+   * and pass it, on the caller's own command line (`startedAs`) when it has one.
+   */
+  #withoutEnvironmentFile(err: unknown): unknown {
+    if (!isGatewayError(err) || err.code !== 'APPPKG_SERVICE_MISSING' || this.#hostEnv.file !== null || err.details.noEnvironmentFile !== undefined) return err;
+    const startedAs = this.#options.optionNames?.startedAs;
+    return new GatewayError(err.code, { ...err.details, noEnvironmentFile: true, dir: this.dir, ...(startedAs === undefined ? {} : { startedAs }) });
+  }
 
   /** What this package's caller calls the CLI's commands (AppPackageOptions.optionNames). */
   get #commands(): CommandWords {

@@ -111,4 +111,19 @@ test('check without --environment says to give an environment file, and how; wit
   assert.match(given.stdout, 'fix: set `services.redis` in the environment file (e.g. `services: {redis: redis://127.0.0.1:6379}`)\n');
 });
 
+// SPEC 5.2: the app asking for postgresql on a host with none is refused "with an error naming
+// the environment key to set". install and run, given no environment file, named "the
+// environment file", one the user never gave, and not how to give it.
+test('install and run without --environment say to give an environment file, and how: install on its own command line', async () => {
+  const dir = writePackage(work.path, 'ledger', { 'app.yaml': 'platform: python, wsgi\napp: web:application\nservices:\n  database: postgresql\n', 'web.py': WSGI });
+  const installed = await runCli(['install', dir, '--state-dir', state.path]);
+  assert.is(installed.status, 1, installed.stdout + installed.stderr);
+  const all = installed.stdout + installed.stderr;
+  assert.match(all, /ledger asks for services\.database: postgresql, but the host offers no postgresql server\n/);
+  assert.ok(all.includes(`set \`services.postgresql\` in an environment file (e.g. \`services: {postgresql: postgresql:///postgres?host=/var/run/postgresql}\`), and pass it: \`apppkg-gateway install ${dir} --state-dir ${state.path} --environment FILE\`, or ask for \`database: sql\``), all);
+  const ran = await runCli(['run', dir, '--state-dir', state.path, '--', 'true']);
+  assert.is(ran.status, 1, ran.stdout + ran.stderr);
+  assert.match(ran.stderr, /set `services\.postgresql` in an environment file \(e\.g\. [^\n]*\), and pass it: `apppkg-gateway \S+ \S+ (--state-dir \S+ )?--environment FILE`/);
+});
+
 test.run();

@@ -1,4 +1,4 @@
-import { APP_OPTIONS, APP_OPTION_HELP, appOptionNamesFor, type CommandSpec, type ParsedCommand } from '../args.js';
+import { APP_OPTIONS, APP_OPTION_HELP, appOptionNamesFor, commandLineAgain, type CommandSpec, type ParsedCommand } from '../args.js';
 import { AppPackage } from '../../app-package.js';
 import { useStateRootProbeCache } from '../../environment/probe-cache.js';
 import { isGatewayError } from '../../errors.js';
@@ -32,7 +32,8 @@ export async function run(args: ParsedCommand): Promise<number> {
   const app = await AppPackage.open(args.positionals[0] ?? '.', {
     environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
-    optionNames: appOptionNamesFor('install'),
+    // A fix that gives it an environment file says this command line again, --state-dir kept.
+    optionNames: { ...appOptionNamesFor('install'), startedAs: commandLineAgain(spec.name, args, ['environment']) },
   });
   try {
     await app.install({
