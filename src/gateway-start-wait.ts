@@ -32,7 +32,8 @@ export async function waitForFirstJudgement(registry: Registry, single: boolean,
   const judged = (async () => {
     await registry.reconcile();
     // A version still being copied when the gateway starts is waited for, within a bound.
-    await registry.settled(START_SETTLE_LIMIT_MS);
+    // serve has its one app alone: it waits out that app's service back-off, within the bound.
+    await registry.settled(START_SETTLE_LIMIT_MS, { backOff: single });
   })();
   let stopped = false;
   const done = stopWaiting === undefined ? judged : Promise.race([judged, abortOf(stopWaiting).then(() => void (stopped = true))]);

@@ -23,7 +23,7 @@ export class ReconcileScheduler {
    * clock: on the wall clock, a step forward between a long wait (a service's back-off) and a
    * short one (a deploy settling) kept the long one, and the deploy waited for it.
    */
-  private settleTimer: { at: number; timer: NodeJS.Timeout } | null = null;
+  private settleTimer: { at: number; timer: NodeJS.Timeout; settling: boolean } | null = null;
 
   constructor(private readonly opts: ReconcileSchedulerOptions) {}
 
@@ -58,10 +58,19 @@ export class ReconcileScheduler {
     );
   }
 
-  /** One reconcile `ms` from now (the earliest asked for wins), for versions still settling. */
-  runIn(ms: number): void {
+  /**
+   * One reconcile `ms` from now (the earliest asked for wins): for versions still settling, or
+   * (`settling` false) a version's next try after its service refused it, which settled() need
+   * not wait for (see there).
+   */
+  runIn(ms: number, settling = true): void {
     const at = performance.now() + Math.max(0, ms);
-    if (this.opts.stopped() || (this.settleTimer !== null && this.settleTimer.at <= at)) return;
+    if (this.opts.stopped()) return;
+    if (this.settleTimer !== null && this.settleTimer.at <= at) {
+      this.settleTimer.settling ||= settling;
+      return;
+    }
+    const alsoSettling = this.settleTimer?.settling ?? false;
     if (this.settleTimer !== null) clearTimeout(this.settleTimer.timer);
     // A little past the instant: a settle wait is measured against the files' times, which
     // are the file system's.
@@ -69,17 +78,21 @@ export class ReconcileScheduler {
       this.settleTimer = null;
       void this.run();
     }, at - performance.now() + 50);
-    this.settleTimer = { at, timer };
+    this.settleTimer = { at, timer, settling: settling || alsoSettling };
   }
 
   /**
    * Resolves once no version is waiting to settle, no reconcile runs and no app is being judged,
    * or after `limitMs` (a directory that keeps changing is judged later, by the reconcile due then).
    */
-  async settled(limitMs: number): Promise<void> {
+  async settled(limitMs: number, opts: { backOff?: boolean } = {}): Promise<void> {
     // performance.now(): a step of the wall clock must not cut the wait short or hold it for the step.
     const deadline = performance.now() + limitMs;
-    while ((this.settleTimer !== null || this.running !== null || this.opts.busy()) && !this.opts.stopped() && performance.now() < deadline) {
+    // `backOff: false`: a version refused because its database or Redis is down has been judged;
+    // its next try is no reason to wait. Under --apps that wait held the mail listener and
+    // "listening on" for the whole start bound while the other apps already served.
+    const due = () => this.settleTimer !== null && (this.settleTimer.settling || opts.backOff !== false);
+    while ((due() || this.running !== null || this.opts.busy()) && !this.opts.stopped() && performance.now() < deadline) {
       await (this.running ?? new Promise((r) => setTimeout(r, 50)));
     }
   }

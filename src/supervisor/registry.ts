@@ -142,7 +142,7 @@ export class Registry {
     this.judge = new VersionJudge(opts, this.budget, this.stopping.signal, {
       hostEnv: () => this.currentHostEnv,
       stopped: () => this.stopped,
-      reconcileIn: (ms) => this.looks.runIn(ms),
+      reconcileIn: (ms, settling) => this.looks.runIn(ms, settling),
       publish: () => this.publish(),
       drain: (instance, desc, cause, runAs) => this.drain(instance, desc, cause, runAs),
       wroteHelpers: (dir) => this.helperDirs.add(dir),
@@ -540,8 +540,8 @@ export class Registry {
   }
 
   /** Resolves once nothing is settling, looked at or judged, or after `limitMs` (reconcile-scheduler.ts). */
-  settled(limitMs: number): Promise<void> {
-    return this.looks.settled(limitMs);
+  settled(limitMs: number, opts: { backOff?: boolean } = {}): Promise<void> {
+    return this.looks.settled(limitMs, opts);
   }
 
   /**

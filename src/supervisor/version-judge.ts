@@ -87,8 +87,8 @@ export interface JudgingRegistry {
   hostEnv(): HostEnvironment;
   /** Has the registry begun stopping? */
   stopped(): boolean;
-  /** One reconcile `ms` from now, for a version still settling or a service to try again. */
-  reconcileIn(ms: number): void;
+  /** One reconcile `ms` from now, for a version still settling or (`settling` false) a service to try again. */
+  reconcileIn(ms: number, settling?: boolean): void;
   /** Hands the proxy the serving version of every app. */
   publish(): void;
   /** Takes `instance` out of rotation; it drains, its websockets told `cause` at the end. */
@@ -311,7 +311,7 @@ export class VersionJudge {
           record.serviceRepeat = null;
           const refusedAgain = again ? `${label(desc)} refused again, the same way (${again.times} times since ${clockOf(again.at)}); ` : '';
           this.opts.say(`${record.name}: ${refusedAgain}trying again in ${Math.round(record.serviceRetryMs / 1000)} s`);
-          this.registry.reconcileIn(record.serviceRetryMs);
+          this.registry.reconcileIn(record.serviceRetryMs, false);
           const nextTryAt = performance.now() + record.serviceRetryMs;
           if (record.serviceWait?.dir === desc.dir) record.serviceWait.nextTryAt = nextTryAt;
           if (restarting) {

@@ -44,7 +44,7 @@ test('check reports each service: PostgreSQL not configured does not hide a Redi
   }
 });
 
-test('--apps: an app whose PostgreSQL and Redis are both down is refused for the first, and status shows each service unavailable', async () => {
+test('--apps: an app whose PostgreSQL and Redis are both down is refused for the first, status shows each service unavailable, and the others serve and the mail listener opens without waiting for its retries', async () => {
   const work = tempDir('apppkg-unreachable-both-');
   const pids = new Set<number>();
   try {
@@ -53,9 +53,14 @@ test('--apps: an app whose PostgreSQL and Redis are both down is refused for the
     mkdirSync(app, { recursive: true });
     writeFileSync(join(app, 'app.yaml'), 'app: wsgi:application\nservices:\n  database: postgresql\n  redis: redis\n');
     writeFileSync(join(app, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
+    // Another app, which takes mail and needs no server: SPEC 5.2 "the others serve".
+    const inbox = join(apps, 'inbox');
+    mkdirSync(inbox, { recursive: true });
+    writeFileSync(join(inbox, 'app.yaml'), 'app: wsgi:application\nmail: /_mail\n');
+    writeFileSync(join(inbox, 'wsgi.py'), 'def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"ok"]\n');
     const [pg, redis] = [await closedPort(), await closedPort()];
     const envFile = join(work.path, 'environment.yaml');
-    writeFileSync(envFile, `services:\n  postgresql: postgresql://postgres@127.0.0.1:${pg}/postgres\n  redis: redis://127.0.0.1:${redis}\n`);
+    writeFileSync(envFile, `services:\n  postgresql: postgresql://postgres@127.0.0.1:${pg}/postgres\n  redis: redis://127.0.0.1:${redis}\nmail:\n  listen: 127.0.0.1:0\n`);
     const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--state-dir', join(work.path, 'state'), '--environment', envFile, '--access-log', 'off']);
     pids.add(gw.child.pid!);
     try {
@@ -68,6 +73,14 @@ test('--apps: an app whose PostgreSQL and Redis are both down is refused for the
       assert.match(both.problem.message, `postgresql at 127.0.0.1:${pg}`);
       assert.equal(both.services.map((s: any) => [s.name, s.kind, s.state]), [['database', 'postgresql', 'unavailable'], ['redis', 'redis', 'unavailable']]);
       assert.match(both.services[1].reason, `redis at 127.0.0.1:${redis} (services.redis): connect ECONNREFUSED 127.0.0.1:${redis}`);
+      // Refused is judged: its retries (1, 2, 4, 8 s) held neither the mail listener nor
+      // "listening on", which waited out the start bound (10 s) behind them, past the fourth
+      // refusal, while inbox already served.
+      const output = await waitFor(() => (/listening on/.test(gw.output()) ? gw.output() : undefined), 30_000, () => `listening on\n${gw.output()}`);
+      const before = output.slice(0, output.search(/listening on/));
+      assert.match(before, /inbox: \S+ serving at \/inbox/);
+      assert.match(before, /mail: SMTP on 127\.0\.0\.1:\d+/);
+      assert.not.match(before, /refused again, the same way \(4 times/);
     } finally {
       await gw.stop();
     }
