@@ -34,6 +34,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { TICKS_PER_SECOND, cpuTicks } from './peer-cpu.mjs';
 import { APP_DIR, ROOT, SYSTEM_PYTHON, descendants, freePort, parseWrk, sleep, startProcess, stopAllProcesses, stopProcess } from './peers.mjs';
 
 const { values, positionals } = parseArgs({
@@ -62,7 +63,6 @@ if (values.post && values.pipeline !== undefined) {
   process.exit(2);
 }
 if (values.post) values.path = '/echo';
-const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 const work = mkdtempSync(join(tmpdir(), 'apppkg-ab-'));
 
@@ -103,17 +103,6 @@ async function startGateway(checkout, label, apps) {
     await sleep(20);
   }
   return { label, checkout, child, url };
-}
-
-/** utime + stime of a process, in ticks (0 once it is gone). */
-function cpuTicks(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
 }
 
 async function measure(gateway) {

@@ -68,7 +68,7 @@ export function freePort() {
   });
 }
 
-/** wrk --latency's output: req/s, p50 and p99 in ms, non-2xx/3xx answers, and its socket errors line (or null). */
+/** wrk --latency's output: req/s, the requests it made, p50 and p99 in ms, non-2xx/3xx answers, and its socket errors line (or null). */
 export function parseWrk(out) {
   const pct = (p) => {
     const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)\\b`).exec(out);
@@ -79,6 +79,7 @@ export function parseWrk(out) {
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];
   return {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+    requests: Number(/(\d+) requests in /.exec(out)?.[1] ?? NaN),
     p50: pct(50),
     p99: pct(99),
     errors: errors ? Number(errors) : 0,
@@ -226,8 +227,11 @@ export function cmdline(pid) {
  * (the machine's speed drifts over minutes: a ratio holds best between neighbours), then
  * threads: 1 and uvicorn. `id` is what the report's targets refer to;
  * `serves` the endpoints measured (names in run.mjs's ENDPOINTS); `workers` matches the
- * cmdline of its app worker processes among the descendants of `main`, and `front` the process
- * whose RSS is the front's (`main` itself when absent).
+ * cmdline of its app worker processes among the descendants of `main` (for RSS/worker and each
+ * worker's share of the CPU), and `front` the process whose RSS is the front's (`main` itself
+ * when absent). `start` resolves with the processes it started (`children`, each stopped after
+ * the peer's run), `main`, and `servers` when some of its children are clients of the peer, not
+ * part of it: the peer's CPU is that of the trees under `servers` (`children` when absent).
  */
 export function definePeers(work) {
   // watched: the status page open through it all, as an SSE client of /events (issue 14's bound:
@@ -259,7 +263,8 @@ export function definePeers(work) {
       // while wrk's spawnSync blocks this process); the file counts the events.
       const events = join(work, `events-${id}.txt`);
       const watcher = startProcess('curl', ['-sN', '-o', events, '--retry', '100', '--retry-connrefused', '--retry-delay', '0', `http://${admin}/events`]);
-      return { children: [child, watcher], main: child, events };
+      // servers: the curl is a client of the gateway, not a process of it, for its CPU per request.
+      return { children: [child, watcher], servers: [child], main: child, events };
     },
   });
   return [

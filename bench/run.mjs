@@ -9,12 +9,16 @@
 // BENCH_PEERS (comma-separated ids) measures a few of them only.
 // Prints req/s and p50/p99 per peer and endpoint (the median of BENCH_ROUNDS rounds, 3 by
 // default), cold start and idle memory, the gateway's ratio to each peer, and issue 11's targets
-// met or not. Writes bench/results/latest.{json,md}. A peer that cannot run here is reported as
+// met or not. Each run also reads the CPU of every process of the peer (bench/peer-cpu.mjs):
+// its CPU per request, whose ratio holds still when req/s's does not, and each worker's share,
+// which says whether one worker served the run alone (a shape of its own, not the other
+// rounds'). Writes bench/results/latest.{json,md}. A peer that cannot run here is reported as
 // such, never left out silently.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ONE_WORKER_SHARE, cpuAfter, cpuBefore, formatShares } from './peer-cpu.mjs';
 import { ROOT, cmdline, definePeers, descendants, ensureDebianPackages, freePort, hasCommand, parseWrk, rssOf, sleep, stopAllProcesses, stopProcess } from './peers.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -56,6 +60,15 @@ function wrk(url, extra) {
 
 function fmt(n, digits = 0) {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+const ONE_WORKER_FLAG = 'ONE WORKER SERVED';
+
+/** A run's CPU as the report prints it: "41.2 µs/req, workers 15.0 µs: 52%/48%", flagged when one worker served. */
+function cpuCell(cpu) {
+  if (!cpu) return '-';
+  const shares = formatShares(cpu);
+  return `${fmt(cpu.usPerRequest, 1)} µs/req${shares ? `, workers ${fmt(cpu.workersUsPerRequest, 1)} µs: ${shares}` : ''}${cpu.oneWorkerServed ? ` ${ONE_WORKER_FLAG}` : ''}${cpu.changed ? ' (processes came or went)' : ''}`;
 }
 
 async function main() {
@@ -107,10 +120,14 @@ async function measure(peer) {
     row.frontRssMiB = rssOf(front ?? started.main.pid) / 1048576;
     // Warm-up, then measure.
     spawnSync('wrk', ['-t1', `-c${CONNECTIONS}`, '-d2s', `http://127.0.0.1:${port}${endpoints[0].path}`]);
+    const servers = (started.servers ?? started.children).map((c) => c.pid);
+    const workerPids = () => new Set(peer.workers ? descendants(started.main.pid).filter((p) => peer.workers.test(cmdline(p))) : []);
     for (const ep of endpoints) {
+      const before = cpuBefore(servers, workerPids);
       const e = (row.endpoints[ep.name] = wrk(`http://127.0.0.1:${port}${ep.path}`, ep.args));
+      e.cpu = cpuAfter(before, e.requests);
       const errors = e.errors || e.socketErrors ? `  errors: ${e.errors} non-2xx${e.socketErrors ? `, sockets ${e.socketErrors}` : ''}` : '';
-      console.log(`  ${peer.name.padEnd(32)} ${ep.name.padEnd(9)} ${fmt(e.rps)} req/s  p50 ${fmt(e.p50, 2)} ms  p99 ${fmt(e.p99, 2)} ms${errors}`);
+      console.log(`  ${peer.name.padEnd(32)} ${ep.name.padEnd(9)} ${fmt(e.rps)} req/s  p50 ${fmt(e.p50, 2)} ms  p99 ${fmt(e.p99, 2)} ms  ${cpuCell(e.cpu)}${errors}`);
     }
     if (started.events) {
       const events = (readFileSync(started.events, 'utf8').match(/^event: ?status$/gm) ?? []).length;
@@ -146,6 +163,8 @@ function median(peer, rows) {
       p99: mid(runs.map((e) => e.p99)),
       errors: runs.reduce((a, e) => a + e.errors, 0),
       p99s: runs.map((e) => e.p99),
+      cpuUsPerRequest: mid(runs.map((e) => e.cpu?.usPerRequest ?? NaN)),
+      cpus: runs.map((e) => e.cpu),
     };
   }
   return {
@@ -180,6 +199,11 @@ const TARGETS = [
   ['cold start <= gunicorn -w 2', 'gunicorn', 'coldStartMs', 1.0, 'max'],
 ];
 
+/** Gateway / peer CPU per request on one endpoint, the medians of the rounds. */
+function cpuRatio(gw, peer, ep) {
+  return `${fmt(gw.endpoints[ep].cpuUsPerRequest / peer.endpoints[ep].cpuUsPerRequest, 2)}x`;
+}
+
 function figure(row, what) {
   if (what === 'coldStartMs') return row.coldStartMs;
   if (what.startsWith('p99:')) return row.endpoints[what.slice(4)]?.p99 ?? NaN;
@@ -210,10 +234,20 @@ function report(results) {
   for (const r of results.filter((r) => r.ok)) {
     lines.push(`- ${r.peer}: ${ENDPOINTS.filter((ep) => r.endpoints[ep.name]).map((ep) => `${ep.name} ${r.endpoints[ep.name].p99s.map((v) => fmt(v, 2)).join(' / ')}`).join('; ')}`);
   }
+  // Beside the p99s: what each round's run cost the peer (all its processes, wrk apart), and
+  // whether its workers shared the load; a round where one worker served is another shape.
+  lines.push('', `CPU per request in each round, µs (every process of the peer, wrk apart), and each worker's share of the workers' CPU (${ONE_WORKER_FLAG}: one worker did more than ${fmt(ONE_WORKER_SHARE * 100)}% of it):`);
+  for (const r of results.filter((r) => r.ok)) {
+    lines.push(`- ${r.peer}: ${ENDPOINTS.filter((ep) => r.endpoints[ep.name]).map((ep) => `${ep.name} ${r.endpoints[ep.name].cpus.map(cpuCell).join(' / ')}`).join('; ')}`);
+  }
+  const served = results.filter((r) => r.ok).flatMap((r) => ENDPOINTS.filter((ep) => r.endpoints[ep.name]).flatMap((ep) =>
+    r.endpoints[ep.name].cpus.flatMap((c, i) => (c?.oneWorkerServed ? [`${r.peer} ${ep.name} round ${i + 1}`] : []))));
+  if (served.length) lines.push('', `One worker served: ${served.join(', ')}. That round's req/s and p99 are those of one busy process, not of the peer's workers together: a ratio to it compares two shapes.`);
   lines.push('', `Front process RSS after start: ${results.filter((r) => r.ok).map((r) => `${r.peer} ${fmt(r.frontRssMiB, 1)} MiB`).join(', ')}`);
 
   // The gateway against each peer serving the same endpoints.
-  lines.push('', '| gateway | vs | hello | 16k | POST 64k | static 16k | p99 hello | p99 16k | p99 POST | p99 static |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  lines.push('', 'Gateway / peer: req/s, then CPU per request (median of the rounds; under 1x the gateway spends less on a request, and this ratio holds still when req/s\'s does not).', '',
+    '| gateway | vs | hello | 16k | POST 64k | static 16k | p99 hello | p99 16k | p99 POST | p99 static |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const gw of gateways.filter((g) => g.ok)) {
     for (const r of results.filter((r) => !r.id.startsWith('gateway'))) {
       if (!r.ok) {
@@ -221,7 +255,7 @@ function report(results) {
         continue;
       }
       const both = (ep) => gw.endpoints[ep] && r.endpoints[ep];
-      const ratio = (ep) => (both(ep) ? `${fmt(gw.endpoints[ep].rps / r.endpoints[ep].rps, 2)}x` : '');
+      const ratio = (ep) => (both(ep) ? `${fmt(gw.endpoints[ep].rps / r.endpoints[ep].rps, 2)}x, CPU/req ${cpuRatio(gw, r, ep)}` : '');
       const p99 = (ep) => (both(ep) ? `${gw.endpoints[ep].p99 <= r.endpoints[ep].p99 ? 'lower' : 'HIGHER'} (${fmt(gw.endpoints[ep].p99, 2)} vs ${fmt(r.endpoints[ep].p99, 2)})` : '');
       const eps = ['hello', '16k', 'post64k', 'static16k'];
       if (!eps.some(both)) continue;
@@ -249,7 +283,10 @@ function report(results) {
       const met = kind === 'min' ? ratio >= bound : ratio <= bound;
       verdicts.push(met);
       const shown = fig.startsWith('p99:') || fig === 'coldStartMs' ? `${fmt(figure(gw, fig), fig === 'coldStartMs' ? 0 : 2)} vs ${fmt(figure(peer, fig), fig === 'coldStartMs' ? 0 : 2)} (${fmt(ratio, 2)}x)` : `${fmt(ratio, 2)}x`;
-      return `${shown} ${met ? 'met' : '**NOT MET**'}`;
+      // A req/s target's CPU per request beside it: the design's figure, which a round of
+      // another shape (one worker served) or a busy minute moves far less than req/s.
+      const cpu = fig in gw.endpoints ? ` (CPU/req ${cpuRatio(gw, peer, fig)})` : '';
+      return `${shown} ${met ? 'met' : '**NOT MET**'}${cpu}`;
     });
     lines.push(`| ${what} | ${cells.join(' | ')} |`);
   }
