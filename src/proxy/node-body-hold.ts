@@ -32,15 +32,23 @@ type ExpectingResponse = ServerResponse & { _expect_continue?: boolean };
 export function holdEndForBody(req: IncomingMessage, res: ServerResponse, opts: NodeBodyHoldOptions): void {
   const length = Number(req.headers['content-length']);
   if (!(length > 0 && length <= HOLD_BODY_BYTES) || req.headers['transfer-encoding'] !== undefined) return;
-  // node:http emits the request once its head is read: what it reads of the socket after that
-  // is body. A body begun in the head's own read is taken for one not begun (the shorter wait).
-  const bytesAtHead = req.socket.bytesRead;
+  // Whether a byte of the body has come, as the lane's receivedAny: node:http pushes each piece
+  // llhttp reads into the request, those in the head's own read too (they come after this, in
+  // the same execute). Judged by the socket's bytes read past the head, a body begun in the
+  // head's read was taken for one not begun, its answer held --header-timeout (20 s) where the
+  // lane held it the app's timeout (65 s with the defaults, H336).
+  let received = false;
+  const push = req.push;
+  req.push = function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (chunk != null && (chunk as Buffer).length > 0) received = true;
+    return push.call(this, chunk, encoding);
+  };
   const end = res.end;
   res.end = function (this: ServerResponse, ...args: unknown[]): ServerResponse {
     const endNow = (): ServerResponse => (end as (...a: unknown[]) => ServerResponse).apply(this, args);
     res.end = end;
     if (req.complete || req.destroyed || res.destroyed || (res as ExpectingResponse)._expect_continue === true) return endNow();
-    let begun = req.socket.bytesRead > bytesAtHead;
+    let begun = received;
     const stallMs = opts.stallMs(res);
     const release = (): void => {
       if (!opts.held.delete(release)) return;
