@@ -244,6 +244,14 @@ export class AppDispatcher implements Redispatch {
     return this.workers !== null && this.groupFor(routed) === this.workers;
   }
 
+  /**
+   * Whether `req`'s Content-Length already passes the max_body of the workers that take
+   * `routed`: the 413 it gets then (enqueue) is the answer whatever else its head asks.
+   */
+  refusesLength(req: IncomingMessage, routed: string): boolean {
+    return req.headers['content-length'] !== undefined && this.servesWithWorkers(routed) && bodyPastMax(req, this.forwardOptions.maxBody) !== null;
+  }
+
   handle(req: IncomingMessage, res: ServerResponse, route: RequestRoute): void {
     const group = this.groupFor(route.routedPathInfo);
     if (this.backend.idleState !== undefined && this.backend.idleState !== 'awake') {

@@ -1131,10 +1131,12 @@ export class Front {
    */
   private route(req: IncomingMessage, upgrade = false): Routed | Unrouted {
     const refused = this.headRefusal(req, upgrade);
-    if (refused !== null) return refused;
+    // An expectation the gateway cannot meet is judged after the route: see below.
+    if (refused !== null && refused.status !== 417) return refused;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const routed = routedRequestPath(q >= 0 ? url.slice(0, q) : url);
+    if (routed === null && refused !== null) return refused;
     // Closed, as every refusal of a request's head, and as nginx closes after its 400: what
     // the client pipelined behind a target it meant to climb out with is not read either.
     if (routed === null) return { status: 400, detail: NOT_A_PATH, close: true };
@@ -1142,6 +1144,15 @@ export class Front {
     const named = this.appRoute.take(req);
     const match = named === null ? this.router.match(req.headers.host, routed.route, path) : this.namedMatch(named, routed.route, path);
     const target = match?.target;
+    if (refused !== null) {
+      // RFC 9110 §10.1.1: "A server that receives an Expect field value containing a member
+      // other than 100-continue MAY respond with a 417 (Expectation Failed) status code". MAY:
+      // a Content-Length past the app's max_body can never be served whatever the expectation,
+      // and its 413 (the dispatcher's, at once, the connection closed after it) spares reading
+      // a body only to drop it, where the 417 kept the connection and read it first (nginx 413s).
+      if (target instanceof AppDispatcher && target.refusesLength(req, match!.routedPathInfo)) return { match: match as RouteMatch<AppDispatcher>, url, q };
+      return refused;
+    }
     if (!(target instanceof AppDispatcher)) {
       if (this.unroutedBecause !== null) return { status: 503, detail: this.unroutedBecause.why, close: false, retryAfter: true, refused: this.unroutedBecause.app ?? undefined };
       if (target === undefined) return { status: 404, detail: notMounted(routed.route, this.mountedWhenMerged(req, routed.route, path)), close: false };

@@ -43,7 +43,9 @@ def application(environ, start_response):
 test.before(async () => {
   writePackage(apps.path, 'echo', { 'app.yaml': 'platform: python, wsgi\napp: echo:application\n', 'echo.py': ECHO });
   const envFile = join(config.path, 'environment.yaml');
-  writeFileSync(envFile, 'apps:\n  echo:\n    mount: /\n    workers: 1\n    threads: 4\n');
+  // `small`: a max_body to pass (100 bytes).
+  writePackage(apps.path, 'small', { 'app.yaml': 'platform: python, wsgi\napp: echo:application\n', 'echo.py': ECHO });
+  writeFileSync(envFile, 'apps:\n  echo:\n    mount: /\n    workers: 1\n    threads: 4\n  small:\n    mount: /small\n    workers: 1\n    max_body: 100\n');
   // The default --header-timeout (20 s), not a short one: a long head sent a few bytes a turn
   // takes seconds on a loaded machine, and past a 2 s bound its 408 came from whichever reader
   // looked first (the lane looks every 100 ms, node:http every 500: front.ts), not from its bytes.
@@ -191,6 +193,21 @@ test('the gateway\'s refusals come out byte for byte the same from both readers:
     assert.is(comparable(got.node), comparable(got.lean));
     assert.equal(got.nodeLines, got.leanLines);
   }
+});
+
+test('an expectation the gateway cannot meet with a Content-Length past the app\'s max_body: the 413 (the request can never be served), the connection closed, from both readers; within max_body, the 417', async () => {
+  // nginx answers 413 too; the 417 kept the connection and read the body only to drop it.
+  const body = 'x'.repeat(1000);
+  const got = await bothAnswer(`POST /small/ex-1 HTTP/1.1\r\nHost: h\r\nExpect: foo\r\nContent-Length: 1000\r\n\r\n${body}GET /small/ex-1b HTTP/1.1\r\nHost: h\r\n\r\n`, '/small/ex-1', 1);
+  for (const raw of [got.lean, got.node]) {
+    assert.equal(statusesOf(raw), [413], raw);
+    assert.ok(raw.endsWith('<closed>'), raw);
+  }
+  assert.is(comparable(got.lean), comparable(got.node));
+  assert.equal(got.leanLines, got.nodeLines);
+  const within = await bothAnswer('POST /small/ex-2 HTTP/1.1\r\nHost: h\r\nExpect: foo\r\nContent-Length: 5\r\n\r\nhelloGET /small/ex-2b HTTP/1.1\r\nHost: h\r\n\r\n', '/small/ex-2', 2);
+  for (const raw of [within.lean, within.node]) assert.equal(statusesOf(raw), [417, 200], raw);
+  assert.is(comparable(within.lean), comparable(within.node));
 });
 
 test('a HEAD refused, for its head (two Content-Lengths, Content-Length with chunked) or its body (a broken chunk, a FIN inside it): the head a GET\'s refusal has, its Content-Length included, and no body, from both readers', async () => {
