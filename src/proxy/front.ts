@@ -234,6 +234,24 @@ function staticHit(match: RouteMatch<AppDispatcher>): ReturnType<typeof matchSta
   return mounts.length > 0 ? matchStatic(mounts, match.routedPathInfo, match.pathInfo) : null;
 }
 
+/**
+ * Runs `answer`, the gateway's own (a 404, a 417, a 503, `OPTIONS *`'s 200, a static file), for
+ * a request with a body once the bytes of it that came with the head are read: a chunked body
+ * that breaks in them is that request's 400 instead (RFC 9112 §7.1: a recipient that cannot
+ * parse the chunked coding cannot tell where the request ends, so the request is not one that
+ * can be answered as if well-formed, and nothing after it is read: §9.6). node:http gave the 400
+ * to such a request pipelined behind another, whose answer waits its turn while llhttp reads on,
+ * and the own answer to one read first (its answer written before llhttp read the body); the
+ * lean lane the own answer to both. A body that breaks in a later read finds the answer gone,
+ * and closes the connection, from both readers.
+ */
+function afterBodyInHand(req: IncomingMessage, res: ServerResponse, answer: () => void): void {
+  if (req.headers['transfer-encoding'] === undefined) return answer();
+  setImmediate(() => {
+    if (!res.destroyed && !res.headersSent && !wasCut(res)) answer();
+  });
+}
+
 export class Front {
   private router = new Router<AppDispatcher | RefusedRoutes>([]);
   private readonly dispatchers = new Map<string, AppDispatcher>();
@@ -947,7 +965,7 @@ export class Front {
       // Behind nginx's upstream keepalive, one request for a path no app serves would otherwise
       // move a pooled connection to node:http, and its higher cost, for good.
       this.track(req, res, routed.refused ?? '');
-      this.answerUnrouted(res, routed);
+      afterBodyInHand(req, res, () => this.answerUnrouted(res, routed));
       return true;
     }
     const { match, url, q } = routed;
@@ -955,7 +973,7 @@ export class Front {
     const hit = staticHit(match);
     if (hit !== null) {
       this.track(req, res, app.name);
-      void serveStatic(req, res, hit.mount, hit.rest);
+      afterBodyInHand(req, res, () => void serveStatic(req, res, hit.mount, hit.rest));
       return true;
     }
     if (!app.servesWithWorkers(match.routedPathInfo)) return false;
@@ -1051,8 +1069,10 @@ export class Front {
       if (refused !== null) return this.answerUnrouted(res, refused);
       // The asterisk-form asks about the server, not a resource (RFC 9112 §3.2.4, RFC 9110
       // §9.3.7): the gateway answers for itself; no app owns "*".
-      res.writeHead(200, { Allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', 'Content-Length': '0' });
-      res.end();
+      afterBodyInHand(req, res, () => {
+        res.writeHead(200, { Allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', 'Content-Length': '0' });
+        res.end();
+      });
       return;
     }
     this.routeRequest(req, res, tracked);
@@ -1071,9 +1091,11 @@ export class Front {
     // Not one that closes the connection, which reads nothing after its head (RFC 9112 §9.6):
     // waiting, it gave way to an error in that body, later in the bytes, when the body came in
     // the head's read, and to none when it came after (lean-differential seed 37 case 124).
+    // So too any own answer to a request with a body (afterBodyInHand).
     const own = (answer: () => void, closes = false): void => {
-      if (closes || !continueWanted(req, res)) return answer();
-      setImmediate(() => res.destroyed || answer());
+      if (closes) return answer();
+      if (continueWanted(req, res)) setImmediate(() => res.destroyed || answer());
+      else afterBodyInHand(req, res, answer);
     };
     if ('status' in routed) {
       const answer = (): void => own(() => this.answerUnrouted(res, routed), routed.close);

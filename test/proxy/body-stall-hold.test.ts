@@ -4,16 +4,18 @@
 // head's own read for one not begun, and let the answer go at --header-timeout (20 s) where the
 // lane held it the app's timeout (60 s). Here --header-timeout is 2 s and the app's timeout 8 s,
 // so that the two bounds are told apart by what comes back, not by a clock read in the test.
+// Also here, where a path no app serves is at hand (the app is mounted at /w): the gateway's own
+// 404 to a request whose chunked body breaks in the bytes that came with it.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePackage } from '../helpers/apps-dir.js';
-import { startBothReaders, portOf, statusesOf, type BothReaders } from '../helpers/both-readers.js';
+import { startBothReaders, portOf, statusesOf, withoutDates, type BothReaders } from '../helpers/both-readers.js';
 import { recorded, tempDir, waitFor, type RunningGateway } from '../helpers/process.js';
 
-const test = suite('an answer held for its body: the same bound from both readers');
+const test = suite('what waits for a request body, alike on both readers');
 const apps = tempDir('apppkg-stall-hold-apps-');
 const config = tempDir('apppkg-stall-hold-env-');
 let both: BothReaders | null = null;
@@ -27,7 +29,7 @@ const NO_READ = `def application(environ, start_response):
 test.before(async () => {
   writePackage(apps.path, 'noread', { 'app.yaml': 'platform: python, wsgi\napp: noread:application\n', 'noread.py': NO_READ });
   const envFile = join(config.path, 'environment.yaml');
-  writeFileSync(envFile, 'apps:\n  noread:\n    mount: /\n    workers: 1\n    timeout: 8\n', { mode: 0o600 });
+  writeFileSync(envFile, 'apps:\n  noread:\n    mount: /w\n    workers: 1\n    timeout: 8\n', { mode: 0o600 });
   both = await startBothReaders(apps, ['--environment', envFile, '--header-timeout', '2']);
 });
 
@@ -59,9 +61,34 @@ async function heldThenServed(gw: RunningGateway, first: string, rest: string, p
 
 test('a body begun in the head\'s own read, then stalled past --header-timeout: the answer waits the app\'s timeout on both readers, and goes once the body is in', async () => {
   for (const [name, gw] of [['lean lane', both!.lean], ['node:http', both!.node]] as const) {
-    const r = await heldThenServed(gw, 'POST /h1 HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab', 'cdefghij', '/h1');
+    const r = await heldThenServed(gw, 'POST /w/h1 HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab', 'cdefghij', '/w/h1');
     assert.not.match(r.early, /\r\n\r\nok/, `${name}: the answer went before its body was in: ${JSON.stringify(r.early)}`);
     assert.equal(statusesOf(r.got), [200, 200], `${name}: ${JSON.stringify(r.got)}`);
+  }
+});
+
+test('the gateway\'s own 404 to a request whose chunked body breaks in the bytes that came with it: the 400 from both readers, first on its connection or pipelined behind another 404', async () => {
+  // The lane answered 404 and closed; node:http too for the request it read first, and the 400
+  // for one pipelined (its answer waited its turn while llhttp read the body).
+  const broken = 'POST /nowhere HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\nGET /w/never HTTP/1.1\r\nHost: h\r\n\r\n';
+  for (const before of ['', 'GET /nowhere-first HTTP/1.1\r\nHost: h\r\n\r\n']) {
+    const answers: string[] = [];
+    for (const gw of [both!.lean, both!.node]) {
+      const socket = net.connect(portOf(gw), '127.0.0.1');
+      const seen = recorded(socket);
+      try {
+        socket.write(before + broken);
+        await waitFor(() => seen.closed, 5000, () => `the close, got ${JSON.stringify(seen.got)}`);
+        answers.push(seen.got);
+      } finally {
+        socket.destroy();
+      }
+    }
+    for (const raw of answers) {
+      assert.equal(statusesOf(raw), before === '' ? [400] : [404, 400], raw);
+      assert.ok(raw.endsWith('\na chunk-size line does not end in CRLF\n'), raw);
+    }
+    assert.is(withoutDates(answers[0]), withoutDates(answers[1]));
   }
 });
 

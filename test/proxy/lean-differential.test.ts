@@ -210,6 +210,32 @@ test('an expectation the gateway cannot meet with a Content-Length past the app\
   assert.is(comparable(within.lean), comparable(within.node));
 });
 
+test('the gateway\'s own answer (a 417, `OPTIONS *`\'s 200) to a request whose chunked body breaks in the bytes that came with it: the 400 from both readers, first on its connection or pipelined, nothing after it read', async () => {
+  // node:http answered the request it read first before llhttp read its body (the lane hands
+  // over at an Expect, or `OPTIONS *`: node:http reads from there), and gave the 400 to one
+  // pipelined, whose answer waited its turn while llhttp read on.
+  const broken = '3\nabc\r\n0\r\n\r\nGET /never-ob HTTP/1.1\r\nHost: h\r\n\r\n';
+  const heads: Array<(tag: string) => string> = [
+    (tag) => `POST /small${tag} HTTP/1.1\r\nHost: h\r\nExpect: foo\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    () => 'OPTIONS * HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n',
+  ];
+  for (const [i, head] of heads.entries()) {
+    for (const pipelined of [false, true]) {
+      const tag = `/ob-${i}${pipelined ? 'p' : ''}`;
+      const before = pipelined ? `GET ${tag}-first HTTP/1.1\r\nHost: h\r\n\r\n` : '';
+      // OPTIONS * has no tag of its own: its line is not compared.
+      const got = await bothAnswer(`${before}${head(tag)}${broken}`, tag, (pipelined ? 1 : 0) + (i === 0 ? 1 : 0));
+      for (const raw of [got.lean, got.node]) {
+        assert.equal(statusesOf(raw), pipelined ? [200, 400] : [400], raw);
+        assert.ok(raw.endsWith('\na chunk-size line does not end in CRLF\n\n<closed>'), raw);
+      }
+      assert.is(comparable(got.lean), comparable(got.node));
+      assert.equal(got.leanLines, got.nodeLines);
+    }
+  }
+  assert.not.ok(logLinesOf(lean, '/never-ob').length + logLinesOf(node, '/never-ob').length, 'nothing after the broken body is read');
+});
+
 test('a HEAD refused, for its head (two Content-Lengths, Content-Length with chunked) or its body (a broken chunk, a FIN inside it): the head a GET\'s refusal has, its Content-Length included, and no body, from both readers', async () => {
   // Each as the GET's refusal of the same bytes would be (RFC 9110 §9.3.2): the lane's refusal
   // of a broken body said Content-Length: 0 and no Content-Type where the head's refusal said 57.
