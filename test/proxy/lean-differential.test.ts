@@ -463,6 +463,25 @@ async function bothReadersAnswer(bytes: string, cuts: number[], statuses: number
   assert.is(a, b, where);
 }
 
+test('`Transfer-Encoding` with empty list elements: those before chunked served, one after it refused 400 (llhttp stops at the comma, before what follows has come), from both readers, first or pipelined, whole or the value split at the comma', async () => {
+  // RFC 9110 §5.6.1 asks a recipient to ignore empty list elements; README's table says why one
+  // after chunked stays refused (nginx: 501).
+  const CHUNKED_AFTER = 'chunked more than once in Transfer-Encoding, or a coding after it: the body\'s framing is ambiguous (RFC 9112 \xc2\xa76.1); send chunked once, as the last coding';
+  const cases: Array<[value: string, served: boolean]> = [
+    [', chunked', true], [',, chunked', true], [',chunked', true],
+    ['chunked,', false], ['chunked , ', false], ['chunked,,', false], [', chunked ,', false],
+  ];
+  for (const [value, served] of cases) {
+    for (const before of ['', 'GET /te-first HTTP/1.1\r\nHost: h\r\n\r\n']) {
+      const head = `POST /te-empty HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ${value}\r\n\r\n`;
+      const bytes = `${before}${head}3\r\nabc\r\n0\r\n\r\nGET /te-after HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n`;
+      const comma = bytes.indexOf(',', before.length) + 1;
+      const statuses = [...(before === '' ? [] : [200]), ...(served ? [200, 200] : [400])];
+      for (const cuts of [[], [comma]]) await bothReadersAnswer(bytes, cuts, statuses, { says: CHUNKED_AFTER });
+    }
+  }
+});
+
 test('an unknown method right after a body framed by Content-Length (seed 26 case 269), each read beginning anywhere from the head\'s last CRLF to the line\'s LF: the same words from both readers', async () => {
   // node:http's parser refuses `ZGET` (net/unknown-method.ts reads it again as the app's own
   // method, and HTTP/0.9 is refused then): where the line begins in the read it is refused in
