@@ -36,7 +36,7 @@ export function holdEndForBody(req: IncomingMessage, res: ServerResponse, opts: 
   // llhttp reads into the request, those in the head's own read too (they come after this, in
   // the same execute). Judged by the socket's bytes read past the head, a body begun in the
   // head's read was taken for one not begun, its answer held --header-timeout (20 s) where the
-  // lane held it the app's timeout (65 s with the defaults, H336).
+  // lane held it the app's timeout (60 s with the defaults).
   let received = false;
   const push = req.push;
   req.push = function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
