@@ -601,7 +601,9 @@ export class LeanConnection implements ResponseOutput, BodySource {
     }
     if (res.bodyWaitChosen || !res.complete) return false;
     res.bodyWaitChosen = true;
-    if (res.req.remaining > HOLD_BODY_BYTES) return false;
+    // A 408 is the verdict that the body stopped arriving: held for that body, it waited the
+    // app's timeout a second time (node-body-hold.ts alike).
+    if (res.req.remaining > HOLD_BODY_BYTES || res.statusCode === 408) return false;
     this.held = res;
     this.heldStallMs = this.lane.options.bodyStallMs?.(res as unknown as ServerResponse) ?? this.lane.keepAliveSeconds * 1000;
     this.startHeldClock(this.receivedAny ? this.heldStallMs : Math.min(this.heldStallMs, this.lane.options.headersTimeoutMs));

@@ -47,7 +47,9 @@ export function holdEndForBody(req: IncomingMessage, res: ServerResponse, opts: 
   res.end = function (this: ServerResponse, ...args: unknown[]): ServerResponse {
     const endNow = (): ServerResponse => (end as (...a: unknown[]) => ServerResponse).apply(this, args);
     res.end = end;
-    if (req.complete || req.destroyed || res.destroyed || (res as ExpectingResponse)._expect_continue === true) return endNow();
+    // A 408 is the verdict that the body stopped arriving: held for that body, it waited the
+    // app's timeout a second time (lean-connection.ts holdForBody alike).
+    if (req.complete || req.destroyed || res.destroyed || res.statusCode === 408 || (res as ExpectingResponse)._expect_continue === true) return endNow();
     let begun = received;
     const stallMs = opts.stallMs(res);
     const release = (): void => {

@@ -9,7 +9,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePackage } from '../helpers/apps-dir.js';
 import { startBothReaders, portOf, statusesOf, withoutDates, type BothReaders } from '../helpers/both-readers.js';
@@ -26,10 +26,24 @@ const NO_READ = `def application(environ, start_response):
     return [b"ok"]
 `;
 
+/** Reads its body; when the read raises (the client stopped sending: the gateway's 408), makes the file its query names. */
+const READS = `import os
+
+def application(environ, start_response):
+    try:
+        environ["wsgi.input"].read()
+    except Exception:
+        open(environ["QUERY_STRING"], "w").close()
+        raise
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+`;
+
 test.before(async () => {
   writePackage(apps.path, 'noread', { 'app.yaml': 'platform: python, wsgi\napp: noread:application\n', 'noread.py': NO_READ });
+  writePackage(apps.path, 'reads', { 'app.yaml': 'platform: python, wsgi\napp: reads:application\n', 'reads.py': READS });
   const envFile = join(config.path, 'environment.yaml');
-  writeFileSync(envFile, 'apps:\n  noread:\n    mount: /w\n    workers: 1\n    timeout: 8\n', { mode: 0o600 });
+  writeFileSync(envFile, 'apps:\n  noread:\n    mount: /w\n    workers: 1\n    timeout: 8\n  reads:\n    mount: /r\n    workers: 1\n    timeout: 8\n', { mode: 0o600 });
   both = await startBothReaders(apps, ['--environment', envFile, '--header-timeout', '2']);
 });
 
@@ -64,6 +78,30 @@ test('a body begun in the head\'s own read, then stalled past --header-timeout: 
     const r = await heldThenServed(gw, 'POST /w/h1 HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab', 'cdefghij', '/w/h1');
     assert.not.match(r.early, /\r\n\r\nok/, `${name}: the answer went before its body was in: ${JSON.stringify(r.early)}`);
     assert.equal(statusesOf(r.got), [200, 200], `${name}: ${JSON.stringify(r.got)}`);
+  }
+});
+
+test('a body the app reads that stops arriving: the 408 goes when it is decided, on both readers, not held the app\'s timeout again for the body it gave up on', async () => {
+  // The 408 (wsgi-exchange.ts expireClient) is whole before its body is in, and both readers
+  // held it for that body, as any such answer: the client had it after twice the app's timeout.
+  const markers = tempDir('apppkg-stall-408-');
+  try {
+    for (const [name, gw] of [['lean', both!.lean], ['node', both!.node]] as const) {
+      const marker = join(markers.path, name);
+      const socket = net.connect(portOf(gw), '127.0.0.1');
+      const seen = recorded(socket);
+      try {
+        socket.write(`POST /r/stall?${marker} HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab`);
+        await waitFor(() => existsSync(marker), 20_000, `${name}: the app's read raising (the 408 decided)`);
+        // Well within the app's timeout (8 s), which the held 408 waited again.
+        await waitFor(() => seen.closed, 4000, () => `${name}: the 408 and the close soon after the app's read raised, got ${JSON.stringify(seen.got)}`);
+        assert.equal(statusesOf(seen.got), [408], seen.got);
+      } finally {
+        socket.destroy();
+      }
+    }
+  } finally {
+    markers.remove();
   }
 });
 
