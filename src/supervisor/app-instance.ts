@@ -27,6 +27,7 @@ import { ProcessPool, type ProcessRoute } from './process-pool.js';
 import { logOffset, placedMessage, reasonOf, refusalUnderApps } from './refusal.js';
 import type { Slot } from './slot.js';
 import { UpstreamRotation, type LiveUpstream } from './upstream-rotation.js';
+import { firstUpBeforeAnyFailure } from './first-up.js';
 import { drainCloseReason, killedAfterCancel, type DrainCause } from './worker-drain.js';
 import { WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
 import { Worker } from './worker.js';
@@ -77,6 +78,8 @@ export interface AppInstanceOptions extends WorkerPoolOptions {
   tally?: RequestTally;
   /** A failed wake's fix in the caller's words, as its version's refusal says it (StartAppOptions). */
   inCallersWords?: (error: GatewayError) => GatewayError;
+  /** start() resolves once one worker is up (StartAppOptions.serveFromFirstWorker). */
+  serveFromFirstWorker?: boolean;
 }
 
 /** What an instance asks of the gateway's worker budget (worker-budget.ts). */
@@ -272,9 +275,24 @@ export class AppInstance {
   /**
    * Starts every worker and process, and probes each worker; rejects (after stopping them
    * all) if any cannot come up (APPPKG_APP_IMPORT_FAILED, APPPKG_APP_PROBE_FAILED, ...).
+   * With serveFromFirstWorker (an app no other version serves, no `processes:`), resolves as
+   * soon as one worker is up before any has failed: the rest join the rotation as each comes
+   * up, and one that fails then is restarted with the back-off as a worker that died.
    */
   async start(): Promise<void> {
-    const results = await Promise.allSettled(this.slots.map((s: Slot<Worker> | Slot<CommandProcess>) => s.start()));
+    const slots = this.slots;
+    const starts = slots.map((s: Slot<Worker> | Slot<CommandProcess>) => s.start());
+    // The workers of a start come up a few ms to tens of ms apart (each spawn forks the front,
+    // one after the other; both interpreters share the cores with it), and the first request
+    // waited for the last of them (docs/performance.md, "The start, step by step").
+    if (this.opts.serveFromFirstWorker && this.processes.slots.length === 0 && starts.length > 1 && (await firstUpBeforeAnyFailure(starts)) && this.state === 'starting') {
+      this.state = 'ready';
+      starts.forEach((start, i) => start.catch((err: GatewayError) => slots[i].restartFailedStart(err)));
+      this.workers.watchMemory();
+      this.idle.watch();
+      return;
+    }
+    const results = await Promise.allSettled(starts);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed || this.state !== 'starting') {
       if (this.state === 'starting') this.state = 'failed';

@@ -100,6 +100,8 @@ export class Slot<P extends SupervisedProcess> {
   private halts = 0;
   private holdRecycleUntil = 0;
   private readonly spawnedAt = new WeakMap<P, number>();
+  /** The process whose first bring-up failed last (start()), for restartFailedStart. */
+  private failedStart: P | null = null;
 
   constructor(private readonly opts: SlotOptions<P>) {}
 
@@ -145,10 +147,24 @@ export class Slot<P extends SupervisedProcess> {
       await this.bringUp(proc);
     } catch (err) {
       await proc.stop(1000);
+      this.failedStart = proc;
       throw err;
     }
     if (!this.running) return;
     this.admit(proc);
+  }
+
+  /**
+   * The first bring-up failed (start() rejected with `err`) after its app began to serve from
+   * its other workers (app-instance.ts, firstUpBeforeAnyFailure): the slot is one whose process
+   * is missing, restarted with the back-off as if it had died, and a crash loop in status when
+   * it keeps failing, rather than a refusal of a version that serves already.
+   */
+  restartFailedStart(err: GatewayError): void {
+    const proc = this.failedStart;
+    this.failedStart = null;
+    if (!this.running || proc === null || this.current !== null || this.timer !== null) return;
+    this.restartFailed(proc, err);
   }
 
   private spawn(): P {
@@ -267,27 +283,32 @@ export class Slot<P extends SupervisedProcess> {
       (err: GatewayError) => {
         if (!this.running) return;
         void next.stop(1000);
-        // No pid: it was never spawned (its interpreter or venv gone), which only err says; its
-        // status said "exited with status null", which names nothing to fix.
-        const neverSpawned = next.state === 'exited' && next.pid === undefined;
-        if (next.state === 'exited') this.recordExit(next, neverSpawned ? err.message : null);
-        // The app no longer imports (a file changed under the version): tried again with the
-        // back-off, a crash loop in status, and it serves again once the file is fixed.
-        // The same exit status for an ASGI lifespan startup that failed: the app imported, and
-        // its message ("app: X failed its lifespan startup: ...") says what failed instead.
-        const how = next.exitCode === EXIT_APP_LOAD_FAILED
-          ? err.code === 'APPPKG_APP_LIFESPAN_FAILED'
-            ? `${this.opts.label(next)} did not start: ${err.message}`
-            : `${this.opts.label(next)} could not import the app: ${err.message}`
-          : next.state === 'exited' && !neverSpawned
-            ? `${this.opts.label(next)} exited (${next.how})${diagnosed(next)}`
-            : `${this.opts.label(next)} failed to start: ${err.message}`;
-        // It never came up, however long its probe was asked (start_timeout, 60 s, outlasts a
-        // stable run's 30): counted as up, it started the back-off over at 0.5 s each time, and
-        // a worker that never passes its probe was restarted for ever and never a crash loop.
-        this.scheduleRestart(0, how);
+        this.restartFailed(next, err);
       },
     );
+  }
+
+  /** `next` never came up (`err`): its restart, after the back-off. */
+  private restartFailed(next: P, err: GatewayError): void {
+    // No pid: it was never spawned (its interpreter or venv gone), which only err says; its
+    // status said "exited with status null", which names nothing to fix.
+    const neverSpawned = next.state === 'exited' && next.pid === undefined;
+    if (next.state === 'exited') this.recordExit(next, neverSpawned ? err.message : null);
+    // The app no longer imports (a file changed under the version): tried again with the
+    // back-off, a crash loop in status, and it serves again once the file is fixed.
+    // The same exit status for an ASGI lifespan startup that failed: the app imported, and
+    // its message ("app: X failed its lifespan startup: ...") says what failed instead.
+    const how = next.exitCode === EXIT_APP_LOAD_FAILED
+      ? err.code === 'APPPKG_APP_LIFESPAN_FAILED'
+        ? `${this.opts.label(next)} did not start: ${err.message}`
+        : `${this.opts.label(next)} could not import the app: ${err.message}`
+      : next.state === 'exited' && !neverSpawned
+        ? `${this.opts.label(next)} exited (${next.how})${diagnosed(next)}`
+        : `${this.opts.label(next)} failed to start: ${err.message}`;
+    // It never came up, however long its probe was asked (start_timeout, 60 s, outlasts a
+    // stable run's 30): counted as up, it started the back-off over at 0.5 s each time, and
+    // a worker that never passes its probe was restarted for ever and never a crash loop.
+    this.scheduleRestart(0, how);
   }
 
   /** A recycle's replacement for `proc` is starting. */

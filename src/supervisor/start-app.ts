@@ -51,6 +51,13 @@ export interface StartAppOptions {
   othersBusy?: () => boolean;
   /** What the start waits for, for status: room under --max-workers here, then each worker's and process's steps. */
   wait?: StartSteps;
+  /**
+   * The app takes traffic from its first worker up (SPEC 4: each worker passes its probe before
+   * it gets any), the others joining as they come up: for an app no other version serves, whose
+   * requests wait for the start. Not for a new version beside a serving one: it switches only
+   * once all its workers are up, and one that fails refuses it while the old version serves.
+   */
+  serveFromFirstWorker?: boolean;
 }
 
 export const DEFAULT_WORKERS = 2;
@@ -131,6 +138,7 @@ export async function startApp(ctx: AppContext, opts: StartAppOptions): Promise<
     budget: opts.budget,
     mount: opts.mount,
     startSteps: opts.wait,
+    serveFromFirstWorker: opts.serveFromFirstWorker,
     onColdStart: opts.onColdStart && ((ms) => opts.onColdStart!(ms / 1000)),
   });
   opts.created?.(instance);

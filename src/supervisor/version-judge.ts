@@ -610,6 +610,7 @@ export class VersionJudge {
         wait,
         onColdStart: this.opts.onColdStart && ((seconds) => this.opts.onColdStart!(desc.name, seconds)),
         othersBusy: () => this.registry.drainingBusy(desc.name),
+        serveFromFirstWorker: !record.serving,
       });
       // From here on nothing may throw: the catch below would refuse a version whose workers run.
       // The version runs: the venv link follows it (the version it replaces drains meanwhile).
