@@ -275,9 +275,12 @@ export class AppInstance {
   /**
    * Starts every worker and process, and probes each worker; rejects (after stopping them
    * all) if any cannot come up (APPPKG_APP_IMPORT_FAILED, APPPKG_APP_PROBE_FAILED, ...).
-   * With serveFromFirstWorker (an app no other version serves, no `processes:`), resolves as
-   * soon as one worker is up before any has failed: the rest join the rotation as each comes
-   * up, and one that fails then is restarted with the back-off as a worker that died.
+   * With serveFromFirstWorker (an app no other version serves, no `processes:`, neither
+   * --max-workers nor idle_timeout), resolves as soon as one worker is up before any has failed:
+   * the rest join the rotation as each comes up, and one that fails then is restarted with the
+   * back-off as a worker that died. Not with a worker budget or an idle timeout: either may put
+   * the app to sleep while a worker of its start is still coming up, which the sleep does not
+   * wait for (under --max-workers two staggered apps never settled, one asleep and one serving).
    */
   async start(): Promise<void> {
     const slots = this.slots;
@@ -285,7 +288,8 @@ export class AppInstance {
     // The workers of a start come up a few ms to tens of ms apart (each spawn forks the front,
     // one after the other; both interpreters share the cores with it), and the first request
     // waited for the last of them (docs/performance.md, "The start, step by step").
-    if (this.opts.serveFromFirstWorker && this.processes.slots.length === 0 && starts.length > 1 && (await firstUpBeforeAnyFailure(starts)) && this.state === 'starting') {
+    const early = this.opts.serveFromFirstWorker === true && this.opts.budget === undefined && !this.opts.idleTimeoutMs && this.processes.slots.length === 0 && starts.length > 1;
+    if (early && (await firstUpBeforeAnyFailure(starts)) && this.state === 'starting') {
       this.state = 'ready';
       starts.forEach((start, i) => start.catch((err: GatewayError) => slots[i].restartFailedStart(err)));
       this.workers.watchMemory();

@@ -56,6 +56,7 @@ export interface StartAppOptions {
    * it gets any), the others joining as they come up: for an app no other version serves, whose
    * requests wait for the start. Not for a new version beside a serving one: it switches only
    * once all its workers are up, and one that fails refuses it while the old version serves.
+   * Nor under --max-workers or with idle_timeout (AppInstance.start says why).
    */
   serveFromFirstWorker?: boolean;
 }
