@@ -14,7 +14,7 @@ import path from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLError } from 'yaml';
 import { GatewayError } from '../errors.js';
 import { shellWord } from '../shell-words.js';
-import { reportSchemaErrors, type FixFor, type UnknownKeyFix } from './schema-problems.js';
+import { reportSchemaErrors, type ExpectedFor, type FixFor, type UnknownKeyFix } from './schema-problems.js';
 import { blockKeyPath, enclosingKeyPath, lineKeyPath } from './source-key-path.js';
 import { validatorFor, type JsonSchema } from './validators.js';
 import { keyLabel, YamlFile } from './yaml-file.js';
@@ -43,6 +43,7 @@ export interface LoadYamlOptions<T> {
    */
   normalise: (yaml: YamlFile) => T;
   fixFor?: FixFor;
+  expectedFor?: ExpectedFor;
   unknownKeyFix?: UnknownKeyFix;
 }
 
@@ -140,7 +141,7 @@ export async function loadYamlWithSchema<T>(file: string, schema: JsonSchema, op
       yaml.report('APPPKG_DESC_NOT_MAPPING', [], { key: '', found: yaml.found([]), fix });
     } else {
       const validate = validatorFor(schema);
-      if (!validate(yaml.data)) reportSchemaErrors(yaml, validate.errors ?? [], options.fixFor, options.unknownKeyFix);
+      if (!validate(yaml.data)) reportSchemaErrors(yaml, validate.errors ?? [], options.fixFor, options.unknownKeyFix, options.expectedFor);
     }
   }
   let result: T | undefined;

@@ -11,7 +11,7 @@ import { GatewayError, givenAs } from '../errors.js';
 import { loadYamlWithSchema } from './load-yaml.js';
 import { misnamedDescriptionError } from './misnamed.js';
 import type { UnknownKeyFix } from './schema-problems.js';
-import { descriptionFixFor, normaliseDescription } from './normalise-description.js';
+import { descriptionExpectedFor, descriptionFixFor, normaliseDescription } from './normalise-description.js';
 import { parsePackageDirName } from './package-dir.js';
 import type { Description } from './types.js';
 import { readSchema, type JsonSchema } from './validators.js';
@@ -72,6 +72,7 @@ export async function loadDescriptionFile(file: string, options: LoadDescription
       },
       invalidCode: 'APPPKG_DESC_INVALID',
       fixFor: descriptionFixFor,
+      expectedFor: descriptionExpectedFor,
       unknownKeyFix: hostKeyFix(dirName, options.environmentKey ?? '--environment'),
       normalise: (yaml) => normaliseDescription(yaml, absolute, dir, dirName),
       onOpen: options.readerFor && ((real, stat) => Object.assign(opened, { real, stat })),

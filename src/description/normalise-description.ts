@@ -9,7 +9,7 @@ import { appLine, moduleOfPath, pathAppFix } from './path-app-fix.js';
 import { parsePackageDirName } from './package-dir.js';
 import { missingSlashFix, pathPrefixFix } from './path-prefix-fix.js';
 import { reservedSettingsRule } from './reserved-settings.js';
-import { settingNameLike, typoOf, type FixFor } from './schema-problems.js';
+import { settingNameLike, typoOf, type ExpectedFor, type FixFor } from './schema-problems.js';
 import { readSchema } from './validators.js';
 import { COMMAND_NAMES, type AppServices, type Description, type ProcessSpec } from './types.js';
 import { keyLabel, setOwn, toList, type YamlFile, type YamlPath } from './yaml-file.js';
@@ -84,26 +84,57 @@ const WORD_KEY = /^(name|commands\.[^.]+|processes\..+\.command)$/;
 
 const MIXINS = ['python', 'wsgi', 'asgi', 'command'];
 
+const APP_KEYS = ['app', 'wsgi.app', 'asgi.app'];
+
+/**
+ * The `app:` a fix shows for each kind: a WSGI app's `application` in myapp/wsgi.py (Django's
+ * and gunicorn's spelling), an ASGI app's `app` in main.py (FastAPI's and uvicorn's, and what
+ * init writes for FastAPI). `myapp.wsgi:application` shown for an ASGI app read as a WSGI one.
+ */
+export const APP_EXAMPLE = {
+  wsgi: { file: 'myapp/wsgi.py', module: 'myapp.wsgi', object: 'application' },
+  asgi: { file: 'main.py', module: 'main', object: 'app' },
+} as const;
+
+/**
+ * The kind of app an `app:` at `key` is, as far as the document says: under `asgi:`, or beside
+ * a platform with the asgi mixin, ASGI; otherwise WSGI, as `app:` alone is (SPEC 1.1).
+ */
+function appKindAt(key: string, root: unknown): 'wsgi' | 'asgi' {
+  if (key !== 'app') return key === 'asgi.app' ? 'asgi' : 'wsgi';
+  const platform = root !== null && typeof root === 'object' && !Array.isArray(root) ? (root as Record<string, unknown>).platform : undefined;
+  const mixins = typeof platform === 'string' ? platform.split(',') : Array.isArray(platform) ? platform.map(String) : [];
+  return mixins.some((m) => m.trim().toLowerCase() === 'asgi') ? 'asgi' : 'wsgi';
+}
+
+/** What a bad `app:` should be, its example of the app's kind. */
+export const descriptionExpectedFor: ExpectedFor = (key, root) => {
+  if (!APP_KEYS.includes(key)) return undefined;
+  const example = APP_EXAMPLE[appKindAt(key, root)];
+  return `module:object, e.g. ${example.module}:${example.object}`;
+};
+
 /** Fix hints for app.yaml that depend on the value found. */
-export const descriptionFixFor: FixFor = (key, value, found) => {
-  if ((key === 'app' || key === 'wsgi.app' || key === 'asgi.app') && Array.isArray(value)) {
-    const joined = value.length === 2 && value.every((v) => typeof v === 'string') ? value.join(':') : 'myapp.wsgi:application';
+export const descriptionFixFor: FixFor = (key, value, found, root) => {
+  const example = APP_KEYS.includes(key) ? APP_EXAMPLE[appKindAt(key, root)] : APP_EXAMPLE.wsgi;
+  if (APP_KEYS.includes(key) && Array.isArray(value)) {
+    const joined = value.length === 2 && value.every((v) => typeof v === 'string') ? value.join(':') : `${example.module}:${example.object}`;
     return `write one module:object, not a list: ${appLine(key, joined)}`;
   }
-  if ((key === 'app' || key === 'wsgi.app' || key === 'asgi.app') && typeof value === 'string') {
+  if (APP_KEYS.includes(key) && typeof value === 'string') {
     if (!value.includes(':')) {
       // `mysite.wsgi.application` is Django's WSGI_APPLICATION spelling (and `main.app` uvicorn
       // users' slip): the object after the last dot, most likely. A file path names a module.
       if (/^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$/.test(value) && !value.endsWith('.py')) {
         const cut = value.lastIndexOf('.');
-        return `write module:object, the object after a colon: ${appLine(key, `${value.slice(0, cut)}:${value.slice(cut + 1)}`)} (the object ${value.slice(cut + 1)} of the module ${value.slice(0, cut)}), or ${appLine(key, `${value}:application`)} if ${value} is the module`;
+        return `write module:object, the object after a colon: ${appLine(key, `${value.slice(0, cut)}:${value.slice(cut + 1)}`)} (the object ${value.slice(cut + 1)} of the module ${value.slice(0, cut)}), or ${appLine(key, `${value}:${example.object}`)} if ${value} is the module`;
       }
-      return `write module:object, e.g. ${appLine(key, `${moduleOfPath(value) ?? 'myapp.wsgi'}:application`)}`;
+      return `write module:object, e.g. ${appLine(key, `${moduleOfPath(value) ?? example.module}:${example.object}`)}`;
     }
     const call = /^([\w.]+:[\w.]+)\(.+\)$/.exec(value);
     if (call !== null) return `an application factory is called with no arguments: write ${appLine(key, `${call[1]}()`)}`;
-    if (/[/\\]|\.py:/.test(value)) return pathAppFix(key, value);
-    return 'write module:object, both dotted Python names, e.g. myapp.wsgi:application';
+    if (/[/\\]|\.py:/.test(value)) return pathAppFix(key, value, example);
+    return `write module:object, both dotted Python names, e.g. ${example.module}:${example.object}`;
   }
   if (key === 'platform' && (typeof value === 'string' || (Array.isArray(value) && value.every((m) => typeof m === 'string')))) {
     const mixins = (typeof value === 'string' ? value.split(',') : (value as string[])).map((s) => s.trim()).filter((m) => m !== '');
@@ -349,10 +380,10 @@ export function normaliseDescription(yaml: YamlFile, file: string, dir: string, 
   // (`wsgi:` or `asgi:` without app: is the schema's to report.)
   // `ap:` for `app:`: said once, at the typo (its "did you mean app"), not as app missing too.
   if ((kind === 'wsgi' || kind === 'asgi') && !hasApp && spelled.length === 0 && !typoOf(yaml.raw([]), 'app', Object.keys(readSchema('app').properties as object))) {
-    const example = kind === 'wsgi' ? 'myapp.wsgi:application' : 'myapp.asgi:application';
+    const example = APP_EXAMPLE[kind];
     yaml.report('APPPKG_DESC_MISSING_KEY', missingAt, {
       key: 'app',
-      expected: `module:object, the ${kind.toUpperCase()} callable (e.g. app: ${example})`,
+      expected: `module:object, the ${kind.toUpperCase()} callable (e.g. app: ${example.module}:${example.object})`,
       fix: 'add app: module:object, or write platform: python, command and give processes.web.command',
     }, 'key', ['app']);
   }

@@ -30,21 +30,25 @@ export function appLine(key: string, value: string): string {
   return dot === -1 ? `${key}: ${value}` : `${key.slice(dot + 1)}: ${value} under ${key.slice(0, dot)}:`;
 }
 
+/** An `app:` to show: a module, its file and the object in it, of the app's kind. */
+export interface AppExample { readonly file: string; readonly module: string; readonly object: string }
+
 /**
  * The fix for `key: value`, `value` holding a colon and a `/`, `\` or `.py:`: the corrected line
- * when it can be made, else what a module name is, naming the part that cannot be one.
+ * when it can be made, else what a module name is, naming the part that cannot be one; `example`
+ * is of the app's kind, for the parts the value does not give.
  */
-export function pathAppFix(key: string, value: string): string {
+export function pathAppFix(key: string, value: string, example: AppExample): string {
   const colon = value.indexOf(':');
   const file = value.slice(0, colon);
   const object = value.slice(colon + 1);
   const module = moduleOfPath(file);
   if (module === null) {
-    return `name the module as Python imports it from the package's directory, with dots, not as a file path: ${JSON.stringify(file)} gives no such name; e.g. the file myapp/wsgi.py is written ${appLine(key, `myapp.wsgi:${OBJECT.test(object) ? object : 'application'}`)}`;
+    return `name the module as Python imports it from the package's directory, with dots, not as a file path: ${JSON.stringify(file)} gives no such name; e.g. the file ${example.file} is written ${appLine(key, `${example.module}:${OBJECT.test(object) ? object : example.object}`)}`;
   }
   const written = `${module}:${object}`;
   if (!OBJECT.test(object)) {
-    return `name the module with dots, not as a file, and the object as a Python name: ${appLine(key, `${module}:application`)} if the object is application (${JSON.stringify(object)} is not a Python name)`;
+    return `name the module with dots, not as a file, and the object as a Python name: ${appLine(key, `${module}:${example.object}`)} if the object is ${example.object} (${JSON.stringify(object)} is not a Python name)`;
   }
   return `name the module with dots, not as a file: write ${appLine(key, written)} (the file ${file.replace(/^(\.[/\\])+/, '').replace(/\.py$/, '')}.py is the module ${module})`;
 }

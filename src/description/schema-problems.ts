@@ -15,8 +15,14 @@ export function settingNameLike(name: string): string {
   return /[A-Za-z0-9]/.test(like) ? like : 'MY_SETTING';
 }
 
-/** Returns a fix hint better than the schema's for a bad value, or undefined. */
-export type FixFor = (key: string, value: unknown, found: string) => string | undefined;
+/**
+ * Returns a fix hint better than the schema's for a bad value, or undefined; `root` is the whole
+ * document, for a fix that depends on another key (an `app:` example fits `platform:`'s kind).
+ */
+export type FixFor = (key: string, value: unknown, found: string, root?: unknown) => string | undefined;
+
+/** Returns what a bad value should be, when it depends on the document (`root`) more than the schema's x-expected can say. */
+export type ExpectedFor = (key: string, root: unknown) => string | undefined;
 
 /** What an unknown key `name` under `at` is, when it is known elsewhere (another file's key), and its fix. */
 export type UnknownKeyFix = (at: Array<string | number>, name: string, value: unknown, root: unknown) => { elsewhere: string; fix: string } | undefined;
@@ -32,7 +38,7 @@ function note(schema: JsonSchema | undefined, name: 'x-expected' | 'x-fix'): str
 }
 
 /** Reports ajv's `errors` as problems of `yaml`; `fixFor` may know a better fix for a bad value. */
-export function reportSchemaErrors(yaml: YamlFile, errors: ErrorObject[], fixFor: FixFor | undefined, unknownKeyFix?: UnknownKeyFix): void {
+export function reportSchemaErrors(yaml: YamlFile, errors: ErrorObject[], fixFor: FixFor | undefined, unknownKeyFix?: UnknownKeyFix, expectedFor?: ExpectedFor): void {
   const { kept, enclosing } = relevantErrors(errors);
   // A value can break two rules at once ("" is both too short and without a non-space): one
   // mistake, one problem, or the user reads the same line twice.
@@ -68,7 +74,7 @@ export function reportSchemaErrors(yaml: YamlFile, errors: ErrorObject[], fixFor
       yaml.report('APPPKG_DESC_BAD_VALUE', [...at, name], {
         expected,
         found,
-        fix: fixFor?.(keyLabel(at), name, found) ?? fixNote ?? `rename the key to ${expected}`,
+        fix: fixFor?.(keyLabel(at), name, found, yaml.data) ?? fixNote ?? `rename the key to ${expected}`,
       }, 'key');
     } else {
       if (valuesReported.has(error.instancePath)) continue;
@@ -76,13 +82,14 @@ export function reportSchemaErrors(yaml: YamlFile, errors: ErrorObject[], fixFor
       const value = yaml.raw(at);
       const found = yaml.found(at);
       const key = keyLabel(at);
-      let fix = fixFor?.(key, value, found) ?? fixNote;
+      let fix = fixFor?.(key, value, found, yaml.data) ?? fixNote;
       let suggestion: string | undefined;
       if (error.keyword === 'enum' && typeof value === 'string') {
         suggestion = closest(value, (error.params as { allowedValues: unknown[] }).allowedValues.map(String));
-        if (suggestion && !fixFor?.(key, value, found)) fix = `write ${suggestion}`;
+        if (suggestion && !fixFor?.(key, value, found, yaml.data)) fix = `write ${suggestion}`;
       }
-      yaml.report('APPPKG_DESC_BAD_VALUE', at, { expected: expectedNote ?? expectedFromKeyword(error), found, fix, suggestion });
+      const expected = expectedFor?.(key, yaml.data) ?? expectedNote ?? expectedFromKeyword(error);
+      yaml.report('APPPKG_DESC_BAD_VALUE', at, { expected, found, fix, suggestion });
     }
   }
 }

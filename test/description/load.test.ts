@@ -210,6 +210,36 @@ test('app: written module.object (Django\'s WSGI_APPLICATION spelling): the fix 
   assert.is((await failure(loadDescription(file))).problems[0].hint, 'write module:object, e.g. app: notes:application');
 });
 
+// H350: an ASGI app's `app: main` was told `e.g. myapp.wsgi:application` and `main:application`,
+// a WSGI app's spelling; FastAPI's `app` in main.py is what init writes for an ASGI app.
+test('a bad app: of an ASGI app (under asgi:, or beside platform: python, asgi) is shown an ASGI example', async () => {
+  const under = await writeApp('asgi-under', 'asgi: {app: main}\n');
+  assert.is((await failure(loadDescription(under))).format(), [
+    `${path.join(under, 'app.yaml')}:1:13: asgi.app: expected module:object, e.g. main:app, found "main"`,
+    '  fix: write module:object, e.g. app: main:app under asgi:',
+  ].join('\n'));
+  const beside = await writeApp('asgi-beside', 'platform: python, asgi\napp: main\n');
+  assert.is((await failure(loadDescription(beside))).format(), [
+    `${path.join(beside, 'app.yaml')}:2:6: app: expected module:object, e.g. main:app, found "main"`,
+    '  fix: write module:object, e.g. app: main:app',
+  ].join('\n'));
+  const hints = async (name: string, yaml: string): Promise<string | undefined> => (await failure(loadDescription(await writeApp(name, yaml)))).problems[0].hint;
+  assert.is(await hints('asgi-list', 'platform: [python, asgi]\napp: [1]\n'), 'write one module:object, not a list: app: main:app');
+  assert.is(await hints('asgi-spaced', 'platform: python, asgi\napp: "main:app x"\n'), 'write module:object, both dotted Python names, e.g. main:app');
+  assert.is(await hints('asgi-dotted', 'platform: python, asgi\napp: api.main\n'),
+    'write module:object, the object after a colon: app: api:main (the object main of the module api), or app: api.main:app if api.main is the module');
+  assert.is(await hints('asgi-path', 'platform: python, asgi\napp: "/srv/api:app"\n'),
+    'name the module as Python imports it from the package\'s directory, with dots, not as a file path: "/srv/api" gives no such name; e.g. the file main.py is written app: main:app');
+  assert.is(await hints('asgi-object', 'platform: python, asgi\napp: "api/main.py:x-y"\n'),
+    'name the module with dots, not as a file, and the object as a Python name: app: api.main:app if the object is app ("x-y" is not a Python name)');
+  assert.is(await hints('asgi-missing', 'platform: python, asgi\n'), 'add app: module:object, or write platform: python, command and give processes.web.command');
+  assert.is((await failure(loadDescription(path.join(scratch, 'asgi-missing')))).problems[0].details.expected, 'module:object, the ASGI callable (e.g. app: main:app)');
+  // A WSGI app's, and app: alone's, stay WSGI's.
+  assert.is(await hints('wsgi-path', 'platform: python, wsgi\napp: "/srv/api:app"\n'),
+    'name the module as Python imports it from the package\'s directory, with dots, not as a file path: "/srv/api" gives no such name; e.g. the file myapp/wsgi.py is written app: myapp.wsgi:app');
+  assert.is(await hints('alone', 'app: main\n'), 'write module:object, e.g. app: main:application');
+});
+
 // H242: `comand:` under a process (or `ap:` for app:) was two problems, the key missing (its fix
 // "add `command: ...`", beside the key that is there) and the unknown key with "did you mean".
 test('a required key mistyped is one problem, at the typo, with "did you mean": not also the key missing', async () => {
