@@ -2,7 +2,8 @@
 // as OptionNames (gateway-options.ts) names the options: a program running a Gateway was told
 // to run `apppkg-gateway restart blog` on a gateway that has no admin listener for that command
 // to reach (admin: false) and a method of its own that does it.
-import { GatewayError, SEND_SIGHUP, type ErrorDetails } from './errors.js';
+import path from 'node:path';
+import { APP_YAML_LINES, GatewayError, SEND_SIGHUP, type ErrorDetails } from './errors.js';
 import { shellWord } from './shell-words.js';
 
 export interface CommandWords {
@@ -154,8 +155,10 @@ export const LIBRARY_COMMAND_WORDS: CommandWords = {
     systemInstall: "AppPackage's `install({ system: true })`",
     describeCall: `\`(await AppPackage.open(${JSON.stringify(dir)})).description\``,
     runCall: `\`(await AppPackage.open(${JSON.stringify(dir)})).run(['sh', '-c', 'PORT=8080 ...'])\``,
-    // The library has no call that writes an app.yaml (init is the CLI's): what goes in one.
-    writeAppYaml: 'write one (README, "The description", says what it holds)',
+    // The library has no call that writes an app.yaml (init is the CLI's): the lines that go in
+    // one, as Python's AppPackage is told (cli/args.ts); "README says what it holds" sent its
+    // reader off to find the two it needs.
+    writeAppYaml: `write ${shellWord(path.join(dir, 'app.yaml'))}, ${APP_YAML_LINES}`,
     // An app running under a gateway, met by runCommand('restore'): what stops it, and what to call then.
     stopServing: "take its directory out of its gateway's `apps` (the gateway stops it), or stop the gateway that serves it alone (the `stop()` of its `Gateway.start({ app })`)",
     againCall: "AppPackage's `runCommand()`",

@@ -43,10 +43,10 @@ test('no such directory, or a file: AppPackage.open and Gateway.start({ app }) s
   }
 });
 
-test('no app.yaml: AppPackage.open and Gateway.start({ app }) say to write one, with no init', async () => {
+test('no app.yaml: AppPackage.open and Gateway.start({ app }) say the two lines to write in one, with no init', async () => {
   for (const err of [await refusal(AppPackage.open(empty)), await refusal(Gateway.start({ app: empty, stateDir, listen: '127.0.0.1:0', say: () => {} }))]) {
     assert.is(err.code, 'APPPKG_DESC_NOT_FOUND');
-    assert.is(err.hint, 'write one (README, "The description", says what it holds), or point at the directory that holds app.yaml');
+    assert.is(err.hint, `write ${join(empty, 'app.yaml')}, two lines: \`platform: python, wsgi\` (or \`asgi\`) and \`app: module:object\`, e.g. \`app: myapp.wsgi:application\` for an \`application\` in myapp/wsgi.py, or point at the directory that holds app.yaml`);
   }
 });
 
