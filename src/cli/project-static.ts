@@ -33,6 +33,25 @@ export function projectStatic(root: string, pecanConfig: string | null): StaticM
   return mappings;
 }
 
+/**
+ * The files directly in a Pecan project's static_root (`public/favicon.ico`, `public/robots.txt`),
+ * relative to `root`, sorted: at `/favicon.ico` under Pecan's debug: True, and served by no
+ * mapping init writes, since a `static:` prefix maps a directory (check refuses a file) and is
+ * never `/` itself. init says so in the app.yaml rather than leave them to 404 unnoticed.
+ */
+export function pecanUnmappedFiles(root: string, pecanConfig: string | null): string[] {
+  const pecanRoot = pecanConfig === null ? null : pecanStaticRoot(root, pecanConfig);
+  if (pecanRoot === null) return [];
+  try {
+    return readdirSync(join(root, pecanRoot), { withFileTypes: true })
+      .filter((e) => (e.isFile() || (e.isSymbolicLink() && isFile(join(root, pecanRoot, e.name)))) && !e.name.startsWith('.'))
+      .map((e) => `${pecanRoot}/${e.name}`)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
 /** The Pecan configuration's static_root, relative to `root`; null when it leaves the project or is no directory. */
 function pecanStaticRoot(root: string, config: string): string | null {
   let text: string;
@@ -58,6 +77,14 @@ function subdirectories(dir: string): string[] {
       .sort();
   } catch {
     return [];
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
 }
 

@@ -11,6 +11,8 @@
 //   `app = {...}` (its configuration) for one: a literal is no app, and the refusal says what
 //   wsgi.py to add; its public/ (css/, images/: what its templates link as /css/style.css) was
 //   mapped by no `static:`, and Pecan serves it only with debug: True: init maps each directory;
+//   the files directly in public/ (favicon.ico, robots.txt) no `static:` prefix can map (it maps
+//   a directory, never at /): init's app.yaml says they are not served, and how to serve them;
 // - Django's INSTALLED_APPS and MIDDLEWARE name packages as strings (django-debug-toolbar), which
 //   init's deb: line left out (check then warned of it): init now reads them too.
 import { spawnSync } from 'node:child_process';
@@ -122,15 +124,24 @@ test("a Pecan project: config.py's `app = {...}` is no app; init's refusal names
   assert.is(refused.status, 1, refused.stdout + refused.stderr);
   assert.match(refused.stderr, 'fix: config.py is Pecan\'s configuration (`pecan serve config.py`), and no module-level app: add wsgi.py beside it, `import os`, `from pecan.deploy import deploy` and `application = deploy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py"))`');
   writeFileSync(join(dir, 'wsgi.py'), 'import os\n\nfrom pecan.deploy import deploy\n\napplication = deploy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py"))\n');
+  writeFileSync(join(dir, 'public', 'favicon.ico'), 'icon');
+  writeFileSync(join(dir, 'public', 'robots.txt'), 'User-agent: *\n');
   const { stdout, yaml } = await init(dir);
   assert.match(stdout, '(app: wsgi:application, WSGI)');
   assert.match(yaml, /^deb: python3-pecan$/m, yaml);
   assert.match(yaml, /^static:\n {2}\/css: public\/css\/\n {2}\/images: public\/images\/\n/m, yaml);
+  assert.match(yaml.replace(/\n# /g, ' '), "Not served: public/favicon.ico, public/robots.txt: static: maps directories, at a prefix other than /, and Pecan serves its static_root only with debug: True. Move such a file into a directory mapped above and link it there (<link rel=\"icon\" href=\"/images/favicon.ico\">), or answer its URL from the app: a RootController method `robots`, exposed with @expose(content_type='text/plain'), answers /robots.txt.\n", yaml);
 });
 
 runIf(test, has('pecan'), 'needs python3-pecan')("Pecan: check passes the app.yaml init writes once wsgi.py deploys config.py", async () => {
   const dir = project('pecan-project');
   writeFileSync(join(dir, 'wsgi.py'), 'import os\n\nfrom pecan.deploy import deploy\n\napplication = deploy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.py"))\n');
+  // What init's comment says to do with the files directly in public/: the icon moved into a
+  // mapped directory, /robots.txt answered by a controller method `robots`.
+  writeFileSync(join(dir, 'public', 'images', 'favicon.ico'), 'icon');
+  writeFileSync(join(dir, 'public', 'robots.txt'), 'User-agent: *\nDisallow: /cart\n');
+  const root = join(dir, 'shop', 'controllers', 'root.py');
+  writeFileSync(root, `import os\n\n${readFileSync(root, 'utf8')}\n    @expose(content_type='text/plain')\n    def robots(self):\n        with open(os.path.join(os.path.dirname(__file__), '..', '..', 'public', 'robots.txt')) as f:\n            return f.read()\n`);
   await init(dir);
   const r = await check(dir);
   assert.is(r.status, 0, r.stdout + r.stderr);
@@ -142,6 +153,13 @@ runIf(test, has('pecan'), 'needs python3-pecan')("Pecan: check passes the app.ya
     assert.is(await css.body.text(), readFileSync(join(dir, 'public', 'css', 'style.css'), 'utf8'));
     const page = await request(`${gw.url}/`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
     assert.is(await page.body.text(), 'shop');
+    const icon = await request(`${gw.url}/images/favicon.ico`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+    assert.is(icon.statusCode, 200);
+    assert.is(await icon.body.text(), 'icon');
+    const robots = await request(`${gw.url}/robots.txt`, { headersTimeout: 10_000, bodyTimeout: 10_000 });
+    assert.is(robots.statusCode, 200);
+    assert.match(String(robots.headers['content-type']), /^text\/plain/);
+    assert.is(await robots.body.text(), 'User-agent: *\nDisallow: /cart\n');
   } finally {
     await gw.stop();
   }

@@ -8,7 +8,7 @@ import { systemPackagesOf } from '../../environment/system-module.js';
 import { nameToWriteFor } from '../../description/normalise-description.js';
 import { parsePackageDirName } from '../../description/package-dir.js';
 import { tornadoProcessLines } from '../../description/tornado-command.js';
-import { projectStatic } from '../project-static.js';
+import { pecanUnmappedFiles, projectStatic } from '../project-static.js';
 
 export const spec: CommandSpec = {
   name: 'init',
@@ -660,14 +660,47 @@ function pasteFactory(root: string): { pasteFile: string; pasteModule: string } 
 
 /** `static:` with what the project has to serve (project-static.ts), else the mapping commented out as an example. */
 function staticLines(root: string): string[] {
-  const mappings = projectStatic(root, pecanConfig(root).pecanConfig ?? null);
-  if (mappings.length === 0) return ['# static:', '#   /static: static/'];
+  const config = pecanConfig(root).pecanConfig ?? null;
+  const mappings = projectStatic(root, config);
+  const unmapped = unmappedLines(pecanUnmappedFiles(root, config), (mappings.find((m) => m.prefix === '/images') ?? mappings.find((m) => m.prefix !== '/static'))?.prefix);
+  if (mappings.length === 0) return [...unmapped, '# static:', '#   /static: static/'];
   const pecan = mappings.some((m) => m.prefix !== '/static' || m.dir !== 'static/');
   return [
     ...(pecan ? ["# Pecan's static_root, which Pecan itself serves only with debug: True, each directory at its name:"] : []),
     'static:',
     ...mappings.map((m) => `  ${m.prefix}: ${m.dir}`),
+    ...unmapped,
   ];
+}
+
+/**
+ * What is left unserved of a Pecan static_root, `files`, and the ways to serve it: a `static:`
+ * prefix maps a directory, never `/`; `prefix` is one mapped of the static_root's directories.
+ * A crawler reads /robots.txt alone, so that one is the app's to answer (Pecan takes the `.txt`
+ * of /robots.txt as the content type asked for and routes `robots` to the method of that name);
+ * a page's icon may be linked from anywhere.
+ */
+function unmappedLines(files: string[], prefix: string | undefined): string[] {
+  if (files.length === 0) return [];
+  const names = new Set(files.map((f) => f.slice(f.lastIndexOf('/') + 1)));
+  const into = prefix === undefined ? `into a directory of ${files[0].slice(0, files[0].lastIndexOf('/'))}/ mapped under static:` : 'into a directory mapped above';
+  const icon = names.has('favicon.ico') ? ` (<link rel="icon" href="${prefix ?? '/DIR'}/favicon.ico">)` : '';
+  const robots = names.has('robots.txt') ? ": a RootController method `robots`, exposed with @expose(content_type='text/plain'), answers /robots.txt" : '';
+  return commentLines(`Not served: ${files.join(', ')}: static: maps directories, at a prefix other than /, and Pecan serves its static_root only with debug: True. Move such a file ${into} and link it there${icon}, or answer its URL from the app${robots}.`);
+}
+
+/** `text` as comment lines of at most 96 characters, broken between words. */
+function commentLines(text: string): string[] {
+  const lines: string[] = [];
+  let line = '#';
+  for (const word of text.split(' ')) {
+    if (line.length > 1 && line.length + 1 + word.length > 96) {
+      lines.push(line);
+      line = '#';
+    }
+    line += ` ${word}`;
+  }
+  return [...lines, line];
 }
 
 /**
