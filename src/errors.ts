@@ -1173,9 +1173,14 @@ export const ERROR_CODES = {
     example: { app: 'blog', command: 'test', have: ['install', 'update'], fix: 'add e.g. `commands: {test: python -m unittest discover -s tests}` to app.yaml' },
   },
   APPPKG_INSTALL_NEEDS_ROOT: {
-    summary: '`install --system` was run by a user other than root; only root may run `apt-get install`.',
-    message: (d) => `install --system: installing deb packages needs root, this is uid ${str(d.uid)}`,
-    hint: (d) => `run \`sudo apppkg-gateway install --system ${str(d.dir) || 'APP_DIR'}\`, or install the packages yourself (apt-get install -y ${str(d.packages) || 'PACKAGE...'}) and run install without --system`,
+    summary: '`install --system` (AppPackage\'s `install({ system: true })`) was run by a user other than root; only root may run `apt-get install`.',
+    // AppPackage's install({ system: true }) meets it too (systemInstall: namingFixes): its caller
+    // runs no `install --system` and has no sudo to prefix a call with, but its program's.
+    message: (d) => `${d.systemInstall ? str(d.systemInstall) : 'install --system'}: installing deb packages needs root, this is uid ${str(d.uid)}`,
+    hint: (d) =>
+      d.systemInstall
+        ? `call ${str(d.systemInstall)} from a program run as root, or install the packages yourself (apt-get install -y ${str(d.packages) || 'PACKAGE...'}) and call install() without system: true`
+        : `run \`sudo apppkg-gateway install --system ${str(d.dir) || 'APP_DIR'}\`, or install the packages yourself (apt-get install -y ${str(d.packages) || 'PACKAGE...'}) and run install without --system`,
     exitStatus: 1,
     example: { uid: 1000, dir: '/srv/apps/blog', packages: 'python3-flask' },
   },

@@ -5,16 +5,19 @@
 // Each now names what the library has, as command-words.test.ts has the Gateway's fixes; the
 // CLI's words are checked by cli/init-*, cli/describe and cli/deb-missing. Imported by the
 // package's own name, as a program does.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AppPackage, Gateway, GatewayError } from 'apppkg-gateway';
 import { writePackage } from '../helpers/apps-dir.js';
-import { tempDir, within } from '../helpers/process.js';
+import { installForOtherUsers, tempDir, within } from '../helpers/process.js';
 import { aptPackageNotInstalled, hasProgram, isRoot, runIf } from '../helpers/skip.js';
 
+const NOBODY = 65534;
 const test = suite('library: a package\'s refusals name AppPackage\'s calls, not init, describe and install --system');
 const work = tempDir('apppkg-lib-package-words-');
 const stateDir = join(work.path, 'state');
@@ -68,6 +71,37 @@ withAptPackage('a deb: package not installed: install() and check() say install(
   const report = await within(120_000, 'check()', pkg.check());
   const deb = report.checks.find((c) => c.name === 'deb');
   assert.is(deb?.fix, fix, JSON.stringify(deb));
+});
+
+// A program not run as root that called install({ system: true }) was told to run
+// `sudo apppkg-gateway install --system DIR` and "install without --system": a CLI it did not run.
+// The program runs as nobody, importing the package as a user's program does.
+runIf(test, isRoot, 'needs root to run the program as nobody')('install({ system: true }) not as root: the refusal names the call, not `sudo apppkg-gateway install --system`', async () => {
+  const shared = installForOtherUsers();
+  const open = join(work.path, 'open-to-nobody');
+  mkdirSync(open, { mode: 0o777 });
+  chmodSync(open, 0o777);
+  chmodSync(work.path, 0o755);
+  const dir = writePackage(open, 'system', { 'app.yaml': 'platform: python, wsgi\napp: wsgi:application\ndeb: [python3-flask]\n', 'wsgi.py': '' });
+  const program = join(open, 'program.mjs');
+  writeFileSync(program, `const { AppPackage } = await import(${JSON.stringify(pathToFileURL(join(shared.root, 'dist', 'index.js')).href)});
+const pkg = await AppPackage.open(${JSON.stringify(dir)}, { stateDir: ${JSON.stringify(join(open, 'state'))} });
+const said = await pkg.install({ system: true }).then(() => ({}), (e) => ({ code: e.code, message: e.message, hint: e.hint }));
+console.log(JSON.stringify(said));
+`);
+  const child = spawn(process.execPath, [program], { cwd: open, uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const status = await within(60_000, 'the program as nobody', new Promise<number | null>((done) => child.on('close', done))).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
+  assert.is(status, 0, out);
+  const said = JSON.parse(out) as { code: string; message: string; hint: string };
+  assert.is(said.code, 'APPPKG_INSTALL_NEEDS_ROOT', out);
+  assert.is(said.message, `AppPackage's \`install({ system: true })\`: installing deb packages needs root, this is uid ${NOBODY}`);
+  assert.is(said.hint, "call AppPackage's `install({ system: true })` from a program run as root, or install the packages yourself (apt-get install -y python3-flask) and call install() without system: true");
 });
 
 // A program that gave install() an `output` was told to read pip's output "above": in a stream
