@@ -106,15 +106,70 @@ export async function openCgroupRun(): Promise<CgroupHold> {
 }
 
 /**
+ * How long a tree's guard gives its processes after its SIGTERM before its SIGKILL
+ * (process-group.ts guardGroup), the gateway's stop and its death alike.
+ */
+export const GUARD_GRACE_MS = 5000;
+/** Beyond GUARD_GRACE_MS, for a dead run's guards: their polls, a loaded host's slow SIGKILL. */
+const GUARD_SLACK_MS = 1000;
+
+/** The dead runs whose guards are still in their grace, reaped once it is up (or at the exit). */
+let reaping: Promise<void> | null = null;
+let hurry: (() => void) | null = null;
+
+/**
  * Kills and removes what gateways that did not stop (SIGKILL, a crash) left beside the run,
  * saying whose processes. Once the gateway has started: what they left is in nobody's way, and a
- * line about it must not come before a usage error.
+ * line about it must not come before a usage error. A run whose guards still live (its spawner
+ * leaf holds them: they sent their SIGTERM as its gateway died, their SIGKILL comes
+ * GUARD_GRACE_MS later) is left to them for that grace, in the background: a gateway restarted
+ * at once (systemd's Restart=) killed the app's processes in the middle of their shutdown
+ * handlers. What is left after it (an escapee neither the group nor the mark reaches) is killed.
  */
 export async function reapDeadRuns(say: (line: string) => void): Promise<void> {
   if (run === null) return;
+  const guarded: string[] = [];
   for (const left of leftByDeadRuns(run.parent)) {
-    const pids = await removeRun(left);
-    say(`process trees: ${left} was left by a gateway that did not stop${pids.length === 0 ? '' : `: killed ${pids.length === 1 ? 'its process' : 'its processes'} ${pids.join(', ')}`}`);
+    if (populated(join(left, 'spawner')) && treesPopulated(left)) guarded.push(left);
+    else sayReaped(say, left, await removeRun(left), false);
+  }
+  if (guarded.length === 0) return;
+  say(`process trees: ${guarded.join(', ')} ${guarded.length === 1 ? 'was' : 'were'} left by a gateway that did not stop, its guards giving its processes their grace (SIGTERM, then SIGKILL ${GUARD_GRACE_MS / 1000} s later): killed after it`);
+  const cut = new Promise<void>((resolve) => (hurry = resolve));
+  reaping = Promise.all(
+    guarded.map(async (left) => {
+      await Promise.race([cut, guardsDone(left, GUARD_GRACE_MS + GUARD_SLACK_MS)]);
+      // The app's processes past their grace, not the guards that end with the run.
+      const outlived = treeLeaves(left).flatMap(procsOf);
+      await removeRun(left);
+      sayReaped(say, left, outlived, true);
+    }),
+  ).then(() => {
+    reaping = null;
+    hurry = null;
+  });
+}
+
+function sayReaped(say: (line: string) => void, left: string, pids: number[], waited: boolean): void {
+  const killed = pids.length === 0 ? (waited ? ': its processes ended in their grace' : '') : `: killed ${pids.length === 1 ? 'its process' : 'its processes'} ${pids.join(', ')}`;
+  say(`process trees: ${left} was left by a gateway that did not stop${killed}`);
+}
+
+/** The run `dir`'s tree leaves: its cgroups but itself and its spawner leaf. */
+function treeLeaves(dir: string): string[] {
+  return subtree(dir).filter((cgroup) => cgroup !== dir && cgroup !== join(dir, 'spawner'));
+}
+
+/** Whether a process is left in a tree leaf of the run `dir`. */
+function treesPopulated(dir: string): boolean {
+  return treeLeaves(dir).some(populated);
+}
+
+/** Waits until the run `dir`'s guards have ended or its trees are empty, at most `ms`. */
+async function guardsDone(dir: string, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (populated(join(dir, 'spawner')) && treesPopulated(dir) && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
@@ -124,6 +179,9 @@ export async function closeCgroupRun(): Promise<void> {
   if (closing === null) return;
   run = null;
   hold = { dir: null, why: 'the gateway has stopped' };
+  // A dead run still in its guards' grace is killed now: the gateway's exit does not wait for it.
+  hurry?.();
+  await reaping;
   await closing.close();
 }
 

@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import treeKill from 'tree-kill';
 import { procStat, ticksSinceBoot } from '../proc-stat.js';
 import { spawnProcess } from '../spawn-process.js';
-import { treeCgroup, type TreeCgroup } from './cgroup-tree.js';
+import { GUARD_GRACE_MS, treeCgroup, type TreeCgroup } from './cgroup-tree.js';
 import { signalMarked } from './marked-processes.js';
 import { descendantsOf, readDescendants } from './process-tree.js';
 import { signalStrays, straysIn, straysOf, type Strays } from './strays.js';
@@ -73,7 +73,7 @@ interface GroupGuard {
  * stopping them (SIGKILL, a crash): a tiny shell, in a group of its own, blocks reading a pipe
  * whose other end only we hold; the kernel closes it however we die, and the shell then sends
  * them SIGTERM (and SIGCONT, so that a stopped process can act on it, as systemd does), and
- * SIGKILL to what is left of them 5 s later; it ends as soon as none is left. A command process
+ * SIGKILL to what is left of them GUARD_GRACE_MS (5 s) later; it ends as soon as none is left. A command process
  * has nothing else to notice; a worker notices its link closing, and the kernel kills a stopped
  * one (PR_SET_PDEATHSIG, python-shim/apppkg_shim/bootstrap.py).
  * The guard is started before the tree's leader, and told the leader's group on the pipe once it
@@ -111,7 +111,7 @@ function guardGroup(mark: string): GroupGuard {
     // second on a loaded host); without /proc/uptime each poll counts as a tenth. A sleep that
     // takes no fraction (POSIX asks only for whole seconds) sleeps a second.
     'now() { if read -r c _ 2>/dev/null </proc/uptime; then c=$((${c%.*} * 100 + 1${c#*.} - 100)); else c=$((c + 10)); fi; }',
-    'c=0; now; e=$((c + 500)); r=$((c + 50))',
+    `c=0; now; e=$((c + ${GUARD_GRACE_MS / 10})); r=$((c + 50))`,
     'while now; [ $c -lt $e ]; do',
     '  sleep 0.1 2>/dev/null || sleep 1',
     '  live || [ $c -lt $r ] && continue',
