@@ -3,7 +3,9 @@
 // it with the other connections (Front.stop's final cut; closeIdleNodeConnections before it, on
 // node:http), neither waiting for the linger's own bounds (5 s of silence, 30 s in all) nor
 // leaving it open. In the test's own process, through the library: a CLI's exit would close the
-// connection whatever the stop did, the library's stop() must itself. Both readers.
+// connection whatever the stop did, the library's stop() must itself. Both readers. And through
+// the CLI's SIGTERM: its process ends once nothing is left to run (main.ts exitWhenIdle), so a
+// lingering connection the stop left open held the exit until the linger's own bound.
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +14,7 @@ import * as assert from 'uvu/assert';
 import { Gateway } from '../../src/index.js';
 import { LINGER_TOTAL_MS } from '../../src/net/lingering-close.js';
 import { writePackage } from '../helpers/apps-dir.js';
-import { assertNoOrphans, tempDir, waitFor, within } from '../helpers/process.js';
+import { assertNoOrphans, startCli, tempDir, waitFor, within } from '../helpers/process.js';
 
 const test = suite('a stop during a lingering close after a 413');
 const work = tempDir('apppkg-stop-linger-413-');
@@ -105,6 +107,31 @@ for (const [reader, lane] of [['the lean lane', '1'], ['node:http', '0']] as con
       await assertNoOrphans(pids);
     });
   }
+}
+
+// A client still uploading only: a silent one's linger ends after 5 s without a byte (LINGER_MS),
+// which an exit held by it would wait for, within any bound this test could set without timing.
+for (const [reader, lane] of [['the lean lane', '1'], ['node:http', '0']] as const) {
+  test(`the CLI, ${reader}: SIGTERM with a 413's connection the client keeps open, still uploading, exits without waiting for it, and the connection is closed`, async () => {
+    const dir = join(work.path, `cli-${lane}`);
+    const apps = join(dir, 'apps');
+    writePackage(apps, 'w', { 'app.yaml': 'platform: python, wsgi\napp: w:application\n', 'w.py': WSGI });
+    const environment = join(dir, 'environment.yaml');
+    writeFileSync(environment, 'defaults:\n  workers: 1\napps:\n  w:\n    max_body: 1000\n', { mode: 0o600 });
+    // A grace longer than the linger's bound: an exit that waited for the client would show.
+    const gw = await startCli(['--apps', apps, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--environment', environment, '--state-dir', join(dir, 'state'), '--access-log', 'off', '--settle', '0', '--watch-interval', '0', '--grace', String((LINGER_TOTAL_MS + 10_000) / 1000)], { env: { APPPKG_LEAN_LANE: lane }, ms: 60_000 });
+    const client = await refusedUpload(Number(new URL(gw.url).port), true);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      assert.not.ok(client.cut(), `${reader}: the connection is open before the SIGTERM`);
+      // Short of the linger's own bound (30 s) and of the grace: past it, SIGKILL, and no status 0.
+      assert.is(await gw.stop(LINGER_TOTAL_MS - 10_000), 0, `${reader}: the gateway exits by itself after SIGTERM\n${gw.output()}`);
+      client.probe();
+      await waitFor(() => client.cut(), 5000, `${reader}: the connection closed by the exit, a byte sent after it reset\n${gw.output()}`);
+    } finally {
+      client.destroy();
+    }
+  });
 }
 
 test.run();
