@@ -4,10 +4,11 @@
 // the address. Here real processes hold and wait for the lock, in a directory of this test's own
 // (APPPKG_TEST_SHARED_CACHE names where it is), never the run's.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { defaultAdminLockFile, takesDefaultAdmin } from './helpers/default-admin.js';
+import { defaultAdminLockFile, libraryGatewaysOnDefaultAdmin, takesDefaultAdmin } from './helpers/default-admin.js';
 import { SHARED_CACHE_VARIABLE } from './helpers/shared-cache.js';
 import { BIN, isAlive, orAfter, ROOT, tempDir, TS_REGISTER, waitFor } from './helpers/process.js';
 
@@ -107,6 +108,26 @@ test('which CLI runs take the lock: a gateway given --apps and no --admin, as it
     [['status'], false],
   ];
   for (const [args, expected] of takes) assert.is(takesDefaultAdmin(args), expected, args.join(' '));
+});
+
+// A library gateway given no `admin` listens on 127.0.0.1:8099 in the test's own process, where
+// no startCli takes the lock for it: beside another file's, one of them failed to start, or a
+// file that needs the address free was skipped. None does today; this keeps it so.
+test('no test starts a library gateway on the default admin address: each gives admin (false, or an address of its own)', () => {
+  const judged: Array<[string, number[]]> = [
+    ["await Gateway.start({ apps, listen: '127.0.0.1:0', stateDir })", [1]],
+    ["x;\nconst g = await Gateway.start({\n  apps: dir,\n  listen: '127.0.0.1:0',\n})", [2]],
+    ["Gateway.start({ apps, listen: '127.0.0.1:0', admin: false })", []],
+    ["Gateway.start({ apps, listen: '127.0.0.1:0', admin: '127.0.0.1:0' })", []],
+    ["Gateway.start({ app, listen: '127.0.0.1:0' })", []],
+    ["Gateway.start({ app: dir, listen: '127.0.0.1:0' })", []],
+    ["Gateway.start({ apps: work.path, stateDir: 42 })", []],
+  ];
+  for (const [source, lines] of judged) assert.equal(libraryGatewaysOnDefaultAdmin(source), lines, source);
+  // Not the scanner's own file, nor this one: their samples are such calls.
+  const files = (readdirSync(join(ROOT, 'test'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && f !== 'default-admin-lock.test.ts' && f !== join('helpers', 'default-admin.ts'));
+  const found = files.flatMap((f) => libraryGatewaysOnDefaultAdmin(readFileSync(join(ROOT, 'test', f), 'utf8')).map((line) => `test/${f}:${line}`));
+  assert.equal(found, [], `give these admin: false (or '127.0.0.1:0'): ${found.join(', ')}`);
 });
 
 test.run();

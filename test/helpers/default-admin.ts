@@ -5,7 +5,9 @@
 // 127.0.0.1:8099"), or the gateway fail to start: which, depended on the moment. So both hold
 // one exclusive lock while they need the address: the needing file from its load (where its
 // skip is decided, skip.ts) to its last hook, a gateway (startCli, runCli) from its spawn to its
-// exit. Something outside the run that holds the address is still a skip.
+// exit. Something outside the run that holds the address is still a skip. A library gateway
+// (Gateway.start in a test's own process) takes no lock: every one gives `admin`, which
+// default-admin-lock.test.ts checks (libraryGatewaysOnDefaultAdmin).
 //
 // The lock is flock(1) on a file in the run's shared directory (shared-cache.ts; by hand, in
 // TMPDIR, which two files started by hand share). flock's child reads its stdin, a pipe from
@@ -138,4 +140,29 @@ export function takesDefaultAdmin(args: string[]): boolean {
   const at = args.findIndex((a) => a.endsWith('/apppkg-gateway'));
   const cli = at === -1 ? args : args.slice(at + 1);
   return cli[0]?.startsWith('-') === true && cli.includes('--apps') && !cli.some((a) => a === '--admin' || a.startsWith('--admin='));
+}
+
+/**
+ * The lines of `source` (a test file's text) that start a library gateway meant to listen on
+ * the default admin address: `Gateway.start({ apps, listen, ... })` with no `admin`, which takes
+ * 127.0.0.1:8099 (gateway-options.ts) outside the lock, as startCli's gateways are not. An
+ * options object named elsewhere, a spread or a call in a message's text is not judged; a call
+ * with `app` (serve) has no admin listener by default.
+ */
+export function libraryGatewaysOnDefaultAdmin(source: string): number[] {
+  const lines: number[] = [];
+  const call = 'Gateway.start(';
+  for (let at = source.indexOf(call); at !== -1; at = source.indexOf(call, at + call.length)) {
+    let depth = 0;
+    let end = at + call.length - 1;
+    for (; end < source.length; end++) {
+      if (source[end] === '(') depth++;
+      else if (source[end] === ')' && --depth === 0) break;
+    }
+    const options = source.slice(at + call.length, end).trim();
+    if (!options.startsWith('{') || !/\blisten\b/.test(options) || !/\bapps\b/.test(options)) continue;
+    if (/\badmin\b/.test(options) || /\bapp\b\s*[:,}]/.test(options)) continue;
+    lines.push(source.slice(0, at).split('\n').length);
+  }
+  return lines;
 }
