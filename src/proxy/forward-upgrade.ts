@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
+import { asksForWebsocket } from '../net/ignored-upgrade.js';
 import { endLingering } from '../net/lingering-close.js';
 import { targetAsSent } from '../net/request-head.js';
 import { proxyFailure, proxyFailureDetail, refuseUpgradeFor } from './error-response.js';
@@ -16,6 +17,7 @@ import {
   CUT_HEAD,
   invalidAnswer,
   invalidAnswerLine,
+  NO_UPGRADE,
   STALLED_HEAD,
   statusOutOfRange,
   WRONG_ACCEPT,
@@ -44,14 +46,19 @@ export interface ForwardUpgradeOptions {
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /**
- * What is wrong with a 101 to the websocket handshake `req` (RFC 6455 4.1 has the client fail
- * the websocket for each), or null; null for an upgrade to another protocol (no key: nothing to
- * check, the process decides).
+ * What is wrong with a 101 to `req`, sent on as a websocket handshake (`websocket`), or null.
+ * Whatever it carries, the 101 names its protocol (RFC 9110 15.2.2), and that is websocket, the
+ * one the gateway asked for and carries; with a key, the accept is the key's too (RFC 6455 4.1
+ * has the client fail the websocket for each). Null for a request sent on as something else
+ * (a CONNECT): the process decides.
  */
-function wrongSwitch(req: IncomingMessage, answer: IncomingMessage): InvalidAnswer | null {
+function wrongSwitch(websocket: boolean, req: IncomingMessage, answer: IncomingMessage): InvalidAnswer | null {
+  if (!websocket) return null;
+  const upgrade = answer.headers.upgrade?.trim();
+  if (upgrade === undefined || upgrade === '') return NO_UPGRADE;
+  if (upgrade.toLowerCase() !== 'websocket' || !connectionTokens(answer.headers.connection).has('upgrade')) return WRONG_UPGRADE;
   const key = req.headers['sec-websocket-key'];
-  if (typeof key !== 'string' || String(req.headers.upgrade).toLowerCase() !== 'websocket') return null;
-  if (answer.headers.upgrade?.trim().toLowerCase() !== 'websocket' || !connectionTokens(answer.headers.connection).has('upgrade')) return WRONG_UPGRADE;
+  if (typeof key !== 'string') return null;
   const expected = createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
   return answer.headers['sec-websocket-accept']?.trim() === expected ? null : WRONG_ACCEPT;
 }
@@ -108,7 +115,12 @@ function createProxy(): httpProxy {
 }
 
 export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffer, port: number, route: RequestRoute, opts: ForwardUpgradeOptions): void {
+  // Taken for a websocket when its Upgrade lists one (RFC 6455 4.1; any case, among other
+  // tokens: RFC 9110 7.8), it goes on as a websocket handshake alone: the websocket is the one
+  // protocol the gateway carries, so the process is offered no other to pick.
+  const websocket = asksForWebsocket(req);
   req.headers = outgoingHeaders(req, route, { upgrade: true });
+  if (websocket) req.headers.upgrade = 'websocket';
   const proxy = createProxy();
   /** A status line (101 or another answer) went to the client: no error answer after it. */
   let answered = false;
@@ -161,7 +173,7 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
       if (event === 'upgrade' && !answered) {
         answered = true;
         const [answer, proxySocket] = args as [IncomingMessage, Socket];
-        const wrong = wrongSwitch(req, answer);
+        const wrong = wrongSwitch(websocket, req, answer);
         if (wrong !== null) {
           proxySocket.destroy();
           refuseInvalid(wrong);
@@ -173,7 +185,7 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
         // A 101 node:http does not take for a switch (its Connection names no upgrade) comes
         // here, and would go out as a 101 with no protocol behind it.
         const answer = args[0] as IncomingMessage;
-        const wrong = answer.statusCode === 101 ? (wrongSwitch(req, answer) ?? WRONG_UPGRADE) : statusOutOfRange(answer.statusCode ?? 0);
+        const wrong = answer.statusCode === 101 ? (wrongSwitch(websocket, req, answer) ?? WRONG_UPGRADE) : statusOutOfRange(answer.statusCode ?? 0);
         if (wrong !== null) {
           answered = true;
           proxyReq.destroy();
@@ -193,7 +205,7 @@ export function forwardUpgrade(req: IncomingMessage, socket: Socket, head: Buffe
     endWith(socket, proxySocket);
     endWith(proxySocket, socket);
     // Another protocol's bytes have no frames to follow: only the process can end those.
-    if (String(req.headers.upgrade).toLowerCase() === 'websocket') opts.onWebsocket?.(new WebsocketTunnel(socket, proxySocket));
+    if (websocket) opts.onWebsocket?.(new WebsocketTunnel(socket, proxySocket));
   });
 
   proxy.ws(req, socket, head, { target: `http://127.0.0.1:${port}` }, (err) => {

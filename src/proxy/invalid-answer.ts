@@ -16,7 +16,8 @@ export type InvalidAnswerKind =
   | 'stalled-head'
   | 'closed'
   | 'websocket-accept'
-  | 'websocket-upgrade';
+  | 'websocket-upgrade'
+  | 'websocket-no-upgrade';
 
 /**
  * undici's SocketError words this module tells answers by where undici gives no class or code of
@@ -190,6 +191,17 @@ export const WRONG_UPGRADE: InvalidAnswer = {
   did: 'switched to another protocol than the websocket the handshake asked for',
   rule: ' (a 101 to a websocket handshake carries Upgrade: websocket and Connection: Upgrade: RFC 6455 4.2.2)',
   fix: 'let a websocket library answer the handshake (websockets, wsproto, a framework\'s), or answer it with "Upgrade: websocket" and "Connection: Upgrade"',
+};
+
+/**
+ * A 101 to a websocket request, with a key or without, that names no protocol: RFC 9110 15.2.2
+ * has a server that switches send Upgrade, and without it no client can tell what it now speaks.
+ */
+export const NO_UPGRADE: InvalidAnswer = {
+  kind: 'websocket-no-upgrade',
+  did: 'sent 101 Switching Protocols without an Upgrade field naming the protocol it switched to',
+  rule: ' (a server that switches names the new protocol in Upgrade: RFC 9110 15.2.2; for a websocket, Upgrade: websocket and Connection: Upgrade, RFC 6455 4.2.2)',
+  fix: WRONG_UPGRADE.fix,
 };
 
 /** The app's log line for `answer` to `method target`, said once per kind of a process; `status`: what the client got. */

@@ -73,6 +73,15 @@ def serve(conn):
             conn.sendall(SWITCH + b"Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n\r\n")
         elif case == "no-accept":
             conn.sendall(SWITCH + b"\r\n")
+        elif case == "no-upgrade-field":
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\r\n")
+        elif case == "empty-upgrade-field":
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: \r\nConnection: Upgrade\r\n\r\n")
+        elif case == "h2c-no-key":
+            conn.sendall(SWITCH.replace(b"websocket", b"h2c") + b"\r\n")
+        elif case == "seen-upgrade":
+            seen = [line.partition(b":")[2].strip() for line in head.split(b"\r\n")[1:] if line.partition(b":")[0].strip().lower() == b"upgrade"]
+            conn.sendall(SWITCH + b"Sec-WebSocket-Accept: " + accept_of(head) + b"\r\nX-Seen-Upgrade: " + b" | ".join(seen) + b"\r\n\r\n")
         elif case == "declined-unframed":
             # A refusal whose body ends with its connection, which it then holds.
             conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nnot you\n")
@@ -255,12 +264,15 @@ test('a handshake\'s answer goes out with its fields as the process wrote them: 
   assert.is(declined, `403 Not You ${JSON.stringify(['X-Up', '1', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'x-low', '2', 'Content-Length', '3', 'Connection', 'close'])}`);
 });
 
-/** What a raw client asking to upgrade `path` to `protocol` reads: all until the close, or the head and what follows it within 0.5 s. */
-async function upgradeTo(path: string, protocol: string): Promise<string> {
+/**
+ * What a raw client asking to upgrade `path` to `protocol` reads: all until the close, or the
+ * head and what follows it within 0.5 s. `fields`: more lines for its head (a websocket key).
+ */
+async function upgradeTo(path: string, protocol: string, fields = ''): Promise<string> {
   const socket = net.connect(Number(new URL(gw.url).port), '127.0.0.1');
   const seen = recorded(socket);
   try {
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`);
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n${fields}\r\n`);
     await waitFor(() => seen.closed || seen.got.includes('\r\n\r\n'), 10_000, () => `an answer to ${path}, got ${JSON.stringify(seen.got)}`);
     if (!seen.closed) await new Promise((resolve) => setTimeout(resolve, 500));
     return seen.got;
@@ -279,6 +291,45 @@ test('a 100, or a 103 and a 100, before the 101 to a websocket handshake: taken,
     assert.not.match(got, /^HTTP\/1\.1 1\d\d (?!Switching)/m, `${path}: no 1xx passed on: ${got}`);
   }
   assert.not.ok(appLog().some((l) => l.includes('/interim-')), appLog().join('\n'));
+});
+
+const KEY = 'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+/** What the gateway takes for a websocket handshake (RFC 6455 4.1: Upgrade includes "websocket"; RFC 9110 7.8: a list, any case). */
+const WEBSOCKET_UPGRADES = ['websocket, foo', 'foo, WebSocket', 'WEBSOCKET', 'foo ,  websocket  '];
+
+// Until 2026-12-08 the 101's accept was checked only for an Upgrade of exactly "websocket": one
+// the front took for a websocket with another token beside it went out unchecked, and the
+// process was handed the list as sent, from which it might pick a protocol the gateway does not carry.
+test('every Upgrade the gateway takes for a websocket handshake goes to the process as "Upgrade: websocket", and its 101 is checked: a wrong accept is a 502 whatever else the list held', async () => {
+  for (const protocol of WEBSOCKET_UPGRADES) {
+    const wrong = await upgradeTo('/wsp/raw/wrong-accept', protocol, KEY);
+    assert.ok(wrong.startsWith('HTTP/1.1 502 Bad Gateway\r\n'), `${protocol}: ${wrong}`);
+    assert.ok(wrong.includes('processes.web of wsp switched to websocket without the Sec-WebSocket-Accept the handshake\'s key asks for'), `${protocol}: ${wrong}`);
+    const right = await upgradeTo('/wsp/raw/seen-upgrade', protocol, KEY);
+    assert.ok(right.startsWith('HTTP/1.1 101 Switching Protocols\r\n'), `${protocol}: ${right}`);
+    assert.match(right, /\r\nX-Seen-Upgrade: websocket\r\n/, `${protocol}: ${right}`);
+  }
+});
+
+// RFC 9110 15.2.2: a server that sends 101 names the protocol it switches to in Upgrade. Until
+// 2026-12-08 a 101 to a websocket request without a key went out unchecked when node:http took
+// it for a switch (an Upgrade field, empty), and one with no Upgrade field at all was said to
+// have switched "to another protocol"; one switching to h2c went out too.
+test('a 101 with no Upgrade field, or an empty one, to a websocket request without a key is a 502 saying so, and the app\'s log says it once; one switching to h2c is a 502 as for a keyed handshake', async () => {
+  for (const protocol of ['websocket', 'foo, WebSocket']) {
+    const h2c = await upgradeTo('/wsp/raw/h2c-no-key', protocol);
+    assert.ok(h2c.startsWith('HTTP/1.1 502 Bad Gateway\r\n'), `${protocol}: ${h2c}`);
+    assert.ok(h2c.includes('processes.web of wsp switched to another protocol than the websocket the handshake asked for'), `${protocol}: ${h2c}`);
+    for (const path of ['empty-upgrade-field', 'no-upgrade-field']) {
+      const got = await upgradeTo(`/wsp/raw/${path}`, protocol);
+      assert.ok(got.startsWith('HTTP/1.1 502 Bad Gateway\r\n'), `${protocol} ${path}: ${got}`);
+      assert.ok(got.includes('processes.web of wsp sent 101 Switching Protocols without an Upgrade field naming the protocol it switched to'), `${protocol} ${path}: ${got}`);
+    }
+  }
+  const said = (): string[] => appLog().filter((l) => / answered GET \/wsp\/raw\/(empty|no)-upgrade-field:/.test(l));
+  const lines = await waitFor(() => (said().length > 0 ? said() : null), 5000, () => `wsp's log to say empty-upgrade-field; it has ${JSON.stringify(appLog().slice(-5))}`);
+  assert.is(lines.length, 1, lines.join('\n'));
+  assert.match(lines[0], /without an Upgrade field naming the protocol it switched to \(.*RFC 9110 15\.2\.2.*\), so the client got 502 Bad Gateway, .*fix: let a websocket library answer the handshake/);
 });
 
 test('a right handshake still opens, and nothing is said of it', async () => {
