@@ -109,11 +109,15 @@ export class AppDispatcher implements Redispatch {
    * wake's room to be known: not in the queue, yet as owed an answer when the app goes (detach).
    */
   private readonly asleepAnswers = new Set<(why: string) => void>();
+  /** Websocket handshakes held for the app's wake (upgrade), owed an answer as the queue is when no wake will come. */
+  private readonly wakeUpgrades = new Set<Socket>();
   /** Runs while the queue holds something: answers 504 to what waited past `timeout`. */
   private queueSweeper: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   /** Why the app is gone (detach), for what comes back to it afterwards; null while it serves. */
   private detached: string | null = null;
+  /** Why no wake starts from now on (the gateway stops: gatewayStops); null while one may. */
+  private noWake: string | null = null;
   private forwardOptions: ForwardOptions = {};
   /** For a request that was retried once already. */
   private lastTryOptions: ForwardOptions = {};
@@ -197,6 +201,35 @@ export class AppDispatcher implements Redispatch {
     for (const held of this.takeHeldUpgrades()) refuseUpgradeFor(held.socket, 'unavailable', why);
   }
 
+  /** The handshakes held for a wake, refused `why` (each once: the wake's end then finds it gone and leaves it). */
+  private refuseWakeUpgrades(why: string): void {
+    const sockets = [...this.wakeUpgrades];
+    this.wakeUpgrades.clear();
+    for (const socket of sockets) if (!socket.destroyed) refuseUpgradeFor(socket, 'unavailable', why);
+  }
+
+  /**
+   * The gateway stops: no wake starts during a stop, so what waits on one that has no room yet
+   * (the app asleep, or its wake still asking --max-workers for room), requests and websocket
+   * handshakes, is answered 503 `why` now, as what waits for a starting app is
+   * (StartWaits.giveUpAll), and so is what comes for it later in the stop; left waiting, it was
+   * cut at the end of --grace with no status line. A wake that has its room goes on, and what
+   * waits for it is served within the grace.
+   */
+  gatewayStops(why: string): void {
+    this.noWake = why;
+    if (!this.wakeWithoutRoom) return;
+    for (const waiting of this.takeAll()) answerFailure(waiting.res, 'unavailable', { detail: why });
+    for (const answer of [...this.asleepAnswers]) answer(why);
+    this.refuseWakeUpgrades(why);
+  }
+
+  /** Asleep, or its wake still waiting to know its room under --max-workers: no worker is on its way. */
+  private get wakeWithoutRoom(): boolean {
+    const state = this.backend.idleState;
+    return state === 'asleep' || (state === 'waking' && (this.backend.roomForWake?.() ?? null) !== null);
+  }
+
   /** The backend's upstreams changed: new ones join their group, gone ones retire. */
   private sync(): void {
     const { limits, development } = this.backend;
@@ -259,6 +292,7 @@ export class AppDispatcher implements Redispatch {
       // would serve nobody: the way to a worker's 400s, and a body known to pass max_body (enqueue).
       const refused = group === this.workers ? refusalAtWorker(req, route) : null;
       if (refused !== null) return answerFailure(res, refused.kind, { detail: refused.detail });
+      if (this.noWake !== null && this.wakeWithoutRoom) return answerFailure(res, 'unavailable', { detail: this.noWake });
       const maxBody = this.forwardOptions.maxBody;
       if (group === this.workers && bodyPastMax(req, maxBody) !== null) return this.enqueue(group, req, res, route);
       // One with no room to wait (queue: 0, or full) is answered "starting from idle" at its head
@@ -626,11 +660,16 @@ export class AppDispatcher implements Redispatch {
       const problem = group.process === null ? handshakeProblem(req) : null;
       if (problem !== null) return refuseHandshake(socket, req, problem);
       // Held until the app is awake, then routed as if it had just come.
+      this.wakeUpgrades.add(socket);
+      // false: refused already (the stop). One whose client left stays in the
+      // set until the wake ends, which the wake's own bounds limit.
+      const settled = (): boolean => this.wakeUpgrades.delete(socket);
       backend.wake().then(
         () => {
-          if (!socket.destroyed) this.upgrade(req, socket, head, route);
+          if (settled() && !socket.destroyed) this.upgrade(req, socket, head, route);
         },
         (err: Error) => {
+          if (!settled()) return;
           // Counted apart as the HTTP requests so refused are (wakeBackend): the gateway's refusal.
           if ((err as { noRoom?: unknown }).noRoom === true) this.websocketRefusedForRoom?.(this.name);
           refuseUpgradeFor(socket, 'unavailable', this.wakeFailedDetail(err), retryAfterUntil(backend.wakeRetryAt));

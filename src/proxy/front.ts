@@ -1402,6 +1402,7 @@ export class Front {
     // Once the lanes close: a lean answer says Connection: close from then on (closesAfter),
     // and given before, the 503s of what waited for a starting app said keep-alive.
     this.startWaits.giveUpAll();
+    for (const dispatcher of this.dispatchers.values()) dispatcher.gatewayStops('the gateway is stopping');
     // A websocket has no end of its own to wait for: each client gets a close frame now, and
     // a moment to answer it, rather than a reset when its connection is destroyed below.
     this.websockets.closeAll(WsCloseCode.GOING_AWAY, 'the gateway is stopping');
