@@ -11,9 +11,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { countOf } from '../count.js';
 import { GatewayError } from '../errors.js';
-import { readCredentials } from './credentials-store.js';
+import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
 import { BACKUP_DATABASE_DIR, clearDatabaseDir, openBackupFile, REDIS_BACKUP_FILE, type AppServiceScope } from './database-backup.js';
-import { dumpAppKeys, parseRedisUrl, probeRedis, restoreAppKeys, type DumpedKey, type RedisServer } from './redis-server.js';
+import { appRedisPrefix, appRedisUserName, dumpAppKeys, ensureRedisUser, parseRedisUrl, restoreAppKeys, type DumpedKey, type RedisServer } from './redis-server.js';
 import { planServices } from './service-plan.js';
 
 /** What a backup's manifest records of the app's Redis keys. */
@@ -60,8 +60,11 @@ export async function backupRedis(scope: AppServiceScope, backupDir: string): Pr
 }
 
 /**
- * Before anything of a restore changes: the app still has Redis here, and its server answers
- * (the keys the app holds now are replaced, no reason to refuse).
+ * Before anything of a restore changes: the app still has Redis here, its server answers, and
+ * the app's ACL user is there, made when missing (a fresh host), as its PostgreSQL role is
+ * (database-backup.ts): keys loaded under a prefix no user of this state root's holds were
+ * another state root's to overwrite, which making the user first refuses. The keys the app
+ * holds now are replaced, no reason to refuse.
  */
 export async function assertRedisRestorable(scope: AppServiceScope, snap: RedisSnapshot): Promise<void> {
   const server = appRedisServer(scope);
@@ -72,7 +75,10 @@ export async function assertRedisRestorable(scope: AppServiceScope, snap: RedisS
       fix: `ask for it in app.yaml again, or load ${snap.file} by hand`,
     });
   }
-  await probeRedis(server);
+  const { password } = await ensurePassword(scope.stateRoot, scope.desc.name, 'redis');
+  const user = { server, user: appRedisUserName(scope.desc.name), password, prefix: appRedisPrefix(scope.desc.name) };
+  const made = await ensureRedisUser(user, await serviceOwner(scope.stateRoot, scope.desc.name));
+  if (made.created) scope.say?.(`==> created redis ACL user ${user.user} (keys ${user.prefix}*) on ${server.label}`);
 }
 
 /** Loads the backup's keys under the app's prefix; then its keys the backup lacks are deleted. */

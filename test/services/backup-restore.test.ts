@@ -242,11 +242,21 @@ withServers('postgresql: restore onto a fresh host (a new state root, no role, n
   }
   const onFresh = (args: string[], after: string[] = []) =>
     runCli([...args, '--environment', envFile, '--state-dir', fresh, ...(after.length ? ['--', ...after] : [])], { ms: 90_000, env: { APPPKG_STATE_DIR: fresh } });
+  assert.ok(JSON.parse(readFileSync(join(to, 'apppkg-backup.json'), 'utf8')).redis, 'the backup holds shop\'s Redis keys too');
   const r = await onFresh(['restore', shop, '--from', to]);
   assert.is(r.status, 0, r.stdout + r.stderr);
+  // The Redis user too, as the role (docs/services.md): before the keys, not at the next start.
+  const user = new Redis({ host: '127.0.0.1', port: redis.port, username: 'admin', password: redis.adminPassword, lazyConnect: true });
+  try {
+    await user.connect();
+    assert.ok(await user.call('ACL', 'GETUSER', 'apppkg-shop'), 'restore made shop\'s Redis user');
+  } finally {
+    user.disconnect();
+  }
   const rows = await onFresh(['run', shop], ['python', 'probe.py', 'sql', 'SELECT x FROM t ORDER BY x']);
   assert.is(rows.status, 0, rows.stdout + rows.stderr);
   assert.equal(JSON.parse(rows.stdout), [[1], [2]]);
+  assert.not.match(rows.stdout + rows.stderr, /created (redis|postgresql)/, 'nothing left to make at the first run after the restore');
 });
 
 withServers('uninstall also drops a test database the app\'s role made and kept (--keepdb): its role could not be dropped while it owned one', async () => {
