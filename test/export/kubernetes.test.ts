@@ -979,7 +979,16 @@ test('an --image whose {version} stands in the repository path, for a version wi
 test('usage: --image is required, must be an image reference, and must say {name} for several apps', async () => {
   const none = await runCli(['export', 'kubernetes', '--apps', EXAMPLES]);
   assert.is(none.status, 2);
-  assert.match(none.stderr, /expected --apps DIR and --image IMAGE/);
+  // Said of the one missing, as run's CMD is: "--apps DIR and --image IMAGE" had the user look for both.
+  assert.match(none.stderr, /expected --image IMAGE, each app's image \(e\.g\. registry\.example\.com\/apps\/\{name\}:\{version\}\), found none/);
+  assert.not.match(none.stderr, /--apps DIR and/);
+  const noApps = await runCli(['export', 'kubernetes', '--image', 'registry.example.com/apps/{name}:{version}']);
+  assert.is(noApps.status, 2);
+  assert.match(noApps.stderr, /expected --apps DIR, the directory holding the app packages, found none/);
+  assert.not.match(noApps.stderr, /--image IMAGE/);
+  const neither = await runCli(['export', 'kubernetes']);
+  assert.is(neither.status, 2);
+  assert.match(neither.stderr, /expected --apps DIR and --image IMAGE, found neither/);
   const bad = await runCli(['export', 'kubernetes', '--apps', EXAMPLES, '--image', 'Registry/Apps:latest!']);
   assert.is(bad.status, 2);
   assert.match(bad.stderr, /--image: expected an image reference/);

@@ -118,7 +118,10 @@ export async function run(args: ParsedCommand): Promise<number> {
 
   const apps = args.values.apps as string | undefined;
   const image = args.values.image as string | undefined;
-  if (apps === undefined || image === undefined) throw usage('expected --apps DIR and --image IMAGE');
+  // Said of the one missing: "--apps DIR and --image IMAGE" to a user who gave one had them look for both.
+  if (apps === undefined && image === undefined) throw usage('expected --apps DIR and --image IMAGE, found neither');
+  if (apps === undefined) throw usage('expected --apps DIR, the directory holding the app packages, found none');
+  if (image === undefined) throw usage("expected --image IMAGE, each app's image (e.g. registry.example.com/apps/{name}:{version}), found none");
   const ingressClass = args.values['ingress-class'] as string | undefined;
   // Said in the command line's words, before the export module loads.
   if (ingressClass !== undefined) validateIngressClass(ingressClass, '--ingress-class');
