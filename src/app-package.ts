@@ -55,13 +55,15 @@ export interface AppPackageOptions {
    * `--environment` and `--state-dir`, which are what its user typed. `commands`: what a fix
    * calls install (check()'s, of a requirement not installed): by default AppPackage's install(),
    * the CLI's command from the CLI. `startedAs`: the CLI's command line, after `apppkg-gateway`
-   * and without --environment, that a fix giving the environment file says again with it.
+   * and without --environment, that a fix giving the environment file says again with it;
+   * `startedAsRest`: the `-- CMD` that followed it (run's), said after the file's option (after
+   * `--`, CMD took it).
    * `reader`: who this process's user is to the caller, for a file it may not read (by default
    * the user the program runs as; the CLI's, the user running its command).
    * The CLI's alone, as GatewayOptions.optionNames is.
    * @internal
    */
-  optionNames?: { environment: string; stateDir?: string; commands?: CommandWords; startedAs?: string; reader?: string };
+  optionNames?: { environment: string; stateDir?: string; commands?: CommandWords; startedAs?: string; startedAsRest?: string; reader?: string };
 }
 
 export interface CheckOptions {
@@ -389,8 +391,8 @@ export class AppPackage {
    */
   #withoutEnvironmentFile(err: unknown): unknown {
     if (!isGatewayError(err) || err.code !== 'APPPKG_SERVICE_MISSING' || this.#hostEnv.file !== null || err.details.noEnvironmentFile !== undefined) return err;
-    const startedAs = this.#options.optionNames?.startedAs;
-    return new GatewayError(err.code, { ...err.details, noEnvironmentFile: true, dir: this.dir, ...(startedAs === undefined ? {} : { startedAs }) });
+    const { startedAs, startedAsRest } = this.#options.optionNames ?? {};
+    return new GatewayError(err.code, { ...err.details, noEnvironmentFile: true, dir: this.dir, ...(startedAs === undefined ? {} : { startedAs }), ...(startedAsRest === undefined ? {} : { startedAsRest }) });
   }
 
   /** What this package's caller calls the CLI's commands (AppPackageOptions.optionNames). */

@@ -211,7 +211,9 @@ const passEnvironmentFile = (d: ErrorDetails): string => {
   if (!key.startsWith('-')) return `, and pass it: ${checkCall(d)}`;
   // check's own command line (`startedAs`), its --state-dir kept: without it the check ran again
   // on another state root (as root, /var/lib/apppkg-gateway's).
-  return `, and pass it: \`apppkg-gateway ${d.startedAs ? str(d.startedAs) : `check ${appDirWord(d)}`} ${givenAs(key, 'FILE')}\``;
+  // run's `-- CMD` (`startedAsRest`) after the option: after `--`, CMD took it as its own.
+  const rest = d.startedAs && d.startedAsRest ? ` ${str(d.startedAsRest)}` : '';
+  return `, and pass it: \`apppkg-gateway ${d.startedAs ? str(d.startedAs) : `check ${appDirWord(d)}`} ${givenAs(key, 'FILE')}${rest}\``;
 };
 /**
  * How the running gateway comes to read what the fix sets (`entry`: serve or --apps, `entryDir`

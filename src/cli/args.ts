@@ -100,10 +100,17 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
 /**
  * `name` and the words given to it (ParsedCommand.given) as one command line, without the options
  * named in `without`; `name` '' is the gateway's own command (`apppkg-gateway --apps DIR`), which has none.
+ * `rest` false leaves out what follows `--` (run's CMD): commandRestAgain says it, for a fix that
+ * adds an option, which after `--` went to CMD.
  */
-export function commandLineAgain(name: string, args: Pick<ParsedCommand, 'given' | 'rest'>, without: readonly string[] = []): string {
+export function commandLineAgain(name: string, args: Pick<ParsedCommand, 'given' | 'rest'>, without: readonly string[] = [], rest = true): string {
   const kept = args.given.filter((g) => g.option === undefined || !without.includes(g.option)).flatMap((g) => g.words);
-  return shellLine([...(name === '' ? [] : [name]), ...kept, ...(args.rest.length > 0 ? ['--', ...args.rest] : [])]);
+  return shellLine([...(name === '' ? [] : [name]), ...kept, ...(rest && args.rest.length > 0 ? ['--', ...args.rest] : [])]);
+}
+
+/** `-- CMD ...` as given (ParsedCommand.rest), to follow commandLineAgain(..., false); undefined when none was. */
+export function commandRestAgain(args: Pick<ParsedCommand, 'rest'>): string | undefined {
+  return args.rest.length > 0 ? shellLine(['--', ...args.rest]) : undefined;
 }
 
 /**

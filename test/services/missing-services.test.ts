@@ -121,9 +121,14 @@ test('install and run without --environment say to give an environment file, and
   const all = installed.stdout + installed.stderr;
   assert.match(all, /ledger asks for services\.database: postgresql, but the host offers no postgresql server\n/);
   assert.ok(all.includes(`set \`services.postgresql\` in an environment file (e.g. \`services: {postgresql: postgresql:///postgres?host=/var/run/postgresql}\`), and pass it: \`apppkg-gateway install ${dir} --state-dir ${state.path} --environment FILE\`, or ask for \`database: sql\``), all);
-  const ran = await runCli(['run', dir, '--state-dir', state.path, '--', 'true']);
+  // run's own command line, --state-dir kept and the option before `--` (after it, it went to CMD).
+  const ran = await runCli(['run', dir, '--state-dir', state.path, '--', 'python', '-c', 'print(1)']);
   assert.is(ran.status, 1, ran.stdout + ran.stderr);
-  assert.match(ran.stderr, /set `services\.postgresql` in an environment file \(e\.g\. [^\n]*\), and pass it: `apppkg-gateway \S+ \S+ (--state-dir \S+ )?--environment FILE`/);
+  assert.ok(ran.stderr.includes(`, and pass it: \`apppkg-gateway run ${dir} --state-dir ${state.path} --environment FILE -- python -c 'print(1)'\``), ran.stderr);
+  const tested = writePackage(work.path, 'tested', { 'app.yaml': 'platform: python, wsgi\napp: web:application\nservices:\n  redis: redis\ncommands:\n  test: "true"\n', 'web.py': WSGI });
+  const test_ = await runCli(['test', tested, '--state-dir', state.path]);
+  assert.is(test_.status, 1, test_.stdout + test_.stderr);
+  assert.ok(test_.stderr.includes(`, and pass it: \`apppkg-gateway test ${tested} --state-dir ${state.path} --environment FILE\``), test_.stderr);
 });
 
 test.run();

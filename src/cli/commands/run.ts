@@ -1,4 +1,4 @@
-import { APP_OPTIONS, APP_OPTION_HELP, appOptionNamesFor, type CommandSpec, type ParsedCommand } from '../args.js';
+import { APP_OPTIONS, APP_OPTION_HELP, appOptionNamesFor, commandLineAgain, commandRestAgain, type CommandSpec, type ParsedCommand } from '../args.js';
 import { AppPackage } from '../../app-package.js';
 import { closest } from '../../closest.js';
 import { listOf } from '../../count.js';
@@ -49,7 +49,9 @@ export async function run(args: ParsedCommand): Promise<number> {
   const app = await AppPackage.open(args.positionals[0], {
     environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
-    optionNames: appOptionNamesFor('run'),
+    // A fix that gives it an environment file says this command line again, --state-dir kept and
+    // the file's option before `-- CMD`.
+    optionNames: { ...appOptionNamesFor('run'), startedAs: commandLineAgain(spec.name, args, ['environment'], false), startedAsRest: commandRestAgain(args) },
   });
   if (named === undefined) return app.run(args.rest);
   return app.runCommand(commandNamed(app, named, args));

@@ -1,4 +1,4 @@
-import { APP_OPTIONS, APP_OPTION_HELP, appOptionNamesFor, type CommandSpec, type ParsedCommand } from '../args.js';
+import { APP_OPTIONS, APP_OPTION_HELP, appOptionNamesFor, commandLineAgain, type CommandSpec, type ParsedCommand } from '../args.js';
 import { AppPackage } from '../../app-package.js';
 import { useStateRootProbeCache } from '../../environment/probe-cache.js';
 
@@ -16,7 +16,8 @@ export async function run(args: ParsedCommand): Promise<number> {
   const app = await AppPackage.open(args.positionals[0] ?? '.', {
     environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
-    optionNames: appOptionNamesFor('test'),
+    // A fix that gives it an environment file says this command line again, --state-dir kept.
+    optionNames: { ...appOptionNamesFor('test'), startedAs: commandLineAgain(spec.name, args, ['environment']) },
   });
   const status = await app.runCommand('test');
   if (status === 0) return 0;
