@@ -57,13 +57,14 @@ export interface AppPackageOptions {
    * the CLI's command from the CLI. `startedAs`: the CLI's command line, after `apppkg-gateway`
    * and without --environment, that a fix giving the environment file says again with it;
    * `startedAsRest`: the `-- CMD` that followed it (run's), said after the file's option (after
-   * `--`, CMD took it).
+   * `--`, CMD took it). `commandLine`: the CLI's command line as given, which a fix that has it
+   * run again (check's, once a server is up) says.
    * `reader`: who this process's user is to the caller, for a file it may not read (by default
    * the user the program runs as; the CLI's, the user running its command).
    * The CLI's alone, as GatewayOptions.optionNames is.
    * @internal
    */
-  optionNames?: { environment: string; stateDir?: string; commands?: CommandWords; startedAs?: string; startedAsRest?: string; reader?: string };
+  optionNames?: { environment: string; stateDir?: string; commands?: CommandWords; startedAs?: string; startedAsRest?: string; commandLine?: string; reader?: string };
 }
 
 export interface CheckOptions {
@@ -214,6 +215,7 @@ export class AppPackage {
       environmentKey: this.#environmentKey,
       commandWords: this.#commands,
       startedAs: this.#options.optionNames?.startedAs,
+      commandLine: this.#options.optionNames?.commandLine,
       output: options.output ?? this.#options.output,
       outputGivenTo: options.output ? 'check()' : this.#options.output ? 'AppPackage.open()' : undefined,
       timeoutMs: options.timeoutMs,

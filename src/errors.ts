@@ -1349,7 +1349,9 @@ export const ERROR_CODES = {
           ? `${first} ${str(d.given)} in the top-level settings: of the environment file (given to every app); `
           : `${first} ${str(d.given)} among the app's settings (apps.${str(d.app)}.settings in the environment file); `
         : `${first} \`services.${str(d.kind)}\` in the environment file (a user allowed to create ${d.kind === 'redis' ? 'ACL users' : 'roles and databases'}); `) +
-        `${checkCall(d)} tries it${stoppedHalfway(d)}`;
+        // Within check itself (`checkAgain`: its command line as given), that very line.
+        (d.checkAgain ? `${LOGIN_REFUSED.test(str(d.reason)) ? 'then run this check again' : 'run this check again once the server is up'}: \`apppkg-gateway ${str(d.checkAgain)}\`` : `${checkCall(d)} tries it`) +
+        stoppedHalfway(d);
     },
     exitStatus: 1,
     example: { kind: 'postgresql', server: '/var/run/postgresql:5432', reason: 'connect ENOENT /var/run/postgresql/.s.PGSQL.5432' },

@@ -78,6 +78,8 @@ export interface CheckAppOptions {
   commandWords?: CommandWords;
   /** The CLI's command line (the CLI's startedAs, as OptionNames.startedAs): a fix that gives it the environment file says it again. */
   startedAs?: string;
+  /** The CLI's command line as given (OptionNames.commandLine): a fix that has this check run again says it. */
+  commandLine?: string;
   /** Where commands.check's output goes; default: ours. */
   output?: Writable;
   /**
@@ -219,7 +221,7 @@ export async function checkApp(opts: CheckAppOptions): Promise<CheckReport> {
   // the install it names is given the environment file and state root this check was.
   const unmade = state.missing === '' ? [] : [state.missing];
   const install = words.install(desc.dir, { environment: hostEnv.file ?? undefined, stateDir: opts.stateDir });
-  for (const s of await checkServices(desc, hostEnv, stateRoot, (err) => namingCallerOptions(withCommandLine(err, opts.startedAs), opts) as GatewayError)) {
+  for (const s of await checkServices(desc, hostEnv, stateRoot, (err) => namingCallerOptions(withCommandLine(err, opts), opts) as GatewayError)) {
     const at = !s.ok && s.code === 'APPPKG_SERVICE_MISSING' ? placeOf(desc, s.name.split('.')) : undefined;
     report({ name: s.name, ok: s.ok, detail: `${placed(at)}${s.detail}`, fix: s.fix, ...(s.code ? { code: s.code } : {}) });
     if (s.unmade !== undefined) unmade.push(s.unmade);
@@ -590,10 +592,15 @@ function isDirectory(dir: string): boolean {
 }
 
 /**
- * A service the host lacks, told with no environment file (errors.ts passEnvironmentFile), with
- * the command line that ran check: its fix says it again with the file, --state-dir kept.
+ * A service's failure with the command line that ran check: one the host lacks, told with no
+ * environment file (errors.ts passEnvironmentFile), says it again with the file, --state-dir
+ * kept; a server that does not answer, this very check as given (`checkAgain`), to run again
+ * once it is up: `check APP_DIR --environment FILE`, placeholders, read as another command.
  */
-function withCommandLine(err: GatewayError, startedAs: string | undefined): GatewayError {
-  if (startedAs === undefined || !err.details.noEnvironmentFile || err.details.startedAs !== undefined) return err;
-  return new GatewayError(err.code, { ...err.details, startedAs });
+function withCommandLine(err: GatewayError, opts: { startedAs?: string; commandLine?: string }): GatewayError {
+  if (err.code === 'APPPKG_SERVICE_UNAVAILABLE' && opts.commandLine !== undefined && err.details.checkAgain === undefined) {
+    return new GatewayError(err.code, { ...err.details, checkAgain: opts.commandLine });
+  }
+  if (opts.startedAs === undefined || !err.details.noEnvironmentFile || err.details.startedAs !== undefined) return err;
+  return new GatewayError(err.code, { ...err.details, startedAs: opts.startedAs });
 }

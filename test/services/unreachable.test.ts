@@ -39,6 +39,10 @@ test('check reports each service: PostgreSQL not configured does not hide a Redi
     assert.match(r.stdout, /FAIL\s+services\.database .*offers no postgresql server/);
     // SPEC 5.2 "check says whether each service is reachable": in those words, before the socket's.
     assert.match(r.stdout, new RegExp(`FAIL\\s+services\\.redis\\s+not reachable: redis at 127\\.0\\.0\\.1:${port} \\(services\\.redis\\): connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\n`));
+    // Within check, this check's own command line to run again, not `check APP_DIR --environment
+    // FILE`, placeholders read as another command to learn.
+    assert.ok(r.stdout.includes(`; run this check again once the server is up: \`apppkg-gateway check ${app} --environment ${envFile} --state-dir ${join(work.path, 'state')}\`\n`), r.stdout);
+    assert.not.match(r.stdout, /APP_DIR|FILE`/);
   } finally {
     work.remove();
   }

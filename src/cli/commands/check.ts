@@ -41,7 +41,9 @@ export async function run(args: ParsedCommand): Promise<number> {
     environment: args.values.environment as string | undefined,
     stateDir: args.values['state-dir'] as string | undefined,
     // A fix that gives it an environment file says this command line again, --state-dir kept.
-    optionNames: { ...appOptionNamesFor('check'), startedAs: commandLineAgain(spec.name, args, ['environment']) },
+    // A fix that gives it an environment file says this command line again, --state-dir kept;
+    // one that has it run again once a server is up, this command line as given.
+    optionNames: { ...appOptionNamesFor('check'), startedAs: commandLineAgain(spec.name, args, ['environment']), commandLine: commandLineAgain(spec.name, args) },
   });
   const report = await app.check({
     onCheck: printer(app.checkNames()),
