@@ -11,7 +11,7 @@ import { isGatewayError } from '../errors.js';
 import { ensurePassword, readCredentials, serviceOwner } from './credentials-store.js';
 import { appDatabaseName, ensureAppDatabase, parsePostgresUrl, postgresEnvironment, probePostgres, setRoleCreatesDatabases, type AppDatabase } from './postgresql-server.js';
 import { appRedisPrefix, appRedisUserName, ensureRedisUser, openDefaultUserWarning, parseRedisUrl, probeRedis, redisEnvironment, type AppRedisUser } from './redis-server.js';
-import { databaseKind, planServices, type ServicePlan } from './service-plan.js';
+import { databaseKind, missingServices, planServices, type ServicePlan } from './service-plan.js';
 import { unwatchPostgres, watchPostgres } from './postgresql-watch.js';
 import { unwatchRedisUser, watchRedisUser } from './redis-user-watch.js';
 import { failedServiceState, forgetServiceStatus, recordServiceStatus, type ServiceStatus } from './service-status.js';
@@ -44,7 +44,7 @@ export async function serviceEnvironment(opts: ServiceOptions): Promise<Record<s
   try {
     plan = planServices(desc, opts.hostEnv);
   } catch (err) {
-    if (opts.provision) recordRefusal(desc, err);
+    if (opts.provision) recordRefusal(desc, opts.hostEnv, err);
     throw err;
   }
   // A version that no longer asks for the gateway's Redis: its user is no longer kept.
@@ -271,10 +271,15 @@ async function redisFor(opts: ServiceOptions, url: string): Promise<Record<strin
   return redisEnvironment(u);
 }
 
-function recordRefusal(desc: Description, err: unknown): void {
+/**
+ * The refusal on each service it is about: one the host lacks both servers for names both in one
+ * error (service-plan.ts), and status showed it on the database's line alone, no redis line, as if
+ * Redis were no concern; each has its own line, its own words, as a down server's has.
+ */
+function recordRefusal(desc: Description, hostEnv: HostEnvironment, err: unknown): void {
   if (!isGatewayError(err)) return;
-  const service = String(err.details.service ?? 'database');
-  recordServiceStatus(desc.name, [{ name: service, kind: String(err.details.kind ?? ''), state: 'refused', reason: `${err.message} (fix: ${err.hint})` }]);
+  const each = err.code === 'APPPKG_SERVICE_MISSING' && err.details.alsoService !== undefined ? missingServices(desc, hostEnv) : [err];
+  recordServiceStatus(desc.name, each.map((e) => ({ name: String(e.details.service ?? 'database'), kind: String(e.details.kind ?? ''), state: 'refused' as const, reason: `${e.message} (fix: ${e.hint})` })));
 }
 
 const queues = new Map<string, Promise<unknown>>();

@@ -39,6 +39,12 @@ test('a version asking for PostgreSQL and Redis on a host offering neither is re
     // line suggested started another gateway, on the default addresses and state root).
     assert.match(both.hint, /set `services\.postgresql` and `services\.redis` in an environment file \(e\.g\. `services: \{postgresql: postgresql:\/\/\S+, redis: redis:\/\/\S+\}`\)/);
     assert.ok(both.hint.includes(`, and start the gateway with it: \`apppkg-gateway --apps ${apps.path} --listen 127.0.0.1:0 --admin 127.0.0.1:0 --state-dir ${state.path} --access-log off --environment FILE\``), both.hint);
+    // status shows each service that keeps the app from starting on a line of its own, as it
+    // does a down server's: the one line, database's, had the Redis line missing.
+    const status = await runCli(['status', '--admin', gw.adminUrl!]);
+    assert.is(status.status, 0, status.stdout + status.stderr);
+    assert.match(status.stdout, /service database: postgresql refused: both asks for services\.database: postgresql, but the host offers no postgresql server \(/);
+    assert.match(status.stdout, /service redis: redis refused: both asks for services\.redis: redis, but the host offers no redis server \(/);
     // One missing: said as before, without an "also".
     const one = await problem('one');
     assert.match(one.message, /one asks for services\.redis: redis, but the host offers no redis server$/);
