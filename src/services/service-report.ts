@@ -120,9 +120,10 @@ export async function checkServices(desc: Description, hostEnv: HostEnvironment,
   // Every service the host cannot give fails on its own line, and the others are still tried:
   // a user learns all there is to set in one run, not one key per run.
   const { missing, available } = withoutMissingServices(desc, hostEnv);
-  // With no environment file at all, the fix also says how to give one (errors.ts passEnvironmentFile).
+  // With no environment file at all, the fix also says how to give one (errors.ts passEnvironmentFile);
+  // with one, it names it, as serve's and --apps' do: "the environment file" left the user to guess which.
   const told = (err: GatewayError): GatewayError =>
-    naming(hostEnv.file === null ? new GatewayError(err.code, { ...err.details, noEnvironmentFile: true, dir: desc.dir }) : err);
+    naming(new GatewayError(err.code, { ...err.details, ...(hostEnv.file === null ? { noEnvironmentFile: true, dir: desc.dir } : { environmentFile: hostEnv.file }) }));
   const missingChecks: ServiceCheck[] = missing.map(told).map((err) => ({ name: `services.${String(err.details.service)}`, ok: false, detail: err.message, fix: err.hint, code: err.code }));
   const plan: ServicePlan = planServices(withoutGivenServices(available, hostEnv), hostEnv);
   const creds = await readCredentials(stateRoot, desc.name);

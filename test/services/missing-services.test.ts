@@ -114,7 +114,8 @@ test('check without --environment says to give an environment file, and how; wit
   writeFileSync(environment, 'settings: {}\n');
   const given = await runCli(['check', dir, '--environment', environment, '--state-dir', state.path]);
   assert.is(given.status, 1, given.stdout + given.stderr);
-  assert.match(given.stdout, 'fix: set `services.redis` in the environment file (e.g. `services: {redis: redis://127.0.0.1:6379}`)\n');
+  // Named, as serve and --apps name theirs: "the environment file" left the user to guess which.
+  assert.match(given.stdout, `fix: set \`services.redis\` in ${environment} (e.g. \`services: {redis: redis://127.0.0.1:6379}\`)\n`);
 });
 
 // SPEC 5.2: the app asking for postgresql on a host with none is refused "with an error naming
