@@ -246,6 +246,7 @@ withServers('postgresql: restore onto a fresh host (a new state root, no role, n
   const r = await onFresh(['restore', shop, '--from', to]);
   assert.is(r.status, 0, r.stdout + r.stderr);
   // The Redis user too, as the role (docs/services.md): before the keys, not at the next start.
+  assert.match(r.stdout, /==> created redis ACL user apppkg-shop \(keys shop:\*\) on \S+\n(.*\n)*==> restored \d+ Redis keys? of shop/);
   const user = new Redis({ host: '127.0.0.1', port: redis.port, username: 'admin', password: redis.adminPassword, lazyConnect: true });
   try {
     await user.connect();
