@@ -101,7 +101,7 @@ function rawGet(port: number, path: string, later = false, fields = ''): { socke
   return { socket, send, answer };
 }
 
-test('--max-workers 1, --grace 3: SIGTERM while a queue: 0 and a queue: 1 request and a websocket handshake wait for wakes with no room: each gets 503 "the gateway is stopping" with Connection: close as the stop begins, not a cut at the grace\'s end', async () => {
+test('R3.8 --max-workers 1, --grace 3: SIGTERM while a queue: 0 and a queue: 1 request and a websocket handshake wait for wakes with no room: each gets 503 "the gateway is stopping" with Connection: close as the stop begins, not a cut at the grace\'s end', async () => {
   const env = await open([], 'defaults:\n  workers: 1\napps:\n  slowstop:\n    idle_timeout: 1\n  zero: {queue: 0, idle_timeout: 1}\n  one: {queue: 1, idle_timeout: 1}\n', ['--max-workers', '1', '--grace', '3'], (apps) => {
     plainApp(apps, 'zero');
     asgiApp(apps);
