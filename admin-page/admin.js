@@ -346,7 +346,7 @@ function renderSummary(el, app) {
     stat('websockets', count(app.websockets), { data: { websockets: app.websockets } }),
     stat('restarts', h('span', { data: { restarts: app.restarts } }, String(app.restarts)), { class: app.restarts > 0 ? 'warn' : null, title: 'restarts of its workers and processes after unexpected exits since the gateway started, across its deploys and restarts (each worker\'s row: its own, since its version\'s instance started)' }),
     stat('p50 / p95 / p99', `${millis(lat.p50)} / ${millis(lat.p95)} / ${millis(lat.p99)}`, { data: { latency: '' }, class: 'wide', title: `over the last ${lat.windowSeconds ?? 60} s` }),
-    stat('health', healthText(app.health), { data: { health: app.health ? (app.health.ok ? 'ok' : 'failed') : 'none' }, class: ['wide', app.health && !app.health.ok ? 'bad' : null] }),
+    stat('health', healthText(app.health, app.healthPath), { data: { health: app.health ? (app.health.ok ? 'ok' : 'failed') : healthNone(app.healthPath) }, class: ['wide', app.health && !app.health.ok ? 'bad' : null] }),
     ...(app.services ?? []).map((s) => stat(s.name, `${s.kind} ${s.state}`, { data: { service: s.name }, class: s.state === 'ready' ? null : 'bad', title: s.reason ?? '' })),
     ...(app.idle && (app.idle.timeoutSeconds !== null || app.idle.coldStarts > 0 || (app.idle.coldStartFailures ?? 0) > 0)
       ? [coldStartStat(stat, app.idle)]
@@ -424,8 +424,20 @@ function mailStat(stat, mail) {
   });
 }
 
-function healthText(health) {
-  if (!health) return 'no probe';
+/**
+ * Why there is no probe to show: `none` (no `health:` path), `pending` (not answered yet), or
+ * `unknown` from a gateway older than `healthPath`, where `no probe` said both.
+ */
+function healthNone(path) {
+  return path === undefined ? 'unknown' : path === null ? 'none' : 'pending';
+}
+
+function healthText(health, path) {
+  if (!health) {
+    if (path === undefined) return 'no probe';
+    if (path === null) return 'no health: path in app.yaml';
+    return h('span', null, h('code', null, `GET ${path}`), ' not probed yet');
+  }
   const answer = health.ok ? `${health.status} ok` : health.status !== null ? `${health.status} failed` : `failed: ${health.error ?? 'no answer'}`;
   return h('span', { title: health.error ?? `probe of pid ${health.pid ?? '?'}` },
     h('code', null, `GET ${health.path}`), ` \u2192 ${answer}, `, agoSpan(health.at));

@@ -327,6 +327,13 @@ export interface AppStatus {
   /** The last failure worth showing (crash loop, refused version), or null. */
   problem: RefusalStatus | null;
   health: HealthStatus | null;
+  /**
+   * The `health:` path of app.yaml (a command app's, of its processes.web) of the version that
+   * serves, else of the one starting; null when it has none. With `health` null it tells why
+   * there is no probe to show: none configured (null) or none answered yet (a path). Absent
+   * from a gateway older than the field.
+   */
+  healthPath?: string | null;
   history: HistoryEvent[];
   log: LogTailStatus;
   /** True when the admin's rollback has a version to go back to. */

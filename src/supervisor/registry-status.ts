@@ -136,6 +136,8 @@ export function appStatusOf(record: AppRecord, draining: Array<[AppInstance, { d
   // A failed wake is the newest problem of a version that serves (one refused earlier is in history).
   problem: instance?.wakeError ? reasonOf(instance.wakeError) : record.problem ? reasonOf(record.problem) : null,
   health: instance?.lastProbe ?? null,
+  // `health` null alone read the same for an app with no probe and one not probed yet.
+  healthPath: (serving?.desc ?? record.startingInstance?.desc)?.health ?? null,
   history: record.history.list(),
   log: { file: where.logFile, lines: LogTail.of(where.logFile).last(STATUS_LOG_LINES) },
   canRollBack: where.canRollBack,
