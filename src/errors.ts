@@ -582,6 +582,13 @@ export const ERROR_CODES = {
     exitStatus: 1,
     example: { action: 'restart', app: 'blog', reason: 'the app failed to import: ModuleNotFoundError: No module named \'blog\'' },
   },
+  APPPKG_ADMIN_ACTION_WAITING: {
+    summary: '`restart` or `rollback` gave up waiting (after `--room-wait`, 90 s by default) for its new version\'s room under `--max-workers`: every running app held requests, so none could be put to sleep for it (an app that alone fills the bound under steady traffic may hold them for ever). The command exits 1; the gateway keeps the action waiting and goes on with it once there is room, and what served before keeps serving meanwhile.',
+    message: (d) => `the ${str(d.action)} of ${str(d.app)} still waits after ${str(d.waited)} s for ${str(d.what)}; the gateway goes on with it once there is room (\`apppkg-gateway status\` shows its starting version under it), and what served before serves meanwhile`,
+    hint: (d) => `${str(d.fix)}; or run \`apppkg-gateway ${str(d.action)} ${str(d.app)} --room-wait 0\` to wait as long as it takes`,
+    exitStatus: 1,
+    example: { action: 'restart', app: 'blog', waited: 90, what: 'room for 2 workers under --max-workers 2: every running app holds requests', fix: 'it goes on once a running app has nothing in flight and can be put to sleep for the room: here blog itself, whose serving workers (2) fill --max-workers 2, with 8 requests in flight now; to let it go on, raise the gateway\'s --max-workers, lower `workers` of blog or of the other apps (environment.yaml\'s `apps: {blog: {workers: N}}`), or wait for the load to fall' },
+  },
   APPPKG_ADMIN_GONE: {
     summary: 'The gateway went away while a stream of its admin listener was followed: it stopped or restarted, or the connection broke; `logs -f` and `status --watch` say so on stderr and wait for it to come back instead of ending with this.',
     message: (d) => `the gateway at ${str(d.address)} went away while following ${str(d.what)} (${str(d.reason)})`,

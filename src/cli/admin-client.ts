@@ -7,7 +7,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { statSync } from 'node:fs';
 import { request, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { addrUrl, commandLineAgain, formatAddr, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
+import { addrUrl, commandLineAgain, formatAddr, intOption, parseUrlAddr, type ListenAddress, type Options, type ParsedCommand } from './args.js';
 import { isLoopbackListen, readAdminToken } from '../admin/admin-access.js';
 import { adminKeyFile, readAdminKey } from '../admin/admin-key-file.js';
 import { adminAddressFile, readAdminAddress, type UnreadableAdminAddress } from '../admin/admin-address-file.js';
@@ -21,6 +21,7 @@ import { topClosedDirectory, unitAdminSocket } from './unit-admin-socket.js';
 import { findUser } from '../environment/run-as.js';
 import { resolveStateRoot } from '../environment/state-root.js';
 import { shellLine } from '../shell-words.js';
+import { DEFAULT_ROOM_WAIT_S, watchAction } from './action-wait.js';
 
 export const ADMIN_OPTIONS: Options = {
   admin: { type: 'string' },
@@ -32,6 +33,14 @@ export const ADMIN_OPTION_HELP: Array<[string, string]> = [
   ['--admin ADDR', `the gateway's admin listener: PORT, HOST:PORT, its http://HOST:PORT/ URL or unix:/path (default: the address the gateway running on the state root wrote to STATE/admin.address, else ${DEFAULT_ADMIN})`],
   ['--admin-token FILE', "the file holding the admin token, when the gateway was started with one; without it, root on the gateway's host sends the key the gateway keeps in STATE/admin.key"],
   ['--state-dir DIR', "without --admin: the state root whose admin.address names the gateway's admin listener (default as the gateway's: $APPPKG_STATE_DIR, else /var/lib/apppkg-gateway as root, $XDG_STATE_HOME/apppkg-gateway or ~/.local/state/apppkg-gateway as a user)"],
+];
+
+/** restart's and rollback's: the admin's, and how long to wait for room under --max-workers. */
+export const ACTION_OPTIONS: Options = { ...ADMIN_OPTIONS, 'room-wait': { type: 'string' } };
+
+export const ACTION_OPTION_HELP: Array<[string, string]> = [
+  ...ADMIN_OPTION_HELP,
+  ['--room-wait S', `how long to wait while the new version waits for room under the gateway's --max-workers (every running app holding requests, so none can be put to sleep for it): past it the command exits 1 saying so, and the gateway goes on with it once there is room; 0: as long as it takes (default ${DEFAULT_ROOM_WAIT_S}, as systemd waits for a start)`],
 ];
 
 /** The refusals of POST /mail/retry and /mail/delete, passed on as the gateway said them. */
@@ -633,12 +642,18 @@ export function sseParser(onEvent: (event: string, data: string) => void): (chun
 export async function runAppAction(args: ParsedCommand, action: 'restart' | 'rollback'): Promise<number> {
   const name = args.positionals[0];
   if (name === undefined) throw new GatewayError('APPPKG_USAGE', { reason: `expected NAME, the app to ${action === 'restart' ? 'restart' : 'roll back'}`, command: action });
+  const roomWaitS = intOption(args.values['room-wait'], '--room-wait', 0, action, DEFAULT_ROOM_WAIT_S) ?? DEFAULT_ROOM_WAIT_S;
   const client = AdminClient.fromOptions(args.values, shellLine([action, name]), commandLineAgain(action, args, ['admin-token']));
+  const watch = watchAction({ app: name, action, status: () => client.status(), say: (line) => process.stderr.write(`${line}\n`), roomWaitMs: roomWaitS * 1000 });
   try {
-    const answer = await client.post<{ message?: string }>(`/apps/${encodeURIComponent(name)}/${action}`, { app: name, action });
+    const posted = client.post<{ message?: string }>(`/apps/${encodeURIComponent(name)}/${action}`, { app: name, action });
+    // Given up on (--room-wait): close() below ends it, whose error nobody waits for then.
+    posted.catch(() => {});
+    const answer = await Promise.race([posted, watch.overdue]);
     process.stdout.write(`${answer.message ?? `${name}: ${action} done`}\n`);
     return 0;
   } finally {
+    watch.stop();
     await client.close();
   }
 }
