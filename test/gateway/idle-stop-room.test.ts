@@ -10,7 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { writePackage } from '../helpers/apps-dir.js';
 import { acceptedBy, ASK_GATEWAY_EVERY_MS, isAlive, waitFor } from '../helpers/process.js';
-import { idleGateways } from '../helpers/idle-gateways.js';
+import { idleGateways, writeSlowstop } from '../helpers/idle-gateways.js';
 
 const test = suite('a stop answers what waits for a wake with no room');
 const gateways = idleGateways('apppkg-idle-stop-');
@@ -52,37 +52,6 @@ function asgiApp(apps: string): void {
 }
 
 /**
- * An ASGI app whose lifespan shutdown takes 30 s once it has served /hold (a pool closed slowly),
- * and none before: the sleeps at the gateway's start, for the others' room, cost nothing.
- */
-function slowAfterHold(apps: string): void {
-  writePackage(apps, 'slowstop', {
-    'app.yaml': 'platform: python, asgi\napp: slowstop:app\n',
-    'slowstop.py': [
-      'import asyncio',
-      'held = []',
-      '',
-      'async def app(scope, receive, send):',
-      '    if scope["type"] == "lifespan":',
-      '        while True:',
-      '            message = await receive()',
-      '            if message["type"] == "lifespan.startup":',
-      '                await send({"type": "lifespan.startup.complete"})',
-      '            else:',
-      '                if held:',
-      '                    await asyncio.sleep(30)',
-      '                await send({"type": "lifespan.shutdown.complete"})',
-      '                return',
-      '    if scope["path"].endswith("/hold"):',
-      '        held.append(1)',
-      '    await send({"type": "http.response.start", "status": 200, "headers": []})',
-      '    await send({"type": "http.response.body", "body": b"ok"})',
-      '',
-    ].join('\n'),
-  });
-}
-
-/**
  * A connection of its own: `send` writes a GET of `path` with `fields` (at once unless `later`);
  * `answer`, the raw bytes until the gateway closes it (30 s at most).
  */
@@ -105,7 +74,7 @@ test('R3.8 --max-workers 1, --grace 3: SIGTERM while a queue: 0 and a queue: 1 r
   const env = await open([], 'defaults:\n  workers: 1\napps:\n  slowstop:\n    idle_timeout: 1\n  zero: {queue: 0, idle_timeout: 1}\n  one: {queue: 1, idle_timeout: 1}\n', ['--max-workers', '1', '--grace', '3'], (apps) => {
     plainApp(apps, 'zero');
     asgiApp(apps);
-    slowAfterHold(apps);
+    writeSlowstop(apps, 30, true);
   });
   const port = Number(new URL(env.gw.url).port);
   await waitFor(async () => (await get(env, '/slowstop/hold')).status === 200, 60_000, 'slowstop to serve /hold', ASK_GATEWAY_EVERY_MS);

@@ -94,12 +94,15 @@ export function idleGateways(prefix: string): IdleGateways {
 /**
  * Writes `slowstop` into `apps`: an ASGI app whose lifespan shutdown takes `seconds` (a pool
  * closed slowly), so that once put to sleep its worker holds its room under --max-workers.
+ * `afterHold`: only once it has served a path ending in /hold, and at once before (the sleeps at
+ * a gateway's start, for the others' room, then cost nothing).
  */
-export function writeSlowstop(apps: string, seconds: number): void {
+export function writeSlowstop(apps: string, seconds: number, afterHold = false): void {
   writePackage(apps, 'slowstop', {
     'app.yaml': 'platform: python, asgi\napp: slowstop:app\n',
     'slowstop.py': [
       'import asyncio',
+      `held = ${afterHold ? '[]' : '[1]'}  # non-empty: the shutdown is slow`,
       '',
       'async def app(scope, receive, send):',
       '    if scope["type"] == "lifespan":',
@@ -108,9 +111,12 @@ export function writeSlowstop(apps: string, seconds: number): void {
       '            if message["type"] == "lifespan.startup":',
       '                await send({"type": "lifespan.startup.complete"})',
       '            else:',
-      `                await asyncio.sleep(${seconds})`,
+      '                if held:',
+      `                    await asyncio.sleep(${seconds})`,
       '                await send({"type": "lifespan.shutdown.complete"})',
       '                return',
+      '    if scope["path"].endswith("/hold"):',
+      '        held.append(1)',
       '    await send({"type": "http.response.start", "status": 200, "headers": []})',
       '    await send({"type": "http.response.body", "body": b"ok"})',
       '',
