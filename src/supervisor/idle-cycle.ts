@@ -302,6 +302,14 @@ export class IdleCycle {
       failed = { reason: err };
     }
     steps.judgeDone();
+    if (failed === undefined && !this.opts.ready()) {
+      // Stopped while it waited for room or its services (a gateway's stop frees the room of what
+      // it stops): that stop has run, so what started now would run on with nothing to stop it,
+      // its slots restarting it after the gateway said `stopped`.
+      this.state = 'asleep';
+      rotation.changed();
+      throw new Error(`${this.opts.name} is stopping`);
+    }
     if (failed === undefined) {
       const results = await Promise.allSettled(slots.map((slot: Slot<Worker> | Slot<CommandProcess>) => slot.start()));
       failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
