@@ -5,6 +5,7 @@
 // /status as `systemctl restart` would show a job: the starting row's `waitingFor`, said once it
 // is room (what it waits for, and what lets it go on), and past --room-wait an exit 1 that says
 // the gateway still holds the restart, rather than a silent hang until the user's Ctrl-C.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { AppStatus, GatewayStatus, WaitingForStatus } from '../admin/status-types.js';
 import { GatewayError } from '../errors.js';
 
@@ -52,16 +53,9 @@ export function roomFix(app: AppStatus, wait: WaitingForStatus): string {
     + `to let it go on, raise the gateway's ${key}, lower \`workers\` of ${app.name} or of the other apps (environment.yaml's \`apps: {${app.name}: {workers: N}}\`), or wait for the load to fall`;
 }
 
+/** `ms`, or less once `signal` aborts (as gateway-away.ts waits between its reconnects). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return delay(ms, undefined, { signal }).catch(() => {});
 }
 
 /** Watches the app's status while the action's POST waits; stop() ends it. */
